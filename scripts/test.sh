@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Sets everything up (system packages, virtualenv) and runs the whole test suite.
+# Extra arguments go to pytest, e.g. `bash scripts/test.sh -k parsers`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+.venv/bin/ruff check .
+set +e
+.venv/bin/python -m pytest "$@"
+status=$?
+set -e
+# pytest exits 5 when it collected nothing: for us that is a failure, never a pass.
+if [ "$status" -eq 5 ]; then
+  echo "test: no tests ran" >&2
+  exit 1
+fi
+exit "$status"

@@ -1,0 +1,16 @@
+"""Shared fixtures. Peer reference data lives in ../shared/reference (absent in a user's clone)."""
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT.parent / "shared" / "reference"
+
+
+def reference_dir(name: str) -> Path:
+    """A folder of ../shared/reference, or skip the test with the reason."""
+    folder = REFERENCE / name
+    if not folder.is_dir():
+        pytest.skip(f"peer reference data {folder} is absent (only present beside the project)")
+    return folder
