@@ -1,0 +1,18 @@
+# Shortcuts; the README's two commands are `bash scripts/demo.sh` and `bash scripts/test.sh`.
+.PHONY: setup demo test lint bench
+
+setup:
+	bash scripts/setup.sh
+
+demo:
+	bash scripts/demo.sh
+
+test:
+	bash scripts/test.sh
+
+lint: setup
+	.venv/bin/ruff check .
+
+# Prints one JSON object on its last line (see README, "Benchmark").
+bench: setup
+	.venv/bin/python scripts/bench.py

@@ -1,0 +1,1 @@
+"""Where traces come from: the embedded store or a remote tracing backend, behind one interface."""

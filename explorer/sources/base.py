@@ -1,0 +1,87 @@
+"""The trace-source interface every page and command uses.
+
+The embedded store (explorer.store.source) and the remote backends (Jaeger, Tempo, Zipkin)
+implement it; pages never know which one answers. Times are nanoseconds since the epoch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from explorer.traces.model import Trace
+
+
+class SourceError(Exception):
+    """A source could not answer: unreachable, refused, timed out, malformed answer...
+
+    The message is meant for people: it says which source and what went wrong.
+    """
+
+
+class TraceNotFound(SourceError):
+    pass
+
+
+@dataclass(slots=True)
+class TraceQuery:
+    """A search over traces; every field is optional and fields combine with AND."""
+
+    service: str | None = None
+    operation: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)  # e.g. {"order.id": "A-1042"}
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    start_ns: int | None = None  # traces that start at or after
+    end_ns: int | None = None  # traces that start before
+    errors_only: bool = False
+    limit: int = 100
+
+
+@dataclass(slots=True)
+class TraceSummary:
+    """One line of a search result: enough to list a trace without fetching its spans."""
+
+    trace_id: str
+    start_ns: int
+    duration_ns: int
+    span_count: int
+    root_service: str
+    root_name: str
+    services: list[str] = field(default_factory=list)
+    error_count: int = 0
+    attributes: dict[str, str] = field(default_factory=dict)  # business attributes, if known
+
+
+@dataclass(slots=True)
+class DependencyEdge:
+    parent: str
+    child: str
+    call_count: int
+
+
+class TraceSource(Protocol):
+    name: str
+
+    def get_trace(self, trace_id: str) -> Trace:
+        """The whole trace; raises TraceNotFound or SourceError."""
+
+    def search(self, query: TraceQuery) -> list[TraceSummary]:
+        """Traces matching the query, newest first, at most query.limit."""
+
+    def find_traces(
+        self,
+        attribute: str,
+        value: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[TraceSummary]:
+        """Traces where a business attribute (span or resource) has this value."""
+
+    def services(self) -> list[str]: ...
+
+    def operations(self, service: str) -> list[str]: ...
+
+    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge] | None:
+        """The backend's own dependency graph, or None where it has none."""
