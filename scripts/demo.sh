@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Sets everything up and serves the demo: the simulated Alexandrite (about 500 orders over
+# 14 days) in the embedded store, one demo user per role, on http://127.0.0.1:8000/.
+# Environment: DEMO_ORDERS, DEMO_DAYS, DEMO_SEED, DEMO_PORT override the defaults.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+export EXPLORER_DATA_DIR="${EXPLORER_DATA_DIR:-$PWD/data}"
+mkdir -p "$EXPLORER_DATA_DIR"
+if [ ! -s "$EXPLORER_DATA_DIR/secret_key" ]; then
+  (umask 077; .venv/bin/python -c "import secrets; print(secrets.token_urlsafe(50))" \
+    > "$EXPLORER_DATA_DIR/secret_key")
+fi
+
+py=.venv/bin/python
+$py manage.py migrate --no-input -v 0
+$py manage.py collectstatic --no-input -v 0
+
+traces="$EXPLORER_DATA_DIR/demo-traces"
+if [ ! -f "$traces/.done" ]; then
+  rm -rf "$traces"
+  $py manage.py simulate --orders "${DEMO_ORDERS:-500}" --days "${DEMO_DAYS:-14}" \
+    --seed "${DEMO_SEED:-7}" --out "$traces"
+  $py manage.py ingest "$traces"
+  touch "$traces/.done"
+fi
+
+$py manage.py create_demo_users
+port="${DEMO_PORT:-8000}"
+echo "demo: serving on http://127.0.0.1:$port/ (Ctrl-C stops it)"
+exec $py manage.py runserver "127.0.0.1:$port" --noreload
