@@ -1,0 +1,1 @@
+"""The web explorer: thin views over the pure core, server-rendered templates."""
