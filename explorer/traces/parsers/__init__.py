@@ -15,3 +15,8 @@ A ParseResult holds traces (spans grouped by trace id and repaired by
 explorer.traces.normalise), `errors` (documents rejected, with where and why) and `warnings`
 (documents accepted with repairs).
 """
+
+from explorer.traces.parsers.common import FORMATS, ParseProblem, ParseResult
+from explorer.traces.parsers.reading import iter_file, parse_bytes
+
+__all__ = ["FORMATS", "ParseProblem", "ParseResult", "iter_file", "parse_bytes"]

@@ -1,0 +1,106 @@
+"""Group spans into traces and repair what real trace data gets wrong.
+
+Every repair leaves a warning on Trace.warnings, so a page can say what was changed:
+- the same span id twice: an identical copy is dropped silently (exporters retry), a different
+  span with the same id is dropped with a warning (the first one wins);
+- a span that ends before it starts: its end is set to its start;
+- a cycle of parent links: the earliest span of the cycle becomes a root;
+- a parent that is not in the trace: parent_id is kept as given, so spans of the same trace
+  that arrive later (another file, another batch) still attach; until then Trace.roots()
+  treats the span as a root.
+
+Framework-free; the store calls normalise() again on merged spans of one trace id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from explorer.traces.model import Span, Trace
+
+
+def normalise(spans: Iterable[Span]) -> list[Trace]:
+    """Spans grouped by trace id (in order of first appearance), each trace repaired."""
+    groups: dict[str, list[Span]] = {}
+    last_id: str | None = None
+    group: list[Span] = []
+    for span in spans:
+        trace_id = span.trace_id
+        if trace_id != last_id:  # spans mostly come in runs of one trace: look up once per run
+            group = groups.get(trace_id)
+            if group is None:
+                group = groups[trace_id] = []
+            last_id = trace_id
+        group.append(span)
+    return [repair(trace_id, group) for trace_id, group in groups.items()]
+
+
+def repair(trace_id: str, spans: list[Span]) -> Trace:
+    """One trace from spans that all carry `trace_id`."""
+    warnings: list[str] = []
+    by_id = {span.span_id: span for span in reversed(spans)}  # the first of equal ids wins
+    kept = spans if len(by_id) == len(spans) else _drop_duplicates(spans, by_id, warnings)
+    for span in [span for span in kept if span.end_ns < span.start_ns]:
+        warnings.append(f"span {span.span_id} ({span.name!r}) ends before it starts; "
+                        "end set to start")
+        span.end_ns = span.start_ns
+    parent_of = {span.span_id: span.parent_id for span in kept}
+    _break_cycles(parent_of, by_id, warnings)
+    _note_absent_parents(parent_of, warnings)
+    return Trace(trace_id, list(kept), warnings)
+
+
+def _drop_duplicates(spans: list[Span], by_id: dict[str, Span], warnings: list[str]) -> list[Span]:
+    kept = []
+    for span in spans:
+        first = by_id[span.span_id]
+        if first is span:
+            kept.append(span)
+        elif first != span:
+            warnings.append(
+                f"span id {span.span_id} is used by two different spans "
+                f"({first.name!r} and {span.name!r}); kept the first"
+            )
+    return kept
+
+
+def _break_cycles(parent_of: dict[str, str | None], by_id: dict[str, Span],
+                  warnings: list[str]) -> None:
+    # Walk up from every span, stamping each span with the number of the walk that reached it
+    # first: meeting a stamp of an earlier walk means "reaches a root", meeting the current
+    # walk's stamp means a cycle. Each span is stamped once, so this stays linear.
+    walk_of: dict[str, int] = {}
+    for walk, span_id in enumerate(parent_of):
+        current = span_id
+        while current is not None:
+            stamp = walk_of.get(current)
+            if stamp is not None:
+                if stamp == walk:
+                    _break_cycle_at(current, parent_of, by_id, warnings)
+                break
+            walk_of[current] = walk
+            current = parent_of.get(current)
+
+
+def _break_cycle_at(member: str, parent_of: dict[str, str | None], by_id: dict[str, Span],
+                    warnings: list[str]) -> None:
+    cycle = [by_id[member]]
+    current = parent_of[member]
+    while current != member:
+        cycle.append(by_id[current])
+        current = parent_of[current]
+    root = min(cycle, key=lambda s: (s.start_ns, s.span_id))
+    names = ", ".join(s.span_id for s in cycle)
+    warnings.append(f"cycle of parent links through spans {names}; span {root.span_id} made a root")
+    root.parent_id = None
+    parent_of[root.span_id] = None
+
+
+def _note_absent_parents(parent_of: dict[str, str | None], warnings: list[str]) -> None:
+    orphans: dict[str, int] = {}
+    for parent in parent_of.values():
+        if parent is not None and parent not in parent_of:
+            orphans[parent] = orphans.get(parent, 0) + 1
+    for parent, count in orphans.items():
+        who = "1 span" if count == 1 else f"{count} spans"
+        warnings.append(f"parent {parent} absent ({who} shown as roots until it arrives)")

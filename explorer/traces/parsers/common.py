@@ -1,0 +1,120 @@
+"""What every format parser shares: results, problems, id and value conversion."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from explorer.traces.model import Span, Trace
+
+FORMATS = ("otlp-json", "otlp-proto", "jaeger-json", "zipkin-json", "jsonl")
+
+_HEX_DIGITS = "0123456789abcdef"
+
+
+@dataclass(slots=True, frozen=True)
+class ParseProblem:
+    """Something wrong with the input: which source, where in it ("line 12", "byte 3401" or
+    "" for the whole document) and what."""
+
+    source: str
+    position: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}, {self.position}" if self.position else self.source
+        return f"{where}: {self.message}"
+
+
+@dataclass(slots=True)
+class ParseResult:
+    traces: list[Trace] = field(default_factory=list)
+    errors: list[ParseProblem] = field(default_factory=list)
+    warnings: list[ParseProblem] = field(default_factory=list)
+    format: str = ""  # the format detected or asked for, one of FORMATS, "" when unknown
+
+    @property
+    def span_count(self) -> int:
+        return sum(len(t.spans) for t in self.traces)
+
+
+class BadInput(ValueError):
+    """A document, or one span of it, cannot be read; the message says what is wrong."""
+
+
+# What reading one malformed object can raise; caught per span, reported, never re-raised.
+READ_ERRORS = (BadInput, ValueError, TypeError, KeyError, AttributeError, RecursionError)
+
+
+def problem_text(exc: Exception) -> str:
+    """A person-readable message for what went wrong while reading one object."""
+    if isinstance(exc, KeyError):
+        return f"missing field {describe(exc.args[0])}"
+    if isinstance(exc, BadInput):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "values nested too deeply"
+    return f"wrong value type ({exc})"
+
+
+class Collected:
+    """Spans read from one document plus the problems met on the way."""
+
+    __slots__ = ("spans", "errors", "warnings")
+
+    def __init__(self) -> None:
+        self.spans: list[Span] = []
+        self.errors: list[tuple[str, str]] = []  # (where in the document, message)
+        self.warnings: list[tuple[str, str]] = []
+
+
+def describe(value: object) -> str:
+    """A short, safe rendering of a bad value for an error message."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def normalise_id(value: object, what: str) -> str:
+    """Ids as lower-case hex when the source used hex or base64 (of 16 or 8 bytes); any other
+    non-empty string is kept exactly as given (Jaeger UI fixtures use "span-A")."""
+    if type(value) is not str or not value:
+        raise BadInput(f"{what} must be a non-empty string, got {describe(value)}")
+    size = len(value)
+    if size == 32 or size == 16:
+        lower = value.lower()
+        if not lower.strip(_HEX_DIGITS):
+            return lower
+        return value
+    if size == 24 or size == 12:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            return value
+        if len(raw) == 16 or len(raw) == 8:
+            return raw.hex()
+    return value
+
+
+def optional_id(value: object, what: str) -> str | None:
+    """A parent id: absent, empty or all zeros means "no parent"."""
+    if value is None or value == "":
+        return None
+    result = normalise_id(value, what)
+    return None if not result.strip("0") else result
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Building hundreds of thousands of small objects triggers the cyclic collector again and
+    again for nothing (they are all alive); pause it for the duration of a parse."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

@@ -1,0 +1,326 @@
+"""Format detection, documents and files: the implementation of parse_bytes and iter_file."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import zlib
+from collections.abc import Iterator
+
+import orjson
+
+from explorer.traces.normalise import normalise
+from explorer.traces.parsers.common import (
+    FORMATS,
+    Collected,
+    ParseProblem,
+    ParseResult,
+    describe,
+    gc_paused,
+)
+from explorer.traces.parsers.jaeger_json import read_jaeger
+from explorer.traces.parsers.otlp_json import read_otlp
+from explorer.traces.parsers.otlp_proto import NotOtlpProto, read_proto
+from explorer.traces.parsers.zipkin_json import read_zipkin
+
+GZIP_MAGIC = b"\x1f\x8b"
+_WHITESPACE = b" \t\r\n"
+_JAEGER_V3_WITHOUT_SPANS = ("services", "operations", "summaries")
+
+
+class UnknownFormat(ValueError):
+    pass
+
+
+def parse_bytes(
+    data: bytes | str, *, fmt: str | None = None, source: str = "<input>"
+) -> ParseResult:
+    with gc_paused():
+        return _parse(data.encode() if isinstance(data, str) else data, fmt, source)
+
+
+def iter_file(path: str | os.PathLike, *, fmt: str | None = None) -> Iterator[ParseResult]:
+    source = os.fspath(path)
+    try:
+        raw = open(source, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
+    except OSError as exc:
+        yield _problem(source, "", f"cannot read the file: {exc.strerror}")
+        return
+    with raw:
+        try:
+            stream = _maybe_gunzip(raw)
+            yield from _iter_stream(stream, fmt, source)
+        except (OSError, EOFError, zlib.error) as exc:
+            yield _problem(source, "", f"cannot read the file: {exc}")
+
+
+def _maybe_gunzip(raw: io.BufferedReader) -> io.BufferedReader:
+    if raw.peek(2)[:2] == GZIP_MAGIC:
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw))
+    return raw
+
+
+def _iter_stream(stream: io.BufferedReader, fmt: str | None, source: str) -> Iterator[ParseResult]:
+    if fmt is not None and fmt not in FORMATS:
+        yield _unknown_fmt(fmt, source)
+        return
+    if fmt not in (None, "jsonl"):
+        yield parse_bytes(stream.read(), fmt=fmt, source=source)
+        return
+    head = stream.peek(1).lstrip(_WHITESPACE)[:1]
+    if fmt is None and head not in (b"{", b""):
+        yield parse_bytes(stream.read(), source=source)  # a JSON array, protobuf or junk
+        return
+    # Read the first two non-empty lines to tell JSON lines from one (pretty-printed) document.
+    lines: list[tuple[int, bytes]] = []
+    consumed: list[bytes] = []  # every line read so far, blank ones too, to keep byte offsets
+    number = 0
+    for number, line in enumerate(stream, 1):  # noqa: B007 - read on after the loop
+        consumed.append(line)
+        if line.strip():
+            lines.append((number, line))
+            if len(lines) == 2:
+                break
+    if fmt is None and not _is_json_lines(lines):
+        consumed.append(stream.read())
+        yield parse_bytes(b"".join(consumed), source=source)
+        return
+    del consumed
+    if not lines:
+        yield _problem(source, "", "empty file")
+        return
+    for line_number, line in lines:
+        yield _parse_line(line, line_number, source)
+    for line_number, line in enumerate(stream, number + 1):
+        if line.strip():
+            yield _parse_line(line, line_number, source)
+
+
+def _is_json_lines(lines: list[tuple[int, bytes]]) -> bool:
+    """Two or more lines of which the first or the second is a whole JSON object."""
+    if len(lines) < 2:
+        return False
+    return any(_is_json_object(line) for _, line in lines)
+
+
+def _is_json_object(line: bytes) -> bool:
+    try:
+        return type(orjson.loads(line)) is dict
+    except orjson.JSONDecodeError:
+        return False
+
+
+def _parse_line(line: bytes, number: int, source: str) -> ParseResult:
+    with gc_paused():
+        return _parse_json(line, None, source, f"line {number}")
+
+
+def _parse(data: bytes, fmt: str | None, source: str) -> ParseResult:
+    if fmt is not None and fmt not in FORMATS:
+        return _unknown_fmt(fmt, source)
+    if data[:2] == GZIP_MAGIC:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as exc:
+            return _problem(source, "", f"broken gzip data: {exc}")
+    stripped = data.lstrip(_WHITESPACE)
+    if not stripped:
+        return _problem(source, "", "empty input: no trace data")
+    if fmt == "otlp-proto":
+        return _parse_proto(data, source)
+    if fmt == "jsonl":
+        return _parse_lines(data, source)
+    if fmt is None and stripped[:1] not in b"{[":
+        return _parse_not_json(data, stripped, source)
+    result = _parse_json(data, fmt, source, "")
+    if fmt is None and result.errors and not result.traces and _is_json_lines(_first_lines(data)):
+        return _parse_lines(data, source)
+    return result
+
+
+def _first_lines(data: bytes) -> list[tuple[int, bytes]]:
+    lines = []
+    for number, line in enumerate(data.split(b"\n", 3)[:3], 1):
+        if line.strip():
+            lines.append((number, line))
+    return lines[:2]
+
+
+def _parse_lines(data: bytes, source: str) -> ParseResult:
+    merged = ParseResult(format="jsonl")
+    spans = []
+    for number, line in enumerate(data.split(b"\n"), 1):
+        if not line.strip():
+            continue
+        collected, _, problem = _read_json(line, None)
+        if problem is not None:
+            merged.errors.append(ParseProblem(source, f"line {number}", problem[1]))
+            continue
+        _add_problems(merged, collected, source, f"line {number}")
+        spans.extend(collected.spans)
+    _add_traces(merged, normalise(spans), source, "")
+    return merged
+
+
+def _parse_json(data: bytes, fmt: str | None, source: str, position: str) -> ParseResult:
+    collected, detected, problem = _read_json(data, fmt)
+    result = ParseResult(format=detected or "")
+    if problem is not None:
+        offset, message = problem
+        where = position or (f"byte {offset}" if offset is not None else "")
+        result.errors.append(ParseProblem(source, where, message))
+        return result
+    _add_problems(result, collected, source, position)
+    _add_traces(result, normalise(collected.spans), source, position)
+    return result
+
+
+def _read_json(
+    data: bytes, fmt: str | None
+) -> tuple[Collected, str | None, tuple[int | None, str] | None]:
+    """Decode and read one JSON document: what was read, its format, or (byte offset, reason)
+    when it cannot be read at all."""
+    collected = Collected()
+    try:
+        document = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        if exc.pos >= len(data.rstrip()):
+            return collected, None, (exc.pos, "truncated JSON: the document ends too early")
+        return collected, None, (exc.pos, f"invalid JSON: {exc.msg} (line {exc.lineno}, "
+                                          f"column {exc.colno})")
+    try:
+        detected = fmt or detect_json(document)
+        _READERS[detected](document, collected)
+    except UnknownFormat as exc:
+        return collected, None, (None, str(exc))
+    return collected, detected, None
+
+
+def detect_json(document: object) -> str:
+    """The format of a decoded JSON document, from its top-level shape."""
+    if type(document) is dict:
+        keys = document.keys()
+        if "resourceSpans" in keys or "batches" in keys or "result" in keys or "trace" in keys:
+            return "otlp-json"
+        if "data" in keys or ("spans" in keys and ("traceID" in keys or "processes" in keys)):
+            return "jaeger-json"
+        if keys and all(key in _JAEGER_V3_WITHOUT_SPANS for key in keys):
+            return "otlp-json"
+        raise UnknownFormat(
+            "unknown format: a JSON object with keys "
+            f"{describe(sorted(keys)[:5])}, not OTLP, Jaeger or Zipkin trace data"
+        )
+    if type(document) is list:
+        first = document[0] if document else None
+        if first is None or (type(first) is dict and "traceId" in first and "id" in first):
+            return "zipkin-json"
+        if type(first) is dict and ("spanID" in first or "spans" in first):
+            return "jaeger-json"
+        if type(first) is dict and ("resourceSpans" in first or "batches" in first):
+            return "otlp-json"
+        raise UnknownFormat(f"unknown format: a JSON list starting with {describe(first)}")
+    raise UnknownFormat(f"unknown format: a JSON {type(document).__name__}, not trace data")
+
+
+def _read_otlp_any(document: object, out: Collected) -> None:
+    """OTLP JSON and the wrappers around it: Jaeger API v3 `result`, Tempo v2 `trace`, lists."""
+    if type(document) is list:
+        if not all(type(item) is dict and ("resourceSpans" in item or "batches" in item)
+                   for item in document):
+            raise UnknownFormat("not OTLP JSON: a list of objects without resourceSpans")
+        for i, item in enumerate(document):
+            read_otlp(item, out, f"[{i}].")
+        return
+    if type(document) is not dict:
+        raise UnknownFormat(f"not OTLP JSON: a JSON {type(document).__name__}")
+    for wrapper in ("result", "trace"):
+        inner = document.get(wrapper)
+        if type(inner) is dict:
+            read_otlp(inner, out, f"{wrapper}.")
+            return
+    if "resourceSpans" in document or "batches" in document:
+        read_otlp(document, out)
+        return
+    if document and all(key in _JAEGER_V3_WITHOUT_SPANS for key in document):
+        out.warnings.append(("", f"a Jaeger API v3 {'/'.join(document)} response: no spans"))
+        return
+    raise UnknownFormat("not OTLP JSON: no resourceSpans (or batches, result, trace) key")
+
+
+def _read_jaeger_checked(document: object, out: Collected) -> None:
+    if type(document) not in (dict, list):
+        raise UnknownFormat(f"not Jaeger JSON: a JSON {type(document).__name__}")
+    read_jaeger(document, out)
+
+
+def _read_zipkin_checked(document: object, out: Collected) -> None:
+    if type(document) is not list:
+        raise UnknownFormat("not Zipkin v2 JSON: expected a list of spans")
+    read_zipkin(document, out)
+
+
+_READERS = {
+    "otlp-json": _read_otlp_any,
+    "jaeger-json": _read_jaeger_checked,
+    "zipkin-json": _read_zipkin_checked,
+}
+
+
+def _parse_proto(data: bytes, source: str) -> ParseResult:
+    collected = Collected()
+    try:
+        read_proto(data, collected)
+    except NotOtlpProto as exc:
+        return _problem(source, "", str(exc))
+    result = ParseResult(format="otlp-proto")
+    _add_problems(result, collected, source, "")
+    _add_traces(result, normalise(collected.spans), source, "")
+    return result
+
+
+def _parse_not_json(data: bytes, stripped: bytes, source: str) -> ParseResult:
+    result = _parse_proto(data, source)
+    if not result.errors or result.traces:
+        return result
+    if _looks_like_text(stripped):
+        start = stripped[:30].decode("utf-8", "replace")
+        return _problem(source, "", f"unknown format: text that is not JSON (starts {start!r})")
+    return _problem(source, "", "unknown format: binary data that is neither OTLP protobuf nor "
+                                f"gzip ({result.errors[0].message})")
+
+
+def _looks_like_text(data: bytes) -> bool:
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return False
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start >= len(sample) - 3  # only a character cut at the end of the sample
+    return True
+
+
+def _add_problems(result: ParseResult, collected: Collected, source: str, position: str) -> None:
+    for where, message in collected.errors:
+        result.errors.append(
+            ParseProblem(source, position, f"{where}: {message}" if where else message))
+    for where, message in collected.warnings:
+        result.warnings.append(
+            ParseProblem(source, position, f"{where}: {message}" if where else message))
+
+
+def _add_traces(result: ParseResult, traces: list, source: str, position: str) -> None:
+    result.traces.extend(traces)
+    for trace in traces:
+        for warning in trace.warnings:
+            result.warnings.append(
+                ParseProblem(source, position, f"trace {trace.trace_id}: {warning}"))
+
+
+def _problem(source: str, position: str, message: str) -> ParseResult:
+    return ParseResult(errors=[ParseProblem(source, position, message)])
+
+
+def _unknown_fmt(fmt: str, source: str) -> ParseResult:
+    return _problem(source, "", f"unknown format name {fmt!r}; known: {', '.join(FORMATS)}")
