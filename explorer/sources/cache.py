@@ -1,0 +1,96 @@
+"""Caching of fetched traces with Django's cache framework (the "traces" cache: Redis when
+EXPLORER_CACHE_URL is set, else bounded local memory), keyed by backend name and trace id,
+values compressed. Also the factories the registry uses for the remote kinds: one source (so
+one HTTP session and one circuit breaker) per configured backend, wrapped in the cache."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+import threading
+import zlib
+
+from django.conf import settings
+from django.core.cache import caches
+
+from explorer.sources.base import TraceQuery, TraceSummary
+from explorer.sources.config import config_for
+from explorer.traces.model import Trace
+
+log = logging.getLogger("explorer.sources")
+
+# A trace whose compressed form is larger than this is not cached: a few huge traces must not
+# push every other one out (the local cache is bounded by entries, not bytes).
+MAX_CACHED_BYTES = 2 * 1024 * 1024
+
+
+def cache_key(backend: str, trace_id: str) -> str:
+    # Hashed: backend names may hold characters memcached/Redis keys should not.
+    digest = hashlib.sha256(f"{backend}\0{trace_id.lower()}".encode()).hexdigest()[:32]
+    return f"explorer:trace:{digest}"
+
+
+class CachedSource:
+    """A TraceSource whose get_trace answers from the cache when it can."""
+
+    def __init__(self, source, cache_alias: str = "traces", timeout: int | None = None) -> None:
+        self.source = source
+        self.name = source.name
+        self.cache = caches[cache_alias]
+        self.timeout = settings.EXPLORER_TRACE_CACHE_SECONDS if timeout is None else timeout
+
+    def get_trace(self, trace_id: str) -> Trace:
+        key = cache_key(self.name, trace_id)
+        packed = self.cache.get(key)
+        if packed is not None:
+            try:
+                # Our own value from our own cache (Django's cache pickles every value too).
+                return pickle.loads(zlib.decompress(packed))  # noqa: S301
+            except (zlib.error, pickle.UnpicklingError, EOFError, AttributeError):
+                log.warning("%s: dropping an unreadable cache entry for %s", self.name, trace_id)
+                self.cache.delete(key)
+        trace = self.source.get_trace(trace_id)
+        packed = zlib.compress(pickle.dumps(trace, protocol=pickle.HIGHEST_PROTOCOL), 6)
+        if len(packed) <= MAX_CACHED_BYTES:
+            self.cache.set(key, packed, self.timeout)
+        return trace
+
+    def search(self, query: TraceQuery) -> list[TraceSummary]:
+        return self.source.search(query)
+
+    def find_traces(self, attribute, value, start_ns=None, end_ns=None, limit=1000):
+        return self.source.find_traces(attribute, value, start_ns, end_ns, limit)
+
+    def services(self) -> list[str]:
+        return self.source.services()
+
+    def operations(self, service: str) -> list[str]:
+        return self.source.operations(service)
+
+    def dependencies(self, start_ns: int, end_ns: int):
+        return self.source.dependencies(start_ns, end_ns)
+
+    def check(self) -> str:
+        return self.source.check()
+
+
+_instances: dict[tuple, CachedSource] = {}
+_lock = threading.Lock()
+
+
+def remote_factory(source_class):
+    """A registry factory(name, options) for a remote kind. Instances are kept per name and
+    options, so the circuit breaker and the connection pool outlive one request."""
+
+    def factory(name: str, options: dict) -> CachedSource:
+        key = (source_class.__name__, name, repr(sorted(options.items())))
+        with _lock:
+            source = _instances.get(key)
+            if source is None:
+                config = config_for(name, options)
+                inner = source_class(config, business_keys=settings.EXPLORER_BUSINESS_ATTRIBUTES)
+                source = _instances[key] = CachedSource(inner)
+            return source
+
+    return factory
