@@ -1,0 +1,181 @@
+"""C4-PlantUML -> Model.
+
+Understands the element, boundary and relationship macros of C4-PlantUML (including the _Ext
+forms, `$keyword=` arguments and boundaries nested to any depth with `{ }`); ignores
+preprocessor lines, layout and styling macros; warns about anything else and goes on.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from explorer.c4.model import Element, Model, ModelBuilder, Relationship, refine_container_kind
+
+# macro -> (kind, positional parameter names after alias and label)
+_ELEMENTS = {
+    "Person": ("person", ("description",)),
+    "System": ("software_system", ("description",)),
+    "SystemDb": ("database", ("description",)),
+    "SystemQueue": ("queue", ("description",)),
+    "Container": ("container", ("technology", "description")),
+    "ContainerDb": ("database", ("technology", "description")),
+    "ContainerQueue": ("queue", ("technology", "description")),
+    "Component": ("component", ("technology", "description")),
+    "ComponentDb": ("database", ("technology", "description")),
+    "ComponentQueue": ("queue", ("technology", "description")),
+}
+_BOUNDARIES = {"System_Boundary", "Container_Boundary", "Enterprise_Boundary", "Boundary"}
+_DIRECTIONS = r"(?:_(?:U|Up|D|Down|L|Left|R|Right|Neighbor))?"
+_REL = re.compile(rf"^(?P<macro>Rel{_DIRECTIONS}|BiRel{_DIRECTIONS}|Rel_Back(?:_Neighbor)?)$")
+_IGNORED = re.compile(
+    r"^(?:Lay_\w+|LAYOUT_\w+|SHOW_\w+|HIDE_\w+|Add\w+Tag|Add\w+Style|Update\w+Style|"
+    r"AddProperty|WithoutPropertyHeader|SetPropertyHeader|SetDefaultLegendEntries|"
+    r"increment|setIndex|LAYOUT)$"
+)
+_STATEMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\((?P<args>.*)\)\s*(?P<open>\{)?\s*$", re.S)
+_IGNORED_LINE = re.compile(
+    r"^(?:[!@]|title\b|skinparam\b|hide\b|show\b|left to right direction|top to bottom direction|"
+    r"legend\b|endlegend\b|footer\b|header\b|caption\b|note\b|end note\b|scale\b)", re.I
+)
+
+
+def split_args(text: str) -> list[str]:
+    """Split macro arguments on top-level commas, honouring quotes and parentheses."""
+    args, depth, quote, current = [], 0, False, []
+    for ch in text:
+        if ch == '"':
+            quote = not quote
+        elif not quote and ch == "(":
+            depth += 1
+        elif not quote and ch == ")":
+            depth -= 1
+        if ch == "," and not quote and depth == 0:
+            args.append("".join(current).strip())
+            current = []
+        else:
+            current.append(ch)
+    if "".join(current).strip() or args:
+        args.append("".join(current).strip())
+    return args
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value.replace("\\n", "\n").strip()
+
+
+def parse_args(text: str) -> tuple[list[str], dict[str, str]]:
+    positional, keywords = [], {}
+    for arg in split_args(text):
+        m = re.match(r"^\$(\w+)\s*=\s*(.*)$", arg, re.S)
+        if m:
+            keywords[m.group(1).lower()] = _unquote(m.group(2))
+        else:
+            positional.append(_unquote(arg))
+    return positional, keywords
+
+
+def _statements(text: str):
+    """(line number, statement) with comments removed and unbalanced parentheses joined."""
+    text = re.sub(r"/'.*?'/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not pending and (not line or line.startswith("'")):
+            continue
+        if pending:
+            pending += " " + line
+        else:
+            pending, start = line, number
+        # A statement ends when its parentheses balance (quotes aside).
+        unquoted = re.sub(r'"[^"]*"', "", pending)
+        if unquoted.count("(") <= unquoted.count(")"):
+            yield start, pending
+            pending = ""
+    if pending:
+        yield start, pending
+
+
+def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
+    b = ModelBuilder(source)
+    stack: list[str | None] = []  # open blocks: element id for boundaries/elements
+    last_element: str | None = None
+    for line, statement in _statements(text):
+        if statement == "{":
+            stack.append(last_element)
+            continue
+        if statement == "}":
+            if stack:
+                stack.pop()
+            else:
+                b.warn(line, "'}' without an open boundary; ignored")
+            continue
+        if _IGNORED_LINE.match(statement):
+            continue
+        m = _STATEMENT.match(statement)
+        if not m:
+            b.warn(line, f"not understood: {statement[:60]!r}")
+            continue
+        macro, opens = m.group("name"), bool(m.group("open"))
+        positional, keywords = parse_args(m.group("args"))
+        parent = next((p for p in reversed(stack) if p is not None), None)
+        external = macro.endswith("_Ext")
+        base = macro[:-4] if external else macro
+        last_element = None
+        if base in _ELEMENTS or macro in _BOUNDARIES:
+            if len(positional) < 2 and "label" not in keywords:
+                b.warn(line, f"{macro} needs an alias and a label; ignored")
+                if opens:
+                    stack.append(None)
+                continue
+            alias, label = positional[0], keywords.get("label") or positional[1]
+            if macro in _BOUNDARIES:
+                kind, fields = "boundary", ()
+            else:
+                kind, fields = _ELEMENTS[base]
+            values = dict(zip(fields, positional[2:], strict=False))
+            for key, attr in (("techn", "technology"), ("descr", "description")):
+                if key in keywords:
+                    values[attr] = keywords[key]
+            technology = values.get("technology", "")
+            tags = [t for t in keywords.get("tags", "").split("+") if t]
+            if macro in _BOUNDARIES and macro != "Boundary":
+                tags.insert(0, macro)
+            element = b.add_element(Element(
+                id=alias, name=label, kind=refine_container_kind(kind, technology),
+                technology=technology, description=values.get("description", ""),
+                parent=parent, external=external, tags=tags), line)
+            last_element = element.id
+            if opens:
+                stack.append(element.id)
+            continue
+        if opens:
+            stack.append(None)
+        rel = _REL.match(macro)
+        if rel:
+            if len(positional) < 2:
+                b.warn(line, f"{macro} needs two ends; ignored")
+                continue
+            source, target = positional[0], positional[1]
+            if macro.startswith("Rel_Back"):
+                source, target = target, source
+            label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
+            technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
+            tags = [t for t in keywords.get("tags", "").split("+") if t]
+            b.add_relationship(Relationship(source=source, target=target, description=label,
+                                            technology=technology,
+                                            bidirectional=macro.startswith("BiRel"), tags=tags),
+                               line)
+            continue
+        if not _IGNORED.match(macro):
+            b.warn(line, f"unknown macro {macro}(); ignored")
+    if stack:
+        b.warn(None, f"{len(stack)} boundary block(s) not closed with '}}'")
+    return b.finish()
+
+
+def load_plantuml_file(path: Path) -> Model:
+    return load_plantuml(path.read_text(encoding="utf-8", errors="replace"), str(path))

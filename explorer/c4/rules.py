@@ -1,0 +1,31 @@
+"""Mapping rules kept in the database (editable in the admin) <-> the mapping file format."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from explorer.c4.mapping import SECTIONS, Mapping, Rule, rules_from_dict
+from explorer.c4.models import MappingRule
+
+
+def import_rules(mapping: Mapping) -> int:
+    """Replace the stored rules with the mapping's; returns how many were stored."""
+    with transaction.atomic():
+        MappingRule.objects.all().delete()
+        rows = [MappingRule(section=rule.section, position=n, element=rule.element,
+                            match=rule.to_dict()["match"])
+                for section in SECTIONS for n, rule in enumerate(getattr(mapping, section))]
+        MappingRule.objects.bulk_create(rows)
+    return len(rows)
+
+
+def export_rules() -> dict:
+    """The stored rules as a mapping document (the mapping.json format)."""
+    out: dict[str, list] = {section: [] for section in SECTIONS}
+    for row in MappingRule.objects.order_by("section", "position", "id"):
+        out[row.section].append({"element": row.element, "match": row.match})
+    return out
+
+
+def stored_rules() -> list[Rule]:
+    return rules_from_dict(export_rules(), "database mapping rules")

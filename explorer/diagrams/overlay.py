@@ -1,0 +1,181 @@
+"""What is drawn on top of a model diagram, as plain data, and builders for it.
+
+Journeys, single traces and the system map all become an Overlay; the renderer knows nothing
+about where the overlay came from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+
+from explorer.c4.drift import Documentation
+from explorer.c4.mapping import Mapping, interactions
+from explorer.c4.model import Model
+from explorer.traces.model import SpanKind, Trace
+
+SEVERITIES = ("info", "state", "warning", "sla", "anomaly", "error")
+STATE_EVENT = "order.state_changed"
+
+
+@dataclass(slots=True)
+class Step:
+    number: int
+    source: str
+    target: str
+    label: str  # the operation
+    duration_ns: int = 0
+    outcome: str = "ok"  # "ok", "error" or a status such as "HTTP 503"
+    undocumented: bool = False
+    url: str | None = None
+
+
+@dataclass(slots=True)
+class Note:
+    text: str
+    severity: str = "info"  # one of SEVERITIES
+
+
+@dataclass(slots=True)
+class Metric:
+    rate: float  # per second
+    error_rate: float  # 0..1
+    p95_ms: float
+    count: int = 0
+
+
+@dataclass
+class Overlay:
+    steps: list[Step] = field(default_factory=list)
+    element_notes: dict[str, list[Note]] = field(default_factory=dict)
+    # element id or (source id, target id) -> metric
+    metrics: dict[str | tuple[str, str], Metric] = field(default_factory=dict)
+    highlight: str | None = None
+    dimmed: bool = False
+    title: str = ""
+
+    def fingerprint(self) -> str:
+        data = {
+            "steps": [asdict(s) for s in self.steps],
+            "notes": {k: [asdict(n) for n in v] for k, v in sorted(self.element_notes.items())},
+            "metrics": sorted((json.dumps(k), asdict(v)) for k, v in self.metrics.items()),
+            "highlight": self.highlight, "dimmed": self.dimmed, "title": self.title,
+        }
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+def _outcome(span) -> str:
+    status = span.attributes.get("http.response.status_code",
+                                 span.attributes.get("http.status_code"))
+    if span.is_error:
+        return f"error {status}" if status else "error"
+    return f"HTTP {status}" if status else "ok"
+
+
+def _sla_limit_ms(sla: dict | None, element: str, endpoint: str) -> float | None:
+    container = ((sla or {}).get("containers") or {}).get(element)
+    if not isinstance(container, dict):
+        return None
+    return (container.get("endpoints") or {}).get(endpoint, container.get("default_ms"))
+
+
+def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping, *,
+                        sla: dict | None = None, title: str = "",
+                        step_url: Callable[[str, str], str | None] | None = None) -> Overlay:
+    """A dynamic diagram: the traces' interactions as numbered steps in time order, with state
+    changes, errors and SLA breaches noted on the elements where they happened."""
+    traces = list(traces)
+    found = [(trace, i) for trace in traces for i in interactions(trace, mapping)
+             if i.source in model.elements and i.target in model.elements]
+    found.sort(key=lambda ti: (ti[1].span.start_ns, ti[1].span.span_id))
+    docs = Documentation(model, {(i.source, i.target) for _, i in found})
+    overlay = Overlay(title=title, dimmed=True)
+    for number, (trace, i) in enumerate(found, start=1):
+        overlay.steps.append(Step(
+            number=number, source=i.source, target=i.target, label=i.span.name,
+            duration_ns=i.span.duration_ns, outcome=_outcome(i.span),
+            undocumented=not docs.documents(i.source, i.target),
+            url=step_url(trace.trace_id, i.span.span_id) if step_url else None))
+    notes: dict[str, list[tuple[int, Note]]] = defaultdict(list)
+    for trace in traces:
+        for span in trace.spans:
+            element = mapping.service_element(span.resource)
+            if element is None or element not in model.elements:
+                continue
+            for event in span.events:
+                if event.name == STATE_EVENT:
+                    previous = event.attributes.get("order.state.previous")
+                    new = event.attributes.get("order.state.new", "?")
+                    text = f"{previous} → {new}" if previous else f"→ {new}"
+                    notes[element].append((event.time_ns, Note(text, "state")))
+            if span.is_error:
+                text = f"error: {span.name}" + (f": {span.status_message}"
+                                                if span.status_message else "")
+                notes[element].append((span.start_ns, Note(text, "error")))
+            limit = _sla_limit_ms(sla, element, span.name) if span.kind == SpanKind.SERVER else None
+            if limit is not None and span.duration_ns / 1e6 > limit:
+                text = f"SLA: {span.name} {span.duration_ns / 1e6:.0f} ms > {limit:g} ms"
+                notes[element].append((span.start_ns, Note(text, "sla")))
+    overlay.element_notes = {k: [n for _, n in sorted(v, key=lambda tn: tn[0])]
+                             for k, v in notes.items()}
+    return overlay
+
+
+def _p95(durations: list[int]) -> float:
+    ordered = sorted(durations)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] / 1e6
+
+
+def system_map(traces: Iterable[Trace], mapping: Mapping, start_ns: int | None = None,
+               end_ns: int | None = None) -> Overlay:
+    """Rate, error rate and p95 latency per element and per relationship over a window.
+
+    An element is measured on the requests it serves (its SERVER and CONSUMER spans), or, if it
+    emits no telemetry of its own (databases, queues, storage), on the calls made to it.
+    """
+    served: dict[str, list] = defaultdict(lambda: [[], 0])  # element -> [durations, errors]
+    called: dict[str, list] = defaultdict(lambda: [[], 0])
+    pairs: dict[tuple[str, str], list] = defaultdict(lambda: [[], 0])
+    first, last = None, None
+    entry_kinds = (SpanKind.SERVER, SpanKind.CONSUMER)
+    for trace in traces:
+        for span in trace.spans:
+            t = span.start_ns
+            if (start_ns is not None and t < start_ns) or (end_ns is not None and t >= end_ns):
+                continue
+            first = t if first is None or t < first else first
+            last = span.end_ns if last is None or span.end_ns > last else last
+            if span.kind in entry_kinds:
+                element = mapping.service_element(span.resource)
+                if element is not None:
+                    bucket = served[element]
+                    bucket[0].append(span.duration_ns)
+                    bucket[1] += span.is_error
+        for i in interactions(trace, mapping):
+            t = i.span.start_ns
+            if (start_ns is not None and t < start_ns) or (end_ns is not None and t >= end_ns):
+                continue
+            for bucket in (pairs[(i.source, i.target)], called[i.target]):
+                bucket[0].append(i.span.duration_ns)
+                bucket[1] += i.span.is_error
+    if start_ns is not None and end_ns is not None:
+        seconds = (end_ns - start_ns) / 1e9
+    else:
+        seconds = ((last or 0) - (first or 0)) / 1e9
+    seconds = max(seconds, 1.0)
+
+    def metric(durations: list[int], errors: int) -> Metric:
+        return Metric(rate=len(durations) / seconds, error_rate=errors / len(durations),
+                      p95_ms=_p95(durations), count=len(durations))
+
+    overlay = Overlay(title="System map")
+    for element, (durations, errors) in called.items():
+        overlay.metrics[element] = metric(durations, errors)
+    for element, (durations, errors) in served.items():
+        overlay.metrics[element] = metric(durations, errors)
+    for pair, (durations, errors) in pairs.items():
+        overlay.metrics[pair] = metric(durations, errors)
+    return overlay

@@ -1,0 +1,417 @@
+"""Draw a C4 model, with an optional overlay, as SVG through graphviz.
+
+The model is laid out once with `dot` (positions cached per model fingerprint, in memory and
+optionally on disk); every drawing then places the elements at those fixed positions with
+`neato -n2`, so an element sits at the same coordinates whatever overlay is drawn on it.
+All model and trace text reaches DOT only inside HTML-like labels escaped with html.escape,
+or through graphviz.escape + the graphviz package's quoting; node names are generated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+import textwrap
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import graphviz
+
+from explorer.c4.model import Element, Model
+from explorer.diagrams.overlay import Metric, Overlay, Step
+
+FONT = "Helvetica"
+FILL = {"person": "#08427B", "software_system": "#1168BD", "container": "#438DD5",
+        "database": "#438DD5", "queue": "#438DD5", "component": "#85BBF0"}
+EXTERNAL_FILL = "#999999"
+DIMMED_FILL = "#D9DEE4"
+STEP_COLOUR = "#1864AB"
+WARNING_COLOUR = "#E8590C"
+SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
+                   "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A"}
+MAX_ROWS = 8
+TYPE_NAME = {"person": "Person", "software_system": "Software System", "container": "Container",
+             "database": "Container", "queue": "Container", "component": "Component"}
+SVG_CACHE_SIZE = 64
+
+
+def _e(text: object) -> str:
+    """Text for an HTML-like label: escaped, control characters dropped."""
+    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(text))
+    return html.escape(cleaned, quote=True)
+
+
+def _lines(text: str, width: int) -> str:
+    return "<BR/>".join(_e(line) for line in textwrap.wrap(text, width)[:4])
+
+
+def _dom_id(element_id: str) -> str:
+    return "el-" + re.sub(r"[^A-Za-z0-9_-]", "_", element_id)
+
+
+def _ms(duration_ns: int) -> str:
+    ms = duration_ns / 1e6
+    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
+
+
+def _element_text_colour(e: Element) -> str:
+    return "#FFFFFF" if e.kind != "component" or e.external else "#000000"
+
+
+def _node_label(e: Element) -> str:
+    colour = _element_text_colour(e)
+    kind = ("External " if e.external else "") + TYPE_NAME[e.kind]
+    type_line = f"[{kind}: {e.technology}]" if e.technology and e.kind != "person" else f"[{kind}]"
+    rows = []
+    if e.kind == "person":
+        rows.append(f'<TR><TD><FONT POINT-SIZE="22" COLOR="{colour}">&#9679;</FONT></TD></TR>')
+    rows.append(f'<TR><TD><FONT POINT-SIZE="13" COLOR="{colour}"><B>{_e(e.name)}</B></FONT>'
+                f'</TD></TR>')
+    rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">{_e(type_line)}</FONT></TD></TR>')
+    if e.description:
+        rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">'
+                    f'{_lines(e.description, 34)}</FONT></TD></TR>')
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'{"".join(rows)}</TABLE>>')
+
+
+def _boundary_label(e: Element) -> str:
+    kind = "Software System" if e.kind == "software_system" else "Boundary"
+    return (f'<<FONT POINT-SIZE="12"><B>{_e(e.name)}</B></FONT><BR ALIGN="LEFT"/>'
+            f'<FONT POINT-SIZE="9">[{kind}]</FONT><BR ALIGN="LEFT"/>>')
+
+
+def _relationship_label(description: str, technology: str, extra_rows: str = "") -> str:
+    rows = []
+    if description:
+        rows.append(f'<TR><TD>{_lines(description, 28)}</TD></TR>')
+    if technology:
+        rows.append(f'<TR><TD>[{_e(technology)}]</TD></TR>')
+    if not rows and not extra_rows:
+        return "<>"
+    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+            f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555"><TABLE BORDER="0" CELLSPACING="0" '
+            f'CELLPADDING="0">{"".join(rows) or "<TR><TD></TD></TR>"}</TABLE></FONT></TD></TR>'
+            f'{extra_rows}</TABLE>>')
+
+
+def _legend_label() -> str:
+    def row(fill: str, text: str, font: str = "#FFFFFF") -> str:
+        return (f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{font}" POINT-SIZE="9">{text}</FONT>'
+                f'</TD></TR>')
+
+    return ('<<TABLE BORDER="1" COLOR="#AAAAAA" CELLBORDER="0" CELLSPACING="2" CELLPADDING="3">'
+            '<TR><TD><FONT POINT-SIZE="10"><B>Legend</B></FONT></TD></TR>'
+            + row(FILL["person"], "person") + row(FILL["software_system"], "software system")
+            + row(FILL["container"], "container (database: cylinder, queue: double border)")
+            + row(FILL["component"], "component", "#000000")
+            + row(EXTERNAL_FILL, "external element")
+            + row("#FFFFFF", "&#8594; relationship in the model", "#555555")
+            + row("#FFFFFF", "&#8594; 1. numbered step of the traces", STEP_COLOUR)
+            + row("#FFFFFF", "&#8594; - - undocumented call (not in the model)", WARNING_COLOUR)
+            + row("#FFFFFF", "state change", SEVERITY_COLOUR["state"])
+            + row("#FFFFFF", "error", SEVERITY_COLOUR["error"])
+            + row("#FFFFFF", "SLA breach", SEVERITY_COLOUR["sla"])
+            + row("#FFFFFF", "anomaly", SEVERITY_COLOUR["anomaly"])
+            + '</TABLE>>')
+
+
+def _shape(e: Element) -> dict[str, str]:
+    fill = EXTERNAL_FILL if e.external else FILL[e.kind]
+    attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": "#2E3A46"}
+    if e.kind == "database":
+        attrs.update(shape="cylinder", style="filled")
+    elif e.kind == "queue":
+        attrs.update(peripheries="2")
+    return attrs
+
+
+@dataclass
+class Layout:
+    """Fixed positions, in points, of a model's drawing (graphviz coordinates, y up)."""
+
+    nodes: dict[str, tuple[float, float, float, float]]  # id -> centre x, y, width, height (in)
+    clusters: dict[str, tuple[float, float, float, float]]  # id -> x0, y0, x1, y1
+    edges: dict[int, tuple[str, str | None]]  # relationship index -> pos, label pos
+    legend: tuple[float, float]
+    bb: tuple[float, float, float, float]
+
+
+def _containers(model: Model) -> set[str]:
+    return {e.parent for e in model.elements.values() if e.parent in model.elements}
+
+
+def _layout_graph(model: Model) -> tuple[graphviz.Digraph, dict[str, str]]:
+    names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
+    clusters = _containers(model)
+    g = graphviz.Digraph("c4")
+    g.attr(rankdir="TB", nodesep="0.7", ranksep="1.0", fontname=FONT, compound="true", pad="0.3")
+    g.attr("node", fontname=FONT, margin="0.15,0.08")
+    g.attr("edge", fontname=FONT, fontsize="9")
+
+    def add(parent_graph: graphviz.Digraph, parent: str | None) -> None:
+        for e in model.elements.values():
+            if e.parent != parent and not (parent is None and e.parent not in model.elements):
+                continue
+            if e.id in clusters:
+                with parent_graph.subgraph(name=f"cluster_{names[e.id]}") as sub:
+                    sub.attr(label=_boundary_label(e), labeljust="l", labelloc="b",
+                             style="dashed,rounded", color="#444444", fontname=FONT)
+                    add(sub, e.id)
+            elif e.kind != "boundary":
+                parent_graph.node(names[e.id], label=_node_label(e), **_shape(e))
+
+    add(g, None)
+    g.node("legend", label=_legend_label(), shape="plain")
+    for index, r in enumerate(model.relationships):
+        if r.source in clusters or r.target in clusters:
+            continue  # relationships of a system drawn as a boundary are implied by its containers
+        g.edge(names[r.source], names[r.target], label=_relationship_label(r.description,
+                                                                           r.technology),
+               dir="both" if r.bidirectional else "forward", id=f"rel-{index}")
+    return g, names
+
+
+_layouts: dict[str, Layout] = {}
+_lock = threading.Lock()
+
+
+def layout(model: Model, cache_dir: Path | None = None) -> Layout:
+    """The model's fixed layout: computed once per model fingerprint, then reused."""
+    key = model.fingerprint()
+    with _lock:
+        if key in _layouts:
+            return _layouts[key]
+    path = cache_dir / f"layout-{key}.json" if cache_dir else None
+    if path and path.exists():
+        data = json.loads(path.read_text())
+        result = Layout(nodes={k: tuple(v) for k, v in data["nodes"].items()},
+                        clusters={k: tuple(v) for k, v in data["clusters"].items()},
+                        edges={int(k): tuple(v) for k, v in data["edges"].items()},
+                        legend=tuple(data["legend"]),
+                        bb=tuple(data["bb"]))
+    else:
+        result = _compute_layout(model)
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(asdict(result)))
+    with _lock:
+        _layouts[key] = result
+    return result
+
+
+def _compute_layout(model: Model) -> Layout:
+    graph, names = _layout_graph(model)
+    data = json.loads(graph.pipe(format="json", engine="dot", quiet=True))
+    by_name = {o["name"]: o for o in data.get("objects", [])}
+    ids = {v: k for k, v in names.items()}
+    nodes, clusters, legend = {}, {}, (0.0, 0.0)
+    for name, obj in by_name.items():
+        if name.startswith("cluster_"):
+            clusters[ids[name[len("cluster_"):]]] = tuple(float(v) for v in obj["bb"].split(","))
+        elif "pos" in obj:
+            x, y = (float(v) for v in obj["pos"].split(","))
+            if name == "legend":
+                legend = (x, y)
+            else:
+                nodes[ids[name]] = (x, y, float(obj["width"]), float(obj["height"]))
+    edges = {int(e["id"].removeprefix("rel-")): (e["pos"], e.get("lp"))
+             for e in data.get("edges", [])}
+    bb = tuple(float(v) for v in data["bb"].split(","))
+    return Layout(nodes=nodes, clusters=clusters, edges=edges, legend=legend, bb=bb)
+
+
+class _Links:
+    """Stands in for link targets while in DOT: graphviz 2.43 writes URLs into the SVG without
+    escaping them, so dot only ever sees placeholders, replaced (escaped) in its output."""
+
+    def __init__(self):
+        self.urls: list[str] = []
+
+    def ref(self, url: str) -> str:
+        self.urls.append(url)
+        return f"c4link-{len(self.urls) - 1}"
+
+    def resolve(self, svg: str) -> str:
+        return re.sub(r'"c4link-(\d+)"',
+                      lambda m: '"' + html.escape(self.urls[int(m.group(1))], quote=True) + '"',
+                      svg)
+
+
+def _step_rows(steps: list[Step], reverse: set[int], links: _Links) -> str:
+    rows = []
+    for step in steps[:MAX_ROWS]:
+        colour = WARNING_COLOUR if step.undocumented else (
+            SEVERITY_COLOUR["error"] if step.outcome.startswith("error") else STEP_COLOUR)
+        arrow = "&#8592; " if step.number in reverse else ""
+        text = (f"{arrow}<B>{step.number}.</B> {_e(step.label[:60])} "
+                f"{_e(_ms(step.duration_ns))} {_e(step.outcome)}")
+        href = (f' HREF="{links.ref(step.url)}" TARGET="_top" TOOLTIP="{_e(step.label)}"'
+                if step.url else "")
+        rows.append(f'<TR><TD ALIGN="LEFT"{href}><FONT POINT-SIZE="9" COLOR="{colour}">{text}'
+                    f'</FONT></TD></TR>')
+    if len(steps) > MAX_ROWS:
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(steps) - MAX_ROWS} more'
+                    f'</FONT></TD></TR>')
+    return "".join(rows)
+
+
+def _metric_text(metric: Metric) -> str:
+    return (f"{metric.rate:.2f}/s · {metric.error_rate * 100:.1f}% err · "
+            f"p95 {metric.p95_ms:.0f} ms")
+
+
+def _xlabel(notes, metric: Metric | None) -> str | None:
+    rows = []
+    if metric is not None:
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#212529"><B>'
+                    f'{_e(_metric_text(metric))}</B></FONT></TD></TR>')
+    for note in notes[:MAX_ROWS]:
+        colour = SEVERITY_COLOUR.get(note.severity, SEVERITY_COLOUR["info"])
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{colour}">'
+                    f'{_e(note.text[:80])}</FONT></TD></TR>')
+    if len(notes) > MAX_ROWS:
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(notes) - MAX_ROWS} more'
+                    f'</FONT></TD></TR>')
+    if not rows:
+        return None
+    return (f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFDD" CELLBORDER="0" CELLSPACING="0" '
+            f'CELLPADDING="1">{"".join(rows)}</TABLE>>')
+
+
+def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
+             links: _Links) -> bytes:
+    g = graphviz.Digraph("c4")
+    x0, y0, x1, y1 = lay.bb
+    g.attr(bb=f"{x0:.2f},{y0:.2f},{x1:.2f},{y1:.2f}", fontname=FONT, outputorder="nodesfirst",
+           forcelabels="true", splines="true", pad="0.3")
+    g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
+    g.attr("edge", fontname=FONT, fontsize="9")
+    if overlay.title:
+        g.attr(label=f"<<B>{_e(overlay.title)}</B>>", labelloc="t")
+    involved = {s.source for s in overlay.steps} | {s.target for s in overlay.steps}
+    involved |= set(overlay.element_notes) | {overlay.highlight}
+    names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
+    for eid, (bx0, by0, bx1, by1) in lay.clusters.items():  # boundaries first: drawn beneath
+        e = model.elements[eid]
+        g.node(f"b{names[eid]}", label=_boundary_label(e), shape="box",
+               style="dashed,rounded", color="#444444", labelloc="b", labeljust="l",
+               pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
+               width=f"{(bx1 - bx0) / 72:.4f}", height=f"{(by1 - by0) / 72:.4f}",
+               id=_dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
+               tooltip=graphviz.escape(e.name),
+               **({"URL": links.ref(urls[eid])} if eid in urls else {}))
+    for eid, (x, y, w, h) in lay.nodes.items():
+        e = model.elements[eid]
+        attrs = _shape(e)
+        classes = ["c4-element", f"c4-{e.kind}"]
+        if e.external:
+            classes.append("c4-external")
+        if overlay.highlight == eid:
+            attrs.update(penwidth="4", color="#F08C00")
+            classes.append("c4-highlight")
+        elif overlay.dimmed and eid not in involved:
+            attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
+            classes.append("c4-dimmed")
+        xlabel = _xlabel(overlay.element_notes.get(eid, []), overlay.metrics.get(eid))
+        if xlabel:
+            attrs["xlabel"] = xlabel
+        if eid in urls:
+            attrs["URL"] = links.ref(urls[eid])
+            attrs["target"] = "_top"
+        g.node(names[eid], label=_node_label(e), pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}",
+               height=f"{h:.4f}", id=_dom_id(eid), tooltip=graphviz.escape(e.name),
+               **{"class": " ".join(classes)}, **attrs)
+    g.node("legend", label=_legend_label(), shape="plain", fixedsize="false",
+           pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!")
+
+    drawn: dict[tuple[str, str], int] = {}  # (source, target) -> index of the relationship
+    for index in lay.edges:
+        r = model.relationships[index]
+        drawn.setdefault((r.source, r.target), index)
+    on_edge: dict[int, list[Step]] = {}
+    reverse: set[int] = set()
+    extra: dict[tuple[str, str], list[Step]] = {}
+    for step in overlay.steps:
+        if step.source not in names or step.target not in names:
+            continue
+        index = drawn.get((step.source, step.target))
+        if index is None and not step.undocumented:
+            index = drawn.get((step.target, step.source))
+            if index is not None:
+                reverse.add(step.number)
+        if index is None:
+            extra.setdefault((step.source, step.target), []).append(step)
+        else:
+            on_edge.setdefault(index, []).append(step)
+    for index, (pos, lp) in lay.edges.items():
+        r = model.relationships[index]
+        steps = on_edge.get(index, [])
+        metric = overlay.metrics.get((r.source, r.target))
+        rows = _step_rows(steps, reverse, links)
+        if metric is not None:
+            rows += (f'<TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{_e(_metric_text(metric))}'
+                     f'</B></FONT></TD></TR>')
+        attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
+                 "color": "#707070", "id": f"rel-{index}",
+                 "class": "c4-relationship" + (" c4-step" if steps else "")}
+        if lp:
+            attrs["lp"] = lp
+        if steps:
+            attrs.update(color=STEP_COLOUR, penwidth="2.5")
+        elif overlay.dimmed:
+            attrs.update(color="#CED4DA")
+        g.edge(names[r.source], names[r.target],
+               label=_relationship_label(r.description, r.technology, rows), **attrs)
+    for n, ((source, target), steps) in enumerate(extra.items()):
+        undocumented = any(s.undocumented for s in steps)
+        colour = WARNING_COLOUR if undocumented else STEP_COLOUR
+        g.edge(names[source], names[target], label=f"<<TABLE BORDER=\"0\" CELLSPACING=\"0\" "
+               f"CELLPADDING=\"1\">{_step_rows(steps, reverse, links)}</TABLE>>",
+               style="dashed" if undocumented else "solid", color=colour, penwidth="2.5",
+               id=f"step-{n}", **{"class": "c4-step" + (" c4-undocumented" if undocumented
+                                                         else "")})
+    return g.source.encode("utf-8")
+
+
+_svg_cache: OrderedDict[str, str] = OrderedDict()
+
+
+def render_svg(model: Model, overlay: Overlay | None = None, *,
+               element_url: Callable[[str], str | None] | None = None,
+               cache_dir: Path | None = None) -> str:
+    """The SVG of the model's container diagram with the overlay drawn on it.
+
+    Rendered output is cached by content hash (model, overlay, links): in memory (LRU) and,
+    when `cache_dir` is given, on disk beside the cached layouts.
+    """
+    overlay = overlay or Overlay()
+    urls = {eid: url for eid in model.elements if element_url and (url := element_url(eid))}
+    key = hashlib.sha256(
+        f"{model.fingerprint()}|{overlay.fingerprint()}|{json.dumps(urls, sort_keys=True)}"
+        .encode()).hexdigest()
+    with _lock:
+        if key in _svg_cache:
+            _svg_cache.move_to_end(key)
+            return _svg_cache[key]
+    path = cache_dir / f"svg-{key}.svg" if cache_dir else None
+    if path and path.exists():
+        svg = path.read_text(encoding="utf-8")
+    else:
+        lay, links = layout(model, cache_dir), _Links()
+        raw = graphviz.pipe("neato", "svg", _drawing(model, overlay, urls, lay, links),
+                            neato_no_op=2, quiet=True).decode("utf-8")
+        svg = links.resolve(raw[raw.index("<svg"):])
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(svg, encoding="utf-8")
+    with _lock:
+        _svg_cache[key] = svg
+        while len(_svg_cache) > SVG_CACHE_SIZE:
+            _svg_cache.popitem(last=False)
+    return svg
