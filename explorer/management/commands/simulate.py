@@ -1,0 +1,50 @@
+"""python manage.py simulate: the simulated Alexandrite's traces as OTLP JSON-lines files."""
+
+from pathlib import Path
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from explorer.simulation import (
+    FAULT_KINDS,
+    SimulationConfig,
+    SimulationError,
+    parse_fault_rates,
+    simulate,
+)
+
+
+class Command(BaseCommand):
+    help = ("Simulate Alexandrite's order lifecycle with the OpenTelemetry SDK and write the "
+            "spans as OTLP JSON lines, one file per simulated day.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--orders", type=int, default=500, help="orders to simulate")
+        parser.add_argument("--days", type=int, default=14,
+                            help="days over which the orders are placed")
+        parser.add_argument("--seed", type=int, default=1,
+                            help="the same seed and options give byte-identical files")
+        parser.add_argument("--out", type=Path, default=None,
+                            help="output directory (default: EXPLORER_DATA_DIR/simulation)")
+        parser.add_argument("--truth", type=Path, default=None,
+                            help="also write the injected faults and each order's outcome "
+                                 "as JSON (for tests and benchmarks)")
+        parser.add_argument("--otlp-endpoint", default=None,
+                            help="also export the spans over OTLP/HTTP protobuf, e.g. "
+                                 "http://127.0.0.1:4318 (/v1/traces is added to a bare URL)")
+        parser.add_argument("--fault-rate", action="append", default=[], metavar="KIND=RATE",
+                            help=f"override a fault rate (0..1); KIND is all or one of "
+                                 f"{', '.join(FAULT_KINDS)}; repeatable")
+
+    def handle(self, *args, **options):
+        out = options["out"] or Path(settings.DATA_DIR) / "simulation"
+        try:
+            config = SimulationConfig(
+                out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
+                fault_rates=parse_fault_rates(options["fault_rate"]),
+                otlp_endpoint=options["otlp_endpoint"], truth=options["truth"])
+            result = simulate(config)
+        except SimulationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"{result.spans} spans of {config.orders} orders written to "
+                          f"{len(result.files)} files in {out}")
