@@ -14,3 +14,12 @@ def reference_dir(name: str) -> Path:
     if not folder.is_dir():
         pytest.skip(f"peer reference data {folder} is absent (only present beside the project)")
     return folder
+
+
+@pytest.fixture
+def login_as(db, client):
+    """login_as("support") logs `client` in, second factor verified, as a new user of that role
+    (see accounts/testing.py; username= and extra_perms= are passed on)."""
+    from accounts.testing import login_as as log_in
+
+    return lambda role=None, **kwargs: log_in(client, role, **kwargs)

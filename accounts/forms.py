@@ -1,0 +1,55 @@
+from django import forms
+
+from .models import AuditAction
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=16,
+        help_text="The six digits your authenticator app shows, or one of your backup codes.",
+        widget=forms.TextInput(
+            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false",
+                   "autocapitalize": "off"}
+        ),
+    )
+
+    def clean_code(self):
+        return "".join(self.cleaned_data["code"].split()).lower()
+
+
+class AuditFilterForm(forms.Form):
+    username = forms.CharField(label="User", required=False)
+    action = forms.ChoiceField(
+        label="Action", required=False, choices=[("", "any")] + list(AuditAction.choices)
+    )
+    object_type = forms.CharField(label="Object type", required=False)
+    object_id = forms.CharField(label="Object id", required=False)
+    address = forms.CharField(label="Address", required=False)
+    since = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def filter(self, entries):
+        """The entries matching the valid filters of this (bound) form."""
+        if not self.is_valid():
+            return entries.none()
+        data = self.cleaned_data
+        if data["username"]:
+            entries = entries.filter(username__icontains=data["username"])
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["object_type"]:
+            entries = entries.filter(object_type__iexact=data["object_type"])
+        if data["object_id"]:
+            entries = entries.filter(object_id__icontains=data["object_id"])
+        if data["address"]:
+            entries = entries.filter(address__startswith=data["address"])
+        if data["since"]:
+            entries = entries.filter(time__date__gte=data["since"])
+        if data["until"]:
+            entries = entries.filter(time__date__lte=data["until"])
+        return entries
