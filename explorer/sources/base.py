@@ -85,3 +85,22 @@ class TraceSource(Protocol):
 
     def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge] | None:
         """The backend's own dependency graph, or None where it has none."""
+
+    # Optional (callers check with getattr; remote backends may lack them):
+
+    def attribute_values(
+        self,
+        key: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 100_000,
+    ) -> list[str]:
+        """Distinct values of a business attribute over traces starting in the window, sorted
+        (e.g. every order id: the `orders` command lists them)."""
+
+    def get_traces(self, trace_ids: list[str]) -> list[Trace]:
+        """The traces of these ids that exist (missing ones left out), in few round trips."""
+
+    def linking_traces(self, trace_id: str) -> list[str]:
+        """Ids of other traces with a span that links to a span of this trace (e.g. the
+        consumer traces of the messages it produced)."""

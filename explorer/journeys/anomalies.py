@@ -1,0 +1,170 @@
+"""Robust latency baselines per (container, operation), and the spans that depart from them.
+
+A baseline is the median and the median absolute deviation (MAD) of span durations, plus the
+error rate, over a trailing window. A span is atypical when its robust z-score
+(duration - median) / (1.4826 * MAD) exceeds a threshold; 1.4826 makes the MAD comparable to a
+standard deviation for normal data. Operations whose durations barely vary (MAD about 0) get a
+floor on the spread, so a 1 % wobble is not a "1000 sigma" event. Build a Baseline once over
+many spans and reuse it for every order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from statistics import median
+
+from explorer.traces.model import Span
+
+MAD_SCALE = 1.4826
+DEFAULT_THRESHOLD = 5.0
+# Fewer samples than this and the baseline says nothing: no span is judged against it.
+MIN_SAMPLES = 20
+# Floor of the spread: a fraction of the median, and an absolute minimum.
+RELATIVE_SPREAD_FLOOR = 0.05
+ABSOLUTE_SPREAD_FLOOR_NS = 100_000  # 0.1 ms
+
+
+@dataclass(slots=True, frozen=True)
+class OperationStats:
+    container: str
+    operation: str
+    count: int
+    median_ns: float
+    mad_ns: float
+    error_rate: float
+
+    @property
+    def spread_ns(self) -> float:
+        return max(MAD_SCALE * self.mad_ns, RELATIVE_SPREAD_FLOOR * self.median_ns,
+                   ABSOLUTE_SPREAD_FLOOR_NS)
+
+    def score(self, duration_ns: int) -> float:
+        """Robust z-score of a duration: how many spreads above the median."""
+        return (duration_ns - self.median_ns) / self.spread_ns
+
+
+@dataclass(slots=True, frozen=True)
+class Anomaly:
+    """A span much slower than its operation's baseline."""
+
+    container: str
+    operation: str
+    trace_id: str
+    span_id: str
+    start_ns: int
+    duration_ns: int
+    median_ns: float
+    score: float
+
+    def as_dict(self) -> dict:
+        return {
+            "container": self.container,
+            "operation": self.operation,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "duration_ms": round(self.duration_ns / 1e6, 3),
+            "median_ms": round(self.median_ns / 1e6, 3),
+            "score": round(self.score, 1),
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class AtypicalService:
+    """A container that behaves unlike its baseline in a recent window."""
+
+    container: str
+    spans: int
+    slow_fraction: float
+    error_rate: float
+    baseline_error_rate: float
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Baseline:
+    stats: dict[tuple[str, str], OperationStats] = field(default_factory=dict)
+    threshold: float = DEFAULT_THRESHOLD
+    min_samples: int = MIN_SAMPLES
+
+    @classmethod
+    def from_spans(
+        cls,
+        spans: Iterable[tuple[str, Span]],
+        threshold: float = DEFAULT_THRESHOLD,
+        min_samples: int = MIN_SAMPLES,
+    ) -> Baseline:
+        """A baseline over (container, span) pairs; durations below 0 (clock skew) count as 0."""
+        durations: dict[tuple[str, str], list[int]] = defaultdict(list)
+        errors: dict[tuple[str, str], int] = defaultdict(int)
+        for container, span in spans:
+            key = (container, span.name)
+            durations[key].append(max(span.duration_ns, 0))
+            errors[key] += span.is_error
+        stats = {}
+        for key, values in durations.items():
+            mid = median(values)
+            mad = median(abs(v - mid) for v in values)
+            stats[key] = OperationStats(key[0], key[1], len(values), mid, mad,
+                                        errors[key] / len(values))
+        return cls(stats, threshold, min_samples)
+
+    def lookup(self, container: str, operation: str) -> OperationStats | None:
+        """The operation's stats, or None when there are too few samples to judge by."""
+        found = self.stats.get((container, operation))
+        return found if found is not None and found.count >= self.min_samples else None
+
+    def score(self, container: str, span: Span) -> float | None:
+        found = self.lookup(container, span.name)
+        return None if found is None else found.score(max(span.duration_ns, 0))
+
+    def anomalies(self, spans: Iterable[tuple[str, Span]]) -> list[Anomaly]:
+        """The atypically slow spans among these, most atypical first."""
+        result = []
+        for container, span in spans:
+            found = self.lookup(container, span.name)
+            if found is None:
+                continue
+            value = found.score(max(span.duration_ns, 0))
+            if value > self.threshold:
+                result.append(Anomaly(container, span.name, span.trace_id, span.span_id,
+                                      span.start_ns, span.duration_ns, found.median_ns, value))
+        result.sort(key=lambda a: (-a.score, a.start_ns))
+        return result
+
+    def atypical_services(
+        self, recent: Iterable[tuple[str, Span]], min_spans: int = 5,
+        slow_fraction: float = 0.2,
+    ) -> list[AtypicalService]:
+        """Containers whose recent spans are often atypically slow, or fail far more often
+        than their baseline error rate (by more than three binomial standard deviations)."""
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # n, judged, slow, err
+        expected_errors: dict[str, float] = defaultdict(float)
+        for container, span in recent:
+            row = counts[container]
+            row[0] += 1
+            row[3] += span.is_error
+            found = self.lookup(container, span.name)
+            if found is not None:
+                row[1] += 1
+                row[2] += found.score(max(span.duration_ns, 0)) > self.threshold
+                expected_errors[container] += found.error_rate
+        result = []
+        for container, (n, judged, slow, errors) in sorted(counts.items()):
+            if n < min_spans:
+                continue
+            reasons = []
+            slow_share = slow / judged if judged else 0.0
+            if judged >= min_spans and slow_share > slow_fraction:
+                reasons.append(f"{slow} of {judged} recent spans atypically slow")
+            base_rate = expected_errors[container] / judged if judged else 0.0
+            error_rate = errors / n
+            margin = 3 * math.sqrt(max(base_rate * (1 - base_rate), 0.01) / n)
+            if errors and error_rate > base_rate + margin:
+                reasons.append(f"error rate {error_rate:.0%} against a usual {base_rate:.0%}")
+            if reasons:
+                result.append(AtypicalService(container, n, slow_share, error_rate, base_rate,
+                                              reasons))
+        return result

@@ -1,0 +1,323 @@
+"""Assemble one order's journey from every trace that touches it.
+
+Traces are found through the business attribute `order.id` and then through span links, both
+ways (a consumer trace links to the producer span of the order's trace even when the consumer
+carries no `order.id`). Spans that belong to another order (their own `order.id`, or their
+nearest ancestor's, names a different order) are left out, so a batch job that handles many
+orders does not mix them. Nothing here raises on odd data: it becomes a warning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
+from explorer.traces.model import Span, SpanKind, Trace
+
+ORDER_KEY = "order.id"
+CUSTOMER_KEY = "customer.id"
+CUSTOMER_TYPE_KEY = "customer.type"
+
+# Maps the span to the C4 element id of the container it ran in.
+ContainerOf = Callable[[Span], str]
+Window = tuple[int | None, int | None]
+
+# Spans that make a step of the timeline: where a container starts work, sends or receives.
+_STEP_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER}
+# Warnings of one kind beyond this many are summarised, so a broken trace cannot flood a page.
+_MAX_WARNINGS_PER_KIND = 5
+
+
+def service_container(span: Span) -> str:
+    """The container of a span by the project's naming convention (service `shop-api` runs in
+    container `shop_api`); used where no C4 mapping is configured."""
+    return span.service.replace("-", "_").replace(".", "_")
+
+
+@dataclass(slots=True)
+class Step:
+    """One thing a container did for the order: a span of the timeline."""
+
+    container: str
+    operation: str
+    kind: SpanKind
+    start_ns: int
+    duration_ns: int
+    outcome: str  # "ok" | "error"
+    trace_id: str
+    span_id: str
+    states: list[str] = field(default_factory=list)  # states this span set
+
+
+@dataclass(slots=True)
+class Journey:
+    order_id: str
+    customer_id: str | None = None
+    customer_type: str | None = None
+    traces: list[Trace] = field(default_factory=list)  # only traces with spans of this order
+    spans: list[Span] = field(default_factory=list)  # spans of this order, in time order
+    steps: list[Step] = field(default_factory=list)  # in time order
+    containers: dict[tuple[str, str], str] = field(default_factory=dict)  # (trace, span) -> el.
+    warnings: list[str] = field(default_factory=list)
+
+    def container(self, span: Span) -> str:
+        return self.containers[(span.trace_id, span.span_id)]
+
+    @property
+    def trace_ids(self) -> list[str]:
+        return [t.trace_id for t in self.traces]
+
+
+class _Warnings:
+    """Collects warnings, at most a few of each kind, and says how many more there were."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._counts: Counter[str] = Counter()
+
+    def add(self, kind: str, text: str) -> None:
+        self._counts[kind] += 1
+        if self._counts[kind] <= _MAX_WARNINGS_PER_KIND:
+            self.lines.append(text)
+
+    def result(self) -> list[str]:
+        extra = [
+            f"{n - _MAX_WARNINGS_PER_KIND} more warnings like '{kind}' were left out"
+            for kind, n in self._counts.items()
+            if n > _MAX_WARNINGS_PER_KIND
+        ]
+        return self.lines + extra
+
+
+def _own_value(span: Span, key: str) -> str | None:
+    value = span.attributes.get(key, span.resource.attributes.get(key))
+    return None if value is None else str(value)
+
+
+def _span_orders(trace: Trace) -> dict[str, str | None]:
+    """span id -> the order the span works for: its own order.id, else its nearest ancestor's."""
+    by_id = {s.span_id: s for s in trace.spans}
+    result: dict[str, str | None] = {}
+    for span in trace.spans:
+        chain: list[str] = []
+        on_chain: set[str] = set()
+        current: Span | None = span
+        while current is not None and current.span_id not in result:
+            own = _own_value(current, ORDER_KEY)
+            if own is not None:
+                result[current.span_id] = own
+                break
+            chain.append(current.span_id)
+            on_chain.add(current.span_id)
+            current = by_id.get(current.parent_id) if current.parent_id else None
+            if current is not None and current.span_id in on_chain:
+                current = None  # a parent cycle: treat the span as a root
+        value = result[current.span_id] if current is not None else None
+        for span_id in chain:
+            result[span_id] = value
+    return result
+
+
+def linking_trace_ids(source: TraceSource, trace_id: str) -> list[str]:
+    """Traces with a span that links to a span of this trace, where the source can tell."""
+    finder = getattr(source, "linking_traces", None)
+    if finder is None:
+        return []
+    return list(finder(trace_id))
+
+
+def _fetch(source: TraceSource, trace_ids: list[str], warnings: _Warnings) -> list[Trace]:
+    """The traces of these ids, in one round trip where the source can (get_traces)."""
+    bulk = getattr(source, "get_traces", None)
+    found: list[Trace] = []
+    unreadable: set[str] = set()
+    if bulk is not None:
+        try:
+            found = list(bulk(trace_ids))
+        except SourceError as exc:
+            warnings.add("source", f"{len(trace_ids)} traces could not be read: {exc}")
+            return []
+    else:
+        for trace_id in trace_ids:
+            try:
+                found.append(source.get_trace(trace_id))
+            except TraceNotFound:
+                pass
+            except SourceError as exc:
+                warnings.add("source", f"trace {trace_id} could not be read: {exc}")
+                unreadable.add(trace_id)
+    have = {t.trace_id for t in found} | unreadable
+    for trace_id in trace_ids:
+        if trace_id not in have:
+            warnings.add("missing", f"trace {trace_id} is referred to but not in the source")
+    return found
+
+
+def _collect_traces(
+    source: TraceSource,
+    order_id: str,
+    window: Window,
+    max_traces: int,
+    max_link_depth: int,
+    warnings: _Warnings,
+) -> list[Trace]:
+    """The order's traces, then the traces linked to or from them, a level at a time."""
+    start_ns, end_ns = window
+    try:
+        found = source.find_traces(ORDER_KEY, order_id, start_ns, end_ns, limit=max_traces)
+    except SourceError as exc:
+        warnings.add("source", f"the trace source could not list the order's traces: {exc}")
+        return []
+    level = list(dict.fromkeys(summary.trace_id for summary in found))
+    tried: set[str] = set()
+    traces: list[Trace] = []
+    for depth in range(max_link_depth + 1):
+        level = [t for t in level if t not in tried]
+        if not level:
+            break
+        room = max_traces - len(tried)
+        if len(level) > room:
+            warnings.add("too many", f"more than {max_traces} traces: the rest were left out")
+            level = level[:room]
+        tried.update(level)
+        fetched = _fetch(source, level, warnings)
+        traces.extend(fetched)
+        if depth == max_link_depth:
+            break
+        linked: list[str] = []
+        for trace in fetched:
+            orders = _span_orders(trace)
+            for span in trace.spans:
+                if orders.get(span.span_id) in (None, order_id):
+                    linked.extend(link.trace_id for link in span.links)
+            try:
+                linked.extend(linking_trace_ids(source, trace.trace_id))
+            except SourceError as exc:
+                warnings.add("source", f"links to trace {trace.trace_id} could not be read: "
+                             f"{exc}")
+        level = list(dict.fromkeys(linked))
+    return traces
+
+
+def _most_common(values: Iterable[str], what: str, warnings: _Warnings) -> str | None:
+    counts = Counter(values)
+    if not counts:
+        return None
+    if len(counts) > 1:
+        listed = ", ".join(sorted(counts))
+        warnings.add("conflict", f"the order's spans disagree about the {what}: {listed}")
+    return counts.most_common(1)[0][0]
+
+
+def assemble(
+    order_id: str,
+    traces: Iterable[Trace],
+    container_of: ContainerOf = service_container,
+    warnings: _Warnings | None = None,
+    state_event: str = "order.state_changed",
+    new_state_key: str = "order.state.new",
+) -> Journey:
+    """Merge already fetched traces into the journey of one order."""
+    warnings = warnings or _Warnings()
+    journey = Journey(order_id=order_id)
+    seen: set[tuple[str, str]] = set()
+    for trace in traces:
+        orders = _span_orders(trace)
+        mine = [s for s in trace.spans if orders.get(s.span_id) in (None, order_id)]
+        if not mine:
+            continue
+        journey.traces.append(trace)
+        for text in trace.warnings:
+            warnings.add("trace", f"trace {trace.trace_id}: {text}")
+        by_id = {s.span_id: s for s in trace.spans}
+        for span in mine:
+            key = (span.trace_id, span.span_id)
+            if key in seen:
+                warnings.add("duplicate span", f"span {span.span_id} of trace "
+                             f"{span.trace_id} appears more than once; kept the first")
+                continue
+            seen.add(key)
+            journey.spans.append(span)
+            journey.containers[key] = container_of(span)
+            parent = by_id.get(span.parent_id) if span.parent_id else None
+            if parent is not None and span.start_ns < parent.start_ns:
+                skew_ms = (parent.start_ns - span.start_ns) / 1e6
+                warnings.add("clock skew", f"clock skew: span '{span.name}' ({span.service}) "
+                             f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
+                             f"({parent.service}) in trace {span.trace_id}")
+    if not journey.traces:
+        warnings.add("no traces", f"no trace in the source mentions order {order_id}")
+    journey.traces.sort(key=lambda t: (t.start_ns, t.trace_id))
+    journey.spans.sort(key=lambda s: (s.start_ns, s.trace_id, s.span_id))
+    journey.customer_id = _most_common(
+        (v for s in journey.spans if (v := _own_value(s, CUSTOMER_KEY)) is not None),
+        "customer id", warnings)
+    journey.customer_type = _most_common(
+        (v for s in journey.spans if (v := _own_value(s, CUSTOMER_TYPE_KEY)) is not None),
+        "customer type", warnings)
+    for span in journey.spans:
+        states = [str(e.attributes.get(new_state_key)) for e in span.events
+                  if e.name == state_event and e.attributes.get(new_state_key) is not None]
+        is_root = span.parent_id is None or (span.trace_id, span.parent_id) not in seen
+        if span.kind in _STEP_KINDS or states or is_root:
+            journey.steps.append(Step(
+                container=journey.container(span),
+                operation=span.name,
+                kind=span.kind,
+                start_ns=span.start_ns,
+                duration_ns=max(span.duration_ns, 0),
+                outcome="error" if span.is_error else "ok",
+                trace_id=span.trace_id,
+                span_id=span.span_id,
+                states=states,
+            ))
+    journey.warnings = warnings.result()
+    return journey
+
+
+def journey_for_order(
+    source: TraceSource,
+    order_id: str,
+    window: Window = (None, None),
+    container_of: ContainerOf = service_container,
+    max_traces: int = 500,
+    max_link_depth: int = 3,
+) -> Journey:
+    """The journey of one order: its traces found by `order.id` and by links, merged."""
+    warnings = _Warnings()
+    traces = _collect_traces(source, order_id, window, max_traces, max_link_depth, warnings)
+    return assemble(order_id, traces, container_of, warnings)
+
+
+def customer_orders(
+    source: TraceSource, customer_id: str, window: Window = (None, None), limit: int = 1000
+) -> list[str]:
+    """The orders of one customer, oldest first."""
+    start_ns, end_ns = window
+    first_seen: dict[str, int] = {}
+    for summary in source.find_traces(CUSTOMER_KEY, customer_id, start_ns, end_ns, limit=limit):
+        order_ids = [summary.attributes[ORDER_KEY]] if summary.attributes.get(ORDER_KEY) else []
+        if not order_ids:
+            try:
+                trace = source.get_trace(summary.trace_id)
+            except SourceError:
+                continue
+            order_ids = sorted({v for s in trace.spans
+                                if _own_value(s, CUSTOMER_KEY) in (customer_id, None)
+                                and (v := _own_value(s, ORDER_KEY)) is not None})
+        for order_id in order_ids:
+            if summary.start_ns < first_seen.get(order_id, summary.start_ns + 1):
+                first_seen[order_id] = summary.start_ns
+    return sorted(first_seen, key=lambda o: (first_seen[o], o))
+
+
+def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | None:
+    """The end of the newest trace in the source (or window): the analysis's 'now', so that
+    results depend on the data and never on the wall clock."""
+    start_ns, end_ns = window
+    found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=1))
+    if not found:
+        return None
+    return max(s.start_ns + s.duration_ns for s in found)

@@ -1,0 +1,153 @@
+"""The typical journey of a customer type, and how one journey differs from it.
+
+Built from many orders of the same type: per state the median dwell (finished stages only) and
+how many orders passed through it; per (container, operation) how many orders ran it. One
+journey is compared with the *other* orders of its type (its own contribution is taken out):
+stages that took far longer than the typical one, states and operations most orders have but
+this one lacks (only before where it is now), and ones few other orders have.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from explorer.journeys.assembly import Journey
+from explorer.journeys.conformance import COMPLETE, Conformance
+from explorer.journeys.state_graph import StateGraph
+from explorer.journeys.story import duration_words
+
+SLOW_FACTOR = 3.0  # a stage is unusually slow beyond this multiple of the typical one
+MIN_ORDERS = 5  # fewer other orders of the type and no comparison is made
+USUAL_SHARE = 0.8  # present in at least this share of other orders: "missing" if absent
+RARE_SHARE = 0.05  # present in at most this share of other orders: "extra"
+
+
+@dataclass(slots=True, frozen=True)
+class Difference:
+    kind: str  # "slow" | "missing" | "extra"
+    subject: str  # a state, or "container: operation"
+    detail: str
+
+    def as_dict(self) -> dict:
+        return {"kind": self.kind, "subject": self.subject, "detail": self.detail}
+
+
+def _median_without(values: list[float], value: float | None) -> float:
+    """Median of a sorted list with one occurrence of `value` taken out (if given)."""
+    skip = bisect_left(values, value) if value is not None else len(values)
+    n = len(values) - (value is not None)
+
+    def at(k: int) -> float:
+        return values[k] if k < skip else values[k + 1]
+
+    return at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+
+
+def _times(factor: float) -> str:
+    return f"{factor:.1f}" if factor < 10 else f"{factor:,.0f}"
+
+
+@dataclass
+class _TypeProfile:
+    orders: int = 0
+    dwell: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    states: Counter[str] = field(default_factory=Counter)
+    operations: Counter[tuple[str, str]] = field(default_factory=Counter)
+    complete_orders: int = 0
+    complete_operations: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+
+def _finished_dwells(conformance: Conformance) -> dict[str, float]:
+    """First finished dwell per state (a repeated state counts once)."""
+    result: dict[str, float] = {}
+    for dwell in conformance.dwells:
+        if not dwell.current:
+            result.setdefault(dwell.state, dwell.duration_ns)
+    return result
+
+
+def _operations(journey: Journey) -> set[tuple[str, str]]:
+    return {(s.container, s.operation) for s in journey.steps}
+
+
+class TypicalJourneys:
+    """Profiles per customer type; add every order, then compare any of them."""
+
+    def __init__(self) -> None:
+        self._profiles: dict[str, _TypeProfile] = defaultdict(_TypeProfile)
+
+    def add(self, journey: Journey, conformance: Conformance) -> None:
+        profile = self._profiles[journey.customer_type or ""]
+        profile.orders += 1
+        for state, duration in _finished_dwells(conformance).items():
+            insort(profile.dwell[state], duration)
+        profile.states.update({c.state for c in conformance.changes})
+        operations = _operations(journey)
+        profile.operations.update(operations)
+        if conformance.status == COMPLETE:
+            profile.complete_orders += 1
+            profile.complete_operations.update(operations)
+
+    def compare(self, journey: Journey, conformance: Conformance, graph: StateGraph,
+                included: bool = True) -> list[Difference]:
+        """How the journey differs from the other orders of its type; `included` says whether
+        it was add()-ed (and so must be taken out of the profile)."""
+        profile = self._profiles.get(journey.customer_type or "")
+        if profile is None:
+            return []
+        own = 1 if included else 0
+        others = profile.orders - own
+        if others < MIN_ORDERS:
+            return []
+        result: list[Difference] = []
+        finished = _finished_dwells(conformance)
+        for dwell in conformance.dwells:
+            values = profile.dwell.get(dwell.state, [])
+            mine = finished.get(dwell.state) if included and not dwell.current else None
+            if len(values) - (mine is not None) < MIN_ORDERS:
+                continue
+            typical = _median_without(values, mine)
+            if typical > 0 and dwell.duration_ns > SLOW_FACTOR * typical:
+                result.append(Difference("slow", dwell.state,
+                              f"{dwell.state} took {duration_words(dwell.duration_ns, 'en')}, "
+                              f"{_times(dwell.duration_ns / typical)} times the typical "
+                              f"{duration_words(typical, 'en')} of {journey.customer_type} "
+                              f"orders"))
+        visited = {c.state for c in conformance.changes}
+        known = [c.state for c in conformance.changes if graph.knows(c.state)]
+        current = known[-1] if known else None
+        for state in graph.names:
+            share = (profile.states[state] - own * (state in visited)) / others
+            if (state not in visited and share >= USUAL_SHARE and current is not None
+                    and graph.path_between(state, current) is not None):
+                result.append(Difference("missing", state, f"{share:.0%} of other "
+                              f"{journey.customer_type} orders pass through {state}"))
+        for state in sorted(visited):
+            share = (profile.states[state] - own) / others
+            if share <= RARE_SHARE:
+                result.append(Difference("extra", state, f"only {share:.0%} of other "
+                              f"{journey.customer_type} orders pass through {state}"))
+        operations = _operations(journey)
+        complete_others = profile.complete_orders - own * (conformance.status == COMPLETE)
+        if conformance.status == COMPLETE and complete_others >= MIN_ORDERS:
+            for key, count in sorted(profile.complete_operations.items()):
+                share = (count - own * (key in operations)) / complete_others
+                if key not in operations and share >= USUAL_SHARE:
+                    result.append(Difference("missing", f"{key[0]}: {key[1]}", f"{share:.0%} "
+                                  f"of other complete {journey.customer_type} orders run it"))
+        for key in sorted(operations):
+            share = (profile.operations[key] - own) / others
+            if share <= RARE_SHARE:
+                result.append(Difference("extra", f"{key[0]}: {key[1]}", f"only {share:.0%} "
+                              f"of other {journey.customer_type} orders run it"))
+        return result
+
+    @classmethod
+    def from_journeys(cls, pairs: Iterable[tuple[Journey, Conformance]]) -> TypicalJourneys:
+        typical = cls()
+        for journey, conformance in pairs:
+            typical.add(journey, conformance)
+        return typical

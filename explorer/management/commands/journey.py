@@ -1,0 +1,81 @@
+"""`manage.py journey ORDER_ID [--json]`: one order's journey across its traces, checked
+against the state graph, with SLA breaches, anomalies and a story in English and Russian."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import orjson
+from django.core.management.base import BaseCommand, CommandError
+
+from explorer.journeys.report import report_for_order
+from explorer.sources.base import SourceError
+from explorer.sources.registry import get_source
+from explorer.web.common import explorer_config
+
+
+def add_common_arguments(parser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--source", help="trace source name (default: the configured one)")
+    parser.add_argument("--now", help="judge dwell times at this ISO 8601 time (default: the "
+                                      "newest span in the source)")
+
+
+def now_ns(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise CommandError(f"--now {text!r}: expected an ISO 8601 time like "
+                           f"2025-03-10T12:00:00Z") from None
+    if moment.tzinfo is None:
+        raise CommandError(f"--now {text!r}: give a time zone, e.g. a trailing Z for UTC")
+    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
+
+
+def setup(options):
+    """The trace source and the explorer's configuration (model, mapping, graph, SLA)."""
+    try:
+        return get_source(options["source"]), explorer_config()
+    except (SourceError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
+
+
+class Command(BaseCommand):
+    help = ("Show one order's journey: every trace that touches it (by order.id and span "
+            "links), its states against the state graph, violations, SLA breaches, anomalies, "
+            "the comparison with its customer type and a story in English and Russian.")
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("order_id", metavar="ORDER_ID")
+        add_common_arguments(parser)
+
+    def handle(self, *args, **options):
+        source, config = setup(options)
+        try:
+            report = report_for_order(source, options["order_id"], config.graph, config.sla,
+                                      config.container_of, now_ns(options["now"]),
+                                      names=config.names)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
+        data = report.as_dict()
+        if options["json"]:
+            self.stdout.write(orjson.dumps(data).decode())
+            return
+        self.stdout.write(f"order {data['order_id']}: {data['status']}"
+                          f" ({data['state'] or 'no state'}), customer {data['customer_id']}"
+                          f" ({data['customer_type']}), {len(data['traces'])} traces")
+        for state in data["states"]:
+            self.stdout.write(f"  {state['at']}  {state['state']:<24} {state['container']}")
+        for violation in data["violations"]:
+            self.stdout.write(f"violation: {violation['kind']}: {violation['detail']}")
+        for anomaly in data["anomalies"]:
+            self.stdout.write(f"anomaly: {anomaly['container']} {anomaly['operation']} "
+                              f"{anomaly['duration_ms']} ms (usually {anomaly['median_ms']} ms, "
+                              f"score {anomaly['score']})")
+        for warning in data["warnings"]:
+            self.stdout.write(f"warning: {warning}")
+        self.stdout.write(data["summary"]["en"])
+        self.stdout.write(data["summary"]["ru"])
