@@ -1,7 +1,9 @@
 """C4 diagrams: the container diagram, overlays, the system map, stable layout and escaping."""
 
+import re
 import xml.etree.ElementTree as ET
 
+import graphviz
 import pytest
 from django.core.management import call_command
 
@@ -9,7 +11,14 @@ from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
 from explorer.c4.model import Element
 from explorer.diagrams import render
-from explorer.diagrams.overlay import Note, Overlay, Step, overlay_from_traces, system_map
+from explorer.diagrams.overlay import (
+    Metric,
+    Note,
+    Overlay,
+    Step,
+    overlay_from_traces,
+    system_map,
+)
 from tests.test_c4_drift import order_trace, write_otlp
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -59,7 +68,11 @@ def test_same_positions_whatever_the_overlay(model, mapping):
                             Step(2, "mes_db", "customer", "odd", 1_000_000, undocumented=True)],
                      element_notes={"crm": [Note("a long note " * 5, "anomaly")]},
                      highlight="crm", dimmed=True)
-    a, b = elements(render.render_svg(model, first)), elements(render.render_svg(model, second))
+    svgs = render.render_svg(model, first), render.render_svg(model, second)
+    canvases = [(r.get("viewBox"), r.get("width"), r.get("height"),
+                 r.find(f"{SVG}g").get("transform")) for r in map(parse, svgs)]
+    assert canvases[0] == canvases[1]
+    a, b = elements(svgs[0]), elements(svgs[1])
     assert set(a) == set(b)
     for element_id in a:
         assert shape_coordinates(a[element_id]) == shape_coordinates(b[element_id]), element_id
@@ -154,3 +167,79 @@ def test_diagram_command_with_an_order(tmp_path):
     with pytest.raises(CommandError, match="no trace"):
         call_command("c4", "diagram", "--traces", str(tmp_path), "--order", "A-9",
                      "--out", str(out))
+
+
+def test_queue_drawn_as_a_horizontal_pipe(model):
+    model.elements["queue"].name = "<svg onload=alert(1)>"
+    for overlay in (None, Overlay(dimmed=True)):
+        group = elements(render.render_svg(model, overlay))["el-queue"]
+        assert "c4-queue" in group.get("class")
+        assert not list(group.iter(f"{SVG}polygon"))
+        pipe = next(group.iter(f"{SVG}path"))
+        outline = pipe.get("d")
+        assert outline.count("A") == 4  # two rounded ends and the rim of the open one
+        xs = [float(x) for x in re.findall(r"[MH](-?[\d.]+)", outline)]
+        ys = [float(y) for y in re.findall(r"(?:M|A[\d.]+,[\d.]+ 0 0 [01] )-?[\d.]+,(-?[\d.]+)",
+                                           outline)]
+        assert max(xs) - min(xs) > 2 * (max(ys) - min(ys)) > 0  # lying on its side
+        fill = render.DIMMED_FILL if overlay else render.FILL["queue"]
+        assert pipe.get("fill").lower() == fill.lower()
+        assert "<svg onload=alert(1)>" in "".join(group.itertext())
+
+
+def test_overlay_text_stays_inside_the_canvas(model):
+    """The widest overlay text graphviz can be given still fits the model's fixed canvas."""
+    lay = render.layout(model)
+    ids = [eid for eid in model.elements if eid in lay.nodes]
+    x0, y0, x1, y1 = render.canvas(lay)
+    for text in ("W" * 300, "数" * 200, "MANUFACTURING_APPROVED → MANUFACTURING_STARTED " * 5):
+        steps = [Step(n, r.source, r.target, text, 123_456_789, "error " + text)
+                 for n, r in enumerate(model.relationships * 10, start=1)]
+        steps += [Step(len(steps) + n, a, ids[(i + 3) % len(ids)], text, 1, text,
+                       undocumented=True) for n, (i, a) in enumerate(enumerate(ids), start=1)]
+        metric = Metric(123_456.7, 1.0, 1_234_567, 5)
+        overlay = Overlay(steps=steps, title=text, highlight="shop_api", dimmed=True,
+                          element_notes={e: [Note(text, "error")] * 9 for e in ids},
+                          metrics={**dict.fromkeys(ids, metric),
+                                   **{(r.source, r.target): metric for r in model.relationships}})
+        raw = graphviz.pipe("neato", "svg", render._drawing(model, overlay, {}, lay,
+                                                              render._Links()),
+                            neato_no_op=2, quiet=True).decode()
+        root = parse(raw[raw.index("<svg"):])
+        width, height = (float(v) for v in root.get("viewBox").split()[2:])
+        dx, dy = (float(v) for v in re.search(r"translate\(([-\d.]+) ([-\d.]+)\)",
+                                              root.find(f"{SVG}g").get("transform")).groups())
+        # graphviz fitted its own box to everything it drew: that box is within the canvas
+        assert x0 <= -dx and dy - height >= y0 and width - dx <= x1 and dy <= y1, text[:10]
+
+
+def test_long_notes_wrap_and_clip():
+    assert render._wrap("PACKAGING → SHIPPED", render.NOTE_WIDTH) == ["PACKAGING → SHIPPED"]
+    lines = render._wrap("MANUFACTURING_APPROVED → MANUFACTURING_STARTED",
+                         render.NOTE_WIDTH)
+    assert lines == ["MANUFACTURING_APPROVED →", "MANUFACTURING_STARTED"]
+    many = render._wrap("word " * 200_000, render.NOTE_WIDTH)
+    assert len(many) == 2 and many[1].endswith("…")
+    assert all(render._text_width(line, 9) <= render.NOTE_WIDTH for line in many)
+    assert render._clip("W" * 100_000, 50).endswith("…")
+    assert render._text_width(render._clip("W" * 100_000, 50), 9) <= 50
+
+
+def test_steps_and_notes_on_a_boundary_are_not_drawn(model):
+    overlay = Overlay(steps=[Step(1, "jewellery_store", "shop_api", "odd", 1),
+                             Step(2, "shop_api", "shop_db", "INSERT", 1)])
+    root = parse(render.render_svg(model, overlay))
+    steps = [g for g in root.iter(f"{SVG}g") if "c4-step" in (g.get("class") or "")]
+    assert len(steps) == 1 and "INSERT" in "".join(steps[0].itertext())
+
+
+def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monkeypatch):
+    render._svg_cache.clear()
+    render._layouts.clear()
+    render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
+    monkeypatch.setattr(render, "RENDERER", "another version")
+    render._svg_cache.clear()
+    render._layouts.clear()
+    render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("svg-*.svg"))) == 2
+    assert len(list(tmp_path.glob("layout-*.json"))) == 2

@@ -2,7 +2,10 @@
 
 The model is laid out once with `dot` (positions cached per model fingerprint, in memory and
 optionally on disk); every drawing then places the elements at those fixed positions with
-`neato -n2`, so an element sits at the same coordinates whatever overlay is drawn on it.
+`neato -n2`, so an element sits at the same coordinates whatever overlay is drawn on it. The
+canvas is the model's too: graphviz sizes its output to whatever the overlay's labels cover, so
+the root <svg>'s size and viewBox and the top group's transform are rewritten to the model's
+bounding box plus fixed margins, and overlay text is clipped to widths that fit those margins.
 All model and trace text reaches DOT only inside HTML-like labels escaped with html.escape,
 or through graphviz.escape + the graphviz package's quoting; node names are generated.
 """
@@ -15,6 +18,8 @@ import json
 import re
 import textwrap
 import threading
+import unicodedata
+import xml.etree.ElementTree as ET
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,15 +40,67 @@ WARNING_COLOUR = "#E8590C"
 SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
                    "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A"}
 MAX_ROWS = 8
+# Widest overlay text, in points: a note beside an element, a step row on a relationship, and
+# the margins around the model's bounding box that hold them (a note sits beside an element at
+# the edge; a step label is centred on its relationship; the title has a band of its own).
+NOTE_WIDTH = 200  # a note takes up to two lines
+STEP_WIDTH = 320
+SIDE_MARGIN = NOTE_WIDTH + 40
+END_MARGIN = 12 * (MAX_ROWS + 2)
+TITLE_BAND = 32
 TYPE_NAME = {"person": "Person", "software_system": "Software System", "container": "Container",
              "database": "Container", "queue": "Container", "component": "Component"}
 SVG_CACHE_SIZE = 64
+# Cached layouts and drawings are keyed by this file's content too: a changed renderer never
+# serves what an older one drew.
+RENDERER = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+SVG_NS = "http://www.w3.org/2000/svg"
+XLINK_NS = "http://www.w3.org/1999/xlink"
+ET.register_namespace("", SVG_NS)
+ET.register_namespace("xlink", XLINK_NS)
 
 
 def _e(text: object) -> str:
     """Text for an HTML-like label: escaped, control characters dropped."""
     cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(text))
     return html.escape(cleaned, quote=True)
+
+
+def _text_width(text: str, size: float) -> float:
+    """A generous estimate of Helvetica's width of `text` in points (bold included)."""
+    def em(c: str) -> float:  # graphviz's widths for Helvetica (via pango), rounded up
+        if ord(c) > 127:
+            return 1.3 if unicodedata.east_asian_width(c) in "WF" else 1.0
+        if c == " ":
+            return 0.35
+        if c in "MWmw@%":
+            return 1.05
+        return 0.75 if c.isupper() or c.isdigit() else 0.65
+    return size * sum(em(c) for c in text)
+
+
+def _clip(text: str, width: float, size: float = 9) -> str:
+    """`text` cut (with an ellipsis) to at most `width` points."""
+    if _text_width(text, size) <= width:
+        return text
+    text = text[:int(width / (0.3 * size))]  # no more characters than could ever fit
+    while text and _text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _wrap(text: str, width: float, size: float = 9, max_lines: int = 2) -> list[str]:
+    """`text` in at most `max_lines` lines of at most `width` points, broken between words;
+    what does not fit is cut with an ellipsis."""
+    words, lines = text.split(), []
+    while words and len(lines) < max_lines:
+        line = words.pop(0)
+        while words and _text_width(f"{line} {words[0]}", size) <= width:
+            line += " " + words.pop(0)
+        lines.append(line)
+    if words:
+        lines[-1] += " " + words[0]  # too wide by construction: _clip marks the cut
+    return [_clip(line, width, size) for line in lines]
 
 
 def _lines(text: str, width: int) -> str:
@@ -108,7 +165,7 @@ def _legend_label() -> str:
     return ('<<TABLE BORDER="1" COLOR="#AAAAAA" CELLBORDER="0" CELLSPACING="2" CELLPADDING="3">'
             '<TR><TD><FONT POINT-SIZE="10"><B>Legend</B></FONT></TD></TR>'
             + row(FILL["person"], "person") + row(FILL["software_system"], "software system")
-            + row(FILL["container"], "container (database: cylinder, queue: double border)")
+            + row(FILL["container"], "container (database: cylinder, queue: pipe)")
             + row(FILL["component"], "component", "#000000")
             + row(EXTERNAL_FILL, "external element")
             + row("#FFFFFF", "&#8594; relationship in the model", "#555555")
@@ -126,8 +183,8 @@ def _shape(e: Element) -> dict[str, str]:
     attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": fill, "color": "#2E3A46"}
     if e.kind == "database":
         attrs.update(shape="cylinder", style="filled")
-    elif e.kind == "queue":
-        attrs.update(peripheries="2")
+    elif e.kind == "queue":  # a box in DOT, redrawn as a horizontal pipe in the SVG
+        attrs.update(style="filled", margin="0.3,0.08")
     return attrs
 
 
@@ -183,7 +240,7 @@ _lock = threading.Lock()
 
 def layout(model: Model, cache_dir: Path | None = None) -> Layout:
     """The model's fixed layout: computed once per model fingerprint, then reused."""
-    key = model.fingerprint()
+    key = hashlib.sha256(f"{RENDERER}|{model.fingerprint()}".encode()).hexdigest()
     with _lock:
         if key in _layouts:
             return _layouts[key]
@@ -228,7 +285,10 @@ def _compute_layout(model: Model) -> Layout:
 
 class _Links:
     """Stands in for link targets while in DOT: graphviz 2.43 writes URLs into the SVG without
-    escaping them, so dot only ever sees placeholders, replaced (escaped) in its output."""
+    escaping them, so dot only ever sees placeholders, replaced in the parsed output (and
+    escaped when it is written out again)."""
+
+    PLACEHOLDER = re.compile(r"c4link-(\d+)")
 
     def __init__(self):
         self.urls: list[str] = []
@@ -237,10 +297,53 @@ class _Links:
         self.urls.append(url)
         return f"c4link-{len(self.urls) - 1}"
 
-    def resolve(self, svg: str) -> str:
-        return re.sub(r'"c4link-(\d+)"',
-                      lambda m: '"' + html.escape(self.urls[int(m.group(1))], quote=True) + '"',
-                      svg)
+    def resolve(self, root: ET.Element) -> None:
+        for el in root.iter():
+            for key, value in el.attrib.items():
+                if m := self.PLACEHOLDER.fullmatch(value):
+                    el.set(key, self.urls[int(m.group(1))])
+
+
+def canvas(lay: Layout) -> tuple[float, float, float, float]:
+    """The drawing area of a model, in graphviz coordinates: its layout's bounding box with
+    room for overlay labels around it and a title band on top; the same whatever is drawn."""
+    x0, y0, x1, y1 = lay.bb
+    return (x0 - SIDE_MARGIN, y0 - END_MARGIN, x1 + SIDE_MARGIN, y1 + END_MARGIN + TITLE_BAND)
+
+
+def _fix_canvas(root: ET.Element, lay: Layout) -> None:
+    """Give graphviz's SVG the model's canvas instead of the one it fitted to this overlay."""
+    x0, y0, x1, y1 = canvas(lay)
+    width, height = x1 - x0, y1 - y0
+    root.set("width", f"{width:.0f}pt")
+    root.set("height", f"{height:.0f}pt")
+    root.set("viewBox", f"0.00 0.00 {width:.2f} {height:.2f}")
+    graph = root.find(f"{{{SVG_NS}}}g")
+    # graph coordinates have y up; graphviz draws them at (x, -y) inside this group
+    graph.set("transform", f"scale(1 1) rotate(0) translate({-x0:.2f} {y1:.2f})")
+    background = graph.find(f"{{{SVG_NS}}}polygon")
+    background.set("points", " ".join(f"{x:.2f},{-y:.2f}" for x, y in
+                                      ((x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0))))
+
+
+def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
+    """Redraw the boxes of queues as C4's horizontal pipe: a cylinder lying on its side."""
+    groups = {g.get("id"): g for g in root.iter(f"{{{SVG_NS}}}g")}
+    for eid, (x, y, w, h) in lay.nodes.items():
+        group = groups.get(_dom_id(eid))
+        if model.elements[eid].kind != "queue" or group is None:
+            continue
+        box = next(el for el in group.iter() if el.tag == f"{{{SVG_NS}}}polygon")
+        left, right, top, bottom = x - w * 36, x + w * 36, -(y + h * 36), -(y - h * 36)
+        rx, ry = min(12.0, w * 9), h * 36
+        box.tag = f"{{{SVG_NS}}}path"
+        del box.attrib["points"]
+        box.set("d", f"M{left + rx:.2f},{top:.2f} H{right - rx:.2f} "
+                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
+                     f"H{left + rx:.2f} A{rx:.2f},{ry:.2f} 0 0 1 {left + rx:.2f},{top:.2f} Z "
+                     f"M{right - rx:.2f},{top:.2f} "  # the open end: a whole ellipse, same turn
+                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
+                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{top:.2f} Z")
 
 
 def _step_rows(steps: list[Step], reverse: set[int], links: _Links) -> str:
@@ -248,9 +351,12 @@ def _step_rows(steps: list[Step], reverse: set[int], links: _Links) -> str:
     for step in steps[:MAX_ROWS]:
         colour = WARNING_COLOUR if step.undocumented else (
             SEVERITY_COLOUR["error"] if step.outcome.startswith("error") else STEP_COLOUR)
-        arrow = "&#8592; " if step.number in reverse else ""
-        text = (f"{arrow}<B>{step.number}.</B> {_e(step.label[:60])} "
-                f"{_e(_ms(step.duration_ns))} {_e(step.outcome)}")
+        arrow = "← " if step.number in reverse else ""
+        outcome = _clip(step.outcome, 80)
+        fixed = f"{arrow}{step.number}. {_ms(step.duration_ns)} {outcome} "
+        label = _clip(step.label, STEP_WIDTH - _text_width(fixed, 9))
+        text = (f"{_e(arrow)}<B>{step.number}.</B> {_e(label)} "
+                f"{_e(_ms(step.duration_ns))} {_e(outcome)}")
         href = (f' HREF="{links.ref(step.url)}" TARGET="_top" TOOLTIP="{_e(step.label)}"'
                 if step.url else "")
         rows.append(f'<TR><TD ALIGN="LEFT"{href}><FONT POINT-SIZE="9" COLOR="{colour}">{text}'
@@ -270,13 +376,18 @@ def _xlabel(notes, metric: Metric | None) -> str | None:
     rows = []
     if metric is not None:
         rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#212529"><B>'
-                    f'{_e(_metric_text(metric))}</B></FONT></TD></TR>')
-    for note in notes[:MAX_ROWS]:
+                    f'{_e(_clip(_metric_text(metric), NOTE_WIDTH))}</B></FONT></TD></TR>')
+    shown = 0
+    for note in notes:
+        lines = _wrap(note.text, NOTE_WIDTH)
+        if len(rows) + len(lines) > MAX_ROWS:
+            break
         colour = SEVERITY_COLOUR.get(note.severity, SEVERITY_COLOUR["info"])
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{colour}">'
-                    f'{_e(note.text[:80])}</FONT></TD></TR>')
-    if len(notes) > MAX_ROWS:
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(notes) - MAX_ROWS} more'
+        rows.extend(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{colour}">{_e(line)}'
+                    f'</FONT></TD></TR>' for line in lines)
+        shown += 1
+    if shown < len(notes):
+        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(notes) - shown} more'
                     f'</FONT></TD></TR>')
     if not rows:
         return None
@@ -287,13 +398,15 @@ def _xlabel(notes, metric: Metric | None) -> str | None:
 def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
              links: _Links) -> bytes:
     g = graphviz.Digraph("c4")
-    x0, y0, x1, y1 = lay.bb
-    g.attr(bb=f"{x0:.2f},{y0:.2f},{x1:.2f},{y1:.2f}", fontname=FONT, outputorder="nodesfirst",
-           forcelabels="true", splines="true", pad="0.3")
+    g.attr(fontname=FONT, outputorder="nodesfirst", forcelabels="true", splines="true")
     g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
-    if overlay.title:
-        g.attr(label=f"<<B>{_e(overlay.title)}</B>>", labelloc="t")
+    if overlay.title:  # a node in the title band, not a graph label: that would move the canvas
+        x0, _, x1, y1 = lay.bb
+        title = _clip(overlay.title, x1 - x0, 14)
+        g.node("title", label=f'<<FONT POINT-SIZE="14"><B>{_e(title)}</B></FONT>>',
+               shape="plain", fixedsize="false", pos=f"{(x0 + x1) / 2:.2f},"
+               f"{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!", **{"class": "c4-title"})
     involved = {s.source for s in overlay.steps} | {s.target for s in overlay.steps}
     involved |= set(overlay.element_notes) | {overlay.highlight}
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
@@ -338,7 +451,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
     reverse: set[int] = set()
     extra: dict[tuple[str, str], list[Step]] = {}
     for step in overlay.steps:
-        if step.source not in names or step.target not in names:
+        if step.source not in lay.nodes or step.target not in lay.nodes:  # boundaries too
             continue
         index = drawn.get((step.source, step.target))
         if index is None and not step.undocumented:
@@ -393,7 +506,8 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
     overlay = overlay or Overlay()
     urls = {eid: url for eid in model.elements if element_url and (url := element_url(eid))}
     key = hashlib.sha256(
-        f"{model.fingerprint()}|{overlay.fingerprint()}|{json.dumps(urls, sort_keys=True)}"
+        f"{RENDERER}|{model.fingerprint()}|{overlay.fingerprint()}|"
+        f"{json.dumps(urls, sort_keys=True)}"
         .encode()).hexdigest()
     with _lock:
         if key in _svg_cache:
@@ -406,7 +520,11 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
         lay, links = layout(model, cache_dir), _Links()
         raw = graphviz.pipe("neato", "svg", _drawing(model, overlay, urls, lay, links),
                             neato_no_op=2, quiet=True).decode("utf-8")
-        svg = links.resolve(raw[raw.index("<svg"):])
+        root = ET.fromstring(raw[raw.index("<svg"):])  # noqa: S314 - graphviz's own output
+        links.resolve(root)
+        _fix_canvas(root, lay)
+        _draw_pipes(root, model, lay)
+        svg = ET.tostring(root, encoding="unicode")
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(svg, encoding="utf-8")
