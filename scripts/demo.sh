@@ -23,6 +23,7 @@ if [ ! -f "$traces/.done" ]; then
   $py manage.py simulate --orders "${DEMO_ORDERS:-500}" --days "${DEMO_DAYS:-14}" \
     --seed "${DEMO_SEED:-7}" --out "$traces"
   $py manage.py ingest "$traces"
+  $py manage.py tours import --shipped
   touch "$traces/.done"
 fi
 

@@ -1,0 +1,96 @@
+"""Example orders for tours, chosen by a selector the explorer evaluates on its own data.
+
+A shipped tour names what kind of order illustrates it, not an order id, so it survives a
+different simulation or real data:
+
+    {"source": "shop", "customer_type": "retail", "status": "complete", "clean": "yes"}
+
+find_example_order() picks the first matching order (in order-id order) from a trace source.
+Framework-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from explorer.journeys.assembly import (
+    CUSTOMER_TYPE_KEY,
+    ORDER_KEY,
+    ContainerOf,
+    Journey,
+    journey_for_order,
+    latest_time_ns,
+    service_container,
+)
+from explorer.journeys.conformance import Conformance, check_states
+from explorer.journeys.state_graph import StateGraph
+from explorer.sources.base import SourceError, TraceSource
+
+# What each key compares (all values are strings):
+#   source            "shop" or "partner_api": the channel the order came through
+#   customer_type     retail, b2b_partner, vip
+#   status            complete, in_progress, stuck, lost
+#   state             the order's current state
+#   lost_from         the container that sent the message that was never consumed
+#   lost_destination  the queue or topic of that message
+#   clean             "yes": no state violation, no error, no lost message
+SELECTOR_KEYS = ("source", "customer_type", "status", "state", "lost_from", "lost_destination",
+                 "clean")
+# Containers through which orders enter, by channel.
+CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
+MAX_CANDIDATES = 2_000
+
+
+def order_facts(journey: Journey, conformance: Conformance) -> dict[str, str]:
+    """The values a selector compares, for one order."""
+    entry = journey.steps[0].container if journey.steps else ""
+    lost = conformance.unconsumed[-1] if conformance.unconsumed else None
+    clean = not (conformance.violations or conformance.unconsumed
+                 or any(s.outcome == "error" for s in journey.steps))
+    return {
+        "source": CHANNELS.get(entry, entry),
+        "customer_type": journey.customer_type or "",
+        "status": conformance.status,
+        "state": conformance.state or "",
+        "lost_from": lost.container if lost else "",
+        "lost_destination": lost.destination if lost else "",
+        "clean": "yes" if clean else "no",
+    }
+
+
+def matches(facts: Mapping[str, str], selector: Mapping[str, str]) -> bool:
+    return all(facts.get(key) == value for key, value in selector.items())
+
+
+def _candidates(source: TraceSource, selector: Mapping[str, str]) -> list[str]:
+    """Order ids worth assembling, sorted; narrowed by customer type through the index."""
+    customer_type = selector.get("customer_type")
+    if customer_type:
+        found = source.find_traces(CUSTOMER_TYPE_KEY, customer_type, limit=MAX_CANDIDATES * 20)
+        ids = {s.attributes[ORDER_KEY] for s in found if s.attributes.get(ORDER_KEY)}
+    else:
+        lister = getattr(source, "attribute_values", None)
+        if lister is None:
+            raise SourceError(f"{source.name}: cannot list orders to choose an example from")
+        ids = set(lister(ORDER_KEY, limit=MAX_CANDIDATES))
+    return sorted(ids)[:MAX_CANDIDATES]
+
+
+def find_example_order(source: TraceSource, selector: Mapping[str, str], graph: StateGraph,
+                       container_of: ContainerOf = service_container,
+                       now_ns: int | None = None) -> str | None:
+    """The first order (by id) whose journey matches every key of the selector, or None.
+
+    Raises ValueError for an unknown key and SourceError when the source cannot answer."""
+    unknown = sorted(set(selector) - set(SELECTOR_KEYS))
+    if unknown:
+        raise ValueError(f"unknown selector key(s) {', '.join(unknown)}; "
+                         f"known: {', '.join(SELECTOR_KEYS)}")
+    now = now_ns if now_ns is not None else latest_time_ns(source)
+    if now is None:
+        return None  # an empty source
+    for order_id in _candidates(source, selector):
+        journey = journey_for_order(source, order_id, container_of=container_of)
+        if matches(order_facts(journey, check_states(journey, graph, now)), selector):
+            return order_id
+    return None

@@ -1,0 +1,301 @@
+"""Tour pages: the list, the player (a shipped or authored tour, or a generated one that
+follows any order), answers, progress, and the JSON editor for architects."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
+from django.views.decorators.http import require_POST
+
+from accounts.access import requires
+from accounts.redaction import redact_mapping, redact_text
+from explorer.diagrams.render import render_svg
+from explorer.journeys.assembly import journey_for_order, latest_time_ns
+from explorer.journeys.conformance import check_states
+from explorer.journeys.story import tell
+from explorer.sources.base import SourceError
+from explorer.tours.generate import tour_from_journey
+from explorer.tours.illustrate import (
+    current_state,
+    spans_at_step,
+    state_marks,
+    step_overlay,
+)
+from explorer.tours.loading import resolve_example, validate
+from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress
+from explorer.tours.persist import save_spec, spec_of
+from explorer.tours.progress import next_tours, record_answer, record_visit
+from explorer.tours.text import render_markdown
+from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
+from explorer.web import common
+from explorer.web.common import clean_text, source_errors
+
+MAX_SPANS = 25
+MAX_ATTRIBUTES = 12
+
+
+def _russian() -> bool:
+    return (get_language() or "en").startswith("ru")
+
+
+def _pick(en: str, ru: str) -> str:
+    return ru if _russian() and ru else en
+
+
+def _example(tour_spec: TourSpec, tour: Tour | None, config):
+    """(journey, conformance, problem) of the tour's example order; the order is chosen from
+    the selector when there is none yet, or when the named one has no traces any more."""
+    source = common.source()
+    order_id = tour_spec.example_order
+    if tour is not None and tour.example_selector and not order_id:
+        problem = resolve_example(tour, config, source)
+        if problem:
+            return None, None, problem
+        order_id = tour_spec.example_order = tour.example_order
+    if not order_id:
+        return None, None, None
+    journey = journey_for_order(source, order_id, container_of=config.container_of)
+    if not journey.spans and tour is not None and tour.example_selector:
+        tour.example_order = ""
+        problem = resolve_example(tour, config, source)
+        if problem:
+            return None, None, problem
+        tour_spec.example_order = tour.example_order
+        journey = journey_for_order(source, tour.example_order,
+                                    container_of=config.container_of)
+    if not journey.spans:
+        return None, None, f"no trace mentions the example order {order_id}"
+    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
+    return journey, check_states(journey, config.graph, now), None
+
+
+def _span_rows(request, spans, origin_ns: int) -> list[dict]:
+    policy = common.policy(request)
+    rows = []
+    for span in spans[:MAX_SPANS]:
+        attributes = redact_mapping(dict(list(span.attributes.items())[:MAX_ATTRIBUTES]), policy)
+        states = [str(e.attributes.get("order.state.new")) for e in span.events
+                  if e.name == "order.state_changed"]
+        rows.append({
+            "service": redact_text(span.service, policy),
+            "name": redact_text(span.name, policy),
+            "kind": span.kind.name.lower(),
+            "offset_ns": span.start_ns - origin_ns,
+            "start_ns": span.start_ns,
+            "duration_ns": span.duration_ns,
+            "error": span.is_error,
+            "attributes": sorted((str(k), str(v)) for k, v in attributes.items()),
+            "states": [redact_text(s, policy) for s in states],
+            "trace_id": span.trace_id, "span_id": span.span_id,
+        })
+    return rows
+
+
+def _url_or_none(name: str, *args) -> str | None:
+    try:
+        return reverse(name, args=args)
+    except NoReverseMatch:
+        return None
+
+
+def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None = None,
+            progress: TourProgress | None = None, extra: dict | None = None):
+    config = common.explorer_config()
+    policy = common.policy(request)
+    step = spec.steps[number - 1]
+    title = _pick(step.title, step.title_ru)
+    svg = render_svg(config.model, step_overlay(step, redact_text(title, policy)))
+    journey, conformance, problem = None, None, None
+    try:
+        journey, conformance, problem = _example(spec, tour, config)
+    except SourceError as exc:
+        problem = str(exc)
+    spans = spans_at_step(journey, conformance, step, config.mapping) if journey else []
+    question = answer = None
+    if tour is not None:
+        question = CheckQuestion.objects.filter(step__tour=tour, step__number=number).first()
+        if question is not None and progress is not None:
+            answer = Answer.objects.filter(progress=progress, question=question).first()
+    context = {
+        "spec": spec, "tour": tour, "number": number, "total": len(spec.steps),
+        "tour_title": _pick(spec.title, spec.title_ru),
+        "title": title,
+        "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
+        "step": step, "focus": step.focus,
+        "focus_name": config.names.get(step.focus, step.focus),
+        "relationship": ("→".join(config.names.get(e, e) for e in step.relationship)
+                         if step.relationship else ""),
+        "svg": svg,
+        "example_order": spec.example_order, "example_problem": problem,
+        "order_url": (_url_or_none("web:order", spec.example_order)
+                      if spec.example_order and request.user.has_perm("accounts.view_journeys")
+                      else None),
+        "spans": _span_rows(request, spans, journey.spans[0].start_ns) if journey else [],
+        "more_spans": max(len(spans) - MAX_SPANS, 0),
+        "states": state_marks(config.graph, conformance,
+                              current_state(spec.steps, number - 1)),
+        "order_status": conformance.status if conformance else None,
+        "previous_url": step_url(number - 1) if number > 1 else None,
+        "next_url": step_url(number + 1) if number < len(spec.steps) else None,
+        "progress": progress,
+        "question": question,
+        "choices": [{"index": i, "text": _pick(c.get("text", ""), c.get("text_ru", "")),
+                     "element": c.get("element") or ""}
+                    for i, c in enumerate(question.choices)] if question else [],
+        "question_text": _pick(question.text, question.text_ru) if question else "",
+        "answer": answer,
+        **(extra or {}),
+    }
+    return render(request, "tours/play.html", context)
+
+
+@requires("view_tours")
+def tour_list(request):
+    progress = {p.tour_id: p for p in TourProgress.objects.filter(user=request.user)}
+    tours = []
+    for tour in Tour.objects.all():
+        tour.my_progress = progress.get(tour.pk)
+        tour.shown_title = _pick(tour.title, tour.title_ru)
+        tour.description_html = render_markdown(_pick(tour.description, tour.description_ru))
+        tours.append(tour)
+    return render(request, "tours/list.html", {"tours": tours,
+                                               "next_tours": next_tours(request.user)})
+
+
+@requires("view_tours")
+def tour_start(request, slug):
+    """Back where the user left off, or the first step."""
+    tour = get_object_or_404(Tour, slug=slug)
+    mine = TourProgress.objects.filter(user=request.user, tour=tour).first()
+    number = mine.last_step if mine and mine.finished_at is None else 1
+    return redirect("tours:step", slug=slug, number=number)
+
+
+@requires("view_tours")
+@source_errors
+def tour_step(request, slug, number):
+    tour = get_object_or_404(Tour, slug=slug)
+    spec = spec_of(tour)
+    if not 1 <= number <= len(spec.steps):
+        raise Http404("This tour has no such step.")
+    progress = record_visit(request.user, tour, number, len(spec.steps))
+    return _player(request, spec, number,
+                   lambda n: reverse("tours:step", args=[slug, n]),
+                   tour=tour, progress=progress)
+
+
+@requires("view_tours")
+@require_POST
+def answer(request, slug, number):
+    question = get_object_or_404(CheckQuestion, step__tour__slug=slug, step__number=number)
+    choice = common.clean_int(request.POST.get("choice"), -1, -1)
+    if not 0 <= choice < len(question.choices):
+        messages.error(request, "Pick one of the answers.")
+    else:
+        record_answer(request.user, question, choice)
+    return HttpResponseRedirect(reverse("tours:step", args=[slug, number]) + "#check")
+
+
+def _generated(request, order_id: str) -> TourSpec:
+    config = common.explorer_config()
+    order_id = clean_text(order_id)
+    if not order_id:
+        raise Http404("No order id.")
+    source = common.source()
+    journey = journey_for_order(source, order_id, container_of=config.container_of)
+    if not journey.spans:
+        raise Http404(f"No trace mentions order {order_id}.")
+    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
+    conformance = check_states(journey, config.graph, now)
+    policy = common.policy(request)
+    story = {k: redact_text(v, policy)
+             for k, v in tell(journey, conformance, [], names=config.names).items()}
+    return tour_from_journey(journey, conformance, story, config.names, config.model.elements)
+
+
+@requires("view_journeys")
+@source_errors
+def follow(request, order_id, number=1):
+    spec = _generated(request, order_id)
+    if not 1 <= number <= len(spec.steps):
+        raise Http404("This tour has no such step.")
+    return _player(request, spec, number,
+                   lambda n: reverse("tours:follow_step", args=[spec.example_order, n]),
+                   extra={"generated": True,
+                          "save_url": reverse("tours:follow_save", args=[spec.example_order])})
+
+
+@requires("edit_model")
+@require_POST
+@source_errors
+def follow_save(request, order_id):
+    """Save the generated tour as a Tour an architect can then edit."""
+    spec = _generated(request, order_id)
+    slug = clean_text(request.POST.get("slug"), 100) or spec.slug
+    if not SLUG.match(slug) or slug in ("progress", "follow"):
+        messages.error(request, "The slug must be lower-case letters, digits and '-'.")
+        return redirect("tours:follow", order_id=spec.example_order)
+    if Tour.objects.filter(slug=slug).exists():
+        messages.error(request, f"A tour named {slug} exists already: choose another slug.")
+        return redirect("tours:follow", order_id=spec.example_order)
+    spec.slug = slug
+    spec.title = clean_text(request.POST.get("title"), 200) or spec.title
+    save_spec(spec)
+    messages.success(request, f"Saved as the tour {slug}; edit it below.")
+    return redirect("tours:edit", slug=slug)
+
+
+@requires("edit_model")
+def edit(request, slug):
+    """The tour as JSON (the file format): checked against the model before it is saved."""
+    tour = get_object_or_404(Tour, slug=slug)
+    problems: list[str] = []
+    if request.method == "POST":
+        document = request.POST.get("document", "")
+        try:
+            specs = parse_document(json.loads(document), "the edited tour")
+            if len(specs) != 1:
+                raise TourFileError(["the edited tour: expected exactly one tour"])
+            problems = validate(specs, common.explorer_config(), "the edited tour")
+        except ValueError as exc:  # JSON errors and TourFileError
+            problems = getattr(exc, "problems", None) or [f"not valid JSON: {exc}"]
+        if not problems:
+            spec = specs[0]
+            if spec.slug != slug and Tour.objects.filter(slug=spec.slug).exists():
+                problems = [f"a tour named {spec.slug} exists already"]
+            else:
+                if spec.slug != slug:
+                    tour.delete()
+                save_spec(spec)
+                messages.success(request, "Saved.")
+                return redirect("tours:edit", slug=spec.slug)
+    else:
+        document = json.dumps(tour_dict(spec_of(tour)), ensure_ascii=False, indent=2)
+    return render(request, "tours/edit.html", {"tour": tour, "document": document,
+                                               "problems": problems},
+                  status=400 if problems else 200)
+
+
+@requires("view_tours")
+def my_progress(request):
+    rows = (TourProgress.objects.filter(user=request.user).select_related("tour")
+            .prefetch_related("answers"))
+    return render(request, "tours/progress.html", {"rows": rows, "everyone": False,
+                                                   "next_tours": next_tours(request.user)})
+
+
+@requires("manage_users")
+def all_progress(request):
+    rows = TourProgress.objects.select_related("tour", "user").prefetch_related("answers")
+    user = clean_text(request.GET.get("user"), 150)
+    if user:
+        rows = rows.filter(user__username=user)
+    return render(request, "tours/progress.html", {
+        "rows": rows[:500], "everyone": True, "user_filter": user,
+        "users": get_user_model().objects.filter(tour_progress__isnull=False).distinct()})
