@@ -6,9 +6,12 @@ built-in trace store). Each variable is documented where it is read and in the R
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE as CSP_NONE
+from csp.constants import SELF as CSP_SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,26 +53,43 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.ExplorerAdminConfig",  # django.contrib.admin, with the explorer's admin site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "accounts",
     "explorer",
     "explorer.store",
+    "explorer.c4",
+    "explorer.web",
+    "explorer.tours",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything else answers (static files included): intranet addresses only.
+    "accounts.middleware.IntranetOnlyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "explorer.web.middleware.TimeZoneMiddleware",  # times in the zone chosen on /settings/
+    "django_otp.middleware.OTPMiddleware",
+    "accounts.middleware.SessionSecurityMiddleware",
+    "accounts.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
 ROOT_URLCONF = "explorer.urls"
@@ -86,6 +106,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "accounts.context_processors.account",
             ],
         },
     },
@@ -126,3 +147,142 @@ STATIC_ROOT = DATA_DIR / "staticfiles"
 EXPLORER_BUSINESS_ATTRIBUTES = env_list(
     "EXPLORER_BUSINESS_ATTRIBUTES", "order.id,customer.id,customer.type"
 )
+
+# --- Trace backends (explorer/sources/config.py, README "Tracing backends") ---------------
+# EXPLORER_BACKENDS: JSON list of {"name", "kind": store|jaeger|tempo|zipkin, "url", ...};
+# secrets by env var name (token_env, password_env). EXPLORER_DEFAULT_BACKEND: the one pages
+# use (default: the first). Default: the embedded store, named "embedded".
+from explorer.sources.config import BackendConfigError, backends_setting  # noqa: E402
+
+try:
+    EXPLORER_BACKENDS, EXPLORER_DEFAULT_BACKEND = backends_setting(
+        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND")
+    )
+except BackendConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+
+# EXPLORER_CACHE_URL: e.g. redis://cache.internal:6379/1 for a shared cache; default: local
+# memory, bounded. The "traces" cache holds fetched remote traces (explorer/sources/cache.py).
+# EXPLORER_TRACE_CACHE_SECONDS: how long a fetched trace is reused (default 300).
+_CACHE_URL = os.environ.get("EXPLORER_CACHE_URL", "")
+if _CACHE_URL:
+    CACHES = {
+        alias: {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _CACHE_URL,
+            "KEY_PREFIX": alias,
+        }
+        for alias in ("default", "traces")
+    }
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "traces": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "LOCATION": "explorer-traces",
+            "OPTIONS": {"MAX_ENTRIES": 200},
+        },
+    }
+EXPLORER_TRACE_CACHE_SECONDS = int(os.environ.get("EXPLORER_TRACE_CACHE_SECONDS", "300"))
+
+# --- Web pages (explorer/web, README "Web explorer") ---------------------------------------
+# EXPLORER_UPLOAD_MAX_BYTES: the largest trace file /upload/ accepts (default 50 MB).
+EXPLORER_UPLOAD_MAX_BYTES = int(os.environ.get("EXPLORER_UPLOAD_MAX_BYTES", str(50 * 1024 * 1024)))
+# EXPLORER_ANALYTICS_MAX_TRACES: the newest traces of a window the system map, drift, SLA and
+# anomalies pages read (default 2000).
+EXPLORER_ANALYTICS_MAX_TRACES = int(os.environ.get("EXPLORER_ANALYTICS_MAX_TRACES", "2000"))
+
+# --- Accounts and security (accounts/, README "Accounts and security") ----------------------
+from accounts.ldap_config import ldap_settings  # noqa: E402
+
+# LDAP login: every EXPLORER_LDAP_* variable is documented in accounts/ldap_config.py.
+_ldap = ldap_settings(os.environ)
+globals().update(_ldap)
+# Axes first (refuses locked-out users), then the directory, then local accounts (the demo
+# and break-glass administrators).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    *(["django_auth_ldap.backend.LDAPBackend"] if _ldap["EXPLORER_LDAP_ENABLED"] else []),
+    "django.contrib.auth.backends.ModelBackend",
+]
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+
+# EXPLORER_ALLOWED_NETWORKS: comma-separated CIDRs allowed to reach the explorer
+# (default: loopback and the private ranges, for the demo).
+EXPLORER_ALLOWED_NETWORKS = env_list(
+    "EXPLORER_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
+)
+# EXPLORER_TRUSTED_PROXIES: CIDRs of reverse proxies whose X-Forwarded-For is believed
+# (default: none, X-Forwarded-For is ignored).
+EXPLORER_TRUSTED_PROXIES = env_list("EXPLORER_TRUSTED_PROXIES", "")
+
+# EXPLORER_SESSION_IDLE_SECONDS: a session ends after this long without a request (30 min).
+EXPLORER_SESSION_IDLE_SECONDS = int(os.environ.get("EXPLORER_SESSION_IDLE_SECONDS", "1800"))
+SESSION_COOKIE_AGE = EXPLORER_SESSION_IDLE_SECONDS
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+
+# Second factor (django-otp): TOTP with one step of clock drift either way; django-axes
+# counts wrong codes, so django-otp's own back-off is off.
+OTP_TOTP_ISSUER = os.environ.get("EXPLORER_OTP_ISSUER", "Alexandrite Trace Explorer")
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
+
+# Brute force (django-axes): EXPLORER_LOCKOUT_FAILURES wrong passwords or codes (default 10)
+# lock the user name and, separately, the address for EXPLORER_LOCKOUT_MINUTES (default 15).
+AXES_FAILURE_LIMIT = int(os.environ.get("EXPLORER_LOCKOUT_FAILURES", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("EXPLORER_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "accounts.addresses.request_client_address"
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+
+# Field-level redaction (accounts/redaction.py). EXPLORER_REDACTION_IDENTIFIER_KEYS and
+# EXPLORER_REDACTION_IDENTIFIER_PATTERNS (";"-separated regexes) replace the defaults:
+# attribute keys and value patterns of customer identifiers, masked without
+# accounts.view_customer_ids.
+EXPLORER_REDACTION = {
+    key: values
+    for key, values in {
+        "identifier_keys": env_list("EXPLORER_REDACTION_IDENTIFIER_KEYS"),
+        "identifier_patterns": [
+            p for p in os.environ.get("EXPLORER_REDACTION_IDENTIFIER_PATTERNS", "").split(";") if p
+        ],
+    }.items()
+    if values
+}
+
+# Content-Security-Policy in every mode: no inline scripts or styles anywhere.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [CSP_SELF],
+        "script-src": [CSP_SELF],
+        "style-src": [CSP_SELF],
+        "img-src": [CSP_SELF, "data:"],
+        "object-src": [CSP_NONE],
+        "base-uri": [CSP_SELF],
+        "form-action": [CSP_SELF],
+        "frame-ancestors": [CSP_NONE],
+    }
+}
+X_FRAME_OPTIONS = "DENY"
+
+# Production (EXPLORER_PRODUCTION=1): HTTPS only. DJANGO_CSRF_TRUSTED_ORIGINS lists the
+# https:// origins users reach the explorer by; EXPLORER_HSTS_SECONDS (default one year);
+# EXPLORER_BEHIND_TLS_PROXY=1 when a proxy terminates TLS and sets X-Forwarded-Proto.
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+if PRODUCTION:
+    if DEBUG:
+        raise ImproperlyConfigured("DJANGO_DEBUG must be off when EXPLORER_PRODUCTION=1")
+    _plain = [origin for origin in CSRF_TRUSTED_ORIGINS if not origin.startswith("https://")]
+    if _plain:
+        raise ImproperlyConfigured(f"DJANGO_CSRF_TRUSTED_ORIGINS must be https://: {_plain}")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("EXPLORER_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

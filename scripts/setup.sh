@@ -12,6 +12,8 @@ APT_PACKAGES=(
   chromium fonts-dejavu-core        # headless browser for the browser tests
   postgresql-client libpq-dev       # PostgreSQL, the production database option
   python3-venv
+  gettext                           # compilemessages: the Russian translations
+  librsvg2-bin                      # rsvg-convert: diagram downloads as PNG
 )
 
 missing=()
@@ -39,4 +41,6 @@ if ! sha256sum --status -c "$stamp" 2>/dev/null; then
   .venv/bin/python -m pip install -q -e '.[test]'
   sha256sum pyproject.toml > "$stamp"
 fi
+# Translations are compiled here, never committed (.mo files are ignored by git).
+.venv/bin/python manage.py compilemessages --ignore=.venv -v 0
 echo "setup: done ($(.venv/bin/python --version), Django $(.venv/bin/python -m django --version))"

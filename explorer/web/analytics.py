@@ -1,0 +1,196 @@
+"""System-wide pages over a time window: the system map, drift, SLA and anomalies.
+
+Each reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
+from the source; "now" is the newest trace in the source, as in the journey reports, so the
+demo data is never "too old" to show. Results are cached briefly per window.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from accounts.access import requires
+from accounts.redaction import redact_value
+from explorer.c4.drift import drift as drift_report
+from explorer.diagrams.overlay import system_map as system_map_overlay
+from explorer.diagrams.render import render_svg
+from explorer.journeys.anomalies import Baseline
+from explorer.journeys.assembly import latest_time_ns
+from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
+from explorer.journeys.sla import breaches, compliance
+from explorer.sources.base import SourceError, TraceQuery
+from explorer.web import common
+from explorer.web.common import clean_text, shown, source_errors
+
+HOUR_NS = 3600 * 10**9
+WINDOWS = {"1h": (HOUR_NS, _("last hour")), "6h": (6 * HOUR_NS, _("last 6 hours")),
+           "24h": (24 * HOUR_NS, _("last 24 hours")), "7d": (7 * 24 * HOUR_NS, _("last 7 days"))}
+DEFAULT_WINDOW = "24h"
+RESULT_SECONDS = 60
+LIST_ROWS = 50
+
+
+def _window(request) -> tuple[str, int | None, int | None]:
+    name = request.GET.get("window")
+    if name not in WINDOWS:
+        name = DEFAULT_WINDOW
+    now = latest_time_ns(common.source())
+    if now is None:
+        return name, None, None
+    return name, now - WINDOWS[name][0], now + 1
+
+
+def window_traces(start_ns: int | None, end_ns: int | None) -> list:
+    source = common.source()
+    if start_ns is None:
+        return []
+    summaries = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns,
+                                         limit=settings.EXPLORER_ANALYTICS_MAX_TRACES))
+    traces = []
+    for summary in summaries:
+        try:
+            traces.append(source.get_trace(summary.trace_id))
+        except SourceError:
+            continue  # gone meanwhile: the page still shows the rest
+    return traces
+
+
+def _cached(request, page: str, window: str, compute):
+    pol = common.policy(request)
+    key = "web:" + hashlib.sha256(
+        f"{page}|{window}|{common.source().name}|{pol.show_identifiers}|{get_language()}"
+        .encode()).hexdigest()
+    found = cache.get(key)
+    if found is None:
+        found = compute()
+        cache.set(key, found, RESULT_SECONDS)
+    return found
+
+
+def _page_context(name: str, start: int | None, end: int | None, traces: int) -> dict:
+    return {"window": name, "windows": [(k, v[1]) for k, v in WINDOWS.items()],
+            "start_ns": start, "end_ns": end, "trace_count": traces,
+            "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES}
+
+
+def map_svg(request, window: str, start: int | None, end: int | None,
+            highlight: str | None = None) -> tuple[str, list[dict], int]:
+    config = common.explorer_config()
+    traces = window_traces(start, end)
+    overlay = system_map_overlay(traces, config.mapping, start, end)
+    if highlight in config.model.elements:
+        overlay.highlight = highlight
+    base = reverse("web:system_map")
+
+    def element_url(element_id: str) -> str:
+        return f"{base}?{urlencode({'window': window, 'element': element_id})}#metrics"
+
+    svg = render_svg(config.model, overlay, element_url=element_url)
+    rows = []
+    for key, metric in sorted(overlay.metrics.items(), key=lambda kv: str(kv[0])):
+        if isinstance(key, tuple):
+            label = " → ".join(config.names.get(k, k) for k in key)
+            element = None
+        else:
+            label, element = config.names.get(key, key), key
+        rows.append({"label": label, "element": element, "rate": metric.rate,
+                     "error_rate": metric.error_rate, "p95_ms": metric.p95_ms,
+                     "count": metric.count})
+    return svg, rows, len(traces)
+
+
+@requires("view_analytics")
+@source_errors
+def system_map(request):
+    name, start, end = _window(request)
+    highlight = clean_text(request.GET.get("element"), 80) or None
+    svg, rows, count = _cached(request, f"map:{highlight}", name,
+                               lambda: map_svg(request, name, start, end, highlight))
+    return render(request, "web/map.html", {
+        **_page_context(name, start, end, count), "svg": svg, "metrics": rows,
+        "highlight": highlight,
+        "svg_url": reverse("web:map_svg") + f"?window={name}",
+        "png_url": reverse("web:map_png") + f"?window={name}"})
+
+
+@requires("view_analytics")
+@source_errors
+def drift(request):
+    name, start, end = _window(request)
+
+    def compute():
+        config = common.explorer_config()
+        traces = window_traces(start, end)
+        report = drift_report(config.model, config.mapping, traces, start, end)
+        pol = common.policy(request)
+        for item in report["undocumented"]:
+            item["example"] = {k: redact_value(k, v, pol) for k, v in item["example"].items()}
+        for item in report["unmapped_services"]:
+            item["service"] = shown(request, item["service"])
+        return report, len(traces)
+
+    report, count = _cached(request, "drift", name, compute)
+    return render(request, "web/drift.html", {**_page_context(name, start, end, count),
+                                              "report": report})
+
+
+@requires("view_analytics")
+@source_errors
+def sla(request):
+    name, start, end = _window(request)
+
+    def compute():
+        config = common.explorer_config()
+        traces = window_traces(start, end)
+        pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
+        rows = [{"container": c.container, "name": config.names.get(c.container, c.container),
+                 "requests": c.requests, "within": c.within, "fraction": c.fraction}
+                for c in compliance(config.sla, pairs)] if config.sla else []
+        found = breaches(config.sla, pairs) if config.sla else []
+        found.sort(key=lambda b: -(b.duration_ms / b.limit_ms))
+        slowest = [{"container": b.container, "endpoint": shown(request, b.endpoint),
+                    "trace_id": b.trace_id, "span_id": b.span_id,
+                    "duration_ms": b.duration_ms, "limit_ms": b.limit_ms}
+                   for b in found[:LIST_ROWS]]
+        return rows, slowest, len(found), len(traces)
+
+    rows, slowest, breach_count, count = _cached(request, "sla", name, compute)
+    return render(request, "web/sla.html", {**_page_context(name, start, end, count),
+                                            "rows": rows, "breaches": slowest,
+                                            "breach_count": breach_count})
+
+
+@requires("view_analytics")
+@source_errors
+def anomalies(request):
+    name, start, end = _window(request)
+
+    def compute():
+        config = common.explorer_config()
+        traces = window_traces(start, end)
+        pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
+        if start is None:
+            baseline = Baseline()
+        else:
+            baseline = baseline_from_source(common.source(), config.container_of,
+                                            (end - BASELINE_WINDOW_NS, end))
+        services = [{"container": a.container,
+                     "name": config.names.get(a.container, a.container), "spans": a.spans,
+                     "slow_fraction": a.slow_fraction, "error_rate": a.error_rate,
+                     "baseline_error_rate": a.baseline_error_rate, "reasons": a.reasons}
+                    for a in baseline.atypical_services(pairs)]
+        spans = [{**a.as_dict(), "operation": shown(request, a.operation)}
+                 for a in baseline.anomalies(pairs)[:LIST_ROWS]]
+        return services, spans, len(traces)
+
+    services, spans, count = _cached(request, "anomalies", name, compute)
+    return render(request, "web/anomalies.html", {**_page_context(name, start, end, count),
+                                                  "services": services, "spans": spans})

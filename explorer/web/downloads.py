@@ -1,0 +1,183 @@
+"""Downloads: journeys and traces as JSON (redacted), diagrams as SVG and PNG; audited."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import shutil
+import subprocess
+
+import orjson
+from django.core.cache import cache
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from accounts import audit
+from accounts.access import requires
+from accounts.redaction import redact_mapping, redact_trace
+from explorer.traces.model import Trace
+from explorer.web import common
+from explorer.web.analytics import _window, map_svg
+from explorer.web.common import clean_text, shown, shown_customer, source_errors
+from explorer.web.journeys import MAX_ID, journey_svg, report
+from explorer.web.traces import TraceWhere, trace_svg
+
+PNG_TIMEOUT_SECONDS = 30
+PNG_CACHE_SECONDS = 600
+
+
+def _filename(stem: str, suffix: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", stem)[:80] or "download"
+    return f"{safe}.{suffix}"
+
+
+def _attachment(content: bytes | str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def svg_to_png(svg: str) -> bytes:
+    """PNG of an SVG through rsvg-convert (Debian's librsvg2-bin), cached by content."""
+    key = "web:png:" + hashlib.sha256(svg.encode("utf-8")).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    program = shutil.which("rsvg-convert")
+    if program is None:
+        raise RuntimeError(_("PNG needs rsvg-convert (package librsvg2-bin), which is not "
+                             "installed; download the SVG instead."))
+    done = subprocess.run([program, "--format=png", "--zoom=1.5"], input=svg.encode("utf-8"),
+                          capture_output=True, timeout=PNG_TIMEOUT_SECONDS, check=False)
+    if done.returncode != 0 or not done.stdout:
+        raise RuntimeError(_("The diagram could not be converted to PNG."))
+    cache.set(key, done.stdout, PNG_CACHE_SECONDS)
+    return done.stdout
+
+
+def _diagram(request, svg: str, stem: str, fmt: str, obj_type: str, obj_id: str):
+    audit.record(request, audit.AuditAction.DOWNLOAD, obj_type, obj_id, f"diagram {fmt}")
+    if fmt == "svg":
+        return _attachment(svg, "image/svg+xml", _filename(stem, "svg"))
+    try:
+        png = svg_to_png(svg)
+    except (RuntimeError, subprocess.TimeoutExpired, OSError) as exc:
+        return render(request, "web/source_down.html", {"message": str(exc)}, status=503)
+    return _attachment(png, "image/png", _filename(stem, "png"))
+
+
+def _json_default(value):
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    return str(value)
+
+
+def trace_document(trace: Trace) -> dict:
+    """A trace as plain JSON data, in the normalised model's terms."""
+    return {"trace_id": trace.trace_id, "warnings": trace.warnings, "spans": [{
+        "span_id": s.span_id, "parent_id": s.parent_id, "name": s.name,
+        "kind": s.kind.name, "start_ns": s.start_ns, "end_ns": s.end_ns,
+        "service": s.service, "resource": s.resource.attributes, "attributes": s.attributes,
+        "status": s.status_code.name, "status_message": s.status_message,
+        "scope": {"name": s.scope.name, "version": s.scope.version},
+        "events": [{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes}
+                   for e in s.events],
+        "links": [{"trace_id": link.trace_id, "span_id": link.span_id,
+                   "attributes": link.attributes} for link in s.links],
+    } for s in trace.spans]}
+
+
+def _journey_report(request, order_id: str):
+    order_id = clean_text(order_id, MAX_ID)
+    result = report(order_id) if order_id else None
+    if result is None or not result.journey.traces:
+        return order_id, None
+    return order_id, result
+
+
+@requires("view_journeys")
+@source_errors
+def journey_json(request, order_id):
+    order_id, result = _journey_report(request, order_id)
+    if result is None:
+        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
+                                % {"id": shown(request, order_id)})
+    data = redact_mapping(result.as_dict(), common.policy(request))
+    data["customer_id"] = shown_customer(request, result.journey.customer_id)
+    audit.record(request, audit.AuditAction.DOWNLOAD, "order", order_id, "journey json")
+    return _attachment(orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2),
+                       "application/json", _filename(f"journey-{order_id}", "json"))
+
+
+def _journey_diagram(request, order_id, fmt):
+    order_id, result = _journey_report(request, order_id)
+    if result is None:
+        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
+                                % {"id": shown(request, order_id)})
+    return _diagram(request, journey_svg(request, result, order_id),
+                    f"journey-{order_id}", fmt, "order", order_id)
+
+
+@requires("view_journeys")
+@source_errors
+def journey_svg_download(request, order_id):
+    return _journey_diagram(request, order_id, "svg")
+
+
+@requires("view_journeys")
+@source_errors
+def journey_png_download(request, order_id):
+    return _journey_diagram(request, order_id, "png")
+
+
+@requires("view_journeys")
+@source_errors
+def trace_json(request, trace_id):
+    where = TraceWhere(trace_id)
+    prepared = where.load(request)
+    redacted = redact_trace(prepared.trace, common.policy(request))
+    audit.record(request, audit.AuditAction.DOWNLOAD, "trace", where.trace_id, "trace json")
+    return _attachment(orjson.dumps(trace_document(redacted), default=_json_default),
+                       "application/json", _filename(f"trace-{where.trace_id}", "json"))
+
+
+def _trace_diagram(request, trace_id, fmt):
+    where = TraceWhere(trace_id)
+    prepared = where.load(request)
+    return _diagram(request, trace_svg(request, prepared, where), f"trace-{where.trace_id}",
+                    fmt, "trace", where.trace_id)
+
+
+@requires("view_journeys")
+@source_errors
+def trace_svg_download(request, trace_id):
+    return _trace_diagram(request, trace_id, "svg")
+
+
+@requires("view_journeys")
+@source_errors
+def trace_png_download(request, trace_id):
+    return _trace_diagram(request, trace_id, "png")
+
+
+def _map_diagram(request, fmt):
+    name, start, end = _window(request)
+    svg, _rows, _count = map_svg(request, name, start, end)
+    return _diagram(request, svg, f"system-map-{name}", fmt, "system_map", name)
+
+
+@requires("view_analytics")
+@source_errors
+def map_svg_download(request):
+    return _map_diagram(request, "svg")
+
+
+@requires("view_analytics")
+@source_errors
+def map_png_download(request):
+    return _map_diagram(request, "png")
+
+

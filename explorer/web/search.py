@@ -1,0 +1,186 @@
+"""The home page: one box for an order, customer or trace id; trace search with filters; the
+orders that are stuck, lost or anomalous now."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from django.core.cache import cache
+from django.http import HttpResponseRedirect
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.access import requires
+from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
+from explorer.journeys.conformance import LOST, STUCK
+from explorer.journeys.report import order_ids, report_orders
+from explorer.sources.base import TraceNotFound, TraceQuery
+from explorer.tours.progress import next_tours
+from explorer.web import common
+from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.trace_cache import prepared_trace
+
+ORDER_LIST_SECONDS = 300  # computing the lists reads every recent order
+ORDER_LIST_DAYS = 7
+ORDER_LIST_MAX = 500
+SEARCH_LIMIT = 100
+STATUSES = ("any", "error", "ok")
+TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _parse_local_time(text: str) -> int | None:
+    """A datetime-local value in the viewer's time zone as ns since the epoch, or None."""
+    text = clean_text(text, 40)
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = timezone.make_aware(moment, timezone.get_current_timezone())
+    try:
+        return int(moment.timestamp()) * 10**9
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
+    """The trace search of the query string, the values to show back, and problems found."""
+    get = request.GET
+    values = {
+        "service": clean_text(get.get("service")), "operation": clean_text(get.get("operation")),
+        "status": get.get("status") if get.get("status") in STATUSES else "any",
+        "min_ms": clean_text(get.get("min_ms"), 12), "max_ms": clean_text(get.get("max_ms"), 12),
+        "customer_type": clean_text(get.get("customer_type"), 40),
+        "since": clean_text(get.get("since"), 40), "until": clean_text(get.get("until"), 40),
+    }
+    if not any(values[k] for k in values if k != "status") and values["status"] == "any":
+        return None, values, []
+    problems = []
+    query = TraceQuery(service=values["service"] or None, operation=values["operation"] or None,
+                       errors_only=values["status"] == "error", limit=SEARCH_LIMIT)
+    if values["customer_type"]:
+        query.attributes["customer.type"] = values["customer_type"]
+    for key, field in (("min_ms", "min_duration_ns"), ("max_ms", "max_duration_ns")):
+        if values[key]:
+            number = clean_int(values[key], -1, -1, 10**9)
+            if number < 0:
+                problems.append(_("The duration “%(value)s” is not a whole number of "
+                                  "milliseconds; it was ignored.") % {"value": values[key]})
+            else:
+                setattr(query, field, number * 1_000_000)
+    for key, field in (("since", "start_ns"), ("until", "end_ns")):
+        if values[key]:
+            moment = _parse_local_time(values[key])
+            if moment is None:
+                problems.append(_("The time “%(value)s” is not a date and time; it was "
+                                  "ignored.") % {"value": values[key]})
+            else:
+                setattr(query, field, moment)
+    return query, values, problems
+
+
+def _trace_rows(request, summaries) -> list[dict]:
+    return [{
+        "trace_id": s.trace_id, "start_ns": s.start_ns, "duration_ns": s.duration_ns,
+        "span_count": s.span_count, "root": shown(request, f"{s.root_service}: {s.root_name}"),
+        "services": ", ".join(shown(request, x) for x in s.services[:8]),
+        "errors": s.error_count, "order_id": shown(request, s.attributes.get(ORDER_KEY)),
+    } for s in summaries]
+
+
+def order_lists(source) -> dict[str, list[dict]]:
+    """Orders of the last days that are stuck, lost or anomalous now (cached briefly)."""
+    key = f"web:order-lists:{source.name}"
+    found = cache.get(key)
+    if found is not None:
+        return found
+    config = common.explorer_config()
+    now = latest_time_ns(source)
+    lists: dict[str, list[dict]] = {"stuck": [], "lost": [], "anomalous": []}
+    if now is not None:
+        window = (now - ORDER_LIST_DAYS * 86_400 * 10**9, None)
+        orders = order_ids(source, window, limit=ORDER_LIST_MAX)
+        reports = report_orders(source, config.graph, config.sla, config.container_of,
+                                now_ns=now, window=window, names=config.names, orders=orders)
+        for report in reports:
+            row = {"order_id": report.journey.order_id, "status": report.status,
+                   "state": report.conformance.state or "",
+                   "customer_type": report.journey.customer_type or "",
+                   "violations": len(report.conformance.violations)}
+            if report.status == STUCK:
+                lists["stuck"].append(row)
+            elif report.status == LOST:
+                lists["lost"].append(row)
+            if report.anomalous:
+                lists["anomalous"].append(row)
+    cache.set(key, lists, ORDER_LIST_SECONDS)
+    return lists
+
+
+@requires("view_tours")
+@source_errors
+def home(request):
+    user = request.user
+    context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
+                     "can_search": user.has_perm("accounts.view_analytics"),
+                     "q": clean_text(request.GET.get("q")),
+                     "nothing_found": False,
+                     "next_tours": next_tours(user)}
+    if context["can_search"]:
+        source = common.source()
+        query, values, problems = _filters(request)
+        context.update(values=values, problems=problems, statuses=STATUSES,
+                       services=[shown(request, s) for s in source.services()[:500]])
+        if query is not None:
+            found = source.search(query)
+            if values["status"] == "ok":
+                found = [s for s in found if not s.error_count]
+            context["traces"] = _trace_rows(request, found)
+            context["searched"] = True
+        lists = order_lists(source)
+        context["order_lists"] = [
+            (_("Stuck"), "stuck", [dict(r, order_id=shown(request, r["order_id"]))
+                                   for r in lists["stuck"]]),
+            (_("Lost"), "lost", [dict(r, order_id=shown(request, r["order_id"]))
+                                 for r in lists["lost"]]),
+            (_("Anomalous"), "anomalous", [dict(r, order_id=shown(request, r["order_id"]))
+                                           for r in lists["anomalous"]]),
+        ]
+    return render(request, "web/home.html", context)
+
+
+def _go(name: str, value: str):
+    try:
+        return HttpResponseRedirect(reverse(name, args=[value]))
+    except NoReverseMatch:  # an id no URL can carry (a "/" in it): not a page of ours
+        return None
+
+
+@requires("view_journeys")
+@source_errors
+def lookup(request):
+    """The search box: an order id, a customer id or a trace id, decided by looking it up."""
+    q = clean_text(request.GET.get("q"))
+    if not q:
+        return redirect("web:home")
+    source = common.source()
+    target = None
+    if source.find_traces(ORDER_KEY, q, limit=1):
+        target = _go("web:order", q)
+    elif source.find_traces(CUSTOMER_KEY, q, limit=1):
+        target = _go("web:customer", q)
+    elif TRACE_ID.fullmatch(q):
+        try:
+            prepared_trace(source, q)  # warms the trace page's cache too
+            target = _go("web:trace", q)
+        except TraceNotFound:
+            pass
+    if target is not None:
+        return target
+    return render(request, "web/home.html", {
+        "can_lookup": True, "can_search": False, "q": q, "nothing_found": True}, status=404)

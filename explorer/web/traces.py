@@ -1,0 +1,312 @@
+"""The trace page: overview, minimap, a window of the waterfall, span details, search within
+the trace, self-time statistics and the trace on the C4 diagram.
+
+Huge traces stay usable: the first response carries the overview and WINDOW rows; more rows
+come from the rows endpoint as the user scrolls or expands (static/web/waterfall.js). The
+statistics and the diagram of big traces load as fragments after the page.
+The same views serve uploaded files (explorer.web.uploads): `where` says which trace it is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext as _
+
+from accounts import audit
+from accounts.access import requires
+from accounts.redaction import redact_text, redact_trace, redact_value
+from explorer.diagrams.overlay import overlay_from_traces
+from explorer.diagrams.render import render_svg
+from explorer.traces.model import Trace
+from explorer.web import common
+from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.trace_cache import PreparedTrace, prepared_trace
+from explorer.web.waterfall import (
+    build_rows,
+    hidden_runs,
+    parse_collapsed,
+    visible_count,
+    visible_index,
+    visible_window,
+)
+
+WINDOW = 200
+MAX_WINDOW = 1000
+INLINE_DIAGRAM_SPANS = 5_000  # bigger traces get their diagram as a fragment after the page
+INLINE_STATS_SPANS = 20_000
+STATS_ROWS = 50
+SEARCH_RESULTS = 50
+MAX_ID = 200
+
+
+@dataclass(frozen=True)
+class TraceWhere:
+    """Which trace a page shows and how to name its URLs: stored, or in an upload."""
+
+    trace_id: str
+    upload: str | None = None
+
+    def url(self, name: str, *extra: str) -> str | None:
+        """The URL of one of the trace's pages; None for downloads of an upload (the user
+        has the file)."""
+        if self.upload:
+            try:
+                return reverse(f"web:upload_{name}", args=[self.upload, self.trace_id, *extra])
+            except NoReverseMatch:
+                return None
+        return reverse(f"web:{name}", args=[self.trace_id, *extra])
+
+    def load(self, request) -> PreparedTrace:
+        if len(self.trace_id) > MAX_ID:
+            raise Http404(_("No such trace."))
+        if self.upload:
+            from explorer.web.uploads import upload_source
+
+            return prepared_trace(upload_source(request, self.upload), self.trace_id,
+                                  scope=f"upload:{self.upload}")
+        return prepared_trace(common.source(), self.trace_id)
+
+
+def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: int,
+                  limit: int, collapsed: set[int], matches: set[int] = frozenset()) -> dict:
+    runs = hidden_runs(prepared.order, collapsed)
+    total = visible_count(prepared.order, runs)
+    offset = min(offset, max(total - 1, 0))
+    numbers = visible_window(prepared.order, runs, offset, limit)
+    rows = build_rows(prepared.spans, prepared.order, numbers, collapsed, prepared.critical,
+                      prepared.start_ns, prepared.duration_ns)
+    pol = common.policy(request)
+    # One reverse() for the window: the span page URL ends with "<span id>/".
+    span_prefix = where.url("span", "x")[: -len("x/")]
+    shown_rows = []
+    for index, row in enumerate(rows, start=offset):
+        classes = ["span-row"]
+        if row.error:
+            classes.append("is-error")
+        if row.critical:
+            classes.append("is-critical")
+        if row.row in matches:
+            classes.append("is-match")
+        shown_rows.append({
+            "row": row.row, "index": index, "depth": row.depth, "depth_class": min(row.depth, 40),
+            "name": redact_text(row.name, pol), "service": redact_text(row.service, pol),
+            "has_children": row.has_children, "collapsed": row.collapsed,
+            "offset_ns": row.offset_ns, "duration_ns": row.duration_ns,
+            "error": row.error, "critical": row.critical, "x": row.bar_x, "w": row.bar_width,
+            "classes": " ".join(classes),
+            "url": f"{span_prefix}{_url_part(row.span_id)}/",
+        })
+    return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows),
+            "total": total}
+
+
+def _url_part(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
+    """Spans whose name, service, id or an attribute value contains the query, as the viewer
+    sees them (a masked value is not found by its hidden text)."""
+    needle = query.casefold()
+    pol = common.policy(request)
+    found = []
+    for position, span in enumerate(prepared.spans):
+        texts = [span.name, span.resource.service_name, span.span_id]
+        raw_hit = any(needle in t.casefold() for t in texts)
+        attribute_hit = False
+        if not raw_hit:
+            for key, value in span.attributes.items():
+                if isinstance(value, str) and needle in value.casefold():
+                    attribute_hit = needle in str(redact_value(key, value, pol)).casefold()
+                    if attribute_hit:
+                        break
+        if raw_hit:
+            raw_hit = any(needle in shown(request, t).casefold() for t in texts)
+        if raw_hit or attribute_hit:
+            found.append({"row": prepared.row_of(position), "span_id": span.span_id,
+                          "name": shown(request, span.name),
+                          "service": shown(request, span.resource.service_name)})
+            if len(found) >= SEARCH_RESULTS:
+                break
+    return found
+
+
+def _stats_rows(request, prepared: PreparedTrace) -> list[dict]:
+    stats = sorted(prepared.operation_stats(), key=lambda s: -s.self_ns)[:STATS_ROWS]
+    return [{"service": shown(request, s.service), "operation": shown(request, s.operation),
+             "count": s.count, "total_ns": s.total_ns, "self_ns": s.self_ns,
+             "mean_ns": int(s.mean_ns), "max_ns": s.max_ns, "errors": s.errors}
+            for s in stats]
+
+
+def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
+    """The trace drawn on the C4 diagram (redacted before it reaches the overlay)."""
+    config = common.explorer_config()
+    redacted = redact_trace(prepared.trace, common.policy(request))
+    overlay = overlay_from_traces(
+        [redacted], config.model, config.mapping, sla=config.sla_data,
+        title=_("Trace %(id)s") % {"id": where.trace_id[:32]},
+        step_url=lambda _trace, span_id: where.url("span", _url_part(span_id)))
+    return render_svg(config.model, overlay)
+
+
+def trace_page(request, where: TraceWhere):
+    prepared = where.load(request)
+    if not where.upload:
+        audit.record(request, audit.AuditAction.VIEW, "trace", where.trace_id)
+    size = len(prepared.order)
+    collapsed = parse_collapsed(request.GET.get("collapsed"), size)
+    query = clean_text(request.GET.get("q"))
+    results = _search(request, prepared, query) if query else []
+    matches = {r["row"] for r in results}
+    at = clean_int(request.GET.get("at"), -1, -1, max(size - 1, 0))
+    offset = 0
+    if at >= 0:
+        runs = hidden_runs(prepared.order, collapsed)
+        index = visible_index(at, runs)
+        offset = max((index or 0) - 5, 0)
+    rows = _rows_context(request, prepared, where, offset, WINDOW, collapsed, matches)
+    selected = clean_text(request.GET.get("span"))
+    context = {
+        "where": where,
+        "trace_id": where.trace_id,
+        "upload": where.upload,
+        "span_count": size,
+        "services": [shown(request, s) for s in prepared.services],
+        "duration_ns": prepared.duration_ns,
+        "start_ns": prepared.start_ns,
+        "error_count": prepared.error_count,
+        "critical_count": len(prepared.critical),
+        "buckets": prepared.buckets,
+        "warnings": [shown(request, w) for w in prepared.trace.warnings[:20]],
+        "query": query,
+        "results": results,
+        "collapsed": ",".join(str(c) for c in sorted(collapsed)),
+        "rows_url": where.url("trace_rows"),
+        "page_url": where.url("trace"),
+        "stats_url": where.url("trace_stats"),
+        "diagram_url": where.url("trace_diagram"),
+        "json_url": where.url("trace_json"),
+        "svg_url": where.url("trace_diagram_svg"),
+        "png_url": where.url("trace_diagram_png"),
+        "inline_stats": size <= INLINE_STATS_SPANS,
+        "inline_diagram": size <= INLINE_DIAGRAM_SPANS,
+        **rows,
+    }
+    if context["inline_stats"]:
+        context["stats"] = _stats_rows(request, prepared)
+    if context["inline_diagram"]:
+        context["svg"] = trace_svg(request, prepared, where)
+    if selected:
+        context["span"] = _span_context(request, prepared, selected)
+    return render(request, "web/trace.html", context)
+
+
+def trace_rows(request, where: TraceWhere):
+    """More rows: JSON {html, offset, next_offset, total}, or the bare HTML with ?format=html."""
+    prepared = where.load(request)
+    size = len(prepared.order)
+    collapsed = parse_collapsed(request.GET.get("collapsed"), size)
+    offset = clean_int(request.GET.get("offset"), 0, 0, max(size - 1, 0))
+    limit = clean_int(request.GET.get("limit"), WINDOW, 1, MAX_WINDOW)
+    context = _rows_context(request, prepared, where, offset, limit, collapsed)
+    html = render_to_string("web/_rows.html", context, request=request)
+    if request.GET.get("format") == "html":
+        return HttpResponse(html)
+    return JsonResponse({"html": html, "offset": context["offset"],
+                         "next_offset": context["next_offset"], "total": context["total"],
+                         "rows": [r["row"] for r in context["rows"]]})
+
+
+def _attributes(request, attributes: dict) -> list[tuple[str, str]]:
+    return sorted((shown(request, key), str(value)) for key, value in attributes.items())
+
+
+def _span_context(request, prepared: PreparedTrace, span_id: str) -> dict | None:
+    position = prepared.position(span_id)
+    if position is None:
+        return None
+    raw = prepared.spans[position]
+    span = redact_trace(Trace(raw.trace_id, [raw]), common.policy(request)).spans[0]
+    return {
+        "span_id": span.span_id, "parent_id": span.parent_id, "name": span.name,
+        "service": span.service, "kind": span.kind.name, "start_ns": span.start_ns,
+        "offset_ns": span.start_ns - prepared.start_ns, "duration_ns": span.duration_ns,
+        "status": span.status_code.name, "status_message": span.status_message,
+        "error": span.is_error, "critical": position in prepared.critical,
+        "row": prepared.row_of(position),
+        "attributes": _attributes(request, span.attributes),
+        "resource": _attributes(request, span.resource.attributes),
+        "scope": span.scope,
+        "events": [{"name": e.name, "offset_ns": e.time_ns - prepared.start_ns,
+                    "attributes": _attributes(request, e.attributes)} for e in span.events],
+        "links": [{"trace_id": link.trace_id, "span_id": link.span_id,
+                   "attributes": _attributes(request, link.attributes)} for link in span.links],
+    }
+
+
+def span_detail(request, where: TraceWhere, span_id: str):
+    prepared = where.load(request)
+    span = _span_context(request, prepared, clean_text(span_id))
+    if span is None:
+        return common.not_found(request, _("This trace has no span %(id)s.")
+                                % {"id": clean_text(span_id, 40)})
+    partial = request.GET.get("partial") == "1"
+    template = "web/_span.html" if partial else "web/span.html"
+    return render(request, template, {"span": span, "where": where, "trace_id": where.trace_id,
+                                      "page_url": where.url("trace")})
+
+
+def trace_stats(request, where: TraceWhere):
+    prepared = where.load(request)
+    partial = request.GET.get("partial") == "1"
+    return render(request, "web/_stats.html" if partial else "web/fragment_page.html",
+                  {"stats": _stats_rows(request, prepared), "fragment": "web/_stats.html",
+                   "page_url": where.url("trace"), "trace_id": where.trace_id})
+
+
+def trace_diagram(request, where: TraceWhere):
+    prepared = where.load(request)
+    partial = request.GET.get("partial") == "1"
+    return render(request, "web/_diagram.html" if partial else "web/fragment_page.html",
+                  {"svg": trace_svg(request, prepared, where), "fragment": "web/_diagram.html",
+                   "page_url": where.url("trace"), "trace_id": where.trace_id})
+
+
+# Stored traces ---------------------------------------------------------------------------
+
+
+@requires("view_journeys")
+@source_errors
+def trace(request, trace_id):
+    return trace_page(request, TraceWhere(trace_id))
+
+
+@requires("view_journeys")
+@source_errors
+def rows(request, trace_id):
+    return trace_rows(request, TraceWhere(trace_id))
+
+
+@requires("view_journeys")
+@source_errors
+def span(request, trace_id, span_id):
+    return span_detail(request, TraceWhere(trace_id), span_id)
+
+
+@requires("view_journeys")
+@source_errors
+def stats(request, trace_id):
+    return trace_stats(request, TraceWhere(trace_id))
+
+
+@requires("view_journeys")
+@source_errors
+def diagram(request, trace_id):
+    return trace_diagram(request, TraceWhere(trace_id))

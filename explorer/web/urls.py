@@ -1,0 +1,53 @@
+"""URLs of the web explorer (namespace "web"). Ids use the path converter so that any id a
+backend holds can be linked to; download routes have their own prefix to stay unambiguous."""
+
+from django.urls import path
+
+from explorer.web import analytics, downloads, journeys, preferences, search, traces, uploads
+
+app_name = "web"
+
+urlpatterns = [
+    path("", search.home, name="home"),
+    path("search/", search.lookup, name="lookup"),
+    path("settings/", preferences.preferences, name="preferences"),
+    # Downloads
+    path("download/journey/<path:order_id>.json", downloads.journey_json, name="journey_json"),
+    path("download/journey-diagram/<path:order_id>.svg", downloads.journey_svg_download,
+         name="journey_svg"),
+    path("download/journey-diagram/<path:order_id>.png", downloads.journey_png_download,
+         name="journey_png"),
+    path("download/trace/<path:trace_id>.json", downloads.trace_json, name="trace_json"),
+    path("download/trace-diagram/<path:trace_id>.svg", downloads.trace_svg_download,
+         name="trace_diagram_svg"),
+    path("download/trace-diagram/<path:trace_id>.png", downloads.trace_png_download,
+         name="trace_diagram_png"),
+    path("download/system-map.svg", downloads.map_svg_download, name="map_svg"),
+    path("download/system-map.png", downloads.map_png_download, name="map_png"),
+    # Journeys
+    path("orders/<path:order_id>/", journeys.order, name="order"),
+    path("customers/<path:customer_id>/", journeys.customer, name="customer"),
+    # Traces
+    path("traces/<path:trace_id>/rows/", traces.rows, name="trace_rows"),
+    path("traces/<path:trace_id>/stats/", traces.stats, name="trace_stats"),
+    path("traces/<path:trace_id>/diagram/", traces.diagram, name="trace_diagram"),
+    path("traces/<path:trace_id>/spans/<path:span_id>/", traces.span, name="span"),
+    path("traces/<path:trace_id>/", traces.trace, name="trace"),
+    # Analytics
+    path("map/", analytics.system_map, name="system_map"),
+    path("drift/", analytics.drift, name="drift"),
+    path("sla/", analytics.sla, name="sla"),
+    path("anomalies/", analytics.anomalies, name="anomalies"),
+    # Uploads
+    path("upload/", uploads.upload, name="upload"),
+    path("upload/<str:key>/", uploads.upload_result, name="upload_result"),
+    path("upload/<str:key>/traces/<path:trace_id>/rows/", uploads.upload_rows,
+         name="upload_trace_rows"),
+    path("upload/<str:key>/traces/<path:trace_id>/stats/", uploads.upload_stats,
+         name="upload_trace_stats"),
+    path("upload/<str:key>/traces/<path:trace_id>/diagram/", uploads.upload_diagram,
+         name="upload_trace_diagram"),
+    path("upload/<str:key>/traces/<path:trace_id>/spans/<path:span_id>/", uploads.upload_span,
+         name="upload_span"),
+    path("upload/<str:key>/traces/<path:trace_id>/", uploads.upload_trace, name="upload_trace"),
+]

@@ -1,0 +1,223 @@
+"""The waterfall of one trace, for huge traces too. Framework-free.
+
+A trace is shown as its span tree in depth-first order (children by start time). Rows are
+addressed by their position in that full order ("row number"); a collapsed row hides the rows
+of its subtree, which in depth-first order are the contiguous run row+1 .. end[row]. So the
+visible rows for any set of collapsed rows, and any window of them, come from the order and
+the subtree ends alone, without walking the tree again: the order is computed once per trace
+(iteratively, so a chain of a million spans cannot overflow the stack) and cached.
+"""
+
+from __future__ import annotations
+
+import bisect
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from explorer.analysis.tree import SpanTree
+from explorer.traces.model import Span
+
+BAR_SCALE = 1000.0  # bars are drawn in a 0..1000 wide SVG viewBox
+HISTOGRAM_BUCKETS = 100
+
+
+@dataclass(slots=True)
+class TreeOrder:
+    """order[row] = position of the span in the trace; depth[row]; end[row] = first row after
+    the row's subtree (so the row has children exactly when end[row] > row + 1)."""
+
+    order: array
+    depth: array
+    end: array
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def to_bytes(self) -> bytes:
+        return self.order.tobytes() + self.depth.tobytes() + self.end.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TreeOrder:
+        whole = array("l")
+        whole.frombytes(data)
+        n = len(whole) // 3
+        return cls(whole[:n], whole[n : 2 * n], whole[2 * n :])
+
+
+def tree_order(spans: Sequence[Span], tree: SpanTree | None = None) -> TreeOrder:
+    """The depth-first order of the span tree, roots and children by start time. Spans no
+    root reaches (a parent cycle in bad input) follow as extra roots, so every span shows."""
+    tree = tree or SpanTree.build(spans)
+    n = len(spans)
+    order, depth, end, up = (array("l", bytes(8 * n)) for _ in range(4))
+    seen = bytearray(n)
+    children = tree.children
+    start_of = [s.start_ns for s in spans]
+    row = 0
+    for root in [*tree.roots, *range(n)]:
+        if seen[root]:
+            continue
+        # Stack of (position, depth, row of the parent); children pushed in reverse start
+        # order so the earliest pops first.
+        stack = [(root, 0, -1)]
+        while stack:
+            position, level, parent_row = stack.pop()
+            if seen[position]:
+                continue
+            seen[position] = 1
+            order[row], depth[row], up[row] = position, level, parent_row
+            kids = children[position]
+            if len(kids) > 1:
+                kids = sorted(kids, key=start_of.__getitem__)
+            stack.extend((kid, level + 1, row) for kid in reversed(kids))
+            row += 1
+    # Subtree ends, bottom-up: a row's subtree ends where its last descendant's does.
+    for r in range(n - 1, -1, -1):
+        if end[r] < r + 1:
+            end[r] = r + 1
+        p = up[r]
+        if p >= 0 and end[r] > end[p]:
+            end[p] = end[r]
+    return TreeOrder(order, depth, end)
+
+
+def hidden_runs(tree: TreeOrder, collapsed: Iterable[int]) -> list[tuple[int, int]]:
+    """The runs of rows [first, stop) hidden by the collapsed rows (nested ones absorbed)."""
+    runs: list[tuple[int, int]] = []
+    size = len(tree)
+    for row in sorted(set(collapsed)):
+        if not 0 <= row < size:
+            continue
+        first, stop = row + 1, tree.end[row]
+        if stop <= first:
+            continue
+        if runs and first < runs[-1][1]:
+            continue  # inside a run already hidden
+        runs.append((first, stop))
+    return runs
+
+
+def visible_count(tree: TreeOrder, runs: list[tuple[int, int]]) -> int:
+    return len(tree) - sum(stop - first for first, stop in runs)
+
+
+def visible_index(row: int, runs: list[tuple[int, int]]) -> int | None:
+    """The index among visible rows of a row, or None when it is hidden."""
+    hidden_before = 0
+    for first, stop in runs:
+        if row < first:
+            break
+        if row < stop:
+            return None
+        hidden_before += stop - first
+    return row - hidden_before
+
+
+def visible_window(tree: TreeOrder, runs: list[tuple[int, int]], offset: int,
+                   limit: int) -> list[int]:
+    """Row numbers of the visible rows offset .. offset+limit."""
+    if offset < 0 or limit <= 0:
+        return []
+    # Walk the runs: each one shifts the visible index of the rows after it.
+    row = offset
+    for first, stop in runs:
+        if row < first:
+            break
+        row += stop - first
+    result = []
+    starts = [first for first, _ in runs]
+    at = bisect.bisect_right(starts, row)
+    size = len(tree)
+    while row < size and len(result) < limit:
+        if at < len(runs) and row == runs[at][0]:
+            row = runs[at][1]
+            at += 1
+            continue
+        result.append(row)
+        row += 1
+    return result
+
+
+@dataclass(slots=True)
+class Row:
+    """One line of the waterfall, everything a template needs (text still to be redacted)."""
+
+    row: int
+    span_id: str
+    name: str
+    service: str
+    depth: int
+    has_children: bool
+    collapsed: bool
+    offset_ns: int
+    duration_ns: int
+    error: bool
+    critical: bool
+    bar_x: float
+    bar_width: float
+
+
+def build_rows(spans: Sequence[Span], tree: TreeOrder, rows: Iterable[int],
+               collapsed: set[int], critical: set[int], trace_start_ns: int,
+               trace_duration_ns: int) -> list[Row]:
+    """Row data for the given row numbers; `critical` holds span positions on the critical
+    path. Bars are in BAR_SCALE units of the trace's duration."""
+    scale = BAR_SCALE / trace_duration_ns if trace_duration_ns > 0 else 0.0
+    result = []
+    for row in rows:
+        position = tree.order[row]
+        span = spans[position]
+        offset = span.start_ns - trace_start_ns
+        duration = max(span.end_ns - span.start_ns, 0)
+        x = min(max(offset * scale, 0.0), BAR_SCALE)
+        width = max(min(duration * scale, BAR_SCALE - x), 1.0)
+        result.append(Row(
+            row=row, span_id=span.span_id, name=span.name, service=span.resource.service_name,
+            depth=tree.depth[row], has_children=tree.end[row] > row + 1,
+            collapsed=row in collapsed, offset_ns=offset, duration_ns=duration,
+            error=span.is_error, critical=position in critical,
+            bar_x=round(x, 2), bar_width=round(width, 2)))
+    return result
+
+
+@dataclass(slots=True)
+class Bucket:
+    x: float  # left edge, 0..100
+    spans: int
+    errors: int
+    height: float  # 0..100, relative to the fullest bucket
+
+    @property
+    def top(self) -> float:
+        return round(100 - self.height, 2)
+
+
+def histogram(spans: Iterable[Span], start_ns: int, duration_ns: int,
+              buckets: int = HISTOGRAM_BUCKETS) -> list[Bucket]:
+    """How many spans (and errors) start in each slice of the trace: the minimap."""
+    counts = [0] * buckets
+    errors = [0] * buckets
+    width = max(duration_ns, 1)
+    last = buckets - 1
+    for span in spans:
+        b = (span.start_ns - start_ns) * buckets // width
+        b = 0 if b < 0 else (last if b > last else b)
+        counts[b] += 1
+        if span.is_error:
+            errors[b] += 1
+    top = max(counts) or 1
+    return [Bucket(round(100 * i / buckets, 2), c, e, round(100 * c / top, 2))
+            for i, (c, e) in enumerate(zip(counts, errors, strict=True))]
+
+
+def parse_collapsed(text: str | None, size: int, most: int = 2000) -> set[int]:
+    """The `collapsed` URL parameter: comma-separated row numbers; anything else is ignored."""
+    result: set[int] = set()
+    for part in (text or "").split(",")[:most]:
+        part = part.strip()
+        if part.isdigit() and len(part) < 12:
+            value = int(part)
+            if value < size:
+                result.add(value)
+    return result

@@ -1,0 +1,87 @@
+"""The web explorer in Debian's Chromium: from the home page to a stuck order, its diagram, a
+trace, a span; Russian; and axe-core on the main pages (no serious violations)."""
+
+import re
+
+import pytest
+from django.core.cache import cache
+
+from explorer.store.ingest import store_traces
+from explorer.web import trace_cache
+from tests.browser_support import browser, log_in, page, screenshot  # noqa: F401 (fixtures)
+from tests.journey_support import DAY, OrderBuilder, complete_order
+from tests.web_support import tree_trace
+
+TRACE_ID = "ab" * 16
+SERIOUS = {"serious", "critical"}
+
+
+@pytest.fixture
+def stored(transactional_db):
+    cache.clear()
+    trace_cache.forget_all()
+    stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
+    stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
+    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
+                "INITIATED")
+    late = OrderBuilder("A-100003", "C-00778")
+    late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
+    store_traces([*complete_order("A-100001").traces, *stuck.traces, *late.traces,
+                  tree_trace(TRACE_ID)])
+    yield
+    cache.clear()
+    trace_cache.forget_all()
+
+
+def serious_violations(tab) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(tab)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: "
+            f"{[n['target'] for n in v['nodes'][:3]]})"
+            for v in results.response["violations"] if v["impact"] in SERIOUS]
+
+
+@pytest.mark.browser
+def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):  # noqa: F811
+    log_in(page, live_server.url, "analyst")
+    page.goto(live_server.url + "/")
+    page.click(".order-list.stuck a:has-text('A-100002')")
+    page.wait_for_url(re.compile(r".*/orders/A-100002/$"))
+    assert "stopped here" in page.inner_text(".state.current")
+    screenshot(page, "web-journey")
+    page.click("#el-mes_api a")
+    page.wait_for_url(re.compile(r".*\?container=mes_api#timeline$"))
+
+    page.goto(f"{live_server.url}/traces/{TRACE_ID}/")
+    toggle = page.locator("#row-1 button.toggle")
+    assert toggle.get_attribute("aria-expanded") == "true"
+    toggle.click()
+    page.wait_for_function("document.querySelector('#row-1 button.toggle')"
+                           ".getAttribute('aria-expanded') === 'false'")
+    page.wait_for_selector("#row-41")
+    assert page.locator("#row-2").count() == 0
+    page.locator("#row-1 button.toggle").click()
+    page.wait_for_selector("#row-2")
+    page.click("#row-0 a.span-link")
+    page.wait_for_selector("#span-panel .span-detail")
+    assert "order.state_changed" in page.inner_text("#span-panel")
+    screenshot(page, "web-trace")
+
+    page.select_option("#language-select", "ru")
+    page.click(".language-form button")
+    page.wait_for_selector("text=Диаграмма времени")
+    screenshot(page, "web-trace-ru")
+
+
+@pytest.mark.browser
+def test_main_pages_have_no_serious_accessibility_violations(page, live_server, stored):  # noqa: F811
+    log_in(page, live_server.url, "architect")
+    found = {}
+    for path in ["/", "/orders/A-100002/", f"/traces/{TRACE_ID}/", "/map/?window=7d",
+                 "/drift/?window=7d", "/sla/?window=7d", "/anomalies/?window=7d", "/upload/"]:
+        page.goto(live_server.url + path)
+        problems = serious_violations(page)
+        if problems:
+            found[path] = problems
+    assert found == {}
