@@ -1,6 +1,6 @@
 """Browser tests: Debian's Chromium driven by Playwright against pytest-django's live server.
 
-    from tests.browser_support import browser, page, log_in, screenshot  # noqa: F401 (fixtures)
+    from tests.browser_support import log_in, screenshot   # fixtures `browser`, `page` via conftest
 
     @pytest.mark.browser
     @pytest.mark.django_db(transaction=True)

@@ -4,6 +4,9 @@ from pathlib import Path
 
 import pytest
 
+# One Playwright session for the whole run: its fixtures are registered once, here.
+pytest_plugins = ["tests.browser_support"]
+
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
 

@@ -7,13 +7,13 @@ from django.core.management import call_command
 
 from explorer.tours.models import Answer, Tour, TourProgress
 from explorer.tours.persist import spec_of
-from tests.browser_support import browser, log_in, page, screenshot  # noqa: F401 (fixtures)
+from tests.browser_support import log_in, screenshot
 from tests.tours_support import serve_from_memory
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server,  # noqa: F811
+def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server,
                                                              monkeypatch):
     serve_from_memory(monkeypatch)
     call_command("tours", "import", "--shipped")

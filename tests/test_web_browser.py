@@ -8,7 +8,7 @@ from django.core.cache import cache
 
 from explorer.store.ingest import store_traces
 from explorer.web import trace_cache
-from tests.browser_support import browser, log_in, page, screenshot  # noqa: F401 (fixtures)
+from tests.browser_support import log_in, screenshot
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.web_support import tree_trace
 
@@ -43,7 +43,7 @@ def serious_violations(tab) -> list[str]:
 
 
 @pytest.mark.browser
-def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):  # noqa: F811
+def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):
     log_in(page, live_server.url, "analyst")
     page.goto(live_server.url + "/")
     page.click(".order-list.stuck a:has-text('A-100002')")
@@ -75,7 +75,7 @@ def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):  # 
 
 
 @pytest.mark.browser
-def test_main_pages_have_no_serious_accessibility_violations(page, live_server, stored):  # noqa: F811
+def test_main_pages_have_no_serious_accessibility_violations(page, live_server, stored):
     log_in(page, live_server.url, "architect")
     found = {}
     for path in ["/", "/orders/A-100002/", f"/traces/{TRACE_ID}/", "/map/?window=7d",
