@@ -483,3 +483,14 @@ def test_normalise_groups_by_trace_and_later_spans_attach_to_kept_parent_ids():
     [merged] = normalise(first.traces[0].spans + later)
     assert merged.warnings == []
     assert [s.span_id for s in merged.roots()] == ["b7ad6b7169203331"]
+
+
+def test_jaeger_spans_without_their_own_trace_id_take_the_traces():
+    with_id = jaeger_span("span-A", trace_id="trace-1")
+    without_id = {k: v for k, v in jaeger_span("span-B", refs=[("CHILD_OF", "span-A")],
+                                               trace_id="trace-1").items() if k != "traceID"}
+    result = parse_bytes(orjson.dumps({"data": [jaeger_trace([with_id, without_id])]}))
+    assert result.errors == []
+    [trace] = result.traces
+    assert [(s.trace_id, s.span_id) for s in trace.spans] == [("trace-1", "span-A"),
+                                                             ("trace-1", "span-B")]

@@ -200,3 +200,9 @@ def test_a_bad_file_in_a_batch_keeps_the_good_ones(tmp_path):
     errors = [(e.source.rsplit("/", 1)[-1], e.position) for r in results for e in r.errors]
     assert [name for name, _ in errors] == ["b.json", "c.bin", "d.jsonl"]
     assert errors[2][1] == "line 2"
+
+
+def test_a_wrapper_without_resource_spans_is_reported_not_silent():
+    result = parse_bytes(b'{"trace": {"spans": []}, "source": "x"}')
+    assert result.traces == []
+    assert any("no resourceSpans" in w.message for w in result.warnings + result.errors)

@@ -162,8 +162,11 @@ def _events(logs: object) -> list[Event]:
     return events
 
 
-def span_of(raw: dict, resource: Resource) -> Span:
-    trace_id = normalise_id(raw["traceID"], "traceID")
+def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
+    """One Jaeger span; `trace_id` is its trace's, for spans that do not repeat it (Jaeger
+    UI's own fixtures leave it out)."""
+    trace_id = normalise_id(raw["traceID"] if "traceID" in raw or trace_id is None
+                            else trace_id, "traceID")
     span_id = normalise_id(raw["spanID"], "spanID")
     name = raw.get("operationName", "")
     if type(name) is not str:
@@ -204,11 +207,11 @@ def read_trace(trace: dict, out: Collected, where: str) -> None:
         out.errors.append((where, "spans must be a list and processes an object"))
         return
     resources: dict[str, Resource] = {}
-    read_spans(spans, processes, resources, out, where)
+    read_spans(spans, processes, resources, out, where, trace.get("traceID"))
 
 
 def read_spans(spans: list, processes: dict, resources: dict[str, Resource], out: Collected,
-               where: str) -> None:
+               where: str, trace_id: object = None) -> None:
     for i, raw in enumerate(spans):
         try:
             process = raw.get("process")
@@ -221,7 +224,7 @@ def read_spans(spans: list, processes: dict, resources: dict[str, Resource], out
                     resource = resources[process_id] = _resource(processes[process_id])
             else:
                 resource = _resource(process)
-            out.spans.append(span_of(raw, resource))
+            out.spans.append(span_of(raw, resource, trace_id))
         except READ_ERRORS as exc:
             out.errors.append((f"{where}spans[{i}]", problem_text(exc)))
 

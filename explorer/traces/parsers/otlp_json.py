@@ -205,6 +205,9 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
 def read_otlp(document: dict, out: Collected, where: str = "") -> None:
     """Read the spans of one OTLP JSON object holding `resourceSpans` (or Tempo's `batches`)."""
     key = "resourceSpans" if "resourceSpans" in document else "batches"
+    if key not in document:
+        out.warnings.append((where.rstrip("."), "no resourceSpans (or batches): no spans"))
+        return
     resource_spans = document.get(key) or []
     if type(resource_spans) is not list:
         out.errors.append((f"{where}{key}", f"must be a list, got {describe(resource_spans)}"))

@@ -1,0 +1,57 @@
+"""The parent/child index of one trace, built once and shared by the analyses.
+
+Spans are addressed by their position in the list, not by id, so duplicate ids or parent
+cycles in bad input cannot make a walk loop: every span has at most one parent position, and a
+walk that starts at a root only ever meets each span once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from explorer.traces.model import Span, Trace
+from explorer.traces.parsers.common import gc_paused
+
+NO_PARENT = -1
+
+
+@dataclass(slots=True)
+class SpanTree:
+    spans: Sequence[Span]
+    parent: list[int]  # position of the parent span, NO_PARENT for a root
+    children: list[list[int]]  # positions of the direct children, in trace order
+    roots: list[int]  # spans whose parent is absent from the trace, by start time then position
+
+    @classmethod
+    def of(cls, trace: Trace) -> SpanTree:
+        """The tree of a trace; the last one built is reused while the trace keeps the same
+        span list (Jaeger UI memoizes the same way), so the critical path and the statistics
+        of one trace share it."""
+        global _last
+        spans = trace.spans
+        if _last is None or _last.spans is not spans or len(_last.parent) != len(spans):
+            _last = cls.build(spans)
+        return _last
+
+    @classmethod
+    @gc_paused()
+    def build(cls, spans: Sequence[Span]) -> SpanTree:
+        n = len(spans)
+        ids = [span.span_id for span in spans]
+        # the first of equal ids wins, as in normalise: later entries overwrite earlier ones
+        position = dict(zip(reversed(ids), range(n - 1, -1, -1), strict=True))
+        parent = list(map(position.get, [span.parent_id for span in spans]))
+        children: list[list[int]] = [[] for _ in range(n)]
+        roots = []
+        for i, p in enumerate(parent):
+            if p is None or p == i:  # no parent, an absent one, or itself
+                parent[i] = NO_PARENT
+                roots.append(i)
+            else:
+                children[p].append(i)
+        roots.sort(key=lambda i: spans[i].start_ns)  # stable: equal starts keep trace order
+        return cls(spans, parent, children, roots)
+
+
+_last: SpanTree | None = None
