@@ -148,6 +148,16 @@ EXPLORER_BUSINESS_ATTRIBUTES = env_list(
     "EXPLORER_BUSINESS_ATTRIBUTES", "order.id,customer.id,customer.type"
 )
 
+# The model the explorer works with (explorer/configuration.py): the C4 model (Structurizr DSL,
+# C4-PlantUML, draw.io or workspace JSON), the telemetry mapping, the order state graph and the
+# response-time SLA. EXPLORER_MODEL_FILE, EXPLORER_MAPPING_FILE, EXPLORER_STATES_FILE,
+# EXPLORER_SLA_FILE; default: the Alexandrite model shipped in explorer/alexandrite/.
+_ALEXANDRITE = BASE_DIR / "explorer" / "alexandrite"
+EXPLORER_MODEL_FILE = os.environ.get("EXPLORER_MODEL_FILE", str(_ALEXANDRITE / "model.dsl"))
+EXPLORER_MAPPING_FILE = os.environ.get("EXPLORER_MAPPING_FILE", str(_ALEXANDRITE / "mapping.json"))
+EXPLORER_STATES_FILE = os.environ.get("EXPLORER_STATES_FILE", str(_ALEXANDRITE / "states.json"))
+EXPLORER_SLA_FILE = os.environ.get("EXPLORER_SLA_FILE", str(_ALEXANDRITE / "sla.json"))
+
 # --- Trace backends (explorer/sources/config.py, README "Tracing backends") ---------------
 # EXPLORER_BACKENDS: JSON list of {"name", "kind": store|jaeger|tempo|zipkin, "url", ...};
 # secrets by env var name (token_env, password_env). EXPLORER_DEFAULT_BACKEND: the one pages

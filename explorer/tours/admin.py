@@ -10,7 +10,7 @@ from explorer.tours.tourfile import TourFileError, parse_question
 
 
 def _model_ids():
-    from explorer.web.common import explorer_config
+    from explorer.configuration import explorer_config
 
     config = explorer_config()
     return config.model.elements, config.graph.names

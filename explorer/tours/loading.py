@@ -1,6 +1,6 @@
 """Importing tour files against the configured model, and finding their example orders.
 
-The model, mapping and state graph are the pages' (explorer.web.common.explorer_config()).
+The model, mapping and state graph are the pages' (explorer.configuration.explorer_config()).
 """
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from explorer.configuration import ExplorerConfig
 from explorer.sources.base import SourceError, TraceSource
 from explorer.tours.examples import find_example_order
 from explorer.tours.models import Tour
 from explorer.tours.persist import save_spec
 from explorer.tours.tourfile import TourFileError, TourSpec, check_references, read_file
-from explorer.web.common import ExplorerConfig
 
 SHIPPED = Path(__file__).resolve().parent / "shipped"
 

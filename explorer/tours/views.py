@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
+from explorer.configuration import explorer_config
 from explorer.diagrams.render import render_svg
 from explorer.journeys.assembly import journey_for_order, latest_time_ns
 from explorer.journeys.conformance import check_states
@@ -106,7 +107,7 @@ def _url_or_none(name: str, *args) -> str | None:
 
 def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None = None,
             progress: TourProgress | None = None, extra: dict | None = None):
-    config = common.explorer_config()
+    config = explorer_config()
     policy = common.policy(request)
     step = spec.steps[number - 1]
     title = _pick(step.title, step.title_ru)
@@ -203,7 +204,7 @@ def answer(request, slug, number):
 
 
 def _generated(request, order_id: str) -> TourSpec:
-    config = common.explorer_config()
+    config = explorer_config()
     order_id = clean_text(order_id)
     if not order_id:
         raise Http404("No order id.")
@@ -262,7 +263,7 @@ def edit(request, slug):
             specs = parse_document(json.loads(document), "the edited tour")
             if len(specs) != 1:
                 raise TourFileError(["the edited tour: expected exactly one tour"])
-            problems = validate(specs, common.explorer_config(), "the edited tour")
+            problems = validate(specs, explorer_config(), "the edited tour")
         except ValueError as exc:  # JSON errors and TourFileError
             problems = getattr(exc, "problems", None) or [f"not valid JSON: {exc}"]
         if not problems:

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import requires
 from accounts.redaction import redact_value
 from explorer.c4.drift import drift as drift_report
+from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map as system_map_overlay
 from explorer.diagrams.render import render_svg
 from explorer.journeys.anomalies import Baseline
@@ -83,7 +84,7 @@ def _page_context(name: str, start: int | None, end: int | None, traces: int) ->
 
 def map_svg(request, window: str, start: int | None, end: int | None,
             highlight: str | None = None) -> tuple[str, list[dict], int]:
-    config = common.explorer_config()
+    config = explorer_config()
     traces = window_traces(start, end)
     overlay = system_map_overlay(traces, config.mapping, start, end)
     if highlight in config.model.elements:
@@ -127,7 +128,7 @@ def drift(request):
     name, start, end = _window(request)
 
     def compute():
-        config = common.explorer_config()
+        config = explorer_config()
         traces = window_traces(start, end)
         report = drift_report(config.model, config.mapping, traces, start, end)
         pol = common.policy(request)
@@ -148,7 +149,7 @@ def sla(request):
     name, start, end = _window(request)
 
     def compute():
-        config = common.explorer_config()
+        config = explorer_config()
         traces = window_traces(start, end)
         pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
         rows = [{"container": c.container, "name": config.names.get(c.container, c.container),
@@ -174,7 +175,7 @@ def anomalies(request):
     name, start, end = _window(request)
 
     def compute():
-        config = common.explorer_config()
+        config = explorer_config()
         traces = window_traces(start, end)
         pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
         if start is None:

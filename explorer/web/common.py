@@ -4,92 +4,21 @@ raises."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from dataclasses import dataclass
 from functools import wraps
-from pathlib import Path
 
 from django.conf import settings
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.redaction import policy_for_user, redact_text, redact_value
-from explorer.c4.loader import DEFAULT_MODEL, load_model
-from explorer.c4.mapping import DEFAULT_MAPPING, Mapping, MappingError, build_mapping, load_mapping
-from explorer.c4.model import Model
-from explorer.journeys.assembly import service_container
-from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.sources.base import SourceError, TraceNotFound, TraceSource
 from explorer.sources.registry import get_source
 
-ALEXANDRITE = Path(__file__).resolve().parent.parent / "alexandrite"
 MAX_TEXT = 200  # longest search text or id taken from a URL
 
 
 def source() -> TraceSource:
     return get_source()
-
-
-@dataclass(frozen=True)
-class ExplorerConfig:
-    """The C4 model, telemetry mapping, state graph and SLA the pages work with."""
-
-    model: Model
-    mapping: Mapping
-    graph: StateGraph
-    sla: Sla | None
-    sla_data: dict
-    names: dict[str, str]
-
-    def container_of(self, span) -> str:
-        return self.mapping.service_element(span.resource) or service_container(span)
-
-
-_config_lock = threading.Lock()
-_config: dict[str, ExplorerConfig] = {}
-
-
-def _stored_rules_document() -> dict | None:
-    """The mapping rules edited in the admin, when there are any (they take precedence)."""
-    from explorer.c4.rules import export_rules
-
-    document = export_rules()
-    return document if any(document.values()) else None
-
-
-def explorer_config() -> ExplorerConfig:
-    """Loaded once per process and per version of the stored mapping rules."""
-    from explorer.c4.mapping import rules_from_dict
-
-    stored = _stored_rules_document()
-    key = hashlib.sha256(json.dumps(stored, sort_keys=True).encode()).hexdigest()
-    with _config_lock:
-        if key in _config:
-            return _config[key]
-    model = load_model(DEFAULT_MODEL)
-    mapping = None
-    if stored is not None:
-        try:
-            mapping = build_mapping(rules_from_dict(stored, "stored rules"), model)
-        except MappingError:
-            mapping = None  # a broken edit in the admin falls back to the file
-    if mapping is None:
-        mapping = load_mapping(DEFAULT_MAPPING, model)
-    sla_path = ALEXANDRITE / "sla.json"
-    config = ExplorerConfig(
-        model=model,
-        mapping=mapping,
-        graph=load_state_graph(ALEXANDRITE / "states.json", model.elements),
-        sla=load_sla(sla_path, model.elements),
-        sla_data=json.loads(sla_path.read_text(encoding="utf-8")),
-        names={eid: e.name for eid, e in model.elements.items()},
-    )
-    with _config_lock:
-        _config.clear()
-        _config[key] = config
-    return config
 
 
 def policy(request):

@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
+from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
 from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
@@ -41,14 +42,14 @@ def _url(name: str, *args: str) -> str | None:
 
 
 def report(order_id: str) -> JourneyReport:
-    config = common.explorer_config()
+    config = explorer_config()
     return report_for_order(common.source(), order_id, config.graph, config.sla,
                             config.container_of, names=config.names)
 
 
 def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:
     """The journey drawn on the C4 diagram; elements link to their steps on this page."""
-    config = common.explorer_config()
+    config = explorer_config()
     pol = common.policy(request)
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
     overlay = overlay_from_traces(
@@ -104,7 +105,7 @@ def journey_context(request, order_id: str) -> dict | None:
     result = report(order_id)
     if not result.journey.traces:
         return None
-    config = common.explorer_config()
+    config = explorer_config()
     data = redact_mapping(result.as_dict(), pol)
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     customer_url = None
@@ -159,7 +160,7 @@ def customer(request, customer_id):
     if not orders:
         return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
                                 % {"id": shown_customer(request, customer_id)})
-    config = common.explorer_config()
+    config = explorer_config()
     now = latest_time_ns(source) or 0
     rows = []
     for order_id in orders[-CUSTOMER_ORDERS_MAX:]:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
+from explorer.configuration import explorer_config
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import LOST, STUCK
 from explorer.journeys.report import order_ids, report_orders
@@ -99,7 +100,7 @@ def order_lists(source) -> dict[str, list[dict]]:
     found = cache.get(key)
     if found is not None:
         return found
-    config = common.explorer_config()
+    config = explorer_config()
     now = latest_time_ns(source)
     lists: dict[str, list[dict]] = {"stuck": [], "lost": [], "anomalous": []}
     if now is not None:

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.redaction import redact_text, redact_trace, redact_value
+from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
 from explorer.traces.model import Trace
@@ -147,7 +148,7 @@ def _stats_rows(request, prepared: PreparedTrace) -> list[dict]:
 
 def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
     """The trace drawn on the C4 diagram (redacted before it reaches the overlay)."""
-    config = common.explorer_config()
+    config = explorer_config()
     redacted = redact_trace(prepared.trace, common.policy(request))
     overlay = overlay_from_traces(
         [redacted], config.model, config.mapping, sla=config.sla_data,

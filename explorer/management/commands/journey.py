@@ -8,10 +8,10 @@ from datetime import datetime
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.configuration import explorer_config
 from explorer.journeys.report import report_for_order
 from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
-from explorer.web.common import explorer_config
 
 
 def add_common_arguments(parser) -> None:

@@ -5,13 +5,13 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.configuration import explorer_config
 from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
 from explorer.tours.loading import import_files, shipped_files
 from explorer.tours.models import Tour
 from explorer.tours.persist import spec_of
 from explorer.tours.tourfile import export_document
-from explorer.web.common import explorer_config
 
 
 class Command(BaseCommand):
