@@ -1,5 +1,8 @@
-"""The Django admin, for administrators only: the explorer's login, a verified second factor
-and the permission accounts.manage_users, like every other page (see accounts.access)."""
+"""The Django admin, for administrators and architects: the explorer's login, a verified
+second factor and the permission accounts.use_admin, like every other page (see
+accounts.access). Inside, each role sees only the models its model permissions allow
+(administrators: users, devices, lockouts, audit; architects, through ArchitectsEdit:
+mapping rules and tours)."""
 
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
@@ -16,7 +19,7 @@ class ExplorerAdminSite(admin.AdminSite):
 
     def has_permission(self, request):
         user = request.user
-        return user.is_active and is_verified(user) and user.has_perm("accounts.manage_users")
+        return user.is_active and is_verified(user) and user.has_perm("accounts.use_admin")
 
     def get_urls(self):
         urls = super().get_urls()
@@ -33,10 +36,24 @@ class ExplorerAdminSite(admin.AdminSite):
 
 
 def _guard(patterns) -> None:
-    """Every admin view but the login redirect needs manage_users (and so a login and a
-    verified second factor) before the admin's own checks run."""
+    """Every admin view but the login redirect needs use_admin (and so a login and a verified
+    second factor) before the admin's own checks run."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             _guard(pattern.url_patterns)
         elif pattern.name != "login":
-            pattern.callback = requires("manage_users")(pattern.callback)
+            pattern.callback = requires("use_admin")(pattern.callback)
+
+
+class ArchitectsEdit:
+    """ModelAdmin mixin: the model is the architects' to read and write (accounts.edit_model)."""
+
+    def has_module_permission(self, request):
+        return request.user.has_perm("accounts.edit_model")
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm("accounts.edit_model")
+
+    has_add_permission = has_view_permission
+    has_change_permission = has_view_permission
+    has_delete_permission = has_view_permission

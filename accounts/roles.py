@@ -16,14 +16,16 @@ CUSTOM_PERMISSIONS = {
     "edit_model": "Edit the C4 model, the mapping, the state graph and tours",
     "view_audit": "Search and export the audit log",
     "manage_users": "Manage users, roles and second-factor devices",
+    "use_admin": "Use the Django admin, for the models the role's model permissions allow",
 }
 
 ROLE_PERMISSIONS = {
     "onboarding": ["view_journeys", "view_tours"],
     "support": ["view_journeys", "view_tours", "view_customer_ids", "upload_traces"],
     "analyst": ["view_journeys", "view_tours", "view_analytics", "upload_traces"],
-    "architect": ["view_journeys", "view_tours", "view_analytics", "upload_traces", "edit_model"],
-    "administrator": ["view_tours", "view_audit", "manage_users"],
+    "architect": ["view_journeys", "view_tours", "view_analytics", "upload_traces", "edit_model",
+                  "use_admin"],
+    "administrator": ["view_tours", "view_audit", "manage_users", "use_admin"],
 }
 ROLES = tuple(ROLE_PERMISSIONS)
 
@@ -67,10 +69,11 @@ def sync_role_groups(apps) -> None:
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
         granted = [custom[codename] for codename in codenames]
-        if role == "administrator":
-            granted += [
-                permission(app_label, model, f"{action}_{model}", f"Can {action} {model}")
-                for app_label, model, actions in ADMINISTRATOR_MODEL_PERMISSIONS
-                for action in actions
-            ]
+        granted += [
+            permission(app_label, model, f"{action}_{model}", f"Can {action} {model}")
+            for app_label, model, actions in (
+                ADMINISTRATOR_MODEL_PERMISSIONS if role == "administrator" else ()
+            )
+            for action in actions
+        ]
         group.permissions.set(granted)

@@ -197,13 +197,24 @@ def test_analyst_granted_customer_ids_individually(client):
 
 
 @pytest.mark.django_db
-def test_admin_site_for_administrators_only(client):
+def test_admin_site_each_role_sees_only_its_models(client):
     from accounts.testing import login_as
 
-    login_as(client, "architect")
+    login_as(client, "analyst")
     assert client.get("/admin/").status_code == 403
     client.logout()
+
+    login_as(client, "architect", username="architect-1")
+    assert client.get("/admin/c4/mappingrule/").status_code == 200
+    assert client.get("/admin/tours/tour/add/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 403
+    index = client.get("/admin/").content.decode()
+    assert "Mapping rules" in index or "mapping rule" in index.lower()
+    assert "/admin/auth/user/" not in index
+    client.logout()
+
     login_as(client, "administrator", username="admin-1")
     page = client.get("/admin/auth/user/")
     assert page.status_code == 200
     assert b"Reset the second factor" in page.content
+    assert client.get("/admin/c4/mappingrule/").status_code == 403

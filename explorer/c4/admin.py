@@ -2,6 +2,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from accounts.admin_site import ArchitectsEdit
 from explorer.c4.mapping import MappingError, rules_from_dict
 from explorer.c4.models import MappingRule
 
@@ -22,7 +23,7 @@ class MappingRuleForm(forms.ModelForm):
 
 
 @admin.register(MappingRule)
-class MappingRuleAdmin(admin.ModelAdmin):
+class MappingRuleAdmin(ArchitectsEdit, admin.ModelAdmin):
     form = MappingRuleForm
     list_display = ("section", "position", "element", "match")
     list_filter = ("section",)

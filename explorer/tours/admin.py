@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
+from accounts.admin_site import ArchitectsEdit
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress, TourStep
 from explorer.tours.tourfile import TourFileError, parse_question
 
@@ -14,20 +15,6 @@ def _model_ids():
 
     config = explorer_config()
     return config.model.elements, config.graph.names
-
-
-class _Authoring:
-    """Only architects write tours."""
-
-    def has_module_permission(self, request):
-        return request.user.has_perm("accounts.edit_model")
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.has_perm("accounts.edit_model")
-
-    has_add_permission = has_view_permission
-    has_change_permission = has_view_permission
-    has_delete_permission = has_view_permission
 
 
 class TourStepForm(forms.ModelForm):
@@ -52,14 +39,14 @@ class TourStepForm(forms.ModelForm):
         return data
 
 
-class TourStepInline(_Authoring, admin.StackedInline):
+class TourStepInline(ArchitectsEdit, admin.StackedInline):
     model = TourStep
     form = TourStepForm
     extra = 0
 
 
 @admin.register(Tour)
-class TourAdmin(_Authoring, admin.ModelAdmin):
+class TourAdmin(ArchitectsEdit, admin.ModelAdmin):
     list_display = ("slug", "title", "position", "example_order", "updated_at")
     search_fields = ("slug", "title", "title_ru")
     inlines = [TourStepInline]
@@ -86,7 +73,7 @@ class CheckQuestionForm(forms.ModelForm):
 
 
 @admin.register(CheckQuestion)
-class CheckQuestionAdmin(_Authoring, admin.ModelAdmin):
+class CheckQuestionAdmin(ArchitectsEdit, admin.ModelAdmin):
     form = CheckQuestionForm
     list_display = ("text", "step")
 
