@@ -1,4 +1,3 @@
-import csv
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -7,7 +6,6 @@ from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import LoginView, redirect_to_login
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -17,6 +15,7 @@ from django_otp import match_token, user_has_device
 
 from . import audit
 from .access import is_verified, redirect_to_second_factor, requires, second_factor_not_required
+from .exports import csv_response
 from .forms import AuditFilterForm, CodeForm
 from .models import AuditAction, AuditEntry
 from .second_factor import (
@@ -175,32 +174,13 @@ def audit_log(request):
     )
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value) -> str:
-    """Neutralises spreadsheet formulas: entries carry user- and trace-supplied text."""
-    text = "" if value is None else str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 @requires("view_audit")
 def audit_export(request):
     form = AuditFilterForm(request.GET or None)
     entries = form.filter(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
     audit.record(request, AuditAction.EXPORT, "audit_log", "", request.GET.urlencode())
-    writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(AUDIT_CSV_COLUMNS)
-        for entry in entries.iterator(chunk_size=2000):
-            yield writer.writerow(
-                [entry.time.isoformat()]
-                + [_csv_cell(getattr(entry, column)) for column in AUDIT_CSV_COLUMNS[1:]]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="audit-log.csv"'
-    return response
+    rows = (
+        [entry.time.isoformat()] + [getattr(entry, column) for column in AUDIT_CSV_COLUMNS[1:]]
+        for entry in entries.iterator(chunk_size=2000)
+    )
+    return csv_response(AUDIT_CSV_COLUMNS, rows, "audit-log.csv")

@@ -1,4 +1,6 @@
-"""Downloads: journeys and traces as JSON (redacted), diagrams as SVG and PNG; audited."""
+"""Downloads: journeys and traces as JSON (redacted), diagrams as SVG and PNG; audited.
+Exports: a journey's steps, a customer's orders and a trace's spans as CSV (redacted,
+formula-safe, audited as exports)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import shutil
 import subprocess
 
 import orjson
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
@@ -16,7 +19,12 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.access import requires
-from accounts.redaction import redact_mapping, redact_trace
+from accounts.exports import csv_response
+from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
+from explorer.configuration import explorer_config
+from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
+from explorer.journeys.conformance import check_states
+from explorer.journeys.report import iso
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
@@ -181,3 +189,91 @@ def map_png_download(request):
     return _map_diagram(request, "png")
 
 
+
+
+# CSV exports --------------------------------------------------------------------------------
+
+JOURNEY_CSV_COLUMNS = ["time", "container", "operation", "duration_ms", "outcome", "trace_id",
+                       "span_id", "order_id", "customer_id", "customer_type"]
+CUSTOMER_CSV_COLUMNS = ["order_id", "customer_id", "status", "state", "customer_type"]
+TRACE_CSV_COLUMNS = ["span_id", "parent_id", "service", "name", "kind", "start", "duration_ms",
+                     "status"]
+
+
+def _csv_export(request, header, rows, filename: str, obj_type: str, obj_id: str, detail: str):
+    """An audited CSV attachment (accounts.exports.csv_response); `rows` must already be
+    redacted."""
+    audit.record(request, audit.AuditAction.EXPORT, obj_type, obj_id, detail)
+    return csv_response(header, rows, filename)
+
+
+@requires("view_journeys")
+@source_errors
+def journey_csv(request, order_id):
+    """The journey of an order, one row per step."""
+    order_id, result = _journey_report(request, order_id)
+    if result is None:
+        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
+                                % {"id": shown(request, order_id)})
+    data = redact_mapping(result.as_dict(), common.policy(request))
+    customer_id = shown_customer(request, result.journey.customer_id)
+    rows = [[step["start"], step["container"], step["operation"], step["duration_ms"],
+             step["outcome"], step["trace_id"], step["span_id"], data["order_id"], customer_id,
+             data["customer_type"] or ""] for step in data["steps"]]
+    return _csv_export(request, JOURNEY_CSV_COLUMNS, rows,
+                       _filename(f"journey-{order_id}", "csv"), "order", order_id,
+                       f"journey csv, {len(rows)} rows")
+
+
+@requires("view_journeys")
+@source_errors
+def customer_csv(request, customer_id):
+    """A customer's orders, oldest first, with the state each has reached."""
+    customer_id = clean_text(customer_id, MAX_ID)
+    source = common.source()
+    orders = customer_orders(source, customer_id) if customer_id else []
+    if not orders:
+        return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
+                                % {"id": shown_customer(request, customer_id)})
+    config = explorer_config()
+    now = latest_time_ns(source) or 0
+    shown_id = shown_customer(request, customer_id)
+    rows = []
+    for order_id in orders:
+        journey = journey_for_order(source, order_id, container_of=config.container_of)
+        conformance = check_states(journey, config.graph, now)
+        rows.append([shown(request, order_id), shown_id, conformance.status,
+                     conformance.state or "", shown(request, journey.customer_type or "")])
+    return _csv_export(request, CUSTOMER_CSV_COLUMNS, rows,
+                       _filename(f"customer-{shown_id}-orders", "csv"), "customer",
+                       customer_id, f"orders csv, {len(rows)} rows")
+
+
+def _business_cell(span, key: str, policy):
+    """A business attribute of the span, or of its resource, redacted; "" when absent."""
+    value = span.attributes.get(key)
+    if value is None:
+        value = span.resource.attributes.get(key)
+    return "" if value is None else redact_value(key, value, policy)
+
+
+@requires("view_journeys")
+@source_errors
+def trace_csv(request, trace_id):
+    """A trace's spans in tree order (as on the trace page), with the business attributes."""
+    where = TraceWhere(trace_id)
+    prepared = where.load(request)
+    pol = common.policy(request)
+    keys = list(settings.EXPLORER_BUSINESS_ATTRIBUTES)
+
+    def rows():
+        for position in prepared.order.order:
+            span = prepared.spans[position]
+            yield [span.span_id, span.parent_id or "", redact_text(span.service, pol),
+                   redact_text(span.name, pol), span.kind.name, iso(span.start_ns),
+                   round(span.duration_ns / 1e6, 3), span.status_code.name,
+                   *(_business_cell(span, key, pol) for key in keys)]
+
+    return _csv_export(request, TRACE_CSV_COLUMNS + keys, rows(),
+                       _filename(f"trace-{where.trace_id}", "csv"), "trace", where.trace_id,
+                       f"trace csv, {len(prepared.spans)} spans")

@@ -22,10 +22,16 @@ urlpatterns = [
          name="trace_diagram_svg"),
     path("download/trace-diagram/<path:trace_id>.png", downloads.trace_png_download,
          name="trace_diagram_png"),
+    path("download/journey/<path:order_id>.csv", downloads.journey_csv, name="journey_csv"),
+    path("download/trace/<path:trace_id>.csv", downloads.trace_csv, name="trace_csv"),
     path("download/system-map.svg", downloads.map_svg_download, name="map_svg"),
     path("download/system-map.png", downloads.map_png_download, name="map_png"),
     # Journeys
     path("orders/<path:order_id>/", journeys.order, name="order"),
+    # Beside the customer page, so the page links it relatively ("orders.csv"): the raw id
+    # must not appear in the HTML of viewers who see it masked.
+    path("customers/<path:customer_id>/orders.csv", downloads.customer_csv,
+         name="customer_csv"),
     path("customers/<path:customer_id>/", journeys.customer, name="customer"),
     # Traces
     path("traces/<path:trace_id>/rows/", traces.rows, name="trace_rows"),
