@@ -1,0 +1,49 @@
+"""`manage.py ingest PATH...`: write trace files (any supported format) into the embedded store."""
+
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from explorer.store.ingest import ingest
+from explorer.traces.parsers import FORMATS
+
+
+class Command(BaseCommand):
+    help = (
+        "Write traces from files, folders (recursively) or glob patterns into the embedded "
+        "store. Exits non-zero when any file, document or trace was rejected."
+    )
+    # Only the database matters here; a half-configured web layer must not stop an import.
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument(
+            "--format", choices=FORMATS, help="read every file as this format (default: detect)"
+        )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            help="reading processes for big inputs (default: EXPLORER_INGEST_WORKERS, else one "
+            "per CPU; 0 reads in this process)",
+        )
+
+    def handle(self, *args, **options):
+        with tqdm(
+            unit=" spans", unit_scale=True, disable=not sys.stderr.isatty(), file=sys.stderr
+        ) as bar:
+            report = ingest(
+                options["paths"],
+                fmt=options["format"],
+                progress=bar.update,
+                workers=options["workers"],
+            )
+        self.stdout.write(
+            f"files: {report.files}, traces: {report.traces}, spans: {report.spans}, "
+            f"rejected: {len(report.rejected)}"
+        )
+        for rejection in report.rejected:
+            self.stderr.write(f"rejected: {rejection}")
+        if report.rejected:
+            raise CommandError(f"{len(report.rejected)} rejected (listed above)", returncode=1)

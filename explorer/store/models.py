@@ -1,0 +1,95 @@
+"""Tables of the embedded trace store.
+
+No row per span: a trace is one StoredTrace row (its summary) plus compressed chunks of at
+most explorer.store.ingest.CHUNK_SPANS spans (explorer.store.codec), so writing is a few
+rows per trace and a huge trace can be read a chunk at a time. Look-ups go through small
+index tables: business attributes, and the operations (service and span name, kept once in
+a catalogue) of each trace.
+"""
+
+from django.db import models
+
+from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+
+
+class StoredTrace(models.Model):
+    trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    start_ns = models.BigIntegerField(db_index=True)
+    end_ns = models.BigIntegerField()
+    duration_ns = models.BigIntegerField()
+    span_count = models.IntegerField()
+    error_count = models.IntegerField()
+    root_service = models.CharField(max_length=ID_LENGTH)
+    root_name = models.TextField()
+    services = models.JSONField(default=list)  # sorted service names
+    attributes = models.JSONField(default=dict)  # first value of each business attribute
+    warnings = models.JSONField(default=list)  # what normalisation repaired
+
+    class Meta:
+        db_table = "store_trace"
+
+    def __str__(self) -> str:
+        return self.trace_id
+
+
+class TraceChunk(models.Model):
+    """Spans number `seq * CHUNK_SPANS` onwards of a trace (ordered by start time)."""
+
+    trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="chunks")
+    seq = models.IntegerField()
+    span_count = models.IntegerField()
+    data = models.BinaryField()
+
+    class Meta:
+        db_table = "store_chunk"
+        constraints = [
+            models.UniqueConstraint(fields=["trace", "seq"], name="store_chunk_trace_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}#{self.seq}"
+
+
+class TraceAttribute(models.Model):
+    """A business attribute value seen on a span or resource of the trace."""
+
+    trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="business")
+    key = models.CharField(max_length=ID_LENGTH)
+    value = models.CharField(max_length=INDEXED_VALUE_LENGTH)
+
+    class Meta:
+        db_table = "store_attribute"
+        indexes = [models.Index(fields=["key", "value"], name="store_attribute_key_value")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"
+
+
+class Operation(models.Model):
+    """Catalogue of (service, span name) pairs ever stored, for search forms."""
+
+    service = models.CharField(max_length=ID_LENGTH)
+    name = models.CharField(max_length=ID_LENGTH)
+
+    class Meta:
+        db_table = "store_operation"
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name"], name="store_operation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name}"
+
+
+class TraceOperation(models.Model):
+    """An operation (service and span name, from the catalogue) that ran in the trace: two
+    integers a row, so that thousands of them are cheap to insert."""
+
+    trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="operation_rows")
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="trace_rows")
+
+    class Meta:
+        db_table = "store_trace_operation"
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}: {self.operation_id}"

@@ -1,0 +1,241 @@
+"""Reading trace files and preparing their traces for the store (framework-free).
+
+Everything CPU-heavy of an ingest happens here (parsing, merging, summarising, encoding), so
+`explorer.store.ingest` can run it in worker processes that never touch the database; the
+database side only inserts what comes out. A big JSON-lines file is cut into ranges of whole
+lines (Task) that several workers read at once.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import orjson
+
+from explorer.store import codec
+from explorer.store.summary import TraceFacts, merge_spans, trace_facts
+from explorer.traces.model import Span, Trace
+from explorer.traces.parsers import iter_file, parse_bytes
+
+ID_LENGTH = 255  # longest trace id, service or operation name the index tables hold
+# Longer business-attribute values are indexed by their first INDEXED_VALUE_LENGTH characters
+# (look-ups cut the asked value the same way).
+INDEXED_VALUE_LENGTH = 200
+JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
+READ_BLOCK = 1 << 24
+
+
+class Rejection(NamedTuple):
+    file: str
+    position: str  # "line 12", "byte 3401", or "" for the whole file
+    reason: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}, {self.position}" if self.position else self.file
+        return f"{where}: {self.reason}"
+
+
+@dataclass(slots=True)
+class PreparedTrace:
+    """A trace ready to insert: its facts and its spans encoded in chunks."""
+
+    trace_id: str
+    facts: TraceFacts
+    chunks: list[bytes]
+    chunk_sizes: list[int]
+    links: list[str]  # other traces its spans link to
+    warnings: list[str]
+
+
+@dataclass(slots=True)
+class Batch:
+    traces: list[PreparedTrace] = field(default_factory=list)
+    spans: int = 0  # spans read for it, duplicates included
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(slots=True, frozen=True)
+class Settings:
+    """What a reader needs to know, passed explicitly so that worker processes need no
+    Django settings."""
+
+    business_keys: tuple[str, ...]
+    batch_spans: int
+    batch_traces: int
+    chunk_spans: int
+
+
+@dataclass(slots=True, frozen=True)
+class Task:
+    """A whole file (start None: read by iter_file, any format) or a range of whole lines of a
+    JSON-lines file, from byte `start` to `end`, whose first line is number `first_line`."""
+
+    path: str
+    fmt: str | None = None
+    start: int | None = None
+    end: int | None = None
+    first_line: int = 1
+
+
+def prepare_trace(
+    trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings
+) -> PreparedTrace:
+    merged = merge_spans([spans])
+    facts = trace_facts(merged, config.business_keys)
+    size = config.chunk_spans
+    parts = [merged[first : first + size] for first in range(0, len(merged), size)]
+    linked = {link.trace_id for s in merged for link in s.links}
+    linked.discard(trace_id)
+    return PreparedTrace(
+        trace_id=trace_id,
+        facts=facts,
+        chunks=[codec.encode_spans(part) for part in parts],
+        chunk_sizes=[len(part) for part in parts],
+        links=sorted(linked),
+        warnings=warnings,
+    )
+
+
+class Batcher:
+    """Collects traces (merging those with the same id) and hands out prepared batches of
+    about config.batch_spans spans."""
+
+    def __init__(self, config: Settings) -> None:
+        self.config = config
+        self.batch = Batch()
+        self.pending: dict[str, tuple[list[Span], list[str]]] = {}
+        self.pending_spans = 0
+
+    def add(self, trace: Trace, file: str) -> Batch | None:
+        self.batch.spans += len(trace.spans)
+        if not trace.spans:
+            return None
+        if len(trace.trace_id) > ID_LENGTH:
+            reason = f"trace id longer than {ID_LENGTH} characters"
+            self.reject(Rejection(file, "", f"{trace.trace_id[:40]}...: {reason}"))
+            return None
+        entry = self.pending.get(trace.trace_id)
+        if entry is None:
+            entry = self.pending[trace.trace_id] = ([], [])
+        entry[0].extend(trace.spans)
+        entry[1].extend(w for w in trace.warnings if w not in entry[1])
+        self.pending_spans += len(trace.spans)
+        if (
+            self.pending_spans >= self.config.batch_spans
+            or len(self.pending) >= self.config.batch_traces
+        ):
+            return self.take()
+        return None
+
+    def reject(self, rejection: Rejection) -> None:
+        self.batch.rejected.append(rejection)
+
+    def take(self) -> Batch:
+        batch = self.batch
+        batch.traces = [
+            prepare_trace(trace_id, spans, warnings, self.config)
+            for trace_id, (spans, warnings) in self.pending.items()
+        ]
+        self.batch, self.pending, self.pending_spans = Batch(), {}, 0
+        return batch
+
+
+def read_task(task: Task, config: Settings) -> Iterator[Batch]:
+    """The prepared batches of a task; a problem becomes a rejection, never an exception."""
+    batcher = Batcher(config)
+    try:
+        for where, result in _documents(task):
+            for problem in result.errors:
+                # A line is where iter_file too would place a problem of a JSON line.
+                batcher.reject(Rejection(task.path, where or problem.position, problem.message))
+            for trace in result.traces:
+                ready = batcher.add(trace, task.path)
+                if ready is not None:
+                    yield ready
+    except Exception as exc:  # a parser bug must not stop the other files
+        batcher.reject(Rejection(task.path, "", f"cannot read the file: {exc!r}"))
+    yield batcher.take()
+
+
+def _documents(task: Task) -> Iterator[tuple[str, object]]:
+    """(where, ParseResult) of every document of the task; `where` is the line for ranges
+    (the parser's own positions already say it for whole files)."""
+    if task.start is None:
+        for result in iter_file(task.path, fmt=task.fmt):
+            yield "", result
+        return
+    with open(task.path, "rb") as stream:
+        stream.seek(task.start)
+        position, number = task.start, task.first_line
+        while position < task.end:
+            line = stream.readline()
+            if not line:
+                break
+            position += len(line)
+            if line.strip():
+                yield f"line {number}", parse_bytes(line, fmt=task.fmt, source=task.path)
+            number += 1
+
+
+def plan(path: str, fmt: str | None, parts: int, min_part: int) -> list[Task]:
+    """One task for a file, or ranges of whole lines for a big JSON-lines file (by its name,
+    and a first line that is a whole JSON object), so that `parts` workers share it."""
+    size = os.path.getsize(path)
+    if (
+        parts < 2
+        or size < 2 * min_part
+        or fmt not in (None, "jsonl")
+        or not path.lower().endswith(JSON_LINES_SUFFIXES)
+    ):
+        return [Task(path, fmt)]
+    with open(path, "rb") as stream:
+        first = stream.readline()
+        try:
+            if type(orjson.loads(first)) is not dict:
+                return [Task(path, fmt)]
+        except orjson.JSONDecodeError:
+            return [Task(path, fmt)]
+        # Cut after the first newline past every `step` bytes, counting lines on the way.
+        step = max(min_part, size // (parts * 4))
+        tasks, start, line = [], 0, 1
+        while start < size:
+            stream.seek(start + step)
+            stream.readline()  # finish the line the cut falls in
+            end = min(stream.tell(), size)
+            tasks.append(Task(path, None, start, end, line))
+            stream.seek(start)
+            for offset in range(start, end, READ_BLOCK):
+                line += stream.read(min(READ_BLOCK, end - offset)).count(b"\n")
+            start = end
+    return tasks
+
+
+@contextmanager
+def batch_gc() -> Iterator[None]:
+    """Pause the cyclic collector while batches are built: with ~50,000 spans (a million
+    objects) alive, its automatic runs cost more than the parsing. Whoever consumes a batch
+    calls gc.collect(1) once it is done with it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def worker(tasks, results, config: Settings) -> None:
+    """A worker process: reads tasks until None, puts batches on `results`, then "done"."""
+    try:
+        with batch_gc():
+            for task in iter(tasks.get, None):
+                for batch in read_task(task, config):
+                    results.put(batch)
+                    gc.collect(1)
+    finally:
+        results.put("done")

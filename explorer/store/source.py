@@ -1,0 +1,203 @@
+"""The embedded store as a TraceSource (explorer.sources.base)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from explorer.sources.base import (
+    DependencyEdge,
+    SourceError,
+    TraceNotFound,
+    TraceQuery,
+    TraceSummary,
+)
+from explorer.store import codec
+from explorer.store.ingest import LINKED_TRACE_KEY
+from explorer.store.models import (
+    ID_LENGTH,
+    INDEXED_VALUE_LENGTH,
+    Operation,
+    StoredTrace,
+    TraceAttribute,
+    TraceChunk,
+    TraceOperation,
+)
+from explorer.store.summary import check_searchable
+from explorer.traces.model import Span, Trace
+
+_SUMMARY_FIELDS = (
+    "trace_id",
+    "start_ns",
+    "duration_ns",
+    "span_count",
+    "root_service",
+    "root_name",
+    "services",
+    "error_count",
+    "attributes",
+)
+
+
+class StoreSource:
+    """Traces written by `manage.py ingest` (or uploads) into the Django database."""
+
+    def __init__(self, name: str = "store") -> None:
+        self.name = name
+
+    def get_trace(self, trace_id: str) -> Trace:
+        # One query: a look-up reads a handful of traces and each round trip counts.
+        chunks = (
+            TraceChunk.objects.filter(trace__trace_id=trace_id)
+            .order_by("seq")
+            .values_list("seq", "data", "trace__warnings")
+        )
+        with self._answering():
+            rows = list(chunks)
+        if not rows:
+            raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
+        spans = [span for seq, data, _ in rows for span in self._decode(seq, data)]
+        return Trace(trace_id, spans, list(rows[0][2]))
+
+    def iter_spans(self, trace_id: str) -> Iterator[list[Span]]:
+        """The spans of a trace a chunk (at most explorer.store.ingest.CHUNK_SPANS) at a time,
+        by start time: a huge trace can be shown or analysed without holding all of it."""
+        yield from self._chunks(self._row(trace_id)[0])
+
+    def search(self, query: TraceQuery) -> list[TraceSummary]:
+        traces = StoredTrace.objects.all()
+        if query.service is not None or query.operation is not None:
+            operations = Operation.objects.all()
+            if query.service is not None:
+                operations = operations.filter(service=query.service[:ID_LENGTH])
+            if query.operation is not None:
+                operations = operations.filter(name=query.operation[:ID_LENGTH])
+            rows = TraceOperation.objects.filter(operation__in=operations)
+            traces = traces.filter(pk__in=rows.values("trace_id"))
+        check_searchable(query, settings.EXPLORER_BUSINESS_ATTRIBUTES, self.name)
+        for key, value in query.attributes.items():
+            rows = TraceAttribute.objects.filter(key=key, value=str(value)[:INDEXED_VALUE_LENGTH])
+            traces = traces.filter(pk__in=rows.values("trace_id"))
+        if query.min_duration_ns is not None:
+            traces = traces.filter(duration_ns__gte=query.min_duration_ns)
+        if query.max_duration_ns is not None:
+            traces = traces.filter(duration_ns__lte=query.max_duration_ns)
+        if query.start_ns is not None:
+            traces = traces.filter(start_ns__gte=query.start_ns)
+        if query.end_ns is not None:
+            traces = traces.filter(start_ns__lt=query.end_ns)
+        if query.errors_only:
+            traces = traces.filter(error_count__gt=0)
+        rows = traces.order_by("-start_ns", "trace_id").values_list(*_SUMMARY_FIELDS)
+        with self._answering():
+            return [TraceSummary(*row) for row in rows[: query.limit]]
+
+    def find_traces(
+        self,
+        attribute: str,
+        value: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[TraceSummary]:
+        query = TraceQuery(
+            attributes={attribute: value}, start_ns=start_ns, end_ns=end_ns, limit=limit
+        )
+        return self.search(query)
+
+    def services(self) -> list[str]:
+        with self._answering():
+            return list(
+                Operation.objects.order_by("service").values_list("service", flat=True).distinct()
+            )
+
+    def operations(self, service: str) -> list[str]:
+        with self._answering():
+            return list(
+                Operation.objects.filter(service=service)
+                .order_by("name")
+                .values_list("name", flat=True)
+            )
+
+    def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge] | None:
+        return None  # the service graph comes from explorer.analysis over stored traces
+
+    def attribute_values(
+        self,
+        key: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 100_000,
+    ) -> list[str]:
+        rows = TraceAttribute.objects.filter(key=key)
+        if start_ns is not None:
+            rows = rows.filter(trace__start_ns__gte=start_ns)
+        if end_ns is not None:
+            rows = rows.filter(trace__start_ns__lt=end_ns)
+        with self._answering():
+            return list(rows.order_by("value").values_list("value", flat=True).distinct()[:limit])
+
+    def linking_traces(self, trace_id: str) -> list[str]:
+        rows = TraceAttribute.objects.filter(
+            key=LINKED_TRACE_KEY, value=trace_id[:INDEXED_VALUE_LENGTH]
+        )
+        with self._answering():
+            return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
+
+    def get_traces(self, trace_ids: list[str]) -> list[Trace]:
+        """The traces of these ids that are stored, in two queries per 500 ids (an order's
+        journey reads tens of traces: one round trip each would dominate)."""
+        found: list[Trace] = []
+        for first in range(0, len(trace_ids), 500):
+            part = trace_ids[first : first + 500]
+            with self._answering():
+                rows = list(
+                    StoredTrace.objects.filter(trace_id__in=part).values_list(
+                        "pk", "trace_id", "warnings"
+                    )
+                )
+                chunks = list(
+                    TraceChunk.objects.filter(trace_id__in=[pk for pk, _, _ in rows])
+                    .order_by("trace_id", "seq")
+                    .values_list("trace_id", "seq", "data")
+                )
+            spans: dict[int, list[Span]] = {pk: [] for pk, _, _ in rows}
+            for pk, seq, data in chunks:
+                spans[pk].extend(self._decode(seq, data))
+            found.extend(Trace(tid, spans[pk], list(warnings)) for pk, tid, warnings in rows)
+        return found
+
+    def _row(self, trace_id: str) -> tuple[int, list[str]]:
+        with self._answering():
+            row = (
+                StoredTrace.objects.filter(trace_id=trace_id).values_list("pk", "warnings").first()
+            )
+        if row is None:
+            raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
+        return row
+
+    def _chunks(self, pk: int) -> Iterator[list[Span]]:
+        chunks = TraceChunk.objects.filter(trace_id=pk)
+        with self._answering():
+            seqs = list(chunks.order_by("seq").values_list("seq", flat=True))
+        # One chunk fetched at a time: only one is in memory while the caller consumes it.
+        for seq in seqs:
+            with self._answering():
+                data = chunks.filter(seq=seq).values_list("data", flat=True).get()
+            yield self._decode(seq, data)
+
+    def _decode(self, seq: int, data: bytes | memoryview) -> list[Span]:
+        try:
+            return codec.decode_spans(bytes(data))
+        except codec.CodecError as exc:
+            raise SourceError(f"{self.name}: trace chunk {seq}: {exc}") from exc
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        try:
+            yield
+        except DatabaseError as exc:
+            raise SourceError(f"{self.name}: the database did not answer: {exc}") from exc

@@ -1,0 +1,37 @@
+"""The benchmark harness must keep working: a tiny run prints every figure (never timed here)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CORE_KEYS = {
+    "orjson_ms_50k",
+    "parse_ratio_50k",
+    "analysis_ratio_50k",
+    "analysis_growth_10x",
+    "ingest_spans_per_s",
+    "lookup_ms",
+    "peak_rss_mb_ingest_1m",
+}
+
+
+def test_bench_prints_one_json_object_with_every_core_figure(tmp_path):
+    env = {**os.environ, "BENCH_SCALE": "0.01", "EXPLORER_DATA_DIR": str(tmp_path)}
+    env.pop("DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench.py")],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(figures) >= CORE_KEYS
+    for key in CORE_KEYS:
+        assert isinstance(figures[key], int | float) and figures[key] > 0, key
