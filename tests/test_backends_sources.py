@@ -11,6 +11,7 @@ import pytest
 from google.protobuf import json_format
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from explorer.journeys.state_graph import ContainerSla, Sla
 from explorer.sources.base import SourceError, TraceNotFound, TraceQuery
 from explorer.sources.config import BackendConfig
 from explorer.sources.jaeger import JaegerSource
@@ -294,6 +295,9 @@ def test_traceql_query():
         ' && { span."odd key" = "x" || resource."odd key" = "x" }'
     )
     assert traceql(TraceQuery()) == "{ }"
+    assert traceql(TraceQuery(), select=["order.id"]) == (
+        "{ } | select(span.order.id, resource.order.id)"
+    )
 
 
 def test_tempo_search_request_and_check():
@@ -304,6 +308,8 @@ def test_tempo_search_request_and_check():
     search = server.seen[0]
     assert search.query["q"] == [
         '{ span.order.id = "A-1\\"042" || resource.order.id = "A-1\\"042" }'
+        " | select(span.order.id, resource.order.id, span.customer.id, resource.customer.id,"
+        " span.customer.type, resource.customer.type)"
     ]
     assert search.query["start"] == ["1000000000"] and search.query["end"] == ["1000000001"]
 
@@ -431,3 +437,67 @@ def _varint(n: int) -> bytes:
         n >>= 7
         if not n:
             return bytes(out)
+
+
+# --- fixes found by the parity test (tests/test_backends_parity.py) -------------------------
+
+
+def test_zipkin_annotations_carry_event_attributes():
+    span = {
+        "traceId": TRACE_ID,
+        "id": "eee19b7ec3c1b174",
+        "name": "post /api/orders",
+        "timestamp": 1_700_000_000_000_000,
+        "duration": 5,
+        "localEndpoint": {"serviceName": "shop-api"},
+        "annotations": [
+            {"timestamp": 1, "value": 'order.state_changed|{"order.state.new":"SUBMITTED"}|0'},
+            {"timestamp": 2, "value": '{"exception":{"exception.type":"Boom"}}'},
+            {"timestamp": 3, "value": "ws"},
+            {"timestamp": 4, "value": "a|{not json|0"},
+            {"timestamp": 5, "value": '{"a": 1, "b": 2}'},
+        ],
+    }
+    [trace] = parse_bytes(json.dumps([span]).encode(), fmt="zipkin-json").traces
+    events = [(e.name, e.attributes) for e in trace.spans[0].events]
+    assert events == [
+        ("order.state_changed", {"order.state.new": "SUBMITTED"}),  # the Collector's packing
+        ("exception", {"exception.type": "Boom"}),  # the SDKs' packing
+        ("ws", {}),
+        ("a|{not json|0", {}),
+        ('{"a": 1, "b": 2}', {}),
+    ]
+    assert trace.spans[0].name == "post /api/orders"
+
+
+@pytest.mark.parametrize(("options", "days"), [({}, 30), ({"lookback_days": 2}, 2)])
+def test_search_without_a_start_looks_back_lookback_days(options, days):
+    with ReplayServer(zipkin) as server:
+        config = BackendConfig(name="z", kind="zipkin", url=server.url, **FAST, **options)
+        ZipkinSource(config).find_traces("order.id", "A-1")
+    assert server.seen[0].query["lookback"] == [str(days * 86_400_000)]
+
+
+def test_jaeger_v3_not_found_answers_are_not_a_missing_api():
+    gateway_404 = Reply(status=404, body=b'{"error":{"httpCode":404,"message":"No traces found"}}')
+
+    def answer(seen):
+        if seen.path in ("/api/v3/traces", f"/api/v3/traces/{TRACE_ID}"):
+            return gateway_404
+        return jaeger_v3(seen)
+
+    with ReplayServer(answer) as server:
+        source = make_source("jaeger-v3", server.url)
+        assert source.search(TraceQuery(service="shop-api")) == []
+        with pytest.raises(TraceNotFound):
+            source.get_trace(TRACE_ID)
+        assert source.api == "v3"
+    assert [s.path for s in server.seen] == ["/api/v3/traces", f"/api/v3/traces/{TRACE_ID}"]
+
+
+def test_sla_endpoints_match_zipkin_lower_cased_span_names():
+    sla = Sla({"shop_api": ContainerSla(800, {"PUT /api/orders/{id}/model": 2000})})
+    assert sla.limit_ms("shop_api", "PUT /api/orders/{id}/model") == 2000
+    assert sla.limit_ms("shop_api", "put /api/orders/{id}/model") == 2000
+    assert sla.limit_ms("shop_api", "GET /api/items") == 800
+    assert sla.limit_ms("crm_api", "GET /api/items") is None

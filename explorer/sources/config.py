@@ -47,6 +47,7 @@ _NUMBER_KEYS = {
     "retry_after_max": (10.0, 0.0),
     "breaker_failures": (5, 1),
     "breaker_cooldown": (30.0, 0.0),
+    "lookback_days": (30.0, 0.001),
 }
 _INT_KEYS = {"retries", "max_bytes", "breaker_failures"}
 _ALLOWED_KEYS = {"name", "kind", *_STRING_KEYS, *_NUMBER_KEYS}
@@ -77,6 +78,9 @@ class BackendConfig:
     retry_after_max: float = 10.0  # longest Retry-After honoured
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
     breaker_cooldown: float = 30.0  # seconds the circuit stays open before a trial call
+    # How far back a search without a start looks (an order's journey: find_traces by order.id
+    # with no window). Orders take days to weeks from placing to delivery.
+    lookback_days: float = 30.0
 
     def __repr__(self) -> str:  # never print secrets in logs or tracebacks
         return f"BackendConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"

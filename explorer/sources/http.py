@@ -38,9 +38,10 @@ _CHUNK = 64 * 1024
 class HttpStatusError(SourceError):
     """The backend answered with an HTTP error status that retrying does not fix (404, 400...)."""
 
-    def __init__(self, message: str, status: int):
+    def __init__(self, message: str, status: int, body: bytes = b""):
         super().__init__(message)
         self.status = status
+        self.body = body  # the start of the answer: some APIs say there what the status means
 
 
 @dataclass(slots=True)
@@ -236,7 +237,9 @@ class BackendClient:
             raise self._error(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}")
         if status >= 300:
             raise HttpStatusError(
-                self._message(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}"), status
+                self._message(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}"),
+                status,
+                body[:4096],
             )
         content_type = raw.headers.get("Content-Type", "").split(";")[0].strip().lower()
         if content_type not in allowed_types and not content_type.endswith("+json"):

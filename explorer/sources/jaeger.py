@@ -14,7 +14,6 @@ from explorer.sources.remote import (
     RemoteSource,
     go_duration,
     rfc3339,
-    time_window,
 )
 
 log = logging.getLogger("explorer.sources")
@@ -37,7 +36,9 @@ class JaegerSource(RemoteSource):
             except HttpStatusError as exc:
                 if exc.status != 404:
                     raise
-            # 404: no such trace, or no API v3 (Jaeger 1.x): the classic API tells which.
+                if _v3_not_found(exc):
+                    raise TraceNotFound(f"{self.name}: no trace {tid}") from None
+            # A plain 404: no API v3 (Jaeger 1.x); the classic API answers.
         try:
             body = self.client.get(f"api/traces/{tid}").body
         except HttpStatusError as exc:
@@ -83,7 +84,7 @@ class JaegerSource(RemoteSource):
 
     # --- helpers --------------------------------------------------------------------------
     def _search_one(self, query: TraceQuery) -> list[TraceSummary]:
-        start, end = time_window(query)
+        start, end = self.time_window(query)
         attributes = dict(query.attributes)
         if query.errors_only:
             attributes["error"] = "true"
@@ -106,6 +107,8 @@ class JaegerSource(RemoteSource):
             except HttpStatusError as exc:
                 if exc.status != 404:
                     raise
+                if _v3_not_found(exc):
+                    return []
                 self._fall_back("api/v3/traces")
         params = {
             "service": query.service,
@@ -138,6 +141,17 @@ class JaegerSource(RemoteSource):
     def _fall_back(self, path: str) -> None:
         log.info("%s: %s answered 404; using the classic Jaeger API", self.name, path)
         self.api = "classic"
+
+
+def _v3_not_found(exc: HttpStatusError) -> bool:
+    """API v3 answers "no such trace" and an empty search with 404 and its gateway's error
+    object ({"error": {"httpCode": 404, ...}}); a Jaeger without API v3 answers 404 with a
+    plain page. Only the plain page means "use the classic API"."""
+    try:
+        data = orjson.loads(exc.body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("error"), dict)
 
 
 def _duration(ns: int | None) -> str | None:

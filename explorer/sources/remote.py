@@ -16,8 +16,6 @@ from explorer.traces.model import Trace
 from explorer.traces.parsers import parse_bytes
 
 DEFAULT_BUSINESS_KEYS = ("order.id", "customer.id", "customer.type")
-# Searches without a start look this far back: an order's journey may take days.
-DEFAULT_LOOKBACK_NS = 7 * 24 * 3600 * 10**9
 # A search without a service asks each service in turn (Jaeger needs one); at most this many.
 MAX_SERVICES_SCANNED = 50
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{1,32}")
@@ -77,6 +75,14 @@ class RemoteSource:
         ]
         return sorted(found, key=newest_first)[:limit]
 
+    def time_window(self, query: TraceQuery) -> tuple[int, int]:
+        """The query's [start, end) in ns: now as the end, and the backend's look-back
+        (lookback_days) as the start when the query has none."""
+        end = query.end_ns if query.end_ns is not None else time.time_ns()
+        if query.start_ns is not None:
+            return query.start_ns, end
+        return end - int(self.config.lookback_days * 86_400 * 10**9), end
+
     def search_each_service(self, query: TraceQuery, search_one) -> list[TraceSummary]:
         """Run `search_one(query)` for the query's service, or for every service when it has
         none, and merge the results."""
@@ -106,13 +112,6 @@ def same_id(a: str, b: str) -> bool:
     """Ids are equal whatever their case or leading zeros (Tempo drops them, Zipkin may use
     64-bit ids)."""
     return a.lower().lstrip("0") == b.lower().lstrip("0")
-
-
-def time_window(query: TraceQuery) -> tuple[int, int]:
-    """The query's [start, end) in ns, with the default look-back and now as the end."""
-    end = query.end_ns if query.end_ns is not None else time.time_ns()
-    start = query.start_ns if query.start_ns is not None else end - DEFAULT_LOOKBACK_NS
-    return start, end
 
 
 def rfc3339(ns: int) -> str:

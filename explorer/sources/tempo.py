@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 
 import orjson
 
@@ -17,7 +18,7 @@ from explorer.sources.base import (
     TraceSummary,
 )
 from explorer.sources.http import JSON_TYPES, PROTOBUF_TYPES, HttpStatusError
-from explorer.sources.remote import RemoteSource, time_window
+from explorer.sources.remote import RemoteSource
 from explorer.store.summary import newest_first
 
 log = logging.getLogger("explorer.sources")
@@ -47,9 +48,11 @@ def traceql_attribute(scope: str, key: str) -> str:
     return f"{scope}.{traceql_string(key)}"
 
 
-def traceql(query: TraceQuery) -> str:
+def traceql(query: TraceQuery, select: Iterable[str] = ()) -> str:
     """The TraceQL for a search: a spanset for service, operation and status, one per business
-    attribute (found on a span or on its resource), and the trace duration."""
+    attribute (found on a span or on its resource), and the trace duration. Tempo answers a
+    search with only the attributes the query names, so the `select` keys (span or resource)
+    are asked for too: a search by customer type must still say which order each trace is."""
     first = []
     if query.service is not None:
         first.append(f"resource.service.name = {traceql_string(query.service)}")
@@ -68,7 +71,9 @@ def traceql(query: TraceQuery) -> str:
             f"{{ {traceql_attribute('span', key)} = {literal}"
             f" || {traceql_attribute('resource', key)} = {literal} }}"
         )
-    return " && ".join(spansets) or "{ }"
+    text = " && ".join(spansets) or "{ }"
+    selected = [traceql_attribute(scope, key) for key in select for scope in ("span", "resource")]
+    return f"{text} | select({', '.join(selected)})" if selected else text
 
 
 class TempoSource(RemoteSource):
@@ -109,9 +114,9 @@ class TempoSource(RemoteSource):
         raise TraceNotFound(f"{self.name}: no trace {tid}")
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
-        start, end = time_window(query)
+        start, end = self.time_window(query)
         params = {
-            "q": traceql(query),
+            "q": traceql(query, self.business_keys),
             "limit": query.limit,
             "start": start // 10**9,
             "end": -(-end // 10**9),  # whole seconds, rounded up so the end is included

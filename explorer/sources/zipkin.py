@@ -13,7 +13,7 @@ from explorer.sources.base import (
     TraceSummary,
 )
 from explorer.sources.http import HttpStatusError
-from explorer.sources.remote import RemoteSource, time_window
+from explorer.sources.remote import RemoteSource
 
 
 def annotation_query(query: TraceQuery) -> str | None:
@@ -46,7 +46,7 @@ class ZipkinSource(RemoteSource):
         return self.one_trace(self.parse(body, "zipkin-json", f"trace {tid}"), tid)
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
-        start, end = time_window(query)
+        start, end = self.time_window(query)
         params = {
             "serviceName": query.service,
             "spanName": query.operation,

@@ -9,7 +9,10 @@ Mapping into the model:
 - tags -> attributes (strings); the `error` tag -> status ERROR with its value as the message;
   otel.status_code / otel.status_description / otel.scope.* (or otel.library.*), as the
   OpenTelemetry Zipkin exporter writes them -> status and scope;
-- annotations -> events; timestamp and duration are microseconds -> nanoseconds;
+- annotations -> events; timestamp and duration are microseconds -> nanoseconds. Zipkin has no
+  event attributes, so exporters pack them into the annotation value; both packings in use are
+  unpacked into the event's name and attributes: the OpenTelemetry Collector's
+  `name|{"key":"value"}|dropped` and the OpenTelemetry SDKs' `{"name":{"key":"value"}}`;
 - a `shared` SERVER span reuses its client's span id (B3 single-span RPC). Both halves are kept:
   the server half gets a derived id (stable, so ingesting twice stays idempotent) and the client
   span as parent; spans of the server's service that named the shared id as parent are moved
@@ -19,6 +22,7 @@ Mapping into the model:
 from __future__ import annotations
 
 import hashlib
+import json
 
 from explorer.traces.model import Event, Resource, Scope, Span, SpanKind, StatusCode
 from explorer.traces.parsers.common import (
@@ -116,10 +120,40 @@ def span_of(raw: dict, resources: dict[str, Resource]) -> Span:
     annotations = raw.get("annotations") or []
     if type(annotations) is not list:
         raise BadInput(f"annotations must be a list, got {describe(annotations)}")
-    events = [Event(str(a.get("value", "")), _micros(a.get("timestamp"), "annotation timestamp"))
-              for a in annotations]
+    events = []
+    for annotation in annotations:
+        event_name, attributes = _event_of(str(annotation.get("value", "")))
+        timestamp = _micros(annotation.get("timestamp"), "annotation timestamp")
+        events.append(Event(event_name, timestamp, attributes))
     return Span(trace_id, span_id, parent_id, name, kind, start_ns, end_ns, resource, attrs,
                 events, [], status, message, scope)
+
+
+def _event_of(value: str) -> tuple[str, dict]:
+    """An annotation value as an event name and attributes (see the module docstring); a value
+    in neither packing is the name, with no attributes."""
+    packed = None
+    name, bar, rest = value.partition("|")
+    if bar and rest.startswith("{"):
+        attributes_json, bar, dropped = rest.rpartition("|")
+        if bar and dropped.isdigit():
+            packed = name, _json_object(attributes_json)
+    elif value.startswith("{"):
+        whole = _json_object(value)
+        if whole is not None and len(whole) == 1:
+            [(event_name, attributes)] = whole.items()
+            packed = event_name, attributes if isinstance(attributes, dict) else None
+    if packed is None or packed[1] is None:
+        return value, {}
+    return packed
+
+
+def _json_object(text: str) -> dict | None:
+    try:
+        found = json.loads(text)
+    except ValueError:
+        return None
+    return found if isinstance(found, dict) else None
 
 
 def read_zipkin(document: list, out: Collected) -> None:
