@@ -133,7 +133,12 @@ class Sla:
         sla = self.containers.get(container)
         if sla is None:
             return None
-        return sla.endpoints.get(endpoint, sla.default_ms)
+        if endpoint in sla.endpoints:
+            return sla.endpoints[endpoint]
+        # Zipkin lower-cases span names when it stores them: "post /x" is "POST /x".
+        folded = endpoint.casefold()
+        return next((limit for name, limit in sla.endpoints.items() if name.casefold() == folded),
+                    sla.default_ms)
 
 
 def _read_json(path: Path) -> Any:
