@@ -31,8 +31,10 @@ class ExplorerConfig:
     mapping: Mapping
     graph: StateGraph
     sla: Sla | None
-    sla_data: dict
     names: dict[str, str]
+
+    def sla_limit_ms(self, container: str, endpoint: str) -> float | None:
+        return self.sla.limit_ms(container, endpoint) if self.sla else None
 
     def container_of(self, span) -> str:
         return self.mapping.service_element(span.resource) or service_container(span)
@@ -74,7 +76,6 @@ def explorer_config() -> ExplorerConfig:
         mapping=mapping,
         graph=load_state_graph(Path(settings.EXPLORER_STATES_FILE), model.elements),
         sla=load_sla(sla_path, model.elements),
-        sla_data=json.loads(sla_path.read_text(encoding="utf-8")),
         names={eid: e.name for eid, e in model.elements.items()},
     )
     with _config_lock:

@@ -19,6 +19,7 @@ from explorer.diagrams.overlay import (
     overlay_from_traces,
     system_map,
 )
+from explorer.journeys.state_graph import parse_sla
 from tests.test_c4_drift import order_trace, write_otlp
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -109,8 +110,8 @@ def test_dot_never_sees_raw_text(model):
 
 
 def test_overlay_from_traces(model, mapping):
-    sla = {"containers": {"shop_api": {"default_ms": 100, "endpoints": {}}}}
-    overlay = overlay_from_traces([order_trace()], model, mapping, sla=sla,
+    sla = parse_sla({"containers": {"shop_api": {"default_ms": 100, "endpoints": {}}}})
+    overlay = overlay_from_traces([order_trace()], model, mapping, sla_limit_ms=sla.limit_ms,
                                   step_url=lambda t, s: f"/traces/{t}#{s}")
     steps = [(s.number, s.source, s.target, s.undocumented) for s in overlay.steps]
     assert steps == [(1, "internet_shop", "shop_api", False), (2, "shop_api", "shop_db", False),

@@ -75,18 +75,13 @@ def _outcome(span) -> str:
     return f"HTTP {status}" if status else "ok"
 
 
-def _sla_limit_ms(sla: dict | None, element: str, endpoint: str) -> float | None:
-    container = ((sla or {}).get("containers") or {}).get(element)
-    if not isinstance(container, dict):
-        return None
-    return (container.get("endpoints") or {}).get(endpoint, container.get("default_ms"))
-
-
 def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping, *,
-                        sla: dict | None = None, title: str = "",
+                        sla_limit_ms: Callable[[str, str], float | None] | None = None,
+                        title: str = "",
                         step_url: Callable[[str, str], str | None] | None = None) -> Overlay:
     """A dynamic diagram: the traces' interactions as numbered steps in time order, with state
-    changes, errors and SLA breaches noted on the elements where they happened."""
+    changes, errors and SLA breaches noted on the elements where they happened.
+    `sla_limit_ms(element, endpoint)` is the response-time limit (journeys' Sla.limit_ms)."""
     traces = list(traces)
     found = [(trace, i) for trace in traces for i in interactions(trace, mapping)
              if i.source in model.elements and i.target in model.elements]
@@ -115,7 +110,8 @@ def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping,
                 text = f"error: {span.name}" + (f": {span.status_message}"
                                                 if span.status_message else "")
                 notes[element].append((span.start_ns, Note(text, "error")))
-            limit = _sla_limit_ms(sla, element, span.name) if span.kind == SpanKind.SERVER else None
+            limit = (sla_limit_ms(element, span.name)
+                     if sla_limit_ms is not None and span.kind == SpanKind.SERVER else None)
             if limit is not None and span.duration_ns / 1e6 > limit:
                 text = f"SLA: {span.name} {span.duration_ns / 1e6:.0f} ms > {limit:g} ms"
                 notes[element].append((span.start_ns, Note(text, "sla")))

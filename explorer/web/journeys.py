@@ -53,7 +53,7 @@ def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:
     pol = common.policy(request)
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
     overlay = overlay_from_traces(
-        traces, config.model, config.mapping, sla=config.sla_data,
+        traces, config.model, config.mapping, sla_limit_ms=config.sla_limit_ms,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
     page = _url("web:order", order_id) or ""

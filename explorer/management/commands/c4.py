@@ -21,6 +21,7 @@ from explorer.c4.mapping import DEFAULT_MAPPING, MappingError, load_mapping
 from explorer.c4.traceset import read_traces, traces_of_order
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
+from explorer.journeys.state_graph import ConfigError, load_sla
 
 
 class Command(BaseCommand):
@@ -99,13 +100,14 @@ class Command(BaseCommand):
                 found = traces_of_order(found, order)
                 if not found:
                     raise CommandError(f"no trace in {traces} has order.id {order!r}")
-            sla_data = None
+            limits = None
             if sla:
                 try:
-                    sla_data = json_load(sla)
-                except (OSError, ValueError) as exc:
-                    raise CommandError(f"{sla}: {exc}") from None
-            overlay = overlay_from_traces(found, c4, self.mapping(mapping, c4), sla=sla_data,
+                    limits = load_sla(sla, c4.elements)
+                except ConfigError as exc:
+                    raise CommandError(str(exc)) from None
+            overlay = overlay_from_traces(found, c4, self.mapping(mapping, c4),
+                                          sla_limit_ms=limits.limit_ms if limits else None,
                                           title=f"Order {order}" if order else "")
         svg = render_svg(c4, overlay, cache_dir=settings.DATA_DIR / "diagrams")
         Path(out).write_text(svg, encoding="utf-8")
