@@ -1,12 +1,11 @@
 """The waterfall's pure core: tree order, collapsing, windows, rows, minimap."""
 
+from explorer.store.layout import TreeOrder, tree_order
 from explorer.web.waterfall import (
-    TreeOrder,
     build_rows,
     hidden_runs,
     histogram,
     parse_collapsed,
-    tree_order,
     visible_count,
     visible_index,
     visible_window,

@@ -189,6 +189,7 @@ class _Writer:
             row.services = sorted(facts.operations)
             row.attributes = {key: values[0] for key, values in facts.business.items()}
             row.warnings = prepared.warnings
+            row.layout = prepared.layout
             sizes = prepared.chunk_sizes
             for seq, (data, size) in enumerate(zip(prepared.chunks, sizes, strict=True)):
                 chunks.append((row, seq, size, data))

@@ -24,6 +24,9 @@ class StoredTrace(models.Model):
     services = models.JSONField(default=list)  # sorted service names
     attributes = models.JSONField(default=dict)  # first value of each business attribute
     warnings = models.JSONField(default=list)  # what normalisation repaired
+    # explorer.store.layout.Layout of a trace of several chunks, which are then in tree order;
+    # None for a trace of one chunk (by start time: its page lays out the whole trace).
+    layout = models.BinaryField(null=True)
 
     class Meta:
         db_table = "store_trace"
@@ -33,7 +36,8 @@ class StoredTrace(models.Model):
 
 
 class TraceChunk(models.Model):
-    """Spans number `seq * CHUNK_SPANS` onwards of a trace (ordered by start time)."""
+    """Spans number `seq * CHUNK_SPANS` onwards of a trace, in tree order when the trace has
+    a layout, else by start time."""
 
     trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="chunks")
     seq = models.IntegerField()

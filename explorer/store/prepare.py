@@ -18,6 +18,7 @@ from typing import NamedTuple
 import orjson
 
 from explorer.store import codec
+from explorer.store.layout import lay_out
 from explorer.store.summary import TraceFacts, merge_spans, trace_facts
 from explorer.traces.model import Span, Trace
 from explorer.traces.parsers import iter_file, parse_bytes
@@ -46,8 +47,9 @@ class PreparedTrace:
 
     trace_id: str
     facts: TraceFacts
-    chunks: list[bytes]
+    chunks: list[bytes]  # the spans by start time, or in tree order when it has a layout
     chunk_sizes: list[int]
+    layout: bytes | None  # explorer.store.layout.Layout, encoded, for traces of several chunks
     links: list[str]  # other traces its spans link to
     warnings: list[str]
 
@@ -88,6 +90,12 @@ def prepare_trace(
     merged = merge_spans([spans])
     facts = trace_facts(merged, config.business_keys)
     size = config.chunk_spans
+    layout = None
+    if len(merged) > size:
+        # A trace of several chunks is stored in tree order with its layout, so that a page
+        # reads only the chunks of the rows it shows. One chunk is read whole anyway.
+        merged, found = lay_out(Trace(trace_id, merged))
+        layout = found.encode()
     parts = [merged[first : first + size] for first in range(0, len(merged), size)]
     linked = {link.trace_id for s in merged for link in s.links}
     linked.discard(trace_id)
@@ -96,6 +104,7 @@ def prepare_trace(
         facts=facts,
         chunks=[codec.encode_spans(part) for part in parts],
         chunk_sizes=[len(part) for part in parts],
+        layout=layout,
         links=sorted(linked),
         warnings=warnings,
     )

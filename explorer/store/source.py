@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from explorer.sources.base import (
 )
 from explorer.store import codec
 from explorer.store.ingest import LINKED_TRACE_KEY
+from explorer.store.layout import Layout, LayoutError, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -26,7 +28,7 @@ from explorer.store.models import (
     TraceChunk,
     TraceOperation,
 )
-from explorer.store.summary import check_searchable
+from explorer.store.summary import check_searchable, start_of
 from explorer.traces.model import Span, Trace
 
 _SUMMARY_FIELDS = (
@@ -60,12 +62,72 @@ class StoreSource:
         if not rows:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
         spans = [span for seq, data, _ in rows for span in self._decode(seq, data)]
+        spans.sort(key=start_of)  # stored in tree order; sorted, ties keep that order
         return Trace(trace_id, spans, list(rows[0][2]))
 
     def iter_spans(self, trace_id: str) -> Iterator[list[Span]]:
         """The spans of a trace a chunk (at most explorer.store.ingest.CHUNK_SPANS) at a time,
-        by start time: a huge trace can be shown or analysed without holding all of it."""
+        in tree order (explorer.store.layout; by start time for traces stored without a
+        layout): a huge trace can be shown or analysed without holding all of it."""
         yield from self._chunks(self._row(trace_id)[0])
+
+    def trace_overview(self, trace_id: str) -> TraceOverview | None:
+        """What the first page of a trace needs besides the spans of its rows (precomputed
+        at ingest); None for a trace stored without a layout (read it whole)."""
+        fields = ("span_count", "start_ns", "duration_ns", "services", "error_count",
+                  "warnings", "layout")
+        with self._answering():
+            row = StoredTrace.objects.filter(trace_id=trace_id).values_list(*fields).first()
+        if row is None:
+            raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
+        span_count, start_ns, duration_ns, services, error_count, warnings, data = row
+        if data is None:
+            return None
+        try:
+            layout = Layout.decode(bytes(data))
+        except LayoutError as exc:
+            raise SourceError(f"{self.name}: trace {trace_id}: {exc}") from exc
+        if len(layout) != span_count:
+            raise SourceError(f"{self.name}: trace {trace_id}: the layout has {len(layout)} "
+                              f"rows for {span_count} spans")
+        return TraceOverview(trace_id, span_count, start_ns, duration_ns, list(services),
+                             error_count, list(warnings), layout)
+
+    def trace_rows(self, trace_id: str, rows: Iterable[int],
+                   span_count: int) -> dict[int, Span] | None:
+        """The spans at these rows of the tree order, read from the chunks that hold them
+        only; None when the trace no longer has `span_count` spans (spans were merged into
+        it since its overview was read)."""
+        chunks = TraceChunk.objects.filter(trace__trace_id=trace_id,
+                                           trace__span_count=span_count)
+        with self._answering():
+            sizes = list(chunks.order_by("seq").values_list("seq", "span_count"))
+        firsts, total = [], 0
+        for _, size in sizes:
+            firsts.append(total)
+            total += size
+        if total != span_count:
+            return None
+        wanted: dict[int, list[int]] = {}
+        for row in sorted(set(rows)):
+            if 0 <= row < total:
+                wanted.setdefault(bisect.bisect_right(firsts, row) - 1, []).append(row)
+        seqs = {sizes[at][0]: at for at in wanted}
+        with self._answering():
+            found = list(chunks.filter(seq__in=list(seqs)).values_list("seq", "data"))
+        if len(found) != len(seqs):
+            return None
+        spans: dict[int, Span] = {}
+        for seq, data in found:
+            at = seqs[seq]
+            first = firsts[at]
+            chunk_rows = wanted[at]
+            try:
+                decoded = codec.decode_spans(bytes(data), [r - first for r in chunk_rows])
+            except codec.CodecError as exc:
+                raise SourceError(f"{self.name}: trace chunk {seq}: {exc}") from exc
+            spans.update(zip(chunk_rows, decoded, strict=True))
+        return spans
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
         traces = StoredTrace.objects.all()
@@ -167,6 +229,8 @@ class StoreSource:
             spans: dict[int, list[Span]] = {pk: [] for pk, _, _ in rows}
             for pk, seq, data in chunks:
                 spans[pk].extend(self._decode(seq, data))
+            for part in spans.values():
+                part.sort(key=start_of)
             found.extend(Trace(tid, spans[pk], list(warnings)) for pk, tid, warnings in rows)
         return found
 

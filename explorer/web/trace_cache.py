@@ -1,9 +1,12 @@
 """One trace made ready for its page, once: tree order, critical path, overview.
 
-The tree order and the critical path go to the Django cache as compact bytes (shared by the
-worker processes, so scrolling never recomputes them); the decoded spans stay in a small
-in-process LRU bounded by span count, so the rows endpoint does not fetch and decode a huge
-trace again for every window. Nothing here is redacted: pages redact what they show.
+A stored trace of several chunks comes with its layout (explorer.store.layout, computed at
+ingest): the page reads the overview and the chunks of the rows it shows, never the whole
+trace, unless it searches in it or draws it. For any other trace, the tree order and the
+critical path are computed from the whole trace and go to the Django cache as compact bytes
+(shared by the worker processes, so scrolling never recomputes them). Prepared traces stay in
+a small in-process LRU bounded by span count, so the rows endpoint does not fetch and decode a
+huge trace again for every window. Nothing here is redacted: pages redact what they show.
 """
 
 from __future__ import annotations
@@ -12,23 +15,29 @@ import threading
 import time
 from array import array
 from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.core.cache import cache
 
-from explorer.analysis import OperationStatistics, SpanTree, critical_path
-from explorer.sources.base import TraceSource
+from explorer.analysis import OperationStatistics, SpanTree
+from explorer.sources.base import SourceError, TraceSource
+from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
-from explorer.web.waterfall import Bucket, TreeOrder, histogram, tree_order
+from explorer.web.waterfall import Bucket, histogram, minimap
 
 CACHE_SECONDS = 600
 LRU_MAX_SPANS = 3_000_000
 LRU_SECONDS = 120  # a trace still receiving late spans is fetched again after this
 
 
+class TraceChanged(SourceError):
+    """Spans were merged into a stored trace since its layout was read: prepare it again."""
+
+
 @dataclass
 class PreparedTrace:
-    trace: Trace
+    trace_id: str
     order: TreeOrder
     critical: set[int]  # positions of spans on the critical path
     start_ns: int
@@ -36,26 +45,77 @@ class PreparedTrace:
     services: list[str]
     error_count: int
     buckets: list[Bucket]
+    warnings: list[str]
+    # The whole trace, its spans at the positions `order` refers to; read on first use when
+    # the page was prepared from a stored layout, which `fetch` reads spans by position from.
+    _trace: Trace | None = field(default=None, repr=False)
+    _load: Callable[[], Trace] | None = field(default=None, repr=False)
+    _fetch: Callable[[list[int]], Mapping[int, Span] | None] | None = field(
+        default=None, repr=False)
+    _stream: Callable[[], Iterable[list[Span]]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _stats: list | None = field(default=None, repr=False)
     _rows: array | None = field(default=None, repr=False)
 
     @property
+    def trace(self) -> Trace:
+        if self._trace is None:
+            self._trace = self._load()
+        return self._trace
+
+    @property
+    def whole(self) -> bool:
+        """Whether the whole trace is in memory (else only its layout)."""
+        return self._trace is not None
+
+    @property
     def spans(self) -> list[Span]:
         return self.trace.spans
 
-    def position(self, span_id: str) -> int | None:
+    def spans_at(self, positions: Iterable[int]) -> Sequence[Span] | Mapping[int, Span]:
+        """The spans at these positions (indexable by position), without reading the whole
+        trace when it comes from a stored layout."""
+        if self._trace is not None or self._fetch is None:
+            return self.spans
+        found = self._fetch(list(positions))
+        if found is None:
+            raise TraceChanged(f"trace {self.trace_id} changed while it was read")
+        return found
+
+    def each_span(self) -> Iterator[tuple[int, Span]]:
+        """(position, span) of every span. The chunks of a stored layout are read one at a
+        time and not kept, so a search that stops at its first results reads little."""
+        if self._trace is not None or self._stream is None:
+            yield from enumerate(self.spans)
+            return
+        position = 0
+        for chunk in self._stream():
+            for span in chunk:
+                yield position, span
+                position += 1
+        if position != len(self.order):
+            raise TraceChanged(f"trace {self.trace_id} changed while it was read")
+
+    def position(self, span_id: str, row: int | None = None) -> int | None:
+        """The position of the (first) span of this id; `row`, where the span is thought to
+        be, spares reading the whole trace of a stored layout when it is right."""
+        if row is not None and 0 <= row < len(self.order):
+            at = self.order.order[row]
+            if self.spans_at([at])[at].span_id == span_id:
+                return at
         if self._positions is None:
             positions: dict[str, int] = {}
-            for i, span in enumerate(self.trace.spans):
+            for i, span in enumerate(self.spans):
                 positions.setdefault(span.span_id, i)
             self._positions = positions
         return self._positions.get(span_id)
 
     def row_of(self, position: int) -> int:
         """The row number of a span position (the inverse of the order, built on first use)."""
+        if isinstance(self.order.order, range):
+            return position
         if self._rows is None:
-            rows = array("l", bytes(8 * len(self.order)))
+            rows = array("i", bytes(4 * len(self.order)))
             for row, at in enumerate(self.order.order):
                 rows[at] = row
             self._rows = rows
@@ -72,35 +132,54 @@ class PreparedTrace:
 
 def _order_key(scope: str, trace: Trace) -> str:
     # The span count is in the key: a trace that grew (late spans ingested) is recomputed.
-    return f"web:order:{scope}:{trace.trace_id}:{len(trace.spans)}"
+    return f"web:order2:{scope}:{trace.trace_id}:{len(trace.spans)}"
 
 
 def prepare(trace: Trace, scope: str) -> PreparedTrace:
+    """A trace's page from the whole trace."""
     spans = trace.spans
     key = _order_key(scope, trace)
     cached = cache.get(key)
     if cached is not None:
         order_bytes, critical_bytes = cached
         order = TreeOrder.from_bytes(order_bytes)
-        critical_positions = array("l")
-        critical_positions.frombytes(critical_bytes)
-        critical = set(critical_positions)
+        critical_positions_found = array("i")
+        critical_positions_found.frombytes(critical_bytes)
+        critical = set(critical_positions_found)
     else:
         tree = SpanTree.build(spans)
         order = tree_order(spans, tree)
-        positions: dict[str, int] = {}
-        for i, span in enumerate(spans):
-            positions.setdefault(span.span_id, i)
-        critical = {positions[s.span_id] for s in critical_path(trace, tree)
-                    if s.span_id in positions}
-        cache.set(key, (order.to_bytes(), array("l", sorted(critical)).tobytes()),
+        critical = critical_positions(trace, tree)
+        cache.set(key, (order.to_bytes(), array("i", sorted(critical)).tobytes()),
                   CACHE_SECONDS)
     start = trace.start_ns
     duration = max(trace.end_ns - start, 0)
     return PreparedTrace(
-        trace=trace, order=order, critical=critical, start_ns=start, duration_ns=duration,
-        services=sorted(trace.services), error_count=sum(1 for s in spans if s.is_error),
-        buckets=histogram(spans, start, duration))
+        trace_id=trace.trace_id, order=order, critical=critical, start_ns=start,
+        duration_ns=duration, services=sorted(trace.services),
+        error_count=sum(1 for s in spans if s.is_error),
+        buckets=histogram(spans, start, duration), warnings=trace.warnings, _trace=trace)
+
+
+def prepare_stored(source: TraceSource, overview: TraceOverview) -> PreparedTrace:
+    """A stored trace's page from its layout: rows are positions in the stored order."""
+    layout = overview.layout
+    trace_id, span_count = overview.trace_id, overview.span_count
+
+    def load() -> Trace:
+        # Positions must be the layout's rows: a trace that grew since is read again.
+        spans = [span for chunk in source.iter_spans(trace_id) for span in chunk]
+        if len(spans) != span_count:
+            raise TraceChanged(f"trace {trace_id} changed while it was read")
+        return Trace(trace_id, spans, overview.warnings)
+
+    return PreparedTrace(
+        trace_id=trace_id, order=layout.tree(), critical=set(layout.critical),
+        start_ns=overview.start_ns, duration_ns=overview.duration_ns,
+        services=overview.services, error_count=overview.error_count,
+        buckets=minimap(layout.counts, layout.errors), warnings=overview.warnings,
+        _load=load, _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
+        _stream=lambda: source.iter_spans(trace_id))
 
 
 _lock = threading.Lock()
@@ -116,14 +195,26 @@ def prepared_trace(source: TraceSource, trace_id: str, scope: str | None = None)
         if found is not None and found[0] > now:
             _recent.move_to_end(key)
             return found[1]
-    prepared = prepare(source.get_trace(trace_id), key[0])
+    overview = getattr(source, "trace_overview", None)
+    stored = overview(trace_id) if overview is not None else None
+    if stored is not None:
+        prepared = prepare_stored(source, stored)
+    else:
+        prepared = prepare(source.get_trace(trace_id), key[0])
     with _lock:
         _recent[key] = (now + LRU_SECONDS, prepared)
-        total = sum(len(p.spans) for _, p in _recent.values())
+        total = sum(len(p.order) for _, p in _recent.values())
         while len(_recent) > 1 and total > LRU_MAX_SPANS:
             _, (_, dropped) = _recent.popitem(last=False)
-            total -= len(dropped.spans)
+            total -= len(dropped.order)
     return prepared
+
+
+def forget(scope: str, trace_id: str) -> None:
+    """Drop one trace (of a source name or upload scope) from the in-process cache: it
+    changed under its page."""
+    with _lock:
+        _recent.pop((scope, trace_id), None)
 
 
 def forget_all() -> None:

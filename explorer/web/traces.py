@@ -10,6 +10,7 @@ The same views serve uploaded files (explorer.web.uploads): `where` says which t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import wraps
 from urllib.parse import quote
 
 from django.http import Http404, HttpResponse, JsonResponse
@@ -27,7 +28,7 @@ from explorer.diagrams.render import render_svg
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
-from explorer.web.trace_cache import PreparedTrace, prepared_trace
+from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
 from explorer.web.waterfall import (
     build_rows,
     hidden_runs,
@@ -73,6 +74,24 @@ class TraceWhere:
                                   scope=f"upload:{self.upload}")
         return prepared_trace(common.source(), self.trace_id)
 
+    def forget(self) -> None:
+        forget(f"upload:{self.upload}" if self.upload else common.source().name, self.trace_id)
+
+
+def fresh(view):
+    """Runs a trace view once more, on a freshly read trace, when spans were merged into the
+    trace since its layout was cached."""
+
+    @wraps(view)
+    def retried(request, where: TraceWhere, *args):
+        try:
+            return view(request, where, *args)
+        except TraceChanged:
+            where.forget()
+            return view(request, where, *args)
+
+    return retried
+
 
 def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: int,
                   limit: int, collapsed: set[int], matches: set[int] = frozenset()) -> dict:
@@ -80,7 +99,8 @@ def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: i
     total = visible_count(prepared.order, runs)
     offset = min(offset, max(total - 1, 0))
     numbers = visible_window(prepared.order, runs, offset, limit)
-    rows = build_rows(prepared.spans, prepared.order, numbers, collapsed, prepared.critical,
+    spans = prepared.spans_at(prepared.order.order[r] for r in numbers)
+    rows = build_rows(spans, prepared.order, numbers, collapsed, prepared.critical,
                       prepared.start_ns, prepared.duration_ns)
     pol = common.policy(request)
     # One reverse() for the window: the span page URL ends with "<span id>/".
@@ -101,7 +121,8 @@ def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: i
             "offset_ns": row.offset_ns, "duration_ns": row.duration_ns,
             "error": row.error, "critical": row.critical, "x": row.bar_x, "w": row.bar_width,
             "classes": " ".join(classes),
-            "url": f"{span_prefix}{_url_part(row.span_id)}/",
+            # The row lets the span's page read one chunk of a huge stored trace.
+            "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
         })
     return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows),
             "total": total}
@@ -117,7 +138,7 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
     needle = query.casefold()
     pol = common.policy(request)
     found = []
-    for position, span in enumerate(prepared.spans):
+    for position, span in prepared.each_span():
         texts = [span.name, span.resource.service_name, span.span_id]
         raw_hit = any(needle in t.casefold() for t in texts)
         attribute_hit = False
@@ -151,16 +172,15 @@ def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
     config = explorer_config()
     redacted = redact_trace(prepared.trace, common.policy(request))
     overlay = overlay_from_traces(
-        [redacted], config.model, config.mapping, sla=config.sla_data,
+        [redacted], config.model, config.mapping, sla_limit_ms=config.sla_limit_ms,
         title=_("Trace %(id)s") % {"id": where.trace_id[:32]},
         step_url=lambda _trace, span_id: where.url("span", _url_part(span_id)))
     return render_svg(config.model, overlay)
 
 
+@fresh
 def trace_page(request, where: TraceWhere):
     prepared = where.load(request)
-    if not where.upload:
-        audit.record(request, audit.AuditAction.VIEW, "trace", where.trace_id)
     size = len(prepared.order)
     collapsed = parse_collapsed(request.GET.get("collapsed"), size)
     query = clean_text(request.GET.get("q"))
@@ -185,7 +205,7 @@ def trace_page(request, where: TraceWhere):
         "error_count": prepared.error_count,
         "critical_count": len(prepared.critical),
         "buckets": prepared.buckets,
-        "warnings": [shown(request, w) for w in prepared.trace.warnings[:20]],
+        "warnings": [shown(request, w) for w in prepared.warnings[:20]],
         "query": query,
         "results": results,
         "collapsed": ",".join(str(c) for c in sorted(collapsed)),
@@ -196,8 +216,9 @@ def trace_page(request, where: TraceWhere):
         "json_url": where.url("trace_json"),
         "svg_url": where.url("trace_diagram_svg"),
         "png_url": where.url("trace_diagram_png"),
-        "inline_stats": size <= INLINE_STATS_SPANS,
-        "inline_diagram": size <= INLINE_DIAGRAM_SPANS,
+        # Reading a trace whole for them would cost more than the page: after the page.
+        "inline_stats": size <= INLINE_STATS_SPANS and prepared.whole,
+        "inline_diagram": size <= INLINE_DIAGRAM_SPANS and prepared.whole,
         **rows,
     }
     if context["inline_stats"]:
@@ -206,9 +227,13 @@ def trace_page(request, where: TraceWhere):
         context["svg"] = trace_svg(request, prepared, where)
     if selected:
         context["span"] = _span_context(request, prepared, selected)
-    return render(request, "web/trace.html", context)
+    response = render(request, "web/trace.html", context)
+    if not where.upload:  # once the page is made: `fresh` may make it twice
+        audit.record(request, audit.AuditAction.VIEW, "trace", where.trace_id)
+    return response
 
 
+@fresh
 def trace_rows(request, where: TraceWhere):
     """More rows: JSON {html, offset, next_offset, total}, or the bare HTML with ?format=html."""
     prepared = where.load(request)
@@ -229,11 +254,12 @@ def _attributes(request, attributes: dict) -> list[tuple[str, str]]:
     return sorted((shown(request, key), str(value)) for key, value in attributes.items())
 
 
-def _span_context(request, prepared: PreparedTrace, span_id: str) -> dict | None:
-    position = prepared.position(span_id)
+def _span_context(request, prepared: PreparedTrace, span_id: str,
+                  row: int | None = None) -> dict | None:
+    position = prepared.position(span_id, row)
     if position is None:
         return None
-    raw = prepared.spans[position]
+    raw = prepared.spans_at([position])[position]
     span = redact_trace(Trace(raw.trace_id, [raw]), common.policy(request)).spans[0]
     return {
         "span_id": span.span_id, "parent_id": span.parent_id, "name": span.name,
@@ -252,9 +278,11 @@ def _span_context(request, prepared: PreparedTrace, span_id: str) -> dict | None
     }
 
 
+@fresh
 def span_detail(request, where: TraceWhere, span_id: str):
     prepared = where.load(request)
-    span = _span_context(request, prepared, clean_text(span_id))
+    row = clean_int(request.GET.get("row"), -1, -1, len(prepared.order) - 1)
+    span = _span_context(request, prepared, clean_text(span_id), row if row >= 0 else None)
     if span is None:
         return common.not_found(request, _("This trace has no span %(id)s.")
                                 % {"id": clean_text(span_id, 40)})
@@ -264,6 +292,7 @@ def span_detail(request, where: TraceWhere, span_id: str):
                                       "page_url": where.url("trace")})
 
 
+@fresh
 def trace_stats(request, where: TraceWhere):
     prepared = where.load(request)
     partial = request.GET.get("partial") == "1"
@@ -272,6 +301,7 @@ def trace_stats(request, where: TraceWhere):
                    "page_url": where.url("trace"), "trace_id": where.trace_id})
 
 
+@fresh
 def trace_diagram(request, where: TraceWhere):
     prepared = where.load(request)
     partial = request.GET.get("partial") == "1"

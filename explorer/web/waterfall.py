@@ -4,82 +4,20 @@ A trace is shown as its span tree in depth-first order (children by start time).
 addressed by their position in that full order ("row number"); a collapsed row hides the rows
 of its subtree, which in depth-first order are the contiguous run row+1 .. end[row]. So the
 visible rows for any set of collapsed rows, and any window of them, come from the order and
-the subtree ends alone, without walking the tree again: the order is computed once per trace
-(iteratively, so a chain of a million spans cannot overflow the stack) and cached.
+the subtree ends alone, without walking the tree again. The order (explorer.store.layout) is
+computed when the store writes a trace of several chunks, else once per trace and cached.
 """
 
 from __future__ import annotations
 
 import bisect
-from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from explorer.analysis.tree import SpanTree
+from explorer.store.layout import HISTOGRAM_BUCKETS, TreeOrder, bucket_counts
 from explorer.traces.model import Span
 
 BAR_SCALE = 1000.0  # bars are drawn in a 0..1000 wide SVG viewBox
-HISTOGRAM_BUCKETS = 100
-
-
-@dataclass(slots=True)
-class TreeOrder:
-    """order[row] = position of the span in the trace; depth[row]; end[row] = first row after
-    the row's subtree (so the row has children exactly when end[row] > row + 1)."""
-
-    order: array
-    depth: array
-    end: array
-
-    def __len__(self) -> int:
-        return len(self.order)
-
-    def to_bytes(self) -> bytes:
-        return self.order.tobytes() + self.depth.tobytes() + self.end.tobytes()
-
-    @classmethod
-    def from_bytes(cls, data: bytes) -> TreeOrder:
-        whole = array("l")
-        whole.frombytes(data)
-        n = len(whole) // 3
-        return cls(whole[:n], whole[n : 2 * n], whole[2 * n :])
-
-
-def tree_order(spans: Sequence[Span], tree: SpanTree | None = None) -> TreeOrder:
-    """The depth-first order of the span tree, roots and children by start time. Spans no
-    root reaches (a parent cycle in bad input) follow as extra roots, so every span shows."""
-    tree = tree or SpanTree.build(spans)
-    n = len(spans)
-    order, depth, end, up = (array("l", bytes(8 * n)) for _ in range(4))
-    seen = bytearray(n)
-    children = tree.children
-    start_of = [s.start_ns for s in spans]
-    row = 0
-    for root in [*tree.roots, *range(n)]:
-        if seen[root]:
-            continue
-        # Stack of (position, depth, row of the parent); children pushed in reverse start
-        # order so the earliest pops first.
-        stack = [(root, 0, -1)]
-        while stack:
-            position, level, parent_row = stack.pop()
-            if seen[position]:
-                continue
-            seen[position] = 1
-            order[row], depth[row], up[row] = position, level, parent_row
-            kids = children[position]
-            if len(kids) > 1:
-                kids = sorted(kids, key=start_of.__getitem__)
-            stack.extend((kid, level + 1, row) for kid in reversed(kids))
-            row += 1
-    # Subtree ends, bottom-up: a row's subtree ends where its last descendant's does.
-    for r in range(n - 1, -1, -1):
-        if end[r] < r + 1:
-            end[r] = r + 1
-        p = up[r]
-        if p >= 0 and end[r] > end[p]:
-            end[p] = end[r]
-    return TreeOrder(order, depth, end)
 
 
 def hidden_runs(tree: TreeOrder, collapsed: Iterable[int]) -> list[tuple[int, int]]:
@@ -158,11 +96,12 @@ class Row:
     bar_width: float
 
 
-def build_rows(spans: Sequence[Span], tree: TreeOrder, rows: Iterable[int],
+def build_rows(spans: Sequence[Span] | Mapping[int, Span], tree: TreeOrder, rows: Iterable[int],
                collapsed: set[int], critical: set[int], trace_start_ns: int,
                trace_duration_ns: int) -> list[Row]:
-    """Row data for the given row numbers; `critical` holds span positions on the critical
-    path. Bars are in BAR_SCALE units of the trace's duration."""
+    """Row data for the given row numbers; `spans` holds (at least) the spans at their
+    positions; `critical` the positions on the critical path. Bars are in BAR_SCALE units of
+    the trace's duration."""
     scale = BAR_SCALE / trace_duration_ns if trace_duration_ns > 0 else 0.0
     result = []
     for row in rows:
@@ -196,18 +135,14 @@ class Bucket:
 def histogram(spans: Iterable[Span], start_ns: int, duration_ns: int,
               buckets: int = HISTOGRAM_BUCKETS) -> list[Bucket]:
     """How many spans (and errors) start in each slice of the trace: the minimap."""
-    counts = [0] * buckets
-    errors = [0] * buckets
-    width = max(duration_ns, 1)
-    last = buckets - 1
-    for span in spans:
-        b = (span.start_ns - start_ns) * buckets // width
-        b = 0 if b < 0 else (last if b > last else b)
-        counts[b] += 1
-        if span.is_error:
-            errors[b] += 1
-    top = max(counts) or 1
-    return [Bucket(round(100 * i / buckets, 2), c, e, round(100 * c / top, 2))
+    return minimap(*bucket_counts(spans, start_ns, duration_ns, buckets))
+
+
+def minimap(counts: list[int], errors: list[int]) -> list[Bucket]:
+    """The minimap's bars from the span and error counts of its buckets."""
+    top = max(counts, default=0) or 1
+    size = len(counts)
+    return [Bucket(round(100 * i / size, 2), c, e, round(100 * c / top, 2))
             for i, (c, e) in enumerate(zip(counts, errors, strict=True))]
 
 

@@ -83,7 +83,9 @@
   function showSpan(link) {
     body.querySelectorAll("tr.is-selected").forEach(function (r) { r.classList.remove("is-selected"); });
     link.closest("tr").classList.add("is-selected");
-    fetch(link.href + "?partial=1", {credentials: "same-origin"})
+    var url = new URL(link.href);
+    url.searchParams.set("partial", "1");
+    fetch(url, {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) { panel.innerHTML = html; })
       .catch(function () { window.location.href = link.href; });

@@ -1,0 +1,195 @@
+"""The waterfall layout of a trace, computed once when it is stored (framework-free).
+
+A trace is shown as its span tree in depth-first order, children by start time ("tree order";
+a row is a position in it). A collapsed row hides the rows of its subtree, which in that order
+are the contiguous run row+1 .. end[row]. The store writes the spans of a trace in tree order,
+and keeps with it the Layout: each row's depth and subtree end, the rows on the critical path
+and the minimap counts. So the first page of a trace of a million spans needs the layout and
+the one chunk that holds its first rows; a window at any offset, the chunks that cover it.
+"""
+
+from __future__ import annotations
+
+import sys
+import zlib
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from explorer.analysis.critical_path import critical_path
+from explorer.analysis.tree import SpanTree
+from explorer.traces.model import Span, StatusCode, Trace
+
+HISTOGRAM_BUCKETS = 100
+LAYOUT_VERSION = 1
+_LITTLE = sys.byteorder == "little"
+
+
+class LayoutError(ValueError):
+    """Stored layout bytes that cannot be decoded (corrupt or from an unknown version)."""
+
+
+@dataclass(slots=True)
+class TreeOrder:
+    """order[row] = position of the span in the trace; depth[row]; end[row] = first row after
+    the row's subtree (so the row has children exactly when end[row] > row + 1). For spans
+    stored in tree order `order` is range(n): the row is the position."""
+
+    order: Sequence[int]
+    depth: array
+    end: array
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def to_bytes(self) -> bytes:
+        return array("i", self.order).tobytes() + self.depth.tobytes() + self.end.tobytes()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> TreeOrder:
+        whole = array("i")
+        whole.frombytes(data)
+        n = len(whole) // 3
+        return cls(whole[:n], whole[n : 2 * n], whole[2 * n :])
+
+
+def tree_order(spans: Sequence[Span], tree: SpanTree | None = None) -> TreeOrder:
+    """The depth-first order of the span tree, roots and children by start time. Spans no
+    root reaches (a parent cycle in bad input) follow as extra roots, so every span shows.
+    Iterative: a chain of a million spans cannot overflow the stack."""
+    tree = tree or SpanTree.build(spans)
+    n = len(spans)
+    order, depth, end, up = (array("i", bytes(4 * n)) for _ in range(4))
+    seen = bytearray(n)
+    children = tree.children
+    start_of = [s.start_ns for s in spans]
+    row = 0
+    for root in [*tree.roots, *range(n)]:
+        if seen[root]:
+            continue
+        # Stack of (position, depth, row of the parent); children pushed in reverse start
+        # order so the earliest pops first.
+        stack = [(root, 0, -1)]
+        while stack:
+            position, level, parent_row = stack.pop()
+            if seen[position]:
+                continue
+            seen[position] = 1
+            order[row], depth[row], up[row] = position, level, parent_row
+            kids = children[position]
+            if len(kids) > 1:
+                kids = sorted(kids, key=start_of.__getitem__)
+            stack.extend((kid, level + 1, row) for kid in reversed(kids))
+            row += 1
+    # Subtree ends, bottom-up: a row's subtree ends where its last descendant's does.
+    for r in range(n - 1, -1, -1):
+        if end[r] < r + 1:
+            end[r] = r + 1
+        p = up[r]
+        if p >= 0 and end[r] > end[p]:
+            end[p] = end[r]
+    return TreeOrder(order, depth, end)
+
+
+def critical_positions(trace: Trace, tree: SpanTree | None = None) -> set[int]:
+    """Positions of the spans on the trace's critical path (the first span of an id)."""
+    positions: dict[str, int] = {}
+    for i, span in enumerate(trace.spans):
+        positions.setdefault(span.span_id, i)
+    return {positions[s.span_id] for s in critical_path(trace, tree) if s.span_id in positions}
+
+
+def bucket_counts(spans: Iterable[Span], start_ns: int, duration_ns: int,
+                  buckets: int = HISTOGRAM_BUCKETS) -> tuple[list[int], list[int]]:
+    """How many spans (and errors) start in each of `buckets` slices of the trace."""
+    counts = [0] * buckets
+    errors = [0] * buckets
+    width = max(duration_ns, 1)
+    last = buckets - 1
+    error = StatusCode.ERROR
+    for span in spans:
+        b = (span.start_ns - start_ns) * buckets // width
+        b = 0 if b < 0 else (last if b > last else b)
+        counts[b] += 1
+        if span.status_code is error:
+            errors[b] += 1
+    return counts, errors
+
+
+@dataclass(slots=True)
+class Layout:
+    """What a trace page needs besides the spans of the rows it shows."""
+
+    depth: array  # per row of the tree order
+    end: array  # per row: first row after its subtree
+    critical: array  # rows on the critical path, ascending
+    counts: list[int]  # spans starting in each minimap bucket
+    errors: list[int]  # of which failed
+
+    def __len__(self) -> int:
+        return len(self.depth)
+
+    def tree(self) -> TreeOrder:
+        return TreeOrder(range(len(self.depth)), self.depth, self.end)
+
+    def encode(self) -> bytes:
+        header = orjson.dumps([LAYOUT_VERSION, len(self.depth), len(self.critical),
+                               self.counts, self.errors])
+        parts = [self.depth, self.end, self.critical]
+        if not _LITTLE:
+            parts = [array("i", p) for p in parts]
+            for p in parts:
+                p.byteswap()
+        return zlib.compress(header + b"\n" + b"".join(p.tobytes() for p in parts), 1)
+
+    @classmethod
+    def decode(cls, data: bytes) -> Layout:
+        try:
+            raw = zlib.decompress(data)
+            cut = raw.index(b"\n")
+            version, n, critical, counts, errors = orjson.loads(raw[:cut])
+            if version != LAYOUT_VERSION:
+                raise LayoutError(f"stored layout has unknown version {version!r}")
+            numbers = array("i")
+            numbers.frombytes(raw[cut + 1 :])
+        except (zlib.error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
+            if isinstance(exc, LayoutError):
+                raise
+            raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
+        if len(numbers) != 2 * n + critical:
+            raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
+        if not _LITTLE:
+            numbers.byteswap()
+        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors)
+
+
+@dataclass(slots=True)
+class TraceOverview:
+    """A stored trace's overview (what its summary row holds) and layout."""
+
+    trace_id: str
+    span_count: int
+    start_ns: int
+    duration_ns: int
+    services: list[str]
+    error_count: int
+    warnings: list[str]
+    layout: Layout
+
+
+def lay_out(trace: Trace) -> tuple[list[Span], Layout]:
+    """The trace's spans (sorted by start time) in tree order, and their layout."""
+    spans = trace.spans
+    tree = SpanTree.build(spans)
+    order = tree_order(spans, tree)
+    row_of = array("i", bytes(4 * len(spans)))
+    for row, position in enumerate(order.order):
+        row_of[position] = row
+    critical = array("i", sorted(row_of[p] for p in critical_positions(trace, tree)))
+    start = spans[0].start_ns if spans else 0
+    end = max((s.end_ns for s in spans), default=start)
+    counts, errors = bucket_counts(spans, start, end - start)
+    layout = Layout(order.depth, order.end, critical, counts, errors)
+    return [spans[p] for p in order.order], layout
