@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "accounts",
     "explorer",
     "explorer.store",
+    "explorer.journeys",
     "explorer.c4",
     "explorer.web",
     "explorer.tours",

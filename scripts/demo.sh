@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and serves the demo: the simulated Alexandrite (about 500 orders over
-# 14 days) in the embedded store, one demo user per role, on http://127.0.0.1:8000/.
+# 14 days, cut off at the end of day 14) in the embedded store, one demo user per role, on
+# http://127.0.0.1:8000/.
 # Environment: DEMO_ORDERS, DEMO_DAYS, DEMO_SEED, DEMO_PORT override the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,9 +21,11 @@ $py manage.py collectstatic --no-input -v 0
 traces="$EXPLORER_DATA_DIR/demo-traces"
 if [ ! -f "$traces/.done" ]; then
   rm -rf "$traces"
+  # Cut off at the end of the last day: the demo's "now" has orders in progress and stuck.
   $py manage.py simulate --orders "${DEMO_ORDERS:-500}" --days "${DEMO_DAYS:-14}" \
-    --seed "${DEMO_SEED:-7}" --out "$traces"
+    --until-days "${DEMO_DAYS:-14}" --seed "${DEMO_SEED:-7}" --out "$traces"
   $py manage.py ingest "$traces"
+  $py manage.py orders --refresh   # the order-status snapshot the home page lists
   $py manage.py tours import --shipped
   touch "$traces/.done"
 fi

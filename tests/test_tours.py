@@ -360,11 +360,11 @@ def test_progress_and_what_to_learn_next(db, monkeypatch):
 
 @pytest.mark.slow
 def test_shipped_selectors_match_orders_of_the_demo_data(tmp_path):
-    """The demo's own arguments (`simulate --orders 500 --days 14 --seed 7`)."""
+    """The demo's own arguments (`simulate --orders 500 --days 14 --until-days 14 --seed 7`)."""
     from explorer.simulation import SimulationConfig, simulate
     from explorer.traces.parsers import iter_file
 
-    simulate(SimulationConfig(out=tmp_path, orders=500, days=14, seed=7))
+    simulate(SimulationConfig(out=tmp_path, orders=500, days=14, seed=7, until_days=14))
     source = MemorySource([trace for path in sorted(tmp_path.iterdir())
                            for result in iter_file(path) for trace in result.traces])
     for path in shipped_files():

@@ -1,10 +1,12 @@
 """The web explorer's pages with hand-made traces in the embedded store, per role."""
 
+import io
 import json
 import re
 
 import pytest
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import AuditEntry
@@ -28,6 +30,7 @@ def stored(db):
     late = OrderBuilder("A-100003", "C-00778")  # only there to move "now" days later
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
     store_traces([*done.traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)])
+    call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
     yield
     cache.clear()
     trace_cache.forget_all()

@@ -9,5 +9,10 @@ Framework-free. The modules, in the order the analysis runs:
 - anomalies: robust latency baselines per (container, operation) and atypical spans;
 - typical: the typical journey of a customer type and how one journey differs from it;
 - story: the journey told in English and Russian;
-- report: all of the above for one order or for every order in a source.
+- report: all of the above for one order or for every order in a source;
+- bulk: every trace of a source read once, answering the look-ups of many orders' assembly;
+- status: one row per order for the order-status snapshot, with stuck decided at read time.
+
+Also a Django app (label "journeys"): models.py holds the snapshot table (OrderStatus) that
+`manage.py orders --refresh` writes; nothing above imports Django.
 """

@@ -22,6 +22,7 @@ from explorer.journeys.assembly import (
     latest_time_ns,
     service_container,
 )
+from explorer.journeys.bulk import TraceSet
 from explorer.journeys.conformance import Conformance, check_states
 from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
@@ -228,6 +229,38 @@ def order_ids(source: TraceSource, window: Window = (None, None),
     return list(lister(ORDER_KEY, *window, limit=limit))
 
 
+# From this many orders on, every trace of the source is read once (TraceSet) rather than
+# each order's traces and links asked for one by one.
+BULK_MIN_ORDERS = 50
+
+
+def assemble_journeys(
+    source: TraceSource,
+    orders: list[str],
+    window: Window = (None, None),
+    container_of: ContainerOf = service_container,
+) -> list[Journey]:
+    """The journeys of these orders, the same as journey_for_order() gives each; for many
+    orders of a source that can read traces in bulk, from one read of all its traces."""
+    lookups: TraceSource = source
+    if len(orders) >= BULK_MIN_ORDERS and hasattr(source, "get_traces"):
+        lookups = TraceSet.read(source)
+    return [journey_for_order(lookups, order_id, window, container_of) for order_id in orders]
+
+
+def journey_pairs(journeys: Iterable[Journey]) -> list[tuple[str, Span]]:
+    """(container, span) of every span of these journeys, each span once."""
+    seen: set[tuple[str, str]] = set()
+    pairs = []
+    for journey in journeys:
+        for span in journey.spans:
+            key = (span.trace_id, span.span_id)
+            if key not in seen:
+                seen.add(key)
+                pairs.append((journey.container(span), span))
+    return pairs
+
+
 def report_orders(
     source: TraceSource,
     graph: StateGraph,
@@ -242,19 +275,10 @@ def report_orders(
     over all their spans and the typical journeys of every customer type."""
     wanted = list(orders) if orders is not None else order_ids(source, window)
     now = now_ns if now_ns is not None else latest_time_ns(source, window)
-    journeys = [journey_for_order(source, order_id, window, container_of)
-                for order_id in wanted]
+    journeys = assemble_journeys(source, wanted, window, container_of)
     if now is None:
         now = max((s.end_ns for j in journeys for s in j.spans), default=0)
-    seen: set[tuple[str, str]] = set()
-    pairs = []
-    for journey in journeys:
-        for span in journey.spans:
-            key = (span.trace_id, span.span_id)
-            if key not in seen:
-                seen.add(key)
-                pairs.append((journey.container(span), span))
-    baseline = Baseline.from_spans(pairs)
+    baseline = Baseline.from_spans(journey_pairs(journeys))
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))
     context = Context(graph, sla, baseline, now, typical, names or {})

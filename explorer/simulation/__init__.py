@@ -3,6 +3,11 @@ OpenTelemetry SDK into OTLP JSON-lines files (and optionally exported over OTLP/
 
     simulate(SimulationConfig(orders=500, days=14, seed=1, out=Path("data/simulation")))
 
+By default every order runs to its end (the files go on past `days`). With `until_days` the
+simulation stops at the end of that day, the simulated "now": steps after it never happen,
+spans still open then are never exported, orders in progress stay in progress, and the truth
+file's final_state is the state the exported spans show at the cut-off.
+
 The same configuration always gives byte-identical files: ids come from the seed, time from a
 simulated clock that starts at EPOCH_NS (a Monday), and nothing is iterated in hash order.
 """
@@ -14,6 +19,9 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import Span
 
 from explorer.simulation.faults import (
     DEFAULT_FAULT_RATES,
@@ -32,6 +40,7 @@ from explorer.simulation.lifecycle import (
     Order,
 )
 from explorer.simulation.telemetry import (
+    CutOffProcessor,
     OtlpJsonLinesExporter,
     SeededIdGenerator,
     SimulationError,
@@ -60,6 +69,7 @@ class SimulationConfig:
     otlp_endpoint: str | None = None
     truth: Path | None = None
     batch_size: int = 512
+    until_days: int | None = None  # stop at the end of this day (None: run every order out)
 
 
 @dataclass
@@ -96,6 +106,9 @@ def simulate(config: SimulationConfig) -> SimulationResult:
         raise SimulationError(f"--orders must be from 1 to {MAX_ORDERS}, not {config.orders}")
     if not 1 <= config.days <= 3650:
         raise SimulationError(f"--days must be from 1 to 3650, not {config.days}")
+    if config.until_days is not None and not config.days <= config.until_days <= 3650:
+        raise SimulationError(f"--until-days must be from --days ({config.days}) to 3650, "
+                              f"not {config.until_days}")
     unknown = sorted(set(config.fault_rates) - set(FAULT_KINDS))
     if unknown:
         raise SimulationError(f"unknown fault kinds: {', '.join(unknown)}")
@@ -104,8 +117,17 @@ def simulate(config: SimulationConfig) -> SimulationResult:
     partners, shop = _customers(config.orders, rng)
     truth: dict[str, Any] = {"orders": {}, "faults": {kind: [] for kind in FAULT_KINDS}}
 
-    def on_state(order: Order) -> None:
-        truth["orders"][order.id]["final_state"] = order.state
+    # A state counts once the span that recorded it is exported (with a cut-off, a span still
+    # open at the cut-off never is); spans end in order, so the last one exported wins.
+    recorded: dict[int, tuple[str, str]] = {}  # span id -> (order id, state), until it ends
+
+    def on_state(order: Order, span: Span) -> None:
+        recorded[span.get_span_context().span_id] = (order.id, order.state)
+
+    def on_end(span: ReadableSpan, kept: bool) -> None:
+        found = recorded.pop(span.context.span_id, None)
+        if found is not None and kept:
+            truth["orders"][found[0]]["final_state"] = found[1]
 
     def on_fault(order: Order, kind: str) -> None:
         happened = truth["faults"][kind]
@@ -116,7 +138,9 @@ def simulate(config: SimulationConfig) -> SimulationResult:
     exporters = [(f"the file export into {config.out}", file_exporter)]
     if config.otlp_endpoint:
         exporters.append(otlp_http_exporter(config.otlp_endpoint))
-    processor = SyncBatchProcessor(exporters, config.batch_size)
+    until = None if config.until_days is None else config.until_days * DAY
+    batches = SyncBatchProcessor(exporters, config.batch_size)
+    processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until, on_end)
     lifecycle = Lifecycle(Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS,
                           on_fault, on_state)
     for index, (created, source) in enumerate(_creation_times(config, rng)):
@@ -132,7 +156,7 @@ def simulate(config: SimulationConfig) -> SimulationResult:
                                      "source": source, "final_state": None}
         lifecycle.start(order, created)
     try:
-        lifecycle.run()
+        lifecycle.run(until)
     finally:
         processor.shutdown()
     for kind in FAULT_KINDS:
@@ -143,4 +167,4 @@ def simulate(config: SimulationConfig) -> SimulationResult:
         except OSError as exc:
             raise SimulationError(f"{config.truth}: cannot write the truth file: "
                                   f"{exc.strerror or exc}") from None
-    return SimulationResult(file_exporter.files, processor.exported, truth)
+    return SimulationResult(file_exporter.files, batches.exported, truth)

@@ -38,6 +38,12 @@ PARTNER_SHARE = 0.25
 VIP_SHARE = 0.12
 SELLER_HOURS = (9, 18, 5)    # from, to, working days a week (Monday first)
 OPERATOR_HOURS = (8, 20, 6)
+LAST_TASK_MARGIN = 30 * MINUTE  # a task (opening the order, clicking) takes up to ~20 min
+# Now and then an order waits for days where it usually waits hours (the seller is on holiday,
+# the operators have a backlog): longer than the state's limit, so it is stuck until then.
+FORGOTTEN_REVIEW_SHARE = 0.03
+FORGOTTEN_START_SHARE = 0.015
+FORGOTTEN_DAYS = (4.5, 10)
 PARTNER_AGENTS = ("GemTrade-Connector/2.3", "JewelHub-Sync/1.9", "partner-client/0.8 python")
 MES_STEPS = (  # (state, endpoint verb, button)
     ("MANUFACTURING_STARTED", "start", "Start"),
@@ -70,12 +76,14 @@ class Order:
 
 
 def working_time(t: int, hours: tuple[int, int, int], rng: random.Random) -> int:
-    """`t` if people work then, else a little after the next opening (epoch = a Monday 00:00)."""
+    """`t` if people work then, else a little after the next opening (epoch = a Monday 00:00).
+    Nobody starts a task in the last LAST_TASK_MARGIN of the day: it would end after hours."""
     start_h, end_h, days = hours
     day, time_of_day = divmod(t, DAY)
-    if day % 7 < days and start_h * HOUR <= time_of_day < end_h * HOUR:
+    last_start = end_h * HOUR - LAST_TASK_MARGIN
+    if day % 7 < days and start_h * HOUR <= time_of_day < last_start:
         return t
-    if day % 7 >= days or time_of_day >= end_h * HOUR:
+    if day % 7 >= days or time_of_day >= last_start:
         day += 1
         while day % 7 >= days:
             day += 1
@@ -87,7 +95,7 @@ class Lifecycle:
 
     def __init__(self, instrumentation: Instrumentation, epoch_ns: int,
                  on_fault: Callable[[Order, str], None],
-                 on_state: Callable[[Order], None]) -> None:
+                 on_state: Callable[[Order, Span], None]) -> None:
         self._instrumentation = instrumentation
         self._epoch_ns = epoch_ns
         self._on_fault = on_fault
@@ -101,9 +109,13 @@ class Lifecycle:
         self._sequence += 1  # ties run in scheduling order, deterministically
         heapq.heappush(self._queue, (t, self._sequence, step, args))
 
-    def run(self) -> None:
+    def run(self, until: int | None = None) -> None:
+        """Run the steps in time order; with `until` (ns after the epoch), only those that
+        start by then: what happens later is never simulated."""
         while self._queue:
             t, _, step, args = heapq.heappop(self._queue)
+            if until is not None and t > until:
+                break
             step(t, *args)
 
     def start(self, order: Order, created_ns: int) -> None:
@@ -122,7 +134,13 @@ class Lifecycle:
     def set_state(self, action: Action, order: Order, span: Span, new: str) -> None:
         action.state_changed(span, order.state, new)
         order.state = new
-        self._on_state(order)
+        self._on_state(order, span)
+
+    def wait(self, order: Order, forgotten_share: float, usual: int) -> int:
+        """The usual wait, or (with probability `forgotten_share`) days: someone forgot."""
+        if order.rng.random() < forgotten_share:
+            return int(order.rng.uniform(*FORGOTTEN_DAYS) * DAY)
+        return usual
 
     def fault(self, order: Order, kind: str) -> bool:
         """Whether `order` gets the fault `kind` (and records that it happened)."""
@@ -333,8 +351,8 @@ class Lifecycle:
                      "VALUES ($1, $2, $3, 'partner_api') ON CONFLICT (id) DO NOTHING", c)
         if not first:
             return
-        review = working_time(self.done(a) + int(order.rng.uniform(10, 480) * MINUTE),
-                              SELLER_HOURS, order.rng)
+        wait = self.wait(order, FORGOTTEN_REVIEW_SHARE, int(order.rng.uniform(10, 480) * MINUTE))
+        review = working_time(self.done(a) + wait, SELLER_HOURS, order.rng)
         self.at(review, self.seller_review, order)
 
     def seller_review(self, t: int, order: Order) -> None:
@@ -374,8 +392,8 @@ class Lifecycle:
                  "UPDATE orders SET state = $2 WHERE id = $1", c)
         if not first:
             return
-        start = working_time(self.done(a) + int(order.rng.uniform(0.5, 30) * HOUR),
-                             OPERATOR_HOURS, order.rng)
+        wait = self.wait(order, FORGOTTEN_START_SHARE, int(order.rng.uniform(0.5, 30) * HOUR))
+        start = working_time(self.done(a) + wait, OPERATOR_HOURS, order.rng)
         self.at(start, self.operator_step, order, 0)
 
     # --- MES: the operator ------------------------------------------------------------------

@@ -8,7 +8,7 @@ Everything here is deterministic: ids come from a seeded generator, batches are 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -85,6 +85,30 @@ class SyncBatchProcessor(SpanProcessor):
         self._flush()
         for _, exporter in self._exporters:
             exporter.shutdown()
+
+
+class CutOffProcessor(SpanProcessor):
+    """Passes on to `inner` only the spans that ended by `until_ns` (every span when None):
+    what a collector has received at the simulated "now"; a span still open then is never
+    exported. `on_end(span, kept)` hears about every ended span."""
+
+    def __init__(self, inner: SpanProcessor, until_ns: int | None,
+                 on_end: Callable[[ReadableSpan, bool], None]) -> None:
+        self._inner = inner
+        self._until_ns = until_ns
+        self._on_end = on_end
+
+    def on_end(self, span: ReadableSpan) -> None:
+        kept = self._until_ns is None or (span.end_time or 0) <= self._until_ns
+        if kept:
+            self._inner.on_end(span)
+        self._on_end(span, kept)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self._inner.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        self._inner.shutdown()
 
 
 def _any_value(value: Any) -> dict[str, Any]:

@@ -1,12 +1,13 @@
 """The home page: one box for an order, customer or trace id; trace search with filters; the
-orders that are stuck, lost or anomalous now."""
+orders that are stuck, lost or anomalous now (from the order-status snapshot), and the page
+listing all orders of one status."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
 
-from django.core.cache import cache
+from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -14,19 +15,19 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
-from explorer.configuration import explorer_config
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
-from explorer.journeys.conformance import LOST, STUCK
-from explorer.journeys.report import order_ids, report_orders
+from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
+from explorer.journeys.models import OrderStatus
 from explorer.sources.base import TraceNotFound, TraceQuery
 from explorer.tours.progress import next_tours
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
 from explorer.web.trace_cache import prepared_trace
 
-ORDER_LIST_SECONDS = 300  # computing the lists reads every recent order
-ORDER_LIST_DAYS = 7
-ORDER_LIST_MAX = 500
+ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
+ORDER_PAGE_SIZE = 100
+ANOMALOUS = "anomalous"
+LIST_KINDS = (STUCK, LOST, ANOMALOUS, IN_PROGRESS, COMPLETE)
 SEARCH_LIMIT = 100
 STATUSES = ("any", "error", "ok")
 TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -94,33 +95,61 @@ def _trace_rows(request, summaries) -> list[dict]:
     } for s in summaries]
 
 
-def order_lists(source) -> dict[str, list[dict]]:
-    """Orders of the last days that are stuck, lost or anomalous now (cached briefly)."""
-    key = f"web:order-lists:{source.name}"
-    found = cache.get(key)
-    if found is not None:
-        return found
-    config = explorer_config()
+def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
+    return {"order_id": shown(request, row.order_id), "state": row.state,
+            "customer_type": row.customer_type, "channel": row.channel,
+            "violations": len(row.violations), "status": row.status_at(now_ns),
+            "waiting_ns": (now_ns - row.state_since_ns
+                           if row.state_since_ns is not None else None),
+            "limit_ns": row.state_limit_ns, "last_seen_ns": row.last_seen_ns,
+            "anomaly_summary": shown(request, row.anomaly_summary)}
+
+
+def _snapshot_now(source) -> tuple[int, OrderStatus | None]:
+    """The time the snapshot's stuck and lost are decided at (the newest span in the source,
+    as the journeys core takes "now"), and the newest snapshot row (None: no snapshot yet)."""
+    newest = OrderStatus.objects.order_by("-computed_at").first()
+    if newest is None:
+        return 0, None
     now = latest_time_ns(source)
-    lists: dict[str, list[dict]] = {"stuck": [], "lost": [], "anomalous": []}
-    if now is not None:
-        window = (now - ORDER_LIST_DAYS * 86_400 * 10**9, None)
-        orders = order_ids(source, window, limit=ORDER_LIST_MAX)
-        reports = report_orders(source, config.graph, config.sla, config.container_of,
-                                now_ns=now, window=window, names=config.names, orders=orders)
-        for report in reports:
-            row = {"order_id": report.journey.order_id, "status": report.status,
-                   "state": report.conformance.state or "",
-                   "customer_type": report.journey.customer_type or "",
-                   "violations": len(report.conformance.violations)}
-            if report.status == STUCK:
-                lists["stuck"].append(row)
-            elif report.status == LOST:
-                lists["lost"].append(row)
-            if report.anomalous:
-                lists["anomalous"].append(row)
-    cache.set(key, lists, ORDER_LIST_SECONDS)
-    return lists
+    return (now if now is not None else newest.as_of_ns), newest
+
+
+def order_lists(request, source) -> dict | None:
+    """The orders stuck, lost or anomalous now, of any age, newest first, from the
+    order-status snapshot (`manage.py orders --refresh`); None when there is none yet."""
+    now, newest = _snapshot_now(source)
+    if newest is None:
+        return None
+    lists = []
+    for title, kind in ((_("Stuck"), STUCK), (_("Lost"), LOST), (_("Anomalous"), ANOMALOUS)):
+        found = _listed(kind, now).newest_first()
+        lists.append({"title": title, "kind": kind, "total": found.count(),
+                      "rows": [_order_row(request, r, now) for r in found[:ORDER_LIST_SHOWN]]})
+    return {"lists": lists, "computed_at": newest.computed_at, "as_of_ns": newest.as_of_ns}
+
+
+def _listed(kind: str, now_ns: int):
+    if kind == ANOMALOUS:
+        return OrderStatus.objects.anomalous()
+    return OrderStatus.objects.with_status_at(kind, now_ns)
+
+
+@requires("view_analytics")
+@source_errors
+def order_list(request):
+    """Every order of one status (or anomalous) from the snapshot, newest first, paged."""
+    kind = request.GET.get("status")
+    if kind not in LIST_KINDS:
+        kind = STUCK
+    now, newest = _snapshot_now(common.source())
+    context: dict = {"kind": kind, "kinds": LIST_KINDS, "snapshot": newest is not None}
+    if newest is not None:
+        page = Paginator(_listed(kind, now).newest_first(), ORDER_PAGE_SIZE).get_page(
+            clean_int(request.GET.get("page"), 1, 1))
+        context.update(page=page, rows=[_order_row(request, r, now) for r in page],
+                       computed_at=newest.computed_at, as_of_ns=newest.as_of_ns)
+    return render(request, "web/order_list.html", context)
 
 
 @requires("view_tours")
@@ -143,15 +172,7 @@ def home(request):
                 found = [s for s in found if not s.error_count]
             context["traces"] = _trace_rows(request, found)
             context["searched"] = True
-        lists = order_lists(source)
-        context["order_lists"] = [
-            (_("Stuck"), "stuck", [dict(r, order_id=shown(request, r["order_id"]))
-                                   for r in lists["stuck"]]),
-            (_("Lost"), "lost", [dict(r, order_id=shown(request, r["order_id"]))
-                                 for r in lists["lost"]]),
-            (_("Anomalous"), "anomalous", [dict(r, order_id=shown(request, r["order_id"]))
-                                           for r in lists["anomalous"]]),
-        ]
+        context["orders_now"] = order_lists(request, source)
     return render(request, "web/home.html", context)
 
 

@@ -27,6 +27,7 @@ urlpatterns = [
     path("download/system-map.svg", downloads.map_svg_download, name="map_svg"),
     path("download/system-map.png", downloads.map_png_download, name="map_png"),
     # Journeys
+    path("orders/", search.order_list, name="order_list"),
     path("orders/<path:order_id>/", journeys.order, name="order"),
     # Beside the customer page, so the page links it relatively ("orders.csv"): the raw id
     # must not appear in the HTML of viewers who see it masked.

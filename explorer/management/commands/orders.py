@@ -1,14 +1,23 @@
 """`manage.py orders [--status S] [--customer ID] [--anomalous] [--json]`: every order in the
-trace source with its status, state, violations and whether it behaved atypically."""
+trace source with its status, state, violations and whether it behaved atypically.
+
+`manage.py orders --refresh [--since TIME]` computes the same for every order (or those seen
+since TIME) and stores it in the order-status snapshot the pages read."""
 
 from __future__ import annotations
 
+import time
+from collections import Counter
+
 import orjson
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.report import report_orders
+from explorer.journeys.models import OrderStatus
+from explorer.journeys.report import iso, report_orders
+from explorer.journeys.status import order_statuses
 from explorer.management.commands.journey import add_common_arguments, now_ns, setup
 from explorer.sources.base import SourceError
 
@@ -23,10 +32,21 @@ class Command(BaseCommand):
         parser.add_argument("--customer", metavar="ID", help="only this customer's orders")
         parser.add_argument("--anomalous", action="store_true",
                             help="only orders with atypically slow steps")
+        parser.add_argument("--refresh", action="store_true",
+                            help="compute every order's status and store the snapshot the "
+                                 "pages read (instead of listing)")
+        parser.add_argument("--since", metavar="TIME",
+                            help="with --refresh: only the orders with a trace that starts at "
+                                 "or after this ISO 8601 time")
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
         source, config = setup(options)
+        if options["refresh"]:
+            self.refresh(source, config, options)
+            return
+        if options["since"]:
+            raise CommandError("--since goes with --refresh")
         try:
             wanted = (customer_orders(source, options["customer"])
                       if options["customer"] else None)
@@ -46,3 +66,24 @@ class Command(BaseCommand):
                               f"{row['state'] or '-':<24} {row['customer_type'] or '-':<12} "
                               f"{'anomalous ' if row['anomalous'] else ''}{kinds}")
         self.stdout.write(f"{len(rows)} orders")
+
+    def refresh(self, source, config, options) -> None:
+        since = now_ns(options["since"])
+        started = time.perf_counter()
+        try:
+            rows = order_statuses(source, config.graph, config.container_of,
+                                  now_ns(options["now"]), since, config.names)
+        except SourceError as exc:
+            raise CommandError(str(exc)) from None
+        written = OrderStatus.save_rows(rows, timezone.now(), replace=since is None)
+        seconds = time.perf_counter() - started
+        if not rows:
+            self.stdout.write(f"no orders in the source; {written} order statuses stored")
+            return
+        now = rows[0].as_of_ns
+        counts = Counter(row.status_at(now) for row in rows)
+        anomalous = sum(row.anomalous for row in rows)
+        self.stdout.write(
+            f"{written} order statuses stored in {seconds:.1f} s, as of {iso(now)}: "
+            f"{counts[COMPLETE]} complete, {counts[IN_PROGRESS]} in progress, "
+            f"{counts[STUCK]} stuck, {counts[LOST]} lost, {anomalous} anomalous")

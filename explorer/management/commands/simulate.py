@@ -22,6 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--orders", type=int, default=500, help="orders to simulate")
         parser.add_argument("--days", type=int, default=14,
                             help="days over which the orders are placed")
+        parser.add_argument("--until-days", type=int, default=None, metavar="N",
+                            help="stop at the end of day N (at least --days), the simulated "
+                                 "now: orders still in progress then stay in progress "
+                                 "(default: run every order to its end)")
         parser.add_argument("--seed", type=int, default=1,
                             help="the same seed and options give byte-identical files")
         parser.add_argument("--out", type=Path, default=None,
@@ -42,7 +46,8 @@ class Command(BaseCommand):
             config = SimulationConfig(
                 out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
                 fault_rates=parse_fault_rates(options["fault_rate"]),
-                otlp_endpoint=options["otlp_endpoint"], truth=options["truth"])
+                otlp_endpoint=options["otlp_endpoint"], truth=options["truth"],
+                until_days=options["until_days"])
             result = simulate(config)
         except SimulationError as exc:
             raise CommandError(str(exc)) from None

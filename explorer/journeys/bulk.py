@@ -1,0 +1,95 @@
+"""Every trace of a source read once, for assembling the journeys of many orders.
+
+journey_for_order() asks the source for an order's traces, then for the traces linked to or
+from each of them: tens of round trips per order, which dominate when every order is wanted.
+TraceSet reads all traces in bulk (get_traces where the source has it), indexes them as the
+embedded store does (order.id values of spans and resources; link targets) and answers the
+same look-ups from memory, so journeys assembled from it are the ones the source would give.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from explorer.journeys.assembly import ORDER_KEY
+from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
+from explorer.store.summary import TraceFacts, newest_first, start_of, trace_facts
+from explorer.traces.model import Trace
+
+# Read this many traces per request to the source.
+READ_BATCH = 500
+# Lists every trace of the source (TraceQuery needs a limit).
+ALL_TRACES = 10**9
+
+
+class TraceSet:
+    """Traces held in memory, answering find_traces (by order.id), get_traces and
+    linking_traces as a TraceSource would."""
+
+    def __init__(self, traces: Iterable[Trace], name: str = "traces") -> None:
+        self.name = name
+        self._traces: dict[str, Trace] = {}
+        self._facts: dict[str, TraceFacts] = {}
+        self._by_order: dict[str, list[str]] = {}
+        self._linked_from: dict[str, list[str]] = {}
+        for trace in traces:
+            if not trace.spans or trace.trace_id in self._traces:
+                continue
+            tid = trace.trace_id
+            self._traces[tid] = trace
+            spans = sorted(trace.spans, key=start_of)  # as trace_facts needs them
+            facts = self._facts[tid] = trace_facts(spans, [ORDER_KEY])
+            for order_id in facts.business.get(ORDER_KEY, ()):
+                self._by_order.setdefault(order_id, []).append(tid)
+            for target in {link.trace_id for s in trace.spans for link in s.links}:
+                if target != tid:
+                    self._linked_from.setdefault(target, []).append(tid)
+
+    @classmethod
+    def read(cls, source: TraceSource) -> TraceSet:
+        """Every trace of the source, in batches of READ_BATCH."""
+        ids = [s.trace_id for s in source.search(TraceQuery(limit=ALL_TRACES))]
+        bulk = getattr(source, "get_traces", None)
+        traces: list[Trace] = []
+        for first in range(0, len(ids), READ_BATCH):
+            part = ids[first:first + READ_BATCH]
+            if bulk is not None:
+                traces.extend(bulk(part))
+                continue
+            for trace_id in part:
+                try:
+                    traces.append(source.get_trace(trace_id))
+                except TraceNotFound:
+                    continue  # deleted meanwhile
+        return cls(traces, source.name)
+
+    @property
+    def order_ids(self) -> list[str]:
+        return sorted(self._by_order)
+
+    def __len__(self) -> int:
+        return len(self._traces)
+
+    def get_trace(self, trace_id: str) -> Trace:
+        try:
+            return self._traces[trace_id]
+        except KeyError:
+            raise TraceNotFound(f"{self.name}: trace {trace_id} is not here") from None
+
+    def get_traces(self, trace_ids: list[str]) -> list[Trace]:
+        return [self._traces[t] for t in trace_ids if t in self._traces]
+
+    def find_traces(self, attribute: str, value: str, start_ns: int | None = None,
+                    end_ns: int | None = None, limit: int = 1000):
+        if attribute != ORDER_KEY:
+            raise SourceError(f"{self.name}: only {ORDER_KEY} is indexed here, not {attribute}")
+        found = []
+        for tid in self._by_order.get(value, ()):
+            facts = self._facts[tid]
+            if ((start_ns is None or facts.start_ns >= start_ns)
+                    and (end_ns is None or facts.start_ns < end_ns)):
+                found.append(facts.summary(tid))
+        return sorted(found, key=newest_first)[:limit]
+
+    def linking_traces(self, trace_id: str) -> list[str]:
+        return sorted(self._linked_from.get(trace_id, []))

@@ -1,0 +1,125 @@
+"""The order-status snapshot: one row per order, written by `manage.py orders --refresh`, read
+by the pages so that no request assembles every order's journey.
+
+Whether an order is stuck (or a message in flight became lost) depends on "now": a row keeps
+what decides it, and the queries below decide at read time, as status_at() does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.db import models, transaction
+from django.db.models import F, Q
+
+from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
+from explorer.journeys.status import OrderStatusRow, status_at
+
+# Rows written per statement and per transaction.
+WRITE_BATCH = 500
+_OPEN = (IN_PROGRESS, STUCK)  # statuses that may change as time goes on
+_FIELDS = ("customer_id", "customer_type", "channel", "status", "state", "state_since_ns",
+           "state_limit_ns", "in_flight_since_ns", "violations", "anomalous",
+           "anomaly_summary", "first_seen_ns", "last_seen_ns", "as_of_ns")
+
+
+class OrderStatusQuerySet(models.QuerySet):
+    def _lost_in_flight(self, now_ns: int) -> Q:
+        return Q(status__in=_OPEN, in_flight_since_ns__lte=now_ns - IN_FLIGHT_NS)
+
+    def lost_at(self, now_ns: int) -> OrderStatusQuerySet:
+        return self.filter(Q(status=LOST) | self._lost_in_flight(now_ns))
+
+    def stuck_at(self, now_ns: int) -> OrderStatusQuerySet:
+        return (self.filter(status__in=_OPEN, state_limit_ns__isnull=False,
+                            state_since_ns__isnull=False)
+                .alias(due_ns=F("state_since_ns") + F("state_limit_ns"))
+                .filter(due_ns__lt=now_ns)
+                .exclude(self._lost_in_flight(now_ns)))
+
+    def anomalous(self) -> OrderStatusQuerySet:
+        return self.filter(anomalous=True)
+
+    def with_status_at(self, status: str, now_ns: int) -> OrderStatusQuerySet:
+        """The orders whose status at `now_ns` is `status`."""
+        if status == LOST:
+            return self.lost_at(now_ns)
+        if status == STUCK:
+            return self.stuck_at(now_ns)
+        if status == COMPLETE:
+            return self.filter(status=COMPLETE)
+        return (self.filter(status__in=_OPEN)
+                .exclude(pk__in=self.stuck_at(now_ns).values("pk"))
+                .exclude(self._lost_in_flight(now_ns)))
+
+    def newest_first(self) -> OrderStatusQuerySet:
+        return self.order_by(F("last_seen_ns").desc(nulls_last=True), "-order_id")
+
+
+class OrderStatus(models.Model):
+    order_id = models.CharField(max_length=200, unique=True)
+    customer_id = models.CharField(max_length=200, blank=True)
+    customer_type = models.CharField(max_length=64, blank=True)
+    channel = models.CharField(max_length=64, blank=True,
+                               help_text="shop or partner_api: where the order came in")
+    status = models.CharField(max_length=16, db_index=True,
+                              help_text="at as_of_ns; stuck is decided again at read time")
+    state = models.CharField(max_length=200, blank=True)
+    state_since_ns = models.BigIntegerField(null=True)
+    state_limit_ns = models.BigIntegerField(null=True)
+    in_flight_since_ns = models.BigIntegerField(
+        null=True, help_text="oldest unconsumed message that was not yet lost at as_of_ns")
+    violations = models.JSONField(default=list, blank=True)
+    anomalous = models.BooleanField(default=False, db_index=True)
+    anomaly_summary = models.CharField(max_length=500, blank=True)
+    first_seen_ns = models.BigIntegerField(null=True)
+    last_seen_ns = models.BigIntegerField(null=True, db_index=True)
+    as_of_ns = models.BigIntegerField(help_text="the newest span time the row was computed at")
+    computed_at = models.DateTimeField()
+
+    objects = OrderStatusQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["order_id"]
+        verbose_name = "order status"
+        verbose_name_plural = "order statuses"
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.status}"
+
+    def status_at(self, now_ns: int) -> str:
+        return status_at(self.status, self.state_since_ns, self.state_limit_ns,
+                         self.in_flight_since_ns, now_ns)
+
+    @classmethod
+    def save_rows(cls, rows: Iterable[OrderStatusRow], computed_at: datetime,
+                  replace: bool = False) -> int:
+        """Insert or update a row per order (one transaction per WRITE_BATCH rows); with
+        `replace`, the rows of orders not among them are deleted. Returns the rows written."""
+        batch: list[OrderStatus] = []
+        kept: set[str] = set()
+        written = 0
+
+        def flush() -> None:
+            with transaction.atomic():
+                cls.objects.bulk_create(batch, update_conflicts=True,
+                                        unique_fields=["order_id"],
+                                        update_fields=[*_FIELDS, "computed_at"])
+
+        for row in rows:
+            kept.add(row.order_id)
+            batch.append(cls(order_id=row.order_id, computed_at=computed_at,
+                             **{name: getattr(row, name) for name in _FIELDS}))
+            if len(batch) >= WRITE_BATCH:
+                flush()
+                written += len(batch)
+                batch = []
+        if batch:
+            flush()
+            written += len(batch)
+        if replace:
+            stale = [pk for pk, order_id in cls.objects.values_list("pk", "order_id")
+                     if order_id not in kept]
+            for first in range(0, len(stale), WRITE_BATCH):
+                cls.objects.filter(pk__in=stale[first:first + WRITE_BATCH]).delete()
+        return written

@@ -1,0 +1,275 @@
+"""The order-status snapshot (`orders --refresh`): the same statuses as report_orders, upserted,
+stuck decided at read time; and the home page's lists of orders that need attention."""
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from explorer.configuration import explorer_config
+from explorer.journeys.assembly import journey_for_order, latest_time_ns
+from explorer.journeys.bulk import TraceSet
+from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
+from explorer.journeys.models import OrderStatus
+from explorer.journeys.report import order_ids, report_orders
+from explorer.journeys.status import status_at
+from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.sources.registry import get_source
+from explorer.store.ingest import store_traces
+from explorer.traces.parsers import iter_file
+from tests.journey_support import DAY, HOUR, OrderBuilder
+
+S = 10**9
+# 80 orders over 5 days, cut off at the end of day 9: stuck, lost, anomalous and in-progress
+# orders (found by the explorer; the test reads the truth file only to check it).
+SIMULATION = {"orders": 80, "days": 5, "until_days": 9, "seed": 5,
+              "fault_rates": parse_fault_rates(["lost_message=0.04", "slow_price=0.06"])}
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("snapshot")
+    simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
+    traces = [t for path in sorted((tmp / "out").iterdir())
+              for result in iter_file(path) for t in result.traces]
+    return traces, json.loads((tmp / "truth.json").read_text())
+
+
+@pytest.fixture
+def stored(db, simulated):
+    cache.clear()
+    store_traces(simulated[0])
+    return simulated[1]
+
+
+def refresh(*args) -> str:
+    out = io.StringIO()
+    call_command("orders", "--refresh", *args, stdout=out)
+    return out.getvalue()
+
+
+def reports():
+    config = explorer_config()
+    return report_orders(get_source(), config.graph, config.sla, config.container_of,
+                         names=config.names)
+
+
+# --- The snapshot ---------------------------------------------------------------------------
+
+
+def test_refresh_stores_what_report_orders_says(stored):
+    output = refresh()
+    expected = {r.journey.order_id: r for r in reports()}
+    rows = {row.order_id: row for row in OrderStatus.objects.all()}
+    assert set(rows) == set(expected) and len(rows) == SIMULATION["orders"]
+    now = latest_time_ns(get_source())
+    for order_id, report in expected.items():
+        row = rows[order_id]
+        assert row.as_of_ns == now
+        assert (row.status, row.status_at(now)) == (report.status, report.status), order_id
+        assert row.state == (report.conformance.state or "")
+        assert row.violations == [v.as_dict() for v in report.conformance.violations]
+        assert row.anomalous == report.anomalous
+        assert (row.customer_id, row.customer_type) == (report.journey.customer_id,
+                                                        report.journey.customer_type)
+        assert row.channel == stored["orders"][order_id]["source"]
+    statuses = {r.status for r in expected.values()}
+    assert {STUCK, LOST, IN_PROGRESS, COMPLETE} <= statuses
+    assert f"{SIMULATION['orders']} order statuses stored" in output
+    # The truth agrees: the lost and the slow-priced orders are listed as such.
+    assert set(stored["faults"]["lost_message"]) == {o for o, r in rows.items()
+                                                     if r.status == LOST}
+    assert set(stored["faults"]["slow_price"]) <= {o for o, r in rows.items() if r.anomalous}
+
+
+def test_bulk_read_assembles_the_journeys_the_source_gives(stored):
+    source = get_source()
+    bulk = TraceSet.read(source)
+    assert bulk.order_ids == order_ids(source)
+    for order_id in bulk.order_ids[:25]:
+        one = journey_for_order(source, order_id)
+        many = journey_for_order(bulk, order_id)
+        assert many.trace_ids == one.trace_ids
+        assert [(s.trace_id, s.span_id) for s in many.spans] == [
+            (s.trace_id, s.span_id) for s in one.spans]
+        assert many.warnings == one.warnings
+
+
+def test_refreshing_again_updates_rows_and_removes_orders_gone_from_the_source(stored):
+    refresh()
+    some = OrderStatus.objects.get(order_id="A-100001")
+    right = (some.status, some.state)
+    OrderStatus.objects.filter(pk=some.pk).update(status=LOST, state="NOWHERE")
+    OrderStatus.objects.create(order_id="A-999999", status=STUCK, as_of_ns=0,
+                               computed_at=some.computed_at)
+    refresh()
+    assert OrderStatus.objects.count() == SIMULATION["orders"]
+    again = OrderStatus.objects.get(order_id="A-100001")
+    assert (again.status, again.state) == right and again.pk == some.pk
+    assert again.computed_at > some.computed_at
+
+
+def test_refresh_since_a_time_touches_only_orders_seen_since(stored):
+    refresh()
+    OrderStatus.objects.update(state="OLD")
+    output = refresh("--since", "2025-03-11T00:00:00Z")  # the last three days before the end
+    recent = set(order_ids(get_source(), (1_741_651_200 * S, None)))
+    assert 0 < len(recent) < SIMULATION["orders"]
+    assert f"{len(recent)} order statuses stored" in output
+    assert set(OrderStatus.objects.exclude(state="OLD").values_list("order_id", flat=True)) \
+        == recent
+    assert OrderStatus.objects.count() == SIMULATION["orders"]  # the others stay
+
+
+def test_since_needs_refresh_and_an_empty_source_stores_nothing(db):
+    with pytest.raises(CommandError, match="--since goes with --refresh"):
+        call_command("orders", "--since", "2025-03-11T00:00:00Z", stdout=io.StringIO())
+    assert "no orders in the source" in refresh()
+    assert not OrderStatus.objects.exists()
+
+
+# --- Stuck at read time ---------------------------------------------------------------------
+
+
+def test_status_at_decides_stuck_and_lost_by_the_time_given():
+    since, limit = 1_000 * S, 3_600 * S
+    assert status_at(IN_PROGRESS, since, limit, None, since + limit) == IN_PROGRESS
+    assert status_at(IN_PROGRESS, since, limit, None, since + limit + 1) == STUCK
+    assert status_at(STUCK, since, limit, None, since + 10) == IN_PROGRESS
+    assert status_at(IN_PROGRESS, since, None, None, since + 10**15) == IN_PROGRESS
+    # A message in flight at the refresh is lost once it is IN_FLIGHT_NS old.
+    sent = since + 60 * S
+    assert status_at(IN_PROGRESS, since, limit, sent, sent + IN_FLIGHT_NS - 1) == IN_PROGRESS
+    assert status_at(IN_PROGRESS, since, limit, sent, sent + IN_FLIGHT_NS) == LOST
+    assert status_at(COMPLETE, since, limit, None, since + 10**15) == COMPLETE
+    assert status_at(LOST, since, limit, None, since) == LOST
+
+
+def waiting_order(order_id: str = "A-100002") -> OrderBuilder:
+    """A partner order whose file was uploaded at T0 + 30 s: stuck 3 days later."""
+    order = OrderBuilder(order_id, "C-00777", "b2b_partner")
+    order.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
+    order.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
+                "INITIATED")
+    return order
+
+
+def later_order(order_id: str, at_s: int) -> OrderBuilder:
+    order = OrderBuilder(order_id, "C-00778")
+    order.state("shop-api", "POST /api/orders", at_s, "INITIATED", None)
+    return order
+
+
+def test_stuck_is_decided_when_the_snapshot_is_read(db, client, login_as):
+    cache.clear()
+    store_traces([*waiting_order().traces, *later_order("A-100003", 60 * HOUR).traces])
+    refresh()
+    row = OrderStatus.objects.get(order_id="A-100002")
+    assert row.status == IN_PROGRESS and row.state == "FILE_UPLOADED"
+    assert row.state_limit_ns == 3 * DAY * S
+    assert not OrderStatus.objects.stuck_at(row.as_of_ns).exists()
+    # New traces move "now" four days on; nobody refreshes the snapshot.
+    store_traces(later_order("A-100004", 4 * DAY).traces)
+    now = latest_time_ns(get_source())
+    assert list(OrderStatus.objects.stuck_at(now).values_list("order_id", flat=True)) == [
+        "A-100002"]
+    assert not OrderStatus.objects.with_status_at(IN_PROGRESS, now).filter(
+        order_id="A-100002").exists()
+    login_as("analyst")
+    body = client.get(reverse("web:home")).content.decode()
+    stuck = body[body.index("order-list stuck"):body.index("order-list lost")]
+    assert "/orders/A-100002/" in stuck and "A-100003" not in stuck
+    assert "waiting 4 d, limit 3 d" in stuck
+
+
+def test_an_in_flight_message_becomes_lost_without_a_refresh(db):
+    order = OrderBuilder("A-100005", "C-00779")
+    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    order.produce("crm-api", 60)  # never consumed
+    store_traces(order.traces)
+    refresh()
+    row = OrderStatus.objects.get(order_id="A-100005")
+    assert row.status == IN_PROGRESS and row.in_flight_since_ns is not None
+    store_traces(later_order("A-100006", HOUR).traces)
+    now = latest_time_ns(get_source())
+    assert list(OrderStatus.objects.lost_at(now).values_list("order_id", flat=True)) == [
+        "A-100005"]
+    assert not OrderStatus.objects.stuck_at(now).filter(order_id="A-100005").exists()
+
+
+# --- Pages ----------------------------------------------------------------------------------
+
+
+def listed(body: str, kind: str) -> str:
+    start = body.index(f"order-list {kind}")
+    return body[start:body.index("</div>", start)]
+
+
+def test_home_lists_stuck_lost_and_anomalous_orders_of_the_simulation(stored, client, login_as):
+    refresh()
+    now = latest_time_ns(get_source())
+    expected = {kind: list(OrderStatus.objects.with_status_at(kind, now).newest_first()
+                           .values_list("order_id", flat=True)) for kind in (STUCK, LOST)}
+    expected["anomalous"] = list(OrderStatus.objects.anomalous().newest_first()
+                                 .values_list("order_id", flat=True))
+    assert all(expected.values())
+    login_as("analyst")
+    body = client.get(reverse("web:home")).content.decode()
+    assert "Order statuses computed" in body
+    for kind, orders in expected.items():
+        section = listed(body, kind)
+        assert f'<span class="count">{len(orders)}</span>' in section
+        positions = [section.index(f"/orders/{o}/") for o in orders[:20]]
+        assert positions == sorted(positions)  # newest first
+    # The lost orders are the truth file's lost messages, of any age.
+    assert set(expected[LOST]) == set(stored["faults"]["lost_message"])
+    page = client.get(reverse("web:order_list"), {"status": "stuck"}).content.decode()
+    assert all(f"/orders/{o}/" in page for o in expected[STUCK])
+    assert f"{len(expected[STUCK])} order" in page
+
+
+def test_home_links_to_all_when_a_list_is_long(stored, client, login_as):
+    refresh()
+    OrderStatus.objects.update(anomalous=True)
+    login_as("analyst")
+    body = client.get(reverse("web:home")).content.decode()
+    section = listed(body, "anomalous")
+    assert section.count("<li>") == 20
+    assert 'href="/orders/?status=anomalous"' in section and "Show all 80" in section
+    page = client.get(reverse("web:order_list"), {"status": "anomalous", "page": "2"})
+    assert page.content.decode().count('<a href="/orders/A-') == 80  # one page: the last
+
+
+def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
+    cache.clear()
+    store_traces(waiting_order().traces)
+    login_as("analyst")
+    for url in (reverse("web:home"), reverse("web:order_list")):
+        body = client.get(url).content.decode()
+        assert "No order statuses have been computed yet" in body
+        assert "manage.py orders --refresh" in body
+    assert "order-list stuck" not in client.get(reverse("web:home")).content.decode()
+
+
+@pytest.mark.parametrize("params", [{"status": "<script>"}, {"page": "-1"}, {"page": "x" * 50},
+                                    {"status": "lost", "page": "99999"}])
+def test_the_order_list_takes_any_parameters(stored, client, login_as, params):
+    refresh()
+    login_as("analyst")
+    page = client.get(reverse("web:order_list"), params)
+    assert page.status_code == 200 and "<script>" not in page.content.decode()
+
+
+def test_the_order_list_is_for_analysts(db, client, login_as):
+    login_as("support")
+    assert client.get(reverse("web:order_list")).status_code == 403
+
+
+def test_the_demo_refreshes_the_snapshot_after_ingest():
+    demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
+    assert "--until-days" in demo
+    assert demo.index("manage.py ingest") < demo.index("manage.py orders --refresh")
