@@ -5,6 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
+# Tests never touch the demo's data folder: a fresh one per run, removed afterwards.
+EXPLORER_DATA_DIR="$(mktemp -d -t explorer-test-data.XXXXXX)"
+export EXPLORER_DATA_DIR
+trap 'rm -rf "$EXPLORER_DATA_DIR"' EXIT
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?

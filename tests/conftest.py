@@ -11,6 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"
 
 
+def pytest_configure(config):
+    # WhiteNoise warns on every request when the collected static folder is missing.
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def reference_dir(name: str) -> Path:
     """A folder of ../shared/reference, or skip the test with the reason."""
     folder = REFERENCE / name
