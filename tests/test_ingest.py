@@ -153,12 +153,12 @@ def test_bad_file_and_bad_line_do_not_stop_the_good_traces(tmp_path):
     stored = set(StoredTrace.objects.values_list("trace_id", flat=True))
     assert stored == {f"{n:032x}" for n in (1, 3, 4)}
     assert report.files == 4
-    where = {(Path(r.file).name, r.position) for r in report.rejected}
+    where = {(Path(r.source).name, r.position) for r in report.rejected}
     assert ("mixed.jsonl", "line 2") in where
     assert any(name == "truncated.json" for name, _ in where)
     assert ("missing.json", "") in where
     assert ("empty.json", "") in where
-    assert all(r.reason for r in report.rejected)
+    assert all(r.message for r in report.rejected)
 
 
 def stored_traces():
@@ -181,7 +181,7 @@ def test_worker_processes_share_a_json_lines_file_by_line_ranges(tmp_path, monke
     monkeypatch.setattr("explorer.store.ingest.PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr("explorer.store.ingest.MIN_RANGE_BYTES", path.stat().st_size // 5)
     parallel = ingest([path, other], workers=2)
-    assert [(r.file, r.position) for r in parallel.rejected] == [(str(path), "line 30")]
+    assert [(r.source, r.position) for r in parallel.rejected] == [(str(path), "line 30")]
     in_parallel = stored_traces()
     StoredTrace.objects.all().delete()
     in_process = ingest([path, other], workers=0)
@@ -200,7 +200,7 @@ def test_no_match_and_empty_folder_are_rejected(tmp_path):
     (tmp_path / "empty").mkdir()
     report = ingest([str(tmp_path / "*.nothing"), tmp_path / "empty"])
     assert report.files == 0
-    assert [r.reason for r in report.rejected] == [
+    assert [r.message for r in report.rejected] == [
         "no file matches this pattern",
         "the folder holds no files",
     ]

@@ -408,9 +408,8 @@ def test_overlong_trace_id_is_rejected_and_corrupt_chunks_are_reported():
         [Trace(too_long, [make_span(too_long, "s1", None, "op")]), order_trace("t1", "A-1", "C-1")],
         source="upload.json",
     )
-    assert [(r.file, r.reason.endswith("longer than 255 characters")) for r in report.rejected] == [
-        ("upload.json", True)
-    ]
+    found = [(r.source, r.message.endswith("longer than 255 characters")) for r in report.rejected]
+    assert found == [("upload.json", True)]
     assert list(StoredTrace.objects.values_list("trace_id", flat=True)) == ["t1"]
     TraceChunk.objects.update(data=b"garbage")
     with pytest.raises(SourceError, match="cannot be decoded"):

@@ -104,3 +104,21 @@ class TraceSource(Protocol):
     def linking_traces(self, trace_id: str) -> list[str]:
         """Ids of other traces with a span that links to a span of this trace (e.g. the
         consumer traces of the messages it produced)."""
+
+
+class FindsBySearch:
+    """For sources whose search() filters on business attributes itself: find_traces is a
+    search for that one attribute."""
+
+    def find_traces(
+        self,
+        attribute: str,
+        value: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[TraceSummary]:
+        query = TraceQuery(
+            attributes={attribute: value}, start_ns=start_ns, end_ns=end_ns, limit=limit
+        )
+        return self.search(query)

@@ -10,7 +10,13 @@ from collections.abc import Iterable
 
 from django.conf import settings
 
-from explorer.sources.base import DependencyEdge, TraceNotFound, TraceQuery, TraceSummary
+from explorer.sources.base import (
+    DependencyEdge,
+    FindsBySearch,
+    TraceNotFound,
+    TraceQuery,
+    TraceSummary,
+)
 from explorer.store.summary import (
     TraceFacts,
     check_searchable,
@@ -22,7 +28,7 @@ from explorer.store.summary import (
 from explorer.traces.model import Trace
 
 
-class MemorySource:
+class MemorySource(FindsBySearch):
     def __init__(
         self,
         traces: Iterable[Trace],
@@ -53,19 +59,6 @@ class MemorySource:
         check_searchable(query, self.business_keys, self.name)
         found = [facts.summary(tid) for tid, facts in self._facts.items() if matches(facts, query)]
         return sorted(found, key=newest_first)[: query.limit]
-
-    def find_traces(
-        self,
-        attribute: str,
-        value: str,
-        start_ns: int | None = None,
-        end_ns: int | None = None,
-        limit: int = 1000,
-    ) -> list[TraceSummary]:
-        query = TraceQuery(
-            attributes={attribute: value}, start_ns=start_ns, end_ns=end_ns, limit=limit
-        )
-        return self.search(query)
 
     def services(self) -> list[str]:
         return sorted({s for facts in self._facts.values() for s in facts.operations})

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import orjson
 
@@ -21,7 +20,7 @@ from explorer.store import codec
 from explorer.store.layout import lay_out
 from explorer.store.summary import TraceFacts, merge_spans, trace_facts
 from explorer.traces.model import Span, Trace
-from explorer.traces.parsers import iter_file, parse_bytes
+from explorer.traces.parsers import ParseProblem, iter_file, parse_bytes
 
 ID_LENGTH = 255  # longest trace id, service or operation name the index tables hold
 # Longer business-attribute values are indexed by their first INDEXED_VALUE_LENGTH characters
@@ -31,14 +30,8 @@ JSON_LINES_SUFFIXES = (".jsonl", ".ndjson")
 READ_BLOCK = 1 << 24
 
 
-class Rejection(NamedTuple):
-    file: str
-    position: str  # "line 12", "byte 3401", or "" for the whole file
-    reason: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}, {self.position}" if self.position else self.file
-        return f"{where}: {self.reason}"
+# A file, line or trace the store refused: where and why (the parsers' own problem type).
+Rejection = ParseProblem
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from django.db import DatabaseError
 
 from explorer.sources.base import (
     DependencyEdge,
+    FindsBySearch,
     SourceError,
     TraceNotFound,
     TraceQuery,
@@ -44,7 +45,7 @@ _SUMMARY_FIELDS = (
 )
 
 
-class StoreSource:
+class StoreSource(FindsBySearch):
     """Traces written by `manage.py ingest` (or uploads) into the Django database."""
 
     def __init__(self, name: str = "store") -> None:
@@ -156,19 +157,6 @@ class StoreSource:
         rows = traces.order_by("-start_ns", "trace_id").values_list(*_SUMMARY_FIELDS)
         with self._answering():
             return [TraceSummary(*row) for row in rows[: query.limit]]
-
-    def find_traces(
-        self,
-        attribute: str,
-        value: str,
-        start_ns: int | None = None,
-        end_ns: int | None = None,
-        limit: int = 1000,
-    ) -> list[TraceSummary]:
-        query = TraceQuery(
-            attributes={attribute: value}, start_ns=start_ns, end_ns=end_ns, limit=limit
-        )
-        return self.search(query)
 
     def services(self) -> list[str]:
         with self._answering():
