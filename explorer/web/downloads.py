@@ -21,15 +21,13 @@ from accounts import audit
 from accounts.access import requires
 from accounts.exports import csv_response
 from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
-from explorer.configuration import explorer_config
-from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
+from explorer.journeys.assembly import customer_orders
 from explorer.journeys.report import iso
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import MAX_ID, journey_svg, report
+from explorer.web.journeys import MAX_ID, customer_journeys, customer_not_found, journey_svg, report
 from explorer.web.traces import TraceWhere, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
@@ -233,15 +231,10 @@ def customer_csv(request, customer_id):
     source = common.source()
     orders = customer_orders(source, customer_id) if customer_id else []
     if not orders:
-        return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
-                                % {"id": shown_customer(request, customer_id)})
-    config = explorer_config()
-    now = latest_time_ns(source) or 0
+        return customer_not_found(request, customer_id)
     shown_id = shown_customer(request, customer_id)
     rows = []
-    for order_id in orders:
-        journey = journey_for_order(source, order_id, container_of=config.container_of)
-        conformance = check_states(journey, config.graph, now)
+    for order_id, journey, conformance in customer_journeys(source, orders):
         rows.append([shown(request, order_id), shown_id, conformance.status,
                      conformance.state or "", shown(request, journey.customer_type or "")])
     return _csv_export(request, CUSTOMER_CSV_COLUMNS, rows,

@@ -150,6 +150,20 @@ def order(request, order_id):
         **context, "container": container, "days": _days(steps)})
 
 
+def customer_journeys(source, order_ids):
+    """(order id, journey, state conformance) of each of a customer's orders, in order."""
+    config = explorer_config()
+    now = latest_time_ns(source) or 0
+    for order_id in order_ids:
+        journey = journey_for_order(source, order_id, container_of=config.container_of)
+        yield order_id, journey, check_states(journey, config.graph, now)
+
+
+def customer_not_found(request, customer_id):
+    return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
+                            % {"id": shown_customer(request, customer_id)})
+
+
 @requires("view_journeys")
 @source_errors
 def customer(request, customer_id):
@@ -158,14 +172,9 @@ def customer(request, customer_id):
     source = common.source()
     orders = customer_orders(source, customer_id) if customer_id else []
     if not orders:
-        return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
-                                % {"id": shown_customer(request, customer_id)})
-    config = explorer_config()
-    now = latest_time_ns(source) or 0
+        return customer_not_found(request, customer_id)
     rows = []
-    for order_id in orders[-CUSTOMER_ORDERS_MAX:]:
-        journey = journey_for_order(source, order_id, container_of=config.container_of)
-        conformance = check_states(journey, config.graph, now)
+    for order_id, journey, conformance in customer_journeys(source, orders[-CUSTOMER_ORDERS_MAX:]):
         first = journey.spans[0].start_ns if journey.spans else None
         rows.append({"order_id": shown(request, order_id), "url": _url("web:order", order_id),
                      "status": conformance.status, "state": conformance.state or "",
