@@ -33,3 +33,19 @@ def login_as(db, client):
     from accounts.testing import login_as as log_in
 
     return lambda role=None, **kwargs: log_in(client, role, **kwargs)
+
+
+@pytest.fixture
+def model():
+    """The default Alexandrite C4 model (explorer/alexandrite/model.dsl)."""
+    from explorer.c4.loader import DEFAULT_MODEL, load_model
+
+    return load_model(DEFAULT_MODEL)
+
+
+@pytest.fixture
+def mapping(model):
+    """The default telemetry mapping onto that model."""
+    from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
+
+    return load_mapping(DEFAULT_MAPPING, model)

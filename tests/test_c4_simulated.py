@@ -42,11 +42,6 @@ def first_order(truth: dict, source: str) -> str:
     return next(o for o, info in sorted(truth["orders"].items()) if info["source"] == source)
 
 
-@pytest.fixture(scope="module")
-def model():
-    return load_model(DEFAULT_MODEL)
-
-
 def parse(svg: str) -> ET.Element:
     return ET.fromstring(svg)  # noqa: S314 - our own renderer's output
 

@@ -7,8 +7,7 @@ import graphviz
 import pytest
 from django.core.management import call_command
 
-from explorer.c4.loader import DEFAULT_MODEL, load_model
-from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
+from explorer.c4.loader import DEFAULT_MODEL
 from explorer.c4.model import Element
 from explorer.diagrams import render
 from explorer.diagrams.overlay import (
@@ -20,7 +19,7 @@ from explorer.diagrams.overlay import (
     system_map,
 )
 from explorer.journeys.state_graph import parse_sla
-from tests.test_c4_drift import order_trace, write_otlp
+from tests.c4_support import order_trace, write_otlp
 
 SVG = "{http://www.w3.org/2000/svg}"
 XLINK = "{http://www.w3.org/1999/xlink}"
@@ -28,16 +27,6 @@ XLINK = "{http://www.w3.org/1999/xlink}"
 
 def parse(svg: str) -> ET.Element:
     return ET.fromstring(svg)  # noqa: S314 - our own renderer's output
-
-
-@pytest.fixture
-def model():
-    return load_model(DEFAULT_MODEL)
-
-
-@pytest.fixture
-def mapping(model):
-    return load_mapping(DEFAULT_MAPPING, model)
 
 
 def elements(svg: str) -> dict[str, ET.Element]:
