@@ -4,11 +4,12 @@ from django.contrib.auth.models import User
 from django_otp import devices_for_user
 
 from . import audit
+from .admin_site import ReadOnly
 from .models import AuditAction, AuditEntry
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: nobody changes or deletes audit entries through the application."""
 
     list_display = ("time", "username", "address", "action", "object_type", "object_id")
@@ -16,14 +17,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     search_fields = ("username", "object_id", "detail", "address")
     date_hierarchy = "time"
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.action(description="Reset the second factor (the user enrols again at next login)")

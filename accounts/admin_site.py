@@ -57,3 +57,16 @@ class ArchitectsEdit:
     has_add_permission = has_view_permission
     has_change_permission = has_view_permission
     has_delete_permission = has_view_permission
+
+
+class ReadOnly:
+    """ModelAdmin mixin: records kept by the application itself, never edited by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 
-from accounts.admin_site import ArchitectsEdit
+from accounts.admin_site import ArchitectsEdit, ReadOnly
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress, TourStep
 from explorer.tours.tourfile import TourFileError, parse_question
 
@@ -89,7 +89,7 @@ class AnswerInline(admin.TabularInline):
 
 
 @admin.register(TourProgress)
-class TourProgressAdmin(admin.ModelAdmin):
+class TourProgressAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("user", "tour", "started_at", "last_step", "furthest_step", "finished_at")
     list_filter = ("tour", "finished_at")
     search_fields = ("user__username",)
@@ -107,11 +107,3 @@ class TourProgressAdmin(admin.ModelAdmin):
     def has_view_permission(self, request, obj=None):
         return self._reader(request)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
