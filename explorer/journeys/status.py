@@ -35,6 +35,14 @@ from explorer.sources.base import TraceSource
 
 # The channel an order came through, by the container of its first step.
 CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
+
+
+def channel_of(journey) -> str:
+    """The channel an order came through: "shop" or "partner_api" (else its first container)."""
+    entry = journey.steps[0].container if journey.steps else ""
+    return CHANNELS.get(entry, entry)
+
+
 # The anomaly summary names at most this many operations.
 SUMMARY_OPERATIONS = 3
 
@@ -83,7 +91,6 @@ def status_row(journey: Journey, conformance: Conformance, anomalous_operations:
     current = conformance.dwells[-1] if conformance.dwells else None
     in_flight = [m.at_ns for m in unconsumed_messages(journey, now_ns + IN_FLIGHT_NS)
                  if m.at_ns > now_ns - IN_FLIGHT_NS]
-    entry = journey.steps[0].container if journey.steps else ""
     summary = ", ".join(anomalous_operations[:SUMMARY_OPERATIONS])
     if len(anomalous_operations) > SUMMARY_OPERATIONS:
         summary += f" and {len(anomalous_operations) - SUMMARY_OPERATIONS} more"
@@ -91,7 +98,7 @@ def status_row(journey: Journey, conformance: Conformance, anomalous_operations:
         order_id=journey.order_id,
         customer_id=journey.customer_id or "",
         customer_type=journey.customer_type or "",
-        channel=CHANNELS.get(entry, entry),
+        channel=channel_of(journey),
         status=conformance.status,
         state=conformance.state or "",
         state_since_ns=current.start_ns if current else None,

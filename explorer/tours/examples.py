@@ -24,6 +24,7 @@ from explorer.journeys.assembly import (
 )
 from explorer.journeys.conformance import Conformance, check_states
 from explorer.journeys.state_graph import StateGraph
+from explorer.journeys.status import channel_of
 from explorer.sources.base import SourceError, TraceSource
 
 # What each key compares (all values are strings):
@@ -36,19 +37,16 @@ from explorer.sources.base import SourceError, TraceSource
 #   clean             "yes": no state violation, no error, no lost message
 SELECTOR_KEYS = ("source", "customer_type", "status", "state", "lost_from", "lost_destination",
                  "clean")
-# Containers through which orders enter, by channel.
-CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
 MAX_CANDIDATES = 2_000
 
 
 def order_facts(journey: Journey, conformance: Conformance) -> dict[str, str]:
     """The values a selector compares, for one order."""
-    entry = journey.steps[0].container if journey.steps else ""
     lost = conformance.unconsumed[-1] if conformance.unconsumed else None
     clean = not (conformance.violations or conformance.unconsumed
                  or any(s.outcome == "error" for s in journey.steps))
     return {
-        "source": CHANNELS.get(entry, entry),
+        "source": channel_of(journey),
         "customer_type": journey.customer_type or "",
         "status": conformance.status,
         "state": conformance.state or "",
