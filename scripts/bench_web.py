@@ -1,7 +1,8 @@
 """Benchmark of the web explorer (issue 7) against a real server on 127.0.0.1, see bench.py.
 
 Builds its own data in WORKDIR/web (its own SQLite database): the demo's simulation
-(`simulate --orders 500 --days 14 --seed 7`, ingested), three 50,000-span traces and one
+(`simulate --orders 500 --days 14 --until-days 14 --seed 7`, ingested, order
+snapshot refreshed), three 50,000-span traces and one
 1,000,000-span trace stored beside it (a month before the simulation, outside every journey's
 window), and a support user with a confirmed TOTP device. Then it serves the explorer with
 gunicorn (2 worker processes, on a socket it bound to a free port), logs in through the real
@@ -294,9 +295,10 @@ def measure(workdir: Path) -> dict:
     manage = str(ROOT / "manage.py")
     _run(env, manage, "migrate", "--no-input", "-v", "0")
     traces = folder / "traces"
-    _run(env, manage, "simulate", "--orders", str(ORDERS), "--days", "14", "--seed", "7",
-         "--out", str(traces))
+    _run(env, manage, "simulate", "--orders", str(ORDERS), "--days", "14", "--until-days", "14",
+         "--seed", "7", "--out", str(traces))
     _run(env, manage, "ingest", str(traces))
+    _run(env, manage, "orders", "--refresh")
     data = json.loads(_run(env, str(Path(__file__).resolve()), "prepare").strip().splitlines()[-1])
     results: dict = {}
     with Server(env, WORKERS, folder / "gunicorn.log") as server:
