@@ -14,6 +14,8 @@ CSP):
 - trace_page_ms_50k / trace_page_kb_50k: the first response for a 50,000-span trace (median
   over the three) and its size (targets <= 1,000 ms, <= 1,500 KB).
 - trace_page_ms_1m: the first response for the 1,000,000-span trace (target <= 3,000).
+- journey_command_ms: `manage.py journey ORDER --json` for that order, the whole process
+  (interpreter and Django start-up included).
 - rps_journey: journey pages per second from a load generator in a second process (threads,
   keep-alive HTTP), 600 requests or 30 s, whichever comes first (target >= 50);
   rps_journey_errors counts answers other than 200.
@@ -301,6 +303,9 @@ def measure(workdir: Path) -> dict:
     _run(env, manage, "orders", "--refresh")
     data = json.loads(_run(env, str(Path(__file__).resolve()), "prepare").strip().splitlines()[-1])
     results: dict = {}
+    started = time.perf_counter()
+    _run(env, manage, "journey", data["order"], "--json")
+    results["journey_command_ms"] = round((time.perf_counter() - started) * 1000, 1)
     with Server(env, WORKERS, folder / "gunicorn.log") as server:
         session = log_in(server.url, data)
         # Both workers past their first request (templates, URL patterns, connections).

@@ -13,6 +13,7 @@ Framework-free. The modules, in the order the analysis runs:
 - bulk: every trace of a source read once, answering the look-ups of many orders' assembly;
 - status: one row per order for the order-status snapshot, with stuck decided at read time.
 
-Also a Django app (label "journeys"): models.py holds the snapshot table (OrderStatus) that
-`manage.py orders --refresh` writes; nothing above imports Django.
+Also a Django app (label "journeys"): models.py holds the snapshot tables that
+`manage.py orders --refresh` writes (OrderStatus, and BaselineSnapshot: the reference an order
+is judged against, report.Reference); nothing above imports Django.
 """

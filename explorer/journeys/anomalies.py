@@ -45,6 +45,16 @@ class OperationStats:
         """Robust z-score of a duration: how many spreads above the median."""
         return (duration_ns - self.median_ns) / self.spread_ns
 
+    def as_list(self) -> list:
+        return [self.container, self.operation, self.count, self.median_ns, self.mad_ns,
+                self.error_rate]
+
+    @classmethod
+    def from_list(cls, row: list) -> OperationStats:
+        container, operation, count, median_ns, mad_ns, error_rate = row
+        return cls(str(container), str(operation), int(count), float(median_ns),
+                   float(mad_ns), float(error_rate))
+
 
 @dataclass(slots=True, frozen=True)
 class Anomaly:
@@ -110,6 +120,17 @@ class Baseline:
             stats[key] = OperationStats(key[0], key[1], len(values), mid, mad,
                                         errors[key] / len(values))
         return cls(stats, threshold, min_samples)
+
+    def as_dict(self) -> dict:
+        """Plain JSON data; from_dict() gives back an equal baseline."""
+        return {"threshold": self.threshold, "min_samples": self.min_samples,
+                "stats": [found.as_list() for _, found in sorted(self.stats.items())]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Baseline:
+        stats = [OperationStats.from_list(row) for row in data["stats"]]
+        return cls({(s.container, s.operation): s for s in stats}, float(data["threshold"]),
+                   int(data["min_samples"]))
 
     def lookup(self, container: str, operation: str) -> OperationStats | None:
         """The operation's stats, or None when there are too few samples to judge by."""

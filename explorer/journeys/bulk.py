@@ -5,6 +5,8 @@ from each of them: tens of round trips per order, which dominate when every orde
 TraceSet reads all traces in bulk (get_traces where the source has it), indexes them as the
 embedded store does (order.id values of spans and resources; link targets) and answers the
 same look-ups from memory, so journeys assembled from it are the ones the source would give.
+Read from a source, it passes what it does not index (search, attribute values, look-ups by
+other attributes) to that source and reads the traces found from memory.
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from explorer.journeys.assembly import ORDER_KEY
-from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
+from explorer.sources.base import (
+    SourceError,
+    TraceNotFound,
+    TraceQuery,
+    TraceSource,
+    TraceSummary,
+)
 from explorer.store.summary import TraceFacts, newest_first, start_of, trace_facts
 from explorer.traces.model import Trace
 
@@ -26,8 +34,10 @@ class TraceSet:
     """Traces held in memory, answering find_traces (by order.id), get_traces and
     linking_traces as a TraceSource would."""
 
-    def __init__(self, traces: Iterable[Trace], name: str = "traces") -> None:
+    def __init__(self, traces: Iterable[Trace], name: str = "traces",
+                 source: TraceSource | None = None) -> None:
         self.name = name
+        self._source = source
         self._traces: dict[str, Trace] = {}
         self._facts: dict[str, TraceFacts] = {}
         self._by_order: dict[str, list[str]] = {}
@@ -61,7 +71,7 @@ class TraceSet:
                     traces.append(source.get_trace(trace_id))
                 except TraceNotFound:
                     continue  # deleted meanwhile
-        return cls(traces, source.name)
+        return cls(traces, source.name, source)
 
     @property
     def order_ids(self) -> list[str]:
@@ -79,8 +89,22 @@ class TraceSet:
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:
         return [self._traces[t] for t in trace_ids if t in self._traces]
 
+    def search(self, query: TraceQuery) -> list[TraceSummary]:
+        return self._read_from().search(query)
+
+    def attribute_values(self, key: str, start_ns: int | None = None,
+                         end_ns: int | None = None, limit: int = 100_000) -> list[str]:
+        return self._read_from().attribute_values(key, start_ns, end_ns, limit=limit)
+
+    def _read_from(self) -> TraceSource:
+        if self._source is None:
+            raise SourceError(f"{self.name}: traces given in memory cannot be searched")
+        return self._source
+
     def find_traces(self, attribute: str, value: str, start_ns: int | None = None,
                     end_ns: int | None = None, limit: int = 1000):
+        if attribute != ORDER_KEY and self._source is not None:
+            return self._source.find_traces(attribute, value, start_ns, end_ns, limit=limit)
         if attribute != ORDER_KEY:
             raise SourceError(f"{self.name}: only {ORDER_KEY} is indexed here, not {attribute}")
         found = []

@@ -2,18 +2,26 @@
 by the pages so that no request assembles every order's journey.
 
 Whether an order is stuck (or a message in flight became lost) depends on "now": a row keeps
-what decides it, and the queries below decide at read time, as status_at() does."""
+what decides it, and the queries below decide at read time, as status_at() does.
+
+The same refresh stores the Reference one order is judged against (BaselineSnapshot: the
+latency baseline, and the typical-journey samples of each customer type), so that an order's
+page reads two small rows instead of thousands of traces."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 
-from django.db import models, transaction
+from django.db import DatabaseError, models, transaction
 from django.db.models import F, Q
 
+from explorer.journeys.anomalies import Baseline
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
+from explorer.journeys.report import LoadReference, Reference
 from explorer.journeys.status import OrderStatusRow, status_at
+from explorer.journeys.typical import OrderSample
 
 # Rows written per statement and per transaction.
 WRITE_BATCH = 500
@@ -123,3 +131,87 @@ class OrderStatus(models.Model):
             for first in range(0, len(stale), WRITE_BATCH):
                 cls.objects.filter(pk__in=stale[first:first + WRITE_BATCH]).delete()
         return written
+
+
+BASELINE, TYPICAL = "baseline", "typical"
+
+
+class BaselineSnapshot(models.Model):
+    """One part of a stored Reference of a trace source: its latency baseline (kind baseline)
+    or the typical-journey samples of one customer type (kind typical, key the type). All the
+    rows of a source come from one refresh: they are replaced together."""
+
+    source = models.CharField(max_length=200, help_text="the trace source's name")
+    kind = models.CharField(max_length=16, choices=[(BASELINE, BASELINE), (TYPICAL, TYPICAL)])
+    key = models.CharField(max_length=64, blank=True, help_text="the customer type (typical)")
+    window_start_ns = models.BigIntegerField()
+    window_end_ns = models.BigIntegerField()
+    as_of_ns = models.BigIntegerField(help_text="the newest span time it was computed at")
+    data = models.JSONField(help_text="Baseline.as_dict(), or {samples: [OrderSample.as_dict()]}")
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["source", "kind", "key"],
+                                               name="baseline_snapshot_unique")]
+        ordering = ["source", "kind", "key"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.kind} {self.key}".rstrip()
+
+    @classmethod
+    def save_reference(cls, source: str, reference: Reference, computed_at: datetime) -> int:
+        """Replace the source's stored reference; returns the rows written."""
+        start, end = reference.window
+        common = {"source": source, "window_start_ns": start, "window_end_ns": end,
+                  "as_of_ns": reference.as_of_ns, "computed_at": computed_at}
+        rows = [cls(kind=BASELINE, key="", data=reference.baseline.as_dict(), **common)]
+        rows += [cls(kind=TYPICAL, key=customer_type,
+                     data={"samples": [sample.as_dict() for sample in samples]}, **common)
+                 for customer_type, samples in sorted(reference.samples.items())]
+        with transaction.atomic():
+            cls.objects.filter(source=source).delete()
+            cls.objects.bulk_create(rows)
+        return len(rows)
+
+    @classmethod
+    def load_reference(cls, source: str, customer_type: str) -> Reference | None:
+        """The stored baseline with the samples of one customer type (none stored: no order
+        of the type in the window), or None when nothing usable is stored."""
+        try:
+            rows = list(cls.objects.filter(source=source).filter(
+                Q(kind=BASELINE) | Q(kind=TYPICAL, key=customer_type)))
+        except DatabaseError:
+            return None  # e.g. not migrated yet: the report computes its reference
+        baseline = next((row for row in rows if row.kind == BASELINE), None)
+        if baseline is None:
+            return None
+        samples: dict[str, list[OrderSample]] = {}
+        try:
+            for row in rows:
+                if row.kind == TYPICAL:
+                    if row.as_of_ns != baseline.as_of_ns:
+                        return None  # not from the same refresh
+                    samples[row.key] = [OrderSample.from_dict(item)
+                                        for item in row.data["samples"]]
+            return Reference(Baseline.from_dict(baseline.data), samples, baseline.as_of_ns,
+                             stored_at=baseline.computed_at)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None  # damaged by hand: computing it again is always right
+
+    @classmethod
+    def stored_samples(cls, source: str) -> dict[str, OrderSample]:
+        """Every stored typical-journey sample of the source, by order id."""
+        found: dict[str, OrderSample] = {}
+        for data in cls.objects.filter(source=source, kind=TYPICAL).values_list("data",
+                                                                                 flat=True):
+            try:
+                found.update((s.order_id, s) for s in map(OrderSample.from_dict,
+                                                           data["samples"]))
+            except (KeyError, TypeError, ValueError, AttributeError):
+                continue
+        return found
+
+
+def stored_references(source: str) -> LoadReference:
+    """What report_for_order() loads the stored reference of a source with."""
+    return partial(BaselineSnapshot.load_reference, source)

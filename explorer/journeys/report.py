@@ -3,11 +3,15 @@
 The `journey` and `orders` commands (and pages) call report_for_order() and report_orders();
 both are deterministic: "now" is the newest span time in the source unless given, never the
 wall clock. For many orders the latency baseline and the typical journeys are built once.
+
+One order is judged against a Reference: the latency baseline and the samples of the typical
+journeys of the week before "now". `orders --refresh` stores one (see models.py); a report
+uses the stored one when it is recent enough and computes it otherwise: the same figures.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -27,7 +31,7 @@ from explorer.journeys.conformance import Conformance, check_states
 from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import tell
-from explorer.journeys.typical import Difference, TypicalJourneys
+from explorer.journeys.typical import Difference, OrderSample, TypicalJourneys
 from explorer.sources.base import SourceError, TraceQuery, TraceSource
 from explorer.traces.model import Span
 
@@ -39,6 +43,8 @@ BASELINE_MAX_TRACES = 5_000
 RECENT_NS = 3600 * 10**9
 # Other orders of the customer type sampled for a single order's typical journey.
 TYPICAL_MAX_ORDERS = 200
+# A stored reference serves while the source's newest span is at most this much newer.
+REFERENCE_MAX_LAG_NS = 3600 * 10**9
 
 
 def iso(ns: int) -> str:
@@ -59,6 +65,59 @@ class Context:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
+def reference_window(now_ns: int) -> Window:
+    """The week before now (now included): what an order is judged against."""
+    return (now_ns - BASELINE_WINDOW_NS, now_ns + 1)
+
+
+@dataclass(slots=True)
+class Reference:
+    """What one order is judged against: the latency baseline over the newest traces (up to
+    BASELINE_MAX_TRACES) and samples of the newest orders of each customer type (up to
+    TYPICAL_MAX_ORDERS + 1, newest first, so that any order has TYPICAL_MAX_ORDERS others)
+    of reference_window(as_of_ns)."""
+
+    baseline: Baseline
+    samples: dict[str, list[OrderSample]]  # customer type -> samples, newest first
+    as_of_ns: int
+    stored_at: datetime | None = None  # when `orders --refresh` stored it; None: just computed
+
+    @property
+    def window(self) -> Window:
+        return reference_window(self.as_of_ns)
+
+    def serves(self, now_ns: int) -> bool:
+        """Whether it may stand for the reference computed at now_ns."""
+        return now_ns - REFERENCE_MAX_LAG_NS <= self.as_of_ns <= now_ns
+
+    def typical_for(self, order_id: str, customer_type: str) -> TypicalJourneys:
+        """The typical journeys of the other orders of the type (the order itself left out)."""
+        others = [s for s in self.samples.get(customer_type, []) if s.order_id != order_id]
+        return TypicalJourneys.from_samples(others[:TYPICAL_MAX_ORDERS])
+
+
+# The stored reference for a customer type (its baseline and that type's samples), or None.
+LoadReference = Callable[[str], Reference | None]
+
+
+@dataclass(slots=True, frozen=True)
+class ReferenceNote:
+    """Which reference a report used: stored (and when) or computed for it, and the as-of of
+    a stored one that was computed from older data than the report's."""
+
+    as_of_ns: int
+    stored_at: datetime | None
+    outdated_as_of_ns: int | None = None
+
+    def as_dict(self) -> dict:
+        start, _ = reference_window(self.as_of_ns)
+        return {"from": iso(start), "to": iso(self.as_of_ns),
+                "stored_at": (self.stored_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                              if self.stored_at else None),
+                "outdated": (iso(self.outdated_as_of_ns) if self.outdated_as_of_ns is not None
+                             else None)}
+
+
 @dataclass(slots=True)
 class JourneyReport:
     journey: Journey
@@ -67,6 +126,7 @@ class JourneyReport:
     sla_breaches: list[SlaBreach]
     differences: list[Difference]
     summary: dict[str, str]
+    reference: ReferenceNote | None = None  # None: judged with every order (report_orders)
 
     @property
     def status(self) -> str:
@@ -104,6 +164,7 @@ class JourneyReport:
                                "span_id": m.span_id} for m in conformance.unconsumed],
             "sla_breaches": [b.as_dict() for b in self.sla_breaches],
             "comparison": [d.as_dict() for d in self.differences],
+            "reference": self.reference.as_dict() if self.reference else None,
             "warnings": self.warnings,
             "summary": self.summary,
         }
@@ -181,6 +242,37 @@ def atypical_services_now(
     return baseline.atypical_services(recent)
 
 
+def reference_at(
+    source: TraceSource,
+    graph: StateGraph,
+    now_ns: int,
+    customer_types: Iterable[str],
+    container_of: ContainerOf = service_container,
+    assemble: Callable[[list[str]], list[Journey]] | None = None,
+    known: Mapping[str, OrderSample] | None = None,
+) -> Reference:
+    """The reference at now_ns for these customer types. Samples in `known` (by order id) are
+    reused; the journeys of the other sampled orders come from `assemble` (default: one by
+    one, so that one order's report never reads the whole source)."""
+    trailing = reference_window(now_ns)
+    baseline = baseline_from_source(source, container_of, trailing)
+
+    def one_by_one(ids: list[str]) -> list[Journey]:
+        return [journey_for_order(source, o, container_of=container_of) for o in ids]
+
+    assemble = assemble or one_by_one
+    known = known or {}
+    samples: dict[str, list[OrderSample]] = {}
+    for customer_type in customer_types:
+        wanted = _orders_of_type(source, customer_type, trailing)[:TYPICAL_MAX_ORDERS + 1]
+        found = {o: known[o] for o in wanted if o in known}
+        for journey in assemble([o for o in wanted if o not in found]):
+            found[journey.order_id] = OrderSample.of(journey,
+                                                     check_states(journey, graph, now_ns))
+        samples[customer_type] = [found[o] for o in wanted]
+    return Reference(baseline, samples, now_ns)
+
+
 def report_for_order(
     source: TraceSource,
     order_id: str,
@@ -190,30 +282,37 @@ def report_for_order(
     now_ns: int | None = None,
     window: Window = (None, None),
     names: Mapping[str, str] | None = None,
+    load_reference: LoadReference | None = None,
 ) -> JourneyReport:
-    """One order's report; the baseline and the typical journey of its customer type come
-    from the week before the order's last span (up to BASELINE_MAX_TRACES traces and
-    TYPICAL_MAX_ORDERS other orders)."""
+    """One order's report, judged against the reference (the latency baseline and the typical
+    journey of its customer type) of the week before now, or of the week before the order's
+    last span when that is older: an old order is judged against its own time. The stored
+    reference from `load_reference` is used when it serves at that time, else it is computed
+    here (reading only the traces it needs)."""
     journey = journey_for_order(source, order_id, window, container_of)
     now = now_ns if now_ns is not None else latest_time_ns(source, window)
     if now is None:
         now = max((s.end_ns for s in journey.spans), default=0)
-    # The week before the order's last span: the order is judged against its own time.
-    until = min(max((s.end_ns for s in journey.spans), default=now), now)
-    trailing = (until - BASELINE_WINDOW_NS, until + 1)
-    baseline = baseline_from_source(source, container_of, trailing)
-    typical = TypicalJourneys()
-    if journey.customer_type:
-        others = [o for o in _orders_of_type(source, journey.customer_type, trailing)
-                  if o != order_id][:TYPICAL_MAX_ORDERS]
-        for other in others:
-            other_journey = journey_for_order(source, other, window, container_of)
-            typical.add(other_journey, check_states(other_journey, graph, now))
-    context = Context(graph, sla, baseline, now, typical, names or {})
-    return analyse(journey, context)
+    last = max((s.end_ns for s in journey.spans), default=now)
+    at = now if last > now - BASELINE_WINDOW_NS else last
+    customer_type = journey.customer_type or ""
+    stored = load_reference(customer_type) if load_reference is not None else None
+    if stored is not None and stored.serves(at):
+        reference = stored
+    else:
+        reference = reference_at(source, graph, at, [customer_type] if customer_type else [],
+                                 container_of)
+    typical = reference.typical_for(order_id, customer_type)
+    context = Context(graph, sla, reference.baseline, now, typical, names or {})
+    result = analyse(journey, context)
+    outdated = stored is not None and not stored.serves(now)  # else: an old order
+    result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at,
+                                     stored.as_of_ns if outdated else None)
+    return result
 
 
 def _orders_of_type(source: TraceSource, customer_type: str, window: Window) -> list[str]:
+    """The orders of the type with a trace starting in the window, newest trace first."""
     found = source.find_traces(CUSTOMER_TYPE_KEY, customer_type, *window,
                                limit=TYPICAL_MAX_ORDERS * 10)
     return list(dict.fromkeys(s.attributes[ORDER_KEY] for s in found
@@ -234,17 +333,24 @@ def order_ids(source: TraceSource, window: Window = (None, None),
 BULK_MIN_ORDERS = 50
 
 
+def lookups_for(source: TraceSource, orders: int) -> TraceSource:
+    """What to assemble this many orders' journeys from: for many orders of a source that can
+    read traces in bulk, every trace read once (a TraceSet); else the source itself."""
+    if (orders < BULK_MIN_ORDERS or isinstance(source, TraceSet)
+            or not hasattr(source, "get_traces")):
+        return source
+    return TraceSet.read(source)
+
+
 def assemble_journeys(
     source: TraceSource,
     orders: list[str],
     window: Window = (None, None),
     container_of: ContainerOf = service_container,
 ) -> list[Journey]:
-    """The journeys of these orders, the same as journey_for_order() gives each; for many
-    orders of a source that can read traces in bulk, from one read of all its traces."""
-    lookups: TraceSource = source
-    if len(orders) >= BULK_MIN_ORDERS and hasattr(source, "get_traces"):
-        lookups = TraceSet.read(source)
+    """The journeys of these orders, the same as journey_for_order() gives each (from one
+    read of every trace for many orders, see lookups_for)."""
+    lookups = lookups_for(source, len(orders))
     return [journey_for_order(lookups, order_id, window, container_of) for order_id in orders]
 
 

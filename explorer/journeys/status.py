@@ -1,9 +1,11 @@
 """Order statuses for a stored snapshot: what pages list without assembling any journey.
 
-order_statuses() computes, for every order (or those seen since a time), what report_orders()
-says about it, reduced to one row. Whether an order is stuck depends on "now", so a row keeps
-what decides it (current state, since when, its limit, and the oldest message still in flight)
-and status_at() decides at read time, exactly as conformance._status would at that "now".
+order_snapshot() computes, for every order (or those seen since a time), what report_orders()
+says about it, reduced to one row, and the Reference (baseline and typical journeys) that
+one order's report would compute at the same "now", so that pages need not. Whether an order
+is stuck depends on "now", so a row keeps what decides it (current state, since when, its
+limit, and the oldest message still in flight) and status_at() decides at read time, exactly
+as conformance._status would at that "now".
 """
 
 from __future__ import annotations
@@ -12,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import ContainerOf, Journey, latest_time_ns, service_container
+from explorer.journeys.assembly import (
+    CUSTOMER_TYPE_KEY,
+    ContainerOf,
+    Journey,
+    latest_time_ns,
+    service_container,
+)
 from explorer.journeys.conformance import (
     COMPLETE,
     IN_FLIGHT_NS,
@@ -24,13 +32,16 @@ from explorer.journeys.conformance import (
     unconsumed_messages,
 )
 from explorer.journeys.report import (
-    BASELINE_WINDOW_NS,
+    Reference,
     assemble_journeys,
-    baseline_from_source,
     journey_pairs,
+    lookups_for,
     order_ids,
+    reference_at,
+    reference_window,
 )
 from explorer.journeys.state_graph import StateGraph
+from explorer.journeys.typical import OrderSample
 from explorer.sources.base import TraceSource
 
 # The channel an order came through, by the container of its first step.
@@ -113,34 +124,58 @@ def status_row(journey: Journey, conformance: Conformance, anomalous_operations:
     )
 
 
-def order_statuses(
+@dataclass(slots=True)
+class Snapshot:
+    """What `orders --refresh` stores: a row per order and the reference at the same now."""
+
+    rows: list[OrderStatusRow]
+    reference: Reference | None  # None: the source is empty
+
+
+def order_snapshot(
     source: TraceSource,
     graph: StateGraph,
     container_of: ContainerOf = service_container,
     now_ns: int | None = None,
     since_ns: int | None = None,
     names: Mapping[str, str] | None = None,
-) -> list[OrderStatusRow]:
+    previous: Mapping[str, OrderSample] | None = None,
+) -> Snapshot:
     """A row per order of the source, as report_orders() judges it (same journeys, baseline
-    over all of them, statuses at `now`). With `since_ns`, only the orders with a trace that
-    starts at or after it, judged against the baseline of the week before now (the one a
-    single order's report uses), so the other orders need not be assembled."""
+    over all of them, statuses at `now`), and the reference at now. With `since_ns`, only the
+    orders with a trace that starts at or after it, judged against the reference's baseline
+    (the one a single order's report uses), so the other orders need not be assembled: the
+    reference takes their typical-journey samples from `previous` (the stored ones) where it
+    can."""
     now = now_ns if now_ns is not None else latest_time_ns(source)
     if now is None:
-        return []
+        return Snapshot([], None)
     wanted = order_ids(source, (since_ns, None) if since_ns is not None else (None, None))
-    journeys = assemble_journeys(source, wanted, (None, None), container_of)
-    if since_ns is None:
-        baseline = Baseline.from_spans(journey_pairs(journeys))
-    else:
-        baseline = baseline_from_source(source, container_of,
-                                        (now - BASELINE_WINDOW_NS, now + 1))
-    return [_row(journey, graph, baseline, now, names or {}) for journey in journeys]
+    # Read once for the journeys, then the reference's baseline and samples.
+    lookups = lookups_for(source, len(wanted))
+    journeys = assemble_journeys(lookups, wanted, (None, None), container_of)
+    conformances = [check_states(journey, graph, now) for journey in journeys]
+    samples = {j.order_id: OrderSample.of(j, c)
+               for j, c in zip(journeys, conformances, strict=True)}
+    reference = reference_at(
+        lookups, graph, now, _customer_types(source, now), container_of,
+        assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
+        known={**(previous or {}), **samples})
+    baseline = (Baseline.from_spans(journey_pairs(journeys)) if since_ns is None
+                else reference.baseline)
+    rows = [_row(j, c, baseline, now, names or {})
+            for j, c in zip(journeys, conformances, strict=True)]
+    return Snapshot(rows, reference)
 
 
-def _row(journey: Journey, graph: StateGraph, baseline: Baseline, now_ns: int,
+def _customer_types(source: TraceSource, now_ns: int) -> list[str]:
+    """The customer types with a trace in the reference window (order_ids() has already
+    required a source that can list attribute values)."""
+    return list(source.attribute_values(CUSTOMER_TYPE_KEY, *reference_window(now_ns)))
+
+
+def _row(journey: Journey, conformance: Conformance, baseline: Baseline, now_ns: int,
          names: Mapping[str, str]) -> OrderStatusRow:
-    conformance = check_states(journey, graph, now_ns)
     anomalies = baseline.anomalies((journey.container(s), s) for s in journey.spans)
     operations = list(dict.fromkeys(f"{names.get(a.container, a.container)}: {a.operation}"
                                     for a in anomalies))

@@ -5,6 +5,10 @@ how many orders passed through it; per (container, operation) how many orders ra
 journey is compared with the *other* orders of its type (its own contribution is taken out):
 stages that took far longer than the typical one, states and operations most orders have but
 this one lacks (only before where it is now), and ones few other orders have.
+
+What a profile needs of one order is an OrderSample: a few states, durations and operations, so
+the samples of a customer type can be stored (as_dict/from_dict) and the profile rebuilt from
+them without assembling those orders again.
 """
 
 from __future__ import annotations
@@ -60,9 +64,9 @@ class _TypeProfile:
     complete_operations: Counter[tuple[str, str]] = field(default_factory=Counter)
 
 
-def _finished_dwells(conformance: Conformance) -> dict[str, float]:
+def _finished_dwells(conformance: Conformance) -> dict[str, int]:
     """First finished dwell per state (a repeated state counts once)."""
-    result: dict[str, float] = {}
+    result: dict[str, int] = {}
     for dwell in conformance.dwells:
         if not dwell.current:
             result.setdefault(dwell.state, dwell.duration_ns)
@@ -73,6 +77,39 @@ def _operations(journey: Journey) -> set[tuple[str, str]]:
     return {(s.container, s.operation) for s in journey.steps}
 
 
+@dataclass(slots=True, frozen=True)
+class OrderSample:
+    """What the typical journey of its customer type takes from one order. None of it depends
+    on "now": finished stages, states reached, operations run, and complete (a final state)."""
+
+    order_id: str
+    customer_type: str
+    dwells: dict[str, int]  # state -> first finished dwell, ns
+    states: frozenset[str]
+    operations: frozenset[tuple[str, str]]  # (container, operation)
+    complete: bool
+
+    @classmethod
+    def of(cls, journey: Journey, conformance: Conformance) -> OrderSample:
+        return cls(journey.order_id, journey.customer_type or "", _finished_dwells(conformance),
+                   frozenset(c.state for c in conformance.changes),
+                   frozenset(_operations(journey)), conformance.status == COMPLETE)
+
+    def as_dict(self) -> dict:
+        return {"order_id": self.order_id, "customer_type": self.customer_type,
+                "dwells": self.dwells, "states": sorted(self.states),
+                "operations": [list(key) for key in sorted(self.operations)],
+                "complete": self.complete}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> OrderSample:
+        return cls(str(data["order_id"]), str(data["customer_type"]),
+                   {str(state): int(ns) for state, ns in data["dwells"].items()},
+                   frozenset(map(str, data["states"])),
+                   frozenset((str(c), str(o)) for c, o in data["operations"]),
+                   bool(data["complete"]))
+
+
 class TypicalJourneys:
     """Profiles per customer type; add every order, then compare any of them."""
 
@@ -80,16 +117,18 @@ class TypicalJourneys:
         self._profiles: dict[str, _TypeProfile] = defaultdict(_TypeProfile)
 
     def add(self, journey: Journey, conformance: Conformance) -> None:
-        profile = self._profiles[journey.customer_type or ""]
+        self.add_sample(OrderSample.of(journey, conformance))
+
+    def add_sample(self, sample: OrderSample) -> None:
+        profile = self._profiles[sample.customer_type]
         profile.orders += 1
-        for state, duration in _finished_dwells(conformance).items():
+        for state, duration in sample.dwells.items():
             insort(profile.dwell[state], duration)
-        profile.states.update({c.state for c in conformance.changes})
-        operations = _operations(journey)
-        profile.operations.update(operations)
-        if conformance.status == COMPLETE:
+        profile.states.update(sample.states)
+        profile.operations.update(sample.operations)
+        if sample.complete:
             profile.complete_orders += 1
-            profile.complete_operations.update(operations)
+            profile.complete_operations.update(sample.operations)
 
     def compare(self, journey: Journey, conformance: Conformance, graph: StateGraph,
                 included: bool = True) -> list[Difference]:
@@ -147,7 +186,12 @@ class TypicalJourneys:
 
     @classmethod
     def from_journeys(cls, pairs: Iterable[tuple[Journey, Conformance]]) -> TypicalJourneys:
+        return cls.from_samples(OrderSample.of(journey, conformance)
+                                for journey, conformance in pairs)
+
+    @classmethod
+    def from_samples(cls, samples: Iterable[OrderSample]) -> TypicalJourneys:
         typical = cls()
-        for journey, conformance in pairs:
-            typical.add(journey, conformance)
+        for sample in samples:
+            typical.add_sample(sample)
         return typical

@@ -21,6 +21,7 @@ from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
 from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
 from explorer.journeys.conformance import check_states
+from explorer.journeys.models import stored_references
 from explorer.journeys.report import JourneyReport, report_for_order
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
@@ -42,9 +43,12 @@ def _url(name: str, *args: str) -> str | None:
 
 
 def report(order_id: str) -> JourneyReport:
+    """The order's report, judged against the reference `orders --refresh` stored when it is
+    recent enough (else computed, which reads thousands of traces)."""
     config = explorer_config()
-    return report_for_order(common.source(), order_id, config.graph, config.sla,
-                            config.container_of, names=config.names)
+    source = common.source()
+    return report_for_order(source, order_id, config.graph, config.sla, config.container_of,
+                            names=config.names, load_reference=stored_references(source.name))
 
 
 def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:

@@ -9,6 +9,7 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.configuration import explorer_config
+from explorer.journeys.models import stored_references
 from explorer.journeys.report import report_for_order
 from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
@@ -34,6 +35,16 @@ def now_ns(text: str | None) -> int | None:
     return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
 
 
+def reference_line(reference: dict) -> str:
+    """Which baseline and typical journeys the order was judged against."""
+    line = f"judged against the baseline of {reference['from']} to {reference['to']}"
+    if reference["stored_at"]:
+        return f"{line}, stored by orders --refresh at {reference['stored_at']}"
+    if reference["outdated"]:
+        return f"{line}, computed now: the stored one (to {reference['outdated']}) is outdated"
+    return f"{line}, computed now"
+
+
 def setup(options):
     """The trace source and the explorer's configuration (model, mapping, graph, SLA)."""
     try:
@@ -55,9 +66,10 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         source, config = setup(options)
         try:
-            report = report_for_order(source, options["order_id"], config.graph, config.sla,
-                                      config.container_of, now_ns(options["now"]),
-                                      names=config.names)
+            report = report_for_order(
+                source, options["order_id"], config.graph, config.sla, config.container_of,
+                now_ns(options["now"]), names=config.names,
+                load_reference=stored_references(source.name))
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         data = report.as_dict()
@@ -77,5 +89,6 @@ class Command(BaseCommand):
                               f"score {anomaly['score']})")
         for warning in data["warnings"]:
             self.stdout.write(f"warning: {warning}")
+        self.stdout.write(reference_line(data["reference"]))
         self.stdout.write(data["summary"]["en"])
         self.stdout.write(data["summary"]["ru"])

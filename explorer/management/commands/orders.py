@@ -2,7 +2,8 @@
 trace source with its status, state, violations and whether it behaved atypically.
 
 `manage.py orders --refresh [--since TIME]` computes the same for every order (or those seen
-since TIME) and stores it in the order-status snapshot the pages read."""
+since TIME) and stores it in the order-status snapshot the pages read, with the baseline and
+typical journeys that an order's page and `journey` then read instead of computing them."""
 
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from django.utils import timezone
 
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import OrderStatus
+from explorer.journeys.models import BaselineSnapshot, OrderStatus
 from explorer.journeys.report import iso, report_orders
-from explorer.journeys.status import order_statuses
+from explorer.journeys.status import order_snapshot
 from explorer.management.commands.journey import add_common_arguments, now_ns, setup
 from explorer.sources.base import SourceError
 
@@ -70,12 +71,18 @@ class Command(BaseCommand):
     def refresh(self, source, config, options) -> None:
         since = now_ns(options["since"])
         started = time.perf_counter()
+        # --since judges only new orders: the others' typical-journey samples are kept.
+        previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
         try:
-            rows = order_statuses(source, config.graph, config.container_of,
-                                  now_ns(options["now"]), since, config.names)
+            snapshot = order_snapshot(source, config.graph, config.container_of,
+                                      now_ns(options["now"]), since, config.names, previous)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
-        written = OrderStatus.save_rows(rows, timezone.now(), replace=since is None)
+        computed_at = timezone.now()
+        rows = snapshot.rows
+        written = OrderStatus.save_rows(rows, computed_at, replace=since is None)
+        if snapshot.reference is not None:
+            BaselineSnapshot.save_reference(source.name, snapshot.reference, computed_at)
         seconds = time.perf_counter() - started
         if not rows:
             self.stdout.write(f"no orders in the source; {written} order statuses stored")
@@ -83,7 +90,9 @@ class Command(BaseCommand):
         now = rows[0].as_of_ns
         counts = Counter(row.status_at(now) for row in rows)
         anomalous = sum(row.anomalous for row in rows)
+        types = len(snapshot.reference.samples) if snapshot.reference else 0
         self.stdout.write(
             f"{written} order statuses stored in {seconds:.1f} s, as of {iso(now)}: "
             f"{counts[COMPLETE]} complete, {counts[IN_PROGRESS]} in progress, "
-            f"{counts[STUCK]} stuck, {counts[LOST]} lost, {anomalous} anomalous")
+            f"{counts[STUCK]} stuck, {counts[LOST]} lost, {anomalous} anomalous; "
+            f"baseline and typical journeys of {types} customer types stored")
