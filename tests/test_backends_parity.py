@@ -161,11 +161,16 @@ def comparable(result: dict, backend: str) -> str:
     - journey "stages": the duration of the current state runs until "now", the end of the
       newest trace in the source; Tempo's search says a trace's duration only in whole
       milliseconds, so its "now" may be up to 1 ms earlier. Every finished stage is compared.
+      For the same reason the bounds of the journey's reference window (the week before "now"
+      its baseline is taken from) are left out; which reference was used is compared.
     - Zipkin lower-cases span names when it stores them, so for Zipkin everything is
       compared lower-cased (names only differ in case; ids are lower-case hex anyway).
     """
     for facts in result.values():
         facts["journey"]["stages"] = [s for s in facts["journey"]["stages"] if not s.get("current")]
+        reference = facts["journey"].get("reference") or {}
+        reference.pop("from", None)
+        reference.pop("to", None)
     text = json.dumps(result, sort_keys=True)
     return text.lower() if backend == "zipkin" else text
 
