@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from explorer.analysis.tree import SpanTree
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import RefType, Trace
-from explorer.traces.parsers.common import gc_paused
 
 FOLLOWS_FROM = RefType.FOLLOWS_FROM
 

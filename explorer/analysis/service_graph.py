@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import AttributeValue, Span, SpanKind, StatusCode, Trace
-from explorer.traces.parsers.common import gc_paused
 
 PLAIN = ""
 MESSAGING_SYSTEM = "messaging_system"

@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from explorer.analysis.tree import SpanTree
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import StatusCode, Trace
-from explorer.traces.parsers.common import gc_paused
 
 ERROR = StatusCode.ERROR
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
-from explorer.traces.parsers.common import gc_paused
 
 NO_PARENT = -1
 

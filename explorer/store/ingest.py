@@ -44,13 +44,13 @@ from explorer.store.prepare import (
     Rejection,
     Settings,
     Task,
-    batch_gc,
     plan,
     prepare_trace,
     read_task,
     worker,
 )
 from explorer.store.summary import merge_spans
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
 __all__ = ["IngestReport", "Rejection", "expand_paths", "ingest", "store_traces"]
@@ -146,7 +146,7 @@ class _Writer:
                     stored = self._write(batch.traces)
             self.seen.update(stored)
             self.report.traces = len(self.seen)
-        # The cyclic collector is off while ingesting (see prepare.batch_gc): the young objects
+        # The cyclic collector is off while ingesting (gc_paused): the young objects
         # of this batch are checked once here, not over and over while it was built.
         gc.collect(1)
 
@@ -282,7 +282,7 @@ def store_traces(traces: Iterable[Trace], *, source: str = "<input>") -> IngestR
     config = _config()
     writer = _Writer(report, config)
     batcher = Batcher(config)
-    with batch_gc():
+    with gc_paused():
         for trace in traces:
             ready = batcher.add(trace, source)
             if ready is not None:
@@ -317,7 +317,7 @@ def ingest(
     else:
         tasks = [task for f in files for task in plan(f, fmt, workers, MIN_RANGE_BYTES)]
         batches = _parallel(tasks, min(workers, len(tasks)), config)
-    with batch_gc():
+    with gc_paused():
         for batch in batches:
             writer.write(batch)
             if progress is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import os
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import orjson
@@ -19,6 +18,7 @@ import orjson
 from explorer.store import codec
 from explorer.store.layout import lay_out
 from explorer.store.summary import TraceFacts, merge_spans, trace_facts
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
 from explorer.traces.parsers import ParseProblem, iter_file, parse_bytes
 
@@ -217,24 +217,14 @@ def plan(path: str, fmt: str | None, parts: int, min_part: int) -> list[Task]:
     return tasks
 
 
-@contextmanager
-def batch_gc() -> Iterator[None]:
-    """Pause the cyclic collector while batches are built: with ~50,000 spans (a million
-    objects) alive, its automatic runs cost more than the parsing. Whoever consumes a batch
-    calls gc.collect(1) once it is done with it."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def worker(tasks, results, config: Settings) -> None:
     """A worker process: reads tasks until None, puts batches on `results`, then "done"."""
     try:
-        with batch_gc():
+        # Batches of ~50,000 spans are a million live objects: the collector would only
+        # waste time on them; whoever consumes a batch calls gc.collect(1) once done.
+        with gc_paused():
             for task in iter(tasks.get, None):
                 for batch in read_task(task, config):
                     results.put(batch)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from explorer.traces.model import Span, Trace
@@ -107,14 +104,3 @@ def optional_id(value: object, what: str) -> str | None:
     return None if not result.strip("0") else result
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Building hundreds of thousands of small objects triggers the cyclic collector again and
-    again for nothing (they are all alive); pause it for the duration of a parse."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import orjson
 
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.normalise import normalise
 from explorer.traces.parsers.common import (
     FORMATS,
@@ -17,7 +18,6 @@ from explorer.traces.parsers.common import (
     ParseProblem,
     ParseResult,
     describe,
-    gc_paused,
 )
 from explorer.traces.parsers.jaeger_json import read_jaeger
 from explorer.traces.parsers.otlp_json import read_otlp
