@@ -1,22 +1,34 @@
 """Traces of several chunks are stored in tree order with their layout; pages read windows of
 them without the whole trace, and show the same rows as from the whole trace."""
 
+import dataclasses
 import re
+import zlib
+from array import array
 
+import orjson
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditEntry
+from explorer.analysis import operation_stats
 from explorer.store import codec
 from explorer.store.ingest import store_traces
-from explorer.store.layout import Layout, LayoutError, bucket_counts, critical_positions, tree_order
+from explorer.store.layout import (
+    Layout,
+    LayoutError,
+    bucket_counts,
+    critical_positions,
+    lay_out,
+    tree_order,
+)
 from explorer.store.models import StoredTrace, TraceChunk
 from explorer.store.source import StoreSource
-from explorer.traces.model import Trace
+from explorer.traces.model import Span, SpanKind, Trace
 from explorer.web import trace_cache
 from explorer.web.waterfall import hidden_runs, visible_window
-from tests.web_support import chain_trace, tree_trace
+from tests.web_support import T0, chain_trace, tree_trace
 
 TRACE_ID = "cd" * 16
 CHUNK = 7  # 121 spans: 18 chunks
@@ -239,3 +251,95 @@ def test_search_in_a_stored_layout_reads_chunks_only_until_it_has_its_results(
     assert len(found) == 3
     assert all(expected[int(row)][0] == span_id for row, span_id in found)
     assert len(whole_chunks) < 18  # not every chunk of the trace
+
+
+# --- Statistics per operation, stored with the layout ------------------------------------------
+
+
+def shared_span_trace() -> Trace:
+    """tree_trace plus a client and a server span of one id and start (Zipkin) under
+    different parents, and a child of that id: which copy gets the child depends on the order
+    of the spans (the client comes first by start time as read, the server in tree order)."""
+    trace = tree_trace(TRACE_ID)
+    at = T0 + 10_000_000
+    shop, mes = trace.spans[0].resource, trace.spans[1].resource
+    return Trace(TRACE_ID, [
+        *trace.spans,
+        Span(TRACE_ID, "d", "s120", "call mes", SpanKind.CLIENT, at, at + 1000, shop),
+        Span(TRACE_ID, "d", "s1", "serve mes", SpanKind.SERVER, at, at + 1000, mes),
+        Span(TRACE_ID, "e", "d", "work", SpanKind.INTERNAL, at + 100, at + 600, mes),
+    ])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("make", [tree_trace, lambda _id: shared_span_trace()])
+def test_stored_statistics_equal_those_of_the_whole_trace(small_chunks, make):
+    store_traces([make(TRACE_ID)])
+    source = StoreSource()
+    stored = source.trace_overview(TRACE_ID).layout.operations
+    assert stored == operation_stats([source.get_trace(TRACE_ID)])
+    assert sum(s.count for s in stored) == source.trace_overview(TRACE_ID).span_count
+    assert any(s.errors for s in stored) and any(s.self_ns < s.total_ns for s in stored)
+
+
+@pytest.mark.django_db
+def test_merging_spans_recomputes_the_statistics(small_chunks):
+    trace = tree_trace(TRACE_ID)
+    store_traces([Trace(TRACE_ID, trace.spans[:60])])
+    source = StoreSource()
+    before = source.trace_overview(TRACE_ID).layout.operations
+    assert before == operation_stats([source.get_trace(TRACE_ID)])
+    store_traces([trace])
+    after = source.trace_overview(TRACE_ID).layout.operations
+    assert after == operation_stats([source.get_trace(TRACE_ID)]) != before
+    assert sum(s.count for s in after) == 121
+
+
+def version_1_layout(layout: Layout) -> bytes:
+    """A layout as stored before the statistics were added to it."""
+    header = orjson.dumps([1, len(layout.depth), len(layout.critical), layout.counts,
+                           layout.errors])
+    numbers = b"".join(array("i", p).tobytes() for p in (layout.depth, layout.end,
+                                                         layout.critical))
+    return zlib.compress(header + b"\n" + numbers)
+
+
+def test_statistics_round_trip_and_are_left_out_when_they_do_not_fit():
+    _, layout = lay_out(tree_trace(TRACE_ID))
+    assert layout.operations == operation_stats([tree_trace(TRACE_ID)])
+    assert Layout.decode(layout.encode()).operations == layout.operations
+    old = Layout.decode(version_1_layout(layout))
+    assert old.operations is None and list(old.end) == list(layout.end)
+    huge = dataclasses.replace(layout.operations[0], total_ns=2**70)
+    layout.operations = [huge, *layout.operations[1:]]
+    again = Layout.decode(layout.encode())
+    assert again.operations is None and list(again.depth) == list(layout.depth)
+    broken = zlib.compress(orjson.dumps([2, 0, 0, [], [], [["only", "two"]]]) + b"\n")
+    with pytest.raises(LayoutError):
+        Layout.decode(broken)
+
+
+@pytest.mark.django_db
+def test_statistics_page_of_a_stored_layout_reads_no_span(client, login_as, small_chunks,
+                                                           monkeypatch):
+    store_traces([shared_span_trace()])
+    login_as("support")
+    url = reverse("web:trace_stats", args=[TRACE_ID])
+    # From the spans: a layout stored without statistics (before they were kept with it).
+    row = StoredTrace.objects.get(trace_id=TRACE_ID)
+    with_statistics = bytes(row.layout)
+    StoredTrace.objects.update(layout=version_1_layout(Layout.decode(with_statistics)))
+    from_spans = client.get(url, {"partial": 1})
+    assert from_spans.status_code == 200 and "call mes" in from_spans.content.decode()
+    StoredTrace.objects.update(layout=with_statistics)
+    trace_cache.forget_all()
+
+    def read(*args, **kwargs):
+        raise AssertionError("spans were read")
+
+    monkeypatch.setattr(StoreSource, "get_trace", read)
+    monkeypatch.setattr(StoreSource, "iter_spans", read)
+    monkeypatch.setattr(codec, "decode_spans", read)
+    from_layout = client.get(url, {"partial": 1})
+    assert from_layout.status_code == 200
+    assert from_layout.content == from_spans.content

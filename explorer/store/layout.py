@@ -3,9 +3,10 @@
 A trace is shown as its span tree in depth-first order, children by start time ("tree order";
 a row is a position in it). A collapsed row hides the rows of its subtree, which in that order
 are the contiguous run row+1 .. end[row]. The store writes the spans of a trace in tree order,
-and keeps with it the Layout: each row's depth and subtree end, the rows on the critical path
-and the minimap counts. So the first page of a trace of a million spans needs the layout and
-the one chunk that holds its first rows; a window at any offset, the chunks that cover it.
+and keeps with it the Layout: each row's depth and subtree end, the rows on the critical path,
+the minimap counts and the statistics per operation. So the first page of a trace of a million
+spans needs the layout and the one chunk that holds its first rows; a window at any offset, the
+chunks that cover it; its statistics table, no chunk at all.
 """
 
 from __future__ import annotations
@@ -19,11 +20,14 @@ from dataclasses import dataclass
 import orjson
 
 from explorer.analysis.critical_path import critical_path
+from explorer.analysis.stats import OperationStatistics, OperationStats
 from explorer.analysis.tree import SpanTree
+from explorer.store.summary import start_of
 from explorer.traces.model import Span, StatusCode, Trace
 
 HISTOGRAM_BUCKETS = 100
-LAYOUT_VERSION = 1
+# 2 added the statistics per operation; layouts of version 1 (stored before) have none.
+LAYOUT_VERSION = 2
 _LITTLE = sys.byteorder == "little"
 
 
@@ -127,6 +131,9 @@ class Layout:
     critical: array  # rows on the critical path, ascending
     counts: list[int]  # spans starting in each minimap bucket
     errors: list[int]  # of which failed
+    # explorer.analysis.stats of the whole trace; None when not stored (a layout of version
+    # 1, or totals beyond 64 bits): then they are computed from the spans.
+    operations: list[OperationStats] | None = None
 
     def __len__(self) -> int:
         return len(self.depth)
@@ -135,8 +142,15 @@ class Layout:
         return TreeOrder(range(len(self.depth)), self.depth, self.end)
 
     def encode(self) -> bytes:
-        header = orjson.dumps([LAYOUT_VERSION, len(self.depth), len(self.critical),
-                               self.counts, self.errors])
+        head = [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
+        operations = None
+        if self.operations is not None:
+            operations = [[s.service, s.operation, s.count, s.total_ns, s.self_ns, s.min_ns,
+                           s.max_ns, s.errors] for s in self.operations]
+        try:
+            header = orjson.dumps([*head, operations])
+        except orjson.JSONEncodeError:  # a total beyond 64 bits (hostile timestamps)
+            header = orjson.dumps([*head, None])
         parts = [self.depth, self.end, self.critical]
         if not _LITTLE:
             parts = [array("i", p) for p in parts]
@@ -149,12 +163,18 @@ class Layout:
         try:
             raw = zlib.decompress(data)
             cut = raw.index(b"\n")
-            version, n, critical, counts, errors = orjson.loads(raw[:cut])
-            if version != LAYOUT_VERSION:
+            header = orjson.loads(raw[:cut])
+            version = header[0]
+            if version not in (1, LAYOUT_VERSION):
                 raise LayoutError(f"stored layout has unknown version {version!r}")
+            n, critical, counts, errors, *rest = header[1:]
+            operations = None
+            if version == LAYOUT_VERSION and rest[0] is not None:
+                operations = [OperationStats(*row) for row in rest[0]]
             numbers = array("i")
             numbers.frombytes(raw[cut + 1 :])
-        except (zlib.error, orjson.JSONDecodeError, TypeError, ValueError) as exc:
+        except (zlib.error, orjson.JSONDecodeError, IndexError, KeyError, TypeError,
+                ValueError) as exc:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
@@ -162,7 +182,8 @@ class Layout:
             raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
         if not _LITTLE:
             numbers.byteswap()
-        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors)
+        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors,
+                   operations)
 
 
 @dataclass(slots=True)
@@ -191,5 +212,22 @@ def lay_out(trace: Trace) -> tuple[list[Span], Layout]:
     start = spans[0].start_ns if spans else 0
     end = max((s.end_ns for s in spans), default=start)
     counts, errors = bucket_counts(spans, start, end - start)
-    layout = Layout(order.depth, order.end, critical, counts, errors)
-    return [spans[p] for p in order.order], layout
+    ordered = [spans[p] for p in order.order]
+    layout = Layout(order.depth, order.end, critical, counts, errors,
+                    operation_table(trace.trace_id, spans, ordered, tree))
+    return ordered, layout
+
+
+def operation_table(trace_id: str, spans: list[Span], ordered: list[Span],
+                    tree: SpanTree) -> list[OperationStats]:
+    """explorer.analysis's statistics per operation of the trace as StoreSource.get_trace
+    will answer it: the stored (tree) order sorted by start time. With unique span ids the
+    order of the spans changes nothing and the tree of `spans` serves; with equal ids, which
+    copy gets the children depends on it, so the tree is built on that order."""
+    statistics = OperationStatistics()
+    if len({s.span_id for s in spans}) == len(spans):
+        statistics.add_trace(Trace(trace_id, spans), tree)
+    else:
+        by_start = sorted(ordered, key=start_of)
+        statistics.add_trace(Trace(trace_id, by_start), SpanTree.build(by_start))
+    return statistics.operations()

@@ -2,9 +2,10 @@
 
 A stored trace of several chunks comes with its layout (explorer.store.layout, computed at
 ingest): the page reads the overview and the chunks of the rows it shows, never the whole
-trace, unless it searches in it or draws it. For any other trace, the tree order and the
-critical path are computed from the whole trace and go to the Django cache as compact bytes
-(shared by the worker processes, so scrolling never recomputes them). Prepared traces stay in
+trace, unless it searches in it or draws it (the statistics per operation come with the
+layout). For any other trace, the tree order and the critical path are computed from the
+whole trace and go to the Django cache as compact bytes (shared by the worker processes, so
+scrolling never recomputes them). Prepared traces stay in
 a small in-process LRU bounded by span count, so the rows endpoint does not fetch and decode a
 huge trace again for every window. Nothing here is redacted: pages redact what they show.
 """
@@ -122,7 +123,8 @@ class PreparedTrace:
         return self._rows[position]
 
     def operation_stats(self):
-        """Self time and statistics per operation, computed on first use."""
+        """Self time and statistics per operation: from a stored layout, else computed on
+        first use."""
         if self._stats is None:
             statistics = OperationStatistics()
             statistics.add_trace(self.trace)
@@ -179,7 +181,7 @@ def prepare_stored(source: TraceSource, overview: TraceOverview) -> PreparedTrac
         services=overview.services, error_count=overview.error_count,
         buckets=minimap(layout.counts, layout.errors), warnings=overview.warnings,
         _load=load, _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
-        _stream=lambda: source.iter_spans(trace_id))
+        _stream=lambda: source.iter_spans(trace_id), _stats=layout.operations)
 
 
 _lock = threading.Lock()
