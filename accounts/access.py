@@ -18,6 +18,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.defaults import permission_denied
 
 from .roles import CUSTOM_PERMISSIONS
@@ -48,7 +49,10 @@ def requires(codename: str):
                 return redirect_to_second_factor(request)
             if not user.has_perm(permission):
                 response = permission_denied(
-                    request, PermissionDenied(f"This page needs the permission “{codename}”.")
+                    request, PermissionDenied(
+                        _("This page needs the permission “%(codename)s”.")
+                        % {"codename": codename}
+                    )
                 )
                 response.denied_permission = codename  # what the role matrix test reads
                 return response

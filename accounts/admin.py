@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
+from django.utils.translation import gettext_lazy, ngettext
 from django_otp import devices_for_user
 
 from . import audit
@@ -19,13 +20,19 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
 
 
 
-@admin.action(description="Reset the second factor (the user enrols again at next login)")
+@admin.action(
+    description=gettext_lazy("Reset the second factor (the user enrols again at next login)")
+)
 def reset_second_factor(modeladmin, request, queryset):
     for user in queryset:
         for device in devices_for_user(user, confirmed=None):
             device.delete()
         audit.record(request, AuditAction.SECOND_FACTOR_RESET, "user", user.pk, user.username)
-    messages.success(request, f"Second factor reset for {queryset.count()} user(s).")
+    count = queryset.count()
+    messages.success(request, ngettext(
+        "Second factor reset for %(count)s user.", "Second factor reset for %(count)s users.",
+        count,
+    ) % {"count": count})
 
 
 admin.site.unregister(User)

@@ -9,13 +9,14 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import redirect
 from django.urls import URLResolver
+from django.utils.translation import gettext_lazy as _
 
 from .access import is_verified, requires
 
 
 class ExplorerAdminSite(admin.AdminSite):
-    site_header = "Alexandrite Trace Explorer administration"
-    site_title = "Trace Explorer admin"
+    site_header = _("Alexandrite Trace Explorer administration")
+    site_title = _("Trace Explorer admin")
 
     def has_permission(self, request):
         user = request.user

@@ -1,13 +1,14 @@
-from .roles import ROLES
+from .roles import ROLE_TITLES, ROLES
 
 
 def account(request):
-    """`user_roles`: the role names of the logged-in user, for the page header."""
+    """`user_roles`: the titles of the logged-in user's roles, in the page's language, for
+    the page header."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {"user_roles": []}
     names = set(user.groups.values_list("name", flat=True))
-    roles = [role for role in ROLES if role in names]
+    roles = [ROLE_TITLES[role] for role in ROLES if role in names]
     if user.is_superuser:
-        roles.append("superuser")
+        roles.append(ROLE_TITLES["superuser"])
     return {"user_roles": roles}

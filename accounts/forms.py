@@ -1,13 +1,15 @@
 from django import forms
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from .models import AuditAction
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="Code",
+        label=_("Code"),
         max_length=16,
-        help_text="The six digits your authenticator app shows, or one of your backup codes.",
+        help_text=_("The six digits your authenticator app shows, or one of your backup codes."),
         widget=forms.TextInput(
             attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false",
                    "autocapitalize": "off"}
@@ -19,18 +21,24 @@ class CodeForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
-    username = forms.CharField(label="User", required=False)
+    username = forms.CharField(label=_("User"), required=False)
     action = forms.ChoiceField(
-        label="Action", required=False, choices=[("", "any")] + list(AuditAction.choices)
+        label=_("Action"),
+        required=False,
+        choices=[("", pgettext_lazy("audit action", "any"))] + list(AuditAction.choices),
     )
-    object_type = forms.CharField(label="Object type", required=False)
-    object_id = forms.CharField(label="Object id", required=False)
-    address = forms.CharField(label="Address", required=False)
+    object_type = forms.CharField(label=_("Object type"), required=False)
+    object_id = forms.CharField(label=_("Object id"), required=False)
+    address = forms.CharField(label=_("Address"), required=False)
     since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("date range", "From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
     until = forms.DateField(
-        label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=pgettext_lazy("date range", "To (inclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
     )
 
     def filter(self, entries):

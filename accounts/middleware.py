@@ -7,6 +7,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
 from django.shortcuts import render
+from django.utils import translation
 from django.views.i18n import set_language
 
 from . import audit
@@ -28,9 +29,11 @@ class IntranetOnlyMiddleware:
         address = request_client_address(request)
         request.client_address = address
         if not is_allowed_address(address):
-            return render(
-                request, "accounts/outside_network.html", {"address": address}, status=403
-            )
+            # This runs before LocaleMiddleware: choose the page's language here.
+            with translation.override(translation.get_language_from_request(request)):
+                return render(
+                    request, "accounts/outside_network.html", {"address": address}, status=403
+                )
         return self.get_response(request)
 
 

@@ -2,6 +2,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .roles import CUSTOM_PERMISSIONS
 
@@ -19,18 +20,18 @@ class RolePermissions(models.Model):
 
 
 class AuditAction(models.TextChoices):
-    LOGIN = "login", "login"
-    LOGIN_FAILED = "login_failed", "failed login"
-    SECOND_FACTOR_VERIFIED = "second_factor_verified", "second factor verified"
-    SECOND_FACTOR_FAILED = "second_factor_failed", "failed second factor"
-    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", "second factor enrolled"
-    SECOND_FACTOR_RESET = "second_factor_reset", "second factor reset"
-    LOCKOUT = "lockout", "lockout"
-    LOGOUT = "logout", "logout"
-    VIEW = "view", "view"
-    DOWNLOAD = "download", "download"
-    EXPORT = "export", "export"
-    ADMIN_CHANGE = "admin_change", "administrative change"
+    LOGIN = "login", _("login")
+    LOGIN_FAILED = "login_failed", _("failed login")
+    SECOND_FACTOR_VERIFIED = "second_factor_verified", _("second factor verified")
+    SECOND_FACTOR_FAILED = "second_factor_failed", _("failed second factor")
+    SECOND_FACTOR_ENROLLED = "second_factor_enrolled", _("second factor enrolled")
+    SECOND_FACTOR_RESET = "second_factor_reset", _("second factor reset")
+    LOCKOUT = "lockout", _("lockout")
+    LOGOUT = "logout", _("logout")
+    VIEW = "view", _("view")
+    DOWNLOAD = "download", _("download")
+    EXPORT = "export", _("export")
+    ADMIN_CHANGE = "admin_change", _("administrative change")
 
 
 class AuditEntryImmutable(Exception):

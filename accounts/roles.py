@@ -6,6 +6,8 @@ Django model permissions the admin site needs to manage users, second-factor dev
 lockouts and to read the audit log.
 """
 
+from django.utils.translation import pgettext_lazy
+
 # codename -> human-readable name
 CUSTOM_PERMISSIONS = {
     "view_journeys": "View order and customer journeys and trace pages",
@@ -28,6 +30,16 @@ ROLE_PERMISSIONS = {
     "administrator": ["view_tours", "view_audit", "manage_users", "use_admin"],
 }
 ROLES = tuple(ROLE_PERMISSIONS)
+
+# What the page header shows for a role (and for a superuser).
+ROLE_TITLES = {
+    "onboarding": pgettext_lazy("role", "onboarding"),
+    "support": pgettext_lazy("role", "support"),
+    "analyst": pgettext_lazy("role", "analyst"),
+    "architect": pgettext_lazy("role", "architect"),
+    "administrator": pgettext_lazy("role", "administrator"),
+    "superuser": pgettext_lazy("role", "superuser"),
+}
 
 # (app label, model, actions) of the Django admin the administrators work with.
 ADMINISTRATOR_MODEL_PERMISSIONS = [

@@ -5,6 +5,7 @@ import base64
 import segno
 from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.signals import user_login_failed
+from django.utils.translation import gettext as _
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -33,7 +34,7 @@ def totp_secret_text(device: TOTPDevice) -> str:
 def totp_qr_svg(device: TOTPDevice) -> str:
     """The otpauth:// URI as an inline SVG QR code (no scripts, no style attributes)."""
     return segno.make(device.config_url, error="m").svg_inline(
-        scale=4, dark="#111", light="#fff", title="QR code of the authenticator key"
+        scale=4, dark="#111", light="#fff", title=_("QR code of the authenticator key")
     )
 
 

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token, user_has_device
@@ -58,7 +59,7 @@ def logout_view(request):
     if request.method == "POST":
         if request.user.is_authenticated:
             logout(request)  # the user_logged_out receiver ends the user's other sessions
-        messages.info(request, "You have been logged out on every device.")
+        messages.info(request, _("You have been logged out on every device."))
         return redirect("accounts:login")
     if not request.user.is_authenticated:
         return redirect("accounts:login")
@@ -77,7 +78,9 @@ def _refuse_locked(request):
 def _code_failed(request, form):
     if count_failed_code(request, request.user):
         return _refuse_locked(request)
-    form.add_error("code", "That code is not valid. Check the time on your phone and try again.")
+    form.add_error(
+        "code", _("That code is not valid. Check the time on your phone and try again.")
+    )
     return None
 
 

@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.access import requires
@@ -71,7 +72,7 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         journey = journey_for_order(source, tour.example_order,
                                     container_of=config.container_of)
     if not journey.spans:
-        return None, None, f"no trace mentions the example order {order_id}"
+        return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
     now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
     return journey, check_states(journey, config.graph, now), None
 
@@ -184,7 +185,7 @@ def tour_step(request, slug, number):
     tour = get_object_or_404(Tour, slug=slug)
     spec = spec_of(tour)
     if not 1 <= number <= len(spec.steps):
-        raise Http404("This tour has no such step.")
+        raise Http404(_("This tour has no such step."))
     progress = record_visit(request.user, tour, number, len(spec.steps))
     return _player(request, spec, number,
                    lambda n: reverse("tours:step", args=[slug, n]),
@@ -197,7 +198,7 @@ def answer(request, slug, number):
     question = get_object_or_404(CheckQuestion, step__tour__slug=slug, step__number=number)
     choice = common.clean_int(request.POST.get("choice"), -1, -1)
     if not 0 <= choice < len(question.choices):
-        messages.error(request, "Pick one of the answers.")
+        messages.error(request, _("Pick one of the answers."))
     else:
         record_answer(request.user, question, choice)
     return HttpResponseRedirect(reverse("tours:step", args=[slug, number]) + "#check")
@@ -207,11 +208,11 @@ def _generated(request, order_id: str) -> TourSpec:
     config = explorer_config()
     order_id = clean_text(order_id)
     if not order_id:
-        raise Http404("No order id.")
+        raise Http404(_("No order id."))
     source = common.source()
     journey = journey_for_order(source, order_id, container_of=config.container_of)
     if not journey.spans:
-        raise Http404(f"No trace mentions order {order_id}.")
+        raise Http404(_("No trace mentions order %(id)s.") % {"id": order_id})
     now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
     conformance = check_states(journey, config.graph, now)
     policy = common.policy(request)
@@ -225,7 +226,7 @@ def _generated(request, order_id: str) -> TourSpec:
 def follow(request, order_id, number=1):
     spec = _generated(request, order_id)
     if not 1 <= number <= len(spec.steps):
-        raise Http404("This tour has no such step.")
+        raise Http404(_("This tour has no such step."))
     return _player(request, spec, number,
                    lambda n: reverse("tours:follow_step", args=[spec.example_order, n]),
                    extra={"generated": True,
@@ -240,15 +241,18 @@ def follow_save(request, order_id):
     spec = _generated(request, order_id)
     slug = clean_text(request.POST.get("slug"), 100) or spec.slug
     if not SLUG.match(slug) or slug in ("progress", "follow"):
-        messages.error(request, "The slug must be lower-case letters, digits and '-'.")
+        messages.error(request, _("The slug must be lower-case letters, digits and '-'."))
         return redirect("tours:follow", order_id=spec.example_order)
     if Tour.objects.filter(slug=slug).exists():
-        messages.error(request, f"A tour named {slug} exists already: choose another slug.")
+        messages.error(
+            request,
+            _("A tour named %(slug)s exists already: choose another slug.") % {"slug": slug},
+        )
         return redirect("tours:follow", order_id=spec.example_order)
     spec.slug = slug
     spec.title = clean_text(request.POST.get("title"), 200) or spec.title
     save_spec(spec)
-    messages.success(request, f"Saved as the tour {slug}; edit it below.")
+    messages.success(request, _("Saved as the tour %(slug)s; edit it below.") % {"slug": slug})
     return redirect("tours:edit", slug=slug)
 
 
@@ -262,19 +266,20 @@ def edit(request, slug):
         try:
             specs = parse_document(json.loads(document), "the edited tour")
             if len(specs) != 1:
-                raise TourFileError(["the edited tour: expected exactly one tour"])
+                raise TourFileError([_("the edited tour: expected exactly one tour")])
             problems = validate(specs, explorer_config(), "the edited tour")
         except ValueError as exc:  # JSON errors and TourFileError
-            problems = getattr(exc, "problems", None) or [f"not valid JSON: {exc}"]
+            problems = getattr(exc, "problems", None) or [
+                _("not valid JSON: %(error)s") % {"error": exc}]
         if not problems:
             spec = specs[0]
             if spec.slug != slug and Tour.objects.filter(slug=spec.slug).exists():
-                problems = [f"a tour named {spec.slug} exists already"]
+                problems = [_("a tour named %(slug)s exists already") % {"slug": spec.slug}]
             else:
                 if spec.slug != slug:
                     tour.delete()
                 save_spec(spec)
-                messages.success(request, "Saved.")
+                messages.success(request, _("Saved."))
                 return redirect("tours:edit", slug=spec.slug)
     else:
         document = json.dumps(tour_dict(spec_of(tour)), ensure_ascii=False, indent=2)
