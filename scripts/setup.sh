@@ -11,6 +11,7 @@ APT_PACKAGES=(
   slapd ldap-utils openssl          # real OpenLDAP server for the LDAP tests
   chromium fonts-dejavu-core        # headless browser for the browser tests
   postgresql-client libpq-dev       # PostgreSQL, the production database option
+  postgresql                        # a real server for tests/test_postgresql.py
   python3-venv
   gettext                           # compilemessages: the Russian translations
   librsvg2-bin                      # rsvg-convert: diagram downloads as PNG

@@ -22,6 +22,7 @@ from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, L
 from explorer.journeys.report import LoadReference, Reference
 from explorer.journeys.status import OrderStatusRow, status_at
 from explorer.journeys.typical import OrderSample
+from explorer.store.models import code_point_order, storable
 
 # Rows written per statement and per transaction.
 WRITE_BATCH = 500
@@ -61,7 +62,8 @@ class OrderStatusQuerySet(models.QuerySet):
                 .exclude(self._lost_in_flight(now_ns)))
 
     def newest_first(self) -> OrderStatusQuerySet:
-        return self.order_by(F("last_seen_ns").desc(nulls_last=True), "-order_id")
+        return self.order_by(F("last_seen_ns").desc(nulls_last=True),
+                             code_point_order("order_id").desc())
 
 
 class OrderStatus(models.Model):
@@ -115,9 +117,10 @@ class OrderStatus(models.Model):
                                         update_fields=[*_FIELDS, "computed_at"])
 
         for row in rows:
-            kept.add(row.order_id)
-            batch.append(cls(order_id=row.order_id, computed_at=computed_at,
-                             **{name: getattr(row, name) for name in _FIELDS}))
+            values = {name: cls._storable(name, getattr(row, name))
+                      for name in ("order_id", *_FIELDS)}
+            kept.add(values["order_id"])
+            batch.append(cls(computed_at=computed_at, **values))
             if len(batch) >= WRITE_BATCH:
                 flush()
                 written += len(batch)
@@ -131,6 +134,13 @@ class OrderStatus(models.Model):
             for first in range(0, len(stale), WRITE_BATCH):
                 cls.objects.filter(pk__in=stale[first:first + WRITE_BATCH]).delete()
         return written
+
+    @classmethod
+    def _storable(cls, name: str, value):
+        """Values from traces (customer ids, types, states...) as the column takes them on
+        every database: PostgreSQL refuses NUL and text over the column's length."""
+        length = cls._meta.get_field(name).max_length
+        return storable(value)[:length] if length and isinstance(value, str) else storable(value)
 
 
 BASELINE, TYPICAL = "baseline", "typical"
@@ -164,14 +174,23 @@ class BaselineSnapshot(models.Model):
         start, end = reference.window
         common = {"source": source, "window_start_ns": start, "window_end_ns": end,
                   "as_of_ns": reference.as_of_ns, "computed_at": computed_at}
-        rows = [cls(kind=BASELINE, key="", data=reference.baseline.as_dict(), **common)]
-        rows += [cls(kind=TYPICAL, key=customer_type,
-                     data={"samples": [sample.as_dict() for sample in samples]}, **common)
-                 for customer_type, samples in sorted(reference.samples.items())]
+        by_key = {"": cls(kind=BASELINE, key="", data=storable(reference.baseline.as_dict()),
+                          **common)}
+        for customer_type, samples in sorted(reference.samples.items()):
+            # Types alike in their first 64 characters share a row: the first one's samples.
+            key = cls.type_key(customer_type)
+            by_key.setdefault(key, cls(kind=TYPICAL, key=key, **common, data=storable(
+                {"samples": [sample.as_dict() for sample in samples]})))
+        rows = list(by_key.values())
         with transaction.atomic():
             cls.objects.filter(source=source).delete()
             cls.objects.bulk_create(rows)
         return len(rows)
+
+    @classmethod
+    def type_key(cls, customer_type: str) -> str:
+        """The key a customer type's samples are stored under (see OrderStatus._storable)."""
+        return storable(customer_type)[:cls._meta.get_field("key").max_length]
 
     @classmethod
     def load_reference(cls, source: str, customer_type: str) -> Reference | None:
@@ -179,7 +198,7 @@ class BaselineSnapshot(models.Model):
         of the type in the window), or None when nothing usable is stored."""
         try:
             rows = list(cls.objects.filter(source=source).filter(
-                Q(kind=BASELINE) | Q(kind=TYPICAL, key=customer_type)))
+                Q(kind=BASELINE) | Q(kind=TYPICAL, key=cls.type_key(customer_type))))
         except DatabaseError:
             return None  # e.g. not migrated yet: the report computes its reference
         baseline = next((row for row in rows if row.kind == BASELINE), None)
@@ -191,8 +210,8 @@ class BaselineSnapshot(models.Model):
                 if row.kind == TYPICAL:
                     if row.as_of_ns != baseline.as_of_ns:
                         return None  # not from the same refresh
-                    samples[row.key] = [OrderSample.from_dict(item)
-                                        for item in row.data["samples"]]
+                    samples[customer_type] = [OrderSample.from_dict(item)
+                                              for item in row.data["samples"]]
             return Reference(Baseline.from_dict(baseline.data), samples, baseline.as_of_ns,
                              stored_at=baseline.computed_at)
         except (KeyError, TypeError, ValueError, AttributeError):

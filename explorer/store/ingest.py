@@ -36,6 +36,7 @@ from explorer.store.models import (
     TraceAttribute,
     TraceChunk,
     TraceOperation,
+    storable,
 )
 from explorer.store.prepare import (
     Batch,
@@ -115,7 +116,7 @@ def _workers() -> int:
 
 
 def _cut(text: str, length: int = ID_LENGTH) -> str:
-    return text[:length]
+    return storable(text[:length])
 
 
 class _Writer:
@@ -185,10 +186,10 @@ class _Writer:
             row.span_count = facts.span_count
             row.error_count = facts.error_count
             row.root_service = _cut(facts.root_service)
-            row.root_name = facts.root_name
-            row.services = sorted(facts.operations)
-            row.attributes = {key: values[0] for key, values in facts.business.items()}
-            row.warnings = prepared.warnings
+            row.root_name = storable(facts.root_name)
+            row.services = storable(sorted(facts.operations))
+            row.attributes = storable({key: values[0] for key, values in facts.business.items()})
+            row.warnings = storable(prepared.warnings)
             row.layout = prepared.layout
             sizes = prepared.chunk_sizes
             for seq, (data, size) in enumerate(zip(prepared.chunks, sizes, strict=True)):
@@ -242,7 +243,9 @@ class _Writer:
         """The stored trace merged with the new one, or None when that adds nothing."""
         parts = [codec.decode_spans(data) for data in [*stored, *prepared.chunks]]
         spans = merge_spans(parts)
-        warnings = row.warnings + [w for w in prepared.warnings if w not in row.warnings]
+        warnings = row.warnings + [
+            w for w in storable(prepared.warnings) if w not in row.warnings
+        ]
         if len(spans) == row.span_count and warnings == row.warnings:
             return None
         return prepare_trace(row.trace_id, spans, warnings, self.config)

@@ -7,9 +7,33 @@ index tables: business attributes, and the operations (service and span name, ke
 a catalogue) of each trace.
 """
 
-from django.db import models
+from django.db import connection, models
+from django.db.models import F
+from django.db.models.functions import Collate
 
 from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+
+
+def storable(value):
+    """Text, or JSON of lists and dicts, as every database can store it: PostgreSQL refuses
+    the NUL character in text and JSON, so it becomes U+FFFD (on SQLite too, so that both
+    answer alike; the spans themselves are kept as they came, in the compressed chunks)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    return value
+
+
+def code_point_order(field: str) -> F | Collate:
+    """A text column to order by code point, as SQLite and Python's sorted() do: PostgreSQL
+    otherwise orders by the database's collation (en_US or ICU: case, accents and punctuation
+    weighed last), so lists, and what a limit keeps, would differ with the database."""
+    if connection.vendor == "postgresql":
+        return Collate(F(field), "C")
+    return F(field)
 
 
 class StoredTrace(models.Model):

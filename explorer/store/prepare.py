@@ -121,6 +121,10 @@ class Batcher:
             reason = f"trace id longer than {ID_LENGTH} characters"
             self.reject(Rejection(file, "", f"{trace.trace_id[:40]}...: {reason}"))
             return None
+        if "\x00" in trace.trace_id:
+            reason = "trace id holds a NUL character, which databases cannot store"
+            self.reject(Rejection(file, "", f"{trace.trace_id[:40]!r}: {reason}"))
+            return None
         entry = self.pending.get(trace.trace_id)
         if entry is None:
             entry = self.pending[trace.trace_id] = ([], [])

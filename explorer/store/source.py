@@ -28,6 +28,8 @@ from explorer.store.models import (
     TraceAttribute,
     TraceChunk,
     TraceOperation,
+    code_point_order,
+    storable,
 )
 from explorer.store.summary import check_searchable, start_of
 from explorer.traces.model import Span, Trace
@@ -135,14 +137,16 @@ class StoreSource(FindsBySearch):
         if query.service is not None or query.operation is not None:
             operations = Operation.objects.all()
             if query.service is not None:
-                operations = operations.filter(service=query.service[:ID_LENGTH])
+                operations = operations.filter(service=storable(query.service[:ID_LENGTH]))
             if query.operation is not None:
-                operations = operations.filter(name=query.operation[:ID_LENGTH])
+                operations = operations.filter(name=storable(query.operation[:ID_LENGTH]))
             rows = TraceOperation.objects.filter(operation__in=operations)
             traces = traces.filter(pk__in=rows.values("trace_id"))
         check_searchable(query, settings.EXPLORER_BUSINESS_ATTRIBUTES, self.name)
         for key, value in query.attributes.items():
-            rows = TraceAttribute.objects.filter(key=key, value=str(value)[:INDEXED_VALUE_LENGTH])
+            rows = TraceAttribute.objects.filter(
+                key=key, value=storable(str(value)[:INDEXED_VALUE_LENGTH])
+            )
             traces = traces.filter(pk__in=rows.values("trace_id"))
         if query.min_duration_ns is not None:
             traces = traces.filter(duration_ns__gte=query.min_duration_ns)
@@ -154,21 +158,25 @@ class StoreSource(FindsBySearch):
             traces = traces.filter(start_ns__lt=query.end_ns)
         if query.errors_only:
             traces = traces.filter(error_count__gt=0)
-        rows = traces.order_by("-start_ns", "trace_id").values_list(*_SUMMARY_FIELDS)
+        rows = traces.order_by("-start_ns", code_point_order("trace_id")).values_list(
+            *_SUMMARY_FIELDS
+        )
         with self._answering():
             return [TraceSummary(*row) for row in rows[: query.limit]]
 
     def services(self) -> list[str]:
         with self._answering():
             return list(
-                Operation.objects.order_by("service").values_list("service", flat=True).distinct()
+                Operation.objects.order_by(code_point_order("service"))
+                .values_list("service", flat=True)
+                .distinct()
             )
 
     def operations(self, service: str) -> list[str]:
         with self._answering():
             return list(
-                Operation.objects.filter(service=service)
-                .order_by("name")
+                Operation.objects.filter(service=storable(service))
+                .order_by(code_point_order("name"))
                 .values_list("name", flat=True)
             )
 
@@ -187,8 +195,9 @@ class StoreSource(FindsBySearch):
             rows = rows.filter(trace__start_ns__gte=start_ns)
         if end_ns is not None:
             rows = rows.filter(trace__start_ns__lt=end_ns)
+        values = rows.order_by(code_point_order("value")).values_list("value", flat=True)
         with self._answering():
-            return list(rows.order_by("value").values_list("value", flat=True).distinct()[:limit])
+            return list(values.distinct()[:limit])
 
     def linking_traces(self, trace_id: str) -> list[str]:
         rows = TraceAttribute.objects.filter(
