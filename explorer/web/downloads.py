@@ -118,25 +118,18 @@ def journey_json(request, order_id):
                        "application/json", _filename(f"journey-{order_id}", "json"))
 
 
-def _journey_diagram(request, order_id, fmt):
+# The diagram downloads take their format ("svg" or "png") from the URL pattern's kwargs.
+
+
+@requires("view_journeys")
+@source_errors
+def journey_diagram_download(request, order_id, fmt):
     order_id, result = _journey_report(request, order_id)
     if result is None:
         return common.not_found(request, _("No trace mentions the order “%(id)s”.")
                                 % {"id": shown(request, order_id)})
     return _diagram(request, journey_svg(request, result, order_id),
                     f"journey-{order_id}", fmt, "order", order_id)
-
-
-@requires("view_journeys")
-@source_errors
-def journey_svg_download(request, order_id):
-    return _journey_diagram(request, order_id, "svg")
-
-
-@requires("view_journeys")
-@source_errors
-def journey_png_download(request, order_id):
-    return _journey_diagram(request, order_id, "png")
 
 
 @requires("view_journeys")
@@ -150,41 +143,22 @@ def trace_json(request, trace_id):
                        "application/json", _filename(f"trace-{where.trace_id}", "json"))
 
 
-def _trace_diagram(request, trace_id, fmt):
+@requires("view_journeys")
+@source_errors
+def trace_diagram_download(request, trace_id, fmt):
     where = TraceWhere(trace_id)
     prepared = where.load(request)
     return _diagram(request, trace_svg(request, prepared, where), f"trace-{where.trace_id}",
                     fmt, "trace", where.trace_id)
 
 
-@requires("view_journeys")
+@requires("view_analytics")
 @source_errors
-def trace_svg_download(request, trace_id):
-    return _trace_diagram(request, trace_id, "svg")
-
-
-@requires("view_journeys")
-@source_errors
-def trace_png_download(request, trace_id):
-    return _trace_diagram(request, trace_id, "png")
-
-
-def _map_diagram(request, fmt):
+def map_diagram_download(request, fmt):
     name, start, end = _window(request)
     svg, _rows, _count = map_svg(request, name, start, end)
     return _diagram(request, svg, f"system-map-{name}", fmt, "system_map", name)
 
-
-@requires("view_analytics")
-@source_errors
-def map_svg_download(request):
-    return _map_diagram(request, "svg")
-
-
-@requires("view_analytics")
-@source_errors
-def map_png_download(request):
-    return _map_diagram(request, "png")
 
 
 
