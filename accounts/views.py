@@ -69,10 +69,7 @@ def logout_view(request):
 def _refuse_locked(request):
     """Locked out while entering codes: end the session and show the lockout page."""
     logout(request)
-    return render(
-        request, "accounts/locked_out.html",
-        {"cooloff": settings.AXES_COOLOFF_TIME}, status=settings.AXES_HTTP_RESPONSE_CODE,
-    )
+    return render(request, "accounts/locked_out.html", status=settings.AXES_HTTP_RESPONSE_CODE)
 
 
 def _code_failed(request, form):

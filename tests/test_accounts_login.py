@@ -126,6 +126,7 @@ def test_ten_wrong_passwords_lock_the_user_and_each_is_audited(client, settings)
     # The right password is now refused too, also from another address.
     response = password_login(client, "victim", REMOTE_ADDR="10.9.9.9")
     assert response.status_code == 429 and b"Too many failed attempts" in response.content
+    assert b"for 15 minutes after repeated" in response.content  # the configured time
     assert "_auth_user_id" not in client.session
 
 
@@ -144,8 +145,10 @@ def test_ten_wrong_codes_lock_out_and_end_the_session(client, settings):
     password_login(client, user.username)
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         assert client.post("/accounts/second-factor/", {"code": "123456"}).status_code == 200
+    client.cookies["django_language"] = "ru"
     response = client.post("/accounts/second-factor/", {"code": "123456"})
     assert response.status_code == 429
+    assert "заблокирован на 15 минут." in response.content.decode()
     assert "_auth_user_id" not in client.session
     failed = AuditEntry.objects.filter(username="phone-thief",
                                        action=AuditAction.SECOND_FACTOR_FAILED)
