@@ -99,21 +99,23 @@ def test_fitting_uses_the_already_fitted_parent():
     ) == [("root", 50, 100), ("leaf", 40, 50), ("mid", 0, 40)]
 
 
-def test_follows_from_children_and_their_descendants_are_not_on_the_path():
+def test_follows_from_children_stay_on_the_path():
+    # Jaeger UI (2026) no longer drops FOLLOWS_FROM children; only consumers of producers go
     assert path_of(
         span("root", None, 0, 100),
         span("async", "root", 60, 95, follows=True),
         span("async-child", "async", 70, 90),
         span("sync", "root", 10, 50),
-    ) == [("root", 50, 100), ("sync", 10, 50), ("root", 0, 10)]
+    ) == [("root", 95, 100), ("async", 90, 95), ("async-child", 70, 90), ("async", 60, 70),
+          ("root", 50, 60), ("sync", 10, 50), ("root", 0, 10)]
 
 
-def test_several_roots_the_earliest_starting_root_is_walked():
+def test_several_roots_every_root_is_walked_by_start_time():
     assert path_of(
         span("second", None, 50, 300),
         span("first", None, 0, 100),
         span("child", "first", 20, 60),
-    ) == [("first", 60, 100), ("child", 20, 60), ("first", 0, 20)]
+    ) == [("first", 60, 100), ("child", 20, 60), ("first", 0, 20), ("second", 50, 300)]
 
 
 def test_a_span_whose_parent_is_absent_counts_as_a_root():

@@ -1,7 +1,9 @@
-"""The critical path of a trace, with Jaeger UI's semantics (TracePage/CriticalPath).
+"""The critical path of a trace, with Jaeger UI's semantics (TracePage/CriticalPath, 2026).
 
-Jaeger UI starts from the trace's first top-level span (the earliest-starting root) and:
-1. drops FOLLOWS_FROM children with all their descendants (getChildOfSpans);
+Jaeger UI follows every root of the trace (a span without a parent in it, so an orphan too),
+in order of start time, and appends each root's sections. For one root it:
+1. prunes CONSUMER children of PRODUCER spans with all their descendants (a message's consumer
+   does not block its producer; createCPSpanMap). Any other child, FOLLOWS_FROM ones too, stays;
 2. fits every remaining child into its (already fitted) parent: a child that starts before the
    parent is cut at the parent's start, one that ends after it is cut at the parent's end, and a
    child wholly outside the parent is dropped with all its descendants
@@ -10,16 +12,17 @@ Jaeger UI starts from the trace's first top-level span (the earliest-starting ro
    finishing child (LFC) to its own end; then the LFC is walked the same way; a span without
    (further) children is critical back to its own start, and its parent continues with the
    child that finished last before that start (computeCriticalPath,
-   findLastFinishingChildSpan). Empty sections are left out.
+   findLastFinishingChildSpan). Between children with the same (fitted) end the one met first
+   wins, and Jaeger UI meets children by start time: of two children cut at their parent's
+   end, the one starting first. Empty sections are left out.
 
-Sections come out in Jaeger UI's order, from the end of the trace backwards, in the trace's own
+Sections come out in Jaeger UI's order, from the end of each root backwards, in the trace's own
 microseconds (nanoseconds // 1000). Jaeger UI recurses; this walk is iterative with one cursor
 per span over its children sorted by end time, so it is linear after one sort of each child
 list and copes with traces 100,000 levels deep.
 
-Where Jaeger UI fails rather than answers, this does something sensible instead: a top-level span
-whose parent is absent is treated as a root (Jaeger UI drops it and returns no path), and a
-section ending at time 0 is not mistaken for "no time given".
+The one deviation, where Jaeger UI cannot draw a path: it takes a section ending at time 0 for
+"no time given" (`returningChildStartTime || endTime`); here 0 is a time like any other.
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ from typing import NamedTuple
 
 from explorer.analysis.tree import SpanTree
 from explorer.traces.gcpause import gc_paused
-from explorer.traces.model import RefType, Trace
+from explorer.traces.model import SpanKind, Trace
 
-FOLLOWS_FROM = RefType.FOLLOWS_FROM
+PRODUCER = SpanKind.PRODUCER
+CONSUMER = SpanKind.CONSUMER
 
 
 class CriticalPathSection(NamedTuple):  # a tuple: tens of thousands are made per trace
@@ -44,66 +48,67 @@ def critical_path(trace: Trace, tree: SpanTree | None = None) -> list[CriticalPa
     spans = trace.spans
     if tree is None:
         tree = SpanTree.of(trace)
-    if not tree.roots:
-        return []
-    root = tree.roots[0]
-    start, end, kept_children = _fit_children(tree, root)
+    n = len(spans)
+    # Root subtrees are disjoint, so one set of arrays serves every root.
+    start = [0] * n
+    end = [0] * n
+    kept_children: list[list[int] | None] = [None] * n
+    cursor = [0] * n  # per span: position in its sorted children to resume from
     parent = tree.parent
-
     sections: list[CriticalPathSection] = []
     add = sections.append
-    cursor = [0] * len(spans)  # per span: position in its sorted children to resume from
-    node = root
-    returning: int | None = None  # start of the child just walked, when coming back up
-    while True:
-        children = kept_children[node]
-        at = cursor[node]
-        if returning is None:
-            section_end = end[node]
-        else:
-            section_end = returning
-            if children:
-                while at < len(children) and end[children[at]] >= returning:
-                    at += 1
-        if children and at < len(children):
-            child = children[at]
-            cursor[node] = at + 1
-            if end[child] != section_end:
-                add(CriticalPathSection(spans[node].span_id, end[child], section_end))
-            node, returning = child, None
-            continue
-        if start[node] != section_end:
-            add(CriticalPathSection(spans[node].span_id, start[node], section_end))
-        if node == root:
-            return sections
-        node, returning = parent[node], start[node]
+    for root in tree.roots:
+        _fit_children(tree, root, start, end, kept_children)
+        node = root
+        returning: int | None = None  # start of the child just walked, when coming back up
+        while True:
+            children = kept_children[node]
+            at = cursor[node]
+            if returning is None:
+                section_end = end[node]
+            else:
+                section_end = returning
+                if children:
+                    while at < len(children) and end[children[at]] >= returning:
+                        at += 1
+            if children and at < len(children):
+                child = children[at]
+                cursor[node] = at + 1
+                if end[child] != section_end:
+                    add(CriticalPathSection(spans[node].span_id, end[child], section_end))
+                node, returning = child, None
+                continue
+            if start[node] != section_end:
+                add(CriticalPathSection(spans[node].span_id, start[node], section_end))
+            if node == root:
+                break
+            node, returning = parent[node], start[node]
+    return sections
 
 
 def _fit_children(
-    tree: SpanTree, root: int
-) -> tuple[list[int], list[int], list[list[int] | None]]:
-    """Start and end (µs) of every span of the root's subtree that Jaeger UI keeps, fitted into
-    its parent, and each kept span's kept children ordered as Jaeger UI orders them: by end
-    time descending (before fitting), then start time, then position in the trace."""
+    tree: SpanTree, root: int, start: list[int], end: list[int],
+    kept_children: list[list[int] | None],
+) -> None:
+    """Fill in start and end (µs) of every span of the root's subtree that Jaeger UI keeps,
+    fitted into its parent, and each kept span's kept children ordered as Jaeger UI's
+    findLastFinishingChildSpan meets them: by fitted end time descending, then start time
+    (Jaeger UI's child order), then position in the trace."""
     spans = tree.spans
     children_of = tree.children
-    n = len(spans)
-    start = [0] * n
-    end = [0] * n
-    raw_start = [0] * n
-    raw_end = [0] * n
+    raw_start: dict[int, int] = {}
     start[root] = spans[root].start_ns // 1000
     end[root] = spans[root].end_ns // 1000
-    kept_children: list[list[int] | None] = [None] * n
     stack = [root]
     while stack:
         p = stack.pop()
         p_start, p_end = start[p], end[p]
+        producer = spans[p].kind == PRODUCER
         kept = []
         for c in children_of[p]:
             span = spans[c]
-            if span.parent_ref == FOLLOWS_FROM:
-                continue
+            if producer and span.kind == CONSUMER:
+                continue  # a message consumer does not block its producer
             c_start, c_end = span.start_ns // 1000, span.end_ns // 1000
             if c_start >= p_start:
                 if c_start >= p_end:
@@ -114,12 +119,11 @@ def _fit_children(
                     continue
                 start[c] = p_start
             end[c] = c_end if c_end < p_end else p_end
-            raw_start[c], raw_end[c] = c_start, c_end
+            raw_start[c] = c_start
             kept.append(c)
         if kept:
             if len(kept) > 1:
                 kept.sort(key=raw_start.__getitem__)
-                kept.sort(key=raw_end.__getitem__, reverse=True)  # stable, ties keep the above
+                kept.sort(key=end.__getitem__, reverse=True)  # stable, ties keep the above
             kept_children[p] = kept
             stack.extend(kept)
-    return start, end, kept_children
