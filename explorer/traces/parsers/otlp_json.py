@@ -3,6 +3,10 @@
 Accepted: `resourceSpans` with `scopeSpans` or the older `instrumentationLibrarySpans`; Tempo's
 trace-by-id `batches`; ids in hex or base64; kinds and status codes as names or numbers;
 times and intValues as strings or numbers (proto3 JSON writes 64-bit integers as strings).
+Field names in either style the protobuf JSON mapping accepts: lowerCamelCase (`stringValue`,
+`startTimeUnixNano`) or the original snake_case (`string_value`, `start_time_unix_nano`, as
+older Tempo and Grafana write them), mixed within one document too; a snake_case object is
+renamed only when its camelCase key is missing, so camelCase input pays nothing.
 
 This is the hot path of the benchmark (50,000 spans against orjson.loads), hence the plain
 loops, the string fast path in attributes and a zero-cost try around each span.
@@ -38,6 +42,25 @@ for _code in StatusCode:
     _STATUS[_code.name] = _code
 
 UNKNOWN_SERVICE = "unknown_service"
+
+
+def camel_case(obj: object) -> object:
+    """An object (and everything inside it) with protobuf snake_case field names in the
+    lowerCamelCase the rest of this reader expects. Attribute keys are values, not field
+    names, so they stay as they are."""
+    if type(obj) is list:
+        return [camel_case(item) for item in obj]
+    if type(obj) is not dict:
+        return obj
+    return {_camel_name(key): camel_case(value) for key, value in obj.items()}
+
+
+def _camel_name(name: str) -> str:
+    if "_" not in name:
+        return name
+    first, *rest = name.split("_")
+    return first + "".join(part[:1].upper() + part[1:] for part in rest)
+
 
 def any_value(value: object) -> object:
     """An OTLP AnyValue object as the matching Python value (see explorer.traces.model)."""
@@ -84,6 +107,8 @@ def any_value(value: object) -> object:
         return attributes((value["kvlistValue"] or {}).get("values") or [])
     if not value:
         return None  # an empty AnyValue is legal OTLP
+    if any("_" in key for key in value):
+        return any_value(camel_case(value))
     raise BadInput(f"unknown attribute value type {describe(next(iter(value)))}")
 
 
@@ -108,6 +133,8 @@ def attributes(pairs: object) -> dict[str, object]:
 
 
 def resource_of(raw: object) -> Resource:
+    if type(raw) is dict and "attributes" not in raw:
+        raw = camel_case(raw)
     if not raw:
         return Resource(UNKNOWN_SERVICE, {})
     if type(raw) is not dict:
@@ -132,6 +159,8 @@ def _events(raw: object) -> list[Event]:
         raise BadInput(f"events must be a list, got {describe(raw)}")
     events = []
     for item in raw:
+        if "timeUnixNano" not in item and "time_unix_nano" in item:
+            item = camel_case(item)
         try:
             time_ns = int(item.get("timeUnixNano", 0))
         except (TypeError, ValueError):
@@ -150,6 +179,8 @@ def _links(raw: object) -> list[Link]:
         raise BadInput(f"links must be a list, got {describe(raw)}")
     links = []
     for item in raw:
+        if "traceId" not in item and "trace_id" in item:
+            item = camel_case(item)
         attrs = item.get("attributes")
         links.append(Link(normalise_id(item.get("traceId"), "link traceId"),
                           normalise_id(item.get("spanId"), "link spanId"),
@@ -158,6 +189,8 @@ def _links(raw: object) -> list[Link]:
 
 
 def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, str]) -> Span:
+    if "traceId" not in raw and "trace_id" in raw:
+        raw = camel_case(raw)
     raw_trace_id = raw["traceId"]
     trace_id = trace_ids.get(raw_trace_id) if type(raw_trace_id) is str else None
     if trace_id is None:
@@ -202,9 +235,14 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
     )
 
 
+RESOURCE_SPANS_KEYS = ("resourceSpans", "resource_spans", "batches")
+_SCOPE_SPANS_KEYS = ("scopeSpans", "scope_spans", "instrumentationLibrarySpans",
+                     "instrumentation_library_spans")
+
+
 def read_otlp(document: dict, out: Collected, where: str = "") -> None:
     """Read the spans of one OTLP JSON object holding `resourceSpans` (or Tempo's `batches`)."""
-    key = "resourceSpans" if "resourceSpans" in document else "batches"
+    key = next((k for k in RESOURCE_SPANS_KEYS if k in document), "resourceSpans")
     if key not in document:
         out.warnings.append((where.rstrip("."), "no resourceSpans (or batches): no spans"))
         return
@@ -218,7 +256,7 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
         group_where = f"{where}{key}[{i}]"
         try:
             resource = resource_of(group.get("resource"))
-            scope_key = "scopeSpans" if "scopeSpans" in group else "instrumentationLibrarySpans"
+            scope_key = next((k for k in _SCOPE_SPANS_KEYS if k in group), "scopeSpans")
             scope_spans = group.get(scope_key) or []
             if type(scope_spans) is not list:
                 raise BadInput(f"{scope_key} must be a list, got {describe(scope_spans)}")
@@ -228,7 +266,8 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
         for j, scoped in enumerate(scope_spans):
             scoped_where = f"{group_where}.{scope_key}[{j}]"
             try:
-                scope = scope_of(scoped.get("scope") or scoped.get("instrumentationLibrary"))
+                scope = scope_of(scoped.get("scope") or scoped.get("instrumentationLibrary")
+                                 or scoped.get("instrumentation_library"))
                 spans = scoped.get("spans") or []
                 if type(spans) is not list:
                     raise BadInput(f"spans must be a list, got {describe(spans)}")

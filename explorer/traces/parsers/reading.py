@@ -20,7 +20,7 @@ from explorer.traces.parsers.common import (
     describe,
 )
 from explorer.traces.parsers.jaeger_json import read_jaeger
-from explorer.traces.parsers.otlp_json import read_otlp
+from explorer.traces.parsers.otlp_json import RESOURCE_SPANS_KEYS, read_otlp
 from explorer.traces.parsers.otlp_proto import NotOtlpProto, read_proto
 from explorer.traces.parsers.zipkin_json import read_zipkin
 
@@ -201,12 +201,14 @@ def detect_json(document: object) -> str:
     """The format of a decoded JSON document, from its top-level shape."""
     if type(document) is dict:
         keys = document.keys()
-        if "resourceSpans" in keys or "batches" in keys or "result" in keys or "trace" in keys:
+        if _has_resource_spans(document) or "result" in keys or "trace" in keys:
             return "otlp-json"
         if "data" in keys or ("spans" in keys and ("traceID" in keys or "processes" in keys)):
             return "jaeger-json"
         if keys and all(key in _JAEGER_V3_WITHOUT_SPANS for key in keys):
             return "otlp-json"
+        if _is_zipkin_span(document):
+            return "zipkin-json"
         raise UnknownFormat(
             "unknown format: a JSON object with keys "
             f"{describe(sorted(keys)[:5])}, not OTLP, Jaeger or Zipkin trace data"
@@ -217,17 +219,24 @@ def detect_json(document: object) -> str:
             return "zipkin-json"
         if type(first) is dict and ("spanID" in first or "spans" in first):
             return "jaeger-json"
-        if type(first) is dict and ("resourceSpans" in first or "batches" in first):
+        if type(first) is dict and _has_resource_spans(first):
             return "otlp-json"
         raise UnknownFormat(f"unknown format: a JSON list starting with {describe(first)}")
     raise UnknownFormat(f"unknown format: a JSON {type(document).__name__}, not trace data")
 
 
+def _is_zipkin_span(document: object) -> bool:
+    return type(document) is dict and "traceId" in document and "id" in document
+
+
+def _has_resource_spans(document: dict) -> bool:
+    return any(key in document for key in RESOURCE_SPANS_KEYS)
+
+
 def _read_otlp_any(document: object, out: Collected) -> None:
     """OTLP JSON and the wrappers around it: Jaeger API v3 `result`, Tempo v2 `trace`, lists."""
     if type(document) is list:
-        if not all(type(item) is dict and ("resourceSpans" in item or "batches" in item)
-                   for item in document):
+        if not all(type(item) is dict and _has_resource_spans(item) for item in document):
             raise UnknownFormat("not OTLP JSON: a list of objects without resourceSpans")
         for i, item in enumerate(document):
             read_otlp(item, out, f"[{i}].")
@@ -239,7 +248,7 @@ def _read_otlp_any(document: object, out: Collected) -> None:
         if type(inner) is dict:
             read_otlp(inner, out, f"{wrapper}.")
             return
-    if "resourceSpans" in document or "batches" in document:
+    if _has_resource_spans(document):
         read_otlp(document, out)
         return
     if document and all(key in _JAEGER_V3_WITHOUT_SPANS for key in document):
@@ -255,8 +264,8 @@ def _read_jaeger_checked(document: object, out: Collected) -> None:
 
 
 def _read_zipkin_checked(document: object, out: Collected) -> None:
-    if type(document) is not list:
-        raise UnknownFormat("not Zipkin v2 JSON: expected a list of spans")
+    if not (type(document) is list or _is_zipkin_span(document)):
+        raise UnknownFormat("not Zipkin v2 JSON: expected a list of spans or one span")
     read_zipkin(document, out)
 
 
