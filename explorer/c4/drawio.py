@@ -4,7 +4,15 @@ Shapes are `object` cells carrying c4Name/c4Type/c4Technology/c4Description; pla
 label reads like a C4 box ("Name [Container: tech] description") are accepted too. Boundaries
 own what sits in them by parent or, when drawn over the shapes, by geometry. An edge points the
 way its arrowheads point (endArrow/startArrow). Pages may be stored compressed
-(base64 + raw deflate + URL-encoding).
+(base64 + raw deflate + URL-encoding); XML copied from draw.io's clipboard (URL-encoded) is read.
+
+Each shape (cell) is its own element: shapes with the same name on one page stay separate
+elements (with a warning, since mapping telemetry by name cannot tell them apart), so an edge
+between two of them is not a self-loop; the same shape drawn again on another page is one
+element. A C4 shape without `c4Name` (the library's database shape keeps its visible name in
+its label) is named from its label, its type then read from the label's "[Type: technology]"
+line. A labelled container or group cell that holds C4 shapes or ends an edge (a software
+system drawn as a plain container) is a boundary, so relationships to it are kept.
 
 The XML is untrusted: DTDs and entity declarations are refused (no entity expansion, no external
 entities), and decompressed pages are size-capped.
@@ -199,29 +207,66 @@ class _PageLoader:
 
     def load(self, cells: dict[str, _Cell], by_name: dict[tuple[str, str], str]) -> None:
         element_of: dict[str, str] = {}  # cell id -> element id
+        on_this_page: dict[tuple[str, str], list[_Cell]] = {}
+        plain_boundaries = self.plain_boundaries(cells)
         for cell in cells.values():
             if not cell.vertex or (cell.parent in cells and cells[cell.parent].edge):
                 continue
-            element = self.element(cell)
+            if cell.id in plain_boundaries:
+                element = Element(id="", name=_label(cell).split("\n")[0], kind="boundary")
+            else:
+                element = self.element(cell)
             if element is None:
                 continue
             key = (element.kind, element.name)
-            if key in by_name:  # the same shape drawn again on another page
-                element_of[cell.id] = by_name[key]
+            on_this_page.setdefault(key, []).append(cell)
+            if key in by_name and len(on_this_page[key]) == 1:
+                element_of[cell.id] = by_name[key]  # the same shape drawn on an earlier page
                 continue
             self.b.add_element(element, self.where(cell))
-            by_name[key] = element_of[cell.id] = element.id
+            element_of[cell.id] = element.id
+            by_name.setdefault(key, element.id)
+        for (kind, name), same in on_this_page.items():
+            if len(same) > 1:
+                self.warn(same[1], f"{len(same)} {kind} shapes named {name!r} on this page "
+                                   "(cells " + ", ".join(repr(c.id) for c in same)
+                          + "); kept as separate elements")
         self.assign_parents(cells, element_of)
         for cell in cells.values():
             if cell.edge:
                 self.edge(cell, cells, element_of)
 
+    def plain_boundaries(self, cells: dict[str, _Cell]) -> set[str]:
+        """Labelled container or group cells without C4 attributes that hold C4 shapes or end
+        an edge: a system (or any boundary) drawn with draw.io's own container shapes."""
+        found = set()
+        ends = {c.attrs.get(k) for c in cells.values() if c.edge for k in ("source", "target")}
+        for cell in cells.values():
+            style = cell.style
+            grouping = (style.get("container") == "1" or style.get("") in ("group", "swimlane")
+                        or "swimlane" in style)
+            if not cell.vertex or "c4Type" in cell.attrs or not grouping or not _label(cell):
+                continue
+            holds_c4 = any("c4Type" in cells[c].attrs for c in cell.children)
+            if holds_c4 or cell.id in ends:
+                found.add(cell.id)
+        return found
+
     def element(self, cell: _Cell) -> Element | None:
         a = cell.attrs
         c4type = a.get("c4Type", "")
-        name = html_to_text(a.get("c4Name", "")) or _label(cell).split("\n")[0]
+        name = html_to_text(a.get("c4Name", ""))
         technology = html_to_text(a.get("c4Technology", ""))
         description = html_to_text(a.get("c4Description", ""))
+        if c4type and not name and c4type.lower() != "relationship":
+            # No c4Name (the library's database shape): the label holds the visible name.
+            box = _described_box(cell)
+            if box is not None:
+                name, c4type, label_technology, label_description = box
+                technology = technology or label_technology
+                description = description or label_description
+            else:
+                name = _label(cell).split("\n")[0]
         if not c4type:
             box = _described_box(cell)
             if box is None:
@@ -317,8 +362,18 @@ class _PageLoader:
         self.b.add_relationship(rel, self.where(cell))
 
 
+def _clipboard_xml(data: bytes | str) -> bytes | str:
+    """draw.io's clipboard holds the XML URL-encoded ("%3CmxGraphModel%3E..."): decoded here."""
+    head = data[:3] if isinstance(data, str) else data[:3].decode("latin-1")
+    if head.upper() != "%3C":
+        return data
+    text = data if isinstance(data, str) else data.decode("utf-8", errors="replace")
+    return unquote(text)
+
+
 def load_drawio(data: bytes | str, source: str = "<drawio>") -> Model:
     builder = ModelBuilder(source)
+    data = _clipboard_xml(data.lstrip())
     try:
         root, lines = parse_xml(data)
     except (expat.ExpatError, UnsafeXml) as exc:

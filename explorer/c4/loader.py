@@ -21,7 +21,7 @@ def detect_format(name: str, data: bytes) -> str | None:
     if by_name:
         return by_name
     head = data[:4096].lstrip().decode("utf-8", errors="replace")
-    if head.startswith("<"):
+    if head.startswith("<") or head[:3].upper() == "%3C":  # XML, or draw.io's clipboard
         return "drawio"
     if head.startswith("{"):
         return "json"

@@ -226,12 +226,48 @@ def _layout_graph(model: Model) -> tuple[graphviz.Digraph, dict[str, str]]:
     add(g, None)
     g.node("legend", label=_legend_label(), shape="plain")
     for index, r in enumerate(model.relationships):
-        if r.source in clusters or r.target in clusters:
-            continue  # relationships of a system drawn as a boundary are implied by its containers
-        g.edge(names[r.source], names[r.target], label=_relationship_label(r.description,
-                                                                           r.technology),
-               dir="both" if r.bidirectional else "forward", id=f"rel-{index}")
+        # A relationship of a system drawn as a boundary is drawn to the boundary's edge: from a
+        # node inside it, clipped there by graphviz (ltail/lhead).
+        ends, clipped = [], {}
+        for end, attr in ((r.source, "ltail"), (r.target, "lhead")):
+            if end in clusters:
+                clipped[attr] = f"cluster_{names[end]}"
+                end = _member(model, end, clusters)
+            ends.append(end)
+        source, target = ends
+        if source is None or target is None or _within(model, source, r.target) \
+                or _within(model, target, r.source):
+            continue  # an empty boundary, or a relationship between a boundary and its own part
+        g.edge(names[source], names[target], label=_relationship_label(r.description,
+                                                                       r.technology),
+               dir="both" if r.bidirectional else "forward", id=f"rel-{index}", **clipped)
     return g, names
+
+
+def _member(model: Model, cluster: str, clusters: set[str]) -> str | None:
+    """A drawn node inside a boundary (depth first), to anchor its relationships."""
+    for e in model.elements.values():
+        if e.parent == cluster:
+            if e.id not in clusters and e.kind != "boundary":
+                return e.id
+            if e.id in clusters:
+                found = _member(model, e.id, clusters)
+                if found is not None:
+                    return found
+    return None
+
+
+def _within(model: Model, element_id: str, ancestor: str) -> bool:
+    """Whether an element lies inside `ancestor` (or is it)."""
+    seen = set()
+    current: str | None = element_id
+    while current is not None and current not in seen:
+        if current == ancestor:
+            return True
+        seen.add(current)
+        parent = model.elements.get(current)
+        current = parent.parent if parent is not None else None
+    return False
 
 
 _layouts: dict[str, Layout] = {}
@@ -479,7 +515,9 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             attrs.update(color=STEP_COLOUR, penwidth="2.5")
         elif overlay.dimmed:
             attrs.update(color="#CED4DA")
-        g.edge(names[r.source], names[r.target],
+        ends = [end if end in lay.nodes else _member(model, end, _containers(model))
+                for end in (r.source, r.target)]
+        g.edge(names[ends[0]], names[ends[1]],
                label=_relationship_label(r.description, r.technology, rows), **attrs)
     for n, ((source, target), steps) in enumerate(extra.items()):
         undocumented = any(s.undocumented for s in steps)
