@@ -43,7 +43,9 @@ def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None) -> M
     if fmt == "plantuml":
         return load_plantuml(text, name)
     if fmt == "dsl":
-        return load_dsl(text, name)
+        # Files it includes or extends are read from beside it when it is a file on disk.
+        path = Path(name)
+        return load_dsl(text, name, path.parent if path.is_file() else None)
     model = Model()
     model.warnings.append(f"{name}: format not recognised (expected one of {', '.join(FORMATS)})")
     return model

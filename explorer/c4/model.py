@@ -100,10 +100,14 @@ class ModelBuilder:
     def __init__(self, source: str):
         self.source = source
         self.model = Model()
-        self._pending: list[tuple[str, Relationship]] = []  # (where, relationship)
+        self._pending: list[tuple[int | str | tuple[str, int] | None, Relationship]] = []
 
-    def warn(self, line: int | str | None, what: str) -> None:
-        where = f"{self.source}:{line}" if line is not None else self.source
+    def warn(self, line: int | str | tuple[str, int] | None, what: str) -> None:
+        """A warning at a line of the source, or at (file, line) of a file it includes."""
+        source = self.source
+        if isinstance(line, tuple):
+            source, line = line
+        where = f"{source}:{line}" if line is not None else source
         self.model.warnings.append(f"{where}: {what}")
 
     def add_element(self, element: Element, line: int | str | None = None) -> Element:
@@ -118,7 +122,8 @@ class ModelBuilder:
         self.model.elements[element.id] = element
         return element
 
-    def add_relationship(self, rel: Relationship, line: int | str | None = None) -> None:
+    def add_relationship(self, rel: Relationship,
+                         line: int | str | tuple[str, int] | None = None) -> None:
         self._pending.append((line, rel))
 
     def finish(self) -> Model:

@@ -1,16 +1,28 @@
 """Structurizr DSL and Structurizr workspace JSON -> Model.
 
-The DSL subset: workspace, model, person, softwareSystem, container, component, group,
-enterprise, relationships (`a -> b`, `-> b` and `this -> b` inside element blocks), tags,
-description/technology statements, `!identifiers hierarchical`. Views, styles, deployment and
-properties blocks are skipped; anything else becomes a warning.
+The DSL subset: workspace, model, person, softwareSystem, container, component, group (nested
+too), enterprise, relationships (`a -> b`, `-> b` and `this -> b` inside element blocks), tags
+and tag, description/technology statements, `!identifiers hierarchical`, and the ways real
+workspaces are split and reused (following Structurizr's DSL tests and examples):
+- `workspace extends <file>`: the base workspace (DSL or JSON) is read first, its identifiers
+  usable in the extending one;
+- `!include <file or folder>`: the file's lines (every file of a folder, by name) read in place;
+- `!ref`, `!element` and `!extend <identifier or canonical name>` `{ ... }`: statements about an
+  element declared earlier (in this file, an included one or the base workspace);
+- `archetypes { name = container { technology ... tags ... } }`: element types of one's own
+  (and relationship types, used as `a --name-> b`) with their defaults;
+- `!const NAME "value"` / `!constant` with `${NAME}` substituted.
+Files are named relative to the file that names them, and must lie inside the folder of the
+model file that was loaded; absolute paths, paths leaving that folder, URLs and files given
+without a folder (an upload) are refused with a warning, as are include cycles.
+Views, styles, deployment and properties blocks are skipped; anything else becomes a warning.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.c4.model import (
@@ -66,28 +78,126 @@ def _tags(value: str) -> list[str]:
 
 @dataclass
 class _Block:
-    kind: str  # workspace, model, element, group, relationship, skip
+    kind: str  # workspace, model, element, group, relationship, archetypes, archetype, skip
     element: str | None = None
 
 
-def load_dsl(text: str, source: str = "<dsl>") -> Model:
-    b = ModelBuilder(source)
-    text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
-    stack: list[_Block] = []
-    hierarchical = False
-    pending: list[tuple[int, str, str, list[str], str | None]] = []  # relationships to resolve
-    rel_tags: dict[int, list[str]] = {}
-    bases: dict[str, str] = {}  # element id -> the keyword that declared it
-    for number, line in enumerate(text.splitlines(), start=1):
+@dataclass
+class _Archetype:
+    base: str  # an element keyword of _KINDS, or "->" for a relationship archetype
+    description: str = ""
+    technology: str = ""
+    tags: list[str] = field(default_factory=list)
+
+
+_ARCHETYPE_ARROW = re.compile(r"^--([^\s>]+)->$")
+_CANONICAL = re.compile(r"^(person|softwaresystem|container|component)://(.+)$", re.I)
+_CONSTANT = re.compile(r"\$\{(\w+)\}")
+MAX_INCLUDED_FILES = 100
+
+
+def load_dsl(text: str, source: str = "<dsl>", base_dir: Path | None = None) -> Model:
+    """A model from DSL text; `base_dir` is the folder files may be included from (none for an
+    upload)."""
+    reader = _DslReader(ModelBuilder(source), base_dir.resolve() if base_dir else None)
+    reader.read(text, source, base_dir.resolve() if base_dir else None)
+    return reader.finish()
+
+
+class _DslReader:
+    def __init__(self, builder: ModelBuilder, root: Path | None):
+        self.b = builder
+        self.root = root  # files may be read from this folder (and below) only
+        self.stack: list[_Block] = []
+        self.hierarchical = False
+        # (file, line, source, destination, description/technology/tags, scope, archetype tags)
+        self.pending: list[tuple[str, int, str, str, list[str], str | None, list[str]]] = []
+        self.rel_tags: dict[int, list[str]] = {}
+        self.bases: dict[str, str] = {}  # element id -> the keyword that declared it
+        self.archetypes: dict[str, _Archetype] = {}
+        self.constants: dict[str, str] = {}
+        self.reading: list[Path] = []  # files being read, to refuse include cycles
+        self.files_read = 0
+
+    # --- files ---------------------------------------------------------------------------
+
+    def read(self, text: str, source: str, folder: Path | None) -> None:
+        text = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), text, flags=re.S)
+        outer, self.b.source = self.b.source, source
+        try:
+            for number, line in enumerate(text.splitlines(), start=1):
+                self.line(number, line, folder)
+        finally:
+            self.b.source = outer
+
+    def file(self, number: int, name: str, folder: Path | None, what: str) -> list[Path]:
+        """The files a directive names (a folder gives its files by name), or [] with a
+        warning saying why not."""
+        if re.match(r"^[a-z][a-z0-9+.-]*://", name, re.I):
+            self.b.warn(number, f"{what} {name!r}: URLs are not fetched; ignored")
+            return []
+        if folder is None or self.root is None:
+            self.b.warn(number, f"{what} {name!r}: no folder to read it from (an uploaded "
+                                "model cannot name other files); ignored")
+            return []
+        path = (folder / name).resolve()
+        if Path(name).is_absolute() or not path.is_relative_to(self.root):
+            self.b.warn(number, f"{what} {name!r}: outside the model's folder; ignored")
+            return []
+        if path.is_dir():
+            return sorted(p for p in path.iterdir() if p.is_file())
+        if not path.is_file():
+            self.b.warn(number, f"{what} {name!r}: no such file; ignored")
+            return []
+        return [path]
+
+    def include(self, number: int, path: Path, what: str) -> None:
+        if path in self.reading:
+            self.b.warn(number, f"{what} {path.name!r} includes itself; ignored")
+            return
+        self.files_read += 1
+        if self.files_read > MAX_INCLUDED_FILES:
+            self.b.warn(number, f"more than {MAX_INCLUDED_FILES} files included; "
+                                f"{path.name!r} ignored")
+            return
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self.b.warn(number, f"{what} {path.name!r}: cannot read it: {exc.strerror}")
+            return
+        self.reading.append(path)
+        try:
+            if what == "workspace extends" and path.suffix.lower() == ".json":
+                self.extend_json(text, str(path))
+            else:
+                self.read(text, str(path), path.parent)
+        finally:
+            self.reading.pop()
+
+    def extend_json(self, text: str, source: str) -> None:
+        base = load_workspace_json(text, source)
+        self.b.model.warnings.extend(base.warnings)
+        for element in base.elements.values():
+            self.b.model.elements.setdefault(element.id, element)
+            self.bases.setdefault(element.id, element.kind)
+        for rel in base.relationships:
+            self.b.add_relationship(rel, None)
+
+    # --- statements ------------------------------------------------------------------------
+
+    def line(self, number: int, line: str, folder: Path | None) -> None:
+        b, stack = self.b, self.stack
+        if "${" in line:
+            line = _CONSTANT.sub(lambda m: self.constants.get(m.group(1), m.group(0)), line)
         tokens = tokenize(line)
         if not tokens:
-            continue
+            return
         if tokens == ["}"]:
             if stack:
                 stack.pop()
             else:
                 b.warn(number, "'}' without an open block; ignored")
-            continue
+            return
         opens = tokens[-1] == "{"
         if opens:
             tokens = tokens[:-1]
@@ -101,120 +211,242 @@ def load_dsl(text: str, source: str = "<dsl>") -> Model:
 
         if context.kind == "skip":
             push(_Block("skip"))
-            continue
-        if head.startswith("!"):
-            if head == "!identifiers":
-                hierarchical = len(tokens) > 1 and _text(tokens[1]).lower() == "hierarchical"
-            elif head in ("!docs", "!adrs"):
-                pass
-            else:
-                b.warn(number, f"directive {tokens[0]} not supported; ignored")
+            return
+        if context.kind == "archetypes":
+            self.archetype(number, tokens, opens)
+            return
+        if context.kind == "archetype":
+            self.archetype_default(context.element or "", tokens)
             push(_Block("skip"))
-            continue
+            return
+        if head.startswith("!"):
+            self.directive(number, tokens, opens, scope, folder)
+            return
         if head == "workspace" and context.kind == "top":
-            if len(tokens) > 1 and tokens[1] != "extends":
+            if len(tokens) > 2 and tokens[1] == "extends":
+                for path in self.file(number, _text(tokens[2]), folder, "workspace extends"):
+                    self.include(number, path, "workspace extends")
+            elif len(tokens) > 1 and tokens[1] != "extends":
                 b.model.name = _text(tokens[1])
             push(_Block("workspace"))
-            continue
+            return
         if head == "model" and context.kind in ("top", "workspace"):
             push(_Block("model"))
-            continue
+            return
+        if head == "archetypes" and context.kind in ("model", "workspace") and opens:
+            push(_Block("archetypes"))
+            return
         if head in _SKIPPED_BLOCKS or (context.kind in ("workspace", "top") and opens):
             push(_Block("skip"))
-            continue
+            return
         if context.kind == "relationship":
-            if head == "tags" and context.element is not None:
-                rel_tags.setdefault(int(context.element), []).extend(
+            if head in ("tags", "tag") and context.element is not None:
+                self.rel_tags.setdefault(int(context.element), []).extend(
                     t for tok in tokens[1:] for t in _tags(_text(tok)))
             push(_Block("skip"))
-            continue
+            return
         if context.kind in ("workspace", "top"):
             if head not in ("name", "description"):
                 b.warn(number, f"not understood here: {line.strip()[:60]!r}")
-            continue
+            return
         # Inside model, group or element blocks.
         identifier = None
         if len(tokens) > 2 and tokens[1] == "=":
             identifier, tokens = tokens[0], tokens[2:]
             head = tokens[0].lower()
-        if "->" in tokens:
-            arrow = tokens.index("->")
-            if arrow > 1 or (arrow == 0 and not scope) or arrow + 1 >= len(tokens):
-                b.warn(number, f"relationship not understood: {line.strip()[:60]!r}")
-                push(_Block("skip"))
-                continue
-            src = scope if arrow == 0 or tokens[0] == "this" else tokens[0]
-            dst = scope if tokens[arrow + 1] == "this" else tokens[arrow + 1]
-            rest = [_text(t) for t in tokens[arrow + 2:]]
-            pending.append((number, src, dst, rest, scope))
-            push(_Block("relationship", str(len(pending) - 1)))
-            continue
-        if head in _KINDS:
-            args = [_text(t) for t in tokens[1:]]
-            if not args:
-                b.warn(number, f"{tokens[0]} without a name; ignored")
-                push(_Block("skip"))
-                continue
-            base = _KINDS[head]
-            fields = (("description", "technology", "tags") if base in ("container", "component")
-                      else ("description", "tags"))
-            values = dict(zip(fields, args[1:], strict=False))
-            tags = _tags(values.get("tags", ""))
-            element_id = identifier or slug(args[0])
-            if hierarchical and identifier and scope:
-                element_id = f"{scope}.{identifier}"
-            element = b.add_element(Element(
-                id=element_id, name=args[0],
-                kind=_kind_of(base, tags, values.get("technology", "")),
-                technology=values.get("technology", ""),
-                description=values.get("description", ""), parent=scope, tags=tags,
-                external=any(t.lower() == "external" for t in tags)), number)
-            bases[element.id] = base
-            push(_Block("element", element.id))
-            continue
+        arrow = next((i for i, t in enumerate(tokens)
+                      if t == "->" or _ARCHETYPE_ARROW.match(t)), None)
+        if arrow is not None:
+            self.relationship(number, line, tokens, arrow, scope, push)
+            return
+        if head in _KINDS or head in self.archetypes and self.archetypes[head].base != "->":
+            self.element(number, tokens, identifier, scope, push)
+            return
         if head in ("group", "enterprise"):
             push(_Block("group"))
-            continue
-        if context.kind == "element" and scope in b.model.elements:
-            element = b.model.elements[scope]
-            args = [_text(t) for t in tokens[1:]]
-            if head == "tags":
-                element.tags.extend(t for a in args for t in _tags(a))
-                element.kind = _kind_of(bases[scope], element.tags, element.technology)
-                element.external = element.external or any(
-                    t.lower() == "external" for t in element.tags)
-                continue
-            if head in ("description", "technology") and args:
-                setattr(element, head, args[0])
-                element.kind = _kind_of(bases[scope], element.tags, element.technology)
-                continue
-            if head == "location" and args:
-                element.external = args[0].lower() == "external"
-                continue
-            if head in ("url", "instances", "perspectives", "properties"):
-                push(_Block("skip"))
-                continue
+            return
+        if (context.kind == "element" and scope in b.model.elements
+                and self.statement(scope, head, [_text(t) for t in tokens[1:]], push)):
+            return
         b.warn(number, f"not understood: {line.strip()[:60]!r}")
         push(_Block("skip"))
-    if stack:
-        b.warn(None, f"{len(stack)} block(s) not closed with '}}'")
 
-    def resolve(ref: str, scope: str | None) -> str:
-        if ref in b.model.elements or not hierarchical:
+    def directive(self, number: int, tokens: list[str], opens: bool, scope: str | None,
+                  folder: Path | None) -> None:
+        head = tokens[0].lower()
+        args = [_text(t) for t in tokens[1:]]
+        block = _Block("skip")
+        if head == "!identifiers":
+            self.hierarchical = bool(args) and args[0].lower() == "hierarchical"
+        elif head in ("!const", "!constant") and len(args) >= 2:
+            self.constants[args[0]] = args[1]
+        elif head == "!include" and args:
+            for path in self.file(number, args[0], folder, "!include"):
+                self.include(number, path, "!include")
+        elif head in ("!ref", "!element", "!extend") and args:
+            element = self.find(args[0], scope)
+            if element is None:
+                self.b.warn(number, f"{tokens[0]} {args[0]!r}: no such element; block ignored")
+            else:
+                block = _Block("element", element)
+        elif head not in ("!docs", "!adrs", "!impliedrelationships", "!relationship",
+                          "!relationships", "!elements", "!plugin", "!script"):
+            self.b.warn(number, f"directive {tokens[0]} not supported; ignored")
+        if opens:
+            self.stack.append(block)
+
+    def find(self, ref: str, scope: str | None) -> str | None:
+        """The element an identifier or canonical name ("Container://System.Container")
+        names, or None."""
+        canonical = _CANONICAL.match(ref)
+        if canonical is None:
+            found = self.resolve(ref, scope)
+            return found if found in self.b.model.elements else None
+        names = canonical.group(2).split(".")
+        parent = None
+        for name in names:
+            parent = next((e.id for e in self.b.model.elements.values()
+                           if e.name == name and e.parent == parent), None)
+            if parent is None:
+                return None
+        return parent
+
+    def resolve(self, ref: str, scope: str | None) -> str:
+        elements = self.b.model.elements
+        if ref in elements or not self.hierarchical:
             return ref
         while scope:  # hierarchical identifiers may be relative to the enclosing elements
-            if f"{scope}.{ref}" in b.model.elements:
+            if f"{scope}.{ref}" in elements:
                 return f"{scope}.{ref}"
-            scope = b.model.elements[scope].parent if scope in b.model.elements else None
+            scope = elements[scope].parent if scope in elements else None
         return ref
 
-    for index, (number, src, dst, rest, scope) in enumerate(pending):
-        tags = _tags(rest[2]) if len(rest) > 2 else []
-        b.add_relationship(Relationship(
-            source=resolve(src, scope), target=resolve(dst, scope),
-            description=rest[0] if rest else "", technology=rest[1] if len(rest) > 1 else "",
-            tags=tags + rel_tags.get(index, [])), number)
-    return b.finish()
+    def archetype(self, number: int, tokens: list[str], opens: bool) -> None:
+        if len(tokens) < 3 or tokens[1] != "=":
+            self.b.warn(number, f"archetype not understood: {' '.join(tokens)[:60]!r}")
+            if opens:
+                self.stack.append(_Block("skip"))
+            return
+        name, base = tokens[0].lower(), tokens[2]
+        arrow = _ARCHETYPE_ARROW.match(base)
+        if base == "->" or arrow:
+            parent = self.archetypes.get(arrow.group(1).lower()) if arrow else None
+            archetype = _Archetype("->", parent.description if parent else "",
+                                   parent.technology if parent else "",
+                                   list(parent.tags) if parent else [])
+        elif base.lower() in _KINDS:
+            archetype = _Archetype(base.lower())
+        elif base.lower() in self.archetypes:
+            parent = self.archetypes[base.lower()]
+            archetype = _Archetype(parent.base, parent.description, parent.technology,
+                                   list(parent.tags))
+        else:
+            self.b.warn(number, f"archetype {tokens[0]!r}: unknown base type {base!r}; ignored")
+            if opens:
+                self.stack.append(_Block("skip"))
+            return
+        self.archetypes[name] = archetype
+        if opens:
+            self.stack.append(_Block("archetype", name))
+
+    def archetype_default(self, name: str, tokens: list[str]) -> None:
+        archetype = self.archetypes.get(name)
+        args = [_text(t) for t in tokens[1:]]
+        if archetype is None or not args:
+            return
+        head = tokens[0].lower()
+        if head in ("tag", "tags"):
+            archetype.tags.extend(t for a in args for t in _tags(a))
+        elif head in ("description", "technology"):
+            setattr(archetype, head, args[0])
+
+    def element(self, number: int, tokens: list[str], identifier: str | None,
+                scope: str | None, push) -> None:
+        head = tokens[0].lower()
+        archetype = self.archetypes.get(head) if head not in _KINDS else None
+        base = _KINDS[archetype.base if archetype else head]
+        args = [_text(t) for t in tokens[1:]]
+        if not args:
+            self.b.warn(number, f"{tokens[0]} without a name; ignored")
+            push(_Block("skip"))
+            return
+        fields = (("description", "technology", "tags") if base in ("container", "component")
+                  else ("description", "tags"))
+        values = dict(zip(fields, args[1:], strict=False))
+        tags = (list(archetype.tags) if archetype else []) + _tags(values.get("tags", ""))
+        technology = values.get("technology", "") or (archetype.technology if archetype else "")
+        description = values.get("description", "") or (
+            archetype.description if archetype else "")
+        element_id = identifier or slug(args[0])
+        if self.hierarchical and identifier and scope:
+            element_id = f"{scope}.{identifier}"
+        element = self.b.add_element(Element(
+            id=element_id, name=args[0], kind=_kind_of(base, tags, technology),
+            technology=technology, description=description, parent=scope, tags=tags,
+            external=any(t.lower() == "external" for t in tags)), number)
+        self.bases[element.id] = base
+        push(_Block("element", element.id))
+
+    def statement(self, scope: str, head: str, args: list[str], push) -> bool:
+        """A statement inside an element's block; False when not understood."""
+        element = self.b.model.elements[scope]
+        base = self.bases.get(scope, element.kind)
+        if head in ("tags", "tag"):
+            element.tags.extend(t for a in args for t in _tags(a))
+            element.kind = _kind_of(base, element.tags, element.technology)
+            element.external = element.external or any(
+                t.lower() == "external" for t in element.tags)
+            return True
+        if head in ("description", "technology") and args:
+            setattr(element, head, args[0])
+            element.kind = _kind_of(base, element.tags, element.technology)
+            return True
+        if head == "location" and args:
+            element.external = args[0].lower() == "external"
+            return True
+        if head in ("url", "instances", "perspectives", "properties"):
+            push(_Block("skip"))
+            return True
+        return False
+
+    def relationship(self, number: int, line: str, tokens: list[str], arrow: int,
+                     scope: str | None, push) -> None:
+        if arrow > 1 or (arrow == 0 and not scope) or arrow + 1 >= len(tokens):
+            self.b.warn(number, f"relationship not understood: {line.strip()[:60]!r}")
+            push(_Block("skip"))
+            return
+        defaults: list[str] = []
+        tags: list[str] = []
+        named = _ARCHETYPE_ARROW.match(tokens[arrow])
+        if named:
+            archetype = self.archetypes.get(named.group(1).lower())
+            if archetype is None or archetype.base != "->":
+                self.b.warn(number, f"relationship type {named.group(1)!r} is not a "
+                                    "relationship archetype; read as a plain relationship")
+            else:
+                defaults, tags = [archetype.description, archetype.technology], archetype.tags
+        src = scope if arrow == 0 or tokens[0] == "this" else tokens[0]
+        dst = scope if tokens[arrow + 1] == "this" else tokens[arrow + 1]
+        rest = [_text(t) for t in tokens[arrow + 2:]]
+        for i, default in enumerate(defaults):
+            if default and (len(rest) <= i or not rest[i]):
+                rest += [""] * (i + 1 - len(rest))
+                rest[i] = default
+        self.pending.append((self.b.source, number, src or "", dst or "", rest, scope,
+                             list(tags)))
+        push(_Block("relationship", str(len(self.pending) - 1)))
+
+    def finish(self) -> Model:
+        if self.stack:
+            self.b.warn(None, f"{len(self.stack)} block(s) not closed with '}}'")
+        for index, (source, number, src, dst, rest, scope, tags) in enumerate(self.pending):
+            tags = tags + (_tags(rest[2]) if len(rest) > 2 else [])
+            self.b.add_relationship(Relationship(
+                source=self.resolve(src, scope), target=self.resolve(dst, scope),
+                description=rest[0] if rest else "",
+                technology=rest[1] if len(rest) > 1 else "",
+                tags=tags + self.rel_tags.get(index, [])), (source, number))
+        return self.b.finish()
 
 
 def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> Model:
@@ -269,7 +501,7 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
 
 
 def load_dsl_file(path: Path) -> Model:
-    return load_dsl(path.read_text(encoding="utf-8", errors="replace"), str(path))
+    return load_dsl(path.read_text(encoding="utf-8", errors="replace"), str(path), path.parent)
 
 
 def load_workspace_json_file(path: Path) -> Model:
