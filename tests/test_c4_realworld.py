@@ -3,10 +3,12 @@ the library's database shape without c4Name, clipboard XML, systems drawn as pla
 Structurizr DSL workspaces that extend, include and reference; C4-PlantUML RelIndex and
 deployment macros. All data is written here."""
 
+import json
 from urllib.parse import quote
 
 from explorer.c4.drawio import load_drawio
-from explorer.c4.loader import parse_model
+from explorer.c4.loader import load_model, parse_model
+from explorer.c4.structurizr import load_dsl
 from explorer.diagrams import render
 
 
@@ -109,3 +111,180 @@ def test_drawio_a_decorative_container_is_not_an_element():
         '<mxCell id="g" value="Notes" style="swimlane;container=1" vertex="1" parent="1">'
         '<mxGeometry width="100" height="100" as="geometry"/></mxCell>'), "notes.drawio")
     assert model.elements == {}
+
+
+# --- Structurizr DSL ------------------------------------------------------------------------
+
+BASE_DSL = """workspace "Base" {
+    !identifiers hierarchical
+    model {
+        customer = person "Customer"
+        shop = softwareSystem "Shop" {
+            web = container "Web" "" "Vue"
+        }
+        customer -> shop.web "Orders"
+    }
+    views {
+        systemContext shop {
+            include *
+        }
+    }
+}
+"""
+
+
+def write(folder, name, text):
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_dsl_workspace_extends_a_relative_file_and_uses_its_identifiers(tmp_path):
+    write(tmp_path, "shared/base.dsl", BASE_DSL)
+    child = write(tmp_path, "shared/child.dsl", """workspace extends base.dsl {
+    model {
+        !ref shop {
+            api = container "API" "" "Spring Boot"
+        }
+        shop.web -> shop.api "Calls" "HTTPS"
+    }
+}
+""")
+    model = load_model(child)
+    assert set(model.elements) == {"customer", "shop", "shop.web", "shop.api"}
+    assert model.elements["shop.api"].parent == "shop"
+    assert rels(model) == {("customer", "shop.web"), ("shop.web", "shop.api")}
+    assert model.warnings == []
+
+
+def test_dsl_workspace_extends_a_json_workspace(tmp_path):
+    write(tmp_path, "base.json", json.dumps({"name": "Base", "model": {
+        "people": [{"id": "1", "name": "Customer"}],
+        "softwareSystems": [{"id": "2", "name": "Shop", "properties": {
+            "structurizr.dsl.identifier": "shop"}}]}}))
+    child = write(tmp_path, "child.dsl", 'workspace extends base.json {\n model {\n'
+                  '  mailer = softwareSystem "Mailer"\n  shop -> mailer "Sends"\n }\n}\n')
+    model = load_model(child)
+    assert {"customer", "shop", "mailer"} <= set(model.elements)
+    assert ("shop", "mailer") in rels(model)
+
+
+def test_dsl_include_of_a_file_and_a_folder_relative_to_the_including_file(tmp_path):
+    write(tmp_path, "model/people.dsl", 'customer = person "Customer"\n')
+    write(tmp_path, "model/systems/a.dsl", 'shop = softwareSystem "Shop"\n')
+    write(tmp_path, "model/systems/b.dsl", 'mailer = softwareSystem "Mailer"\n'
+                                           'shop -> mailer "Sends"\n')
+    main = write(tmp_path, "workspace.dsl", 'workspace {\n model {\n  !include model/people.dsl'
+                 '\n  !include model/systems\n  customer -> shop "Uses"\n }\n}\n')
+    model = load_model(main)
+    assert set(model.elements) == {"customer", "shop", "mailer"}
+    assert rels(model) == {("customer", "shop"), ("shop", "mailer")}
+    assert model.warnings == []
+
+
+def test_dsl_include_refusals_are_warnings(tmp_path):
+    (tmp_path / "inner").mkdir()
+    write(tmp_path, "secret.dsl", 'spy = person "Spy"\n')
+    write(tmp_path, "inner/loop.dsl", "!include loop.dsl\n")
+    main = write(tmp_path, "inner/main.dsl",
+                 'workspace {\n model {\n  !include ../secret.dsl\n  !include /etc/hostname\n'
+                 '  !include https://example.com/x.dsl\n  !include loop.dsl\n'
+                 '  !include absent.dsl\n  u = person "U"\n  u -> ghost "Broken"\n }\n}\n')
+    model = load_model(main)
+    assert set(model.elements) == {"u"}
+    text = "\n".join(model.warnings)
+    assert text.count("outside the model's folder") == 2
+    assert "URLs are not fetched" in text and "includes itself" in text
+    assert "no such file" in text
+    assert f"{main}:9: relationship u -> ghost" in text
+    uploaded = parse_model(main.read_bytes(), "upload.dsl")
+    assert any("an uploaded model cannot name other files" in w for w in uploaded.warnings)
+
+
+def test_dsl_a_relationship_in_an_included_file_is_reported_at_its_own_line(tmp_path):
+    included = write(tmp_path, "rels.dsl", '\n\nshop -> nowhere "Broken"\n')
+    main = write(tmp_path, "main.dsl",
+                 'workspace {\n model {\n  shop = softwareSystem "Shop"\n  !include rels.dsl\n'
+                 ' }\n}\n')
+    model = load_model(main)
+    assert any(w.startswith(f"{included}:3: relationship shop -> nowhere")
+               for w in model.warnings)
+
+
+def test_dsl_archetypes_for_elements_and_relationships():
+    model = load_dsl("""workspace {
+    model {
+        archetypes {
+            application = container {
+                technology "Java"
+                tag "Application"
+            }
+            springApp = application {
+                technology "Spring Boot"
+            }
+            datastore = container {
+                technology "PostgreSQL"
+                tags "Database"
+            }
+            https = -> {
+                technology "HTTPS"
+                tags "Synchronous"
+            }
+        }
+        s = softwareSystem "S" {
+            web = application "Web"
+            api = springApp "API" "Serves orders"
+            db = datastore "Orders DB"
+            web --https-> api "Calls"
+            api -> db "Reads"
+        }
+    }
+}""", "archetypes.dsl")
+    e = model.elements
+    assert (e["web"].kind, e["web"].technology, e["web"].tags) == (
+        "container", "Java", ["Application"])
+    assert (e["api"].technology, e["api"].description) == ("Spring Boot", "Serves orders")
+    assert (e["db"].kind, e["db"].technology) == ("database", "PostgreSQL")
+    by_pair = {(r.source, r.target): r for r in model.relationships}
+    assert (by_pair[("web", "api")].technology, by_pair[("web", "api")].tags) == (
+        "HTTPS", ["Synchronous"])
+    assert model.warnings == []
+
+
+def test_dsl_groups_hierarchical_identifiers_constants_and_canonical_refs():
+    model = load_dsl("""workspace {
+    !identifiers hierarchical
+    !const TECH "Go"
+    model {
+        group "Company" {
+            group "Retail" {
+                shop = softwareSystem "Shop" {
+                    group "Backend" {
+                        api = container "API" "" "${TECH}"
+                    }
+                }
+            }
+        }
+        !element "SoftwareSystem://Shop" {
+            worker = container "Worker"
+            worker -> api "Polls"
+        }
+        !ref "Container://Shop.API" {
+            tags "Critical"
+        }
+    }
+}""", "groups.dsl")
+    e = model.elements
+    assert set(e) == {"shop", "shop.api", "shop.worker"}
+    assert e["shop.api"].parent == "shop" and e["shop.api"].technology == "Go"
+    assert e["shop.api"].tags == ["Critical"]
+    assert rels(model) == {("shop.worker", "shop.api")}
+    assert model.warnings == []
+
+
+def test_dsl_ref_to_an_unknown_element_is_a_warning():
+    model = load_dsl('workspace {\n model {\n  !ref nothing {\n   x = container "X"\n  }\n }\n}',
+                     "ref.dsl")
+    assert model.elements == {}
+    assert any("ref.dsl:3: !ref 'nothing': no such element" in w for w in model.warnings)
