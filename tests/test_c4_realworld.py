@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from explorer.c4.drawio import load_drawio
 from explorer.c4.loader import load_model, parse_model
+from explorer.c4.plantuml import load_plantuml
 from explorer.c4.structurizr import load_dsl
 from explorer.diagrams import render
 
@@ -288,3 +289,50 @@ def test_dsl_ref_to_an_unknown_element_is_a_warning():
                      "ref.dsl")
     assert model.elements == {}
     assert any("ref.dsl:3: !ref 'nothing': no such element" in w for w in model.warnings)
+
+
+# --- C4-PlantUML ----------------------------------------------------------------------------
+
+def test_plantuml_indexed_relationships_boundary_end_and_deployment_nodes():
+    model = load_plantuml("""@startuml
+!include <C4/C4_Dynamic>
+Person(customer, "Customer")
+System_Boundary(shop, "Shop")
+  Container(web, "Web", "Vue")
+  Container(api, "API", "Spring Boot")
+  ContainerDb(db, "DB", "PostgreSQL")
+Boundary_End()
+Container_Ext(mail, "Mailer", "SMTP")
+RelIndex(Index(), customer, web, "Places order")
+RelIndex_R(Index(), web, api, "Submits", "JSON/HTTPS")
+RelIndex_D(3, api, db, "Stores")
+RelIndex_Back(LastIndex(), mail, api, "Sends mail")
+RelIndex_Neighbor(5, api, mail, "Notifies")
+Rel_Back_Neighbor(customer, mail, "Reads mail")
+BiRel_U(api, db, "Syncs")
+Deployment_Node(dc, "Data centre", "Debian") {
+  Node_L(vm, "VM", "KVM") {
+    Container(worker, "Worker", "Go")
+  }
+}
+Rel(worker, db, "Cleans")
+@enduml""", "dynamic.puml")
+    e = model.elements
+    assert set(e) == {"customer", "shop", "web", "api", "db", "mail", "worker"}
+    by_pair = {(r.source, r.target): r for r in model.relationships}
+    assert set(by_pair) == {("customer", "web"), ("web", "api"), ("api", "db"),
+                            ("api", "mail"), ("mail", "customer"), ("worker", "db")}
+    assert by_pair[("web", "api")].technology == "JSON/HTTPS"
+    assert by_pair[("api", "mail")].description in ("Sends mail", "Notifies")
+    assert by_pair[("api", "db")].description in ("Stores", "Syncs")
+    text = "\n".join(model.warnings)
+    assert "unknown macro" not in text
+    assert text.count("deployment nodes are not drawn") == 2
+    assert "'Data centre'" in text
+
+
+def test_plantuml_boundary_end_closes_a_braced_boundary():
+    model = load_plantuml('System_Boundary(s, "S") {\nContainer(a, "A")\nBoundary_End()\n'
+                          'Container(b, "B")\n', "end.puml")
+    assert model.elements["a"].parent == "s" and model.elements["b"].parent is None
+    assert model.warnings == []

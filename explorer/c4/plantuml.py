@@ -1,8 +1,12 @@
 """C4-PlantUML -> Model.
 
 Understands the element, boundary and relationship macros of C4-PlantUML (including the _Ext
-forms, `$keyword=` arguments and boundaries nested to any depth with `{ }`); ignores
-preprocessor lines, layout and styling macros; warns about anything else and goes on.
+forms, `$keyword=` arguments and boundaries nested to any depth with `{ }` or closed with
+`Boundary_End()`), the indexed relationships of dynamic diagrams (`RelIndex`, its directions,
+`_Back` and `_Neighbor` forms, whose first argument is the step index), and deployment nodes
+(`Deployment_Node`, `Node` and their `_L`/`_R` forms): these are read as blocks whose elements
+belong to the model, with one warning each that the node itself is not drawn. Preprocessor
+lines, layout and styling macros are ignored; anything else is a warning and loading goes on.
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ _ELEMENTS = {
     "ComponentQueue": ("queue", ("technology", "description")),
 }
 _BOUNDARIES = {"System_Boundary", "Container_Boundary", "Enterprise_Boundary", "Boundary"}
-_DIRECTIONS = r"(?:_(?:U|Up|D|Down|L|Left|R|Right|Neighbor))?"
-_REL = re.compile(rf"^(?P<macro>Rel{_DIRECTIONS}|BiRel{_DIRECTIONS}|Rel_Back(?:_Neighbor)?)$")
+_DEPLOYMENT = re.compile(r"^(?:Deployment_Node|Node)(?:_L|_R)?$")
+_REL = re.compile(r"^(?P<bi>Bi)?Rel(?P<index>Index)?(?P<back>_Back)?"
+                  r"(?:_(?:U|Up|D|Down|L|Left|R|Right))?(?:_Neighbor)?$")
 _IGNORED = re.compile(
     r"^(?:Lay_\w+|LAYOUT_\w+|SHOW_\w+|HIDE_\w+|Add\w+Tag|Add\w+Style|Update\w+Style|"
     r"AddProperty|WithoutPropertyHeader|SetPropertyHeader|SetDefaultLegendEntries|"
@@ -107,7 +112,7 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
         if statement == "{":
             stack.append(last_element)
             continue
-        if statement == "}":
+        if statement == "}" or re.fullmatch(r"Boundary_End\s*\(\s*\)", statement):
             if stack:
                 stack.pop()
             else:
@@ -154,20 +159,27 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
             continue
         if opens:
             stack.append(None)
+        if _DEPLOYMENT.match(base):
+            name = keywords.get("label") or (positional[1] if len(positional) > 1 else macro)
+            b.warn(line, f"{macro} {name!r} read, but deployment nodes are not drawn: only "
+                         "the elements inside it are part of the model")
+            continue
         rel = _REL.match(macro)
         if rel:
+            if rel.group("index"):
+                positional = positional[1:]  # the step index: Index(), LastIndex() or a number
             if len(positional) < 2:
                 b.warn(line, f"{macro} needs two ends; ignored")
                 continue
             source, target = positional[0], positional[1]
-            if macro.startswith("Rel_Back"):
+            if rel.group("back"):
                 source, target = target, source
             label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
             technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
             tags = [t for t in keywords.get("tags", "").split("+") if t]
             b.add_relationship(Relationship(source=source, target=target, description=label,
                                             technology=technology,
-                                            bidirectional=macro.startswith("BiRel"), tags=tags),
+                                            bidirectional=bool(rel.group("bi")), tags=tags),
                                line)
             continue
         if not _IGNORED.match(macro):
