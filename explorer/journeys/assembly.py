@@ -321,3 +321,25 @@ def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | 
     if not found:
         return None
     return max(s.start_ns + s.duration_ns for s in found)
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """The "now" policy: `at_ns` when given, else the end of the newest trace in the source
+    (or window), else the newest span of the journeys judged, else 0."""
+
+    at_ns: int | None = None
+
+    def in_source(self, source: TraceSource, window: Window = (None, None)) -> int | None:
+        """The explicit time or the end of the newest trace; None for an empty source."""
+        return self.at_ns if self.at_ns is not None else latest_time_ns(source, window)
+
+    def resolve(self, source: TraceSource, journeys: Iterable[Journey] = (),
+                window: Window = (None, None)) -> int:
+        found = self.in_source(source, window)
+        if found is not None:
+            return found
+        return max((s.end_ns for j in journeys for s in j.spans), default=0)
+
+
+NEWEST_SPAN = Now()

@@ -21,6 +21,7 @@ from explorer.journeys.assembly import (
     ORDER_KEY,
     ContainerOf,
     Journey,
+    Now,
     Window,
     journey_for_order,
     latest_time_ns,
@@ -284,15 +285,31 @@ def report_for_order(
     names: Mapping[str, str] | None = None,
     load_reference: LoadReference | None = None,
 ) -> JourneyReport:
-    """One order's report, judged against the reference (the latency baseline and the typical
-    journey of its customer type) of the week before now, or of the week before the order's
-    last span when that is older: an old order is judged against its own time. The stored
-    reference from `load_reference` is used when it serves at that time, else it is computed
-    here (reading only the traces it needs)."""
+    """One order's report (see report_for_journey); "now" is now_ns, else the end of the newest
+    trace in the source (or window), else the order's newest span. Pages and commands call
+    explorer.journeys.service.judge_order(), which takes these from the configuration."""
     journey = journey_for_order(source, order_id, window, container_of)
-    now = now_ns if now_ns is not None else latest_time_ns(source, window)
-    if now is None:
-        now = max((s.end_ns for s in journey.spans), default=0)
+    now = Now(now_ns).resolve(source, [journey], window)
+    return report_for_journey(source, journey, graph, sla, container_of, now, names,
+                              load_reference)
+
+
+def report_for_journey(
+    source: TraceSource,
+    journey: Journey,
+    graph: StateGraph,
+    sla: Sla | None,
+    container_of: ContainerOf,
+    now: int,
+    names: Mapping[str, str] | None = None,
+    load_reference: LoadReference | None = None,
+) -> JourneyReport:
+    """An assembled order's report, judged at `now` against the reference (the latency
+    baseline and the typical journey of its customer type) of the week before now, or of the
+    week before the order's last span when that is older: an old order is judged against its
+    own time. The stored reference from `load_reference` is used when it serves at that time,
+    else it is computed here (reading only the traces it needs)."""
+    order_id = journey.order_id
     last = max((s.end_ns for s in journey.spans), default=now)
     at = now if last > now - BASELINE_WINDOW_NS else last
     customer_type = journey.customer_type or ""
@@ -380,10 +397,8 @@ def report_orders(
     """Reports of every order (or of `orders`): journeys assembled once, then one baseline
     over all their spans and the typical journeys of every customer type."""
     wanted = list(orders) if orders is not None else order_ids(source, window)
-    now = now_ns if now_ns is not None else latest_time_ns(source, window)
     journeys = assemble_journeys(source, wanted, window, container_of)
-    if now is None:
-        now = max((s.end_ns for j in journeys for s in j.spans), default=0)
+    now = Now(now_ns).resolve(source, journeys, window)
     baseline = Baseline.from_spans(journey_pairs(journeys))
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))

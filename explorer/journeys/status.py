@@ -18,7 +18,7 @@ from explorer.journeys.assembly import (
     CUSTOMER_TYPE_KEY,
     ContainerOf,
     Journey,
-    latest_time_ns,
+    Now,
     service_container,
 )
 from explorer.journeys.conformance import (
@@ -147,7 +147,7 @@ def order_snapshot(
     (the one a single order's report uses), so the other orders need not be assembled: the
     reference takes their typical-journey samples from `previous` (the stored ones) where it
     can."""
-    now = now_ns if now_ns is not None else latest_time_ns(source)
+    now = Now(now_ns).in_source(source)
     if now is None:
         return Snapshot([], None)
     wanted = order_ids(source, (since_ns, None) if since_ns is not None else (None, None))

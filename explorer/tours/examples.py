@@ -18,8 +18,8 @@ from explorer.journeys.assembly import (
     ORDER_KEY,
     ContainerOf,
     Journey,
+    Now,
     journey_for_order,
-    latest_time_ns,
     service_container,
 )
 from explorer.journeys.conformance import Conformance, check_states
@@ -84,7 +84,7 @@ def find_example_order(source: TraceSource, selector: Mapping[str, str], graph: 
     if unknown:
         raise ValueError(f"unknown selector key(s) {', '.join(unknown)}; "
                          f"known: {', '.join(SELECTOR_KEYS)}")
-    now = now_ns if now_ns is not None else latest_time_ns(source)
+    now = Now(now_ns).in_source(source)
     if now is None:
         return None  # an empty source
     for order_id in _candidates(source, selector):

@@ -18,8 +18,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
 from explorer.configuration import explorer_config
 from explorer.diagrams.render import render_svg
-from explorer.journeys.assembly import journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
+from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
 from explorer.sources.base import SourceError
 from explorer.tours.generate import tour_from_journey
@@ -62,19 +61,17 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         order_id = tour_spec.example_order = tour.example_order
     if not order_id:
         return None, None, None
-    journey = journey_for_order(source, order_id, container_of=config.container_of)
-    if not journey.spans and tour is not None and tour.example_selector:
+    judged = order_states(source, order_id, config)
+    if not judged.journey.spans and tour is not None and tour.example_selector:
         tour.example_order = ""
         problem = resolve_example(tour, config, source)
         if problem:
             return None, None, problem
         tour_spec.example_order = tour.example_order
-        journey = journey_for_order(source, tour.example_order,
-                                    container_of=config.container_of)
-    if not journey.spans:
+        judged = order_states(source, tour.example_order, config)
+    if not judged.journey.spans:
         return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
-    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
-    return journey, check_states(journey, config.graph, now), None
+    return judged.journey, judged.conformance, None
 
 
 def _span_rows(request, spans, origin_ns: int) -> list[dict]:
@@ -209,12 +206,10 @@ def _generated(request, order_id: str) -> TourSpec:
     order_id = clean_text(order_id)
     if not order_id:
         raise Http404(_("No order id."))
-    source = common.source()
-    journey = journey_for_order(source, order_id, container_of=config.container_of)
+    judged = order_states(common.source(), order_id, config)
+    journey, conformance = judged.journey, judged.conformance
     if not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": order_id})
-    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
-    conformance = check_states(journey, config.graph, now)
     policy = common.policy(request)
     story = {k: redact_text(v, policy)
              for k, v in tell(journey, conformance, [], names=config.names).items()}

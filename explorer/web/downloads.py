@@ -21,13 +21,15 @@ from accounts import audit
 from accounts.access import requires
 from accounts.exports import csv_response
 from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
+from explorer.configuration import explorer_config
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.report import iso
+from explorer.journeys.service import states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import MAX_ID, customer_journeys, customer_not_found, journey_svg, report
+from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report
 from explorer.web.traces import TraceWhere, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
@@ -208,9 +210,10 @@ def customer_csv(request, customer_id):
         return customer_not_found(request, customer_id)
     shown_id = shown_customer(request, customer_id)
     rows = []
-    for order_id, journey, conformance in customer_journeys(source, orders):
-        rows.append([shown(request, order_id), shown_id, conformance.status,
-                     conformance.state or "", shown(request, journey.customer_type or "")])
+    for judged in states_of_orders(source, orders, explorer_config()):
+        rows.append([shown(request, judged.order_id), shown_id, judged.conformance.status,
+                     judged.conformance.state or "",
+                     shown(request, judged.journey.customer_type or "")])
     return _csv_export(request, CUSTOMER_CSV_COLUMNS, rows,
                        _filename(f"customer-{shown_id}-orders", "csv"), "customer",
                        customer_id, f"orders csv, {len(rows)} rows")

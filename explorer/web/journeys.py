@@ -19,10 +19,9 @@ from accounts.redaction import redact_mapping, redact_trace
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
-from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
-from explorer.journeys.models import stored_references
-from explorer.journeys.report import JourneyReport, report_for_order
+from explorer.journeys.assembly import customer_orders
+from explorer.journeys.report import JourneyReport
+from explorer.journeys.service import judge_order, states_of_orders
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 
@@ -45,10 +44,7 @@ def _url(name: str, *args: str) -> str | None:
 def report(order_id: str) -> JourneyReport:
     """The order's report, judged against the reference `orders --refresh` stored when it is
     recent enough (else computed, which reads thousands of traces)."""
-    config = explorer_config()
-    source = common.source()
-    return report_for_order(source, order_id, config.graph, config.sla, config.container_of,
-                            names=config.names, load_reference=stored_references(source.name))
+    return judge_order(common.source(), order_id, explorer_config())
 
 
 def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:
@@ -154,15 +150,6 @@ def order(request, order_id):
         **context, "container": container, "days": _days(steps)})
 
 
-def customer_journeys(source, order_ids):
-    """(order id, journey, state conformance) of each of a customer's orders, in order."""
-    config = explorer_config()
-    now = latest_time_ns(source) or 0
-    for order_id in order_ids:
-        journey = journey_for_order(source, order_id, container_of=config.container_of)
-        yield order_id, journey, check_states(journey, config.graph, now)
-
-
 def customer_not_found(request, customer_id):
     return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
                             % {"id": shown_customer(request, customer_id)})
@@ -178,7 +165,8 @@ def customer(request, customer_id):
     if not orders:
         return customer_not_found(request, customer_id)
     rows = []
-    for order_id, journey, conformance in customer_journeys(source, orders[-CUSTOMER_ORDERS_MAX:]):
+    for judged in states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
+        order_id, journey, conformance = judged.order_id, judged.journey, judged.conformance
         first = journey.spans[0].start_ns if journey.spans else None
         rows.append({"order_id": shown(request, order_id), "url": _url("web:order", order_id),
                      "status": conformance.status, "state": conformance.state or "",
