@@ -6,6 +6,16 @@ error rate, over a trailing window. A span is atypical when its robust z-score
 standard deviation for normal data. Operations whose durations barely vary (MAD about 0) get a
 floor on the spread, so a 1 % wobble is not a "1000 sigma" event. Build a Baseline once over
 many spans and reuse it for every order.
+
+Durations are grouped by (container, operation), the operation being the span name unless that
+name is generic: an HTTP method alone ("HTTP POST", "GET"), a database operation or system
+alone ("SELECT", "postgresql"), a messaging operation alone ("publish", "process"). A browser's
+"HTTP POST" used for four different actions would otherwise be one bimodal group that flags
+most clean orders. A generic name is replaced by a stable identity from the span's attributes:
+the HTTP method with `http.route` (or `url.template`); the database operation
+(`db.operation.name` or `db.operation`) with the collection (`db.collection.name`,
+`db.sql.table`, `db.mongodb.collection`); the messaging operation with
+`messaging.destination.name`. Without those attributes the name stays.
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from statistics import median
 
-from explorer.traces.model import Span
+from explorer.traces.model import Span, SpanKind
 
 MAD_SCALE = 1.4826
 DEFAULT_THRESHOLD = 5.0
@@ -25,6 +35,55 @@ MIN_SAMPLES = 20
 # Floor of the spread: a fraction of the median, and an absolute minimum.
 RELATIVE_SPREAD_FLOOR = 0.05
 ABSOLUTE_SPREAD_FLOOR_NS = 100_000  # 0.1 ms
+
+
+_HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
+_GENERIC_NAMES = {"", "http", "http request", "http.request", "request", "query", "execute",
+                  "publish", "send", "receive", "process", "consume", "produce",
+                  "select", "insert", "update", "delete", "upsert", "find", "aggregate"}
+
+
+def _attribute(span: Span, *keys: str) -> str:
+    for key in keys:
+        value = span.attributes.get(key)
+        if value not in (None, ""):
+            return str(value)
+    return ""
+
+
+def _is_generic(span: Span) -> bool:
+    name = span.name.strip()
+    words = name.split()
+    if name.lower() in _GENERIC_NAMES or name.upper() in _HTTP_METHODS:
+        return True
+    if len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS:
+        return True
+    return name in {_attribute(span, "db.system", "db.system.name"),
+                    _attribute(span, "db.operation.name", "db.operation"),
+                    _attribute(span, "messaging.operation.name", "messaging.operation",
+                               "messaging.operation.type")} - {""}
+
+
+def operation_of(span: Span) -> str:
+    """The span's operation for baselines: its name, or a stable identity when the name is
+    generic (see the module docstring)."""
+    if not _is_generic(span):
+        return span.name
+    route = _attribute(span, "http.route", "url.template")
+    if route:
+        method = _attribute(span, "http.request.method", "http.method") or (
+            span.name.split()[-1] if span.name.strip() else "")
+        return f"{method.upper()} {route}".strip()
+    db_operation = _attribute(span, "db.operation.name", "db.operation")
+    collection = _attribute(span, "db.collection.name", "db.sql.table", "db.mongodb.collection")
+    if db_operation and collection:
+        return f"{db_operation} {collection}"
+    destination = _attribute(span, "messaging.destination.name", "messaging.destination")
+    if destination:
+        verb = _attribute(span, "messaging.operation.name", "messaging.operation") or (
+            "publish" if span.kind == SpanKind.PRODUCER else "process")
+        return f"{destination} {verb}"
+    return span.name
 
 
 @dataclass(slots=True, frozen=True)
@@ -110,7 +169,7 @@ class Baseline:
         durations: dict[tuple[str, str], list[int]] = defaultdict(list)
         errors: dict[tuple[str, str], int] = defaultdict(int)
         for container, span in spans:
-            key = (container, span.name)
+            key = (container, operation_of(span))
             durations[key].append(max(span.duration_ns, 0))
             errors[key] += span.is_error
         stats = {}
@@ -138,19 +197,20 @@ class Baseline:
         return found if found is not None and found.count >= self.min_samples else None
 
     def score(self, container: str, span: Span) -> float | None:
-        found = self.lookup(container, span.name)
+        found = self.lookup(container, operation_of(span))
         return None if found is None else found.score(max(span.duration_ns, 0))
 
     def anomalies(self, spans: Iterable[tuple[str, Span]]) -> list[Anomaly]:
         """The atypically slow spans among these, most atypical first."""
         result = []
         for container, span in spans:
-            found = self.lookup(container, span.name)
+            operation = operation_of(span)
+            found = self.lookup(container, operation)
             if found is None:
                 continue
             value = found.score(max(span.duration_ns, 0))
             if value > self.threshold:
-                result.append(Anomaly(container, span.name, span.trace_id, span.span_id,
+                result.append(Anomaly(container, operation, span.trace_id, span.span_id,
                                       span.start_ns, span.duration_ns, found.median_ns, value))
         result.sort(key=lambda a: (-a.score, a.start_ns))
         return result
@@ -167,7 +227,7 @@ class Baseline:
             row = counts[container]
             row[0] += 1
             row[3] += span.is_error
-            found = self.lookup(container, span.name)
+            found = self.lookup(container, operation_of(span))
             if found is not None:
                 row[1] += 1
                 row[2] += found.score(max(span.duration_ns, 0)) > self.threshold

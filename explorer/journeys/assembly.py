@@ -4,7 +4,13 @@ Traces are found through the business attribute `order.id` and then through span
 ways (a consumer trace links to the producer span of the order's trace even when the consumer
 carries no `order.id`). Spans that belong to another order (their own `order.id`, or their
 nearest ancestor's, names a different order) are left out, so a batch job that handles many
-orders does not mix them. Nothing here raises on odd data: it becomes a warning.
+orders does not mix them. A span with no `order.id` of its own or above it belongs to the order
+when its trace holds spans of the order, or when it (or an ancestor) links to a span that
+belongs to the order: a producer span of another order in a shared trace does not bring its
+consumers in. A span without `order.id` in a trace that also holds other orders' spans (a
+carrier's webhook batch) is shared: its slowness counts for an order only when that order's own
+spans under it are slow too (own_anomalies). Nothing here raises on odd data: it becomes a
+warning.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from explorer.journeys.anomalies import Anomaly
 from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
 from explorer.traces.model import Span, SpanKind, Trace
 
@@ -61,6 +68,8 @@ class Journey:
     steps: list[Step] = field(default_factory=list)  # in time order
     containers: dict[tuple[str, str], str] = field(default_factory=dict)  # (trace, span) -> el.
     warnings: list[str] = field(default_factory=list)
+    # (trace, span) of spans without order.id in traces that hold other orders' spans too
+    shared: set[tuple[str, str]] = field(default_factory=set)
 
     def container(self, span: Span) -> str:
         return self.containers[(span.trace_id, span.span_id)]
@@ -223,11 +232,16 @@ def assemble(
     warnings = warnings or _Warnings()
     journey = Journey(order_id=order_id)
     seen: set[tuple[str, str]] = set()
+    traces = list(traces)
+    members = _members(order_id, traces)
     for trace in traces:
         orders = _span_orders(trace)
-        mine = [s for s in trace.spans if orders.get(s.span_id) in (None, order_id)]
+        mine = [s for s in trace.spans if (s.trace_id, s.span_id) in members]
         if not mine:
             continue
+        if set(orders.values()) - {None, order_id}:
+            journey.shared.update((s.trace_id, s.span_id) for s in mine
+                                  if orders.get(s.span_id) is None)
         journey.traces.append(trace)
         for text in trace.warnings:
             warnings.add("trace", f"trace {trace.trace_id}: {text}")
@@ -275,6 +289,79 @@ def assemble(
             ))
     journey.warnings = warnings.result()
     return journey
+
+
+def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
+    """(trace, span) of every span that works for the order: its own or ancestor's order.id
+    names it; or it has none and its trace holds spans of the order; or it has none and it
+    (or an ancestor) links to a span that works for the order, or such a span links to it.
+    A trace without any order.id joins whole when linked either way. Followed until nothing
+    changes."""
+    members: set[tuple[str, str]] = set()
+    unclaimed: list[tuple[Trace, list[Span], bool]] = []  # spans with none, trace has no order
+    for trace in traces:
+        orders = _span_orders(trace)
+        # a span's own order.id wins over the look-up by id (ids may repeat in bad data)
+        found = [own if (own := _own_value(s, ORDER_KEY)) is not None
+                 else orders.get(s.span_id) for s in trace.spans]
+        values = set(found)
+        for span, order in zip(trace.spans, found, strict=True):
+            if order == order_id or (order is None and order_id in values):
+                members.add((span.trace_id, span.span_id))
+        if order_id not in values:
+            unclaimed.append((trace, [s for s, o in zip(trace.spans, found, strict=True)
+                                      if o is None], values == {None}))
+    by_key = {(s.trace_id, s.span_id): s for t in traces for s in t.spans}
+    changed = True
+    while changed:
+        changed = False
+        targets = {(link.trace_id, link.span_id) for key in members
+                   if (span := by_key.get(key)) is not None for link in span.links}
+        for trace, spans, anonymous in unclaimed:
+            by_id = {s.span_id: s for s in trace.spans}
+            joined = [s for s in spans if (s.trace_id, s.span_id) not in members
+                      and ((s.trace_id, s.span_id) in targets
+                           or _links_into(s, by_id, members))]
+            if joined and anonymous:
+                joined = spans
+            for span in joined:
+                if (span.trace_id, span.span_id) not in members:
+                    members.add((span.trace_id, span.span_id))
+                    changed = True
+    return members
+
+
+def _links_into(span: Span, by_id: dict[str, Span], members: set[tuple[str, str]]) -> bool:
+    """Whether the span or one of its ancestors links to one of `members`."""
+    seen: set[str] = set()
+    current: Span | None = span
+    while current is not None and current.span_id not in seen:
+        if any((link.trace_id, link.span_id) in members for link in current.links):
+            return True
+        seen.add(current.span_id)
+        current = by_id.get(current.parent_id) if current.parent_id else None
+    return False
+
+
+def own_anomalies(journey: Journey, anomalies: list[Anomaly]) -> list[Anomaly]:
+    """The anomalies that are the order's: a slow shared span (see the module docstring) only
+    when one of the order's own spans under it is anomalous too."""
+    shared = [a for a in anomalies if (a.trace_id, a.span_id) in journey.shared]
+    if not shared:
+        return anomalies
+    own = {(a.trace_id, a.span_id) for a in anomalies
+           if (a.trace_id, a.span_id) not in journey.shared}
+    parent_of = {(s.trace_id, s.span_id): s.parent_id for s in journey.spans}
+    slow_ancestors: set[tuple[str, str]] = set()
+    for trace_id, span_id in own:  # every ancestor of a slow span of the order's own
+        seen: set[str] = set()
+        parent = parent_of.get((trace_id, span_id))
+        while parent is not None and parent not in seen:
+            seen.add(parent)
+            slow_ancestors.add((trace_id, parent))
+            parent = parent_of.get((trace_id, parent))
+    return [a for a in anomalies if (a.trace_id, a.span_id) not in journey.shared
+            or (a.trace_id, a.span_id) in slow_ancestors]
 
 
 def journey_for_order(

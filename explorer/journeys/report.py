@@ -25,6 +25,7 @@ from explorer.journeys.assembly import (
     Window,
     journey_for_order,
     latest_time_ns,
+    own_anomalies,
     service_container,
 )
 from explorer.journeys.bulk import TraceSet
@@ -191,7 +192,7 @@ def analyse(journey: Journey, context: Context, conformance: Conformance | None 
             typical_included: bool = False) -> JourneyReport:
     """The report of an assembled journey."""
     conformance = conformance or check_states(journey, context.graph, context.now_ns)
-    anomalies = context.baseline.anomalies(_pairs(journey))
+    anomalies = own_anomalies(journey, context.baseline.anomalies(_pairs(journey)))
     sla_breaches = breaches(context.sla, _pairs(journey)) if context.sla else []
     differences = (context.typical.compare(journey, conformance, context.graph,
                                            typical_included) if context.typical else [])

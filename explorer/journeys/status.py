@@ -19,6 +19,7 @@ from explorer.journeys.assembly import (
     ContainerOf,
     Journey,
     Now,
+    own_anomalies,
     service_container,
 )
 from explorer.journeys.conformance import (
@@ -176,7 +177,8 @@ def _customer_types(source: TraceSource, now_ns: int) -> list[str]:
 
 def _row(journey: Journey, conformance: Conformance, baseline: Baseline, now_ns: int,
          names: Mapping[str, str]) -> OrderStatusRow:
-    anomalies = baseline.anomalies((journey.container(s), s) for s in journey.spans)
+    anomalies = own_anomalies(
+        journey, baseline.anomalies((journey.container(s), s) for s in journey.spans))
     operations = list(dict.fromkeys(f"{names.get(a.container, a.container)}: {a.operation}"
                                     for a in anomalies))
     return status_row(journey, conformance, operations, now_ns)
