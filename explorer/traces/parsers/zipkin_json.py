@@ -35,7 +35,7 @@ span-cleaner, span-node and clock-skew), per trace:
   client is moved (with its descendants on that host) by Zipkin Lens's estimate (half the
   difference of the durations as network latency), with a warning;
 - a span still without a timestamp after merging is placed at the start of its nearest timed
-  ancestor (or of the trace) with a zero duration and a warning, never at epoch 0; when
+  ancestor (or of the trace), its duration kept, with a warning, never at epoch 0; when
   nothing in its trace has a timestamp it is rejected.
 """
 
@@ -439,7 +439,6 @@ def _place_untimed(trace_id: str, spans: list[dict], out: Collected) -> list[dic
             span["timestamp"], what = ancestor["timestamp"], f"its ancestor {ancestor['id']}"
         else:
             span["timestamp"], what = min(timed), "its trace"
-        span["duration"] = 0
         out.warnings.append((where, f"span {span['id']} has no timestamp and no timed span of "
                                     f"the same id to merge into: placed at the start of {what}"))
         kept.append(span)
