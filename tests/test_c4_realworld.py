@@ -186,16 +186,16 @@ def test_dsl_include_of_a_file_and_a_folder_relative_to_the_including_file(tmp_p
 
 def test_dsl_include_refusals_are_warnings(tmp_path):
     (tmp_path / "inner").mkdir()
-    write(tmp_path, "secret.dsl", 'spy = person "Spy"\n')
+    write(tmp_path, "shared.dsl", 'helper = person "Helper"\n')
     write(tmp_path, "inner/loop.dsl", "!include loop.dsl\n")
     main = write(tmp_path, "inner/main.dsl",
-                 'workspace {\n model {\n  !include ../secret.dsl\n  !include /etc/hostname\n'
+                 'workspace {\n model {\n  !include ../shared.dsl\n  !include /etc/hostname\n'
                  '  !include https://example.com/x.dsl\n  !include loop.dsl\n'
                  '  !include absent.dsl\n  u = person "U"\n  u -> ghost "Broken"\n }\n}\n')
     model = load_model(main)
-    assert set(model.elements) == {"u"}
+    assert set(model.elements) == {"u", "helper"}  # a relative path may go up, as in Structurizr
     text = "\n".join(model.warnings)
-    assert text.count("outside the model's folder") == 2
+    assert text.count("an absolute path") == 1
     assert "URLs are not fetched" in text and "includes itself" in text
     assert "no such file" in text
     assert f"{main}:9: relationship u -> ghost" in text
@@ -335,4 +335,60 @@ def test_plantuml_boundary_end_closes_a_braced_boundary():
     model = load_plantuml('System_Boundary(s, "S") {\nContainer(a, "A")\nBoundary_End()\n'
                           'Container(b, "B")\n', "end.puml")
     assert model.elements["a"].parent == "s" and model.elements["b"].parent is None
+    assert model.warnings == []
+
+
+def test_dsl_group_archetypes_and_relationships_inside_nested_element_blocks():
+    # the shape of Structurizr's microservices example: a group archetype per service
+    model = load_dsl("""workspace {
+    !identifiers hierarchical
+    model {
+        archetypes {
+            external = softwareSystem {
+                tag "External"
+            }
+            microservice = group
+            api = container {
+                technology "Java and Spring Boot"
+                tag "API"
+            }
+            datastore = container {
+                technology "MySQL"
+                tag "Datastore"
+            }
+        }
+        user = person "User"
+        payments = external "Payments"
+        shop = softwareSystem "Shop" {
+            spa = container "UI" {
+                technology "React"
+            }
+            orders = microservice "Orders" {
+                ordersApi = api "Orders API"
+                datastore "Orders Schema" {
+                    ordersApi -> this
+                }
+            }
+            billing = microservice "Billing" {
+                billingApi = api "Billing API" {
+                    -> payments "Charges"
+                }
+                datastore "Billing Schema" {
+                    billingApi -> this
+                }
+            }
+            user -> spa "Uses"
+            spa -> ordersApi
+            ordersApi -> billingApi
+        }
+    }
+}""", "microservices.dsl")
+    e = model.elements
+    assert set(e) == {"user", "payments", "shop", "shop.spa", "shop.ordersApi",
+                      "orders_schema", "shop.billingApi", "billing_schema"}
+    assert e["payments"].external and e["shop.ordersApi"].technology == "Java and Spring Boot"
+    assert e["orders_schema"].parent == "shop" and e["orders_schema"].technology == "MySQL"
+    assert rels(model) == {("shop.ordersApi", "orders_schema"), ("shop.billingApi", "payments"),
+                           ("shop.billingApi", "billing_schema"), ("user", "shop.spa"),
+                           ("shop.spa", "shop.ordersApi"), ("shop.ordersApi", "shop.billingApi")}
     assert model.warnings == []

@@ -12,9 +12,9 @@ workspaces are split and reused (following Structurizr's DSL tests and examples)
 - `archetypes { name = container { technology ... tags ... } }`: element types of one's own
   (and relationship types, used as `a --name-> b`) with their defaults;
 - `!const NAME "value"` / `!constant` with `${NAME}` substituted.
-Files are named relative to the file that names them, and must lie inside the folder of the
-model file that was loaded; absolute paths, paths leaving that folder, URLs and files given
-without a folder (an upload) are refused with a warning, as are include cycles.
+Files are named relative to the file that names them (`../catalog.dsl` too, as Structurizr's
+system-catalog example does); absolute paths, URLs (never fetched) and files named by a model
+that has no folder (an upload) are refused with a warning, as are include cycles.
 Views, styles, deployment and properties blocks are skipped; anything else becomes a warning.
 """
 
@@ -84,7 +84,7 @@ class _Block:
 
 @dataclass
 class _Archetype:
-    base: str  # an element keyword of _KINDS, or "->" for a relationship archetype
+    base: str  # an element keyword of _KINDS, "group", or "->" for a relationship archetype
     description: str = ""
     technology: str = ""
     tags: list[str] = field(default_factory=list)
@@ -99,15 +99,14 @@ MAX_INCLUDED_FILES = 100
 def load_dsl(text: str, source: str = "<dsl>", base_dir: Path | None = None) -> Model:
     """A model from DSL text; `base_dir` is the folder files may be included from (none for an
     upload)."""
-    reader = _DslReader(ModelBuilder(source), base_dir.resolve() if base_dir else None)
+    reader = _DslReader(ModelBuilder(source))
     reader.read(text, source, base_dir.resolve() if base_dir else None)
     return reader.finish()
 
 
 class _DslReader:
-    def __init__(self, builder: ModelBuilder, root: Path | None):
+    def __init__(self, builder: ModelBuilder):
         self.b = builder
-        self.root = root  # files may be read from this folder (and below) only
         self.stack: list[_Block] = []
         self.hierarchical = False
         # (file, line, source, destination, description/technology/tags, scope, archetype tags)
@@ -136,14 +135,15 @@ class _DslReader:
         if re.match(r"^[a-z][a-z0-9+.-]*://", name, re.I):
             self.b.warn(number, f"{what} {name!r}: URLs are not fetched; ignored")
             return []
-        if folder is None or self.root is None:
+        if folder is None:
             self.b.warn(number, f"{what} {name!r}: no folder to read it from (an uploaded "
                                 "model cannot name other files); ignored")
             return []
-        path = (folder / name).resolve()
-        if Path(name).is_absolute() or not path.is_relative_to(self.root):
-            self.b.warn(number, f"{what} {name!r}: outside the model's folder; ignored")
+        if Path(name).is_absolute():
+            self.b.warn(number, f"{what} {name!r}: an absolute path; files are named relative "
+                                "to the file naming them; ignored")
             return []
+        path = (folder / name).resolve()
         if path.is_dir():
             return sorted(p for p in path.iterdir() if p.is_file())
         if not path.is_file():
@@ -259,11 +259,13 @@ class _DslReader:
         if arrow is not None:
             self.relationship(number, line, tokens, arrow, scope, push)
             return
-        if head in _KINDS or head in self.archetypes and self.archetypes[head].base != "->":
-            self.element(number, tokens, identifier, scope, push)
-            return
-        if head in ("group", "enterprise"):
+        archetype = self.archetypes.get(head)
+        if head in ("group", "enterprise") or (archetype is not None
+                                                and archetype.base == "group"):
             push(_Block("group"))
+            return
+        if head in _KINDS or (archetype is not None and archetype.base != "->"):
+            self.element(number, tokens, identifier, scope, push)
             return
         if (context.kind == "element" and scope in b.model.elements
                 and self.statement(scope, head, [_text(t) for t in tokens[1:]], push)):
@@ -334,7 +336,7 @@ class _DslReader:
             archetype = _Archetype("->", parent.description if parent else "",
                                    parent.technology if parent else "",
                                    list(parent.tags) if parent else [])
-        elif base.lower() in _KINDS:
+        elif base.lower() in _KINDS or base.lower() == "group":
             archetype = _Archetype(base.lower())
         elif base.lower() in self.archetypes:
             parent = self.archetypes[base.lower()]
