@@ -199,7 +199,7 @@ def test_dsl_include_refusals_are_warnings(tmp_path):
     assert "URLs are not fetched" in text and "includes itself" in text
     assert "no such file" in text
     assert f"{main}:9: relationship u -> ghost" in text
-    uploaded = parse_model(main.read_bytes(), "upload.dsl")
+    uploaded = parse_model(main.read_bytes(), str(main))  # named like the file: no folder
     assert any("an uploaded model cannot name other files" in w for w in uploaded.warnings)
 
 

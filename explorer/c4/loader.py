@@ -32,8 +32,11 @@ def detect_format(name: str, data: bytes) -> str | None:
     return None
 
 
-def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None) -> Model:
-    """Load a model from bytes; never raises on bad content (problems become warnings)."""
+def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None,
+                folder: Path | None = None) -> Model:
+    """Load a model from bytes; never raises on bad content (problems become warnings).
+    `folder` is where files a Structurizr workspace includes or extends are read from; None
+    (an upload, whatever its name) refuses them."""
     fmt = fmt or detect_format(name, data)
     if fmt == "drawio":
         return load_drawio(data, name)
@@ -43,9 +46,7 @@ def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None) -> M
     if fmt == "plantuml":
         return load_plantuml(text, name)
     if fmt == "dsl":
-        # Files it includes or extends are read from beside it when it is a file on disk.
-        path = Path(name)
-        return load_dsl(text, name, path.parent if path.is_file() else None)
+        return load_dsl(text, name, folder)
     model = Model()
     model.warnings.append(f"{name}: format not recognised (expected one of {', '.join(FORMATS)})")
     return model
@@ -54,4 +55,4 @@ def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None) -> M
 def load_model(path: str | Path, fmt: str | None = None) -> Model:
     """Load a model file; an unreadable file raises OSError (the caller names it to the user)."""
     path = Path(path)
-    return parse_model(path.read_bytes(), str(path), fmt)
+    return parse_model(path.read_bytes(), str(path), fmt, path.parent)
