@@ -316,7 +316,7 @@ def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
     while changed:
         changed = False
         targets = {(link.trace_id, link.span_id) for key in members
-                   if (span := by_key.get(key)) is not None for link in span.links}
+                   if (member := by_key.get(key)) is not None for link in member.links}
         for trace, spans, anonymous in unclaimed:
             by_id = {s.span_id: s for s in trace.spans}
             joined = [s for s in spans if (s.trace_id, s.span_id) not in members

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 from explorer.traces.model import Event, Link, Resource, Scope, Span, SpanKind, StatusCode
 from explorer.traces.parsers.common import (
@@ -44,7 +45,7 @@ for _code in StatusCode:
 UNKNOWN_SERVICE = "unknown_service"
 
 
-def camel_case(obj: object) -> object:
+def camel_case(obj: Any) -> Any:
     """An object (and everything inside it) with protobuf snake_case field names in the
     lowerCamelCase the rest of this reader expects. Attribute keys are values, not field
     names, so they stay as they are."""

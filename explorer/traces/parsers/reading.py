@@ -264,7 +264,8 @@ def _read_jaeger_checked(document: object, out: Collected) -> None:
 
 
 def _read_zipkin_checked(document: object, out: Collected) -> None:
-    if not (type(document) is list or _is_zipkin_span(document)):
+    if not isinstance(document, list | dict) or (
+            isinstance(document, dict) and not _is_zipkin_span(document)):
         raise UnknownFormat("not Zipkin v2 JSON: expected a list of spans or one span")
     read_zipkin(document, out)
 

@@ -197,12 +197,11 @@ def _json_object(text: str) -> dict | None:
 def read_zipkin(document: list | dict, out: Collected) -> None:
     """Read a list of Zipkin v2 spans (or one span object), merged and cleaned per trace."""
     single = type(document) is dict
-    if single:
-        document = [document]
-    if not document:
+    raws = [document] if isinstance(document, dict) else document
+    if not raws:
         out.warnings.append(("", "an empty list: no spans"))
     traces: dict[str, list[dict]] = {}
-    for i, raw in enumerate(document):
+    for i, raw in enumerate(raws):
         try:
             span = clean(raw)
         except READ_ERRORS as exc:
