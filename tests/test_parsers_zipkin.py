@@ -212,3 +212,43 @@ def test_a_single_span_object_is_read():
     assert named.span_count == 1
     bad = parse_bytes(b'{"traceId": "463ac35c9f6413ad48485a3953bb6124", "id": 5}')
     assert bad.traces == [] and "id must be a non-empty string" in bad.errors[0].message
+
+
+def test_mixed_length_trace_ids_are_one_trace_under_the_128_bit_id():
+    low = "2222222222222222"
+    trace = only_trace(read(
+        {**z("000000000000000a"), "traceId": "1111111111111111" + low},
+        {**z("000000000000000b", parent="000000000000000a"), "traceId": "0" * 16 + low},
+        {**z("000000000000000c", parent="000000000000000b"), "traceId": low},
+    ))
+    assert trace.trace_id == "1111111111111111" + low
+    assert roots(trace) == ["000000000000000a"] and len(trace.spans) == 3
+
+
+def test_two_128_bit_traces_sharing_low_bits_stay_apart():
+    low = "2222222222222222"
+    result = read({**z("000000000000000a"), "traceId": "1" * 16 + low},
+                  {**z("000000000000000b"), "traceId": "3" * 16 + low},
+                  {**z("000000000000000c"), "traceId": low})
+    assert len(result.traces) == 3
+
+
+def test_pieces_without_endpoints_merge_into_the_first_span_of_the_id():
+    # Zipkin Lens: "should merge when missing endpoints" and "should not merge shared spans on
+    # different IPs": one client (timestamp and duration from two pieces), two servers
+    trace = only_trace(read(
+        z("000000000000000a", kind="SERVER", service="frontend"),
+        z("000000000000000b", parent="000000000000000a", kind="CLIENT", service="frontend",
+          ts=T + 1, dur=None),
+        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
+          ip="1.2.3.4", shared=True, ts=T + 2, dur=5),
+        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
+          ip="1.2.3.5", shared=True, ts=T + 3, dur=5),
+        z("000000000000000b", parent="000000000000000a", service=None, ts=None, dur=10),
+    ))
+    assert len(trace.spans) == 4 and roots(trace) == ["000000000000000a"]
+    [client] = [s for s in trace.spans if s.kind == SpanKind.CLIENT]
+    assert (client.span_id, client.duration_ns) == ("000000000000000b", 10_000)
+    servers = [s for s in trace.spans if s.service == "backend"]
+    assert len({s.span_id for s in servers}) == 2
+    assert all(s.parent_id == "000000000000000b" for s in servers)

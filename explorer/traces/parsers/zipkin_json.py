@@ -17,6 +17,8 @@ Mapping into the model:
 
 Spans are cleaned and merged as Zipkin itself does (zipkin2.internal.Trace.merge, Zipkin Lens's
 span-cleaner, span-node and clock-skew), per trace:
+- a 64-bit trace id (or one padded to 128 bits) and the one 128-bit id ending in it are one
+  trace, under the 128-bit id;
 - a parent id equal to the span's own id is dropped; `shared` on a CLIENT span is ignored;
 - spans with the same id, the same `shared` flag and compatible local endpoints (service name,
   IPv4, IPv6 and port equal where both give them) are one span sent in pieces: they merge into
@@ -209,6 +211,7 @@ def read_zipkin(document: list | dict, out: Collected) -> None:
             continue
         span["_position"] = i
         traces.setdefault(span["traceId"], []).append(span)
+    traces = _join_trace_id_lengths(traces)
     resources: dict[str, Resource] = {}
     for trace_id, spans in traces.items():
         spans = _merge(spans)
@@ -216,6 +219,29 @@ def read_zipkin(document: list | dict, out: Collected) -> None:
         _correct_clock_skew(spans, out)
         for span in _place_untimed(trace_id, spans, out):
             out.spans.append(span_of(span, resources))
+
+
+def _join_trace_id_lengths(traces: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """Zipkin's rule for mixed-length trace ids: a 64-bit id (or one padded with zeros to 128
+    bits) and a 128-bit id ending in it are one trace, under the 128-bit id, unless several
+    128-bit ids end in it."""
+    highs: dict[str, set[str]] = {}
+    for trace_id in traces:
+        if len(trace_id) == 32 and trace_id[:16].strip("0"):
+            highs.setdefault(trace_id[16:], set()).add(trace_id[:16])
+    if not highs:
+        return traces
+    joined: dict[str, list[dict]] = {}
+    for trace_id, spans in traces.items():
+        low = trace_id[-16:] if len(trace_id) in (16, 32) else None
+        high = highs.get(low or "")
+        if high is not None and len(high) == 1 and (
+                len(trace_id) == 16 or not trace_id[:16].strip("0")):
+            trace_id = next(iter(high)) + trace_id[-16:]
+            for span in spans:
+                span["traceId"] = trace_id
+        joined.setdefault(trace_id, []).extend(spans)
+    return joined
 
 
 def _endpoint_key(span: dict) -> tuple:
