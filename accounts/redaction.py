@@ -56,6 +56,12 @@ class RedactionPolicy:
     secret_pair: re.Pattern  # key=value / "key": "value" with a secret key inside text
     show_identifiers: bool = False
 
+    @property
+    def cache_token(self) -> str:
+        """What this policy masks, as text: results redacted by it are cached under it."""
+        return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
+                     self.secret_key_words, self.show_identifiers))
+
 
 def build_policy(config: Mapping[str, Sequence[str]], show_identifiers: bool) -> RedactionPolicy:
     """A policy from a configuration like DEFAULT_CONFIG (missing keys take the defaults)."""

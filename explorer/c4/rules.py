@@ -6,6 +6,7 @@ from django.db import transaction
 
 from explorer.c4.mapping import SECTIONS, Mapping, Rule, rules_from_dict
 from explorer.c4.models import MappingRule
+from explorer.caching import configuration_changed
 
 
 def import_rules(mapping: Mapping) -> int:
@@ -15,7 +16,8 @@ def import_rules(mapping: Mapping) -> int:
         rows = [MappingRule(section=rule.section, position=n, element=rule.element,
                             match=rule.to_dict()["match"])
                 for section in SECTIONS for n, rule in enumerate(getattr(mapping, section))]
-        MappingRule.objects.bulk_create(rows)
+        MappingRule.objects.bulk_create(rows)  # sends no signal: say so
+    configuration_changed()
     return len(rows)
 
 

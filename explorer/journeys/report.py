@@ -187,7 +187,7 @@ def _pairs(journey: Journey) -> Iterable[tuple[str, Span]]:
     return ((journey.container(s), s) for s in journey.spans)
 
 
-def analyse(journey: Journey, context: Context, conformance: Conformance | None = None,
+def judge_journey(journey: Journey, context: Context, conformance: Conformance | None = None,
             typical_included: bool = False) -> JourneyReport:
     """The report of an assembled journey."""
     conformance = conformance or check_states(journey, context.graph, context.now_ns)
@@ -321,7 +321,7 @@ def report_for_journey(
                                  container_of)
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})
-    result = analyse(journey, context)
+    result = judge_journey(journey, context)
     outdated = stored is not None and not stored.serves(now)  # else: an old order
     result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at,
                                      stored.as_of_ns if outdated else None)
@@ -403,5 +403,5 @@ def report_orders(
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))
     context = Context(graph, sla, baseline, now, typical, names or {})
-    return [analyse(j, context, c, typical_included=True)
+    return [judge_journey(j, context, c, typical_included=True)
             for j, c in zip(journeys, conformances, strict=True)]

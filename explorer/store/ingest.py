@@ -41,7 +41,7 @@ from explorer.store.models import (
 from explorer.store.prepare import (
     Batch,
     Batcher,
-    PreparedTrace,
+    EncodedTrace,
     Rejection,
     Settings,
     Task,
@@ -151,7 +151,7 @@ class _Writer:
         # of this batch are checked once here, not over and over while it was built.
         gc.collect(1)
 
-    def _write(self, traces: list[PreparedTrace]) -> list[int]:
+    def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
         existing: dict[str, StoredTrace] = {}
@@ -238,8 +238,8 @@ class _Writer:
         return self.operation_ids
 
     def _merged(
-        self, row: StoredTrace, stored: list[bytes], prepared: PreparedTrace
-    ) -> PreparedTrace | None:
+        self, row: StoredTrace, stored: list[bytes], prepared: EncodedTrace
+    ) -> EncodedTrace | None:
         """The stored trace merged with the new one, or None when that adds nothing."""
         parts = [codec.decode_spans(data) for data in [*stored, *prepared.chunks]]
         spans = merge_spans(parts)

@@ -35,21 +35,21 @@ Rejection = ParseProblem
 
 
 @dataclass(slots=True)
-class PreparedTrace:
+class EncodedTrace:
     """A trace ready to insert: its facts and its spans encoded in chunks."""
 
     trace_id: str
     facts: TraceFacts
     chunks: list[bytes]  # the spans by start time, or in tree order when it has a layout
     chunk_sizes: list[int]
-    layout: bytes | None  # explorer.store.layout.Layout, encoded, for traces of several chunks
+    layout: bytes | None  # explorer.store.layout.TraceLayout, encoded, for traces of several chunks
     links: list[str]  # other traces its spans link to
     warnings: list[str]
 
 
 @dataclass(slots=True)
 class Batch:
-    traces: list[PreparedTrace] = field(default_factory=list)
+    traces: list[EncodedTrace] = field(default_factory=list)
     spans: int = 0  # spans read for it, duplicates included
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -79,7 +79,7 @@ class Task:
 
 def prepare_trace(
     trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings
-) -> PreparedTrace:
+) -> EncodedTrace:
     merged = merge_spans([spans])
     facts = trace_facts(merged, config.business_keys)
     size = config.chunk_spans
@@ -92,7 +92,7 @@ def prepare_trace(
     parts = [merged[first : first + size] for first in range(0, len(merged), size)]
     linked = {link.trace_id for s in merged for link in s.links}
     linked.discard(trace_id)
-    return PreparedTrace(
+    return EncodedTrace(
         trace_id=trace_id,
         facts=facts,
         chunks=[codec.encode_spans(part) for part in parts],

@@ -19,7 +19,7 @@ from explorer.sources.base import (
 )
 from explorer.store import codec
 from explorer.store.ingest import LINKED_TRACE_KEY
-from explorer.store.layout import Layout, LayoutError, TraceOverview
+from explorer.store.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -87,7 +87,7 @@ class StoreSource(FindsBySearch):
         if data is None:
             return None
         try:
-            layout = Layout.decode(bytes(data))
+            layout = TraceLayout.decode(bytes(data))
         except LayoutError as exc:
             raise SourceError(f"{self.name}: trace {trace_id}: {exc}") from exc
         if len(layout) != span_count:
