@@ -10,22 +10,19 @@ cache too. Pages, commands and tours all ask explorer_config().
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
 from explorer.c4.loader import load_model
-from explorer.c4.mapping import Mapping, MappingError, build_mapping, load_mapping, rules_from_dict
+from explorer.c4.mapping import Mapping, load_mapping
 from explorer.c4.model import Model
-from explorer.c4.rules import export_rules
+from explorer.c4.rules import stored_mapping
 from explorer.caching import LocalCache, configuration_version
 from explorer.journeys.assembly import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.traces.model import Span
-
-log = logging.getLogger("explorer.configuration")
 
 CONFIGURATION_SECONDS = 30
 
@@ -53,29 +50,9 @@ _loaded: LocalCache[Configuration] = LocalCache("configuration", max_weight=2,
                                                 seconds=CONFIGURATION_SECONDS)
 
 
-def _stored_rules_document() -> dict | None:
-    """The mapping rules edited in the admin, when there are any (they take precedence)."""
-    document = export_rules()
-    return document if any(document.values()) else None
-
-
-def _stored_mapping(model: Model) -> tuple[Mapping | None, str | None]:
-    """The mapping from the rules edited in the admin (None when there are none), or why they
-    cannot be used: then the file's mapping serves and the problem is logged and shown."""
-    stored = _stored_rules_document()
-    if stored is None:
-        return None, None
-    try:
-        return build_mapping(rules_from_dict(stored, "stored rules"), model), None
-    except MappingError as exc:
-        log.exception("mapping rules edited in the admin are broken; using %s",
-                      settings.EXPLORER_MAPPING_FILE)
-        return None, str(exc)
-
-
 def load_configuration() -> Configuration:
     model = load_model(Path(settings.EXPLORER_MODEL_FILE))
-    mapping, problem = _stored_mapping(model)
+    mapping, problem = stored_mapping(model)  # the admin's rules take precedence
     if mapping is None:
         mapping = load_mapping(Path(settings.EXPLORER_MAPPING_FILE), model)
     return Configuration(

@@ -100,11 +100,11 @@ def test_a_broken_mapping_in_the_admin_is_logged_and_kept_as_a_problem(caplog):
 
     MappingRule.objects.create(section="services", position=0, element="no_such_element",
                                match={"service.name": "shop-api"})
-    with caplog.at_level(logging.ERROR, logger="explorer.configuration"):
+    with caplog.at_level(logging.ERROR, logger="explorer.c4"):
         config = explorer_config()
     assert config.mapping_problem and "no_such_element" in config.mapping_problem
     assert config.mapping.services  # the file's mapping serves meanwhile
-    record = next(r for r in caplog.records if r.name == "explorer.configuration")
+    record = next(r for r in caplog.records if r.name == "explorer.c4")
     assert record.exc_info is not None  # with its traceback
 
 
@@ -122,3 +122,18 @@ def test_reset_caches_empties_local_and_shared_caches_and_registered_state():
     assert local.get("a") is None and state == {}
     assert caches["default"].get("explorer:test") is None
     assert caches["traces"].get("explorer:test") is None
+
+
+def test_the_architect_sees_a_broken_mapping_in_the_admin(client, login_as):
+    from django.urls import reverse
+
+    from explorer.c4.models import MappingRule
+
+    MappingRule.objects.create(section="services", position=0, element="no_such_element",
+                               match={"service.name": "shop-api"})
+    login_as("architect")
+    body = client.get(reverse("admin:c4_mappingrule_changelist")).content.decode()
+    assert "The mapping rules below are broken" in body and "no_such_element" in body
+    MappingRule.objects.all().delete()
+    body = client.get(reverse("admin:c4_mappingrule_changelist")).content.decode()
+    assert "The mapping rules below are broken" not in body
