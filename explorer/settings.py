@@ -108,6 +108,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "accounts.context_processors.account",
+                "explorer.tours.context_processors.tours_to_take",
             ],
         },
     },

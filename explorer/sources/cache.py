@@ -13,7 +13,7 @@ import zlib
 from django.conf import settings
 
 from explorer.caching import SharedCache, cache_key, on_reset
-from explorer.sources.base import TraceQuery, TraceSummary
+from explorer.sources.base import CAPABILITY_METHODS, TraceQuery, TraceSummary
 from explorer.sources.config import config_for
 from explorer.traces.model import Trace
 
@@ -29,7 +29,9 @@ def trace_key(backend: str, trace_id: str) -> str:
 
 
 class CachedSource:
-    """A TraceSource whose get_trace answers from the cache when it can."""
+    """A TraceSource whose get_trace answers from the cache when it can. The optional
+    capabilities (explorer.sources.base) are the wrapped source's own: present here exactly
+    when it has them, so isinstance(cached, ReadsTracesInBulk) answers as for the source."""
 
     def __init__(self, source, cache_alias: str = "traces", timeout: int | None = None) -> None:
         self.source = source
@@ -69,8 +71,11 @@ class CachedSource:
     def dependencies(self, start_ns: int, end_ns: int):
         return self.source.dependencies(start_ns, end_ns)
 
-    def check(self) -> str:
-        return self.source.check()
+    def __getattr__(self, name: str):
+        # Only for what the class lacks: the capability methods, passed on as they are.
+        if name in CAPABILITY_METHODS:
+            return getattr(self.source, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
 
 _instances: dict[tuple, CachedSource] = {}

@@ -22,7 +22,7 @@ import orjson
 from explorer.analysis.critical_path import critical_path
 from explorer.analysis.stats import OperationStatistics, OperationStats
 from explorer.analysis.tree import SpanTree
-from explorer.store.summary import start_of
+from explorer.sources.summary import start_of
 from explorer.traces.model import Span, StatusCode, Trace
 
 HISTOGRAM_BUCKETS = 100

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
 from explorer.store import codec
 from explorer.store.layout import lay_out
-from explorer.store.summary import TraceFacts, merge_spans, trace_facts
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
-from explorer.traces.parsers import ParseProblem, iter_file, parse_bytes
+from explorer.traces.parsers import ParseProblem, ParseResult, iter_file, parse_bytes
 
 ID_LENGTH = 255  # longest trace id, service or operation name the index tables hold
 # Longer business-attribute values are indexed by their first INDEXED_VALUE_LENGTH characters
@@ -168,7 +168,7 @@ def read_task(task: Task, config: Settings) -> Iterator[Batch]:
     yield batcher.take()
 
 
-def _documents(task: Task) -> Iterator[tuple[str, object]]:
+def _documents(task: Task) -> Iterator[tuple[str, ParseResult]]:
     """(where, ParseResult) of every document of the task; `where` is the line for ranges
     (the parser's own positions already say it for whole files)."""
     if task.start is None:
@@ -178,6 +178,7 @@ def _documents(task: Task) -> Iterator[tuple[str, object]]:
     with open(task.path, "rb") as stream:
         stream.seek(task.start)
         position, number = task.start, task.first_line
+        assert task.end is not None  # a range has both ends
         while position < task.end:
             line = stream.readline()
             if not line:

@@ -68,7 +68,7 @@ def source_errors(view):
             return render(request, "web/not_found.html",
                           {"message": shown(request, exc)}, status=404)
         except SourceError as exc:
-            name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", "store")
+            name = settings.EXPLORER_DEFAULT_BACKEND
             message = _("The tracing backend “%(name)s” did not answer: %(error)s") % {
                 "name": name, "error": shown(request, exc)}
             return render(request, "web/source_down.html", {"message": message}, status=503)

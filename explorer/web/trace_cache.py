@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from explorer.analysis import OperationStatistics, SpanTree
 from explorer.caching import LocalCache, SharedCache, cache_key
-from explorer.sources.base import SourceError, TraceSource
+from explorer.sources.base import ReadsStoredLayouts, SourceError, TraceSource
 from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
 from explorer.web.waterfall import Bucket, histogram, minimap
@@ -161,7 +161,7 @@ def prepare(trace: Trace, scope: str) -> PreparedTrace:
         buckets=histogram(spans, start, duration), warnings=trace.warnings, _trace=trace)
 
 
-def prepare_stored(source: TraceSource, overview: TraceOverview) -> PreparedTrace:
+def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> PreparedTrace:
     """A stored trace's page from its layout: rows are positions in the stored order."""
     layout = overview.layout
     trace_id, span_count = overview.trace_id, overview.span_count
@@ -192,8 +192,7 @@ def prepared_trace(source: TraceSource, trace_id: str, scope: str | None = None)
     found = _recent.get(key)
     if found is not None:
         return found
-    overview = getattr(source, "trace_overview", None)
-    stored = overview(trace_id) if overview is not None else None
+    stored = source.trace_overview(trace_id) if isinstance(source, ReadsStoredLayouts) else None
     if stored is not None:
         prepared = prepare_stored(source, stored)
     else:
