@@ -16,7 +16,6 @@ from django.urls import reverse
 
 from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
-from explorer.traces.parsers import iter_file
 from tests.backends_support import (
     ReplayServer,
     jaeger_replay,
@@ -40,27 +39,12 @@ BACKENDS = {
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(simulation):
     """A small simulated data set as traces, moved so that its newest span ended an hour ago
     (remote searches without a window look back lookback_days from now, as they would in
     production) and cut to whole microseconds (what classic Jaeger and Zipkin keep), so that
     every source holds exactly the same traces."""
-    out = tmp_path_factory.mktemp("simulated")
-    call_command(
-        "simulate",
-        "--orders",
-        ORDERS,
-        "--days",
-        1,
-        "--seed",
-        SEED,
-        "--out",
-        out,
-        stdout=io.StringIO(),
-    )
-    traces = [
-        t for path in sorted(out.iterdir()) for result in iter_file(path) for t in result.traces
-    ]
+    traces = simulation(orders=ORDERS, days=1, seed=SEED).traces()
     newest = max(s.end_ns for t in traces for s in t.spans)
     shift = time.time_ns() - 3600 * 10**9 - newest
 

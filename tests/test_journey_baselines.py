@@ -26,12 +26,11 @@ from explorer.journeys.report import (
     report_for_order,
 )
 from explorer.journeys.typical import OrderSample, TypicalJourneys
-from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.simulation import parse_fault_rates
 from explorer.sources.memory import MemorySource
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from explorer.store.source import StoreSource
-from explorer.traces.parsers import iter_file
 from tests.journey_support import DAY, GRAPH, HOUR, T0, OrderBuilder, complete_order
 
 S = 10**9
@@ -42,11 +41,8 @@ SIMULATION = {"orders": 60, "days": 3, "until_days": 4, "seed": 11,
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("baselines")
-    simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
-    return [t for path in sorted((tmp / "out").iterdir())
-            for result in iter_file(path) for t in result.traces]
+def simulated(simulation):
+    return simulation(**SIMULATION).traces()
 
 
 @pytest.fixture

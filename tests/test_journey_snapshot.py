@@ -2,7 +2,6 @@
 stuck decided at read time; and the home page's lists of orders that need attention."""
 
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -16,10 +15,9 @@ from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, L
 from explorer.journeys.models import OrderStatus
 from explorer.journeys.report import order_ids, report_orders
 from explorer.journeys.status import status_at
-from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.simulation import parse_fault_rates
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
-from explorer.traces.parsers import iter_file
 from tests.journey_support import DAY, HOUR, OrderBuilder
 
 S = 10**9
@@ -30,12 +28,9 @@ SIMULATION = {"orders": 80, "days": 5, "until_days": 9, "seed": 5,
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("snapshot")
-    simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
-    traces = [t for path in sorted((tmp / "out").iterdir())
-              for result in iter_file(path) for t in result.traces]
-    return traces, json.loads((tmp / "truth.json").read_text())
+def simulated(simulation):
+    run = simulation(**SIMULATION)
+    return run.traces(), run.truth
 
 
 @pytest.fixture
