@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
+
 from explorer.traces.model import Event, Link, Resource, Span, Trace
 
 SECRET_MASK = "•••"  # noqa: S105 (the mask, not a secret)
@@ -55,6 +57,12 @@ class RedactionPolicy:
     secret_key_words: tuple[str, ...]
     secret_pair: re.Pattern  # key=value / "key": "value" with a secret key inside text
     show_identifiers: bool = False
+
+    @property
+    def cache_token(self) -> str:
+        """What this policy masks, as text: results redacted by it are cached under it."""
+        return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
+                     self.secret_key_words, self.show_identifiers))
 
 
 def build_policy(config: Mapping[str, Sequence[str]], show_identifiers: bool) -> RedactionPolicy:
@@ -187,8 +195,6 @@ _policies: dict[tuple[str, bool], RedactionPolicy] = {}
 def policy_for_user(user) -> RedactionPolicy:
     """The policy for a Django user: customer identifiers visible only with the permission
     accounts.view_customer_ids; secrets and card numbers masked for everyone."""
-    from django.conf import settings
-
     config = getattr(settings, "EXPLORER_REDACTION", {})
     show = bool(user.is_authenticated and user.has_perm("accounts.view_customer_ids"))
     cache_key = (repr(sorted(config.items())), show)

@@ -26,10 +26,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from google.protobuf import json_format
-from opentelemetry.proto.common.v1 import common_pb2
-from opentelemetry.proto.trace.v1 import trace_pb2
 
-from explorer.traces.model import Resource, Scope, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Span, SpanKind, StatusCode, Trace
+from tests.trace_support import otlp_json, otlp_proto
 
 
 @dataclass
@@ -233,93 +232,6 @@ def make_pki(folder: Path) -> Pki:
 # Small, honest serialisers: each writes what that backend really sends, so whatever the format
 # cannot carry is lost here as it would be in production (Zipkin: links, resource attributes,
 # attribute types; classic Jaeger and Zipkin: nanoseconds).
-
-_OTLP_ID_KEYS = ("traceId", "spanId", "parentSpanId")
-
-
-def _any_value(value) -> common_pb2.AnyValue:
-    if isinstance(value, bool):
-        return common_pb2.AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return common_pb2.AnyValue(int_value=value)
-    if isinstance(value, float):
-        return common_pb2.AnyValue(double_value=value)
-    if isinstance(value, bytes):
-        return common_pb2.AnyValue(bytes_value=value)
-    if isinstance(value, list | tuple):
-        return common_pb2.AnyValue(
-            array_value=common_pb2.ArrayValue(values=[_any_value(v) for v in value])
-        )
-    if isinstance(value, dict):
-        return common_pb2.AnyValue(kvlist_value=common_pb2.KeyValueList(values=_key_values(value)))
-    return common_pb2.AnyValue(string_value=str(value))
-
-
-def _key_values(attributes: dict) -> list:
-    return [common_pb2.KeyValue(key=k, value=_any_value(v)) for k, v in attributes.items()]
-
-
-def otlp_proto(traces: Iterable[Trace]) -> trace_pb2.TracesData:
-    """OTLP TracesData: spans grouped by resource and instrumentation scope."""
-    data = trace_pb2.TracesData()
-    groups: dict[str, tuple[Resource, dict[Scope, list[Span]]]] = {}
-    for trace in traces:
-        for span in trace.spans:
-            resource, scopes = groups.setdefault(repr(span.resource), (span.resource, {}))
-            scopes.setdefault(span.scope, []).append(span)
-    for resource, scopes in groups.values():
-        resource_spans = data.resource_spans.add()
-        resource_spans.resource.attributes.extend(_key_values(resource.attributes))
-        for scope, spans in scopes.items():
-            scope_spans = resource_spans.scope_spans.add()
-            scope_spans.scope.name, scope_spans.scope.version = scope.name, scope.version
-            for span in spans:
-                out = scope_spans.spans.add(
-                    trace_id=bytes.fromhex(span.trace_id),
-                    span_id=bytes.fromhex(span.span_id),
-                    parent_span_id=bytes.fromhex(span.parent_id or ""),
-                    name=span.name,
-                    kind=int(span.kind),
-                    start_time_unix_nano=span.start_ns,
-                    end_time_unix_nano=span.end_ns,
-                    attributes=_key_values(span.attributes),
-                )
-                for event in span.events:
-                    out.events.add(
-                        time_unix_nano=event.time_ns,
-                        name=event.name,
-                        attributes=_key_values(event.attributes),
-                    )
-                for link in span.links:
-                    out.links.add(
-                        trace_id=bytes.fromhex(link.trace_id),
-                        span_id=bytes.fromhex(link.span_id),
-                        attributes=_key_values(link.attributes),
-                    )
-                out.status.code = int(span.status_code)
-                out.status.message = span.status_message
-    return data
-
-
-def otlp_json(traces: Iterable[Trace]) -> dict:
-    """OTLP/JSON as the OpenTelemetry spec writes it (Jaeger API v3): hex ids, enums as numbers;
-    the proto3 JSON mapping otherwise."""
-    data = json_format.MessageToDict(otlp_proto(traces), use_integers_for_enums=True)
-
-    def hex_ids(node):
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key in _OTLP_ID_KEYS and isinstance(value, str):
-                    node[key] = base64.b64decode(value).hex()
-                else:
-                    hex_ids(value)
-        elif isinstance(node, list):
-            for item in node:
-                hex_ids(item)
-
-    hex_ids(data)
-    return data
-
 
 def tempo_json(trace: Trace) -> dict:
     """Tempo's JSON trace by id (v2): the proto3 JSON mapping (base64 ids, enum names)."""

@@ -1,8 +1,9 @@
 """Hand-made traces of the Alexandrite containers for the C4 mapping, drift and diagram tests."""
 
-import json
+from explorer.traces.model import Event, SpanKind, Trace
+from tests.trace_support import make_span, write_otlp
 
-from explorer.traces.model import Event, Resource, Span, SpanKind, StatusCode, Trace
+__all__ = ["MS", "TraceBuilder", "order_trace", "write_otlp"]
 
 MS = 1_000_000
 
@@ -16,10 +17,11 @@ class TraceBuilder:
 
     def span(self, service, name, kind, parent=None, at=0, ms=10, error=False, events=(),
              **attrs):
-        s = Span(self.trace.trace_id, f"{self.trace.trace_id}-{len(self.trace.spans)}",
-                 parent.span_id if parent else None, name, kind, self.start + at * MS,
-                 self.start + (at + ms) * MS, Resource(service), dict(attrs), list(events),
-                 status_code=StatusCode.ERROR if error else StatusCode.UNSET)
+        s = make_span(f"{self.trace.trace_id}-{len(self.trace.spans)}",
+                      parent.span_id if parent else None, service,
+                      trace_id=self.trace.trace_id, name=name, kind=kind,
+                      start_ns=self.start + at * MS, end_ns=self.start + (at + ms) * MS,
+                      error=error, attributes=dict(attrs), events=list(events))
         self.trace.spans.append(s)
         return s
 
@@ -46,31 +48,3 @@ def order_trace(trace_id="t1", start=1_000 * MS, order="A-100042"):
                           "order.state.new": "PRICE_CALCULATED"})])
     b.span("billing", "charge", SpanKind.SERVER, at=150, ms=5)  # a service nobody mapped
     return b.trace
-
-
-def write_otlp(path, traces):
-    """Traces as OTLP JSON, the format the parsers read."""
-    def value(v):
-        return {"stringValue": str(v)}
-
-    resource_spans = []
-    for trace in traces:
-        for span in trace.spans:
-            resource_spans.append({
-                "resource": {"attributes": [{"key": "service.name",
-                                             "value": value(span.service)}]},
-                "scopeSpans": [{"spans": [{
-                    "traceId": (span.trace_id.encode().hex() * 8)[:32],
-                    "spanId": (span.span_id.encode().hex() * 4)[-16:],
-                    **({"parentSpanId": (span.parent_id.encode().hex() * 4)[-16:]}
-                       if span.parent_id else {}),
-                    "name": span.name, "kind": int(span.kind),
-                    "startTimeUnixNano": str(span.start_ns), "endTimeUnixNano": str(span.end_ns),
-                    "attributes": [{"key": k, "value": value(v)}
-                                   for k, v in span.attributes.items()],
-                    "events": [{"name": e.name, "timeUnixNano": str(e.time_ns),
-                                "attributes": [{"key": k, "value": value(v)}
-                                               for k, v in e.attributes.items()]}
-                               for e in span.events],
-                    "status": {"code": int(span.status_code)}}]}]})
-    path.write_text(json.dumps({"resourceSpans": resource_spans}))

@@ -18,6 +18,34 @@ def pytest_configure(config):
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Every test starts with empty caches (explorer.caching.reset_caches)."""
+    from explorer.caching import reset_caches
+
+    reset_caches()
+    yield
+    reset_caches()
+
+
+@pytest.fixture(scope="session")
+def simulation():
+    """simulation(**options): the simulated Alexandrite with these SimulationConfig options,
+    run once per session (tests/simulation_support.py)."""
+    from tests.simulation_support import simulated
+
+    return simulated
+
+
+def reference_cases(name: str, pattern: str) -> list:
+    """File names in a folder of ../shared/reference, to parametrise over (one test per peer
+    case); a single skipped case when the folder is absent."""
+    folder = REFERENCE / name
+    found = sorted(p.name for p in folder.glob(pattern)) if folder.is_dir() else []
+    return found or [pytest.param(None, marks=pytest.mark.skip(
+        reason=f"peer reference data {folder} is absent (only present beside the project)"))]
+
+
 def reference_dir(name: str) -> Path:
     """A folder of ../shared/reference, or skip the test with the reason."""
     folder = REFERENCE / name

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.journeys.state_graph import load_sla, load_state_graph
-from explorer.traces.model import Event, Link, Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Event, Link, Span, SpanKind, StatusCode, Trace
+from tests.trace_support import resource
 
 ALEXANDRITE = Path(__file__).resolve().parent.parent / "explorer" / "alexandrite"
 GRAPH = load_state_graph(ALEXANDRITE / "states.json")
@@ -14,11 +15,6 @@ SLA = load_sla(ALEXANDRITE / "sla.json")
 
 S = 10**9
 T0 = 1_740_000_000 * S  # 2025-02-19T21:20:00Z
-_RESOURCES: dict[str, Resource] = {}
-
-
-def resource(service: str) -> Resource:
-    return _RESOURCES.setdefault(service, Resource(service, {"service.name": service}))
 
 
 @dataclass

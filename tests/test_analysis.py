@@ -12,20 +12,20 @@ from explorer.analysis import (
     self_times,
     service_graph,
 )
-from explorer.traces.model import RefType, Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import RefType, Resource, Span, SpanKind, Trace
+from tests.trace_support import make_span
 
 T0 = 1_700_000_000_000_000  # µs; times below are offsets from it
 
 
 def span(span_id, parent, start, end, *, service="svc", name=None, kind=SpanKind.INTERNAL,
          attributes=None, resource_attributes=None, error=False, follows=False, trace_id="t1"):
-    return Span(
-        trace_id, span_id, parent, name or f"op-{span_id}", kind,
-        (T0 + start) * 1000, (T0 + end) * 1000,
-        Resource(service, resource_attributes or {}), attributes or {},
-        status_code=StatusCode.ERROR if error else StatusCode.UNSET,
-        parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF,
-    )
+    """A span of times in µs after T0."""
+    return make_span(span_id, parent, trace_id=trace_id, name=name or f"op-{span_id}",
+                     kind=kind, start_ns=(T0 + start) * 1000, end_ns=(T0 + end) * 1000,
+                     resource=Resource(service, resource_attributes or {}),
+                     attributes=attributes or {}, error=error,
+                     parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF)
 
 
 def path_of(*spans):

@@ -21,14 +21,10 @@ PEOPLE_RELATIONSHIPS = [("customer", "internet_shop"), ("seller", "crm"),
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
+def simulated(simulation):
     """A small deterministic simulation: its folder of traces and its truth file."""
-    folder = tmp_path_factory.mktemp("simulated")
-    call_command("simulate", "--orders", "40", "--days", "3", "--seed", "3",
-                 "--out", str(folder / "traces"), "--truth", str(folder / "truth.json"),
-                 stdout=io.StringIO())
-    truth = json.loads((folder / "truth.json").read_text())
-    return folder / "traces", truth
+    run = simulation(orders=40, days=3, seed=3)
+    return run.folder, run.truth
 
 
 @pytest.fixture(scope="module")

@@ -13,42 +13,9 @@ from explorer.store.ingest import ingest
 from explorer.store.models import StoredTrace, TraceAttribute, TraceChunk
 from explorer.store.source import StoreSource
 from tests.test_store import order_trace
+from tests.trace_support import otlp_json as otlp_document
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def otlp_value(value):
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    return {"stringValue": value}
-
-
-def otlp_document(traces):
-    """An OTLP JSON ExportTraceServiceRequest holding the spans of these model traces."""
-    resource_spans = []
-    for trace in traces:
-        for s in trace.spans:
-            span = {
-                "traceId": s.trace_id,
-                "spanId": s.span_id,
-                "name": s.name,
-                "kind": int(s.kind),
-                "startTimeUnixNano": str(s.start_ns),
-                "endTimeUnixNano": str(s.end_ns),
-                "attributes": [{"key": k, "value": otlp_value(v)} for k, v in s.attributes.items()],
-                "status": {"code": int(s.status_code)},
-            }
-            if s.parent_id:
-                span["parentSpanId"] = s.parent_id
-            resource = [
-                {"key": k, "value": otlp_value(v)} for k, v in s.resource.attributes.items()
-            ]
-            resource_spans.append(
-                {"resource": {"attributes": resource}, "scopeSpans": [{"spans": [span]}]}
-            )
-    return {"resourceSpans": resource_spans}
 
 
 def hex_trace(n, order, customer, **options):

@@ -7,10 +7,10 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
+from explorer.caching import reset_caches
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order, latest_time_ns
@@ -26,12 +26,11 @@ from explorer.journeys.report import (
     report_for_order,
 )
 from explorer.journeys.typical import OrderSample, TypicalJourneys
-from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.simulation import parse_fault_rates
 from explorer.sources.memory import MemorySource
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from explorer.store.source import StoreSource
-from explorer.traces.parsers import iter_file
 from tests.journey_support import DAY, GRAPH, HOUR, T0, OrderBuilder, complete_order
 
 S = 10**9
@@ -42,16 +41,12 @@ SIMULATION = {"orders": 60, "days": 3, "until_days": 4, "seed": 11,
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("baselines")
-    simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
-    return [t for path in sorted((tmp / "out").iterdir())
-            for result in iter_file(path) for t in result.traces]
+def simulated(simulation):
+    return simulation(**SIMULATION).traces()
 
 
 @pytest.fixture
 def stored(db, simulated):
-    cache.clear()
     store_traces(simulated)
     return simulated
 
@@ -268,7 +263,7 @@ def test_the_page_says_which_reference_it_used(stored, client, login_as):
     body = client.get(url).content.decode()
     assert "computed for this page." in body
     refresh()
-    cache.clear()
+    reset_caches()
     body = client.get(url).content.decode()
     assert "stored by orders --refresh at" in body
     assert "judged against the baseline of" in body

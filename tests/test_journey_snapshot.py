@@ -2,11 +2,9 @@
 stuck decided at read time; and the home page's lists of orders that need attention."""
 
 import io
-import json
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -17,10 +15,9 @@ from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, L
 from explorer.journeys.models import OrderStatus
 from explorer.journeys.report import order_ids, report_orders
 from explorer.journeys.status import status_at
-from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.simulation import parse_fault_rates
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
-from explorer.traces.parsers import iter_file
 from tests.journey_support import DAY, HOUR, OrderBuilder
 
 S = 10**9
@@ -31,17 +28,13 @@ SIMULATION = {"orders": 80, "days": 5, "until_days": 9, "seed": 5,
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("snapshot")
-    simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
-    traces = [t for path in sorted((tmp / "out").iterdir())
-              for result in iter_file(path) for t in result.traces]
-    return traces, json.loads((tmp / "truth.json").read_text())
+def simulated(simulation):
+    run = simulation(**SIMULATION)
+    return run.traces(), run.truth
 
 
 @pytest.fixture
 def stored(db, simulated):
-    cache.clear()
     store_traces(simulated[0])
     return simulated[1]
 
@@ -165,7 +158,6 @@ def later_order(order_id: str, at_s: int) -> OrderBuilder:
 
 
 def test_stuck_is_decided_when_the_snapshot_is_read(db, client, login_as):
-    cache.clear()
     store_traces([*waiting_order().traces, *later_order("A-100003", 60 * HOUR).traces])
     refresh()
     row = OrderStatus.objects.get(order_id="A-100002")
@@ -245,7 +237,6 @@ def test_home_links_to_all_when_a_list_is_long(stored, client, login_as):
 
 
 def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
-    cache.clear()
     store_traces(waiting_order().traces)
     login_as("analyst")
     for url in (reverse("web:home"), reverse("web:order_list")):

@@ -1,12 +1,5 @@
 from explorer.traces.model import Resource, Span, SpanKind, StatusCode, Trace
-
-
-def make_span(span_id, parent_id=None, service="svc", **kw):
-    return Span(
-        trace_id="t1", span_id=span_id, parent_id=parent_id, name=kw.pop("name", "op"),
-        kind=kw.pop("kind", SpanKind.INTERNAL), start_ns=kw.pop("start_ns", 0),
-        end_ns=kw.pop("end_ns", 10), resource=Resource(service), **kw,
-    )
+from tests.trace_support import make_span
 
 
 def test_roots_include_orphans_whose_parent_is_absent():

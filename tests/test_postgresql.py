@@ -30,7 +30,7 @@ import pytest
 
 from explorer.store.prepare import Batcher, Settings
 from explorer.traces.model import Event, Resource, Span, SpanKind, Trace
-from tests.test_ingest import otlp_document
+from tests.trace_support import otlp_json as otlp_document
 
 pytestmark = pytest.mark.postgresql
 

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.redaction import mask_identifier
 from explorer.store.models import StoredTrace, TraceAttribute
-from explorer.web import trace_cache
+from tests.trace_support import otlp_attributes
 
 ROLES = ["onboarding", "support"]
 SEES_CUSTOMER_IDS = {"onboarding": False, "support": True}
@@ -31,17 +30,13 @@ CARD_MASKED = "••••1111"
 PASSWORD = "hunter2-Secret"
 
 
-def _otlp_attributes(mapping: dict) -> list[dict]:
-    return [{"key": key, "value": {"stringValue": value}} for key, value in mapping.items()]
-
-
 def hand_made_document() -> dict:
     """An OTLP JSON trace of one shop-api span with personal data in its attributes and name."""
     start = 1_741_000_000_000_000_000
     span = {
         "traceId": HAND_TRACE, "spanId": HAND_SPAN, "name": f"notify {EMAIL} of {CARD}", "kind": 2,
         "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 5_000_000),
-        "attributes": _otlp_attributes({
+        "attributes": otlp_attributes({
             "order.id": "A-990001", "customer.id": "C-99001", "customer.type": "retail",
             "notification.recipient": EMAIL, "payment.card_number": CARD,
             "note": f"paid with {CARD}", "db.password": PASSWORD,
@@ -49,7 +44,7 @@ def hand_made_document() -> dict:
         "status": {"code": 1},
     }
     return {"resourceSpans": [{
-        "resource": {"attributes": _otlp_attributes({"service.name": "shop-api"})},
+        "resource": {"attributes": otlp_attributes({"service.name": "shop-api"})},
         "scopeSpans": [{"scope": {"name": "hand-made"}, "spans": [span]}],
     }]}
 
@@ -62,12 +57,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("demo")
-    call_command("simulate", "--orders", "12", "--days", "2", "--seed", "7",
-                 "--out", str(folder), stdout=io.StringIO())
-    (folder / "hand-made.json").write_bytes(orjson.dumps(hand_made_document()))
-    return folder
+def simulated(simulation, tmp_path_factory):
+    """The simulated files and a hand-made one."""
+    hand_made = tmp_path_factory.mktemp("demo") / "hand-made.json"
+    hand_made.write_bytes(orjson.dumps(hand_made_document()))
+    return [simulation(orders=12, days=2, seed=7).folder, hand_made]
 
 
 def _pick_order() -> Demo:
@@ -85,12 +79,8 @@ def _pick_order() -> Demo:
 @pytest.fixture
 def demo(db, simulated):
     # Ingesting takes a tenth of a second; per test keeps the database rolled back.
-    cache.clear()
-    trace_cache.forget_all()
-    call_command("ingest", str(simulated), "--workers", "0", stdout=io.StringIO())
-    yield _pick_order()
-    cache.clear()
-    trace_cache.forget_all()
+    call_command("ingest", *map(str, simulated), "--workers", "0", stdout=io.StringIO())
+    return _pick_order()
 
 
 def body(response) -> str:

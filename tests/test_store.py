@@ -22,6 +22,7 @@ from explorer.traces.model import (
     StatusCode,
     Trace,
 )
+from tests.trace_support import make_span as build_span
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -42,18 +43,10 @@ def make_span(
     status=StatusCode.UNSET,
     **attributes,
 ):
-    return Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        parent_id=parent_id,
-        name=name,
-        kind=kind,
-        start_ns=T0 + start_ms * MS,
-        end_ns=T0 + end_ms * MS,
-        resource=resource,
-        attributes=attributes,
-        status_code=status,
-    )
+    """A span of times in ms after T0, its attributes as keywords."""
+    return build_span(span_id, parent_id, trace_id=trace_id, name=name, kind=kind,
+                      start_ns=T0 + start_ms * MS, end_ns=T0 + end_ms * MS, resource=resource,
+                      attributes=attributes, status_code=status)
 
 
 def order_trace(trace_id, order, customer, start_ms=0, error=False, customer_on_resource=False):

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CORE_KEYS = {
@@ -19,6 +21,7 @@ CORE_KEYS = {
 }
 
 
+@pytest.mark.slow  # runs the whole harness in a subprocess
 def test_bench_prints_one_json_object_with_every_core_figure(tmp_path):
     env = {**os.environ, "BENCH_SCALE": "0.01", "EXPLORER_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)

@@ -471,7 +471,8 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
             return
         tags = _tags(str(item.get("tags", "")))
         technology = str(item.get("technology", ""))
-        properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+        found = item.get("properties")
+        properties: dict = found if isinstance(found, dict) else {}
         identifier = properties.get("structurizr.dsl.identifier") or slug(str(item["name"]))
         element = b.add_element(Element(
             id=str(identifier), name=str(item["name"]), kind=_kind_of(base, tags, technology),

@@ -20,7 +20,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from explorer.journeys.anomalies import Anomaly
-from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
+from explorer.sources.base import (
+    FindsLinkingTraces,
+    ReadsTracesInBulk,
+    SourceError,
+    TraceNotFound,
+    TraceQuery,
+    TraceSource,
+)
 from explorer.traces.model import Span, SpanKind, Trace
 
 ORDER_KEY = "order.id"
@@ -131,20 +138,18 @@ def _span_orders(trace: Trace) -> dict[str, str | None]:
 
 def linking_trace_ids(source: TraceSource, trace_id: str) -> list[str]:
     """Traces with a span that links to a span of this trace, where the source can tell."""
-    finder = getattr(source, "linking_traces", None)
-    if finder is None:
+    if not isinstance(source, FindsLinkingTraces):
         return []
-    return list(finder(trace_id))
+    return list(source.linking_traces(trace_id))
 
 
 def _fetch(source: TraceSource, trace_ids: list[str], warnings: _Warnings) -> list[Trace]:
     """The traces of these ids, in one round trip where the source can (get_traces)."""
-    bulk = getattr(source, "get_traces", None)
     found: list[Trace] = []
     unreadable: set[str] = set()
-    if bulk is not None:
+    if isinstance(source, ReadsTracesInBulk):
         try:
-            found = list(bulk(trace_ids))
+            found = list(source.get_traces(trace_ids))
         except SourceError as exc:
             warnings.add("source", f"{len(trace_ids)} traces could not be read: {exc}")
             return []

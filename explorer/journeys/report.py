@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from explorer.journeys.anomalies import Anomaly, AtypicalService, Baseline
 from explorer.journeys.assembly import (
@@ -34,7 +35,13 @@ from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import tell
 from explorer.journeys.typical import Difference, OrderSample, TypicalJourneys
-from explorer.sources.base import SourceError, TraceQuery, TraceSource
+from explorer.sources.base import (
+    ListsAttributeValues,
+    ReadsTracesInBulk,
+    SourceError,
+    TraceQuery,
+    TraceSource,
+)
 from explorer.traces.model import Span
 
 DAY_NS = 86_400 * 10**9
@@ -67,7 +74,7 @@ class Context:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
-def reference_window(now_ns: int) -> Window:
+def reference_window(now_ns: int) -> tuple[int, int]:
     """The week before now (now included): what an order is judged against."""
     return (now_ns - BASELINE_WINDOW_NS, now_ns + 1)
 
@@ -188,7 +195,7 @@ def _pairs(journey: Journey) -> Iterable[tuple[str, Span]]:
     return ((journey.container(s), s) for s in journey.spans)
 
 
-def analyse(journey: Journey, context: Context, conformance: Conformance | None = None,
+def judge_journey(journey: Journey, context: Context, conformance: Conformance | None = None,
             typical_included: bool = False) -> JourneyReport:
     """The report of an assembled journey."""
     conformance = conformance or check_states(journey, context.graph, context.now_ns)
@@ -208,9 +215,8 @@ def spans_in_window(
     start_ns, end_ns = window
     found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=max_traces))
     ids = [summary.trace_id for summary in found]
-    bulk = getattr(source, "get_traces", None)
-    if bulk is not None:
-        traces = bulk(ids)
+    if isinstance(source, ReadsTracesInBulk):
+        traces = source.get_traces(ids)
     else:
         traces = []
         for trace_id in ids:
@@ -322,10 +328,11 @@ def report_for_journey(
                                  container_of)
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})
-    result = analyse(journey, context)
-    outdated = stored is not None and not stored.serves(now)  # else: an old order
-    result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at,
-                                     stored.as_of_ns if outdated else None)
+    result = judge_journey(journey, context)
+    # A stored reference that does not serve now was computed from older data (else: an old
+    # order, judged against its own time).
+    outdated = stored.as_of_ns if stored is not None and not stored.serves(now) else None
+    result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at, outdated)
     return result
 
 
@@ -340,10 +347,9 @@ def _orders_of_type(source: TraceSource, customer_type: str, window: Window) -> 
 def order_ids(source: TraceSource, window: Window = (None, None),
               limit: int = 100_000) -> list[str]:
     """Every order id in the source (or window), where the source can list attribute values."""
-    lister = getattr(source, "attribute_values", None)
-    if lister is None:
+    if not isinstance(source, ListsAttributeValues):
         raise SourceError(f"{source.name}: cannot list orders (no attribute_values)")
-    return list(lister(ORDER_KEY, *window, limit=limit))
+    return list(source.attribute_values(ORDER_KEY, *window, limit=limit))
 
 
 # From this many orders on, every trace of the source is read once (TraceSet) rather than
@@ -355,9 +361,10 @@ def lookups_for(source: TraceSource, orders: int) -> TraceSource:
     """What to assemble this many orders' journeys from: for many orders of a source that can
     read traces in bulk, every trace read once (a TraceSet); else the source itself."""
     if (orders < BULK_MIN_ORDERS or isinstance(source, TraceSet)
-            or not hasattr(source, "get_traces")):
+            or not isinstance(source, ReadsTracesInBulk)):
         return source
-    return TraceSet.read(source)
+    # A TraceSet answers everything assembling journeys asks of a source.
+    return cast(TraceSource, TraceSet.read(source))
 
 
 def assemble_journeys(
@@ -404,5 +411,5 @@ def report_orders(
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))
     context = Context(graph, sla, baseline, now, typical, names or {})
-    return [analyse(j, context, c, typical_included=True)
+    return [judge_journey(j, context, c, typical_included=True)
             for j, c in zip(journeys, conformances, strict=True)]

@@ -43,7 +43,7 @@ from explorer.journeys.report import (
 )
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.typical import OrderSample
-from explorer.sources.base import TraceSource
+from explorer.sources.base import ListsAttributeValues, TraceSource
 
 # The channel an order came through, by the container of its first step.
 CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
@@ -172,6 +172,7 @@ def order_snapshot(
 def _customer_types(source: TraceSource, now_ns: int) -> list[str]:
     """The customer types with a trace in the reference window (order_ids() has already
     required a source that can list attribute values)."""
+    assert isinstance(source, ListsAttributeValues)
     return list(source.attribute_values(CUSTOMER_TYPE_KEY, *reference_window(now_ns)))
 
 

@@ -31,7 +31,7 @@ from explorer.tours.illustrate import (
 from explorer.tours.loading import resolve_example, validate
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress
 from explorer.tours.persist import save_spec, spec_of
-from explorer.tours.progress import next_tours, record_answer, record_visit
+from explorer.tours.progress import record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
@@ -163,8 +163,7 @@ def tour_list(request):
         tour.shown_title = _pick(tour.title, tour.title_ru)
         tour.description_html = render_markdown(_pick(tour.description, tour.description_ru))
         tours.append(tour)
-    return render(request, "tours/list.html", {"tours": tours,
-                                               "next_tours": next_tours(request.user)})
+    return render(request, "tours/list.html", {"tours": tours})
 
 
 @requires("view_tours")
@@ -287,8 +286,7 @@ def edit(request, slug):
 def my_progress(request):
     rows = (TourProgress.objects.filter(user=request.user).select_related("tour")
             .prefetch_related("answers"))
-    return render(request, "tours/progress.html", {"rows": rows, "everyone": False,
-                                                   "next_tours": next_tours(request.user)})
+    return render(request, "tours/progress.html", {"rows": rows, "everyone": False})
 
 
 @requires("manage_users")

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -16,6 +14,7 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
+from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
@@ -29,9 +28,7 @@ JOURNEY_SECONDS = 60
 CUSTOMER_ORDERS_MAX = 50
 MAX_ID = 200
 
-
-def _key(*parts: object) -> str:
-    return "web:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+_contexts = SharedCache("default", JOURNEY_SECONDS)
 
 
 def _url(name: str, *args: str) -> str | None:
@@ -98,8 +95,9 @@ def _days(steps: list[dict]) -> list[tuple[str, list[dict]]]:
 def journey_context(request, order_id: str) -> dict | None:
     """Everything the page shows, redacted for the viewer; cached briefly per viewer kind."""
     pol = common.policy(request)
-    key = _key("journey", common.source().name, order_id, pol.show_identifiers, get_language())
-    found = cache.get(key)
+    key = cache_key("journey", common.source().name, order_id, policy=pol,
+                    language=get_language())
+    found = _contexts.get(key)
     if found is not None:
         return found
     result = report(order_id)
@@ -129,7 +127,7 @@ def journey_context(request, order_id: str) -> dict | None:
             "png": _url("web:journey_png", order_id),
         },
     }
-    cache.set(key, context, JOURNEY_SECONDS)
+    _contexts.put(key, context)
     return context
 
 

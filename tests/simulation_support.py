@@ -1,0 +1,59 @@
+"""One simulation per set of options for the whole test session.
+
+    def test_x(simulation):
+        run = simulation(orders=40, days=3, seed=3)   # the `simulation` fixture (conftest.py)
+        run.folder, run.truth, run.traces()
+
+simulated(**options) is the same outside fixtures (tours_support). Options are those of
+explorer.simulation.SimulationConfig (fault_rates as a dict). Files are written once, into a
+folder removed when the session ends; traces() parses them anew on each call, so a test may
+change what it gets without touching another test's data.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from explorer.simulation import SimulationConfig, simulate
+from explorer.traces.model import Trace
+from explorer.traces.parsers import iter_file
+
+_lock = threading.Lock()
+_runs: dict[str, Simulated] = {}
+_root: Path | None = None
+
+
+@dataclass(frozen=True)
+class Simulated:
+    folder: Path  # the trace files (alexandrite-day-NNN.jsonl); do not write into it
+    truth: dict  # the --truth document: orders and faults
+
+    @property
+    def files(self) -> list[Path]:
+        return sorted(self.folder.iterdir())
+
+    def traces(self) -> list[Trace]:
+        return [t for path in self.files for result in iter_file(path) for t in result.traces]
+
+
+def simulated(**options) -> Simulated:
+    """The simulation with these options, run on first use."""
+    global _root
+    key = json.dumps(options, sort_keys=True)
+    with _lock:
+        if key not in _runs:
+            if _root is None:
+                _root = Path(tempfile.mkdtemp(prefix="explorer-simulations-"))
+                atexit.register(shutil.rmtree, _root, True)
+            run_dir = _root / f"run-{len(_runs)}"
+            simulate(SimulationConfig(out=run_dir / "traces", truth=run_dir / "truth.json",
+                                      **options))
+            _runs[key] = Simulated(run_dir / "traces",
+                                   json.loads((run_dir / "truth.json").read_text()))
+        return _runs[key]
