@@ -47,10 +47,12 @@ def test_critical_path_json_of_an_otlp_trace():
 
 
 def test_critical_path_of_a_jaeger_trace_with_follows_from_and_overflowing_children():
+    # Jaeger UI (2026) keeps FOLLOWS_FROM children (4 and its child 5) on the path
     document, _, error = analyze(APPROVAL, "--critical-path", "--json")
     assert error is None
     assert sections(document, "1f2e3d4c5b6a79881f2e3d4c5b6a7988") == [
-        ("3", 50, 100), ("1", 40, 50), ("2", 0, 40)]
+        ("3", 50, 100), ("1", 48, 50), ("4", 47, 48), ("5", 43, 47), ("4", 42, 43),
+        ("1", 40, 42), ("2", 0, 40)]
 
 
 def test_service_graph_json():
