@@ -1,0 +1,102 @@
+"""`manage.py receive`: the OTLP receiver (explorer/receiver; docs/receiver.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+
+from explorer.receiver.config import ReceiverConfigError, load
+from explorer.receiver.grpc_server import grpc_server
+from explorer.receiver.http_server import http_server
+from explorer.receiver.service import Receiver
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise CommandError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _log_to_stderr(verbosity: int) -> None:
+    """Senders, refusals and failures on stderr (verbosity 2: every commit too), unless the
+    deployment configured logging itself."""
+    log = logging.getLogger("explorer.receiver")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+class Command(BaseCommand):
+    help = (
+        "Receive OTLP traces over HTTP (POST /v1/traces) and gRPC, and store them "
+        "(EXPLORER_RECEIVER_MODE full or index). Stops on SIGTERM or Ctrl-C."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--http", default="127.0.0.1:4318", metavar="HOST:PORT",
+                            help="OTLP/HTTP address (default 127.0.0.1:4318; port 0: any free)")
+        parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT",
+                            help="OTLP/gRPC address (default 127.0.0.1:4317); 'off' for none")
+
+    def handle(self, *args, **options):
+        _log_to_stderr(options["verbosity"])
+        try:
+            config = load()
+        except ReceiverConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        http_host, http_port = host_port(options["http"])
+        grpc_address = None if options["grpc"] == "off" else host_port(options["grpc"])
+        hosts = [http_host] + ([grpc_address[0]] if grpc_address else [])
+        if not config.tokens and not all(_loopback(h) for h in hosts):
+            raise CommandError(
+                "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
+                "loopback only (give each sender a token to listen elsewhere)")
+        receiver = Receiver(config)
+        receiver.start()
+        try:
+            http = http_server(receiver, http_host, http_port)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
+        grpc_srv = None
+        if grpc_address:
+            try:
+                grpc_srv, bound = grpc_server(receiver, *grpc_address)
+            except RuntimeError as exc:
+                raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
+            grpc_srv.start()
+        scheme = "https" if config.tls else "http"
+        self.stdout.write(f"receiving OTLP/HTTP on {scheme}://{http_host}:"
+                          f"{http.server_address[1]}/v1/traces")
+        if grpc_srv:
+            self.stdout.write(f"receiving OTLP/gRPC on {grpc_address[0]}:{bound}")
+        self.stdout.write(f"mode {config.mode}; senders: "
+                          f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}")
+        self.stdout.flush()
+        stop = threading.Event()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+        serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
+        serving.start()
+        stop.wait()
+        http.shutdown()
+        if grpc_srv:
+            grpc_srv.stop(grace=5).wait()
+        receiver.stop()
+        self.stdout.write("receiver stopped")
