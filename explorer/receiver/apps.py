@@ -8,11 +8,10 @@ class ReceiverConfig(AppConfig):
 
     def ready(self) -> None:
         # In index mode remote backends answer the look-ups they lack from the index
-        # (installed here because the source registry, a lower layer, cannot import us).
-        from django.conf import settings
-
+        # (installed here because the source registry, a lower layer, cannot import us;
+        # with_index reads the mode on every call).
         from explorer.receiver.index import with_index
         from explorer.sources import registry
 
-        if settings.EXPLORER_RECEIVER_MODE == "index" and with_index not in registry.WRAPPERS:
+        if with_index not in registry.WRAPPERS:
             registry.WRAPPERS.append(with_index)

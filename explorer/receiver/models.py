@@ -31,16 +31,18 @@ class IndexedTrace(models.Model):
 
 
 class IndexedValue(models.Model):
-    """A business-attribute value of the trace, or (key link.trace_id) a trace it links to."""
+    """A business-attribute value of the trace, or (key link.trace_id) a trace it links to.
+    Keyed by the trace id itself, so that rows are written without first reading keys."""
 
-    trace = models.ForeignKey(IndexedTrace, on_delete=models.CASCADE, related_name="indexed_values")
+    trace_id = models.CharField(max_length=ID_LENGTH)
     key = models.CharField(max_length=ID_LENGTH)
     value = models.CharField(max_length=INDEXED_VALUE_LENGTH)
 
     class Meta:
         db_table = "receiver_value"
         constraints = [
-            models.UniqueConstraint(fields=["trace", "key", "value"], name="receiver_value_unique")
+            models.UniqueConstraint(fields=["trace_id", "key", "value"],
+                                    name="receiver_value_unique")
         ]
         indexes = [models.Index(fields=["key", "value"], name="receiver_value_key_value")]
 
