@@ -297,3 +297,14 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
+# the one `receive` runs): new arrivals are judged within about this long (default 2).
+EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))
+# EXPLORER_LIVE_BATCH: changed orders computed again per batch, one transaction each (200).
+EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
+# EXPLORER_LIVE_REFERENCE_SECONDS: the stored reference (baseline and typical journeys) is
+# computed again at most this often (wall clock), and whenever it no longer serves the newest
+# span (over an hour older); default 900.
+EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))
