@@ -321,3 +321,14 @@ EXPLORER_RECEIVER_RETRY_AFTER = int(os.environ.get("EXPLORER_RECEIVER_RETRY_AFTE
 # over TLS. Unset: plain (loopback, or behind a TLS-terminating proxy).
 EXPLORER_RECEIVER_TLS_CERT = os.environ.get("EXPLORER_RECEIVER_TLS_CERT", "")
 EXPLORER_RECEIVER_TLS_KEY = os.environ.get("EXPLORER_RECEIVER_TLS_KEY", "")
+
+# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
+# the one `receive` runs): new arrivals are judged within about this long (default 2).
+EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))
+# EXPLORER_LIVE_BATCH: changed orders computed again per batch, one transaction each (200).
+EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
+# EXPLORER_LIVE_REFERENCE_SECONDS: the stored reference (baseline and typical journeys) is
+# computed again at most this often (wall clock), and whenever it no longer serves the newest
+# span (over an hour older); default 900.
+EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))
