@@ -62,14 +62,14 @@ class Running:
 
 
 def start_receiver(env: dict[str, str], log_name: str = "receiver.log",
-                   http_port: int = 0, grpc_port: int = 0) -> Running:
+                   http_port: int = 0, grpc_port: int = 0, args: tuple[str, ...] = ()) -> Running:
     """Start `manage.py receive` and wait until both listeners are up."""
     data_dir = Path(env["EXPLORER_DATA_DIR"])
     log = data_dir / log_name
     out = log.open("ab")
     process = subprocess.Popen(
         [sys.executable, "manage.py", "receive", "--http", f"127.0.0.1:{http_port}",
-         "--grpc", f"127.0.0.1:{grpc_port}"],
+         "--grpc", f"127.0.0.1:{grpc_port}", *args],
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -102,3 +102,23 @@ def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
     assert len(values) == len(set(values))
     order = {str(s.attributes["order.id"]) for s in trace.spans if "order.id" in s.attributes}
     assert {v for k, v in values if k == "order.id"} == order
+
+
+def test_index_marks_orders_changed_own_and_through_links(without_order_on_consumers):
+    from explorer.journeys.models import OrderArrival
+
+    traces = without_order_on_consumers
+    consumer, link = next((t, s.links[0]) for t in traces for s in t.spans
+                          if s.kind == SpanKind.CONSUMER and s.links
+                          and not any("order.id" in x.attributes for x in t.spans))
+    producer_id = link.trace_id
+    producer = next(t for t in traces if t.trace_id == producer_id)
+    order = next(str(s.attributes["order.id"]) for s in producer.spans
+                 if "order.id" in s.attributes)
+    with transaction.atomic():
+        index.write([producer])
+    OrderArrival.objects.all().update(pending=False)
+    with transaction.atomic():
+        index.write([consumer])  # no order.id of its own
+    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) \
+        == [order]

@@ -134,7 +134,7 @@ def test_writer_behind_answers_429_with_retry_after(tmp_path):
 def test_index_mode_keeps_the_index_not_the_spans(tmp_path):
     env = receiver_env(tmp_path, EXPLORER_RECEIVER_MODE="index")
     migrate(env)
-    running = start_receiver(env)
+    running = start_receiver(env, args=("--no-worker",))
     try:
         batches = sdk_batches(3)
         exporter = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True, headers=AUTH)
@@ -180,5 +180,24 @@ def test_tls_for_http_and_grpc(tmp_path, monkeypatch):
         answer = requests.post(url, data=request_body(94), headers=HEADERS, timeout=10,
                                verify=str(pki.ca))
         assert answer.status_code == 200
+    finally:
+        running.stop()
+
+
+def test_receive_runs_the_live_worker(tmp_path):
+    env = receiver_env(tmp_path, EXPLORER_LIVE_INTERVAL_SECONDS="0.2")
+    migrate(env)
+    running = start_receiver(env)
+    try:
+        assert "live worker: order statuses from store" in running.log_text()
+        batch = sdk_batches(1)[0]
+        exporter = HttpExporter(endpoint=running.url, headers=AUTH)
+        assert exporter.export(batch) is SpanExportResult.SUCCESS
+        deadline = time.monotonic() + 30
+        rows = []
+        while not rows and time.monotonic() < deadline:
+            time.sleep(0.2)
+            rows = stored(tmp_path, "SELECT order_id, status FROM journeys_orderstatus")
+        assert rows == [("K-0", "in_progress")]
     finally:
         running.stop()

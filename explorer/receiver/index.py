@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from explorer.journeys.assembly import ORDER_KEY
+from explorer.journeys.live import mark_changed
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
@@ -100,6 +102,21 @@ def write(traces: list[Trace]) -> None:
             cursor.executemany(update, [[*encoded[t][1:], t] for t in changed])
         if values:
             cursor.executemany(add_value, values)
+    # In the same transaction: an order whose spans are committed is marked changed, so the
+    # live worker computes it again (the store does this itself for stored spans).
+    mark_changed(_orders_reached(values), now)
+
+
+def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
+    """The orders these index rows name, and those of the traces they link to (a consumer
+    trace without order.id belongs to its producer's order)."""
+    orders = {value for _, key, value in values if key == ORDER_KEY}
+    targets = sorted({value for _, key, value in values if key == LINKED_TRACE_KEY})
+    for first in range(0, len(targets), IN_SLICE):
+        rows = IndexedValue.objects.filter(trace_id__in=targets[first:first + IN_SLICE],
+                                           key=ORDER_KEY)
+        orders.update(rows.values_list("value", flat=True))
+    return orders
 
 
 def _names(model, fields: tuple[str, ...]) -> tuple[str, list[str]]:

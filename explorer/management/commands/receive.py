@@ -9,10 +9,13 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer.receiver.config import ReceiverConfigError, load
+from explorer.journeys.live import run_worker
+from explorer.management.commands.journey import setup
+from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import http_server
 from explorer.receiver.service import Receiver
+from explorer.sources.registry import configured
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -54,6 +57,12 @@ class Command(BaseCommand):
                             help="OTLP/HTTP address (default 127.0.0.1:4318; port 0: any free)")
         parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT",
                             help="OTLP/gRPC address (default 127.0.0.1:4317); 'off' for none")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="do not run the live worker (order statuses) in this process: "
+                                 "another `receive` or `manage.py watch` runs it")
+        parser.add_argument("--source", help="trace source the worker judges orders from "
+                                              "(default: the embedded store in full mode, the "
+                                              "configured backend in index mode)")
 
     def handle(self, *args, **options):
         _log_to_stderr(options["verbosity"])
@@ -68,13 +77,14 @@ class Command(BaseCommand):
             raise CommandError(
                 "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
                 "loopback only (give each sender a token to listen elsewhere)")
+        worker_source = None if options["no_worker"] else self._worker_source(config, options)
         receiver = Receiver(config)
         receiver.start()
         try:
             http = http_server(receiver, http_host, http_port)
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
-        grpc_srv = None
+        grpc_srv = bound = None
         if grpc_address:
             try:
                 grpc_srv, bound = grpc_server(receiver, *grpc_address)
@@ -94,9 +104,35 @@ class Command(BaseCommand):
             signal.signal(number, lambda *_: stop.set())
         serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
         serving.start()
+        worker = None
+        if worker_source is not None:
+            source, judging = setup({"source": worker_source})
+            worker = threading.Thread(target=run_worker, args=(stop, None, source, judging),
+                                      name="live-worker", daemon=True)
+            worker.start()
+            self.stdout.write(f"live worker: order statuses from {source.name}")
+        self.stdout.flush()
         stop.wait()
         http.shutdown()
         if grpc_srv:
             grpc_srv.stop(grace=5).wait()
         receiver.stop()
+        if worker is not None:
+            worker.join(timeout=30)
         self.stdout.write("receiver stopped")
+
+    @staticmethod
+    def _worker_source(config: ReceiverConfig, options: dict) -> str:
+        """The source the live worker reads: where this mode puts the spans."""
+        if options["source"]:
+            return options["source"]
+        if config.mode == "full":
+            return "store"
+        from django.conf import settings
+
+        name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", "store")
+        if configured().get(name, {}).get("kind", "store") == "store":
+            raise CommandError(
+                "EXPLORER_RECEIVER_MODE=index keeps no spans: set EXPLORER_DEFAULT_BACKEND to "
+                "the Tempo or Jaeger backend the Collector also sends to (or --no-worker)")
+        return name
