@@ -10,12 +10,16 @@ own SQLite database. A batch counts when it was answered 200, which the receiver
 after committing it.
 
 receive_spans_per_s_full / _index: spans acknowledged per second of wall time, with
-EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000).
+EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000), the receiver
+started with --no-worker (its live worker can run in another process).
 receive_peak_rss_mb: the receiver's peak RSS (VmHWM) while 10 times more senders than in the
 throughput runs send at once (target <= 500); receive_burst_429 how many answers told a sender
 to come back later meanwhile.
 receive_lost_spans: spans answered 200 that are missing after the receiver was SIGKILLed in the
 middle of a stream and restarted on the same port while the exporters retried (target 0).
+receive_lag_p95_ms: with one sender at 5,000 spans a second for LAG_SECONDS, the 95th
+percentile over orders of the time from the export of an order's last batch to its status
+row stored by the live worker that `receive` runs (its computed_at; target <= 5,000).
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 BATCH = 512
 SENDERS = 4
 BURST_SENDERS = 10 * SENDERS
+SPANS_PER_ORDER = 10  # as sdk_batches makes them: order n owns spans 10n to 10n + 9
+LAG_RATE = 5_000  # spans a second
+LAG_SECONDS = max(int(20 * SCALE), 5)
 
 
 def log(message: str) -> None:
@@ -171,7 +178,8 @@ def fresh(workdir: Path, name: str, **settings: str) -> dict[str, str]:
 
 def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     env = fresh(workdir, f"receive-{mode}", EXPLORER_RECEIVER_MODE=mode)
-    running = start_receiver(env)
+    # The receiver alone: its live worker (measured by the lag run) may run elsewhere.
+    running = start_receiver(env, args=("--no-worker",))
     try:
         seconds, spans = send_all(running.url, batches, SENDERS)
         results[f"receive_spans_per_s_{mode}"] = round(spans / seconds)
@@ -228,6 +236,48 @@ def lost_after_kill(workdir: Path, batches, results: dict) -> None:
             receiver.stop()
 
 
+def lag(workdir: Path, batches, results: dict) -> None:
+    import datetime
+    import statistics
+
+    env = fresh(workdir, "receive-lag")
+    running = start_receiver(env)
+    count = min(len(batches), LAG_RATE * LAG_SECONDS // BATCH)
+    sent: dict[str, float] = {}  # order id -> when the batch with its last span was sent
+    client = exporter(running.url)._client
+    try:
+        started = time.time()
+        for index in range(count):
+            due = started + index * BATCH / LAG_RATE
+            time.sleep(max(due - time.time(), 0))
+            now = time.time()
+            if not client.export(batches[index][0]).success:
+                raise RuntimeError("the lag run's export failed")
+            first, last = index * BATCH, index * BATCH + batches[index][1] - 1
+            for order in range(first // SPANS_PER_ORDER, last // SPANS_PER_ORDER + 1):
+                sent[f"A-{order:07d}"] = now
+        lags: dict[str, float] = {}
+        deadline = time.time() + 120
+        while len(lags) < len(sent) and time.time() < deadline:
+            time.sleep(0.5)
+            with sqlite3.connect(running.data_dir / "explorer.sqlite3") as db:
+                rows = db.execute("SELECT order_id, computed_at FROM journeys_orderstatus")
+                for order, computed in rows.fetchall():
+                    at = datetime.datetime.fromisoformat(computed).replace(
+                        tzinfo=datetime.UTC).timestamp()
+                    if order in sent and at >= sent[order]:
+                        lags[order] = at - sent[order]
+        if len(lags) < len(sent):
+            log(f"lag: {len(sent) - len(lags)} of {len(sent)} orders never got a status")
+        values = sorted(lags.values())
+        results["receive_lag_p95_ms"] = (round(statistics.quantiles(values, n=20)[18] * 1000)
+                                         if len(values) >= 20 else None)
+        results["receive_lag_orders"] = len(lags)
+        log(f"lag: {len(lags)} orders, p95 {results['receive_lag_p95_ms']} ms")
+    finally:
+        running.stop()
+
+
 def measure(workdir: Path) -> dict:
     results: dict = {}
     orders = max(int(30_000 * SCALE), 200)
@@ -237,6 +287,7 @@ def measure(workdir: Path) -> dict:
     throughput(workdir, "index", batches, results)
     burst(workdir, batches, results)
     lost_after_kill(workdir, batches[: max(len(batches) // 2, 20)], results)
+    lag(workdir, batches, results)
     return results
 
 

@@ -78,8 +78,10 @@ def decode(data: bytes, fmt: str, max_attribute_bytes: int, source: str) -> Deco
     decoded = Decoded(problems=[str(p) for p in result.errors], rejected=len(result.errors))
     if result.errors and not result.traces:
         raise Refused(400, f"request body does not decode as OTLP ({fmt}): {decoded.message}")
+    # No attribute can be larger than the whole body.
+    checked = None if len(data) <= max_attribute_bytes else _Checker(max_attribute_bytes, decoded)
     for trace in result.traces:
-        kept = [s for s in trace.spans if _fits(s, max_attribute_bytes, decoded)]
+        kept = trace.spans if checked is None else [s for s in trace.spans if checked.fits(s)]
         if kept:
             trace.spans = kept
             decoded.traces.append(trace)
@@ -87,28 +89,47 @@ def decode(data: bytes, fmt: str, max_attribute_bytes: int, source: str) -> Deco
     return decoded
 
 
-def _fits(span: Span, limit: int, decoded: Decoded) -> bool:
-    for where, attributes in _attribute_maps(span):
+class _Checker:
+    """Finds spans with an attribute value over the limit (each resource checked once)."""
+
+    def __init__(self, limit: int, decoded: Decoded) -> None:
+        self.limit = limit
+        self.decoded = decoded
+        # id(resource) -> (its key over the limit, that value's size) or None
+        self.resources: dict[int, tuple[str, int] | None] = {}
+
+    def fits(self, span: Span) -> bool:
+        resource = span.resource
+        if id(resource) not in self.resources:
+            self.resources[id(resource)] = self._over(resource.attributes)
+        where, found = "resource", self.resources[id(resource)]
+        if found is None:
+            where, found = "span", self._over(span.attributes)
+        if found is None and (span.events or span.links):
+            places = [(f"event {e.name[:100]!r}", e.attributes) for e in span.events]
+            places += [("link", link.attributes) for link in span.links]
+            for place, attributes in places:
+                where, found = place, self._over(attributes)
+                if found is not None:
+                    break
+        if found is None:
+            return True
+        key, size = found
+        self.decoded.rejected += 1
+        self.decoded.problems.append(
+            f"span {span.span_id} of trace {span.trace_id}: {where} attribute {key[:100]!r} "
+            f"holds {size} bytes, more than the limit of {self.limit} "
+            "(EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES); span rejected")
+        return False
+
+    def _over(self, attributes: dict) -> tuple[str, int] | None:
+        limit = self.limit
         for key, value in attributes.items():
-            size = _size(value)
+            kind = type(value)
+            size = len(value) if kind is str or kind is bytes else _size(value)
             if size > limit:
-                decoded.rejected += 1
-                decoded.problems.append(
-                    f"span {span.span_id} of trace {span.trace_id}: {where} attribute "
-                    f"{key[:100]!r} holds {size} bytes, more than the limit of {limit} "
-                    "(EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES); span rejected"
-                )
-                return False
-    return True
-
-
-def _attribute_maps(span: Span):
-    yield "span", span.attributes
-    yield "resource", span.resource.attributes
-    for event in span.events:
-        yield f"event {event.name[:100]!r}", event.attributes
-    for link in span.links:
-        yield "link", link.attributes
+                return key, size
+        return None
 
 
 def _size(value: object) -> int:

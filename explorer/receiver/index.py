@@ -24,6 +24,7 @@ from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import code_point_order, storable
 from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
 from explorer.store.summary import TraceFacts, start_of, trace_facts
+from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
 
@@ -53,6 +54,11 @@ def write(traces: list[Trace]) -> None:
     """Index these traces (inside the caller's transaction): merged with what is indexed;
     values and links are idempotent, so a resent batch adds none twice. Plain executemany:
     Django's bulk_create costs more than the database does here."""
+    with gc_paused():
+        _write(traces)
+
+
+def _write(traces: list[Trace]) -> None:
     facts = _facts(traces, list(settings.EXPLORER_BUSINESS_ATTRIBUTES))
     ids = list(facts)
     rows: dict[str, list] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import signal
@@ -78,6 +79,10 @@ class Command(BaseCommand):
                 "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
                 "loopback only (give each sender a token to listen elsewhere)")
         worker_source = None if options["no_worker"] else self._worker_source(config, options)
+        # Everything loaded so far lives as long as the process: the cyclic collector need not
+        # walk it again and again while requests make and drop spans by the hundred thousand.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
         receiver = Receiver(config)
         receiver.start()
         try:
