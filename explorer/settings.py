@@ -314,7 +314,7 @@ EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES = int(
 )
 # EXPLORER_RECEIVER_QUEUE_SPANS: spans decoded and waiting for the writer; past it senders
 # are told to retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED) instead of memory growing.
-EXPLORER_RECEIVER_QUEUE_SPANS = int(os.environ.get("EXPLORER_RECEIVER_QUEUE_SPANS", "40000"))
+EXPLORER_RECEIVER_QUEUE_SPANS = int(os.environ.get("EXPLORER_RECEIVER_QUEUE_SPANS", "10000"))
 # EXPLORER_RECEIVER_RETRY_AFTER: seconds a throttled sender is told to wait.
 EXPLORER_RECEIVER_RETRY_AFTER = int(os.environ.get("EXPLORER_RECEIVER_RETRY_AFTER", "1"))
 # EXPLORER_RECEIVER_TLS_CERT / EXPLORER_RECEIVER_TLS_KEY: PEM files; both set: HTTPS and gRPC

@@ -76,7 +76,8 @@ def start_receiver(env: dict[str, str], log_name: str = "receiver.log",
         text = log.read_text(errors="replace")
         found = re.findall(r"OTLP/HTTP on https?://[^:]+:(\d+)/.*\n.*OTLP/gRPC on [^:]+:(\d+)",
                            text)
-        if found:
+        worker_ready = "--no-worker" in args or "live worker:" in text.rsplit("receiving", 1)[-1]
+        if found and worker_ready:
             http, grpc = found[-1]
             return Running(process, int(http), int(grpc), data_dir, log)
         if process.poll() is not None:

@@ -27,6 +27,7 @@ _CODES = {
     413: grpc.StatusCode.RESOURCE_EXHAUSTED,
     415: grpc.StatusCode.INVALID_ARGUMENT,
     429: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    500: grpc.StatusCode.INTERNAL,
     503: grpc.StatusCode.UNAVAILABLE,
 }
 
@@ -45,7 +46,7 @@ def _export(receiver: Receiver):
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
         metadata = dict(context.invocation_metadata())
         outcome = receiver.export(Request(
-            body=body, content_type=None, content_encoding=None,
+            read_body=lambda: body, size=len(body), content_type=None, content_encoding=None,
             authorization=metadata.get("authorization"),
             peer=_peer_address(context.peer()),
         ), fmt="otlp-proto")

@@ -22,7 +22,7 @@ log = logging.getLogger("explorer.receiver")
 PATH = "/v1/traces"
 # gRPC status codes for google.rpc.Status bodies, by HTTP status.
 _RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 429: 8,
-              503: 14}
+              500: 13, 503: 14}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -51,25 +51,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(Outcome(411, "Content-Length is required"), json_answer, close=True)
             return
         size = int(length)
-        limit = self.receiver.config.max_bytes
-        if size > limit:
-            log.warning("receiver: refused %d bytes from %s: over EXPLORER_RECEIVER_MAX_BYTES",
-                        size, self.client_address[0])
-            # Not read: the connection is closed after the answer.
-            self._answer(Outcome(413, f"request body of {size} bytes is over the limit of "
-                                      f"{limit} (EXPLORER_RECEIVER_MAX_BYTES)"),
-                         json_answer, close=True)
-            return
-        body = self.rfile.read(size)
+        read: list[int] = []
+
+        def read_body() -> bytes:
+            read.append(size)
+            return self.rfile.read(size)
+
         outcome = self.receiver.export(Request(
-            body=body,
+            read_body=read_body,
+            size=size,
             content_type=self.headers.get("Content-Type"),
             content_encoding=self.headers.get("Content-Encoding"),
             authorization=self.headers.get("Authorization"),
             peer=self.client_address[0],
             forwarded_for=self.headers.get("X-Forwarded-For", ""),
         ))
-        self._answer(outcome, json_answer and outcome.status != 415)
+        # A body left unread (refused before reading: too large, wrong token, busy) would be
+        # taken for the next request: close the connection after the answer instead.
+        self._answer(outcome, json_answer, close=not read and size > 0)
 
     def do_GET(self) -> None:  # noqa: N802
         self._answer(Outcome(405, f"use POST {PATH}"), False)
@@ -109,6 +108,10 @@ class _Handler(BaseHTTPRequestHandler):
 class ReceiverHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
+
+    def handle_error(self, request, client_address) -> None:
+        # A failed TLS handshake or a dropped connection: one line, not a traceback.
+        log.warning("receiver: connection from %s failed", client_address[0], exc_info=False)
 
 
 def http_server(receiver: Receiver, host: str, port: int) -> ReceiverHTTPServer:

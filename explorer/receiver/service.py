@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from accounts import audit
@@ -29,11 +30,16 @@ log = logging.getLogger("explorer.receiver")
 COMMIT_WAIT_S = 30.0
 # A refused address or token is audited at most once per address in this many seconds.
 AUDIT_REFUSAL_EVERY_S = 60.0
+# Requests read and decoded at once (decoding holds the GIL: more would only hold more
+# bodies in memory); a request waits this long for its turn before being told to retry.
+DECODERS = 8
+ADMISSION_WAIT_S = 2.0
 
 
 @dataclass(slots=True)
 class Request:
-    body: bytes
+    read_body: Callable[[], bytes]  # called once sender and size are accepted, in turn
+    size: int  # the body's size as announced
     content_type: str | None
     content_encoding: str | None
     authorization: str | None
@@ -66,6 +72,8 @@ class Receiver:
         self.senders_seen: set[str] = set()
         self.refusals_audited: dict[str, float] = {}
         self.lock = threading.Lock()
+        # Turns to read and decode a request: bodies wait in the sockets, not in memory.
+        self.decoders = threading.BoundedSemaphore(DECODERS)
 
     def start(self) -> None:
         self.writer.start()
@@ -75,7 +83,15 @@ class Receiver:
         self.writer.join(timeout=COMMIT_WAIT_S)
 
     def export(self, request: Request, fmt: str | None = None) -> Outcome:
-        """Serve one export; `fmt` given (gRPC) skips the content-type check."""
+        """Serve one export; `fmt` given (gRPC) skips the content-type check. A failure that
+        is not the request's fault is logged and answered 500, never left unanswered."""
+        try:
+            return self._export(request, fmt)
+        except Exception:  # noqa: BLE001 - a bug must not kill the connection's thread silently
+            log.exception("receiver: a request from %s failed", request.peer)
+            return Outcome(500, "internal error in the receiver (logged)")
+
+    def _export(self, request: Request, fmt: str | None) -> Outcome:
         address = request.peer
         sender = "?"
         try:
@@ -85,12 +101,20 @@ class Receiver:
             except Refused as exc:
                 self._audit_refusal(address, str(exc))
                 raise
-            if len(request.body) > self.config.max_bytes:
-                raise Refused(413, f"request body of {len(request.body)} bytes is over the limit "
+            if request.size > self.config.max_bytes:
+                raise Refused(413, f"request body of {request.size} bytes is over the limit "
                                    f"of {self.config.max_bytes} (EXPLORER_RECEIVER_MAX_BYTES)")
             fmt = fmt or format_of(request.content_type)
-            data = inflated(request.body, request.content_encoding, self.config.max_bytes)
-            decoded = decode(data, fmt, self.config.max_attribute_bytes, f"request from {sender}")
+            if not self.decoders.acquire(timeout=ADMISSION_WAIT_S):
+                return Outcome(429, "too many requests at once; retry later",
+                               retry_after_s=self.config.retry_after_s)
+            try:
+                data = inflated(request.read_body(), request.content_encoding,
+                                self.config.max_bytes)
+                decoded = decode(data, fmt, self.config.max_attribute_bytes,
+                                 f"request from {sender}")
+            finally:
+                self.decoders.release()
         except Refused as exc:
             log.warning("receiver: refused a request from %s (sender %s): %s %s",
                         address, sender, exc.status, exc)

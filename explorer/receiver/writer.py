@@ -76,12 +76,10 @@ class SpanQueue:
 class Writer(threading.Thread):
     """Commits queued jobs, all waiting ones in one transaction (a group commit)."""
 
-    def __init__(self, queue: SpanQueue, store: Store,
-                 after_commit: Callable[[list[Trace]], None] | None = None) -> None:
+    def __init__(self, queue: SpanQueue, store: Store) -> None:
         super().__init__(name="receiver-writer", daemon=True)
         self.queue = queue
         self.store = store
-        self.after_commit = after_commit
         self.stopping = threading.Event()
         self.committed_spans = 0
         # Small database writes other threads hand over (audit entries): one writer only.
@@ -127,8 +125,3 @@ class Writer(threading.Thread):
             job.done.set()
         log.debug("receiver: committed %d spans of %d requests in %.0f ms", spans, len(jobs),
                   (time.monotonic() - started) * 1000)
-        if self.after_commit is not None:
-            try:
-                self.after_commit(traces)
-            except Exception:  # noqa: BLE001 - the spans are stored; marking is best effort
-                log.exception("receiver: marking changed orders failed")

@@ -103,12 +103,9 @@ class Command(BaseCommand):
             self.stdout.write(f"receiving OTLP/gRPC on {grpc_address[0]}:{bound}")
         self.stdout.write(f"mode {config.mode}; senders: "
                           f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}")
-        self.stdout.flush()
         stop = threading.Event()
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, lambda *_: stop.set())
-        serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
-        serving.start()
         worker = None
         if worker_source is not None:
             source, judging = setup({"source": worker_source})
@@ -116,6 +113,8 @@ class Command(BaseCommand):
                                       name="live-worker", daemon=True)
             worker.start()
             self.stdout.write(f"live worker: order statuses from {source.name}")
+        serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
+        serving.start()
         self.stdout.flush()
         stop.wait()
         http.shutdown()
