@@ -201,3 +201,26 @@ def test_receive_runs_the_live_worker(tmp_path):
         assert rows == [("K-0", "in_progress")]
     finally:
         running.stop()
+
+
+def test_processes_share_the_ports(tmp_path):
+    env = receiver_env(tmp_path)
+    migrate(env)
+    running = start_receiver(env, args=("--processes", "2"))
+    try:
+        deadline = time.monotonic() + 60
+        while running.log_text().count("receiving OTLP/HTTP") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert running.log_text().count(f":{running.http_port}/v1/traces") == 2
+        batches = sdk_batches(16)
+        # Sixteen exporters, sixteen connections: the kernel spreads them over both processes.
+        for batch in batches:
+            exporter = HttpExporter(endpoint=running.url, headers=AUTH)
+            assert exporter.export(batch) is SpanExportResult.SUCCESS
+            exporter.shutdown()
+        spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
+        assert spans == {trace_of(b): 5 for b in batches}
+        assert running.log_text().count("sender shop-collector sends from") == 2
+    finally:
+        running.stop()
+    assert "receiver stopped" in running.log_text()

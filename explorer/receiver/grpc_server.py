@@ -66,13 +66,16 @@ def _export(receiver: Receiver):
     return export
 
 
-def grpc_server(receiver: Receiver, host: str, port: int) -> tuple[grpc.Server, int]:
-    """A started-later server listening on host:port (port 0: a free one, returned)."""
+def grpc_server(receiver: Receiver, host: str, port: int,
+                reuse_port: bool = False) -> tuple[grpc.Server, int]:
+    """A started-later server listening on host:port (port 0: a free one, returned);
+    `reuse_port` as for http_server (gRPC would share a port by default: not by accident)."""
     limit = receiver.config.max_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="receiver-grpc"),
         options=[("grpc.max_receive_message_length", limit),
-                 ("grpc.max_send_message_length", 1 << 20)],
+                 ("grpc.max_send_message_length", 1 << 20),
+                 ("grpc.so_reuseport", int(reuse_port))],
     )
     handler = grpc.method_handlers_generic_handler(SERVICE, {
         "Export": grpc.unary_unary_rpc_method_handler(_export(receiver)),

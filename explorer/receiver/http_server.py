@@ -109,14 +109,21 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64
 
+    def __init__(self, address, handler, reuse_port: bool) -> None:
+        self.allow_reuse_port = reuse_port  # read when binding
+        super().__init__(address, handler)
+
     def handle_error(self, request, client_address) -> None:
         # A failed TLS handshake or a dropped connection: one line, not a traceback.
         log.warning("receiver: connection from %s failed", client_address[0], exc_info=False)
 
 
-def http_server(receiver: Receiver, host: str, port: int) -> ReceiverHTTPServer:
+def http_server(receiver: Receiver, host: str, port: int,
+                reuse_port: bool = False) -> ReceiverHTTPServer:
+    """Listening on host:port (port 0: a free one); `reuse_port`: shared with the other
+    processes of `receive --processes`, the kernel spreading connections among them."""
     handler = type("Handler", (_Handler,), {"receiver": receiver})
-    server = ReceiverHTTPServer((host, port), handler)
+    server = ReceiverHTTPServer((host, port), handler, reuse_port)
     config = receiver.config
     if config.tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

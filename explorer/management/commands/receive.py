@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import ipaddress
 import logging
 import signal
+import subprocess
+import sys
 import threading
 
 from django.core.management.base import BaseCommand, CommandError
@@ -61,6 +64,10 @@ class Command(BaseCommand):
         parser.add_argument("--no-worker", action="store_true",
                             help="do not run the live worker (order statuses) in this process: "
                                  "another `receive` or `manage.py watch` runs it")
+        parser.add_argument("--processes", type=int, default=1, metavar="N",
+                            help="receiver processes sharing the ports (one per core); only "
+                                 "the first runs the live worker (default 1)")
+        parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
         parser.add_argument("--source", help="trace source the worker judges orders from "
                                               "(default: the embedded store in full mode, the "
                                               "configured backend in index mode)")
@@ -83,16 +90,19 @@ class Command(BaseCommand):
         # walk it again and again while requests make and drop spans by the hundred thousand.
         gc.freeze()
         gc.set_threshold(50_000, 20, 20)
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1")
+        reuse_port = options["reuse_port"] or options["processes"] > 1
         receiver = Receiver(config)
         receiver.start()
         try:
-            http = http_server(receiver, http_host, http_port)
+            http = http_server(receiver, http_host, http_port, reuse_port)
         except OSError as exc:
             raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
         grpc_srv = bound = None
         if grpc_address:
             try:
-                grpc_srv, bound = grpc_server(receiver, *grpc_address)
+                grpc_srv, bound = grpc_server(receiver, *grpc_address, reuse_port)
             except RuntimeError as exc:
                 raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
             grpc_srv.start()
@@ -115,15 +125,32 @@ class Command(BaseCommand):
             self.stdout.write(f"live worker: order statuses from {source.name}")
         serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
         serving.start()
+        others = self._start_others(options, http_host, http.server_address[1],
+                                    grpc_address and (grpc_address[0], bound))
         self.stdout.flush()
         stop.wait()
+        for other in others:
+            other.terminate()
         http.shutdown()
         if grpc_srv:
             grpc_srv.stop(grace=5).wait()
         receiver.stop()
         if worker is not None:
             worker.join(timeout=30)
+        for other in others:
+            other.wait()
         self.stdout.write("receiver stopped")
+
+    @staticmethod
+    def _start_others(options: dict, http_host: str, http_port: int,
+                      grpc_address: tuple[str, int] | None) -> list[subprocess.Popen]:
+        """The other processes of --processes N: the same command on the ports now bound,
+        without the worker. Stateless like this one, so any may take any request."""
+        grpc = f"{grpc_address[0]}:{grpc_address[1]}" if grpc_address else "off"
+        command = [sys.executable, sys.argv[0], "receive", "--http", f"{http_host}:{http_port}",
+                   "--grpc", grpc, "--no-worker", "--reuse-port",
+                   "--verbosity", str(options["verbosity"])]
+        return [subprocess.Popen(command) for _ in range(options["processes"] - 1)]
 
     @staticmethod
     def _worker_source(config: ReceiverConfig, options: dict) -> str:
