@@ -11,7 +11,8 @@ after committing it.
 
 receive_spans_per_s_full / _index: spans acknowledged per second of wall time, with
 EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000), the receiver
-started with --no-worker (its live worker can run in another process).
+started with --no-worker (its live worker can run in another process); one process
+(BENCH_RECEIVER_PROCESSES=N: receive --processes N).
 receive_peak_rss_mb: the receiver's peak RSS (VmHWM) while 10 times more senders than in the
 throughput runs send at once (target <= 500); receive_burst_429 how many answers told a sender
 to come back later meanwhile.
@@ -187,8 +188,10 @@ def fresh(workdir: Path, name: str, **settings: str) -> dict[str, str]:
 
 def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     env = fresh(workdir, f"receive-{mode}", EXPLORER_RECEIVER_MODE=mode)
-    # The receiver alone: its live worker (measured by the lag run) may run elsewhere.
-    running = start_receiver(env, args=("--no-worker",))
+    # The receiver alone: its live worker (measured by the lag run) may run elsewhere. One
+    # process: on SQLite more would only take turns writing (docs/receiver.md).
+    processes = os.environ.get("BENCH_RECEIVER_PROCESSES", "1")
+    running = start_receiver(env, args=("--no-worker", "--processes", processes))
     try:
         seconds, spans = send_all(running.url, batches, SENDERS)
         results[f"receive_spans_per_s_{mode}"] = round(spans / seconds)
