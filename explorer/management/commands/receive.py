@@ -38,15 +38,16 @@ def _loopback(host: str) -> bool:
 
 
 def _log_to_stderr(verbosity: int) -> None:
-    """Senders, refusals and failures on stderr (verbosity 2: every commit too), unless the
-    deployment configured logging itself."""
-    log = logging.getLogger("explorer.receiver")
-    if not log.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.propagate = False
-    log.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+    """Senders, refusals, failures and the live worker's cycles on stderr (verbosity 2: every
+    commit too), unless the deployment configured logging itself."""
+    for name in ("explorer.receiver", "explorer.live"):
+        log = logging.getLogger(name)
+        if not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.propagate = False
+        log.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
 
 
 class Command(BaseCommand):
