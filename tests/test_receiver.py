@@ -255,3 +255,24 @@ def test_no_tokens_refuses_to_listen_beyond_loopback(tmp_path):
     done = subprocess.run([sys.executable, "manage.py", "receive"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert "EXPLORER_RECEIVER_TOKENS is not JSON" in done.stderr
+
+
+def test_grpc_bad_body_and_oversize(receiver):
+    import grpc
+
+    method = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    with grpc.insecure_channel(receiver.grpc_endpoint) as channel:
+        export = channel.unary_unary(method)  # raw bytes both ways
+        with pytest.raises(grpc.RpcError) as caught:
+            export(b"\x00\x01 definitely not protobuf \xff\xfe", metadata=metadata, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "does not decode as OTLP (otlp-proto)" in caught.value.details()
+        with pytest.raises(grpc.RpcError) as caught:
+            export(request_body(83, big=MAX_BYTES), metadata=metadata, timeout=10)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        answer = trace_service_pb2.ExportTraceServiceResponse.FromString(
+            export(request_body(84), metadata=metadata, timeout=10))
+        assert not answer.HasField("partial_success")
+    spans = stored_spans(receiver.data_dir)
+    assert trace_id(83) not in spans and spans[trace_id(84)] == 2

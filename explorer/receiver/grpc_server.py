@@ -18,8 +18,10 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from explorer.receiver.service import Receiver, Request
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
-# Concurrent exports served; more wait in gRPC's own queue.
+# Concurrent exports served; up to PENDING more wait in gRPC's own queue (each holding its
+# message), past that gRPC answers RESOURCE_EXHAUSTED at once: memory stays bounded.
 WORKERS = 8
+PENDING = 32
 _CODES = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     401: grpc.StatusCode.UNAUTHENTICATED,
@@ -73,6 +75,7 @@ def grpc_server(receiver: Receiver, host: str, port: int,
     limit = receiver.config.max_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="receiver-grpc"),
+        maximum_concurrent_rpcs=WORKERS + PENDING,
         options=[("grpc.max_receive_message_length", limit),
                  ("grpc.max_send_message_length", 1 << 20),
                  ("grpc.so_reuseport", int(reuse_port))],
