@@ -173,7 +173,7 @@ class _Writer:
             rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
             for row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[row.trace_id] = row
-        stored = _stored_state([row.pk for row in existing.values()])
+        stored = _stored_state([row.pk for row in existing.values()], traces)
 
         appended: list[StoredTrace] = []
         new_rows: list[StoredTrace] = []
@@ -310,8 +310,11 @@ class _Stored:
     replaced: bool = False  # its chunks are written again from seq 0
 
 
-def _stored_state(pks: list[int]) -> dict[int, _Stored]:
+def _stored_state(pks: list[int], traces: list[PreparedTrace]) -> dict[int, _Stored]:
+    """What the stored traces (by key) already hold of what `traces` bring: their span keys,
+    their index rows among those the new spans would add, their operations."""
     state = {pk: _Stored() for pk in pks}
+    _known_attributes(state, traces)
     for start in range(0, len(pks), IN_SLICE):
         part = pks[start : start + IN_SLICE]
         chunks = TraceChunk.objects.filter(trace_id__in=part)
@@ -322,13 +325,34 @@ def _stored_state(pks: list[int]) -> dict[int, _Stored]:
                 data = chunks.filter(trace_id=pk, seq=seq).values_list("data", flat=True).get()
                 keys = span_keys(codec.decode_spans(bytes(data)))
             found.keys.update(read_keys(bytes(keys)))
-        rows = TraceAttribute.objects.filter(trace_id__in=part)
-        for pk, key, value in rows.values_list("trace_id", "key", "value"):
-            state[pk].attributes.add((key, value))
         rows = TraceOperation.objects.filter(trace_id__in=part)
         for pk, operation in rows.values_list("trace_id", "operation_id"):
             state[pk].operations.add(operation)
     return state
+
+
+def _known_attributes(state: dict[int, _Stored], traces: list[PreparedTrace]) -> None:
+    """The index rows (key, value) of the stored traces among those the batch would add: only
+    those are read (through the key-value index), not every value a long trace collected."""
+    wanted: dict[str, set[str]] = {}
+    for prepared in traces:
+        for key, values in prepared.facts.business.items():
+            wanted.setdefault(_cut(key), set()).update(
+                _cut(v, INDEXED_VALUE_LENGTH) for v in values)
+        wanted.setdefault(LINKED_TRACE_KEY, set()).update(
+            _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links)
+    pks = list(state)
+    for key, found in wanted.items():
+        values = sorted(found)
+        for start in range(0, len(pks), IN_SLICE):
+            for first in range(0, len(values), IN_SLICE):
+                rows = TraceAttribute.objects.filter(
+                    key=key,
+                    value__in=values[first : first + IN_SLICE],
+                    trace_id__in=pks[start : start + IN_SLICE],
+                )
+                for pk, value in rows.values_list("trace_id", "value"):
+                    state[pk].attributes.add((key, value))
 
 
 def _describe(row: StoredTrace, prepared: PreparedTrace) -> None:

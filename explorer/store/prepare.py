@@ -153,8 +153,10 @@ class Batcher:
         self.batch = Batch()
         self.pending: dict[str, tuple[list[Span], list[str]]] = {}
         self.pending_spans = 0
-        # Traces of the previous batch: met again, they arrive in pieces (a long trace as the
-        # Collector's file exporter writes it), so their piece is appended, not laid out.
+        # Traces met in several documents (lines) of this batch, or in the previous batch too,
+        # arrive in pieces (a long trace as the Collector's file exporter writes it): their
+        # piece is appended and laid out once read, not laid out for each batch.
+        self.pieces: set[str] = set()
         self.previous: set[str] = set()
 
     def add(self, trace: Trace, file: str) -> Batch | None:
@@ -172,6 +174,8 @@ class Batcher:
         entry = self.pending.get(trace.trace_id)
         if entry is None:
             entry = self.pending[trace.trace_id] = ([], [])
+        else:
+            self.pieces.add(trace.trace_id)
         entry[0].extend(trace.spans)
         entry[1].extend(w for w in trace.warnings if w not in entry[1])
         self.pending_spans += len(trace.spans)
@@ -189,10 +193,11 @@ class Batcher:
         batch = self.batch
         batch.traces = [
             prepare_trace(trace_id, spans, warnings, self.config,
-                          lay_out_chunks=trace_id not in self.previous)
+                          lay_out_chunks=trace_id not in self.pieces
+                          and trace_id not in self.previous)
             for trace_id, (spans, warnings) in self.pending.items()
         ]
-        self.previous = set(self.pending)
+        self.previous, self.pieces = set(self.pending), set()
         self.batch, self.pending, self.pending_spans = Batch(), {}, 0
         return batch
 
