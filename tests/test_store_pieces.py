@@ -191,3 +191,17 @@ def test_pieces_in_one_batch_and_in_a_small_trace_leave_no_stale_warning():
     assert row.warnings == [] and row.ordered and row.layout is None
     assert TraceChunk.objects.filter(trace=row).count() == 1  # still one chunk by start
     assert StoreSource().trace_overview(small.trace_id) is None
+
+
+@pytest.mark.django_db
+def test_chunks_stored_before_keys_were_kept_are_read_once_to_merge(small_chunks):
+    parts = pieces(big_trace(PIECES), 4)
+    store_traces([parts[0], parts[1]])  # one batch: stored whole, laid out
+    TraceChunk.objects.update(keys=None)  # as stored by an earlier version
+    store_traces([parts[1], parts[2]])  # parts[1] again: its spans are known all the same
+    store_traces([parts[3]])
+    assert StoredTrace.objects.get(trace_id=PIECES).span_count == 364
+    store_traces([big_trace(WHOLE)])
+    source = StoreSource()
+    assert page_rows(source, PIECES) == page_rows(source, WHOLE)
+    assert stored_state(PIECES) == stored_state(WHOLE)
