@@ -343,8 +343,10 @@ def run_cycle(source: TraceSource, config: Judging, now_ns: int | None = None,
     """One cycle: collect arrivals, store the reference if due, compute the changed orders
     again, re-judge the others at now."""
     started = time.perf_counter()
-    marked = collect_arrivals()
+    # "Now" before the arrivals: every span it counts is then among the arrivals collected,
+    # so an order is never judged at a now that includes a consumer it has not read.
     now = now_ns if now_ns is not None else latest_time_ns(source)
+    marked = collect_arrivals()
     result = CycleResult(now_ns=now, marked=marked)
     if now is not None:
         result.reference_stored = refresh_reference_if_due(source, config, now)
