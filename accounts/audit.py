@@ -11,15 +11,18 @@ from .models import AuditAction, AuditEntry
 __all__ = ["AuditAction", "record"]
 
 
-def record(request, action, object_type="", object_id="", detail="", user=None, username=""):
-    """Write one audit entry for `request` (user and client address taken from it)."""
+def record(request, action, object_type="", object_id="", detail="", user=None, username="",
+           address=None):
+    """Write one audit entry for `request` (user and client address taken from it); without
+    a request (the OTLP receiver), `username` and `address` say who and from where."""
     if user is None and request is not None:
         candidate = getattr(request, "user", None)
         if candidate is not None and candidate.is_authenticated:
             user = candidate
     if user is not None and not username:
         username = user.get_username()
-    address = request_client_address(request) if request is not None else None
+    if request is not None:
+        address = request_client_address(request)
     return AuditEntry.objects.create(
         user=user,
         username=username[:150],

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "explorer.c4",
     "explorer.web",
     "explorer.tours",
+    "explorer.receiver",
 ]
 
 MIDDLEWARE = [
@@ -314,3 +315,37 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- OTLP receiver (`manage.py receive`, explorer/receiver; docs/receiver.md) ---
+# EXPLORER_RECEIVER_MODE: "full" stores every span in the embedded store (as `ingest`);
+# "index" keeps only what journeys need beside a Tempo or Jaeger backend that gets the spans.
+EXPLORER_RECEIVER_MODE = os.environ.get("EXPLORER_RECEIVER_MODE", "full").strip().lower()
+# EXPLORER_RECEIVER_TOKENS: JSON {"sender-name": "token"}; senders authenticate with
+# "Authorization: Bearer <token>". Empty: only a receiver on loopback accepts anonymous senders.
+EXPLORER_RECEIVER_TOKENS = os.environ.get("EXPLORER_RECEIVER_TOKENS", "{}")
+# EXPLORER_RECEIVER_MAX_BYTES: largest request body, compressed and inflated (413 past it).
+EXPLORER_RECEIVER_MAX_BYTES = int(os.environ.get("EXPLORER_RECEIVER_MAX_BYTES", str(8 << 20)))
+# EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES: a span with a larger attribute value is rejected.
+EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES = int(
+    os.environ.get("EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES", str(64 << 10))
+)
+# EXPLORER_RECEIVER_QUEUE_SPANS: spans decoded and waiting for the writer; past it senders
+# are told to retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED) instead of memory growing.
+EXPLORER_RECEIVER_QUEUE_SPANS = int(os.environ.get("EXPLORER_RECEIVER_QUEUE_SPANS", "10000"))
+# EXPLORER_RECEIVER_RETRY_AFTER: seconds a throttled sender is told to wait.
+EXPLORER_RECEIVER_RETRY_AFTER = int(os.environ.get("EXPLORER_RECEIVER_RETRY_AFTER", "1"))
+# EXPLORER_RECEIVER_TLS_CERT / EXPLORER_RECEIVER_TLS_KEY: PEM files; both set: HTTPS and gRPC
+# over TLS. Unset: plain (loopback, or behind a TLS-terminating proxy).
+EXPLORER_RECEIVER_TLS_CERT = os.environ.get("EXPLORER_RECEIVER_TLS_CERT", "")
+EXPLORER_RECEIVER_TLS_KEY = os.environ.get("EXPLORER_RECEIVER_TLS_KEY", "")
+
+# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
+# the one `receive` runs): new arrivals are judged within about this long (default 2).
+EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))
+# EXPLORER_LIVE_BATCH: changed orders computed again per batch, one transaction each (200).
+EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
+# EXPLORER_LIVE_REFERENCE_SECONDS: the stored reference (baseline and typical journeys) is
+# computed again at most this often (wall clock), and whenever it no longer serves the newest
+# span (over an hour older); default 900.
+EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))

@@ -3,7 +3,8 @@
 Generates its own OTLP JSON: order traces of shop-api, crm-api and mes-api with client/server
 pairs, database, S3 and RabbitMQ calls, ~10 attributes a span and the business attributes.
 Figures (targets in the README): orjson_ms_50k, parse_ratio_50k, analysis_ratio_50k,
-analysis_growth_10x, ingest_spans_per_s, lookup_ms, peak_rss_mb_ingest_1m.
+analysis_growth_10x, ingest_spans_per_s, lookup_ms, peak_rss_mb_ingest_1m,
+ingest_pieces_spans_per_s, peak_rss_mb_ingest_pieces (issue 12).
 """
 
 from __future__ import annotations
@@ -234,10 +235,17 @@ class OtlpGenerator:
         span(crm, consume, "UPDATE shop.orders", 3, 31, 36, "crm_db")
         return t + 41 * MS + jitter
 
-    def trace(self, trace_no: int, units: int, order: int | None = None) -> Iterator[bytes]:
+    def trace(
+        self,
+        trace_no: int,
+        units: int,
+        order: int | None = None,
+        group_units: int = UNITS_PER_RESOURCE_SPANS,
+    ) -> Iterator[bytes]:
         """One trace (a shop-api SERVER root and `units` order units, all of `order`, or of
         orders 0, 1, 2... when None) as OTLP JSON, in pieces to join: a huge trace never
-        exists as one Python object tree."""
+        exists as one Python object tree. Each `group_units` units make one resourceSpans
+        entry per service."""
         trace_id = f"{trace_no + 1:032x}"
         root_id = f"{self.next_span:016x}"
         self.next_span += 1
@@ -245,9 +253,9 @@ class OtlpGenerator:
         t = start + MS
         yield b'{"resourceSpans":['
         first = True
-        for begin in range(0, units, UNITS_PER_RESOURCE_SPANS):
+        for begin in range(0, units, group_units):
             out = {service: [] for service in RESOURCES}
-            for index in range(begin, min(begin + UNITS_PER_RESOURCE_SPANS, units)):
+            for index in range(begin, min(begin + group_units, units)):
                 t = self.unit(trace_id, root_id, t, index if order is None else order, out)
             if first:
                 business = attrs(
@@ -292,6 +300,24 @@ def write_jsonl(path: Path, spans: int) -> tuple[int, int]:
                 out.write(piece)
             out.write(b"\n")
     return traces * per_trace, traces
+
+
+def write_pieces(path: Path, spans: int, pieces: int, trace_no: int) -> int:
+    """One trace of `spans` spans as `pieces` JSON lines, one ExportTraceServiceRequest each,
+    as the Collector's file exporter writes a long trace; returns the spans written."""
+    units = max((spans - 1) // SPANS_PER_UNIT, pieces)
+    group = -(-units // pieces)
+    generator = OtlpGenerator(seed=trace_no)
+    entries: list[bytes] = []
+    with path.open("wb") as out:
+        for part in generator.trace(trace_no, units, group_units=group):
+            if part in (b'{"resourceSpans":[', b"]}"):
+                continue
+            entries.append(part.removeprefix(b","))
+            if len(entries) == len(RESOURCES):  # one entry per service: one group of units
+                out.write(b'{"resourceSpans":[' + b",".join(entries) + b"]}\n")
+                entries = []
+    return units * SPANS_PER_UNIT + 1
 
 
 def best_of(runs: int, call: Callable[[], object], gc_off: bool = False) -> float:
@@ -455,3 +481,19 @@ def measure_store(workdir: Path, results: dict) -> None:
         lookup(order_id)
         times.append(time.perf_counter() - started)
     results["lookup_ms"] = round(statistics.median(times) * 1000, 2)
+    measure_pieces(workdir, results)
+
+
+def measure_pieces(workdir: Path, results: dict) -> None:
+    """ingest_pieces_spans_per_s, peak_rss_mb_ingest_pieces: one 1,000,000-span trace in 200
+    JSON lines, merged piece by piece into the store (target: at least half the rate of
+    ingest_spans_per_s, at most 600 MB)."""
+    path = workdir / "trace-in-pieces.jsonl"
+    log(f"writing {path.name}")
+    spans = write_pieces(path, scaled(1_000_000), 200, trace_no=10**6)
+    log(f"ingesting one {spans}-span trace in 200 pieces")
+    seconds, _, peak_mb, output = run_ingest(path)
+    log(output.strip().splitlines()[-1] if output.strip() else "ingest said nothing")
+    path.unlink()
+    results["ingest_pieces_spans_per_s"] = round(spans / seconds)
+    results["peak_rss_mb_ingest_pieces"] = round(peak_mb, 1)

@@ -120,10 +120,10 @@ def refresh_snapshot(
     config: JudgingConfig,
     now: Now = NEWEST_SPAN,
     *,
-    since_ns: int | None = None,
+    orders: list[str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
 ) -> Snapshot:
-    """A status row per order (or per order seen since `since_ns`) and the reference at now,
-    for the stored snapshot (see explorer.journeys.status)."""
-    return order_snapshot(source, config.graph, config.container_of, now.at_ns, since_ns,
+    """A status row per order (or per order of `orders`) and the reference at now, for the
+    stored snapshot (see explorer.journeys.status)."""
+    return order_snapshot(source, config.graph, config.container_of, now.at_ns, orders,
                           config.names, previous)

@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import json
 import random
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,8 +51,9 @@ from explorer.simulation.telemetry import (
     otlp_http_exporter,
 )
 
-__all__ = ["DEFAULT_FAULT_RATES", "EPOCH_NS", "FAULT_KINDS", "SimulationConfig",
-           "SimulationError", "SimulationResult", "parse_fault_rates", "simulate"]
+__all__ = ["DEFAULT_FAULT_RATES", "EPOCH_NS", "FAULT_KINDS", "LiveConfig", "SimulationConfig",
+           "SimulationError", "SimulationResult", "parse_fault_rates", "simulate",
+           "simulate_live"]
 
 EPOCH_NS = 1_740_960_000 * 10**9  # Monday 2025-03-03 00:00:00 UTC
 MAX_ORDERS = 1_000_000
@@ -70,6 +74,18 @@ class SimulationConfig:
     truth: Path | None = None
     batch_size: int = 512
     until_days: int | None = None  # stop at the end of this day (None: run every order out)
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """The live demo (simulate_live): Alexandrite goes on from the end of day `from_days`,
+    where files cut off with --until-days stopped, in accelerated time, exporting over OTLP as
+    the spans end; new orders keep coming at the files' pace (orders / days a day)."""
+
+    endpoint: str
+    token: str | None = None
+    from_days: int = 14
+    speed: float = 60.0  # simulated seconds per real second: 60 = an hour a minute
 
 
 @dataclass
@@ -102,6 +118,27 @@ def _creation_times(config: SimulationConfig, rng: random.Random) -> list[tuple[
 
 def simulate(config: SimulationConfig) -> SimulationResult:
     """Run the simulation, write the files (and the truth file), return what was written."""
+    return _run(config)
+
+
+def simulate_live(config: SimulationConfig, live: LiveConfig, stop: threading.Event,
+                  warn: Callable[[str], None]) -> SimulationResult:
+    """Keep Alexandrite running until `stop` is set: the orders of `config` as its files have
+    them up to the end of day live.from_days, and from then on in accelerated time (live.speed),
+    every span exported over OTLP/HTTP as soon as it ends (none the files already hold), with
+    new orders arriving as in the files' days. A failed export is passed to `warn` and the run
+    goes on (the receiver may be restarting)."""
+    if not config.days <= live.from_days <= 3650:
+        raise SimulationError(f"--until-days must be from --days ({config.days}) to 3650, "
+                              f"not {live.from_days}")
+    if not live.speed > 0:
+        raise SimulationError(f"the speed must be above 0, not {live.speed}")
+    return _run(config, live, stop, warn)
+
+
+def _run(config: SimulationConfig, live: LiveConfig | None = None,
+         stop: threading.Event | None = None,
+         warn: Callable[[str], None] | None = None) -> SimulationResult:
     if not 1 <= config.orders <= MAX_ORDERS:
         raise SimulationError(f"--orders must be from 1 to {MAX_ORDERS}, not {config.orders}")
     if not 1 <= config.days <= 3650:
@@ -134,18 +171,28 @@ def simulate(config: SimulationConfig) -> SimulationResult:
         if not happened or happened[-1] != order.id:
             happened.append(order.id)
 
-    file_exporter = OtlpJsonLinesExporter(config.out, EPOCH_NS)
-    exporters = [(f"the file export into {config.out}", file_exporter)]
-    if config.otlp_endpoint:
-        exporters.append(otlp_http_exporter(config.otlp_endpoint))
-    until = None if config.until_days is None else config.until_days * DAY
-    batches = SyncBatchProcessor(exporters, config.batch_size)
-    processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until, on_end)
+    if live is None:
+        file_exporter = OtlpJsonLinesExporter(config.out, EPOCH_NS)
+        exporters = [(f"the file export into {config.out}", file_exporter)]
+        if config.otlp_endpoint:
+            exporters.append(otlp_http_exporter(config.otlp_endpoint))
+        until = None if config.until_days is None else config.until_days * DAY
+        # Cut by count after a root ends: a trace stays on one line of the files.
+        batches = SyncBatchProcessor(exporters, config.batch_size)
+        processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until,
+                                    on_end)
+    else:
+        file_exporter = None
+        until = None
+        # Every trace as soon as its root ends: the receiver sees it at once.
+        batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
+        processor = CutOffProcessor(batches, None, on_end, EPOCH_NS + live.from_days * DAY)
     lifecycle = Lifecycle(Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS,
                           on_fault, on_state)
-    for index, (created, source) in enumerate(_creation_times(config, rng)):
+
+    def place(index: int, created: int, source: str, fault: str | None) -> None:
         customer = rng.choice(partners if source == "partner_api" else shop)
-        order = Order(f"A-{100001 + index}", customer, source, faults[index], rng)
+        order = Order(f"A-{100001 + index}", customer, source, fault, rng)
         if order.fault == "lost_message":
             order.fault_site = rng.choice(_LOST_SITES[source])
         elif order.fault == "duplicate_delivery":
@@ -155,8 +202,14 @@ def simulate(config: SimulationConfig) -> SimulationResult:
         truth["orders"][order.id] = {"customer_id": customer.id, "customer_type": customer.type,
                                      "source": source, "final_state": None}
         lifecycle.start(order, created)
+
+    for index, (created, source) in enumerate(_creation_times(config, rng)):
+        place(index, created, source, faults[index])
+    pace = None
+    if live is not None:
+        pace = _live_orders(config, live, lifecycle, place, stop or threading.Event())
     try:
-        lifecycle.run(until)
+        lifecycle.run(until, pace)
     finally:
         processor.shutdown()
     for kind in FAULT_KINDS:
@@ -167,4 +220,51 @@ def simulate(config: SimulationConfig) -> SimulationResult:
         except OSError as exc:
             raise SimulationError(f"{config.truth}: cannot write the truth file: "
                                   f"{exc.strerror or exc}") from None
-    return SimulationResult(file_exporter.files, batches.exported, truth)
+    return SimulationResult(file_exporter.files if file_exporter else [], batches.exported,
+                            truth)
+
+
+def _live_orders(config: SimulationConfig, live: LiveConfig, lifecycle: Lifecycle,
+                 place: Callable[[int, int, str, str | None], None],
+                 stop: threading.Event) -> Callable[[int], bool]:
+    """Schedule new orders from live.from_days on (a random source of their own, so that
+    everything before is exactly what the files hold) and return the pacing of the run: a
+    step after the start waits until the wall clock, at live.speed, has reached it."""
+    rng = random.Random(f"alexandrite-live:{config.seed}")
+    per_day = config.orders / config.days
+    start = live.from_days * DAY
+    kinds = [kind for kind in FAULT_KINDS if config.fault_rates.get(kind, 0) > 0]
+    weights = [config.fault_rates[kind] for kind in kinds]
+    count = config.orders
+
+    def new_order(t: int) -> None:
+        nonlocal count
+        source = "partner_api" if rng.random() < PARTNER_SHARE else "shop"
+        draw = rng.random()
+        fault = None
+        for kind, weight in zip(kinds, weights, strict=True):
+            if draw < weight:
+                fault = kind
+                break
+            draw -= weight
+        place(count, t, source, fault)
+        count += 1
+        lifecycle.at(t + int(rng.expovariate(per_day) * DAY), new_order)
+
+    lifecycle.at(start + int(rng.expovariate(per_day) * DAY), new_order)
+    began: list[float] = []
+
+    def pace(t: int) -> bool:
+        if t <= start:
+            return not stop.is_set()
+        if not began:
+            began.append(time.monotonic())
+        due = began[0] + (t - start) / 1e9 / live.speed
+        while not stop.is_set():
+            wait = due - time.monotonic()
+            if wait <= 0:
+                return True
+            stop.wait(min(wait, 1.0))
+        return False
+
+    return pace

@@ -109,12 +109,16 @@ class Lifecycle:
         self._sequence += 1  # ties run in scheduling order, deterministically
         heapq.heappush(self._queue, (t, self._sequence, step, args))
 
-    def run(self, until: int | None = None) -> None:
+    def run(self, until: int | None = None,
+            pace: Callable[[int], bool] | None = None) -> None:
         """Run the steps in time order; with `until` (ns after the epoch), only those that
-        start by then: what happens later is never simulated."""
+        start by then: what happens later is never simulated. `pace(t)` is asked before each
+        step (it may wait for the wall clock); False stops the run."""
         while self._queue:
             t, _, step, args = heapq.heappop(self._queue)
             if until is not None and t > until:
+                break
+            if pace is not None and not pace(t):
                 break
             step(t, *args)
 

@@ -56,10 +56,12 @@ class SyncBatchProcessor(SpanProcessor):
     """
 
     def __init__(self, exporters: Sequence[tuple[str, SpanExporter]],
-                 batch_size: int = 512) -> None:
+                 batch_size: int = 512,
+                 on_failure: Callable[[str], None] | None = None) -> None:
         self._exporters = list(exporters)
         self._batch_size = batch_size
         self._batch: list[ReadableSpan] = []
+        self._on_failure = on_failure  # None: a failed export stops the run
         self.exported = 0
 
     def on_end(self, span: ReadableSpan) -> None:
@@ -73,8 +75,11 @@ class SyncBatchProcessor(SpanProcessor):
             return
         for description, exporter in self._exporters:
             if exporter.export(batch) != SpanExportResult.SUCCESS:
-                raise SimulationError(f"{description} could not export a batch of "
-                                      f"{len(batch)} spans")
+                problem = f"{description} could not export a batch of {len(batch)} spans"
+                if self._on_failure is None:
+                    raise SimulationError(problem)
+                self._on_failure(problem)
+                return
         self.exported += len(batch)
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
@@ -90,16 +95,22 @@ class SyncBatchProcessor(SpanProcessor):
 class CutOffProcessor(SpanProcessor):
     """Passes on to `inner` only the spans that ended by `until_ns` (every span when None):
     what a collector has received at the simulated "now"; a span still open then is never
-    exported. `on_end(span, kept)` hears about every ended span."""
+    exported. With `after_ns`, only those that ended after it: what a run cut off there did
+    not export (the live demo continues from there). `on_end(span, kept)` hears about every
+    ended span."""
 
     def __init__(self, inner: SpanProcessor, until_ns: int | None,
-                 on_end: Callable[[ReadableSpan, bool], None]) -> None:
+                 on_end: Callable[[ReadableSpan, bool], None],
+                 after_ns: int | None = None) -> None:
         self._inner = inner
         self._until_ns = until_ns
+        self._after_ns = after_ns
         self._on_end = on_end
 
     def on_end(self, span: ReadableSpan) -> None:
-        kept = self._until_ns is None or (span.end_time or 0) <= self._until_ns
+        end = span.end_time or 0
+        kept = ((self._until_ns is None or end <= self._until_ns)
+                and (self._after_ns is None or end > self._after_ns))
         if kept:
             self._inner.on_end(span)
         self._on_end(span, kept)
@@ -242,10 +253,11 @@ class OtlpJsonLinesExporter(SpanExporter):
         self.files.sort()
 
 
-def otlp_http_exporter(endpoint: str) -> tuple[str, SpanExporter]:
+def otlp_http_exporter(endpoint: str, token: str | None = None) -> tuple[str, SpanExporter]:
     """The SDK's OTLP/HTTP protobuf exporter and its description; a bare base URL gets the
-    standard /v1/traces path. Headers, compression, certificates and the timeout come from the
-    standard OTEL_EXPORTER_OTLP_TRACES_* / OTEL_EXPORTER_OTLP_* environment variables."""
+    standard /v1/traces path; `token` is sent as a bearer token (the explorer's receiver).
+    Headers, compression, certificates and the timeout come from the standard
+    OTEL_EXPORTER_OTLP_TRACES_* / OTEL_EXPORTER_OTLP_* environment variables."""
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
     parts = urlsplit(endpoint)
@@ -254,4 +266,6 @@ def otlp_http_exporter(endpoint: str) -> tuple[str, SpanExporter]:
                               f"URL such as http://127.0.0.1:4318")
     if parts.path in ("", "/"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
-    return f"the OTLP/HTTP export to {endpoint}", OTLPSpanExporter(endpoint=endpoint)
+    headers = {"Authorization": f"Bearer {token}"} if token else None
+    return (f"the OTLP/HTTP export to {endpoint}",
+            OTLPSpanExporter(endpoint=endpoint, headers=headers))

@@ -39,6 +39,11 @@ def register_kind(kind: str, factory: Callable[[str, dict], TraceSource]) -> Non
     FACTORIES[kind] = factory
 
 
+# Wrappers a higher layer installs (the receiver's index mode, explorer.receiver.apps): each
+# takes (name, options, source) and gives the source to use instead.
+WRAPPERS: list[Callable[[str, dict, TraceSource], TraceSource]] = []
+
+
 def configured() -> dict[str, dict]:
     """The configured sources by name; the embedded store is always there."""
     backends = {EMBEDDED: {"kind": "store"}}
@@ -62,4 +67,7 @@ def get_source(name: str | None = None) -> TraceSource:
     factory = FACTORIES.get(options.get("kind", ""))
     if factory is None:
         raise SourceError(f"trace source {name!r} has an unknown kind {options.get('kind')!r}")
-    return factory(name, options)
+    source = factory(name, options)
+    for wrap in WRAPPERS:
+        source = wrap(name, options, source)
+    return source

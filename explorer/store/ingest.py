@@ -19,6 +19,7 @@ import glob
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
-from explorer.sources.summary import merge_spans
+from explorer.sources.summary import TraceFacts
 from explorer.store import codec
 from explorer.store.models import (
     ID_LENGTH,
@@ -46,15 +47,27 @@ from explorer.store.prepare import (
     Rejection,
     Settings,
     Task,
+    id_present,
     plan,
     prepare_trace,
+    read_keys,
     read_task,
+    span_key,
+    span_keys,
     worker,
 )
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
+from explorer.traces.normalise import with_absent_parents
 
-__all__ = ["IngestReport", "Rejection", "expand_paths", "ingest", "store_traces"]
+__all__ = [
+    "IngestReport",
+    "Rejection",
+    "expand_paths",
+    "ingest",
+    "lay_out_stored",
+    "store_traces",
+]
 
 CHUNK_SPANS = 10_000
 BATCH_SPANS = 50_000
@@ -154,15 +167,15 @@ class _Writer:
     def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
+        arrived_ns = time.time_ns()
         existing: dict[str, StoredTrace] = {}
         for start in range(0, len(ids), IN_SLICE):
-            for stored_row in StoredTrace.objects.filter(
-                trace_id__in=ids[start : start + IN_SLICE]
-            ).only("id", "trace_id", "span_count", "warnings"):
-                existing[stored_row.trace_id] = stored_row
-        stored = self._stored_chunks([row.pk for row in existing.values()])
+            rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
+            for row in rows.defer("layout"):  # replaced, never read, when spans are added
+                existing[row.trace_id] = row
+        stored = _stored_state([row.pk for row in existing.values()], traces)
 
-        rewritten: list[StoredTrace] = []
+        appended: list[StoredTrace] = []
         new_rows: list[StoredTrace] = []
         # Index rows as (StoredTrace, values...): new rows get their primary key only when
         # bulk_create has inserted them.
@@ -174,56 +187,102 @@ class _Writer:
             if row is None:
                 row = StoredTrace(trace_id=prepared.trace_id)
                 new_rows.append(row)
+                _describe(row, prepared)
+                state = _Stored()
             else:
-                merged = self._merged(row, stored[row.pk], prepared)
-                if merged is None:
+                state = stored[row.pk]
+                piece = self._new_part(row, state, prepared)
+                if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
-                prepared = merged
-                rewritten.append(row)
+                prepared = piece
+                appended.append(row)
+            row.arrived_ns = arrived_ns
             facts = prepared.facts
-            row.start_ns = facts.start_ns
-            row.end_ns = facts.end_ns
-            row.duration_ns = facts.end_ns - facts.start_ns
-            row.span_count = facts.span_count
-            row.error_count = facts.error_count
-            row.root_service = _cut(facts.root_service)
-            row.root_name = storable(facts.root_name)
-            row.services = storable(sorted(facts.operations))
-            row.attributes = storable({key: values[0] for key, values in facts.business.items()})
-            row.warnings = storable(prepared.warnings)
-            row.layout = prepared.layout
-            sizes = prepared.chunk_sizes
-            for seq, (data, size) in enumerate(zip(prepared.chunks, sizes, strict=True)):
-                chunks.append((row, seq, size, data))
+            parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
+            for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
+                chunks.append((row, seq, size, data, keys))
             for key, values in facts.business.items():
                 for value in dict.fromkeys(_cut(v, INDEXED_VALUE_LENGTH) for v in values):
-                    attributes.append((row, _cut(key), value))
+                    if (_cut(key), value) not in state.attributes:
+                        attributes.append((row, _cut(key), value))
             # The traces this one links to, so that StoreSource.linking_traces can answer.
             for target in prepared.links:
-                attributes.append((row, LINKED_TRACE_KEY, _cut(target, INDEXED_VALUE_LENGTH)))
+                value = _cut(target, INDEXED_VALUE_LENGTH)
+                if (LINKED_TRACE_KEY, value) not in state.attributes:
+                    attributes.append((row, LINKED_TRACE_KEY, value))
             pairs = {
                 (_cut(service), _cut(name))
                 for service, names in facts.operations.items()
                 for name in names
             }
-            trace_operations.extend((row, pair) for pair in pairs)
+            trace_operations.extend((row, pair, state.operations) for pair in pairs)
 
-        pks = [row.pk for row in rewritten]
-        for start in range(0, len(pks), IN_SLICE):
-            part = pks[start : start + IN_SLICE]
-            for model in (TraceChunk, TraceAttribute, TraceOperation):
-                model.objects.filter(trace_id__in=part).delete()
-        for row in rewritten:
+        replaced = [row.pk for row in appended if stored[row.pk].replaced]
+        for start in range(0, len(replaced), IN_SLICE):
+            TraceChunk.objects.filter(trace_id__in=replaced[start : start + IN_SLICE]).delete()
+        for row in appended:
             row.save()
         StoredTrace.objects.bulk_create(new_rows)
-        _insert(TraceChunk, ("trace", "seq", "span_count", "data"), chunks)
+        _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
-        operation_ids = self._operation_ids({pair for _, pair in trace_operations})
+        ids = self._operation_ids({pair for _, pair, _ in trace_operations})
         _insert(
-            TraceOperation, ("trace", "operation"),
-            [(row, operation_ids[p]) for row, p in trace_operations]
+            TraceOperation,
+            ("trace", "operation"),
+            [(row, ids[p]) for row, p, known in trace_operations if ids[p] not in known],
         )
         return [row.pk for row in [*existing.values(), *new_rows]]
+
+    def _new_part(
+        self, row: StoredTrace, state: _Stored, prepared: EncodedTrace
+    ) -> EncodedTrace | None:
+        """What the prepared trace adds to the stored one (its new spans, to append as chunks,
+        with their facts), the row updated for it; None when it adds nothing. Costs in
+        proportion to the new part: the stored spans are known by their keys alone."""
+        known = state.keys
+        piece_keys = [read_keys(keys) for keys in prepared.chunk_keys]
+        if not all(known.isdisjoint(keys) for keys in piece_keys):
+            spans = [
+                span
+                for data in prepared.chunks
+                for span in codec.decode_spans(data)
+                if span_key(span.span_id, span.kind) not in known
+            ]
+            if spans:
+                prepared = prepare_trace(
+                    row.trace_id, spans, prepared.warnings, self.config, lay_out_chunks=False
+                )
+            else:
+                prepared = EncodedTrace(
+                    row.trace_id, prepared.facts, [], [], [], None, [], prepared.warnings
+                )
+            piece_keys = [read_keys(keys) for keys in prepared.chunk_keys]
+        added = set().union(*piece_keys)
+
+        def present(span_id: str) -> bool:
+            return id_present(span_id, known) or id_present(span_id, added)
+
+        warnings = with_absent_parents(row.warnings, present, storable(prepared.warnings))
+        if not prepared.chunks and warnings == row.warnings:
+            return None
+        added_spans = sum(prepared.chunk_sizes)
+        if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
+            # Still one chunk: written again whole, in start order, as if stored at once
+            # (reading at most one chunk).
+            stored = TraceChunk.objects.filter(trace=row).values_list("data", flat=True)
+            spans = [s for data in [*stored, *prepared.chunks]
+                     for s in codec.decode_spans(bytes(data))]
+            prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
+            _describe(row, prepared)
+            state.next_seq = 0
+            state.replaced = True
+            return prepared
+        row.warnings = warnings
+        if prepared.chunks:
+            _grow(row, prepared.facts)
+            # Appended in arrival order: laid out again when a page reads it.
+            row.ordered, row.layout = False, None
+        return prepared
 
     def _operation_ids(self, pairs: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
         """Catalogue keys of these operations, adding those the catalogue lacks."""
@@ -239,30 +298,127 @@ class _Writer:
                     self.operation_ids[(service, name)] = pk
         return self.operation_ids
 
-    def _merged(
-        self, row: StoredTrace, stored: list[bytes], prepared: EncodedTrace
-    ) -> EncodedTrace | None:
-        """The stored trace merged with the new one, or None when that adds nothing."""
-        parts = [codec.decode_spans(data) for data in [*stored, *prepared.chunks]]
-        spans = merge_spans(parts)
-        warnings = row.warnings + [
-            w for w in storable(prepared.warnings) if w not in row.warnings
-        ]
-        if len(spans) == row.span_count and warnings == row.warnings:
-            return None
-        return prepare_trace(row.trace_id, spans, warnings, self.config)
 
-    @staticmethod
-    def _stored_chunks(pks: list[int]) -> dict[int, list[bytes]]:
-        stored: dict[int, list[bytes]] = {pk: [] for pk in pks}
+@dataclass(slots=True)
+class _Stored:
+    """What merging needs to know of a stored trace, without reading its spans."""
+
+    keys: set[int] = field(default_factory=set)  # span_key() of every stored span
+    next_seq: int = 0
+    attributes: set[tuple[str, str]] = field(default_factory=set)  # index rows (key, value)
+    operations: set[int] = field(default_factory=set)  # catalogue keys of its operations
+    replaced: bool = False  # its chunks are written again from seq 0
+
+
+def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
+    """What the stored traces (by key) already hold of what `traces` bring: their span keys,
+    their index rows among those the new spans would add, their operations."""
+    state = {pk: _Stored() for pk in pks}
+    _known_attributes(state, traces)
+    for start in range(0, len(pks), IN_SLICE):
+        part = pks[start : start + IN_SLICE]
+        chunks = TraceChunk.objects.filter(trace_id__in=part)
+        for pk, seq, keys in chunks.values_list("trace_id", "seq", "keys"):
+            found = state[pk]
+            found.next_seq = max(found.next_seq, seq + 1)
+            if keys is None:  # stored before keys were kept: read the chunk once
+                data = chunks.filter(trace_id=pk, seq=seq).values_list("data", flat=True).get()
+                keys = span_keys(codec.decode_spans(bytes(data)))
+            found.keys.update(read_keys(bytes(keys)))
+        rows = TraceOperation.objects.filter(trace_id__in=part)
+        for pk, operation in rows.values_list("trace_id", "operation_id"):
+            state[pk].operations.add(operation)
+    return state
+
+
+def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> None:
+    """The index rows (key, value) of the stored traces among those the batch would add: only
+    those are read (through the key-value index), not every value a long trace collected."""
+    wanted: dict[str, set[str]] = {}
+    for prepared in traces:
+        for key, values in prepared.facts.business.items():
+            wanted.setdefault(_cut(key), set()).update(
+                _cut(v, INDEXED_VALUE_LENGTH) for v in values)
+        wanted.setdefault(LINKED_TRACE_KEY, set()).update(
+            _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links)
+    pks = list(state)
+    for key, found in wanted.items():
+        values = sorted(found)
         for start in range(0, len(pks), IN_SLICE):
-            for pk, data in (
-                TraceChunk.objects.filter(trace_id__in=pks[start : start + IN_SLICE])
-                .order_by("trace_id", "seq")
-                .values_list("trace_id", "data")
-            ):
-                stored[pk].append(bytes(data))
-        return stored
+            for first in range(0, len(values), IN_SLICE):
+                rows = TraceAttribute.objects.filter(
+                    key=key,
+                    value__in=values[first : first + IN_SLICE],
+                    trace_id__in=pks[start : start + IN_SLICE],
+                )
+                for pk, value in rows.values_list("trace_id", "value"):
+                    state[pk].attributes.add((key, value))
+
+
+def _describe(row: StoredTrace, prepared: EncodedTrace) -> None:
+    """The summary of a trace stored whole."""
+    facts = prepared.facts
+    row.start_ns = facts.start_ns
+    row.end_ns = facts.end_ns
+    row.duration_ns = facts.end_ns - facts.start_ns
+    row.span_count = facts.span_count
+    row.error_count = facts.error_count
+    row.root_service = _cut(facts.root_service)
+    row.root_name = storable(facts.root_name)
+    row.services = storable(sorted(facts.operations))
+    row.attributes = storable({key: values[0] for key, values in facts.business.items()})
+    row.warnings = storable(prepared.warnings)
+    row.layout = prepared.layout
+    # A trace of several chunks without a layout (a piece of a trace arriving in pieces) is
+    # laid out when first read.
+    row.ordered = prepared.layout is not None or len(prepared.chunks) < 2
+
+
+def _grow(row: StoredTrace, facts: TraceFacts) -> None:
+    """The summary of a stored trace grown by spans with these facts. The root stays until
+    the trace is laid out again (lay_out_stored), unless the new part starts earlier."""
+    if facts.start_ns < row.start_ns:
+        row.start_ns = facts.start_ns
+        row.root_service = _cut(facts.root_service)
+        row.root_name = storable(facts.root_name)
+    row.end_ns = max(row.end_ns, facts.end_ns)
+    row.duration_ns = row.end_ns - row.start_ns
+    row.span_count += facts.span_count
+    row.error_count += facts.error_count
+    row.services = storable(sorted({*row.services, *facts.operations}))
+    first = {key: values[0] for key, values in facts.business.items()}
+    row.attributes = {**storable(first), **row.attributes}
+
+
+def lay_out_stored(trace_id: str) -> bool:
+    """Lay out again a trace whose spans were appended in pieces (StoredTrace.ordered false):
+    its chunks rewritten in tree order with its layout, as if it had been stored whole.
+    Returns whether it was done (False: already in order, or gone). Reads the whole trace,
+    once, when a page first needs it."""
+    with transaction.atomic():
+        row = (
+            StoredTrace.objects.select_for_update()
+            .filter(trace_id=trace_id, ordered=False)
+            .first()
+        )
+        if row is None:
+            return False
+        stored = (
+            TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
+        )
+        spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
+        prepared = prepare_trace(trace_id, spans, row.warnings, _config())
+        del spans
+        _describe(row, prepared)
+        row.save()
+        TraceChunk.objects.filter(trace=row).delete()
+        parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
+        _insert(
+            TraceChunk,
+            ("trace", "seq", "span_count", "data", "keys"),
+            [(row, seq, size, data, keys) for seq, (data, size, keys) in enumerate(parts)],
+        )
+    return True
 
 
 def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> None:

@@ -51,6 +51,13 @@ class StoredTrace(models.Model):
     # explorer.store.layout.TraceLayout of a trace of several chunks, which are then in tree order;
     # None for a trace of one chunk (by start time: its page lays out the whole trace).
     layout = models.BinaryField(null=True)
+    # When spans last arrived for it (wall clock, ns): new spans, not a repeat of stored ones.
+    # The live worker (explorer.journeys.live) finds the orders that changed through it.
+    arrived_ns = models.BigIntegerField(null=True, db_index=True)
+    # False once spans were merged in as chunks appended in arrival order: the chunks are then
+    # neither in tree nor start order and `layout` is None until the trace is laid out again
+    # (explorer.store.ingest.lay_out_stored, when a page first needs it).
+    ordered = models.BooleanField(default=True)
 
     class Meta:
         db_table = "store_trace"
@@ -67,6 +74,9 @@ class TraceChunk(models.Model):
     seq = models.IntegerField()
     span_count = models.IntegerField()
     data = models.BinaryField()
+    # explorer.store.prepare.span_keys of its spans: merging checks new spans against these
+    # instead of decoding the chunk. None in chunks stored before they were kept.
+    keys = models.BinaryField(null=True)
 
     class Meta:
         db_table = "store_chunk"

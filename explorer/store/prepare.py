@@ -9,7 +9,10 @@ lines (Task) that several workers read at once.
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
+import sys
+from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +23,7 @@ from explorer.store import codec
 from explorer.store.layout import lay_out
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
+from explorer.traces.normalise import recount_absent_parents
 from explorer.traces.parsers import ParseProblem, ParseResult, iter_file, parse_bytes
 
 ID_LENGTH = 255  # longest trace id, service or operation name the index tables hold
@@ -42,6 +46,7 @@ class EncodedTrace:
     facts: TraceFacts
     chunks: list[bytes]  # the spans by start time, or in tree order when it has a layout
     chunk_sizes: list[int]
+    chunk_keys: list[bytes]  # span_keys() of each chunk, to merge without reading it
     layout: bytes | None  # explorer.store.layout.TraceLayout, encoded, for traces of several chunks
     links: list[str]  # other traces its spans link to
     warnings: list[str]
@@ -77,14 +82,49 @@ class Task:
     first_line: int = 1
 
 
+def span_key(span_id: str, kind: int) -> int:
+    """A span's identity (id and kind, as merge_spans() has it) in 64 bits: a hash of the id
+    whose lowest 3 bits are the kind, so that id_present() can ask for the id alone."""
+    digest = hashlib.blake2b(span_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return (int.from_bytes(digest, "little", signed=True) & ~7) | kind
+
+
+def span_keys(spans: Iterable[Span]) -> bytes:
+    """span_key() of each span, as stored beside a chunk (TraceChunk.keys): little-endian."""
+    keys = array("q", [span_key(s.span_id, s.kind) for s in spans])
+    if sys.byteorder != "little":
+        keys.byteswap()
+    return keys.tobytes()
+
+
+def read_keys(data: bytes) -> array:
+    """The keys span_keys() stored."""
+    keys = array("q")
+    keys.frombytes(data)
+    if sys.byteorder != "little":
+        keys.byteswap()
+    return keys
+
+
+def id_present(span_id: str, keys: set[int]) -> bool:
+    """Whether a span of this id (of any kind) has its key among `keys`."""
+    key = span_key(span_id, 0)
+    return any(key | kind in keys for kind in range(8))
+
+
 def prepare_trace(
-    trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings
+    trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings,
+    lay_out_chunks: bool = True,
 ) -> EncodedTrace:
+    """The trace ready to store; without `lay_out_chunks` a trace of several chunks gets no
+    layout (a piece to append to a stored trace, which is laid out again when read)."""
     merged = merge_spans([spans])
+    # Pieces of the trace may have reported parents that other pieces hold.
+    warnings = recount_absent_parents(merged, warnings)
     facts = trace_facts(merged, config.business_keys)
     size = config.chunk_spans
     layout = None
-    if len(merged) > size:
+    if len(merged) > size and lay_out_chunks:
         # A trace of several chunks is stored in tree order with its layout, so that a page
         # reads only the chunks of the rows it shows. One chunk is read whole anyway.
         merged, found = lay_out(Trace(trace_id, merged))
@@ -97,6 +137,7 @@ def prepare_trace(
         facts=facts,
         chunks=[codec.encode_spans(part) for part in parts],
         chunk_sizes=[len(part) for part in parts],
+        chunk_keys=[span_keys(part) for part in parts],
         layout=layout,
         links=sorted(linked),
         warnings=warnings,
@@ -112,6 +153,11 @@ class Batcher:
         self.batch = Batch()
         self.pending: dict[str, tuple[list[Span], list[str]]] = {}
         self.pending_spans = 0
+        # Traces met in several documents (lines) of this batch, or in the previous batch too,
+        # arrive in pieces (a long trace as the Collector's file exporter writes it): their
+        # piece is appended and laid out once read, not laid out for each batch.
+        self.pieces: set[str] = set()
+        self.previous: set[str] = set()
 
     def add(self, trace: Trace, file: str) -> Batch | None:
         self.batch.spans += len(trace.spans)
@@ -128,6 +174,8 @@ class Batcher:
         entry = self.pending.get(trace.trace_id)
         if entry is None:
             entry = self.pending[trace.trace_id] = ([], [])
+        else:
+            self.pieces.add(trace.trace_id)
         entry[0].extend(trace.spans)
         entry[1].extend(w for w in trace.warnings if w not in entry[1])
         self.pending_spans += len(trace.spans)
@@ -144,9 +192,12 @@ class Batcher:
     def take(self) -> Batch:
         batch = self.batch
         batch.traces = [
-            prepare_trace(trace_id, spans, warnings, self.config)
+            prepare_trace(trace_id, spans, warnings, self.config,
+                          lay_out_chunks=trace_id not in self.pieces
+                          and trace_id not in self.previous)
             for trace_id, (spans, warnings) in self.pending.items()
         ]
+        self.previous, self.pieces = set(self.pending), set()
         self.batch, self.pending, self.pending_spans = Batch(), {}, 0
         return batch
 

@@ -20,7 +20,7 @@ from explorer.sources.base import (
 from explorer.sources.config import EMBEDDED
 from explorer.sources.summary import check_searchable, start_of
 from explorer.store import codec
-from explorer.store.ingest import LINKED_TRACE_KEY
+from explorer.store.ingest import LINKED_TRACE_KEY, lay_out_stored
 from explorer.store.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
@@ -79,12 +79,15 @@ class StoreSource(FindsBySearch):
         """What the first page of a trace needs besides the spans of its rows (precomputed
         at ingest); None for a trace stored without a layout (read it whole)."""
         fields = ("span_count", "start_ns", "duration_ns", "services", "error_count",
-                  "warnings", "layout")
+                  "warnings", "layout", "ordered")
         with self._answering():
             row = StoredTrace.objects.filter(trace_id=trace_id).values_list(*fields).first()
+            if row is not None and not row[-1]:  # spans were appended: lay it out first
+                lay_out_stored(trace_id)
+                row = StoredTrace.objects.filter(trace_id=trace_id).values_list(*fields).first()
         if row is None:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
-        span_count, start_ns, duration_ns, services, error_count, warnings, data = row
+        span_count, start_ns, duration_ns, services, error_count, warnings, data, _ = row
         if data is None:
             return None
         try:
@@ -233,13 +236,16 @@ class StoreSource(FindsBySearch):
         return found
 
     def _row(self, trace_id: str) -> tuple[int, list[str]]:
+        """The trace's key and warnings, laid out first if spans were appended to it."""
+        rows = StoredTrace.objects.filter(trace_id=trace_id)
         with self._answering():
-            row = (
-                StoredTrace.objects.filter(trace_id=trace_id).values_list("pk", "warnings").first()
-            )
+            row = rows.values_list("pk", "warnings", "ordered").first()
+            if row is not None and not row[2]:
+                lay_out_stored(trace_id)
+                row = rows.values_list("pk", "warnings", "ordered").first()
         if row is None:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
-        return row
+        return row[0], row[1]
 
     def _chunks(self, pk: int) -> Iterator[list[Span]]:
         chunks = TraceChunk.objects.filter(trace_id=pk)

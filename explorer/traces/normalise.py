@@ -14,7 +14,8 @@ Framework-free; the store calls normalise() again on merged spans of one trace i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 
 from explorer.traces.model import Span, Trace
 
@@ -103,6 +104,44 @@ def _note_absent_parents(parent_of: dict[str, str | None], warnings: list[str]) 
     for parent in parent_of.values():
         if parent is not None and parent not in parent_of:
             orphans[parent] = orphans.get(parent, 0) + 1
-    for parent, count in orphans.items():
-        who = "1 span" if count == 1 else f"{count} spans"
-        warnings.append(f"parent {parent} absent ({who} shown as roots until it arrives)")
+    warnings.extend(absent_parent_warning(parent, count) for parent, count in orphans.items())
+
+
+def absent_parent_warning(parent: str, count: int) -> str:
+    who = "1 span" if count == 1 else f"{count} spans"
+    return f"parent {parent} absent ({who} shown as roots until it arrives)"
+
+
+_ABSENT = re.compile(r"parent (.*) absent \((\d+) spans? shown as roots until it arrives\)")
+
+
+def absent_parent(warning: str) -> tuple[str, int] | None:
+    """(parent id, spans waiting for it) of an absent-parent warning, else None."""
+    found = _ABSENT.fullmatch(warning)
+    return (found[1], int(found[2])) if found else None
+
+
+def with_absent_parents(warnings: Iterable[str], present: Callable[[str], bool],
+                        more: Iterable[str] = ()) -> list[str]:
+    """Warnings of a trace that spans were merged into: absent-parent warnings (of `warnings`
+    and `more`) whose parent is now `present` are gone, counts of one parent add up; the
+    others are kept once, in order, absent parents last (as repair() writes them)."""
+    kept: list[str] = []
+    waiting: dict[str, int] = {}
+    for warning in [*warnings, *more]:
+        absent = absent_parent(warning)
+        if absent is None:
+            if warning not in kept:
+                kept.append(warning)
+        elif not present(absent[0]):
+            waiting[absent[0]] = waiting.get(absent[0], 0) + absent[1]
+    return kept + [absent_parent_warning(p, n) for p, n in waiting.items()]
+
+
+def recount_absent_parents(spans: Iterable[Span], warnings: Iterable[str]) -> list[str]:
+    """The warnings of merged spans with their absent-parent warnings computed again from the
+    spans (as repair() would); the other warnings are kept once, in order."""
+    parent_of = {span.span_id: span.parent_id for span in spans}
+    kept = [w for w in dict.fromkeys(warnings) if absent_parent(w) is None]
+    _note_absent_parents(parent_of, kept)
+    return kept

@@ -1,5 +1,10 @@
-"""python manage.py simulate: the simulated Alexandrite's traces as OTLP JSON-lines files."""
+"""python manage.py simulate: the simulated Alexandrite's traces as OTLP JSON-lines files;
+with --live, Alexandrite going on in accelerated time, exported over OTLP (docs/live.md)."""
 
+import os
+import signal
+import sys
+import threading
 from pathlib import Path
 
 from django.conf import settings
@@ -7,11 +12,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from explorer.simulation import (
     FAULT_KINDS,
+    LiveConfig,
     SimulationConfig,
     SimulationError,
     parse_fault_rates,
     simulate,
+    simulate_live,
 )
+
+# The receiver's bearer token for --live (never on the command line, where `ps` shows it).
+TOKEN_ENV = "EXPLORER_OTLP_TOKEN"  # noqa: S105  (the variable's name, not a token)
 
 
 class Command(BaseCommand):
@@ -36,12 +46,23 @@ class Command(BaseCommand):
         parser.add_argument("--otlp-endpoint", default=None,
                             help="also export the spans over OTLP/HTTP protobuf, e.g. "
                                  "http://127.0.0.1:4318 (/v1/traces is added to a bare URL)")
+        parser.add_argument("--live", action="store_true",
+                            help="keep Alexandrite running from the end of day --until-days "
+                                 "(default --days, where the demo's files stop) in accelerated "
+                                 "time, exporting every span to --otlp-endpoint as it ends, "
+                                 f"with the bearer token in ${TOKEN_ENV}; until SIGTERM/SIGINT")
+        parser.add_argument("--speed", type=float, default=None,
+                            help="with --live: simulated seconds per real second (default "
+                                 "DEMO_SPEED, else 60: an hour a minute)")
         parser.add_argument("--fault-rate", action="append", default=[], metavar="KIND=RATE",
                             help=f"override a fault rate (0..1); KIND is all or one of "
                                  f"{', '.join(FAULT_KINDS)}; repeatable")
 
     def handle(self, *args, **options):
         out = options["out"] or Path(settings.DATA_DIR) / "simulation"
+        if options["live"]:
+            self.live(out, options)
+            return
         try:
             config = SimulationConfig(
                 out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
@@ -53,3 +74,29 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         self.stdout.write(f"{result.spans} spans of {config.orders} orders written to "
                           f"{len(result.files)} files in {out}")
+
+    def live(self, out: Path, options) -> None:
+        if not options["otlp_endpoint"]:
+            raise CommandError("--live needs --otlp-endpoint (the receiver, e.g. "
+                               "http://127.0.0.1:4318)")
+        speed = options["speed"] or float(os.environ.get("DEMO_SPEED") or 60)
+        stop = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+
+        def warn(problem: str) -> None:
+            print(f"simulate --live: {problem}; going on", file=sys.stderr, flush=True)
+
+        try:
+            config = SimulationConfig(
+                out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
+                fault_rates=parse_fault_rates(options["fault_rate"]), truth=options["truth"])
+            live = LiveConfig(options["otlp_endpoint"], os.environ.get(TOKEN_ENV) or None,
+                              options["until_days"] or options["days"], speed)
+            self.stdout.write(f"simulate --live: from day {live.from_days} at {speed:g}x to "
+                              f"{live.endpoint}; stop with SIGTERM or Ctrl-C")
+            self.stdout.flush()
+            result = simulate_live(config, live, stop, warn)
+        except SimulationError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"simulate --live: stopped after exporting {result.spans} spans")

@@ -1,0 +1,170 @@
+"""`manage.py receive`: the OTLP receiver (explorer/receiver; docs/receiver.md)."""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import ipaddress
+import logging
+import signal
+import subprocess
+import sys
+import threading
+
+from django.core.management.base import BaseCommand, CommandError
+
+from explorer.journeys.live import run_worker
+from explorer.management.commands.journey import setup
+from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
+from explorer.receiver.grpc_server import grpc_server
+from explorer.receiver.http_server import http_server
+from explorer.receiver.service import Receiver
+from explorer.sources.registry import configured
+
+
+def host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise CommandError(f"{text!r} is not HOST:PORT")
+    return host, int(port)
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _log_to_stderr(verbosity: int) -> None:
+    """Senders, refusals, failures and the live worker's cycles on stderr (verbosity 2: every
+    commit too), unless the deployment configured logging itself."""
+    for name in ("explorer.receiver", "explorer.live"):
+        log = logging.getLogger(name)
+        if not log.handlers:
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+            log.addHandler(handler)
+            log.propagate = False
+        log.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+class Command(BaseCommand):
+    help = (
+        "Receive OTLP traces over HTTP (POST /v1/traces) and gRPC, and store them "
+        "(EXPLORER_RECEIVER_MODE full or index). Stops on SIGTERM or Ctrl-C."
+    )
+    requires_system_checks = []
+
+    def add_arguments(self, parser):
+        parser.add_argument("--http", default="127.0.0.1:4318", metavar="HOST:PORT",
+                            help="OTLP/HTTP address (default 127.0.0.1:4318; port 0: any free)")
+        parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT",
+                            help="OTLP/gRPC address (default 127.0.0.1:4317); 'off' for none")
+        parser.add_argument("--no-worker", action="store_true",
+                            help="do not run the live worker (order statuses) in this process: "
+                                 "another `receive` or `manage.py watch` runs it")
+        parser.add_argument("--processes", type=int, default=1, metavar="N",
+                            help="receiver processes sharing the ports (one per core); only "
+                                 "the first runs the live worker (default 1)")
+        parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+        parser.add_argument("--source", help="trace source the worker judges orders from "
+                                              "(default: the embedded store in full mode, the "
+                                              "configured backend in index mode)")
+
+    def handle(self, *args, **options):
+        _log_to_stderr(options["verbosity"])
+        try:
+            config = load()
+        except ReceiverConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        http_host, http_port = host_port(options["http"])
+        grpc_address = None if options["grpc"] == "off" else host_port(options["grpc"])
+        hosts = [http_host] + ([grpc_address[0]] if grpc_address else [])
+        if not config.tokens and not all(_loopback(h) for h in hosts):
+            raise CommandError(
+                "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
+                "loopback only (give each sender a token to listen elsewhere)")
+        worker_source = None if options["no_worker"] else self._worker_source(config, options)
+        # Everything loaded so far lives as long as the process: the cyclic collector need not
+        # walk it again and again while requests make and drop spans by the hundred thousand.
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+        if options["processes"] < 1:
+            raise CommandError("--processes must be at least 1")
+        reuse_port = options["reuse_port"] or options["processes"] > 1
+        receiver = Receiver(config)
+        receiver.start()
+        try:
+            http = http_server(receiver, http_host, http_port, reuse_port)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
+        grpc_srv = bound = None
+        if grpc_address:
+            try:
+                grpc_srv, bound = grpc_server(receiver, *grpc_address, reuse_port)
+            except RuntimeError as exc:
+                raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
+            grpc_srv.start()
+        scheme = "https" if config.tls else "http"
+        self.stdout.write(f"receiving OTLP/HTTP on {scheme}://{http_host}:"
+                          f"{http.server_address[1]}/v1/traces")
+        if grpc_srv:
+            self.stdout.write(f"receiving OTLP/gRPC on {grpc_address[0]}:{bound}")
+        self.stdout.write(f"mode {config.mode}; senders: "
+                          f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}")
+        stop = threading.Event()
+        for number in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(number, lambda *_: stop.set())
+        worker = None
+        if worker_source is not None:
+            source, judging = setup({"source": worker_source})
+            worker = threading.Thread(target=run_worker, args=(stop, None, source, judging),
+                                      name="live-worker", daemon=True)
+            worker.start()
+            self.stdout.write(f"live worker: order statuses from {source.name}")
+        serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
+        serving.start()
+        others = self._start_others(options, http_host, http.server_address[1],
+                                    grpc_address and (grpc_address[0], bound))
+        self.stdout.flush()
+        stop.wait()
+        for other in others:
+            other.terminate()
+        http.shutdown()
+        if grpc_srv:
+            grpc_srv.stop(grace=5).wait()
+        receiver.stop()
+        if worker is not None:
+            worker.join(timeout=30)
+        for other in others:
+            other.wait()
+        self.stdout.write("receiver stopped")
+
+    @staticmethod
+    def _start_others(options: dict, http_host: str, http_port: int,
+                      grpc_address: tuple[str, int] | None) -> list[subprocess.Popen]:
+        """The other processes of --processes N: the same command on the ports now bound,
+        without the worker. Stateless like this one, so any may take any request."""
+        grpc = f"{grpc_address[0]}:{grpc_address[1]}" if grpc_address else "off"
+        command = [sys.executable, sys.argv[0], "receive", "--http", f"{http_host}:{http_port}",
+                   "--grpc", grpc, "--no-worker", "--reuse-port",
+                   "--verbosity", str(options["verbosity"])]
+        return [subprocess.Popen(command) for _ in range(options["processes"] - 1)]
+
+    @staticmethod
+    def _worker_source(config: ReceiverConfig, options: dict) -> str:
+        """The source the live worker reads: where this mode puts the spans."""
+        if options["source"]:
+            return options["source"]
+        if config.mode == "full":
+            return "store"
+        from django.conf import settings
+
+        name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", "store")
+        if configured().get(name, {}).get("kind", "store") == "store":
+            raise CommandError(
+                "EXPLORER_RECEIVER_MODE=index keeps no spans: set EXPLORER_DEFAULT_BACKEND to "
+                "the Tempo or Jaeger backend the Collector also sends to (or --no-worker)")
+        return name

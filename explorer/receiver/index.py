@@ -1,0 +1,199 @@
+"""The receiver's `index` mode: writing the index, and a remote source answering from it.
+
+Tempo and Jaeger keep the spans; what they cannot answer is kept here: which traces carry a
+business-attribute value (every order id: `orders`; an order's traces), which traces link to
+a trace (consumer traces without order.id), with a summary row per trace. `IndexedSource`
+wraps a remote source so that journeys, `orders` and lost messages work as on the store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import DatabaseError, connection
+
+from explorer.journeys.assembly import ORDER_KEY
+from explorer.journeys.live import mark_changed
+from explorer.receiver.models import IndexedTrace, IndexedValue
+from explorer.sources.base import SourceError, TraceSource, TraceSummary
+from explorer.sources.summary import TraceFacts, start_of, trace_facts
+from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
+from explorer.store.models import code_point_order, storable
+from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+from explorer.traces.gcpause import gc_paused
+from explorer.traces.model import Trace
+
+
+def _cut(text: str, length: int = ID_LENGTH) -> str:
+    return storable(text[:length])
+
+
+def _facts(traces: Iterable[Trace], keys: list[str]) -> dict[str, tuple[TraceFacts, bool, set]]:
+    """trace id -> (facts, whether the root span is among the spans, linked trace ids)."""
+    spans_of: dict[str, list] = {}
+    for trace in traces:
+        spans_of.setdefault(trace.trace_id, []).extend(trace.spans)
+    found = {}
+    for trace_id, spans in spans_of.items():
+        spans.sort(key=start_of)
+        links = {link.trace_id for s in spans for link in s.links} - {trace_id}
+        found[trace_id] = (trace_facts(spans, keys), any(s.parent_id is None for s in spans),
+                           links)
+    return found
+
+
+_TRACE_FIELDS = ("trace_id", "start_ns", "end_ns", "span_count", "error_count", "root_service",
+                 "root_name", "has_root", "services", "attributes", "arrived_ns")
+
+
+def write(traces: list[Trace]) -> None:
+    """Index these traces (inside the caller's transaction): merged with what is indexed;
+    values and links are idempotent, so a resent batch adds none twice. Plain executemany:
+    Django's bulk_create costs more than the database does here."""
+    with gc_paused():
+        _write(traces)
+
+
+def _write(traces: list[Trace]) -> None:
+    facts = _facts(traces, list(settings.EXPLORER_BUSINESS_ATTRIBUTES))
+    ids = list(facts)
+    rows: dict[str, list] = {}
+    for first in range(0, len(ids), IN_SLICE):
+        part = IndexedTrace.objects.filter(trace_id__in=ids[first:first + IN_SLICE])
+        for row in part.values_list(*_TRACE_FIELDS):
+            rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10]]
+    now = time.time_ns()
+    new, changed, values = [], [], []
+    for trace_id, (f, has_root, links) in facts.items():
+        row = rows.get(trace_id)
+        if row is None:
+            new.append(trace_id)
+            row = rows[trace_id] = [trace_id, f.start_ns, f.end_ns, 0, 0, "", "", False, set(),
+                                    {}, now]
+        else:
+            changed.append(trace_id)
+        row[1] = min(row[1], f.start_ns)
+        row[2] = max(row[2], f.end_ns)
+        row[3] += f.span_count
+        row[4] += f.error_count
+        if has_root or not (row[7] or row[5]):
+            row[5], row[6] = _cut(f.root_service), storable(f.root_name)
+            row[7] = row[7] or has_root
+        row[8] |= set(f.operations)
+        for key, texts in f.business.items():
+            row[9].setdefault(storable(key), storable(texts[0]))
+            for text in dict.fromkeys(_cut(t, INDEXED_VALUE_LENGTH) for t in texts):
+                values.append((trace_id, _cut(key), text))
+        row[10] = now
+        values.extend((trace_id, LINKED_TRACE_KEY, _cut(t, INDEXED_VALUE_LENGTH)) for t in links)
+    encoded = {trace_id: [*row[:8], json.dumps(storable(sorted(row[8]))),
+                          json.dumps(row[9]), row[10]] for trace_id, row in rows.items()}
+    table, columns = _names(IndexedTrace, _TRACE_FIELDS)
+    marks = ", ".join(["%s"] * len(columns))
+    # Table and column names come from the model; every value is a parameter.
+    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
+    update = (f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
+              f"WHERE {columns[0]} = %s")
+    value_table, value_columns = _names(IndexedValue, ("trace_id", "key", "value"))
+    add_value = (f"INSERT INTO {value_table} ({', '.join(value_columns)}) "  # noqa: S608
+                 f"VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
+    with connection.cursor() as cursor:
+        if new:
+            cursor.executemany(insert, [encoded[t] for t in new])
+        if changed:
+            cursor.executemany(update, [[*encoded[t][1:], t] for t in changed])
+        if values:
+            cursor.executemany(add_value, values)
+    # In the same transaction: an order whose spans are committed is marked changed, so the
+    # live worker computes it again (the store does this itself for stored spans).
+    mark_changed(_orders_reached(values), now)
+
+
+def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
+    """The orders these index rows name, and those of the traces they link to (a consumer
+    trace without order.id belongs to its producer's order)."""
+    orders = {value for _, key, value in values if key == ORDER_KEY}
+    targets = sorted({value for _, key, value in values if key == LINKED_TRACE_KEY})
+    for first in range(0, len(targets), IN_SLICE):
+        rows = IndexedValue.objects.filter(trace_id__in=targets[first:first + IN_SLICE],
+                                           key=ORDER_KEY)
+        orders.update(rows.values_list("value", flat=True))
+    return orders
+
+
+def _names(model, fields: tuple[str, ...]) -> tuple[str, list[str]]:
+    quote = connection.ops.quote_name
+    return (quote(model._meta.db_table),
+            [quote(model._meta.get_field(name).column) for name in fields])
+
+
+class IndexedSource:
+    """A remote source that answers business-attribute look-ups, attribute values and
+    linking traces from the index; everything else (the spans) from the backend."""
+
+    def __init__(self, source: TraceSource) -> None:
+        self.source = source
+        self.name = source.name
+
+    def __getattr__(self, name: str):
+        return getattr(self.source, name)
+
+    def find_traces(self, attribute: str, value: str, start_ns: int | None = None,
+                    end_ns: int | None = None, limit: int = 1000) -> list[TraceSummary]:
+        if attribute not in settings.EXPLORER_BUSINESS_ATTRIBUTES:
+            return self.source.find_traces(attribute, value, start_ns, end_ns, limit)
+        rows = IndexedTrace.objects.filter(
+            trace_id__in=IndexedValue.objects.filter(
+                key=attribute, value=value[:INDEXED_VALUE_LENGTH]).values("trace_id"))
+        rows = _in_window(rows, start_ns, end_ns, "start_ns")
+        rows = rows.order_by("-start_ns", code_point_order("trace_id"))[:limit]
+        with self._answering():
+            return [_summary(row) for row in rows]
+
+    def attribute_values(self, key: str, start_ns: int | None = None,
+                         end_ns: int | None = None, limit: int = 100_000) -> list[str]:
+        rows = IndexedValue.objects.filter(key=key)
+        if start_ns is not None or end_ns is not None:
+            traces = _in_window(IndexedTrace.objects.all(), start_ns, end_ns, "start_ns")
+            rows = rows.filter(trace_id__in=traces.values("trace_id"))
+        values = rows.order_by(code_point_order("value")).values_list("value", flat=True)
+        with self._answering():
+            return list(values.distinct()[:limit])
+
+    def linking_traces(self, trace_id: str) -> list[str]:
+        rows = IndexedValue.objects.filter(key=LINKED_TRACE_KEY,
+                                           value=trace_id[:INDEXED_VALUE_LENGTH])
+        with self._answering():
+            return sorted(rows.values_list("trace_id", flat=True).distinct())
+
+    @contextmanager
+    def _answering(self) -> Iterator[None]:
+        try:
+            yield
+        except DatabaseError as exc:
+            raise SourceError(f"{self.name}: the receiver's index did not answer: {exc}") from exc
+
+
+def _in_window(rows, start_ns: int | None, end_ns: int | None, field: str):
+    if start_ns is not None:
+        rows = rows.filter(**{f"{field}__gte": start_ns})
+    if end_ns is not None:
+        rows = rows.filter(**{f"{field}__lt": end_ns})
+    return rows
+
+
+def _summary(row: IndexedTrace) -> TraceSummary:
+    return TraceSummary(row.trace_id, row.start_ns, row.end_ns - row.start_ns, row.span_count,
+                        row.root_service, row.root_name, list(row.services), row.error_count,
+                        dict(row.attributes))
+
+
+def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:
+    """The registry's wrapper: in index mode, remote backends answer look-ups from the index."""
+    if settings.EXPLORER_RECEIVER_MODE != "index" or options.get("kind") == "store":
+        return source
+    return IndexedSource(source)

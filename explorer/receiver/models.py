@@ -1,0 +1,50 @@
+"""Tables of the receiver's `index` mode: what journeys need that remote backends cannot
+answer (the spans themselves stay in Tempo or Jaeger). Per trace one summary row, plus its
+business-attribute values and the ids of the traces it links to, as look-up rows."""
+
+from django.db import models
+
+from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+
+
+class IndexedTrace(models.Model):
+    trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    start_ns = models.BigIntegerField(db_index=True)
+    end_ns = models.BigIntegerField()
+    # Spans received: a batch a sender sends twice is counted twice (the index keeps no span
+    # ids); the backend's own trace has the exact number.
+    span_count = models.IntegerField()
+    error_count = models.IntegerField()
+    root_service = models.CharField(max_length=ID_LENGTH)
+    root_name = models.TextField()
+    has_root = models.BooleanField(default=False)  # the root span (no parent) has arrived
+    services = models.JSONField(default=list)
+    attributes = models.JSONField(default=dict)  # first value of each business attribute
+    # When spans of the trace last arrived (ns since the epoch), for "changed since".
+    arrived_ns = models.BigIntegerField(db_index=True, default=0)
+
+    class Meta:
+        db_table = "receiver_trace"
+
+    def __str__(self) -> str:
+        return self.trace_id
+
+
+class IndexedValue(models.Model):
+    """A business-attribute value of the trace, or (key link.trace_id) a trace it links to.
+    Keyed by the trace id itself, so that rows are written without first reading keys."""
+
+    trace_id = models.CharField(max_length=ID_LENGTH)
+    key = models.CharField(max_length=ID_LENGTH)
+    value = models.CharField(max_length=INDEXED_VALUE_LENGTH)
+
+    class Meta:
+        db_table = "receiver_value"
+        constraints = [
+            models.UniqueConstraint(fields=["trace_id", "key", "value"],
+                                    name="receiver_value_unique")
+        ]
+        indexes = [models.Index(fields=["key", "value"], name="receiver_value_key_value")]
+
+    def __str__(self) -> str:
+        return f"{self.key}={self.value}"

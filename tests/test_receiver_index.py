@@ -1,0 +1,124 @@
+"""The receiver's index mode: beside a Tempo that holds the spans, journeys and the list of
+orders come out as from the embedded store, consumer traces without order.id included (found
+through the links the index keeps); without the index they would not."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from django.db import transaction
+
+from explorer.journeys.report import order_ids
+from explorer.receiver import index
+from explorer.receiver.models import IndexedTrace, IndexedValue
+from explorer.sources.base import SourceError
+from explorer.sources.registry import get_source
+from explorer.store.ingest import store_traces
+from explorer.traces.model import SpanKind
+from tests.backends_support import ReplayServer, tempo_replay
+from tests.test_backends_parity import (  # noqa: F401 - `simulated` is a fixture
+    comparable,
+    differences,
+    forget_everything,
+    journey_json,
+    simulated,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def without_order_on_consumers(simulated):  # noqa: F811 - the imported fixture
+    """The simulated traces, but traces started by a message consumer carry no order.id:
+    only the link to their producer ties them to an order."""
+    traces = copy.deepcopy(simulated)
+    stripped = 0
+    for trace in traces:
+        roots = [s for s in trace.spans if s.parent_id is None]
+        if roots and roots[0].kind == SpanKind.CONSUMER:
+            for span in trace.spans:
+                if span.attributes.pop("order.id", None) is not None:
+                    stripped += 1
+    assert stripped, "the simulation has consumer traces with order.id to strip"
+    return traces
+
+
+def journeys(order_list: list[str]) -> dict:
+    forget_everything()
+    return {order: {"journey": journey_json(order)} for order in order_list}
+
+
+def test_journeys_from_tempo_plus_index_equal_the_store(without_order_on_consumers, settings):
+    traces = without_order_on_consumers
+    assert store_traces(traces).rejected == []
+    with transaction.atomic():
+        index.write(traces)
+    settings.EXPLORER_BACKENDS = {}
+    settings.EXPLORER_DEFAULT_BACKEND = "store"
+    orders = order_ids(get_source())
+    assert orders
+    expected = journeys(orders)
+    assert all(j["journey"]["status"] for j in expected.values())
+
+    with ReplayServer(tempo_replay(traces)) as server:
+        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": server.url,
+                                                "retries": 0}}
+        settings.EXPLORER_DEFAULT_BACKEND = "tempo"
+        settings.EXPLORER_RECEIVER_MODE = "full"  # no index: Tempo alone
+        with pytest.raises(SourceError, match="cannot list orders"):
+            order_ids(get_source())
+        alone = journeys(orders)
+        settings.EXPLORER_RECEIVER_MODE = "index"
+        assert order_ids(get_source()) == orders
+        found = journeys(orders)
+    forget_everything()
+    found_text, expected_text = comparable(found, "tempo"), comparable(expected, "tempo")
+    assert found_text == expected_text, differences(json.loads(found_text),
+                                                    json.loads(expected_text))
+    # The index is what made the difference: Tempo alone misses the consumer traces.
+    assert comparable(alone, "tempo") != expected_text
+    assert sum(len(j["journey"]["traces"]) for j in alone.values()) < sum(
+        len(j["journey"]["traces"]) for j in expected.values())
+
+
+def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
+    trace = next(t for t in without_order_on_consumers if len(t.spans) > 3)
+    first, second = copy.deepcopy(trace), copy.deepcopy(trace)
+    half = len(trace.spans) // 2
+    first.spans, second.spans = trace.spans[half:], trace.spans[:half]
+    for piece in (first, second, second):  # the second piece resent
+        with transaction.atomic():
+            index.write([piece])
+    row = IndexedTrace.objects.get(trace_id=trace.trace_id)
+    assert row.start_ns == min(s.start_ns for s in trace.spans)
+    assert row.end_ns == max(s.end_ns for s in trace.spans)
+    assert row.has_root
+    root = next(s for s in trace.spans if s.parent_id is None)
+    assert (row.root_service, row.root_name) == (root.service, root.name)
+    values = list(IndexedValue.objects.filter(trace_id=trace.trace_id)
+                  .values_list("key", "value"))
+    assert len(values) == len(set(values))
+    order = {str(s.attributes["order.id"]) for s in trace.spans if "order.id" in s.attributes}
+    assert {v for k, v in values if k == "order.id"} == order
+
+
+def test_index_marks_orders_changed_own_and_through_links(without_order_on_consumers):
+    from explorer.journeys.models import OrderArrival
+
+    traces = without_order_on_consumers
+    consumer, link = next((t, s.links[0]) for t in traces for s in t.spans
+                          if s.kind == SpanKind.CONSUMER and s.links
+                          and not any("order.id" in x.attributes for x in t.spans))
+    producer_id = link.trace_id
+    producer = next(t for t in traces if t.trace_id == producer_id)
+    order = next(str(s.attributes["order.id"]) for s in producer.spans
+                 if "order.id" in s.attributes)
+    with transaction.atomic():
+        index.write([producer])
+    OrderArrival.objects.all().update(pending=False)
+    with transaction.atomic():
+        index.write([consumer])  # no order.id of its own
+    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) \
+        == [order]

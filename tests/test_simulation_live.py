@@ -1,0 +1,130 @@
+"""`simulate --live`: Alexandrite goes on from where the demo's files stop, in accelerated time,
+exported by the SDK's OTLP/HTTP exporter to a real HTTP server as the spans end."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from explorer.simulation import (
+    EPOCH_NS,
+    LiveConfig,
+    SimulationConfig,
+    SimulationError,
+    simulate,
+    simulate_live,
+)
+from explorer.simulation.lifecycle import DAY
+from explorer.traces.parsers import iter_file
+
+ORDERS, DAYS, SEED = 12, 2, 4
+CUT_NS = EPOCH_NS + DAYS * DAY
+
+
+class _Collector(BaseHTTPRequestHandler):
+    """Decodes ExportTraceServiceRequest bodies: (trace, span, parent, end, order id)."""
+
+    spans: list[tuple[str, str, str, int, str]] = []
+    tokens: set[str] = set()
+    fail_first = 0
+
+    def do_POST(self):
+        from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        if _Collector.fail_first > 0:
+            _Collector.fail_first -= 1
+            self.send_response(400)  # not retried by the exporter
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        _Collector.tokens.add(self.headers.get("Authorization", ""))
+        request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+        for resource_spans in request.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    order = next((a.value.string_value for a in span.attributes
+                                  if a.key == "order.id"), "")
+                    _Collector.spans.append((span.trace_id.hex(), span.span_id.hex(),
+                                             span.parent_span_id.hex(), span.end_time_unix_nano,
+                                             order))
+        reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def collector():
+    _Collector.spans, _Collector.tokens, _Collector.fail_first = [], set(), 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+
+
+def run_live(endpoint: str, seconds: float, speed: float, warnings: list[str]) -> int:
+    stop = threading.Event()
+    timer = threading.Timer(seconds, stop.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        result = simulate_live(
+            SimulationConfig(out=None, orders=ORDERS, days=DAYS, seed=SEED),
+            LiveConfig(endpoint, "demo-token", DAYS, speed), stop, warnings.append)
+    finally:
+        timer.cancel()
+    assert time.monotonic() - started < seconds + 5  # stops when asked
+    return result.spans
+
+
+@pytest.mark.slow
+def test_live_goes_on_from_the_files_in_accelerated_time(collector, tmp_path):
+    simulate(SimulationConfig(out=tmp_path, orders=ORDERS, days=DAYS, seed=SEED,
+                              until_days=DAYS))
+    in_files = {(s.trace_id, s.span_id): s for path in sorted(tmp_path.iterdir())
+                for result in iter_file(path) for trace in result.traces for s in trace.spans}
+    warnings: list[str] = []
+    speed = 4 * DAY / 1e9  # four simulated days a second
+    began = time.monotonic()
+    exported = run_live(collector, 4, speed, warnings)
+    elapsed = time.monotonic() - began
+    live = _Collector.spans
+    assert warnings == []
+    assert exported == len(live) > 20
+    assert _Collector.tokens == {"Bearer demo-token"}
+    # Nothing the files hold, nothing that ended at or before their cut-off...
+    assert not {(t, s) for t, s, _, _, _ in live} & set(in_files)
+    assert min(end for _, _, _, end, _ in live) > CUT_NS
+    # ...and not ahead of the wall clock at the speed asked (a step may end a little later).
+    assert max(end for _, _, _, end, _ in live) < CUT_NS + (elapsed + 1) * speed * 1e9
+    # Every parent is in the files or arrived live: together they are whole traces.
+    known = {s for _, s in in_files} | {s for _, s, _, _, _ in live}
+    assert all(parent in known for _, _, parent, _, _ in live if parent)
+    orders = {order for *_, order in live if order}
+    assert {o for o in orders if o <= f"A-{100000 + ORDERS}"}  # the files' orders go on
+    assert {o for o in orders if o > f"A-{100000 + ORDERS}"}  # and new orders come in
+
+
+def test_a_failed_export_is_reported_and_the_live_run_goes_on(collector):
+    _Collector.fail_first = 2
+    warnings: list[str] = []
+    run_live(collector, 1.5, 8 * DAY / 1e9, warnings)
+    assert len(warnings) == 2 and "could not export" in warnings[0]
+    assert _Collector.spans  # the exports after them arrived
+
+
+def test_live_options_are_checked(collector):
+    config = SimulationConfig(out=None, orders=ORDERS, days=DAYS, seed=SEED)
+    with pytest.raises(SimulationError, match="--until-days"):
+        simulate_live(config, LiveConfig(collector, None, DAYS - 1), threading.Event(), print)
+    with pytest.raises(SimulationError, match="speed"):
+        simulate_live(config, LiveConfig(collector, None, DAYS, 0), threading.Event(), print)
