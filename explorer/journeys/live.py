@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import DatabaseError, close_old_connections, transaction
 from django.utils import timezone
 
-from explorer.journeys.assembly import CUSTOMER_TYPE_KEY, ORDER_KEY, latest_time_ns
+from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import (
     _OPEN,
@@ -39,9 +39,9 @@ from explorer.journeys.models import (
     OrderArrival,
     OrderStatus,
 )
-from explorer.journeys.report import Reference, reference_at, reference_window
+from explorer.journeys.report import Reference, reference_at
 from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.status import order_rows
+from explorer.journeys.status import customer_types, order_rows
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
 from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, TraceAttribute, storable
@@ -151,7 +151,7 @@ def collect_arrivals() -> int:
     rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
     if read is not None:
         rows = rows.filter(arrived_ns__gte=read - ARRIVAL_GRACE_NS)
-    arrived = dict(rows.values_list("pk", "arrived_ns"))
+    arrived = {pk: ns for pk, ns in rows.values_list("pk", "arrived_ns") if ns is not None}
     if not arrived:
         return 0
     orders = _orders_of_traces(arrived)
@@ -293,7 +293,7 @@ def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Refere
                 order_id__in=list(previous), arrived_ns__gte=since).values_list(
                     "order_id", flat=True):
             previous.pop(order_id, None)
-    types = source.attribute_values(CUSTOMER_TYPE_KEY, *reference_window(now_ns))
+    types = customer_types(source, now_ns)
     reference = reference_at(source, config.graph, now_ns, types, config.container_of,
                              known=previous)
     BaselineSnapshot.save_reference(source.name, reference, timezone.now())

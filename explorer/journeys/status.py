@@ -160,7 +160,7 @@ def order_snapshot(
     samples = {j.order_id: OrderSample.of(j, c)
                for j, c in zip(journeys, conformances, strict=True)}
     reference = reference_at(
-        lookups, graph, now, _customer_types(source, now), container_of,
+        lookups, graph, now, customer_types(source, now), container_of,
         assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
         known={**(previous or {}), **samples})
     baseline = (Baseline.from_spans(journey_pairs(journeys)) if orders is None
@@ -191,7 +191,7 @@ def order_rows(
     return rows
 
 
-def _customer_types(source: TraceSource, now_ns: int) -> list[str]:
+def customer_types(source: TraceSource, now_ns: int) -> list[str]:
     """The customer types with a trace in the reference window (order_ids() has already
     required a source that can list attribute values)."""
     assert isinstance(source, ListsAttributeValues)

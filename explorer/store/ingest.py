@@ -171,8 +171,8 @@ class _Writer:
         existing: dict[str, StoredTrace] = {}
         for start in range(0, len(ids), IN_SLICE):
             rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
-            for row in rows.defer("layout"):  # replaced, never read, when spans are added
-                existing[row.trace_id] = row
+            for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
+                existing[stored_row.trace_id] = stored_row
         stored = _stored_state([row.pk for row in existing.values()], traces)
 
         appended: list[StoredTrace] = []
@@ -225,11 +225,12 @@ class _Writer:
         StoredTrace.objects.bulk_create(new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
-        ids = self._operation_ids({pair for _, pair, _ in trace_operations})
+        operation_ids = self._operation_ids({pair for _, pair, _ in trace_operations})
         _insert(
             TraceOperation,
             ("trace", "operation"),
-            [(row, ids[p]) for row, p, known in trace_operations if ids[p] not in known],
+            [(row, operation_ids[p]) for row, p, known in trace_operations
+             if operation_ids[p] not in known],
         )
         return [row.pk for row in [*existing.values(), *new_rows]]
 
