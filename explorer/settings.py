@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "explorer.c4",
     "explorer.web",
     "explorer.tours",
+    "explorer.alerts",
 ]
 
 MIDDLEWARE = [
@@ -297,3 +298,26 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
+# E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),
+# EMAIL_HOST_USER / EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_TIMEOUT (seconds)
+# and DEFAULT_FROM_EMAIL, each read from the environment variable of the same name.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trace-explorer@localhost")
+# EXPLORER_ALERT_WEBHOOKS: JSON list of {"name", "url", "secret_env", "kinds", ...}; checked
+# here (explorer/alerts/config.py: parse_webhooks), so a mistake stops the start with a clear
+# message. Secrets come from the environment variables the entries name.
+from explorer.alerts.config import parse_webhooks  # noqa: E402
+
+EXPLORER_ALERT_WEBHOOKS = os.environ.get("EXPLORER_ALERT_WEBHOOKS", "")
+parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+# EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
+# webhook payloads), e.g. https://explorer.internal; empty: links are relative paths.
+EXPLORER_ALERT_BASE_URL = os.environ.get("EXPLORER_ALERT_BASE_URL", "").rstrip("/")

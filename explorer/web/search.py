@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
+from explorer.alerts.views import open_alert_count
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import OrderStatus
@@ -160,7 +161,8 @@ def home(request):
                      "can_search": user.has_perm("accounts.view_analytics"),
                      "q": clean_text(request.GET.get("q")),
                      "nothing_found": False,
-                     "next_tours": next_tours(user)}
+                     "next_tours": next_tours(user),
+                     "open_alerts": open_alert_count(user)}
     if context["can_search"]:
         source = common.source()
         query, values, problems = _filters(request)
