@@ -37,7 +37,7 @@ def how_long(ns: int) -> str:
         shown = _decimal(f"{days:g}")
         return ngettext("%(n)s day", "%(n)s days", int(days) if days == int(days) else 2) % {
             "n": shown}
-    if minutes >= 60:
+    if minutes >= 120:  # "the last 60 minutes" reads better than "the last 1 hour"
         return ngettext("%(n)s hour", "%(n)s hours", minutes // 60) % {"n": minutes // 60}
     return ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
 
