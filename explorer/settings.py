@@ -299,6 +299,17 @@ if PRODUCTION:
     if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
+# the one `receive` runs): new arrivals are judged within about this long (default 2).
+EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))
+# EXPLORER_LIVE_BATCH: changed orders computed again per batch, one transaction each (200).
+EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
+# EXPLORER_LIVE_REFERENCE_SECONDS: the stored reference (baseline and typical journeys) is
+# computed again at most this often (wall clock), and whenever it no longer serves the newest
+# span (over an hour older); default 900.
+EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))
+
 # --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
 # E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),
 # EMAIL_HOST_USER / EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_TIMEOUT (seconds)

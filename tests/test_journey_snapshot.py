@@ -3,6 +3,8 @@ stuck decided at read time; and the home page's lists of orders that need attent
 
 import io
 import json
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -113,11 +115,16 @@ def test_refreshing_again_updates_rows_and_removes_orders_gone_from_the_source(s
     assert again.computed_at > some.computed_at
 
 
-def test_refresh_since_a_time_touches_only_orders_seen_since(stored):
+def test_refresh_since_a_time_touches_only_orders_whose_spans_arrived_since(db, simulated):
+    cache.clear()
+    cut = 1_741_651_200 * S  # 2025-03-11: the last three days before the end
+    store_traces([t for t in simulated[0] if t.start_ns < cut])
     refresh()
     OrderStatus.objects.update(state="OLD")
-    output = refresh("--since", "2025-03-11T00:00:00Z")  # the last three days before the end
-    recent = set(order_ids(get_source(), (1_741_651_200 * S, None)))
+    arrival = time.time_ns()
+    store_traces([t for t in simulated[0] if t.start_ns >= cut])
+    output = refresh("--since", datetime.fromtimestamp(arrival / 1e9, UTC).isoformat())
+    recent = set(order_ids(get_source(), (cut, None)))
     assert 0 < len(recent) < SIMULATION["orders"]
     assert f"{len(recent)} order statuses stored" in output
     assert set(OrderStatus.objects.exclude(state="OLD").values_list("order_id", flat=True)) \

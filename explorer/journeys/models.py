@@ -234,3 +234,29 @@ class BaselineSnapshot(models.Model):
 def stored_references(source: str) -> LoadReference:
     """What report_for_order() loads the stored reference of a source with."""
     return partial(BaselineSnapshot.load_reference, source)
+
+
+class OrderArrival(models.Model):
+    """When spans of an order last arrived (wall clock), and whether its snapshot row still
+    has to be computed again for them (explorer.journeys.live)."""
+
+    order_id = models.CharField(max_length=200, unique=True)
+    arrived_ns = models.BigIntegerField(db_index=True)
+    pending = models.BooleanField(default=True, db_index=True)
+
+    class Meta:
+        ordering = ["order_id"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.arrived_ns}{' pending' if self.pending else ''}"
+
+
+class LiveMark(models.Model):
+    """A named moment the live worker keeps between cycles and processes: how far it has read
+    the store's arrivals, when it last stored the reference (both ns)."""
+
+    name = models.CharField(max_length=64, unique=True)
+    value_ns = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.value_ns}"

@@ -1,6 +1,6 @@
 """Order statuses for a stored snapshot: what pages list without assembling any journey.
 
-order_snapshot() computes, for every order (or those seen since a time), what report_orders()
+order_snapshot() computes, for every order (or the ones asked for), what report_orders()
 says about it, reduced to one row, and the Reference (baseline and typical journeys) that
 one order's report would compute at the same "now", so that pages need not. Whether an order
 is stuck depends on "now", so a row keeps what decides it (current state, since when, its
@@ -18,6 +18,7 @@ from explorer.journeys.assembly import (
     CUSTOMER_TYPE_KEY,
     ContainerOf,
     Journey,
+    journey_for_order,
     latest_time_ns,
     service_container,
 )
@@ -137,23 +138,23 @@ def order_snapshot(
     graph: StateGraph,
     container_of: ContainerOf = service_container,
     now_ns: int | None = None,
-    since_ns: int | None = None,
+    orders: list[str] | None = None,
     names: Mapping[str, str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
 ) -> Snapshot:
     """A row per order of the source, as report_orders() judges it (same journeys, baseline
-    over all of them, statuses at `now`), and the reference at now. With `since_ns`, only the
-    orders with a trace that starts at or after it, judged against the reference's baseline
-    (the one a single order's report uses), so the other orders need not be assembled: the
-    reference takes their typical-journey samples from `previous` (the stored ones) where it
-    can."""
+    over all of them, statuses at `now`), and the reference at now. With `orders`, only
+    those, judged against the reference's baseline (the one a single order's report uses), so
+    the other orders need not be assembled: the reference takes their typical-journey samples
+    from `previous` (the stored ones) where it can."""
     now = now_ns if now_ns is not None else latest_time_ns(source)
     if now is None:
         return Snapshot([], None)
-    wanted = order_ids(source, (since_ns, None) if since_ns is not None else (None, None))
+    wanted = order_ids(source) if orders is None else orders
     # Read once for the journeys, then the reference's baseline and samples.
     lookups = lookups_for(source, len(wanted))
-    journeys = assemble_journeys(lookups, wanted, (None, None), container_of)
+    journeys = [j for j in assemble_journeys(lookups, wanted, (None, None), container_of)
+                if j.spans]
     conformances = [check_states(journey, graph, now) for journey in journeys]
     samples = {j.order_id: OrderSample.of(j, c)
                for j, c in zip(journeys, conformances, strict=True)}
@@ -161,11 +162,32 @@ def order_snapshot(
         lookups, graph, now, _customer_types(source, now), container_of,
         assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
         known={**(previous or {}), **samples})
-    baseline = (Baseline.from_spans(journey_pairs(journeys)) if since_ns is None
+    baseline = (Baseline.from_spans(journey_pairs(journeys)) if orders is None
                 else reference.baseline)
     rows = [_row(j, c, baseline, now, names or {})
             for j, c in zip(journeys, conformances, strict=True)]
     return Snapshot(rows, reference)
+
+
+def order_rows(
+    source: TraceSource,
+    graph: StateGraph,
+    orders: list[str],
+    baseline: Baseline,
+    now_ns: int,
+    container_of: ContainerOf = service_container,
+    names: Mapping[str, str] | None = None,
+) -> list[OrderStatusRow]:
+    """The rows of a few orders judged against a given baseline, each journey read on its
+    own (what the live worker computes again after new spans; an order without spans any
+    more has no row)."""
+    rows = []
+    for order_id in orders:
+        journey = journey_for_order(source, order_id, container_of=container_of)
+        if journey.spans:
+            conformance = check_states(journey, graph, now_ns)
+            rows.append(_row(journey, conformance, baseline, now_ns, names or {}))
+    return rows
 
 
 def _customer_types(source: TraceSource, now_ns: int) -> list[str]:

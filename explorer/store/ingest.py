@@ -19,6 +19,7 @@ import glob
 import multiprocessing
 import os
 import queue
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,6 +155,7 @@ class _Writer:
     def _write(self, traces: list[PreparedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
+        arrived_ns = time.time_ns()
         existing: dict[str, StoredTrace] = {}
         for start in range(0, len(ids), IN_SLICE):
             for row in StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE]).only(
@@ -180,6 +182,7 @@ class _Writer:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 rewritten.append(row)
             facts = prepared.facts
+            row.arrived_ns = arrived_ns
             row.start_ns = facts.start_ns
             row.end_ns = facts.end_ns
             row.duration_ns = facts.end_ns - facts.start_ns

@@ -51,6 +51,9 @@ class StoredTrace(models.Model):
     # explorer.store.layout.Layout of a trace of several chunks, which are then in tree order;
     # None for a trace of one chunk (by start time: its page lays out the whole trace).
     layout = models.BinaryField(null=True)
+    # When spans last arrived for it (wall clock, ns): new spans, not a repeat of stored ones.
+    # The live worker (explorer.journeys.live) finds the orders that changed through it.
+    arrived_ns = models.BigIntegerField(null=True, db_index=True)
 
     class Meta:
         db_table = "store_trace"

@@ -1,9 +1,10 @@
 """`manage.py orders [--status S] [--customer ID] [--anomalous] [--json]`: every order in the
 trace source with its status, state, violations and whether it behaved atypically.
 
-`manage.py orders --refresh [--since TIME]` computes the same for every order (or those seen
-since TIME) and stores it in the order-status snapshot the pages read, with the baseline and
-typical journeys that an order's page and `journey` then read instead of computing them."""
+`manage.py orders --refresh [--since TIME]` computes the same for every order (or those whose
+spans arrived since TIME) and stores it in the order-status snapshot the pages read, with the
+baseline and typical journeys that an order's page and `journey` then read instead of
+computing them."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from django.utils import timezone
 
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import BaselineSnapshot, OrderStatus
+from explorer.journeys.live import collect_arrivals, orders_arrived_since, settle
+from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
 from explorer.journeys.report import iso, report_orders
 from explorer.journeys.status import order_snapshot
 from explorer.management.commands.journey import add_common_arguments, now_ns, setup
@@ -37,8 +39,8 @@ class Command(BaseCommand):
                             help="compute every order's status and store the snapshot the "
                                  "pages read (instead of listing)")
         parser.add_argument("--since", metavar="TIME",
-                            help="with --refresh: only the orders with a trace that starts at "
-                                 "or after this ISO 8601 time")
+                            help="with --refresh: only the orders with spans that arrived (were "
+                                 "stored or received) at or after this ISO 8601 time")
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
@@ -71,16 +73,23 @@ class Command(BaseCommand):
     def refresh(self, source, config, options) -> None:
         since = now_ns(options["since"])
         started = time.perf_counter()
-        # --since judges only new orders: the others' typical-journey samples are kept.
+        # --since judges only the orders with new spans: the others' typical-journey samples
+        # are kept.
+        collect_arrivals()  # so that the orders computed here are no longer pending
+        arrived = orders_arrived_since(since) if since is not None else None
         previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
+        settled = dict(OrderArrival.objects.filter(pending=True).values_list("order_id",
+                                                                             "arrived_ns"))
         try:
             snapshot = order_snapshot(source, config.graph, config.container_of,
-                                      now_ns(options["now"]), since, config.names, previous)
+                                      now_ns(options["now"]), arrived, config.names, previous)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         computed_at = timezone.now()
         rows = snapshot.rows
         written = OrderStatus.save_rows(rows, computed_at, replace=since is None)
+        # The live worker need not compute these again (unless spans arrived meanwhile).
+        settle({row.order_id: settled[row.order_id] for row in rows if row.order_id in settled})
         if snapshot.reference is not None:
             BaselineSnapshot.save_reference(source.name, snapshot.reference, computed_at)
         seconds = time.perf_counter() - started

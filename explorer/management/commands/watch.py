@@ -1,0 +1,70 @@
+"""`manage.py watch [--once]`: the live worker alone (for set-ups that only `ingest`): keeps
+the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md).
+
+A cycle is explorer.journeys.live.run_cycle() followed by the steps in `cycle_steps()`, which
+take its CycleResult (every status change of the cycle) in order."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
+
+from explorer.journeys.live import CycleResult, run_cycle, run_worker
+from explorer.management.commands.journey import setup
+from explorer.sources.base import SourceError
+
+
+class Command(BaseCommand):
+    help = ("Keep the order-status snapshot current: compute again the orders whose spans "
+            "arrived, re-judge stuck and lost orders as time passes, store the reference on a "
+            "schedule. Runs until SIGTERM/SIGINT; --once runs one cycle.")
+    requires_system_checks = []
+    said_empty = False
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="run one cycle and stop")
+        parser.add_argument("--interval", type=float, metavar="SECONDS",
+                            help="pause between cycles (default: "
+                                 "EXPLORER_LIVE_INTERVAL_SECONDS, 2)")
+        parser.add_argument("--source", help="trace source name (default: the configured one)")
+
+    def handle(self, *args, **options):
+        source, config = setup(options)
+        steps = self.cycle_steps()
+        if options["once"]:
+            try:
+                result = run_cycle(source, config)
+            except (DatabaseError, SourceError) as exc:
+                raise CommandError(str(exc)) from None
+            for step in steps:
+                step(result)
+            return
+        stop = threading.Event()
+
+        def request_stop(signum, frame) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
+        self.stdout.flush()
+        run_worker(stop, options["interval"], source, config, steps)
+        self.stdout.write("stopped")
+
+    def cycle_steps(self) -> list[Callable[[CycleResult], None]]:
+        """What runs after the live worker in each cycle, in order, with its result. A step
+        that acts on status changes (alert rules) goes after the report."""
+        return [self.report]
+
+    def report(self, result: CycleResult) -> None:
+        if result.now_ns is None:
+            if not self.said_empty:  # once, not every cycle
+                self.stdout.write("no spans in the source yet")
+            self.said_empty = True
+        elif result.recomputed or result.changes or result.reference_stored or result.marked:
+            self.stdout.write(result.line())
+        self.stdout.flush()
