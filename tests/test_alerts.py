@@ -276,3 +276,50 @@ def test_alerts_command_refuses_now_without_evaluate():
         call_command("alerts", "--now", "2025-03-01T00:00:00Z", stdout=io.StringIO())
     with pytest.raises(CommandError, match="ISO 8601"):
         call_command("alerts", "--evaluate", "--now", "yesterday", stdout=io.StringIO())
+
+
+# --- watch: the live worker, then the rules ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_watch_once_recomputes_changed_orders_then_evaluates_and_delivers(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    AlertRule.objects.update(recipient_roles="", recipient_emails="oncall@alexandrite.example")
+    from django.core import mail
+
+    stuck = stuck_order()
+    lost, producer = lost_order()
+    store_traces([*stuck.traces, *lost.traces, *complete_order("A-200003", offset=HOUR).traces])
+    out = io.StringIO()
+    call_command("watch", "--once", stdout=out)  # no `orders --refresh`: the worker computes
+    assert "2 opened" in out.getvalue()
+    assert open_subjects("stuck") == {"A-200001"} and open_subjects("lost_message") == {
+        "A-200002"}
+    assert sorted(m.subject for m in mail.outbox) == [
+        "[Alexandrite] Lost order: A-200002", "[Alexandrite] Stuck order: A-200001"]
+    # The lost message is consumed: the next watch cycle resolves it, and says so by e-mail.
+    lost.consume("mes-api", 5 * DAY, producer, "PRICE_CALCULATED", "SUBMITTED")
+    store_traces([lost.traces[-1]])
+    out = io.StringIO()
+    call_command("watch", "--once", stdout=out)
+    assert "1 resolved" in out.getvalue()
+    assert mail.outbox[-1].subject == "[Alexandrite] Resolved: Lost order: A-200002"
+    assert open_subjects("lost_message") == set()
+
+
+@pytest.mark.django_db
+def test_the_live_step_skips_while_nothing_moves():
+    from explorer.alerts.cycle import IDLE_SECONDS, after_live_cycle
+    from explorer.journeys.live import CycleResult as LiveCycle
+
+    store_traces([*stuck_order().traces, *complete_order("A-200003", offset=HOUR).traces])
+    refresh()
+    now = latest_time_ns(get_source())
+    clock = [0.0]
+    step = after_live_cycle(clock=lambda: clock[0])
+    assert step(LiveCycle(now_ns=None)) is None
+    assert len(step(LiveCycle(now_ns=now)).opened) == 1
+    assert step(LiveCycle(now_ns=now)) is None  # nothing moved
+    assert step(LiveCycle(now_ns=now, recomputed=1)).refreshed == 1
+    clock[0] += IDLE_SECONDS + 1
+    assert step(LiveCycle(now_ns=now)).refreshed == 1

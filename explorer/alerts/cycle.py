@@ -4,16 +4,19 @@ and deliver what opened and what resolved.
     from explorer.alerts.cycle import run_cycle
     result = run_cycle()            # now: the newest span in the trace source
 
-`manage.py watch` calls it after recomputing the changed orders; `manage.py alerts --evaluate`
+`manage.py watch` runs it after each cycle of the live worker (`after_live_cycle`, the step
+run_worker hands every explorer.journeys.live.CycleResult to); `manage.py alerts --evaluate`
 runs it alone (after `orders --refresh`, for set-ups without the live worker).
 """
 
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
 from explorer.alerts.config import KINDS
@@ -22,12 +25,16 @@ from explorer.alerts.models import Alert, AlertRule, Delivery
 from explorer.alerts.rules import RULES, Evaluation, Finding, Situation, describe_order
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import latest_time_ns
+from explorer.journeys.live import CycleResult as LiveCycle
 from explorer.sources.base import SourceError, TraceSource
 from explorer.sources.registry import get_source
 from explorer.store.models import storable
 
 log = logging.getLogger("explorer.alerts")
 SUBJECT_LENGTH = 400  # Alert.subject's max_length
+# With no new span and no status change the rules would judge the same again: the live step
+# then waits this long (wall clock) before a cycle, so edited rules still take effect.
+IDLE_SECONDS = 60.0
 
 
 @dataclass(slots=True)
@@ -120,3 +127,34 @@ def _open(finding: Finding, situation: Situation, at) -> Alert | None:
                 facts=storable(finding.facts), opened_at=at, last_seen_at=at)
     except IntegrityError:  # another cycle running at the same time opened it first
         return None
+
+
+def after_live_cycle(source: TraceSource | None = None,
+                     say: Callable[[str], None] | None = None,
+                     clock: Callable[[], float] = time.monotonic
+                     ) -> Callable[[LiveCycle], CycleResult | None]:
+    """The alert cycle as the step after each cycle of the live worker (for run_worker's
+    after_cycle): judged at the worker's "now", skipped while nothing moved (for at most
+    IDLE_SECONDS). A failing database or source is logged, never stops the worker. `say`
+    gets the cycle's line when something opened, resolved or failed."""
+    last: dict[str, float | int | None] = {"now_ns": None, "at": None}
+
+    def step(live: LiveCycle) -> CycleResult | None:
+        if live.now_ns is None:
+            return None
+        idle = (live.now_ns == last["now_ns"] and not live.recomputed and not live.changes
+                and last["at"] is not None and clock() - last["at"] < IDLE_SECONDS)
+        if idle:
+            return None
+        try:
+            result = run_cycle(live.now_ns, source)
+        except (DatabaseError, SourceError) as exc:
+            log.warning("alerts: cycle failed, trying again next cycle: %s", exc)
+            return None
+        last.update(now_ns=live.now_ns, at=clock())
+        if say is not None and (result.opened or result.resolved or result.problems
+                                or result.failed_deliveries):
+            say(result.line())
+        return result
+
+    return step
