@@ -152,6 +152,16 @@ def test_email_to_each_recipient_redacted_for_their_role(smtp):
 
 
 @pytest.mark.django_db
+def test_a_customer_id_no_pattern_knows_is_masked_too(smtp):
+    AlertRule.objects.filter(kind="lost_message").update(
+        recipient_roles="", recipient_emails="oncall@alexandrite.example")
+    rules = {rule.kind: rule for rule in AlertRule.objects.all()}
+    deliver([make_alert(customer_id="alice-smith-77")], rules, {})
+    text = smtp.to("oncall@alexandrite.example")[0]
+    assert "alice-smith-77" not in text and "ali…77" in text
+
+
+@pytest.mark.django_db
 def test_the_resolution_is_delivered_too(smtp):
     AlertRule.objects.filter(kind="stuck").update(recipient_roles="",
                                                   recipient_emails="oncall@alexandrite.example")

@@ -165,3 +165,31 @@ def test_the_page_in_russian(client, alerts):
     login_as(client, "analyst")
     html = client.get(PAGE, headers={"accept-language": "ru"}).content.decode()
     assert "Оповещения" in html and "Проверьте потребителя в CRM API" in html
+
+
+def test_architects_tune_the_rules_in_the_admin(client, db):
+    from explorer.alerts.models import AlertRule
+
+    login_as(client, "analyst")
+    assert client.get("/admin/alerts/alertrule/").status_code == 403
+    client.logout()
+    login_as(client, "architect")
+    listing = client.get("/admin/alerts/alertrule/").content.decode()
+    assert all(kind in listing for kind in ("lost_message", "stuck", "state_violation",
+                                            "sla_breach", "anomaly"))
+    assert client.get("/admin/alerts/alertrule/add/").status_code == 403
+    rule = AlertRule.objects.get(kind="sla_breach")
+    target = f"/admin/alerts/alertrule/{rule.pk}/change/"
+    form = {"enabled": "on", "threshold": "1.5", "window_minutes": "30", "min_count": "5",
+            "recipient_roles": "analyst,wizard", "recipient_emails": "not an address"}
+    page = client.post(target, form).content.decode()
+    assert "a share: from 0 to 1" in page and "wizard" in page and "not an address" in page
+    form.update(threshold="0.99", recipient_roles="analyst",
+                recipient_emails="sla@alexandrite.example")
+    assert client.post(target, form).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.threshold, rule.window_minutes, rule.emails) == (
+        0.99, 30, ["sla@alexandrite.example"])
+    # Alerts and deliveries: to look at, not to edit.
+    assert client.get("/admin/alerts/alert/").status_code == 200
+    assert client.get("/admin/alerts/alert/add/").status_code == 403

@@ -105,8 +105,8 @@ def send_emails(alert: Alert, rule: AlertRule, names: Mapping[str, str], connect
     body = email_text(alert, names)
     subject = _subject_line(alert, names)
     for recipient in recipients(rule):
-        message = EmailMessage(redact_text(subject, recipient.policy),
-                               redact_text(body, recipient.policy),
+        message = EmailMessage(redacted(subject, alert, recipient.policy),
+                               redacted(body, alert, recipient.policy),
                                to=[recipient.address], connection=connection)
         try:
             message.send()
@@ -124,10 +124,11 @@ def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
                           show_identifiers=customer_ids)
 
     def clean(text: str) -> str:
-        return redact_text(text, policy)
+        return redacted(text, alert, policy)
 
     summaries = {language: clean(summary_in(language, alert, names)) for language in LANGUAGES}
-    customer = clean(customer_line(alert)) if alert.customer_id else ""
+    with override("en"):
+        customer = clean(customer_line(alert))
     endpoint = (f"{names.get(alert.container, alert.container)}: {alert.operation}"
                 if alert.container else None)
     return {
@@ -150,6 +151,14 @@ def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
 
 def clean_id(customer_id: str, policy: RedactionPolicy) -> str:
     return str(redact_value("customer.id", customer_id, policy))
+
+
+def redacted(text: str, alert: Alert, policy: RedactionPolicy) -> str:
+    """Text about an alert for a reader with this policy: the alert's customer id is masked
+    wherever it appears even when it matches no identifier pattern, then the usual rules."""
+    if alert.customer_id and not policy.show_identifiers:
+        text = text.replace(alert.customer_id, clean_id(alert.customer_id, policy))
+    return redact_text(text, policy)
 
 
 def iso(moment) -> str | None:
