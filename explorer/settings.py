@@ -325,10 +325,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trace-explorer@localh
 # EXPLORER_ALERT_WEBHOOKS: JSON list of {"name", "url", "secret_env", "kinds", ...}; checked
 # here (explorer/alerts/config.py: parse_webhooks), so a mistake stops the start with a clear
 # message. Secrets come from the environment variables the entries name.
-from explorer.alerts.config import parse_webhooks  # noqa: E402
+from explorer.alerts.config import WebhookConfigError, parse_webhooks  # noqa: E402
 
 EXPLORER_ALERT_WEBHOOKS = os.environ.get("EXPLORER_ALERT_WEBHOOKS", "")
-parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+try:
+    parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+except WebhookConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 # EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
 # webhook payloads), e.g. https://explorer.internal; empty: links are relative paths.
 EXPLORER_ALERT_BASE_URL = os.environ.get("EXPLORER_ALERT_BASE_URL", "").rstrip("/")

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from explorer.alerts.models import Alert
-from tests.browser_support import log_in, screenshot
+from tests.browser_support import ARTIFACTS, log_in, screenshot
 
 SERIOUS = {"serious", "critical"}
 WIDE = {"width": 1366, "height": 768}
@@ -65,6 +65,9 @@ def test_alerts_page_in_english_and_russian_wide_and_narrow(page, live_server, a
     card.locator("button:has-text('Acknowledge')").click()
     page.wait_for_selector(".alert-card:has-text('CRM consumer restarted')")
     assert Alert.objects.get(order_id="A-100188").acknowledged_by is not None
+    acknowledged = page.locator(".alert-card", has_text="A-100188")
+    assert "user-analyst" in acknowledged.inner_text()
+    acknowledged.screenshot(path=str(ARTIFACTS / "alerts-acknowledged.png"))
     page.set_viewport_size(NARROW)
     screenshot(page, "alerts-en-narrow")
     assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"] + 1

@@ -288,3 +288,19 @@ def test_webhook_settings_parse_json_and_default_to_every_kind():
     with pytest.raises(WebhookConfigError, match="used twice"):
         parse_webhooks([{"name": "a", "url": "https://x.example/", "secret_env": "S"}] * 2,
                        environ={"S": "x"})
+
+
+def test_a_wrong_webhook_setting_stops_the_start(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path), "EXPLORER_ALERT_WEBHOOKS":
+           '[{"name": "chat", "url": "https://chat.example/h", "secret_env": "NO_SUCH_VAR"}]'}
+    env.pop("NO_SUCH_VAR", None)
+    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "EXPLORER_ALERT_WEBHOOKS[0] ('chat'): environment variable NO_SUCH_VAR" in done.stderr

@@ -22,7 +22,14 @@ from django.utils import timezone
 from explorer.alerts.config import KINDS
 from explorer.alerts.delivery import deliver
 from explorer.alerts.models import Alert, AlertRule, Delivery
-from explorer.alerts.rules import RULES, Evaluation, Finding, Situation, describe_order
+from explorer.alerts.rules import (
+    DESCRIBED_KINDS,
+    RULES,
+    Evaluation,
+    Finding,
+    Situation,
+    describe_order,
+)
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.live import CycleResult as LiveCycle
@@ -94,8 +101,9 @@ def _apply(evaluation: Evaluation, situation: Situation, result: CycleResult) ->
     result.refreshed += len(still)
     for subject, finding in found.items():
         if subject in open_alerts:
-            if finding.container:  # an endpoint's figures change from cycle to cycle
-                Alert.objects.filter(pk=open_alerts[subject].pk).update(facts=finding.facts)
+            if finding.kind not in DESCRIBED_KINDS:  # figures, or the state, may have moved
+                Alert.objects.filter(pk=open_alerts[subject].pk).update(
+                    facts=storable(finding.facts))
             continue
         alert = _open(finding, situation, seen)
         if alert is not None:

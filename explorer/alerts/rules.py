@@ -173,11 +173,16 @@ RULES = {"lost_message": lost_orders, "stuck": stuck_orders, "state_violation": 
          "sla_breach": sla_breaches, "anomaly": slow_operations}
 
 
+# Kinds whose facts come from the order's journey, read once when the alert opens.
+DESCRIBED_KINDS = frozenset({"lost_message", "state_violation"})
+MAX_DESCRIBED = 20  # violations or messages kept in an alert's facts
+
+
 def describe_order(finding: Finding, at: Situation) -> None:
     """Adds what the alert text needs from the order's journey (read once, when the alert
     opens): the message that was never consumed and who should have consumed it, or the
     violations with the containers involved."""
-    if finding.kind not in ("lost_message", "state_violation"):
+    if finding.kind not in DESCRIBED_KINDS:
         return
     config = at.config
     try:
@@ -189,11 +194,11 @@ def describe_order(finding: Finding, at: Situation) -> None:
     if finding.kind == "state_violation":
         finding.facts["violations"] = [
             {"kind": v.kind, "state": v.state, "previous": v.previous, "container": v.container,
-             "other": v.other} for v in conformance.violations]
+             "other": v.other} for v in conformance.violations[:MAX_DESCRIBED]]
         return
     spans = {(s.trace_id, s.span_id): s for s in journey.spans}
     messages = []
-    for message in conformance.unconsumed:
+    for message in conformance.unconsumed[:MAX_DESCRIBED]:
         span = spans.get((message.trace_id, message.span_id))
         queue = config.mapping.peer_element(span) if span is not None else None
         messages.append({"destination": message.destination, "producer": message.container,

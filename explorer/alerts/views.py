@@ -20,7 +20,7 @@ from django.views.defaults import permission_denied
 from accounts import audit
 from accounts.access import requires
 from accounts.redaction import policy_for_user, redact_text, redact_value
-from explorer.alerts.config import ENDPOINT_KINDS, KINDS, ORDER_KINDS
+from explorer.alerts.config import KINDS, ORDER_KINDS
 from explorer.alerts.models import Alert
 from explorer.alerts.text import kind_title, summary
 from explorer.configuration import explorer_config
@@ -99,7 +99,6 @@ def alert_list(request):
         "open": [_row(request, a, names) for a in open_alerts],
         "recent": [_row(request, a, names) for a in recent],
         "handlers": list(_handlers().values_list("username", flat=True)),
-        "endpoint_kinds": ENDPOINT_KINDS,
     })
 
 
