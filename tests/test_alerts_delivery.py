@@ -85,9 +85,12 @@ class Hook(BaseHTTPRequestHandler):
 def hook_server():
     started = []
 
-    def start(mode: str):
+    def start(mode: str, tls=None):
         server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-        server.mode, server.requests = mode, []
+        server.handle_error = lambda request, address: None  # refused handshakes are expected
+        if tls is not None:
+            server.socket = tls.wrap_socket(server.socket, server_side=True)
+        server.mode, server.requests, server.scheme = mode, [], "https" if tls else "http"
         threading.Thread(target=server.serve_forever, daemon=True).start()
         started.append(server)
         return server
@@ -99,7 +102,7 @@ def hook_server():
 
 
 def url(server) -> str:
-    return f"http://127.0.0.1:{server.server_address[1]}/hooks/alerts"
+    return f"{server.scheme}://127.0.0.1:{server.server_address[1]}/hooks/alerts"
 
 
 def make_alert(**values) -> Alert:
@@ -255,6 +258,27 @@ def test_a_redirect_off_the_webhook_host_is_refused(hook_server, monkeypatch):
     [delivery] = send_webhooks([make_alert()], {}, hooks)
     assert not delivery.ok and "outside" in delivery.error
     assert len(moved.requests) == 1
+
+
+@pytest.mark.django_db
+def test_tls_is_verified_with_the_configured_ca(hook_server, monkeypatch, tmp_path):
+    from tests.backends_support import make_pki
+
+    pki = make_pki(tmp_path)
+    trusted = hook_server("ok", tls=pki.server_context())
+    rogue = hook_server("ok", tls=pki.server_context(rogue=True))
+    monkeypatch.setenv("HOOK_SECRET", SECRET)
+    hooks = parse_webhooks([
+        {"name": "trusted", "url": url(trusted), "secret_env": "HOOK_SECRET",
+         "ca_bundle": str(pki.ca)},
+        {"name": "rogue", "url": url(rogue), "secret_env": "HOOK_SECRET",
+         "ca_bundle": str(pki.ca), "retries": 0},
+    ])
+    deliveries = {d.target: d for d in send_webhooks([make_alert()], {}, hooks)}
+    assert deliveries["trusted"].ok and len(trusted.requests) == 1
+    assert not deliveries["rogue"].ok and "certificate verify failed" in deliveries[
+        "rogue"].error
+    assert rogue.requests == []
 
 
 @pytest.mark.parametrize(("entry", "message"), [
