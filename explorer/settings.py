@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "explorer.web",
     "explorer.tours",
     "explorer.receiver",
+    "explorer.alerts",
 ]
 
 MIDDLEWARE = [
@@ -349,3 +350,29 @@ EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
 # computed again at most this often (wall clock), and whenever it no longer serves the newest
 # span (over an hour older); default 900.
 EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))
+
+# --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
+# E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),
+# EMAIL_HOST_USER / EMAIL_HOST_PASSWORD, EMAIL_USE_TLS / EMAIL_USE_SSL, EMAIL_TIMEOUT (seconds)
+# and DEFAULT_FROM_EMAIL, each read from the environment variable of the same name.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trace-explorer@localhost")
+# EXPLORER_ALERT_WEBHOOKS: JSON list of {"name", "url", "secret_env", "kinds", ...}; checked
+# here (explorer/alerts/config.py: parse_webhooks), so a mistake stops the start with a clear
+# message. Secrets come from the environment variables the entries name.
+from explorer.alerts.config import WebhookConfigError, parse_webhooks  # noqa: E402
+
+EXPLORER_ALERT_WEBHOOKS = os.environ.get("EXPLORER_ALERT_WEBHOOKS", "")
+try:
+    parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+except WebhookConfigError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
+# EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
+# webhook payloads), e.g. https://explorer.internal; empty: links are relative paths.
+EXPLORER_ALERT_BASE_URL = os.environ.get("EXPLORER_ALERT_BASE_URL", "").rstrip("/")

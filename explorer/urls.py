@@ -6,5 +6,6 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("tours/", include("explorer.tours.urls")),
+    path("alerts/", include("explorer.alerts.urls")),
     path("", include("explorer.web.urls")),
 ]

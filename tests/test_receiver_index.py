@@ -10,6 +10,7 @@ import json
 import pytest
 from django.db import transaction
 
+from explorer.caching import reset_caches
 from explorer.journeys.report import order_ids
 from explorer.receiver import index
 from explorer.receiver.models import IndexedTrace, IndexedValue
@@ -21,7 +22,6 @@ from tests.backends_support import ReplayServer, tempo_replay
 from tests.test_backends_parity import (  # noqa: F401 - `simulated` is a fixture
     comparable,
     differences,
-    forget_everything,
     journey_json,
     simulated,
 )
@@ -46,7 +46,7 @@ def without_order_on_consumers(simulated):  # noqa: F811 - the imported fixture
 
 
 def journeys(order_list: list[str]) -> dict:
-    forget_everything()
+    reset_caches()
     return {order: {"journey": journey_json(order)} for order in order_list}
 
 
@@ -73,7 +73,7 @@ def test_journeys_from_tempo_plus_index_equal_the_store(without_order_on_consume
         settings.EXPLORER_RECEIVER_MODE = "index"
         assert order_ids(get_source()) == orders
         found = journeys(orders)
-    forget_everything()
+    reset_caches()
     found_text, expected_text = comparable(found, "tempo"), comparable(expected, "tempo")
     assert found_text == expected_text, differences(json.loads(found_text),
                                                     json.loads(expected_text))

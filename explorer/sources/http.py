@@ -131,22 +131,34 @@ class BackendClient:
         allowed_types: tuple[str, ...] = JSON_TYPES,
     ) -> Response:
         """GET base+path; `path` is relative to the base URL and already URL-quoted."""
+        return self._request("GET", path, params, accept, allowed_types)
+
+    def post(self, path: str, body: bytes, headers: dict[str, str]) -> Response:
+        """POST a body to base+path (alert webhooks) under the same rules as a GET: TLS
+        verified, redirects only inside the base URL, retried with backoff on connection
+        errors and 429/502/503/504 (the receiver must be idempotent), any answer type."""
+        return self._request("POST", path, None, "*/*", None, body, headers)
+
+    def _request(self, method, path, params, accept, allowed_types, body=None,
+                 headers=None) -> Response:
         refusal = self.breaker.refusal()
         if refusal:
-            raise self._error(path, refusal)
+            raise self._error(path, refusal, method)
         url = urljoin(self.base, path.lstrip("/"))
         if not self._inside_base(url):
-            raise self._refuse(path, f"refused: {url} is outside {self.base}")
+            raise self._refuse(path, f"refused: {url} is outside {self.base}", method)
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             try:
-                response = self._attempt(url, path, params, accept, allowed_types)
+                response = self._attempt(url, path, params, accept, allowed_types, method,
+                                         body, headers)
             except _Retryable as exc:
                 if attempt + 1 < attempts:
                     delay = self._delay(attempt, exc.delay)
                     log.info(
-                        "%s: GET %s: %s; retry %d in %.2f s",
+                        "%s: %s %s: %s; retry %d in %.2f s",
                         self.config.name,
+                        method,
                         path,
                         exc,
                         attempt + 1,
@@ -155,34 +167,37 @@ class BackendClient:
                     self.sleep(delay)
                     continue
                 tries = f" ({attempts} attempts)" if attempts > 1 else ""
-                self._failed(path)
-                raise self._error(path, f"{exc}{tries}") from None
+                self._failed(path, method)
+                raise self._error(path, f"{exc}{tries}", method) from None
             except HttpStatusError:
                 self.breaker.succeeded()  # the backend answered: it is up
                 raise
             except SourceError:
-                self._failed(path)
+                self._failed(path, method)
                 raise
             self.breaker.succeeded()
             return response
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- one attempt ----------------------------------------------------------------------
-    def _attempt(self, url, path, params, accept, allowed_types) -> Response:
+    def _attempt(self, url, path, params, accept, allowed_types, method="GET", body=None,
+                 headers=None) -> Response:
         cfg = self.config
         deadline = self.clock() + cfg.timeout_total
         for _hop in range(MAX_REDIRECTS + 1):
             try:
-                raw = self.session.get(
+                raw = self.session.request(
+                    method,
                     url,
                     params=params,
-                    headers={"Accept": accept},
+                    data=body,
+                    headers={"Accept": accept, **(headers or {})},
                     timeout=(cfg.timeout_connect, cfg.timeout_read),
                     allow_redirects=False,
                     stream=True,
                 )
             except requests.exceptions.SSLError as exc:
-                raise self._refuse(path, f"TLS failed: {_tls_reason(exc)}") from None
+                raise self._refuse(path, f"TLS failed: {_tls_reason(exc)}", method) from None
             except requests.exceptions.ConnectTimeout:
                 raise _Retryable(f"connection timed out after {cfg.timeout_connect} s") from None
             except requests.exceptions.ReadTimeout:
@@ -190,20 +205,22 @@ class BackendClient:
             except requests.exceptions.ConnectionError as exc:
                 raise _Retryable(f"cannot connect: {_connection_reason(exc)}") from None
             except requests.exceptions.RequestException as exc:
-                raise self._error(path, f"request failed: {exc}") from None
+                raise self._error(path, f"request failed: {exc}", method) from None
             with raw:
                 if raw.status_code in REDIRECT_STATUSES:
                     target = urljoin(raw.url, raw.headers.get("Location", ""))
                     if not self._inside_base(target):
                         raise self._refuse(
-                            path, f"refused: redirect to {target} is outside {self.base}"
+                            path, f"refused: redirect to {target} is outside {self.base}", method
                         )
                     url, params = target, None  # the Location already carries its query
                     continue
-                return self._read(raw, path, accept, allowed_types, deadline)
-        raise self._error(path, f"more than {MAX_REDIRECTS} redirects")
+                return self._read(raw, path, accept, allowed_types, deadline, method)
+        raise self._error(path, f"more than {MAX_REDIRECTS} redirects", method)
 
-    def _read(self, raw: requests.Response, path, accept, allowed_types, deadline) -> Response:
+    def _read(self, raw: requests.Response, path, accept, allowed_types, deadline,
+              method="GET") -> Response:
+        """The answer, checked; `allowed_types` None takes any content type."""
         cfg = self.config
         status = raw.status_code
         if status in RETRY_STATUSES:
@@ -212,7 +229,7 @@ class BackendClient:
         limit = _size(cfg.max_bytes)
         if declared.isdigit() and int(declared) > cfg.max_bytes:  # compressed or not: too big
             raise self._error(
-                path, f"response over {limit} limit ({_size(int(declared))} declared)"
+                path, f"response over {limit} limit ({_size(int(declared))} declared)", method
             )
         chunks: list[bytes] = []
         received = 0
@@ -220,7 +237,7 @@ class BackendClient:
             for chunk in raw.iter_content(_CHUNK):
                 received += len(chunk)
                 if received > cfg.max_bytes:
-                    raise self._error(path, f"response over {limit} limit")
+                    raise self._error(path, f"response over {limit} limit", method)
                 if self.clock() > deadline:
                     raise _Retryable(f"timed out after {cfg.timeout_total} s (whole response)")
                 chunks.append(chunk)
@@ -231,18 +248,19 @@ class BackendClient:
                 raise _Retryable(f"timed out after {cfg.timeout_read} s") from None
             raise _Retryable(f"connection lost after {received} bytes") from None
         except requests.exceptions.ContentDecodingError:
-            raise self._error(path, "the response's gzip encoding is corrupt") from None
+            raise self._error(path, "the response's gzip encoding is corrupt", method) from None
         body = b"".join(chunks)
         if status >= 500:
-            raise self._error(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}")
+            raise self._error(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}", method)
         if status >= 300:
             raise HttpStatusError(
-                self._message(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}"),
+                self._message(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}", method),
                 status,
                 body[:4096],
             )
         content_type = raw.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if content_type not in allowed_types and not content_type.endswith("+json"):
+        if (allowed_types is not None and content_type not in allowed_types
+                and not content_type.endswith("+json")):
             raise self._error(
                 path, f"unexpected content type {content_type or '(none)'} (asked for {accept})"
             )
@@ -267,24 +285,25 @@ class BackendClient:
             return min(max(retry_after, backoff), self.config.retry_after_max)
         return backoff
 
-    def _failed(self, path: str) -> None:
+    def _failed(self, path: str, method: str = "GET") -> None:
         if self.breaker.failed() and self.breaker.failures == self.config.breaker_failures:
             log.warning(
-                "%s: circuit opened after %d consecutive failures (last: GET %s)",
+                "%s: circuit opened after %d consecutive failures (last: %s %s)",
                 self.config.name,
                 self.breaker.failures,
+                method,
                 path,
             )
 
-    def _message(self, path: str, what: str) -> str:
+    def _message(self, path: str, what: str, method: str = "GET") -> str:
         shown = urlsplit(urljoin(self.base, path.lstrip("/"))).path
-        return f"{self.config.kind} backend {self.config.name!r}: GET {shown}: {what}"
+        return f"{self.config.kind} backend {self.config.name!r}: {method} {shown}: {what}"
 
-    def _error(self, path: str, what: str) -> SourceError:
-        return SourceError(self._message(path, what))
+    def _error(self, path: str, what: str, method: str = "GET") -> SourceError:
+        return SourceError(self._message(path, what, method))
 
-    def _refuse(self, path: str, what: str) -> SourceError:
-        message = self._message(path, what)
+    def _refuse(self, path: str, what: str, method: str = "GET") -> SourceError:
+        message = self._message(path, what, method)
         log.warning("%s", message)
         return SourceError(message)
 

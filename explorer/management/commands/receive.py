@@ -13,6 +13,7 @@ import threading
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import run_worker
 from explorer.management.commands.journey import setup
 from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
@@ -120,7 +121,10 @@ class Command(BaseCommand):
         worker = None
         if worker_source is not None:
             source, judging = setup({"source": worker_source})
-            worker = threading.Thread(target=run_worker, args=(stop, None, source, judging),
+            # The alert rules run after each worker cycle, as under `watch`.
+            steps = [after_live_cycle(source, self.stdout.write)]
+            worker = threading.Thread(target=run_worker,
+                                      args=(stop, None, source, judging, steps),
                                       name="live-worker", daemon=True)
             worker.start()
             self.stdout.write(f"live worker: order statuses from {source.name}")

@@ -2,7 +2,9 @@
 the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md).
 
 A cycle is explorer.journeys.live.run_cycle() followed by the steps in `cycle_steps()`, which
-take its CycleResult (every status change of the cycle) in order."""
+take its CycleResult (every status change of the cycle) in order: the report, then the alert
+rules with their delivery (explorer.alerts.cycle.after_live_cycle). So `watch --once` computes
+the changed orders again, evaluates the rules and delivers."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
+from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import CycleResult, run_cycle, run_worker
 from explorer.management.commands.journey import setup
 from explorer.sources.base import SourceError
@@ -34,7 +37,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         source, config = setup(options)
-        steps = self.cycle_steps()
+        steps = self.cycle_steps(source)
         if options["once"]:
             try:
                 result = run_cycle(source, config)
@@ -55,10 +58,14 @@ class Command(BaseCommand):
         run_worker(stop, options["interval"], source, config, steps)
         self.stdout.write("stopped")
 
-    def cycle_steps(self) -> list[Callable[[CycleResult], None]]:
-        """What runs after the live worker in each cycle, in order, with its result. A step
-        that acts on status changes (alert rules) goes after the report."""
-        return [self.report]
+    def cycle_steps(self, source) -> list[Callable[[CycleResult], object]]:
+        """What runs after the live worker in each cycle, in order, with its result: the
+        report, then the alert rules and their delivery (explorer/alerts)."""
+        return [self.report, after_live_cycle(source, self.say)]
+
+    def say(self, line: str) -> None:
+        self.stdout.write(line)
+        self.stdout.flush()
 
     def report(self, result: CycleResult) -> None:
         if result.now_ns is None:
