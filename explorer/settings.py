@@ -297,3 +297,12 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     if env_bool("EXPLORER_BEHIND_TLS_PROXY", False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Security hardening (issue 17): pseudonyms, raw-identifier attempts ---------------------
+# Read by accounts/redaction.py (pseudonym_key_from_settings): the HMAC key of customer
+# pseudonyms; empty: derived from SECRET_KEY. Changing it changes every pseudonym.
+EXPLORER_PSEUDONYM_KEY = os.environ.get("EXPLORER_PSEUDONYM_KEY", "")
+# Read by explorer/web/pseudonyms.py: raw customer ids a viewer without view_customer_ids may
+# try (each refused and audited) per window before getting 429 pages.
+EXPLORER_RAW_ID_ATTEMPTS = int(os.environ.get("EXPLORER_RAW_ID_ATTEMPTS", "10"))
+EXPLORER_RAW_ID_WINDOW_SECONDS = int(os.environ.get("EXPLORER_RAW_ID_WINDOW_SECONDS", "3600"))

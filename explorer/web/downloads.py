@@ -27,7 +27,15 @@ from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import MAX_ID, customer_journeys, customer_not_found, journey_svg, report
+from explorer.web.journeys import (
+    MAX_ID,
+    customer_journeys,
+    customer_not_found,
+    journey_svg,
+    report,
+    unknown_customer,
+)
+from explorer.web.pseudonyms import customer_from_url
 from explorer.web.traces import TraceWhere, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
@@ -201,7 +209,12 @@ def journey_csv(request, order_id):
 @source_errors
 def customer_csv(request, customer_id):
     """A customer's orders, oldest first, with the state each has reached."""
-    customer_id = clean_text(customer_id, MAX_ID)
+    given = clean_text(customer_id, MAX_ID)
+    customer_id, refused = customer_from_url(request, given)
+    if refused is not None:
+        return refused
+    if customer_id is None:
+        return unknown_customer(request)
     source = common.source()
     orders = customer_orders(source, customer_id) if customer_id else []
     if not orders:

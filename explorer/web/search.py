@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
+from accounts.redaction import is_pseudonym
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import OrderStatus
@@ -22,6 +23,11 @@ from explorer.sources.base import TraceNotFound, TraceQuery
 from explorer.tours.progress import next_tours
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.pseudonyms import (
+    customer_for_pseudonym,
+    looks_like_identifier,
+    refuse_raw_identifier,
+)
 from explorer.web.trace_cache import prepared_trace
 
 ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
@@ -192,9 +198,18 @@ def lookup(request):
         return redirect("web:home")
     source = common.source()
     target = None
-    if source.find_traces(ORDER_KEY, q, limit=1):
+    sees_ids = common.can_see_customer_ids(request)
+    if not sees_ids and is_pseudonym(q):
+        if customer_for_pseudonym(request, q) is not None:
+            target = _go("web:customer", q)
+    elif not sees_ids and looks_like_identifier(request, q):
+        # Never looked up: the same "nothing found" whether it exists or not.
+        refused = refuse_raw_identifier(request, "customer", q)
+        if refused is not None:
+            return refused
+    elif source.find_traces(ORDER_KEY, q, limit=1):
         target = _go("web:order", q)
-    elif source.find_traces(CUSTOMER_KEY, q, limit=1):
+    elif sees_ids and source.find_traces(CUSTOMER_KEY, q, limit=1):
         target = _go("web:customer", q)
     elif TRACE_ID.fullmatch(q):
         try:
