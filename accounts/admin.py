@@ -1,7 +1,8 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from django.utils.translation import gettext_lazy, ngettext
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp import devices_for_user
 
 from . import audit
@@ -38,6 +39,60 @@ def reset_second_factor(modeladmin, request, queryset):
 admin.site.unregister(User)
 
 
+def _codenames(permissions) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+
+
+def _granted(groups, permissions) -> set[str]:
+    """Every permission the groups and the direct permissions give, as "app.codename"."""
+    granted = _codenames(permissions)
+    for group in groups:
+        granted |= _codenames(group.permissions.select_related("content_type"))
+    return granted
+
+
 @admin.register(User)
 class ExplorerUserAdmin(UserAdmin):
+    """Only a superuser grants superuser or staff status or permissions beyond their own, and
+    only a superuser changes a superuser: an administrator cannot raise anyone, themselves
+    included, above their own rights."""
+
     actions = [reset_second_factor]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "is_staff")
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        granter = request.user
+        if granter.is_superuser:
+            return form
+
+        class GuardedForm(form):
+            def clean(self):
+                data = super().clean()
+                instance = self.instance
+                before = (_granted(instance.groups.all(), instance.user_permissions.all())
+                          if instance.pk else set())
+                after = _granted(data.get("groups") or [], data.get("user_permissions") or [])
+                beyond = sorted((after - before) - granter.get_all_permissions())
+                if beyond:
+                    raise ValidationError(
+                        gettext("You cannot grant permissions you do not have yourself: "
+                                "%(permissions)s.") % {"permissions": ", ".join(beyond)})
+                return data
+
+        return GuardedForm

@@ -67,6 +67,13 @@ def logout_view(request):
     return render(request, "accounts/logout.html")
 
 
+def _second_factor_passed(request, device):
+    """Mark the session verified under a new session key: a key seen before the second
+    factor (a fixated or sniffed one) must not become a fully logged-in session."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
 def _refuse_locked(request):
     """Locked out while entering codes: end the session and show the lockout page."""
     logout(request)
@@ -100,7 +107,7 @@ def second_factor(request):
     if request.method == "POST" and form.is_valid():
         device = match_token(user, form.cleaned_data["code"])
         if device is not None:
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             audit.record(request, AuditAction.SECOND_FACTOR_VERIFIED, detail=device.name)
             return redirect(next_url)
         refused = _code_failed(request, form)
@@ -127,7 +134,7 @@ def enrol(request):
         if device.verify_token(form.cleaned_data["code"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             audit.record(request, AuditAction.SECOND_FACTOR_ENROLLED, detail=device.name)
             request.session[BACKUP_CODES_SESSION_KEY] = new_backup_codes(user)
             return redirect(_url_with_next("accounts:backup_codes", next_url))
