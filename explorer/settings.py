@@ -165,9 +165,13 @@ EXPLORER_SLA_FILE = os.environ.get("EXPLORER_SLA_FILE", str(_ALEXANDRITE / "sla.
 # use (default: the first). Default: the embedded store, named "embedded".
 from explorer.sources.config import BackendConfigError, backends_setting  # noqa: E402
 
+# EXPLORER_ALLOW_HTTP_BACKENDS=1: accept plain http:// backend URLs in production (refused
+# there otherwise; elsewhere `check` warns about them, accounts/checks.py).
+EXPLORER_ALLOW_HTTP_BACKENDS = env_bool("EXPLORER_ALLOW_HTTP_BACKENDS", False)
 try:
     EXPLORER_BACKENDS, EXPLORER_DEFAULT_BACKEND = backends_setting(
-        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND")
+        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND"),
+        allow_http=not PRODUCTION or EXPLORER_ALLOW_HTTP_BACKENDS,
     )
 except BackendConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None

@@ -87,9 +87,11 @@ class BackendConfig:
 
 
 def parse_backends(
-    raw: str | list | None, environ: dict[str, str] | None = None
+    raw: str | list | None, environ: dict[str, str] | None = None, allow_http: bool = True
 ) -> list[BackendConfig]:
-    """Validate EXPLORER_BACKENDS (JSON text or an already decoded list)."""
+    """Validate EXPLORER_BACKENDS (JSON text or an already decoded list); with
+    `allow_http` False (production) a plain http:// URL is refused: the bearer token or
+    password and the traces would cross the network in clear."""
     environ = os.environ if environ is None else environ
     if raw is None or raw == "":
         items: Any = DEFAULT_BACKENDS
@@ -103,6 +105,11 @@ def parse_backends(
     if not isinstance(items, list) or not items:
         raise BackendConfigError("EXPLORER_BACKENDS must be a non-empty JSON list of objects")
     configs = [_parse_one(index, item, environ) for index, item in enumerate(items)]
+    for index, config in enumerate(configs):
+        if not allow_http and config.url.startswith("http://"):
+            raise BackendConfigError(
+                f"EXPLORER_BACKENDS[{index}] ({config.name!r}): 'url' must be https:// in "
+                f"production, got {config.url!r} (EXPLORER_ALLOW_HTTP_BACKENDS=1 allows it)")
     seen: set[str] = set()
     for config in configs:
         if config.name in seen:
@@ -203,11 +210,12 @@ def _secret(where: str, item: dict, key: str, environ) -> str | None:
     return item.get(key) or None
 
 
-def backends_setting(raw: str | None, default: str | None) -> tuple[dict[str, dict], str]:
+def backends_setting(raw: str | None, default: str | None,
+                     allow_http: bool = True) -> tuple[dict[str, dict], str]:
     """settings.EXPLORER_BACKENDS ({name: options}, as explorer.sources.registry reads it) and
     settings.EXPLORER_DEFAULT_BACKEND, from the environment variables. Everything is checked
     here, secrets included, so a mistake stops the start with a clear message."""
-    configs = parse_backends(raw)
+    configs = parse_backends(raw, allow_http=allow_http)
     items = DEFAULT_BACKENDS if not raw else json.loads(raw)
     options = {item["name"]: {k: v for k, v in item.items() if k != "name"} for item in items}
     return options, default_backend_name(configs, default)
