@@ -78,6 +78,7 @@ MIDDLEWARE = [
     # Before anything else answers (static files included): intranet addresses only.
     "accounts.middleware.IntranetOnlyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.middleware.NoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -85,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "explorer.web.middleware.TimeZoneMiddleware",  # times in the zone chosen on /settings/
     "django_otp.middleware.OTPMiddleware",
+    # Before any process_view (the CSRF check reads the body): size by Content-Length.
+    "accounts.middleware.RequestBodyLimitMiddleware",
     "accounts.middleware.SessionSecurityMiddleware",
     "accounts.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -310,3 +313,10 @@ EXPLORER_PSEUDONYM_KEY = os.environ.get("EXPLORER_PSEUDONYM_KEY", "")
 # try (each refused and audited) per window before getting 429 pages.
 EXPLORER_RAW_ID_ATTEMPTS = int(os.environ.get("EXPLORER_RAW_ID_ATTEMPTS", "10"))
 EXPLORER_RAW_ID_WINDOW_SECONDS = int(os.environ.get("EXPLORER_RAW_ID_WINDOW_SECONDS", "3600"))
+# Read by accounts/middleware.py (RequestBodyLimitMiddleware), before anything reads a body:
+# the largest request body of a client without a verified second factor (a login form), and
+# of a verified one (an upload: EXPLORER_UPLOAD_MAX_BYTES plus room for the form).
+EXPLORER_UNVERIFIED_MAX_BODY_BYTES = int(
+    os.environ.get("EXPLORER_UNVERIFIED_MAX_BODY_BYTES", str(64 * 1024)))
+EXPLORER_MAX_BODY_BYTES = int(os.environ.get(
+    "EXPLORER_MAX_BODY_BYTES", str(EXPLORER_UPLOAD_MAX_BYTES + 1024 * 1024)))
