@@ -8,7 +8,7 @@ import pytest
 from explorer.sources.base import SourceError
 from explorer.sources.config import BackendConfig, BackendConfigError, parse_backends
 from explorer.sources.http import BackendClient
-from tests.backends_support import Reply, ReplayServer
+from tests.backends_support import ReplayServer, Reply
 
 
 def client_for(url: str, **options) -> BackendClient:
@@ -53,9 +53,9 @@ def test_an_encoded_dot_segment_redirect_is_refused(location):
             return Reply(status=302, headers={"Location": location})
         return Reply(body=b'{"secret": true}')
 
-    with ReplayServer(answer) as server:
-        with pytest.raises(SourceError, match="refused: redirect to"):
-            client_for(server.url + "base/", token="s3cr3t").get_json("api/echo")
+    with (ReplayServer(answer) as server,
+          pytest.raises(SourceError, match="refused: redirect to")):
+        client_for(server.url + "base/", token="s3cr3t").get_json("api/echo")
     assert [s.path for s in server.seen] == ["/base/api/echo"]  # the token went nowhere else
 
 
