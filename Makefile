@@ -1,5 +1,5 @@
 # Shortcuts; the README's two commands are `bash scripts/demo.sh` and `bash scripts/test.sh`.
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint typecheck bench
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,11 @@ test:
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache
+
+# mypy on traces, analysis, journeys, store, sources and c4 ([tool.mypy] in pyproject.toml).
+typecheck: setup
+	.venv/bin/mypy
 
 # Prints one JSON object on its last line (see README, "Benchmark").
 bench: setup

@@ -36,6 +36,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from django.conf import settings
+
 from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
 
 SECRET_MASK = "•••"  # noqa: S105 (the mask, not a secret)
@@ -87,6 +89,13 @@ class RedactionPolicy:
 
     def pseudonym(self, value: str) -> str:
         return pseudonym(value, self.pseudonym_key)
+
+    @property
+    def cache_token(self) -> str:
+        """What this policy masks, as text: results redacted by it are cached under it."""
+        return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
+                     self.secret_key_words, self.show_identifiers,
+                     hashlib.sha256(self.pseudonym_key).hexdigest()[:16]))
 
 
 # Without a key of the server's (tests, scripts), a random one per process: pseudonyms are
@@ -330,8 +339,6 @@ _policies: dict[tuple[str, bool, bytes], RedactionPolicy] = {}
 def pseudonym_key_from_settings() -> bytes:
     """The server secret pseudonyms are keyed with: EXPLORER_PSEUDONYM_KEY when set, else
     derived from SECRET_KEY (a separate HMAC, so the pseudonym key reveals nothing of it)."""
-    from django.conf import settings
-
     dedicated = getattr(settings, "EXPLORER_PSEUDONYM_KEY", "")
     if dedicated:
         return dedicated.encode()
@@ -342,8 +349,6 @@ def pseudonym_key_from_settings() -> bytes:
 def policy_for_user(user) -> RedactionPolicy:
     """The policy for a Django user: customer identifiers visible only with the permission
     accounts.view_customer_ids; secrets and card numbers masked for everyone."""
-    from django.conf import settings
-
     config = getattr(settings, "EXPLORER_REDACTION", {})
     show = bool(user.is_authenticated and user.has_perm("accounts.view_customer_ids"))
     key = pseudonym_key_from_settings()

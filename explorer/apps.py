@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 
 
-class ExplorerConfig(AppConfig):
+class ExplorerAppConfig(AppConfig):
     """The project package; its management/commands/ hold the command-line interface."""
 
     name = "explorer"

@@ -74,6 +74,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every log line of a request carries its id; the response says it (X-Request-ID).
+    "explorer.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything else answers (static files included): intranet addresses only.
     "accounts.middleware.IntranetOnlyMiddleware",
@@ -96,6 +98,20 @@ MIDDLEWARE = [
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
 
+# --- Logging (explorer/logs.py, docs/operations.md) ----------------------------------------
+# One line per event on stderr, with the request id; errors with their traceback.
+# EXPLORER_LOG_LEVEL: DEBUG, INFO (default), WARNING or ERROR.
+# EXPLORER_LOG_FORMAT: logfmt (key=value, default) or json.
+from explorer.logs import logging_settings  # noqa: E402
+
+_LOG_LEVEL = os.environ.get("EXPLORER_LOG_LEVEL", "INFO").upper()
+_LOG_FORMAT = os.environ.get("EXPLORER_LOG_FORMAT", "logfmt")
+if _LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR") or _LOG_FORMAT not in ("logfmt", "json"):
+    raise ImproperlyConfigured(
+        f"EXPLORER_LOG_LEVEL={_LOG_LEVEL!r} / EXPLORER_LOG_FORMAT={_LOG_FORMAT!r}: expected "
+        "DEBUG, INFO, WARNING or ERROR / logfmt or json")
+LOGGING = logging_settings(_LOG_LEVEL, _LOG_FORMAT)
+
 ROOT_URLCONF = "explorer.urls"
 WSGI_APPLICATION = "explorer.wsgi.application"
 
@@ -111,6 +127,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "accounts.context_processors.account",
+                "explorer.tours.context_processors.tours_to_take",
             ],
         },
     },

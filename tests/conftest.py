@@ -18,6 +18,16 @@ def pytest_configure(config):
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Every test starts with empty caches (explorer.caching.reset_caches)."""
+    from explorer.caching import reset_caches
+
+    reset_caches()
+    yield
+    reset_caches()
+
+
 def reference_dir(name: str) -> Path:
     """A folder of ../shared/reference, or skip the test with the reason."""
     folder = REFERENCE / name

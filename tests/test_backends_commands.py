@@ -9,16 +9,12 @@ from django.core.cache import caches
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
-from explorer.sources.cache import CachedSource, cache_key
+from explorer.sources.cache import CachedSource
+from explorer.sources.cache import trace_key as cache_key
 from explorer.sources.config import BackendConfig
 from explorer.sources.zipkin import ZipkinSource
 from tests.backends_support import ReplayServer, Reply, free_port
 from tests.test_backends_sources import TRACE_ID, fixture, tempo, zipkin
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    caches["traces"].clear()
 
 
 def run(*args) -> str:

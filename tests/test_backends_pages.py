@@ -6,11 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.core.cache import cache, caches
 from django.urls import reverse
 
-from explorer.sources import cache as source_cache
-from explorer.web import trace_cache
 from tests.backends_support import ReplayServer, Reply, free_port
 
 pytestmark = pytest.mark.django_db
@@ -18,19 +15,6 @@ pytestmark = pytest.mark.django_db
 TRACE_ID = "5b8efff798038103d269b633813fc60c"
 # Two attempts of at most 0.2 s each per call.
 FAST = {"timeout_connect": 0.2, "timeout_read": 0.2, "retries": 1, "backoff": 0.0}
-
-
-@pytest.fixture(autouse=True)
-def fresh():
-    def forget():
-        cache.clear()
-        caches["traces"].clear()
-        trace_cache.forget_all()
-        source_cache._instances.clear()
-
-    forget()
-    yield
-    forget()
 
 
 def use_backend(settings, url: str, **options) -> None:

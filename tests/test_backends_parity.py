@@ -11,14 +11,12 @@ import re
 import time
 
 import pytest
-from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.urls import reverse
 
-from explorer.sources import cache as source_cache
+from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
 from explorer.traces.parsers import iter_file
-from explorer.web import trace_cache
 from tests.backends_support import (
     ReplayServer,
     jaeger_replay,
@@ -77,15 +75,6 @@ def simulated(tmp_path_factory):
     return traces
 
 
-def forget_everything() -> None:
-    """Every cache a result could come from: pages, fetched traces, prepared traces and the
-    registry's source instances."""
-    cache.clear()
-    caches["traces"].clear()
-    trace_cache.forget_all()
-    source_cache._instances.clear()
-
-
 def journey_json(order_id: str) -> dict:
     out = io.StringIO()
     call_command("journey", order_id, "--json", stdout=out)
@@ -132,7 +121,7 @@ def everything(client, order_ids: list[str]) -> dict:
     """The journey command's output and the order page of every order, and the trace pages
     of its first TRACE_PAGES traces (each draws a diagram with graphviz: all 190 would take
     long and show nothing more)."""
-    forget_everything()
+    reset_caches()
     result = {}
     for order_id in order_ids:
         journey = journey_json(order_id)
@@ -218,7 +207,7 @@ def test_same_journeys_and_pages_from_every_source(backend, simulated, settings,
             assert "/api/traces" in asked
         if backend == "tempo":
             assert "/api/search" in asked
-    forget_everything()
+    reset_caches()
     found_text, expected_text = comparable(found, backend), comparable(expected, backend)
     assert found_text == expected_text, differences(
         json.loads(found_text), json.loads(expected_text)
@@ -246,12 +235,12 @@ def test_home_for_analysts_on_a_remote_backend(backend, simulated, settings, cli
     """Remote backends cannot list every order id: the home page still searches traces."""
     login_as("analyst")
     kind, replay, options = BACKENDS[backend]
-    forget_everything()
+    reset_caches()
     with ReplayServer(replay(simulated)) as server:
         settings.EXPLORER_BACKENDS = {backend: {"kind": kind, "url": server.url, **options}}
         settings.EXPLORER_DEFAULT_BACKEND = backend
         page = client.get(reverse("web:home"), {"service": "shop-api", "status": "any"})
-    forget_everything()
+    reset_caches()
     body = page.content.decode()
     assert page.status_code == 200, body[:300]
     assert 'id="lookup-q"' in body and "/orders/A-100001/" in body

@@ -9,6 +9,7 @@ from django.core.management import call_command
 
 from explorer.c4.loader import DEFAULT_MODEL
 from explorer.c4.model import Element
+from explorer.caching import reset_caches
 from explorer.diagrams import render
 from explorer.diagrams.overlay import (
     Metric,
@@ -133,13 +134,11 @@ def test_system_map_metrics(model, mapping):
 
 def test_render_cache(model, tmp_path):
     overlay = Overlay(title="cached")
-    render._svg_cache.clear()
-    render._layouts.clear()
+    reset_caches()
     first = render.render_svg(model, overlay, cache_dir=tmp_path)
     assert render.render_svg(model, overlay, cache_dir=tmp_path) is first
     assert len(list(tmp_path.glob("svg-*.svg"))) == 1 and list(tmp_path.glob("layout-*.json"))
-    render._svg_cache.clear()
-    render._layouts.clear()
+    reset_caches()
     assert render.render_svg(model, overlay, cache_dir=tmp_path) == first  # from disk
 
 
@@ -224,12 +223,10 @@ def test_steps_and_notes_on_a_boundary_are_not_drawn(model):
 
 
 def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monkeypatch):
-    render._svg_cache.clear()
-    render._layouts.clear()
+    reset_caches()
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
     monkeypatch.setattr(render, "RENDERER", "another version")
-    render._svg_cache.clear()
-    render._layouts.clear()
+    reset_caches()
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
     assert len(list(tmp_path.glob("svg-*.svg"))) == 2
     assert len(list(tmp_path.glob("layout-*.json"))) == 2

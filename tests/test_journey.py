@@ -9,9 +9,9 @@ from explorer.journeys.assembly import customer_orders, journey_for_order, servi
 from explorer.journeys.conformance import check_states
 from explorer.journeys.report import (
     Context,
-    analyse,
     atypical_services_now,
     iso,
+    judge_journey,
     report_for_order,
     report_orders,
     spans_in_window,
@@ -535,7 +535,7 @@ def test_analyse_uses_the_context_it_is_given():
     order = complete_order("A-1")
     journey = journey_for_order(source_of(order), "A-1")
     context = Context(GRAPH, None, Baseline(), now_ns=T0)
-    report = analyse(journey, context)
+    report = judge_journey(journey, context)
     assert report.sla_breaches == [] and report.anomalies == [] and report.differences == []
 
 

@@ -7,10 +7,10 @@ import io
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
+from explorer.caching import reset_caches
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order, latest_time_ns
@@ -51,7 +51,6 @@ def simulated(tmp_path_factory):
 
 @pytest.fixture
 def stored(db, simulated):
-    cache.clear()
     store_traces(simulated)
     return simulated
 
@@ -268,7 +267,7 @@ def test_the_page_says_which_reference_it_used(stored, client, login_as):
     body = client.get(url).content.decode()
     assert "computed for this page." in body
     refresh()
-    cache.clear()
+    reset_caches()
     body = client.get(url).content.decode()
     assert "stored by orders --refresh at" in body
     assert "judged against the baseline of" in body

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
@@ -41,7 +40,6 @@ def simulated(tmp_path_factory):
 
 @pytest.fixture
 def stored(db, simulated):
-    cache.clear()
     store_traces(simulated[0])
     return simulated[1]
 
@@ -165,7 +163,6 @@ def later_order(order_id: str, at_s: int) -> OrderBuilder:
 
 
 def test_stuck_is_decided_when_the_snapshot_is_read(db, client, login_as):
-    cache.clear()
     store_traces([*waiting_order().traces, *later_order("A-100003", 60 * HOUR).traces])
     refresh()
     row = OrderStatus.objects.get(order_id="A-100002")
@@ -245,7 +242,6 @@ def test_home_links_to_all_when_a_list_is_long(stored, client, login_as):
 
 
 def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
-    cache.clear()
     store_traces(waiting_order().traces)
     login_as("analyst")
     for url in (reverse("web:home"), reverse("web:order_list")):

@@ -11,13 +11,11 @@ from dataclasses import dataclass
 
 import orjson
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.testing import pseudonym_of
 from explorer.store.models import StoredTrace, TraceAttribute
-from explorer.web import trace_cache
 
 ROLES = ["onboarding", "support"]
 SEES_CUSTOMER_IDS = {"onboarding": False, "support": True}
@@ -84,12 +82,8 @@ def _pick_order() -> Demo:
 @pytest.fixture
 def demo(db, simulated):
     # Ingesting takes a tenth of a second; per test keeps the database rolled back.
-    cache.clear()
-    trace_cache.forget_all()
     call_command("ingest", str(simulated), "--workers", "0", stdout=io.StringIO())
-    yield _pick_order()
-    cache.clear()
-    trace_cache.forget_all()
+    return _pick_order()
 
 
 def body(response) -> str:

@@ -8,16 +8,16 @@ from array import array
 
 import orjson
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditEntry
 from explorer.analysis import operation_stats
+from explorer.caching import reset_caches
 from explorer.store import codec
 from explorer.store.ingest import store_traces
 from explorer.store.layout import (
-    Layout,
     LayoutError,
+    TraceLayout,
     bucket_counts,
     critical_positions,
     lay_out,
@@ -26,7 +26,6 @@ from explorer.store.layout import (
 from explorer.store.models import StoredTrace, TraceChunk
 from explorer.store.source import StoreSource
 from explorer.traces.model import Span, SpanKind, Trace
-from explorer.web import trace_cache
 from explorer.web.waterfall import hidden_runs, visible_window
 from tests.web_support import T0, chain_trace, tree_trace
 
@@ -37,11 +36,6 @@ CHUNK = 7  # 121 spans: 18 chunks
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", CHUNK)
-    cache.clear()
-    trace_cache.forget_all()
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 def expected_rows(trace: Trace):
@@ -147,14 +141,14 @@ def test_layout_bytes_round_trip_and_garbage_is_refused():
     from explorer.store.layout import lay_out
 
     ordered, layout = lay_out(trace)
-    again = Layout.decode(layout.encode())
+    again = TraceLayout.decode(layout.encode())
     assert (list(again.depth), list(again.end), list(again.critical), again.counts,
             again.errors) == (list(layout.depth), list(layout.end), list(layout.critical),
                               layout.counts, layout.errors)
     assert len(ordered) == len(again) == 121
     for garbage in (b"", b"not zlib", layout.encode()[:-3]):
         with pytest.raises(LayoutError):
-            Layout.decode(garbage)
+            TraceLayout.decode(garbage)
 
 
 @pytest.mark.django_db
@@ -295,7 +289,7 @@ def test_merging_spans_recomputes_the_statistics(small_chunks):
     assert sum(s.count for s in after) == 121
 
 
-def version_1_layout(layout: Layout) -> bytes:
+def version_1_layout(layout: TraceLayout) -> bytes:
     """A layout as stored before the statistics were added to it."""
     header = orjson.dumps([1, len(layout.depth), len(layout.critical), layout.counts,
                            layout.errors])
@@ -307,16 +301,16 @@ def version_1_layout(layout: Layout) -> bytes:
 def test_statistics_round_trip_and_are_left_out_when_they_do_not_fit():
     _, layout = lay_out(tree_trace(TRACE_ID))
     assert layout.operations == operation_stats([tree_trace(TRACE_ID)])
-    assert Layout.decode(layout.encode()).operations == layout.operations
-    old = Layout.decode(version_1_layout(layout))
+    assert TraceLayout.decode(layout.encode()).operations == layout.operations
+    old = TraceLayout.decode(version_1_layout(layout))
     assert old.operations is None and list(old.end) == list(layout.end)
     huge = dataclasses.replace(layout.operations[0], total_ns=2**70)
     layout.operations = [huge, *layout.operations[1:]]
-    again = Layout.decode(layout.encode())
+    again = TraceLayout.decode(layout.encode())
     assert again.operations is None and list(again.depth) == list(layout.depth)
     broken = zlib.compress(orjson.dumps([2, 0, 0, [], [], [["only", "two"]]]) + b"\n")
     with pytest.raises(LayoutError):
-        Layout.decode(broken)
+        TraceLayout.decode(broken)
 
 
 @pytest.mark.django_db
@@ -328,11 +322,11 @@ def test_statistics_page_of_a_stored_layout_reads_no_span(client, login_as, smal
     # From the spans: a layout stored without statistics (before they were kept with it).
     row = StoredTrace.objects.get(trace_id=TRACE_ID)
     with_statistics = bytes(row.layout)
-    StoredTrace.objects.update(layout=version_1_layout(Layout.decode(with_statistics)))
+    StoredTrace.objects.update(layout=version_1_layout(TraceLayout.decode(with_statistics)))
     from_spans = client.get(url, {"partial": 1})
     assert from_spans.status_code == 200 and "call mes" in from_spans.content.decode()
     StoredTrace.objects.update(layout=with_statistics)
-    trace_cache.forget_all()
+    reset_caches()
 
     def read(*args, **kwargs):
         raise AssertionError("spans were read")

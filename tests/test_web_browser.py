@@ -5,11 +5,9 @@ import io
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
 from explorer.store.ingest import store_traces
-from explorer.web import trace_cache
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.web_support import tree_trace
@@ -20,8 +18,6 @@ SERIOUS = {"serious", "critical"}
 
 @pytest.fixture
 def stored(transactional_db):
-    cache.clear()
-    trace_cache.forget_all()
     stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
     stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
     stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
@@ -31,9 +27,6 @@ def stored(transactional_db):
     store_traces([*complete_order("A-100001").traces, *stuck.traces, *late.traces,
                   tree_trace(TRACE_ID)])
     call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 def serious_violations(tab) -> list[str]:

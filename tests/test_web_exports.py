@@ -5,14 +5,12 @@ import csv
 import io
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEntry
 from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Resource, Span, SpanKind, Trace
-from explorer.web import trace_cache
 from explorer.web.downloads import (
     CUSTOMER_CSV_COLUMNS,
     JOURNEY_CSV_COLUMNS,
@@ -41,17 +39,12 @@ def hostile_trace() -> Trace:
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
     first = complete_order("A-100001", customer_id="C-00123")
     second = OrderBuilder("A-100002", "C-00123", "retail")
     second.state("shop-api", "POST /api/orders", DAY, "INITIATED", None)
     other = complete_order("A-100003", customer_id="C-00456", offset=5 * DAY)
     store_traces([*first.traces, *second.traces, *other.traces, tree_trace(TREE),
                   hostile_trace()])
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 def csv_rows(response) -> list[list[str]]:

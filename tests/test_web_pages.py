@@ -5,14 +5,12 @@ import json
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.models import AuditEntry
 from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
-from explorer.web import trace_cache
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.web_support import tree_trace
 
@@ -21,8 +19,6 @@ TRACE_ID = "ab" * 16
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
     done = complete_order("A-100001", customer_id="C-00123")
     stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
     stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
@@ -32,9 +28,6 @@ def stored(db):
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
     store_traces([*done.traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)])
     call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 def text(response) -> str:
@@ -99,8 +92,6 @@ def test_search_within_the_trace(client, login_as, stored):
 
 
 def test_huge_trace_first_page_holds_only_a_window(client, login_as, db):
-    cache.clear()
-    trace_cache.forget_all()
     store_traces([tree_trace("cd" * 16, fanout=10, depth=4)])  # 11,111 spans
     login_as("analyst")
     body = text(client.get(reverse("web:trace", args=["cd" * 16])))

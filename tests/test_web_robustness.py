@@ -7,12 +7,11 @@ import socket
 from urllib.parse import quote
 
 import pytest
-from django.core.cache import cache
 from django.urls import URLPattern, get_resolver, reverse
 
+from explorer.caching import reset_caches
 from explorer.sources.config import backends_setting
 from explorer.store.ingest import store_traces
-from explorer.web import trace_cache
 from tests.journey_support import complete_order
 from tests.web_support import tree_trace
 
@@ -55,12 +54,7 @@ def fill(route: str, value: str) -> str:
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
     store_traces([*complete_order("A-100001").traces, tree_trace(TRACE_ID)])
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 @pytest.mark.slow
@@ -107,8 +101,6 @@ def test_hostile_posts(client, login_as, stored):
 
 
 def test_trace_text_is_escaped_everywhere(client, login_as, db):
-    cache.clear()
-    trace_cache.forget_all()
     evil = '"]; evil -> x [label="<script>alert(1)</script>'
     store_traces([tree_trace("ef" * 16, fanout=1, depth=1, evil_name=evil)])
     login_as("analyst")
@@ -132,7 +124,7 @@ def test_a_backend_that_is_down_gives_a_clear_page(client, login_as, db, setting
         "jaeger-down")
     settings.EXPLORER_BACKENDS = backends
     settings.EXPLORER_DEFAULT_BACKEND = "jaeger-down"
-    cache.clear()
+    reset_caches()
     login_as("architect")
     for url in [reverse("web:trace", args=[TRACE_ID]), reverse("web:order", args=["A-1"]),
                 reverse("web:lookup") + "?q=A-1", reverse("web:system_map"), reverse("web:home")]:

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -27,13 +25,6 @@ def otlp(*trace_ids: str) -> bytes:
     return json.dumps({"resourceSpans": [{
         "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop-api"}}]},
         "scopeSpans": [{"scope": {"name": "test"}, "spans": spans}]}]}).encode()
-
-
-@pytest.fixture(autouse=True)
-def empty_cache():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def upload(client, data: bytes, name: str = "trace.json"):

@@ -2,12 +2,20 @@
 
 from django.db import migrations
 
+# Frozen: what this migration granted when it was written (see 0002).
+USE_ADMIN = ("use_admin", "Use the Django admin, for the models the role's model permissions allow")
+GRANTED_TO = ("architect", "administrator")
 
-def sync_role_groups(apps, schema_editor):
-    from accounts.roles import sync_role_groups
 
-    sync_role_groups(apps)
-
+def grant_use_admin(apps, schema_editor):
+    content_type, _ = apps.get_model("contenttypes", "ContentType").objects.get_or_create(
+        app_label="accounts", model="rolepermissions")
+    codename, name = USE_ADMIN
+    permission, _ = apps.get_model("auth", "Permission").objects.get_or_create(
+        content_type=content_type, codename=codename, defaults={"name": name})
+    for role in GRANTED_TO:
+        group, _ = apps.get_model("auth", "Group").objects.get_or_create(name=role)
+        group.permissions.add(permission)
 
 
 class Migration(migrations.Migration):
@@ -21,5 +29,5 @@ class Migration(migrations.Migration):
             name='rolepermissions',
             options={'default_permissions': (), 'managed': False, 'permissions': [('view_journeys', 'View order and customer journeys and trace pages'), ('view_tours', 'View onboarding tours'), ('view_customer_ids', 'See customer identifiers unmasked'), ('view_analytics', 'View system-wide analytics (system map, drift, SLA, anomalies, search)'), ('upload_traces', 'Upload trace files'), ('edit_model', 'Edit the C4 model, the mapping, the state graph and tours'), ('view_audit', 'Search and export the audit log'), ('manage_users', 'Manage users, roles and second-factor devices'), ('use_admin', "Use the Django admin, for the models the role's model permissions allow")]},
         ),
-        migrations.RunPython(sync_role_groups, migrations.RunPython.noop),
+        migrations.RunPython(grant_use_admin, migrations.RunPython.noop),
     ]

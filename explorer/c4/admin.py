@@ -1,10 +1,14 @@
 from django import forms
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from accounts.admin_site import ArchitectsEdit
+from explorer.c4.loader import load_model
 from explorer.c4.mapping import MappingError, rules_from_dict
 from explorer.c4.models import MappingRule
+from explorer.c4.rules import stored_mapping
 
 
 class MappingRuleForm(forms.ModelForm):
@@ -29,3 +33,12 @@ class MappingRuleAdmin(ArchitectsEdit, admin.ModelAdmin):
     list_filter = ("section",)
     list_editable = ("position",)
     search_fields = ("element",)
+
+    def changelist_view(self, request, extra_context=None):
+        """Says when the stored rules, taken together, cannot be used (an element the model
+        lacks, say): the mapping file serves instead until they are fixed."""
+        _mapping, problem = stored_mapping(load_model(settings.EXPLORER_MODEL_FILE))
+        if problem:
+            messages.error(request, _("The mapping rules below are broken, so the mapping file "
+                                      "is used instead: %(problem)s") % {"problem": problem})
+        return super().changelist_view(request, extra_context)

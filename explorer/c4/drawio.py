@@ -118,17 +118,20 @@ def _cells(graph: XmlElement, lines: dict[XmlElement, int]) -> dict[str, _Cell]:
         attrs = dict(node.attrib)
         cell_el = node
         if node.tag in ("object", "UserObject"):
-            cell_el = node.find("mxCell")
-            if cell_el is None:
+            inner = node.find("mxCell")
+            if inner is None:
                 continue
+            cell_el = inner
             attrs.update({k: v for k, v in cell_el.attrib.items() if k != "id"})
         elif node.tag != "mxCell":
             continue
         geo = cell_el.find("mxGeometry")
-        geometry = None
+        geometry: tuple[float, float, float, float] | None = None
         if geo is not None and geo.get("relative") != "1":
             try:
-                geometry = tuple(float(geo.get(k, "0")) for k in ("x", "y", "width", "height"))
+                x, y, width, height = (float(geo.get(k, "0"))
+                                       for k in ("x", "y", "width", "height"))
+                geometry = (x, y, width, height)
             except ValueError:
                 geometry = None
         cid = attrs.get("id") or f"line{lines.get(node, 0)}"

@@ -205,7 +205,7 @@ def interactions(trace: Trace, mapping: Mapping) -> list[Interaction]:
     its producer's element; a SERVER span in B whose parent ran in A (not as a client span,
     which already counts) is a call from A.
     """
-    by_id = {s.span_id: s for s in trace.spans}
+    by_id: dict[str | None, Span] = {s.span_id: s for s in trace.spans}
     children: dict[str | None, list[Span]] | None = None  # built when first needed
     out: list[Interaction] = []
     for s in trace.spans:
@@ -251,7 +251,7 @@ def _words(text: str) -> str:
 def suggest_elements(service: str, model: Model, limit: int = 3, cutoff: float = 0.6) -> list[dict]:
     """Elements whose name or id looks like a service name ("shop-api" ~ "Shop API")."""
     wanted = _words(service)
-    scored = []
+    scored: list[dict] = []
     for e in model.elements.values():
         if e.kind in ("person", "boundary"):
             continue

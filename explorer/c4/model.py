@@ -100,7 +100,7 @@ class ModelBuilder:
     def __init__(self, source: str):
         self.source = source
         self.model = Model()
-        self._pending: list[tuple[str, Relationship]] = []  # (where, relationship)
+        self._pending: list[tuple[int | str | None, Relationship]] = []  # (where, relationship)
 
     def warn(self, line: int | str | None, what: str) -> None:
         where = f"{self.source}:{line}" if line is not None else self.source

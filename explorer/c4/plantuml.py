@@ -42,7 +42,9 @@ _IGNORED_LINE = re.compile(
 
 def split_args(text: str) -> list[str]:
     """Split macro arguments on top-level commas, honouring quotes and parentheses."""
-    args, depth, quote, current = [], 0, False, []
+    args: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, False
     for ch in text:
         if ch == '"':
             quote = not quote
@@ -132,6 +134,7 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
                     stack.append(None)
                 continue
             alias, label = positional[0], keywords.get("label") or positional[1]
+            fields: tuple[str, ...]
             if macro in _BOUNDARIES:
                 kind, fields = "boundary", ()
             else:

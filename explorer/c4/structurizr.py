@@ -145,6 +145,10 @@ def load_dsl(text: str, source: str = "<dsl>") -> Model:
                 continue
             src = scope if arrow == 0 or tokens[0] == "this" else tokens[0]
             dst = scope if tokens[arrow + 1] == "this" else tokens[arrow + 1]
+            if src is None or dst is None:  # "this" outside any element
+                b.warn(number, f"relationship not understood: {line.strip()[:60]!r}")
+                push(_Block("skip"))
+                continue
             rest = [_text(t) for t in tokens[arrow + 2:]]
             pending.append((number, src, dst, rest, scope))
             push(_Block("relationship", str(len(pending) - 1)))
@@ -237,7 +241,9 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
             return
         tags = _tags(str(item.get("tags", "")))
         technology = str(item.get("technology", ""))
-        properties = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+        properties = item.get("properties")
+        if not isinstance(properties, dict):
+            properties = {}
         identifier = properties.get("structurizr.dsl.identifier") or slug(str(item["name"]))
         element = b.add_element(Element(
             id=str(identifier), name=str(item["name"]), kind=_kind_of(base, tags, technology),

@@ -17,10 +17,8 @@ import html
 import json
 import re
 import textwrap
-import threading
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +26,7 @@ from pathlib import Path
 import graphviz
 
 from explorer.c4.model import Element, Model
+from explorer.caching import LocalCache
 from explorer.diagrams.overlay import Metric, Overlay, Step
 
 FONT = "Helvetica"
@@ -234,16 +233,15 @@ def _layout_graph(model: Model) -> tuple[graphviz.Digraph, dict[str, str]]:
     return g, names
 
 
-_layouts: dict[str, Layout] = {}
-_lock = threading.Lock()
+_layouts: LocalCache[Layout] = LocalCache("diagram layouts", 16)  # models, not drawings
 
 
 def layout(model: Model, cache_dir: Path | None = None) -> Layout:
     """The model's fixed layout: computed once per model fingerprint, then reused."""
     key = hashlib.sha256(f"{RENDERER}|{model.fingerprint()}".encode()).hexdigest()
-    with _lock:
-        if key in _layouts:
-            return _layouts[key]
+    cached = _layouts.get(key)
+    if cached is not None:
+        return cached
     path = cache_dir / f"layout-{key}.json" if cache_dir else None
     if path and path.exists():
         data = json.loads(path.read_text())
@@ -257,9 +255,7 @@ def layout(model: Model, cache_dir: Path | None = None) -> Layout:
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(asdict(result)))
-    with _lock:
-        _layouts[key] = result
-    return result
+    return _layouts.put(key, result)
 
 
 def _compute_layout(model: Model) -> Layout:
@@ -492,7 +488,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
     return g.source.encode("utf-8")
 
 
-_svg_cache: OrderedDict[str, str] = OrderedDict()
+_svg_cache: LocalCache[str] = LocalCache("diagrams", SVG_CACHE_SIZE)
 
 
 def render_svg(model: Model, overlay: Overlay | None = None, *,
@@ -509,10 +505,9 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
         f"{RENDERER}|{model.fingerprint()}|{overlay.fingerprint()}|"
         f"{json.dumps(urls, sort_keys=True)}"
         .encode()).hexdigest()
-    with _lock:
-        if key in _svg_cache:
-            _svg_cache.move_to_end(key)
-            return _svg_cache[key]
+    cached = _svg_cache.get(key)
+    if cached is not None:
+        return cached
     path = cache_dir / f"svg-{key}.svg" if cache_dir else None
     if path and path.exists():
         svg = path.read_text(encoding="utf-8")
@@ -528,8 +523,4 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(svg, encoding="utf-8")
-    with _lock:
-        _svg_cache[key] = svg
-        while len(_svg_cache) > SVG_CACHE_SIZE:
-            _svg_cache.popitem(last=False)
-    return svg
+    return _svg_cache.put(key, svg)

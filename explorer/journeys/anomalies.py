@@ -28,7 +28,7 @@ ABSOLUTE_SPREAD_FLOOR_NS = 100_000  # 0.1 ms
 
 
 @dataclass(slots=True, frozen=True)
-class OperationStats:
+class OperationBaseline:
     container: str
     operation: str
     count: int
@@ -50,7 +50,7 @@ class OperationStats:
                 self.error_rate]
 
     @classmethod
-    def from_list(cls, row: list) -> OperationStats:
+    def from_list(cls, row: list) -> OperationBaseline:
         container, operation, count, median_ns, mad_ns, error_rate = row
         return cls(str(container), str(operation), int(count), float(median_ns),
                    float(mad_ns), float(error_rate))
@@ -95,7 +95,7 @@ class AtypicalService:
 
 @dataclass(slots=True)
 class Baseline:
-    stats: dict[tuple[str, str], OperationStats] = field(default_factory=dict)
+    stats: dict[tuple[str, str], OperationBaseline] = field(default_factory=dict)
     threshold: float = DEFAULT_THRESHOLD
     min_samples: int = MIN_SAMPLES
 
@@ -117,7 +117,7 @@ class Baseline:
         for key, values in durations.items():
             mid = median(values)
             mad = median(abs(v - mid) for v in values)
-            stats[key] = OperationStats(key[0], key[1], len(values), mid, mad,
+            stats[key] = OperationBaseline(key[0], key[1], len(values), mid, mad,
                                         errors[key] / len(values))
         return cls(stats, threshold, min_samples)
 
@@ -128,11 +128,11 @@ class Baseline:
 
     @classmethod
     def from_dict(cls, data: dict) -> Baseline:
-        stats = [OperationStats.from_list(row) for row in data["stats"]]
+        stats = [OperationBaseline.from_list(row) for row in data["stats"]]
         return cls({(s.container, s.operation): s for s in stats}, float(data["threshold"]),
                    int(data["min_samples"]))
 
-    def lookup(self, container: str, operation: str) -> OperationStats | None:
+    def lookup(self, container: str, operation: str) -> OperationBaseline | None:
         """The operation's stats, or None when there are too few samples to judge by."""
         found = self.stats.get((container, operation))
         return found if found is not None and found.count >= self.min_samples else None

@@ -13,7 +13,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSource
+from explorer.sources.base import (
+    FindsLinkingTraces,
+    ReadsTracesInBulk,
+    SourceError,
+    TraceNotFound,
+    TraceQuery,
+    TraceSource,
+)
 from explorer.traces.model import Span, SpanKind, Trace
 
 ORDER_KEY = "order.id"
@@ -122,20 +129,18 @@ def _span_orders(trace: Trace) -> dict[str, str | None]:
 
 def linking_trace_ids(source: TraceSource, trace_id: str) -> list[str]:
     """Traces with a span that links to a span of this trace, where the source can tell."""
-    finder = getattr(source, "linking_traces", None)
-    if finder is None:
+    if not isinstance(source, FindsLinkingTraces):
         return []
-    return list(finder(trace_id))
+    return list(source.linking_traces(trace_id))
 
 
 def _fetch(source: TraceSource, trace_ids: list[str], warnings: _Warnings) -> list[Trace]:
     """The traces of these ids, in one round trip where the source can (get_traces)."""
-    bulk = getattr(source, "get_traces", None)
     found: list[Trace] = []
     unreadable: set[str] = set()
-    if bulk is not None:
+    if isinstance(source, ReadsTracesInBulk):
         try:
-            found = list(bulk(trace_ids))
+            found = list(source.get_traces(trace_ids))
         except SourceError as exc:
             warnings.add("source", f"{len(trace_ids)} traces could not be read: {exc}")
             return []
@@ -321,3 +326,25 @@ def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | 
     if not found:
         return None
     return max(s.start_ns + s.duration_ns for s in found)
+
+
+@dataclass(frozen=True, slots=True)
+class Now:
+    """The "now" policy: `at_ns` when given, else the end of the newest trace in the source
+    (or window), else the newest span of the journeys judged, else 0."""
+
+    at_ns: int | None = None
+
+    def in_source(self, source: TraceSource, window: Window = (None, None)) -> int | None:
+        """The explicit time or the end of the newest trace; None for an empty source."""
+        return self.at_ns if self.at_ns is not None else latest_time_ns(source, window)
+
+    def resolve(self, source: TraceSource, journeys: Iterable[Journey] = (),
+                window: Window = (None, None)) -> int:
+        found = self.in_source(source, window)
+        if found is not None:
+            return found
+        return max((s.end_ns for j in journeys for s in j.spans), default=0)
+
+
+NEWEST_SPAN = Now()

@@ -15,13 +15,15 @@ from collections.abc import Iterable
 
 from explorer.journeys.assembly import ORDER_KEY
 from explorer.sources.base import (
+    ListsAttributeValues,
+    ReadsTracesInBulk,
     SourceError,
     TraceNotFound,
     TraceQuery,
     TraceSource,
     TraceSummary,
 )
-from explorer.store.summary import TraceFacts, newest_first, start_of, trace_facts
+from explorer.sources.summary import TraceFacts, newest_first, start_of, trace_facts
 from explorer.traces.model import Trace
 
 # Read this many traces per request to the source.
@@ -59,12 +61,11 @@ class TraceSet:
     def read(cls, source: TraceSource) -> TraceSet:
         """Every trace of the source, in batches of READ_BATCH."""
         ids = [s.trace_id for s in source.search(TraceQuery(limit=ALL_TRACES))]
-        bulk = getattr(source, "get_traces", None)
         traces: list[Trace] = []
         for first in range(0, len(ids), READ_BATCH):
             part = ids[first:first + READ_BATCH]
-            if bulk is not None:
-                traces.extend(bulk(part))
+            if isinstance(source, ReadsTracesInBulk):
+                traces.extend(source.get_traces(part))
                 continue
             for trace_id in part:
                 try:
@@ -94,7 +95,10 @@ class TraceSet:
 
     def attribute_values(self, key: str, start_ns: int | None = None,
                          end_ns: int | None = None, limit: int = 100_000) -> list[str]:
-        return self._read_from().attribute_values(key, start_ns, end_ns, limit=limit)
+        source = self._read_from()
+        if not isinstance(source, ListsAttributeValues):
+            raise SourceError(f"{self.name}: cannot list attribute values")
+        return source.attribute_values(key, start_ns, end_ns, limit=limit)
 
     def _read_from(self) -> TraceSource:
         if self._source is None:

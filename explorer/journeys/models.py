@@ -112,7 +112,7 @@ class OrderStatus(models.Model):
 
         def flush() -> None:
             with transaction.atomic():
-                cls.objects.bulk_create(batch, update_conflicts=True,
+                OrderStatus.objects.bulk_create(batch, update_conflicts=True,
                                         unique_fields=["order_id"],
                                         update_fields=[*_FIELDS, "computed_at"])
 
@@ -139,7 +139,7 @@ class OrderStatus(models.Model):
     def _storable(cls, name: str, value):
         """Values from traces (customer ids, types, states...) as the column takes them on
         every database: PostgreSQL refuses NUL and text over the column's length."""
-        length = cls._meta.get_field(name).max_length
+        length = cls._meta.get_field(name).max_length  # type: ignore[union-attr]
         return storable(value)[:length] if length and isinstance(value, str) else storable(value)
 
 
@@ -184,13 +184,13 @@ class BaselineSnapshot(models.Model):
         rows = list(by_key.values())
         with transaction.atomic():
             cls.objects.filter(source=source).delete()
-            cls.objects.bulk_create(rows)
+            BaselineSnapshot.objects.bulk_create(rows)
         return len(rows)
 
     @classmethod
     def type_key(cls, customer_type: str) -> str:
         """The key a customer type's samples are stored under (see OrderStatus._storable)."""
-        return storable(customer_type)[:cls._meta.get_field("key").max_length]
+        return storable(customer_type)[:cls._meta.get_field("key").max_length]  # type: ignore[union-attr]
 
     @classmethod
     def load_reference(cls, source: str, customer_type: str) -> Reference | None:

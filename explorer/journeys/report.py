@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 from explorer.journeys.anomalies import Anomaly, AtypicalService, Baseline
 from explorer.journeys.assembly import (
@@ -21,6 +22,7 @@ from explorer.journeys.assembly import (
     ORDER_KEY,
     ContainerOf,
     Journey,
+    Now,
     Window,
     journey_for_order,
     latest_time_ns,
@@ -32,7 +34,13 @@ from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import tell
 from explorer.journeys.typical import Difference, OrderSample, TypicalJourneys
-from explorer.sources.base import SourceError, TraceQuery, TraceSource
+from explorer.sources.base import (
+    ListsAttributeValues,
+    ReadsTracesInBulk,
+    SourceError,
+    TraceQuery,
+    TraceSource,
+)
 from explorer.traces.model import Span
 
 DAY_NS = 86_400 * 10**9
@@ -65,7 +73,7 @@ class Context:
     names: Mapping[str, str] = field(default_factory=dict)
 
 
-def reference_window(now_ns: int) -> Window:
+def reference_window(now_ns: int) -> tuple[int, int]:
     """The week before now (now included): what an order is judged against."""
     return (now_ns - BASELINE_WINDOW_NS, now_ns + 1)
 
@@ -186,7 +194,7 @@ def _pairs(journey: Journey) -> Iterable[tuple[str, Span]]:
     return ((journey.container(s), s) for s in journey.spans)
 
 
-def analyse(journey: Journey, context: Context, conformance: Conformance | None = None,
+def judge_journey(journey: Journey, context: Context, conformance: Conformance | None = None,
             typical_included: bool = False) -> JourneyReport:
     """The report of an assembled journey."""
     conformance = conformance or check_states(journey, context.graph, context.now_ns)
@@ -206,9 +214,8 @@ def spans_in_window(
     start_ns, end_ns = window
     found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=max_traces))
     ids = [summary.trace_id for summary in found]
-    bulk = getattr(source, "get_traces", None)
-    if bulk is not None:
-        traces = bulk(ids)
+    if isinstance(source, ReadsTracesInBulk):
+        traces = source.get_traces(ids)
     else:
         traces = []
         for trace_id in ids:
@@ -284,15 +291,31 @@ def report_for_order(
     names: Mapping[str, str] | None = None,
     load_reference: LoadReference | None = None,
 ) -> JourneyReport:
-    """One order's report, judged against the reference (the latency baseline and the typical
-    journey of its customer type) of the week before now, or of the week before the order's
-    last span when that is older: an old order is judged against its own time. The stored
-    reference from `load_reference` is used when it serves at that time, else it is computed
-    here (reading only the traces it needs)."""
+    """One order's report (see report_for_journey); "now" is now_ns, else the end of the newest
+    trace in the source (or window), else the order's newest span. Pages and commands call
+    explorer.journeys.service.judge_order(), which takes these from the configuration."""
     journey = journey_for_order(source, order_id, window, container_of)
-    now = now_ns if now_ns is not None else latest_time_ns(source, window)
-    if now is None:
-        now = max((s.end_ns for s in journey.spans), default=0)
+    now = Now(now_ns).resolve(source, [journey], window)
+    return report_for_journey(source, journey, graph, sla, container_of, now, names,
+                              load_reference)
+
+
+def report_for_journey(
+    source: TraceSource,
+    journey: Journey,
+    graph: StateGraph,
+    sla: Sla | None,
+    container_of: ContainerOf,
+    now: int,
+    names: Mapping[str, str] | None = None,
+    load_reference: LoadReference | None = None,
+) -> JourneyReport:
+    """An assembled order's report, judged at `now` against the reference (the latency
+    baseline and the typical journey of its customer type) of the week before now, or of the
+    week before the order's last span when that is older: an old order is judged against its
+    own time. The stored reference from `load_reference` is used when it serves at that time,
+    else it is computed here (reading only the traces it needs)."""
+    order_id = journey.order_id
     last = max((s.end_ns for s in journey.spans), default=now)
     at = now if last > now - BASELINE_WINDOW_NS else last
     customer_type = journey.customer_type or ""
@@ -304,10 +327,11 @@ def report_for_order(
                                  container_of)
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})
-    result = analyse(journey, context)
-    outdated = stored is not None and not stored.serves(now)  # else: an old order
-    result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at,
-                                     stored.as_of_ns if outdated else None)
+    result = judge_journey(journey, context)
+    # A stored reference that does not serve now was computed from older data (else: an old
+    # order, judged against its own time).
+    outdated = stored.as_of_ns if stored is not None and not stored.serves(now) else None
+    result.reference = ReferenceNote(reference.as_of_ns, reference.stored_at, outdated)
     return result
 
 
@@ -322,10 +346,9 @@ def _orders_of_type(source: TraceSource, customer_type: str, window: Window) -> 
 def order_ids(source: TraceSource, window: Window = (None, None),
               limit: int = 100_000) -> list[str]:
     """Every order id in the source (or window), where the source can list attribute values."""
-    lister = getattr(source, "attribute_values", None)
-    if lister is None:
+    if not isinstance(source, ListsAttributeValues):
         raise SourceError(f"{source.name}: cannot list orders (no attribute_values)")
-    return list(lister(ORDER_KEY, *window, limit=limit))
+    return list(source.attribute_values(ORDER_KEY, *window, limit=limit))
 
 
 # From this many orders on, every trace of the source is read once (TraceSet) rather than
@@ -337,9 +360,10 @@ def lookups_for(source: TraceSource, orders: int) -> TraceSource:
     """What to assemble this many orders' journeys from: for many orders of a source that can
     read traces in bulk, every trace read once (a TraceSet); else the source itself."""
     if (orders < BULK_MIN_ORDERS or isinstance(source, TraceSet)
-            or not hasattr(source, "get_traces")):
+            or not isinstance(source, ReadsTracesInBulk)):
         return source
-    return TraceSet.read(source)
+    # A TraceSet answers everything assembling journeys asks of a source.
+    return cast(TraceSource, TraceSet.read(source))
 
 
 def assemble_journeys(
@@ -380,13 +404,11 @@ def report_orders(
     """Reports of every order (or of `orders`): journeys assembled once, then one baseline
     over all their spans and the typical journeys of every customer type."""
     wanted = list(orders) if orders is not None else order_ids(source, window)
-    now = now_ns if now_ns is not None else latest_time_ns(source, window)
     journeys = assemble_journeys(source, wanted, window, container_of)
-    if now is None:
-        now = max((s.end_ns for j in journeys for s in j.spans), default=0)
+    now = Now(now_ns).resolve(source, journeys, window)
     baseline = Baseline.from_spans(journey_pairs(journeys))
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))
     context = Context(graph, sla, baseline, now, typical, names or {})
-    return [analyse(j, context, c, typical_included=True)
+    return [judge_journey(j, context, c, typical_included=True)
             for j, c in zip(journeys, conformances, strict=True)]

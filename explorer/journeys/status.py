@@ -18,7 +18,7 @@ from explorer.journeys.assembly import (
     CUSTOMER_TYPE_KEY,
     ContainerOf,
     Journey,
-    latest_time_ns,
+    Now,
     service_container,
 )
 from explorer.journeys.conformance import (
@@ -42,7 +42,7 @@ from explorer.journeys.report import (
 )
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.typical import OrderSample
-from explorer.sources.base import TraceSource
+from explorer.sources.base import ListsAttributeValues, TraceSource
 
 # The channel an order came through, by the container of its first step.
 CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
@@ -147,7 +147,7 @@ def order_snapshot(
     (the one a single order's report uses), so the other orders need not be assembled: the
     reference takes their typical-journey samples from `previous` (the stored ones) where it
     can."""
-    now = now_ns if now_ns is not None else latest_time_ns(source)
+    now = Now(now_ns).in_source(source)
     if now is None:
         return Snapshot([], None)
     wanted = order_ids(source, (since_ns, None) if since_ns is not None else (None, None))
@@ -171,6 +171,7 @@ def order_snapshot(
 def _customer_types(source: TraceSource, now_ns: int) -> list[str]:
     """The customer types with a trace in the reference window (order_ids() has already
     required a source that can list attribute values)."""
+    assert isinstance(source, ListsAttributeValues)
     return list(source.attribute_values(CUSTOMER_TYPE_KEY, *reference_window(now_ns)))
 
 

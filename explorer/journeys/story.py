@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from explorer.journeys.anomalies import Anomaly
 from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, Violation
-from explorer.web.formatting import russian_plural
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -39,6 +38,16 @@ CUSTOMER_TYPES = {
     "vip": ("a VIP customer", "VIP-клиента"),
 }
 _MAX_SENTENCES_PER_KIND = 3
+
+
+def russian_plural(n: int, forms: tuple[str, str, str]) -> str:
+    """Russian plural form for n: 1 день, 2 дня, 5 дней, 11 дней, 21 день."""
+    n = abs(n)
+    if n % 10 == 1 and n % 100 != 11:
+        return forms[0]
+    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
+        return forms[1]
+    return forms[2]
 
 
 def duration_words(ns: float, language: str) -> str:

@@ -2,14 +2,22 @@
 
 The embedded store (explorer.store.source) and the remote backends (Jaeger, Tempo, Zipkin)
 implement it; pages never know which one answers. Times are nanoseconds since the epoch.
+
+Optional features are capability protocols, checked with isinstance (never with getattr):
+ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking.
+A source that wraps another (the cache) passes on exactly the capabilities of the one inside.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from explorer.traces.model import Trace
+from explorer.traces.model import Span, Trace
+
+if TYPE_CHECKING:  # the store's types; sources do not import the store at run time
+    from explorer.store.layout import TraceOverview
 
 
 class SourceError(Exception):
@@ -86,8 +94,9 @@ class TraceSource(Protocol):
     def dependencies(self, start_ns: int, end_ns: int) -> list[DependencyEdge] | None:
         """The backend's own dependency graph, or None where it has none."""
 
-    # Optional (callers check with getattr; remote backends may lack them):
 
+@runtime_checkable
+class ListsAttributeValues(Protocol):
     def attribute_values(
         self,
         key: str,
@@ -98,12 +107,47 @@ class TraceSource(Protocol):
         """Distinct values of a business attribute over traces starting in the window, sorted
         (e.g. every order id: the `orders` command lists them)."""
 
+
+@runtime_checkable
+class ReadsTracesInBulk(Protocol):
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:
         """The traces of these ids that exist (missing ones left out), in few round trips."""
 
+
+@runtime_checkable
+class FindsLinkingTraces(Protocol):
     def linking_traces(self, trace_id: str) -> list[str]:
         """Ids of other traces with a span that links to a span of this trace (e.g. the
         consumer traces of the messages it produced)."""
+
+
+@runtime_checkable
+class ReadsStoredLayouts(Protocol):
+    """A huge trace read a part at a time, from the layout the embedded store keeps."""
+
+    def trace_overview(self, trace_id: str) -> TraceOverview | None:
+        """The trace's overview and layout when it is stored in several chunks, else None."""
+
+    def trace_rows(self, trace_id: str, rows: Iterable[int],
+                   span_count: int) -> Mapping[int, Span] | None:
+        """The spans at these rows of the tree order; None when the trace changed."""
+
+    def iter_spans(self, trace_id: str) -> Iterator[list[Span]]:
+        """The trace's spans a chunk at a time."""
+
+
+@runtime_checkable
+class SelfChecking(Protocol):
+    def check(self) -> str:
+        """What the source says about itself (version...); raises SourceError."""
+
+
+CAPABILITIES = (ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts,
+                SelfChecking)
+# The methods of every capability: what a wrapping source passes on.
+CAPABILITY_METHODS = frozenset(
+    name for capability in CAPABILITIES
+    for name in vars(capability) if not name.startswith("_"))
 
 
 class FindsBySearch:
@@ -111,7 +155,7 @@ class FindsBySearch:
     search for that one attribute."""
 
     def find_traces(
-        self,
+        self: TraceSource,
         attribute: str,
         value: str,
         start_ns: int | None = None,

@@ -1,20 +1,19 @@
-"""Caching of fetched traces with Django's cache framework (the "traces" cache: Redis when
+"""Caching of fetched traces in the shared "traces" cache (explorer.caching: Redis when
 EXPLORER_CACHE_URL is set, else bounded local memory), keyed by backend name and trace id,
 values compressed. Also the factories the registry uses for the remote kinds: one source (so
 one HTTP session and one circuit breaker) per configured backend, wrapped in the cache."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import pickle
 import threading
 import zlib
 
 from django.conf import settings
-from django.core.cache import caches
 
-from explorer.sources.base import TraceQuery, TraceSummary
+from explorer.caching import SharedCache, cache_key, on_reset
+from explorer.sources.base import CAPABILITY_METHODS, TraceQuery, TraceSummary
 from explorer.sources.config import config_for
 from explorer.traces.model import Trace
 
@@ -25,23 +24,25 @@ log = logging.getLogger("explorer.sources")
 MAX_CACHED_BYTES = 2 * 1024 * 1024
 
 
-def cache_key(backend: str, trace_id: str) -> str:
-    # Hashed: backend names may hold characters memcached/Redis keys should not.
-    digest = hashlib.sha256(f"{backend}\0{trace_id.lower()}".encode()).hexdigest()[:32]
-    return f"explorer:trace:{digest}"
+def trace_key(backend: str, trace_id: str) -> str:
+    return cache_key("trace", backend, trace_id.lower())
 
 
 class CachedSource:
-    """A TraceSource whose get_trace answers from the cache when it can."""
+    """A TraceSource whose get_trace answers from the cache when it can. The optional
+    capabilities (explorer.sources.base) are the wrapped source's own: present here exactly
+    when it has them, so isinstance(cached, ReadsTracesInBulk) answers as for the source."""
 
     def __init__(self, source, cache_alias: str = "traces", timeout: int | None = None) -> None:
         self.source = source
         self.name = source.name
-        self.cache = caches[cache_alias]
-        self.timeout = settings.EXPLORER_TRACE_CACHE_SECONDS if timeout is None else timeout
+        self.cache = SharedCache(
+            cache_alias,
+            (lambda: settings.EXPLORER_TRACE_CACHE_SECONDS) if timeout is None else timeout,
+            max_weight=MAX_CACHED_BYTES, weigh=len)
 
     def get_trace(self, trace_id: str) -> Trace:
-        key = cache_key(self.name, trace_id)
+        key = trace_key(self.name, trace_id)
         packed = self.cache.get(key)
         if packed is not None:
             try:
@@ -52,8 +53,7 @@ class CachedSource:
                 self.cache.delete(key)
         trace = self.source.get_trace(trace_id)
         packed = zlib.compress(pickle.dumps(trace, protocol=pickle.HIGHEST_PROTOCOL), 6)
-        if len(packed) <= MAX_CACHED_BYTES:
-            self.cache.set(key, packed, self.timeout)
+        self.cache.put(key, packed)
         return trace
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
@@ -71,12 +71,16 @@ class CachedSource:
     def dependencies(self, start_ns: int, end_ns: int):
         return self.source.dependencies(start_ns, end_ns)
 
-    def check(self) -> str:
-        return self.source.check()
+    def __getattr__(self, name: str):
+        # Only for what the class lacks: the capability methods, passed on as they are.
+        if name in CAPABILITY_METHODS:
+            return getattr(self.source, name)
+        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 
 
 _instances: dict[tuple, CachedSource] = {}
 _lock = threading.Lock()
+on_reset(_instances.clear)
 
 
 def remote_factory(source_class):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -22,7 +23,9 @@ from urllib.parse import urlsplit
 KINDS = ("store", "jaeger", "tempo", "zipkin")
 API_CHOICES = {"jaeger": ("v3", "classic"), "tempo": ("v2", "v1")}
 
-DEFAULT_BACKENDS: list[dict[str, Any]] = [{"name": "embedded", "kind": "store"}]
+# The embedded store's source is named EMBEDDED (its kind is "store").
+EMBEDDED = "embedded"
+DEFAULT_BACKENDS: list[dict[str, Any]] = [{"name": EMBEDDED, "kind": "store"}]
 
 _STRING_KEYS = (
     "url",
@@ -86,25 +89,29 @@ class BackendConfig:
         return f"BackendConfig(name={self.name!r}, kind={self.kind!r}, url={self.url!r})"
 
 
+def decode_backends(raw: str | list | None) -> Any:
+    """EXPLORER_BACKENDS decoded (once): the default when unset, JSON text as a value."""
+    if raw is None or raw == "":
+        return DEFAULT_BACKENDS
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise BackendConfigError(f"EXPLORER_BACKENDS is not valid JSON: {exc}") from None
+
+
 def parse_backends(
-    raw: str | list | None, environ: dict[str, str] | None = None, allow_http: bool = True
+    raw: str | list | None, environ: Mapping[str, str] | None = None, allow_http: bool = True
 ) -> list[BackendConfig]:
     """Validate EXPLORER_BACKENDS (JSON text or an already decoded list); with
     `allow_http` False (production) a plain http:// URL is refused: the bearer token or
     password and the traces would cross the network in clear."""
-    environ = os.environ if environ is None else environ
-    if raw is None or raw == "":
-        items: Any = DEFAULT_BACKENDS
-    elif isinstance(raw, str):
-        try:
-            items = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise BackendConfigError(f"EXPLORER_BACKENDS is not valid JSON: {exc}") from None
-    else:
-        items = raw
+    env = os.environ if environ is None else environ
+    items = decode_backends(raw)
     if not isinstance(items, list) or not items:
         raise BackendConfigError("EXPLORER_BACKENDS must be a non-empty JSON list of objects")
-    configs = [_parse_one(index, item, environ) for index, item in enumerate(items)]
+    configs = [_parse_one(index, item, env) for index, item in enumerate(items)]
     for index, config in enumerate(configs):
         if not allow_http and config.url.startswith("http://"):
             raise BackendConfigError(
@@ -215,8 +222,8 @@ def backends_setting(raw: str | None, default: str | None,
     """settings.EXPLORER_BACKENDS ({name: options}, as explorer.sources.registry reads it) and
     settings.EXPLORER_DEFAULT_BACKEND, from the environment variables. Everything is checked
     here, secrets included, so a mistake stops the start with a clear message."""
-    configs = parse_backends(raw, allow_http=allow_http)
-    items = DEFAULT_BACKENDS if not raw else json.loads(raw)
+    items = decode_backends(raw)
+    configs = parse_backends(items, allow_http=allow_http)
     options = {item["name"]: {k: v for k, v in item.items() if k != "name"} for item in items}
     return options, default_backend_name(configs, default)
 

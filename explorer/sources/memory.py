@@ -1,7 +1,7 @@
 """A TraceSource over a list of Trace objects held in memory (uploads, tests of pure layers).
 
 It answers exactly as the embedded store would for the same traces: traces with the same id
-are merged, and summaries and search filters come from explorer.store.summary.
+are merged, and summaries and search filters come from explorer.sources.summary.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from explorer.sources.base import (
     TraceQuery,
     TraceSummary,
 )
-from explorer.store.summary import (
+from explorer.sources.summary import (
     TraceFacts,
     check_searchable,
     matches,

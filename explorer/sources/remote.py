@@ -8,10 +8,16 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from explorer.sources.base import SourceError, TraceNotFound, TraceQuery, TraceSummary
+from explorer.sources.base import (
+    SelfChecking,
+    SourceError,
+    TraceNotFound,
+    TraceQuery,
+    TraceSummary,
+)
 from explorer.sources.config import BackendConfig
 from explorer.sources.http import BackendClient
-from explorer.store.summary import merged_trace, newest_first, trace_facts
+from explorer.sources.summary import merged_trace, newest_first, trace_facts
 from explorer.traces.model import Trace
 from explorer.traces.parsers import parse_bytes
 
@@ -131,7 +137,6 @@ def _fields(query: TraceQuery) -> dict:
 def check_source(source) -> str:
     """What a source says about itself when it answers (version, capabilities); raises
     SourceError when it does not. Sources without a check of their own list their services."""
-    check = getattr(source, "check", None)
-    if check is not None:
-        return check()
+    if isinstance(source, SelfChecking):
+        return source.check()
     return f"{len(source.services())} services"

@@ -19,7 +19,7 @@ from explorer.sources.base import (
 )
 from explorer.sources.http import JSON_TYPES, PROTOBUF_TYPES, HttpStatusError
 from explorer.sources.remote import RemoteSource
-from explorer.store.summary import newest_first
+from explorer.sources.summary import newest_first
 
 log = logging.getLogger("explorer.sources")
 

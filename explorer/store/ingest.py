@@ -27,6 +27,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
+from explorer.sources.summary import merge_spans
 from explorer.store import codec
 from explorer.store.models import (
     ID_LENGTH,
@@ -41,7 +42,7 @@ from explorer.store.models import (
 from explorer.store.prepare import (
     Batch,
     Batcher,
-    PreparedTrace,
+    EncodedTrace,
     Rejection,
     Settings,
     Task,
@@ -50,7 +51,6 @@ from explorer.store.prepare import (
     read_task,
     worker,
 )
-from explorer.store.summary import merge_spans
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
@@ -151,15 +151,15 @@ class _Writer:
         # of this batch are checked once here, not over and over while it was built.
         gc.collect(1)
 
-    def _write(self, traces: list[PreparedTrace]) -> list[int]:
+    def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
         existing: dict[str, StoredTrace] = {}
         for start in range(0, len(ids), IN_SLICE):
-            for row in StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE]).only(
-                "id", "trace_id", "span_count", "warnings"
-            ):
-                existing[row.trace_id] = row
+            for stored_row in StoredTrace.objects.filter(
+                trace_id__in=ids[start : start + IN_SLICE]
+            ).only("id", "trace_id", "span_count", "warnings"):
+                existing[stored_row.trace_id] = stored_row
         stored = self._stored_chunks([row.pk for row in existing.values()])
 
         rewritten: list[StoredTrace] = []
@@ -175,9 +175,10 @@ class _Writer:
                 row = StoredTrace(trace_id=prepared.trace_id)
                 new_rows.append(row)
             else:
-                prepared = self._merged(row, stored[row.pk], prepared)
-                if prepared is None:
+                merged = self._merged(row, stored[row.pk], prepared)
+                if merged is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
+                prepared = merged
                 rewritten.append(row)
             facts = prepared.facts
             row.start_ns = facts.start_ns
@@ -217,9 +218,10 @@ class _Writer:
         StoredTrace.objects.bulk_create(new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
-        ids = self._operation_ids({pair for _, pair in trace_operations})
+        operation_ids = self._operation_ids({pair for _, pair in trace_operations})
         _insert(
-            TraceOperation, ("trace", "operation"), [(row, ids[p]) for row, p in trace_operations]
+            TraceOperation, ("trace", "operation"),
+            [(row, operation_ids[p]) for row, p in trace_operations]
         )
         return [row.pk for row in [*existing.values(), *new_rows]]
 
@@ -238,8 +240,8 @@ class _Writer:
         return self.operation_ids
 
     def _merged(
-        self, row: StoredTrace, stored: list[bytes], prepared: PreparedTrace
-    ) -> PreparedTrace | None:
+        self, row: StoredTrace, stored: list[bytes], prepared: EncodedTrace
+    ) -> EncodedTrace | None:
         """The stored trace merged with the new one, or None when that adds nothing."""
         parts = [codec.decode_spans(data) for data in [*stored, *prepared.chunks]]
         spans = merge_spans(parts)
@@ -270,7 +272,8 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
     if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column) for name in fields)
+    columns = ", ".join(quote(model._meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
+                        for name in fields)  # concrete columns only
     marks = ", ".join(["%s"] * len(fields))
     table = quote(model._meta.db_table)
     # Names come from the model, every value is a parameter.
@@ -316,7 +319,8 @@ def ingest(
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:
-        batches = (batch for f in files for batch in read_task(Task(f, fmt), config))
+        batches: Iterator[Batch] = (batch for f in files
+                                    for batch in read_task(Task(f, fmt), config))
     else:
         tasks = [task for f in files for task in plan(f, fmt, workers, MIN_RANGE_BYTES)]
         batches = _parallel(tasks, min(workers, len(tasks)), config)

@@ -3,7 +3,7 @@
 A trace is shown as its span tree in depth-first order, children by start time ("tree order";
 a row is a position in it). A collapsed row hides the rows of its subtree, which in that order
 are the contiguous run row+1 .. end[row]. The store writes the spans of a trace in tree order,
-and keeps with it the Layout: each row's depth and subtree end, the rows on the critical path,
+and keeps with it the TraceLayout: each row's depth and subtree end, the rows on the critical path,
 the minimap counts and the statistics per operation. So the first page of a trace of a million
 spans needs the layout and the one chunk that holds its first rows; a window at any offset, the
 chunks that cover it; its statistics table, no chunk at all.
@@ -22,7 +22,7 @@ import orjson
 from explorer.analysis.critical_path import critical_path
 from explorer.analysis.stats import OperationStatistics, OperationStats
 from explorer.analysis.tree import SpanTree
-from explorer.store.summary import start_of
+from explorer.sources.summary import start_of
 from explorer.traces.model import Span, StatusCode, Trace
 
 HISTOGRAM_BUCKETS = 100
@@ -123,7 +123,7 @@ def bucket_counts(spans: Iterable[Span], start_ns: int, duration_ns: int,
 
 
 @dataclass(slots=True)
-class Layout:
+class TraceLayout:
     """What a trace page needs besides the spans of the rows it shows."""
 
     depth: array  # per row of the tree order
@@ -159,7 +159,7 @@ class Layout:
         return zlib.compress(header + b"\n" + b"".join(p.tobytes() for p in parts), 1)
 
     @classmethod
-    def decode(cls, data: bytes) -> Layout:
+    def decode(cls, data: bytes) -> TraceLayout:
         try:
             raw = zlib.decompress(data)
             cut = raw.index(b"\n")
@@ -197,10 +197,10 @@ class TraceOverview:
     services: list[str]
     error_count: int
     warnings: list[str]
-    layout: Layout
+    layout: TraceLayout
 
 
-def lay_out(trace: Trace) -> tuple[list[Span], Layout]:
+def lay_out(trace: Trace) -> tuple[list[Span], TraceLayout]:
     """The trace's spans (sorted by start time) in tree order, and their layout."""
     spans = trace.spans
     tree = SpanTree.build(spans)
@@ -213,7 +213,7 @@ def lay_out(trace: Trace) -> tuple[list[Span], Layout]:
     end = max((s.end_ns for s in spans), default=start)
     counts, errors = bucket_counts(spans, start, end - start)
     ordered = [spans[p] for p in order.order]
-    layout = Layout(order.depth, order.end, critical, counts, errors,
+    layout = TraceLayout(order.depth, order.end, critical, counts, errors,
                     operation_table(trace.trace_id, spans, ordered, tree))
     return ordered, layout
 

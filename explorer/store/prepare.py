@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
 from explorer.store import codec
 from explorer.store.layout import lay_out
-from explorer.store.summary import TraceFacts, merge_spans, trace_facts
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
-from explorer.traces.parsers import ParseProblem, iter_file, parse_bytes
+from explorer.traces.parsers import ParseProblem, ParseResult, iter_file, parse_bytes
 
 ID_LENGTH = 255  # longest trace id, service or operation name the index tables hold
 # Longer business-attribute values are indexed by their first INDEXED_VALUE_LENGTH characters
@@ -35,21 +35,21 @@ Rejection = ParseProblem
 
 
 @dataclass(slots=True)
-class PreparedTrace:
+class EncodedTrace:
     """A trace ready to insert: its facts and its spans encoded in chunks."""
 
     trace_id: str
     facts: TraceFacts
     chunks: list[bytes]  # the spans by start time, or in tree order when it has a layout
     chunk_sizes: list[int]
-    layout: bytes | None  # explorer.store.layout.Layout, encoded, for traces of several chunks
+    layout: bytes | None  # explorer.store.layout.TraceLayout, encoded, for traces of several chunks
     links: list[str]  # other traces its spans link to
     warnings: list[str]
 
 
 @dataclass(slots=True)
 class Batch:
-    traces: list[PreparedTrace] = field(default_factory=list)
+    traces: list[EncodedTrace] = field(default_factory=list)
     spans: int = 0  # spans read for it, duplicates included
     rejected: list[Rejection] = field(default_factory=list)
 
@@ -79,7 +79,7 @@ class Task:
 
 def prepare_trace(
     trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings
-) -> PreparedTrace:
+) -> EncodedTrace:
     merged = merge_spans([spans])
     facts = trace_facts(merged, config.business_keys)
     size = config.chunk_spans
@@ -92,7 +92,7 @@ def prepare_trace(
     parts = [merged[first : first + size] for first in range(0, len(merged), size)]
     linked = {link.trace_id for s in merged for link in s.links}
     linked.discard(trace_id)
-    return PreparedTrace(
+    return EncodedTrace(
         trace_id=trace_id,
         facts=facts,
         chunks=[codec.encode_spans(part) for part in parts],
@@ -168,7 +168,7 @@ def read_task(task: Task, config: Settings) -> Iterator[Batch]:
     yield batcher.take()
 
 
-def _documents(task: Task) -> Iterator[tuple[str, object]]:
+def _documents(task: Task) -> Iterator[tuple[str, ParseResult]]:
     """(where, ParseResult) of every document of the task; `where` is the line for ranges
     (the parser's own positions already say it for whole files)."""
     if task.start is None:
@@ -178,6 +178,7 @@ def _documents(task: Task) -> Iterator[tuple[str, object]]:
     with open(task.path, "rb") as stream:
         stream.seek(task.start)
         position, number = task.start, task.first_line
+        assert task.end is not None  # a range has both ends
         while position < task.end:
             line = stream.readline()
             if not line:

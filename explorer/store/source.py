@@ -17,9 +17,11 @@ from explorer.sources.base import (
     TraceQuery,
     TraceSummary,
 )
+from explorer.sources.config import EMBEDDED
+from explorer.sources.summary import check_searchable, start_of
 from explorer.store import codec
 from explorer.store.ingest import LINKED_TRACE_KEY
-from explorer.store.layout import Layout, LayoutError, TraceOverview
+from explorer.store.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -31,7 +33,6 @@ from explorer.store.models import (
     code_point_order,
     storable,
 )
-from explorer.store.summary import check_searchable, start_of
 from explorer.traces.model import Span, Trace
 
 _SUMMARY_FIELDS = (
@@ -50,7 +51,7 @@ _SUMMARY_FIELDS = (
 class StoreSource(FindsBySearch):
     """Traces written by `manage.py ingest` (or uploads) into the Django database."""
 
-    def __init__(self, name: str = "store") -> None:
+    def __init__(self, name: str = EMBEDDED) -> None:
         self.name = name
 
     def get_trace(self, trace_id: str) -> Trace:
@@ -87,7 +88,7 @@ class StoreSource(FindsBySearch):
         if data is None:
             return None
         try:
-            layout = Layout.decode(bytes(data))
+            layout = TraceLayout.decode(bytes(data))
         except LayoutError as exc:
             raise SourceError(f"{self.name}: trace {trace_id}: {exc}") from exc
         if len(layout) != span_count:
@@ -140,14 +141,14 @@ class StoreSource(FindsBySearch):
                 operations = operations.filter(service=storable(query.service[:ID_LENGTH]))
             if query.operation is not None:
                 operations = operations.filter(name=storable(query.operation[:ID_LENGTH]))
-            rows = TraceOperation.objects.filter(operation__in=operations)
-            traces = traces.filter(pk__in=rows.values("trace_id"))
+            with_operation = TraceOperation.objects.filter(operation__in=operations)
+            traces = traces.filter(pk__in=with_operation.values("trace_id"))
         check_searchable(query, settings.EXPLORER_BUSINESS_ATTRIBUTES, self.name)
         for key, value in query.attributes.items():
-            rows = TraceAttribute.objects.filter(
+            with_value = TraceAttribute.objects.filter(
                 key=key, value=storable(str(value)[:INDEXED_VALUE_LENGTH])
             )
-            traces = traces.filter(pk__in=rows.values("trace_id"))
+            traces = traces.filter(pk__in=with_value.values("trace_id"))
         if query.min_duration_ns is not None:
             traces = traces.filter(duration_ns__gte=query.min_duration_ns)
         if query.max_duration_ns is not None:
@@ -226,8 +227,8 @@ class StoreSource(FindsBySearch):
             spans: dict[int, list[Span]] = {pk: [] for pk, _, _ in rows}
             for pk, seq, data in chunks:
                 spans[pk].extend(self._decode(seq, data))
-            for part in spans.values():
-                part.sort(key=start_of)
+            for trace_spans in spans.values():
+                trace_spans.sort(key=start_of)
             found.extend(Trace(tid, spans[pk], list(warnings)) for pk, tid, warnings in rows)
         return found
 

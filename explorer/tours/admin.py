@@ -6,13 +6,12 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from accounts.admin_site import ArchitectsEdit, ReadOnly
+from explorer.configuration import explorer_config
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress, TourStep
 from explorer.tours.tourfile import TourFileError, parse_question
 
 
 def _model_ids():
-    from explorer.configuration import explorer_config
-
     config = explorer_config()
     return config.model.elements, config.graph.names
 

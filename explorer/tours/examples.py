@@ -18,14 +18,14 @@ from explorer.journeys.assembly import (
     ORDER_KEY,
     ContainerOf,
     Journey,
+    Now,
     journey_for_order,
-    latest_time_ns,
     service_container,
 )
 from explorer.journeys.conformance import Conformance, check_states
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.status import channel_of
-from explorer.sources.base import SourceError, TraceSource
+from explorer.sources.base import ListsAttributeValues, SourceError, TraceSource
 
 # What each key compares (all values are strings):
 #   source            "shop" or "partner_api": the channel the order came through
@@ -67,10 +67,9 @@ def _candidates(source: TraceSource, selector: Mapping[str, str]) -> list[str]:
         found = source.find_traces(CUSTOMER_TYPE_KEY, customer_type, limit=MAX_CANDIDATES * 20)
         ids = {s.attributes[ORDER_KEY] for s in found if s.attributes.get(ORDER_KEY)}
     else:
-        lister = getattr(source, "attribute_values", None)
-        if lister is None:
+        if not isinstance(source, ListsAttributeValues):
             raise SourceError(f"{source.name}: cannot list orders to choose an example from")
-        ids = set(lister(ORDER_KEY, limit=MAX_CANDIDATES))
+        ids = set(source.attribute_values(ORDER_KEY, limit=MAX_CANDIDATES))
     return sorted(ids)[:MAX_CANDIDATES]
 
 
@@ -84,7 +83,7 @@ def find_example_order(source: TraceSource, selector: Mapping[str, str], graph: 
     if unknown:
         raise ValueError(f"unknown selector key(s) {', '.join(unknown)}; "
                          f"known: {', '.join(SELECTOR_KEYS)}")
-    now = now_ns if now_ns is not None else latest_time_ns(source)
+    now = Now(now_ns).in_source(source)
     if now is None:
         return None  # an empty source
     for order_id in _candidates(source, selector):

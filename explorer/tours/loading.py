@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from explorer.configuration import ExplorerConfig
+from explorer.configuration import Configuration
 from explorer.sources.base import SourceError, TraceSource
 from explorer.tours.examples import find_example_order
 from explorer.tours.models import Tour
@@ -29,12 +29,12 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
 
-def validate(tours: list[TourSpec], config: ExplorerConfig, source: str) -> list[str]:
+def validate(tours: list[TourSpec], config: Configuration, source: str) -> list[str]:
     return [problem for tour in tours for problem in check_references(
         tour, config.model.elements, config.graph.names, source)]
 
 
-def import_files(paths: list[Path], config: ExplorerConfig,
+def import_files(paths: list[Path], config: Configuration,
                  trace_source: TraceSource | None = None) -> ImportReport:
     """Load each file's tours; a file with any problem is skipped whole (and said why), the
     others still load. Selectors are resolved now when the trace source can answer, else
@@ -60,7 +60,7 @@ def import_files(paths: list[Path], config: ExplorerConfig,
     return report
 
 
-def resolve_example(tour: Tour, config: ExplorerConfig,
+def resolve_example(tour: Tour, config: Configuration,
                     trace_source: TraceSource) -> str | None:
     """Fill in the tour's example order from its selector; returns a note when it cannot."""
     try:

@@ -3,8 +3,8 @@
     from explorer.tours.progress import next_tours
     next_tours(request.user)  # tours not finished, in the recommended order
 
-templates/tours/_next.html renders the list: {% include "tours/_next.html" %} with
-`next_tours` in the context.
+templates/tours/_next.html renders the list: {% include "tours/_next.html" %}; every page has
+`next_tours` in its context (explorer.tours.context_processors).
 """
 
 from __future__ import annotations

@@ -18,8 +18,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
 from explorer.configuration import explorer_config
 from explorer.diagrams.render import render_svg
-from explorer.journeys.assembly import journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
+from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
 from explorer.sources.base import SourceError
 from explorer.tours.generate import tour_from_journey
@@ -32,7 +31,7 @@ from explorer.tours.illustrate import (
 from explorer.tours.loading import resolve_example, validate
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress
 from explorer.tours.persist import save_spec, spec_of
-from explorer.tours.progress import next_tours, record_answer, record_visit
+from explorer.tours.progress import record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
@@ -62,19 +61,17 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         order_id = tour_spec.example_order = tour.example_order
     if not order_id:
         return None, None, None
-    journey = journey_for_order(source, order_id, container_of=config.container_of)
-    if not journey.spans and tour is not None and tour.example_selector:
+    judged = order_states(source, order_id, config)
+    if not judged.journey.spans and tour is not None and tour.example_selector:
         tour.example_order = ""
         problem = resolve_example(tour, config, source)
         if problem:
             return None, None, problem
         tour_spec.example_order = tour.example_order
-        journey = journey_for_order(source, tour.example_order,
-                                    container_of=config.container_of)
-    if not journey.spans:
+        judged = order_states(source, tour.example_order, config)
+    if not judged.journey.spans:
         return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
-    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
-    return journey, check_states(journey, config.graph, now), None
+    return judged.journey, judged.conformance, None
 
 
 def _span_rows(request, spans, origin_ns: int) -> list[dict]:
@@ -166,8 +163,7 @@ def tour_list(request):
         tour.shown_title = _pick(tour.title, tour.title_ru)
         tour.description_html = render_markdown(_pick(tour.description, tour.description_ru))
         tours.append(tour)
-    return render(request, "tours/list.html", {"tours": tours,
-                                               "next_tours": next_tours(request.user)})
+    return render(request, "tours/list.html", {"tours": tours})
 
 
 @requires("view_tours")
@@ -209,12 +205,10 @@ def _generated(request, order_id: str) -> TourSpec:
     order_id = clean_text(order_id)
     if not order_id:
         raise Http404(_("No order id."))
-    source = common.source()
-    journey = journey_for_order(source, order_id, container_of=config.container_of)
+    judged = order_states(common.source(), order_id, config)
+    journey, conformance = judged.journey, judged.conformance
     if not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": order_id})
-    now = latest_time_ns(source) or max(s.end_ns for s in journey.spans)
-    conformance = check_states(journey, config.graph, now)
     policy = common.policy(request)
     story = {k: redact_text(v, policy)
              for k, v in tell(journey, conformance, [], names=config.names).items()}
@@ -292,8 +286,7 @@ def edit(request, slug):
 def my_progress(request):
     rows = (TourProgress.objects.filter(user=request.user).select_related("tour")
             .prefetch_related("answers"))
-    return render(request, "tours/progress.html", {"rows": rows, "everyone": False,
-                                                   "next_tours": next_tours(request.user)})
+    return render(request, "tours/progress.html", {"rows": rows, "everyone": False})
 
 
 @requires("manage_users")

@@ -27,9 +27,10 @@ def normalise(spans: Iterable[Span]) -> list[Trace]:
     for span in spans:
         trace_id = span.trace_id
         if trace_id != last_id:  # spans mostly come in runs of one trace: look up once per run
-            group = groups.get(trace_id)
-            if group is None:
-                group = groups[trace_id] = []
+            found = groups.get(trace_id)
+            if found is None:
+                found = groups[trace_id] = []
+            group = found
             last_id = trace_id
         group.append(span)
     return [repair(trace_id, group) for trace_id, group in groups.items()]
@@ -71,7 +72,7 @@ def _break_cycles(parent_of: dict[str, str | None], by_id: dict[str, Span],
     # walk's stamp means a cycle. Each span is stamped once, so this stays linear.
     walk_of: dict[str, int] = {}
     for walk, span_id in enumerate(parent_of):
-        current = span_id
+        current: str | None = span_id
         while current is not None:
             stamp = walk_of.get(current)
             if stamp is not None:
@@ -87,6 +88,7 @@ def _break_cycle_at(member: str, parent_of: dict[str, str | None], by_id: dict[s
     cycle = [by_id[member]]
     current = parent_of[member]
     while current != member:
+        assert current is not None  # a cycle: every member has a parent
         cycle.append(by_id[current])
         current = parent_of[current]
     root = min(cycle, key=lambda s: (s.start_ns, s.span_id))

@@ -7,11 +7,9 @@ demo data is never "too old" to show. Results are cached briefly per window.
 
 from __future__ import annotations
 
-import hashlib
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import get_language
@@ -20,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.access import requires
 from accounts.redaction import redact_value
 from explorer.c4.drift import drift as drift_report
+from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map as system_map_overlay
 from explorer.diagrams.render import render_svg
@@ -36,6 +35,7 @@ WINDOWS = {"1h": (HOUR_NS, _("last hour")), "6h": (6 * HOUR_NS, _("last 6 hours"
            "24h": (24 * HOUR_NS, _("last 24 hours")), "7d": (7 * 24 * HOUR_NS, _("last 7 days"))}
 DEFAULT_WINDOW = "24h"
 RESULT_SECONDS = 60
+_results = SharedCache("default", RESULT_SECONDS)
 LIST_ROWS = 50
 
 
@@ -65,15 +65,9 @@ def window_traces(start_ns: int | None, end_ns: int | None) -> list:
 
 
 def _cached(request, page: str, window: str, compute):
-    pol = common.policy(request)
-    key = "web:" + hashlib.sha256(
-        f"{page}|{window}|{common.source().name}|{pol.show_identifiers}|{get_language()}"
-        .encode()).hexdigest()
-    found = cache.get(key)
-    if found is None:
-        found = compute()
-        cache.set(key, found, RESULT_SECONDS)
-    return found
+    key = cache_key("analytics", page, window, common.source().name, policy=common.policy(request),
+                    language=get_language())
+    return _results.get_or_compute(key, compute)
 
 
 def _page_context(name: str, start: int | None, end: int | None, traces: int) -> dict:

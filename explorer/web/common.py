@@ -4,6 +4,7 @@ raises."""
 
 from __future__ import annotations
 
+import logging
 from functools import wraps
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from explorer.sources.base import SourceError, TraceNotFound, TraceSource
 from explorer.sources.registry import get_source
 
 MAX_TEXT = 200  # longest search text or id taken from a URL
+
+log = logging.getLogger("explorer.web")
 
 
 def source() -> TraceSource:
@@ -68,7 +71,8 @@ def source_errors(view):
             return render(request, "web/not_found.html",
                           {"message": shown(request, exc)}, status=404)
         except SourceError as exc:
-            name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", "store")
+            log.warning("the tracing backend did not answer %s", request.path, exc_info=True)
+            name = settings.EXPLORER_DEFAULT_BACKEND
             message = _("The tracing backend “%(name)s” did not answer: %(error)s") % {
                 "name": name, "error": shown(request, exc)}
             return render(request, "web/source_down.html", {"message": message}, status=503)

@@ -5,14 +5,12 @@ formula-safe, audited as exports)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import re
 import shutil
 import subprocess
 
 import orjson
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
@@ -21,25 +19,22 @@ from accounts import audit
 from accounts.access import requires
 from accounts.exports import csv_response
 from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
+from explorer.caching import SharedCache, cache_key
+from explorer.configuration import explorer_config
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.report import iso
+from explorer.journeys.service import states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import (
-    MAX_ID,
-    customer_journeys,
-    customer_not_found,
-    journey_svg,
-    report,
-    unknown_customer,
-)
+from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report, unknown_customer
 from explorer.web.pseudonyms import customer_from_url
 from explorer.web.traces import TraceWhere, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
 PNG_CACHE_SECONDS = 600
+_pngs = SharedCache("default", PNG_CACHE_SECONDS)
 
 
 def _filename(stem: str, suffix: str) -> str:
@@ -56,8 +51,8 @@ def _attachment(content: bytes | str, content_type: str, filename: str) -> HttpR
 
 def svg_to_png(svg: str) -> bytes:
     """PNG of an SVG through rsvg-convert (Debian's librsvg2-bin), cached by content."""
-    key = "web:png:" + hashlib.sha256(svg.encode("utf-8")).hexdigest()
-    cached = cache.get(key)
+    key = cache_key("png", svg)
+    cached = _pngs.get(key)
     if cached is not None:
         return cached
     program = shutil.which("rsvg-convert")
@@ -68,7 +63,7 @@ def svg_to_png(svg: str) -> bytes:
                           capture_output=True, timeout=PNG_TIMEOUT_SECONDS, check=False)
     if done.returncode != 0 or not done.stdout:
         raise RuntimeError(_("The diagram could not be converted to PNG."))
-    cache.set(key, done.stdout, PNG_CACHE_SECONDS)
+    _pngs.put(key, done.stdout)
     return done.stdout
 
 
@@ -221,9 +216,10 @@ def customer_csv(request, customer_id):
         return customer_not_found(request, customer_id)
     shown_id = shown_customer(request, customer_id)
     rows = []
-    for order_id, journey, conformance in customer_journeys(source, orders):
-        rows.append([shown(request, order_id), shown_id, conformance.status,
-                     conformance.state or "", shown(request, journey.customer_type or "")])
+    for judged in states_of_orders(source, orders, explorer_config()):
+        rows.append([shown(request, judged.order_id), shown_id, judged.conformance.status,
+                     judged.conformance.state or "",
+                     shown(request, judged.journey.customer_type or "")])
     return _csv_export(request, CUSTOMER_CSV_COLUMNS, rows,
                        _filename(f"customer-{shown_id}-orders", "csv"), "customer",
                        customer_id, f"orders csv, {len(rows)} rows")

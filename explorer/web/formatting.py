@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from explorer.journeys.story import russian_plural
+
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
 
@@ -14,16 +16,6 @@ _UNITS = [
     (NS_PER_MS, "ms", ("мс", "мс", "мс")),
     (1_000, "µs", ("мкс", "мкс", "мкс")),
 ]
-
-
-def russian_plural(n: int, forms: tuple[str, str, str]) -> str:
-    """Russian plural form for n: 1 день, 2 дня, 5 дней, 11 дней, 21 день."""
-    n = abs(n)
-    if n % 10 == 1 and n % 100 != 11:
-        return forms[0]
-    if 2 <= n % 10 <= 4 and not 12 <= n % 100 <= 14:
-        return forms[1]
-    return forms[2]
 
 
 def _number(value: float, language: str) -> str:

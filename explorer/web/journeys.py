@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from django.core.cache import cache
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
@@ -16,13 +14,13 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
+from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
-from explorer.journeys.assembly import customer_orders, journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
-from explorer.journeys.models import stored_references
-from explorer.journeys.report import JourneyReport, report_for_order
+from explorer.journeys.assembly import customer_orders
+from explorer.journeys.report import JourneyReport
+from explorer.journeys.service import judge_order, states_of_orders
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 from explorer.web.pseudonyms import customer_from_url
@@ -31,9 +29,7 @@ JOURNEY_SECONDS = 60
 CUSTOMER_ORDERS_MAX = 50
 MAX_ID = 200
 
-
-def _key(*parts: object) -> str:
-    return "web:" + hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+_contexts = SharedCache("default", JOURNEY_SECONDS)
 
 
 def _url(name: str, *args: str) -> str | None:
@@ -46,10 +42,7 @@ def _url(name: str, *args: str) -> str | None:
 def report(order_id: str) -> JourneyReport:
     """The order's report, judged against the reference `orders --refresh` stored when it is
     recent enough (else computed, which reads thousands of traces)."""
-    config = explorer_config()
-    source = common.source()
-    return report_for_order(source, order_id, config.graph, config.sla, config.container_of,
-                            names=config.names, load_reference=stored_references(source.name))
+    return judge_order(common.source(), order_id, explorer_config())
 
 
 def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:
@@ -103,8 +96,9 @@ def _days(steps: list[dict]) -> list[tuple[str, list[dict]]]:
 def journey_context(request, order_id: str) -> dict | None:
     """Everything the page shows, redacted for the viewer; cached briefly per viewer kind."""
     pol = common.policy(request)
-    key = _key("journey", common.source().name, order_id, pol.show_identifiers, get_language())
-    found = cache.get(key)
+    key = cache_key("journey", common.source().name, order_id, policy=pol,
+                    language=get_language())
+    found = _contexts.get(key)
     if found is not None:
         return found
     result = report(order_id)
@@ -134,7 +128,7 @@ def journey_context(request, order_id: str) -> dict | None:
             "png": _url("web:journey_png", order_id),
         },
     }
-    cache.set(key, context, JOURNEY_SECONDS)
+    _contexts.put(key, context)
     return context
 
 
@@ -153,15 +147,6 @@ def order(request, order_id):
         steps = [s for s in steps if s["container"] == container]
     return render(request, "web/journey.html", {
         **context, "container": container, "days": _days(steps)})
-
-
-def customer_journeys(source, order_ids):
-    """(order id, journey, state conformance) of each of a customer's orders, in order."""
-    config = explorer_config()
-    now = latest_time_ns(source) or 0
-    for order_id in order_ids:
-        journey = journey_for_order(source, order_id, container_of=config.container_of)
-        yield order_id, journey, check_states(journey, config.graph, now)
 
 
 def unknown_customer(request):
@@ -190,7 +175,8 @@ def customer(request, customer_id):
     if not orders:
         return customer_not_found(request, customer_id)
     rows = []
-    for order_id, journey, conformance in customer_journeys(source, orders[-CUSTOMER_ORDERS_MAX:]):
+    for judged in states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
+        order_id, journey, conformance = judged.order_id, judged.journey, judged.conformance
         first = journey.spans[0].start_ns if journey.spans else None
         rows.append({"order_id": shown(request, order_id), "url": _url("web:order", order_id),
                      "status": conformance.status, "state": conformance.state or "",

@@ -1,28 +1,20 @@
-"""The home page: one box for an order, customer or trace id; trace search with filters; the
-orders that are stuck, lost or anomalous now (from the order-status snapshot), and the page
-listing all orders of one status."""
+"""The search box of every page: an order id, a customer id or a trace id, decided by looking
+it up; the answer is that page, or the home page saying nothing was found."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
-from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from accounts.access import requires
 from accounts.redaction import is_pseudonym
-from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
-from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import OrderStatus
-from explorer.sources.base import TraceNotFound, TraceQuery
-from explorer.tours.progress import next_tours
+from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY
+from explorer.sources.base import TraceNotFound
 from explorer.web import common
-from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.common import clean_text, source_errors
 from explorer.web.pseudonyms import (
     customer_for_pseudonym,
     looks_like_identifier,
@@ -30,156 +22,7 @@ from explorer.web.pseudonyms import (
 )
 from explorer.web.trace_cache import prepared_trace
 
-ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
-ORDER_PAGE_SIZE = 100
-ANOMALOUS = "anomalous"
-LIST_KINDS = (STUCK, LOST, ANOMALOUS, IN_PROGRESS, COMPLETE)
-SEARCH_LIMIT = 100
-STATUSES = ("any", "error", "ok")
 TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-def _parse_local_time(text: str) -> int | None:
-    """A datetime-local value in the viewer's time zone as ns since the epoch, or None."""
-    text = clean_text(text, 40)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = timezone.make_aware(moment, timezone.get_current_timezone())
-    try:
-        return int(moment.timestamp()) * 10**9
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
-    """The trace search of the query string, the values to show back, and problems found."""
-    get = request.GET
-    values = {
-        "service": clean_text(get.get("service")), "operation": clean_text(get.get("operation")),
-        "status": get.get("status") if get.get("status") in STATUSES else "any",
-        "min_ms": clean_text(get.get("min_ms"), 12), "max_ms": clean_text(get.get("max_ms"), 12),
-        "customer_type": clean_text(get.get("customer_type"), 40),
-        "since": clean_text(get.get("since"), 40), "until": clean_text(get.get("until"), 40),
-    }
-    if not any(values[k] for k in values if k != "status") and values["status"] == "any":
-        return None, values, []
-    problems = []
-    query = TraceQuery(service=values["service"] or None, operation=values["operation"] or None,
-                       errors_only=values["status"] == "error", limit=SEARCH_LIMIT)
-    if values["customer_type"]:
-        query.attributes["customer.type"] = values["customer_type"]
-    for key, field in (("min_ms", "min_duration_ns"), ("max_ms", "max_duration_ns")):
-        if values[key]:
-            number = clean_int(values[key], -1, -1, 10**9)
-            if number < 0:
-                problems.append(_("The duration “%(value)s” is not a whole number of "
-                                  "milliseconds; it was ignored.") % {"value": values[key]})
-            else:
-                setattr(query, field, number * 1_000_000)
-    for key, field in (("since", "start_ns"), ("until", "end_ns")):
-        if values[key]:
-            moment = _parse_local_time(values[key])
-            if moment is None:
-                problems.append(_("The time “%(value)s” is not a date and time; it was "
-                                  "ignored.") % {"value": values[key]})
-            else:
-                setattr(query, field, moment)
-    return query, values, problems
-
-
-def _trace_rows(request, summaries) -> list[dict]:
-    return [{
-        "trace_id": s.trace_id, "start_ns": s.start_ns, "duration_ns": s.duration_ns,
-        "span_count": s.span_count, "root": shown(request, f"{s.root_service}: {s.root_name}"),
-        "services": ", ".join(shown(request, x) for x in s.services[:8]),
-        "errors": s.error_count, "order_id": shown(request, s.attributes.get(ORDER_KEY)),
-    } for s in summaries]
-
-
-def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
-    return {"order_id": shown(request, row.order_id), "state": row.state,
-            "customer_type": row.customer_type, "channel": row.channel,
-            "violations": len(row.violations), "status": row.status_at(now_ns),
-            "waiting_ns": (now_ns - row.state_since_ns
-                           if row.state_since_ns is not None else None),
-            "limit_ns": row.state_limit_ns, "last_seen_ns": row.last_seen_ns,
-            "anomaly_summary": shown(request, row.anomaly_summary)}
-
-
-def _snapshot_now(source) -> tuple[int, OrderStatus | None]:
-    """The time the snapshot's stuck and lost are decided at (the newest span in the source,
-    as the journeys core takes "now"), and the newest snapshot row (None: no snapshot yet)."""
-    newest = OrderStatus.objects.order_by("-computed_at").first()
-    if newest is None:
-        return 0, None
-    now = latest_time_ns(source)
-    return (now if now is not None else newest.as_of_ns), newest
-
-
-def order_lists(request, source) -> dict | None:
-    """The orders stuck, lost or anomalous now, of any age, newest first, from the
-    order-status snapshot (`manage.py orders --refresh`); None when there is none yet."""
-    now, newest = _snapshot_now(source)
-    if newest is None:
-        return None
-    lists = []
-    for title, kind in ((_("Stuck"), STUCK), (_("Lost"), LOST), (_("Anomalous"), ANOMALOUS)):
-        found = _listed(kind, now).newest_first()
-        lists.append({"title": title, "kind": kind, "total": found.count(),
-                      "rows": [_order_row(request, r, now) for r in found[:ORDER_LIST_SHOWN]]})
-    return {"lists": lists, "computed_at": newest.computed_at, "as_of_ns": newest.as_of_ns}
-
-
-def _listed(kind: str, now_ns: int):
-    if kind == ANOMALOUS:
-        return OrderStatus.objects.anomalous()
-    return OrderStatus.objects.with_status_at(kind, now_ns)
-
-
-@requires("view_analytics")
-@source_errors
-def order_list(request):
-    """Every order of one status (or anomalous) from the snapshot, newest first, paged."""
-    kind = request.GET.get("status")
-    if kind not in LIST_KINDS:
-        kind = STUCK
-    now, newest = _snapshot_now(common.source())
-    context: dict = {"kind": kind, "kinds": LIST_KINDS, "snapshot": newest is not None}
-    if newest is not None:
-        page = Paginator(_listed(kind, now).newest_first(), ORDER_PAGE_SIZE).get_page(
-            clean_int(request.GET.get("page"), 1, 1))
-        context.update(page=page, rows=[_order_row(request, r, now) for r in page],
-                       computed_at=newest.computed_at, as_of_ns=newest.as_of_ns)
-    return render(request, "web/order_list.html", context)
-
-
-@requires("view_tours")
-@source_errors
-def home(request):
-    user = request.user
-    context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
-                     "can_search": user.has_perm("accounts.view_analytics"),
-                     "q": clean_text(request.GET.get("q")),
-                     "nothing_found": False,
-                     "next_tours": next_tours(user)}
-    if context["can_search"]:
-        source = common.source()
-        query, values, problems = _filters(request)
-        context.update(values=values, problems=problems, statuses=STATUSES,
-                       services=[shown(request, s) for s in source.services()[:500]])
-        if query is not None:
-            found = source.search(query)
-            if values["status"] == "ok":
-                found = [s for s in found if not s.error_count]
-            context["traces"] = _trace_rows(request, found)
-            context["searched"] = True
-        context["orders_now"] = order_lists(request, source)
-    return render(request, "web/home.html", context)
 
 
 def _go(name: str, value: str):

@@ -4,25 +4,21 @@ A stored trace of several chunks comes with its layout (explorer.store.layout, c
 ingest): the page reads the overview and the chunks of the rows it shows, never the whole
 trace, unless it searches in it or draws it (the statistics per operation come with the
 layout). For any other trace, the tree order and the critical path are computed from the
-whole trace and go to the Django cache as compact bytes (shared by the worker processes, so
-scrolling never recomputes them). Prepared traces stay in
-a small in-process LRU bounded by span count, so the rows endpoint does not fetch and decode a
-huge trace again for every window. Nothing here is redacted: pages redact what they show.
+whole trace and go to the shared cache as compact bytes (shared by the worker processes, so
+scrolling never recomputes them). Prepared traces stay in a small in-process cache bounded by
+span count (explorer.caching), so the rows endpoint does not fetch and decode a huge trace
+again for every window. Nothing here is redacted: pages redact what they show.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from array import array
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from django.core.cache import cache
-
 from explorer.analysis import OperationStatistics, SpanTree
-from explorer.sources.base import SourceError, TraceSource
+from explorer.caching import LocalCache, SharedCache, cache_key
+from explorer.sources.base import ReadsStoredLayouts, SourceError, TraceSource
 from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
 from explorer.web.waterfall import Bucket, histogram, minimap
@@ -132,16 +128,19 @@ class PreparedTrace:
         return self._stats
 
 
+_tree_orders = SharedCache("default", CACHE_SECONDS)
+
+
 def _order_key(scope: str, trace: Trace) -> str:
     # The span count is in the key: a trace that grew (late spans ingested) is recomputed.
-    return f"web:order2:{scope}:{trace.trace_id}:{len(trace.spans)}"
+    return cache_key("tree-order", scope, trace.trace_id, len(trace.spans))
 
 
 def prepare(trace: Trace, scope: str) -> PreparedTrace:
     """A trace's page from the whole trace."""
     spans = trace.spans
     key = _order_key(scope, trace)
-    cached = cache.get(key)
+    cached = _tree_orders.get(key)
     if cached is not None:
         order_bytes, critical_bytes = cached
         order = TreeOrder.from_bytes(order_bytes)
@@ -152,8 +151,7 @@ def prepare(trace: Trace, scope: str) -> PreparedTrace:
         tree = SpanTree.build(spans)
         order = tree_order(spans, tree)
         critical = critical_positions(trace, tree)
-        cache.set(key, (order.to_bytes(), array("i", sorted(critical)).tobytes()),
-                  CACHE_SECONDS)
+        _tree_orders.put(key, (order.to_bytes(), array("i", sorted(critical)).tobytes()))
     start = trace.start_ns
     duration = max(trace.end_ns - start, 0)
     return PreparedTrace(
@@ -163,7 +161,7 @@ def prepare(trace: Trace, scope: str) -> PreparedTrace:
         buckets=histogram(spans, start, duration), warnings=trace.warnings, _trace=trace)
 
 
-def prepare_stored(source: TraceSource, overview: TraceOverview) -> PreparedTrace:
+def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> PreparedTrace:
     """A stored trace's page from its layout: rows are positions in the stored order."""
     layout = overview.layout
     trace_id, span_count = overview.trace_id, overview.span_count
@@ -184,42 +182,25 @@ def prepare_stored(source: TraceSource, overview: TraceOverview) -> PreparedTrac
         _stream=lambda: source.iter_spans(trace_id), _stats=layout.operations)
 
 
-_lock = threading.Lock()
-_recent: OrderedDict[tuple[str, str], tuple[float, PreparedTrace]] = OrderedDict()
+_recent: LocalCache[PreparedTrace] = LocalCache("prepared traces", LRU_MAX_SPANS, LRU_SECONDS,
+                                                weigh=lambda prepared: len(prepared.order))
 
 
 def prepared_trace(source: TraceSource, trace_id: str, scope: str | None = None) -> PreparedTrace:
     """The prepared trace of a source (raises the source's TraceNotFound / SourceError)."""
     key = (scope or source.name, trace_id)
-    now = time.monotonic()
-    with _lock:
-        found = _recent.get(key)
-        if found is not None and found[0] > now:
-            _recent.move_to_end(key)
-            return found[1]
-    overview = getattr(source, "trace_overview", None)
-    stored = overview(trace_id) if overview is not None else None
+    found = _recent.get(key)
+    if found is not None:
+        return found
+    stored = source.trace_overview(trace_id) if isinstance(source, ReadsStoredLayouts) else None
     if stored is not None:
         prepared = prepare_stored(source, stored)
     else:
         prepared = prepare(source.get_trace(trace_id), key[0])
-    with _lock:
-        _recent[key] = (now + LRU_SECONDS, prepared)
-        total = sum(len(p.order) for _, p in _recent.values())
-        while len(_recent) > 1 and total > LRU_MAX_SPANS:
-            _, (_, dropped) = _recent.popitem(last=False)
-            total -= len(dropped.order)
-    return prepared
+    return _recent.put(key, prepared)
 
 
 def forget(scope: str, trace_id: str) -> None:
     """Drop one trace (of a source name or upload scope) from the in-process cache: it
     changed under its page."""
-    with _lock:
-        _recent.pop((scope, trace_id), None)
-
-
-def forget_all() -> None:
-    """Empty the in-process cache (tests that change the store under the same trace ids)."""
-    with _lock:
-        _recent.clear()
+    _recent.pop((scope, trace_id))

@@ -3,12 +3,21 @@ backend holds can be linked to; download routes have their own prefix to stay un
 
 from django.urls import path
 
-from explorer.web import analytics, downloads, journeys, preferences, search, traces, uploads
+from explorer.web import (
+    analytics,
+    downloads,
+    home,
+    journeys,
+    preferences,
+    search,
+    traces,
+    uploads,
+)
 
 app_name = "web"
 
 urlpatterns = [
-    path("", search.home, name="home"),
+    path("", home.home, name="home"),
     path("search/", search.lookup, name="lookup"),
     path("settings/", preferences.preferences, name="preferences"),
     # Downloads
@@ -29,7 +38,7 @@ urlpatterns = [
     path("download/system-map.png", downloads.map_diagram_download, {"fmt": "png"},
          name="map_png"),
     # Journeys
-    path("orders/", search.order_list, name="order_list"),
+    path("orders/", home.order_list, name="order_list"),
     path("orders/<path:order_id>/", journeys.order, name="order"),
     # Beside the customer page, so the page links it relatively ("orders.csv"): the raw id
     # must not appear in the HTML of viewers who see it masked.

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 from explorer.c4.drift import drift
 from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, MappingError, load_mapping
+from explorer.c4.rules import export_rules, import_rules
 from explorer.c4.traceset import read_traces, traces_of_order
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
@@ -127,15 +128,11 @@ class Command(BaseCommand):
             u["service"] for u in report["unmapped_services"]))
 
     def do_rules_import(self, file, model, **_):
-        from explorer.c4.rules import import_rules
-
         c4 = self.model(model)
         count = import_rules(self.mapping(file, c4))
         self.stdout.write(f"stored {count} rules from {file}")
 
     def do_rules_export(self, file, **_):
-        from explorer.c4.rules import export_rules
-
         text = _dumps(export_rules())
         if file:
             Path(file).write_text(text + "\n", encoding="utf-8")

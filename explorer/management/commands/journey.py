@@ -9,8 +9,7 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.configuration import explorer_config
-from explorer.journeys.models import stored_references
-from explorer.journeys.report import report_for_order
+from explorer.journeys.service import Now, judge_order
 from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
 
@@ -66,10 +65,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         source, config = setup(options)
         try:
-            report = report_for_order(
-                source, options["order_id"], config.graph, config.sla, config.container_of,
-                now_ns(options["now"]), names=config.names,
-                load_reference=stored_references(source.name))
+            report = judge_order(source, options["order_id"], config, Now(now_ns(options["now"])))
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         data = report.as_dict()

@@ -17,8 +17,8 @@ from django.utils import timezone
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import BaselineSnapshot, OrderStatus
-from explorer.journeys.report import iso, report_orders
-from explorer.journeys.status import order_snapshot
+from explorer.journeys.report import iso
+from explorer.journeys.service import Now, judge_orders, refresh_snapshot
 from explorer.management.commands.journey import add_common_arguments, now_ns, setup
 from explorer.sources.base import SourceError
 
@@ -51,8 +51,7 @@ class Command(BaseCommand):
         try:
             wanted = (customer_orders(source, options["customer"])
                       if options["customer"] else None)
-            reports = report_orders(source, config.graph, config.sla, config.container_of,
-                                    now_ns(options["now"]), names=config.names, orders=wanted)
+            reports = judge_orders(source, config, Now(now_ns(options["now"])), orders=wanted)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         rows = [r.as_row() for r in reports
@@ -74,8 +73,8 @@ class Command(BaseCommand):
         # --since judges only new orders: the others' typical-journey samples are kept.
         previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
         try:
-            snapshot = order_snapshot(source, config.graph, config.container_of,
-                                      now_ns(options["now"]), since, config.names, previous)
+            snapshot = refresh_snapshot(source, config, Now(now_ns(options["now"])),
+                                        since_ns=since, previous=previous)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         computed_at = timezone.now()
