@@ -5,7 +5,6 @@ import io
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -13,7 +12,6 @@ from accounts.models import AuditEntry
 from accounts.testing import pseudonym_of
 from accounts.views import CUSTOMER_OBJECT_TYPES
 from explorer.store.ingest import store_traces
-from explorer.web import trace_cache
 from explorer.web.pseudonyms import REFUSED
 from tests.journey_support import complete_order
 
@@ -23,13 +21,8 @@ ORDER = "A-100241"
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
     store_traces(complete_order(ORDER, customer_id=CUSTOMER).traces)
     call_command("orders", "--refresh", stdout=io.StringIO())
-    yield
-    cache.clear()
-    trace_cache.forget_all()
 
 
 def body(response) -> str:

@@ -11,8 +11,6 @@ the viewer gets 429 pages until the window ends.
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.core.cache import cache
 from django.shortcuts import render
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.redaction import is_pseudonym, redact_text
+from explorer.caching import LocalCache
 from explorer.journeys.assembly import CUSTOMER_KEY, latest_time_ns
 from explorer.journeys.models import OrderStatus
 from explorer.web import common
@@ -27,7 +26,9 @@ from explorer.web import common
 MAP_SECONDS = 300  # how long a pseudonym-to-id map is reused while the data stays the same
 REFUSED = "refused: raw customer identifier without view_customer_ids"
 
-_maps: dict[tuple, tuple[float, dict[str, str]]] = {}
+# One pseudonym-to-id map per data version (a few MB for 100,000 customers).
+_maps: LocalCache[dict[str, str]] = LocalCache("customer pseudonyms", max_weight=2,
+                                               seconds=MAP_SECONDS)
 
 
 def _known_customer_ids(source) -> set[str]:
@@ -45,13 +46,9 @@ def customer_for_pseudonym(request, text: str) -> str | None:
     source = common.source()
     # New traces or a new snapshot change the newest span or the row count: a new map.
     data_version = (latest_time_ns(source), OrderStatus.objects.count())
-    cache_key = (source.name, policy.pseudonym_key, data_version)
-    now = time.monotonic()
-    built, mapping = _maps.get(cache_key, (0.0, {}))
-    if now - built > MAP_SECONDS:
-        _maps.clear()  # one map at a time: older versions are of no use
-        mapping = {policy.pseudonym(raw): raw for raw in _known_customer_ids(source)}
-        _maps[cache_key] = (now, mapping)
+    mapping = _maps.get_or_compute(
+        (source.name, policy.pseudonym_key, data_version),
+        lambda: {policy.pseudonym(raw): raw for raw in _known_customer_ids(source)})
     return mapping.get(text)
 
 
