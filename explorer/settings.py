@@ -337,3 +337,8 @@ EXPLORER_UNVERIFIED_MAX_BODY_BYTES = int(
     os.environ.get("EXPLORER_UNVERIFIED_MAX_BODY_BYTES", str(64 * 1024)))
 EXPLORER_MAX_BODY_BYTES = int(os.environ.get(
     "EXPLORER_MAX_BODY_BYTES", str(EXPLORER_UPLOAD_MAX_BYTES + 1024 * 1024)))
+# Read by explorer/store/ingest.py (`ingest`) and explorer/web/uploads.py: how far a gzip
+# input may inflate, in all and as a multiple of its compressed size (explorer/traces/
+# decompress.py); past either, the file is refused with an error naming the limit.
+EXPLORER_INFLATE_MAX_BYTES = int(os.environ.get("EXPLORER_INFLATE_MAX_BYTES", str(1 << 30)))
+EXPLORER_INFLATE_MAX_RATIO = int(os.environ.get("EXPLORER_INFLATE_MAX_RATIO", "200"))

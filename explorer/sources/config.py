@@ -46,13 +46,14 @@ _NUMBER_KEYS = {
     "timeout_total": (60.0, 0.001),
     "retries": (2, 0),
     "max_bytes": (50 * 1024 * 1024, 1),
+    "max_ratio": (200, 1),
     "backoff": (0.2, 0.0),
     "retry_after_max": (10.0, 0.0),
     "breaker_failures": (5, 1),
     "breaker_cooldown": (30.0, 0.0),
     "lookback_days": (30.0, 0.001),
 }
-_INT_KEYS = {"retries", "max_bytes", "breaker_failures"}
+_INT_KEYS = {"retries", "max_bytes", "max_ratio", "breaker_failures"}
 _ALLOWED_KEYS = {"name", "kind", *_STRING_KEYS, *_NUMBER_KEYS}
 
 
@@ -76,7 +77,8 @@ class BackendConfig:
     timeout_read: float = 10.0
     timeout_total: float = 60.0  # one attempt, download included (a slow trickle stops here)
     retries: int = 2  # extra attempts of an idempotent GET
-    max_bytes: int = 50 * 1024 * 1024
+    max_bytes: int = 50 * 1024 * 1024  # an answer, compressed and inflated
+    max_ratio: int = 200  # an answer inflates to at most this many times its compressed size
     backoff: float = 0.2  # first retry delay in seconds; doubles each retry
     retry_after_max: float = 10.0  # longest Retry-After honoured
     breaker_failures: int = 5  # consecutive failed calls that open the circuit

@@ -15,6 +15,7 @@ import email.utils
 import logging
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import unquote, urljoin, urlsplit
@@ -25,6 +26,7 @@ import urllib3
 
 from explorer.sources.base import SourceError
 from explorer.sources.config import BackendConfig
+from explorer.traces.decompress import DecompressionLimit, Limits, inflate
 
 log = logging.getLogger("explorer.sources")
 
@@ -244,6 +246,14 @@ class BackendClient:
         except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
             raise self._error(path, "the response's gzip encoding is corrupt") from None
         body = b"".join(chunks)
+        encoding = raw.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            try:
+                body = inflate(body, Limits(cfg.max_bytes, cfg.max_ratio))
+            except DecompressionLimit as exc:
+                raise self._error(path, str(exc)) from None
+            except zlib.error:
+                raise self._error(path, "the response's gzip encoding is corrupt") from None
         if status >= 500:
             raise self._error(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}")
         if status >= 300:
@@ -260,9 +270,9 @@ class BackendClient:
         return Response(status, content_type, body, path)
 
     def _pieces(self, raw: requests.Response, deadline: float):
-        """The body, decoded, as it arrives: each read returns what one receive brought (a
-        server trickling a byte a second cannot make a read wait for a whole chunk), waits
-        at most until the deadline, and the deadline is checked after every piece."""
+        """The body as sent (still compressed), as it arrives: each read returns what one
+        receive brought (a server trickling a byte a second cannot make a read wait for a
+        whole chunk), waits at most until the deadline, which is checked after every piece."""
         stream = raw.raw
         sock = _socket_of(stream)
         while True:
@@ -275,7 +285,7 @@ class BackendClient:
                 except OSError:  # closed once the whole response was read
                     sock = None
             try:
-                piece = stream.read1(_CHUNK, decode_content=True)
+                piece = stream.read1(_CHUNK, decode_content=False)  # inflated below, bounded
             except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
                 if self.clock() >= deadline:
                     raise _DeadlinePassed from None

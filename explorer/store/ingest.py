@@ -51,6 +51,7 @@ from explorer.store.prepare import (
     read_task,
     worker,
 )
+from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
@@ -107,6 +108,7 @@ def _config() -> Settings:
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
+        limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
     )
 
 
