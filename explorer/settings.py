@@ -342,3 +342,9 @@ EXPLORER_MAX_BODY_BYTES = int(os.environ.get(
 # decompress.py); past either, the file is refused with an error naming the limit.
 EXPLORER_INFLATE_MAX_BYTES = int(os.environ.get("EXPLORER_INFLATE_MAX_BYTES", str(1 << 30)))
 EXPLORER_INFLATE_MAX_RATIO = int(os.environ.get("EXPLORER_INFLATE_MAX_RATIO", "200"))
+# Read by explorer/web/uploads.py: where uploaded files are kept, parsed, one file a trace
+# (never in process memory), for how long, and how much disk one user's uploads may take.
+EXPLORER_UPLOAD_DIR = os.environ.get("EXPLORER_UPLOAD_DIR", str(DATA_DIR / "uploads"))
+EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 * 60)))
+EXPLORER_UPLOAD_QUOTA_BYTES = int(os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES",
+                                                 str(500 * 1024 * 1024)))
