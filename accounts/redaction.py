@@ -86,6 +86,7 @@ class RedactionPolicy:
     secret_words: re.Pattern  # any of secret_key_words, in lower-cased text
     show_identifiers: bool = False
     pseudonym_key: bytes = b""
+    max_text: int | None = None  # longest text kept (pages: a cap; exports: None, whole)
 
     def pseudonym(self, value: str) -> str:
         return pseudonym(value, self.pseudonym_key)
@@ -94,7 +95,7 @@ class RedactionPolicy:
     def cache_token(self) -> str:
         """What this policy masks, as text: results redacted by it are cached under it."""
         return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
-                     self.secret_key_words, self.show_identifiers,
+                     self.secret_key_words, self.show_identifiers, self.max_text,
                      hashlib.sha256(self.pseudonym_key).hexdigest()[:16]))
 
 
@@ -252,6 +253,8 @@ def redact_text(text: str, policy: RedactionPolicy) -> str:
         text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
         for pattern in policy.identifier_patterns:
             text = pattern.sub(lambda m: policy.pseudonym(m.group()), text)
+    if policy.max_text is not None and len(text) > policy.max_text:
+        text = text[:policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
 
 

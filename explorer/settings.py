@@ -348,3 +348,6 @@ EXPLORER_UPLOAD_DIR = os.environ.get("EXPLORER_UPLOAD_DIR", str(DATA_DIR / "uplo
 EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 * 60)))
 EXPLORER_UPLOAD_QUOTA_BYTES = int(os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES",
                                                  str(500 * 1024 * 1024)))
+# Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
+# names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
+EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))

@@ -234,3 +234,14 @@ def test_redaction_of_dense_matches_is_linear(name):
     small_time = _seconds(unit * (100_000 // len(unit)), MASKED)
     large_time = _seconds(unit * (1_000_000 // len(unit)), MASKED)
     assert large_time < 30 * small_time + 0.05, (name, small_time, large_time)
+
+
+def test_a_display_cap_cuts_after_redacting():
+    import dataclasses
+
+    capped = dataclasses.replace(MASKED, max_text=20)
+    text = "x" * 15 + " token=eyJhbGciOi.eyJzdWIiOi.signature C-00123"
+    shown = redact_text(text, capped)
+    assert shown == redact_text(text, MASKED)[:20] + "…"
+    assert "eyJ" not in shown and len(shown) == 21
+    assert redact_text("short", capped) == "short"

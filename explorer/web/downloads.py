@@ -114,7 +114,7 @@ def journey_json(request, order_id):
     if result is None:
         return common.not_found(request, _("No trace mentions the order “%(id)s”.")
                                 % {"id": shown(request, order_id)})
-    data = redact_mapping(result.as_dict(), common.policy(request))
+    data = redact_mapping(result.as_dict(), common.export_policy(request))
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     audit.record(request, audit.AuditAction.DOWNLOAD, "order", order_id, "journey json")
     return _attachment(orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2),
@@ -140,7 +140,7 @@ def journey_diagram_download(request, order_id, fmt):
 def trace_json(request, trace_id):
     where = TraceWhere(trace_id)
     prepared = where.load(request)
-    redacted = redact_trace(prepared.trace, common.policy(request))
+    redacted = redact_trace(prepared.trace, common.export_policy(request))
     audit.record(request, audit.AuditAction.DOWNLOAD, "trace", where.trace_id, "trace json")
     return _attachment(orjson.dumps(trace_document(redacted), default=_json_default),
                        "application/json", _filename(f"trace-{where.trace_id}", "json"))
@@ -190,7 +190,7 @@ def journey_csv(request, order_id):
     if result is None:
         return common.not_found(request, _("No trace mentions the order “%(id)s”.")
                                 % {"id": shown(request, order_id)})
-    data = redact_mapping(result.as_dict(), common.policy(request))
+    data = redact_mapping(result.as_dict(), common.export_policy(request))
     customer_id = shown_customer(request, result.journey.customer_id)
     rows = [[step["start"], step["container"], step["operation"], step["duration_ms"],
              step["outcome"], step["trace_id"], step["span_id"], data["order_id"], customer_id,
@@ -239,7 +239,7 @@ def trace_csv(request, trace_id):
     """A trace's spans in tree order (as on the trace page), with the business attributes."""
     where = TraceWhere(trace_id)
     prepared = where.load(request)
-    pol = common.policy(request)
+    pol = common.export_policy(request)
     keys = list(settings.EXPLORER_BUSINESS_ATTRIBUTES)
 
     def rows():
