@@ -1,3 +1,5 @@
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
@@ -7,17 +9,58 @@ from django_otp import devices_for_user
 
 from . import audit
 from .admin_site import ReadOnly
+from .audit_view import shown_entry
 from .models import AuditAction, AuditEntry
+from .redaction import policy_for_user
+
+_viewer_policy: ContextVar = ContextVar("audit_viewer_policy")
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: nobody changes or deletes audit entries through the application."""
 
-    list_display = ("time", "username", "address", "action", "object_type", "object_id")
+    list_display = ("time", "username", "address", "action", "object_type", "shown_object_id")
     list_filter = ("action", "object_type")
     search_fields = ("username", "object_id", "detail", "address")
     date_hierarchy = "time"
+    # Ids and details as the viewer may see them (pseudonyms without view_customer_ids).
+    fields = ("time", "username", "address", "action", "object_type", "shown_object_id",
+              "shown_detail")
+    readonly_fields = fields
+
+    def get_search_fields(self, request):
+        # Searching raw ids would tell a viewer who sees pseudonyms which ids exist.
+        if policy_for_user(request.user).show_identifiers:
+            return self.search_fields
+        return ("username", "address")
+
+    def _with_viewer(self, request, view, *args, **kwargs):
+        """Render with the viewer's policy in reach of the display methods (the ModelAdmin is
+        shared by all requests, the context variable is this request's)."""
+        token = _viewer_policy.set(policy_for_user(request.user))
+        try:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _viewer_policy.reset(token)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._with_viewer(request, super().changelist_view, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return self._with_viewer(request, super().change_view, object_id, form_url,
+                                 extra_context)
+
+    @admin.display(description=gettext_lazy("object id"))
+    def shown_object_id(self, entry):
+        return shown_entry(entry, _viewer_policy.get())["object_id"]
+
+    @admin.display(description=gettext_lazy("detail"))
+    def shown_detail(self, entry):
+        return shown_entry(entry, _viewer_policy.get())["detail"]
 
 
 

@@ -16,10 +16,11 @@ from django_otp import match_token, user_has_device
 
 from . import audit
 from .access import is_verified, redirect_to_second_factor, requires, second_factor_not_required
+from .audit_view import shown_entry
 from .exports import csv_response
 from .forms import AuditFilterForm, CodeForm
 from .models import AuditAction, AuditEntry
-from .redaction import policy_for_user, redact_text, redact_value
+from .redaction import policy_for_user
 from .second_factor import (
     count_failed_code,
     is_locked_out,
@@ -166,23 +167,6 @@ def backup_codes(request):
 
 AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_COLUMNS = ["time", "username", "address", "action", "object_type", "object_id", "detail"]
-# Object types whose id is a customer identifier (pseudonymised whole for the viewer).
-CUSTOMER_OBJECT_TYPES = frozenset({"customer", "customer_csv"})
-
-
-def _shown_entry(entry: AuditEntry, policy) -> dict:
-    """An audit entry as the viewer may see it: ids and details through their redaction
-    policy (an administrator without view_customer_ids sees pseudonyms, as on every page)."""
-    if entry.object_type in CUSTOMER_OBJECT_TYPES and entry.object_id:
-        object_id = str(redact_value("customer.id", entry.object_id, policy))
-    else:
-        object_id = redact_text(entry.object_id, policy)
-    return {"time": entry.time, "username": entry.username, "address": entry.address,
-            "action": entry.action, "action_display": entry.get_action_display(),
-            "object_type": entry.object_type, "object_id": object_id,
-            "detail": redact_text(entry.detail, policy)}
-
-
 @requires("view_audit")
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
@@ -195,7 +179,7 @@ def audit_log(request):
         request,
         "accounts/audit_log.html",
         {"form": form, "page": page, "query": query.urlencode(),
-         "entries": [_shown_entry(entry, policy) for entry in page]},
+         "entries": [shown_entry(entry, policy) for entry in page]},
     )
 
 
@@ -207,6 +191,6 @@ def audit_export(request):
     policy = policy_for_user(request.user)
     rows = (
         [shown["time"].isoformat()] + [shown[column] for column in AUDIT_CSV_COLUMNS[1:]]
-        for shown in (_shown_entry(entry, policy) for entry in entries.iterator(chunk_size=2000))
+        for shown in (shown_entry(entry, policy) for entry in entries.iterator(chunk_size=2000))
     )
     return csv_response(AUDIT_CSV_COLUMNS, rows, "audit-log.csv")

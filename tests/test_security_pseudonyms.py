@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
+from accounts.audit_view import CUSTOMER_OBJECT_TYPES
 from accounts.models import AuditEntry
 from accounts.testing import pseudonym_of
-from accounts.views import CUSTOMER_OBJECT_TYPES
 from explorer.store.ingest import store_traces
 from explorer.web.pseudonyms import REFUSED
 from tests.journey_support import complete_order
@@ -97,3 +97,17 @@ def test_audit_log_shows_administrators_pseudonyms(client, login_as, stored):
     assert CUSTOMER not in page and pseudonym_of(CUSTOMER) in page
     export = body(client.get(reverse("accounts:audit_export")))
     assert CUSTOMER not in export and pseudonym_of(CUSTOMER) in export
+
+
+def test_the_admins_audit_list_shows_pseudonyms_and_searches_no_raw_ids(client, login_as, stored):
+    from accounts import audit
+
+    entry = audit.record(None, audit.AuditAction.VIEW, "customer", CUSTOMER,
+                         f"opened {CUSTOMER}")
+    login_as("administrator", username="admin-1")
+    listing = body(client.get("/admin/accounts/auditentry/"))
+    assert CUSTOMER not in listing and pseudonym_of(CUSTOMER) in listing
+    detail = body(client.get(f"/admin/accounts/auditentry/{entry.pk}/change/"))
+    assert CUSTOMER not in detail and pseudonym_of(CUSTOMER) in detail
+    searched = body(client.get("/admin/accounts/auditentry/", {"q": CUSTOMER}))
+    assert pseudonym_of(CUSTOMER) not in searched  # the raw id finds nothing
