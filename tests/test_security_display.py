@@ -41,3 +41,15 @@ def test_long_texts_are_cut_on_pages_but_whole_in_downloads(client, login_as, st
                       else download.content)
     root = next(s for s in data["spans"] if s.get("span_id", s.get("spanId")) == "s0")
     assert root["attributes"]["note"].endswith("END")
+
+
+def test_a_trace_id_holding_a_customer_id_is_not_in_the_title(client, login_as, db):
+    from accounts.testing import pseudonym_of
+
+    store_traces([tree_trace("order-C-00241-t1", fanout=1, depth=1)])
+    login_as("onboarding")
+    page = client.get(reverse("web:trace", args=["order-C-00241-t1"])).content.decode()
+    title = page[page.index("<title>"):page.index("</title>")]
+    heading = page[page.index("<h1>"):page.index("</h1>")]
+    assert "C-00241" not in title + heading
+    assert pseudonym_of("C-00241") in heading
