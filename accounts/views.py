@@ -167,10 +167,15 @@ def backup_codes(request):
 
 AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_COLUMNS = ["time", "username", "address", "action", "object_type", "object_id", "detail"]
+def _filtered(request, form):
+    entries = AuditEntry.objects.all()
+    return form.filter(entries, policy_for_user(request.user)) if form.is_bound else entries
+
+
 @requires("view_audit")
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
-    entries = form.filter(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
+    entries = _filtered(request, form)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -186,7 +191,7 @@ def audit_log(request):
 @requires("view_audit")
 def audit_export(request):
     form = AuditFilterForm(request.GET or None)
-    entries = form.filter(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
+    entries = _filtered(request, form)
     audit.record(request, AuditAction.EXPORT, "audit_log", "", request.GET.urlencode())
     policy = policy_for_user(request.user)
     rows = (

@@ -111,3 +111,15 @@ def test_the_admins_audit_list_shows_pseudonyms_and_searches_no_raw_ids(client, 
     assert CUSTOMER not in detail and pseudonym_of(CUSTOMER) in detail
     searched = body(client.get("/admin/accounts/auditentry/", {"q": CUSTOMER}))
     assert pseudonym_of(CUSTOMER) not in searched  # the raw id finds nothing
+
+
+def test_the_audit_page_does_not_search_raw_ids_for_administrators(client, login_as, stored):
+    from accounts import audit
+
+    audit.record(None, audit.AuditAction.VIEW, "customer", CUSTOMER)
+    audit.record(None, audit.AuditAction.VIEW, "order", ORDER)
+    login_as("administrator", username="admin-1")
+    found = body(client.get(reverse("accounts:audit_log"), {"object_id": "C-002"}))
+    assert pseudonym_of(CUSTOMER) not in found and "No entries match." in found
+    orders = body(client.get(reverse("accounts:audit_log"), {"object_id": ORDER}))
+    assert ORDER in orders
