@@ -1,22 +1,66 @@
+from contextvars import ContextVar
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from django.utils.translation import gettext_lazy, ngettext
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp import devices_for_user
 
 from . import audit
 from .admin_site import ReadOnly
+from .audit_view import shown_entry
 from .models import AuditAction, AuditEntry
+from .redaction import policy_for_user
+
+_viewer_policy: ContextVar = ContextVar("audit_viewer_policy")
 
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     """Read-only: nobody changes or deletes audit entries through the application."""
 
-    list_display = ("time", "username", "address", "action", "object_type", "object_id")
+    list_display = ("time", "username", "address", "action", "object_type", "shown_object_id")
     list_filter = ("action", "object_type")
     search_fields = ("username", "object_id", "detail", "address")
     date_hierarchy = "time"
+    # Ids and details as the viewer may see them (pseudonyms without view_customer_ids).
+    fields = ("time", "username", "address", "action", "object_type", "shown_object_id",
+              "shown_detail")
+    readonly_fields = fields
+
+    def get_search_fields(self, request):
+        # Searching raw ids would tell a viewer who sees pseudonyms which ids exist.
+        if policy_for_user(request.user).show_identifiers:
+            return self.search_fields
+        return ("username", "address")
+
+    def _with_viewer(self, request, view, *args, **kwargs):
+        """Render with the viewer's policy in reach of the display methods (the ModelAdmin is
+        shared by all requests, the context variable is this request's)."""
+        token = _viewer_policy.set(policy_for_user(request.user))
+        try:
+            response = view(request, *args, **kwargs)
+            if hasattr(response, "render"):
+                response.render()
+            return response
+        finally:
+            _viewer_policy.reset(token)
+
+    def changelist_view(self, request, extra_context=None):
+        return self._with_viewer(request, super().changelist_view, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        return self._with_viewer(request, super().change_view, object_id, form_url,
+                                 extra_context)
+
+    @admin.display(description=gettext_lazy("object id"))
+    def shown_object_id(self, entry):
+        return shown_entry(entry, _viewer_policy.get())["object_id"]
+
+    @admin.display(description=gettext_lazy("detail"))
+    def shown_detail(self, entry):
+        return shown_entry(entry, _viewer_policy.get())["detail"]
 
 
 
@@ -38,6 +82,60 @@ def reset_second_factor(modeladmin, request, queryset):
 admin.site.unregister(User)
 
 
+def _codenames(permissions) -> set[str]:
+    return {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
+
+
+def _granted(groups, permissions) -> set[str]:
+    """Every permission the groups and the direct permissions give, as "app.codename"."""
+    granted = _codenames(permissions)
+    for group in groups:
+        granted |= _codenames(group.permissions.select_related("content_type"))
+    return granted
+
+
 @admin.register(User)
 class ExplorerUserAdmin(UserAdmin):
+    """Only a superuser grants superuser or staff status or permissions beyond their own, and
+    only a superuser changes a superuser: an administrator cannot raise anyone, themselves
+    included, above their own rights."""
+
     actions = [reset_second_factor]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = tuple(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ("is_superuser", "is_staff")
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        granter = request.user
+        if granter.is_superuser:
+            return form
+
+        class GuardedForm(form):
+            def clean(self):
+                data = super().clean()
+                instance = self.instance
+                before = (_granted(instance.groups.all(), instance.user_permissions.all())
+                          if instance.pk else set())
+                after = _granted(data.get("groups") or [], data.get("user_permissions") or [])
+                beyond = sorted((after - before) - granter.get_all_permissions())
+                if beyond:
+                    raise ValidationError(
+                        gettext("You cannot grant permissions you do not have yourself: "
+                                "%(permissions)s.") % {"permissions": ", ".join(beyond)})
+                return data
+
+        return GuardedForm

@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the audit receivers)
+        from . import checks, signals  # noqa: F401  (registers the checks, the audit receivers)
 
 
 class ExplorerAdminConfig(admin_apps.AdminConfig):

@@ -2,7 +2,9 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
+from .audit_view import CUSTOMER_OBJECT_TYPES
 from .models import AuditAction
+from .redaction import redact_text
 
 
 class CodeForm(forms.Form):
@@ -41,8 +43,10 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def filter(self, entries):
-        """The entries matching the valid filters of this (bound) form."""
+    def filter(self, entries, policy=None):
+        """The entries matching the valid filters of this (bound) form. With the viewer's
+        redaction `policy` hiding identifiers, the object id filter never matches a customer
+        id (searching raw ids would tell which exist)."""
         if not self.is_valid():
             return entries.none()
         data = self.cleaned_data
@@ -54,6 +58,10 @@ class AuditFilterForm(forms.Form):
             entries = entries.filter(object_type__iexact=data["object_type"])
         if data["object_id"]:
             entries = entries.filter(object_id__icontains=data["object_id"])
+            if policy is not None and not policy.show_identifiers:
+                if redact_text(data["object_id"], policy) != data["object_id"]:
+                    entries = entries.none()
+                entries = entries.exclude(object_type__in=CUSTOMER_OBJECT_TYPES)
         if data["address"]:
             entries = entries.filter(address__startswith=data["address"])
         if data["since"]:

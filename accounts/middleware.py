@@ -6,6 +6,7 @@ import time
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.views.i18n import set_language
@@ -90,3 +91,46 @@ class AccessMiddleware:
         ):
             return redirect_to_second_factor(request)
         return None
+
+
+class RequestBodyLimitMiddleware:
+    """Refuses a request body by its declared size before anything reads it (the CSRF check
+    and the upload handlers, which would spool a big multipart body to disk): a client
+    without a verified second factor (a login form at most) may send
+    EXPLORER_UNVERIFIED_MAX_BODY_BYTES, a verified one EXPLORER_MAX_BODY_BYTES. A body sent
+    without a declared length is not read at all by Django's WSGI handler."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        try:
+            declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            declared = 0
+        if declared:
+            limit = (settings.EXPLORER_MAX_BODY_BYTES if is_verified(request.user)
+                     else settings.EXPLORER_UNVERIFIED_MAX_BODY_BYTES)
+            if declared > limit:
+                message = translation.gettext(
+                    "The request is too large (%(size)s bytes; at most %(limit)s here)."
+                ) % {"size": declared, "limit": limit}
+                response = HttpResponse(message, status=413,
+                                        content_type="text/plain; charset=utf-8")
+                response["Connection"] = "close"  # the unread body must not be parsed as a request
+                return response
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Cache-Control: no-store on every answer the application makes (pages with trace data,
+    downloads, the audit log): no browser or proxy cache keeps a copy. Static files are
+    answered by WhiteNoise before this middleware and keep their caching."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        response["Cache-Control"] = "no-store"
+        return response

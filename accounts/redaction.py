@@ -1,15 +1,25 @@
 """Field-level redaction of traces, strings and mappings, by policy. Pure: no Django in the core.
 
-What is masked, and how (the shape is kept so a reader sees that something was there):
+What is masked, and how:
 - secrets, for everyone: values of attributes whose key contains a secret word (password,
   token, secret, authorization, ...), `Bearer …` tokens, JWTs and `key=value` pairs with a
   secret key inside text -> "•••";
 - card-like numbers (13-19 digits, Luhn-valid), for everyone -> "••••" + the last four digits;
 - customer identifiers, for users without accounts.view_customer_ids: values of the
   identifier keys (customer.id, enduser.id, ...), values matching the identifier patterns
-  anywhere in text (C-00123), e-mail addresses and international phone numbers
-  -> first three and last two characters around "…" ("C-00123" -> "C-0…23"; "•••" if short),
-  e-mail addresses -> first character + "•••@" + domain.
+  anywhere in text, also inside words (`file_C-00241_report.pdf`), e-mail addresses and
+  international phone numbers -> a stable keyed pseudonym (`cust-7f3a9c01de`,
+  `mail-…`, `tel-…`): HMAC-SHA256 of the value with a server secret, so the same customer
+  always gets the same pseudonym and nobody without the secret can compute one from an id;
+- bidirectional control characters (U+202E, ...), for everyone -> U+FFFD, so trace text
+  cannot reorder what a page or a diagram shows.
+Attribute keys, span, event and scope names, link ids, status messages and warnings are
+redacted like values.
+
+Every scan is linear in the length of its input (no pattern that backtracks over a run of
+characters once per starting position), so one long string cannot stall the server.
+Configured identifier patterns must keep that property (a literal start, no nested
+quantifiers).
 
 redact_trace, redact_text, redact_value and redact_mapping return copies; their input is
 never changed. policy_for_user(user) builds the policy from settings.EXPLORER_REDACTION.
@@ -18,36 +28,54 @@ never changed. policy_for_user(user) builds the policy from settings.EXPLORER_RE
 from __future__ import annotations
 
 import dataclasses
+import functools
+import hashlib
+import hmac
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
 
-from explorer.traces.model import Event, Link, Resource, Span, Trace
+from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
 
 SECRET_MASK = "•••"  # noqa: S105 (the mask, not a secret)
 MAX_DEPTH = 32  # deeper nesting than this is masked whole rather than walked
+PSEUDONYM_HEX = 10  # 40 bits: no collision among millions of customers in practice
+PSEUDONYM = re.compile(rf"(?:cust|mail|tel)-[0-9a-f]{{{PSEUDONYM_HEX}}}")
 
 DEFAULT_CONFIG = {
     "identifier_keys": [
         "customer.id", "enduser.id", "user.id", "user.email", "user.name",
         "customer.email", "customer.phone", "user.phone",
     ],
-    "identifier_patterns": [r"\bC-\d{3,}\b"],
+    # No word boundaries: an id glued to letters, digits or "_" is still an id.
+    "identifier_patterns": [r"C-\d{3,}+"],
     "secret_key_words": [
         "password", "passwd", "pwd", "secret", "token", "authorization", "api_key",
         "apikey", "cookie", "credential", "private_key", "session",
     ],
 }
 
-_EMAIL = re.compile(r"\b([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)\b")
+# Every pattern below either has a bounded length after a literal start (phone, card) or is
+# matched by the scanners further down, which never rescan a run they have passed.
+_WORD_RUN_REST = re.compile(r"[\w.-]*+")  # the rest of a key in key=value text
+_PAIR_TAIL = re.compile(r"(\"?'?\s*+[=:]\s*+\"?'?)((?:bearer\s++|basic\s++)?[^\s&,;\"'}]++)",
+                        re.IGNORECASE)
+_EMAIL_LOCAL_CHARS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+_EMAIL_AT = re.compile(r"@(?=[A-Za-z0-9-]++\.[A-Za-z0-9-])")
+_EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+")
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\w)")
 _CARD = re.compile(r"(?<![\d-])[2-6](?:[ -]?\d){12,18}(?![\d-])")
 _BEARER = re.compile(
-    r"(?i)\b(bearer)(\s+)[A-Za-z0-9\-._~+/]+=*|\b(basic)(\s+)[A-Za-z0-9+/]{12,}={0,2}"
+    r"(?i)\b(bearer)(\s++)[A-Za-z0-9\-._~+/]++=*+|\b(basic)(\s++)[A-Za-z0-9+/]{12,}+={0,2}"
 )
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
+_JWT_START = re.compile(r"\beyJ")
+_JWT_SEGMENT = re.compile(r"[A-Za-z0-9_-]*+")
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+BIDI_REPLACEMENT = "\ufffd"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,36 +83,59 @@ class RedactionPolicy:
     identifier_keys: frozenset[str]
     identifier_patterns: tuple[re.Pattern, ...]
     secret_key_words: tuple[str, ...]
-    secret_pair: re.Pattern  # key=value / "key": "value" with a secret key inside text
+    secret_words: re.Pattern  # any of secret_key_words, in lower-cased text
     show_identifiers: bool = False
+    pseudonym_key: bytes = b""
+    max_text: int | None = None  # longest text kept (pages: a cap; exports: None, whole)
+
+    def pseudonym(self, value: str) -> str:
+        return pseudonym(value, self.pseudonym_key)
 
     @property
     def cache_token(self) -> str:
         """What this policy masks, as text: results redacted by it are cached under it."""
         return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
-                     self.secret_key_words, self.show_identifiers))
+                     self.secret_key_words, self.show_identifiers, self.max_text,
+                     hashlib.sha256(self.pseudonym_key).hexdigest()[:16]))
 
 
-def build_policy(config: Mapping[str, Sequence[str]], show_identifiers: bool) -> RedactionPolicy:
+# Without a key of the server's (tests, scripts), a random one per process: pseudonyms are
+# then stable only within the process, and never computable from outside.
+_PROCESS_KEY = os.urandom(32)
+
+
+def build_policy(config: Mapping[str, Sequence[str]], show_identifiers: bool,
+                 pseudonym_key: bytes | None = None) -> RedactionPolicy:
     """A policy from a configuration like DEFAULT_CONFIG (missing keys take the defaults)."""
     merged = {**DEFAULT_CONFIG, **config}
     words = tuple(word.lower() for word in merged["secret_key_words"])
-    word_alternatives = "|".join(re.escape(word) for word in words) or r"(?!x)x"
-    secret_pair = re.compile(
-        rf"(?i)([\w.-]*(?:{word_alternatives})[\w.-]*)(\"?'?\s*[=:]\s*\"?'?)"
-        rf"((?:bearer\s+|basic\s+)?[^\s&,;\"'}}]+)"
-    )
     return RedactionPolicy(
         identifier_keys=frozenset(key.lower() for key in merged["identifier_keys"]),
         identifier_patterns=tuple(re.compile(p) for p in merged["identifier_patterns"]),
         secret_key_words=words,
-        secret_pair=secret_pair,
+        secret_words=re.compile("|".join(re.escape(w) for w in words) or r"(?!x)x"),
         show_identifiers=show_identifiers,
+        pseudonym_key=pseudonym_key or _PROCESS_KEY,
     )
 
 
-def mask_identifier(value: str) -> str:
-    return f"{value[:3]}…{value[-2:]}" if len(value) > 6 else SECRET_MASK
+@functools.lru_cache(maxsize=8192)  # the same customers recur in every span
+def pseudonym(value: str, key: bytes) -> str:
+    """The stable pseudonym of an identifier: `mail-` for an e-mail address, `tel-` for a
+    phone number, `cust-` for anything else; the same value always gives the same one."""
+    value = value.strip()
+    if "@" in value:
+        kind, value = "mail", value.lower()
+    elif value.startswith("+"):
+        kind, value = "tel", re.sub(r"[^\d+]", "", value)
+    else:
+        kind = "cust"
+    digest = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
+    return f"{kind}-{digest[:PSEUDONYM_HEX]}"
+
+
+def is_pseudonym(text: str) -> bool:
+    return PSEUDONYM.fullmatch(text) is not None
 
 
 def _luhn_valid(digits: str) -> bool:
@@ -102,20 +153,108 @@ def _mask_card(match: re.Match) -> str:
     return f"••••{digits[-4:]}" if _luhn_valid(digits) else match.group()
 
 
+def _rebuild(text: str, pieces: list[tuple[int, int, str]]) -> str:
+    """`text` with each (start, end) range replaced, ranges in order and not overlapping."""
+    if not pieces:
+        return text
+    out, last = [], 0
+    for start, end, replacement in pieces:
+        out.append(text[last:start])
+        out.append(replacement)
+        last = end
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _mask_secret_pairs(text: str, words: re.Pattern) -> str:
+    """`key=value`, `key: value`, `"key": "value"` with a secret word in the key: the value
+    masked. A key is a run of word characters, dots and dashes; found from its secret word,
+    the rest of the run skipped, so no character is read more than twice."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a few characters lower to two: search the text itself
+        lowered, words = text, re.compile(words.pattern, re.IGNORECASE)
+    pieces = []
+    position = 0
+    while (word := words.search(lowered, position)) is not None:
+        position = _WORD_RUN_REST.match(text, word.end()).end()
+        tail = _PAIR_TAIL.match(text, position)
+        if tail is not None:
+            pieces.append((tail.start(2), tail.end(2), SECRET_MASK))
+            position = tail.end()
+    return _rebuild(text, pieces)
+
+
+def _mask_jwts(text: str) -> str:
+    """eyJ….….… (three base64url segments, the first two of at least five characters after
+    the header's start) -> the mask. A failed candidate skips the segment it scanned."""
+    pieces = []
+    position = 0
+    while (start := _JWT_START.search(text, position)) is not None:
+        end = start.start()
+        ok = True
+        for index in range(3):
+            segment = _JWT_SEGMENT.match(text, end + (3 if index == 0 else 0))
+            length = segment.end() - end
+            end = segment.end()
+            if index < 2 and (length < (8 if index == 0 else 5)
+                              or not text.startswith(".", end)):
+                ok = False
+                break
+            if index < 2:
+                end += 1
+        if ok:
+            pieces.append((start.start(), end, SECRET_MASK))
+            position = end
+        else:
+            position = max(end, start.end())
+    return _rebuild(text, pieces)
+
+
+def _replace_emails(text: str, replace: Callable[[str], str]) -> str:
+    """Each `local@domain.tld` replaced: found from its "@", the local part read backwards,
+    never past the previous address or "@", so every character is read a bounded number of
+    times."""
+    pieces = []
+    floor = 0
+    while (at := _EMAIL_AT.search(text, floor)) is not None:
+        position = at.start()
+        start = position
+        while start > floor and text[start - 1] in _EMAIL_LOCAL_CHARS:
+            start -= 1
+        while start < position and not (text[start].isalnum() or text[start] == "_"):
+            start += 1  # the local part starts at a word character, as `\b` demanded
+        domain = _EMAIL_DOMAIN.match(text, position + 1)
+        if start < position and domain is not None:
+            pieces.append((start, domain.end(), replace(text[start:domain.end()])))
+            floor = domain.end()
+        else:
+            floor = position + 1
+    return _rebuild(text, pieces)
+
+
+def neutralise_bidi(text: str) -> str:
+    """Bidirectional control characters replaced by U+FFFD (they could make `exe.txt` look
+    like `txt.exe` on a page)."""
+    return _BIDI.sub(BIDI_REPLACEMENT, text)
+
+
 def redact_text(text: str, policy: RedactionPolicy) -> str:
     if not text:
         return text
-    text = policy.secret_pair.sub(lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}", text)
+    text = neutralise_bidi(text)
+    text = _mask_secret_pairs(text, policy.secret_words)
     text = _BEARER.sub(
         lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{SECRET_MASK}", text
     )
-    text = _JWT.sub(SECRET_MASK, text)
+    text = _mask_jwts(text)
     text = _CARD.sub(_mask_card, text)
     if not policy.show_identifiers:
-        text = _EMAIL.sub(lambda m: f"{m.group(1)}•••@{m.group(2)}", text)
-        text = _PHONE.sub(lambda m: mask_identifier(m.group()), text)
+        text = _replace_emails(text, policy.pseudonym)
+        text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
         for pattern in policy.identifier_patterns:
-            text = pattern.sub(lambda m: mask_identifier(m.group()), text)
+            text = pattern.sub(lambda m: policy.pseudonym(m.group()), text)
+    if policy.max_text is not None and len(text) > policy.max_text:
+        text = text[:policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
 
 
@@ -124,11 +263,11 @@ def _is_secret_key(key: str, policy: RedactionPolicy) -> bool:
     return any(word in lowered for word in policy.secret_key_words)
 
 
-def _mask_all(value: Any) -> Any:
-    """An identifier value masked whatever its type (a list stays a list of masks)."""
+def _pseudonymise_all(value: Any, policy: RedactionPolicy) -> Any:
+    """An identifier value as pseudonyms whatever its type (a list stays a list)."""
     if isinstance(value, list | tuple):
-        return [_mask_all(item) for item in value]
-    return mask_identifier(str(value))
+        return [_pseudonymise_all(item, policy) for item in value]
+    return policy.pseudonym(str(value))
 
 
 def redact_value(key: str, value: Any, policy: RedactionPolicy, _depth: int = 0) -> Any:
@@ -136,7 +275,7 @@ def redact_value(key: str, value: Any, policy: RedactionPolicy, _depth: int = 0)
     if _is_secret_key(key, policy) or _depth > MAX_DEPTH:
         return SECRET_MASK
     if not policy.show_identifiers and key.lower() in policy.identifier_keys:
-        return _mask_all(value)
+        return _pseudonymise_all(value, policy)
     if isinstance(value, str):
         return redact_text(value, policy)
     if isinstance(value, Mapping):
@@ -147,14 +286,18 @@ def redact_value(key: str, value: Any, policy: RedactionPolicy, _depth: int = 0)
 
 
 def redact_mapping(mapping: Mapping[str, Any], policy: RedactionPolicy, _depth: int = 0) -> dict:
-    """A copy of a mapping (attributes, a JSON object) with every key's value redacted."""
+    """A copy of a mapping (attributes, a JSON object) with every key and value redacted
+    (a key may carry an identifier too: `C-00241.note`)."""
     return {
-        key: redact_value(str(key), value, policy, _depth) for key, value in mapping.items()
+        redact_text(str(key), policy): redact_value(str(key), value, policy, _depth)
+        for key, value in mapping.items()
     }
 
 
 def _redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
-    return dataclasses.replace(resource, attributes=redact_mapping(resource.attributes, policy))
+    return dataclasses.replace(
+        resource, service_name=redact_text(resource.service_name, policy),
+        attributes=redact_mapping(resource.attributes, policy))
 
 
 def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resource]) -> Span:
@@ -171,16 +314,20 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
             for e in span.events
         ],
         links=[
-            Link(link.trace_id, link.span_id, redact_mapping(link.attributes, policy))
+            Link(redact_text(link.trace_id, policy), redact_text(link.span_id, policy),
+                 redact_mapping(link.attributes, policy))
             for link in span.links
         ],
         status_message=redact_text(span.status_message, policy),
+        scope=Scope(redact_text(span.scope.name, policy), redact_text(span.scope.version, policy)),
     )
 
 
 def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
-    """A redacted copy of a trace: span names, attributes, resource attributes, events,
-    links, status messages and the normalisation warnings."""
+    """A redacted copy of a trace: span names, attributes and their keys, resource
+    attributes, events, links and their ids, scope names, status messages and the
+    normalisation warnings. Trace and span ids stay (pages address spans by them); where
+    an id is shown as text it goes through redact_text."""
     resources: dict[int, Resource] = {}  # spans of one service share their Resource
     return Trace(
         trace_id=trace.trace_id,
@@ -189,7 +336,17 @@ def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
     )
 
 
-_policies: dict[tuple[str, bool], RedactionPolicy] = {}
+_policies: dict[tuple[str, bool, bytes], RedactionPolicy] = {}
+
+
+def pseudonym_key_from_settings() -> bytes:
+    """The server secret pseudonyms are keyed with: EXPLORER_PSEUDONYM_KEY when set, else
+    derived from SECRET_KEY (a separate HMAC, so the pseudonym key reveals nothing of it)."""
+    dedicated = getattr(settings, "EXPLORER_PSEUDONYM_KEY", "")
+    if dedicated:
+        return dedicated.encode()
+    return hmac.new(settings.SECRET_KEY.encode(), b"alexandrite pseudonyms",
+                    hashlib.sha256).digest()
 
 
 def policy_for_user(user) -> RedactionPolicy:
@@ -197,7 +354,8 @@ def policy_for_user(user) -> RedactionPolicy:
     accounts.view_customer_ids; secrets and card numbers masked for everyone."""
     config = getattr(settings, "EXPLORER_REDACTION", {})
     show = bool(user.is_authenticated and user.has_perm("accounts.view_customer_ids"))
-    cache_key = (repr(sorted(config.items())), show)
+    key = pseudonym_key_from_settings()
+    cache_key = (repr(sorted(config.items())), show, key)
     if cache_key not in _policies:
-        _policies[cache_key] = build_policy(config, show)
+        _policies[cache_key] = build_policy(config, show, key)
     return _policies[cache_key]

@@ -45,3 +45,10 @@ def login_as(client, role: str | None = None, user: User | None = None, **kwargs
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     verify_second_factor(client, user)
     return user
+
+
+def pseudonym_of(value: str) -> str:
+    """The pseudonym this server shows for a customer id, e-mail address or phone number."""
+    from accounts.redaction import pseudonym, pseudonym_key_from_settings
+
+    return pseudonym(value, pseudonym_key_from_settings())

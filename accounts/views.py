@@ -16,9 +16,11 @@ from django_otp import match_token, user_has_device
 
 from . import audit
 from .access import is_verified, redirect_to_second_factor, requires, second_factor_not_required
+from .audit_view import shown_entry
 from .exports import csv_response
 from .forms import AuditFilterForm, CodeForm
 from .models import AuditAction, AuditEntry
+from .redaction import policy_for_user
 from .second_factor import (
     count_failed_code,
     is_locked_out,
@@ -66,6 +68,13 @@ def logout_view(request):
     return render(request, "accounts/logout.html")
 
 
+def _second_factor_passed(request, device):
+    """Mark the session verified under a new session key: a key seen before the second
+    factor (a fixated or sniffed one) must not become a fully logged-in session."""
+    otp_login(request, device)
+    request.session.cycle_key()
+
+
 def _refuse_locked(request):
     """Locked out while entering codes: end the session and show the lockout page."""
     logout(request)
@@ -99,7 +108,7 @@ def second_factor(request):
     if request.method == "POST" and form.is_valid():
         device = match_token(user, form.cleaned_data["code"])
         if device is not None:
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             audit.record(request, AuditAction.SECOND_FACTOR_VERIFIED, detail=device.name)
             return redirect(next_url)
         refused = _code_failed(request, form)
@@ -126,7 +135,7 @@ def enrol(request):
         if device.verify_token(form.cleaned_data["code"]):
             device.confirmed = True
             device.save(update_fields=["confirmed"])
-            otp_login(request, device)
+            _second_factor_passed(request, device)
             audit.record(request, AuditAction.SECOND_FACTOR_ENROLLED, detail=device.name)
             request.session[BACKUP_CODES_SESSION_KEY] = new_backup_codes(user)
             return redirect(_url_with_next("accounts:backup_codes", next_url))
@@ -158,29 +167,35 @@ def backup_codes(request):
 
 AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_COLUMNS = ["time", "username", "address", "action", "object_type", "object_id", "detail"]
+def _filtered(request, form):
+    entries = AuditEntry.objects.all()
+    return form.filter(entries, policy_for_user(request.user)) if form.is_bound else entries
 
 
 @requires("view_audit")
 def audit_log(request):
     form = AuditFilterForm(request.GET or None)
-    entries = form.filter(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
+    entries = _filtered(request, form)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
+    policy = policy_for_user(request.user)
     return render(
         request,
         "accounts/audit_log.html",
-        {"form": form, "page": page, "query": query.urlencode()},
+        {"form": form, "page": page, "query": query.urlencode(),
+         "entries": [shown_entry(entry, policy) for entry in page]},
     )
 
 
 @requires("view_audit")
 def audit_export(request):
     form = AuditFilterForm(request.GET or None)
-    entries = form.filter(AuditEntry.objects.all()) if form.is_bound else AuditEntry.objects.all()
+    entries = _filtered(request, form)
     audit.record(request, AuditAction.EXPORT, "audit_log", "", request.GET.urlencode())
+    policy = policy_for_user(request.user)
     rows = (
-        [entry.time.isoformat()] + [getattr(entry, column) for column in AUDIT_CSV_COLUMNS[1:]]
-        for entry in entries.iterator(chunk_size=2000)
+        [shown["time"].isoformat()] + [shown[column] for column in AUDIT_CSV_COLUMNS[1:]]
+        for shown in (shown_entry(entry, policy) for entry in entries.iterator(chunk_size=2000))
     )
     return csv_response(AUDIT_CSV_COLUMNS, rows, "audit-log.csv")

@@ -82,6 +82,7 @@ MIDDLEWARE = [
     # Before anything else answers (static files included): intranet addresses only.
     "accounts.middleware.IntranetOnlyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "accounts.middleware.NoStoreMiddleware",  # after WhiteNoise: static files stay cacheable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -89,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "explorer.web.middleware.TimeZoneMiddleware",  # times in the zone chosen on /settings/
     "django_otp.middleware.OTPMiddleware",
+    # Before any process_view (the CSRF check reads the body): size by Content-Length.
+    "accounts.middleware.RequestBodyLimitMiddleware",
     "accounts.middleware.SessionSecurityMiddleware",
     "accounts.middleware.AccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -184,9 +187,13 @@ EXPLORER_SLA_FILE = os.environ.get("EXPLORER_SLA_FILE", str(_ALEXANDRITE / "sla.
 # use (default: the first). Default: the embedded store, named "embedded".
 from explorer.sources.config import BackendConfigError, backends_setting  # noqa: E402
 
+# EXPLORER_ALLOW_HTTP_BACKENDS=1: accept plain http:// backend URLs in production (refused
+# there otherwise; elsewhere `check` warns about them, accounts/checks.py).
+EXPLORER_ALLOW_HTTP_BACKENDS = env_bool("EXPLORER_ALLOW_HTTP_BACKENDS", False)
 try:
     EXPLORER_BACKENDS, EXPLORER_DEFAULT_BACKEND = backends_setting(
-        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND")
+        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND"),
+        allow_http=not PRODUCTION or EXPLORER_ALLOW_HTTP_BACKENDS,
     )
 except BackendConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
@@ -376,3 +383,32 @@ except WebhookConfigError as exc:
 # EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
 # webhook payloads), e.g. https://explorer.internal; empty: links are relative paths.
 EXPLORER_ALERT_BASE_URL = os.environ.get("EXPLORER_ALERT_BASE_URL", "").rstrip("/")
+# --- Security hardening (issue 17): pseudonyms, raw-identifier attempts ---------------------
+# Read by accounts/redaction.py (pseudonym_key_from_settings): the HMAC key of customer
+# pseudonyms; empty: derived from SECRET_KEY. Changing it changes every pseudonym.
+EXPLORER_PSEUDONYM_KEY = os.environ.get("EXPLORER_PSEUDONYM_KEY", "")
+# Read by explorer/web/pseudonyms.py: raw customer ids a viewer without view_customer_ids may
+# try (each refused and audited) per window before getting 429 pages.
+EXPLORER_RAW_ID_ATTEMPTS = int(os.environ.get("EXPLORER_RAW_ID_ATTEMPTS", "10"))
+EXPLORER_RAW_ID_WINDOW_SECONDS = int(os.environ.get("EXPLORER_RAW_ID_WINDOW_SECONDS", "3600"))
+# Read by accounts/middleware.py (RequestBodyLimitMiddleware), before anything reads a body:
+# the largest request body of a client without a verified second factor (a login form), and
+# of a verified one (an upload: EXPLORER_UPLOAD_MAX_BYTES plus room for the form).
+EXPLORER_UNVERIFIED_MAX_BODY_BYTES = int(
+    os.environ.get("EXPLORER_UNVERIFIED_MAX_BODY_BYTES", str(64 * 1024)))
+EXPLORER_MAX_BODY_BYTES = int(os.environ.get(
+    "EXPLORER_MAX_BODY_BYTES", str(EXPLORER_UPLOAD_MAX_BYTES + 1024 * 1024)))
+# Read by explorer/store/ingest.py (`ingest`) and explorer/web/uploads.py: how far a gzip
+# input may inflate, in all and as a multiple of its compressed size (explorer/traces/
+# decompress.py); past either, the file is refused with an error naming the limit.
+EXPLORER_INFLATE_MAX_BYTES = int(os.environ.get("EXPLORER_INFLATE_MAX_BYTES", str(1 << 30)))
+EXPLORER_INFLATE_MAX_RATIO = int(os.environ.get("EXPLORER_INFLATE_MAX_RATIO", "200"))
+# Read by explorer/web/uploads.py: where uploaded files are kept, parsed, one file a trace
+# (never in process memory), for how long, and how much disk one user's uploads may take.
+EXPLORER_UPLOAD_DIR = os.environ.get("EXPLORER_UPLOAD_DIR", str(DATA_DIR / "uploads"))
+EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 * 60)))
+EXPLORER_UPLOAD_QUOTA_BYTES = int(os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES",
+                                                 str(500 * 1024 * 1024)))
+# Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
+# names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
+EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))

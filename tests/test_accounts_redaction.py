@@ -8,7 +8,7 @@ from accounts.redaction import (
     DEFAULT_CONFIG,
     SECRET_MASK,
     build_policy,
-    mask_identifier,
+    is_pseudonym,
     policy_for_user,
     redact_mapping,
     redact_text,
@@ -16,9 +16,10 @@ from accounts.redaction import (
 )
 from explorer.traces.model import Event, Link, Resource, Span, SpanKind, StatusCode, Trace
 
-MASKED = build_policy({}, show_identifiers=False)
+MASKED = build_policy({}, show_identifiers=False, pseudonym_key=b"test key")
 SHOWN = build_policy({}, show_identifiers=True)
 CARD = "4111 1111 1111 1111"  # Luhn-valid test number
+C123 = MASKED.pseudonym("C-00123")
 
 
 def order_trace() -> Trace:
@@ -57,17 +58,17 @@ def test_masked_for_users_without_the_permission():
                    "1111 1111 1111", "eyJhbGciOi"):
         assert secret not in text, secret
     span = redacted.spans[0]
-    assert span.attributes["customer.id"] == "C-0…23"
-    assert span.attributes["enduser.id"] == SECRET_MASK  # too short to keep a shape
-    assert span.name == "GET /customers/C-0…23/orders"
+    assert span.attributes["customer.id"] == C123
+    assert span.attributes["enduser.id"] == MASKED.pseudonym("77")
+    assert span.name == f"GET /customers/{C123}/orders"
     assert span.attributes["order.id"] == "A-100042"  # not an identifier of a person
     assert span.attributes["http.request.header.authorization"] == SECRET_MASK
     assert span.attributes["payload"]["card"] == "paid with ••••1111"
-    assert span.events[0].name == "mail sent to j•••@example.com"
-    assert span.resource.attributes["customer.id"] == "C-0…23"
-    assert span.links[0].attributes["customer.id"] == "C-0…23"
+    assert span.events[0].name == f"mail sent to {MASKED.pseudonym('jane.doe@example.com')}"
+    assert span.resource.attributes["customer.id"] == C123
+    assert span.links[0].attributes["customer.id"] == C123
     assert span.status_message.startswith("token=•••")
-    assert redacted.warnings == ["odd value C-0…23 in span x"]
+    assert redacted.warnings == [f"odd value {C123} in span x"]
     assert repr(original) == snapshot  # the input is untouched
     assert redacted.spans[0].resource is redacted.spans[1].resource  # shared, redacted once
 
@@ -102,16 +103,16 @@ def test_identifier_patterns_and_keys_are_configurable():
     policy = build_policy(
         {"identifier_keys": ["partner.id"], "identifier_patterns": [r"\bP-\d+\b"]}, False
     )
+    p998877 = policy.pseudonym("P-998877")
     assert redact_mapping({"partner.id": "P-998877", "customer.id": "C-00123"}, policy) == {
-        "partner.id": "P-9…77", "customer.id": "C-00123"
+        "partner.id": p998877, "customer.id": "C-00123"
     }
-    assert redact_text("partner P-998877", policy) == "partner P-9…77"
+    assert redact_text("partner P-998877", policy) == f"partner {p998877}"
     assert "customer.id" in DEFAULT_CONFIG["identifier_keys"]
 
 
 def test_shapes_and_hostile_nesting():
-    assert mask_identifier("C-00123") == "C-0…23"
-    assert mask_identifier("C-1") == SECRET_MASK
+    assert is_pseudonym(C123) and C123.startswith("cust-")
     deep = current = {}
     for _ in range(100):
         current["x"] = {}
@@ -119,10 +120,10 @@ def test_shapes_and_hostile_nesting():
     redacted = redact_mapping(deep, MASKED)  # no RecursionError
     assert SECRET_MASK in repr(redacted)
     assert redact_mapping({"ids": ["C-00123", "C-00456"]}, MASKED) == {
-        "ids": ["C-0…23", "C-0…56"]
+        "ids": [C123, MASKED.pseudonym("C-00456")]
     }
     assert redact_mapping({"customer.id": ["C-00123", 5]}, MASKED) == {
-        "customer.id": ["C-0…23", SECRET_MASK]
+        "customer.id": [C123, MASKED.pseudonym("5")]
     }
     assert redact_mapping({"blob": b"\x00C-00123"}, MASKED) == {"blob": b"\x00C-00123"}
 
@@ -136,3 +137,111 @@ def test_policy_for_user_follows_the_permission():
     assert not policy_for_user(make_user("analyst", username="a1")).show_identifiers
     granted = make_user("analyst", username="a2", extra_perms=["view_customer_ids"])
     assert policy_for_user(granted).show_identifiers
+
+
+# --- issue 17: pseudonyms, linear time, identifiers everywhere, bidi ---------------------
+
+def test_pseudonyms_are_stable_keyed_and_typed():
+    other_key = build_policy({}, False, pseudonym_key=b"another key")
+    assert MASKED.pseudonym("C-00123") == C123  # stable
+    assert other_key.pseudonym("C-00123") != C123  # keyed: unknown without the secret
+    assert MASKED.pseudonym("C-00124") != C123
+    assert MASKED.pseudonym("Jane.Doe@Example.com").startswith("mail-")
+    assert MASKED.pseudonym("+7 912 345-67-89") == MASKED.pseudonym("+79123456789")
+    assert MASKED.pseudonym("+7 912 345-67-89").startswith("tel-")
+    assert redact_text("call +7 912 345-67-89", MASKED) == (
+        f"call {MASKED.pseudonym('+79123456789')}")
+    assert all(is_pseudonym(MASKED.pseudonym(v)) for v in ("C-1", "a@b.cd", "+12345678"))
+
+
+@pytest.mark.parametrize("text", [
+    "file_C-00123_report.pdf", "xC-00123y", "7C-001230", "C-00123", "C-00123_",
+])
+def test_identifiers_glued_to_letters_digits_or_underscore_are_found(text):
+    redacted = redact_text(text, MASKED)
+    assert "C-00123" not in redacted and "cust-" in redacted
+
+
+def test_keys_scope_names_and_link_ids_are_redacted():
+    from explorer.traces.model import Scope
+
+    span = order_trace().spans[0]
+    span.attributes["C-00123.note"] = "x"
+    span.scope = Scope("lib-for-C-00123", "1.0")
+    span.links = [Link("C-00123", "span-C-00123", {})]
+    redacted = redact_trace(Trace(span.trace_id, [span]), MASKED).spans[0]
+    assert f"{C123}.note" in redacted.attributes and "C-00123.note" not in redacted.attributes
+    assert redacted.scope.name == f"lib-for-{C123}"
+    assert redacted.links[0].trace_id == C123 and "C-00123" not in redacted.links[0].span_id
+    shown = redact_trace(Trace(span.trace_id, [span]), SHOWN).spans[0]
+    assert "C-00123.note" in shown.attributes and shown.scope.name == "lib-for-C-00123"
+
+
+def test_bidi_controls_are_neutralised_for_everyone():
+    for policy in (MASKED, SHOWN):
+        redacted = redact_text("invoice\u202efdp.exe \u2066x\u2069 \u200f", policy)
+        assert not any(ch in redacted for ch in "\u202e\u2066\u2069\u200f")
+        assert redacted.startswith("invoice\ufffd")
+
+
+# Each of these made one pattern rescan a run from every starting position (quadratic: a
+# 100,000-character span name ran for 28 minutes).
+ADVERSARIAL = {
+    "word run": "a" * 10,
+    "dotted run": "a." * 5,
+    "e-mail local part without a domain": "x" * 9 + "@",
+    "secret word run": "token" * 2,
+    "secret word without a value": "token" + " " * 20,
+    "jwt starts": "eyJ-" * 3,
+    "phone-like": "+1" + " 1" * 4,
+    "id-like": "C-" * 5,
+    "digits": "4" * 10,
+    "at signs": "a@" * 5,
+}
+
+
+# Dense matches: each costs a replacement, so only linearity is asserted.
+DENSE = {"secret pairs": "token= ", "e-mail addresses": "a.b@c.de ", "ids": "C-00123 "}
+
+
+def _seconds(text: str, policy) -> float:
+    import time
+
+    # CPU time of this process: other processes on a busy machine do not count.
+    best = float("inf")
+    for _ in range(2):
+        started = time.process_time()
+        redact_text(text, policy)
+        best = min(best, time.process_time() - started)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_redaction_is_linear_on_one_megabyte(name):
+    unit = ADVERSARIAL[name]
+    small = unit * (100_000 // len(unit))
+    large = unit * (1_000_000 // len(unit))
+    for policy in (MASKED, SHOWN):
+        small_time, large_time = _seconds(small, policy), _seconds(large, policy)
+        assert large_time < 1.0, f"{name}: {large_time:.2f} s for 1 MB"
+        # Linear: ten times the input, about ten times the time (quadratic would be 100).
+        assert large_time < 30 * small_time + 0.05, (name, small_time, large_time)
+
+
+@pytest.mark.parametrize("name", sorted(DENSE))
+def test_redaction_of_dense_matches_is_linear(name):
+    unit = DENSE[name]
+    small_time = _seconds(unit * (100_000 // len(unit)), MASKED)
+    large_time = _seconds(unit * (1_000_000 // len(unit)), MASKED)
+    assert large_time < 30 * small_time + 0.05, (name, small_time, large_time)
+
+
+def test_a_display_cap_cuts_after_redacting():
+    import dataclasses
+
+    capped = dataclasses.replace(MASKED, max_text=20)
+    text = "x" * 15 + " token=eyJhbGciOi.eyJzdWIiOi.signature C-00123"
+    shown = redact_text(text, capped)
+    assert shown == redact_text(text, MASKED)[:20] + "…"
+    assert "eyJ" not in shown and len(shown) == 21
+    assert redact_text("short", capped) == "short"

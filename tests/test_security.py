@@ -126,3 +126,25 @@ def test_production_settings_values(tmp_path):
     assert "True True True True ['https://explorer.alexandrite.corp']" in result.stdout, (
         result.stderr
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("weak", ["short-key", "a" * 60, "django-insecure-" + "x1y2z3" * 10])
+def test_check_deploy_fails_on_a_weak_secret_key(tmp_path, weak):
+    result = run_manage({**PRODUCTION, "DJANGO_SECRET_KEY": weak,
+                         "EXPLORER_DATA_DIR": str(tmp_path)}, "check", "--deploy")
+    assert result.returncode != 0
+    assert "accounts.E001" in result.stderr + result.stdout
+
+
+HTTP_BACKEND = '[{"name": "tempo", "kind": "tempo", "url": "http://tempo.internal/"}]'
+
+
+@pytest.mark.slow
+def test_production_refuses_plain_http_backends_unless_allowed(tmp_path):
+    env = {**PRODUCTION, "EXPLORER_DATA_DIR": str(tmp_path), "EXPLORER_BACKENDS": HTTP_BACKEND}
+    refused = run_manage(env, "check")
+    assert refused.returncode != 0 and "must be https:// in production" in refused.stderr
+    allowed = run_manage({**env, "EXPLORER_ALLOW_HTTP_BACKENDS": "1"}, "check")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "accounts.W001" in allowed.stderr + allowed.stdout  # still warned about

@@ -21,7 +21,7 @@ from explorer.tours.generate import tour_from_journey
 from explorer.tours.loading import SHIPPED, shipped_files
 from explorer.tours.models import Tour, TourProgress
 from explorer.tours.progress import next_tours, record_visit
-from explorer.tours.text import render_markdown
+from explorer.tours.text import plain, render_markdown
 from explorer.tours.tourfile import (
     TourFileError,
     check_references,
@@ -214,7 +214,7 @@ def test_generated_tour_of_a_stuck_order_stops_at_the_container_where_it_stopped
     last = tour.steps[-1]
     assert last.element == "mes_api"  # MES API sent the message CRM never received
     assert last.title == "Stopped at MES API"
-    assert last.text == story["en"] and last.text_ru == story["ru"]
+    assert last.text == plain(story["en"]) and last.text_ru == plain(story["ru"])
     assert tour.example_order == journey.order_id
     assert check_references(tour, MODEL.elements, GRAPH.names) == []
     entered = [s.state for s in tour.steps if s.state]
@@ -370,3 +370,20 @@ def test_shipped_selectors_match_orders_of_the_demo_data(tmp_path):
     for path in shipped_files():
         (tour,) = read_file(path)
         assert find_example_order(source, tour.example_selector, GRAPH, container_of), tour.slug
+
+
+def test_trace_text_in_a_generated_tour_renders_as_plain_text():
+    """Issue 17 finding 11: a story (trace text) with Markdown or HTML links stays literal."""
+    hostile = "[click](http://evil.example/) <a href='http://evil.example/'>x</a> ![i](/x.png)"
+    source = MemorySource(small_demo_traces())
+    journey, conformance = _order_report(source, lambda j, c: c.status == COMPLETE)
+    tour = tour_from_journey(journey, conformance, {"en": hostile, "ru": hostile},
+                             elements=MODEL.elements)
+    for text in [tour.description, *(s.text for s in tour.steps)]:
+        html = render_markdown(text)
+        assert "<a" not in html and "<img" not in html
+    assert render_markdown(tour.steps[-1].text) == (
+        "<p>[click](http://evil.example/) &lt;a href='http://evil.example/'&gt;x&lt;/a&gt; "
+        "![i](/x.png)</p>")
+    assert render_markdown(f"**{plain('SHIPPED](http://e/)')}**") == (
+        "<p><strong>SHIPPED](http://e/)</strong></p>")

@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 
 from accounts.models import AuditAction, AuditEntry
+from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Resource, Span, SpanKind, Trace
 from explorer.web.downloads import (
@@ -89,7 +90,7 @@ def test_journey_csv_masks_the_customer_id_for_onboarding(client, login_as, stor
     login_as("onboarding")
     response = client.get(reverse("web:journey_csv", args=["A-100001"]))
     records = as_dicts(csv_rows(response))
-    assert records and {r["customer_id"] for r in records} == {"C-0…23"}
+    assert records and {r["customer_id"] for r in records} == {pseudonym_of("C-00123")}
 
 
 # --- Customer --------------------------------------------------------------------------------
@@ -113,10 +114,12 @@ def test_customer_csv_lists_the_customers_orders(client, login_as, stored):
 
 def test_customer_csv_masks_the_customer_id_for_onboarding(client, login_as, stored):
     login_as("onboarding")
-    response = client.get(reverse("web:customer_csv", args=["C-00123"]))
+    masked = pseudonym_of("C-00123")  # followed by its pseudonym: the raw id is refused
+    response = client.get(reverse("web:customer_csv", args=[masked]))
     assert "C-00123" not in response["Content-Disposition"]
     records = as_dicts(csv_rows(response))
-    assert len(records) == 2 and {r["customer_id"] for r in records} == {"C-0…23"}
+    assert len(records) == 2 and {r["customer_id"] for r in records} == {masked}
+    assert client.get(reverse("web:customer_csv", args=["C-00123"])).status_code == 404
 
 
 # --- Trace -----------------------------------------------------------------------------------
@@ -136,7 +139,7 @@ def test_trace_csv_lists_spans_in_tree_order_with_business_attributes(client, lo
     assert (root["kind"], root["status"], root["duration_ms"]) == ("SERVER", "UNSET", "100.0")
     assert root["start"] == "2025-02-19T21:20:00Z"
     assert (root["order.id"], root["customer.id"], root["customer.type"]) == (
-        "A-100001", "C-0…23", "retail")
+        "A-100001", pseudonym_of("C-00123"), "retail")
     # Depth first: the root's first child, then that child's first child.
     assert [r["parent_id"] for r in records[1:3]] == ["s0", records[1]["span_id"]]
     assert records[-1]["status"] == "ERROR"
@@ -200,9 +203,9 @@ def test_pages_link_their_csv(client, login_as, stored):
     assert f'href="{reverse("web:journey_csv", args=["A-100001"])}"' in journey
     trace = client.get(reverse("web:trace", args=[TREE])).content.decode()
     assert f'href="{reverse("web:trace_csv", args=[TREE])}"' in trace
-    page = reverse("web:customer", args=["C-00123"])
+    page = reverse("web:customer", args=[pseudonym_of("C-00123")])
     customer = client.get(page).content.decode()
     # Relative, so the masked viewer's page carries no raw id in the link.
     assert 'href="orders.csv"' in customer
-    assert reverse("web:customer_csv", args=["C-00123"]) == f"{page}orders.csv"
+    assert reverse("web:customer_csv", args=[pseudonym_of("C-00123")]) == f"{page}orders.csv"
     assert client.get(f"{page}orders.csv").status_code == 200

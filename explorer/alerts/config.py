@@ -136,5 +136,5 @@ def _parse_one(index: int, item: Any, environ: Mapping[str, str]) -> Webhook:
             raise WebhookConfigError(f"{where}: {key!r} must be a number >= {smallest}, "
                                      f"got {value!r}")
         numbers[key] = value
-    return Webhook(name=name, url=url, secret=secret, kinds=frozenset(kinds),
+    return Webhook(name=name, url=str(url), secret=secret, kinds=frozenset(kinds),
                    customer_ids=customer_ids, ca_bundle=ca_bundle, **numbers)

@@ -46,13 +46,14 @@ _NUMBER_KEYS = {
     "timeout_total": (60.0, 0.001),
     "retries": (2, 0),
     "max_bytes": (50 * 1024 * 1024, 1),
+    "max_ratio": (200, 1),
     "backoff": (0.2, 0.0),
     "retry_after_max": (10.0, 0.0),
     "breaker_failures": (5, 1),
     "breaker_cooldown": (30.0, 0.0),
     "lookback_days": (30.0, 0.001),
 }
-_INT_KEYS = {"retries", "max_bytes", "breaker_failures"}
+_INT_KEYS = {"retries", "max_bytes", "max_ratio", "breaker_failures"}
 _ALLOWED_KEYS = {"name", "kind", *_STRING_KEYS, *_NUMBER_KEYS}
 
 
@@ -76,7 +77,8 @@ class BackendConfig:
     timeout_read: float = 10.0
     timeout_total: float = 60.0  # one attempt, download included (a slow trickle stops here)
     retries: int = 2  # extra attempts of an idempotent GET
-    max_bytes: int = 50 * 1024 * 1024
+    max_bytes: int = 50 * 1024 * 1024  # an answer, compressed and inflated
+    max_ratio: int = 200  # an answer inflates to at most this many times its compressed size
     backoff: float = 0.2  # first retry delay in seconds; doubles each retry
     retry_after_max: float = 10.0  # longest Retry-After honoured
     breaker_failures: int = 5  # consecutive failed calls that open the circuit
@@ -102,14 +104,21 @@ def decode_backends(raw: str | list | None) -> Any:
 
 
 def parse_backends(
-    raw: str | list | None, environ: Mapping[str, str] | None = None
+    raw: str | list | None, environ: Mapping[str, str] | None = None, allow_http: bool = True
 ) -> list[BackendConfig]:
-    """Validate EXPLORER_BACKENDS (JSON text or an already decoded list)."""
+    """Validate EXPLORER_BACKENDS (JSON text or an already decoded list); with
+    `allow_http` False (production) a plain http:// URL is refused: the bearer token or
+    password and the traces would cross the network in clear."""
     env = os.environ if environ is None else environ
     items = decode_backends(raw)
     if not isinstance(items, list) or not items:
         raise BackendConfigError("EXPLORER_BACKENDS must be a non-empty JSON list of objects")
     configs = [_parse_one(index, item, env) for index, item in enumerate(items)]
+    for index, config in enumerate(configs):
+        if not allow_http and config.url.startswith("http://"):
+            raise BackendConfigError(
+                f"EXPLORER_BACKENDS[{index}] ({config.name!r}): 'url' must be https:// in "
+                f"production, got {config.url!r} (EXPLORER_ALLOW_HTTP_BACKENDS=1 allows it)")
     seen: set[str] = set()
     for config in configs:
         if config.name in seen:
@@ -210,12 +219,13 @@ def _secret(where: str, item: dict, key: str, environ) -> str | None:
     return item.get(key) or None
 
 
-def backends_setting(raw: str | None, default: str | None) -> tuple[dict[str, dict], str]:
+def backends_setting(raw: str | None, default: str | None,
+                     allow_http: bool = True) -> tuple[dict[str, dict], str]:
     """settings.EXPLORER_BACKENDS ({name: options}, as explorer.sources.registry reads it) and
     settings.EXPLORER_DEFAULT_BACKEND, from the environment variables. Everything is checked
     here, secrets included, so a mistake stops the start with a clear message."""
     items = decode_backends(raw)
-    configs = parse_backends(items)
+    configs = parse_backends(items, allow_http=allow_http)
     options = {item["name"]: {k: v for k, v in item.items() if k != "name"} for item in items}
     return options, default_backend_name(configs, default)
 

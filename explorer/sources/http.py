@@ -15,15 +15,18 @@ import email.utils
 import logging
 import threading
 import time
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import orjson
 import requests
+import urllib3
 
 from explorer.sources.base import SourceError
 from explorer.sources.config import BackendConfig
+from explorer.traces.decompress import DecompressionLimit, Limits, inflate
 
 log = logging.getLogger("explorer.sources")
 
@@ -58,6 +61,16 @@ class _Retryable(Exception):
     def __init__(self, message: str, delay: float | None = None):
         super().__init__(message)
         self.delay = delay  # what Retry-After asked for, if anything
+
+
+class _DeadlinePassed(Exception):
+    """The attempt's timeout_total ran out while the body was arriving."""
+
+
+def _socket_of(stream):
+    """The socket under a urllib3 response (http.client's buffered socket file), or None."""
+    file = getattr(getattr(stream, "_fp", None), "fp", None)
+    return getattr(getattr(file, "raw", None), "_sock", None)
 
 
 class CircuitBreaker:
@@ -234,22 +247,30 @@ class BackendClient:
         chunks: list[bytes] = []
         received = 0
         try:
-            for chunk in raw.iter_content(_CHUNK):
+            for chunk in self._pieces(raw, deadline):
                 received += len(chunk)
                 if received > cfg.max_bytes:
                     raise self._error(path, f"response over {limit} limit", method)
-                if self.clock() > deadline:
-                    raise _Retryable(f"timed out after {cfg.timeout_total} s (whole response)")
                 chunks.append(chunk)
-        except requests.exceptions.ChunkedEncodingError:
+        except _DeadlinePassed:
+            raise _Retryable(f"timed out after {cfg.timeout_total} s (whole response)") from None
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError):
             raise _Retryable(f"response truncated after {received} bytes") from None
         except requests.exceptions.ConnectionError as exc:
             if "timed out" in str(exc).lower():
                 raise _Retryable(f"timed out after {cfg.timeout_read} s") from None
             raise _Retryable(f"connection lost after {received} bytes") from None
-        except requests.exceptions.ContentDecodingError:
+        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
             raise self._error(path, "the response's gzip encoding is corrupt", method) from None
         body = b"".join(chunks)
+        encoding = raw.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("gzip", "x-gzip", "deflate"):
+            try:
+                body = inflate(body, Limits(cfg.max_bytes, cfg.max_ratio))
+            except DecompressionLimit as exc:
+                raise self._error(path, str(exc), method) from None
+            except zlib.error:
+                raise self._error(path, "the response's gzip encoding is corrupt", method) from None
         if status >= 500:
             raise self._error(path, f"HTTP {status} {raw.reason}: {_excerpt(body)}", method)
         if status >= 300:
@@ -266,17 +287,48 @@ class BackendClient:
             )
         return Response(status, content_type, body, path)
 
+    def _pieces(self, raw: requests.Response, deadline: float):
+        """The body as sent (still compressed), as it arrives: each read returns what one
+        receive brought (a server trickling a byte a second cannot make a read wait for a
+        whole chunk), waits at most until the deadline, which is checked after every piece."""
+        stream = raw.raw
+        sock = _socket_of(stream)
+        while True:
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise _DeadlinePassed
+            if sock is not None:
+                try:
+                    sock.settimeout(max(0.001, min(self.config.timeout_read, remaining)))
+                except OSError:  # closed once the whole response was read
+                    sock = None
+            try:
+                piece = stream.read1(_CHUNK, decode_content=False)  # inflated below, bounded
+            except (TimeoutError, urllib3.exceptions.ReadTimeoutError):
+                if self.clock() >= deadline:
+                    raise _DeadlinePassed from None
+                raise requests.exceptions.ConnectionError("read timed out") from None
+            if not piece:
+                return
+            yield piece
+
     # --- helpers --------------------------------------------------------------------------
     def _inside_base(self, url: str) -> bool:
+        """Same scheme, host and port, and a path under the base path once percent-decoded
+        (a redirect to `/base/%2e%2e/secret` is `/secret` to the server): no dot segments,
+        no backslashes."""
         base, target = urlsplit(self.base), urlsplit(url)
+        decoded = unquote(target.path)
         return (
             target.scheme == base.scheme
             and target.hostname == base.hostname
             and (target.port or _default_port(target.scheme))
             == (base.port or _default_port(base.scheme))
             and target.path.startswith(base.path)
+            and decoded.startswith(unquote(base.path))
             and not target.username
-            and ".." not in target.path.split("/")
+            and not any(segment in (".", "..") for segment in decoded.split("/"))
+            and "\\" not in decoded
         )
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:

@@ -18,6 +18,7 @@ from explorer.sources.base import (
 from explorer.sources.config import BackendConfig
 from explorer.sources.http import BackendClient
 from explorer.sources.summary import merged_trace, newest_first, trace_facts
+from explorer.traces.decompress import Limits
 from explorer.traces.model import Trace
 from explorer.traces.parsers import parse_bytes
 
@@ -59,7 +60,9 @@ class RemoteSource:
 
     def parse(self, body: bytes, fmt: str, what: str) -> list[Trace]:
         """Traces from an answer; an answer with errors and no traces is a SourceError."""
-        result = parse_bytes(body, fmt=fmt, source=f"{self.name} {what}")
+        config = self.client.config
+        result = parse_bytes(body, fmt=fmt, source=f"{self.name} {what}",
+                             limits=Limits(config.max_bytes, config.max_ratio))
         if result.errors and not result.traces:
             raise SourceError(f"{self.name}: cannot read {what}: {result.errors[0]}")
         return result.traces

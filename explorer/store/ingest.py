@@ -56,6 +56,7 @@ from explorer.store.prepare import (
     span_keys,
     worker,
 )
+from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 from explorer.traces.normalise import with_absent_parents
@@ -120,6 +121,7 @@ def _config() -> Settings:
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
+        limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
     )
 
 

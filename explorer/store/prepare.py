@@ -21,6 +21,7 @@ import orjson
 from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
 from explorer.store import codec
 from explorer.store.layout import lay_out
+from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
 from explorer.traces.normalise import recount_absent_parents
@@ -68,6 +69,7 @@ class Settings:
     batch_spans: int
     batch_traces: int
     chunk_spans: int
+    limits: Limits = Limits()  # how far a gzip input may inflate
 
 
 @dataclass(slots=True, frozen=True)
@@ -206,7 +208,7 @@ def read_task(task: Task, config: Settings) -> Iterator[Batch]:
     """The prepared batches of a task; a problem becomes a rejection, never an exception."""
     batcher = Batcher(config)
     try:
-        for where, result in _documents(task):
+        for where, result in _documents(task, config):
             for problem in result.errors:
                 # A line is where iter_file too would place a problem of a JSON line.
                 batcher.reject(Rejection(task.path, where or problem.position, problem.message))
@@ -219,11 +221,11 @@ def read_task(task: Task, config: Settings) -> Iterator[Batch]:
     yield batcher.take()
 
 
-def _documents(task: Task) -> Iterator[tuple[str, ParseResult]]:
+def _documents(task: Task, config: Settings) -> Iterator[tuple[str, ParseResult]]:
     """(where, ParseResult) of every document of the task; `where` is the line for ranges
     (the parser's own positions already say it for whole files)."""
     if task.start is None:
-        for result in iter_file(task.path, fmt=task.fmt):
+        for result in iter_file(task.path, fmt=task.fmt, limits=config.limits):
             yield "", result
         return
     with open(task.path, "rb") as stream:
@@ -236,7 +238,8 @@ def _documents(task: Task) -> Iterator[tuple[str, ParseResult]]:
                 break
             position += len(line)
             if line.strip():
-                yield f"line {number}", parse_bytes(line, fmt=task.fmt, source=task.path)
+                yield f"line {number}", parse_bytes(line, fmt=task.fmt, source=task.path,
+                                                    limits=config.limits)
             number += 1
 
 

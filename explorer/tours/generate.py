@@ -15,6 +15,7 @@ from collections.abc import Collection, Mapping
 from explorer.journeys.assembly import Journey, Step
 from explorer.journeys.conformance import COMPLETE, LOST, Conformance
 from explorer.journeys.story import container_name, duration_words
+from explorer.tours.text import plain
 from explorer.tours.tourfile import StepSpec, TourSpec
 
 MAX_STEPS = 40
@@ -71,8 +72,8 @@ def _visit_step(visit: _Visit, previous_state_ns: int | None,
                      for s in visit.steps[:MAX_OPERATIONS])
     took_ru = ", ".join(f"{_code(s.operation)} ({duration_words(s.duration_ns, 'ru')})"
                         for s in visit.steps[:MAX_OPERATIONS])
-    en = [f"**{who}** handled {took}."]
-    ru = [f"Система **{who}** выполнила {took_ru}."]
+    en = [f"**{plain(who)}** handled {took}."]
+    ru = [f"Система **{plain(who)}** выполнила {took_ru}."]
     errors = [s for s in visit.steps if s.outcome == "error"]
     if errors:
         en.append(f"It reported an error in {_code(errors[0].operation)}.")
@@ -80,14 +81,14 @@ def _visit_step(visit: _Visit, previous_state_ns: int | None,
     state = None
     for state, at_ns in visit.states:
         if previous_state_ns is None:
-            en.append(f"{who} set the order to **{state}**.")
-            ru.append(f"Система {who} перевела заказ в состояние **{state}**.")
+            en.append(f"{plain(who)} set the order to **{plain(state)}**.")
+            ru.append(f"Система {plain(who)} перевела заказ в состояние **{plain(state)}**.")
         else:
             gap = at_ns - previous_state_ns
             en.append(f"{duration_words(gap, 'en').capitalize()} after the previous state, "
-                      f"{who} moved the order to **{state}**.")
+                      f"{plain(who)} moved the order to **{plain(state)}**.")
             ru.append(f"Через {duration_words(gap, 'ru')} после предыдущего состояния "
-                      f"система {who} перевела заказ в **{state}**.")
+                      f"система {plain(who)} перевела заказ в **{plain(state)}**.")
         previous_state_ns = at_ns
     title = f"{who}: {state}" if state else f"{who}: {operations[0]}"
     return StepSpec(title=title[:200], title_ru=title[:200], text=" ".join(en),
@@ -111,7 +112,8 @@ def tour_from_journey(journey: Journey, conformance: Conformance, story: Mapping
     tour = TourSpec(slug=follow_slug(journey.order_id),
                     title=f"Follow order {journey.order_id}",
                     title_ru=f"По следам заказа {journey.order_id}",
-                    description=story.get("en", ""), description_ru=story.get("ru", ""),
+                    description=plain(story.get("en", "")),
+                    description_ru=plain(story.get("ru", "")),
                     example_order=journey.order_id)
     previous_ns = None
     for visit in _visits(journey, conformance, elements):
@@ -130,6 +132,6 @@ def tour_from_journey(journey: Journey, conformance: Conformance, story: Mapping
         tour.steps.append(StepSpec(
             title=f"The end: {conformance.state}" if finished else f"Stopped at {who}",
             title_ru=f"Конец: {conformance.state}" if finished else f"Остановка: {who}",
-            text=story.get("en", ""), text_ru=story.get("ru", ""), element=stop,
+            text=plain(story.get("en", "")), text_ru=plain(story.get("ru", "")), element=stop,
             state=conformance.state if finished else None))
     return tour

@@ -8,6 +8,8 @@ scripts, no styles (the CSP forbids inline styles anyway).
 
 from __future__ import annotations
 
+import re
+
 import markdown
 import nh3
 
@@ -18,6 +20,18 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "abbr": {"title"}, "th": {"align"},
                       "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+
+
+# Markdown's backslash escapes, plus "<" and "&" as entities (raw HTML such as <a href> would
+# pass the allow-list).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|>])")
+
+
+def plain(text: str) -> str:
+    """Text from a trace, made inert for Markdown: rendered, it reads the same and links,
+    emphasis, images and HTML in it stay literal characters."""
+    text = (text or "").replace("&", "&amp;").replace("<", "&lt;")
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text).replace("\n", " ")
 
 
 def render_markdown(text: str) -> str:

@@ -124,7 +124,7 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
     context = {
         "spec": spec, "tour": tour, "number": number, "total": len(spec.steps),
         "tour_title": _pick(spec.title, spec.title_ru),
-        "title": title,
+        "title": redact_text(title, policy),
         "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
         "step": step, "focus": step.focus,
         "focus_name": config.names.get(step.focus, step.focus),

@@ -4,6 +4,7 @@ raises."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from functools import wraps
 
@@ -25,6 +26,14 @@ def source() -> TraceSource:
 
 
 def policy(request):
+    """The viewer's redaction policy for pages: every text from a trace is also cut at
+    EXPLORER_MAX_SHOWN_TEXT characters."""
+    return dataclasses.replace(policy_for_user(request.user),
+                               max_text=settings.EXPLORER_MAX_SHOWN_TEXT)
+
+
+def export_policy(request):
+    """The viewer's redaction policy for downloads and exports: whole texts."""
     return policy_for_user(request.user)
 
 

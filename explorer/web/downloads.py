@@ -28,7 +28,8 @@ from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report
+from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report, unknown_customer
+from explorer.web.pseudonyms import customer_from_url
 from explorer.web.traces import TraceWhere, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
@@ -113,7 +114,7 @@ def journey_json(request, order_id):
     if result is None:
         return common.not_found(request, _("No trace mentions the order “%(id)s”.")
                                 % {"id": shown(request, order_id)})
-    data = redact_mapping(result.as_dict(), common.policy(request))
+    data = redact_mapping(result.as_dict(), common.export_policy(request))
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     audit.record(request, audit.AuditAction.DOWNLOAD, "order", order_id, "journey json")
     return _attachment(orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2),
@@ -139,7 +140,7 @@ def journey_diagram_download(request, order_id, fmt):
 def trace_json(request, trace_id):
     where = TraceWhere(trace_id)
     prepared = where.load(request)
-    redacted = redact_trace(prepared.trace, common.policy(request))
+    redacted = redact_trace(prepared.trace, common.export_policy(request))
     audit.record(request, audit.AuditAction.DOWNLOAD, "trace", where.trace_id, "trace json")
     return _attachment(orjson.dumps(trace_document(redacted), default=_json_default),
                        "application/json", _filename(f"trace-{where.trace_id}", "json"))
@@ -189,7 +190,7 @@ def journey_csv(request, order_id):
     if result is None:
         return common.not_found(request, _("No trace mentions the order “%(id)s”.")
                                 % {"id": shown(request, order_id)})
-    data = redact_mapping(result.as_dict(), common.policy(request))
+    data = redact_mapping(result.as_dict(), common.export_policy(request))
     customer_id = shown_customer(request, result.journey.customer_id)
     rows = [[step["start"], step["container"], step["operation"], step["duration_ms"],
              step["outcome"], step["trace_id"], step["span_id"], data["order_id"], customer_id,
@@ -203,7 +204,12 @@ def journey_csv(request, order_id):
 @source_errors
 def customer_csv(request, customer_id):
     """A customer's orders, oldest first, with the state each has reached."""
-    customer_id = clean_text(customer_id, MAX_ID)
+    given = clean_text(customer_id, MAX_ID)
+    customer_id, refused = customer_from_url(request, given)
+    if refused is not None:
+        return refused
+    if customer_id is None:
+        return unknown_customer(request)
     source = common.source()
     orders = customer_orders(source, customer_id) if customer_id else []
     if not orders:
@@ -233,7 +239,7 @@ def trace_csv(request, trace_id):
     """A trace's spans in tree order (as on the trace page), with the business attributes."""
     where = TraceWhere(trace_id)
     prepared = where.load(request)
-    pol = common.policy(request)
+    pol = common.export_policy(request)
     keys = list(settings.EXPLORER_BUSINESS_ATTRIBUTES)
 
     def rows():

@@ -23,6 +23,7 @@ from explorer.journeys.report import JourneyReport
 from explorer.journeys.service import judge_order, states_of_orders
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
+from explorer.web.pseudonyms import customer_from_url
 
 JOURNEY_SECONDS = 60
 CUSTOMER_ORDERS_MAX = 50
@@ -107,8 +108,8 @@ def journey_context(request, order_id: str) -> dict | None:
     data = redact_mapping(result.as_dict(), pol)
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     customer_url = None
-    if pol.show_identifiers and result.journey.customer_id:
-        customer_url = _url("web:customer", result.journey.customer_id)
+    if result.journey.customer_id:  # the pseudonym for viewers who see no raw ids
+        customer_url = _url("web:customer", data["customer_id"])
     language = "ru" if (get_language() or "en").startswith("ru") else "en"
     for step in data["steps"]:
         step["url"] = _url("web:span", step["trace_id"], step["span_id"])
@@ -148,6 +149,12 @@ def order(request, order_id):
         **context, "container": container, "days": _days(steps)})
 
 
+def unknown_customer(request):
+    """For a raw id from a viewer who sees pseudonyms, or an unknown pseudonym: no id in the
+    message (the pseudonym of a typed raw id would unmask it)."""
+    return common.not_found(request, _("No trace mentions this customer."))
+
+
 def customer_not_found(request, customer_id):
     return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
                             % {"id": shown_customer(request, customer_id)})
@@ -156,7 +163,12 @@ def customer_not_found(request, customer_id):
 @requires("view_journeys")
 @source_errors
 def customer(request, customer_id):
-    customer_id = clean_text(customer_id, MAX_ID)
+    given = clean_text(customer_id, MAX_ID)
+    customer_id, refused = customer_from_url(request, given)
+    if refused is not None:
+        return refused
+    if customer_id is None:  # the same answer for a raw id and an unknown pseudonym
+        return unknown_customer(request)
     audit.record(request, audit.AuditAction.VIEW, "customer", customer_id)
     source = common.source()
     orders = customer_orders(source, customer_id) if customer_id else []

@@ -10,10 +10,16 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
 from accounts.access import requires
+from accounts.redaction import is_pseudonym
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY
 from explorer.sources.base import TraceNotFound
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
+from explorer.web.pseudonyms import (
+    customer_for_pseudonym,
+    looks_like_identifier,
+    refuse_raw_identifier,
+)
 from explorer.web.trace_cache import prepared_trace
 
 TRACE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -35,9 +41,18 @@ def lookup(request):
         return redirect("web:home")
     source = common.source()
     target = None
-    if source.find_traces(ORDER_KEY, q, limit=1):
+    sees_ids = common.can_see_customer_ids(request)
+    if not sees_ids and is_pseudonym(q):
+        if customer_for_pseudonym(request, q) is not None:
+            target = _go("web:customer", q)
+    elif not sees_ids and looks_like_identifier(request, q):
+        # Never looked up: the same "nothing found" whether it exists or not.
+        refused = refuse_raw_identifier(request, "customer", q)
+        if refused is not None:
+            return refused
+    elif source.find_traces(ORDER_KEY, q, limit=1):
         target = _go("web:order", q)
-    elif source.find_traces(CUSTOMER_KEY, q, limit=1):
+    elif sees_ids and source.find_traces(CUSTOMER_KEY, q, limit=1):
         target = _go("web:customer", q)
     elif TRACE_ID.fullmatch(q):
         try:

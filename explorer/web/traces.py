@@ -197,6 +197,7 @@ def trace_page(request, where: TraceWhere):
     context = {
         "where": where,
         "trace_id": where.trace_id,
+        "shown_trace_id": shown(request, where.trace_id),  # an id may hold a customer id
         "upload": where.upload,
         "span_count": size,
         "services": [shown(request, s) for s in prepared.services],

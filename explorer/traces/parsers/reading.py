@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import io
 import os
 import zlib
@@ -10,6 +9,7 @@ from collections.abc import Iterator
 
 import orjson
 
+from explorer.traces.decompress import DecompressionLimit, Limits, inflate, open_bounded
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.normalise import normalise
 from explorer.traces.parsers.common import (
@@ -26,6 +26,7 @@ from explorer.traces.parsers.zipkin_json import read_zipkin
 
 GZIP_MAGIC = b"\x1f\x8b"
 _WHITESPACE = b" \t\r\n"
+DEFAULT_LIMITS = Limits()  # 1 GiB, 200 times the compressed size
 _JAEGER_V3_WITHOUT_SPANS = ("services", "operations", "summaries")
 
 
@@ -34,13 +35,19 @@ class UnknownFormat(ValueError):
 
 
 def parse_bytes(
-    data: bytes | str, *, fmt: str | None = None, source: str = "<input>"
+    data: bytes | str, *, fmt: str | None = None, source: str = "<input>",
+    limits: Limits = DEFAULT_LIMITS,
 ) -> ParseResult:
+    """Gzip input is inflated within `limits` (a cap and a ratio); past them, an error."""
     with gc_paused():
-        return _parse(data.encode() if isinstance(data, str) else data, fmt, source)
+        return _parse(data.encode() if isinstance(data, str) else data, fmt, source, limits)
 
 
-def iter_file(path: str | os.PathLike, *, fmt: str | None = None) -> Iterator[ParseResult]:
+def iter_file(
+    path: str | os.PathLike, *, fmt: str | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[ParseResult]:
+    """Every document (or JSON line) of a file; a gzip file is inflated as it is read, within
+    `limits` (past them, an error result and nothing more from the file)."""
     source = os.fspath(path)
     try:
         raw = open(source, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
@@ -49,28 +56,32 @@ def iter_file(path: str | os.PathLike, *, fmt: str | None = None) -> Iterator[Pa
         return
     with raw:
         try:
-            stream = _maybe_gunzip(raw)
-            yield from _iter_stream(stream, fmt, source)
+            stream = _maybe_gunzip(raw, limits)
+            yield from _iter_stream(stream, fmt, source, limits)
+        except DecompressionLimit as exc:
+            yield _problem(source, "", str(exc))
         except (OSError, EOFError, zlib.error) as exc:
             yield _problem(source, "", f"cannot read the file: {exc}")
 
 
-def _maybe_gunzip(raw: io.BufferedReader) -> io.BufferedReader:
+def _maybe_gunzip(raw: io.BufferedReader, limits: Limits) -> io.BufferedReader:
     if raw.peek(2)[:2] == GZIP_MAGIC:
-        return io.BufferedReader(gzip.GzipFile(fileobj=raw))
+        return open_bounded(raw, limits)
     return raw
 
 
-def _iter_stream(stream: io.BufferedReader, fmt: str | None, source: str) -> Iterator[ParseResult]:
+def _iter_stream(
+    stream: io.BufferedReader, fmt: str | None, source: str, limits: Limits
+) -> Iterator[ParseResult]:
     if fmt is not None and fmt not in FORMATS:
         yield _unknown_fmt(fmt, source)
         return
     if fmt not in (None, "jsonl"):
-        yield parse_bytes(stream.read(), fmt=fmt, source=source)
+        yield parse_bytes(stream.read(), fmt=fmt, source=source, limits=limits)
         return
     head = stream.peek(1).lstrip(_WHITESPACE)[:1]
     if fmt is None and head not in (b"{", b""):
-        yield parse_bytes(stream.read(), source=source)  # a JSON array, protobuf or junk
+        yield parse_bytes(stream.read(), source=source, limits=limits)  # an array, protobuf, junk
         return
     # Read the first two non-empty lines to tell JSON lines from one (pretty-printed) document.
     lines: list[tuple[int, bytes]] = []
@@ -84,7 +95,7 @@ def _iter_stream(stream: io.BufferedReader, fmt: str | None, source: str) -> Ite
                 break
     if fmt is None and not _is_json_lines(lines):
         consumed.append(stream.read())
-        yield parse_bytes(b"".join(consumed), source=source)
+        yield parse_bytes(b"".join(consumed), source=source, limits=limits)
         return
     del consumed
     if not lines:
@@ -116,12 +127,16 @@ def _parse_line(line: bytes, number: int, source: str) -> ParseResult:
         return _parse_json(line, None, source, f"line {number}")
 
 
-def _parse(data: bytes, fmt: str | None, source: str) -> ParseResult:
+def _parse(
+    data: bytes, fmt: str | None, source: str, limits: Limits = DEFAULT_LIMITS
+) -> ParseResult:
     if fmt is not None and fmt not in FORMATS:
         return _unknown_fmt(fmt, source)
     if data[:2] == GZIP_MAGIC:
         try:
-            data = gzip.decompress(data)
+            data = inflate(data, limits)
+        except DecompressionLimit as exc:
+            return _problem(source, "", str(exc))
         except (OSError, EOFError, zlib.error) as exc:
             return _problem(source, "", f"broken gzip data: {exc}")
     stripped = data.lstrip(_WHITESPACE)
