@@ -35,7 +35,8 @@ FONT = "Helvetica"
 FILL = {"person": "#08427B", "software_system": "#1168BD", "container": "#438DD5",
         "database": "#438DD5", "queue": "#438DD5", "component": "#85BBF0"}
 EXTERNAL_FILL = "#999999"
-DIMMED_FILL = "#D9DEE4"
+DIMMED_FILL = "#E9ECEF"
+DIMMED_TEXT = "#495057"
 STEP_COLOUR = "#1864AB"
 WARNING_COLOUR = "#E8590C"
 STOP_COLOUR = "#D6336C"
@@ -48,9 +49,11 @@ SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
 # relationship's label (the order's calls on it, aggregated). Nothing is ever placed beside.
 LINE = 12  # points per 9-point line
 NOTE_LINES = 3
-NOTE_WIDTH = 196
-SUMMARY_LINES = 2
-SUMMARY_WIDTH = 210
+NOTE_WIDTH = 170
+SUMMARY_LINES = 4
+SUMMARY_WIDTH = 160
+DESCRIPTION_CHARS = 30  # the model's descriptions are wrapped to lines of this many characters
+RELATIONSHIP_CHARS = 26
 SIDE_MARGIN = 24
 END_MARGIN = 16
 TITLE_BAND = 32
@@ -146,17 +149,20 @@ def _text_rows(lines: list[tuple[str, str, bool]]) -> str:
 def _reserved(width: int, lines: int, content: list[tuple[str, str, bool]],
               background: str | None = None) -> str:
     """A cell of the reserved size (so the layout is the same whatever it holds) with the
-    lines, clipped to fit it; a minimum, not FIXEDSIZE: text that a font draws wider than
-    estimated then widens the cell a little instead of failing graphviz's assertions."""
-    inner = (f'<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="0">'
-             f'{_text_rows(content)}</TABLE>' if content else "")
+    lines at its top, clipped to fit it; a minimum, not FIXEDSIZE: text that a font draws
+    wider than estimated then widens the cell a little instead of failing graphviz's
+    assertions. Lines, not a nested table: graphviz stretches a nested table to its cell."""
+    text = "".join(f'<FONT POINT-SIZE="9" COLOR="{colour}">'
+                   f'{f"<B>{_e(line)}</B>" if bold else _e(line)}</FONT><BR ALIGN="LEFT"/>'
+                   for line, colour, bold in content)
     bg = f' BGCOLOR="{background}" STYLE="rounded"' if background and content else ""
-    return (f'<TD WIDTH="{width}" HEIGHT="{lines * LINE + 4}" VALIGN="TOP"'
-            f'{bg}>{inner}</TD>')
+    return (f'<TD WIDTH="{width}" HEIGHT="{lines * LINE + 4}" ALIGN="LEFT"'
+            f' BALIGN="LEFT" CELLPADDING="2"{bg}>{text}</TD>')
 
 
-def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = ()) -> str:
-    colour = _element_text_colour(e)
+def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = (),
+                dimmed: bool = False) -> str:
+    colour = DIMMED_TEXT if dimmed else _element_text_colour(e)
     kind = (word("External", lang) + " " if e.external else "") + word(TYPE_NAME[e.kind], lang)
     if e.external and lang == "ru":
         kind = kind.lower().capitalize()
@@ -169,7 +175,7 @@ def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = ()) 
     rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">{_e(type_line)}</FONT></TD></TR>')
     if e.description:
         rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">'
-                    f'{_lines(e.description, 34)}</FONT></TD></TR>')
+                    f'{_lines(e.description, DESCRIPTION_CHARS)}</FONT></TD></TR>')
     if _has_notes_band(e):
         rows.append(f"<TR>{_reserved(NOTE_WIDTH, NOTE_LINES, list(notes), '#FFFFFF')}</TR>")
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
@@ -187,7 +193,7 @@ def _relationship_label(description: str, technology: str,
     """The model's words for the relationship, and below them the order's calls on it."""
     rows = []
     if description:
-        rows.append(f'<TR><TD>{_lines(description, 28)}</TD></TR>')
+        rows.append(f'<TR><TD>{_lines(description, RELATIONSHIP_CHARS)}</TD></TR>')
     if technology:
         rows.append(f'<TR><TD>[{_e(technology)}]</TD></TR>')
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
@@ -248,7 +254,7 @@ def _layout_graph(model: Model, lang: str) -> tuple[graphviz.Digraph, dict[str, 
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
     clusters = _containers(model)
     g = graphviz.Digraph("c4")
-    g.attr(rankdir="TB", nodesep="0.7", ranksep="1.0", fontname=FONT, compound="true", pad="0.3")
+    g.attr(rankdir="TB", nodesep="0.3", ranksep="0.8", fontname=FONT, compound="true", pad="0.3")
     g.attr("node", fontname=FONT, margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
 
@@ -415,7 +421,8 @@ def _note_lines(notes: list[Note], metric: Metric | None, lang: str,
             continue
         colour = SEVERITY_COLOUR.get(severity, SEVERITY_COLOUR["info"])
         if severity == "stop":
-            lines.extend((_clip(n.text, width), colour, True) for n in group)
+            lines.extend((line, colour, True) for n in group
+                         for line in _wrap(n.text, width, max_lines=NOTE_LINES))
         elif severity == "state":
             names = [_state_name(n) for n in group]
             text = "→ " + ", ".join(names)
@@ -460,9 +467,12 @@ def _summary_lines(steps: list[Step], reverse: set[int], lang: str,
     if errors:
         parts.append(count(errors, "error", lang))
     colour = WARNING_COLOUR if undocumented else STEP_COLOUR
-    return [(_clip(_operations(steps, reverse), width), colour, True),
-            (_clip(" · ".join(parts), width),
-             SEVERITY_COLOUR["error"] if errors else colour, False)]
+    stats = [" · ".join(parts[:1] + parts[3:]), " · ".join(parts[1:3])] if len(steps) > 1 \
+        else [" · ".join(parts)]
+    operations = _wrap(_operations(steps, reverse), width, max_lines=SUMMARY_LINES - len(stats))
+    return ([(line, colour, True) for line in operations]
+            + [(_clip(line, width), SEVERITY_COLOUR["error"] if errors else colour, False)
+               for line in stats])
 
 
 def _step_list(steps: list[Step], reverse: set[int], lang: str) -> str:
@@ -491,7 +501,7 @@ def _occupied(model: Model, lay: Layout) -> list[Box]:
             continue
         r = model.relationships[index]
         x, y = (float(v) for v in lp.split(","))
-        texts = textwrap.wrap(r.description, 28)[:4] + ([f"[{r.technology}]"]
+        texts = textwrap.wrap(r.description, RELATIONSHIP_CHARS)[:4] + ([f"[{r.technology}]"]
                                                         if r.technology else [])
         w = max([SUMMARY_WIDTH] + [_text_width(t, 9) for t in texts]) + 4
         h = (len(texts) + SUMMARY_LINES) * LINE + 8
@@ -581,8 +591,8 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
             attrs["target"] = "_top"
-        g.node(names[eid], label=_node_label(e, lang, band), pos=f"{x:.2f},{y:.2f}!",
-               width=f"{w:.4f}", height=f"{h:.4f}", id=_dom_id(eid),
+        g.node(names[eid], label=_node_label(e, lang, band, "c4-dimmed" in classes),
+               pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}", height=f"{h:.4f}", id=_dom_id(eid),
                tooltip=graphviz.escape(e.name), **{"class": " ".join(classes)}, **attrs)
     g.node("legend", label=_legend_label(lang), shape="plain", fixedsize="false",
            pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!")
@@ -633,7 +643,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         if index in lost:
             stop = lost[index]
             summary = [(line, STOP_COLOUR, True) for line in
-                       _wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=2)] + summary
+                       _wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=3)] + summary
             summary = summary[:SUMMARY_LINES]
             attrs.update(color=STOP_COLOUR, penwidth="3", style="dashed", arrowhead="tee")
             classes += ["journey-stop", "journey-lost"]
