@@ -70,7 +70,7 @@ def _problems(svg, lay):
     boxes = text_boxes(svg)
     found = [f"{a.owner} {a.text!r} over {b.owner} {b.text!r}" for a, b in overlapping(boxes)]
     # graphviz draws graph point (x, y) at (x, -y)
-    elements = {render._dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
+    elements = {render.dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
                 for eid, (x, y, w, h) in lay.nodes.items()}
     for box in boxes:
         for dom, outline in elements.items():

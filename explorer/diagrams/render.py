@@ -123,7 +123,7 @@ def _lines(text: str, width: int) -> str:
     return "<BR/>".join(_e(line) for line in textwrap.wrap(text, width)[:4])
 
 
-def _dom_id(element_id: str) -> str:
+def dom_id(element_id: str) -> str:
     return "el-" + re.sub(r"[^A-Za-z0-9_-]", "_", element_id)
 
 
@@ -378,7 +378,7 @@ def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
     """Redraw the boxes of queues as C4's horizontal pipe: a cylinder lying on its side."""
     groups = {g.get("id"): g for g in root.iter(f"{{{SVG_NS}}}g")}
     for eid, (x, y, w, h) in lay.nodes.items():
-        group = groups.get(_dom_id(eid))
+        group = groups.get(dom_id(eid))
         if model.elements[eid].kind != "queue" or group is None:
             continue
         box = next(el for el in group.iter() if el.tag == f"{{{SVG_NS}}}polygon")
@@ -564,7 +564,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                style="dashed,rounded", color="#444444", labelloc="b", labeljust="l",
                pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
                width=f"{(bx1 - bx0) / 72:.4f}", height=f"{(by1 - by0) / 72:.4f}",
-               id=_dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
+               id=dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
                tooltip=graphviz.escape(e.name),
                **({"URL": links.ref(urls[eid])} if eid in urls else {}))
     for eid, (x, y, w, h) in lay.nodes.items():
@@ -586,13 +586,13 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             classes.append("c4-dimmed")
         band = _note_lines(notes, overlay.metrics.get(eid), lang) if _has_notes_band(e) else []
         if notes:
-            extra_out.titles[_dom_id(eid)] = "\n".join(
+            extra_out.titles[dom_id(eid)] = "\n".join(
                 [e.name] + [n.text for n in notes[:TOOLTIP_LINES]])
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
             attrs["target"] = "_top"
         g.node(names[eid], label=_node_label(e, lang, band, "c4-dimmed" in classes),
-               pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}", height=f"{h:.4f}", id=_dom_id(eid),
+               pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}", height=f"{h:.4f}", id=dom_id(eid),
                tooltip=graphviz.escape(e.name), **{"class": " ".join(classes)}, **attrs)
     g.node("legend", label=_legend_label(lang), shape="plain", fixedsize="false",
            pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!")
@@ -653,7 +653,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                 filter(None, [extra_out.titles.get(f"rel-{index}"),
                               _step_list(steps, reverse, lang)]))
             extra_out.steps[f"rel-{index}"] = [s.number for s in steps]
-        extra_out.ends[f"rel-{index}"] = (_dom_id(r.source), _dom_id(r.target))
+        extra_out.ends[f"rel-{index}"] = (dom_id(r.source), dom_id(r.target))
         g.edge(names[r.source], names[r.target],
                label=_relationship_label(r.description, r.technology, summary),
                **{"class": " ".join(classes)}, **attrs)
@@ -671,7 +671,7 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")})
         extra_out.titles[dom] = _step_list(steps, reverse, lang)
         extra_out.steps[dom] = [s.number for s in steps]
-        extra_out.ends[dom] = (_dom_id(source), _dom_id(target))
+        extra_out.ends[dom] = (dom_id(source), dom_id(target))
         lines = _summary_lines(steps, reverse, lang)
         size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
         (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
