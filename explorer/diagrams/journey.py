@@ -11,7 +11,8 @@ from explorer.c4.mapping import Mapping as TelemetryMapping
 from explorer.c4.model import Model
 from explorer.diagrams.overlay import Note, Overlay, Stop, overlay_from_traces
 from explorer.diagrams.words import milliseconds
-from explorer.journeys.conformance import COMPLETE, LOST
+from explorer.journeys.assembly import Journey
+from explorer.journeys.conformance import COMPLETE, LOST, Conformance
 from explorer.journeys.report import JourneyReport
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words
@@ -56,11 +57,10 @@ def _consumers(model: Model, queue: str, publisher: str) -> list[str]:
     return found
 
 
-def journey_stops(report: JourneyReport, model: Model, mapping: TelemetryMapping,
-                  graph: StateGraph, lang: str = "en",
+def journey_stops(journey: Journey, conformance: Conformance, model: Model,
+                  mapping: TelemetryMapping, graph: StateGraph, lang: str = "en",
                   when: Callable[[int], str] = utc_minute) -> list[Stop]:
     """Where the order is now, as marks on the diagram."""
-    conformance, journey = report.conformance, report.journey
     if conformance.status == LOST and conformance.unconsumed:
         spans = {(s.trace_id, s.span_id): s for s in journey.spans}
         stops = []
@@ -117,5 +117,6 @@ def journey_overlay(report: JourneyReport, traces: Iterable[Trace], model: Model
         if v.container in model.elements:
             notes.setdefault(v.container, []).append(
                 Note(_text(lang, "violation", kind=v.kind, state=v.state), "violation"))
-    overlay.stops = journey_stops(report, model, mapping, graph, lang, when)
+    overlay.stops = journey_stops(report.journey, report.conformance, model, mapping, graph,
+                                  lang, when)
     return overlay

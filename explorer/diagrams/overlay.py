@@ -33,6 +33,7 @@ class Step:
     undocumented: bool = False
     url: str | None = None
     start_ns: int = 0
+    timed: bool = True  # False: an illustration (a tour's step), drawn without time or count
 
 
 @dataclass(slots=True)

@@ -456,6 +456,10 @@ def _summary_lines(steps: list[Step], reverse: set[int], lang: str,
     if not steps:
         return []
     undocumented = any(s.undocumented for s in steps)
+    if not any(s.timed for s in steps):
+        return [(line, STEP_COLOUR, True) for line in
+                _wrap(", ".join(dict.fromkeys(s.label for s in steps)), width,
+                      max_lines=SUMMARY_LINES)]
     errors = sum(s.outcome.startswith("error") for s in steps)
     durations = [s.duration_ns for s in steps]
     parts = [count(len(steps), "call", lang)]
@@ -556,7 +560,8 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                f"{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!", **{"class": "c4-title"})
     stops_at = {s.element: s for s in overlay.stops if s.kind != "lost"}
     involved = {s.source for s in overlay.steps} | {s.target for s in overlay.steps}
-    involved |= set(overlay.element_notes) | {overlay.highlight} | set(stops_at)
+    involved |= set(overlay.element_notes) | {overlay.highlight}
+    involved |= {e for s in overlay.stops for e in (s.element, s.target) if e}
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
     for eid, (bx0, by0, bx1, by1) in lay.clusters.items():  # boundaries first: drawn beneath
         e = model.elements[eid]

@@ -57,7 +57,7 @@ def _language() -> str:
     return "ru" if (get_language() or "en").startswith("ru") else "en"
 
 
-def _local(ns: int, fmt: str = "%d.%m %H:%M") -> str:
+def local_time(ns: int, fmt: str = "%d.%m %H:%M") -> str:
     """A moment in the viewer's time zone."""
     moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
     return moment.astimezone(timezone.get_current_timezone()).strftime(fmt)
@@ -70,7 +70,7 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
     return journey_overlay(
         journey_report, traces, config.model, config.mapping, config.graph,
-        sla_limit_ms=config.sla_limit_ms, lang=_language(), when=_local,
+        sla_limit_ms=config.sla_limit_ms, lang=_language(), when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
 
@@ -103,7 +103,7 @@ def _playback(overlay: Overlay, journey_report: JourneyReport, names: dict) -> l
         entered = now_in[-1] if now_in and now_in[-1] != state else None
         state = now_in[-1] if now_in else state
         sentence = _("%(time)s · %(source)s → %(target)s: %(operation)s, %(duration)s") % {
-            "time": _local(step.start_ns, "%d.%m %H:%M:%S"),
+            "time": local_time(step.start_ns, "%d.%m %H:%M:%S"),
             "source": names.get(step.source, step.source),
             "target": names.get(step.target, step.target),
             "operation": step.label, "duration": milliseconds(step.duration_ns, lang)}
@@ -217,7 +217,7 @@ def journey_context(request, order_id: str) -> dict | None:
         step["container_name"] = names.get(step["container"], step["container"])
         if step["span_id"] in lost:  # the step where the order stopped says so
             step["stop"] = _("message never consumed since %(at)s") % {
-                "at": _local(lost[step["span_id"]].at_ns)}
+                "at": local_time(lost[step["span_id"]].at_ns)}
     for key in ("lost_messages", "sla_breaches", "anomalies"):
         for item in data[key]:
             item["container_name"] = names.get(item["container"], item["container"])

@@ -11,45 +11,8 @@
 
   function byId(id) { return id ? svg.getElementById(id) : null; }
 
-  // ---- zoom and pan: fit to the width, drag to pan, buttons, ctrl + wheel ----
-  var panZoom = null;
-  var box = svg.viewBox.baseVal;
-  function fitHeight() {
-    var width = figure.clientWidth;
-    svg.style.width = "100%";
-    svg.style.height = Math.round(width * box.height / box.width) + "px";
-  }
-  if (window.svgPanZoom && box && box.width) {
-    svg.style.overflow = "hidden";  // set here (CSSOM) so the library need not set a style attribute
-    fitHeight();
-    panZoom = window.svgPanZoom(svg, {
-      zoomEnabled: true, controlIconsEnabled: false, fit: true, center: true,
-      mouseWheelZoomEnabled: false, dblClickZoomEnabled: true, minZoom: 0.5, maxZoom: 10
-    });
-    svg.addEventListener("wheel", function (event) {
-      if (!event.ctrlKey) { return; }
-      event.preventDefault();
-      var rect = svg.getBoundingClientRect();
-      panZoom.zoomAtPointBy(event.deltaY < 0 ? 1.2 : 1 / 1.2,
-                            {x: event.clientX - rect.left, y: event.clientY - rect.top});
-    }, {passive: false});
-    window.addEventListener("resize", function () {
-      fitHeight();
-      panZoom.resize();
-      panZoom.fit();
-      panZoom.center();
-    });
-    var toolbar = section.querySelector(".diagram-toolbar");
-    toolbar.hidden = false;
-    toolbar.addEventListener("click", function (event) {
-      var button = event.target.closest("button[data-zoom]");
-      if (!button) { return; }
-      var how = button.dataset.zoom;
-      if (how === "in") { panZoom.zoomBy(1.3); }
-      else if (how === "out") { panZoom.zoomBy(1 / 1.3); }
-      else { panZoom.resetZoom(); panZoom.fit(); panZoom.center(); }
-    });
-  }
+  // ---- zoom and pan (static/web/diagram-zoom.js) ----
+  if (window.explorerZoom) { window.explorerZoom(figure, section.querySelector(".diagram-toolbar")); }
 
   // ---- the calls of a relationship, on click ----
   var list = document.getElementById("step-list");
