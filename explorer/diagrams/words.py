@@ -37,6 +37,7 @@ _RU = {
     "violation: %s": "нарушение: %s",
     "anomaly: %s": "аномалия: %s",
     "+%d more": "ещё %d",
+    "Order %s": "Заказ %s",
 }
 
 _RU_PLURAL = {

@@ -21,7 +21,8 @@
     });
     function focus() {
       var target = svg.querySelector(".c4-highlight");
-      var scale = minTextPx ? minTextPx / (9 * figure.clientWidth / box.width) : 1;
+      var shown = svg.getBoundingClientRect().width / box.width;  // px per point when fitted
+      var scale = minTextPx ? 1.05 * minTextPx / (9 * shown) : 1;
       if (!target || scale <= 1) { return; }
       var frame = svg.getBoundingClientRect();
       var rect = target.getBoundingClientRect();
