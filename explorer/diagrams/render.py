@@ -590,9 +590,11 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
             classes.append("c4-dimmed")
         band = _note_lines(notes, overlay.metrics.get(eid), lang) if _has_notes_band(e) else []
-        if notes:
+        metric = overlay.metrics.get(eid)
+        if notes or metric:  # the tooltip has it all (stores and queues have no band)
             extra_out.titles[dom_id(eid)] = "\n".join(
-                [e.name] + [n.text for n in notes[:TOOLTIP_LINES]])
+                [e.name] + ([_metric_text(metric)] if metric else [])
+                + [n.text for n in notes[:TOOLTIP_LINES]])
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
             attrs["target"] = "_top"

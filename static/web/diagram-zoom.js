@@ -38,7 +38,13 @@
       panZoom.zoomAtPointBy(event.deltaY < 0 ? 1.2 : 1 / 1.2,
                             {x: event.clientX - rect.left, y: event.clientY - rect.top});
     }, {passive: false});
-    window.addEventListener("resize", function () { fitHeight(); panZoom.resize(); reset(); });
+    var fittedTo = figure.clientWidth;
+    window.addEventListener("resize", function () {
+      // only a new width refits (a screenshot or a mobile toolbar changes the height alone)
+      if (!figure.clientWidth || figure.clientWidth === fittedTo) { return; }
+      fittedTo = figure.clientWidth;
+      fitHeight(); panZoom.resize(); reset();
+    });
     if (toolbar) {
       toolbar.hidden = false;
       toolbar.addEventListener("click", function (event) {
