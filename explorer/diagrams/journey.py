@@ -87,6 +87,9 @@ def journey_stops(journey: Journey, conformance: Conformance, model: Model,
     dwell = next((d for d in reversed(conformance.dwells) if d.current), None)
     following = [b for a, b in graph.transitions if a == state]
     owners = [o for b in following[:1] for o in graph.owners(b) if o in model.elements]
+    # of several owners (a shop or a partner order), the one this order's states came from
+    setters = [c.container for c in reversed(conformance.changes)]
+    owners.sort(key=lambda o: setters.index(o) if o in setters else len(setters))
     if dwell is None or not owners:
         return []
     time = duration_words(dwell.duration_ns, lang)
