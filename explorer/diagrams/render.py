@@ -521,8 +521,8 @@ def _free_spot(a: tuple[float, float], b: tuple[float, float], size: tuple[float
     (ax, ay), (bx, by), (w, h) = a, b, size
     length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1.0)
     nx, ny = -(by - ay) / length, (bx - ax) / length
-    for along in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
-        for offset in range(0, 260, 8):
+    for offset in range(0, 260, 8):  # nearest the line first, then nearest its middle
+        for along in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             for sign in (1, -1):
                 cx = ax + (bx - ax) * along + sign * offset * nx
                 cy = ay + (by - ay) * along + sign * offset * ny
