@@ -425,9 +425,11 @@ def _note_lines(notes: list[Note], metric: Metric | None, lang: str,
                          for line in _wrap(n.text, width, max_lines=NOTE_LINES))
         elif severity == "state":
             names = [_state_name(n) for n in group]
-            text = "→ " + ", ".join(names)
-            if len(names) > 2 and _text_width(text, 9) > width:
-                text = f"→ {names[0]} … {names[-1]} ({count(len(names), 'state', lang)})"
+            candidates = ["→ " + ", ".join(names),
+                          f"→ {names[0]} … {names[-1]} ({count(len(names), 'state', lang)})",
+                          f"→ {names[0]} … {names[-1]}",
+                          f"{count(len(names), 'state', lang)} → {names[-1]}"]
+            text = next((t for t in candidates if _text_width(t, 9) <= width), candidates[-1])
             lines.append((_clip(text, width), colour, False))
         else:
             more = f" (+{len(group) - 1})" if len(group) > 1 else ""
