@@ -235,3 +235,16 @@ def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monk
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
     assert len(list(tmp_path.glob("svg-*.svg"))) == 2
     assert len(list(tmp_path.glob("layout-*.json"))) == 2
+
+
+def test_diagram_command_in_russian(tmp_path):
+    write_otlp(tmp_path / "a.json", [order_trace("t1", order="A-1")])
+    out = tmp_path / "order.svg"
+    call_command("c4", "diagram", "--traces", str(tmp_path), "--order", "A-1", "--lang", "ru",
+                 "--out", str(out))
+    words = "".join(parse(out.read_text()).itertext())
+    assert "Заказ A-1" in words and "Легенда" in words and "[Человек]" in words
+    assert "[Контейнер: Spring Boot]" in words and "[Container" not in words
+    assert "вызов" in words  # the calls on a relationship, counted in Russian
+    with pytest.raises(Exception, match="invalid choice"):
+        call_command("c4", "diagram", "--lang", "xx", "--out", str(out))
