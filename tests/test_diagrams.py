@@ -85,7 +85,8 @@ def test_hostile_text_is_escaped(model, mapping):
         assert not [k for k in el.attrib if k.lower().startswith("on")]
     titles = [t.text for t in root.iter(f"{SVG}title")]
     assert "evil" not in titles and "x" not in titles and "injected" not in titles
-    nodes = [g for g in root.iter(f"{SVG}g") if "node" in (g.get("class") or "").split()]
+    nodes = [g for g in root.iter(f"{SVG}g") if "node" in (g.get("class") or "").split()
+             and "c4-call-label" not in g.get("class")]  # an undocumented call's label
     assert len(nodes) == len(model.elements) + 1  # the elements and the legend, nothing injected
     hrefs = [a.get(f"{XLINK}href") for a in root.iter(f"{SVG}a")]
     assert '/t?a=1&b="><script>x</script>' in hrefs  # an attribute value, escaped
@@ -94,7 +95,8 @@ def test_hostile_text_is_escaped(model, mapping):
 def test_dot_never_sees_raw_text(model):
     model.elements["shop_api"].name = '<b>"quoted"</b>'
     overlay = Overlay(steps=[Step(1, "shop_api", "shop_db", 'a"b<c>', 1)])
-    source = render._drawing(model, overlay, {}, render.layout(model), render._Links()).decode()
+    source = render._drawing(model, overlay, {}, render.layout(model),
+                             render._Links())[0].decode()
     assert '"quoted"' not in source and 'a"b<c>' not in source
     assert "&lt;b&gt;&quot;quoted&quot;&lt;/b&gt;" in source
 
@@ -192,7 +194,7 @@ def test_overlay_text_stays_inside_the_canvas(model):
                           metrics={**dict.fromkeys(ids, metric),
                                    **{(r.source, r.target): metric for r in model.relationships}})
         raw = graphviz.pipe("neato", "svg", render._drawing(model, overlay, {}, lay,
-                                                              render._Links()),
+                                                              render._Links())[0],
                             neato_no_op=2, quiet=True).decode()
         root = parse(raw[raw.index("<svg"):])
         width, height = (float(v) for v in root.get("viewBox").split()[2:])
@@ -230,3 +232,16 @@ def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monk
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
     assert len(list(tmp_path.glob("svg-*.svg"))) == 2
     assert len(list(tmp_path.glob("layout-*.json"))) == 2
+
+
+def test_diagram_command_in_russian(tmp_path):
+    write_otlp(tmp_path / "a.json", [order_trace("t1", order="A-1")])
+    out = tmp_path / "order.svg"
+    call_command("c4", "diagram", "--traces", str(tmp_path), "--order", "A-1", "--lang", "ru",
+                 "--out", str(out))
+    words = "".join(parse(out.read_text()).itertext())
+    assert "Заказ A-1" in words and "Легенда" in words and "[Человек]" in words
+    assert "[Контейнер: Spring Boot]" in words and "[Container" not in words
+    assert "вызов" in words  # the calls on a relationship, counted in Russian
+    with pytest.raises(Exception, match="invalid choice"):
+        call_command("c4", "diagram", "--lang", "xx", "--out", str(out))

@@ -15,9 +15,10 @@ from dataclasses import asdict, dataclass, field
 from explorer.c4.drift import Documentation
 from explorer.c4.mapping import Mapping, interactions
 from explorer.c4.model import Model
+from explorer.diagrams.words import milliseconds, word
 from explorer.traces.model import SpanKind, Trace
 
-SEVERITIES = ("info", "state", "warning", "sla", "anomaly", "error")
+SEVERITIES = ("info", "state", "warning", "sla", "anomaly", "error", "violation", "stop")
 STATE_EVENT = "order.state_changed"
 
 
@@ -31,12 +32,25 @@ class Step:
     outcome: str = "ok"  # "ok", "error" or a status such as "HTTP 503"
     undocumented: bool = False
     url: str | None = None
+    start_ns: int = 0
+    timed: bool = True  # False: an illustration (a tour's step), drawn without time or count
 
 
 @dataclass(slots=True)
 class Note:
     text: str
     severity: str = "info"  # one of SEVERITIES
+
+
+@dataclass(slots=True)
+class Stop:
+    """Where the order is now: a lost message (`element` is the queue, `target` the element
+    that should have consumed it), or the element that must act next or finished it."""
+
+    kind: str  # "lost", "stuck", "waiting" or "finished"
+    element: str
+    text: str
+    target: str | None = None
 
 
 @dataclass(slots=True)
@@ -56,6 +70,8 @@ class Overlay:
     highlight: str | None = None
     dimmed: bool = False
     title: str = ""
+    stops: list[Stop] = field(default_factory=list)
+    lang: str = "en"  # the language of the diagram's fixed words (explorer.diagrams.words)
 
     def fingerprint(self) -> str:
         data = {
@@ -63,6 +79,7 @@ class Overlay:
             "notes": {k: [asdict(n) for n in v] for k, v in sorted(self.element_notes.items())},
             "metrics": sorted((json.dumps(k), asdict(v)) for k, v in self.metrics.items()),
             "highlight": self.highlight, "dimmed": self.dimmed, "title": self.title,
+            "stops": [asdict(s) for s in self.stops], "lang": self.lang,
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -78,7 +95,8 @@ def _outcome(span) -> str:
 def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping, *,
                         sla_limit_ms: Callable[[str, str], float | None] | None = None,
                         title: str = "",
-                        step_url: Callable[[str, str], str | None] | None = None) -> Overlay:
+                        step_url: Callable[[str, str], str | None] | None = None,
+                        lang: str = "en") -> Overlay:
     """A dynamic diagram: the traces' interactions as numbered steps in time order, with state
     changes, errors and SLA breaches noted on the elements where they happened.
     `sla_limit_ms(element, endpoint)` is the response-time limit (journeys' Sla.limit_ms)."""
@@ -87,13 +105,14 @@ def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping,
              if i.source in model.elements and i.target in model.elements]
     found.sort(key=lambda ti: (ti[1].span.start_ns, ti[1].span.span_id))
     docs = Documentation(model, {(i.source, i.target) for _, i in found})
-    overlay = Overlay(title=title, dimmed=True)
+    overlay = Overlay(title=title, dimmed=True, lang=lang)
     for number, (trace, i) in enumerate(found, start=1):
         overlay.steps.append(Step(
             number=number, source=i.source, target=i.target, label=i.span.name,
             duration_ns=i.span.duration_ns, outcome=_outcome(i.span),
             undocumented=not docs.documents(i.source, i.target),
-            url=step_url(trace.trace_id, i.span.span_id) if step_url else None))
+            url=step_url(trace.trace_id, i.span.span_id) if step_url else None,
+            start_ns=i.span.start_ns))
     notes: dict[str, list[tuple[int, Note]]] = defaultdict(list)
     for trace in traces:
         for span in trace.spans:
@@ -107,13 +126,15 @@ def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping,
                     text = f"{previous} → {new}" if previous else f"→ {new}"
                     notes[element].append((event.time_ns, Note(text, "state")))
             if span.is_error:
-                text = f"error: {span.name}" + (f": {span.status_message}"
-                                                if span.status_message else "")
+                text = word("error: %s", lang) % span.name + (
+                    f": {span.status_message}" if span.status_message else "")
                 notes[element].append((span.start_ns, Note(text, "error")))
             limit = (sla_limit_ms(element, span.name)
                      if sla_limit_ms is not None and span.kind == SpanKind.SERVER else None)
             if limit is not None and span.duration_ns / 1e6 > limit:
-                text = f"SLA: {span.name} {span.duration_ns / 1e6:.0f} ms > {limit:g} ms"
+                took = milliseconds(span.duration_ns, lang)
+                text = word("SLA: %s", lang) % (
+                    f"{span.name} {took} > {milliseconds(int(limit * 1e6), lang)}")
                 notes[element].append((span.start_ns, Note(text, "sla")))
     overlay.element_notes = {k: [n for _, n in sorted(v, key=lambda tn: tn[0])]
                              for k, v in notes.items()}

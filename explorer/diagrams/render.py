@@ -27,28 +27,39 @@ import graphviz
 
 from explorer.c4.model import Element, Model
 from explorer.caching import LocalCache
-from explorer.diagrams.overlay import Metric, Overlay, Step
+from explorer.diagrams.overlay import Metric, Note, Overlay, Step, Stop
+from explorer.diagrams.words import count, milliseconds, word
 
 FONT = "Helvetica"
 FILL = {"person": "#08427B", "software_system": "#1168BD", "container": "#438DD5",
         "database": "#438DD5", "queue": "#438DD5", "component": "#85BBF0"}
 EXTERNAL_FILL = "#999999"
-DIMMED_FILL = "#D9DEE4"
+DIMMED_FILL = "#E9ECEF"
+DIMMED_TEXT = "#495057"
 STEP_COLOUR = "#1864AB"
 WARNING_COLOUR = "#E8590C"
+STOP_COLOUR = "#D6336C"
 SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
-                   "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A"}
-MAX_ROWS = 8
-# Widest overlay text, in points: a note beside an element, a step row on a relationship, and
-# the margins around the model's bounding box that hold them (a note sits beside an element at
-# the edge; a step label is centred on its relationship; the title has a band of its own).
-NOTE_WIDTH = 200  # a note takes up to two lines
-STEP_WIDTH = 320
-SIDE_MARGIN = NOTE_WIDTH + 40
-END_MARGIN = 12 * (MAX_ROWS + 2)
+                   "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A",
+                   "violation": "#C92A2A", "stop": STOP_COLOUR}
+# Overlay text has places of its own, reserved in the layout so that dot keeps everything
+# else clear of them: a band of NOTE_LINES lines at the bottom of every container (its notes:
+# where it stopped, states, errors, SLA, anomalies) and SUMMARY_LINES lines under every
+# relationship's label (the order's calls on it, aggregated). Nothing is ever placed beside.
+LINE = 12  # points per 9-point line
+NOTE_LINES = 3
+NOTE_WIDTH = 170
+SUMMARY_LINES = 4
+SUMMARY_WIDTH = 160
+DESCRIPTION_CHARS = 30  # the model's descriptions are wrapped to lines of this many characters
+RELATIONSHIP_CHARS = 26
+SIDE_MARGIN = 24
+END_MARGIN = 16
 TITLE_BAND = 32
 TYPE_NAME = {"person": "Person", "software_system": "Software System", "container": "Container",
              "database": "Container", "queue": "Container", "component": "Component"}
+NOTE_ORDER = ("stop", "violation", "error", "sla", "anomaly", "warning", "state", "info")
+TOOLTIP_LINES = 40
 SVG_CACHE_SIZE = 64
 # Cached layouts and drawings are keyed by this file's content too: a changed renderer never
 # serves what an older one drew.
@@ -66,15 +77,20 @@ def _e(text: object) -> str:
 
 
 def _text_width(text: str, size: float) -> float:
-    """A generous estimate of Helvetica's width of `text` in points (bold included)."""
-    def em(c: str) -> float:  # graphviz's widths for Helvetica (via pango), rounded up
-        if ord(c) > 127:
-            return 1.3 if unicodedata.east_asian_width(c) in "WF" else 1.0
-        if c == " ":
-            return 0.35
+    """A generous estimate of the width of `text` in points, bold included (graphviz renders
+    Helvetica through fontconfig, DejaVu Sans on Debian, whose bold is the widest)."""
+    def em(c: str) -> float:
+        if 0x400 <= ord(c) < 0x530:  # Cyrillic
+            return 0.95 if c.isupper() or c in "жшщюмыЖШЩЮМЫ" else 0.74
+        if ord(c) > 127:  # other scripts may come from a fallback font, or as hex boxes
+            return 2.0 if unicodedata.east_asian_width(c) in "WF" else 1.2
+        if c in " ijlI.,:;!|'()[]/":
+            return 0.4
+        if c in "frt-":
+            return 0.5
         if c in "MWmw@%":
-            return 1.05
-        return 0.75 if c.isupper() or c.isdigit() else 0.65
+            return 1.2
+        return 0.78 if c.isupper() or c.isdigit() else 0.7
     return size * sum(em(c) for c in text)
 
 
@@ -106,22 +122,49 @@ def _lines(text: str, width: int) -> str:
     return "<BR/>".join(_e(line) for line in textwrap.wrap(text, width)[:4])
 
 
-def _dom_id(element_id: str) -> str:
+def dom_id(element_id: str) -> str:
     return "el-" + re.sub(r"[^A-Za-z0-9_-]", "_", element_id)
-
-
-def _ms(duration_ns: int) -> str:
-    ms = duration_ns / 1e6
-    return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
 
 
 def _element_text_colour(e: Element) -> str:
     return "#FFFFFF" if e.kind != "component" or e.external else "#000000"
 
 
-def _node_label(e: Element) -> str:
-    colour = _element_text_colour(e)
-    kind = ("External " if e.external else "") + TYPE_NAME[e.kind]
+def _has_notes_band(e: Element) -> bool:
+    """Containers run code, so they are where notes go; people, stores and queues have none."""
+    return e.kind == "container"
+
+
+def _text_rows(lines: list[tuple[str, str, bool]]) -> str:
+    """Rows of a nested table: (text, colour, bold), left-aligned, already clipped."""
+    rows = []
+    for text, colour, bold in lines:
+        body = f"<B>{_e(text)}</B>" if bold else _e(text)
+        rows.append(f'<TR><TD ALIGN="LEFT" HEIGHT="{LINE - 1}"><FONT POINT-SIZE="9" '
+                    f'COLOR="{colour}">{body}</FONT></TD></TR>')
+    return "".join(rows)
+
+
+def _reserved(width: int, lines: int, content: list[tuple[str, str, bool]],
+              background: str | None = None) -> str:
+    """A cell of the reserved size (so the layout is the same whatever it holds) with the
+    lines at its top, clipped to fit it; a minimum, not FIXEDSIZE: text that a font draws
+    wider than estimated then widens the cell a little instead of failing graphviz's
+    assertions. Lines, not a nested table: graphviz stretches a nested table to its cell."""
+    text = "".join(f'<FONT POINT-SIZE="9" COLOR="{colour}">'
+                   f'{f"<B>{_e(line)}</B>" if bold else _e(line)}</FONT><BR ALIGN="LEFT"/>'
+                   for line, colour, bold in content)
+    bg = f' BGCOLOR="{background}" STYLE="rounded"' if background and content else ""
+    return (f'<TD WIDTH="{width}" HEIGHT="{lines * LINE + 4}" ALIGN="LEFT"'
+            f' BALIGN="LEFT" CELLPADDING="2"{bg}>{text}</TD>')
+
+
+def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = (),
+                dimmed: bool = False) -> str:
+    colour = DIMMED_TEXT if dimmed else _element_text_colour(e)
+    kind = (word("External", lang) + " " if e.external else "") + word(TYPE_NAME[e.kind], lang)
+    if e.external and lang == "ru":
+        kind = kind.lower().capitalize()
     type_line = f"[{kind}: {e.technology}]" if e.technology and e.kind != "person" else f"[{kind}]"
     rows = []
     if e.kind == "person":
@@ -131,45 +174,49 @@ def _node_label(e: Element) -> str:
     rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">{_e(type_line)}</FONT></TD></TR>')
     if e.description:
         rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">'
-                    f'{_lines(e.description, 34)}</FONT></TD></TR>')
+                    f'{_lines(e.description, DESCRIPTION_CHARS)}</FONT></TD></TR>')
+    if _has_notes_band(e):
+        rows.append(f"<TR>{_reserved(NOTE_WIDTH, NOTE_LINES, list(notes), '#FFFFFF')}</TR>")
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f'{"".join(rows)}</TABLE>>')
 
 
-def _boundary_label(e: Element) -> str:
-    kind = "Software System" if e.kind == "software_system" else "Boundary"
+def _boundary_label(e: Element, lang: str) -> str:
+    kind = word("Software System" if e.kind == "software_system" else "Boundary", lang)
     return (f'<<FONT POINT-SIZE="12"><B>{_e(e.name)}</B></FONT><BR ALIGN="LEFT"/>'
-            f'<FONT POINT-SIZE="9">[{kind}]</FONT><BR ALIGN="LEFT"/>>')
+            f'<FONT POINT-SIZE="9">[{_e(kind)}]</FONT><BR ALIGN="LEFT"/>>')
 
 
-def _relationship_label(description: str, technology: str, extra_rows: str = "") -> str:
+def _relationship_label(description: str, technology: str,
+                        summary: list[tuple[str, str, bool]] = ()) -> str:
+    """The model's words for the relationship, and below them the order's calls on it."""
     rows = []
     if description:
-        rows.append(f'<TR><TD>{_lines(description, 28)}</TD></TR>')
+        rows.append(f'<TR><TD>{_lines(description, RELATIONSHIP_CHARS)}</TD></TR>')
     if technology:
         rows.append(f'<TR><TD>[{_e(technology)}]</TD></TR>')
-    if not rows and not extra_rows:
-        return "<>"
     return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
             f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555"><TABLE BORDER="0" CELLSPACING="0" '
             f'CELLPADDING="0">{"".join(rows) or "<TR><TD></TD></TR>"}</TABLE></FONT></TD></TR>'
-            f'{extra_rows}</TABLE>>')
+            f'<TR>{_reserved(SUMMARY_WIDTH, SUMMARY_LINES, list(summary))}</TR></TABLE>>')
 
 
-def _legend_label() -> str:
-    def row(fill: str, text: str, font: str = "#FFFFFF") -> str:
-        return (f'<TR><TD BGCOLOR="{fill}"><FONT COLOR="{font}" POINT-SIZE="9">{text}</FONT>'
-                f'</TD></TR>')
+def _legend_label(lang: str) -> str:
+    def row(fill: str, text: str, font: str = "#FFFFFF", prefix: str = "") -> str:
+        return (f'<TR><TD BGCOLOR="{fill}" ALIGN="LEFT"><FONT COLOR="{font}" POINT-SIZE="9">'
+                f'{prefix}{_e(word(text, lang))}</FONT></TD></TR>')
 
     return ('<<TABLE BORDER="1" COLOR="#AAAAAA" CELLBORDER="0" CELLSPACING="2" CELLPADDING="3">'
-            '<TR><TD><FONT POINT-SIZE="10"><B>Legend</B></FONT></TD></TR>'
+            f'<TR><TD><FONT POINT-SIZE="10"><B>{_e(word("Legend", lang))}</B></FONT></TD></TR>'
             + row(FILL["person"], "person") + row(FILL["software_system"], "software system")
             + row(FILL["container"], "container (database: cylinder, queue: pipe)")
             + row(FILL["component"], "component", "#000000")
             + row(EXTERNAL_FILL, "external element")
-            + row("#FFFFFF", "&#8594; relationship in the model", "#555555")
-            + row("#FFFFFF", "&#8594; 1. numbered step of the traces", STEP_COLOUR)
-            + row("#FFFFFF", "&#8594; - - undocumented call (not in the model)", WARNING_COLOUR)
+            + row("#FFFFFF", "relationship in the model", "#555555", "&#8594; ")
+            + row("#FFFFFF", "calls of this order: count, total, slowest", STEP_COLOUR,
+                  "&#8594; ")
+            + row("#FFFFFF", "undocumented call (not in the model)", WARNING_COLOUR, "- - ")
+            + row("#FFFFFF", "where the order is now", STOP_COLOUR, "&#9632; ")
             + row("#FFFFFF", "state change", SEVERITY_COLOUR["state"])
             + row("#FFFFFF", "error", SEVERITY_COLOUR["error"])
             + row("#FFFFFF", "SLA breach", SEVERITY_COLOUR["sla"])
@@ -194,7 +241,7 @@ class Layout:
     nodes: dict[str, tuple[float, float, float, float]]  # id -> centre x, y, width, height (in)
     clusters: dict[str, tuple[float, float, float, float]]  # id -> x0, y0, x1, y1
     edges: dict[int, tuple[str, str | None]]  # relationship index -> pos, label pos
-    legend: tuple[float, float]
+    legend: tuple[float, float, float, float]  # centre x, y, width, height (in)
     bb: tuple[float, float, float, float]
 
 
@@ -202,11 +249,11 @@ def _containers(model: Model) -> set[str]:
     return {e.parent for e in model.elements.values() if e.parent in model.elements}
 
 
-def _layout_graph(model: Model) -> tuple[graphviz.Digraph, dict[str, str]]:
+def _layout_graph(model: Model, lang: str) -> tuple[graphviz.Digraph, dict[str, str]]:
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
     clusters = _containers(model)
     g = graphviz.Digraph("c4")
-    g.attr(rankdir="TB", nodesep="0.7", ranksep="1.0", fontname=FONT, compound="true", pad="0.3")
+    g.attr(rankdir="TB", nodesep="0.3", ranksep="0.8", fontname=FONT, compound="true", pad="0.3")
     g.attr("node", fontname=FONT, margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
 
@@ -216,14 +263,14 @@ def _layout_graph(model: Model) -> tuple[graphviz.Digraph, dict[str, str]]:
                 continue
             if e.id in clusters:
                 with parent_graph.subgraph(name=f"cluster_{names[e.id]}") as sub:
-                    sub.attr(label=_boundary_label(e), labeljust="l", labelloc="b",
+                    sub.attr(label=_boundary_label(e, lang), labeljust="l", labelloc="b",
                              style="dashed,rounded", color="#444444", fontname=FONT)
                     add(sub, e.id)
             elif e.kind != "boundary":
-                parent_graph.node(names[e.id], label=_node_label(e), **_shape(e))
+                parent_graph.node(names[e.id], label=_node_label(e, lang), **_shape(e))
 
     add(g, None)
-    g.node("legend", label=_legend_label(), shape="plain")
+    g.node("legend", label=_legend_label(lang), shape="plain")
     for index, r in enumerate(model.relationships):
         # A relationship of a system drawn as a boundary is drawn to the boundary's edge: from a
         # node inside it, clipped there by graphviz (ltail/lhead).
@@ -272,9 +319,10 @@ def _within(model: Model, element_id: str, ancestor: str) -> bool:
 _layouts: LocalCache[Layout] = LocalCache("diagram layouts", 16)  # models, not drawings
 
 
-def layout(model: Model, cache_dir: Path | None = None) -> Layout:
-    """The model's fixed layout: computed once per model fingerprint, then reused."""
-    key = hashlib.sha256(f"{RENDERER}|{model.fingerprint()}".encode()).hexdigest()
+def layout(model: Model, cache_dir: Path | None = None, lang: str = "en") -> Layout:
+    """The model's fixed layout in a language (its words have their own widths): computed
+    once per model fingerprint and language, then reused."""
+    key = hashlib.sha256(f"{RENDERER}|{model.fingerprint()}|{lang}".encode()).hexdigest()
     cached = _layouts.get(key)
     if cached is not None:
         return cached
@@ -287,26 +335,26 @@ def layout(model: Model, cache_dir: Path | None = None) -> Layout:
                         legend=tuple(data["legend"]),
                         bb=tuple(data["bb"]))
     else:
-        result = _compute_layout(model)
+        result = _compute_layout(model, lang)
         if path:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(asdict(result)))
     return _layouts.put(key, result)
 
 
-def _compute_layout(model: Model) -> Layout:
-    graph, names = _layout_graph(model)
+def _compute_layout(model: Model, lang: str) -> Layout:
+    graph, names = _layout_graph(model, lang)
     data = json.loads(graph.pipe(format="json", engine="dot", quiet=True))
     by_name = {o["name"]: o for o in data.get("objects", [])}
     ids = {v: k for k, v in names.items()}
-    nodes, clusters, legend = {}, {}, (0.0, 0.0)
+    nodes, clusters, legend = {}, {}, (0.0, 0.0, 0.0, 0.0)
     for name, obj in by_name.items():
         if name.startswith("cluster_"):
             clusters[ids[name[len("cluster_"):]]] = tuple(float(v) for v in obj["bb"].split(","))
         elif "pos" in obj:
             x, y = (float(v) for v in obj["pos"].split(","))
             if name == "legend":
-                legend = (x, y)
+                legend = (x, y, float(obj["width"]), float(obj["height"]))
             else:
                 nodes[ids[name]] = (x, y, float(obj["width"]), float(obj["height"]))
     edges = {int(e["id"].removeprefix("rel-")): (e["pos"], e.get("lp"))
@@ -362,7 +410,7 @@ def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
     """Redraw the boxes of queues as C4's horizontal pipe: a cylinder lying on its side."""
     groups = {g.get("id"): g for g in root.iter(f"{{{SVG_NS}}}g")}
     for eid, (x, y, w, h) in lay.nodes.items():
-        group = groups.get(_dom_id(eid))
+        group = groups.get(dom_id(eid))
         if model.elements[eid].kind != "queue" or group is None:
             continue
         box = next(el for el in group.iter() if el.tag == f"{{{SVG_NS}}}polygon")
@@ -378,59 +426,164 @@ def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
                      f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{top:.2f} Z")
 
 
-def _step_rows(steps: list[Step], reverse: set[int], links: _Links) -> str:
-    rows = []
-    for step in steps[:MAX_ROWS]:
-        colour = WARNING_COLOUR if step.undocumented else (
-            SEVERITY_COLOUR["error"] if step.outcome.startswith("error") else STEP_COLOUR)
-        arrow = "← " if step.number in reverse else ""
-        outcome = _clip(step.outcome, 80)
-        fixed = f"{arrow}{step.number}. {_ms(step.duration_ns)} {outcome} "
-        label = _clip(step.label, STEP_WIDTH - _text_width(fixed, 9))
-        text = (f"{_e(arrow)}<B>{step.number}.</B> {_e(label)} "
-                f"{_e(_ms(step.duration_ns))} {_e(outcome)}")
-        href = (f' HREF="{links.ref(step.url)}" TARGET="_top" TOOLTIP="{_e(step.label)}"'
-                if step.url else "")
-        rows.append(f'<TR><TD ALIGN="LEFT"{href}><FONT POINT-SIZE="9" COLOR="{colour}">{text}'
-                    f'</FONT></TD></TR>')
-    if len(steps) > MAX_ROWS:
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(steps) - MAX_ROWS} more'
-                    f'</FONT></TD></TR>')
-    return "".join(rows)
-
-
 def _metric_text(metric: Metric) -> str:
     return (f"{metric.rate:.2f}/s · {metric.error_rate * 100:.1f}% err · "
             f"p95 {metric.p95_ms:.0f} ms")
 
 
-def _xlabel(notes, metric: Metric | None) -> str | None:
-    rows = []
+def _state_name(note: Note) -> str:
+    return note.text.rsplit("→", 1)[-1].strip()
+
+
+def _note_lines(notes: list[Note], metric: Metric | None, lang: str,
+                width: float = NOTE_WIDTH - 4) -> list[tuple[str, str, bool]]:
+    """An element's notes in its band: one line per kind (where it stopped first, then
+    problems, then the states it set), each kind's first note with how many more; "+N more"
+    when the band is full. The full list is in the element's tooltip."""
+    lines: list[tuple[str, str, bool]] = []
     if metric is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#212529"><B>'
-                    f'{_e(_clip(_metric_text(metric), NOTE_WIDTH))}</B></FONT></TD></TR>')
-    shown = 0
+        lines.append((_clip(_metric_text(metric), width), "#212529", True))
+    groups: dict[str, list[Note]] = {}
     for note in notes:
-        lines = _wrap(note.text, NOTE_WIDTH)
-        if len(rows) + len(lines) > MAX_ROWS:
-            break
-        colour = SEVERITY_COLOUR.get(note.severity, SEVERITY_COLOUR["info"])
-        rows.extend(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="{colour}">{_e(line)}'
-                    f'</FONT></TD></TR>' for line in lines)
-        shown += 1
-    if shown < len(notes):
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9">+{len(notes) - shown} more'
-                    f'</FONT></TD></TR>')
-    if not rows:
-        return None
-    return (f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFDD" CELLBORDER="0" CELLSPACING="0" '
-            f'CELLPADDING="1">{"".join(rows)}</TABLE>>')
+        groups.setdefault(note.severity if note.severity in NOTE_ORDER else "info",
+                          []).append(note)
+    for severity in NOTE_ORDER:
+        group = groups.get(severity, [])
+        if not group:
+            continue
+        colour = SEVERITY_COLOUR.get(severity, SEVERITY_COLOUR["info"])
+        if severity == "stop":
+            lines.extend((line, colour, True) for n in group
+                         for line in _wrap(n.text, width, max_lines=NOTE_LINES))
+        elif severity == "state":
+            names = [_state_name(n) for n in group]
+            candidates = ["→ " + ", ".join(names),
+                          f"→ {names[0]} … {names[-1]} ({count(len(names), 'state', lang)})",
+                          f"→ {names[0]} … {names[-1]}",
+                          f"{count(len(names), 'state', lang)} → {names[-1]}"]
+            text = next((t for t in candidates if _text_width(t, 9) <= width), candidates[-1])
+            lines.append((_clip(text, width), colour, False))
+        else:
+            more = f" (+{len(group) - 1})" if len(group) > 1 else ""
+            lines.append((_clip(group[0].text, width - _text_width(more, 9)) + more, colour,
+                          False))
+    if len(lines) > NOTE_LINES:
+        hidden = len(lines) - NOTE_LINES + 1
+        lines = lines[:NOTE_LINES - 1] + [(word("+%d more", lang) % hidden,
+                                            SEVERITY_COLOUR["info"], False)]
+    return lines
+
+
+def _operations(steps: list[Step], reverse: set[int]) -> str:
+    """'POST /orders ×3, PUT /orders/{id} ×2' in the order first seen."""
+    seen: dict[str, int] = {}
+    for step in steps:
+        name = ("← " if step.number in reverse else "") + step.label
+        seen[name] = seen.get(name, 0) + 1
+    return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in seen.items())
+
+
+def _summary_lines(steps: list[Step], reverse: set[int], lang: str,
+                   width: float = SUMMARY_WIDTH - 2) -> list[tuple[str, str, bool]]:
+    """The order's calls on one relationship in two lines: which operations how often;
+    how many calls, total and slowest time, errors."""
+    if not steps:
+        return []
+    undocumented = any(s.undocumented for s in steps)
+    if not any(s.timed for s in steps):
+        return [(line, STEP_COLOUR, True) for line in
+                _wrap(", ".join(dict.fromkeys(s.label for s in steps)), width,
+                      max_lines=SUMMARY_LINES)]
+    errors = sum(s.outcome.startswith("error") for s in steps)
+    durations = [s.duration_ns for s in steps]
+    parts = [count(len(steps), "call", lang)]
+    if len(steps) > 1:
+        parts += [f"{word('total', lang)} {milliseconds(sum(durations), lang)}",
+                  f"{word('max', lang)} {milliseconds(max(durations), lang)}"]
+    else:
+        parts.append(milliseconds(durations[0], lang))
+    if errors:
+        parts.append(count(errors, "error", lang))
+    colour = WARNING_COLOUR if undocumented else STEP_COLOUR
+    stats = [" · ".join(parts[:1] + parts[3:]), " · ".join(parts[1:3])] if len(steps) > 1 \
+        else [" · ".join(parts)]
+    operations = _wrap(_operations(steps, reverse), width, max_lines=SUMMARY_LINES - len(stats))
+    return ([(line, colour, True) for line in operations]
+            + [(_clip(line, width), SEVERITY_COLOUR["error"] if errors else colour, False)
+               for line in stats])
+
+
+def _step_list(steps: list[Step], reverse: set[int], lang: str) -> str:
+    """The numbered steps of a relationship, for its tooltip."""
+    lines = [f"{s.number}. {'← ' if s.number in reverse else ''}{s.label} "
+             f"{milliseconds(s.duration_ns, lang)} {s.outcome}" for s in steps[:TOOLTIP_LINES]]
+    if len(steps) > TOOLTIP_LINES:
+        lines.append(word("+%d more", lang) % (len(steps) - TOOLTIP_LINES))
+    return "\n".join(lines)
+
+
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in graph coordinates (y up)
+
+
+def _overlaps(a: Box, b: Box, pad: float = 4) -> bool:
+    return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
+
+
+def _occupied(model: Model, lay: Layout) -> list[Box]:
+    """Where the layout has put something: elements, the legend, relationship labels (as
+    reserved, generously estimated) and the boundaries' titles."""
+    boxes = [(x - w * 36, y - h * 36, x + w * 36, y + h * 36)
+             for x, y, w, h in (*lay.nodes.values(), lay.legend)]
+    for index, (_, lp) in lay.edges.items():
+        if not lp:
+            continue
+        r = model.relationships[index]
+        x, y = (float(v) for v in lp.split(","))
+        texts = textwrap.wrap(r.description, RELATIONSHIP_CHARS)[:4] + ([f"[{r.technology}]"]
+                                                        if r.technology else [])
+        w = max([SUMMARY_WIDTH] + [_text_width(t, 9) for t in texts]) + 4
+        h = (len(texts) + SUMMARY_LINES) * LINE + 8
+        boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+    for x0, y0, _, _ in lay.clusters.values():
+        boxes.append((x0, y0, x0 + 260, y0 + 36))
+    return boxes
+
+
+def _free_spot(a: tuple[float, float], b: tuple[float, float], size: tuple[float, float],
+               taken: list[Box], area: Box) -> tuple[float, float] | None:
+    """The centre of a free box of `size` nearest the middle of the line from a to b."""
+    (ax, ay), (bx, by), (w, h) = a, b, size
+    length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1.0)
+    nx, ny = -(by - ay) / length, (bx - ax) / length
+    for offset in range(0, 260, 8):  # nearest the line first, then nearest its middle
+        for along in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+            for sign in (1, -1):
+                cx = ax + (bx - ax) * along + sign * offset * nx
+                cy = ay + (by - ay) * along + sign * offset * ny
+                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+                if (area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1]
+                        and box[3] <= area[3] and not any(_overlaps(box, t) for t in taken)):
+                    return cx, cy
+    return None
+
+
+@dataclass
+class _Drawn:
+    """What the SVG post-processing adds that DOT cannot carry: tooltips, step numbers for
+    playback, the marks of where the order is now."""
+
+    titles: dict[str, str]  # dom id -> tooltip text
+    steps: dict[str, list[int]]  # dom id of a relationship -> its step numbers
+    ends: dict[str, tuple[str, str]]  # dom id of a relationship -> dom ids of its ends
+    classes: dict[str, list[str]]  # dom id -> extra classes
 
 
 def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
-             links: _Links) -> bytes:
+             links: _Links) -> tuple[bytes, _Drawn]:
+    lang = overlay.lang
+    extra_out = _Drawn({}, {}, {}, {})
     g = graphviz.Digraph("c4")
-    g.attr(fontname=FONT, outputorder="nodesfirst", forcelabels="true", splines="true")
+    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true")
     g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
     if overlay.title:  # a node in the title band, not a graph label: that would move the canvas
@@ -439,16 +592,18 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         g.node("title", label=f'<<FONT POINT-SIZE="14"><B>{_e(title)}</B></FONT>>',
                shape="plain", fixedsize="false", pos=f"{(x0 + x1) / 2:.2f},"
                f"{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!", **{"class": "c4-title"})
+    stops_at = {s.element: s for s in overlay.stops if s.kind != "lost"}
     involved = {s.source for s in overlay.steps} | {s.target for s in overlay.steps}
     involved |= set(overlay.element_notes) | {overlay.highlight}
+    involved |= {e for s in overlay.stops for e in (s.element, s.target) if e}
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
     for eid, (bx0, by0, bx1, by1) in lay.clusters.items():  # boundaries first: drawn beneath
         e = model.elements[eid]
-        g.node(f"b{names[eid]}", label=_boundary_label(e), shape="box",
+        g.node(f"b{names[eid]}", label=_boundary_label(e, lang), shape="box",
                style="dashed,rounded", color="#444444", labelloc="b", labeljust="l",
                pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
                width=f"{(bx1 - bx0) / 72:.4f}", height=f"{(by1 - by0) / 72:.4f}",
-               id=_dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
+               id=dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
                tooltip=graphviz.escape(e.name),
                **({"URL": links.ref(urls[eid])} if eid in urls else {}))
     for eid, (x, y, w, h) in lay.nodes.items():
@@ -457,22 +612,30 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         classes = ["c4-element", f"c4-{e.kind}"]
         if e.external:
             classes.append("c4-external")
+        notes = list(overlay.element_notes.get(eid, []))
+        if eid in stops_at:
+            notes.insert(0, Note(stops_at[eid].text, "stop"))
+            attrs.update(penwidth="4", color=STOP_COLOUR)
+            classes += ["journey-stop", f"journey-{stops_at[eid].kind}"]
         if overlay.highlight == eid:
             attrs.update(penwidth="4", color="#F08C00")
             classes.append("c4-highlight")
         elif overlay.dimmed and eid not in involved:
             attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
             classes.append("c4-dimmed")
-        xlabel = _xlabel(overlay.element_notes.get(eid, []), overlay.metrics.get(eid))
-        if xlabel:
-            attrs["xlabel"] = xlabel
+        band = _note_lines(notes, overlay.metrics.get(eid), lang) if _has_notes_band(e) else []
+        metric = overlay.metrics.get(eid)
+        if notes or metric:  # the tooltip has it all (stores and queues have no band)
+            extra_out.titles[dom_id(eid)] = "\n".join(
+                [e.name] + ([_metric_text(metric)] if metric else [])
+                + [n.text for n in notes[:TOOLTIP_LINES]])
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
             attrs["target"] = "_top"
-        g.node(names[eid], label=_node_label(e), pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}",
-               height=f"{h:.4f}", id=_dom_id(eid), tooltip=graphviz.escape(e.name),
-               **{"class": " ".join(classes)}, **attrs)
-    g.node("legend", label=_legend_label(), shape="plain", fixedsize="false",
+        g.node(names[eid], label=_node_label(e, lang, band, "c4-dimmed" in classes),
+               pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}", height=f"{h:.4f}", id=dom_id(eid),
+               tooltip=graphviz.escape(e.name), **{"class": " ".join(classes)}, **attrs)
+    g.node("legend", label=_legend_label(lang), shape="plain", fixedsize="false",
            pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!")
 
     drawn: dict[tuple[str, str], int] = {}  # (source, target) -> index of the relationship
@@ -494,36 +657,98 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             extra.setdefault((step.source, step.target), []).append(step)
         else:
             on_edge.setdefault(index, []).append(step)
+    lost: dict[int, Stop] = {}
+    for stop in overlay.stops:
+        if stop.kind == "lost" and (index := drawn.get((stop.element, stop.target or ""))) \
+                is not None:
+            lost[index] = stop
     for index, (pos, lp) in lay.edges.items():
         r = model.relationships[index]
         steps = on_edge.get(index, [])
         metric = overlay.metrics.get((r.source, r.target))
-        rows = _step_rows(steps, reverse, links)
+        summary = _summary_lines(steps, reverse, lang)
         if metric is not None:
-            rows += (f'<TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{_e(_metric_text(metric))}'
-                     f'</B></FONT></TD></TR>')
+            summary.append((_clip(_metric_text(metric), SUMMARY_WIDTH - 2), "#212529", True))
         attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
-                 "color": "#707070", "id": f"rel-{index}",
-                 "class": "c4-relationship" + (" c4-step" if steps else "")}
+                 "color": "#707070", "id": f"rel-{index}"}
+        classes = ["c4-relationship"]
         if lp:
             attrs["lp"] = lp
         if steps:
             attrs.update(color=STEP_COLOUR, penwidth="2.5")
+            classes.append("c4-step")
+            if link := next((s.url for s in steps if s.url), None):  # without script: the first
+                attrs.update(URL=links.ref(link), target="_top")
         elif overlay.dimmed:
             attrs.update(color="#CED4DA")
+        if index in lost:
+            stop = lost[index]
+            summary = [(line, STOP_COLOUR, True) for line in
+                       _wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=3)] + summary
+            summary = summary[:SUMMARY_LINES]
+            attrs.update(color=STOP_COLOUR, penwidth="3", style="dashed", arrowhead="tee")
+            classes += ["journey-stop", "journey-lost"]
+            extra_out.titles[f"rel-{index}"] = stop.text
+        if steps:
+            extra_out.titles[f"rel-{index}"] = "\n".join(
+                filter(None, [extra_out.titles.get(f"rel-{index}"),
+                              _step_list(steps, reverse, lang)]))
+            extra_out.steps[f"rel-{index}"] = [s.number for s in steps]
+        extra_out.ends[f"rel-{index}"] = (dom_id(r.source), dom_id(r.target))
         ends = [end if end in lay.nodes else _member(model, end, _containers(model))
                 for end in (r.source, r.target)]
         g.edge(names[ends[0]], names[ends[1]],
-               label=_relationship_label(r.description, r.technology, rows), **attrs)
+               label=_relationship_label(r.description, r.technology, summary),
+               **{"class": " ".join(classes)}, **attrs)
+    taken = _occupied(model, lay)
+    x0, y0, x1, y1 = canvas(lay)
+    area = (x0, y0, x1, y1 - TITLE_BAND)
     for n, ((source, target), steps) in enumerate(extra.items()):
         undocumented = any(s.undocumented for s in steps)
         colour = WARNING_COLOUR if undocumented else STEP_COLOUR
-        g.edge(names[source], names[target], label=f"<<TABLE BORDER=\"0\" CELLSPACING=\"0\" "
-               f"CELLPADDING=\"1\">{_step_rows(steps, reverse, links)}</TABLE>>",
-               style="dashed" if undocumented else "solid", color=colour, penwidth="2.5",
-               id=f"step-{n}", **{"class": "c4-step" + (" c4-undocumented" if undocumented
-                                                         else "")})
-    return g.source.encode("utf-8")
+        dom = f"step-{n}"
+        link = next((s.url for s in steps if s.url), None)
+        g.edge(names[source], names[target], style="dashed" if undocumented else "solid",
+               color=colour, penwidth="2.5", id=dom,
+               **({"URL": links.ref(link), "target": "_top"} if link else {}),
+               **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")})
+        extra_out.titles[dom] = _step_list(steps, reverse, lang)
+        extra_out.steps[dom] = [s.number for s in steps]
+        extra_out.ends[dom] = (dom_id(source), dom_id(target))
+        lines = _summary_lines(steps, reverse, lang)
+        size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
+        (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
+        spot = _free_spot((ax, ay), (bx, by), size, taken, area)
+        if spot is None:
+            continue  # no room: the steps are in the tooltip and the side panel
+        taken.append((spot[0] - size[0] / 2, spot[1] - size[1] / 2,
+                      spot[0] + size[0] / 2, spot[1] + size[1] / 2))
+        g.node(f"{dom}-label", shape="plain", fixedsize="false",
+               pos=f"{spot[0]:.2f},{spot[1]:.2f}!", id=f"{dom}-label",
+               label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+                     f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
+               **{"class": "c4-call-label"})
+    return g.source.encode("utf-8"), extra_out
+
+
+def _finish(root: ET.Element, drawn: _Drawn) -> None:
+    """Tooltips, step numbers and ends, and marks the DOT attributes cannot carry."""
+    for group in root.iter(f"{{{SVG_NS}}}g"):
+        dom = group.get("id")
+        if dom in drawn.titles:
+            title = group.find(f"{{{SVG_NS}}}title")
+            if title is not None:
+                title.text = drawn.titles[dom]
+            for a in group.iter(f"{{{SVG_NS}}}a"):
+                if a.get(f"{{{XLINK_NS}}}title") is not None:
+                    a.set(f"{{{XLINK_NS}}}title", title.text if title is not None else "")
+        if dom in drawn.steps:
+            group.set("data-steps", " ".join(map(str, drawn.steps[dom])))
+        if dom in drawn.ends:
+            group.set("data-source", drawn.ends[dom][0])
+            group.set("data-target", drawn.ends[dom][1])
+        if dom in drawn.classes:
+            group.set("class", " ".join([group.get("class", "")] + drawn.classes[dom]).strip())
 
 
 _svg_cache: LocalCache[str] = LocalCache("diagrams", SVG_CACHE_SIZE)
@@ -550,11 +775,12 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
     if path and path.exists():
         svg = path.read_text(encoding="utf-8")
     else:
-        lay, links = layout(model, cache_dir), _Links()
-        raw = graphviz.pipe("neato", "svg", _drawing(model, overlay, urls, lay, links),
-                            neato_no_op=2, quiet=True).decode("utf-8")
+        lay, links = layout(model, cache_dir, overlay.lang), _Links()
+        source, drawn = _drawing(model, overlay, urls, lay, links)
+        raw = graphviz.pipe("neato", "svg", source, neato_no_op=2, quiet=True).decode("utf-8")
         root = ET.fromstring(raw[raw.index("<svg"):])  # noqa: S314 - graphviz's own output
         links.resolve(root)
+        _finish(root, drawn)
         _fix_canvas(root, lay)
         _draw_pipes(root, model, lay)
         svg = ET.tostring(root, encoding="unicode")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.c4.mapping import Mapping, interactions
-from explorer.diagrams.overlay import Overlay
+from explorer.diagrams.overlay import Overlay, Stop
 from explorer.diagrams.overlay import Step as DiagramStep
 from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import Conformance
@@ -19,13 +19,17 @@ _CALLS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _ENTRIES = (SpanKind.SERVER, SpanKind.CONSUMER)
 
 
-def step_overlay(step: StepSpec, title: str = "") -> Overlay:
-    """The step's element highlighted, its relationship drawn as a step, the rest dimmed."""
+def step_overlay(step: StepSpec, title: str = "", lang: str = "en",
+                 stops: list[Stop] | None = None) -> Overlay:
+    """The step's element highlighted, its relationship drawn as a step (its title, no time:
+    it is an illustration), the rest dimmed; `stops` marks where the example order is now."""
     steps = []
     if step.relationship:
         source, target = step.relationship
-        steps.append(DiagramStep(number=1, source=source, target=target, label=title[:60]))
-    return Overlay(steps=steps, highlight=step.focus, dimmed=True)
+        steps.append(DiagramStep(number=1, source=source, target=target, label=title[:60],
+                                 timed=False))
+    return Overlay(steps=steps, highlight=step.focus, dimmed=True, lang=lang,
+                   stops=list(stops or []))
 
 
 def _state_traces(step: StepSpec, conformance: Conformance) -> set[str] | None:

@@ -17,7 +17,9 @@ from django.views.decorators.http import require_POST
 from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
 from explorer.configuration import explorer_config
+from explorer.diagrams.journey import journey_stops
 from explorer.diagrams.render import render_svg
+from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
 from explorer.sources.base import SourceError
@@ -36,6 +38,7 @@ from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
+from explorer.web.journeys import local_time
 
 MAX_SPANS = 25
 MAX_ATTRIBUTES = 12
@@ -109,12 +112,18 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
     policy = common.policy(request)
     step = spec.steps[number - 1]
     title = _pick(step.title, step.title_ru)
-    svg = render_svg(config.model, step_overlay(step, redact_text(title, policy)))
     journey, conformance, problem = None, None, None
     try:
         journey, conformance, problem = _example(spec, tour, config)
     except SourceError as exc:
         problem = str(exc)
+    lang = "ru" if (get_language() or "en").startswith("ru") else "en"
+    stops = []
+    if journey is not None and number == len(spec.steps) and conformance.status != COMPLETE:
+        # the last step of a tour shows where its example order is now
+        stops = journey_stops(journey, conformance, config.model, config.mapping, config.graph,
+                              lang, local_time)
+    svg = render_svg(config.model, step_overlay(step, redact_text(title, policy), lang, stops))
     spans = spans_at_step(journey, conformance, step, config.mapping) if journey else []
     question = answer = None
     if tour is not None:

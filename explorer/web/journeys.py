@@ -16,8 +16,10 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.diagrams.overlay import overlay_from_traces
-from explorer.diagrams.render import render_svg
+from explorer.diagrams.journey import journey_overlay
+from explorer.diagrams.overlay import Overlay
+from explorer.diagrams.render import dom_id, render_svg
+from explorer.diagrams.words import milliseconds
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.report import JourneyReport
 from explorer.journeys.service import judge_order, states_of_orders
@@ -45,18 +47,108 @@ def report(order_id: str) -> JourneyReport:
     return judge_order(common.source(), order_id, explorer_config())
 
 
-def journey_svg(request, journey_report: JourneyReport, order_id: str) -> str:
-    """The journey drawn on the C4 diagram; elements link to their steps on this page."""
+def _language() -> str:
+    return "ru" if (get_language() or "en").startswith("ru") else "en"
+
+
+def local_time(ns: int, fmt: str = "%d.%m %H:%M") -> str:
+    """A moment in the viewer's time zone."""
+    moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    return moment.astimezone(timezone.get_current_timezone()).strftime(fmt)
+
+
+def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: str) -> Overlay:
+    """The journey as drawn for this viewer: redacted, in the page's language and time zone."""
     config = explorer_config()
     pol = common.policy(request)
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
-    overlay = overlay_from_traces(
-        traces, config.model, config.mapping, sla_limit_ms=config.sla_limit_ms,
+    return journey_overlay(
+        journey_report, traces, config.model, config.mapping, config.graph,
+        sla_limit_ms=config.sla_limit_ms, lang=_language(), when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
+
+
+def journey_svg(request, journey_report: JourneyReport, order_id: str,
+                overlay: Overlay | None = None) -> str:
+    """The journey drawn on the C4 diagram (the page's and the download's: the same picture);
+    elements link to their steps on this page."""
+    config = explorer_config()
+    if overlay is None:
+        overlay = journey_diagram_overlay(request, journey_report, order_id)
     page = _url("web:order", order_id) or ""
     return render_svg(config.model, overlay,
                       element_url=lambda eid: f"{page}?container={eid}#timeline")
+
+
+def _ok(outcome: str) -> bool:
+    return outcome == "ok" or (outcome.startswith("HTTP ") and outcome[5:6] in "123")
+
+
+def _playback(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
+    """One entry per step of the diagram, in time order: the sentence that tells it and the
+    state the order was in after it; then where the order is now."""
+    lang = _language()
+    changes = [(c.at_ns, c.state) for c in journey_report.conformance.changes]
+    entries, state = [], None
+    for step in overlay.steps:
+        end = step.start_ns + step.duration_ns
+        now_in = [s for at, s in changes if at <= end]
+        entered = now_in[-1] if now_in and now_in[-1] != state else None
+        state = now_in[-1] if now_in else state
+        sentence = _("%(time)s · %(source)s → %(target)s: %(operation)s, %(duration)s") % {
+            "time": local_time(step.start_ns, "%d.%m %H:%M:%S"),
+            "source": names.get(step.source, step.source),
+            "target": names.get(step.target, step.target),
+            "operation": step.label, "duration": milliseconds(step.duration_ns, lang)}
+        if not _ok(step.outcome):
+            sentence += f", {step.outcome}"
+        if step.undocumented:
+            sentence += " " + _("(a call the model does not document)")
+        if entered:
+            sentence += " " + _("The order is now %(state)s.") % {"state": entered}
+        entries.append({"n": step.number, "sentence": sentence, "state": state,
+                        "source": dom_id(step.source), "target": dom_id(step.target),
+                        "operation": step.label, "duration": milliseconds(step.duration_ns, lang),
+                        "outcome": step.outcome, "ok": _ok(step.outcome), "url": step.url,
+                        "undocumented": step.undocumented,
+                        "source_name": names.get(step.source, step.source),
+                        "target_name": names.get(step.target, step.target)})
+    if overlay.stops:
+        stop = overlay.stops[0]
+        where = names.get(stop.element, stop.element)
+        if stop.target:
+            where += " → " + names.get(stop.target, stop.target)
+        entries.append({"n": len(overlay.steps) + 1, "stop": True,
+                        "sentence": f"{where}: {stop.text}",
+                        "element": dom_id(stop.element), "kind": stop.kind,
+                        "state": journey_report.conformance.state})
+    return entries
+
+
+def _differences(journey_report: JourneyReport, overlay: Overlay, graph) -> list[dict]:
+    """What this order did unlike the typical one, placed on the diagram: an extra operation
+    on the steps that ran it, a missing one on its container, a slow state on the container
+    that had to act next."""
+    found = []
+    for d in journey_report.differences:
+        container, _sep, operation = d.subject.partition(": ")
+        entry = {"kind": d.kind, "subject": d.subject, "detail": d.detail, "steps": [],
+                 "element": ""}
+        if operation:
+            entry["steps"] = [s.number for s in overlay.steps
+                              if s.label == operation and container in (s.source, s.target)]
+            entry["element"] = dom_id(container)
+        else:  # a state
+            following = [b for a, b in graph.transitions if a == d.subject]
+            owners = [o for b in following[:1] for o in graph.owners(b)]
+            entry["element"] = dom_id(owners[0]) if owners else ""
+        found.append(entry)
+    return found
+
+
+def _name(element: str) -> str:
+    return explorer_config().names.get(element, element)
 
 
 def _state_graph(graph, changes: list[dict], current: str | None) -> list[dict]:
@@ -71,12 +163,14 @@ def _state_graph(graph, changes: list[dict], current: str | None) -> list[dict]:
                        "current": name == current, "final": graph.is_final(name),
                        "at": change["at"] if change else None,
                        "container": change["container"] if change else None,
+                       "container_name": _name(change["container"]) if change else None,
                        "limit_ns": graph.limit_ns(name)})
     for name, change in reached.items():  # states the graph does not know
         if not graph.knows(name):
             states.append({"name": name, "reached": True, "current": name == current,
                            "final": False, "at": change["at"],
-                           "container": change["container"], "unknown": True})
+                           "container": change["container"],
+                           "container_name": _name(change["container"]), "unknown": True})
     return states
 
 
@@ -110,17 +204,31 @@ def journey_context(request, order_id: str) -> dict | None:
     customer_url = None
     if result.journey.customer_id:  # the pseudonym for viewers who see no raw ids
         customer_url = _url("web:customer", data["customer_id"])
-    language = "ru" if (get_language() or "en").startswith("ru") else "en"
+    language = _language()
+    names = config.names
+    lost = {m.span_id: m for m in result.conformance.unconsumed}
     for step in data["steps"]:
         step["url"] = _url("web:span", step["trace_id"], step["span_id"])
-        step["container_name"] = config.names.get(step["container"], step["container"])
+        step["container_name"] = names.get(step["container"], step["container"])
+        if step["span_id"] in lost:  # the step where the order stopped says so
+            step["stop"] = _("message never consumed since %(at)s") % {
+                "at": local_time(lost[step["span_id"]].at_ns)}
+    for key in ("lost_messages", "sla_breaches", "anomalies"):
+        for item in data[key]:
+            item["container_name"] = names.get(item["container"], item["container"])
+    overlay = journey_diagram_overlay(request, result, order_id)
+    playback = _playback(overlay, result, names)
     context = {
         "order_id": order_id,
         "data": data,
         "story": data["summary"].get(language, ""),
         "customer_url": customer_url,
         "states": _state_graph(config.graph, data["states"], data["state"]),
-        "svg": journey_svg(request, result, order_id),
+        "svg": journey_svg(request, result, order_id, overlay),
+        "playback": playback,
+        "steps_total": len(overlay.steps),
+        "stop": next((p for p in playback if p.get("stop")), None),
+        "differences": _differences(result, overlay, config.graph),
         "trace_links": [(t, _url("web:trace", t)) for t in data["traces"]],
         "downloads": {
             "json": _url("web:journey_json", order_id),
@@ -146,7 +254,18 @@ def order(request, order_id):
     if container:
         steps = [s for s in steps if s["container"] == container]
     return render(request, "web/journey.html", {
-        **context, "container": container, "days": _days(steps)})
+        **context, "container": container, "days": _days(steps),
+        "container_name": explorer_config().names.get(container, container),
+        "start_step": _start_step(request, len(context["playback"]))})
+
+
+def _start_step(request, total: int) -> int | None:
+    """?step=N opens the playback at step N (#step-N does the same in the browser)."""
+    try:
+        number = int(request.GET.get("step", ""))
+    except ValueError:
+        return None
+    return min(max(number, 0), total)
 
 
 def unknown_customer(request):

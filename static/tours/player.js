@@ -4,6 +4,10 @@
   "use strict";
   var player = document.getElementById("tour-player");
   if (!player) { return; }
+  if (window.explorerZoom) {  // zoomed in on the step's element: readable text in the panel
+    window.explorerZoom(player.querySelector(".tour-figure"),
+                        player.querySelector(".tour-diagram .diagram-toolbar"), 11);
+  }
 
   function typing(target) {
     var tag = target && target.tagName;

@@ -1,7 +1,8 @@
 """`manage.py c4 ...`: load C4 models, draw them, compare them with traces, manage the mapping.
 
   c4 import FILE [--json]
-  c4 diagram --model FILE [--mapping FILE] [--traces PATH] [--order ID] [--sla FILE] --out FILE.svg
+  c4 diagram --model FILE [--mapping FILE] [--traces PATH] [--order ID] [--sla FILE]
+             [--lang en|ru] --out FILE.svg
   c4 drift --model FILE --traces PATH [--mapping FILE] [--since NS] [--until NS] --json
   c4 rules-import [FILE]      mapping file -> database rules (editable in the admin)
   c4 rules-export [FILE]      database rules -> mapping file (stdout without FILE)
@@ -20,8 +21,9 @@ from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, MappingError, load_mapping
 from explorer.c4.rules import export_rules, import_rules
 from explorer.c4.traceset import read_traces, traces_of_order
-from explorer.diagrams.overlay import overlay_from_traces
+from explorer.diagrams.overlay import Overlay, overlay_from_traces
 from explorer.diagrams.render import render_svg
+from explorer.diagrams.words import LANGUAGES, word
 from explorer.journeys.state_graph import ConfigError, load_sla
 
 
@@ -39,6 +41,8 @@ class Command(BaseCommand):
         dia.add_argument("--traces")
         dia.add_argument("--order", help="only the traces of this order.id, in time order")
         dia.add_argument("--sla", help="SLA file (sla.json) to mark breaches")
+        dia.add_argument("--lang", choices=LANGUAGES, default="en",
+                         help="language of the diagram's words (legend, kinds, notes)")
         dia.add_argument("--out", required=True)
         dri = sub.add_parser("drift", help="compare a model with traces")
         dri.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -88,11 +92,11 @@ class Command(BaseCommand):
         for w in model.warnings:
             self.stderr.write(f"warning: {w}")
 
-    def do_diagram(self, model, mapping, traces, order, sla, out, **_):
+    def do_diagram(self, model, mapping, traces, order, sla, out, lang="en", **_):
         c4 = self.model(model)
         for w in c4.warnings:
             self.stderr.write(f"warning: {w}")
-        overlay = None
+        overlay = Overlay(lang=lang)
         if order and not traces:
             raise CommandError("--order needs --traces")
         if traces:
@@ -109,7 +113,8 @@ class Command(BaseCommand):
                     raise CommandError(str(exc)) from None
             overlay = overlay_from_traces(found, c4, self.mapping(mapping, c4),
                                           sla_limit_ms=limits.limit_ms if limits else None,
-                                          title=f"Order {order}" if order else "")
+                                          title=word("Order %s", lang) % order if order else "",
+                                          lang=lang)
         svg = render_svg(c4, overlay, cache_dir=settings.DATA_DIR / "diagrams")
         Path(out).write_text(svg, encoding="utf-8")
         self.stdout.write(f"wrote {out}")

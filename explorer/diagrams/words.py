@@ -1,0 +1,71 @@
+"""The fixed words of a diagram in English and Russian (framework-free: the renderer and the
+`c4 diagram --lang` command have no Django translation machinery to lean on)."""
+
+from __future__ import annotations
+
+from explorer.web.formatting import russian_plural
+
+LANGUAGES = ("en", "ru")
+
+_RU = {
+    "Person": "Человек",
+    "Software System": "Программная система",
+    "Container": "Контейнер",
+    "Component": "Компонент",
+    "External": "Внешний",
+    "Boundary": "Граница",
+    "Legend": "Легенда",
+    "person": "человек",
+    "software system": "программная система",
+    "container (database: cylinder, queue: pipe)": "контейнер (БД: цилиндр, очередь: труба)",
+    "component": "компонент",
+    "external element": "внешний элемент",
+    "relationship in the model": "связь из модели",
+    "calls of this order: count, total, slowest": "вызовы заказа: число, всего, самый долгий",
+    "undocumented call (not in the model)": "вызов, которого нет в модели",
+    "state change": "смена состояния",
+    "error": "ошибка",
+    "SLA breach": "нарушение SLA",
+    "anomaly": "аномалия",
+    "where the order is now": "где заказ сейчас",
+    "total": "всего",
+    "max": "макс.",
+    "ms": "мс",
+    "s": "с",
+    "error: %s": "ошибка: %s",
+    "SLA: %s": "SLA: %s",
+    "violation: %s": "нарушение: %s",
+    "anomaly: %s": "аномалия: %s",
+    "+%d more": "ещё %d",
+    "Order %s": "Заказ %s",
+}
+
+_RU_PLURAL = {
+    "call": ("вызов", "вызова", "вызовов"),
+    "error": ("ошибка", "ошибки", "ошибок"),
+    "state": ("состояние", "состояния", "состояний"),
+}
+
+
+def word(text: str, lang: str) -> str:
+    """`text` in `lang` (English is the key; unknown words stay English)."""
+    return _RU.get(text, text) if lang == "ru" else text
+
+
+def count(n: int, noun: str, lang: str) -> str:
+    """'1 call', '3 calls'; '1 вызов', '3 вызова', '5 вызовов'."""
+    if lang == "ru":
+        return f"{n} {russian_plural(n, _RU_PLURAL[noun])}"
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def milliseconds(duration_ns: int, lang: str) -> str:
+    """A step's duration: '0.8 ms', '45 ms', '2.3 s' (Russian: '0,8 мс')."""
+    ms = duration_ns / 1e6
+    if ms >= 1000:
+        text, unit = (f"{ms / 1000:.1f}", "s")
+    else:
+        text, unit = (f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"), "ms"
+    if lang == "ru":
+        text = text.replace(".", ",")
+    return f"{text} {word(unit, lang)}"
