@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from explorer.web.formatting import russian_plural
+from explorer.journeys.story import russian_plural
 
 LANGUAGES = ("en", "ru")
 
