@@ -62,13 +62,13 @@ def test_trace_page_shows_overview_window_stats_and_diagram(client, login_as, st
 def test_span_details_are_redacted_by_role(client, login_as, stored):
     login_as("onboarding")
     url = reverse("web:span", args=[TRACE_ID, "s0"])
-    body = text(client.get(url))
+    body = text(client.get(url)).replace("<wbr>", "")  # keys may break after separators
     assert "customer.id" in body and "C-00123" not in body and "C-0…23" in body
     assert "abc.def" not in body
     assert "order.state_changed" in body and "host.name" in body
     client.logout()
     login_as("support", username="support-1")
-    body = text(client.get(url + "?partial=1"))
+    body = text(client.get(url + "?partial=1")).replace("<wbr>", "")
     assert "C-00123" in body and "abc.def" not in body
     assert "<html" not in body  # the fragment for the details panel
 

@@ -25,7 +25,7 @@ from explorer.analysis import OperationStatistics, SpanTree
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
-from explorer.web.waterfall import Bucket, histogram, minimap
+from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
 
 CACHE_SECONDS = 600
 LRU_MAX_SPANS = 3_000_000
@@ -57,6 +57,8 @@ class PreparedTrace:
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _stats: list | None = field(default=None, repr=False)
     _rows: array | None = field(default=None, repr=False)
+    _depth_rows: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    _max_depth: int | None = field(default=None, repr=False)
 
     @property
     def trace(self) -> Trace:
@@ -121,6 +123,18 @@ class PreparedTrace:
                 rows[at] = row
             self._rows = rows
         return self._rows[position]
+
+    @property
+    def max_depth(self) -> int:
+        if self._max_depth is None:
+            self._max_depth = max(self.order.depth, default=0)
+        return self._max_depth
+
+    def rows_at_depth(self, depth: int) -> list[int]:
+        """Rows at `depth` with children (kept: collapsing to a depth is asked per window)."""
+        if depth not in self._depth_rows:
+            self._depth_rows[depth] = rows_to_collapse(self.order, depth)
+        return self._depth_rows[depth]
 
     def operation_stats(self):
         """Self time and statistics per operation: from a stored layout, else computed on

@@ -3,7 +3,16 @@ backend holds can be linked to; download routes have their own prefix to stay un
 
 from django.urls import path
 
-from explorer.web import analytics, downloads, journeys, preferences, search, traces, uploads
+from explorer.web import (
+    analytics,
+    compare,
+    downloads,
+    journeys,
+    preferences,
+    search,
+    traces,
+    uploads,
+)
 
 app_name = "web"
 
@@ -37,6 +46,7 @@ urlpatterns = [
          name="customer_csv"),
     path("customers/<path:customer_id>/", journeys.customer, name="customer"),
     # Traces
+    path("compare/", compare.compare, name="compare"),
     path("traces/<path:trace_id>/rows/", traces.rows, name="trace_rows"),
     path("traces/<path:trace_id>/stats/", traces.stats, name="trace_stats"),
     path("traces/<path:trace_id>/diagram/", traces.diagram, name="trace_diagram"),
