@@ -131,7 +131,7 @@ class PreparedTrace:
         return self._max_depth
 
     def rows_at_depth(self, depth: int) -> list[int]:
-        """Rows at `depth` with children (kept: collapsing to a depth is asked per window)."""
+        """Rows at `depth` or deeper with children (kept: asked again for every window)."""
         if depth not in self._depth_rows:
             self._depth_rows[depth] = rows_to_collapse(self.order, depth)
         return self._depth_rows[depth]

@@ -164,9 +164,10 @@ def minimap(counts: list[int], errors: list[int]) -> list[Bucket]:
 
 
 def rows_to_collapse(tree: TreeOrder, depth: int) -> list[int]:
-    """The rows at `depth` that have children: collapsing them shows the tree to that depth."""
+    """The rows at `depth` or deeper that have children: collapsing them shows the tree to
+    that depth, and expanding one of them shows one more level under it."""
     depths, ends = tree.depth, tree.end
-    return [row for row in range(len(tree)) if depths[row] == depth and ends[row] > row + 1]
+    return [row for row in range(len(tree)) if depths[row] >= depth and ends[row] > row + 1]
 
 
 def parse_collapsed(text: str | None, size: int, most: int = 2000) -> set[int]:
