@@ -92,18 +92,6 @@ def test_trace_page_tools_and_search_hits(client, login_as, stored):
     assert f"{reverse('web:compare')}?a={TRACE_ID}&amp;b=typical" in page
 
 
-def test_span_keys_break_at_separators_only(client, login_as, stored):
-    login_as("support")
-    body = client.get(reverse("web:span", args=[TRACE_ID, "s0"]), {"partial": "1"})
-    html = body.content.decode()
-    assert "customer.<wbr>type" in html and "http.<wbr>request.<wbr>header.<wbr>" in html
-    assert '<td class="detail">A-100001</td>' in html  # values are left alone
-
-
-def order_traces(done):
-    return sorted(done.traces, key=lambda t: t.start_ns)
-
-
 def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
     cache.clear()
     trace_cache.forget_all()

@@ -5,8 +5,11 @@ listing all orders of one status."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
@@ -15,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
+from accounts.models import AuditEntry
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import OrderStatus
@@ -152,11 +156,56 @@ def order_list(request):
     return render(request, "web/order_list.html", context)
 
 
+# The alerts page (explorer/alerts, another branch): linked from the administrator's home
+# under the first of these URL names that exists.
+ALERT_URL_NAMES = ("alerts:list", "alerts:index", "alerts:alerts")
+
+
+def _first_url(names) -> str | None:
+    for name in names:
+        try:
+            return reverse(name)
+        except NoReverseMatch:
+            continue
+    return None
+
+
+def administration(user) -> dict | None:
+    """The administrator's home: users, lockouts, the audit log, tour progress, alerts, with
+    counts; None for roles that administer nothing."""
+    if not (user.has_perm("accounts.manage_users") or user.has_perm("accounts.view_audit")):
+        return None
+    since = timezone.now() - timedelta(days=1)
+    limit = getattr(settings, "AXES_FAILURE_LIMIT", 5)
+    links = []
+    if user.has_perm("accounts.manage_users"):
+        links += [
+            {"url": reverse("admin:auth_user_changelist"), "title": _("Users"),
+             "count": User.objects.filter(is_active=True).count(),
+             "note": _("active accounts; roles, second-factor devices")},
+            {"url": reverse("admin:axes_accessattempt_changelist"), "title": _("Lockouts"),
+             "count": AccessAttempt.objects.filter(failures_since_start__gte=limit).count(),
+             "note": _("accounts or addresses locked after failed logins")},
+            {"url": reverse("tours:progress_all"), "title": _("Tour progress"), "count": None,
+             "note": _("who finished which onboarding tour")},
+        ]
+    if user.has_perm("accounts.view_audit"):
+        links.append({"url": reverse("accounts:audit_log"), "title": _("Audit log"),
+                      "count": AuditEntry.objects.filter(time__gte=since).count(),
+                      "note": _("entries in the last 24 hours")})
+    alerts = _first_url(ALERT_URL_NAMES)
+    if alerts:
+        links.append({"url": alerts, "title": _("Alerts"), "count": None,
+                      "note": _("open alerts and their rules")})
+    return {"links": links}
+
+
 @requires("view_tours")
 @source_errors
 def home(request):
     user = request.user
     context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
+                     "administration": administration(user),
                      "can_search": user.has_perm("accounts.view_analytics"),
                      "q": clean_text(request.GET.get("q")),
                      "nothing_found": False,
@@ -183,6 +232,21 @@ def _go(name: str, value: str):
         return None
 
 
+def _find(source, q: str):
+    """A redirect to the page of the order, customer or trace with exactly this id."""
+    if source.find_traces(ORDER_KEY, q, limit=1):
+        return _go("web:order", q)
+    if source.find_traces(CUSTOMER_KEY, q, limit=1):
+        return _go("web:customer", q)
+    if TRACE_ID.fullmatch(q):
+        try:
+            prepared_trace(source, q)  # warms the trace page's cache too
+            return _go("web:trace", q)
+        except TraceNotFound:
+            return None
+    return None
+
+
 @requires("view_journeys")
 @source_errors
 def lookup(request):
@@ -191,18 +255,11 @@ def lookup(request):
     if not q:
         return redirect("web:home")
     source = common.source()
-    target = None
-    if source.find_traces(ORDER_KEY, q, limit=1):
-        target = _go("web:order", q)
-    elif source.find_traces(CUSTOMER_KEY, q, limit=1):
-        target = _go("web:customer", q)
-    elif TRACE_ID.fullmatch(q):
-        try:
-            prepared_trace(source, q)  # warms the trace page's cache too
-            target = _go("web:trace", q)
-        except TraceNotFound:
-            pass
-    if target is not None:
-        return target
+    # Ids are matched as typed, then in upper and in lower case: "a-100001" finds A-100001,
+    # a trace id pasted in capitals finds its lower-case hex.
+    for text in dict.fromkeys((q, q.upper(), q.lower())):
+        target = _find(source, text)
+        if target is not None:
+            return target
     return render(request, "web/home.html", {
         "can_lookup": True, "can_search": False, "q": q, "nothing_found": True}, status=404)

@@ -22,7 +22,7 @@ from accounts.access import requires
 from explorer.sources.base import TraceQuery
 from explorer.sources.memory import MemorySource
 from explorer.traces.parsers import parse_bytes
-from explorer.web.common import shown, source_errors
+from explorer.web.common import clean_text, shown, source_errors
 from explorer.web.formatting import format_count
 from explorer.web.traces import (
     TraceWhere,
@@ -121,8 +121,15 @@ def upload_result(request, key):
     rows = [{"trace_id": s.trace_id, "root": shown(request, f"{s.root_service}: {s.root_name}"),
              "span_count": s.span_count, "duration_ns": s.duration_ns,
              "errors": s.error_count, "start_ns": s.start_ns} for s in summaries]
+    # The filter: text in the root or the trace id, and/or only traces with errors.
+    needle = clean_text(request.GET.get("q")).casefold()
+    errors_only = request.GET.get("errors") == "1"
+    shown_rows = [r for r in rows if (not needle or needle in r["root"].casefold()
+                                      or needle in r["trace_id"].casefold())
+                  and (not errors_only or r["errors"])]
     return render(request, "web/upload_result.html", {
-        "key": key, "traces": rows,
+        "key": key, "traces": shown_rows, "trace_total": len(rows), "q": needle,
+        "errors_only": errors_only,
         "problems": request.session.get(f"{SESSION_KEY}:{key}:problems", [])})
 
 

@@ -248,9 +248,27 @@
     url.searchParams.set("partial", "1");
     fetch(url, {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) { if (shownHref === link.href) { panel.innerHTML = html; } })
+      .then(function (html) {
+        if (shownHref === link.href) { panel.innerHTML = html; breakKeys(panel); }
+      })
       .catch(function () { window.location.href = link.href; });
   }
+
+  // Attribute keys break after their separators (customer. / type), never mid-word: the
+  // text stays as the server sent it, <wbr> elements are added beside it.
+  function breakKeys(root) {
+    root.querySelectorAll("table.kv th").forEach(function (th) {
+      if (th.dataset.broken || th.children.length) { return; }
+      var parts = th.textContent.split(/(?<=[._\/:-])/);
+      th.replaceChildren();
+      parts.forEach(function (part, i) {
+        if (i) { th.appendChild(document.createElement("wbr")); }
+        th.appendChild(document.createTextNode(part));
+      });
+      th.dataset.broken = "1";
+    });
+  }
+  if (panel) { breakKeys(panel); }
 
   function focusAt(index) {
     focusIndex = Math.min(Math.max(index, 0), Math.max(total - 1, 0));

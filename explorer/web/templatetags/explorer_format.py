@@ -1,14 +1,11 @@
 """Template filters for readable numbers, durations and times in the page language and the
 viewer's time zone: {{ span.duration_ns|duration }}, {{ n|count }}, {{ ns|ns_time }}."""
 
-import re
 from datetime import UTC, datetime
 
 from django import template
 from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
-from django.utils.html import escape
-from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 
 from explorer.web.formatting import format_count, format_duration
@@ -89,13 +86,3 @@ def iso_time(text, fmt="Y-m-d H:i:s"):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return date_filter(timezone.localtime(moment), fmt)
-
-
-_SEPARATOR = re.compile(r"([._/:\-])")
-
-
-@register.filter
-def break_at_separators(text):
-    """Escaped text that a narrow column breaks after . _ - / : (an attribute key such as
-    customer.type breaks as "customer." / "type", never mid-word)."""
-    return mark_safe(_SEPARATOR.sub(r"\1<wbr>", escape(str(text))))  # noqa: S308 - escaped
