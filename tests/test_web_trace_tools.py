@@ -131,3 +131,26 @@ def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
 def test_compare_redacts_and_needs_journeys(client, login_as, stored):
     login_as("administrator")
     assert client.get(reverse("web:compare"), {"a": TRACE_ID, "b": TRACE_ID}).status_code == 403
+
+
+def test_map_draws_undocumented_calls_dashed_and_metrics_under_their_box(db):
+    from explorer.configuration import explorer_config
+    from explorer.diagrams import render
+    from explorer.diagrams.overlay import Metric, Overlay
+
+    model = explorer_config().model
+    assert not any((r.source, r.target) == ("shop_api", "mes_api")
+                   for r in model.relationships)  # undocumented in the model
+    metric = Metric(rate=166 / (7 * 86400), error_rate=0.0, p95_ms=25.0, count=166)
+    overlay = Overlay(title="map", rate_unit="h",
+                      metrics={("shop_api", "mes_api"): metric, "shop_db": metric})
+    svg = render.render_svg(model, overlay)
+    assert 'class="edge c4-observed c4-undocumented"' in svg
+    assert "stroke-dasharray" in svg.split("c4-observed")[1].split("</g>")[0]
+    assert "undocumented call" in svg and "1.0/h" in svg
+    # The element's metric sits right under its box.
+    box = re.search(r'id="el-shop_db".*?<path[^>]* d="([^"]+)"', svg, re.S).group(1)
+    bottom = max(float(y) for y in re.findall(r"[-\d.]+,([-\d.]+)", box))
+    label = svg.split('class="node c4-metric"')[1]
+    label_y = float(re.search(r'<text[^>]* y="([-\d.]+)"', label).group(1))
+    assert 0 < label_y - bottom < 20

@@ -367,16 +367,29 @@ def _step_rows(steps: list[Step], reverse: set[int], links: _Links) -> str:
     return "".join(rows)
 
 
-def _metric_text(metric: Metric) -> str:
-    return (f"{metric.rate:.2f}/s · {metric.error_rate * 100:.1f}% err · "
-            f"p95 {metric.p95_ms:.0f} ms")
+RATE_UNITS = {"min": 60, "h": 3600}  # a rate people read: per minute or per hour
 
 
-def _xlabel(notes, metric: Metric | None) -> str | None:
-    rows = []
-    if metric is not None:
-        rows.append(f'<TR><TD ALIGN="LEFT"><FONT POINT-SIZE="9" COLOR="#212529"><B>'
-                    f'{_e(_clip(_metric_text(metric), NOTE_WIDTH))}</B></FONT></TD></TR>')
+def _metric_text(metric: Metric, unit: str = "min") -> str:
+    per = RATE_UNITS.get(unit, 60) * metric.rate
+    rate = f"{per:.1f}" if per < 10 else f"{per:.0f}"
+    return (f"{rate}/{unit if unit in RATE_UNITS else 'min'} · "
+            f"{metric.error_rate * 100:.1f}% err · p95 {metric.p95_ms:.0f} ms")
+
+
+def _metric_node(g, name: str, metric: Metric, unit: str, x: float, y: float) -> None:
+    """An element's metric as a label right under its box (an xlabel floats wherever graphviz
+    finds room, away from the box it belongs to)."""
+    text = _e(_clip(_metric_text(metric, unit), NOTE_WIDTH))
+    g.node(name, label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
+                       f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
+                       f'</B></FONT></TD></TR></TABLE>>',
+           shape="plain", fixedsize="false", pos=f"{x:.2f},{y:.2f}!",
+           **{"class": "c4-metric"})
+
+
+def _xlabel(notes) -> str | None:
+    rows: list[str] = []
     shown = 0
     for note in notes:
         lines = _wrap(note.text, NOTE_WIDTH)
@@ -393,6 +406,23 @@ def _xlabel(notes, metric: Metric | None) -> str | None:
         return None
     return (f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFDD" CELLBORDER="0" CELLSPACING="0" '
             f'CELLPADDING="1">{"".join(rows)}</TABLE>>')
+
+
+def _free_spot(lay: Layout, source: str, target: str, width: float,
+               height: float) -> tuple[float, float]:
+    """A point on the line between two elements where a label of this size covers no box,
+    as near the middle as there is one (else the middle)."""
+    (x0, y0, *_), (x1, y1, *_) = lay.nodes[source], lay.nodes[target]
+    boxes = [(x - w * 36, y - h * 36, x + w * 36, y + h * 36)
+             for x, y, w, h in lay.nodes.values()]
+    for step in range(0, 8):
+        for f in ({0.5 + step * 0.05, 0.5 - step * 0.05}):
+            x, y = x0 + (x1 - x0) * f, y0 + (y1 - y0) * f
+            left, bottom, right, top = x - width / 2, y - height / 2, x + width / 2, y + height / 2
+            if all(right < bx0 or left > bx1 or top < by0 or bottom > by1
+                   for bx0, by0, bx1, by1 in boxes):
+                return x, y
+    return (x0 + x1) / 2, (y0 + y1) / 2
 
 
 def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
@@ -431,7 +461,10 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         elif overlay.dimmed and eid not in involved:
             attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
             classes.append("c4-dimmed")
-        xlabel = _xlabel(overlay.element_notes.get(eid, []), overlay.metrics.get(eid))
+        xlabel = _xlabel(overlay.element_notes.get(eid, []))
+        metric = overlay.metrics.get(eid)
+        if metric is not None:
+            _metric_node(g, f"m{names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7)
         if xlabel:
             attrs["xlabel"] = xlabel
         if eid in urls:
@@ -468,8 +501,8 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         metric = overlay.metrics.get((r.source, r.target))
         rows = _step_rows(steps, reverse, links)
         if metric is not None:
-            rows += (f'<TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{_e(_metric_text(metric))}'
-                     f'</B></FONT></TD></TR>')
+            rows += (f'<TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>'
+                     f'{_e(_metric_text(metric, overlay.rate_unit))}</B></FONT></TD></TR>')
         attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
                  "color": "#707070", "id": f"rel-{index}",
                  "class": "c4-relationship" + (" c4-step" if steps else "")}
@@ -489,6 +522,25 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                style="dashed" if undocumented else "solid", color=colour, penwidth="2.5",
                id=f"step-{n}", **{"class": "c4-step" + (" c4-undocumented" if undocumented
                                                          else "")})
+    # Calls measured between elements with no relationship in the model: drawn dashed, as
+    # undocumented steps are on journeys, with their metric.
+    documented = set(drawn) | {(b, a) for a, b in drawn} | set(extra)
+    for n, (pair, metric) in enumerate(sorted(
+            (k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))):
+        source, target = pair
+        if pair in documented or source not in lay.nodes or target not in lay.nodes:
+            continue
+        g.edge(names[source], names[target], style="dashed", color=WARNING_COLOUR,
+               penwidth="2", id=f"observed-{n}", **{"class": "c4-observed c4-undocumented"})
+        text = _e(_clip(_metric_text(metric, overlay.rate_unit), NOTE_WIDTH))
+        x, y = _free_spot(lay, source, target, _text_width(_metric_text(metric), 9) + 6, 26)
+        g.node(f"o{n}", label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLSPACING="0" '
+                              f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" '
+                              f'COLOR="{WARNING_COLOUR}">undocumented call</FONT></TD></TR>'
+                              f'<TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}</B>'
+                              f'</FONT></TD></TR></TABLE>>',
+               shape="plain", fixedsize="false", pos=f"{x:.2f},{y:.2f}!",
+               **{"class": "c4-metric c4-undocumented"})
     return g.source.encode("utf-8")
 
 
