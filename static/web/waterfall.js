@@ -122,6 +122,9 @@
     return tr;
   }
 
+  // Numbers for SVG attributes: a dot whatever the language (Number's own toString).
+  function round3(value) { return String(Math.round(value * 1000) / 1000); }
+
   function rowAt(index) {
     var rows = blocks.get(Math.floor(index / BLOCK));
     return rows ? rows[index % BLOCK] : undefined;
@@ -160,7 +163,7 @@
     row.classList.toggle("is-current-hit", hit >= 0 && matches[hit] === row.dataset.row);
     row.classList.toggle("is-focused", String(focusIndex) === row.dataset.index);
     var bar = row.querySelector("svg.bar");
-    if (bar) { bar.setAttribute("viewBox", (zoom[0] * 1000) + " 0 " + ((zoom[1] - zoom[0]) * 1000) + " 10"); }
+    if (bar) { bar.setAttribute("viewBox", round3(zoom[0] * 1000) + " 0 " + round3((zoom[1] - zoom[0]) * 1000) + " 10"); }
   }
 
   function scrollToIndex(index) {
@@ -359,8 +362,8 @@
     body.querySelectorAll("tr.span-row").forEach(decorate);
     blocks.forEach(function (rows) { rows.forEach(decorate); });
     if (windowRect) {
-      windowRect.setAttribute("x", String(zoom[0] * 100));
-      windowRect.setAttribute("width", String((zoom[1] - zoom[0]) * 100));
+      windowRect.setAttribute("x", round3(zoom[0] * 100));
+      windowRect.setAttribute("width", round3((zoom[1] - zoom[0]) * 100));
       windowRect.classList.toggle("is-whole", whole);
     }
     if (zoomReset) { zoomReset.hidden = whole; }
@@ -401,8 +404,8 @@
     element.addEventListener("pointermove", function (event) {
       if (start === null || !selection) { return; }
       var now = toFraction(event.clientX);
-      selection.setAttribute("x", String(Math.min(start, now) * 100));
-      selection.setAttribute("width", String(Math.abs(now - start) * 100));
+      selection.setAttribute("x", round3(Math.min(start, now) * 100));
+      selection.setAttribute("width", round3(Math.abs(now - start) * 100));
     });
     element.addEventListener("pointerup", function (event) {
       if (start === null) { return; }
