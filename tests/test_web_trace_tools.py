@@ -65,21 +65,22 @@ def test_no_decimal_comma_in_geometry_in_russian(client, login_as, stored):
 def test_rows_to_a_depth_expanded_rows_and_the_window_of_a_row(client, login_as, stored):
     login_as("analyst")
     url = reverse("web:trace_rows", args=[TRACE_ID])
-    # Depth 1 shown: the root and its 3 children, each collapsed.
-    data = client.get(url, {"depth": 1}).json()
+    # Two levels shown: the root and its 3 children, each collapsed.
+    data = client.get(url, {"levels": 2}).json()
     assert data["rows"] == [0, 1, 41, 81] and data["total"] == 4
     assert data["html"].count('aria-expanded="false"') == 3
     # Row 41 opened again: one more level, its 3 children, each collapsed.
-    data = client.get(url, {"depth": 1, "expanded": 41}).json()
+    data = client.get(url, {"levels": 2, "expanded": 41}).json()
     assert data["total"] == 4 + 3 and data["rows"] == [0, 1, 41, 42, 55, 68, 81]
     # The window of a row: its index among the visible rows, windows of `limit` rows.
     data = client.get(url, {"at": 100, "limit": 50}).json()
     assert data["index"] == 100 and data["offset"] == 100 and data["rows"][0] == 100
-    data = client.get(url, {"at": 100, "limit": 50, "depth": 1}).json()
+    data = client.get(url, {"at": 100, "limit": 50, "levels": 2}).json()
     assert data["index"] is None  # hidden under a collapsed span
-    # A depth beyond the tree, or garbage, shows everything.
-    assert client.get(url, {"depth": 99}).json()["total"] == 121
-    assert client.get(url, {"depth": "x"}).json()["total"] == 121
+    # One level: the root alone; more levels than the tree has, or garbage: everything.
+    assert client.get(url, {"levels": 1}).json()["total"] == 1
+    assert client.get(url, {"levels": 99}).json()["total"] == 121
+    assert client.get(url, {"levels": "x"}).json()["total"] == 121
 
 
 def test_trace_page_tools_and_search_hits(client, login_as, stored):

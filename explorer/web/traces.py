@@ -46,7 +46,7 @@ INLINE_STATS_SPANS = 20_000
 STATS_ROWS = 50
 SEARCH_RESULTS = 50
 MAX_ID = 200
-MAX_DEPTH_CHOICES = 30  # levels offered in "show levels"
+MAX_LEVEL_CHOICES = 30  # offered in "Levels shown"
 
 
 @dataclass(frozen=True)
@@ -96,21 +96,21 @@ def fresh(view):
 
 
 def _collapsed(request, prepared: PreparedTrace) -> tuple[set[int], dict]:
-    """The rows collapsed for this request: those under `depth` (the deepest level shown),
-    plus `collapsed`, minus `expanded` (rows the user opened again); and the state to send
-    back to the page."""
+    """The rows collapsed for this request: with `levels` (how many levels of the tree are
+    shown) the rows at that depth and deeper, plus `collapsed`, minus `expanded` (rows the
+    user opened again); and the state to send back to the page."""
     size = len(prepared.order)
     collapsed = parse_collapsed(request.GET.get("collapsed"), size)
     expanded = parse_collapsed(request.GET.get("expanded"), size)
-    depth = clean_int(request.GET.get("depth"), -1, -1, 10_000)
+    levels = clean_int(request.GET.get("levels"), 0, 0, 10_000)
     result = set(collapsed)
-    if 0 <= depth < prepared.max_depth:
-        result.update(prepared.rows_at_depth(depth))
+    if 0 < levels <= prepared.max_depth:
+        result.update(prepared.rows_at_depth(levels - 1))
     else:
-        depth = -1
+        levels = 0
     result -= expanded
     state = {"collapsed": ",".join(str(c) for c in sorted(collapsed)),
-             "expanded": ",".join(str(c) for c in sorted(expanded)), "depth": depth}
+             "expanded": ",".join(str(c) for c in sorted(expanded)), "levels": levels}
     return result, state
 
 
@@ -234,7 +234,7 @@ def trace_page(request, where: TraceWhere):
         **state,
         "window": WINDOW,
         "matches": ",".join(str(r["row"]) for r in results),
-        "depths": range(min(prepared.max_depth, MAX_DEPTH_CHOICES)),
+        "level_choices": range(1, min(prepared.max_depth, MAX_LEVEL_CHOICES) + 1),
         "compare_url": reverse("web:compare") if not where.upload else None,
         "rows_url": where.url("trace_rows"),
         "page_url": where.url("trace"),

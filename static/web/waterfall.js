@@ -20,7 +20,7 @@
   var state = {
     collapsed: new Set((data.collapsed || "").split(",").filter(Boolean)),
     expanded: new Set((data.expanded || "").split(",").filter(Boolean)),
-    depth: data.depth && data.depth !== "-1" ? data.depth : ""
+    levels: data.levels && data.levels !== "0" ? data.levels : ""
   };
   var total = parseInt(data.total, 10) || 0;
   var blocks = new Map();     // block number -> [tr, ...] for the current state
@@ -44,7 +44,7 @@
     var p = new URLSearchParams(extra);
     if (state.collapsed.size) { p.set("collapsed", Array.from(state.collapsed).join(",")); }
     if (state.expanded.size) { p.set("expanded", Array.from(state.expanded).join(",")); }
-    if (state.depth !== "") { p.set("depth", state.depth); }
+    if (state.levels !== "") { p.set("levels", state.levels); }
     return rowsUrl + "?" + p.toString();
   }
 
@@ -225,7 +225,7 @@
   var depthSelect = document.getElementById("depth-select");
   if (depthSelect) {
     depthSelect.addEventListener("change", function () {
-      state.depth = depthSelect.value;
+      state.levels = depthSelect.value;
       state.collapsed.clear();
       state.expanded.clear();
       focusIndex = 0;
@@ -254,7 +254,17 @@
       .then(function (html) {
         if (shownHref === link.href) { panel.innerHTML = html; breakKeys(panel); }
       })
-      .catch(function () { window.location.href = link.href; });
+      .catch(function () {
+        // The panel says so and links the span's own page (no navigation behind one's back).
+        if (shownHref !== link.href) { return; }
+        shownHref = null;
+        var note = document.createElement("p");
+        var open = document.createElement("a");
+        open.href = link.href;
+        open.textContent = link.textContent;
+        note.appendChild(open);
+        panel.replaceChildren(note);
+      });
   }
 
   // Attribute keys break after their separators (customer. / type), never mid-word: the
@@ -309,7 +319,7 @@
       .then(function (answer) {
         if (answer.index === null) {
           // Hidden under a collapsed span: show everything, then go there.
-          state.collapsed.clear(); state.expanded.clear(); state.depth = "";
+          state.collapsed.clear(); state.expanded.clear(); state.levels = "";
           if (depthSelect) { depthSelect.value = ""; }
           reset();
           hit -= step;
