@@ -145,10 +145,12 @@
       if (row) { decorate(row); nodes.push(row); } else { nodes.push(placeholder(i)); }
     }
     nodes.push(spacer(spacerHeight() - before - (last - first) * rowHeight));
+    // Moving rows in the DOM drops the focus: give it back to the focused row's link.
     var active = document.activeElement;
+    var focused = active && body.contains(active);
     body.replaceChildren.apply(body, nodes);
-    if (active && !body.contains(active) && active.closest && active.classList.contains("span-link")) {
-      refocus();
+    if (focused && document.activeElement !== active) {
+      if (body.contains(active)) { active.focus({preventScroll: true}); } else { refocus(); }
     }
     if (status) { status.textContent = total ? (first + 1) + "–" + last + " / " + total : "0"; }
   }
