@@ -24,6 +24,7 @@
   };
   var total = parseInt(data.total, 10) || 0;
   var blocks = new Map();     // block number -> [tr, ...] for the current state
+  var stale = new Map();      // the blocks before the state changed, shown until replaced
   var pending = new Map();    // block number -> true while fetched
   var generation = 0;         // bumped when the state changes: late answers are dropped
   var rowHeight = 0;
@@ -78,6 +79,7 @@
 
   function reset() {
     generation += 1;
+    stale = blocks;
     blocks = new Map();
     pending = new Map();
   }
@@ -126,7 +128,8 @@
   function round3(value) { return String(Math.round(value * 1000) / 1000); }
 
   function rowAt(index) {
-    var rows = blocks.get(Math.floor(index / BLOCK));
+    var block = Math.floor(index / BLOCK);
+    var rows = blocks.get(block) || stale.get(block);
     return rows ? rows[index % BLOCK] : undefined;
   }
 
@@ -150,13 +153,13 @@
     var focused = active && body.contains(active);
     body.replaceChildren.apply(body, nodes);
     if (focused && document.activeElement !== active) {
-      if (body.contains(active)) { active.focus({preventScroll: true}); } else { refocus(); }
+      refocus(active.classList.contains("toggle") ? "button.toggle" : "a.span-link");
     }
     if (status) { status.textContent = total ? (first + 1) + "–" + last + " / " + total : "0"; }
   }
 
-  function refocus() {
-    var row = body.querySelector('tr[data-index="' + focusIndex + '"] a.span-link');
+  function refocus(what) {
+    var row = body.querySelector('tr[data-index="' + focusIndex + '"] ' + (what || "a.span-link"));
     if (row) { row.focus({preventScroll: true}); }
   }
 
@@ -212,6 +215,9 @@
       var id = toggle.dataset.row;
       var open = toggle.getAttribute("aria-expanded") === "true";
       if (open) { state.collapsed.add(id); state.expanded.delete(id); } else { state.collapsed.delete(id); state.expanded.add(id); }
+      // At once, before the rows under it arrive.
+      toggle.setAttribute("aria-expanded", open ? "false" : "true");
+      toggle.textContent = open ? "\u25B8" : "\u25BE";
       focusIndex = parseInt(toggle.closest("tr").dataset.index, 10);
       changed();
       return;
@@ -286,9 +292,11 @@
   if (panel) { breakKeys(panel); }
 
   function focusAt(index) {
-    focusIndex = Math.min(Math.max(index, 0), Math.max(total - 1, 0));
-    scrollToIndex(focusIndex);
-    var link = body.querySelector('tr[data-index="' + focusIndex + '"] a.span-link');
+    var target = Math.min(Math.max(index, 0), Math.max(total - 1, 0));
+    focusIndex = target;
+    scrollToIndex(target);
+    focusIndex = target;  // drawing the rows may have given the focus back to the old row
+    var link = body.querySelector('tr[data-index="' + target + '"] a.span-link');
     body.querySelectorAll("tr.is-focused").forEach(function (r) { r.classList.remove("is-focused"); });
     if (link) {
       link.closest("tr").classList.add("is-focused");
