@@ -14,6 +14,9 @@ CSP):
 - trace_page_ms_50k / trace_page_kb_50k: the first response for a 50,000-span trace (median
   over the three) and its size (targets <= 1,000 ms, <= 1,500 KB).
 - trace_page_ms_1m: the first response for the 1,000,000-span trace (target <= 3,000).
+- trace_scroll_end_ms_1m: in Chromium (Playwright, /usr/bin/chromium), from scrolling the
+  1,000,000-span trace's waterfall, freshly loaded, to its end until its last row is drawn
+  (its window fetched), median of three (target <= 1,000); absent without Chromium.
 - journey_command_ms: `manage.py journey ORDER --json` for that order, the whole process
   (interpreter and Django start-up included).
 - rps_journey: journey pages per second from a load generator in a second process (threads,
@@ -251,6 +254,43 @@ def timed_get(session, url: str) -> tuple[float, int]:
     return elapsed, len(answer.content)
 
 
+CHROMIUM = "/usr/bin/chromium"
+
+
+def scroll_to_end_ms(url: str, session, trace_id: str) -> float | None:
+    """Milliseconds from scrolling a trace's waterfall to its end until its last row shows,
+    in headless Chromium with the session's cookies (median of three); None without it."""
+    if not Path(CHROMIUM).exists():
+        return None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return None
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768})
+            context.add_cookies([{"name": c.name, "value": c.value, "url": url}
+                                 for c in session.cookies])
+            page = context.new_page()
+            times = []
+            for _ in range(3):  # a fresh page each time: no window of rows fetched before
+                page.goto(f"{url}/traces/{trace_id}/", timeout=120_000)
+                page.wait_for_selector("#waterfall.is-virtual tr.span-row")
+                last = page.evaluate(
+                    "document.getElementById('waterfall').waterfall.total()") - 1
+                started = time.perf_counter()
+                page.evaluate("(() => { const s = document.getElementById('waterfall-scroll');"
+                              " s.scrollTop = s.scrollHeight; })()")
+                page.wait_for_selector(f"#waterfall tr.span-row[data-index='{last}']",
+                                       state="visible", timeout=30_000)
+                times.append((time.perf_counter() - started) * 1000)
+            return round(statistics.median(times), 1)
+        finally:
+            browser.close()
+
+
 # Runs in a second process: `python -c LOAD URL COOKIE REQUESTS SECONDS THREADS`; threads
 # share the requests over keep-alive connections; prints {"done", "errors", "seconds"}.
 LOAD = """
@@ -296,6 +336,7 @@ def measure(workdir: Path) -> dict:
     env = _environment(folder)
     manage = str(ROOT / "manage.py")
     _run(env, manage, "migrate", "--no-input", "-v", "0")
+    _run(env, manage, "collectstatic", "--no-input", "-v", "0")  # the waterfall's script
     traces = folder / "traces"
     _run(env, manage, "simulate", "--orders", str(ORDERS), "--days", "14", "--until-days", "14",
          "--seed", "7", "--out", str(traces))
@@ -316,6 +357,9 @@ def measure(workdir: Path) -> dict:
         results["trace_page_kb_50k"] = round(max(size for _, size in firsts) / 1024, 1)
         ms, _ = timed_get(session, f"{server.url}/traces/{data['trace_1m']}/")
         results["trace_page_ms_1m"] = round(ms, 1)
+        scroll = scroll_to_end_ms(server.url, session, data["trace_1m"])
+        if scroll is not None:
+            results["trace_scroll_end_ms_1m"] = scroll
 
         order_url = f"{server.url}/orders/{data['order']}/"
         ms, _ = timed_get(session, order_url)

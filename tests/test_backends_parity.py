@@ -81,7 +81,9 @@ def order_page(client, order_id: str) -> dict:
         "violations": data["violations"],
         "steps": len(data["steps"]),
         "step_rows": len(re.findall(r'<tr(?: class="is-error")?><td>', timeline)),
-        "trace_links": re.findall(r'<a href="(/traces/[0-9a-f]+/)"><code>', body),
+        # Every trace of the order, each linked by its root service and operation.
+        "trace_links": re.findall(r'<a href="(/traces/[0-9a-f]+/)"><span class="service">',
+                                  body.split('id="traces-title"', 1)[1]),
     }
 
 

@@ -131,7 +131,9 @@ def test_system_map_metrics(model, mapping):
     assert overlay.metrics["shop_db"].count == 10  # no telemetry of its own: calls made to it
     assert overlay.metrics[("shop_api", "mes_api")].error_rate == 1.0
     svg = render.render_svg(model, overlay)
-    assert "1.00/s" in "".join(parse(svg).itertext())
+    assert "60/min" in "".join(parse(svg).itertext())  # a rate people read, not "1.00/s"
+    overlay.rate_unit = "h"
+    assert "3600/h" in "".join(parse(render.render_svg(model, overlay)).itertext())
 
 
 def test_render_cache(model, tmp_path):

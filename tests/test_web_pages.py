@@ -161,7 +161,11 @@ def test_order_journey_page(client, login_as, stored):
     assert "C-00777" not in body  # masked for onboarding
     assert AuditEntry.objects.filter(object_type="order", object_id="A-100002").exists()
     only = text(client.get(reverse("web:order", args=["A-100002"]), {"container": "shop_api"}))
-    assert "POST /api/partner/orders" not in only.split('id="timeline"')[1]
+    timeline = only.split('id="timeline"')[1].split('id="traces-title"')[0]
+    assert "POST /api/partner/orders" not in timeline
+    # Every trace of the order: time, root service and operation, duration, status.
+    traces = body.split('id="traces-title"')[1]
+    assert "mes-api</span> POST /api/partner/orders</a>" in traces and "200 ms" in traces
 
 
 def test_customer_page_lists_orders(client, login_as, stored):

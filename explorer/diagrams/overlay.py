@@ -72,9 +72,11 @@ class Overlay:
     title: str = ""
     stops: list[Stop] = field(default_factory=list)
     lang: str = "en"  # the language of the diagram's fixed words (explorer.diagrams.words)
+    rate_unit: str = "min"  # rates are drawn per "min" or per "h" (Metric.rate is per second)
 
     def fingerprint(self) -> str:
         data = {
+            "rate_unit": self.rate_unit,
             "steps": [asdict(s) for s in self.steps],
             "notes": {k: [asdict(n) for n in v] for k, v in sorted(self.element_notes.items())},
             "metrics": sorted((json.dumps(k), asdict(v)) for k, v in self.metrics.items()),

@@ -426,23 +426,39 @@ def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
                      f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{top:.2f} Z")
 
 
-def _metric_text(metric: Metric) -> str:
-    return (f"{metric.rate:.2f}/s · {metric.error_rate * 100:.1f}% err · "
-            f"p95 {metric.p95_ms:.0f} ms")
+RATE_UNITS = {"min": 60, "h": 3600}  # a rate people read: per minute or per hour
+
+
+def _metric_text(metric: Metric, unit: str = "min") -> str:
+    per = RATE_UNITS.get(unit, 60) * metric.rate
+    rate = f"{per:.1f}" if per < 10 else f"{per:.0f}"
+    return (f"{rate}/{unit if unit in RATE_UNITS else 'min'} · "
+            f"{metric.error_rate * 100:.1f}% err · p95 {metric.p95_ms:.0f} ms")
+
+
+def _metric_node(g, name: str, metric: Metric, unit: str, x: float, y: float) -> None:
+    """A metric as a label right under its element's box, for elements without a notes band
+    (an xlabel floats wherever graphviz finds room, away from the box it belongs to)."""
+    text = _e(_clip(_metric_text(metric, unit), NOTE_WIDTH))
+    g.node(name, label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
+                       f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
+                       f'</B></FONT></TD></TR></TABLE>>',
+           shape="plain", fixedsize="false", pos=f"{x:.2f},{y:.2f}!",
+           **{"class": "c4-metric"})
 
 
 def _state_name(note: Note) -> str:
     return note.text.rsplit("→", 1)[-1].strip()
 
 
-def _note_lines(notes: list[Note], metric: Metric | None, lang: str,
+def _note_lines(notes: list[Note], metric: Metric | None, lang: str, unit: str = "min",
                 width: float = NOTE_WIDTH - 4) -> list[tuple[str, str, bool]]:
     """An element's notes in its band: one line per kind (where it stopped first, then
     problems, then the states it set), each kind's first note with how many more; "+N more"
     when the band is full. The full list is in the element's tooltip."""
     lines: list[tuple[str, str, bool]] = []
     if metric is not None:
-        lines.append((_clip(_metric_text(metric), width), "#212529", True))
+        lines.append((_clip(_metric_text(metric, unit), width), "#212529", True))
     groups: dict[str, list[Note]] = {}
     for note in notes:
         groups.setdefault(note.severity if note.severity in NOTE_ORDER else "info",
@@ -623,11 +639,14 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         elif overlay.dimmed and eid not in involved:
             attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
             classes.append("c4-dimmed")
-        band = _note_lines(notes, overlay.metrics.get(eid), lang) if _has_notes_band(e) else []
         metric = overlay.metrics.get(eid)
+        band = (_note_lines(notes, metric, lang, overlay.rate_unit) if _has_notes_band(e)
+                else [])
+        if metric is not None and not _has_notes_band(e):
+            _metric_node(g, f"m{names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7)
         if notes or metric:  # the tooltip has it all (stores and queues have no band)
             extra_out.titles[dom_id(eid)] = "\n".join(
-                [e.name] + ([_metric_text(metric)] if metric else [])
+                [e.name] + ([_metric_text(metric, overlay.rate_unit)] if metric else [])
                 + [n.text for n in notes[:TOOLTIP_LINES]])
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
@@ -668,7 +687,8 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         metric = overlay.metrics.get((r.source, r.target))
         summary = _summary_lines(steps, reverse, lang)
         if metric is not None:
-            summary.append((_clip(_metric_text(metric), SUMMARY_WIDTH - 2), "#212529", True))
+            summary.append((_clip(_metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2),
+                            "#212529", True))
         attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
                  "color": "#707070", "id": f"rel-{index}"}
         classes = ["c4-relationship"]
@@ -728,6 +748,29 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
                label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
                      f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
                **{"class": "c4-call-label"})
+    # Calls measured between elements with no relationship in the model: drawn dashed, as
+    # undocumented steps are on journeys, with their metric.
+    documented = set(drawn) | {(b, a) for a, b in drawn} | set(extra)
+    for n, (pair, metric) in enumerate(sorted(
+            (k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))):
+        source, target = pair
+        if pair in documented or source not in lay.nodes or target not in lay.nodes:
+            continue
+        g.edge(names[source], names[target], style="dashed", color=WARNING_COLOUR,
+               penwidth="2", id=f"observed-{n}", **{"class": "c4-observed c4-undocumented"})
+        lines = [(word("undocumented call", lang), WARNING_COLOUR, False),
+                 (_clip(_metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True)]
+        size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
+        (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
+        spot = _free_spot((ax, ay), (bx, by), size, taken, area)
+        if spot is None:
+            continue  # no room: the call is drawn, its figures are on the analytics tables
+        taken.append((spot[0] - size[0] / 2, spot[1] - size[1] / 2,
+                      spot[0] + size[0] / 2, spot[1] + size[1] / 2))
+        g.node(f"o{n}", shape="plain", fixedsize="false", pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
+               label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+                     f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
+               **{"class": "c4-metric c4-undocumented"})
     return g.source.encode("utf-8"), extra_out
 
 

@@ -23,6 +23,7 @@ _RU = {
     "relationship in the model": "связь из модели",
     "calls of this order: count, total, slowest": "вызовы заказа: число, всего, самый долгий",
     "undocumented call (not in the model)": "вызов, которого нет в модели",
+    "undocumented call": "вызов не из модели",
     "state change": "смена состояния",
     "error": "ошибка",
     "SLA breach": "нарушение SLA",

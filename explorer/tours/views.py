@@ -33,7 +33,7 @@ from explorer.tours.illustrate import (
 from explorer.tours.loading import resolve_example, validate
 from explorer.tours.models import Answer, CheckQuestion, Tour, TourProgress
 from explorer.tours.persist import save_spec, spec_of
-from explorer.tours.progress import record_answer, record_visit
+from explorer.tours.progress import next_tours, record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
@@ -158,9 +158,25 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
                     for i, c in enumerate(question.choices)] if question else [],
         "question_text": _pick(question.text, question.text_ru) if question else "",
         "answer": answer,
+        "ending": (_ending(request, spec, tour, progress, config)
+                   if number == len(spec.steps) else None),
         **(extra or {}),
     }
     return render(request, "tours/play.html", context)
+
+
+def _ending(request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None,
+            config) -> dict:
+    """The end of a tour: what it went through, the answers, and the tour to take next."""
+    answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
+    later = [t for t in next_tours(request.user) if tour is None or t.pk != tour.pk]
+    return {
+        "steps": [{"title": _pick(s.title, s.title_ru),
+                   "where": config.names.get(s.focus, s.focus)} for s in spec.steps],
+        "answered": len(answers), "right": sum(1 for a in answers if a.correct),
+        "next_tour": later[0] if later else None,
+        "next_title": _pick(later[0].title, later[0].title_ru) if later else "",
+    }
 
 
 @requires("view_tours")

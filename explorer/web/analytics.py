@@ -21,7 +21,7 @@ from explorer.c4.drift import drift as drift_report
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map as system_map_overlay
-from explorer.diagrams.render import render_svg
+from explorer.diagrams.render import RATE_UNITS, render_svg
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
@@ -76,11 +76,18 @@ def _page_context(name: str, start: int | None, end: int | None, traces: int) ->
             "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES}
 
 
+def rate_unit(window: str) -> str:
+    """Rates per minute over hours, per hour over days: never "0.00/s"."""
+    return "min" if WINDOWS[window][0] <= 6 * HOUR_NS else "h"
+
+
 def map_svg(request, window: str, start: int | None, end: int | None,
             highlight: str | None = None) -> tuple[str, list[dict], int]:
     config = explorer_config()
     traces = window_traces(start, end)
-    overlay = system_map_overlay(traces, config.mapping, start, end)
+    covered = covered_start(traces, start)
+    overlay = system_map_overlay(traces, config.mapping, covered, end)
+    overlay.rate_unit = rate_unit(window)
     if highlight in config.model.elements:
         overlay.highlight = highlight
     base = reverse("web:system_map")
@@ -96,10 +103,19 @@ def map_svg(request, window: str, start: int | None, end: int | None,
             element = None
         else:
             label, element = config.names.get(key, key), key
-        rows.append({"label": label, "element": element, "rate": metric.rate,
+        rows.append({"label": label, "element": element,
+                     "rate": metric.rate * RATE_UNITS[overlay.rate_unit],
                      "error_rate": metric.error_rate, "p95_ms": metric.p95_ms,
                      "count": metric.count})
-    return svg, rows, len(traces)
+    return svg, rows, len(traces), covered
+
+
+def covered_start(traces: list, start: int | None) -> int | None:
+    """Where the traces read really begin: the window's start, unless the cap on traces cut
+    it (then the oldest trace read), so rates are over the time the numbers cover."""
+    if start is None or len(traces) < settings.EXPLORER_ANALYTICS_MAX_TRACES or not traces:
+        return start
+    return max(start, min(t.start_ns for t in traces if t.spans))
 
 
 @requires("view_analytics")
@@ -107,10 +123,12 @@ def map_svg(request, window: str, start: int | None, end: int | None,
 def system_map(request):
     name, start, end = _window(request)
     highlight = clean_text(request.GET.get("element"), 80) or None
-    svg, rows, count = _cached(request, f"map:{highlight}", name,
-                               lambda: map_svg(request, name, start, end, highlight))
+    svg, rows, count, covered = _cached(request, f"map:{highlight}", name,
+                                        lambda: map_svg(request, name, start, end, highlight))
     return render(request, "web/map.html", {
         **_page_context(name, start, end, count), "svg": svg, "metrics": rows,
+        "covered_ns": covered if covered != start else None,
+        "per_hour": rate_unit(name) == "h",
         "highlight": highlight,
         "svg_url": reverse("web:map_svg") + f"?window={name}",
         "png_url": reverse("web:map_png") + f"?window={name}"})

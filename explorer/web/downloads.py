@@ -159,7 +159,7 @@ def trace_diagram_download(request, trace_id, fmt):
 @source_errors
 def map_diagram_download(request, fmt):
     name, start, end = _window(request)
-    svg, _rows, _count = map_svg(request, name, start, end)
+    svg, *_ = map_svg(request, name, start, end)
     return _diagram(request, svg, f"system-map-{name}", fmt, "system_map", name)
 
 

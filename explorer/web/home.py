@@ -4,14 +4,20 @@ order-status snapshot), and the page listing all orders of one status."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.contrib.auth.models import User
 from django.core.paginator import Paginator
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.access import requires
+from accounts.models import AuditEntry
+from explorer.alerts.views import open_alert_count
 from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.models import OrderStatus
@@ -146,11 +152,42 @@ def order_list(request):
     return render(request, "web/order_list.html", context)
 
 
+def administration(user) -> dict | None:
+    """The administrator's home: users, lockouts, the audit log, tour progress, alerts, with
+    counts; None for roles that administer nothing."""
+    if not (user.has_perm("accounts.manage_users") or user.has_perm("accounts.view_audit")):
+        return None
+    since = timezone.now() - timedelta(days=1)
+    limit = getattr(settings, "AXES_FAILURE_LIMIT", 5)
+    links = []
+    if user.has_perm("accounts.manage_users"):
+        links += [
+            {"url": reverse("admin:auth_user_changelist"), "title": _("Users"),
+             "count": User.objects.filter(is_active=True).count(),
+             "note": _("active accounts; roles, second-factor devices")},
+            {"url": reverse("admin:axes_accessattempt_changelist"), "title": _("Lockouts"),
+             "count": AccessAttempt.objects.filter(failures_since_start__gte=limit).count(),
+             "note": _("accounts or addresses locked after failed logins")},
+            {"url": reverse("tours:progress_all"), "title": _("Tour progress"), "count": None,
+             "note": _("who finished which onboarding tour")},
+        ]
+    if user.has_perm("accounts.view_audit"):
+        links.append({"url": reverse("accounts:audit_log"), "title": _("Audit log"),
+                      "count": AuditEntry.objects.filter(time__gte=since).count(),
+                      "note": _("entries in the last 24 hours")})
+    if user.has_perm("accounts.view_analytics"):
+        links.append({"url": reverse("alerts:list"), "title": _("Alerts"),
+                      "count": open_alert_count(user),
+                      "note": _("open alerts and their rules")})
+    return {"links": links}
+
+
 @requires("view_tours")
 @source_errors
 def home(request):
     user = request.user
     context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
+                     "administration": administration(user),
                      "can_search": user.has_perm("accounts.view_analytics"),
                      "q": clean_text(request.GET.get("q")),
                      "nothing_found": False}

@@ -187,6 +187,24 @@ def _days(steps: list[dict]) -> list[tuple[str, list[dict]]]:
     return list(days.items())
 
 
+def _trace_list(request, traces) -> list[dict]:
+    """Every trace of the order by start: time, root service and operation, duration and
+    status, as a list people can read (not bare ids)."""
+    rows = []
+    for trace in sorted(traces, key=lambda t: (t.start_ns, t.trace_id)):
+        spans = trace.spans
+        root = min((s for s in spans if s.parent_id is None), key=lambda s: s.start_ns,
+                   default=spans[0] if spans else None)
+        rows.append({
+            "trace_id": trace.trace_id, "url": _url("web:trace", trace.trace_id),
+            "start_ns": trace.start_ns if spans else None,
+            "duration_ns": max(trace.end_ns - trace.start_ns, 0) if spans else 0,
+            "service": shown(request, root.resource.service_name) if root else "",
+            "operation": shown(request, root.name) if root else "",
+            "spans": len(spans), "errors": sum(1 for s in spans if s.is_error)})
+    return rows
+
+
 def journey_context(request, order_id: str) -> dict | None:
     """Everything the page shows, redacted for the viewer; cached briefly per viewer kind."""
     pol = common.policy(request)
@@ -229,7 +247,7 @@ def journey_context(request, order_id: str) -> dict | None:
         "steps_total": len(overlay.steps),
         "stop": next((p for p in playback if p.get("stop")), None),
         "differences": _differences(result, overlay, config.graph),
-        "trace_links": [(t, _url("web:trace", t)) for t in data["traces"]],
+        "trace_links": _trace_list(request, result.journey.traces),
         "downloads": {
             "json": _url("web:journey_json", order_id),
             "svg": _url("web:journey_svg", order_id),

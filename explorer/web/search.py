@@ -32,6 +32,22 @@ def _go(name: str, value: str):
         return None
 
 
+def _find(source, q: str, sees_ids: bool):
+    """A redirect to the page of the order, customer (for viewers who see raw ids) or trace
+    with exactly this id, or None."""
+    if source.find_traces(ORDER_KEY, q, limit=1):
+        return _go("web:order", q)
+    if sees_ids and source.find_traces(CUSTOMER_KEY, q, limit=1):
+        return _go("web:customer", q)
+    if TRACE_ID.fullmatch(q):
+        try:
+            prepared_trace(source, q)  # warms the trace page's cache too
+            return _go("web:trace", q)
+        except TraceNotFound:
+            return None
+    return None
+
+
 @requires("view_journeys")
 @source_errors
 def lookup(request):
@@ -50,16 +66,13 @@ def lookup(request):
         refused = refuse_raw_identifier(request, "customer", q)
         if refused is not None:
             return refused
-    elif source.find_traces(ORDER_KEY, q, limit=1):
-        target = _go("web:order", q)
-    elif sees_ids and source.find_traces(CUSTOMER_KEY, q, limit=1):
-        target = _go("web:customer", q)
-    elif TRACE_ID.fullmatch(q):
-        try:
-            prepared_trace(source, q)  # warms the trace page's cache too
-            target = _go("web:trace", q)
-        except TraceNotFound:
-            pass
+    else:
+        # Ids are matched as typed, then in upper and in lower case: "a-100001" finds
+        # A-100001, a trace id pasted in capitals finds its lower-case hex.
+        for text in dict.fromkeys((q, q.upper(), q.lower())):
+            target = _find(source, text, sees_ids)
+            if target is not None:
+                break
     if target is not None:
         return target
     return render(request, "web/home.html", {

@@ -21,7 +21,7 @@ from explorer.caching import LocalCache, SharedCache, cache_key
 from explorer.sources.base import ReadsStoredLayouts, SourceError, TraceSource
 from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
-from explorer.web.waterfall import Bucket, histogram, minimap
+from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
 
 CACHE_SECONDS = 600
 LRU_MAX_SPANS = 3_000_000
@@ -53,6 +53,8 @@ class PreparedTrace:
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _stats: list | None = field(default=None, repr=False)
     _rows: array | None = field(default=None, repr=False)
+    _depth_rows: dict[int, list[int]] = field(default_factory=dict, repr=False)
+    _max_depth: int | None = field(default=None, repr=False)
 
     @property
     def trace(self) -> Trace:
@@ -117,6 +119,18 @@ class PreparedTrace:
                 rows[at] = row
             self._rows = rows
         return self._rows[position]
+
+    @property
+    def max_depth(self) -> int:
+        if self._max_depth is None:
+            self._max_depth = max(self.order.depth, default=0)
+        return self._max_depth
+
+    def rows_at_depth(self, depth: int) -> list[int]:
+        """Rows at `depth` or deeper with children (kept: asked again for every window)."""
+        if depth not in self._depth_rows:
+            self._depth_rows[depth] = rows_to_collapse(self.order, depth)
+        return self._depth_rows[depth]
 
     def operation_stats(self):
         """Self time and statistics per operation: from a stored layout, else computed on

@@ -33,6 +33,7 @@ from explorer.web.waterfall import (
     build_rows,
     hidden_runs,
     parse_collapsed,
+    svg_number,
     visible_count,
     visible_index,
     visible_window,
@@ -45,6 +46,7 @@ INLINE_STATS_SPANS = 20_000
 STATS_ROWS = 50
 SEARCH_RESULTS = 50
 MAX_ID = 200
+MAX_LEVEL_CHOICES = 30  # offered in "Levels shown"
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,25 @@ def fresh(view):
     return retried
 
 
+def _collapsed(request, prepared: PreparedTrace) -> tuple[set[int], dict]:
+    """The rows collapsed for this request: with `levels` (how many levels of the tree are
+    shown) the rows at that depth and deeper, plus `collapsed`, minus `expanded` (rows the
+    user opened again); and the state to send back to the page."""
+    size = len(prepared.order)
+    collapsed = parse_collapsed(request.GET.get("collapsed"), size)
+    expanded = parse_collapsed(request.GET.get("expanded"), size)
+    levels = clean_int(request.GET.get("levels"), 0, 0, 10_000)
+    result = set(collapsed)
+    if 0 < levels <= prepared.max_depth:
+        result.update(prepared.rows_at_depth(levels - 1))
+    else:
+        levels = 0
+    result -= expanded
+    state = {"collapsed": ",".join(str(c) for c in sorted(collapsed)),
+             "expanded": ",".join(str(c) for c in sorted(expanded)), "levels": levels}
+    return result, state
+
+
 def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: int,
                   limit: int, collapsed: set[int], matches: set[int] = frozenset()) -> dict:
     runs = hidden_runs(prepared.order, collapsed)
@@ -119,7 +140,9 @@ def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: i
             "name": redact_text(row.name, pol), "service": redact_text(row.service, pol),
             "has_children": row.has_children, "collapsed": row.collapsed,
             "offset_ns": row.offset_ns, "duration_ns": row.duration_ns,
-            "error": row.error, "critical": row.critical, "x": row.bar_x, "w": row.bar_width,
+            "error": row.error, "critical": row.critical,
+            # Machine-formatted: a localised "0,5" is no SVG length.
+            "x": svg_number(row.bar_x), "w": svg_number(row.bar_width),
             "classes": " ".join(classes),
             # The row lets the span's page read one chunk of a huge stored trace.
             "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
@@ -182,7 +205,7 @@ def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
 def trace_page(request, where: TraceWhere):
     prepared = where.load(request)
     size = len(prepared.order)
-    collapsed = parse_collapsed(request.GET.get("collapsed"), size)
+    collapsed, state = _collapsed(request, prepared)
     query = clean_text(request.GET.get("q"))
     results = _search(request, prepared, query) if query else []
     matches = {r["row"] for r in results}
@@ -191,7 +214,7 @@ def trace_page(request, where: TraceWhere):
     if at >= 0:
         runs = hidden_runs(prepared.order, collapsed)
         index = visible_index(at, runs)
-        offset = max((index or 0) - 5, 0)
+        offset = (index or 0) // WINDOW * WINDOW  # a whole window, as the script asks them
     rows = _rows_context(request, prepared, where, offset, WINDOW, collapsed, matches)
     selected = clean_text(request.GET.get("span"))
     context = {
@@ -209,7 +232,11 @@ def trace_page(request, where: TraceWhere):
         "warnings": [shown(request, w) for w in prepared.warnings[:20]],
         "query": query,
         "results": results,
-        "collapsed": ",".join(str(c) for c in sorted(collapsed)),
+        **state,
+        "window": WINDOW,
+        "matches": ",".join(str(r["row"]) for r in results),
+        "level_choices": range(1, min(prepared.max_depth, MAX_LEVEL_CHOICES) + 1),
+        "compare_url": reverse("web:compare") if not where.upload else None,
         "rows_url": where.url("trace_rows"),
         "page_url": where.url("trace"),
         "stats_url": where.url("trace_stats"),
@@ -236,19 +263,27 @@ def trace_page(request, where: TraceWhere):
 
 @fresh
 def trace_rows(request, where: TraceWhere):
-    """More rows: JSON {html, offset, next_offset, total}, or the bare HTML with ?format=html."""
+    """A window of rows: JSON {html, offset, next_offset, total, rows, index}, or the bare HTML
+    with ?format=html. `at=ROW` asks for the window holding that row (`index`: its place among
+    the visible rows, null when a collapsed span hides it)."""
     prepared = where.load(request)
     size = len(prepared.order)
-    collapsed = parse_collapsed(request.GET.get("collapsed"), size)
+    collapsed, _state = _collapsed(request, prepared)
     offset = clean_int(request.GET.get("offset"), 0, 0, max(size - 1, 0))
     limit = clean_int(request.GET.get("limit"), WINDOW, 1, MAX_WINDOW)
+    at = clean_int(request.GET.get("at"), -1, -1, max(size - 1, 0))
+    index = None
+    if at >= 0:  # the window of `limit` rows that holds this row (a search hit), if shown
+        index = visible_index(at, hidden_runs(prepared.order, collapsed))
+        if index is not None:
+            offset = index // limit * limit
     context = _rows_context(request, prepared, where, offset, limit, collapsed)
     html = render_to_string("web/_rows.html", context, request=request)
     if request.GET.get("format") == "html":
         return HttpResponse(html)
     return JsonResponse({"html": html, "offset": context["offset"],
                          "next_offset": context["next_offset"], "total": context["total"],
-                         "rows": [r["row"] for r in context["rows"]]})
+                         "rows": [r["row"] for r in context["rows"]], "index": index})
 
 
 def _attributes(request, attributes: dict) -> list[tuple[str, str]]:

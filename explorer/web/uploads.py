@@ -33,7 +33,7 @@ from explorer.sources.summary import merged_trace
 from explorer.traces.decompress import Limits
 from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file
-from explorer.web.common import shown, source_errors
+from explorer.web.common import clean_text, shown, source_errors
 from explorer.web.formatting import format_count
 from explorer.web.traces import (
     TraceWhere,
@@ -264,8 +264,15 @@ def upload_result(request, key):
     rows = [{"trace_id": s.trace_id, "root": shown(request, f"{s.root_service}: {s.root_name}"),
              "span_count": s.span_count, "duration_ns": s.duration_ns,
              "errors": s.error_count, "start_ns": s.start_ns} for s in summaries]
+    # The filter: text in the root or the trace id, and/or only traces with errors.
+    needle = clean_text(request.GET.get("q")).casefold()
+    errors_only = request.GET.get("errors") == "1"
+    shown_rows = [r for r in rows if (not needle or needle in r["root"].casefold()
+                                      or needle in r["trace_id"].casefold())
+                  and (not errors_only or r["errors"])]
     return render(request, "web/upload_result.html", {
-        "key": key, "traces": rows,
+        "key": key, "traces": shown_rows, "trace_total": len(rows), "q": needle,
+        "errors_only": errors_only,
         "problems": [shown(request, p) for p in source.problems]})
 
 

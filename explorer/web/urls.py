@@ -5,6 +5,7 @@ from django.urls import path
 
 from explorer.web import (
     analytics,
+    compare,
     downloads,
     home,
     journeys,
@@ -46,6 +47,7 @@ urlpatterns = [
          name="customer_csv"),
     path("customers/<path:customer_id>/", journeys.customer, name="customer"),
     # Traces
+    path("compare/", compare.compare, name="compare"),
     path("traces/<path:trace_id>/rows/", traces.rows, name="trace_rows"),
     path("traces/<path:trace_id>/stats/", traces.stats, name="trace_stats"),
     path("traces/<path:trace_id>/diagram/", traces.diagram, name="trace_diagram"),

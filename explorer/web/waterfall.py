@@ -20,6 +20,11 @@ from explorer.traces.model import Span
 BAR_SCALE = 1000.0  # bars are drawn in a 0..1000 wide SVG viewBox
 
 
+def svg_number(value: float) -> str:
+    """A number for SVG geometry or a data attribute: a dot, never the page language's comma."""
+    return f"{value:.2f}".rstrip("0").rstrip(".") or "0"
+
+
 def hidden_runs(tree: TreeOrder, collapsed: Iterable[int]) -> list[tuple[int, int]]:
     """The runs of rows [first, stop) hidden by the collapsed rows (nested ones absorbed)."""
     runs: list[tuple[int, int]] = []
@@ -131,6 +136,18 @@ class Bucket:
     def top(self) -> float:
         return round(100 - self.height, 2)
 
+    @property
+    def svg_top(self) -> str:
+        return svg_number(self.top)
+
+    @property
+    def svg_x(self) -> str:
+        return svg_number(self.x)
+
+    @property
+    def svg_height(self) -> str:
+        return svg_number(self.height)
+
 
 def histogram(spans: Iterable[Span], start_ns: int, duration_ns: int,
               buckets: int = HISTOGRAM_BUCKETS) -> list[Bucket]:
@@ -144,6 +161,13 @@ def minimap(counts: list[int], errors: list[int]) -> list[Bucket]:
     size = len(counts)
     return [Bucket(round(100 * i / size, 2), c, e, round(100 * c / top, 2))
             for i, (c, e) in enumerate(zip(counts, errors, strict=True))]
+
+
+def rows_to_collapse(tree: TreeOrder, depth: int) -> list[int]:
+    """The rows at `depth` or deeper that have children: collapsing them shows the tree to
+    that depth, and expanding one of them shows one more level under it."""
+    depths, ends = tree.depth, tree.end
+    return [row for row in range(len(tree)) if depths[row] >= depth and ends[row] > row + 1]
 
 
 def parse_collapsed(text: str | None, size: int, most: int = 2000) -> set[int]:
