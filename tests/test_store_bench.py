@@ -18,6 +18,8 @@ CORE_KEYS = {
     "ingest_spans_per_s",
     "lookup_ms",
     "peak_rss_mb_ingest_1m",
+    "ingest_pieces_spans_per_s",
+    "peak_rss_mb_ingest_pieces",
 }
 
 
