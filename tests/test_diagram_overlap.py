@@ -14,7 +14,7 @@ from django.core.management import call_command
 from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
 from explorer.c4.traceset import read_traces
-from explorer.configuration import ExplorerConfig
+from explorer.configuration import Configuration
 from explorer.diagrams import render
 from explorer.diagrams.journey import journey_overlay
 from explorer.journeys.report import report_orders
@@ -33,7 +33,7 @@ ALEXANDRITE = DEFAULT_MODEL.parent
 def explorer_config():
     """The default configuration from its files (the database's mapping rules left aside)."""
     model = load_model(DEFAULT_MODEL)
-    return ExplorerConfig(model, load_mapping(DEFAULT_MAPPING, model),
+    return Configuration(model, load_mapping(DEFAULT_MAPPING, model),
                           load_state_graph(ALEXANDRITE / "states.json", model.elements),
                           load_sla(ALEXANDRITE / "sla.json", model.elements),
                           {eid: e.name for eid, e in model.elements.items()})

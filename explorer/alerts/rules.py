@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from explorer.alerts.models import AlertRule
-from explorer.configuration import ExplorerConfig
+from explorer.configuration import Configuration
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order
 from explorer.journeys.conformance import check_states
@@ -56,7 +56,7 @@ class Situation:
     """What every rule judges against."""
 
     source: TraceSource
-    config: ExplorerConfig
+    config: Configuration
     now_ns: int
 
 
@@ -207,7 +207,7 @@ def describe_order(finding: Finding, at: Situation) -> None:
     finding.facts["messages"] = messages
 
 
-def consumers_of(config: ExplorerConfig, queue: str | None, producer: str) -> list[str]:
+def consumers_of(config: Configuration, queue: str | None, producer: str) -> list[str]:
     """The containers the model says the queue delivers to, other than the producer."""
     if queue is None:
         return []

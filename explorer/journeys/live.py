@@ -73,7 +73,7 @@ IN_SLICE = 500
 
 
 class Judging(Protocol):
-    """What judging an order needs of the explorer's configuration (ExplorerConfig has it)."""
+    """What judging an order needs of the explorer's configuration (Configuration has it)."""
 
     graph: StateGraph
     names: dict[str, str]
