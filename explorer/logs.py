@@ -34,7 +34,7 @@ def _with_request_id(factory):
         record.request_id = _request_id.get()  # "-" outside requests
         return record
 
-    make.adds_request_id = True  # type: ignore[attr-defined]
+    make.adds_request_id = True
     return make
 
 
