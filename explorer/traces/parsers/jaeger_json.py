@@ -65,22 +65,23 @@ def tag_value(tag: dict) -> object:
         if value in ("true", "false"):
             return value == "true"
     elif kind == "int64":
-        if type(value) is not bool and type(value) is not float:
+        if isinstance(value, (int, str)) and type(value) is not bool:
             try:
                 return int(value)
-            except (TypeError, ValueError):
+            except ValueError:
                 pass
     elif kind == "float64":
-        if type(value) is not bool:
+        if isinstance(value, (int, float, str)) and type(value) is not bool:
             try:
                 return float(value)
-            except (TypeError, ValueError):
+            except ValueError:
                 pass
     elif kind == "binary":
-        try:
-            return base64.b64decode(value, validate=True)
-        except (binascii.Error, TypeError, ValueError):
-            pass
+        if isinstance(value, str):
+            try:
+                return base64.b64decode(value, validate=True)
+            except (binascii.Error, ValueError):
+                pass
     elif kind == "string":
         if type(value) is str:
             return value
@@ -115,12 +116,12 @@ def _resource(process: object) -> Resource:
 
 
 def _micros(value: object, what: str) -> int:
-    if type(value) is bool:
-        raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
-    try:
-        return int(value) * 1000
-    except (TypeError, ValueError):
-        raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}") from None
+    if isinstance(value, (int, float, str)) and type(value) is not bool:
+        try:
+            return int(value) * 1000
+        except ValueError:
+            pass
+    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
 
 
 def _parent_and_links(span: dict, trace_id: str) -> tuple[str | None, RefType, list[Link]]:
@@ -177,16 +178,18 @@ def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
     attrs = tags_of(raw.get("tags"))
     kind = SpanKind.UNSPECIFIED
     kind_tag = attrs.get("span.kind")
-    if kind_tag in _KINDS:
-        kind = _KINDS[attrs.pop("span.kind")]
+    if isinstance(kind_tag, str) and kind_tag in _KINDS:
+        kind = _KINDS[kind_tag]
+        del attrs["span.kind"]
     status = StatusCode.UNSET
     if attrs.get("error") in (True, "true"):
         status = StatusCode.ERROR
     if attrs.get("error") in (True, False, "true", "false"):
         del attrs["error"]
     code = attrs.get("otel.status_code")
-    if code in _STATUS:
-        status = _STATUS[attrs.pop("otel.status_code")]
+    if isinstance(code, str) and code in _STATUS:
+        status = _STATUS[code]
+        del attrs["otel.status_code"]
     message = attrs.pop("otel.status_description", "")
     scope_name = attrs.pop("otel.scope.name", None) or attrs.pop("otel.library.name", "")
     scope_version = attrs.pop("otel.scope.version", None) or attrs.pop("otel.library.version", "")

@@ -223,9 +223,10 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
     code = StatusCode.UNSET
     message = ""
     if status:
-        code = _STATUS.get(status.get("code", 0))
-        if code is None:
+        found = _STATUS.get(status.get("code", 0))
+        if found is None:
             raise BadInput(f"status code {describe(status['code'])} is not a status code")
+        code = found
         message = status.get("message") or ""
     return Span(
         trace_id, span_id, parent_id, name, kind, start_ns, end_ns, resource,

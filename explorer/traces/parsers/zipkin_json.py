@@ -75,12 +75,12 @@ def shared_server_id(trace_id: str, span_id: str) -> str:
 def _micros(value: object, what: str) -> int:
     if value is None:
         return 0
-    if type(value) is bool:
-        raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
-    try:
-        return int(value) * 1000
-    except (TypeError, ValueError):
-        raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}") from None
+    if isinstance(value, (int, float, str)) and type(value) is not bool:
+        try:
+            return int(value) * 1000
+        except ValueError:
+            pass
+    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
 
 
 def _endpoint(raw: object, what: str) -> dict:
@@ -151,16 +151,18 @@ def span_of(span: dict, resources: dict[str, Resource]) -> Span:
     if resource is None:
         resource = resources[service] = Resource(service, {"service.name": service})
 
-    attrs = _peer_attributes(span["remoteEndpoint"], kind)
-    attrs.update((str(k), v if type(v) is str else str(v)) for k, v in span["tags"].items())
+    # Status and scope come from the tags (all strings), never from the peer attributes.
+    tags = {str(k): v if type(v) is str else str(v) for k, v in span["tags"].items()}
     status, message = StatusCode.UNSET, ""
-    if "error" in attrs:
-        status, message = StatusCode.ERROR, attrs.pop("error")
-    if attrs.get("otel.status_code") in _STATUS:
-        status = _STATUS[attrs.pop("otel.status_code")]
-    message = attrs.pop("otel.status_description", message)
-    scope = Scope(attrs.pop("otel.scope.name", None) or attrs.pop("otel.library.name", ""),
-                  attrs.pop("otel.scope.version", None) or attrs.pop("otel.library.version", ""))
+    if "error" in tags:
+        status, message = StatusCode.ERROR, tags.pop("error")
+    if tags.get("otel.status_code") in _STATUS:
+        status = _STATUS[tags.pop("otel.status_code")]
+    message = tags.pop("otel.status_description", message)
+    scope = Scope(tags.pop("otel.scope.name", "") or tags.pop("otel.library.name", ""),
+                  tags.pop("otel.scope.version", "") or tags.pop("otel.library.version", ""))
+    attrs = _peer_attributes(span["remoteEndpoint"], kind)
+    attrs.update(tags)
     events = []
     for annotation in span["annotations"]:
         event_name, attributes = _event_of(annotation["value"])
@@ -172,20 +174,20 @@ def span_of(span: dict, resources: dict[str, Resource]) -> Span:
 def _event_of(value: str) -> tuple[str, dict]:
     """An annotation value as an event name and attributes (see the module docstring); a value
     in neither packing is the name, with no attributes."""
-    packed = None
     name, bar, rest = value.partition("|")
     if bar and rest.startswith("{"):
         attributes_json, bar, dropped = rest.rpartition("|")
         if bar and dropped.isdigit():
-            packed = name, _json_object(attributes_json)
+            attributes = _json_object(attributes_json)
+            if attributes is not None:
+                return name, attributes
     elif value.startswith("{"):
         whole = _json_object(value)
         if whole is not None and len(whole) == 1:
-            [(event_name, attributes)] = whole.items()
-            packed = event_name, attributes if isinstance(attributes, dict) else None
-    if packed is None or packed[1] is None:
-        return value, {}
-    return packed
+            [(event_name, packed)] = whole.items()
+            if isinstance(packed, dict):
+                return event_name, packed
+    return value, {}
 
 
 def _json_object(text: str) -> dict | None:
