@@ -20,6 +20,7 @@ from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import http_server
 from explorer.receiver.service import Receiver
+from explorer.sources.config import EMBEDDED
 from explorer.sources.registry import configured
 
 
@@ -163,10 +164,10 @@ class Command(BaseCommand):
         if options["source"]:
             return options["source"]
         if config.mode == "full":
-            return "store"
+            return EMBEDDED  # the pages read the stored reference under this name too
         from django.conf import settings
 
-        name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", "store")
+        name = getattr(settings, "EXPLORER_DEFAULT_BACKEND", EMBEDDED)
         if configured().get(name, {}).get("kind", "store") == "store":
             raise CommandError(
                 "EXPLORER_RECEIVER_MODE=index keeps no spans: set EXPLORER_DEFAULT_BACKEND to "
