@@ -154,8 +154,7 @@ def order_snapshot(
     wanted = order_ids(source) if orders is None else orders
     # Read once for the journeys, then the reference's baseline and samples.
     lookups = lookups_for(source, len(wanted))
-    journeys = [j for j in assemble_journeys(lookups, wanted, (None, None), container_of)
-                if j.spans]
+    journeys = assemble_journeys(lookups, wanted, (None, None), container_of)
     conformances = [check_states(journey, graph, now) for journey in journeys]
     samples = {j.order_id: OrderSample.of(j, c)
                for j, c in zip(journeys, conformances, strict=True)}
@@ -180,14 +179,13 @@ def order_rows(
     names: Mapping[str, str] | None = None,
 ) -> list[OrderStatusRow]:
     """The rows of a few orders judged against a given baseline, each journey read on its
-    own (what the live worker computes again after new spans; an order without spans any
-    more has no row)."""
+    own (what the live worker computes again after new spans), as order_snapshot() has
+    them."""
     rows = []
     for order_id in orders:
         journey = journey_for_order(source, order_id, container_of=container_of)
-        if journey.spans:
-            conformance = check_states(journey, graph, now_ns)
-            rows.append(_row(journey, conformance, baseline, now_ns, names or {}))
+        conformance = check_states(journey, graph, now_ns)
+        rows.append(_row(journey, conformance, baseline, now_ns, names or {}))
     return rows
 
 
