@@ -18,7 +18,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from django.utils import timezone
 
-from accounts.testing import make_user
+from accounts.testing import make_user, pseudonym_of
 from explorer.alerts.config import WebhookConfigError, parse_webhooks
 from explorer.alerts.delivery import SIGNATURE_HEADER, deliver, send_webhooks
 from explorer.alerts.models import Alert, AlertRule, Delivery
@@ -149,7 +149,7 @@ def test_email_to_each_recipient_redacted_for_their_role(smtp):
     assert "/orders/A-300001/" in to_support
     for address in ("analyst@alexandrite.example", "oncall@alexandrite.example"):
         text = smtp.to(address)[0]
-        assert "C-00123" not in text and "C-0…23" in text, address
+        assert "C-00123" not in text and pseudonym_of("C-00123") in text, address
     subject = [m["Subject"] for m in smtp.messages][0]
     assert subject == "[Alexandrite] Lost order: A-300001"
 
@@ -161,7 +161,7 @@ def test_a_customer_id_no_pattern_knows_is_masked_too(smtp):
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     deliver([make_alert(customer_id="alice-smith-77")], rules, {})
     text = smtp.to("oncall@alexandrite.example")[0]
-    assert "alice-smith-77" not in text and "ali…77" in text
+    assert "alice-smith-77" not in text and pseudonym_of("alice-smith-77") in text
 
 
 @pytest.mark.django_db
@@ -232,7 +232,7 @@ def test_signed_webhooks_a_failing_and_a_slow_endpoint_hold_up_no_other(hook_ser
     assert payload["text"].startswith("[Alexandrite] Lost order: A-300001\n")
     # No raw customer id unless the webhook is configured to carry them.
     assert "C-00123" not in body.decode()
-    assert payload["alert"]["customer_id"] == "C-0…23"
+    assert payload["alert"]["customer_id"] == pseudonym_of("C-00123")
     assert Delivery.objects.filter(alert=alert).count() == 3
 
 

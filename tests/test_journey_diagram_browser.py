@@ -8,9 +8,9 @@ import io
 import re
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
+from explorer.caching import reset_caches
 from tests.browser_support import ARTIFACTS, log_in, screenshot
 from tests.test_web_browser import serious_violations
 
@@ -22,10 +22,8 @@ STOP_WORDS = {"en": {"lost": "never consumed", "stuck": "waiting", "complete": "
 @pytest.fixture
 def simulated(transactional_db, tmp_path):
     from explorer.journeys.models import OrderStatus
-    from explorer.web import trace_cache
 
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     folder = tmp_path / "traces"
     call_command("simulate", "--orders", "150", "--days", "12", "--until-days", "12", "--seed", "7",
                  "--fault-rate", "lost_message=0.06", "--fault-rate", "slow_price=0.1",
@@ -44,8 +42,7 @@ def simulated(transactional_db, tmp_path):
     missing = [k for k, v in picks.items() if v is None]
     assert not missing, f"the simulation has no {missing} order"
     yield {k: v.order_id for k, v in picks.items()}
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
 
 
 def _text_px(page) -> float:

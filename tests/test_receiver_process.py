@@ -189,7 +189,7 @@ def test_receive_runs_the_live_worker(tmp_path):
     migrate(env)
     running = start_receiver(env)
     try:
-        assert "live worker: order statuses from store" in running.log_text()
+        assert "live worker: order statuses from embedded" in running.log_text()
         batch = sdk_batches(1)[0]
         exporter = HttpExporter(endpoint=running.url, headers=AUTH)
         assert exporter.export(batch) is SpanExportResult.SUCCESS

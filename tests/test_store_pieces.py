@@ -10,13 +10,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from explorer.caching import reset_caches
 from explorer.store import codec
 from explorer.store.ingest import ingest, lay_out_stored, store_traces
 from explorer.store.models import StoredTrace, TraceAttribute, TraceChunk, TraceOperation
 from explorer.store.source import StoreSource
 from explorer.traces.model import Trace
 from explorer.traces.normalise import absent_parent
-from explorer.web import trace_cache
 from tests.test_ingest import otlp_document
 from tests.web_support import tree_trace
 
@@ -27,7 +27,7 @@ WHOLE, PIECES = "ab" * 16, "cd" * 16
 @pytest.fixture
 def small_chunks(monkeypatch):
     monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", CHUNK)
-    trace_cache.forget_all()
+    reset_caches()
 
 
 def big_trace(trace_id: str) -> Trace:

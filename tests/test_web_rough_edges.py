@@ -5,13 +5,12 @@ the favicon, the header on pages without the explorer's stylesheet."""
 import json
 
 import pytest
-from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.urls import reverse
 
+from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
-from explorer.web import trace_cache
 from tests.journey_support import complete_order
 from tests.tours_support import serve_from_memory
 from tests.web_support import tree_trace
@@ -19,13 +18,11 @@ from tests.web_support import tree_trace
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     store_traces([*complete_order("A-100001", customer_id="C-00123").traces,
                   tree_trace("ab" * 16)])
     yield
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
 
 
 def page(client, url, **params) -> str:
@@ -88,7 +85,6 @@ def otlp(*roots: tuple[str, str, bool]) -> bytes:
 
 
 def test_the_upload_list_has_a_filter(client, login_as, db):
-    cache.clear()
     login_as("support")
     data = otlp(("11" * 16, "GET /price", False), ("22" * 16, "POST /orders", True),
                 ("33" * 16, "GET /price/{id}", True))

@@ -9,12 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
 from django.core.management import call_command
 
+from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Resource, Span, SpanKind, Trace
-from explorer.web import trace_cache
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import complete_order
 from tests.test_web_browser import serious_violations
@@ -38,15 +37,13 @@ def price(trace_id: str, ms: int, cached: bool = False) -> Trace:
 
 @pytest.fixture
 def stored(transactional_db):
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     store_traces([*complete_order("A-100001").traces, tree_trace(TRACE_ID),
                   price("5" * 32, 900), price("6" * 32, 40, cached=True),
                   price("7" * 32, 50, cached=True)])
     call_command("orders", "--refresh", stdout=io.StringIO())
     yield
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
 
 
 def in_language(page, base: str, language: str) -> None:
@@ -214,8 +211,7 @@ def test_a_huge_trace_scrolls_to_its_last_row_within_a_second(page, live_server,
                                                              transactional_db):
     """300,001 rows: more than the scroll area's pixel cap, so the scaled scrolling is the one
     tested (scripts/bench_web.py measures the 1,000,000-span trace: trace_scroll_end_ms_1m)."""
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     store_traces([big_trace(HUGE_ID, HUGE_SPANS)])
     log_in(page, live_server.url, "analyst")
     page.goto(f"{live_server.url}/traces/{HUGE_ID}/")
@@ -234,5 +230,4 @@ def test_a_huge_trace_scrolls_to_its_last_row_within_a_second(page, live_server,
     elapsed = time.perf_counter() - started
     screenshot(page, "trace-huge-end")
     assert elapsed <= 1.0, f"{elapsed:.2f} s to the last row"
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()

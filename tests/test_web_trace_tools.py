@@ -4,13 +4,12 @@ every language (no decimal comma may reach SVG geometry or a data attribute)."""
 import re
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 
 from accounts.models import AuditEntry
+from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Resource, Span, SpanKind, Trace
-from explorer.web import trace_cache
 from tests.journey_support import complete_order
 from tests.web_support import T0, tree_trace
 
@@ -18,23 +17,23 @@ TRACE_ID = "ab" * 16
 GEOMETRY = re.compile(r'\s(x|y|width|height|viewBox|cx|cy|r|rx|ry|x1|x2|y1|y2|font-size|'
                       r'stroke-width|data-[a-z-]+)="([^"]*)"')
 LISTS = {"data-collapsed", "data-expanded", "data-matches"}  # comma-separated row numbers
+# Sentences for people (the playback's narration), in the page's language with its decimal sign.
+PROSE = {"data-sentence"}
 
 
 @pytest.fixture
 def stored(db):
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     done = complete_order("A-100001", customer_id="C-00123")
     store_traces([*done.traces, tree_trace(TRACE_ID)])
     yield done
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
 
 
 def decimal_commas(html: str) -> list[str]:
     """Attributes holding a number written with a decimal comma."""
     return [f'{name}="{value}"' for name, value in GEOMETRY.findall(html)
-            if name not in LISTS and re.search(r"\d,\d", value)]
+            if name not in LISTS | PROSE and re.search(r"\d,\d", value)]
 
 
 def russian(client):
@@ -94,8 +93,7 @@ def test_trace_page_tools_and_search_hits(client, login_as, stored):
 
 
 def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
-    cache.clear()
-    trace_cache.forget_all()
+    reset_caches()
     svc = Resource("mes-api", {"service.name": "mes-api"})
 
     def price(trace_id, ms, cached=False):

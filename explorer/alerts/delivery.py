@@ -31,6 +31,7 @@ from accounts.redaction import (
     RedactionPolicy,
     build_policy,
     policy_for_user,
+    pseudonym_key_from_settings,
     redact_text,
     redact_value,
 )
@@ -51,8 +52,11 @@ class Recipient:
     policy: RedactionPolicy
 
 
-def _anonymous_policy() -> RedactionPolicy:
-    return build_policy(getattr(settings, "EXPLORER_REDACTION", {}), show_identifiers=False)
+def _redaction_policy(show_identifiers: bool) -> RedactionPolicy:
+    """The policy for a recipient who is no user of ours: the server's pseudonyms, so that a
+    pseudonym in an alert is the one the pages show and accept."""
+    return build_policy(getattr(settings, "EXPLORER_REDACTION", {}), show_identifiers,
+                        pseudonym_key_from_settings())
 
 
 def recipients(rule: AlertRule) -> list[Recipient]:
@@ -64,7 +68,7 @@ def recipients(rule: AlertRule) -> list[Recipient]:
     for user in users:
         found.setdefault(user.email.lower(), Recipient(user.email, policy_for_user(user)))
     for address in rule.emails:
-        found.setdefault(address.lower(), Recipient(address, _anonymous_policy()))
+        found.setdefault(address.lower(), Recipient(address, _redaction_policy(False)))
     return list(found.values())
 
 
@@ -120,8 +124,7 @@ def send_emails(alert: Alert, rule: AlertRule, names: Mapping[str, str], connect
 
 def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
     """The webhook's JSON: the alert, its text in both languages, and "text" for chat tools."""
-    policy = build_policy(getattr(settings, "EXPLORER_REDACTION", {}),
-                          show_identifiers=customer_ids)
+    policy = _redaction_policy(customer_ids)
 
     def clean(text: str) -> str:
         return redacted(text, alert, policy)

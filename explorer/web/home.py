@@ -188,6 +188,7 @@ def home(request):
     user = request.user
     context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
                      "administration": administration(user),
+                     "open_alerts": open_alert_count(user),
                      "can_search": user.has_perm("accounts.view_analytics"),
                      "q": clean_text(request.GET.get("q")),
                      "nothing_found": False}
