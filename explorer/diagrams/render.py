@@ -692,6 +692,9 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
                  "color": "#707070", "id": f"rel-{index}"}
         classes = ["c4-relationship"]
+        if (r.source, r.target) in overlay.typical or (
+                r.bidirectional and (r.target, r.source) in overlay.typical):
+            classes.append("c4-typical")
         if lp:
             attrs["lp"] = lp
         if steps:

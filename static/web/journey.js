@@ -151,7 +151,8 @@
     toggleTypical.addEventListener("change", function () {
       var on = toggleTypical.checked;
       svg.classList.toggle("show-typical", on);
-      document.getElementById("typical-differences").hidden = !on;
+      var panel = document.getElementById("typical-differences");
+      if (panel) { panel.hidden = !on; }
       differences.forEach(function (d) {
         d.steps.forEach(function (n) { var g = edges[String(n)]; if (g) { g.classList.toggle("diff-" + d.kind, on); } });
         if (!d.steps.length) { var el = byId(d.element); if (el) { el.classList.toggle("diff-" + d.kind, on); } }
