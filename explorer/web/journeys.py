@@ -91,7 +91,7 @@ def _ok(outcome: str) -> bool:
     return outcome == "ok" or (outcome.startswith("HTTP ") and outcome[5:6] in "123")
 
 
-def _playback(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
+def playback_steps(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
     """One entry per step of the diagram, in time order: the sentence that tells it and the
     state the order was in after it; then where the order is now."""
     lang = _language()
@@ -241,7 +241,7 @@ def journey_context(request, order_id: str) -> dict | None:
         for item in data[key]:
             item["container_name"] = names.get(item["container"], item["container"])
     overlay = journey_diagram_overlay(request, result, order_id)
-    playback = _playback(overlay, result, names)
+    playback = playback_steps(overlay, result, names)
     context = {
         "order_id": order_id,
         "data": data,
