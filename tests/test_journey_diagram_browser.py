@@ -163,7 +163,7 @@ def test_tour_panel_plays_the_example_order_step_by_step(page, live_server, simu
         page.wait_for_timeout(100)
     page.click("#pb-play")
     assert page.input_value("#pb-slider") != "3"  # it played on
-    page.locator("#journey").scroll_into_view_if_needed()
+    page.locator("#pb-sentence").evaluate("e => e.scrollIntoView({block: 'end'})")
     screenshot(page, "tour-panel-playback-680")
     assert serious_violations(page) == []
     page.locator("h1.tour-title").click()  # out of the journey: the arrows are the tour's again
@@ -183,14 +183,14 @@ def test_typical_path_drawn_under_the_order(page, live_server, simulated):
     assert "show-typical" in page.get_attribute("#journey-figure svg", "class")
     assert page.locator(".typical-legend").is_visible()
     svg = "#journey-figure svg "
-    widths = page.locator(svg + "g.c4-typical:not(.c4-step) > path").evaluate_all(
-        "ps => ps.map(p => getComputedStyle(p).strokeWidth)")
-    glows = page.locator(svg + "g.c4-typical.c4-step > path").evaluate_all(
-        "ps => ps.map(p => getComputedStyle(p).filter)")
-    assert all(w == "7px" for w in widths) and all(g != "none" for g in glows)
+    under = page.locator(svg + "g.c4-typical path.c4-typical-under")
+    assert under.count() == page.locator(svg + "g[id^='rel-'].c4-typical").count()
+    assert under.first.is_visible()
     for kind in ("extra", "missing", "slow"):  # what it did differently stays highlighted
         if page.locator(f"#typical-differences li.diff-{kind}").count():
             assert page.locator(f"{svg}.diff-{kind}").count() >= 1
+    under.first.evaluate("e => e.scrollIntoView({block: 'center'})")
     screenshot(page, "order-typical-path")
     page.uncheck("#typical-toggle")
     assert "show-typical" not in (page.get_attribute("#journey-figure svg", "class") or "")
+    assert not under.first.is_visible()

@@ -118,6 +118,14 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
     edges = _typical_edges(svg)
     # the other retail orders all wrote to the shop's database; this one never did
     assert edges == {("el-shop_api", "el-shop_db")}
+    root = render.ET.fromstring(svg)  # noqa: S314
+    group = next(g for g in root.iter(f"{{{render.SVG_NS}}}g")
+                 if "c4-typical" in (g.get("class") or "").split())
+    paths = list(group.iter(f"{{{render.SVG_NS}}}path"))
+    under = [p for p in paths if p.get("class") == "c4-typical-under"]
+    assert len(under) == 1 and under[0].get("visibility") == "hidden"  # until the toggle
+    assert paths.index(under[0]) == 0 and len(paths) == 2  # under the relationship's own line
+    assert paths[1].get("stroke") != under[0].get("stroke")
     typical = re.search(r'<g id="rel-\d+" class="[^"]*c4-typical[^"]*"', svg)
     assert typical and "c4-step" not in typical.group(0)
     assert 'id="typical-toggle"' in body and "the path most typical" in body
