@@ -137,3 +137,60 @@ def test_tour_panel_marks_where_the_example_order_stopped(page, live_server, sim
     assert 9 * scale >= 11  # zoomed in on the step's element
     screenshot(page, "tour-panel-stuck-680")
     assert serious_violations(page) == []
+
+
+def test_tour_panel_plays_the_example_order_step_by_step(page, live_server, simulated):
+    log_in(page, live_server.url, "analyst")
+    page.set_viewport_size({"width": 680, "height": 900})
+    page.goto(f"{live_server.url}/tours/retail-order/2/")
+    assert page.locator("#journey-figure svg g[data-steps]").count() >= 1
+    sentence = page.locator("#pb-sentence")
+    assert sentence.get_attribute("aria-live") == "polite"
+    page.click("#pb-first")
+    assert page.input_value("#pb-slider") == "1" and sentence.inner_text().startswith("1. ")
+    assert page.locator("#journey-figure svg g.pb-current").count() >= 1
+    # the focus is on the step control: the arrows go through the journey, not the tour
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    assert page.input_value("#pb-slider") == "3" and "/tours/retail-order/2/" in page.url
+    assert page.locator(".tour-states .state.pb-state").count() == 1
+    assert page.locator("#step-3.pb-current").count() == 1
+    page.click("#pb-play")
+    assert page.get_attribute("#pb-play", "aria-pressed") == "true"
+    for _ in range(50):  # the page's CSP forbids wait_for_function's eval: poll
+        if page.input_value("#pb-slider") != "3":
+            break
+        page.wait_for_timeout(100)
+    page.click("#pb-play")
+    assert page.input_value("#pb-slider") != "3"  # it played on
+    page.locator("#pb-sentence").evaluate("e => e.scrollIntoView({block: 'end'})")
+    screenshot(page, "tour-panel-playback-680")
+    assert serious_violations(page) == []
+    page.locator("h1.tour-title").click()  # out of the journey: the arrows are the tour's again
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url(re.compile(r".*/tours/retail-order/3/$"))
+
+
+def test_typical_path_drawn_under_the_order(page, live_server, simulated):
+    from explorer.journeys.models import OrderStatus
+
+    log_in(page, live_server.url, "analyst")
+    order = OrderStatus.objects.get(order_id=simulated["busy"])
+    page.goto(f"{live_server.url}/orders/{order.order_id}/")
+    typical = page.locator("#journey-figure svg g.c4-typical")
+    assert typical.count() >= 1, f"no typical path for a {order.customer_type} order"
+    page.check("#typical-toggle")
+    assert "show-typical" in page.get_attribute("#journey-figure svg", "class")
+    assert page.locator(".typical-legend").is_visible()
+    svg = "#journey-figure svg "
+    under = page.locator(svg + "g.c4-typical path.c4-typical-under")
+    assert under.count() == page.locator(svg + "g[id^='rel-'].c4-typical").count()
+    assert under.first.is_visible()
+    for kind in ("extra", "missing", "slow"):  # what it did differently stays highlighted
+        if page.locator(f"#typical-differences li.diff-{kind}").count():
+            assert page.locator(f"{svg}.diff-{kind}").count() >= 1
+    under.first.evaluate("e => e.scrollIntoView({block: 'center'})")
+    screenshot(page, "order-typical-path")
+    page.uncheck("#typical-toggle")
+    assert "show-typical" not in (page.get_attribute("#journey-figure svg", "class") or "")
+    assert not under.first.is_visible()

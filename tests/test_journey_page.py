@@ -1,12 +1,18 @@
 """The order page's diagram: where the order stopped, names instead of ids in both languages,
 the playback's data and start step, and the download being the picture the page shows."""
 
+import io
 import re
 
+import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from explorer.diagrams import render
 from explorer.diagrams.overlay import Overlay, Step, Stop
+from explorer.store.ingest import store_traces
+from explorer.traces.model import Span, SpanKind
+from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
 
 
@@ -64,3 +70,91 @@ def test_lost_message_is_a_cut_edge_out_of_the_queue(model):
     assert "never consumed" in "".join(lost[0].itertext())
     crm = next(g for g in root.iter(f"{{{render.SVG_NS}}}g") if g.get("id") == "el-crm_api")
     assert "c4-dimmed" not in crm.get("class")  # the one that should have consumed it
+
+
+def _with_database_call(builder: OrderBuilder, at: float) -> OrderBuilder:
+    """The order's creation also writes to the shop's database (a CLIENT span to shop_db)."""
+    trace = builder.state("shop-api", "POST /api/orders", at, "INITIATED", None)
+    root = trace.spans[0]
+    trace.spans.append(Span(root.trace_id, root.span_id + "-db", root.span_id, "INSERT orders",
+                            SpanKind.CLIENT, root.start_ns + 1000, root.start_ns + 2000,
+                            root.resource, {"db.system.name": "postgresql",
+                                            "db.namespace": "shop"}))
+    return builder
+
+
+@pytest.fixture
+def typical_orders(db):
+    """Seven complete retail orders that write to the shop's database, and one that did not,
+    stopped at FILE_UPLOADED after an operation no other retail order ran."""
+    orders = []
+    for n in range(7):
+        order = OrderBuilder(f"A-3000{n:02d}", f"C-3{n:04d}", "retail")
+        _with_database_call(order, n * 900)
+        order.state("shop-api", "PUT /api/orders/{id}/model", n * 900 + 60, "FILE_UPLOADED",
+                    "INITIATED")
+        order.state("shop-api", "POST /api/orders/{id}/submit", n * 900 + 120, "SUBMITTED",
+                    "FILE_UPLOADED")
+        orders.append(order)
+    odd = OrderBuilder("A-300099", "C-39999", "retail")
+    odd.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    odd.state("shop-api", "POST /api/orders/{id}/virus-scan", 60, "FILE_UPLOADED", "INITIATED")
+    late = OrderBuilder("A-300100", "C-38888")  # only there to move "now" days later
+    late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
+    store_traces([t for b in [*orders, odd, late] for t in b.traces])
+    call_command("orders", "--refresh", stdout=io.StringIO())
+
+
+def _typical_edges(svg: str) -> set[tuple[str, str]]:
+    root = render.ET.fromstring(svg)  # noqa: S314
+    return {(g.get("data-source"), g.get("data-target")) for g in root.iter(f"{{{render.SVG_NS}}}g")
+            if "c4-typical" in (g.get("class") or "").split()}
+
+
+def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_orders):
+    login_as("analyst")
+    body = text(client.get(reverse("web:order", args=["A-300099"])))
+    svg = body[body.index("<svg"):body.index("</svg>") + 6]
+    edges = _typical_edges(svg)
+    # the other retail orders all wrote to the shop's database; this one never did
+    assert edges == {("el-shop_api", "el-shop_db")}
+    root = render.ET.fromstring(svg)  # noqa: S314
+    group = next(g for g in root.iter(f"{{{render.SVG_NS}}}g")
+                 if "c4-typical" in (g.get("class") or "").split())
+    paths = list(group.iter(f"{{{render.SVG_NS}}}path"))
+    under = [p for p in paths if p.get("class") == "c4-typical-under"]
+    assert len(under) == 1 and under[0].get("visibility") == "hidden"  # until the toggle
+    assert paths.index(under[0]) == 0 and len(paths) == 2  # under the relationship's own line
+    assert paths[1].get("stroke") != under[0].get("stroke")
+    typical = re.search(r'<g id="rel-\d+" class="[^"]*c4-typical[^"]*"', svg)
+    assert typical and "c4-step" not in typical.group(0)
+    assert 'id="typical-toggle"' in body and "the path most typical" in body
+    # what it did differently stays listed, placed on the diagram for the toggle to highlight
+    extra = re.search(r'<li class="diff-extra" data-kind="extra" data-steps="[^"]*" '
+                      r'data-element="el-shop_api">.*?virus-scan', body)
+    assert extra
+    download = client.get(reverse("web:journey_svg", args=["A-300099"])).content.decode()
+    assert download[download.index("<svg"):] in body
+
+
+def test_no_typical_path_without_enough_orders_of_the_type(client, login_as, stored):  # noqa: F811
+    login_as("analyst")
+    body = text(client.get(reverse("web:order", args=["A-100002"])))
+    assert "c4-typical" not in body and 'id="typical-toggle"' not in body
+
+
+def test_typical_path_keeps_relationships_most_samples_used(db):
+    from explorer.configuration import explorer_config
+    from explorer.diagrams.journey import typical_path
+    from explorer.journeys.assembly import Journey
+
+    def journey(builder: OrderBuilder) -> Journey:
+        return Journey(builder.order_id, traces=builder.traces)
+
+    config = explorer_config()
+    wrote = journey(_with_database_call(OrderBuilder("A-1"), 0))
+    alone = journey(complete_order("A-2"))  # no database call; publishes (undocumented)
+    assert typical_path([wrote, wrote, alone], config.model, config.mapping) == {
+        ("shop_api", "shop_db")}
+    assert typical_path([wrote, alone, alone], config.model, config.mapping) == set()
+    assert typical_path([], config.model, config.mapping) == set()

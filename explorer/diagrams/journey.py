@@ -4,10 +4,12 @@ container that must act next, or the one that finished it). Framework-free."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from explorer.c4.mapping import Mapping as TelemetryMapping
+from explorer.c4.mapping import interactions
 from explorer.c4.model import Model
 from explorer.diagrams.overlay import Note, Overlay, Stop, overlay_from_traces
 from explorer.diagrams.words import milliseconds
@@ -17,6 +19,25 @@ from explorer.journeys.report import JourneyReport
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words
 from explorer.traces.model import Trace
+
+TYPICAL_PATH_SHARE = 0.5  # a relationship most typical orders use is on the typical path
+
+
+def typical_path(journeys: Iterable[Journey], model: Model,
+                 mapping: TelemetryMapping) -> set[tuple[str, str]]:
+    """The (source, target) relationships of the model that at least half of `journeys` (the
+    sample orders of a customer type's typical journey) used."""
+    used: Counter[tuple[str, str]] = Counter()
+    count = 0
+    for journey in journeys:
+        count += 1
+        used.update({(i.source, i.target) for trace in journey.traces
+                     for i in interactions(trace, mapping)})
+    drawn = {pair for r in model.relationships for pair in
+             [(r.source, r.target)] + ([(r.target, r.source)] if r.bidirectional else [])}
+    return {pair for pair, n in used.items()
+            if pair in drawn and count and n >= TYPICAL_PATH_SHARE * count}
+
 
 _TEXT = {
     "en": {

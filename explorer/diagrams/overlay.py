@@ -73,6 +73,9 @@ class Overlay:
     stops: list[Stop] = field(default_factory=list)
     lang: str = "en"  # the language of the diagram's fixed words (explorer.diagrams.words)
     rate_unit: str = "min"  # rates are drawn per "min" or per "h" (Metric.rate is per second)
+    # (source, target) relationships of the typical path of the order's customer type: marked
+    # c4-typical, drawn faintly under the order's own when the page's comparison is on
+    typical: set[tuple[str, str]] = field(default_factory=set)
 
     def fingerprint(self) -> str:
         data = {
@@ -82,6 +85,7 @@ class Overlay:
             "metrics": sorted((json.dumps(k), asdict(v)) for k, v in self.metrics.items()),
             "highlight": self.highlight, "dimmed": self.dimmed, "title": self.title,
             "stops": [asdict(s) for s in self.stops], "lang": self.lang,
+            "typical": sorted(self.typical),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

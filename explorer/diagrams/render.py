@@ -39,6 +39,7 @@ DIMMED_TEXT = "#495057"
 STEP_COLOUR = "#1864AB"
 WARNING_COLOUR = "#E8590C"
 STOP_COLOUR = "#D6336C"
+TYPICAL_COLOUR = "#B197FC"  # the typical path, drawn under the order's own calls
 SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
                    "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A",
                    "violation": "#C92A2A", "stop": STOP_COLOUR}
@@ -692,6 +693,9 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
                  "color": "#707070", "id": f"rel-{index}"}
         classes = ["c4-relationship"]
+        if (r.source, r.target) in overlay.typical or (
+                r.bidirectional and (r.target, r.source) in overlay.typical):
+            classes.append("c4-typical")
         if lp:
             attrs["lp"] = lp
         if steps:
@@ -792,6 +796,25 @@ def _finish(root: ET.Element, drawn: _Drawn) -> None:
             group.set("data-target", drawn.ends[dom][1])
         if dom in drawn.classes:
             group.set("class", " ".join([group.get("class", "")] + drawn.classes[dom]).strip())
+    for group in list(root.iter(f"{{{SVG_NS}}}g")):  # not while iterating: it inserts
+        if (group.get("id") or "").startswith("rel-") and "c4-typical" in (
+                group.get("class") or "").split():
+            _typical_under(group)
+
+
+def _typical_under(group: ET.Element) -> None:
+    """A wide, faint copy of a typical relationship's line under it; hidden (the page shows it
+    when its comparison is on), so the download stays the picture the page shows."""
+    for parent in group.iter():
+        for index, child in enumerate(parent):
+            if child.tag == f"{{{SVG_NS}}}path":
+                under = ET.Element(child.tag, dict(child.attrib))
+                under.attrib.pop("stroke-dasharray", None)
+                under.attrib.update({"class": "c4-typical-under", "stroke": TYPICAL_COLOUR,
+                                     "stroke-width": "9", "stroke-opacity": "0.55",
+                                     "fill": "none", "visibility": "hidden"})
+                parent.insert(index, under)
+                return
 
 
 _svg_cache: LocalCache[str] = LocalCache("diagrams", SVG_CACHE_SIZE)

@@ -136,6 +136,9 @@ class JourneyReport:
     differences: list[Difference]
     summary: dict[str, str]
     reference: ReferenceNote | None = None  # None: judged with every order (report_orders)
+    # the other orders of its customer type its typical journey was built from (none: no
+    # comparison); the order page draws their usual path under this order's
+    typical_orders: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -204,7 +207,11 @@ def judge_journey(journey: Journey, context: Context, conformance: Conformance |
     differences = (context.typical.compare(journey, conformance, context.graph,
                                            typical_included) if context.typical else [])
     summary = tell(journey, conformance, anomalies, names=context.names)
-    return JourneyReport(journey, conformance, anomalies, sla_breaches, differences, summary)
+    typical_orders = (context.typical.sample_orders(journey.customer_type or "",
+                                                    journey.order_id)
+                      if context.typical else [])
+    return JourneyReport(journey, conformance, anomalies, sla_breaches, differences, summary,
+                         typical_orders=typical_orders)
 
 
 def spans_in_window(

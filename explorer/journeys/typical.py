@@ -62,6 +62,7 @@ class _TypeProfile:
     operations: Counter[tuple[str, str]] = field(default_factory=Counter)
     complete_orders: int = 0
     complete_operations: Counter[tuple[str, str]] = field(default_factory=Counter)
+    order_ids: list[str] = field(default_factory=list)  # the samples', in the order added
 
 
 def _finished_dwells(conformance: Conformance) -> dict[str, int]:
@@ -122,6 +123,7 @@ class TypicalJourneys:
     def add_sample(self, sample: OrderSample) -> None:
         profile = self._profiles[sample.customer_type]
         profile.orders += 1
+        profile.order_ids.append(sample.order_id)
         for state, duration in sample.dwells.items():
             insort(profile.dwell[state], duration)
         profile.states.update(sample.states)
@@ -183,6 +185,13 @@ class TypicalJourneys:
                 result.append(Difference("extra", f"{key[0]}: {key[1]}", f"only {share:.0%} "
                               f"of other {journey.customer_type} orders run it"))
         return result
+
+    def sample_orders(self, customer_type: str, leave_out: str = "") -> list[str]:
+        """The orders the typical journey of the type was built from (`leave_out` not), when
+        there are enough of them to compare with; else none."""
+        profile = self._profiles.get(customer_type)
+        found = [o for o in profile.order_ids if o != leave_out] if profile else []
+        return found if len(found) >= MIN_ORDERS else []
 
     @classmethod
     def from_journeys(cls, pairs: Iterable[tuple[Journey, Conformance]]) -> TypicalJourneys:

@@ -20,6 +20,7 @@ from explorer.configuration import explorer_config
 from explorer.diagrams.journey import journey_stops
 from explorer.diagrams.render import render_svg
 from explorer.journeys.conformance import COMPLETE
+from explorer.journeys.report import JourneyReport
 from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
 from explorer.sources.base import SourceError
@@ -38,7 +39,12 @@ from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
-from explorer.web.journeys import local_time
+from explorer.web.journeys import (
+    journey_diagram_overlay,
+    journey_svg,
+    local_time,
+    playback_steps,
+)
 
 MAX_SPANS = 25
 MAX_ATTRIBUTES = 12
@@ -160,9 +166,21 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
         "answer": answer,
         "ending": (_ending(request, spec, tour, progress, config)
                    if number == len(spec.steps) else None),
+        **(_journey_playback(request, journey, conformance, spec.example_order)
+           if journey is not None else {}),
         **(extra or {}),
     }
     return render(request, "tours/play.html", context)
+
+
+def _journey_playback(request, journey, conformance, order_id: str) -> dict:
+    """The example order's journey diagram with the order page's step control (its states
+    only: no anomalies, SLA or comparison, which would read the week's traces)."""
+    report = JourneyReport(journey, conformance, [], [], [], {})
+    overlay = journey_diagram_overlay(request, report, order_id)
+    return {"journey_svg": journey_svg(request, report, order_id, overlay),
+            "playback": playback_steps(overlay, report, explorer_config().names),
+            "steps_total": len(overlay.steps)}
 
 
 def _ending(request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None,

@@ -16,7 +16,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.diagrams.journey import journey_overlay
+from explorer.diagrams.journey import journey_overlay, typical_path
 from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import dom_id, render_svg
 from explorer.diagrams.words import milliseconds
@@ -30,6 +30,7 @@ from explorer.web.pseudonyms import customer_from_url
 JOURNEY_SECONDS = 60
 CUSTOMER_ORDERS_MAX = 50
 MAX_ID = 200
+TYPICAL_PATH_ORDERS = 20  # sample orders of the type read to draw the typical path
 
 _contexts = SharedCache("default", JOURNEY_SECONDS)
 
@@ -62,11 +63,16 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
     config = explorer_config()
     pol = common.policy(request)
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
-    return journey_overlay(
+    overlay = journey_overlay(
         journey_report, traces, config.model, config.mapping, config.graph,
         sla_limit_ms=config.sla_limit_ms, lang=_language(), when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
+    samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
+    if samples:  # only relationship ids leave these journeys: nothing to redact
+        journeys = (j.journey for j in states_of_orders(common.source(), samples, config))
+        overlay.typical = typical_path(journeys, config.model, config.mapping)
+    return overlay
 
 
 def journey_svg(request, journey_report: JourneyReport, order_id: str,
@@ -85,7 +91,7 @@ def _ok(outcome: str) -> bool:
     return outcome == "ok" or (outcome.startswith("HTTP ") and outcome[5:6] in "123")
 
 
-def _playback(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
+def playback_steps(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
     """One entry per step of the diagram, in time order: the sentence that tells it and the
     state the order was in after it; then where the order is now."""
     lang = _language()
@@ -235,7 +241,7 @@ def journey_context(request, order_id: str) -> dict | None:
         for item in data[key]:
             item["container_name"] = names.get(item["container"], item["container"])
     overlay = journey_diagram_overlay(request, result, order_id)
-    playback = _playback(overlay, result, names)
+    playback = playback_steps(overlay, result, names)
     context = {
         "order_id": order_id,
         "data": data,
@@ -247,6 +253,7 @@ def journey_context(request, order_id: str) -> dict | None:
         "steps_total": len(overlay.steps),
         "stop": next((p for p in playback if p.get("stop")), None),
         "differences": _differences(result, overlay, config.graph),
+        "typical_path": bool(overlay.typical),
         "trace_links": _trace_list(request, result.journey.traces),
         "downloads": {
             "json": _url("web:journey_json", order_id),

@@ -1,6 +1,6 @@
-// The journey diagram of the order page: zoom and pan (svg-pan-zoom), step-by-step playback
-// (buttons, slider, keys, ?step=N or #step-N), a relationship's calls on click, and the
-// comparison with typical orders. No inline script (the CSP forbids it): the steps come from
+// The journey diagram of the order page and of the tour player: zoom and pan (svg-pan-zoom),
+// step-by-step playback (buttons, slider, keys, ?step=N or #step-N), a relationship's calls on
+// click, and the comparison with typical orders. No inline script (the CSP forbids it): the steps come from
 // the data- attributes of the list of calls the server wrote.
 (function () {
   "use strict";
@@ -129,6 +129,8 @@
       var tag = event.target && event.target.tagName;
       if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey ||
           tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
+      // in a tour the arrows go through the tour's steps unless the journey has the focus
+      if (section.hasAttribute("data-keys-inside") && !section.contains(event.target)) { return; }
       if (event.key === "ArrowRight") { stop(); show(position + 1); }
       else if (event.key === "ArrowLeft") { stop(); show(position - 1); }
       else if (event.key === "k") { toggle(); }
@@ -151,7 +153,8 @@
     toggleTypical.addEventListener("change", function () {
       var on = toggleTypical.checked;
       svg.classList.toggle("show-typical", on);
-      document.getElementById("typical-differences").hidden = !on;
+      var panel = document.getElementById("typical-differences");
+      if (panel) { panel.hidden = !on; }
       differences.forEach(function (d) {
         d.steps.forEach(function (n) { var g = edges[String(n)]; if (g) { g.classList.toggle("diff-" + d.kind, on); } });
         if (!d.steps.length) { var el = byId(d.element); if (el) { el.classList.toggle("diff-" + d.kind, on); } }
