@@ -4,7 +4,7 @@ the trace, self-time statistics and the trace on the C4 diagram.
 Huge traces stay usable: the first response carries the overview and WINDOW rows; more rows
 come from the rows endpoint as the user scrolls or expands (static/web/waterfall.js). The
 statistics and the diagram of big traces load as fragments after the page.
-The same views serve uploaded files (explorer.web.uploads): `where` says which trace it is.
+The same views serve uploaded files (explorer.web.upload_store): `where` says which trace it is.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
+from explorer.web.upload_store import upload_source
 from explorer.web.waterfall import (
     build_rows,
     hidden_runs,
@@ -70,8 +71,6 @@ class TraceWhere:
         if len(self.trace_id) > MAX_ID:
             raise Http404(_("No such trace."))
         if self.upload:
-            from explorer.web.uploads import upload_source
-
             return prepared_trace(upload_source(request, self.upload), self.trace_id,
                                   scope=f"upload:{self.upload}")
         return prepared_trace(common.source(), self.trace_id)
