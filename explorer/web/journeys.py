@@ -33,6 +33,7 @@ MAX_ID = 200
 TYPICAL_PATH_ORDERS = 20  # sample orders of the type read to draw the typical path
 
 _contexts = SharedCache("default", JOURNEY_SECONDS)
+_typical_paths = SharedCache("default", JOURNEY_SECONDS)
 
 
 def _url(name: str, *args: str) -> str | None:
@@ -70,8 +71,12 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
     samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
     if samples:  # only relationship ids leave these journeys: nothing to redact
-        journeys = (j.journey for j in states_of_orders(common.source(), samples, config))
-        overlay.typical = typical_path(journeys, config.model, config.mapping)
+        source = common.source()
+        # Every order of a customer type shares its samples: read their journeys once.
+        overlay.typical = _typical_paths.get_or_compute(
+            cache_key("typical-path", source.name, *samples),
+            lambda: typical_path((j.journey for j in states_of_orders(source, samples, config)),
+                                 config.model, config.mapping))
     return overlay
 
 
@@ -237,8 +242,8 @@ def journey_context(request, order_id: str) -> dict | None:
         if step["span_id"] in lost:  # the step where the order stopped says so
             step["stop"] = _("message never consumed since %(at)s") % {
                 "at": local_time(lost[step["span_id"]].at_ns)}
-    for key in ("lost_messages", "sla_breaches", "anomalies"):
-        for item in data[key]:
+    for kind in ("lost_messages", "sla_breaches", "anomalies"):
+        for item in data[kind]:
             item["container_name"] = names.get(item["container"], item["container"])
     overlay = journey_diagram_overlay(request, result, order_id)
     playback = playback_steps(overlay, result, names)
