@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 from explorer.sources.summary import TraceFacts
-from explorer.store import codec
+from explorer.store import codec, hourly
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -145,6 +145,9 @@ class _Writer:
         self.seen: set[int] = set()
         # (service, span name) -> key in the operation catalogue (small: kept whole).
         self.operation_ids: dict[tuple[str, str], int] = {}
+        # The system map's hourly figures are kept up to date when there is a mapping.
+        provider = hourly.mapping_provider
+        self.mapping = provider() if provider is not None else None
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -176,6 +179,7 @@ class _Writer:
             for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[stored_row.trace_id] = stored_row
         stored = _stored_state([row.pk for row in existing.values()], traces)
+        traffic: dict[hourly.Key, hourly.Traffic] = {}
 
         appended: list[StoredTrace] = []
         new_rows: list[StoredTrace] = []
@@ -191,9 +195,10 @@ class _Writer:
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
+                self._count(traffic, prepared.chunks)
             else:
                 state = stored[row.pk]
-                piece = self._new_part(row, state, prepared)
+                piece = self._new_part(row, state, prepared, traffic)
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
@@ -234,14 +239,38 @@ class _Writer:
             [(row, operation_ids[p]) for row, p, known in trace_operations
              if operation_ids[p] not in known],
         )
+        hourly.record(traffic)
         return [row.pk for row in [*existing.values(), *new_rows]]
 
+    def _count(
+        self,
+        traffic: dict[hourly.Key, hourly.Traffic],
+        chunks: Iterable[bytes],
+        before: list | None = None,
+    ) -> None:
+        """Add the hourly figures of the spans in these chunks; with `before` (spans stored
+        already, included in the chunks), only what they did not have yet."""
+        if self.mapping is None:
+            return
+        spans = [span for data in chunks for span in codec.decode_spans(bytes(data))]
+        delta = hourly.contributions([Trace("", spans)], self.mapping)
+        if before is not None:
+            delta = hourly.difference(delta, hourly.contributions([Trace("", before)],
+                                                                  self.mapping))
+        for key, value in delta.items():
+            traffic.setdefault(key, hourly.Traffic()).merge(value)
+
     def _new_part(
-        self, row: StoredTrace, state: _Stored, prepared: EncodedTrace
+        self,
+        row: StoredTrace,
+        state: _Stored,
+        prepared: EncodedTrace,
+        traffic: dict[hourly.Key, hourly.Traffic],
     ) -> EncodedTrace | None:
         """What the prepared trace adds to the stored one (its new spans, to append as chunks,
-        with their facts), the row updated for it; None when it adds nothing. Costs in
-        proportion to the new part: the stored spans are known by their keys alone."""
+        with their facts), the row updated for it, its hourly figures added to `traffic`; None
+        when it adds nothing. Costs in proportion to the new part: the stored spans are known
+        by their keys alone."""
         known = state.keys
         piece_keys = [read_keys(keys) for keys in prepared.chunk_keys]
         if not all(known.isdisjoint(keys) for keys in piece_keys):
@@ -273,9 +302,10 @@ class _Writer:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
             stored = TraceChunk.objects.filter(trace=row).values_list("data", flat=True)
-            spans = [s for data in [*stored, *prepared.chunks]
-                     for s in codec.decode_spans(bytes(data))]
+            old = [s for data in stored for s in codec.decode_spans(bytes(data))]
+            spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
+            self._count(traffic, prepared.chunks, before=old)
             _describe(row, prepared)
             state.next_seq = 0
             state.replaced = True
@@ -283,6 +313,7 @@ class _Writer:
         row.warnings = warnings
         if prepared.chunks:
             _grow(row, prepared.facts)
+            self._count(traffic, prepared.chunks)  # the new spans alone: see explorer.store.hourly
             # Appended in arrival order: laid out again when a page reads it.
             row.ordered, row.layout = False, None
         return prepared

@@ -1,0 +1,87 @@
+"""The system map's hourly figures kept at ingest (explorer.store.hourly): summed over whole
+hours they equal the figures computed over every trace of those hours; a trace stored in
+pieces ends with the figures of the trace stored whole; ingesting again changes nothing."""
+
+import pytest
+
+from explorer.configuration import explorer_config
+from explorer.diagrams.overlay import system_map
+from explorer.store import hourly
+from explorer.store.ingest import ingest, store_traces
+from explorer.store.models import HourlyTraffic, StoredTrace
+from explorer.traces.model import Trace
+from explorer.web.analytics import traffic_overlay
+from tests.test_store_pieces import pieces
+
+HOUR = hourly.HOUR_NS
+
+
+def table() -> dict:
+    return {(r.hour, r.kind, r.source, r.target): (r.calls, r.errors, r.duration_ns, r.buckets)
+            for r in HourlyTraffic.objects.all()}
+
+
+def test_buckets_hold_their_durations():
+    for duration in (0, 999, 1000, 1001, 1189, 1190, 5_000_000, 123_456_789, 10**15):
+        index = hourly.bucket(duration)
+        assert duration < hourly.bucket_bound_ns(index) or index == hourly.LAST_BUCKET
+        assert index == 0 or duration >= hourly.bucket_bound_ns(index - 1)
+
+
+@pytest.mark.django_db
+def test_whole_hours_of_the_table_equal_the_map_over_every_trace(simulation):
+    run = simulation(orders=40, days=3, seed=3)
+    ingest(run.files, workers=1)
+    traces = run.traces()
+    starts = [s.start_ns for t in traces for s in t.spans]
+    start = min(starts) - min(starts) % HOUR + 5 * HOUR
+    end = max(starts) - 2 * HOUR  # some spans of the data set fall outside
+    expected = system_map(traces, explorer_config().mapping, start, end)
+    covered, totals = hourly.window_traffic(start + 17, end)
+    assert covered == start
+    got = traffic_overlay(totals, start, end)
+    assert expected.metrics and got.metrics.keys() == expected.metrics.keys()
+    for key, metric in expected.metrics.items():
+        mine = got.metrics[key]
+        assert (mine.count, mine.rate) == (metric.count, metric.rate), key
+        assert mine.error_rate == pytest.approx(metric.error_rate, abs=1e-12), key
+        # the estimate is the upper bound of the bucket holding the true p95
+        index = hourly.bucket(round(metric.p95_ms * 1e6))
+        assert mine.p95_ms == pytest.approx(hourly.bucket_bound_ns(index) / 1e6), key
+    assert any(m.error_rate for m in expected.metrics.values())  # errors were compared
+
+
+@pytest.mark.django_db
+def test_ingesting_the_same_files_again_changes_nothing(simulation):
+    run = simulation(orders=10, days=1, seed=5)
+    ingest(run.files, workers=1)
+    first = table()
+    assert first
+    ingest(run.files, workers=1)
+    assert table() == first
+
+
+def _order_traces(simulation) -> list[Trace]:
+    traces = simulation(orders=10, days=1, seed=5).traces()
+    # the traces with calls between elements, in pieces whose calls are split
+    return [t for t in traces if len(t.spans) >= 6][:8]
+
+
+@pytest.mark.django_db
+def test_a_trace_stored_in_pieces_ends_with_the_figures_of_it_stored_whole(simulation):
+    traces = _order_traces(simulation)
+    store_traces(traces)
+    whole = table()
+    assert any(kind == hourly.PAIR for _, kind, _, _ in whole)
+    HourlyTraffic.objects.all().delete()
+    StoredTrace.objects.all().delete()
+    for n in range(3):
+        store_traces([piece for t in traces for piece in pieces(t, 3)[n:n + 1]])
+    assert table() == whole
+
+
+@pytest.mark.django_db
+def test_no_figures_without_a_mapping(simulation, monkeypatch):
+    monkeypatch.setattr(hourly, "mapping_provider", None)
+    store_traces(_order_traces(simulation))
+    assert not HourlyTraffic.objects.exists()
