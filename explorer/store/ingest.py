@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
+from explorer.c4.mapping import Mapping
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
 from explorer.store.models import (
@@ -145,9 +146,9 @@ class _Writer:
         self.seen: set[int] = set()
         # (service, span name) -> key in the operation catalogue (small: kept whole).
         self.operation_ids: dict[tuple[str, str], int] = {}
-        # The system map's hourly figures are kept up to date when there is a mapping.
-        provider = hourly.mapping_provider
-        self.mapping = provider() if provider is not None else None
+        # The system map's hourly figures are kept when there is a mapping (read when first
+        # needed: the configuration reads the database).
+        self.mapping: Mapping | None | bool = False
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -250,7 +251,10 @@ class _Writer:
     ) -> None:
         """Add the hourly figures of the spans in these chunks; with `before` (spans stored
         already, included in the chunks), only what they did not have yet."""
-        if self.mapping is None:
+        if self.mapping is False:
+            provider = hourly.mapping_provider
+            self.mapping = provider() if provider is not None else None
+        if not isinstance(self.mapping, Mapping):
             return
         spans = [span for data in chunks for span in codec.decode_spans(bytes(data))]
         delta = hourly.contributions([Trace("", spans)], self.mapping)
