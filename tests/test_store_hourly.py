@@ -9,11 +9,12 @@ from explorer.diagrams.overlay import system_map
 from explorer.store import hourly
 from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import HourlyTraffic, StoredTrace
+from explorer.store.traffic import HOUR_NS, LAST_BUCKET, PAIR, bucket, bucket_bound_ns
 from explorer.traces.model import Trace
 from explorer.web.analytics import traffic_overlay
 from tests.test_store_pieces import pieces
 
-HOUR = hourly.HOUR_NS
+HOUR = HOUR_NS
 
 
 def table() -> dict:
@@ -23,9 +24,9 @@ def table() -> dict:
 
 def test_buckets_hold_their_durations():
     for duration in (0, 999, 1000, 1001, 1189, 1190, 5_000_000, 123_456_789, 10**15):
-        index = hourly.bucket(duration)
-        assert duration < hourly.bucket_bound_ns(index) or index == hourly.LAST_BUCKET
-        assert index == 0 or duration >= hourly.bucket_bound_ns(index - 1)
+        index = bucket(duration)
+        assert duration < bucket_bound_ns(index) or index == LAST_BUCKET
+        assert index == 0 or duration >= bucket_bound_ns(index - 1)
 
 
 @pytest.mark.django_db
@@ -46,8 +47,8 @@ def test_whole_hours_of_the_table_equal_the_map_over_every_trace(simulation):
         assert (mine.count, mine.rate) == (metric.count, metric.rate), key
         assert mine.error_rate == pytest.approx(metric.error_rate, abs=1e-12), key
         # the estimate is the upper bound of the bucket holding the true p95
-        index = hourly.bucket(round(metric.p95_ms * 1e6))
-        assert mine.p95_ms == pytest.approx(hourly.bucket_bound_ns(index) / 1e6), key
+        index = bucket(round(metric.p95_ms * 1e6))
+        assert mine.p95_ms == pytest.approx(bucket_bound_ns(index) / 1e6), key
     assert any(m.error_rate for m in expected.metrics.values())  # errors were compared
 
 
@@ -72,7 +73,7 @@ def test_a_trace_stored_in_pieces_ends_with_the_figures_of_it_stored_whole(simul
     traces = _order_traces(simulation)
     store_traces(traces)
     whole = table()
-    assert any(kind == hourly.PAIR for _, kind, _, _ in whole)
+    assert any(kind == PAIR for _, kind, _, _ in whole)
     HourlyTraffic.objects.all().delete()
     StoredTrace.objects.all().delete()
     for n in range(3):

@@ -28,7 +28,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
-from explorer.c4.mapping import Mapping
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
 from explorer.store.models import (
@@ -57,6 +56,7 @@ from explorer.store.prepare import (
     span_keys,
     worker,
 )
+from explorer.store.traffic import Key, Traffic, contributions, difference
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
@@ -116,13 +116,16 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
             yield Rejection(str(raw), "", "no such file or folder")
 
 
-def _config() -> Settings:
+def _config(traffic: bool = True) -> Settings:
+    """With `traffic`, the mapping to keep hourly figures with (read from the database)."""
+    provider = hourly.mapping_provider if traffic else None
     return Settings(
         business_keys=tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES),
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
+        mapping=provider() if provider is not None else None,
     )
 
 
@@ -146,9 +149,6 @@ class _Writer:
         self.seen: set[int] = set()
         # (service, span name) -> key in the operation catalogue (small: kept whole).
         self.operation_ids: dict[tuple[str, str], int] = {}
-        # The system map's hourly figures are kept when there is a mapping (read when first
-        # needed: the configuration reads the database).
-        self.mapping: Mapping | None | bool = False
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -180,7 +180,7 @@ class _Writer:
             for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[stored_row.trace_id] = stored_row
         stored = _stored_state([row.pk for row in existing.values()], traces)
-        traffic: dict[hourly.Key, hourly.Traffic] = {}
+        traffic: dict[Key, Traffic] = {}
 
         appended: list[StoredTrace] = []
         new_rows: list[StoredTrace] = []
@@ -196,7 +196,7 @@ class _Writer:
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
-                self._count(traffic, prepared.chunks)
+                _add(traffic, prepared.traffic)
             else:
                 state = stored[row.pk]
                 piece = self._new_part(row, state, prepared, traffic)
@@ -243,33 +243,12 @@ class _Writer:
         hourly.record(traffic)
         return [row.pk for row in [*existing.values(), *new_rows]]
 
-    def _count(
-        self,
-        traffic: dict[hourly.Key, hourly.Traffic],
-        chunks: Iterable[bytes],
-        before: list | None = None,
-    ) -> None:
-        """Add the hourly figures of the spans in these chunks; with `before` (spans stored
-        already, included in the chunks), only what they did not have yet."""
-        if self.mapping is False:
-            provider = hourly.mapping_provider
-            self.mapping = provider() if provider is not None else None
-        if not isinstance(self.mapping, Mapping):
-            return
-        spans = [span for data in chunks for span in codec.decode_spans(bytes(data))]
-        delta = hourly.contributions([Trace("", spans)], self.mapping)
-        if before is not None:
-            delta = hourly.difference(delta, hourly.contributions([Trace("", before)],
-                                                                  self.mapping))
-        for key, value in delta.items():
-            traffic.setdefault(key, hourly.Traffic()).merge(value)
-
     def _new_part(
         self,
         row: StoredTrace,
         state: _Stored,
         prepared: EncodedTrace,
-        traffic: dict[hourly.Key, hourly.Traffic],
+        traffic: dict[Key, Traffic],
     ) -> EncodedTrace | None:
         """What the prepared trace adds to the stored one (its new spans, to append as chunks,
         with their facts), the row updated for it, its hourly figures added to `traffic`; None
@@ -309,7 +288,9 @@ class _Writer:
             old = [s for data in stored for s in codec.decode_spans(bytes(data))]
             spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
-            self._count(traffic, prepared.chunks, before=old)
+            if self.config.mapping is not None:
+                before = contributions([Trace(row.trace_id, old)], self.config.mapping)
+                _add(traffic, difference(prepared.traffic, before))
             _describe(row, prepared)
             state.next_seq = 0
             state.replaced = True
@@ -317,7 +298,7 @@ class _Writer:
         row.warnings = warnings
         if prepared.chunks:
             _grow(row, prepared.facts)
-            self._count(traffic, prepared.chunks)  # the new spans alone: see explorer.store.hourly
+            _add(traffic, prepared.traffic)  # the new spans' alone: see explorer.store.hourly
             # Appended in arrival order: laid out again when a page reads it.
             row.ordered, row.layout = False, None
         return prepared
@@ -346,6 +327,11 @@ class _Stored:
     attributes: set[tuple[str, str]] = field(default_factory=set)  # index rows (key, value)
     operations: set[int] = field(default_factory=set)  # catalogue keys of its operations
     replaced: bool = False  # its chunks are written again from seq 0
+
+
+def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
+    for key, value in more.items():
+        traffic.setdefault(key, Traffic()).merge(value)
 
 
 def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
@@ -445,7 +431,7 @@ def lay_out_stored(trace_id: str) -> bool:
             TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
         )
         spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
-        prepared = prepare_trace(trace_id, spans, row.warnings, _config())
+        prepared = prepare_trace(trace_id, spans, row.warnings, _config(traffic=False))
         del spans
         _describe(row, prepared)
         row.save()
@@ -501,8 +487,6 @@ def ingest(
     """Read every file under `paths` into the store. `progress` is called with the number of
     spans of each batch read; `workers` overrides EXPLORER_INGEST_WORKERS."""
     report = IngestReport()
-    config = _config()
-    writer = _Writer(report, config)
     files: list[str] = []
     for item in expand_paths(paths):
         if isinstance(item, Rejection):
@@ -510,6 +494,10 @@ def ingest(
         else:
             files.append(str(item))
     report.files = len(files)
+    if not files:
+        return report
+    config = _config()
+    writer = _Writer(report, config)
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:

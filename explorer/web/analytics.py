@@ -32,6 +32,7 @@ from explorer.journeys.sla import breaches, compliance
 from explorer.sources.base import SourceError, TraceQuery
 from explorer.store import hourly
 from explorer.store.source import StoreSource
+from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
 
@@ -86,18 +87,18 @@ def rate_unit(window: str) -> str:
     return "min" if WINDOWS[window][0] <= 6 * HOUR_NS else "h"
 
 
-def traffic_overlay(totals: dict[tuple[str, str, str], hourly.Traffic], start_ns: int,
+def traffic_overlay(totals: dict[tuple[str, str, str], Traffic], start_ns: int,
                     end_ns: int) -> Overlay:
     """The system map of hourly figures summed over [start_ns, end_ns): as
     explorer.diagrams.overlay.system_map draws it over traces, p95 to within a bucket."""
     seconds = max((end_ns - start_ns) / 1e9, 1.0)
     overlay = Overlay(title="System map")
     # an element serving requests is measured on them, else on the calls made to it
-    order = {hourly.CALLED: 0, hourly.SERVED: 1, hourly.PAIR: 2}
+    order = {CALLED: 0, SERVED: 1, PAIR: 2}
     for (kind, source, target), t in sorted(totals.items(), key=lambda kv: order[kv[0][0]]):
         if t.calls <= 0:
             continue
-        key = (source, target) if kind == hourly.PAIR else source
+        key = (source, target) if kind == PAIR else source
         overlay.metrics[key] = Metric(rate=t.calls / seconds, error_rate=t.errors / t.calls,
                                       p95_ms=t.p95_ms(), count=t.calls)
     return overlay
