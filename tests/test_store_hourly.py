@@ -2,13 +2,19 @@
 hours they equal the figures computed over every trace of those hours; a trace stored in
 pieces ends with the figures of the trace stored whole; ingesting again changes nothing."""
 
+import re
+
 import pytest
+from django.core.cache import cache
+from django.urls import reverse
 
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map
+from explorer.journeys.assembly import latest_time_ns
 from explorer.store import hourly
 from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import HourlyTraffic, StoredTrace
+from explorer.store.source import StoreSource
 from explorer.store.traffic import HOUR_NS, LAST_BUCKET, PAIR, bucket, bucket_bound_ns
 from explorer.traces.model import Trace
 from explorer.web.analytics import traffic_overlay
@@ -86,3 +92,27 @@ def test_no_figures_without_a_mapping(simulation, monkeypatch):
     monkeypatch.setattr(hourly, "mapping_provider", None)
     store_traces(_order_traces(simulation))
     assert not HourlyTraffic.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_map_counts_every_call_of_the_window_and_says_so(client, login_as, simulation,
+                                                             settings, language):
+    settings.EXPLORER_ANALYTICS_MAX_TRACES = 5  # sampling would show far fewer calls
+    cache.clear()
+    run = simulation(orders=10, days=1, seed=5)
+    ingest(run.files, workers=1)
+    login_as("analyst")
+    client.post(reverse("set_language"), {"language": language, "next": "/"})
+    body = client.get(reverse("web:system_map"), {"window": "7d"}).content.decode()
+    end = latest_time_ns(StoreSource()) + 1  # the page's "now"
+    start = end - 1 - 7 * 24 * HOUR
+    every = system_map(run.traces(), explorer_config().mapping, start - start % HOUR, end)
+    assert "newest" not in body and "самым новым" not in body
+    assert ("The numbers cover every call" if language == "en" else "по всем вызовам") in body
+    counts = [int(re.sub(r"\D", "", c)) for c in
+              re.findall(r'<td>[^<]*</td><td class="num">([\d\s\u00a0\u202f,]+)</td>', body)]
+    assert sorted(counts) == sorted(m.count for m in every.metrics.values())
+    svg = body[body.index("<svg"):body.index("</svg>")]
+    # numbers in the drawing's geometry are never written with a decimal comma
+    assert not re.search(r'\b(?:x|y|x1|y1|x2|y2|cx|cy|r|width|height|font-size)="[^"]*,', svg)
