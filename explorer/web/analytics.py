@@ -110,12 +110,14 @@ def map_svg(request, window: str, start: int | None, end: int | None,
     stored in the window), where the numbers begin, and whether they come from hourly figures."""
     config = explorer_config()
     source = common.source()
-    from_hours = isinstance(source, StoreSource) and start is not None and end is not None
-    if from_hours:
+    covered: int | None
+    if isinstance(source, StoreSource) and start is not None and end is not None:
+        from_hours = True
         covered, totals = hourly.window_traffic(start, end)
         overlay = traffic_overlay(totals, covered, end)
         count = source.count_between(covered, end)
     else:
+        from_hours = False
         traces = window_traces(start, end)
         covered = covered_start(traces, start)
         overlay = system_map_overlay(traces, config.mapping, covered, end)
