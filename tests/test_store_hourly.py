@@ -2,10 +2,12 @@
 hours they equal the figures computed over every trace of those hours; a trace stored in
 pieces ends with the figures of the trace stored whole; ingesting again changes nothing."""
 
+import io
 import re
 
 import pytest
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from explorer.configuration import explorer_config
@@ -116,3 +118,22 @@ def test_the_map_counts_every_call_of_the_window_and_says_so(client, login_as, s
     svg = body[body.index("<svg"):body.index("</svg>")]
     # numbers in the drawing's geometry are never written with a decimal comma
     assert not re.search(r'\b(?:x|y|x1|y1|x2|y2|cx|cy|r|width|height|font-size)="[^"]*,', svg)
+
+
+@pytest.mark.django_db
+def test_recount_gives_the_figures_kept_at_ingest(simulation, monkeypatch):
+    run = simulation(orders=10, days=1, seed=5)
+    ingest(run.files, workers=1)
+    kept = table()
+    monkeypatch.setattr(hourly, "mapping_provider", None)  # as stored before the table existed
+    HourlyTraffic.objects.all().delete()
+    StoredTrace.objects.all().delete()
+    ingest(run.files, workers=1)
+    assert StoredTrace.objects.exists() and not HourlyTraffic.objects.exists()
+    call_command("ingest", "--recount-hourly", stdout=io.StringIO())
+    assert table() == kept
+
+
+def test_ingest_needs_paths_or_recount():
+    with pytest.raises(CommandError, match="--recount-hourly"):
+        call_command("ingest")

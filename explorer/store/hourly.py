@@ -20,9 +20,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.db import transaction
+
 from explorer.c4.mapping import Mapping
-from explorer.store.models import HourlyTraffic
-from explorer.store.traffic import HOUR_NS, Key, Traffic
+from explorer.store import codec
+from explorer.store.models import HourlyTraffic, StoredTrace, TraceChunk
+from explorer.store.traffic import HOUR_NS, Key, Traffic, contributions
+from explorer.traces.model import Trace
 
 # Set by the explorer app (explorer.apps) to the mapping of the current configuration, which
 # lives above the store; None (no figures kept) when the store is used without it.
@@ -82,3 +86,21 @@ def window_traffic(start_ns: int, end_ns: int) -> tuple[int, dict[tuple[str, str
             total = totals[key] = Traffic()
         total.merge(_traffic(row))
     return first, totals
+
+
+def recount(mapping: Mapping) -> int:
+    """The table computed anew from every stored trace with this mapping (after the mapping
+    changed, or for traces stored before the table existed); returns the traces read."""
+    totals: dict[Key, Traffic] = {}
+    count = 0
+    for pk, trace_id in StoredTrace.objects.order_by("pk").values_list("pk", "trace_id").iterator():
+        chunks = TraceChunk.objects.filter(trace_id=pk).values_list("data", flat=True)
+        spans = [span for data in chunks for span in codec.decode_spans(bytes(data))]
+        for key, traffic in contributions([Trace(trace_id, spans)], mapping).items():
+            totals.setdefault(key, Traffic()).merge(traffic)
+        count += 1
+    with transaction.atomic():
+        HourlyTraffic.objects.all().delete()
+        HourlyTraffic.objects.bulk_create([_row(key, t) for key, t in totals.items()],
+                                          batch_size=1000)
+    return count
