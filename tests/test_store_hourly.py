@@ -137,3 +137,28 @@ def test_recount_gives_the_figures_kept_at_ingest(simulation, monkeypatch):
 def test_ingest_needs_paths_or_recount():
     with pytest.raises(CommandError, match="--recount-hourly"):
         call_command("ingest")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_the_map_in_a_browser_says_what_it_covers(page, live_server, simulation, language):
+    from tests.browser_support import log_in, screenshot
+
+    cache.clear()
+    ingest(simulation(orders=10, days=1, seed=5).files, workers=1)
+    log_in(page, live_server.url, "analyst")
+    page.goto(f"{live_server.url}/")
+    if language == "ru":
+        page.select_option("#language-select", "ru")
+        page.click(".language-form button")
+        page.wait_for_selector("html[lang=ru]")
+    for width, height in ((1366, 768), (680, 900)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(f"{live_server.url}{reverse('web:system_map')}?window=7d")
+        notice = page.locator("p.coverage")
+        assert notice.is_visible()
+        assert ("every call" if language == "en" else "по всем вызовам") in notice.inner_text()
+        assert page.locator("svg .c4-edge, svg g").count() > 0
+        screenshot(page, f"system-map-hourly-{language}-{width}")
