@@ -29,7 +29,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
 from explorer.sources.summary import TraceFacts
-from explorer.store import codec
+from explorer.store import codec, hourly
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -56,6 +56,7 @@ from explorer.store.prepare import (
     span_keys,
     worker,
 )
+from explorer.store.traffic import Key, Traffic, contributions, difference
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
@@ -115,13 +116,16 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
             yield Rejection(str(raw), "", "no such file or folder")
 
 
-def _config() -> Settings:
+def _config(traffic: bool = True) -> Settings:
+    """With `traffic`, the mapping to keep hourly figures with (read from the database)."""
+    provider = hourly.mapping_provider if traffic else None
     return Settings(
         business_keys=tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES),
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
+        mapping=provider() if provider is not None else None,
     )
 
 
@@ -176,6 +180,7 @@ class _Writer:
             for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[stored_row.trace_id] = stored_row
         stored = _stored_state([row.pk for row in existing.values()], traces)
+        traffic: dict[Key, Traffic] = {}
 
         appended: list[StoredTrace] = []
         new_rows: list[StoredTrace] = []
@@ -191,9 +196,10 @@ class _Writer:
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
+                _add(traffic, prepared.traffic)
             else:
                 state = stored[row.pk]
-                piece = self._new_part(row, state, prepared)
+                piece = self._new_part(row, state, prepared, traffic)
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
@@ -234,14 +240,20 @@ class _Writer:
             [(row, operation_ids[p]) for row, p, known in trace_operations
              if operation_ids[p] not in known],
         )
+        hourly.record(traffic)
         return [row.pk for row in [*existing.values(), *new_rows]]
 
     def _new_part(
-        self, row: StoredTrace, state: _Stored, prepared: EncodedTrace
+        self,
+        row: StoredTrace,
+        state: _Stored,
+        prepared: EncodedTrace,
+        traffic: dict[Key, Traffic],
     ) -> EncodedTrace | None:
         """What the prepared trace adds to the stored one (its new spans, to append as chunks,
-        with their facts), the row updated for it; None when it adds nothing. Costs in
-        proportion to the new part: the stored spans are known by their keys alone."""
+        with their facts), the row updated for it, its hourly figures added to `traffic`; None
+        when it adds nothing. Costs in proportion to the new part: the stored spans are known
+        by their keys alone."""
         known = state.keys
         piece_keys = [read_keys(keys) for keys in prepared.chunk_keys]
         if not all(known.isdisjoint(keys) for keys in piece_keys):
@@ -273,9 +285,12 @@ class _Writer:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
             stored = TraceChunk.objects.filter(trace=row).values_list("data", flat=True)
-            spans = [s for data in [*stored, *prepared.chunks]
-                     for s in codec.decode_spans(bytes(data))]
+            old = [s for data in stored for s in codec.decode_spans(bytes(data))]
+            spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
+            if self.config.mapping is not None:
+                before = contributions([Trace(row.trace_id, old)], self.config.mapping)
+                _add(traffic, difference(prepared.traffic, before))
             _describe(row, prepared)
             state.next_seq = 0
             state.replaced = True
@@ -283,6 +298,7 @@ class _Writer:
         row.warnings = warnings
         if prepared.chunks:
             _grow(row, prepared.facts)
+            _add(traffic, prepared.traffic)  # the new spans' alone: see explorer.store.hourly
             # Appended in arrival order: laid out again when a page reads it.
             row.ordered, row.layout = False, None
         return prepared
@@ -311,6 +327,11 @@ class _Stored:
     attributes: set[tuple[str, str]] = field(default_factory=set)  # index rows (key, value)
     operations: set[int] = field(default_factory=set)  # catalogue keys of its operations
     replaced: bool = False  # its chunks are written again from seq 0
+
+
+def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
+    for key, value in more.items():
+        traffic.setdefault(key, Traffic()).merge(value)
 
 
 def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
@@ -410,7 +431,7 @@ def lay_out_stored(trace_id: str) -> bool:
             TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
         )
         spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
-        prepared = prepare_trace(trace_id, spans, row.warnings, _config())
+        prepared = prepare_trace(trace_id, spans, row.warnings, _config(traffic=False))
         del spans
         _describe(row, prepared)
         row.save()
@@ -466,8 +487,6 @@ def ingest(
     """Read every file under `paths` into the store. `progress` is called with the number of
     spans of each batch read; `workers` overrides EXPLORER_INGEST_WORKERS."""
     report = IngestReport()
-    config = _config()
-    writer = _Writer(report, config)
     files: list[str] = []
     for item in expand_paths(paths):
         if isinstance(item, Rejection):
@@ -475,6 +494,10 @@ def ingest(
         else:
             files.append(str(item))
     report.files = len(files)
+    if not files:
+        return report
+    config = _config()
+    writer = _Writer(report, config)
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:

@@ -131,3 +131,24 @@ class TraceOperation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trace_id}: {self.operation_id}"
+
+
+class HourlyTraffic(models.Model):
+    """What the system map shows, summed per hour at ingest (explorer.store.hourly): calls,
+    errors, total duration and a latency histogram of one element or one relationship."""
+
+    hour = models.BigIntegerField()  # start of the hour, ns since the epoch
+    kind = models.CharField(max_length=8)  # explorer.store.hourly.SERVED, CALLED or PAIR
+    source = models.CharField(max_length=ID_LENGTH)  # the element, or the caller of a pair
+    target = models.CharField(max_length=ID_LENGTH, default="")  # the callee of a pair
+    calls = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    duration_ns = models.BigIntegerField(default=0)
+    buckets = models.JSONField(default=dict)  # histogram bucket index (as text) -> calls
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["hour", "kind", "source", "target"],
+                                               name="hourly_traffic_key")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.source} {self.target} @{self.hour}"

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from explorer.c4.mapping import Mapping
 from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
 from explorer.store import codec
 from explorer.store.layout import lay_out
+from explorer.store.traffic import Key, Traffic, contributions
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Span, Trace
@@ -51,6 +53,7 @@ class EncodedTrace:
     layout: bytes | None  # explorer.store.layout.TraceLayout, encoded, for traces of several chunks
     links: list[str]  # other traces its spans link to
     warnings: list[str]
+    traffic: dict[Key, Traffic] = field(default_factory=dict)  # its spans' system-map figures
 
 
 @dataclass(slots=True)
@@ -70,6 +73,7 @@ class Settings:
     batch_traces: int
     chunk_spans: int
     limits: Limits = Limits()  # how far a gzip input may inflate
+    mapping: Mapping | None = None  # to compute the system map's figures (explorer.store.hourly)
 
 
 @dataclass(slots=True, frozen=True)
@@ -143,6 +147,7 @@ def prepare_trace(
         layout=layout,
         links=sorted(linked),
         warnings=warnings,
+        traffic=contributions([Trace(trace_id, merged)], config.mapping) if config.mapping else {},
     )
 
 

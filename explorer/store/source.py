@@ -168,6 +168,10 @@ class StoreSource(FindsBySearch):
         with self._answering():
             return [TraceSummary(*row) for row in rows[: query.limit]]
 
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many stored traces start in [start_ns, end_ns)."""
+        return StoredTrace.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns).count()
+
     def services(self) -> list[str]:
         with self._answering():
             return list(

@@ -1,8 +1,10 @@
 """System-wide pages over a time window: the system map, drift, SLA and anomalies.
 
-Each reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
-from the source; "now" is the newest trace in the source, as in the journey reports, so the
-demo data is never "too old" to show. Results are cached briefly per window.
+The system map of the embedded store sums the hourly figures kept at ingest
+(explorer.store.hourly) over the whole hours of the window. Otherwise each page reads the
+newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES) from the source;
+"now" is the newest trace in the source, as in the journey reports, so the demo data
+is never "too old" to show. Results are cached briefly per window.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from accounts.redaction import redact_value
 from explorer.c4.drift import drift as drift_report
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
+from explorer.diagrams.overlay import Metric, Overlay
 from explorer.diagrams.overlay import system_map as system_map_overlay
 from explorer.diagrams.render import RATE_UNITS, render_svg
 from explorer.journeys.anomalies import Baseline
@@ -27,6 +30,9 @@ from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
 from explorer.sources.base import SourceError, TraceQuery
+from explorer.store import hourly
+from explorer.store.source import StoreSource
+from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
 
@@ -73,7 +79,7 @@ def _cached(request, page: str, window: str, compute):
 def _page_context(name: str, start: int | None, end: int | None, traces: int) -> dict:
     return {"window": name, "windows": [(k, v[1]) for k, v in WINDOWS.items()],
             "start_ns": start, "end_ns": end, "trace_count": traces,
-            "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES}
+            "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES, "sampled": True}
 
 
 def rate_unit(window: str) -> str:
@@ -81,12 +87,41 @@ def rate_unit(window: str) -> str:
     return "min" if WINDOWS[window][0] <= 6 * HOUR_NS else "h"
 
 
+def traffic_overlay(totals: dict[tuple[str, str, str], Traffic], start_ns: int,
+                    end_ns: int) -> Overlay:
+    """The system map of hourly figures summed over [start_ns, end_ns): as
+    explorer.diagrams.overlay.system_map draws it over traces, p95 to within a bucket."""
+    seconds = max((end_ns - start_ns) / 1e9, 1.0)
+    overlay = Overlay(title="System map")
+    # an element serving requests is measured on them, else on the calls made to it
+    order = {CALLED: 0, SERVED: 1, PAIR: 2}
+    for (kind, source, target), t in sorted(totals.items(), key=lambda kv: order[kv[0][0]]):
+        if t.calls <= 0:
+            continue
+        key = (source, target) if kind == PAIR else source
+        overlay.metrics[key] = Metric(rate=t.calls / seconds, error_rate=t.errors / t.calls,
+                                      p95_ms=t.p95_ms(), count=t.calls)
+    return overlay
+
+
 def map_svg(request, window: str, start: int | None, end: int | None,
-            highlight: str | None = None) -> tuple[str, list[dict], int]:
+            highlight: str | None = None) -> tuple[str, list[dict], int, int | None, bool]:
+    """The map's SVG and table rows; the traces read (or, from hourly figures, the traces
+    stored in the window), where the numbers begin, and whether they come from hourly figures."""
     config = explorer_config()
-    traces = window_traces(start, end)
-    covered = covered_start(traces, start)
-    overlay = system_map_overlay(traces, config.mapping, covered, end)
+    source = common.source()
+    covered: int | None
+    if isinstance(source, StoreSource) and start is not None and end is not None:
+        from_hours = True
+        covered, totals = hourly.window_traffic(start, end)
+        overlay = traffic_overlay(totals, covered, end)
+        count = source.count_between(covered, end)
+    else:
+        from_hours = False
+        traces = window_traces(start, end)
+        covered = covered_start(traces, start)
+        overlay = system_map_overlay(traces, config.mapping, covered, end)
+        count = len(traces)
     overlay.rate_unit = rate_unit(window)
     if highlight in config.model.elements:
         overlay.highlight = highlight
@@ -107,7 +142,7 @@ def map_svg(request, window: str, start: int | None, end: int | None,
                      "rate": metric.rate * RATE_UNITS[overlay.rate_unit],
                      "error_rate": metric.error_rate, "p95_ms": metric.p95_ms,
                      "count": metric.count})
-    return svg, rows, len(traces), covered
+    return svg, rows, count, covered, from_hours
 
 
 def covered_start(traces: list, start: int | None) -> int | None:
@@ -123,10 +158,11 @@ def covered_start(traces: list, start: int | None) -> int | None:
 def system_map(request):
     name, start, end = _window(request)
     highlight = clean_text(request.GET.get("element"), 80) or None
-    svg, rows, count, covered = _cached(request, f"map:{highlight}", name,
-                                        lambda: map_svg(request, name, start, end, highlight))
+    svg, rows, count, covered, from_hours = _cached(
+        request, f"map:{highlight}", name, lambda: map_svg(request, name, start, end, highlight))
     return render(request, "web/map.html", {
         **_page_context(name, start, end, count), "svg": svg, "metrics": rows,
+        "sampled": not from_hours, "from_hours": from_hours,
         "covered_ns": covered if covered != start else None,
         "per_hour": rate_unit(name) == "h",
         "highlight": highlight,

@@ -5,6 +5,8 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from explorer.configuration import explorer_config
+from explorer.store import hourly
 from explorer.store.ingest import ingest
 from explorer.traces.parsers import FORMATS
 
@@ -18,7 +20,13 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("paths", nargs="+", metavar="PATH")
+        parser.add_argument("paths", nargs="*", metavar="PATH")
+        parser.add_argument(
+            "--recount-hourly",
+            action="store_true",
+            help="compute the system map's hourly figures anew from every stored trace, with "
+            "the current mapping (after it changed, or for traces stored before they were kept)",
+        )
         parser.add_argument(
             "--format", choices=FORMATS, help="read every file as this format (default: detect)"
         )
@@ -30,6 +38,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        if options["recount_hourly"]:
+            traces = hourly.recount(explorer_config().mapping)
+            self.stdout.write(f"hourly figures recounted from {traces} traces")
+        elif not options["paths"]:
+            raise CommandError("name the files or folders to ingest, or --recount-hourly")
+        if not options["paths"]:
+            return
         with tqdm(
             unit=" spans", unit_scale=True, disable=not sys.stderr.isatty(), file=sys.stderr
         ) as bar:
