@@ -12,6 +12,7 @@ test:
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports --no-cache
 
 # mypy on traces, analysis, journeys, store, sources and c4 ([tool.mypy] in pyproject.toml).

@@ -49,10 +49,10 @@ def requires(codename: str):
                 return redirect_to_second_factor(request)
             if not user.has_perm(permission):
                 response = permission_denied(
-                    request, PermissionDenied(
-                        _("This page needs the permission “%(codename)s”.")
-                        % {"codename": codename}
-                    )
+                    request,
+                    PermissionDenied(
+                        _("This page needs the permission “%(codename)s”.") % {"codename": codename}
+                    ),
                 )
                 response.denied_permission = codename  # what the role matrix test reads
                 return response

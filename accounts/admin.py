@@ -25,8 +25,15 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     search_fields = ("username", "object_id", "detail", "address")
     date_hierarchy = "time"
     # Ids and details as the viewer may see them (pseudonyms without view_customer_ids).
-    fields = ("time", "username", "address", "action", "object_type", "shown_object_id",
-              "shown_detail")
+    fields = (
+        "time",
+        "username",
+        "address",
+        "action",
+        "object_type",
+        "shown_object_id",
+        "shown_detail",
+    )
     readonly_fields = fields
 
     def get_search_fields(self, request):
@@ -51,8 +58,7 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
         return self._with_viewer(request, super().changelist_view, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        return self._with_viewer(request, super().change_view, object_id, form_url,
-                                 extra_context)
+        return self._with_viewer(request, super().change_view, object_id, form_url, extra_context)
 
     @admin.display(description=gettext_lazy("object id"))
     def shown_object_id(self, entry):
@@ -61,7 +67,6 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     @admin.display(description=gettext_lazy("detail"))
     def shown_detail(self, entry):
         return shown_entry(entry, _viewer_policy.get())["detail"]
-
 
 
 @admin.action(
@@ -73,10 +78,15 @@ def reset_second_factor(modeladmin, request, queryset):
             device.delete()
         audit.record(request, AuditAction.SECOND_FACTOR_RESET, "user", user.pk, user.username)
     count = queryset.count()
-    messages.success(request, ngettext(
-        "Second factor reset for %(count)s user.", "Second factor reset for %(count)s users.",
-        count,
-    ) % {"count": count})
+    messages.success(
+        request,
+        ngettext(
+            "Second factor reset for %(count)s user.",
+            "Second factor reset for %(count)s users.",
+            count,
+        )
+        % {"count": count},
+    )
 
 
 admin.site.unregister(User)
@@ -128,14 +138,21 @@ class ExplorerUserAdmin(UserAdmin):
             def clean(self):
                 data = super().clean()
                 instance = self.instance
-                before = (_granted(instance.groups.all(), instance.user_permissions.all())
-                          if instance.pk else set())
+                before = (
+                    _granted(instance.groups.all(), instance.user_permissions.all())
+                    if instance.pk
+                    else set()
+                )
                 after = _granted(data.get("groups") or [], data.get("user_permissions") or [])
                 beyond = sorted((after - before) - granter.get_all_permissions())
                 if beyond:
                     raise ValidationError(
-                        gettext("You cannot grant permissions you do not have yourself: "
-                                "%(permissions)s.") % {"permissions": ", ".join(beyond)})
+                        gettext(
+                            "You cannot grant permissions you do not have yourself: "
+                            "%(permissions)s."
+                        )
+                        % {"permissions": ", ".join(beyond)}
+                    )
                 return data
 
         return GuardedForm

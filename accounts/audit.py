@@ -1,8 +1,8 @@
 """The audit log helper other parts of the explorer call:
 
-    from accounts import audit
-    audit.record(request, audit.AuditAction.VIEW, "order", order_id)
-    audit.record(request, audit.AuditAction.EXPORT, "journey_csv", order_id, "42 rows")
+from accounts import audit
+audit.record(request, audit.AuditAction.VIEW, "order", order_id)
+audit.record(request, audit.AuditAction.EXPORT, "journey_csv", order_id, "42 rows")
 """
 
 from .addresses import request_client_address
@@ -11,8 +11,9 @@ from .models import AuditAction, AuditEntry
 __all__ = ["AuditAction", "record"]
 
 
-def record(request, action, object_type="", object_id="", detail="", user=None, username="",
-           address=None):
+def record(
+    request, action, object_type="", object_id="", detail="", user=None, username="", address=None
+):
     """Write one audit entry for `request` (user and client address taken from it); without
     a request (the OTLP receiver), `username` and `address` say who and from where."""
     if user is None and request is not None:

@@ -15,7 +15,13 @@ def shown_entry(entry: AuditEntry, policy) -> dict:
         object_id = str(redact_value("customer.id", entry.object_id, policy))
     else:
         object_id = redact_text(entry.object_id, policy)
-    return {"time": entry.time, "username": entry.username, "address": entry.address,
-            "action": entry.action, "action_display": entry.get_action_display(),
-            "object_type": entry.object_type, "object_id": object_id,
-            "detail": redact_text(entry.detail, policy)}
+    return {
+        "time": entry.time,
+        "username": entry.username,
+        "address": entry.address,
+        "action": entry.action,
+        "action_display": entry.get_action_display(),
+        "object_type": entry.object_type,
+        "object_id": object_id,
+        "detail": redact_text(entry.detail, policy),
+    }

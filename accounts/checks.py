@@ -12,14 +12,19 @@ def weak_secret_key(app_configs=None, **kwargs):
     """A short or guessable DJANGO_SECRET_KEY is an error, not Django's warning: sessions,
     password reset tokens and the customer pseudonyms are keyed with it."""
     key = str(settings.SECRET_KEY or "")
-    if (len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_UNIQUE
-            or key.startswith("django-insecure-")):
-        return [checks.Error(
-            f"DJANGO_SECRET_KEY is weak: at least {SECRET_KEY_MIN_LENGTH} characters and "
-            f"{SECRET_KEY_MIN_UNIQUE} different ones are needed, not a 'django-insecure-' key.",
-            hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(64))'",
-            id="accounts.E001",
-        )]
+    if (
+        len(key) < SECRET_KEY_MIN_LENGTH
+        or len(set(key)) < SECRET_KEY_MIN_UNIQUE
+        or key.startswith("django-insecure-")
+    ):
+        return [
+            checks.Error(
+                f"DJANGO_SECRET_KEY is weak: at least {SECRET_KEY_MIN_LENGTH} characters and "
+                f"{SECRET_KEY_MIN_UNIQUE} different ones are needed, not a 'django-insecure-' key.",
+                hint="Generate one: python -c 'import secrets; print(secrets.token_urlsafe(64))'",
+                id="accounts.E001",
+            )
+        ]
     return []
 
 

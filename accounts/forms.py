@@ -13,8 +13,12 @@ class CodeForm(forms.Form):
         max_length=16,
         help_text=_("The six digits your authenticator app shows, or one of your backup codes."),
         widget=forms.TextInput(
-            attrs={"autocomplete": "one-time-code", "autofocus": True, "spellcheck": "false",
-                   "autocapitalize": "off"}
+            attrs={
+                "autocomplete": "one-time-code",
+                "autofocus": True,
+                "spellcheck": "false",
+                "autocapitalize": "off",
+            }
         ),
     )
 

@@ -53,8 +53,11 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
     """AUTH_LDAP_* settings plus EXPLORER_LDAP_ROLE_GROUPS (role -> group DNs)."""
     uri = env.get("EXPLORER_LDAP_SERVER_URI", "").strip()
     role_groups = {
-        role: [dn.strip() for dn in env.get(f"EXPLORER_LDAP_GROUP_{role.upper()}", "").split(";")
-               if dn.strip()]
+        role: [
+            dn.strip()
+            for dn in env.get(f"EXPLORER_LDAP_GROUP_{role.upper()}", "").split(";")
+            if dn.strip()
+        ]
         for role in ROLES
     }
     role_groups = {role: dns for role, dns in role_groups.items() if dns}
@@ -77,8 +80,12 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
     ldaps = uri.lower().startswith("ldaps://")
     timeout = float(env.get("EXPLORER_LDAP_TIMEOUT", "5"))
 
-    options = {ldap.OPT_NETWORK_TIMEOUT: timeout, ldap.OPT_TIMEOUT: timeout,
-               ldap.OPT_REFERRALS: 0, ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND}
+    options = {
+        ldap.OPT_NETWORK_TIMEOUT: timeout,
+        ldap.OPT_TIMEOUT: timeout,
+        ldap.OPT_REFERRALS: 0,
+        ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+    }
     ca_file = env.get("EXPLORER_LDAP_CA_FILE", "").strip()
     if ca_file:
         options[ldap.OPT_X_TLS_CACERTFILE] = ca_file

@@ -50,9 +50,11 @@ class SessionSecurityMiddleware:
             now = time.time()
             last = request.session.get(LAST_ACTIVITY_KEY, now)
             idle = now - last
-            token = UserSessionToken.objects.filter(user=request.user).values_list(
-                "token", flat=True
-            ).first()
+            token = (
+                UserSessionToken.objects.filter(user=request.user)
+                .values_list("token", flat=True)
+                .first()
+            )
             if idle > settings.EXPLORER_SESSION_IDLE_SECONDS:
                 audit.record(request, AuditAction.LOGOUT, detail=f"idle for {int(idle)} s")
                 self._end(request)
@@ -109,14 +111,18 @@ class RequestBodyLimitMiddleware:
         except ValueError:
             declared = 0
         if declared:
-            limit = (settings.EXPLORER_MAX_BODY_BYTES if is_verified(request.user)
-                     else settings.EXPLORER_UNVERIFIED_MAX_BODY_BYTES)
+            limit = (
+                settings.EXPLORER_MAX_BODY_BYTES
+                if is_verified(request.user)
+                else settings.EXPLORER_UNVERIFIED_MAX_BODY_BYTES
+            )
             if declared > limit:
                 message = translation.gettext(
                     "The request is too large (%(size)s bytes; at most %(limit)s here)."
                 ) % {"size": declared, "limit": limit}
-                response = HttpResponse(message, status=413,
-                                        content_type="text/plain; charset=utf-8")
+                response = HttpResponse(
+                    message, status=413, content_type="text/plain; charset=utf-8"
+                )
                 response["Connection"] = "close"  # the unread body must not be parsed as a request
                 return response
         return self.get_response(request)

@@ -47,24 +47,42 @@ PSEUDONYM = re.compile(rf"(?:cust|mail|tel)-[0-9a-f]{{{PSEUDONYM_HEX}}}")
 
 DEFAULT_CONFIG = {
     "identifier_keys": [
-        "customer.id", "enduser.id", "user.id", "user.email", "user.name",
-        "customer.email", "customer.phone", "user.phone",
+        "customer.id",
+        "enduser.id",
+        "user.id",
+        "user.email",
+        "user.name",
+        "customer.email",
+        "customer.phone",
+        "user.phone",
     ],
     # No word boundaries: an id glued to letters, digits or "_" is still an id.
     "identifier_patterns": [r"C-\d{3,}+"],
     "secret_key_words": [
-        "password", "passwd", "pwd", "secret", "token", "authorization", "api_key",
-        "apikey", "cookie", "credential", "private_key", "session",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "authorization",
+        "api_key",
+        "apikey",
+        "cookie",
+        "credential",
+        "private_key",
+        "session",
     ],
 }
 
 # Every pattern below either has a bounded length after a literal start (phone, card) or is
 # matched by the scanners further down, which never rescan a run they have passed.
 _WORD_RUN_REST = re.compile(r"[\w.-]*+")  # the rest of a key in key=value text
-_PAIR_TAIL = re.compile(r"(\"?'?\s*+[=:]\s*+\"?'?)((?:bearer\s++|basic\s++)?[^\s&,;\"'}]++)",
-                        re.IGNORECASE)
+_PAIR_TAIL = re.compile(
+    r"(\"?'?\s*+[=:]\s*+\"?'?)((?:bearer\s++|basic\s++)?[^\s&,;\"'}]++)", re.IGNORECASE
+)
 _EMAIL_LOCAL_CHARS = frozenset(
-    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-")
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._%+-"
+)
 _EMAIL_AT = re.compile(r"@(?=[A-Za-z0-9-]++\.[A-Za-z0-9-])")
 _EMAIL_DOMAIN = re.compile(r"[A-Za-z0-9-]++(?:\.[A-Za-z0-9-]++)+")
 _PHONE = re.compile(r"(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d{1,4}\)?){2,5}(?!\w)")
@@ -94,9 +112,16 @@ class RedactionPolicy:
     @property
     def cache_token(self) -> str:
         """What this policy masks, as text: results redacted by it are cached under it."""
-        return repr((sorted(self.identifier_keys), [p.pattern for p in self.identifier_patterns],
-                     self.secret_key_words, self.show_identifiers, self.max_text,
-                     hashlib.sha256(self.pseudonym_key).hexdigest()[:16]))
+        return repr(
+            (
+                sorted(self.identifier_keys),
+                [p.pattern for p in self.identifier_patterns],
+                self.secret_key_words,
+                self.show_identifiers,
+                self.max_text,
+                hashlib.sha256(self.pseudonym_key).hexdigest()[:16],
+            )
+        )
 
 
 # Without a key of the server's (tests, scripts), a random one per process: pseudonyms are
@@ -104,8 +129,9 @@ class RedactionPolicy:
 _PROCESS_KEY = os.urandom(32)
 
 
-def build_policy(config: Mapping[str, Sequence[str]], show_identifiers: bool,
-                 pseudonym_key: bytes | None = None) -> RedactionPolicy:
+def build_policy(
+    config: Mapping[str, Sequence[str]], show_identifiers: bool, pseudonym_key: bytes | None = None
+) -> RedactionPolicy:
     """A policy from a configuration like DEFAULT_CONFIG (missing keys take the defaults)."""
     merged = {**DEFAULT_CONFIG, **config}
     words = tuple(word.lower() for word in merged["secret_key_words"])
@@ -196,8 +222,7 @@ def _mask_jwts(text: str) -> str:
             segment = _JWT_SEGMENT.match(text, end + (3 if index == 0 else 0))
             length = segment.end() - end
             end = segment.end()
-            if index < 2 and (length < (8 if index == 0 else 5)
-                              or not text.startswith(".", end)):
+            if index < 2 and (length < (8 if index == 0 else 5) or not text.startswith(".", end)):
                 ok = False
                 break
             if index < 2:
@@ -225,7 +250,7 @@ def _replace_emails(text: str, replace: Callable[[str], str]) -> str:
             start += 1  # the local part starts at a word character, as `\b` demanded
         domain = _EMAIL_DOMAIN.match(text, position + 1)
         if start < position and domain is not None:
-            pieces.append((start, domain.end(), replace(text[start:domain.end()])))
+            pieces.append((start, domain.end(), replace(text[start : domain.end()])))
             floor = domain.end()
         else:
             floor = position + 1
@@ -254,7 +279,7 @@ def redact_text(text: str, policy: RedactionPolicy) -> str:
         for pattern in policy.identifier_patterns:
             text = pattern.sub(lambda m: policy.pseudonym(m.group()), text)
     if policy.max_text is not None and len(text) > policy.max_text:
-        text = text[:policy.max_text] + "…"  # cut after redacting: no secret is cut in two
+        text = text[: policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
 
 
@@ -296,8 +321,10 @@ def redact_mapping(mapping: Mapping[str, Any], policy: RedactionPolicy, _depth: 
 
 def _redact_resource(resource: Resource, policy: RedactionPolicy) -> Resource:
     return dataclasses.replace(
-        resource, service_name=redact_text(resource.service_name, policy),
-        attributes=redact_mapping(resource.attributes, policy))
+        resource,
+        service_name=redact_text(resource.service_name, policy),
+        attributes=redact_mapping(resource.attributes, policy),
+    )
 
 
 def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resource]) -> Span:
@@ -314,8 +341,11 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
             for e in span.events
         ],
         links=[
-            Link(redact_text(link.trace_id, policy), redact_text(link.span_id, policy),
-                 redact_mapping(link.attributes, policy))
+            Link(
+                redact_text(link.trace_id, policy),
+                redact_text(link.span_id, policy),
+                redact_mapping(link.attributes, policy),
+            )
             for link in span.links
         ],
         status_message=redact_text(span.status_message, policy),
@@ -345,8 +375,9 @@ def pseudonym_key_from_settings() -> bytes:
     dedicated = getattr(settings, "EXPLORER_PSEUDONYM_KEY", "")
     if dedicated:
         return dedicated.encode()
-    return hmac.new(settings.SECRET_KEY.encode(), b"alexandrite pseudonyms",
-                    hashlib.sha256).digest()
+    return hmac.new(
+        settings.SECRET_KEY.encode(), b"alexandrite pseudonyms", hashlib.sha256
+    ).digest()
 
 
 def policy_for_user(user) -> RedactionPolicy:

@@ -25,8 +25,14 @@ ROLE_PERMISSIONS = {
     "onboarding": ["view_journeys", "view_tours"],
     "support": ["view_journeys", "view_tours", "view_customer_ids", "upload_traces"],
     "analyst": ["view_journeys", "view_tours", "view_analytics", "upload_traces"],
-    "architect": ["view_journeys", "view_tours", "view_analytics", "upload_traces", "edit_model",
-                  "use_admin"],
+    "architect": [
+        "view_journeys",
+        "view_tours",
+        "view_analytics",
+        "upload_traces",
+        "edit_model",
+        "use_admin",
+    ],
     "administrator": ["view_tours", "view_audit", "manage_users", "use_admin"],
 }
 ROLES = tuple(ROLE_PERMISSIONS)
@@ -66,9 +72,7 @@ def sync_role_groups(apps) -> None:
     group_model = apps.get_model("auth", "Group")
 
     def permission(app_label: str, model: str, codename: str, name: str):
-        content_type, _ = content_type_model.objects.get_or_create(
-            app_label=app_label, model=model
-        )
+        content_type, _ = content_type_model.objects.get_or_create(app_label=app_label, model=model)
         found, _ = permission_model.objects.get_or_create(
             content_type=content_type, codename=codename, defaults={"name": name}
         )

@@ -84,9 +84,7 @@ def _refuse_locked(request):
 def _code_failed(request, form):
     if count_failed_code(request, request.user):
         return _refuse_locked(request)
-    form.add_error(
-        "code", _("That code is not valid. Check the time on your phone and try again.")
-    )
+    form.add_error("code", _("That code is not valid. Check the time on your phone and try again."))
     return None
 
 
@@ -167,6 +165,8 @@ def backup_codes(request):
 
 AUDIT_PAGE_SIZE = 100
 AUDIT_CSV_COLUMNS = ["time", "username", "address", "action", "object_type", "object_id", "detail"]
+
+
 def _filtered(request, form):
     entries = AuditEntry.objects.all()
     return form.filter(entries, policy_for_user(request.user)) if form.is_bound else entries
@@ -183,8 +183,12 @@ def audit_log(request):
     return render(
         request,
         "accounts/audit_log.html",
-        {"form": form, "page": page, "query": query.urlencode(),
-         "entries": [shown_entry(entry, policy) for entry in page]},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "entries": [shown_entry(entry, policy) for entry in page],
+        },
     )
 
 

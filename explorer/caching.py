@@ -39,8 +39,13 @@ _KIND = re.compile(r"[a-z0-9-]{1,40}")
 class LocalCache(Generic[V]):
     """An in-process LRU bounded by total weight and by the age of each entry."""
 
-    def __init__(self, name: str, max_weight: int, seconds: float | None = None,
-                 weigh: Callable[[V], int] = lambda value: 1) -> None:
+    def __init__(
+        self,
+        name: str,
+        max_weight: int,
+        seconds: float | None = None,
+        weigh: Callable[[V], int] = lambda value: 1,
+    ) -> None:
         self.name = name
         self.max_weight = max_weight
         self.seconds = seconds
@@ -100,9 +105,13 @@ class SharedCache:
     """A Django cache alias with a default lifetime; values weighing (bytes, through
     `weigh`) more than max_weight are not kept, so a few huge ones never push out the rest."""
 
-    def __init__(self, alias: str, seconds: int | Callable[[], int],
-                 max_weight: int | None = None,
-                 weigh: Callable[[Any], int] | None = None) -> None:
+    def __init__(
+        self,
+        alias: str,
+        seconds: int | Callable[[], int],
+        max_weight: int | None = None,
+        weigh: Callable[[Any], int] | None = None,
+    ) -> None:
         self.alias = alias
         self._seconds = seconds
         self.max_weight = max_weight
@@ -160,15 +169,22 @@ def configuration_changed(*args: object, **kwargs: object) -> None:
     caches["default"].set(VERSION_KEY, uuid.uuid4().hex, None)
 
 
-def cache_key(kind: str, *parts: object, policy: HasCacheToken | None = None,
-              language: str | None = None) -> str:
+def cache_key(
+    kind: str, *parts: object, policy: HasCacheToken | None = None, language: str | None = None
+) -> str:
     """The key of a cached result: its kind, what it is of, the configuration version, and
     the redaction policy and language when it was redacted or translated for a viewer.
     Hashed: parts come from URLs and traces; the kind is a fixed word of the caller's."""
     if not _KIND.fullmatch(kind):
         raise ValueError(f"cache kind {kind!r}: use lower-case letters, digits and '-'")
-    text = "\0".join([configuration_version(), *map(str, parts),
-                      policy.cache_token if policy is not None else "-", language or "-"])
+    text = "\0".join(
+        [
+            configuration_version(),
+            *map(str, parts),
+            policy.cache_token if policy is not None else "-",
+            language or "-",
+        ]
+    )
     return f"explorer:{kind}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 

@@ -46,8 +46,9 @@ class Configuration:
         return self.mapping.service_element(span.resource) or service_container(span)
 
 
-_loaded: LocalCache[Configuration] = LocalCache("configuration", max_weight=2,
-                                                seconds=CONFIGURATION_SECONDS)
+_loaded: LocalCache[Configuration] = LocalCache(
+    "configuration", max_weight=2, seconds=CONFIGURATION_SECONDS
+)
 
 
 def load_configuration() -> Configuration:

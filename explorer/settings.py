@@ -111,7 +111,8 @@ _LOG_FORMAT = os.environ.get("EXPLORER_LOG_FORMAT", "logfmt")
 if _LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR") or _LOG_FORMAT not in ("logfmt", "json"):
     raise ImproperlyConfigured(
         f"EXPLORER_LOG_LEVEL={_LOG_LEVEL!r} / EXPLORER_LOG_FORMAT={_LOG_FORMAT!r}: expected "
-        "DEBUG, INFO, WARNING or ERROR / logfmt or json")
+        "DEBUG, INFO, WARNING or ERROR / logfmt or json"
+    )
 LOGGING = logging_settings(_LOG_LEVEL, _LOG_FORMAT)
 
 ROOT_URLCONF = "explorer.urls"
@@ -192,7 +193,8 @@ from explorer.sources.config import BackendConfigError, backends_setting  # noqa
 EXPLORER_ALLOW_HTTP_BACKENDS = env_bool("EXPLORER_ALLOW_HTTP_BACKENDS", False)
 try:
     EXPLORER_BACKENDS, EXPLORER_DEFAULT_BACKEND = backends_setting(
-        os.environ.get("EXPLORER_BACKENDS"), os.environ.get("EXPLORER_DEFAULT_BACKEND"),
+        os.environ.get("EXPLORER_BACKENDS"),
+        os.environ.get("EXPLORER_DEFAULT_BACKEND"),
         allow_http=not PRODUCTION or EXPLORER_ALLOW_HTTP_BACKENDS,
     )
 except BackendConfigError as exc:
@@ -395,9 +397,11 @@ EXPLORER_RAW_ID_WINDOW_SECONDS = int(os.environ.get("EXPLORER_RAW_ID_WINDOW_SECO
 # the largest request body of a client without a verified second factor (a login form), and
 # of a verified one (an upload: EXPLORER_UPLOAD_MAX_BYTES plus room for the form).
 EXPLORER_UNVERIFIED_MAX_BODY_BYTES = int(
-    os.environ.get("EXPLORER_UNVERIFIED_MAX_BODY_BYTES", str(64 * 1024)))
-EXPLORER_MAX_BODY_BYTES = int(os.environ.get(
-    "EXPLORER_MAX_BODY_BYTES", str(EXPLORER_UPLOAD_MAX_BYTES + 1024 * 1024)))
+    os.environ.get("EXPLORER_UNVERIFIED_MAX_BODY_BYTES", str(64 * 1024))
+)
+EXPLORER_MAX_BODY_BYTES = int(
+    os.environ.get("EXPLORER_MAX_BODY_BYTES", str(EXPLORER_UPLOAD_MAX_BYTES + 1024 * 1024))
+)
 # Read by explorer/store/ingest.py (`ingest`) and explorer/web/uploads.py: how far a gzip
 # input may inflate, in all and as a multiple of its compressed size (explorer/traces/
 # decompress.py); past either, the file is refused with an error naming the limit.
@@ -407,8 +411,9 @@ EXPLORER_INFLATE_MAX_RATIO = int(os.environ.get("EXPLORER_INFLATE_MAX_RATIO", "2
 # (never in process memory), for how long, and how much disk one user's uploads may take.
 EXPLORER_UPLOAD_DIR = os.environ.get("EXPLORER_UPLOAD_DIR", str(DATA_DIR / "uploads"))
 EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 * 60)))
-EXPLORER_UPLOAD_QUOTA_BYTES = int(os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES",
-                                                 str(500 * 1024 * 1024)))
+EXPLORER_UPLOAD_QUOTA_BYTES = int(
+    os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES", str(500 * 1024 * 1024))
+)
 # Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
 # names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
 EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))

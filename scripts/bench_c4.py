@@ -19,8 +19,10 @@ from explorer.diagrams import render
 from explorer.diagrams.overlay import overlay_from_traces, system_map
 from explorer.traces.model import Event, Resource, Span, SpanKind, StatusCode, Trace
 
-RESOURCES = {name: Resource(name, {"service.name": name})
-             for name in ("internet-shop", "shop-api", "crm", "crm-api", "mes-api", "mes")}
+RESOURCES = {
+    name: Resource(name, {"service.name": name})
+    for name in ("internet-shop", "shop-api", "crm", "crm-api", "mes-api", "mes")
+}
 
 
 def _order_trace(rng: random.Random, n: int, start: int, order: str) -> Trace:
@@ -29,31 +31,79 @@ def _order_trace(rng: random.Random, n: int, start: int, order: str) -> Trace:
     spans, counter = [], iter(range(1, 100))
 
     def span(parent, resource, name, kind, offset, duration, **attrs):
-        s = Span(tid, f"{n:08x}{next(counter):08x}", parent.span_id if parent else None, name,
-                 kind, start + offset, start + offset + duration, RESOURCES[resource],
-                 {"order.id": order, **attrs})
+        s = Span(
+            tid,
+            f"{n:08x}{next(counter):08x}",
+            parent.span_id if parent else None,
+            name,
+            kind,
+            start + offset,
+            start + offset + duration,
+            RESOURCES[resource],
+            {"order.id": order, **attrs},
+        )
         spans.append(s)
         return s
 
     ms = 1_000_000
     call = span(None, "internet-shop", "POST /api/orders", SpanKind.CLIENT, 0, 90 * ms)
-    server = span(call, "shop-api", "POST /api/orders", SpanKind.SERVER, 2 * ms,
-                  rng.randint(40, 700) * ms, **{"http.response.status_code": 201})
-    server.events.append(Event("order.state_changed", server.start_ns + ms,
-                               {"order.state.new": "INITIATED"}))
+    server = span(
+        call,
+        "shop-api",
+        "POST /api/orders",
+        SpanKind.SERVER,
+        2 * ms,
+        rng.randint(40, 700) * ms,
+        **{"http.response.status_code": 201},
+    )
+    server.events.append(
+        Event("order.state_changed", server.start_ns + ms, {"order.state.new": "INITIATED"})
+    )
     if rng.random() < 0.05:
         server.status_code = StatusCode.ERROR
-    span(server, "shop-api", "INSERT shop.orders", SpanKind.CLIENT, 5 * ms, 8 * ms,
-         **{"db.system.name": "postgresql", "db.namespace": "shop"})
-    publish = span(server, "shop-api", "orders publish", SpanKind.PRODUCER, 20 * ms, ms,
-                   **{"messaging.system": "rabbitmq", "messaging.destination.name": "orders"})
-    consume = span(publish, "mes-api", "orders process", SpanKind.CONSUMER, 40 * ms, 30 * ms,
-                   **{"messaging.system": "rabbitmq", "messaging.destination.name": "orders"})
-    consume.events.append(Event("order.state_changed", consume.start_ns + ms,
-                                {"order.state.previous": "SUBMITTED",
-                                 "order.state.new": "PRICE_CALCULATED"}))
-    span(consume, "mes-api", "UPDATE mes.orders", SpanKind.CLIENT, 45 * ms, 5 * ms,
-         **{"db.system.name": "postgresql", "db.namespace": "mes"})
+    span(
+        server,
+        "shop-api",
+        "INSERT shop.orders",
+        SpanKind.CLIENT,
+        5 * ms,
+        8 * ms,
+        **{"db.system.name": "postgresql", "db.namespace": "shop"},
+    )
+    publish = span(
+        server,
+        "shop-api",
+        "orders publish",
+        SpanKind.PRODUCER,
+        20 * ms,
+        ms,
+        **{"messaging.system": "rabbitmq", "messaging.destination.name": "orders"},
+    )
+    consume = span(
+        publish,
+        "mes-api",
+        "orders process",
+        SpanKind.CONSUMER,
+        40 * ms,
+        30 * ms,
+        **{"messaging.system": "rabbitmq", "messaging.destination.name": "orders"},
+    )
+    consume.events.append(
+        Event(
+            "order.state_changed",
+            consume.start_ns + ms,
+            {"order.state.previous": "SUBMITTED", "order.state.new": "PRICE_CALCULATED"},
+        )
+    )
+    span(
+        consume,
+        "mes-api",
+        "UPDATE mes.orders",
+        SpanKind.CLIENT,
+        45 * ms,
+        5 * ms,
+        **{"db.system.name": "postgresql", "db.namespace": "mes"},
+    )
     return Trace(tid, spans)
 
 
@@ -73,13 +123,18 @@ def measure(workdir: Path) -> dict:
     warm = (time.perf_counter() - t0) * 1000
 
     per_trace = len(journey[0].spans)
-    traces = [_order_trace(rng, n, n * 10_000_000, f"A-{n:06d}")
-              for n in range(int(100_000 * scale) // per_trace)]
+    traces = [
+        _order_trace(rng, n, n * 10_000_000, f"A-{n:06d}")
+        for n in range(int(100_000 * scale) // per_trace)
+    ]
     t0 = time.perf_counter()
     render.render_svg(model, system_map(traces, mapping))
     system = (time.perf_counter() - t0) * 1000
-    return {"diagram_ms_cold": round(cold, 1), "diagram_ms_warm": round(warm, 3),
-            "system_map_ms_100k": round(system, 1)}
+    return {
+        "diagram_ms_cold": round(cold, 1),
+        "diagram_ms_warm": round(warm, 3),
+        "system_map_ms_100k": round(system, 1),
+    }
 
 
 if __name__ == "__main__":

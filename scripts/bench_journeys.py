@@ -29,8 +29,10 @@ ORDER_SPANS_PER_TRACE = 50
 BACKGROUND_SPANS_PER_TRACE = 10
 T0 = 1_741_000_000 * 10**9
 MS = 10**6
-RESOURCES = {name: Resource(name, {"service.name": name, "host.name": f"{name}-1"})
-             for name in ("shop-api", "crm-api", "mes-api")}
+RESOURCES = {
+    name: Resource(name, {"service.name": name, "host.name": f"{name}-1"})
+    for name in ("shop-api", "crm-api", "mes-api")
+}
 
 
 def log(message: str) -> None:
@@ -41,20 +43,42 @@ def _trace(trace_no: int, order: str, spans: int, start: int, link: Span | None)
     """A SERVER root (a PRODUCER if it sends on) with database-like children."""
     trace_id = f"{trace_no:032x}"
     service = list(RESOURCES)[trace_no % 3]
-    business = {"order.id": order, "customer.id": f"C-{trace_no % 5000:05d}",
-                "customer.type": "retail"}
-    root = Span(trace_id, f"{trace_no:08x}00000000", None, "POST /api/orders/{id}/step",
-                SpanKind.CONSUMER if link else SpanKind.SERVER, start, start + spans * MS,
-                RESOURCES[service], {**business, "http.route": "/api/orders/{id}/step"},
-                events=[Event("order.state_changed", start + MS,
-                              {"order.state.new": "PRICE_CALCULATED"})],
-                links=[Link(link.trace_id, link.span_id)] if link else [])
+    business = {
+        "order.id": order,
+        "customer.id": f"C-{trace_no % 5000:05d}",
+        "customer.type": "retail",
+    }
+    root = Span(
+        trace_id,
+        f"{trace_no:08x}00000000",
+        None,
+        "POST /api/orders/{id}/step",
+        SpanKind.CONSUMER if link else SpanKind.SERVER,
+        start,
+        start + spans * MS,
+        RESOURCES[service],
+        {**business, "http.route": "/api/orders/{id}/step"},
+        events=[Event("order.state_changed", start + MS, {"order.state.new": "PRICE_CALCULATED"})],
+        links=[Link(link.trace_id, link.span_id)] if link else [],
+    )
     out = [root]
     for n in range(1, spans):
-        out.append(Span(trace_id, f"{trace_no:08x}{n:08x}", root.span_id, "SELECT orders",
-                        SpanKind.CLIENT, start + n * MS, start + n * MS + MS // 2,
-                        RESOURCES[service], {"db.system.name": "postgresql",
-                                             "db.query.text": "SELECT * FROM orders WHERE id=$1"}))
+        out.append(
+            Span(
+                trace_id,
+                f"{trace_no:08x}{n:08x}",
+                root.span_id,
+                "SELECT orders",
+                SpanKind.CLIENT,
+                start + n * MS,
+                start + n * MS + MS // 2,
+                RESOURCES[service],
+                {
+                    "db.system.name": "postgresql",
+                    "db.query.text": "SELECT * FROM orders WHERE id=$1",
+                },
+            )
+        )
     return Trace(trace_id, out)
 
 
@@ -95,7 +119,11 @@ def measure(workdir: Path) -> dict:
         journey = journey_for_order(source, ORDER)
         timings.append((time.perf_counter() - started) * 1000)
     if len(journey.traces) != ORDER_TRACES or len(journey.spans) != 1000:
-        raise AssertionError(f"the journey has {len(journey.traces)} traces and "
-                             f"{len(journey.spans)} spans, expected 20 and 1000")
-    return {"journey_ms_1m": round(statistics.median(timings[1:]), 1),
-            "journey_ms_1m_cold": round(timings[0], 1)}
+        raise AssertionError(
+            f"the journey has {len(journey.traces)} traces and "
+            f"{len(journey.spans)} spans, expected 20 and 1000"
+        )
+    return {
+        "journey_ms_1m": round(statistics.median(timings[1:]), 1),
+        "journey_ms_1m_cold": round(timings[0], 1),
+    }

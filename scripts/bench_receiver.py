@@ -85,40 +85,61 @@ def sdk_batches(orders: int, calls: int = 1) -> list[tuple[bytes, int]]:
     server, client = api.SpanKind.SERVER, api.SpanKind.CLIENT
     for number in range(orders):
         order = {"order.id": f"A-{number:07d}", "customer.type": "retail"}
-        with shop.start_as_current_span("POST /orders", kind=server, attributes={
-                **order, "http.request.method": "POST", "url.path": "/orders",
-                "http.response.status_code": 201}):
+        with shop.start_as_current_span(
+            "POST /orders",
+            kind=server,
+            attributes={
+                **order,
+                "http.request.method": "POST",
+                "url.path": "/orders",
+                "http.response.status_code": 201,
+            },
+        ):
             for _ in range(3 * calls):
-                with shop.start_as_current_span("INSERT shop.orders", kind=client, attributes={
+                with shop.start_as_current_span(
+                    "INSERT shop.orders",
+                    kind=client,
+                    attributes={
                         "db.system": "postgresql",
-                        "db.statement": "INSERT INTO orders VALUES ($1, $2, $3)"}):
+                        "db.statement": "INSERT INTO orders VALUES ($1, $2, $3)",
+                    },
+                ):
                     pass
-            with shop.start_as_current_span("orders publish", kind=api.SpanKind.PRODUCER,
-                                             attributes={"messaging.system": "rabbitmq",
-                                                         "messaging.destination.name": "orders"}
-                                             ) as producer:
+            with shop.start_as_current_span(
+                "orders publish",
+                kind=api.SpanKind.PRODUCER,
+                attributes={"messaging.system": "rabbitmq", "messaging.destination.name": "orders"},
+            ) as producer:
                 context = producer.get_span_context()
         with mes.start_as_current_span(
-                "orders process", kind=api.SpanKind.CONSUMER, links=[api.Link(context)],
-                context=api.set_span_in_context(api.INVALID_SPAN),
-                attributes={"messaging.system": "rabbitmq"}):
+            "orders process",
+            kind=api.SpanKind.CONSUMER,
+            links=[api.Link(context)],
+            context=api.set_span_in_context(api.INVALID_SPAN),
+            attributes={"messaging.system": "rabbitmq"},
+        ):
             for _ in range(4 * calls):
-                with mes.start_as_current_span("SELECT mes.orders", kind=client,
-                                               attributes={"db.system": "postgresql"}):
+                with mes.start_as_current_span(
+                    "SELECT mes.orders", kind=client, attributes={"db.system": "postgresql"}
+                ):
                     pass
-    return [(encode_spans(kept[i:i + BATCH]).SerializePartialToString(), len(kept[i:i + BATCH]))
-            for i in range(0, len(kept), BATCH)]
+    return [
+        (encode_spans(kept[i : i + BATCH]).SerializePartialToString(), len(kept[i : i + BATCH]))
+        for i in range(0, len(kept), BATCH)
+    ]
 
 
 def exporter(url: str, timeout: float = 60):
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-    return OTLPSpanExporter(endpoint=url, headers={"authorization": f"Bearer {TOKEN}"},
-                            timeout=timeout)
+    return OTLPSpanExporter(
+        endpoint=url, headers={"authorization": f"Bearer {TOKEN}"}, timeout=timeout
+    )
 
 
-def send_all(url: str, batches: list[tuple[bytes, int]], senders: int,
-             acknowledged: list | None = None) -> tuple[float, int]:
+def send_all(
+    url: str, batches: list[tuple[bytes, int]], senders: int, acknowledged: list | None = None
+) -> tuple[float, int]:
     """Send every batch from `senders` threads (each its own SDK exporter); returns (seconds,
     spans answered 200). `acknowledged` collects the indexes of the batches answered 200."""
     from opentelemetry.exporter.otlp.common import http as otlp_http
@@ -195,8 +216,10 @@ def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     try:
         seconds, spans = send_all(running.url, batches, SENDERS)
         results[f"receive_spans_per_s_{mode}"] = round(spans / seconds)
-        log(f"{mode}: {spans} spans acknowledged in {seconds:.1f} s; "
-            f"{stored_span_count(running.data_dir, mode)} stored")
+        log(
+            f"{mode}: {spans} spans acknowledged in {seconds:.1f} s; "
+            f"{stored_span_count(running.data_dir, mode)} stored"
+        )
     finally:
         running.stop()
 
@@ -208,8 +231,7 @@ def burst(workdir: Path, batches, results: dict) -> None:
         seconds, spans = send_all(running.url, batches, BURST_SENDERS)
         results["receive_peak_rss_mb"] = round(peak_rss_mb(running.process.pid), 1)
         results["receive_burst_429"] = send_all.statuses.count(429)
-        log(f"burst: {spans} spans in {seconds:.1f} s, "
-            f"{results['receive_burst_429']} answers 429")
+        log(f"burst: {spans} spans in {seconds:.1f} s, {results['receive_burst_429']} answers 429")
     finally:
         running.stop()
 
@@ -277,15 +299,19 @@ def lag(workdir: Path, results: dict) -> None:
             with sqlite3.connect(running.data_dir / "explorer.sqlite3") as db:
                 rows = db.execute("SELECT order_id, computed_at FROM journeys_orderstatus")
                 for order, computed in rows.fetchall():
-                    at = datetime.datetime.fromisoformat(computed).replace(
-                        tzinfo=datetime.UTC).timestamp()
+                    at = (
+                        datetime.datetime.fromisoformat(computed)
+                        .replace(tzinfo=datetime.UTC)
+                        .timestamp()
+                    )
                     if order in sent and at >= sent[order]:
                         lags[order] = at - sent[order]
         if len(lags) < len(sent):
             log(f"lag: {len(sent) - len(lags)} of {len(sent)} orders never got a status")
         values = sorted(lags.values())
-        results["receive_lag_p95_ms"] = (round(statistics.quantiles(values, n=20)[18] * 1000)
-                                         if len(values) >= 20 else None)
+        results["receive_lag_p95_ms"] = (
+            round(statistics.quantiles(values, n=20)[18] * 1000) if len(values) >= 20 else None
+        )
         results["receive_lag_orders"] = len(lags)
         log(f"lag: {len(lags)} orders, p95 {results['receive_lag_p95_ms']} ms")
     finally:

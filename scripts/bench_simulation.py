@@ -30,13 +30,18 @@ print(result.spans, time.perf_counter() - started,
 
 def measure(workdir: Path) -> dict:
     orders = max(int(500 * float(os.environ.get("BENCH_SCALE", "1"))), 1)
-    print(f"bench_simulation: simulating {orders} orders over 14 days", file=sys.stderr,
-          flush=True)
-    output = subprocess.run([sys.executable, "-c", SCRIPT, str(workdir / "simulation"),
-                             str(orders)], cwd=ROOT, check=True, capture_output=True,
-                            text=True).stdout.split()
+    print(f"bench_simulation: simulating {orders} orders over 14 days", file=sys.stderr, flush=True)
+    output = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(workdir / "simulation"), str(orders)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
     spans, seconds, rss_kib = int(output[0]), float(output[1]), int(output[2])
-    return {"simulate_500_orders_s": round(seconds, 2),
-            "simulate_500_orders_spans": spans,
-            "simulate_spans_per_s": round(spans / seconds),
-            "simulate_peak_rss_mb": round(rss_kib / 1024, 1)}
+    return {
+        "simulate_500_orders_s": round(seconds, 2),
+        "simulate_500_orders_spans": spans,
+        "simulate_spans_per_s": round(spans / seconds),
+        "simulate_peak_rss_mb": round(rss_kib / 1024, 1),
+    }

@@ -76,8 +76,15 @@ def _environment(folder: Path) -> dict[str, str]:
 
 def _run(env: dict, *args: str) -> str:
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=STEP_TIMEOUT, check=False)
+    done = subprocess.run(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(args[:3])} failed: {done.stderr[-3000:]}")
     log(f"{Path(args[0]).name} {args[1]}: {time.perf_counter() - started:.1f} s")
@@ -92,24 +99,50 @@ def big_trace(trace_id: str, spans: int, start_ns: int):
     RabbitMQ publish, consumer, MES call and its server side), one after another."""
     from explorer.traces.model import Event, Resource, Span, SpanKind, StatusCode, Trace
 
-    resources = {name: Resource(name, {"service.name": name, "host.name": f"{name}-1"})
-                 for name in ("shop-api", "crm-api", "mes-api")}
+    resources = {
+        name: Resource(name, {"service.name": name, "host.name": f"{name}-1"})
+        for name in ("shop-api", "crm-api", "mes-api")
+    }
     shop, crm, mes = resources.values()
-    business = {"order.id": f"A-BIG-{trace_id[:6]}", "customer.id": "C-00042",
-                "customer.type": "b2b_partner"}
+    business = {
+        "order.id": f"A-BIG-{trace_id[:6]}",
+        "customer.id": "C-00042",
+        "customer.type": "b2b_partner",
+    }
     database = {**business, "db.system.name": "postgresql", "db.namespace": "shop"}
-    queue = {**business, "messaging.system": "rabbitmq",
-             "messaging.destination.name": "orders.created"}
+    queue = {
+        **business,
+        "messaging.system": "rabbitmq",
+        "messaging.destination.name": "orders.created",
+    }
     units = max((spans - 1) // 10, 1)
-    root = Span(trace_id, "0" * 16, None, "POST /api/orders", SpanKind.SERVER, start_ns,
-                start_ns + units * 45 * MS + 2 * MS, shop, dict(business))
+    root = Span(
+        trace_id,
+        "0" * 16,
+        None,
+        "POST /api/orders",
+        SpanKind.SERVER,
+        start_ns,
+        start_ns + units * 45 * MS + 2 * MS,
+        shop,
+        dict(business),
+    )
     out = [root]
     counter = 1
 
     def span(parent, name, kind, resource, begin, end, attributes, t):
         nonlocal counter
-        made = Span(trace_id, f"{counter:016x}", parent.span_id, name, kind, t + begin * MS,
-                    t + end * MS, resource, attributes)
+        made = Span(
+            trace_id,
+            f"{counter:016x}",
+            parent.span_id,
+            name,
+            kind,
+            t + begin * MS,
+            t + end * MS,
+            resource,
+            attributes,
+        )
         counter += 1
         out.append(made)
         return made
@@ -119,14 +152,11 @@ def big_trace(trace_id: str, spans: int, start_ns: int):
         process = span(root, "OrderService.process", SpanKind.INTERNAL, shop, 0, 40, business, t)
         span(process, "INSERT shop.orders", SpanKind.CLIENT, shop, 1, 4, database, t)
         span(process, "PUT", SpanKind.CLIENT, shop, 4, 12, business, t)
-        publish = span(process, "orders.created publish", SpanKind.PRODUCER, shop, 12, 13,
-                       queue, t)
-        consume = span(publish, "orders.created process", SpanKind.CONSUMER, crm, 14, 38,
-                       queue, t)
+        publish = span(process, "orders.created publish", SpanKind.PRODUCER, shop, 12, 13, queue, t)
+        consume = span(publish, "orders.created process", SpanKind.CONSUMER, crm, 14, 38, queue, t)
         call = span(consume, "POST", SpanKind.CLIENT, crm, 15, 30, business, t)
         served = span(call, "POST /api/mes/orders", SpanKind.SERVER, mes, 16, 29, business, t)
-        served.events = [Event("order.state_changed", t + 21 * MS,
-                               {"order.state.new": "IN_WORK"})]
+        served.events = [Event("order.state_changed", t + 21 * MS, {"order.state.new": "IN_WORK"})]
         if unit % 50 == 7:
             served.status_code, served.status_message = StatusCode.ERROR, "operator pool"
         span(served, "INSERT mes.assignments", SpanKind.CLIENT, mes, 17, 20, database, t)
@@ -161,11 +191,26 @@ def prepare() -> None:
     password = os.urandom(12).hex()
     user = make_user("support", username=USERNAME, password=password)
     device = TOTPDevice.objects.get(user=user)
-    small = StoredTrace.objects.filter(span_count__lt=100).order_by("start_ns").values_list(
-        "trace_id", flat=True).first()
-    print(json.dumps({"order": orders[len(orders) // 2], "traces_50k": ids_50k,
-                      "trace_1m": id_1m, "small_trace": small, "password": password,
-                      "key": device.key, "step": device.step, "digits": device.digits}))
+    small = (
+        StoredTrace.objects.filter(span_count__lt=100)
+        .order_by("start_ns")
+        .values_list("trace_id", flat=True)
+        .first()
+    )
+    print(
+        json.dumps(
+            {
+                "order": orders[len(orders) // 2],
+                "traces_50k": ids_50k,
+                "trace_1m": id_1m,
+                "small_trace": small,
+                "password": password,
+                "key": device.key,
+                "step": device.step,
+                "digits": device.digits,
+            }
+        )
+    )
 
 
 # --- Server and client ----------------------------------------------------------------------
@@ -182,12 +227,29 @@ class Server:
         self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
         fd = self.socket.fileno()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "explorer.wsgi:application",
-             "--bind", f"fd://{fd}", "--workers", str(workers), "--timeout", "300",
-             "--access-logfile", "-" if os.environ.get("BENCH_WEB_ACCESS_LOG") else "/dev/null",
-             "--error-logfile", "-"],
-            cwd=ROOT, env=env, pass_fds=(fd,), start_new_session=True,
-            stdout=self.log, stderr=self.log)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "explorer.wsgi:application",
+                "--bind",
+                f"fd://{fd}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "300",
+                "--access-logfile",
+                "-" if os.environ.get("BENCH_WEB_ACCESS_LOG") else "/dev/null",
+                "--error-logfile",
+                "-",
+            ],
+            cwd=ROOT,
+            env=env,
+            pass_fds=(fd,),
+            start_new_session=True,
+            stdout=self.log,
+            stderr=self.log,
+        )
 
     def __enter__(self) -> Server:
         return self
@@ -223,15 +285,22 @@ def log_in(url: str, data: dict):
                 raise
             time.sleep(0.2)
     page.raise_for_status()
-    answer = session.post(f"{url}/accounts/login/", timeout=30, data={
-        "csrfmiddlewaretoken": _csrf(page.text), "username": USERNAME,
-        "password": data["password"]})
+    answer = session.post(
+        f"{url}/accounts/login/",
+        timeout=30,
+        data={
+            "csrfmiddlewaretoken": _csrf(page.text),
+            "username": USERNAME,
+            "password": data["password"],
+        },
+    )
     if "second-factor" not in answer.url:
         raise RuntimeError(f"the login did not lead to the second factor: {answer.url}")
     totp = TOTP(bytes.fromhex(data["key"]), step=data["step"], digits=data["digits"])
     code = f"{totp.token():0{data['digits']}d}"
-    done = session.post(answer.url, timeout=30, data={
-        "csrfmiddlewaretoken": _csrf(answer.text), "code": code})
+    done = session.post(
+        answer.url, timeout=30, data={"csrfmiddlewaretoken": _csrf(answer.text), "code": code}
+    )
     if done.status_code != 200 or "second-factor" in done.url:
         raise RuntimeError(f"the second factor was refused ({done.status_code} {done.url})")
     return session
@@ -267,24 +336,30 @@ def scroll_to_end_ms(url: str, session, trace_id: str) -> float | None:
     except ImportError:
         return None
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             context = browser.new_context(viewport={"width": 1366, "height": 768})
-            context.add_cookies([{"name": c.name, "value": c.value, "url": url}
-                                 for c in session.cookies])
+            context.add_cookies(
+                [{"name": c.name, "value": c.value, "url": url} for c in session.cookies]
+            )
             page = context.new_page()
             times = []
             for _ in range(3):  # a fresh page each time: no window of rows fetched before
                 page.goto(f"{url}/traces/{trace_id}/", timeout=120_000)
                 page.wait_for_selector("#waterfall.is-virtual tr.span-row")
-                last = page.evaluate(
-                    "document.getElementById('waterfall').waterfall.total()") - 1
+                last = page.evaluate("document.getElementById('waterfall').waterfall.total()") - 1
                 started = time.perf_counter()
-                page.evaluate("(() => { const s = document.getElementById('waterfall-scroll');"
-                              " s.scrollTop = s.scrollHeight; })()")
-                page.wait_for_selector(f"#waterfall tr.span-row[data-index='{last}']",
-                                       state="visible", timeout=30_000)
+                page.evaluate(
+                    "(() => { const s = document.getElementById('waterfall-scroll');"
+                    " s.scrollTop = s.scrollHeight; })()"
+                )
+                page.wait_for_selector(
+                    f"#waterfall tr.span-row[data-index='{last}']", state="visible", timeout=30_000
+                )
                 times.append((time.perf_counter() - started) * 1000)
             return round(statistics.median(times), 1)
         finally:
@@ -338,8 +413,21 @@ def measure(workdir: Path) -> dict:
     _run(env, manage, "migrate", "--no-input", "-v", "0")
     _run(env, manage, "collectstatic", "--no-input", "-v", "0")  # the waterfall's script
     traces = folder / "traces"
-    _run(env, manage, "simulate", "--orders", str(ORDERS), "--days", "14", "--until-days", "14",
-         "--seed", "7", "--out", str(traces))
+    _run(
+        env,
+        manage,
+        "simulate",
+        "--orders",
+        str(ORDERS),
+        "--days",
+        "14",
+        "--until-days",
+        "14",
+        "--seed",
+        "7",
+        "--out",
+        str(traces),
+    )
     _run(env, manage, "ingest", str(traces))
     _run(env, manage, "orders", "--refresh")
     data = json.loads(_run(env, str(Path(__file__).resolve()), "prepare").strip().splitlines()[-1])
@@ -372,9 +460,21 @@ def measure(workdir: Path) -> dict:
 
         cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         load = subprocess.run(
-            [sys.executable, "-c", LOAD, order_url, cookie, str(LOAD_REQUESTS),
-             str(LOAD_SECONDS), str(LOAD_THREADS)],
-            capture_output=True, text=True, timeout=LOAD_SECONDS + 120, check=True)
+            [
+                sys.executable,
+                "-c",
+                LOAD,
+                order_url,
+                cookie,
+                str(LOAD_REQUESTS),
+                str(LOAD_SECONDS),
+                str(LOAD_THREADS),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=LOAD_SECONDS + 120,
+            check=True,
+        )
         figures = json.loads(load.stdout.strip().splitlines()[-1])
         results["rps_journey"] = round(figures["done"] / figures["seconds"], 1)
         results["rps_journey_errors"] = figures["errors"]

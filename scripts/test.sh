@@ -5,6 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 # The package layers and no cycles between packages (.importlinter, docs/architecture.md).
 .venv/bin/lint-imports --no-cache
 # Type hints of the core and domain packages (make typecheck).

@@ -233,6 +233,7 @@ def make_pki(folder: Path) -> Pki:
 # cannot carry is lost here as it would be in production (Zipkin: links, resource attributes,
 # attribute types; classic Jaeger and Zipkin: nanoseconds).
 
+
 def tempo_json(trace: Trace) -> dict:
     """Tempo's JSON trace by id (v2): the proto3 JSON mapping (base64 ids, enum names)."""
     return {"trace": json_format.MessageToDict(otlp_proto([trace]))}

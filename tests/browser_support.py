@@ -26,9 +26,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PASSWORD = "correct horse battery staple 9"  # noqa: S105 - test users only
 TIMEOUT_MS = 10_000
 
@@ -44,8 +50,9 @@ def browser():
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     try:
         with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM,
-                                                  args=CHROMIUM_ARGS, headless=True)
+            chromium = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            )
             try:
                 yield chromium
             finally:
@@ -109,8 +116,15 @@ def make_browser_user(role: str | None, username: str | None = None, extra_perms
     return make_user(role, username=username, extra_perms=extra_perms, password=PASSWORD)
 
 
-def log_in(page, base_url: str, role: str | None = None, *, user=None,
-           username: str | None = None, extra_perms=()):
+def log_in(
+    page,
+    base_url: str,
+    role: str | None = None,
+    *,
+    user=None,
+    username: str | None = None,
+    extra_perms=(),
+):
     """Log in through the real pages: user name and password, then the TOTP code. Returns
     the user (a new one of `role` unless `user` is given, whose password must be PASSWORD)."""
     user = user or make_browser_user(role, username, extra_perms)

@@ -42,8 +42,14 @@ def reference_cases(name: str, pattern: str) -> list:
     case); a single skipped case when the folder is absent."""
     folder = REFERENCE / name
     found = sorted(p.name for p in folder.glob(pattern)) if folder.is_dir() else []
-    return found or [pytest.param(None, marks=pytest.mark.skip(
-        reason=f"peer reference data {folder} is absent (only present beside the project)"))]
+    return found or [
+        pytest.param(
+            None,
+            marks=pytest.mark.skip(
+                reason=f"peer reference data {folder} is absent (only present beside the project)"
+            ),
+        )
+    ]
 
 
 def reference_dir(name: str) -> Path:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-FONTS = {False: Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
-         True: Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")}
+FONTS = {
+    False: Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),
+    True: Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"),
+}
 SVG = "{http://www.w3.org/2000/svg}"
 ASCENT, DESCENT = 0.76, 0.24  # of the font size: the tops of capitals and the descenders
 
@@ -26,30 +28,31 @@ class Font:
         data = path.read_bytes()
         tables = {}
         for i in range(struct.unpack(">H", data[4:6])[0]):
-            tag, _, offset, length = struct.unpack(">4sIII", data[12 + 16 * i:28 + 16 * i])
-            tables[tag.decode()] = data[offset:offset + length]
+            tag, _, offset, length = struct.unpack(">4sIII", data[12 + 16 * i : 28 + 16 * i])
+            tables[tag.decode()] = data[offset : offset + length]
         self.units = struct.unpack(">H", tables["head"][18:20])[0]
         metrics = struct.unpack(">H", tables["hhea"][34:36])[0]
         hmtx = tables["hmtx"]
-        self.advances = [struct.unpack(">H", hmtx[4 * i:4 * i + 2])[0] for i in range(metrics)]
+        self.advances = [struct.unpack(">H", hmtx[4 * i : 4 * i + 2])[0] for i in range(metrics)]
         self.glyphs = self._cmap(tables["cmap"])
 
     @staticmethod
     def _cmap(cmap: bytes) -> dict[int, int]:
         count = struct.unpack(">H", cmap[2:4])[0]
         for i in range(count):
-            platform, encoding, offset = struct.unpack(">HHI", cmap[4 + 8 * i:12 + 8 * i])
-            if (platform, encoding) == (3, 1) and struct.unpack(
-                    ">H", cmap[offset:offset + 2])[0] == 4:
+            platform, encoding, offset = struct.unpack(">HHI", cmap[4 + 8 * i : 12 + 8 * i])
+            if (platform, encoding) == (3, 1) and struct.unpack(">H", cmap[offset : offset + 2])[
+                0
+            ] == 4:
                 break
         else:
             raise ValueError("no Unicode BMP cmap (format 4)")
-        segments = struct.unpack(">H", cmap[offset + 6:offset + 8])[0] // 2
+        segments = struct.unpack(">H", cmap[offset + 6 : offset + 8])[0] // 2
         base = offset + 14
 
         def array(n: int) -> list[int]:
             start = base + n * 2 * segments + (2 if n else 0)
-            return list(struct.unpack(f">{segments}H", cmap[start:start + 2 * segments]))
+            return list(struct.unpack(f">{segments}H", cmap[start : start + 2 * segments]))
 
         ends, starts, deltas, range_offsets = array(0), array(1), array(2), array(3)
         ro_base = base + 3 * 2 * segments + 2
@@ -62,7 +65,7 @@ class Font:
                     glyph = (code + deltas[s]) & 0xFFFF
                 else:
                     at = ro_base + 2 * s + range_offsets[s] + 2 * (code - starts[s])
-                    glyph = struct.unpack(">H", cmap[at:at + 2])[0]
+                    glyph = struct.unpack(">H", cmap[at : at + 2])[0]
                     glyph = (glyph + deltas[s]) & 0xFFFF if glyph else 0
                 glyphs[code] = glyph
         return glyphs
@@ -93,12 +96,18 @@ class TextBox:
     x1: float
     y1: float
 
-    def overlaps(self, other: TextBox | tuple[float, float, float, float],
-                 tolerance: float = 0.5) -> bool:
-        x0, y0, x1, y1 = (other.x0, other.y0, other.x1, other.y1) \
-            if isinstance(other, TextBox) else other
-        return (self.x0 + tolerance < x1 and x0 + tolerance < self.x1
-                and self.y0 + tolerance < y1 and y0 + tolerance < self.y1)
+    def overlaps(
+        self, other: TextBox | tuple[float, float, float, float], tolerance: float = 0.5
+    ) -> bool:
+        x0, y0, x1, y1 = (
+            (other.x0, other.y0, other.x1, other.y1) if isinstance(other, TextBox) else other
+        )
+        return (
+            self.x0 + tolerance < x1
+            and x0 + tolerance < self.x1
+            and self.y0 + tolerance < y1
+            and y0 + tolerance < self.y1
+        )
 
 
 def text_boxes(svg: str) -> list[TextBox]:
@@ -120,8 +129,9 @@ def text_boxes(svg: str) -> list[TextBox]:
                 x, y = float(child.get("x")), float(child.get("y"))
                 anchor = child.get("text-anchor", "start")
                 x0 = x - width / 2 if anchor == "middle" else x - width if anchor == "end" else x
-                boxes.append(TextBox(text, owner, x0, y - ASCENT * size, x0 + width,
-                                     y + DESCENT * size))
+                boxes.append(
+                    TextBox(text, owner, x0, y - ASCENT * size, x0 + width, y + DESCENT * size)
+                )
             else:
                 walk(child, owner)
 
@@ -134,7 +144,7 @@ def overlapping(boxes: list[TextBox]) -> list[tuple[TextBox, TextBox]]:
     found = []
     ordered = sorted(boxes, key=lambda b: b.x0)
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1:]:
+        for b in ordered[i + 1 :]:
             if b.x0 >= a.x1:
                 break
             if a.overlaps(b):

@@ -34,27 +34,58 @@ class OrderBuilder:
     def business(self, with_order: bool = True) -> dict:
         if not with_order:
             return {}
-        return {"order.id": self.order_id, "customer.id": self.customer_id,
-                "customer.type": self.customer_type}
+        return {
+            "order.id": self.order_id,
+            "customer.id": self.customer_id,
+            "customer.type": self.customer_type,
+        }
 
-    def state(self, service: str, name: str, at: float, new: str, previous: str | None,
-              duration: float = 0.2, with_order: bool = True, error: bool = False,
-              children: list[tuple[str, float]] = ()) -> Trace:
+    def state(
+        self,
+        service: str,
+        name: str,
+        at: float,
+        new: str,
+        previous: str | None,
+        duration: float = 0.2,
+        with_order: bool = True,
+        error: bool = False,
+        children: list[tuple[str, float]] = (),
+    ) -> Trace:
         """A SERVER span that sets a state, with INTERNAL children (name, duration)."""
         trace_id, span_id = self._ids()
         start = T0 + int(at * S)
         attrs = {"order.state.new": new}
         if previous is not None:
             attrs["order.state.previous"] = previous
-        root = Span(trace_id, span_id, None, name, SpanKind.SERVER, start,
-                    start + int(duration * S), resource(service), self.business(with_order),
-                    events=[Event("order.state_changed", start + int(duration * S / 2), attrs)],
-                    status_code=StatusCode.ERROR if error else StatusCode.UNSET)
+        root = Span(
+            trace_id,
+            span_id,
+            None,
+            name,
+            SpanKind.SERVER,
+            start,
+            start + int(duration * S),
+            resource(service),
+            self.business(with_order),
+            events=[Event("order.state_changed", start + int(duration * S / 2), attrs)],
+            status_code=StatusCode.ERROR if error else StatusCode.UNSET,
+        )
         spans = [root]
         for n, (child, child_duration) in enumerate(children):
-            spans.append(Span(trace_id, f"{span_id}-c{n}", span_id, child, SpanKind.INTERNAL,
-                              start + 1000, start + 1000 + int(child_duration * S),
-                              resource(service), self.business(with_order)))
+            spans.append(
+                Span(
+                    trace_id,
+                    f"{span_id}-c{n}",
+                    span_id,
+                    child,
+                    SpanKind.INTERNAL,
+                    start + 1000,
+                    start + 1000 + int(child_duration * S),
+                    resource(service),
+                    self.business(with_order),
+                )
+            )
         trace = Trace(trace_id, spans)
         self.traces.append(trace)
         return trace
@@ -63,18 +94,46 @@ class OrderBuilder:
         """A trace whose SERVER span sends a message; returns the PRODUCER span."""
         trace_id, span_id = self._ids()
         start = T0 + int(at * S)
-        server = Span(trace_id, span_id, None, "POST /api/orders/{id}/submit", SpanKind.SERVER,
-                      start, start + S // 5, resource(service), self.business())
-        producer = Span(trace_id, span_id + "p", span_id, f"{destination} publish",
-                        SpanKind.PRODUCER, start + 1000, start + 2000, resource(service),
-                        {**self.business(), "messaging.system": "rabbitmq",
-                         "messaging.destination.name": destination,
-                         "messaging.message.id": f"m-{span_id}"})
+        server = Span(
+            trace_id,
+            span_id,
+            None,
+            "POST /api/orders/{id}/submit",
+            SpanKind.SERVER,
+            start,
+            start + S // 5,
+            resource(service),
+            self.business(),
+        )
+        producer = Span(
+            trace_id,
+            span_id + "p",
+            span_id,
+            f"{destination} publish",
+            SpanKind.PRODUCER,
+            start + 1000,
+            start + 2000,
+            resource(service),
+            {
+                **self.business(),
+                "messaging.system": "rabbitmq",
+                "messaging.destination.name": destination,
+                "messaging.message.id": f"m-{span_id}",
+            },
+        )
         self.traces.append(Trace(trace_id, [server, producer]))
         return producer
 
-    def consume(self, service: str, at: float, producer: Span, new: str, previous: str | None,
-                with_order: bool = True, children: list[tuple[str, float]] = ()) -> Trace:
+    def consume(
+        self,
+        service: str,
+        at: float,
+        producer: Span,
+        new: str,
+        previous: str | None,
+        with_order: bool = True,
+        children: list[tuple[str, float]] = (),
+    ) -> Trace:
         """A consumer trace linked to `producer` that sets a state."""
         trace_id, span_id = self._ids()
         start = T0 + int(at * S)
@@ -83,15 +142,34 @@ class OrderBuilder:
             attrs["order.state.previous"] = previous
         end = start + int(max([0.05, *(d for _, d in children)]) * S) + 5000
         destination = producer.attributes["messaging.destination.name"]
-        consumer = Span(trace_id, span_id, None, f"{destination} process", SpanKind.CONSUMER,
-                        start, end, resource(service), self.business(with_order),
-                        events=[Event("order.state_changed", end - 1000, attrs)],
-                        links=[Link(producer.trace_id, producer.span_id)])
+        consumer = Span(
+            trace_id,
+            span_id,
+            None,
+            f"{destination} process",
+            SpanKind.CONSUMER,
+            start,
+            end,
+            resource(service),
+            self.business(with_order),
+            events=[Event("order.state_changed", end - 1000, attrs)],
+            links=[Link(producer.trace_id, producer.span_id)],
+        )
         spans = [consumer]
         for n, (child, child_duration) in enumerate(children):
-            spans.append(Span(trace_id, f"{span_id}-c{n}", span_id, child, SpanKind.INTERNAL,
-                              start + 1000, start + 1000 + int(child_duration * S),
-                              resource(service), self.business(with_order)))
+            spans.append(
+                Span(
+                    trace_id,
+                    f"{span_id}-c{n}",
+                    span_id,
+                    child,
+                    SpanKind.INTERNAL,
+                    start + 1000,
+                    start + 1000 + int(child_duration * S),
+                    resource(service),
+                    self.business(with_order),
+                )
+            )
         trace = Trace(trace_id, spans)
         self.traces.append(trace)
         return trace
@@ -102,26 +180,59 @@ DAY = 86400
 PRICE = "calculate price"
 
 
-def complete_order(order_id: str, customer_type: str = "retail", offset: float = 0,
-                   price_seconds: float = 1.0, customer_id: str = "C-00001") -> OrderBuilder:
+def complete_order(
+    order_id: str,
+    customer_type: str = "retail",
+    offset: float = 0,
+    price_seconds: float = 1.0,
+    customer_id: str = "C-00001",
+) -> OrderBuilder:
     """A shop order that goes through every state, as the simulation would record it."""
     b = OrderBuilder(order_id, customer_id, customer_type)
     b.state("shop-api", "POST /api/orders", offset, "INITIATED", None)
     b.state("shop-api", "PUT /api/orders/{id}/model", offset + 60, "FILE_UPLOADED", "INITIATED")
     producer = b.produce("shop-api", offset + 120)
-    b.state("shop-api", "POST /api/orders/{id}/submit", offset + 120.5, "SUBMITTED",
-            "FILE_UPLOADED")
-    b.consume("mes-api", offset + 121, producer, "PRICE_CALCULATED", "SUBMITTED",
-              children=[(PRICE, price_seconds)])
-    b.state("crm-api", "POST /api/orders/{id}/approve", offset + 2 * HOUR,
-            "MANUFACTURING_APPROVED", "PRICE_CALCULATED")
-    b.state("mes-api", "POST /api/orders/{id}/start", offset + DAY, "MANUFACTURING_STARTED",
-            "MANUFACTURING_APPROVED")
-    b.state("mes-api", "POST /api/orders/{id}/complete", offset + 2 * DAY,
-            "MANUFACTURING_COMPLETED", "MANUFACTURING_STARTED")
-    b.state("mes-api", "POST /api/orders/{id}/pack", offset + 2 * DAY + HOUR, "PACKAGING",
-            "MANUFACTURING_COMPLETED")
-    b.state("mes-api", "POST /api/orders/{id}/ship", offset + 2 * DAY + 2 * HOUR, "SHIPPED",
-            "PACKAGING")
+    b.state(
+        "shop-api", "POST /api/orders/{id}/submit", offset + 120.5, "SUBMITTED", "FILE_UPLOADED"
+    )
+    b.consume(
+        "mes-api",
+        offset + 121,
+        producer,
+        "PRICE_CALCULATED",
+        "SUBMITTED",
+        children=[(PRICE, price_seconds)],
+    )
+    b.state(
+        "crm-api",
+        "POST /api/orders/{id}/approve",
+        offset + 2 * HOUR,
+        "MANUFACTURING_APPROVED",
+        "PRICE_CALCULATED",
+    )
+    b.state(
+        "mes-api",
+        "POST /api/orders/{id}/start",
+        offset + DAY,
+        "MANUFACTURING_STARTED",
+        "MANUFACTURING_APPROVED",
+    )
+    b.state(
+        "mes-api",
+        "POST /api/orders/{id}/complete",
+        offset + 2 * DAY,
+        "MANUFACTURING_COMPLETED",
+        "MANUFACTURING_STARTED",
+    )
+    b.state(
+        "mes-api",
+        "POST /api/orders/{id}/pack",
+        offset + 2 * DAY + HOUR,
+        "PACKAGING",
+        "MANUFACTURING_COMPLETED",
+    )
+    b.state(
+        "mes-api", "POST /api/orders/{id}/ship", offset + 2 * DAY + 2 * HOUR, "SHIPPED", "PACKAGING"
+    )
     b.state("crm-api", "POST /api/carrier/deliveries", offset + 4 * DAY, "CLOSED", "SHIPPED")
     return b

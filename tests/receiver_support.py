@@ -21,15 +21,17 @@ TOKENS = json.dumps({"shop-collector": TOKEN, "crm-collector": "other-token"})
 def receiver_env(data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EXPLORER_RECEIVER_")}
     env.pop("DATABASE_URL", None)
-    env.update(EXPLORER_DATA_DIR=str(data_dir), EXPLORER_RECEIVER_TOKENS=TOKENS,
-               PYTHONUNBUFFERED="1")
+    env.update(
+        EXPLORER_DATA_DIR=str(data_dir), EXPLORER_RECEIVER_TOKENS=TOKENS, PYTHONUNBUFFERED="1"
+    )
     env.update(extra)
     return env
 
 
 def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env,
-                   check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
 
 
 @dataclass
@@ -61,21 +63,39 @@ class Running:
         return self.log.read_text(errors="replace")
 
 
-def start_receiver(env: dict[str, str], log_name: str = "receiver.log",
-                   http_port: int = 0, grpc_port: int = 0, args: tuple[str, ...] = ()) -> Running:
+def start_receiver(
+    env: dict[str, str],
+    log_name: str = "receiver.log",
+    http_port: int = 0,
+    grpc_port: int = 0,
+    args: tuple[str, ...] = (),
+) -> Running:
     """Start `manage.py receive` and wait until both listeners are up."""
     data_dir = Path(env["EXPLORER_DATA_DIR"])
     log = data_dir / log_name
     out = log.open("ab")
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "receive", "--http", f"127.0.0.1:{http_port}",
-         "--grpc", f"127.0.0.1:{grpc_port}", *args],
-        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        [
+            sys.executable,
+            "manage.py",
+            "receive",
+            "--http",
+            f"127.0.0.1:{http_port}",
+            "--grpc",
+            f"127.0.0.1:{grpc_port}",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         text = log.read_text(errors="replace")
-        found = re.findall(r"OTLP/HTTP on https?://[^:]+:(\d+)/.*\n.*OTLP/gRPC on [^:]+:(\d+)",
-                           text)
+        found = re.findall(
+            r"OTLP/HTTP on https?://[^:]+:(\d+)/.*\n.*OTLP/gRPC on [^:]+:(\d+)", text
+        )
         worker_ready = "--no-worker" in args or "live worker:" in text.rsplit("receiving", 1)[-1]
         if found and worker_ready:
             http, grpc = found[-1]

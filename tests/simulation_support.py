@@ -52,8 +52,10 @@ def simulated(**options) -> Simulated:
                 _root = Path(tempfile.mkdtemp(prefix="explorer-simulations-"))
                 atexit.register(shutil.rmtree, _root, True)
             run_dir = _root / f"run-{len(_runs)}"
-            simulate(SimulationConfig(out=run_dir / "traces", truth=run_dir / "truth.json",
-                                      **options))
-            _runs[key] = Simulated(run_dir / "traces",
-                                   json.loads((run_dir / "truth.json").read_text()))
+            simulate(
+                SimulationConfig(out=run_dir / "traces", truth=run_dir / "truth.json", **options)
+            )
+            _runs[key] = Simulated(
+                run_dir / "traces", json.loads((run_dir / "truth.json").read_text())
+            )
         return _runs[key]

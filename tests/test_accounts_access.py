@@ -36,8 +36,13 @@ SAMPLE_BY_NAME = {
     "object_id": "1",
     "url": "nothing-here/",
 }
-SAMPLE_BY_CONVERTER = {"int": "1", "str": "sample", "slug": "sample", "uuid":
-                       "12345678-1234-5678-1234-567812345678", "path": "sample/path"}
+SAMPLE_BY_CONVERTER = {
+    "int": "1",
+    "str": "sample",
+    "slug": "sample",
+    "uuid": "12345678-1234-5678-1234-567812345678",
+    "path": "sample/path",
+}
 
 
 def walk(resolver=None, prefix="", namespace=""):
@@ -177,9 +182,9 @@ def test_roles_match_the_conventions():
     for role, codenames in ROLE_PERMISSIONS.items():
         group = Group.objects.get(name=role)
         custom = set(
-            group.permissions.filter(content_type__app_label="accounts",
-                                     codename__in=CUSTOM_PERMISSIONS)
-            .values_list("codename", flat=True)
+            group.permissions.filter(
+                content_type__app_label="accounts", codename__in=CUSTOM_PERMISSIONS
+            ).values_list("codename", flat=True)
         )
         assert custom == set(codenames), role
     assert ROLE_PERMISSIONS["support"].count("view_customer_ids") == 1
@@ -191,9 +196,7 @@ def test_roles_match_the_conventions():
 def test_analyst_granted_customer_ids_individually(client):
     user = make_user("analyst", extra_perms=["view_customer_ids"])
     assert user.has_perm("accounts.view_customer_ids")
-    assert not make_user("analyst", username="plain-analyst").has_perm(
-        "accounts.view_customer_ids"
-    )
+    assert not make_user("analyst", username="plain-analyst").has_perm("accounts.view_customer_ids")
 
 
 @pytest.mark.django_db

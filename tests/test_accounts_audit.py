@@ -22,7 +22,10 @@ def test_record_takes_user_and_client_address_from_the_request():
     request.user = user
     entry = audit.record(request, AuditAction.VIEW, "order", "A-100042")
     assert (entry.username, entry.address, entry.object_type, entry.object_id) == (
-        "user-support", "10.20.30.40", "order", "A-100042"
+        "user-support",
+        "10.20.30.40",
+        "order",
+        "A-100042",
     )
 
 
@@ -48,10 +51,18 @@ def test_admin_cannot_edit_entries_and_admin_changes_are_audited(client):
     newcomer = make_user("onboarding", username="newcomer")
     response = client.post(
         f"/admin/auth/user/{newcomer.pk}/change/",
-        {"username": "newcomer", "first_name": "New", "last_name": "Comer", "email": "",
-         "is_active": "on", "groups": [], "date_joined_0": "2025-01-01",
-         "date_joined_1": "10:00:00", "initial-date_joined_0": "2025-01-01",
-         "initial-date_joined_1": "10:00:00"},
+        {
+            "username": "newcomer",
+            "first_name": "New",
+            "last_name": "Comer",
+            "email": "",
+            "is_active": "on",
+            "groups": [],
+            "date_joined_0": "2025-01-01",
+            "date_joined_1": "10:00:00",
+            "initial-date_joined_0": "2025-01-01",
+            "initial-date_joined_1": "10:00:00",
+        },
     )
     assert response.status_code == 302, response.content[:2000]
     change = AuditEntry.objects.get(action=AuditAction.ADMIN_CHANGE)
@@ -69,8 +80,15 @@ def test_audit_page_filters_and_csv_export(client):
     assert b"A-100042" in page.content and b"feed" not in page.content
     response = client.get("/accounts/audit.csv", {"action": "export", "username": "x"})
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["time", "username", "address", "action", "object_type", "object_id",
-                       "detail"]
+    assert rows[0] == [
+        "time",
+        "username",
+        "address",
+        "action",
+        "object_type",
+        "object_id",
+        "detail",
+    ]
     assert [row[6] for row in rows[1:]] == ["'=HYPERLINK(1)"]  # no formula for spreadsheets
     assert AuditEntry.objects.filter(action=AuditAction.EXPORT, username="auditor").exists()
     assert client.get("/accounts/audit/", {"since": "not a date"}).status_code == 200

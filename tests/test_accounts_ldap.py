@@ -73,7 +73,9 @@ def test_search_then_bind_maps_group_to_role_and_mirrors_attributes(use_ldap):
     assert user is not None
     assert roles(user) == ["support"]
     assert (user.first_name, user.last_name, user.email) == (
-        "Sonia", "Support", "sonia@alexandrite.test"
+        "Sonia",
+        "Support",
+        "sonia@alexandrite.test",
     )
     assert not user.has_usable_password()
     assert user.has_perm("accounts.view_customer_ids")
@@ -102,8 +104,11 @@ def test_wrong_password_and_unknown_user_are_refused(use_ldap):
 
 @pytest.mark.django_db
 def test_direct_bind_with_dn_template(use_ldap):
-    use_ldap(EXPLORER_LDAP_USER_DN_TEMPLATE=f"uid=%(user)s,{PEOPLE}",
-             EXPLORER_LDAP_BIND_DN=None, EXPLORER_LDAP_BIND_PASSWORD=None)
+    use_ldap(
+        EXPLORER_LDAP_USER_DN_TEMPLATE=f"uid=%(user)s,{PEOPLE}",
+        EXPLORER_LDAP_BIND_DN=None,
+        EXPLORER_LDAP_BIND_PASSWORD=None,
+    )
     assert roles(log_in("boris", "boris-pass")) == ["analyst", "support"]
     assert log_in("boris", "wrong") is None
 
@@ -145,8 +150,9 @@ def test_login_page_with_ldap_goes_on_to_second_factor(use_ldap, client):
 def test_configuration_errors_are_clear(slapd):
     assert ldap_settings({})["EXPLORER_LDAP_ENABLED"] is False
     with pytest.raises(LDAPConfigurationError, match="EXPLORER_LDAP_GROUP_"):
-        ldap_settings(environment(slapd, EXPLORER_LDAP_GROUP_SUPPORT=None,
-                                  EXPLORER_LDAP_GROUP_ANALYST=None))
+        ldap_settings(
+            environment(slapd, EXPLORER_LDAP_GROUP_SUPPORT=None, EXPLORER_LDAP_GROUP_ANALYST=None)
+        )
     with pytest.raises(LDAPConfigurationError, match="USER_SEARCH_BASE"):
         ldap_settings(environment(slapd, EXPLORER_LDAP_USER_SEARCH_BASE=None))
     with pytest.raises(LDAPConfigurationError, match="GROUP_TYPE"):

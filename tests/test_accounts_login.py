@@ -51,13 +51,13 @@ def test_full_login_with_totp_tolerates_one_step_of_drift(client):
     wrong = client.post("/accounts/second-factor/", {"code": "000000"})
     assert wrong.status_code == 200 and b"not valid" in wrong.content
     previous_step = current_code(device, -1)
-    response = client.post(
-        "/accounts/second-factor/", {"code": previous_step, "next": AUDIT_URL}
-    )
+    response = client.post("/accounts/second-factor/", {"code": previous_step, "next": AUDIT_URL})
     assert response["Location"] == AUDIT_URL
     assert client.get(AUDIT_URL).status_code == 200
     assert actions(user.username) == [
-        AuditAction.LOGIN, AuditAction.SECOND_FACTOR_FAILED, AuditAction.SECOND_FACTOR_VERIFIED
+        AuditAction.LOGIN,
+        AuditAction.SECOND_FACTOR_FAILED,
+        AuditAction.SECOND_FACTOR_VERIFIED,
     ]
 
 
@@ -150,8 +150,9 @@ def test_ten_wrong_codes_lock_out_and_end_the_session(client, settings):
     assert response.status_code == 429
     assert "заблокирован на 15 минут." in response.content.decode()
     assert "_auth_user_id" not in client.session
-    failed = AuditEntry.objects.filter(username="phone-thief",
-                                       action=AuditAction.SECOND_FACTOR_FAILED)
+    failed = AuditEntry.objects.filter(
+        username="phone-thief", action=AuditAction.SECOND_FACTOR_FAILED
+    )
     assert failed.count() == 10
     assert AuditEntry.objects.filter(username="phone-thief", action=AuditAction.LOCKOUT).exists()
     assert AccessAttempt.objects.filter(username="phone-thief").exists()

@@ -25,24 +25,43 @@ C123 = MASKED.pseudonym("C-00123")
 def order_trace() -> Trace:
     resource = Resource("shop-api", {"service.name": "shop-api", "customer.id": "C-00123"})
     span = Span(
-        trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id="00f067aa0ba902b7", parent_id=None,
-        name="GET /customers/C-00123/orders", kind=SpanKind.SERVER, start_ns=1, end_ns=2,
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        span_id="00f067aa0ba902b7",
+        parent_id=None,
+        name="GET /customers/C-00123/orders",
+        kind=SpanKind.SERVER,
+        start_ns=1,
+        end_ns=2,
         resource=resource,
         attributes={
-            "order.id": "A-100042", "customer.id": "C-00123", "customer.type": "vip",
+            "order.id": "A-100042",
+            "customer.id": "C-00123",
+            "customer.type": "vip",
             "http.request.header.authorization": ["Bearer abc.def"],
-            "db.password": 12345, "enduser.id": 77,
+            "db.password": 12345,
+            "enduser.id": 77,
             "payload": {"card": f"paid with {CARD}", "nested": {"client_secret": "s3cr3t"}},
         },
-        events=[Event("mail sent to jane.doe@example.com", 3,
-                      {"order.state.new": "SUBMITTED", "customer.id": "C-00123",
-                       "note": "call +7 912 345-67-89"})],
+        events=[
+            Event(
+                "mail sent to jane.doe@example.com",
+                3,
+                {
+                    "order.state.new": "SUBMITTED",
+                    "customer.id": "C-00123",
+                    "note": "call +7 912 345-67-89",
+                },
+            )
+        ],
         links=[Link("t2", "s2", {"customer.id": "C-00123"})],
         status_code=StatusCode.ERROR,
         status_message="token=eyJhbGciOi.eyJzdWIiOi.sig for C-00123 failed",
     )
-    return Trace(trace_id=span.trace_id, spans=[span, copy.copy(span)],
-                 warnings=["odd value C-00123 in span x"])
+    return Trace(
+        trace_id=span.trace_id,
+        spans=[span, copy.copy(span)],
+        warnings=["odd value C-00123 in span x"],
+    )
 
 
 def everything_in(trace: Trace) -> str:
@@ -54,8 +73,16 @@ def test_masked_for_users_without_the_permission():
     snapshot = repr(original)
     redacted = redact_trace(original, MASKED)
     text = everything_in(redacted)
-    for secret in ("C-00123", "jane.doe", "912 345", "abc.def", "12345", "s3cr3t",
-                   "1111 1111 1111", "eyJhbGciOi"):
+    for secret in (
+        "C-00123",
+        "jane.doe",
+        "912 345",
+        "abc.def",
+        "12345",
+        "s3cr3t",
+        "1111 1111 1111",
+        "eyJhbGciOi",
+    ):
         assert secret not in text, secret
     span = redacted.spans[0]
     assert span.attributes["customer.id"] == C123
@@ -105,7 +132,8 @@ def test_identifier_patterns_and_keys_are_configurable():
     )
     p998877 = policy.pseudonym("P-998877")
     assert redact_mapping({"partner.id": "P-998877", "customer.id": "C-00123"}, policy) == {
-        "partner.id": p998877, "customer.id": "C-00123"
+        "partner.id": p998877,
+        "customer.id": "C-00123",
     }
     assert redact_text("partner P-998877", policy) == f"partner {p998877}"
     assert "customer.id" in DEFAULT_CONFIG["identifier_keys"]
@@ -141,6 +169,7 @@ def test_policy_for_user_follows_the_permission():
 
 # --- issue 17: pseudonyms, linear time, identifiers everywhere, bidi ---------------------
 
+
 def test_pseudonyms_are_stable_keyed_and_typed():
     other_key = build_policy({}, False, pseudonym_key=b"another key")
     assert MASKED.pseudonym("C-00123") == C123  # stable
@@ -150,13 +179,21 @@ def test_pseudonyms_are_stable_keyed_and_typed():
     assert MASKED.pseudonym("+7 912 345-67-89") == MASKED.pseudonym("+79123456789")
     assert MASKED.pseudonym("+7 912 345-67-89").startswith("tel-")
     assert redact_text("call +7 912 345-67-89", MASKED) == (
-        f"call {MASKED.pseudonym('+79123456789')}")
+        f"call {MASKED.pseudonym('+79123456789')}"
+    )
     assert all(is_pseudonym(MASKED.pseudonym(v)) for v in ("C-1", "a@b.cd", "+12345678"))
 
 
-@pytest.mark.parametrize("text", [
-    "file_C-00123_report.pdf", "xC-00123y", "7C-001230", "C-00123", "C-00123_",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "file_C-00123_report.pdf",
+        "xC-00123y",
+        "7C-001230",
+        "C-00123",
+        "C-00123_",
+    ],
+)
 def test_identifiers_glued_to_letters_digits_or_underscore_are_found(text):
     redacted = redact_text(text, MASKED)
     assert "C-00123" not in redacted and "cust-" in redacted

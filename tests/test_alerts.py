@@ -49,16 +49,30 @@ def _fresh_cache():
 
 # --- Against the simulation's truth -----------------------------------------------------------
 
-RATES = {**dict.fromkeys(FAULT_KINDS, 0.0), "lost_message": 0.05, "slow_price": 0.06,
-         "state_mismatch": 0.04, "disallowed_transition": 0.04}
+RATES = {
+    **dict.fromkeys(FAULT_KINDS, 0.0),
+    "lost_message": 0.05,
+    "slow_price": 0.06,
+    "state_mismatch": 0.04,
+    "disallowed_transition": 0.04,
+}
 
 
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_every_rule_against_the_truth_file(tmp_path):
     truth_file = tmp_path / "truth.json"
-    simulate(SimulationConfig(out=tmp_path / "traces", orders=200, days=7, until_days=7,
-                              seed=3, fault_rates=RATES, truth=truth_file))
+    simulate(
+        SimulationConfig(
+            out=tmp_path / "traces",
+            orders=200,
+            days=7,
+            until_days=7,
+            seed=3,
+            fault_rates=RATES,
+            truth=truth_file,
+        )
+    )
     assert ingest([tmp_path / "traces"]).rejected == []
     refresh()
     truth = json.loads(truth_file.read_text())
@@ -79,8 +93,11 @@ def test_every_rule_against_the_truth_file(tmp_path):
         assert alert.facts["state"] == truth["orders"][alert.order_id]["final_state"]
     # None for a clean order: no fault and run to its end.
     faulty = set().union(*faults.values())
-    clean = {o for o, facts in truth["orders"].items()
-             if o not in faulty and facts["final_state"] == "CLOSED"}
+    clean = {
+        o
+        for o, facts in truth["orders"].items()
+        if o not in faulty and facts["final_state"] == "CLOSED"
+    }
     assert len(clean) >= 10
     assert not clean & set(Alert.objects.values_list("order_id", flat=True))
     assert not (lost | stuck | open_subjects("state_violation")) - faulty - stuck
@@ -126,10 +143,14 @@ def stuck_order() -> OrderBuilder:
     b.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
     b.state("shop-api", "PUT /api/orders/{id}/model", 30, "FILE_UPLOADED", "INITIATED")
     b.state("shop-api", "POST /api/orders/{id}/submit", 60, "SUBMITTED", "FILE_UPLOADED")
-    b.state("mes-api", "POST /partner/v1/orders/{id}/submit", 120, "PRICE_CALCULATED",
-            "SUBMITTED")
-    b.state("crm-api", "POST /api/orders/{id}/approve", HOUR, "MANUFACTURING_APPROVED",
-            "PRICE_CALCULATED")
+    b.state("mes-api", "POST /partner/v1/orders/{id}/submit", 120, "PRICE_CALCULATED", "SUBMITTED")
+    b.state(
+        "crm-api",
+        "POST /api/orders/{id}/approve",
+        HOUR,
+        "MANUFACTURING_APPROVED",
+        "PRICE_CALCULATED",
+    )
     return b
 
 
@@ -150,8 +171,10 @@ def test_one_alert_per_condition_until_it_ends_then_resolved():
     store_traces([*stuck.traces, *lost.traces, *clean.traces])
     refresh()
     first = run_cycle(send=False)
-    assert {(a.kind, a.subject) for a in first.opened} == {("stuck", "A-200001"),
-                                                          ("lost_message", "A-200002")}
+    assert {(a.kind, a.subject) for a in first.opened} == {
+        ("stuck", "A-200001"),
+        ("lost_message", "A-200002"),
+    }
     stuck_alert = Alert.objects.get(kind="stuck")
     assert stuck_alert.facts["state"] == "MANUFACTURING_APPROVED"
     assert stuck_alert.facts["next_setters"] == ["mes_api"]
@@ -163,15 +186,22 @@ def test_one_alert_per_condition_until_it_ends_then_resolved():
     assert Alert.objects.get(kind="stuck").last_seen_at > stuck_alert.last_seen_at
 
     # The stuck order moves on; the lost message is consumed after all.
-    stuck.state("mes-api", "POST /api/orders/{id}/start", 5 * DAY, "MANUFACTURING_STARTED",
-                "MANUFACTURING_APPROVED")
+    stuck.state(
+        "mes-api",
+        "POST /api/orders/{id}/start",
+        5 * DAY,
+        "MANUFACTURING_STARTED",
+        "MANUFACTURING_APPROVED",
+    )
     lost.consume("mes-api", 5 * DAY, producer, "PRICE_CALCULATED", "SUBMITTED")
     store_traces([stuck.traces[-1], lost.traces[-1]])
     refresh()
     third = run_cycle(send=False)
     assert third.opened == []
-    assert {(a.kind, a.subject) for a in third.resolved} == {("stuck", "A-200001"),
-                                                            ("lost_message", "A-200002")}
+    assert {(a.kind, a.subject) for a in third.resolved} == {
+        ("stuck", "A-200001"),
+        ("lost_message", "A-200002"),
+    }
     assert Alert.objects.open().count() == 0
     assert run_cycle(send=False).resolved == []
 
@@ -206,19 +236,30 @@ def test_disabled_rules_and_thresholds_from_the_settings():
     assert [a.subject for a in run_cycle(send=False).opened] == ["A-200001"]
 
 
-def server_trace(n: int, at_s: float, duration_s: float,
-                 endpoint: str = "POST /api/orders/{id}/approve") -> Trace:
+def server_trace(
+    n: int, at_s: float, duration_s: float, endpoint: str = "POST /api/orders/{id}/approve"
+) -> Trace:
     start = T0 + int(at_s * S)
-    span = Span(f"sla-{n}", f"sla-{n}-s", None, endpoint, SpanKind.SERVER, start,
-                start + int(duration_s * S), resource("crm-api"), {})
+    span = Span(
+        f"sla-{n}",
+        f"sla-{n}-s",
+        None,
+        endpoint,
+        SpanKind.SERVER,
+        start,
+        start + int(duration_s * S),
+        resource("crm-api"),
+        {},
+    )
     return Trace(span.trace_id, [span])
 
 
 @pytest.mark.django_db
 def test_sla_breach_opens_below_the_target_and_resolves_when_compliance_recovers():
     only("sla_breach")
-    AlertRule.objects.filter(kind="sla_breach").update(window_minutes=60, min_count=10,
-                                                       threshold=0.9)
+    AlertRule.objects.filter(kind="sla_breach").update(
+        window_minutes=60, min_count=10, threshold=0.9
+    )
     # 20 approvals within a minute each in the first hour, 6 of them over the 800 ms limit.
     store_traces([server_trace(n, n * 60, 2.0 if n % 3 == 0 else 0.1) for n in range(20)])
     first = run_cycle(send=False)
@@ -258,8 +299,14 @@ def test_alerts_json_lists_every_alert_with_its_summary():
     alerts = json.loads(out.getvalue())["alerts"]
     assert len(alerts) == 1
     row = alerts[0]
-    assert set(row) == {"kind", "order_id", "opened_at", "resolved_at", "acknowledged_by",
-                        "summary"}
+    assert set(row) == {
+        "kind",
+        "order_id",
+        "opened_at",
+        "resolved_at",
+        "acknowledged_by",
+        "summary",
+    }
     assert row["kind"] == "stuck" and row["order_id"] == "A-200001"
     assert row["resolved_at"] is None and row["acknowledged_by"] is None
     assert row["opened_at"].endswith("Z")
@@ -293,10 +340,11 @@ def test_watch_once_recomputes_changed_orders_then_evaluates_and_delivers(settin
     out = io.StringIO()
     call_command("watch", "--once", stdout=out)  # no `orders --refresh`: the worker computes
     assert "2 opened" in out.getvalue()
-    assert open_subjects("stuck") == {"A-200001"} and open_subjects("lost_message") == {
-        "A-200002"}
+    assert open_subjects("stuck") == {"A-200001"} and open_subjects("lost_message") == {"A-200002"}
     assert sorted(m.subject for m in mail.outbox) == [
-        "[Alexandrite] Lost order: A-200002", "[Alexandrite] Stuck order: A-200001"]
+        "[Alexandrite] Lost order: A-200002",
+        "[Alexandrite] Stuck order: A-200001",
+    ]
     # The lost message is consumed: the next watch cycle resolves it, and says so by e-mail.
     lost.consume("mes-api", 5 * DAY, producer, "PRICE_CALCULATED", "SUBMITTED")
     store_traces([lost.traces[-1]])

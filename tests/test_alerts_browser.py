@@ -19,34 +19,78 @@ def alerts(transactional_db):
     now = timezone.now()
     common = {"opened_at": now, "last_seen_at": now}
     Alert.objects.create(
-        kind="lost_message", subject="A-100188", order_id="A-100188", customer_id="C-00123",
-        customer_type="vip", **common, facts={"messages": [{
-            "destination": "orders.priced", "producer": "mes_api", "at_ns": 1741543560 * 10**9,
-            "trace_id": "t", "consumers": ["crm_api"]}]})
+        kind="lost_message",
+        subject="A-100188",
+        order_id="A-100188",
+        customer_id="C-00123",
+        customer_type="vip",
+        **common,
+        facts={
+            "messages": [
+                {
+                    "destination": "orders.priced",
+                    "producer": "mes_api",
+                    "at_ns": 1741543560 * 10**9,
+                    "trace_id": "t",
+                    "consumers": ["crm_api"],
+                }
+            ]
+        },
+    )
     Alert.objects.create(
-        kind="stuck", subject="A-100024", order_id="A-100024", customer_id="C-00045",
-        customer_type="retail", **common, facts={
-            "state": "MANUFACTURING_APPROVED", "since_ns": 1741079700 * 10**9,
-            "limit_ns": 4 * 86400 * 10**9, "next_states": ["MANUFACTURING_STARTED"],
-            "next_setters": ["mes_api"]})
+        kind="stuck",
+        subject="A-100024",
+        order_id="A-100024",
+        customer_id="C-00045",
+        customer_type="retail",
+        **common,
+        facts={
+            "state": "MANUFACTURING_APPROVED",
+            "since_ns": 1741079700 * 10**9,
+            "limit_ns": 4 * 86400 * 10**9,
+            "next_states": ["MANUFACTURING_STARTED"],
+            "next_setters": ["mes_api"],
+        },
+    )
     Alert.objects.create(
-        kind="sla_breach", subject="crm_api POST /api/orders/{id}/approve", container="crm_api",
-        operation="POST /api/orders/{id}/approve", **common, facts={
-            "requests": 20, "within": 13, "target": 0.95, "limit_ms": 800,
-            "window_minutes": 60})
+        kind="sla_breach",
+        subject="crm_api POST /api/orders/{id}/approve",
+        container="crm_api",
+        operation="POST /api/orders/{id}/approve",
+        **common,
+        facts={"requests": 20, "within": 13, "target": 0.95, "limit_ms": 800, "window_minutes": 60},
+    )
     Alert.objects.create(
-        kind="state_violation", subject="A-100097", order_id="A-100097", customer_id="C-00002",
-        customer_type="b2b_partner", resolved_at=now, **common, facts={"violations": [{
-            "kind": "state_skipped", "state": "PACKAGING", "previous": "MANUFACTURING_STARTED",
-            "container": "mes_api", "other": "MANUFACTURING_COMPLETED"}]})
+        kind="state_violation",
+        subject="A-100097",
+        order_id="A-100097",
+        customer_id="C-00002",
+        customer_type="b2b_partner",
+        resolved_at=now,
+        **common,
+        facts={
+            "violations": [
+                {
+                    "kind": "state_skipped",
+                    "state": "PACKAGING",
+                    "previous": "MANUFACTURING_STARTED",
+                    "container": "mes_api",
+                    "other": "MANUFACTURING_COMPLETED",
+                }
+            ]
+        },
+    )
 
 
 def serious_violations(tab) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(tab)
-    return [f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes'][:3]]})"
-            for v in results.response["violations"] if v["impact"] in SERIOUS]
+    return [
+        f"{v['id']}: {v['help']} ({[n['target'] for n in v['nodes'][:3]]})"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
 
 
 @pytest.mark.browser

@@ -107,11 +107,26 @@ def url(server) -> str:
 
 def make_alert(**values) -> Alert:
     now = timezone.now()
-    defaults = {"kind": "lost_message", "subject": "A-300001", "order_id": "A-300001",
-                "customer_id": "C-00123", "customer_type": "vip", "opened_at": now,
-                "last_seen_at": now, "facts": {"messages": [{
-                    "destination": "orders.priced", "producer": "mes_api", "at_ns": 1741170000
-                    * 10**9, "trace_id": "t1", "consumers": ["crm_api"]}]}}
+    defaults = {
+        "kind": "lost_message",
+        "subject": "A-300001",
+        "order_id": "A-300001",
+        "customer_id": "C-00123",
+        "customer_type": "vip",
+        "opened_at": now,
+        "last_seen_at": now,
+        "facts": {
+            "messages": [
+                {
+                    "destination": "orders.priced",
+                    "producer": "mes_api",
+                    "at_ns": 1741170000 * 10**9,
+                    "trace_id": "t1",
+                    "consumers": ["crm_api"],
+                }
+            ]
+        },
+    }
     return Alert.objects.create(**{**defaults, **values})
 
 
@@ -133,14 +148,16 @@ def test_email_to_each_recipient_redacted_for_their_role(smtp):
     analyst.save()
     make_user("support", username="no-mail")  # no address: not e-mailed
     AlertRule.objects.filter(kind="lost_message").update(
-        recipient_roles="support,analyst", recipient_emails="oncall@alexandrite.example")
+        recipient_roles="support,analyst", recipient_emails="oncall@alexandrite.example"
+    )
     alert = make_alert()
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     deliveries = deliver([alert], rules, {"mes_api": "MES API", "crm_api": "CRM API"})
     assert sorted((d.channel, d.target, d.ok) for d in deliveries) == [
         ("email", "analyst@alexandrite.example", True),
         ("email", "oncall@alexandrite.example", True),
-        ("email", "support@alexandrite.example", True)]
+        ("email", "support@alexandrite.example", True),
+    ]
     assert len(smtp.messages) == 3
     to_support = smtp.to("support@alexandrite.example")[0]
     assert "C-00123" in to_support
@@ -157,7 +174,8 @@ def test_email_to_each_recipient_redacted_for_their_role(smtp):
 @pytest.mark.django_db
 def test_a_customer_id_no_pattern_knows_is_masked_too(smtp):
     AlertRule.objects.filter(kind="lost_message").update(
-        recipient_roles="", recipient_emails="oncall@alexandrite.example")
+        recipient_roles="", recipient_emails="oncall@alexandrite.example"
+    )
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     deliver([make_alert(customer_id="alice-smith-77")], rules, {})
     text = smtp.to("oncall@alexandrite.example")[0]
@@ -166,8 +184,9 @@ def test_a_customer_id_no_pattern_knows_is_masked_too(smtp):
 
 @pytest.mark.django_db
 def test_the_resolution_is_delivered_too(smtp):
-    AlertRule.objects.filter(kind="stuck").update(recipient_roles="",
-                                                  recipient_emails="oncall@alexandrite.example")
+    AlertRule.objects.filter(kind="stuck").update(
+        recipient_roles="", recipient_emails="oncall@alexandrite.example"
+    )
     alert = make_alert(kind="stuck", facts={"state": "PACKAGING"}, resolved_at=timezone.now())
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     [delivery] = deliver([alert], rules, {})
@@ -182,7 +201,8 @@ def test_an_unreachable_mail_server_is_recorded_not_raised(settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
     AlertRule.objects.filter(kind="lost_message").update(
-        recipient_roles="", recipient_emails="a@alexandrite.example, b@alexandrite.example")
+        recipient_roles="", recipient_emails="a@alexandrite.example, b@alexandrite.example"
+    )
     rules = {rule.kind: rule for rule in AlertRule.objects.all()}
     deliveries = deliver([make_alert()], rules, {})
     assert [d.ok for d in deliveries] == [False, False]
@@ -193,24 +213,43 @@ def test_an_unreachable_mail_server_is_recorded_not_raised(settings):
 
 
 @pytest.mark.django_db
-def test_signed_webhooks_a_failing_and_a_slow_endpoint_hold_up_no_other(hook_server,
-                                                                       monkeypatch):
+def test_signed_webhooks_a_failing_and_a_slow_endpoint_hold_up_no_other(hook_server, monkeypatch):
     good, failing, slow = hook_server("ok"), hook_server("failing"), hook_server("slow")
     monkeypatch.setenv("HOOK_SECRET", SECRET)
-    hooks = parse_webhooks([
-        {"name": "failing", "url": url(failing), "secret_env": "HOOK_SECRET", "retries": 2,
-         "backoff": 0.2},
-        {"name": "slow", "url": url(slow), "secret_env": "HOOK_SECRET", "timeout": 0.3,
-         "retries": 1, "backoff": 0.1},
-        {"name": "good", "url": url(good), "secret_env": "HOOK_SECRET"},
-        {"name": "endpoints-only", "url": url(good), "secret_env": "HOOK_SECRET",
-         "kinds": ["sla_breach"]},
-    ])
+    hooks = parse_webhooks(
+        [
+            {
+                "name": "failing",
+                "url": url(failing),
+                "secret_env": "HOOK_SECRET",
+                "retries": 2,
+                "backoff": 0.2,
+            },
+            {
+                "name": "slow",
+                "url": url(slow),
+                "secret_env": "HOOK_SECRET",
+                "timeout": 0.3,
+                "retries": 1,
+                "backoff": 0.1,
+            },
+            {"name": "good", "url": url(good), "secret_env": "HOOK_SECRET"},
+            {
+                "name": "endpoints-only",
+                "url": url(good),
+                "secret_env": "HOOK_SECRET",
+                "kinds": ["sla_breach"],
+            },
+        ]
+    )
     alert = make_alert()
     started = time.monotonic()
     deliveries = send_webhooks([alert], {"mes_api": "MES API", "crm_api": "CRM API"}, hooks)
     assert sorted((d.target, d.ok) for d in deliveries) == [
-        ("failing", False), ("good", True), ("slow", False)]
+        ("failing", False),
+        ("good", True),
+        ("slow", False),
+    ]
     # Retried with backoff: three attempts 0.2 s then 0.4 s apart.
     attempts = [at for at, _, _ in failing.requests]
     assert len(attempts) == 3
@@ -237,12 +276,14 @@ def test_signed_webhooks_a_failing_and_a_slow_endpoint_hold_up_no_other(hook_ser
 
 
 @pytest.mark.django_db
-def test_a_tampered_body_fails_verification_and_customer_ids_when_configured(hook_server,
-                                                                           monkeypatch):
+def test_a_tampered_body_fails_verification_and_customer_ids_when_configured(
+    hook_server, monkeypatch
+):
     good = hook_server("ok")
     monkeypatch.setenv("HOOK_SECRET", SECRET)
-    hooks = parse_webhooks([{"name": "crm-desk", "url": url(good), "secret_env": "HOOK_SECRET",
-                             "customer_ids": True}])
+    hooks = parse_webhooks(
+        [{"name": "crm-desk", "url": url(good), "secret_env": "HOOK_SECRET", "customer_ids": True}]
+    )
     send_webhooks([make_alert()], {}, hooks)
     [(_, headers, body)] = good.requests
     assert verify(headers, body)
@@ -268,50 +309,86 @@ def test_tls_is_verified_with_the_configured_ca(hook_server, monkeypatch, tmp_pa
     trusted = hook_server("ok", tls=pki.server_context())
     rogue = hook_server("ok", tls=pki.server_context(rogue=True))
     monkeypatch.setenv("HOOK_SECRET", SECRET)
-    hooks = parse_webhooks([
-        {"name": "trusted", "url": url(trusted), "secret_env": "HOOK_SECRET",
-         "ca_bundle": str(pki.ca)},
-        {"name": "rogue", "url": url(rogue), "secret_env": "HOOK_SECRET",
-         "ca_bundle": str(pki.ca), "retries": 0},
-    ])
+    hooks = parse_webhooks(
+        [
+            {
+                "name": "trusted",
+                "url": url(trusted),
+                "secret_env": "HOOK_SECRET",
+                "ca_bundle": str(pki.ca),
+            },
+            {
+                "name": "rogue",
+                "url": url(rogue),
+                "secret_env": "HOOK_SECRET",
+                "ca_bundle": str(pki.ca),
+                "retries": 0,
+            },
+        ]
+    )
     deliveries = {d.target: d for d in send_webhooks([make_alert()], {}, hooks)}
     assert deliveries["trusted"].ok and len(trusted.requests) == 1
-    assert not deliveries["rogue"].ok and "certificate verify failed" in deliveries[
-        "rogue"].error
+    assert not deliveries["rogue"].ok and "certificate verify failed" in deliveries["rogue"].error
     assert rogue.requests == []
 
 
-@pytest.mark.parametrize(("entry", "message"), [
-    ({"url": "https://x.example/h", "secret_env": "HOOK_SECRET"}, "'name' is missing"),
-    ({"name": "a", "url": "ftp://x.example/h", "secret_env": "HOOK_SECRET"}, "http(s) URL"),
-    ({"name": "a", "url": "https://u:p@x.example/h", "secret_env": "HOOK_SECRET"},
-     "no query, fragment or credentials"),
-    ({"name": "a", "url": "https://x.example/h"}, "'secret_env'"),
-    ({"name": "a", "url": "https://x.example/h", "secret_env": "NOT_SET_ANYWHERE"},
-     "NOT_SET_ANYWHERE"),
-    ({"name": "a", "url": "https://x.example/h", "secret_env": "HOOK_SECRET",
-      "kinds": ["everything"]}, "unknown kind"),
-    ({"name": "a", "url": "https://x.example/h", "secret_env": "HOOK_SECRET", "retries": -1},
-     "'retries'"),
-    ({"name": "a", "url": "https://x.example/h", "secret_env": "HOOK_SECRET", "verify": False},
-     "unknown key"),
-])
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"url": "https://x.example/h", "secret_env": "HOOK_SECRET"}, "'name' is missing"),
+        ({"name": "a", "url": "ftp://x.example/h", "secret_env": "HOOK_SECRET"}, "http(s) URL"),
+        (
+            {"name": "a", "url": "https://u:p@x.example/h", "secret_env": "HOOK_SECRET"},
+            "no query, fragment or credentials",
+        ),
+        ({"name": "a", "url": "https://x.example/h"}, "'secret_env'"),
+        (
+            {"name": "a", "url": "https://x.example/h", "secret_env": "NOT_SET_ANYWHERE"},
+            "NOT_SET_ANYWHERE",
+        ),
+        (
+            {
+                "name": "a",
+                "url": "https://x.example/h",
+                "secret_env": "HOOK_SECRET",
+                "kinds": ["everything"],
+            },
+            "unknown kind",
+        ),
+        (
+            {"name": "a", "url": "https://x.example/h", "secret_env": "HOOK_SECRET", "retries": -1},
+            "'retries'",
+        ),
+        (
+            {
+                "name": "a",
+                "url": "https://x.example/h",
+                "secret_env": "HOOK_SECRET",
+                "verify": False,
+            },
+            "unknown key",
+        ),
+    ],
+)
 def test_webhook_settings_are_checked(entry, message):
     with pytest.raises(WebhookConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_webhooks([entry], environ={"HOOK_SECRET": SECRET})
 
 
 def test_webhook_settings_parse_json_and_default_to_every_kind():
-    [hook] = parse_webhooks('[{"name": "chat", "url": "https://chat.example/hooks/x", '
-                            '"secret_env": "HOOK_SECRET"}]', environ={"HOOK_SECRET": SECRET})
+    [hook] = parse_webhooks(
+        '[{"name": "chat", "url": "https://chat.example/hooks/x", "secret_env": "HOOK_SECRET"}]',
+        environ={"HOOK_SECRET": SECRET},
+    )
     assert hook.wants("anomaly") and hook.wants("lost_message") and not hook.customer_ids
     assert SECRET not in repr(hook)
     assert parse_webhooks("") == []
     with pytest.raises(WebhookConfigError, match="not valid JSON"):
         parse_webhooks("[{")
     with pytest.raises(WebhookConfigError, match="used twice"):
-        parse_webhooks([{"name": "a", "url": "https://x.example/", "secret_env": "S"}] * 2,
-                       environ={"S": "x"})
+        parse_webhooks(
+            [{"name": "a", "url": "https://x.example/", "secret_env": "S"}] * 2, environ={"S": "x"}
+        )
 
 
 def test_a_wrong_webhook_setting_stops_the_start(tmp_path):
@@ -321,10 +398,21 @@ def test_a_wrong_webhook_setting_stops_the_start(tmp_path):
     from pathlib import Path
 
     root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path), "EXPLORER_ALERT_WEBHOOKS":
-           '[{"name": "chat", "url": "https://chat.example/h", "secret_env": "NO_SUCH_VAR"}]'}
+    env = {
+        **os.environ,
+        "EXPLORER_DATA_DIR": str(tmp_path),
+        "EXPLORER_ALERT_WEBHOOKS": (
+            '[{"name": "chat", "url": "https://chat.example/h", "secret_env": "NO_SUCH_VAR"}]'
+        ),
+    }
     env.pop("NO_SUCH_VAR", None)
-    done = subprocess.run([sys.executable, "manage.py", "check"], cwd=root, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "EXPLORER_ALERT_WEBHOOKS[0] ('chat'): environment variable NO_SUCH_VAR" in done.stderr

@@ -22,23 +22,54 @@ def alerts(db):
     common = {"opened_at": now, "last_seen_at": now}
     return {
         "lost": Alert.objects.create(
-            kind="lost_message", subject="A-400001", order_id="A-400001",
-            customer_id="C-00123", customer_type="vip", **common, facts={"messages": [{
-                "destination": "orders.priced", "producer": "mes_api",
-                "at_ns": 1741170000 * 10**9, "trace_id": "t", "consumers": ["crm_api"]}]}),
+            kind="lost_message",
+            subject="A-400001",
+            order_id="A-400001",
+            customer_id="C-00123",
+            customer_type="vip",
+            **common,
+            facts={
+                "messages": [
+                    {
+                        "destination": "orders.priced",
+                        "producer": "mes_api",
+                        "at_ns": 1741170000 * 10**9,
+                        "trace_id": "t",
+                        "consumers": ["crm_api"],
+                    }
+                ]
+            },
+        ),
         "sla": Alert.objects.create(
-            kind="sla_breach", subject="crm_api POST /api/orders/{id}/approve",
-            container="crm_api", operation="POST /api/orders/{id}/approve", **common,
-            facts={"requests": 20, "within": 13, "target": 0.95, "limit_ms": 800,
-                   "window_minutes": 60}),
+            kind="sla_breach",
+            subject="crm_api POST /api/orders/{id}/approve",
+            container="crm_api",
+            operation="POST /api/orders/{id}/approve",
+            **common,
+            facts={
+                "requests": 20,
+                "within": 13,
+                "target": 0.95,
+                "limit_ms": 800,
+                "window_minutes": 60,
+            },
+        ),
         "old": Alert.objects.create(
-            kind="stuck", subject="A-400002", order_id="A-400002", customer_id="C-00456",
-            facts={"state": "PACKAGING"}, resolved_at=now, **common),
+            kind="stuck",
+            subject="A-400002",
+            order_id="A-400002",
+            customer_id="C-00456",
+            facts={"state": "PACKAGING"},
+            resolved_at=now,
+            **common,
+        ),
     }
 
 
-@pytest.mark.parametrize(("role", "sees_orders", "sees_endpoints"), [
-    ("support", True, False), ("analyst", True, True), ("architect", True, True)])
+@pytest.mark.parametrize(
+    ("role", "sees_orders", "sees_endpoints"),
+    [("support", True, False), ("analyst", True, True), ("architect", True, True)],
+)
 def test_the_page_shows_each_role_its_kinds(client, alerts, role, sees_orders, sees_endpoints):
     login_as(client, role)
     page = client.get(PAGE)
@@ -94,8 +125,10 @@ def test_acknowledge_with_a_note_is_audited(alerts):
     lost = alerts["lost"]
     target = f"/alerts/{lost.pk}/acknowledge/"
     assert client.post(target, {"note": "called the CRM team"}).status_code == 403  # no CSRF
-    response = client.post(target, {"note": "called the CRM team", "kind": "lost_message",
-                                    "csrfmiddlewaretoken": token})
+    response = client.post(
+        target,
+        {"note": "called the CRM team", "kind": "lost_message", "csrfmiddlewaretoken": token},
+    )
     assert response.status_code == 302 and response["Location"] == PAGE + "?kind=lost_message"
     lost.refresh_from_db()
     assert lost.acknowledged_by == user and lost.acknowledged_at is not None
@@ -114,13 +147,17 @@ def test_assign_to_someone_who_handles_alerts(alerts):
     html = client.get(PAGE).content.decode()
     assert '<option value="ana-on-call"' in html and "newcomer" not in html
     target = f"/alerts/{lost.pk}/assign/"
-    assert client.post(target, {"assignee": "ana-on-call",
-                                "csrfmiddlewaretoken": token}).status_code == 302
+    assert (
+        client.post(target, {"assignee": "ana-on-call", "csrfmiddlewaretoken": token}).status_code
+        == 302
+    )
     lost.refresh_from_db()
     assert lost.assignee.username == "ana-on-call"
     assert AuditEntry.objects.filter(object_type="alert", detail__contains="ana-on-call").exists()
-    assert client.post(target, {"assignee": "newcomer",
-                                "csrfmiddlewaretoken": token}).status_code == 404
+    assert (
+        client.post(target, {"assignee": "newcomer", "csrfmiddlewaretoken": token}).status_code
+        == 404
+    )
     assert client.post(target, {"assignee": "", "csrfmiddlewaretoken": token}).status_code == 302
     lost.refresh_from_db()
     assert lost.assignee is None
@@ -129,10 +166,14 @@ def test_assign_to_someone_who_handles_alerts(alerts):
 def test_support_cannot_act_on_endpoint_alerts_and_get_is_refused(alerts):
     client, token, _ = csrf_client("support")
     sla = alerts["sla"]
-    assert client.post(f"/alerts/{sla.pk}/acknowledge/",
-                       {"csrfmiddlewaretoken": token}).status_code == 404
-    assert client.post("/alerts/999999/acknowledge/",
-                       {"csrfmiddlewaretoken": token}).status_code == 404
+    assert (
+        client.post(f"/alerts/{sla.pk}/acknowledge/", {"csrfmiddlewaretoken": token}).status_code
+        == 404
+    )
+    assert (
+        client.post("/alerts/999999/acknowledge/", {"csrfmiddlewaretoken": token}).status_code
+        == 404
+    )
     assert client.get(f"/alerts/{sla.pk}/acknowledge/").status_code == 405
     sla.refresh_from_db()
     assert sla.acknowledged_by is None
@@ -152,10 +193,15 @@ def test_home_page_shows_the_open_alert_count(client, alerts):
 
 def test_trace_text_in_an_alert_is_escaped(client, db):
     now = timezone.now()
-    Alert.objects.create(kind="anomaly", subject="mes_api <script>x</script>",
-                         container="mes_api", operation="<script>alert(1)</script>",
-                         opened_at=now, last_seen_at=now,
-                         facts={"slow": 3, "calls": 5, "median_ms": 2, "window_minutes": 60})
+    Alert.objects.create(
+        kind="anomaly",
+        subject="mes_api <script>x</script>",
+        container="mes_api",
+        operation="<script>alert(1)</script>",
+        opened_at=now,
+        last_seen_at=now,
+        facts={"slow": 3, "calls": 5, "median_ms": 2, "window_minutes": 60},
+    )
     login_as(client, "analyst")
     html = client.get(PAGE).content.decode()
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
@@ -175,21 +221,33 @@ def test_architects_tune_the_rules_in_the_admin(client, db):
     client.logout()
     login_as(client, "architect")
     listing = client.get("/admin/alerts/alertrule/").content.decode()
-    assert all(kind in listing for kind in ("lost_message", "stuck", "state_violation",
-                                            "sla_breach", "anomaly"))
+    assert all(
+        kind in listing
+        for kind in ("lost_message", "stuck", "state_violation", "sla_breach", "anomaly")
+    )
     assert client.get("/admin/alerts/alertrule/add/").status_code == 403
     rule = AlertRule.objects.get(kind="sla_breach")
     target = f"/admin/alerts/alertrule/{rule.pk}/change/"
-    form = {"enabled": "on", "threshold": "1.5", "window_minutes": "30", "min_count": "5",
-            "recipient_roles": "analyst,wizard", "recipient_emails": "not an address"}
+    form = {
+        "enabled": "on",
+        "threshold": "1.5",
+        "window_minutes": "30",
+        "min_count": "5",
+        "recipient_roles": "analyst,wizard",
+        "recipient_emails": "not an address",
+    }
     page = client.post(target, form).content.decode()
     assert "a share: from 0 to 1" in page and "wizard" in page and "not an address" in page
-    form.update(threshold="0.99", recipient_roles="analyst",
-                recipient_emails="sla@alexandrite.example")
+    form.update(
+        threshold="0.99", recipient_roles="analyst", recipient_emails="sla@alexandrite.example"
+    )
     assert client.post(target, form).status_code == 302
     rule.refresh_from_db()
     assert (rule.threshold, rule.window_minutes, rule.emails) == (
-        0.99, 30, ["sla@alexandrite.example"])
+        0.99,
+        30,
+        ["sla@alexandrite.example"],
+    )
     # Alerts and deliveries: to look at, not to edit.
     assert client.get("/admin/alerts/alert/").status_code == 200
     assert client.get("/admin/alerts/alert/add/").status_code == 403

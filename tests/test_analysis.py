@@ -18,14 +18,35 @@ from tests.trace_support import make_span
 T0 = 1_700_000_000_000_000  # µs; times below are offsets from it
 
 
-def span(span_id, parent, start, end, *, service="svc", name=None, kind=SpanKind.INTERNAL,
-         attributes=None, resource_attributes=None, error=False, follows=False, trace_id="t1"):
+def span(
+    span_id,
+    parent,
+    start,
+    end,
+    *,
+    service="svc",
+    name=None,
+    kind=SpanKind.INTERNAL,
+    attributes=None,
+    resource_attributes=None,
+    error=False,
+    follows=False,
+    trace_id="t1",
+):
     """A span of times in µs after T0."""
-    return make_span(span_id, parent, trace_id=trace_id, name=name or f"op-{span_id}",
-                     kind=kind, start_ns=(T0 + start) * 1000, end_ns=(T0 + end) * 1000,
-                     resource=Resource(service, resource_attributes or {}),
-                     attributes=attributes or {}, error=error,
-                     parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF)
+    return make_span(
+        span_id,
+        parent,
+        trace_id=trace_id,
+        name=name or f"op-{span_id}",
+        kind=kind,
+        start_ns=(T0 + start) * 1000,
+        end_ns=(T0 + end) * 1000,
+        resource=Resource(service, resource_attributes or {}),
+        attributes=attributes or {},
+        error=error,
+        parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF,
+    )
 
 
 def path_of(*spans):
@@ -36,13 +57,19 @@ def path_of(*spans):
 
 # --- critical path -------------------------------------------------------------------------
 
+
 def test_sequential_children_walk_back_from_the_end():
     assert path_of(
         span("root", None, 0, 200),
         span("late", "root", 120, 150),
         span("early", "root", 30, 70),
-    ) == [("root", 150, 200), ("late", 120, 150), ("root", 70, 120), ("early", 30, 70),
-          ("root", 0, 30)]
+    ) == [
+        ("root", 150, 200),
+        ("late", 120, 150),
+        ("root", 70, 120),
+        ("early", 30, 70),
+        ("root", 0, 30),
+    ]
 
 
 def test_parallel_children_the_one_finishing_last_is_critical():
@@ -60,24 +87,36 @@ def test_the_walk_descends_and_comes_back_up_through_grandchildren():
         span("leaf", "mid", 20, 50),
         span("leaf2", "mid", 60, 70),
         span("side", "root", 2, 8),
-    ) == [("root", 90, 100), ("mid", 70, 90), ("leaf2", 60, 70), ("mid", 50, 60),
-          ("leaf", 20, 50), ("mid", 10, 20), ("root", 8, 10), ("side", 2, 8), ("root", 0, 2)]
+    ) == [
+        ("root", 90, 100),
+        ("mid", 70, 90),
+        ("leaf2", 60, 70),
+        ("mid", 50, 60),
+        ("leaf", 20, 50),
+        ("mid", 10, 20),
+        ("root", 8, 10),
+        ("side", 2, 8),
+        ("root", 0, 2),
+    ]
 
 
 def test_child_starting_before_its_parent_is_cut_at_the_parent_start():
     assert path_of(span("root", None, 10, 100), span("early", "root", 0, 50)) == [
-        ("root", 50, 100), ("early", 10, 50)]
+        ("root", 50, 100),
+        ("early", 10, 50),
+    ]
 
 
 def test_child_outliving_its_parent_is_cut_at_the_parent_end():
     # the cut child ends with the root: the root's own empty section is left out
     assert path_of(span("root", None, 0, 100), span("late", "root", 40, 150)) == [
-        ("late", 40, 100), ("root", 0, 40)]
+        ("late", 40, 100),
+        ("root", 0, 40),
+    ]
 
 
 def test_child_covering_its_parent_on_both_sides_is_cut_to_it():
-    assert path_of(span("root", None, 10, 100), span("wide", "root", 0, 150)) == [
-        ("wide", 10, 100)]
+    assert path_of(span("root", None, 10, 100), span("wide", "root", 0, 150)) == [("wide", 10, 100)]
 
 
 def test_children_wholly_outside_their_parent_are_dropped_with_descendants():
@@ -106,8 +145,15 @@ def test_follows_from_children_stay_on_the_path():
         span("async", "root", 60, 95, follows=True),
         span("async-child", "async", 70, 90),
         span("sync", "root", 10, 50),
-    ) == [("root", 95, 100), ("async", 90, 95), ("async-child", 70, 90), ("async", 60, 70),
-          ("root", 50, 60), ("sync", 10, 50), ("root", 0, 10)]
+    ) == [
+        ("root", 95, 100),
+        ("async", 90, 95),
+        ("async-child", 70, 90),
+        ("async", 60, 70),
+        ("root", 50, 60),
+        ("sync", 10, 50),
+        ("root", 0, 10),
+    ]
 
 
 def test_several_roots_every_root_is_walked_by_start_time():
@@ -120,7 +166,10 @@ def test_several_roots_every_root_is_walked_by_start_time():
 
 def test_a_span_whose_parent_is_absent_counts_as_a_root():
     assert path_of(span("orphan", "not-in-trace", 0, 10), span("c", "orphan", 2, 4)) == [
-        ("orphan", 4, 10), ("c", 2, 4), ("orphan", 0, 2)]
+        ("orphan", 4, 10),
+        ("c", 2, 4),
+        ("orphan", 0, 2),
+    ]
 
 
 def test_equal_end_times_prefer_the_earlier_start_then_trace_order():
@@ -139,8 +188,10 @@ def test_time_zero_is_a_time_not_a_missing_value():
         Span("t", "b", "r", "b", SpanKind.INTERNAL, 50_000, 90_000, Resource("s")),
     ]
     assert critical_path(Trace("t", spans)) == [
-        CriticalPathSection("r", 90, 100), CriticalPathSection("b", 50, 90),
-        CriticalPathSection("r", 40, 50), CriticalPathSection("a", 0, 40),
+        CriticalPathSection("r", 90, 100),
+        CriticalPathSection("b", 50, 90),
+        CriticalPathSection("r", 40, 50),
+        CriticalPathSection("a", 0, 40),
     ]
 
 
@@ -174,48 +225,86 @@ def test_the_tree_can_be_shared():
 
 # --- service graph -------------------------------------------------------------------------
 
+
 def edges_of(*traces):
-    return {(e.client, e.server, e.connection_type): (e.total, e.failed)
-            for e in service_graph(traces)}
+    return {
+        (e.client, e.server, e.connection_type): (e.total, e.failed) for e in service_graph(traces)
+    }
 
 
-def call(client_service, server_service, *, trace_id="t1", prefix="x", parent=None,
-         client_error=False, server_error=False, client_kind=SpanKind.CLIENT,
-         server_kind=SpanKind.SERVER):
+def call(
+    client_service,
+    server_service,
+    *,
+    trace_id="t1",
+    prefix="x",
+    parent=None,
+    client_error=False,
+    server_error=False,
+    client_kind=SpanKind.CLIENT,
+    server_kind=SpanKind.SERVER,
+):
     return [
-        span(f"{prefix}c", parent, 0, 10, service=client_service, kind=client_kind,
-             error=client_error, trace_id=trace_id),
-        span(f"{prefix}s", f"{prefix}c", 1, 9, service=server_service, kind=server_kind,
-             error=server_error, trace_id=trace_id),
+        span(
+            f"{prefix}c",
+            parent,
+            0,
+            10,
+            service=client_service,
+            kind=client_kind,
+            error=client_error,
+            trace_id=trace_id,
+        ),
+        span(
+            f"{prefix}s",
+            f"{prefix}c",
+            1,
+            9,
+            service=server_service,
+            kind=server_kind,
+            error=server_error,
+            trace_id=trace_id,
+        ),
     ]
 
 
 def test_client_and_server_spans_pair_into_one_edge():
     assert edges_of(Trace("t1", call("shop-api", "crm-api", parent="p"))) == {
-        ("shop-api", "crm-api", ""): (1, 0)}
+        ("shop-api", "crm-api", ""): (1, 0)
+    }
 
 
 def test_the_pair_is_found_whichever_span_comes_first():
     assert edges_of(Trace("t1", call("shop-api", "crm-api", parent="p")[::-1])) == {
-        ("shop-api", "crm-api", ""): (1, 0)}
+        ("shop-api", "crm-api", ""): (1, 0)
+    }
 
 
-@pytest.mark.parametrize(("client_error", "server_error", "failed"),
-                         [(True, False, 1), (False, True, 1), (True, True, 1), (False, False, 0)])
+@pytest.mark.parametrize(
+    ("client_error", "server_error", "failed"),
+    [(True, False, 1), (False, True, 1), (True, True, 1), (False, False, 0)],
+)
 def test_an_error_on_either_side_fails_the_request(client_error, server_error, failed):
     spans = call("a", "b", parent="p", client_error=client_error, server_error=server_error)
     assert edges_of(Trace("t1", spans)) == {("a", "b", ""): (1, failed)}
 
 
 def test_producer_and_consumer_make_a_messaging_edge():
-    spans = call("crm-api", "mes-api", parent="p", client_kind=SpanKind.PRODUCER,
-                 server_kind=SpanKind.CONSUMER)
+    spans = call(
+        "crm-api",
+        "mes-api",
+        parent="p",
+        client_kind=SpanKind.PRODUCER,
+        server_kind=SpanKind.CONSUMER,
+    )
     assert edges_of(Trace("t1", spans)) == {("crm-api", "mes-api", "messaging_system"): (1, 0)}
 
 
 def test_counts_add_up_over_traces():
-    traces = [Trace(f"t{i}", call("a", "b", trace_id=f"t{i}", parent="p", server_error=i == 0))
-              for i in range(3)]
+    traces = [
+        Trace(f"t{i}", call("a", "b", trace_id=f"t{i}", parent="p", server_error=i == 0))
+        for i in range(3)
+    ]
     graph = ServiceGraph()
     for trace in traces:
         graph.add_trace(trace)
@@ -223,25 +312,40 @@ def test_counts_add_up_over_traces():
 
 
 def db_client(attributes, resource_attributes=None, error=False):
-    return span("db", "p", 0, 5, service="shop-api", kind=SpanKind.CLIENT, attributes=attributes,
-                resource_attributes=resource_attributes, error=error)
+    return span(
+        "db",
+        "p",
+        0,
+        5,
+        service="shop-api",
+        kind=SpanKind.CLIENT,
+        attributes=attributes,
+        resource_attributes=resource_attributes,
+        error=error,
+    )
 
 
-@pytest.mark.parametrize(("attributes", "server"), [
-    ({"db.system.name": "postgresql", "db.namespace": "shop"}, "shop"),  # semconv >= 1.26
-    ({"db.system": "postgresql", "db.name": "shop"}, "shop"),  # older semconv
-    ({"db.namespace": "new", "db.name": "old"}, "new"),  # db.namespace wins
-    ({"db.system": "postgresql"}, "postgresql"),
-    ({"db.system.name": "postgresql"}, "postgresql"),
-    ({"db.name": "shop", "peer.service": "shop-db", "server.address": "pg1"}, "shop-db"),
-    ({"db.name": "shop", "server.address": "pg1", "network.peer.address": "10.0.0.5"}, "pg1"),
-    ({"db.name": "shop", "network.peer.address": "10.0.0.5", "network.peer.port": 5432},
-     "10.0.0.5:5432"),
-    ({"db.name": "shop", "network.peer.address": "10.0.0.5"}, "10.0.0.5"),
-])
+@pytest.mark.parametrize(
+    ("attributes", "server"),
+    [
+        ({"db.system.name": "postgresql", "db.namespace": "shop"}, "shop"),  # semconv >= 1.26
+        ({"db.system": "postgresql", "db.name": "shop"}, "shop"),  # older semconv
+        ({"db.namespace": "new", "db.name": "old"}, "new"),  # db.namespace wins
+        ({"db.system": "postgresql"}, "postgresql"),
+        ({"db.system.name": "postgresql"}, "postgresql"),
+        ({"db.name": "shop", "peer.service": "shop-db", "server.address": "pg1"}, "shop-db"),
+        ({"db.name": "shop", "server.address": "pg1", "network.peer.address": "10.0.0.5"}, "pg1"),
+        (
+            {"db.name": "shop", "network.peer.address": "10.0.0.5", "network.peer.port": 5432},
+            "10.0.0.5:5432",
+        ),
+        ({"db.name": "shop", "network.peer.address": "10.0.0.5"}, "10.0.0.5"),
+    ],
+)
 def test_database_edges_are_named_by_tempos_precedence(attributes, server):
     assert edges_of(Trace("t1", [db_client(attributes)])) == {
-        ("shop-api", server, "database"): (1, 0)}
+        ("shop-api", server, "database"): (1, 0)
+    }
 
 
 def test_resource_attributes_name_the_database_before_span_attributes():
@@ -251,7 +355,8 @@ def test_resource_attributes_name_the_database_before_span_attributes():
 
 def test_a_failed_database_call_is_a_failed_database_edge():
     assert edges_of(Trace("t1", [db_client({"db.name": "shop"}, error=True)])) == {
-        ("shop-api", "shop", "database"): (1, 1)}
+        ("shop-api", "shop", "database"): (1, 1)
+    }
 
 
 def test_root_server_span_is_called_by_the_virtual_user():
@@ -260,21 +365,43 @@ def test_root_server_span_is_called_by_the_virtual_user():
 
 
 def test_root_consumer_with_a_peer_is_called_by_that_peer():
-    root = span("r", None, 0, 10, service="mes-api", kind=SpanKind.CONSUMER,
-                attributes={"peer.service": "partner-feed"})
+    root = span(
+        "r",
+        None,
+        0,
+        10,
+        service="mes-api",
+        kind=SpanKind.CONSUMER,
+        attributes={"peer.service": "partner-feed"},
+    )
     assert edges_of(Trace("t1", [root])) == {("partner-feed", "mes-api", "virtual_node"): (1, 0)}
 
 
 def test_client_without_server_calls_the_virtual_peer_it_names():
-    client = span("c", "p", 0, 10, service="shop-api", kind=SpanKind.CLIENT,
-                  attributes={"peer.service": "payments"}, error=True)
+    client = span(
+        "c",
+        "p",
+        0,
+        10,
+        service="shop-api",
+        kind=SpanKind.CLIENT,
+        attributes={"peer.service": "payments"},
+        error=True,
+    )
     assert edges_of(Trace("t1", [client])) == {("shop-api", "payments", "virtual_node"): (1, 1)}
 
 
 def test_unpaired_spans_without_peer_information_make_no_edge():
     spans = [
-        span("c", "p", 0, 10, service="shop-api", kind=SpanKind.CLIENT,
-             attributes={"server.address": "s3.internal"}),  # not a peer attribute in Tempo
+        span(
+            "c",
+            "p",
+            0,
+            10,
+            service="shop-api",
+            kind=SpanKind.CLIENT,
+            attributes={"server.address": "s3.internal"},
+        ),  # not a peer attribute in Tempo
         span("s", "absent-client", 0, 10, service="crm-api", kind=SpanKind.SERVER),
         span("i", None, 0, 10, service="crm-api", kind=SpanKind.INTERNAL),
     ]
@@ -286,6 +413,7 @@ def test_spans_without_a_service_name_are_ignored():
 
 
 # --- self time and statistics --------------------------------------------------------------
+
 
 def test_self_time_subtracts_the_union_of_children_cut_to_the_span():
     spans = [
@@ -305,16 +433,31 @@ def test_self_time_of_a_leaf_and_of_a_single_child_parent():
 
 
 def test_operation_statistics():
-    trace = Trace("t1", [
-        span("r", None, 0, 100, service="shop-api", name="POST /api/orders"),
-        span("q1", "r", 10, 30, service="shop-api", name="SELECT", error=True),
-        span("q2", "r", 40, 90, service="shop-api", name="SELECT"),
-    ])
+    trace = Trace(
+        "t1",
+        [
+            span("r", None, 0, 100, service="shop-api", name="POST /api/orders"),
+            span("q1", "r", 10, 30, service="shop-api", name="SELECT", error=True),
+            span("q2", "r", 40, 90, service="shop-api", name="SELECT"),
+        ],
+    )
     (orders, select) = operation_stats([trace])
     assert (orders.service, orders.operation, orders.count, orders.total_ns, orders.self_ns) == (
-        "shop-api", "POST /api/orders", 1, 100_000, 30_000)
-    assert (select.count, select.total_ns, select.self_ns, select.min_ns, select.max_ns,
-            select.mean_ns, select.errors) == (2, 70_000, 70_000, 20_000, 50_000, 35_000, 1)
+        "shop-api",
+        "POST /api/orders",
+        1,
+        100_000,
+        30_000,
+    )
+    assert (
+        select.count,
+        select.total_ns,
+        select.self_ns,
+        select.min_ns,
+        select.max_ns,
+        select.mean_ns,
+        select.errors,
+    ) == (2, 70_000, 70_000, 20_000, 50_000, 35_000, 1)
 
 
 def test_the_remembered_tree_is_only_reused_for_the_same_span_list():

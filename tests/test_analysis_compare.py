@@ -8,18 +8,38 @@ MS = 10**6
 
 
 def span(trace_id, span_id, parent, start_ms, end_ms, service, name, error=False):
-    return Span(trace_id, span_id, parent, name, SpanKind.INTERNAL, T0 + start_ms * MS,
-                T0 + end_ms * MS, Resource(service, {}),
-                status_code=StatusCode.ERROR if error else StatusCode.UNSET)
+    return Span(
+        trace_id,
+        span_id,
+        parent,
+        name,
+        SpanKind.INTERNAL,
+        T0 + start_ms * MS,
+        T0 + end_ms * MS,
+        Resource(service, {}),
+        status_code=StatusCode.ERROR if error else StatusCode.UNSET,
+    )
 
 
 def price_trace(trace_id, calculate_ms, retries=0, with_cache=False):
     """mes-api consumes "order.submitted", reads the model, calculates the price."""
-    spans = [span(trace_id, "r", None, 0, 10 + calculate_ms, "mes-api", "consume order.submitted"),
-             span(trace_id, "f", "r", 1, 5, "mes-api", "GET s3 model")]
+    spans = [
+        span(trace_id, "r", None, 0, 10 + calculate_ms, "mes-api", "consume order.submitted"),
+        span(trace_id, "f", "r", 1, 5, "mes-api", "GET s3 model"),
+    ]
     for i in range(retries + 1):
-        spans.append(span(trace_id, f"c{i}", "r", 6, 6 + calculate_ms, "mes-api",
-                          "calculate price", error=i < retries))
+        spans.append(
+            span(
+                trace_id,
+                f"c{i}",
+                "r",
+                6,
+                6 + calculate_ms,
+                "mes-api",
+                "calculate price",
+                error=i < retries,
+            )
+        )
     if with_cache:
         spans.append(span(trace_id, "k", "r", 2, 3, "mes-api", "GET price cache"))
     return Trace(trace_id, spans)
@@ -51,18 +71,34 @@ def test_paths_only_in_a_only_in_b_and_in_both_with_the_time_change():
 
 
 def test_the_same_name_under_different_parents_is_a_different_path():
-    a = Trace("a", [span("a", "1", None, 0, 10, "shop-api", "POST /orders"),
-                    span("a", "2", "1", 1, 2, "shop-api", "INSERT"),
-                    span("a", "3", "1", 3, 9, "crm-api", "handle"),
-                    span("a", "4", "3", 4, 5, "crm-api", "INSERT")])
-    b = Trace("b", [span("b", "1", None, 0, 10, "shop-api", "POST /orders"),
-                    span("b", "2", "1", 1, 2, "shop-api", "INSERT")])
+    a = Trace(
+        "a",
+        [
+            span("a", "1", None, 0, 10, "shop-api", "POST /orders"),
+            span("a", "2", "1", 1, 2, "shop-api", "INSERT"),
+            span("a", "3", "1", 3, 9, "crm-api", "handle"),
+            span("a", "4", "3", 4, 5, "crm-api", "INSERT"),
+        ],
+    )
+    b = Trace(
+        "b",
+        [
+            span("b", "1", None, 0, 10, "shop-api", "POST /orders"),
+            span("b", "2", "1", 1, 2, "shop-api", "INSERT"),
+        ],
+    )
     diff = compare_traces(a, b)
     assert [(n.service, n.name, n.status) for n in diff.nodes] == [
-        ("shop-api", "POST /orders", BOTH), ("shop-api", "INSERT", BOTH),
-        ("crm-api", "handle", ONLY_A), ("crm-api", "INSERT", ONLY_A)]
-    assert diff.nodes[3].path == (("shop-api", "POST /orders"), ("crm-api", "handle"),
-                                  ("crm-api", "INSERT"))
+        ("shop-api", "POST /orders", BOTH),
+        ("shop-api", "INSERT", BOTH),
+        ("crm-api", "handle", ONLY_A),
+        ("crm-api", "INSERT", ONLY_A),
+    ]
+    assert diff.nodes[3].path == (
+        ("shop-api", "POST /orders"),
+        ("crm-api", "handle"),
+        ("crm-api", "INSERT"),
+    )
 
 
 def test_different_roots_share_nothing_and_empty_traces_are_fine():
@@ -75,8 +111,13 @@ def test_different_roots_share_nothing_and_empty_traces_are_fine():
 
 def test_a_chain_of_20000_spans_needs_no_recursion():
     length = 20_000  # far beyond the recursion limit
-    chain = Trace("a", [span("a", f"c{i}", f"c{i - 1}" if i else None, 0, 1, "svc", "step")
-                        for i in range(length)])
+    chain = Trace(
+        "a",
+        [
+            span("a", f"c{i}", f"c{i - 1}" if i else None, 0, 1, "svc", "step")
+            for i in range(length)
+        ],
+    )
     diff = compare_traces(chain, Trace("b", chain.spans[:10]))
     assert len(diff.nodes) == length and diff.nodes[-1].depth == length - 1
     assert diff.count(BOTH) == 10 and diff.count(ONLY_A) == length - 10

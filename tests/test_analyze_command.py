@@ -31,8 +31,9 @@ def analyze(*args):
 
 def sections(document, trace_id):
     (trace,) = [t for t in document["traces"] if t["trace_id"] == trace_id]
-    return [(s["span_id"][-1], s["start_us"] - T0, s["end_us"] - T0)
-            for s in trace["critical_path"]]
+    return [
+        (s["span_id"][-1], s["start_us"] - T0, s["end_us"] - T0) for s in trace["critical_path"]
+    ]
 
 
 def test_critical_path_json_of_an_otlp_trace():
@@ -40,8 +41,16 @@ def test_critical_path_json_of_an_otlp_trace():
     assert error is None and err == ""
     assert set(document) == {"traces"}
     assert sections(document, "0af7651916cd43dd8448eb211c80319c") == [
-        ("1", 900, 1000), ("2", 890, 900), ("3", 850, 890), ("7", 120, 850), ("3", 100, 120),
-        ("4", 30, 100), ("3", 28, 30), ("8", 25, 28), ("3", 20, 25), ("2", 10, 20),
+        ("1", 900, 1000),
+        ("2", 890, 900),
+        ("3", 850, 890),
+        ("7", 120, 850),
+        ("3", 100, 120),
+        ("4", 30, 100),
+        ("3", 28, 30),
+        ("8", 25, 28),
+        ("3", 20, 25),
+        ("2", 10, 20),
         ("1", 0, 10),
     ]
 
@@ -51,25 +60,58 @@ def test_critical_path_of_a_jaeger_trace_with_follows_from_and_overflowing_child
     document, _, error = analyze(APPROVAL, "--critical-path", "--json")
     assert error is None
     assert sections(document, "1f2e3d4c5b6a79881f2e3d4c5b6a7988") == [
-        ("3", 50, 100), ("1", 48, 50), ("4", 47, 48), ("5", 43, 47), ("4", 42, 43),
-        ("1", 40, 42), ("2", 0, 40)]
+        ("3", 50, 100),
+        ("1", 48, 50),
+        ("4", 47, 48),
+        ("5", 43, 47),
+        ("4", 42, 43),
+        ("1", 40, 42),
+        ("2", 0, 40),
+    ]
 
 
 def test_service_graph_json():
     document, _, error = analyze(ORDER, "--service-graph", "--json")
     assert error is None
-    assert document == {"edges": [
-        {"client": "internet-shop", "server": "shop-api", "connection_type": "", "total": 1,
-         "failed": 1},
-        {"client": "shop-api", "server": "files-storage", "connection_type": "virtual_node",
-         "total": 1, "failed": 0},
-        {"client": "shop-api", "server": "mes-api", "connection_type": "messaging_system",
-         "total": 1, "failed": 0},
-        {"client": "shop-api", "server": "shop", "connection_type": "database", "total": 1,
-         "failed": 0},
-        {"client": "user", "server": "internet-shop", "connection_type": "virtual_node",
-         "total": 1, "failed": 0},
-    ]}
+    assert document == {
+        "edges": [
+            {
+                "client": "internet-shop",
+                "server": "shop-api",
+                "connection_type": "",
+                "total": 1,
+                "failed": 1,
+            },
+            {
+                "client": "shop-api",
+                "server": "files-storage",
+                "connection_type": "virtual_node",
+                "total": 1,
+                "failed": 0,
+            },
+            {
+                "client": "shop-api",
+                "server": "mes-api",
+                "connection_type": "messaging_system",
+                "total": 1,
+                "failed": 0,
+            },
+            {
+                "client": "shop-api",
+                "server": "shop",
+                "connection_type": "database",
+                "total": 1,
+                "failed": 0,
+            },
+            {
+                "client": "user",
+                "server": "internet-shop",
+                "connection_type": "virtual_node",
+                "total": 1,
+                "failed": 0,
+            },
+        ]
+    }
 
 
 def test_stats_json():
@@ -77,8 +119,16 @@ def test_stats_json():
     assert error is None
     rows = {(o["service"], o["operation"]): o for o in document["operations"]}
     assert rows[("shop-api", "POST /api/orders")] == {
-        "service": "shop-api", "operation": "POST /api/orders", "count": 1, "total_us": 870.0,
-        "self_us": 47.0, "min_us": 870.0, "mean_us": 870.0, "max_us": 870.0, "errors": 1}
+        "service": "shop-api",
+        "operation": "POST /api/orders",
+        "count": 1,
+        "total_us": 870.0,
+        "self_us": 47.0,
+        "min_us": 870.0,
+        "mean_us": 870.0,
+        "max_us": 870.0,
+        "errors": 1,
+    }
     assert len(rows) == 8
 
 
@@ -87,8 +137,13 @@ def test_a_folder_gives_all_analyses_over_all_its_files():
     assert error is None
     assert set(document) == {"traces", "edges", "operations"}
     assert len(document["traces"]) == 2
-    assert {"client": "user", "server": "crm-api", "connection_type": "virtual_node",
-            "total": 1, "failed": 0} in document["edges"]
+    assert {
+        "client": "user",
+        "server": "crm-api",
+        "connection_type": "virtual_node",
+        "total": 1,
+        "failed": 0,
+    } in document["edges"]
 
 
 def test_glob_pattern():
@@ -112,8 +167,9 @@ def test_text_tables():
     assert error is None
     assert "Critical path of trace 0af7651916cd43dd8448eb211c80319c (11 sections" in text
     assert "Service graph" in text and "Operations (times in ms)" in text
-    assert any(line.split() == ["internet-shop", "shop-api", "-", "1", "1"]
-               for line in text.splitlines())
+    assert any(
+        line.split() == ["internet-shop", "shop-api", "-", "1", "1"] for line in text.splitlines()
+    )
 
 
 def test_names_from_traces_cannot_drive_the_terminal(tmp_path):
@@ -129,8 +185,14 @@ def test_names_from_traces_cannot_drive_the_terminal(tmp_path):
 def test_bad_files_are_reported_and_the_good_traces_still_analysed(tmp_path):
     (tmp_path / "truncated.json").write_bytes(ORDER.read_bytes()[:700])
     (tmp_path / "binary.bin").write_bytes(bytes(range(256)))
-    document, err, error = analyze(tmp_path / "truncated.json", tmp_path / "binary.bin",
-                                   tmp_path / "absent.json", ORDER, "--service-graph", "--json")
+    document, err, error = analyze(
+        tmp_path / "truncated.json",
+        tmp_path / "binary.bin",
+        tmp_path / "absent.json",
+        ORDER,
+        "--service-graph",
+        "--json",
+    )
     assert error is not None and error.returncode == 1
     assert len(document["edges"]) == 5
     assert f"{tmp_path / 'truncated.json'}, byte" in err
@@ -147,6 +209,7 @@ def test_a_pattern_matching_nothing_is_an_error():
 
 # --- conformance with the peer reference data ----------------------------------------------
 
+
 @pytest.mark.parametrize("case", reference_cases("critical-path", "*.json"))
 def test_critical_path_conformance_with_jaeger_ui(case, tmp_path):
     reference = json.loads((reference_dir("critical-path") / case).read_text())
@@ -155,8 +218,10 @@ def test_critical_path_conformance_with_jaeger_ui(case, tmp_path):
     document, err, error = analyze(trace_file, "--critical-path", "--json")
     assert error is None, (case, err)
     (trace,) = document["traces"]
-    got = [{"spanID": s["span_id"], "sectionStart": s["start_us"],
-            "sectionEnd": s["end_us"]} for s in trace["critical_path"]]
+    got = [
+        {"spanID": s["span_id"], "sectionStart": s["start_us"], "sectionEnd": s["end_us"]}
+        for s in trace["critical_path"]
+    ]
     assert got == reference["criticalPathSections"], case
 
 
@@ -164,15 +229,15 @@ def test_critical_path_conformance_with_jaeger_ui(case, tmp_path):
 def test_service_graph_conformance_with_tempo(case):
     folder = reference_dir("servicegraph")
     expected = json.loads((folder / case).read_text())
-    document, err, error = analyze(folder / expected["trace_file"], "--service-graph",
-                                   "--json")
+    document, err, error = analyze(folder / expected["trace_file"], "--service-graph", "--json")
     assert error is None, (case, err)
-    got = {(e["client"], e["server"], e["connection_type"]): (e["total"], e["failed"])
-           for e in document["edges"]}
+    got = {
+        (e["client"], e["server"], e["connection_type"]): (e["total"], e["failed"])
+        for e in document["edges"]
+    }
     for edge in expected["expected_edges"]:
         key = (edge["client"], edge["server"], edge["connection_type"])
         if edge["total"] > 0:
             assert got.get(key) == (edge["total"], edge["failed"]), (case, key)
         else:
             assert key not in got, (case, key)
-

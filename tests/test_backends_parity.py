@@ -82,8 +82,10 @@ def order_page(client, order_id: str) -> dict:
         "steps": len(data["steps"]),
         "step_rows": len(re.findall(r'<tr(?: class="is-error")?><td>', timeline)),
         # Every trace of the order, each linked by its root service and operation.
-        "trace_links": re.findall(r'<a href="(/traces/[0-9a-f]+/)"><span class="service">',
-                                  body.split('id="traces-title"', 1)[1]),
+        "trace_links": re.findall(
+            r'<a href="(/traces/[0-9a-f]+/)"><span class="service">',
+            body.split('id="traces-title"', 1)[1],
+        ),
     }
 
 

@@ -32,9 +32,12 @@ def test_mapping_maps_services_and_peers(mapping):
 
 
 def test_mapping_regex_and_url_host():
-    rules = rules_from_dict({"services": [{"element": "a", "match": {
-                                 "service.name": {"regex": "shop-.*"}}}],
-                             "peers": [{"element": "b", "match": {"url.host": "pay.example"}}]})
+    rules = rules_from_dict(
+        {
+            "services": [{"element": "a", "match": {"service.name": {"regex": "shop-.*"}}}],
+            "peers": [{"element": "b", "match": {"url.host": "pay.example"}}],
+        }
+    )
     mapping = build_mapping(rules)
     b = TraceBuilder()
     span = b.span("shop-api", "charge", SpanKind.CLIENT, **{"url.full": "https://pay.example/x"})
@@ -44,14 +47,17 @@ def test_mapping_regex_and_url_host():
     assert mapping.to_dict()["services"][0]["match"] == {"service.name": {"regex": "shop-.*"}}
 
 
-@pytest.mark.parametrize("data, message", [
-    ([], "expected a JSON object"),
-    ({"services": {}}, "'services' must be a list"),
-    ({"peers": [{"element": "x"}]}, "peers[0]: 'match' must be a non-empty object"),
-    ({"services": [{"element": "x", "match": {"a": {"regex": "("}}}]}, "bad regex"),
-    ({"services": [{"element": "x", "match": {"a": 3}}]}, "expected a string"),
-    ({"servics": []}, "unknown section"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ([], "expected a JSON object"),
+        ({"services": {}}, "'services' must be a list"),
+        ({"peers": [{"element": "x"}]}, "peers[0]: 'match' must be a non-empty object"),
+        ({"services": [{"element": "x", "match": {"a": {"regex": "("}}}]}, "bad regex"),
+        ({"services": [{"element": "x", "match": {"a": 3}}]}, "expected a string"),
+        ({"servics": []}, "unknown section"),
+    ],
+)
 def test_mapping_validation_errors(data, message):
     with pytest.raises(MappingError, match=message.replace("[", r"\[").replace("]", r"\]")):
         rules_from_dict(data, "m.json")
@@ -68,8 +74,11 @@ def test_mapping_rule_naming_a_missing_element_is_an_error(model, tmp_path):
 
 
 def test_suggestions_by_name(model):
-    assert suggest_elements("shop-api", model)[0] == {"element": "shop_api", "name": "Shop API",
-                                                      "score": 1.0}
+    assert suggest_elements("shop-api", model)[0] == {
+        "element": "shop_api",
+        "name": "Shop API",
+        "score": 1.0,
+    }
     assert suggest_elements("zzzz", model) == []
 
 
@@ -102,12 +111,21 @@ def test_drift_time_window(model, mapping):
 
 def test_drift_command_json(tmp_path, capsys):
     write_otlp(tmp_path / "traces.json", [order_trace()])
-    call_command("c4", "drift", "--model", str(DEFAULT_MODEL), "--traces",
-                 str(tmp_path / "traces.json"), "--json")
+    call_command(
+        "c4",
+        "drift",
+        "--model",
+        str(DEFAULT_MODEL),
+        "--traces",
+        str(tmp_path / "traces.json"),
+        "--json",
+    )
     report = json.loads(capsys.readouterr().out)
     assert {"undocumented", "unobserved", "unmapped_services"} <= set(report)
     assert {(d["source"], d["target"]) for d in report["undocumented"]} == {
-        ("shop_api", "mes_api"), ("shop_api", "queue")}
+        ("shop_api", "mes_api"),
+        ("shop_api", "queue"),
+    }
     assert report["unmapped_services"][0]["service"] == "billing"
 
 

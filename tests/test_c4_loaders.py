@@ -24,15 +24,27 @@ def rels(model):
 
 # --- reference files (conformance) -------------------------------------------------------------
 
+
 def test_reference_drawio_loads_every_element_and_complete_relationship():
     model = load_model(reference_dir("c4") / "alexandrite-original.drawio")
     kinds = {e.name: e.kind for e in model.elements.values()}
-    assert {n for n, k in kinds.items() if k == "person"} == {"Customer", "API user", "Seller",
-                                                              "Operator"}
+    assert {n for n, k in kinds.items() if k == "person"} == {
+        "Customer",
+        "API user",
+        "Seller",
+        "Operator",
+    }
     assert kinds["Shop DB"] == kinds["MES db"] == "database"
     assert kinds["Messages Queue"] == "queue"  # a cylinder lying on its side
     assert {n for n, k in kinds.items() if k == "container"} == {
-        "MES API", "Internet Shop", "MES", "Shop API", "CRM", "CRM API", "3d files storage"}
+        "MES API",
+        "Internet Shop",
+        "MES",
+        "Shop API",
+        "CRM",
+        "CRM API",
+        "3d files storage",
+    }
     boundary = next(e for e in model.elements.values() if e.kind == "boundary")
     inside = {e.name for e in model.elements.values() if e.parent == boundary.id}
     assert "Shop API" in inside and "Customer" not in inside  # containment by geometry
@@ -40,8 +52,9 @@ def test_reference_drawio_loads_every_element_and_complete_relationship():
     assert ("crm_api", "3d_files_storage") in rels(model)  # drawn backwards: startArrow only
     bidirectional = {(r.source, r.target) for r in model.relationships if r.bidirectional}
     assert bidirectional == {("crm_api", "messages_queue"), ("mes_api", "messages_queue")}
-    labelled = next(r for r in model.relationships if r.target == "3d_files_storage"
-                    and r.source == "shop_api")
+    labelled = next(
+        r for r in model.relationships if r.target == "3d_files_storage" and r.source == "shop_api"
+    )
     assert labelled.description == "uploads files"  # label in a child cell
     assert len([w for w in model.warnings if "skipped" in w]) == 2  # edges missing an end
     assert all(w.startswith(str(reference_dir("c4"))) for w in model.warnings)
@@ -54,41 +67,51 @@ def test_reference_plantuml_loads_every_element_and_relationship():
     assert kinds["shop_db"] == kinds["mes_db"] == "database"
     assert kinds["rabbitmq"] == "queue"
     assert kinds["alexandrite"] == "boundary"
-    assert all(e.parent == "alexandrite" for e in model.elements.values()
-               if e.kind in ("container", "database", "queue"))
+    assert all(
+        e.parent == "alexandrite"
+        for e in model.elements.values()
+        if e.kind in ("container", "database", "queue")
+    )
     assert len(model.relationships) == 13
     assert model.warnings == []
 
 
 # --- draw.io --------------------------------------------------------------------------------
 
+
 def c4_object(cid, name, c4type, tech="", parent="1", x=0, y=0, w=100, h=60, style="rounded=1"):
-    return (f'<object placeholders="1" c4Name="{name}" c4Type="{c4type}" c4Technology="{tech}" '
-            f'c4Description="&lt;b&gt;About&lt;/b&gt; {name}" label="%c4Name%" id="{cid}">'
-            f'<mxCell style="{style}" vertex="1" parent="{parent}">'
-            f'<mxGeometry x="{x}" y="{y}" width="{w}" height="{h}" as="geometry"/>'
-            '</mxCell></object>')
+    return (
+        f'<object placeholders="1" c4Name="{name}" c4Type="{c4type}" c4Technology="{tech}" '
+        f'c4Description="&lt;b&gt;About&lt;/b&gt; {name}" label="%c4Name%" id="{cid}">'
+        f'<mxCell style="{style}" vertex="1" parent="{parent}">'
+        f'<mxGeometry x="{x}" y="{y}" width="{w}" height="{h}" as="geometry"/>'
+        "</mxCell></object>"
+    )
 
 
 def edge(cid, source, target, style="", value=""):
     ends = (f' source="{source}"' if source else "") + (f' target="{target}"' if target else "")
-    return (f'<mxCell id="{cid}" value="{value}" style="{style}" edge="1" parent="1"{ends}>'
-            f'<mxGeometry relative="1" as="geometry"/></mxCell>')
+    return (
+        f'<mxCell id="{cid}" value="{value}" style="{style}" edge="1" parent="1"{ends}>'
+        f'<mxGeometry relative="1" as="geometry"/></mxCell>'
+    )
 
 
 def page(cells, name="Page-1"):
-    return (f'<diagram name="{name}" id="{name}"><mxGraphModel><root><mxCell id="0"/>'
-            f'<mxCell id="1" parent="0"/>{"".join(cells)}</root></mxGraphModel></diagram>')
+    return (
+        f'<diagram name="{name}" id="{name}"><mxGraphModel><root><mxCell id="0"/>'
+        f'<mxCell id="1" parent="0"/>{"".join(cells)}</root></mxGraphModel></diagram>'
+    )
 
 
 SHOP_CELLS = [
-    c4_object("p", "Buyer", "Person", style="shape=mxgraph.c4.person2;fillColor=#6C6477",
-              x=0, y=0),
+    c4_object("p", "Buyer", "Person", style="shape=mxgraph.c4.person2;fillColor=#6C6477", x=0, y=0),
     c4_object("b", "Shop", "SystemScopeBoundary", x=200, y=0, w=600, h=400),
     c4_object("api", "Shop API", "Container", "Spring Boot", x=250, y=50),
     c4_object("db", "Shop DB", "Container", "PostgreSQL", x=450, y=50, style="shape=cylinder3"),
-    c4_object("q", "Bus", "Container", "AMQP", x=250, y=250,
-              style="shape=cylinder3;direction=south"),
+    c4_object(
+        "q", "Bus", "Container", "AMQP", x=250, y=250, style="shape=cylinder3;direction=south"
+    ),
     # a container placed inside the boundary by its parent, with relative geometry
     c4_object("w", "Worker", "Container", "Go", parent="b", x=10, y=300),
     '<mxCell id="t" value="&lt;b&gt;Plain&lt;/b&gt; text" style="text" vertex="1" parent="1">'
@@ -112,8 +135,12 @@ def test_drawio_elements_boundaries_edges_and_labels():
     assert e["shop_api"].description == "About Shop API"  # HTML stripped
     assert e["shop_api"].parent == "shop" and e["worker"].parent == "shop"
     assert e["shop"].kind == "boundary"
-    assert rels(model) == {("buyer", "shop_api"), ("shop_api", "shop_db"), ("shop_api", "bus"),
-                           ("shop_api", "worker")}
+    assert rels(model) == {
+        ("buyer", "shop_api"),
+        ("shop_api", "shop_db"),
+        ("shop_api", "bus"),
+        ("shop_api", "worker"),
+    }
     by_pair = {(r.source, r.target): r for r in model.relationships}
     assert by_pair[("buyer", "shop_api")].description == "Orders\nvia & web"
     assert by_pair[("shop_api", "bus")].bidirectional
@@ -131,12 +158,17 @@ def compress(xml: str) -> str:
 
 
 def test_drawio_compressed_pages_are_read_and_merged():
-    second = ('<mxGraphModel><root><mxCell id="0"/><mxCell id="1" parent="0"/>'
-              + c4_object("x", "Shop API", "Container", "Spring Boot")
-              + c4_object("y", "Mailer", "Software System")
-              + edge("z", "x", "y") + "</root></mxGraphModel>")
-    doc = (f'<mxfile>{page(SHOP_CELLS[:3])}<diagram name="Context" id="c">{compress(second)}'
-           f'</diagram><diagram name="Broken" id="d">not base64 at all!</diagram></mxfile>')
+    second = (
+        '<mxGraphModel><root><mxCell id="0"/><mxCell id="1" parent="0"/>'
+        + c4_object("x", "Shop API", "Container", "Spring Boot")
+        + c4_object("y", "Mailer", "Software System")
+        + edge("z", "x", "y")
+        + "</root></mxGraphModel>"
+    )
+    doc = (
+        f'<mxfile>{page(SHOP_CELLS[:3])}<diagram name="Context" id="c">{compress(second)}'
+        f'</diagram><diagram name="Broken" id="d">not base64 at all!</diagram></mxfile>'
+    )
     model = load_drawio(doc, "pages.drawio")
     assert list(model.elements).count("shop_api") == 1  # the same box on two pages
     assert model.elements["mailer"].kind == "software_system"
@@ -144,13 +176,19 @@ def test_drawio_compressed_pages_are_read_and_merged():
     assert any("page 'Broken'" in w and "cannot decompress" in w for w in model.warnings)
 
 
-@pytest.mark.parametrize("doc, fragment", [
-    ('<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
-     '<mxfile><diagram name="x">&b;</diagram></mxfile>', "not allowed"),
-    ('<!DOCTYPE m SYSTEM "file:///etc/passwd"><mxfile/>', "not allowed"),
-    ("<mxfile><diagram name='x'><mxGraphModel><root></mxfile>", "not a readable"),
-    ("<svg/>", "not a draw.io file"),
-])
+@pytest.mark.parametrize(
+    "doc, fragment",
+    [
+        (
+            '<?xml version="1.0"?><!DOCTYPE m [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            '<mxfile><diagram name="x">&b;</diagram></mxfile>',
+            "not allowed",
+        ),
+        ('<!DOCTYPE m SYSTEM "file:///etc/passwd"><mxfile/>', "not allowed"),
+        ("<mxfile><diagram name='x'><mxGraphModel><root></mxfile>", "not a readable"),
+        ("<svg/>", "not a draw.io file"),
+    ],
+)
 def test_drawio_hostile_or_broken_files_give_warnings(doc, fragment):
     model = load_drawio(doc, "bad.drawio")
     assert model.elements == {}
@@ -158,6 +196,7 @@ def test_drawio_hostile_or_broken_files_give_warnings(doc, fragment):
 
 
 # --- C4-PlantUML ----------------------------------------------------------------------------
+
 
 def test_plantuml_fixture():
     model = load_model(FIXTURES / "shop.puml")
@@ -170,8 +209,13 @@ def test_plantuml_fixture():
     assert e["db"].kind == "database" and e["bus"].kind == "queue" and e["mq"].kind == "queue"
     assert e["bank"].external and e["bank"].parent is None and e["mq"].parent is None
     by_pair = {(r.source, r.target): r for r in model.relationships}
-    assert set(by_pair) == {("buyer", "api"), ("api", "db"), ("api", "bus"), ("api", "bank"),
-                            ("partner", "api")}
+    assert set(by_pair) == {
+        ("buyer", "api"),
+        ("api", "db"),
+        ("api", "bus"),
+        ("api", "bank"),
+        ("partner", "api"),
+    }
     assert by_pair[("buyer", "api")].technology == "HTTPS"
     assert by_pair[("buyer", "api")].tags == ["web"]
     assert by_pair[("api", "bank")].bidirectional
@@ -182,13 +226,16 @@ def test_plantuml_fixture():
 
 
 def test_plantuml_broken_input_never_raises():
-    model = load_plantuml('Person(a\nContainer(b, "B")\n}\nSystem_Boundary(x, "X") {\n'
-                          'Container(c)\nRel(', "broken.puml")
+    model = load_plantuml(
+        'Person(a\nContainer(b, "B")\n}\nSystem_Boundary(x, "X") {\nContainer(c)\nRel(',
+        "broken.puml",
+    )
     assert "b" not in model.elements or model.elements["b"].name == "B"
     assert model.warnings  # unbalanced, too few arguments, unclosed block
 
 
 # --- Structurizr ----------------------------------------------------------------------------
+
 
 def test_dsl_fixture():
     model = load_model(FIXTURES / "shop.dsl")
@@ -199,8 +246,12 @@ def test_dsl_fixture():
     assert (e["shop.db"].kind, e["shop.bus"].kind) == ("database", "queue")
     assert e["shop.bus"].technology == "RabbitMQ" and e["shop.api"].parent == "shop"
     by_pair = {(r.source, r.target): r for r in model.relationships}
-    assert set(by_pair) == {("shop.api", "shop.db"), ("shop", "buyer"), ("shop", "shop.bus"),
-                            ("buyer", "shop.api")}
+    assert set(by_pair) == {
+        ("shop.api", "shop.db"),
+        ("shop", "buyer"),
+        ("shop", "shop.bus"),
+        ("buyer", "shop.api"),
+    }
     assert by_pair[("shop.api", "shop.db")].technology == "JDBC"
     assert by_pair[("buyer", "shop.api")].tags == ["Web"]
     text = "\n".join(model.warnings)
@@ -209,8 +260,11 @@ def test_dsl_fixture():
 
 
 def test_dsl_flat_identifiers_and_unclosed_block():
-    model = load_dsl('workspace {\n model {\n  a = person "A"\n  s = softwareSystem "S" {\n'
-                     '   c = container "C" "" "Kafka"\n  }\n  a -> c "Uses"\n', "flat.dsl")
+    model = load_dsl(
+        'workspace {\n model {\n  a = person "A"\n  s = softwareSystem "S" {\n'
+        '   c = container "C" "" "Kafka"\n  }\n  a -> c "Uses"\n',
+        "flat.dsl",
+    )
     assert set(model.elements) == {"a", "s", "c"} and model.elements["c"].kind == "queue"
     assert ("a", "c") in rels(model)
     assert any("not closed" in w for w in model.warnings)
@@ -226,21 +280,50 @@ def test_default_model_loads_cleanly():
 WORKSPACE = {
     "name": "W",
     "model": {
-        "people": [{"id": "1", "name": "Buyer", "tags": "Element,Person", "location": "External",
-                    "relationships": [{"id": "10", "sourceId": "1", "destinationId": "3",
-                                       "description": "Uses", "technology": "HTTPS"},
-                                      {"id": "11", "sourceId": "1", "destinationId": "2",
-                                       "linkedRelationshipId": "10"}]}],
-        "softwareSystems": [{
-            "id": "2", "name": "Shop", "properties": {"structurizr.dsl.identifier": "shop"},
-            "containers": [
-                {"id": "3", "name": "Shop API", "technology": "Java",
-                 "properties": {"structurizr.dsl.identifier": "api"},
-                 "relationships": [{"id": "12", "sourceId": "3", "destinationId": "4"},
-                                   {"id": "13", "sourceId": "3", "destinationId": "99"}]},
-                {"id": "4", "name": "Shop DB", "tags": "Element,Container,Database"},
-                {"description": "no name"},
-            ]}],
+        "people": [
+            {
+                "id": "1",
+                "name": "Buyer",
+                "tags": "Element,Person",
+                "location": "External",
+                "relationships": [
+                    {
+                        "id": "10",
+                        "sourceId": "1",
+                        "destinationId": "3",
+                        "description": "Uses",
+                        "technology": "HTTPS",
+                    },
+                    {
+                        "id": "11",
+                        "sourceId": "1",
+                        "destinationId": "2",
+                        "linkedRelationshipId": "10",
+                    },
+                ],
+            }
+        ],
+        "softwareSystems": [
+            {
+                "id": "2",
+                "name": "Shop",
+                "properties": {"structurizr.dsl.identifier": "shop"},
+                "containers": [
+                    {
+                        "id": "3",
+                        "name": "Shop API",
+                        "technology": "Java",
+                        "properties": {"structurizr.dsl.identifier": "api"},
+                        "relationships": [
+                            {"id": "12", "sourceId": "3", "destinationId": "4"},
+                            {"id": "13", "sourceId": "3", "destinationId": "99"},
+                        ],
+                    },
+                    {"id": "4", "name": "Shop DB", "tags": "Element,Container,Database"},
+                    {"description": "no name"},
+                ],
+            }
+        ],
     },
 }
 
@@ -270,9 +353,19 @@ def test_import_command_json(capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) == {"elements", "relationships", "warnings"}
     api = next(e for e in out["elements"] if e["id"] == "api")
-    assert api == {"id": "api", "name": "Shop API", "kind": "container",
-                   "technology": "Spring Boot", "description": "Orders", "parent": "backend",
-                   "external": False}
-    assert {"source": "buyer", "target": "api", "description": "Orders",
-            "technology": "HTTPS"}.items() <= out["relationships"][0].items()
+    assert api == {
+        "id": "api",
+        "name": "Shop API",
+        "kind": "container",
+        "technology": "Spring Boot",
+        "description": "Orders",
+        "parent": "backend",
+        "external": False,
+    }
+    assert {
+        "source": "buyer",
+        "target": "api",
+        "description": "Orders",
+        "technology": "HTTPS",
+    }.items() <= out["relationships"][0].items()
     assert len(out["warnings"]) == 2

@@ -17,34 +17,57 @@ def rels(model):
     return {(r.source, r.target) for r in model.relationships}
 
 
-def c4(cid, c4type, *, name=None, label="%c4Name%", tech="", parent="1", x=0, y=0, w=120, h=60,
-       style="rounded=1"):
+def c4(
+    cid,
+    c4type,
+    *,
+    name=None,
+    label="%c4Name%",
+    tech="",
+    parent="1",
+    x=0,
+    y=0,
+    w=120,
+    h=60,
+    style="rounded=1",
+):
     named = f'c4Name="{name}" ' if name is not None else ""
-    return (f'<object placeholders="1" {named}c4Type="{c4type}" c4Technology="{tech}" '
-            f'label="{label}" id="{cid}"><mxCell style="{style}" vertex="1" parent="{parent}">'
-            f'<mxGeometry x="{x}" y="{y}" width="{w}" height="{h}" as="geometry"/>'
-            '</mxCell></object>')
+    return (
+        f'<object placeholders="1" {named}c4Type="{c4type}" c4Technology="{tech}" '
+        f'label="{label}" id="{cid}"><mxCell style="{style}" vertex="1" parent="{parent}">'
+        f'<mxGeometry x="{x}" y="{y}" width="{w}" height="{h}" as="geometry"/>'
+        "</mxCell></object>"
+    )
 
 
 def edge(cid, source, target):
-    return (f'<mxCell id="{cid}" style="endArrow=classic" edge="1" parent="1" source="{source}" '
-            f'target="{target}"><mxGeometry relative="1" as="geometry"/></mxCell>')
+    return (
+        f'<mxCell id="{cid}" style="endArrow=classic" edge="1" parent="1" source="{source}" '
+        f'target="{target}"><mxGeometry relative="1" as="geometry"/></mxCell>'
+    )
 
 
 def graph(*cells):
-    return ('<mxGraphModel><root><mxCell id="0"/><mxCell id="1" parent="0"/>'
-            + "".join(cells) + "</root></mxGraphModel>")
+    return (
+        '<mxGraphModel><root><mxCell id="0"/><mxCell id="1" parent="0"/>'
+        + "".join(cells)
+        + "</root></mxGraphModel>"
+    )
 
 
 # --- draw.io --------------------------------------------------------------------------------
 
+
 def test_drawio_shapes_with_the_same_name_stay_separate_and_are_warned():
-    model = load_drawio(graph(
-        c4("a", "Container", name="Container", x=0),
-        c4("b", "Container", name="Container", x=200),
-        c4("c", "Container", name="Container", x=400),
-        edge("e", "a", "b"),
-    ), "palette.drawio")
+    model = load_drawio(
+        graph(
+            c4("a", "Container", name="Container", x=0),
+            c4("b", "Container", name="Container", x=200),
+            c4("c", "Container", name="Container", x=400),
+            edge("e", "a", "b"),
+        ),
+        "palette.drawio",
+    )
     assert len(model.elements) == 3
     [rel] = model.relationships
     assert rel.source != rel.target  # not a self-loop
@@ -53,10 +76,19 @@ def test_drawio_shapes_with_the_same_name_stay_separate_and_are_warned():
 
 def test_drawio_the_same_shape_on_two_pages_is_still_one_element():
     page = '<diagram name="{0}" id="{0}">{1}</diagram>'
-    doc = ("<mxfile>" + page.format("One", graph(c4("a", "Container", name="Shop API")))
-           + page.format("Two", graph(c4("x", "Container", name="Shop API"),
-                                      c4("y", "Person", name="Buyer"), edge("e", "y", "x")))
-           + "</mxfile>")
+    doc = (
+        "<mxfile>"
+        + page.format("One", graph(c4("a", "Container", name="Shop API")))
+        + page.format(
+            "Two",
+            graph(
+                c4("x", "Container", name="Shop API"),
+                c4("y", "Person", name="Buyer"),
+                edge("e", "y", "x"),
+            ),
+        )
+        + "</mxfile>"
+    )
     model = load_drawio(doc, "pages.drawio")
     assert sorted(model.elements) == ["buyer", "shop_api"]
     assert rels(model) == {("buyer", "shop_api")}
@@ -64,13 +96,18 @@ def test_drawio_the_same_shape_on_two_pages_is_still_one_element():
 
 
 def test_drawio_database_shape_without_c4name_is_named_from_its_label():
-    label = ("&lt;b&gt;Orders DB&lt;/b&gt;&lt;div&gt;[Container:&amp;nbsp;%c4Technology%]"
-             "&lt;/div&gt;&lt;div&gt;Keeps orders&lt;/div&gt;")
-    model = load_drawio(graph(
-        c4("db", "Database", label=label, tech="PostgreSQL", style="shape=cylinder3"),
-        c4("api", "Container", name="Shop API"),
-        edge("e", "api", "db"),
-    ), "db.drawio")
+    label = (
+        "&lt;b&gt;Orders DB&lt;/b&gt;&lt;div&gt;[Container:&amp;nbsp;%c4Technology%]"
+        "&lt;/div&gt;&lt;div&gt;Keeps orders&lt;/div&gt;"
+    )
+    model = load_drawio(
+        graph(
+            c4("db", "Database", label=label, tech="PostgreSQL", style="shape=cylinder3"),
+            c4("api", "Container", name="Shop API"),
+            edge("e", "api", "db"),
+        ),
+        "db.drawio",
+    )
     db = model.elements["orders_db"]
     assert (db.kind, db.technology, db.description) == ("database", "PostgreSQL", "Keeps orders")
     assert rels(model) == {("shop_api", "orders_db")}
@@ -78,8 +115,9 @@ def test_drawio_database_shape_without_c4name_is_named_from_its_label():
 
 
 def test_drawio_clipboard_xml_is_read():
-    xml = graph(c4("a", "Person", name="Buyer"), c4("b", "Container", name="Shop"),
-                edge("e", "a", "b"))
+    xml = graph(
+        c4("a", "Person", name="Buyer"), c4("b", "Container", name="Shop"), edge("e", "a", "b")
+    )
     for data in (quote(xml), quote(xml).encode(), quote(xml).replace("%3C", "%3c")):
         model = load_drawio(data, "clipboard")
         assert sorted(model.elements) == ["buyer", "shop"], data[:20]
@@ -108,9 +146,13 @@ def test_drawio_relationships_to_a_system_drawn_as_a_container_are_kept_and_draw
 
 
 def test_drawio_a_decorative_container_is_not_an_element():
-    model = load_drawio(graph(
-        '<mxCell id="g" value="Notes" style="swimlane;container=1" vertex="1" parent="1">'
-        '<mxGeometry width="100" height="100" as="geometry"/></mxCell>'), "notes.drawio")
+    model = load_drawio(
+        graph(
+            '<mxCell id="g" value="Notes" style="swimlane;container=1" vertex="1" parent="1">'
+            '<mxGeometry width="100" height="100" as="geometry"/></mxCell>'
+        ),
+        "notes.drawio",
+    )
     assert model.elements == {}
 
 
@@ -143,7 +185,10 @@ def write(folder, name, text):
 
 def test_dsl_workspace_extends_a_relative_file_and_uses_its_identifiers(tmp_path):
     write(tmp_path, "shared/base.dsl", BASE_DSL)
-    child = write(tmp_path, "shared/child.dsl", """workspace extends base.dsl {
+    child = write(
+        tmp_path,
+        "shared/child.dsl",
+        """workspace extends base.dsl {
     model {
         !ref shop {
             api = container "API" "" "Spring Boot"
@@ -151,7 +196,8 @@ def test_dsl_workspace_extends_a_relative_file_and_uses_its_identifiers(tmp_path
         shop.web -> shop.api "Calls" "HTTPS"
     }
 }
-""")
+""",
+    )
     model = load_model(child)
     assert set(model.elements) == {"customer", "shop", "shop.web", "shop.api"}
     assert model.elements["shop.api"].parent == "shop"
@@ -160,12 +206,31 @@ def test_dsl_workspace_extends_a_relative_file_and_uses_its_identifiers(tmp_path
 
 
 def test_dsl_workspace_extends_a_json_workspace(tmp_path):
-    write(tmp_path, "base.json", json.dumps({"name": "Base", "model": {
-        "people": [{"id": "1", "name": "Customer"}],
-        "softwareSystems": [{"id": "2", "name": "Shop", "properties": {
-            "structurizr.dsl.identifier": "shop"}}]}}))
-    child = write(tmp_path, "child.dsl", 'workspace extends base.json {\n model {\n'
-                  '  mailer = softwareSystem "Mailer"\n  shop -> mailer "Sends"\n }\n}\n')
+    write(
+        tmp_path,
+        "base.json",
+        json.dumps(
+            {
+                "name": "Base",
+                "model": {
+                    "people": [{"id": "1", "name": "Customer"}],
+                    "softwareSystems": [
+                        {
+                            "id": "2",
+                            "name": "Shop",
+                            "properties": {"structurizr.dsl.identifier": "shop"},
+                        }
+                    ],
+                },
+            }
+        ),
+    )
+    child = write(
+        tmp_path,
+        "child.dsl",
+        "workspace extends base.json {\n model {\n"
+        '  mailer = softwareSystem "Mailer"\n  shop -> mailer "Sends"\n }\n}\n',
+    )
     model = load_model(child)
     assert {"customer", "shop", "mailer"} <= set(model.elements)
     assert ("shop", "mailer") in rels(model)
@@ -174,10 +239,17 @@ def test_dsl_workspace_extends_a_json_workspace(tmp_path):
 def test_dsl_include_of_a_file_and_a_folder_relative_to_the_including_file(tmp_path):
     write(tmp_path, "model/people.dsl", 'customer = person "Customer"\n')
     write(tmp_path, "model/systems/a.dsl", 'shop = softwareSystem "Shop"\n')
-    write(tmp_path, "model/systems/b.dsl", 'mailer = softwareSystem "Mailer"\n'
-                                           'shop -> mailer "Sends"\n')
-    main = write(tmp_path, "workspace.dsl", 'workspace {\n model {\n  !include model/people.dsl'
-                 '\n  !include model/systems\n  customer -> shop "Uses"\n }\n}\n')
+    write(
+        tmp_path,
+        "model/systems/b.dsl",
+        'mailer = softwareSystem "Mailer"\nshop -> mailer "Sends"\n',
+    )
+    main = write(
+        tmp_path,
+        "workspace.dsl",
+        "workspace {\n model {\n  !include model/people.dsl"
+        '\n  !include model/systems\n  customer -> shop "Uses"\n }\n}\n',
+    )
     model = load_model(main)
     assert set(model.elements) == {"customer", "shop", "mailer"}
     assert rels(model) == {("customer", "shop"), ("shop", "mailer")}
@@ -188,10 +260,13 @@ def test_dsl_include_refusals_are_warnings(tmp_path):
     (tmp_path / "inner").mkdir()
     write(tmp_path, "shared.dsl", 'helper = person "Helper"\n')
     write(tmp_path, "inner/loop.dsl", "!include loop.dsl\n")
-    main = write(tmp_path, "inner/main.dsl",
-                 'workspace {\n model {\n  !include ../shared.dsl\n  !include /etc/hostname\n'
-                 '  !include https://example.com/x.dsl\n  !include loop.dsl\n'
-                 '  !include absent.dsl\n  u = person "U"\n  u -> ghost "Broken"\n }\n}\n')
+    main = write(
+        tmp_path,
+        "inner/main.dsl",
+        "workspace {\n model {\n  !include ../shared.dsl\n  !include /etc/hostname\n"
+        "  !include https://example.com/x.dsl\n  !include loop.dsl\n"
+        '  !include absent.dsl\n  u = person "U"\n  u -> ghost "Broken"\n }\n}\n',
+    )
     model = load_model(main)
     assert set(model.elements) == {"u", "helper"}  # a relative path may go up, as in Structurizr
     text = "\n".join(model.warnings)
@@ -205,16 +280,18 @@ def test_dsl_include_refusals_are_warnings(tmp_path):
 
 def test_dsl_a_relationship_in_an_included_file_is_reported_at_its_own_line(tmp_path):
     included = write(tmp_path, "rels.dsl", '\n\nshop -> nowhere "Broken"\n')
-    main = write(tmp_path, "main.dsl",
-                 'workspace {\n model {\n  shop = softwareSystem "Shop"\n  !include rels.dsl\n'
-                 ' }\n}\n')
+    main = write(
+        tmp_path,
+        "main.dsl",
+        'workspace {\n model {\n  shop = softwareSystem "Shop"\n  !include rels.dsl\n }\n}\n',
+    )
     model = load_model(main)
-    assert any(w.startswith(f"{included}:3: relationship shop -> nowhere")
-               for w in model.warnings)
+    assert any(w.startswith(f"{included}:3: relationship shop -> nowhere") for w in model.warnings)
 
 
 def test_dsl_archetypes_for_elements_and_relationships():
-    model = load_dsl("""workspace {
+    model = load_dsl(
+        """workspace {
     model {
         archetypes {
             application = container {
@@ -241,20 +318,28 @@ def test_dsl_archetypes_for_elements_and_relationships():
             api -> db "Reads"
         }
     }
-}""", "archetypes.dsl")
+}""",
+        "archetypes.dsl",
+    )
     e = model.elements
     assert (e["web"].kind, e["web"].technology, e["web"].tags) == (
-        "container", "Java", ["Application"])
+        "container",
+        "Java",
+        ["Application"],
+    )
     assert (e["api"].technology, e["api"].description) == ("Spring Boot", "Serves orders")
     assert (e["db"].kind, e["db"].technology) == ("database", "PostgreSQL")
     by_pair = {(r.source, r.target): r for r in model.relationships}
     assert (by_pair[("web", "api")].technology, by_pair[("web", "api")].tags) == (
-        "HTTPS", ["Synchronous"])
+        "HTTPS",
+        ["Synchronous"],
+    )
     assert model.warnings == []
 
 
 def test_dsl_groups_hierarchical_identifiers_constants_and_canonical_refs():
-    model = load_dsl("""workspace {
+    model = load_dsl(
+        """workspace {
     !identifiers hierarchical
     !const TECH "Go"
     model {
@@ -275,7 +360,9 @@ def test_dsl_groups_hierarchical_identifiers_constants_and_canonical_refs():
             tags "Critical"
         }
     }
-}""", "groups.dsl")
+}""",
+        "groups.dsl",
+    )
     e = model.elements
     assert set(e) == {"shop", "shop.api", "shop.worker"}
     assert e["shop.api"].parent == "shop" and e["shop.api"].technology == "Go"
@@ -285,16 +372,19 @@ def test_dsl_groups_hierarchical_identifiers_constants_and_canonical_refs():
 
 
 def test_dsl_ref_to_an_unknown_element_is_a_warning():
-    model = load_dsl('workspace {\n model {\n  !ref nothing {\n   x = container "X"\n  }\n }\n}',
-                     "ref.dsl")
+    model = load_dsl(
+        'workspace {\n model {\n  !ref nothing {\n   x = container "X"\n  }\n }\n}', "ref.dsl"
+    )
     assert model.elements == {}
     assert any("ref.dsl:3: !ref 'nothing': no such element" in w for w in model.warnings)
 
 
 # --- C4-PlantUML ----------------------------------------------------------------------------
 
+
 def test_plantuml_indexed_relationships_boundary_end_and_deployment_nodes():
-    model = load_plantuml("""@startuml
+    model = load_plantuml(
+        """@startuml
 !include <C4/C4_Dynamic>
 Person(customer, "Customer")
 System_Boundary(shop, "Shop")
@@ -316,12 +406,20 @@ Deployment_Node(dc, "Data centre", "Debian") {
   }
 }
 Rel(worker, db, "Cleans")
-@enduml""", "dynamic.puml")
+@enduml""",
+        "dynamic.puml",
+    )
     e = model.elements
     assert set(e) == {"customer", "shop", "web", "api", "db", "mail", "worker"}
     by_pair = {(r.source, r.target): r for r in model.relationships}
-    assert set(by_pair) == {("customer", "web"), ("web", "api"), ("api", "db"),
-                            ("api", "mail"), ("mail", "customer"), ("worker", "db")}
+    assert set(by_pair) == {
+        ("customer", "web"),
+        ("web", "api"),
+        ("api", "db"),
+        ("api", "mail"),
+        ("mail", "customer"),
+        ("worker", "db"),
+    }
     assert by_pair[("web", "api")].technology == "JSON/HTTPS"
     assert by_pair[("api", "mail")].description in ("Sends mail", "Notifies")
     assert by_pair[("api", "db")].description in ("Stores", "Syncs")
@@ -332,15 +430,18 @@ Rel(worker, db, "Cleans")
 
 
 def test_plantuml_boundary_end_closes_a_braced_boundary():
-    model = load_plantuml('System_Boundary(s, "S") {\nContainer(a, "A")\nBoundary_End()\n'
-                          'Container(b, "B")\n', "end.puml")
+    model = load_plantuml(
+        'System_Boundary(s, "S") {\nContainer(a, "A")\nBoundary_End()\nContainer(b, "B")\n',
+        "end.puml",
+    )
     assert model.elements["a"].parent == "s" and model.elements["b"].parent is None
     assert model.warnings == []
 
 
 def test_dsl_group_archetypes_and_relationships_inside_nested_element_blocks():
     # the shape of Structurizr's microservices example: a group archetype per service
-    model = load_dsl("""workspace {
+    model = load_dsl(
+        """workspace {
     !identifiers hierarchical
     model {
         archetypes {
@@ -382,13 +483,28 @@ def test_dsl_group_archetypes_and_relationships_inside_nested_element_blocks():
             ordersApi -> billingApi
         }
     }
-}""", "microservices.dsl")
+}""",
+        "microservices.dsl",
+    )
     e = model.elements
-    assert set(e) == {"user", "payments", "shop", "shop.spa", "shop.ordersApi",
-                      "orders_schema", "shop.billingApi", "billing_schema"}
+    assert set(e) == {
+        "user",
+        "payments",
+        "shop",
+        "shop.spa",
+        "shop.ordersApi",
+        "orders_schema",
+        "shop.billingApi",
+        "billing_schema",
+    }
     assert e["payments"].external and e["shop.ordersApi"].technology == "Java and Spring Boot"
     assert e["orders_schema"].parent == "shop" and e["orders_schema"].technology == "MySQL"
-    assert rels(model) == {("shop.ordersApi", "orders_schema"), ("shop.billingApi", "payments"),
-                           ("shop.billingApi", "billing_schema"), ("user", "shop.spa"),
-                           ("shop.spa", "shop.ordersApi"), ("shop.ordersApi", "shop.billingApi")}
+    assert rels(model) == {
+        ("shop.ordersApi", "orders_schema"),
+        ("shop.billingApi", "payments"),
+        ("shop.billingApi", "billing_schema"),
+        ("user", "shop.spa"),
+        ("shop.spa", "shop.ordersApi"),
+        ("shop.ordersApi", "shop.billingApi"),
+    }
     assert model.warnings == []

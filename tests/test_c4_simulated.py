@@ -16,8 +16,12 @@ from explorer.diagrams import render
 from explorer.diagrams.overlay import overlay_from_traces
 
 SVG = "{http://www.w3.org/2000/svg}"
-PEOPLE_RELATIONSHIPS = [("customer", "internet_shop"), ("seller", "crm"),
-                        ("api_user", "mes_api"), ("operator", "mes")]
+PEOPLE_RELATIONSHIPS = [
+    ("customer", "internet_shop"),
+    ("seller", "crm"),
+    ("api_user", "mes_api"),
+    ("operator", "mes"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -44,25 +48,36 @@ def parse(svg: str) -> ET.Element:
 
 def test_drift_command_on_simulated_data(simulated):
     out = io.StringIO()
-    call_command("c4", "drift", "--model", str(DEFAULT_MODEL), "--traces", str(simulated[0]),
-                 "--json", stdout=out, stderr=io.StringIO())
+    call_command(
+        "c4",
+        "drift",
+        "--model",
+        str(DEFAULT_MODEL),
+        "--traces",
+        str(simulated[0]),
+        "--json",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     report = json.loads(out.getvalue())
     # the Shop API -> MES API price quote is the one call the default model lacks on purpose
-    assert [(u["source"], u["target"]) for u in report["undocumented"]] == [
-        ("shop_api", "mes_api")]
+    assert [(u["source"], u["target"]) for u in report["undocumented"]] == [("shop_api", "mes_api")]
     quote = report["undocumented"][0]
     assert quote["count"] > 0 and quote["errors"] == 0 and quote["example"]["trace_id"]
     # every machine relationship of the default model is exercised; people's are kept apart
     assert report["unobserved"] == []
     assert sorted((r["source"], r["target"]) for r in report["unobservable"]) == sorted(
-        PEOPLE_RELATIONSHIPS)
+        PEOPLE_RELATIONSHIPS
+    )
     assert report["unmapped_services"] == []
 
 
 def test_drift_reports_relationships_the_simulation_never_uses(tmp_path, traces):
     text = DEFAULT_MODEL.read_text(encoding="utf-8")
-    unused = ('        crm_api -> mes_db "Reads manufacturing statuses directly" "SQL"\n'
-              '        mes -> files_storage "Shows 3D models to the operator" "HTTPS"\n')
+    unused = (
+        '        crm_api -> mes_db "Reads manufacturing statuses directly" "SQL"\n'
+        '        mes -> files_storage "Shows 3D models to the operator" "HTTPS"\n'
+    )
     anchor = "        operator -> mes "
     (tmp_path / "model.dsl").write_text(text.replace(anchor, unused + anchor), encoding="utf-8")
     extended = load_model(tmp_path / "model.dsl")
@@ -70,19 +85,30 @@ def test_drift_reports_relationships_the_simulation_never_uses(tmp_path, traces)
     report = drift(extended, load_mapping(DEFAULT_MAPPING, extended), traces)
     assert [(r["source"], r["target"], r["description"]) for r in report["unobserved"]] == [
         ("crm_api", "mes_db", "Reads manufacturing statuses directly"),
-        ("mes", "files_storage", "Shows 3D models to the operator")]
+        ("mes", "files_storage", "Shows 3D models to the operator"),
+    ]
     assert len(report["unobservable"]) == len(PEOPLE_RELATIONSHIPS)
-    assert [(u["source"], u["target"]) for u in report["undocumented"]] == [
-        ("shop_api", "mes_api")]
+    assert [(u["source"], u["target"]) for u in report["undocumented"]] == [("shop_api", "mes_api")]
 
 
 def test_diagram_command_for_a_simulated_order(simulated, model, settings, tmp_path):
     settings.DATA_DIR = tmp_path  # the command caches its drawings there
     order = first_order(simulated[1], "shop")
     out = tmp_path / "x.svg"
-    call_command("c4", "diagram", "--model", str(DEFAULT_MODEL), "--traces",
-                 str(simulated[0]), "--order", order, "--out", str(out), stdout=io.StringIO(),
-                 stderr=io.StringIO())
+    call_command(
+        "c4",
+        "diagram",
+        "--model",
+        str(DEFAULT_MODEL),
+        "--traces",
+        str(simulated[0]),
+        "--order",
+        order,
+        "--out",
+        str(out),
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     root = parse(out.read_text(encoding="utf-8"))
     assert f"Order {order}" in "".join(root.itertext())
     step_groups = [g for g in root.iter(f"{SVG}g") if "c4-step" in (g.get("class") or "")]
@@ -91,12 +117,14 @@ def test_diagram_command_for_a_simulated_order(simulated, model, settings, tmp_p
     # the undocumented price quote: its own edge, dashed, in the warning colour
     undocumented = [g for g in step_groups if "c4-undocumented" in g.get("class")]
     assert [(g.get("data-source"), g.get("data-target")) for g in undocumented] == [
-        ("el-shop_api", "el-mes_api")]
+        ("el-shop_api", "el-mes_api")
+    ]
     line = undocumented[0].find(f"{SVG}path")
     assert line.get("stroke").lower() == render.WARNING_COLOUR.lower()
     assert line.get("stroke-dasharray")
-    label = next(g for g in root.iter(f"{SVG}g") if g.get("id") == undocumented[0].get("id")
-                 + "-label")  # placed clear of everything else
+    label = next(
+        g for g in root.iter(f"{SVG}g") if g.get("id") == undocumented[0].get("id") + "-label"
+    )  # placed clear of everything else
     quote_steps = [t.text for t in label.iter(f"{SVG}text") if t.text]
     assert any("GET" in text for text in quote_steps)
 
@@ -106,15 +134,23 @@ def geometry(svg: str, model_texts: dict[str, set[str]] | None = None):
     (the model's words, not the notes an overlay puts beside it)."""
     root = parse(svg)
     graph = root.find(f"{SVG}g")
-    canvas = (root.get("width"), root.get("height"), root.get("viewBox"),
-              graph.get("transform"), graph.find(f"{SVG}polygon").get("points"))
+    canvas = (
+        root.get("width"),
+        root.get("height"),
+        root.get("viewBox"),
+        graph.get("transform"),
+        graph.find(f"{SVG}polygon").get("points"),
+    )
     elements = {}
     for g in root.iter(f"{SVG}g"):
         if "c4-element" not in (g.get("class") or ""):
             continue
         outline = next(el for el in g.iter() if el.tag in (f"{SVG}polygon", f"{SVG}path"))
-        texts = [(t.text, t.get("x"), t.get("y")) for t in g.iter(f"{SVG}text")
-                 if model_texts is None or t.text in model_texts[g.get("id")]]
+        texts = [
+            (t.text, t.get("x"), t.get("y"))
+            for t in g.iter(f"{SVG}text")
+            if model_texts is None or t.text in model_texts[g.get("id")]
+        ]
         elements[g.get("id")] = (outline.get("points") or outline.get("d"), texts)
     return canvas, elements
 
@@ -124,8 +160,10 @@ def inside_the_canvas(svg: str) -> bool:
     width, height = (float(v) for v in root.get("viewBox").split()[2:])
     transform = root.find(f"{SVG}g").get("transform")
     dx, dy = (float(v) for v in transform.split("translate(")[1].rstrip(")").split())
-    return all(0 <= float(t.get("x")) + dx <= width and 0 <= float(t.get("y")) + dy <= height
-               for t in root.iter(f"{SVG}text"))
+    return all(
+        0 <= float(t.get("x")) + dx <= width and 0 <= float(t.get("y")) + dy <= height
+        for t in root.iter(f"{SVG}text")
+    )
 
 
 def test_two_journeys_share_one_canvas_and_every_position(simulated, traces, model):
@@ -136,8 +174,9 @@ def test_two_journeys_share_one_canvas_and_every_position(simulated, traces, mod
     model_texts = {eid: {text for text, _, _ in texts} for eid, (_, texts) in bare.items()}
     drawn = []
     for order in orders:
-        overlay = overlay_from_traces(traces_of_order(traces, order), model, mapping,
-                                      title=f"Order {order}")
+        overlay = overlay_from_traces(
+            traces_of_order(traces, order), model, mapping, title=f"Order {order}"
+        )
         assert overlay.steps
         svg = render.render_svg(model, overlay)
         assert geometry(svg, model_texts) == (canvas, bare), order

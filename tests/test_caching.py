@@ -54,8 +54,11 @@ def test_keys_differ_by_redaction_policy_and_language_and_are_hashed():
     masked = build_policy(DEFAULT_CONFIG, show_identifiers=False)
     shown = build_policy(DEFAULT_CONFIG, show_identifiers=True)
     other_keys = build_policy({**DEFAULT_CONFIG, "identifier_keys": ["x"]}, False)
-    keys = {cache_key("journey", "store", "A-1", policy=p, language=lang)
-            for p in (masked, shown, other_keys) for lang in ("en", "ru")}
+    keys = {
+        cache_key("journey", "store", "A-1", policy=p, language=lang)
+        for p in (masked, shown, other_keys)
+        for lang in ("en", "ru")
+    }
     assert len(keys) == 6
     assert cache_key("journey", "store", "A-1", policy=masked, language="en") in keys
     assert all(k.startswith("explorer:journey:") and "A-1" not in k for k in keys)
@@ -70,8 +73,9 @@ def test_an_edited_mapping_rule_changes_the_version_and_the_configuration():
     before, config = configuration_version(), explorer_config()
     key = cache_key("journey", "A-1")
     assert explorer_config() is config  # loaded once per version
-    MappingRule.objects.create(section="services", position=0, element="shop_api",
-                               match={"service.name": "renamed-shop"})
+    MappingRule.objects.create(
+        section="services", position=0, element="shop_api", match={"service.name": "renamed-shop"}
+    )
     assert configuration_version() != before and cache_key("journey", "A-1") != key
     changed = explorer_config()
     assert changed is not config and changed.mapping_problem is None
@@ -98,8 +102,12 @@ def test_a_changed_tour_changes_the_version():
 def test_a_broken_mapping_in_the_admin_is_logged_and_kept_as_a_problem(caplog):
     from explorer.c4.models import MappingRule
 
-    MappingRule.objects.create(section="services", position=0, element="no_such_element",
-                               match={"service.name": "shop-api"})
+    MappingRule.objects.create(
+        section="services",
+        position=0,
+        element="no_such_element",
+        match={"service.name": "shop-api"},
+    )
     with caplog.at_level(logging.ERROR, logger="explorer.c4"):
         config = explorer_config()
     assert config.mapping_problem and "no_such_element" in config.mapping_problem
@@ -129,8 +137,12 @@ def test_the_architect_sees_a_broken_mapping_in_the_admin(client, login_as):
 
     from explorer.c4.models import MappingRule
 
-    MappingRule.objects.create(section="services", position=0, element="no_such_element",
-                               match={"service.name": "shop-api"})
+    MappingRule.objects.create(
+        section="services",
+        position=0,
+        element="no_such_element",
+        match={"service.name": "shop-api"},
+    )
     login_as("architect")
     body = client.get(reverse("admin:c4_mappingrule_changelist")).content.decode()
     assert "The mapping rules below are broken" in body and "no_such_element" in body

@@ -9,8 +9,9 @@ import pytest
 from explorer.traces.decompress import DecompressionLimit, Limits, inflate, open_bounded
 
 # Trace-like text that compresses about as well as real OTLP JSON (far below the ratio).
-TEXT = b"".join(b'{"spanId": "%016x", "name": "GET /orders/%d"}\n' % (i * 7919, i)
-                for i in range(2000))
+TEXT = b"".join(
+    b'{"spanId": "%016x", "name": "GET /orders/%d"}\n' % (i * 7919, i) for i in range(2000)
+)
 BOMB = gzip.compress(b"\0" * (40 << 20))  # 40 MiB of zeros in about 40 KB
 
 

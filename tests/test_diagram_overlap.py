@@ -33,23 +33,37 @@ ALEXANDRITE = DEFAULT_MODEL.parent
 def explorer_config():
     """The default configuration from its files (the database's mapping rules left aside)."""
     model = load_model(DEFAULT_MODEL)
-    return Configuration(model, load_mapping(DEFAULT_MAPPING, model),
-                          load_state_graph(ALEXANDRITE / "states.json", model.elements),
-                          load_sla(ALEXANDRITE / "sla.json", model.elements),
-                          {eid: e.name for eid, e in model.elements.items()})
+    return Configuration(
+        model,
+        load_mapping(DEFAULT_MAPPING, model),
+        load_state_graph(ALEXANDRITE / "states.json", model.elements),
+        load_sla(ALEXANDRITE / "sla.json", model.elements),
+        {eid: e.name for eid, e in model.elements.items()},
+    )
 
 
 @pytest.fixture(scope="session")
 def demo_reports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo") / "traces"
-    call_command("simulate", "--orders", "500", "--days", "14", "--until-days", "14",
-                 "--seed", "7", "--out", str(folder), stdout=io.StringIO())
+    call_command(
+        "simulate",
+        "--orders",
+        "500",
+        "--days",
+        "14",
+        "--until-days",
+        "14",
+        "--seed",
+        "7",
+        "--out",
+        str(folder),
+        stdout=io.StringIO(),
+    )
     traces, problems = read_traces(folder)
     assert traces and not problems
     config = explorer_config()
     source = MemorySource(traces, name="demo")
-    return report_orders(source, config.graph, config.sla, config.container_of,
-                         names=config.names)
+    return report_orders(source, config.graph, config.sla, config.container_of, names=config.names)
 
 
 def _svgs(overlays, lang):
@@ -57,21 +71,27 @@ def _svgs(overlays, lang):
     canvas and redraws queues' outlines), one neato process per batch of distinct drawings."""
     config = explorer_config()
     lay = render.layout(config.model, lang=lang)
-    sources = list(dict.fromkeys(
-        render._drawing(config.model, o, {}, lay, render._Links())[0] for o in overlays))
+    sources = list(
+        dict.fromkeys(
+            render._drawing(config.model, o, {}, lay, render._Links())[0] for o in overlays
+        )
+    )
     for start in range(0, len(sources), BATCH):
-        out = graphviz.pipe("neato", "svg", b"\n".join(sources[start:start + BATCH]),
-                            neato_no_op=2, quiet=True).decode()
+        out = graphviz.pipe(
+            "neato", "svg", b"\n".join(sources[start : start + BATCH]), neato_no_op=2, quiet=True
+        ).decode()
         for part in out.split("<svg")[1:]:
-            yield "<svg" + part[:part.rindex("</svg>") + 6]
+            yield "<svg" + part[: part.rindex("</svg>") + 6]
 
 
 def _problems(svg, lay):
     boxes = text_boxes(svg)
     found = [f"{a.owner} {a.text!r} over {b.owner} {b.text!r}" for a, b in overlapping(boxes)]
     # graphviz draws graph point (x, y) at (x, -y)
-    elements = {render.dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
-                for eid, (x, y, w, h) in lay.nodes.items()}
+    elements = {
+        render.dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
+        for eid, (x, y, w, h) in lay.nodes.items()
+    }
     for box in boxes:
         for dom, outline in elements.items():
             if box.owner != dom and box.overlaps(outline):
@@ -94,10 +114,19 @@ def test_no_text_overlaps_on_any_demo_order(demo_reports, lang):
     statuses = {r.status for r in demo_reports}
     assert {"complete", "in_progress", "stuck", "lost"} <= statuses
     assert any(r.anomalies for r in demo_reports)
-    overlays = [journey_overlay(r, r.journey.traces, config.model, config.mapping,
-                                config.graph, sla_limit_ms=config.sla_limit_ms, lang=lang,
-                                title=f"Order {r.journey.order_id}")
-                for r in demo_reports]
+    overlays = [
+        journey_overlay(
+            r,
+            r.journey.traces,
+            config.model,
+            config.mapping,
+            config.graph,
+            sla_limit_ms=config.sla_limit_ms,
+            lang=lang,
+            title=f"Order {r.journey.order_id}",
+        )
+        for r in demo_reports
+    ]
     assert sum(bool(o.stops) for o in overlays) == len(overlays)  # every order: where it is
     drawn, problems = _check(overlays, lang)
     assert drawn >= len(overlays) * 0.9
@@ -105,8 +134,12 @@ def test_no_text_overlaps_on_any_demo_order(demo_reports, lang):
 
 
 def test_no_text_overlaps_on_any_tour_step():
-    overlays = [step_overlay(step, step.title) for path in sorted(SHIPPED.glob("*.json"))
-                for tour in read_file(path) for step in tour.steps]
+    overlays = [
+        step_overlay(step, step.title)
+        for path in sorted(SHIPPED.glob("*.json"))
+        for tour in read_file(path)
+        for step in tour.steps
+    ]
     drawn, problems = _check(overlays, "en")
     assert drawn and not problems, "; ".join(problems[:10])
 
@@ -117,6 +150,8 @@ def test_the_check_finds_an_overlap():
     lay = render.layout(config.model)
     svg = render.render_svg(config.model)
     x, y, _, _ = lay.nodes["shop_api"]
-    moved = svg.replace("</svg>", f'<text text-anchor="middle" x="{x}" y="{-y}" '
-                                  f'font-size="9.00">over Shop API</text></svg>')
+    moved = svg.replace(
+        "</svg>",
+        f'<text text-anchor="middle" x="{x}" y="{-y}" font-size="9.00">over Shop API</text></svg>',
+    )
     assert _problems(moved, lay) and not _problems(svg, lay)

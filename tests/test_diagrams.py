@@ -55,13 +55,20 @@ def test_container_diagram_in_c4_style(model):
 
 def test_same_positions_whatever_the_overlay(model, mapping):
     first = overlay_from_traces([order_trace()], model, mapping, title="one")
-    second = Overlay(steps=[Step(1, "crm", "crm_api", "GET /api/orders", 5_000_000),
-                            Step(2, "mes_db", "customer", "odd", 1_000_000, undocumented=True)],
-                     element_notes={"crm": [Note("a long note " * 5, "anomaly")]},
-                     highlight="crm", dimmed=True)
+    second = Overlay(
+        steps=[
+            Step(1, "crm", "crm_api", "GET /api/orders", 5_000_000),
+            Step(2, "mes_db", "customer", "odd", 1_000_000, undocumented=True),
+        ],
+        element_notes={"crm": [Note("a long note " * 5, "anomaly")]},
+        highlight="crm",
+        dimmed=True,
+    )
     svgs = render.render_svg(model, first), render.render_svg(model, second)
-    canvases = [(r.get("viewBox"), r.get("width"), r.get("height"),
-                 r.find(f"{SVG}g").get("transform")) for r in map(parse, svgs)]
+    canvases = [
+        (r.get("viewBox"), r.get("width"), r.get("height"), r.find(f"{SVG}g").get("transform"))
+        for r in map(parse, svgs)
+    ]
     assert canvases[0] == canvases[1]
     a, b = elements(svgs[0]), elements(svgs[1])
     assert set(a) == set(b)
@@ -72,10 +79,22 @@ def test_same_positions_whatever_the_overlay(model, mapping):
 def test_hostile_text_is_escaped(model, mapping):
     evil_span = '"]; evil -> x [label="<script>alert(1)</script>'
     model.elements["shop_api"].name = "<img src=x onerror=alert(1)>"
-    model.elements["evil_twin"] = Element("evil_twin", "x\\\" ]; injected [shape=box", "container")
-    overlay = Overlay(steps=[Step(1, "shop_api", "mes_api", evil_span, 1, "error <b>",
-                                  undocumented=True, url='/t?a=1&b="><script>x</script>')],
-                      element_notes={"shop_api": [Note(evil_span, "error")]})
+    model.elements["evil_twin"] = Element("evil_twin", 'x\\" ]; injected [shape=box', "container")
+    overlay = Overlay(
+        steps=[
+            Step(
+                1,
+                "shop_api",
+                "mes_api",
+                evil_span,
+                1,
+                "error <b>",
+                undocumented=True,
+                url='/t?a=1&b="><script>x</script>',
+            )
+        ],
+        element_notes={"shop_api": [Note(evil_span, "error")]},
+    )
     svg = render.render_svg(model, overlay)
     root = parse(svg)  # well-formed
     all_text = "".join(root.itertext())
@@ -85,8 +104,11 @@ def test_hostile_text_is_escaped(model, mapping):
         assert not [k for k in el.attrib if k.lower().startswith("on")]
     titles = [t.text for t in root.iter(f"{SVG}title")]
     assert "evil" not in titles and "x" not in titles and "injected" not in titles
-    nodes = [g for g in root.iter(f"{SVG}g") if "node" in (g.get("class") or "").split()
-             and "c4-call-label" not in g.get("class")]  # an undocumented call's label
+    nodes = [
+        g
+        for g in root.iter(f"{SVG}g")
+        if "node" in (g.get("class") or "").split() and "c4-call-label" not in g.get("class")
+    ]  # an undocumented call's label
     assert len(nodes) == len(model.elements) + 1  # the elements and the legend, nothing injected
     hrefs = [a.get(f"{XLINK}href") for a in root.iter(f"{SVG}a")]
     assert '/t?a=1&b="><script>x</script>' in hrefs  # an attribute value, escaped
@@ -95,31 +117,43 @@ def test_hostile_text_is_escaped(model, mapping):
 def test_dot_never_sees_raw_text(model):
     model.elements["shop_api"].name = '<b>"quoted"</b>'
     overlay = Overlay(steps=[Step(1, "shop_api", "shop_db", 'a"b<c>', 1)])
-    source = render._drawing(model, overlay, {}, render.layout(model),
-                             render._Links())[0].decode()
+    source = render._drawing(model, overlay, {}, render.layout(model), render._Links())[0].decode()
     assert '"quoted"' not in source and 'a"b<c>' not in source
     assert "&lt;b&gt;&quot;quoted&quot;&lt;/b&gt;" in source
 
 
 def test_overlay_from_traces(model, mapping):
     sla = parse_sla({"containers": {"shop_api": {"default_ms": 100, "endpoints": {}}}})
-    overlay = overlay_from_traces([order_trace()], model, mapping, sla_limit_ms=sla.limit_ms,
-                                  step_url=lambda t, s: f"/traces/{t}#{s}")
+    overlay = overlay_from_traces(
+        [order_trace()],
+        model,
+        mapping,
+        sla_limit_ms=sla.limit_ms,
+        step_url=lambda t, s: f"/traces/{t}#{s}",
+    )
     steps = [(s.number, s.source, s.target, s.undocumented) for s in overlay.steps]
-    assert steps == [(1, "internet_shop", "shop_api", False), (2, "shop_api", "shop_db", False),
-                     (3, "shop_api", "mes_api", True), (4, "shop_api", "queue", True),
-                     (5, "queue", "mes_api", False)]
+    assert steps == [
+        (1, "internet_shop", "shop_api", False),
+        (2, "shop_api", "shop_db", False),
+        (3, "shop_api", "mes_api", True),
+        (4, "shop_api", "queue", True),
+        (5, "queue", "mes_api", False),
+    ]
     assert overlay.steps[2].outcome == "error" and overlay.steps[0].url == "/traces/t1#t1-0"
     notes = {k: [(n.severity, n.text) for n in v] for k, v in overlay.element_notes.items()}
-    assert notes["shop_api"] == [("sla", "SLA: POST /api/orders 190 ms > 100 ms"),
-                                 ("state", "→ INITIATED"),
-                                 ("error", "error: GET /api/price")]
+    assert notes["shop_api"] == [
+        ("sla", "SLA: POST /api/orders 190 ms > 100 ms"),
+        ("state", "→ INITIATED"),
+        ("error", "error: GET /api/price"),
+    ]
     assert ("state", "SUBMITTED → PRICE_CALCULATED") in notes["mes_api"]
     svg = render.render_svg(model, overlay)
-    undocumented = [g for g in parse(svg).iter(f"{SVG}g")
-                    if "c4-undocumented" in (g.get("class") or "")]
+    undocumented = [
+        g for g in parse(svg).iter(f"{SVG}g") if "c4-undocumented" in (g.get("class") or "")
+    ]
     assert undocumented and all(
-        p.get("stroke-dasharray") for g in undocumented for p in g.iter(f"{SVG}path"))
+        p.get("stroke-dasharray") for g in undocumented for p in g.iter(f"{SVG}path")
+    )
 
 
 def test_system_map_metrics(model, mapping):
@@ -150,16 +184,28 @@ def test_diagram_command_with_an_order(tmp_path):
     write_otlp(tmp_path / "a.json", [order_trace("t1", order="A-1")])
     write_otlp(tmp_path / "b.json", [order_trace("t2", order="A-2")])
     out = tmp_path / "order.svg"
-    call_command("c4", "diagram", "--model", str(DEFAULT_MODEL), "--traces", str(tmp_path),
-                 "--order", "A-2", "--out", str(out))
+    call_command(
+        "c4",
+        "diagram",
+        "--model",
+        str(DEFAULT_MODEL),
+        "--traces",
+        str(tmp_path),
+        "--order",
+        "A-2",
+        "--out",
+        str(out),
+    )
     svg = out.read_text()
     assert "Order A-2" in "".join(parse(svg).itertext())
     steps = [g for g in parse(svg).iter(f"{SVG}g") if "c4-step" in (g.get("class") or "")]
     assert len(steps) == 5
     from django.core.management.base import CommandError
+
     with pytest.raises(CommandError, match="no trace"):
-        call_command("c4", "diagram", "--traces", str(tmp_path), "--order", "A-9",
-                     "--out", str(out))
+        call_command(
+            "c4", "diagram", "--traces", str(tmp_path), "--order", "A-9", "--out", str(out)
+        )
 
 
 def test_queue_drawn_as_a_horizontal_pipe(model):
@@ -172,8 +218,10 @@ def test_queue_drawn_as_a_horizontal_pipe(model):
         outline = pipe.get("d")
         assert outline.count("A") == 4  # two rounded ends and the rim of the open one
         xs = [float(x) for x in re.findall(r"[MH](-?[\d.]+)", outline)]
-        ys = [float(y) for y in re.findall(r"(?:M|A[\d.]+,[\d.]+ 0 0 [01] )-?[\d.]+,(-?[\d.]+)",
-                                           outline)]
+        ys = [
+            float(y)
+            for y in re.findall(r"(?:M|A[\d.]+,[\d.]+ 0 0 [01] )-?[\d.]+,(-?[\d.]+)", outline)
+        ]
         assert max(xs) - min(xs) > 2 * (max(ys) - min(ys)) > 0  # lying on its side
         fill = render.DIMMED_FILL if overlay else render.FILL["queue"]
         assert pipe.get("fill").lower() == fill.lower()
@@ -186,30 +234,48 @@ def test_overlay_text_stays_inside_the_canvas(model):
     ids = [eid for eid in model.elements if eid in lay.nodes]
     x0, y0, x1, y1 = render.canvas(lay)
     for text in ("W" * 300, "数" * 200, "MANUFACTURING_APPROVED → MANUFACTURING_STARTED " * 5):
-        steps = [Step(n, r.source, r.target, text, 123_456_789, "error " + text)
-                 for n, r in enumerate(model.relationships * 10, start=1)]
-        steps += [Step(len(steps) + n, a, ids[(i + 3) % len(ids)], text, 1, text,
-                       undocumented=True) for n, (i, a) in enumerate(enumerate(ids), start=1)]
+        steps = [
+            Step(n, r.source, r.target, text, 123_456_789, "error " + text)
+            for n, r in enumerate(model.relationships * 10, start=1)
+        ]
+        steps += [
+            Step(len(steps) + n, a, ids[(i + 3) % len(ids)], text, 1, text, undocumented=True)
+            for n, (i, a) in enumerate(enumerate(ids), start=1)
+        ]
         metric = Metric(123_456.7, 1.0, 1_234_567, 5)
-        overlay = Overlay(steps=steps, title=text, highlight="shop_api", dimmed=True,
-                          element_notes={e: [Note(text, "error")] * 9 for e in ids},
-                          metrics={**dict.fromkeys(ids, metric),
-                                   **{(r.source, r.target): metric for r in model.relationships}})
-        raw = graphviz.pipe("neato", "svg", render._drawing(model, overlay, {}, lay,
-                                                              render._Links())[0],
-                            neato_no_op=2, quiet=True).decode()
-        root = parse(raw[raw.index("<svg"):])
+        overlay = Overlay(
+            steps=steps,
+            title=text,
+            highlight="shop_api",
+            dimmed=True,
+            element_notes={e: [Note(text, "error")] * 9 for e in ids},
+            metrics={
+                **dict.fromkeys(ids, metric),
+                **{(r.source, r.target): metric for r in model.relationships},
+            },
+        )
+        raw = graphviz.pipe(
+            "neato",
+            "svg",
+            render._drawing(model, overlay, {}, lay, render._Links())[0],
+            neato_no_op=2,
+            quiet=True,
+        ).decode()
+        root = parse(raw[raw.index("<svg") :])
         width, height = (float(v) for v in root.get("viewBox").split()[2:])
-        dx, dy = (float(v) for v in re.search(r"translate\(([-\d.]+) ([-\d.]+)\)",
-                                              root.find(f"{SVG}g").get("transform")).groups())
+        dx, dy = (
+            float(v)
+            for v in re.search(
+                r"translate\(([-\d.]+) ([-\d.]+)\)", root.find(f"{SVG}g").get("transform")
+            ).groups()
+        )
         # graphviz fitted its own box to everything it drew: that box is within the canvas
         assert x0 <= -dx and dy - height >= y0 and width - dx <= x1 and dy <= y1, text[:10]
 
 
 def test_long_notes_wrap_and_clip():
     assert render._wrap("PACKAGING → SHIPPED", render.NOTE_WIDTH) == ["PACKAGING → SHIPPED"]
-    lines = render._wrap("MANUFACTURING_APPROVED → MANUFACTURING_STARTED",
-                         render.NOTE_WIDTH)
+    lines = render._wrap("MANUFACTURING_APPROVED → MANUFACTURING_STARTED", render.NOTE_WIDTH)
     assert lines == ["MANUFACTURING_APPROVED →", "MANUFACTURING_STARTED"]
     many = render._wrap("word " * 200_000, render.NOTE_WIDTH)
     assert len(many) == 2 and many[1].endswith("…")
@@ -219,8 +285,12 @@ def test_long_notes_wrap_and_clip():
 
 
 def test_steps_and_notes_on_a_boundary_are_not_drawn(model):
-    overlay = Overlay(steps=[Step(1, "jewellery_store", "shop_api", "odd", 1),
-                             Step(2, "shop_api", "shop_db", "INSERT", 1)])
+    overlay = Overlay(
+        steps=[
+            Step(1, "jewellery_store", "shop_api", "odd", 1),
+            Step(2, "shop_api", "shop_db", "INSERT", 1),
+        ]
+    )
     root = parse(render.render_svg(model, overlay))
     steps = [g for g in root.iter(f"{SVG}g") if "c4-step" in (g.get("class") or "")]
     assert len(steps) == 1 and "INSERT" in "".join(steps[0].itertext())
@@ -239,8 +309,18 @@ def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monk
 def test_diagram_command_in_russian(tmp_path):
     write_otlp(tmp_path / "a.json", [order_trace("t1", order="A-1")])
     out = tmp_path / "order.svg"
-    call_command("c4", "diagram", "--traces", str(tmp_path), "--order", "A-1", "--lang", "ru",
-                 "--out", str(out))
+    call_command(
+        "c4",
+        "diagram",
+        "--traces",
+        str(tmp_path),
+        "--order",
+        "A-1",
+        "--lang",
+        "ru",
+        "--out",
+        str(out),
+    )
     words = "".join(parse(out.read_text()).itertext())
     assert "Заказ A-1" in words and "Легенда" in words and "[Человек]" in words
     assert "[Контейнер: Spring Boot]" in words and "[Container" not in words

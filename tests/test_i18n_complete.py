@@ -68,8 +68,9 @@ def parse_po(text: str, path="django.po") -> list[Entry]:
             continue
         keyword, _, rest = line.partition(" ")
         value = _unquote(rest, path, number)
-        if keyword in ("msgctxt", "msgid") and (entry is None or entry.msgstrs or
-                                                (keyword == "msgctxt" and entry.msgid)):
+        if keyword in ("msgctxt", "msgid") and (
+            entry is None or entry.msgstrs or (keyword == "msgctxt" and entry.msgid)
+        ):
             entry = Entry(number)
             entries.append(entry)
         if keyword == "msgctxt":
@@ -108,7 +109,7 @@ def catalogue_problems(entries: list[Entry], plural_forms: int) -> list[str]:
     return problems
 
 
-SAMPLE = '''msgid ""
+SAMPLE = """msgid ""
 msgstr ""
 "Plural-Forms: nplurals=2; plural=(n != 1);\\n"
 
@@ -140,14 +141,19 @@ msgid ""
 msgstr ""
 "Две "
 "строки"
-'''
+"""
 
 
 def test_the_checker_finds_fuzzy_untranslated_and_broken_entries():
     entries = parse_po(SAMPLE)
     assert [(e.context, e.msgid) for e in entries] == [
-        (None, ""), (None, "Done"), (None, "Log in"), ("button", "Log in"), (None, "%(n)s step"),
-        (None, "Order %(id)s"), (None, "Two lines"),
+        (None, ""),
+        (None, "Done"),
+        (None, "Log in"),
+        ("button", "Log in"),
+        (None, "%(n)s step"),
+        (None, "Order %(id)s"),
+        (None, "Two lines"),
     ]
     assert entries[-1].msgstrs == ["Две строки"]
     problems = catalogue_problems(entries, plural_forms=2)
@@ -194,9 +200,15 @@ def test_login_page_in_russian_after_choosing_russian(client):
     choose_russian(client)
     body = page(client.get("/accounts/login/"))
     assert 'lang="ru"' in body
-    for russian in ("<title>Вход · Alexandrite</title>", "Войдите с учётной записью компании",
-                    ">Войти</button>", "Перейти к содержимому", "Только внутренняя сеть",
-                    "Имя пользователя", "Пароль"):
+    for russian in (
+        "<title>Вход · Alexandrite</title>",
+        "Войдите с учётной записью компании",
+        ">Войти</button>",
+        "Перейти к содержимому",
+        "Только внутренняя сеть",
+        "Имя пользователя",
+        "Пароль",
+    ):
         assert russian in body, russian
     for english_text in ("Log in", "Skip to content", "company account", "every access"):
         assert english_text not in body, english_text
@@ -208,9 +220,14 @@ def test_second_factor_page_and_its_error_in_russian(client):
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     choose_russian(client)
     body = page(client.get("/accounts/second-factor/"))
-    for russian in ("<h1 id=\"otp-title\">Введите код</h1>", "Откройте приложение-аутентификатор",
-                    ">Код</label>", "один из ваших резервных кодов", ">Проверить</button>",
-                    ">Выйти</button>"):
+    for russian in (
+        '<h1 id="otp-title">Введите код</h1>',
+        "Откройте приложение-аутентификатор",
+        ">Код</label>",
+        "один из ваших резервных кодов",
+        ">Проверить</button>",
+        ">Выйти</button>",
+    ):
         assert russian in body, russian
     for english_text in ("Enter your code", "Verify", "Log out", "backup code"):
         assert english_text not in body, english_text
@@ -236,10 +253,17 @@ def test_audit_log_filters_and_actions_in_russian(client):
     AuditEntry.objects.create(username="nadia", action=AuditAction.LOGIN_FAILED)
     choose_russian(client)
     body = page(client.get("/accounts/audit/"))
-    for russian in ("<h1>Журнал аудита</h1>", ">Пользователь</label>", ">С</label>",
-                    ">По (включительно)</label>", '<option value="" selected>любое</option>',
-                    "<td>неудачный вход</td>", "Экспорт в CSV", ">Выйти</button>",
-                    '<span class="role-badge">администратор</span>'):
+    for russian in (
+        "<h1>Журнал аудита</h1>",
+        ">Пользователь</label>",
+        ">С</label>",
+        ">По (включительно)</label>",
+        '<option value="" selected>любое</option>',
+        "<td>неудачный вход</td>",
+        "Экспорт в CSV",
+        ">Выйти</button>",
+        '<span class="role-badge">администратор</span>',
+    ):
         assert russian in body, russian
     assert "failed login" not in body and "Audit log" not in body
 

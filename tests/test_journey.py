@@ -50,6 +50,7 @@ def kinds(conformance) -> list[str]:
 
 # --- assembly -------------------------------------------------------------------------------
 
+
 def test_complete_order_is_assembled_in_time_order_with_customer_and_containers():
     order = complete_order("A-1", "b2b_partner", customer_id="C-7")
     journey = journey_for_order(source_of(order, complete_order("A-2")), "A-1")
@@ -73,8 +74,9 @@ def test_consumer_trace_without_order_id_is_found_through_its_link():
     order = OrderBuilder("A-1")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
     producer = order.produce("shop-api", 10)
-    consumer = order.consume("mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED",
-                             with_order=False)
+    consumer = order.consume(
+        "mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED", with_order=False
+    )
     journey = journey_for_order(source_of(order), "A-1")
     assert consumer.trace_id in journey.trace_ids
     conformance = check_states(journey, GRAPH, now_ns=T0 + HOUR * S)
@@ -98,13 +100,31 @@ def test_spans_of_other_orders_in_a_shared_trace_are_left_out():
     order = complete_order("A-1")
     batch = OrderBuilder("A-2").state("mes-api", "nightly batch", 30, "PACKAGING", None)
     # One trace of a batch job that handled both orders: a child span per order.
-    shared = Span(batch.trace_id, "mine", batch.spans[0].span_id, "repack", SpanKind.INTERNAL,
-                  T0, T0 + S, resource("mes-api"), {"order.id": "A-1"})
+    shared = Span(
+        batch.trace_id,
+        "mine",
+        batch.spans[0].span_id,
+        "repack",
+        SpanKind.INTERNAL,
+        T0,
+        T0 + S,
+        resource("mes-api"),
+        {"order.id": "A-1"},
+    )
     batch.spans[0].attributes.clear()
     batch.spans[0].events.clear()
-    other = Span(batch.trace_id, "theirs", batch.spans[0].span_id, "repack", SpanKind.INTERNAL,
-                 T0, T0 + S, resource("mes-api"), {"order.id": "A-2"},
-                 events=[Event("order.state_changed", T0, {"order.state.new": "SHIPPED"})])
+    other = Span(
+        batch.trace_id,
+        "theirs",
+        batch.spans[0].span_id,
+        "repack",
+        SpanKind.INTERNAL,
+        T0,
+        T0 + S,
+        resource("mes-api"),
+        {"order.id": "A-2"},
+        events=[Event("order.state_changed", T0, {"order.state.new": "SHIPPED"})],
+    )
     batch.spans.extend([shared, other])
     journey = journey_for_order(source_of(order, extra=[batch]), "A-1")
     ids = {s.span_id for s in journey.spans}
@@ -129,9 +149,11 @@ def test_links_are_followed_within_a_bound():
 
 
 def test_customer_orders_lists_the_customer_orders_oldest_first():
-    src = source_of(complete_order("A-2", offset=100, customer_id="C-1"),
-                    complete_order("A-1", offset=0, customer_id="C-1"),
-                    complete_order("A-3", customer_id="C-2"))
+    src = source_of(
+        complete_order("A-2", offset=100, customer_id="C-1"),
+        complete_order("A-1", offset=0, customer_id="C-1"),
+        complete_order("A-3", customer_id="C-2"),
+    )
     assert customer_orders(src, "C-1") == ["A-1", "A-2"]
     assert customer_orders(src, "C-404") == []
 
@@ -144,6 +166,7 @@ def test_attribute_values_lists_distinct_orders_in_a_window():
 
 
 # --- conformance and status -----------------------------------------------------------------
+
 
 def _first_states(order: OrderBuilder) -> None:
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -161,28 +184,35 @@ def test_state_skipped_backwards_repeated_and_not_allowed_are_named_precisely():
     result = check_states(journey, GRAPH, T0 + 500 * S)
     assert kinds(result) == ["state_skipped", "transition_backwards", "state_repeated"]
     skipped = result.violations[0]
-    assert skipped.detail == ("SUBMITTED -> MANUFACTURING_APPROVED by crm_api skips "
-                              "PRICE_CALCULATED")
+    assert skipped.detail == (
+        "SUBMITTED -> MANUFACTURING_APPROVED by crm_api skips PRICE_CALCULATED"
+    )
     assert "PRICE_CALCULATED -> PRICE_CALCULATED" not in result.violations[2].detail
 
 
 def test_a_jump_between_unconnected_states_is_not_allowed():
     # Two branches: NEW -> QUOTED -> DONE and NEW -> CANCELLED; QUOTED and CANCELLED are not
     # connected either way.
-    graph = parse_state_graph({
-        "states": [{"name": "NEW", "owners": ["shop_api"], "initial": True, "limit": "1h"},
-                   {"name": "QUOTED", "owners": ["mes_api"], "limit": "1d"},
-                   {"name": "CANCELLED", "owners": ["shop_api"], "final": True},
-                   {"name": "DONE", "owners": ["crm_api"], "final": True}],
-        "transitions": [["NEW", "QUOTED"], ["QUOTED", "DONE"], ["NEW", "CANCELLED"]]})
+    graph = parse_state_graph(
+        {
+            "states": [
+                {"name": "NEW", "owners": ["shop_api"], "initial": True, "limit": "1h"},
+                {"name": "QUOTED", "owners": ["mes_api"], "limit": "1d"},
+                {"name": "CANCELLED", "owners": ["shop_api"], "final": True},
+                {"name": "DONE", "owners": ["crm_api"], "final": True},
+            ],
+            "transitions": [["NEW", "QUOTED"], ["QUOTED", "DONE"], ["NEW", "CANCELLED"]],
+        }
+    )
     order = OrderBuilder("A-1")
     order.state("shop-api", "new", 0, "NEW", None)
     order.state("mes-api", "quote", 10, "QUOTED", "NEW")
     order.state("shop-api", "cancel", 20, "CANCELLED", "QUOTED")
     result = check_states(journey_for_order(source_of(order), "A-1"), graph, T0 + 30 * S)
     assert kinds(result) == ["transition_not_allowed"]
-    assert result.violations[0].detail == ("QUOTED -> CANCELLED by shop_api is not a "
-                                           "transition of the state graph")
+    assert result.violations[0].detail == (
+        "QUOTED -> CANCELLED by shop_api is not a transition of the state graph"
+    )
     assert result.status == "complete"
     back = OrderBuilder("A-2")
     back.state("crm-api", "close", 0, "CLOSED", None)
@@ -199,11 +229,14 @@ def test_wrong_system_and_systems_disagree():
     order.state("crm-api", "approve", 300, "MANUFACTURING_APPROVED", "SUBMITTED")
     result = check_states(journey_for_order(source_of(order), "A-1"), GRAPH, T0 + 400 * S)
     assert kinds(result) == ["wrong_system", "systems_disagree"]
-    assert result.violations[0].detail == ("PRICE_CALCULATED was set by crm_api, but only "
-                                           "mes_api may set it")
-    assert result.violations[1].detail == ("crm_api moved the order from SUBMITTED to "
-                                           "MANUFACTURING_APPROVED, but crm_api had set "
-                                           "PRICE_CALCULATED")
+    assert result.violations[0].detail == (
+        "PRICE_CALCULATED was set by crm_api, but only mes_api may set it"
+    )
+    assert result.violations[1].detail == (
+        "crm_api moved the order from SUBMITTED to "
+        "MANUFACTURING_APPROVED, but crm_api had set "
+        "PRICE_CALCULATED"
+    )
 
 
 def test_status_in_progress_then_stuck_after_the_state_limit():
@@ -220,10 +253,8 @@ def test_status_in_progress_then_stuck_after_the_state_limit():
 def test_message_never_consumed_makes_the_order_lost_unless_complete():
     order = OrderBuilder("A-1", customer_type="b2b_partner")
     order.state("mes-api", "POST /partner/v1/orders", 0, "INITIATED", None)
-    order.state("mes-api", "PUT /partner/v1/orders/{id}/model", 10, "FILE_UPLOADED",
-                "INITIATED")
-    order.state("mes-api", "POST /partner/v1/orders/{id}/submit", 20, "SUBMITTED",
-                "FILE_UPLOADED")
+    order.state("mes-api", "PUT /partner/v1/orders/{id}/model", 10, "FILE_UPLOADED", "INITIATED")
+    order.state("mes-api", "POST /partner/v1/orders/{id}/submit", 20, "SUBMITTED", "FILE_UPLOADED")
     order.state("mes-api", "price", 22, "PRICE_CALCULATED", "SUBMITTED")
     order.produce("mes-api", 23, destination="crm.orders")
     journey = journey_for_order(source_of(order), "A-1")
@@ -237,8 +268,9 @@ def test_message_never_consumed_makes_the_order_lost_unless_complete():
     assert "waiting in PRICE_CALCULATED for 3 days, within its limit of 4 days" in story["en"]
     assert "так и не было получено" in story["ru"]
     assert "уже 3 дня" in story["ru"] and "лимита в 4 дня" in story["ru"]
-    assert "Через 2 секунды система MES API перевела его в состояние PRICE_CALCULATED" \
-        in story["ru"]
+    assert (
+        "Через 2 секунды система MES API перевела его в состояние PRICE_CALCULATED" in story["ru"]
+    )
 
 
 def test_a_complete_order_is_not_lost_and_a_fresh_message_is_still_in_flight():
@@ -261,12 +293,14 @@ def test_message_consumed_by_message_id_counts_as_consumed():
     consumer = order.consume("mes-api", 1, producer, "SUBMITTED", None)
     consumer.spans[0].links.clear()
     consumer.spans[0].attributes["messaging.message.id"] = producer.attributes[
-        "messaging.message.id"]
+        "messaging.message.id"
+    ]
     result = check_states(journey_for_order(source_of(order), "A-1"), GRAPH, T0 + HOUR * S)
     assert result.unconsumed == [] and result.status == "in_progress"
 
 
 # --- robustness -----------------------------------------------------------------------------
+
 
 def test_unknown_order_gives_an_empty_journey_with_a_warning():
     journey = journey_for_order(source_of(complete_order("A-1")), "A-404")
@@ -284,15 +318,23 @@ def test_missing_linked_trace_is_a_warning():
     order.consume("mes-api", 1, ghost, "SUBMITTED", None)
     journey = journey_for_order(source_of(order), "A-1")
     assert len(journey.traces) == 1
-    assert any(f"trace {ghost.trace_id} is referred to but not in the source" in w
-               for w in journey.warnings)
+    assert any(
+        f"trace {ghost.trace_id} is referred to but not in the source" in w
+        for w in journey.warnings
+    )
 
 
 def test_missing_first_traces_clock_skew_duplicates_and_unknown_states_give_warnings():
     order = OrderBuilder("A-1")
     order.state("mes-api", "price", 100, "PRICE_CALCULATED", "SUBMITTED")
-    twice = order.state("crm-api", "approve", 200, "MANUFACTURING_APPROVED", "PRICE_CALCULATED",
-                        children=[("read order", 0.01)])
+    twice = order.state(
+        "crm-api",
+        "approve",
+        200,
+        "MANUFACTURING_APPROVED",
+        "PRICE_CALCULATED",
+        children=[("read order", 0.01)],
+    )
     twice.spans[0].events.append(twice.spans[0].events[0])  # the same event recorded twice
     child = twice.spans[1]
     child.start_ns = twice.spans[0].start_ns - 5 * 10**6  # starts 5 ms before its parent
@@ -335,11 +377,13 @@ def test_a_failing_source_becomes_a_warning():
             raise SourceError("store: the database did not answer")
 
     journey = journey_for_order(Broken([], business_keys=BUSINESS), "A-1")
-    assert journey.warnings[0] == ("the trace source could not list the order's traces: "
-                                   "store: the database did not answer")
+    assert journey.warnings[0] == (
+        "the trace source could not list the order's traces: store: the database did not answer"
+    )
 
 
 # --- SLA and anomalies ----------------------------------------------------------------------
+
 
 def test_sla_breaches_and_compliance_per_container():
     slow = complete_order("A-1")
@@ -348,7 +392,8 @@ def test_sla_breaches_and_compliance_per_container():
     pairs = [(journey.container(s), s) for s in journey.spans]
     found = breaches(SLA, pairs)
     assert [(b.container, b.endpoint, b.limit_ms) for b in found] == [
-        ("shop_api", "POST /api/orders", 500)]
+        ("shop_api", "POST /api/orders", 500)
+    ]
     shares = {c.container: (c.requests, c.within) for c in compliance(SLA, pairs)}
     assert shares["shop_api"] == (4, 3)
     assert shares["crm_api"] == (2, 2)
@@ -376,8 +421,11 @@ def test_constant_durations_use_a_floor_instead_of_a_zero_mad():
     same = [complete_order(f"A-{n}") for n in range(25)]
     src = source_of(*same)
     baseline = Baseline.from_spans(
-        (j.container(s), s) for n in range(25) for j in [journey_for_order(src, f"A-{n}")]
-        for s in j.spans)
+        (j.container(s), s)
+        for n in range(25)
+        for j in [journey_for_order(src, f"A-{n}")]
+        for s in j.spans
+    )
     stats = baseline.lookup("mes_api", PRICE)
     assert stats.mad_ns == 0
     assert stats.score(int(1.02e9)) < 1  # a 2 % wobble is not atypical
@@ -386,16 +434,24 @@ def test_constant_durations_use_a_floor_instead_of_a_zero_mad():
 
 def test_too_few_samples_judge_nothing():
     src = source_of(complete_order("A-1"), complete_order("A-2", price_seconds=100))
-    pairs = [(j.container(s), s) for o in ("A-1", "A-2")
-             for j in [journey_for_order(src, o)] for s in j.spans]
+    pairs = [
+        (j.container(s), s)
+        for o in ("A-1", "A-2")
+        for j in [journey_for_order(src, o)]
+        for s in j.spans
+    ]
     assert Baseline.from_spans(pairs).anomalies(pairs) == []
 
 
 def test_atypical_services_now():
     orders = [complete_order(f"A-{n}") for n in range(30)]
     src = source_of(*orders)
-    pairs = [(j.container(s), s) for n in range(30)
-             for j in [journey_for_order(src, f"A-{n}")] for s in j.spans]
+    pairs = [
+        (j.container(s), s)
+        for n in range(30)
+        for j in [journey_for_order(src, f"A-{n}")]
+        for s in j.spans
+    ]
     baseline = Baseline.from_spans(pairs)
     recent = [(c, s) for c, s in pairs if c == "mes_api" and s.name == PRICE][:10]
     for _, span in recent[:5]:
@@ -408,21 +464,25 @@ def test_atypical_services_now():
 
 # --- story and durations --------------------------------------------------------------------
 
-@pytest.mark.parametrize(("ns", "en", "ru"), [
-    (350 * 10**6, "350 ms", "350 миллисекунд"),
-    (1 * S, "1 s", "1 секунду"),
-    (2 * S, "2 s", "2 секунды"),
-    (int(1.5 * S), "1.5 s", "1,5 секунды"),
-    (21 * S, "21 s", "21 секунду"),
-    (5 * 60 * S, "5 min", "5 минут"),
-    (22 * 60 * S, "22 min", "22 минуты"),
-    (4 * HOUR * S, "4 h", "4 часа"),
-    (11 * HOUR * S, "11 h", "11 часов"),
-    (DAY * S, "1 day", "1 день"),
-    (3 * DAY * S, "3 days", "3 дня"),
-    (25 * DAY * S, "25 days", "25 дней"),
-    (0, "0 ms", "0 миллисекунд"),
-])
+
+@pytest.mark.parametrize(
+    ("ns", "en", "ru"),
+    [
+        (350 * 10**6, "350 ms", "350 миллисекунд"),
+        (1 * S, "1 s", "1 секунду"),
+        (2 * S, "2 s", "2 секунды"),
+        (int(1.5 * S), "1.5 s", "1,5 секунды"),
+        (21 * S, "21 s", "21 секунду"),
+        (5 * 60 * S, "5 min", "5 минут"),
+        (22 * 60 * S, "22 min", "22 минуты"),
+        (4 * HOUR * S, "4 h", "4 часа"),
+        (11 * HOUR * S, "11 h", "11 часов"),
+        (DAY * S, "1 day", "1 день"),
+        (3 * DAY * S, "3 days", "3 дня"),
+        (25 * DAY * S, "25 days", "25 дней"),
+        (0, "0 ms", "0 миллисекунд"),
+    ],
+)
 def test_durations_read_well_in_both_languages(ns, en, ru):
     assert duration_words(ns, "en") == en
     assert duration_words(ns, "ru") == ru
@@ -440,17 +500,22 @@ def test_story_of_a_stuck_shop_order_in_both_languages():
     journey = journey_for_order(source_of(order), "A-1")
     result = check_states(journey, GRAPH, T0 + 5 * HOUR * S)
     story = tell(journey, result, [])
-    assert story["en"].startswith("Order A-1 from a VIP customer (C-9), submitted through the "
-                                  "Internet Shop. Shop API set it to INITIATED. 1 min later "
-                                  "Shop API moved it to FILE_UPLOADED.")
-    assert story["en"].endswith("The order is stuck: the order has been waiting in SUBMITTED "
-                                "for 5 h, over its limit of 2 h.")
-    assert story["ru"].startswith("Заказ A-1 от VIP-клиента (C-9), оформлен через "
-                                  "интернет-магазин.")
-    assert "Через 1 минуту система Shop API перевела его в состояние FILE_UPLOADED." \
-        in story["ru"]
-    assert story["ru"].endswith("Заказ застрял: заказ ждёт в состоянии SUBMITTED уже 5 часов, "
-                                "дольше лимита в 2 часа.")
+    assert story["en"].startswith(
+        "Order A-1 from a VIP customer (C-9), submitted through the "
+        "Internet Shop. Shop API set it to INITIATED. 1 min later "
+        "Shop API moved it to FILE_UPLOADED."
+    )
+    assert story["en"].endswith(
+        "The order is stuck: the order has been waiting in SUBMITTED "
+        "for 5 h, over its limit of 2 h."
+    )
+    assert story["ru"].startswith(
+        "Заказ A-1 от VIP-клиента (C-9), оформлен через интернет-магазин."
+    )
+    assert "Через 1 минуту система Shop API перевела его в состояние FILE_UPLOADED." in story["ru"]
+    assert story["ru"].endswith(
+        "Заказ застрял: заказ ждёт в состоянии SUBMITTED уже 5 часов, дольше лимита в 2 часа."
+    )
 
 
 def test_story_tells_violations_errors_and_anomalies():
@@ -464,12 +529,12 @@ def test_story_tells_violations_errors_and_anomalies():
     assert "'calculate price' in MES API took 20 s, 20 times the usual 1 s" in story["en"]
     assert "CRM API reported an error in 'POST /api/orders/{id}/approve'" in story["en"]
     assert "«calculate price» в MES API заняла 20 секунд, обычно 1 секунду" in story["ru"]
-    assert story["en"].endswith("The order reached its final state CLOSED 4 days after it "
-                                "began.")
+    assert story["en"].endswith("The order reached its final state CLOSED 4 days after it began.")
     assert "Заказ дошёл до конечного состояния CLOSED за 4 дня." in story["ru"]
 
 
 # --- comparison with the typical journey ----------------------------------------------------
+
 
 def test_comparison_finds_slow_missing_and_extra_stages():
     orders = [complete_order(f"A-{n}") for n in range(10)]
@@ -477,8 +542,9 @@ def test_comparison_finds_slow_missing_and_extra_stages():
     odd.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
     odd.state("shop-api", "PUT /api/orders/{id}/model", 60, "FILE_UPLOADED", "INITIATED")
     odd.state("shop-api", "POST /api/orders/{id}/submit", 120, "SUBMITTED", "FILE_UPLOADED")
-    odd.state("crm-api", "POST /api/orders/{id}/approve", 10 * HOUR, "MANUFACTURING_APPROVED",
-              "SUBMITTED")
+    odd.state(
+        "crm-api", "POST /api/orders/{id}/approve", 10 * HOUR, "MANUFACTURING_APPROVED", "SUBMITTED"
+    )
     odd.state("mes-api", "audit", 11 * HOUR, "AUDITED", "MANUFACTURING_APPROVED")
     src = source_of(*orders, odd)
     journeys = {o: journey_for_order(src, o) for o in [f"A-{n}" for n in range(10)] + ["A-odd"]}
@@ -491,7 +557,8 @@ def test_comparison_finds_slow_missing_and_extra_stages():
     assert ("slow", "SUBMITTED") in found  # about 10 h against a typical second
     slow = next(d.detail for d in differences if d.kind == "slow")
     assert slow.startswith("SUBMITTED took 10 h, ") and slow.endswith(
-        "25,628 times the typical 1.4 s of retail orders")
+        "25,628 times the typical 1.4 s of retail orders"
+    )
     assert ("extra", "AUDITED") in found and ("extra", "mes_api: audit") in found
     assert ("missing", "MANUFACTURING_STARTED") not in found  # it has not got that far
     assert typical.compare(*pairs[0], GRAPH) == []
@@ -499,12 +566,15 @@ def test_comparison_finds_slow_missing_and_extra_stages():
 
 def test_comparison_needs_enough_other_orders():
     src = source_of(complete_order("A-1"), complete_order("A-2"))
-    pairs = [(j, check_states(j, GRAPH, T0)) for j in
-             (journey_for_order(src, "A-1"), journey_for_order(src, "A-2"))]
+    pairs = [
+        (j, check_states(j, GRAPH, T0))
+        for j in (journey_for_order(src, "A-1"), journey_for_order(src, "A-2"))
+    ]
     assert TypicalJourneys.from_journeys(pairs).compare(*pairs[0], GRAPH) == []
 
 
 # --- reports ---------------------------------------------------------------------------------
+
 
 def test_report_orders_and_report_for_order_agree_on_status_and_anomalies():
     orders = [complete_order(f"A-{n:02}", offset=n * 600) for n in range(25)]
@@ -521,14 +591,33 @@ def test_report_orders_and_report_for_order_agree_on_status_and_anomalies():
     single = report_for_order(src, "A-slow", GRAPH, SLA)
     assert single.anomalous and single.anomalies[0].operation == PRICE
     data = single.as_dict()
-    assert set(data) >= {"order_id", "customer_id", "customer_type", "status", "traces",
-                         "states", "violations", "steps", "anomalies", "summary"}
-    assert data["states"][0] == {"state": "INITIATED", "at": "2025-02-19T21:21:40.100000Z",
-                                 "container": "shop_api"}
+    assert set(data) >= {
+        "order_id",
+        "customer_id",
+        "customer_type",
+        "status",
+        "traces",
+        "states",
+        "violations",
+        "steps",
+        "anomalies",
+        "summary",
+    }
+    assert data["states"][0] == {
+        "state": "INITIATED",
+        "at": "2025-02-19T21:21:40.100000Z",
+        "container": "shop_api",
+    }
     row = reports["A-lost"].as_row()
-    assert row == {"order_id": "A-lost", "status": "lost", "state": "INITIATED",
-                   "customer_id": "C-00001", "customer_type": "retail", "violations": [],
-                   "anomalous": False}
+    assert row == {
+        "order_id": "A-lost",
+        "status": "lost",
+        "state": "INITIATED",
+        "customer_id": "C-00001",
+        "customer_type": "retail",
+        "violations": [],
+        "anomalous": False,
+    }
 
 
 def test_analyse_uses_the_context_it_is_given():
@@ -546,10 +635,14 @@ def test_iso_times_are_utc_with_microseconds():
 
 def test_services_atypical_in_the_last_hour_against_the_week_before():
     # 30 orders a day apart, then the last hour: price calculations ten times slower.
-    orders = [complete_order(f"A-{n:02}", offset=n * HOUR, price_seconds=1.0 + n % 3 * 0.1)
-              for n in range(30)]
-    recent = [complete_order(f"A-late{n}", offset=30 * HOUR + n * 60, price_seconds=12.0)
-              for n in range(6)]
+    orders = [
+        complete_order(f"A-{n:02}", offset=n * HOUR, price_seconds=1.0 + n % 3 * 0.1)
+        for n in range(30)
+    ]
+    recent = [
+        complete_order(f"A-late{n}", offset=30 * HOUR + n * 60, price_seconds=12.0)
+        for n in range(6)
+    ]
     src = source_of(*orders, *recent)
     now = T0 + (30 * HOUR + 10 * 60) * S
     atypical = atypical_services_now(src, service_container, now_ns=now)

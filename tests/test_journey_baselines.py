@@ -36,8 +36,13 @@ from tests.journey_support import DAY, GRAPH, HOUR, T0, OrderBuilder, complete_o
 S = 10**9
 # 60 orders over 3 days, cut off on day 4: slow price calculations (anomalies) and orders
 # that took unusual paths (differences from the typical journey).
-SIMULATION = {"orders": 60, "days": 3, "until_days": 4, "seed": 11,
-              "fault_rates": parse_fault_rates(["slow_price=0.15", "lost_message=0.05"])}
+SIMULATION = {
+    "orders": 60,
+    "days": 3,
+    "until_days": 4,
+    "seed": 11,
+    "fault_rates": parse_fault_rates(["slow_price=0.15", "lost_message=0.05"]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,10 +65,15 @@ def refresh(*args) -> str:
 def report(order_id: str, stored_reference: bool = True, source=None):
     config = explorer_config()
     source = source or get_source()
-    return report_for_order(source, order_id, config.graph, config.sla, config.container_of,
-                            names=config.names,
-                            load_reference=stored_references(source.name)
-                            if stored_reference else None)
+    return report_for_order(
+        source,
+        order_id,
+        config.graph,
+        config.sla,
+        config.container_of,
+        names=config.names,
+        load_reference=stored_references(source.name) if stored_reference else None,
+    )
 
 
 def late_order(after_ns: int, seconds: float) -> OrderBuilder:
@@ -91,8 +101,10 @@ def judged_orders() -> list[str]:
 
 
 def test_baseline_and_samples_survive_plain_json():
-    orders = [complete_order(f"A-{n:02}", offset=n * 600, price_seconds=1 + n % 4 * 0.1)
-              for n in range(25)]
+    orders = [
+        complete_order(f"A-{n:02}", offset=n * 600, price_seconds=1 + n % 4 * 0.1)
+        for n in range(25)
+    ]
     slow = complete_order("A-slow", offset=100, price_seconds=30)
     source = MemorySource([t for b in [*orders, slow] for t in b.traces])
     journeys = [journey_for_order(source, o) for o in order_ids(source)]
@@ -107,10 +119,11 @@ def test_baseline_and_samples_survive_plain_json():
     copies = [OrderSample.from_dict(json.loads(json.dumps(s.as_dict()))) for s in samples]
     assert copies == samples
     conformance = check_states(slow_journey, GRAPH, 0)
-    assert (TypicalJourneys.from_samples(copies).compare(slow_journey, conformance, GRAPH)
-            == TypicalJourneys.from_journeys(
-                (j, check_states(j, GRAPH, 0)) for j in journeys).compare(
-                slow_journey, conformance, GRAPH))
+    assert TypicalJourneys.from_samples(copies).compare(
+        slow_journey, conformance, GRAPH
+    ) == TypicalJourneys.from_journeys((j, check_states(j, GRAPH, 0)) for j in journeys).compare(
+        slow_journey, conformance, GRAPH
+    )
 
 
 def test_the_typical_journey_leaves_the_order_itself_out():
@@ -133,14 +146,24 @@ def test_refresh_stores_the_reference_at_the_newest_span(stored):
     now = latest_time_ns(get_source())
     rows = list(BaselineSnapshot.objects.all())
     assert {(r.kind, r.key) for r in rows} == {
-        (BASELINE, ""), (TYPICAL, "retail"), (TYPICAL, "b2b_partner"), (TYPICAL, "vip")}
+        (BASELINE, ""),
+        (TYPICAL, "retail"),
+        (TYPICAL, "b2b_partner"),
+        (TYPICAL, "vip"),
+    }
     assert [(r.source, r.as_of_ns) for r in rows] == [(get_source().name, now)] * 4
-    assert all((r.window_start_ns, r.window_end_ns) == (now - BASELINE_WINDOW_NS, now + 1)
-               for r in rows)
+    assert all(
+        (r.window_start_ns, r.window_end_ns) == (now - BASELINE_WINDOW_NS, now + 1) for r in rows
+    )
     assert "baseline and typical journeys of 3 customer types stored" in output
     # What the refresh stored is what one order's report computes at the same time.
-    computed = reference_at(get_source(), explorer_config().graph, now,
-                            ["retail", "b2b_partner", "vip"], explorer_config().container_of)
+    computed = reference_at(
+        get_source(),
+        explorer_config().graph,
+        now,
+        ["retail", "b2b_partner", "vip"],
+        explorer_config().container_of,
+    )
     loaded = BaselineSnapshot.load_reference(get_source().name, "retail")
     assert loaded.baseline == computed.baseline
     assert loaded.samples == {"retail": computed.samples["retail"]}
@@ -167,8 +190,9 @@ def test_refresh_since_keeps_the_reference_right(stored):
     refresh()
     refresh("--since", "2025-03-04T00:00:00Z")
     for order_id in judged_orders()[:4]:
-        assert (without_reference(report(order_id).as_dict())
-                == without_reference(report(order_id, stored_reference=False).as_dict()))
+        assert without_reference(report(order_id).as_dict()) == without_reference(
+            report(order_id, stored_reference=False).as_dict()
+        )
 
 
 def test_without_a_stored_reference_it_is_computed(stored):
@@ -191,7 +215,8 @@ def test_an_outdated_reference_is_computed_again_and_flagged(stored):
     assert data["reference"]["stored_at"] is None
     assert data["reference"]["outdated"] is not None
     assert without_reference(data) == without_reference(
-        report(order_id, stored_reference=False).as_dict())
+        report(order_id, stored_reference=False).as_dict()
+    )
     out = io.StringIO()
     call_command("journey", order_id, stdout=out)
     assert "is outdated" in out.getvalue()
@@ -249,8 +274,10 @@ def test_an_old_order_is_judged_against_its_own_week(stored):
     last = max(s.end_ns for s in report(order_id).journey.spans)
     assert data["reference"]["to"] == iso(last) and data["reference"]["stored_at"] is None
     assert data["reference"]["outdated"] is None  # the stored one is of now: not outdated
-    assert data["anomalies"] and data["anomalies"] == report(
-        order_id, stored_reference=False).as_dict()["anomalies"]
+    assert (
+        data["anomalies"]
+        and data["anomalies"] == report(order_id, stored_reference=False).as_dict()["anomalies"]
+    )
 
 
 # --- The order page ---------------------------------------------------------------------------

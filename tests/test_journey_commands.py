@@ -25,14 +25,14 @@ def run(*args) -> str:
 
 @pytest.fixture
 def stored():
-    orders = [complete_order(f"A-{n:03}", offset=n * 900, customer_id=f"C-{n % 3}")
-              for n in range(24)]
+    orders = [
+        complete_order(f"A-{n:03}", offset=n * 900, customer_id=f"C-{n % 3}") for n in range(24)
+    ]
     slow = complete_order("A-slow", offset=500, price_seconds=40, customer_id="C-9")
     lost = OrderBuilder("A-lost", customer_id="C-9", customer_type="b2b_partner")
     lost.state("mes-api", "POST /partner/v1/orders", 0, "INITIATED", None)
     lost.state("mes-api", "PUT /partner/v1/orders/{id}/model", 30, "FILE_UPLOADED", "INITIATED")
-    lost.state("mes-api", "POST /partner/v1/orders/{id}/submit", 60, "SUBMITTED",
-               "FILE_UPLOADED")
+    lost.state("mes-api", "POST /partner/v1/orders/{id}/submit", 60, "SUBMITTED", "FILE_UPLOADED")
     lost.state("mes-api", "price", 62, "PRICE_CALCULATED", "SUBMITTED")
     lost.produce("mes-api", 63, destination="orders.priced")
     traces = [t for b in [*orders, slow, lost] for t in b.traces]
@@ -47,8 +47,11 @@ def test_journey_json_has_the_documented_fields(stored):
     assert data["order_id"] == "A-lost" and data["customer_id"] == "C-9"
     assert data["customer_type"] == "b2b_partner"
     assert data["status"] == "lost"  # judged at the newest span in the store, days later
-    assert data["states"][0] == {"state": "INITIATED", "at": "2025-02-19T21:20:00.100000Z",
-                                 "container": "mes_api"}
+    assert data["states"][0] == {
+        "state": "INITIATED",
+        "at": "2025-02-19T21:20:00.100000Z",
+        "container": "mes_api",
+    }
     assert [s["state"] for s in data["states"]][-1] == "PRICE_CALCULATED"
     assert data["violations"] == []
     assert len(data["traces"]) == 5
@@ -90,8 +93,15 @@ def test_journey_of_an_unknown_order_is_empty_with_a_warning(stored):
 def test_orders_lists_every_order_and_filters(stored):
     rows = json.loads(run("orders", "--json"))["orders"]
     assert len(rows) == 26
-    assert set(rows[0]) == {"order_id", "status", "state", "customer_id", "customer_type",
-                            "violations", "anomalous"}
+    assert set(rows[0]) == {
+        "order_id",
+        "status",
+        "state",
+        "customer_id",
+        "customer_type",
+        "violations",
+        "anomalous",
+    }
     by_id = {r["order_id"]: r for r in rows}
     assert by_id["A-lost"]["status"] == "lost" and by_id["A-slow"]["anomalous"]
     assert sum(r["anomalous"] for r in rows) == 1
@@ -111,8 +121,12 @@ def test_orders_sees_violations(stored):
     store_traces(skip.traces)
     rows = json.loads(run("orders", "--json", "--now", "2025-02-19T21:30:00Z"))["orders"]
     row = next(r for r in rows if r["order_id"] == "A-skip")
-    assert row["violations"] == [{"kind": "state_skipped", "detail": "INITIATED -> SUBMITTED "
-                                  "by shop_api skips FILE_UPLOADED"}]
+    assert row["violations"] == [
+        {
+            "kind": "state_skipped",
+            "detail": "INITIATED -> SUBMITTED by shop_api skips FILE_UPLOADED",
+        }
+    ]
     assert row["status"] == "in_progress"
 
 
@@ -120,8 +134,9 @@ def test_store_finds_consumer_traces_without_the_order_through_their_links():
     order = OrderBuilder("A-1")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
     producer = order.produce("shop-api", 10)
-    consumer = order.consume("mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED",
-                             with_order=False)
+    consumer = order.consume(
+        "mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED", with_order=False
+    )
     store_traces(order.traces)
     source = StoreSource()
     assert source.linking_traces(producer.trace_id) == [consumer.trace_id]
@@ -134,7 +149,8 @@ def test_store_finds_consumer_traces_without_the_order_through_their_links():
     store_traces(order.traces)
     assert source.linking_traces(producer.trace_id) == [consumer.trace_id]
     assert [t.trace_id for t in source.get_traces([consumer.trace_id, "nope"])] == [
-        consumer.trace_id]
+        consumer.trace_id
+    ]
 
 
 def test_unknown_source_is_a_clear_error(stored):

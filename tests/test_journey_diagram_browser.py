@@ -15,8 +15,10 @@ from tests.browser_support import ARTIFACTS, log_in, screenshot
 from tests.test_web_browser import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-STOP_WORDS = {"en": {"lost": "never consumed", "stuck": "waiting", "complete": "finished"},
-              "ru": {"lost": "не получено", "stuck": "ждёт", "complete": "завершён"}}
+STOP_WORDS = {
+    "en": {"lost": "never consumed", "stuck": "waiting", "complete": "finished"},
+    "ru": {"lost": "не получено", "stuck": "ждёт", "complete": "завершён"},
+}
 
 
 @pytest.fixture
@@ -25,9 +27,24 @@ def simulated(transactional_db, tmp_path):
 
     reset_caches()
     folder = tmp_path / "traces"
-    call_command("simulate", "--orders", "150", "--days", "12", "--until-days", "12", "--seed", "7",
-                 "--fault-rate", "lost_message=0.06", "--fault-rate", "slow_price=0.1",
-                 "--out", str(folder), stdout=io.StringIO())
+    call_command(
+        "simulate",
+        "--orders",
+        "150",
+        "--days",
+        "12",
+        "--until-days",
+        "12",
+        "--seed",
+        "7",
+        "--fault-rate",
+        "lost_message=0.06",
+        "--fault-rate",
+        "slow_price=0.1",
+        "--out",
+        str(folder),
+        stdout=io.StringIO(),
+    )
     call_command("ingest", str(folder), stdout=io.StringIO())
     call_command("orders", "--refresh", stdout=io.StringIO())
     call_command("tours", "import", "--shipped", stdout=io.StringIO())
@@ -79,7 +96,8 @@ def test_journey_diagram_in_two_languages_with_playback(page, live_server, simul
             assert _text_px(page) >= 11, (lang, kind)
             screenshot(page, f"journey-{kind}-{lang}")
             page.locator("#journey-figure").screenshot(
-                path=str(ARTIFACTS / f"journey-{kind}-{lang}-diagram.png"))
+                path=str(ARTIFACTS / f"journey-{kind}-{lang}-diagram.png")
+            )
     # playback: buttons, the slider, keys and a link; the sentence is announced
     order = simulated["busy"]
     page.goto(f"{live_server.url}/orders/{order}/")
@@ -132,8 +150,7 @@ def test_tour_panel_marks_where_the_example_order_stopped(page, live_server, sim
     page.goto(f"{live_server.url}/tours/stuck-order/{last}/")
     figure = page.locator(".tour-figure svg")
     assert figure.locator(".journey-stop").count() >= 1
-    scale = page.evaluate("() => document.querySelector('.tour-figure svg text')"
-                          ".getScreenCTM().a")
+    scale = page.evaluate("() => document.querySelector('.tour-figure svg text').getScreenCTM().a")
     assert 9 * scale >= 11  # zoomed in on the step's element
     screenshot(page, "tour-panel-stuck-680")
     assert serious_violations(page) == []

@@ -22,12 +22,11 @@ def test_stuck_order_in_russian_names_everything(client, login_as, stored):  # n
     body = text(client.get(reverse("web:order", args=["A-100002"])))
     assert "застрял" in body and "B2B-партнёр" in body
     assert ">stuck<" not in body and ">b2b_partner<" not in body
-    svg = body[body.index("<svg"):body.index("</svg>")]
+    svg = body[body.index("<svg") : body.index("</svg>")]
     assert "Легенда" in svg and "[Контейнер: C#]" in svg and "[Человек]" in svg
     stop = re.search(r'<g id="el-mes_api" class="[^"]*journey-stop[^"]*journey-stuck', svg)
     assert stop and "ждёт" in svg
-    filtered = text(client.get(reverse("web:order", args=["A-100002"]),
-                               {"container": "mes_api"}))
+    filtered = text(client.get(reverse("web:order", args=["A-100002"]), {"container": "mes_api"}))
     heading = filtered.split('id="timeline"')[1].split("</h2>")[0]
     assert "MES API" in heading and "mes_api" not in heading
 
@@ -53,16 +52,19 @@ def test_download_is_the_diagram_the_page_shows(client, login_as, stored):  # no
     client.cookies["django_language"] = "ru"
     body = text(client.get(reverse("web:order", args=["A-100002"])))
     download = client.get(reverse("web:journey_svg", args=["A-100002"])).content.decode()
-    assert download[download.index("<svg"):] in body
+    assert download[download.index("<svg") :] in body
 
 
 def test_lost_message_is_a_cut_edge_out_of_the_queue(model):
-    overlay = Overlay(steps=[Step(1, "mes_api", "queue", "publish orders.priced", 2_000_000)],
-                      stops=[Stop("lost", "queue", "orders.priced: never consumed since 05.03",
-                                  "crm_api")], dimmed=True)
+    overlay = Overlay(
+        steps=[Step(1, "mes_api", "queue", "publish orders.priced", 2_000_000)],
+        stops=[Stop("lost", "queue", "orders.priced: never consumed since 05.03", "crm_api")],
+        dimmed=True,
+    )
     root = render.ET.fromstring(render.render_svg(model, overlay))  # noqa: S314
-    lost = [g for g in root.iter(f"{{{render.SVG_NS}}}g")
-            if "journey-lost" in (g.get("class") or "")]
+    lost = [
+        g for g in root.iter(f"{{{render.SVG_NS}}}g") if "journey-lost" in (g.get("class") or "")
+    ]
     assert len(lost) == 1 and "journey-stop" in lost[0].get("class")
     assert (lost[0].get("data-source"), lost[0].get("data-target")) == ("el-queue", "el-crm_api")
     line = lost[0].find(f"{{{render.SVG_NS}}}path")
@@ -76,10 +78,19 @@ def _with_database_call(builder: OrderBuilder, at: float) -> OrderBuilder:
     """The order's creation also writes to the shop's database (a CLIENT span to shop_db)."""
     trace = builder.state("shop-api", "POST /api/orders", at, "INITIATED", None)
     root = trace.spans[0]
-    trace.spans.append(Span(root.trace_id, root.span_id + "-db", root.span_id, "INSERT orders",
-                            SpanKind.CLIENT, root.start_ns + 1000, root.start_ns + 2000,
-                            root.resource, {"db.system.name": "postgresql",
-                                            "db.namespace": "shop"}))
+    trace.spans.append(
+        Span(
+            root.trace_id,
+            root.span_id + "-db",
+            root.span_id,
+            "INSERT orders",
+            SpanKind.CLIENT,
+            root.start_ns + 1000,
+            root.start_ns + 2000,
+            root.resource,
+            {"db.system.name": "postgresql", "db.namespace": "shop"},
+        )
+    )
     return builder
 
 
@@ -91,10 +102,12 @@ def typical_orders(db):
     for n in range(7):
         order = OrderBuilder(f"A-3000{n:02d}", f"C-3{n:04d}", "retail")
         _with_database_call(order, n * 900)
-        order.state("shop-api", "PUT /api/orders/{id}/model", n * 900 + 60, "FILE_UPLOADED",
-                    "INITIATED")
-        order.state("shop-api", "POST /api/orders/{id}/submit", n * 900 + 120, "SUBMITTED",
-                    "FILE_UPLOADED")
+        order.state(
+            "shop-api", "PUT /api/orders/{id}/model", n * 900 + 60, "FILE_UPLOADED", "INITIATED"
+        )
+        order.state(
+            "shop-api", "POST /api/orders/{id}/submit", n * 900 + 120, "SUBMITTED", "FILE_UPLOADED"
+        )
         orders.append(order)
     odd = OrderBuilder("A-300099", "C-39999", "retail")
     odd.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -107,20 +120,26 @@ def typical_orders(db):
 
 def _typical_edges(svg: str) -> set[tuple[str, str]]:
     root = render.ET.fromstring(svg)  # noqa: S314
-    return {(g.get("data-source"), g.get("data-target")) for g in root.iter(f"{{{render.SVG_NS}}}g")
-            if "c4-typical" in (g.get("class") or "").split()}
+    return {
+        (g.get("data-source"), g.get("data-target"))
+        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        if "c4-typical" in (g.get("class") or "").split()
+    }
 
 
 def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_orders):
     login_as("analyst")
     body = text(client.get(reverse("web:order", args=["A-300099"])))
-    svg = body[body.index("<svg"):body.index("</svg>") + 6]
+    svg = body[body.index("<svg") : body.index("</svg>") + 6]
     edges = _typical_edges(svg)
     # the other retail orders all wrote to the shop's database; this one never did
     assert edges == {("el-shop_api", "el-shop_db")}
     root = render.ET.fromstring(svg)  # noqa: S314
-    group = next(g for g in root.iter(f"{{{render.SVG_NS}}}g")
-                 if "c4-typical" in (g.get("class") or "").split())
+    group = next(
+        g
+        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        if "c4-typical" in (g.get("class") or "").split()
+    )
     paths = list(group.iter(f"{{{render.SVG_NS}}}path"))
     under = [p for p in paths if p.get("class") == "c4-typical-under"]
     assert len(under) == 1 and under[0].get("visibility") == "hidden"  # until the toggle
@@ -130,11 +149,14 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
     assert typical and "c4-step" not in typical.group(0)
     assert 'id="typical-toggle"' in body and "the path most typical" in body
     # what it did differently stays listed, placed on the diagram for the toggle to highlight
-    extra = re.search(r'<li class="diff-extra" data-kind="extra" data-steps="[^"]*" '
-                      r'data-element="el-shop_api">.*?virus-scan', body)
+    extra = re.search(
+        r'<li class="diff-extra" data-kind="extra" data-steps="[^"]*" '
+        r'data-element="el-shop_api">.*?virus-scan',
+        body,
+    )
     assert extra
     download = client.get(reverse("web:journey_svg", args=["A-300099"])).content.decode()
-    assert download[download.index("<svg"):] in body
+    assert download[download.index("<svg") :] in body
 
 
 def test_no_typical_path_without_enough_orders_of_the_type(client, login_as, stored):  # noqa: F811
@@ -155,6 +177,7 @@ def test_typical_path_keeps_relationships_most_samples_used(db):
     wrote = journey(_with_database_call(OrderBuilder("A-1"), 0))
     alone = journey(complete_order("A-2"))  # no database call; publishes (undocumented)
     assert typical_path([wrote, wrote, alone], config.model, config.mapping) == {
-        ("shop_api", "shop_db")}
+        ("shop_api", "shop_db")
+    }
     assert typical_path([wrote, alone, alone], config.model, config.mapping) == set()
     assert typical_path([], config.model, config.mapping) == set()

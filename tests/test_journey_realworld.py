@@ -14,11 +14,32 @@ BUSINESS = ["order.id", "customer.id", "customer.type"]
 MS = S // 1000
 
 
-def span(trace_id, span_id, parent, name, start_ms, duration_ms, *, service="mes-api",
-         kind=SpanKind.INTERNAL, attributes=None, links=()):
+def span(
+    trace_id,
+    span_id,
+    parent,
+    name,
+    start_ms,
+    duration_ms,
+    *,
+    service="mes-api",
+    kind=SpanKind.INTERNAL,
+    attributes=None,
+    links=(),
+):
     start = T0 + start_ms * MS
-    return Span(trace_id, span_id, parent, name, kind, start, start + duration_ms * MS,
-                resource(service), dict(attributes or {}), links=list(links))
+    return Span(
+        trace_id,
+        span_id,
+        parent,
+        name,
+        kind,
+        start,
+        start + duration_ms * MS,
+        resource(service),
+        dict(attributes or {}),
+        links=list(links),
+    )
 
 
 def source(*traces):
@@ -27,23 +48,54 @@ def source(*traces):
 
 # --- linked consumers ---------------------------------------------------------------------
 
+
 def shared_batch():
     """One trace publishing for two orders: the producer carries B's order.id; A has a step."""
-    return Trace("batch", [
-        span("batch", "root", None, "nightly batch", 0, 100, kind=SpanKind.SERVER),
-        span("batch", "a-step", "root", "repack", 1, 10, attributes={"order.id": "A"}),
-        span("batch", "b-send", "root", "orders publish", 20, 5, kind=SpanKind.PRODUCER,
-             attributes={"order.id": "B", "messaging.destination.name": "orders"}),
-    ])
+    return Trace(
+        "batch",
+        [
+            span("batch", "root", None, "nightly batch", 0, 100, kind=SpanKind.SERVER),
+            span("batch", "a-step", "root", "repack", 1, 10, attributes={"order.id": "A"}),
+            span(
+                "batch",
+                "b-send",
+                "root",
+                "orders publish",
+                20,
+                5,
+                kind=SpanKind.PRODUCER,
+                attributes={"order.id": "B", "messaging.destination.name": "orders"},
+            ),
+        ],
+    )
 
 
 def consumer(trace_id, producer_trace, producer_span):
-    return Trace(trace_id, [
-        span(trace_id, f"{trace_id}-c", None, "orders process", 200, 30, service="crm-api",
-             kind=SpanKind.CONSUMER, links=[Link(producer_trace, producer_span)]),
-        span(trace_id, f"{trace_id}-db", f"{trace_id}-c", "UPDATE orders", 205, 10,
-             service="crm-api"),
-    ])
+    return Trace(
+        trace_id,
+        [
+            span(
+                trace_id,
+                f"{trace_id}-c",
+                None,
+                "orders process",
+                200,
+                30,
+                service="crm-api",
+                kind=SpanKind.CONSUMER,
+                links=[Link(producer_trace, producer_span)],
+            ),
+            span(
+                trace_id,
+                f"{trace_id}-db",
+                f"{trace_id}-c",
+                "UPDATE orders",
+                205,
+                10,
+                service="crm-api",
+            ),
+        ],
+    )
 
 
 def test_a_consumer_joins_only_the_order_of_the_producer_it_links_to():
@@ -56,19 +108,43 @@ def test_a_consumer_joins_only_the_order_of_the_producer_it_links_to():
 
 
 def test_a_consumer_joins_through_a_producer_whose_ancestor_has_the_order():
-    producer_trace = Trace("p", [
-        span("p", "srv", None, "POST /orders/{id}/submit", 0, 50, kind=SpanKind.SERVER,
-             attributes={"order.id": "A"}),
-        span("p", "pub", "srv", "orders publish", 10, 5, kind=SpanKind.PRODUCER),
-    ])
+    producer_trace = Trace(
+        "p",
+        [
+            span(
+                "p",
+                "srv",
+                None,
+                "POST /orders/{id}/submit",
+                0,
+                50,
+                kind=SpanKind.SERVER,
+                attributes={"order.id": "A"},
+            ),
+            span("p", "pub", "srv", "orders publish", 10, 5, kind=SpanKind.PRODUCER),
+        ],
+    )
     journey = journey_for_order(source(producer_trace, consumer("cons", "p", "pub")), "A")
     assert "cons" in journey.trace_ids
     assert {s.span_id for s in journey.spans} == {"srv", "pub", "cons-c", "cons-db"}
 
 
 def test_consumers_of_consumers_follow_the_chain():
-    producer_trace = Trace("p", [span("p", "pub", None, "orders publish", 0, 5,
-                                      kind=SpanKind.PRODUCER, attributes={"order.id": "A"})])
+    producer_trace = Trace(
+        "p",
+        [
+            span(
+                "p",
+                "pub",
+                None,
+                "orders publish",
+                0,
+                5,
+                kind=SpanKind.PRODUCER,
+                attributes={"order.id": "A"},
+            )
+        ],
+    )
     first = consumer("c1", "p", "pub")
     second = consumer("c2", "c1", "c1-db")
     unrelated = consumer("c3", "elsewhere", "x")
@@ -78,28 +154,91 @@ def test_consumers_of_consumers_follow_the_chain():
 
 # --- operation identity -------------------------------------------------------------------
 
+
 def http_post(n, route, duration_ms):
-    return span(f"t{route}{n}", "s", None, "HTTP POST", n, duration_ms, service="shop",
-                kind=SpanKind.CLIENT,
-                attributes={"http.request.method": "POST", "http.route": route})
+    return span(
+        f"t{route}{n}",
+        "s",
+        None,
+        "HTTP POST",
+        n,
+        duration_ms,
+        service="shop",
+        kind=SpanKind.CLIENT,
+        attributes={"http.request.method": "POST", "http.route": route},
+    )
 
 
 def test_generic_span_names_get_a_stable_operation_identity():
     assert operation_of(http_post(0, "/cart", 1)) == "POST /cart"
-    assert operation_of(span("t", "s", None, "GET", 0, 1,
-                             attributes={"http.method": "GET", "url.template": "/items/{id}"})
-                        ) == "GET /items/{id}"
-    assert operation_of(span("t", "s", None, "SELECT", 0, 1, attributes={
-        "db.operation.name": "SELECT", "db.collection.name": "orders"})) == "SELECT orders"
-    assert operation_of(span("t", "s", None, "postgresql", 0, 1, attributes={
-        "db.system": "postgresql", "db.operation": "INSERT", "db.sql.table": "items"})
-    ) == "INSERT items"
-    assert operation_of(span("t", "s", None, "publish", 0, 1, kind=SpanKind.PRODUCER,
-                             attributes={"messaging.destination.name": "orders.submitted"})
-                        ) == "orders.submitted publish"
+    assert (
+        operation_of(
+            span(
+                "t",
+                "s",
+                None,
+                "GET",
+                0,
+                1,
+                attributes={"http.method": "GET", "url.template": "/items/{id}"},
+            )
+        )
+        == "GET /items/{id}"
+    )
+    assert (
+        operation_of(
+            span(
+                "t",
+                "s",
+                None,
+                "SELECT",
+                0,
+                1,
+                attributes={"db.operation.name": "SELECT", "db.collection.name": "orders"},
+            )
+        )
+        == "SELECT orders"
+    )
+    assert (
+        operation_of(
+            span(
+                "t",
+                "s",
+                None,
+                "postgresql",
+                0,
+                1,
+                attributes={
+                    "db.system": "postgresql",
+                    "db.operation": "INSERT",
+                    "db.sql.table": "items",
+                },
+            )
+        )
+        == "INSERT items"
+    )
+    assert (
+        operation_of(
+            span(
+                "t",
+                "s",
+                None,
+                "publish",
+                0,
+                1,
+                kind=SpanKind.PRODUCER,
+                attributes={"messaging.destination.name": "orders.submitted"},
+            )
+        )
+        == "orders.submitted publish"
+    )
     # a specific name stays, and a generic one without attributes too
-    assert operation_of(span("t", "s", None, "POST /api/orders", 0, 1, attributes={
-        "http.route": "/api/orders"})) == "POST /api/orders"
+    assert (
+        operation_of(
+            span("t", "s", None, "POST /api/orders", 0, 1, attributes={"http.route": "/api/orders"})
+        )
+        == "POST /api/orders"
+    )
     assert operation_of(span("t", "s", None, "HTTP POST", 0, 1)) == "HTTP POST"
 
 
@@ -112,41 +251,69 @@ def test_baselines_of_one_generic_name_are_split_by_route():
     slow_cart = http_post(98, "/cart", 400)
     found = baseline.anomalies([("shop", clean_checkout), ("shop", slow_cart)])
     assert [(a.span_id, a.trace_id, a.operation) for a in found] == [
-        ("s", slow_cart.trace_id, "POST /cart")]
+        ("s", slow_cart.trace_id, "POST /cart")
+    ]
 
 
 # --- a slow span shared by several orders ------------------------------------------------
 
+
 def webhook_batch(slow_order):
-    spans = [span("hook", "batch", None, "carrier webhook", 0, 900, service="crm-api",
-                  kind=SpanKind.SERVER)]
+    spans = [
+        span(
+            "hook",
+            "batch",
+            None,
+            "carrier webhook",
+            0,
+            900,
+            service="crm-api",
+            kind=SpanKind.SERVER,
+        )
+    ]
     for n, order in enumerate("AB"):
-        spans.append(span("hook", f"close-{order}", "batch", "close order", 1 + n,
-                          800 if order == slow_order else 20, service="crm-api",
-                          attributes={"order.id": order}))
+        spans.append(
+            span(
+                "hook",
+                f"close-{order}",
+                "batch",
+                "close order",
+                1 + n,
+                800 if order == slow_order else 20,
+                service="crm-api",
+                attributes={"order.id": order},
+            )
+        )
     return Trace("hook", spans)
 
 
 def test_a_slow_shared_span_is_attributed_to_the_order_whose_own_spans_are_slow():
     history = []
     for n in range(30):  # the usual: a quick webhook, quick closes
-        history += [("crm_api", span(f"h{n}", "b", None, "carrier webhook", n, 60,
-                                     kind=SpanKind.SERVER)),
-                    ("crm_api", span(f"h{n}", "c", "b", "close order", n, 20 + n % 3))]
+        history += [
+            ("crm_api", span(f"h{n}", "b", None, "carrier webhook", n, 60, kind=SpanKind.SERVER)),
+            ("crm_api", span(f"h{n}", "c", "b", "close order", n, 20 + n % 3)),
+        ]
     baseline = Baseline.from_spans(history)
     batch = webhook_batch(slow_order="A")
     anomalous = {}
     for order in "AB":
         journey = assemble(order, [batch])
         assert ("hook", "batch") in journey.shared
-        found = own_anomalies(journey, baseline.anomalies(
-            (journey.container(s), s) for s in journey.spans))
+        found = own_anomalies(
+            journey, baseline.anomalies((journey.container(s), s) for s in journey.spans)
+        )
         anomalous[order] = {a.span_id for a in found}
     assert anomalous == {"A": {"batch", "close-A"}, "B": set()}
 
 
 def test_a_slow_span_of_a_trace_of_one_order_is_not_shared():
-    trace = Trace("t", [span("t", "root", None, "carrier webhook", 0, 900, kind=SpanKind.SERVER),
-                        span("t", "c", "root", "close order", 1, 20, attributes={"order.id": "A"})])
+    trace = Trace(
+        "t",
+        [
+            span("t", "root", None, "carrier webhook", 0, 900, kind=SpanKind.SERVER),
+            span("t", "c", "root", "close order", 1, 20, attributes={"order.id": "A"}),
+        ],
+    )
     journey = assemble("A", [trace])
     assert journey.shared == set()

@@ -25,8 +25,13 @@ from tests.journey_support import DAY, HOUR, OrderBuilder
 S = 10**9
 # 80 orders over 5 days, cut off at the end of day 9: stuck, lost, anomalous and in-progress
 # orders (found by the explorer; the test reads the truth file only to check it).
-SIMULATION = {"orders": 80, "days": 5, "until_days": 9, "seed": 5,
-              "fault_rates": parse_fault_rates(["lost_message=0.04", "slow_price=0.06"])}
+SIMULATION = {
+    "orders": 80,
+    "days": 5,
+    "until_days": 9,
+    "seed": 5,
+    "fault_rates": parse_fault_rates(["lost_message=0.04", "slow_price=0.06"]),
+}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +54,9 @@ def refresh(*args) -> str:
 
 def reports():
     config = explorer_config()
-    return report_orders(get_source(), config.graph, config.sla, config.container_of,
-                         names=config.names)
+    return report_orders(
+        get_source(), config.graph, config.sla, config.container_of, names=config.names
+    )
 
 
 # --- The snapshot ---------------------------------------------------------------------------
@@ -69,15 +75,16 @@ def test_refresh_stores_what_report_orders_says(stored):
         assert row.state == (report.conformance.state or "")
         assert row.violations == [v.as_dict() for v in report.conformance.violations]
         assert row.anomalous == report.anomalous
-        assert (row.customer_id, row.customer_type) == (report.journey.customer_id,
-                                                        report.journey.customer_type)
+        assert (row.customer_id, row.customer_type) == (
+            report.journey.customer_id,
+            report.journey.customer_type,
+        )
         assert row.channel == stored["orders"][order_id]["source"]
     statuses = {r.status for r in expected.values()}
     assert {STUCK, LOST, IN_PROGRESS, COMPLETE} <= statuses
     assert f"{SIMULATION['orders']} order statuses stored" in output
     # The truth agrees: the lost and the slow-priced orders are listed as such.
-    assert set(stored["faults"]["lost_message"]) == {o for o, r in rows.items()
-                                                     if r.status == LOST}
+    assert set(stored["faults"]["lost_message"]) == {o for o, r in rows.items() if r.status == LOST}
     assert set(stored["faults"]["slow_price"]) <= {o for o, r in rows.items() if r.anomalous}
 
 
@@ -90,7 +97,8 @@ def test_bulk_read_assembles_the_journeys_the_source_gives(stored):
         many = journey_for_order(bulk, order_id)
         assert many.trace_ids == one.trace_ids
         assert [(s.trace_id, s.span_id) for s in many.spans] == [
-            (s.trace_id, s.span_id) for s in one.spans]
+            (s.trace_id, s.span_id) for s in one.spans
+        ]
         assert many.warnings == one.warnings
 
 
@@ -99,8 +107,9 @@ def test_refreshing_again_updates_rows_and_removes_orders_gone_from_the_source(s
     some = OrderStatus.objects.get(order_id="A-100001")
     right = (some.status, some.state)
     OrderStatus.objects.filter(pk=some.pk).update(status=LOST, state="NOWHERE")
-    OrderStatus.objects.create(order_id="A-999999", status=STUCK, as_of_ns=0,
-                               computed_at=some.computed_at)
+    OrderStatus.objects.create(
+        order_id="A-999999", status=STUCK, as_of_ns=0, computed_at=some.computed_at
+    )
     refresh()
     assert OrderStatus.objects.count() == SIMULATION["orders"]
     again = OrderStatus.objects.get(order_id="A-100001")
@@ -119,8 +128,9 @@ def test_refresh_since_a_time_touches_only_orders_whose_spans_arrived_since(db, 
     recent = set(order_ids(get_source(), (cut, None)))
     assert 0 < len(recent) < SIMULATION["orders"]
     assert f"{len(recent)} order statuses stored" in output
-    assert set(OrderStatus.objects.exclude(state="OLD").values_list("order_id", flat=True)) \
-        == recent
+    assert (
+        set(OrderStatus.objects.exclude(state="OLD").values_list("order_id", flat=True)) == recent
+    )
     assert OrderStatus.objects.count() == SIMULATION["orders"]  # the others stay
 
 
@@ -152,8 +162,7 @@ def waiting_order(order_id: str = "A-100002") -> OrderBuilder:
     """A partner order whose file was uploaded at T0 + 30 s: stuck 3 days later."""
     order = OrderBuilder(order_id, "C-00777", "b2b_partner")
     order.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    order.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
-                "INITIATED")
+    order.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
     return order
 
 
@@ -174,12 +183,16 @@ def test_stuck_is_decided_when_the_snapshot_is_read(db, client, login_as):
     store_traces(later_order("A-100004", 4 * DAY).traces)
     now = latest_time_ns(get_source())
     assert list(OrderStatus.objects.stuck_at(now).values_list("order_id", flat=True)) == [
-        "A-100002"]
-    assert not OrderStatus.objects.with_status_at(IN_PROGRESS, now).filter(
-        order_id="A-100002").exists()
+        "A-100002"
+    ]
+    assert (
+        not OrderStatus.objects.with_status_at(IN_PROGRESS, now)
+        .filter(order_id="A-100002")
+        .exists()
+    )
     login_as("analyst")
     body = client.get(reverse("web:home")).content.decode()
-    stuck = body[body.index("order-list stuck"):body.index("order-list lost")]
+    stuck = body[body.index("order-list stuck") : body.index("order-list lost")]
     assert "/orders/A-100002/" in stuck and "A-100003" not in stuck
     assert "waiting 4 d, limit 3 d" in stuck
 
@@ -194,8 +207,7 @@ def test_an_in_flight_message_becomes_lost_without_a_refresh(db):
     assert row.status == IN_PROGRESS and row.in_flight_since_ns is not None
     store_traces(later_order("A-100006", HOUR).traces)
     now = latest_time_ns(get_source())
-    assert list(OrderStatus.objects.lost_at(now).values_list("order_id", flat=True)) == [
-        "A-100005"]
+    assert list(OrderStatus.objects.lost_at(now).values_list("order_id", flat=True)) == ["A-100005"]
     assert not OrderStatus.objects.stuck_at(now).filter(order_id="A-100005").exists()
 
 
@@ -204,16 +216,23 @@ def test_an_in_flight_message_becomes_lost_without_a_refresh(db):
 
 def listed(body: str, kind: str) -> str:
     start = body.index(f"order-list {kind}")
-    return body[start:body.index("</div>", start)]
+    return body[start : body.index("</div>", start)]
 
 
 def test_home_lists_stuck_lost_and_anomalous_orders_of_the_simulation(stored, client, login_as):
     refresh()
     now = latest_time_ns(get_source())
-    expected = {kind: list(OrderStatus.objects.with_status_at(kind, now).newest_first()
-                           .values_list("order_id", flat=True)) for kind in (STUCK, LOST)}
-    expected["anomalous"] = list(OrderStatus.objects.anomalous().newest_first()
-                                 .values_list("order_id", flat=True))
+    expected = {
+        kind: list(
+            OrderStatus.objects.with_status_at(kind, now)
+            .newest_first()
+            .values_list("order_id", flat=True)
+        )
+        for kind in (STUCK, LOST)
+    }
+    expected["anomalous"] = list(
+        OrderStatus.objects.anomalous().newest_first().values_list("order_id", flat=True)
+    )
     assert all(expected.values())
     login_as("analyst")
     body = client.get(reverse("web:home")).content.decode()
@@ -252,8 +271,15 @@ def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
     assert "order-list stuck" not in client.get(reverse("web:home")).content.decode()
 
 
-@pytest.mark.parametrize("params", [{"status": "<script>"}, {"page": "-1"}, {"page": "x" * 50},
-                                    {"status": "lost", "page": "99999"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"status": "<script>"},
+        {"page": "-1"},
+        {"page": "x" * 50},
+        {"status": "lost", "page": "99999"},
+    ],
+)
 def test_the_order_list_takes_any_parameters(stored, client, login_as, params):
     refresh()
     login_as("analyst")

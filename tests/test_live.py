@@ -28,16 +28,25 @@ from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file
 from tests.journey_support import DAY, HOUR, T0, OrderBuilder, S, complete_order
 
-SIMULATION = {"orders": 60, "days": 4, "until_days": 8, "seed": 11,
-              "fault_rates": parse_fault_rates(["lost_message=0.05", "slow_price=0.05"])}
+SIMULATION = {
+    "orders": 60,
+    "days": 4,
+    "until_days": 8,
+    "seed": 11,
+    "fault_rates": parse_fault_rates(["lost_message=0.05", "slow_price=0.05"]),
+}
 
 
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
     simulate(SimulationConfig(out=tmp / "out", truth=tmp / "truth.json", **SIMULATION))
-    traces = [t for path in sorted((tmp / "out").iterdir())
-              for result in iter_file(path) for t in result.traces]
+    traces = [
+        t
+        for path in sorted((tmp / "out").iterdir())
+        for result in iter_file(path)
+        for t in result.traces
+    ]
     return traces, json.loads((tmp / "truth.json").read_text())
 
 
@@ -77,15 +86,23 @@ def iso_ns(ns: int) -> str:
 def judged() -> dict[str, tuple]:
     """What report_orders says of every order now: status, state, violations."""
     config = explorer_config()
-    return {r.journey.order_id: (r.status, r.conformance.state or "",
-                                 [v.as_dict() for v in r.conformance.violations])
-            for r in report_orders(get_source(), config.graph, config.sla,
-                                   config.container_of, names=config.names)}
+    return {
+        r.journey.order_id: (
+            r.status,
+            r.conformance.state or "",
+            [v.as_dict() for v in r.conformance.violations],
+        )
+        for r in report_orders(
+            get_source(), config.graph, config.sla, config.container_of, names=config.names
+        )
+    }
 
 
 def stored(now_ns: int) -> dict[str, tuple]:
-    return {row.order_id: (row.status_at(now_ns), row.state, row.violations)
-            for row in OrderStatus.objects.all()}
+    return {
+        row.order_id: (row.status_at(now_ns), row.state, row.violations)
+        for row in OrderStatus.objects.all()
+    }
 
 
 @pytest.fixture
@@ -145,12 +162,15 @@ def test_mark_changed_keeps_the_latest_arrival_and_settling_spares_newer_marks(d
     assert live.mark_changed(["A-1", "A-2", "", "A-1"], 100) == 2
     live.mark_changed(["A-1"], 50)  # older: changes nothing
     assert dict(OrderArrival.objects.values_list("order_id", "arrived_ns")) == {
-        "A-1": 100, "A-2": 100}
+        "A-1": 100,
+        "A-2": 100,
+    }
     read = dict(OrderArrival.objects.values_list("order_id", "arrived_ns"))
     live.mark_changed(["A-2"], 200)  # arrives while A-1 and A-2 are computed
     live.settle(read)
-    assert set(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) \
-        == {"A-2"}
+    assert set(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == {
+        "A-2"
+    }
     assert live.orders_arrived_since(150) == ["A-2"]
     assert live.mark_changed(["x" * 300], 300) == 1
     assert OrderArrival.objects.filter(order_id="x" * 200).exists()
@@ -162,12 +182,14 @@ def test_a_consumer_trace_without_order_id_marks_its_order_through_the_link(db):
     store_traces(order.traces)
     assert live.collect_arrivals() == 1
     OrderArrival.objects.update(pending=False)
-    consumer = order.consume("mes-api", 5, producer, "PRICE_CALCULATED", "SUBMITTED",
-                             with_order=False)
+    consumer = order.consume(
+        "mes-api", 5, producer, "PRICE_CALCULATED", "SUBMITTED", with_order=False
+    )
     store_traces([consumer])
     assert live.collect_arrivals() == 1
-    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) \
-        == ["A-7"]
+    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == [
+        "A-7"
+    ]
     # Storing the same spans again is no arrival.
     store_traces([consumer])
     assert live.collect_arrivals() == 0
@@ -188,8 +210,10 @@ def test_time_passing_makes_orders_stuck_and_lost_without_a_new_span(db):
     store_traces([*waiting.traces, *sent.traces])
     first = live.run_cycle(get_source(), config)
     assert first.recomputed == 2 and first.rejudged == 0
-    assert {c.order_id: c.after for c in first.changes} == {"A-10": IN_PROGRESS,
-                                                             "A-11": IN_PROGRESS}
+    assert {c.order_id: c.after for c in first.changes} == {
+        "A-10": IN_PROGRESS,
+        "A-11": IN_PROGRESS,
+    }
     # Only another order's spans arrive; time passes for A-10 and A-11.
     later = complete_order("A-12", offset=3 * DAY)
     store_traces(later.traces)
@@ -200,7 +224,10 @@ def test_time_passing_makes_orders_stuck_and_lost_without_a_new_span(db):
     assert second.rejudged == 2
     rows = {row.order_id: row for row in OrderStatus.objects.all()}
     assert (rows["A-10"].status, rows["A-11"].status, rows["A-12"].status) == (
-        STUCK, LOST, COMPLETE)
+        STUCK,
+        LOST,
+        COMPLETE,
+    )
     assert rows["A-10"].as_of_ns == second.now_ns
     # What the stored rows say is what a full judgement says.
     assert {o: v[0] for o, v in judged().items()} == {o: r.status for o, r in rows.items()}
@@ -280,8 +307,14 @@ def test_watch_runs_until_sigterm_or_sigint_in_a_real_process(tmp_path, signum):
     env = {"EXPLORER_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
     manage = [sys.executable, str(root / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0", "--skip-checks"], env=env, check=True, cwd=root)
-    watch = subprocess.Popen([*manage, "watch", "--interval", "0.1"], env=env, cwd=root,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watch = subprocess.Popen(
+        [*manage, "watch", "--interval", "0.1"],
+        env=env,
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "watching embedded" in watch.stdout.readline()
         assert "no spans in the source yet" in watch.stdout.readline()  # a cycle ran

@@ -17,8 +17,9 @@ TRACE_ID = "ab" * 16
 
 
 def record(message="hello", exc=None, **extra) -> logging.LogRecord:
-    made = log.makeRecord("explorer.test", logging.ERROR, __file__, 1, message, (),
-                          exc, extra=extra)
+    made = log.makeRecord(
+        "explorer.test", logging.ERROR, __file__, 1, message, (), exc, extra=extra
+    )
     return made
 
 
@@ -55,18 +56,27 @@ def test_each_request_gets_an_id_in_its_response(client):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("given, kept", [("proxy-42.abc", True), ("bad id\n<script>", False),
-                                         ("x" * 65, False)])
+@pytest.mark.parametrize(
+    "given, kept", [("proxy-42.abc", True), ("bad id\n<script>", False), ("x" * 65, False)]
+)
 def test_a_sane_incoming_request_id_is_kept(client, given, kept):
     response = client.get(reverse("accounts:login"), HTTP_X_REQUEST_ID=given)
     assert (response[REQUEST_ID_HEADER] == given) is kept
 
 
 def test_an_unanswering_backend_is_logged_with_traceback_and_request_id(
-        client, login_as, settings, caplog):
-    settings.EXPLORER_BACKENDS = {"down": {
-        "kind": "zipkin", "url": f"http://127.0.0.1:{free_port()}/", "retries": 0,
-        "timeout_connect": 0.5, "timeout_read": 0.5, "timeout_total": 1}}
+    client, login_as, settings, caplog
+):
+    settings.EXPLORER_BACKENDS = {
+        "down": {
+            "kind": "zipkin",
+            "url": f"http://127.0.0.1:{free_port()}/",
+            "retries": 0,
+            "timeout_connect": 0.5,
+            "timeout_read": 0.5,
+            "timeout_total": 1,
+        }
+    }
     settings.EXPLORER_DEFAULT_BACKEND = "down"
     login_as("analyst")
     response = client.get(reverse("web:trace", args=[TRACE_ID]))

@@ -22,8 +22,10 @@ def test_no_model_change_lacks_its_migration():
     try:
         call_command("makemigrations", "--check", "--dry-run", stdout=out, stderr=out)
     except SystemExit as exc:  # --check exits 1 when a migration would be written
-        pytest.fail(f"makemigrations --check found changes without a migration:\n"
-                    f"{out.getvalue()}\n(exit {exc.code})")
+        pytest.fail(
+            f"makemigrations --check found changes without a migration:\n"
+            f"{out.getvalue()}\n(exit {exc.code})"
+        )
 
 
 def project_imports(path: Path) -> list[str]:
@@ -31,13 +33,17 @@ def project_imports(path: Path) -> list[str]:
     found = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
     # A model module may be named for a field's callable default (Django writes that itself).
-    return [m for m in found
-            if m.split(".")[0] in ("accounts", "explorer") and not m.endswith(".models")]
+    return [
+        m
+        for m in found
+        if m.split(".")[0] in ("accounts", "explorer") and not m.endswith(".models")
+    ]
 
 
 def test_migrations_import_no_live_project_code():
     migrations = sorted(ROOT.glob("accounts/migrations/0*.py")) + sorted(
-        ROOT.glob("explorer/*/migrations/0*.py"))
+        ROOT.glob("explorer/*/migrations/0*.py")
+    )
     assert migrations
     offenders = {str(p.relative_to(ROOT)): project_imports(p) for p in migrations}
     assert {p: m for p, m in offenders.items() if m} == {}
@@ -49,10 +55,16 @@ def test_the_migrated_role_groups_are_todays_roles():
     for role, codenames in ROLE_PERMISSIONS.items():
         expected[role] = {f"accounts.{c}" for c in codenames}
         if role == "administrator":
-            expected[role] |= {f"{app}.{action}_{model}"
-                               for app, model, actions in ADMINISTRATOR_MODEL_PERMISSIONS
-                               for action in actions}
-    found = {group.name: {f"{p.content_type.app_label}.{p.codename}"
-                          for p in group.permissions.select_related("content_type")}
-             for group in Group.objects.all()}
+            expected[role] |= {
+                f"{app}.{action}_{model}"
+                for app, model, actions in ADMINISTRATOR_MODEL_PERMISSIONS
+                for action in actions
+            }
+    found = {
+        group.name: {
+            f"{p.content_type.app_label}.{p.codename}"
+            for p in group.permissions.select_related("content_type")
+        }
+        for group in Group.objects.all()
+    }
     assert found == expected

@@ -10,8 +10,14 @@ def test_roots_include_orphans_whose_parent_is_absent():
 def test_lookup_finds_business_attribute_on_span_or_resource():
     span = make_span("a", attributes={"order.id": "A-1"})
     other = Span(
-        trace_id="t1", span_id="b", parent_id="a", name="x", kind=SpanKind.SERVER,
-        start_ns=1, end_ns=2, resource=Resource("r", {"customer.type": "vip"}),
+        trace_id="t1",
+        span_id="b",
+        parent_id="a",
+        name="x",
+        kind=SpanKind.SERVER,
+        start_ns=1,
+        end_ns=2,
+        resource=Resource("r", {"customer.type": "vip"}),
         status_code=StatusCode.ERROR,
     )
     trace = Trace("t1", [span, other])

@@ -45,11 +45,13 @@ def test_attributes_not_a_list():
 
 
 def test_wrong_attribute_value_types():
-    for value, expected in [({"intValue": "12x"}, "intValue must be an integer"),
-                            ({"boolValue": "yes"}, "boolValue must be true or false"),
-                            ({"bytesValue": "%%%"}, "bytesValue must be base64"),
-                            ({"weirdValue": 1}, "unknown attribute value type"),
-                            ("plain", "attribute value must be an object")]:
+    for value, expected in [
+        ({"intValue": "12x"}, "intValue must be an integer"),
+        ({"boolValue": "yes"}, "boolValue must be true or false"),
+        ({"bytesValue": "%%%"}, "bytesValue must be base64"),
+        ({"weirdValue": 1}, "unknown attribute value type"),
+        ("plain", "attribute value must be an object"),
+    ]:
         bad = otlp_span("00f067aa0ba902b7", attributes=[{"key": "k", "value": value}])
         result = parse_bytes(otlp_bytes([GOOD, bad]))
         assert result.span_count == 1, value
@@ -57,11 +59,13 @@ def test_wrong_attribute_value_types():
 
 
 def test_wrong_kind_status_and_structure_types():
-    cases = [otlp_span("00f067aa0ba902b7", kind="SIDEWAYS"),
-             otlp_span("00f067aa0ba902b7", status={"code": 9}),
-             otlp_span("00f067aa0ba902b7", name=["list"]),
-             otlp_span("00f067aa0ba902b7", events="soon"),
-             "not a span"]
+    cases = [
+        otlp_span("00f067aa0ba902b7", kind="SIDEWAYS"),
+        otlp_span("00f067aa0ba902b7", status={"code": 9}),
+        otlp_span("00f067aa0ba902b7", name=["list"]),
+        otlp_span("00f067aa0ba902b7", events="soon"),
+        "not a span",
+    ]
     for bad in cases:
         result = parse_bytes(otlp_bytes([GOOD, bad]))
         assert result.span_count == 1 and len(result.errors) == 1, bad
@@ -70,10 +74,12 @@ def test_wrong_kind_status_and_structure_types():
 
 
 def test_jaeger_wrong_types():
-    spans = [jaeger_span("00000000000000a1"),
-             jaeger_span("00000000000000a2", start_us="yesterday"),
-             jaeger_span("00000000000000a3", tags=[{"key": "n", "type": "int64", "value": "x"}]),
-             jaeger_span("00000000000000a4", process_id="p9")]
+    spans = [
+        jaeger_span("00000000000000a1"),
+        jaeger_span("00000000000000a2", start_us="yesterday"),
+        jaeger_span("00000000000000a3", tags=[{"key": "n", "type": "int64", "value": "x"}]),
+        jaeger_span("00000000000000a4", process_id="p9"),
+    ]
     result = parse_bytes(orjson.dumps({"data": [jaeger_trace(spans)]}))
     assert result.span_count == 1
     messages = [e.message for e in result.errors]
@@ -83,11 +89,13 @@ def test_jaeger_wrong_types():
 
 def test_missing_and_malformed_ids():
     missing = {k: v for k, v in otlp_span("00f067aa0ba902b7").items() if k != "spanId"}
-    cases = [(missing, "missing field 'spanId'"),
-             (otlp_span(""), "spanId must be a non-empty string"),
-             (otlp_span(17), "spanId must be a non-empty string, got 17"),
-             (otlp_span("00f067aa0ba902b7", trace_id=""), "traceId must be a non-empty string"),
-             (otlp_span("00f067aa0ba902b7", trace_id=["x"]), "traceId must be a non-empty")]
+    cases = [
+        (missing, "missing field 'spanId'"),
+        (otlp_span(""), "spanId must be a non-empty string"),
+        (otlp_span(17), "spanId must be a non-empty string, got 17"),
+        (otlp_span("00f067aa0ba902b7", trace_id=""), "traceId must be a non-empty string"),
+        (otlp_span("00f067aa0ba902b7", trace_id=["x"]), "traceId must be a non-empty"),
+    ]
     for bad, expected in cases:
         result = parse_bytes(otlp_bytes([GOOD, bad]))
         assert [s.span_id for s in result.traces[0].spans] == ["b7ad6b7169203331"]
@@ -106,11 +114,13 @@ def test_parent_absent_keeps_the_id_and_warns():
 
 
 def test_cycle_of_parent_links_is_broken():
-    spans = [otlp_span("000000000000000a", parent="000000000000000c", start=START + 5),
-             otlp_span("000000000000000b", parent="000000000000000a", start=START + 1),
-             otlp_span("000000000000000c", parent="000000000000000b", start=START + 3),
-             otlp_span("000000000000000d", parent="000000000000000d"),
-             otlp_span("000000000000000e", parent="000000000000000b")]
+    spans = [
+        otlp_span("000000000000000a", parent="000000000000000c", start=START + 5),
+        otlp_span("000000000000000b", parent="000000000000000a", start=START + 1),
+        otlp_span("000000000000000c", parent="000000000000000b", start=START + 3),
+        otlp_span("000000000000000d", parent="000000000000000d"),
+        otlp_span("000000000000000e", parent="000000000000000b"),
+    ]
     [trace] = parse_bytes(otlp_bytes(spans)).traces
     parents = {s.span_id: s.parent_id for s in trace.spans}
     assert parents["000000000000000b"] is None  # the earliest span of the cycle
@@ -140,10 +150,12 @@ def test_end_before_start():
 
 
 def test_unknown_format():
-    for data, expected in [(b'{"hello": "world"}', "unknown format: a JSON object with keys"),
-                           (b'[1, 2]', "unknown format: a JSON list"),
-                           (b'"text"', "unknown format"),
-                           (b"timestamp,service\n1,shop-api\n", "text that is not JSON")]:
+    for data, expected in [
+        (b'{"hello": "world"}', "unknown format: a JSON object with keys"),
+        (b"[1, 2]", "unknown format: a JSON list"),
+        (b'"text"', "unknown format"),
+        (b"timestamp,service\n1,shop-api\n", "text that is not JSON"),
+    ]:
         result = parse_bytes(data)
         assert result.traces == [] and expected in result.errors[0].message, result.errors
     named = parse_bytes(otlp_bytes([GOOD]), fmt="yaml")
@@ -176,7 +188,8 @@ def test_deep_nesting_never_crashes():
     value = b'{"arrayValue": {"values": [' * depth + b'{"stringValue": "leaf"}' + b"]}}" * depth
     marker = b'"attributes": "MARK"'
     doc = otlp_bytes([otlp_span("00f067aa0ba902b7", attributes="MARK")]).replace(
-        marker.replace(b" ", b""), b'"attributes": [{"key": "k", "value": ' + value + b"}]")
+        marker.replace(b" ", b""), b'"attributes": [{"key": "k", "value": ' + value + b"}]"
+    )
     result = parse_bytes(doc)
     assert result.span_count == 1 and result.errors == []
     nested = result.traces[0].spans[0].attributes["k"]
@@ -192,8 +205,11 @@ def test_a_bad_file_in_a_batch_keeps_the_good_ones(tmp_path):
     (tmp_path / "b.json").write_bytes(b'{"resourceSpans": [{"scopeSpans": [')
     (tmp_path / "c.bin").write_bytes(b"\x00\x01\x02")
     (tmp_path / "d.jsonl").write_bytes(
-        otlp_bytes([otlp_span("00f067aa0ba902b7", trace_id="e" * 32)]) + b"\n{oops}\n"
-        + otlp_bytes([otlp_span("00f067aa0ba902b8", trace_id="d" * 32)]) + b"\n")
+        otlp_bytes([otlp_span("00f067aa0ba902b7", trace_id="e" * 32)])
+        + b"\n{oops}\n"
+        + otlp_bytes([otlp_span("00f067aa0ba902b8", trace_id="d" * 32)])
+        + b"\n"
+    )
     results = [r for path in sorted(tmp_path.iterdir()) for r in iter_file(path)]
     traces = sorted(t.trace_id for r in results for t in r.traces)
     assert traces == [TRACE_ID, "d" * 32, "e" * 32]

@@ -50,14 +50,29 @@ def test_jaeger_api_v3_numeric_kind_and_status():
 
     folder = reference_dir("backends")
     [span] = parse_bytes((folder / "jaeger-apiv3-GetTrace.json").read_bytes()).traces[0].spans
-    assert (span.kind, span.status_code, span.name) == (SpanKind.SERVER, StatusCode.ERROR,
-                                                        "foobar")
+    assert (span.kind, span.status_code, span.name) == (SpanKind.SERVER, StatusCode.ERROR, "foobar")
 
 
-@pytest.mark.parametrize("field", ["trace_id", "span_id", "parent_id", "parent_ref", "name",
-                                   "kind", "start_ns", "end_ns", "status_code",
-                                   "status_message", "attributes", "events", "links", "scope",
-                                   "resource"])
+@pytest.mark.parametrize(
+    "field",
+    [
+        "trace_id",
+        "span_id",
+        "parent_id",
+        "parent_ref",
+        "name",
+        "kind",
+        "start_ns",
+        "end_ns",
+        "status_code",
+        "status_message",
+        "attributes",
+        "events",
+        "links",
+        "scope",
+        "resource",
+    ],
+)
 def test_otlp_to_jaeger_pair_normalises_to_the_same_spans(field):
     # Jaeger's OTLP->Jaeger conversion adds span.kind (-> kind), otel.library.name (-> scope)
     # and, on some versions, internal.span.format (dropped) and error/otel.status_* (-> status);

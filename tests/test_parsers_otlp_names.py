@@ -10,39 +10,71 @@ TRACE = "5b8efff798038103d269b633813fc60c"
 
 
 def snake_document():
-    return {"resource_spans": [{
-        "resource": {"attributes": [
-            {"key": "service.name", "value": {"string_value": "shop-api"}},
-            {"key": "host.cpus", "value": {"int_value": "4"}},
-        ]},
-        "scope_spans": [{
-            "scope": {"name": "io.opentelemetry.spring", "version": "2.1"},
-            "spans": [{
-                "trace_id": TRACE,
-                "span_id": "eee19b7ec3c1b174",
-                "parent_span_id": "eee19b7ec3c1b173",
-                "name": "POST /orders",
-                "kind": "SPAN_KIND_SERVER",
-                "start_time_unix_nano": "1700000000000000000",
-                "end_time_unix_nano": "1700000000250000000",
-                "attributes": [
-                    {"key": "order.id", "value": {"string_value": "A-1"}},
-                    {"key": "ok", "value": {"bool_value": True}},
-                    {"key": "ratio", "value": {"double_value": 0.5}},
-                    {"key": "tags", "value": {"array_value": {"values": [
-                        {"string_value": "a"}, {"int_value": 2}]}}},
-                    {"key": "nested", "value": {"kvlist_value": {"values": [
-                        {"key": "k", "value": {"string_value": "v"}}]}}},
+    return {
+        "resource_spans": [
+            {
+                "resource": {
+                    "attributes": [
+                        {"key": "service.name", "value": {"string_value": "shop-api"}},
+                        {"key": "host.cpus", "value": {"int_value": "4"}},
+                    ]
+                },
+                "scope_spans": [
+                    {
+                        "scope": {"name": "io.opentelemetry.spring", "version": "2.1"},
+                        "spans": [
+                            {
+                                "trace_id": TRACE,
+                                "span_id": "eee19b7ec3c1b174",
+                                "parent_span_id": "eee19b7ec3c1b173",
+                                "name": "POST /orders",
+                                "kind": "SPAN_KIND_SERVER",
+                                "start_time_unix_nano": "1700000000000000000",
+                                "end_time_unix_nano": "1700000000250000000",
+                                "attributes": [
+                                    {"key": "order.id", "value": {"string_value": "A-1"}},
+                                    {"key": "ok", "value": {"bool_value": True}},
+                                    {"key": "ratio", "value": {"double_value": 0.5}},
+                                    {
+                                        "key": "tags",
+                                        "value": {
+                                            "array_value": {
+                                                "values": [{"string_value": "a"}, {"int_value": 2}]
+                                            }
+                                        },
+                                    },
+                                    {
+                                        "key": "nested",
+                                        "value": {
+                                            "kvlist_value": {
+                                                "values": [
+                                                    {"key": "k", "value": {"string_value": "v"}}
+                                                ]
+                                            }
+                                        },
+                                    },
+                                ],
+                                "events": [
+                                    {
+                                        "time_unix_nano": "1700000000100000000",
+                                        "name": "order.state_changed",
+                                        "attributes": [
+                                            {
+                                                "key": "order.state",
+                                                "value": {"string_value": "SUBMITTED"},
+                                            }
+                                        ],
+                                    }
+                                ],
+                                "links": [{"trace_id": TRACE, "span_id": "eee19b7ec3c1b170"}],
+                                "status": {"code": "STATUS_CODE_ERROR", "message": "boom"},
+                            }
+                        ],
+                    }
                 ],
-                "events": [{"time_unix_nano": "1700000000100000000",
-                            "name": "order.state_changed",
-                            "attributes": [{"key": "order.state",
-                                            "value": {"string_value": "SUBMITTED"}}]}],
-                "links": [{"trace_id": TRACE, "span_id": "eee19b7ec3c1b170"}],
-                "status": {"code": "STATUS_CODE_ERROR", "message": "boom"},
-            }],
-        }],
-    }]}
+            }
+        ]
+    }
 
 
 def check(result):
@@ -50,15 +82,26 @@ def check(result):
     [trace] = result.traces
     [span] = trace.spans
     assert (span.trace_id, span.span_id, span.parent_id) == (
-        TRACE, "eee19b7ec3c1b174", "eee19b7ec3c1b173")
+        TRACE,
+        "eee19b7ec3c1b174",
+        "eee19b7ec3c1b173",
+    )
     assert span.kind == SpanKind.SERVER and span.service == "shop-api"
     assert span.resource.attributes["host.cpus"] == 4
     assert (span.start_ns, span.end_ns) == (1_700_000_000_000_000_000, 1_700_000_000_250_000_000)
-    assert span.attributes == {"order.id": "A-1", "ok": True, "ratio": 0.5, "tags": ["a", 2],
-                               "nested": {"k": "v"}}
+    assert span.attributes == {
+        "order.id": "A-1",
+        "ok": True,
+        "ratio": 0.5,
+        "tags": ["a", 2],
+        "nested": {"k": "v"},
+    }
     [event] = span.events
     assert (event.name, event.time_ns, event.attributes) == (
-        "order.state_changed", 1_700_000_000_100_000_000, {"order.state": "SUBMITTED"})
+        "order.state_changed",
+        1_700_000_000_100_000_000,
+        {"order.state": "SUBMITTED"},
+    )
     assert span.links[0].span_id == "eee19b7ec3c1b170"
     assert (span.status_code, span.status_message) == (StatusCode.ERROR, "boom")
     assert span.scope.name == "io.opentelemetry.spring"

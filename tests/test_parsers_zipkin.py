@@ -11,8 +11,9 @@ TRACE = "463ac35c9f6413ad48485a3953bb6124"
 T = 1_700_000_000_000_000  # µs
 
 
-def z(span_id, *, parent=None, kind=None, service="frontend", ip="10.0.0.1", ts=T, dur=1000,
-      **extra):
+def z(
+    span_id, *, parent=None, kind=None, service="frontend", ip="10.0.0.1", ts=T, dur=1000, **extra
+):
     span = {"traceId": TRACE, "id": span_id, "name": f"op-{span_id}"}
     if parent:
         span["parentId"] = parent
@@ -49,11 +50,15 @@ def parent_of(trace):
 
 
 def test_a_fragment_without_timestamp_merges_into_its_client_span():
-    fragment = z("000000000000000b", parent="000000000000000a", ts=None, dur=None,
-                 tags={"http.status_code": "200"},
-                 annotations=[{"timestamp": T + 900, "value": "flush"}])
-    client = z("000000000000000b", parent="000000000000000a", kind="CLIENT", ts=T + 100,
-               dur=800)
+    fragment = z(
+        "000000000000000b",
+        parent="000000000000000a",
+        ts=None,
+        dur=None,
+        tags={"http.status_code": "200"},
+        annotations=[{"timestamp": T + 900, "value": "flush"}],
+    )
+    client = z("000000000000000b", parent="000000000000000a", kind="CLIENT", ts=T + 100, dur=800)
     root = z("000000000000000a", kind="SERVER", dur=1000)
     result = read(fragment, root, client)  # the fragment first: the client still wins
     trace = only_trace(result)
@@ -68,10 +73,12 @@ def test_a_fragment_without_timestamp_merges_into_its_client_span():
 
 
 def test_a_fragment_without_local_endpoint_merges_too():
-    trace = only_trace(read(
-        z("000000000000000a", kind="CLIENT"),
-        z("000000000000000a", service=None, ts=None, dur=None, tags={"late": "yes"}),
-    ))
+    trace = only_trace(
+        read(
+            z("000000000000000a", kind="CLIENT"),
+            z("000000000000000a", service=None, ts=None, dur=None, tags={"late": "yes"}),
+        )
+    )
     [span] = trace.spans
     assert span.kind == SpanKind.CLIENT and span.attributes == {"late": "yes"}
 
@@ -84,8 +91,14 @@ def test_duplicates_are_deduplicated():
 def test_an_untimed_span_that_cannot_merge_is_placed_at_its_ancestor_and_reported():
     result = read(
         z("000000000000000a", kind="SERVER", ts=T + 5000),
-        z("000000000000000b", parent="000000000000000a", service="worker", ip="10.0.0.7",
-          ts=None, dur=None),
+        z(
+            "000000000000000b",
+            parent="000000000000000a",
+            service="worker",
+            ip="10.0.0.7",
+            ts=None,
+            dur=None,
+        ),
     )
     trace = only_trace(result)
     [untimed] = [s for s in trace.spans if s.span_id == "000000000000000b"]
@@ -102,10 +115,22 @@ def test_a_trace_without_any_timestamp_is_rejected_never_placed_at_epoch_zero():
 def test_a_server_per_host_sharing_the_client_id_stays_separate():
     client = z("000000000000000c", parent="000000000000000a", kind="CLIENT")
     root = z("000000000000000a", kind="SERVER")
-    h1 = z("000000000000000c", parent="000000000000000a", kind="SERVER", service="consumer",
-           ip="10.0.1.1", shared=True)
-    h2 = z("000000000000000c", parent="000000000000000a", kind="SERVER", service="consumer",
-           ip="10.0.1.2", shared=True)
+    h1 = z(
+        "000000000000000c",
+        parent="000000000000000a",
+        kind="SERVER",
+        service="consumer",
+        ip="10.0.1.1",
+        shared=True,
+    )
+    h2 = z(
+        "000000000000000c",
+        parent="000000000000000a",
+        kind="SERVER",
+        service="consumer",
+        ip="10.0.1.2",
+        shared=True,
+    )
     child1 = z("00000000000000d1", parent="000000000000000c", service="consumer", ip="10.0.1.1")
     child2 = z("00000000000000d2", parent="000000000000000c", service="consumer", ip="10.0.1.2")
     result = read(root, client, h1, h2, child1, child2)
@@ -118,15 +143,18 @@ def test_a_server_per_host_sharing_the_client_id_stays_separate():
     parents = parent_of(trace)
     assert parents["00000000000000d1"] != parents["00000000000000d2"]
     assert {parents["00000000000000d1"], parents["00000000000000d2"]} == {
-        s.span_id for s in servers}
+        s.span_id for s in servers
+    }
     assert roots(trace) == ["000000000000000a"]
 
 
 def test_non_shared_spans_of_one_id_on_two_hosts_are_two_spans():
-    trace = only_trace(read(
-        z("000000000000000c", kind="SERVER", service="consumer", ip="10.0.1.1"),
-        z("000000000000000c", kind="SERVER", service="consumer", ip="10.0.1.2", ts=T + 10),
-    ))
+    trace = only_trace(
+        read(
+            z("000000000000000c", kind="SERVER", service="consumer", ip="10.0.1.1"),
+            z("000000000000000c", kind="SERVER", service="consumer", ip="10.0.1.2", ts=T + 10),
+        )
+    )
     assert len(trace.spans) == 2
     assert len({s.span_id for s in trace.spans}) == 2
 
@@ -135,12 +163,33 @@ def test_a_shared_server_without_its_client_stays_in_one_tree():
     # Zipkin Lens shows: root -> shared server -> its children, one tree
     result = read(
         z("000000000000000a", kind="SERVER"),
-        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
-          ip="10.0.0.2", shared=True, ts=T + 10, dur=500),
-        z("00000000000000b1", parent="000000000000000b", kind="CLIENT", service="backend",
-          ip="10.0.0.2", ts=T + 20, dur=100),
-        z("00000000000000b2", parent="000000000000000b", service="backend", ip="10.0.0.2",
-          ts=T + 200, dur=100),
+        z(
+            "000000000000000b",
+            parent="000000000000000a",
+            kind="SERVER",
+            service="backend",
+            ip="10.0.0.2",
+            shared=True,
+            ts=T + 10,
+            dur=500,
+        ),
+        z(
+            "00000000000000b1",
+            parent="000000000000000b",
+            kind="CLIENT",
+            service="backend",
+            ip="10.0.0.2",
+            ts=T + 20,
+            dur=100,
+        ),
+        z(
+            "00000000000000b2",
+            parent="000000000000000b",
+            service="backend",
+            ip="10.0.0.2",
+            ts=T + 200,
+            dur=100,
+        ),
     )
     trace = only_trace(result)
     assert len(trace.spans) == 4 and roots(trace) == ["000000000000000a"]
@@ -152,19 +201,22 @@ def test_a_shared_server_without_its_client_stays_in_one_tree():
 
 
 def test_a_shared_root_without_client_or_parent_is_an_ordinary_root():
-    trace = only_trace(read(
-        z("000000000000000b", kind="SERVER", shared=True),
-        z("00000000000000b1", parent="000000000000000b", ts=T + 10, dur=10),
-    ))
-    assert parent_of(trace) == {"000000000000000b": None,
-                                "00000000000000b1": "000000000000000b"}
+    trace = only_trace(
+        read(
+            z("000000000000000b", kind="SERVER", shared=True),
+            z("00000000000000b1", parent="000000000000000b", ts=T + 10, dur=10),
+        )
+    )
+    assert parent_of(trace) == {"000000000000000b": None, "00000000000000b1": "000000000000000b"}
 
 
 def test_a_missing_shared_flag_is_backfilled_after_a_client():
-    trace = only_trace(read(
-        z("000000000000000a", kind="CLIENT"),
-        z("000000000000000a", kind="SERVER", service="backend", ip="10.0.0.2"),
-    ))
+    trace = only_trace(
+        read(
+            z("000000000000000a", kind="CLIENT"),
+            z("000000000000000a", kind="SERVER", service="backend", ip="10.0.0.2"),
+        )
+    )
     client, server = trace.spans
     assert client.span_id == "000000000000000a"
     assert server.span_id == shared_server_id(TRACE, "000000000000000a")
@@ -177,9 +229,12 @@ def test_a_span_naming_itself_as_parent_is_a_root():
 
 
 def test_the_tree_comes_from_parentage_not_input_order():
-    spans = [z("000000000000000a"), z("000000000000000b", parent="000000000000000a"),
-             z("000000000000000c", parent="000000000000000b"),
-             z("000000000000000d", parent="000000000000000c")]
+    spans = [
+        z("000000000000000a"),
+        z("000000000000000b", parent="000000000000000a"),
+        z("000000000000000c", parent="000000000000000b"),
+        z("000000000000000d", parent="000000000000000c"),
+    ]
     trace = only_trace(read(*reversed(spans)))
     assert roots(trace) == ["000000000000000a"]
     assert parent_of(trace)["000000000000000d"] == "000000000000000c"
@@ -191,10 +246,24 @@ def test_clock_skew_of_a_server_before_its_client_is_corrected_on_its_host():
     result = read(
         z("000000000000000a", kind="SERVER", ts=T, dur=300),
         z("000000000000000b", parent="000000000000000a", kind="CLIENT", ts=T + 100, dur=100),
-        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
-          ip="10.0.0.2", shared=True, ts=T + 50, dur=60),
-        z("00000000000000b1", parent="000000000000000b", service="backend", ip="10.0.0.2",
-          ts=T + 55, dur=10),
+        z(
+            "000000000000000b",
+            parent="000000000000000a",
+            kind="SERVER",
+            service="backend",
+            ip="10.0.0.2",
+            shared=True,
+            ts=T + 50,
+            dur=60,
+        ),
+        z(
+            "00000000000000b1",
+            parent="000000000000000b",
+            service="backend",
+            ip="10.0.0.2",
+            ts=T + 55,
+            dur=10,
+        ),
     )
     trace = only_trace(result)
     starts = {s.span_id: s.start_ns // 1000 - T for s in trace.spans}
@@ -216,36 +285,64 @@ def test_a_single_span_object_is_read():
 
 def test_mixed_length_trace_ids_are_one_trace_under_the_128_bit_id():
     low = "2222222222222222"
-    trace = only_trace(read(
-        {**z("000000000000000a"), "traceId": "1111111111111111" + low},
-        {**z("000000000000000b", parent="000000000000000a"), "traceId": "0" * 16 + low},
-        {**z("000000000000000c", parent="000000000000000b"), "traceId": low},
-    ))
+    trace = only_trace(
+        read(
+            {**z("000000000000000a"), "traceId": "1111111111111111" + low},
+            {**z("000000000000000b", parent="000000000000000a"), "traceId": "0" * 16 + low},
+            {**z("000000000000000c", parent="000000000000000b"), "traceId": low},
+        )
+    )
     assert trace.trace_id == "1111111111111111" + low
     assert roots(trace) == ["000000000000000a"] and len(trace.spans) == 3
 
 
 def test_two_128_bit_traces_sharing_low_bits_stay_apart():
     low = "2222222222222222"
-    result = read({**z("000000000000000a"), "traceId": "1" * 16 + low},
-                  {**z("000000000000000b"), "traceId": "3" * 16 + low},
-                  {**z("000000000000000c"), "traceId": low})
+    result = read(
+        {**z("000000000000000a"), "traceId": "1" * 16 + low},
+        {**z("000000000000000b"), "traceId": "3" * 16 + low},
+        {**z("000000000000000c"), "traceId": low},
+    )
     assert len(result.traces) == 3
 
 
 def test_pieces_without_endpoints_merge_into_the_first_span_of_the_id():
     # Zipkin Lens: "should merge when missing endpoints" and "should not merge shared spans on
     # different IPs": one client (timestamp and duration from two pieces), two servers
-    trace = only_trace(read(
-        z("000000000000000a", kind="SERVER", service="frontend"),
-        z("000000000000000b", parent="000000000000000a", kind="CLIENT", service="frontend",
-          ts=T + 1, dur=None),
-        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
-          ip="1.2.3.4", shared=True, ts=T + 2, dur=5),
-        z("000000000000000b", parent="000000000000000a", kind="SERVER", service="backend",
-          ip="1.2.3.5", shared=True, ts=T + 3, dur=5),
-        z("000000000000000b", parent="000000000000000a", service=None, ts=None, dur=10),
-    ))
+    trace = only_trace(
+        read(
+            z("000000000000000a", kind="SERVER", service="frontend"),
+            z(
+                "000000000000000b",
+                parent="000000000000000a",
+                kind="CLIENT",
+                service="frontend",
+                ts=T + 1,
+                dur=None,
+            ),
+            z(
+                "000000000000000b",
+                parent="000000000000000a",
+                kind="SERVER",
+                service="backend",
+                ip="1.2.3.4",
+                shared=True,
+                ts=T + 2,
+                dur=5,
+            ),
+            z(
+                "000000000000000b",
+                parent="000000000000000a",
+                kind="SERVER",
+                service="backend",
+                ip="1.2.3.5",
+                shared=True,
+                ts=T + 3,
+                dur=5,
+            ),
+            z("000000000000000b", parent="000000000000000a", service=None, ts=None, dur=10),
+        )
+    )
     assert len(trace.spans) == 4 and roots(trace) == ["000000000000000a"]
     [client] = [s for s in trace.spans if s.kind == SpanKind.CLIENT]
     assert (client.span_id, client.duration_ns) == ("000000000000000b", 10_000)

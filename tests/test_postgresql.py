@@ -38,14 +38,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # Big enough for the bulk read of `orders` (explorer.journeys.report.BULK_MIN_ORDERS: 50) and,
 # cut off on day 6, for complete, stuck and lost orders that the shipped tours pick from.
 SIMULATION = ["--orders", "60", "--days", "3", "--until-days", "6", "--seed", "4"]
-STORE_TABLES = ("store_trace", "store_chunk", "store_attribute", "store_operation",
-                "store_trace_operation")
+STORE_TABLES = (
+    "store_trace",
+    "store_chunk",
+    "store_attribute",
+    "store_operation",
+    "store_trace_operation",
+)
 
 
 def postgresql_bin() -> Path | None:
     """The newest installed server's binaries (Debian: /usr/lib/postgresql/<version>/bin)."""
-    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
-             if Path(p).with_name("pg_ctl").exists()]
+    found = [
+        Path(p).parent
+        for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
+        if Path(p).with_name("pg_ctl").exists()
+    ]
     return max(found, key=lambda p: int(p.parent.name), default=None)
 
 
@@ -59,15 +67,19 @@ class PostgresServer:
     def connect(self, database: str = "postgres"):
         import psycopg
 
-        return psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/{database}",
-                               autocommit=True)
+        return psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True
+        )
 
     def create_database(self, name: str, template: str = "template0") -> str:
         from psycopg import sql
 
         with self.connect() as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)))
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
         return self.url(name)
 
 
@@ -81,8 +93,10 @@ def free_port() -> int:
 def postgres():
     binaries = postgresql_bin()
     if binaries is None:
-        pytest.skip("PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl) are "
-                    "absent: `bash scripts/setup.sh` installs Debian's postgresql package")
+        pytest.skip(
+            "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl) are "
+            "absent: `bash scripts/setup.sh` installs Debian's postgresql package"
+        )
     # PostgreSQL refuses to run as root: the server runs as `postgres`, owning its folder.
     as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
     base = Path(tempfile.mkdtemp(prefix="explorer-pg-"))
@@ -96,18 +110,42 @@ def postgres():
 
     started = False
     try:
-        initdb = run(str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-                     "--locale=C.UTF-8", "--locale-provider=icu", "--icu-locale=en-US",
-                     "--auth=trust", "--no-sync")
+        initdb = run(
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--locale-provider=icu",
+            "--icu-locale=en-US",
+            "--auth=trust",
+            "--no-sync",
+        )
         assert initdb.returncode == 0, initdb.stdout + initdb.stderr
         # Trust, over TCP from 127.0.0.1 only; no Unix socket.
         (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
         for _attempt in range(3):  # the free port may be taken before the server binds it
             port = free_port()
-            options = (f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
-                       "-c fsync=off -c synchronous_commit=off -c full_page_writes=off")
-            start = run(str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-                        "-t", "30", "-o", options, "start")
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            )
+            start = run(
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            )
             started = start.returncode == 0
             if started:
                 break
@@ -119,13 +157,20 @@ def postgres():
         shutil.rmtree(base, ignore_errors=True)
 
 
-def manage(*args: str, data_dir: Path, database_url: str | None = None,
-           check: bool = True) -> subprocess.CompletedProcess:
+def manage(
+    *args: str, data_dir: Path, database_url: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPLORER_DATA_DIR": str(data_dir)}
     if database_url is not None:
         env["DATABASE_URL"] = database_url
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if check:
         assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}{done.stderr}"
         assert "Traceback" not in done.stderr, done.stderr
@@ -175,8 +220,10 @@ def run_commands(simulated: Path, data_dir: Path, database_url: str | None) -> O
     ingests = [run("ingest", str(simulated)), run("ingest", str(simulated))]
     run("orders", "--refresh")
     orders = json.loads(run("orders", "--json"))["orders"]
-    journeys = {order_id: json.loads(run("journey", order_id, "--json"))
-                for order_id in order_sample(orders)}
+    journeys = {
+        order_id: json.loads(run("journey", order_id, "--json"))
+        for order_id in order_sample(orders)
+    }
     tours_imported = run("tours", "import", "--shipped")
     tours = json.loads(run("tours", "export", "--json"))
     return Outputs(ingests, orders, journeys, tours_imported, tours)
@@ -205,8 +252,10 @@ def sqlite_rows(path: Path, query: str) -> list[tuple]:
 
 
 def counts(rows_of, where) -> dict[str, int]:
-    return {table: rows_of(where, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
-            for table in STORE_TABLES}
+    return {
+        table: rows_of(where, f"SELECT count(*) FROM {table}")[0][0]  # noqa: S608
+        for table in STORE_TABLES
+    }
 
 
 # What identifies a row of each store table apart from its key: each must appear once.
@@ -227,25 +276,31 @@ def test_ingest_twice_on_postgresql_stores_each_trace_once(postgres, on_postgres
     stored = counts(lambda db, q: postgres_rows(postgres, db, q), database)
     assert stored["store_trace"] == int(first.split("traces: ")[1].split(",")[0])
     for table, columns in UNIQUE_ROWS.items():
-        distinct = postgres_rows(postgres, database,
-                                 f"SELECT count(*) FROM (SELECT DISTINCT {columns} "  # noqa: S608
-                                 f"FROM {table}) AS t")[0][0]
+        distinct = postgres_rows(
+            postgres,
+            database,
+            f"SELECT count(*) FROM (SELECT DISTINCT {columns} "  # noqa: S608
+            f"FROM {table}) AS t",
+        )[0][0]
         assert distinct == stored[table], table
     sqlite_outputs, sqlite_file = on_sqlite
     assert sqlite_outputs.ingests == outputs.ingests
     assert counts(sqlite_rows, sqlite_file) == stored
 
 
-def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres,
-                                                                on_sqlite):
-    columns = ("order_id, customer_id, customer_type, channel, status, state, state_since_ns, "
-               "state_limit_ns, in_flight_since_ns, violations, anomalous, anomaly_summary, "
-               "first_seen_ns, last_seen_ns, as_of_ns")
+def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
+    columns = (
+        "order_id, customer_id, customer_type, channel, status, state, state_since_ns, "
+        "state_limit_ns, in_flight_since_ns, violations, anomalous, anomaly_summary, "
+        "first_seen_ns, last_seen_ns, as_of_ns"
+    )
     query = f"SELECT {columns} FROM journeys_orderstatus ORDER BY order_id"  # noqa: S608
     _, database = on_postgres
     on_pg = postgres_rows(postgres, database, query)
-    on_lite = [(*row[:9], json.loads(row[9]), bool(row[10]), *row[11:])
-               for row in sqlite_rows(on_sqlite[1], query)]
+    on_lite = [
+        (*row[:9], json.loads(row[9]), bool(row[10]), *row[11:])
+        for row in sqlite_rows(on_sqlite[1], query)
+    ]
     assert len(on_pg) == 60
     assert on_pg == on_lite
     statuses = {row[4] for row in on_pg}
@@ -277,29 +332,34 @@ def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tu
     """What the store holds, by trace id and operation name rather than generated keys."""
     queries = {
         "traces": "SELECT trace_id, start_ns, end_ns, span_count, error_count, root_service, "
-                  "root_name, services, attributes, warnings FROM store_trace",
+        "root_name, services, attributes, warnings FROM store_trace",
         "spans": "SELECT t.trace_id, c.seq, c.span_count FROM store_chunk c "
-                 "JOIN store_trace t ON t.id = c.trace_id",
+        "JOIN store_trace t ON t.id = c.trace_id",
         "attributes": "SELECT t.trace_id, a.key, a.value FROM store_attribute a "
-                      "JOIN store_trace t ON t.id = a.trace_id",
+        "JOIN store_trace t ON t.id = a.trace_id",
         "operations": "SELECT t.trace_id, o.service, o.name FROM store_trace_operation r "
-                      "JOIN store_trace t ON t.id = r.trace_id "
-                      "JOIN store_operation o ON o.id = r.operation_id",
+        "JOIN store_trace t ON t.id = r.trace_id "
+        "JOIN store_operation o ON o.id = r.operation_id",
         "catalogue": "SELECT service, name FROM store_operation",
     }
-    return {name: sorted(postgres_rows(postgres, database, query), key=repr)
-            for name, query in queries.items()}
+    return {
+        name: sorted(postgres_rows(postgres, database, query), key=repr)
+        for name, query in queries.items()
+    }
 
 
 def waiting_for_store_trace(postgres: PostgresServer) -> int:
     """Sessions waiting for a lock on the store_trace table of explorer_concurrent."""
-    return postgres_rows(postgres, "explorer_concurrent",
-                         "SELECT count(*) FROM pg_locks WHERE NOT granted "
-                         "AND relation = 'store_trace'::regclass")[0][0]
+    return postgres_rows(
+        postgres,
+        "explorer_concurrent",
+        "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'store_trace'::regclass",
+    )[0][0]
 
 
-def test_two_ingests_at_once_on_postgresql_store_the_union(postgres, migrated, on_postgres,
-                                                           simulated, tmp_path):
+def test_two_ingests_at_once_on_postgresql_store_the_union(
+    postgres, migrated, on_postgres, simulated, tmp_path
+):
     days = sorted(simulated.glob("alexandrite-day-*.jsonl"))
     assert len(days) == 6
     # The first day in both folders: both processes start by writing its traces at once.
@@ -309,17 +369,27 @@ def test_two_ingests_at_once_on_postgresql_store_the_union(postgres, migrated, o
         for file in files:
             (tmp_path / name / file.name).symlink_to(file)
     url = postgres.create_database("explorer_concurrent", template=migrated)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPLORER_DATA_DIR": str(tmp_path),
-           "DATABASE_URL": url}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "EXPLORER_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+    }
     with postgres.connect("explorer_concurrent") as gate:
         # Both writers are held at their first insert until both are there: then they insert
         # the same traces at the same time, and one of them has to find the other's and merge.
         with gate.transaction():
             gate.execute("LOCK TABLE store_trace IN EXCLUSIVE MODE")
-            processes = [subprocess.Popen([sys.executable, "manage.py", "ingest",
-                                           str(tmp_path / folder)], cwd=ROOT, env=env,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          text=True) for folder in folders]
+            processes = [
+                subprocess.Popen(
+                    [sys.executable, "manage.py", "ingest", str(tmp_path / folder)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+                for folder in folders
+            ]
             try:
                 deadline = time.monotonic() + 60
                 while waiting_for_store_trace(postgres) < 2:
@@ -335,7 +405,8 @@ def test_two_ingests_at_once_on_postgresql_store_the_union(postgres, migrated, o
         assert process.returncode == 0, out + err
         assert "rejected: 0" in out
     assert store_contents(postgres, "explorer_concurrent") == store_contents(
-        postgres, on_postgres[1])
+        postgres, on_postgres[1]
+    )
 
 
 # Names that ICU (and glibc's en_US) collation sorts unlike code points: case, "_" against
@@ -350,10 +421,27 @@ def odd_traces() -> list[Trace]:
     for n, name in enumerate(ODD_NAMES):
         trace_id = f"t-{name}"
         resource = Resource(name, {"service.name": name})
-        span = Span(trace_id, f"s{n}", None, name, SpanKind.SERVER, 10**18, 10**18 + 10**6,
-                    resource, {"order.id": name, "customer.id": name})
-        other = Span(trace_id, f"s{n}b", f"s{n}", name.lower(), SpanKind.INTERNAL, 10**18,
-                     10**18 + 10, Resource("shop-api", {"service.name": "shop-api"}))
+        span = Span(
+            trace_id,
+            f"s{n}",
+            None,
+            name,
+            SpanKind.SERVER,
+            10**18,
+            10**18 + 10**6,
+            resource,
+            {"order.id": name, "customer.id": name},
+        )
+        other = Span(
+            trace_id,
+            f"s{n}b",
+            f"s{n}",
+            name.lower(),
+            SpanKind.INTERNAL,
+            10**18,
+            10**18 + 10,
+            Resource("shop-api", {"service.name": "shop-api"}),
+        )
         traces.append(Trace(trace_id, [span, other]))
     return traces
 
@@ -373,16 +461,19 @@ print(json.dumps({
 """
 
 
-def on_both_databases(postgres: PostgresServer, migrated: str, tmp_path: Path,
-                      traces: list[Trace], commands) -> dict[str, object]:
+def on_both_databases(
+    postgres: PostgresServer, migrated: str, tmp_path: Path, traces: list[Trace], commands
+) -> dict[str, object]:
     """`commands(run)` on SQLite and on a fresh PostgreSQL database, after ingesting `traces`
     into each; run(*args) runs a manage.py command there and returns what it printed."""
     export = tmp_path / "traces.json"
     export.write_bytes(orjson.dumps(otlp_document(traces)))
     database = f"explorer_{tmp_path.name.lower()}"[:60]
     found = {}
-    for name, database_url in {"sqlite": None,
-                               "postgresql": postgres.create_database(database, migrated)}.items():
+    for name, database_url in {
+        "sqlite": None,
+        "postgresql": postgres.create_database(database, migrated),
+    }.items():
         data_dir = tmp_path / name
         data_dir.mkdir()
 
@@ -419,13 +510,29 @@ def hostile_traces() -> list[Trace]:
     """Values PostgreSQL refuses as they are: NUL characters, and text longer than the order
     snapshot's columns (customer id 200 characters, customer type 64)."""
     at = 10**18
-    long = Span("1" * 32, "a" * 16, None, "POST /api/orders", SpanKind.SERVER, at, at + 10**6,
-                Resource("shop-api", {"service.name": "shop-api"}),
-                {"order.id": "A-1", "customer.id": "C" * 300, "customer.type": "t" * 100},
-                events=[Event("order.state_changed", at + 10, {"order.state.new": "S" * 300})])
-    nul = Span("2" * 32, "b" * 16, None, "POST /api/\x00orders", SpanKind.SERVER, at,
-               at + 10**6, Resource("shop\x00api", {"service.name": "shop\x00api"}),
-               {"order.id": "A-\x002", "customer.id": "C-\x00", "customer.type": "re\x00tail"})
+    long = Span(
+        "1" * 32,
+        "a" * 16,
+        None,
+        "POST /api/orders",
+        SpanKind.SERVER,
+        at,
+        at + 10**6,
+        Resource("shop-api", {"service.name": "shop-api"}),
+        {"order.id": "A-1", "customer.id": "C" * 300, "customer.type": "t" * 100},
+        events=[Event("order.state_changed", at + 10, {"order.state.new": "S" * 300})],
+    )
+    nul = Span(
+        "2" * 32,
+        "b" * 16,
+        None,
+        "POST /api/\x00orders",
+        SpanKind.SERVER,
+        at,
+        at + 10**6,
+        Resource("shop\x00api", {"service.name": "shop\x00api"}),
+        {"order.id": "A-\x002", "customer.id": "C-\x00", "customer.type": "re\x00tail"},
+    )
     return [Trace(span.trace_id, [span]) for span in (long, nul)]
 
 
@@ -449,7 +556,8 @@ def test_nul_characters_and_long_values_are_stored_alike_on_both(postgres, migra
 
     found = on_both_databases(postgres, migrated, tmp_path, hostile_traces(), commands)
     assert without_stored_at(found["postgresql"]["journey"]) == without_stored_at(
-        found["sqlite"]["journey"])
+        found["sqlite"]["journey"]
+    )
     del found["postgresql"]["journey"], found["sqlite"]["journey"]
     assert found["postgresql"] == found["sqlite"]
     snapshot = sorted(found["postgresql"]["snapshot"])
@@ -459,8 +567,9 @@ def test_nul_characters_and_long_values_are_stored_alike_on_both(postgres, migra
 
 
 def test_a_trace_id_with_a_nul_character_is_rejected_alone():
-    config = Settings(business_keys=("order.id",), batch_spans=100, batch_traces=100,
-                      chunk_spans=100)
+    config = Settings(
+        business_keys=("order.id",), batch_spans=100, batch_traces=100, chunk_spans=100
+    )
     batcher = Batcher(config)
     resource = Resource("shop-api", {"service.name": "shop-api"})
     for trace_id in ("t\x00x", "t-ok"):
@@ -469,4 +578,5 @@ def test_a_trace_id_with_a_nul_character_is_rejected_alone():
     batch = batcher.take()
     assert [t.trace_id for t in batch.traces] == ["t-ok"]
     assert [str(r) for r in batch.rejected] == [
-        "upload.json: 't\\x00x': trace id holds a NUL character, which databases cannot store"]
+        "upload.json: 't\\x00x': trace id holds a NUL character, which databases cannot store"
+    ]

@@ -36,9 +36,11 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/x-pr
 
 @pytest.fixture(scope="module")
 def receiver(tmp_path_factory):
-    env = receiver_env(tmp_path_factory.mktemp("receiver"),
-                       EXPLORER_RECEIVER_MAX_BYTES=str(MAX_BYTES),
-                       EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES="10000")
+    env = receiver_env(
+        tmp_path_factory.mktemp("receiver"),
+        EXPLORER_RECEIVER_MAX_BYTES=str(MAX_BYTES),
+        EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES="10000",
+    )
     migrate(env)
     running = start_receiver(env)
     yield running
@@ -58,15 +60,25 @@ def request_body(trace_byte: int, spans: int = 2, big: int = 0) -> bytes:
         if big and n == spans - 1:
             # Random hex: it compresses only by half, as real payloads do.
             attributes.append(_attr("payload", secrets.token_hex(big // 2)))
-        span_list.append(trace_pb2.Span(
-            trace_id=bytes([trace_byte]) * 16, span_id=bytes([trace_byte, n + 1]) * 4,
-            parent_span_id=b"" if n == 0 else bytes([trace_byte, 1]) * 4,
-            name=f"step {n}", start_time_unix_nano=1_700_000_000_000_000_000 + n,
-            end_time_unix_nano=1_700_000_000_000_001_000 + n, attributes=attributes))
-    request = trace_service_pb2.ExportTraceServiceRequest(resource_spans=[
-        trace_pb2.ResourceSpans(
-            resource=resource_pb2.Resource(attributes=[_attr("service.name", "shop-api")]),
-            scope_spans=[trace_pb2.ScopeSpans(spans=span_list)])])
+        span_list.append(
+            trace_pb2.Span(
+                trace_id=bytes([trace_byte]) * 16,
+                span_id=bytes([trace_byte, n + 1]) * 4,
+                parent_span_id=b"" if n == 0 else bytes([trace_byte, 1]) * 4,
+                name=f"step {n}",
+                start_time_unix_nano=1_700_000_000_000_000_000 + n,
+                end_time_unix_nano=1_700_000_000_000_001_000 + n,
+                attributes=attributes,
+            )
+        )
+    request = trace_service_pb2.ExportTraceServiceRequest(
+        resource_spans=[
+            trace_pb2.ResourceSpans(
+                resource=resource_pb2.Resource(attributes=[_attr("service.name", "shop-api")]),
+                scope_spans=[trace_pb2.ScopeSpans(spans=span_list)],
+            )
+        ]
+    )
     return request.SerializeToString()
 
 
@@ -94,8 +106,10 @@ def _export_with(exporter) -> None:
 
     provider.add_span_processor(Recording(exporter))
     tracer = provider.get_tracer("test")
-    with (tracer.start_as_current_span("approve", attributes={"order.id": "A-900"}) as root,
-          tracer.start_as_current_span("publish")):
+    with (
+        tracer.start_as_current_span("approve", attributes={"order.id": "A-900"}) as root,
+        tracer.start_as_current_span("publish"),
+    ):
         pass
     provider.shutdown()
     assert results == [SpanExportResult.SUCCESS, SpanExportResult.SUCCESS]
@@ -103,28 +117,41 @@ def _export_with(exporter) -> None:
 
 
 def test_http_exporter_spans_are_stored(receiver):
-    tid = _export_with(HttpExporter(endpoint=receiver.url,
-                                    headers={"authorization": f"Bearer {TOKEN}"}))
+    tid = _export_with(
+        HttpExporter(endpoint=receiver.url, headers={"authorization": f"Bearer {TOKEN}"})
+    )
     assert stored_spans(receiver.data_dir)[tid] == 2
-    audit = stored(receiver.data_dir, "SELECT username, action, address FROM accounts_auditentry "
-                                      "WHERE object_type = 'receiver'")
+    audit = stored(
+        receiver.data_dir,
+        "SELECT username, action, address FROM accounts_auditentry WHERE object_type = 'receiver'",
+    )
     assert ("shop-collector", "login", "127.0.0.1") in audit
 
 
 def test_http_exporter_gzip(receiver):
     from opentelemetry.exporter.otlp.proto.http import Compression
 
-    tid = _export_with(HttpExporter(endpoint=receiver.url, compression=Compression.Gzip,
-                                    headers={"authorization": f"Bearer {TOKEN}"}))
+    tid = _export_with(
+        HttpExporter(
+            endpoint=receiver.url,
+            compression=Compression.Gzip,
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+    )
     assert stored_spans(receiver.data_dir)[tid] == 2
 
 
 def test_grpc_exporter_spans_are_stored(receiver):
     from grpc import Compression
 
-    tid = _export_with(GrpcExporter(endpoint=receiver.grpc_endpoint, insecure=True,
-                                    compression=Compression.Gzip,
-                                    headers={"authorization": f"Bearer {TOKEN}"}))
+    tid = _export_with(
+        GrpcExporter(
+            endpoint=receiver.grpc_endpoint,
+            insecure=True,
+            compression=Compression.Gzip,
+            headers={"authorization": f"Bearer {TOKEN}"},
+        )
+    )
     assert stored_spans(receiver.data_dir)[tid] == 2
 
 
@@ -146,7 +173,8 @@ def test_json_body_and_idempotent_resend(receiver):
     from google.protobuf import json_format
 
     body = json_format.MessageToJson(
-        trace_service_pb2.ExportTraceServiceRequest.FromString(request_body(71)))
+        trace_service_pb2.ExportTraceServiceRequest.FromString(request_body(71))
+    )
     for _ in range(2):
         answer = post(receiver, body.encode(), **{"Content-Type": "application/json"})
         assert answer.status_code == 200
@@ -170,8 +198,10 @@ def test_body_that_is_not_otlp_is_400(receiver):
 def test_wrong_content_type_is_415(receiver):
     answer = post(receiver, request_body(73), **{"Content-Type": "text/plain"})
     assert answer.status_code == 415
-    assert "unsupported content type 'text/plain'" in status_pb2.Status.FromString(
-        answer.content).message
+    assert (
+        "unsupported content type 'text/plain'"
+        in status_pb2.Status.FromString(answer.content).message
+    )
     assert trace_id(73) not in stored_spans(receiver.data_dir)
     assert_still_serving(receiver, 74)
 
@@ -197,8 +227,10 @@ def test_gzip_bomb_is_413_and_inflation_stops(receiver):
     assert_still_serving(receiver, 78)
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong", "Basic c2hvcDpzM2NyZXQ=",
-                                           "Bearer other-token-but-longer"])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", "Basic c2hvcDpzM2NyZXQ=", "Bearer other-token-but-longer"],
+)
 def test_missing_or_wrong_token_is_401(receiver, authorization):
     headers = {"Content-Type": "application/x-protobuf"}
     if authorization:
@@ -207,8 +239,11 @@ def test_missing_or_wrong_token_is_401(receiver, authorization):
     assert answer.status_code == 401
     assert "bearer token" in status_pb2.Status.FromString(answer.content).message
     assert trace_id(79) not in stored_spans(receiver.data_dir)
-    refused = stored(receiver.data_dir, "SELECT detail FROM accounts_auditentry WHERE "
-                                        "action = 'login_failed' AND object_type = 'receiver'")
+    refused = stored(
+        receiver.data_dir,
+        "SELECT detail FROM accounts_auditentry WHERE "
+        "action = 'login_failed' AND object_type = 'receiver'",
+    )
     assert refused and "OTLP sender refused" in refused[0][0]
 
 
@@ -234,8 +269,9 @@ def test_span_with_1mb_attribute_is_rejected_alone(receiver, tmp_path):
 
 def test_wrong_method_and_path(receiver):
     assert requests.get(receiver.url, timeout=10).status_code == 405
-    answer = requests.post(receiver.url.replace("traces", "metrics"), data=b"x",
-                           headers=HEADERS, timeout=10)
+    answer = requests.post(
+        receiver.url.replace("traces", "metrics"), data=b"x", headers=HEADERS, timeout=10
+    )
     assert answer.status_code == 404
 
 
@@ -246,14 +282,25 @@ def test_no_tokens_refuses_to_listen_beyond_loopback(tmp_path):
     from tests.receiver_support import ROOT
 
     env = receiver_env(tmp_path, EXPLORER_RECEIVER_TOKENS="")
-    done = subprocess.run([sys.executable, "manage.py", "receive", "--http", "0.0.0.0:0",
-                           "--grpc", "off"], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "receive", "--http", "0.0.0.0:0", "--grpc", "off"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode != 0
     assert "listens on loopback only" in done.stderr
     env = receiver_env(tmp_path, EXPLORER_RECEIVER_TOKENS='{"a": ')
-    done = subprocess.run([sys.executable, "manage.py", "receive"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "manage.py", "receive"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "EXPLORER_RECEIVER_TOKENS is not JSON" in done.stderr
 
 
@@ -272,7 +319,8 @@ def test_grpc_bad_body_and_oversize(receiver):
             export(request_body(83, big=MAX_BYTES), metadata=metadata, timeout=10)
         assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         answer = trace_service_pb2.ExportTraceServiceResponse.FromString(
-            export(request_body(84), metadata=metadata, timeout=10))
+            export(request_body(84), metadata=metadata, timeout=10)
+        )
         assert not answer.HasField("partial_success")
     spans = stored_spans(receiver.data_dir)
     assert trace_id(83) not in spans and spans[trace_id(84)] == 2

@@ -63,8 +63,7 @@ def test_journeys_from_tempo_plus_index_equal_the_store(without_order_on_consume
     assert all(j["journey"]["status"] for j in expected.values())
 
     with ReplayServer(tempo_replay(traces)) as server:
-        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": server.url,
-                                                "retries": 0}}
+        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": server.url, "retries": 0}}
         settings.EXPLORER_DEFAULT_BACKEND = "tempo"
         settings.EXPLORER_RECEIVER_MODE = "full"  # no index: Tempo alone
         with pytest.raises(SourceError, match="cannot list orders"):
@@ -75,12 +74,14 @@ def test_journeys_from_tempo_plus_index_equal_the_store(without_order_on_consume
         found = journeys(orders)
     reset_caches()
     found_text, expected_text = comparable(found, "tempo"), comparable(expected, "tempo")
-    assert found_text == expected_text, differences(json.loads(found_text),
-                                                    json.loads(expected_text))
+    assert found_text == expected_text, differences(
+        json.loads(found_text), json.loads(expected_text)
+    )
     # The index is what made the difference: Tempo alone misses the consumer traces.
     assert comparable(alone, "tempo") != expected_text
     assert sum(len(j["journey"]["traces"]) for j in alone.values()) < sum(
-        len(j["journey"]["traces"]) for j in expected.values())
+        len(j["journey"]["traces"]) for j in expected.values()
+    )
 
 
 def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
@@ -97,8 +98,7 @@ def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
     assert row.has_root
     root = next(s for s in trace.spans if s.parent_id is None)
     assert (row.root_service, row.root_name) == (root.service, root.name)
-    values = list(IndexedValue.objects.filter(trace_id=trace.trace_id)
-                  .values_list("key", "value"))
+    values = list(IndexedValue.objects.filter(trace_id=trace.trace_id).values_list("key", "value"))
     assert len(values) == len(set(values))
     order = {str(s.attributes["order.id"]) for s in trace.spans if "order.id" in s.attributes}
     assert {v for k, v in values if k == "order.id"} == order
@@ -108,17 +108,24 @@ def test_index_marks_orders_changed_own_and_through_links(without_order_on_consu
     from explorer.journeys.models import OrderArrival
 
     traces = without_order_on_consumers
-    consumer, link = next((t, s.links[0]) for t in traces for s in t.spans
-                          if s.kind == SpanKind.CONSUMER and s.links
-                          and not any("order.id" in x.attributes for x in t.spans))
+    consumer, link = next(
+        (t, s.links[0])
+        for t in traces
+        for s in t.spans
+        if s.kind == SpanKind.CONSUMER
+        and s.links
+        and not any("order.id" in x.attributes for x in t.spans)
+    )
     producer_id = link.trace_id
     producer = next(t for t in traces if t.trace_id == producer_id)
-    order = next(str(s.attributes["order.id"]) for s in producer.spans
-                 if "order.id" in s.attributes)
+    order = next(
+        str(s.attributes["order.id"]) for s in producer.spans if "order.id" in s.attributes
+    )
     with transaction.atomic():
         index.write([producer])
     OrderArrival.objects.all().update(pending=False)
     with transaction.atomic():
         index.write([consumer])  # no order.id of its own
-    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) \
-        == [order]
+    assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == [
+        order
+    ]

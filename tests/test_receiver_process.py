@@ -76,8 +76,7 @@ def test_sigkill_mid_stream_loses_nothing_answered_ok(tmp_path):
             time.sleep(0.005)
         os.kill(running.process.pid, signal.SIGKILL)
         running.process.wait()
-        acknowledged_before_kill = [n for n, r in results.items()
-                                    if r is SpanExportResult.SUCCESS]
+        acknowledged_before_kill = [n for n, r in results.items() if r is SpanExportResult.SUCCESS]
         time.sleep(0.5)  # the exporter meets a dead port and backs off
         restarted.append(start_receiver(env, "receiver-2.log", http_port=port))
         sender.join(120)
@@ -105,8 +104,9 @@ def test_writer_behind_answers_429_with_retry_after(tmp_path):
         answers: dict[int, requests.Response] = {}
 
         def post(number: int) -> None:
-            answers[number] = requests.post(running.url, data=request_body(number),
-                                            headers=HEADERS, timeout=60)
+            answers[number] = requests.post(
+                running.url, data=request_body(number), headers=HEADERS, timeout=60
+            )
 
         first = threading.Thread(target=post, args=(90,))
         first.start()
@@ -143,8 +143,9 @@ def test_index_mode_keeps_the_index_not_the_spans(tmp_path):
         assert stored(tmp_path, "SELECT COUNT(*) FROM store_trace") == [(0,)]
         rows = stored(tmp_path, "SELECT trace_id, span_count, root_name FROM receiver_trace")
         assert sorted(rows) == sorted((trace_of(b), 5, "take order") for b in batches)
-        values = stored(tmp_path, "SELECT trace_id, value FROM receiver_value "
-                                  "WHERE key = 'order.id'")
+        values = stored(
+            tmp_path, "SELECT trace_id, value FROM receiver_value WHERE key = 'order.id'"
+        )
         assert sorted(values) == sorted((trace_of(b), f"K-{n}") for n, b in enumerate(batches))
     finally:
         running.stop()
@@ -157,8 +158,11 @@ def test_tls_for_http_and_grpc(tmp_path, monkeypatch):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     pki = make_pki(tmp_path)
-    env = receiver_env(tmp_path, EXPLORER_RECEIVER_TLS_CERT=str(pki.server_cert),
-                       EXPLORER_RECEIVER_TLS_KEY=str(pki.server_key))
+    env = receiver_env(
+        tmp_path,
+        EXPLORER_RECEIVER_TLS_CERT=str(pki.server_cert),
+        EXPLORER_RECEIVER_TLS_KEY=str(pki.server_key),
+    )
     migrate(env)
     running = start_receiver(env)
     try:
@@ -167,18 +171,22 @@ def test_tls_for_http_and_grpc(tmp_path, monkeypatch):
         http = HttpExporter(endpoint=url, headers=AUTH, certificate_file=str(pki.ca))
         assert http.export(batches[0]) is SpanExportResult.SUCCESS
         credentials = grpc.ssl_channel_credentials(pki.ca.read_bytes())
-        secure = GrpcExporter(endpoint=running.grpc_endpoint, credentials=credentials,
-                              headers=AUTH)
+        secure = GrpcExporter(endpoint=running.grpc_endpoint, credentials=credentials, headers=AUTH)
         assert secure.export(batches[1]) is SpanExportResult.SUCCESS
         secure.shutdown()
         spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
         assert spans == {trace_of(batches[0]): 5, trace_of(batches[1]): 5}
         # Plain HTTP to the TLS port is refused, and the receiver goes on serving.
         with pytest.raises(requests.ConnectionError):
-            requests.post(f"http://127.0.0.1:{running.http_port}/v1/traces",
-                          data=request_body(93), headers=HEADERS, timeout=10)
-        answer = requests.post(url, data=request_body(94), headers=HEADERS, timeout=10,
-                               verify=str(pki.ca))
+            requests.post(
+                f"http://127.0.0.1:{running.http_port}/v1/traces",
+                data=request_body(93),
+                headers=HEADERS,
+                timeout=10,
+            )
+        answer = requests.post(
+            url, data=request_body(94), headers=HEADERS, timeout=10, verify=str(pki.ca)
+        )
         assert answer.status_code == 200
     finally:
         running.stop()

@@ -33,19 +33,33 @@ def hand_made_document() -> dict:
     """An OTLP JSON trace of one shop-api span with personal data in its attributes and name."""
     start = 1_741_000_000_000_000_000
     span = {
-        "traceId": HAND_TRACE, "spanId": HAND_SPAN, "name": f"notify {EMAIL} of {CARD}", "kind": 2,
-        "startTimeUnixNano": str(start), "endTimeUnixNano": str(start + 5_000_000),
-        "attributes": otlp_attributes({
-            "order.id": "A-990001", "customer.id": "C-99001", "customer.type": "retail",
-            "notification.recipient": EMAIL, "payment.card_number": CARD,
-            "note": f"paid with {CARD}", "db.password": PASSWORD,
-        }),
+        "traceId": HAND_TRACE,
+        "spanId": HAND_SPAN,
+        "name": f"notify {EMAIL} of {CARD}",
+        "kind": 2,
+        "startTimeUnixNano": str(start),
+        "endTimeUnixNano": str(start + 5_000_000),
+        "attributes": otlp_attributes(
+            {
+                "order.id": "A-990001",
+                "customer.id": "C-99001",
+                "customer.type": "retail",
+                "notification.recipient": EMAIL,
+                "payment.card_number": CARD,
+                "note": f"paid with {CARD}",
+                "db.password": PASSWORD,
+            }
+        ),
         "status": {"code": 1},
     }
-    return {"resourceSpans": [{
-        "resource": {"attributes": otlp_attributes({"service.name": "shop-api"})},
-        "scopeSpans": [{"scope": {"name": "hand-made"}, "spans": [span]}],
-    }]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": otlp_attributes({"service.name": "shop-api"})},
+                "scopeSpans": [{"scope": {"name": "hand-made"}, "spans": [span]}],
+            }
+        ]
+    }
 
 
 @dataclass(frozen=True)
@@ -65,10 +79,17 @@ def simulated(simulation, tmp_path_factory):
 
 def _pick_order() -> Demo:
     """The first simulated order (by id) that has a trace carrying its customer id."""
-    for order_id in sorted(TraceAttribute.objects.filter(key="order.id")
-                           .exclude(value="A-990001").values_list("value", flat=True)):
-        trace = (StoredTrace.objects.filter(business__key="order.id", business__value=order_id)
-                 .filter(business__key="customer.id").order_by("start_ns").first())
+    for order_id in sorted(
+        TraceAttribute.objects.filter(key="order.id")
+        .exclude(value="A-990001")
+        .values_list("value", flat=True)
+    ):
+        trace = (
+            StoredTrace.objects.filter(business__key="order.id", business__value=order_id)
+            .filter(business__key="customer.id")
+            .order_by("start_ns")
+            .first()
+        )
         if trace is not None:
             customer_id = trace.business.get(key="customer.id").value
             return Demo(order_id, customer_id, trace.trace_id)
@@ -119,8 +140,16 @@ def demo_responses(client, demo: Demo, sees_ids: bool) -> dict[str, str]:
 
 
 # Where the customer id is shown at all (the diagrams draw containers and steps, not ids).
-SHOWS_CUSTOMER_ID = {"order page", "journey JSON", "journey CSV", "customer CSV", "trace page",
-                     "span page", "trace JSON", "trace CSV"}
+SHOWS_CUSTOMER_ID = {
+    "order page",
+    "journey JSON",
+    "journey CSV",
+    "customer CSV",
+    "trace page",
+    "span page",
+    "trace JSON",
+    "trace CSV",
+}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -159,8 +188,9 @@ def test_customer_page_by_role(client, login_as, demo, role):
 
 def hand_made_responses(client) -> dict[str, str]:
     return {
-        "trace page": body(client.get(reverse("web:trace", args=[HAND_TRACE]),
-                                      {"span": HAND_SPAN})),
+        "trace page": body(
+            client.get(reverse("web:trace", args=[HAND_TRACE]), {"span": HAND_SPAN})
+        ),
         "span page": body(client.get(reverse("web:span", args=[HAND_TRACE, HAND_SPAN]))),
         "trace JSON": body(client.get(reverse("web:trace_json", args=[HAND_TRACE]))),
         "trace CSV": body(client.get(reverse("web:trace_csv", args=[HAND_TRACE]))),

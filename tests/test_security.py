@@ -61,7 +61,8 @@ def test_trusted_proxy_with_allowed_client_and_outside_client(client, settings):
     assert outside.status_code == 403
     # A client-written hop left of the real one does not help.
     forged = client.get(
-        "/accounts/login/", REMOTE_ADDR="192.168.7.1",
+        "/accounts/login/",
+        REMOTE_ADDR="192.168.7.1",
         HTTP_X_FORWARDED_FOR="10.1.2.3, 203.0.113.9",
     )
     assert forged.status_code == 403
@@ -81,8 +82,12 @@ def run_manage(env_overrides, *args):
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env.update(env_overrides)
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -96,8 +101,13 @@ PRODUCTION = {
 
 @pytest.mark.slow
 def test_check_deploy_is_clean_under_production_settings(tmp_path):
-    result = run_manage({**PRODUCTION, "EXPLORER_DATA_DIR": str(tmp_path)}, "check", "--deploy",
-                        "--fail-level", "WARNING")
+    result = run_manage(
+        {**PRODUCTION, "EXPLORER_DATA_DIR": str(tmp_path)},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
@@ -131,8 +141,11 @@ def test_production_settings_values(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("weak", ["short-key", "a" * 60, "django-insecure-" + "x1y2z3" * 10])
 def test_check_deploy_fails_on_a_weak_secret_key(tmp_path, weak):
-    result = run_manage({**PRODUCTION, "DJANGO_SECRET_KEY": weak,
-                         "EXPLORER_DATA_DIR": str(tmp_path)}, "check", "--deploy")
+    result = run_manage(
+        {**PRODUCTION, "DJANGO_SECRET_KEY": weak, "EXPLORER_DATA_DIR": str(tmp_path)},
+        "check",
+        "--deploy",
+    )
     assert result.returncode != 0
     assert "accounts.E001" in result.stderr + result.stdout
 

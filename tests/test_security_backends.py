@@ -12,8 +12,14 @@ from tests.backends_support import ReplayServer, Reply
 
 
 def client_for(url: str, **options) -> BackendClient:
-    config = {"retries": 0, "timeout_connect": 2.0, "timeout_read": 2.0, "timeout_total": 1.5,
-              "backoff": 0.0, **options}
+    config = {
+        "retries": 0,
+        "timeout_connect": 2.0,
+        "timeout_read": 2.0,
+        "timeout_total": 1.5,
+        "backoff": 0.0,
+        **options,
+    }
     return BackendClient(BackendConfig(name="t1", kind="tempo", url=url, **config))
 
 
@@ -40,21 +46,28 @@ def test_a_quick_body_still_arrives_whole():
     body = b'{"pad": "' + b"y" * 3_000_000 + b'"}'
     with ReplayServer(lambda seen: Reply(body=body)) as server:
         assert len(client_for(server.url, timeout_total=10.0).get_json("api/echo")["pad"]) == (
-            3_000_000)
+            3_000_000
+        )
 
 
-@pytest.mark.parametrize("location", [
-    "/base/%2e%2e/secret", "/base/%2E%2E/secret", "/base/.%2e/secret", "/base/%2e%2e/%2e%2e/x",
-    "/base/%2e%2e%2fsecret", "/base/..%5csecret",
-])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "/base/%2e%2e/secret",
+        "/base/%2E%2E/secret",
+        "/base/.%2e/secret",
+        "/base/%2e%2e/%2e%2e/x",
+        "/base/%2e%2e%2fsecret",
+        "/base/..%5csecret",
+    ],
+)
 def test_an_encoded_dot_segment_redirect_is_refused(location):
     def answer(seen):
         if seen.path == "/base/api/echo":
             return Reply(status=302, headers={"Location": location})
         return Reply(body=b'{"secret": true}')
 
-    with (ReplayServer(answer) as server,
-          pytest.raises(SourceError, match="refused: redirect to")):
+    with ReplayServer(answer) as server, pytest.raises(SourceError, match="refused: redirect to"):
         client_for(server.url + "base/", token="s3cr3t").get_json("api/echo")
     assert [s.path for s in server.seen] == ["/base/api/echo"]  # the token went nowhere else
 

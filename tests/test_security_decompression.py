@@ -51,5 +51,6 @@ def test_a_backend_answer_inflates_within_max_bytes_and_max_ratio():
         with pytest.raises(SourceError, match="50 times its compressed size"):
             client_for(server.url, timeout_total=20.0, max_ratio=50).get_json("api/echo")
         with pytest.raises(SourceError, match="the limit of 5000000 bytes"):
-            client_for(server.url, timeout_total=20.0, max_bytes=5_000_000,
-                       max_ratio=100_000).get_json("api/echo")
+            client_for(
+                server.url, timeout_total=20.0, max_bytes=5_000_000, max_ratio=100_000
+            ).get_json("api/echo")

@@ -28,8 +28,9 @@ def test_bidi_controls_never_reach_pages_or_diagrams(client, login_as, stored):
     span = client.get(reverse("web:span", args=[TRACE, "s0"])).content.decode()
     assert "\u202e" not in span
     svg = client.get(reverse("web:trace_diagram_svg", args=[TRACE]))
-    assert "\u202e" not in b"".join(svg.streaming_content if svg.streaming else [svg.content]
-                                    ).decode()
+    assert (
+        "\u202e" not in b"".join(svg.streaming_content if svg.streaming else [svg.content]).decode()
+    )
 
 
 def test_long_texts_are_cut_on_pages_but_whole_in_downloads(client, login_as, stored):
@@ -37,8 +38,9 @@ def test_long_texts_are_cut_on_pages_but_whole_in_downloads(client, login_as, st
     span = client.get(reverse("web:span", args=[TRACE, "s0"])).content.decode()
     assert "n" * 500 + "…" in span and "n" * 501 not in span and "END" not in span
     download = client.get(reverse("web:trace_json", args=[TRACE]))
-    data = json.loads(b"".join(download.streaming_content) if download.streaming
-                      else download.content)
+    data = json.loads(
+        b"".join(download.streaming_content) if download.streaming else download.content
+    )
     root = next(s for s in data["spans"] if s.get("span_id", s.get("spanId")) == "s0")
     assert root["attributes"]["note"].endswith("END")
 
@@ -49,7 +51,7 @@ def test_a_trace_id_holding_a_customer_id_is_not_in_the_title(client, login_as, 
     store_traces([tree_trace("order-C-00241-t1", fanout=1, depth=1)])
     login_as("onboarding")
     page = client.get(reverse("web:trace", args=["order-C-00241-t1"])).content.decode()
-    title = page[page.index("<title>"):page.index("</title>")]
-    heading = page[page.index("<h1>"):page.index("</h1>")]
+    title = page[page.index("<title>") : page.index("</title>")]
+    heading = page[page.index("<h1>") : page.index("</h1>")]
     assert "C-00241" not in title + heading
     assert pseudonym_of("C-00241") in heading

@@ -71,8 +71,9 @@ def test_a_raw_id_gives_the_same_answer_whether_it_exists_or_not(client, login_a
 def test_raw_id_attempts_are_rate_limited(client, login_as, stored, settings):
     settings.EXPLORER_RAW_ID_ATTEMPTS = 3
     login_as("onboarding")
-    codes = [client.get(reverse("web:customer", args=[f"C-0{n:04d}"])).status_code
-             for n in range(5)]
+    codes = [
+        client.get(reverse("web:customer", args=[f"C-0{n:04d}"])).status_code for n in range(5)
+    ]
     assert codes == [404, 404, 404, 429, 429]
     # The pseudonym still works: only guessing is limited.
     assert client.get(reverse("web:customer", args=[pseudonym_of(CUSTOMER)])).status_code == 200
@@ -102,8 +103,7 @@ def test_audit_log_shows_administrators_pseudonyms(client, login_as, stored):
 def test_the_admins_audit_list_shows_pseudonyms_and_searches_no_raw_ids(client, login_as, stored):
     from accounts import audit
 
-    entry = audit.record(None, audit.AuditAction.VIEW, "customer", CUSTOMER,
-                         f"opened {CUSTOMER}")
+    entry = audit.record(None, audit.AuditAction.VIEW, "customer", CUSTOMER, f"opened {CUSTOMER}")
     login_as("administrator", username="admin-1")
     listing = body(client.get("/admin/accounts/auditentry/"))
     assert CUSTOMER not in listing and pseudonym_of(CUSTOMER) in listing

@@ -12,10 +12,12 @@ TWO_GB = str(2 * 1024**3)
 
 
 def small_multipart() -> bytes:
-    return (f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n"
-            f"\r\n{'a' * 32}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
-            f"filename=\"t.json\"\r\nContent-Type: application/json\r\n\r\n{{}}\r\n"
-            f"--{BOUNDARY}--\r\n").encode()
+    return (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n'
+        f'\r\n{"a" * 32}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="t.json"\r\nContent-Type: application/json\r\n\r\n{{}}\r\n'
+        f"--{BOUNDARY}--\r\n"
+    ).encode()
 
 
 @pytest.mark.django_db
@@ -24,8 +26,9 @@ def test_an_anonymous_huge_multipart_post_is_refused_before_it_is_read():
     client.cookies["csrftoken"] = "a" * 32  # a self-chosen CSRF cookie
     # The body announces 2 GB but holds a few bytes: reading it (the CSRF check parsing the
     # form, the upload handlers spooling it to disk) would fail the test client's payload.
-    response = client.generic("POST", "/upload/", small_multipart(), content_type=MULTIPART,
-                              CONTENT_LENGTH=TWO_GB)
+    response = client.generic(
+        "POST", "/upload/", small_multipart(), content_type=MULTIPART, CONTENT_LENGTH=TWO_GB
+    )
     assert response.status_code == 413
     assert response["Connection"] == "close"
     # An ordinary login form still passes.
@@ -37,8 +40,9 @@ def test_a_verified_user_is_refused_past_the_upload_limit_before_reading(setting
     client = Client()
     login_as(client, "analyst")
     settings.EXPLORER_MAX_BODY_BYTES = 10_000
-    response = client.generic("POST", "/upload/", small_multipart(), content_type=MULTIPART,
-                              CONTENT_LENGTH="10001")
+    response = client.generic(
+        "POST", "/upload/", small_multipart(), content_type=MULTIPART, CONTENT_LENGTH="10001"
+    )
     assert response.status_code == 413
 
 

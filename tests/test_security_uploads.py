@@ -60,11 +60,13 @@ def test_uploads_expire(client, login_as, upload_dir, settings):
 
 
 def test_the_per_user_quota_drops_older_uploads_and_refuses_one_too_big(
-        client, login_as, upload_dir, settings):
+    client, login_as, upload_dir, settings
+):
     user = login_as("support")
     first = key_of(upload(client, otlp("77" * 16)))
-    one_upload = sum(f.stat().st_size for f in (upload_dir / str(user.pk)).rglob("*")
-                     if f.is_file())
+    one_upload = sum(
+        f.stat().st_size for f in (upload_dir / str(user.pk)).rglob("*") if f.is_file()
+    )
     settings.EXPLORER_UPLOAD_QUOTA_BYTES = int(one_upload * 1.5) + len(otlp("88" * 16))
     second = key_of(upload(client, otlp("88" * 16)))
     kept = {p.name for p in (upload_dir / str(user.pk)).iterdir()}

@@ -22,9 +22,18 @@ from explorer.traces.parsers import iter_file
 ROOT = Path(__file__).resolve().parent.parent
 ALEXANDRITE = ROOT / "explorer" / "alexandrite"
 NO_FAULTS = dict.fromkeys(FAULT_KINDS, 0.0)
-TEN_STATES = ["INITIATED", "FILE_UPLOADED", "SUBMITTED", "PRICE_CALCULATED",
-              "MANUFACTURING_APPROVED", "MANUFACTURING_STARTED", "MANUFACTURING_COMPLETED",
-              "PACKAGING", "SHIPPED", "CLOSED"]
+TEN_STATES = [
+    "INITIATED",
+    "FILE_UPLOADED",
+    "SUBMITTED",
+    "PRICE_CALCULATED",
+    "MANUFACTURING_APPROVED",
+    "MANUFACTURING_STARTED",
+    "MANUFACTURING_COMPLETED",
+    "PACKAGING",
+    "SHIPPED",
+    "CLOSED",
+]
 
 
 def run(tmp: Path, **options) -> tuple[list[Path], dict]:
@@ -54,8 +63,13 @@ def state_events(spans) -> dict[str, list[tuple[int, str | None, str, str]]]:
         for event in span.events:
             if event.name == "order.state_changed":
                 events[span.attributes["order.id"]].append(
-                    (event.time_ns, event.attributes.get("order.state.previous"),
-                     event.attributes["order.state.new"], span.service))
+                    (
+                        event.time_ns,
+                        event.attributes.get("order.state.previous"),
+                        event.attributes["order.state.new"],
+                        span.service,
+                    )
+                )
     return {order: sorted(changes) for order, changes in events.items()}
 
 
@@ -69,8 +83,9 @@ def clean_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def faulty_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("faulty")
-    files, truth = run(tmp, orders=200, days=7, seed=11,
-                       fault_rates=dict.fromkeys(FAULT_KINDS, 0.14))
+    files, truth = run(
+        tmp, orders=200, days=7, seed=11, fault_rates=dict.fromkeys(FAULT_KINDS, 0.14)
+    )
     return files, truth, parsed_spans(files)
 
 
@@ -82,18 +97,30 @@ def test_same_seed_gives_identical_bytes_and_another_seed_differs(tmp_path):
     assert read_bytes(first) == read_bytes(second)
     assert read_bytes(first) != read_bytes(other)
     assert (tmp_path / "a" / "truth.json").read_bytes() == (
-        tmp_path / "b" / "truth.json").read_bytes()
+        tmp_path / "b" / "truth.json"
+    ).read_bytes()
 
 
 def test_output_does_not_depend_on_the_hash_seed(tmp_path):
     files, _ = run(tmp_path / "here", orders=15, days=2, seed=3)
-    script = ("import sys; from pathlib import Path; "
-              "from explorer.simulation import SimulationConfig, simulate; "
-              "simulate(SimulationConfig(out=Path(sys.argv[1]), orders=15, days=2, seed=3))")
-    env = {**os.environ, "PYTHONHASHSEED": "12345", "OTEL_TRACES_SAMPLER": "always_off",
-           "OTEL_RESOURCE_ATTRIBUTES": "service.name=intruder"}
-    subprocess.run([sys.executable, "-c", script, str(tmp_path / "there")], cwd=ROOT, env=env,
-                   check=True, timeout=120)
+    script = (
+        "import sys; from pathlib import Path; "
+        "from explorer.simulation import SimulationConfig, simulate; "
+        "simulate(SimulationConfig(out=Path(sys.argv[1]), orders=15, days=2, seed=3))"
+    )
+    env = {
+        **os.environ,
+        "PYTHONHASHSEED": "12345",
+        "OTEL_TRACES_SAMPLER": "always_off",
+        "OTEL_RESOURCE_ATTRIBUTES": "service.name=intruder",
+    }
+    subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "there")],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=120,
+    )
     there = sorted((tmp_path / "there").glob("*.jsonl"))
     assert read_bytes(files) == read_bytes(there)
 
@@ -120,8 +147,9 @@ def test_lines_are_collector_file_exporter_requests(clean_run):
 def test_every_container_that_runs_code_appears_as_a_service(clean_run):
     _, _, spans = clean_run
     model = (ALEXANDRITE / "model.dsl").read_text()
-    data_containers = set(re.findall(r"(\w+) = container [^\n]*\{\s*tags \"(?:Database|Queue)\"",
-                                     model))
+    data_containers = set(
+        re.findall(r"(\w+) = container [^\n]*\{\s*tags \"(?:Database|Queue)\"", model)
+    )
     code = [c for c in re.findall(r"(\w+) = container ", model) if c not in data_containers]
     assert len(code) == 6
     mapping = json.loads((ALEXANDRITE / "mapping.json").read_text())
@@ -158,16 +186,21 @@ def test_traces_propagate_across_services_and_consumers_link_to_producers(clean_
     servers = [s for s in spans if s.kind == SpanKind.SERVER and s.parent_id]
     assert servers and all(by_id[s.parent_id].trace_id == s.trace_id for s in servers)
     assert {(by_id[s.parent_id].service, s.service) for s in servers} >= {
-        ("internet-shop", "shop-api"), ("crm", "crm-api"), ("mes", "mes-api"),
-        ("shop-api", "mes-api")}  # the price quote the model lacks
+        ("internet-shop", "shop-api"),
+        ("crm", "crm-api"),
+        ("mes", "mes-api"),
+        ("shop-api", "mes-api"),
+    }  # the price quote the model lacks
     consumers = [s for s in spans if s.kind == SpanKind.CONSUMER]
     assert consumers
     for consumer in consumers:
         assert consumer.parent_id is None and len(consumer.links) == 1
         producer = by_id[consumer.links[0].span_id]
         assert producer.kind == SpanKind.PRODUCER and producer.trace_id != consumer.trace_id
-        assert (producer.attributes["messaging.message.id"]
-                == consumer.attributes["messaging.message.id"])
+        assert (
+            producer.attributes["messaging.message.id"]
+            == consumer.attributes["messaging.message.id"]
+        )
     topics = {s.attributes["messaging.destination.name"] for s in consumers}
     assert len(topics) >= 4
 
@@ -176,20 +209,33 @@ def test_spans_carry_semantic_conventions_and_business_attributes(clean_run):
     _, _, spans = clean_run
     db = [s for s in spans if "db.system.name" in s.attributes]
     assert {s.attributes["db.namespace"] for s in db} == {"shop", "mes"}
-    assert all(s.attributes["db.system.name"] == "postgresql" and "db.query.text" in s.attributes
-               and "db.operation.name" in s.attributes for s in db)
+    assert all(
+        s.attributes["db.system.name"] == "postgresql"
+        and "db.query.text" in s.attributes
+        and "db.operation.name" in s.attributes
+        for s in db
+    )
     s3 = [s for s in spans if s.attributes.get("rpc.system") == "aws-api"]
     assert s3 and all(s.attributes["aws.s3.bucket"] for s in s3)
     servers = [s for s in spans if s.kind == SpanKind.SERVER]
-    assert all({"http.request.method", "http.route", "url.path", "http.response.status_code"}
-               <= s.attributes.keys() for s in servers)
+    assert all(
+        {"http.request.method", "http.route", "url.path", "http.response.status_code"}
+        <= s.attributes.keys()
+        for s in servers
+    )
     messaging = [s for s in spans if "messaging.system" in s.attributes]
     assert {s.attributes["messaging.operation.type"] for s in messaging} == {
-        "publish", "receive", "process"}
+        "publish",
+        "receive",
+        "process",
+    }
     with_order = [s for s in spans if "order.id" in s.attributes]
     assert len(with_order) > 0.8 * len(spans)
-    assert all(s.attributes["customer.type"] in {"retail", "b2b_partner", "vip"}
-               and s.attributes["customer.id"].startswith("C-") for s in with_order)
+    assert all(
+        s.attributes["customer.type"] in {"retail", "b2b_partner", "vip"}
+        and s.attributes["customer.id"].startswith("C-")
+        for s in with_order
+    )
     # every span of a trace that handles one order carries it
     order_traces = {s.trace_id for s in with_order}
     assert all("order.id" in s.attributes for s in spans if s.trace_id in order_traces)
@@ -226,30 +272,60 @@ def test_each_fault_is_visible_in_the_traces(faulty_run):
         if s.kind == SpanKind.CONSUMER:
             consumed[s.attributes["messaging.message.id"]] += 1
     produced = [s for s in spans if s.kind == SpanKind.PRODUCER]
-    assert _orders_where(produced, lambda s: not consumed[
-        s.attributes["messaging.message.id"]]) == faults["lost_message"]
-    assert _orders_where(produced, lambda s: consumed[
-        s.attributes["messaging.message.id"]] == 2) == faults["duplicate_delivery"]
-    assert _orders_where(spans, lambda s: s.name == "PriceCalculator.Calculate"
-                         and s.duration_ns > 5e9) == faults["slow_price"]
-    assert all(s.status_code != StatusCode.ERROR for s in spans
-               if s.name == "PriceCalculator.Calculate")
-    assert _orders_where(spans, lambda s: s.service == "crm-api" and s.kind == SpanKind.SERVER
-                         and s.attributes["http.response.status_code"] >= 500
-                         and s.is_error) == faults["crm_5xx"]
+    assert (
+        _orders_where(produced, lambda s: not consumed[s.attributes["messaging.message.id"]])
+        == faults["lost_message"]
+    )
+    assert (
+        _orders_where(produced, lambda s: consumed[s.attributes["messaging.message.id"]] == 2)
+        == faults["duplicate_delivery"]
+    )
+    assert (
+        _orders_where(
+            spans, lambda s: s.name == "PriceCalculator.Calculate" and s.duration_ns > 5e9
+        )
+        == faults["slow_price"]
+    )
+    assert all(
+        s.status_code != StatusCode.ERROR for s in spans if s.name == "PriceCalculator.Calculate"
+    )
+    assert (
+        _orders_where(
+            spans,
+            lambda s: (
+                s.service == "crm-api"
+                and s.kind == SpanKind.SERVER
+                and s.attributes["http.response.status_code"] >= 500
+                and s.is_error
+            ),
+        )
+        == faults["crm_5xx"]
+    )
     retried = _orders_where(spans, lambda s: s.attributes.get("http.request.resend_count", 0))
     assert retried == faults["crm_5xx"]
-    assert _orders_where(spans, lambda s: "db.system.name" in s.attributes
-                         and s.is_error) == faults["db_timeout"]
+    assert (
+        _orders_where(spans, lambda s: "db.system.name" in s.attributes and s.is_error)
+        == faults["db_timeout"]
+    )
     graph = load_state_graph(ALEXANDRITE / "states.json")
     events = state_events(spans)
-    mismatched = {order for order, changes in events.items()
-                  if any(service == "crm-api" and "mes_api" in graph.owners(new)
-                         for _, _, new, service in changes)}
+    mismatched = {
+        order
+        for order, changes in events.items()
+        if any(
+            service == "crm-api" and "mes_api" in graph.owners(new)
+            for _, _, new, service in changes
+        )
+    }
     assert mismatched == faults["state_mismatch"]
-    disallowed = {order for order, changes in events.items()
-                  if any(prev is not None and not graph.is_allowed(prev, new)
-                         and service == "mes-api" for _, prev, new, service in changes)}
+    disallowed = {
+        order
+        for order, changes in events.items()
+        if any(
+            prev is not None and not graph.is_allowed(prev, new) and service == "mes-api"
+            for _, prev, new, service in changes
+        )
+    }
     assert disallowed == faults["disallowed_transition"]
 
 
@@ -264,11 +340,13 @@ class _Receiver(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
         for resource_spans in request.resource_spans:
-            service = next(a.value.string_value for a in resource_spans.resource.attributes
-                           if a.key == "service.name")
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
             for scope_spans in resource_spans.scope_spans:
-                self.received.extend((service, span.span_id.hex())
-                                     for span in scope_spans.spans)
+                self.received.extend((service, span.span_id.hex()) for span in scope_spans.spans)
         reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
         self.send_response(200 if self.path == "/v1/traces" else 404)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -302,26 +380,50 @@ def test_an_unreachable_otlp_endpoint_is_a_clear_error(tmp_path, monkeypatch):
     port = server.server_port
     server.server_close()  # nothing listens there now
     with pytest.raises(SimulationError, match=f"127.0.0.1:{port}/v1/traces"):
-        run(tmp_path, orders=1, days=1, seed=1, otlp_endpoint=f"http://127.0.0.1:{port}",
-            fault_rates=NO_FAULTS)
+        run(
+            tmp_path,
+            orders=1,
+            days=1,
+            seed=1,
+            otlp_endpoint=f"http://127.0.0.1:{port}",
+            fault_rates=NO_FAULTS,
+        )
 
 
 def test_fault_rate_options_are_checked():
     assert parse_fault_rates(["all=0", "slow_price=0.25"]) == {**NO_FAULTS, "slow_price": 0.25}
-    for bad, message in [("typo=0.1", "KIND=RATE"), ("slow_price", "KIND=RATE"),
-                         ("slow_price=2", "from 0 to 1"), ("slow_price=x", "from 0 to 1"),
-                         ("all=0.5", "add up to")]:
+    for bad, message in [
+        ("typo=0.1", "KIND=RATE"),
+        ("slow_price", "KIND=RATE"),
+        ("slow_price=2", "from 0 to 1"),
+        ("slow_price=x", "from 0 to 1"),
+        ("all=0.5", "add up to"),
+    ]:
         with pytest.raises(SimulationError, match=message):
             parse_fault_rates([bad])
 
 
 def test_the_command_writes_files_and_reports_bad_options(tmp_path, capsys):
-    call_command("simulate", "--orders", "3", "--days", "1", "--out", str(tmp_path / "out"),
-                 "--truth", str(tmp_path / "truth.json"), "--fault-rate", "all=0")
+    call_command(
+        "simulate",
+        "--orders",
+        "3",
+        "--days",
+        "1",
+        "--out",
+        str(tmp_path / "out"),
+        "--truth",
+        str(tmp_path / "truth.json"),
+        "--fault-rate",
+        "all=0",
+    )
     assert "spans of 3 orders" in capsys.readouterr().out
     assert len(json.loads((tmp_path / "truth.json").read_text())["orders"]) == 3
-    for args, message in [(["--orders", "0"], "--orders"), (["--fault-rate", "x=1"], "KIND"),
-                          (["--otlp-endpoint", "ftp://x"], "http://")]:
+    for args, message in [
+        (["--orders", "0"], "--orders"),
+        (["--fault-rate", "x=1"], "KIND"),
+        (["--otlp-endpoint", "ftp://x"], "http://"),
+    ]:
         with pytest.raises(CommandError, match=message):
             call_command("simulate", "--out", str(tmp_path / "bad"), *args)
     blocker = tmp_path / "file"
@@ -332,16 +434,23 @@ def test_the_command_writes_files_and_reports_bad_options(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_2000_orders_run_in_bounded_memory(tmp_path):
-    script = ("import resource, sys; from pathlib import Path; "
-              "from explorer.simulation import SimulationConfig, simulate; "
-              "r = simulate(SimulationConfig(out=Path(sys.argv[1]), orders=int(sys.argv[2]), "
-              "days=14, seed=1)); "
-              "print(r.spans, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    script = (
+        "import resource, sys; from pathlib import Path; "
+        "from explorer.simulation import SimulationConfig, simulate; "
+        "r = simulate(SimulationConfig(out=Path(sys.argv[1]), orders=int(sys.argv[2]), "
+        "days=14, seed=1)); "
+        "print(r.spans, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
 
     def measure(orders: int) -> tuple[int, int]:
-        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / str(orders)),
-                              str(orders)], cwd=ROOT, check=True, capture_output=True,
-                             text=True, timeout=600).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / str(orders)), str(orders)],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        ).stdout.split()
         return int(out[0]), int(out[1])
 
     small_spans, small_kib = measure(100)

@@ -34,7 +34,8 @@ def last_states(spans) -> dict[str, str]:
         for event in span.events:
             if event.name == "order.state_changed":
                 events[span.attributes["order.id"]].append(
-                    (event.time_ns, event.attributes["order.state.new"]))
+                    (event.time_ns, event.attributes["order.state.new"])
+                )
     return {order: max(found)[1] for order, found in events.items()}
 
 
@@ -46,11 +47,17 @@ def identity(span) -> tuple:
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cutoff")
     simulate(SimulationConfig(out=tmp / "full", truth=tmp / "full.json", **OPTIONS))
-    simulate(SimulationConfig(out=tmp / "cut", truth=tmp / "cut.json", until_days=UNTIL_DAYS,
-                              **OPTIONS))
-    return {name: (spans_of(tmp / name), json.loads((tmp / f"{name}.json").read_text()),
-                   sorted(p.name for p in (tmp / name).iterdir()))
-            for name in ("full", "cut")}
+    simulate(
+        SimulationConfig(out=tmp / "cut", truth=tmp / "cut.json", until_days=UNTIL_DAYS, **OPTIONS)
+    )
+    return {
+        name: (
+            spans_of(tmp / name),
+            json.loads((tmp / f"{name}.json").read_text()),
+            sorted(p.name for p in (tmp / name).iterdir()),
+        )
+        for name in ("full", "cut")
+    }
 
 
 def test_nothing_is_emitted_after_the_cut_off(runs):
@@ -82,13 +89,27 @@ def test_the_cut_off_must_not_come_before_the_last_day(tmp_path):
     with pytest.raises(SimulationError, match="--until-days must be from --days"):
         simulate(SimulationConfig(out=tmp_path, orders=5, days=3, until_days=2))
     with pytest.raises(CommandError, match="--until-days"):
-        call_command("simulate", "--orders", "5", "--days", "3", "--until-days", "0",
-                     "--out", str(tmp_path))
+        call_command(
+            "simulate", "--orders", "5", "--days", "3", "--until-days", "0", "--out", str(tmp_path)
+        )
 
 
 def test_the_command_takes_until_days(tmp_path, capsys):
-    call_command("simulate", "--orders", "8", "--days", "1", "--until-days", "2", "--seed", "3",
-                 "--out", str(tmp_path / "out"), "--truth", str(tmp_path / "truth.json"))
+    call_command(
+        "simulate",
+        "--orders",
+        "8",
+        "--days",
+        "1",
+        "--until-days",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        str(tmp_path / "out"),
+        "--truth",
+        str(tmp_path / "truth.json"),
+    )
     spans = spans_of(tmp_path / "out")
     assert max(s.end_ns for s in spans) <= EPOCH_NS + 2 * DAY_NS
     truth = json.loads((tmp_path / "truth.json").read_text())

@@ -44,11 +44,18 @@ class _Collector(BaseHTTPRequestHandler):
         for resource_spans in request.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
-                    order = next((a.value.string_value for a in span.attributes
-                                  if a.key == "order.id"), "")
-                    _Collector.spans.append((span.trace_id.hex(), span.span_id.hex(),
-                                             span.parent_span_id.hex(), span.end_time_unix_nano,
-                                             order))
+                    order = next(
+                        (a.value.string_value for a in span.attributes if a.key == "order.id"), ""
+                    )
+                    _Collector.spans.append(
+                        (
+                            span.trace_id.hex(),
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
+                            span.end_time_unix_nano,
+                            order,
+                        )
+                    )
         reply = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
@@ -79,7 +86,10 @@ def run_live(endpoint: str, seconds: float, speed: float, warnings: list[str]) -
     try:
         result = simulate_live(
             SimulationConfig(out=None, orders=ORDERS, days=DAYS, seed=SEED),
-            LiveConfig(endpoint, "demo-token", DAYS, speed), stop, warnings.append)
+            LiveConfig(endpoint, "demo-token", DAYS, speed),
+            stop,
+            warnings.append,
+        )
     finally:
         timer.cancel()
     assert time.monotonic() - started < seconds + 5  # stops when asked
@@ -88,10 +98,14 @@ def run_live(endpoint: str, seconds: float, speed: float, warnings: list[str]) -
 
 @pytest.mark.slow
 def test_live_goes_on_from_the_files_in_accelerated_time(collector, tmp_path):
-    simulate(SimulationConfig(out=tmp_path, orders=ORDERS, days=DAYS, seed=SEED,
-                              until_days=DAYS))
-    in_files = {(s.trace_id, s.span_id): s for path in sorted(tmp_path.iterdir())
-                for result in iter_file(path) for trace in result.traces for s in trace.spans}
+    simulate(SimulationConfig(out=tmp_path, orders=ORDERS, days=DAYS, seed=SEED, until_days=DAYS))
+    in_files = {
+        (s.trace_id, s.span_id): s
+        for path in sorted(tmp_path.iterdir())
+        for result in iter_file(path)
+        for trace in result.traces
+        for s in trace.spans
+    }
     warnings: list[str] = []
     speed = 4 * DAY / 1e9  # four simulated days a second
     began = time.monotonic()

@@ -16,15 +16,30 @@ from explorer.journeys.state_graph import (
 )
 
 ALEXANDRITE = Path(__file__).resolve().parent.parent / "explorer" / "alexandrite"
-ELEMENT_IDS = ["customer", "api_user", "seller", "operator", "jewellery_store", "internet_shop",
-               "shop_api", "shop_db", "crm", "crm_api", "queue", "mes_api", "mes", "mes_db",
-               "files_storage"]
+ELEMENT_IDS = [
+    "customer",
+    "api_user",
+    "seller",
+    "operator",
+    "jewellery_store",
+    "internet_shop",
+    "shop_api",
+    "shop_db",
+    "crm",
+    "crm_api",
+    "queue",
+    "mes_api",
+    "mes",
+    "mes_db",
+    "files_storage",
+]
 
 
 def dsl_identifiers() -> set[str]:
     text = (ALEXANDRITE / "model.dsl").read_text()
-    return set(re.findall(r"^\s*(\w+)\s*=\s*(?:person|softwareSystem|container)\b", text,
-                          re.MULTILINE))
+    return set(
+        re.findall(r"^\s*(\w+)\s*=\s*(?:person|softwareSystem|container)\b", text, re.MULTILINE)
+    )
 
 
 def dsl_relationships() -> set[tuple[str, str]]:
@@ -38,11 +53,22 @@ def test_the_model_declares_exactly_the_shared_element_ids():
 
 def test_the_model_has_the_domain_relationships_but_not_the_price_quote_call():
     relationships = dsl_relationships()
-    assert {("customer", "internet_shop"), ("internet_shop", "shop_api"), ("shop_api", "shop_db"),
-            ("shop_api", "files_storage"), ("seller", "crm"), ("crm", "crm_api"),
-            ("crm_api", "shop_db"), ("crm_api", "queue"), ("mes_api", "queue"),
-            ("api_user", "mes_api"), ("operator", "mes"), ("mes", "mes_api"),
-            ("mes_api", "mes_db"), ("mes_api", "files_storage")} <= relationships
+    assert {
+        ("customer", "internet_shop"),
+        ("internet_shop", "shop_api"),
+        ("shop_api", "shop_db"),
+        ("shop_api", "files_storage"),
+        ("seller", "crm"),
+        ("crm", "crm_api"),
+        ("crm_api", "shop_db"),
+        ("crm_api", "queue"),
+        ("mes_api", "queue"),
+        ("api_user", "mes_api"),
+        ("operator", "mes"),
+        ("mes", "mes_api"),
+        ("mes_api", "mes_db"),
+        ("mes_api", "files_storage"),
+    } <= relationships
     assert ("shop_api", "mes_api") not in relationships
     assert {a for pair in relationships for a in pair} <= dsl_identifiers()
 
@@ -72,12 +98,14 @@ def test_the_default_state_graph():
     assert graph.limit_ns("SUBMITTED") == 2 * 3600 * 10**9
     assert graph.limit_ns("CLOSED") is None
     assert all(graph.limit_ns(s) for s in graph.names if not graph.is_final(s))
-    assert graph.path_between("MANUFACTURING_STARTED", "PACKAGING") == [
-        "MANUFACTURING_COMPLETED"]
+    assert graph.path_between("MANUFACTURING_STARTED", "PACKAGING") == ["MANUFACTURING_COMPLETED"]
     assert graph.path_between("SUBMITTED", "PRICE_CALCULATED") == []
     assert graph.path_between("CLOSED", "INITIATED") is None
     assert (graph.event_name, graph.previous_key, graph.new_key) == (
-        "order.state_changed", "order.state.previous", "order.state.new")
+        "order.state_changed",
+        "order.state.previous",
+        "order.state.new",
+    )
 
 
 def test_the_default_sla():
@@ -88,42 +116,83 @@ def test_the_default_sla():
 
 
 def _graph(**changes):
-    data = {"states": [{"name": "A", "owners": ["shop_api"], "initial": True, "limit": "1h"},
-                       {"name": "B", "owners": ["crm_api"], "final": True}],
-            "transitions": [["A", "B"]]}
+    data = {
+        "states": [
+            {"name": "A", "owners": ["shop_api"], "initial": True, "limit": "1h"},
+            {"name": "B", "owners": ["crm_api"], "final": True},
+        ],
+        "transitions": [["A", "B"]],
+    }
     data.update(changes)
     return data
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ([], "expected a JSON object"),
-    (_graph(states=[]), "'states' must be a non-empty list"),
-    (_graph(transitions=[["A", "C"]]), "transitions\\[0\\] A -> C: unknown state C"),
-    (_graph(transitions=[["A"]]), "transitions\\[0\\] must be a \\[from, to\\] pair"),
-    (_graph(states=[{"name": "A", "owners": ["ghost"], "initial": True, "final": True}]),
-     "state A owner: 'ghost' is not an element of the model"),
-    (_graph(states=[{"name": "A", "owners": ["shop_api"], "initial": True, "limit": "soon"},
-                    {"name": "B", "owners": ["crm_api"], "final": True}]),
-     "state A: limit: bad duration 'soon'"),
-    (_graph(states=[{"name": "A", "owners": ["shop_api"], "initial": True},
-                    {"name": "A", "owners": ["crm_api"], "final": True}]),
-     "state A is declared twice"),
-    (_graph(states=[{"name": "A", "owners": [], "initial": True, "final": True}]),
-     "'owners' must be a non-empty list"),
-    (_graph(states=[{"name": "A", "owners": ["shop_api"], "final": True}]),
-     "no state is marked \"initial\""),
-    (_graph(states=[{"name": "A", "owners": ["shop_api"], "initial": True, "final": True,
-                     "limit": "1d"}]), "final, so it cannot have a limit"),
-    (_graph(event={"name": ""}), "event.name must be a non-empty string"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "expected a JSON object"),
+        (_graph(states=[]), "'states' must be a non-empty list"),
+        (_graph(transitions=[["A", "C"]]), "transitions\\[0\\] A -> C: unknown state C"),
+        (_graph(transitions=[["A"]]), "transitions\\[0\\] must be a \\[from, to\\] pair"),
+        (
+            _graph(states=[{"name": "A", "owners": ["ghost"], "initial": True, "final": True}]),
+            "state A owner: 'ghost' is not an element of the model",
+        ),
+        (
+            _graph(
+                states=[
+                    {"name": "A", "owners": ["shop_api"], "initial": True, "limit": "soon"},
+                    {"name": "B", "owners": ["crm_api"], "final": True},
+                ]
+            ),
+            "state A: limit: bad duration 'soon'",
+        ),
+        (
+            _graph(
+                states=[
+                    {"name": "A", "owners": ["shop_api"], "initial": True},
+                    {"name": "A", "owners": ["crm_api"], "final": True},
+                ]
+            ),
+            "state A is declared twice",
+        ),
+        (
+            _graph(states=[{"name": "A", "owners": [], "initial": True, "final": True}]),
+            "'owners' must be a non-empty list",
+        ),
+        (
+            _graph(states=[{"name": "A", "owners": ["shop_api"], "final": True}]),
+            'no state is marked "initial"',
+        ),
+        (
+            _graph(
+                states=[
+                    {
+                        "name": "A",
+                        "owners": ["shop_api"],
+                        "initial": True,
+                        "final": True,
+                        "limit": "1d",
+                    }
+                ]
+            ),
+            "final, so it cannot have a limit",
+        ),
+        (_graph(event={"name": ""}), "event.name must be a non-empty string"),
+    ],
+)
 def test_a_broken_state_graph_names_the_file_and_the_problem(data, message):
     with pytest.raises(ConfigError, match=f"^my.json: .*{message}"):
         parse_state_graph(data, "my.json", ELEMENT_IDS)
 
 
 def test_owners_are_only_checked_against_a_model_when_one_is_given():
-    graph = parse_state_graph(_graph(states=[{"name": "A", "owners": ["ghost"], "initial": True,
-                                              "final": True}], transitions=[]))
+    graph = parse_state_graph(
+        _graph(
+            states=[{"name": "A", "owners": ["ghost"], "initial": True, "final": True}],
+            transitions=[],
+        )
+    )
     assert graph.owners("A") == ["ghost"]
 
 
@@ -139,15 +208,20 @@ def test_unreadable_files_name_the_file(tmp_path):
         load_sla(broken)
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ({"containers": []}, "'containers' object"),
-    ({"containers": {"ghost": {"default_ms": 5}}}, "'ghost' is not an element of the model"),
-    ({"containers": {"shop_api": {"default_ms": 0}}}, "shop_api.default_ms: bad duration 0"),
-    ({"containers": {"shop_api": {"default_ms": True}}}, "bad duration True"),
-    ({"containers": {"shop_api": {"default_ms": 5, "endpoints": {"GET /": "fast"}}}},
-     "endpoint 'GET /': bad duration 'fast'"),
-    ({"containers": {"shop_api": {"default_ms": 5, "endpoints": []}}}, "must be an object"),
-])
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"containers": []}, "'containers' object"),
+        ({"containers": {"ghost": {"default_ms": 5}}}, "'ghost' is not an element of the model"),
+        ({"containers": {"shop_api": {"default_ms": 0}}}, "shop_api.default_ms: bad duration 0"),
+        ({"containers": {"shop_api": {"default_ms": True}}}, "bad duration True"),
+        (
+            {"containers": {"shop_api": {"default_ms": 5, "endpoints": {"GET /": "fast"}}}},
+            "endpoint 'GET /': bad duration 'fast'",
+        ),
+        ({"containers": {"shop_api": {"default_ms": 5, "endpoints": []}}}, "must be an object"),
+    ],
+)
 def test_a_broken_sla_names_the_file_and_the_problem(data, message):
     with pytest.raises(ConfigError, match=f"^sla.json: .*{message}"):
         parse_sla(data, "sla.json", ELEMENT_IDS)

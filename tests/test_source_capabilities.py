@@ -37,17 +37,25 @@ def linked_order() -> MemorySource:
 
 
 def test_each_source_declares_what_it_can_do():
-    assert capabilities(StoreSource()) == {"ListsAttributeValues", "ReadsTracesInBulk",
-                                           "FindsLinkingTraces", "ReadsStoredLayouts"}
+    assert capabilities(StoreSource()) == {
+        "ListsAttributeValues",
+        "ReadsTracesInBulk",
+        "FindsLinkingTraces",
+        "ReadsStoredLayouts",
+    }
     assert capabilities(MemorySource([])) == {"ListsAttributeValues", "FindsLinkingTraces"}
     zipkin = ZipkinSource(BackendConfig(name="z", kind="zipkin", url="http://127.0.0.1:9/"))
     assert capabilities(zipkin) == {"SelfChecking"}
 
 
-@pytest.mark.parametrize("inner", [
-    lambda: StoreSource(), lambda: MemorySource([]),
-    lambda: ZipkinSource(BackendConfig(name="z", kind="zipkin", url="http://127.0.0.1:9/")),
-])
+@pytest.mark.parametrize(
+    "inner",
+    [
+        lambda: StoreSource(),
+        lambda: MemorySource([]),
+        lambda: ZipkinSource(BackendConfig(name="z", kind="zipkin", url="http://127.0.0.1:9/")),
+    ],
+)
 def test_a_cached_source_passes_on_exactly_the_capabilities_of_its_source(inner):
     source = inner()
     cached = CachedSource(source, timeout=60)

@@ -44,9 +44,18 @@ def make_span(
     **attributes,
 ):
     """A span of times in ms after T0, its attributes as keywords."""
-    return build_span(span_id, parent_id, trace_id=trace_id, name=name, kind=kind,
-                      start_ns=T0 + start_ms * MS, end_ns=T0 + end_ms * MS, resource=resource,
-                      attributes=attributes, status_code=status)
+    return build_span(
+        span_id,
+        parent_id,
+        trace_id=trace_id,
+        name=name,
+        kind=kind,
+        start_ns=T0 + start_ms * MS,
+        end_ns=T0 + end_ms * MS,
+        resource=resource,
+        attributes=attributes,
+        status_code=status,
+    )
 
 
 def order_trace(trace_id, order, customer, start_ms=0, error=False, customer_on_resource=False):

@@ -26,8 +26,10 @@ HOUR = HOUR_NS
 
 
 def table() -> dict:
-    return {(r.hour, r.kind, r.source, r.target): (r.calls, r.errors, r.duration_ns, r.buckets)
-            for r in HourlyTraffic.objects.all()}
+    return {
+        (r.hour, r.kind, r.source, r.target): (r.calls, r.errors, r.duration_ns, r.buckets)
+        for r in HourlyTraffic.objects.all()
+    }
 
 
 def test_buckets_hold_their_durations():
@@ -85,7 +87,7 @@ def test_a_trace_stored_in_pieces_ends_with_the_figures_of_it_stored_whole(simul
     HourlyTraffic.objects.all().delete()
     StoredTrace.objects.all().delete()
     for n in range(3):
-        store_traces([piece for t in traces for piece in pieces(t, 3)[n:n + 1]])
+        store_traces([piece for t in traces for piece in pieces(t, 3)[n : n + 1]])
     assert table() == whole
 
 
@@ -98,8 +100,9 @@ def test_no_figures_without_a_mapping(simulation, monkeypatch):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("language", ["en", "ru"])
-def test_the_map_counts_every_call_of_the_window_and_says_so(client, login_as, simulation,
-                                                             settings, language):
+def test_the_map_counts_every_call_of_the_window_and_says_so(
+    client, login_as, simulation, settings, language
+):
     settings.EXPLORER_ANALYTICS_MAX_TRACES = 5  # sampling would show far fewer calls
     cache.clear()
     run = simulation(orders=10, days=1, seed=5)
@@ -112,10 +115,12 @@ def test_the_map_counts_every_call_of_the_window_and_says_so(client, login_as, s
     every = system_map(run.traces(), explorer_config().mapping, start - start % HOUR, end)
     assert "newest" not in body and "самым новым" not in body
     assert ("The numbers cover every call" if language == "en" else "по всем вызовам") in body
-    counts = [int(re.sub(r"\D", "", c)) for c in
-              re.findall(r'<td>[^<]*</td><td class="num">([\d\s\u00a0\u202f,]+)</td>', body)]
+    counts = [
+        int(re.sub(r"\D", "", c))
+        for c in re.findall(r'<td>[^<]*</td><td class="num">([\d\s\u00a0\u202f,]+)</td>', body)
+    ]
     assert sorted(counts) == sorted(m.count for m in every.metrics.values())
-    svg = body[body.index("<svg"):body.index("</svg>")]
+    svg = body[body.index("<svg") : body.index("</svg>")]
     # numbers in the drawing's geometry are never written with a decimal comma
     assert not re.search(r'\b(?:x|y|x1|y1|x2|y2|cx|cy|r|width|height|font-size)="[^"]*,', svg)
 

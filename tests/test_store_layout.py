@@ -41,13 +41,14 @@ def small_chunks(monkeypatch):
 def expected_rows(trace: Trace):
     """(span id, depth, subtree end) of every row, from the whole trace as a page would."""
     whole = tree_order(trace.spans)
-    return [(trace.spans[whole.order[r]].span_id, whole.depth[r], whole.end[r])
-            for r in range(len(whole))]
+    return [
+        (trace.spans[whole.order[r]].span_id, whole.depth[r], whole.end[r])
+        for r in range(len(whole))
+    ]
 
 
 @pytest.mark.django_db
-def test_layout_equals_the_tree_order_critical_path_and_minimap_of_the_whole_trace(
-        small_chunks):
+def test_layout_equals_the_tree_order_critical_path_and_minimap_of_the_whole_trace(small_chunks):
     store_traces([tree_trace(TRACE_ID)])
     source = StoreSource()
     whole = source.get_trace(TRACE_ID)
@@ -57,7 +58,8 @@ def test_layout_equals_the_tree_order_critical_path_and_minimap_of_the_whole_tra
     layout = overview.layout
     spans = source.trace_rows(TRACE_ID, range(121), 121)
     assert [(spans[r].span_id, layout.depth[r], layout.end[r]) for r in range(121)] == (
-        expected_rows(whole))
+        expected_rows(whole)
+    )
     order = tree_order(whole.spans)
     rows_of = {p: r for r, p in enumerate(order.order)}
     assert set(layout.critical) == {rows_of[p] for p in critical_positions(whole)}
@@ -65,12 +67,16 @@ def test_layout_equals_the_tree_order_critical_path_and_minimap_of_the_whole_tra
     start, end = whole.start_ns, whole.end_ns
     assert (layout.counts, layout.errors) == bucket_counts(whole.spans, start, end - start)
     assert (overview.span_count, overview.error_count, overview.services) == (
-        121, 1, ["mes-api", "shop-api"])
+        121,
+        1,
+        ["mes-api", "shop-api"],
+    )
     assert (overview.start_ns, overview.duration_ns) == (start, end - start)
     # The chunks hold the rows in order: chunk 2 holds rows 14..20.
     chunk = TraceChunk.objects.get(trace__trace_id=TRACE_ID, seq=2)
     assert [s.span_id for s in codec.decode_spans(bytes(chunk.data))] == [
-        spans[r].span_id for r in range(14, 21)]
+        spans[r].span_id for r in range(14, 21)
+    ]
 
 
 @pytest.mark.django_db
@@ -119,8 +125,14 @@ def test_a_trace_of_one_chunk_keeps_start_order_and_has_no_layout(monkeypatch):
 def test_merging_spans_recomputes_the_order_and_outdates_windows(small_chunks):
     trace = tree_trace(TRACE_ID)
     # Without the first child's subtree (rows 1..40 of the whole trace), then everything.
-    subtree = {"s1", "s4", "s5", "s6", *(f"s{n}" for n in range(13, 22)),
-               *(f"s{n}" for n in range(40, 67))}
+    subtree = {
+        "s1",
+        "s4",
+        "s5",
+        "s6",
+        *(f"s{n}" for n in range(13, 22)),
+        *(f"s{n}" for n in range(40, 67)),
+    }
     first = [s for s in trace.spans if s.span_id not in subtree]
     assert len(first) == 81
     store_traces([Trace(TRACE_ID, first)])
@@ -131,8 +143,9 @@ def test_merging_spans_recomputes_the_order_and_outdates_windows(small_chunks):
     assert source.trace_rows(TRACE_ID, [0], 81) is None  # asked with the old count
     after = source.trace_overview(TRACE_ID)
     spans = source.trace_rows(TRACE_ID, range(121), 121)
-    assert [(spans[r].span_id, after.layout.depth[r], after.layout.end[r])
-            for r in range(121)] == expected_rows(source.get_trace(TRACE_ID))
+    assert [
+        (spans[r].span_id, after.layout.depth[r], after.layout.end[r]) for r in range(121)
+    ] == expected_rows(source.get_trace(TRACE_ID))
     assert after.layout.end[1] == 41  # the merged subtree sits under its parent
 
 
@@ -142,9 +155,13 @@ def test_layout_bytes_round_trip_and_garbage_is_refused():
 
     ordered, layout = lay_out(trace)
     again = TraceLayout.decode(layout.encode())
-    assert (list(again.depth), list(again.end), list(again.critical), again.counts,
-            again.errors) == (list(layout.depth), list(layout.end), list(layout.critical),
-                              layout.counts, layout.errors)
+    assert (
+        list(again.depth),
+        list(again.end),
+        list(again.critical),
+        again.counts,
+        again.errors,
+    ) == (list(layout.depth), list(layout.end), list(layout.critical), layout.counts, layout.errors)
     assert len(ordered) == len(again) == 121
     for garbage in (b"", b"not zlib", layout.encode()[:-3]):
         with pytest.raises(LayoutError):
@@ -170,7 +187,8 @@ def span_ids(html: str) -> list[str]:
 
 @pytest.mark.django_db
 def test_trace_page_and_rows_come_from_the_layout_not_the_whole_trace(
-        client, login_as, small_chunks, monkeypatch):
+    client, login_as, small_chunks, monkeypatch
+):
     store_traces([tree_trace(TRACE_ID)])
     expected = expected_rows(StoreSource().get_trace(TRACE_ID))
 
@@ -190,14 +208,16 @@ def test_trace_page_and_rows_come_from_the_layout_not_the_whole_trace(
     assert data["rows"] == [1, 41, 42] and data["total"] == 121 - 39
     assert span_ids(data["html"]) == [expected[r][0] for r in (1, 41, 42)]
     # A span's details by its row: one chunk read, not the whole trace.
-    detail = client.get(reverse("web:span", args=[TRACE_ID, expected[50][0]]),
-                        {"row": 50, "partial": 1})
+    detail = client.get(
+        reverse("web:span", args=[TRACE_ID, expected[50][0]]), {"row": 50, "partial": 1}
+    )
     assert detail.status_code == 200 and expected[50][0] in detail.content.decode()
 
 
 @pytest.mark.django_db
 def test_span_details_without_or_with_a_wrong_row_still_find_the_span(
-        client, login_as, small_chunks):
+    client, login_as, small_chunks
+):
     store_traces([tree_trace(TRACE_ID)])
     login_as("support")
     for params in ({}, {"row": 3}, {"row": "x"}, {"row": 10**9}):
@@ -226,7 +246,8 @@ def test_a_trace_that_grows_under_its_cached_page_is_read_again(client, login_as
 
 @pytest.mark.django_db
 def test_search_in_a_stored_layout_reads_chunks_only_until_it_has_its_results(
-        client, login_as, small_chunks, monkeypatch):
+    client, login_as, small_chunks, monkeypatch
+):
     store_traces([tree_trace(TRACE_ID)])
     expected = expected_rows(StoreSource().get_trace(TRACE_ID))
     whole_chunks = []
@@ -257,12 +278,15 @@ def shared_span_trace() -> Trace:
     trace = tree_trace(TRACE_ID)
     at = T0 + 10_000_000
     shop, mes = trace.spans[0].resource, trace.spans[1].resource
-    return Trace(TRACE_ID, [
-        *trace.spans,
-        Span(TRACE_ID, "d", "s120", "call mes", SpanKind.CLIENT, at, at + 1000, shop),
-        Span(TRACE_ID, "d", "s1", "serve mes", SpanKind.SERVER, at, at + 1000, mes),
-        Span(TRACE_ID, "e", "d", "work", SpanKind.INTERNAL, at + 100, at + 600, mes),
-    ])
+    return Trace(
+        TRACE_ID,
+        [
+            *trace.spans,
+            Span(TRACE_ID, "d", "s120", "call mes", SpanKind.CLIENT, at, at + 1000, shop),
+            Span(TRACE_ID, "d", "s1", "serve mes", SpanKind.SERVER, at, at + 1000, mes),
+            Span(TRACE_ID, "e", "d", "work", SpanKind.INTERNAL, at + 100, at + 600, mes),
+        ],
+    )
 
 
 @pytest.mark.django_db
@@ -291,10 +315,10 @@ def test_merging_spans_recomputes_the_statistics(small_chunks):
 
 def version_1_layout(layout: TraceLayout) -> bytes:
     """A layout as stored before the statistics were added to it."""
-    header = orjson.dumps([1, len(layout.depth), len(layout.critical), layout.counts,
-                           layout.errors])
-    numbers = b"".join(array("i", p).tobytes() for p in (layout.depth, layout.end,
-                                                         layout.critical))
+    header = orjson.dumps(
+        [1, len(layout.depth), len(layout.critical), layout.counts, layout.errors]
+    )
+    numbers = b"".join(array("i", p).tobytes() for p in (layout.depth, layout.end, layout.critical))
     return zlib.compress(header + b"\n" + numbers)
 
 
@@ -314,8 +338,9 @@ def test_statistics_round_trip_and_are_left_out_when_they_do_not_fit():
 
 
 @pytest.mark.django_db
-def test_statistics_page_of_a_stored_layout_reads_no_span(client, login_as, small_chunks,
-                                                           monkeypatch):
+def test_statistics_page_of_a_stored_layout_reads_no_span(
+    client, login_as, small_chunks, monkeypatch
+):
     store_traces([shared_span_trace()])
     login_as("support")
     url = reverse("web:trace_stats", args=[TRACE_ID])

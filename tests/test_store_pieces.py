@@ -40,23 +40,36 @@ def pieces(trace: Trace, count: int, seed: int = 3) -> list[Trace]:
     spans = list(trace.spans)
     random.Random(seed).shuffle(spans)
     size = -(-len(spans) // count)
-    return [Trace(trace.trace_id, spans[n:n + size]) for n in range(0, len(spans), size)]
+    return [Trace(trace.trace_id, spans[n : n + size]) for n in range(0, len(spans), size)]
 
 
 def stored_state(trace_id: str) -> dict:
     """Everything the store keeps of a trace, trace id aside: summary, chunks, index rows."""
     row = StoredTrace.objects.get(trace_id=trace_id)
-    chunks = [(c.seq, c.span_count, [s.span_id for s in codec.decode_spans(bytes(c.data))],
-               bytes(c.keys)) for c in TraceChunk.objects.filter(trace=row).order_by("seq")]
+    chunks = [
+        (c.seq, c.span_count, [s.span_id for s in codec.decode_spans(bytes(c.data))], bytes(c.keys))
+        for c in TraceChunk.objects.filter(trace=row).order_by("seq")
+    ]
     return {
-        "summary": (row.start_ns, row.end_ns, row.duration_ns, row.span_count, row.error_count,
-                    row.root_service, row.root_name, row.services, row.attributes,
-                    row.warnings, bytes(row.layout) if row.layout else None, row.ordered),
+        "summary": (
+            row.start_ns,
+            row.end_ns,
+            row.duration_ns,
+            row.span_count,
+            row.error_count,
+            row.root_service,
+            row.root_name,
+            row.services,
+            row.attributes,
+            row.warnings,
+            bytes(row.layout) if row.layout else None,
+            row.ordered,
+        ),
         "chunks": chunks,
-        "attributes": sorted(TraceAttribute.objects.filter(trace=row)
-                             .values_list("key", "value")),
-        "operations": sorted(TraceOperation.objects.filter(trace=row)
-                             .values_list("operation_id", flat=True)),
+        "attributes": sorted(TraceAttribute.objects.filter(trace=row).values_list("key", "value")),
+        "operations": sorted(
+            TraceOperation.objects.filter(trace=row).values_list("operation_id", flat=True)
+        ),
     }
 
 
@@ -68,9 +81,21 @@ def page_rows(source: StoreSource, trace_id: str) -> tuple:
     for first in (0, 7, 100, 250, 340):
         rows = source.trace_rows(trace_id, range(first, first + 30), overview.span_count)
         windows.append([(r, rows[r].span_id, rows[r].start_ns) for r in sorted(rows)])
-    return (overview.span_count, overview.start_ns, overview.duration_ns, overview.services,
-            overview.error_count, overview.warnings, list(layout.depth), list(layout.end),
-            list(layout.critical), layout.counts, layout.errors, layout.operations, windows)
+    return (
+        overview.span_count,
+        overview.start_ns,
+        overview.duration_ns,
+        overview.services,
+        overview.error_count,
+        overview.warnings,
+        list(layout.depth),
+        list(layout.end),
+        list(layout.critical),
+        layout.counts,
+        layout.errors,
+        layout.operations,
+        windows,
+    )
 
 
 @pytest.mark.django_db
@@ -85,22 +110,27 @@ def test_a_trace_stored_in_pieces_equals_it_stored_whole_page_windows_included(s
     # Before it is laid out, its spans already read as the whole trace's (by start time; equal
     # starts in arrival order).
     assert sorted((s.start_ns, s.span_id) for s in source.get_trace(PIECES).spans) == sorted(
-        (s.start_ns, s.span_id) for s in source.get_trace(WHOLE).spans)
+        (s.start_ns, s.span_id) for s in source.get_trace(WHOLE).spans
+    )
     assert page_rows(source, PIECES) == page_rows(source, WHOLE)  # laid out on first read
     assert stored_state(PIECES) == stored_state(WHOLE)
     assert not lay_out_stored(PIECES)  # done once
     assert [s.span_id for s in source.get_trace(PIECES).spans] == [
-        s.span_id for s in source.get_trace(WHOLE).spans]
+        s.span_id for s in source.get_trace(WHOLE).spans
+    ]
 
 
 @pytest.mark.django_db
-def test_ingest_of_a_trace_in_json_lines_equals_it_stored_whole(small_chunks, tmp_path,
-                                                                 monkeypatch):
+def test_ingest_of_a_trace_in_json_lines_equals_it_stored_whole(
+    small_chunks, tmp_path, monkeypatch
+):
     monkeypatch.setattr("explorer.store.ingest.BATCH_SPANS", 50)
     store_traces([big_trace(WHOLE)])
     path = tmp_path / "long-trace.jsonl"
-    path.write_bytes(b"\n".join(orjson.dumps(otlp_document([piece]))
-                                for piece in pieces(big_trace(PIECES), 20)) + b"\n")
+    path.write_bytes(
+        b"\n".join(orjson.dumps(otlp_document([piece])) for piece in pieces(big_trace(PIECES), 20))
+        + b"\n"
+    )
     report = ingest([path], workers=0)
     assert report.rejected == [] and report.spans == 364
     assert StoredTrace.objects.get(trace_id=PIECES).span_count == 364
@@ -128,14 +158,20 @@ def test_appending_a_piece_reads_no_stored_chunk(small_chunks, monkeypatch):
     monkeypatch.setattr(codec, "decode_spans", counting)
     with CaptureQueriesContext(connection) as queries:
         store_traces([parts[-1]])
-    chunk_reads = [q["sql"] for q in queries.captured_queries
-                   if q["sql"].startswith("SELECT") and '"store_chunk"."data"' in q["sql"]]
+    chunk_reads = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"store_chunk"."data"' in q["sql"]
+    ]
     assert chunk_reads == [] and decoded == []
     # A piece that repeats stored spans decodes only itself, never the stored chunks.
     with CaptureQueriesContext(connection) as queries:
         store_traces([Trace(PIECES, parts[0].spans[:5] + parts[-1].spans[:5])])
-    assert [q for q in queries.captured_queries
-            if q["sql"].startswith("SELECT") and '"store_chunk"."data"' in q["sql"]] == []
+    assert [
+        q
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and '"store_chunk"."data"' in q["sql"]
+    ] == []
     assert StoredTrace.objects.get(trace_id=PIECES).span_count == 364
     # Storing every piece again adds nothing and is no arrival.
     arrived = StoredTrace.objects.get(trace_id=PIECES).arrived_ns
@@ -159,8 +195,7 @@ def test_parent_absent_warnings_follow_the_spans_that_arrived(small_chunks):
     first = absent(StoredTrace.objects.get(trace_id=PIECES).warnings)
     assert first and sum(first.values()) == 200
     store_traces([Trace(PIECES, leaves[200:])])
-    assert sum(absent(StoredTrace.objects.get(trace_id=PIECES).warnings).values()) == \
-        len(leaves)
+    assert sum(absent(StoredTrace.objects.get(trace_id=PIECES).warnings).values()) == len(leaves)
     # Their parents arrive, without theirs: only the parents' own parents are missing.
     level_4 = {s.parent_id for s in leaves}
     store_traces([Trace(PIECES, [by_id[p] for p in level_4])])

@@ -46,6 +46,7 @@ def minimal(**step) -> dict:
 
 # --- the shipped tours -------------------------------------------------------------------
 
+
 def test_three_shipped_tours_in_english_and_russian():
     tours = [t for path in shipped_files() for t in read_file(path)]
     assert {t.slug for t in tours} == {"retail-order", "partner-order", "stuck-order"}
@@ -81,25 +82,34 @@ def test_shipped_selectors_pick_orders_of_the_simulated_data():
 
 # --- the file format ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("document", "expected"), [
-    ([], "expected a JSON object"),
-    ({"tours": {}}, "'tours' must be a list"),
-    ({"slug": "Bad Slug", "title": "T", "steps": [{"title": "S", "element": "x"}]}, "'slug'"),
-    ({"slug": "progress", "title": "T", "steps": [{"title": "S", "element": "x"}]},
-     "reserved"),
-    ({"slug": "t", "steps": [{"title": "S", "element": "x"}]}, "'title' is required"),
-    ({"slug": "t", "title": "T", "steps": []}, "'steps' must be a non-empty list"),
-    (minimal(element=None), "step 1: needs an 'element' or a 'relationship'"),
-    (minimal(relationship="shop_api"), "'relationship' must be"),
-    (minimal(relationship="->shop_db"), "lacks a source or a target"),
-    (minimal(state=3), "'state' must be a state name"),
-    (minimal(question={"text": "Q", "choices": [{"text": "a"}, {"text": "b"}], "correct": 2}),
-     "'correct' must be the index"),
-    (minimal(question={"text": "Q", "choices": [{"text": "a"}], "correct": 0}),
-     "'choices' must be a list of 2"),
-    ({**minimal(), "example_selector": {"colour": "red"}}, "unknown key(s) colour"),
-    ({"tours": [minimal(), minimal()]}, "the slug is used twice"),
-])
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        ([], "expected a JSON object"),
+        ({"tours": {}}, "'tours' must be a list"),
+        ({"slug": "Bad Slug", "title": "T", "steps": [{"title": "S", "element": "x"}]}, "'slug'"),
+        ({"slug": "progress", "title": "T", "steps": [{"title": "S", "element": "x"}]}, "reserved"),
+        ({"slug": "t", "steps": [{"title": "S", "element": "x"}]}, "'title' is required"),
+        ({"slug": "t", "title": "T", "steps": []}, "'steps' must be a non-empty list"),
+        (minimal(element=None), "step 1: needs an 'element' or a 'relationship'"),
+        (minimal(relationship="shop_api"), "'relationship' must be"),
+        (minimal(relationship="->shop_db"), "lacks a source or a target"),
+        (minimal(state=3), "'state' must be a state name"),
+        (
+            minimal(
+                question={"text": "Q", "choices": [{"text": "a"}, {"text": "b"}], "correct": 2}
+            ),
+            "'correct' must be the index",
+        ),
+        (
+            minimal(question={"text": "Q", "choices": [{"text": "a"}], "correct": 0}),
+            "'choices' must be a list of 2",
+        ),
+        ({**minimal(), "example_selector": {"colour": "red"}}, "unknown key(s) colour"),
+        ({"tours": [minimal(), minimal()]}, "the slug is used twice"),
+    ],
+)
 def test_malformed_documents_are_refused_with_where_and_what(document, expected):
     with pytest.raises(TourFileError) as caught:
         parse_document(document, "tours.json")
@@ -124,11 +134,18 @@ def test_unreadable_and_invalid_files(tmp_path):
 
 
 def test_references_the_model_lacks_are_named():
-    (tour,) = parse_document(minimal(
-        element="warehouse", relationship="shop_api->erp", state="TELEPORTED",
-        question={"text": "Q", "correct": 0,
-                  "choices": [{"text": "a", "element": "shop_db"},
-                              {"text": "b", "element": "moon"}]}))
+    (tour,) = parse_document(
+        minimal(
+            element="warehouse",
+            relationship="shop_api->erp",
+            state="TELEPORTED",
+            question={
+                "text": "Q",
+                "correct": 0,
+                "choices": [{"text": "a", "element": "shop_db"}, {"text": "b", "element": "moon"}],
+            },
+        )
+    )
     problems = check_references(tour, MODEL.elements, GRAPH.names, "f.json")
     text = "\n".join(problems)
     assert "f.json: tour 't' step 1 ('S'): element 'warehouse' is not in the model" in text
@@ -146,6 +163,7 @@ def test_export_round_trips():
 
 # --- Markdown ----------------------------------------------------------------------------
 
+
 class _Tags(HTMLParser):
     def __init__(self):
         super().__init__()
@@ -161,19 +179,22 @@ def _tags(html: str) -> list[tuple[str, dict]]:
     return parser.tags
 
 
-@pytest.mark.parametrize("text", [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    "<a href='#' onclick='alert(1)'>x</a>",
-    "[click](javascript:alert(1))",
-    "[click](JaVaScRiPt:alert(1))",
-    "<a href=' javascript:alert(1)'>x</a>",
-    "[data](data:text/html;base64,PHNjcmlwdD4=)",
-    "<svg onload=alert(1)><circle/></svg>",
-    "<iframe src='https://evil.example'></iframe>",
-    "<p style='background:url(javascript:alert(1))'>x</p>",
-    "**bold** <div onmouseover=\"alert(1)\">hover</div>",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        "<a href='#' onclick='alert(1)'>x</a>",
+        "[click](javascript:alert(1))",
+        "[click](JaVaScRiPt:alert(1))",
+        "<a href=' javascript:alert(1)'>x</a>",
+        "[data](data:text/html;base64,PHNjcmlwdD4=)",
+        "<svg onload=alert(1)><circle/></svg>",
+        "<iframe src='https://evil.example'></iframe>",
+        "<p style='background:url(javascript:alert(1))'>x</p>",
+        '**bold** <div onmouseover="alert(1)">hover</div>',
+    ],
+)
 def test_markdown_with_scripts_handlers_or_javascript_links_renders_inert(text):
     html = render_markdown(text)
     for tag, attrs in _tags(html):
@@ -185,14 +206,17 @@ def test_markdown_with_scripts_handlers_or_javascript_links_renders_inert(text):
 
 
 def test_markdown_keeps_formatting_and_safe_links():
-    html = render_markdown("**Shop API** sets `SUBMITTED`; see [the order](/orders/A-1/) and "
-                           "[docs](https://example.org/c4).\n\n- one\n- two")
+    html = render_markdown(
+        "**Shop API** sets `SUBMITTED`; see [the order](/orders/A-1/) and "
+        "[docs](https://example.org/c4).\n\n- one\n- two"
+    )
     assert "<strong>Shop API</strong>" in html and "<code>SUBMITTED</code>" in html
     assert 'href="/orders/A-1/"' in html and 'href="https://example.org/c4"' in html
     assert "<li>one</li>" in html
 
 
 # --- generated tours ---------------------------------------------------------------------
+
 
 def _order_report(source, predicate):
     now = latest_time_ns(source)
@@ -207,7 +231,8 @@ def _order_report(source, predicate):
 def test_generated_tour_of_a_stuck_order_stops_at_the_container_where_it_stopped():
     source = MemorySource(small_demo_traces())
     journey, conformance = _order_report(
-        source, lambda j, c: c.status == LOST and c.unconsumed[-1].container == "mes_api")
+        source, lambda j, c: c.status == LOST and c.unconsumed[-1].container == "mes_api"
+    )
     story = tell(journey, conformance, [])
     names = {e.id: e.name for e in MODEL.elements.values()}
     tour = tour_from_journey(journey, conformance, story, names, MODEL.elements)
@@ -224,8 +249,9 @@ def test_generated_tour_of_a_stuck_order_stops_at_the_container_where_it_stopped
 def test_generated_tour_of_a_complete_order_has_a_step_per_state_change():
     source = MemorySource(small_demo_traces())
     journey, conformance = _order_report(source, lambda j, c: c.status == COMPLETE)
-    tour = tour_from_journey(journey, conformance, {"en": "story", "ru": "история"},
-                             elements=MODEL.elements)
+    tour = tour_from_journey(
+        journey, conformance, {"en": "story", "ru": "история"}, elements=MODEL.elements
+    )
     states = [s.state for s in tour.steps if s.state]
     assert states[:-1] == [c.state for c in conformance.changes]
     assert tour.steps[-1].state == "CLOSED" and tour.steps[-1].element == "crm_api"
@@ -253,6 +279,7 @@ def test_trace_text_in_a_generated_tour_renders_as_text():
 
 # --- example orders ----------------------------------------------------------------------
 
+
 def test_selectors():
     source = MemorySource(small_demo_traces())
     partner = find_example_order(source, {"source": "partner_api"}, GRAPH, container_of)
@@ -266,6 +293,7 @@ def test_selectors():
 
 
 # --- the command -------------------------------------------------------------------------
+
 
 def _write(tmp_path, document, name="tours.json"):
     path = tmp_path / name
@@ -288,16 +316,18 @@ def test_import_needs_files(db):
         call_command("tours", "import")
 
 
-def test_import_shipped_chooses_example_orders_and_export_prints_the_shape(
-        db, monkeypatch, capsys):
+def test_import_shipped_chooses_example_orders_and_export_prints_the_shape(db, monkeypatch, capsys):
     serve_from_memory(monkeypatch)
     call_command("tours", "import", "--shipped")
     out = capsys.readouterr().out
     assert out.count("imported ") == 3
     call_command("tours", "export", "--json")
     exported = json.loads(capsys.readouterr().out)
-    assert [t["slug"] for t in exported["tours"]] == ["retail-order", "partner-order",
-                                                     "stuck-order"]
+    assert [t["slug"] for t in exported["tours"]] == [
+        "retail-order",
+        "partner-order",
+        "stuck-order",
+    ]
     for tour in exported["tours"]:
         assert {"slug", "title", "example_order", "steps"} <= set(tour)
         assert tour["example_order"] and tour["example_order"].startswith("A-")
@@ -337,14 +367,14 @@ def test_export_of_an_unknown_slug(db):
 
 # --- progress ----------------------------------------------------------------------------
 
+
 def test_progress_and_what_to_learn_next(db, monkeypatch):
     from accounts.testing import make_user
 
     serve_from_memory(monkeypatch, traces=[])
     call_command("tours", "import", "--shipped")
     user = make_user("onboarding")
-    assert [t.slug for t in next_tours(user)] == ["retail-order", "partner-order",
-                                                 "stuck-order"]
+    assert [t.slug for t in next_tours(user)] == ["retail-order", "partner-order", "stuck-order"]
     partner = Tour.objects.get(slug="partner-order")
     record_visit(user, partner, 2, partner.steps.count())
     assert [t.slug for t in next_tours(user)][0] == "partner-order"  # started ones first
@@ -365,8 +395,14 @@ def test_shipped_selectors_match_orders_of_the_demo_data(tmp_path):
     from explorer.traces.parsers import iter_file
 
     simulate(SimulationConfig(out=tmp_path, orders=500, days=14, seed=7, until_days=14))
-    source = MemorySource([trace for path in sorted(tmp_path.iterdir())
-                           for result in iter_file(path) for trace in result.traces])
+    source = MemorySource(
+        [
+            trace
+            for path in sorted(tmp_path.iterdir())
+            for result in iter_file(path)
+            for trace in result.traces
+        ]
+    )
     for path in shipped_files():
         (tour,) = read_file(path)
         assert find_example_order(source, tour.example_selector, GRAPH, container_of), tour.slug
@@ -377,13 +413,16 @@ def test_trace_text_in_a_generated_tour_renders_as_plain_text():
     hostile = "[click](http://evil.example/) <a href='http://evil.example/'>x</a> ![i](/x.png)"
     source = MemorySource(small_demo_traces())
     journey, conformance = _order_report(source, lambda j, c: c.status == COMPLETE)
-    tour = tour_from_journey(journey, conformance, {"en": hostile, "ru": hostile},
-                             elements=MODEL.elements)
+    tour = tour_from_journey(
+        journey, conformance, {"en": hostile, "ru": hostile}, elements=MODEL.elements
+    )
     for text in [tour.description, *(s.text for s in tour.steps)]:
         html = render_markdown(text)
         assert "<a" not in html and "<img" not in html
     assert render_markdown(tour.steps[-1].text) == (
         "<p>[click](http://evil.example/) &lt;a href='http://evil.example/'&gt;x&lt;/a&gt; "
-        "![i](/x.png)</p>")
+        "![i](/x.png)</p>"
+    )
     assert render_markdown(f"**{plain('SHIPPED](http://e/)')}**") == (
-        "<p><strong>SHIPPED](http://e/)</strong></p>")
+        "<p><strong>SHIPPED](http://e/)</strong></p>"
+    )

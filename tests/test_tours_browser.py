@@ -13,8 +13,7 @@ from tests.tours_support import serve_from_memory
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server,
-                                                             monkeypatch):
+def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server, monkeypatch):
     serve_from_memory(monkeypatch)
     call_command("tours", "import", "--shipped")
     tour = Tour.objects.get(slug="retail-order")

@@ -107,10 +107,20 @@ def test_a_stuck_tour_shows_the_lost_order(shipped, login_as, client):
 
 def test_hostile_markdown_renders_inert_in_the_player(db, monkeypatch, login_as, client):
     serve_from_memory(monkeypatch, traces=[])
-    (spec,) = parse_document({"slug": "evil", "title": "<script>alert(1)</script>", "steps": [
-        {"title": "S", "element": "queue",
-         "text": "<script>alert(2)</script><img src=x onerror=alert(3)>"
-                 "[x](javascript:alert(4)) <a href=\"#\" onclick=\"alert(5)\">y</a>"}]})
+    (spec,) = parse_document(
+        {
+            "slug": "evil",
+            "title": "<script>alert(1)</script>",
+            "steps": [
+                {
+                    "title": "S",
+                    "element": "queue",
+                    "text": "<script>alert(2)</script><img src=x onerror=alert(3)>"
+                    '[x](javascript:alert(4)) <a href="#" onclick="alert(5)">y</a>',
+                }
+            ],
+        }
+    )
     save_spec(spec)
     login_as("onboarding")
     html = client.get("/tours/evil/1/").content.decode()
@@ -146,9 +156,15 @@ def test_an_architect_saves_and_edits_a_generated_tour(shipped, login_as, client
     assert Tour.objects.filter(slug="my-order").count() == 1  # a second save is refused
 
     page = client.get("/tours/my-order/edit/")
-    document = json.loads(re.search(r"<textarea[^>]*>(.*?)</textarea>", page.content.decode(),
-                                    re.S).group(1).replace("&quot;", '"').replace("&#x27;", "'")
-                          .replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    document = json.loads(
+        re.search(r"<textarea[^>]*>(.*?)</textarea>", page.content.decode(), re.S)
+        .group(1)
+        .replace("&quot;", '"')
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+    )
     document["steps"][0]["element"] = "warehouse"
     response = client.post("/tours/my-order/edit/", {"document": json.dumps(document)})
     assert response.status_code == 400

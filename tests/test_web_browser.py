@@ -20,12 +20,12 @@ SERIOUS = {"serious", "critical"}
 def stored(transactional_db):
     stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
     stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
-                "INITIATED")
+    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
     late = OrderBuilder("A-100003", "C-00778")
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
-    store_traces([*complete_order("A-100001").traces, *stuck.traces, *late.traces,
-                  tree_trace(TRACE_ID)])
+    store_traces(
+        [*complete_order("A-100001").traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)]
+    )
     call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
 
 
@@ -33,9 +33,11 @@ def serious_violations(tab) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(tab)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: "
-            f"{[n['target'] for n in v['nodes'][:3]]})"
-            for v in results.response["violations"] if v["impact"] in SERIOUS]
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {[n['target'] for n in v['nodes'][:3]]})"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
 
 
 @pytest.mark.browser
@@ -53,8 +55,9 @@ def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):
     toggle = page.locator("#row-1 button.toggle")
     assert toggle.get_attribute("aria-expanded") == "true"
     toggle.click()
-    page.wait_for_function("document.querySelector('#row-1 button.toggle')"
-                           ".getAttribute('aria-expanded') === 'false'")
+    page.wait_for_function(
+        "document.querySelector('#row-1 button.toggle').getAttribute('aria-expanded') === 'false'"
+    )
     page.wait_for_selector("#row-41")
     assert page.locator("#row-2").count() == 0
     page.locator("#row-1 button.toggle").click()
@@ -74,8 +77,16 @@ def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):
 def test_main_pages_have_no_serious_accessibility_violations(page, live_server, stored):
     log_in(page, live_server.url, "architect")
     found = {}
-    for path in ["/", "/orders/A-100002/", f"/traces/{TRACE_ID}/", "/map/?window=7d",
-                 "/drift/?window=7d", "/sla/?window=7d", "/anomalies/?window=7d", "/upload/"]:
+    for path in [
+        "/",
+        "/orders/A-100002/",
+        f"/traces/{TRACE_ID}/",
+        "/map/?window=7d",
+        "/drift/?window=7d",
+        "/sla/?window=7d",
+        "/anomalies/?window=7d",
+        "/upload/",
+    ]:
         page.goto(live_server.url + path)
         problems = serious_violations(page)
         if problems:

@@ -22,18 +22,29 @@ from tests.web_support import T0, tree_trace
 TREE = "ab" * 16
 HOSTILE = "cd" * 16
 BUSINESS = ["order.id", "customer.id", "customer.type"]
-FORMULAS = ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1:A9)",
-            "\tcmd", "\rcmd"]
+FORMULAS = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcmd"]
 
 
 def hostile_trace() -> Trace:
     """Spans whose name, service and business attributes try to be spreadsheet formulas."""
     evil = Resource("=cmd|' /C calc'!A0", {"service.name": "=cmd|' /C calc'!A0"})
-    spans = [Span(HOSTILE, "h0", None, "Заказ №1 — ok", SpanKind.SERVER, T0, T0 + 10**6, evil,
-                  {"order.id": "A-100009", "customer.id": "C-00999",
-                   "customer.type": "@vip"})]
-    spans += [Span(HOSTILE, f"h{i}", "h0", name, SpanKind.INTERNAL, T0 + i, T0 + 2 * i, evil)
-              for i, name in enumerate(FORMULAS, start=1)]
+    spans = [
+        Span(
+            HOSTILE,
+            "h0",
+            None,
+            "Заказ №1 — ok",
+            SpanKind.SERVER,
+            T0,
+            T0 + 10**6,
+            evil,
+            {"order.id": "A-100009", "customer.id": "C-00999", "customer.type": "@vip"},
+        )
+    ]
+    spans += [
+        Span(HOSTILE, f"h{i}", "h0", name, SpanKind.INTERNAL, T0 + i, T0 + 2 * i, evil)
+        for i, name in enumerate(FORMULAS, start=1)
+    ]
     return Trace(HOSTILE, spans)
 
 
@@ -43,8 +54,7 @@ def stored(db):
     second = OrderBuilder("A-100002", "C-00123", "retail")
     second.state("shop-api", "POST /api/orders", DAY, "INITIATED", None)
     other = complete_order("A-100003", customer_id="C-00456", offset=5 * DAY)
-    store_traces([*first.traces, *second.traces, *other.traces, tree_trace(TREE),
-                  hostile_trace()])
+    store_traces([*first.traces, *second.traces, *other.traces, tree_trace(TREE), hostile_trace()])
 
 
 def csv_rows(response) -> list[list[str]]:
@@ -79,7 +89,10 @@ def test_journey_csv_has_a_row_per_step(client, login_as, stored):
         assert float(record["duration_ms"]) == step["duration_ms"]
         assert record["outcome"] == step["outcome"]
         assert (record["order_id"], record["customer_id"], record["customer_type"]) == (
-            "A-100001", "C-00123", "retail")
+            "A-100001",
+            "C-00123",
+            "retail",
+        )
     assert records[-1]["operation"] == "POST /api/carrier/deliveries"
     assert records[-1]["container"] == "crm_api"
     entry = AuditEntry.objects.get(action=AuditAction.EXPORT, object_type="order")
@@ -108,8 +121,12 @@ def test_customer_csv_lists_the_customers_orders(client, login_as, stored):
     assert records[0]["state"] == "CLOSED" and records[1]["state"] == "INITIATED"
     assert records[0]["status"] != records[1]["status"]
     assert {r["customer_type"] for r in records} == {"retail"}
-    assert AuditEntry.objects.filter(action=AuditAction.EXPORT, object_type="customer",
-                                     object_id="C-00123").count() == 1
+    assert (
+        AuditEntry.objects.filter(
+            action=AuditAction.EXPORT, object_type="customer", object_id="C-00123"
+        ).count()
+        == 1
+    )
 
 
 def test_customer_csv_masks_the_customer_id_for_onboarding(client, login_as, stored):
@@ -135,17 +152,28 @@ def test_trace_csv_lists_spans_in_tree_order_with_business_attributes(client, lo
     assert len(records) == 121
     root = records[0]
     assert (root["span_id"], root["parent_id"], root["service"], root["name"]) == (
-        "s0", "", "shop-api", "POST /api/orders")
+        "s0",
+        "",
+        "shop-api",
+        "POST /api/orders",
+    )
     assert (root["kind"], root["status"], root["duration_ms"]) == ("SERVER", "UNSET", "100.0")
     assert root["start"] == "2025-02-19T21:20:00Z"
     assert (root["order.id"], root["customer.id"], root["customer.type"]) == (
-        "A-100001", pseudonym_of("C-00123"), "retail")
+        "A-100001",
+        pseudonym_of("C-00123"),
+        "retail",
+    )
     # Depth first: the root's first child, then that child's first child.
     assert [r["parent_id"] for r in records[1:3]] == ["s0", records[1]["span_id"]]
     assert records[-1]["status"] == "ERROR"
     assert {r["customer.id"] for r in records[1:]} == {""}
-    assert AuditEntry.objects.filter(action=AuditAction.EXPORT, object_type="trace",
-                                     object_id=TREE, detail="trace csv, 121 spans").exists()
+    assert AuditEntry.objects.filter(
+        action=AuditAction.EXPORT,
+        object_type="trace",
+        object_id=TREE,
+        detail="trace csv, 121 spans",
+    ).exists()
 
 
 def test_csv_cells_cannot_start_a_spreadsheet_formula(client, login_as, stored):
@@ -155,7 +183,8 @@ def test_csv_cells_cannot_start_a_spreadsheet_formula(client, login_as, stored):
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     records = {r["span_id"]: r for r in as_dicts(rows)}
     assert [records[f"h{i}"]["name"] for i in range(1, len(FORMULAS) + 1)] == [
-        f"'{formula}" for formula in FORMULAS]
+        f"'{formula}" for formula in FORMULAS
+    ]
     assert records["h0"]["service"] == "'=cmd|' /C calc'!A0"
     assert records["h0"]["customer.type"] == "'@vip"
     assert records["h0"]["name"] == "Заказ №1 — ok"  # UTF-8 round trip
@@ -171,8 +200,11 @@ def test_trace_csv_has_the_spans_of_the_json_download(client, login_as, stored):
 
 # --- Access, errors and links ----------------------------------------------------------------
 
-EXPORTS = [("web:journey_csv", "A-100001"), ("web:customer_csv", "C-00123"),
-           ("web:trace_csv", TREE)]
+EXPORTS = [
+    ("web:journey_csv", "A-100001"),
+    ("web:customer_csv", "C-00123"),
+    ("web:trace_csv", TREE),
+]
 
 
 @pytest.mark.parametrize(("name", "key"), EXPORTS)
@@ -185,10 +217,16 @@ def test_exports_need_view_journeys(client, login_as, stored, name, key):
     assert not AuditEntry.objects.filter(action=AuditAction.EXPORT).exists()
 
 
-@pytest.mark.parametrize(("name", "key"), [
-    ("web:journey_csv", "A-999999"), ("web:customer_csv", "C-99999"),
-    ("web:trace_csv", "ff" * 16), ("web:journey_csv", "'\"<x>"), ("web:trace_csv", "x" * 500),
-])
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("web:journey_csv", "A-999999"),
+        ("web:customer_csv", "C-99999"),
+        ("web:trace_csv", "ff" * 16),
+        ("web:journey_csv", "'\"<x>"),
+        ("web:trace_csv", "x" * 500),
+    ],
+)
 def test_unknown_ids_give_a_404_page(client, login_as, stored, name, key):
     login_as("support")
     response = client.get(reverse(name, args=[key]))

@@ -22,8 +22,7 @@ def stored(db):
     done = complete_order("A-100001", customer_id="C-00123")
     stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
     stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED",
-                "INITIATED")
+    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
     late = OrderBuilder("A-100003", "C-00778")  # only there to move "now" days later
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
     store_traces([*done.traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)])
@@ -128,7 +127,7 @@ def test_search_box_goes_to_the_right_page(client, login_as, stored):
 def test_home_lists_orders_and_filters_traces_for_analysts(client, login_as, stored):
     login_as("analyst")
     body = text(client.get(reverse("web:home")))
-    stuck = body[body.index("order-list stuck"):body.index("order-list lost")]
+    stuck = body[body.index("order-list stuck") : body.index("order-list lost")]
     assert "A-100002" in stuck and "A-100001" not in stuck
     found = text(client.get(reverse("web:home"), {"service": "mes-api", "status": "any"}))
     assert "/orders/A-100002/" in found
@@ -250,8 +249,12 @@ def test_time_zone_setting(client, login_as, stored):
 
 def test_pages_carry_no_inline_script_or_style(client, login_as, stored):
     login_as("architect")
-    for url in [reverse("web:home"), reverse("web:trace", args=[TRACE_ID]),
-                reverse("web:order", args=["A-100001"]), reverse("web:system_map")]:
+    for url in [
+        reverse("web:home"),
+        reverse("web:trace", args=[TRACE_ID]),
+        reverse("web:order", args=["A-100001"]),
+        reverse("web:system_map"),
+    ]:
         body = text(client.get(url))
         assert not re.search(r"<script(?![^>]*\bsrc=)", body), url
         assert " style=" not in body.split("<svg")[0], url

@@ -33,9 +33,28 @@ HOSTILE = [
     "%00",
     "{{ 7*7 }}{% debug %}",
 ]
-PARAMS = ["q", "offset", "limit", "collapsed", "at", "span", "partial", "format", "window",
-          "element", "container", "service", "operation", "status", "min_ms", "max_ms",
-          "customer_type", "since", "until", "nothing"]
+PARAMS = [
+    "q",
+    "offset",
+    "limit",
+    "collapsed",
+    "at",
+    "span",
+    "partial",
+    "format",
+    "window",
+    "element",
+    "container",
+    "service",
+    "operation",
+    "status",
+    "min_ms",
+    "max_ms",
+    "customer_type",
+    "since",
+    "until",
+    "nothing",
+]
 TRACE_ID = "ab" * 16
 
 
@@ -71,9 +90,16 @@ def test_hostile_values_in_every_url_parameter(client, login_as, stored):
             assert response.status_code < 500, (name, value, response.status_code)
             checked += 1
         # Real ids, hostile query strings.
-        real = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: {"order_id": "A-100001",
-                      "customer_id": "C-00001", "trace_id": TRACE_ID,
-                      "span_id": "s0"}.get(m.group(1), "k"), route)
+        real = re.sub(
+            r"<(?:\w+:)?(\w+)>",
+            lambda m: {
+                "order_id": "A-100001",
+                "customer_id": "C-00001",
+                "trace_id": TRACE_ID,
+                "span_id": "s0",
+            }.get(m.group(1), "k"),
+            route,
+        )
         for value in values[:8]:
             response = client.get("/" + real, dict.fromkeys(PARAMS, value))
             assert response.status_code < 500, (name, value, response.status_code)
@@ -118,16 +144,33 @@ def closed_port() -> int:
 
 
 def test_a_backend_that_is_down_gives_a_clear_page(client, login_as, db, settings):
-    backends, _ = backends_setting(json.dumps([{
-        "name": "jaeger-down", "kind": "jaeger", "url": f"http://127.0.0.1:{closed_port()}",
-        "timeout_connect": 0.5, "timeout_read": 0.5, "timeout_total": 1, "retries": 0}]),
-        "jaeger-down")
+    backends, _ = backends_setting(
+        json.dumps(
+            [
+                {
+                    "name": "jaeger-down",
+                    "kind": "jaeger",
+                    "url": f"http://127.0.0.1:{closed_port()}",
+                    "timeout_connect": 0.5,
+                    "timeout_read": 0.5,
+                    "timeout_total": 1,
+                    "retries": 0,
+                }
+            ]
+        ),
+        "jaeger-down",
+    )
     settings.EXPLORER_BACKENDS = backends
     settings.EXPLORER_DEFAULT_BACKEND = "jaeger-down"
     reset_caches()
     login_as("architect")
-    for url in [reverse("web:trace", args=[TRACE_ID]), reverse("web:order", args=["A-1"]),
-                reverse("web:lookup") + "?q=A-1", reverse("web:system_map"), reverse("web:home")]:
+    for url in [
+        reverse("web:trace", args=[TRACE_ID]),
+        reverse("web:order", args=["A-1"]),
+        reverse("web:lookup") + "?q=A-1",
+        reverse("web:system_map"),
+        reverse("web:home"),
+    ]:
         response = client.get(url)
         assert response.status_code == 503, url
         body = response.content.decode()

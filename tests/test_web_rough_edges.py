@@ -19,8 +19,7 @@ from tests.web_support import tree_trace
 @pytest.fixture
 def stored(db):
     reset_caches()
-    store_traces([*complete_order("A-100001", customer_id="C-00123").traces,
-                  tree_trace("ab" * 16)])
+    store_traces([*complete_order("A-100001", customer_id="C-00123").traces, tree_trace("ab" * 16)])
     yield
     reset_caches()
 
@@ -50,8 +49,12 @@ def test_administrator_home_links_users_lockouts_audit_and_progress(client, logi
     login_as("administrator")
     html = page(client, reverse("web:home"))
     assert "Your role has no search pages" not in html and "Find an order" not in html
-    for name in ("admin:auth_user_changelist", "admin:axes_accessattempt_changelist",
-                 "accounts:audit_log", "tours:progress_all"):
+    for name in (
+        "admin:auth_user_changelist",
+        "admin:axes_accessattempt_changelist",
+        "accounts:audit_log",
+        "tours:progress_all",
+    ):
         assert f'href="{reverse(name)}"' in html, name
     assert 'class="admin-links"' in html
 
@@ -74,23 +77,43 @@ def otlp(*roots: tuple[str, str, bool]) -> bytes:
     spans = []
     for n, (trace_id, name, error) in enumerate(roots):
         base = 1_740_000_000_000_000_000 + n * 10**9
-        spans.append({"traceId": trace_id, "spanId": f"{n:02x}00000000000001", "name": name,
-                      "kind": 2, "startTimeUnixNano": str(base),
-                      "endTimeUnixNano": str(base + 5 * 10**6),
-                      "status": {"code": 2 if error else 0}})
-    return json.dumps({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name",
-                                     "value": {"stringValue": "shop-api"}}]},
-        "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}]}]}).encode()
+        spans.append(
+            {
+                "traceId": trace_id,
+                "spanId": f"{n:02x}00000000000001",
+                "name": name,
+                "kind": 2,
+                "startTimeUnixNano": str(base),
+                "endTimeUnixNano": str(base + 5 * 10**6),
+                "status": {"code": 2 if error else 0},
+            }
+        )
+    return json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "resource": {
+                        "attributes": [
+                            {"key": "service.name", "value": {"stringValue": "shop-api"}}
+                        ]
+                    },
+                    "scopeSpans": [{"scope": {"name": "t"}, "spans": spans}],
+                }
+            ]
+        }
+    ).encode()
 
 
 def test_the_upload_list_has_a_filter(client, login_as, db):
     login_as("support")
-    data = otlp(("11" * 16, "GET /price", False), ("22" * 16, "POST /orders", True),
-                ("33" * 16, "GET /price/{id}", True))
+    data = otlp(
+        ("11" * 16, "GET /price", False),
+        ("22" * 16, "POST /orders", True),
+        ("33" * 16, "GET /price/{id}", True),
+    )
     response = client.post(reverse("web:upload"), {"file": SimpleUploadedFile("t.json", data)})
     url = response["Location"]
-    link = 'href="' + url + 'traces/'
+    link = 'href="' + url + "traces/"
     assert page(client, url).count(link) == 3
     price = page(client, url, q="get /PRICE")
     assert price.count("GET /price") == 2 and "POST /orders" not in price

@@ -27,9 +27,10 @@ LANGUAGES = ["en", "ru"]
 
 def price(trace_id: str, ms: int, cached: bool = False) -> Trace:
     mes = Resource("mes-api", {"service.name": "mes-api"})
-    spans = [Span(trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0,
-                  T0 + ms * 10**6, mes),
-             Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, mes)]
+    spans = [
+        Span(trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0, T0 + ms * 10**6, mes),
+        Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, mes),
+    ]
     if cached:
         spans.append(Span(trace_id, "c", "r", "GET cache", SpanKind.CLIENT, T0, T0 + 1, mes))
     return Trace(trace_id, spans)
@@ -38,9 +39,15 @@ def price(trace_id: str, ms: int, cached: bool = False) -> Trace:
 @pytest.fixture
 def stored(transactional_db):
     reset_caches()
-    store_traces([*complete_order("A-100001").traces, tree_trace(TRACE_ID),
-                  price("5" * 32, 900), price("6" * 32, 40, cached=True),
-                  price("7" * 32, 50, cached=True)])
+    store_traces(
+        [
+            *complete_order("A-100001").traces,
+            tree_trace(TRACE_ID),
+            price("5" * 32, 900),
+            price("6" * 32, 40, cached=True),
+            price("7" * 32, 50, cached=True),
+        ]
+    )
     call_command("orders", "--refresh", stdout=io.StringIO())
     yield
     reset_caches()
@@ -68,7 +75,8 @@ def wait_until(page, expression: str, seconds: float = 10.0) -> None:
 def bar_widths(page) -> list[float]:
     return page.eval_on_selector_all(
         "#waterfall tr.span-row svg.bar rect",
-        "rects => rects.map(r => r.getBoundingClientRect().width)")
+        "rects => rects.map(r => r.getBoundingClientRect().width)",
+    )
 
 
 @pytest.mark.browser
@@ -82,8 +90,13 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     page.wait_for_selector("#waterfall tr.span-row")
     widths = bar_widths(page)
     assert widths and all(w > 0 for w in widths) and max(widths) > 100, widths[:5]
-    assert page.eval_on_selector_all("#minimap rect:not(.zoom-window):not(.zoom-selection)",
-                                     "rs => rs.filter(r => r.getBBox().height > 0).length") > 3
+    assert (
+        page.eval_on_selector_all(
+            "#minimap rect:not(.zoom-window):not(.zoom-selection)",
+            "rs => rs.filter(r => r.getBBox().height > 0).length",
+        )
+        > 3
+    )
     assert not [e for e in errors if "Expected length" in e or "attribute" in e]
     header = page.locator("th.duration-head")
     assert header.evaluate("th => th.scrollWidth <= th.clientWidth")  # "Длительность" fits
@@ -121,8 +134,11 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
         page.keyboard.press("j")
     assert page.evaluate("document.activeElement.closest('tr').dataset.row") == "2"
     # Depth first: row 2 is the first child of the first child (s4).
-    wait_until(page, "document.querySelector('#span-title') && document.querySelector("
-                     "'#span-panel').textContent.includes('s4')")
+    wait_until(
+        page,
+        "document.querySelector('#span-title') && document.querySelector("
+        "'#span-panel').textContent.includes('s4')",
+    )
     page.keyboard.press("k")
     wait_until(page, "document.querySelector('#span-panel').textContent.includes('s1')")
     page.click("#row-0 a.span-link")
@@ -135,12 +151,14 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     page.wait_for_selector("tr.is-current-hit")
     first = page.get_attribute("tr.is-current-hit", "data-row")
     page.click("#hit-next")
-    wait_until(page, f"document.querySelector('tr.is-current-hit')"
-                           f" && document.querySelector('tr.is-current-hit').dataset.row"
-                           f" !== '{first}'")
+    wait_until(
+        page,
+        f"document.querySelector('tr.is-current-hit')"
+        f" && document.querySelector('tr.is-current-hit').dataset.row"
+        f" !== '{first}'",
+    )
     page.click("#hit-prev")
-    wait_until(page, f"document.querySelector('tr.is-current-hit').dataset.row"
-                           f" === '{first}'")
+    wait_until(page, f"document.querySelector('tr.is-current-hit').dataset.row === '{first}'")
 
     # Levels: only the root and its children, then one more level under one of them.
     page.select_option("#depth-select", value="2")
@@ -207,8 +225,7 @@ def big_trace(trace_id: str, spans: int):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_a_huge_trace_scrolls_to_its_last_row_within_a_second(page, live_server,
-                                                             transactional_db):
+def test_a_huge_trace_scrolls_to_its_last_row_within_a_second(page, live_server, transactional_db):
     """300,001 rows: more than the scroll area's pixel cap, so the scaled scrolling is the one
     tested (scripts/bench_web.py measures the 1,000,000-span trace: trace_scroll_end_ms_1m)."""
     reset_caches()
@@ -223,10 +240,11 @@ def test_a_huge_trace_scrolls_to_its_last_row_within_a_second(page, live_server,
     page.evaluate("document.getElementById('waterfall').waterfall.scrollToIndex(150000)")
     page.wait_for_selector("#waterfall tr.span-row[data-index='150000']")
     started = time.perf_counter()
-    page.evaluate("(() => { const s = document.getElementById('waterfall-scroll');"
-                  " s.scrollTop = s.scrollHeight; })()")
-    page.wait_for_selector(f"#waterfall tr.span-row[data-index='{total - 1}']",
-                           state="visible")
+    page.evaluate(
+        "(() => { const s = document.getElementById('waterfall-scroll');"
+        " s.scrollTop = s.scrollHeight; })()"
+    )
+    page.wait_for_selector(f"#waterfall tr.span-row[data-index='{total - 1}']", state="visible")
     elapsed = time.perf_counter() - started
     screenshot(page, "trace-huge-end")
     assert elapsed <= 1.0, f"{elapsed:.2f} s to the last row"

@@ -14,8 +14,10 @@ from tests.journey_support import complete_order
 from tests.web_support import T0, tree_trace
 
 TRACE_ID = "ab" * 16
-GEOMETRY = re.compile(r'\s(x|y|width|height|viewBox|cx|cy|r|rx|ry|x1|x2|y1|y2|font-size|'
-                      r'stroke-width|data-[a-z-]+)="([^"]*)"')
+GEOMETRY = re.compile(
+    r"\s(x|y|width|height|viewBox|cx|cy|r|rx|ry|x1|x2|y1|y2|font-size|"
+    r'stroke-width|data-[a-z-]+)="([^"]*)"'
+)
 LISTS = {"data-collapsed", "data-expanded", "data-matches"}  # comma-separated row numbers
 # Sentences for people (the playback's narration), in the page's language with its decimal sign.
 PROSE = {"data-sentence"}
@@ -32,8 +34,11 @@ def stored(db):
 
 def decimal_commas(html: str) -> list[str]:
     """Attributes holding a number written with a decimal comma."""
-    return [f'{name}="{value}"' for name, value in GEOMETRY.findall(html)
-            if name not in LISTS | PROSE and re.search(r"\d,\d", value)]
+    return [
+        f'{name}="{value}"'
+        for name, value in GEOMETRY.findall(html)
+        if name not in LISTS | PROSE and re.search(r"\d,\d", value)
+    ]
 
 
 def russian(client):
@@ -47,15 +52,22 @@ def test_no_decimal_comma_in_geometry_in_russian(client, login_as, stored):
     assert "Длительность" in page
     bars = re.findall(r'<rect x="([^"]+)" y="1" width="([^"]+)"', page)
     assert len(bars) == 121 and any("." in x + w for x, w in bars)  # fractions, with dots
-    minimap = re.findall(r'<rect class="[^"]*" x="([^"]+)" y="([^"]+)" width="1" '
-                         r'height="([^"]+)"', page)
+    minimap = re.findall(
+        r'<rect class="[^"]*" x="([^"]+)" y="([^"]+)" width="1" '
+        r'height="([^"]+)"',
+        page,
+    )
     assert minimap and any("." in "".join(m) for m in minimap)
     rows = client.get(reverse("web:trace_rows", args=[TRACE_ID]), {"offset": 100}).json()
-    pages = {"trace": page, "rows": rows["html"],
-             "map": client.get(reverse("web:system_map")).content.decode(),
-             "journey": client.get(reverse("web:order", args=["A-100001"])).content.decode(),
-             "diagram": client.get(reverse("web:trace_diagram", args=[TRACE_ID]),
-                                   {"partial": "1"}).content.decode()}
+    pages = {
+        "trace": page,
+        "rows": rows["html"],
+        "map": client.get(reverse("web:system_map")).content.decode(),
+        "journey": client.get(reverse("web:order", args=["A-100001"])).content.decode(),
+        "diagram": client.get(
+            reverse("web:trace_diagram", args=[TRACE_ID]), {"partial": "1"}
+        ).content.decode(),
+    }
     for name, html in pages.items():
         assert "<svg" in html or name == "rows", name
         assert decimal_commas(html) == [], name
@@ -97,15 +109,24 @@ def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
     svc = Resource("mes-api", {"service.name": "mes-api"})
 
     def price(trace_id, ms, cached=False):
-        spans = [Span(trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0,
-                      T0 + ms * 10**6, svc),
-                 Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, svc)]
+        spans = [
+            Span(
+                trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0, T0 + ms * 10**6, svc
+            ),
+            Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, svc),
+        ]
         if cached:
             spans.append(Span(trace_id, "c", "r", "GET cache", SpanKind.CLIENT, T0, T0 + 1, svc))
         return Trace(trace_id, spans)
 
-    store_traces([price("slow" + "0" * 28, 900), price("a" * 32, 40, cached=True),
-                  price("b" * 32, 50, cached=True), price("c" * 32, 60)])
+    store_traces(
+        [
+            price("slow" + "0" * 28, 900),
+            price("a" * 32, 40, cached=True),
+            price("b" * 32, 50, cached=True),
+            price("c" * 32, 60),
+        ]
+    )
     login_as("support")
     url = reverse("web:compare")
     body = client.get(url, {"a": "slow" + "0" * 28, "b": "c" * 32}).content.decode()
@@ -120,8 +141,9 @@ def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
     assert "Name the second trace" in client.get(url, {"a": "a" * 32}).content.decode()
     missing = client.get(url, {"a": "a" * 32, "b": "f" * 32})
     assert missing.status_code == 404 and "form-error" in missing.content.decode()
-    store_traces([Trace("d" * 32, [Span("d" * 32, "x", None, "lonely", SpanKind.SERVER, T0,
-                                        T0 + 5, svc)])])
+    store_traces(
+        [Trace("d" * 32, [Span("d" * 32, "x", None, "lonely", SpanKind.SERVER, T0, T0 + 5, svc)])]
+    )
     alone = client.get(url, {"a": "d" * 32, "b": "typical"}).content.decode()
     assert "No other trace has the same root operation" in alone
     assert client.get(url).status_code == 200  # the empty form
@@ -138,11 +160,13 @@ def test_map_draws_undocumented_calls_dashed_and_metrics_under_their_box(db):
     from explorer.diagrams.overlay import Metric, Overlay
 
     model = explorer_config().model
-    assert not any((r.source, r.target) == ("shop_api", "mes_api")
-                   for r in model.relationships)  # undocumented in the model
+    assert not any(
+        (r.source, r.target) == ("shop_api", "mes_api") for r in model.relationships
+    )  # undocumented in the model
     metric = Metric(rate=166 / (7 * 86400), error_rate=0.0, p95_ms=25.0, count=166)
-    overlay = Overlay(title="map", rate_unit="h",
-                      metrics={("shop_api", "mes_api"): metric, "shop_db": metric})
+    overlay = Overlay(
+        title="map", rate_unit="h", metrics={("shop_api", "mes_api"): metric, "shop_db": metric}
+    )
     svg = render.render_svg(model, overlay)
     assert 'class="edge c4-observed c4-undocumented"' in svg
     assert "stroke-dasharray" in svg.split("c4-observed")[1].split("</g>")[0]

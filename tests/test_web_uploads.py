@@ -14,17 +14,40 @@ def otlp(*trace_ids: str) -> bytes:
     for n, trace_id in enumerate(trace_ids):
         base = 1_740_000_000_000_000_000 + n * 10**9
         spans += [
-            {"traceId": trace_id, "spanId": f"{n:02x}00000000000001", "name": "GET /upload-me",
-             "kind": 2, "startTimeUnixNano": str(base), "endTimeUnixNano": str(base + 5 * 10**6),
-             "attributes": [{"key": "customer.id", "value": {"stringValue": "C-00999"}}]},
-            {"traceId": trace_id, "spanId": f"{n:02x}00000000000002",
-             "parentSpanId": f"{n:02x}00000000000001", "name": "SELECT orders", "kind": 3,
-             "startTimeUnixNano": str(base + 10**6), "endTimeUnixNano": str(base + 3 * 10**6),
-             "status": {"code": 2, "message": "timeout"}},
+            {
+                "traceId": trace_id,
+                "spanId": f"{n:02x}00000000000001",
+                "name": "GET /upload-me",
+                "kind": 2,
+                "startTimeUnixNano": str(base),
+                "endTimeUnixNano": str(base + 5 * 10**6),
+                "attributes": [{"key": "customer.id", "value": {"stringValue": "C-00999"}}],
+            },
+            {
+                "traceId": trace_id,
+                "spanId": f"{n:02x}00000000000002",
+                "parentSpanId": f"{n:02x}00000000000001",
+                "name": "SELECT orders",
+                "kind": 3,
+                "startTimeUnixNano": str(base + 10**6),
+                "endTimeUnixNano": str(base + 3 * 10**6),
+                "status": {"code": 2, "message": "timeout"},
+            },
         ]
-    return json.dumps({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "shop-api"}}]},
-        "scopeSpans": [{"scope": {"name": "test"}, "spans": spans}]}]}).encode()
+    return json.dumps(
+        {
+            "resourceSpans": [
+                {
+                    "resource": {
+                        "attributes": [
+                            {"key": "service.name", "value": {"stringValue": "shop-api"}}
+                        ]
+                    },
+                    "scopeSpans": [{"scope": {"name": "test"}, "spans": spans}],
+                }
+            ]
+        }
+    ).encode()
 
 
 def upload(client, data: bytes, name: str = "trace.json"):
@@ -56,8 +79,9 @@ def test_several_traces_are_listed_and_redacted(client, login_as):
     body = client.get(response["Location"]).content.decode()
     assert "22" * 16 in body and "33" * 16 in body
     key = response["Location"].split("/")[2]
-    page = client.get(reverse("web:upload_trace", args=[key, "22" * 16]),
-                      {"span": "0000000000000001"})
+    page = client.get(
+        reverse("web:upload_trace", args=[key, "22" * 16]), {"span": "0000000000000001"}
+    )
     assert "customer.id" in page.content.decode()
     assert "C-00999" not in page.content.decode()  # analysts see masked customer ids
 

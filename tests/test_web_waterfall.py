@@ -22,8 +22,14 @@ def test_depth_first_order_children_by_start_time():
     trace.spans.reverse()  # input order must not matter
     tree = tree_order(trace.spans)
     assert names(trace, tree, range(len(tree))) == [
-        "POST /api/orders", "step 1.0", "step 2.0", "step 2.1", "step 1.1", "step 2.0",
-        "step 2.1"]
+        "POST /api/orders",
+        "step 1.0",
+        "step 2.0",
+        "step 2.1",
+        "step 1.1",
+        "step 2.0",
+        "step 2.1",
+    ]
     assert list(tree.depth) == [0, 1, 2, 2, 1, 2, 2]
     assert list(tree.end) == [7, 4, 3, 4, 7, 6, 7]
 
@@ -61,8 +67,9 @@ def test_collapsing_hides_the_subtree_and_windows_skip_it():
 def test_rows_carry_bars_errors_and_critical_path():
     trace = tree_trace(fanout=2, depth=2)
     tree = tree_order(trace.spans)
-    rows = build_rows(trace.spans, tree, range(len(tree)), {1}, {0}, trace.start_ns,
-                      trace.end_ns - trace.start_ns)
+    rows = build_rows(
+        trace.spans, tree, range(len(tree)), {1}, {0}, trace.start_ns, trace.end_ns - trace.start_ns
+    )
     assert rows[0].critical and not rows[1].critical
     assert rows[0].bar_x == 0 and rows[0].bar_width == 1000
     assert rows[1].collapsed and rows[1].has_children and not rows[2].has_children

@@ -17,8 +17,14 @@ SMALL_ORDERS = 40
 
 @functools.cache
 def small_demo_traces() -> tuple[Trace, ...]:
-    return tuple(simulated(orders=SMALL_ORDERS, days=2, seed=7,
-                           fault_rates=parse_fault_rates(["lost_message=0.25"])).traces())
+    return tuple(
+        simulated(
+            orders=SMALL_ORDERS,
+            days=2,
+            seed=7,
+            fault_rates=parse_fault_rates(["lost_message=0.25"]),
+        ).traces()
+    )
 
 
 def serve_from_memory(monkeypatch, traces=None) -> MemorySource:

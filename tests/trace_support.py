@@ -29,16 +29,35 @@ def resource(service: str) -> Resource:
     return _RESOURCES.setdefault(service, Resource(service, {"service.name": service}))
 
 
-def make_span(span_id: str, parent_id: str | None = None, service: str = "svc", *,
-              trace_id: str = "t1", name: str = "op", kind: SpanKind = SpanKind.INTERNAL,
-              start_ns: int = 0, end_ns: int = 10, resource: Resource | None = None,
-              error: bool = False, **fields) -> Span:
+def make_span(
+    span_id: str,
+    parent_id: str | None = None,
+    service: str = "svc",
+    *,
+    trace_id: str = "t1",
+    name: str = "op",
+    kind: SpanKind = SpanKind.INTERNAL,
+    start_ns: int = 0,
+    end_ns: int = 10,
+    resource: Resource | None = None,
+    error: bool = False,
+    **fields,
+) -> Span:
     """A span with defaults for what a test does not care about; `fields` are the other
     fields of Span (attributes, events, links, status_code, parent_ref...)."""
     if error:
         fields["status_code"] = StatusCode.ERROR
-    return Span(trace_id, span_id, parent_id, name, kind, start_ns, end_ns,
-                resource or Resource(service), **fields)
+    return Span(
+        trace_id,
+        span_id,
+        parent_id,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        resource or Resource(service),
+        **fields,
+    )
 
 
 def otlp_value(value) -> dict:
@@ -71,10 +90,22 @@ def _span_json(span: Span) -> dict:
         "startTimeUnixNano": str(span.start_ns),
         "endTimeUnixNano": str(span.end_ns),
         "attributes": otlp_attributes(span.attributes),
-        "events": [{"timeUnixNano": str(e.time_ns), "name": e.name,
-                    "attributes": otlp_attributes(e.attributes)} for e in span.events],
-        "links": [{"traceId": link.trace_id, "spanId": link.span_id,
-                   "attributes": otlp_attributes(link.attributes)} for link in span.links],
+        "events": [
+            {
+                "timeUnixNano": str(e.time_ns),
+                "name": e.name,
+                "attributes": otlp_attributes(e.attributes),
+            }
+            for e in span.events
+        ],
+        "links": [
+            {
+                "traceId": link.trace_id,
+                "spanId": link.span_id,
+                "attributes": otlp_attributes(link.attributes),
+            }
+            for link in span.links
+        ],
         "status": {"code": int(span.status_code), "message": span.status_message},
     }
     if span.parent_id:
@@ -90,13 +121,25 @@ def otlp_json(traces: Iterable[Trace]) -> dict:
         for span in trace.spans:
             found, scopes = groups.setdefault(repr(span.resource), (span.resource, {}))
             scopes.setdefault(span.scope, []).append(span)
-    return {"resourceSpans": [
-        {"resource": {"attributes": otlp_attributes(
-            {"service.name": found.service_name, **found.attributes})},
-         "scopeSpans": [{"scope": {"name": scope.name, "version": scope.version},
-                         "spans": [_span_json(s) for s in spans]}
-                        for scope, spans in scopes.items()]}
-        for found, scopes in groups.values()]}
+    return {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": otlp_attributes(
+                        {"service.name": found.service_name, **found.attributes}
+                    )
+                },
+                "scopeSpans": [
+                    {
+                        "scope": {"name": scope.name, "version": scope.version},
+                        "spans": [_span_json(s) for s in spans],
+                    }
+                    for scope, spans in scopes.items()
+                ],
+            }
+            for found, scopes in groups.values()
+        ]
+    }
 
 
 def write_otlp(path: Path, traces: Iterable[Trace]) -> Path:

@@ -8,7 +8,6 @@ import accounts.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -17,41 +16,110 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='RolePermissions',
+            name="RolePermissions",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('view_journeys', 'View order and customer journeys and trace pages'), ('view_tours', 'View onboarding tours'), ('view_customer_ids', 'See customer identifiers unmasked'), ('view_analytics', 'View system-wide analytics (system map, drift, SLA, anomalies, search)'), ('upload_traces', 'Upload trace files'), ('edit_model', 'Edit the C4 model, the mapping, the state graph and tours'), ('view_audit', 'Search and export the audit log'), ('manage_users', 'Manage users, roles and second-factor devices')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("view_journeys", "View order and customer journeys and trace pages"),
+                    ("view_tours", "View onboarding tours"),
+                    ("view_customer_ids", "See customer identifiers unmasked"),
+                    (
+                        "view_analytics",
+                        "View system-wide analytics (system map, drift, SLA, anomalies, search)",
+                    ),
+                    ("upload_traces", "Upload trace files"),
+                    ("edit_model", "Edit the C4 model, the mapping, the state graph and tours"),
+                    ("view_audit", "Search and export the audit log"),
+                    ("manage_users", "Manage users, roles and second-factor devices"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='UserSessionToken',
+            name="UserSessionToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(default=accounts.models.new_session_token, max_length=64)),
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='session_token', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "token",
+                    models.CharField(default=accounts.models.new_session_token, max_length=64),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="session_token",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('time', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('username', models.CharField(blank=True, db_index=True, max_length=150)),
-                ('address', models.GenericIPAddressField(blank=True, null=True)),
-                ('action', models.CharField(choices=[('login', 'login'), ('login_failed', 'failed login'), ('second_factor_verified', 'second factor verified'), ('second_factor_failed', 'failed second factor'), ('second_factor_enrolled', 'second factor enrolled'), ('second_factor_reset', 'second factor reset'), ('lockout', 'lockout'), ('logout', 'logout'), ('view', 'view'), ('download', 'download'), ('export', 'export'), ('admin_change', 'administrative change')], db_index=True, max_length=32)),
-                ('object_type', models.CharField(blank=True, max_length=40)),
-                ('object_id', models.CharField(blank=True, max_length=200)),
-                ('detail', models.TextField(blank=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("time", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("username", models.CharField(blank=True, db_index=True, max_length=150)),
+                ("address", models.GenericIPAddressField(blank=True, null=True)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("login", "login"),
+                            ("login_failed", "failed login"),
+                            ("second_factor_verified", "second factor verified"),
+                            ("second_factor_failed", "failed second factor"),
+                            ("second_factor_enrolled", "second factor enrolled"),
+                            ("second_factor_reset", "second factor reset"),
+                            ("lockout", "lockout"),
+                            ("logout", "logout"),
+                            ("view", "view"),
+                            ("download", "download"),
+                            ("export", "export"),
+                            ("admin_change", "administrative change"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                ("object_type", models.CharField(blank=True, max_length=40)),
+                ("object_id", models.CharField(blank=True, max_length=200)),
+                ("detail", models.TextField(blank=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'audit entries',
-                'ordering': ['-time', '-id'],
-                'indexes': [models.Index(fields=['object_type', 'object_id'], name='accounts_au_object__2df7a0_idx')],
+                "verbose_name_plural": "audit entries",
+                "ordering": ["-time", "-id"],
+                "indexes": [
+                    models.Index(
+                        fields=["object_type", "object_id"], name="accounts_au_object__2df7a0_idx"
+                    )
+                ],
             },
         ),
     ]

@@ -41,14 +41,16 @@ def create_role_groups(apps, schema_editor):
 
     def permission(app_label, model, codename, name):
         # Django creates permissions only after all migrations ran: create them here.
-        content_type, _ = content_type_model.objects.get_or_create(app_label=app_label,
-                                                                   model=model)
+        content_type, _ = content_type_model.objects.get_or_create(app_label=app_label, model=model)
         found, _ = permission_model.objects.get_or_create(
-            content_type=content_type, codename=codename, defaults={"name": name})
+            content_type=content_type, codename=codename, defaults={"name": name}
+        )
         return found
 
-    custom = {codename: permission("accounts", "rolepermissions", codename, name)
-              for codename, name in CUSTOM_PERMISSIONS.items()}
+    custom = {
+        codename: permission("accounts", "rolepermissions", codename, name)
+        for codename, name in CUSTOM_PERMISSIONS.items()
+    }
     for role, codenames in ROLE_PERMISSIONS.items():
         group, _ = group_model.objects.get_or_create(name=role)
         granted = [custom[codename] for codename in codenames]

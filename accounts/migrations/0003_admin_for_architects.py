@@ -9,25 +9,46 @@ GRANTED_TO = ("architect", "administrator")
 
 def grant_use_admin(apps, schema_editor):
     content_type, _ = apps.get_model("contenttypes", "ContentType").objects.get_or_create(
-        app_label="accounts", model="rolepermissions")
+        app_label="accounts", model="rolepermissions"
+    )
     codename, name = USE_ADMIN
     permission, _ = apps.get_model("auth", "Permission").objects.get_or_create(
-        content_type=content_type, codename=codename, defaults={"name": name})
+        content_type=content_type, codename=codename, defaults={"name": name}
+    )
     for role in GRANTED_TO:
         group, _ = apps.get_model("auth", "Group").objects.get_or_create(name=role)
         group.permissions.add(permission)
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_role_groups'),
+        ("accounts", "0002_role_groups"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='rolepermissions',
-            options={'default_permissions': (), 'managed': False, 'permissions': [('view_journeys', 'View order and customer journeys and trace pages'), ('view_tours', 'View onboarding tours'), ('view_customer_ids', 'See customer identifiers unmasked'), ('view_analytics', 'View system-wide analytics (system map, drift, SLA, anomalies, search)'), ('upload_traces', 'Upload trace files'), ('edit_model', 'Edit the C4 model, the mapping, the state graph and tours'), ('view_audit', 'Search and export the audit log'), ('manage_users', 'Manage users, roles and second-factor devices'), ('use_admin', "Use the Django admin, for the models the role's model permissions allow")]},
+            name="rolepermissions",
+            options={
+                "default_permissions": (),
+                "managed": False,
+                "permissions": [
+                    ("view_journeys", "View order and customer journeys and trace pages"),
+                    ("view_tours", "View onboarding tours"),
+                    ("view_customer_ids", "See customer identifiers unmasked"),
+                    (
+                        "view_analytics",
+                        "View system-wide analytics (system map, drift, SLA, anomalies, search)",
+                    ),
+                    ("upload_traces", "Upload trace files"),
+                    ("edit_model", "Edit the C4 model, the mapping, the state graph and tours"),
+                    ("view_audit", "Search and export the audit log"),
+                    ("manage_users", "Manage users, roles and second-factor devices"),
+                    (
+                        "use_admin",
+                        "Use the Django admin, for the models the role's model permissions allow",
+                    ),
+                ],
+            },
         ),
         migrations.RunPython(grant_use_admin, migrations.RunPython.noop),
     ]

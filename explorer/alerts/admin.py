@@ -16,8 +16,14 @@ SHARE_KINDS = ("sla_breach", "anomaly")  # thresholds that are shares, 0-1
 class AlertRuleForm(forms.ModelForm):
     class Meta:
         model = AlertRule
-        fields = ["enabled", "threshold", "window_minutes", "min_count", "recipient_roles",
-                  "recipient_emails"]
+        fields = [
+            "enabled",
+            "threshold",
+            "window_minutes",
+            "min_count",
+            "recipient_roles",
+            "recipient_emails",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -27,25 +33,39 @@ class AlertRuleForm(forms.ModelForm):
                 self.add_error("threshold", ValidationError("a share: from 0 to 1"))
             elif threshold < 0:
                 self.add_error("threshold", ValidationError("must not be negative"))
-        unknown = [r for r in AlertRule(recipient_roles=data.get("recipient_roles", "")).roles
-                   if r not in ROLES]
+        unknown = [
+            r
+            for r in AlertRule(recipient_roles=data.get("recipient_roles", "")).roles
+            if r not in ROLES
+        ]
         if unknown:
-            self.add_error("recipient_roles", ValidationError(
-                f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}"))
+            self.add_error(
+                "recipient_roles",
+                ValidationError(
+                    f"unknown role(s) {', '.join(unknown)}; roles are {', '.join(ROLES)}"
+                ),
+            )
         for address in AlertRule(recipient_emails=data.get("recipient_emails", "")).emails:
             try:
                 validate_email(address)
             except ValidationError:
-                self.add_error("recipient_emails", ValidationError(
-                    f"{address!r} is not an e-mail address"))
+                self.add_error(
+                    "recipient_emails", ValidationError(f"{address!r} is not an e-mail address")
+                )
         return data
 
 
 @admin.register(AlertRule)
 class AlertRuleAdmin(ArchitectsEdit, admin.ModelAdmin):
     form = AlertRuleForm
-    list_display = ("kind", "enabled", "threshold", "window_minutes", "min_count",
-                    "recipient_roles")
+    list_display = (
+        "kind",
+        "enabled",
+        "threshold",
+        "window_minutes",
+        "min_count",
+        "recipient_roles",
+    )
     readonly_fields = ("kind",)
 
     def has_add_permission(self, request):
@@ -63,8 +83,15 @@ class ArchitectsRead(ReadOnly, ArchitectsEdit):
 
 @admin.register(Alert)
 class AlertAdmin(ArchitectsRead, admin.ModelAdmin):
-    list_display = ("kind", "subject", "opened_at", "last_seen_at", "resolved_at",
-                    "acknowledged_by", "assignee")
+    list_display = (
+        "kind",
+        "subject",
+        "opened_at",
+        "last_seen_at",
+        "resolved_at",
+        "acknowledged_by",
+        "assignee",
+    )
     list_filter = ("kind",)
     search_fields = ("subject",)
     exclude = ("customer_id",)  # shown redacted on the alerts page only

@@ -27,8 +27,17 @@ KINDS = ("lost_message", "stuck", "state_violation", "sla_breach", "anomaly")
 ORDER_KINDS = frozenset({"lost_message", "stuck", "state_violation"})
 ENDPOINT_KINDS = frozenset({"sla_breach", "anomaly"})
 
-_ALLOWED_KEYS = {"name", "url", "secret_env", "kinds", "customer_ids", "ca_bundle", "timeout",
-                 "retries", "backoff"}
+_ALLOWED_KEYS = {
+    "name",
+    "url",
+    "secret_env",
+    "kinds",
+    "customer_ids",
+    "ca_bundle",
+    "timeout",
+    "retries",
+    "backoff",
+}
 
 
 class WebhookConfigError(ValueError):
@@ -57,16 +66,26 @@ class Webhook:
         """The webhook as the hardened HTTP client sees a remote endpoint: `base` (its URL up
         to the last "/") is the base URL redirects may not leave; TLS verified, bounded
         retries with backoff."""
-        return BackendConfig(name=self.name, kind="webhook", url=base,
-                             ca_bundle=self.ca_bundle, timeout_connect=self.timeout,
-                             timeout_read=self.timeout, timeout_total=self.timeout * 2,
-                             retries=self.retries, backoff=self.backoff,
-                             retry_after_max=max(self.backoff * 8, 1.0), max_bytes=1024 * 1024,
-                             breaker_failures=self.retries + 1, breaker_cooldown=0.0)
+        return BackendConfig(
+            name=self.name,
+            kind="webhook",
+            url=base,
+            ca_bundle=self.ca_bundle,
+            timeout_connect=self.timeout,
+            timeout_read=self.timeout,
+            timeout_total=self.timeout * 2,
+            retries=self.retries,
+            backoff=self.backoff,
+            retry_after_max=max(self.backoff * 8, 1.0),
+            max_bytes=1024 * 1024,
+            breaker_failures=self.retries + 1,
+            breaker_cooldown=0.0,
+        )
 
 
-def parse_webhooks(raw: str | list | None,
-                   environ: Mapping[str, str] | None = None) -> list[Webhook]:
+def parse_webhooks(
+    raw: str | list | None, environ: Mapping[str, str] | None = None
+) -> list[Webhook]:
     """Validate EXPLORER_ALERT_WEBHOOKS (JSON text or an already decoded list)."""
     environ = os.environ if environ is None else environ
     if raw is None or raw == "" or raw == []:
@@ -104,23 +123,28 @@ def _parse_one(index: int, item: Any, environ: Mapping[str, str]) -> Webhook:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise WebhookConfigError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
-        raise WebhookConfigError(f"{where}: 'url' must be a plain URL (no query, fragment or "
-                                 f"credentials)")
+        raise WebhookConfigError(
+            f"{where}: 'url' must be a plain URL (no query, fragment or credentials)"
+        )
     variable = item.get("secret_env")
     if not isinstance(variable, str) or not variable:
-        raise WebhookConfigError(f"{where}: 'secret_env' (the environment variable holding the "
-                                 f"signing secret) is required")
+        raise WebhookConfigError(
+            f"{where}: 'secret_env' (the environment variable holding the "
+            f"signing secret) is required"
+        )
     secret = environ.get(variable)
     if not secret:
-        raise WebhookConfigError(f"{where}: environment variable {variable} (secret_env) is "
-                                 f"not set")
+        raise WebhookConfigError(
+            f"{where}: environment variable {variable} (secret_env) is not set"
+        )
     kinds = item.get("kinds") or list(KINDS)
     if not isinstance(kinds, list) or not all(isinstance(k, str) for k in kinds):
         raise WebhookConfigError(f"{where}: 'kinds' must be a list of alert kinds")
     wrong = sorted(set(kinds) - set(KINDS))
     if wrong:
-        raise WebhookConfigError(f"{where}: unknown kind(s) {', '.join(wrong)}; kinds are "
-                                 f"{', '.join(KINDS)}")
+        raise WebhookConfigError(
+            f"{where}: unknown kind(s) {', '.join(wrong)}; kinds are {', '.join(KINDS)}"
+        )
     customer_ids = item.get("customer_ids", False)
     if not isinstance(customer_ids, bool):
         raise WebhookConfigError(f"{where}: 'customer_ids' must be true or false")
@@ -128,13 +152,23 @@ def _parse_one(index: int, item: Any, environ: Mapping[str, str]) -> Webhook:
     if ca_bundle is not None and not (isinstance(ca_bundle, str) and os.path.isfile(ca_bundle)):
         raise WebhookConfigError(f"{where}: 'ca_bundle' file {ca_bundle!r} does not exist")
     numbers: dict[str, Any] = {}
-    for key, default, smallest, kind in (("timeout", 5.0, 0.001, (int, float)),
-                                          ("retries", 3, 0, int),
-                                          ("backoff", 0.5, 0.0, (int, float))):
+    for key, default, smallest, kind in (
+        ("timeout", 5.0, 0.001, (int, float)),
+        ("retries", 3, 0, int),
+        ("backoff", 0.5, 0.0, (int, float)),
+    ):
         value = item.get(key, default)
         if isinstance(value, bool) or not isinstance(value, kind) or value < smallest:
-            raise WebhookConfigError(f"{where}: {key!r} must be a number >= {smallest}, "
-                                     f"got {value!r}")
+            raise WebhookConfigError(
+                f"{where}: {key!r} must be a number >= {smallest}, got {value!r}"
+            )
         numbers[key] = value
-    return Webhook(name=name, url=str(url), secret=secret, kinds=frozenset(kinds),
-                   customer_ids=customer_ids, ca_bundle=ca_bundle, **numbers)
+    return Webhook(
+        name=name,
+        url=str(url),
+        secret=secret,
+        kinds=frozenset(kinds),
+        customer_ids=customer_ids,
+        ca_bundle=ca_bundle,
+        **numbers,
+    )

@@ -59,13 +59,16 @@ class CycleResult:
 
     def line(self) -> str:
         failed = len(self.failed_deliveries)
-        return (f"alerts: {len(self.opened)} opened, {self.refreshed} still open, "
-                f"{len(self.resolved)} resolved; {len(self.deliveries) - failed} delivered, "
-                f"{failed} failed" + "".join(f"; {p}" for p in self.problems))
+        return (
+            f"alerts: {len(self.opened)} opened, {self.refreshed} still open, "
+            f"{len(self.resolved)} resolved; {len(self.deliveries) - failed} delivered, "
+            f"{failed} failed" + "".join(f"; {p}" for p in self.problems)
+        )
 
 
-def run_cycle(now_ns: int | None = None, source: TraceSource | None = None,
-              send: bool = True) -> CycleResult:
+def run_cycle(
+    now_ns: int | None = None, source: TraceSource | None = None, send: bool = True
+) -> CycleResult:
     """Evaluate the rules at `now_ns` (default: the newest span in the source), update the
     stored alerts and (with `send`) deliver the ones that opened or resolved."""
     source = source or get_source()
@@ -103,7 +106,8 @@ def _apply(evaluation: Evaluation, situation: Situation, result: CycleResult) ->
         if subject in open_alerts:
             if finding.kind not in DESCRIBED_KINDS:  # figures, or the state, may have moved
                 Alert.objects.filter(pk=open_alerts[subject].pk).update(
-                    facts=storable(finding.facts))
+                    facts=storable(finding.facts)
+                )
             continue
         alert = _open(finding, situation, seen)
         if alert is not None:
@@ -126,21 +130,26 @@ def _open(finding: Finding, situation: Situation, at) -> Alert | None:
     try:
         with transaction.atomic():
             return Alert.objects.create(
-                kind=finding.kind, subject=subject_key(finding.subject),
+                kind=finding.kind,
+                subject=subject_key(finding.subject),
                 order_id=storable(finding.order_id)[:200],
                 container=storable(finding.container)[:200],
                 operation=storable(finding.operation)[:300],
                 customer_id=storable(finding.customer_id)[:200],
                 customer_type=storable(finding.customer_type)[:64],
-                facts=storable(finding.facts), opened_at=at, last_seen_at=at)
+                facts=storable(finding.facts),
+                opened_at=at,
+                last_seen_at=at,
+            )
     except IntegrityError:  # another cycle running at the same time opened it first
         return None
 
 
-def after_live_cycle(source: TraceSource | None = None,
-                     say: Callable[[str], None] | None = None,
-                     clock: Callable[[], float] = time.monotonic
-                     ) -> Callable[[LiveCycle], CycleResult | None]:
+def after_live_cycle(
+    source: TraceSource | None = None,
+    say: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> Callable[[LiveCycle], CycleResult | None]:
     """The alert cycle as the step after each cycle of the live worker (for run_worker's
     after_cycle): judged at the worker's "now", skipped while nothing moved (for at most
     IDLE_SECONDS). A failing database or source is logged, never stops the worker. `say`
@@ -150,8 +159,13 @@ def after_live_cycle(source: TraceSource | None = None,
     def step(live: LiveCycle) -> CycleResult | None:
         if live.now_ns is None:
             return None
-        idle = (live.now_ns == last["now_ns"] and not live.recomputed and not live.changes
-                and last["at"] is not None and clock() - last["at"] < IDLE_SECONDS)
+        idle = (
+            live.now_ns == last["now_ns"]
+            and not live.recomputed
+            and not live.changes
+            and last["at"] is not None
+            and clock() - last["at"] < IDLE_SECONDS
+        )
         if idle:
             return None
         try:
@@ -160,8 +174,9 @@ def after_live_cycle(source: TraceSource | None = None,
             log.warning("alerts: cycle failed, trying again next cycle: %s", exc)
             return None
         last.update(now_ns=live.now_ns, at=clock())
-        if say is not None and (result.opened or result.resolved or result.problems
-                                or result.failed_deliveries):
+        if say is not None and (
+            result.opened or result.resolved or result.problems or result.failed_deliveries
+        ):
             say(result.line())
         return result
 

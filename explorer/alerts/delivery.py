@@ -55,16 +55,26 @@ class Recipient:
 def _redaction_policy(show_identifiers: bool) -> RedactionPolicy:
     """The policy for a recipient who is no user of ours: the server's pseudonyms, so that a
     pseudonym in an alert is the one the pages show and accept."""
-    return build_policy(getattr(settings, "EXPLORER_REDACTION", {}), show_identifiers,
-                        pseudonym_key_from_settings())
+    return build_policy(
+        getattr(settings, "EXPLORER_REDACTION", {}), show_identifiers, pseudonym_key_from_settings()
+    )
 
 
 def recipients(rule: AlertRule) -> list[Recipient]:
     """The active users of the rule's roles that have an e-mail address, each with their own
     redaction policy, then the rule's plain addresses (customer ids masked)."""
     found: dict[str, Recipient] = {}
-    users = (get_user_model().objects.filter(groups__name__in=rule.roles, is_active=True)
-             .exclude(email="").distinct().order_by("pk")) if rule.roles else []
+    users = (
+        (
+            get_user_model()
+            .objects.filter(groups__name__in=rule.roles, is_active=True)
+            .exclude(email="")
+            .distinct()
+            .order_by("pk")
+        )
+        if rule.roles
+        else []
+    )
     for user in users:
         found.setdefault(user.email.lower(), Recipient(user.email, policy_for_user(user)))
     for address in rule.emails:
@@ -74,9 +84,11 @@ def recipients(rule: AlertRule) -> list[Recipient]:
 
 def alert_link(alert: Alert) -> str:
     """Where the reader acts: the order's journey, or the alerts page for an endpoint."""
-    path = (reverse("web:order", args=[alert.order_id])
-            if alert.order_id and "/" not in alert.order_id
-            else f"{reverse('alerts:list')}?kind={alert.kind}")
+    path = (
+        reverse("web:order", args=[alert.order_id])
+        if alert.order_id and "/" not in alert.order_id
+        else f"{reverse('alerts:list')}?kind={alert.kind}"
+    )
     return f"{getattr(settings, 'EXPLORER_ALERT_BASE_URL', '')}{path}"
 
 
@@ -85,8 +97,7 @@ def _event(alert: Alert) -> str:
 
 
 def _subject_line(alert: Alert, names: Mapping[str, str]) -> str:
-    subject = alert.order_id or f"{names.get(alert.container, alert.container)}: " \
-                                f"{alert.operation}"
+    subject = alert.order_id or f"{names.get(alert.container, alert.container)}: {alert.operation}"
     prefix = "[Alexandrite] " + ("Resolved: " if alert.resolved_at is not None else "")
     with override("en"):
         return f"{prefix}{kind_title(alert.kind)}: {subject}"
@@ -102,23 +113,28 @@ def email_text(alert: Alert, names: Mapping[str, str]) -> str:
     return "\n\n".join([parts[0], alert_link(alert), "—", parts[1]]) + "\n"
 
 
-def send_emails(alert: Alert, rule: AlertRule, names: Mapping[str, str], connection=None
-                ) -> list[Delivery]:
+def send_emails(
+    alert: Alert, rule: AlertRule, names: Mapping[str, str], connection=None
+) -> list[Delivery]:
     """One message per recipient (each redacted for its reader)."""
     deliveries = []
     body = email_text(alert, names)
     subject = _subject_line(alert, names)
     for recipient in recipients(rule):
-        message = EmailMessage(redacted(subject, alert, recipient.policy),
-                               redacted(body, alert, recipient.policy),
-                               to=[recipient.address], connection=connection)
+        message = EmailMessage(
+            redacted(subject, alert, recipient.policy),
+            redacted(body, alert, recipient.policy),
+            to=[recipient.address],
+            connection=connection,
+        )
         try:
             message.send()
             deliveries.append(_record(alert, "email", recipient.address, ""))
         except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
             log.warning("alert %s: e-mail to %s failed: %s", alert.pk, recipient.address, exc)
-            deliveries.append(_record(alert, "email", recipient.address, str(exc) or
-                                      type(exc).__name__))
+            deliveries.append(
+                _record(alert, "email", recipient.address, str(exc) or type(exc).__name__)
+            )
     return deliveries
 
 
@@ -132,23 +148,33 @@ def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
     summaries = {language: clean(summary_in(language, alert, names)) for language in LANGUAGES}
     with override("en"):
         customer = clean(customer_line(alert))
-    endpoint = (f"{names.get(alert.container, alert.container)}: {alert.operation}"
-                if alert.container else None)
+    endpoint = (
+        f"{names.get(alert.container, alert.container)}: {alert.operation}"
+        if alert.container
+        else None
+    )
     return {
         "event": _event(alert),
         "alert": {
-            "id": alert.pk, "kind": alert.kind, "order_id": alert.order_id or None,
-            "endpoint": endpoint, "container": alert.container or None,
+            "id": alert.pk,
+            "kind": alert.kind,
+            "order_id": alert.order_id or None,
+            "endpoint": endpoint,
+            "container": alert.container or None,
             "operation": alert.operation or None,
-            "customer_id": (clean_id(alert.customer_id, policy) if alert.customer_id
-                            else None),
+            "customer_id": (clean_id(alert.customer_id, policy) if alert.customer_id else None),
             "customer_type": alert.customer_type or None,
-            "opened_at": iso(alert.opened_at), "last_seen_at": iso(alert.last_seen_at),
-            "resolved_at": iso(alert.resolved_at), "url": alert_link(alert),
+            "opened_at": iso(alert.opened_at),
+            "last_seen_at": iso(alert.last_seen_at),
+            "resolved_at": iso(alert.resolved_at),
+            "url": alert_link(alert),
         },
         "summary": summaries,
-        "text": clean(_subject_line(alert, names)) + "\n" + summaries["en"]
-        + (f"\n{customer}" if customer else "") + f"\n{alert_link(alert)}",
+        "text": clean(_subject_line(alert, names))
+        + "\n"
+        + summaries["en"]
+        + (f"\n{customer}" if customer else "")
+        + f"\n{alert_link(alert)}",
     }
 
 
@@ -177,9 +203,15 @@ def _post(hook: Webhook, body: bytes, event: str) -> str:
     base, _, last = hook.url.rpartition("/")
     client = BackendClient(hook.backend(base + "/"))
     try:
-        client.post(last, body, {"Content-Type": "application/json",
-                                 SIGNATURE_HEADER: sign(body, hook.secret),
-                                 "X-Explorer-Event": event})
+        client.post(
+            last,
+            body,
+            {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(body, hook.secret),
+                "X-Explorer-Event": event,
+            },
+        )
         return ""
     except SourceError as exc:
         return str(exc)
@@ -187,12 +219,17 @@ def _post(hook: Webhook, body: bytes, event: str) -> str:
         client.close()
 
 
-def send_webhooks(alerts: list[Alert], names: Mapping[str, str],
-                  hooks: list[Webhook] | None = None) -> list[Delivery]:
+def send_webhooks(
+    alerts: list[Alert], names: Mapping[str, str], hooks: list[Webhook] | None = None
+) -> list[Delivery]:
     """Every alert to every webhook that wants its kind; webhooks side by side."""
     hooks = hooks if hooks is not None else parse_webhooks(settings.EXPLORER_ALERT_WEBHOOKS)
-    jobs = [(alert, hook, orjson.dumps(payload(alert, names, hook.customer_ids)))
-            for alert in alerts for hook in hooks if hook.wants(alert.kind)]
+    jobs = [
+        (alert, hook, orjson.dumps(payload(alert, names, hook.customer_ids)))
+        for alert in alerts
+        for hook in hooks
+        if hook.wants(alert.kind)
+    ]
     if not jobs:
         return []
 
@@ -215,13 +252,20 @@ def send_webhooks(alerts: list[Alert], names: Mapping[str, str],
 
 
 def _record(alert: Alert, channel: str, target: str, error: str) -> Delivery:
-    return Delivery.objects.create(alert=alert, event=_event(alert), channel=channel,
-                                   target=target[:300], ok=not error, error=error,
-                                   at=timezone.now())
+    return Delivery.objects.create(
+        alert=alert,
+        event=_event(alert),
+        channel=channel,
+        target=target[:300],
+        ok=not error,
+        error=error,
+        at=timezone.now(),
+    )
 
 
-def deliver(alerts: list[Alert], rules: Mapping[str, AlertRule], names: Mapping[str, str]
-            ) -> list[Delivery]:
+def deliver(
+    alerts: list[Alert], rules: Mapping[str, AlertRule], names: Mapping[str, str]
+) -> list[Delivery]:
     """E-mails (one SMTP connection for the cycle) and webhooks for these alerts."""
     deliveries: list[Delivery] = []
     if not alerts:

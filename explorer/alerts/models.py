@@ -22,16 +22,31 @@ KIND_CHOICES = [(kind, kind) for kind in KINDS]
 # orders seen within it open an alert (0: any age). min_count: sla_breach - requests, anomaly -
 # calls the window must hold to be judged.
 RULE_DEFAULTS: dict[str, dict] = {
-    "lost_message": {"threshold": 0.0, "window_minutes": 0, "min_count": 0,
-                     "recipient_roles": "support"},
-    "stuck": {"threshold": 1.0, "window_minutes": 0, "min_count": 0,
-              "recipient_roles": "support"},
-    "state_violation": {"threshold": 0.0, "window_minutes": 7 * 24 * 60, "min_count": 0,
-                        "recipient_roles": "support,architect"},
-    "sla_breach": {"threshold": 0.95, "window_minutes": 60, "min_count": 10,
-                   "recipient_roles": "analyst,architect"},
-    "anomaly": {"threshold": 0.2, "window_minutes": 60, "min_count": 5,
-                "recipient_roles": "analyst"},
+    "lost_message": {
+        "threshold": 0.0,
+        "window_minutes": 0,
+        "min_count": 0,
+        "recipient_roles": "support",
+    },
+    "stuck": {"threshold": 1.0, "window_minutes": 0, "min_count": 0, "recipient_roles": "support"},
+    "state_violation": {
+        "threshold": 0.0,
+        "window_minutes": 7 * 24 * 60,
+        "min_count": 0,
+        "recipient_roles": "support,architect",
+    },
+    "sla_breach": {
+        "threshold": 0.95,
+        "window_minutes": 60,
+        "min_count": 10,
+        "recipient_roles": "analyst,architect",
+    },
+    "anomaly": {
+        "threshold": 0.2,
+        "window_minutes": 60,
+        "min_count": 5,
+        "recipient_roles": "analyst",
+    },
 }
 
 
@@ -42,19 +57,26 @@ class AlertRule(models.Model):
     enabled = models.BooleanField(default=True)
     threshold = models.FloatField(
         help_text="stuck: times the state's limit (1 = the limit); sla_breach: compliance "
-                  "target, 0-1; anomaly: share of calls atypically slow, 0-1; else unused")
+        "target, 0-1; anomaly: share of calls atypically slow, 0-1; else unused"
+    )
     window_minutes = models.PositiveIntegerField(
         help_text="sla_breach, anomaly: the trailing window judged; state_violation: only "
-                  "orders seen within it (0: any age); else unused")
+        "orders seen within it (0: any age); else unused"
+    )
     min_count = models.PositiveIntegerField(
-        help_text="sla_breach: requests, anomaly: calls the window must hold to be judged")
+        help_text="sla_breach: requests, anomaly: calls the window must hold to be judged"
+    )
     recipient_roles = models.CharField(
-        max_length=200, blank=True,
+        max_length=200,
+        blank=True,
         help_text="comma-separated roles whose users (with an e-mail address) are e-mailed; "
-                  "each gets the text redacted for their own permissions")
+        "each gets the text redacted for their own permissions",
+    )
     recipient_emails = models.TextField(
-        blank=True, help_text="further addresses, one per line or comma-separated; they get "
-                              "customer ids masked")
+        blank=True,
+        help_text="further addresses, one per line or comma-separated; they get "
+        "customer ids masked",
+    )
 
     class Meta:
         ordering = ["kind"]
@@ -68,8 +90,7 @@ class AlertRule(models.Model):
 
     @property
     def emails(self) -> list[str]:
-        return [e.strip() for e in self.recipient_emails.replace("\n", ",").split(",")
-                if e.strip()]
+        return [e.strip() for e in self.recipient_emails.replace("\n", ",").split(",") if e.strip()]
 
     @classmethod
     def settings_for(cls, kind: str) -> AlertRule:
@@ -92,28 +113,36 @@ class Alert(models.Model):
     order_id = models.CharField(max_length=200, blank=True)
     container = models.CharField(max_length=200, blank=True, help_text="element id")
     operation = models.CharField(max_length=300, blank=True, help_text="endpoint or operation")
-    customer_id = models.CharField(max_length=200, blank=True,
-                                   help_text="raw; redacted for each viewer and recipient")
+    customer_id = models.CharField(
+        max_length=200, blank=True, help_text="raw; redacted for each viewer and recipient"
+    )
     customer_type = models.CharField(max_length=64, blank=True)
-    facts = models.JSONField(default=dict, blank=True,
-                             help_text="what the alert text is written from")
+    facts = models.JSONField(
+        default=dict, blank=True, help_text="what the alert text is written from"
+    )
     opened_at = models.DateTimeField()
     last_seen_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                        on_delete=models.SET_NULL, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
-                                 on_delete=models.SET_NULL, related_name="+")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     note = models.TextField(blank=True)
 
     objects = AlertQuerySet.as_manager()
 
     class Meta:
         ordering = ["-opened_at", "-id"]
-        constraints = [models.UniqueConstraint(fields=["kind", "subject"],
-                                               condition=Q(resolved_at__isnull=True),
-                                               name="one_open_alert_per_subject")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_alert_per_subject",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.subject}"
@@ -133,8 +162,7 @@ class Delivery(models.Model):
     OPENED, RESOLVED = "opened", "resolved"
     alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="deliveries")
     event = models.CharField(max_length=16, choices=[(OPENED, OPENED), (RESOLVED, RESOLVED)])
-    channel = models.CharField(max_length=16, choices=[("email", "e-mail"),
-                                                        ("webhook", "webhook")])
+    channel = models.CharField(max_length=16, choices=[("email", "e-mail"), ("webhook", "webhook")])
     target = models.CharField(max_length=300, help_text="the address or the webhook's name")
     ok = models.BooleanField()
     error = models.TextField(blank=True)
@@ -145,5 +173,7 @@ class Delivery(models.Model):
         verbose_name_plural = "deliveries"
 
     def __str__(self) -> str:
-        return f"{self.alert} {self.event} -> {self.channel} {self.target}: " \
-               f"{'ok' if self.ok else 'failed'}"
+        return (
+            f"{self.alert} {self.event} -> {self.channel} {self.target}: "
+            f"{'ok' if self.ok else 'failed'}"
+        )

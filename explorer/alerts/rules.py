@@ -61,8 +61,14 @@ class Situation:
 
 
 def _order_finding(kind: str, row: OrderStatus, facts: dict) -> Finding:
-    return Finding(kind, row.order_id, order_id=row.order_id, customer_id=row.customer_id,
-                   customer_type=row.customer_type, facts=facts)
+    return Finding(
+        kind,
+        row.order_id,
+        order_id=row.order_id,
+        customer_id=row.customer_id,
+        customer_type=row.customer_type,
+        facts=facts,
+    )
 
 
 def lost_orders(rule: AlertRule, at: Situation) -> Evaluation:
@@ -81,11 +87,20 @@ def stuck_orders(rule: AlertRule, at: Situation) -> Evaluation:
             result.undecided.add(row.order_id)  # stuck, but not yet as long as the rule wants
             continue
         following = [b for a, b in graph.transitions if a == row.state]
-        setters = list(dict.fromkeys(owner for state in following
-                                     for owner in graph.owners(state)))
-        result.found.append(_order_finding("stuck", row, {
-            "state": row.state, "since_ns": row.state_since_ns, "limit_ns": row.state_limit_ns,
-            "next_states": following, "next_setters": setters}))
+        setters = list(dict.fromkeys(owner for state in following for owner in graph.owners(state)))
+        result.found.append(
+            _order_finding(
+                "stuck",
+                row,
+                {
+                    "state": row.state,
+                    "since_ns": row.state_since_ns,
+                    "limit_ns": row.state_limit_ns,
+                    "next_states": following,
+                    "next_setters": setters,
+                },
+            )
+        )
     return result
 
 
@@ -97,14 +112,16 @@ def state_violations(rule: AlertRule, at: Situation) -> Evaluation:
             result.undecided.add(row.order_id)
             continue
         kinds = sorted({v.get("kind", "") for v in row.violations if isinstance(v, dict)})
-        result.found.append(_order_finding("state_violation", row, {"kinds": kinds,
-                                                                      "state": row.state}))
+        result.found.append(
+            _order_finding("state_violation", row, {"kinds": kinds, "state": row.state})
+        )
     return result
 
 
 def _window_spans(at: Situation, minutes: int) -> list[tuple[str, Span]]:
-    return spans_in_window(at.source, at.config.container_of,
-                           (at.now_ns - minutes * MINUTE_NS, at.now_ns + 1))
+    return spans_in_window(
+        at.source, at.config.container_of, (at.now_ns - minutes * MINUTE_NS, at.now_ns + 1)
+    )
 
 
 def sla_breaches(rule: AlertRule, at: Situation) -> Evaluation:
@@ -124,12 +141,21 @@ def sla_breaches(rule: AlertRule, at: Situation) -> Evaluation:
         if found.requests < rule.min_count:
             result.undecided.add(subject)
         elif found.fraction < rule.threshold:
-            result.found.append(Finding("sla_breach", subject, container=container,
-                                        operation=endpoint, facts={
-                                            "requests": found.requests, "within": found.within,
-                                            "target": rule.threshold,
-                                            "limit_ms": sla.limit_ms(container, endpoint),
-                                            "window_minutes": rule.window_minutes}))
+            result.found.append(
+                Finding(
+                    "sla_breach",
+                    subject,
+                    container=container,
+                    operation=endpoint,
+                    facts={
+                        "requests": found.requests,
+                        "within": found.within,
+                        "target": rule.threshold,
+                        "limit_ms": sla.limit_ms(container, endpoint),
+                        "window_minutes": rule.window_minutes,
+                    },
+                )
+            )
     return result
 
 
@@ -160,17 +186,31 @@ def slow_operations(rule: AlertRule, at: Situation) -> Evaluation:
             result.undecided.add(subject)
         elif slow[(container, operation)] / count > rule.threshold:
             stats = baseline.lookup(container, operation)
-            result.found.append(Finding("anomaly", subject, container=container,
-                                        operation=operation, facts={
-                                            "slow": slow[(container, operation)],
-                                            "calls": count, "share": rule.threshold,
-                                            "median_ms": round(stats.median_ns / 1e6, 3),
-                                            "window_minutes": rule.window_minutes}))
+            result.found.append(
+                Finding(
+                    "anomaly",
+                    subject,
+                    container=container,
+                    operation=operation,
+                    facts={
+                        "slow": slow[(container, operation)],
+                        "calls": count,
+                        "share": rule.threshold,
+                        "median_ms": round(stats.median_ns / 1e6, 3),
+                        "window_minutes": rule.window_minutes,
+                    },
+                )
+            )
     return result
 
 
-RULES = {"lost_message": lost_orders, "stuck": stuck_orders, "state_violation": state_violations,
-         "sla_breach": sla_breaches, "anomaly": slow_operations}
+RULES = {
+    "lost_message": lost_orders,
+    "stuck": stuck_orders,
+    "state_violation": state_violations,
+    "sla_breach": sla_breaches,
+    "anomaly": slow_operations,
+}
 
 
 # Kinds whose facts come from the order's journey, read once when the alert opens.
@@ -186,24 +226,36 @@ def describe_order(finding: Finding, at: Situation) -> None:
         return
     config = at.config
     try:
-        journey = journey_for_order(at.source, finding.order_id,
-                                    container_of=config.container_of)
+        journey = journey_for_order(at.source, finding.order_id, container_of=config.container_of)
     except SourceError:
         return  # the text then says less; the alert itself stands
     conformance = check_states(journey, config.graph, at.now_ns)
     if finding.kind == "state_violation":
         finding.facts["violations"] = [
-            {"kind": v.kind, "state": v.state, "previous": v.previous, "container": v.container,
-             "other": v.other} for v in conformance.violations[:MAX_DESCRIBED]]
+            {
+                "kind": v.kind,
+                "state": v.state,
+                "previous": v.previous,
+                "container": v.container,
+                "other": v.other,
+            }
+            for v in conformance.violations[:MAX_DESCRIBED]
+        ]
         return
     spans = {(s.trace_id, s.span_id): s for s in journey.spans}
     messages = []
     for message in conformance.unconsumed[:MAX_DESCRIBED]:
         span = spans.get((message.trace_id, message.span_id))
         queue = config.mapping.peer_element(span) if span is not None else None
-        messages.append({"destination": message.destination, "producer": message.container,
-                         "at_ns": message.at_ns, "trace_id": message.trace_id,
-                         "consumers": consumers_of(config, queue, message.container)})
+        messages.append(
+            {
+                "destination": message.destination,
+                "producer": message.container,
+                "at_ns": message.at_ns,
+                "trace_id": message.trace_id,
+                "consumers": consumers_of(config, queue, message.container),
+            }
+        )
     finding.facts["messages"] = messages
 
 
@@ -214,5 +266,6 @@ def consumers_of(config: Configuration, queue: str | None, producer: str) -> lis
     found: Iterable[str] = (
         r.target if r.source == queue else r.source
         for r in config.model.relationships
-        if r.source == queue or (r.bidirectional and r.target == queue))
+        if r.source == queue or (r.bidirectional and r.target == queue)
+    )
     return [c for c in dict.fromkeys(found) if c not in (producer, queue)]

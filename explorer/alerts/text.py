@@ -18,9 +18,13 @@ MINUTE_NS = 60 * 10**9
 
 
 def kind_title(kind: str) -> str:
-    return {"lost_message": _("Lost order"), "stuck": _("Stuck order"),
-            "state_violation": _("State-graph violation"), "sla_breach": _("SLA breach"),
-            "anomaly": _("Atypically slow operation")}.get(kind, kind)
+    return {
+        "lost_message": _("Lost order"),
+        "stuck": _("Stuck order"),
+        "state_violation": _("State-graph violation"),
+        "sla_breach": _("SLA breach"),
+        "anomaly": _("Atypically slow operation"),
+    }.get(kind, kind)
 
 
 def moment(ns: int | None) -> str:
@@ -36,7 +40,8 @@ def how_long(ns: int) -> str:
         days = round(minutes / (24 * 60), 1)
         shown = _decimal(f"{days:g}")
         return ngettext("%(n)s day", "%(n)s days", int(days) if days == int(days) else 2) % {
-            "n": shown}
+            "n": shown
+        }
     if minutes >= 120:  # "the last 60 minutes" reads better than "the last 1 hour"
         return ngettext("%(n)s hour", "%(n)s hours", minutes // 60) % {"n": minutes // 60}
     return ngettext("%(n)s minute", "%(n)s minutes", minutes) % {"n": minutes}
@@ -56,21 +61,29 @@ def _names(ids, names: Mapping[str, str]) -> str:
 
 
 def _violation(v: dict, names: Mapping[str, str]) -> str:
-    values = {"container": names.get(v.get("container") or "", v.get("container") or "?"),
-              "state": v.get("state") or "?", "previous": v.get("previous") or "?",
-              "other": ", ".join(names.get(o.strip(), o.strip())
-                                 for o in (v.get("other") or "?").split(","))}
+    values = {
+        "container": names.get(v.get("container") or "", v.get("container") or "?"),
+        "state": v.get("state") or "?",
+        "previous": v.get("previous") or "?",
+        "other": ", ".join(
+            names.get(o.strip(), o.strip()) for o in (v.get("other") or "?").split(",")
+        ),
+    }
     texts = {
-        "transition_not_allowed": _("%(container)s moved it from %(previous)s to %(state)s, "
-                                    "which the state graph does not allow"),
-        "state_skipped": _("%(container)s moved it from %(previous)s to %(state)s, skipping "
-                           "%(other)s"),
-        "transition_backwards": _("%(container)s moved it back from %(previous)s to "
-                                  "%(state)s"),
+        "transition_not_allowed": _(
+            "%(container)s moved it from %(previous)s to %(state)s, "
+            "which the state graph does not allow"
+        ),
+        "state_skipped": _(
+            "%(container)s moved it from %(previous)s to %(state)s, skipping %(other)s"
+        ),
+        "transition_backwards": _("%(container)s moved it back from %(previous)s to %(state)s"),
         "state_repeated": _("%(container)s set %(state)s again"),
         "wrong_system": _("%(container)s set %(state)s, which only %(other)s may set"),
-        "systems_disagree": _("%(container)s set %(state)s believing the order was in "
-                              "%(other)s, but it was in %(previous)s"),
+        "systems_disagree": _(
+            "%(container)s set %(state)s believing the order was in "
+            "%(other)s, but it was in %(previous)s"
+        ),
     }
     return texts.get(v.get("kind", ""), _("%(container)s set %(state)s")) % values
 
@@ -84,70 +97,108 @@ def summary(alert: Alert, names: Mapping[str, str]) -> str:
     if alert.kind == "lost_message":
         messages = facts.get("messages") or []
         if not messages:
-            return _("Order %(order)s is lost: a message about it was never consumed. Open the "
-                     "order's journey to see which one.") % {"order": order}
+            return _(
+                "Order %(order)s is lost: a message about it was never consumed. Open the "
+                "order's journey to see which one."
+            ) % {"order": order}
         first = messages[0]
-        values = {"order": order, "destination": first.get("destination", "?"),
-                  "producer": names.get(first.get("producer", ""), first.get("producer", "?")),
-                  "at": moment(first.get("at_ns")),
-                  "consumers": _names(first.get("consumers"), names)}
+        values = {
+            "order": order,
+            "destination": first.get("destination", "?"),
+            "producer": names.get(first.get("producer", ""), first.get("producer", "?")),
+            "at": moment(first.get("at_ns")),
+            "consumers": _names(first.get("consumers"), names),
+        }
         if values["consumers"]:
-            return _("Order %(order)s is lost: the message to %(destination)s was published by "
-                     "%(producer)s on %(at)s and never consumed. Check the consumer in "
-                     "%(consumers)s (is it running, is its queue backed up?), then open the "
-                     "order's journey.") % values
-        return _("Order %(order)s is lost: the message to %(destination)s was published by "
-                 "%(producer)s on %(at)s and never consumed. Check who consumes "
-                 "%(destination)s, then open the order's journey.") % values
+            return (
+                _(
+                    "Order %(order)s is lost: the message to %(destination)s was published by "
+                    "%(producer)s on %(at)s and never consumed. Check the consumer in "
+                    "%(consumers)s (is it running, is its queue backed up?), then open the "
+                    "order's journey."
+                )
+                % values
+            )
+        return (
+            _(
+                "Order %(order)s is lost: the message to %(destination)s was published by "
+                "%(producer)s on %(at)s and never consumed. Check who consumes "
+                "%(destination)s, then open the order's journey."
+            )
+            % values
+        )
     if alert.kind == "stuck":
-        values = {"order": order, "state": facts.get("state", "?"),
-                  "since": moment(facts.get("since_ns")),
-                  "limit": how_long(facts.get("limit_ns") or 0),
-                  "setters": _names(facts.get("next_setters"), names) or _("the next system"),
-                  "next": _(" or ").join(facts.get("next_states") or []) or "?"}
-        return _("Order %(order)s has been in %(state)s since %(since)s, over its limit of "
-                 "%(limit)s. Ask %(setters)s why it has not moved on to %(next)s.") % values
+        values = {
+            "order": order,
+            "state": facts.get("state", "?"),
+            "since": moment(facts.get("since_ns")),
+            "limit": how_long(facts.get("limit_ns") or 0),
+            "setters": _names(facts.get("next_setters"), names) or _("the next system"),
+            "next": _(" or ").join(facts.get("next_states") or []) or "?",
+        }
+        return (
+            _(
+                "Order %(order)s has been in %(state)s since %(since)s, over its limit of "
+                "%(limit)s. Ask %(setters)s why it has not moved on to %(next)s."
+            )
+            % values
+        )
     if alert.kind == "state_violation":
         violations = facts.get("violations")
         if not violations:
-            return _("Order %(order)s broke the state graph (%(kinds)s). Open the order's "
-                     "journey to see where.") % {"order": order,
-                                                  "kinds": ", ".join(facts.get("kinds", []))}
+            return _(
+                "Order %(order)s broke the state graph (%(kinds)s). Open the order's "
+                "journey to see where."
+            ) % {"order": order, "kinds": ", ".join(facts.get("kinds", []))}
         what = "; ".join(_violation(v, names) for v in violations[:3])
         container = names.get(violations[0].get("container") or "", "?")
-        return _("Order %(order)s broke the state graph: %(what)s. Check how %(container)s "
-                 "recorded the order and correct its state in the system of record.") % {
-            "order": order, "what": what, "container": container}
+        return _(
+            "Order %(order)s broke the state graph: %(what)s. Check how %(container)s "
+            "recorded the order and correct its state in the system of record."
+        ) % {"order": order, "what": what, "container": container}
     if alert.kind == "sla_breach":
         requests = facts.get("requests") or 0
-        return _("%(container)s answered %(endpoint)s within its %(limit)s ms limit for only "
-                 "%(percent)s of %(requests)s requests in the last %(window)s (target "
-                 "%(target)s). Check the load on %(container)s and what it calls; the SLA page "
-                 "shows the slow requests.") % {
+        return _(
+            "%(container)s answered %(endpoint)s within its %(limit)s ms limit for only "
+            "%(percent)s of %(requests)s requests in the last %(window)s (target "
+            "%(target)s). Check the load on %(container)s and what it calls; the SLA page "
+            "shows the slow requests."
+        ) % {
             "container": names.get(alert.container, alert.container),
-            "endpoint": alert.operation, "limit": f"{facts.get('limit_ms', 0):g}",
+            "endpoint": alert.operation,
+            "limit": f"{facts.get('limit_ms', 0):g}",
             "percent": _percent((facts.get("within") or 0) / requests if requests else 1.0),
-            "requests": requests, "window": how_long((facts.get("window_minutes") or 0)
-                                                     * MINUTE_NS),
-            "target": _percent(facts.get("target") or 0)}
+            "requests": requests,
+            "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
+            "target": _percent(facts.get("target") or 0),
+        }
     if alert.kind == "anomaly":
-        return _("%(container)s: %(operation)s was atypically slow for %(slow)s of %(calls)s "
-                 "calls in the last %(window)s (usually %(median)s ms). Look at the slow traces "
-                 "on the Anomalies page and at what changed in %(container)s.") % {
+        return _(
+            "%(container)s: %(operation)s was atypically slow for %(slow)s of %(calls)s "
+            "calls in the last %(window)s (usually %(median)s ms). Look at the slow traces "
+            "on the Anomalies page and at what changed in %(container)s."
+        ) % {
             "container": names.get(alert.container, alert.container),
-            "operation": alert.operation, "slow": facts.get("slow", "?"),
-            "calls": facts.get("calls", "?"), "median": f"{facts.get('median_ms', 0):g}",
-            "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS)}
+            "operation": alert.operation,
+            "slow": facts.get("slow", "?"),
+            "calls": facts.get("calls", "?"),
+            "median": f"{facts.get('median_ms', 0):g}",
+            "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
+        }
     return str(alert)
 
 
 def _resolution(alert: Alert, names: Mapping[str, str]) -> str:
-    values = {"order": alert.order_id, "state": (alert.facts or {}).get("state", "?"),
-              "container": names.get(alert.container, alert.container),
-              "operation": alert.operation}
+    values = {
+        "order": alert.order_id,
+        "state": (alert.facts or {}).get("state", "?"),
+        "container": names.get(alert.container, alert.container),
+        "operation": alert.operation,
+    }
     return {
-        "lost_message": _("order %(order)s: the lost message was consumed or the order has "
-                          "moved on."),
+        "lost_message": _(
+            "order %(order)s: the lost message was consumed or the order has moved on."
+        ),
         "stuck": _("order %(order)s has moved on from %(state)s."),
         "state_violation": _("order %(order)s no longer shows a state-graph violation."),
         "sla_breach": _("%(container)s %(operation)s is back within its SLA target."),
@@ -159,8 +210,10 @@ def customer_line(alert: Alert) -> str:
     """'Customer: C-00123 (retail)' for an order alert (raw: redact it for the reader)."""
     if not alert.customer_id:
         return ""
-    return _("Customer: %(customer)s (%(type)s)") % {"customer": alert.customer_id,
-                                                     "type": alert.customer_type or "?"}
+    return _("Customer: %(customer)s (%(type)s)") % {
+        "customer": alert.customer_id,
+        "type": alert.customer_type or "?",
+    }
 
 
 def summary_in(language: str, alert: Alert, names: Mapping[str, str]) -> str:

@@ -49,33 +49,47 @@ def open_alert_count(user) -> int | None:
 def _handlers():
     """Users who may be assigned an alert: those who can see alerts at all."""
     analytics = Q(groups__permissions__codename="view_analytics") | Q(
-        user_permissions__codename="view_analytics")
+        user_permissions__codename="view_analytics"
+    )
     support = Q(groups__permissions__codename="view_customer_ids") | Q(
-        user_permissions__codename="view_customer_ids")
-    return (get_user_model().objects.filter(is_active=True).filter(analytics | support)
-            .distinct().order_by("username"))
+        user_permissions__codename="view_customer_ids"
+    )
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(analytics | support)
+        .distinct()
+        .order_by("username")
+    )
 
 
 def _denied(request):
-    return permission_denied(request, PermissionDenied(
-        _("Alerts are for support, analysts and architects.")))
+    return permission_denied(
+        request, PermissionDenied(_("Alerts are for support, analysts and architects."))
+    )
 
 
 def _row(request, alert: Alert, names) -> dict:
     policy = policy_for_user(request.user)
-    endpoint = (f"{names.get(alert.container, alert.container)}: {alert.operation}"
-                if alert.container else "")
+    endpoint = (
+        f"{names.get(alert.container, alert.container)}: {alert.operation}"
+        if alert.container
+        else ""
+    )
     try:
         journey = reverse("web:order", args=[alert.order_id]) if alert.order_id else None
     except NoReverseMatch:
         journey = None
     return {
-        "alert": alert, "title": kind_title(alert.kind),
-        "order_id": redact_text(alert.order_id, policy), "journey": journey,
+        "alert": alert,
+        "title": kind_title(alert.kind),
+        "order_id": redact_text(alert.order_id, policy),
+        "journey": journey,
         "endpoint": redact_text(endpoint, policy),
         "summary": redact_text(summary(alert, names), policy),
-        "customer": (str(redact_value("customer.id", alert.customer_id, policy))
-                     if alert.customer_id else ""),
+        "customer": (
+            str(redact_value("customer.id", alert.customer_id, policy)) if alert.customer_id else ""
+        ),
         "customer_type": redact_text(alert.customer_type, policy),
         "note": redact_text(alert.note, policy),
     }
@@ -91,15 +105,21 @@ def alert_list(request):
     names = explorer_config().names
     found = Alert.objects.of_kinds(shown).select_related("acknowledged_by", "assignee")
     open_alerts = list(found.open()[:OPEN_SHOWN])
-    recent = list(found.filter(resolved_at__isnull=False).order_by("-resolved_at", "-id")
-                  [:RECENT_SHOWN])
-    return render(request, "alerts/alerts.html", {
-        "kinds": [(k, kind_title(k)) for k in kinds], "kind": kind if kind in kinds else "",
-        "open_total": found.open().count(),
-        "open": [_row(request, a, names) for a in open_alerts],
-        "recent": [_row(request, a, names) for a in recent],
-        "handlers": list(_handlers().values_list("username", flat=True)),
-    })
+    recent = list(
+        found.filter(resolved_at__isnull=False).order_by("-resolved_at", "-id")[:RECENT_SHOWN]
+    )
+    return render(
+        request,
+        "alerts/alerts.html",
+        {
+            "kinds": [(k, kind_title(k)) for k in kinds],
+            "kind": kind if kind in kinds else "",
+            "open_total": found.open().count(),
+            "open": [_row(request, a, names) for a in open_alerts],
+            "recent": [_row(request, a, names) for a in recent],
+            "handlers": list(_handlers().values_list("username", flat=True)),
+        },
+    )
 
 
 def _alert_for(request, alert_id: int) -> Alert:
@@ -126,9 +146,13 @@ def acknowledge(request, alert_id: int):
     alert.acknowledged_at = timezone.now()
     alert.note = note.strip()[:NOTE_LENGTH]
     alert.save(update_fields=["acknowledged_by", "acknowledged_at", "note"])
-    audit.record(request, audit.AuditAction.ADMIN_CHANGE, "alert", alert.pk,
-                 f"acknowledged {alert.kind} {alert.subject}"
-                 + (f": {alert.note}" if alert.note else ""))
+    audit.record(
+        request,
+        audit.AuditAction.ADMIN_CHANGE,
+        "alert",
+        alert.pk,
+        f"acknowledged {alert.kind} {alert.subject}" + (f": {alert.note}" if alert.note else ""),
+    )
     return _back(request)
 
 
@@ -144,6 +168,11 @@ def assign(request, alert_id: int):
         raise Http404(_("No such user among those who handle alerts."))
     alert.assignee = assignee
     alert.save(update_fields=["assignee"])
-    audit.record(request, audit.AuditAction.ADMIN_CHANGE, "alert", alert.pk,
-                 f"assigned {alert.kind} {alert.subject} to {name or 'nobody'}")
+    audit.record(
+        request,
+        audit.AuditAction.ADMIN_CHANGE,
+        "alert",
+        alert.pk,
+        f"assigned {alert.kind} {alert.subject} to {name or 'nobody'}",
+    )
     return _back(request)

@@ -94,9 +94,13 @@ def _collect(trace: Trace, nodes: dict[Key, DiffNode], side: str) -> None:
         node = nodes.get(key)
         offset = span.start_ns - start
         if node is None:
-            node = nodes[key] = DiffNode(parent, key[1], key[2],
-                                         parent.depth + 1 if parent is not None else 0,
-                                         first_start_ns=offset)
+            node = nodes[key] = DiffNode(
+                parent,
+                key[1],
+                key[2],
+                parent.depth + 1 if parent is not None else 0,
+                first_start_ns=offset,
+            )
         else:
             node.first_start_ns = min(node.first_start_ns, offset)
         duration = max(span.end_ns - span.start_ns, 0)

@@ -87,7 +87,10 @@ def critical_path(trace: Trace, tree: SpanTree | None = None) -> list[CriticalPa
 
 
 def _fit_children(
-    tree: SpanTree, root: int, start: list[int], end: list[int],
+    tree: SpanTree,
+    root: int,
+    start: list[int],
+    end: list[int],
     kept_children: list[list[int] | None],
 ) -> None:
     """Fill in start and end (µs) of every span of the root's subtree that Jaeger UI keeps,

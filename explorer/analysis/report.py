@@ -115,8 +115,17 @@ def as_text(analysis: Analysis) -> str:
         )
     if analysis.operations is not None:
         rows = [
-            [o.service, o.operation, o.count, _ms(o.total_ns), _ms(o.self_ns), _ms(o.min_ns),
-             _ms(o.mean_ns), _ms(o.max_ns), o.errors]
+            [
+                o.service,
+                o.operation,
+                o.count,
+                _ms(o.total_ns),
+                _ms(o.self_ns),
+                _ms(o.min_ns),
+                _ms(o.mean_ns),
+                _ms(o.max_ns),
+                o.errors,
+            ]
             for o in analysis.operations
         ]
         parts.append(
@@ -140,7 +149,8 @@ def _table(header: list[str], rows: list[list]) -> str:
     numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(header))]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     return "\n".join(
-        "  " + "  ".join(
+        "  "
+        + "  ".join(
             c.rjust(w) if right else c.ljust(w)
             for c, w, right in zip(row, widths, numeric, strict=True)
         ).rstrip()

@@ -40,8 +40,9 @@ class SpanTree:
         n = len(spans)
         ids = [span.span_id for span in spans]
         # the first of equal ids wins, as in normalise: later entries overwrite earlier ones
-        position: dict[str | None, int] = dict(zip(reversed(ids), range(n - 1, -1, -1),
-                                                   strict=True))
+        position: dict[str | None, int] = dict(
+            zip(reversed(ids), range(n - 1, -1, -1), strict=True)
+        )
         parent: list = list(map(position.get, [span.parent_id for span in spans]))
         children: list[list[int]] = [[] for _ in range(n)]
         roots = []

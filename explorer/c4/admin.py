@@ -19,8 +19,14 @@ class MappingRuleForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            rules_from_dict({data.get("section", "services"): [
-                {"element": data.get("element"), "match": data.get("match")}]}, "rule")
+            rules_from_dict(
+                {
+                    data.get("section", "services"): [
+                        {"element": data.get("element"), "match": data.get("match")}
+                    ]
+                },
+                "rule",
+            )
         except MappingError as exc:
             raise ValidationError(str(exc)) from None
         return data
@@ -39,6 +45,12 @@ class MappingRuleAdmin(ArchitectsEdit, admin.ModelAdmin):
         lacks, say): the mapping file serves instead until they are fixed."""
         _mapping, problem = stored_mapping(load_model(settings.EXPLORER_MODEL_FILE))
         if problem:
-            messages.error(request, _("The mapping rules below are broken, so the mapping file "
-                                      "is used instead: %(problem)s") % {"problem": problem})
+            messages.error(
+                request,
+                _(
+                    "The mapping rules below are broken, so the mapping file "
+                    "is used instead: %(problem)s"
+                )
+                % {"problem": problem},
+            )
         return super().changelist_view(request, extra_context)

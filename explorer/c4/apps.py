@@ -14,5 +14,8 @@ class C4Config(AppConfig):
 
         # An edited mapping rule changes the configuration every cached result was made with.
         for signal in (post_save, post_delete):
-            signal.connect(configuration_changed, sender=MappingRule,
-                           dispatch_uid=f"c4-rules-{signal is post_save}")
+            signal.connect(
+                configuration_changed,
+                sender=MappingRule,
+                dispatch_uid=f"c4-rules-{signal is post_save}",
+            )

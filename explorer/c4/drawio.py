@@ -137,16 +137,22 @@ def _cells(graph: XmlElement, lines: dict[XmlElement, int]) -> dict[str, _Cell]:
         geometry: tuple[float, float, float, float] | None = None
         if geo is not None and geo.get("relative") != "1":
             try:
-                x, y, width, height = (float(geo.get(k, "0"))
-                                       for k in ("x", "y", "width", "height"))
+                x, y, width, height = (
+                    float(geo.get(k, "0")) for k in ("x", "y", "width", "height")
+                )
                 geometry = (x, y, width, height)
             except ValueError:
                 geometry = None
         cid = attrs.get("id") or f"line{lines.get(node, 0)}"
         cells[cid] = _Cell(
-            id=cid, line=lines.get(node, 0), parent=attrs.get("parent"), attrs=attrs,
-            style=parse_style(attrs.get("style", "")), vertex=attrs.get("vertex") == "1",
-            edge=attrs.get("edge") == "1", geometry=geometry,
+            id=cid,
+            line=lines.get(node, 0),
+            parent=attrs.get("parent"),
+            attrs=attrs,
+            style=parse_style(attrs.get("style", "")),
+            vertex=attrs.get("vertex") == "1",
+            edge=attrs.get("edge") == "1",
+            geometry=geometry,
         )
     for cell in cells.values():
         if cell.parent in cells:
@@ -189,7 +195,7 @@ def _described_box(cell: _Cell) -> tuple[str, str, str, str] | None:
     for i, line in enumerate(lines[1:], start=1):
         m = _BOX_LABEL.match(line)
         if m:
-            name, description = " ".join(lines[:i]), " ".join(lines[i + 1:])
+            name, description = " ".join(lines[:i]), " ".join(lines[i + 1 :])
             return name, m.group("type"), m.group("tech") or "", description
     return None
 
@@ -232,9 +238,13 @@ class _PageLoader:
             by_name.setdefault(key, element.id)
         for (kind, name), same in on_this_page.items():
             if len(same) > 1:
-                self.warn(same[1], f"{len(same)} {kind} shapes named {name!r} on this page "
-                                   "(cells " + ", ".join(repr(c.id) for c in same)
-                          + "); kept as separate elements")
+                self.warn(
+                    same[1],
+                    f"{len(same)} {kind} shapes named {name!r} on this page "
+                    "(cells "
+                    + ", ".join(repr(c.id) for c in same)
+                    + "); kept as separate elements",
+                )
         self.assign_parents(cells, element_of)
         for cell in cells.values():
             if cell.edge:
@@ -247,8 +257,11 @@ class _PageLoader:
         ends = {c.attrs.get(k) for c in cells.values() if c.edge for k in ("source", "target")}
         for cell in cells.values():
             style = cell.style
-            grouping = (style.get("container") == "1" or style.get("") in ("group", "swimlane")
-                        or "swimlane" in style)
+            grouping = (
+                style.get("container") == "1"
+                or style.get("") in ("group", "swimlane")
+                or "swimlane" in style
+            )
             if not cell.vertex or "c4Type" in cell.attrs or not grouping or not _label(cell):
                 continue
             holds_c4 = any("c4Type" in cells[c].attrs for c in cell.children)
@@ -290,8 +303,15 @@ class _PageLoader:
         fill = cell.style.get("fillColor", "").lower()
         external = "ext" in c4type.lower() or fill in EXTERNAL_FILLS
         tags = [a["c4Application"]] if a.get("c4Application") else []
-        return Element(id="", name=name, kind=kind, technology=technology,
-                       description=description, external=external, tags=tags)
+        return Element(
+            id="",
+            name=name,
+            kind=kind,
+            technology=technology,
+            description=description,
+            external=external,
+            tags=tags,
+        )
 
     def assign_parents(self, cells: dict[str, _Cell], element_of: dict[str, str]) -> None:
         elements = self.b.model.elements
@@ -308,8 +328,11 @@ class _PageLoader:
                     x, y = x + origin[0], y + origin[1]
             return x, y, w, h
 
-        containers = [cid for cid, eid in element_of.items()
-                      if elements[eid].kind in ("boundary", "software_system")]
+        containers = [
+            cid
+            for cid, eid in element_of.items()
+            if elements[eid].kind in ("boundary", "software_system")
+        ]
         for cid, eid in element_of.items():
             element = elements[eid]
             if element.parent is not None:
@@ -357,11 +380,17 @@ class _PageLoader:
             source, target = target, source
         elif not (start_arrow or end_arrow):
             self.warn(cell, f"edge {cell.id!r} has no arrowhead; taken from source to target")
-        rel = Relationship(source=source, target=target, description=description,
-                           technology=html_to_text(a.get("c4Technology", "")),
-                           bidirectional=start_arrow and end_arrow)
-        if any((r.source, r.target, r.description) == (rel.source, rel.target, rel.description)
-               for _, r in self.b._pending):
+        rel = Relationship(
+            source=source,
+            target=target,
+            description=description,
+            technology=html_to_text(a.get("c4Technology", "")),
+            bidirectional=start_arrow and end_arrow,
+        )
+        if any(
+            (r.source, r.target, r.description) == (rel.source, rel.target, rel.description)
+            for _, r in self.b._pending
+        ):
             return  # the same relationship drawn on several pages
         self.b.add_relationship(rel, self.where(cell))
 
@@ -396,8 +425,13 @@ def load_drawio(data: bytes | str, source: str = "<drawio>") -> Model:
                 continue
             try:
                 page_root, page_lines = parse_xml(decompress_page(diagram.text or ""))
-            except (ValueError, binascii.Error, zlib.error, UnicodeDecodeError,
-                    expat.ExpatError) as exc:
+            except (
+                ValueError,
+                binascii.Error,
+                zlib.error,
+                UnicodeDecodeError,
+                expat.ExpatError,
+            ) as exc:
                 builder.warn(line, f"page {name!r}: cannot decompress: {exc}")
                 continue
             pages.append((name, line, page_root, page_lines, True))

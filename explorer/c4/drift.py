@@ -30,8 +30,12 @@ class Observed:
     unmapped: Counter = field(default_factory=Counter)
 
 
-def observe(traces: Iterable[Trace], mapping: Mapping,
-            start_ns: int | None = None, end_ns: int | None = None) -> Observed:
+def observe(
+    traces: Iterable[Trace],
+    mapping: Mapping,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> Observed:
     seen = Observed()
 
     def in_window(t: int) -> bool:
@@ -47,9 +51,14 @@ def observe(traces: Iterable[Trace], mapping: Mapping,
             entry = seen.pairs.get((i.source, i.target))
             if entry is None:
                 entry = seen.pairs[(i.source, i.target)] = {
-                    "count": 0, "errors": 0,
-                    "example": {"trace_id": trace.trace_id, "span_id": i.span.span_id,
-                                "name": i.span.name}}
+                    "count": 0,
+                    "errors": 0,
+                    "example": {
+                        "trace_id": trace.trace_id,
+                        "span_id": i.span.span_id,
+                        "name": i.span.name,
+                    },
+                }
             entry["count"] += 1
             entry["errors"] += i.span.is_error
     return seen
@@ -94,12 +103,18 @@ class Documentation:
             candidates.append((target, source))
         if any(p in pairs for p in candidates):
             return True
-        return any(source in self.producers[q] and target in self.consumers[q]
-                   for q in self.producers)
+        return any(
+            source in self.producers[q] and target in self.consumers[q] for q in self.producers
+        )
 
 
-def drift(model: Model, mapping: Mapping, traces: Iterable[Trace],
-          start_ns: int | None = None, end_ns: int | None = None) -> dict:
+def drift(
+    model: Model,
+    mapping: Mapping,
+    traces: Iterable[Trace],
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> dict:
     """The drift report: {"undocumented", "unobserved", "unobservable", "unmapped_services"}."""
     seen = observe(traces, mapping, start_ns, end_ns)
     docs = Documentation(model, seen.pairs)
@@ -110,20 +125,30 @@ def drift(model: Model, mapping: Mapping, traces: Iterable[Trace],
 
     undocumented = [
         {"source": s, "target": t, "source_name": name(s), "target_name": name(t), **info}
-        for (s, t), info in seen.pairs.items() if not docs.documents(s, t)
+        for (s, t), info in seen.pairs.items()
+        if not docs.documents(s, t)
     ]
     undocumented.sort(key=lambda d: (-d["count"], d["source"], d["target"]))
     unobserved, unobservable = [], []
     for r in model.relationships:
-        item = {"source": r.source, "target": r.target, "description": r.description,
-                "technology": r.technology}
+        item = {
+            "source": r.source,
+            "target": r.target,
+            "description": r.description,
+            "technology": r.technology,
+        }
         ends = (model.elements[r.source].kind, model.elements[r.target].kind)
         if "person" in ends:
             unobservable.append(item)
         elif not docs.observed(r.source, r.target, seen.pairs):
             unobserved.append(item)
-    unmapped = [{"service": service, "spans": count,
-                 "suggestions": suggest_elements(service, model)}
-                for service, count in sorted(seen.unmapped.items())]
-    return {"undocumented": undocumented, "unobserved": unobserved,
-            "unobservable": unobservable, "unmapped_services": unmapped}
+    unmapped = [
+        {"service": service, "spans": count, "suggestions": suggest_elements(service, model)}
+        for service, count in sorted(seen.unmapped.items())
+    ]
+    return {
+        "undocumented": undocumented,
+        "unobserved": unobserved,
+        "unobservable": unobservable,
+        "unmapped_services": unmapped,
+    }

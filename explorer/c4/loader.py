@@ -10,9 +10,17 @@ from explorer.c4.plantuml import load_plantuml
 from explorer.c4.structurizr import load_dsl, load_workspace_json
 
 FORMATS = ("drawio", "plantuml", "dsl", "json")
-_SUFFIXES = {".drawio": "drawio", ".xml": "drawio", ".puml": "plantuml", ".plantuml": "plantuml",
-             ".iuml": "plantuml", ".pu": "plantuml", ".wsd": "plantuml", ".dsl": "dsl",
-             ".json": "json"}
+_SUFFIXES = {
+    ".drawio": "drawio",
+    ".xml": "drawio",
+    ".puml": "plantuml",
+    ".plantuml": "plantuml",
+    ".iuml": "plantuml",
+    ".pu": "plantuml",
+    ".wsd": "plantuml",
+    ".dsl": "dsl",
+    ".json": "json",
+}
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "alexandrite" / "model.dsl"
 
 
@@ -32,8 +40,9 @@ def detect_format(name: str, data: bytes) -> str | None:
     return None
 
 
-def parse_model(data: bytes, name: str = "<model>", fmt: str | None = None,
-                folder: Path | None = None) -> Model:
+def parse_model(
+    data: bytes, name: str = "<model>", fmt: str | None = None, folder: Path | None = None
+) -> Model:
     """Load a model from bytes; never raises on bad content (problems become warnings).
     `folder` is where files a Structurizr workspace includes or extends are read from; None
     (an upload, whatever its name) refuses them."""

@@ -58,8 +58,12 @@ class Rule:
         return True
 
     def to_dict(self) -> dict:
-        return {"element": self.element, "match": {
-            k: {"regex": v.pattern} if isinstance(v, re.Pattern) else v for k, v in self.match}}
+        return {
+            "element": self.element,
+            "match": {
+                k: {"regex": v.pattern} if isinstance(v, re.Pattern) else v for k, v in self.match
+            },
+        }
 
 
 def _attribute(key: str, *sources: dict) -> object | None:
@@ -81,8 +85,9 @@ def _attribute(key: str, *sources: dict) -> object | None:
 class Mapping:
     services: list[Rule] = field(default_factory=list)
     peers: list[Rule] = field(default_factory=list)
-    _by_resource: dict[Resource, str | None] = field(default_factory=dict, repr=False,
-                                                      compare=False)
+    _by_resource: dict[Resource, str | None] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     _by_peer: dict[tuple, str | None] = field(default_factory=dict, repr=False, compare=False)
     _peer_keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
@@ -97,8 +102,9 @@ class Mapping:
         except KeyError:
             pass
         attrs = {"service.name": resource.service_name, **resource.attributes}
-        element = next((r.element for r in self.services
-                        if r.matches(lambda k: _attribute(k, attrs))), None)
+        element = next(
+            (r.element for r in self.services if r.matches(lambda k: _attribute(k, attrs))), None
+        )
         self._by_resource[resource] = element
         return element
 
@@ -106,8 +112,12 @@ class Mapping:
         """What a CLIENT/PRODUCER span calls or a CONSUMER span receives from, by the rules."""
         attrs = span.attributes
         if self._peer_keys is None:
-            keys = {name for r in self.peers for key, _ in r.match
-                    for name in (key, *ALIASES.get(key, ()))}
+            keys = {
+                name
+                for r in self.peers
+                for key, _ in r.match
+                for name in (key, *ALIASES.get(key, ()))
+            }
             if "url.host" in keys:
                 keys |= {"url.full", "http.url"}
             self._peer_keys = tuple(sorted(keys))
@@ -118,8 +128,10 @@ class Mapping:
         except (KeyError, TypeError):  # TypeError: an unhashable (list) attribute value
             pass
         resource = span.resource.attributes
-        element = next((r.element for r in self.peers
-                        if r.matches(lambda k: _attribute(k, attrs, resource))), None)
+        element = next(
+            (r.element for r in self.peers if r.matches(lambda k: _attribute(k, attrs, resource))),
+            None,
+        )
         if len(self._by_peer) > 50_000:  # high-cardinality attributes (full URLs): stay bounded
             self._by_peer.clear()
         with contextlib.suppress(TypeError):
@@ -145,12 +157,19 @@ def rules_from_dict(data: object, source: str = "mapping") -> list[Rule]:
         for n, item in enumerate(items):
             where = f"{source}: {section}[{n}]"
             if not isinstance(item, dict) or not isinstance(item.get("element"), str):
-                raise MappingError(f"{where}: expected {{\"element\": ..., \"match\": {{...}}}}")
+                raise MappingError(f'{where}: expected {{"element": ..., "match": {{...}}}}')
             match = item.get("match")
             if not isinstance(match, dict) or not match:
                 raise MappingError(f"{where}: 'match' must be a non-empty object")
-            rules.append(Rule(section, item["element"], tuple(
-                (str(k), _expected(v, f"{where}: match {k!r}")) for k, v in match.items())))
+            rules.append(
+                Rule(
+                    section,
+                    item["element"],
+                    tuple(
+                        (str(k), _expected(v, f"{where}: match {k!r}")) for k, v in match.items()
+                    ),
+                )
+            )
     return rules
 
 
@@ -165,16 +184,21 @@ def _expected(value: object, where: str) -> str | re.Pattern:
     raise MappingError(f'{where}: expected a string or {{"regex": "..."}}')
 
 
-def build_mapping(rules: list[Rule], model: Model | None = None,
-                  source: str = "mapping") -> Mapping:
+def build_mapping(
+    rules: list[Rule], model: Model | None = None, source: str = "mapping"
+) -> Mapping:
     """A Mapping from rules of any origin (file or database), checked against the model."""
     if model is not None:
         for rule in rules:
             if rule.element not in model.elements:
-                raise MappingError(f"{source}: {rule.section} rule for {dict(rule.match)!r} "
-                                   f"names element {rule.element!r}, which the model lacks")
-    return Mapping(services=[r for r in rules if r.section == "services"],
-                   peers=[r for r in rules if r.section == "peers"])
+                raise MappingError(
+                    f"{source}: {rule.section} rule for {dict(rule.match)!r} "
+                    f"names element {rule.element!r}, which the model lacks"
+                )
+    return Mapping(
+        services=[r for r in rules if r.section == "services"],
+        peers=[r for r in rules if r.section == "peers"],
+    )
 
 
 def load_mapping(path: str | Path, model: Model | None = None) -> Mapping:
@@ -220,18 +244,32 @@ def interactions(trace: Trace, mapping: Mapping) -> list[Interaction]:
                     children = defaultdict(list)
                     for c in trace.spans:
                         children[c.parent_id].append(c)
-                peer = next((e for c in children.get(s.span_id, ())
-                             if c.kind in (SpanKind.SERVER, SpanKind.CONSUMER)
-                             and c.resource != s.resource
-                             and (e := mapping.service_element(c.resource))), None)
+                peer = next(
+                    (
+                        e
+                        for c in children.get(s.span_id, ())
+                        if c.kind in (SpanKind.SERVER, SpanKind.CONSUMER)
+                        and c.resource != s.resource
+                        and (e := mapping.service_element(c.resource))
+                    ),
+                    None,
+                )
             if peer and peer != own:
                 out.append(Interaction(own, peer, s))
         elif kind == SpanKind.CONSUMER:
             peer = mapping.peer_element(s)
             if peer is None:
                 parents = [by_id.get(s.parent_id)] + [by_id.get(link.span_id) for link in s.links]
-                peer = next((e for p in parents if p is not None and p.kind == SpanKind.PRODUCER
-                             and (e := mapping.service_element(p.resource))), None)
+                peer = next(
+                    (
+                        e
+                        for p in parents
+                        if p is not None
+                        and p.kind == SpanKind.PRODUCER
+                        and (e := mapping.service_element(p.resource))
+                    ),
+                    None,
+                )
             if peer and peer != own:
                 out.append(Interaction(peer, own, s))
         elif kind == SpanKind.SERVER:
@@ -255,8 +293,9 @@ def suggest_elements(service: str, model: Model, limit: int = 3, cutoff: float =
     for e in model.elements.values():
         if e.kind in ("person", "boundary"):
             continue
-        score = max(difflib.SequenceMatcher(None, wanted, _words(text)).ratio()
-                    for text in (e.name, e.id))
+        score = max(
+            difflib.SequenceMatcher(None, wanted, _words(text)).ratio() for text in (e.name, e.id)
+        )
         if score >= cutoff:
             scored.append({"element": e.id, "name": e.name, "score": round(score, 2)})
     scored.sort(key=lambda s: (-s["score"], s["element"]))

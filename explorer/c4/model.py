@@ -60,8 +60,13 @@ class Model:
         return {
             "elements": [{k: getattr(e, k) for k in keys} for e in self.elements.values()],
             "relationships": [
-                {"source": r.source, "target": r.target, "description": r.description,
-                 "technology": r.technology, "bidirectional": r.bidirectional}
+                {
+                    "source": r.source,
+                    "target": r.target,
+                    "description": r.description,
+                    "technology": r.technology,
+                    "bidirectional": r.bidirectional,
+                }
                 for r in self.relationships
             ],
             "warnings": list(self.warnings),
@@ -122,8 +127,9 @@ class ModelBuilder:
         self.model.elements[element.id] = element
         return element
 
-    def add_relationship(self, rel: Relationship,
-                         line: int | str | tuple[str, int] | None = None) -> None:
+    def add_relationship(
+        self, rel: Relationship, line: int | str | tuple[str, int] | None = None
+    ) -> None:
         self._pending.append((line, rel))
 
     def finish(self) -> Model:
@@ -134,8 +140,11 @@ class ModelBuilder:
                 if end not in self.model.elements
             ]
             if problems:
-                self.warn(line, f"relationship {rel.source or '?'} -> {rel.target or '?'}: "
-                                f"{' and '.join(problems)}; skipped")
+                self.warn(
+                    line,
+                    f"relationship {rel.source or '?'} -> {rel.target or '?'}: "
+                    f"{' and '.join(problems)}; skipped",
+                )
                 continue
             self.model.relationships.append(rel)
         self._pending = []

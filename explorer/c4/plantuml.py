@@ -31,8 +31,10 @@ _ELEMENTS = {
 }
 _BOUNDARIES = {"System_Boundary", "Container_Boundary", "Enterprise_Boundary", "Boundary"}
 _DEPLOYMENT = re.compile(r"^(?:Deployment_Node|Node)(?:_L|_R)?$")
-_REL = re.compile(r"^(?P<bi>Bi)?Rel(?P<index>Index)?(?P<back>_Back)?"
-                  r"(?:_(?:U|Up|D|Down|L|Left|R|Right))?(?:_Neighbor)?$")
+_REL = re.compile(
+    r"^(?P<bi>Bi)?Rel(?P<index>Index)?(?P<back>_Back)?"
+    r"(?:_(?:U|Up|D|Down|L|Left|R|Right))?(?:_Neighbor)?$"
+)
 _IGNORED = re.compile(
     r"^(?:Lay_\w+|LAYOUT_\w+|SHOW_\w+|HIDE_\w+|Add\w+Tag|Add\w+Style|Update\w+Style|"
     r"AddProperty|WithoutPropertyHeader|SetPropertyHeader|SetDefaultLegendEntries|"
@@ -41,7 +43,8 @@ _IGNORED = re.compile(
 _STATEMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\((?P<args>.*)\)\s*(?P<open>\{)?\s*$", re.S)
 _IGNORED_LINE = re.compile(
     r"^(?:[!@]|title\b|skinparam\b|hide\b|show\b|left to right direction|top to bottom direction|"
-    r"legend\b|endlegend\b|footer\b|header\b|caption\b|note\b|end note\b|scale\b)", re.I
+    r"legend\b|endlegend\b|footer\b|header\b|caption\b|note\b|end note\b|scale\b)",
+    re.I,
 )
 
 
@@ -152,10 +155,19 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
             tags = [t for t in keywords.get("tags", "").split("+") if t]
             if macro in _BOUNDARIES and macro != "Boundary":
                 tags.insert(0, macro)
-            element = b.add_element(Element(
-                id=alias, name=label, kind=refine_container_kind(kind, technology),
-                technology=technology, description=values.get("description", ""),
-                parent=parent, external=external, tags=tags), line)
+            element = b.add_element(
+                Element(
+                    id=alias,
+                    name=label,
+                    kind=refine_container_kind(kind, technology),
+                    technology=technology,
+                    description=values.get("description", ""),
+                    parent=parent,
+                    external=external,
+                    tags=tags,
+                ),
+                line,
+            )
             last_element = element.id
             if opens:
                 stack.append(element.id)
@@ -164,8 +176,11 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
             stack.append(None)
         if _DEPLOYMENT.match(base):
             name = keywords.get("label") or (positional[1] if len(positional) > 1 else macro)
-            b.warn(line, f"{macro} {name!r} read, but deployment nodes are not drawn: only "
-                         "the elements inside it are part of the model")
+            b.warn(
+                line,
+                f"{macro} {name!r} read, but deployment nodes are not drawn: only "
+                "the elements inside it are part of the model",
+            )
             continue
         rel = _REL.match(macro)
         if rel:
@@ -180,10 +195,17 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
             label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
             technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
             tags = [t for t in keywords.get("tags", "").split("+") if t]
-            b.add_relationship(Relationship(source=source, target=target, description=label,
-                                            technology=technology,
-                                            bidirectional=bool(rel.group("bi")), tags=tags),
-                               line)
+            b.add_relationship(
+                Relationship(
+                    source=source,
+                    target=target,
+                    description=label,
+                    technology=technology,
+                    bidirectional=bool(rel.group("bi")),
+                    tags=tags,
+                ),
+                line,
+            )
             continue
         if not _IGNORED.match(macro):
             b.warn(line, f"unknown macro {macro}(); ignored")

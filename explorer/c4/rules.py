@@ -25,9 +25,16 @@ def import_rules(mapping: Mapping) -> int:
     """Replace the stored rules with the mapping's; returns how many were stored."""
     with transaction.atomic():
         MappingRule.objects.all().delete()
-        rows = [MappingRule(section=rule.section, position=n, element=rule.element,
-                            match=rule.to_dict()["match"])
-                for section in SECTIONS for n, rule in enumerate(getattr(mapping, section))]
+        rows = [
+            MappingRule(
+                section=rule.section,
+                position=n,
+                element=rule.element,
+                match=rule.to_dict()["match"],
+            )
+            for section in SECTIONS
+            for n, rule in enumerate(getattr(mapping, section))
+        ]
         MappingRule.objects.bulk_create(rows)  # sends no signal: say so
     configuration_changed()
     return len(rows)
@@ -55,6 +62,7 @@ def stored_mapping(model: Model) -> tuple[Mapping | None, str | None]:
     try:
         return build_mapping(rules_from_dict(document, "stored rules"), model), None
     except MappingError as exc:
-        log.exception("the mapping rules edited in the admin are broken; the mapping file "
-                      "serves instead")
+        log.exception(
+            "the mapping rules edited in the admin are broken; the mapping file serves instead"
+        )
         return None, str(exc)

@@ -34,12 +34,29 @@ from explorer.c4.model import (
     slug,
 )
 
-_KINDS = {"person": "person", "softwaresystem": "software_system",
-          "container": "container", "component": "component"}
+_KINDS = {
+    "person": "person",
+    "softwaresystem": "software_system",
+    "container": "container",
+    "component": "component",
+}
 # Blocks whose content does not describe the static model.
-_SKIPPED_BLOCKS = {"views", "styles", "configuration", "properties", "perspectives",
-                   "deploymentenvironment", "deploymentnode", "infrastructurenode",
-                   "branding", "terminology", "themes", "users", "!docs", "!adrs"}
+_SKIPPED_BLOCKS = {
+    "views",
+    "styles",
+    "configuration",
+    "properties",
+    "perspectives",
+    "deploymentenvironment",
+    "deploymentnode",
+    "infrastructurenode",
+    "branding",
+    "terminology",
+    "themes",
+    "users",
+    "!docs",
+    "!adrs",
+}
 _TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(->)|([{}=])|([^\s"{}=]+)')
 
 
@@ -136,12 +153,18 @@ class _DslReader:
             self.b.warn(number, f"{what} {name!r}: URLs are not fetched; ignored")
             return []
         if folder is None:
-            self.b.warn(number, f"{what} {name!r}: no folder to read it from (an uploaded "
-                                "model cannot name other files); ignored")
+            self.b.warn(
+                number,
+                f"{what} {name!r}: no folder to read it from (an uploaded "
+                "model cannot name other files); ignored",
+            )
             return []
         if Path(name).is_absolute():
-            self.b.warn(number, f"{what} {name!r}: an absolute path; files are named relative "
-                                "to the file naming them; ignored")
+            self.b.warn(
+                number,
+                f"{what} {name!r}: an absolute path; files are named relative "
+                "to the file naming them; ignored",
+            )
             return []
         path = (folder / name).resolve()
         if path.is_dir():
@@ -157,8 +180,9 @@ class _DslReader:
             return
         self.files_read += 1
         if self.files_read > MAX_INCLUDED_FILES:
-            self.b.warn(number, f"more than {MAX_INCLUDED_FILES} files included; "
-                                f"{path.name!r} ignored")
+            self.b.warn(
+                number, f"more than {MAX_INCLUDED_FILES} files included; {path.name!r} ignored"
+            )
             return
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
@@ -242,7 +266,8 @@ class _DslReader:
         if context.kind == "relationship":
             if head in ("tags", "tag") and context.element is not None:
                 self.rel_tags.setdefault(int(context.element), []).extend(
-                    t for tok in tokens[1:] for t in _tags(_text(tok)))
+                    t for tok in tokens[1:] for t in _tags(_text(tok))
+                )
             push(_Block("skip"))
             return
         if context.kind in ("workspace", "top"):
@@ -254,27 +279,31 @@ class _DslReader:
         if len(tokens) > 2 and tokens[1] == "=":
             identifier, tokens = tokens[0], tokens[2:]
             head = tokens[0].lower()
-        arrow = next((i for i, t in enumerate(tokens)
-                      if t == "->" or _ARCHETYPE_ARROW.match(t)), None)
+        arrow = next(
+            (i for i, t in enumerate(tokens) if t == "->" or _ARCHETYPE_ARROW.match(t)), None
+        )
         if arrow is not None:
             self.relationship(number, line, tokens, arrow, scope, push)
             return
         archetype = self.archetypes.get(head)
-        if head in ("group", "enterprise") or (archetype is not None
-                                                and archetype.base == "group"):
+        if head in ("group", "enterprise") or (archetype is not None and archetype.base == "group"):
             push(_Block("group"))
             return
         if head in _KINDS or (archetype is not None and archetype.base != "->"):
             self.element(number, tokens, identifier, scope, push)
             return
-        if (context.kind == "element" and scope in b.model.elements
-                and self.statement(scope, head, [_text(t) for t in tokens[1:]], push)):
+        if (
+            context.kind == "element"
+            and scope in b.model.elements
+            and self.statement(scope, head, [_text(t) for t in tokens[1:]], push)
+        ):
             return
         b.warn(number, f"not understood: {line.strip()[:60]!r}")
         push(_Block("skip"))
 
-    def directive(self, number: int, tokens: list[str], opens: bool, scope: str | None,
-                  folder: Path | None) -> None:
+    def directive(
+        self, number: int, tokens: list[str], opens: bool, scope: str | None, folder: Path | None
+    ) -> None:
         head = tokens[0].lower()
         args = [_text(t) for t in tokens[1:]]
         block = _Block("skip")
@@ -291,8 +320,16 @@ class _DslReader:
                 self.b.warn(number, f"{tokens[0]} {args[0]!r}: no such element; block ignored")
             else:
                 block = _Block("element", element)
-        elif head not in ("!docs", "!adrs", "!impliedrelationships", "!relationship",
-                          "!relationships", "!elements", "!plugin", "!script"):
+        elif head not in (
+            "!docs",
+            "!adrs",
+            "!impliedrelationships",
+            "!relationship",
+            "!relationships",
+            "!elements",
+            "!plugin",
+            "!script",
+        ):
             self.b.warn(number, f"directive {tokens[0]} not supported; ignored")
         if opens:
             self.stack.append(block)
@@ -307,8 +344,14 @@ class _DslReader:
         names = canonical.group(2).split(".")
         parent = None
         for name in names:
-            parent = next((e.id for e in self.b.model.elements.values()
-                           if e.name == name and e.parent == parent), None)
+            parent = next(
+                (
+                    e.id
+                    for e in self.b.model.elements.values()
+                    if e.name == name and e.parent == parent
+                ),
+                None,
+            )
             if parent is None:
                 return None
         return parent
@@ -333,15 +376,19 @@ class _DslReader:
         arrow = _ARCHETYPE_ARROW.match(base)
         if base == "->" or arrow:
             parent = self.archetypes.get(arrow.group(1).lower()) if arrow else None
-            archetype = _Archetype("->", parent.description if parent else "",
-                                   parent.technology if parent else "",
-                                   list(parent.tags) if parent else [])
+            archetype = _Archetype(
+                "->",
+                parent.description if parent else "",
+                parent.technology if parent else "",
+                list(parent.tags) if parent else [],
+            )
         elif base.lower() in _KINDS or base.lower() == "group":
             archetype = _Archetype(base.lower())
         elif base.lower() in self.archetypes:
             parent = self.archetypes[base.lower()]
-            archetype = _Archetype(parent.base, parent.description, parent.technology,
-                                   list(parent.tags))
+            archetype = _Archetype(
+                parent.base, parent.description, parent.technology, list(parent.tags)
+            )
         else:
             self.b.warn(number, f"archetype {tokens[0]!r}: unknown base type {base!r}; ignored")
             if opens:
@@ -362,8 +409,9 @@ class _DslReader:
         elif head in ("description", "technology"):
             setattr(archetype, head, args[0])
 
-    def element(self, number: int, tokens: list[str], identifier: str | None,
-                scope: str | None, push) -> None:
+    def element(
+        self, number: int, tokens: list[str], identifier: str | None, scope: str | None, push
+    ) -> None:
         head = tokens[0].lower()
         archetype = self.archetypes.get(head) if head not in _KINDS else None
         base = _KINDS[archetype.base if archetype else head]
@@ -372,20 +420,31 @@ class _DslReader:
             self.b.warn(number, f"{tokens[0]} without a name; ignored")
             push(_Block("skip"))
             return
-        fields = (("description", "technology", "tags") if base in ("container", "component")
-                  else ("description", "tags"))
+        fields = (
+            ("description", "technology", "tags")
+            if base in ("container", "component")
+            else ("description", "tags")
+        )
         values = dict(zip(fields, args[1:], strict=False))
         tags = (list(archetype.tags) if archetype else []) + _tags(values.get("tags", ""))
         technology = values.get("technology", "") or (archetype.technology if archetype else "")
-        description = values.get("description", "") or (
-            archetype.description if archetype else "")
+        description = values.get("description", "") or (archetype.description if archetype else "")
         element_id = identifier or slug(args[0])
         if self.hierarchical and identifier and scope:
             element_id = f"{scope}.{identifier}"
-        element = self.b.add_element(Element(
-            id=element_id, name=args[0], kind=_kind_of(base, tags, technology),
-            technology=technology, description=description, parent=scope, tags=tags,
-            external=any(t.lower() == "external" for t in tags)), number)
+        element = self.b.add_element(
+            Element(
+                id=element_id,
+                name=args[0],
+                kind=_kind_of(base, tags, technology),
+                technology=technology,
+                description=description,
+                parent=scope,
+                tags=tags,
+                external=any(t.lower() == "external" for t in tags),
+            ),
+            number,
+        )
         self.bases[element.id] = base
         push(_Block("element", element.id))
 
@@ -397,7 +456,8 @@ class _DslReader:
             element.tags.extend(t for a in args for t in _tags(a))
             element.kind = _kind_of(base, element.tags, element.technology)
             element.external = element.external or any(
-                t.lower() == "external" for t in element.tags)
+                t.lower() == "external" for t in element.tags
+            )
             return True
         if head in ("description", "technology") and args:
             setattr(element, head, args[0])
@@ -411,8 +471,9 @@ class _DslReader:
             return True
         return False
 
-    def relationship(self, number: int, line: str, tokens: list[str], arrow: int,
-                     scope: str | None, push) -> None:
+    def relationship(
+        self, number: int, line: str, tokens: list[str], arrow: int, scope: str | None, push
+    ) -> None:
         if arrow > 1 or (arrow == 0 and not scope) or arrow + 1 >= len(tokens):
             self.b.warn(number, f"relationship not understood: {line.strip()[:60]!r}")
             push(_Block("skip"))
@@ -423,19 +484,21 @@ class _DslReader:
         if named:
             archetype = self.archetypes.get(named.group(1).lower())
             if archetype is None or archetype.base != "->":
-                self.b.warn(number, f"relationship type {named.group(1)!r} is not a "
-                                    "relationship archetype; read as a plain relationship")
+                self.b.warn(
+                    number,
+                    f"relationship type {named.group(1)!r} is not a "
+                    "relationship archetype; read as a plain relationship",
+                )
             else:
                 defaults, tags = [archetype.description, archetype.technology], archetype.tags
         src = scope if arrow == 0 or tokens[0] == "this" else tokens[0]
         dst = scope if tokens[arrow + 1] == "this" else tokens[arrow + 1]
-        rest = [_text(t) for t in tokens[arrow + 2:]]
+        rest = [_text(t) for t in tokens[arrow + 2 :]]
         for i, default in enumerate(defaults):
             if default and (len(rest) <= i or not rest[i]):
                 rest += [""] * (i + 1 - len(rest))
                 rest[i] = default
-        self.pending.append((self.b.source, number, src or "", dst or "", rest, scope,
-                             list(tags)))
+        self.pending.append((self.b.source, number, src or "", dst or "", rest, scope, list(tags)))
         push(_Block("relationship", str(len(self.pending) - 1)))
 
     def finish(self) -> Model:
@@ -443,11 +506,16 @@ class _DslReader:
             self.b.warn(None, f"{len(self.stack)} block(s) not closed with '}}'")
         for index, (source, number, src, dst, rest, scope, tags) in enumerate(self.pending):
             tags = tags + (_tags(rest[2]) if len(rest) > 2 else [])
-            self.b.add_relationship(Relationship(
-                source=self.resolve(src, scope), target=self.resolve(dst, scope),
-                description=rest[0] if rest else "",
-                technology=rest[1] if len(rest) > 1 else "",
-                tags=tags + self.rel_tags.get(index, [])), (source, number))
+            self.b.add_relationship(
+                Relationship(
+                    source=self.resolve(src, scope),
+                    target=self.resolve(dst, scope),
+                    description=rest[0] if rest else "",
+                    technology=rest[1] if len(rest) > 1 else "",
+                    tags=tags + self.rel_tags.get(index, []),
+                ),
+                (source, number),
+            )
         return self.b.finish()
 
 
@@ -474,14 +542,24 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
         found = item.get("properties")
         properties: dict = found if isinstance(found, dict) else {}
         identifier = properties.get("structurizr.dsl.identifier") or slug(str(item["name"]))
-        element = b.add_element(Element(
-            id=str(identifier), name=str(item["name"]), kind=_kind_of(base, tags, technology),
-            technology=technology, description=str(item.get("description", "")),
-            parent=parent, tags=[t for t in tags if t not in ("Element", "Person",
-                                                             "Software System", "Container",
-                                                             "Component")],
-            external=str(item.get("location", "")).lower() == "external"
-            or "external" in {t.lower() for t in tags}), where)
+        element = b.add_element(
+            Element(
+                id=str(identifier),
+                name=str(item["name"]),
+                kind=_kind_of(base, tags, technology),
+                technology=technology,
+                description=str(item.get("description", "")),
+                parent=parent,
+                tags=[
+                    t
+                    for t in tags
+                    if t not in ("Element", "Person", "Software System", "Container", "Component")
+                ],
+                external=str(item.get("location", "")).lower() == "external"
+                or "external" in {t.lower() for t in tags},
+            ),
+            where,
+        )
         ids[str(item.get("id", element.id))] = element.id
         for n, rel in enumerate(item.get("relationships") or []):
             relationships.append((f"{where}.relationships[{n}]", rel))
@@ -495,11 +573,16 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
     for where, rel in relationships:
         if not isinstance(rel, dict) or rel.get("linkedRelationshipId"):
             continue  # implied relationships repeat an explicit one at a higher level
-        b.add_relationship(Relationship(
-            source=ids.get(str(rel.get("sourceId")), str(rel.get("sourceId") or "")),
-            target=ids.get(str(rel.get("destinationId")), str(rel.get("destinationId") or "")),
-            description=str(rel.get("description", "")), technology=str(rel.get("technology", "")),
-            tags=[t for t in _tags(str(rel.get("tags", ""))) if t != "Relationship"]), where)
+        b.add_relationship(
+            Relationship(
+                source=ids.get(str(rel.get("sourceId")), str(rel.get("sourceId") or "")),
+                target=ids.get(str(rel.get("destinationId")), str(rel.get("destinationId") or "")),
+                description=str(rel.get("description", "")),
+                technology=str(rel.get("technology", "")),
+                tags=[t for t in _tags(str(rel.get("tags", ""))) if t != "Relationship"],
+            ),
+            where,
+        )
     return b.finish()
 
 

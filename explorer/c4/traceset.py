@@ -33,7 +33,12 @@ def read_traces(path: str | Path) -> tuple[list[Trace], list[str]]:
 
 def traces_of_order(traces: Iterable[Trace], order_id: str) -> list[Trace]:
     """The traces any span (or resource) of which carries order.id == order_id, by start time."""
-    found = [t for t in traces
-             if any(str(s.attributes.get("order.id", s.resource.attributes.get("order.id")))
-                    == order_id for s in t.spans)]
+    found = [
+        t
+        for t in traces
+        if any(
+            str(s.attributes.get("order.id", s.resource.attributes.get("order.id"))) == order_id
+            for s in t.spans
+        )
+    ]
     return sorted(found, key=lambda t: t.start_ns)

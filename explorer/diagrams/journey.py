@@ -23,20 +23,28 @@ from explorer.traces.model import Trace
 TYPICAL_PATH_SHARE = 0.5  # a relationship most typical orders use is on the typical path
 
 
-def typical_path(journeys: Iterable[Journey], model: Model,
-                 mapping: TelemetryMapping) -> set[tuple[str, str]]:
+def typical_path(
+    journeys: Iterable[Journey], model: Model, mapping: TelemetryMapping
+) -> set[tuple[str, str]]:
     """The (source, target) relationships of the model that at least half of `journeys` (the
     sample orders of a customer type's typical journey) used."""
     used: Counter[tuple[str, str]] = Counter()
     count = 0
     for journey in journeys:
         count += 1
-        used.update({(i.source, i.target) for trace in journey.traces
-                     for i in interactions(trace, mapping)})
-    drawn = {pair for r in model.relationships for pair in
-             [(r.source, r.target)] + ([(r.target, r.source)] if r.bidirectional else [])}
-    return {pair for pair, n in used.items()
-            if pair in drawn and count and n >= TYPICAL_PATH_SHARE * count}
+        used.update(
+            {(i.source, i.target) for trace in journey.traces for i in interactions(trace, mapping)}
+        )
+    drawn = {
+        pair
+        for r in model.relationships
+        for pair in [(r.source, r.target)] + ([(r.target, r.source)] if r.bidirectional else [])
+    }
+    return {
+        pair
+        for pair, n in used.items()
+        if pair in drawn and count and n >= TYPICAL_PATH_SHARE * count
+    }
 
 
 _TEXT = {
@@ -78,9 +86,15 @@ def _consumers(model: Model, queue: str, publisher: str) -> list[str]:
     return found
 
 
-def journey_stops(journey: Journey, conformance: Conformance, model: Model,
-                  mapping: TelemetryMapping, graph: StateGraph, lang: str = "en",
-                  when: Callable[[int], str] = utc_minute) -> list[Stop]:
+def journey_stops(
+    journey: Journey,
+    conformance: Conformance,
+    model: Model,
+    mapping: TelemetryMapping,
+    graph: StateGraph,
+    lang: str = "en",
+    when: Callable[[int], str] = utc_minute,
+) -> list[Stop]:
     """Where the order is now, as marks on the diagram."""
     if conformance.status == LOST and conformance.unconsumed:
         spans = {(s.trace_id, s.span_id): s for s in journey.spans}
@@ -90,8 +104,10 @@ def journey_stops(journey: Journey, conformance: Conformance, model: Model,
             queue = mapping.peer_element(span) if span is not None else None
             text = _text(lang, "lost", destination=message.destination, at=when(message.at_ns))
             if queue in model.elements:
-                stops += [Stop("lost", queue, text, consumer)
-                          for consumer in _consumers(model, queue, message.container)]
+                stops += [
+                    Stop("lost", queue, text, consumer)
+                    for consumer in _consumers(model, queue, message.container)
+                ]
             elif message.container in model.elements:
                 stops.append(Stop("lost", message.container, text))
         if stops:
@@ -103,8 +119,13 @@ def journey_stops(journey: Journey, conformance: Conformance, model: Model,
         change = conformance.changes[-1]
         if change.container not in model.elements:
             return []
-        return [Stop("finished", change.container,
-                     _text(lang, "finished", state=state, at=when(change.at_ns)))]
+        return [
+            Stop(
+                "finished",
+                change.container,
+                _text(lang, "finished", state=state, at=when(change.at_ns)),
+            )
+        ]
     dwell = next((d for d in reversed(conformance.dwells) if d.current), None)
     following = [b for a, b in graph.transitions if a == state]
     owners = [o for b in following[:1] for o in graph.owners(b) if o in model.elements]
@@ -115,32 +136,52 @@ def journey_stops(journey: Journey, conformance: Conformance, model: Model,
         return []
     time = duration_words(dwell.duration_ns, lang)
     if dwell.limit_ns:
-        text = _text(lang, "waiting", time=time, state=state,
-                     limit=duration_words(dwell.limit_ns, lang))
+        text = _text(
+            lang, "waiting", time=time, state=state, limit=duration_words(dwell.limit_ns, lang)
+        )
     else:
         text = _text(lang, "waiting_no_limit", time=time, state=state)
     return [Stop("stuck" if dwell.over_limit else "waiting", owners[0], text)]
 
 
-def journey_overlay(report: JourneyReport, traces: Iterable[Trace], model: Model,
-                    mapping: TelemetryMapping, graph: StateGraph, *,
-                    sla_limit_ms: Callable[[str, str], float | None] | None = None,
-                    title: str = "", lang: str = "en",
-                    step_url: Callable[[str, str], str | None] | None = None,
-                    when: Callable[[int], str] = utc_minute) -> Overlay:
+def journey_overlay(
+    report: JourneyReport,
+    traces: Iterable[Trace],
+    model: Model,
+    mapping: TelemetryMapping,
+    graph: StateGraph,
+    *,
+    sla_limit_ms: Callable[[str, str], float | None] | None = None,
+    title: str = "",
+    lang: str = "en",
+    step_url: Callable[[str, str], str | None] | None = None,
+    when: Callable[[int], str] = utc_minute,
+) -> Overlay:
     """The journey drawn from `traces` (the report's, redacted for the viewer)."""
-    overlay = overlay_from_traces(traces, model, mapping, sla_limit_ms=sla_limit_ms,
-                                  title=title, step_url=step_url, lang=lang)
+    overlay = overlay_from_traces(
+        traces, model, mapping, sla_limit_ms=sla_limit_ms, title=title, step_url=step_url, lang=lang
+    )
     notes = overlay.element_notes
     for a in report.anomalies:
         if a.container in model.elements:
-            notes.setdefault(a.container, []).append(Note(_text(
-                lang, "anomaly", operation=a.operation, took=milliseconds(a.duration_ns, lang),
-                median=milliseconds(int(a.median_ns), lang)), "anomaly"))
+            notes.setdefault(a.container, []).append(
+                Note(
+                    _text(
+                        lang,
+                        "anomaly",
+                        operation=a.operation,
+                        took=milliseconds(a.duration_ns, lang),
+                        median=milliseconds(int(a.median_ns), lang),
+                    ),
+                    "anomaly",
+                )
+            )
     for v in report.conformance.violations:
         if v.container in model.elements:
             notes.setdefault(v.container, []).append(
-                Note(_text(lang, "violation", kind=v.kind, state=v.state), "violation"))
-    overlay.stops = journey_stops(report.journey, report.conformance, model, mapping, graph,
-                                  lang, when)
+                Note(_text(lang, "violation", kind=v.kind, state=v.state), "violation")
+            )
+    overlay.stops = journey_stops(
+        report.journey, report.conformance, model, mapping, graph, lang, when
+    )
     return overlay

@@ -83,42 +83,62 @@ class Overlay:
             "steps": [asdict(s) for s in self.steps],
             "notes": {k: [asdict(n) for n in v] for k, v in sorted(self.element_notes.items())},
             "metrics": sorted((json.dumps(k), asdict(v)) for k, v in self.metrics.items()),
-            "highlight": self.highlight, "dimmed": self.dimmed, "title": self.title,
-            "stops": [asdict(s) for s in self.stops], "lang": self.lang,
+            "highlight": self.highlight,
+            "dimmed": self.dimmed,
+            "title": self.title,
+            "stops": [asdict(s) for s in self.stops],
+            "lang": self.lang,
             "typical": sorted(self.typical),
         }
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _outcome(span) -> str:
-    status = span.attributes.get("http.response.status_code",
-                                 span.attributes.get("http.status_code"))
+    status = span.attributes.get(
+        "http.response.status_code", span.attributes.get("http.status_code")
+    )
     if span.is_error:
         return f"error {status}" if status else "error"
     return f"HTTP {status}" if status else "ok"
 
 
-def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping, *,
-                        sla_limit_ms: Callable[[str, str], float | None] | None = None,
-                        title: str = "",
-                        step_url: Callable[[str, str], str | None] | None = None,
-                        lang: str = "en") -> Overlay:
+def overlay_from_traces(
+    traces: Iterable[Trace],
+    model: Model,
+    mapping: Mapping,
+    *,
+    sla_limit_ms: Callable[[str, str], float | None] | None = None,
+    title: str = "",
+    step_url: Callable[[str, str], str | None] | None = None,
+    lang: str = "en",
+) -> Overlay:
     """A dynamic diagram: the traces' interactions as numbered steps in time order, with state
     changes, errors and SLA breaches noted on the elements where they happened.
     `sla_limit_ms(element, endpoint)` is the response-time limit (journeys' Sla.limit_ms)."""
     traces = list(traces)
-    found = [(trace, i) for trace in traces for i in interactions(trace, mapping)
-             if i.source in model.elements and i.target in model.elements]
+    found = [
+        (trace, i)
+        for trace in traces
+        for i in interactions(trace, mapping)
+        if i.source in model.elements and i.target in model.elements
+    ]
     found.sort(key=lambda ti: (ti[1].span.start_ns, ti[1].span.span_id))
     docs = Documentation(model, {(i.source, i.target) for _, i in found})
     overlay = Overlay(title=title, dimmed=True, lang=lang)
     for number, (trace, i) in enumerate(found, start=1):
-        overlay.steps.append(Step(
-            number=number, source=i.source, target=i.target, label=i.span.name,
-            duration_ns=i.span.duration_ns, outcome=_outcome(i.span),
-            undocumented=not docs.documents(i.source, i.target),
-            url=step_url(trace.trace_id, i.span.span_id) if step_url else None,
-            start_ns=i.span.start_ns))
+        overlay.steps.append(
+            Step(
+                number=number,
+                source=i.source,
+                target=i.target,
+                label=i.span.name,
+                duration_ns=i.span.duration_ns,
+                outcome=_outcome(i.span),
+                undocumented=not docs.documents(i.source, i.target),
+                url=step_url(trace.trace_id, i.span.span_id) if step_url else None,
+                start_ns=i.span.start_ns,
+            )
+        )
     notes: dict[str, list[tuple[int, Note]]] = defaultdict(list)
     for trace in traces:
         for span in trace.spans:
@@ -133,17 +153,23 @@ def overlay_from_traces(traces: Iterable[Trace], model: Model, mapping: Mapping,
                     notes[element].append((event.time_ns, Note(text, "state")))
             if span.is_error:
                 text = word("error: %s", lang) % span.name + (
-                    f": {span.status_message}" if span.status_message else "")
+                    f": {span.status_message}" if span.status_message else ""
+                )
                 notes[element].append((span.start_ns, Note(text, "error")))
-            limit = (sla_limit_ms(element, span.name)
-                     if sla_limit_ms is not None and span.kind == SpanKind.SERVER else None)
+            limit = (
+                sla_limit_ms(element, span.name)
+                if sla_limit_ms is not None and span.kind == SpanKind.SERVER
+                else None
+            )
             if limit is not None and span.duration_ns / 1e6 > limit:
                 took = milliseconds(span.duration_ns, lang)
                 text = word("SLA: %s", lang) % (
-                    f"{span.name} {took} > {milliseconds(int(limit * 1e6), lang)}")
+                    f"{span.name} {took} > {milliseconds(int(limit * 1e6), lang)}"
+                )
                 notes[element].append((span.start_ns, Note(text, "sla")))
-    overlay.element_notes = {k: [n for _, n in sorted(v, key=lambda tn: tn[0])]
-                             for k, v in notes.items()}
+    overlay.element_notes = {
+        k: [n for _, n in sorted(v, key=lambda tn: tn[0])] for k, v in notes.items()
+    }
     return overlay
 
 
@@ -152,8 +178,12 @@ def _p95(durations: list[int]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] / 1e6
 
 
-def system_map(traces: Iterable[Trace], mapping: Mapping, start_ns: int | None = None,
-               end_ns: int | None = None) -> Overlay:
+def system_map(
+    traces: Iterable[Trace],
+    mapping: Mapping,
+    start_ns: int | None = None,
+    end_ns: int | None = None,
+) -> Overlay:
     """Rate, error rate and p95 latency per element and per relationship over a window.
 
     An element is measured on the requests it serves (its SERVER and CONSUMER spans), or, if it
@@ -191,8 +221,12 @@ def system_map(traces: Iterable[Trace], mapping: Mapping, start_ns: int | None =
     seconds = max(seconds, 1.0)
 
     def metric(durations: list[int], errors: int) -> Metric:
-        return Metric(rate=len(durations) / seconds, error_rate=errors / len(durations),
-                      p95_ms=_p95(durations), count=len(durations))
+        return Metric(
+            rate=len(durations) / seconds,
+            error_rate=errors / len(durations),
+            p95_ms=_p95(durations),
+            count=len(durations),
+        )
 
     overlay = Overlay(title="System map")
     for element, (durations, errors) in called.items():

@@ -31,8 +31,14 @@ from explorer.diagrams.overlay import Metric, Note, Overlay, Step, Stop
 from explorer.diagrams.words import count, milliseconds, word
 
 FONT = "Helvetica"
-FILL = {"person": "#08427B", "software_system": "#1168BD", "container": "#438DD5",
-        "database": "#438DD5", "queue": "#438DD5", "component": "#85BBF0"}
+FILL = {
+    "person": "#08427B",
+    "software_system": "#1168BD",
+    "container": "#438DD5",
+    "database": "#438DD5",
+    "queue": "#438DD5",
+    "component": "#85BBF0",
+}
 EXTERNAL_FILL = "#999999"
 DIMMED_FILL = "#E9ECEF"
 DIMMED_TEXT = "#495057"
@@ -40,9 +46,16 @@ STEP_COLOUR = "#1864AB"
 WARNING_COLOUR = "#E8590C"
 STOP_COLOUR = "#D6336C"
 TYPICAL_COLOUR = "#B197FC"  # the typical path, drawn under the order's own calls
-SEVERITY_COLOUR = {"info": "#495057", "state": "#2B8A3E", "warning": "#E8590C",
-                   "sla": "#C2255C", "anomaly": "#7048E8", "error": "#C92A2A",
-                   "violation": "#C92A2A", "stop": STOP_COLOUR}
+SEVERITY_COLOUR = {
+    "info": "#495057",
+    "state": "#2B8A3E",
+    "warning": "#E8590C",
+    "sla": "#C2255C",
+    "anomaly": "#7048E8",
+    "error": "#C92A2A",
+    "violation": "#C92A2A",
+    "stop": STOP_COLOUR,
+}
 # Overlay text has places of its own, reserved in the layout so that dot keeps everything
 # else clear of them: a band of NOTE_LINES lines at the bottom of every container (its notes:
 # where it stopped, states, errors, SLA, anomalies) and SUMMARY_LINES lines under every
@@ -57,8 +70,14 @@ RELATIONSHIP_CHARS = 26
 SIDE_MARGIN = 24
 END_MARGIN = 16
 TITLE_BAND = 32
-TYPE_NAME = {"person": "Person", "software_system": "Software System", "container": "Container",
-             "database": "Container", "queue": "Container", "component": "Component"}
+TYPE_NAME = {
+    "person": "Person",
+    "software_system": "Software System",
+    "container": "Container",
+    "database": "Container",
+    "queue": "Container",
+    "component": "Component",
+}
 NOTE_ORDER = ("stop", "violation", "error", "sla", "anomaly", "warning", "state", "info")
 TOOLTIP_LINES = 40
 SVG_CACHE_SIZE = 64
@@ -80,6 +99,7 @@ def _e(text: object) -> str:
 def _text_width(text: str, size: float) -> float:
     """A generous estimate of the width of `text` in points, bold included (graphviz renders
     Helvetica through fontconfig, DejaVu Sans on Debian, whose bold is the widest)."""
+
     def em(c: str) -> float:
         if 0x400 <= ord(c) < 0x530:  # Cyrillic
             return 0.95 if c.isupper() or c in "жшщюмыЖШЩЮМЫ" else 0.74
@@ -92,6 +112,7 @@ def _text_width(text: str, size: float) -> float:
         if c in "MWmw@%":
             return 1.2
         return 0.78 if c.isupper() or c.isdigit() else 0.7
+
     return size * sum(em(c) for c in text)
 
 
@@ -99,7 +120,7 @@ def _clip(text: str, width: float, size: float = 9) -> str:
     """`text` cut (with an ellipsis) to at most `width` points."""
     if _text_width(text, size) <= width:
         return text
-    text = text[:int(width / (0.3 * size))]  # no more characters than could ever fit
+    text = text[: int(width / (0.3 * size))]  # no more characters than could ever fit
     while text and _text_width(text + "…", size) > width:
         text = text[:-1]
     return text + "…"
@@ -141,27 +162,35 @@ def _text_rows(lines: list[tuple[str, str, bool]]) -> str:
     rows = []
     for text, colour, bold in lines:
         body = f"<B>{_e(text)}</B>" if bold else _e(text)
-        rows.append(f'<TR><TD ALIGN="LEFT" HEIGHT="{LINE - 1}"><FONT POINT-SIZE="9" '
-                    f'COLOR="{colour}">{body}</FONT></TD></TR>')
+        rows.append(
+            f'<TR><TD ALIGN="LEFT" HEIGHT="{LINE - 1}"><FONT POINT-SIZE="9" '
+            f'COLOR="{colour}">{body}</FONT></TD></TR>'
+        )
     return "".join(rows)
 
 
-def _reserved(width: int, lines: int, content: list[tuple[str, str, bool]],
-              background: str | None = None) -> str:
+def _reserved(
+    width: int, lines: int, content: list[tuple[str, str, bool]], background: str | None = None
+) -> str:
     """A cell of the reserved size (so the layout is the same whatever it holds) with the
     lines at its top, clipped to fit it; a minimum, not FIXEDSIZE: text that a font draws
     wider than estimated then widens the cell a little instead of failing graphviz's
     assertions. Lines, not a nested table: graphviz stretches a nested table to its cell."""
-    text = "".join(f'<FONT POINT-SIZE="9" COLOR="{colour}">'
-                   f'{f"<B>{_e(line)}</B>" if bold else _e(line)}</FONT><BR ALIGN="LEFT"/>'
-                   for line, colour, bold in content)
+    text = "".join(
+        f'<FONT POINT-SIZE="9" COLOR="{colour}">'
+        f'{f"<B>{_e(line)}</B>" if bold else _e(line)}</FONT><BR ALIGN="LEFT"/>'
+        for line, colour, bold in content
+    )
     bg = f' BGCOLOR="{background}" STYLE="rounded"' if background and content else ""
-    return (f'<TD WIDTH="{width}" HEIGHT="{lines * LINE + 4}" ALIGN="LEFT"'
-            f' BALIGN="LEFT" CELLPADDING="2"{bg}>{text}</TD>')
+    return (
+        f'<TD WIDTH="{width}" HEIGHT="{lines * LINE + 4}" ALIGN="LEFT"'
+        f' BALIGN="LEFT" CELLPADDING="2"{bg}>{text}</TD>'
+    )
 
 
-def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = (),
-                dimmed: bool = False) -> str:
+def _node_label(
+    e: Element, lang: str, notes: list[tuple[str, str, bool]] = (), dimmed: bool = False
+) -> str:
     colour = DIMMED_TEXT if dimmed else _element_text_colour(e)
     kind = (word("External", lang) + " " if e.external else "") + word(TYPE_NAME[e.kind], lang)
     if e.external and lang == "ru":
@@ -170,59 +199,73 @@ def _node_label(e: Element, lang: str, notes: list[tuple[str, str, bool]] = (),
     rows = []
     if e.kind == "person":
         rows.append(f'<TR><TD><FONT POINT-SIZE="22" COLOR="{colour}">&#9679;</FONT></TD></TR>')
-    rows.append(f'<TR><TD><FONT POINT-SIZE="13" COLOR="{colour}"><B>{_e(e.name)}</B></FONT>'
-                f'</TD></TR>')
+    rows.append(
+        f'<TR><TD><FONT POINT-SIZE="13" COLOR="{colour}"><B>{_e(e.name)}</B></FONT></TD></TR>'
+    )
     rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">{_e(type_line)}</FONT></TD></TR>')
     if e.description:
-        rows.append(f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">'
-                    f'{_lines(e.description, DESCRIPTION_CHARS)}</FONT></TD></TR>')
+        rows.append(
+            f'<TR><TD><FONT POINT-SIZE="9" COLOR="{colour}">'
+            f"{_lines(e.description, DESCRIPTION_CHARS)}</FONT></TD></TR>"
+        )
     if _has_notes_band(e):
         rows.append(f"<TR>{_reserved(NOTE_WIDTH, NOTE_LINES, list(notes), '#FFFFFF')}</TR>")
-    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-            f'{"".join(rows)}</TABLE>>')
+    return (
+        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+        f"{''.join(rows)}</TABLE>>"
+    )
 
 
 def _boundary_label(e: Element, lang: str) -> str:
     kind = word("Software System" if e.kind == "software_system" else "Boundary", lang)
-    return (f'<<FONT POINT-SIZE="12"><B>{_e(e.name)}</B></FONT><BR ALIGN="LEFT"/>'
-            f'<FONT POINT-SIZE="9">[{_e(kind)}]</FONT><BR ALIGN="LEFT"/>>')
+    return (
+        f'<<FONT POINT-SIZE="12"><B>{_e(e.name)}</B></FONT><BR ALIGN="LEFT"/>'
+        f'<FONT POINT-SIZE="9">[{_e(kind)}]</FONT><BR ALIGN="LEFT"/>>'
+    )
 
 
-def _relationship_label(description: str, technology: str,
-                        summary: list[tuple[str, str, bool]] = ()) -> str:
+def _relationship_label(
+    description: str, technology: str, summary: list[tuple[str, str, bool]] = ()
+) -> str:
     """The model's words for the relationship, and below them the order's calls on it."""
     rows = []
     if description:
-        rows.append(f'<TR><TD>{_lines(description, RELATIONSHIP_CHARS)}</TD></TR>')
+        rows.append(f"<TR><TD>{_lines(description, RELATIONSHIP_CHARS)}</TD></TR>")
     if technology:
-        rows.append(f'<TR><TD>[{_e(technology)}]</TD></TR>')
-    return (f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
-            f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555"><TABLE BORDER="0" CELLSPACING="0" '
-            f'CELLPADDING="0">{"".join(rows) or "<TR><TD></TD></TR>"}</TABLE></FONT></TD></TR>'
-            f'<TR>{_reserved(SUMMARY_WIDTH, SUMMARY_LINES, list(summary))}</TR></TABLE>>')
+        rows.append(f"<TR><TD>[{_e(technology)}]</TD></TR>")
+    return (
+        f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">'
+        f'<TR><TD><FONT POINT-SIZE="9" COLOR="#555555"><TABLE BORDER="0" CELLSPACING="0" '
+        f'CELLPADDING="0">{"".join(rows) or "<TR><TD></TD></TR>"}</TABLE></FONT></TD></TR>'
+        f"<TR>{_reserved(SUMMARY_WIDTH, SUMMARY_LINES, list(summary))}</TR></TABLE>>"
+    )
 
 
 def _legend_label(lang: str) -> str:
     def row(fill: str, text: str, font: str = "#FFFFFF", prefix: str = "") -> str:
-        return (f'<TR><TD BGCOLOR="{fill}" ALIGN="LEFT"><FONT COLOR="{font}" POINT-SIZE="9">'
-                f'{prefix}{_e(word(text, lang))}</FONT></TD></TR>')
+        return (
+            f'<TR><TD BGCOLOR="{fill}" ALIGN="LEFT"><FONT COLOR="{font}" POINT-SIZE="9">'
+            f"{prefix}{_e(word(text, lang))}</FONT></TD></TR>"
+        )
 
-    return ('<<TABLE BORDER="1" COLOR="#AAAAAA" CELLBORDER="0" CELLSPACING="2" CELLPADDING="3">'
-            f'<TR><TD><FONT POINT-SIZE="10"><B>{_e(word("Legend", lang))}</B></FONT></TD></TR>'
-            + row(FILL["person"], "person") + row(FILL["software_system"], "software system")
-            + row(FILL["container"], "container (database: cylinder, queue: pipe)")
-            + row(FILL["component"], "component", "#000000")
-            + row(EXTERNAL_FILL, "external element")
-            + row("#FFFFFF", "relationship in the model", "#555555", "&#8594; ")
-            + row("#FFFFFF", "calls of this order: count, total, slowest", STEP_COLOUR,
-                  "&#8594; ")
-            + row("#FFFFFF", "undocumented call (not in the model)", WARNING_COLOUR, "- - ")
-            + row("#FFFFFF", "where the order is now", STOP_COLOUR, "&#9632; ")
-            + row("#FFFFFF", "state change", SEVERITY_COLOUR["state"])
-            + row("#FFFFFF", "error", SEVERITY_COLOUR["error"])
-            + row("#FFFFFF", "SLA breach", SEVERITY_COLOUR["sla"])
-            + row("#FFFFFF", "anomaly", SEVERITY_COLOUR["anomaly"])
-            + '</TABLE>>')
+    return (
+        '<<TABLE BORDER="1" COLOR="#AAAAAA" CELLBORDER="0" CELLSPACING="2" CELLPADDING="3">'
+        f'<TR><TD><FONT POINT-SIZE="10"><B>{_e(word("Legend", lang))}</B></FONT></TD></TR>'
+        + row(FILL["person"], "person")
+        + row(FILL["software_system"], "software system")
+        + row(FILL["container"], "container (database: cylinder, queue: pipe)")
+        + row(FILL["component"], "component", "#000000")
+        + row(EXTERNAL_FILL, "external element")
+        + row("#FFFFFF", "relationship in the model", "#555555", "&#8594; ")
+        + row("#FFFFFF", "calls of this order: count, total, slowest", STEP_COLOUR, "&#8594; ")
+        + row("#FFFFFF", "undocumented call (not in the model)", WARNING_COLOUR, "- - ")
+        + row("#FFFFFF", "where the order is now", STOP_COLOUR, "&#9632; ")
+        + row("#FFFFFF", "state change", SEVERITY_COLOUR["state"])
+        + row("#FFFFFF", "error", SEVERITY_COLOUR["error"])
+        + row("#FFFFFF", "SLA breach", SEVERITY_COLOUR["sla"])
+        + row("#FFFFFF", "anomaly", SEVERITY_COLOUR["anomaly"])
+        + "</TABLE>>"
+    )
 
 
 def _shape(e: Element) -> dict[str, str]:
@@ -264,8 +307,14 @@ def _layout_graph(model: Model, lang: str) -> tuple[graphviz.Digraph, dict[str, 
                 continue
             if e.id in clusters:
                 with parent_graph.subgraph(name=f"cluster_{names[e.id]}") as sub:
-                    sub.attr(label=_boundary_label(e, lang), labeljust="l", labelloc="b",
-                             style="dashed,rounded", color="#444444", fontname=FONT)
+                    sub.attr(
+                        label=_boundary_label(e, lang),
+                        labeljust="l",
+                        labelloc="b",
+                        style="dashed,rounded",
+                        color="#444444",
+                        fontname=FONT,
+                    )
                     add(sub, e.id)
             elif e.kind != "boundary":
                 parent_graph.node(names[e.id], label=_node_label(e, lang), **_shape(e))
@@ -282,12 +331,21 @@ def _layout_graph(model: Model, lang: str) -> tuple[graphviz.Digraph, dict[str, 
                 end = _member(model, end, clusters)
             ends.append(end)
         source, target = ends
-        if source is None or target is None or _within(model, source, r.target) \
-                or _within(model, target, r.source):
+        if (
+            source is None
+            or target is None
+            or _within(model, source, r.target)
+            or _within(model, target, r.source)
+        ):
             continue  # an empty boundary, or a relationship between a boundary and its own part
-        g.edge(names[source], names[target], label=_relationship_label(r.description,
-                                                                       r.technology),
-               dir="both" if r.bidirectional else "forward", id=f"rel-{index}", **clipped)
+        g.edge(
+            names[source],
+            names[target],
+            label=_relationship_label(r.description, r.technology),
+            dir="both" if r.bidirectional else "forward",
+            id=f"rel-{index}",
+            **clipped,
+        )
     return g, names
 
 
@@ -330,11 +388,13 @@ def layout(model: Model, cache_dir: Path | None = None, lang: str = "en") -> Lay
     path = cache_dir / f"layout-{key}.json" if cache_dir else None
     if path and path.exists():
         data = json.loads(path.read_text())
-        result = Layout(nodes={k: tuple(v) for k, v in data["nodes"].items()},
-                        clusters={k: tuple(v) for k, v in data["clusters"].items()},
-                        edges={int(k): tuple(v) for k, v in data["edges"].items()},
-                        legend=tuple(data["legend"]),
-                        bb=tuple(data["bb"]))
+        result = Layout(
+            nodes={k: tuple(v) for k, v in data["nodes"].items()},
+            clusters={k: tuple(v) for k, v in data["clusters"].items()},
+            edges={int(k): tuple(v) for k, v in data["edges"].items()},
+            legend=tuple(data["legend"]),
+            bb=tuple(data["bb"]),
+        )
     else:
         result = _compute_layout(model, lang)
         if path:
@@ -351,15 +411,16 @@ def _compute_layout(model: Model, lang: str) -> Layout:
     nodes, clusters, legend = {}, {}, (0.0, 0.0, 0.0, 0.0)
     for name, obj in by_name.items():
         if name.startswith("cluster_"):
-            clusters[ids[name[len("cluster_"):]]] = tuple(float(v) for v in obj["bb"].split(","))
+            clusters[ids[name[len("cluster_") :]]] = tuple(float(v) for v in obj["bb"].split(","))
         elif "pos" in obj:
             x, y = (float(v) for v in obj["pos"].split(","))
             if name == "legend":
                 legend = (x, y, float(obj["width"]), float(obj["height"]))
             else:
                 nodes[ids[name]] = (x, y, float(obj["width"]), float(obj["height"]))
-    edges = {int(e["id"].removeprefix("rel-")): (e["pos"], e.get("lp"))
-             for e in data.get("edges", [])}
+    edges = {
+        int(e["id"].removeprefix("rel-")): (e["pos"], e.get("lp")) for e in data.get("edges", [])
+    }
     bb = tuple(float(v) for v in data["bb"].split(","))
     return Layout(nodes=nodes, clusters=clusters, edges=edges, legend=legend, bb=bb)
 
@@ -403,8 +464,12 @@ def _fix_canvas(root: ET.Element, lay: Layout) -> None:
     # graph coordinates have y up; graphviz draws them at (x, -y) inside this group
     graph.set("transform", f"scale(1 1) rotate(0) translate({-x0:.2f} {y1:.2f})")
     background = graph.find(f"{{{SVG_NS}}}polygon")
-    background.set("points", " ".join(f"{x:.2f},{-y:.2f}" for x, y in
-                                      ((x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0))))
+    background.set(
+        "points",
+        " ".join(
+            f"{x:.2f},{-y:.2f}" for x, y in ((x0, y0), (x0, y1), (x1, y1), (x1, y0), (x0, y0))
+        ),
+    )
 
 
 def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
@@ -419,12 +484,15 @@ def _draw_pipes(root: ET.Element, model: Model, lay: Layout) -> None:
         rx, ry = min(12.0, w * 9), h * 36
         box.tag = f"{{{SVG_NS}}}path"
         del box.attrib["points"]
-        box.set("d", f"M{left + rx:.2f},{top:.2f} H{right - rx:.2f} "
-                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
-                     f"H{left + rx:.2f} A{rx:.2f},{ry:.2f} 0 0 1 {left + rx:.2f},{top:.2f} Z "
-                     f"M{right - rx:.2f},{top:.2f} "  # the open end: a whole ellipse, same turn
-                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
-                     f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{top:.2f} Z")
+        box.set(
+            "d",
+            f"M{left + rx:.2f},{top:.2f} H{right - rx:.2f} "
+            f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
+            f"H{left + rx:.2f} A{rx:.2f},{ry:.2f} 0 0 1 {left + rx:.2f},{top:.2f} Z "
+            f"M{right - rx:.2f},{top:.2f} "  # the open end: a whole ellipse, same turn
+            f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{bottom:.2f} "
+            f"A{rx:.2f},{ry:.2f} 0 0 1 {right - rx:.2f},{top:.2f} Z",
+        )
 
 
 RATE_UNITS = {"min": 60, "h": 3600}  # a rate people read: per minute or per hour
@@ -433,27 +501,39 @@ RATE_UNITS = {"min": 60, "h": 3600}  # a rate people read: per minute or per hou
 def _metric_text(metric: Metric, unit: str = "min") -> str:
     per = RATE_UNITS.get(unit, 60) * metric.rate
     rate = f"{per:.1f}" if per < 10 else f"{per:.0f}"
-    return (f"{rate}/{unit if unit in RATE_UNITS else 'min'} · "
-            f"{metric.error_rate * 100:.1f}% err · p95 {metric.p95_ms:.0f} ms")
+    return (
+        f"{rate}/{unit if unit in RATE_UNITS else 'min'} · "
+        f"{metric.error_rate * 100:.1f}% err · p95 {metric.p95_ms:.0f} ms"
+    )
 
 
 def _metric_node(g, name: str, metric: Metric, unit: str, x: float, y: float) -> None:
     """A metric as a label right under its element's box, for elements without a notes band
     (an xlabel floats wherever graphviz finds room, away from the box it belongs to)."""
     text = _e(_clip(_metric_text(metric, unit), NOTE_WIDTH))
-    g.node(name, label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
-                       f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
-                       f'</B></FONT></TD></TR></TABLE>>',
-           shape="plain", fixedsize="false", pos=f"{x:.2f},{y:.2f}!",
-           **{"class": "c4-metric"})
+    g.node(
+        name,
+        label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
+        f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
+        f"</B></FONT></TD></TR></TABLE>>",
+        shape="plain",
+        fixedsize="false",
+        pos=f"{x:.2f},{y:.2f}!",
+        **{"class": "c4-metric"},
+    )
 
 
 def _state_name(note: Note) -> str:
     return note.text.rsplit("→", 1)[-1].strip()
 
 
-def _note_lines(notes: list[Note], metric: Metric | None, lang: str, unit: str = "min",
-                width: float = NOTE_WIDTH - 4) -> list[tuple[str, str, bool]]:
+def _note_lines(
+    notes: list[Note],
+    metric: Metric | None,
+    lang: str,
+    unit: str = "min",
+    width: float = NOTE_WIDTH - 4,
+) -> list[tuple[str, str, bool]]:
     """An element's notes in its band: one line per kind (where it stopped first, then
     problems, then the states it set), each kind's first note with how many more; "+N more"
     when the band is full. The full list is in the element's tooltip."""
@@ -462,32 +542,36 @@ def _note_lines(notes: list[Note], metric: Metric | None, lang: str, unit: str =
         lines.append((_clip(_metric_text(metric, unit), width), "#212529", True))
     groups: dict[str, list[Note]] = {}
     for note in notes:
-        groups.setdefault(note.severity if note.severity in NOTE_ORDER else "info",
-                          []).append(note)
+        groups.setdefault(note.severity if note.severity in NOTE_ORDER else "info", []).append(note)
     for severity in NOTE_ORDER:
         group = groups.get(severity, [])
         if not group:
             continue
         colour = SEVERITY_COLOUR.get(severity, SEVERITY_COLOUR["info"])
         if severity == "stop":
-            lines.extend((line, colour, True) for n in group
-                         for line in _wrap(n.text, width, max_lines=NOTE_LINES))
+            lines.extend(
+                (line, colour, True)
+                for n in group
+                for line in _wrap(n.text, width, max_lines=NOTE_LINES)
+            )
         elif severity == "state":
             names = [_state_name(n) for n in group]
-            candidates = ["→ " + ", ".join(names),
-                          f"→ {names[0]} … {names[-1]} ({count(len(names), 'state', lang)})",
-                          f"→ {names[0]} … {names[-1]}",
-                          f"{count(len(names), 'state', lang)} → {names[-1]}"]
+            candidates = [
+                "→ " + ", ".join(names),
+                f"→ {names[0]} … {names[-1]} ({count(len(names), 'state', lang)})",
+                f"→ {names[0]} … {names[-1]}",
+                f"{count(len(names), 'state', lang)} → {names[-1]}",
+            ]
             text = next((t for t in candidates if _text_width(t, 9) <= width), candidates[-1])
             lines.append((_clip(text, width), colour, False))
         else:
             more = f" (+{len(group) - 1})" if len(group) > 1 else ""
-            lines.append((_clip(group[0].text, width - _text_width(more, 9)) + more, colour,
-                          False))
+            lines.append((_clip(group[0].text, width - _text_width(more, 9)) + more, colour, False))
     if len(lines) > NOTE_LINES:
         hidden = len(lines) - NOTE_LINES + 1
-        lines = lines[:NOTE_LINES - 1] + [(word("+%d more", lang) % hidden,
-                                            SEVERITY_COLOUR["info"], False)]
+        lines = lines[: NOTE_LINES - 1] + [
+            (word("+%d more", lang) % hidden, SEVERITY_COLOUR["info"], False)
+        ]
     return lines
 
 
@@ -500,40 +584,53 @@ def _operations(steps: list[Step], reverse: set[int]) -> str:
     return ", ".join(f"{name} ×{n}" if n > 1 else name for name, n in seen.items())
 
 
-def _summary_lines(steps: list[Step], reverse: set[int], lang: str,
-                   width: float = SUMMARY_WIDTH - 2) -> list[tuple[str, str, bool]]:
+def _summary_lines(
+    steps: list[Step], reverse: set[int], lang: str, width: float = SUMMARY_WIDTH - 2
+) -> list[tuple[str, str, bool]]:
     """The order's calls on one relationship in two lines: which operations how often;
     how many calls, total and slowest time, errors."""
     if not steps:
         return []
     undocumented = any(s.undocumented for s in steps)
     if not any(s.timed for s in steps):
-        return [(line, STEP_COLOUR, True) for line in
-                _wrap(", ".join(dict.fromkeys(s.label for s in steps)), width,
-                      max_lines=SUMMARY_LINES)]
+        return [
+            (line, STEP_COLOUR, True)
+            for line in _wrap(
+                ", ".join(dict.fromkeys(s.label for s in steps)), width, max_lines=SUMMARY_LINES
+            )
+        ]
     errors = sum(s.outcome.startswith("error") for s in steps)
     durations = [s.duration_ns for s in steps]
     parts = [count(len(steps), "call", lang)]
     if len(steps) > 1:
-        parts += [f"{word('total', lang)} {milliseconds(sum(durations), lang)}",
-                  f"{word('max', lang)} {milliseconds(max(durations), lang)}"]
+        parts += [
+            f"{word('total', lang)} {milliseconds(sum(durations), lang)}",
+            f"{word('max', lang)} {milliseconds(max(durations), lang)}",
+        ]
     else:
         parts.append(milliseconds(durations[0], lang))
     if errors:
         parts.append(count(errors, "error", lang))
     colour = WARNING_COLOUR if undocumented else STEP_COLOUR
-    stats = [" · ".join(parts[:1] + parts[3:]), " · ".join(parts[1:3])] if len(steps) > 1 \
+    stats = (
+        [" · ".join(parts[:1] + parts[3:]), " · ".join(parts[1:3])]
+        if len(steps) > 1
         else [" · ".join(parts)]
+    )
     operations = _wrap(_operations(steps, reverse), width, max_lines=SUMMARY_LINES - len(stats))
-    return ([(line, colour, True) for line in operations]
-            + [(_clip(line, width), SEVERITY_COLOUR["error"] if errors else colour, False)
-               for line in stats])
+    return [(line, colour, True) for line in operations] + [
+        (_clip(line, width), SEVERITY_COLOUR["error"] if errors else colour, False)
+        for line in stats
+    ]
 
 
 def _step_list(steps: list[Step], reverse: set[int], lang: str) -> str:
     """The numbered steps of a relationship, for its tooltip."""
-    lines = [f"{s.number}. {'← ' if s.number in reverse else ''}{s.label} "
-             f"{milliseconds(s.duration_ns, lang)} {s.outcome}" for s in steps[:TOOLTIP_LINES]]
+    lines = [
+        f"{s.number}. {'← ' if s.number in reverse else ''}{s.label} "
+        f"{milliseconds(s.duration_ns, lang)} {s.outcome}"
+        for s in steps[:TOOLTIP_LINES]
+    ]
     if len(steps) > TOOLTIP_LINES:
         lines.append(word("+%d more", lang) % (len(steps) - TOOLTIP_LINES))
     return "\n".join(lines)
@@ -549,15 +646,18 @@ def _overlaps(a: Box, b: Box, pad: float = 4) -> bool:
 def _occupied(model: Model, lay: Layout) -> list[Box]:
     """Where the layout has put something: elements, the legend, relationship labels (as
     reserved, generously estimated) and the boundaries' titles."""
-    boxes = [(x - w * 36, y - h * 36, x + w * 36, y + h * 36)
-             for x, y, w, h in (*lay.nodes.values(), lay.legend)]
+    boxes = [
+        (x - w * 36, y - h * 36, x + w * 36, y + h * 36)
+        for x, y, w, h in (*lay.nodes.values(), lay.legend)
+    ]
     for index, (_, lp) in lay.edges.items():
         if not lp:
             continue
         r = model.relationships[index]
         x, y = (float(v) for v in lp.split(","))
-        texts = textwrap.wrap(r.description, RELATIONSHIP_CHARS)[:4] + ([f"[{r.technology}]"]
-                                                        if r.technology else [])
+        texts = textwrap.wrap(r.description, RELATIONSHIP_CHARS)[:4] + (
+            [f"[{r.technology}]"] if r.technology else []
+        )
         w = max([SUMMARY_WIDTH] + [_text_width(t, 9) for t in texts]) + 4
         h = (len(texts) + SUMMARY_LINES) * LINE + 8
         boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
@@ -566,8 +666,13 @@ def _occupied(model: Model, lay: Layout) -> list[Box]:
     return boxes
 
 
-def _free_spot(a: tuple[float, float], b: tuple[float, float], size: tuple[float, float],
-               taken: list[Box], area: Box) -> tuple[float, float] | None:
+def _free_spot(
+    a: tuple[float, float],
+    b: tuple[float, float],
+    size: tuple[float, float],
+    taken: list[Box],
+    area: Box,
+) -> tuple[float, float] | None:
     """The centre of a free box of `size` nearest the middle of the line from a to b."""
     (ax, ay), (bx, by), (w, h) = a, b, size
     length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1.0)
@@ -578,8 +683,13 @@ def _free_spot(a: tuple[float, float], b: tuple[float, float], size: tuple[float
                 cx = ax + (bx - ax) * along + sign * offset * nx
                 cy = ay + (by - ay) * along + sign * offset * ny
                 box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                if (area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1]
-                        and box[3] <= area[3] and not any(_overlaps(box, t) for t in taken)):
+                if (
+                    area[0] <= box[0]
+                    and box[2] <= area[2]
+                    and area[1] <= box[1]
+                    and box[3] <= area[3]
+                    and not any(_overlaps(box, t) for t in taken)
+                ):
                     return cx, cy
     return None
 
@@ -595,8 +705,9 @@ class _Drawn:
     classes: dict[str, list[str]]  # dom id -> extra classes
 
 
-def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
-             links: _Links) -> tuple[bytes, _Drawn]:
+def _drawing(
+    model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout, links: _Links
+) -> tuple[bytes, _Drawn]:
     lang = overlay.lang
     extra_out = _Drawn({}, {}, {}, {})
     g = graphviz.Digraph("c4")
@@ -606,9 +717,14 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
     if overlay.title:  # a node in the title band, not a graph label: that would move the canvas
         x0, _, x1, y1 = lay.bb
         title = _clip(overlay.title, x1 - x0, 14)
-        g.node("title", label=f'<<FONT POINT-SIZE="14"><B>{_e(title)}</B></FONT>>',
-               shape="plain", fixedsize="false", pos=f"{(x0 + x1) / 2:.2f},"
-               f"{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!", **{"class": "c4-title"})
+        g.node(
+            "title",
+            label=f'<<FONT POINT-SIZE="14"><B>{_e(title)}</B></FONT>>',
+            shape="plain",
+            fixedsize="false",
+            pos=f"{(x0 + x1) / 2:.2f},{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!",
+            **{"class": "c4-title"},
+        )
     stops_at = {s.element: s for s in overlay.stops if s.kind != "lost"}
     involved = {s.source for s in overlay.steps} | {s.target for s in overlay.steps}
     involved |= set(overlay.element_notes) | {overlay.highlight}
@@ -616,13 +732,22 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
     names = {eid: f"n{i}" for i, eid in enumerate(model.elements)}
     for eid, (bx0, by0, bx1, by1) in lay.clusters.items():  # boundaries first: drawn beneath
         e = model.elements[eid]
-        g.node(f"b{names[eid]}", label=_boundary_label(e, lang), shape="box",
-               style="dashed,rounded", color="#444444", labelloc="b", labeljust="l",
-               pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
-               width=f"{(bx1 - bx0) / 72:.4f}", height=f"{(by1 - by0) / 72:.4f}",
-               id=dom_id(eid), **{"class": f"c4-element c4-{e.kind}"},
-               tooltip=graphviz.escape(e.name),
-               **({"URL": links.ref(urls[eid])} if eid in urls else {}))
+        g.node(
+            f"b{names[eid]}",
+            label=_boundary_label(e, lang),
+            shape="box",
+            style="dashed,rounded",
+            color="#444444",
+            labelloc="b",
+            labeljust="l",
+            pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
+            width=f"{(bx1 - bx0) / 72:.4f}",
+            height=f"{(by1 - by0) / 72:.4f}",
+            id=dom_id(eid),
+            **{"class": f"c4-element c4-{e.kind}"},
+            tooltip=graphviz.escape(e.name),
+            **({"URL": links.ref(urls[eid])} if eid in urls else {}),
+        )
     for eid, (x, y, w, h) in lay.nodes.items():
         e = model.elements[eid]
         attrs = _shape(e)
@@ -641,22 +766,36 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
             classes.append("c4-dimmed")
         metric = overlay.metrics.get(eid)
-        band = (_note_lines(notes, metric, lang, overlay.rate_unit) if _has_notes_band(e)
-                else [])
+        band = _note_lines(notes, metric, lang, overlay.rate_unit) if _has_notes_band(e) else []
         if metric is not None and not _has_notes_band(e):
             _metric_node(g, f"m{names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7)
         if notes or metric:  # the tooltip has it all (stores and queues have no band)
             extra_out.titles[dom_id(eid)] = "\n".join(
-                [e.name] + ([_metric_text(metric, overlay.rate_unit)] if metric else [])
-                + [n.text for n in notes[:TOOLTIP_LINES]])
+                [e.name]
+                + ([_metric_text(metric, overlay.rate_unit)] if metric else [])
+                + [n.text for n in notes[:TOOLTIP_LINES]]
+            )
         if eid in urls:
             attrs["URL"] = links.ref(urls[eid])
             attrs["target"] = "_top"
-        g.node(names[eid], label=_node_label(e, lang, band, "c4-dimmed" in classes),
-               pos=f"{x:.2f},{y:.2f}!", width=f"{w:.4f}", height=f"{h:.4f}", id=dom_id(eid),
-               tooltip=graphviz.escape(e.name), **{"class": " ".join(classes)}, **attrs)
-    g.node("legend", label=_legend_label(lang), shape="plain", fixedsize="false",
-           pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!")
+        g.node(
+            names[eid],
+            label=_node_label(e, lang, band, "c4-dimmed" in classes),
+            pos=f"{x:.2f},{y:.2f}!",
+            width=f"{w:.4f}",
+            height=f"{h:.4f}",
+            id=dom_id(eid),
+            tooltip=graphviz.escape(e.name),
+            **{"class": " ".join(classes)},
+            **attrs,
+        )
+    g.node(
+        "legend",
+        label=_legend_label(lang),
+        shape="plain",
+        fixedsize="false",
+        pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!",
+    )
 
     drawn: dict[tuple[str, str], int] = {}  # (source, target) -> index of the relationship
     for index in lay.edges:
@@ -679,8 +818,10 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             on_edge.setdefault(index, []).append(step)
     lost: dict[int, Stop] = {}
     for stop in overlay.stops:
-        if stop.kind == "lost" and (index := drawn.get((stop.element, stop.target or ""))) \
-                is not None:
+        if (
+            stop.kind == "lost"
+            and (index := drawn.get((stop.element, stop.target or ""))) is not None
+        ):
             lost[index] = stop
     for index, (pos, lp) in lay.edges.items():
         r = model.relationships[index]
@@ -688,13 +829,19 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         metric = overlay.metrics.get((r.source, r.target))
         summary = _summary_lines(steps, reverse, lang)
         if metric is not None:
-            summary.append((_clip(_metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2),
-                            "#212529", True))
-        attrs = {"pos": pos, "dir": "both" if r.bidirectional else "forward",
-                 "color": "#707070", "id": f"rel-{index}"}
+            summary.append(
+                (_clip(_metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2), "#212529", True)
+            )
+        attrs = {
+            "pos": pos,
+            "dir": "both" if r.bidirectional else "forward",
+            "color": "#707070",
+            "id": f"rel-{index}",
+        }
         classes = ["c4-relationship"]
         if (r.source, r.target) in overlay.typical or (
-                r.bidirectional and (r.target, r.source) in overlay.typical):
+            r.bidirectional and (r.target, r.source) in overlay.typical
+        ):
             classes.append("c4-typical")
         if lp:
             attrs["lp"] = lp
@@ -707,23 +854,33 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
             attrs.update(color="#CED4DA")
         if index in lost:
             stop = lost[index]
-            summary = [(line, STOP_COLOUR, True) for line in
-                       _wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=3)] + summary
+            summary = [
+                (line, STOP_COLOUR, True)
+                for line in _wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=3)
+            ] + summary
             summary = summary[:SUMMARY_LINES]
             attrs.update(color=STOP_COLOUR, penwidth="3", style="dashed", arrowhead="tee")
             classes += ["journey-stop", "journey-lost"]
             extra_out.titles[f"rel-{index}"] = stop.text
         if steps:
             extra_out.titles[f"rel-{index}"] = "\n".join(
-                filter(None, [extra_out.titles.get(f"rel-{index}"),
-                              _step_list(steps, reverse, lang)]))
+                filter(
+                    None, [extra_out.titles.get(f"rel-{index}"), _step_list(steps, reverse, lang)]
+                )
+            )
             extra_out.steps[f"rel-{index}"] = [s.number for s in steps]
         extra_out.ends[f"rel-{index}"] = (dom_id(r.source), dom_id(r.target))
-        ends = [end if end in lay.nodes else _member(model, end, _containers(model))
-                for end in (r.source, r.target)]
-        g.edge(names[ends[0]], names[ends[1]],
-               label=_relationship_label(r.description, r.technology, summary),
-               **{"class": " ".join(classes)}, **attrs)
+        ends = [
+            end if end in lay.nodes else _member(model, end, _containers(model))
+            for end in (r.source, r.target)
+        ]
+        g.edge(
+            names[ends[0]],
+            names[ends[1]],
+            label=_relationship_label(r.description, r.technology, summary),
+            **{"class": " ".join(classes)},
+            **attrs,
+        )
     taken = _occupied(model, lay)
     x0, y0, x1, y1 = canvas(lay)
     area = (x0, y0, x1, y1 - TITLE_BAND)
@@ -732,10 +889,16 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         colour = WARNING_COLOUR if undocumented else STEP_COLOUR
         dom = f"step-{n}"
         link = next((s.url for s in steps if s.url), None)
-        g.edge(names[source], names[target], style="dashed" if undocumented else "solid",
-               color=colour, penwidth="2.5", id=dom,
-               **({"URL": links.ref(link), "target": "_top"} if link else {}),
-               **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")})
+        g.edge(
+            names[source],
+            names[target],
+            style="dashed" if undocumented else "solid",
+            color=colour,
+            penwidth="2.5",
+            id=dom,
+            **({"URL": links.ref(link), "target": "_top"} if link else {}),
+            **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")},
+        )
         extra_out.titles[dom] = _step_list(steps, reverse, lang)
         extra_out.steps[dom] = [s.number for s in steps]
         extra_out.ends[dom] = (dom_id(source), dom_id(target))
@@ -745,36 +908,68 @@ def _drawing(model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout,
         spot = _free_spot((ax, ay), (bx, by), size, taken, area)
         if spot is None:
             continue  # no room: the steps are in the tooltip and the side panel
-        taken.append((spot[0] - size[0] / 2, spot[1] - size[1] / 2,
-                      spot[0] + size[0] / 2, spot[1] + size[1] / 2))
-        g.node(f"{dom}-label", shape="plain", fixedsize="false",
-               pos=f"{spot[0]:.2f},{spot[1]:.2f}!", id=f"{dom}-label",
-               label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
-                     f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
-               **{"class": "c4-call-label"})
+        taken.append(
+            (
+                spot[0] - size[0] / 2,
+                spot[1] - size[1] / 2,
+                spot[0] + size[0] / 2,
+                spot[1] + size[1] / 2,
+            )
+        )
+        g.node(
+            f"{dom}-label",
+            shape="plain",
+            fixedsize="false",
+            pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
+            id=f"{dom}-label",
+            label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+            f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
+            **{"class": "c4-call-label"},
+        )
     # Calls measured between elements with no relationship in the model: drawn dashed, as
     # undocumented steps are on journeys, with their metric.
     documented = set(drawn) | {(b, a) for a, b in drawn} | set(extra)
-    for n, (pair, metric) in enumerate(sorted(
-            (k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))):
+    for n, (pair, metric) in enumerate(
+        sorted((k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))
+    ):
         source, target = pair
         if pair in documented or source not in lay.nodes or target not in lay.nodes:
             continue
-        g.edge(names[source], names[target], style="dashed", color=WARNING_COLOUR,
-               penwidth="2", id=f"observed-{n}", **{"class": "c4-observed c4-undocumented"})
-        lines = [(word("undocumented call", lang), WARNING_COLOUR, False),
-                 (_clip(_metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True)]
+        g.edge(
+            names[source],
+            names[target],
+            style="dashed",
+            color=WARNING_COLOUR,
+            penwidth="2",
+            id=f"observed-{n}",
+            **{"class": "c4-observed c4-undocumented"},
+        )
+        lines = [
+            (word("undocumented call", lang), WARNING_COLOUR, False),
+            (_clip(_metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True),
+        ]
         size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
         (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
         spot = _free_spot((ax, ay), (bx, by), size, taken, area)
         if spot is None:
             continue  # no room: the call is drawn, its figures are on the analytics tables
-        taken.append((spot[0] - size[0] / 2, spot[1] - size[1] / 2,
-                      spot[0] + size[0] / 2, spot[1] + size[1] / 2))
-        g.node(f"o{n}", shape="plain", fixedsize="false", pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
-               label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
-                     f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
-               **{"class": "c4-metric c4-undocumented"})
+        taken.append(
+            (
+                spot[0] - size[0] / 2,
+                spot[1] - size[1] / 2,
+                spot[0] + size[0] / 2,
+                spot[1] + size[1] / 2,
+            )
+        )
+        g.node(
+            f"o{n}",
+            shape="plain",
+            fixedsize="false",
+            pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
+            label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+            f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
+            **{"class": "c4-metric c4-undocumented"},
+        )
     return g.source.encode("utf-8"), extra_out
 
 
@@ -798,7 +993,8 @@ def _finish(root: ET.Element, drawn: _Drawn) -> None:
             group.set("class", " ".join([group.get("class", "")] + drawn.classes[dom]).strip())
     for group in list(root.iter(f"{{{SVG_NS}}}g")):  # not while iterating: it inserts
         if (group.get("id") or "").startswith("rel-") and "c4-typical" in (
-                group.get("class") or "").split():
+            group.get("class") or ""
+        ).split():
             _typical_under(group)
 
 
@@ -810,9 +1006,16 @@ def _typical_under(group: ET.Element) -> None:
             if child.tag == f"{{{SVG_NS}}}path":
                 under = ET.Element(child.tag, dict(child.attrib))
                 under.attrib.pop("stroke-dasharray", None)
-                under.attrib.update({"class": "c4-typical-under", "stroke": TYPICAL_COLOUR,
-                                     "stroke-width": "9", "stroke-opacity": "0.55",
-                                     "fill": "none", "visibility": "hidden"})
+                under.attrib.update(
+                    {
+                        "class": "c4-typical-under",
+                        "stroke": TYPICAL_COLOUR,
+                        "stroke-width": "9",
+                        "stroke-opacity": "0.55",
+                        "fill": "none",
+                        "visibility": "hidden",
+                    }
+                )
                 parent.insert(index, under)
                 return
 
@@ -820,9 +1023,13 @@ def _typical_under(group: ET.Element) -> None:
 _svg_cache: LocalCache[str] = LocalCache("diagrams", SVG_CACHE_SIZE)
 
 
-def render_svg(model: Model, overlay: Overlay | None = None, *,
-               element_url: Callable[[str], str | None] | None = None,
-               cache_dir: Path | None = None) -> str:
+def render_svg(
+    model: Model,
+    overlay: Overlay | None = None,
+    *,
+    element_url: Callable[[str], str | None] | None = None,
+    cache_dir: Path | None = None,
+) -> str:
     """The SVG of the model's container diagram with the overlay drawn on it.
 
     Rendered output is cached by content hash (model, overlay, links): in memory (LRU) and,
@@ -832,8 +1039,8 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
     urls = {eid: url for eid in model.elements if element_url and (url := element_url(eid))}
     key = hashlib.sha256(
         f"{RENDERER}|{model.fingerprint()}|{overlay.fingerprint()}|"
-        f"{json.dumps(urls, sort_keys=True)}"
-        .encode()).hexdigest()
+        f"{json.dumps(urls, sort_keys=True)}".encode()
+    ).hexdigest()
     cached = _svg_cache.get(key)
     if cached is not None:
         return cached
@@ -844,7 +1051,7 @@ def render_svg(model: Model, overlay: Overlay | None = None, *,
         lay, links = layout(model, cache_dir, overlay.lang), _Links()
         source, drawn = _drawing(model, overlay, urls, lay, links)
         raw = graphviz.pipe("neato", "svg", source, neato_no_op=2, quiet=True).decode("utf-8")
-        root = ET.fromstring(raw[raw.index("<svg"):])  # noqa: S314 - graphviz's own output
+        root = ET.fromstring(raw[raw.index("<svg") :])  # noqa: S314 - graphviz's own output
         links.resolve(root)
         _finish(root, drawn)
         _fix_canvas(root, lay)

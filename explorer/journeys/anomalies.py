@@ -38,9 +38,28 @@ ABSOLUTE_SPREAD_FLOOR_NS = 100_000  # 0.1 ms
 
 
 _HTTP_METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE"}
-_GENERIC_NAMES = {"", "http", "http request", "http.request", "request", "query", "execute",
-                  "publish", "send", "receive", "process", "consume", "produce",
-                  "select", "insert", "update", "delete", "upsert", "find", "aggregate"}
+_GENERIC_NAMES = {
+    "",
+    "http",
+    "http request",
+    "http.request",
+    "request",
+    "query",
+    "execute",
+    "publish",
+    "send",
+    "receive",
+    "process",
+    "consume",
+    "produce",
+    "select",
+    "insert",
+    "update",
+    "delete",
+    "upsert",
+    "find",
+    "aggregate",
+}
 
 
 def _attribute(span: Span, *keys: str) -> str:
@@ -58,10 +77,13 @@ def _is_generic(span: Span) -> bool:
         return True
     if len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS:
         return True
-    return name in {_attribute(span, "db.system", "db.system.name"),
-                    _attribute(span, "db.operation.name", "db.operation"),
-                    _attribute(span, "messaging.operation.name", "messaging.operation",
-                               "messaging.operation.type")} - {""}
+    return name in {
+        _attribute(span, "db.system", "db.system.name"),
+        _attribute(span, "db.operation.name", "db.operation"),
+        _attribute(
+            span, "messaging.operation.name", "messaging.operation", "messaging.operation.type"
+        ),
+    } - {""}
 
 
 def operation_of(span: Span) -> str:
@@ -72,7 +94,8 @@ def operation_of(span: Span) -> str:
     route = _attribute(span, "http.route", "url.template")
     if route:
         method = _attribute(span, "http.request.method", "http.method") or (
-            span.name.split()[-1] if span.name.strip() else "")
+            span.name.split()[-1] if span.name.strip() else ""
+        )
         return f"{method.upper()} {route}".strip()
     db_operation = _attribute(span, "db.operation.name", "db.operation")
     collection = _attribute(span, "db.collection.name", "db.sql.table", "db.mongodb.collection")
@@ -81,7 +104,8 @@ def operation_of(span: Span) -> str:
     destination = _attribute(span, "messaging.destination.name", "messaging.destination")
     if destination:
         verb = _attribute(span, "messaging.operation.name", "messaging.operation") or (
-            "publish" if span.kind == SpanKind.PRODUCER else "process")
+            "publish" if span.kind == SpanKind.PRODUCER else "process"
+        )
         return f"{destination} {verb}"
     return span.name
 
@@ -97,22 +121,37 @@ class OperationBaseline:
 
     @property
     def spread_ns(self) -> float:
-        return max(MAD_SCALE * self.mad_ns, RELATIVE_SPREAD_FLOOR * self.median_ns,
-                   ABSOLUTE_SPREAD_FLOOR_NS)
+        return max(
+            MAD_SCALE * self.mad_ns,
+            RELATIVE_SPREAD_FLOOR * self.median_ns,
+            ABSOLUTE_SPREAD_FLOOR_NS,
+        )
 
     def score(self, duration_ns: int) -> float:
         """Robust z-score of a duration: how many spreads above the median."""
         return (duration_ns - self.median_ns) / self.spread_ns
 
     def as_list(self) -> list:
-        return [self.container, self.operation, self.count, self.median_ns, self.mad_ns,
-                self.error_rate]
+        return [
+            self.container,
+            self.operation,
+            self.count,
+            self.median_ns,
+            self.mad_ns,
+            self.error_rate,
+        ]
 
     @classmethod
     def from_list(cls, row: list) -> OperationBaseline:
         container, operation, count, median_ns, mad_ns, error_rate = row
-        return cls(str(container), str(operation), int(count), float(median_ns),
-                   float(mad_ns), float(error_rate))
+        return cls(
+            str(container),
+            str(operation),
+            int(count),
+            float(median_ns),
+            float(mad_ns),
+            float(error_rate),
+        )
 
 
 @dataclass(slots=True, frozen=True)
@@ -176,20 +215,27 @@ class Baseline:
         for key, values in durations.items():
             mid = median(values)
             mad = median(abs(v - mid) for v in values)
-            stats[key] = OperationBaseline(key[0], key[1], len(values), mid, mad,
-                                        errors[key] / len(values))
+            stats[key] = OperationBaseline(
+                key[0], key[1], len(values), mid, mad, errors[key] / len(values)
+            )
         return cls(stats, threshold, min_samples)
 
     def as_dict(self) -> dict:
         """Plain JSON data; from_dict() gives back an equal baseline."""
-        return {"threshold": self.threshold, "min_samples": self.min_samples,
-                "stats": [found.as_list() for _, found in sorted(self.stats.items())]}
+        return {
+            "threshold": self.threshold,
+            "min_samples": self.min_samples,
+            "stats": [found.as_list() for _, found in sorted(self.stats.items())],
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> Baseline:
         stats = [OperationBaseline.from_list(row) for row in data["stats"]]
-        return cls({(s.container, s.operation): s for s in stats}, float(data["threshold"]),
-                   int(data["min_samples"]))
+        return cls(
+            {(s.container, s.operation): s for s in stats},
+            float(data["threshold"]),
+            int(data["min_samples"]),
+        )
 
     def lookup(self, container: str, operation: str) -> OperationBaseline | None:
         """The operation's stats, or None when there are too few samples to judge by."""
@@ -210,13 +256,25 @@ class Baseline:
                 continue
             value = found.score(max(span.duration_ns, 0))
             if value > self.threshold:
-                result.append(Anomaly(container, operation, span.trace_id, span.span_id,
-                                      span.start_ns, span.duration_ns, found.median_ns, value))
+                result.append(
+                    Anomaly(
+                        container,
+                        operation,
+                        span.trace_id,
+                        span.span_id,
+                        span.start_ns,
+                        span.duration_ns,
+                        found.median_ns,
+                        value,
+                    )
+                )
         result.sort(key=lambda a: (-a.score, a.start_ns))
         return result
 
     def atypical_services(
-        self, recent: Iterable[tuple[str, Span]], min_spans: int = 5,
+        self,
+        recent: Iterable[tuple[str, Span]],
+        min_spans: int = 5,
         slow_fraction: float = 0.2,
     ) -> list[AtypicalService]:
         """Containers whose recent spans are often atypically slow, or fail far more often
@@ -246,6 +304,7 @@ class Baseline:
             if errors and error_rate > base_rate + margin:
                 reasons.append(f"error rate {error_rate:.0%} against a usual {base_rate:.0%}")
             if reasons:
-                result.append(AtypicalService(container, n, slow_share, error_rate, base_rate,
-                                              reasons))
+                result.append(
+                    AtypicalService(container, n, slow_share, error_rate, base_rate, reasons)
+                )
         return result

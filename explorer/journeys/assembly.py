@@ -209,8 +209,7 @@ def _collect_traces(
             try:
                 linked.extend(linking_trace_ids(source, trace.trace_id))
             except SourceError as exc:
-                warnings.add("source", f"links to trace {trace.trace_id} could not be read: "
-                             f"{exc}")
+                warnings.add("source", f"links to trace {trace.trace_id} could not be read: {exc}")
         level = list(dict.fromkeys(linked))
     return traces
 
@@ -245,8 +244,9 @@ def assemble(
         if not mine:
             continue
         if set(orders.values()) - {None, order_id}:
-            journey.shared.update((s.trace_id, s.span_id) for s in mine
-                                  if orders.get(s.span_id) is None)
+            journey.shared.update(
+                (s.trace_id, s.span_id) for s in mine if orders.get(s.span_id) is None
+            )
         journey.traces.append(trace)
         for text in trace.warnings:
             warnings.add("trace", f"trace {trace.trace_id}: {text}")
@@ -254,8 +254,11 @@ def assemble(
         for span in mine:
             key = (span.trace_id, span.span_id)
             if key in seen:
-                warnings.add("duplicate span", f"span {span.span_id} of trace "
-                             f"{span.trace_id} appears more than once; kept the first")
+                warnings.add(
+                    "duplicate span",
+                    f"span {span.span_id} of trace "
+                    f"{span.trace_id} appears more than once; kept the first",
+                )
                 continue
             seen.add(key)
             journey.spans.append(span)
@@ -263,35 +266,47 @@ def assemble(
             parent = by_id.get(span.parent_id) if span.parent_id else None
             if parent is not None and span.start_ns < parent.start_ns:
                 skew_ms = (parent.start_ns - span.start_ns) / 1e6
-                warnings.add("clock skew", f"clock skew: span '{span.name}' ({span.service}) "
-                             f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
-                             f"({parent.service}) in trace {span.trace_id}")
+                warnings.add(
+                    "clock skew",
+                    f"clock skew: span '{span.name}' ({span.service}) "
+                    f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
+                    f"({parent.service}) in trace {span.trace_id}",
+                )
     if not journey.traces:
         warnings.add("no traces", f"no trace in the source mentions order {order_id}")
     journey.traces.sort(key=lambda t: (t.start_ns, t.trace_id))
     journey.spans.sort(key=lambda s: (s.start_ns, s.trace_id, s.span_id))
     journey.customer_id = _most_common(
         (v for s in journey.spans if (v := _own_value(s, CUSTOMER_KEY)) is not None),
-        "customer id", warnings)
+        "customer id",
+        warnings,
+    )
     journey.customer_type = _most_common(
         (v for s in journey.spans if (v := _own_value(s, CUSTOMER_TYPE_KEY)) is not None),
-        "customer type", warnings)
+        "customer type",
+        warnings,
+    )
     for span in journey.spans:
-        states = [str(e.attributes.get(new_state_key)) for e in span.events
-                  if e.name == state_event and e.attributes.get(new_state_key) is not None]
+        states = [
+            str(e.attributes.get(new_state_key))
+            for e in span.events
+            if e.name == state_event and e.attributes.get(new_state_key) is not None
+        ]
         is_root = span.parent_id is None or (span.trace_id, span.parent_id) not in seen
         if span.kind in _STEP_KINDS or states or is_root:
-            journey.steps.append(Step(
-                container=journey.container(span),
-                operation=span.name,
-                kind=span.kind,
-                start_ns=span.start_ns,
-                duration_ns=max(span.duration_ns, 0),
-                outcome="error" if span.is_error else "ok",
-                trace_id=span.trace_id,
-                span_id=span.span_id,
-                states=states,
-            ))
+            journey.steps.append(
+                Step(
+                    container=journey.container(span),
+                    operation=span.name,
+                    kind=span.kind,
+                    start_ns=span.start_ns,
+                    duration_ns=max(span.duration_ns, 0),
+                    outcome="error" if span.is_error else "ok",
+                    trace_id=span.trace_id,
+                    span_id=span.span_id,
+                    states=states,
+                )
+            )
     journey.warnings = warnings.result()
     return journey
 
@@ -307,26 +322,40 @@ def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
     for trace in traces:
         orders = _span_orders(trace)
         # a span's own order.id wins over the look-up by id (ids may repeat in bad data)
-        found = [own if (own := _own_value(s, ORDER_KEY)) is not None
-                 else orders.get(s.span_id) for s in trace.spans]
+        found = [
+            own if (own := _own_value(s, ORDER_KEY)) is not None else orders.get(s.span_id)
+            for s in trace.spans
+        ]
         values = set(found)
         for span, order in zip(trace.spans, found, strict=True):
             if order == order_id or (order is None and order_id in values):
                 members.add((span.trace_id, span.span_id))
         if order_id not in values:
-            unclaimed.append((trace, [s for s, o in zip(trace.spans, found, strict=True)
-                                      if o is None], values == {None}))
+            unclaimed.append(
+                (
+                    trace,
+                    [s for s, o in zip(trace.spans, found, strict=True) if o is None],
+                    values == {None},
+                )
+            )
     by_key = {(s.trace_id, s.span_id): s for t in traces for s in t.spans}
     changed = True
     while changed:
         changed = False
-        targets = {(link.trace_id, link.span_id) for key in members
-                   if (member := by_key.get(key)) is not None for link in member.links}
+        targets = {
+            (link.trace_id, link.span_id)
+            for key in members
+            if (member := by_key.get(key)) is not None
+            for link in member.links
+        }
         for trace, spans, anonymous in unclaimed:
             by_id = {s.span_id: s for s in trace.spans}
-            joined = [s for s in spans if (s.trace_id, s.span_id) not in members
-                      and ((s.trace_id, s.span_id) in targets
-                           or _links_into(s, by_id, members))]
+            joined = [
+                s
+                for s in spans
+                if (s.trace_id, s.span_id) not in members
+                and ((s.trace_id, s.span_id) in targets or _links_into(s, by_id, members))
+            ]
             if joined and anonymous:
                 joined = spans
             for span in joined:
@@ -354,8 +383,9 @@ def own_anomalies(journey: Journey, anomalies: list[Anomaly]) -> list[Anomaly]:
     shared = [a for a in anomalies if (a.trace_id, a.span_id) in journey.shared]
     if not shared:
         return anomalies
-    own = {(a.trace_id, a.span_id) for a in anomalies
-           if (a.trace_id, a.span_id) not in journey.shared}
+    own = {
+        (a.trace_id, a.span_id) for a in anomalies if (a.trace_id, a.span_id) not in journey.shared
+    }
     parent_of = {(s.trace_id, s.span_id): s.parent_id for s in journey.spans}
     slow_ancestors: set[tuple[str, str]] = set()
     for trace_id, span_id in own:  # every ancestor of a slow span of the order's own
@@ -365,8 +395,12 @@ def own_anomalies(journey: Journey, anomalies: list[Anomaly]) -> list[Anomaly]:
             seen.add(parent)
             slow_ancestors.add((trace_id, parent))
             parent = parent_of.get((trace_id, parent))
-    return [a for a in anomalies if (a.trace_id, a.span_id) not in journey.shared
-            or (a.trace_id, a.span_id) in slow_ancestors]
+    return [
+        a
+        for a in anomalies
+        if (a.trace_id, a.span_id) not in journey.shared
+        or (a.trace_id, a.span_id) in slow_ancestors
+    ]
 
 
 def journey_for_order(
@@ -396,9 +430,14 @@ def customer_orders(
                 trace = source.get_trace(summary.trace_id)
             except SourceError:
                 continue
-            order_ids = sorted({v for s in trace.spans
-                                if _own_value(s, CUSTOMER_KEY) in (customer_id, None)
-                                and (v := _own_value(s, ORDER_KEY)) is not None})
+            order_ids = sorted(
+                {
+                    v
+                    for s in trace.spans
+                    if _own_value(s, CUSTOMER_KEY) in (customer_id, None)
+                    and (v := _own_value(s, ORDER_KEY)) is not None
+                }
+            )
         for order_id in order_ids:
             if summary.start_ns < first_seen.get(order_id, summary.start_ns + 1):
                 first_seen[order_id] = summary.start_ns
@@ -426,8 +465,9 @@ class Now:
         """The explicit time or the end of the newest trace; None for an empty source."""
         return self.at_ns if self.at_ns is not None else latest_time_ns(source, window)
 
-    def resolve(self, source: TraceSource, journeys: Iterable[Journey] = (),
-                window: Window = (None, None)) -> int:
+    def resolve(
+        self, source: TraceSource, journeys: Iterable[Journey] = (), window: Window = (None, None)
+    ) -> int:
         found = self.in_source(source, window)
         if found is not None:
             return found

@@ -36,8 +36,9 @@ class TraceSet:
     """Traces held in memory, answering find_traces (by order.id), get_traces and
     linking_traces as a TraceSource would."""
 
-    def __init__(self, traces: Iterable[Trace], name: str = "traces",
-                 source: TraceSource | None = None) -> None:
+    def __init__(
+        self, traces: Iterable[Trace], name: str = "traces", source: TraceSource | None = None
+    ) -> None:
         self.name = name
         self._source = source
         self._traces: dict[str, Trace] = {}
@@ -63,7 +64,7 @@ class TraceSet:
         ids = [s.trace_id for s in source.search(TraceQuery(limit=ALL_TRACES))]
         traces: list[Trace] = []
         for first in range(0, len(ids), READ_BATCH):
-            part = ids[first:first + READ_BATCH]
+            part = ids[first : first + READ_BATCH]
             if isinstance(source, ReadsTracesInBulk):
                 traces.extend(source.get_traces(part))
                 continue
@@ -93,8 +94,9 @@ class TraceSet:
     def search(self, query: TraceQuery) -> list[TraceSummary]:
         return self._read_from().search(query)
 
-    def attribute_values(self, key: str, start_ns: int | None = None,
-                         end_ns: int | None = None, limit: int = 100_000) -> list[str]:
+    def attribute_values(
+        self, key: str, start_ns: int | None = None, end_ns: int | None = None, limit: int = 100_000
+    ) -> list[str]:
         source = self._read_from()
         if not isinstance(source, ListsAttributeValues):
             raise SourceError(f"{self.name}: cannot list attribute values")
@@ -105,8 +107,14 @@ class TraceSet:
             raise SourceError(f"{self.name}: traces given in memory cannot be searched")
         return self._source
 
-    def find_traces(self, attribute: str, value: str, start_ns: int | None = None,
-                    end_ns: int | None = None, limit: int = 1000):
+    def find_traces(
+        self,
+        attribute: str,
+        value: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ):
         if attribute != ORDER_KEY and self._source is not None:
             return self._source.find_traces(attribute, value, start_ns, end_ns, limit=limit)
         if attribute != ORDER_KEY:
@@ -114,8 +122,9 @@ class TraceSet:
         found = []
         for tid in self._by_order.get(value, ()):
             facts = self._facts[tid]
-            if ((start_ns is None or facts.start_ns >= start_ns)
-                    and (end_ns is None or facts.start_ns < end_ns)):
+            if (start_ns is None or facts.start_ns >= start_ns) and (
+                end_ns is None or facts.start_ns < end_ns
+            ):
                 found.append(facts.summary(tid))
         return sorted(found, key=newest_first)[:limit]
 

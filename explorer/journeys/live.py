@@ -105,10 +105,12 @@ class CycleResult:
 
     def line(self) -> str:
         """One log line."""
-        return (f"{self.marked} orders marked, {self.recomputed} computed again, "
-                f"{self.rejudged} re-judged, {len(self.changes)} status changes"
-                f"{', reference stored' if self.reference_stored else ''} "
-                f"in {self.seconds:.2f} s")
+        return (
+            f"{self.marked} orders marked, {self.recomputed} computed again, "
+            f"{self.rejudged} re-judged, {len(self.changes)} status changes"
+            f"{', reference stored' if self.reference_stored else ''} "
+            f"in {self.seconds:.2f} s"
+        )
 
 
 # --- Marking ------------------------------------------------------------------------------
@@ -135,13 +137,14 @@ def _mark(arrivals: Mapping[str, int]) -> None:
         by_time.setdefault(arrived, []).append(order_id)
     for arrived, ids in by_time.items():
         for first in range(0, len(ids), IN_SLICE):
-            part = ids[first:first + IN_SLICE]
+            part = ids[first : first + IN_SLICE]
             # Two statements, each atomic: correct whoever else marks at the same time.
             OrderArrival.objects.bulk_create(
-                [OrderArrival(order_id=o, arrived_ns=arrived) for o in part],
-                ignore_conflicts=True)
+                [OrderArrival(order_id=o, arrived_ns=arrived) for o in part], ignore_conflicts=True
+            )
             OrderArrival.objects.filter(order_id__in=part, arrived_ns__lt=arrived).update(
-                arrived_ns=arrived, pending=True)
+                arrived_ns=arrived, pending=True
+            )
 
 
 def collect_arrivals() -> int:
@@ -164,7 +167,7 @@ def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
     """Of order -> arrival, those not already marked with that arrival or a later one."""
     ids = list(orders)
     for first in range(0, len(ids), IN_SLICE):
-        known = OrderArrival.objects.filter(order_id__in=ids[first:first + IN_SLICE])
+        known = OrderArrival.objects.filter(order_id__in=ids[first : first + IN_SLICE])
         for order_id, arrived in known.values_list("order_id", "arrived_ns"):
             if arrived >= orders[order_id]:
                 del orders[order_id]
@@ -184,8 +187,9 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> dict[str, int]:
     targets: dict[str, int] = {}
     pks = list(arrived)
     for first in range(0, len(pks), IN_SLICE):
-        rows = TraceAttribute.objects.filter(trace_id__in=pks[first:first + IN_SLICE],
-                                             key__in=[ORDER_KEY, LINKED_TRACE_KEY])
+        rows = TraceAttribute.objects.filter(
+            trace_id__in=pks[first : first + IN_SLICE], key__in=[ORDER_KEY, LINKED_TRACE_KEY]
+        )
         for pk, key, value in rows.values_list("trace_id", "key", "value"):
             if key == ORDER_KEY:
                 note(value, arrived[pk])
@@ -194,7 +198,8 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> dict[str, int]:
     linked = list(targets)
     for first in range(0, len(linked), IN_SLICE):
         rows = TraceAttribute.objects.filter(
-            trace__trace_id__in=linked[first:first + IN_SLICE], key=ORDER_KEY)
+            trace__trace_id__in=linked[first : first + IN_SLICE], key=ORDER_KEY
+        )
         for trace_id, value in rows.values_list("trace__trace_id", "value"):
             note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]])
     return orders
@@ -211,8 +216,11 @@ def _set_mark(name: str, value_ns: int) -> None:
 def orders_arrived_since(since_ns: int) -> list[str]:
     """The orders with spans that arrived at or after `since_ns` (wall clock), as marked (see
     collect_arrivals): what `orders --refresh --since` computes again."""
-    return list(OrderArrival.objects.filter(arrived_ns__gte=since_ns)
-                .order_by("order_id").values_list("order_id", flat=True))
+    return list(
+        OrderArrival.objects.filter(arrived_ns__gte=since_ns)
+        .order_by("order_id")
+        .values_list("order_id", flat=True)
+    )
 
 
 def settle(arrivals: Mapping[str, int]) -> None:
@@ -223,8 +231,9 @@ def settle(arrivals: Mapping[str, int]) -> None:
         by_time.setdefault(arrived, []).append(order_id)
     for arrived, ids in by_time.items():
         for first in range(0, len(ids), IN_SLICE):
-            OrderArrival.objects.filter(order_id__in=ids[first:first + IN_SLICE],
-                                        arrived_ns=arrived).update(pending=False)
+            OrderArrival.objects.filter(
+                order_id__in=ids[first : first + IN_SLICE], arrived_ns=arrived
+            ).update(pending=False)
 
 
 # --- Computing again ----------------------------------------------------------------------
@@ -248,18 +257,29 @@ def refresh_changed_orders(
     size = batch or settings.EXPLORER_LIVE_BATCH
     reference: Reference | None = None
     while stop is None or not stop.is_set():
-        pending = dict(OrderArrival.objects.filter(pending=True)
-                       .order_by("arrived_ns", "order_id")
-                       .values_list("order_id", "arrived_ns")[:size])
+        pending = dict(
+            OrderArrival.objects.filter(pending=True)
+            .order_by("arrived_ns", "order_id")
+            .values_list("order_id", "arrived_ns")[:size]
+        )
         if not pending:
             break
         if reference is None:
             reference = _usable_reference(source, config, now)
             result.reference_stored = reference.stored_at is None
-        rows = order_rows(source, config.graph, list(pending), reference.baseline, now,
-                          config.container_of, config.names)
-        before_at = {row.order_id: row.status_at(now)
-                     for row in OrderStatus.objects.filter(order_id__in=list(pending))}
+        rows = order_rows(
+            source,
+            config.graph,
+            list(pending),
+            reference.baseline,
+            now,
+            config.container_of,
+            config.names,
+        )
+        before_at = {
+            row.order_id: row.status_at(now)
+            for row in OrderStatus.objects.filter(order_id__in=list(pending))
+        }
         with transaction.atomic():
             OrderStatus.save_rows(rows, timezone.now())
             settle(pending)
@@ -267,8 +287,9 @@ def refresh_changed_orders(
         for row in rows:
             after = row.status_at(now)
             if before_at.get(row.order_id) != after:
-                result.changes.append(StatusChange(row.order_id, before_at.get(row.order_id),
-                                                   after, now))
+                result.changes.append(
+                    StatusChange(row.order_id, before_at.get(row.order_id), after, now)
+                )
     return result
 
 
@@ -285,17 +306,21 @@ def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Refere
     orders with no spans since the previous reference are reused; the others are judged
     again."""
     previous = BaselineSnapshot.stored_samples(source.name)
-    stored_at = (BaselineSnapshot.objects.filter(source=source.name, kind=BASELINE)
-                 .values_list("computed_at", flat=True).first())
+    stored_at = (
+        BaselineSnapshot.objects.filter(source=source.name, kind=BASELINE)
+        .values_list("computed_at", flat=True)
+        .first()
+    )
     if stored_at is not None and previous:
         since = int(stored_at.timestamp() * 10**9)
         for order_id in OrderArrival.objects.filter(
-                order_id__in=list(previous), arrived_ns__gte=since).values_list(
-                    "order_id", flat=True):
+            order_id__in=list(previous), arrived_ns__gte=since
+        ).values_list("order_id", flat=True):
             previous.pop(order_id, None)
     types = customer_types(source, now_ns)
-    reference = reference_at(source, config.graph, now_ns, types, config.container_of,
-                             known=previous)
+    reference = reference_at(
+        source, config.graph, now_ns, types, config.container_of, known=previous
+    )
     BaselineSnapshot.save_reference(source.name, reference, timezone.now())
     return reference
 
@@ -304,15 +329,20 @@ def refresh_reference_if_due(source: TraceSource, config: Judging, now_ns: int) 
     """Store the reference again when none is stored, it no longer serves now_ns, or it is
     older than EXPLORER_LIVE_REFERENCE_SECONDS (wall clock) and spans arrived since. Returns
     whether it was stored."""
-    row = (BaselineSnapshot.objects.filter(source=source.name, kind=BASELINE)
-           .values_list("as_of_ns", "computed_at").first())
+    row = (
+        BaselineSnapshot.objects.filter(source=source.name, kind=BASELINE)
+        .values_list("as_of_ns", "computed_at")
+        .first()
+    )
     if row is not None:
         as_of, computed_at = row
         serves = Reference(None, {}, as_of).serves(now_ns)  # type: ignore[arg-type]
         age_s = (timezone.now() - computed_at).total_seconds()
         since = int(computed_at.timestamp() * 10**9)
-        if serves and (age_s < settings.EXPLORER_LIVE_REFERENCE_SECONDS
-                       or not OrderArrival.objects.filter(arrived_ns__gte=since).exists()):
+        if serves and (
+            age_s < settings.EXPLORER_LIVE_REFERENCE_SECONDS
+            or not OrderArrival.objects.filter(arrived_ns__gte=since).exists()
+        ):
             return False
     store_reference(source, config, now_ns)
     return True
@@ -327,19 +357,25 @@ def rejudge(now_ns: int) -> list[StatusChange]:
     for status, rows in ((LOST, lost), (STUCK, stuck)):
         found = list(rows.values_list("pk", "order_id", "status"))
         for first in range(0, len(found), IN_SLICE):
-            part = found[first:first + IN_SLICE]
+            part = found[first : first + IN_SLICE]
             OrderStatus.objects.filter(pk__in=[pk for pk, _, _ in part]).update(
-                status=status, as_of_ns=now_ns)
-        changes.extend(StatusChange(order_id, before, status, now_ns)
-                       for _, order_id, before in found)
+                status=status, as_of_ns=now_ns
+            )
+        changes.extend(
+            StatusChange(order_id, before, status, now_ns) for _, order_id, before in found
+        )
     return changes
 
 
 # --- The worker ---------------------------------------------------------------------------
 
 
-def run_cycle(source: TraceSource, config: Judging, now_ns: int | None = None,
-              stop: threading.Event | None = None) -> CycleResult:
+def run_cycle(
+    source: TraceSource,
+    config: Judging,
+    now_ns: int | None = None,
+    stop: threading.Event | None = None,
+) -> CycleResult:
     """One cycle: collect arrivals, store the reference if due, compute the changed orders
     again, re-judge the others at now."""
     started = time.perf_counter()

@@ -27,9 +27,22 @@ from explorer.store.models import code_point_order, storable
 # Rows written per statement and per transaction.
 WRITE_BATCH = 500
 _OPEN = (IN_PROGRESS, STUCK)  # statuses that may change as time goes on
-_FIELDS = ("customer_id", "customer_type", "channel", "status", "state", "state_since_ns",
-           "state_limit_ns", "in_flight_since_ns", "violations", "anomalous",
-           "anomaly_summary", "first_seen_ns", "last_seen_ns", "as_of_ns")
+_FIELDS = (
+    "customer_id",
+    "customer_type",
+    "channel",
+    "status",
+    "state",
+    "state_since_ns",
+    "state_limit_ns",
+    "in_flight_since_ns",
+    "violations",
+    "anomalous",
+    "anomaly_summary",
+    "first_seen_ns",
+    "last_seen_ns",
+    "as_of_ns",
+)
 
 
 class OrderStatusQuerySet(models.QuerySet):
@@ -40,11 +53,14 @@ class OrderStatusQuerySet(models.QuerySet):
         return self.filter(Q(status=LOST) | self._lost_in_flight(now_ns))
 
     def stuck_at(self, now_ns: int) -> OrderStatusQuerySet:
-        return (self.filter(status__in=_OPEN, state_limit_ns__isnull=False,
-                            state_since_ns__isnull=False)
-                .alias(due_ns=F("state_since_ns") + F("state_limit_ns"))
-                .filter(due_ns__lt=now_ns)
-                .exclude(self._lost_in_flight(now_ns)))
+        return (
+            self.filter(
+                status__in=_OPEN, state_limit_ns__isnull=False, state_since_ns__isnull=False
+            )
+            .alias(due_ns=F("state_since_ns") + F("state_limit_ns"))
+            .filter(due_ns__lt=now_ns)
+            .exclude(self._lost_in_flight(now_ns))
+        )
 
     def anomalous(self) -> OrderStatusQuerySet:
         return self.filter(anomalous=True)
@@ -57,28 +73,34 @@ class OrderStatusQuerySet(models.QuerySet):
             return self.stuck_at(now_ns)
         if status == COMPLETE:
             return self.filter(status=COMPLETE)
-        return (self.filter(status__in=_OPEN)
-                .exclude(pk__in=self.stuck_at(now_ns).values("pk"))
-                .exclude(self._lost_in_flight(now_ns)))
+        return (
+            self.filter(status__in=_OPEN)
+            .exclude(pk__in=self.stuck_at(now_ns).values("pk"))
+            .exclude(self._lost_in_flight(now_ns))
+        )
 
     def newest_first(self) -> OrderStatusQuerySet:
-        return self.order_by(F("last_seen_ns").desc(nulls_last=True),
-                             code_point_order("order_id").desc())
+        return self.order_by(
+            F("last_seen_ns").desc(nulls_last=True), code_point_order("order_id").desc()
+        )
 
 
 class OrderStatus(models.Model):
     order_id = models.CharField(max_length=200, unique=True)
     customer_id = models.CharField(max_length=200, blank=True)
     customer_type = models.CharField(max_length=64, blank=True)
-    channel = models.CharField(max_length=64, blank=True,
-                               help_text="shop or partner_api: where the order came in")
-    status = models.CharField(max_length=16, db_index=True,
-                              help_text="at as_of_ns; stuck is decided again at read time")
+    channel = models.CharField(
+        max_length=64, blank=True, help_text="shop or partner_api: where the order came in"
+    )
+    status = models.CharField(
+        max_length=16, db_index=True, help_text="at as_of_ns; stuck is decided again at read time"
+    )
     state = models.CharField(max_length=200, blank=True)
     state_since_ns = models.BigIntegerField(null=True)
     state_limit_ns = models.BigIntegerField(null=True)
     in_flight_since_ns = models.BigIntegerField(
-        null=True, help_text="oldest unconsumed message that was not yet lost at as_of_ns")
+        null=True, help_text="oldest unconsumed message that was not yet lost at as_of_ns"
+    )
     violations = models.JSONField(default=list, blank=True)
     anomalous = models.BooleanField(default=False, db_index=True)
     anomaly_summary = models.CharField(max_length=500, blank=True)
@@ -98,12 +120,14 @@ class OrderStatus(models.Model):
         return f"{self.order_id}: {self.status}"
 
     def status_at(self, now_ns: int) -> str:
-        return status_at(self.status, self.state_since_ns, self.state_limit_ns,
-                         self.in_flight_since_ns, now_ns)
+        return status_at(
+            self.status, self.state_since_ns, self.state_limit_ns, self.in_flight_since_ns, now_ns
+        )
 
     @classmethod
-    def save_rows(cls, rows: Iterable[OrderStatusRow], computed_at: datetime,
-                  replace: bool = False) -> int:
+    def save_rows(
+        cls, rows: Iterable[OrderStatusRow], computed_at: datetime, replace: bool = False
+    ) -> int:
         """Insert or update a row per order (one transaction per WRITE_BATCH rows); with
         `replace`, the rows of orders not among them are deleted. Returns the rows written."""
         batch: list[OrderStatus] = []
@@ -112,13 +136,17 @@ class OrderStatus(models.Model):
 
         def flush() -> None:
             with transaction.atomic():
-                OrderStatus.objects.bulk_create(batch, update_conflicts=True,
-                                        unique_fields=["order_id"],
-                                        update_fields=[*_FIELDS, "computed_at"])
+                OrderStatus.objects.bulk_create(
+                    batch,
+                    update_conflicts=True,
+                    unique_fields=["order_id"],
+                    update_fields=[*_FIELDS, "computed_at"],
+                )
 
         for row in rows:
-            values = {name: cls._storable(name, getattr(row, name))
-                      for name in ("order_id", *_FIELDS)}
+            values = {
+                name: cls._storable(name, getattr(row, name)) for name in ("order_id", *_FIELDS)
+            }
             kept.add(values["order_id"])
             batch.append(cls(computed_at=computed_at, **values))
             if len(batch) >= WRITE_BATCH:
@@ -129,10 +157,13 @@ class OrderStatus(models.Model):
             flush()
             written += len(batch)
         if replace:
-            stale = [pk for pk, order_id in cls.objects.values_list("pk", "order_id")
-                     if order_id not in kept]
+            stale = [
+                pk
+                for pk, order_id in cls.objects.values_list("pk", "order_id")
+                if order_id not in kept
+            ]
             for first in range(0, len(stale), WRITE_BATCH):
-                cls.objects.filter(pk__in=stale[first:first + WRITE_BATCH]).delete()
+                cls.objects.filter(pk__in=stale[first : first + WRITE_BATCH]).delete()
         return written
 
     @classmethod
@@ -161,8 +192,11 @@ class BaselineSnapshot(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["source", "kind", "key"],
-                                               name="baseline_snapshot_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "kind", "key"], name="baseline_snapshot_unique"
+            )
+        ]
         ordering = ["source", "kind", "key"]
 
     def __str__(self) -> str:
@@ -172,15 +206,28 @@ class BaselineSnapshot(models.Model):
     def save_reference(cls, source: str, reference: Reference, computed_at: datetime) -> int:
         """Replace the source's stored reference; returns the rows written."""
         start, end = reference.window
-        common = {"source": source, "window_start_ns": start, "window_end_ns": end,
-                  "as_of_ns": reference.as_of_ns, "computed_at": computed_at}
-        by_key = {"": cls(kind=BASELINE, key="", data=storable(reference.baseline.as_dict()),
-                          **common)}
+        common = {
+            "source": source,
+            "window_start_ns": start,
+            "window_end_ns": end,
+            "as_of_ns": reference.as_of_ns,
+            "computed_at": computed_at,
+        }
+        by_key = {
+            "": cls(kind=BASELINE, key="", data=storable(reference.baseline.as_dict()), **common)
+        }
         for customer_type, samples in sorted(reference.samples.items()):
             # Types alike in their first 64 characters share a row: the first one's samples.
             key = cls.type_key(customer_type)
-            by_key.setdefault(key, cls(kind=TYPICAL, key=key, **common, data=storable(
-                {"samples": [sample.as_dict() for sample in samples]})))
+            by_key.setdefault(
+                key,
+                cls(
+                    kind=TYPICAL,
+                    key=key,
+                    **common,
+                    data=storable({"samples": [sample.as_dict() for sample in samples]}),
+                ),
+            )
         rows = list(by_key.values())
         with transaction.atomic():
             cls.objects.filter(source=source).delete()
@@ -190,15 +237,18 @@ class BaselineSnapshot(models.Model):
     @classmethod
     def type_key(cls, customer_type: str) -> str:
         """The key a customer type's samples are stored under (see OrderStatus._storable)."""
-        return storable(customer_type)[:cls._meta.get_field("key").max_length]  # type: ignore[union-attr]
+        return storable(customer_type)[: cls._meta.get_field("key").max_length]  # type: ignore[union-attr]
 
     @classmethod
     def load_reference(cls, source: str, customer_type: str) -> Reference | None:
         """The stored baseline with the samples of one customer type (none stored: no order
         of the type in the window), or None when nothing usable is stored."""
         try:
-            rows = list(cls.objects.filter(source=source).filter(
-                Q(kind=BASELINE) | Q(kind=TYPICAL, key=cls.type_key(customer_type))))
+            rows = list(
+                cls.objects.filter(source=source).filter(
+                    Q(kind=BASELINE) | Q(kind=TYPICAL, key=cls.type_key(customer_type))
+                )
+            )
         except DatabaseError:
             return None  # e.g. not migrated yet: the report computes its reference
         baseline = next((row for row in rows if row.kind == BASELINE), None)
@@ -210,10 +260,15 @@ class BaselineSnapshot(models.Model):
                 if row.kind == TYPICAL:
                     if row.as_of_ns != baseline.as_of_ns:
                         return None  # not from the same refresh
-                    samples[customer_type] = [OrderSample.from_dict(item)
-                                              for item in row.data["samples"]]
-            return Reference(Baseline.from_dict(baseline.data), samples, baseline.as_of_ns,
-                             stored_at=baseline.computed_at)
+                    samples[customer_type] = [
+                        OrderSample.from_dict(item) for item in row.data["samples"]
+                    ]
+            return Reference(
+                Baseline.from_dict(baseline.data),
+                samples,
+                baseline.as_of_ns,
+                stored_at=baseline.computed_at,
+            )
         except (KeyError, TypeError, ValueError, AttributeError):
             return None  # damaged by hand: computing it again is always right
 
@@ -221,11 +276,9 @@ class BaselineSnapshot(models.Model):
     def stored_samples(cls, source: str) -> dict[str, OrderSample]:
         """Every stored typical-journey sample of the source, by order id."""
         found: dict[str, OrderSample] = {}
-        for data in cls.objects.filter(source=source, kind=TYPICAL).values_list("data",
-                                                                                 flat=True):
+        for data in cls.objects.filter(source=source, kind=TYPICAL).values_list("data", flat=True):
             try:
-                found.update((s.order_id, s) for s in map(OrderSample.from_dict,
-                                                           data["samples"]))
+                found.update((s.order_id, s) for s in map(OrderSample.from_dict, data["samples"]))
             except (KeyError, TypeError, ValueError, AttributeError):
                 continue
         return found

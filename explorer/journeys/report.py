@@ -120,11 +120,18 @@ class ReferenceNote:
 
     def as_dict(self) -> dict:
         start, _ = reference_window(self.as_of_ns)
-        return {"from": iso(start), "to": iso(self.as_of_ns),
-                "stored_at": (self.stored_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
-                              if self.stored_at else None),
-                "outdated": (iso(self.outdated_as_of_ns) if self.outdated_as_of_ns is not None
-                             else None)}
+        return {
+            "from": iso(start),
+            "to": iso(self.as_of_ns),
+            "stored_at": (
+                self.stored_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+                if self.stored_at
+                else None
+            ),
+            "outdated": (
+                iso(self.outdated_as_of_ns) if self.outdated_as_of_ns is not None else None
+            ),
+        }
 
 
 @dataclass(slots=True)
@@ -161,19 +168,37 @@ class JourneyReport:
             "status": conformance.status,
             "state": conformance.state,
             "traces": journey.trace_ids,
-            "states": [{"state": c.state, "at": iso(c.at_ns), "container": c.container}
-                       for c in conformance.changes],
+            "states": [
+                {"state": c.state, "at": iso(c.at_ns), "container": c.container}
+                for c in conformance.changes
+            ],
             "violations": [v.as_dict() for v in conformance.violations],
-            "steps": [{"container": s.container, "operation": s.operation,
-                       "kind": s.kind.name.lower(), "start": iso(s.start_ns),
-                       "duration_ms": round(s.duration_ns / 1e6, 3), "outcome": s.outcome,
-                       "trace_id": s.trace_id, "span_id": s.span_id, "states": s.states}
-                      for s in journey.steps],
+            "steps": [
+                {
+                    "container": s.container,
+                    "operation": s.operation,
+                    "kind": s.kind.name.lower(),
+                    "start": iso(s.start_ns),
+                    "duration_ms": round(s.duration_ns / 1e6, 3),
+                    "outcome": s.outcome,
+                    "trace_id": s.trace_id,
+                    "span_id": s.span_id,
+                    "states": s.states,
+                }
+                for s in journey.steps
+            ],
             "anomalies": [a.as_dict() for a in self.anomalies],
             "stages": stage_report(conformance.dwells),
-            "lost_messages": [{"destination": m.destination, "container": m.container,
-                               "at": iso(m.at_ns), "trace_id": m.trace_id,
-                               "span_id": m.span_id} for m in conformance.unconsumed],
+            "lost_messages": [
+                {
+                    "destination": m.destination,
+                    "container": m.container,
+                    "at": iso(m.at_ns),
+                    "trace_id": m.trace_id,
+                    "span_id": m.span_id,
+                }
+                for m in conformance.unconsumed
+            ],
             "sla_breaches": [b.as_dict() for b in self.sla_breaches],
             "comparison": [d.as_dict() for d in self.differences],
             "reference": self.reference.as_dict() if self.reference else None,
@@ -198,24 +223,42 @@ def _pairs(journey: Journey) -> Iterable[tuple[str, Span]]:
     return ((journey.container(s), s) for s in journey.spans)
 
 
-def judge_journey(journey: Journey, context: Context, conformance: Conformance | None = None,
-            typical_included: bool = False) -> JourneyReport:
+def judge_journey(
+    journey: Journey,
+    context: Context,
+    conformance: Conformance | None = None,
+    typical_included: bool = False,
+) -> JourneyReport:
     """The report of an assembled journey."""
     conformance = conformance or check_states(journey, context.graph, context.now_ns)
     anomalies = own_anomalies(journey, context.baseline.anomalies(_pairs(journey)))
     sla_breaches = breaches(context.sla, _pairs(journey)) if context.sla else []
-    differences = (context.typical.compare(journey, conformance, context.graph,
-                                           typical_included) if context.typical else [])
+    differences = (
+        context.typical.compare(journey, conformance, context.graph, typical_included)
+        if context.typical
+        else []
+    )
     summary = tell(journey, conformance, anomalies, names=context.names)
-    typical_orders = (context.typical.sample_orders(journey.customer_type or "",
-                                                    journey.order_id)
-                      if context.typical else [])
-    return JourneyReport(journey, conformance, anomalies, sla_breaches, differences, summary,
-                         typical_orders=typical_orders)
+    typical_orders = (
+        context.typical.sample_orders(journey.customer_type or "", journey.order_id)
+        if context.typical
+        else []
+    )
+    return JourneyReport(
+        journey,
+        conformance,
+        anomalies,
+        sla_breaches,
+        differences,
+        summary,
+        typical_orders=typical_orders,
+    )
 
 
 def spans_in_window(
-    source: TraceSource, container_of: ContainerOf, window: Window,
+    source: TraceSource,
+    container_of: ContainerOf,
+    window: Window,
     max_traces: int = BASELINE_MAX_TRACES,
 ) -> list[tuple[str, Span]]:
     """(container, span) of the newest traces starting in a window (at most max_traces)."""
@@ -235,7 +278,9 @@ def spans_in_window(
 
 
 def baseline_from_source(
-    source: TraceSource, container_of: ContainerOf, window: Window,
+    source: TraceSource,
+    container_of: ContainerOf,
+    window: Window,
     max_traces: int = BASELINE_MAX_TRACES,
 ) -> Baseline:
     """A baseline over the newest traces of a window (at most max_traces of them)."""
@@ -243,7 +288,9 @@ def baseline_from_source(
 
 
 def atypical_services_now(
-    source: TraceSource, container_of: ContainerOf, now_ns: int | None = None,
+    source: TraceSource,
+    container_of: ContainerOf,
+    now_ns: int | None = None,
     recent_ns: int = RECENT_NS,
 ) -> list[AtypicalService]:
     """Containers whose spans of the last `recent_ns` before now depart from their baseline
@@ -251,8 +298,9 @@ def atypical_services_now(
     now = now_ns if now_ns is not None else latest_time_ns(source)
     if now is None:
         return []
-    baseline = baseline_from_source(source, container_of,
-                                    (now - recent_ns - BASELINE_WINDOW_NS, now - recent_ns))
+    baseline = baseline_from_source(
+        source, container_of, (now - recent_ns - BASELINE_WINDOW_NS, now - recent_ns)
+    )
     recent = spans_in_window(source, container_of, (now - recent_ns, now + 1))
     return baseline.atypical_services(recent)
 
@@ -279,11 +327,10 @@ def reference_at(
     known = known or {}
     samples: dict[str, list[OrderSample]] = {}
     for customer_type in customer_types:
-        wanted = _orders_of_type(source, customer_type, trailing)[:TYPICAL_MAX_ORDERS + 1]
+        wanted = _orders_of_type(source, customer_type, trailing)[: TYPICAL_MAX_ORDERS + 1]
         found = {o: known[o] for o in wanted if o in known}
         for journey in assemble([o for o in wanted if o not in found]):
-            found[journey.order_id] = OrderSample.of(journey,
-                                                     check_states(journey, graph, now_ns))
+            found[journey.order_id] = OrderSample.of(journey, check_states(journey, graph, now_ns))
         samples[customer_type] = [found[o] for o in wanted]
     return Reference(baseline, samples, now_ns)
 
@@ -304,8 +351,7 @@ def report_for_order(
     explorer.journeys.service.judge_order(), which takes these from the configuration."""
     journey = journey_for_order(source, order_id, window, container_of)
     now = Now(now_ns).resolve(source, [journey], window)
-    return report_for_journey(source, journey, graph, sla, container_of, now, names,
-                              load_reference)
+    return report_for_journey(source, journey, graph, sla, container_of, now, names, load_reference)
 
 
 def report_for_journey(
@@ -331,8 +377,9 @@ def report_for_journey(
     if stored is not None and stored.serves(at):
         reference = stored
     else:
-        reference = reference_at(source, graph, at, [customer_type] if customer_type else [],
-                                 container_of)
+        reference = reference_at(
+            source, graph, at, [customer_type] if customer_type else [], container_of
+        )
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})
     result = judge_journey(journey, context)
@@ -345,14 +392,17 @@ def report_for_journey(
 
 def _orders_of_type(source: TraceSource, customer_type: str, window: Window) -> list[str]:
     """The orders of the type with a trace starting in the window, newest trace first."""
-    found = source.find_traces(CUSTOMER_TYPE_KEY, customer_type, *window,
-                               limit=TYPICAL_MAX_ORDERS * 10)
-    return list(dict.fromkeys(s.attributes[ORDER_KEY] for s in found
-                              if s.attributes.get(ORDER_KEY)))
+    found = source.find_traces(
+        CUSTOMER_TYPE_KEY, customer_type, *window, limit=TYPICAL_MAX_ORDERS * 10
+    )
+    return list(
+        dict.fromkeys(s.attributes[ORDER_KEY] for s in found if s.attributes.get(ORDER_KEY))
+    )
 
 
-def order_ids(source: TraceSource, window: Window = (None, None),
-              limit: int = 100_000) -> list[str]:
+def order_ids(
+    source: TraceSource, window: Window = (None, None), limit: int = 100_000
+) -> list[str]:
     """Every order id in the source (or window), where the source can list attribute values."""
     if not isinstance(source, ListsAttributeValues):
         raise SourceError(f"{source.name}: cannot list orders (no attribute_values)")
@@ -367,8 +417,11 @@ BULK_MIN_ORDERS = 50
 def lookups_for(source: TraceSource, orders: int) -> TraceSource:
     """What to assemble this many orders' journeys from: for many orders of a source that can
     read traces in bulk, every trace read once (a TraceSet); else the source itself."""
-    if (orders < BULK_MIN_ORDERS or isinstance(source, TraceSet)
-            or not isinstance(source, ReadsTracesInBulk)):
+    if (
+        orders < BULK_MIN_ORDERS
+        or isinstance(source, TraceSet)
+        or not isinstance(source, ReadsTracesInBulk)
+    ):
         return source
     # A TraceSet answers everything assembling journeys asks of a source.
     return cast(TraceSource, TraceSet.read(source))
@@ -418,5 +471,7 @@ def report_orders(
     conformances = [check_states(j, graph, now) for j in journeys]
     typical = TypicalJourneys.from_journeys(zip(journeys, conformances, strict=True))
     context = Context(graph, sla, baseline, now, typical, names or {})
-    return [judge_journey(j, context, c, typical_included=True)
-            for j, c in zip(journeys, conformances, strict=True)]
+    return [
+        judge_journey(j, context, c, typical_included=True)
+        for j, c in zip(journeys, conformances, strict=True)
+    ]

@@ -35,8 +35,17 @@ from explorer.sources.base import TraceSource
 from explorer.traces.model import Span
 
 EVERYTHING: Window = (None, None)
-__all__ = ["NEWEST_SPAN", "JudgedStates", "JudgingConfig", "Now", "judge_order", "judge_orders",
-           "order_states", "refresh_snapshot", "states_of_orders"]
+__all__ = [
+    "NEWEST_SPAN",
+    "JudgedStates",
+    "JudgingConfig",
+    "Now",
+    "judge_order",
+    "judge_orders",
+    "order_states",
+    "refresh_snapshot",
+    "states_of_orders",
+]
 
 
 class JudgingConfig(Protocol):
@@ -53,7 +62,6 @@ class JudgingConfig(Protocol):
     def names(self) -> Mapping[str, str]: ...
 
     def container_of(self, span: Span) -> str: ...
-
 
 
 @dataclass(slots=True)
@@ -78,9 +86,15 @@ def judge_order(
     serves at that "now" (use_stored_reference=False: always computed from the source)."""
     journey = journey_for_order(source, order_id, window, config.container_of)
     return report_for_journey(
-        source, journey, config.graph, config.sla, config.container_of,
-        now.resolve(source, [journey], window), names=config.names,
-        load_reference=stored_references(source.name) if use_stored_reference else None)
+        source,
+        journey,
+        config.graph,
+        config.sla,
+        config.container_of,
+        now.resolve(source, [journey], window),
+        names=config.names,
+        load_reference=stored_references(source.name) if use_stored_reference else None,
+    )
 
 
 def judge_orders(
@@ -93,20 +107,31 @@ def judge_orders(
 ) -> list[JourneyReport]:
     """Reports of every order of the source (or of `orders`), judged together: one baseline
     over all their spans, the typical journeys of every customer type."""
-    return report_orders(source, config.graph, config.sla, config.container_of, now.at_ns,
-                         window, config.names, orders)
+    return report_orders(
+        source,
+        config.graph,
+        config.sla,
+        config.container_of,
+        now.at_ns,
+        window,
+        config.names,
+        orders,
+    )
 
 
-def order_states(source: TraceSource, order_id: str, config: JudgingConfig,
-                 now: Now = NEWEST_SPAN) -> JudgedStates:
+def order_states(
+    source: TraceSource, order_id: str, config: JudgingConfig, now: Now = NEWEST_SPAN
+) -> JudgedStates:
     """One order's journey and state conformance (no anomalies, SLA or comparison)."""
     journey = journey_for_order(source, order_id, container_of=config.container_of)
-    return JudgedStates(order_id, journey,
-                        check_states(journey, config.graph, now.resolve(source, [journey])))
+    return JudgedStates(
+        order_id, journey, check_states(journey, config.graph, now.resolve(source, [journey]))
+    )
 
 
-def states_of_orders(source: TraceSource, order_ids: Iterable[str], config: JudgingConfig,
-                     now: Now = NEWEST_SPAN) -> Iterator[JudgedStates]:
+def states_of_orders(
+    source: TraceSource, order_ids: Iterable[str], config: JudgingConfig, now: Now = NEWEST_SPAN
+) -> Iterator[JudgedStates]:
     """order_states() of each order, in the order given, all judged at one "now" (of the
     source; 0 for an empty one)."""
     at = now.resolve(source)
@@ -125,5 +150,6 @@ def refresh_snapshot(
 ) -> Snapshot:
     """A status row per order (or per order of `orders`) and the reference at now, for the
     stored snapshot (see explorer.journeys.status)."""
-    return order_snapshot(source, config.graph, config.container_of, now.at_ns, orders,
-                          config.names, previous)
+    return order_snapshot(
+        source, config.graph, config.container_of, now.at_ns, orders, config.names, previous
+    )

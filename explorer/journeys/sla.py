@@ -23,9 +23,14 @@ class SlaBreach:
     limit_ms: float
 
     def as_dict(self) -> dict:
-        return {"container": self.container, "endpoint": self.endpoint,
-                "trace_id": self.trace_id, "span_id": self.span_id,
-                "duration_ms": round(self.duration_ms, 3), "limit_ms": self.limit_ms}
+        return {
+            "container": self.container,
+            "endpoint": self.endpoint,
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "duration_ms": round(self.duration_ms, 3),
+            "limit_ms": self.limit_ms,
+        }
 
 
 @dataclass(slots=True, frozen=True)
@@ -50,8 +55,9 @@ def breaches(sla: Sla, spans: Iterable[tuple[str, Span]]) -> list[SlaBreach]:
         limit = sla.limit_ms(container, span.name)
         duration_ms = span.duration_ns / 1e6
         if limit is not None and duration_ms > limit:
-            result.append(SlaBreach(container, span.name, span.trace_id, span.span_id,
-                                    duration_ms, limit))
+            result.append(
+                SlaBreach(container, span.name, span.trace_id, span.span_id, duration_ms, limit)
+            )
     return result
 
 
@@ -72,6 +78,13 @@ def compliance(sla: Sla, spans: Iterable[tuple[str, Span]]) -> list[Compliance]:
 
 def stage_report(dwells: Iterable[Dwell]) -> list[dict]:
     """The journey's stage durations against the state limits."""
-    return [{"state": d.state, "duration_s": round(d.duration_ns / 1e9, 3),
-             "limit_s": None if d.limit_ns is None else d.limit_ns / 1e9,
-             "over_limit": d.over_limit, "current": d.current} for d in dwells]
+    return [
+        {
+            "state": d.state,
+            "duration_s": round(d.duration_ns / 1e9, 3),
+            "limit_s": None if d.limit_ns is None else d.limit_ns / 1e9,
+            "over_limit": d.over_limit,
+            "current": d.current,
+        }
+        for d in dwells
+    ]

@@ -23,11 +23,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_EVENT = {"name": "order.state_changed", "previous": "order.state.previous",
-                 "new": "order.state.new"}
+DEFAULT_EVENT = {
+    "name": "order.state_changed",
+    "previous": "order.state.previous",
+    "new": "order.state.new",
+}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-_UNIT_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9, "d": 86400 * 10**9,
-            "w": 7 * 86400 * 10**9}
+_UNIT_NS = {
+    "ms": 10**6,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+    "d": 86400 * 10**9,
+    "w": 7 * 86400 * 10**9,
+}
 
 
 class ConfigError(ValueError):
@@ -38,8 +47,10 @@ def parse_duration_ns(text: Any) -> int:
     """'90s', '30m', '4h', '2d', '1w' or '250ms' as nanoseconds; ValueError otherwise."""
     match = _DURATION.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None or int(match.group(1)) == 0:
-        raise ValueError(f"bad duration {text!r}: expected a positive number and a unit "
-                         f"(ms, s, m, h, d, w), like '90s', '30m', '4h' or '2d'")
+        raise ValueError(
+            f"bad duration {text!r}: expected a positive number and a unit "
+            f"(ms, s, m, h, d, w), like '90s', '30m', '4h' or '2d'"
+        )
     return int(match.group(1)) * _UNIT_NS[match.group(2)]
 
 
@@ -137,8 +148,10 @@ class Sla:
             return sla.endpoints[endpoint]
         # Zipkin lower-cases span names when it stores them: "post /x" is "POST /x".
         folded = endpoint.casefold()
-        return next((limit for name, limit in sla.endpoints.items() if name.casefold() == folded),
-                    sla.default_ms)
+        return next(
+            (limit for name, limit in sla.endpoints.items() if name.casefold() == folded),
+            sla.default_ms,
+        )
 
 
 def _read_json(path: Path) -> Any:
@@ -149,12 +162,14 @@ def _read_json(path: Path) -> Any:
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not JSON: {exc.msg} at line {exc.lineno} "
-                          f"column {exc.colno}") from None
+        raise ConfigError(
+            f"{path}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
 
 
-def _check_element(source: str, where: str, element: Any,
-                   element_ids: Collection[str] | None) -> str:
+def _check_element(
+    source: str, where: str, element: Any, element_ids: Collection[str] | None
+) -> str:
     if not isinstance(element, str) or not element:
         raise ConfigError(f"{source}: {where}: {element!r} is not an element id")
     if element_ids is not None and element not in element_ids:
@@ -162,8 +177,9 @@ def _check_element(source: str, where: str, element: Any,
     return element
 
 
-def parse_state_graph(data: Any, source: str = "states.json",
-                      element_ids: Collection[str] | None = None) -> StateGraph:
+def parse_state_graph(
+    data: Any, source: str = "states.json", element_ids: Collection[str] | None = None
+) -> StateGraph:
     """Validate an already-decoded states.json; `element_ids` (if given) are the model's ids."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object with 'states' and 'transitions'")
@@ -194,8 +210,9 @@ def parse_state_graph(data: Any, source: str = "states.json",
         seen.add(name)
         owners = raw.get("owners")
         if not isinstance(owners, list) or not owners:
-            raise ConfigError(f"{source}: {where}: 'owners' must be a non-empty list of "
-                              f"element ids")
+            raise ConfigError(
+                f"{source}: {where}: 'owners' must be a non-empty list of element ids"
+            )
         owners = tuple(_check_element(source, f"{where} owner", o, element_ids) for o in owners)
         initial, final = raw.get("initial", False), raw.get("final", False)
         if not isinstance(initial, bool) or not isinstance(final, bool):
@@ -212,43 +229,54 @@ def parse_state_graph(data: Any, source: str = "states.json",
             raise ConfigError(f"{source}: {where}: 'description' must be a string")
         states.append(State(name, owners, limit_ns, initial, final, description))
     if not any(s.initial for s in states):
-        raise ConfigError(f"{source}: no state is marked \"initial\": true")
+        raise ConfigError(f'{source}: no state is marked "initial": true')
     if not any(s.final for s in states):
-        raise ConfigError(f"{source}: no state is marked \"final\": true")
+        raise ConfigError(f'{source}: no state is marked "final": true')
     raw_transitions = data.get("transitions")
     if not isinstance(raw_transitions, list):
         raise ConfigError(f"{source}: 'transitions' must be a list of [from, to] pairs")
     transitions: list[tuple[str, str]] = []
     for index, pair in enumerate(raw_transitions):
-        if (not isinstance(pair, list) or len(pair) != 2
-                or not all(isinstance(s, str) for s in pair)):
-            raise ConfigError(f"{source}: transitions[{index}] must be a [from, to] pair of "
-                              f"state names")
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(s, str) for s in pair)
+        ):
+            raise ConfigError(
+                f"{source}: transitions[{index}] must be a [from, to] pair of state names"
+            )
         for state in pair:
             if state not in seen:
-                raise ConfigError(f"{source}: transitions[{index}] {pair[0]} -> {pair[1]}: "
-                                  f"unknown state {state}")
+                raise ConfigError(
+                    f"{source}: transitions[{index}] {pair[0]} -> {pair[1]}: unknown state {state}"
+                )
         if (pair[0], pair[1]) not in transitions:
             transitions.append((pair[0], pair[1]))
-    return StateGraph(tuple(states), tuple(transitions), event_names["name"],
-                      event_names["previous"], event_names["new"])
+    return StateGraph(
+        tuple(states),
+        tuple(transitions),
+        event_names["name"],
+        event_names["previous"],
+        event_names["new"],
+    )
 
 
-def load_state_graph(path: str | Path,
-                     element_ids: Collection[str] | None = None) -> StateGraph:
+def load_state_graph(path: str | Path, element_ids: Collection[str] | None = None) -> StateGraph:
     """Read and validate states.json; raises ConfigError naming the file and the problem."""
     return parse_state_graph(_read_json(Path(path)), str(path), element_ids)
 
 
 def _positive_ms(source: str, where: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise ConfigError(f"{source}: {where}: bad duration {value!r}: expected a positive "
-                          f"number of milliseconds")
+        raise ConfigError(
+            f"{source}: {where}: bad duration {value!r}: expected a positive number of milliseconds"
+        )
     return value
 
 
-def parse_sla(data: Any, source: str = "sla.json",
-              element_ids: Collection[str] | None = None) -> Sla:
+def parse_sla(
+    data: Any, source: str = "sla.json", element_ids: Collection[str] | None = None
+) -> Sla:
     """Validate an already-decoded sla.json; `element_ids` (if given) are the model's ids."""
     containers = data.get("containers") if isinstance(data, dict) else None
     if not isinstance(containers, dict):
@@ -261,11 +289,16 @@ def parse_sla(data: Any, source: str = "sla.json",
         default_ms = _positive_ms(source, f"{element}.default_ms", raw.get("default_ms"))
         endpoints = raw.get("endpoints", {})
         if not isinstance(endpoints, dict):
-            raise ConfigError(f"{source}: {element}.endpoints must be an object of "
-                              f"endpoint -> milliseconds")
-        result[element] = ContainerSla(default_ms, {
-            endpoint: _positive_ms(source, f"{element} endpoint {endpoint!r}", limit)
-            for endpoint, limit in endpoints.items()})
+            raise ConfigError(
+                f"{source}: {element}.endpoints must be an object of endpoint -> milliseconds"
+            )
+        result[element] = ContainerSla(
+            default_ms,
+            {
+                endpoint: _positive_ms(source, f"{element} endpoint {endpoint!r}", limit)
+                for endpoint, limit in endpoints.items()
+            },
+        )
     return Sla(result)
 
 

@@ -79,12 +79,18 @@ class OrderStatusRow:
     as_of_ns: int = 0  # the "now" the row was computed against
 
     def status_at(self, now_ns: int) -> str:
-        return status_at(self.status, self.state_since_ns, self.state_limit_ns,
-                         self.in_flight_since_ns, now_ns)
+        return status_at(
+            self.status, self.state_since_ns, self.state_limit_ns, self.in_flight_since_ns, now_ns
+        )
 
 
-def status_at(status: str, state_since_ns: int | None, state_limit_ns: int | None,
-              in_flight_since_ns: int | None, now_ns: int) -> str:
+def status_at(
+    status: str,
+    state_since_ns: int | None,
+    state_limit_ns: int | None,
+    in_flight_since_ns: int | None,
+    now_ns: int,
+) -> str:
     """The status of a row at `now_ns` (not before its as_of): complete and lost stay; an
     in-flight message older than IN_FLIGHT_NS makes the order lost; a current state older
     than its limit makes it stuck."""
@@ -92,18 +98,25 @@ def status_at(status: str, state_since_ns: int | None, state_limit_ns: int | Non
         return status
     if in_flight_since_ns is not None and in_flight_since_ns <= now_ns - IN_FLIGHT_NS:
         return LOST
-    if (state_limit_ns is not None and state_since_ns is not None
-            and now_ns - state_since_ns > state_limit_ns):
+    if (
+        state_limit_ns is not None
+        and state_since_ns is not None
+        and now_ns - state_since_ns > state_limit_ns
+    ):
         return STUCK
     return IN_PROGRESS
 
 
-def status_row(journey: Journey, conformance: Conformance, anomalous_operations: list[str],
-               now_ns: int) -> OrderStatusRow:
+def status_row(
+    journey: Journey, conformance: Conformance, anomalous_operations: list[str], now_ns: int
+) -> OrderStatusRow:
     """The row of one judged journey; `anomalous_operations` names its atypical spans."""
     current = conformance.dwells[-1] if conformance.dwells else None
-    in_flight = [m.at_ns for m in unconsumed_messages(journey, now_ns + IN_FLIGHT_NS)
-                 if m.at_ns > now_ns - IN_FLIGHT_NS]
+    in_flight = [
+        m.at_ns
+        for m in unconsumed_messages(journey, now_ns + IN_FLIGHT_NS)
+        if m.at_ns > now_ns - IN_FLIGHT_NS
+    ]
     summary = ", ".join(anomalous_operations[:SUMMARY_OPERATIONS])
     if len(anomalous_operations) > SUMMARY_OPERATIONS:
         summary += f" and {len(anomalous_operations) - SUMMARY_OPERATIONS} more"
@@ -156,16 +169,24 @@ def order_snapshot(
     lookups = lookups_for(source, len(wanted))
     journeys = assemble_journeys(lookups, wanted, (None, None), container_of)
     conformances = [check_states(journey, graph, now) for journey in journeys]
-    samples = {j.order_id: OrderSample.of(j, c)
-               for j, c in zip(journeys, conformances, strict=True)}
+    samples = {
+        j.order_id: OrderSample.of(j, c) for j, c in zip(journeys, conformances, strict=True)
+    }
     reference = reference_at(
-        lookups, graph, now, customer_types(source, now), container_of,
+        lookups,
+        graph,
+        now,
+        customer_types(source, now),
+        container_of,
         assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
-        known={**(previous or {}), **samples})
-    baseline = (Baseline.from_spans(journey_pairs(journeys)) if orders is None
-                else reference.baseline)
-    rows = [_row(j, c, baseline, now, names or {})
-            for j, c in zip(journeys, conformances, strict=True)]
+        known={**(previous or {}), **samples},
+    )
+    baseline = (
+        Baseline.from_spans(journey_pairs(journeys)) if orders is None else reference.baseline
+    )
+    rows = [
+        _row(j, c, baseline, now, names or {}) for j, c in zip(journeys, conformances, strict=True)
+    ]
     return Snapshot(rows, reference)
 
 
@@ -196,10 +217,17 @@ def customer_types(source: TraceSource, now_ns: int) -> list[str]:
     return list(source.attribute_values(CUSTOMER_TYPE_KEY, *reference_window(now_ns)))
 
 
-def _row(journey: Journey, conformance: Conformance, baseline: Baseline, now_ns: int,
-         names: Mapping[str, str]) -> OrderStatusRow:
+def _row(
+    journey: Journey,
+    conformance: Conformance,
+    baseline: Baseline,
+    now_ns: int,
+    names: Mapping[str, str],
+) -> OrderStatusRow:
     anomalies = own_anomalies(
-        journey, baseline.anomalies((journey.container(s), s) for s in journey.spans))
-    operations = list(dict.fromkeys(f"{names.get(a.container, a.container)}: {a.operation}"
-                                    for a in anomalies))
+        journey, baseline.anomalies((journey.container(s), s) for s in journey.spans)
+    )
+    operations = list(
+        dict.fromkeys(f"{names.get(a.container, a.container)}: {a.operation}" for a in anomalies)
+    )
     return status_row(journey, conformance, operations, now_ns)

@@ -83,41 +83,56 @@ class _Teller:
     def violation(self, v: Violation) -> tuple[str, str]:
         who = self.name(v.container)
         if v.kind == "state_repeated":
-            return (f"{who} set {v.state} again although the order was already in it.",
-                    f"Система {who} повторно установила состояние {v.state}, хотя заказ "
-                    f"уже был в нём.")
+            return (
+                f"{who} set {v.state} again although the order was already in it.",
+                f"Система {who} повторно установила состояние {v.state}, хотя заказ уже был в нём.",
+            )
         if v.kind == "state_skipped":
-            return (f"{who} moved the order from {v.previous} to {v.state}, skipping {v.other}.",
-                    f"Система {who} перевела заказ из {v.previous} в {v.state}, "
-                    f"пропустив {v.other}.")
+            return (
+                f"{who} moved the order from {v.previous} to {v.state}, skipping {v.other}.",
+                f"Система {who} перевела заказ из {v.previous} в {v.state}, пропустив {v.other}.",
+            )
         if v.kind == "transition_backwards":
-            return (f"{who} moved the order back from {v.previous} to {v.state}.",
-                    f"Система {who} вернула заказ из {v.previous} назад в {v.state}.")
+            return (
+                f"{who} moved the order back from {v.previous} to {v.state}.",
+                f"Система {who} вернула заказ из {v.previous} назад в {v.state}.",
+            )
         if v.kind == "wrong_system":
             allowed = ", ".join(self.name(o) for o in (v.other or "").split(", ") if o)
-            return (f"{v.state} was set by {who}, but only {allowed} may set it.",
-                    f"Состояние {v.state} установила система {who}, хотя это может делать "
-                    f"только {allowed}.")
+            return (
+                f"{v.state} was set by {who}, but only {allowed} may set it.",
+                f"Состояние {v.state} установила система {who}, хотя это может делать "
+                f"только {allowed}.",
+            )
         if v.kind == "systems_disagree":
-            return (f"{who} believed the order was in {v.other} when it moved it to {v.state}, "
-                    f"but it was in {v.previous}: the systems disagree about the state.",
-                    f"Система {who} считала, что заказ в состоянии {v.other}, и перевела его в "
-                    f"{v.state}, но он был в {v.previous}: системы расходятся в состоянии.")
-        return (f"{who} moved the order from {v.previous} to {v.state}, which the state graph "
-                f"does not allow.",
-                f"Система {who} перевела заказ из {v.previous} в {v.state}, а граф "
-                f"состояний такого перехода не допускает.")
+            return (
+                f"{who} believed the order was in {v.other} when it moved it to {v.state}, "
+                f"but it was in {v.previous}: the systems disagree about the state.",
+                f"Система {who} считала, что заказ в состоянии {v.other}, и перевела его в "
+                f"{v.state}, но он был в {v.previous}: системы расходятся в состоянии.",
+            )
+        return (
+            f"{who} moved the order from {v.previous} to {v.state}, which the state graph "
+            f"does not allow.",
+            f"Система {who} перевела заказ из {v.previous} в {v.state}, а граф "
+            f"состояний такого перехода не допускает.",
+        )
 
     def anomaly(self, a: Anomaly) -> tuple[str, str]:
         who = self.name(a.container)
         times = a.duration_ns / a.median_ns if a.median_ns > 0 else 0
-        factor_en = f", {times:.0f} times the usual {duration_words(a.median_ns, 'en')}" \
-            if times >= 2 else f", usually {duration_words(a.median_ns, 'en')}"
+        factor_en = (
+            f", {times:.0f} times the usual {duration_words(a.median_ns, 'en')}"
+            if times >= 2
+            else f", usually {duration_words(a.median_ns, 'en')}"
+        )
         factor_ru = f", обычно {duration_words(a.median_ns, 'ru')}"
-        return (f"'{a.operation}' in {who} took {duration_words(a.duration_ns, 'en')}"
-                f"{factor_en}: atypically slow.",
-                f"«{a.operation}» в {who} заняла {duration_words(a.duration_ns, 'ru')}"
-                f"{factor_ru}: нетипично долго.")
+        return (
+            f"'{a.operation}' in {who} took {duration_words(a.duration_ns, 'en')}"
+            f"{factor_en}: atypically slow.",
+            f"«{a.operation}» в {who} заняла {duration_words(a.duration_ns, 'ru')}"
+            f"{factor_ru}: нетипично долго.",
+        )
 
 
 def tell(
@@ -139,40 +154,67 @@ def tell(
     customer_en, customer_ru = CUSTOMER_TYPES.get(
         journey.customer_type or "",
         (f"a customer of type {journey.customer_type}", f"клиента типа {journey.customer_type}")
-        if journey.customer_type else ("an unknown customer", "неизвестного клиента"))
+        if journey.customer_type
+        else ("an unknown customer", "неизвестного клиента"),
+    )
     who_en = f" ({journey.customer_id})" if journey.customer_id else ""
     entry = journey.steps[0].container if journey.steps else None
     channel = channels.get(entry or "") or (
-        (teller.name(entry), teller.name(entry)) if entry else None)
+        (teller.name(entry), teller.name(entry)) if entry else None
+    )
     if channel is None:
-        say((f"Order {journey.order_id}: no trace of it was found.",
-             f"Заказ {journey.order_id}: ни одной трассы о нём не найдено."))
+        say(
+            (
+                f"Order {journey.order_id}: no trace of it was found.",
+                f"Заказ {journey.order_id}: ни одной трассы о нём не найдено.",
+            )
+        )
         return {"en": " ".join(en), "ru": " ".join(ru)}
-    say((f"Order {journey.order_id} from {customer_en}{who_en}, submitted through {channel[0]}.",
-         f"Заказ {journey.order_id} от {customer_ru}{who_en}, оформлен через {channel[1]}."))
+    say(
+        (
+            f"Order {journey.order_id} from {customer_en}{who_en}, submitted through {channel[0]}.",
+            f"Заказ {journey.order_id} от {customer_ru}{who_en}, оформлен через {channel[1]}.",
+        )
+    )
 
     changes = conformance.changes
     if not changes:
-        say(("No state change of the order was recorded.",
-             "Ни одной смены состояния заказа не записано."))
+        say(
+            (
+                "No state change of the order was recorded.",
+                "Ни одной смены состояния заказа не записано.",
+            )
+        )
     for index, change in enumerate(changes):
         who = teller.name(change.container)
         if index == 0:
-            say((f"{who} set it to {change.state}.",
-                 f"Система {who} перевела его в состояние {change.state}."))
+            say(
+                (
+                    f"{who} set it to {change.state}.",
+                    f"Система {who} перевела его в состояние {change.state}.",
+                )
+            )
             continue
         gap = change.at_ns - changes[index - 1].at_ns
-        say((f"{duration_words(gap, 'en').capitalize()} later {who} moved it to {change.state}.",
-             f"Через {duration_words(gap, 'ru')} система {who} перевела его в состояние "
-             f"{change.state}."))
+        say(
+            (
+                f"{duration_words(gap, 'en').capitalize()} later {who} moved it to {change.state}.",
+                f"Через {duration_words(gap, 'ru')} система {who} перевела его в состояние "
+                f"{change.state}.",
+            )
+        )
 
-    for violation in conformance.violations[:_MAX_SENTENCES_PER_KIND * 2]:
+    for violation in conformance.violations[: _MAX_SENTENCES_PER_KIND * 2]:
         say(teller.violation(violation))
     errors = [s for s in journey.steps if s.outcome == "error"]
     for step in errors[:_MAX_SENTENCES_PER_KIND]:
         who = teller.name(step.container)
-        say((f"{who} reported an error in '{step.operation}'.",
-             f"Система {who} сообщила об ошибке в «{step.operation}»."))
+        say(
+            (
+                f"{who} reported an error in '{step.operation}'.",
+                f"Система {who} сообщила об ошибке в «{step.operation}».",
+            )
+        )
     for anomaly in anomalies[:_MAX_SENTENCES_PER_KIND]:
         say(teller.anomaly(anomaly))
 
@@ -186,12 +228,14 @@ def _ending(journey: Journey, conformance: Conformance, teller: _Teller) -> tupl
     last = conformance.dwells[-1]
     if conformance.status == COMPLETE:
         total = last.start_ns - conformance.changes[0].at_ns
-        return (f"The order reached its final state {last.state} "
-                f"{duration_words(total, 'en')} after it began.",
-                f"Заказ дошёл до конечного состояния {last.state} за "
-                f"{duration_words(total, 'ru')}.")
-    waiting_en = f"the order has been waiting in {last.state} for " \
-        f"{duration_words(last.duration_ns, 'en')}"
+        return (
+            f"The order reached its final state {last.state} "
+            f"{duration_words(total, 'en')} after it began.",
+            f"Заказ дошёл до конечного состояния {last.state} за {duration_words(total, 'ru')}.",
+        )
+    waiting_en = (
+        f"the order has been waiting in {last.state} for {duration_words(last.duration_ns, 'en')}"
+    )
     waiting_ru = f"заказ ждёт в состоянии {last.state} уже {duration_words(last.duration_ns, 'ru')}"
     if last.limit_ns is not None:
         if last.over_limit:
@@ -203,10 +247,12 @@ def _ending(journey: Journey, conformance: Conformance, teller: _Teller) -> tupl
     if conformance.status == LOST:
         message = conformance.unconsumed[-1]
         sender = teller.name(message.container)
-        return (f"The message to '{message.destination}' sent by {sender} was never consumed; "
-                f"{waiting_en}.",
-                f"Сообщение в «{message.destination}» от системы {sender} так и не было получено; "
-                f"{waiting_ru}.")
+        return (
+            f"The message to '{message.destination}' sent by {sender} was never consumed; "
+            f"{waiting_en}.",
+            f"Сообщение в «{message.destination}» от системы {sender} так и не было получено; "
+            f"{waiting_ru}.",
+        )
     if conformance.status == STUCK:
         return (f"The order is stuck: {waiting_en}.", f"Заказ застрял: {waiting_ru}.")
     return (f"The order is in progress: {waiting_en}.", f"Заказ в работе: {waiting_ru}.")

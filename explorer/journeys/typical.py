@@ -92,23 +92,35 @@ class OrderSample:
 
     @classmethod
     def of(cls, journey: Journey, conformance: Conformance) -> OrderSample:
-        return cls(journey.order_id, journey.customer_type or "", _finished_dwells(conformance),
-                   frozenset(c.state for c in conformance.changes),
-                   frozenset(_operations(journey)), conformance.status == COMPLETE)
+        return cls(
+            journey.order_id,
+            journey.customer_type or "",
+            _finished_dwells(conformance),
+            frozenset(c.state for c in conformance.changes),
+            frozenset(_operations(journey)),
+            conformance.status == COMPLETE,
+        )
 
     def as_dict(self) -> dict:
-        return {"order_id": self.order_id, "customer_type": self.customer_type,
-                "dwells": self.dwells, "states": sorted(self.states),
-                "operations": [list(key) for key in sorted(self.operations)],
-                "complete": self.complete}
+        return {
+            "order_id": self.order_id,
+            "customer_type": self.customer_type,
+            "dwells": self.dwells,
+            "states": sorted(self.states),
+            "operations": [list(key) for key in sorted(self.operations)],
+            "complete": self.complete,
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> OrderSample:
-        return cls(str(data["order_id"]), str(data["customer_type"]),
-                   {str(state): int(ns) for state, ns in data["dwells"].items()},
-                   frozenset(map(str, data["states"])),
-                   frozenset((str(c), str(o)) for c, o in data["operations"]),
-                   bool(data["complete"]))
+        return cls(
+            str(data["order_id"]),
+            str(data["customer_type"]),
+            {str(state): int(ns) for state, ns in data["dwells"].items()},
+            frozenset(map(str, data["states"])),
+            frozenset((str(c), str(o)) for c, o in data["operations"]),
+            bool(data["complete"]),
+        )
 
 
 class TypicalJourneys:
@@ -132,8 +144,9 @@ class TypicalJourneys:
             profile.complete_orders += 1
             profile.complete_operations.update(sample.operations)
 
-    def compare(self, journey: Journey, conformance: Conformance, graph: StateGraph,
-                included: bool = True) -> list[Difference]:
+    def compare(
+        self, journey: Journey, conformance: Conformance, graph: StateGraph, included: bool = True
+    ) -> list[Difference]:
         """How the journey differs from the other orders of its type; `included` says whether
         it was add()-ed (and so must be taken out of the profile)."""
         profile = self._profiles.get(journey.customer_type or "")
@@ -152,38 +165,68 @@ class TypicalJourneys:
                 continue
             typical = _median_without(values, mine)
             if typical > 0 and dwell.duration_ns > SLOW_FACTOR * typical:
-                result.append(Difference("slow", dwell.state,
-                              f"{dwell.state} took {duration_words(dwell.duration_ns, 'en')}, "
-                              f"{_times(dwell.duration_ns / typical)} times the typical "
-                              f"{duration_words(typical, 'en')} of {journey.customer_type} "
-                              f"orders"))
+                result.append(
+                    Difference(
+                        "slow",
+                        dwell.state,
+                        f"{dwell.state} took {duration_words(dwell.duration_ns, 'en')}, "
+                        f"{_times(dwell.duration_ns / typical)} times the typical "
+                        f"{duration_words(typical, 'en')} of {journey.customer_type} "
+                        f"orders",
+                    )
+                )
         visited = {c.state for c in conformance.changes}
         known = [c.state for c in conformance.changes if graph.knows(c.state)]
         current = known[-1] if known else None
         for state in graph.names:
             share = (profile.states[state] - own * (state in visited)) / others
-            if (state not in visited and share >= USUAL_SHARE and current is not None
-                    and graph.path_between(state, current) is not None):
-                result.append(Difference("missing", state, f"{share:.0%} of other "
-                              f"{journey.customer_type} orders pass through {state}"))
+            if (
+                state not in visited
+                and share >= USUAL_SHARE
+                and current is not None
+                and graph.path_between(state, current) is not None
+            ):
+                result.append(
+                    Difference(
+                        "missing",
+                        state,
+                        f"{share:.0%} of other {journey.customer_type} orders pass through {state}",
+                    )
+                )
         for state in sorted(visited):
             share = (profile.states[state] - own) / others
             if share <= RARE_SHARE:
-                result.append(Difference("extra", state, f"only {share:.0%} of other "
-                              f"{journey.customer_type} orders pass through {state}"))
+                result.append(
+                    Difference(
+                        "extra",
+                        state,
+                        f"only {share:.0%} of other "
+                        f"{journey.customer_type} orders pass through {state}",
+                    )
+                )
         operations = _operations(journey)
         complete_others = profile.complete_orders - own * (conformance.status == COMPLETE)
         if conformance.status == COMPLETE and complete_others >= MIN_ORDERS:
             for key, count in sorted(profile.complete_operations.items()):
                 share = (count - own * (key in operations)) / complete_others
                 if key not in operations and share >= USUAL_SHARE:
-                    result.append(Difference("missing", f"{key[0]}: {key[1]}", f"{share:.0%} "
-                                  f"of other complete {journey.customer_type} orders run it"))
+                    result.append(
+                        Difference(
+                            "missing",
+                            f"{key[0]}: {key[1]}",
+                            f"{share:.0%} of other complete {journey.customer_type} orders run it",
+                        )
+                    )
         for key in sorted(operations):
             share = (profile.operations[key] - own) / others
             if share <= RARE_SHARE:
-                result.append(Difference("extra", f"{key[0]}: {key[1]}", f"only {share:.0%} "
-                              f"of other {journey.customer_type} orders run it"))
+                result.append(
+                    Difference(
+                        "extra",
+                        f"{key[0]}: {key[1]}",
+                        f"only {share:.0%} of other {journey.customer_type} orders run it",
+                    )
+                )
         return result
 
     def sample_orders(self, customer_type: str, leave_out: str = "") -> list[str]:
@@ -195,8 +238,9 @@ class TypicalJourneys:
 
     @classmethod
     def from_journeys(cls, pairs: Iterable[tuple[Journey, Conformance]]) -> TypicalJourneys:
-        return cls.from_samples(OrderSample.of(journey, conformance)
-                                for journey, conformance in pairs)
+        return cls.from_samples(
+            OrderSample.of(journey, conformance) for journey, conformance in pairs
+        )
 
     @classmethod
     def from_samples(cls, samples: Iterable[OrderSample]) -> TypicalJourneys:

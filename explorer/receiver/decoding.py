@@ -46,8 +46,9 @@ def format_of(content_type: str | None) -> str:
     fmt = CONTENT_TYPES.get(media)
     if fmt is None:
         accepted = ", ".join(sorted(CONTENT_TYPES))
-        raise Refused(415, f"unsupported content type {media or '(none)'!r}; send one of "
-                           f"{accepted}")
+        raise Refused(
+            415, f"unsupported content type {media or '(none)'!r}; send one of {accepted}"
+        )
     return fmt
 
 
@@ -119,7 +120,8 @@ class _Checker:
         self.decoded.problems.append(
             f"span {span.span_id} of trace {span.trace_id}: {where} attribute {key[:100]!r} "
             f"holds {size} bytes, more than the limit of {self.limit} "
-            "(EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES); span rejected")
+            "(EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES); span rejected"
+        )
         return False
 
     def _over(self, attributes: dict) -> tuple[str, int] | None:

@@ -47,17 +47,25 @@ def _peer_address(peer: str) -> str:
 def _export(receiver: Receiver):
     def export(body: bytes, context: grpc.ServicerContext) -> bytes:
         metadata = dict(context.invocation_metadata())
-        outcome = receiver.export(Request(
-            read_body=lambda: body, size=len(body), content_type=None, content_encoding=None,
-            authorization=metadata.get("authorization"),
-            peer=_peer_address(context.peer()),
-        ), fmt="otlp-proto")
+        outcome = receiver.export(
+            Request(
+                read_body=lambda: body,
+                size=len(body),
+                content_type=None,
+                content_encoding=None,
+                authorization=metadata.get("authorization"),
+                peer=_peer_address(context.peer()),
+            ),
+            fmt="otlp-proto",
+        )
         if outcome.status != 200:
             if outcome.retry_after_s:
                 retry = error_details_pb2.RetryInfo(
-                    retry_delay=duration_pb2.Duration(seconds=outcome.retry_after_s))
+                    retry_delay=duration_pb2.Duration(seconds=outcome.retry_after_s)
+                )
                 context.set_trailing_metadata(
-                    (("google.rpc.retryinfo-bin", retry.SerializeToString()),))
+                    (("google.rpc.retryinfo-bin", retry.SerializeToString()),)
+                )
             context.abort(_CODES.get(outcome.status, grpc.StatusCode.INTERNAL), outcome.message)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if outcome.rejected or outcome.message:
@@ -68,21 +76,27 @@ def _export(receiver: Receiver):
     return export
 
 
-def grpc_server(receiver: Receiver, host: str, port: int,
-                reuse_port: bool = False) -> tuple[grpc.Server, int]:
+def grpc_server(
+    receiver: Receiver, host: str, port: int, reuse_port: bool = False
+) -> tuple[grpc.Server, int]:
     """A started-later server listening on host:port (port 0: a free one, returned);
     `reuse_port` as for http_server (gRPC would share a port by default: not by accident)."""
     limit = receiver.config.max_bytes
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="receiver-grpc"),
         maximum_concurrent_rpcs=WORKERS + PENDING,
-        options=[("grpc.max_receive_message_length", limit),
-                 ("grpc.max_send_message_length", 1 << 20),
-                 ("grpc.so_reuseport", int(reuse_port))],
+        options=[
+            ("grpc.max_receive_message_length", limit),
+            ("grpc.max_send_message_length", 1 << 20),
+            ("grpc.so_reuseport", int(reuse_port)),
+        ],
     )
-    handler = grpc.method_handlers_generic_handler(SERVICE, {
-        "Export": grpc.unary_unary_rpc_method_handler(_export(receiver)),
-    })
+    handler = grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Export": grpc.unary_unary_rpc_method_handler(_export(receiver)),
+        },
+    )
     server.add_generic_rpc_handlers((handler,))
     address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     config = receiver.config

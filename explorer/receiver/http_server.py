@@ -21,8 +21,19 @@ log = logging.getLogger("explorer.receiver")
 
 PATH = "/v1/traces"
 # gRPC status codes for google.rpc.Status bodies, by HTTP status.
-_RPC_CODES = {400: 3, 401: 16, 403: 7, 404: 5, 405: 12, 411: 3, 413: 8, 415: 3, 429: 8,
-              500: 13, 503: 14}
+_RPC_CODES = {
+    400: 3,
+    401: 16,
+    403: 7,
+    404: 5,
+    405: 12,
+    411: 3,
+    413: 8,
+    415: 3,
+    429: 8,
+    500: 13,
+    503: 14,
+}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -40,11 +51,15 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
 
     def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
-        json_answer = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower() \
-            == "application/json"
+        json_answer = (self.headers.get("Content-Type") or "").split(";")[
+            0
+        ].strip().lower() == "application/json"
         if self.path.split("?")[0] != PATH:
-            self._answer(Outcome(404, f"no such endpoint {self.path[:100]!r}; use {PATH}"),
-                         json_answer, close=True)
+            self._answer(
+                Outcome(404, f"no such endpoint {self.path[:100]!r}; use {PATH}"),
+                json_answer,
+                close=True,
+            )
             return
         length = self.headers.get("Content-Length")
         if length is None or not length.strip().isdigit():
@@ -57,15 +72,17 @@ class _Handler(BaseHTTPRequestHandler):
             read.append(size)
             return self.rfile.read(size)
 
-        outcome = self.receiver.export(Request(
-            read_body=read_body,
-            size=size,
-            content_type=self.headers.get("Content-Type"),
-            content_encoding=self.headers.get("Content-Encoding"),
-            authorization=self.headers.get("Authorization"),
-            peer=self.client_address[0],
-            forwarded_for=self.headers.get("X-Forwarded-For", ""),
-        ))
+        outcome = self.receiver.export(
+            Request(
+                read_body=read_body,
+                size=size,
+                content_type=self.headers.get("Content-Type"),
+                content_encoding=self.headers.get("Content-Encoding"),
+                authorization=self.headers.get("Authorization"),
+                peer=self.client_address[0],
+                forwarded_for=self.headers.get("X-Forwarded-For", ""),
+            )
+        )
         # A body left unread (refused before reading: too large, wrong token, busy) would be
         # taken for the next request: close the connection after the answer instead.
         self._answer(outcome, json_answer, close=not read and size > 0)
@@ -82,8 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
                 message.partial_success.rejected_spans = outcome.rejected
                 message.partial_success.error_message = outcome.message
         else:
-            message = status_pb2.Status(code=_RPC_CODES.get(outcome.status, 2),
-                                        message=outcome.message)
+            message = status_pb2.Status(
+                code=_RPC_CODES.get(outcome.status, 2), message=outcome.message
+            )
         if json_answer:
             body = json_format.MessageToJson(message, indent=None).encode()
             content_type = "application/json"
@@ -118,8 +136,9 @@ class ReceiverHTTPServer(ThreadingHTTPServer):
         log.warning("receiver: connection from %s failed", client_address[0], exc_info=False)
 
 
-def http_server(receiver: Receiver, host: str, port: int,
-                reuse_port: bool = False) -> ReceiverHTTPServer:
+def http_server(
+    receiver: Receiver, host: str, port: int, reuse_port: bool = False
+) -> ReceiverHTTPServer:
     """Listening on host:port (port 0: a free one); `reuse_port`: shared with the other
     processes of `receive --processes`, the kernel spreading connections among them."""
     handler = type("Handler", (_Handler,), {"receiver": receiver})
@@ -129,7 +148,7 @@ def http_server(receiver: Receiver, host: str, port: int,
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(config.tls_cert, config.tls_key)
-        server.socket = context.wrap_socket(server.socket, server_side=True,
-                                            do_handshake_on_connect=False)
+        server.socket = context.wrap_socket(
+            server.socket, server_side=True, do_handshake_on_connect=False
+        )
     return server
-

@@ -41,13 +41,23 @@ def _facts(traces: Iterable[Trace], keys: list[str]) -> dict[str, tuple[TraceFac
     for trace_id, spans in spans_of.items():
         spans.sort(key=start_of)
         links = {link.trace_id for s in spans for link in s.links} - {trace_id}
-        found[trace_id] = (trace_facts(spans, keys), any(s.parent_id is None for s in spans),
-                           links)
+        found[trace_id] = (trace_facts(spans, keys), any(s.parent_id is None for s in spans), links)
     return found
 
 
-_TRACE_FIELDS = ("trace_id", "start_ns", "end_ns", "span_count", "error_count", "root_service",
-                 "root_name", "has_root", "services", "attributes", "arrived_ns")
+_TRACE_FIELDS = (
+    "trace_id",
+    "start_ns",
+    "end_ns",
+    "span_count",
+    "error_count",
+    "root_service",
+    "root_name",
+    "has_root",
+    "services",
+    "attributes",
+    "arrived_ns",
+)
 
 
 def write(traces: list[Trace]) -> None:
@@ -63,7 +73,7 @@ def _write(traces: list[Trace]) -> None:
     ids = list(facts)
     rows: dict[str, list] = {}
     for first in range(0, len(ids), IN_SLICE):
-        part = IndexedTrace.objects.filter(trace_id__in=ids[first:first + IN_SLICE])
+        part = IndexedTrace.objects.filter(trace_id__in=ids[first : first + IN_SLICE])
         for row in part.values_list(*_TRACE_FIELDS):
             rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10]]
     now = time.time_ns()
@@ -72,8 +82,19 @@ def _write(traces: list[Trace]) -> None:
         row = rows.get(trace_id)
         if row is None:
             new.append(trace_id)
-            row = rows[trace_id] = [trace_id, f.start_ns, f.end_ns, 0, 0, "", "", False, set(),
-                                    {}, now]
+            row = rows[trace_id] = [
+                trace_id,
+                f.start_ns,
+                f.end_ns,
+                0,
+                0,
+                "",
+                "",
+                False,
+                set(),
+                {},
+                now,
+            ]
         else:
             changed.append(trace_id)
         row[1] = min(row[1], f.start_ns)
@@ -90,17 +111,23 @@ def _write(traces: list[Trace]) -> None:
                 values.append((trace_id, _cut(key), text))
         row[10] = now
         values.extend((trace_id, LINKED_TRACE_KEY, _cut(t, INDEXED_VALUE_LENGTH)) for t in links)
-    encoded = {trace_id: [*row[:8], json.dumps(storable(sorted(row[8]))),
-                          json.dumps(row[9]), row[10]] for trace_id, row in rows.items()}
+    encoded = {
+        trace_id: [*row[:8], json.dumps(storable(sorted(row[8]))), json.dumps(row[9]), row[10]]
+        for trace_id, row in rows.items()
+    }
     table, columns = _names(IndexedTrace, _TRACE_FIELDS)
     marks = ", ".join(["%s"] * len(columns))
     # Table and column names come from the model; every value is a parameter.
     insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
-    update = (f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
-              f"WHERE {columns[0]} = %s")
+    update = (
+        f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
+        f"WHERE {columns[0]} = %s"
+    )
     value_table, value_columns = _names(IndexedValue, ("trace_id", "key", "value"))
-    add_value = (f"INSERT INTO {value_table} ({', '.join(value_columns)}) "  # noqa: S608
-                 f"VALUES (%s, %s, %s) ON CONFLICT DO NOTHING")
+    add_value = (
+        f"INSERT INTO {value_table} ({', '.join(value_columns)}) "  # noqa: S608
+        f"VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
+    )
     with connection.cursor() as cursor:
         if new:
             cursor.executemany(insert, [encoded[t] for t in new])
@@ -119,16 +146,19 @@ def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
     orders = {value for _, key, value in values if key == ORDER_KEY}
     targets = sorted({value for _, key, value in values if key == LINKED_TRACE_KEY})
     for first in range(0, len(targets), IN_SLICE):
-        rows = IndexedValue.objects.filter(trace_id__in=targets[first:first + IN_SLICE],
-                                           key=ORDER_KEY)
+        rows = IndexedValue.objects.filter(
+            trace_id__in=targets[first : first + IN_SLICE], key=ORDER_KEY
+        )
         orders.update(rows.values_list("value", flat=True))
     return orders
 
 
 def _names(model, fields: tuple[str, ...]) -> tuple[str, list[str]]:
     quote = connection.ops.quote_name
-    return (quote(model._meta.db_table),
-            [quote(model._meta.get_field(name).column) for name in fields])
+    return (
+        quote(model._meta.db_table),
+        [quote(model._meta.get_field(name).column) for name in fields],
+    )
 
 
 class IndexedSource:
@@ -142,20 +172,29 @@ class IndexedSource:
     def __getattr__(self, name: str):
         return getattr(self.source, name)
 
-    def find_traces(self, attribute: str, value: str, start_ns: int | None = None,
-                    end_ns: int | None = None, limit: int = 1000) -> list[TraceSummary]:
+    def find_traces(
+        self,
+        attribute: str,
+        value: str,
+        start_ns: int | None = None,
+        end_ns: int | None = None,
+        limit: int = 1000,
+    ) -> list[TraceSummary]:
         if attribute not in settings.EXPLORER_BUSINESS_ATTRIBUTES:
             return self.source.find_traces(attribute, value, start_ns, end_ns, limit)
         rows = IndexedTrace.objects.filter(
             trace_id__in=IndexedValue.objects.filter(
-                key=attribute, value=value[:INDEXED_VALUE_LENGTH]).values("trace_id"))
+                key=attribute, value=value[:INDEXED_VALUE_LENGTH]
+            ).values("trace_id")
+        )
         rows = _in_window(rows, start_ns, end_ns, "start_ns")
         rows = rows.order_by("-start_ns", code_point_order("trace_id"))[:limit]
         with self._answering():
             return [_summary(row) for row in rows]
 
-    def attribute_values(self, key: str, start_ns: int | None = None,
-                         end_ns: int | None = None, limit: int = 100_000) -> list[str]:
+    def attribute_values(
+        self, key: str, start_ns: int | None = None, end_ns: int | None = None, limit: int = 100_000
+    ) -> list[str]:
         rows = IndexedValue.objects.filter(key=key)
         if start_ns is not None or end_ns is not None:
             traces = _in_window(IndexedTrace.objects.all(), start_ns, end_ns, "start_ns")
@@ -165,8 +204,9 @@ class IndexedSource:
             return list(values.distinct()[:limit])
 
     def linking_traces(self, trace_id: str) -> list[str]:
-        rows = IndexedValue.objects.filter(key=LINKED_TRACE_KEY,
-                                           value=trace_id[:INDEXED_VALUE_LENGTH])
+        rows = IndexedValue.objects.filter(
+            key=LINKED_TRACE_KEY, value=trace_id[:INDEXED_VALUE_LENGTH]
+        )
         with self._answering():
             return sorted(rows.values_list("trace_id", flat=True).distinct())
 
@@ -187,9 +227,17 @@ def _in_window(rows, start_ns: int | None, end_ns: int | None, field: str):
 
 
 def _summary(row: IndexedTrace) -> TraceSummary:
-    return TraceSummary(row.trace_id, row.start_ns, row.end_ns - row.start_ns, row.span_count,
-                        row.root_service, row.root_name, list(row.services), row.error_count,
-                        dict(row.attributes))
+    return TraceSummary(
+        row.trace_id,
+        row.start_ns,
+        row.end_ns - row.start_ns,
+        row.span_count,
+        row.root_service,
+        row.root_name,
+        list(row.services),
+        row.error_count,
+        dict(row.attributes),
+    )
 
 
 def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:

@@ -41,8 +41,9 @@ class IndexedValue(models.Model):
     class Meta:
         db_table = "receiver_value"
         constraints = [
-            models.UniqueConstraint(fields=["trace_id", "key", "value"],
-                                    name="receiver_value_unique")
+            models.UniqueConstraint(
+                fields=["trace_id", "key", "value"], name="receiver_value_unique"
+            )
         ]
         indexes = [models.Index(fields=["key", "value"], name="receiver_value_key_value")]
 

@@ -102,31 +102,55 @@ class Receiver:
                 self._audit_refusal(address, str(exc))
                 raise
             if request.size > self.config.max_bytes:
-                raise Refused(413, f"request body of {request.size} bytes is over the limit "
-                                   f"of {self.config.max_bytes} (EXPLORER_RECEIVER_MAX_BYTES)")
+                raise Refused(
+                    413,
+                    f"request body of {request.size} bytes is over the limit "
+                    f"of {self.config.max_bytes} (EXPLORER_RECEIVER_MAX_BYTES)",
+                )
             fmt = fmt or format_of(request.content_type)
             if not self.decoders.acquire(timeout=ADMISSION_WAIT_S):
-                return Outcome(429, "too many requests at once; retry later",
-                               retry_after_s=self.config.retry_after_s)
+                return Outcome(
+                    429,
+                    "too many requests at once; retry later",
+                    retry_after_s=self.config.retry_after_s,
+                )
             try:
-                data = inflated(request.read_body(), request.content_encoding,
-                                self.config.max_bytes)
-                decoded = decode(data, fmt, self.config.max_attribute_bytes,
-                                 f"request from {sender}")
+                data = inflated(
+                    request.read_body(), request.content_encoding, self.config.max_bytes
+                )
+                decoded = decode(
+                    data, fmt, self.config.max_attribute_bytes, f"request from {sender}"
+                )
             finally:
                 self.decoders.release()
         except Refused as exc:
-            log.warning("receiver: refused a request from %s (sender %s): %s %s",
-                        address, sender, exc.status, exc)
+            log.warning(
+                "receiver: refused a request from %s (sender %s): %s %s",
+                address,
+                sender,
+                exc.status,
+                exc,
+            )
             return Outcome(exc.status, str(exc))
         self._audit_sender(sender, address)
         outcome = self._commit(decoded, sender)
         if outcome.status != 200:
-            log.warning("receiver: %d spans from %s (%s) not stored: %s %s",
-                        decoded.spans, sender, address, outcome.status, outcome.message)
+            log.warning(
+                "receiver: %d spans from %s (%s) not stored: %s %s",
+                decoded.spans,
+                sender,
+                address,
+                outcome.status,
+                outcome.message,
+            )
         elif decoded.rejected:
-            log.warning("receiver: %d spans from %s (%s) rejected: %s",
-                        decoded.rejected, sender, address, decoded.message)
+            log.warning(
+                "receiver: %d spans from %s (%s) rejected: %s",
+                decoded.rejected,
+                sender,
+                address,
+                decoded.message,
+            )
         return outcome
 
     def _commit(self, decoded: Decoded, sender: str) -> Outcome:
@@ -136,11 +160,13 @@ class Receiver:
         job = Job(decoded.traces, decoded.spans, sender)
         retry = self.config.retry_after_s
         if not self.queue.offer(job):
-            return Outcome(429, "the receiver is behind its writer; retry later",
-                           retry_after_s=retry)
+            return Outcome(
+                429, "the receiver is behind its writer; retry later", retry_after_s=retry
+            )
         if not job.done.wait(COMMIT_WAIT_S):
-            return Outcome(503, "the spans were not committed in time; retry later",
-                           retry_after_s=retry)
+            return Outcome(
+                503, "the spans were not committed in time; retry later", retry_after_s=retry
+            )
         if job.error is not None:
             return Outcome(503, f"{job.error}; retry later", retry_after_s=retry)
         return partial
@@ -157,8 +183,10 @@ class Receiver:
     def _audit_refusal(self, address: str, why: str) -> None:
         now = time.monotonic()
         with self.lock:
-            if now - self.refusals_audited.get(address, -AUDIT_REFUSAL_EVERY_S) \
-                    < AUDIT_REFUSAL_EVERY_S:
+            if (
+                now - self.refusals_audited.get(address, -AUDIT_REFUSAL_EVERY_S)
+                < AUDIT_REFUSAL_EVERY_S
+            ):
                 return
             self.refusals_audited[address] = now
         self._audit(AuditAction.LOGIN_FAILED, "", address, f"OTLP sender refused: {why}")
@@ -166,8 +194,8 @@ class Receiver:
     def _audit(self, action: str, sender: str, address: str, detail: str) -> None:
         # Written by the writer thread (one database writer), in its next transaction.
         def entry() -> None:
-            audit.record(None, action, "receiver", sender, detail, username=sender,
-                         address=address)
+            audit.record(None, action, "receiver", sender, detail, username=sender, address=address)
+
         self.writer.notes.append(entry)
         with self.queue.cond:
             self.queue.cond.notify()

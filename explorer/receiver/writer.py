@@ -123,5 +123,9 @@ class Writer(threading.Thread):
         self.committed_spans += spans
         for job in jobs:
             job.done.set()
-        log.debug("receiver: committed %d spans of %d requests in %.0f ms", spans, len(jobs),
-                  (time.monotonic() - started) * 1000)
+        log.debug(
+            "receiver: committed %d spans of %d requests in %.0f ms",
+            spans,
+            len(jobs),
+            (time.monotonic() - started) * 1000,
+        )

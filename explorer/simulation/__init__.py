@@ -51,15 +51,23 @@ from explorer.simulation.telemetry import (
     otlp_http_exporter,
 )
 
-__all__ = ["DEFAULT_FAULT_RATES", "EPOCH_NS", "FAULT_KINDS", "LiveConfig", "SimulationConfig",
-           "SimulationError", "SimulationResult", "parse_fault_rates", "simulate",
-           "simulate_live"]
+__all__ = [
+    "DEFAULT_FAULT_RATES",
+    "EPOCH_NS",
+    "FAULT_KINDS",
+    "LiveConfig",
+    "SimulationConfig",
+    "SimulationError",
+    "SimulationResult",
+    "parse_fault_rates",
+    "simulate",
+    "simulate_live",
+]
 
 EPOCH_NS = 1_740_960_000 * 10**9  # Monday 2025-03-03 00:00:00 UTC
 MAX_ORDERS = 1_000_000
 _LOST_SITES = {"shop": ("submitted", "priced", "approved"), "partner_api": ("priced", "approved")}
-_DUPLICATE_SITES = ("priced", "approved", "status-0", "status-1", "status-2", "status-3",
-                    "closed")
+_DUPLICATE_SITES = ("priced", "approved", "status-0", "status-1", "status-2", "status-3", "closed")
 _DB_TIMEOUT_SITES = ("submit", "start")
 
 
@@ -97,10 +105,14 @@ class SimulationResult:
 
 def _customers(orders: int, rng: random.Random) -> tuple[list[Customer], list[Customer]]:
     """B2B partners (few, many orders each) and shop customers (some come back)."""
-    partners = [Customer(f"C-{n:05d}", "b2b_partner")
-                for n in range(1, max(2, min(60, orders // 40 + 2)) + 1)]
-    shop = [Customer(f"C-{n:05d}", "vip" if rng.random() < VIP_SHARE else "retail")
-            for n in range(len(partners) + 1, len(partners) + max(2, orders * 6 // 10) + 1)]
+    partners = [
+        Customer(f"C-{n:05d}", "b2b_partner")
+        for n in range(1, max(2, min(60, orders // 40 + 2)) + 1)
+    ]
+    shop = [
+        Customer(f"C-{n:05d}", "vip" if rng.random() < VIP_SHARE else "retail")
+        for n in range(len(partners) + 1, len(partners) + max(2, orders * 6 // 10) + 1)
+    ]
     return partners, shop
 
 
@@ -121,31 +133,37 @@ def simulate(config: SimulationConfig) -> SimulationResult:
     return _run(config)
 
 
-def simulate_live(config: SimulationConfig, live: LiveConfig, stop: threading.Event,
-                  warn: Callable[[str], None]) -> SimulationResult:
+def simulate_live(
+    config: SimulationConfig, live: LiveConfig, stop: threading.Event, warn: Callable[[str], None]
+) -> SimulationResult:
     """Keep Alexandrite running until `stop` is set: the orders of `config` as its files have
     them up to the end of day live.from_days, and from then on in accelerated time (live.speed),
     every span exported over OTLP/HTTP as soon as it ends (none the files already hold), with
     new orders arriving as in the files' days. A failed export is passed to `warn` and the run
     goes on (the receiver may be restarting)."""
     if not config.days <= live.from_days <= 3650:
-        raise SimulationError(f"--until-days must be from --days ({config.days}) to 3650, "
-                              f"not {live.from_days}")
+        raise SimulationError(
+            f"--until-days must be from --days ({config.days}) to 3650, not {live.from_days}"
+        )
     if not live.speed > 0:
         raise SimulationError(f"the speed must be above 0, not {live.speed}")
     return _run(config, live, stop, warn)
 
 
-def _run(config: SimulationConfig, live: LiveConfig | None = None,
-         stop: threading.Event | None = None,
-         warn: Callable[[str], None] | None = None) -> SimulationResult:
+def _run(
+    config: SimulationConfig,
+    live: LiveConfig | None = None,
+    stop: threading.Event | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SimulationResult:
     if not 1 <= config.orders <= MAX_ORDERS:
         raise SimulationError(f"--orders must be from 1 to {MAX_ORDERS}, not {config.orders}")
     if not 1 <= config.days <= 3650:
         raise SimulationError(f"--days must be from 1 to 3650, not {config.days}")
     if config.until_days is not None and not config.days <= config.until_days <= 3650:
-        raise SimulationError(f"--until-days must be from --days ({config.days}) to 3650, "
-                              f"not {config.until_days}")
+        raise SimulationError(
+            f"--until-days must be from --days ({config.days}) to 3650, not {config.until_days}"
+        )
     unknown = sorted(set(config.fault_rates) - set(FAULT_KINDS))
     if unknown:
         raise SimulationError(f"unknown fault kinds: {', '.join(unknown)}")
@@ -179,16 +197,16 @@ def _run(config: SimulationConfig, live: LiveConfig | None = None,
         until = None if config.until_days is None else config.until_days * DAY
         # Cut by count after a root ends: a trace stays on one line of the files.
         batches = SyncBatchProcessor(exporters, config.batch_size)
-        processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until,
-                                    on_end)
+        processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until, on_end)
     else:
         file_exporter = None
         until = None
         # Every trace as soon as its root ends: the receiver sees it at once.
         batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
         processor = CutOffProcessor(batches, None, on_end, EPOCH_NS + live.from_days * DAY)
-    lifecycle = Lifecycle(Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS,
-                          on_fault, on_state)
+    lifecycle = Lifecycle(
+        Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS, on_fault, on_state
+    )
 
     def place(index: int, created: int, source: str, fault: str | None) -> None:
         customer = rng.choice(partners if source == "partner_api" else shop)
@@ -199,8 +217,12 @@ def _run(config: SimulationConfig, live: LiveConfig | None = None,
             order.fault_site = rng.choice(_DUPLICATE_SITES)
         elif order.fault == "db_timeout":
             order.fault_site = rng.choice(_DB_TIMEOUT_SITES)
-        truth["orders"][order.id] = {"customer_id": customer.id, "customer_type": customer.type,
-                                     "source": source, "final_state": None}
+        truth["orders"][order.id] = {
+            "customer_id": customer.id,
+            "customer_type": customer.type,
+            "source": source,
+            "final_state": None,
+        }
         lifecycle.start(order, created)
 
     for index, (created, source) in enumerate(_creation_times(config, rng)):
@@ -218,15 +240,19 @@ def _run(config: SimulationConfig, live: LiveConfig | None = None,
         try:
             Path(config.truth).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
-            raise SimulationError(f"{config.truth}: cannot write the truth file: "
-                                  f"{exc.strerror or exc}") from None
-    return SimulationResult(file_exporter.files if file_exporter else [], batches.exported,
-                            truth)
+            raise SimulationError(
+                f"{config.truth}: cannot write the truth file: {exc.strerror or exc}"
+            ) from None
+    return SimulationResult(file_exporter.files if file_exporter else [], batches.exported, truth)
 
 
-def _live_orders(config: SimulationConfig, live: LiveConfig, lifecycle: Lifecycle,
-                 place: Callable[[int, int, str, str | None], None],
-                 stop: threading.Event) -> Callable[[int], bool]:
+def _live_orders(
+    config: SimulationConfig,
+    live: LiveConfig,
+    lifecycle: Lifecycle,
+    place: Callable[[int, int, str, str | None], None],
+    stop: threading.Event,
+) -> Callable[[int], bool]:
     """Schedule new orders from live.from_days on (a random source of their own, so that
     everything before is exactly what the files hold) and return the pacing of the run: a
     step after the start waits until the wall clock, at live.speed, has reached it."""

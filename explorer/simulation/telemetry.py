@@ -55,9 +55,12 @@ class SyncBatchProcessor(SpanProcessor):
     from run to run; this one is as cheap and fully deterministic.
     """
 
-    def __init__(self, exporters: Sequence[tuple[str, SpanExporter]],
-                 batch_size: int = 512,
-                 on_failure: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        exporters: Sequence[tuple[str, SpanExporter]],
+        batch_size: int = 512,
+        on_failure: Callable[[str], None] | None = None,
+    ) -> None:
         self._exporters = list(exporters)
         self._batch_size = batch_size
         self._batch: list[ReadableSpan] = []
@@ -99,9 +102,13 @@ class CutOffProcessor(SpanProcessor):
     not export (the live demo continues from there). `on_end(span, kept)` hears about every
     ended span."""
 
-    def __init__(self, inner: SpanProcessor, until_ns: int | None,
-                 on_end: Callable[[ReadableSpan, bool], None],
-                 after_ns: int | None = None) -> None:
+    def __init__(
+        self,
+        inner: SpanProcessor,
+        until_ns: int | None,
+        on_end: Callable[[ReadableSpan, bool], None],
+        after_ns: int | None = None,
+    ) -> None:
         self._inner = inner
         self._until_ns = until_ns
         self._after_ns = after_ns
@@ -109,8 +116,9 @@ class CutOffProcessor(SpanProcessor):
 
     def on_end(self, span: ReadableSpan) -> None:
         end = span.end_time or 0
-        kept = ((self._until_ns is None or end <= self._until_ns)
-                and (self._after_ns is None or end > self._after_ns))
+        kept = (self._until_ns is None or end <= self._until_ns) and (
+            self._after_ns is None or end > self._after_ns
+        )
         if kept:
             self._inner.on_end(span)
         self._on_end(span, kept)
@@ -158,15 +166,23 @@ def span_to_otlp_json(span: ReadableSpan) -> dict[str, Any]:
     if span.attributes:
         out["attributes"] = _attributes(span.attributes)
     if span.events:
-        out["events"] = [{"timeUnixNano": str(e.timestamp), "name": e.name,
-                          **({"attributes": _attributes(e.attributes)} if e.attributes else {})}
-                         for e in span.events]
+        out["events"] = [
+            {
+                "timeUnixNano": str(e.timestamp),
+                "name": e.name,
+                **({"attributes": _attributes(e.attributes)} if e.attributes else {}),
+            }
+            for e in span.events
+        ]
     if span.links:
-        out["links"] = [{"traceId": format(link.context.trace_id, "032x"),
-                         "spanId": format(link.context.span_id, "016x"),
-                         **({"attributes": _attributes(link.attributes)}
-                            if link.attributes else {})}
-                        for link in span.links]
+        out["links"] = [
+            {
+                "traceId": format(link.context.trace_id, "032x"),
+                "spanId": format(link.context.span_id, "016x"),
+                **({"attributes": _attributes(link.attributes)} if link.attributes else {}),
+            }
+            for link in span.links
+        ]
     status: dict[str, Any] = {}
     if span.status.status_code.value:
         if span.status.description:
@@ -192,8 +208,10 @@ def export_request_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
         for (name, version), items in scopes.items():
             scope = {"name": name, **({"version": version} if version else {})}
             scope_spans.append({"scope": scope, "spans": items})
-        entry: dict[str, Any] = {"resource": {"attributes": _attributes(resource.attributes)},
-                                 "scopeSpans": scope_spans}
+        entry: dict[str, Any] = {
+            "resource": {"attributes": _attributes(resource.attributes)},
+            "scopeSpans": scope_spans,
+        }
         if resource.schema_url:
             entry["schemaUrl"] = resource.schema_url
         resource_spans.append(entry)
@@ -217,8 +235,9 @@ class OtlpJsonLinesExporter(SpanExporter):
             for old in sorted(self.directory.glob(f"{FILE_PREFIX}*{FILE_SUFFIX}")):
                 old.unlink()
         except OSError as exc:
-            raise SimulationError(f"{self.directory}: cannot prepare the output directory: "
-                                  f"{exc.strerror or exc}") from None
+            raise SimulationError(
+                f"{self.directory}: cannot prepare the output directory: {exc.strerror or exc}"
+            ) from None
         self._open: dict[int, IO[bytes]] = {}
         self.files: list[Path] = []
 
@@ -241,7 +260,8 @@ class OtlpJsonLinesExporter(SpanExporter):
         by_day: dict[int, list[ReadableSpan]] = {}
         for span in spans:
             by_day.setdefault(max(0, (span.start_time - self._epoch_ns) // _DAY_NS), []).append(
-                span)
+                span
+            )
         for day, items in by_day.items():
             self._file(day).write(orjson.dumps(export_request_json(items)) + b"\n")
         return SpanExportResult.SUCCESS
@@ -262,10 +282,14 @@ def otlp_http_exporter(endpoint: str, token: str | None = None) -> tuple[str, Sp
 
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise SimulationError(f"--otlp-endpoint {endpoint!r}: expected an http:// or https:// "
-                              f"URL such as http://127.0.0.1:4318")
+        raise SimulationError(
+            f"--otlp-endpoint {endpoint!r}: expected an http:// or https:// "
+            f"URL such as http://127.0.0.1:4318"
+        )
     if parts.path in ("", "/"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    return (f"the OTLP/HTTP export to {endpoint}",
-            OTLPSpanExporter(endpoint=endpoint, headers=headers))
+    return (
+        f"the OTLP/HTTP export to {endpoint}",
+        OTLPSpanExporter(endpoint=endpoint, headers=headers),
+    )

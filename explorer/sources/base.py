@@ -128,8 +128,9 @@ class ReadsStoredLayouts(Protocol):
     def trace_overview(self, trace_id: str) -> TraceOverview | None:
         """The trace's overview and layout when it is stored in several chunks, else None."""
 
-    def trace_rows(self, trace_id: str, rows: Iterable[int],
-                   span_count: int) -> Mapping[int, Span] | None:
+    def trace_rows(
+        self, trace_id: str, rows: Iterable[int], span_count: int
+    ) -> Mapping[int, Span] | None:
         """The spans at these rows of the tree order; None when the trace changed."""
 
     def iter_spans(self, trace_id: str) -> Iterator[list[Span]]:
@@ -142,12 +143,17 @@ class SelfChecking(Protocol):
         """What the source says about itself (version...); raises SourceError."""
 
 
-CAPABILITIES = (ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts,
-                SelfChecking)
+CAPABILITIES = (
+    ListsAttributeValues,
+    ReadsTracesInBulk,
+    FindsLinkingTraces,
+    ReadsStoredLayouts,
+    SelfChecking,
+)
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(
-    name for capability in CAPABILITIES
-    for name in vars(capability) if not name.startswith("_"))
+    name for capability in CAPABILITIES for name in vars(capability) if not name.startswith("_")
+)
 
 
 class FindsBySearch:

@@ -39,7 +39,9 @@ class CachedSource:
         self.cache = SharedCache(
             cache_alias,
             (lambda: settings.EXPLORER_TRACE_CACHE_SECONDS) if timeout is None else timeout,
-            max_weight=MAX_CACHED_BYTES, weigh=len)
+            max_weight=MAX_CACHED_BYTES,
+            weigh=len,
+        )
 
     def get_trace(self, trace_id: str) -> Trace:
         key = trace_key(self.name, trace_id)

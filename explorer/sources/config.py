@@ -118,7 +118,8 @@ def parse_backends(
         if not allow_http and config.url.startswith("http://"):
             raise BackendConfigError(
                 f"EXPLORER_BACKENDS[{index}] ({config.name!r}): 'url' must be https:// in "
-                f"production, got {config.url!r} (EXPLORER_ALLOW_HTTP_BACKENDS=1 allows it)")
+                f"production, got {config.url!r} (EXPLORER_ALLOW_HTTP_BACKENDS=1 allows it)"
+            )
     seen: set[str] = set()
     for config in configs:
         if config.name in seen:
@@ -219,8 +220,9 @@ def _secret(where: str, item: dict, key: str, environ) -> str | None:
     return item.get(key) or None
 
 
-def backends_setting(raw: str | None, default: str | None,
-                     allow_http: bool = True) -> tuple[dict[str, dict], str]:
+def backends_setting(
+    raw: str | None, default: str | None, allow_http: bool = True
+) -> tuple[dict[str, dict], str]:
     """settings.EXPLORER_BACKENDS ({name: options}, as explorer.sources.registry reads it) and
     settings.EXPLORER_DEFAULT_BACKEND, from the environment variables. Everything is checked
     here, secrets included, so a mistake stops the start with a clear message."""

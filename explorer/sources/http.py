@@ -152,8 +152,9 @@ class BackendClient:
         errors and 429/502/503/504 (the receiver must be idempotent), any answer type."""
         return self._request("POST", path, None, "*/*", None, body, headers)
 
-    def _request(self, method, path, params, accept, allowed_types, body=None,
-                 headers=None) -> Response:
+    def _request(
+        self, method, path, params, accept, allowed_types, body=None, headers=None
+    ) -> Response:
         refusal = self.breaker.refusal()
         if refusal:
             raise self._error(path, refusal, method)
@@ -163,8 +164,9 @@ class BackendClient:
         attempts = self.config.retries + 1
         for attempt in range(attempts):
             try:
-                response = self._attempt(url, path, params, accept, allowed_types, method,
-                                         body, headers)
+                response = self._attempt(
+                    url, path, params, accept, allowed_types, method, body, headers
+                )
             except _Retryable as exc:
                 if attempt + 1 < attempts:
                     delay = self._delay(attempt, exc.delay)
@@ -193,8 +195,9 @@ class BackendClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- one attempt ----------------------------------------------------------------------
-    def _attempt(self, url, path, params, accept, allowed_types, method="GET", body=None,
-                 headers=None) -> Response:
+    def _attempt(
+        self, url, path, params, accept, allowed_types, method="GET", body=None, headers=None
+    ) -> Response:
         cfg = self.config
         deadline = self.clock() + cfg.timeout_total
         for _hop in range(MAX_REDIRECTS + 1):
@@ -231,8 +234,9 @@ class BackendClient:
                 return self._read(raw, path, accept, allowed_types, deadline, method)
         raise self._error(path, f"more than {MAX_REDIRECTS} redirects", method)
 
-    def _read(self, raw: requests.Response, path, accept, allowed_types, deadline,
-              method="GET") -> Response:
+    def _read(
+        self, raw: requests.Response, path, accept, allowed_types, deadline, method="GET"
+    ) -> Response:
         """The answer, checked; `allowed_types` None takes any content type."""
         cfg = self.config
         status = raw.status_code
@@ -280,8 +284,11 @@ class BackendClient:
                 body[:4096],
             )
         content_type = raw.headers.get("Content-Type", "").split(";")[0].strip().lower()
-        if (allowed_types is not None and content_type not in allowed_types
-                and not content_type.endswith("+json")):
+        if (
+            allowed_types is not None
+            and content_type not in allowed_types
+            and not content_type.endswith("+json")
+        ):
             raise self._error(
                 path, f"unexpected content type {content_type or '(none)'} (asked for {accept})"
             )

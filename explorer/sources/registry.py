@@ -58,8 +58,9 @@ def get_source(name: str | None = None) -> TraceSource:
     if name not in backends and name in DEPRECATED_NAMES:
         if name not in _warned:
             _warned.add(name)
-            log.warning("the trace source name %r is deprecated: use %r", name,
-                        DEPRECATED_NAMES[name])
+            log.warning(
+                "the trace source name %r is deprecated: use %r", name, DEPRECATED_NAMES[name]
+            )
         name = DEPRECATED_NAMES[name]
     options = backends.get(name)
     if options is None:

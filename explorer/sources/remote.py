@@ -61,8 +61,12 @@ class RemoteSource:
     def parse(self, body: bytes, fmt: str, what: str) -> list[Trace]:
         """Traces from an answer; an answer with errors and no traces is a SourceError."""
         config = self.client.config
-        result = parse_bytes(body, fmt=fmt, source=f"{self.name} {what}",
-                             limits=Limits(config.max_bytes, config.max_ratio))
+        result = parse_bytes(
+            body,
+            fmt=fmt,
+            source=f"{self.name} {what}",
+            limits=Limits(config.max_bytes, config.max_ratio),
+        )
         if result.errors and not result.traces:
             raise SourceError(f"{self.name}: cannot read {what}: {result.errors[0]}")
         return result.traces

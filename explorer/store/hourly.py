@@ -39,8 +39,10 @@ def record(deltas: dict[Key, Traffic]) -> None:
     if not deltas:
         return
     hours = sorted({key[0] for key in deltas})
-    rows = {(r.hour, r.kind, r.source, r.target): r
-            for r in HourlyTraffic.objects.filter(hour__in=hours).select_for_update()}
+    rows = {
+        (r.hour, r.kind, r.source, r.target): r
+        for r in HourlyTraffic.objects.filter(hour__in=hours).select_for_update()
+    }
     changed, new = [], []
     for key, delta in deltas.items():
         row = rows.get(key)
@@ -58,10 +60,16 @@ def record(deltas: dict[Key, Traffic]) -> None:
 
 def _row(key: Key, traffic: Traffic) -> HourlyTraffic:
     hour, kind, source, target = key
-    return HourlyTraffic(hour=hour, kind=kind, source=source, target=target,
-                         calls=traffic.calls, errors=traffic.errors,
-                         duration_ns=traffic.duration_ns,
-                         buckets=_stored_buckets(traffic.buckets))
+    return HourlyTraffic(
+        hour=hour,
+        kind=kind,
+        source=source,
+        target=target,
+        calls=traffic.calls,
+        errors=traffic.errors,
+        duration_ns=traffic.duration_ns,
+        buckets=_stored_buckets(traffic.buckets),
+    )
 
 
 def _stored_buckets(buckets: dict[int, int]) -> dict[str, int]:
@@ -69,8 +77,12 @@ def _stored_buckets(buckets: dict[int, int]) -> dict[str, int]:
 
 
 def _traffic(row: HourlyTraffic) -> Traffic:
-    return Traffic(row.calls, row.errors, row.duration_ns,
-                   {int(index): count for index, count in row.buckets.items()})
+    return Traffic(
+        row.calls,
+        row.errors,
+        row.duration_ns,
+        {int(index): count for index, count in row.buckets.items()},
+    )
 
 
 def window_traffic(start_ns: int, end_ns: int) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
@@ -101,6 +113,7 @@ def recount(mapping: Mapping) -> int:
         count += 1
     with transaction.atomic():
         HourlyTraffic.objects.all().delete()
-        HourlyTraffic.objects.bulk_create([_row(key, t) for key, t in totals.items()],
-                                          batch_size=1000)
+        HourlyTraffic.objects.bulk_create(
+            [_row(key, t) for key, t in totals.items()], batch_size=1000
+        )
     return count

@@ -237,8 +237,11 @@ class _Writer:
         _insert(
             TraceOperation,
             ("trace", "operation"),
-            [(row, operation_ids[p]) for row, p, known in trace_operations
-             if operation_ids[p] not in known],
+            [
+                (row, operation_ids[p])
+                for row, p, known in trace_operations
+                if operation_ids[p] not in known
+            ],
         )
         hourly.record(traffic)
         return [row.pk for row in [*existing.values(), *new_rows]]
@@ -362,9 +365,11 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
     for prepared in traces:
         for key, values in prepared.facts.business.items():
             wanted.setdefault(_cut(key), set()).update(
-                _cut(v, INDEXED_VALUE_LENGTH) for v in values)
+                _cut(v, INDEXED_VALUE_LENGTH) for v in values
+            )
         wanted.setdefault(LINKED_TRACE_KEY, set()).update(
-            _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links)
+            _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links
+        )
     pks = list(state)
     for key, found in wanted.items():
         values = sorted(found)
@@ -421,15 +426,11 @@ def lay_out_stored(trace_id: str) -> bool:
     once, when a page first needs it."""
     with transaction.atomic():
         row = (
-            StoredTrace.objects.select_for_update()
-            .filter(trace_id=trace_id, ordered=False)
-            .first()
+            StoredTrace.objects.select_for_update().filter(trace_id=trace_id, ordered=False).first()
         )
         if row is None:
             return False
-        stored = (
-            TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
-        )
+        stored = TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
         spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
         prepared = prepare_trace(trace_id, spans, row.warnings, _config(traffic=False))
         del spans
@@ -452,8 +453,10 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
     if not rows:
         return
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(model._meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
-                        for name in fields)  # concrete columns only
+    columns = ", ".join(
+        quote(model._meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
+        for name in fields
+    )  # concrete columns only
     marks = ", ".join(["%s"] * len(fields))
     table = quote(model._meta.db_table)
     # Names come from the model, every value is a parameter.
@@ -501,8 +504,9 @@ def ingest(
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:
-        batches: Iterator[Batch] = (batch for f in files
-                                    for batch in read_task(Task(f, fmt), config))
+        batches: Iterator[Batch] = (
+            batch for f in files for batch in read_task(Task(f, fmt), config)
+        )
     else:
         tasks = [task for f in files for task in plan(f, fmt, workers, MIN_RANGE_BYTES)]
         batches = _parallel(tasks, min(workers, len(tasks)), config)

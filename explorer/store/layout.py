@@ -105,8 +105,9 @@ def critical_positions(trace: Trace, tree: SpanTree | None = None) -> set[int]:
     return {positions[s.span_id] for s in critical_path(trace, tree) if s.span_id in positions}
 
 
-def bucket_counts(spans: Iterable[Span], start_ns: int, duration_ns: int,
-                  buckets: int = HISTOGRAM_BUCKETS) -> tuple[list[int], list[int]]:
+def bucket_counts(
+    spans: Iterable[Span], start_ns: int, duration_ns: int, buckets: int = HISTOGRAM_BUCKETS
+) -> tuple[list[int], list[int]]:
     """How many spans (and errors) start in each of `buckets` slices of the trace."""
     counts = [0] * buckets
     errors = [0] * buckets
@@ -145,8 +146,19 @@ class TraceLayout:
         head = [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
         operations = None
         if self.operations is not None:
-            operations = [[s.service, s.operation, s.count, s.total_ns, s.self_ns, s.min_ns,
-                           s.max_ns, s.errors] for s in self.operations]
+            operations = [
+                [
+                    s.service,
+                    s.operation,
+                    s.count,
+                    s.total_ns,
+                    s.self_ns,
+                    s.min_ns,
+                    s.max_ns,
+                    s.errors,
+                ]
+                for s in self.operations
+            ]
         try:
             header = orjson.dumps([*head, operations])
         except orjson.JSONEncodeError:  # a total beyond 64 bits (hostile timestamps)
@@ -173,8 +185,14 @@ class TraceLayout:
                 operations = [OperationStats(*row) for row in rest[0]]
             numbers = array("i")
             numbers.frombytes(raw[cut + 1 :])
-        except (zlib.error, orjson.JSONDecodeError, IndexError, KeyError, TypeError,
-                ValueError) as exc:
+        except (
+            zlib.error,
+            orjson.JSONDecodeError,
+            IndexError,
+            KeyError,
+            TypeError,
+            ValueError,
+        ) as exc:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
@@ -182,8 +200,7 @@ class TraceLayout:
             raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
         if not _LITTLE:
             numbers.byteswap()
-        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors,
-                   operations)
+        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors, operations)
 
 
 @dataclass(slots=True)
@@ -213,13 +230,20 @@ def lay_out(trace: Trace) -> tuple[list[Span], TraceLayout]:
     end = max((s.end_ns for s in spans), default=start)
     counts, errors = bucket_counts(spans, start, end - start)
     ordered = [spans[p] for p in order.order]
-    layout = TraceLayout(order.depth, order.end, critical, counts, errors,
-                    operation_table(trace.trace_id, spans, ordered, tree))
+    layout = TraceLayout(
+        order.depth,
+        order.end,
+        critical,
+        counts,
+        errors,
+        operation_table(trace.trace_id, spans, ordered, tree),
+    )
     return ordered, layout
 
 
-def operation_table(trace_id: str, spans: list[Span], ordered: list[Span],
-                    tree: SpanTree) -> list[OperationStats]:
+def operation_table(
+    trace_id: str, spans: list[Span], ordered: list[Span], tree: SpanTree
+) -> list[OperationStats]:
     """explorer.analysis's statistics per operation of the trace as StoreSource.get_trace
     will answer it: the stored (tree) order sorted by start time. With unique span ids the
     order of the spans changes nothing and the tree of `spans` serves; with equal ids, which

@@ -147,8 +147,11 @@ class HourlyTraffic(models.Model):
     buckets = models.JSONField(default=dict)  # histogram bucket index (as text) -> calls
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["hour", "kind", "source", "target"],
-                                               name="hourly_traffic_key")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hour", "kind", "source", "target"], name="hourly_traffic_key"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source} {self.target} @{self.hour}"

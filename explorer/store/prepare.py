@@ -119,7 +119,10 @@ def id_present(span_id: str, keys: set[int]) -> bool:
 
 
 def prepare_trace(
-    trace_id: str, spans: Iterable[Span], warnings: list[str], config: Settings,
+    trace_id: str,
+    spans: Iterable[Span],
+    warnings: list[str],
+    config: Settings,
     lay_out_chunks: bool = True,
 ) -> EncodedTrace:
     """The trace ready to store; without `lay_out_chunks` a trace of several chunks gets no
@@ -199,9 +202,13 @@ class Batcher:
     def take(self) -> Batch:
         batch = self.batch
         batch.traces = [
-            prepare_trace(trace_id, spans, warnings, self.config,
-                          lay_out_chunks=trace_id not in self.pieces
-                          and trace_id not in self.previous)
+            prepare_trace(
+                trace_id,
+                spans,
+                warnings,
+                self.config,
+                lay_out_chunks=trace_id not in self.pieces and trace_id not in self.previous,
+            )
             for trace_id, (spans, warnings) in self.pending.items()
         ]
         self.previous, self.pieces = set(self.pending), set()
@@ -243,8 +250,10 @@ def _documents(task: Task, config: Settings) -> Iterator[tuple[str, ParseResult]
                 break
             position += len(line)
             if line.strip():
-                yield f"line {number}", parse_bytes(line, fmt=task.fmt, source=task.path,
-                                                    limits=config.limits)
+                yield (
+                    f"line {number}",
+                    parse_bytes(line, fmt=task.fmt, source=task.path, limits=config.limits),
+                )
             number += 1
 
 
@@ -279,8 +288,6 @@ def plan(path: str, fmt: str | None, parts: int, min_part: int) -> list[Task]:
                 line += stream.read(min(READ_BLOCK, end - offset)).count(b"\n")
             start = end
     return tasks
-
-
 
 
 def worker(tasks, results, config: Settings) -> None:

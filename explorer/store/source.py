@@ -78,8 +78,16 @@ class StoreSource(FindsBySearch):
     def trace_overview(self, trace_id: str) -> TraceOverview | None:
         """What the first page of a trace needs besides the spans of its rows (precomputed
         at ingest); None for a trace stored without a layout (read it whole)."""
-        fields = ("span_count", "start_ns", "duration_ns", "services", "error_count",
-                  "warnings", "layout", "ordered")
+        fields = (
+            "span_count",
+            "start_ns",
+            "duration_ns",
+            "services",
+            "error_count",
+            "warnings",
+            "layout",
+            "ordered",
+        )
         with self._answering():
             row = StoredTrace.objects.filter(trace_id=trace_id).values_list(*fields).first()
             if row is not None and not row[-1]:  # spans were appended: lay it out first
@@ -95,18 +103,28 @@ class StoreSource(FindsBySearch):
         except LayoutError as exc:
             raise SourceError(f"{self.name}: trace {trace_id}: {exc}") from exc
         if len(layout) != span_count:
-            raise SourceError(f"{self.name}: trace {trace_id}: the layout has {len(layout)} "
-                              f"rows for {span_count} spans")
-        return TraceOverview(trace_id, span_count, start_ns, duration_ns, list(services),
-                             error_count, list(warnings), layout)
+            raise SourceError(
+                f"{self.name}: trace {trace_id}: the layout has {len(layout)} "
+                f"rows for {span_count} spans"
+            )
+        return TraceOverview(
+            trace_id,
+            span_count,
+            start_ns,
+            duration_ns,
+            list(services),
+            error_count,
+            list(warnings),
+            layout,
+        )
 
-    def trace_rows(self, trace_id: str, rows: Iterable[int],
-                   span_count: int) -> dict[int, Span] | None:
+    def trace_rows(
+        self, trace_id: str, rows: Iterable[int], span_count: int
+    ) -> dict[int, Span] | None:
         """The spans at these rows of the tree order, read from the chunks that hold them
         only; None when the trace no longer has `span_count` spans (spans were merged into
         it since its overview was read)."""
-        chunks = TraceChunk.objects.filter(trace__trace_id=trace_id,
-                                           trace__span_count=span_count)
+        chunks = TraceChunk.objects.filter(trace__trace_id=trace_id, trace__span_count=span_count)
         with self._answering():
             sizes = list(chunks.order_by("seq").values_list("seq", "span_count"))
         firsts, total = [], 0

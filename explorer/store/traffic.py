@@ -98,5 +98,3 @@ def difference(after: dict[Key, Traffic], before: dict[Key, Traffic]) -> dict[Ke
 
 def _hour(span: Span) -> int:
     return span.start_ns - span.start_ns % HOUR_NS
-
-

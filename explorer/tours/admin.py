@@ -19,8 +19,17 @@ def _model_ids():
 class TourStepForm(forms.ModelForm):
     class Meta:
         model = TourStep
-        fields = ["number", "title", "title_ru", "element", "relationship_source",
-                  "relationship_target", "state", "text", "text_ru"]
+        fields = [
+            "number",
+            "title",
+            "title_ru",
+            "element",
+            "relationship_source",
+            "relationship_target",
+            "state",
+            "text",
+            "text_ru",
+        ]
 
     def clean(self):
         data = super().clean()
@@ -59,9 +68,14 @@ class CheckQuestionForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            question = parse_question({"text": data.get("text"), "text_ru": data.get("text_ru"),
-                                       "choices": data.get("choices"),
-                                       "correct": data.get("correct")})
+            question = parse_question(
+                {
+                    "text": data.get("text"),
+                    "text_ru": data.get("text_ru"),
+                    "choices": data.get("choices"),
+                    "correct": data.get("correct"),
+                }
+            )
         except TourFileError as exc:
             raise ValidationError(exc.problems) from None
         elements, _ = _model_ids()
@@ -92,17 +106,24 @@ class TourProgressAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("user", "tour", "started_at", "last_step", "furthest_step", "finished_at")
     list_filter = ("tour", "finished_at")
     search_fields = ("user__username",)
-    readonly_fields = ("user", "tour", "started_at", "updated_at", "last_step",
-                       "furthest_step", "finished_at")
+    readonly_fields = (
+        "user",
+        "tour",
+        "started_at",
+        "updated_at",
+        "last_step",
+        "furthest_step",
+        "finished_at",
+    )
     inlines = [AnswerInline]
 
     def _reader(self, request):
-        return (request.user.has_perm("accounts.manage_users")
-                or request.user.has_perm("accounts.edit_model"))
+        return request.user.has_perm("accounts.manage_users") or request.user.has_perm(
+            "accounts.edit_model"
+        )
 
     def has_module_permission(self, request):
         return self._reader(request)
 
     def has_view_permission(self, request, obj=None):
         return self._reader(request)
-

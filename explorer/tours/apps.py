@@ -15,5 +15,8 @@ class ToursConfig(AppConfig):
         # A changed tour (not someone's progress) invalidates what was cached with it.
         for model in (Tour, TourStep, CheckQuestion):
             for signal in (post_save, post_delete):
-                signal.connect(configuration_changed, sender=model,
-                               dispatch_uid=f"tours-{model.__name__}-{signal is post_save}")
+                signal.connect(
+                    configuration_changed,
+                    sender=model,
+                    dispatch_uid=f"tours-{model.__name__}-{signal is post_save}",
+                )

@@ -35,16 +35,26 @@ from explorer.sources.base import ListsAttributeValues, SourceError, TraceSource
 #   lost_from         the container that sent the message that was never consumed
 #   lost_destination  the queue or topic of that message
 #   clean             "yes": no state violation, no error, no lost message
-SELECTOR_KEYS = ("source", "customer_type", "status", "state", "lost_from", "lost_destination",
-                 "clean")
+SELECTOR_KEYS = (
+    "source",
+    "customer_type",
+    "status",
+    "state",
+    "lost_from",
+    "lost_destination",
+    "clean",
+)
 MAX_CANDIDATES = 2_000
 
 
 def order_facts(journey: Journey, conformance: Conformance) -> dict[str, str]:
     """The values a selector compares, for one order."""
     lost = conformance.unconsumed[-1] if conformance.unconsumed else None
-    clean = not (conformance.violations or conformance.unconsumed
-                 or any(s.outcome == "error" for s in journey.steps))
+    clean = not (
+        conformance.violations
+        or conformance.unconsumed
+        or any(s.outcome == "error" for s in journey.steps)
+    )
     return {
         "source": channel_of(journey),
         "customer_type": journey.customer_type or "",
@@ -73,16 +83,21 @@ def _candidates(source: TraceSource, selector: Mapping[str, str]) -> list[str]:
     return sorted(ids)[:MAX_CANDIDATES]
 
 
-def find_example_order(source: TraceSource, selector: Mapping[str, str], graph: StateGraph,
-                       container_of: ContainerOf = service_container,
-                       now_ns: int | None = None) -> str | None:
+def find_example_order(
+    source: TraceSource,
+    selector: Mapping[str, str],
+    graph: StateGraph,
+    container_of: ContainerOf = service_container,
+    now_ns: int | None = None,
+) -> str | None:
     """The first order (by id) whose journey matches every key of the selector, or None.
 
     Raises ValueError for an unknown key and SourceError when the source cannot answer."""
     unknown = sorted(set(selector) - set(SELECTOR_KEYS))
     if unknown:
-        raise ValueError(f"unknown selector key(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(SELECTOR_KEYS)}")
+        raise ValueError(
+            f"unknown selector key(s) {', '.join(unknown)}; known: {', '.join(SELECTOR_KEYS)}"
+        )
     now = Now(now_ns).in_source(source)
     if now is None:
         return None  # an empty source

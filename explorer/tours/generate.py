@@ -38,8 +38,9 @@ class _Visit:
         self.states: list[tuple[str, int]] = []  # (state, time)
 
 
-def _visits(journey: Journey, conformance: Conformance,
-            elements: Collection[str] | None) -> list[_Visit]:
+def _visits(
+    journey: Journey, conformance: Conformance, elements: Collection[str] | None
+) -> list[_Visit]:
     changes_by_span: dict[tuple[str, str], list] = {}
     for change in conformance.changes:
         changes_by_span.setdefault((change.trace_id, change.span_id), []).append(change)
@@ -64,14 +65,17 @@ def _visits(journey: Journey, conformance: Conformance,
     return visits
 
 
-def _visit_step(visit: _Visit, previous_state_ns: int | None,
-                names: Mapping[str, str]) -> StepSpec:
+def _visit_step(visit: _Visit, previous_state_ns: int | None, names: Mapping[str, str]) -> StepSpec:
     who = container_name(visit.container, names)
     operations = list(dict.fromkeys(s.operation for s in visit.steps))[:MAX_OPERATIONS]
-    took = ", ".join(f"{_code(s.operation)} ({duration_words(s.duration_ns, 'en')})"
-                     for s in visit.steps[:MAX_OPERATIONS])
-    took_ru = ", ".join(f"{_code(s.operation)} ({duration_words(s.duration_ns, 'ru')})"
-                        for s in visit.steps[:MAX_OPERATIONS])
+    took = ", ".join(
+        f"{_code(s.operation)} ({duration_words(s.duration_ns, 'en')})"
+        for s in visit.steps[:MAX_OPERATIONS]
+    )
+    took_ru = ", ".join(
+        f"{_code(s.operation)} ({duration_words(s.duration_ns, 'ru')})"
+        for s in visit.steps[:MAX_OPERATIONS]
+    )
     en = [f"**{plain(who)}** handled {took}."]
     ru = [f"Система **{plain(who)}** выполнила {took_ru}."]
     errors = [s for s in visit.steps if s.outcome == "error"]
@@ -85,14 +89,24 @@ def _visit_step(visit: _Visit, previous_state_ns: int | None,
             ru.append(f"Система {plain(who)} перевела заказ в состояние **{plain(state)}**.")
         else:
             gap = at_ns - previous_state_ns
-            en.append(f"{duration_words(gap, 'en').capitalize()} after the previous state, "
-                      f"{plain(who)} moved the order to **{plain(state)}**.")
-            ru.append(f"Через {duration_words(gap, 'ru')} после предыдущего состояния "
-                      f"система {plain(who)} перевела заказ в **{plain(state)}**.")
+            en.append(
+                f"{duration_words(gap, 'en').capitalize()} after the previous state, "
+                f"{plain(who)} moved the order to **{plain(state)}**."
+            )
+            ru.append(
+                f"Через {duration_words(gap, 'ru')} после предыдущего состояния "
+                f"система {plain(who)} перевела заказ в **{plain(state)}**."
+            )
         previous_state_ns = at_ns
     title = f"{who}: {state}" if state else f"{who}: {operations[0]}"
-    return StepSpec(title=title[:200], title_ru=title[:200], text=" ".join(en),
-                    text_ru=" ".join(ru), element=visit.container, state=state)
+    return StepSpec(
+        title=title[:200],
+        title_ru=title[:200],
+        text=" ".join(en),
+        text_ru=" ".join(ru),
+        element=visit.container,
+        state=state,
+    )
 
 
 def _stop_container(journey: Journey, conformance: Conformance) -> str | None:
@@ -103,18 +117,24 @@ def _stop_container(journey: Journey, conformance: Conformance) -> str | None:
     return journey.steps[-1].container if journey.steps else None
 
 
-def tour_from_journey(journey: Journey, conformance: Conformance, story: Mapping[str, str],
-                      names: Mapping[str, str] | None = None,
-                      elements: Collection[str] | None = None) -> TourSpec:
+def tour_from_journey(
+    journey: Journey,
+    conformance: Conformance,
+    story: Mapping[str, str],
+    names: Mapping[str, str] | None = None,
+    elements: Collection[str] | None = None,
+) -> TourSpec:
     """The tour of one order's journey. `elements`: the model's element ids (steps in
     containers the model lacks are left out); `story`: {"en", "ru"} from journeys.story."""
     names = names or {}
-    tour = TourSpec(slug=follow_slug(journey.order_id),
-                    title=f"Follow order {journey.order_id}",
-                    title_ru=f"По следам заказа {journey.order_id}",
-                    description=plain(story.get("en", "")),
-                    description_ru=plain(story.get("ru", "")),
-                    example_order=journey.order_id)
+    tour = TourSpec(
+        slug=follow_slug(journey.order_id),
+        title=f"Follow order {journey.order_id}",
+        title_ru=f"По следам заказа {journey.order_id}",
+        description=plain(story.get("en", "")),
+        description_ru=plain(story.get("ru", "")),
+        example_order=journey.order_id,
+    )
     previous_ns = None
     for visit in _visits(journey, conformance, elements):
         tour.steps.append(_visit_step(visit, previous_ns, names))
@@ -123,15 +143,20 @@ def tour_from_journey(journey: Journey, conformance: Conformance, story: Mapping
         keep = {id(s) for s in tour.steps if s.state}
         room = MAX_STEPS - 1 - len(keep)
         visits_only = [s for s in tour.steps if not s.state]
-        keep |= {id(s) for s in visits_only[:max(room, 0)]}
+        keep |= {id(s) for s in visits_only[: max(room, 0)]}
         tour.steps = [s for s in tour.steps if id(s) in keep]
     stop = _stop_container(journey, conformance)
     if stop is not None and (elements is None or stop in elements):
         finished = conformance.status == COMPLETE
         who = container_name(stop, names)
-        tour.steps.append(StepSpec(
-            title=f"The end: {conformance.state}" if finished else f"Stopped at {who}",
-            title_ru=f"Конец: {conformance.state}" if finished else f"Остановка: {who}",
-            text=plain(story.get("en", "")), text_ru=plain(story.get("ru", "")), element=stop,
-            state=conformance.state if finished else None))
+        tour.steps.append(
+            StepSpec(
+                title=f"The end: {conformance.state}" if finished else f"Stopped at {who}",
+                title_ru=f"Конец: {conformance.state}" if finished else f"Остановка: {who}",
+                text=plain(story.get("en", "")),
+                text_ru=plain(story.get("ru", "")),
+                element=stop,
+                state=conformance.state if finished else None,
+            )
+        )
     return tour

@@ -19,17 +19,20 @@ _CALLS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 _ENTRIES = (SpanKind.SERVER, SpanKind.CONSUMER)
 
 
-def step_overlay(step: StepSpec, title: str = "", lang: str = "en",
-                 stops: list[Stop] | None = None) -> Overlay:
+def step_overlay(
+    step: StepSpec, title: str = "", lang: str = "en", stops: list[Stop] | None = None
+) -> Overlay:
     """The step's element highlighted, its relationship drawn as a step (its title, no time:
     it is an illustration), the rest dimmed; `stops` marks where the example order is now."""
     steps = []
     if step.relationship:
         source, target = step.relationship
-        steps.append(DiagramStep(number=1, source=source, target=target, label=title[:60],
-                                 timed=False))
-    return Overlay(steps=steps, highlight=step.focus, dimmed=True, lang=lang,
-                   stops=list(stops or []))
+        steps.append(
+            DiagramStep(number=1, source=source, target=target, label=title[:60], timed=False)
+        )
+    return Overlay(
+        steps=steps, highlight=step.focus, dimmed=True, lang=lang, stops=list(stops or [])
+    )
 
 
 def _state_traces(step: StepSpec, conformance: Conformance) -> set[str] | None:
@@ -41,7 +44,8 @@ def _state_traces(step: StepSpec, conformance: Conformance) -> set[str] | None:
 def _touches(journey: Journey, mapping: Mapping, span: Span, element: str) -> bool:
     """The span ran in the element, or called it."""
     return journey.container(span) == element or (
-        span.kind in _CALLS and mapping.peer_element(span) == element)
+        span.kind in _CALLS and mapping.peer_element(span) == element
+    )
 
 
 def _observed(journey: Journey, mapping: Mapping, element: str) -> bool:
@@ -49,8 +53,9 @@ def _observed(journey: Journey, mapping: Mapping, element: str) -> bool:
     return any(_touches(journey, mapping, span, element) for span in journey.spans)
 
 
-def spans_at_step(journey: Journey, conformance: Conformance, step: StepSpec,
-                  mapping: Mapping) -> list[Span]:
+def spans_at_step(
+    journey: Journey, conformance: Conformance, step: StepSpec, mapping: Mapping
+) -> list[Span]:
     """The example order's spans that illustrate the step, in time order.
 
     A relationship step shows the calls or messages from its source to its target (and the
@@ -66,11 +71,19 @@ def spans_at_step(journey: Journey, conformance: Conformance, step: StepSpec,
         for trace in journey.traces:
             if traces is not None and trace.trace_id not in traces:
                 continue
-            found = [i.span for i in interactions(trace, mapping)
-                     if (i.source, i.target) == (source, target)]
+            found = [
+                i.span
+                for i in interactions(trace, mapping)
+                if (i.source, i.target) == (source, target)
+            ]
             ids = {s.span_id for s in found}
-            found += [s for s in trace.spans if s.parent_id in ids and s.kind in _ENTRIES
-                      and mapping.service_element(s.resource) == target]
+            found += [
+                s
+                for s in trace.spans
+                if s.parent_id in ids
+                and s.kind in _ENTRIES
+                and mapping.service_element(s.resource) == target
+            ]
             for span in found:
                 if (span.trace_id, span.span_id) in mine:
                     chosen[(span.trace_id, span.span_id)] = span
@@ -95,18 +108,21 @@ class StateMark:
 def current_state(steps: list[StepSpec], index: int) -> str | None:
     """The state the tour is in at step `index` (0-based): the latest state a step so far
     entered."""
-    return next((s.state for s in reversed(steps[:index + 1]) if s.state), None)
+    return next((s.state for s in reversed(steps[: index + 1]) if s.state), None)
 
 
-def state_marks(graph: StateGraph, conformance: Conformance | None,
-                current: str | None) -> list[StateMark]:
+def state_marks(
+    graph: StateGraph, conformance: Conformance | None, current: str | None
+) -> list[StateMark]:
     """The states in their declared order, marked with how far the example order got by the
     current state (every state it entered up to and including the current one)."""
     path = [c.state for c in conformance.changes] if conformance else []
     if current in path:
-        path = path[:path.index(current) + 1]
+        path = path[: path.index(current) + 1]
     elif current is not None:
         path = []
     reached = set(path) | ({current} if current else set())
-    return [StateMark(s.name, s.description, s.name in reached, s.name == current, s.final)
-            for s in graph.states]
+    return [
+        StateMark(s.name, s.description, s.name in reached, s.name == current, s.final)
+        for s in graph.states
+    ]

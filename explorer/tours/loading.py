@@ -30,12 +30,16 @@ class ImportReport:
 
 
 def validate(tours: list[TourSpec], config: Configuration, source: str) -> list[str]:
-    return [problem for tour in tours for problem in check_references(
-        tour, config.model.elements, config.graph.names, source)]
+    return [
+        problem
+        for tour in tours
+        for problem in check_references(tour, config.model.elements, config.graph.names, source)
+    ]
 
 
-def import_files(paths: list[Path], config: Configuration,
-                 trace_source: TraceSource | None = None) -> ImportReport:
+def import_files(
+    paths: list[Path], config: Configuration, trace_source: TraceSource | None = None
+) -> ImportReport:
     """Load each file's tours; a file with any problem is skipped whole (and said why), the
     others still load. Selectors are resolved now when the trace source can answer, else
     when the tour is first played."""
@@ -60,17 +64,19 @@ def import_files(paths: list[Path], config: Configuration,
     return report
 
 
-def resolve_example(tour: Tour, config: Configuration,
-                    trace_source: TraceSource) -> str | None:
+def resolve_example(tour: Tour, config: Configuration, trace_source: TraceSource) -> str | None:
     """Fill in the tour's example order from its selector; returns a note when it cannot."""
     try:
-        order_id = find_example_order(trace_source, tour.example_selector or {},
-                                      config.graph, config.container_of)
+        order_id = find_example_order(
+            trace_source, tour.example_selector or {}, config.graph, config.container_of
+        )
     except (SourceError, ValueError) as exc:
         return f"tour {tour.slug!r}: the example order could not be chosen: {exc}"
     if order_id is None:
-        return (f"tour {tour.slug!r}: no order in {trace_source.name} matches "
-                f"{tour.example_selector}; it is chosen again when the tour is played")
+        return (
+            f"tour {tour.slug!r}: no order in {trace_source.name} matches "
+            f"{tour.example_selector}; it is chosen again when the tour is played"
+        )
     tour.example_order = order_id
     tour.save(update_fields=["example_order", "updated_at"])
     return None

@@ -11,13 +11,17 @@ class Tour(models.Model):
     description = models.TextField(blank=True, help_text="Markdown")
     description_ru = models.TextField(blank=True, help_text="Markdown")
     position = models.IntegerField(
-        default=100, help_text="Recommended order in 'what to learn next' (lower first).")
+        default=100, help_text="Recommended order in 'what to learn next' (lower first)."
+    )
     example_order = models.CharField(
-        max_length=200, blank=True, help_text="The order whose real spans illustrate the tour.")
+        max_length=200, blank=True, help_text="The order whose real spans illustrate the tour."
+    )
     example_selector = models.JSONField(
-        null=True, blank=True,
-        help_text='Picks the example order from the data when example_order is empty, e.g. '
-                  '{"source": "shop", "status": "complete", "customer_type": "retail"}')
+        null=True,
+        blank=True,
+        help_text="Picks the example order from the data when example_order is empty, e.g. "
+        '{"source": "shop", "status": "complete", "customer_type": "retail"}',
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -37,13 +41,15 @@ class TourStep(models.Model):
     element = models.CharField(max_length=200, blank=True, help_text="C4 element id")
     relationship_source = models.CharField(max_length=200, blank=True)
     relationship_target = models.CharField(max_length=200, blank=True)
-    state = models.CharField(max_length=100, blank=True,
-                             help_text="The order state this step enters, if any")
+    state = models.CharField(
+        max_length=100, blank=True, help_text="The order state this step enters, if any"
+    )
 
     class Meta:
         ordering = ["tour", "number"]
-        constraints = [models.UniqueConstraint(fields=["tour", "number"],
-                                               name="tours_step_tour_number")]
+        constraints = [
+            models.UniqueConstraint(fields=["tour", "number"], name="tours_step_tour_number")
+        ]
 
     def __str__(self) -> str:
         return f"{self.tour.slug} #{self.number}: {self.title}"
@@ -64,8 +70,9 @@ class CheckQuestion(models.Model):
 
 
 class TourProgress(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="tour_progress")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tour_progress"
+    )
     tour = models.ForeignKey(Tour, on_delete=models.CASCADE, related_name="progress")
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -76,8 +83,9 @@ class TourProgress(models.Model):
     class Meta:
         verbose_name_plural = "tour progress"
         ordering = ["-updated_at"]
-        constraints = [models.UniqueConstraint(fields=["user", "tour"],
-                                               name="tours_progress_user_tour")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "tour"], name="tours_progress_user_tour")
+        ]
 
     def __str__(self) -> str:
         return f"{self.user} · {self.tour.slug}"
@@ -93,8 +101,11 @@ class Answer(models.Model):
     answered_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["progress", "question"],
-                                               name="tours_answer_progress_question")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["progress", "question"], name="tours_answer_progress_question"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.progress} · {self.question_id}: {self.choice}"

@@ -33,8 +33,10 @@ def record_visit(user, tour: Tour, number: int, step_count: int) -> TourProgress
 def record_answer(user, question: CheckQuestion, choice: int) -> Answer:
     progress, _ = TourProgress.objects.get_or_create(user=user, tour=question.step.tour)
     answer, _ = Answer.objects.update_or_create(
-        progress=progress, question=question,
-        defaults={"choice": choice, "correct": choice == question.correct})
+        progress=progress,
+        question=question,
+        defaults={"choice": choice, "correct": choice == question.correct},
+    )
     return answer
 
 
@@ -52,8 +54,11 @@ def next_tours(user, limit: int = 5) -> list[Tour]:
         tour.my_progress = mine
         tours.append(tour)
     tours.sort(key=lambda t: (t.my_progress is None, t.position, t.slug))
-    counts = dict(Tour.objects.filter(pk__in=[t.pk for t in tours[:limit]])
-                  .annotate(n=Count("steps")).values_list("pk", "n"))
+    counts = dict(
+        Tour.objects.filter(pk__in=[t.pk for t in tours[:limit]])
+        .annotate(n=Count("steps"))
+        .values_list("pk", "n")
+    )
     for tour in tours[:limit]:
         tour.step_count = counts.get(tour.pk, 0)
     return tours[:limit]

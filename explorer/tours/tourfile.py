@@ -109,8 +109,9 @@ class _Reader:
     def problem(self, where: str, what: str) -> None:
         self.problems.append(f"{self.source}: {where}: {what}")
 
-    def text(self, obj: dict, key: str, where: str, required: bool = False,
-             limit: int = MAX_TEXT) -> str:
+    def text(
+        self, obj: dict, key: str, where: str, required: bool = False, limit: int = MAX_TEXT
+    ) -> str:
         value = obj.get(key)
         if value is None or value == "":
             if required:
@@ -138,12 +139,18 @@ class _Reader:
             return None
         if isinstance(value, str) and value.count(RELATIONSHIP_ARROW) == 1:
             source, target = (part.strip() for part in value.split(RELATIONSHIP_ARROW))
-        elif isinstance(value, list | tuple) and len(value) == 2 and all(
-                isinstance(v, str) for v in value):
+        elif (
+            isinstance(value, list | tuple)
+            and len(value) == 2
+            and all(isinstance(v, str) for v in value)
+        ):
             source, target = value[0].strip(), value[1].strip()
         else:
-            self.problem(where, f"'relationship' must be \"source->target\" or "
-                                f"[source, target], not {json.dumps(value)[:80]}")
+            self.problem(
+                where,
+                f"'relationship' must be \"source->target\" or "
+                f"[source, target], not {json.dumps(value)[:80]}",
+            )
             return None
         if not source or not target:
             self.problem(where, f"'relationship' {value!r} lacks a source or a target")
@@ -167,19 +174,30 @@ class _Reader:
             if not isinstance(raw, dict):
                 self.problem(f"{where} choice {n + 1}", "must be an object with 'text'")
                 continue
-            choices.append(ChoiceSpec(
-                text=self.text(raw, "text", f"{where} choice {n + 1}", True, MAX_TITLE),
-                text_ru=self.text(raw, "text_ru", f"{where} choice {n + 1}", False, MAX_TITLE),
-                element=self.element_id(raw, "element", f"{where} choice {n + 1}")))
+            choices.append(
+                ChoiceSpec(
+                    text=self.text(raw, "text", f"{where} choice {n + 1}", True, MAX_TITLE),
+                    text_ru=self.text(raw, "text_ru", f"{where} choice {n + 1}", False, MAX_TITLE),
+                    element=self.element_id(raw, "element", f"{where} choice {n + 1}"),
+                )
+            )
         correct = value.get("correct")
-        if isinstance(correct, bool) or not isinstance(correct, int) or not (
-                0 <= correct < len(raw_choices)):
-            self.problem(where, f"'correct' must be the index (0 to {len(raw_choices) - 1}) "
-                                f"of the right choice")
+        if (
+            isinstance(correct, bool)
+            or not isinstance(correct, int)
+            or not (0 <= correct < len(raw_choices))
+        ):
+            self.problem(
+                where,
+                f"'correct' must be the index (0 to {len(raw_choices) - 1}) of the right choice",
+            )
             correct = 0
-        return QuestionSpec(text=text, text_ru=self.text(value, "text_ru", where,
-                                                          limit=MAX_TITLE * 5),
-                            choices=choices, correct=correct)
+        return QuestionSpec(
+            text=text,
+            text_ru=self.text(value, "text_ru", where, limit=MAX_TITLE * 5),
+            choices=choices,
+            correct=correct,
+        )
 
     def step(self, raw: Any, where: str) -> StepSpec | None:
         if not isinstance(raw, dict):
@@ -188,10 +206,12 @@ class _Reader:
         step = StepSpec(
             title=self.text(raw, "title", where, required=True, limit=MAX_TITLE),
             title_ru=self.text(raw, "title_ru", where, limit=MAX_TITLE),
-            text=self.text(raw, "text", where), text_ru=self.text(raw, "text_ru", where),
+            text=self.text(raw, "text", where),
+            text_ru=self.text(raw, "text_ru", where),
             element=self.element_id(raw, "element", where),
             relationship=self.relationship(raw.get("relationship"), where),
-            question=self.question(raw.get("question"), where))
+            question=self.question(raw.get("question"), where),
+        )
         state = raw.get("state")
         if state not in (None, ""):
             if isinstance(state, str):
@@ -210,8 +230,11 @@ class _Reader:
             return None
         unknown = sorted(set(value) - set(SELECTOR_KEYS))
         if unknown:
-            self.problem(where, f"'example_selector' has unknown key(s) {', '.join(unknown)}; "
-                                f"known: {', '.join(SELECTOR_KEYS)}")
+            self.problem(
+                where,
+                f"'example_selector' has unknown key(s) {', '.join(unknown)}; "
+                f"known: {', '.join(SELECTOR_KEYS)}",
+            )
         if not all(isinstance(v, str) for v in value.values()):
             self.problem(where, "'example_selector' values must be strings")
         return {k: str(v) for k, v in value.items()}
@@ -222,8 +245,7 @@ class _Reader:
             return None
         slug = raw.get("slug")
         if not isinstance(slug, str) or not SLUG.match(slug):
-            self.problem(where, "'slug' must be lower-case letters, digits and '-' "
-                                "(at most 100)")
+            self.problem(where, "'slug' must be lower-case letters, digits and '-' (at most 100)")
             slug = str(slug)
         elif slug in RESERVED_SLUGS:
             self.problem(where, f"'slug' cannot be {slug!r} (reserved for a page)")
@@ -237,12 +259,15 @@ class _Reader:
             self.problem(where, "'example_order' must be an order id (a string) or null")
             example = None
         tour = TourSpec(
-            slug=slug, title=self.text(raw, "title", where, required=True, limit=MAX_TITLE),
+            slug=slug,
+            title=self.text(raw, "title", where, required=True, limit=MAX_TITLE),
             title_ru=self.text(raw, "title_ru", where, limit=MAX_TITLE),
             description=self.text(raw, "description", where),
             description_ru=self.text(raw, "description_ru", where),
-            position=position, example_order=example.strip() if example else None,
-            example_selector=self.selector(raw.get("example_selector"), where))
+            position=position,
+            example_order=example.strip() if example else None,
+            example_selector=self.selector(raw.get("example_selector"), where),
+        )
         steps = raw.get("steps")
         if not isinstance(steps, list) or not steps:
             self.problem(where, "'steps' must be a non-empty list")
@@ -303,15 +328,21 @@ def read_file(path: str | Path) -> list[TourSpec]:
     return parse_document(data, str(path))
 
 
-def check_references(tour: TourSpec, elements: Collection[str],
-                     states: Collection[str] | None = None, source: str = "") -> list[str]:
+def check_references(
+    tour: TourSpec,
+    elements: Collection[str],
+    states: Collection[str] | None = None,
+    source: str = "",
+) -> list[str]:
     """What in the tour the model (element ids) or the state graph (state names) lacks."""
     problems = []
     prefix = f"{source}: " if source else ""
 
     def lacks(where: str, element: str) -> None:
-        problems.append(f"{prefix}tour {tour.slug!r} {where}: element {element!r} is not in "
-                        f"the model (known: {', '.join(sorted(elements))})")
+        problems.append(
+            f"{prefix}tour {tour.slug!r} {where}: element {element!r} is not in "
+            f"the model (known: {', '.join(sorted(elements))})"
+        )
 
     for n, step in enumerate(tour.steps, start=1):
         where = f"step {n} ({step.title!r})"
@@ -321,8 +352,10 @@ def check_references(tour: TourSpec, elements: Collection[str],
             if end not in elements:
                 lacks(f"{where} relationship {format_relationship(step.relationship)}", end)
         if step.state and states is not None and step.state not in states:
-            problems.append(f"{prefix}tour {tour.slug!r} {where}: state {step.state!r} is not "
-                            f"in the state graph (known: {', '.join(states)})")
+            problems.append(
+                f"{prefix}tour {tour.slug!r} {where}: state {step.state!r} is not "
+                f"in the state graph (known: {', '.join(states)})"
+            )
         for c, choice in enumerate(step.question.choices if step.question else [], start=1):
             if choice.element and choice.element not in elements:
                 lacks(f"{where} question choice {c}", choice.element)
@@ -332,22 +365,40 @@ def check_references(tour: TourSpec, elements: Collection[str],
 def _question_dict(question: QuestionSpec | None) -> dict | None:
     if question is None:
         return None
-    return {"text": question.text, "text_ru": question.text_ru, "correct": question.correct,
-            "choices": [{"text": c.text, "text_ru": c.text_ru, "element": c.element}
-                        for c in question.choices]}
+    return {
+        "text": question.text,
+        "text_ru": question.text_ru,
+        "correct": question.correct,
+        "choices": [
+            {"text": c.text, "text_ru": c.text_ru, "element": c.element} for c in question.choices
+        ],
+    }
 
 
 def tour_dict(tour: TourSpec) -> dict:
     """The file form of a tour (also what `tours export --json` prints)."""
     return {
-        "slug": tour.slug, "title": tour.title, "title_ru": tour.title_ru,
-        "description": tour.description, "description_ru": tour.description_ru,
-        "position": tour.position, "example_order": tour.example_order,
+        "slug": tour.slug,
+        "title": tour.title,
+        "title_ru": tour.title_ru,
+        "description": tour.description,
+        "description_ru": tour.description_ru,
+        "position": tour.position,
+        "example_order": tour.example_order,
         "example_selector": tour.example_selector,
-        "steps": [{"title": s.title, "title_ru": s.title_ru, "element": s.element,
-                   "relationship": format_relationship(s.relationship), "state": s.state,
-                   "text": s.text, "text_ru": s.text_ru, "question": _question_dict(s.question)}
-                  for s in tour.steps],
+        "steps": [
+            {
+                "title": s.title,
+                "title_ru": s.title_ru,
+                "element": s.element,
+                "relationship": format_relationship(s.relationship),
+                "state": s.state,
+                "text": s.text,
+                "text_ru": s.text_ru,
+                "question": _question_dict(s.question),
+            }
+            for s in tour.steps
+        ],
     }
 
 

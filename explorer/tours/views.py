@@ -88,20 +88,26 @@ def _span_rows(request, spans, origin_ns: int) -> list[dict]:
     rows = []
     for span in spans[:MAX_SPANS]:
         attributes = redact_mapping(dict(list(span.attributes.items())[:MAX_ATTRIBUTES]), policy)
-        states = [str(e.attributes.get("order.state.new")) for e in span.events
-                  if e.name == "order.state_changed"]
-        rows.append({
-            "service": redact_text(span.service, policy),
-            "name": redact_text(span.name, policy),
-            "kind": span.kind.name.lower(),
-            "offset_ns": span.start_ns - origin_ns,
-            "start_ns": span.start_ns,
-            "duration_ns": span.duration_ns,
-            "error": span.is_error,
-            "attributes": sorted((str(k), str(v)) for k, v in attributes.items()),
-            "states": [redact_text(s, policy) for s in states],
-            "trace_id": span.trace_id, "span_id": span.span_id,
-        })
+        states = [
+            str(e.attributes.get("order.state.new"))
+            for e in span.events
+            if e.name == "order.state_changed"
+        ]
+        rows.append(
+            {
+                "service": redact_text(span.service, policy),
+                "name": redact_text(span.name, policy),
+                "kind": span.kind.name.lower(),
+                "offset_ns": span.start_ns - origin_ns,
+                "start_ns": span.start_ns,
+                "duration_ns": span.duration_ns,
+                "error": span.is_error,
+                "attributes": sorted((str(k), str(v)) for k, v in attributes.items()),
+                "states": [redact_text(s, policy) for s in states],
+                "trace_id": span.trace_id,
+                "span_id": span.span_id,
+            }
+        )
     return rows
 
 
@@ -112,8 +118,16 @@ def _url_or_none(name: str, *args) -> str | None:
         return None
 
 
-def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None = None,
-            progress: TourProgress | None = None, extra: dict | None = None):
+def _player(
+    request,
+    spec: TourSpec,
+    number: int,
+    step_url,
+    *,
+    tour: Tour | None = None,
+    progress: TourProgress | None = None,
+    extra: dict | None = None,
+):
     config = explorer_config()
     policy = common.policy(request)
     step = spec.steps[number - 1]
@@ -127,8 +141,9 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
     stops = []
     if journey is not None and number == len(spec.steps) and conformance.status != COMPLETE:
         # the last step of a tour shows where its example order is now
-        stops = journey_stops(journey, conformance, config.model, config.mapping, config.graph,
-                              lang, local_time)
+        stops = journey_stops(
+            journey, conformance, config.model, config.mapping, config.graph, lang, local_time
+        )
     svg = render_svg(config.model, step_overlay(step, redact_text(title, policy), lang, stops))
     spans = spans_at_step(journey, conformance, step, config.mapping) if journey else []
     question = answer = None
@@ -137,37 +152,55 @@ def _player(request, spec: TourSpec, number: int, step_url, *, tour: Tour | None
         if question is not None and progress is not None:
             answer = Answer.objects.filter(progress=progress, question=question).first()
     context = {
-        "spec": spec, "tour": tour, "number": number, "total": len(spec.steps),
+        "spec": spec,
+        "tour": tour,
+        "number": number,
+        "total": len(spec.steps),
         "tour_title": _pick(spec.title, spec.title_ru),
         "title": redact_text(title, policy),
         "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
-        "step": step, "focus": step.focus,
+        "step": step,
+        "focus": step.focus,
         "focus_name": config.names.get(step.focus, step.focus),
-        "relationship": ("→".join(config.names.get(e, e) for e in step.relationship)
-                         if step.relationship else ""),
+        "relationship": (
+            "→".join(config.names.get(e, e) for e in step.relationship) if step.relationship else ""
+        ),
         "svg": svg,
-        "example_order": spec.example_order, "example_problem": problem,
-        "order_url": (_url_or_none("web:order", spec.example_order)
-                      if spec.example_order and request.user.has_perm("accounts.view_journeys")
-                      else None),
+        "example_order": spec.example_order,
+        "example_problem": problem,
+        "order_url": (
+            _url_or_none("web:order", spec.example_order)
+            if spec.example_order and request.user.has_perm("accounts.view_journeys")
+            else None
+        ),
         "spans": _span_rows(request, spans, journey.spans[0].start_ns) if journey else [],
         "more_spans": max(len(spans) - MAX_SPANS, 0),
-        "states": state_marks(config.graph, conformance,
-                              current_state(spec.steps, number - 1)),
+        "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
         "order_status": conformance.status if conformance else None,
         "previous_url": step_url(number - 1) if number > 1 else None,
         "next_url": step_url(number + 1) if number < len(spec.steps) else None,
         "progress": progress,
         "question": question,
-        "choices": [{"index": i, "text": _pick(c.get("text", ""), c.get("text_ru", "")),
-                     "element": c.get("element") or ""}
-                    for i, c in enumerate(question.choices)] if question else [],
+        "choices": [
+            {
+                "index": i,
+                "text": _pick(c.get("text", ""), c.get("text_ru", "")),
+                "element": c.get("element") or "",
+            }
+            for i, c in enumerate(question.choices)
+        ]
+        if question
+        else [],
         "question_text": _pick(question.text, question.text_ru) if question else "",
         "answer": answer,
-        "ending": (_ending(request, spec, tour, progress, config)
-                   if number == len(spec.steps) else None),
-        **(_journey_playback(request, journey, conformance, spec.example_order)
-           if journey is not None else {}),
+        "ending": (
+            _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
+        ),
+        **(
+            _journey_playback(request, journey, conformance, spec.example_order)
+            if journey is not None
+            else {}
+        ),
         **(extra or {}),
     }
     return render(request, "tours/play.html", context)
@@ -178,20 +211,26 @@ def _journey_playback(request, journey, conformance, order_id: str) -> dict:
     only: no anomalies, SLA or comparison, which would read the week's traces)."""
     report = JourneyReport(journey, conformance, [], [], [], {})
     overlay = journey_diagram_overlay(request, report, order_id)
-    return {"journey_svg": journey_svg(request, report, order_id, overlay),
-            "playback": playback_steps(overlay, report, explorer_config().names),
-            "steps_total": len(overlay.steps)}
+    return {
+        "journey_svg": journey_svg(request, report, order_id, overlay),
+        "playback": playback_steps(overlay, report, explorer_config().names),
+        "steps_total": len(overlay.steps),
+    }
 
 
-def _ending(request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None,
-            config) -> dict:
+def _ending(
+    request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None, config
+) -> dict:
     """The end of a tour: what it went through, the answers, and the tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
     later = [t for t in next_tours(request.user) if tour is None or t.pk != tour.pk]
     return {
-        "steps": [{"title": _pick(s.title, s.title_ru),
-                   "where": config.names.get(s.focus, s.focus)} for s in spec.steps],
-        "answered": len(answers), "right": sum(1 for a in answers if a.correct),
+        "steps": [
+            {"title": _pick(s.title, s.title_ru), "where": config.names.get(s.focus, s.focus)}
+            for s in spec.steps
+        ],
+        "answered": len(answers),
+        "right": sum(1 for a in answers if a.correct),
         "next_tour": later[0] if later else None,
         "next_title": _pick(later[0].title, later[0].title_ru) if later else "",
     }
@@ -226,9 +265,14 @@ def tour_step(request, slug, number):
     if not 1 <= number <= len(spec.steps):
         raise Http404(_("This tour has no such step."))
     progress = record_visit(request.user, tour, number, len(spec.steps))
-    return _player(request, spec, number,
-                   lambda n: reverse("tours:step", args=[slug, n]),
-                   tour=tour, progress=progress)
+    return _player(
+        request,
+        spec,
+        number,
+        lambda n: reverse("tours:step", args=[slug, n]),
+        tour=tour,
+        progress=progress,
+    )
 
 
 @requires("view_tours")
@@ -253,8 +297,10 @@ def _generated(request, order_id: str) -> TourSpec:
     if not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": order_id})
     policy = common.policy(request)
-    story = {k: redact_text(v, policy)
-             for k, v in tell(journey, conformance, [], names=config.names).items()}
+    story = {
+        k: redact_text(v, policy)
+        for k, v in tell(journey, conformance, [], names=config.names).items()
+    }
     return tour_from_journey(journey, conformance, story, config.names, config.model.elements)
 
 
@@ -264,10 +310,16 @@ def follow(request, order_id, number=1):
     spec = _generated(request, order_id)
     if not 1 <= number <= len(spec.steps):
         raise Http404(_("This tour has no such step."))
-    return _player(request, spec, number,
-                   lambda n: reverse("tours:follow_step", args=[spec.example_order, n]),
-                   extra={"generated": True,
-                          "save_url": reverse("tours:follow_save", args=[spec.example_order])})
+    return _player(
+        request,
+        spec,
+        number,
+        lambda n: reverse("tours:follow_step", args=[spec.example_order, n]),
+        extra={
+            "generated": True,
+            "save_url": reverse("tours:follow_save", args=[spec.example_order]),
+        },
+    )
 
 
 @requires("edit_model")
@@ -307,7 +359,8 @@ def edit(request, slug):
             problems = validate(specs, explorer_config(), "the edited tour")
         except ValueError as exc:  # JSON errors and TourFileError
             problems = getattr(exc, "problems", None) or [
-                _("not valid JSON: %(error)s") % {"error": exc}]
+                _("not valid JSON: %(error)s") % {"error": exc}
+            ]
         if not problems:
             spec = specs[0]
             if spec.slug != slug and Tour.objects.filter(slug=spec.slug).exists():
@@ -320,15 +373,21 @@ def edit(request, slug):
                 return redirect("tours:edit", slug=spec.slug)
     else:
         document = json.dumps(tour_dict(spec_of(tour)), ensure_ascii=False, indent=2)
-    return render(request, "tours/edit.html", {"tour": tour, "document": document,
-                                               "problems": problems},
-                  status=400 if problems else 200)
+    return render(
+        request,
+        "tours/edit.html",
+        {"tour": tour, "document": document, "problems": problems},
+        status=400 if problems else 200,
+    )
 
 
 @requires("view_tours")
 def my_progress(request):
-    rows = (TourProgress.objects.filter(user=request.user).select_related("tour")
-            .prefetch_related("answers"))
+    rows = (
+        TourProgress.objects.filter(user=request.user)
+        .select_related("tour")
+        .prefetch_related("answers")
+    )
     return render(request, "tours/progress.html", {"rows": rows, "everyone": False})
 
 
@@ -338,6 +397,13 @@ def all_progress(request):
     user = clean_text(request.GET.get("user"), 150)
     if user:
         rows = rows.filter(user__username=user)
-    return render(request, "tours/progress.html", {
-        "rows": rows[:500], "everyone": True, "user_filter": user,
-        "users": get_user_model().objects.filter(tour_progress__isnull=False).distinct()})
+    return render(
+        request,
+        "tours/progress.html",
+        {
+            "rows": rows[:500],
+            "everyone": True,
+            "user_filter": user,
+            "users": get_user_model().objects.filter(tour_progress__isnull=False).distinct(),
+        },
+    )

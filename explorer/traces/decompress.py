@@ -37,8 +37,11 @@ class Limits:
 
     def error(self, compressed_bytes: int) -> DecompressionLimit:
         cap = self.cap(compressed_bytes)
-        which = (f"the limit of {self.max_bytes} bytes" if cap == self.max_bytes
-                 else f"{self.max_ratio} times its compressed size of {compressed_bytes} bytes")
+        which = (
+            f"the limit of {self.max_bytes} bytes"
+            if cap == self.max_bytes
+            else f"{self.max_ratio} times its compressed size of {compressed_bytes} bytes"
+        )
         return DecompressionLimit(f"compressed data inflates past {which}; refused")
 
 

@@ -43,8 +43,9 @@ def repair(trace_id: str, spans: list[Span]) -> Trace:
     by_id = {span.span_id: span for span in reversed(spans)}  # the first of equal ids wins
     kept = spans if len(by_id) == len(spans) else _drop_duplicates(spans, by_id, warnings)
     for span in [span for span in kept if span.end_ns < span.start_ns]:
-        warnings.append(f"span {span.span_id} ({span.name!r}) ends before it starts; "
-                        "end set to start")
+        warnings.append(
+            f"span {span.span_id} ({span.name!r}) ends before it starts; end set to start"
+        )
         span.end_ns = span.start_ns
     parent_of = {span.span_id: span.parent_id for span in kept}
     _break_cycles(parent_of, by_id, warnings)
@@ -66,8 +67,9 @@ def _drop_duplicates(spans: list[Span], by_id: dict[str, Span], warnings: list[s
     return kept
 
 
-def _break_cycles(parent_of: dict[str, str | None], by_id: dict[str, Span],
-                  warnings: list[str]) -> None:
+def _break_cycles(
+    parent_of: dict[str, str | None], by_id: dict[str, Span], warnings: list[str]
+) -> None:
     # Walk up from every span, stamping each span with the number of the walk that reached it
     # first: meeting a stamp of an earlier walk means "reaches a root", meeting the current
     # walk's stamp means a cycle. Each span is stamped once, so this stays linear.
@@ -84,8 +86,9 @@ def _break_cycles(parent_of: dict[str, str | None], by_id: dict[str, Span],
             current = parent_of.get(current)
 
 
-def _break_cycle_at(member: str, parent_of: dict[str, str | None], by_id: dict[str, Span],
-                    warnings: list[str]) -> None:
+def _break_cycle_at(
+    member: str, parent_of: dict[str, str | None], by_id: dict[str, Span], warnings: list[str]
+) -> None:
     cycle = [by_id[member]]
     current = parent_of[member]
     while current != member:
@@ -121,8 +124,9 @@ def absent_parent(warning: str) -> tuple[str, int] | None:
     return (found[1], int(found[2])) if found else None
 
 
-def with_absent_parents(warnings: Iterable[str], present: Callable[[str], bool],
-                        more: Iterable[str] = ()) -> list[str]:
+def with_absent_parents(
+    warnings: Iterable[str], present: Callable[[str], bool], more: Iterable[str] = ()
+) -> list[str]:
     """Warnings of a trace that spans were merged into: absent-parent warnings (of `warnings`
     and `more`) whose parent is now `present` are gone, counts of one parent add up; the
     others are kept once, in order, absent parents last (as repair() writes them)."""

@@ -37,8 +37,12 @@ from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
 
 HOUR_NS = 3600 * 10**9
-WINDOWS = {"1h": (HOUR_NS, _("last hour")), "6h": (6 * HOUR_NS, _("last 6 hours")),
-           "24h": (24 * HOUR_NS, _("last 24 hours")), "7d": (7 * 24 * HOUR_NS, _("last 7 days"))}
+WINDOWS = {
+    "1h": (HOUR_NS, _("last hour")),
+    "6h": (6 * HOUR_NS, _("last 6 hours")),
+    "24h": (24 * HOUR_NS, _("last 24 hours")),
+    "7d": (7 * 24 * HOUR_NS, _("last 7 days")),
+}
 DEFAULT_WINDOW = "24h"
 RESULT_SECONDS = 60
 _results = SharedCache("default", RESULT_SECONDS)
@@ -59,8 +63,9 @@ def window_traces(start_ns: int | None, end_ns: int | None) -> list:
     source = common.source()
     if start_ns is None:
         return []
-    summaries = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns,
-                                         limit=settings.EXPLORER_ANALYTICS_MAX_TRACES))
+    summaries = source.search(
+        TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=settings.EXPLORER_ANALYTICS_MAX_TRACES)
+    )
     traces = []
     for summary in summaries:
         try:
@@ -71,15 +76,27 @@ def window_traces(start_ns: int | None, end_ns: int | None) -> list:
 
 
 def _cached(request, page: str, window: str, compute):
-    key = cache_key("analytics", page, window, common.source().name, policy=common.policy(request),
-                    language=get_language())
+    key = cache_key(
+        "analytics",
+        page,
+        window,
+        common.source().name,
+        policy=common.policy(request),
+        language=get_language(),
+    )
     return _results.get_or_compute(key, compute)
 
 
 def _page_context(name: str, start: int | None, end: int | None, traces: int) -> dict:
-    return {"window": name, "windows": [(k, v[1]) for k, v in WINDOWS.items()],
-            "start_ns": start, "end_ns": end, "trace_count": traces,
-            "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES, "sampled": True}
+    return {
+        "window": name,
+        "windows": [(k, v[1]) for k, v in WINDOWS.items()],
+        "start_ns": start,
+        "end_ns": end,
+        "trace_count": traces,
+        "max_traces": settings.EXPLORER_ANALYTICS_MAX_TRACES,
+        "sampled": True,
+    }
 
 
 def rate_unit(window: str) -> str:
@@ -87,8 +104,9 @@ def rate_unit(window: str) -> str:
     return "min" if WINDOWS[window][0] <= 6 * HOUR_NS else "h"
 
 
-def traffic_overlay(totals: dict[tuple[str, str, str], Traffic], start_ns: int,
-                    end_ns: int) -> Overlay:
+def traffic_overlay(
+    totals: dict[tuple[str, str, str], Traffic], start_ns: int, end_ns: int
+) -> Overlay:
     """The system map of hourly figures summed over [start_ns, end_ns): as
     explorer.diagrams.overlay.system_map draws it over traces, p95 to within a bucket."""
     seconds = max((end_ns - start_ns) / 1e9, 1.0)
@@ -99,13 +117,15 @@ def traffic_overlay(totals: dict[tuple[str, str, str], Traffic], start_ns: int,
         if t.calls <= 0:
             continue
         key = (source, target) if kind == PAIR else source
-        overlay.metrics[key] = Metric(rate=t.calls / seconds, error_rate=t.errors / t.calls,
-                                      p95_ms=t.p95_ms(), count=t.calls)
+        overlay.metrics[key] = Metric(
+            rate=t.calls / seconds, error_rate=t.errors / t.calls, p95_ms=t.p95_ms(), count=t.calls
+        )
     return overlay
 
 
-def map_svg(request, window: str, start: int | None, end: int | None,
-            highlight: str | None = None) -> tuple[str, list[dict], int, int | None, bool]:
+def map_svg(
+    request, window: str, start: int | None, end: int | None, highlight: str | None = None
+) -> tuple[str, list[dict], int, int | None, bool]:
     """The map's SVG and table rows; the traces read (or, from hourly figures, the traces
     stored in the window), where the numbers begin, and whether they come from hourly figures."""
     config = explorer_config()
@@ -138,10 +158,16 @@ def map_svg(request, window: str, start: int | None, end: int | None,
             element = None
         else:
             label, element = config.names.get(key, key), key
-        rows.append({"label": label, "element": element,
-                     "rate": metric.rate * RATE_UNITS[overlay.rate_unit],
-                     "error_rate": metric.error_rate, "p95_ms": metric.p95_ms,
-                     "count": metric.count})
+        rows.append(
+            {
+                "label": label,
+                "element": element,
+                "rate": metric.rate * RATE_UNITS[overlay.rate_unit],
+                "error_rate": metric.error_rate,
+                "p95_ms": metric.p95_ms,
+                "count": metric.count,
+            }
+        )
     return svg, rows, count, covered, from_hours
 
 
@@ -159,15 +185,24 @@ def system_map(request):
     name, start, end = _window(request)
     highlight = clean_text(request.GET.get("element"), 80) or None
     svg, rows, count, covered, from_hours = _cached(
-        request, f"map:{highlight}", name, lambda: map_svg(request, name, start, end, highlight))
-    return render(request, "web/map.html", {
-        **_page_context(name, start, end, count), "svg": svg, "metrics": rows,
-        "sampled": not from_hours, "from_hours": from_hours,
-        "covered_ns": covered if covered != start else None,
-        "per_hour": rate_unit(name) == "h",
-        "highlight": highlight,
-        "svg_url": reverse("web:map_svg") + f"?window={name}",
-        "png_url": reverse("web:map_png") + f"?window={name}"})
+        request, f"map:{highlight}", name, lambda: map_svg(request, name, start, end, highlight)
+    )
+    return render(
+        request,
+        "web/map.html",
+        {
+            **_page_context(name, start, end, count),
+            "svg": svg,
+            "metrics": rows,
+            "sampled": not from_hours,
+            "from_hours": from_hours,
+            "covered_ns": covered if covered != start else None,
+            "per_hour": rate_unit(name) == "h",
+            "highlight": highlight,
+            "svg_url": reverse("web:map_svg") + f"?window={name}",
+            "png_url": reverse("web:map_png") + f"?window={name}",
+        },
+    )
 
 
 @requires("view_analytics")
@@ -187,8 +222,9 @@ def drift(request):
         return report, len(traces)
 
     report, count = _cached(request, "drift", name, compute)
-    return render(request, "web/drift.html", {**_page_context(name, start, end, count),
-                                              "report": report})
+    return render(
+        request, "web/drift.html", {**_page_context(name, start, end, count), "report": report}
+    )
 
 
 @requires("view_analytics")
@@ -200,21 +236,46 @@ def sla(request):
         config = explorer_config()
         traces = window_traces(start, end)
         pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
-        rows = [{"container": c.container, "name": config.names.get(c.container, c.container),
-                 "requests": c.requests, "within": c.within, "fraction": c.fraction}
-                for c in compliance(config.sla, pairs)] if config.sla else []
+        rows = (
+            [
+                {
+                    "container": c.container,
+                    "name": config.names.get(c.container, c.container),
+                    "requests": c.requests,
+                    "within": c.within,
+                    "fraction": c.fraction,
+                }
+                for c in compliance(config.sla, pairs)
+            ]
+            if config.sla
+            else []
+        )
         found = breaches(config.sla, pairs) if config.sla else []
         found.sort(key=lambda b: -(b.duration_ms / b.limit_ms))
-        slowest = [{"container": b.container, "endpoint": shown(request, b.endpoint),
-                    "trace_id": b.trace_id, "span_id": b.span_id,
-                    "duration_ms": b.duration_ms, "limit_ms": b.limit_ms}
-                   for b in found[:LIST_ROWS]]
+        slowest = [
+            {
+                "container": b.container,
+                "endpoint": shown(request, b.endpoint),
+                "trace_id": b.trace_id,
+                "span_id": b.span_id,
+                "duration_ms": b.duration_ms,
+                "limit_ms": b.limit_ms,
+            }
+            for b in found[:LIST_ROWS]
+        ]
         return rows, slowest, len(found), len(traces)
 
     rows, slowest, breach_count, count = _cached(request, "sla", name, compute)
-    return render(request, "web/sla.html", {**_page_context(name, start, end, count),
-                                            "rows": rows, "breaches": slowest,
-                                            "breach_count": breach_count})
+    return render(
+        request,
+        "web/sla.html",
+        {
+            **_page_context(name, start, end, count),
+            "rows": rows,
+            "breaches": slowest,
+            "breach_count": breach_count,
+        },
+    )
 
 
 @requires("view_analytics")
@@ -229,17 +290,30 @@ def anomalies(request):
         if start is None:
             baseline = Baseline()
         else:
-            baseline = baseline_from_source(common.source(), config.container_of,
-                                            (end - BASELINE_WINDOW_NS, end))
-        services = [{"container": a.container,
-                     "name": config.names.get(a.container, a.container), "spans": a.spans,
-                     "slow_fraction": a.slow_fraction, "error_rate": a.error_rate,
-                     "baseline_error_rate": a.baseline_error_rate, "reasons": a.reasons}
-                    for a in baseline.atypical_services(pairs)]
-        spans = [{**a.as_dict(), "operation": shown(request, a.operation)}
-                 for a in baseline.anomalies(pairs)[:LIST_ROWS]]
+            baseline = baseline_from_source(
+                common.source(), config.container_of, (end - BASELINE_WINDOW_NS, end)
+            )
+        services = [
+            {
+                "container": a.container,
+                "name": config.names.get(a.container, a.container),
+                "spans": a.spans,
+                "slow_fraction": a.slow_fraction,
+                "error_rate": a.error_rate,
+                "baseline_error_rate": a.baseline_error_rate,
+                "reasons": a.reasons,
+            }
+            for a in baseline.atypical_services(pairs)
+        ]
+        spans = [
+            {**a.as_dict(), "operation": shown(request, a.operation)}
+            for a in baseline.anomalies(pairs)[:LIST_ROWS]
+        ]
         return services, spans, len(traces)
 
     services, spans, count = _cached(request, "anomalies", name, compute)
-    return render(request, "web/anomalies.html", {**_page_context(name, start, end, count),
-                                                  "services": services, "spans": spans})
+    return render(
+        request,
+        "web/anomalies.html",
+        {**_page_context(name, start, end, count), "services": services, "spans": spans},
+    )

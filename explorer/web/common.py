@@ -28,8 +28,9 @@ def source() -> TraceSource:
 def policy(request):
     """The viewer's redaction policy for pages: every text from a trace is also cut at
     EXPLORER_MAX_SHOWN_TEXT characters."""
-    return dataclasses.replace(policy_for_user(request.user),
-                               max_text=settings.EXPLORER_MAX_SHOWN_TEXT)
+    return dataclasses.replace(
+        policy_for_user(request.user), max_text=settings.EXPLORER_MAX_SHOWN_TEXT
+    )
 
 
 def export_policy(request):
@@ -77,13 +78,16 @@ def source_errors(view):
         try:
             return view(request, *args, **kwargs)
         except TraceNotFound as exc:
-            return render(request, "web/not_found.html",
-                          {"message": shown(request, exc)}, status=404)
+            return render(
+                request, "web/not_found.html", {"message": shown(request, exc)}, status=404
+            )
         except SourceError as exc:
             log.warning("the tracing backend did not answer %s", request.path, exc_info=True)
             name = settings.EXPLORER_DEFAULT_BACKEND
             message = _("The tracing backend “%(name)s” did not answer: %(error)s") % {
-                "name": name, "error": shown(request, exc)}
+                "name": name,
+                "error": shown(request, exc),
+            }
             return render(request, "web/source_down.html", {"message": message}, status=503)
 
     return guarded

@@ -44,9 +44,13 @@ def typical_trace_id(source, trace: Trace) -> str | None:
     if root is None:
         return None
     service, operation = root
-    found = [s for s in source.search(TraceQuery(service=service, operation=operation,
-                                                 limit=TYPICAL_CANDIDATES))
-             if s.trace_id != trace.trace_id and (s.root_service, s.root_name) == root]
+    found = [
+        s
+        for s in source.search(
+            TraceQuery(service=service, operation=operation, limit=TYPICAL_CANDIDATES)
+        )
+        if s.trace_id != trace.trace_id and (s.root_service, s.root_name) == root
+    ]
     if not found:
         return None
     found.sort(key=lambda s: (s.duration_ns, s.trace_id))
@@ -56,9 +60,10 @@ def typical_trace_id(source, trace: Trace) -> str | None:
 def _load(request, source, trace_id: str) -> Trace:
     size = len(prepared_trace(source, trace_id).order)  # raises TraceNotFound
     if size > MAX_SPANS:
-        raise ValueError(_("Trace %(id)s has %(count)s spans; traces of up to %(most)s spans "
-                           "can be compared.") % {"id": trace_id, "count": size,
-                                                  "most": MAX_SPANS})
+        raise ValueError(
+            _("Trace %(id)s has %(count)s spans; traces of up to %(most)s spans can be compared.")
+            % {"id": trace_id, "count": size, "most": MAX_SPANS}
+        )
     return source.get_trace(trace_id)
 
 
@@ -70,8 +75,7 @@ def compare(request):
     context: dict = {"a": a_id, "b": "" if b_id == TYPICAL else b_id, "problems": []}
     if not (a_id and b_id):
         if a_id:
-            context["problems"].append(_("Name the second trace, or compare with a typical "
-                                         "one."))
+            context["problems"].append(_("Name the second trace, or compare with a typical one."))
         return render(request, "web/compare.html", context)
     source = common.source()
     try:
@@ -80,8 +84,9 @@ def compare(request):
             b_id = typical_trace_id(source, a) or ""
             context["b"] = b_id
             if not b_id:
-                context["problems"].append(_("No other trace has the same root operation "
-                                             "as trace %(id)s.") % {"id": a_id})
+                context["problems"].append(
+                    _("No other trace has the same root operation as trace %(id)s.") % {"id": a_id}
+                )
                 return render(request, "web/compare.html", context)
         b = _load(request, source, b_id)
     except TraceNotFound as exc:
@@ -92,17 +97,33 @@ def compare(request):
         return render(request, "web/compare.html", context, status=400)
     pol = common.policy(request)
     diff = compare_traces(redact_trace(a, pol), redact_trace(b, pol))
-    rows = [{"depth": node.depth, "depth_class": min(node.depth, 40),
-             "service": node.service, "name": node.name, "status": node.status,
-             "count_a": node.count_a, "count_b": node.count_b,
-             "duration_a_ns": node.duration_a_ns, "duration_b_ns": node.duration_b_ns,
-             "errors": node.errors_a + node.errors_b, "change_ns": node.change_ns,
-             "slower": node.status == BOTH and node.change_ns > 0,
-             "faster": node.status == BOTH and node.change_ns < 0}
-            for node in diff.nodes[:MAX_NODES]]
-    context.update(diff=diff, rows=rows, cut=len(diff.nodes) > MAX_NODES,
-                   only_a=diff.count(ONLY_A), only_b=diff.count(ONLY_B), both=diff.count(BOTH),
-                   change_ns=diff.duration_b_ns - diff.duration_a_ns)
+    rows = [
+        {
+            "depth": node.depth,
+            "depth_class": min(node.depth, 40),
+            "service": node.service,
+            "name": node.name,
+            "status": node.status,
+            "count_a": node.count_a,
+            "count_b": node.count_b,
+            "duration_a_ns": node.duration_a_ns,
+            "duration_b_ns": node.duration_b_ns,
+            "errors": node.errors_a + node.errors_b,
+            "change_ns": node.change_ns,
+            "slower": node.status == BOTH and node.change_ns > 0,
+            "faster": node.status == BOTH and node.change_ns < 0,
+        }
+        for node in diff.nodes[:MAX_NODES]
+    ]
+    context.update(
+        diff=diff,
+        rows=rows,
+        cut=len(diff.nodes) > MAX_NODES,
+        only_a=diff.count(ONLY_A),
+        only_b=diff.count(ONLY_B),
+        both=diff.count(BOTH),
+        change_ns=diff.duration_b_ns - diff.duration_a_ns,
+    )
     response = render(request, "web/compare.html", context)
     for trace_id in (a_id, b_id):
         audit.record(request, audit.AuditAction.VIEW, "trace", trace_id)

@@ -57,10 +57,19 @@ def svg_to_png(svg: str) -> bytes:
         return cached
     program = shutil.which("rsvg-convert")
     if program is None:
-        raise RuntimeError(_("PNG needs rsvg-convert (package librsvg2-bin), which is not "
-                             "installed; download the SVG instead."))
-    done = subprocess.run([program, "--format=png", "--zoom=1.5"], input=svg.encode("utf-8"),
-                          capture_output=True, timeout=PNG_TIMEOUT_SECONDS, check=False)
+        raise RuntimeError(
+            _(
+                "PNG needs rsvg-convert (package librsvg2-bin), which is not "
+                "installed; download the SVG instead."
+            )
+        )
+    done = subprocess.run(
+        [program, "--format=png", "--zoom=1.5"],
+        input=svg.encode("utf-8"),
+        capture_output=True,
+        timeout=PNG_TIMEOUT_SECONDS,
+        check=False,
+    )
     if done.returncode != 0 or not done.stdout:
         raise RuntimeError(_("The diagram could not be converted to PNG."))
     _pngs.put(key, done.stdout)
@@ -86,17 +95,39 @@ def _json_default(value):
 
 def trace_document(trace: Trace) -> dict:
     """A trace as plain JSON data, in the normalised model's terms."""
-    return {"trace_id": trace.trace_id, "warnings": trace.warnings, "spans": [{
-        "span_id": s.span_id, "parent_id": s.parent_id, "name": s.name,
-        "kind": s.kind.name, "start_ns": s.start_ns, "end_ns": s.end_ns,
-        "service": s.service, "resource": s.resource.attributes, "attributes": s.attributes,
-        "status": s.status_code.name, "status_message": s.status_message,
-        "scope": {"name": s.scope.name, "version": s.scope.version},
-        "events": [{"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes}
-                   for e in s.events],
-        "links": [{"trace_id": link.trace_id, "span_id": link.span_id,
-                   "attributes": link.attributes} for link in s.links],
-    } for s in trace.spans]}
+    return {
+        "trace_id": trace.trace_id,
+        "warnings": trace.warnings,
+        "spans": [
+            {
+                "span_id": s.span_id,
+                "parent_id": s.parent_id,
+                "name": s.name,
+                "kind": s.kind.name,
+                "start_ns": s.start_ns,
+                "end_ns": s.end_ns,
+                "service": s.service,
+                "resource": s.resource.attributes,
+                "attributes": s.attributes,
+                "status": s.status_code.name,
+                "status_message": s.status_message,
+                "scope": {"name": s.scope.name, "version": s.scope.version},
+                "events": [
+                    {"name": e.name, "time_ns": e.time_ns, "attributes": e.attributes}
+                    for e in s.events
+                ],
+                "links": [
+                    {
+                        "trace_id": link.trace_id,
+                        "span_id": link.span_id,
+                        "attributes": link.attributes,
+                    }
+                    for link in s.links
+                ],
+            }
+            for s in trace.spans
+        ],
+    }
 
 
 def _journey_report(request, order_id: str):
@@ -112,13 +143,17 @@ def _journey_report(request, order_id: str):
 def journey_json(request, order_id):
     order_id, result = _journey_report(request, order_id)
     if result is None:
-        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
-                                % {"id": shown(request, order_id)})
+        return common.not_found(
+            request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
+        )
     data = redact_mapping(result.as_dict(), common.export_policy(request))
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     audit.record(request, audit.AuditAction.DOWNLOAD, "order", order_id, "journey json")
-    return _attachment(orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2),
-                       "application/json", _filename(f"journey-{order_id}", "json"))
+    return _attachment(
+        orjson.dumps(data, default=_json_default, option=orjson.OPT_INDENT_2),
+        "application/json",
+        _filename(f"journey-{order_id}", "json"),
+    )
 
 
 # The diagram downloads take their format ("svg" or "png") from the URL pattern's kwargs.
@@ -129,10 +164,17 @@ def journey_json(request, order_id):
 def journey_diagram_download(request, order_id, fmt):
     order_id, result = _journey_report(request, order_id)
     if result is None:
-        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
-                                % {"id": shown(request, order_id)})
-    return _diagram(request, journey_svg(request, result, order_id),
-                    f"journey-{order_id}", fmt, "order", order_id)
+        return common.not_found(
+            request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
+        )
+    return _diagram(
+        request,
+        journey_svg(request, result, order_id),
+        f"journey-{order_id}",
+        fmt,
+        "order",
+        order_id,
+    )
 
 
 @requires("view_journeys")
@@ -142,8 +184,11 @@ def trace_json(request, trace_id):
     prepared = where.load(request)
     redacted = redact_trace(prepared.trace, common.export_policy(request))
     audit.record(request, audit.AuditAction.DOWNLOAD, "trace", where.trace_id, "trace json")
-    return _attachment(orjson.dumps(trace_document(redacted), default=_json_default),
-                       "application/json", _filename(f"trace-{where.trace_id}", "json"))
+    return _attachment(
+        orjson.dumps(trace_document(redacted), default=_json_default),
+        "application/json",
+        _filename(f"trace-{where.trace_id}", "json"),
+    )
 
 
 @requires("view_journeys")
@@ -151,8 +196,14 @@ def trace_json(request, trace_id):
 def trace_diagram_download(request, trace_id, fmt):
     where = TraceWhere(trace_id)
     prepared = where.load(request)
-    return _diagram(request, trace_svg(request, prepared, where), f"trace-{where.trace_id}",
-                    fmt, "trace", where.trace_id)
+    return _diagram(
+        request,
+        trace_svg(request, prepared, where),
+        f"trace-{where.trace_id}",
+        fmt,
+        "trace",
+        where.trace_id,
+    )
 
 
 @requires("view_analytics")
@@ -163,16 +214,31 @@ def map_diagram_download(request, fmt):
     return _diagram(request, svg, f"system-map-{name}", fmt, "system_map", name)
 
 
-
-
-
 # CSV exports --------------------------------------------------------------------------------
 
-JOURNEY_CSV_COLUMNS = ["time", "container", "operation", "duration_ms", "outcome", "trace_id",
-                       "span_id", "order_id", "customer_id", "customer_type"]
+JOURNEY_CSV_COLUMNS = [
+    "time",
+    "container",
+    "operation",
+    "duration_ms",
+    "outcome",
+    "trace_id",
+    "span_id",
+    "order_id",
+    "customer_id",
+    "customer_type",
+]
 CUSTOMER_CSV_COLUMNS = ["order_id", "customer_id", "status", "state", "customer_type"]
-TRACE_CSV_COLUMNS = ["span_id", "parent_id", "service", "name", "kind", "start", "duration_ms",
-                     "status"]
+TRACE_CSV_COLUMNS = [
+    "span_id",
+    "parent_id",
+    "service",
+    "name",
+    "kind",
+    "start",
+    "duration_ms",
+    "status",
+]
 
 
 def _csv_export(request, header, rows, filename: str, obj_type: str, obj_id: str, detail: str):
@@ -188,16 +254,35 @@ def journey_csv(request, order_id):
     """The journey of an order, one row per step."""
     order_id, result = _journey_report(request, order_id)
     if result is None:
-        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
-                                % {"id": shown(request, order_id)})
+        return common.not_found(
+            request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
+        )
     data = redact_mapping(result.as_dict(), common.export_policy(request))
     customer_id = shown_customer(request, result.journey.customer_id)
-    rows = [[step["start"], step["container"], step["operation"], step["duration_ms"],
-             step["outcome"], step["trace_id"], step["span_id"], data["order_id"], customer_id,
-             data["customer_type"] or ""] for step in data["steps"]]
-    return _csv_export(request, JOURNEY_CSV_COLUMNS, rows,
-                       _filename(f"journey-{order_id}", "csv"), "order", order_id,
-                       f"journey csv, {len(rows)} rows")
+    rows = [
+        [
+            step["start"],
+            step["container"],
+            step["operation"],
+            step["duration_ms"],
+            step["outcome"],
+            step["trace_id"],
+            step["span_id"],
+            data["order_id"],
+            customer_id,
+            data["customer_type"] or "",
+        ]
+        for step in data["steps"]
+    ]
+    return _csv_export(
+        request,
+        JOURNEY_CSV_COLUMNS,
+        rows,
+        _filename(f"journey-{order_id}", "csv"),
+        "order",
+        order_id,
+        f"journey csv, {len(rows)} rows",
+    )
 
 
 @requires("view_journeys")
@@ -217,12 +302,24 @@ def customer_csv(request, customer_id):
     shown_id = shown_customer(request, customer_id)
     rows = []
     for judged in states_of_orders(source, orders, explorer_config()):
-        rows.append([shown(request, judged.order_id), shown_id, judged.conformance.status,
-                     judged.conformance.state or "",
-                     shown(request, judged.journey.customer_type or "")])
-    return _csv_export(request, CUSTOMER_CSV_COLUMNS, rows,
-                       _filename(f"customer-{shown_id}-orders", "csv"), "customer",
-                       customer_id, f"orders csv, {len(rows)} rows")
+        rows.append(
+            [
+                shown(request, judged.order_id),
+                shown_id,
+                judged.conformance.status,
+                judged.conformance.state or "",
+                shown(request, judged.journey.customer_type or ""),
+            ]
+        )
+    return _csv_export(
+        request,
+        CUSTOMER_CSV_COLUMNS,
+        rows,
+        _filename(f"customer-{shown_id}-orders", "csv"),
+        "customer",
+        customer_id,
+        f"orders csv, {len(rows)} rows",
+    )
 
 
 def _business_cell(span, key: str, policy):
@@ -245,11 +342,24 @@ def trace_csv(request, trace_id):
     def rows():
         for position in prepared.order.order:
             span = prepared.spans[position]
-            yield [span.span_id, span.parent_id or "", redact_text(span.service, pol),
-                   redact_text(span.name, pol), span.kind.name, iso(span.start_ns),
-                   round(span.duration_ns / 1e6, 3), span.status_code.name,
-                   *(_business_cell(span, key, pol) for key in keys)]
+            yield [
+                span.span_id,
+                span.parent_id or "",
+                redact_text(span.service, pol),
+                redact_text(span.name, pol),
+                span.kind.name,
+                iso(span.start_ns),
+                round(span.duration_ns / 1e6, 3),
+                span.status_code.name,
+                *(_business_cell(span, key, pol) for key in keys),
+            ]
 
-    return _csv_export(request, TRACE_CSV_COLUMNS + keys, rows(),
-                       _filename(f"trace-{where.trace_id}", "csv"), "trace", where.trace_id,
-                       f"trace csv, {len(prepared.spans)} spans")
+    return _csv_export(
+        request,
+        TRACE_CSV_COLUMNS + keys,
+        rows(),
+        _filename(f"trace-{where.trace_id}", "csv"),
+        "trace",
+        where.trace_id,
+        f"trace csv, {len(prepared.spans)} spans",
+    )

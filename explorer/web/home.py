@@ -54,55 +54,81 @@ def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
     """The trace search of the query string, the values to show back, and problems found."""
     get = request.GET
     values = {
-        "service": clean_text(get.get("service")), "operation": clean_text(get.get("operation")),
+        "service": clean_text(get.get("service")),
+        "operation": clean_text(get.get("operation")),
         "status": get.get("status") if get.get("status") in STATUSES else "any",
-        "min_ms": clean_text(get.get("min_ms"), 12), "max_ms": clean_text(get.get("max_ms"), 12),
+        "min_ms": clean_text(get.get("min_ms"), 12),
+        "max_ms": clean_text(get.get("max_ms"), 12),
         "customer_type": clean_text(get.get("customer_type"), 40),
-        "since": clean_text(get.get("since"), 40), "until": clean_text(get.get("until"), 40),
+        "since": clean_text(get.get("since"), 40),
+        "until": clean_text(get.get("until"), 40),
     }
     if not any(values[k] for k in values if k != "status") and values["status"] == "any":
         return None, values, []
     problems = []
-    query = TraceQuery(service=values["service"] or None, operation=values["operation"] or None,
-                       errors_only=values["status"] == "error", limit=SEARCH_LIMIT)
+    query = TraceQuery(
+        service=values["service"] or None,
+        operation=values["operation"] or None,
+        errors_only=values["status"] == "error",
+        limit=SEARCH_LIMIT,
+    )
     if values["customer_type"]:
         query.attributes["customer.type"] = values["customer_type"]
     for key, field in (("min_ms", "min_duration_ns"), ("max_ms", "max_duration_ns")):
         if values[key]:
             number = clean_int(values[key], -1, -1, 10**9)
             if number < 0:
-                problems.append(_("The duration “%(value)s” is not a whole number of "
-                                  "milliseconds; it was ignored.") % {"value": values[key]})
+                problems.append(
+                    _(
+                        "The duration “%(value)s” is not a whole number of "
+                        "milliseconds; it was ignored."
+                    )
+                    % {"value": values[key]}
+                )
             else:
                 setattr(query, field, number * 1_000_000)
     for key, field in (("since", "start_ns"), ("until", "end_ns")):
         if values[key]:
             moment = _parse_local_time(values[key])
             if moment is None:
-                problems.append(_("The time “%(value)s” is not a date and time; it was "
-                                  "ignored.") % {"value": values[key]})
+                problems.append(
+                    _("The time “%(value)s” is not a date and time; it was ignored.")
+                    % {"value": values[key]}
+                )
             else:
                 setattr(query, field, moment)
     return query, values, problems
 
 
 def _trace_rows(request, summaries) -> list[dict]:
-    return [{
-        "trace_id": s.trace_id, "start_ns": s.start_ns, "duration_ns": s.duration_ns,
-        "span_count": s.span_count, "root": shown(request, f"{s.root_service}: {s.root_name}"),
-        "services": ", ".join(shown(request, x) for x in s.services[:8]),
-        "errors": s.error_count, "order_id": shown(request, s.attributes.get(ORDER_KEY)),
-    } for s in summaries]
+    return [
+        {
+            "trace_id": s.trace_id,
+            "start_ns": s.start_ns,
+            "duration_ns": s.duration_ns,
+            "span_count": s.span_count,
+            "root": shown(request, f"{s.root_service}: {s.root_name}"),
+            "services": ", ".join(shown(request, x) for x in s.services[:8]),
+            "errors": s.error_count,
+            "order_id": shown(request, s.attributes.get(ORDER_KEY)),
+        }
+        for s in summaries
+    ]
 
 
 def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
-    return {"order_id": shown(request, row.order_id), "state": row.state,
-            "customer_type": row.customer_type, "channel": row.channel,
-            "violations": len(row.violations), "status": row.status_at(now_ns),
-            "waiting_ns": (now_ns - row.state_since_ns
-                           if row.state_since_ns is not None else None),
-            "limit_ns": row.state_limit_ns, "last_seen_ns": row.last_seen_ns,
-            "anomaly_summary": shown(request, row.anomaly_summary)}
+    return {
+        "order_id": shown(request, row.order_id),
+        "state": row.state,
+        "customer_type": row.customer_type,
+        "channel": row.channel,
+        "violations": len(row.violations),
+        "status": row.status_at(now_ns),
+        "waiting_ns": (now_ns - row.state_since_ns if row.state_since_ns is not None else None),
+        "limit_ns": row.state_limit_ns,
+        "last_seen_ns": row.last_seen_ns,
+        "anomaly_summary": shown(request, row.anomaly_summary),
+    }
 
 
 def _snapshot_now(source) -> tuple[int, OrderStatus | None]:
@@ -124,8 +150,14 @@ def order_lists(request, source) -> dict | None:
     lists = []
     for title, kind in ((_("Stuck"), STUCK), (_("Lost"), LOST), (_("Anomalous"), ANOMALOUS)):
         found = _listed(kind, now).newest_first()
-        lists.append({"title": title, "kind": kind, "total": found.count(),
-                      "rows": [_order_row(request, r, now) for r in found[:ORDER_LIST_SHOWN]]})
+        lists.append(
+            {
+                "title": title,
+                "kind": kind,
+                "total": found.count(),
+                "rows": [_order_row(request, r, now) for r in found[:ORDER_LIST_SHOWN]],
+            }
+        )
     return {"lists": lists, "computed_at": newest.computed_at, "as_of_ns": newest.as_of_ns}
 
 
@@ -146,9 +178,14 @@ def order_list(request):
     context: dict = {"kind": kind, "kinds": LIST_KINDS, "snapshot": newest is not None}
     if newest is not None:
         page = Paginator(_listed(kind, now).newest_first(), ORDER_PAGE_SIZE).get_page(
-            clean_int(request.GET.get("page"), 1, 1))
-        context.update(page=page, rows=[_order_row(request, r, now) for r in page],
-                       computed_at=newest.computed_at, as_of_ns=newest.as_of_ns)
+            clean_int(request.GET.get("page"), 1, 1)
+        )
+        context.update(
+            page=page,
+            rows=[_order_row(request, r, now) for r in page],
+            computed_at=newest.computed_at,
+            as_of_ns=newest.as_of_ns,
+        )
     return render(request, "web/order_list.html", context)
 
 
@@ -162,23 +199,43 @@ def administration(user) -> dict | None:
     links = []
     if user.has_perm("accounts.manage_users"):
         links += [
-            {"url": reverse("admin:auth_user_changelist"), "title": _("Users"),
-             "count": User.objects.filter(is_active=True).count(),
-             "note": _("active accounts; roles, second-factor devices")},
-            {"url": reverse("admin:axes_accessattempt_changelist"), "title": _("Lockouts"),
-             "count": AccessAttempt.objects.filter(failures_since_start__gte=limit).count(),
-             "note": _("accounts or addresses locked after failed logins")},
-            {"url": reverse("tours:progress_all"), "title": _("Tour progress"), "count": None,
-             "note": _("who finished which onboarding tour")},
+            {
+                "url": reverse("admin:auth_user_changelist"),
+                "title": _("Users"),
+                "count": User.objects.filter(is_active=True).count(),
+                "note": _("active accounts; roles, second-factor devices"),
+            },
+            {
+                "url": reverse("admin:axes_accessattempt_changelist"),
+                "title": _("Lockouts"),
+                "count": AccessAttempt.objects.filter(failures_since_start__gte=limit).count(),
+                "note": _("accounts or addresses locked after failed logins"),
+            },
+            {
+                "url": reverse("tours:progress_all"),
+                "title": _("Tour progress"),
+                "count": None,
+                "note": _("who finished which onboarding tour"),
+            },
         ]
     if user.has_perm("accounts.view_audit"):
-        links.append({"url": reverse("accounts:audit_log"), "title": _("Audit log"),
-                      "count": AuditEntry.objects.filter(time__gte=since).count(),
-                      "note": _("entries in the last 24 hours")})
+        links.append(
+            {
+                "url": reverse("accounts:audit_log"),
+                "title": _("Audit log"),
+                "count": AuditEntry.objects.filter(time__gte=since).count(),
+                "note": _("entries in the last 24 hours"),
+            }
+        )
     if user.has_perm("accounts.view_analytics"):
-        links.append({"url": reverse("alerts:list"), "title": _("Alerts"),
-                      "count": open_alert_count(user),
-                      "note": _("open alerts and their rules")})
+        links.append(
+            {
+                "url": reverse("alerts:list"),
+                "title": _("Alerts"),
+                "count": open_alert_count(user),
+                "note": _("open alerts and their rules"),
+            }
+        )
     return {"links": links}
 
 
@@ -186,17 +243,23 @@ def administration(user) -> dict | None:
 @source_errors
 def home(request):
     user = request.user
-    context: dict = {"can_lookup": user.has_perm("accounts.view_journeys"),
-                     "administration": administration(user),
-                     "open_alerts": open_alert_count(user),
-                     "can_search": user.has_perm("accounts.view_analytics"),
-                     "q": clean_text(request.GET.get("q")),
-                     "nothing_found": False}
+    context: dict = {
+        "can_lookup": user.has_perm("accounts.view_journeys"),
+        "administration": administration(user),
+        "open_alerts": open_alert_count(user),
+        "can_search": user.has_perm("accounts.view_analytics"),
+        "q": clean_text(request.GET.get("q")),
+        "nothing_found": False,
+    }
     if context["can_search"]:
         source = common.source()
         query, values, problems = _filters(request)
-        context.update(values=values, problems=problems, statuses=STATUSES,
-                       services=[shown(request, s) for s in source.services()[:500]])
+        context.update(
+            values=values,
+            problems=problems,
+            statuses=STATUSES,
+            services=[shown(request, s) for s in source.services()[:500]],
+        )
         if query is not None:
             found = source.search(query)
             if values["status"] == "ok":

@@ -65,31 +65,44 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
     pol = common.policy(request)
     traces = [redact_trace(t, pol) for t in journey_report.journey.traces]
     overlay = journey_overlay(
-        journey_report, traces, config.model, config.mapping, config.graph,
-        sla_limit_ms=config.sla_limit_ms, lang=_language(), when=local_time,
+        journey_report,
+        traces,
+        config.model,
+        config.mapping,
+        config.graph,
+        sla_limit_ms=config.sla_limit_ms,
+        lang=_language(),
+        when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
-        step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id))
+        step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id),
+    )
     samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
     if samples:  # only relationship ids leave these journeys: nothing to redact
         source = common.source()
         # Every order of a customer type shares its samples: read their journeys once.
         overlay.typical = _typical_paths.get_or_compute(
             cache_key("typical-path", source.name, *samples),
-            lambda: typical_path((j.journey for j in states_of_orders(source, samples, config)),
-                                 config.model, config.mapping))
+            lambda: typical_path(
+                (j.journey for j in states_of_orders(source, samples, config)),
+                config.model,
+                config.mapping,
+            ),
+        )
     return overlay
 
 
-def journey_svg(request, journey_report: JourneyReport, order_id: str,
-                overlay: Overlay | None = None) -> str:
+def journey_svg(
+    request, journey_report: JourneyReport, order_id: str, overlay: Overlay | None = None
+) -> str:
     """The journey drawn on the C4 diagram (the page's and the download's: the same picture);
     elements link to their steps on this page."""
     config = explorer_config()
     if overlay is None:
         overlay = journey_diagram_overlay(request, journey_report, order_id)
     page = _url("web:order", order_id) or ""
-    return render_svg(config.model, overlay,
-                      element_url=lambda eid: f"{page}?container={eid}#timeline")
+    return render_svg(
+        config.model, overlay, element_url=lambda eid: f"{page}?container={eid}#timeline"
+    )
 
 
 def _ok(outcome: str) -> bool:
@@ -111,29 +124,47 @@ def playback_steps(overlay: Overlay, journey_report: JourneyReport, names: dict)
             "time": local_time(step.start_ns, "%d.%m %H:%M:%S"),
             "source": names.get(step.source, step.source),
             "target": names.get(step.target, step.target),
-            "operation": step.label, "duration": milliseconds(step.duration_ns, lang)}
+            "operation": step.label,
+            "duration": milliseconds(step.duration_ns, lang),
+        }
         if not _ok(step.outcome):
             sentence += f", {step.outcome}"
         if step.undocumented:
             sentence += " " + _("(a call the model does not document)")
         if entered:
             sentence += " " + _("The order is now %(state)s.") % {"state": entered}
-        entries.append({"n": step.number, "sentence": sentence, "state": state,
-                        "source": dom_id(step.source), "target": dom_id(step.target),
-                        "operation": step.label, "duration": milliseconds(step.duration_ns, lang),
-                        "outcome": step.outcome, "ok": _ok(step.outcome), "url": step.url,
-                        "undocumented": step.undocumented,
-                        "source_name": names.get(step.source, step.source),
-                        "target_name": names.get(step.target, step.target)})
+        entries.append(
+            {
+                "n": step.number,
+                "sentence": sentence,
+                "state": state,
+                "source": dom_id(step.source),
+                "target": dom_id(step.target),
+                "operation": step.label,
+                "duration": milliseconds(step.duration_ns, lang),
+                "outcome": step.outcome,
+                "ok": _ok(step.outcome),
+                "url": step.url,
+                "undocumented": step.undocumented,
+                "source_name": names.get(step.source, step.source),
+                "target_name": names.get(step.target, step.target),
+            }
+        )
     if overlay.stops:
         stop = overlay.stops[0]
         where = names.get(stop.element, stop.element)
         if stop.target:
             where += " → " + names.get(stop.target, stop.target)
-        entries.append({"n": len(overlay.steps) + 1, "stop": True,
-                        "sentence": f"{where}: {stop.text}",
-                        "element": dom_id(stop.element), "kind": stop.kind,
-                        "state": journey_report.conformance.state})
+        entries.append(
+            {
+                "n": len(overlay.steps) + 1,
+                "stop": True,
+                "sentence": f"{where}: {stop.text}",
+                "element": dom_id(stop.element),
+                "kind": stop.kind,
+                "state": journey_report.conformance.state,
+            }
+        )
     return entries
 
 
@@ -144,11 +175,19 @@ def _differences(journey_report: JourneyReport, overlay: Overlay, graph) -> list
     found = []
     for d in journey_report.differences:
         container, _sep, operation = d.subject.partition(": ")
-        entry = {"kind": d.kind, "subject": d.subject, "detail": d.detail, "steps": [],
-                 "element": ""}
+        entry = {
+            "kind": d.kind,
+            "subject": d.subject,
+            "detail": d.detail,
+            "steps": [],
+            "element": "",
+        }
         if operation:
-            entry["steps"] = [s.number for s in overlay.steps
-                              if s.label == operation and container in (s.source, s.target)]
+            entry["steps"] = [
+                s.number
+                for s in overlay.steps
+                if s.label == operation and container in (s.source, s.target)
+            ]
             entry["element"] = dom_id(container)
         else:  # a state
             following = [b for a, b in graph.transitions if a == d.subject]
@@ -170,18 +209,32 @@ def _state_graph(graph, changes: list[dict], current: str | None) -> list[dict]:
     states = []
     for name in graph.names:
         change = reached.get(name)
-        states.append({"name": name, "reached": change is not None,
-                       "current": name == current, "final": graph.is_final(name),
-                       "at": change["at"] if change else None,
-                       "container": change["container"] if change else None,
-                       "container_name": _name(change["container"]) if change else None,
-                       "limit_ns": graph.limit_ns(name)})
+        states.append(
+            {
+                "name": name,
+                "reached": change is not None,
+                "current": name == current,
+                "final": graph.is_final(name),
+                "at": change["at"] if change else None,
+                "container": change["container"] if change else None,
+                "container_name": _name(change["container"]) if change else None,
+                "limit_ns": graph.limit_ns(name),
+            }
+        )
     for name, change in reached.items():  # states the graph does not know
         if not graph.knows(name):
-            states.append({"name": name, "reached": True, "current": name == current,
-                           "final": False, "at": change["at"],
-                           "container": change["container"],
-                           "container_name": _name(change["container"]), "unknown": True})
+            states.append(
+                {
+                    "name": name,
+                    "reached": True,
+                    "current": name == current,
+                    "final": False,
+                    "at": change["at"],
+                    "container": change["container"],
+                    "container_name": _name(change["container"]),
+                    "unknown": True,
+                }
+            )
     return states
 
 
@@ -204,23 +257,30 @@ def _trace_list(request, traces) -> list[dict]:
     rows = []
     for trace in sorted(traces, key=lambda t: (t.start_ns, t.trace_id)):
         spans = trace.spans
-        root = min((s for s in spans if s.parent_id is None), key=lambda s: s.start_ns,
-                   default=spans[0] if spans else None)
-        rows.append({
-            "trace_id": trace.trace_id, "url": _url("web:trace", trace.trace_id),
-            "start_ns": trace.start_ns if spans else None,
-            "duration_ns": max(trace.end_ns - trace.start_ns, 0) if spans else 0,
-            "service": shown(request, root.resource.service_name) if root else "",
-            "operation": shown(request, root.name) if root else "",
-            "spans": len(spans), "errors": sum(1 for s in spans if s.is_error)})
+        root = min(
+            (s for s in spans if s.parent_id is None),
+            key=lambda s: s.start_ns,
+            default=spans[0] if spans else None,
+        )
+        rows.append(
+            {
+                "trace_id": trace.trace_id,
+                "url": _url("web:trace", trace.trace_id),
+                "start_ns": trace.start_ns if spans else None,
+                "duration_ns": max(trace.end_ns - trace.start_ns, 0) if spans else 0,
+                "service": shown(request, root.resource.service_name) if root else "",
+                "operation": shown(request, root.name) if root else "",
+                "spans": len(spans),
+                "errors": sum(1 for s in spans if s.is_error),
+            }
+        )
     return rows
 
 
 def journey_context(request, order_id: str) -> dict | None:
     """Everything the page shows, redacted for the viewer; cached briefly per viewer kind."""
     pol = common.policy(request)
-    key = cache_key("journey", common.source().name, order_id, policy=pol,
-                    language=get_language())
+    key = cache_key("journey", common.source().name, order_id, policy=pol, language=get_language())
     found = _contexts.get(key)
     if found is not None:
         return found
@@ -241,7 +301,8 @@ def journey_context(request, order_id: str) -> dict | None:
         step["container_name"] = names.get(step["container"], step["container"])
         if step["span_id"] in lost:  # the step where the order stopped says so
             step["stop"] = _("message never consumed since %(at)s") % {
-                "at": local_time(lost[step["span_id"]].at_ns)}
+                "at": local_time(lost[step["span_id"]].at_ns)
+            }
     for kind in ("lost_messages", "sla_breaches", "anomalies"):
         for item in data[kind]:
             item["container_name"] = names.get(item["container"], item["container"])
@@ -277,16 +338,24 @@ def order(request, order_id):
     audit.record(request, audit.AuditAction.VIEW, "order", order_id)
     context = journey_context(request, order_id) if order_id else None
     if context is None:
-        return common.not_found(request, _("No trace mentions the order “%(id)s”.")
-                                % {"id": shown(request, order_id)})
+        return common.not_found(
+            request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
+        )
     container = clean_text(request.GET.get("container"), 80)
     steps = context["data"]["steps"]
     if container:
         steps = [s for s in steps if s["container"] == container]
-    return render(request, "web/journey.html", {
-        **context, "container": container, "days": _days(steps),
-        "container_name": explorer_config().names.get(container, container),
-        "start_step": _start_step(request, len(context["playback"]))})
+    return render(
+        request,
+        "web/journey.html",
+        {
+            **context,
+            "container": container,
+            "days": _days(steps),
+            "container_name": explorer_config().names.get(container, container),
+            "start_step": _start_step(request, len(context["playback"])),
+        },
+    )
 
 
 def _start_step(request, total: int) -> int | None:
@@ -305,8 +374,11 @@ def unknown_customer(request):
 
 
 def customer_not_found(request, customer_id):
-    return common.not_found(request, _("No trace mentions the customer “%(id)s”.")
-                            % {"id": shown_customer(request, customer_id)})
+    return common.not_found(
+        request,
+        _("No trace mentions the customer “%(id)s”.")
+        % {"id": shown_customer(request, customer_id)},
+    )
 
 
 @requires("view_journeys")
@@ -327,11 +399,25 @@ def customer(request, customer_id):
     for judged in states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
         order_id, journey, conformance = judged.order_id, judged.journey, judged.conformance
         first = journey.spans[0].start_ns if journey.spans else None
-        rows.append({"order_id": shown(request, order_id), "url": _url("web:order", order_id),
-                     "status": conformance.status, "state": conformance.state or "",
-                     "started_ns": first, "traces": len(journey.traces),
-                     "violations": len(conformance.violations),
-                     "customer_type": journey.customer_type or ""})
-    return render(request, "web/customer.html", {
-        "customer_id": shown_customer(request, customer_id), "orders": rows[::-1],
-        "total": len(orders), "shown": len(rows)})
+        rows.append(
+            {
+                "order_id": shown(request, order_id),
+                "url": _url("web:order", order_id),
+                "status": conformance.status,
+                "state": conformance.state or "",
+                "started_ns": first,
+                "traces": len(journey.traces),
+                "violations": len(conformance.violations),
+                "customer_type": journey.customer_type or "",
+            }
+        )
+    return render(
+        request,
+        "web/customer.html",
+        {
+            "customer_id": shown_customer(request, customer_id),
+            "orders": rows[::-1],
+            "total": len(orders),
+            "shown": len(rows),
+        },
+    )

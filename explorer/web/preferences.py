@@ -29,6 +29,9 @@ def preferences(request):
         else:
             request.session[SESSION_KEY] = chosen
             return redirect("web:preferences")
-    return render(request, "web/preferences.html", {
-        "zones": zones(), "current": current, "problem": problem},
-        status=400 if problem else 200)
+    return render(
+        request,
+        "web/preferences.html",
+        {"zones": zones(), "current": current, "problem": problem},
+        status=400 if problem else 200,
+    )

@@ -27,13 +27,15 @@ MAP_SECONDS = 300  # how long a pseudonym-to-id map is reused while the data sta
 REFUSED = "refused: raw customer identifier without view_customer_ids"
 
 # One pseudonym-to-id map per data version (a few MB for 100,000 customers).
-_maps: LocalCache[dict[str, str]] = LocalCache("customer pseudonyms", max_weight=2,
-                                               seconds=MAP_SECONDS)
+_maps: LocalCache[dict[str, str]] = LocalCache(
+    "customer pseudonyms", max_weight=2, seconds=MAP_SECONDS
+)
 
 
 def _known_customer_ids(source) -> set[str]:
-    known = set(OrderStatus.objects.exclude(customer_id="").values_list(
-        "customer_id", flat=True).distinct())
+    known = set(
+        OrderStatus.objects.exclude(customer_id="").values_list("customer_id", flat=True).distinct()
+    )
     lister = getattr(source, "attribute_values", None)
     if lister is not None:
         known.update(lister(CUSTOMER_KEY))
@@ -48,7 +50,8 @@ def customer_for_pseudonym(request, text: str) -> str | None:
     data_version = (latest_time_ns(source), OrderStatus.objects.count())
     mapping = _maps.get_or_compute(
         (source.name, policy.pseudonym_key, data_version),
-        lambda: {policy.pseudonym(raw): raw for raw in _known_customer_ids(source)})
+        lambda: {policy.pseudonym(raw): raw for raw in _known_customer_ids(source)},
+    )
     return mapping.get(text)
 
 

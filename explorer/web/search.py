@@ -75,5 +75,9 @@ def lookup(request):
                 break
     if target is not None:
         return target
-    return render(request, "web/home.html", {
-        "can_lookup": True, "can_search": False, "q": q, "nothing_found": True}, status=404)
+    return render(
+        request,
+        "web/home.html",
+        {"can_lookup": True, "can_search": False, "q": q, "nothing_found": True},
+        status=404,
+    )

@@ -48,7 +48,8 @@ class PreparedTrace:
     _trace: Trace | None = field(default=None, repr=False)
     _load: Callable[[], Trace] | None = field(default=None, repr=False)
     _fetch: Callable[[list[int]], Mapping[int, Span] | None] | None = field(
-        default=None, repr=False)
+        default=None, repr=False
+    )
     _stream: Callable[[], Iterable[list[Span]]] | None = field(default=None, repr=False)
     _positions: dict[str, int] | None = field(default=None, repr=False)
     _stats: list | None = field(default=None, repr=False)
@@ -169,10 +170,17 @@ def prepare(trace: Trace, scope: str) -> PreparedTrace:
     start = trace.start_ns
     duration = max(trace.end_ns - start, 0)
     return PreparedTrace(
-        trace_id=trace.trace_id, order=order, critical=critical, start_ns=start,
-        duration_ns=duration, services=sorted(trace.services),
+        trace_id=trace.trace_id,
+        order=order,
+        critical=critical,
+        start_ns=start,
+        duration_ns=duration,
+        services=sorted(trace.services),
         error_count=sum(1 for s in spans if s.is_error),
-        buckets=histogram(spans, start, duration), warnings=trace.warnings, _trace=trace)
+        buckets=histogram(spans, start, duration),
+        warnings=trace.warnings,
+        _trace=trace,
+    )
 
 
 def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> PreparedTrace:
@@ -188,16 +196,25 @@ def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> Prepa
         return Trace(trace_id, spans, overview.warnings)
 
     return PreparedTrace(
-        trace_id=trace_id, order=layout.tree(), critical=set(layout.critical),
-        start_ns=overview.start_ns, duration_ns=overview.duration_ns,
-        services=overview.services, error_count=overview.error_count,
-        buckets=minimap(layout.counts, layout.errors), warnings=overview.warnings,
-        _load=load, _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
-        _stream=lambda: source.iter_spans(trace_id), _stats=layout.operations)
+        trace_id=trace_id,
+        order=layout.tree(),
+        critical=set(layout.critical),
+        start_ns=overview.start_ns,
+        duration_ns=overview.duration_ns,
+        services=overview.services,
+        error_count=overview.error_count,
+        buckets=minimap(layout.counts, layout.errors),
+        warnings=overview.warnings,
+        _load=load,
+        _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
+        _stream=lambda: source.iter_spans(trace_id),
+        _stats=layout.operations,
+    )
 
 
-_recent: LocalCache[PreparedTrace] = LocalCache("prepared traces", LRU_MAX_SPANS, LRU_SECONDS,
-                                                weigh=lambda prepared: len(prepared.order))
+_recent: LocalCache[PreparedTrace] = LocalCache(
+    "prepared traces", LRU_MAX_SPANS, LRU_SECONDS, weigh=lambda prepared: len(prepared.order)
+)
 
 
 def prepared_trace(source: TraceSource, trace_id: str, scope: str | None = None) -> PreparedTrace:

@@ -71,8 +71,9 @@ class TraceWhere:
         if len(self.trace_id) > MAX_ID:
             raise Http404(_("No such trace."))
         if self.upload:
-            return prepared_trace(upload_source(request, self.upload), self.trace_id,
-                                  scope=f"upload:{self.upload}")
+            return prepared_trace(
+                upload_source(request, self.upload), self.trace_id, scope=f"upload:{self.upload}"
+            )
         return prepared_trace(common.source(), self.trace_id)
 
     def forget(self) -> None:
@@ -108,20 +109,37 @@ def _collapsed(request, prepared: PreparedTrace) -> tuple[set[int], dict]:
     else:
         levels = 0
     result -= expanded
-    state = {"collapsed": ",".join(str(c) for c in sorted(collapsed)),
-             "expanded": ",".join(str(c) for c in sorted(expanded)), "levels": levels}
+    state = {
+        "collapsed": ",".join(str(c) for c in sorted(collapsed)),
+        "expanded": ",".join(str(c) for c in sorted(expanded)),
+        "levels": levels,
+    }
     return result, state
 
 
-def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: int,
-                  limit: int, collapsed: set[int], matches: set[int] = frozenset()) -> dict:
+def _rows_context(
+    request,
+    prepared: PreparedTrace,
+    where: TraceWhere,
+    offset: int,
+    limit: int,
+    collapsed: set[int],
+    matches: set[int] = frozenset(),
+) -> dict:
     runs = hidden_runs(prepared.order, collapsed)
     total = visible_count(prepared.order, runs)
     offset = min(offset, max(total - 1, 0))
     numbers = visible_window(prepared.order, runs, offset, limit)
     spans = prepared.spans_at(prepared.order.order[r] for r in numbers)
-    rows = build_rows(spans, prepared.order, numbers, collapsed, prepared.critical,
-                      prepared.start_ns, prepared.duration_ns)
+    rows = build_rows(
+        spans,
+        prepared.order,
+        numbers,
+        collapsed,
+        prepared.critical,
+        prepared.start_ns,
+        prepared.duration_ns,
+    )
     pol = common.policy(request)
     # One reverse() for the window: the span page URL ends with "<span id>/".
     span_prefix = where.url("span", "x")[: -len("x/")]
@@ -134,20 +152,29 @@ def _rows_context(request, prepared: PreparedTrace, where: TraceWhere, offset: i
             classes.append("is-critical")
         if row.row in matches:
             classes.append("is-match")
-        shown_rows.append({
-            "row": row.row, "index": index, "depth": row.depth, "depth_class": min(row.depth, 40),
-            "name": redact_text(row.name, pol), "service": redact_text(row.service, pol),
-            "has_children": row.has_children, "collapsed": row.collapsed,
-            "offset_ns": row.offset_ns, "duration_ns": row.duration_ns,
-            "error": row.error, "critical": row.critical,
-            # Machine-formatted: a localised "0,5" is no SVG length.
-            "x": svg_number(row.bar_x), "w": svg_number(row.bar_width),
-            "classes": " ".join(classes),
-            # The row lets the span's page read one chunk of a huge stored trace.
-            "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
-        })
-    return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows),
-            "total": total}
+        shown_rows.append(
+            {
+                "row": row.row,
+                "index": index,
+                "depth": row.depth,
+                "depth_class": min(row.depth, 40),
+                "name": redact_text(row.name, pol),
+                "service": redact_text(row.service, pol),
+                "has_children": row.has_children,
+                "collapsed": row.collapsed,
+                "offset_ns": row.offset_ns,
+                "duration_ns": row.duration_ns,
+                "error": row.error,
+                "critical": row.critical,
+                # Machine-formatted: a localised "0,5" is no SVG length.
+                "x": svg_number(row.bar_x),
+                "w": svg_number(row.bar_width),
+                "classes": " ".join(classes),
+                # The row lets the span's page read one chunk of a huge stored trace.
+                "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
+            }
+        )
+    return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows), "total": total}
 
 
 def _url_part(text: str) -> str:
@@ -173,9 +200,14 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
         if raw_hit:
             raw_hit = any(needle in shown(request, t).casefold() for t in texts)
         if raw_hit or attribute_hit:
-            found.append({"row": prepared.row_of(position), "span_id": span.span_id,
-                          "name": shown(request, span.name),
-                          "service": shown(request, span.resource.service_name)})
+            found.append(
+                {
+                    "row": prepared.row_of(position),
+                    "span_id": span.span_id,
+                    "name": shown(request, span.name),
+                    "service": shown(request, span.resource.service_name),
+                }
+            )
             if len(found) >= SEARCH_RESULTS:
                 break
     return found
@@ -183,10 +215,19 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
 
 def _stats_rows(request, prepared: PreparedTrace) -> list[dict]:
     stats = sorted(prepared.operation_stats(), key=lambda s: -s.self_ns)[:STATS_ROWS]
-    return [{"service": shown(request, s.service), "operation": shown(request, s.operation),
-             "count": s.count, "total_ns": s.total_ns, "self_ns": s.self_ns,
-             "mean_ns": int(s.mean_ns), "max_ns": s.max_ns, "errors": s.errors}
-            for s in stats]
+    return [
+        {
+            "service": shown(request, s.service),
+            "operation": shown(request, s.operation),
+            "count": s.count,
+            "total_ns": s.total_ns,
+            "self_ns": s.self_ns,
+            "mean_ns": int(s.mean_ns),
+            "max_ns": s.max_ns,
+            "errors": s.errors,
+        }
+        for s in stats
+    ]
 
 
 def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
@@ -194,9 +235,13 @@ def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
     config = explorer_config()
     redacted = redact_trace(prepared.trace, common.policy(request))
     overlay = overlay_from_traces(
-        [redacted], config.model, config.mapping, sla_limit_ms=config.sla_limit_ms,
+        [redacted],
+        config.model,
+        config.mapping,
+        sla_limit_ms=config.sla_limit_ms,
         title=_("Trace %(id)s") % {"id": where.trace_id[:32]},
-        step_url=lambda _trace, span_id: where.url("span", _url_part(span_id)))
+        step_url=lambda _trace, span_id: where.url("span", _url_part(span_id)),
+    )
     return render_svg(config.model, overlay)
 
 
@@ -280,36 +325,63 @@ def trace_rows(request, where: TraceWhere):
     html = render_to_string("web/_rows.html", context, request=request)
     if request.GET.get("format") == "html":
         return HttpResponse(html)
-    return JsonResponse({"html": html, "offset": context["offset"],
-                         "next_offset": context["next_offset"], "total": context["total"],
-                         "rows": [r["row"] for r in context["rows"]], "index": index})
+    return JsonResponse(
+        {
+            "html": html,
+            "offset": context["offset"],
+            "next_offset": context["next_offset"],
+            "total": context["total"],
+            "rows": [r["row"] for r in context["rows"]],
+            "index": index,
+        }
+    )
 
 
 def _attributes(request, attributes: dict) -> list[tuple[str, str]]:
     return sorted((shown(request, key), str(value)) for key, value in attributes.items())
 
 
-def _span_context(request, prepared: PreparedTrace, span_id: str,
-                  row: int | None = None) -> dict | None:
+def _span_context(
+    request, prepared: PreparedTrace, span_id: str, row: int | None = None
+) -> dict | None:
     position = prepared.position(span_id, row)
     if position is None:
         return None
     raw = prepared.spans_at([position])[position]
     span = redact_trace(Trace(raw.trace_id, [raw]), common.policy(request)).spans[0]
     return {
-        "span_id": span.span_id, "parent_id": span.parent_id, "name": span.name,
-        "service": span.service, "kind": span.kind.name, "start_ns": span.start_ns,
-        "offset_ns": span.start_ns - prepared.start_ns, "duration_ns": span.duration_ns,
-        "status": span.status_code.name, "status_message": span.status_message,
-        "error": span.is_error, "critical": position in prepared.critical,
+        "span_id": span.span_id,
+        "parent_id": span.parent_id,
+        "name": span.name,
+        "service": span.service,
+        "kind": span.kind.name,
+        "start_ns": span.start_ns,
+        "offset_ns": span.start_ns - prepared.start_ns,
+        "duration_ns": span.duration_ns,
+        "status": span.status_code.name,
+        "status_message": span.status_message,
+        "error": span.is_error,
+        "critical": position in prepared.critical,
         "row": prepared.row_of(position),
         "attributes": _attributes(request, span.attributes),
         "resource": _attributes(request, span.resource.attributes),
         "scope": span.scope,
-        "events": [{"name": e.name, "offset_ns": e.time_ns - prepared.start_ns,
-                    "attributes": _attributes(request, e.attributes)} for e in span.events],
-        "links": [{"trace_id": link.trace_id, "span_id": link.span_id,
-                   "attributes": _attributes(request, link.attributes)} for link in span.links],
+        "events": [
+            {
+                "name": e.name,
+                "offset_ns": e.time_ns - prepared.start_ns,
+                "attributes": _attributes(request, e.attributes),
+            }
+            for e in span.events
+        ],
+        "links": [
+            {
+                "trace_id": link.trace_id,
+                "span_id": link.span_id,
+                "attributes": _attributes(request, link.attributes),
+            }
+            for link in span.links
+        ],
     }
 
 
@@ -319,30 +391,48 @@ def span_detail(request, where: TraceWhere, span_id: str):
     row = clean_int(request.GET.get("row"), -1, -1, len(prepared.order) - 1)
     span = _span_context(request, prepared, clean_text(span_id), row if row >= 0 else None)
     if span is None:
-        return common.not_found(request, _("This trace has no span %(id)s.")
-                                % {"id": clean_text(span_id, 40)})
+        return common.not_found(
+            request, _("This trace has no span %(id)s.") % {"id": clean_text(span_id, 40)}
+        )
     partial = request.GET.get("partial") == "1"
     template = "web/_span.html" if partial else "web/span.html"
-    return render(request, template, {"span": span, "where": where, "trace_id": where.trace_id,
-                                      "page_url": where.url("trace")})
+    return render(
+        request,
+        template,
+        {"span": span, "where": where, "trace_id": where.trace_id, "page_url": where.url("trace")},
+    )
 
 
 @fresh
 def trace_stats(request, where: TraceWhere):
     prepared = where.load(request)
     partial = request.GET.get("partial") == "1"
-    return render(request, "web/_stats.html" if partial else "web/fragment_page.html",
-                  {"stats": _stats_rows(request, prepared), "fragment": "web/_stats.html",
-                   "page_url": where.url("trace"), "trace_id": where.trace_id})
+    return render(
+        request,
+        "web/_stats.html" if partial else "web/fragment_page.html",
+        {
+            "stats": _stats_rows(request, prepared),
+            "fragment": "web/_stats.html",
+            "page_url": where.url("trace"),
+            "trace_id": where.trace_id,
+        },
+    )
 
 
 @fresh
 def trace_diagram(request, where: TraceWhere):
     prepared = where.load(request)
     partial = request.GET.get("partial") == "1"
-    return render(request, "web/_diagram.html" if partial else "web/fragment_page.html",
-                  {"svg": trace_svg(request, prepared, where), "fragment": "web/_diagram.html",
-                   "page_url": where.url("trace"), "trace_id": where.trace_id})
+    return render(
+        request,
+        "web/_diagram.html" if partial else "web/fragment_page.html",
+        {
+            "svg": trace_svg(request, prepared, where),
+            "fragment": "web/_diagram.html",
+            "page_url": where.url("trace"),
+            "trace_id": where.trace_id,
+        },
+    )
 
 
 # Stored traces ---------------------------------------------------------------------------

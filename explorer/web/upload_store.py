@@ -75,8 +75,10 @@ def drop_expired(now: float | None = None) -> None:
 
 def _older_uploads(folder: Path, current: Path) -> list[Path]:
     """The user's other uploads, oldest first."""
-    return sorted((p for p in folder.iterdir() if p.is_dir() and p != current),
-                  key=lambda p: p.stat().st_mtime)
+    return sorted(
+        (p for p in folder.iterdir() if p.is_dir() and p != current),
+        key=lambda p: p.stat().st_mtime,
+    )
 
 
 class _Writer:
@@ -118,8 +120,9 @@ class _Writer:
             self._dump(_trace_file(self.folder, trace_id), trace)
             summaries += MemorySource([trace], name="upload").search(TraceQuery(limit=1))
         (self.folder / "parts").rmdir()
-        self._dump(self.folder / INDEX, {"name": name, "summaries": summaries,
-                                         "problems": problems})
+        self._dump(
+            self.folder / INDEX, {"name": name, "summaries": summaries, "problems": problems}
+        )
         return summaries
 
 
@@ -168,7 +171,8 @@ def _parse_into(raw: Path, folder: Path, name: str, budget: int) -> tuple[list, 
     limits = Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO)
     for result in iter_file(raw, limits=limits):
         problems += [str(p).replace(str(raw), name) for p in result.errors][
-            : MAX_PROBLEMS - len(problems)]
+            : MAX_PROBLEMS - len(problems)
+        ]
         for trace in result.traces:
             writer.add(trace)
     return writer.finish(name, problems), problems

@@ -47,10 +47,15 @@ from explorer.web.upload_store import (
 
 
 def _form(request, problems=(), status=200):
-    return render(request, "web/upload.html", {
-        "problems": problems,
-        "max_size": format_count(settings.EXPLORER_UPLOAD_MAX_BYTES // (1024 * 1024)),
-    }, status=status)
+    return render(
+        request,
+        "web/upload.html",
+        {
+            "problems": problems,
+            "max_size": format_count(settings.EXPLORER_UPLOAD_MAX_BYTES // (1024 * 1024)),
+        },
+        status=status,
+    )
 
 
 @requires("upload_traces")
@@ -62,10 +67,14 @@ def upload(request):
         return _form(request, [_("Choose a trace file to upload.")], status=400)
     limit = settings.EXPLORER_UPLOAD_MAX_BYTES
     if file.size > limit:
-        return _form(request, [_("The file is %(size)s bytes; the largest accepted is "
-                                 "%(limit)s bytes.") % {"size": format_count(file.size),
-                                                        "limit": format_count(limit)}],
-                     status=413)
+        return _form(
+            request,
+            [
+                _("The file is %(size)s bytes; the largest accepted is %(limit)s bytes.")
+                % {"size": format_count(file.size), "limit": format_count(limit)}
+            ],
+            status=413,
+        )
     name = "".join(ch for ch in (file.name or "upload") if ch.isprintable())[:200]
     drop_expired()
     key = secrets.token_urlsafe(18)
@@ -78,9 +87,17 @@ def upload(request):
         summaries, problems = parse_within_quota(raw, folder, name, quota)
     except QuotaExceeded:
         shutil.rmtree(folder, ignore_errors=True)
-        return _form(request, [_("The traces of this file take more than the %(quota)s bytes "
-                                 "of uploads kept per user.") % {"quota": format_count(quota)}],
-                     status=413)
+        return _form(
+            request,
+            [
+                _(
+                    "The traces of this file take more than the %(quota)s bytes "
+                    "of uploads kept per user."
+                )
+                % {"quota": format_count(quota)}
+            ],
+            status=413,
+        )
     finally:
         raw.unlink(missing_ok=True)
     problems = [shown(request, p) for p in problems]
@@ -99,19 +116,38 @@ def upload_result(request, key):
     summaries = source.search(TraceQuery(limit=MAX_LISTED))
     if len(summaries) == 1 and not source.problems:
         return redirect("web:upload_trace", key, summaries[0].trace_id)
-    rows = [{"trace_id": s.trace_id, "root": shown(request, f"{s.root_service}: {s.root_name}"),
-             "span_count": s.span_count, "duration_ns": s.duration_ns,
-             "errors": s.error_count, "start_ns": s.start_ns} for s in summaries]
+    rows = [
+        {
+            "trace_id": s.trace_id,
+            "root": shown(request, f"{s.root_service}: {s.root_name}"),
+            "span_count": s.span_count,
+            "duration_ns": s.duration_ns,
+            "errors": s.error_count,
+            "start_ns": s.start_ns,
+        }
+        for s in summaries
+    ]
     # The filter: text in the root or the trace id, and/or only traces with errors.
     needle = clean_text(request.GET.get("q")).casefold()
     errors_only = request.GET.get("errors") == "1"
-    shown_rows = [r for r in rows if (not needle or needle in r["root"].casefold()
-                                      or needle in r["trace_id"].casefold())
-                  and (not errors_only or r["errors"])]
-    return render(request, "web/upload_result.html", {
-        "key": key, "traces": shown_rows, "trace_total": len(rows), "q": needle,
-        "errors_only": errors_only,
-        "problems": [shown(request, p) for p in source.problems]})
+    shown_rows = [
+        r
+        for r in rows
+        if (not needle or needle in r["root"].casefold() or needle in r["trace_id"].casefold())
+        and (not errors_only or r["errors"])
+    ]
+    return render(
+        request,
+        "web/upload_result.html",
+        {
+            "key": key,
+            "traces": shown_rows,
+            "trace_total": len(rows),
+            "q": needle,
+            "errors_only": errors_only,
+            "problems": [shown(request, p) for p in source.problems],
+        },
+    )
 
 
 @requires("upload_traces")

@@ -57,8 +57,9 @@ def visible_index(row: int, runs: list[tuple[int, int]]) -> int | None:
     return row - hidden_before
 
 
-def visible_window(tree: TreeOrder, runs: list[tuple[int, int]], offset: int,
-                   limit: int) -> list[int]:
+def visible_window(
+    tree: TreeOrder, runs: list[tuple[int, int]], offset: int, limit: int
+) -> list[int]:
     """Row numbers of the visible rows offset .. offset+limit."""
     if offset < 0 or limit <= 0:
         return []
@@ -101,9 +102,15 @@ class Row:
     bar_width: float
 
 
-def build_rows(spans: Sequence[Span] | Mapping[int, Span], tree: TreeOrder, rows: Iterable[int],
-               collapsed: set[int], critical: set[int], trace_start_ns: int,
-               trace_duration_ns: int) -> list[Row]:
+def build_rows(
+    spans: Sequence[Span] | Mapping[int, Span],
+    tree: TreeOrder,
+    rows: Iterable[int],
+    collapsed: set[int],
+    critical: set[int],
+    trace_start_ns: int,
+    trace_duration_ns: int,
+) -> list[Row]:
     """Row data for the given row numbers; `spans` holds (at least) the spans at their
     positions; `critical` the positions on the critical path. Bars are in BAR_SCALE units of
     the trace's duration."""
@@ -116,12 +123,23 @@ def build_rows(spans: Sequence[Span] | Mapping[int, Span], tree: TreeOrder, rows
         duration = max(span.end_ns - span.start_ns, 0)
         x = min(max(offset * scale, 0.0), BAR_SCALE)
         width = max(min(duration * scale, BAR_SCALE - x), 1.0)
-        result.append(Row(
-            row=row, span_id=span.span_id, name=span.name, service=span.resource.service_name,
-            depth=tree.depth[row], has_children=tree.end[row] > row + 1,
-            collapsed=row in collapsed, offset_ns=offset, duration_ns=duration,
-            error=span.is_error, critical=position in critical,
-            bar_x=round(x, 2), bar_width=round(width, 2)))
+        result.append(
+            Row(
+                row=row,
+                span_id=span.span_id,
+                name=span.name,
+                service=span.resource.service_name,
+                depth=tree.depth[row],
+                has_children=tree.end[row] > row + 1,
+                collapsed=row in collapsed,
+                offset_ns=offset,
+                duration_ns=duration,
+                error=span.is_error,
+                critical=position in critical,
+                bar_x=round(x, 2),
+                bar_width=round(width, 2),
+            )
+        )
     return result
 
 
@@ -149,8 +167,9 @@ class Bucket:
         return svg_number(self.height)
 
 
-def histogram(spans: Iterable[Span], start_ns: int, duration_ns: int,
-              buckets: int = HISTOGRAM_BUCKETS) -> list[Bucket]:
+def histogram(
+    spans: Iterable[Span], start_ns: int, duration_ns: int, buckets: int = HISTOGRAM_BUCKETS
+) -> list[Bucket]:
     """How many spans (and errors) start in each slice of the trace: the minimap."""
     return minimap(*bucket_counts(spans, start_ns, duration_ns, buckets))
 
@@ -159,8 +178,10 @@ def minimap(counts: list[int], errors: list[int]) -> list[Bucket]:
     """The minimap's bars from the span and error counts of its buckets."""
     top = max(counts, default=0) or 1
     size = len(counts)
-    return [Bucket(round(100 * i / size, 2), c, e, round(100 * c / top, 2))
-            for i, (c, e) in enumerate(zip(counts, errors, strict=True))]
+    return [
+        Bucket(round(100 * i / size, 2), c, e, round(100 * c / top, 2))
+        for i, (c, e) in enumerate(zip(counts, errors, strict=True))
+    ]
 
 
 def rows_to_collapse(tree: TreeOrder, depth: int) -> list[int]:

@@ -27,8 +27,13 @@ ANALYST_GROUP = f"cn=explorer-analysts,{GROUPS}"
 # uid -> (password, given name, surname, mail, groups)
 USERS = {
     "sonia": ("sonia-pass", "Sonia", "Support", "sonia@alexandrite.test", [SUPPORT_GROUP]),
-    "boris": ("boris-pass", "Boris", "Both", "boris@alexandrite.test",
-              [SUPPORT_GROUP, ANALYST_GROUP]),
+    "boris": (
+        "boris-pass",
+        "Boris",
+        "Both",
+        "boris@alexandrite.test",
+        [SUPPORT_GROUP, ANALYST_GROUP],
+    ),
     "nadia": ("nadia-pass", "Nadia", "Nogroup", "nadia@alexandrite.test", []),
 }
 
@@ -51,10 +56,17 @@ def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                          content_commitment=False, key_encipherment=False,
-                          data_encipherment=False, key_agreement=False,
-                          encipher_only=False, decipher_only=False),
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
             critical=True,
         )
         .sign(ca_key, hashes.SHA256())
@@ -74,8 +86,9 @@ def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
             ),
             critical=False,
         )
-        .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
-                       critical=False)
+        .add_extension(
+            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+        )
         .sign(ca_key, hashes.SHA256())
     )
     ca_path, cert_path, key_path = folder / "ca.pem", folder / "server.pem", folder / "server.key"
@@ -167,8 +180,12 @@ def start_slapd(folder: Path, timeout: float = 15.0) -> Slapd:
     conf.write_text(slapd_conf(folder, ca, cert, key))
     ldif = folder / "directory.ldif"
     ldif.write_text(directory_ldif())
-    subprocess.run(["slapadd", "-f", str(conf), "-l", str(ldif)], check=True,
-                   capture_output=True, timeout=timeout)
+    subprocess.run(
+        ["slapadd", "-f", str(conf), "-l", str(ldif)],
+        check=True,
+        capture_output=True,
+        timeout=timeout,
+    )
     port = free_port()
     uri = f"ldap://127.0.0.1:{port}"
     log = (folder / "slapd.log").open("wb")

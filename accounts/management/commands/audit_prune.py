@@ -10,7 +10,7 @@ UNITS = {"d": "days", "h": "hours", "w": "weeks"}
 
 
 def parse_age(text: str) -> timedelta:
-    """"180d", "12w", "36h" -> a timedelta."""
+    """ "180d", "12w", "36h" -> a timedelta."""
     match = re.fullmatch(r"\s*(\d+)\s*([dhw])\s*", text or "")
     if not match:
         raise ValueError(f"{text!r} is not an age like 180d, 12w or 36h")

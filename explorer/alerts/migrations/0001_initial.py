@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,64 +14,195 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='AlertRule',
+            name="AlertRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('lost_message', 'lost_message'), ('stuck', 'stuck'), ('state_violation', 'state_violation'), ('sla_breach', 'sla_breach'), ('anomaly', 'anomaly')], max_length=32, unique=True)),
-                ('enabled', models.BooleanField(default=True)),
-                ('threshold', models.FloatField(help_text="stuck: times the state's limit (1 = the limit); sla_breach: compliance target, 0-1; anomaly: share of calls atypically slow, 0-1; else unused")),
-                ('window_minutes', models.PositiveIntegerField(help_text='sla_breach, anomaly: the trailing window judged; state_violation: only orders seen within it (0: any age); else unused')),
-                ('min_count', models.PositiveIntegerField(help_text='sla_breach: requests, anomaly: calls the window must hold to be judged')),
-                ('recipient_roles', models.CharField(blank=True, help_text='comma-separated roles whose users (with an e-mail address) are e-mailed; each gets the text redacted for their own permissions', max_length=200)),
-                ('recipient_emails', models.TextField(blank=True, help_text='further addresses, one per line or comma-separated; they get customer ids masked')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("lost_message", "lost_message"),
+                            ("stuck", "stuck"),
+                            ("state_violation", "state_violation"),
+                            ("sla_breach", "sla_breach"),
+                            ("anomaly", "anomaly"),
+                        ],
+                        max_length=32,
+                        unique=True,
+                    ),
+                ),
+                ("enabled", models.BooleanField(default=True)),
+                (
+                    "threshold",
+                    models.FloatField(
+                        help_text="stuck: times the state's limit (1 = the limit); sla_breach: compliance target, 0-1; anomaly: share of calls atypically slow, 0-1; else unused"
+                    ),
+                ),
+                (
+                    "window_minutes",
+                    models.PositiveIntegerField(
+                        help_text="sla_breach, anomaly: the trailing window judged; state_violation: only orders seen within it (0: any age); else unused"
+                    ),
+                ),
+                (
+                    "min_count",
+                    models.PositiveIntegerField(
+                        help_text="sla_breach: requests, anomaly: calls the window must hold to be judged"
+                    ),
+                ),
+                (
+                    "recipient_roles",
+                    models.CharField(
+                        blank=True,
+                        help_text="comma-separated roles whose users (with an e-mail address) are e-mailed; each gets the text redacted for their own permissions",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "recipient_emails",
+                    models.TextField(
+                        blank=True,
+                        help_text="further addresses, one per line or comma-separated; they get customer ids masked",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind'],
+                "ordering": ["kind"],
             },
         ),
         migrations.CreateModel(
-            name='Alert',
+            name="Alert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('lost_message', 'lost_message'), ('stuck', 'stuck'), ('state_violation', 'state_violation'), ('sla_breach', 'sla_breach'), ('anomaly', 'anomaly')], db_index=True, max_length=32)),
-                ('subject', models.CharField(help_text="order id, or 'container operation'", max_length=400)),
-                ('order_id', models.CharField(blank=True, max_length=200)),
-                ('container', models.CharField(blank=True, help_text='element id', max_length=200)),
-                ('operation', models.CharField(blank=True, help_text='endpoint or operation', max_length=300)),
-                ('customer_id', models.CharField(blank=True, help_text='raw; redacted for each viewer and recipient', max_length=200)),
-                ('customer_type', models.CharField(blank=True, max_length=64)),
-                ('facts', models.JSONField(blank=True, default=dict, help_text='what the alert text is written from')),
-                ('opened_at', models.DateTimeField()),
-                ('last_seen_at', models.DateTimeField()),
-                ('resolved_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('note', models.TextField(blank=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("lost_message", "lost_message"),
+                            ("stuck", "stuck"),
+                            ("state_violation", "state_violation"),
+                            ("sla_breach", "sla_breach"),
+                            ("anomaly", "anomaly"),
+                        ],
+                        db_index=True,
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "subject",
+                    models.CharField(
+                        help_text="order id, or 'container operation'", max_length=400
+                    ),
+                ),
+                ("order_id", models.CharField(blank=True, max_length=200)),
+                ("container", models.CharField(blank=True, help_text="element id", max_length=200)),
+                (
+                    "operation",
+                    models.CharField(blank=True, help_text="endpoint or operation", max_length=300),
+                ),
+                (
+                    "customer_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="raw; redacted for each viewer and recipient",
+                        max_length=200,
+                    ),
+                ),
+                ("customer_type", models.CharField(blank=True, max_length=64)),
+                (
+                    "facts",
+                    models.JSONField(
+                        blank=True, default=dict, help_text="what the alert text is written from"
+                    ),
+                ),
+                ("opened_at", models.DateTimeField()),
+                ("last_seen_at", models.DateTimeField()),
+                ("resolved_at", models.DateTimeField(blank=True, null=True)),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                ("note", models.TextField(blank=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-opened_at', '-id'],
+                "ordering": ["-opened_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event', models.CharField(choices=[('opened', 'opened'), ('resolved', 'resolved')], max_length=16)),
-                ('channel', models.CharField(choices=[('email', 'e-mail'), ('webhook', 'webhook')], max_length=16)),
-                ('target', models.CharField(help_text="the address or the webhook's name", max_length=300)),
-                ('ok', models.BooleanField()),
-                ('error', models.TextField(blank=True)),
-                ('at', models.DateTimeField()),
-                ('alert', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='alerts.alert')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "event",
+                    models.CharField(
+                        choices=[("opened", "opened"), ("resolved", "resolved")], max_length=16
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[("email", "e-mail"), ("webhook", "webhook")], max_length=16
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(help_text="the address or the webhook's name", max_length=300),
+                ),
+                ("ok", models.BooleanField()),
+                ("error", models.TextField(blank=True)),
+                ("at", models.DateTimeField()),
+                (
+                    "alert",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="alerts.alert",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'ordering': ['-at', '-id'],
+                "verbose_name_plural": "deliveries",
+                "ordering": ["-at", "-id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='alert',
-            constraint=models.UniqueConstraint(condition=models.Q(('resolved_at__isnull', True)), fields=('kind', 'subject'), name='one_open_alert_per_subject'),
+            model_name="alert",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("resolved_at__isnull", True)),
+                fields=("kind", "subject"),
+                name="one_open_alert_per_subject",
+            ),
         ),
     ]

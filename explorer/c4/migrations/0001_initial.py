@@ -4,24 +4,49 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='MappingRule',
+            name="MappingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('section', models.CharField(choices=[('services', 'service (resource attributes)'), ('peers', 'peer (what a client/producer span calls)')], max_length=16)),
-                ('position', models.PositiveIntegerField(default=0, help_text='Rules are tried in this order.')),
-                ('element', models.CharField(help_text='C4 element id, e.g. shop_api', max_length=200)),
-                ('match', models.JSONField(help_text='Attribute -> exact string or {"regex": "..."}, e.g. {"service.name": "shop-api"}')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "section",
+                    models.CharField(
+                        choices=[
+                            ("services", "service (resource attributes)"),
+                            ("peers", "peer (what a client/producer span calls)"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveIntegerField(
+                        default=0, help_text="Rules are tried in this order."
+                    ),
+                ),
+                (
+                    "element",
+                    models.CharField(help_text="C4 element id, e.g. shop_api", max_length=200),
+                ),
+                (
+                    "match",
+                    models.JSONField(
+                        help_text='Attribute -> exact string or {"regex": "..."}, e.g. {"service.name": "shop-api"}'
+                    ),
+                ),
             ],
             options={
-                'ordering': ['section', 'position', 'id'],
+                "ordering": ["section", "position", "id"],
             },
         ),
     ]

@@ -4,38 +4,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='OrderStatus',
+            name="OrderStatus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=200, unique=True)),
-                ('customer_id', models.CharField(blank=True, max_length=200)),
-                ('customer_type', models.CharField(blank=True, max_length=64)),
-                ('channel', models.CharField(blank=True, help_text='shop or partner_api: where the order came in', max_length=64)),
-                ('status', models.CharField(db_index=True, help_text='at as_of_ns; stuck is decided again at read time', max_length=16)),
-                ('state', models.CharField(blank=True, max_length=200)),
-                ('state_since_ns', models.BigIntegerField(null=True)),
-                ('state_limit_ns', models.BigIntegerField(null=True)),
-                ('in_flight_since_ns', models.BigIntegerField(help_text='oldest unconsumed message that was not yet lost at as_of_ns', null=True)),
-                ('violations', models.JSONField(blank=True, default=list)),
-                ('anomalous', models.BooleanField(db_index=True, default=False)),
-                ('anomaly_summary', models.CharField(blank=True, max_length=500)),
-                ('first_seen_ns', models.BigIntegerField(null=True)),
-                ('last_seen_ns', models.BigIntegerField(db_index=True, null=True)),
-                ('as_of_ns', models.BigIntegerField(help_text='the newest span time the row was computed at')),
-                ('computed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=200, unique=True)),
+                ("customer_id", models.CharField(blank=True, max_length=200)),
+                ("customer_type", models.CharField(blank=True, max_length=64)),
+                (
+                    "channel",
+                    models.CharField(
+                        blank=True,
+                        help_text="shop or partner_api: where the order came in",
+                        max_length=64,
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        db_index=True,
+                        help_text="at as_of_ns; stuck is decided again at read time",
+                        max_length=16,
+                    ),
+                ),
+                ("state", models.CharField(blank=True, max_length=200)),
+                ("state_since_ns", models.BigIntegerField(null=True)),
+                ("state_limit_ns", models.BigIntegerField(null=True)),
+                (
+                    "in_flight_since_ns",
+                    models.BigIntegerField(
+                        help_text="oldest unconsumed message that was not yet lost at as_of_ns",
+                        null=True,
+                    ),
+                ),
+                ("violations", models.JSONField(blank=True, default=list)),
+                ("anomalous", models.BooleanField(db_index=True, default=False)),
+                ("anomaly_summary", models.CharField(blank=True, max_length=500)),
+                ("first_seen_ns", models.BigIntegerField(null=True)),
+                ("last_seen_ns", models.BigIntegerField(db_index=True, null=True)),
+                (
+                    "as_of_ns",
+                    models.BigIntegerField(
+                        help_text="the newest span time the row was computed at"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField()),
             ],
             options={
-                'verbose_name': 'order status',
-                'verbose_name_plural': 'order statuses',
-                'ordering': ['order_id'],
+                "verbose_name": "order status",
+                "verbose_name_plural": "order statuses",
+                "ordering": ["order_id"],
             },
         ),
     ]

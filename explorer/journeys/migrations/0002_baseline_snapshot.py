@@ -4,28 +4,54 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journeys', '0001_initial'),
+        ("journeys", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='BaselineSnapshot',
+            name="BaselineSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(help_text="the trace source's name", max_length=200)),
-                ('kind', models.CharField(choices=[('baseline', 'baseline'), ('typical', 'typical')], max_length=16)),
-                ('key', models.CharField(blank=True, help_text='the customer type (typical)', max_length=64)),
-                ('window_start_ns', models.BigIntegerField()),
-                ('window_end_ns', models.BigIntegerField()),
-                ('as_of_ns', models.BigIntegerField(help_text='the newest span time it was computed at')),
-                ('data', models.JSONField(help_text='Baseline.as_dict(), or {samples: [OrderSample.as_dict()]}')),
-                ('computed_at', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("source", models.CharField(help_text="the trace source's name", max_length=200)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("baseline", "baseline"), ("typical", "typical")], max_length=16
+                    ),
+                ),
+                (
+                    "key",
+                    models.CharField(
+                        blank=True, help_text="the customer type (typical)", max_length=64
+                    ),
+                ),
+                ("window_start_ns", models.BigIntegerField()),
+                ("window_end_ns", models.BigIntegerField()),
+                (
+                    "as_of_ns",
+                    models.BigIntegerField(help_text="the newest span time it was computed at"),
+                ),
+                (
+                    "data",
+                    models.JSONField(
+                        help_text="Baseline.as_dict(), or {samples: [OrderSample.as_dict()]}"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField()),
             ],
             options={
-                'ordering': ['source', 'kind', 'key'],
-                'constraints': [models.UniqueConstraint(fields=('source', 'kind', 'key'), name='baseline_snapshot_unique')],
+                "ordering": ["source", "kind", "key"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("source", "kind", "key"), name="baseline_snapshot_unique"
+                    )
+                ],
             },
         ),
     ]

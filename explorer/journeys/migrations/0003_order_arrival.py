@@ -4,30 +4,39 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('journeys', '0002_baseline_snapshot'),
+        ("journeys", "0002_baseline_snapshot"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LiveMark',
+            name="LiveMark",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('value_ns', models.BigIntegerField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=64, unique=True)),
+                ("value_ns", models.BigIntegerField()),
             ],
         ),
         migrations.CreateModel(
-            name='OrderArrival',
+            name="OrderArrival",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('order_id', models.CharField(max_length=200, unique=True)),
-                ('arrived_ns', models.BigIntegerField(db_index=True)),
-                ('pending', models.BooleanField(db_index=True, default=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("order_id", models.CharField(max_length=200, unique=True)),
+                ("arrived_ns", models.BigIntegerField(db_index=True)),
+                ("pending", models.BooleanField(db_index=True, default=True)),
             ],
             options={
-                'ordering': ['order_id'],
+                "ordering": ["order_id"],
             },
         ),
     ]

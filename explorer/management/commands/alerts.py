@@ -29,10 +29,12 @@ def alert_row(alert: Alert, names) -> dict:
         row["endpoint"] = f"{names.get(alert.container, alert.container)}: {alert.operation}"
     with override("en"):
         text = summary(alert, names)
-    row.update(opened_at=iso(alert.opened_at), resolved_at=iso(alert.resolved_at),
-               acknowledged_by=(alert.acknowledged_by.get_username()
-                                if alert.acknowledged_by else None),
-               summary=text)
+    row.update(
+        opened_at=iso(alert.opened_at),
+        resolved_at=iso(alert.resolved_at),
+        acknowledged_by=(alert.acknowledged_by.get_username() if alert.acknowledged_by else None),
+        summary=text,
+    )
     return row
 
 
@@ -44,13 +46,19 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON")
         parser.add_argument("--open", action="store_true", help="only the open alerts")
         parser.add_argument("--kind", choices=KINDS)
-        parser.add_argument("--evaluate", action="store_true",
-                            help="run one evaluation cycle first (and deliver)")
-        parser.add_argument("--no-delivery", action="store_true",
-                            help="with --evaluate: update the alerts but send nothing")
-        parser.add_argument("--now", metavar="TIME",
-                            help="with --evaluate: judge at this ISO 8601 time instead of the "
-                                 "newest span")
+        parser.add_argument(
+            "--evaluate", action="store_true", help="run one evaluation cycle first (and deliver)"
+        )
+        parser.add_argument(
+            "--no-delivery",
+            action="store_true",
+            help="with --evaluate: update the alerts but send nothing",
+        )
+        parser.add_argument(
+            "--now",
+            metavar="TIME",
+            help="with --evaluate: judge at this ISO 8601 time instead of the newest span",
+        )
 
     def handle(self, *args, **options):
         if options["evaluate"]:
@@ -77,6 +85,7 @@ class Command(BaseCommand):
         for row in rows:
             state = "resolved" if row["resolved_at"] else "open"
             subject = row.get("order_id") or row.get("endpoint")
-            self.stdout.write(f"{row['opened_at']}  {state:<8} {row['kind']:<15} {subject}: "
-                              f"{row['summary']}")
+            self.stdout.write(
+                f"{row['opened_at']}  {state:<8} {row['kind']:<15} {subject}: {row['summary']}"
+            )
         self.stdout.write(f"{len(rows)} alerts")

@@ -1,11 +1,11 @@
 """`manage.py c4 ...`: load C4 models, draw them, compare them with traces, manage the mapping.
 
-  c4 import FILE [--json]
-  c4 diagram --model FILE [--mapping FILE] [--traces PATH] [--order ID] [--sla FILE]
-             [--lang en|ru] --out FILE.svg
-  c4 drift --model FILE --traces PATH [--mapping FILE] [--since NS] [--until NS] --json
-  c4 rules-import [FILE]      mapping file -> database rules (editable in the admin)
-  c4 rules-export [FILE]      database rules -> mapping file (stdout without FILE)
+c4 import FILE [--json]
+c4 diagram --model FILE [--mapping FILE] [--traces PATH] [--order ID] [--sla FILE]
+           [--lang en|ru] --out FILE.svg
+c4 drift --model FILE --traces PATH [--mapping FILE] [--since NS] [--until NS] --json
+c4 rules-import [FILE]      mapping file -> database rules (editable in the admin)
+c4 rules-export [FILE]      database rules -> mapping file (stdout without FILE)
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ class Command(BaseCommand):
         dia.add_argument("--traces")
         dia.add_argument("--order", help="only the traces of this order.id, in time order")
         dia.add_argument("--sla", help="SLA file (sla.json) to mark breaches")
-        dia.add_argument("--lang", choices=LANGUAGES, default="en",
-                         help="language of the diagram's words (legend, kinds, notes)")
+        dia.add_argument(
+            "--lang",
+            choices=LANGUAGES,
+            default="en",
+            help="language of the diagram's words (legend, kinds, notes)",
+        )
         dia.add_argument("--out", required=True)
         dri = sub.add_parser("drift", help="compare a model with traces")
         dri.add_argument("--model", default=str(DEFAULT_MODEL))
@@ -111,10 +115,14 @@ class Command(BaseCommand):
                     limits = load_sla(sla, c4.elements)
                 except ConfigError as exc:
                     raise CommandError(str(exc)) from None
-            overlay = overlay_from_traces(found, c4, self.mapping(mapping, c4),
-                                          sla_limit_ms=limits.limit_ms if limits else None,
-                                          title=word("Order %s", lang) % order if order else "",
-                                          lang=lang)
+            overlay = overlay_from_traces(
+                found,
+                c4,
+                self.mapping(mapping, c4),
+                sla_limit_ms=limits.limit_ms if limits else None,
+                title=word("Order %s", lang) % order if order else "",
+                lang=lang,
+            )
         svg = render_svg(c4, overlay, cache_dir=settings.DATA_DIR / "diagrams")
         Path(out).write_text(svg, encoding="utf-8")
         self.stdout.write(f"wrote {out}")
@@ -129,8 +137,9 @@ class Command(BaseCommand):
             self.stdout.write(f"{key}:")
             for item in report[key]:
                 self.stdout.write(f"  {item['source']} -> {item['target']}")
-        self.stdout.write("unmapped services: " + ", ".join(
-            u["service"] for u in report["unmapped_services"]))
+        self.stdout.write(
+            "unmapped services: " + ", ".join(u["service"] for u in report["unmapped_services"])
+        )
 
     def do_rules_import(self, file, model, **_):
         c4 = self.model(model)

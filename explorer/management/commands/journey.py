@@ -17,8 +17,10 @@ from explorer.sources.registry import get_source
 def add_common_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--source", help="trace source name (default: the configured one)")
-    parser.add_argument("--now", help="judge dwell times at this ISO 8601 time (default: the "
-                                      "newest span in the source)")
+    parser.add_argument(
+        "--now",
+        help="judge dwell times at this ISO 8601 time (default: the newest span in the source)",
+    )
 
 
 def now_ns(text: str | None) -> int | None:
@@ -27,8 +29,9 @@ def now_ns(text: str | None) -> int | None:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise CommandError(f"--now {text!r}: expected an ISO 8601 time like "
-                           f"2025-03-10T12:00:00Z") from None
+        raise CommandError(
+            f"--now {text!r}: expected an ISO 8601 time like 2025-03-10T12:00:00Z"
+        ) from None
     if moment.tzinfo is None:
         raise CommandError(f"--now {text!r}: give a time zone, e.g. a trailing Z for UTC")
     return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
@@ -53,9 +56,11 @@ def setup(options):
 
 
 class Command(BaseCommand):
-    help = ("Show one order's journey: every trace that touches it (by order.id and span "
-            "links), its states against the state graph, violations, SLA breaches, anomalies, "
-            "the comparison with its customer type and a story in English and Russian.")
+    help = (
+        "Show one order's journey: every trace that touches it (by order.id and span "
+        "links), its states against the state graph, violations, SLA breaches, anomalies, "
+        "the comparison with its customer type and a story in English and Russian."
+    )
     requires_system_checks = []
 
     def add_arguments(self, parser):
@@ -72,17 +77,21 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(orjson.dumps(data).decode())
             return
-        self.stdout.write(f"order {data['order_id']}: {data['status']}"
-                          f" ({data['state'] or 'no state'}), customer {data['customer_id']}"
-                          f" ({data['customer_type']}), {len(data['traces'])} traces")
+        self.stdout.write(
+            f"order {data['order_id']}: {data['status']}"
+            f" ({data['state'] or 'no state'}), customer {data['customer_id']}"
+            f" ({data['customer_type']}), {len(data['traces'])} traces"
+        )
         for state in data["states"]:
             self.stdout.write(f"  {state['at']}  {state['state']:<24} {state['container']}")
         for violation in data["violations"]:
             self.stdout.write(f"violation: {violation['kind']}: {violation['detail']}")
         for anomaly in data["anomalies"]:
-            self.stdout.write(f"anomaly: {anomaly['container']} {anomaly['operation']} "
-                              f"{anomaly['duration_ms']} ms (usually {anomaly['median_ms']} ms, "
-                              f"score {anomaly['score']})")
+            self.stdout.write(
+                f"anomaly: {anomaly['container']} {anomaly['operation']} "
+                f"{anomaly['duration_ms']} ms (usually {anomaly['median_ms']} ms, "
+                f"score {anomaly['score']})"
+            )
         for warning in data["warnings"]:
             self.stdout.write(f"warning: {warning}")
         self.stdout.write(reference_line(data["reference"]))

@@ -26,21 +26,30 @@ from explorer.sources.base import SourceError
 
 
 class Command(BaseCommand):
-    help = ("List the orders in the trace source with their status (complete, in_progress, "
-            "stuck, lost), state, violations and whether they are anomalous.")
+    help = (
+        "List the orders in the trace source with their status (complete, in_progress, "
+        "stuck, lost), state, violations and whether they are anomalous."
+    )
     requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("--status", choices=[COMPLETE, IN_PROGRESS, STUCK, LOST])
         parser.add_argument("--customer", metavar="ID", help="only this customer's orders")
-        parser.add_argument("--anomalous", action="store_true",
-                            help="only orders with atypically slow steps")
-        parser.add_argument("--refresh", action="store_true",
-                            help="compute every order's status and store the snapshot the "
-                                 "pages read (instead of listing)")
-        parser.add_argument("--since", metavar="TIME",
-                            help="with --refresh: only the orders with spans that arrived (were "
-                                 "stored or received) at or after this ISO 8601 time")
+        parser.add_argument(
+            "--anomalous", action="store_true", help="only orders with atypically slow steps"
+        )
+        parser.add_argument(
+            "--refresh",
+            action="store_true",
+            help="compute every order's status and store the snapshot the "
+            "pages read (instead of listing)",
+        )
+        parser.add_argument(
+            "--since",
+            metavar="TIME",
+            help="with --refresh: only the orders with spans that arrived (were "
+            "stored or received) at or after this ISO 8601 time",
+        )
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
@@ -51,22 +60,26 @@ class Command(BaseCommand):
         if options["since"]:
             raise CommandError("--since goes with --refresh")
         try:
-            wanted = (customer_orders(source, options["customer"])
-                      if options["customer"] else None)
+            wanted = customer_orders(source, options["customer"]) if options["customer"] else None
             reports = judge_orders(source, config, Now(now_ns(options["now"])), orders=wanted)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
-        rows = [r.as_row() for r in reports
-                if (options["status"] is None or r.status == options["status"])
-                and (not options["anomalous"] or r.anomalous)]
+        rows = [
+            r.as_row()
+            for r in reports
+            if (options["status"] is None or r.status == options["status"])
+            and (not options["anomalous"] or r.anomalous)
+        ]
         if options["json"]:
             self.stdout.write(orjson.dumps({"orders": rows}).decode())
             return
         for row in rows:
             kinds = ", ".join(sorted({v["kind"] for v in row["violations"]}))
-            self.stdout.write(f"{row['order_id']:<12} {row['status']:<12} "
-                              f"{row['state'] or '-':<24} {row['customer_type'] or '-':<12} "
-                              f"{'anomalous ' if row['anomalous'] else ''}{kinds}")
+            self.stdout.write(
+                f"{row['order_id']:<12} {row['status']:<12} "
+                f"{row['state'] or '-':<24} {row['customer_type'] or '-':<12} "
+                f"{'anomalous ' if row['anomalous'] else ''}{kinds}"
+            )
         self.stdout.write(f"{len(rows)} orders")
 
     def refresh(self, source, config, options) -> None:
@@ -77,11 +90,13 @@ class Command(BaseCommand):
         collect_arrivals()  # so that the orders computed here are no longer pending
         arrived = orders_arrived_since(since) if since is not None else None
         previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
-        settled = dict(OrderArrival.objects.filter(pending=True).values_list("order_id",
-                                                                             "arrived_ns"))
+        settled = dict(
+            OrderArrival.objects.filter(pending=True).values_list("order_id", "arrived_ns")
+        )
         try:
-            snapshot = refresh_snapshot(source, config, Now(now_ns(options["now"])),
-                                        orders=arrived, previous=previous)
+            snapshot = refresh_snapshot(
+                source, config, Now(now_ns(options["now"])), orders=arrived, previous=previous
+            )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         computed_at = timezone.now()
@@ -103,4 +118,5 @@ class Command(BaseCommand):
             f"{written} order statuses stored in {seconds:.1f} s, as of {iso(now)}: "
             f"{counts[COMPLETE]} complete, {counts[IN_PROGRESS]} in progress, "
             f"{counts[STUCK]} stuck, {counts[LOST]} lost, {anomalous} anomalous; "
-            f"baseline and typical journeys of {types} customer types stored")
+            f"baseline and typical journeys of {types} customer types stored"
+        )

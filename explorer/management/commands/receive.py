@@ -60,20 +60,39 @@ class Command(BaseCommand):
     requires_system_checks = []
 
     def add_arguments(self, parser):
-        parser.add_argument("--http", default="127.0.0.1:4318", metavar="HOST:PORT",
-                            help="OTLP/HTTP address (default 127.0.0.1:4318; port 0: any free)")
-        parser.add_argument("--grpc", default="127.0.0.1:4317", metavar="HOST:PORT",
-                            help="OTLP/gRPC address (default 127.0.0.1:4317); 'off' for none")
-        parser.add_argument("--no-worker", action="store_true",
-                            help="do not run the live worker (order statuses) in this process: "
-                                 "another `receive` or `manage.py watch` runs it")
-        parser.add_argument("--processes", type=int, default=1, metavar="N",
-                            help="receiver processes sharing the ports (one per core); only "
-                                 "the first runs the live worker (default 1)")
+        parser.add_argument(
+            "--http",
+            default="127.0.0.1:4318",
+            metavar="HOST:PORT",
+            help="OTLP/HTTP address (default 127.0.0.1:4318; port 0: any free)",
+        )
+        parser.add_argument(
+            "--grpc",
+            default="127.0.0.1:4317",
+            metavar="HOST:PORT",
+            help="OTLP/gRPC address (default 127.0.0.1:4317); 'off' for none",
+        )
+        parser.add_argument(
+            "--no-worker",
+            action="store_true",
+            help="do not run the live worker (order statuses) in this process: "
+            "another `receive` or `manage.py watch` runs it",
+        )
+        parser.add_argument(
+            "--processes",
+            type=int,
+            default=1,
+            metavar="N",
+            help="receiver processes sharing the ports (one per core); only "
+            "the first runs the live worker (default 1)",
+        )
         parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
-        parser.add_argument("--source", help="trace source the worker judges orders from "
-                                              "(default: the embedded store in full mode, the "
-                                              "configured backend in index mode)")
+        parser.add_argument(
+            "--source",
+            help="trace source the worker judges orders from "
+            "(default: the embedded store in full mode, the "
+            "configured backend in index mode)",
+        )
 
     def handle(self, *args, **options):
         _log_to_stderr(options["verbosity"])
@@ -87,7 +106,8 @@ class Command(BaseCommand):
         if not config.tokens and not all(_loopback(h) for h in hosts):
             raise CommandError(
                 "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
-                "loopback only (give each sender a token to listen elsewhere)")
+                "loopback only (give each sender a token to listen elsewhere)"
+            )
         worker_source = None if options["no_worker"] else self._worker_source(config, options)
         # Everything loaded so far lives as long as the process: the cyclic collector need not
         # walk it again and again while requests make and drop spans by the hundred thousand.
@@ -110,12 +130,15 @@ class Command(BaseCommand):
                 raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
             grpc_srv.start()
         scheme = "https" if config.tls else "http"
-        self.stdout.write(f"receiving OTLP/HTTP on {scheme}://{http_host}:"
-                          f"{http.server_address[1]}/v1/traces")
+        self.stdout.write(
+            f"receiving OTLP/HTTP on {scheme}://{http_host}:{http.server_address[1]}/v1/traces"
+        )
         if grpc_srv:
             self.stdout.write(f"receiving OTLP/gRPC on {grpc_address[0]}:{bound}")
-        self.stdout.write(f"mode {config.mode}; senders: "
-                          f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}")
+        self.stdout.write(
+            f"mode {config.mode}; senders: "
+            f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}"
+        )
         stop = threading.Event()
         for number in (signal.SIGTERM, signal.SIGINT):
             signal.signal(number, lambda *_: stop.set())
@@ -124,15 +147,19 @@ class Command(BaseCommand):
             source, judging = setup({"source": worker_source})
             # The alert rules run after each worker cycle, as under `watch`.
             steps = [after_live_cycle(source, self.stdout.write)]
-            worker = threading.Thread(target=run_worker,
-                                      args=(stop, None, source, judging, steps),
-                                      name="live-worker", daemon=True)
+            worker = threading.Thread(
+                target=run_worker,
+                args=(stop, None, source, judging, steps),
+                name="live-worker",
+                daemon=True,
+            )
             worker.start()
             self.stdout.write(f"live worker: order statuses from {source.name}")
         serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
         serving.start()
-        others = self._start_others(options, http_host, http.server_address[1],
-                                    grpc_address and (grpc_address[0], bound))
+        others = self._start_others(
+            options, http_host, http.server_address[1], grpc_address and (grpc_address[0], bound)
+        )
         self.stdout.flush()
         stop.wait()
         for other in others:
@@ -148,14 +175,25 @@ class Command(BaseCommand):
         self.stdout.write("receiver stopped")
 
     @staticmethod
-    def _start_others(options: dict, http_host: str, http_port: int,
-                      grpc_address: tuple[str, int] | None) -> list[subprocess.Popen]:
+    def _start_others(
+        options: dict, http_host: str, http_port: int, grpc_address: tuple[str, int] | None
+    ) -> list[subprocess.Popen]:
         """The other processes of --processes N: the same command on the ports now bound,
         without the worker. Stateless like this one, so any may take any request."""
         grpc = f"{grpc_address[0]}:{grpc_address[1]}" if grpc_address else "off"
-        command = [sys.executable, sys.argv[0], "receive", "--http", f"{http_host}:{http_port}",
-                   "--grpc", grpc, "--no-worker", "--reuse-port",
-                   "--verbosity", str(options["verbosity"])]
+        command = [
+            sys.executable,
+            sys.argv[0],
+            "receive",
+            "--http",
+            f"{http_host}:{http_port}",
+            "--grpc",
+            grpc,
+            "--no-worker",
+            "--reuse-port",
+            "--verbosity",
+            str(options["verbosity"]),
+        ]
         return [subprocess.Popen(command) for _ in range(options["processes"] - 1)]
 
     @staticmethod
@@ -171,5 +209,6 @@ class Command(BaseCommand):
         if configured().get(name, {}).get("kind", "store") == "store":
             raise CommandError(
                 "EXPLORER_RECEIVER_MODE=index keeps no spans: set EXPLORER_DEFAULT_BACKEND to "
-                "the Tempo or Jaeger backend the Collector also sends to (or --no-worker)")
+                "the Tempo or Jaeger backend the Collector also sends to (or --no-worker)"
+            )
         return name

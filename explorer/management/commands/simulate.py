@@ -25,38 +25,73 @@ TOKEN_ENV = "EXPLORER_OTLP_TOKEN"  # noqa: S105  (the variable's name, not a tok
 
 
 class Command(BaseCommand):
-    help = ("Simulate Alexandrite's order lifecycle with the OpenTelemetry SDK and write the "
-            "spans as OTLP JSON lines, one file per simulated day.")
+    help = (
+        "Simulate Alexandrite's order lifecycle with the OpenTelemetry SDK and write the "
+        "spans as OTLP JSON lines, one file per simulated day."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--orders", type=int, default=500, help="orders to simulate")
-        parser.add_argument("--days", type=int, default=14,
-                            help="days over which the orders are placed")
-        parser.add_argument("--until-days", type=int, default=None, metavar="N",
-                            help="stop at the end of day N (at least --days), the simulated "
-                                 "now: orders still in progress then stay in progress "
-                                 "(default: run every order to its end)")
-        parser.add_argument("--seed", type=int, default=1,
-                            help="the same seed and options give byte-identical files")
-        parser.add_argument("--out", type=Path, default=None,
-                            help="output directory (default: EXPLORER_DATA_DIR/simulation)")
-        parser.add_argument("--truth", type=Path, default=None,
-                            help="also write the injected faults and each order's outcome "
-                                 "as JSON (for tests and benchmarks)")
-        parser.add_argument("--otlp-endpoint", default=None,
-                            help="also export the spans over OTLP/HTTP protobuf, e.g. "
-                                 "http://127.0.0.1:4318 (/v1/traces is added to a bare URL)")
-        parser.add_argument("--live", action="store_true",
-                            help="keep Alexandrite running from the end of day --until-days "
-                                 "(default --days, where the demo's files stop) in accelerated "
-                                 "time, exporting every span to --otlp-endpoint as it ends, "
-                                 f"with the bearer token in ${TOKEN_ENV}; until SIGTERM/SIGINT")
-        parser.add_argument("--speed", type=float, default=None,
-                            help="with --live: simulated seconds per real second (default "
-                                 "DEMO_SPEED, else 60: an hour a minute)")
-        parser.add_argument("--fault-rate", action="append", default=[], metavar="KIND=RATE",
-                            help=f"override a fault rate (0..1); KIND is all or one of "
-                                 f"{', '.join(FAULT_KINDS)}; repeatable")
+        parser.add_argument(
+            "--days", type=int, default=14, help="days over which the orders are placed"
+        )
+        parser.add_argument(
+            "--until-days",
+            type=int,
+            default=None,
+            metavar="N",
+            help="stop at the end of day N (at least --days), the simulated "
+            "now: orders still in progress then stay in progress "
+            "(default: run every order to its end)",
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=1,
+            help="the same seed and options give byte-identical files",
+        )
+        parser.add_argument(
+            "--out",
+            type=Path,
+            default=None,
+            help="output directory (default: EXPLORER_DATA_DIR/simulation)",
+        )
+        parser.add_argument(
+            "--truth",
+            type=Path,
+            default=None,
+            help="also write the injected faults and each order's outcome "
+            "as JSON (for tests and benchmarks)",
+        )
+        parser.add_argument(
+            "--otlp-endpoint",
+            default=None,
+            help="also export the spans over OTLP/HTTP protobuf, e.g. "
+            "http://127.0.0.1:4318 (/v1/traces is added to a bare URL)",
+        )
+        parser.add_argument(
+            "--live",
+            action="store_true",
+            help="keep Alexandrite running from the end of day --until-days "
+            "(default --days, where the demo's files stop) in accelerated "
+            "time, exporting every span to --otlp-endpoint as it ends, "
+            f"with the bearer token in ${TOKEN_ENV}; until SIGTERM/SIGINT",
+        )
+        parser.add_argument(
+            "--speed",
+            type=float,
+            default=None,
+            help="with --live: simulated seconds per real second (default "
+            "DEMO_SPEED, else 60: an hour a minute)",
+        )
+        parser.add_argument(
+            "--fault-rate",
+            action="append",
+            default=[],
+            metavar="KIND=RATE",
+            help=f"override a fault rate (0..1); KIND is all or one of "
+            f"{', '.join(FAULT_KINDS)}; repeatable",
+        )
 
     def handle(self, *args, **options):
         out = options["out"] or Path(settings.DATA_DIR) / "simulation"
@@ -65,20 +100,28 @@ class Command(BaseCommand):
             return
         try:
             config = SimulationConfig(
-                out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
+                out=out,
+                orders=options["orders"],
+                days=options["days"],
+                seed=options["seed"],
                 fault_rates=parse_fault_rates(options["fault_rate"]),
-                otlp_endpoint=options["otlp_endpoint"], truth=options["truth"],
-                until_days=options["until_days"])
+                otlp_endpoint=options["otlp_endpoint"],
+                truth=options["truth"],
+                until_days=options["until_days"],
+            )
             result = simulate(config)
         except SimulationError as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"{result.spans} spans of {config.orders} orders written to "
-                          f"{len(result.files)} files in {out}")
+        self.stdout.write(
+            f"{result.spans} spans of {config.orders} orders written to "
+            f"{len(result.files)} files in {out}"
+        )
 
     def live(self, out: Path, options) -> None:
         if not options["otlp_endpoint"]:
-            raise CommandError("--live needs --otlp-endpoint (the receiver, e.g. "
-                               "http://127.0.0.1:4318)")
+            raise CommandError(
+                "--live needs --otlp-endpoint (the receiver, e.g. http://127.0.0.1:4318)"
+            )
         speed = options["speed"] or float(os.environ.get("DEMO_SPEED") or 60)
         stop = threading.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -89,12 +132,23 @@ class Command(BaseCommand):
 
         try:
             config = SimulationConfig(
-                out=out, orders=options["orders"], days=options["days"], seed=options["seed"],
-                fault_rates=parse_fault_rates(options["fault_rate"]), truth=options["truth"])
-            live = LiveConfig(options["otlp_endpoint"], os.environ.get(TOKEN_ENV) or None,
-                              options["until_days"] or options["days"], speed)
-            self.stdout.write(f"simulate --live: from day {live.from_days} at {speed:g}x to "
-                              f"{live.endpoint}; stop with SIGTERM or Ctrl-C")
+                out=out,
+                orders=options["orders"],
+                days=options["days"],
+                seed=options["seed"],
+                fault_rates=parse_fault_rates(options["fault_rate"]),
+                truth=options["truth"],
+            )
+            live = LiveConfig(
+                options["otlp_endpoint"],
+                os.environ.get(TOKEN_ENV) or None,
+                options["until_days"] or options["days"],
+                speed,
+            )
+            self.stdout.write(
+                f"simulate --live: from day {live.from_days} at {speed:g}x to "
+                f"{live.endpoint}; stop with SIGTERM or Ctrl-C"
+            )
             self.stdout.flush()
             result = simulate_live(config, live, stop, warn)
         except SimulationError as exc:

@@ -21,15 +21,21 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True)
         export = sub.add_parser("export", help="print the tours")
-        export.add_argument("--json", action="store_true",
-                            help='print {"tours": [...]} (the file format, importable)')
-        export.add_argument("--slug", action="append", default=[],
-                            help="only this tour (repeatable)")
+        export.add_argument(
+            "--json",
+            action="store_true",
+            help='print {"tours": [...]} (the file format, importable)',
+        )
+        export.add_argument(
+            "--slug", action="append", default=[], help="only this tour (repeatable)"
+        )
         imp = sub.add_parser("import", help="load tour files")
         imp.add_argument("files", nargs="*", type=Path)
-        imp.add_argument("--shipped", action="store_true",
-                         help="also load the tours shipped with the explorer "
-                              "(explorer/tours/shipped/*.json)")
+        imp.add_argument(
+            "--shipped",
+            action="store_true",
+            help="also load the tours shipped with the explorer (explorer/tours/shipped/*.json)",
+        )
 
     def handle(self, *args, **options):
         if options["action"] == "export":
@@ -49,8 +55,10 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(export_document(specs), ensure_ascii=False, indent=2))
             return
         for spec in specs:
-            self.stdout.write(f"{spec.slug}: {spec.title} ({len(spec.steps)} steps, example "
-                              f"order {spec.example_order or 'not chosen yet'})")
+            self.stdout.write(
+                f"{spec.slug}: {spec.title} ({len(spec.steps)} steps, example "
+                f"order {spec.example_order or 'not chosen yet'})"
+            )
 
     def load(self, files, shipped):
         paths = list(files) + (shipped_files() if shipped else [])
@@ -64,12 +72,17 @@ class Command(BaseCommand):
         report = import_files(paths, explorer_config(), trace_source)
         for slug in report.imported:
             tour = Tour.objects.get(slug=slug)
-            self.stdout.write(f"imported {slug} ({tour.steps.count()} steps, example order "
-                              f"{tour.example_order or 'not chosen yet'})")
+            self.stdout.write(
+                f"imported {slug} ({tour.steps.count()} steps, example order "
+                f"{tour.example_order or 'not chosen yet'})"
+            )
         for note in report.notes:
             self.stderr.write(note)
         for error in report.errors:
             self.stderr.write(f"error: {error}")
         if report.errors:
-            raise CommandError(f"{len(report.errors)} problem(s) (listed above); files with "
-                               f"problems were not imported", returncode=1)
+            raise CommandError(
+                f"{len(report.errors)} problem(s) (listed above); files with "
+                f"problems were not imported",
+                returncode=1,
+            )

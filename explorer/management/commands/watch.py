@@ -22,17 +22,22 @@ from explorer.sources.base import SourceError
 
 
 class Command(BaseCommand):
-    help = ("Keep the order-status snapshot current: compute again the orders whose spans "
-            "arrived, re-judge stuck and lost orders as time passes, store the reference on a "
-            "schedule. Runs until SIGTERM/SIGINT; --once runs one cycle.")
+    help = (
+        "Keep the order-status snapshot current: compute again the orders whose spans "
+        "arrived, re-judge stuck and lost orders as time passes, store the reference on a "
+        "schedule. Runs until SIGTERM/SIGINT; --once runs one cycle."
+    )
     requires_system_checks = []
     said_empty = False
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="run one cycle and stop")
-        parser.add_argument("--interval", type=float, metavar="SECONDS",
-                            help="pause between cycles (default: "
-                                 "EXPLORER_LIVE_INTERVAL_SECONDS, 2)")
+        parser.add_argument(
+            "--interval",
+            type=float,
+            metavar="SECONDS",
+            help="pause between cycles (default: EXPLORER_LIVE_INTERVAL_SECONDS, 2)",
+        )
         parser.add_argument("--source", help="trace source name (default: the configured one)")
 
     def handle(self, *args, **options):

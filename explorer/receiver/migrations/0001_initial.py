@@ -4,45 +4,57 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='IndexedTrace',
+            name="IndexedTrace",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trace_id', models.CharField(max_length=255, unique=True)),
-                ('start_ns', models.BigIntegerField(db_index=True)),
-                ('end_ns', models.BigIntegerField()),
-                ('span_count', models.IntegerField()),
-                ('error_count', models.IntegerField()),
-                ('root_service', models.CharField(max_length=255)),
-                ('root_name', models.TextField()),
-                ('has_root', models.BooleanField(default=False)),
-                ('services', models.JSONField(default=list)),
-                ('attributes', models.JSONField(default=dict)),
-                ('arrived_ns', models.BigIntegerField(db_index=True, default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("trace_id", models.CharField(max_length=255, unique=True)),
+                ("start_ns", models.BigIntegerField(db_index=True)),
+                ("end_ns", models.BigIntegerField()),
+                ("span_count", models.IntegerField()),
+                ("error_count", models.IntegerField()),
+                ("root_service", models.CharField(max_length=255)),
+                ("root_name", models.TextField()),
+                ("has_root", models.BooleanField(default=False)),
+                ("services", models.JSONField(default=list)),
+                ("attributes", models.JSONField(default=dict)),
+                ("arrived_ns", models.BigIntegerField(db_index=True, default=0)),
             ],
             options={
-                'db_table': 'receiver_trace',
+                "db_table": "receiver_trace",
             },
         ),
         migrations.CreateModel(
-            name='IndexedValue',
+            name="IndexedValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('trace_id', models.CharField(max_length=255)),
-                ('key', models.CharField(max_length=255)),
-                ('value', models.CharField(max_length=200)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("trace_id", models.CharField(max_length=255)),
+                ("key", models.CharField(max_length=255)),
+                ("value", models.CharField(max_length=200)),
             ],
             options={
-                'db_table': 'receiver_value',
-                'indexes': [models.Index(fields=['key', 'value'], name='receiver_value_key_value')],
-                'constraints': [models.UniqueConstraint(fields=('trace_id', 'key', 'value'), name='receiver_value_unique')],
+                "db_table": "receiver_value",
+                "indexes": [models.Index(fields=["key", "value"], name="receiver_value_key_value")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("trace_id", "key", "value"), name="receiver_value_unique"
+                    )
+                ],
             },
         ),
     ]

@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('store', '0002_trace_layout'),
+        ("store", "0002_trace_layout"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='storedtrace',
-            name='arrived_ns',
+            model_name="storedtrace",
+            name="arrived_ns",
             field=models.BigIntegerField(db_index=True, null=True),
         ),
     ]

@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('store', '0003_trace_arrived'),
+        ("store", "0003_trace_arrived"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='storedtrace',
-            name='ordered',
+            model_name="storedtrace",
+            name="ordered",
             field=models.BooleanField(default=True),
         ),
         migrations.AddField(
-            model_name='tracechunk',
-            name='keys',
+            model_name="tracechunk",
+            name="keys",
             field=models.BinaryField(null=True),
         ),
     ]

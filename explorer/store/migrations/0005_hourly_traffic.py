@@ -4,27 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('store', '0004_trace_ordered'),
+        ("store", "0004_trace_ordered"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='HourlyTraffic',
+            name="HourlyTraffic",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.BigIntegerField()),
-                ('kind', models.CharField(max_length=8)),
-                ('source', models.CharField(max_length=255)),
-                ('target', models.CharField(default='', max_length=255)),
-                ('calls', models.BigIntegerField(default=0)),
-                ('errors', models.BigIntegerField(default=0)),
-                ('duration_ns', models.BigIntegerField(default=0)),
-                ('buckets', models.JSONField(default=dict)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("hour", models.BigIntegerField()),
+                ("kind", models.CharField(max_length=8)),
+                ("source", models.CharField(max_length=255)),
+                ("target", models.CharField(default="", max_length=255)),
+                ("calls", models.BigIntegerField(default=0)),
+                ("errors", models.BigIntegerField(default=0)),
+                ("duration_ns", models.BigIntegerField(default=0)),
+                ("buckets", models.JSONField(default=dict)),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('hour', 'kind', 'source', 'target'), name='hourly_traffic_key')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("hour", "kind", "source", "target"), name="hourly_traffic_key"
+                    )
+                ],
             },
         ),
     ]

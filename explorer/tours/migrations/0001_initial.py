@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,95 +14,206 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='CheckQuestion',
+            name="CheckQuestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('text', models.CharField(max_length=1000)),
-                ('text_ru', models.CharField(blank=True, max_length=1000)),
-                ('choices', models.JSONField(help_text='[{"text": ..., "text_ru": ..., "element": ...}, ...]')),
-                ('correct', models.PositiveIntegerField(help_text='Index (from 0) of the right choice')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("text", models.CharField(max_length=1000)),
+                ("text_ru", models.CharField(blank=True, max_length=1000)),
+                (
+                    "choices",
+                    models.JSONField(
+                        help_text='[{"text": ..., "text_ru": ..., "element": ...}, ...]'
+                    ),
+                ),
+                (
+                    "correct",
+                    models.PositiveIntegerField(help_text="Index (from 0) of the right choice"),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='Tour',
+            name="Tour",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=100, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('title_ru', models.CharField(blank=True, max_length=200)),
-                ('description', models.TextField(blank=True, help_text='Markdown')),
-                ('description_ru', models.TextField(blank=True, help_text='Markdown')),
-                ('position', models.IntegerField(default=100, help_text="Recommended order in 'what to learn next' (lower first).")),
-                ('example_order', models.CharField(blank=True, help_text='The order whose real spans illustrate the tour.', max_length=200)),
-                ('example_selector', models.JSONField(blank=True, help_text='Picks the example order from the data when example_order is empty, e.g. {"source": "shop", "status": "complete", "customer_type": "retail"}', null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=100, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                ("title_ru", models.CharField(blank=True, max_length=200)),
+                ("description", models.TextField(blank=True, help_text="Markdown")),
+                ("description_ru", models.TextField(blank=True, help_text="Markdown")),
+                (
+                    "position",
+                    models.IntegerField(
+                        default=100,
+                        help_text="Recommended order in 'what to learn next' (lower first).",
+                    ),
+                ),
+                (
+                    "example_order",
+                    models.CharField(
+                        blank=True,
+                        help_text="The order whose real spans illustrate the tour.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "example_selector",
+                    models.JSONField(
+                        blank=True,
+                        help_text='Picks the example order from the data when example_order is empty, e.g. {"source": "shop", "status": "complete", "customer_type": "retail"}',
+                        null=True,
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['position', 'slug'],
+                "ordering": ["position", "slug"],
             },
         ),
         migrations.CreateModel(
-            name='TourProgress',
+            name="TourProgress",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('last_step', models.PositiveIntegerField(default=1)),
-                ('furthest_step', models.PositiveIntegerField(default=1)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('tour', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='progress', to='tours.tour')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='tour_progress', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("last_step", models.PositiveIntegerField(default=1)),
+                ("furthest_step", models.PositiveIntegerField(default=1)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "tour",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="progress",
+                        to="tours.tour",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="tour_progress",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'tour progress',
-                'ordering': ['-updated_at'],
+                "verbose_name_plural": "tour progress",
+                "ordering": ["-updated_at"],
             },
         ),
         migrations.CreateModel(
-            name='Answer',
+            name="Answer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('choice', models.PositiveIntegerField()),
-                ('correct', models.BooleanField()),
-                ('answered_at', models.DateTimeField(auto_now=True)),
-                ('question', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='tours.checkquestion')),
-                ('progress', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='answers', to='tours.tourprogress')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("choice", models.PositiveIntegerField()),
+                ("correct", models.BooleanField()),
+                ("answered_at", models.DateTimeField(auto_now=True)),
+                (
+                    "question",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="tours.checkquestion",
+                    ),
+                ),
+                (
+                    "progress",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="answers",
+                        to="tours.tourprogress",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='TourStep',
+            name="TourStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.PositiveIntegerField(help_text='1, 2, 3...: the order of the steps')),
-                ('title', models.CharField(max_length=200)),
-                ('title_ru', models.CharField(blank=True, max_length=200)),
-                ('text', models.TextField(blank=True, help_text='Markdown')),
-                ('text_ru', models.TextField(blank=True, help_text='Markdown')),
-                ('element', models.CharField(blank=True, help_text='C4 element id', max_length=200)),
-                ('relationship_source', models.CharField(blank=True, max_length=200)),
-                ('relationship_target', models.CharField(blank=True, max_length=200)),
-                ('state', models.CharField(blank=True, help_text='The order state this step enters, if any', max_length=100)),
-                ('tour', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='tours.tour')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "number",
+                    models.PositiveIntegerField(help_text="1, 2, 3...: the order of the steps"),
+                ),
+                ("title", models.CharField(max_length=200)),
+                ("title_ru", models.CharField(blank=True, max_length=200)),
+                ("text", models.TextField(blank=True, help_text="Markdown")),
+                ("text_ru", models.TextField(blank=True, help_text="Markdown")),
+                (
+                    "element",
+                    models.CharField(blank=True, help_text="C4 element id", max_length=200),
+                ),
+                ("relationship_source", models.CharField(blank=True, max_length=200)),
+                ("relationship_target", models.CharField(blank=True, max_length=200)),
+                (
+                    "state",
+                    models.CharField(
+                        blank=True,
+                        help_text="The order state this step enters, if any",
+                        max_length=100,
+                    ),
+                ),
+                (
+                    "tour",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="steps",
+                        to="tours.tour",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['tour', 'number'],
+                "ordering": ["tour", "number"],
             },
         ),
         migrations.AddField(
-            model_name='checkquestion',
-            name='step',
-            field=models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='question', to='tours.tourstep'),
+            model_name="checkquestion",
+            name="step",
+            field=models.OneToOneField(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="question",
+                to="tours.tourstep",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tourprogress',
-            constraint=models.UniqueConstraint(fields=('user', 'tour'), name='tours_progress_user_tour'),
+            model_name="tourprogress",
+            constraint=models.UniqueConstraint(
+                fields=("user", "tour"), name="tours_progress_user_tour"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='answer',
-            constraint=models.UniqueConstraint(fields=('progress', 'question'), name='tours_answer_progress_question'),
+            model_name="answer",
+            constraint=models.UniqueConstraint(
+                fields=("progress", "question"), name="tours_answer_progress_question"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='tourstep',
-            constraint=models.UniqueConstraint(fields=('tour', 'number'), name='tours_step_tour_number'),
+            model_name="tourstep",
+            constraint=models.UniqueConstraint(
+                fields=("tour", "number"), name="tours_step_tour_number"
+            ),
         ),
     ]

@@ -102,5 +102,3 @@ def optional_id(value: object, what: str) -> str | None:
         return None
     result = normalise_id(value, what)
     return None if not result.strip("0") else result
-
-

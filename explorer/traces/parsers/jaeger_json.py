@@ -131,11 +131,13 @@ def _parent_and_links(span: dict, trace_id: str) -> tuple[str | None, RefType, l
     refs = []
     for ref in references:
         ref_trace = ref.get("traceID")
-        refs.append((
-            ref.get("refType", "CHILD_OF"),
-            normalise_id(ref_trace, "reference traceID") if ref_trace else trace_id,
-            normalise_id(ref.get("spanID"), "reference spanID"),
-        ))
+        refs.append(
+            (
+                ref.get("refType", "CHILD_OF"),
+                normalise_id(ref_trace, "reference traceID") if ref_trace else trace_id,
+                normalise_id(ref.get("spanID"), "reference spanID"),
+            )
+        )
     parent = next((r for r in refs if r[0] == "CHILD_OF" and r[1] == trace_id), None)
     if parent is None:
         parent = next((r for r in refs if r[0] == "FOLLOWS_FROM" and r[1] == trace_id), None)
@@ -166,8 +168,9 @@ def _events(logs: object) -> list[Event]:
 def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
     """One Jaeger span; `trace_id` is its trace's, for spans that do not repeat it (Jaeger
     UI's own fixtures leave it out)."""
-    trace_id = normalise_id(raw["traceID"] if "traceID" in raw or trace_id is None
-                            else trace_id, "traceID")
+    trace_id = normalise_id(
+        raw["traceID"] if "traceID" in raw or trace_id is None else trace_id, "traceID"
+    )
     span_id = normalise_id(raw["spanID"], "spanID")
     name = raw.get("operationName", "")
     if type(name) is not str:
@@ -196,9 +199,21 @@ def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
     for key in _DROPPED_TAGS:
         attrs.pop(key, None)
     return Span(
-        trace_id, span_id, parent_id, name, kind, start_ns, end_ns, resource, attrs,
-        _events(raw.get("logs")), links, status, str(message),
-        Scope(str(scope_name), str(scope_version)), ref_type,
+        trace_id,
+        span_id,
+        parent_id,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        resource,
+        attrs,
+        _events(raw.get("logs")),
+        links,
+        status,
+        str(message),
+        Scope(str(scope_name), str(scope_version)),
+        ref_type,
     )
 
 
@@ -213,8 +228,14 @@ def read_trace(trace: dict, out: Collected, where: str) -> None:
     read_spans(spans, processes, resources, out, where, trace.get("traceID"))
 
 
-def read_spans(spans: list, processes: dict, resources: dict[str, Resource], out: Collected,
-               where: str, trace_id: object = None) -> None:
+def read_spans(
+    spans: list,
+    processes: dict,
+    resources: dict[str, Resource],
+    out: Collected,
+    where: str,
+    trace_id: object = None,
+) -> None:
     for i, raw in enumerate(spans):
         try:
             process = raw.get("process")

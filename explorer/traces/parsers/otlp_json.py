@@ -170,8 +170,13 @@ def _events(raw: object) -> list[Event]:
             ) from None
         name = item.get("name", "")
         attrs = item.get("attributes")
-        events.append(Event(name if type(name) is str else str(name), time_ns,
-                            attributes(attrs) if attrs else {}))
+        events.append(
+            Event(
+                name if type(name) is str else str(name),
+                time_ns,
+                attributes(attrs) if attrs else {},
+            )
+        )
     return events
 
 
@@ -183,9 +188,13 @@ def _links(raw: object) -> list[Link]:
         if "traceId" not in item and "trace_id" in item:
             item = camel_case(item)
         attrs = item.get("attributes")
-        links.append(Link(normalise_id(item.get("traceId"), "link traceId"),
-                          normalise_id(item.get("spanId"), "link spanId"),
-                          attributes(attrs) if attrs else {}))
+        links.append(
+            Link(
+                normalise_id(item.get("traceId"), "link traceId"),
+                normalise_id(item.get("spanId"), "link spanId"),
+                attributes(attrs) if attrs else {},
+            )
+        )
     return links
 
 
@@ -229,17 +238,30 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
         code = found
         message = status.get("message") or ""
     return Span(
-        trace_id, span_id, parent_id, name, kind, start_ns, end_ns, resource,
+        trace_id,
+        span_id,
+        parent_id,
+        name,
+        kind,
+        start_ns,
+        end_ns,
+        resource,
         attributes(attrs) if attrs else {},
         _events(events) if events else [],
         _links(links) if links else [],
-        code, message, scope,
+        code,
+        message,
+        scope,
     )
 
 
 RESOURCE_SPANS_KEYS = ("resourceSpans", "resource_spans", "batches")
-_SCOPE_SPANS_KEYS = ("scopeSpans", "scope_spans", "instrumentationLibrarySpans",
-                     "instrumentation_library_spans")
+_SCOPE_SPANS_KEYS = (
+    "scopeSpans",
+    "scope_spans",
+    "instrumentationLibrarySpans",
+    "instrumentation_library_spans",
+)
 
 
 def read_otlp(document: dict, out: Collected, where: str = "") -> None:
@@ -268,8 +290,11 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
         for j, scoped in enumerate(scope_spans):
             scoped_where = f"{group_where}.{scope_key}[{j}]"
             try:
-                scope = scope_of(scoped.get("scope") or scoped.get("instrumentationLibrary")
-                                 or scoped.get("instrumentation_library"))
+                scope = scope_of(
+                    scoped.get("scope")
+                    or scoped.get("instrumentationLibrary")
+                    or scoped.get("instrumentation_library")
+                )
                 spans = scoped.get("spans") or []
                 if type(spans) is not list:
                     raise BadInput(f"spans must be a list, got {describe(spans)}")

@@ -66,8 +66,14 @@ def span_of(raw, resource: Resource, scope: Scope) -> Span:
         resource,
         attributes(raw.attributes),
         [Event(e.name, e.time_unix_nano, attributes(e.attributes)) for e in raw.events],
-        [Link(_id(link.trace_id, "link trace_id"), _id(link.span_id, "link span_id"),
-              attributes(link.attributes)) for link in raw.links],
+        [
+            Link(
+                _id(link.trace_id, "link trace_id"),
+                _id(link.span_id, "link span_id"),
+                attributes(link.attributes),
+            )
+            for link in raw.links
+        ],
         _status(raw.status.code),
         raw.status.message,
         scope,
@@ -85,8 +91,9 @@ def read_proto(data: bytes, out: Collected) -> None:
     for i, group in enumerate(message.resource_spans):
         attrs = attributes(group.resource.attributes)
         service = attrs.get("service.name")
-        resource = Resource(service if isinstance(service, str) and service else UNKNOWN_SERVICE,
-                            attrs)
+        resource = Resource(
+            service if isinstance(service, str) and service else UNKNOWN_SERVICE, attrs
+        )
         for j, scoped in enumerate(group.scope_spans):
             scope = Scope(scoped.scope.name, scoped.scope.version)
             for k, raw in enumerate(scoped.spans):

@@ -35,7 +35,10 @@ class UnknownFormat(ValueError):
 
 
 def parse_bytes(
-    data: bytes | str, *, fmt: str | None = None, source: str = "<input>",
+    data: bytes | str,
+    *,
+    fmt: str | None = None,
+    source: str = "<input>",
     limits: Limits = DEFAULT_LIMITS,
 ) -> ParseResult:
     """Gzip input is inflated within `limits` (a cap and a ratio); past them, an error."""
@@ -202,8 +205,11 @@ def _read_json(
     except orjson.JSONDecodeError as exc:
         if exc.pos >= len(data.rstrip()):
             return collected, None, (exc.pos, "truncated JSON: the document ends too early")
-        return collected, None, (exc.pos, f"invalid JSON: {exc.msg} (line {exc.lineno}, "
-                                          f"column {exc.colno})")
+        return (
+            collected,
+            None,
+            (exc.pos, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"),
+        )
     try:
         detected = fmt or detect_json(document)
         _READERS[detected](document, collected)
@@ -280,7 +286,8 @@ def _read_jaeger_checked(document: object, out: Collected) -> None:
 
 def _read_zipkin_checked(document: object, out: Collected) -> None:
     if not isinstance(document, list | dict) or (
-            isinstance(document, dict) and not _is_zipkin_span(document)):
+        isinstance(document, dict) and not _is_zipkin_span(document)
+    ):
         raise UnknownFormat("not Zipkin v2 JSON: expected a list of spans or one span")
     read_zipkin(document, out)
 
@@ -311,8 +318,12 @@ def _parse_not_json(data: bytes, stripped: bytes, source: str) -> ParseResult:
     if _looks_like_text(stripped):
         start = stripped[:30].decode("utf-8", "replace")
         return _problem(source, "", f"unknown format: text that is not JSON (starts {start!r})")
-    return _problem(source, "", "unknown format: binary data that is neither OTLP protobuf nor "
-                                f"gzip ({result.errors[0].message})")
+    return _problem(
+        source,
+        "",
+        "unknown format: binary data that is neither OTLP protobuf nor "
+        f"gzip ({result.errors[0].message})",
+    )
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -329,10 +340,12 @@ def _looks_like_text(data: bytes) -> bool:
 def _add_problems(result: ParseResult, collected: Collected, source: str, position: str) -> None:
     for where, message in collected.errors:
         result.errors.append(
-            ParseProblem(source, position, f"{where}: {message}" if where else message))
+            ParseProblem(source, position, f"{where}: {message}" if where else message)
+        )
     for where, message in collected.warnings:
         result.warnings.append(
-            ParseProblem(source, position, f"{where}: {message}" if where else message))
+            ParseProblem(source, position, f"{where}: {message}" if where else message)
+        )
 
 
 def _add_traces(result: ParseResult, traces: list, source: str, position: str) -> None:
@@ -340,7 +353,8 @@ def _add_traces(result: ParseResult, traces: list, source: str, position: str) -
     for trace in traces:
         for warning in trace.warnings:
             result.warnings.append(
-                ParseProblem(source, position, f"trace {trace.trace_id}: {warning}"))
+                ParseProblem(source, position, f"trace {trace.trace_id}: {warning}")
+            )
 
 
 def _problem(source: str, position: str, message: str) -> ParseResult:

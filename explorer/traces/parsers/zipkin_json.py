@@ -133,8 +133,12 @@ def clean(raw: object) -> dict:
     if type(annotations) is not list or not all(type(a) is dict for a in annotations):
         raise BadInput(f"annotations must be a list of objects, got {describe(annotations)}")
     span["annotations"] = [
-        {"timestamp": _micros(a.get("timestamp"), "annotation timestamp"),
-         "value": str(a.get("value", ""))} for a in annotations]
+        {
+            "timestamp": _micros(a.get("timestamp"), "annotation timestamp"),
+            "value": str(a.get("value", "")),
+        }
+        for a in annotations
+    ]
     span["shared"] = raw.get("shared") is True and kind_name != "CLIENT"
     return span
 
@@ -159,16 +163,32 @@ def span_of(span: dict, resources: dict[str, Resource]) -> Span:
     if tags.get("otel.status_code") in _STATUS:
         status = _STATUS[tags.pop("otel.status_code")]
     message = tags.pop("otel.status_description", message)
-    scope = Scope(tags.pop("otel.scope.name", "") or tags.pop("otel.library.name", ""),
-                  tags.pop("otel.scope.version", "") or tags.pop("otel.library.version", ""))
+    scope = Scope(
+        tags.pop("otel.scope.name", "") or tags.pop("otel.library.name", ""),
+        tags.pop("otel.scope.version", "") or tags.pop("otel.library.version", ""),
+    )
     attrs = _peer_attributes(span["remoteEndpoint"], kind)
     attrs.update(tags)
     events = []
     for annotation in span["annotations"]:
         event_name, attributes = _event_of(annotation["value"])
         events.append(Event(event_name, annotation["timestamp"], attributes))
-    return Span(span["traceId"], span["id"], span["parentId"], span["name"], kind, start_ns,
-                end_ns, resource, attrs, events, [], status, message, scope)
+    return Span(
+        span["traceId"],
+        span["id"],
+        span["parentId"],
+        span["name"],
+        kind,
+        start_ns,
+        end_ns,
+        resource,
+        attrs,
+        events,
+        [],
+        status,
+        message,
+        scope,
+    )
 
 
 def _event_of(value: str) -> tuple[str, dict]:
@@ -237,8 +257,11 @@ def _join_trace_id_lengths(traces: dict[str, list[dict]]) -> dict[str, list[dict
     for trace_id, spans in traces.items():
         low = trace_id[-16:] if len(trace_id) in (16, 32) else None
         high = highs.get(low or "")
-        if high is not None and len(high) == 1 and (
-                len(trace_id) == 16 or not trace_id[:16].strip("0")):
+        if (
+            high is not None
+            and len(high) == 1
+            and (len(trace_id) == 16 or not trace_id[:16].strip("0"))
+        ):
             trace_id = next(iter(high)) + trace_id[-16:]
             for span in spans:
                 span["traceId"] = trace_id
@@ -248,8 +271,12 @@ def _join_trace_id_lengths(traces: dict[str, list[dict]]) -> dict[str, list[dict
 
 def _endpoint_key(span: dict) -> tuple:
     endpoint = span["localEndpoint"]
-    return (endpoint.get("serviceName"), endpoint.get("ipv4"), endpoint.get("ipv6"),
-            endpoint.get("port"))
+    return (
+        endpoint.get("serviceName"),
+        endpoint.get("ipv4"),
+        endpoint.get("ipv6"),
+        endpoint.get("port"),
+    )
 
 
 def _cleanup_order(span: dict) -> tuple:
@@ -257,8 +284,12 @@ def _cleanup_order(span: dict) -> tuple:
     a local endpoint first, then by service name, IPv4, IPv6 (absent values last)."""
     rank = 2 if span["shared"] else (0 if span.get("kind") == "CLIENT" else 1)
     endpoint = span["localEndpoint"]
-    return (span["id"], rank, bool(endpoint),
-            *((value is None, str(value or "")) for value in _endpoint_key(span)[:3]))
+    return (
+        span["id"],
+        rank,
+        bool(endpoint),
+        *((value is None, str(value or "")) for value in _endpoint_key(span)[:3]),
+    )
 
 
 def _compatible(seen: dict, endpoint: dict) -> bool:
@@ -281,8 +312,9 @@ def _merged(left: dict, right: dict) -> dict:
         span[field] = left.get(field) or right.get(field)
     for field in ("localEndpoint", "remoteEndpoint", "tags"):
         span[field] = {**left[field], **right[field]}
-    annotations = {(a["timestamp"], a["value"]): a
-                   for a in left["annotations"] + right["annotations"]}
+    annotations = {
+        (a["timestamp"], a["value"]): a for a in left["annotations"] + right["annotations"]
+    }
     span["annotations"] = [annotations[key] for key in sorted(annotations)]
     span["shared"] = left["shared"] or right["shared"]
     span["_position"] = min(left["_position"], right["_position"])
@@ -325,9 +357,11 @@ def _separate_shared_ids(trace_id: str, spans: list[dict]) -> None:
     moved: dict[str, tuple[tuple | None, dict[tuple, str]]] = {}
     for span_id, group in by_id.items():
         callers = [s for s in group if not s["shared"]]
-        keeper = min(callers, key=lambda s: (s.get("kind") not in _CALLERS,
-                                             s["timestamp"] or 0, s["_position"]),
-                     default=None)
+        keeper = min(
+            callers,
+            key=lambda s: (s.get("kind") not in _CALLERS, s["timestamp"] or 0, s["_position"]),
+            default=None,
+        )
         if keeper is None and len(group) == 1 and not group[0]["parentId"]:
             continue  # a shared root without its client: an ordinary root, as in Zipkin Lens
         if len(group) == 1 and keeper is not None:
@@ -342,8 +376,9 @@ def _separate_shared_ids(trace_id: str, spans: list[dict]) -> None:
                 span["id"] = shared_server_id(trace_id, span_id)
             else:
                 span["id"] = _derived_id(trace_id, span_id, span)
-            if keeper is not None and (span["shared"] or (keeper.get("kind") in _CALLERS
-                                                          and span.get("kind") in _ANSWERS)):
+            if keeper is not None and (
+                span["shared"] or (keeper.get("kind") in _CALLERS and span.get("kind") in _ANSWERS)
+            ):
                 span["parentId"] = span_id
             endpoints.setdefault(_endpoint_key(span), span["id"])
     for span in spans:
@@ -367,8 +402,7 @@ def _separate_shared_ids(trace_id: str, spans: list[dict]) -> None:
 def _derived_id(trace_id: str, span_id: str, span: dict) -> str:
     """The id of another span reusing `span_id`, from its endpoint and kind."""
     identity = "/".join(str(v) for v in (*_endpoint_key(span), span.get("kind"), span["shared"]))
-    return hashlib.blake2b(f"{trace_id}/{span_id}/{identity}".encode(),
-                           digest_size=8).hexdigest()
+    return hashlib.blake2b(f"{trace_id}/{span_id}/{identity}".encode(), digest_size=8).hexdigest()
 
 
 def _same_host(a: dict, b: dict) -> bool:
@@ -426,10 +460,16 @@ def _correct_clock_skew(spans: list[dict], out: Collected) -> None:
         if skew is not None:
             host = span["localEndpoint"]
             _shift(span, host, skew)
-            out.warnings.append((f"[{span['_position']}]", (
-                f"clock skew: span {span['id']} of "
-                f"{host.get('serviceName') or host.get('ipv4') or host.get('ipv6')} starts "
-                f"before its client; moved by {skew // 1000} µs as Zipkin does")))
+            out.warnings.append(
+                (
+                    f"[{span['_position']}]",
+                    (
+                        f"clock skew: span {span['id']} of "
+                        f"{host.get('serviceName') or host.get('ipv4') or host.get('ipv6')} starts "
+                        f"before its client; moved by {skew // 1000} µs as Zipkin does"
+                    ),
+                )
+            )
             inherited = (host, skew)
         stack.extend((child, inherited) for child in children.get(span["id"], ()))
 
@@ -439,8 +479,9 @@ def _shift(span: dict, host: dict, skew: int) -> None:
         return
     if span["timestamp"]:
         span["timestamp"] -= skew
-    span["annotations"] = [{"timestamp": a["timestamp"] - skew, "value": a["value"]}
-                           for a in span["annotations"]]
+    span["annotations"] = [
+        {"timestamp": a["timestamp"] - skew, "value": a["value"]} for a in span["annotations"]
+    ]
 
 
 def _place_untimed(trace_id: str, spans: list[dict], out: Collected) -> list[dict]:
@@ -455,8 +496,13 @@ def _place_untimed(trace_id: str, spans: list[dict], out: Collected) -> list[dic
             continue
         where = f"[{span['_position']}]"
         if not timed:
-            out.errors.append((where, f"span {span['id']} of trace {trace_id} has no timestamp "
-                                      "and nothing in its trace has one to place it by"))
+            out.errors.append(
+                (
+                    where,
+                    f"span {span['id']} of trace {trace_id} has no timestamp "
+                    "and nothing in its trace has one to place it by",
+                )
+            )
             continue
         ancestor, seen = by_id.get(span["parentId"] or ""), {span["id"]}
         while ancestor is not None and not ancestor["timestamp"] and ancestor["id"] not in seen:
@@ -466,7 +512,12 @@ def _place_untimed(trace_id: str, spans: list[dict], out: Collected) -> list[dic
             span["timestamp"], what = ancestor["timestamp"], f"its ancestor {ancestor['id']}"
         else:
             span["timestamp"], what = min(timed), "its trace"
-        out.warnings.append((where, f"span {span['id']} has no timestamp and no timed span of "
-                                    f"the same id to merge into: placed at the start of {what}"))
+        out.warnings.append(
+            (
+                where,
+                f"span {span['id']} has no timestamp and no timed span of "
+                f"the same id to merge into: placed at the start of {what}",
+            )
+        )
         kept.append(span)
     return kept
