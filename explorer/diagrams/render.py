@@ -694,6 +694,36 @@ def _free_spot(
     return None
 
 
+def _place_label(
+    g,
+    dom: str,
+    lines: list[tuple[str, str, bool]],
+    a: tuple,
+    b: tuple,
+    taken: list[Box],
+    area: Box,
+    classes: str,
+) -> None:
+    """A label of `lines` in the free spot nearest the line between elements a and b (layout
+    node boxes), marked taken; nothing when there is no room."""
+    size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
+    spot = _free_spot((a[0], a[1]), (b[0], b[1]), size, taken, area)
+    if spot is None:
+        return
+    x, y = spot
+    taken.append((x - size[0] / 2, y - size[1] / 2, x + size[0] / 2, y + size[1] / 2))
+    g.node(
+        dom,
+        shape="plain",
+        fixedsize="false",
+        pos=f"{x:.2f},{y:.2f}!",
+        id=dom,
+        label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
+        f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
+        **{"class": classes},
+    )
+
+
 @dataclass
 class _Drawn:
     """What the SVG post-processing adds that DOT cannot carry: tooltips, step numbers for
@@ -902,29 +932,16 @@ def _drawing(
         extra_out.titles[dom] = _step_list(steps, reverse, lang)
         extra_out.steps[dom] = [s.number for s in steps]
         extra_out.ends[dom] = (dom_id(source), dom_id(target))
-        lines = _summary_lines(steps, reverse, lang)
-        size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
-        (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
-        spot = _free_spot((ax, ay), (bx, by), size, taken, area)
-        if spot is None:
-            continue  # no room: the steps are in the tooltip and the side panel
-        taken.append(
-            (
-                spot[0] - size[0] / 2,
-                spot[1] - size[1] / 2,
-                spot[0] + size[0] / 2,
-                spot[1] + size[1] / 2,
-            )
-        )
-        g.node(
+        # No room: the steps are in the tooltip and the side panel.
+        _place_label(
+            g,
             f"{dom}-label",
-            shape="plain",
-            fixedsize="false",
-            pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
-            id=f"{dom}-label",
-            label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
-            f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
-            **{"class": "c4-call-label"},
+            _summary_lines(steps, reverse, lang),
+            lay.nodes[source],
+            lay.nodes[target],
+            taken,
+            area,
+            "c4-call-label",
         )
     # Calls measured between elements with no relationship in the model: drawn dashed, as
     # undocumented steps are on journeys, with their metric.
@@ -948,27 +965,16 @@ def _drawing(
             (word("undocumented call", lang), WARNING_COLOUR, False),
             (_clip(_metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True),
         ]
-        size = (max(_text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
-        (ax, ay, _, _), (bx, by, _, _) = lay.nodes[source], lay.nodes[target]
-        spot = _free_spot((ax, ay), (bx, by), size, taken, area)
-        if spot is None:
-            continue  # no room: the call is drawn, its figures are on the analytics tables
-        taken.append(
-            (
-                spot[0] - size[0] / 2,
-                spot[1] - size[1] / 2,
-                spot[0] + size[0] / 2,
-                spot[1] + size[1] / 2,
-            )
-        )
-        g.node(
+        # No room: the call is drawn, its figures are on the analytics tables.
+        _place_label(
+            g,
             f"o{n}",
-            shape="plain",
-            fixedsize="false",
-            pos=f"{spot[0]:.2f},{spot[1]:.2f}!",
-            label=f'<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="2" '
-            f'BGCOLOR="#FFFFFF">{_text_rows(lines)}</TABLE>>',
-            **{"class": "c4-metric c4-undocumented"},
+            lines,
+            lay.nodes[source],
+            lay.nodes[target],
+            taken,
+            area,
+            "c4-metric c4-undocumented",
         )
     return g.source.encode("utf-8"), extra_out
 

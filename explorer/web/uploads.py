@@ -1,15 +1,6 @@
 """Upload a trace file to look at it without storing it in the trace store (as Jaeger UI
-allows).
-
-The file is parsed as it is read (explorer.traces.parsers.iter_file: JSON lines one at a
-time, gzip inflated within EXPLORER_INFLATE_MAX_BYTES / _RATIO) into a store on disk, not in
-process memory: each trace is written to its own file under
-EXPLORER_UPLOAD_DIR/<user id>/<random key>/, with an index of summaries for the list page.
-A page reads only the trace it shows. Uploads expire after EXPLORER_UPLOAD_SECONDS; a user's
-uploads together take at most EXPLORER_UPLOAD_QUOTA_BYTES on disk (older uploads of the user
-are dropped to make room; a single upload that does not fit is refused). Only the uploading
-session knows the key; the trace page views (explorer.web.traces) show an upload exactly as
-they show stored traces.
+allows): the form, the list of an upload's traces, and the trace pages of an upload (the views
+of explorer.web.traces). Where and how long uploads are kept: explorer.web.upload_store.
 """
 
 from __future__ import annotations

@@ -102,3 +102,14 @@ def optional_id(value: object, what: str) -> str | None:
         return None
     result = normalise_id(value, what)
     return None if not result.strip("0") else result
+
+
+def micros_to_ns(value: object, what: str) -> int:
+    """Microseconds (a number or a numeric string, as Jaeger and Zipkin JSON write them) as
+    nanoseconds; BadInput naming `what` for anything else."""
+    if isinstance(value, (int, float, str)) and type(value) is not bool:
+        try:
+            return int(value) * 1000
+        except ValueError:
+            pass
+    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")

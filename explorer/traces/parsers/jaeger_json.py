@@ -39,6 +39,7 @@ from explorer.traces.parsers.common import (
     BadInput,
     Collected,
     describe,
+    micros_to_ns,
     normalise_id,
     problem_text,
 )
@@ -115,15 +116,6 @@ def _resource(process: object) -> Resource:
     return Resource(service, attrs)
 
 
-def _micros(value: object, what: str) -> int:
-    if isinstance(value, (int, float, str)) and type(value) is not bool:
-        try:
-            return int(value) * 1000
-        except ValueError:
-            pass
-    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
-
-
 def _parent_and_links(span: dict, trace_id: str) -> tuple[str | None, RefType, list[Link]]:
     references = span.get("references") or []
     if type(references) is not list:
@@ -161,7 +153,9 @@ def _events(logs: object) -> list[Event]:
         name = fields.pop("event", None)
         if name is None:
             name = fields.pop("message", "log")
-        events.append(Event(str(name), _micros(log.get("timestamp", 0), "log timestamp"), fields))
+        events.append(
+            Event(str(name), micros_to_ns(log.get("timestamp", 0), "log timestamp"), fields)
+        )
     return events
 
 
@@ -176,8 +170,8 @@ def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
     if type(name) is not str:
         raise BadInput(f"operationName must be a string, got {describe(name)}")
     parent_id, ref_type, links = _parent_and_links(raw, trace_id)
-    start_ns = _micros(raw.get("startTime", 0), "startTime")
-    end_ns = start_ns + _micros(raw.get("duration", 0), "duration")
+    start_ns = micros_to_ns(raw.get("startTime", 0), "startTime")
+    end_ns = start_ns + micros_to_ns(raw.get("duration", 0), "duration")
     attrs = tags_of(raw.get("tags"))
     kind = SpanKind.UNSPECIFIED
     kind_tag = attrs.get("span.kind")

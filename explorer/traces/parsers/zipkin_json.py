@@ -52,6 +52,7 @@ from explorer.traces.parsers.common import (
     BadInput,
     Collected,
     describe,
+    micros_to_ns,
     normalise_id,
     optional_id,
     problem_text,
@@ -73,14 +74,8 @@ def shared_server_id(trace_id: str, span_id: str) -> str:
 
 
 def _micros(value: object, what: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, (int, float, str)) and type(value) is not bool:
-        try:
-            return int(value) * 1000
-        except ValueError:
-            pass
-    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
+    """Zipkin leaves a timestamp or duration out (or null) where it has none: 0."""
+    return 0 if value is None else micros_to_ns(value, what)
 
 
 def _endpoint(raw: object, what: str) -> dict:
