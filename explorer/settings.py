@@ -339,9 +339,15 @@ EXPLORER_RECEIVER_MAX_BYTES = int(os.environ.get("EXPLORER_RECEIVER_MAX_BYTES", 
 EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES = int(
     os.environ.get("EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES", str(64 << 10))
 )
-# EXPLORER_RECEIVER_QUEUE_SPANS: spans decoded and waiting for the writer; past it senders
-# are told to retry later (HTTP 429, gRPC RESOURCE_EXHAUSTED) instead of memory growing.
-EXPLORER_RECEIVER_QUEUE_SPANS = int(os.environ.get("EXPLORER_RECEIVER_QUEUE_SPANS", "10000"))
+# EXPLORER_RECEIVER_IN_FLIGHT: requests decoded and written at once per receiver process;
+# the next ones wait in their senders' sockets, and after 2 s are answered 429 (memory stays
+# bounded by this many bodies).
+EXPLORER_RECEIVER_IN_FLIGHT = int(os.environ.get("EXPLORER_RECEIVER_IN_FLIGHT", "8"))
+# EXPLORER_RECEIVER_WRITERS: processes that decode, prepare and commit requests beside each
+# receiver process (default: one per CPU); 0 does it in the requests' own threads.
+EXPLORER_RECEIVER_WRITERS = int(
+    os.environ.get("EXPLORER_RECEIVER_WRITERS", str(os.cpu_count() or 1))
+)
 # EXPLORER_RECEIVER_RETRY_AFTER: seconds a throttled sender is told to wait.
 EXPLORER_RECEIVER_RETRY_AFTER = int(os.environ.get("EXPLORER_RECEIVER_RETRY_AFTER", "1"))
 # EXPLORER_RECEIVER_TLS_CERT / EXPLORER_RECEIVER_TLS_KEY: PEM files; both set: HTTPS and gRPC

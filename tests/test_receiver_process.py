@@ -51,6 +51,23 @@ def sdk_batches(count: int, spans_per_trace: int = 5) -> list[list]:
     return batches
 
 
+def children(pid: int) -> list[int]:
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listed:
+            found += [int(child) for child in listed.read().split()]
+    return found
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its parent (init) to reap it."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 def trace_of(batch: list) -> str:
     return format(batch[0].context.trace_id, "032x")
 
@@ -74,9 +91,16 @@ def test_sigkill_mid_stream_loses_nothing_answered_ok(tmp_path):
     try:
         while len(results) < 40:
             time.sleep(0.005)
+        writers = children(running.process.pid)
+        assert writers, "the receiver writes in processes of its own"
         os.kill(running.process.pid, signal.SIGKILL)
         running.process.wait()
         acknowledged_before_kill = [n for n, r in results.items() if r is SpanExportResult.SUCCESS]
+        # Its writer processes do not outlive it.
+        deadline = time.monotonic() + 15
+        while any(alive(pid) for pid in writers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in writers)
         time.sleep(0.5)  # the exporter meets a dead port and backs off
         restarted.append(start_receiver(env, "receiver-2.log", http_port=port))
         sender.join(120)
@@ -94,7 +118,7 @@ def test_sigkill_mid_stream_loses_nothing_answered_ok(tmp_path):
 
 
 def test_writer_behind_answers_429_with_retry_after(tmp_path):
-    env = receiver_env(tmp_path, EXPLORER_RECEIVER_QUEUE_SPANS="2")
+    env = receiver_env(tmp_path, EXPLORER_RECEIVER_IN_FLIGHT="2")
     migrate(env)
     running = start_receiver(env)
     try:
@@ -110,10 +134,10 @@ def test_writer_behind_answers_429_with_retry_after(tmp_path):
 
         first = threading.Thread(target=post, args=(90,))
         first.start()
-        time.sleep(0.5)  # taken by the writer, which now waits for the database
+        time.sleep(0.5)  # taken by a writer, which now waits for the database
         second = threading.Thread(target=post, args=(91,))
         second.start()
-        time.sleep(0.5)  # queued: the queue is full
+        time.sleep(0.5)  # in flight too, waiting for its turn: both turns are taken
         post(92)
         assert answers[92].status_code == 429
         assert answers[92].headers["Retry-After"] == "1"

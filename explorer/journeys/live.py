@@ -70,6 +70,8 @@ ARRIVALS_READ = "arrivals_read"
 ARRIVAL_GRACE_NS = 60 * 10**9
 # Rows per `IN (...)` query.
 IN_SLICE = 500
+# Woken by committed spans, the worker waits this long for more before its next cycle.
+WAKE_GAP_S = 0.2
 
 
 class Judging(Protocol):
@@ -402,13 +404,16 @@ def run_worker(
     source: TraceSource,
     config: Judging,
     after_cycle: Sequence[Callable[[CycleResult], None]] = (),
+    wake: threading.Event | None = None,
 ) -> None:
     """Run cycles until `stop_event` is set, `interval_s` (EXPLORER_LIVE_INTERVAL_SECONDS)
-    apart (None: the setting); each result goes to the `after_cycle` steps in order (e.g.
-    alert rules). `source` and `config`: get_source() and explorer_config(). A cycle that
-    fails on the database or the source is logged and the next one tries again. Runs in a
-    thread as well (with its own database connections)."""
+    apart (None: the setting), or sooner when `wake` is set (the receiver sets it when it
+    committed spans; at most one cycle per WAKE_GAP_S then); each result goes to the
+    `after_cycle` steps in order (e.g. alert rules). `source` and `config`: get_source() and
+    explorer_config(). A cycle that fails on the database or the source is logged and the
+    next one tries again. Runs in a thread as well (with its own database connections)."""
     interval = settings.EXPLORER_LIVE_INTERVAL_SECONDS if interval_s is None else interval_s
+    wake = wake or stop_event
     try:
         while not stop_event.is_set():
             close_old_connections()
@@ -421,7 +426,10 @@ def run_worker(
                     log.info("live worker: %s", result.line())
                 for step in after_cycle:
                     step(result)
-            stop_event.wait(interval)
+            if wake.wait(interval) and not stop_event.is_set():
+                # Spans were committed: gather a few more before the next cycle.
+                wake.clear()
+                stop_event.wait(WAKE_GAP_S)
     finally:
         close_old_connections()
 

@@ -22,7 +22,8 @@ class ReceiverConfig:
     tokens: dict[str, str]  # sender name -> token
     max_bytes: int
     max_attribute_bytes: int
-    queue_spans: int
+    in_flight: int  # requests decoded and written at once; the others wait, then 429
+    writers: int  # writer processes (explorer.receiver.writers)
     retry_after_s: int
     tls_cert: str
     tls_key: str
@@ -65,16 +66,20 @@ def load() -> ReceiverConfig:
     for name, value in (
         ("EXPLORER_RECEIVER_MAX_BYTES", settings.EXPLORER_RECEIVER_MAX_BYTES),
         ("EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES", settings.EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES),
-        ("EXPLORER_RECEIVER_QUEUE_SPANS", settings.EXPLORER_RECEIVER_QUEUE_SPANS),
+        ("EXPLORER_RECEIVER_IN_FLIGHT", settings.EXPLORER_RECEIVER_IN_FLIGHT),
     ):
         if value < 1:
             raise ReceiverConfigError(f"{name} must be positive, not {value}")
+    writers = settings.EXPLORER_RECEIVER_WRITERS
+    if writers < 0:
+        raise ReceiverConfigError(f"EXPLORER_RECEIVER_WRITERS must be 0 or more, not {writers}")
     return ReceiverConfig(
         mode=mode,
         tokens=parse_tokens(settings.EXPLORER_RECEIVER_TOKENS),
         max_bytes=settings.EXPLORER_RECEIVER_MAX_BYTES,
         max_attribute_bytes=settings.EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES,
-        queue_spans=settings.EXPLORER_RECEIVER_QUEUE_SPANS,
+        in_flight=settings.EXPLORER_RECEIVER_IN_FLIGHT,
+        writers=writers,
         retry_after_s=max(settings.EXPLORER_RECEIVER_RETRY_AFTER, 1),
         tls_cert=cert,
         tls_key=key,

@@ -1,8 +1,12 @@
-"""From an OTLP request body to traces, with the project's own parsers (no second parser).
+"""From an OTLP request body to what the writer stores, with the project's own parsers (no
+second parser). Framework-free: the receiver runs decode_request() in decoder processes
+(explorer.receiver.decoders), so the work that holds the GIL is spread over the cores.
 
 Limits are checked here: the body (compressed or not) and what it inflates to stay under
 max_bytes (explorer.traces.decompress stops inflating at the limit); a span with an attribute
 value over max_attribute_bytes is rejected alone, with a message naming it (partial success).
+The decoded traces are then prepared for the mode: encoded for the store as `ingest` prepares
+them (full), or reduced to the facts the index keeps (index).
 """
 
 from __future__ import annotations
@@ -11,6 +15,9 @@ import zlib
 from dataclasses import dataclass, field
 
 from explorer.receiver.auth import Refused
+from explorer.sources.summary import TraceFacts, start_of, trace_facts
+from explorer.store.prepare import Batcher, EncodedTrace
+from explorer.store.prepare import Settings as StoreSettings
 from explorer.traces.decompress import DecompressionLimit, Limits, inflate, is_gzip
 from explorer.traces.model import Span, Trace
 from explorer.traces.parsers import parse_bytes
@@ -25,9 +32,39 @@ CONTENT_TYPES = {
 QUOTED_PROBLEMS = 3
 
 
+@dataclass(slots=True, frozen=True)
+class IndexFacts:
+    """What the index keeps of one trace's spans in a request."""
+
+    trace_id: str
+    facts: TraceFacts
+    has_root: bool  # whether the trace's root span is among these spans
+    links: set[str]  # the other traces these spans link to
+
+
+@dataclass(slots=True, frozen=True)
+class DecodeConfig:
+    """What decoding a request needs; picklable, for the decoder processes."""
+
+    mode: str  # "full" or "index"
+    max_bytes: int
+    max_attribute_bytes: int
+    store: StoreSettings  # business keys, chunking and the mapping, as `ingest` has them
+
+
+@dataclass(slots=True, frozen=True)
+class Stored:
+    """What a request's writer did: spans committed, spans rejected and why."""
+
+    spans: int
+    rejected: int
+    message: str
+
+
 @dataclass(slots=True)
 class Decoded:
-    traces: list[Trace] = field(default_factory=list)
+    traces: list[Trace] = field(default_factory=list)  # emptied once prepared
+    prepared: list[EncodedTrace] | list[IndexFacts] = field(default_factory=list)
     spans: int = 0  # spans accepted
     rejected: int = 0  # spans (or unreadable parts) rejected
     problems: list[str] = field(default_factory=list)
@@ -69,6 +106,47 @@ def inflated(body: bytes, encoding: str | None, max_bytes: int) -> bytes:
         # The parsers would inflate it once more, without our limits.
         raise Refused(400, "request body is compressed twice")
     return data
+
+
+def decode_request(
+    body: bytes, encoding: str | None, fmt: str, config: DecodeConfig, source: str
+) -> Decoded:
+    """A request's body decoded and prepared for the writer of config.mode; Refused (400,
+    413, 415) when none of it can be."""
+    data = inflated(body, encoding, config.max_bytes)
+    decoded = decode(data, fmt, config.max_attribute_bytes, source)
+    if config.mode == "index":
+        decoded.prepared = index_facts(decoded.traces, config.store.business_keys)
+    else:
+        batcher = Batcher(config.store)
+        for trace in decoded.traces:
+            batcher.add(trace, source)
+        batch = batcher.take()
+        # Traces the store refuses (an id too long, a NUL in it): their spans are rejected.
+        for rejection in batch.rejected:
+            decoded.problems.append(f"{rejection.message}; its spans rejected")
+        refused = {t.trace_id for t in decoded.traces} - {t.trace_id for t in batch.traces}
+        refused_spans = sum(len(t.spans) for t in decoded.traces if t.trace_id in refused)
+        decoded.rejected += refused_spans
+        decoded.spans -= refused_spans
+        decoded.prepared = batch.traces
+    decoded.traces = []
+    return decoded
+
+
+def index_facts(traces: list[Trace], keys: tuple[str, ...]) -> list[IndexFacts]:
+    """Per trace id (pieces of one trace merged): its facts, whether its root is here, and the
+    other traces it links to."""
+    spans_of: dict[str, list[Span]] = {}
+    for trace in traces:
+        spans_of.setdefault(trace.trace_id, []).extend(trace.spans)
+    found = []
+    for trace_id, spans in spans_of.items():
+        spans.sort(key=start_of)
+        links = {link.trace_id for s in spans for link in s.links} - {trace_id}
+        has_root = any(s.parent_id is None for s in spans)
+        found.append(IndexFacts(trace_id, trace_facts(spans, keys), has_root, links))
+    return found
 
 
 def decode(data: bytes, fmt: str, max_attribute_bytes: int, source: str) -> Decoded:

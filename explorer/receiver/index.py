@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -18,9 +18,9 @@ from django.db import DatabaseError, connection
 
 from explorer.journeys.assembly import ORDER_KEY
 from explorer.journeys.live import mark_changed
+from explorer.receiver.decoding import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
-from explorer.sources.summary import TraceFacts, start_of, trace_facts
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import code_point_order, storable
 from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
@@ -30,19 +30,6 @@ from explorer.traces.model import Trace
 
 def _cut(text: str, length: int = ID_LENGTH) -> str:
     return storable(text[:length])
-
-
-def _facts(traces: Iterable[Trace], keys: list[str]) -> dict[str, tuple[TraceFacts, bool, set]]:
-    """trace id -> (facts, whether the root span is among the spans, linked trace ids)."""
-    spans_of: dict[str, list] = {}
-    for trace in traces:
-        spans_of.setdefault(trace.trace_id, []).extend(trace.spans)
-    found = {}
-    for trace_id, spans in spans_of.items():
-        spans.sort(key=start_of)
-        links = {link.trace_id for s in spans for link in s.links} - {trace_id}
-        found[trace_id] = (trace_facts(spans, keys), any(s.parent_id is None for s in spans), links)
-    return found
 
 
 _TRACE_FIELDS = (
@@ -61,24 +48,27 @@ _TRACE_FIELDS = (
 
 
 def write(traces: list[Trace]) -> None:
-    """Index these traces (inside the caller's transaction): merged with what is indexed;
-    values and links are idempotent, so a resent batch adds none twice. Plain executemany:
-    Django's bulk_create costs more than the database does here."""
+    """Index these traces (inside the caller's transaction)."""
     with gc_paused():
-        _write(traces)
+        write_facts(index_facts(traces, tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES)))
 
 
-def _write(traces: list[Trace]) -> None:
-    facts = _facts(traces, list(settings.EXPLORER_BUSINESS_ATTRIBUTES))
-    ids = list(facts)
+def write_facts(found: list[IndexFacts]) -> None:
+    """Index what decoders found (inside the caller's transaction), merged with what is
+    indexed; one trace may come several times. Values and links are idempotent, so a resent
+    batch adds none twice. Plain executemany: Django's bulk_create costs more than the
+    database does here."""
+    ids = list(dict.fromkeys(f.trace_id for f in found))
     rows: dict[str, list] = {}
     for first in range(0, len(ids), IN_SLICE):
         part = IndexedTrace.objects.filter(trace_id__in=ids[first : first + IN_SLICE])
         for row in part.values_list(*_TRACE_FIELDS):
             rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10]]
     now = time.time_ns()
-    new, changed, values = [], [], []
-    for trace_id, (f, has_root, links) in facts.items():
+    new, values = [], []
+    changed = list(rows)
+    for item in found:
+        trace_id, f, has_root, links = item.trace_id, item.facts, item.has_root, item.links
         row = rows.get(trace_id)
         if row is None:
             new.append(trace_id)
@@ -95,8 +85,6 @@ def _write(traces: list[Trace]) -> None:
                 {},
                 now,
             ]
-        else:
-            changed.append(trace_id)
         row[1] = min(row[1], f.start_ns)
         row[2] = max(row[2], f.end_ns)
         row[3] += f.span_count

@@ -1,4 +1,4 @@
-"""What both protocols share: checking, decoding, queueing and waiting for the commit.
+"""What both protocols share: checking the sender, taking turns, and waiting for the commit.
 
 `Receiver.export` takes one request as the network side saw it and gives an `Outcome`: an
 HTTP status (200, or why not) plus, for 200, the spans rejected and why (OTLP partial
@@ -13,26 +13,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.db import DatabaseError
+
 from accounts import audit
 from accounts.models import AuditAction
-from explorer.receiver import index
 from explorer.receiver.auth import Refused, check_address, sender_for
 from explorer.receiver.config import ReceiverConfig
-from explorer.receiver.decoding import Decoded, decode, format_of, inflated
-from explorer.receiver.writer import Job, SpanQueue, Store, Writer
-from explorer.store.ingest import store_traces
-from explorer.traces.model import Trace
+from explorer.receiver.decoding import format_of
+from explorer.receiver.writers import WriterPool
 
 log = logging.getLogger("explorer.receiver")
 
-# How long a request waits for its spans to be committed before answering 503 (the sender
-# retries; a late commit makes the retry a no-op).
-COMMIT_WAIT_S = 30.0
 # A refused address or token is audited at most once per address in this many seconds.
 AUDIT_REFUSAL_EVERY_S = 60.0
-# Requests read and decoded at once (decoding holds the GIL: more would only hold more
-# bodies in memory); a request waits this long for its turn before being told to retry.
-DECODERS = 8
+# A request waits this long for its turn (EXPLORER_RECEIVER_IN_FLIGHT) before being told to
+# retry: bodies wait in the senders' sockets, not in memory.
 ADMISSION_WAIT_S = 2.0
 
 
@@ -55,32 +50,23 @@ class Outcome:
     retry_after_s: int = 0  # for 429/503
 
 
-def _store_full(traces: list[Trace]) -> None:
-    report = store_traces(traces, source="receiver")
-    for rejection in report.rejected:
-        log.warning("receiver: %s", rejection)
-
-
-STORES: dict[str, Store] = {"full": _store_full, "index": index.write}
-
-
 class Receiver:
-    def __init__(self, config: ReceiverConfig) -> None:
+    def __init__(self, config: ReceiverConfig, sqlite: bool) -> None:
+        """`sqlite`: the database is SQLite, whose writers take turns."""
         self.config = config
-        self.queue = SpanQueue(config.queue_spans)
-        self.writer = Writer(self.queue, STORES[config.mode])
+        self.pool = WriterPool(config.writers, sqlite)
+        # Set whenever spans were committed: the live worker starts its cycle then.
+        self.committed = threading.Event()
         self.senders_seen: set[str] = set()
         self.refusals_audited: dict[str, float] = {}
         self.lock = threading.Lock()
-        # Turns to read and decode a request: bodies wait in the sockets, not in memory.
-        self.decoders = threading.BoundedSemaphore(DECODERS)
+        self.turns = threading.BoundedSemaphore(config.in_flight)
 
     def start(self) -> None:
-        self.writer.start()
+        self.pool.start()
 
     def stop(self) -> None:
-        self.writer.stop()
-        self.writer.join(timeout=COMMIT_WAIT_S)
+        self.pool.stop()
 
     def export(self, request: Request, fmt: str | None = None) -> Outcome:
         """Serve one export; `fmt` given (gRPC) skips the content-type check. A failure that
@@ -108,21 +94,20 @@ class Receiver:
                     f"of {self.config.max_bytes} (EXPLORER_RECEIVER_MAX_BYTES)",
                 )
             fmt = fmt or format_of(request.content_type)
-            if not self.decoders.acquire(timeout=ADMISSION_WAIT_S):
+            if not self.turns.acquire(timeout=ADMISSION_WAIT_S):
                 return Outcome(
                     429,
-                    "too many requests at once; retry later",
+                    "the receiver is busy with other requests; retry later",
                     retry_after_s=self.config.retry_after_s,
                 )
             try:
-                data = inflated(
-                    request.read_body(), request.content_encoding, self.config.max_bytes
-                )
-                decoded = decode(
-                    data, fmt, self.config.max_attribute_bytes, f"request from {sender}"
+                body = request.read_body()
+                self._audit_sender(sender, address)
+                stored = self.pool.store(
+                    body, request.content_encoding, fmt, f"request from {sender}"
                 )
             finally:
-                self.decoders.release()
+                self.turns.release()
         except Refused as exc:
             log.warning(
                 "receiver: refused a request from %s (sender %s): %s %s",
@@ -131,45 +116,19 @@ class Receiver:
                 exc.status,
                 exc,
             )
-            return Outcome(exc.status, str(exc))
-        self._audit_sender(sender, address)
-        outcome = self._commit(decoded, sender)
-        if outcome.status != 200:
-            log.warning(
-                "receiver: %d spans from %s (%s) not stored: %s %s",
-                decoded.spans,
-                sender,
-                address,
-                outcome.status,
-                outcome.message,
-            )
-        elif decoded.rejected:
+            retry = self.config.retry_after_s if exc.status in (429, 503) else 0
+            return Outcome(exc.status, str(exc), retry_after_s=retry)
+        if stored.spans:
+            self.committed.set()
+        if stored.rejected:
             log.warning(
                 "receiver: %d spans from %s (%s) rejected: %s",
-                decoded.rejected,
+                stored.rejected,
                 sender,
                 address,
-                decoded.message,
+                stored.message,
             )
-        return outcome
-
-    def _commit(self, decoded: Decoded, sender: str) -> Outcome:
-        partial = Outcome(200, decoded.message, decoded.rejected)
-        if not decoded.traces:
-            return partial
-        job = Job(decoded.traces, decoded.spans, sender)
-        retry = self.config.retry_after_s
-        if not self.queue.offer(job):
-            return Outcome(
-                429, "the receiver is behind its writer; retry later", retry_after_s=retry
-            )
-        if not job.done.wait(COMMIT_WAIT_S):
-            return Outcome(
-                503, "the spans were not committed in time; retry later", retry_after_s=retry
-            )
-        if job.error is not None:
-            return Outcome(503, f"{job.error}; retry later", retry_after_s=retry)
-        return partial
+        return Outcome(200, stored.message, stored.rejected)
 
     def _audit_sender(self, sender: str, address: str) -> None:
         """Audit a sender's first export since the receiver started."""
@@ -192,10 +151,7 @@ class Receiver:
         self._audit(AuditAction.LOGIN_FAILED, "", address, f"OTLP sender refused: {why}")
 
     def _audit(self, action: str, sender: str, address: str, detail: str) -> None:
-        # Written by the writer thread (one database writer), in its next transaction.
-        def entry() -> None:
+        try:
             audit.record(None, action, "receiver", sender, detail, username=sender, address=address)
-
-        self.writer.notes.append(entry)
-        with self.queue.cond:
-            self.queue.cond.notify()
+        except DatabaseError:
+            log.exception("receiver: the audit entry %r of %s was not written", detail, address)

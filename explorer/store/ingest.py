@@ -64,10 +64,12 @@ from explorer.traces.normalise import with_absent_parents
 
 __all__ = [
     "IngestReport",
+    "PreparedWriter",
     "Rejection",
     "expand_paths",
     "ingest",
     "lay_out_stored",
+    "store_settings",
     "store_traces",
 ]
 
@@ -116,8 +118,9 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
             yield Rejection(str(raw), "", "no such file or folder")
 
 
-def _config(traffic: bool = True) -> Settings:
-    """With `traffic`, the mapping to keep hourly figures with (read from the database)."""
+def store_settings(traffic: bool = True) -> Settings:
+    """How traces are prepared for the store; with `traffic`, with the mapping to keep hourly
+    figures with (read from the database)."""
     provider = hourly.mapping_provider if traffic else None
     return Settings(
         business_keys=tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES),
@@ -230,7 +233,7 @@ class _Writer:
             TraceChunk.objects.filter(trace_id__in=replaced[start : start + IN_SLICE]).delete()
         for row in appended:
             row.save()
-        StoredTrace.objects.bulk_create(new_rows)
+        _insert_traces(new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
         operation_ids = self._operation_ids({pair for _, pair, _ in trace_operations})
@@ -432,7 +435,7 @@ def lay_out_stored(trace_id: str) -> bool:
             return False
         stored = TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
         spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
-        prepared = prepare_trace(trace_id, spans, row.warnings, _config(traffic=False))
+        prepared = prepare_trace(trace_id, spans, row.warnings, store_settings(traffic=False))
         del spans
         _describe(row, prepared)
         row.save()
@@ -465,10 +468,73 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
         cursor.executemany(sql, [(row.pk, *values) for row, *values in rows])
 
 
+def _insert_traces(rows: list[StoredTrace]) -> None:
+    """Insert new StoredTrace rows with one executemany and give them their primary keys
+    (read back by trace id): bulk_create compiles every value of every row through the ORM,
+    which costs more than the database's work here."""
+    if not rows:
+        return
+    fields = [f for f in StoredTrace._meta.concrete_fields if not f.primary_key]
+    # JSON values in the database's form; the others (numbers, text, booleans, bytes) are
+    # taken by every driver as they are.
+    adapt_json = connection.ops.adapt_json_value
+    is_json = [(f.attname, f.get_internal_type() == "JSONField") for f in fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    # Names come from the model, every value is a parameter.
+    table = quote(StoredTrace._meta.db_table)
+    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+    values = [
+        [
+            adapt_json(getattr(row, name), None) if json else getattr(row, name)
+            for name, json in is_json
+        ]
+        for row in rows
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, values)
+    by_id = {row.trace_id: row for row in rows}
+    ids = list(by_id)
+    for start in range(0, len(ids), IN_SLICE):
+        found = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
+        for pk, trace_id in found.values_list("pk", "trace_id"):
+            row = by_id[trace_id]
+            row.pk = pk
+            row._state.adding = False  # saved: a later save() updates it
+
+
+class PreparedWriter:
+    """Writes traces prepared elsewhere (the receiver's decoder processes) exactly as `ingest`
+    writes its batches, inside the caller's transaction. Long-lived: it keeps the operation
+    catalogue's keys, nothing that grows with what it writes."""
+
+    def __init__(self) -> None:
+        self._writer = _Writer(IngestReport(), store_settings())
+
+    def write(self, traces: list[EncodedTrace]) -> None:
+        """Traces of several requests: one trace id may come more than once (a trace whose
+        spans two requests carry), so each trace's n-th piece is written in the n-th group,
+        merging with what the groups before stored."""
+        groups: list[list[EncodedTrace]] = []
+        pieces: dict[str, int] = {}
+        for trace in traces:
+            seen = pieces.get(trace.trace_id, 0)
+            pieces[trace.trace_id] = seen + 1
+            if seen == len(groups):
+                groups.append([])
+            groups[seen].append(trace)
+        self._writer.config = store_settings()  # the current mapping, for merged traces
+        for group in groups:
+            self._writer.write(Batch(traces=group))
+        self._writer.report = IngestReport()
+        self._writer.seen.clear()
+
+
 def store_traces(traces: Iterable[Trace], *, source: str = "<input>") -> IngestReport:
     """Write traces already in memory (an upload, a test) exactly as `ingest` would."""
     report = IngestReport()
-    config = _config()
+    config = store_settings()
     writer = _Writer(report, config)
     batcher = Batcher(config)
     with gc_paused():
@@ -499,7 +565,7 @@ def ingest(
     report.files = len(files)
     if not files:
         return report
-    config = _config()
+    config = store_settings()
     writer = _Writer(report, config)
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)

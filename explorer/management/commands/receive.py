@@ -116,7 +116,9 @@ class Command(BaseCommand):
         if options["processes"] < 1:
             raise CommandError("--processes must be at least 1")
         reuse_port = options["reuse_port"] or options["processes"] > 1
-        receiver = Receiver(config)
+        from django.db import connection
+
+        receiver = Receiver(config, sqlite=connection.vendor == "sqlite")
         receiver.start()
         try:
             http = http_server(receiver, http_host, http_port, reuse_port)
@@ -140,8 +142,13 @@ class Command(BaseCommand):
             f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}"
         )
         stop = threading.Event()
+
+        def stopping(*_) -> None:
+            stop.set()
+            receiver.committed.set()  # wakes the live worker to see it
+
         for number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(number, lambda *_: stop.set())
+            signal.signal(number, stopping)
         worker = None
         if worker_source is not None:
             source, judging = setup({"source": worker_source})
@@ -149,7 +156,7 @@ class Command(BaseCommand):
             steps = [after_live_cycle(source, self.stdout.write)]
             worker = threading.Thread(
                 target=run_worker,
-                args=(stop, None, source, judging, steps),
+                args=(stop, None, source, judging, steps, receiver.committed),
                 name="live-worker",
                 daemon=True,
             )

@@ -1,0 +1,71 @@
+"""One request decoded, prepared and committed: what a writer process does for each request
+(explorer.receiver.writers), or the request's own thread with no writer processes."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from contextlib import AbstractContextManager, nullcontext
+
+from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
+
+from explorer.receiver import index
+from explorer.receiver.auth import Refused
+from explorer.receiver.config import ReceiverConfig, load
+from explorer.receiver.decoding import DecodeConfig, Stored, decode_request
+from explorer.store.ingest import PreparedWriter, store_settings
+
+log = logging.getLogger("explorer.receiver")
+
+# Per thread: the store's writer keeps the operation catalogue's keys between requests.
+_local = threading.local()
+
+
+def store_request(
+    body: bytes,
+    encoding: str | None,
+    fmt: str,
+    source: str,
+    turns: AbstractContextManager | None,
+) -> Stored:
+    """Decode, prepare and commit one request (`turns`: the lock to write under, or None);
+    Refused when it cannot be decoded (400/413/415) or the database does not take it (503)."""
+    config = _config()
+    decode_config = DecodeConfig(
+        config.mode, config.max_bytes, config.max_attribute_bytes, store_settings()
+    )
+    decoded = decode_request(body, encoding, fmt, decode_config, source)
+    stored = Stored(decoded.spans, decoded.rejected, decoded.message)
+    if not decoded.prepared:
+        return stored
+    if config.mode == "full":
+        if not hasattr(_local, "writer"):
+            _local.writer = PreparedWriter()
+        write = _local.writer.write
+    else:
+        write = index.write_facts
+    try:
+        try:
+            _commit(write, decoded.prepared, turns)
+        except IntegrityError:
+            # Another receiver (PostgreSQL) stored one of these traces first: once more, they
+            # are now found and merged with.
+            _commit(write, decoded.prepared, turns)
+    except DatabaseError as exc:
+        log.exception("receiver: writing %d spans failed", decoded.spans)
+        close_old_connections()  # a broken connection is replaced on the next write
+        raise Refused(
+            503, f"the database did not take the spans: {type(exc).__name__}; retry later"
+        ) from exc
+    return stored
+
+
+def _commit(write, prepared: list, turns: AbstractContextManager | None) -> None:
+    with turns or nullcontext(), transaction.atomic():
+        write(prepared)
+
+
+@functools.cache
+def _config() -> ReceiverConfig:
+    return load()  # settings do not change while the process runs
