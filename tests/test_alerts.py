@@ -357,7 +357,7 @@ def test_watch_once_recomputes_changed_orders_then_evaluates_and_delivers(settin
 
 @pytest.mark.django_db
 def test_the_live_step_skips_while_nothing_moves():
-    from explorer.alerts.cycle import IDLE_SECONDS, after_live_cycle
+    from explorer.alerts.cycle import BUSY_SECONDS, IDLE_SECONDS, after_live_cycle
     from explorer.journeys.live import CycleResult as LiveCycle
 
     store_traces([*stuck_order().traces, *complete_order("A-200003", offset=HOUR).traces])
@@ -368,6 +368,9 @@ def test_the_live_step_skips_while_nothing_moves():
     assert step(LiveCycle(now_ns=None)) is None
     assert len(step(LiveCycle(now_ns=now)).opened) == 1
     assert step(LiveCycle(now_ns=now)) is None  # nothing moved
+    # Orders moved, but the rules ran less than BUSY_SECONDS ago: once that has passed.
+    assert step(LiveCycle(now_ns=now, recomputed=1)) is None
+    clock[0] += BUSY_SECONDS
     assert step(LiveCycle(now_ns=now, recomputed=1)).refreshed == 1
     clock[0] += IDLE_SECONDS + 1
     assert step(LiveCycle(now_ns=now)).refreshed == 1

@@ -288,6 +288,33 @@ def test_run_worker_runs_cycles_until_stopped_and_hands_on_each_result(db):
     assert OrderStatus.objects.get(order_id="A-40").status == COMPLETE
 
 
+def test_run_worker_woken_by_committed_spans_does_not_wait_its_interval(transactional_db):
+    cache.clear()
+    store_traces(complete_order("A-41", offset=T0 // S % 10).traces)
+    stop, wake = threading.Event(), threading.Event()
+    cycles: list[float] = []
+
+    def step(result: live.CycleResult) -> None:
+        cycles.append(time.monotonic())
+        if len(cycles) == 1:
+            store_traces(complete_order("A-42", offset=T0 // S % 10 + 5).traces)
+            wake.set()  # as the receiver does once spans are committed
+        else:
+            stop.set()
+
+    worker = threading.Thread(
+        target=live.run_worker, args=(stop, 600, get_source(), explorer_config(), [step], wake)
+    )
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive() and len(cycles) == 2
+    # Woken: the next cycle came after WAKE_GAP_S, not after the 600 s interval.
+    assert cycles[1] - cycles[0] < 30
+    assert cycles[1] - cycles[0] >= live.WAKE_GAP_S
+    assert OrderStatus.objects.get(order_id="A-42").status == COMPLETE
+    assert not wake.is_set()  # taken
+
+
 def test_watch_once_runs_one_cycle(db):
     cache.clear()
     out = io.StringIO()

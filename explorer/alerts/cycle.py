@@ -42,6 +42,10 @@ SUBJECT_LENGTH = 400  # Alert.subject's max_length
 # With no new span and no status change the rules would judge the same again: the live step
 # then waits this long (wall clock) before a cycle, so edited rules still take effect.
 IDLE_SECONDS = 60.0
+# While orders keep changing, the rules run at most this often (wall clock): under a stream of
+# spans the live worker cycles several times a second, and judging every rule after each
+# cycle would slow the worker that keeps the statuses current.
+BUSY_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -151,9 +155,9 @@ def after_live_cycle(
     clock: Callable[[], float] = time.monotonic,
 ) -> Callable[[LiveCycle], CycleResult | None]:
     """The alert cycle as the step after each cycle of the live worker (for run_worker's
-    after_cycle): judged at the worker's "now", skipped while nothing moved (for at most
-    IDLE_SECONDS). A failing database or source is logged, never stops the worker. `say`
-    gets the cycle's line when something opened, resolved or failed."""
+    after_cycle): judged at the worker's "now", at most every BUSY_SECONDS, and skipped while
+    nothing moved (for at most IDLE_SECONDS). A failing database or source is logged, never
+    stops the worker. `say` gets the cycle's line when something opened, resolved or failed."""
     last: dict[str, float | int | None] = {"now_ns": None, "at": None}
 
     def step(live: LiveCycle) -> CycleResult | None:
@@ -166,7 +170,7 @@ def after_live_cycle(
             and last["at"] is not None
             and clock() - last["at"] < IDLE_SECONDS
         )
-        if idle:
+        if idle or (last["at"] is not None and clock() - last["at"] < BUSY_SECONDS):
             return None
         try:
             result = run_cycle(live.now_ns, source)

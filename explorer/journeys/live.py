@@ -72,6 +72,8 @@ ARRIVAL_GRACE_NS = 60 * 10**9
 IN_SLICE = 500
 # Woken by committed spans, the worker waits this long for more before its next cycle.
 WAKE_GAP_S = 0.2
+# A worker waiting for `wake` sees its stop event this often.
+STOP_CHECK_S = 0.5
 
 
 class Judging(Protocol):
@@ -413,7 +415,6 @@ def run_worker(
     explorer_config(). A cycle that fails on the database or the source is logged and the
     next one tries again. Runs in a thread as well (with its own database connections)."""
     interval = settings.EXPLORER_LIVE_INTERVAL_SECONDS if interval_s is None else interval_s
-    wake = wake or stop_event
     try:
         while not stop_event.is_set():
             close_old_connections()
@@ -426,12 +427,26 @@ def run_worker(
                     log.info("live worker: %s", result.line())
                 for step in after_cycle:
                     step(result)
-            if wake.wait(interval) and not stop_event.is_set():
-                # Spans were committed: gather a few more before the next cycle.
-                wake.clear()
-                stop_event.wait(WAKE_GAP_S)
+            _pause(stop_event, wake, interval)
     finally:
         close_old_connections()
+
+
+def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: float) -> None:
+    """Until `interval` passed or `stop_event` is set; when `wake` is set first (spans were
+    committed), WAKE_GAP_S more, to gather a few more spans before the next cycle."""
+    if wake is None:
+        stop_event.wait(interval)
+        return
+    deadline = time.monotonic() + interval
+    while not stop_event.is_set():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if wake.wait(min(left, STOP_CHECK_S)):
+            wake.clear()
+            stop_event.wait(WAKE_GAP_S)
+            return
 
 
 def pending_count() -> int:
