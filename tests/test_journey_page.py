@@ -181,3 +181,46 @@ def test_typical_path_keeps_relationships_most_samples_used(db):
     }
     assert typical_path([wrote, alone, alone], config.model, config.mapping) == set()
     assert typical_path([], config.model, config.mapping) == set()
+
+
+def _rendered(response) -> list[str]:
+    return [t.name for t in response.templates]
+
+
+def main(response) -> str:
+    return text(response).split("<main", 1)[1]
+
+
+def test_the_plain_page_is_rendered_once_per_viewer_kind(client, login_as, stored):  # noqa: F811
+    """Its content is rendered on the first view only; a filtered view, another language or
+    another time zone renders its own."""
+    from explorer.web.middleware import SESSION_KEY
+
+    login_as("analyst")
+    url = reverse("web:order", args=["A-100001"])
+    first, again = client.get(url), client.get(url)
+    assert "web/_journey_body.html" in _rendered(first)
+    assert "web/_journey_body.html" not in _rendered(again)
+    assert main(again) == main(first)  # the header's CSRF token is masked anew each time
+    filtered = client.get(url, {"container": "mes_api"})
+    assert "web/_journey_body.html" in _rendered(filtered) and main(filtered) != main(first)
+    assert "web/_journey_body.html" in _rendered(client.get(url, {"step": "2"}))
+    client.cookies["django_language"] = "ru"
+    russian = client.get(url)
+    assert "web/_journey_body.html" in _rendered(russian) and "Граф состояний" in text(russian)
+    del client.cookies["django_language"]
+    session = client.session
+    session[SESSION_KEY] = "Asia/Yekaterinburg"  # UTC+5 all year
+    session.save()
+    zoned = client.get(url)
+    assert "web/_journey_body.html" in _rendered(zoned)
+
+    def state_times(response) -> list[str]:
+        return re.findall(
+            r'<li data-state="[^"]+" class="state reached[^"]*">\s*<span '
+            r'class="state-name">[^<]*</span>\s*<span class="muted">([^ ]+ [^ ]+)',
+            text(response),
+        )
+
+    utc, local = state_times(first), state_times(zoned)
+    assert utc and len(local) == len(utc) and local != utc
