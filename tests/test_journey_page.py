@@ -159,6 +159,56 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
     assert download[download.index("<svg") :] in body
 
 
+def _count_sample_reads(monkeypatch) -> list[list[str]]:
+    """The sample orders each time the page reads their journeys to draw the typical path."""
+    from explorer.web import journeys
+
+    reads: list[list[str]] = []
+    real = journeys.states_of_orders
+
+    def counted(source, order_ids, config):
+        reads.append(list(order_ids))
+        return real(source, reads[-1], config)
+
+    monkeypatch.setattr(journeys, "states_of_orders", counted)
+    return reads
+
+
+def _typical_edges_of(client, order_id: str) -> set[tuple[str, str]]:
+    body = text(client.get(reverse("web:order", args=[order_id])))
+    return _typical_edges(body[body.index("<svg") : body.index("</svg>") + 6])
+
+
+def test_the_typical_path_comes_from_the_calls_the_reference_stored(
+    client, login_as, typical_orders, monkeypatch
+):
+    """`orders --refresh` records each sample's calls: the first view reads no sample's
+    journey, and draws what reading them would."""
+    from explorer.caching import reset_caches
+    from explorer.journeys.models import TYPICAL, BaselineSnapshot
+
+    reads = _count_sample_reads(monkeypatch)
+    login_as("analyst")
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert reads == []
+    row = BaselineSnapshot.objects.get(kind=TYPICAL, key=BaselineSnapshot.type_key("retail"))
+    calls = {s["order_id"]: s["calls"] for s in row.data["samples"]}
+    assert len(calls) == 9 and ["shop_api", "shop_db"] not in calls["A-300099"]
+    assert all(["shop_api", "shop_db"] in calls[f"A-3000{n:02d}"] for n in range(7))
+    # Samples stored before calls were kept: the page reads their journeys, once per type.
+    for sample in row.data["samples"]:
+        del sample["calls"]
+    row.save()
+    reset_caches()
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert len(reads) == 1 and len(reads[0]) == 8  # every other retail order
+    # No stored reference: the one computed for the page records the calls as it goes.
+    BaselineSnapshot.objects.all().delete()
+    reset_caches()
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert len(reads) == 1
+
+
 def test_no_typical_path_without_enough_orders_of_the_type(client, login_as, stored):  # noqa: F811
     login_as("analyst")
     body = text(client.get(reverse("web:order", args=["A-100002"])))

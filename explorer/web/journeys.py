@@ -17,7 +17,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.diagrams.journey import journey_overlay, typical_path
+from explorer.diagrams.journey import journey_overlay, typical_path, typical_path_of_calls
 from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import dom_id, render_svg
 from explorer.diagrams.words import milliseconds
@@ -79,7 +79,11 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id),
     )
     samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
-    if samples:  # only relationship ids leave these journeys: nothing to redact
+    recorded = [journey_report.typical_calls.get(o) for o in samples]
+    if samples and all(calls is not None for calls in recorded):
+        # Their samples (the reference `orders --refresh` stored) recorded their calls.
+        overlay.typical = typical_path_of_calls(recorded, config.model)
+    elif samples:  # only relationship ids leave these journeys: nothing to redact
         source = common.source()
         # Every order of a customer type shares its samples: read their journeys once.
         overlay.typical = _typical_paths.get_or_compute(
