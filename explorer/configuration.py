@@ -10,19 +10,20 @@ cache too. Pages, commands and tours all ask explorer_config().
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 
 from explorer.c4.loader import load_model
-from explorer.c4.mapping import Mapping, load_mapping
+from explorer.c4.mapping import Mapping, element_calls, load_mapping
 from explorer.c4.model import Model
 from explorer.c4.rules import stored_mapping
 from explorer.caching import LocalCache, configuration_version
 from explorer.journeys.assembly import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
-from explorer.traces.model import Span
+from explorer.traces.model import Span, Trace
 
 CONFIGURATION_SECONDS = 30
 
@@ -44,6 +45,10 @@ class Configuration:
 
     def container_of(self, span: Span) -> str:
         return self.mapping.service_element(span.resource) or service_container(span)
+
+    def calls_of(self, traces: Sequence[Trace]) -> set[tuple[str, str]]:
+        """The (source, target) elements of the calls and messages the traces show."""
+        return element_calls(traces, self.mapping)
 
 
 _loaded: LocalCache[Configuration] = LocalCache(

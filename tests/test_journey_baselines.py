@@ -126,6 +126,20 @@ def test_baseline_and_samples_survive_plain_json():
     )
 
 
+def test_samples_keep_the_calls_they_recorded_through_plain_json():
+    journey = journey_for_order(MemorySource(complete_order("A-01").traces), "A-01")
+    conformance = check_states(journey, GRAPH, 0)
+    recorded = OrderSample.of(journey, conformance, lambda traces: {("a", "b"), ("b", "c")})
+    assert recorded.calls == {("a", "b"), ("b", "c")}
+    assert OrderSample.from_dict(json.loads(json.dumps(recorded.as_dict()))) == recorded
+    # Taken without a mapping, or stored before calls were kept: not recorded (not "none").
+    unrecorded = OrderSample.of(journey, conformance)
+    assert unrecorded.calls is None and "calls" not in unrecorded.as_dict()
+    assert OrderSample.from_dict(json.loads(json.dumps(unrecorded.as_dict()))).calls is None
+    nothing = OrderSample.of(journey, conformance, lambda traces: [])
+    assert OrderSample.from_dict(nothing.as_dict()).calls == frozenset()
+
+
 def test_the_typical_journey_leaves_the_order_itself_out():
     orders = [complete_order(f"A-{n:02}", offset=n * 600) for n in range(8)]
     source = MemorySource([t for b in orders for t in b.traces])
@@ -163,6 +177,7 @@ def test_refresh_stores_the_reference_at_the_newest_span(stored):
         now,
         ["retail", "b2b_partner", "vip"],
         explorer_config().container_of,
+        calls_of=explorer_config().calls_of,  # as judge_order() computes it
     )
     loaded = BaselineSnapshot.load_reference(get_source().name, "retail")
     assert loaded.baseline == computed.baseline

@@ -159,6 +159,56 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
     assert download[download.index("<svg") :] in body
 
 
+def _count_sample_reads(monkeypatch) -> list[list[str]]:
+    """The sample orders each time the page reads their journeys to draw the typical path."""
+    from explorer.web import journeys
+
+    reads: list[list[str]] = []
+    real = journeys.states_of_orders
+
+    def counted(source, order_ids, config):
+        reads.append(list(order_ids))
+        return real(source, reads[-1], config)
+
+    monkeypatch.setattr(journeys, "states_of_orders", counted)
+    return reads
+
+
+def _typical_edges_of(client, order_id: str) -> set[tuple[str, str]]:
+    body = text(client.get(reverse("web:order", args=[order_id])))
+    return _typical_edges(body[body.index("<svg") : body.index("</svg>") + 6])
+
+
+def test_the_typical_path_comes_from_the_calls_the_reference_stored(
+    client, login_as, typical_orders, monkeypatch
+):
+    """`orders --refresh` records each sample's calls: the first view reads no sample's
+    journey, and draws what reading them would."""
+    from explorer.caching import reset_caches
+    from explorer.journeys.models import TYPICAL, BaselineSnapshot
+
+    reads = _count_sample_reads(monkeypatch)
+    login_as("analyst")
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert reads == []
+    row = BaselineSnapshot.objects.get(kind=TYPICAL, key=BaselineSnapshot.type_key("retail"))
+    calls = {s["order_id"]: s["calls"] for s in row.data["samples"]}
+    assert len(calls) == 9 and ["shop_api", "shop_db"] not in calls["A-300099"]
+    assert all(["shop_api", "shop_db"] in calls[f"A-3000{n:02d}"] for n in range(7))
+    # Samples stored before calls were kept: the page reads their journeys, once per type.
+    for sample in row.data["samples"]:
+        del sample["calls"]
+    row.save()
+    reset_caches()
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert len(reads) == 1 and len(reads[0]) == 8  # every other retail order
+    # No stored reference: the one computed for the page records the calls as it goes.
+    BaselineSnapshot.objects.all().delete()
+    reset_caches()
+    assert _typical_edges_of(client, "A-300099") == {("el-shop_api", "el-shop_db")}
+    assert len(reads) == 1
+
+
 def test_no_typical_path_without_enough_orders_of_the_type(client, login_as, stored):  # noqa: F811
     login_as("analyst")
     body = text(client.get(reverse("web:order", args=["A-100002"])))
@@ -181,3 +231,46 @@ def test_typical_path_keeps_relationships_most_samples_used(db):
     }
     assert typical_path([wrote, alone, alone], config.model, config.mapping) == set()
     assert typical_path([], config.model, config.mapping) == set()
+
+
+def _rendered(response) -> list[str]:
+    return [t.name for t in response.templates]
+
+
+def main(response) -> str:
+    return text(response).split("<main", 1)[1]
+
+
+def test_the_plain_page_is_rendered_once_per_viewer_kind(client, login_as, stored):  # noqa: F811
+    """Its content is rendered on the first view only; a filtered view, another language or
+    another time zone renders its own."""
+    from explorer.web.middleware import SESSION_KEY
+
+    login_as("analyst")
+    url = reverse("web:order", args=["A-100001"])
+    first, again = client.get(url), client.get(url)
+    assert "web/_journey_body.html" in _rendered(first)
+    assert "web/_journey_body.html" not in _rendered(again)
+    assert main(again) == main(first)  # the header's CSRF token is masked anew each time
+    filtered = client.get(url, {"container": "mes_api"})
+    assert "web/_journey_body.html" in _rendered(filtered) and main(filtered) != main(first)
+    assert "web/_journey_body.html" in _rendered(client.get(url, {"step": "2"}))
+    client.cookies["django_language"] = "ru"
+    russian = client.get(url)
+    assert "web/_journey_body.html" in _rendered(russian) and "Граф состояний" in text(russian)
+    del client.cookies["django_language"]
+    session = client.session
+    session[SESSION_KEY] = "Asia/Yekaterinburg"  # UTC+5 all year
+    session.save()
+    zoned = client.get(url)
+    assert "web/_journey_body.html" in _rendered(zoned)
+
+    def state_times(response) -> list[str]:
+        return re.findall(
+            r'<li data-state="[^"]+" class="state reached[^"]*">\s*<span '
+            r'class="state-name">[^<]*</span>\s*<span class="muted">([^ ]+ [^ ]+)',
+            text(response),
+        )
+
+    utc, local = state_times(first), state_times(zoned)
+    assert utc and len(local) == len(utc) and local != utc

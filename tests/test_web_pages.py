@@ -103,6 +103,24 @@ def test_huge_trace_first_page_holds_only_a_window(client, login_as, db):
     assert "<svg" in text(diagram)
 
 
+def test_a_trace_over_the_automatic_diagram_size_is_drawn_on_request_only(
+    client, login_as, db, monkeypatch
+):
+    """Its page never fetches the diagram by itself (a million spans keep a worker busy for
+    minutes after every view); a link draws it."""
+    from explorer.web import traces
+
+    monkeypatch.setattr(traces, "AUTO_DIAGRAM_SPANS", 11_110)
+    store_traces([tree_trace("cd" * 16, fanout=10, depth=4)])  # 11,111 spans
+    login_as("analyst")
+    body = text(client.get(reverse("web:trace", args=["cd" * 16])))
+    diagram_url = reverse("web:trace_diagram", args=["cd" * 16])
+    fetched = re.findall(r'data-fragment-url="([^"]+)"', body)
+    assert fetched == [reverse("web:trace_stats", args=["cd" * 16]) + "?partial=1"]
+    assert f'href="{diagram_url}"' in body and "drawn on request only" in body
+    assert "<svg" in text(client.get(diagram_url))  # drawn when asked
+
+
 def test_unknown_trace_is_a_clear_404(client, login_as, stored):
     login_as("support")
     page = client.get(reverse("web:trace", args=["00" * 16]))

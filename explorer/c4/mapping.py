@@ -16,6 +16,7 @@ import difflib
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -219,6 +220,11 @@ class Interaction:
     source: str
     target: str
     span: Span
+
+
+def element_calls(traces: Iterable[Trace], mapping: Mapping) -> set[tuple[str, str]]:
+    """The (source, target) element pairs of every interaction these traces show."""
+    return {(i.source, i.target) for trace in traces for i in interactions(trace, mapping)}
 
 
 def interactions(trace: Trace, mapping: Mapping) -> list[Interaction]:

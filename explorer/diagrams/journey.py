@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from explorer.c4.mapping import Mapping as TelemetryMapping
-from explorer.c4.mapping import interactions
+from explorer.c4.mapping import element_calls
 from explorer.c4.model import Model
 from explorer.diagrams.overlay import Note, Overlay, Stop, overlay_from_traces
 from explorer.diagrams.words import milliseconds
@@ -28,13 +28,18 @@ def typical_path(
 ) -> set[tuple[str, str]]:
     """The (source, target) relationships of the model that at least half of `journeys` (the
     sample orders of a customer type's typical journey) used."""
+    return typical_path_of_calls((element_calls(j.traces, mapping) for j in journeys), model)
+
+
+def typical_path_of_calls(
+    calls: Iterable[Iterable[tuple[str, str]]], model: Model
+) -> set[tuple[str, str]]:
+    """typical_path() from the calls of each sample order (as their samples record them)."""
     used: Counter[tuple[str, str]] = Counter()
     count = 0
-    for journey in journeys:
+    for pairs in calls:
         count += 1
-        used.update(
-            {(i.source, i.target) for trace in journey.traces for i in interactions(trace, mapping)}
-        )
+        used.update(set(pairs))
     drawn = {
         pair
         for r in model.relationships

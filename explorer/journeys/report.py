@@ -34,7 +34,7 @@ from explorer.journeys.conformance import Conformance, check_states
 from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import tell
-from explorer.journeys.typical import Difference, OrderSample, TypicalJourneys
+from explorer.journeys.typical import Call, CallsOf, Difference, OrderSample, TypicalJourneys
 from explorer.sources.base import (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -146,6 +146,8 @@ class JourneyReport:
     # the other orders of its customer type its typical journey was built from (none: no
     # comparison); the order page draws their usual path under this order's
     typical_orders: list[str] = field(default_factory=list)
+    # the calls of those orders (by id) where their samples recorded them: the typical path
+    typical_calls: dict[str, frozenset[Call]] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -239,10 +241,9 @@ def judge_journey(
         else []
     )
     summary = tell(journey, conformance, anomalies, names=context.names)
+    customer_type = journey.customer_type or ""
     typical_orders = (
-        context.typical.sample_orders(journey.customer_type or "", journey.order_id)
-        if context.typical
-        else []
+        context.typical.sample_orders(customer_type, journey.order_id) if context.typical else []
     )
     return JourneyReport(
         journey,
@@ -252,6 +253,9 @@ def judge_journey(
         differences,
         summary,
         typical_orders=typical_orders,
+        typical_calls=(
+            context.typical.recorded_calls(customer_type, typical_orders) if context.typical else {}
+        ),
     )
 
 
@@ -313,10 +317,12 @@ def reference_at(
     container_of: ContainerOf = service_container,
     assemble: Callable[[list[str]], list[Journey]] | None = None,
     known: Mapping[str, OrderSample] | None = None,
+    calls_of: CallsOf | None = None,
 ) -> Reference:
     """The reference at now_ns for these customer types. Samples in `known` (by order id) are
     reused; the journeys of the other sampled orders come from `assemble` (default: one by
-    one, so that one order's report never reads the whole source)."""
+    one, so that one order's report never reads the whole source); their samples record
+    their calls with `calls_of` when given."""
     trailing = reference_window(now_ns)
     baseline = baseline_from_source(source, container_of, trailing)
 
@@ -330,7 +336,9 @@ def reference_at(
         wanted = _orders_of_type(source, customer_type, trailing)[: TYPICAL_MAX_ORDERS + 1]
         found = {o: known[o] for o in wanted if o in known}
         for journey in assemble([o for o in wanted if o not in found]):
-            found[journey.order_id] = OrderSample.of(journey, check_states(journey, graph, now_ns))
+            found[journey.order_id] = OrderSample.of(
+                journey, check_states(journey, graph, now_ns), calls_of
+            )
         samples[customer_type] = [found[o] for o in wanted]
     return Reference(baseline, samples, now_ns)
 
@@ -363,12 +371,14 @@ def report_for_journey(
     now: int,
     names: Mapping[str, str] | None = None,
     load_reference: LoadReference | None = None,
+    calls_of: CallsOf | None = None,
 ) -> JourneyReport:
     """An assembled order's report, judged at `now` against the reference (the latency
     baseline and the typical journey of its customer type) of the week before now, or of the
     week before the order's last span when that is older: an old order is judged against its
     own time. The stored reference from `load_reference` is used when it serves at that time,
-    else it is computed here (reading only the traces it needs)."""
+    else it is computed here (reading only the traces it needs; its samples record their
+    calls with `calls_of` when given)."""
     order_id = journey.order_id
     last = max((s.end_ns for s in journey.spans), default=now)
     at = now if last > now - BASELINE_WINDOW_NS else last
@@ -378,7 +388,12 @@ def report_for_journey(
         reference = stored
     else:
         reference = reference_at(
-            source, graph, at, [customer_type] if customer_type else [], container_of
+            source,
+            graph,
+            at,
+            [customer_type] if customer_type else [],
+            container_of,
+            calls_of=calls_of,
         )
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})

@@ -16,7 +16,7 @@ clock, so that results depend on the data only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,9 +30,9 @@ from explorer.journeys.report import (
 )
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.status import Snapshot, order_snapshot
-from explorer.journeys.typical import OrderSample
+from explorer.journeys.typical import Call, OrderSample
 from explorer.sources.base import TraceSource
-from explorer.traces.model import Span
+from explorer.traces.model import Span, Trace
 
 EVERYTHING: Window = (None, None)
 __all__ = [
@@ -50,7 +50,8 @@ __all__ = [
 
 class JudgingConfig(Protocol):
     """What judging an order needs from the configuration (explorer.configuration.Configuration
-    has it): the state graph, the SLA, container names, and the span -> container mapping."""
+    has it): the state graph, the SLA, container names, the span -> container mapping, and the
+    calls traces show on the C4 model (recorded in typical-journey samples)."""
 
     @property
     def graph(self) -> StateGraph: ...
@@ -62,6 +63,8 @@ class JudgingConfig(Protocol):
     def names(self) -> Mapping[str, str]: ...
 
     def container_of(self, span: Span) -> str: ...
+
+    def calls_of(self, traces: Sequence[Trace]) -> set[Call]: ...
 
 
 @dataclass(slots=True)
@@ -94,6 +97,7 @@ def judge_order(
         now.resolve(source, [journey], window),
         names=config.names,
         load_reference=stored_references(source.name) if use_stored_reference else None,
+        calls_of=config.calls_of,
     )
 
 
@@ -151,5 +155,12 @@ def refresh_snapshot(
     """A status row per order (or per order of `orders`) and the reference at now, for the
     stored snapshot (see explorer.journeys.status)."""
     return order_snapshot(
-        source, config.graph, config.container_of, now.at_ns, orders, config.names, previous
+        source,
+        config.graph,
+        config.container_of,
+        now.at_ns,
+        orders,
+        config.names,
+        previous,
+        config.calls_of,
     )

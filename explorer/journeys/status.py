@@ -43,7 +43,7 @@ from explorer.journeys.report import (
     reference_window,
 )
 from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.typical import OrderSample
+from explorer.journeys.typical import CallsOf, OrderSample
 from explorer.sources.base import ListsAttributeValues, TraceSource
 
 # The channel an order came through, by the container of its first step.
@@ -155,12 +155,14 @@ def order_snapshot(
     orders: list[str] | None = None,
     names: Mapping[str, str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
+    calls_of: CallsOf | None = None,
 ) -> Snapshot:
     """A row per order of the source, as report_orders() judges it (same journeys, baseline
     over all of them, statuses at `now`), and the reference at now. With `orders`, only
     those, judged against the reference's baseline (the one a single order's report uses), so
     the other orders need not be assembled: the reference takes their typical-journey samples
-    from `previous` (the stored ones) where it can."""
+    from `previous` (the stored ones) where it can. Samples record their calls with
+    `calls_of` when given (the order page draws the typical path from them)."""
     now = Now(now_ns).in_source(source)
     if now is None:
         return Snapshot([], None)
@@ -170,7 +172,8 @@ def order_snapshot(
     journeys = assemble_journeys(lookups, wanted, (None, None), container_of)
     conformances = [check_states(journey, graph, now) for journey in journeys]
     samples = {
-        j.order_id: OrderSample.of(j, c) for j, c in zip(journeys, conformances, strict=True)
+        j.order_id: OrderSample.of(j, c, calls_of)
+        for j, c in zip(journeys, conformances, strict=True)
     }
     reference = reference_at(
         lookups,
@@ -180,6 +183,7 @@ def order_snapshot(
         container_of,
         assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
         known={**(previous or {}), **samples},
+        calls_of=calls_of,
     )
     baseline = (
         Baseline.from_spans(journey_pairs(journeys)) if orders is None else reference.baseline

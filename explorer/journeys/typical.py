@@ -15,18 +15,23 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, Conformance
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words
+from explorer.traces.model import Trace
 
 SLOW_FACTOR = 3.0  # a stage is unusually slow beyond this multiple of the typical one
 MIN_ORDERS = 5  # fewer other orders of the type and no comparison is made
 USUAL_SHARE = 0.8  # present in at least this share of other orders: "missing" if absent
 RARE_SHARE = 0.05  # present in at most this share of other orders: "extra"
+
+Call = tuple[str, str]  # (source, target) elements of a call or message on the C4 model
+# The calls and messages traces show, under the configured mapping (Configuration.calls_of).
+CallsOf = Callable[[Sequence[Trace]], Iterable[Call]]
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +68,7 @@ class _TypeProfile:
     complete_orders: int = 0
     complete_operations: Counter[tuple[str, str]] = field(default_factory=Counter)
     order_ids: list[str] = field(default_factory=list)  # the samples', in the order added
+    calls: dict[str, frozenset[Call]] = field(default_factory=dict)  # where recorded
 
 
 def _finished_dwells(conformance: Conformance) -> dict[str, int]:
@@ -89,9 +95,14 @@ class OrderSample:
     states: frozenset[str]
     operations: frozenset[tuple[str, str]]  # (container, operation)
     complete: bool
+    # What the order page draws the typical path from, kept so that it reads no sample's
+    # traces; None: not recorded (taken without the mapping, or stored before it was kept).
+    calls: frozenset[Call] | None = None
 
     @classmethod
-    def of(cls, journey: Journey, conformance: Conformance) -> OrderSample:
+    def of(
+        cls, journey: Journey, conformance: Conformance, calls_of: CallsOf | None = None
+    ) -> OrderSample:
         return cls(
             journey.order_id,
             journey.customer_type or "",
@@ -99,6 +110,7 @@ class OrderSample:
             frozenset(c.state for c in conformance.changes),
             frozenset(_operations(journey)),
             conformance.status == COMPLETE,
+            frozenset(calls_of(journey.traces)) if calls_of is not None else None,
         )
 
     def as_dict(self) -> dict:
@@ -109,6 +121,7 @@ class OrderSample:
             "states": sorted(self.states),
             "operations": [list(key) for key in sorted(self.operations)],
             "complete": self.complete,
+            **({"calls": [list(c) for c in sorted(self.calls)]} if self.calls is not None else {}),
         }
 
     @classmethod
@@ -120,6 +133,11 @@ class OrderSample:
             frozenset(map(str, data["states"])),
             frozenset((str(c), str(o)) for c, o in data["operations"]),
             bool(data["complete"]),
+            (
+                frozenset((str(a), str(b)) for a, b in data["calls"])
+                if data.get("calls") is not None
+                else None
+            ),
         )
 
 
@@ -136,6 +154,8 @@ class TypicalJourneys:
         profile = self._profiles[sample.customer_type]
         profile.orders += 1
         profile.order_ids.append(sample.order_id)
+        if sample.calls is not None:
+            profile.calls[sample.order_id] = sample.calls
         for state, duration in sample.dwells.items():
             insort(profile.dwell[state], duration)
         profile.states.update(sample.states)
@@ -235,6 +255,15 @@ class TypicalJourneys:
         profile = self._profiles.get(customer_type)
         found = [o for o in profile.order_ids if o != leave_out] if profile else []
         return found if len(found) >= MIN_ORDERS else []
+
+    def recorded_calls(
+        self, customer_type: str, orders: Iterable[str]
+    ) -> dict[str, frozenset[Call]]:
+        """The calls of these sample orders of the type, where their samples recorded them."""
+        profile = self._profiles.get(customer_type)
+        if profile is None:
+            return {}
+        return {o: profile.calls[o] for o in orders if o in profile.calls}
 
     @classmethod
     def from_journeys(cls, pairs: Iterable[tuple[Journey, Conformance]]) -> TypicalJourneys:

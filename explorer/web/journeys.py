@@ -6,6 +6,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime
 
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import get_language
@@ -16,7 +17,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.diagrams.journey import journey_overlay, typical_path
+from explorer.diagrams.journey import journey_overlay, typical_path, typical_path_of_calls
 from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import dom_id, render_svg
 from explorer.diagrams.words import milliseconds
@@ -34,6 +35,7 @@ TYPICAL_PATH_ORDERS = 20  # sample orders of the type read to draw the typical p
 
 _contexts = SharedCache("default", JOURNEY_SECONDS)
 _typical_paths = SharedCache("default", JOURNEY_SECONDS)
+_bodies = SharedCache("default", JOURNEY_SECONDS)
 
 
 def _url(name: str, *args: str) -> str | None:
@@ -77,7 +79,11 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id),
     )
     samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
-    if samples:  # only relationship ids leave these journeys: nothing to redact
+    recorded = [journey_report.typical_calls.get(o) for o in samples]
+    if samples and all(calls is not None for calls in recorded):
+        # Their samples (the reference `orders --refresh` stored) recorded their calls.
+        overlay.typical = typical_path_of_calls(recorded, config.model)
+    elif samples:  # only relationship ids leave these journeys: nothing to redact
         source = common.source()
         # Every order of a customer type shares its samples: read their journeys once.
         overlay.typical = _typical_paths.get_or_compute(
@@ -277,10 +283,22 @@ def _trace_list(request, traces) -> list[dict]:
     return rows
 
 
+def _viewer_key(request, kind: str, order_id: str) -> str:
+    """The key of what the page shows this kind of viewer: redaction, language, time zone."""
+    return cache_key(
+        kind,
+        common.source().name,
+        order_id,
+        timezone.get_current_timezone_name(),
+        policy=common.policy(request),
+        language=get_language(),
+    )
+
+
 def journey_context(request, order_id: str) -> dict | None:
     """Everything the page shows, redacted for the viewer; cached briefly per viewer kind."""
     pol = common.policy(request)
-    key = cache_key("journey", common.source().name, order_id, policy=pol, language=get_language())
+    key = _viewer_key(request, "journey", order_id)
     found = _contexts.get(key)
     if found is not None:
         return found
@@ -342,20 +360,26 @@ def order(request, order_id):
             request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
         )
     container = clean_text(request.GET.get("container"), 80)
-    steps = context["data"]["steps"]
-    if container:
-        steps = [s for s in steps if s["container"] == container]
-    return render(
-        request,
-        "web/journey.html",
-        {
+    start_step = _start_step(request, len(context["playback"]))
+
+    def body() -> str:
+        steps = context["data"]["steps"]
+        if container:
+            steps = [s for s in steps if s["container"] == container]
+        page = {
             **context,
             "container": container,
             "days": _days(steps),
             "container_name": explorer_config().names.get(container, container),
-            "start_step": _start_step(request, len(context["playback"])),
-        },
-    )
+            "start_step": start_step,
+        }
+        return render_to_string("web/_journey_body.html", page, request)
+
+    if container or start_step is not None:
+        content = body()
+    else:  # the plain page, as most views ask it: its HTML rendered once per viewer kind
+        content = _bodies.get_or_compute(_viewer_key(request, "journey-body", order_id), body)
+    return render(request, "web/journey.html", {**context, "body": content})
 
 
 def _start_step(request, total: int) -> int | None:

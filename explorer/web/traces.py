@@ -44,6 +44,9 @@ WINDOW = 200
 MAX_WINDOW = 1000
 INLINE_DIAGRAM_SPANS = 5_000  # bigger traces get their diagram as a fragment after the page
 INLINE_STATS_SPANS = 20_000
+# Bigger traces are drawn on request only (a link), never fetched by the page itself: drawing a
+# 1,000,000-span trace reads it whole and keeps a worker busy for minutes after every view.
+AUTO_DIAGRAM_SPANS = 100_000
 STATS_ROWS = 50
 SEARCH_RESULTS = 50
 MAX_ID = 200
@@ -291,6 +294,7 @@ def trace_page(request, where: TraceWhere):
         # Reading a trace whole for them would cost more than the page: after the page.
         "inline_stats": size <= INLINE_STATS_SPANS and prepared.whole,
         "inline_diagram": size <= INLINE_DIAGRAM_SPANS and prepared.whole,
+        "auto_diagram": size <= AUTO_DIAGRAM_SPANS,
         **rows,
     }
     if context["inline_stats"]:
