@@ -19,7 +19,7 @@ from django.core.management import call_command
 from explorer.configuration import explorer_config
 from explorer.journeys import live
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import OrderArrival, OrderStatus
+from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
 from explorer.journeys.report import report_orders
 from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
 from explorer.sources.registry import get_source
@@ -266,6 +266,10 @@ def test_the_reference_is_stored_when_due(db, settings):
     store_traces(complete_order("A-31", offset=60).traces)
     live.collect_arrivals()  # as a cycle does first
     assert live.refresh_reference_if_due(source, config, now + 2 * HOUR * S)
+    # Its samples record the diagram calls they made, which the order page draws the typical
+    # path from without reading their journeys.
+    samples = BaselineSnapshot.stored_samples(source.name)
+    assert samples and all(sample.calls for sample in samples.values())
 
 
 # --- The worker and watch -----------------------------------------------------------------

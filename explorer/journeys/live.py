@@ -45,7 +45,7 @@ from explorer.journeys.status import customer_types, order_rows
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
 from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, TraceAttribute, storable
-from explorer.traces.model import Span
+from explorer.traces.model import Span, Trace
 
 __all__ = [
     "CycleResult",
@@ -83,6 +83,8 @@ class Judging(Protocol):
     names: dict[str, str]
 
     def container_of(self, span: Span) -> str: ...
+
+    def calls_of(self, traces: Sequence[Trace]) -> set[tuple[str, str]]: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -323,7 +325,13 @@ def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Refere
             previous.pop(order_id, None)
     types = customer_types(source, now_ns)
     reference = reference_at(
-        source, config.graph, now_ns, types, config.container_of, known=previous
+        source,
+        config.graph,
+        now_ns,
+        types,
+        config.container_of,
+        known=previous,
+        calls_of=config.calls_of,
     )
     BaselineSnapshot.save_reference(source.name, reference, timezone.now())
     return reference
