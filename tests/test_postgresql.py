@@ -580,3 +580,43 @@ def test_a_trace_id_with_a_nul_character_is_rejected_alone():
     assert [str(r) for r in batch.rejected] == [
         "upload.json: 't\\x00x': trace id holds a NUL character, which databases cannot store"
     ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["full", "index"])
+def test_the_receiver_writes_on_postgresql(postgres, migrated, tmp_path, mode):
+    """The receiver's own SQL (plain inserts, upserts of arrivals, the index) on PostgreSQL:
+    a trace arriving in two requests is merged, a resent request changes nothing, and the
+    orders are marked for the live worker (which `watch --once` runs in full mode)."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    from tests.receiver_support import TOKEN, receiver_env, start_receiver
+    from tests.test_receiver_process import sdk_batches, trace_of
+
+    database = f"explorer_receiver_{mode}"
+    url = postgres.create_database(database, template=migrated)
+    env = {**receiver_env(tmp_path, EXPLORER_RECEIVER_MODE=mode), "DATABASE_URL": url}
+    running = start_receiver(env, args=("--no-worker",))
+    batches = sdk_batches(4)
+    try:
+        exporter = OTLPSpanExporter(
+            endpoint=running.url, headers={"authorization": f"Bearer {TOKEN}"}, timeout=30
+        )
+        pieces = [batches[0][:2], batches[0][2:], *batches[1:], batches[1]]  # the last resent
+        assert [exporter.export(p) for p in pieces] == [SpanExportResult.SUCCESS] * len(pieces)
+    finally:
+        running.stop()
+    table = "store_trace" if mode == "full" else "receiver_trace"
+    spans = dict(postgres_rows(postgres, database, f"SELECT trace_id, span_count FROM {table}"))  # noqa: S608
+    assert spans == {trace_of(b): 5 for b in batches}
+    marked = postgres_rows(
+        postgres, database, "SELECT order_id, pending FROM journeys_orderarrival ORDER BY 1"
+    )
+    if mode == "index":  # the index marks its orders itself, in the write's transaction
+        assert marked == [(f"K-{n}", True) for n in range(4)]
+        return
+    watched = manage("watch", "--once", data_dir=tmp_path, database_url=url).stdout
+    assert "4 orders marked, 4 computed again" in watched
+    statuses = postgres_rows(postgres, database, "SELECT order_id FROM journeys_orderstatus")
+    assert sorted(order for (order,) in statuses) == [f"K-{n}" for n in range(4)]

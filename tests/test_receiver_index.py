@@ -96,6 +96,9 @@ def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
     assert row.start_ns == min(s.start_ns for s in trace.spans)
     assert row.end_ns == max(s.end_ns for s in trace.spans)
     assert row.has_root
+    # The resent piece counts once.
+    assert row.span_count == len(trace.spans)
+    assert row.error_count == sum(s.is_error for s in trace.spans)
     root = next(s for s in trace.spans if s.parent_id is None)
     assert (row.root_service, row.root_name) == (root.service, root.name)
     values = list(IndexedValue.objects.filter(trace_id=trace.trace_id).values_list("key", "value"))

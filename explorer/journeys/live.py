@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, transaction
+from django.db import DatabaseError, close_old_connections, connection, transaction
 from django.utils import timezone
 
 from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
@@ -138,19 +138,24 @@ def _order_key(order_id: str) -> str:
 
 
 def _mark(arrivals: Mapping[str, int]) -> None:
-    by_time: dict[int, list[str]] = {}
-    for order_id, arrived in arrivals.items():
-        by_time.setdefault(arrived, []).append(order_id)
-    for arrived, ids in by_time.items():
-        for first in range(0, len(ids), IN_SLICE):
-            part = ids[first : first + IN_SLICE]
-            # Two statements, each atomic: correct whoever else marks at the same time.
-            OrderArrival.objects.bulk_create(
-                [OrderArrival(order_id=o, arrived_ns=arrived) for o in part], ignore_conflicts=True
-            )
-            OrderArrival.objects.filter(order_id__in=part, arrived_ns__lt=arrived).update(
-                arrived_ns=arrived, pending=True
-            )
+    """Note each order's arrival (pending), unless a later one is already noted: one upsert
+    per order, correct whoever else marks at the same time (SQLite and PostgreSQL alike)."""
+    if not arrivals:
+        return
+    quote = connection.ops.quote_name
+    table = quote(OrderArrival._meta.db_table)
+    order, arrived, pending = (
+        quote(OrderArrival._meta.get_field(name).column)
+        for name in ("order_id", "arrived_ns", "pending")
+    )
+    # Names come from the model, every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({order}, {arrived}, {pending}) VALUES (%s, %s, %s) "  # noqa: S608
+        f"ON CONFLICT ({order}) DO UPDATE SET {arrived} = excluded.{arrived}, "
+        f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(o, at, True) for o, at in sorted(arrivals.items())])
 
 
 def collect_arrivals() -> int:

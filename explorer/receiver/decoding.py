@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from explorer.receiver.auth import Refused
 from explorer.sources.summary import TraceFacts, start_of, trace_facts
-from explorer.store.prepare import Batcher, EncodedTrace
+from explorer.store.prepare import Batcher, EncodedTrace, span_key, span_keys
 from explorer.store.prepare import Settings as StoreSettings
 from explorer.traces.decompress import DecompressionLimit, Limits, inflate, is_gzip
 from explorer.traces.model import Span, Trace
@@ -40,6 +40,8 @@ class IndexFacts:
     facts: TraceFacts
     has_root: bool  # whether the trace's root span is among these spans
     links: set[str]  # the other traces these spans link to
+    keys: bytes  # span_keys() of these spans
+    error_keys: frozenset[int]  # span_key() of those that are errors
 
 
 @dataclass(slots=True, frozen=True)
@@ -145,7 +147,9 @@ def index_facts(traces: list[Trace], keys: tuple[str, ...]) -> list[IndexFacts]:
         spans.sort(key=start_of)
         links = {link.trace_id for s in spans for link in s.links} - {trace_id}
         has_root = any(s.parent_id is None for s in spans)
-        found.append(IndexFacts(trace_id, trace_facts(spans, keys), has_root, links))
+        errors = frozenset(span_key(s.span_id, s.kind) for s in spans if s.is_error)
+        facts = trace_facts(spans, keys)
+        found.append(IndexFacts(trace_id, facts, has_root, links, span_keys(spans), errors))
     return found
 
 

@@ -23,7 +23,7 @@ from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import code_point_order, storable
-from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH, keys_bytes, read_keys
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
@@ -44,6 +44,7 @@ _TRACE_FIELDS = (
     "services",
     "attributes",
     "arrived_ns",
+    "keys",
 )
 
 
@@ -55,15 +56,16 @@ def write(traces: list[Trace]) -> None:
 
 def write_facts(found: list[IndexFacts]) -> None:
     """Index what decoders found (inside the caller's transaction), merged with what is
-    indexed; one trace may come several times. Values and links are idempotent, so a resent
-    batch adds none twice. Plain executemany: Django's bulk_create costs more than the
+    indexed; one trace may come several times. Idempotent: a resent batch adds no value, link
+    or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
     ids = list(dict.fromkeys(f.trace_id for f in found))
     rows: dict[str, list] = {}
     for first in range(0, len(ids), IN_SLICE):
         part = IndexedTrace.objects.filter(trace_id__in=ids[first : first + IN_SLICE])
         for row in part.values_list(*_TRACE_FIELDS):
-            rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10]]
+            rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10], bytes(row[11])]
+    known = {trace_id: set(read_keys(row[11])) for trace_id, row in rows.items()}
     now = time.time_ns()
     new, values = [], []
     changed = list(rows)
@@ -84,11 +86,18 @@ def write_facts(found: list[IndexFacts]) -> None:
                 set(),
                 {},
                 now,
+                b"",
             ]
+            known[trace_id] = set()
+        # Only spans not received before count: a resent batch changes no figure.
+        seen = known[trace_id]
+        fresh = [key for key in read_keys(item.keys) if key not in seen]
+        seen.update(fresh)
+        row[11] += keys_bytes(fresh)
         row[1] = min(row[1], f.start_ns)
         row[2] = max(row[2], f.end_ns)
-        row[3] += f.span_count
-        row[4] += f.error_count
+        row[3] += len(fresh)
+        row[4] += len(item.error_keys.intersection(fresh))
         if has_root or not (row[7] or row[5]):
             row[5], row[6] = _cut(f.root_service), storable(f.root_name)
             row[7] = row[7] or has_root
@@ -100,7 +109,13 @@ def write_facts(found: list[IndexFacts]) -> None:
         row[10] = now
         values.extend((trace_id, LINKED_TRACE_KEY, _cut(t, INDEXED_VALUE_LENGTH)) for t in links)
     encoded = {
-        trace_id: [*row[:8], json.dumps(storable(sorted(row[8]))), json.dumps(row[9]), row[10]]
+        trace_id: [
+            *row[:8],
+            json.dumps(storable(sorted(row[8]))),
+            json.dumps(row[9]),
+            row[10],
+            row[11],
+        ]
         for trace_id, row in rows.items()
     }
     table, columns = _names(IndexedTrace, _TRACE_FIELDS)

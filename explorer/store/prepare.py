@@ -97,10 +97,15 @@ def span_key(span_id: str, kind: int) -> int:
 
 def span_keys(spans: Iterable[Span]) -> bytes:
     """span_key() of each span, as stored beside a chunk (TraceChunk.keys): little-endian."""
-    keys = array("q", [span_key(s.span_id, s.kind) for s in spans])
+    return keys_bytes(span_key(s.span_id, s.kind) for s in spans)
+
+
+def keys_bytes(keys: Iterable[int]) -> bytes:
+    """Span keys as span_keys() stores them."""
+    stored = array("q", keys)
     if sys.byteorder != "little":
-        keys.byteswap()
-    return keys.tobytes()
+        stored.byteswap()
+    return stored.tobytes()
 
 
 def read_keys(data: bytes) -> array:
