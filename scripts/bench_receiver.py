@@ -11,10 +11,10 @@ after committing it.
 
 receive_spans_per_s_full / _index: spans acknowledged per second of wall time, with
 EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000), the receiver
-started with --no-worker (its live worker can run in another process); one process
-(BENCH_RECEIVER_PROCESSES=N: receive --processes N).
-receive_peak_rss_mb: the receiver's peak RSS (VmHWM) while 10 times more senders than in the
-throughput runs send at once (target <= 500); receive_burst_429 how many answers told a sender
+started with --no-worker (its live worker can run in another process); one receiver process
+with its writer processes, one per core (BENCH_RECEIVER_PROCESSES=N: receive --processes N).
+receive_peak_rss_mb: the receiver's peak RSS (VmHWM, its writer processes' added) while 10
+times more senders than in the throughput runs send at once (target <= 500); receive_burst_429 how many answers told a sender
 to come back later meanwhile.
 receive_lost_spans: spans answered 200 that are missing after the receiver was SIGKILLed in the
 middle of a stream and restarted on the same port while the exporters retried (target 0).
@@ -192,11 +192,17 @@ def stored_span_count(data_dir: Path, mode: str) -> int:
 
 
 def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+    """The peak RSS (VmHWM) of the process and of its children (the writer processes),
+    summed: what the receiver took at most, whichever peaked when."""
+    pids = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listed:
+            pids += [int(child) for child in listed.read().split()]
+    total = 0
+    for each in pids:
+        with open(f"/proc/{each}/status") as status:
+            total += sum(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return total / 1024
 
 
 def fresh(workdir: Path, name: str, **settings: str) -> dict[str, str]:
