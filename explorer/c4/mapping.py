@@ -91,6 +91,11 @@ class Mapping:
     )
     _by_peer: dict[tuple, str | None] = field(default_factory=dict, repr=False, compare=False)
     _peer_keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    # The last resource asked about and its element: the spans of a trace share a few resource
+    # objects, and comparing equal resources (attribute dicts) costs more than this check.
+    _last: tuple[Resource | None, str | None] = field(
+        default=(None, None), repr=False, compare=False
+    )
 
     @property
     def rules(self) -> list[Rule]:
@@ -98,8 +103,13 @@ class Mapping:
 
     def service_element(self, resource: Resource) -> str | None:
         """The element a span runs in, from its resource."""
+        last, element = self._last  # one read: another thread may replace it meanwhile
+        if last is resource:
+            return element
         try:
-            return self._by_resource[resource]
+            element = self._by_resource[resource]
+            self._last = (resource, element)
+            return element
         except KeyError:
             pass
         attrs = {"service.name": resource.service_name, **resource.attributes}
@@ -123,7 +133,7 @@ class Mapping:
                 keys |= {"url.full", "http.url"}
             self._peer_keys = tuple(sorted(keys))
         # Spans repeat the same few peers: cache on the values the rules can look at.
-        key = (span.resource, *(attrs.get(k) for k in self._peer_keys))
+        key = (span.resource, *map(attrs.get, self._peer_keys))
         try:
             return self._by_peer[key]
         except (KeyError, TypeError):  # TypeError: an unhashable (list) attribute value

@@ -186,7 +186,7 @@ class _Writer:
         traffic: dict[Key, Traffic] = {}
 
         appended: list[StoredTrace] = []
-        new_rows: list[StoredTrace] = []
+        new_rows: list[_NewTrace] = []
         # Index rows as (StoredTrace, values...): new rows get their primary key only when
         # bulk_create has inserted them.
         chunks: list[tuple] = []
@@ -195,7 +195,7 @@ class _Writer:
         for prepared in traces:
             row = existing.get(prepared.trace_id)
             if row is None:
-                row = StoredTrace(trace_id=prepared.trace_id)
+                row = _NewTrace(prepared.trace_id)
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
@@ -387,7 +387,7 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
                     state[pk].attributes.add((key, value))
 
 
-def _describe(row: StoredTrace, prepared: EncodedTrace) -> None:
+def _describe(row: StoredTrace | _NewTrace, prepared: EncodedTrace) -> None:
     """The summary of a trace stored whole."""
     facts = prepared.facts
     row.start_ns = facts.start_ns
@@ -468,7 +468,29 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
         cursor.executemany(sql, [(row.pk, *values) for row, *values in rows])
 
 
-def _insert_traces(rows: list[StoredTrace]) -> None:
+@dataclass(slots=True)
+class _NewTrace:
+    """A StoredTrace row to insert: the model's fields as plain attributes (a model instance
+    costs more to make than the database takes to insert its row)."""
+
+    trace_id: str
+    pk: int | None = None
+    start_ns: int = 0
+    end_ns: int = 0
+    duration_ns: int = 0
+    span_count: int = 0
+    error_count: int = 0
+    root_service: str = ""
+    root_name: str = ""
+    services: list = field(default_factory=list)
+    attributes: dict = field(default_factory=dict)
+    warnings: list = field(default_factory=list)
+    layout: bytes | None = None
+    arrived_ns: int | None = None
+    ordered: bool = True
+
+
+def _insert_traces(rows: list[_NewTrace]) -> None:
     """Insert new StoredTrace rows with one executemany and give them their primary keys
     (read back by trace id): bulk_create compiles every value of every row through the ORM,
     which costs more than the database's work here."""
@@ -501,7 +523,6 @@ def _insert_traces(rows: list[StoredTrace]) -> None:
         for pk, trace_id in found.values_list("pk", "trace_id"):
             row = by_id[trace_id]
             row.pk = pk
-            row._state.adding = False  # saved: a later save() updates it
 
 
 class PreparedWriter:
