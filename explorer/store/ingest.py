@@ -182,7 +182,9 @@ class _Writer:
             rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
             for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[stored_row.trace_id] = stored_row
-        stored = _stored_state([row.pk for row in existing.values()], traces)
+        stored = _stored_state(
+            [row.pk for row in existing.values()], [t for t in traces if t.trace_id in existing]
+        )
         traffic: dict[Key, Traffic] = {}
 
         appended: list[StoredTrace] = []
@@ -344,6 +346,8 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
     """What the stored traces (by key) already hold of what `traces` bring: their span keys,
     their index rows among those the new spans would add, their operations."""
     state = {pk: _Stored() for pk in pks}
+    if not pks:
+        return state
     _known_attributes(state, traces)
     for start in range(0, len(pks), IN_SLICE):
         part = pks[start : start + IN_SLICE]
@@ -374,16 +378,18 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
             _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links
         )
     pks = list(state)
-    for key, found in wanted.items():
-        values = sorted(found)
-        for start in range(0, len(pks), IN_SLICE):
-            for first in range(0, len(values), IN_SLICE):
-                rows = TraceAttribute.objects.filter(
-                    key=key,
-                    value__in=values[first : first + IN_SLICE],
-                    trace_id__in=pks[start : start + IN_SLICE],
-                )
-                for pk, value in rows.values_list("trace_id", "value"):
+    values = sorted({value for found in wanted.values() for value in found})
+    keys = sorted(wanted)
+    # One query for every key: rows of another key with a wanted value are left out below.
+    for start in range(0, len(pks), IN_SLICE):
+        for first in range(0, len(values), IN_SLICE):
+            rows = TraceAttribute.objects.filter(
+                key__in=keys,
+                value__in=values[first : first + IN_SLICE],
+                trace_id__in=pks[start : start + IN_SLICE],
+            )
+            for pk, key, value in rows.values_list("trace_id", "key", "value"):
+                if value in wanted[key]:
                     state[pk].attributes.add((key, value))
 
 
