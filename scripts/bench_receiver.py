@@ -14,8 +14,8 @@ EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000), the re
 started with --no-worker (its live worker can run in another process); one receiver process
 with its writer processes, one per core (BENCH_RECEIVER_PROCESSES=N: receive --processes N).
 receive_peak_rss_mb: the receiver's peak RSS (VmHWM, its writer processes' added) while 10
-times more senders than in the throughput runs send at once (target <= 500); receive_burst_429 how many answers told a sender
-to come back later meanwhile.
+times more senders than in the throughput runs send at once (target <= 500); receive_burst_429
+how many answers told a sender to come back later meanwhile.
 receive_lost_spans: spans answered 200 that are missing after the receiver was SIGKILLed in the
 middle of a stream and restarted on the same port while the exporters retried (target 0).
 receive_lag_p95_ms: with one sender at 5,000 spans a second for LAG_SECONDS (orders of 101

@@ -144,10 +144,8 @@ def _mark(arrivals: Mapping[str, int]) -> None:
         return
     quote = connection.ops.quote_name
     table = quote(OrderArrival._meta.db_table)
-    order, arrived, pending = (
-        quote(OrderArrival._meta.get_field(name).column)
-        for name in ("order_id", "arrived_ns", "pending")
-    )
+    # The fields' own names are their columns (plain fields, no db_column).
+    order, arrived, pending = (quote(name) for name in ("order_id", "arrived_ns", "pending"))
     # Names come from the model, every value is a parameter.
     sql = (
         f"INSERT INTO {table} ({order}, {arrived}, {pending}) VALUES (%s, %s, %s) "  # noqa: S608

@@ -195,20 +195,22 @@ class _Writer:
         attributes: list[tuple] = []
         trace_operations: list[tuple] = []
         for prepared in traces:
-            row = existing.get(prepared.trace_id)
-            if row is None:
+            row: StoredTrace | _NewTrace
+            found = existing.get(prepared.trace_id)
+            if found is None:
                 row = _NewTrace(prepared.trace_id)
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
             else:
-                state = stored[row.pk]
-                piece = self._new_part(row, state, prepared, traffic)
+                row = found
+                state = stored[found.pk]
+                piece = self._new_part(found, state, prepared, traffic)
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
-                appended.append(row)
+                appended.append(found)
             row.arrived_ns = arrived_ns
             facts = prepared.facts
             parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
@@ -249,7 +251,7 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
-        return [row.pk for row in [*existing.values(), *new_rows]]
+        return [row.pk for row in existing.values()] + [row.pk for row in new_rows if row.pk]
 
     def _new_part(
         self,
@@ -508,7 +510,7 @@ def _insert_traces(rows: list[_NewTrace]) -> None:
     adapt_json = connection.ops.adapt_json_value
     is_json = [(f.attname, f.get_internal_type() == "JSONField") for f in fields]
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]
     marks = ", ".join(["%s"] * len(fields))
     # Names come from the model, every value is a parameter.
     table = quote(StoredTrace._meta.db_table)
