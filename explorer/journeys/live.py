@@ -44,7 +44,14 @@ from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.status import customer_types, order_rows
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
-from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, TraceAttribute, storable
+from explorer.store.models import (
+    INDEXED_VALUE_LENGTH,
+    StoredTrace,
+    TraceAttribute,
+    insert_sql,
+    quoted_names,
+    storable,
+)
 from explorer.traces.model import Span, Trace
 
 __all__ = [
@@ -142,15 +149,14 @@ def _mark(arrivals: Mapping[str, int]) -> None:
     per order, correct whoever else marks at the same time (SQLite and PostgreSQL alike)."""
     if not arrivals:
         return
-    quote = connection.ops.quote_name
-    table = quote(OrderArrival._meta.db_table)
-    # The fields' own names are their columns (plain fields, no db_column).
-    order, arrived, pending = (quote(name) for name in ("order_id", "arrived_ns", "pending"))
+    fields = ("order_id", "arrived_ns", "pending")
+    table, (order, arrived, pending) = quoted_names(OrderArrival, fields)
     # Names come from the model, every value is a parameter.
-    sql = (
-        f"INSERT INTO {table} ({order}, {arrived}, {pending}) VALUES (%s, %s, %s) "  # noqa: S608
-        f"ON CONFLICT ({order}) DO UPDATE SET {arrived} = excluded.{arrived}, "
-        f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}"
+    sql = insert_sql(
+        OrderArrival,
+        fields,
+        f" ON CONFLICT ({order}) DO UPDATE SET {arrived} = excluded.{arrived}, "
+        f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}",
     )
     with connection.cursor() as cursor:
         cursor.executemany(sql, [(o, at, True) for o, at in sorted(arrivals.items())])

@@ -22,7 +22,7 @@ from explorer.receiver.decoding import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
-from explorer.store.models import code_point_order, storable
+from explorer.store.models import code_point_order, insert_sql, quoted_names, storable
 from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH, keys_bytes, read_keys
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
@@ -118,19 +118,14 @@ def write_facts(found: list[IndexFacts]) -> None:
         ]
         for trace_id, row in rows.items()
     }
-    table, columns = _names(IndexedTrace, _TRACE_FIELDS)
-    marks = ", ".join(["%s"] * len(columns))
+    table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
+    insert = insert_sql(IndexedTrace, _TRACE_FIELDS)
     # Table and column names come from the model; every value is a parameter.
-    insert = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
     update = (
         f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
         f"WHERE {columns[0]} = %s"
     )
-    value_table, value_columns = _names(IndexedValue, ("trace_id", "key", "value"))
-    add_value = (
-        f"INSERT INTO {value_table} ({', '.join(value_columns)}) "  # noqa: S608
-        f"VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
-    )
+    add_value = insert_sql(IndexedValue, ("trace_id", "key", "value"), " ON CONFLICT DO NOTHING")
     with connection.cursor() as cursor:
         if new:
             cursor.executemany(insert, [encoded[t] for t in new])
@@ -154,14 +149,6 @@ def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
         )
         orders.update(rows.values_list("value", flat=True))
     return orders
-
-
-def _names(model, fields: tuple[str, ...]) -> tuple[str, list[str]]:
-    quote = connection.ops.quote_name
-    return (
-        quote(model._meta.db_table),
-        [quote(model._meta.get_field(name).column) for name in fields],
-    )
 
 
 class IndexedSource:

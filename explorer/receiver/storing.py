@@ -32,8 +32,9 @@ def store_request(
     """Decode, prepare and commit one request (`turns`: the lock to write under, or None);
     Refused when it cannot be decoded (400/413/415) or the database does not take it (503)."""
     config = _config()
+    prepared_with = store_settings()  # the current mapping, for the hourly figures
     decode_config = DecodeConfig(
-        config.mode, config.max_bytes, config.max_attribute_bytes, store_settings()
+        config.mode, config.max_bytes, config.max_attribute_bytes, prepared_with
     )
     decoded = decode_request(body, encoding, fmt, decode_config, source)
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)
@@ -42,7 +43,7 @@ def store_request(
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
-        write = _local.writer.write
+        write = functools.partial(_local.writer.write, config=prepared_with)
     else:
         write = index.write_facts
     try:

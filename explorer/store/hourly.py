@@ -24,7 +24,7 @@ from django.db import connection, transaction
 
 from explorer.c4.mapping import Mapping
 from explorer.store import codec
-from explorer.store.models import HourlyTraffic, StoredTrace, TraceChunk
+from explorer.store.models import HourlyTraffic, StoredTrace, TraceChunk, quoted_names
 from explorer.store.traffic import HOUR_NS, Key, Traffic, contributions
 from explorer.traces.model import Trace
 
@@ -63,11 +63,11 @@ def record(deltas: dict[Key, Traffic]) -> None:
     if changed:
         # One plain UPDATE per row: bulk_update's CASE expressions cost more to build than the
         # database takes to run them. Names come from the model, values are parameters.
-        quote = connection.ops.quote_name
-        table = quote(HourlyTraffic._meta.db_table)
-        columns = ("calls", "errors", "duration_ns", "buckets")
-        assignments = ", ".join(f"{quote(c)} = %s" for c in columns)
-        sql = f"UPDATE {table} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+        table, (*figures, pk) = quoted_names(
+            HourlyTraffic, ("calls", "errors", "duration_ns", "buckets", "id")
+        )
+        assignments = ", ".join(f"{column} = %s" for column in figures)
+        sql = f"UPDATE {table} SET {assignments} WHERE {pk} = %s"  # noqa: S608
         with connection.cursor() as cursor:
             cursor.executemany(sql, changed)
     HourlyTraffic.objects.bulk_create(new)

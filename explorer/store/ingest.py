@@ -38,6 +38,7 @@ from explorer.store.models import (
     TraceAttribute,
     TraceChunk,
     TraceOperation,
+    insert_sql,
     storable,
 )
 from explorer.store.prepare import (
@@ -463,17 +464,8 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
     the model's own table and column names, so any database Django supports takes it."""
     if not rows:
         return
-    quote = connection.ops.quote_name
-    columns = ", ".join(
-        quote(model._meta.get_field(name).column)  # type: ignore[union-attr,arg-type]
-        for name in fields
-    )  # concrete columns only
-    marks = ", ".join(["%s"] * len(fields))
-    table = quote(model._meta.db_table)
-    # Names come from the model, every value is a parameter.
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(row.pk, *values) for row, *values in rows])
+        cursor.executemany(insert_sql(model, fields), [(row.pk, *values) for row, *values in rows])
 
 
 @dataclass(slots=True)
@@ -508,13 +500,8 @@ def _insert_traces(rows: list[_NewTrace]) -> None:
     # JSON values in the database's form; the others (numbers, text, booleans, bytes) are
     # taken by every driver as they are.
     adapt_json = connection.ops.adapt_json_value
-    is_json = [(f.attname, f.get_internal_type() == "JSONField") for f in fields]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)  # type: ignore[arg-type]
-    marks = ", ".join(["%s"] * len(fields))
-    # Names come from the model, every value is a parameter.
-    table = quote(StoredTrace._meta.db_table)
-    sql = f"INSERT INTO {table} ({columns}) VALUES ({marks})"  # noqa: S608
+    is_json = [(f.name, f.get_internal_type() == "JSONField") for f in fields]
+    sql = insert_sql(StoredTrace, [name for name, _ in is_json])
     values = [
         [
             adapt_json(getattr(row, name), None) if json else getattr(row, name)
@@ -534,17 +521,18 @@ def _insert_traces(rows: list[_NewTrace]) -> None:
 
 
 class PreparedWriter:
-    """Writes traces prepared elsewhere (the receiver's decoder processes) exactly as `ingest`
+    """Writes traces prepared elsewhere (the receiver's writer processes) exactly as `ingest`
     writes its batches, inside the caller's transaction. Long-lived: it keeps the operation
     catalogue's keys, nothing that grows with what it writes."""
 
     def __init__(self) -> None:
-        self._writer = _Writer(IngestReport(), store_settings())
+        self._writer: _Writer | None = None
 
-    def write(self, traces: list[EncodedTrace]) -> None:
+    def write(self, traces: list[EncodedTrace], config: Settings) -> None:
         """Traces of several requests: one trace id may come more than once (a trace whose
         spans two requests carry), so each trace's n-th piece is written in the n-th group,
-        merging with what the groups before stored."""
+        merging with what the groups before stored. `config`: the settings they were prepared
+        with (store_settings())."""
         groups: list[list[EncodedTrace]] = []
         pieces: dict[str, int] = {}
         for trace in traces:
@@ -553,7 +541,9 @@ class PreparedWriter:
             if seen == len(groups):
                 groups.append([])
             groups[seen].append(trace)
-        self._writer.config = store_settings()  # the current mapping, for merged traces
+        if self._writer is None:
+            self._writer = _Writer(IngestReport(), config)
+        self._writer.config = config  # what they were prepared with, for merged traces
         for group in groups:
             self._writer.write(Batch(traces=group))
         self._writer.report = IngestReport()

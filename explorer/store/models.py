@@ -7,6 +7,8 @@ index tables: business attributes, and the operations (service and span name, ke
 a catalogue) of each trace.
 """
 
+from collections.abc import Iterable
+
 from django.db import connection, models
 from django.db.models import F
 from django.db.models.functions import Collate
@@ -25,6 +27,21 @@ def storable(value):
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     return value
+
+
+def quoted_names(model: type[models.Model], fields: Iterable[str]) -> tuple[str, list[str]]:
+    """The model's table and these fields' columns, quoted for the database: for the plain
+    SQL of hot writes, whose names come from the model and whose values are all parameters."""
+    quote = connection.ops.quote_name
+    columns = [model._meta.get_field(name).column for name in fields]  # type: ignore[union-attr]
+    return quote(model._meta.db_table), [quote(column) for column in columns]  # type: ignore[arg-type]
+
+
+def insert_sql(model: type[models.Model], fields: Iterable[str], suffix: str = "") -> str:
+    """INSERT of one row of these fields (executemany it), `suffix` after the values."""
+    table, columns = quoted_names(model, fields)
+    marks = ", ".join(["%s"] * len(columns))
+    return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}){suffix}"  # noqa: S608
 
 
 def code_point_order(field: str) -> F | Collate:
