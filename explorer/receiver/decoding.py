@@ -15,8 +15,8 @@ import zlib
 from dataclasses import dataclass, field
 
 from explorer.receiver.auth import Refused
-from explorer.sources.summary import TraceFacts, start_of, trace_facts
-from explorer.store.prepare import Batcher, EncodedTrace, span_key, span_keys
+from explorer.receiver.facts import IndexFacts, index_facts, index_facts_of
+from explorer.store.prepare import Batcher, EncodedTrace
 from explorer.store.prepare import Settings as StoreSettings
 from explorer.traces.decompress import DecompressionLimit, Limits, inflate, is_gzip
 from explorer.traces.model import Span, Trace
@@ -30,18 +30,6 @@ CONTENT_TYPES = {
 }
 # At most this many problems are quoted in a partial-success message.
 QUOTED_PROBLEMS = 3
-
-
-@dataclass(slots=True, frozen=True)
-class IndexFacts:
-    """What the index keeps of one trace's spans in a request."""
-
-    trace_id: str
-    facts: TraceFacts
-    has_root: bool  # whether the trace's root span is among these spans
-    links: set[str]  # the other traces these spans link to
-    keys: bytes  # span_keys() of these spans
-    error_keys: frozenset[int]  # span_key() of those that are errors
 
 
 @dataclass(slots=True, frozen=True)
@@ -116,6 +104,11 @@ def decode_request(
     """A request's body decoded and prepared for the writer of config.mode; Refused (400,
     413, 415) when none of it can be."""
     data = inflated(body, encoding, config.max_bytes)
+    if config.mode == "index" and fmt == "otlp-proto" and data.strip():
+        keys, limit = config.store.business_keys, config.max_attribute_bytes
+        found = index_facts_of(data, keys, limit)
+        if found is not None:
+            return Decoded(prepared=found, spans=sum(f.facts.span_count for f in found))
     decoded = decode(data, fmt, config.max_attribute_bytes, source)
     if config.mode == "index":
         decoded.prepared = index_facts(decoded.traces, config.store.business_keys)
@@ -134,23 +127,6 @@ def decode_request(
         decoded.prepared = batch.traces
     decoded.traces = []
     return decoded
-
-
-def index_facts(traces: list[Trace], keys: tuple[str, ...]) -> list[IndexFacts]:
-    """Per trace id (pieces of one trace merged): its facts, whether its root is here, and the
-    other traces it links to."""
-    spans_of: dict[str, list[Span]] = {}
-    for trace in traces:
-        spans_of.setdefault(trace.trace_id, []).extend(trace.spans)
-    found = []
-    for trace_id, spans in spans_of.items():
-        spans.sort(key=start_of)
-        links = {link.trace_id for s in spans for link in s.links} - {trace_id}
-        has_root = any(s.parent_id is None for s in spans)
-        errors = frozenset(span_key(s.span_id, s.kind) for s in spans if s.is_error)
-        facts = trace_facts(spans, keys)
-        found.append(IndexFacts(trace_id, facts, has_root, links, span_keys(spans), errors))
-    return found
 
 
 def decode(data: bytes, fmt: str, max_attribute_bytes: int, source: str) -> Decoded:

@@ -8,17 +8,17 @@ wraps a remote source so that journeys, `orders` and lost messages work as on th
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection
 
 from explorer.journeys.assembly import ORDER_KEY
 from explorer.journeys.live import mark_changed
-from explorer.receiver.decoding import IndexFacts, index_facts
+from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
@@ -59,12 +59,7 @@ def write_facts(found: list[IndexFacts]) -> None:
     indexed; one trace may come several times. Idempotent: a resent batch adds no value, link
     or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
-    ids = list(dict.fromkeys(f.trace_id for f in found))
-    rows: dict[str, list] = {}
-    for first in range(0, len(ids), IN_SLICE):
-        part = IndexedTrace.objects.filter(trace_id__in=ids[first : first + IN_SLICE])
-        for row in part.values_list(*_TRACE_FIELDS):
-            rows[row[0]] = [*row[:8], set(row[8]), dict(row[9]), row[10], bytes(row[11])]
+    rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)))
     known = {trace_id: set(read_keys(row[11])) for trace_id, row in rows.items()}
     now = time.time_ns()
     new, values = [], []
@@ -111,8 +106,8 @@ def write_facts(found: list[IndexFacts]) -> None:
     encoded = {
         trace_id: [
             *row[:8],
-            json.dumps(storable(sorted(row[8]))),
-            json.dumps(row[9]),
+            orjson.dumps(storable(sorted(row[8]))).decode(),
+            orjson.dumps(row[9]).decode(),
             row[10],
             row[11],
         ]
@@ -143,12 +138,38 @@ def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
     trace without order.id belongs to its producer's order)."""
     orders = {value for _, key, value in values if key == ORDER_KEY}
     targets = sorted({value for _, key, value in values if key == LINKED_TRACE_KEY})
-    for first in range(0, len(targets), IN_SLICE):
-        rows = IndexedValue.objects.filter(
-            trace_id__in=targets[first : first + IN_SLICE], key=ORDER_KEY
-        )
-        orders.update(rows.values_list("value", flat=True))
+    table, (trace_id, key, value) = quoted_names(IndexedValue, ("trace_id", "key", "value"))
+    with connection.cursor() as cursor:
+        for first in range(0, len(targets), IN_SLICE):
+            part = targets[first : first + IN_SLICE]
+            # Names come from the model; every value is a parameter.
+            cursor.execute(
+                f"SELECT {value} FROM {table} WHERE {key} = %s "  # noqa: S608
+                f"AND {trace_id} IN ({', '.join(['%s'] * len(part))})",
+                [ORDER_KEY, *part],
+            )
+            orders.update(found for (found,) in cursor.fetchall())
     return orders
+
+
+def _indexed_rows(ids: list[str]) -> dict[str, list]:
+    """The index rows of these traces that are stored, as lists of _TRACE_FIELDS (plain SQL:
+    the ORM costs more than the query here)."""
+    table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
+    rows = {}
+    with connection.cursor() as cursor:
+        for first in range(0, len(ids), IN_SLICE):
+            part = ids[first : first + IN_SLICE]
+            # Names come from the model; every value is a parameter.
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608
+                f"WHERE {columns[0]} IN ({', '.join(['%s'] * len(part))})",
+                part,
+            )
+            for row in cursor.fetchall():
+                services, attributes = (orjson.loads(text) for text in row[8:10])
+                rows[row[0]] = [*row[:8], set(services), attributes, row[10], bytes(row[11])]
+    return rows
 
 
 class IndexedSource:
