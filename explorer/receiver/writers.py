@@ -10,6 +10,11 @@ transaction itself (a lock shared by the pool: waiting on SQLite's busy handler 
 past the moment the database is free), so one decodes while another commits; on PostgreSQL
 they write at once.
 
+On SQLite the writer processes do not checkpoint the write-ahead log themselves: a checkpoint
+writes the pages back into the database file and syncs it, and would hold the turn meanwhile.
+A thread of the pool does it every CHECKPOINT_S beside them instead (PASSIVE: it never blocks
+a writer).
+
 With 0 processes (EXPLORER_RECEIVER_WRITERS=0) requests are decoded and written in their own
 thread, taking turns through the same kind of lock.
 """
@@ -44,6 +49,8 @@ class _Refusal:
 
 # How often a writer process checks that its receiver still runs.
 PARENT_CHECK_S = 1.0
+# How often the pool checkpoints SQLite's write-ahead log for its writer processes.
+CHECKPOINT_S = 1.0
 # A writer process's lock for its transactions (None: PostgreSQL, no turns), set at its start.
 _turns: Any = None
 
@@ -55,6 +62,10 @@ def _start(turns: Any) -> None:
     import django
 
     django.setup()  # DJANGO_SETTINGS_MODULE and the settings' variables come from the parent
+    if turns is not None:  # SQLite: the pool checkpoints
+        from django.db.backends.signals import connection_created
+
+        connection_created.connect(_no_checkpoints)
     # Each request makes and drops thousands of objects that hold no cycles: collecting the
     # young generation every 700 allocations would only cost time.
     gc.freeze()
@@ -68,6 +79,25 @@ def _exit_with(parent: int) -> None:
     while os.getppid() == parent:
         time.sleep(PARENT_CHECK_S)
     os._exit(1)
+
+
+def _no_checkpoints(sender, connection, **kwargs) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def _checkpoint_every(seconds: float, stopped: threading.Event) -> None:
+    """Checkpoint the write-ahead log until `stopped` (the pool's thread, on SQLite)."""
+    from django.db import DatabaseError, connection
+
+    while not stopped.wait(seconds):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except DatabaseError:
+            log.exception("receiver: checkpointing the write-ahead log failed; trying again")
+            connection.close()  # a new connection next time
+    connection.close()
 
 
 def _store_in_process(body: bytes, encoding: str | None, fmt: str, source: str):
@@ -89,6 +119,14 @@ class WriterPool:
         self._turns = (context.Lock() if processes else threading.Lock()) if sqlite else None
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
+        self._stopped = threading.Event()
+        self._checkpoints = (
+            threading.Thread(
+                target=_checkpoint_every, args=(CHECKPOINT_S, self._stopped), daemon=True
+            )
+            if sqlite and processes
+            else None
+        )
 
     def start(self) -> None:
         """Start the processes now (not on the first request, which would wait for them)."""
@@ -98,9 +136,12 @@ class WriterPool:
             # A first task makes the pool start every process and set up Django.
             for future in [executor.submit(os.getpid) for _ in range(self.processes)]:
                 future.result()
+        if self._checkpoints is not None:
+            self._checkpoints.start()
 
     def stop(self) -> None:
         """Stop after the requests being written."""
+        self._stopped.set()
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
