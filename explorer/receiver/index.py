@@ -9,7 +9,7 @@ wraps a remote source so that journeys, `orders` and lost messages work as on th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 import orjson
@@ -30,6 +30,11 @@ from explorer.traces.model import Trace
 
 def _cut(text: str, length: int = ID_LENGTH) -> str:
     return storable(text[:length])
+
+
+def _cut_values(texts: Iterable[str]) -> dict[str, None]:
+    """Values as the index keeps them, each once."""
+    return dict.fromkeys(_cut(text, INDEXED_VALUE_LENGTH) for text in texts)
 
 
 _TRACE_FIELDS = (
@@ -60,49 +65,41 @@ def write_facts(found: list[IndexFacts]) -> None:
     or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
     rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)))
-    known = {trace_id: set(read_keys(row[11])) for trace_id, row in rows.items()}
     now = time.time_ns()
     new, values = [], []
     changed = list(rows)
     for item in found:
-        trace_id, f, has_root, links = item.trace_id, item.facts, item.has_root, item.links
+        trace_id, f, has_root = item.trace_id, item.facts, item.has_root
         row = rows.get(trace_id)
         if row is None:
             new.append(trace_id)
-            row = rows[trace_id] = [
-                trace_id,
-                f.start_ns,
-                f.end_ns,
-                0,
-                0,
-                "",
-                "",
-                False,
-                set(),
-                {},
-                now,
-                b"",
-            ]
-            known[trace_id] = set()
+            row = rows[trace_id] = [trace_id, f.start_ns, f.end_ns, 0, 0, "", "", False]
+            row += [set(), {}, now, b""]
         # Only spans not received before count: a resent batch changes no figure.
-        seen = known[trace_id]
-        fresh = [key for key in read_keys(item.keys) if key not in seen]
-        seen.update(fresh)
-        row[11] += keys_bytes(fresh)
+        keys = read_keys(item.keys)
+        if row[11]:
+            seen = set(read_keys(row[11]))
+            fresh = [key for key in keys if key not in seen]
+            row[11] += keys_bytes(fresh)
+            row[4] += len(item.error_keys.intersection(fresh))
+        else:
+            fresh = keys  # the trace's first spans (one request has each span once)
+            row[11] = item.keys
+            row[4] = len(item.error_keys)
         row[1] = min(row[1], f.start_ns)
         row[2] = max(row[2], f.end_ns)
         row[3] += len(fresh)
-        row[4] += len(item.error_keys.intersection(fresh))
         if has_root or not (row[7] or row[5]):
             row[5], row[6] = _cut(f.root_service), storable(f.root_name)
             row[7] = row[7] or has_root
-        row[8] |= set(f.operations)
+        row[8].update(f.operations)
         for key, texts in f.business.items():
-            row[9].setdefault(storable(key), storable(texts[0]))
-            for text in dict.fromkeys(_cut(t, INDEXED_VALUE_LENGTH) for t in texts):
-                values.append((trace_id, _cut(key), text))
+            key = storable(key)
+            row[9].setdefault(key, storable(texts[0]))
+            cut = _cut(key)
+            values += [(trace_id, cut, text) for text in _cut_values(texts)]
         row[10] = now
-        values.extend((trace_id, LINKED_TRACE_KEY, _cut(t, INDEXED_VALUE_LENGTH)) for t in links)
+        values += [(trace_id, LINKED_TRACE_KEY, text) for text in _cut_values(item.links)]
     encoded = {
         trace_id: [
             *row[:8],
