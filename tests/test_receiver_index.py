@@ -132,3 +132,52 @@ def test_index_marks_orders_changed_own_and_through_links(without_order_on_consu
     assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == [
         order
     ]
+
+
+def test_a_later_piece_without_the_order_id_marks_its_order(without_order_on_consumers):
+    from explorer.journeys.models import OrderArrival
+
+    trace = next(
+        t
+        for t in without_order_on_consumers
+        if len(t.spans) > 2 and "order.id" in t.spans[0].attributes
+    )
+    named = copy.deepcopy(trace)
+    named.spans = named.spans[:1]
+    later = copy.deepcopy(trace)
+    later.spans = later.spans[1:]
+    for span in later.spans:
+        span.attributes.pop("order.id", None)
+    order = str(named.spans[0].attributes["order.id"])
+    with transaction.atomic():
+        index.write([named])
+    OrderArrival.objects.all().update(pending=False)
+    with transaction.atomic():
+        index.write([later])  # e.g. the last state event, in a span without order.id
+    pending = OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)
+    assert list(pending) == [order]
+    values = IndexedValue.objects.filter(trace_id=trace.trace_id).values_list("key", "value")
+    assert len(values) == len(set(values))  # the piece added no value twice
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0003_gives_each_stored_trace_its_values():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("receiver", "0002_span_keys")])
+    try:
+        old = executor.loader.project_state([("receiver", "0002_span_keys")]).apps
+        fields = {"start_ns": 1, "end_ns": 2, "span_count": 1, "error_count": 0}
+        for trace_id in ("t1", "t2"):
+            old.get_model("receiver", "IndexedTrace").objects.create(trace_id=trace_id, **fields)
+        old.get_model("receiver", "IndexedValue").objects.bulk_create(
+            old.get_model("receiver", "IndexedValue")(trace_id="t1", key=key, value=value)
+            for key, value in [("order.id", "A-1"), ("link.trace_id", "t2")]
+        )
+        executor = MigrationExecutor(connection)
+    finally:
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    values = dict(IndexedTrace.objects.values_list("trace_id", "values"))
+    assert values == {"t1": [["link.trace_id", "t2"], ["order.id", "A-1"]], "t2": []}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 
 import orjson
 from django.conf import settings
@@ -37,20 +38,45 @@ def _cut_values(texts: Iterable[str]) -> dict[str, None]:
     return dict.fromkeys(_cut(text, INDEXED_VALUE_LENGTH) for text in texts)
 
 
-_TRACE_FIELDS = (
-    "trace_id",
-    "start_ns",
-    "end_ns",
-    "span_count",
-    "error_count",
-    "root_service",
-    "root_name",
-    "has_root",
-    "services",
-    "attributes",
-    "arrived_ns",
-    "keys",
-)
+@dataclass(slots=True)
+class _Row:
+    """An IndexedTrace row, stored or new, as the writer merges into it (fields in the order
+    of _TRACE_FIELDS)."""
+
+    trace_id: str
+    start_ns: int
+    end_ns: int
+    span_count: int = 0
+    error_count: int = 0
+    root_service: str = ""
+    root_name: str = ""
+    has_root: bool = False
+    services: set[str] = field(default_factory=set)
+    attributes: dict[str, str] = field(default_factory=dict)
+    arrived_ns: int = 0
+    keys: bytes = b""
+    values: set[tuple[str, str]] = field(default_factory=set)
+
+    def params(self) -> list:
+        """The row's values as the database takes them."""
+        return [
+            self.trace_id,
+            self.start_ns,
+            self.end_ns,
+            self.span_count,
+            self.error_count,
+            self.root_service,
+            self.root_name,
+            self.has_root,
+            orjson.dumps(storable(sorted(self.services))).decode(),
+            orjson.dumps(self.attributes).decode(),
+            self.arrived_ns,
+            self.keys,
+            orjson.dumps(sorted(self.values)).decode(),
+        ]
+
+
+_TRACE_FIELDS = tuple(f.name for f in fields(_Row))
 
 
 def write(traces: list[Trace]) -> None:
@@ -65,51 +91,25 @@ def write_facts(found: list[IndexFacts]) -> None:
     or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
     rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)))
+    changed = list(rows)
     now = time.time_ns()
     new, values = [], []
-    changed = list(rows)
     for item in found:
-        trace_id, f, has_root = item.trace_id, item.facts, item.has_root
+        trace_id, f = item.trace_id, item.facts
         row = rows.get(trace_id)
         if row is None:
             new.append(trace_id)
-            row = rows[trace_id] = [trace_id, f.start_ns, f.end_ns, 0, 0, "", "", False]
-            row += [set(), {}, now, b""]
-        # Only spans not received before count: a resent batch changes no figure.
-        keys = read_keys(item.keys)
-        if row[11]:
-            seen = set(read_keys(row[11]))
-            fresh = [key for key in keys if key not in seen]
-            row[11] += keys_bytes(fresh)
-            row[4] += len(item.error_keys.intersection(fresh))
-        else:
-            fresh = keys  # the trace's first spans (one request has each span once)
-            row[11] = item.keys
-            row[4] = len(item.error_keys)
-        row[1] = min(row[1], f.start_ns)
-        row[2] = max(row[2], f.end_ns)
-        row[3] += len(fresh)
-        if has_root or not (row[7] or row[5]):
-            row[5], row[6] = _cut(f.root_service), storable(f.root_name)
-            row[7] = row[7] or has_root
-        row[8].update(f.operations)
-        for key, texts in f.business.items():
-            key = storable(key)
-            row[9].setdefault(key, storable(texts[0]))
-            cut = _cut(key)
-            values += [(trace_id, cut, text) for text in _cut_values(texts)]
-        row[10] = now
-        values += [(trace_id, LINKED_TRACE_KEY, text) for text in _cut_values(item.links)]
-    encoded = {
-        trace_id: [
-            *row[:8],
-            orjson.dumps(storable(sorted(row[8]))).decode(),
-            orjson.dumps(row[9]).decode(),
-            row[10],
-            row[11],
+            row = rows[trace_id] = _Row(trace_id, f.start_ns, f.end_ns)
+        _merge(row, item)
+        row.arrived_ns = now
+        pairs = [
+            (_cut(key), text) for key, texts in f.business.items() for text in _cut_values(texts)
         ]
-        for trace_id, row in rows.items()
-    }
+        pairs += [(LINKED_TRACE_KEY, text) for text in _cut_values(item.links)]
+        for pair in pairs:
+            if pair not in row.values:
+                row.values.add(pair)
+                values.append((trace_id, *pair))
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
     insert = insert_sql(IndexedTrace, _TRACE_FIELDS)
     # Table and column names come from the model; every value is a parameter.
@@ -117,41 +117,59 @@ def write_facts(found: list[IndexFacts]) -> None:
         f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
         f"WHERE {columns[0]} = %s"
     )
-    add_value = insert_sql(IndexedValue, ("trace_id", "key", "value"), " ON CONFLICT DO NOTHING")
+    add_value = insert_sql(IndexedValue, ("trace_id", "key", "value"))
     with connection.cursor() as cursor:
         if new:
-            cursor.executemany(insert, [encoded[t] for t in new])
+            cursor.executemany(insert, [rows[t].params() for t in new])
         if changed:
-            cursor.executemany(update, [[*encoded[t][1:], t] for t in changed])
+            cursor.executemany(update, [[*rows[t].params()[1:], t] for t in changed])
         if values:
             cursor.executemany(add_value, values)
     # In the same transaction: an order whose spans are committed is marked changed, so the
     # live worker computes it again (the store does this itself for stored spans).
-    mark_changed(_orders_reached(values), now)
+    mark_changed(_orders_reached(list(rows.values())), now)
 
 
-def _orders_reached(values: list[tuple[str, str, str]]) -> set[str]:
-    """The orders these index rows name, and those of the traces they link to (a consumer
-    trace without order.id belongs to its producer's order)."""
-    orders = {value for _, key, value in values if key == ORDER_KEY}
-    targets = sorted({value for _, key, value in values if key == LINKED_TRACE_KEY})
-    table, (trace_id, key, value) = quoted_names(IndexedValue, ("trace_id", "key", "value"))
-    with connection.cursor() as cursor:
-        for first in range(0, len(targets), IN_SLICE):
-            part = targets[first : first + IN_SLICE]
-            # Names come from the model; every value is a parameter.
-            cursor.execute(
-                f"SELECT {value} FROM {table} WHERE {key} = %s "  # noqa: S608
-                f"AND {trace_id} IN ({', '.join(['%s'] * len(part))})",
-                [ORDER_KEY, *part],
-            )
-            orders.update(found for (found,) in cursor.fetchall())
+def _merge(row: _Row, item: IndexFacts) -> None:
+    """Merge a request's facts of the trace into its row; only spans not received before
+    count, so that a resent batch changes no figure."""
+    f = item.facts
+    keys = read_keys(item.keys)
+    if row.keys:
+        seen = set(read_keys(row.keys))
+        fresh = [key for key in keys if key not in seen]
+        row.keys += keys_bytes(fresh)
+        row.error_count += len(item.error_keys.intersection(fresh))
+    else:
+        fresh = keys  # the trace's first spans (a request has each span once)
+        row.keys = item.keys
+        row.error_count = len(item.error_keys)
+    row.span_count += len(fresh)
+    row.start_ns = min(row.start_ns, f.start_ns)
+    row.end_ns = max(row.end_ns, f.end_ns)
+    if item.has_root or not (row.has_root or row.root_service):
+        row.root_service, row.root_name = _cut(f.root_service), storable(f.root_name)
+        row.has_root = row.has_root or item.has_root
+    row.services.update(f.operations)
+    for key, texts in f.business.items():
+        row.attributes.setdefault(storable(key), storable(texts[0]))
+
+
+def _orders_reached(rows: list[_Row]) -> set[str]:
+    """The orders of these traces: those they name, and those of the traces they link to (a
+    consumer trace without order.id belongs to its producer's order). A trace's every piece
+    marks them, also one without the order's id in it."""
+    orders = {value for row in rows for key, value in row.values if key == ORDER_KEY}
+    targets = {value for row in rows for key, value in row.values if key == LINKED_TRACE_KEY}
+    known = {row.trace_id: row for row in rows if row.trace_id in targets}
+    known.update(_indexed_rows(sorted(targets - set(known))))
+    orders.update(value for row in known.values() for key, value in row.values if key == ORDER_KEY)
     return orders
 
 
-def _indexed_rows(ids: list[str]) -> dict[str, list]:
-    """The index rows of these traces that are stored, as lists of _TRACE_FIELDS (plain SQL:
-    the ORM costs more than the query here)."""
+def _indexed_rows(ids: list[str]) -> dict[str, _Row]:
+    """The index rows of these traces that are stored (plain SQL: the ORM costs more than the
+    query here)."""
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
     rows = {}
     with connection.cursor() as cursor:
@@ -163,9 +181,16 @@ def _indexed_rows(ids: list[str]) -> dict[str, list]:
                 f"WHERE {columns[0]} IN ({', '.join(['%s'] * len(part))})",
                 part,
             )
-            for row in cursor.fetchall():
-                services, attributes = (orjson.loads(text) for text in row[8:10])
-                rows[row[0]] = [*row[:8], set(services), attributes, row[10], bytes(row[11])]
+            for found in cursor.fetchall():
+                services, attributes, pairs = (orjson.loads(found[i]) for i in (8, 9, 12))
+                rows[found[0]] = _Row(
+                    *found[:8],
+                    set(services),
+                    attributes,
+                    found[10],
+                    bytes(found[11]),
+                    {(key, value) for key, value in pairs},
+                )
     return rows
 
 

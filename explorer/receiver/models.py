@@ -22,6 +22,9 @@ class IndexedTrace(models.Model):
     has_root = models.BooleanField(default=False)  # the root span (no parent) has arrived
     services = models.JSONField(default=list)
     attributes = models.JSONField(default=dict)  # first value of each business attribute
+    # The [key, value] pairs of the trace's IndexedValue rows: a pair is written once (a resent
+    # batch adds none), without a unique index on the rows that every write would update.
+    values = models.JSONField(default=list)
     # When spans of the trace last arrived (ns since the epoch), for "changed since".
     arrived_ns = models.BigIntegerField(db_index=True, default=0)
 
@@ -34,7 +37,8 @@ class IndexedTrace(models.Model):
 
 class IndexedValue(models.Model):
     """A business-attribute value of the trace, or (key link.trace_id) a trace it links to.
-    Keyed by the trace id itself, so that rows are written without first reading keys."""
+    Keyed by the trace id itself, so that rows are written without first reading keys. Looked
+    up by key and value only; IndexedTrace.values says which rows a trace has."""
 
     trace_id = models.CharField(max_length=ID_LENGTH)
     key = models.CharField(max_length=ID_LENGTH)
@@ -42,11 +46,6 @@ class IndexedValue(models.Model):
 
     class Meta:
         db_table = "receiver_value"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["trace_id", "key", "value"], name="receiver_value_unique"
-            )
-        ]
         indexes = [models.Index(fields=["key", "value"], name="receiver_value_key_value")]
 
     def __str__(self) -> str:
