@@ -620,3 +620,46 @@ def test_the_receiver_writes_on_postgresql(postgres, migrated, tmp_path, mode):
     assert "4 orders marked, 4 computed again" in watched
     statuses = postgres_rows(postgres, database, "SELECT order_id FROM journeys_orderstatus")
     assert sorted(order for (order,) in statuses) == [f"K-{n}" for n in range(4)]
+
+
+# Indexes spans FIRST..FIRST+2 of one trace in a transaction that stays open HOLD seconds.
+_INDEX_PIECE = """
+import time
+from django.db import transaction
+from explorer.receiver import index
+from explorer.traces.model import Resource, Span, Trace
+shop = Resource("shop-api", {{"service.name": "shop-api"}})
+spans = [
+    Span("ab" * 16, f"{{n + 1:016x}}", None if n == 0 else f"{{1:016x}}", "op", 2, n, n + 1, shop)
+    for n in range({first}, {first} + 3)
+]
+with transaction.atomic():
+    index.write([Trace("ab" * 16, spans)])
+    print("written", flush=True)
+    time.sleep({hold})
+"""
+
+
+def test_two_writers_merging_into_one_index_row_lose_nothing(postgres, migrated, tmp_path):
+    """On PostgreSQL two receivers may merge pieces of one trace at once: the second waits
+    for the first's row instead of overwriting it with what it read before."""
+    database = "explorer_index_race"
+    url = postgres.create_database(database, template=migrated)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "EXPLORER_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": url,
+    }
+
+    def piece(first: int, hold: float) -> subprocess.Popen:
+        code = _INDEX_PIECE.format(first=first, hold=hold)
+        command = [sys.executable, "manage.py", "shell", "-v", "0", "-c", code]
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+
+    assert piece(0, 0).wait(60) == 0
+    holding = piece(3, 3)  # merges, then keeps its transaction (and the row) 3 s
+    assert holding.stdout.readline().strip() == "written"
+    merging = piece(6, 0)  # merges meanwhile
+    assert merging.wait(60) == 0 and holding.wait(60) == 0
+    rows = postgres_rows(postgres, database, "SELECT span_count, length(keys) FROM receiver_trace")
+    assert rows == [(9, 9 * 8)]

@@ -90,7 +90,7 @@ def write_facts(found: list[IndexFacts]) -> None:
     indexed; one trace may come several times. Idempotent: a resent batch adds no value, link
     or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
-    rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)))
+    rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)), for_update=True)
     changed = list(rows)
     now = time.time_ns()
     new, values = [], []
@@ -167,10 +167,13 @@ def _orders_reached(rows: list[_Row]) -> set[str]:
     return orders
 
 
-def _indexed_rows(ids: list[str]) -> dict[str, _Row]:
+def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
     """The index rows of these traces that are stored (plain SQL: the ORM costs more than the
-    query here)."""
+    query here). `for_update`: locked until the transaction ends, where the database can (two
+    receivers merging into one row on PostgreSQL: the second waits and reads the first's
+    row; SQLite's writers take turns anyway)."""
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
+    lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
     rows = {}
     with connection.cursor() as cursor:
         for first in range(0, len(ids), IN_SLICE):
@@ -178,7 +181,7 @@ def _indexed_rows(ids: list[str]) -> dict[str, _Row]:
             # Names come from the model; every value is a parameter.
             cursor.execute(
                 f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608
-                f"WHERE {columns[0]} IN ({', '.join(['%s'] * len(part))})",
+                f"WHERE {columns[0]} IN ({', '.join(['%s'] * len(part))}){lock}",
                 part,
             )
             for found in cursor.fetchall():
