@@ -90,7 +90,9 @@ def write_facts(found: list[IndexFacts]) -> None:
     indexed; one trace may come several times. Idempotent: a resent batch adds no value, link
     or count twice. Plain executemany: Django's bulk_create costs more than the
     database does here."""
-    rows = _indexed_rows(list(dict.fromkeys(f.trace_id for f in found)), for_update=True)
+    # In one order (trace id) for every receiver: rows locked in different orders by two
+    # receivers would deadlock.
+    rows = _indexed_rows(sorted({f.trace_id for f in found}), for_update=True)
     changed = list(rows)
     now = time.time_ns()
     new, values = [], []
@@ -120,7 +122,7 @@ def write_facts(found: list[IndexFacts]) -> None:
     add_value = insert_sql(IndexedValue, ("trace_id", "key", "value"))
     with connection.cursor() as cursor:
         if new:
-            cursor.executemany(insert, [rows[t].params() for t in new])
+            cursor.executemany(insert, [rows[t].params() for t in sorted(new)])
         if changed:
             cursor.executemany(update, [[*rows[t].params()[1:], t] for t in changed])
         if values:
