@@ -32,7 +32,8 @@ def store_request(
     """Decode, prepare and commit one request (`turns`: the lock to write under, or None);
     Refused when it cannot be decoded (400/413/415) or the database does not take it (503)."""
     config = _config()
-    prepared_with = store_settings()  # the current mapping, for the hourly figures
+    # Full mode: the current mapping, for the hourly figures; the index keeps none.
+    prepared_with = store_settings(traffic=config.mode == "full")
     decode_config = DecodeConfig(
         config.mode, config.max_bytes, config.max_attribute_bytes, prepared_with
     )
