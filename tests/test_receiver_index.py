@@ -181,3 +181,23 @@ def test_migration_0003_gives_each_stored_trace_its_values():
         executor.migrate(executor.loader.graph.leaf_nodes())
     values = dict(IndexedTrace.objects.values_list("trace_id", "values"))
     assert values == {"t1": [["link.trace_id", "t2"], ["order.id", "A-1"]], "t2": []}
+
+
+def test_nul_characters_are_kept_out_of_the_index(without_order_on_consumers):
+    # PostgreSQL refuses NUL in text and JSON: the index stores U+FFFD instead, as the store.
+    from explorer.traces.model import Resource
+
+    trace = copy.deepcopy(next(t for t in without_order_on_consumers if len(t.spans) > 1))
+    bad = Resource("shop\x00api", {"service.name": "shop\x00api"})
+    for span in trace.spans:
+        span.resource = bad
+        span.name = "take\x00order"
+    trace.spans[0].attributes["order.id"] = "A\x00-1"
+    with transaction.atomic():
+        index.write([trace])
+    row = IndexedTrace.objects.get(trace_id=trace.trace_id)
+    assert row.services == ["shop\ufffdapi"]
+    assert (row.root_service, row.root_name) == ("shop\ufffdapi", "take\ufffdorder")
+    assert row.attributes["order.id"] == "A\ufffd-1"
+    assert ["order.id", "A\ufffd-1"] in row.values
+    assert IndexedValue.objects.filter(trace_id=trace.trace_id, value="A\ufffd-1").exists()

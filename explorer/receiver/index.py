@@ -68,7 +68,7 @@ class _Row:
             self.root_service,
             self.root_name,
             self.has_root,
-            orjson.dumps(storable(sorted(self.services))).decode(),
+            _json(sorted(self.services)),
             orjson.dumps(self.attributes).decode(),
             self.arrived_ns,
             self.keys,
@@ -77,6 +77,12 @@ class _Row:
 
 
 _TRACE_FIELDS = tuple(f.name for f in fields(_Row))
+
+
+def _json(value: object) -> str:
+    """JSON text without NUL characters (see storable()), which orjson writes as \\u0000."""
+    text = orjson.dumps(value).decode()
+    return orjson.dumps(storable(value)).decode() if "\\u0000" in text else text
 
 
 def write(traces: list[Trace]) -> None:
