@@ -327,3 +327,30 @@ def test_diagram_command_in_russian(tmp_path):
     assert "вызов" in words  # the calls on a relationship, counted in Russian
     with pytest.raises(Exception, match="invalid choice"):
         call_command("c4", "diagram", "--lang", "xx", "--out", str(out))
+
+
+def test_the_fingerprint_covers_everything_drawn_and_only_that():
+    from explorer.diagrams.overlay import Stop
+
+    def overlay(**changes) -> Overlay:
+        fields = {
+            "steps": [Step(1, "shop", "crm", "POST /orders", 5_000_000)],
+            "element_notes": {"crm": [Note("slow", "sla")]},
+            "metrics": {"crm": Metric(1.0, 0.0, 5.0, 3), ("shop", "crm"): Metric(2.0, 0.5, 9.0)},
+            "stops": [Stop("stuck", "crm", "waits")],
+            "typical": {("shop", "crm")},
+        }
+        return Overlay(**{**fields, **changes})
+
+    same = overlay().fingerprint()
+    assert overlay().fingerprint() == same
+    different = [
+        overlay(steps=[Step(1, "shop", "crm", "POST /orders", 6_000_000)]),
+        overlay(element_notes={"crm": [Note("slow", "error")]}),
+        overlay(metrics={"crm": Metric(1.0, 0.0, 5.0, 4)}),
+        overlay(stops=[Stop("lost", "crm", "waits")]),
+        overlay(typical=set()),
+        overlay(lang="ru"),
+        overlay(highlight="crm"),
+    ]
+    assert len({o.fingerprint() for o in different} | {same}) == len(different) + 1
