@@ -171,6 +171,13 @@ def test_index_mode_keeps_the_index_not_the_spans(tmp_path):
             tmp_path, "SELECT trace_id, value FROM receiver_value WHERE key = 'order.id'"
         )
         assert sorted(values) == sorted((trace_of(b), f"K-{n}") for n, b in enumerate(batches))
+        # Far fewer pages than SQLite's own checkpoint waits for (1,000), and the writers do
+        # not checkpoint: only the pool's thread brings them into the database file.
+        count = "SELECT COUNT(*) FROM receiver_trace"
+        deadline = time.monotonic() + 10
+        while in_database_file(tmp_path, count) != [(3,)] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert in_database_file(tmp_path, count) == [(3,)]
     finally:
         running.stop()
 
@@ -181,26 +188,6 @@ def in_database_file(data_dir, sql: str) -> list:
     path = data_dir / "explorer.sqlite3"
     with sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True) as db:
         return db.execute(sql).fetchall()
-
-
-def test_the_pool_checkpoints_the_write_ahead_log_beside_its_writers(tmp_path):
-    env = receiver_env(tmp_path, EXPLORER_RECEIVER_MODE="index")
-    migrate(env)
-    running = start_receiver(env, args=("--no-worker",))
-    try:
-        batches = sdk_batches(3)
-        exporter = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True, headers=AUTH)
-        assert all(exporter.export(b) is SpanExportResult.SUCCESS for b in batches)
-        exporter.shutdown()
-        count = "SELECT COUNT(*) FROM receiver_trace"
-        # Far fewer pages than SQLite's own checkpoint waits for (1,000), and the writers
-        # do not checkpoint: only the pool's thread brings them into the file.
-        deadline = time.monotonic() + 10
-        while in_database_file(tmp_path, count) != [(3,)] and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert in_database_file(tmp_path, count) == [(3,)]
-    finally:
-        running.stop()
 
 
 def test_tls_for_http_and_grpc(tmp_path, monkeypatch):
