@@ -39,6 +39,7 @@ from explorer.store.models import (
     TraceChunk,
     TraceOperation,
     insert_sql,
+    quoted_names,
     storable,
 )
 from explorer.store.prepare import (
@@ -179,8 +180,9 @@ class _Writer:
         ids = [t.trace_id for t in traces]
         arrived_ns = time.time_ns()
         existing: dict[str, StoredTrace] = {}
-        for start in range(0, len(ids), IN_SLICE):
-            rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
+        found_pks = list(_trace_pks(ids).values())  # most are new: whole rows only when some aren't
+        for start in range(0, len(found_pks), IN_SLICE):
+            rows = StoredTrace.objects.filter(pk__in=found_pks[start : start + IN_SLICE])
             for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
                 existing[stored_row.trace_id] = stored_row
         stored = _stored_state(
@@ -234,8 +236,11 @@ class _Writer:
             trace_operations.extend((row, pair, state.operations) for pair in pairs)
 
         replaced = [row.pk for row in appended if stored[row.pk].replaced]
-        for start in range(0, len(replaced), IN_SLICE):
-            TraceChunk.objects.filter(trace_id__in=replaced[start : start + IN_SLICE]).delete()
+        if replaced:
+            table, (trace,) = quoted_names(TraceChunk, ("trace",))
+            with connection.cursor() as cursor:
+                for part in _slices(replaced):
+                    cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({_marks(part)})", part)  # noqa: S608
         for row in appended:
             row.save()
         _insert_traces(new_rows)
@@ -295,8 +300,8 @@ class _Writer:
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
-            stored = TraceChunk.objects.filter(trace=row).values_list("data", flat=True)
-            old = [s for data in stored for s in codec.decode_spans(bytes(data))]
+            stored = _select(TraceChunk, ("data",), trace=[row.pk])
+            old = [s for (data,) in stored for s in codec.decode_spans(bytes(data))]
             spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
             if self.config.mapping is not None:
@@ -352,18 +357,15 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
     if not pks:
         return state
     _known_attributes(state, traces)
-    for start in range(0, len(pks), IN_SLICE):
-        part = pks[start : start + IN_SLICE]
-        chunks = TraceChunk.objects.filter(trace_id__in=part)
-        for pk, seq, keys in chunks.values_list("trace_id", "seq", "keys"):
+    for part in _slices(pks):
+        for pk, seq, keys in _select(TraceChunk, ("trace", "seq", "keys"), trace=part):
             found = state[pk]
             found.next_seq = max(found.next_seq, seq + 1)
             if keys is None:  # stored before keys were kept: read the chunk once
-                data = chunks.filter(trace_id=pk, seq=seq).values_list("data", flat=True).get()
+                ((data,),) = _select(TraceChunk, ("data",), trace=[pk], seq=[seq])
                 keys = span_keys(codec.decode_spans(bytes(data)))
             found.keys.update(read_keys(bytes(keys)))
-        rows = TraceOperation.objects.filter(trace_id__in=part)
-        for pk, operation in rows.values_list("trace_id", "operation_id"):
+        for pk, operation in _select(TraceOperation, ("trace", "operation"), trace=part):
             state[pk].operations.add(operation)
     return state
 
@@ -384,14 +386,10 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
     values = sorted({value for found in wanted.values() for value in found})
     keys = sorted(wanted)
     # One query for every key: rows of another key with a wanted value are left out below.
-    for start in range(0, len(pks), IN_SLICE):
-        for first in range(0, len(values), IN_SLICE):
-            rows = TraceAttribute.objects.filter(
-                key__in=keys,
-                value__in=values[first : first + IN_SLICE],
-                trace_id__in=pks[start : start + IN_SLICE],
-            )
-            for pk, key, value in rows.values_list("trace_id", "key", "value"):
+    for part in _slices(pks):
+        for some in _slices(values):
+            fields = ("trace", "key", "value")
+            for pk, key, value in _select(TraceAttribute, fields, key=keys, value=some, trace=part):
                 if value in wanted[key]:
                     state[pk].attributes.add((key, value))
 
@@ -468,6 +466,40 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
         cursor.executemany(insert_sql(model, fields), [(row.pk, *values) for row, *values in rows])
 
 
+def _slices(values: list) -> Iterator[list]:
+    """`values` in parts of at most IN_SLICE, for `IN (...)` queries."""
+    for start in range(0, len(values), IN_SLICE):
+        yield values[start : start + IN_SLICE]
+
+
+def _marks(values: list) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+def _select(model: type[Model], fields: tuple[str, ...], **among: list) -> list[tuple]:
+    """Plain SELECT of these fields of the rows whose each field named in `among` has one of
+    its values (callers slice them): the ORM takes several times longer to compile such a
+    query than the database takes to answer it, and a receiver's request makes several. Field
+    values come as the driver gives them (a BinaryField's as bytes or memoryview)."""
+    table, columns = quoted_names(model, (*fields, *among))
+    conditions = " AND ".join(
+        f"{column} IN ({_marks(values)})"
+        for column, values in zip(columns[len(fields) :], among.values(), strict=True)
+    )
+    sql = f"SELECT {', '.join(columns[: len(fields)])} FROM {table} WHERE {conditions}"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for values in among.values() for value in values])
+        return cursor.fetchall()
+
+
+def _trace_pks(trace_ids: list[str]) -> dict[str, int]:
+    """Primary keys of the stored traces among these ids."""
+    found: dict[str, int] = {}
+    for part in _slices(trace_ids):
+        found.update(_select(StoredTrace, ("trace_id", "id"), trace_id=part))
+    return found
+
+
 @dataclass(slots=True)
 class _NewTrace:
     """A StoredTrace row to insert: the model's fields as plain attributes (a model instance
@@ -496,6 +528,7 @@ def _insert_traces(rows: list[_NewTrace]) -> None:
     which costs more than the database's work here."""
     if not rows:
         return
+    by_id = {row.trace_id: row for row in rows}
     fields = [f for f in StoredTrace._meta.concrete_fields if not f.primary_key]
     # JSON values in the database's form; the others (numbers, text, booleans, bytes) are
     # taken by every driver as they are.
@@ -511,13 +544,8 @@ def _insert_traces(rows: list[_NewTrace]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.executemany(sql, values)
-    by_id = {row.trace_id: row for row in rows}
-    ids = list(by_id)
-    for start in range(0, len(ids), IN_SLICE):
-        found = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
-        for pk, trace_id in found.values_list("pk", "trace_id"):
-            row = by_id[trace_id]
-            row.pk = pk
+    for trace_id, pk in _trace_pks([row.trace_id for row in rows]).items():
+        by_id[trace_id].pk = pk
 
 
 class PreparedWriter:
