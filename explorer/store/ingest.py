@@ -14,9 +14,11 @@ trace is reported with the file, the position in it and the reason.
 
 from __future__ import annotations
 
+import functools
 import gc
 import glob
 import multiprocessing
+import operator
 import os
 import queue
 import time
@@ -179,41 +181,37 @@ class _Writer:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
         arrived_ns = time.time_ns()
-        existing: dict[str, StoredTrace] = {}
-        found_pks = list(_trace_pks(ids).values())  # most are new: whole rows only when some aren't
-        for start in range(0, len(found_pks), IN_SLICE):
-            rows = StoredTrace.objects.filter(pk__in=found_pks[start : start + IN_SLICE])
-            for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
-                existing[stored_row.trace_id] = stored_row
-        stored = _stored_state(
-            [row.pk for row in existing.values()], [t for t in traces if t.trace_id in existing]
-        )
+        pks = _trace_pks(ids)  # most are new: whole rows are read only for those that are not
+        existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
+        stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
         traffic: dict[Key, Traffic] = {}
 
-        appended: list[StoredTrace] = []
-        new_rows: list[_NewTrace] = []
-        # Index rows as (StoredTrace, values...): new rows get their primary key only when
-        # bulk_create has inserted them.
+        # Stored rows whose summary changed: with new chunks (and so a new layout) or without.
+        grown: list[_TraceRow] = []
+        kept_layout: list[_TraceRow] = []
+        new_rows: list[_TraceRow] = []
+        # Index rows as (_TraceRow, values...): new rows get their primary key only when
+        # inserted.
         chunks: list[tuple] = []
         attributes: list[tuple] = []
         trace_operations: list[tuple] = []
         for prepared in traces:
-            row: StoredTrace | _NewTrace
+            row: _TraceRow
             found = existing.get(prepared.trace_id)
             if found is None:
-                row = _NewTrace(prepared.trace_id)
+                row = _TraceRow(prepared.trace_id)
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
             else:
                 row = found
-                state = stored[found.pk]
+                state = stored[pks[found.trace_id]]
                 piece = self._new_part(found, state, prepared, traffic)
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
-                appended.append(found)
+                (grown if piece.chunks else kept_layout).append(found)
             row.arrived_ns = arrived_ns
             facts = prepared.facts
             parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
@@ -235,14 +233,14 @@ class _Writer:
             }
             trace_operations.extend((row, pair, state.operations) for pair in pairs)
 
-        replaced = [row.pk for row in appended if stored[row.pk].replaced]
+        replaced = [pks[row.trace_id] for row in grown if stored[pks[row.trace_id]].replaced]
         if replaced:
             table, (trace,) = quoted_names(TraceChunk, ("trace",))
             with connection.cursor() as cursor:
                 for part in _slices(replaced):
                     cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({_marks(part)})", part)  # noqa: S608
-        for row in appended:
-            row.save()
+        _update_traces(kept_layout, layout=False)
+        _update_traces(grown, layout=True)
         _insert_traces(new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
@@ -257,11 +255,11 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
-        return [row.pk for row in existing.values()] + [row.pk for row in new_rows if row.pk]
+        return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]
 
     def _new_part(
         self,
-        row: StoredTrace,
+        row: _TraceRow,
         state: _Stored,
         prepared: EncodedTrace,
         traffic: dict[Key, Traffic],
@@ -394,7 +392,7 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
                     state[pk].attributes.add((key, value))
 
 
-def _describe(row: StoredTrace | _NewTrace, prepared: EncodedTrace) -> None:
+def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
     """The summary of a trace stored whole."""
     facts = prepared.facts
     row.start_ns = facts.start_ns
@@ -413,7 +411,7 @@ def _describe(row: StoredTrace | _NewTrace, prepared: EncodedTrace) -> None:
     row.ordered = prepared.layout is not None or len(prepared.chunks) < 2
 
 
-def _grow(row: StoredTrace, facts: TraceFacts) -> None:
+def _grow(row: _TraceRow, facts: TraceFacts) -> None:
     """The summary of a stored trace grown by spans with these facts. The root stays until
     the trace is laid out again (lay_out_stored), unless the new part starts earlier."""
     if facts.start_ns < row.start_ns:
@@ -501,9 +499,9 @@ def _trace_pks(trace_ids: list[str]) -> dict[str, int]:
 
 
 @dataclass(slots=True)
-class _NewTrace:
-    """A StoredTrace row to insert: the model's fields as plain attributes (a model instance
-    costs more to make than the database takes to insert its row)."""
+class _TraceRow:
+    """A StoredTrace row to insert or update: the model's fields as plain attributes (a model
+    instance costs more to make and save than the database takes to write its row)."""
 
     trace_id: str
     pk: int | None = None
@@ -522,30 +520,77 @@ class _NewTrace:
     ordered: bool = True
 
 
-def _insert_traces(rows: list[_NewTrace]) -> None:
+@functools.cache
+def _trace_fields() -> tuple[str, ...]:
+    """StoredTrace's fields but its key, as _TraceRow names them."""
+    return tuple(f.name for f in StoredTrace._meta.concrete_fields if not f.primary_key)
+
+
+def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
+    """The rows' values of these fields as the database takes them: JSON adapted to it, the
+    others (numbers, text, booleans, bytes) as they are, which every driver takes."""
+    get = operator.attrgetter(*names)
+    adapt_json = connection.ops.adapt_json_value
+    json_at = [
+        i
+        for i, name in enumerate(names)
+        if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
+    ]
+    values = []
+    for row in rows:
+        value = list(get(row))
+        for i in json_at:
+            value[i] = adapt_json(value[i], None)
+        values.append(value)
+    return values
+
+
+def _stored_rows(pks: list[int]) -> list[_TraceRow]:
+    """The stored rows of these keys but their layout (replaced, never read, when spans are
+    added), converted from the database's values as the ORM converts them."""
+    names = tuple(name for name in _trace_fields() if name != "layout")
+    columns = [StoredTrace._meta.get_field(name).cached_col for name in names]  # type: ignore[union-attr]
+    converters = [
+        [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
+        for column in columns
+    ]
+    rows = []
+    for part in _slices(pks):
+        for pk, *values in _select(StoredTrace, ("id", *names), id=part):
+            for i, (value, column) in enumerate(zip(values, columns, strict=True)):
+                for convert in converters[i]:
+                    value = convert(value, column, connection)
+                values[i] = value
+            rows.append(_TraceRow(pk=pk, **dict(zip(names, values, strict=True))))
+    return rows
+
+
+def _insert_traces(rows: list[_TraceRow]) -> None:
     """Insert new StoredTrace rows with one executemany and give them their primary keys
     (read back by trace id): bulk_create compiles every value of every row through the ORM,
     which costs more than the database's work here."""
     if not rows:
         return
-    by_id = {row.trace_id: row for row in rows}
-    fields = [f for f in StoredTrace._meta.concrete_fields if not f.primary_key]
-    # JSON values in the database's form; the others (numbers, text, booleans, bytes) are
-    # taken by every driver as they are.
-    adapt_json = connection.ops.adapt_json_value
-    is_json = [(f.name, f.get_internal_type() == "JSONField") for f in fields]
-    sql = insert_sql(StoredTrace, [name for name, _ in is_json])
-    values = [
-        [
-            adapt_json(getattr(row, name), None) if json else getattr(row, name)
-            for name, json in is_json
-        ]
-        for row in rows
-    ]
+    names = _trace_fields()
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
-    for trace_id, pk in _trace_pks([row.trace_id for row in rows]).items():
+        cursor.executemany(insert_sql(StoredTrace, names), _trace_values(rows, names))
+    by_id = {row.trace_id: row for row in rows}
+    for trace_id, pk in _trace_pks(list(by_id)).items():
         by_id[trace_id].pk = pk
+
+
+def _update_traces(rows: list[_TraceRow], layout: bool) -> None:
+    """Write stored rows back with one executemany; with their layout or without (the stored
+    one stays)."""
+    if not rows:
+        return
+    names = tuple(name for name in _trace_fields() if layout or name != "layout")
+    table, columns = quoted_names(StoredTrace, (*names, "id"))
+    assignments = ", ".join(f"{column} = %s" for column in columns[:-1])
+    sql = f"UPDATE {table} SET {assignments} WHERE {columns[-1]} = %s"  # noqa: S608
+    values = _trace_values(rows, names)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[*value, row.pk] for value, row in zip(values, rows, strict=True)])
 
 
 class PreparedWriter:
