@@ -42,6 +42,7 @@ from explorer.store.models import (
     TraceOperation,
     insert_sql,
     quoted_names,
+    select_rows,
     storable,
 )
 from explorer.store.prepare import (
@@ -238,7 +239,8 @@ class _Writer:
             table, (trace,) = quoted_names(TraceChunk, ("trace",))
             with connection.cursor() as cursor:
                 for part in _slices(replaced):
-                    cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({_marks(part)})", part)  # noqa: S608
+                    marks = ", ".join(["%s"] * len(part))
+                    cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({marks})", part)  # noqa: S608
         _update_traces(kept_layout, layout=False)
         _update_traces(grown, layout=True)
         _insert_traces(new_rows)
@@ -298,7 +300,7 @@ class _Writer:
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
-            stored = _select(TraceChunk, ("data",), trace=[row.pk])
+            stored = select_rows(TraceChunk, ("data",), trace=[row.pk])
             old = [s for (data,) in stored for s in codec.decode_spans(bytes(data))]
             spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
@@ -356,14 +358,14 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
         return state
     _known_attributes(state, traces)
     for part in _slices(pks):
-        for pk, seq, keys in _select(TraceChunk, ("trace", "seq", "keys"), trace=part):
+        for pk, seq, keys in select_rows(TraceChunk, ("trace", "seq", "keys"), trace=part):
             found = state[pk]
             found.next_seq = max(found.next_seq, seq + 1)
             if keys is None:  # stored before keys were kept: read the chunk once
-                ((data,),) = _select(TraceChunk, ("data",), trace=[pk], seq=[seq])
+                ((data,),) = select_rows(TraceChunk, ("data",), trace=[pk], seq=[seq])
                 keys = span_keys(codec.decode_spans(bytes(data)))
             found.keys.update(read_keys(bytes(keys)))
-        for pk, operation in _select(TraceOperation, ("trace", "operation"), trace=part):
+        for pk, operation in select_rows(TraceOperation, ("trace", "operation"), trace=part):
             state[pk].operations.add(operation)
     return state
 
@@ -387,7 +389,8 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
     for part in _slices(pks):
         for some in _slices(values):
             fields = ("trace", "key", "value")
-            for pk, key, value in _select(TraceAttribute, fields, key=keys, value=some, trace=part):
+            found = select_rows(TraceAttribute, fields, key=keys, value=some, trace=part)
+            for pk, key, value in found:
                 if value in wanted[key]:
                     state[pk].attributes.add((key, value))
 
@@ -470,31 +473,11 @@ def _slices(values: list) -> Iterator[list]:
         yield values[start : start + IN_SLICE]
 
 
-def _marks(values: list) -> str:
-    return ", ".join(["%s"] * len(values))
-
-
-def _select(model: type[Model], fields: tuple[str, ...], **among: list) -> list[tuple]:
-    """Plain SELECT of these fields of the rows whose each field named in `among` has one of
-    its values (callers slice them): the ORM takes several times longer to compile such a
-    query than the database takes to answer it, and a receiver's request makes several. Field
-    values come as the driver gives them (a BinaryField's as bytes or memoryview)."""
-    table, columns = quoted_names(model, (*fields, *among))
-    conditions = " AND ".join(
-        f"{column} IN ({_marks(values)})"
-        for column, values in zip(columns[len(fields) :], among.values(), strict=True)
-    )
-    sql = f"SELECT {', '.join(columns[: len(fields)])} FROM {table} WHERE {conditions}"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for values in among.values() for value in values])
-        return cursor.fetchall()
-
-
 def _trace_pks(trace_ids: list[str]) -> dict[str, int]:
     """Primary keys of the stored traces among these ids."""
     found: dict[str, int] = {}
     for part in _slices(trace_ids):
-        found.update(_select(StoredTrace, ("trace_id", "id"), trace_id=part))
+        found.update(select_rows(StoredTrace, ("trace_id", "id"), trace_id=part))
     return found
 
 
@@ -547,20 +530,11 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
 
 def _stored_rows(pks: list[int]) -> list[_TraceRow]:
     """The stored rows of these keys but their layout (replaced, never read, when spans are
-    added), converted from the database's values as the ORM converts them."""
+    added)."""
     names = tuple(name for name in _trace_fields() if name != "layout")
-    columns = [StoredTrace._meta.get_field(name).cached_col for name in names]  # type: ignore[union-attr]
-    converters = [
-        [*connection.ops.get_db_converters(column), *column.get_db_converters(connection)]
-        for column in columns
-    ]
     rows = []
     for part in _slices(pks):
-        for pk, *values in _select(StoredTrace, ("id", *names), id=part):
-            for i, (value, column) in enumerate(zip(values, columns, strict=True)):
-                for convert in converters[i]:
-                    value = convert(value, column, connection)
-                values[i] = value
+        for pk, *values in select_rows(StoredTrace, ("id", *names), id=part):
             rows.append(_TraceRow(pk=pk, **dict(zip(names, values, strict=True))))
     return rows
 
