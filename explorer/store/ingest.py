@@ -219,9 +219,10 @@ class _Writer:
             for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
                 chunks.append((row, seq, size, data, keys))
             for key, values in facts.business.items():
+                indexed_key = _cut(key)
                 for value in dict.fromkeys(_cut(v, INDEXED_VALUE_LENGTH) for v in values):
-                    if (_cut(key), value) not in state.attributes:
-                        attributes.append((row, _cut(key), value))
+                    if (indexed_key, value) not in state.attributes:
+                        attributes.append((row, indexed_key, value))
             # The traces this one links to, so that StoreSource.linking_traces can answer.
             for target in prepared.links:
                 value = _cut(target, INDEXED_VALUE_LENGTH)
@@ -495,9 +496,9 @@ class _TraceRow:
     error_count: int = 0
     root_service: str = ""
     root_name: str = ""
-    services: list = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
     attributes: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     layout: bytes | None = None
     arrived_ns: int | None = None
     ordered: bool = True
@@ -519,11 +520,22 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
         for i, name in enumerate(names)
         if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
     ]
+    # Equal lists (the services of traces of one kind, no warnings) come again and again:
+    # each is adapted once.
+    adapted: dict[tuple, object] = {}
     values = []
     for row in rows:
         value = list(get(row))
         for i in json_at:
-            value[i] = adapt_json(value[i], None)
+            item = value[i]
+            if type(item) is list:
+                key = tuple(item)  # of text: services, warnings
+                found = adapted.get(key)
+                if found is None:
+                    found = adapted[key] = adapt_json(item, None)
+                value[i] = found
+            else:
+                value[i] = adapt_json(item, None)
         values.append(value)
     return values
 

@@ -61,6 +61,8 @@ def select_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, [value for values in among.values() for value in values])
         rows = cursor.fetchall()
+    if not rows:
+        return rows
     converting = []
     for i, name in enumerate(fields):
         column = model._meta.get_field(name).cached_col  # type: ignore[union-attr]
