@@ -348,7 +348,10 @@ class _Stored:
 
 def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
     for key, value in more.items():
-        traffic.setdefault(key, Traffic()).merge(value)
+        found = traffic.get(key)
+        if found is None:  # not setdefault: that would make a Traffic for every key
+            found = traffic[key] = Traffic()
+        found.merge(value)
 
 
 def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
