@@ -329,6 +329,7 @@ def test_select_rows_answers_as_the_orm_does():
     both = select_rows(StoredTrace, ("trace_id",), trace_id=["t1", "t2"], span_count=[3])
     assert sorted(both) == [("t1",), ("t2",)]
     assert select_rows(StoredTrace, ("trace_id",), trace_id=["t1"], span_count=[2]) == []
+    assert select_rows(StoredTrace, ("trace_id",), trace_id=["t1"], span_count=[]) == []
 
 
 @pytest.mark.django_db

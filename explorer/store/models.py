@@ -52,6 +52,8 @@ def select_rows(
     after the condition; values converted as the ORM converts them (JSON parsed, SQLite's
     booleans made bool; a BinaryField's stays bytes or memoryview). For hot paths: the ORM
     takes several times longer to compile such a query than the database takes to answer."""
+    if not all(among.values()):
+        return []  # `IN ()` matches nothing (and PostgreSQL refuses it)
     table, columns = quoted_names(model, (*fields, *among))
     conditions = " AND ".join(
         f"{column} IN ({', '.join(['%s'] * len(values))})"
