@@ -401,6 +401,25 @@ def test_otlp_protobuf_file(tmp_path):
     assert result.errors == [] and result.span_count == 2
 
 
+def test_otlp_protobuf_span_of_unknown_kind_or_status_is_rejected_alone():
+    from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
+
+    message = TracesData()
+    message.ParseFromString(_proto_request())
+    root, child = message.resource_spans[0].scope_spans[0].spans
+    root.kind = 9
+    child.status.code = 7
+    result = parse_bytes(message.SerializeToString(), fmt="otlp-proto")
+    assert result.traces == []
+    assert [p.message for p in result.errors] == [
+        "resource_spans[0].scope_spans[0].spans[0]: kind 9 is not a span kind",
+        "resource_spans[0].scope_spans[0].spans[1]: status code 7 is not a status code",
+    ]
+    child.status.code = 2
+    [trace] = parse_bytes(message.SerializeToString(), fmt="otlp-proto").traces
+    assert [(s.kind, s.status_code) for s in trace.spans] == [(SpanKind.CLIENT, StatusCode.ERROR)]
+
+
 # --- Jaeger classic JSON -----------------------------------------------------------------------
 
 

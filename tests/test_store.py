@@ -9,7 +9,7 @@ from explorer.sources.memory import MemorySource
 from explorer.sources.registry import get_source
 from explorer.store import codec
 from explorer.store.ingest import store_traces
-from explorer.store.models import StoredTrace, TraceChunk
+from explorer.store.models import StoredTrace, TraceChunk, select_rows
 from explorer.store.source import StoreSource
 from explorer.traces.model import (
     Event,
@@ -315,6 +315,21 @@ def test_storing_again_merges_and_deduplicates():
     assert trace.warnings == ["repaired"]
     assert StoredTrace.objects.get().span_count == 3
     assert StoreSource().services() == ["crm-api", "shop-api"]
+
+
+@pytest.mark.django_db
+def test_select_rows_answers_as_the_orm_does():
+    store_traces([order_trace("t1", "A-1", "C-1"), order_trace("t2", "A-2", "C-2")])
+    fields = ("trace_id", "services", "attributes", "warnings", "ordered", "layout", "span_count")
+    found = sorted(select_rows(StoredTrace, fields, trace_id=["t2", "t1", "nowhere"]))
+    assert found == sorted(StoredTrace.objects.values_list(*fields))
+    assert found[0][1] == ["crm-api", "shop-api"] and found[0][4] is True
+    assert select_rows(StoredTrace, fields, trace_id=["nowhere"]) == []
+    # Several conditions: each field holds one of its values.
+    both = select_rows(StoredTrace, ("trace_id",), trace_id=["t1", "t2"], span_count=[3])
+    assert sorted(both) == [("t1",), ("t2",)]
+    assert select_rows(StoredTrace, ("trace_id",), trace_id=["t1"], span_count=[2]) == []
+    assert select_rows(StoredTrace, ("trace_id",), trace_id=["t1"], span_count=[]) == []
 
 
 @pytest.mark.django_db

@@ -240,3 +240,21 @@ def test_chunks_stored_before_keys_were_kept_are_read_once_to_merge(small_chunks
     source = StoreSource()
     assert page_rows(source, PIECES) == page_rows(source, WHOLE)
     assert stored_state(PIECES) == stored_state(WHOLE)
+
+
+@pytest.mark.django_db
+def test_a_resent_span_that_adds_only_a_warning_keeps_the_stored_layout(small_chunks):
+    trace = big_trace(PIECES)
+    store_traces([trace])
+    before = stored_state(PIECES)
+    assert before["summary"][10] is not None  # laid out: several chunks in tree order
+    # A stored span again, with a warning its reader made (a repair): nothing new but that.
+    store_traces([Trace(PIECES, [trace.spans[5]], ["span s5 repaired\x00"])])
+    after = stored_state(PIECES)
+    assert after["summary"][9] == ["span s5 repaired\ufffd"]
+    # The summary changed in its warnings alone: the layout, chunks and index rows stay.
+    assert after["summary"][:9] == before["summary"][:9]
+    assert after["summary"][10:] == before["summary"][10:]
+    assert {k: v for k, v in after.items() if k != "summary"} == {
+        k: v for k, v in before.items() if k != "summary"
+    }

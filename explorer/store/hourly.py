@@ -24,7 +24,13 @@ from django.db import connection, transaction
 
 from explorer.c4.mapping import Mapping
 from explorer.store import codec
-from explorer.store.models import HourlyTraffic, StoredTrace, TraceChunk, quoted_names
+from explorer.store.models import (
+    HourlyTraffic,
+    StoredTrace,
+    TraceChunk,
+    quoted_names,
+    select_rows,
+)
 from explorer.store.traffic import HOUR_NS, Key, Traffic, contributions
 from explorer.traces.model import Trace
 
@@ -39,8 +45,9 @@ def record(deltas: dict[Key, Traffic]) -> None:
     if not deltas:
         return
     hours = sorted({key[0] for key in deltas})
-    fields = ("hour", "kind", "source", "target", "pk", "calls", "errors", "duration_ns", "buckets")
-    rows = HourlyTraffic.objects.filter(hour__in=hours).select_for_update().values_list(*fields)
+    fields = ("hour", "kind", "source", "target", "id", "calls", "errors", "duration_ns", "buckets")
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = select_rows(HourlyTraffic, fields, lock, hour=hours)
     stored = {(hour, kind, source, target): rest for hour, kind, source, target, *rest in rows}
     changed, new = [], []
     for key, delta in deltas.items():

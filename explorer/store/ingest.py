@@ -14,9 +14,11 @@ trace is reported with the file, the position in it and the reason.
 
 from __future__ import annotations
 
+import functools
 import gc
 import glob
 import multiprocessing
+import operator
 import os
 import queue
 import time
@@ -39,6 +41,8 @@ from explorer.store.models import (
     TraceChunk,
     TraceOperation,
     insert_sql,
+    quoted_names,
+    select_rows,
     storable,
 )
 from explorer.store.prepare import (
@@ -178,49 +182,47 @@ class _Writer:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
         arrived_ns = time.time_ns()
-        existing: dict[str, StoredTrace] = {}
-        for start in range(0, len(ids), IN_SLICE):
-            rows = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
-            for stored_row in rows.defer("layout"):  # replaced, never read, when spans are added
-                existing[stored_row.trace_id] = stored_row
-        stored = _stored_state(
-            [row.pk for row in existing.values()], [t for t in traces if t.trace_id in existing]
-        )
+        pks = _trace_pks(ids)  # most are new: whole rows are read only for those that are not
+        existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
+        stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
         traffic: dict[Key, Traffic] = {}
 
-        appended: list[StoredTrace] = []
-        new_rows: list[_NewTrace] = []
-        # Index rows as (StoredTrace, values...): new rows get their primary key only when
-        # bulk_create has inserted them.
+        # Stored rows whose summary changed: with new chunks (and so a new layout) or without.
+        grown: list[_TraceRow] = []
+        kept_layout: list[_TraceRow] = []
+        new_rows: list[_TraceRow] = []
+        # Index rows as (_TraceRow, values...): new rows get their primary key only when
+        # inserted.
         chunks: list[tuple] = []
         attributes: list[tuple] = []
         trace_operations: list[tuple] = []
         for prepared in traces:
-            row: StoredTrace | _NewTrace
+            row: _TraceRow
             found = existing.get(prepared.trace_id)
             if found is None:
-                row = _NewTrace(prepared.trace_id)
+                row = _TraceRow(prepared.trace_id)
                 new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
             else:
                 row = found
-                state = stored[found.pk]
+                state = stored[pks[found.trace_id]]
                 piece = self._new_part(found, state, prepared, traffic)
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
-                appended.append(found)
+                (grown if piece.chunks else kept_layout).append(found)
             row.arrived_ns = arrived_ns
             facts = prepared.facts
             parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
             for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
                 chunks.append((row, seq, size, data, keys))
             for key, values in facts.business.items():
+                indexed_key = _cut(key)
                 for value in dict.fromkeys(_cut(v, INDEXED_VALUE_LENGTH) for v in values):
-                    if (_cut(key), value) not in state.attributes:
-                        attributes.append((row, _cut(key), value))
+                    if (indexed_key, value) not in state.attributes:
+                        attributes.append((row, indexed_key, value))
             # The traces this one links to, so that StoreSource.linking_traces can answer.
             for target in prepared.links:
                 value = _cut(target, INDEXED_VALUE_LENGTH)
@@ -233,11 +235,15 @@ class _Writer:
             }
             trace_operations.extend((row, pair, state.operations) for pair in pairs)
 
-        replaced = [row.pk for row in appended if stored[row.pk].replaced]
-        for start in range(0, len(replaced), IN_SLICE):
-            TraceChunk.objects.filter(trace_id__in=replaced[start : start + IN_SLICE]).delete()
-        for row in appended:
-            row.save()
+        replaced = [pks[row.trace_id] for row in grown if stored[pks[row.trace_id]].replaced]
+        if replaced:
+            table, (trace,) = quoted_names(TraceChunk, ("trace",))
+            with connection.cursor() as cursor:
+                for part in _slices(replaced):
+                    marks = ", ".join(["%s"] * len(part))
+                    cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({marks})", part)  # noqa: S608
+        _update_traces(kept_layout, layout=False)
+        _update_traces(grown, layout=True)
         _insert_traces(new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), attributes)
@@ -252,11 +258,11 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
-        return [row.pk for row in existing.values()] + [row.pk for row in new_rows if row.pk]
+        return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]
 
     def _new_part(
         self,
-        row: StoredTrace,
+        row: _TraceRow,
         state: _Stored,
         prepared: EncodedTrace,
         traffic: dict[Key, Traffic],
@@ -295,8 +301,8 @@ class _Writer:
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
-            stored = TraceChunk.objects.filter(trace=row).values_list("data", flat=True)
-            old = [s for data in stored for s in codec.decode_spans(bytes(data))]
+            stored = select_rows(TraceChunk, ("data",), trace=[row.pk])
+            old = [s for (data,) in stored for s in codec.decode_spans(bytes(data))]
             spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
             if self.config.mapping is not None:
@@ -342,7 +348,10 @@ class _Stored:
 
 def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
     for key, value in more.items():
-        traffic.setdefault(key, Traffic()).merge(value)
+        found = traffic.get(key)
+        if found is None:  # not setdefault: that would make a Traffic for every key
+            found = traffic[key] = Traffic()
+        found.merge(value)
 
 
 def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
@@ -352,18 +361,15 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
     if not pks:
         return state
     _known_attributes(state, traces)
-    for start in range(0, len(pks), IN_SLICE):
-        part = pks[start : start + IN_SLICE]
-        chunks = TraceChunk.objects.filter(trace_id__in=part)
-        for pk, seq, keys in chunks.values_list("trace_id", "seq", "keys"):
+    for part in _slices(pks):
+        for pk, seq, keys in select_rows(TraceChunk, ("trace", "seq", "keys"), trace=part):
             found = state[pk]
             found.next_seq = max(found.next_seq, seq + 1)
             if keys is None:  # stored before keys were kept: read the chunk once
-                data = chunks.filter(trace_id=pk, seq=seq).values_list("data", flat=True).get()
+                ((data,),) = select_rows(TraceChunk, ("data",), trace=[pk], seq=[seq])
                 keys = span_keys(codec.decode_spans(bytes(data)))
             found.keys.update(read_keys(bytes(keys)))
-        rows = TraceOperation.objects.filter(trace_id__in=part)
-        for pk, operation in rows.values_list("trace_id", "operation_id"):
+        for pk, operation in select_rows(TraceOperation, ("trace", "operation"), trace=part):
             state[pk].operations.add(operation)
     return state
 
@@ -384,19 +390,16 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
     values = sorted({value for found in wanted.values() for value in found})
     keys = sorted(wanted)
     # One query for every key: rows of another key with a wanted value are left out below.
-    for start in range(0, len(pks), IN_SLICE):
-        for first in range(0, len(values), IN_SLICE):
-            rows = TraceAttribute.objects.filter(
-                key__in=keys,
-                value__in=values[first : first + IN_SLICE],
-                trace_id__in=pks[start : start + IN_SLICE],
-            )
-            for pk, key, value in rows.values_list("trace_id", "key", "value"):
+    for part in _slices(pks):
+        for some in _slices(values):
+            fields = ("trace", "key", "value")
+            found = select_rows(TraceAttribute, fields, key=keys, value=some, trace=part)
+            for pk, key, value in found:
                 if value in wanted[key]:
                     state[pk].attributes.add((key, value))
 
 
-def _describe(row: StoredTrace | _NewTrace, prepared: EncodedTrace) -> None:
+def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
     """The summary of a trace stored whole."""
     facts = prepared.facts
     row.start_ns = facts.start_ns
@@ -415,7 +418,7 @@ def _describe(row: StoredTrace | _NewTrace, prepared: EncodedTrace) -> None:
     row.ordered = prepared.layout is not None or len(prepared.chunks) < 2
 
 
-def _grow(row: StoredTrace, facts: TraceFacts) -> None:
+def _grow(row: _TraceRow, facts: TraceFacts) -> None:
     """The summary of a stored trace grown by spans with these facts. The root stays until
     the trace is laid out again (lay_out_stored), unless the new part starts earlier."""
     if facts.start_ns < row.start_ns:
@@ -468,10 +471,24 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> N
         cursor.executemany(insert_sql(model, fields), [(row.pk, *values) for row, *values in rows])
 
 
+def _slices(values: list) -> Iterator[list]:
+    """`values` in parts of at most IN_SLICE, for `IN (...)` queries."""
+    for start in range(0, len(values), IN_SLICE):
+        yield values[start : start + IN_SLICE]
+
+
+def _trace_pks(trace_ids: list[str]) -> dict[str, int]:
+    """Primary keys of the stored traces among these ids."""
+    found: dict[str, int] = {}
+    for part in _slices(trace_ids):
+        found.update(select_rows(StoredTrace, ("trace_id", "id"), trace_id=part))
+    return found
+
+
 @dataclass(slots=True)
-class _NewTrace:
-    """A StoredTrace row to insert: the model's fields as plain attributes (a model instance
-    costs more to make than the database takes to insert its row)."""
+class _TraceRow:
+    """A StoredTrace row to insert or update: the model's fields as plain attributes (a model
+    instance costs more to make and save than the database takes to write its row)."""
 
     trace_id: str
     pk: int | None = None
@@ -482,42 +499,87 @@ class _NewTrace:
     error_count: int = 0
     root_service: str = ""
     root_name: str = ""
-    services: list = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
     attributes: dict = field(default_factory=dict)
-    warnings: list = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     layout: bytes | None = None
     arrived_ns: int | None = None
     ordered: bool = True
 
 
-def _insert_traces(rows: list[_NewTrace]) -> None:
+@functools.cache
+def _trace_fields() -> tuple[str, ...]:
+    """StoredTrace's fields but its key, as _TraceRow names them."""
+    return tuple(f.name for f in StoredTrace._meta.concrete_fields if not f.primary_key)
+
+
+def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
+    """The rows' values of these fields as the database takes them: JSON adapted to it, the
+    others (numbers, text, booleans, bytes) as they are, which every driver takes."""
+    get = operator.attrgetter(*names)
+    adapt_json = connection.ops.adapt_json_value
+    json_at = [
+        i
+        for i, name in enumerate(names)
+        if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
+    ]
+    # Equal lists (the services of traces of one kind, no warnings) come again and again:
+    # each is adapted once.
+    adapted: dict[tuple, object] = {}
+    values = []
+    for row in rows:
+        value = list(get(row))
+        for i in json_at:
+            item = value[i]
+            if type(item) is list:
+                key = tuple(item)  # of text: services, warnings
+                found = adapted.get(key)
+                if found is None:
+                    found = adapted[key] = adapt_json(item, None)
+                value[i] = found
+            else:
+                value[i] = adapt_json(item, None)
+        values.append(value)
+    return values
+
+
+def _stored_rows(pks: list[int]) -> list[_TraceRow]:
+    """The stored rows of these keys but their layout (replaced, never read, when spans are
+    added)."""
+    names = tuple(name for name in _trace_fields() if name != "layout")
+    rows = []
+    for part in _slices(pks):
+        for pk, *values in select_rows(StoredTrace, ("id", *names), id=part):
+            rows.append(_TraceRow(pk=pk, **dict(zip(names, values, strict=True))))
+    return rows
+
+
+def _insert_traces(rows: list[_TraceRow]) -> None:
     """Insert new StoredTrace rows with one executemany and give them their primary keys
     (read back by trace id): bulk_create compiles every value of every row through the ORM,
     which costs more than the database's work here."""
     if not rows:
         return
-    fields = [f for f in StoredTrace._meta.concrete_fields if not f.primary_key]
-    # JSON values in the database's form; the others (numbers, text, booleans, bytes) are
-    # taken by every driver as they are.
-    adapt_json = connection.ops.adapt_json_value
-    is_json = [(f.name, f.get_internal_type() == "JSONField") for f in fields]
-    sql = insert_sql(StoredTrace, [name for name, _ in is_json])
-    values = [
-        [
-            adapt_json(getattr(row, name), None) if json else getattr(row, name)
-            for name, json in is_json
-        ]
-        for row in rows
-    ]
+    names = _trace_fields()
     with connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+        cursor.executemany(insert_sql(StoredTrace, names), _trace_values(rows, names))
     by_id = {row.trace_id: row for row in rows}
-    ids = list(by_id)
-    for start in range(0, len(ids), IN_SLICE):
-        found = StoredTrace.objects.filter(trace_id__in=ids[start : start + IN_SLICE])
-        for pk, trace_id in found.values_list("pk", "trace_id"):
-            row = by_id[trace_id]
-            row.pk = pk
+    for trace_id, pk in _trace_pks(list(by_id)).items():
+        by_id[trace_id].pk = pk
+
+
+def _update_traces(rows: list[_TraceRow], layout: bool) -> None:
+    """Write stored rows back with one executemany; with their layout or without (the stored
+    one stays)."""
+    if not rows:
+        return
+    names = tuple(name for name in _trace_fields() if layout or name != "layout")
+    table, columns = quoted_names(StoredTrace, (*names, "id"))
+    assignments = ", ".join(f"{column} = %s" for column in columns[:-1])
+    sql = f"UPDATE {table} SET {assignments} WHERE {columns[-1]} = %s"  # noqa: S608
+    values = _trace_values(rows, names)
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [[*value, row.pk] for value, row in zip(values, rows, strict=True)])
 
 
 class PreparedWriter:
