@@ -271,3 +271,55 @@ def test_processes_share_the_ports(tmp_path):
     finally:
         running.stop()
     assert "receiver stopped" in running.log_text()
+
+
+@pytest.mark.parametrize("last_turn", [True, False])
+def test_checkpoints_let_the_write_ahead_log_start_over_under_constant_writes(tmp_path, last_turn):
+    """A writer that never pauses (a busy receiver) and a checkpoint every 20 ms, while 30 MB
+    are written: with its last turn the log starts over and stays small; without it (False:
+    the reason for the turn) it only grows."""
+    from explorer.receiver.writers import checkpoint
+
+    path = tmp_path / "db.sqlite3"
+    turns = threading.Lock()
+    stop = threading.Event()
+
+    def connect() -> sqlite3.Connection:
+        db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        return db
+
+    writer = connect()
+    writer.execute("CREATE TABLE blob (data BLOB)")
+
+    written = [0]
+
+    def write() -> None:
+        while written[0] < 30e6:
+            with turns:
+                writer.execute("BEGIN IMMEDIATE")
+                writer.executemany("INSERT INTO blob VALUES (?)", [(os.urandom(3000),)] * 20)
+                writer.execute("COMMIT")
+            written[0] += 20 * 3000
+            time.sleep(0.001)  # decoding the next request, outside the turn
+        stop.set()
+
+    def check() -> None:
+        cursor = connect().cursor()
+        while not stop.wait(0.02):
+            if last_turn:
+                checkpoint(cursor, turns)
+            else:
+                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    threads = [threading.Thread(target=write), threading.Thread(target=check)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    log_size = os.path.getsize(f"{path}-wal")  # the most it held between two starts
+    if last_turn:
+        assert log_size < written[0] / 3
+    else:
+        assert log_size > written[0]

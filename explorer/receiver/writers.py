@@ -12,8 +12,8 @@ they write at once.
 
 On SQLite the writer processes do not checkpoint the write-ahead log themselves: a checkpoint
 writes the pages back into the database file and syncs it, and would hold the turn meanwhile.
-A thread of the pool does it every CHECKPOINT_S beside them instead (PASSIVE: it never blocks
-a writer).
+A thread of the pool does it every CHECKPOINT_S instead, beside them but for a last short
+turn of its own (see checkpoint()).
 
 With 0 processes (EXPLORER_RECEIVER_WRITERS=0) requests are decoded and written in their own
 thread, taking turns through the same kind of lock.
@@ -86,14 +86,24 @@ def _no_checkpoints(sender, connection, **kwargs) -> None:
         cursor.execute("PRAGMA wal_autocheckpoint=0")
 
 
-def _checkpoint_every(seconds: float, stopped: threading.Event) -> None:
-    """Checkpoint the write-ahead log until `stopped` (the pool's thread, on SQLite)."""
+def checkpoint(cursor: Any, turns: Any) -> None:
+    """Checkpoint SQLite's write-ahead log beside the writers (the bulk of it, syncing the
+    database file while they go on), then, in a turn of its own, what they wrote meanwhile.
+    A checkpoint that has caught up lets the next write start the log over; one that never
+    does (writers always appending) would leave it growing for as long as they write."""
+    cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    with turns:
+        cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+
+def _checkpoint_every(seconds: float, turns: Any, stopped: threading.Event) -> None:
+    """checkpoint() until `stopped` (the pool's thread, on SQLite)."""
     from django.db import DatabaseError, connection
 
     while not stopped.wait(seconds):
         try:
             with connection.cursor() as cursor:
-                cursor.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                checkpoint(cursor, turns)
         except DatabaseError:
             log.exception("receiver: checkpointing the write-ahead log failed; trying again")
             connection.close()  # a new connection next time
@@ -122,7 +132,9 @@ class WriterPool:
         self._stopped = threading.Event()
         self._checkpoints = (
             threading.Thread(
-                target=_checkpoint_every, args=(CHECKPOINT_S, self._stopped), daemon=True
+                target=_checkpoint_every,
+                args=(CHECKPOINT_S, self._turns, self._stopped),
+                daemon=True,
             )
             if sqlite and processes
             else None
