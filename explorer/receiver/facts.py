@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from hashlib import blake2b
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -71,7 +70,7 @@ class _Span(NamedTuple):
     end_ns: int
     span_id: str
     parent_id: str | None
-    key: int  # explorer.store.prepare.span_key(span_id, kind)
+    key: int  # span_key(span_id, kind)
     is_error: bool
     name: str
     service: str
@@ -144,14 +143,13 @@ def _read(
             return None
         links.append(link.trace_id)
     hex_id = span_id.hex()
-    digest = blake2b(hex_id.encode(), digest_size=8).digest()
     start, end = raw.start_time_unix_nano, raw.end_time_unix_nano
     fields = (
         start,
         end if end >= start else start,  # normalise's repair: the end set to the start
         hex_id,
         raw.parent_span_id.hex() or None,
-        (int.from_bytes(digest, "little", signed=True) & ~7) | kind,
+        span_key(hex_id, kind),
         code == _ERROR,
         raw.name,
         service,

@@ -23,19 +23,21 @@ from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
-from explorer.store.models import code_point_order, insert_sql, quoted_names, storable
-from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH, keys_bytes, read_keys
+from explorer.store.models import (
+    code_point_order,
+    insert_sql,
+    quoted_names,
+    storable,
+    storable_cut,
+)
+from explorer.store.prepare import INDEXED_VALUE_LENGTH, keys_bytes, read_keys
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
 
-def _cut(text: str, length: int = ID_LENGTH) -> str:
-    return storable(text[:length])
-
-
 def _cut_values(texts: Iterable[str]) -> dict[str, None]:
     """Values as the index keeps them, each once."""
-    return dict.fromkeys(_cut(text, INDEXED_VALUE_LENGTH) for text in texts)
+    return dict.fromkeys(storable_cut(text, INDEXED_VALUE_LENGTH) for text in texts)
 
 
 @dataclass(slots=True)
@@ -111,7 +113,9 @@ def write_facts(found: list[IndexFacts]) -> None:
         _merge(row, item)
         row.arrived_ns = now
         pairs = [
-            (_cut(key), text) for key, texts in f.business.items() for text in _cut_values(texts)
+            (storable_cut(key), text)
+            for key, texts in f.business.items()
+            for text in _cut_values(texts)
         ]
         pairs += [(LINKED_TRACE_KEY, text) for text in _cut_values(item.links)]
         for pair in pairs:
@@ -156,7 +160,7 @@ def _merge(row: _Row, item: IndexFacts) -> None:
     row.start_ns = min(row.start_ns, f.start_ns)
     row.end_ns = max(row.end_ns, f.end_ns)
     if item.has_root or not (row.has_root or row.root_service):
-        row.root_service, row.root_name = _cut(f.root_service), storable(f.root_name)
+        row.root_service, row.root_name = storable_cut(f.root_service), storable(f.root_name)
         row.has_root = row.has_root or item.has_root
     row.services.update(f.operations)
     for key, texts in f.business.items():

@@ -33,7 +33,6 @@ from django.db.models import Model
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
 from explorer.store.models import (
-    ID_LENGTH,
     INDEXED_VALUE_LENGTH,
     Operation,
     StoredTrace,
@@ -44,6 +43,7 @@ from explorer.store.models import (
     quoted_names,
     select_rows,
     storable,
+    storable_cut,
 )
 from explorer.store.prepare import (
     Batch,
@@ -142,10 +142,6 @@ def _workers() -> int:
     return int(configured) if configured.strip().isdigit() else (os.cpu_count() or 1)
 
 
-def _cut(text: str, length: int = ID_LENGTH) -> str:
-    return storable(text[:length])
-
-
 class _Writer:
     """Writes prepared batches, merging traces that are already stored."""
 
@@ -219,17 +215,17 @@ class _Writer:
             for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
                 chunks.append((row, seq, size, data, keys))
             for key, values in facts.business.items():
-                indexed_key = _cut(key)
-                for value in dict.fromkeys(_cut(v, INDEXED_VALUE_LENGTH) for v in values):
+                indexed_key = storable_cut(key)
+                for value in dict.fromkeys(storable_cut(v, INDEXED_VALUE_LENGTH) for v in values):
                     if (indexed_key, value) not in state.attributes:
                         attributes.append((row, indexed_key, value))
             # The traces this one links to, so that StoreSource.linking_traces can answer.
             for target in prepared.links:
-                value = _cut(target, INDEXED_VALUE_LENGTH)
+                value = storable_cut(target, INDEXED_VALUE_LENGTH)
                 if (LINKED_TRACE_KEY, value) not in state.attributes:
                     attributes.append((row, LINKED_TRACE_KEY, value))
             pairs = {
-                (_cut(service), _cut(name))
+                (storable_cut(service), storable_cut(name))
                 for service, names in facts.operations.items()
                 for name in names
             }
@@ -380,11 +376,11 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
     wanted: dict[str, set[str]] = {}
     for prepared in traces:
         for key, values in prepared.facts.business.items():
-            wanted.setdefault(_cut(key), set()).update(
-                _cut(v, INDEXED_VALUE_LENGTH) for v in values
+            wanted.setdefault(storable_cut(key), set()).update(
+                storable_cut(v, INDEXED_VALUE_LENGTH) for v in values
             )
         wanted.setdefault(LINKED_TRACE_KEY, set()).update(
-            _cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links
+            storable_cut(target, INDEXED_VALUE_LENGTH) for target in prepared.links
         )
     pks = list(state)
     values = sorted({value for found in wanted.values() for value in found})
@@ -407,7 +403,7 @@ def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
     row.duration_ns = facts.end_ns - facts.start_ns
     row.span_count = facts.span_count
     row.error_count = facts.error_count
-    row.root_service = _cut(facts.root_service)
+    row.root_service = storable_cut(facts.root_service)
     row.root_name = storable(facts.root_name)
     row.services = storable(sorted(facts.operations))
     row.attributes = storable({key: values[0] for key, values in facts.business.items()})
@@ -423,7 +419,7 @@ def _grow(row: _TraceRow, facts: TraceFacts) -> None:
     the trace is laid out again (lay_out_stored), unless the new part starts earlier."""
     if facts.start_ns < row.start_ns:
         row.start_ns = facts.start_ns
-        row.root_service = _cut(facts.root_service)
+        row.root_service = storable_cut(facts.root_service)
         row.root_name = storable(facts.root_name)
     row.end_ns = max(row.end_ns, facts.end_ns)
     row.duration_ns = row.end_ns - row.start_ns

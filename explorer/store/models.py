@@ -29,6 +29,11 @@ def storable(value):
     return value
 
 
+def storable_cut(text: str, length: int = ID_LENGTH) -> str:
+    """Text cut to a column's length, storable()."""
+    return storable(text[:length])
+
+
 def quoted_names(model: type[models.Model], fields: Iterable[str]) -> tuple[str, list[str]]:
     """The model's table and these fields' columns, quoted for the database: for the plain
     SQL of hot writes, whose names come from the model and whose values are all parameters."""
