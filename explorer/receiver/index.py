@@ -27,6 +27,7 @@ from explorer.store.models import (
     code_point_order,
     insert_sql,
     quoted_names,
+    select_rows,
     storable,
     storable_cut,
 )
@@ -180,32 +181,23 @@ def _orders_reached(rows: list[_Row]) -> set[str]:
 
 
 def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
-    """The index rows of these traces that are stored (plain SQL: the ORM costs more than the
-    query here). `for_update`: locked until the transaction ends, where the database can (two
-    receivers merging into one row on PostgreSQL: the second waits and reads the first's
-    row; SQLite's writers take turns anyway)."""
-    table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
+    """The index rows of these traces that are stored. `for_update`: locked until the
+    transaction ends, where the database can (two receivers merging into one row on
+    PostgreSQL: the second waits and reads the first's row; SQLite's writers take turns)."""
     lock = " FOR UPDATE" if for_update and connection.features.has_select_for_update else ""
     rows = {}
-    with connection.cursor() as cursor:
-        for first in range(0, len(ids), IN_SLICE):
-            part = ids[first : first + IN_SLICE]
-            # Names come from the model; every value is a parameter.
-            cursor.execute(
-                f"SELECT {', '.join(columns)} FROM {table} "  # noqa: S608
-                f"WHERE {columns[0]} IN ({', '.join(['%s'] * len(part))}){lock}",
-                part,
+    for first in range(0, len(ids), IN_SLICE):
+        part = ids[first : first + IN_SLICE]
+        for found in select_rows(IndexedTrace, _TRACE_FIELDS, lock, trace_id=part):
+            services, attributes, pairs = found[8], found[9], found[12]
+            rows[found[0]] = _Row(
+                *found[:8],
+                set(services),
+                attributes,
+                found[10],
+                bytes(found[11]),
+                {(key, value) for key, value in pairs},
             )
-            for found in cursor.fetchall():
-                services, attributes, pairs = (orjson.loads(found[i]) for i in (8, 9, 12))
-                rows[found[0]] = _Row(
-                    *found[:8],
-                    set(services),
-                    attributes,
-                    found[10],
-                    bytes(found[11]),
-                    {(key, value) for key, value in pairs},
-                )
     return rows
 
 
