@@ -13,6 +13,11 @@ receive_spans_per_s_full / _index: spans acknowledged per second of wall time, w
 EXPLORER_RECEIVER_MODE full and index (targets >= 30,000 and >= 100,000), the receiver
 started with --no-worker (its live worker can run in another process); one receiver process
 with its writer processes, one per core (BENCH_RECEIVER_PROCESSES=N: receive --processes N).
+receive_floor_spans_per_s: the same senders and batches against a sink that only reads each
+body and answers 200 (Python's http.server in a process of its own, nothing decoded or
+stored): what the SDK's client and Python's HTTP take on this machine, the ceiling of any
+Python receiver here. receive_floor_share_full / _index: the receiver's throughput as a share
+of that floor, measured in the same run (steadier than spans/s on a shared, noisy host).
 receive_peak_rss_mb: the receiver's peak RSS (VmHWM, its writer processes' added) while 10
 times more senders than in the throughput runs send at once (target <= 500); receive_burst_429
 how many answers told a sender to come back later meanwhile.
@@ -213,6 +218,45 @@ def fresh(workdir: Path, name: str, **settings: str) -> dict[str, str]:
     return env
 
 
+def _sink(port: int) -> None:
+    """The floor's server (run as `bench_receiver.py --sink PORT`): reads each body, answers
+    200 with an empty ExportTraceServiceResponse, keeps nothing."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Sink(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as the receiver
+
+        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", port), Sink) as server:
+        print(server.server_address[1], flush=True)
+        server.serve_forever()
+
+
+def floor(batches, results: dict) -> None:
+    import subprocess
+
+    sink = subprocess.Popen(
+        [sys.executable, __file__, "--sink", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        port = int(sink.stdout.readline())
+        seconds, spans = send_all(f"http://127.0.0.1:{port}/v1/traces", batches, SENDERS)
+        results["receive_floor_spans_per_s"] = round(spans / seconds)
+        log(f"floor: {spans} spans answered by a sink that keeps nothing in {seconds:.1f} s")
+    finally:
+        sink.kill()
+        sink.wait()
+
+
 def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     env = fresh(workdir, f"receive-{mode}", EXPLORER_RECEIVER_MODE=mode)
     # The receiver alone: its live worker (measured by the lag run) may run elsewhere. One
@@ -222,6 +266,9 @@ def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     try:
         seconds, spans = send_all(running.url, batches, SENDERS)
         results[f"receive_spans_per_s_{mode}"] = round(spans / seconds)
+        if "receive_floor_spans_per_s" in results:
+            share = spans / seconds / results["receive_floor_spans_per_s"]
+            results[f"receive_floor_share_{mode}"] = round(share, 2)
         log(
             f"{mode}: {spans} spans acknowledged in {seconds:.1f} s; "
             f"{stored_span_count(running.data_dir, mode)} stored"
@@ -335,6 +382,7 @@ def measure(workdir: Path) -> dict:
         log(f"making and encoding the spans of {orders} orders with the SDK")
         batches = sdk_batches(orders)
         if "throughput" in parts:
+            floor(batches, results)
             throughput(workdir, "full", batches, results)
             throughput(workdir, "index", batches, results)
         if "burst" in parts:
@@ -347,7 +395,9 @@ def measure(workdir: Path) -> dict:
     return results
 
 
-if __name__ == "__main__":  # run alone: python scripts/bench_receiver.py
+if __name__ == "__main__" and sys.argv[1:2] == ["--sink"]:
+    _sink(int(sys.argv[2]))
+elif __name__ == "__main__":  # run alone: python scripts/bench_receiver.py
     import json
     import tempfile
 
