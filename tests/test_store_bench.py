@@ -21,10 +21,21 @@ CORE_KEYS = {
     "ingest_pieces_spans_per_s",
     "peak_rss_mb_ingest_pieces",
 }
+# The receiver's figures (scripts/bench_receiver.py): counted ones may be 0.
+RECEIVER_KEYS = {
+    "receive_floor_spans_per_s",
+    "receive_spans_per_s_full",
+    "receive_floor_share_full",
+    "receive_spans_per_s_index",
+    "receive_floor_share_index",
+    "receive_peak_rss_mb",
+    "receive_lag_p95_ms",
+}
+RECEIVER_COUNTS = {"receive_burst_429", "receive_lost_spans", "receive_unacknowledged_spans"}
 
 
 @pytest.mark.slow  # runs the whole harness in a subprocess
-def test_bench_prints_one_json_object_with_every_core_figure(tmp_path):
+def test_bench_prints_one_json_object_with_every_core_and_receiver_figure(tmp_path):
     env = {**os.environ, "BENCH_SCALE": "0.01", "EXPLORER_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
@@ -37,6 +48,10 @@ def test_bench_prints_one_json_object_with_every_core_figure(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(figures) >= CORE_KEYS
-    for key in CORE_KEYS:
+    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS
+    for key in CORE_KEYS | RECEIVER_KEYS:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
+    for key in RECEIVER_COUNTS:
+        assert isinstance(figures[key], int) and figures[key] >= 0, key
+    # Nothing answered 200 is lost, even in a tiny run.
+    assert figures["receive_lost_spans"] == 0
