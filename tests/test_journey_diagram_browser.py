@@ -211,3 +211,51 @@ def test_typical_path_drawn_under_the_order(page, live_server, simulated):
     page.uncheck("#typical-toggle")
     assert "show-typical" not in (page.get_attribute("#journey-figure svg", "class") or "")
     assert not under.first.is_visible()
+
+
+def test_a_long_journey_lists_its_first_calls_and_plays_to_where_it_stopped(
+    page, live_server, transactional_db, monkeypatch
+):
+    """The step list and the timeline of an order of many calls are cut (at 3 here, at
+    thousands in use): the page says so in both languages, at a laptop's width and in a
+    narrow panel, and the playback goes from the first call to where the order stopped."""
+    from explorer.store.ingest import store_traces
+    from explorer.web import journeys
+    from tests.journey_support import DAY, OrderBuilder
+
+    reset_caches()
+    monkeypatch.setattr(journeys, "PLAYBACK_STEPS_SHOWN", 3)
+    monkeypatch.setattr(journeys, "TIMELINE_STEPS_SHOWN", 3)
+    order = OrderBuilder("A-200010", "C-00910")
+    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    for n in range(8):
+        order.produce("shop-api", 60 + n)  # never consumed
+    late = OrderBuilder("A-200011", "C-00911")  # only there to move "now" days later
+    late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
+    store_traces([*order.traces, *late.traces])
+    log_in(page, live_server.url, "analyst")
+    cut = {"en": ("first 3 of 8 calls", "first 3 of"), "ru": ("первые 3 из 8", "первые 3 из")}
+    for lang in ("en", "ru"):
+        if lang == "ru":
+            page.select_option("#language-select", "ru")
+            page.click(".language-form button")
+            page.wait_for_selector("html[lang=ru]")
+        for width in (1366, 680):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.goto(f"{live_server.url}/orders/A-200010/")
+            calls, steps = cut[lang]
+            assert calls in page.inner_text(".steps-cut")
+            assert steps in page.inner_text(".timeline-cut")
+            assert page.locator("#step-list li").count() == 4
+            assert page.locator("table.timeline tr.is-stop").count() >= 1
+            page.locator(".steps-cut").scroll_into_view_if_needed()
+            screenshot(page, f"journey-cut-{lang}-{width}")
+    assert page.get_attribute("#pb-slider", "max") == "4"
+    page.click("#pb-first")
+    for _ in range(2):
+        page.click("#pb-next")
+    assert page.inner_text("#pb-count") == "3 / 4"
+    assert page.locator("#step-3.pb-current").count() == 1
+    page.click("#pb-next")  # the last step: the whole journey, with where it stopped
+    assert page.inner_text("#pb-count") == "4 / 4"
+    assert "pb-active" not in (page.get_attribute("#journey-figure svg", "class") or "")

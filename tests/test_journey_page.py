@@ -47,6 +47,70 @@ def test_playback_data_and_start_step(client, login_as, stored):  # noqa: F811
         assert page.status_code == 200 and "<script>" not in text(page).split("</head>")[1]
 
 
+def test_step_list_of_a_long_journey_shows_its_first_calls_then_the_stop(
+    client, login_as, monkeypatch, db
+):
+    """An order of thousands of calls lists the first PLAYBACK_STEPS_SHOWN of them and where it
+    is now, and says so in the page's language; the count of calls stays the whole one."""
+    from explorer.caching import reset_caches
+    from explorer.web import journeys
+
+    order = OrderBuilder("A-200001", "C-00900")
+    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    for n in range(5):
+        order.produce("shop-api", 60 + n)  # never consumed: the order stops there
+    store_traces(order.traces)
+    login_as("analyst")
+    url = reverse("web:order", args=["A-200001"])
+    item = r'<li id="step-(\d+)" data-n="\d+"'
+    whole = text(client.get(url))
+    total = len(re.findall(item, whole)) - 1  # but where the order is now
+    assert total == 5 and "steps-cut" not in whole
+    monkeypatch.setattr(journeys, "PLAYBACK_STEPS_SHOWN", 2)
+    reset_caches()
+    body = text(client.get(url))
+    assert re.findall(item, body) == ["1", "2", "6"]  # the stop keeps its number
+    assert re.search(r'<li id="step-6" data-n="6"[^>]* data-stop=', body)
+    assert 'max="3"' in body and "5 calls of this order" in body
+    assert "show the first 2 of 5 calls" in body
+    assert 'data-start-step="3"' in text(client.get(url, {"step": "9999"}))
+    client.cookies["django_language"] = "ru"
+    assert "показывают первые 2 из 5" in text(client.get(url))
+
+
+def test_timeline_of_a_long_journey_shows_its_first_steps_and_where_it_stopped(
+    client, login_as, monkeypatch, db
+):
+    from explorer.caching import reset_caches
+    from explorer.web import journeys
+
+    order = OrderBuilder("A-200002", "C-00901")
+    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    for n in range(4):
+        order.state("shop-api", "PUT /api/orders/{id}/model", 60 + n, "FILE_UPLOADED", "INITIATED")
+    order.produce("shop-api", 120)  # never consumed: the order stops at the last step
+    late = OrderBuilder("A-200003", "C-00902")  # only there to move "now" days later
+    late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
+    store_traces([*order.traces, *late.traces])
+    login_as("analyst")
+    url = reverse("web:order", args=["A-200002"])
+
+    def timeline(body: str) -> list[str]:
+        section = body.split('id="timeline"')[1].split("</section>")[0]
+        return re.findall(r"<tr( class=\"is-stop\")?><td>", section)
+
+    whole = text(client.get(url))
+    rows = timeline(whole)
+    assert len(rows) > 3 and rows[-1] and not any(rows[:-1]) and "timeline-cut" not in whole
+    monkeypatch.setattr(journeys, "TIMELINE_STEPS_SHOWN", 2)
+    reset_caches()
+    body = text(client.get(url))
+    assert timeline(body) == ["", "", ' class="is-stop"']  # the stop after the first two
+    assert f"shows the first 2 of {len(rows)} steps" in body
+    client.cookies["django_language"] = "ru"
+    assert f"показывает первые 2 из {len(rows)} шагов" in text(client.get(url))
+
+
 def test_download_is_the_diagram_the_page_shows(client, login_as, stored):  # noqa: F811
     login_as("analyst")
     client.cookies["django_language"] = "ru"

@@ -43,7 +43,7 @@ from explorer.web.journeys import (
     journey_diagram_overlay,
     journey_svg,
     local_time,
-    playback_steps,
+    playback_context,
 )
 
 MAX_SPANS = 25
@@ -213,8 +213,7 @@ def _journey_playback(request, journey, conformance, order_id: str) -> dict:
     overlay = journey_diagram_overlay(request, report, order_id)
     return {
         "journey_svg": journey_svg(request, report, order_id, overlay),
-        "playback": playback_steps(overlay, report, explorer_config().names),
-        "steps_total": len(overlay.steps),
+        **playback_context(overlay, report, explorer_config().names),
     }
 
 

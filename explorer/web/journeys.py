@@ -115,13 +115,28 @@ def _ok(outcome: str) -> bool:
     return outcome == "ok" or (outcome.startswith("HTTP ") and outcome[5:6] in "123")
 
 
-def playback_steps(overlay: Overlay, journey_report: JourneyReport, names: dict) -> list[dict]:
-    """One entry per step of the diagram, in time order: the sentence that tells it and the
-    state the order was in after it; then where the order is now."""
+# The timeline shows at most this many steps (and the one where the order stopped): an order
+# with a trace of 20,000 spans has 6,000 of them, 1.2 MB of the page. Its containers' own
+# timelines (?container=) and its traces have the rest.
+TIMELINE_STEPS_SHOWN = 1_000
+# The step list and its playback show at most this many calls (then where the order is now):
+# an order with a trace of 20,000 spans has 12,000 calls, whose list alone took 5.5 MB of the
+# page, and a playback of them would last hours. The traces of the order have every call.
+PLAYBACK_STEPS_SHOWN = 1_000
+
+
+def playback_steps(
+    overlay: Overlay,
+    journey_report: JourneyReport,
+    names: dict,
+    limit: int,
+) -> list[dict]:
+    """One entry per step of the diagram, in time order (the first `limit`): the sentence that
+    tells it and the state the order was in after it; then where the order is now."""
     lang = _language()
     changes = [(c.at_ns, c.state) for c in journey_report.conformance.changes]
     entries, state = [], None
-    for step in overlay.steps:
+    for step in overlay.steps[:limit]:
         end = step.start_ns + step.duration_ns
         now_in = [s for at, s in changes if at <= end]
         entered = now_in[-1] if now_in and now_in[-1] != state else None
@@ -172,6 +187,16 @@ def playback_steps(overlay: Overlay, journey_report: JourneyReport, names: dict)
             }
         )
     return entries
+
+
+def playback_context(overlay: Overlay, journey_report: JourneyReport, names: dict) -> dict:
+    """What templates/web/_playback.html shows: the steps, and how many calls there are."""
+    limit = PLAYBACK_STEPS_SHOWN
+    return {
+        "playback": playback_steps(overlay, journey_report, names, limit),
+        "steps_total": len(overlay.steps),
+        "steps_shown": min(len(overlay.steps), limit),
+    }
 
 
 def _differences(journey_report: JourneyReport, overlay: Overlay, graph) -> list[dict]:
@@ -242,6 +267,11 @@ def _state_graph(graph, changes: list[dict], current: str | None) -> list[dict]:
                 }
             )
     return states
+
+
+def _timeline_steps(steps: list[dict], limit: int) -> list[dict]:
+    """The first `limit` steps, and any later one where the order stopped."""
+    return steps[:limit] + [s for s in steps[limit:] if s.get("stop")]
 
 
 def _days(steps: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -325,7 +355,8 @@ def journey_context(request, order_id: str) -> dict | None:
         for item in data[kind]:
             item["container_name"] = names.get(item["container"], item["container"])
     overlay = journey_diagram_overlay(request, result, order_id)
-    playback = playback_steps(overlay, result, names)
+    shown = playback_context(overlay, result, names)
+    playback = shown["playback"]
     context = {
         "order_id": order_id,
         "data": data,
@@ -333,8 +364,7 @@ def journey_context(request, order_id: str) -> dict | None:
         "customer_url": customer_url,
         "states": _state_graph(config.graph, data["states"], data["state"]),
         "svg": journey_svg(request, result, order_id, overlay),
-        "playback": playback,
-        "steps_total": len(overlay.steps),
+        **shown,
         "stop": next((p for p in playback if p.get("stop")), None),
         "differences": _differences(result, overlay, config.graph),
         "typical_path": bool(overlay.typical),
@@ -366,10 +396,13 @@ def order(request, order_id):
         steps = context["data"]["steps"]
         if container:
             steps = [s for s in steps if s["container"] == container]
+        shown = _timeline_steps(steps, TIMELINE_STEPS_SHOWN)
         page = {
             **context,
             "container": container,
-            "days": _days(steps),
+            "days": _days(shown),
+            "timeline_total": len(steps),
+            "timeline_shown": min(len(steps), TIMELINE_STEPS_SHOWN),
             "container_name": explorer_config().names.get(container, container),
             "start_step": start_step,
         }
