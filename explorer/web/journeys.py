@@ -116,8 +116,8 @@ def _ok(outcome: str) -> bool:
 
 
 # The timeline shows at most this many steps (and the one where the order stopped): an order
-# with a trace of 20,000 spans has 6,000 of them, 1.2 MB of the page. Its containers' own
-# timelines (?container=) and its traces have the rest.
+# with a trace of 20,000 spans has 6,000 of them, 1.2 MB of the page. The journey's CSV
+# download and the order's traces have every step.
 TIMELINE_STEPS_SHOWN = 1_000
 # The step list and its playback show at most this many calls (then where the order is now):
 # an order with a trace of 20,000 spans has 12,000 calls, whose list alone took 5.5 MB of the
