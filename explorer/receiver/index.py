@@ -36,11 +36,6 @@ from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 
 
-def _cut_values(texts: Iterable[str]) -> dict[str, None]:
-    """Values as the index keeps them, each once."""
-    return dict.fromkeys(storable_cut(text, INDEXED_VALUE_LENGTH) for text in texts)
-
-
 @dataclass(slots=True)
 class _Row:
     """An IndexedTrace row, stored or new, as the writer merges into it (fields in the order
@@ -80,6 +75,7 @@ class _Row:
 
 
 _TRACE_FIELDS = tuple(f.name for f in fields(_Row))
+_ARRIVED = _TRACE_FIELDS.index("arrived_ns")
 
 
 def _json(value: object) -> str:
@@ -88,84 +84,125 @@ def _json(value: object) -> str:
     return orjson.dumps(storable(value)).decode() if "\\u0000" in text else text
 
 
+@dataclass(slots=True)
+class _Piece:
+    """A request's spans of one trace as the index row they would make alone: inserted as it
+    is when the trace is new, merged into the trace's row when not."""
+
+    row: _Row  # its values: the [key, value] pairs of these spans
+    error_keys: frozenset[int]  # span keys of the spans that are errors
+    params: list  # row.params() (arrived_ns set when written)
+
+
 def write(traces: list[Trace]) -> None:
     """Index these traces (inside the caller's transaction)."""
     with gc_paused():
-        write_facts(index_facts(traces, tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES)))
+        write_pieces(pieces_of(index_facts(traces, tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES))))
 
 
-def write_facts(found: list[IndexFacts]) -> None:
-    """Index what decoders found (inside the caller's transaction), merged with what is
-    indexed; one trace may come several times. Idempotent: a resent batch adds no value, link
-    or count twice. Plain executemany: Django's bulk_create costs more than the
-    database does here."""
-    # In one order (trace id) for every receiver: rows locked in different orders by two
-    # receivers would deadlock.
-    rows = _indexed_rows(sorted({f.trace_id for f in found}), for_update=True)
-    changed = list(rows)
-    now = time.time_ns()
-    new, values = [], []
+def pieces_of(found: list[IndexFacts]) -> list[_Piece]:
+    """What decoders found as one piece per trace, in trace-id order (in one order for every
+    receiver: rows locked in different orders by two receivers would deadlock). Made before
+    the writer's turn (SQLite's writers take turns), which is then spent on the database."""
+    pieces: dict[str, _Piece] = {}
     for item in found:
-        trace_id, f = item.trace_id, item.facts
+        f = item.facts
+        attributes: dict[str, str] = {}
+        for key, texts in f.business.items():
+            attributes.setdefault(storable(key), storable(texts[0]))
+        pairs = {
+            (storable_cut(key), text) for key, texts in f.business.items() for text in _cut(texts)
+        }
+        pairs.update((LINKED_TRACE_KEY, text) for text in _cut(item.links))
+        row = _Row(
+            item.trace_id,
+            f.start_ns,
+            f.end_ns,
+            len(item.keys) // 8,  # a request has each span once
+            len(item.error_keys),
+            storable_cut(f.root_service),
+            storable(f.root_name),
+            item.has_root,
+            set(f.operations),
+            attributes,
+            0,
+            item.keys,
+            pairs,
+        )
+        piece = pieces.get(item.trace_id)
+        if piece is None:
+            pieces[item.trace_id] = _Piece(row, item.error_keys, [])
+        else:  # the same trace twice (pieces given together)
+            _merge(piece.row, _Piece(row, item.error_keys, []))
+            piece.error_keys = piece.error_keys | item.error_keys
+    for piece in pieces.values():
+        piece.params = piece.row.params()
+    return [pieces[trace_id] for trace_id in sorted(pieces)]
+
+
+def _cut(texts: Iterable[str]) -> set[str]:
+    """Values as the index keeps them."""
+    return {storable_cut(text, INDEXED_VALUE_LENGTH) for text in texts}
+
+
+def write_pieces(pieces: list[_Piece]) -> None:
+    """Index these pieces (inside the caller's transaction), merged with what is indexed.
+    Idempotent: a resent batch adds no value, link or count twice. Plain executemany:
+    Django's bulk_create costs more than the database does here."""
+    rows = _indexed_rows([piece.row.trace_id for piece in pieces], for_update=True)
+    now = time.time_ns()
+    inserts, updates, values = [], [], []
+    for piece in pieces:
+        trace_id = piece.row.trace_id
         row = rows.get(trace_id)
         if row is None:
-            new.append(trace_id)
-            row = rows[trace_id] = _Row(trace_id, f.start_ns, f.end_ns)
-        _merge(row, item)
-        row.arrived_ns = now
-        pairs = [
-            (storable_cut(key), text)
-            for key, texts in f.business.items()
-            for text in _cut_values(texts)
-        ]
-        pairs += [(LINKED_TRACE_KEY, text) for text in _cut_values(item.links)]
-        for pair in pairs:
-            if pair not in row.values:
-                row.values.add(pair)
-                values.append((trace_id, *pair))
+            piece.params[_ARRIVED] = now
+            inserts.append(piece.params)
+            pairs = piece.row.values
+            rows[trace_id] = piece.row
+        else:
+            pairs = _merge(row, piece)
+            row.arrived_ns = now
+            updates.append([*row.params()[1:], trace_id])
+        values += [(trace_id, key, value) for key, value in sorted(pairs)]
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
-    insert = insert_sql(IndexedTrace, _TRACE_FIELDS)
     # Table and column names come from the model; every value is a parameter.
     update = (
         f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns[1:])} "  # noqa: S608
         f"WHERE {columns[0]} = %s"
     )
-    add_value = insert_sql(IndexedValue, ("trace_id", "key", "value"))
     with connection.cursor() as cursor:
-        if new:
-            cursor.executemany(insert, [rows[t].params() for t in sorted(new)])
-        if changed:
-            cursor.executemany(update, [[*rows[t].params()[1:], t] for t in changed])
+        if inserts:
+            cursor.executemany(insert_sql(IndexedTrace, _TRACE_FIELDS), inserts)
+        if updates:
+            cursor.executemany(update, updates)
         if values:
-            cursor.executemany(add_value, values)
+            cursor.executemany(insert_sql(IndexedValue, ("trace_id", "key", "value")), values)
     # In the same transaction: an order whose spans are committed is marked changed, so the
     # live worker computes it again (the store does this itself for stored spans).
     mark_changed(_orders_reached(list(rows.values())), now)
 
 
-def _merge(row: _Row, item: IndexFacts) -> None:
-    """Merge a request's facts of the trace into its row; only spans not received before
-    count, so that a resent batch changes no figure."""
-    f = item.facts
-    keys = read_keys(item.keys)
-    if row.keys:
-        seen = set(read_keys(row.keys))
-        fresh = [key for key in keys if key not in seen]
-        row.keys += keys_bytes(fresh)
-        row.error_count += len(item.error_keys.intersection(fresh))
-    else:
-        fresh = keys  # the trace's first spans (a request has each span once)
-        row.keys = item.keys
-        row.error_count = len(item.error_keys)
+def _merge(row: _Row, piece: _Piece) -> set[tuple[str, str]]:
+    """Merge a piece of the trace into its row; only spans not received before count, so
+    that a resent batch changes no figure. Returns the pairs new to the row."""
+    new = piece.row
+    seen = set(read_keys(row.keys))
+    fresh = [key for key in read_keys(new.keys) if key not in seen]
+    row.keys += keys_bytes(fresh)
+    row.error_count += len(piece.error_keys.intersection(fresh))
     row.span_count += len(fresh)
-    row.start_ns = min(row.start_ns, f.start_ns)
-    row.end_ns = max(row.end_ns, f.end_ns)
-    if item.has_root or not (row.has_root or row.root_service):
-        row.root_service, row.root_name = storable_cut(f.root_service), storable(f.root_name)
-        row.has_root = row.has_root or item.has_root
-    row.services.update(f.operations)
-    for key, texts in f.business.items():
-        row.attributes.setdefault(storable(key), storable(texts[0]))
+    row.start_ns = min(row.start_ns, new.start_ns)
+    row.end_ns = max(row.end_ns, new.end_ns)
+    if new.has_root or not (row.has_root or row.root_service):
+        row.root_service, row.root_name = new.root_service, new.root_name
+        row.has_root = row.has_root or new.has_root
+    row.services.update(new.services)
+    for key, text in new.attributes.items():
+        row.attributes.setdefault(key, text)
+    pairs = new.values - row.values
+    row.values.update(pairs)
+    return pairs
 
 
 def _orders_reached(rows: list[_Row]) -> set[str]:

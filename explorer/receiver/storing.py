@@ -45,15 +45,16 @@ def store_request(
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
         write = functools.partial(_local.writer.write, config=prepared_with)
+        prepared = decoded.prepared
     else:
-        write = index.write_facts
+        write, prepared = index.write_pieces, index.pieces_of(decoded.prepared)
     try:
         try:
-            _commit(write, decoded.prepared, turns)
+            _commit(write, prepared, turns)
         except IntegrityError:
             # Another receiver (PostgreSQL) stored one of these traces first: once more, they
             # are now found and merged with.
-            _commit(write, decoded.prepared, turns)
+            _commit(write, prepared, turns)
     except DatabaseError as exc:
         log.exception("receiver: writing %d spans failed", decoded.spans)
         close_old_connections()  # a broken connection is replaced on the next write
