@@ -49,8 +49,9 @@ class _Refusal:
 
 # How often a writer process checks that its receiver still runs.
 PARENT_CHECK_S = 1.0
-# How often the pool checkpoints SQLite's write-ahead log for its writer processes.
-CHECKPOINT_S = 1.0
+# How often the pool checkpoints SQLite's write-ahead log for its writer processes: a log of
+# a quarter second's writes kept index mode quicker than one of a second (docs/receiver.md).
+CHECKPOINT_S = 0.25
 # A writer process's lock for its transactions (None: PostgreSQL, no turns), set at its start.
 _turns: Any = None
 
