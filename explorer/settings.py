@@ -365,6 +365,10 @@ EXPLORER_LIVE_BATCH = int(os.environ.get("EXPLORER_LIVE_BATCH", "200"))
 # computed again at most this often (wall clock), and whenever it no longer serves the newest
 # span (over an hour older); default 900.
 EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_SECONDS", "900"))
+# EXPLORER_LIVE_PAGE_SECONDS: the home page reads its stuck, lost and anomalous lists again this
+# often while it is shown (explorer/web/home.py; 0: never, the page shows them as loaded);
+# default 10.
+EXPLORER_LIVE_PAGE_SECONDS = int(os.environ.get("EXPLORER_LIVE_PAGE_SECONDS", "10"))
 
 # --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
 # E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),

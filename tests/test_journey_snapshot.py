@@ -261,13 +261,48 @@ def test_home_links_to_all_when_a_list_is_long(stored, client, login_as):
     assert page.content.decode().count('<a href="/orders/A-') == 80  # one page: the last
 
 
+def test_the_home_page_reads_its_lists_again_from_a_fragment(stored, client, login_as):
+    """The live worker keeps the snapshot current; the home page's script reads the lists
+    again from /orders-now/, which answers them alone (and, as every page, not to be cached)."""
+    refresh()
+    login_as("analyst")
+    home = client.get(reverse("web:home")).content.decode()
+    assert f'data-fragment-url="{reverse("web:orders_now")}" data-refresh-s="10"' in home
+    assert "This page reads the lists again every 10 seconds while it is shown." in home
+    answer = client.get(reverse("web:orders_now"))
+    fragment = answer.content.decode()
+    assert answer.status_code == 200 and answer["Cache-Control"] == "no-store"
+    assert "<html" not in fragment and "Search traces" not in fragment
+    for kind in (STUCK, LOST, "anomalous"):
+        assert listed(fragment, kind) == listed(home, kind)
+    OrderStatus.objects.update(anomalous=True)  # as the live worker would store them
+    fragment = client.get(reverse("web:orders_now")).content.decode()
+    assert "Show all 80" in listed(fragment, "anomalous")
+
+
+def test_the_lists_fragment_is_for_analysts_only(db, client, login_as):
+    anonymous = client.get(reverse("web:orders_now"))
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous["Location"]
+    login_as("support")
+    assert client.get(reverse("web:orders_now")).status_code == 403
+
+
+def test_the_home_page_can_keep_its_lists_as_loaded(stored, client, login_as, settings):
+    settings.EXPLORER_LIVE_PAGE_SECONDS = 0
+    refresh()
+    login_as("analyst")
+    home = client.get(reverse("web:home")).content.decode()
+    assert "order-list stuck" in home
+    assert "data-refresh-s" not in home and "reads the lists again" not in home
+
+
 def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
     store_traces(waiting_order().traces)
     login_as("analyst")
     for url in (reverse("web:home"), reverse("web:order_list")):
         body = client.get(url).content.decode()
         assert "No order statuses have been computed yet" in body
-        assert "manage.py orders --refresh" in body
+        assert "manage.py orders --refresh" in body and "manage.py watch" in body
     assert "order-list stuck" not in client.get(reverse("web:home")).content.decode()
 
 

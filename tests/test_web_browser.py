@@ -92,3 +92,33 @@ def test_main_pages_have_no_serious_accessibility_violations(page, live_server, 
         if problems:
             found[path] = problems
     assert found == {}
+
+
+@pytest.mark.browser
+def test_the_home_page_lists_follow_the_snapshot_without_a_reload(
+    page, live_server, stored, settings
+):
+    """What the live worker stores appears on an open home page by itself; a read that fails
+    (here: the session ended) keeps the lists shown and says so."""
+    from explorer.journeys.models import OrderStatus
+
+    settings.EXPLORER_LIVE_PAGE_SECONDS = 1
+    log_in(page, live_server.url, "analyst")
+    page.goto(live_server.url + "/")
+    anomalous = page.locator(".order-list.anomalous")
+    assert "A-100001" not in anomalous.inner_text()
+    page.evaluate("window.notReloaded = true")
+    OrderStatus.objects.filter(order_id="A-100001").update(
+        anomalous=True, anomaly_summary="CRM: a step no order of its kind takes"
+    )
+    page.wait_for_selector(".order-list.anomalous a:has-text('A-100001')", timeout=5_000)
+    assert page.evaluate("window.notReloaded === true")
+    assert "a step no order of its kind takes" in anomalous.inner_text()
+    failed = page.locator("[data-refresh-failed]")
+    assert failed.is_hidden()
+    screenshot(page, "home-lists-followed")
+
+    page.context.clear_cookies()  # logged out: the next read gets the login page
+    failed.wait_for(state="visible", timeout=5_000)
+    assert "A-100001" in anomalous.inner_text()  # the last lists stay
+    assert page.evaluate("window.notReloaded === true")

@@ -1,6 +1,7 @@
 """The home page: the box for an order, customer or trace id (answered by search.lookup);
 trace search with filters; the orders that are stuck, lost or anomalous now (from the
-order-status snapshot), and the page listing all orders of one status."""
+order-status snapshot, read again by the page while it is shown), and the page listing all
+orders of one status."""
 
 from __future__ import annotations
 
@@ -267,4 +268,14 @@ def home(request):
             context["traces"] = _trace_rows(request, found)
             context["searched"] = True
         context["orders_now"] = order_lists(request, source)
+        context["refresh_s"] = max(settings.EXPLORER_LIVE_PAGE_SECONDS, 0)
     return render(request, "web/home.html", context)
+
+
+@requires("view_analytics")
+@source_errors
+def orders_now(request):
+    """The home page's stuck, lost and anomalous lists alone, which its script reads again
+    every EXPLORER_LIVE_PAGE_SECONDS: the live worker keeps the snapshot current."""
+    context = {"orders_now": order_lists(request, common.source())}
+    return render(request, "web/_orders_now.html", context)

@@ -54,6 +54,7 @@ urlpatterns = [
     path("download/system-map.png", downloads.map_diagram_download, {"fmt": "png"}, name="map_png"),
     # Journeys
     path("orders/", home.order_list, name="order_list"),
+    path("orders-now/", home.orders_now, name="orders_now"),
     path("orders/<path:order_id>/", journeys.order, name="order"),
     # Beside the customer page, so the page links it relatively ("orders.csv"): the raw id
     # must not appear in the HTML of viewers who see it masked.

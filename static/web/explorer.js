@@ -1,13 +1,47 @@
 // Small helpers for every explorer page (no inline scripts: CSP).
 // Fragments that are expensive to compute load after the page: <div data-fragment-url="...">.
+// With data-refresh-s="N" the fragment is shown as rendered and read again every N seconds
+// while the page is shown (the home page's order lists, which the live worker keeps current);
+// a failed read leaves the last content and shows the section's [data-refresh-failed] note.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
-  document.querySelectorAll("[data-fragment-url]").forEach(function (box) {
+  function load(box) {
     box.setAttribute("aria-busy", "true");
-    fetch(box.dataset.fragmentUrl, {credentials: "same-origin"})
-      .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
-      .then(function (html) { box.innerHTML = html; })
-      .catch(function () { /* the link inside the box still works */ })
+    return fetch(box.dataset.fragmentUrl, {credentials: "same-origin", cache: "no-store"})
+      // Redirected: the session ended and this is the login page, not the fragment.
+      .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
+      .then(function (html) {
+        if (html !== box.dataset.shown) { box.innerHTML = html; box.dataset.shown = html; }
+      })
       .finally(function () { box.removeAttribute("aria-busy"); });
+  }
+
+  function follow(box, seconds) {
+    var failed = box.parentNode.querySelector("[data-refresh-failed]");
+    var timer = null;
+    function schedule() {
+      clearTimeout(timer);
+      timer = setTimeout(read, seconds * 1000);
+    }
+    function read() {
+      if (document.hidden) { return; }  // read again when shown (visibilitychange)
+      load(box)
+        .then(function () { if (failed) { failed.hidden = true; } })
+        .catch(function () { if (failed) { failed.hidden = false; } })
+        .finally(schedule);
+    }
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden) { read(); }
+    });
+    schedule();
+  }
+
+  document.querySelectorAll("[data-fragment-url]").forEach(function (box) {
+    var seconds = Number(box.dataset.refreshS);
+    if (seconds > 0) {
+      follow(box, seconds);
+    } else {
+      load(box).catch(function () { /* the link inside the box still works */ });
+    }
   });
 });
