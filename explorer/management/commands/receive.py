@@ -6,7 +6,6 @@ import argparse
 import gc
 import ipaddress
 import logging
-import signal
 import subprocess
 import sys
 import threading
@@ -16,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import run_worker
 from explorer.management.commands.journey import setup
+from explorer.management.stopping import stop_on_signals
 from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import http_server
@@ -142,13 +142,7 @@ class Command(BaseCommand):
             f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}"
         )
         stop = threading.Event()
-
-        def stopping(*_) -> None:
-            stop.set()
-            receiver.committed.set()  # wakes the live worker to see it
-
-        for number in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(number, stopping)
+        stop_on_signals(stop, receiver.committed)  # the second wakes the live worker to see it
         worker = None
         if worker_source is not None:
             source, judging = setup({"source": worker_source})

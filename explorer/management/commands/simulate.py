@@ -2,7 +2,6 @@
 with --live, Alexandrite going on in accelerated time, exported over OTLP (docs/live.md)."""
 
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.management.stopping import stop_on_signals
 from explorer.simulation import (
     FAULT_KINDS,
     LiveConfig,
@@ -124,8 +124,7 @@ class Command(BaseCommand):
             )
         speed = options["speed"] or float(os.environ.get("DEMO_SPEED") or 60)
         stop = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+        stop_on_signals(stop)
 
         def warn(problem: str) -> None:
             print(f"simulate --live: {problem}; going on", file=sys.stderr, flush=True)

@@ -8,7 +8,6 @@ the changed orders again, evaluates the rules and delivers."""
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections.abc import Callable
 
@@ -18,6 +17,7 @@ from django.db import DatabaseError
 from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import CycleResult, run_cycle, run_worker
 from explorer.management.commands.journey import setup
+from explorer.management.stopping import stop_on_signals
 from explorer.sources.base import SourceError
 
 
@@ -52,12 +52,7 @@ class Command(BaseCommand):
                 step(result)
             return
         stop = threading.Event()
-
-        def request_stop(signum, frame) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+        stop_on_signals(stop)
         self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
         self.stdout.flush()
         run_worker(stop, options["interval"], source, config, steps)

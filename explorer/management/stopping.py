@@ -1,0 +1,32 @@
+"""Stopping a long-running command (receive, watch, simulate --live) on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+def stop_on_signals(*events: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """Set these events on the first SIGTERM or SIGINT; returns the handler installed.
+
+    Python runs a signal handler in the main thread between two of its instructions, which
+    may be inside one of these events' own set(), holding the event's lock: a second signal
+    there (a service manager's SIGTERM after a terminal's Ctrl-C, or both sent to a process
+    group) would wait in set() for that lock forever, and the command would never stop. So
+    only the first signal sets them; the flag is raised before any lock is taken."""
+    received: list[int] = []
+
+    def handler(number: int, frame: FrameType | None) -> None:
+        if received:
+            return
+        received.append(number)
+        for event in events:
+            event.set()
+
+    for number in STOP_SIGNALS:
+        signal.signal(number, handler)
+    return handler
