@@ -6,6 +6,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 
 from explorer.simulation import (
     EPOCH_NS,
@@ -15,17 +16,20 @@ from explorer.simulation import (
     simulate,
     simulate_live,
 )
-from explorer.simulation.lifecycle import DAY
+from explorer.simulation.lifecycle import DAY, HOUR
+from explorer.simulation.telemetry import HeldUntilDue
 from explorer.traces.parsers import iter_file
 
 ORDERS, DAYS, SEED = 12, 2, 4
 CUT_NS = EPOCH_NS + DAYS * DAY
+MS = 1_000_000
 
 
 class _Collector(BaseHTTPRequestHandler):
     """Decodes ExportTraceServiceRequest bodies: (trace, span, parent, end, order id)."""
 
     spans: list[tuple[str, str, str, int, str]] = []
+    received: list[float] = []  # time.monotonic() when each of `spans` arrived
     tokens: set[str] = set()
     fail_first = 0
 
@@ -47,6 +51,7 @@ class _Collector(BaseHTTPRequestHandler):
                     order = next(
                         (a.value.string_value for a in span.attributes if a.key == "order.id"), ""
                     )
+                    _Collector.received.append(time.monotonic())
                     _Collector.spans.append(
                         (
                             span.trace_id.hex(),
@@ -69,7 +74,8 @@ class _Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector():
-    _Collector.spans, _Collector.tokens, _Collector.fail_first = [], set(), 0
+    _Collector.spans, _Collector.received = [], []
+    _Collector.tokens, _Collector.fail_first = set(), 0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -78,15 +84,22 @@ def collector():
     server.server_close()
 
 
-def run_live(endpoint: str, seconds: float, speed: float, warnings: list[str]) -> int:
+def run_live(
+    endpoint: str,
+    seconds: float,
+    speed: float,
+    warnings: list[str],
+    orders: int = ORDERS,
+    days: int = DAYS,
+) -> int:
     stop = threading.Event()
     timer = threading.Timer(seconds, stop.set)
     timer.start()
     started = time.monotonic()
     try:
         result = simulate_live(
-            SimulationConfig(out=None, orders=ORDERS, days=DAYS, seed=SEED),
-            LiveConfig(endpoint, "demo-token", DAYS, speed),
+            SimulationConfig(out=None, orders=orders, days=days, seed=SEED),
+            LiveConfig(endpoint, "demo-token", days, speed),
             stop,
             warnings.append,
         )
@@ -126,6 +139,54 @@ def test_live_goes_on_from_the_files_in_accelerated_time(collector, tmp_path):
     orders = {order for *_, order in live if order}
     assert {o for o in orders if o <= f"A-{100000 + ORDERS}"}  # the files' orders go on
     assert {o for o in orders if o > f"A-{100000 + ORDERS}"}  # and new orders come in
+
+
+@pytest.mark.slow
+def test_no_span_arrives_before_the_clock_reaches_its_end(collector):
+    """A step makes its spans at once, some ending hours later (a seller closing an order by
+    hand in working hours): they are sent when the clock reaches their end. After 14 days of
+    300 orders many are closing; sent at once, spans came up to 9.5 simulated hours early."""
+    speed = HOUR / 1e9  # an hour a second
+    began = time.monotonic()  # before the live clock starts: its reading is ahead, if anything
+    warnings: list[str] = []
+    run_live(collector, 4, speed, warnings, orders=300, days=14)
+    assert warnings == [] and len(_Collector.spans) > 20
+    cut = EPOCH_NS + 14 * DAY
+    early = [
+        (end - cut) / HOUR - (received - began)
+        for (*_, end, _), received in zip(_Collector.spans, _Collector.received, strict=True)
+        if end > cut + (received - began) * speed * 1e9 + MS
+    ]
+    assert early == [], "simulated hours ahead of the clock when sent"
+
+
+def test_held_spans_go_on_in_the_order_they_end_once_due():
+    passed: list[str] = []
+
+    class Inner(SpanProcessor):
+        def on_end(self, span):
+            passed.append(span.name)
+
+    held = HeldUntilDue(Inner())
+    provider = TracerProvider()
+    provider.add_span_processor(held)
+    tracer = provider.get_tracer("test")
+    for name, start, end in [
+        ("late", 0, 50),
+        ("soon", 0, 10),
+        ("also soon", 5, 10),
+        ("never", 0, 99),
+    ]:
+        tracer.start_span(name, start_time=start).end(end_time=end)
+    assert passed == []
+    held.release(9)
+    assert passed == []
+    held.release(10)
+    assert passed == ["soon", "also soon"]
+    held.release(60)
+    assert passed == ["soon", "also soon", "late"]
+    provider.shutdown()  # "never" has not happened yet
+    assert passed == ["soon", "also soon", "late"]
 
 
 def test_a_failed_export_is_reported_and_the_live_run_goes_on(collector):

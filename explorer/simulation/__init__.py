@@ -44,6 +44,7 @@ from explorer.simulation.lifecycle import (
 )
 from explorer.simulation.telemetry import (
     CutOffProcessor,
+    HeldUntilDue,
     OtlpJsonLinesExporter,
     SeededIdGenerator,
     SimulationError,
@@ -201,9 +202,10 @@ def _run(
     else:
         file_exporter = None
         until = None
-        # Every trace as soon as its root ends: the receiver sees it at once.
+        # Every trace as soon as its root ends by the clock: the receiver sees it then.
         batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
-        processor = CutOffProcessor(batches, None, on_end, EPOCH_NS + live.from_days * DAY)
+        held = HeldUntilDue(batches)
+        processor = CutOffProcessor(held, None, on_end, EPOCH_NS + live.from_days * DAY)
     lifecycle = Lifecycle(
         Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS, on_fault, on_state
     )
@@ -229,7 +231,9 @@ def _run(
         place(index, created, source, faults[index])
     pace = None
     if live is not None:
-        pace = _live_orders(config, live, lifecycle, place, stop or threading.Event())
+        pace = _live_orders(
+            config, live, lifecycle, place, stop or threading.Event(), held.release
+        )
     try:
         lifecycle.run(until, pace)
     finally:
@@ -252,10 +256,12 @@ def _live_orders(
     lifecycle: Lifecycle,
     place: Callable[[int, int, str, str | None], None],
     stop: threading.Event,
+    release: Callable[[int], None],
 ) -> Callable[[int], bool]:
     """Schedule new orders from live.from_days on (a random source of their own, so that
     everything before is exactly what the files hold) and return the pacing of the run: a
-    step after the start waits until the wall clock, at live.speed, has reached it."""
+    step after the start waits until the wall clock, at live.speed, has reached it, and the
+    spans that ended meanwhile by the clock are released (`release(ns)`) as it goes."""
     rng = random.Random(f"alexandrite-live:{config.seed}")
     per_day = config.orders / config.days
     start = live.from_days * DAY
@@ -287,7 +293,10 @@ def _live_orders(
             began.append(time.monotonic())
         due = began[0] + (t - start) / 1e9 / live.speed
         while not stop.is_set():
-            wait = due - time.monotonic()
+            now = time.monotonic()
+            # The clock, up to this step: later spans are made by the steps still to come.
+            release(EPOCH_NS + start + int((min(now, due) - began[0]) * live.speed * 1e9))
+            wait = due - now
             if wait <= 0:
                 return True
             stop.wait(min(wait, 1.0))
