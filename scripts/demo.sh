@@ -54,7 +54,7 @@ if [ "${DEMO_LIVE:-1}" != 0 ]; then
     'demo-simulator'])" "$tokens")" \
     $py manage.py simulate --live --otlp-endpoint "http://$receiver" \
       --orders "${DEMO_ORDERS:-500}" --days "${DEMO_DAYS:-14}" \
-      --until-days "${DEMO_DAYS:-14}" --seed "${DEMO_SEED:-7}" &
+      --until-days "${DEMO_DAYS:-14}" --seed "${DEMO_SEED:-7}" --resume-from-store &
   pids+=($!)
 fi
 

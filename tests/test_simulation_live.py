@@ -1,9 +1,14 @@
 """`simulate --live`: Alexandrite goes on from where the demo's files stop, in accelerated time,
 exported by the SDK's OTLP/HTTP exporter to a real HTTP server as the spans end."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -23,6 +28,7 @@ from explorer.traces.parsers import iter_file
 ORDERS, DAYS, SEED = 12, 2, 4
 CUT_NS = EPOCH_NS + DAYS * DAY
 MS = 1_000_000
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Collector(BaseHTTPRequestHandler):
@@ -158,6 +164,69 @@ def test_no_span_arrives_before_the_clock_reaches_its_end(collector):
         if end > cut + (received - began) * speed * 1e9 + MS
     ]
     assert early == [], "simulated hours ahead of the clock when sent"
+
+
+@pytest.mark.slow
+def test_resuming_sends_nothing_before_and_paces_from_there(collector):
+    resume = CUT_NS + 6 * HOUR
+    speed = HOUR / 1e9
+    stop = threading.Event()
+    timer = threading.Timer(3, stop.set)
+    timer.start()
+    began = time.monotonic()
+    try:
+        simulate_live(
+            SimulationConfig(out=None, orders=ORDERS, days=DAYS, seed=SEED),
+            LiveConfig(collector, None, DAYS, speed, resume_ns=resume),
+            stop,
+            print,
+        )
+    finally:
+        timer.cancel()
+    ends = [end for *_, end, _ in _Collector.spans]
+    assert ends and min(ends) > resume
+    assert all(
+        end <= resume + (received - began) * speed * 1e9 + MS
+        for end, received in zip(ends, _Collector.received, strict=True)
+    )
+
+
+@pytest.mark.slow
+def test_the_demo_goes_on_where_the_store_stops(collector, tmp_path):
+    """`simulate --live --resume-from-store`, as scripts/demo.sh runs it: after the store has
+    received a day more than the files (an earlier live run), it goes on from there."""
+    env = {**os.environ, "EXPLORER_DATA_DIR": str(tmp_path)}
+    manage = [sys.executable, "manage.py"]
+    options = ["--orders", str(ORDERS), "--days", str(DAYS), "--seed", str(SEED)]
+    live = [*manage, "simulate", *options, "--live", "--otlp-endpoint", collector]
+    live += ["--resume-from-store", "--speed", "3600"]
+
+    def first_line() -> str:
+        process = subprocess.Popen(live, cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        line = process.stdout.readline()
+        process.terminate()
+        process.communicate(timeout=30)
+        return line
+
+    subprocess.run([*manage, "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    assert "(the end of day 2)" in first_line()  # nothing stored yet
+    out = tmp_path / "files"
+    simulate_files = [*manage, "simulate", *options, "--until-days", "3", "--out", str(out)]
+    subprocess.run(simulate_files, cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(
+        [*manage, "ingest", str(out)], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    newest = max(
+        s.end_ns
+        for path in out.iterdir()
+        for r in iter_file(path)
+        for t in r.traces
+        for s in t.spans
+    )
+    assert CUT_NS < newest <= CUT_NS + DAY
+    line = first_line()
+    assert "(where the newest trace stored ends)" in line
+    assert datetime.fromtimestamp(newest / 1e9, UTC).strftime("%Y-%m-%d %H:%M") in line
 
 
 def test_held_spans_go_on_in_the_order_they_end_once_due():

@@ -95,6 +95,13 @@ class LiveConfig:
     token: str | None = None
     from_days: int = 14
     speed: float = 60.0  # simulated seconds per real second: 60 = an hour a minute
+    # Go on after this moment (ns since the Unix epoch) when it is later than the end of
+    # from_days: what an earlier live run sent is simulated again (the same spans) but not sent.
+    resume_ns: int | None = None
+
+    def sends_after_ns(self) -> int:
+        """The moment after which spans are sent, and the accelerated clock starts."""
+        return max(EPOCH_NS + self.from_days * DAY, self.resume_ns or 0)
 
 
 @dataclass
@@ -205,7 +212,7 @@ def _run(
         # Every trace as soon as its root ends by the clock: the receiver sees it then.
         batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
         held = HeldUntilDue(batches)
-        processor = CutOffProcessor(held, None, on_end, EPOCH_NS + live.from_days * DAY)
+        processor = CutOffProcessor(held, None, on_end, live.sends_after_ns())
     lifecycle = Lifecycle(
         Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS, on_fault, on_state
     )
@@ -231,9 +238,7 @@ def _run(
         place(index, created, source, faults[index])
     pace = None
     if live is not None:
-        pace = _live_orders(
-            config, live, lifecycle, place, stop or threading.Event(), held.release
-        )
+        pace = _live_orders(config, live, lifecycle, place, stop or threading.Event(), held.release)
     try:
         lifecycle.run(until, pace)
     finally:
@@ -264,7 +269,8 @@ def _live_orders(
     spans that ended meanwhile by the clock are released (`release(ns)`) as it goes."""
     rng = random.Random(f"alexandrite-live:{config.seed}")
     per_day = config.orders / config.days
-    start = live.from_days * DAY
+    start = live.from_days * DAY  # new orders from here on, whenever sending starts
+    paced_from = live.sends_after_ns() - EPOCH_NS
     kinds = [kind for kind in FAULT_KINDS if config.fault_rates.get(kind, 0) > 0]
     weights = [config.fault_rates[kind] for kind in kinds]
     count = config.orders
@@ -287,15 +293,16 @@ def _live_orders(
     began: list[float] = []
 
     def pace(t: int) -> bool:
-        if t <= start:
+        if t <= paced_from:
             return not stop.is_set()
         if not began:
             began.append(time.monotonic())
-        due = began[0] + (t - start) / 1e9 / live.speed
+        due = began[0] + (t - paced_from) / 1e9 / live.speed
         while not stop.is_set():
             now = time.monotonic()
             # The clock, up to this step: later spans are made by the steps still to come.
-            release(EPOCH_NS + start + int((min(now, due) - began[0]) * live.speed * 1e9))
+            clock = paced_from + int((min(now, due) - began[0]) * live.speed * 1e9)
+            release(EPOCH_NS + clock)
             wait = due - now
             if wait <= 0:
                 return True

@@ -4,11 +4,13 @@ with --live, Alexandrite going on in accelerated time, exported over OTLP (docs/
 import os
 import sys
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.journeys.assembly import latest_time_ns
 from explorer.management.stopping import stop_on_signals
 from explorer.simulation import (
     FAULT_KINDS,
@@ -19,6 +21,8 @@ from explorer.simulation import (
     simulate,
     simulate_live,
 )
+from explorer.sources.base import SourceError
+from explorer.sources.registry import get_source
 
 # The receiver's bearer token for --live (never on the command line, where `ps` shows it).
 TOKEN_ENV = "EXPLORER_OTLP_TOKEN"  # noqa: S105  (the variable's name, not a token)
@@ -76,6 +80,13 @@ class Command(BaseCommand):
             "(default --days, where the demo's files stop) in accelerated "
             "time, exporting every span to --otlp-endpoint as it ends, "
             f"with the bearer token in ${TOKEN_ENV}; until SIGTERM/SIGINT",
+        )
+        parser.add_argument(
+            "--resume-from-store",
+            action="store_true",
+            help="with --live: go on after the newest trace the explorer's trace source "
+            "holds, when later than the end of day --until-days (a second run of the demo "
+            "continues where the first stopped instead of sending the same hours again)",
         )
         parser.add_argument(
             "--speed",
@@ -143,13 +154,28 @@ class Command(BaseCommand):
                 os.environ.get(TOKEN_ENV) or None,
                 options["until_days"] or options["days"],
                 speed,
+                _newest_stored_ns() if options["resume_from_store"] else None,
+            )
+            start = datetime.fromtimestamp(live.sends_after_ns() / 1e9, UTC)
+            where = (
+                "where the newest trace stored ends"
+                if live.sends_after_ns() == live.resume_ns
+                else f"the end of day {live.from_days}"
             )
             self.stdout.write(
-                f"simulate --live: from day {live.from_days} at {speed:g}x to "
-                f"{live.endpoint}; stop with SIGTERM or Ctrl-C"
+                f"simulate --live: from {start:%Y-%m-%d %H:%M:%S} UTC ({where}) at {speed:g}x "
+                f"to {live.endpoint}; stop with SIGTERM or Ctrl-C"
             )
             self.stdout.flush()
             result = simulate_live(config, live, stop, warn)
         except SimulationError as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(f"simulate --live: stopped after exporting {result.spans} spans")
+
+
+def _newest_stored_ns() -> int | None:
+    """The end of the newest trace the configured trace source holds (None: it holds none)."""
+    try:
+        return latest_time_ns(get_source())
+    except SourceError as exc:
+        raise CommandError(f"--resume-from-store: the trace source did not answer: {exc}") from None
