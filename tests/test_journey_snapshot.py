@@ -278,6 +278,9 @@ def test_the_home_page_reads_its_lists_again_from_a_fragment(stored, client, log
     OrderStatus.objects.update(anomalous=True)  # as the live worker would store them
     fragment = client.get(reverse("web:orders_now")).content.decode()
     assert "Show all 80" in listed(fragment, "anomalous")
+    client.cookies["django_language"] = "ru"  # the page's language, as the script reads it
+    russian = client.get(reverse("web:orders_now")).content.decode()
+    assert "Застрявшие" in russian and "Показать все (80)" in listed(russian, "anomalous")
 
 
 def test_the_lists_fragment_is_for_analysts_only(db, client, login_as):
