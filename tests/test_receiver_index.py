@@ -201,3 +201,16 @@ def test_nul_characters_are_kept_out_of_the_index(without_order_on_consumers):
     assert row.attributes["order.id"] == "A\ufffd-1"
     assert ["order.id", "A\ufffd-1"] in row.values
     assert IndexedValue.objects.filter(trace_id=trace.trace_id, value="A\ufffd-1").exists()
+
+
+def test_pieces_take_one_facts_per_trace():
+    """Both decoders give one IndexFacts per trace id; two would make two rows of one trace."""
+    from explorer.receiver.facts import index_facts
+    from explorer.traces.model import Resource, Span, Trace
+
+    shop = Resource("shop-api", {"service.name": "shop-api"})
+    trace = Trace("ab" * 16, [Span("ab" * 16, "1" * 16, None, "op", 2, 0, 1, shop)])
+    found = index_facts([trace], ("order.id",))
+    assert [piece.row.span_count for piece in index.pieces_of(found)] == [1]
+    with pytest.raises(ValueError, match="one IndexFacts per trace id"):
+        index.pieces_of(found + found)

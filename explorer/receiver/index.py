@@ -101,43 +101,39 @@ def write(traces: list[Trace]) -> None:
 
 
 def pieces_of(found: list[IndexFacts]) -> list[_Piece]:
-    """What decoders found as one piece per trace, in trace-id order (in one order for every
-    receiver: rows locked in different orders by two receivers would deadlock). Made before
-    the writer's turn (SQLite's writers take turns), which is then spent on the database."""
-    pieces: dict[str, _Piece] = {}
-    for item in found:
-        f = item.facts
-        attributes: dict[str, str] = {}
-        for key, texts in f.business.items():
-            attributes.setdefault(storable(key), storable(texts[0]))
-        pairs = {
-            (storable_cut(key), text) for key, texts in f.business.items() for text in _cut(texts)
-        }
-        pairs.update((LINKED_TRACE_KEY, text) for text in _cut(item.links))
-        row = _Row(
-            item.trace_id,
-            f.start_ns,
-            f.end_ns,
-            len(item.keys) // 8,  # a request has each span once
-            len(item.error_keys),
-            storable_cut(f.root_service),
-            storable(f.root_name),
-            item.has_root,
-            set(f.operations),
-            attributes,
-            0,
-            item.keys,
-            pairs,
-        )
-        piece = pieces.get(item.trace_id)
-        if piece is None:
-            pieces[item.trace_id] = _Piece(row, item.error_keys, [])
-        else:  # the same trace twice (pieces given together)
-            _merge(piece.row, _Piece(row, item.error_keys, []))
-            piece.error_keys = piece.error_keys | item.error_keys
-    for piece in pieces.values():
-        piece.params = piece.row.params()
-    return [pieces[trace_id] for trace_id in sorted(pieces)]
+    """What decoders found (one IndexFacts per trace id, as index_facts() and index_facts_of()
+    give them) as pieces, in trace-id order: rows locked in different orders by two receivers
+    would deadlock. Made before the writer's turn (SQLite's writers take turns), which is then
+    spent on the database."""
+    pieces = [_piece(item) for item in sorted(found, key=lambda item: item.trace_id)]
+    if len({piece.row.trace_id for piece in pieces}) != len(pieces):
+        raise ValueError("pieces_of() takes one IndexFacts per trace id")
+    return pieces
+
+
+def _piece(item: IndexFacts) -> _Piece:
+    f = item.facts
+    attributes: dict[str, str] = {}
+    for key, texts in f.business.items():
+        attributes.setdefault(storable(key), storable(texts[0]))
+    pairs = {(storable_cut(key), text) for key, texts in f.business.items() for text in _cut(texts)}
+    pairs.update((LINKED_TRACE_KEY, text) for text in _cut(item.links))
+    row = _Row(
+        item.trace_id,
+        f.start_ns,
+        f.end_ns,
+        len(read_keys(item.keys)),  # a request has each span once
+        len(item.error_keys),
+        storable_cut(f.root_service),
+        storable(f.root_name),
+        item.has_root,
+        set(f.operations),
+        attributes,
+        0,
+        item.keys,
+        pairs,
+    )
+    return _Piece(row, item.error_keys, row.params())
 
 
 def _cut(texts: Iterable[str]) -> set[str]:
