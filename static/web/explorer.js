@@ -5,33 +5,34 @@
 // a failed read leaves the last content and shows the section's [data-refresh-failed] note.
 "use strict";
 document.addEventListener("DOMContentLoaded", function () {
-  function load(box) {
+  // The fragment's HTML; redirected means the session ended and this is the login page.
+  function read(box) {
     box.setAttribute("aria-busy", "true");
     return fetch(box.dataset.fragmentUrl, {credentials: "same-origin", cache: "no-store"})
-      // Redirected: the session ended and this is the login page, not the fragment.
       .then(function (r) { return r.ok && !r.redirected ? r.text() : Promise.reject(r.status); })
-      .then(function (html) {
-        if (html !== box.dataset.shown) { box.innerHTML = html; box.dataset.shown = html; }
-      })
       .finally(function () { box.removeAttribute("aria-busy"); });
   }
 
   function follow(box, seconds) {
     var failed = box.parentNode.querySelector("[data-refresh-failed]");
+    var shown = null;  // the HTML last put in the box (the first read replaces the rendered)
     var timer = null;
     function schedule() {
       clearTimeout(timer);
-      timer = setTimeout(read, seconds * 1000);
+      timer = setTimeout(again, seconds * 1000);
     }
-    function read() {
+    function again() {
       if (document.hidden) { return; }  // read again when shown (visibilitychange)
-      load(box)
-        .then(function () { if (failed) { failed.hidden = true; } })
+      read(box)
+        .then(function (html) {
+          if (html !== shown) { box.innerHTML = html; shown = html; }
+          if (failed) { failed.hidden = true; }
+        })
         .catch(function () { if (failed) { failed.hidden = false; } })
         .finally(schedule);
     }
     document.addEventListener("visibilitychange", function () {
-      if (!document.hidden) { read(); }
+      if (!document.hidden) { again(); }
     });
     schedule();
   }
@@ -41,7 +42,9 @@ document.addEventListener("DOMContentLoaded", function () {
     if (seconds > 0) {
       follow(box, seconds);
     } else {
-      load(box).catch(function () { /* the link inside the box still works */ });
+      read(box)
+        .then(function (html) { box.innerHTML = html; })
+        .catch(function () { /* the link inside the box still works */ });
     }
   });
 });
