@@ -460,12 +460,46 @@ def test_operation_statistics():
     ) == (2, 70_000, 70_000, 20_000, 50_000, 35_000, 1)
 
 
-def test_the_remembered_tree_is_only_reused_for_the_same_span_list():
+def test_a_span_list_changed_in_place_is_never_read_through_an_old_tree():
     spans = [span("r", None, 0, 10), span("c", "r", 2, 4)]
     first = Trace("t1", spans)
-    assert SpanTree.of(first) is SpanTree.of(Trace("t1", spans))
+    assert SpanTree.of(first).children[0] == [1]
+    # Same length, another shape: "c" now hangs below a new root.
+    spans[0] = span("x", None, 0, 10)
+    assert SpanTree.of(first).roots == [0, 1]
+    spans[0] = span("r", None, 0, 10)
     spans.append(span("d", "r", 5, 8))
     assert SpanTree.of(first).children[0] == [1, 2]
-    other = Trace("t1", [span("r", None, 0, 10)])
-    assert SpanTree.of(other).children == [[]]
     assert [s.span_id for s in critical_path(first)] == ["r", "d", "r", "c", "r"]
+
+
+def test_threads_computing_critical_paths_each_get_their_own_trace():
+    import sys
+    import threading
+
+    traces = [
+        Trace(
+            f"t{k}",
+            [span("r", None, 0, 100)] + [span(f"c{k}-{i}", "r", i, i + 1) for i in range(k)],
+        )
+        for k in range(1, 9)
+    ]
+    expected = {t.trace_id: critical_path(t) for t in traces}
+    wrong: list[str] = []
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as the interpreter allows
+    try:
+
+        def run(trace: Trace) -> None:
+            for _ in range(200):
+                if critical_path(trace) != expected[trace.trace_id]:
+                    wrong.append(trace.trace_id)
+
+        threads = [threading.Thread(target=run, args=(t,)) for t in traces for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []

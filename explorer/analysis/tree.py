@@ -25,14 +25,11 @@ class SpanTree:
 
     @classmethod
     def of(cls, trace: Trace) -> SpanTree:
-        """The tree of a trace; the last one built is reused while the trace keeps the same
-        span list (Jaeger UI memoizes the same way), so the critical path and the statistics
-        of one trace share it."""
-        global _last
-        spans = trace.spans
-        if _last is None or _last.spans is not spans or len(_last.parent) != len(spans):
-            _last = cls.build(spans)
-        return _last
+        """The tree of a trace, built anew: nothing is kept between calls, so threads never
+        share a tree and a span list changed in place is never read through a stale one. A
+        caller running several analyses of one trace builds the tree once and passes it
+        (`analyse`, the stored layouts)."""
+        return cls.build(trace.spans)
 
     @classmethod
     @gc_paused()
@@ -54,6 +51,3 @@ class SpanTree:
                 children[p].append(i)
         roots.sort(key=lambda i: spans[i].start_ns)  # stable: equal starts keep trace order
         return cls(spans, parent, children, roots)
-
-
-_last: SpanTree | None = None
