@@ -338,3 +338,27 @@ def test_the_plain_page_is_rendered_once_per_viewer_kind(client, login_as, store
 
     utc, local = state_times(first), state_times(zoned)
     assert utc and len(local) == len(utc) and local != utc
+
+
+def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_first(db):
+    """A call that encloses another (the upload that calls the 3D storage) ends after it: the
+    state the long call set is not taken back at the shorter call that started later."""
+    from types import SimpleNamespace
+
+    from explorer.journeys.conformance import Conformance, StateChange
+    from explorer.web.journeys import playback_steps
+
+    s = 10**9
+    upload = Step(1, "customer", "shop_api", "POST /upload", duration_ns=10 * s, start_ns=5 * s)
+    store = Step(2, "shop_api", "storage", "PUT /files", duration_ns=1 * s, start_ns=6 * s)
+    submit = Step(3, "customer", "shop_api", "POST /submit", duration_ns=1 * s, start_ns=20 * s)
+    changes = [
+        StateChange("INITIATED", None, 1 * s, "shop_api", "t1", "s1"),
+        StateChange("FILE_UPLOADED", "INITIATED", 14 * s, "shop_api", "t2", "s2"),
+        StateChange("SUBMITTED", "FILE_UPLOADED", 20 * s, "shop_api", "t3", "s3"),
+    ]
+    report = SimpleNamespace(conformance=Conformance(changes=changes))
+    steps = playback_steps(Overlay(steps=[upload, store, submit]), report, {}, 10)
+    assert [step["state"] for step in steps] == ["FILE_UPLOADED", "FILE_UPLOADED", "SUBMITTED"]
+    told = [step["sentence"].split("The order is now ")[1:] for step in steps]
+    assert told == [["FILE_UPLOADED."], [], ["SUBMITTED."]]

@@ -132,15 +132,23 @@ def playback_steps(
     limit: int,
 ) -> list[dict]:
     """One entry per step of the diagram, in time order (the first `limit`): the sentence that
-    tells it and the state the order was in after it; then where the order is now."""
+    tells it and the state the order was in after it; then where the order is now.
+
+    Steps come in order of their start, and a call may end before an earlier, longer one
+    that encloses it (a nested call). The state told after a step is the last change up to
+    the latest end of the steps so far, not of this step alone: it never goes back to an
+    earlier state because a short nested call ended first."""
     lang = _language()
-    changes = [(c.at_ns, c.state) for c in journey_report.conformance.changes]
-    entries, state = [], None
+    changes = journey_report.conformance.changes  # in time order
+    entries, state, told, horizon = [], None, 0, None
     for step in overlay.steps[:limit]:
         end = step.start_ns + step.duration_ns
-        now_in = [s for at, s in changes if at <= end]
-        entered = now_in[-1] if now_in and now_in[-1] != state else None
-        state = now_in[-1] if now_in else state
+        horizon = end if horizon is None else max(horizon, end)
+        while told < len(changes) and changes[told].at_ns <= horizon:
+            told += 1
+        now_in = changes[told - 1].state if told else None
+        entered = now_in if now_in is not None and now_in != state else None
+        state = now_in if now_in is not None else state
         sentence = _("%(time)s · %(source)s → %(target)s: %(operation)s, %(duration)s") % {
             "time": local_time(step.start_ns, "%d.%m %H:%M:%S"),
             "source": names.get(step.source, step.source),
