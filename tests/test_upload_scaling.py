@@ -171,3 +171,15 @@ def test_a_long_line_is_skipped_without_being_held(tmp_path):
     assert [len(r.traces) for r in results] == [1, 0, 1]
     assert results[1].errors[0].position == "line 2"
     assert peak < 8 << 20
+
+
+@pytest.mark.parametrize("first", [b"{", b'{"resourceSpans": [], "pad": "' + b"x" * 900 + b'",'])
+def test_the_limit_holds_however_a_document_is_cut_into_lines(tmp_path, first):
+    """Lines each under the limit, a document over it: refused, also when the two lines read
+    to tell JSON lines from a document already pass it."""
+    path = tmp_path / "pretty.json"
+    path.write_bytes(first + b'\n "a": "' + b"y" * 600 + b'",\n "b": "' + b"z" * 600 + b'"\n}\n')
+    [result] = iter_file(path, max_document=1000)
+    assert "one document of more than 1000 bytes" in result.errors[0].message
+    [result] = iter_file(path, max_document=3000)
+    assert "one document of more" not in str(result.errors)

@@ -153,7 +153,7 @@ def _iter_stream(
     if fmt is None and not _is_json_lines(lines):
         room = None if max_document is None else max_document - sum(map(len, consumed))
         try:
-            if any(line is None for _, line in lines):
+            if any(line is None for _, line in lines) or (room is not None and room < 0):
                 raise _TooLong
             consumed.append(_read_at_most(stream, room))
         except _TooLong:
