@@ -183,3 +183,24 @@ def test_the_limit_holds_however_a_document_is_cut_into_lines(tmp_path, first):
     assert "one document of more than 1000 bytes" in result.errors[0].message
     [result] = iter_file(path, max_document=3000)
     assert "one document of more" not in str(result.errors)
+
+
+def test_only_the_listed_traces_are_summarised_and_every_trace_opens(
+    client, login_as, upload_dir, monkeypatch
+):
+    """The index keeps the summaries the list page shows (MAX_LISTED), not one per trace, and
+    says how many there are; a trace past them is not read while uploading, and opens."""
+    login_as("support")
+    monkeypatch.setattr(upload_store, "MAX_LISTED", 5)
+    monkeypatch.setattr("explorer.web.uploads.MAX_LISTED", 5)
+    counts = Counts(monkeypatch)
+    data = b"".join(span_line(n) for n in range(12)) + span_line(11, span=2)
+    response = upload(client, data, "twelve.jsonl")
+    assert counts.read == 5 + 2  # the listed traces, and the pieces of the one to merge
+    key = response["Location"].split("/")[2]
+    listing = client.get(response["Location"]).content.decode()
+    assert "5 of 12 traces" in listing and f"{4:032x}" in listing
+    assert f"{5:032x}" not in listing
+    for trace, span in [(7, "0000000000000001"), (11, "0000000000000002")]:
+        page = client.get(reverse("web:upload_trace", args=[key, f"{trace:032x}"]))
+        assert page.status_code == 200 and span in page.content.decode()

@@ -4,7 +4,8 @@ The file is parsed as it is read (explorer.traces.parsers.iter_file: JSON lines 
 time, gzip inflated within EXPLORER_INFLATE_MAX_BYTES / _RATIO, a single document or line of
 more than EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES refused) into a store on disk, not in process
 memory: every trace read is appended to one pack file, EXPLORER_UPLOAD_DIR/<user id>/<random
-key>/traces.pack, and an index holds where each trace is and the summaries for the list page.
+key>/traces.pack, and an index holds where each trace is, how many there are and the
+summaries the list page shows (the first MAX_LISTED).
 A trace that came in several pieces is merged once, at the end, and appended whole (its
 pieces stay in the pack, counted). However many traces a file holds, an upload is three files
 (the pack, the index, the file as sent while it is read) and each trace is written and read
@@ -38,7 +39,7 @@ from explorer.traces.parsers import iter_file
 SESSION_KEY = "web_uploads"
 KEEP_PER_SESSION = 10
 MAX_PROBLEMS = 20
-MAX_LISTED = 10_000  # traces on the list page of one upload
+MAX_LISTED = 10_000  # traces on the list page of one upload (and summarised)
 INDEX = "index.pickle"
 PACK = "traces.pack"
 BLOCK = 4096  # the file system block usage() finds on most: what a write is rounded up to
@@ -133,13 +134,19 @@ class _Writer:
 
     def finish(self, name: str, problems: list[str]) -> list[TraceSummary]:
         """Merge each trace's pieces (one trace in memory at a time) and write the index of
-        where each trace is, with the summaries."""
-        summaries = []
+        where each trace is, with the summaries of the first MAX_LISTED (all the list page
+        shows: the index stays small however many traces there are)."""
+        summaries: list[TraceSummary] = []
         where: dict[str, Piece] = {}
         for trace_id, pieces in self.pieces.items():
+            listed = len(summaries) < MAX_LISTED
+            if len(pieces) == 1 and not listed:
+                where[trace_id] = pieces[0]
+                continue
             trace = merged_trace(trace_id, map(self._read, pieces))
             where[trace_id] = pieces[0] if len(pieces) == 1 else self._append(trace)
-            summaries += MemorySource([trace], name="upload").search(TraceQuery(limit=1))
+            if listed:
+                summaries += MemorySource([trace], name="upload").search(TraceQuery(limit=1))
         self.pack.close()
         index = {"name": name, "summaries": summaries, "problems": problems, "where": where}
         data = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
@@ -162,9 +169,10 @@ class UploadSource:
         self.folder = folder
         index = _load(folder / INDEX)
         self.name = f"upload {index['name']}"
-        self.summaries: list[TraceSummary] = index["summaries"]
+        self.summaries: list[TraceSummary] = index["summaries"]  # the first MAX_LISTED
         self.problems: list[str] = index["problems"]
         self.where: dict[str, Piece] = index["where"]
+        self.count = len(self.where)
 
     def get_trace(self, trace_id: str) -> Trace:
         piece = self.where.get(trace_id)

@@ -125,7 +125,7 @@ def upload_result(request, key):
         {
             "key": key,
             "traces": shown_rows,
-            "trace_total": len(rows),
+            "trace_total": source.count,
             "q": needle,
             "errors_only": errors_only,
             "problems": [shown(request, p) for p in source.problems],
