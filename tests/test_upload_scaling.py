@@ -204,3 +204,13 @@ def test_only_the_listed_traces_are_summarised_and_every_trace_opens(
     for trace, span in [(7, "0000000000000001"), (11, "0000000000000002")]:
         page = client.get(reverse("web:upload_trace", args=[key, f"{trace:032x}"]))
         assert page.status_code == 200 and span in page.content.decode()
+
+
+def test_an_upload_of_the_former_layout_counts_as_expired(client, login_as, upload_dir):
+    """An upload stored before the pack (an index and one file a trace) is gone, not a 500."""
+    user = login_as("support")
+    response = upload(client, otlp("34" * 16))
+    folder = upload_dir / str(user.pk) / response["Location"].split("/")[2]
+    (folder / PACK).unlink()
+    page = client.get(response["Location"])
+    assert page.status_code == 404 and not folder.exists()

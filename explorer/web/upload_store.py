@@ -192,7 +192,8 @@ def upload_source(request, key: str) -> UploadSource:
     if key not in request.session.get(SESSION_KEY, []):
         raise Http404(_("No such upload in this session."))
     folder = user_dir(request.user) / key
-    if not (folder / INDEX).is_file() or _expired(folder, time.time()):
+    complete = (folder / INDEX).is_file() and (folder / PACK).is_file()  # not: one file a trace
+    if not complete or _expired(folder, time.time()):
         shutil.rmtree(folder, ignore_errors=True)
         raise Http404(_("The upload has expired; upload the file again."))
     return UploadSource(folder)
