@@ -214,3 +214,10 @@ def test_an_upload_of_the_former_layout_counts_as_expired(client, login_as, uplo
     (folder / PACK).unlink()
     page = client.get(response["Location"])
     assert page.status_code == 404 and not folder.exists()
+
+
+def test_the_upload_page_states_the_document_limit(client, login_as, settings):
+    settings.EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES = 8 << 20
+    login_as("support")
+    page = client.get(reverse("web:upload")).content.decode()
+    assert "one JSON line is read up to 8 MB" in page

@@ -43,6 +43,9 @@ def _form(request, problems=(), status=200):
         {
             "problems": problems,
             "max_size": format_count(settings.EXPLORER_UPLOAD_MAX_BYTES // (1024 * 1024)),
+            "max_document": format_count(
+                settings.EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES // (1024 * 1024)
+            ),
         },
         status=status,
     )
