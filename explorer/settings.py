@@ -417,12 +417,18 @@ EXPLORER_MAX_BODY_BYTES = int(
 # decompress.py); past either, the file is refused with an error naming the limit.
 EXPLORER_INFLATE_MAX_BYTES = int(os.environ.get("EXPLORER_INFLATE_MAX_BYTES", str(1 << 30)))
 EXPLORER_INFLATE_MAX_RATIO = int(os.environ.get("EXPLORER_INFLATE_MAX_RATIO", "200"))
-# Read by explorer/web/uploads.py: where uploaded files are kept, parsed, one file a trace
-# (never in process memory), for how long, and how much disk one user's uploads may take.
+# Read by explorer/web/upload_store.py: where uploaded files are kept, parsed, in a pack file
+# (never in process memory), for how long, and how much disk (in blocks) one user's uploads
+# may take. EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES: the largest single document (a JSON or
+# protobuf file that is not JSON lines) or JSON line of an upload, inflated, that is read
+# (into memory, about ten times its size); a larger one is reported and not read.
 EXPLORER_UPLOAD_DIR = os.environ.get("EXPLORER_UPLOAD_DIR", str(DATA_DIR / "uploads"))
 EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 * 60)))
 EXPLORER_UPLOAD_QUOTA_BYTES = int(
     os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES", str(500 * 1024 * 1024))
+)
+EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES = int(
+    os.environ.get("EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES", str(16 * 1024 * 1024))
 )
 # Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
 # names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -49,31 +50,52 @@ def is_gzip(data: bytes) -> bool:
     return data[:2] == GZIP_MAGIC
 
 
-def _inflater(wbits: int):
-    return zlib.decompressobj(wbits)
+def _inflated(chunks: Iterator[bytes], limits: Limits, wbits: int) -> Iterator[bytes]:
+    """The inflated pieces (each at most PIECE bytes) of the compressed bytes `chunks` yields.
+
+    Several gzip members are read one after another (`cat a.gz b.gz` is one valid gzip file);
+    bytes after the last member that do not start another are ignored, as gzip(1) does. The
+    limits count everything inflated so far against the compressed bytes read so far.
+    Once an inflater reaches the end of its member it is never fed again: zlib keeps the rest
+    of the input as `unused_data` but also leaves it in `unconsumed_tail`, and feeding that
+    tail back once looped for ever.
+    """
+    compressed = produced = 0
+    rest = b""
+    first = True
+    while True:
+        while len(rest) < len(GZIP_MAGIC):  # enough to tell whether another member follows
+            chunk = next(chunks, b"")
+            if not chunk:
+                break
+            compressed += len(chunk)
+            rest += chunk
+        if not rest or (not first and not is_gzip(rest)):
+            return
+        first = False
+        inflater = zlib.decompressobj(wbits)
+        pending = rest
+        while not inflater.eof:
+            if not pending:
+                pending = next(chunks, b"")
+                if not pending:
+                    raise zlib.error("compressed data is truncated")
+                compressed += len(pending)
+            piece = inflater.decompress(pending, PIECE)
+            produced += len(piece)
+            if produced > limits.cap(compressed):
+                raise limits.error(compressed)
+            if piece:
+                yield piece
+            pending = inflater.unconsumed_tail
+        rest = inflater.unused_data
 
 
 def inflate(data: bytes, limits: Limits = Limits(), *, wbits: int = 47) -> bytes:
     """`data` inflated (wbits 47: gzip or zlib, detected from the header; several gzip
     members are read one after another), or DecompressionLimit past the limits, or
-    zlib.error for corrupt data."""
-    cap = limits.cap(len(data))
-    out = bytearray()
-    rest = data
-    while rest:
-        inflater = _inflater(wbits)
-        pending = rest
-        while pending:
-            out += inflater.decompress(pending, PIECE)
-            if len(out) > cap:
-                raise limits.error(len(data))
-            pending = inflater.unconsumed_tail
-        if not inflater.eof:
-            raise zlib.error("compressed data is truncated")
-        rest = inflater.unused_data
-        if rest and not is_gzip(rest):
-            break  # trailing garbage after the last member is ignored, as gzip(1) does
-    return bytes(out)
+    zlib.error for corrupt or truncated data. Empty input inflates to nothing."""
+    return b"".join(_inflated(iter((data,)), limits, wbits))
 
 
 class BoundedReader(io.RawIOBase):
@@ -81,49 +103,18 @@ class BoundedReader(io.RawIOBase):
     counted against the compressed bytes read so far (a stream's size may not be known)."""
 
     def __init__(self, raw, limits: Limits = Limits(), *, wbits: int = 47):
-        self._raw = raw
-        self._limits = limits
-        self._wbits = wbits
-        self._inflater = _inflater(wbits)
-        self._compressed = 0
-        self._produced = 0
-        self._buffer = b""
+        self._pieces = _inflated(iter(lambda: raw.read(PIECE), b""), limits, wbits)
+        self._buffer = memoryview(b"")
 
     def readable(self) -> bool:
         return True
 
-    def _fill(self) -> bool:
-        while not self._buffer:
-            tail = self._inflater.unconsumed_tail
-            if tail:
-                self._buffer = self._inflater.decompress(tail, PIECE)
-                continue
-            if self._inflater.eof:
-                rest = self._inflater.unused_data
-                if not rest:
-                    rest = self._raw.read(PIECE)
-                    self._compressed += len(rest)
-                if not rest:
-                    return False
-                self._inflater = _inflater(self._wbits)  # the next gzip member
-                self._buffer = self._inflater.decompress(rest, PIECE)
-                continue
-            chunk = self._raw.read(PIECE)
-            if not chunk:
-                raise zlib.error("compressed data is truncated")
-            self._compressed += len(chunk)
-            self._buffer = self._inflater.decompress(chunk, PIECE)
-        self._produced += len(self._buffer)
-        if self._produced > self._limits.cap(self._compressed):
-            raise self._limits.error(self._compressed)
-        return True
-
     def readinto(self, target) -> int:
-        if not self._buffer and not self._fill():
-            return 0
+        if not self._buffer:
+            self._buffer = memoryview(next(self._pieces, b""))
         size = min(len(target), len(self._buffer))
         target[:size] = self._buffer[:size]
-        self._buffer = self._buffer[size:]
+        self._buffer = self._buffer[size:]  # a view: no copy of the rest of the piece
         return size
 
 

@@ -1,22 +1,28 @@
 """The on-disk store of uploaded trace files (the pages are in explorer.web.uploads).
 
 The file is parsed as it is read (explorer.traces.parsers.iter_file: JSON lines one at a
-time, gzip inflated within EXPLORER_INFLATE_MAX_BYTES / _RATIO) into a store on disk, not in
-process memory: each trace is written to its own file under
-EXPLORER_UPLOAD_DIR/<user id>/<random key>/, with an index of summaries for the list page.
-A page reads only the trace it shows. Uploads expire after EXPLORER_UPLOAD_SECONDS; a user's
-uploads together take at most EXPLORER_UPLOAD_QUOTA_BYTES on disk (older uploads of the user
-are dropped to make room; a single upload that does not fit is refused). Only the uploading
-session knows the key; the trace page views (explorer.web.traces) show an upload exactly as
-they show stored traces.
+time, gzip inflated within EXPLORER_INFLATE_MAX_BYTES / _RATIO, a single document or line of
+more than EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES refused) into a store on disk, not in process
+memory: every trace read is appended to one pack file, EXPLORER_UPLOAD_DIR/<user id>/<random
+key>/traces.pack, and an index holds where each trace is, how many there are and the
+summaries the list page shows (the first MAX_LISTED).
+A trace that came in several pieces is merged once, at the end, and appended whole (its
+pieces stay in the pack, counted). However many traces a file holds, an upload is three files
+(the pack, the index, the file as sent while it is read) and each trace is written and read
+a constant number of times. A page reads only the trace it shows. Uploads expire after
+EXPLORER_UPLOAD_SECONDS; a user's uploads together take at most EXPLORER_UPLOAD_QUOTA_BYTES on
+disk, counted in the blocks their files take (older uploads of the user are dropped to make
+room; a single upload that does not fit is refused). An upload that fails for any reason
+leaves nothing behind. Only the uploading session knows the key; the trace page views
+(explorer.web.traces) show an upload exactly as they show stored traces.
 """
 
 from __future__ import annotations
 
-import hashlib
 import pickle  # noqa: S403 - only files this module wrote, in a folder only the server writes
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
@@ -33,8 +39,10 @@ from explorer.traces.parsers import iter_file
 SESSION_KEY = "web_uploads"
 KEEP_PER_SESSION = 10
 MAX_PROBLEMS = 20
-MAX_LISTED = 10_000  # traces on the list page of one upload
+MAX_LISTED = 10_000  # traces on the list page of one upload (and summarised)
 INDEX = "index.pickle"
+PACK = "traces.pack"
+BLOCK = 4096  # the file system block usage() finds on most: what a write is rounded up to
 
 
 class QuotaExceeded(Exception):
@@ -49,12 +57,12 @@ def user_dir(user) -> Path:
     return _root() / str(int(user.pk))
 
 
-def _trace_file(folder: Path, trace_id: str) -> Path:
-    return folder / "traces" / f"{hashlib.sha256(trace_id.encode()).hexdigest()[:40]}.pickle"
-
-
-def _size(folder: Path) -> int:
-    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+def usage(path: Path) -> int:
+    """Bytes of disk the file or folder takes: whole blocks, as the file system counts them
+    (a one-byte file takes a block)."""
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    return sum(f.stat().st_blocks * 512 for f in path.rglob("*") if f.is_file())
 
 
 def _expired(folder: Path, now: float) -> bool:
@@ -81,49 +89,73 @@ def _older_uploads(folder: Path, current: Path) -> list[Path]:
     )
 
 
-class _Writer:
-    """Writes parsed traces into an upload folder, counting bytes against a budget."""
+def _blocks(size: int) -> int:
+    return -(-size // BLOCK) * BLOCK
 
-    def __init__(self, folder: Path, budget: int) -> None:
+
+Piece = tuple[int, int]  # (offset, length) of a pickled trace in the pack
+
+
+class _Writer:
+    """Appends parsed traces to the pack of an upload folder, counting what it writes against
+    a budget; past it, `make_room()` frees more (an older upload dropped: the bytes freed) or
+    raises QuotaExceeded."""
+
+    def __init__(self, folder: Path, budget: int, make_room: Callable[[], int]) -> None:
         self.folder = folder
         self.budget = budget
-        self.written = 0
-        self.parts: dict[str, list[Path]] = {}
-        for part in ("parts", "traces"):
-            shutil.rmtree(folder / part, ignore_errors=True)  # a previous, refused attempt
-            (folder / part).mkdir(parents=True)
+        self.make_room = make_room
+        self.pack_size = 0
+        self.pieces: dict[str, list[Piece]] = {}
+        self.pack = (folder / PACK).open("w+b")
 
-    def _dump(self, path: Path, value: object) -> None:
+    def _fit(self, index_size: int = 0) -> None:
+        """Make room for the pack (and the index) as they are now, in whole blocks."""
+        while _blocks(self.pack_size) + _blocks(index_size) > self.budget:
+            self.budget += self.make_room()
+
+    def _append(self, value: object) -> Piece:
         data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        self.written += len(data)
-        if self.written > self.budget:
-            raise QuotaExceeded
-        path.write_bytes(data)
+        offset = self.pack_size
+        self.pack_size += len(data)
+        self._fit()
+        self.pack.seek(offset)
+        self.pack.write(data)
+        return offset, len(data)
+
+    def _read(self, piece: Piece) -> Trace:
+        offset, length = piece
+        self.pack.seek(offset)
+        return pickle.loads(self.pack.read(length))  # noqa: S301 - written just above
 
     def add(self, trace: Trace) -> None:
-        if not trace.spans:
-            return
-        parts = self.parts.setdefault(trace.trace_id, [])
-        path = self.folder / "parts" / f"{sum(map(len, self.parts.values()))}.pickle"
-        self._dump(path, trace)
-        parts.append(path)
+        if trace.spans:
+            self.pieces.setdefault(trace.trace_id, []).append(self._append(trace))
 
     def finish(self, name: str, problems: list[str]) -> list[TraceSummary]:
-        """Merge each trace's parts into one file (one trace in memory at a time) and write
-        the index of summaries."""
-        summaries = []
-        for trace_id, paths in self.parts.items():
-            trace = merged_trace(trace_id, (_load(p) for p in paths))
-            for path in paths:
-                self.written -= path.stat().st_size
-                path.unlink()
-            self._dump(_trace_file(self.folder, trace_id), trace)
-            summaries += MemorySource([trace], name="upload").search(TraceQuery(limit=1))
-        (self.folder / "parts").rmdir()
-        self._dump(
-            self.folder / INDEX, {"name": name, "summaries": summaries, "problems": problems}
-        )
+        """Merge each trace's pieces (one trace in memory at a time) and write the index of
+        where each trace is, with the summaries of the first MAX_LISTED (all the list page
+        shows: the index stays small however many traces there are)."""
+        summaries: list[TraceSummary] = []
+        where: dict[str, Piece] = {}
+        for trace_id, pieces in self.pieces.items():
+            listed = len(summaries) < MAX_LISTED
+            if len(pieces) == 1 and not listed:
+                where[trace_id] = pieces[0]
+                continue
+            trace = merged_trace(trace_id, map(self._read, pieces))
+            where[trace_id] = pieces[0] if len(pieces) == 1 else self._append(trace)
+            if listed:
+                summaries += MemorySource([trace], name="upload").search(TraceQuery(limit=1))
+        self.pack.close()
+        index = {"name": name, "summaries": summaries, "problems": problems, "where": where}
+        data = pickle.dumps(index, protocol=pickle.HIGHEST_PROTOCOL)
+        self._fit(len(data))
+        (self.folder / INDEX).write_bytes(data)
         return summaries
+
+    def close(self) -> None:
+        self.pack.close()
 
 
 def _load(path: Path):
@@ -137,17 +169,19 @@ class UploadSource:
         self.folder = folder
         index = _load(folder / INDEX)
         self.name = f"upload {index['name']}"
-        self.summaries: list[TraceSummary] = index["summaries"]
+        self.summaries: list[TraceSummary] = index["summaries"]  # the first MAX_LISTED
         self.problems: list[str] = index["problems"]
+        self.where: dict[str, Piece] = index["where"]
+        self.count = len(self.where)
 
     def get_trace(self, trace_id: str) -> Trace:
-        path = _trace_file(self.folder, trace_id)
-        if not path.is_file():
+        piece = self.where.get(trace_id)
+        if piece is None:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not here")
-        trace = _load(path)
-        if trace.trace_id != trace_id:
-            raise TraceNotFound(f"{self.name}: trace {trace_id} is not here")
-        return trace
+        offset, length = piece
+        with (self.folder / PACK).open("rb") as pack:
+            pack.seek(offset)
+            return pickle.loads(pack.read(length))  # noqa: S301 - written by _Writer only
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
         return self.summaries[: query.limit]
@@ -158,38 +192,66 @@ def upload_source(request, key: str) -> UploadSource:
     if key not in request.session.get(SESSION_KEY, []):
         raise Http404(_("No such upload in this session."))
     folder = user_dir(request.user) / key
-    if not (folder / INDEX).is_file() or _expired(folder, time.time()):
+    complete = (folder / INDEX).is_file() and (folder / PACK).is_file()  # not: one file a trace
+    if not complete or _expired(folder, time.time()):
         shutil.rmtree(folder, ignore_errors=True)
         raise Http404(_("The upload has expired; upload the file again."))
     return UploadSource(folder)
 
 
-def _parse_into(raw: Path, folder: Path, name: str, budget: int) -> tuple[list, list[str]]:
-    """Parse the saved upload into the folder: (summaries, problems)."""
-    writer = _Writer(folder, budget)
+def _parse_into(
+    raw: Path, folder: Path, name: str, budget: int, make_room: Callable[[], int]
+) -> tuple[list, list[str]]:
+    """Parse the saved upload into the folder: (summaries, problems). A document or line that
+    cannot be read is a problem; the others are read on."""
+    writer = _Writer(folder, budget, make_room)
     problems: list[str] = []
     limits = Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO)
-    for result in iter_file(raw, limits=limits):
-        problems += [str(p).replace(str(raw), name) for p in result.errors][
-            : MAX_PROBLEMS - len(problems)
-        ]
-        for trace in result.traces:
-            writer.add(trace)
-    return writer.finish(name, problems), problems
+    try:
+        for result in iter_file(
+            raw, limits=limits, max_document=settings.EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES
+        ):
+            problems += [str(p).replace(str(raw), name) for p in result.errors][
+                : MAX_PROBLEMS - len(problems)
+            ]
+            for trace in result.traces:
+                writer.add(trace)
+        return writer.finish(name, problems), problems
+    finally:
+        writer.close()
 
 
 def parse_within_quota(raw: Path, folder: Path, name: str, quota: int):
-    """Parse into the room the user's other uploads leave; when it does not fit, drop the
-    oldest of them and parse again (QuotaExceeded once there is none left to drop)."""
+    """Parse into the room the user's other uploads leave; when that runs out, drop the oldest
+    of them and go on (QuotaExceeded once there is none left to drop)."""
     others = _older_uploads(folder.parent, folder)
-    while True:
-        budget = quota - raw.stat().st_size - sum(_size(p) for p in others)
-        try:
-            return _parse_into(raw, folder, name, budget)
-        except QuotaExceeded:
-            if not others:
-                raise
-            shutil.rmtree(others.pop(0), ignore_errors=True)
+
+    def make_room() -> int:
+        if not others:
+            raise QuotaExceeded
+        oldest = others.pop(0)
+        freed = usage(oldest)
+        shutil.rmtree(oldest, ignore_errors=True)
+        return freed
+
+    budget = quota - usage(raw) - sum(map(usage, others))
+    return _parse_into(raw, folder, name, budget, make_room)
+
+
+def store_upload(file, folder: Path, name: str) -> tuple[list, list[str]]:
+    """Save the uploaded file into a new upload folder and parse it there within the user's
+    quota: (summaries, problems). The file as sent is deleted once read; on any failure
+    (QuotaExceeded, an error, the worker stopped) the folder goes whole."""
+    folder.mkdir(parents=True)
+    raw = folder / "upload.raw"
+    try:
+        save_file(file, raw)
+        return parse_within_quota(raw, folder, name, settings.EXPLORER_UPLOAD_QUOTA_BYTES)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        raw.unlink(missing_ok=True)
 
 
 def save_file(file, path: Path) -> None:

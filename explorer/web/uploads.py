@@ -30,8 +30,7 @@ from explorer.web.upload_store import (
     SESSION_KEY,
     QuotaExceeded,
     drop_expired,
-    parse_within_quota,
-    save_file,
+    store_upload,
     upload_source,
     user_dir,
 )
@@ -44,6 +43,9 @@ def _form(request, problems=(), status=200):
         {
             "problems": problems,
             "max_size": format_count(settings.EXPLORER_UPLOAD_MAX_BYTES // (1024 * 1024)),
+            "max_document": format_count(
+                settings.EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES // (1024 * 1024)
+            ),
         },
         status=status,
     )
@@ -70,14 +72,9 @@ def upload(request):
     drop_expired()
     key = secrets.token_urlsafe(18)
     folder = user_dir(request.user) / key
-    folder.mkdir(parents=True)
-    raw = folder / "upload.raw"
-    quota = settings.EXPLORER_UPLOAD_QUOTA_BYTES
     try:
-        save_file(file, raw)
-        summaries, problems = parse_within_quota(raw, folder, name, quota)
+        summaries, problems = store_upload(file, folder, name)
     except QuotaExceeded:
-        shutil.rmtree(folder, ignore_errors=True)
         return _form(
             request,
             [
@@ -85,12 +82,10 @@ def upload(request):
                     "The traces of this file take more than the %(quota)s bytes "
                     "of uploads kept per user."
                 )
-                % {"quota": format_count(quota)}
+                % {"quota": format_count(settings.EXPLORER_UPLOAD_QUOTA_BYTES)}
             ],
             status=413,
         )
-    finally:
-        raw.unlink(missing_ok=True)
     problems = [shown(request, p) for p in problems]
     if not summaries:
         shutil.rmtree(folder, ignore_errors=True)
@@ -133,7 +128,7 @@ def upload_result(request, key):
         {
             "key": key,
             "traces": shown_rows,
-            "trace_total": len(rows),
+            "trace_total": source.count,
             "q": needle,
             "errors_only": errors_only,
             "problems": [shown(request, p) for p in source.problems],

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import orjson
 
@@ -47,10 +48,16 @@ def parse_bytes(
 
 
 def iter_file(
-    path: str | os.PathLike, *, fmt: str | None = None, limits: Limits = DEFAULT_LIMITS
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    max_document: int | None = None,
 ) -> Iterator[ParseResult]:
     """Every document (or JSON line) of a file; a gzip file is inflated as it is read, within
-    `limits` (past them, an error result and nothing more from the file)."""
+    `limits` (past them, an error result and nothing more from the file). With
+    `max_document`, a document or JSON line of more bytes (inflated) is not read into memory:
+    an error result says where it is, and the lines after it are read on."""
     source = os.fspath(path)
     try:
         raw = open(source, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
@@ -60,7 +67,7 @@ def iter_file(
     with raw:
         try:
             stream = _maybe_gunzip(raw, limits)
-            yield from _iter_stream(stream, fmt, source, limits)
+            yield from _iter_stream(stream, fmt, source, limits, max_document)
         except DecompressionLimit as exc:
             yield _problem(source, "", str(exc))
         except (OSError, EOFError, zlib.error) as exc:
@@ -73,49 +80,103 @@ def _maybe_gunzip(raw: io.BufferedReader, limits: Limits) -> io.BufferedReader:
     return raw
 
 
+class _TooLong(Exception):
+    """A document or a line of more than max_document bytes."""
+
+
+def _read_at_most(stream: io.BufferedReader, limit: int | None) -> bytes:
+    """The rest of the stream, or _TooLong (having read limit + 1 bytes) past the limit."""
+    data = stream.read(-1 if limit is None else limit + 1)
+    if limit is not None and len(data) > limit:
+        raise _TooLong
+    return data
+
+
+def _lines(stream: io.BufferedReader, limit: int | None) -> Iterator[bytes | None]:
+    """The lines of the stream; None for a line of more than `limit` bytes, whose bytes are
+    skipped, never held whole."""
+    if limit is None:
+        yield from stream
+        return
+    while line := stream.readline(limit + 1):
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line
+            continue
+        while (rest := stream.readline(limit + 1)) and not rest.endswith(b"\n"):
+            pass
+        yield None
+
+
+def _too_long(source: str, where: str, limit: int | None) -> ParseResult:
+    return _problem(
+        source,
+        where,
+        f"one document of more than {limit} bytes: too large to read (split it into "
+        "JSON lines, one export request or trace a line)",
+    )
+
+
 def _iter_stream(
-    stream: io.BufferedReader, fmt: str | None, source: str, limits: Limits
+    stream: io.BufferedReader,
+    fmt: str | None,
+    source: str,
+    limits: Limits,
+    max_document: int | None,
 ) -> Iterator[ParseResult]:
     if fmt is not None and fmt not in FORMATS:
         yield _unknown_fmt(fmt, source)
         return
-    if fmt not in (None, "jsonl"):
-        yield parse_bytes(stream.read(), fmt=fmt, source=source, limits=limits)
-        return
-    head = stream.peek(1).lstrip(_WHITESPACE)[:1]
-    if fmt is None and head not in (b"{", b""):
-        yield parse_bytes(stream.read(), source=source, limits=limits)  # an array, protobuf, junk
+    try:
+        if fmt not in (None, "jsonl"):
+            data = _read_at_most(stream, max_document)
+            yield parse_bytes(data, fmt=fmt, source=source, limits=limits)
+            return
+        head = stream.peek(1).lstrip(_WHITESPACE)[:1]
+        if fmt is None and head not in (b"{", b""):  # an array, protobuf, junk
+            yield parse_bytes(_read_at_most(stream, max_document), source=source, limits=limits)
+            return
+    except _TooLong:
+        yield _too_long(source, "", max_document)
         return
     # Read the first two non-empty lines to tell JSON lines from one (pretty-printed) document.
-    lines: list[tuple[int, bytes]] = []
+    lines: list[tuple[int, bytes | None]] = []
     consumed: list[bytes] = []  # every line read so far, blank ones too, to keep byte offsets
+    reader = _lines(stream, max_document)
     number = 0
-    for number, line in enumerate(stream, 1):  # noqa: B007 - read on after the loop
-        consumed.append(line)
-        if line.strip():
+    for number, line in enumerate(reader, 1):  # noqa: B007 - read on after the loop
+        if line is not None:
+            consumed.append(line)
+        if line is None or line.strip():
             lines.append((number, line))
             if len(lines) == 2:
                 break
     if fmt is None and not _is_json_lines(lines):
-        consumed.append(stream.read())
+        room = None if max_document is None else max_document - sum(map(len, consumed))
+        try:
+            if any(line is None for _, line in lines) or (room is not None and room < 0):
+                raise _TooLong
+            consumed.append(_read_at_most(stream, room))
+        except _TooLong:
+            yield _too_long(source, "", max_document)
+            return
         yield parse_bytes(b"".join(consumed), source=source, limits=limits)
         return
     del consumed
     if not lines:
         yield _problem(source, "", "empty file")
         return
-    for line_number, line in lines:
-        yield _parse_line(line, line_number, source)
-    for line_number, line in enumerate(stream, number + 1):
-        if line.strip():
+    for line_number, line in itertools.chain(lines, enumerate(reader, number + 1)):
+        if line is None:
+            yield _too_long(source, f"line {line_number}", max_document)
+        elif line.strip():
             yield _parse_line(line, line_number, source)
 
 
-def _is_json_lines(lines: list[tuple[int, bytes]]) -> bool:
+def _is_json_lines(lines: Sequence[tuple[int, bytes | None]]) -> bool:
     """Two or more lines of which the first or the second is a whole JSON object."""
     if len(lines) < 2:
         return False
-    return any(_is_json_object(line) for _, line in lines)
+    return any(line is not None and _is_json_object(line) for _, line in lines)
 
 
 def _is_json_object(line: bytes) -> bool:
