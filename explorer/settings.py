@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of a request carries its id; the response says it (X-Request-ID).
     "explorer.logs.RequestIdMiddleware",
+    # Next: refuses bodies without a length; keeps `runserver` from reading a refused body.
+    "explorer.web.middleware.UnreadBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything else answers (static files included): intranet addresses only.
     "accounts.middleware.IntranetOnlyMiddleware",
@@ -359,9 +361,7 @@ EXPLORER_RECEIVER_TLS_KEY = os.environ.get("EXPLORER_RECEIVER_TLS_KEY", "")
 EXPLORER_RECEIVER_CONNECTIONS = int(os.environ.get("EXPLORER_RECEIVER_CONNECTIONS", "200"))
 # EXPLORER_RECEIVER_HEADER_TIMEOUT: seconds a request's headers (and a TLS handshake) may take
 # to arrive, from their first byte; past it the connection is closed.
-EXPLORER_RECEIVER_HEADER_TIMEOUT = float(
-    os.environ.get("EXPLORER_RECEIVER_HEADER_TIMEOUT", "10")
-)
+EXPLORER_RECEIVER_HEADER_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_HEADER_TIMEOUT", "10"))
 # EXPLORER_RECEIVER_IDLE_TIMEOUT: seconds a connection may stay silent (between requests, or in
 # the middle of one) before it is closed.
 EXPLORER_RECEIVER_IDLE_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_IDLE_TIMEOUT", "60"))
