@@ -34,6 +34,7 @@ runs (its computed_at; target <= 5,000).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -214,10 +215,15 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU time of the process and of its children (the writer processes)."""
+    """User and system CPU time of the process (its threads, ended ones included) and of its
+    children (the writer processes)."""
     pids = [pid]
     for task in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{task}/children") as listed:
+        # A thread that ended meanwhile has no file any more.
+        with (
+            contextlib.suppress(FileNotFoundError),
+            open(f"/proc/{pid}/task/{task}/children") as listed,
+        ):
             pids += [int(child) for child in listed.read().split()]
     ticks = 0
     for each in pids:

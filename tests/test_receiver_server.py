@@ -169,7 +169,8 @@ def test_sdk_exporter_keeps_its_connection_alive(receiver):
             pass
         assert exporter.export([span]) is SpanExportResult.SUCCESS
     pools = session.get_adapter(receiver.url).poolmanager.pools
-    made = [pools[key].num_connections for key in pools]
+    keys = pools.keys()  # urllib3's container refuses iteration over itself
+    made = [pools[key].num_connections for key in keys]
     assert made == [1]  # four exports, one connection
     exporter.shutdown()
 

@@ -334,6 +334,11 @@ class ReceiverHTTPServer:
             # waitress refuses a length equal to its limit; ours admits it.
             max_request_body_size=config.max_bytes + 1,
             max_request_header_size=64 << 10,
+            # Bodies of a few hundred KB: read in large pieces, few turns of the loop each.
+            recv_bytes=256 << 10,
+            # The answer (a few bytes) is sent by the request's thread as soon as it is
+            # written, not on the connection thread's next turn.
+            send_bytes=1,
             # One request at a time per connection: the next waits in the socket.
             channel_request_lookahead=0,
             # poll(2), not select(2): no ceiling at file descriptor 1024.
