@@ -57,13 +57,14 @@ class Receiver:
         self.pool = WriterPool(config.writers, sqlite)
         # Set whenever spans were committed: the live worker starts its cycle then.
         self.committed = threading.Event()
+        # The live worker's health in this process (receive sets it): health() is not ok
+        # when it says {"ok": False, ...}.
+        self.worker_health: Callable[[], dict] | None = None
         self.senders_seen: set[str] = set()
         self.refusals_audited: dict[str, float] = {}
         self.lock = threading.Lock()
         self.turns = threading.BoundedSemaphore(config.in_flight)
         self.in_flight = 0  # requests being served now (waiting for a turn included)
-        # Set by `receive` to the live worker's health (a dict with at least "ok").
-        self.worker_health: Callable[[], dict] | None = None
 
     def start(self) -> None:
         self.pool.start()

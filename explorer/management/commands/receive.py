@@ -165,12 +165,9 @@ class Command(BaseCommand):
         stop.wait()
         for other in others:
             other.terminate()
-        # Both stop taking requests now and answer those under way (gRPC for 5 s, HTTP for
-        # up to 10 s) before the writers stop.
-        grpc_stopped = grpc_srv.stop(grace=5) if grpc_srv else None
         http.shutdown()
-        if grpc_stopped is not None:
-            grpc_stopped.wait()
+        if grpc_srv:
+            grpc_srv.stop(grace=5).wait()
         receiver.stop()
         if worker is not None:
             worker.join(timeout=30)
