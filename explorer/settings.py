@@ -78,6 +78,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: every log line of a request carries its id; the response says it (X-Request-ID).
     "explorer.logs.RequestIdMiddleware",
+    # Next: refuses bodies without a length; keeps `runserver` from reading a refused body.
+    "explorer.web.middleware.UnreadBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything else answers (static files included): intranet addresses only.
     "accounts.middleware.IntranetOnlyMiddleware",
@@ -354,6 +356,15 @@ EXPLORER_RECEIVER_RETRY_AFTER = int(os.environ.get("EXPLORER_RECEIVER_RETRY_AFTE
 # over TLS. Unset: plain (loopback, or behind a TLS-terminating proxy).
 EXPLORER_RECEIVER_TLS_CERT = os.environ.get("EXPLORER_RECEIVER_TLS_CERT", "")
 EXPLORER_RECEIVER_TLS_KEY = os.environ.get("EXPLORER_RECEIVER_TLS_KEY", "")
+# EXPLORER_RECEIVER_CONNECTIONS: OTLP/HTTP connections open at once per receiver process; past
+# it new connections wait in the kernel's queue until one closes.
+EXPLORER_RECEIVER_CONNECTIONS = int(os.environ.get("EXPLORER_RECEIVER_CONNECTIONS", "200"))
+# EXPLORER_RECEIVER_HEADER_TIMEOUT: seconds a request's headers (and a TLS handshake) may take
+# to arrive, from their first byte; past it the connection is closed.
+EXPLORER_RECEIVER_HEADER_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_HEADER_TIMEOUT", "10"))
+# EXPLORER_RECEIVER_IDLE_TIMEOUT: seconds a connection may stay silent (between requests, or in
+# the middle of one) before it is closed.
+EXPLORER_RECEIVER_IDLE_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_IDLE_TIMEOUT", "60"))
 
 # --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
 # EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and

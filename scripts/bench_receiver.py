@@ -18,6 +18,9 @@ body and answers 200 (Python's http.server in a process of its own, nothing deco
 stored): what the SDK's client and Python's HTTP take on this machine, the ceiling of any
 Python receiver here. receive_floor_share_full / _index: the receiver's throughput as a share
 of that floor, measured in the same run (steadier than spans/s on a shared, noisy host).
+receive_cpu_us_per_span_full / _index: CPU time of the receiver process and its writer
+processes (user and system, from /proc) per span acknowledged in those runs: what the
+receiver costs, whatever else the host runs meanwhile.
 receive_peak_rss_mb: the receiver's peak RSS (VmHWM, its writer processes' added) while 10
 times more senders than in the throughput runs send at once (target <= 500); receive_burst_429
 how many answers told a sender to come back later meanwhile.
@@ -31,6 +34,7 @@ runs (its computed_at; target <= 5,000).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -210,6 +214,25 @@ def peak_rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of the process (its threads, ended ones included) and of its
+    children (the writer processes)."""
+    pids = [pid]
+    for task in os.listdir(f"/proc/{pid}/task"):
+        # A thread that ended meanwhile has no file any more.
+        with (
+            contextlib.suppress(FileNotFoundError),
+            open(f"/proc/{pid}/task/{task}/children") as listed,
+        ):
+            pids += [int(child) for child in listed.read().split()]
+    ticks = 0
+    for each in pids:
+        with open(f"/proc/{each}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def fresh(workdir: Path, name: str, **settings: str) -> dict[str, str]:
     folder = workdir / name
     folder.mkdir()
@@ -264,8 +287,11 @@ def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
     processes = os.environ.get("BENCH_RECEIVER_PROCESSES", "1")
     running = start_receiver(env, args=("--no-worker", "--processes", processes))
     try:
+        cpu_before = cpu_seconds(running.process.pid)
         seconds, spans = send_all(running.url, batches, SENDERS)
+        cpu = cpu_seconds(running.process.pid) - cpu_before
         results[f"receive_spans_per_s_{mode}"] = round(spans / seconds)
+        results[f"receive_cpu_us_per_span_{mode}"] = round(cpu / spans * 1e6, 1)
         if "receive_floor_spans_per_s" in results:
             share = spans / seconds / results["receive_floor_spans_per_s"]
             results[f"receive_floor_share_{mode}"] = round(share, 2)

@@ -8,6 +8,7 @@ import random
 import orjson
 
 from explorer.traces.parsers import iter_file, parse_bytes
+from explorer.traces.parsers.common import MAX_VALUE_DEPTH
 from tests.test_parsers import START, TRACE_ID, jaeger_span, jaeger_trace, otlp_bytes, otlp_span
 
 GOOD = otlp_span("b7ad6b7169203331")
@@ -184,18 +185,33 @@ def test_binary_file(tmp_path):
 
 
 def test_deep_nesting_never_crashes():
-    depth = 300  # within orjson's nesting limit, deeper than a naive recursion would like
-    value = b'{"arrayValue": {"values": [' * depth + b'{"stringValue": "leaf"}' + b"]}}" * depth
-    marker = b'"attributes": "MARK"'
-    doc = otlp_bytes([otlp_span("00f067aa0ba902b7", attributes="MARK")]).replace(
-        marker.replace(b" ", b""), b'"attributes": [{"key": "k", "value": ' + value + b"}]"
-    )
-    result = parse_bytes(doc)
-    assert result.span_count == 1 and result.errors == []
-    nested = result.traces[0].spans[0].attributes["k"]
-    for _ in range(depth):
+    """A value nested up to MAX_VALUE_DEPTH arrays is read; a deeper one (300: within orjson's
+    nesting limit, past the store's JSON encoder's) rejects its span alone, with a message."""
+
+    def doc_with(depth: int) -> bytes:
+        value = b'{"arrayValue": {"values": [' * depth + b'{"stringValue": "leaf"}'
+        value += b"]}}" * depth
+        marker = b'"attributes": "MARK"'
+        good = otlp_span("00f067aa0ba902b6")
+        bad = otlp_span("00f067aa0ba902b7", attributes="MARK")
+        return otlp_bytes([good, bad]).replace(
+            marker.replace(b" ", b""), b'"attributes": [{"key": "k", "value": ' + value + b"}]"
+        )
+
+    result = parse_bytes(doc_with(MAX_VALUE_DEPTH))
+    assert result.span_count == 2 and result.errors == []
+    [nested] = [s.attributes["k"] for s in result.traces[0].spans if "k" in s.attributes]
+    for _ in range(MAX_VALUE_DEPTH):
         nested = nested[0]
     assert nested == "leaf"
+    for depth in (MAX_VALUE_DEPTH + 1, 300):
+        result = parse_bytes(doc_with(depth))
+        assert result.span_count == 1
+        [error] = result.errors
+        assert (
+            f"spans[1]: attribute value nests arrays or lists more than {MAX_VALUE_DEPTH} deep"
+            in str(error)
+        )
     too_deep = parse_bytes(b"[" * 5000 + b"]" * 5000)
     assert too_deep.traces == [] and too_deep.errors
 

@@ -324,3 +324,52 @@ def test_grpc_bad_body_and_oversize(receiver):
         assert not answer.HasField("partial_success")
     spans = stored_spans(receiver.data_dir)
     assert trace_id(83) not in spans and spans[trace_id(84)] == 2
+
+
+def _hostile_spans(trace_byte: int) -> trace_service_pb2.ExportTraceServiceRequest:
+    """Three spans of one trace: a good one, one with a 300-deep arrayValue, one starting
+    past the largest time the store keeps (2**64 - 1 ns, a valid fixed64)."""
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(
+        request_body(trace_byte, spans=3)
+    )
+    spans = request.resource_spans[0].scope_spans[0].spans
+    # An array in an array ... 300 times, around one string (made in place: copying a
+    # message this deep would parse it, which protobuf refuses).
+    inner = spans[1].attributes.add(key="deep").value
+    for _ in range(300):
+        inner = inner.array_value.values.add()
+    inner.string_value = "bottom"
+    spans[2].start_time_unix_nano = 2**64 - 1
+    return request
+
+
+def test_hostile_spans_in_protobuf_are_rejected_alone(receiver):
+    answer = post(receiver, _hostile_spans(100).SerializeToString())
+    assert answer.status_code == 200, answer.content
+    response = trace_service_pb2.ExportTraceServiceResponse.FromString(answer.content)
+    assert response.partial_success.rejected_spans == 2
+    message = response.partial_success.error_message
+    assert "spans[1]" in message and "spans[2]" in message
+    assert stored_spans(receiver.data_dir)[trace_id(100)] == 1
+    assert_still_serving(receiver, 101)
+
+
+def test_hostile_spans_in_json_are_rejected_alone(receiver):
+    from google.protobuf import json_format
+
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(request_body(102, spans=3))
+    document = json_format.MessageToDict(request)
+    spans = document["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    deep: dict = {"stringValue": "bottom"}
+    for _ in range(300):
+        deep = {"arrayValue": {"values": [deep]}}
+    spans[1]["attributes"].append({"key": "deep", "value": deep})
+    spans[2]["startTimeUnixNano"] = "9" * 400
+    body = json.dumps(document).encode()
+    answer = post(receiver, body, **{"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.content
+    response = json.loads(answer.content)["partialSuccess"]
+    assert response["rejectedSpans"] == "2"
+    assert "spans[1]" in response["errorMessage"] and "spans[2]" in response["errorMessage"]
+    assert stored_spans(receiver.data_dir)[trace_id(102)] == 1
+    assert_still_serving(receiver, 103)

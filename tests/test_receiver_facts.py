@@ -170,6 +170,19 @@ def add_link(trace_id: bytes, span_id: bytes):
     return lambda raw: raw.links.add(trace_id=trace_id, span_id=span_id)
 
 
+def nest_order_id(depth: int):
+    """The span's order.id an array in an array ... `depth` times (made in place: copying a
+    message that deep would parse it)."""
+
+    def change(raw) -> None:
+        inner = raw.attributes.add(key="order.id").value
+        for _ in range(depth):
+            inner = inner.array_value.values.add()
+        inner.string_value = "A-1"
+
+    return change
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -185,6 +198,11 @@ def add_link(trace_id: bytes, span_id: bytes):
             body_of(span("5"), span("1", "2"), span("2", "1")), id="cycle beside a later root"
         ),
         pytest.param(b"\xff\xff not protobuf", id="not protobuf"),
+        pytest.param(
+            broken(set_field("start_time_unix_nano", 2**64 - 1)), id="start past the store"
+        ),
+        pytest.param(broken(nest_order_id(40)), id="order id nested 40 deep"),
+        pytest.param(broken(nest_order_id(300)), id="order id nested 300 deep"),
     ],
 )
 def test_what_the_general_path_reports_or_repairs_is_left_to_it(body):

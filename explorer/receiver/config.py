@@ -25,6 +25,9 @@ class ReceiverConfig:
     in_flight: int  # requests decoded and written at once; the others wait, then 429
     writers: int  # writer processes (explorer.receiver.writers)
     retry_after_s: int
+    connections: int  # OTLP/HTTP connections open at once
+    header_timeout_s: float  # a request's headers (or a TLS handshake) must arrive within it
+    idle_timeout_s: float  # a silent connection is closed after it
     tls_cert: str
     tls_key: str
     allowed: tuple[Network, ...]
@@ -67,8 +70,11 @@ def load() -> ReceiverConfig:
         ("EXPLORER_RECEIVER_MAX_BYTES", settings.EXPLORER_RECEIVER_MAX_BYTES),
         ("EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES", settings.EXPLORER_RECEIVER_MAX_ATTRIBUTE_BYTES),
         ("EXPLORER_RECEIVER_IN_FLIGHT", settings.EXPLORER_RECEIVER_IN_FLIGHT),
+        ("EXPLORER_RECEIVER_CONNECTIONS", settings.EXPLORER_RECEIVER_CONNECTIONS),
+        ("EXPLORER_RECEIVER_HEADER_TIMEOUT", settings.EXPLORER_RECEIVER_HEADER_TIMEOUT),
+        ("EXPLORER_RECEIVER_IDLE_TIMEOUT", settings.EXPLORER_RECEIVER_IDLE_TIMEOUT),
     ):
-        if value < 1:
+        if not value > 0:
             raise ReceiverConfigError(f"{name} must be positive, not {value}")
     writers = settings.EXPLORER_RECEIVER_WRITERS
     if writers < 0:
@@ -81,6 +87,9 @@ def load() -> ReceiverConfig:
         in_flight=settings.EXPLORER_RECEIVER_IN_FLIGHT,
         writers=writers,
         retry_after_s=max(settings.EXPLORER_RECEIVER_RETRY_AFTER, 1),
+        connections=settings.EXPLORER_RECEIVER_CONNECTIONS,
+        header_timeout_s=settings.EXPLORER_RECEIVER_HEADER_TIMEOUT,
+        idle_timeout_s=settings.EXPLORER_RECEIVER_IDLE_TIMEOUT,
         tls_cert=cert,
         tls_key=key,
         allowed=tuple(

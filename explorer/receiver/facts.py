@@ -24,6 +24,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from explorer.sources.summary import TraceFacts, as_text, start_of, trace_facts
 from explorer.store.prepare import keys_bytes, span_key, span_keys
 from explorer.traces.model import Span, SpanKind, StatusCode, Trace
+from explorer.traces.parsers.common import MAX_TIME_NS, BadInput
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
 from explorer.traces.parsers.otlp_proto import any_value, attributes
 
@@ -94,6 +95,25 @@ def index_facts_of(
     # No value can be larger than the body; otherwise a span or resource larger than the
     # limit may hold one, and the general path says which.
     limit = max_attribute_bytes if len(data) > max_attribute_bytes else None
+    try:
+        spans_of = _spans_of(message, business_keys, limit)
+    except BadInput:  # a value nested too deeply: the general path says which span
+        return None
+    if spans_of is None:
+        return None
+    facts = []
+    for trace_id, spans in spans_of.items():
+        found = _trace(trace_id.hex(), spans)
+        if found is None:
+            return None
+        facts.append(found)
+    return facts
+
+
+def _spans_of(
+    message: TracesData, business_keys: tuple[str, ...], limit: int | None
+) -> dict[bytes, list[_Span]] | None:
+    """The message's spans by trace id, or None when the general path must read them."""
     wanted = frozenset(business_keys)
     has_business_key = _business_key_pattern(business_keys).search
     spans_of: dict[bytes, list[_Span]] = {}
@@ -121,13 +141,7 @@ def index_facts_of(
                 if found is None:
                     found = spans_of[raw.trace_id] = []
                 found.append(span)
-    facts = []
-    for trace_id, spans in spans_of.items():
-        found = _trace(trace_id.hex(), spans)
-        if found is None:
-            return None
-        facts.append(found)
-    return facts
+    return spans_of
 
 
 def _read(
@@ -144,6 +158,8 @@ def _read(
         links.append(link.trace_id)
     hex_id = span_id.hex()
     start, end = raw.start_time_unix_nano, raw.end_time_unix_nano
+    if start > MAX_TIME_NS or end > MAX_TIME_NS:
+        return None
     fields = (
         start,
         end if end >= start else start,  # normalise's repair: the end set to the start

@@ -57,10 +57,14 @@ class Receiver:
         self.pool = WriterPool(config.writers, sqlite)
         # Set whenever spans were committed: the live worker starts its cycle then.
         self.committed = threading.Event()
+        # The live worker's health in this process (receive sets it): health() is not ok
+        # when it says {"ok": False, ...}.
+        self.worker_health: Callable[[], dict] | None = None
         self.senders_seen: set[str] = set()
         self.refusals_audited: dict[str, float] = {}
         self.lock = threading.Lock()
         self.turns = threading.BoundedSemaphore(config.in_flight)
+        self.in_flight = 0  # requests being served now (waiting for a turn included)
 
     def start(self) -> None:
         self.pool.start()
@@ -71,11 +75,31 @@ class Receiver:
     def export(self, request: Request, fmt: str | None = None) -> Outcome:
         """Serve one export; `fmt` given (gRPC) skips the content-type check. A failure that
         is not the request's fault is logged and answered 500, never left unanswered."""
+        with self.lock:
+            self.in_flight += 1
         try:
             return self._export(request, fmt)
         except Exception:  # noqa: BLE001 - a bug must not kill the connection's thread silently
             log.exception("receiver: a request from %s failed", request.peer)
             return Outcome(500, "internal error in the receiver (logged)")
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def health(self) -> dict:
+        """What `GET /health` answers: ok (all writer processes alive and, when `receive`
+        runs the live worker, the worker ok), the writers, the requests in flight and the
+        worker's own health."""
+        writers = self.pool.health()
+        health: dict = {"ok": writers["ok"], "writers": writers, "in_flight": self.in_flight}
+        if self.worker_health is not None:
+            try:
+                worker = self.worker_health()
+            except Exception as exc:  # noqa: BLE001 - a failing probe is an unhealthy worker
+                worker = {"ok": False, "error": f"health check failed: {exc}"}
+            health["worker"] = worker
+            health["ok"] = health["ok"] and worker.get("ok") is True
+        return health
 
     def _export(self, request: Request, fmt: str | None) -> Outcome:
         address = request.peer

@@ -160,6 +160,18 @@ class WriterPool:
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
 
+    def health(self) -> dict:
+        """ok when every writer process is alive (or none are configured): configured and
+        alive processes."""
+        with self._lock:
+            executor = self._executor
+        if not self.processes:
+            return {"ok": True, "configured": 0, "alive": 0}
+        # ProcessPoolExecutor tells its processes only through this attribute.
+        processes = getattr(executor, "_processes", None) or {}
+        alive = sum(1 for process in processes.values() if process.is_alive())
+        return {"ok": alive == self.processes, "configured": self.processes, "alive": alive}
+
     def store(self, body: bytes, encoding: str | None, fmt: str, source: str) -> Stored:
         """The request committed (or Refused)."""
         if not self.processes:

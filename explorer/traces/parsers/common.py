@@ -11,6 +11,14 @@ from explorer.traces.model import Span, Trace
 FORMATS = ("otlp-json", "otlp-proto", "jaeger-json", "zipkin-json", "jsonl")
 
 _HEX_DIGITS = "0123456789abcdef"
+# Times the store keeps: nanoseconds since 1970 in a signed 64-bit integer (until 2262). A
+# later time is rejected with its span, not left to fail the whole batch where it is stored.
+MAX_TIME_NS = (1 << 63) - 1
+# OTLP's intValue is a signed 64-bit integer; the store's JSON encoder takes no larger.
+MIN_INT, MAX_INT = -(1 << 63), (1 << 63) - 1
+# Arrays and key-value lists inside an attribute value nest at most this deep; a deeper one
+# rejects its span (the store's JSON encoder stops at 255 levels; nothing real nests so).
+MAX_VALUE_DEPTH = 32
 
 
 @dataclass(slots=True, frozen=True)
@@ -69,6 +77,17 @@ class Collected:
         self.warnings: list[tuple[str, str]] = []
 
 
+def checked_time(ns: int, what: str) -> int:
+    """ns when the store can keep it, else BadInput naming `what`."""
+    if 0 <= ns <= MAX_TIME_NS:
+        return ns
+    raise BadInput(f"{what} must be nanoseconds from 0 to {MAX_TIME_NS}, got {describe(ns)}")
+
+
+def too_deep() -> BadInput:
+    return BadInput(f"attribute value nests arrays or lists more than {MAX_VALUE_DEPTH} deep")
+
+
 def describe(value: object) -> str:
     """A short, safe rendering of a bad value for an error message."""
     text = repr(value)
@@ -109,7 +128,9 @@ def micros_to_ns(value: object, what: str) -> int:
     nanoseconds; BadInput naming `what` for anything else."""
     if isinstance(value, (int, float, str)) and type(value) is not bool:
         try:
-            return int(value) * 1000
-        except ValueError:
+            ns = int(value) * 1000
+        except (ValueError, OverflowError):  # OverflowError: an infinite float
             pass
+        else:
+            return checked_time(ns, what)
     raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")

@@ -20,13 +20,18 @@ from typing import Any
 
 from explorer.traces.model import Event, Link, Resource, Scope, Span, SpanKind, StatusCode
 from explorer.traces.parsers.common import (
+    MAX_INT,
+    MAX_VALUE_DEPTH,
+    MIN_INT,
     READ_ERRORS,
     BadInput,
     Collected,
+    checked_time,
     describe,
     normalise_id,
     optional_id,
     problem_text,
+    too_deep,
 )
 
 _KINDS: dict[object, SpanKind] = {}
@@ -63,8 +68,9 @@ def _camel_name(name: str) -> str:
     return first + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
-def any_value(value: object) -> object:
-    """An OTLP AnyValue object as the matching Python value (see explorer.traces.model)."""
+def any_value(value: object, depth: int = 0) -> object:
+    """An OTLP AnyValue object as the matching Python value (see explorer.traces.model);
+    `depth`: arrays and lists it is inside of."""
     if type(value) is not dict:
         raise BadInput(f"attribute value must be an object, got {describe(value)}")
     if "stringValue" in value:
@@ -77,9 +83,12 @@ def any_value(value: object) -> object:
         if type(raw) is bool or type(raw) is float:
             raise BadInput(f"intValue must be an integer, got {describe(raw)}")
         try:
-            return int(raw)
+            number = int(raw)
         except (TypeError, ValueError):
             raise BadInput(f"intValue must be an integer, got {describe(raw)}") from None
+        if not MIN_INT <= number <= MAX_INT:
+            raise BadInput(f"intValue must be a 64-bit integer, got {describe(raw)}")
+        return number
     if "doubleValue" in value:
         raw = value["doubleValue"]
         if type(raw) is bool:
@@ -103,17 +112,21 @@ def any_value(value: object) -> object:
         values = (value["arrayValue"] or {}).get("values") or []
         if type(values) is not list:
             raise BadInput(f"arrayValue.values must be a list, got {describe(values)}")
-        return [any_value(v) for v in values]
+        if depth >= MAX_VALUE_DEPTH:
+            raise too_deep()
+        return [any_value(v, depth + 1) for v in values]
     if "kvlistValue" in value:
-        return attributes((value["kvlistValue"] or {}).get("values") or [])
+        if depth >= MAX_VALUE_DEPTH:
+            raise too_deep()
+        return attributes((value["kvlistValue"] or {}).get("values") or [], depth + 1)
     if not value:
         return None  # an empty AnyValue is legal OTLP
     if any("_" in key for key in value):
-        return any_value(camel_case(value))
+        return any_value(camel_case(value), depth)
     raise BadInput(f"unknown attribute value type {describe(next(iter(value)))}")
 
 
-def attributes(pairs: object) -> dict[str, object]:
+def attributes(pairs: object, depth: int = 0) -> dict[str, object]:
     """A list of OTLP KeyValue objects as a dict; empty values are left out."""
     if type(pairs) is not list:
         raise BadInput(f"attributes must be a list of key-value objects, got {describe(pairs)}")
@@ -127,7 +140,7 @@ def attributes(pairs: object) -> dict[str, object]:
         if type(text) is str:
             result[key] = text
             continue
-        converted = any_value(value) if value is not None else None
+        converted = any_value(value, depth) if value is not None else None
         if converted is not None:
             result[key] = converted
     return result
@@ -168,6 +181,7 @@ def _events(raw: object) -> list[Event]:
             raise BadInput(
                 f"event timeUnixNano must be an integer, got {describe(item['timeUnixNano'])}"
             ) from None
+        checked_time(time_ns, "event timeUnixNano")
         name = item.get("name", "")
         attrs = item.get("attributes")
         events.append(
@@ -225,6 +239,8 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
             "startTimeUnixNano and endTimeUnixNano must be integers, "
             f"got {describe(start)} and {describe(end)}"
         ) from None
+    checked_time(start_ns, "startTimeUnixNano")
+    checked_time(end_ns, "endTimeUnixNano")
     attrs = raw.get("attributes")
     events = raw.get("events")
     links = raw.get("links")
