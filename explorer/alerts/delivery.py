@@ -84,9 +84,10 @@ def recipients(rule: AlertRule) -> list[Recipient]:
 
 def alert_link(alert: Alert) -> str:
     """Where the reader acts: the order's journey, or the alerts page for an endpoint."""
+    # The `id` converter takes any stored order id ("/", "\n", ...) and percent-encodes it.
     path = (
         reverse("web:order", args=[alert.order_id])
-        if alert.order_id and "/" not in alert.order_id
+        if alert.order_id
         else f"{reverse('alerts:list')}?kind={alert.kind}"
     )
     return f"{getattr(settings, 'EXPLORER_ALERT_BASE_URL', '')}{path}"
