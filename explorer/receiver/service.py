@@ -57,6 +57,9 @@ class Receiver:
         self.pool = WriterPool(config.writers, sqlite)
         # Set whenever spans were committed: the live worker starts its cycle then.
         self.committed = threading.Event()
+        # The live worker's health in this process (receive sets it): health() is not ok
+        # when it says {"ok": False, ...}.
+        self.worker_health: Callable[[], dict] | None = None
         self.senders_seen: set[str] = set()
         self.refusals_audited: dict[str, float] = {}
         self.lock = threading.Lock()

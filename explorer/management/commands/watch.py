@@ -1,5 +1,6 @@
 """`manage.py watch [--once]`: the live worker alone (for set-ups that only `ingest`): keeps
-the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md).
+the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md),
+in a thread a Supervisor starts again when it dies or stops cycling.
 
 A cycle is explorer.journeys.live.run_cycle() followed by the steps in `cycle_steps()`, which
 take its CycleResult (every status change of the cycle) in order: the report, then the alert
@@ -18,6 +19,7 @@ from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import CycleResult, run_cycle, run_worker
 from explorer.management.commands.journey import setup
 from explorer.management.stopping import stop_on_signals
+from explorer.management.supervisor import Supervisor
 from explorer.sources.base import SourceError
 
 
@@ -55,7 +57,16 @@ class Command(BaseCommand):
         stop_on_signals(stop)
         self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
         self.stdout.flush()
-        run_worker(stop, options["interval"], source, config, steps)
+        # In a thread started again when it dies or stops cycling.
+        supervisor = Supervisor(
+            lambda own_stop, stats: run_worker(
+                own_stop, options["interval"], source, config, steps, stats=stats
+            ),
+            stop,
+        )
+        supervisor.start()
+        stop.wait()
+        supervisor.join(timeout=60)
         self.stdout.write("stopped")
 
     def cycle_steps(self, source) -> list[Callable[[CycleResult], object]]:
