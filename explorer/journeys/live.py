@@ -83,9 +83,8 @@ __all__ = [
 
 log = logging.getLogger("explorer.live")
 
-# LiveMark names: the newest store arrival read; when the worker last finished a cycle (wall
-# clock; the home page and the receiver's health read it); errors counted since the first cycle
-# (a count, in value_ns).
+# LiveMark names: the newest store arrival read; when a worker last finished a cycle (wall
+# clock; the home page reads it); the errors the workers counted (a count, in value_ns).
 ARRIVALS_READ = "arrivals_read"
 CYCLE_DONE = "worker_cycle_done"
 WORKER_ERRORS = "worker_errors"
@@ -284,8 +283,9 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> tuple[dict[str, int], int]:
 def _trace_named(trace: int | str) -> str:
     """ "trace <id>" for a log line, from a stored trace's pk or its trace id."""
     if isinstance(trace, int):
-        trace = StoredTrace.objects.filter(pk=trace).values_list("trace_id", flat=True).first()
-    return f"trace {shown_id(str(trace))}"
+        found = StoredTrace.objects.filter(pk=trace).values_list("trace_id", flat=True).first()
+        return f"trace {shown_id(str(found))}"
+    return f"trace {shown_id(trace)}"
 
 
 def _get_mark(name: str) -> int | None:
