@@ -6,12 +6,14 @@ refused at intake and never stop it."""
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 import time
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 
 from explorer.alerts import cycle as alert_cycle
 from explorer.alerts import delivery
@@ -131,6 +133,18 @@ def test_odd_order_ids_through_the_worker_and_the_pages(client, login_as, db):
         if ODD[order_id]:
             page = client.get(delivery.alert_link(Alert(kind="stuck", order_id=order_id)))
             assert page.status_code == 200, order_id
+
+
+def test_a_full_refresh_leaves_odd_ids_out_and_drops_their_old_rows(db):
+    odd = with_order_id(complete_order("Z-1"), "A-1\nX")
+    store_traces([*odd.traces, *complete_order("A-2", offset=60).traces])
+    worker_until(1)
+    # A row as a version before ids were checked stored it.
+    row = OrderStatus.objects.get(order_id="A-2")
+    row.pk, row.order_id = None, "A-1\nX"
+    row.save()
+    call_command("orders", "--refresh", stdout=io.StringIO())
+    assert list(OrderStatus.objects.values_list("order_id", flat=True)) == ["A-2"]
 
 
 # --- One order, one alert, one delivery -----------------------------------------------------
