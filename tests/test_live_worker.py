@@ -135,6 +135,14 @@ def test_odd_order_ids_through_the_worker_and_the_pages(client, login_as, db):
             assert page.status_code == 200, order_id
 
 
+def test_watch_once_says_how_many_order_ids_it_refused(db):
+    store_traces(with_order_id(complete_order("Z-1"), "A-1\u202eX").traces)
+    out = io.StringIO()
+    call_command("watch", "--once", stdout=out)
+    assert "0 orders marked, 0 computed again, 0 re-judged, 0 status changes" in out.getvalue()
+    assert "1 order ids refused" in out.getvalue()
+
+
 def test_a_full_refresh_leaves_odd_ids_out_and_drops_their_old_rows(db):
     odd = with_order_id(complete_order("Z-1"), "A-1\nX")
     store_traces([*odd.traces, *complete_order("A-2", offset=60).traces])

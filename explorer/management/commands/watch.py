@@ -83,6 +83,13 @@ class Command(BaseCommand):
             if not self.said_empty:  # once, not every cycle
                 self.stdout.write("no spans in the source yet")
             self.said_empty = True
-        elif result.recomputed or result.changes or result.reference_stored or result.marked:
+        elif (
+            result.recomputed
+            or result.changes
+            or result.reference_stored
+            or result.marked
+            or result.refused
+            or result.errors
+        ):
             self.stdout.write(result.line())
         self.stdout.flush()
