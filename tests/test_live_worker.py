@@ -76,10 +76,13 @@ def test_an_order_id_with_a_newline_is_refused_at_intake_and_the_worker_goes_on(
     assert "order.id 'A-1\\nX' in trace 'A-200001-t1' refused (the control character U+000A)" in (
         caplog.text
     )
-    # A later normal order is judged.
+    # A later normal order is judged. The arrivals of the last minute are read again, but
+    # the refused id is said once.
     store_traces(complete_order("A-200004", offset=2 * HOUR).traces)
-    worker_until(1)
+    with caplog.at_level(logging.WARNING, "explorer.live"):
+        again = worker_until(2)
     assert OrderStatus.objects.get(order_id="A-200004").status == COMPLETE
+    assert [r.refused for r in again] == [0, 0] and caplog.text.count("refused") == 1
 
 
 def test_a_stored_odd_order_id_makes_a_stuck_alert_and_the_worker_goes_on(mailbox):

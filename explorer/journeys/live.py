@@ -38,6 +38,7 @@ from django.db import DatabaseError, close_old_connections, connection, transact
 from django.db.models import F, Q
 from django.utils import timezone
 
+from explorer.caching import LocalCache
 from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
 from explorer.journeys.intake import order_id_problem, shown_id
@@ -95,6 +96,11 @@ RETRY_MAX_S = 3600.0
 # A batch's arrival time is taken before its transaction commits: arrivals are read again
 # this far back, so that one committed late is not missed (marking again changes nothing).
 ARRIVAL_GRACE_NS = 60 * 10**9
+# Ids refused lately (id, where): arrivals are read again for ARRIVAL_GRACE_NS, and a refused
+# id is said once, not at every cycle of that time.
+_refused: LocalCache[bool] = LocalCache(
+    "refused order ids", max_weight=10_000, seconds=2 * ARRIVAL_GRACE_NS / 1e9
+)
 # Rows per `IN (...)` query.
 IN_SLICE = 500
 # Woken by committed spans, the worker waits this long for more before its next cycle.
@@ -180,18 +186,29 @@ def mark_changed(order_ids: Iterable[str], arrived_ns: int) -> int:
     return len(ids)
 
 
-def _usable(order_id: str, where: str) -> bool:
-    """Whether the id names an order; if not, a warning says which, why, and where from."""
+def _usable(order_id: str, where: str, result: CycleResult | None = None) -> bool:
+    """Whether the id names an order; if not, it is refused (_refuse)."""
     problem = order_id_problem(order_id)
     if problem is not None:
-        log.warning(
-            "live worker: order.id %s in %s refused (%s): its spans are stored, "
-            "but it is not judged as an order",
-            shown_id(order_id),
-            where,
-            problem,
-        )
+        _refuse(order_id, problem, where, result)
     return problem is None
+
+
+def _refuse(order_id: str, problem: str, where: str, result: CycleResult | None) -> None:
+    """A warning says which id, why, and where from, once while the same id from the same
+    place is refused again; counted in `result.refused` then."""
+    if _refused.get((order_id, where)) is not None:
+        return
+    _refused.put((order_id, where), True)
+    log.warning(
+        "live worker: order.id %s in %s refused (%s): its spans are stored, "
+        "but it is not judged as an order",
+        shown_id(order_id),
+        where,
+        problem,
+    )
+    if result is not None:
+        result.refused += 1
 
 
 def _mark(arrivals: Mapping[str, int]) -> None:
@@ -225,9 +242,7 @@ def collect_arrivals(result: CycleResult | None = None) -> int:
     arrived = {pk: ns for pk, ns in rows.values_list("pk", "arrived_ns") if ns is not None}
     if not arrived:
         return 0
-    orders, refused = _orders_of_traces(arrived)
-    if result is not None:
-        result.refused += refused
+    orders = _orders_of_traces(arrived, result)
     _mark(_newer_than_marked(orders))
     _set_mark(ARRIVALS_READ, max(arrived.values()))
     return len(orders)
@@ -244,18 +259,22 @@ def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
     return orders
 
 
-def _orders_of_traces(arrived: Mapping[int, int]) -> tuple[dict[str, int], int]:
+def _orders_of_traces(
+    arrived: Mapping[int, int], result: CycleResult | None = None
+) -> dict[str, int]:
     """order id -> latest arrival, for the stored traces (pk -> arrival): the orders named on
-    them, and those named on the traces they link to (a consumer without `order.id`); and
-    how many ids were refused (logged with their trace)."""
+    them, and those named on the traces they link to (a consumer without `order.id`). An id
+    that names no order is refused with its trace (counted in `result`)."""
     orders: dict[str, int] = {}
     refused: set[str] = set()
 
     def note(order_id: str, at: int, trace: int | str) -> None:
         if order_id in refused:
             return
-        if order_id not in orders and not _usable(order_id, _trace_named(trace)):
+        problem = order_id_problem(order_id) if order_id not in orders else None
+        if problem is not None:
             refused.add(order_id)
+            _refuse(order_id, problem, _trace_named(trace), result)
         elif orders.get(order_id, -1) < at:
             orders[order_id] = at
 
@@ -277,7 +296,7 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> tuple[dict[str, int], int]:
         )
         for trace_id, value in rows.values_list("trace__trace_id", "value"):
             note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]], trace_id)
-    return orders, len(refused)
+    return orders
 
 
 def _trace_named(trace: int | str) -> str:
@@ -370,8 +389,7 @@ def _refresh_batch(
     """Judge and store one batch of pending orders (id -> arrival read), each order on its
     own: one that cannot be judged or stored waits for its retry."""
     # Marked before ids were checked (or by an older version): settled, never judged.
-    refused = [o for o in pending if not _usable(o, "the orders marked changed")]
-    result.refused += len(refused)
+    refused = [o for o in pending if not _usable(o, "the orders marked changed", result)]
     rows: list[OrderStatusRow] = []
     failed: dict[str, str] = {}  # order id -> error line
     for order_id in [o for o in pending if o not in refused]:
