@@ -14,6 +14,7 @@ import time
 import pytest
 from django.core import mail
 from django.core.management import call_command
+from django.db import DataError
 
 from explorer.alerts import cycle as alert_cycle
 from explorer.alerts import delivery
@@ -24,6 +25,7 @@ from explorer.journeys import live
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.intake import order_id_problem
 from explorer.journeys.models import LiveMark, OrderArrival, OrderStatus
+from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder, complete_order
@@ -198,6 +200,40 @@ def test_an_order_that_fails_is_logged_counted_and_retried_later(db, monkeypatch
     assert OrderStatus.objects.get(order_id="A-1").status == COMPLETE
     arrival = OrderArrival.objects.get(order_id="A-1")
     assert (arrival.pending, arrival.failures, arrival.retry_at_ns) == (False, 0, None)
+
+
+def test_a_source_that_is_down_fails_the_cycle_and_puts_no_order_back(db, monkeypatch):
+    store_traces([*complete_order("A-1").traces, *complete_order("A-2", offset=60).traces])
+    judge = live.order_rows
+
+    def down(*args):
+        raise SourceError("the tracing backend did not answer")
+
+    monkeypatch.setattr(live, "order_rows", down)
+    with pytest.raises(SourceError):
+        live.run_cycle(get_source(), explorer_config())
+    assert not OrderArrival.objects.filter(failures__gt=0).exists()
+    assert live.pending_count() == 2
+    # Back: the next cycle judges both at once, no back-off to wait for.
+    monkeypatch.setattr(live, "order_rows", judge)
+    assert worker_until(1)[0].recomputed == 2
+
+
+def test_a_row_the_database_refuses_waits_and_the_others_are_stored(db, monkeypatch):
+    store_traces([*complete_order("A-1").traces, *complete_order("A-2", offset=60).traces])
+    save = OrderStatus.save_rows.__func__
+
+    def refusing(cls, rows, *args, **kwargs):
+        rows = list(rows)
+        if any(row.order_id == "A-1" for row in rows):
+            raise DataError("value too long")
+        return save(cls, rows, *args, **kwargs)
+
+    monkeypatch.setattr(OrderStatus, "save_rows", classmethod(refusing))
+    result = worker_until(1)[0]
+    assert list(OrderStatus.objects.values_list("order_id", flat=True)) == ["A-2"]
+    assert result.errors == ["order 'A-1' could not be stored: DataError: value too long"]
+    assert OrderArrival.objects.get(order_id="A-1").failures == 1
 
 
 def test_retry_waits_are_bounded(db):

@@ -34,7 +34,14 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -53,7 +60,7 @@ from explorer.journeys.models import (
 from explorer.journeys.report import Reference, reference_at
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.status import OrderStatusRow, customer_types, order_rows
-from explorer.sources.base import TraceSource
+from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
 from explorer.store.models import (
     INDEXED_VALUE_LENGTH,
@@ -387,11 +394,13 @@ def _refresh_batch(
     result: CycleResult,
 ) -> None:
     """Judge and store one batch of pending orders (id -> arrival read), each order on its
-    own: one that cannot be judged or stored waits for its retry."""
+    own: one that cannot be judged or stored waits for its retry. When no order could be
+    read from the source or the database, they are down (not the orders' fault): the error
+    is raised, the cycle fails and the next one tries again, with no order put back."""
     # Marked before ids were checked (or by an older version): settled, never judged.
     refused = [o for o in pending if not _usable(o, "the orders marked changed", result)]
     rows: list[OrderStatusRow] = []
-    failed: dict[str, str] = {}  # order id -> error line
+    errors: dict[str, Exception] = {}
     for order_id in [o for o in pending if o not in refused]:
         try:
             rows += order_rows(
@@ -404,7 +413,10 @@ def _refresh_batch(
                 config.names,
             )
         except Exception as exc:  # one order must not stop the others
-            failed[order_id] = _failure(order_id, "could not be judged", exc)
+            errors[order_id] = exc
+    if errors and not rows and all(_unreachable(e) for e in errors.values()):
+        raise next(iter(errors.values()))
+    failed = {o: _failure(o, "could not be judged", exc) for o, exc in errors.items()}
     before_at = {
         row.order_id: row.status_at(now)
         for row in OrderStatus.objects.filter(order_id__in=list(pending))
@@ -413,7 +425,7 @@ def _refresh_batch(
         with transaction.atomic():
             OrderStatus.save_rows(rows, timezone.now())
             settle({o: at for o, at in pending.items() if o not in failed})
-    except DatabaseError:
+    except Exception:  # the database refused a row, or a bug: row by row
         settle({o: pending[o] for o in refused})
         rows = _save_one_by_one(rows, pending, failed)
     retry_later(failed, result)
@@ -433,19 +445,30 @@ def _save_one_by_one(
     rows: list[OrderStatusRow], pending: dict[str, int], failed: dict[str, str]
 ) -> list[OrderStatusRow]:
     """After a batch the database refused: each row in its own transaction, so that the one
-    it refuses waits for its retry and the others are stored. Returns the rows stored. A
-    database that is down fails here too, and so does the cycle (tried again next cycle)."""
+    it refuses waits for its retry and the others are stored. Returns the rows stored. When
+    none could be stored for the database being down, that error is raised (the cycle
+    fails and the next one tries again)."""
     stored = []
+    errors: dict[str, Exception] = {}
     for row in rows:
         try:
             with transaction.atomic():
                 OrderStatus.save_rows([row], timezone.now())
                 settle({row.order_id: pending[row.order_id]})
-        except DatabaseError as exc:
-            failed[row.order_id] = _failure(row.order_id, "could not be stored", exc)
+        except Exception as exc:
+            errors[row.order_id] = exc
         else:
             stored.append(row)
+    if errors and not stored and all(_unreachable(e) for e in errors.values()):
+        raise next(iter(errors.values()))
+    failed.update({o: _failure(o, "could not be stored", exc) for o, exc in errors.items()})
     return stored
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether the error says the source or the database is down (or the connection to it),
+    not that the order is odd (DataError, IntegrityError: a row the database refuses)."""
+    return isinstance(exc, SourceError | OperationalError | InterfaceError)
 
 
 def _failure(order_id: str, what: str, exc: Exception) -> str:
