@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -57,12 +58,16 @@ class Command(BaseCommand):
         stop_on_signals(stop)
         self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
         self.stdout.flush()
-        # In a thread started again when it dies or stops cycling.
+        # In a thread started again when it dies or stops cycling; a long --interval is no
+        # sign of a stuck worker.
+        interval = options["interval"]
+        stale_s = settings.EXPLORER_LIVE_STALE_SECONDS
         supervisor = Supervisor(
             lambda own_stop, stats: run_worker(
-                own_stop, options["interval"], source, config, steps, stats=stats
+                own_stop, interval, source, config, steps, stats=stats
             ),
             stop,
+            stale_s=stale_s if interval is None else max(stale_s, 3 * interval),
         )
         supervisor.start()
         stop.wait()
