@@ -15,9 +15,11 @@ import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.db import DataError
+from django.utils import timezone
 
 from explorer.alerts import cycle as alert_cycle
 from explorer.alerts import delivery
+from explorer.alerts.config import Webhook
 from explorer.alerts.cycle import after_live_cycle
 from explorer.alerts.models import Alert, AlertRule, Delivery
 from explorer.configuration import explorer_config
@@ -288,6 +290,34 @@ def test_a_delivery_that_fails_is_recorded_and_the_others_go_on(mailbox, monkeyp
     assert stats.errors == 1
     # Both alerts are open: the next cycle does not open or send them again.
     assert Alert.objects.open().count() == 2
+
+
+def test_a_webhook_body_that_cannot_be_built_is_a_failed_delivery(db, monkeypatch, caplog):
+    now = timezone.now()
+    alerts = [
+        Alert.objects.create(
+            kind="stuck", subject=o, order_id=o, opened_at=now, last_seen_at=now, facts={}
+        )
+        for o in ("A-1", "A-2")
+    ]
+    build = delivery.payload
+
+    def failing(alert, *args):
+        if alert.order_id == "A-1":
+            raise TypeError("injected")
+        return build(alert, *args)
+
+    monkeypatch.setattr(delivery, "payload", failing)
+    hook = Webhook("chat", "http://127.0.0.1:9/hook", "s" * 32, frozenset({"stuck"}), retries=0)
+    errors: list[str] = []
+    with caplog.at_level(logging.ERROR, "explorer.alerts"):
+        done = delivery.send_webhooks(alerts, {}, [hook], errors)
+    by_order = {d.alert.order_id: d for d in done}
+    assert by_order["A-1"].error == "webhook chat failed: TypeError: injected"
+    assert not by_order["A-2"].ok  # posted, to a closed port
+    pk = alerts[0].pk
+    assert errors == [f"alert {pk} (stuck 'A-1'): webhook chat failed: TypeError: injected"]
+    assert "'A-1'): webhook chat failed" in caplog.text
 
 
 def test_a_rule_that_fails_leaves_the_others_judged(db, monkeypatch):

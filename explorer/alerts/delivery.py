@@ -263,8 +263,8 @@ def send_webhooks(
             try:
                 jobs.append((alert, hook, orjson.dumps(payload(alert, names, hook.customer_ids))))
             except Exception as exc:
-                line = _failed(alert, f"webhook {hook.name}", exc, errors)
-                deliveries.append(_record(alert, "webhook", hook.name, line))
+                error = _failed(alert, f"webhook {hook.name}", exc, errors)
+                deliveries.append(_record(alert, "webhook", hook.name, error))
     if not jobs:
         return deliveries
 
@@ -298,13 +298,14 @@ def _record(alert: Alert, channel: str, target: str, error: str) -> Delivery:
 
 
 def _failed(alert: Alert, what: str, exc: Exception, errors: list[str] | None) -> str:
-    """Log a delivery that failed unexpectedly, with the traceback; its error line, also
-    added to `errors`."""
-    line = f"{about(alert)}: {what} failed: {type(exc).__name__}: {exc}"
+    """Log a delivery that failed unexpectedly, with the traceback and the alert's order (also
+    added to `errors`); returns the error the Delivery records (its alert says the rest)."""
+    error = f"{what} failed: {type(exc).__name__}: {exc}"
+    line = f"{about(alert)}: {error}"
     log.error("%s", line, exc_info=exc)
     if errors is not None:
         errors.append(line)
-    return line
+    return error
 
 
 def deliver(
@@ -324,8 +325,8 @@ def deliver(
             try:
                 deliveries += send_emails(alert, rules[alert.kind], names, connection)
             except Exception as exc:
-                line = _failed(alert, "e-mail", exc, errors)
-                deliveries.append(_record(alert, "email", "", line))
+                error = _failed(alert, "e-mail", exc, errors)
+                deliveries.append(_record(alert, "email", "", error))
     finally:
         with contextlib.suppress(OSError):
             connection.close()
