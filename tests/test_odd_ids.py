@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 from django.urls import resolve
@@ -100,3 +100,31 @@ def test_alert_texts_for_odd_order_ids_are_built(db):
         alert = Alert(kind="stuck", order_id=order_id, facts={"state": "X"})
         assert "/orders/" in email_text(alert, {}) or not order_id
         assert payload(alert, {}, customer_ids=False)["alert"]["url"]
+
+
+def test_trace_search_results_with_odd_trace_and_order_ids_answer_200(client, login_as, db):
+    from explorer.store.ingest import store_traces
+    from tests.journey_support import complete_order
+
+    order = complete_order("Z-1")
+    odd = {"t\n1": "A-1?#%", "t/2?#": "A/2", "t\u202e3": "A-3"}
+    traces = []
+    for (trace_id, order_id), trace in zip(odd.items(), order.traces, strict=False):
+        for span in trace.spans:
+            span.trace_id = trace_id
+            span.attributes["order.id"] = order_id
+        trace.trace_id = trace_id
+        traces.append(trace)
+    store_traces(traces)
+    login_as("analyst")
+    page = client.get("/", {"service": "shop-api"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    trace_links = {
+        resolve(unquote(unescape(href))).kwargs["trace_id"]
+        for href in re.findall(r'href="(/traces/[^"]*)"', html)
+    }
+    assert {"t\n1", "t/2?#"} <= trace_links
+    assert {"A-1?#%", "A/2"} <= set(order_links(html))
+    for trace_id in ("t\n1", "t/2?#"):
+        assert client.get(f"/traces/{quote(trace_id, safe='/')}/").status_code == 200
