@@ -380,6 +380,11 @@ EXPLORER_LIVE_REFERENCE_SECONDS = float(os.environ.get("EXPLORER_LIVE_REFERENCE_
 # often while it is shown (explorer/web/home.py; 0: never, the page shows them as loaded);
 # default 10.
 EXPLORER_LIVE_PAGE_SECONDS = int(os.environ.get("EXPLORER_LIVE_PAGE_SECONDS", "10"))
+# EXPLORER_LIVE_STALE_SECONDS: a live worker whose last completed cycle is older than this is
+# stuck or dead: the home page says so, the receiver's health is not ok, and `receive` or
+# `watch` starts a new worker thread once it showed no progress that long
+# (explorer/management/supervisor.py); default 120 (60 intervals of 2 s, or a long reference).
+EXPLORER_LIVE_STALE_SECONDS = float(os.environ.get("EXPLORER_LIVE_STALE_SECONDS", "120"))
 
 # --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
 # E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),

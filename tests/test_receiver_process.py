@@ -246,6 +246,11 @@ def test_receive_runs_the_live_worker(tmp_path):
             time.sleep(0.2)
             rows = stored(tmp_path, "SELECT order_id, status FROM journeys_orderstatus")
         assert rows == [("K-0", "in_progress")]
+        # Its heartbeat: the supervised worker stores when it last finished a cycle.
+        [(done_ns,)] = stored(
+            tmp_path, "SELECT value_ns FROM journeys_livemark WHERE name = 'worker_cycle_done'"
+        )
+        assert 0 <= time.time_ns() - done_ns < 30 * 10**9
     finally:
         running.stop()
 

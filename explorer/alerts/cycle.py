@@ -7,6 +7,11 @@ and deliver what opened and what resolved.
 `manage.py watch` runs it after each cycle of the live worker (`after_live_cycle`, the step
 run_worker hands every explorer.journeys.live.CycleResult to); `manage.py alerts --evaluate`
 runs it alone (after `orders --refresh`, for set-ups without the live worker).
+
+What fails in one rule, one alert or one delivery is logged (with the order), counted in the
+result's `errors` and passed on to the live worker's; the other rules, alerts and deliveries
+go on. An alert whose journey cannot be read for its text opens with less text; one the
+database refuses opens at a later cycle.
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ class CycleResult:
     resolved: list[Alert] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # rules that could not be judged
+    errors: list[str] = field(default_factory=list)  # what failed unexpectedly, one line each
 
     @property
     def failed_deliveries(self) -> list[Delivery]:
@@ -66,7 +72,9 @@ class CycleResult:
         return (
             f"alerts: {len(self.opened)} opened, {self.refreshed} still open, "
             f"{len(self.resolved)} resolved; {len(self.deliveries) - failed} delivered, "
-            f"{failed} failed" + "".join(f"; {p}" for p in self.problems)
+            f"{failed} failed"
+            + "".join(f"; {p}" for p in self.problems)
+            + (f"; {len(self.errors)} errors" if self.errors else "")
         )
 
 
@@ -92,9 +100,16 @@ def run_cycle(
             result.problems.append(f"{kind} not judged: {exc}")
             log.warning("alerts: the %s rule could not be judged: %s", kind, exc)
             continue
+        except Exception as exc:  # a bug or odd data: the other rules go on
+            log.exception("alerts: the %s rule failed", kind)
+            result.problems.append(f"{kind} not judged: {type(exc).__name__}")
+            result.errors.append(f"rule {kind}: {type(exc).__name__}: {exc}")
+            continue
         _apply(evaluation, situation, result)
     if send:
-        result.deliveries = deliver(result.opened + result.resolved, rules, config.names)
+        result.deliveries = deliver(
+            result.opened + result.resolved, rules, config.names, result.errors
+        )
     return result
 
 
@@ -113,7 +128,7 @@ def _apply(evaluation: Evaluation, situation: Situation, result: CycleResult) ->
                     facts=storable(finding.facts)
                 )
             continue
-        alert = _open(finding, situation, seen)
+        alert = _open(finding, situation, seen, result.errors)
         if alert is not None:
             result.opened.append(alert)
     for subject, alert in open_alerts.items():
@@ -128,9 +143,14 @@ def subject_key(subject: str) -> str:
     return storable(subject)[:SUBJECT_LENGTH]
 
 
-def _open(finding: Finding, situation: Situation, at) -> Alert | None:
+def _open(finding: Finding, situation: Situation, at, errors: list[str]) -> Alert | None:
+    """The alert of a finding, stored; None when another cycle opened it first, or the
+    database refused it (logged, in `errors`: it opens at a later cycle)."""
     if finding.order_id:
-        describe_order(finding, situation)
+        try:
+            describe_order(finding, situation)
+        except Exception as exc:  # the alert opens all the same, with less text
+            errors.append(_error_line(finding, "could not be described", exc))
     try:
         with transaction.atomic():
             return Alert.objects.create(
@@ -147,6 +167,16 @@ def _open(finding: Finding, situation: Situation, at) -> Alert | None:
             )
     except IntegrityError:  # another cycle running at the same time opened it first
         return None
+    except DatabaseError as exc:
+        errors.append(_error_line(finding, "could not be stored", exc))
+        return None
+
+
+def _error_line(finding: Finding, what: str, exc: Exception) -> str:
+    """Log a finding that failed, with the traceback; its error line."""
+    line = f"{finding.kind} alert of {finding.subject[:80]!r} {what}: {type(exc).__name__}: {exc}"
+    log.error("alerts: %s", line, exc_info=exc)
+    return line
 
 
 def after_live_cycle(
@@ -156,8 +186,10 @@ def after_live_cycle(
 ) -> Callable[[LiveCycle], CycleResult | None]:
     """The alert cycle as the step after each cycle of the live worker (for run_worker's
     after_cycle): judged at the worker's "now", at most every BUSY_SECONDS, and skipped while
-    nothing moved (for at most IDLE_SECONDS). A failing database or source is logged, never
-    stops the worker. `say` gets the cycle's line when something opened, resolved or failed."""
+    nothing moved (for at most IDLE_SECONDS). Whatever fails is logged and added to the live
+    cycle's `errors`, never stops the worker; a cycle that failed as a whole is tried again
+    after BUSY_SECONDS, not at every cycle of the worker. `say` gets the cycle's line when
+    something opened, resolved or failed."""
     last: dict[str, float | int | None] = {"now_ns": None, "at": None}
 
     def step(live: LiveCycle) -> CycleResult | None:
@@ -174,10 +206,13 @@ def after_live_cycle(
             return None
         try:
             result = run_cycle(live.now_ns, source)
-        except (DatabaseError, SourceError) as exc:
-            log.warning("alerts: cycle failed, trying again next cycle: %s", exc)
+        except Exception as exc:  # the database, the source, or a bug
+            log.exception("alerts: the cycle failed, trying again in %s s", BUSY_SECONDS)
+            live.errors.append(f"alert cycle: {type(exc).__name__}: {exc}")
+            last.update(at=clock())
             return None
         last.update(now_ns=live.now_ns, at=clock())
+        live.errors.extend(result.errors)
         if say is not None and (
             result.opened or result.resolved or result.problems or result.failed_deliveries
         ):

@@ -6,6 +6,8 @@ masked unless configured with "customer_ids": true. A webhook is a JSON POST sig
 `X-Explorer-Signature: sha256=<hex HMAC-SHA256 of the body>`, sent by the same hardened client
 as the tracing backends (TLS verified, redirects only inside its URL, retries with backoff);
 webhooks are posted side by side, so a failing or slow one never holds up the others.
+Whatever fails for one alert (its text, a recipient, a webhook) is logged with the alert and
+its order and recorded as a failed Delivery; the other alerts and deliveries go on.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import unicodedata
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -84,9 +87,10 @@ def recipients(rule: AlertRule) -> list[Recipient]:
 
 def alert_link(alert: Alert) -> str:
     """Where the reader acts: the order's journey, or the alerts page for an endpoint."""
+    # The `id` converter takes any stored order id ("/", "\n", ...) and percent-encodes it.
     path = (
         reverse("web:order", args=[alert.order_id])
-        if alert.order_id and "/" not in alert.order_id
+        if alert.order_id
         else f"{reverse('alerts:list')}?kind={alert.kind}"
     )
     return f"{getattr(settings, 'EXPLORER_ALERT_BASE_URL', '')}{path}"
@@ -119,7 +123,7 @@ def send_emails(
     """One message per recipient (each redacted for its reader)."""
     deliveries = []
     body = email_text(alert, names)
-    subject = _subject_line(alert, names)
+    subject = header_text(_subject_line(alert, names))
     for recipient in recipients(rule):
         message = EmailMessage(
             redacted(subject, alert, recipient.policy),
@@ -131,11 +135,23 @@ def send_emails(
             message.send()
             deliveries.append(_record(alert, "email", recipient.address, ""))
         except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
-            log.warning("alert %s: e-mail to %s failed: %s", alert.pk, recipient.address, exc)
+            log.warning("%s: e-mail to %s failed: %s", about(alert), recipient.address, exc)
             deliveries.append(
                 _record(alert, "email", recipient.address, str(exc) or type(exc).__name__)
             )
     return deliveries
+
+
+def header_text(text: str) -> str:
+    """Text for an e-mail header, which may not hold a line break (Django refuses one): every
+    control character written as an escape ("A-1\\x0aX" for "A-1", newline, "X")."""
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if unicodedata.category(char) not in ("Cc", "Zl", "Zp"):
+        return char
+    return f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}"
 
 
 def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
@@ -198,10 +214,18 @@ def sign(body: bytes, secret: str) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+def about(alert: Alert) -> str:
+    """An alert for a log line: its id and its order or subject."""
+    return f"alert {alert.pk} ({alert.kind} {(alert.order_id or alert.subject)[:80]!r})"
+
+
 def _post(hook: Webhook, body: bytes, event: str) -> str:
     """Posts one body; '' when delivered, else why not."""
     base, _, last = hook.url.rpartition("/")
-    client = BackendClient(hook.backend(base + "/"))
+    try:
+        client = BackendClient(hook.backend(base + "/"))
+    except Exception as exc:  # a webhook the client cannot take
+        return f"{type(exc).__name__}: {exc}"
     try:
         client.post(
             last,
@@ -215,23 +239,34 @@ def _post(hook: Webhook, body: bytes, event: str) -> str:
         return ""
     except SourceError as exc:
         return str(exc)
+    except Exception as exc:  # reported as this delivery's failure
+        log.exception("webhook %s: posting failed", hook.name)
+        return f"{type(exc).__name__}: {exc}"
     finally:
         client.close()
 
 
 def send_webhooks(
-    alerts: list[Alert], names: Mapping[str, str], hooks: list[Webhook] | None = None
+    alerts: list[Alert],
+    names: Mapping[str, str],
+    hooks: list[Webhook] | None = None,
+    errors: list[str] | None = None,
 ) -> list[Delivery]:
-    """Every alert to every webhook that wants its kind; webhooks side by side."""
+    """Every alert to every webhook that wants its kind; webhooks side by side. An alert
+    whose body cannot be built is a failed delivery to each of its webhooks (in `errors`)."""
     hooks = hooks if hooks is not None else parse_webhooks(settings.EXPLORER_ALERT_WEBHOOKS)
-    jobs = [
-        (alert, hook, orjson.dumps(payload(alert, names, hook.customer_ids)))
-        for alert in alerts
-        for hook in hooks
-        if hook.wants(alert.kind)
-    ]
+    jobs = []
+    deliveries = []
+    for alert in alerts:
+        wanted = [hook for hook in hooks if hook.wants(alert.kind)]
+        for hook in wanted:
+            try:
+                jobs.append((alert, hook, orjson.dumps(payload(alert, names, hook.customer_ids))))
+            except Exception as exc:
+                error = _failed(alert, f"webhook {hook.name}", exc, errors)
+                deliveries.append(_record(alert, "webhook", hook.name, error))
     if not jobs:
-        return []
+        return deliveries
 
     def run(hook: Webhook, items: list[tuple[Alert, bytes]]) -> list[tuple[Alert, str]]:
         return [(alert, _post(hook, body, _event(alert))) for alert, body in items]
@@ -240,13 +275,12 @@ def send_webhooks(
     for alert, hook, body in jobs:
         by_hook.setdefault(hook.name, []).append((alert, body))
     named = {hook.name: hook for hook in hooks}
-    deliveries = []
     with ThreadPoolExecutor(max_workers=len(by_hook)) as pool:
         futures = {name: pool.submit(run, named[name], items) for name, items in by_hook.items()}
         for name, future in futures.items():
             for alert, error in future.result():
                 if error:
-                    log.warning("alert %s: webhook %s failed: %s", alert.pk, name, error)
+                    log.warning("%s: webhook %s failed: %s", about(alert), name, error)
                 deliveries.append(_record(alert, "webhook", name, error))
     return deliveries
 
@@ -263,19 +297,38 @@ def _record(alert: Alert, channel: str, target: str, error: str) -> Delivery:
     )
 
 
+def _failed(alert: Alert, what: str, exc: Exception, errors: list[str] | None) -> str:
+    """Log a delivery that failed unexpectedly, with the traceback and the alert's order (also
+    added to `errors`); returns the error the Delivery records (its alert says the rest)."""
+    error = f"{what} failed: {type(exc).__name__}: {exc}"
+    line = f"{about(alert)}: {error}"
+    log.error("%s", line, exc_info=exc)
+    if errors is not None:
+        errors.append(line)
+    return error
+
+
 def deliver(
-    alerts: list[Alert], rules: Mapping[str, AlertRule], names: Mapping[str, str]
+    alerts: list[Alert],
+    rules: Mapping[str, AlertRule],
+    names: Mapping[str, str],
+    errors: list[str] | None = None,
 ) -> list[Delivery]:
-    """E-mails (one SMTP connection for the cycle) and webhooks for these alerts."""
+    """E-mails (one SMTP connection for the cycle) and webhooks for these alerts. What fails
+    unexpectedly for one alert is a failed Delivery, logged and added to `errors`."""
     deliveries: list[Delivery] = []
     if not alerts:
         return deliveries
     connection = get_connection(fail_silently=False)
     try:
         for alert in alerts:
-            deliveries += send_emails(alert, rules[alert.kind], names, connection)
+            try:
+                deliveries += send_emails(alert, rules[alert.kind], names, connection)
+            except Exception as exc:
+                error = _failed(alert, "e-mail", exc, errors)
+                deliveries.append(_record(alert, "email", "", error))
     finally:
         with contextlib.suppress(OSError):
             connection.close()
-    deliveries += send_webhooks(alerts, names)
+    deliveries += send_webhooks(alerts, names, errors=errors)
     return deliveries

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
@@ -76,10 +76,7 @@ def _row(request, alert: Alert, names) -> dict:
         if alert.container
         else ""
     )
-    try:
-        journey = reverse("web:order", args=[alert.order_id]) if alert.order_id else None
-    except NoReverseMatch:
-        journey = None
+    journey = reverse("web:order", args=[alert.order_id]) if alert.order_id else None
     return {
         "alert": alert,
         "title": kind_title(alert.kind),

@@ -14,6 +14,14 @@ no spans (the receiver's `index` mode) calls mark_changed() itself. A cycle of t
 
 and hands its CycleResult (every status change) to the steps that follow (run_worker's
 `after_cycle`, e.g. alert rules). "Now" is the newest span in the source, as everywhere.
+
+The worker cannot die on what it reads: an order whose judging fails is logged with its id,
+counted, and tried again after RETRY_FIRST_S, then twice as long each time up to RETRY_MAX_S
+(OrderArrival.failures and retry_at_ns), while the other orders go on; an `order.id` that names
+no order (explorer.journeys.intake) is logged with its trace and not marked; a step or a whole
+cycle that fails is logged and counted, and the next cycle runs. After each completed cycle
+the worker stores the wall-clock time as LiveMark CYCLE_DONE, which the home page reads to say
+when the worker stopped (explorer/management/supervisor.py restarts a dead or stuck one).
 """
 
 from __future__ import annotations
@@ -26,11 +34,21 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import (
+    DatabaseError,
+    InterfaceError,
+    OperationalError,
+    close_old_connections,
+    connection,
+    transaction,
+)
+from django.db.models import F, Q
 from django.utils import timezone
 
+from explorer.caching import LocalCache
 from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
+from explorer.journeys.intake import order_id_problem, shown_id
 from explorer.journeys.models import (
     _OPEN,
     BASELINE,
@@ -41,7 +59,7 @@ from explorer.journeys.models import (
 )
 from explorer.journeys.report import Reference, reference_at
 from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.status import customer_types, order_rows
+from explorer.journeys.status import OrderStatusRow, customer_types, order_rows
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
 from explorer.store.models import (
@@ -50,12 +68,13 @@ from explorer.store.models import (
     TraceAttribute,
     insert_sql,
     quoted_names,
-    storable,
 )
 from explorer.traces.model import Span, Trace
 
 __all__ = [
+    "CYCLE_DONE",
     "CycleResult",
+    "WorkerStats",
     "StatusChange",
     "collect_arrivals",
     "mark_changed",
@@ -66,15 +85,29 @@ __all__ = [
     "rejudge",
     "run_cycle",
     "run_worker",
+    "last_cycle_done_ns",
+    "worker_errors",
 ]
 
 log = logging.getLogger("explorer.live")
 
-# LiveMark name: the newest store arrival read.
+# LiveMark names: the newest store arrival read; when a worker last finished a cycle (wall
+# clock; the home page reads it); the errors the workers counted (a count, in value_ns).
 ARRIVALS_READ = "arrivals_read"
+CYCLE_DONE = "worker_cycle_done"
+WORKER_ERRORS = "worker_errors"
+# An order whose judging failed is tried again after this long, twice as long after each
+# further failure, at most RETRY_MAX_S apart (wall clock, s).
+RETRY_FIRST_S = 10.0
+RETRY_MAX_S = 3600.0
 # A batch's arrival time is taken before its transaction commits: arrivals are read again
 # this far back, so that one committed late is not missed (marking again changes nothing).
 ARRIVAL_GRACE_NS = 60 * 10**9
+# Ids refused lately (id, where): arrivals are read again for ARRIVAL_GRACE_NS, and a refused
+# id is said once, not at every cycle of that time.
+_refused: LocalCache[bool] = LocalCache(
+    "refused order ids", max_weight=10_000, seconds=2 * ARRIVAL_GRACE_NS / 1e9
+)
 # Rows per `IN (...)` query.
 IN_SLICE = 500
 # Woken by committed spans, the worker waits this long for more before its next cycle.
@@ -115,15 +148,36 @@ class CycleResult:
     reference_stored: bool = False
     changes: list[StatusChange] = field(default_factory=list)
     seconds: float = 0.0
+    refused: int = 0  # order ids that name no order (explorer.journeys.intake), not marked
+    # What failed, one line each ("order A-1: ValueError: ..."): the worker's own orders,
+    # then whatever the after_cycle steps add.
+    errors: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One log line."""
         return (
             f"{self.marked} orders marked, {self.recomputed} computed again, "
             f"{self.rejudged} re-judged, {len(self.changes)} status changes"
-            f"{', reference stored' if self.reference_stored else ''} "
+            f"{', reference stored' if self.reference_stored else ''}"
+            f"{f', {self.refused} order ids refused' if self.refused else ''}"
+            f"{f', {len(self.errors)} errors' if self.errors else ''} "
             f"in {self.seconds:.2f} s"
         )
+
+
+@dataclass(slots=True)
+class WorkerStats:
+    """What a running worker did, for its supervisor (in this process): cycles and errors
+    counted, and when it last showed progress (time.monotonic: a cycle or a batch done)."""
+
+    cycles: int = 0
+    errors: int = 0
+    last_cycle_ns: int | None = None  # wall clock, as LiveMark CYCLE_DONE
+    started_at: float = field(default_factory=time.monotonic)
+    progress_at: float = field(default_factory=time.monotonic)
+
+    def progressed(self) -> None:
+        self.progress_at = time.monotonic()
 
 
 # --- Marking ------------------------------------------------------------------------------
@@ -132,16 +186,36 @@ class CycleResult:
 def mark_changed(order_ids: Iterable[str], arrived_ns: int) -> int:
     """Mark orders as changed by spans that arrived at `arrived_ns` (wall clock, ns), so that
     the worker computes them again and `orders --refresh --since` selects them. Returns how
-    many ids were given; marking again with an older arrival changes nothing."""
-    ids = sorted({_order_key(o) for o in order_ids if o})
+    many were marked; marking again with an older arrival changes nothing. An id that names
+    no order (explorer.journeys.intake) is logged and left out."""
+    ids = sorted({o for o in order_ids if o and _usable(o, "the receiver's index")})
     _mark(dict.fromkeys(ids, arrived_ns))
     return len(ids)
 
 
-def _order_key(order_id: str) -> str:
-    """An order id as OrderArrival and OrderStatus store it."""
-    max_length = OrderArrival._meta.get_field("order_id").max_length
-    return storable(order_id)[:max_length]
+def _usable(order_id: str, where: str, result: CycleResult | None = None) -> bool:
+    """Whether the id names an order; if not, it is refused (_refuse)."""
+    problem = order_id_problem(order_id)
+    if problem is not None:
+        _refuse(order_id, problem, where, result)
+    return problem is None
+
+
+def _refuse(order_id: str, problem: str, where: str, result: CycleResult | None) -> None:
+    """A warning says which id, why, and where from, once while the same id from the same
+    place is refused again; counted in `result.refused` then."""
+    if _refused.get((order_id, where)) is not None:
+        return
+    _refused.put((order_id, where), True)
+    log.warning(
+        "live worker: order.id %s in %s refused (%s): its spans are stored, "
+        "but it is not judged as an order",
+        shown_id(order_id),
+        where,
+        problem,
+    )
+    if result is not None:
+        result.refused += 1
 
 
 def _mark(arrivals: Mapping[str, int]) -> None:
@@ -149,9 +223,11 @@ def _mark(arrivals: Mapping[str, int]) -> None:
     per order, correct whoever else marks at the same time (SQLite and PostgreSQL alike)."""
     if not arrivals:
         return
-    fields = ("order_id", "arrived_ns", "pending")
-    table, (order, arrived, pending) = quoted_names(OrderArrival, fields)
-    # Names come from the model, every value is a parameter.
+    fields = ("order_id", "arrived_ns", "pending", "failures")
+    table, (order, arrived, pending, _) = quoted_names(OrderArrival, fields)
+    # Names come from the model, every value is a parameter. A new arrival leaves the retry
+    # schedule of a failing order as it is: spans arriving every second must not make it
+    # tried every cycle.
     sql = insert_sql(
         OrderArrival,
         fields,
@@ -159,12 +235,13 @@ def _mark(arrivals: Mapping[str, int]) -> None:
         f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}",
     )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(o, at, True) for o, at in sorted(arrivals.items())])
+        cursor.executemany(sql, [(o, at, True, 0) for o, at in sorted(arrivals.items())])
 
 
-def collect_arrivals() -> int:
+def collect_arrivals(result: CycleResult | None = None) -> int:
     """Mark the orders of the traces that received spans since the last call (the store's
-    StoredTrace.arrived_ns); returns how many orders were marked."""
+    StoredTrace.arrived_ns); returns how many orders were marked (ids refused are counted in
+    `result.refused`)."""
     read = _get_mark(ARRIVALS_READ)
     rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
     if read is not None:
@@ -172,7 +249,7 @@ def collect_arrivals() -> int:
     arrived = {pk: ns for pk, ns in rows.values_list("pk", "arrived_ns") if ns is not None}
     if not arrived:
         return 0
-    orders = _orders_of_traces(arrived)
+    orders = _orders_of_traces(arrived, result)
     _mark(_newer_than_marked(orders))
     _set_mark(ARRIVALS_READ, max(arrived.values()))
     return len(orders)
@@ -189,15 +266,24 @@ def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
     return orders
 
 
-def _orders_of_traces(arrived: Mapping[int, int]) -> dict[str, int]:
+def _orders_of_traces(
+    arrived: Mapping[int, int], result: CycleResult | None = None
+) -> dict[str, int]:
     """order id -> latest arrival, for the stored traces (pk -> arrival): the orders named on
-    them, and those named on the traces they link to (a consumer without `order.id`)."""
+    them, and those named on the traces they link to (a consumer without `order.id`). An id
+    that names no order is refused with its trace (counted in `result`)."""
     orders: dict[str, int] = {}
+    refused: set[str] = set()
 
-    def note(order_id: str, at: int) -> None:
-        key = _order_key(order_id)
-        if orders.get(key, -1) < at:
-            orders[key] = at
+    def note(order_id: str, at: int, trace: int | str) -> None:
+        if order_id in refused:
+            return
+        problem = order_id_problem(order_id) if order_id not in orders else None
+        if problem is not None:
+            refused.add(order_id)
+            _refuse(order_id, problem, _trace_named(trace), result)
+        elif orders.get(order_id, -1) < at:
+            orders[order_id] = at
 
     targets: dict[str, int] = {}
     pks = list(arrived)
@@ -207,7 +293,7 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> dict[str, int]:
         )
         for pk, key, value in rows.values_list("trace_id", "key", "value"):
             if key == ORDER_KEY:
-                note(value, arrived[pk])
+                note(value, arrived[pk], pk)
             elif targets.get(value, -1) < arrived[pk]:
                 targets[value] = arrived[pk]
     linked = list(targets)
@@ -216,8 +302,16 @@ def _orders_of_traces(arrived: Mapping[int, int]) -> dict[str, int]:
             trace__trace_id__in=linked[first : first + IN_SLICE], key=ORDER_KEY
         )
         for trace_id, value in rows.values_list("trace__trace_id", "value"):
-            note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]])
+            note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]], trace_id)
     return orders
+
+
+def _trace_named(trace: int | str) -> str:
+    """ "trace <id>" for a log line, from a stored trace's pk or its trace id."""
+    if isinstance(trace, int):
+        found = StoredTrace.objects.filter(pk=trace).values_list("trace_id", flat=True).first()
+        return f"trace {shown_id(str(found))}"
+    return f"trace {shown_id(trace)}"
 
 
 def _get_mark(name: str) -> int | None:
@@ -260,11 +354,13 @@ def refresh_changed_orders(
     now_ns: int | None = None,
     batch: int | None = None,
     stop: threading.Event | None = None,
+    progressed: Callable[[], None] | None = None,
 ) -> CycleResult:
     """Compute the pending orders again, `batch` at a time (EXPLORER_LIVE_BATCH), each batch
-    stored in one transaction, until none is pending (or `stop` is set); judged at `now_ns`
-    (default: the newest span) against the stored reference, stored first if there is none
-    that serves."""
+    stored in one transaction, until none is due (or `stop` is set; `progressed` is called
+    after each batch); judged at `now_ns` (default: the newest span) against the stored
+    reference, stored first if there is none that serves. An order that fails is logged,
+    counted in `errors` and tried again later (retry_later); the others go on."""
     result = CycleResult(now_ns=now_ns if now_ns is not None else latest_time_ns(source))
     now = result.now_ns
     if now is None:
@@ -274,6 +370,7 @@ def refresh_changed_orders(
     while stop is None or not stop.is_set():
         pending = dict(
             OrderArrival.objects.filter(pending=True)
+            .filter(Q(retry_at_ns__isnull=True) | Q(retry_at_ns__lte=time.time_ns()))
             .order_by("arrived_ns", "order_id")
             .values_list("order_id", "arrived_ns")[:size]
         )
@@ -282,30 +379,119 @@ def refresh_changed_orders(
         if reference is None:
             reference = _usable_reference(source, config, now)
             result.reference_stored = reference.stored_at is None
-        rows = order_rows(
-            source,
-            config.graph,
-            list(pending),
-            reference.baseline,
-            now,
-            config.container_of,
-            config.names,
-        )
-        before_at = {
-            row.order_id: row.status_at(now)
-            for row in OrderStatus.objects.filter(order_id__in=list(pending))
-        }
+        _refresh_batch(source, config, pending, reference, now, result)
+        if progressed is not None:
+            progressed()
+    return result
+
+
+def _refresh_batch(
+    source: TraceSource,
+    config: Judging,
+    pending: dict[str, int],
+    reference: Reference,
+    now: int,
+    result: CycleResult,
+) -> None:
+    """Judge and store one batch of pending orders (id -> arrival read), each order on its
+    own: one that cannot be judged or stored waits for its retry. When no order could be
+    read from the source or the database, they are down (not the orders' fault): the error
+    is raised, the cycle fails and the next one tries again, with no order put back."""
+    # Marked before ids were checked (or by an older version): settled, never judged.
+    refused = [o for o in pending if not _usable(o, "the orders marked changed", result)]
+    rows: list[OrderStatusRow] = []
+    errors: dict[str, Exception] = {}
+    for order_id in [o for o in pending if o not in refused]:
+        try:
+            rows += order_rows(
+                source,
+                config.graph,
+                [order_id],
+                reference.baseline,
+                now,
+                config.container_of,
+                config.names,
+            )
+        except Exception as exc:  # one order must not stop the others
+            errors[order_id] = exc
+    if errors and not rows and all(_unreachable(e) for e in errors.values()):
+        raise next(iter(errors.values()))
+    failed = {o: _failure(o, "could not be judged", exc) for o, exc in errors.items()}
+    before_at = {
+        row.order_id: row.status_at(now)
+        for row in OrderStatus.objects.filter(order_id__in=list(pending))
+    }
+    try:
         with transaction.atomic():
             OrderStatus.save_rows(rows, timezone.now())
-            settle(pending)
-        result.recomputed += len(rows)
-        for row in rows:
-            after = row.status_at(now)
-            if before_at.get(row.order_id) != after:
-                result.changes.append(
-                    StatusChange(row.order_id, before_at.get(row.order_id), after, now)
-                )
-    return result
+            settle({o: at for o, at in pending.items() if o not in failed})
+    except Exception:  # the database refused a row, or a bug: row by row
+        settle({o: pending[o] for o in refused})
+        rows = _save_one_by_one(rows, pending, failed)
+    retry_later(failed, result)
+    OrderArrival.objects.filter(order_id__in=[row.order_id for row in rows], failures__gt=0).update(
+        failures=0, retry_at_ns=None
+    )
+    result.recomputed += len(rows)
+    for row in rows:
+        after = row.status_at(now)
+        if before_at.get(row.order_id) != after:
+            result.changes.append(
+                StatusChange(row.order_id, before_at.get(row.order_id), after, now)
+            )
+
+
+def _save_one_by_one(
+    rows: list[OrderStatusRow], pending: dict[str, int], failed: dict[str, str]
+) -> list[OrderStatusRow]:
+    """After a batch the database refused: each row in its own transaction, so that the one
+    it refuses waits for its retry and the others are stored. Returns the rows stored. When
+    none could be stored for the database being down, that error is raised (the cycle
+    fails and the next one tries again)."""
+    stored = []
+    errors: dict[str, Exception] = {}
+    for row in rows:
+        try:
+            with transaction.atomic():
+                OrderStatus.save_rows([row], timezone.now())
+                settle({row.order_id: pending[row.order_id]})
+        except Exception as exc:
+            errors[row.order_id] = exc
+        else:
+            stored.append(row)
+    if errors and not stored and all(_unreachable(e) for e in errors.values()):
+        raise next(iter(errors.values()))
+    failed.update({o: _failure(o, "could not be stored", exc) for o, exc in errors.items()})
+    return stored
+
+
+def _unreachable(exc: Exception) -> bool:
+    """Whether the error says the source or the database is down (or the connection to it),
+    not that the order is odd (DataError, IntegrityError: a row the database refuses)."""
+    return isinstance(exc, SourceError | OperationalError | InterfaceError)
+
+
+def _failure(order_id: str, what: str, exc: Exception) -> str:
+    """Log an order that failed, with the traceback; its error line."""
+    line = f"order {shown_id(order_id)} {what}: {type(exc).__name__}: {exc}"
+    log.error("live worker: %s", line, exc_info=exc)
+    return line
+
+
+def retry_later(failed: Mapping[str, str], result: CycleResult) -> None:
+    """Orders that failed (id -> error line) stay pending, tried again RETRY_FIRST_S after
+    their first failure in a row, twice as long after each further one, at most RETRY_MAX_S;
+    their errors go to `result.errors`."""
+    if not failed:
+        return
+    result.errors.extend(failed.values())
+    now = time.time_ns()
+    rows = OrderArrival.objects.filter(order_id__in=list(failed))
+    for order_id, failures in rows.values_list("order_id", "failures"):
+        wait_s = min(RETRY_FIRST_S * 2 ** min(failures, 32), RETRY_MAX_S)
+        OrderArrival.objects.filter(order_id=order_id).update(
+            failures=F("failures") + 1, retry_at_ns=now + int(wait_s * 1e9)
+        )
 
 
 def _usable_reference(source: TraceSource, config: Judging, now_ns: int) -> Reference:
@@ -396,6 +582,7 @@ def run_cycle(
     config: Judging,
     now_ns: int | None = None,
     stop: threading.Event | None = None,
+    progressed: Callable[[], None] | None = None,
 ) -> CycleResult:
     """One cycle: collect arrivals, store the reference if due, compute the changed orders
     again, re-judge the others at now."""
@@ -403,13 +590,15 @@ def run_cycle(
     # "Now" before the arrivals: every span it counts is then among the arrivals collected,
     # so an order is never judged at a now that includes a consumer it has not read.
     now = now_ns if now_ns is not None else latest_time_ns(source)
-    marked = collect_arrivals()
-    result = CycleResult(now_ns=now, marked=marked)
+    result = CycleResult(now_ns=now)
+    result.marked = collect_arrivals(result)
     if now is not None:
         result.reference_stored = refresh_reference_if_due(source, config, now)
-        changed = refresh_changed_orders(source, config, now, stop=stop)
+        changed = refresh_changed_orders(source, config, now, stop=stop, progressed=progressed)
         result.recomputed = changed.recomputed
         result.reference_stored |= changed.reference_stored
+        result.refused += changed.refused
+        result.errors += changed.errors
         changes = rejudge(now)
         result.rejudged = len(changes)
         result.changes = changed.changes + changes
@@ -422,31 +611,83 @@ def run_worker(
     interval_s: float | None,
     source: TraceSource,
     config: Judging,
-    after_cycle: Sequence[Callable[[CycleResult], None]] = (),
+    after_cycle: Sequence[Callable[[CycleResult], object]] = (),
     wake: threading.Event | None = None,
+    stats: WorkerStats | None = None,
 ) -> None:
     """Run cycles until `stop_event` is set, `interval_s` (EXPLORER_LIVE_INTERVAL_SECONDS)
     apart (None: the setting), or sooner when `wake` is set (the receiver sets it when it
     committed spans; at most one cycle per WAKE_GAP_S then); each result goes to the
     `after_cycle` steps in order (e.g. alert rules). `source` and `config`: get_source() and
-    explorer_config(). A cycle that fails on the database or the source is logged and the
-    next one tries again. Runs in a thread as well (with its own database connections)."""
+    explorer_config(). Nothing stops it but `stop_event`: an order that fails waits for its
+    retry, a step or a cycle that fails is logged with its traceback and counted, and the next
+    cycle runs. After each completed cycle it stores LiveMark CYCLE_DONE (and the errors
+    counted, WORKER_ERRORS) and updates `stats` (for a supervisor). Runs in a thread as well
+    (with its own database connections)."""
     interval = settings.EXPLORER_LIVE_INTERVAL_SECONDS if interval_s is None else interval_s
+    stats = stats if stats is not None else WorkerStats()
     try:
         while not stop_event.is_set():
             close_old_connections()
-            try:
-                result = run_cycle(source, config, stop=stop_event)
-            except (DatabaseError, SourceError) as exc:
-                log.warning("live worker: cycle failed, trying again: %s", exc)
-            else:
-                if result.recomputed or result.changes or result.reference_stored:
-                    log.info("live worker: %s", result.line())
-                for step in after_cycle:
-                    step(result)
+            _one_cycle(stop_event, source, config, after_cycle, stats)
+            stats.progressed()
             _pause(stop_event, wake, interval)
     finally:
         close_old_connections()
+
+
+def _one_cycle(
+    stop_event: threading.Event,
+    source: TraceSource,
+    config: Judging,
+    after_cycle: Sequence[Callable[[CycleResult], object]],
+    stats: WorkerStats,
+) -> None:
+    """A cycle and its steps, whatever they raise; the heartbeat when it completed."""
+    try:
+        result = run_cycle(source, config, stop=stop_event, progressed=stats.progressed)
+    except Exception:  # the database or the source failed, or a bug: the next cycle runs
+        log.exception("live worker: the cycle failed, trying again next cycle")
+        stats.errors += 1
+        _store_heartbeat(1, None)
+        return
+    if result.recomputed or result.changes or result.reference_stored or result.errors:
+        log.info("live worker: %s", result.line())
+    for step in after_cycle:
+        try:
+            step(result)
+        except Exception as exc:  # one step must not stop the others, nor the worker
+            log.exception("live worker: the step %s failed", getattr(step, "__name__", step))
+            result.errors.append(f"step {getattr(step, '__name__', step)}: {exc!r}")
+    stats.errors += len(result.errors)
+    stats.cycles += 1
+    stats.last_cycle_ns = time.time_ns()
+    _store_heartbeat(len(result.errors), stats.last_cycle_ns)
+
+
+def _store_heartbeat(errors: int, done_ns: int | None) -> None:
+    """Add to the errors counted in LiveMark WORKER_ERRORS (by every worker process) and, for
+    a completed cycle, store its end as CYCLE_DONE; a database that is down is only logged."""
+    try:
+        if errors and not LiveMark.objects.filter(name=WORKER_ERRORS).update(
+            value_ns=F("value_ns") + errors
+        ):
+            _set_mark(WORKER_ERRORS, errors)
+        if done_ns is not None:
+            _set_mark(CYCLE_DONE, done_ns)
+    except DatabaseError:
+        log.exception("live worker: could not store the heartbeat")
+
+
+def worker_errors() -> int:
+    """The errors every live worker counted (LiveMark WORKER_ERRORS)."""
+    return _get_mark(WORKER_ERRORS) or 0
+
+
+def last_cycle_done_ns() -> int | None:
+    """When a live worker last finished a cycle (wall clock, ns; LiveMark CYCLE_DONE), or
+    None when none ever did."""
+    return _get_mark(CYCLE_DONE)
 
 
 def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: float) -> None:

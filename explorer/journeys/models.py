@@ -296,6 +296,12 @@ class OrderArrival(models.Model):
     order_id = models.CharField(max_length=200, unique=True)
     arrived_ns = models.BigIntegerField(db_index=True)
     pending = models.BooleanField(default=True, db_index=True)
+    failures = models.PositiveIntegerField(
+        default=0, help_text="judgements of the order that failed in a row"
+    )
+    retry_at_ns = models.BigIntegerField(
+        null=True, help_text="after a failed judgement: not tried again before (wall clock, ns)"
+    )
 
     class Meta:
         ordering = ["order_id"]
@@ -306,7 +312,8 @@ class OrderArrival(models.Model):
 
 class LiveMark(models.Model):
     """A named moment the live worker keeps between cycles and processes: how far it has read
-    the store's arrivals, when it last stored the reference (both ns)."""
+    the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` keeps
+    a count instead (explorer.journeys.live)."""
 
     name = models.CharField(max_length=64, unique=True)
     value_ns = models.BigIntegerField()

@@ -31,6 +31,7 @@ from explorer.journeys.assembly import (
 )
 from explorer.journeys.bulk import TraceSet
 from explorer.journeys.conformance import Conformance, check_states
+from explorer.journeys.intake import order_id_problem
 from explorer.journeys.sla import SlaBreach, breaches, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import tell
@@ -418,10 +419,12 @@ def _orders_of_type(source: TraceSource, customer_type: str, window: Window) -> 
 def order_ids(
     source: TraceSource, window: Window = (None, None), limit: int = 100_000
 ) -> list[str]:
-    """Every order id in the source (or window), where the source can list attribute values."""
+    """Every order id in the source (or window), where the source can list attribute values;
+    values that name no order (explorer.journeys.intake) are left out."""
     if not isinstance(source, ListsAttributeValues):
         raise SourceError(f"{source.name}: cannot list orders (no attribute_values)")
-    return list(source.attribute_values(ORDER_KEY, *window, limit=limit))
+    values = source.attribute_values(ORDER_KEY, *window, limit=limit)
+    return [v for v in values if order_id_problem(v) is None]
 
 
 # From this many orders on, every trace of the source is read once (TraceSet) rather than

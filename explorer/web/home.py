@@ -1,11 +1,12 @@
 """The home page: the box for an order, customer or trace id (answered by search.lookup);
 trace search with filters; the orders that are stuck, lost or anomalous now (from the
-order-status snapshot, read again by the page while it is shown), and the page listing all
-orders of one status."""
+order-status snapshot, read again by the page while it is shown), with a warning when the live
+worker stopped keeping it current, and the page listing all orders of one status."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import UTC, datetime, timedelta
 
 from axes.models import AccessAttempt
 from django.conf import settings
@@ -21,6 +22,7 @@ from accounts.models import AuditEntry
 from explorer.alerts.views import open_alert_count
 from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
+from explorer.journeys.live import last_cycle_done_ns
 from explorer.journeys.models import OrderStatus
 from explorer.sources.base import TraceQuery
 from explorer.web import common
@@ -162,6 +164,16 @@ def order_lists(request, source) -> dict | None:
     return {"lists": lists, "computed_at": newest.computed_at, "as_of_ns": newest.as_of_ns}
 
 
+def stale_worker() -> datetime | None:
+    """When the live worker last finished a cycle, if that is longer ago than
+    EXPLORER_LIVE_STALE_SECONDS (it died or is stuck: the lists are not kept current); None
+    while it cycles, or where no live worker ever ran (`orders --refresh` alone)."""
+    done_ns = last_cycle_done_ns()
+    if done_ns is None or time.time_ns() - done_ns <= settings.EXPLORER_LIVE_STALE_SECONDS * 1e9:
+        return None
+    return datetime.fromtimestamp(done_ns / 1e9, tz=UTC)
+
+
 def _listed(kind: str, now_ns: int):
     if kind == ANOMALOUS:
         return OrderStatus.objects.anomalous()
@@ -268,6 +280,7 @@ def home(request):
             context["traces"] = _trace_rows(request, found)
             context["searched"] = True
         context["orders_now"] = order_lists(request, source)
+        context["worker_stopped_at"] = stale_worker()
         context["refresh_s"] = max(settings.EXPLORER_LIVE_PAGE_SECONDS, 0)
     return render(request, "web/home.html", context)
 
@@ -277,5 +290,8 @@ def home(request):
 def orders_now(request):
     """The home page's stuck, lost and anomalous lists alone, which its script reads again
     every EXPLORER_LIVE_PAGE_SECONDS: the live worker keeps the snapshot current."""
-    context = {"orders_now": order_lists(request, common.source())}
+    context = {
+        "orders_now": order_lists(request, common.source()),
+        "worker_stopped_at": stale_worker(),
+    }
     return render(request, "web/_orders_now.html", context)

@@ -16,6 +16,7 @@ from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import run_worker
 from explorer.management.commands.journey import setup
 from explorer.management.stopping import stop_on_signals
+from explorer.management.supervisor import Supervisor
 from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import http_server
@@ -143,18 +144,21 @@ class Command(BaseCommand):
         )
         stop = threading.Event()
         stop_on_signals(stop, receiver.committed)  # the second wakes the live worker to see it
-        worker = None
+        supervisor = None
         if worker_source is not None:
             source, judging = setup({"source": worker_source})
             # The alert rules run after each worker cycle, as under `watch`.
             steps = [after_live_cycle(source, self.stdout.write)]
-            worker = threading.Thread(
-                target=run_worker,
-                args=(stop, None, source, judging, steps, receiver.committed),
-                name="live-worker",
-                daemon=True,
+            # Started again when its thread dies or stops cycling; its health is the
+            # receiver's too (GET /health).
+            supervisor = Supervisor(
+                lambda own_stop, stats: run_worker(
+                    own_stop, None, source, judging, steps, receiver.committed, stats
+                ),
+                stop,
             )
-            worker.start()
+            supervisor.start()
+            receiver.worker_health = supervisor.health
             self.stdout.write(f"live worker: order statuses from {source.name}")
         serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
         serving.start()
@@ -169,8 +173,8 @@ class Command(BaseCommand):
         if grpc_srv:
             grpc_srv.stop(grace=5).wait()
         receiver.stop()
-        if worker is not None:
-            worker.join(timeout=30)
+        if supervisor is not None:
+            supervisor.join(timeout=30)
         for other in others:
             other.wait()
         self.stdout.write("receiver stopped")

@@ -1,5 +1,6 @@
 """`manage.py watch [--once]`: the live worker alone (for set-ups that only `ingest`): keeps
-the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md).
+the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md),
+in a thread a Supervisor starts again when it dies or stops cycling.
 
 A cycle is explorer.journeys.live.run_cycle() followed by the steps in `cycle_steps()`, which
 take its CycleResult (every status change of the cycle) in order: the report, then the alert
@@ -11,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
@@ -18,6 +20,7 @@ from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import CycleResult, run_cycle, run_worker
 from explorer.management.commands.journey import setup
 from explorer.management.stopping import stop_on_signals
+from explorer.management.supervisor import Supervisor
 from explorer.sources.base import SourceError
 
 
@@ -55,7 +58,20 @@ class Command(BaseCommand):
         stop_on_signals(stop)
         self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
         self.stdout.flush()
-        run_worker(stop, options["interval"], source, config, steps)
+        # In a thread started again when it dies or stops cycling; a long --interval is no
+        # sign of a stuck worker.
+        interval = options["interval"]
+        stale_s = settings.EXPLORER_LIVE_STALE_SECONDS
+        supervisor = Supervisor(
+            lambda own_stop, stats: run_worker(
+                own_stop, interval, source, config, steps, stats=stats
+            ),
+            stop,
+            stale_s=stale_s if interval is None else max(stale_s, 3 * interval),
+        )
+        supervisor.start()
+        stop.wait()
+        supervisor.join(timeout=60)
         self.stdout.write("stopped")
 
     def cycle_steps(self, source) -> list[Callable[[CycleResult], object]]:
@@ -72,6 +88,13 @@ class Command(BaseCommand):
             if not self.said_empty:  # once, not every cycle
                 self.stdout.write("no spans in the source yet")
             self.said_empty = True
-        elif result.recomputed or result.changes or result.reference_stored or result.marked:
+        elif (
+            result.recomputed
+            or result.changes
+            or result.reference_stored
+            or result.marked
+            or result.refused
+            or result.errors
+        ):
             self.stdout.write(result.line())
         self.stdout.flush()
