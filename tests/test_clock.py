@@ -278,3 +278,29 @@ def test_the_drift_page_lists_clocks_that_run_ahead(client, login_as):
     client.cookies["django_language"] = "ru"
     page = client.get(reverse("web:drift")).content.decode()
     assert "Часы, которые спешат" in page and "mes-api" in page
+
+
+@pytest.mark.django_db
+def test_the_receivers_index_mode_flags_and_leaves_out_spans_ahead():
+    """Index mode (the spans in Tempo, the index here): the same judgement on the index's
+    arrivals; the indexed source's now leaves out the flagged trace, and falls back to the
+    backend's newest before the wall clock while nothing is indexed."""
+    from explorer.receiver import index  # noqa: PLC0415 - the receiver's own tables
+    from explorer.receiver.facts import index_facts  # noqa: PLC0415
+
+    backend = MemorySource([one_span("shop-api", EPOCH_NS)])
+    indexed = index.IndexedSource(backend)
+    assert latest_time_ns(indexed) == EPOCH_NS  # nothing indexed yet: the backend's
+
+    def write(trace: Trace, wall: int) -> None:
+        pieces = index.pieces_of(index_facts([trace], ("order.id",)))
+        index.write_pieces(pieces, sender="shop-collector", live=True, arrived_ns=wall)
+
+    wall0 = time.time_ns() - 10 * MINUTE
+    for step in range(20):
+        write(one_span("shop-api", EPOCH_NS + step * 5 * MINUTE), wall0 + step * 5 * S)
+    newest = EPOCH_NS + 19 * 5 * MINUTE
+    write(one_span("shop-api", time.time_ns()), wall0 + 21 * 5 * S)
+    assert latest_time_ns(indexed) == newest
+    skew = ClockSkew.objects.get()
+    assert (skew.sender, skew.service, skew.spans) == ("shop-collector", "shop-api", 1)

@@ -455,9 +455,15 @@ def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | 
     traces it flagged when they arrived (explorer.store.clock); a source that sees no
     arrivals (a remote backend) those starting more than EXPLORER_CLOCK_TOLERANCE_SECONDS
     after the wall clock."""
-    start_ns, end_ns = window
     if isinstance(source, JudgesClockSkew):
-        return source.newest_end_ns(start_ns, end_ns)
+        return source.newest_end_ns(*window)
+    return newest_before_wall_clock(source, window)
+
+
+def newest_before_wall_clock(source: TraceSource, window: Window = (None, None)) -> int | None:
+    """The end of the newest trace in the source (or window) that starts before the wall
+    clock plus EXPLORER_CLOCK_TOLERANCE_SECONDS: "now" where no arrival is seen."""
+    start_ns, end_ns = window
     future = time.time_ns() + int(settings.EXPLORER_CLOCK_TOLERANCE_SECONDS * 10**9)
     end_ns = future if end_ns is None else min(end_ns, future)
     found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=1))

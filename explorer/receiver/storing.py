@@ -51,7 +51,8 @@ def store_request(
         )
         prepared = decoded.prepared
     else:
-        write, prepared = index.write_pieces, index.pieces_of(decoded.prepared)
+        write = functools.partial(index.write_pieces, sender=sender_of(source), live=True)
+        prepared = index.pieces_of(decoded.prepared)
     try:
         try:
             _commit(write, prepared, turns)
