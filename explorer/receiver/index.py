@@ -81,8 +81,8 @@ _TRACE_FIELDS = tuple(f.name for f in fields(_Row))
 _ARRIVED = _TRACE_FIELDS.index("arrived_ns")
 _AHEAD = _TRACE_FIELDS.index("clock_ahead")
 # The data clocks of this process's index writes (explorer.store.clock): the receiver's,
-# fitted to the index's recent arrivals, and the wall clock.
-_LIVE_CLOCK = DataClock(live=True, model=IndexedTrace)
+# fitted to the recent live arrivals, and the wall clock.
+_LIVE_CLOCK = DataClock(live=True)
 _WALL_CLOCK = DataClock(live=False)
 
 
@@ -190,6 +190,8 @@ def write_pieces(
             row.arrived_ns = now
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
+    if pieces:
+        (_LIVE_CLOCK if live else _WALL_CLOCK).note(now, max(p.row.end_ns for p in pieces))
     if ahead_traces:
         record(sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)

@@ -7,8 +7,9 @@ would move it for every page and every alert rule. So each trace is judged as it
 
 - **ahead of the wall clock** (every writer: `ingest`, `store_traces`, the receiver): spans
   that end more than the tolerance after the moment they arrive cannot be right;
-- **ahead of the other senders** (live writers: the receiver): each recent arrival is a
-  reading of the data clock, (wall-clock arrival, newest end it brought). The clock is the
+- **ahead of the other senders** (live writers: the receiver): each live arrival is a
+  reading of the data clock (ClockReading: wall-clock arrival, newest end it brought). The
+  clock is the
   Theil-Sen line through the readings of the last EXPLORER_CLOCK_WINDOW_SECONDS (the median
   of the pairwise slopes, then the median intercept): it runs at the senders' pace, an hour a
   minute in the demo as well as in real time, and readings fewer than about a quarter of them
@@ -19,7 +20,8 @@ A trace with spans ahead is stored as it came (nothing is lost; its page shows i
 (StoredTrace.clock_ahead), so it never becomes "now"; each service whose spans were ahead is
 counted per sender (ClockSkew: spans, the largest lead, when last seen) and logged. Readings
 include flagged arrivals: when the senders' clock really jumps (the data set goes on after a
-pause), the line follows once their arrivals are most of the window.
+pause), the line follows once their arrivals are a good part of the window. `ingest` makes
+no readings: a file of 14 days read in seconds says nothing about the clock.
 """
 
 from __future__ import annotations
@@ -29,13 +31,12 @@ import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from explorer.store.models import ClockSkew, StoredTrace, insert_sql, quoted_names, storable_cut
+from explorer.store.models import ClockReading, ClockSkew, insert_sql, quoted_names, storable_cut
 from explorer.traces.model import Span
 
 log = logging.getLogger("explorer.clock")
@@ -44,10 +45,9 @@ log = logging.getLogger("explorer.clock")
 MIN_READINGS = 5
 # The newest readings the line is fitted to (pairs: this squared over two).
 READINGS = 40
-# Newest arrivals (rows) read to find them.
-READ_ROWS = 2000
 # A writer fits the line again at most this often (arrival time): between fits it is
-# extrapolated, which the line is made for.
+# extrapolated, which the line is made for. Readings older than twice the window are then
+# deleted.
 REFIT_NS = 10**9
 # Sender of the writes of `ingest` and store_traces().
 INGEST = "ingest"
@@ -80,21 +80,20 @@ def fit_line(readings: Sequence[tuple[int, int]]) -> Line | None:
     return Line(origin, at, slope)
 
 
-def readings(before_ns: int, model: Any = StoredTrace) -> list[tuple[int, int]]:
-    """(arrival, newest end) of the newest arrivals within EXPLORER_CLOCK_WINDOW_SECONDS
-    before `before_ns`, READINGS at most; `model` has arrived_ns and end_ns."""
-    window_ns = int(settings.EXPLORER_CLOCK_WINDOW_SECONDS * 10**9)
+def _window_ns() -> int:
+    return int(settings.EXPLORER_CLOCK_WINDOW_SECONDS * 10**9)
+
+
+def readings(before_ns: int) -> list[tuple[int, int]]:
+    """(arrival, newest end) of the newest READINGS live arrivals within
+    EXPLORER_CLOCK_WINDOW_SECONDS before `before_ns`."""
     rows = (
-        model.objects.filter(arrived_ns__gte=before_ns - window_ns, arrived_ns__lte=before_ns)
+        ClockReading.objects.filter(arrived_ns__gte=before_ns - _window_ns())
+        .filter(arrived_ns__lte=before_ns)
         .order_by("-arrived_ns")
-        .values_list("arrived_ns", "end_ns")[:READ_ROWS]
+        .values_list("arrived_ns", "end_ns")[:READINGS]
     )
-    newest: dict[int, int] = {}
-    for arrived, end in rows:
-        if arrived not in newest and len(newest) == READINGS:
-            break
-        newest[arrived] = max(end, newest.get(arrived, end))
-    return list(newest.items())
+    return list(rows)
 
 
 def tolerance_ns() -> int:
@@ -103,11 +102,11 @@ def tolerance_ns() -> int:
 
 class DataClock:
     """The data clock one writer judges its arrivals by (kept between its batches). `live`:
-    judged against the other senders' recent arrivals too, not only the wall clock."""
+    judged against the other senders' recent arrivals too, not only the wall clock, and each
+    arrival noted as a reading."""
 
-    def __init__(self, live: bool, model: Any = StoredTrace) -> None:
+    def __init__(self, live: bool) -> None:
         self.live = live
-        self.model = model
         self._line: Line | None = None
         self._fitted_at: int | None = None
 
@@ -116,11 +115,18 @@ class DataClock:
         if not self.live:
             return arrived_ns
         if self._fitted_at is None or abs(arrived_ns - self._fitted_at) >= REFIT_NS:
-            self._line = fit_line(readings(arrived_ns, self.model))
+            ClockReading.objects.filter(arrived_ns__lt=arrived_ns - 2 * _window_ns()).delete()
+            self._line = fit_line(readings(arrived_ns))
             self._fitted_at = arrived_ns
         if self._line is None:
             return arrived_ns
         return min(arrived_ns, self._line.at(arrived_ns))
+
+    def note(self, arrived_ns: int, end_ns: int) -> None:
+        """A live arrival (inside its writer's transaction): a reading of the clock, whether
+        it was ahead or not."""
+        if self.live:
+            ClockReading.objects.create(arrived_ns=arrived_ns, end_ns=end_ns)
 
 
 @dataclass(slots=True)

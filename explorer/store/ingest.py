@@ -280,6 +280,7 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
+        self.clock.note(arrived_ns, max(t.facts.end_ns for t in traces))
         if ahead_traces:
             record(self.sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
         return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]

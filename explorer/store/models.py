@@ -221,6 +221,18 @@ class HourlyTraffic(models.Model):
         return f"{self.kind} {self.source} {self.target} @{self.hour}"
 
 
+class ClockReading(models.Model):
+    """One live arrival as a reading of the data clock (explorer.store.clock): when it arrived
+    (wall clock) and the newest end it brought. Written by the receiver's writers only (a file
+    of 14 days read in seconds tells nothing about the clock); kept for twice the window."""
+
+    arrived_ns = models.BigIntegerField(db_index=True)
+    end_ns = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.arrived_ns}: {self.end_ns}"
+
+
 class ClockSkew(models.Model):
     """Spans of one service, from one sender, that ended ahead of the data clock when they
     arrived (explorer.store.clock): counted here, flagged on their trace, never "now"."""
