@@ -304,3 +304,21 @@ def test_the_receivers_index_mode_flags_and_leaves_out_spans_ahead():
     assert latest_time_ns(indexed) == newest
     skew = ClockSkew.objects.get()
     assert (skew.sender, skew.service, skew.spans) == ("shop-collector", "shop-api", 1)
+
+
+@pytest.mark.django_db
+def test_one_service_ahead_in_every_batch_of_a_collector_never_tilts_the_clock():
+    """One Collector sends every service's spans (the demo has one sender): when one service
+    runs three hours ahead, every request carries its spans. Only that service is flagged,
+    for as long as it goes on, and now is the others' newest span."""
+    wall0 = time.time_ns() - 30 * MINUTE
+    data0 = EPOCH_NS + 5 * DAY
+    for step in range(120):
+        wall, data = wall0 + step * 10 * S, data0 + step * 10 * S
+        batch = [one_span("shop-api", data), one_span("crm-api", data - S)]
+        if step >= MIN_READINGS + 3:
+            batch.append(one_span("mes-api", data + 3 * HOUR))
+        store_traces(batch, live=True, sender="collector", arrived_ns=wall)
+        assert latest_time_ns(get_source()) == data
+    skew = ClockSkew.objects.get()
+    assert (skew.sender, skew.service, skew.spans) == ("collector", "mes-api", 120 - 8)

@@ -22,7 +22,7 @@ from explorer.journeys.live import mark_changed
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
-from explorer.store.clock import INGEST, DataClock, Lead, record, tolerance_ns
+from explorer.store.clock import INGEST, DataClock, Lead, reading, record, tolerance_ns
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import (
     code_point_order,
@@ -191,7 +191,8 @@ def write_pieces(
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
     if pieces:
-        (_LIVE_CLOCK if live else _WALL_CLOCK).note(now, max(p.row.end_ns for p in pieces))
+        ends = [piece.row.end_ns for piece in pieces]
+        (_LIVE_CLOCK if live else _WALL_CLOCK).note(now, reading(ends, clock_ns + tolerance_ns()))
     if ahead_traces:
         record(sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)

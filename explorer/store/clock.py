@@ -8,7 +8,8 @@ would move it for every page and every alert rule. So each trace is judged as it
 - **ahead of the wall clock** (every writer: `ingest`, `store_traces`, the receiver): spans
   that end more than the tolerance after the moment they arrive cannot be right;
 - **ahead of the other senders** (live writers: the receiver): each live arrival is a
-  reading of the data clock (ClockReading: wall-clock arrival, newest end it brought). The
+  reading of the data clock (ClockReading: wall-clock arrival, newest end it brought that
+  was not ahead, see reading()). The
   clock is the
   Theil-Sen line through the readings of the last EXPLORER_CLOCK_WINDOW_SECONDS (the median
   of the pairwise slopes, then the median intercept): it runs at the senders' pace, an hour a
@@ -127,6 +128,14 @@ class DataClock:
         it was ahead or not."""
         if self.live:
             ClockReading.objects.create(arrived_ns=arrived_ns, end_ns=end_ns)
+
+
+def reading(ends: Sequence[int], ahead_after: int) -> int:
+    """An arrival's reading of the clock from the ends of its traces: the newest not ahead
+    (after `ahead_after`), so that one service ahead in every batch of a Collector does not
+    tilt the line; the newest of all when every one is ahead (every sender jumped: the line
+    follows)."""
+    return max((end for end in ends if end <= ahead_after), default=max(ends))
 
 
 @dataclass(slots=True)

@@ -32,7 +32,15 @@ from django.db.models import Model
 
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
-from explorer.store.clock import INGEST, DataClock, Lead, leads, record, tolerance_ns
+from explorer.store.clock import (
+    INGEST,
+    DataClock,
+    Lead,
+    leads,
+    reading,
+    record,
+    tolerance_ns,
+)
 from explorer.store.models import (
     INDEXED_VALUE_LENGTH,
     Operation,
@@ -280,7 +288,7 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
-        self.clock.note(arrived_ns, max(t.facts.end_ns for t in traces))
+        self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead_after))
         if ahead_traces:
             record(self.sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
         return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]
