@@ -449,3 +449,14 @@ EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES = int(
 # Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
 # names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
 EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))
+
+# --- The data clock (explorer/store/clock.py; docs/live.md#the-data-clock) -------------------
+# EXPLORER_CLOCK_TOLERANCE_SECONDS: a trace that ends more than this far ahead of the data
+# clock when it arrives (of the wall clock for `ingest`; of the line through the recent
+# arrivals for the receiver) is flagged as clock skew and never becomes the explorer's "now"
+# (default 900, 15 minutes of data time).
+EXPLORER_CLOCK_TOLERANCE_SECONDS = float(os.environ.get("EXPLORER_CLOCK_TOLERANCE_SECONDS", "900"))
+# EXPLORER_CLOCK_WINDOW_SECONDS: the receiver's data clock is fitted to the arrivals of this
+# many wall-clock seconds back (default 600); a sender whose clock really moved is followed
+# once its arrivals are most of this window.
+EXPLORER_CLOCK_WINDOW_SECONDS = float(os.environ.get("EXPLORER_CLOCK_WINDOW_SECONDS", "600"))

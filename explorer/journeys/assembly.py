@@ -15,13 +15,17 @@ warning.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from explorer.journeys.anomalies import Anomaly
 from explorer.sources.base import (
     FindsLinkingTraces,
+    JudgesClockSkew,
     ReadsTracesInBulk,
     SourceError,
     TraceNotFound,
@@ -446,8 +450,22 @@ def customer_orders(
 
 def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | None:
     """The end of the newest trace in the source (or window): the analysis's 'now', so that
-    results depend on the data and never on the wall clock."""
+    results depend on the data and never on the wall clock. A trace whose spans ended ahead
+    of the data clock does not count (docs/live.md#the-data-clock): the store leaves out the
+    traces it flagged when they arrived (explorer.store.clock); a source that sees no
+    arrivals (a remote backend) those starting more than EXPLORER_CLOCK_TOLERANCE_SECONDS
+    after the wall clock."""
+    if isinstance(source, JudgesClockSkew):
+        return source.newest_end_ns(*window)
+    return newest_before_wall_clock(source, window)
+
+
+def newest_before_wall_clock(source: TraceSource, window: Window = (None, None)) -> int | None:
+    """The end of the newest trace in the source (or window) that starts before the wall
+    clock plus EXPLORER_CLOCK_TOLERANCE_SECONDS: "now" where no arrival is seen."""
     start_ns, end_ns = window
+    future = time.time_ns() + int(settings.EXPLORER_CLOCK_TOLERANCE_SECONDS * 10**9)
+    end_ns = future if end_ns is None else min(end_ns, future)
     found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=1))
     if not found:
         return None
@@ -457,7 +475,8 @@ def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | 
 @dataclass(frozen=True, slots=True)
 class Now:
     """The "now" policy: `at_ns` when given, else the end of the newest trace in the source
-    (or window), else the newest span of the journeys judged, else 0."""
+    (or window) whose clock was not ahead (latest_time_ns), else the newest span of the
+    journeys judged, else 0."""
 
     at_ns: int | None = None
 

@@ -17,11 +17,12 @@ import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from explorer.journeys.assembly import ORDER_KEY
+from explorer.journeys.assembly import ORDER_KEY, newest_before_wall_clock
 from explorer.journeys.live import mark_changed
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
+from explorer.store.clock import INGEST, DataClock, Lead, reading, record, tolerance_ns
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import (
     code_point_order,
@@ -54,6 +55,7 @@ class _Row:
     arrived_ns: int = 0
     keys: bytes = b""
     values: set[tuple[str, str]] = field(default_factory=set)
+    clock_ahead: bool = False
 
     def params(self) -> list:
         """The row's values as the database takes them."""
@@ -71,11 +73,17 @@ class _Row:
             self.arrived_ns,
             self.keys,
             orjson.dumps(sorted(self.values)).decode(),
+            self.clock_ahead,
         ]
 
 
 _TRACE_FIELDS = tuple(f.name for f in fields(_Row))
 _ARRIVED = _TRACE_FIELDS.index("arrived_ns")
+_AHEAD = _TRACE_FIELDS.index("clock_ahead")
+# The data clocks of this process's index writes (explorer.store.clock): the receiver's,
+# fitted to the recent live arrivals, and the wall clock.
+_LIVE_CLOCK = DataClock(live=True)
+_WALL_CLOCK = DataClock(live=False)
 
 
 def _json(value: object) -> str:
@@ -95,7 +103,8 @@ class _Piece:
 
 
 def write(traces: list[Trace]) -> None:
-    """Index these traces (inside the caller's transaction)."""
+    """Index these traces (inside the caller's transaction), judged by the wall clock only
+    (as `ingest`)."""
     with gc_paused():
         write_pieces(pieces_of(index_facts(traces, tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES))))
 
@@ -141,16 +150,36 @@ def _cut(texts: Iterable[str]) -> set[str]:
     return {storable_cut(text, INDEXED_VALUE_LENGTH) for text in texts}
 
 
-def write_pieces(pieces: list[_Piece]) -> None:
+def write_pieces(
+    pieces: list[_Piece], sender: str = INGEST, live: bool = False, arrived_ns: int | None = None
+) -> None:
     """Index these pieces (inside the caller's transaction), merged with what is indexed.
     Idempotent: a resent batch adds no value, link or count twice. Plain executemany:
-    Django's bulk_create costs more than the database does here."""
+    Django's bulk_create costs more than the database does here. A piece whose spans end
+    ahead of the data clock (`live`: the line through the recent arrivals, else the wall
+    clock; explorer.store.clock) flags its trace and is counted for `sender`, for each of its
+    services (the index keeps no span's own end). `arrived_ns`: the arrival time (a test),
+    else the wall clock."""
     rows = _indexed_rows([piece.row.trace_id for piece in pieces], for_update=True)
-    now = time.time_ns()
+    now = time.time_ns() if arrived_ns is None else arrived_ns
+    clock_ns = (_LIVE_CLOCK if live else _WALL_CLOCK).at(now)
+    ahead: dict[str, Lead] = {}
+    ahead_traces: list[str] = []
     inserts, updates, values = [], [], []
     for piece in pieces:
         trace_id = piece.row.trace_id
         row = rows.get(trace_id)
+        if piece.row.end_ns > clock_ns + tolerance_ns():
+            ahead_traces.append(trace_id)
+            for service in piece.row.services:
+                lead = ahead.setdefault(service, Lead())
+                lead.spans += piece.row.span_count
+                lead.largest_ns = max(lead.largest_ns, piece.row.end_ns - clock_ns)
+            if row is None:
+                piece.row.clock_ahead = True
+                piece.params[_AHEAD] = True
+            else:
+                row.clock_ahead = True
         if row is None:
             piece.params[_ARRIVED] = now
             inserts.append(piece.params)
@@ -161,6 +190,11 @@ def write_pieces(pieces: list[_Piece]) -> None:
             row.arrived_ns = now
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
+    if pieces:
+        ends = [piece.row.end_ns for piece in pieces]
+        (_LIVE_CLOCK if live else _WALL_CLOCK).note(now, reading(ends, clock_ns + tolerance_ns()))
+    if ahead_traces:
+        record(sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
     table, columns = quoted_names(IndexedTrace, _TRACE_FIELDS)
     # Table and column names come from the model; every value is a parameter.
     update = (
@@ -230,6 +264,7 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
                 found[10],
                 bytes(found[11]),
                 {(key, value) for key, value in pairs},
+                found[13],
             )
     return rows
 
@@ -275,6 +310,18 @@ class IndexedSource:
         values = rows.order_by(code_point_order("value")).values_list("value", flat=True)
         with self._answering():
             return list(values.distinct()[:limit])
+
+    def newest_end_ns(self, start_ns: int | None = None, end_ns: int | None = None) -> int | None:
+        """From the index, leaving out traces flagged as ahead of the data clock; the
+        backend's newest before the wall clock while nothing is indexed."""
+        with self._answering():
+            if not IndexedTrace.objects.exists():
+                return newest_before_wall_clock(self.source, (start_ns, end_ns))
+            rows = _in_window(
+                IndexedTrace.objects.filter(clock_ahead=False), start_ns, end_ns, "start_ns"
+            )
+            newest = rows.order_by("-start_ns", code_point_order("trace_id"))
+            return newest.values_list("end_ns", flat=True).first()
 
     def linking_traces(self, trace_id: str) -> list[str]:
         rows = IndexedValue.objects.filter(

@@ -27,6 +27,9 @@ class IndexedTrace(models.Model):
     values = models.JSONField(default=list)
     # When spans of the trace last arrived (ns since the epoch), for "changed since".
     arrived_ns = models.BigIntegerField(db_index=True, default=0)
+    # True once spans of it ended ahead of the data clock when they arrived
+    # (explorer.store.clock): never the explorer's "now".
+    clock_ahead = models.BooleanField(default=False)
 
     class Meta:
         db_table = "receiver_trace"

@@ -18,6 +18,8 @@ from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
 
+# How explorer.receiver.service labels a request's spans: this, then the sender's name.
+REQUEST_FROM = "request from "
 # Per thread: the store's writer keeps the operation catalogue's keys between requests.
 _local = threading.local()
 
@@ -44,10 +46,13 @@ def store_request(
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
-        write = functools.partial(_local.writer.write, config=prepared_with)
+        write = functools.partial(
+            _local.writer.write, config=prepared_with, sender=sender_of(source)
+        )
         prepared = decoded.prepared
     else:
-        write, prepared = index.write_pieces, index.pieces_of(decoded.prepared)
+        write = functools.partial(index.write_pieces, sender=sender_of(source), live=True)
+        prepared = index.pieces_of(decoded.prepared)
     try:
         try:
             _commit(write, prepared, turns)
@@ -67,6 +72,12 @@ def store_request(
 def _commit(write, prepared: list, turns: AbstractContextManager | None) -> None:
     with turns or nullcontext(), transaction.atomic():
         write(prepared)
+
+
+def sender_of(source: str) -> str:
+    """The sender of a request, from the label explorer.receiver.service gives it ("request
+    from <sender>"): whose spans the data clock counts as ahead (explorer.store.clock)."""
+    return source.removeprefix(REQUEST_FROM)
 
 
 @functools.cache

@@ -143,12 +143,21 @@ class SelfChecking(Protocol):
         """What the source says about itself (version...); raises SourceError."""
 
 
+@runtime_checkable
+class JudgesClockSkew(Protocol):
+    def newest_end_ns(self, start_ns: int | None = None, end_ns: int | None = None) -> int | None:
+        """The end of the newest trace starting in the window (None: no such trace), leaving
+        out traces whose spans ended ahead of the data clock when they arrived
+        (explorer.store.clock): the explorer's "now"."""
+
+
 CAPABILITIES = (
     ListsAttributeValues,
     ReadsTracesInBulk,
     FindsLinkingTraces,
     ReadsStoredLayouts,
     SelfChecking,
+    JudgesClockSkew,
 )
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(

@@ -32,6 +32,15 @@ from django.db.models import Model
 
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
+from explorer.store.clock import (
+    INGEST,
+    DataClock,
+    Lead,
+    leads,
+    reading,
+    record,
+    tolerance_ns,
+)
 from explorer.store.models import (
     INDEXED_VALUE_LENGTH,
     Operation,
@@ -143,11 +152,24 @@ def _workers() -> int:
 
 
 class _Writer:
-    """Writes prepared batches, merging traces that are already stored."""
+    """Writes prepared batches, merging traces that are already stored. Traces whose spans end
+    ahead of the data clock are flagged and counted for `sender` (explorer.store.clock); `live`:
+    the clock is the recent arrivals' (the receiver), else the wall clock's. `arrived_ns`: the
+    arrival time of every batch (a replay, a test), else the wall clock at each batch."""
 
-    def __init__(self, report: IngestReport, config: Settings) -> None:
+    def __init__(
+        self,
+        report: IngestReport,
+        config: Settings,
+        sender: str = INGEST,
+        live: bool = False,
+        arrived_ns: int | None = None,
+    ) -> None:
         self.report = report
         self.config = config
+        self.sender = sender
+        self.clock = DataClock(live)
+        self.arrived_ns = arrived_ns
         # Keys of the traces seen, to count each once: the only memory that grows with the
         # input, a few dozen bytes a trace.
         self.seen: set[int] = set()
@@ -177,7 +199,11 @@ class _Writer:
     def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
         ids = [t.trace_id for t in traces]
-        arrived_ns = time.time_ns()
+        arrived_ns = time.time_ns() if self.arrived_ns is None else self.arrived_ns
+        clock_ns = self.clock.at(arrived_ns)
+        ahead_after = clock_ns + tolerance_ns()
+        ahead: dict[str, Lead] = {}
+        ahead_traces: list[str] = []
         pks = _trace_pks(ids)  # most are new: whole rows are read only for those that are not
         existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
         stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
@@ -211,6 +237,14 @@ class _Writer:
                 (grown if piece.chunks else kept_layout).append(found)
             row.arrived_ns = arrived_ns
             facts = prepared.facts
+            if facts.end_ns > ahead_after:
+                row.clock_ahead = True
+                ahead_traces.append(prepared.trace_id)
+                spans = (span for data in prepared.chunks for span in codec.decode_spans(data))
+                for service, lead in leads(spans, clock_ns).items():
+                    total = ahead.setdefault(service, Lead())
+                    total.spans += lead.spans
+                    total.largest_ns = max(total.largest_ns, lead.largest_ns)
             parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
             for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
                 chunks.append((row, seq, size, data, keys))
@@ -254,6 +288,9 @@ class _Writer:
             ],
         )
         hourly.record(traffic)
+        self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead_after))
+        if ahead_traces:
+            record(self.sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
         return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]
 
     def _new_part(
@@ -501,6 +538,7 @@ class _TraceRow:
     layout: bytes | None = None
     arrived_ns: int | None = None
     ordered: bool = True
+    clock_ahead: bool = False
 
 
 @functools.cache
@@ -586,11 +624,12 @@ class PreparedWriter:
     def __init__(self) -> None:
         self._writer: _Writer | None = None
 
-    def write(self, traces: list[EncodedTrace], config: Settings) -> None:
+    def write(self, traces: list[EncodedTrace], config: Settings, sender: str = INGEST) -> None:
         """Traces of several requests: one trace id may come more than once (a trace whose
         spans two requests carry), so each trace's n-th piece is written in the n-th group,
         merging with what the groups before stored. `config`: the settings they were prepared
-        with (store_settings())."""
+        with (store_settings()); `sender`: who sent them, judged live by the data clock
+        (explorer.store.clock)."""
         groups: list[list[EncodedTrace]] = []
         pieces: dict[str, int] = {}
         for trace in traces:
@@ -600,19 +639,29 @@ class PreparedWriter:
                 groups.append([])
             groups[seen].append(trace)
         if self._writer is None:
-            self._writer = _Writer(IngestReport(), config)
+            self._writer = _Writer(IngestReport(), config, live=True)
         self._writer.config = config  # what they were prepared with, for merged traces
+        self._writer.sender = sender
         for group in groups:
             self._writer.write(Batch(traces=group))
         self._writer.report = IngestReport()
         self._writer.seen.clear()
 
 
-def store_traces(traces: Iterable[Trace], *, source: str = "<input>") -> IngestReport:
-    """Write traces already in memory (an upload, a test) exactly as `ingest` would."""
+def store_traces(
+    traces: Iterable[Trace],
+    *,
+    source: str = "<input>",
+    sender: str = INGEST,
+    live: bool = False,
+    arrived_ns: int | None = None,
+) -> IngestReport:
+    """Write traces already in memory (a test, a replay) exactly as `ingest` would; with
+    `live`, judged by the data clock as the receiver's arrivals from `sender` are, arriving at
+    `arrived_ns` (default: the wall clock)."""
     report = IngestReport()
     config = store_settings()
-    writer = _Writer(report, config)
+    writer = _Writer(report, config, sender, live, arrived_ns)
     batcher = Batcher(config)
     with gc_paused():
         for trace in traces:

@@ -119,6 +119,9 @@ class StoredTrace(models.Model):
     # neither in tree nor start order and `layout` is None until the trace is laid out again
     # (explorer.store.ingest.lay_out_stored, when a page first needs it).
     ordered = models.BooleanField(default=True)
+    # True once spans of it ended ahead of the data clock when they arrived
+    # (explorer.store.clock): kept and shown, but never the explorer's "now".
+    clock_ahead = models.BooleanField(default=False)
 
     class Meta:
         db_table = "store_trace"
@@ -216,3 +219,34 @@ class HourlyTraffic(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.source} {self.target} @{self.hour}"
+
+
+class ClockReading(models.Model):
+    """One live arrival as a reading of the data clock (explorer.store.clock): when it arrived
+    (wall clock) and the newest end it brought. Written by the receiver's writers only (a file
+    of 14 days read in seconds tells nothing about the clock); kept for twice the window."""
+
+    arrived_ns = models.BigIntegerField(db_index=True)
+    end_ns = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.arrived_ns}: {self.end_ns}"
+
+
+class ClockSkew(models.Model):
+    """Spans of one service, from one sender, that ended ahead of the data clock when they
+    arrived (explorer.store.clock): counted here, flagged on their trace, never "now"."""
+
+    sender = models.CharField(max_length=ID_LENGTH)  # the receiver's token name, or "ingest"
+    service = models.CharField(max_length=ID_LENGTH)
+    spans = models.BigIntegerField(default=0)
+    largest_lead_ns = models.BigIntegerField(default=0)  # how far ahead, at most
+    last_lead_ns = models.BigIntegerField(default=0)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()  # wall clock
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["sender", "service"], name="clock_skew_key")]
+
+    def __str__(self) -> str:
+        return f"{self.sender} {self.service}: {self.spans}"

@@ -186,6 +186,16 @@ class StoreSource(FindsBySearch):
         with self._answering():
             return [TraceSummary(*row) for row in rows[: query.limit]]
 
+    def newest_end_ns(self, start_ns: int | None = None, end_ns: int | None = None) -> int | None:
+        traces = StoredTrace.objects.filter(clock_ahead=False)
+        if start_ns is not None:
+            traces = traces.filter(start_ns__gte=start_ns)
+        if end_ns is not None:
+            traces = traces.filter(start_ns__lt=end_ns)
+        with self._answering():
+            newest = traces.order_by("-start_ns", code_point_order("trace_id"))
+            return newest.values_list("end_ns", flat=True).first()
+
     def count_between(self, start_ns: int, end_ns: int) -> int:
         """How many stored traces start in [start_ns, end_ns)."""
         return StoredTrace.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns).count()

@@ -31,6 +31,7 @@ from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
 from explorer.sources.base import SourceError, TraceQuery
 from explorer.store import hourly
+from explorer.store.models import ClockSkew
 from explorer.store.source import StoreSource
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.web import common
@@ -222,9 +223,26 @@ def drift(request):
         return report, len(traces)
 
     report, count = _cached(request, "drift", name, compute)
-    return render(
-        request, "web/drift.html", {**_page_context(name, start, end, count), "report": report}
-    )
+    context = {**_page_context(name, start, end, count), "report": report}
+    context["clock_skew"] = _clock_skew(request)
+    context["clock_tolerance_s"] = settings.EXPLORER_CLOCK_TOLERANCE_SECONDS
+    return render(request, "web/drift.html", context)
+
+
+def _clock_skew(request) -> list[dict]:
+    """Senders and services whose spans ended ahead of the data clock (explorer.store.clock),
+    last seen first: read on each visit, never cached, so a new one shows at once."""
+    rows = ClockSkew.objects.order_by("-last_seen_at", "sender", "service")[:LIST_ROWS]
+    return [
+        {
+            "sender": row.sender,
+            "service": shown(request, row.service),
+            "spans": row.spans,
+            "largest_lead_ns": row.largest_lead_ns,
+            "last_seen_at": row.last_seen_at,
+        }
+        for row in rows
+    ]
 
 
 @requires("view_analytics")
