@@ -77,8 +77,10 @@ def on_admin_change(sender, instance, created, **kwargs):
 @receiver(populate_user)
 def assign_ldap_roles(sender, user, ldap_user, **kwargs):
     """Role groups follow LDAP group membership (EXPLORER_LDAP_ROLE_GROUPS) at every login;
-    other groups and individually granted permissions are left alone."""
-    if user.pk is None:
+    other groups and individually granted permissions are left alone. A directory user has no
+    local password: one set beforehand (an account prepared under their name) is dropped."""
+    if user.has_usable_password() or user.pk is None:
+        user.set_unusable_password()
         user.save()
     member_of = {dn.lower() for dn in ldap_user.group_dns}
     roles = {

@@ -267,6 +267,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 OTP_TOTP_ISSUER = os.environ.get("EXPLORER_OTP_ISSUER", "Alexandrite Trace Explorer")
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# The admin never shows a TOTP key, its QR code or backup codes (an administrator who saw
+# them could pass another user's second factor).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Brute force (django-axes): EXPLORER_LOCKOUT_FAILURES wrong passwords or codes (default 10)
 # lock the user name and, separately, the address for EXPLORER_LOCKOUT_MINUTES (default 15).
