@@ -37,9 +37,7 @@ def granted(groups, permissions) -> set[str]:
 
 def rights_of(user) -> set[str]:
     """The user's permissions from their groups and individual grants, active or not."""
-    return granted(
-        user.groups.all(), user.user_permissions.select_related("content_type").all()
-    )
+    return granted(user.groups.all(), user.user_permissions.select_related("content_type").all())
 
 
 def rights_beyond(actor, target) -> list[str]:

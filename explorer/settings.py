@@ -186,7 +186,7 @@ EXPLORER_SLA_FILE = os.environ.get("EXPLORER_SLA_FILE", str(_ALEXANDRITE / "sla.
 # EXPLORER_BACKENDS: JSON list of {"name", "kind": store|jaeger|tempo|zipkin, "url", ...};
 # secrets by env var name (token_env, password_env). EXPLORER_DEFAULT_BACKEND: the one pages
 # use (default: the first). Default: the embedded store, named "embedded".
-from explorer.sources.config import BackendConfigError, backends_setting  # noqa: E402
+from explorer.sources.config import BackendConfigError, backends_setting, url_scheme  # noqa: E402
 
 # EXPLORER_ALLOW_HTTP_BACKENDS=1: accept plain http:// backend URLs in production (refused
 # there otherwise; elsewhere `check` warns about them, accounts/checks.py).
@@ -317,7 +317,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off when EXPLORER_PRODUCTION=1")
-    _plain = [origin for origin in CSRF_TRUSTED_ORIGINS if not origin.startswith("https://")]
+    _plain = [origin for origin in CSRF_TRUSTED_ORIGINS if url_scheme(origin) != "https"]
     if _plain:
         raise ImproperlyConfigured(f"DJANGO_CSRF_TRUSTED_ORIGINS must be https://: {_plain}")
     SECURE_SSL_REDIRECT = True
@@ -391,8 +391,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trace-explorer@localh
 from explorer.alerts.config import WebhookConfigError, parse_webhooks  # noqa: E402
 
 EXPLORER_ALERT_WEBHOOKS = os.environ.get("EXPLORER_ALERT_WEBHOOKS", "")
+# EXPLORER_ALLOW_HTTP_WEBHOOKS=1: accept plain http:// webhook URLs in production (refused
+# there otherwise; `check` warns about them in every mode, accounts/checks.py).
+EXPLORER_ALLOW_HTTP_WEBHOOKS = env_bool("EXPLORER_ALLOW_HTTP_WEBHOOKS", False)
 try:
-    parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+    parse_webhooks(
+        EXPLORER_ALERT_WEBHOOKS, allow_http=not PRODUCTION or EXPLORER_ALLOW_HTTP_WEBHOOKS
+    )
 except WebhookConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 # EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
