@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 from . import audit
 
 # What is refused, as the audit log names it.
-SET_PASSWORD = "set password"
+SET_PASSWORD = "set password"  # noqa: S105 (a label for the audit log)
 RESET_SECOND_FACTOR = "reset second factor"
 
 
