@@ -1,10 +1,12 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from .audit_view import CUSTOMER_OBJECT_TYPES
 from .models import AuditAction
 from .redaction import redact_text
+from .search_limits import max_chars
 
 
 class CodeForm(forms.Form):
@@ -27,6 +29,9 @@ class CodeForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
+    """Each text filter is at most accounts.search_limits.max_chars() long (a longer one is a
+    field error and the filter matches nothing)."""
+
     username = forms.CharField(label=_("User"), required=False)
     action = forms.ChoiceField(
         label=_("Action"),
@@ -46,6 +51,14 @@ class AuditFilterForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("username", "object_type", "object_id", "address"):
+            field = self.fields[name]
+            field.max_length = max_chars()
+            field.validators.append(MaxLengthValidator(max_chars()))
+            field.widget.attrs["maxlength"] = str(max_chars())
 
     def filter(self, entries, policy=None):
         """The entries matching the valid filters of this (bound) form. With the viewer's

@@ -432,6 +432,11 @@ EXPLORER_UPLOAD_SECONDS = int(os.environ.get("EXPLORER_UPLOAD_SECONDS", str(30 *
 EXPLORER_UPLOAD_QUOTA_BYTES = int(
     os.environ.get("EXPLORER_UPLOAD_QUOTA_BYTES", str(500 * 1024 * 1024))
 )
+# Read by accounts/search_limits.py: the longest search text (admin search boxes, the audit
+# page's filters) and the most words in an admin search; past either, the search is not run
+# and the page says why.
+EXPLORER_SEARCH_MAX_CHARS = int(os.environ.get("EXPLORER_SEARCH_MAX_CHARS", "200"))
+EXPLORER_SEARCH_MAX_TERMS = int(os.environ.get("EXPLORER_SEARCH_MAX_TERMS", "10"))
 # Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
 # names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
 EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))
