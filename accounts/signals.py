@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django_auth_ldap.backend import populate_user
+from django_otp.plugins.otp_static.models import StaticToken
 
 from . import audit
 from .middleware import LAST_ACTIVITY_KEY, SESSION_TOKEN_KEY
@@ -71,6 +72,24 @@ def on_admin_change(sender, instance, created, **kwargs):
         instance.object_id or "",
         f"{kind} {instance.object_repr}: {instance.get_change_message()}".strip(),
         user=instance.user,
+    )
+
+
+@receiver(post_save, sender=StaticToken)
+def on_backup_code_added(sender, instance, created, **kwargs):
+    """Backup codes are made in bulk (second_factor.new_backup_codes sends no signal); one
+    added on its own comes from django-otp's `manage.py addstatictoken` or a shell, a way past
+    another user's second factor: audited."""
+    if not created:
+        return
+    user = instance.device.user
+    audit.record(
+        None,
+        AuditAction.SECOND_FACTOR_RESET,
+        "user",
+        user.pk,
+        f"backup code added to {user.username} outside enrolment "
+        "(manage.py addstatictoken or a shell)",
     )
 
 

@@ -228,3 +228,11 @@ def test_create_demo_users_audits_every_reset():
     resets = AuditEntry.objects.filter(action=AuditAction.SECOND_FACTOR_RESET)
     assert resets.count() == 5
     assert {entry.username for entry in resets} == {"manage.py create_demo_users"}
+
+
+@pytest.mark.django_db
+def test_a_backup_code_added_by_the_command_is_audited():
+    helper = make_user("support", username="helper")
+    call_command("addstatictoken", "helper", "--token", "abcd1234", stdout=io.StringIO())
+    entry = AuditEntry.objects.get(action=AuditAction.SECOND_FACTOR_RESET)
+    assert entry.object_id == str(helper.pk) and "addstatictoken" in entry.detail
