@@ -1,15 +1,21 @@
 from contextvars import ContextVar
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp import devices_for_user
+from django_otp.plugins.otp_static.admin import StaticDeviceAdmin
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from . import audit
+from . import audit, credential_guard
 from .admin_site import ReadOnly
-from .audit_view import shown_entry
+from .audit_view import object_id_lookup, shown_entry, stored_text
 from .models import AuditAction, AuditEntry
 from .redaction import policy_for_user
 
@@ -36,11 +42,13 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     )
     readonly_fields = fields
 
-    def get_search_fields(self, request):
-        # Searching raw ids would tell a viewer who sees pseudonyms which ids exist.
-        if policy_for_user(request.user).show_identifiers:
-            return self.search_fields
-        return ("username", "address")
+    def get_search_results(self, request, queryset, search_term):
+        """The search as entries are stored: a typed customer id is searched as its pseudonym
+        (entries never hold raw ids, accounts.audit_view)."""
+        found, duplicates = super().get_search_results(request, queryset, stored_text(search_term))
+        if search_term.strip():
+            found |= queryset.filter(object_id_lookup(search_term))
+        return found, duplicates
 
     def _with_viewer(self, request, view, *args, **kwargs):
         """Render with the viewer's policy in reach of the display methods (the ModelAdmin is
@@ -73,35 +81,31 @@ class AuditEntryAdmin(ReadOnly, admin.ModelAdmin):
     description=gettext_lazy("Reset the second factor (the user enrols again at next login)")
 )
 def reset_second_factor(modeladmin, request, queryset):
+    """Users with rights the administrator lacks are skipped (accounts.credential_guard)."""
+    count = 0
     for user in queryset:
+        if credential_guard.refused(
+            request, AuditAction.SECOND_FACTOR_RESET, user, credential_guard.RESET_SECOND_FACTOR
+        ):
+            messages.error(request, credential_guard.refusal_message(user))
+            continue
         for device in devices_for_user(user, confirmed=None):
             device.delete()
         audit.record(request, AuditAction.SECOND_FACTOR_RESET, "user", user.pk, user.username)
-    count = queryset.count()
-    messages.success(
-        request,
-        ngettext(
-            "Second factor reset for %(count)s user.",
-            "Second factor reset for %(count)s users.",
-            count,
+        count += 1
+    if count:
+        messages.success(
+            request,
+            ngettext(
+                "Second factor reset for %(count)s user.",
+                "Second factor reset for %(count)s users.",
+                count,
+            )
+            % {"count": count},
         )
-        % {"count": count},
-    )
 
 
 admin.site.unregister(User)
-
-
-def _codenames(permissions) -> set[str]:
-    return {f"{p.content_type.app_label}.{p.codename}" for p in permissions}
-
-
-def _granted(groups, permissions) -> set[str]:
-    """Every permission the groups and the direct permissions give, as "app.codename"."""
-    granted = _codenames(permissions)
-    for group in groups:
-        granted |= _codenames(group.permissions.select_related("content_type"))
-    return granted
 
 
 @admin.register(User)
@@ -128,6 +132,16 @@ class ExplorerUserAdmin(UserAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def user_change_password(self, request, id, form_url=""):
+        """Only for users with no rights beyond the administrator's (credential_guard)."""
+        target = self.get_object(request, unquote(id))
+        if target is not None and credential_guard.refused(
+            request, AuditAction.ADMIN_CHANGE, target, credential_guard.SET_PASSWORD
+        ):
+            messages.error(request, credential_guard.refusal_message(target))
+            return redirect("admin:auth_user_change", target.pk)
+        return super().user_change_password(request, id, form_url)
+
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
         granter = request.user
@@ -138,12 +152,10 @@ class ExplorerUserAdmin(UserAdmin):
             def clean(self):
                 data = super().clean()
                 instance = self.instance
-                before = (
-                    _granted(instance.groups.all(), instance.user_permissions.all())
-                    if instance.pk
-                    else set()
+                before = credential_guard.rights_of(instance) if instance.pk else set()
+                after = credential_guard.granted(
+                    data.get("groups") or [], data.get("user_permissions") or []
                 )
-                after = _granted(data.get("groups") or [], data.get("user_permissions") or [])
                 beyond = sorted((after - before) - granter.get_all_permissions())
                 if beyond:
                     raise ValidationError(
@@ -156,3 +168,51 @@ class ExplorerUserAdmin(UserAdmin):
                 return data
 
         return GuardedForm
+
+
+class GuardedDeviceAdmin:
+    """ModelAdmin mixin for second-factor devices: deleting one is a second-factor reset,
+    allowed only for users with no rights beyond the administrator's (credential_guard),
+    whether from the delete page or the "delete selected" action; refusals are audited."""
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and credential_guard.rights_beyond(request.user, obj.user):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        # Both the delete page and the "delete selected" action ask here first.
+        for device in objs:
+            if credential_guard.refused(
+                request,
+                AuditAction.SECOND_FACTOR_RESET,
+                device.user,
+                credential_guard.RESET_SECOND_FACTOR,
+            ):
+                messages.error(request, credential_guard.refusal_message(device.user))
+        return super().get_deleted_objects(objs, request)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        device = self.get_object(request, unquote(object_id))
+        if device is not None and credential_guard.refused(
+            request,
+            AuditAction.SECOND_FACTOR_RESET,
+            device.user,
+            credential_guard.RESET_SECOND_FACTOR,
+        ):
+            raise PermissionDenied(credential_guard.refusal_message(device.user))
+        return super().delete_view(request, object_id, extra_context)
+
+
+class GuardedTOTPDeviceAdmin(GuardedDeviceAdmin, TOTPDeviceAdmin):
+    pass
+
+
+class GuardedStaticDeviceAdmin(GuardedDeviceAdmin, StaticDeviceAdmin):
+    pass
+
+
+admin.site.unregister(TOTPDevice)
+admin.site.register(TOTPDevice, GuardedTOTPDeviceAdmin)
+admin.site.unregister(StaticDevice)
+admin.site.register(StaticDevice, GuardedStaticDeviceAdmin)

@@ -4,14 +4,19 @@ accounts.access). Inside, each role sees only the models its model permissions a
 (administrators: users, devices, lockouts, audit; architects, through ArchitectsEdit:
 mapping rules and tours)."""
 
-from django.contrib import admin
+from functools import wraps
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.views import redirect_to_login
+from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.urls import URLResolver
 from django.utils.translation import gettext_lazy as _
 
 from .access import is_verified, requires
+from .search_limits import search_problem
 
 
 class ExplorerAdminSite(admin.AdminSite):
@@ -38,12 +43,37 @@ class ExplorerAdminSite(admin.AdminSite):
 
 def _guard(patterns) -> None:
     """Every admin view but the login redirect needs use_admin (and so a login and a verified
-    second factor) before the admin's own checks run."""
+    second factor) before the admin's own checks run; every search (the change lists of all
+    models, the autocomplete) stays within accounts.search_limits."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
             _guard(pattern.url_patterns)
         elif pattern.name != "login":
-            pattern.callback = requires("use_admin")(pattern.callback)
+            view = pattern.callback
+            if pattern.name == "autocomplete":
+                view = _bounded_search(view, "term")
+            elif (pattern.name or "").endswith("_changelist"):
+                view = _bounded_search(view, SEARCH_VAR)
+            pattern.callback = requires("use_admin")(view)
+
+
+def _bounded_search(view, parameter: str):
+    """`view` without searches past the bounds: the change list comes back without the
+    search and says why; the autocomplete answers 400 with the reason."""
+
+    @wraps(view)
+    def bounded(request, *args, **kwargs):
+        problem = search_problem(request.GET.get(parameter, ""))
+        if not problem:
+            return view(request, *args, **kwargs)
+        if parameter == "term":
+            return JsonResponse({"error": problem}, status=400)
+        messages.error(request, problem)
+        query = request.GET.copy()
+        query.pop(parameter)
+        return redirect(f"{request.path}?{query.urlencode()}" if query else request.path)
+
+    return bounded
 
 
 class ArchitectsEdit:

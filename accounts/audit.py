@@ -6,6 +6,7 @@ audit.record(request, audit.AuditAction.EXPORT, "journey_csv", order_id, "42 row
 """
 
 from .addresses import request_client_address
+from .audit_view import stored_object_id, stored_text
 from .models import AuditAction, AuditEntry
 
 __all__ = ["AuditAction", "record"]
@@ -15,7 +16,8 @@ def record(
     request, action, object_type="", object_id="", detail="", user=None, username="", address=None
 ):
     """Write one audit entry for `request` (user and client address taken from it); without
-    a request (the OTLP receiver), `username` and `address` say who and from where."""
+    a request (the OTLP receiver), `username` and `address` say who and from where. Customer
+    identifiers in the id and the detail are stored as pseudonyms (accounts.audit_view)."""
     if user is None and request is not None:
         candidate = getattr(request, "user", None)
         if candidate is not None and candidate.is_authenticated:
@@ -30,6 +32,6 @@ def record(
         address=address,
         action=action,
         object_type=str(object_type)[:40],
-        object_id=str(object_id)[:200],
-        detail=str(detail),
+        object_id=stored_object_id(str(object_type), str(object_id))[:200],
+        detail=stored_text(str(detail)),
     )

@@ -1,10 +1,11 @@
 from django import forms
+from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
-from .audit_view import CUSTOMER_OBJECT_TYPES
+from .audit_view import object_id_lookup
 from .models import AuditAction
-from .redaction import redact_text
+from .search_limits import max_chars
 
 
 class CodeForm(forms.Form):
@@ -27,6 +28,9 @@ class CodeForm(forms.Form):
 
 
 class AuditFilterForm(forms.Form):
+    """Each text filter is at most accounts.search_limits.max_chars() long (a longer one is a
+    field error and the filter matches nothing)."""
+
     username = forms.CharField(label=_("User"), required=False)
     action = forms.ChoiceField(
         label=_("Action"),
@@ -47,10 +51,17 @@ class AuditFilterForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
-    def filter(self, entries, policy=None):
-        """The entries matching the valid filters of this (bound) form. With the viewer's
-        redaction `policy` hiding identifiers, the object id filter never matches a customer
-        id (searching raw ids would tell which exist)."""
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("username", "object_type", "object_id", "address"):
+            field = self.fields[name]
+            field.max_length = max_chars()
+            field.validators.append(MaxLengthValidator(max_chars()))
+            field.widget.attrs["maxlength"] = str(max_chars())
+
+    def filter(self, entries):
+        """The entries matching the valid filters of this (bound) form. The object id filter
+        looks for the id as stored: a typed customer id is pseudonymised for the lookup."""
         if not self.is_valid():
             return entries.none()
         data = self.cleaned_data
@@ -61,11 +72,7 @@ class AuditFilterForm(forms.Form):
         if data["object_type"]:
             entries = entries.filter(object_type__iexact=data["object_type"])
         if data["object_id"]:
-            entries = entries.filter(object_id__icontains=data["object_id"])
-            if policy is not None and not policy.show_identifiers:
-                if redact_text(data["object_id"], policy) != data["object_id"]:
-                    entries = entries.none()
-                entries = entries.exclude(object_type__in=CUSTOMER_OBJECT_TYPES)
+            entries = entries.filter(object_id_lookup(data["object_id"]))
         if data["address"]:
             entries = entries.filter(address__startswith=data["address"])
         if data["since"]:

@@ -30,6 +30,8 @@ from django_auth_ldap.config import (
     PosixGroupType,
 )
 
+from explorer.sources.config import url_scheme
+
 from .roles import ROLES
 
 GROUP_TYPES = {
@@ -77,7 +79,7 @@ def ldap_settings(env: Mapping[str, str]) -> dict:
     group_base = env.get("EXPLORER_LDAP_GROUP_SEARCH_BASE", "").strip()
     if not group_base:
         raise LDAPConfigurationError("EXPLORER_LDAP_GROUP_SEARCH_BASE is required with LDAP")
-    ldaps = uri.lower().startswith("ldaps://")
+    ldaps = url_scheme(uri) == "ldaps"
     timeout = float(env.get("EXPLORER_LDAP_TIMEOUT", "5"))
 
     options = {

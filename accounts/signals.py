@@ -10,6 +10,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django_auth_ldap.backend import populate_user
+from django_otp.plugins.otp_static.models import StaticToken
 
 from . import audit
 from .middleware import LAST_ACTIVITY_KEY, SESSION_TOKEN_KEY
@@ -74,11 +75,31 @@ def on_admin_change(sender, instance, created, **kwargs):
     )
 
 
+@receiver(post_save, sender=StaticToken)
+def on_backup_code_added(sender, instance, created, **kwargs):
+    """Backup codes are made in bulk (second_factor.new_backup_codes sends no signal); one
+    added on its own comes from django-otp's `manage.py addstatictoken` or a shell, a way past
+    another user's second factor: audited."""
+    if not created:
+        return
+    user = instance.device.user
+    audit.record(
+        None,
+        AuditAction.SECOND_FACTOR_RESET,
+        "user",
+        user.pk,
+        f"backup code added to {user.username} outside enrolment "
+        "(manage.py addstatictoken or a shell)",
+    )
+
+
 @receiver(populate_user)
 def assign_ldap_roles(sender, user, ldap_user, **kwargs):
     """Role groups follow LDAP group membership (EXPLORER_LDAP_ROLE_GROUPS) at every login;
-    other groups and individually granted permissions are left alone."""
-    if user.pk is None:
+    other groups and individually granted permissions are left alone. A directory user has no
+    local password: one set beforehand (an account prepared under their name) is dropped."""
+    if user.has_usable_password() or user.pk is None:
+        user.set_unusable_password()
         user.save()
     member_of = {dn.lower() for dn in ldap_user.group_dns}
     roles = {

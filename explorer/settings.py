@@ -188,7 +188,7 @@ EXPLORER_SLA_FILE = os.environ.get("EXPLORER_SLA_FILE", str(_ALEXANDRITE / "sla.
 # EXPLORER_BACKENDS: JSON list of {"name", "kind": store|jaeger|tempo|zipkin, "url", ...};
 # secrets by env var name (token_env, password_env). EXPLORER_DEFAULT_BACKEND: the one pages
 # use (default: the first). Default: the embedded store, named "embedded".
-from explorer.sources.config import BackendConfigError, backends_setting  # noqa: E402
+from explorer.sources.config import BackendConfigError, backends_setting, url_scheme  # noqa: E402
 
 # EXPLORER_ALLOW_HTTP_BACKENDS=1: accept plain http:// backend URLs in production (refused
 # there otherwise; elsewhere `check` warns about them, accounts/checks.py).
@@ -269,6 +269,9 @@ SESSION_COOKIE_SAMESITE = "Lax"
 OTP_TOTP_ISSUER = os.environ.get("EXPLORER_OTP_ISSUER", "Alexandrite Trace Explorer")
 OTP_TOTP_THROTTLE_FACTOR = 0
 OTP_STATIC_THROTTLE_FACTOR = 0
+# The admin never shows a TOTP key, its QR code or backup codes (an administrator who saw
+# them could pass another user's second factor).
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 # Brute force (django-axes): EXPLORER_LOCKOUT_FAILURES wrong passwords or codes (default 10)
 # lock the user name and, separately, the address for EXPLORER_LOCKOUT_MINUTES (default 15).
@@ -316,7 +319,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 if PRODUCTION:
     if DEBUG:
         raise ImproperlyConfigured("DJANGO_DEBUG must be off when EXPLORER_PRODUCTION=1")
-    _plain = [origin for origin in CSRF_TRUSTED_ORIGINS if not origin.startswith("https://")]
+    _plain = [origin for origin in CSRF_TRUSTED_ORIGINS if url_scheme(origin) != "https"]
     if _plain:
         raise ImproperlyConfigured(f"DJANGO_CSRF_TRUSTED_ORIGINS must be https://: {_plain}")
     SECURE_SSL_REDIRECT = True
@@ -404,8 +407,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "trace-explorer@localh
 from explorer.alerts.config import WebhookConfigError, parse_webhooks  # noqa: E402
 
 EXPLORER_ALERT_WEBHOOKS = os.environ.get("EXPLORER_ALERT_WEBHOOKS", "")
+# EXPLORER_ALLOW_HTTP_WEBHOOKS=1: accept plain http:// webhook URLs in production (refused
+# there otherwise; `check` warns about them in every mode, accounts/checks.py).
+EXPLORER_ALLOW_HTTP_WEBHOOKS = env_bool("EXPLORER_ALLOW_HTTP_WEBHOOKS", False)
 try:
-    parse_webhooks(EXPLORER_ALERT_WEBHOOKS)
+    parse_webhooks(
+        EXPLORER_ALERT_WEBHOOKS, allow_http=not PRODUCTION or EXPLORER_ALLOW_HTTP_WEBHOOKS
+    )
 except WebhookConfigError as exc:
     raise ImproperlyConfigured(str(exc)) from None
 # EXPLORER_ALERT_BASE_URL: the explorer's address as recipients reach it (links in e-mails and
@@ -446,6 +454,11 @@ EXPLORER_UPLOAD_QUOTA_BYTES = int(
 EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES = int(
     os.environ.get("EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES", str(16 * 1024 * 1024))
 )
+# Read by accounts/search_limits.py: the longest search text (admin search boxes, the audit
+# page's filters) and the most words in an admin search; past either, the search is not run
+# and the page says why.
+EXPLORER_SEARCH_MAX_CHARS = int(os.environ.get("EXPLORER_SEARCH_MAX_CHARS", "200"))
+EXPLORER_SEARCH_MAX_TERMS = int(os.environ.get("EXPLORER_SEARCH_MAX_TERMS", "10"))
 # Read by explorer/web/common.py (policy): the longest text from a trace a page shows (span
 # names, attribute values, messages); longer ones end in "…". Downloads keep whole texts.
 EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))

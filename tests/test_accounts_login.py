@@ -192,7 +192,9 @@ def test_logout_ends_the_session_everywhere(client):
 def test_admin_resets_second_factor(client):
     admin_user = make_user("administrator", username="boss")
     login_as(client, user=admin_user)
-    victim = make_user("onboarding", username="lost-phone")
+    # A user with no rights beyond the administrator's (issue 26: others are a superuser's,
+    # tests/test_security_takeover.py).
+    victim = make_user("administrator", username="lost-phone")
     StaticDevice.objects.create(user=victim, name="backup codes")
     response = client.post(
         "/admin/auth/user/",

@@ -123,7 +123,7 @@ def test_customer_csv_lists_the_customers_orders(client, login_as, stored):
     assert {r["customer_type"] for r in records} == {"retail"}
     assert (
         AuditEntry.objects.filter(
-            action=AuditAction.EXPORT, object_type="customer", object_id="C-00123"
+            action=AuditAction.EXPORT, object_type="customer", object_id=pseudonym_of("C-00123")
         ).count()
         == 1
     )

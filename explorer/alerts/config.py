@@ -3,7 +3,8 @@
     [{"name": "ops-chat", "url": "https://chat.internal/hooks/alerts",
       "secret_env": "OPS_CHAT_SECRET", "kinds": ["lost_message", "stuck"]}]
 
-Each entry: name; url (http or https, a plain URL without credentials, query or fragment);
+Each entry: name; url (https, or http outside production or with
+EXPLORER_ALLOW_HTTP_WEBHOOKS=1; a plain URL without credentials, query or fragment);
 secret_env (the environment variable holding the HMAC secret; required); kinds (the alert
 kinds it receives; absent or empty: every kind); customer_ids (true: payloads carry raw customer
 ids; default false: masked); optional ca_bundle, timeout (seconds per attempt, default 5),
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from explorer.sources.config import BackendConfig
+from explorer.sources.config import BackendConfig, url_scheme
 
 KINDS = ("lost_message", "stuck", "state_violation", "sla_breach", "anomaly")
 ORDER_KINDS = frozenset({"lost_message", "stuck", "state_violation"})
@@ -84,9 +85,11 @@ class Webhook:
 
 
 def parse_webhooks(
-    raw: str | list | None, environ: Mapping[str, str] | None = None
+    raw: str | list | None, environ: Mapping[str, str] | None = None, allow_http: bool = True
 ) -> list[Webhook]:
-    """Validate EXPLORER_ALERT_WEBHOOKS (JSON text or an already decoded list)."""
+    """Validate EXPLORER_ALERT_WEBHOOKS (JSON text or an already decoded list); with
+    `allow_http` False (production) a plain http:// URL is refused: the payload (order ids,
+    maybe customer ids) and its signature would cross the network in clear."""
     environ = os.environ if environ is None else environ
     if raw is None or raw == "" or raw == []:
         return []
@@ -100,6 +103,12 @@ def parse_webhooks(
     if not isinstance(items, list):
         raise WebhookConfigError("EXPLORER_ALERT_WEBHOOKS must be a JSON list of objects")
     hooks = [_parse_one(index, item, environ) for index, item in enumerate(items)]
+    for index, hook in enumerate(hooks):
+        if not allow_http and url_scheme(hook.url) == "http":
+            raise WebhookConfigError(
+                f"EXPLORER_ALERT_WEBHOOKS[{index}] ({hook.name!r}): 'url' must be https:// in "
+                f"production, got {hook.url!r} (EXPLORER_ALLOW_HTTP_WEBHOOKS=1 allows it)"
+            )
     names = [hook.name for hook in hooks]
     twice = sorted({name for name in names if names.count(name) > 1})
     if twice:
@@ -120,7 +129,7 @@ def _parse_one(index: int, item: Any, environ: Mapping[str, str]) -> Webhook:
         raise WebhookConfigError(f"{where}: unknown key(s) {', '.join(unknown)}")
     url = item.get("url")
     parts = urlsplit(url if isinstance(url, str) else "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if url_scheme(url) not in ("http", "https") or not parts.hostname:
         raise WebhookConfigError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise WebhookConfigError(

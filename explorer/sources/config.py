@@ -57,6 +57,13 @@ _INT_KEYS = {"retries", "max_bytes", "max_ratio", "breaker_failures"}
 _ALLOWED_KEYS = {"name", "kind", *_STRING_KEYS, *_NUMBER_KEYS}
 
 
+def url_scheme(url: object) -> str:
+    """The scheme of a URL, lower-cased ("" for a non-string): schemes are case-insensitive
+    (RFC 3986, 3.1), so every scheme check of the settings (backends, webhooks, LDAP, CSRF
+    origins, `check`) reads it here, and "HTTP://" is plain HTTP like "http://"."""
+    return urlsplit(url).scheme.lower() if isinstance(url, str) else ""
+
+
 class BackendConfigError(ValueError):
     """EXPLORER_BACKENDS or EXPLORER_DEFAULT_BACKEND is wrong; the message says where."""
 
@@ -115,7 +122,7 @@ def parse_backends(
         raise BackendConfigError("EXPLORER_BACKENDS must be a non-empty JSON list of objects")
     configs = [_parse_one(index, item, env) for index, item in enumerate(items)]
     for index, config in enumerate(configs):
-        if not allow_http and config.url.startswith("http://"):
+        if not allow_http and url_scheme(config.url) == "http":
             raise BackendConfigError(
                 f"EXPLORER_BACKENDS[{index}] ({config.name!r}): 'url' must be https:// in "
                 f"production, got {config.url!r} (EXPLORER_ALLOW_HTTP_BACKENDS=1 allows it)"
@@ -171,7 +178,7 @@ def _parse_one(index: int, item: Any, environ) -> BackendConfig:
 
     url = item.get("url", "")
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if url_scheme(url) not in ("http", "https") or not parts.hostname:
         raise BackendConfigError(f"{where}: 'url' must be an http(s) URL, got {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise BackendConfigError(

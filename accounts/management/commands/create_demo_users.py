@@ -6,6 +6,8 @@ from django.db import transaction
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts import audit
+from accounts.models import AuditAction
 from accounts.roles import ROLES
 from accounts.second_factor import totp_secret_text
 
@@ -34,6 +36,14 @@ class Command(BaseCommand):
             StaticDevice.objects.filter(user=user).delete()
             device = TOTPDevice.objects.create(
                 user=user, name="demo authenticator", confirmed=True, tolerance=1
+            )
+            audit.record(
+                None,
+                AuditAction.SECOND_FACTOR_RESET,
+                "user",
+                user.pk,
+                f"new password and TOTP key for {username}",
+                username="manage.py create_demo_users",
             )
             self.stdout.write(
                 f"\n  user:      {username}\n  role:      {role}\n  password:  {password}\n"
