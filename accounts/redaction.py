@@ -7,14 +7,17 @@ What is masked, and how:
 - card-like numbers (13-19 digits, Luhn-valid), for everyone -> "••••" + the last four digits;
 - customer identifiers, for users without accounts.view_customer_ids: values of the
   identifier keys (customer.id, enduser.id, ...), values matching the identifier patterns
-  anywhere in text, also inside words (`file_C-00241_report.pdf`), e-mail addresses and
-  international phone numbers -> a stable keyed pseudonym (`cust-7f3a9c01de`,
-  `mail-…`, `tel-…`): HMAC-SHA256 of the value with a server secret, so the same customer
-  always gets the same pseudonym and nobody without the secret can compute one from an id;
-- bidirectional control characters (U+202E, ...), for everyone -> U+FFFD, so trace text
-  cannot reorder what a page or a diagram shows.
-Attribute keys, span, event and scope names, link ids, status messages and warnings are
-redacted like values.
+  anywhere in text, also inside words (`file_C-00241_report.pdf`), in any case and with any
+  of the separators people use (`c-00241`, `C 00241`, `C_00241`, `C00241`), e-mail
+  addresses and international phone numbers -> a stable keyed pseudonym
+  (`cust-7f3a9c01de`, `mail-…`, `tel-…`): HMAC-SHA256 of the value (for `cust-`: upper-cased,
+  without separators) with a server secret, so the same customer always gets the same
+  pseudonym however it was written, and nobody without the secret can compute one from an id;
+- control characters and bidirectional controls (ESC, BEL, U+202E, ...), for everyone ->
+  visible symbols (explorer/traces/visible.py), so trace text can neither reorder what a
+  page or a diagram shows nor reach a terminal as an escape sequence.
+Attribute keys, values of every type (strings, bytes read as UTF-8, arrays, key-value lists),
+span, event and scope names, link ids, status messages and warnings are redacted like values.
 
 Every scan is linear in the length of its input (no pattern that backtracks over a run of
 characters once per starting position), so one long string cannot stall the server.
@@ -39,6 +42,7 @@ from typing import Any
 from django.conf import settings
 
 from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
+from explorer.traces.visible import visible
 
 SECRET_MASK = "•••"  # noqa: S105 (the mask, not a secret)
 MAX_DEPTH = 32  # deeper nesting than this is masked whole rather than walked
@@ -56,8 +60,14 @@ DEFAULT_CONFIG = {
         "customer.phone",
         "user.phone",
     ],
-    # No word boundaries: an id glued to letters, digits or "_" is still an id.
-    "identifier_patterns": [r"C-\d{3,}+"],
+    # "C-00241" even glued to letters, digits or "_" (`file_C-00241_report.pdf`); in any
+    # case and with "-", "_", " " or no separator ("c 00241", "C00241") when it starts a
+    # word and no letter follows (a hex id such as "3c12345a" is no customer id), and is not
+    # the hex of a pseudonym ("cust-c012345678").
+    "identifier_patterns": [
+        r"C-\d{3,}+",
+        r"(?<![A-Za-z0-9])(?<!cust-)(?i:c)[-_ ]?+\d{3,}+(?![A-Za-z])",
+    ],
     "secret_key_words": [
         "password",
         "passwd",
@@ -92,14 +102,13 @@ _BEARER = re.compile(
 )
 _JWT_START = re.compile(r"\beyJ")
 _JWT_SEGMENT = re.compile(r"[A-Za-z0-9_-]*+")
-_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-BIDI_REPLACEMENT = "\ufffd"
 
 
 @dataclasses.dataclass(frozen=True)
 class RedactionPolicy:
     identifier_keys: frozenset[str]
     identifier_patterns: tuple[re.Pattern, ...]
+    identifiers: re.Pattern  # the identifier patterns as one alternation, scanned once
     secret_key_words: tuple[str, ...]
     secret_words: re.Pattern  # any of secret_key_words, in lower-cased text
     show_identifiers: bool = False
@@ -135,9 +144,12 @@ def build_policy(
     """A policy from a configuration like DEFAULT_CONFIG (missing keys take the defaults)."""
     merged = {**DEFAULT_CONFIG, **config}
     words = tuple(word.lower() for word in merged["secret_key_words"])
+    patterns = tuple(re.compile(p) for p in merged["identifier_patterns"])
     return RedactionPolicy(
         identifier_keys=frozenset(key.lower() for key in merged["identifier_keys"]),
-        identifier_patterns=tuple(re.compile(p) for p in merged["identifier_patterns"]),
+        identifier_patterns=patterns,
+        # One scan: a pseudonym put in by one pattern is never matched by the next.
+        identifiers=re.compile("|".join(f"(?:{p.pattern})" for p in patterns) or r"(?!x)x"),
         secret_key_words=words,
         secret_words=re.compile("|".join(re.escape(w) for w in words) or r"(?!x)x"),
         show_identifiers=show_identifiers,
@@ -145,17 +157,22 @@ def build_policy(
     )
 
 
+_ID_SEPARATORS = re.compile(r"[\s_-]++")
+
+
 @functools.lru_cache(maxsize=8192)  # the same customers recur in every span
 def pseudonym(value: str, key: bytes) -> str:
     """The stable pseudonym of an identifier: `mail-` for an e-mail address, `tel-` for a
-    phone number, `cust-` for anything else; the same value always gives the same one."""
+    phone number, `cust-` for anything else; the same value always gives the same one, and
+    so do the ways people write it: any case, any separators ("C-00241", "c 00241",
+    "C00241" and "c_00241" are one customer)."""
     value = value.strip()
     if "@" in value:
         kind, value = "mail", value.lower()
     elif value.startswith("+"):
         kind, value = "tel", re.sub(r"[^\d+]", "", value)
     else:
-        kind = "cust"
+        kind, value = "cust", _ID_SEPARATORS.sub("", value).upper()
     digest = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
     return f"{kind}-{digest[:PSEUDONYM_HEX]}"
 
@@ -257,16 +274,10 @@ def _replace_emails(text: str, replace: Callable[[str], str]) -> str:
     return _rebuild(text, pieces)
 
 
-def neutralise_bidi(text: str) -> str:
-    """Bidirectional control characters replaced by U+FFFD (they could make `exe.txt` look
-    like `txt.exe` on a page)."""
-    return _BIDI.sub(BIDI_REPLACEMENT, text)
-
-
 def redact_text(text: str, policy: RedactionPolicy) -> str:
     if not text:
         return text
-    text = neutralise_bidi(text)
+    text = visible(text)  # control and bidi characters as symbols, for everyone
     text = _mask_secret_pairs(text, policy.secret_words)
     text = _BEARER.sub(
         lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{SECRET_MASK}", text
@@ -276,8 +287,7 @@ def redact_text(text: str, policy: RedactionPolicy) -> str:
     if not policy.show_identifiers:
         text = _replace_emails(text, policy.pseudonym)
         text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
-        for pattern in policy.identifier_patterns:
-            text = pattern.sub(lambda m: policy.pseudonym(m.group()), text)
+        text = policy.identifiers.sub(lambda m: policy.pseudonym(m.group()), text)
     if policy.max_text is not None and len(text) > policy.max_text:
         text = text[: policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
@@ -288,21 +298,42 @@ def _is_secret_key(key: str, policy: RedactionPolicy) -> bool:
     return any(word in lowered for word in policy.secret_key_words)
 
 
-def _pseudonymise_all(value: Any, policy: RedactionPolicy) -> Any:
-    """An identifier value as pseudonyms whatever its type (a list stays a list)."""
+def _bytes_text(value: bytes) -> str:
+    """Bytes as the text they most likely carry (UTF-8; undecodable bytes as U+FFFD)."""
+    return value.decode("utf-8", errors="replace")
+
+
+def _pseudonymise_all(value: Any, policy: RedactionPolicy, _depth: int = 0) -> Any:
+    """An identifier value as pseudonyms whatever its type (a list stays a list, the values
+    of a map are pseudonymised under their redacted keys)."""
+    if _depth > MAX_DEPTH:
+        return SECRET_MASK
     if isinstance(value, list | tuple):
-        return [_pseudonymise_all(item, policy) for item in value]
+        return [_pseudonymise_all(item, policy, _depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        return {
+            redact_text(str(k), policy): _pseudonymise_all(v, policy, _depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, bytes):
+        value = _bytes_text(value)
     return policy.pseudonym(str(value))
 
 
 def redact_value(key: str, value: Any, policy: RedactionPolicy, _depth: int = 0) -> Any:
-    """The value of attribute `key`, redacted (strings, numbers, lists and maps)."""
+    """The value of attribute `key`, redacted (strings, bytes, numbers, lists and maps).
+    Bytes are read as UTF-8 text: when redaction changes that text, the redacted text
+    replaces them (a `bytesValue` carries ids and secrets like a string)."""
     if _is_secret_key(key, policy) or _depth > MAX_DEPTH:
         return SECRET_MASK
     if not policy.show_identifiers and key.lower() in policy.identifier_keys:
         return _pseudonymise_all(value, policy)
     if isinstance(value, str):
         return redact_text(value, policy)
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = _bytes_text(bytes(value))
+        redacted = redact_text(text, policy)
+        return value if redacted == text else redacted
     if isinstance(value, Mapping):
         return redact_mapping(value, policy, _depth + 1)
     if isinstance(value, list | tuple):
