@@ -364,6 +364,8 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         resource = resources[id(span.resource)] = _redact_resource(span.resource, policy)
     return dataclasses.replace(
         span,
+        span_id=redact_text(span.span_id, policy),
+        parent_id=None if span.parent_id is None else redact_text(span.parent_id, policy),
         name=redact_text(span.name, policy),
         resource=resource,
         attributes=redact_mapping(span.attributes, policy),
@@ -385,10 +387,11 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
 
 
 def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
-    """A redacted copy of a trace: span names, attributes and their keys, resource
-    attributes, events, links and their ids, scope names, status messages and the
-    normalisation warnings. Trace and span ids stay (pages address spans by them); where
-    an id is shown as text it goes through redact_text."""
+    """A redacted copy of a trace: span ids and parent ids (redacted alike, so the tree
+    holds; pages address a span by its redacted id), span names, attributes and their keys,
+    resource attributes, events, links and their ids, scope names, status messages and the
+    normalisation warnings. The trace id stays (pages address traces by it); where it is
+    shown as text it goes through redact_text."""
     resources: dict[int, Resource] = {}  # spans of one service share their Resource
     return Trace(
         trace_id=trace.trace_id,

@@ -343,8 +343,8 @@ def trace_csv(request, trace_id):
         for position in prepared.order.order:
             span = prepared.spans[position]
             yield [
-                span.span_id,
-                span.parent_id or "",
+                redact_text(span.span_id, pol),
+                redact_text(span.parent_id or "", pol),
                 redact_text(span.service, pol),
                 redact_text(span.name, pol),
                 span.kind.name,

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.access import requires
-from accounts.redaction import redact_text, redact_trace, redact_value
+from accounts.redaction import PSEUDONYM, redact_text, redact_trace, redact_value
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
@@ -144,6 +144,7 @@ def _rows_context(
         prepared.duration_ns,
     )
     pol = common.policy(request)
+    id_policy = common.export_policy(request)  # ids whole, never cut for display
     # One reverse() for the window: the span page URL ends with "<span id>/".
     span_prefix = where.url("span", "x")[: -len("x/")]
     shown_rows = []
@@ -174,7 +175,8 @@ def _rows_context(
                 "w": svg_number(row.bar_width),
                 "classes": " ".join(classes),
                 # The row lets the span's page read one chunk of a huge stored trace.
-                "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
+                "url": f"{span_prefix}{_url_part(redact_text(row.span_id, id_policy))}/"
+                f"?row={row.row}",
             }
         )
     return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows), "total": total}
@@ -206,7 +208,7 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
             found.append(
                 {
                     "row": prepared.row_of(position),
-                    "span_id": span.span_id,
+                    "span_id": shown(request, span.span_id),
                     "name": shown(request, span.name),
                     "service": shown(request, span.resource.service_name),
                 }
@@ -345,10 +347,35 @@ def _attributes(request, attributes: dict) -> list[tuple[str, str]]:
     return sorted((shown(request, key), str(value)) for key, value in attributes.items())
 
 
+def _span_position(
+    request, prepared: PreparedTrace, span_id: str, row: int | None = None
+) -> int | None:
+    """The position of the span the viewer calls `span_id`: its id as the viewer's redaction
+    shows it (a raw id holding a customer id is never looked up for a viewer who may not see
+    it: that would tell whether the trace holds the id)."""
+    pol = common.export_policy(request)
+    if pol.show_identifiers:
+        return prepared.position(span_id, row)
+    if redact_text(span_id, pol) != span_id:
+        return None
+    position = prepared.position(span_id, row)
+    if position is not None or not PSEUDONYM.search(span_id):
+        return position
+    # A redacted id: the row the link named, else every span (links from journeys have none).
+    if row is not None and 0 <= row < len(prepared.order):
+        at = prepared.order.order[row]
+        if redact_text(prepared.spans_at([at])[at].span_id, pol) == span_id:
+            return at
+    return next(
+        (i for i, span in prepared.each_span() if redact_text(span.span_id, pol) == span_id),
+        None,
+    )
+
+
 def _span_context(
     request, prepared: PreparedTrace, span_id: str, row: int | None = None
 ) -> dict | None:
-    position = prepared.position(span_id, row)
+    position = _span_position(request, prepared, span_id, row)
     if position is None:
         return None
     raw = prepared.spans_at([position])[position]

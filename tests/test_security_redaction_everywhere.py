@@ -1,0 +1,122 @@
+"""Issue 26, finding 7: a customer id hidden anywhere in a trace never reaches a viewer who
+may not see customer ids, whatever its type, spelling or place."""
+
+import base64
+import re
+
+import pytest
+from django.urls import reverse
+
+from accounts.testing import pseudonym_of
+from explorer.store.ingest import store_traces
+from explorer.traces.model import Event, Link, Resource, Span, SpanKind, StatusCode, Trace
+
+TRACE = "ef" * 16
+SPAN = "span-C-77777"
+ORDER = "A-100777"
+ID = re.compile(r"77777")
+T0 = 1_740_000_000 * 10**9
+
+
+def hostile_trace() -> Trace:
+    resource = Resource(
+        "SVC C 77777", {"service.name": "SVC C 77777", "host.owner": b"cust c_77777"}
+    )
+    root = Span(
+        TRACE,
+        SPAN,
+        None,
+        "GET /customers/c-77777",
+        SpanKind.SERVER,
+        T0,
+        T0 + 50_000_000,
+        resource,
+        {
+            "order.id": ORDER,
+            "customer.type": "retail",
+            "note": b"cust C-77777",
+            "tags": ["x", "C77777", b"c 77777"],
+            "nested": {"who": {"id": "c_77777"}},
+        },
+        events=[Event("mail to c-77777", T0 + 1, {"who": b"C-77777"})],
+        links=[Link("ab" * 16, "cd" * 8, {"for": "c77777"})],
+        status_code=StatusCode.ERROR,
+        status_message="failed for C 77777",
+    )
+    child = Span(
+        TRACE, "00f067aa0ba902b7", SPAN, "child", SpanKind.INTERNAL, T0 + 1, T0 + 2, resource
+    )
+    return Trace(TRACE, [root, child])
+
+
+@pytest.fixture
+def stored(db):
+    store_traces([hostile_trace()])
+
+
+def _text(response) -> str:
+    assert response.status_code == 200, (response.status_code, response.get("Location"))
+    content = b"".join(response.streaming_content) if response.streaming else response.content
+    return content.decode("utf-8")
+
+
+def _pages() -> dict[str, str]:
+    return {
+        "trace page": reverse("web:trace", args=[TRACE]),
+        "trace JSON": reverse("web:trace_json", args=[TRACE]),
+        "trace CSV": reverse("web:trace_csv", args=[TRACE]),
+        "trace SVG": reverse("web:trace_diagram_svg", args=[TRACE]),
+        "trace rows": reverse("web:trace_rows", args=[TRACE]),
+        "trace stats": reverse("web:trace_stats", args=[TRACE]),
+    }
+
+
+def test_no_spelling_or_type_of_a_customer_id_reaches_onboarding(client, login_as, stored):
+    login_as("onboarding")
+    leaks = {}
+    encoded = base64.b64encode(b"cust C-77777").decode()
+    for name, url in _pages().items():
+        text = _text(client.get(url))
+        found = [text[max(m.start() - 60, 0) : m.end() + 10] for m in ID.finditer(text)]
+        if encoded in text:
+            found.append("base64 of bytes")
+        if found:
+            leaks[name] = found
+    assert not leaks
+    assert pseudonym_of("C-77777") in _text(client.get(_pages()["trace JSON"]))
+
+
+def _span_links(page: str) -> list[str]:
+    return re.findall(r'href="(/traces/[^"]+/spans/[^"]+)"', page)
+
+
+def test_a_span_id_holding_a_customer_id_is_shown_and_followed_by_its_pseudonym(
+    client, login_as, stored
+):
+    login_as("onboarding")
+    page = _text(client.get(reverse("web:trace", args=[TRACE])))
+    links = [link.replace("&amp;", "&") for link in _span_links(page)]
+    assert len(links) == 2 and not any("77777" in link for link in links)
+    span_page = _text(client.get(links[0]))
+    assert "GET /customers/" in span_page and "77777" not in span_page
+    shown_id = f"span-{pseudonym_of('C-77777')}"
+    assert shown_id in span_page
+    # Without the row (a journey's link): found by its shown id too.
+    assert client.get(reverse("web:span", args=[TRACE, shown_id])).status_code == 200
+    child = _text(client.get(links[1]))
+    assert f"<code>{shown_id}</code>" in child  # the parent, as shown
+
+
+def test_a_raw_span_id_holding_a_customer_id_is_not_looked_up_for_onboarding(
+    client, login_as, stored
+):
+    login_as("onboarding")
+    # Found, it would tell that the trace holds that id.
+    assert client.get(reverse("web:span", args=[TRACE, SPAN])).status_code == 404
+
+
+def test_support_sees_and_follows_raw_span_ids(client, login_as, stored):
+    login_as("support")
+    page = _text(client.get(reverse("web:trace", args=[TRACE])))
+    assert f"/spans/{SPAN}/" in page
+    assert SPAN in _text(client.get(reverse("web:span", args=[TRACE, SPAN])))
