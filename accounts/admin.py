@@ -7,6 +7,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp import devices_for_user
 
+from explorer.traces.visible import visible_line
+
 from . import audit
 from .admin_site import ReadOnly
 from .audit_view import shown_entry
@@ -104,6 +106,18 @@ def _granted(groups, permissions) -> set[str]:
     return granted
 
 
+def _shown_user_field(field: str):
+    """A column of the user list: the field with its control and bidi characters as symbols
+    (a name with U+202E or ESC, from LDAP or an import, is shown, never obeyed)."""
+
+    @admin.display(description=User._meta.get_field(field).verbose_name, ordering=field)
+    def column(user):
+        return visible_line(getattr(user, field))
+
+    column.__name__ = f"shown_{field}"
+    return column
+
+
 @admin.register(User)
 class ExplorerUserAdmin(UserAdmin):
     """Only a superuser grants superuser or staff status or permissions beyond their own, and
@@ -111,6 +125,10 @@ class ExplorerUserAdmin(UserAdmin):
     included, above their own rights."""
 
     actions = [reset_second_factor]
+    list_display = (
+        *(_shown_user_field(f) for f in ("username", "email", "first_name", "last_name")),
+        "is_staff",
+    )
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))
