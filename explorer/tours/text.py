@@ -5,8 +5,9 @@ tour quotes trace data, so the HTML is cleaned as if it were hostile: an allow-l
 and attributes (nh3), no event handlers, no scripts, no styles (the CSP forbids inline
 styles anyway). Only links to the explorer's own pages stay live: a relative URL without a
 scheme (`/orders/A-1/`, `../map/`, `#step-2`). Any other link (`https://…`, protocol-relative
-`//evil`, `/\evil`, which browsers read as `//evil`, `javascript:`, `data:`, `mailto:`) keeps
-its text and loses its address, so a tour read by new staff never sends them off-site.
+`//evil`, a slash and a backslash, which browsers read as `//`, `javascript:`, `data:`,
+`mailto:`) keeps its text and loses its address, so a tour read by new staff never sends them
+off-site.
 """
 
 from __future__ import annotations
