@@ -120,3 +120,48 @@ def test_support_sees_and_follows_raw_span_ids(client, login_as, stored):
     page = _text(client.get(reverse("web:trace", args=[TRACE])))
     assert f"/spans/{SPAN}/" in page
     assert SPAN in _text(client.get(reverse("web:span", args=[TRACE, SPAN])))
+
+
+def _found(client, **terms) -> bool:
+    page = _text(client.get(reverse("web:home"), terms))
+    return f'href="/traces/{TRACE}/"' in page
+
+
+def test_a_trace_search_by_a_name_holding_a_customer_id_is_refused_and_audited(
+    client, login_as, stored
+):
+    """Decided (docs/security.md): a search term that the viewer's redaction would change is
+    not searched, as a raw customer id in the search box is not: an analyst cannot test
+    whether some span is named after a customer."""
+    from accounts.models import AuditEntry
+    from explorer.web.pseudonyms import REFUSED
+
+    login_as("analyst")
+    assert _found(client, operation="child")  # searching works
+    for terms in (
+        {"operation": "GET /customers/c-77777"},
+        {"service": "SVC C 77777"},
+        {"operation": "GET /customers/c-77778"},  # no such span: the same answer
+    ):
+        assert not _found(client, **terms), terms
+    refused = AuditEntry.objects.filter(detail=REFUSED).values_list("object_type", "object_id")
+    assert set(refused) == {
+        ("search operation", "GET /customers/c-77777"),
+        ("search service", "SVC C 77777"),
+        ("search operation", "GET /customers/c-77778"),
+    }
+
+
+def test_too_many_searches_by_customer_ids_get_429(client, login_as, stored, settings):
+    settings.EXPLORER_RAW_ID_ATTEMPTS = 2
+    login_as("analyst")
+    for attempt in range(2):
+        assert (
+            client.get(reverse("web:home"), {"operation": f"x C-7777{attempt}"}).status_code == 200
+        )
+    assert client.get(reverse("web:home"), {"operation": "x C-77779"}).status_code == 429
+
+
+def test_support_searches_names_holding_customer_ids(client, login_as, stored):
+    login_as("support", extra_perms=["view_analytics"])
+    assert _found(client, operation="GET /customers/c-77777")

@@ -25,6 +25,7 @@ from explorer.journeys.models import OrderStatus
 from explorer.sources.base import TraceQuery
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.search import refuse_identifier_terms
 
 ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
 ORDER_PAGE_SIZE = 100
@@ -261,8 +262,14 @@ def home(request):
             statuses=STATUSES,
             services=[shown(request, s) for s in source.services()[:500]],
         )
+        # An operation or service named with a customer id is an existence test: refused.
+        refused, too_many = refuse_identifier_terms(
+            request, {key: values[key] for key in ("service", "operation", "customer_type")}
+        )
+        if too_many is not None:
+            return too_many
         if query is not None:
-            found = source.search(query)
+            found = [] if refused else source.search(query)
             if values["status"] == "ok":
                 found = [s for s in found if not s.error_count]
             context["traces"] = _trace_rows(request, found)

@@ -1,11 +1,18 @@
 """The search box of every page: an order id, a customer id or a trace id, decided by looking
-it up; the answer is that page, or the home page saying nothing was found."""
+it up; the answer is that page, or the home page saying nothing was found.
+
+Every other search whose term could hold a customer id (the trace search's service, operation
+and customer type) follows the same rule for viewers without accounts.view_customer_ids: a
+term their redaction would change is never searched (found or not, it would tell whether a
+span name holds that id), the attempt is audited and counted like a raw customer id typed in
+the search box (refuse_identifier_terms)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-from django.http import HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
@@ -46,6 +53,22 @@ def _find(source, q: str, sees_ids: bool):
         except TraceNotFound:
             return None
     return None
+
+
+def refuse_identifier_terms(request, terms: Mapping[str, str]) -> tuple[bool, HttpResponse | None]:
+    """(whether a search with these terms must not run, the 429 page instead or None): for a
+    viewer who sees pseudonyms, any term (field name -> text) that holds a customer id, an
+    e-mail address or a phone number refuses the search, audited per term."""
+    if common.can_see_customer_ids(request):
+        return False, None
+    refused = False
+    for field, text in terms.items():
+        if text and looks_like_identifier(request, text):
+            refused = True
+            too_many = refuse_raw_identifier(request, f"search {field}", text)
+            if too_many is not None:
+                return True, too_many
+    return refused, None
 
 
 @requires("view_journeys")
