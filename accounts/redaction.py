@@ -364,6 +364,7 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         resource = resources[id(span.resource)] = _redact_resource(span.resource, policy)
     return dataclasses.replace(
         span,
+        trace_id=redact_text(span.trace_id, policy),
         span_id=redact_text(span.span_id, policy),
         parent_id=None if span.parent_id is None else redact_text(span.parent_id, policy),
         name=redact_text(span.name, policy),
@@ -387,14 +388,13 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
 
 
 def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
-    """A redacted copy of a trace: span ids and parent ids (redacted alike, so the tree
-    holds; pages address a span by its redacted id), span names, attributes and their keys,
-    resource attributes, events, links and their ids, scope names, status messages and the
-    normalisation warnings. The trace id stays (pages address traces by it); where it is
-    shown as text it goes through redact_text."""
+    """A redacted copy of a trace: its id, span ids and parent ids (redacted alike, so the
+    tree holds; pages address a trace and a span by their redacted ids), span names,
+    attributes and their keys, resource attributes, events, links and their ids, scope names,
+    status messages and the normalisation warnings."""
     resources: dict[int, Resource] = {}  # spans of one service share their Resource
     return Trace(
-        trace_id=trace.trace_id,
+        trace_id=redact_text(trace.trace_id, policy),
         spans=[_redact_span(span, policy, resources) for span in trace.spans],
         warnings=[redact_text(warning, policy) for warning in trace.warnings],
     )

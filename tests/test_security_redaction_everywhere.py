@@ -165,3 +165,106 @@ def test_too_many_searches_by_customer_ids_get_429(client, login_as, stored, set
 def test_support_searches_names_holding_customer_ids(client, login_as, stored):
     login_as("support", extra_perms=["view_analytics"])
     assert _found(client, operation="GET /customers/c-77777")
+
+
+ID_TRACE = "order-C-00123-t1"  # tree_trace's customer is C-00123
+
+
+@pytest.fixture
+def id_in_trace_id(db):
+    from tests.web_support import tree_trace
+
+    store_traces([tree_trace(ID_TRACE, fanout=1, depth=1)])
+    return ID_TRACE.replace("C-00123", pseudonym_of("C-00123"))
+
+
+def test_a_trace_id_holding_a_customer_id_is_followed_by_its_pseudonym(
+    client, login_as, id_in_trace_id
+):
+    login_as("onboarding")
+    shown_id = id_in_trace_id
+    for name in ("web:trace", "web:trace_json", "web:trace_csv", "web:trace_diagram_svg"):
+        text = _text(client.get(reverse(name, args=[shown_id])))
+        assert "00123" not in text, name
+    page = _text(client.get(reverse("web:trace", args=[shown_id])))
+    assert f"/traces/{shown_id}/spans/s0/" in page  # every link keeps the shown id
+    assert client.get(reverse("web:span", args=[shown_id, "s0"])).status_code == 200
+
+
+def test_a_raw_trace_id_holding_a_customer_id_is_refused_and_audited(
+    client, login_as, id_in_trace_id
+):
+    from accounts.models import AuditEntry
+    from explorer.web.pseudonyms import REFUSED
+
+    login_as("onboarding")
+    for name in ("web:trace", "web:trace_json", "web:trace_csv"):
+        assert client.get(reverse(name, args=[ID_TRACE])).status_code == 404, name
+    missing = ID_TRACE.replace("C-00123", pseudonym_of("C-99999"))  # no such customer
+    assert client.get(reverse("web:trace", args=[missing])).status_code == 404
+    assert AuditEntry.objects.filter(detail=REFUSED, object_type="trace").count() == 3
+
+
+def test_support_opens_trace_ids_as_they_are(client, login_as, id_in_trace_id):
+    login_as("support")
+    assert ID_TRACE in _text(client.get(reverse("web:trace", args=[ID_TRACE])))
+
+
+ID_ORDER = "ORD-C-00123-1"
+
+
+@pytest.fixture
+def id_in_order_id(db):
+    from tests.web_support import tree_trace
+
+    trace = tree_trace("ab" * 16, fanout=1, depth=1)
+    trace.spans[0].attributes["order.id"] = ID_ORDER
+    store_traces([trace])
+    return ID_ORDER.replace("C-00123", pseudonym_of("C-00123"))
+
+
+def test_an_order_id_holding_a_customer_id_is_followed_by_its_pseudonym(
+    client, login_as, id_in_order_id
+):
+    login_as("onboarding")
+    shown_id = id_in_order_id
+    page = _text(client.get(reverse("web:order", args=[shown_id])))
+    assert "00123" not in page and shown_id in page
+    assert reverse("web:journey_json", args=[shown_id]) in page
+    for name in ("web:journey_json", "web:journey_csv", "web:journey_svg"):
+        assert "00123" not in _text(client.get(reverse(name, args=[shown_id]))), name
+
+
+def test_a_raw_order_id_holding_a_customer_id_is_refused_and_audited(
+    client, login_as, id_in_order_id
+):
+    from accounts.models import AuditEntry
+    from explorer.web.pseudonyms import REFUSED
+
+    login_as("onboarding")
+    for name in ("web:order", "web:journey_json", "web:journey_csv"):
+        assert client.get(reverse(name, args=[ID_ORDER])).status_code == 404, name
+    assert AuditEntry.objects.filter(detail=REFUSED, object_type="order").count() == 3
+    client.logout()
+    login_as("support")
+    assert ID_ORDER in _text(client.get(reverse("web:order", args=[ID_ORDER])))
+
+
+def test_the_search_box_takes_order_and_trace_ids_as_shown(
+    client, login_as, id_in_order_id, id_in_trace_id
+):
+    login_as("onboarding")
+    for shown_id, page in ((id_in_order_id, "web:order"), (id_in_trace_id, "web:trace")):
+        answer = client.get(reverse("web:lookup"), {"q": shown_id})
+        assert answer.status_code == 302 and answer["Location"] == reverse(page, args=[shown_id])
+    assert client.get(reverse("web:lookup"), {"q": ID_ORDER}).status_code == 404
+
+
+def test_lists_link_to_trace_ids_as_shown(client, login_as, id_in_trace_id):
+    login_as("analyst")
+    found = _text(client.get(reverse("web:home"), {"service": "shop-api"}))
+    assert f'href="/traces/{id_in_trace_id}/"' in found and ID_TRACE not in found
+    client.logout()
+    login_as("onboarding", username="newcomer")
+    order = _text(client.get(reverse("web:order", args=["A-100001"])))
+    assert f'href="/traces/{id_in_trace_id}/"' in order and ID_TRACE not in order

@@ -25,6 +25,7 @@ from explorer.journeys.models import OrderStatus
 from explorer.sources.base import TraceQuery
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.pseudonyms import url_id
 from explorer.web.search import refuse_identifier_terms
 
 ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
@@ -105,7 +106,7 @@ def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
 def _trace_rows(request, summaries) -> list[dict]:
     return [
         {
-            "trace_id": s.trace_id,
+            "trace_id": url_id(request, s.trace_id),  # as the viewer's links carry it
             "start_ns": s.start_ns,
             "duration_ns": s.duration_ns,
             "span_count": s.span_count,

@@ -17,7 +17,7 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 
 from accounts.access import requires
-from accounts.redaction import is_pseudonym
+from accounts.redaction import PSEUDONYM, is_pseudonym
 from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY
 from explorer.sources.base import TraceNotFound
 from explorer.web import common
@@ -25,6 +25,7 @@ from explorer.web.common import clean_text, source_errors
 from explorer.web.pseudonyms import (
     customer_for_pseudonym,
     looks_like_identifier,
+    raw_id_from_url,
     refuse_raw_identifier,
 )
 from explorer.web.trace_cache import prepared_trace
@@ -39,17 +40,19 @@ def _go(name: str, value: str):
         return None
 
 
-def _find(source, q: str, sees_ids: bool):
+def _find(source, q: str, sees_ids: bool, link: str = ""):
     """A redirect to the page of the order, customer (for viewers who see raw ids) or trace
-    with exactly this id, or None."""
+    with exactly this id, or None; `link`: the id as the viewer's URLs carry it, when that is
+    not `q` (pseudonyms in it)."""
+    link = link or q
     if source.find_traces(ORDER_KEY, q, limit=1):
-        return _go("web:order", q)
+        return _go("web:order", link)
     if sees_ids and source.find_traces(CUSTOMER_KEY, q, limit=1):
         return _go("web:customer", q)
     if TRACE_ID.fullmatch(q):
         try:
             prepared_trace(source, q)  # warms the trace page's cache too
-            return _go("web:trace", q)
+            return _go("web:trace", link)
         except TraceNotFound:
             return None
     return None
@@ -89,6 +92,11 @@ def lookup(request):
         refused = refuse_raw_identifier(request, "customer", q)
         if refused is not None:
             return refused
+    elif not sees_ids and PSEUDONYM.search(q):
+        # An order or trace id as the viewer sees it: looked up with its customers' ids.
+        raw, _refused = raw_id_from_url(request, "search", q)
+        if raw is not None:
+            target = _find(source, raw, sees_ids, link=q)
     else:
         # Ids are matched as typed, then in upper and in lower case: "a-100001" finds
         # A-100001, a trace id pasted in capitals finds its lower-case hex.

@@ -28,6 +28,7 @@ from explorer.diagrams.render import render_svg
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.pseudonyms import raw_id_from_url
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
 from explorer.web.upload_store import upload_source
 from explorer.web.waterfall import (
@@ -57,8 +58,13 @@ MAX_LEVEL_CHOICES = 30  # offered in "Levels shown"
 class TraceWhere:
     """Which trace a page shows and how to name its URLs: stored, or in an upload."""
 
-    trace_id: str
+    trace_id: str  # as the URL names it (for a viewer who sees pseudonyms: with them)
     upload: str | None = None
+    source_id: str = ""  # the id in the source, when it differs from trace_id
+
+    @property
+    def lookup_id(self) -> str:
+        return self.source_id or self.trace_id
 
     def url(self, name: str, *extra: str) -> str | None:
         """The URL of one of the trace's pages; None for downloads of an upload (the user
@@ -71,16 +77,33 @@ class TraceWhere:
         return reverse(f"web:{name}", args=[self.trace_id, *extra])
 
     def load(self, request) -> PreparedTrace:
-        if len(self.trace_id) > MAX_ID:
+        if len(self.lookup_id) > MAX_ID:
             raise Http404(_("No such trace."))
         if self.upload:
             return prepared_trace(
-                upload_source(request, self.upload), self.trace_id, scope=f"upload:{self.upload}"
+                upload_source(request, self.upload), self.lookup_id, scope=f"upload:{self.upload}"
             )
-        return prepared_trace(common.source(), self.trace_id)
+        return prepared_trace(common.source(), self.lookup_id)
 
     def forget(self) -> None:
-        forget(f"upload:{self.upload}" if self.upload else common.source().name, self.trace_id)
+        forget(f"upload:{self.upload}" if self.upload else common.source().name, self.lookup_id)
+
+
+def stored_trace(view):
+    """A view of a stored trace, called with the TraceWhere of the trace the URL names (its
+    id as the viewer sees it: pseudonyms.raw_id_from_url); a raw id the viewer may not see is
+    refused (audited) and answered like a missing trace."""
+
+    @wraps(view)
+    def resolved(request, trace_id, *args, **kwargs):
+        lookup_id, instead = raw_id_from_url(request, "trace", trace_id)
+        if instead is not None:
+            return instead
+        if lookup_id is None:
+            return common.not_found(request, _("No such trace."))
+        return view(request, TraceWhere(trace_id, source_id=lookup_id), *args, **kwargs)
+
+    return resolved
 
 
 def fresh(view):
@@ -471,29 +494,34 @@ def trace_diagram(request, where: TraceWhere):
 
 @requires("view_journeys")
 @source_errors
-def trace(request, trace_id):
-    return trace_page(request, TraceWhere(trace_id))
+@stored_trace
+def trace(request, where: TraceWhere):
+    return trace_page(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def rows(request, trace_id):
-    return trace_rows(request, TraceWhere(trace_id))
+@stored_trace
+def rows(request, where: TraceWhere):
+    return trace_rows(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def span(request, trace_id, span_id):
-    return span_detail(request, TraceWhere(trace_id), span_id)
+@stored_trace
+def span(request, where: TraceWhere, span_id):
+    return span_detail(request, where, span_id)
 
 
 @requires("view_journeys")
 @source_errors
-def stats(request, trace_id):
-    return trace_stats(request, TraceWhere(trace_id))
+@stored_trace
+def stats(request, where: TraceWhere):
+    return trace_stats(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def diagram(request, trace_id):
-    return trace_diagram(request, TraceWhere(trace_id))
+@stored_trace
+def diagram(request, where: TraceWhere):
+    return trace_diagram(request, where)
