@@ -268,3 +268,16 @@ def test_lists_link_to_trace_ids_as_shown(client, login_as, id_in_trace_id):
     login_as("onboarding", username="newcomer")
     order = _text(client.get(reverse("web:order", args=["A-100001"])))
     assert f'href="/traces/{id_in_trace_id}/"' in order and ID_TRACE not in order
+
+
+def test_compare_takes_trace_ids_as_shown_and_refuses_raw_ones(client, login_as, id_in_trace_id):
+    from tests.web_support import tree_trace
+
+    store_traces([tree_trace("cd" * 16, fanout=1, depth=1)])
+    login_as("onboarding")
+    both = {"a": id_in_trace_id, "b": "cd" * 16}
+    compared = client.get(reverse("web:compare"), both)
+    assert compared.status_code == 200 and ID_TRACE not in _text(compared)
+    typical = _text(client.get(reverse("web:compare"), {"a": "cd" * 16, "b": "typical"}))
+    assert ID_TRACE not in typical and id_in_trace_id in typical
+    assert client.get(reverse("web:compare"), {**both, "a": ID_TRACE}).status_code == 404
