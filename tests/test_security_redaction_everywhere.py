@@ -68,6 +68,12 @@ def _pages() -> dict[str, str]:
         "trace SVG": reverse("web:trace_diagram_svg", args=[TRACE]),
         "trace rows": reverse("web:trace_rows", args=[TRACE]),
         "trace stats": reverse("web:trace_stats", args=[TRACE]),
+        "span page": reverse("web:span", args=[TRACE, f"span-{pseudonym_of('C-77777')}"]),
+        "order page": reverse("web:order", args=[ORDER]),
+        "journey JSON": reverse("web:journey_json", args=[ORDER]),
+        "journey CSV": reverse("web:journey_csv", args=[ORDER]),
+        "journey SVG": reverse("web:journey_svg", args=[ORDER]),
+        "trace search": reverse("web:home") + "?operation=child",
     }
 
 
