@@ -10,9 +10,10 @@ What is masked, and how:
   anywhere in text, also inside words (`file_C-00241_report.pdf`), in any case and with any
   of the separators people use (`c-00241`, `C 00241`, `C_00241`, `C00241`), e-mail
   addresses and international phone numbers -> a stable keyed pseudonym
-  (`cust-7f3a9c01de`, `mail-…`, `tel-…`): HMAC-SHA256 of the value (for `cust-`: upper-cased,
-  without separators) with a server secret, so the same customer always gets the same
-  pseudonym however it was written, and nobody without the secret can compute one from an id;
+  (`cust-7f3a9c01de`, `mail-…`, `tel-…`): HMAC-SHA256 of the value (an id of the default
+  shape written as `C-00241` first) with a server secret, so the same customer always gets the
+  same pseudonym however it was written, and nobody without the secret can compute one from an
+  id;
 - control characters and bidirectional controls (ESC, BEL, U+202E, ...), for everyone ->
   visible symbols (explorer/traces/visible.py), so trace text can neither reorder what a
   page or a diagram shows nor reach a terminal as an escape sequence.
@@ -157,22 +158,26 @@ def build_policy(
     )
 
 
-_ID_SEPARATORS = re.compile(r"[\s_-]++")
+# The default customer id in any spelling: "c 00241", "C00241", "c_00241" -> "C-00241".
+_CUSTOMER_ID_SPELLING = re.compile(r"[Cc][-_ ]?+(\d{3,}+)")
 
 
 @functools.lru_cache(maxsize=8192)  # the same customers recur in every span
 def pseudonym(value: str, key: bytes) -> str:
     """The stable pseudonym of an identifier: `mail-` for an e-mail address, `tel-` for a
     phone number, `cust-` for anything else; the same value always gives the same one, and
-    so do the ways people write it: any case, any separators ("C-00241", "c 00241",
-    "C00241" and "c_00241" are one customer)."""
+    so do the ways people write a customer id of the default shape ("C-00241", "c 00241",
+    "C00241" and "c_00241" are one customer, keyed as "C-00241")."""
     value = value.strip()
     if "@" in value:
         kind, value = "mail", value.lower()
     elif value.startswith("+"):
         kind, value = "tel", re.sub(r"[^\d+]", "", value)
     else:
-        kind, value = "cust", _ID_SEPARATORS.sub("", value).upper()
+        kind = "cust"
+        spelling = _CUSTOMER_ID_SPELLING.fullmatch(value)
+        if spelling is not None:
+            value = f"C-{spelling.group(1)}"
     digest = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
     return f"{kind}-{digest[:PSEUDONYM_HEX]}"
 

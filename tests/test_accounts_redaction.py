@@ -237,6 +237,12 @@ def test_customer_ids_in_any_case_and_with_any_separator_are_one_pseudonym(text)
     assert "00123" not in redacted and C123 in redacted
 
 
+def test_pseudonyms_of_other_values_are_keyed_as_written():
+    # Only the default id shape is respelt: other identifier values keep case and separators.
+    assert MASKED.pseudonym("user_Jane Doe") != MASKED.pseudonym("USERJANEDOE")
+    assert MASKED.pseudonym("C-00123") == MASKED.pseudonym(" c00123 ")
+
+
 @pytest.mark.parametrize(
     "text",
     [
