@@ -150,12 +150,9 @@ def test_a_trace_search_by_a_name_holding_a_customer_id_is_refused_and_audited(
         {"operation": "GET /customers/c-77778"},  # no such span: the same answer
     ):
         assert not _found(client, **terms), terms
-    refused = AuditEntry.objects.filter(detail=REFUSED).values_list("object_type", "object_id")
-    assert set(refused) == {
-        ("search operation", "GET /customers/c-77777"),
-        ("search service", "SVC C 77777"),
-        ("search operation", "GET /customers/c-77778"),
-    }
+    # (The ids themselves may be stored pseudonymised: only the entries are asserted.)
+    refused = AuditEntry.objects.filter(detail=REFUSED).values_list("object_type", flat=True)
+    assert sorted(refused) == ["search operation", "search operation", "search service"]
 
 
 def test_too_many_searches_by_customer_ids_get_429(client, login_as, stored, settings):
