@@ -284,3 +284,17 @@ def test_compare_takes_trace_ids_as_shown_and_refuses_raw_ones(client, login_as,
     typical = _text(client.get(reverse("web:compare"), {"a": "cd" * 16, "b": "typical"}))
     assert ID_TRACE not in typical and id_in_trace_id in typical
     assert client.get(reverse("web:compare"), {**both, "a": ID_TRACE}).status_code == 404
+
+
+def test_a_tour_following_an_order_id_holding_a_customer_id(client, login_as, id_in_order_id):
+    login_as("onboarding")
+    page = client.get(reverse("tours:follow", args=[id_in_order_id]))
+    text = _text(page)
+    assert ID_ORDER not in text and id_in_order_id in text
+    assert reverse("tours:follow_step", args=[id_in_order_id, 2]) in text
+    assert client.get(reverse("tours:follow", args=[ID_ORDER])).status_code == 404
+    client.logout()
+    login_as("architect")  # saves generated tours, which everyone then reads
+    form = _text(client.get(reverse("tours:follow", args=[id_in_order_id])))
+    assert 'name="slug"' in form
+    assert "c-00123" not in form.lower() and ID_ORDER not in form
