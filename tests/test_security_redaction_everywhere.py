@@ -298,3 +298,14 @@ def test_a_tour_following_an_order_id_holding_a_customer_id(client, login_as, id
     form = _text(client.get(reverse("tours:follow", args=[id_in_order_id])))
     assert 'name="slug"' in form
     assert "c-00123" not in form.lower() and ID_ORDER not in form
+
+
+def test_the_tour_list_redacts_titles_and_descriptions(client, login_as, db):
+    from explorer.tours.models import Tour
+
+    Tour.objects.create(
+        slug="follow-x", title="Follow order ORD-C-00123-1", description="For c 00123."
+    )
+    login_as("onboarding")
+    page = _text(client.get(reverse("tours:list")))
+    assert "Follow order" in page and "00123" not in page

@@ -223,27 +223,36 @@ def _ending(
 ) -> dict:
     """The end of a tour: what it went through, the answers, and the tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
+    policy = common.policy(request)
     later = [t for t in next_tours(request.user) if tour is None or t.pk != tour.pk]
     return {
         "steps": [
-            {"title": _pick(s.title, s.title_ru), "where": config.names.get(s.focus, s.focus)}
+            {
+                "title": redact_text(_pick(s.title, s.title_ru), policy),
+                "where": config.names.get(s.focus, s.focus),
+            }
             for s in spec.steps
         ],
         "answered": len(answers),
         "right": sum(1 for a in answers if a.correct),
         "next_tour": later[0] if later else None,
-        "next_title": _pick(later[0].title, later[0].title_ru) if later else "",
+        "next_title": redact_text(_pick(later[0].title, later[0].title_ru), policy)
+        if later
+        else "",
     }
 
 
 @requires("view_tours")
 def tour_list(request):
     progress = {p.tour_id: p for p in TourProgress.objects.filter(user=request.user)}
+    policy = common.policy(request)  # a tour made from an order may name its customer
     tours = []
     for tour in Tour.objects.all():
         tour.my_progress = progress.get(tour.pk)
-        tour.shown_title = _pick(tour.title, tour.title_ru)
-        tour.description_html = render_markdown(_pick(tour.description, tour.description_ru))
+        tour.shown_title = redact_text(_pick(tour.title, tour.title_ru), policy)
+        tour.description_html = render_markdown(
+            redact_text(_pick(tour.description, tour.description_ru), policy)
+        )
         tours.append(tour)
     return render(request, "tours/list.html", {"tours": tours})
 
