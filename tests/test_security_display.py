@@ -145,3 +145,35 @@ def test_log_lines_show_controls_as_symbols():
     for style in ("logfmt", "json"):
         line = LineFormatter(style).format(record)
         _no_raw_controls(line, style)
+
+
+def test_user_names_with_controls_on_the_audit_log_and_alerts_pages(client, login_as, db):
+    from django.utils import timezone
+
+    from accounts import audit
+    from accounts.testing import make_user
+    from explorer.alerts.models import Alert
+
+    eve = make_user("analyst", username="eve\u202egnp.exe\x1b[2J")
+    audit.record(None, audit.AuditAction.VIEW, "trace", "t1", user=eve)
+    now = timezone.now()
+    Alert.objects.create(
+        kind="stuck",
+        subject="A-400002",
+        order_id="A-400002",
+        facts={"state": "PACKAGING"},
+        opened_at=now,
+        last_seen_at=now,
+        acknowledged_by=eve,
+        acknowledged_at=now,
+        assignee=eve,
+    )
+    login_as("administrator", username="boss")
+    log = _body(client.get("/accounts/audit/"))
+    _no_raw_controls(log, "audit log")
+    assert "eve\ufffdgnp.exe\u241b[2J" in log
+    client.logout()
+    login_as("analyst", username="ana")
+    alerts = _body(client.get("/alerts/"))
+    _no_raw_controls(re.sub(r'value="[^"]*"', "", alerts), "alerts page")
+    assert "eve\ufffdgnp.exe\u241b[2J" in alerts
