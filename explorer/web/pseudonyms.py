@@ -114,7 +114,8 @@ def raw_id_from_url(request, object_type: str, given: str) -> tuple[str | None, 
 
 
 def url_id(request, raw: str) -> str:
-    """A trace or order id as this viewer's links carry it (raw_id_from_url reads it back)."""
+    """A trace, span or order id as this viewer's links carry it (raw_id_from_url and the
+    span page read it back)."""
     if common.can_see_customer_ids(request):
         return raw
     return redact_text(raw, common.export_policy(request))

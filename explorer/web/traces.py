@@ -28,7 +28,7 @@ from explorer.diagrams.render import render_svg
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
-from explorer.web.pseudonyms import raw_id_from_url
+from explorer.web.pseudonyms import raw_id_from_url, url_id
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
 from explorer.web.upload_store import upload_source
 from explorer.web.waterfall import (
@@ -167,7 +167,6 @@ def _rows_context(
         prepared.duration_ns,
     )
     pol = common.policy(request)
-    id_policy = common.export_policy(request)  # ids whole, never cut for display
     # One reverse() for the window: the span page URL ends with "<span id>/".
     span_prefix = where.url("span", "x")[: -len("x/")]
     shown_rows = []
@@ -198,8 +197,7 @@ def _rows_context(
                 "w": svg_number(row.bar_width),
                 "classes": " ".join(classes),
                 # The row lets the span's page read one chunk of a huge stored trace.
-                "url": f"{span_prefix}{_url_part(redact_text(row.span_id, id_policy))}/"
-                f"?row={row.row}",
+                "url": f"{span_prefix}{_url_part(url_id(request, row.span_id))}/?row={row.row}",
             }
         )
     return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows), "total": total}
@@ -382,8 +380,8 @@ def _span_position(
     if redact_text(span_id, pol) != span_id:
         return None
     position = prepared.position(span_id, row)
-    if position is not None or not PSEUDONYM.search(span_id):
-        return position
+    if position is not None or not (PSEUDONYM.search(span_id) or "•" in span_id):
+        return position  # found, or no pseudonym or mask that a redacted id would hold
     # A redacted id: the row the link named, else every span (links from journeys have none).
     if row is not None and 0 <= row < len(prepared.order):
         at = prepared.order.order[row]
