@@ -289,13 +289,32 @@ def redact_text(text: str, policy: RedactionPolicy) -> str:
     )
     text = _mask_jwts(text)
     text = _CARD.sub(_mask_card, text)
-    if not policy.show_identifiers:
-        text = _replace_emails(text, policy.pseudonym)
-        text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
-        text = policy.identifiers.sub(lambda m: policy.pseudonym(m.group()), text)
+    text = _pseudonymise_identifiers(text, policy)
     if policy.max_text is not None and len(text) > policy.max_text:
         text = text[: policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
+
+
+def _pseudonymise_identifiers(text: str, policy: RedactionPolicy) -> str:
+    """The customer identifiers in `text` (e-mail addresses, phone numbers, identifier
+    patterns) as pseudonyms, unless the policy shows them; nothing else changed."""
+    if policy.show_identifiers:
+        return text
+    text = _replace_emails(text, policy.pseudonym)
+    text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
+    return policy.identifiers.sub(lambda m: policy.pseudonym(m.group()), text)
+
+
+def holds_identifier(text: str, policy: RedactionPolicy) -> bool:
+    """True when `text` holds a customer identifier the policy hides."""
+    return bool(text) and _pseudonymise_identifiers(text, policy) != text
+
+
+def redact_id(text: str, policy: RedactionPolicy) -> str:
+    """A trace, span or order id as the policy shows it: customer identifiers as pseudonyms
+    and control characters as symbols, nothing masked or cut, so that the id stays one a
+    page can be addressed by (a hex id can look like a card number)."""
+    return _pseudonymise_identifiers(visible(text), policy) if text else text
 
 
 def _is_secret_key(key: str, policy: RedactionPolicy) -> bool:
@@ -369,9 +388,9 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         resource = resources[id(span.resource)] = _redact_resource(span.resource, policy)
     return dataclasses.replace(
         span,
-        trace_id=redact_text(span.trace_id, policy),
-        span_id=redact_text(span.span_id, policy),
-        parent_id=None if span.parent_id is None else redact_text(span.parent_id, policy),
+        trace_id=redact_id(span.trace_id, policy),
+        span_id=redact_id(span.span_id, policy),
+        parent_id=None if span.parent_id is None else redact_id(span.parent_id, policy),
         name=redact_text(span.name, policy),
         resource=resource,
         attributes=redact_mapping(span.attributes, policy),
@@ -381,8 +400,8 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         ],
         links=[
             Link(
-                redact_text(link.trace_id, policy),
-                redact_text(link.span_id, policy),
+                redact_id(link.trace_id, policy),
+                redact_id(link.span_id, policy),
                 redact_mapping(link.attributes, policy),
             )
             for link in span.links
@@ -393,13 +412,13 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
 
 
 def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
-    """A redacted copy of a trace: its id, span ids and parent ids (redacted alike, so the
-    tree holds; pages address a trace and a span by their redacted ids), span names,
+    """A redacted copy of a trace: its id, span ids, parent ids and link ids (by redact_id,
+    alike, so the tree holds; pages address a trace and a span by these ids), span names,
     attributes and their keys, resource attributes, events, links and their ids, scope names,
     status messages and the normalisation warnings."""
     resources: dict[int, Resource] = {}  # spans of one service share their Resource
     return Trace(
-        trace_id=redact_text(trace.trace_id, policy),
+        trace_id=redact_id(trace.trace_id, policy),
         spans=[_redact_span(span, policy, resources) for span in trace.spans],
         warnings=[redact_text(warning, policy) for warning in trace.warnings],
     )

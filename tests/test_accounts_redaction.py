@@ -274,6 +274,24 @@ def test_bytes_arrays_and_key_value_lists_are_redacted_at_every_depth():
     assert redact_mapping(attributes, SHOWN)["card"] == "••••1111"
 
 
+def test_ids_are_pseudonymised_but_never_masked():
+    from accounts.redaction import holds_identifier, redact_id
+
+    card_like = "ab4111111111111111cd"  # a hex id with a Luhn-valid run of digits
+    assert "••••" in redact_text(card_like, MASKED) and redact_id(card_like, MASKED) == card_like
+    assert redact_id("order-c00123-t1", MASKED) == f"order-{C123}-t1"
+    assert redact_id("order-c00123-t1", SHOWN) == "order-c00123-t1"
+    assert redact_id("a\x1bb", SHOWN) == "a\u241bb"
+    assert holds_identifier("order-C-00123", MASKED) and not holds_identifier(card_like, MASKED)
+    assert not holds_identifier("order-C-00123", SHOWN)
+    span = order_trace().spans[0]
+    span.span_id, span.parent_id = "s-C-00123", "4111111111111111"
+    redacted = redact_trace(Trace("t-C-00123", [span]), MASKED)
+    assert redacted.trace_id == f"t-{C123}"
+    assert redacted.spans[0].span_id == f"s-{C123}"
+    assert redacted.spans[0].parent_id == "4111111111111111"
+
+
 def test_control_characters_are_shown_as_symbols_for_everyone():
     for policy in (MASKED, SHOWN):
         shown = redact_text("a\x1b[31mb\x07c\x00d\x7fe\x9bf\tg\nh", policy)

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.exports import csv_response
-from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
+from accounts.redaction import redact_id, redact_mapping, redact_text, redact_trace, redact_value
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import customer_orders
@@ -347,8 +347,8 @@ def trace_csv(request, where: TraceWhere):
         for position in prepared.order.order:
             span = prepared.spans[position]
             yield [
-                redact_text(span.span_id, pol),
-                redact_text(span.parent_id or "", pol),
+                redact_id(span.span_id, pol),
+                redact_id(span.parent_id or "", pol),
                 redact_text(span.service, pol),
                 redact_text(span.name, pol),
                 span.kind.name,

@@ -21,7 +21,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.redaction import PSEUDONYM, is_pseudonym, redact_text
+from accounts.redaction import PSEUDONYM, holds_identifier, is_pseudonym, redact_id, redact_text
 from explorer.caching import LocalCache
 from explorer.journeys.assembly import CUSTOMER_KEY, latest_time_ns
 from explorer.journeys.models import OrderStatus
@@ -97,9 +97,10 @@ def raw_id_from_url(request, object_type: str, given: str) -> tuple[str | None, 
     their redaction shows it with each customer pseudonym in it replaced by the customer's id
     (None when a pseudonym is of no known customer). An id that holds a raw customer id is
     refused like one: audited, counted, never looked up."""
-    if common.can_see_customer_ids(request):
+    policy = common.export_policy(request)
+    if policy.show_identifiers:
         return given, None
-    if looks_like_identifier(request, given):
+    if holds_identifier(given, policy):
         return None, refuse_raw_identifier(request, object_type, given)
     pieces, last = [], 0
     for match in PSEUDONYM.finditer(given):
@@ -116,9 +117,7 @@ def raw_id_from_url(request, object_type: str, given: str) -> tuple[str | None, 
 def url_id(request, raw: str) -> str:
     """A trace, span or order id as this viewer's links carry it (raw_id_from_url and the
     span page read it back)."""
-    if common.can_see_customer_ids(request):
-        return raw
-    return redact_text(raw, common.export_policy(request))
+    return redact_id(raw, common.export_policy(request))
 
 
 def looks_like_identifier(request, text: str) -> bool:

@@ -21,7 +21,14 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.access import requires
-from accounts.redaction import PSEUDONYM, redact_text, redact_trace, redact_value
+from accounts.redaction import (
+    PSEUDONYM,
+    holds_identifier,
+    redact_id,
+    redact_text,
+    redact_trace,
+    redact_value,
+)
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
@@ -377,18 +384,18 @@ def _span_position(
     pol = common.export_policy(request)
     if pol.show_identifiers:
         return prepared.position(span_id, row)
-    if redact_text(span_id, pol) != span_id:
+    if holds_identifier(span_id, pol):
         return None
     position = prepared.position(span_id, row)
-    if position is not None or not (PSEUDONYM.search(span_id) or "•" in span_id):
-        return position  # found, or no pseudonym or mask that a redacted id would hold
+    if position is not None or not PSEUDONYM.search(span_id):
+        return position
     # A redacted id: the row the link named, else every span (links from journeys have none).
     if row is not None and 0 <= row < len(prepared.order):
         at = prepared.order.order[row]
-        if redact_text(prepared.spans_at([at])[at].span_id, pol) == span_id:
+        if redact_id(prepared.spans_at([at])[at].span_id, pol) == span_id:
             return at
     return next(
-        (i for i, span in prepared.each_span() if redact_text(span.span_id, pol) == span_id),
+        (i for i, span in prepared.each_span() if redact_id(span.span_id, pol) == span_id),
         None,
     )
 
