@@ -13,6 +13,8 @@ from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from explorer.traces.visible import visible_line
+
 from . import audit, credential_guard
 from .admin_site import ReadOnly
 from .audit_view import object_id_lookup, shown_entry, stored_text
@@ -108,6 +110,18 @@ def reset_second_factor(modeladmin, request, queryset):
 admin.site.unregister(User)
 
 
+def _shown_user_field(field: str):
+    """A column of the user list: the field with its control and bidi characters as symbols
+    (a name with U+202E or ESC, from LDAP or an import, is shown, never obeyed)."""
+
+    @admin.display(description=User._meta.get_field(field).verbose_name, ordering=field)
+    def column(user):
+        return visible_line(getattr(user, field))
+
+    column.__name__ = f"shown_{field}"
+    return column
+
+
 @admin.register(User)
 class ExplorerUserAdmin(UserAdmin):
     """Only a superuser grants superuser or staff status or permissions beyond their own, and
@@ -115,6 +129,10 @@ class ExplorerUserAdmin(UserAdmin):
     included, above their own rights."""
 
     actions = [reset_second_factor]
+    list_display = (
+        *(_shown_user_field(f) for f in ("username", "email", "first_name", "last_name")),
+        "is_staff",
+    )
 
     def get_readonly_fields(self, request, obj=None):
         fields = tuple(super().get_readonly_fields(request, obj))

@@ -7,6 +7,8 @@ from collections.abc import Iterable
 
 from django.http import StreamingHttpResponse
 
+from explorer.traces.visible import visible
+
 
 class _Lines:
     """A file-like object that hands each written line back, so csv.writer can stream."""
@@ -16,8 +18,9 @@ class _Lines:
 
 
 def csv_cell(value) -> str:
-    """Neutralises spreadsheet formulas: cells carry user- and trace-supplied text."""
-    text = "" if value is None else str(value)
+    """Neutralises spreadsheet formulas and control characters (shown as symbols; tab and
+    line breaks kept): cells carry user- and trace-supplied text."""
+    text = "" if value is None else visible(str(value))
     return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

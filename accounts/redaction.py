@@ -7,14 +7,18 @@ What is masked, and how:
 - card-like numbers (13-19 digits, Luhn-valid), for everyone -> "••••" + the last four digits;
 - customer identifiers, for users without accounts.view_customer_ids: values of the
   identifier keys (customer.id, enduser.id, ...), values matching the identifier patterns
-  anywhere in text, also inside words (`file_C-00241_report.pdf`), e-mail addresses and
-  international phone numbers -> a stable keyed pseudonym (`cust-7f3a9c01de`,
-  `mail-…`, `tel-…`): HMAC-SHA256 of the value with a server secret, so the same customer
-  always gets the same pseudonym and nobody without the secret can compute one from an id;
-- bidirectional control characters (U+202E, ...), for everyone -> U+FFFD, so trace text
-  cannot reorder what a page or a diagram shows.
-Attribute keys, span, event and scope names, link ids, status messages and warnings are
-redacted like values.
+  anywhere in text, also inside words (`file_C-00241_report.pdf`), in any case and with any
+  of the separators people use (`c-00241`, `C 00241`, `C_00241`, `C00241`), e-mail
+  addresses and international phone numbers -> a stable keyed pseudonym
+  (`cust-7f3a9c01de`, `mail-…`, `tel-…`): HMAC-SHA256 of the value (an id of the default
+  shape written as `C-00241` first) with a server secret, so the same customer always gets the
+  same pseudonym however it was written, and nobody without the secret can compute one from an
+  id;
+- control characters and bidirectional controls (ESC, BEL, U+202E, ...), for everyone ->
+  visible symbols (explorer/traces/visible.py), so trace text can neither reorder what a
+  page or a diagram shows nor reach a terminal as an escape sequence.
+Attribute keys, values of every type (strings, bytes read as UTF-8, arrays, key-value lists),
+span, event and scope names, link ids, status messages and warnings are redacted like values.
 
 Every scan is linear in the length of its input (no pattern that backtracks over a run of
 characters once per starting position), so one long string cannot stall the server.
@@ -39,6 +43,7 @@ from typing import Any
 from django.conf import settings
 
 from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
+from explorer.traces.visible import visible
 
 SECRET_MASK = "•••"  # noqa: S105 (the mask, not a secret)
 MAX_DEPTH = 32  # deeper nesting than this is masked whole rather than walked
@@ -56,8 +61,14 @@ DEFAULT_CONFIG = {
         "customer.phone",
         "user.phone",
     ],
-    # No word boundaries: an id glued to letters, digits or "_" is still an id.
-    "identifier_patterns": [r"C-\d{3,}+"],
+    # "C-00241" even glued to letters, digits or "_" (`file_C-00241_report.pdf`); in any
+    # case and with "-", "_", " " or no separator ("c 00241", "C00241") when it starts a
+    # word and no letter follows (a hex id such as "3c12345a" is no customer id), and is not
+    # the hex of a pseudonym ("cust-c012345678").
+    "identifier_patterns": [
+        r"C-\d{3,}+",
+        r"(?<![A-Za-z0-9])(?<!cust-)(?i:c)[-_ ]?+\d{3,}+(?![A-Za-z])",
+    ],
     "secret_key_words": [
         "password",
         "passwd",
@@ -92,14 +103,13 @@ _BEARER = re.compile(
 )
 _JWT_START = re.compile(r"\beyJ")
 _JWT_SEGMENT = re.compile(r"[A-Za-z0-9_-]*+")
-_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-BIDI_REPLACEMENT = "\ufffd"
 
 
 @dataclasses.dataclass(frozen=True)
 class RedactionPolicy:
     identifier_keys: frozenset[str]
     identifier_patterns: tuple[re.Pattern, ...]
+    identifiers: re.Pattern  # the identifier patterns as one alternation, scanned once
     secret_key_words: tuple[str, ...]
     secret_words: re.Pattern  # any of secret_key_words, in lower-cased text
     show_identifiers: bool = False
@@ -135,9 +145,12 @@ def build_policy(
     """A policy from a configuration like DEFAULT_CONFIG (missing keys take the defaults)."""
     merged = {**DEFAULT_CONFIG, **config}
     words = tuple(word.lower() for word in merged["secret_key_words"])
+    patterns = tuple(re.compile(p) for p in merged["identifier_patterns"])
     return RedactionPolicy(
         identifier_keys=frozenset(key.lower() for key in merged["identifier_keys"]),
-        identifier_patterns=tuple(re.compile(p) for p in merged["identifier_patterns"]),
+        identifier_patterns=patterns,
+        # One scan: a pseudonym put in by one pattern is never matched by the next.
+        identifiers=re.compile("|".join(f"(?:{p.pattern})" for p in patterns) or r"(?!x)x"),
         secret_key_words=words,
         secret_words=re.compile("|".join(re.escape(w) for w in words) or r"(?!x)x"),
         show_identifiers=show_identifiers,
@@ -145,10 +158,16 @@ def build_policy(
     )
 
 
+# The default customer id in any spelling: "c 00241", "C00241", "c_00241" -> "C-00241".
+_CUSTOMER_ID_SPELLING = re.compile(r"[Cc][-_ ]?+(\d{3,}+)")
+
+
 @functools.lru_cache(maxsize=8192)  # the same customers recur in every span
 def pseudonym(value: str, key: bytes) -> str:
     """The stable pseudonym of an identifier: `mail-` for an e-mail address, `tel-` for a
-    phone number, `cust-` for anything else; the same value always gives the same one."""
+    phone number, `cust-` for anything else; the same value always gives the same one, and
+    so do the ways people write a customer id of the default shape ("C-00241", "c 00241",
+    "C00241" and "c_00241" are one customer, keyed as "C-00241")."""
     value = value.strip()
     if "@" in value:
         kind, value = "mail", value.lower()
@@ -156,6 +175,9 @@ def pseudonym(value: str, key: bytes) -> str:
         kind, value = "tel", re.sub(r"[^\d+]", "", value)
     else:
         kind = "cust"
+        spelling = _CUSTOMER_ID_SPELLING.fullmatch(value)
+        if spelling is not None:
+            value = f"C-{spelling.group(1)}"
     digest = hmac.new(key, value.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()
     return f"{kind}-{digest[:PSEUDONYM_HEX]}"
 
@@ -257,30 +279,42 @@ def _replace_emails(text: str, replace: Callable[[str], str]) -> str:
     return _rebuild(text, pieces)
 
 
-def neutralise_bidi(text: str) -> str:
-    """Bidirectional control characters replaced by U+FFFD (they could make `exe.txt` look
-    like `txt.exe` on a page)."""
-    return _BIDI.sub(BIDI_REPLACEMENT, text)
-
-
 def redact_text(text: str, policy: RedactionPolicy) -> str:
     if not text:
         return text
-    text = neutralise_bidi(text)
+    text = visible(text)  # control and bidi characters as symbols, for everyone
     text = _mask_secret_pairs(text, policy.secret_words)
     text = _BEARER.sub(
         lambda m: f"{m.group(1) or m.group(3)}{m.group(2) or m.group(4)}{SECRET_MASK}", text
     )
     text = _mask_jwts(text)
     text = _CARD.sub(_mask_card, text)
-    if not policy.show_identifiers:
-        text = _replace_emails(text, policy.pseudonym)
-        text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
-        for pattern in policy.identifier_patterns:
-            text = pattern.sub(lambda m: policy.pseudonym(m.group()), text)
+    text = _pseudonymise_identifiers(text, policy)
     if policy.max_text is not None and len(text) > policy.max_text:
         text = text[: policy.max_text] + "…"  # cut after redacting: no secret is cut in two
     return text
+
+
+def _pseudonymise_identifiers(text: str, policy: RedactionPolicy) -> str:
+    """The customer identifiers in `text` (e-mail addresses, phone numbers, identifier
+    patterns) as pseudonyms, unless the policy shows them; nothing else changed."""
+    if policy.show_identifiers:
+        return text
+    text = _replace_emails(text, policy.pseudonym)
+    text = _PHONE.sub(lambda m: policy.pseudonym(m.group()), text)
+    return policy.identifiers.sub(lambda m: policy.pseudonym(m.group()), text)
+
+
+def holds_identifier(text: str, policy: RedactionPolicy) -> bool:
+    """True when `text` holds a customer identifier the policy hides."""
+    return bool(text) and _pseudonymise_identifiers(text, policy) != text
+
+
+def redact_id(text: str, policy: RedactionPolicy) -> str:
+    """A trace, span or order id as the policy shows it: customer identifiers as pseudonyms
+    and control characters as symbols, nothing masked or cut, so that the id stays one a
+    page can be addressed by (a hex id can look like a card number)."""
+    return _pseudonymise_identifiers(visible(text), policy) if text else text
 
 
 def _is_secret_key(key: str, policy: RedactionPolicy) -> bool:
@@ -288,21 +322,42 @@ def _is_secret_key(key: str, policy: RedactionPolicy) -> bool:
     return any(word in lowered for word in policy.secret_key_words)
 
 
-def _pseudonymise_all(value: Any, policy: RedactionPolicy) -> Any:
-    """An identifier value as pseudonyms whatever its type (a list stays a list)."""
+def _bytes_text(value: bytes) -> str:
+    """Bytes as the text they most likely carry (UTF-8; undecodable bytes as U+FFFD)."""
+    return value.decode("utf-8", errors="replace")
+
+
+def _pseudonymise_all(value: Any, policy: RedactionPolicy, _depth: int = 0) -> Any:
+    """An identifier value as pseudonyms whatever its type (a list stays a list, the values
+    of a map are pseudonymised under their redacted keys)."""
+    if _depth > MAX_DEPTH:
+        return SECRET_MASK
     if isinstance(value, list | tuple):
-        return [_pseudonymise_all(item, policy) for item in value]
+        return [_pseudonymise_all(item, policy, _depth + 1) for item in value]
+    if isinstance(value, Mapping):
+        return {
+            redact_text(str(k), policy): _pseudonymise_all(v, policy, _depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, bytes):
+        value = _bytes_text(value)
     return policy.pseudonym(str(value))
 
 
 def redact_value(key: str, value: Any, policy: RedactionPolicy, _depth: int = 0) -> Any:
-    """The value of attribute `key`, redacted (strings, numbers, lists and maps)."""
+    """The value of attribute `key`, redacted (strings, bytes, numbers, lists and maps).
+    Bytes are read as UTF-8 text: when redaction changes that text, the redacted text
+    replaces them (a `bytesValue` carries ids and secrets like a string)."""
     if _is_secret_key(key, policy) or _depth > MAX_DEPTH:
         return SECRET_MASK
     if not policy.show_identifiers and key.lower() in policy.identifier_keys:
         return _pseudonymise_all(value, policy)
     if isinstance(value, str):
         return redact_text(value, policy)
+    if isinstance(value, bytes | bytearray | memoryview):
+        text = _bytes_text(bytes(value))
+        redacted = redact_text(text, policy)
+        return value if redacted == text else redacted
     if isinstance(value, Mapping):
         return redact_mapping(value, policy, _depth + 1)
     if isinstance(value, list | tuple):
@@ -333,6 +388,9 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         resource = resources[id(span.resource)] = _redact_resource(span.resource, policy)
     return dataclasses.replace(
         span,
+        trace_id=redact_id(span.trace_id, policy),
+        span_id=redact_id(span.span_id, policy),
+        parent_id=None if span.parent_id is None else redact_id(span.parent_id, policy),
         name=redact_text(span.name, policy),
         resource=resource,
         attributes=redact_mapping(span.attributes, policy),
@@ -342,8 +400,8 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
         ],
         links=[
             Link(
-                redact_text(link.trace_id, policy),
-                redact_text(link.span_id, policy),
+                redact_id(link.trace_id, policy),
+                redact_id(link.span_id, policy),
                 redact_mapping(link.attributes, policy),
             )
             for link in span.links
@@ -354,13 +412,13 @@ def _redact_span(span: Span, policy: RedactionPolicy, resources: dict[int, Resou
 
 
 def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
-    """A redacted copy of a trace: span names, attributes and their keys, resource
-    attributes, events, links and their ids, scope names, status messages and the
-    normalisation warnings. Trace and span ids stay (pages address spans by them); where
-    an id is shown as text it goes through redact_text."""
+    """A redacted copy of a trace: its id, span ids, parent ids and link ids (by redact_id,
+    alike, so the tree holds; pages address a trace and a span by these ids), span names,
+    attributes and their keys, resource attributes, events, links and their ids, scope names,
+    status messages and the normalisation warnings."""
     resources: dict[int, Resource] = {}  # spans of one service share their Resource
     return Trace(
-        trace_id=trace.trace_id,
+        trace_id=redact_id(trace.trace_id, policy),
         spans=[_redact_span(span, policy, resources) for span in trace.spans],
         warnings=[redact_text(warning, policy) for warning in trace.warnings],
     )

@@ -16,6 +16,8 @@ import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from explorer.traces.visible import visible_line
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _request_id: ContextVar[str] = ContextVar("request_id", default="-")
@@ -70,7 +72,8 @@ class LineFormatter(logging.Formatter):
         if record.stack_info:
             fields["stack"] = self.formatStack(record.stack_info)
         if self.json:
-            return json.dumps(fields, ensure_ascii=False, default=str)
+            # JSON escapes C0 controls itself; C1 and bidi controls become symbols.
+            return visible_line(json.dumps(fields, ensure_ascii=False, default=str))
         return " ".join(f"{key}={_logfmt(value)}" for key, value in fields.items())
 
 
@@ -79,7 +82,8 @@ def _logfmt(value: object) -> str:
     if _BARE.fullmatch(text):
         return text
     escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\n", "\\n").replace("\r", "\\r") + '"'
+    # Other controls (ESC, BEL, U+202E) as symbols: a log line never drives a terminal.
+    return '"' + visible_line(escaped.replace("\n", "\\n").replace("\r", "\\r")) + '"'
 
 
 class RequestIdMiddleware:

@@ -153,7 +153,11 @@ def test_shapes_and_hostile_nesting():
     assert redact_mapping({"customer.id": ["C-00123", 5]}, MASKED) == {
         "customer.id": [C123, MASKED.pseudonym("5")]
     }
-    assert redact_mapping({"blob": b"\x00C-00123"}, MASKED) == {"blob": b"\x00C-00123"}
+    # Bytes carry ids like strings (issue 26): redacted as their UTF-8 text; bytes that
+    # hide nothing stay bytes.
+    assert redact_mapping({"blob": b"\x00C-00123"}, MASKED) == {"blob": f"\u2400{C123}"}
+    assert redact_mapping({"blob": b"\xff\x01"}, SHOWN) == {"blob": "\ufffd\u2401"}
+    assert redact_mapping({"blob": b"plain"}, MASKED) == {"blob": b"plain"}
 
 
 @pytest.mark.django_db
@@ -221,6 +225,79 @@ def test_bidi_controls_are_neutralised_for_everyone():
         assert redacted.startswith("invoice\ufffd")
 
 
+# --- issue 26: every type, every spelling of an id, control characters -----------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["C-00123", "c-00123", "C 00123", "SVC C 00123", "c_00123", "C00123", "order_c00123.pdf"],
+)
+def test_customer_ids_in_any_case_and_with_any_separator_are_one_pseudonym(text):
+    redacted = redact_text(text, MASKED)
+    assert "00123" not in redacted and C123 in redacted
+
+
+def test_pseudonyms_of_other_values_are_keyed_as_written():
+    # Only the default id shape is respelt: other identifier values keep case and separators.
+    assert MASKED.pseudonym("user_Jane Doe") != MASKED.pseudonym("USERJANEDOE")
+    assert MASKED.pseudonym("C-00123") == MASKED.pseudonym(" c00123 ")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4bf92f3577b34da6a3ce929d0e0e4736",  # hex ids: a "c" and digits inside a word
+        "3c12345a",
+        "c123456789abcdef",
+        "sec 200 ms",
+        "abc-123",
+        f"see {C123}",  # a pseudonym is never pseudonymised again
+        "cust-c012345678",
+    ],
+)
+def test_lower_case_ids_need_a_word_start_and_no_letter_after(text):
+    assert redact_text(text, MASKED) == text
+
+
+def test_bytes_arrays_and_key_value_lists_are_redacted_at_every_depth():
+    attributes = {
+        "blob": b"cust C-00123",
+        "list": ["x", b"C-00123", ["c 00123"]],
+        "kv": {"inner": {"note": b"c00123"}, "customer.id": b"C-00123"},
+        "customer.id": b"C-00123",
+        "card": b"4111 1111 1111 1111",
+    }
+    redacted = redact_mapping(attributes, MASKED)
+    assert "00123" not in repr(redacted)
+    assert redacted["blob"] == f"cust {C123}" and redacted["customer.id"] == C123
+    assert redacted["kv"]["customer.id"] == C123
+    assert redact_mapping(attributes, SHOWN)["card"] == "••••1111"
+
+
+def test_ids_are_pseudonymised_but_never_masked():
+    from accounts.redaction import holds_identifier, redact_id
+
+    card_like = "ab4111111111111111cd"  # a hex id with a Luhn-valid run of digits
+    assert "••••" in redact_text(card_like, MASKED) and redact_id(card_like, MASKED) == card_like
+    assert redact_id("order-c00123-t1", MASKED) == f"order-{C123}-t1"
+    assert redact_id("order-c00123-t1", SHOWN) == "order-c00123-t1"
+    assert redact_id("a\x1bb", SHOWN) == "a\u241bb"
+    assert holds_identifier("order-C-00123", MASKED) and not holds_identifier(card_like, MASKED)
+    assert not holds_identifier("order-C-00123", SHOWN)
+    span = order_trace().spans[0]
+    span.span_id, span.parent_id = "s-C-00123", "4111111111111111"
+    redacted = redact_trace(Trace("t-C-00123", [span]), MASKED)
+    assert redacted.trace_id == f"t-{C123}"
+    assert redacted.spans[0].span_id == f"s-{C123}"
+    assert redacted.spans[0].parent_id == "4111111111111111"
+
+
+def test_control_characters_are_shown_as_symbols_for_everyone():
+    for policy in (MASKED, SHOWN):
+        shown = redact_text("a\x1b[31mb\x07c\x00d\x7fe\x9bf\tg\nh", policy)
+        assert shown == "a\u241b[31mb\u2407c\u2400d\u2421e\ufffdf\tg\nh"
+
+
 # Each of these made one pattern rescan a run from every starting position (quadratic: a
 # 100,000-character span name ran for 28 minutes).
 ADVERSARIAL = {
@@ -232,6 +309,8 @@ ADVERSARIAL = {
     "jwt starts": "eyJ-" * 3,
     "phone-like": "+1" + " 1" * 4,
     "id-like": "C-" * 5,
+    "id-like, lower case with spaces": "c " * 5,
+    "id-like, glued digits": "c1" * 5,
     "digits": "4" * 10,
     "at signs": "a@" * 5,
 }

@@ -205,14 +205,43 @@ def test_markdown_with_scripts_handlers_or_javascript_links_renders_inert(text):
     assert "alert(1)</script" not in html
 
 
-def test_markdown_keeps_formatting_and_safe_links():
+def test_markdown_keeps_formatting_and_links_to_own_pages():
     html = render_markdown(
-        "**Shop API** sets `SUBMITTED`; see [the order](/orders/A-1/) and "
-        "[docs](https://example.org/c4).\n\n- one\n- two"
+        "**Shop API** sets `SUBMITTED`; see [the order](/orders/A-1/), [the map](../map/), "
+        "[step 2](#step-2) and [docs](https://example.org/c4).\n\n- one\n- two"
     )
     assert "<strong>Shop API</strong>" in html and "<code>SUBMITTED</code>" in html
-    assert 'href="/orders/A-1/"' in html and 'href="https://example.org/c4"' in html
+    assert 'href="/orders/A-1/"' in html and 'href="../map/"' in html
+    assert 'href="#step-2"' in html
+    # Issue 26: external links used to stay live; now only the explorer's own pages do.
+    assert "example.org" not in html and ">docs</a>" in html
     assert "<li>one</li>" in html
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "[x](https://evil.example/login)",
+        "[x](HTTP://evil.example)",
+        "[x](//evil.example/login)",
+        "[x](/\\evil.example/login)",
+        "<a href='\\\\evil.example'>x</a>",
+        "[x](javascript:alert(1))",
+        "<a href='java&#x09;script:alert(1)'>x</a>",
+        "[x](data:text/html;base64,PHNjcmlwdD4=)",
+        "[x](mailto:someone@evil.example)",
+        "<https://evil.example/login>",
+        "<a href=' /orders/'>x</a>",
+    ],
+)
+def test_markdown_links_off_the_explorer_are_plain_text(link):
+    html = render_markdown(f"see {link} now")
+    assert "href" not in html, html
+    assert html.startswith("<p>see ") and html.endswith(" now</p>")
+
+
+def test_markdown_shows_control_characters_as_symbols():
+    assert render_markdown("a\x1b[2J \u202eb\x07") == "<p>a\u241b[2J \ufffdb\u2407</p>"
 
 
 # --- generated tours ---------------------------------------------------------------------

@@ -57,6 +57,21 @@ def test_customer_ids_in_spans_follow_the_viewers_policy(shipped, client, login_
     assert re.search(r"C-\d{5}", shown)
 
 
+def test_tour_text_links_only_to_the_explorers_own_pages(shipped, login_as, client):
+    from explorer.tours.models import TourStep
+
+    step = TourStep.objects.get(tour__slug="retail-order", number=3)
+    step.text = (
+        "Read [the map](/map/), not [this](https://evil.example/login), "
+        "[that](//evil.example/x) or [the other](/\\evil.example/y)."
+    )
+    step.save()
+    login_as("onboarding")
+    html = client.get("/tours/retail-order/3/").content.decode()
+    assert 'href="/map/"' in html and "evil.example" not in html
+    assert ">this</a>" in html and ">that</a>" in html and ">the other</a>" in html
+
+
 def test_unknown_tours_and_steps_are_404(shipped, login_as, client):
     login_as("onboarding")
     assert client.get("/tours/retail-order/0/").status_code == 404

@@ -29,6 +29,7 @@ from explorer.c4.model import Element, Model
 from explorer.caching import LocalCache
 from explorer.diagrams.overlay import Metric, Note, Overlay, Step, Stop
 from explorer.diagrams.words import count, milliseconds, word
+from explorer.traces.visible import visible, visible_line
 
 FONT = "Helvetica"
 FILL = {
@@ -91,9 +92,8 @@ ET.register_namespace("xlink", XLINK_NS)
 
 
 def _e(text: object) -> str:
-    """Text for an HTML-like label: escaped, control characters dropped."""
-    cleaned = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", "", str(text))
-    return html.escape(cleaned, quote=True)
+    """Text for an HTML-like label: escaped, control and bidi characters as symbols."""
+    return html.escape(visible_line(str(text)), quote=True)
 
 
 def _text_width(text: str, size: float) -> float:
@@ -775,7 +775,7 @@ def _drawing(
             height=f"{(by1 - by0) / 72:.4f}",
             id=dom_id(eid),
             **{"class": f"c4-element c4-{e.kind}"},
-            tooltip=graphviz.escape(e.name),
+            tooltip=graphviz.escape(visible_line(e.name)),
             **({"URL": links.ref(urls[eid])} if eid in urls else {}),
         )
     for eid, (x, y, w, h) in lay.nodes.items():
@@ -815,7 +815,7 @@ def _drawing(
             width=f"{w:.4f}",
             height=f"{h:.4f}",
             id=dom_id(eid),
-            tooltip=graphviz.escape(e.name),
+            tooltip=graphviz.escape(visible_line(e.name)),
             **{"class": " ".join(classes)},
             **attrs,
         )
@@ -986,7 +986,7 @@ def _finish(root: ET.Element, drawn: _Drawn) -> None:
         if dom in drawn.titles:
             title = group.find(f"{{{SVG_NS}}}title")
             if title is not None:
-                title.text = drawn.titles[dom]
+                title.text = visible(drawn.titles[dom])  # lines kept, other controls pictured
             for a in group.iter(f"{{{SVG_NS}}}a"):
                 if a.get(f"{{{XLINK_NS}}}title") is not None:
                     a.set(f"{{{XLINK_NS}}}title", title.text if title is not None else "")

@@ -24,7 +24,7 @@ from explorer.journeys.report import JourneyReport
 from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
 from explorer.sources.base import SourceError
-from explorer.tours.generate import tour_from_journey
+from explorer.tours.generate import follow_slug, tour_from_journey
 from explorer.tours.illustrate import (
     current_state,
     spans_at_step,
@@ -45,6 +45,7 @@ from explorer.web.journeys import (
     local_time,
     playback_context,
 )
+from explorer.web.pseudonyms import raw_id_from_url, url_id
 
 MAX_SPANS = 25
 MAX_ATTRIBUTES = 12
@@ -156,7 +157,7 @@ def _player(
         "tour": tour,
         "number": number,
         "total": len(spec.steps),
-        "tour_title": _pick(spec.title, spec.title_ru),
+        "tour_title": redact_text(_pick(spec.title, spec.title_ru), policy),
         "title": redact_text(title, policy),
         "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
         "step": step,
@@ -166,10 +167,10 @@ def _player(
             "→".join(config.names.get(e, e) for e in step.relationship) if step.relationship else ""
         ),
         "svg": svg,
-        "example_order": spec.example_order,
+        "example_order": url_id(request, spec.example_order),
         "example_problem": problem,
         "order_url": (
-            _url_or_none("web:order", spec.example_order)
+            _url_or_none("web:order", url_id(request, spec.example_order))
             if spec.example_order and request.user.has_perm("accounts.view_journeys")
             else None
         ),
@@ -222,27 +223,36 @@ def _ending(
 ) -> dict:
     """The end of a tour: what it went through, the answers, and the tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
+    policy = common.policy(request)
     later = [t for t in next_tours(request.user) if tour is None or t.pk != tour.pk]
     return {
         "steps": [
-            {"title": _pick(s.title, s.title_ru), "where": config.names.get(s.focus, s.focus)}
+            {
+                "title": redact_text(_pick(s.title, s.title_ru), policy),
+                "where": config.names.get(s.focus, s.focus),
+            }
             for s in spec.steps
         ],
         "answered": len(answers),
         "right": sum(1 for a in answers if a.correct),
         "next_tour": later[0] if later else None,
-        "next_title": _pick(later[0].title, later[0].title_ru) if later else "",
+        "next_title": redact_text(_pick(later[0].title, later[0].title_ru), policy)
+        if later
+        else "",
     }
 
 
 @requires("view_tours")
 def tour_list(request):
     progress = {p.tour_id: p for p in TourProgress.objects.filter(user=request.user)}
+    policy = common.policy(request)  # a tour made from an order may name its customer
     tours = []
     for tour in Tour.objects.all():
         tour.my_progress = progress.get(tour.pk)
-        tour.shown_title = _pick(tour.title, tour.title_ru)
-        tour.description_html = render_markdown(_pick(tour.description, tour.description_ru))
+        tour.shown_title = redact_text(_pick(tour.title, tour.title_ru), policy)
+        tour.description_html = render_markdown(
+            redact_text(_pick(tour.description, tour.description_ru), policy)
+        )
         tours.append(tour)
     return render(request, "tours/list.html", {"tours": tours})
 
@@ -287,14 +297,19 @@ def answer(request, slug, number):
 
 
 def _generated(request, order_id: str) -> TourSpec:
+    """The tour generated from the order the URL names (its id as the viewer sees it: a raw
+    id holding a customer id is refused for viewers who may not see it, and audited)."""
     config = explorer_config()
-    order_id = clean_text(order_id)
-    if not order_id:
+    given = clean_text(order_id)
+    if not given:
         raise Http404(_("No order id."))
-    judged = order_states(common.source(), order_id, config)
-    journey, conformance = judged.journey, judged.conformance
-    if not journey.spans:
-        raise Http404(_("No trace mentions order %(id)s.") % {"id": order_id})
+    order_id, _refused = raw_id_from_url(request, "order", given)
+    journey = conformance = None
+    if order_id:
+        judged = order_states(common.source(), order_id, config)
+        journey, conformance = judged.journey, judged.conformance
+    if journey is None or conformance is None or not journey.spans:
+        raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
     policy = common.policy(request)
     story = {
         k: redact_text(v, policy)
@@ -313,10 +328,13 @@ def follow(request, order_id, number=1):
         request,
         spec,
         number,
-        lambda n: reverse("tours:follow_step", args=[spec.example_order, n]),
+        lambda n: reverse("tours:follow_step", args=[url_id(request, spec.example_order), n]),
         extra={
             "generated": True,
-            "save_url": reverse("tours:follow_save", args=[spec.example_order]),
+            "save_url": reverse("tours:follow_save", args=[url_id(request, spec.example_order)]),
+            # The form's proposals, as the viewer may see them (a saved tour is for everyone).
+            "save_slug": follow_slug(url_id(request, spec.example_order)),
+            "save_title": redact_text(spec.title, common.export_policy(request)),
         },
     )
 
@@ -330,13 +348,13 @@ def follow_save(request, order_id):
     slug = clean_text(request.POST.get("slug"), 100) or spec.slug
     if not SLUG.match(slug) or slug in ("progress", "follow"):
         messages.error(request, _("The slug must be lower-case letters, digits and '-'."))
-        return redirect("tours:follow", order_id=spec.example_order)
+        return redirect("tours:follow", order_id=url_id(request, spec.example_order))
     if Tour.objects.filter(slug=slug).exists():
         messages.error(
             request,
             _("A tour named %(slug)s exists already: choose another slug.") % {"slug": slug},
         )
-        return redirect("tours:follow", order_id=spec.example_order)
+        return redirect("tours:follow", order_id=url_id(request, spec.example_order))
     spec.slug = slug
     spec.title = clean_text(request.POST.get("title"), 200) or spec.title
     save_spec(spec)

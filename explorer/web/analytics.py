@@ -36,6 +36,7 @@ from explorer.store.source import StoreSource
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
+from explorer.web.pseudonyms import url_id
 
 HOUR_NS = 3600 * 10**9
 WINDOWS = {
@@ -274,8 +275,8 @@ def sla(request):
             {
                 "container": b.container,
                 "endpoint": shown(request, b.endpoint),
-                "trace_id": b.trace_id,
-                "span_id": b.span_id,
+                "trace_id": url_id(request, b.trace_id),
+                "span_id": url_id(request, b.span_id),
                 "duration_ms": b.duration_ms,
                 "limit_ms": b.limit_ms,
             }
@@ -324,7 +325,12 @@ def anomalies(request):
             for a in baseline.atypical_services(pairs)
         ]
         spans = [
-            {**a.as_dict(), "operation": shown(request, a.operation)}
+            {
+                **a.as_dict(),
+                "operation": shown(request, a.operation),
+                "trace_id": url_id(request, a.trace_id),
+                "span_id": url_id(request, a.span_id),
+            }
             for a in baseline.anomalies(pairs)[:LIST_ROWS]
         ]
         return services, spans, len(traces)

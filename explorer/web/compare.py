@@ -20,6 +20,7 @@ from explorer.sources.base import TraceNotFound, TraceQuery
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
+from explorer.web.pseudonyms import raw_id_from_url, url_id
 from explorer.web.trace_cache import prepared_trace
 
 TYPICAL = "typical"
@@ -57,12 +58,16 @@ def typical_trace_id(source, trace: Trace) -> str | None:
     return found[len(found) // 2].trace_id
 
 
-def _load(request, source, trace_id: str) -> Trace:
+def _load(request, source, shown_id: str) -> Trace:
+    """The trace the viewer names (its id as they see it: pseudonyms.raw_id_from_url)."""
+    trace_id, _refused = raw_id_from_url(request, "trace", shown_id)
+    if trace_id is None:
+        raise TraceNotFound(_("No such trace."))
     size = len(prepared_trace(source, trace_id).order)  # raises TraceNotFound
     if size > MAX_SPANS:
         raise ValueError(
             _("Trace %(id)s has %(count)s spans; traces of up to %(most)s spans can be compared.")
-            % {"id": trace_id, "count": size, "most": MAX_SPANS}
+            % {"id": shown_id, "count": size, "most": MAX_SPANS}
         )
     return source.get_trace(trace_id)
 
@@ -81,7 +86,8 @@ def compare(request):
     try:
         a = _load(request, source, a_id)
         if b_id == TYPICAL:
-            b_id = typical_trace_id(source, a) or ""
+            typical = typical_trace_id(source, a)
+            b_id = url_id(request, typical) if typical else ""
             context["b"] = b_id
             if not b_id:
                 context["problems"].append(

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.access import requires
 from accounts.exports import csv_response
-from accounts.redaction import redact_mapping, redact_text, redact_trace, redact_value
+from accounts.redaction import redact_id, redact_mapping, redact_text, redact_trace, redact_value
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import customer_orders
@@ -29,8 +29,8 @@ from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report, unknown_customer
-from explorer.web.pseudonyms import customer_from_url
-from explorer.web.traces import TraceWhere, trace_svg
+from explorer.web.pseudonyms import customer_from_url, raw_id_from_url
+from explorer.web.traces import TraceWhere, stored_trace, trace_svg
 
 PNG_TIMEOUT_SECONDS = 30
 PNG_CACHE_SECONDS = 600
@@ -131,11 +131,15 @@ def trace_document(trace: Trace) -> dict:
 
 
 def _journey_report(request, order_id: str):
-    order_id = clean_text(order_id, MAX_ID)
+    """(the order id as given, its journey report or None) for an order id from a URL,
+    read as the viewer sees it (pseudonyms.raw_id_from_url: a raw id holding a customer id is
+    refused, audited, for viewers who may not see it)."""
+    given = clean_text(order_id, MAX_ID)
+    order_id, _refused = raw_id_from_url(request, "order", given) if given else (None, None)
     result = report(order_id) if order_id else None
     if result is None or not result.journey.traces:
-        return order_id, None
-    return order_id, result
+        return given, None
+    return given, result
 
 
 @requires("view_journeys")
@@ -179,8 +183,8 @@ def journey_diagram_download(request, order_id, fmt):
 
 @requires("view_journeys")
 @source_errors
-def trace_json(request, trace_id):
-    where = TraceWhere(trace_id)
+@stored_trace
+def trace_json(request, where: TraceWhere):
     prepared = where.load(request)
     redacted = redact_trace(prepared.trace, common.export_policy(request))
     audit.record(request, audit.AuditAction.DOWNLOAD, "trace", where.trace_id, "trace json")
@@ -193,8 +197,8 @@ def trace_json(request, trace_id):
 
 @requires("view_journeys")
 @source_errors
-def trace_diagram_download(request, trace_id, fmt):
-    where = TraceWhere(trace_id)
+@stored_trace
+def trace_diagram_download(request, where: TraceWhere, fmt):
     prepared = where.load(request)
     return _diagram(
         request,
@@ -332,9 +336,9 @@ def _business_cell(span, key: str, policy):
 
 @requires("view_journeys")
 @source_errors
-def trace_csv(request, trace_id):
+@stored_trace
+def trace_csv(request, where: TraceWhere):
     """A trace's spans in tree order (as on the trace page), with the business attributes."""
-    where = TraceWhere(trace_id)
     prepared = where.load(request)
     pol = common.export_policy(request)
     keys = list(settings.EXPLORER_BUSINESS_ATTRIBUTES)
@@ -343,8 +347,8 @@ def trace_csv(request, trace_id):
         for position in prepared.order.order:
             span = prepared.spans[position]
             yield [
-                span.span_id,
-                span.parent_id or "",
+                redact_id(span.span_id, pol),
+                redact_id(span.parent_id or "", pol),
                 redact_text(span.service, pol),
                 redact_text(span.name, pol),
                 span.kind.name,

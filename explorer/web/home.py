@@ -27,6 +27,8 @@ from explorer.journeys.models import OrderStatus
 from explorer.sources.base import TraceQuery
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.pseudonyms import url_id
+from explorer.web.search import refuse_identifier_terms
 
 ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
 ORDER_PAGE_SIZE = 100
@@ -106,7 +108,7 @@ def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
 def _trace_rows(request, summaries) -> list[dict]:
     return [
         {
-            "trace_id": s.trace_id,
+            "trace_id": url_id(request, s.trace_id),  # as the viewer's links carry it
             "start_ns": s.start_ns,
             "duration_ns": s.duration_ns,
             "span_count": s.span_count,
@@ -273,8 +275,14 @@ def home(request):
             statuses=STATUSES,
             services=[shown(request, s) for s in source.services()[:500]],
         )
+        # An operation or service named with a customer id is an existence test: refused.
+        refused, too_many = refuse_identifier_terms(
+            request, {key: values[key] for key in ("service", "operation", "customer_type")}
+        )
+        if too_many is not None:
+            return too_many
         if query is not None:
-            found = source.search(query)
+            found = [] if refused else source.search(query)
             if values["status"] == "ok":
                 found = [s for s in found if not s.error_count]
             context["traces"] = _trace_rows(request, found)

@@ -26,7 +26,7 @@ from explorer.journeys.report import JourneyReport
 from explorer.journeys.service import judge_order, states_of_orders
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.pseudonyms import customer_from_url
+from explorer.web.pseudonyms import customer_from_url, raw_id_from_url, url_id
 
 JOURNEY_SECONDS = 60
 CUSTOMER_ORDERS_MAX = 50
@@ -105,7 +105,7 @@ def journey_svg(
     config = explorer_config()
     if overlay is None:
         overlay = journey_diagram_overlay(request, journey_report, order_id)
-    page = _url("web:order", order_id) or ""
+    page = _url("web:order", url_id(request, order_id)) or ""
     return render_svg(
         config.model, overlay, element_url=lambda eid: f"{page}?container={eid}#timeline"
     )
@@ -308,8 +308,8 @@ def _trace_list(request, traces) -> list[dict]:
         )
         rows.append(
             {
-                "trace_id": trace.trace_id,
-                "url": _url("web:trace", trace.trace_id),
+                "trace_id": url_id(request, trace.trace_id),
+                "url": _url("web:trace", url_id(request, trace.trace_id)),
                 "start_ns": trace.start_ns if spans else None,
                 "duration_ns": max(trace.end_ns - trace.start_ns, 0) if spans else 0,
                 "service": shown(request, root.resource.service_name) if root else "",
@@ -365,8 +365,9 @@ def journey_context(request, order_id: str) -> dict | None:
     overlay = journey_diagram_overlay(request, result, order_id)
     shown = playback_context(overlay, result, names)
     playback = shown["playback"]
+    link_id = url_id(request, order_id)
     context = {
-        "order_id": order_id,
+        "order_id": link_id,
         "data": data,
         "story": data["summary"].get(language, ""),
         "customer_url": customer_url,
@@ -378,9 +379,9 @@ def journey_context(request, order_id: str) -> dict | None:
         "typical_path": bool(overlay.typical),
         "trace_links": _trace_list(request, result.journey.traces),
         "downloads": {
-            "json": _url("web:journey_json", order_id),
-            "svg": _url("web:journey_svg", order_id),
-            "png": _url("web:journey_png", order_id),
+            "json": _url("web:journey_json", link_id),
+            "svg": _url("web:journey_svg", link_id),
+            "png": _url("web:journey_png", link_id),
         },
     }
     _contexts.put(key, context)
@@ -390,10 +391,14 @@ def journey_context(request, order_id: str) -> dict | None:
 @requires("view_journeys")
 @source_errors
 def order(request, order_id):
-    order_id = clean_text(order_id, MAX_ID)
-    audit.record(request, audit.AuditAction.VIEW, "order", order_id)
+    given = clean_text(order_id, MAX_ID)
+    order_id, refused = raw_id_from_url(request, "order", given) if given else ("", None)
+    if refused is not None:
+        return refused
+    audit.record(request, audit.AuditAction.VIEW, "order", given)
     context = journey_context(request, order_id) if order_id else None
     if context is None:
+        order_id = given  # the id as the viewer gave it, in the answer
         return common.not_found(
             request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}
         )
@@ -467,7 +472,7 @@ def customer(request, customer_id):
         rows.append(
             {
                 "order_id": shown(request, order_id),
-                "url": _url("web:order", order_id),
+                "url": _url("web:order", url_id(request, order_id)),
                 "status": conformance.status,
                 "state": conformance.state or "",
                 "started_ns": first,

@@ -7,6 +7,10 @@ trace source's values of `customer.id`). A raw identifier from such a viewer is 
 up: the answer is the same "not found" whether the customer exists or not, the attempt is in
 the audit log, and past EXPLORER_RAW_ID_ATTEMPTS attempts per EXPLORER_RAW_ID_WINDOW_SECONDS
 the viewer gets 429 pages until the window ends.
+
+Trace and order ids in URLs follow the same rule (raw_id_from_url): a viewer who sees
+pseudonyms is linked to an id as their redaction shows it (`order-cust-7f3a9c01de-t1`), and
+the id is looked up with each pseudonym replaced by its customer's id; the raw id is refused.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts import audit
-from accounts.redaction import is_pseudonym, redact_text
+from accounts.redaction import PSEUDONYM, holds_identifier, is_pseudonym, redact_id, redact_text
 from explorer.caching import LocalCache
 from explorer.journeys.assembly import CUSTOMER_KEY, latest_time_ns
 from explorer.journeys.models import OrderStatus
@@ -85,6 +89,35 @@ def customer_from_url(request, given: str) -> tuple[str | None, object | None]:
     if is_pseudonym(given) and given.startswith("cust-"):
         return customer_for_pseudonym(request, given), None
     return None, refuse_raw_identifier(request, "customer", given)
+
+
+def raw_id_from_url(request, object_type: str, given: str) -> tuple[str | None, object | None]:
+    """(the id to look up or None, a response to send instead or None) for a trace or order
+    id taken from a URL: as given for viewers who see customer ids; for the others, the id as
+    their redaction shows it with each customer pseudonym in it replaced by the customer's id
+    (None when a pseudonym is of no known customer). An id that holds a raw customer id is
+    refused like one: audited, counted, never looked up."""
+    policy = common.export_policy(request)
+    if policy.show_identifiers:
+        return given, None
+    if holds_identifier(given, policy):
+        return None, refuse_raw_identifier(request, object_type, given)
+    pieces, last = [], 0
+    for match in PSEUDONYM.finditer(given):
+        if not match.group().startswith("cust-"):
+            continue  # e-mail addresses and phone numbers in ids are never looked up
+        customer = customer_for_pseudonym(request, match.group())
+        if customer is None:
+            return None, None
+        pieces += [given[last : match.start()], customer]
+        last = match.end()
+    return "".join(pieces) + given[last:], None
+
+
+def url_id(request, raw: str) -> str:
+    """A trace, span or order id as this viewer's links carry it (raw_id_from_url and the
+    span page read it back)."""
+    return redact_id(raw, common.export_policy(request))
 
 
 def looks_like_identifier(request, text: str) -> bool:

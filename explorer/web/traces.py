@@ -21,13 +21,21 @@ from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.access import requires
-from accounts.redaction import redact_text, redact_trace, redact_value
+from accounts.redaction import (
+    PSEUDONYM,
+    holds_identifier,
+    redact_id,
+    redact_text,
+    redact_trace,
+    redact_value,
+)
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
+from explorer.web.pseudonyms import raw_id_from_url, url_id
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
 from explorer.web.upload_store import upload_source
 from explorer.web.waterfall import (
@@ -57,8 +65,13 @@ MAX_LEVEL_CHOICES = 30  # offered in "Levels shown"
 class TraceWhere:
     """Which trace a page shows and how to name its URLs: stored, or in an upload."""
 
-    trace_id: str
+    trace_id: str  # as the URL names it (for a viewer who sees pseudonyms: with them)
     upload: str | None = None
+    source_id: str = ""  # the id in the source, when it differs from trace_id
+
+    @property
+    def lookup_id(self) -> str:
+        return self.source_id or self.trace_id
 
     def url(self, name: str, *extra: str) -> str | None:
         """The URL of one of the trace's pages; None for downloads of an upload (the user
@@ -71,16 +84,33 @@ class TraceWhere:
         return reverse(f"web:{name}", args=[self.trace_id, *extra])
 
     def load(self, request) -> PreparedTrace:
-        if len(self.trace_id) > MAX_ID:
+        if len(self.lookup_id) > MAX_ID:
             raise Http404(_("No such trace."))
         if self.upload:
             return prepared_trace(
-                upload_source(request, self.upload), self.trace_id, scope=f"upload:{self.upload}"
+                upload_source(request, self.upload), self.lookup_id, scope=f"upload:{self.upload}"
             )
-        return prepared_trace(common.source(), self.trace_id)
+        return prepared_trace(common.source(), self.lookup_id)
 
     def forget(self) -> None:
-        forget(f"upload:{self.upload}" if self.upload else common.source().name, self.trace_id)
+        forget(f"upload:{self.upload}" if self.upload else common.source().name, self.lookup_id)
+
+
+def stored_trace(view):
+    """A view of a stored trace, called with the TraceWhere of the trace the URL names (its
+    id as the viewer sees it: pseudonyms.raw_id_from_url); a raw id the viewer may not see is
+    refused (audited) and answered like a missing trace."""
+
+    @wraps(view)
+    def resolved(request, trace_id, *args, **kwargs):
+        lookup_id, instead = raw_id_from_url(request, "trace", trace_id)
+        if instead is not None:
+            return instead
+        if lookup_id is None:
+            return common.not_found(request, _("No such trace."))
+        return view(request, TraceWhere(trace_id, source_id=lookup_id), *args, **kwargs)
+
+    return resolved
 
 
 def fresh(view):
@@ -174,7 +204,7 @@ def _rows_context(
                 "w": svg_number(row.bar_width),
                 "classes": " ".join(classes),
                 # The row lets the span's page read one chunk of a huge stored trace.
-                "url": f"{span_prefix}{_url_part(row.span_id)}/?row={row.row}",
+                "url": f"{span_prefix}{_url_part(url_id(request, row.span_id))}/?row={row.row}",
             }
         )
     return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows), "total": total}
@@ -206,7 +236,7 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
             found.append(
                 {
                     "row": prepared.row_of(position),
-                    "span_id": span.span_id,
+                    "span_id": shown(request, span.span_id),
                     "name": shown(request, span.name),
                     "service": shown(request, span.resource.service_name),
                 }
@@ -345,10 +375,35 @@ def _attributes(request, attributes: dict) -> list[tuple[str, str]]:
     return sorted((shown(request, key), str(value)) for key, value in attributes.items())
 
 
+def _span_position(
+    request, prepared: PreparedTrace, span_id: str, row: int | None = None
+) -> int | None:
+    """The position of the span the viewer calls `span_id`: its id as the viewer's redaction
+    shows it (a raw id holding a customer id is never looked up for a viewer who may not see
+    it: that would tell whether the trace holds the id)."""
+    pol = common.export_policy(request)
+    if pol.show_identifiers:
+        return prepared.position(span_id, row)
+    if holds_identifier(span_id, pol):
+        return None
+    position = prepared.position(span_id, row)
+    if position is not None or not PSEUDONYM.search(span_id):
+        return position
+    # A redacted id: the row the link named, else every span (links from journeys have none).
+    if row is not None and 0 <= row < len(prepared.order):
+        at = prepared.order.order[row]
+        if redact_id(prepared.spans_at([at])[at].span_id, pol) == span_id:
+            return at
+    return next(
+        (i for i, span in prepared.each_span() if redact_id(span.span_id, pol) == span_id),
+        None,
+    )
+
+
 def _span_context(
     request, prepared: PreparedTrace, span_id: str, row: int | None = None
 ) -> dict | None:
-    position = prepared.position(span_id, row)
+    position = _span_position(request, prepared, span_id, row)
     if position is None:
         return None
     raw = prepared.spans_at([position])[position]
@@ -444,29 +499,34 @@ def trace_diagram(request, where: TraceWhere):
 
 @requires("view_journeys")
 @source_errors
-def trace(request, trace_id):
-    return trace_page(request, TraceWhere(trace_id))
+@stored_trace
+def trace(request, where: TraceWhere):
+    return trace_page(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def rows(request, trace_id):
-    return trace_rows(request, TraceWhere(trace_id))
+@stored_trace
+def rows(request, where: TraceWhere):
+    return trace_rows(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def span(request, trace_id, span_id):
-    return span_detail(request, TraceWhere(trace_id), span_id)
+@stored_trace
+def span(request, where: TraceWhere, span_id):
+    return span_detail(request, where, span_id)
 
 
 @requires("view_journeys")
 @source_errors
-def stats(request, trace_id):
-    return trace_stats(request, TraceWhere(trace_id))
+@stored_trace
+def stats(request, where: TraceWhere):
+    return trace_stats(request, where)
 
 
 @requires("view_journeys")
 @source_errors
-def diagram(request, trace_id):
-    return trace_diagram(request, TraceWhere(trace_id))
+@stored_trace
+def diagram(request, where: TraceWhere):
+    return trace_diagram(request, where)

@@ -1,5 +1,7 @@
 """Template filters for readable numbers, durations and times in the page language and the
-viewer's time zone: {{ span.duration_ns|duration }}, {{ n|count }}, {{ ns|ns_time }}."""
+viewer's time zone: {{ span.duration_ns|duration }}, {{ n|count }}, {{ ns|ns_time }}; and
+{{ user.get_username|visible }} for a name someone chose (control and bidi characters shown as
+symbols, explorer/traces/visible.py; trace text gets the same through the redaction)."""
 
 from datetime import UTC, datetime
 
@@ -8,6 +10,7 @@ from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from explorer.traces.visible import visible_line
 from explorer.web.formatting import format_count, format_duration
 
 register = template.Library()
@@ -15,6 +18,12 @@ register = template.Library()
 
 def _language() -> str:
     return "ru" if (get_language() or "en").startswith("ru") else "en"
+
+
+@register.filter(is_safe=True)
+def visible(text):
+    """A user- or trace-supplied name with its control and bidi characters as symbols."""
+    return "" if text is None else visible_line(str(text))
 
 
 @register.filter
