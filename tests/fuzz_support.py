@@ -113,6 +113,10 @@ class Strings:
         if where not in self.hostile or self.rng.random() < 0.3:
             return plain
         evil = self.rng.choice(self.pool)
+        if where == "attr_key" and not evil:
+            # OTLP JSON leaves an empty string out, and a KeyValue without its "key" is not
+            # one: the protobuf form alone could carry it.
+            evil = "\x00"
         if self.rng.random() < 0.5:
             return evil
         if where in ID_FIELDS:  # a bounded set of orders and customers: pages for each
@@ -169,11 +173,11 @@ class Built:
 
 
 def build_request(rng: random.Random, now_ns: int, strings: Strings) -> Built:
-    """One to three traces of an order (resource per service, spans with business
-    attributes, state-change events and extra attributes of every type)."""
+    """One or two traces of an order (resource per service, spans with business attributes,
+    state-change events and extra attributes of every type)."""
     resource_spans = []
     trace_ids = []
-    for _ in range(rng.randrange(1, 4)):
+    for _ in range(rng.randrange(1, 3)):
         trace_id = rng.randbytes(16)
         trace_ids.append(trace_id.hex())
         order = strings.pick("order_id", rng.choice(ORDER_IDS))

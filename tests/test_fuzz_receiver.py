@@ -53,9 +53,10 @@ ALONE_TIMEOUT_S = 20.0  # no answer by then, alone: the receiver hung on it
 VALID_ANSWER_S = 1.0  # after the fuzz, a valid export is answered within this
 WORKER_CYCLE_AGE_S = 10.0  # after the fuzz, the worker's last cycle is at most this old
 MAX_RSS_BYTES = 500 * 10**6
-SENDING_BUDGET_S = float(os.environ.get("FUZZ_BUDGET_SECONDS", "300"))
-PAGES_BUDGET_S = float(os.environ.get("FUZZ_PAGES_BUDGET_SECONDS", "120"))
+SENDING_BUDGET_S = float(os.environ.get("FUZZ_BUDGET_SECONDS", "240"))
+PAGES_BUDGET_S = float(os.environ.get("FUZZ_PAGES_BUDGET_SECONDS", "60"))
 SHOWN_PER_PROBLEM = 3  # cases quoted in the failure message per kind of problem
+SAVED_PER_PROBLEM = 20  # cases saved to files per kind of problem
 
 
 @dataclass
@@ -98,9 +99,11 @@ class Problems:
     other: list[str] = field(default_factory=list)
 
     def case(self, problem: str, case: Case, answer: Answer | None) -> None:
-        path = save_case(self.folder, case, answer, problem)
-        shown = f"{case.describe()} -> {answer} (saved: {path})"
-        self.found[(problem, case.kind)].append(shown)
+        cases = self.found[(problem, case.kind)]
+        saved = ""
+        if len(cases) < SAVED_PER_PROBLEM:
+            saved = f" (saved: {save_case(self.folder, case, answer, problem)})"
+        cases.append(f"{case.describe()} -> {answer}{saved}")
 
     def add(self, text: str) -> None:
         self.other.append(text)
