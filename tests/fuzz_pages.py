@@ -1,7 +1,8 @@
 """The explorer's pages over a receiver's database after the fuzz (tests/test_fuzz_receiver.py):
-`python -m tests.fuzz_pages OUT.json SECONDS` with EXPLORER_DATA_DIR set to the receiver's
-folder: the lists as every role, then every order, customer and a sample of traces as
-support (who sees most), until SECONDS have passed.
+`python -m tests.fuzz_pages OUT.json SECONDS TRACES.json` with EXPLORER_DATA_DIR set to the
+receiver's folder: the lists as every role, then the traces listed in TRACES.json (those of
+hostile requests), other traces, every order and customer as support (who sees most), until
+SECONDS have passed.
 
 Run in a process of its own because the test's Django database is another: here Django's
 test client reads the receiver's own database, logged in as each role (accounts/testing.py).
@@ -50,11 +51,11 @@ def urls(rng: random.Random, order_ids: list[str], trace_ids: list[str], custome
     everyone = list(LISTS)
     everyone += [f"/search/?{urlencode({'q': term})}" for term in SEARCH_TERMS]
     everyone += [f"/?{urlencode({'q': term, 'status': 'error'})}" for term in SEARCH_TERMS[:4]]
-    sample_orders = rng.sample(order_ids, min(8, len(order_ids)))
-    sample_traces = rng.sample(trace_ids, min(8, len(trace_ids)))
+    # Hostile orders and traces come first in both lists: the most likely to fail.
+    sample_orders = order_ids[:6] + rng.sample(order_ids, min(2, len(order_ids)))
+    sample_traces = trace_ids[:8]
     everyone += [path_of("orders", o) for o in sample_orders]
     everyone += [path_of("traces", t) for t in sample_traces]
-    # The hostile orders come first in order_ids: the most likely to fail go first.
     one = [path_of("traces", t) for t in trace_ids]
     one += [path_of("orders", o) for o in order_ids]
     one += [path_of("customers", c) for c in customers]
@@ -88,7 +89,7 @@ def logged_in(role: str):
     return client
 
 
-def main(out: str, budget_s: float) -> None:
+def main(out: str, budget_s: float, hostile_traces: str) -> None:
     import django
 
     django.setup()
@@ -116,8 +117,12 @@ def main(out: str, budget_s: float) -> None:
         .values_list("trace__trace_id", flat=True)
         .distinct()
     )
-    trace_ids = sorted(set(odd) | set(rng.sample(all_traces, min(30, len(all_traces)))))
-    trace_ids += sorted(set(rng.sample(of_hostile, min(30, len(of_hostile)))) - set(trace_ids))
+    stored = set(all_traces)
+    with open(hostile_traces) as listed:  # traces of hostile requests the receiver took
+        trace_ids = [t for t in json.load(listed) if t in stored]
+    trace_ids += sorted(set(odd) - set(trace_ids))
+    trace_ids += sorted(set(rng.sample(of_hostile, min(20, len(of_hostile)))) - set(trace_ids))
+    trace_ids += sorted(set(rng.sample(all_traces, min(20, len(all_traces)))) - set(trace_ids))
     everyone, one = urls(rng, order_ids, trace_ids, customers)
     clients = {role: logged_in(role) for role in (*ROLES, "superuser")}
     visits = [(role, url) for role in clients for url in everyone]
@@ -154,4 +159,4 @@ def main(out: str, budget_s: float) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], float(sys.argv[2]))
+    main(sys.argv[1], float(sys.argv[2]), sys.argv[3])

@@ -326,7 +326,8 @@ class Case:
     encoding: str | None = None
     allowed: frozenset[int] = frozenset({200})
     raw: bytes | None = None  # a whole HTTP request, sent over a socket as it is
-    trace_ids: tuple[str, ...] = ()  # stored when answered 200 without rejected spans
+    trace_ids: tuple[str, ...] = ()  # all stored when answered 200 without rejected spans
+    whole: bool = False  # valid: no span may be rejected
     note: str = ""
 
     def headers(self) -> dict[str, str]:
@@ -388,7 +389,13 @@ OK_OR_BAD = frozenset({200, 400})
 def k_valid(ctx: Context) -> Case:
     built = ctx.built()
     body, content_type = encoded(ctx, built)
-    return ctx.case("valid", body=body, content_type=content_type, trace_ids=tuple(built.trace_ids))
+    return ctx.case(
+        "valid",
+        body=body,
+        content_type=content_type,
+        trace_ids=tuple(built.trace_ids),
+        whole=True,
+    )
 
 
 def k_valid_gzip(ctx: Context) -> Case:
@@ -402,6 +409,7 @@ def k_valid_gzip(ctx: Context) -> Case:
         content_type=content_type,
         encoding=encoding,
         trace_ids=tuple(built.trace_ids),
+        whole=True,
     )
 
 
@@ -417,6 +425,7 @@ def k_gzip_members(ctx: Context) -> Case:
         body=body,
         encoding="gzip",
         trace_ids=tuple(first.trace_ids + second.trace_ids),
+        whole=True,
     )
 
 
@@ -454,19 +463,25 @@ def k_gzip_members_big(ctx: Context) -> Case:
 def k_hostile_strings(ctx: Context) -> Case:
     built = ctx.built(HOSTILE_FIELDS, HOSTILE + LINE_BREAKS)
     body, content_type = encoded(ctx, built)
-    return ctx.case("hostile-strings", body=body, content_type=content_type)
+    return ctx.case(
+        "hostile-strings", body=body, content_type=content_type, trace_ids=tuple(built.trace_ids)
+    )
 
 
 def k_hostile_ids(ctx: Context) -> Case:
     built = ctx.built(ID_FIELDS)
     body, content_type = encoded(ctx, built)
-    return ctx.case("hostile-ids", body=body, content_type=content_type)
+    return ctx.case(
+        "hostile-ids", body=body, content_type=content_type, trace_ids=tuple(built.trace_ids)
+    )
 
 
 def k_line_breaks_in_ids(ctx: Context) -> Case:
     built = ctx.built(ID_FIELDS, LINE_BREAKS)
     body, content_type = encoded(ctx, built)
-    return ctx.case("line-breaks-in-ids", body=body, content_type=content_type)
+    return ctx.case(
+        "line-breaks-in-ids", body=body, content_type=content_type, trace_ids=tuple(built.trace_ids)
+    )
 
 
 def _timestamps(ctx: Context, kind: str, choices: list[int]) -> Case:
@@ -478,7 +493,13 @@ def _timestamps(ctx: Context, kind: str, choices: list[int]) -> Case:
             for event in span.events:
                 event.time_unix_nano = ctx.rng.choice(choices)
     body, content_type = encoded(ctx, built)
-    return ctx.case(kind, body=body, content_type=content_type, allowed=OK_OR_BAD)
+    return ctx.case(
+        kind,
+        body=body,
+        content_type=content_type,
+        allowed=OK_OR_BAD,
+        trace_ids=tuple(built.trace_ids),
+    )
 
 
 def k_timestamps(ctx: Context) -> Case:
@@ -649,6 +670,7 @@ def k_long_strings(ctx: Context) -> Case:
         content_type=content_type,
         allowed=frozenset({200, 400, 413}),
         note=f"{where} {size}",
+        trace_ids=tuple(built.trace_ids),
     )
 
 
