@@ -126,8 +126,10 @@ def seed_from_env() -> int:
 
 def judge(case: Case, answer: Answer, problems: Problems) -> None:
     """The answer as the case's kind allows it."""
-    if answer.status is None:
+    if answer.hung(case):
         problems.case("no HTTP answer", case, answer)
+    elif answer.status is None:
+        return  # an incomplete request, its connection closed: right
     elif answer.status == 500:
         problems.case("500", case, answer)
     elif answer.status not in case.allowed and answer.status != 429:
@@ -189,7 +191,7 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
                         continue
                     sent += 1
                     case, answer = result
-                    if answer.status is None:
+                    if answer.hung(case):
                         unanswered.append(case)
                     else:
                         answered[case.index] = result
@@ -199,7 +201,7 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
                 result = future.result()
                 if result is not None:
                     sent += 1
-                    if result[1].status is None:
+                    if result[1].hung(result[0]):
                         unanswered.append(result[0])
                     else:
                         answered[result[0].index] = result
@@ -216,7 +218,7 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
                     run.restart()
                 answer = alone(case)
                 answered[case.index] = (case, answer)
-                if answer.status is None:
+                if answer.hung(case):
                     hung_kinds.add(case.kind)
                     run.restart()
             if time.monotonic() - started > SENDING_BUDGET_S:
