@@ -623,7 +623,7 @@ def _json_with_number(ctx: Context, fields: list[str]) -> Case:
         body=body,
         content_type=JSON,
         allowed=OK_OR_BAD,
-        note=f"{where}={number[:20]}",
+        note=f"{where}={number[:12]} ({len(number)} characters)",
     )
 
 

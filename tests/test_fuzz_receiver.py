@@ -286,13 +286,16 @@ def check_worker(run: Run, problems: Problems) -> None:
             ok = False
         if not ok:
             problems.add(f"/health answered {status}: {body[:300]!r}")
+    # A thread that died (the worker's) is a failure; the other tracebacks are of requests
+    # answered 500 (judged as such) or of failures the receiver logged and went on: shown.
     for log in run.logs:
         for (context, error), blocks in tracebacks(log.read_text(errors="replace")).items():
             excerpt = "\n".join(blocks[0].splitlines()[-14:])
-            problems.add(
-                f"{log.name}: {len(blocks)} traceback(s) after {context!r} ending in {error!r}; "
-                f"the first ends:\n{excerpt}"
-            )
+            line = f"{log.name}: {len(blocks)} traceback(s) after {context!r} ending in {error!r}"
+            if context.startswith("Exception in thread"):
+                problems.add(f"{line}; the first ends:\n{excerpt}")
+            else:
+                print(f"  {line}")
 
 
 RECORD_START = re.compile(r"\d{4}-\d\d-\d\d [\d:,]+ |Exception in thread ")
