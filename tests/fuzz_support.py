@@ -1064,7 +1064,15 @@ class Sender:
             if case.raw is not None:
                 status, body, content_type = self._raw(case)
             else:
-                status, body, content_type = self._http(case)
+                reused = self.connection is not None
+                try:
+                    status, body, content_type = self._http(case)
+                except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                    if not reused:
+                        raise
+                    # A kept-alive connection the server had closed meanwhile: a new one.
+                    self.close()
+                    status, body, content_type = self._http(case)
         except TimeoutError as exc:
             self.close()
             return Answer(None, time.monotonic() - started, f"timeout: {exc}")
