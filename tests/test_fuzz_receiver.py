@@ -307,6 +307,8 @@ def tracebacks(text: str) -> dict[tuple[str, str], list[str]]:
     found: dict[tuple[str, str], list[str]] = collections.defaultdict(list)
     record: list[str] = []
     for line in [*text.splitlines(), "0000-00-00 00:00:00,000 end"]:
+        if RECORD_START.match(line) and record and record[-1].startswith((" ", "Traceback")):
+            continue  # another thread's line, logged in the middle of a traceback
         if RECORD_START.match(line):
             if any(part.startswith("Traceback (most recent") for part in record):
                 first = (
