@@ -100,13 +100,16 @@ class Strings:
     """Where a request's strings come from: plain values, or (for the fields in `hostile`)
     hostile ones, whole or spliced into a plain value."""
 
-    def __init__(self, rng: random.Random, hostile: set[str], pool: list[str]) -> None:
+    def __init__(
+        self, rng: random.Random, hostile: set[str], pool: list[str], plain_share: float = 0.3
+    ) -> None:
         self.rng = rng
         self.hostile = hostile
         self.pool = pool
+        self.plain_share = plain_share
 
     def pick(self, where: str, plain: str) -> str:
-        if where not in self.hostile or self.rng.random() < 0.3:
+        if where not in self.hostile or self.rng.random() < self.plain_share:
             return plain
         evil = self.rng.choice(self.pool)
         if where == "attr_key" and not evil:
@@ -168,7 +171,7 @@ class Built:
     trace_ids: list[str]
 
 
-def build_request(rng: random.Random, now_ns: int, strings: Strings) -> Built:
+def build_request(rng: random.Random, now_ns: int, strings: Strings, failed: bool = False) -> Built:
     """One or two traces of an order (resource per service, spans with business attributes,
     state-change events and extra attributes of every type)."""
     resource_spans = []
@@ -218,7 +221,7 @@ def build_request(rng: random.Random, now_ns: int, strings: Strings) -> Built:
                         attributes=attributes,
                         events=events,
                         status=trace_pb2.Status(
-                            code=rng.choice([0, 0, 1, 2]),
+                            code=2 if failed else rng.choice([0, 0, 1, 2]),
                             message=strings.pick("status_message", ""),
                         ),
                     )
@@ -973,6 +976,30 @@ def k_raw_http(ctx: Context) -> Case:
     )
 
 
+EVERY_FIELD = "every-field"
+
+
+def every_field_cases(now_ns: int) -> list[Case]:
+    """One request per hostile string, in every string field of every span (whole, or after
+    a plain id's first characters), the spans failed so that pages show their status
+    messages too: sent before the random cases, their traces' pages visited first."""
+    cases = []
+    for number, evil in enumerate(HOSTILE):
+        rng = random.Random(f"{EVERY_FIELD}:{number}")
+        strings = Strings(rng, HOSTILE_FIELDS | ID_FIELDS, [evil], plain_share=0.0)
+        built = build_request(rng, now_ns, strings, failed=True)
+        cases.append(
+            Case(
+                -1 - number,
+                EVERY_FIELD,
+                body=built.message.SerializeToString(),
+                trace_ids=tuple(built.trace_ids),
+                note=f"{evil[:20]!r}",
+            )
+        )
+    return cases
+
+
 # name -> (weight, maker). The weights favour the kinds that reach deepest (whole requests).
 KINDS: dict[str, tuple[int, Callable[[Context], Case]]] = {
     "valid": (6, k_valid),
@@ -1010,7 +1037,7 @@ def skipped_kinds(value: str) -> set[str]:
     names = {name.strip() for name in value.split(",") if name.strip()}
     if "known" in names:
         names = (names - {"known"}) | KNOWN_BAD
-    unknown = names - set(KINDS)
+    unknown = names - set(KINDS) - {EVERY_FIELD}
     if unknown:
         raise ValueError(f"FUZZ_SKIP names unknown kinds {sorted(unknown)}; kinds: {sorted(KINDS)}")
     return names

@@ -4,8 +4,9 @@ the receiver still serves, the worker still cycles, no page answers 500 and no p
 receiver grew past 500 MB.
 
 Replay: FUZZ_SEED=N (printed; default 26, "random" for a new one), FUZZ_CASES=i,j (only those
-cases of that seed), FUZZ_REQUESTS (default 10,000), FUZZ_SKIP=kind,... ("known": the kinds
-of the failures known before issue 26's fixes), FUZZ_CLIENTS (connections at once, default 4).
+cases of that seed; -1, -2...: the every-field requests sent first), FUZZ_REQUESTS (default
+10,000), FUZZ_SKIP=kind,... ("known": the kinds of the failures known before issue 26's fixes),
+FUZZ_CLIENTS (connections at once, default 4).
 Every offending request is saved under the test's tmp_path (fuzz-failures/).
 """
 
@@ -32,12 +33,14 @@ from pathlib import Path
 import pytest
 
 from tests.fuzz_support import (
+    EVERY_FIELD,
     KINDS,
     Answer,
     Case,
     Context,
     PeakMemory,
     Sender,
+    every_field_cases,
     k_valid,
     make_case,
     process_tree,
@@ -154,7 +157,7 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
     sent = 0
 
     def send(index: int) -> tuple[Case, Answer] | None:
-        case = make_case(seed, index, now_ns)
+        case = made[index] if index < 0 else make_case(seed, index, now_ns)
         if case.kind in skip or case.kind in hung_kinds:
             return None
         sender = getattr(local, "sender", None)
@@ -175,7 +178,9 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
         probe.close()
         return answer.status == 200 and run.running.process.poll() is None
 
-    pending = iter(indices)
+    made = {case.index: case for case in every_field_cases(now_ns)}
+    first = [] if EVERY_FIELD in skip or os.environ.get("FUZZ_CASES") else sorted(made)
+    pending = iter(first + indices)
     with ThreadPoolExecutor(clients) as pool:
         while True:
             in_flight: set[Future] = set()
@@ -326,16 +331,22 @@ def tracebacks(text: str) -> dict[tuple[str, str], list[str]]:
 def check_pages(run: Run, answered: dict, out: Path, problems: Problems) -> dict:
     """Every page as every role (tests/fuzz_pages.py, over the receiver's database), the
     traces of hostile requests among them."""
-    hostile = sorted(
-        {
-            trace
-            for case, answer in answered.values()
-            if answer.status == 200 and not case.whole
-            for trace in case.trace_ids
-        }
-    )
+
+    def taken(kinds) -> list[str]:
+        return sorted(
+            {
+                trace
+                for case, answer in answered.values()
+                if answer.status == 200 and not case.whole and (case.kind == EVERY_FIELD) == kinds
+                for trace in case.trace_ids
+            }
+        )
+
+    others = taken(False)
     traces = out.with_suffix(".traces.json")
-    traces.write_text(json.dumps(random.Random(0).sample(hostile, min(40, len(hostile)))))
+    traces.write_text(
+        json.dumps(taken(True) + random.Random(0).sample(others, min(30, len(others))))
+    )
     done = subprocess.run(
         [sys.executable, "-m", "tests.fuzz_pages", str(out), str(PAGES_BUDGET_S), str(traces)],
         cwd=ROOT,
@@ -413,7 +424,7 @@ def test_fuzzed_requests_leave_the_receiver_worker_and_pages_sound(tmp_path):
         f"({pages.get('orders')} orders, "
         f"{pages.get('hostile_orders')} hostile); whole test {time.monotonic() - started:.0f} s"
     )
-    for kind in KINDS:
+    for kind in [EVERY_FIELD, *KINDS]:
         if result["statuses"].get(kind):
             print(f"  {kind:20} {dict(sorted(result['statuses'][kind].items(), key=str))}")
     peaks = {pid: round(peak / 1e6) for pid, (_, peak) in run.memory.peaks.items()}
