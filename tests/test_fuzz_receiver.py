@@ -271,7 +271,9 @@ def check_worker(run: Run, problems: Problems) -> None:
         "SELECT value_ns FROM journeys_livemark WHERE name = 'worker_cycle_done'",
     )
     if not rows:
-        problems.add("worker: no LiveMark 'worker_cycle_done' (the worker never finished a cycle)")
+        problems.add(
+            "worker: no LiveMark 'worker_cycle_done' (no cycle finished, or no heartbeat yet)"
+        )
     else:
         age = (time.time_ns() - rows[0][0]) / 1e9
         if age > WORKER_CYCLE_AGE_S:
