@@ -980,13 +980,16 @@ EVERY_FIELD = "every-field"
 
 
 def every_field_cases(now_ns: int) -> list[Case]:
-    """One request per hostile string, in every string field of every span (whole, or after
-    a plain id's first characters), the spans failed so that pages show their status
-    messages too: sent before the random cases, their traces' pages visited first."""
+    """One request per hostile string, in every string field of every span but the service
+    name (whole, or after a plain id's first characters), the spans failed so that pages show
+    their status messages too: sent before the random cases, their traces' pages visited
+    first."""
     cases = []
     for number, evil in enumerate(HOSTILE):
         rng = random.Random(f"{EVERY_FIELD}:{number}")
-        strings = Strings(rng, HOSTILE_FIELDS | ID_FIELDS, [evil], plain_share=0.0)
+        # Plain service names: spans on the model's containers, their messages on diagrams.
+        fields = (HOSTILE_FIELDS - {"service_name"}) | ID_FIELDS
+        strings = Strings(rng, fields, [evil], plain_share=0.0)
         built = build_request(rng, now_ns, strings, failed=True)
         cases.append(
             Case(
