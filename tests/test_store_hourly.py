@@ -167,3 +167,26 @@ def test_the_map_in_a_browser_says_what_it_covers(page, live_server, simulation,
         assert ("every call" if language == "en" else "по всем вызовам") in notice.inner_text()
         assert page.locator("svg .c4-edge, svg g").count() > 0
         screenshot(page, f"system-map-hourly-{language}-{width}")
+
+
+@pytest.mark.django_db
+def test_calls_lasting_centuries_are_held_at_the_columns_bound_and_later_calls_are_kept():
+    """A span from 0 to 2**63 - 1 ns is valid OTLP: two of them overflowed the hour's total,
+    and every later write of that hour failed (the fuzz test's 500s)."""
+    from explorer.traces.model import SpanKind
+    from tests.trace_support import make_span
+
+    longest = 2**63 - 1
+
+    def call(trace_id: str, end_ns: int) -> Trace:
+        span = make_span("s1", None, "shop-api", trace_id=trace_id, kind=SpanKind.SERVER)
+        span.end_ns = end_ns
+        span.name = "POST /api/orders"
+        return Trace(trace_id, [span])
+
+    store_traces([call("a" * 32, longest)])
+    store_traces([call("b" * 32, longest)])
+    store_traces([call("c" * 32, 2000)])
+    assert StoredTrace.objects.count() == 3
+    rows = HourlyTraffic.objects.filter(hour=0)
+    assert rows and all(row.duration_ns == longest and row.calls == 3 for row in rows)

@@ -62,7 +62,7 @@ def record(deltas: dict[Key, Traffic]) -> None:
             (
                 traffic.calls,
                 traffic.errors,
-                traffic.duration_ns,
+                _stored_ns(traffic.duration_ns),
                 connection.ops.adapt_json_value(_stored_buckets(traffic.buckets), None),
                 pk,
             )
@@ -89,9 +89,19 @@ def _row(key: Key, traffic: Traffic) -> HourlyTraffic:
         target=target,
         calls=traffic.calls,
         errors=traffic.errors,
-        duration_ns=traffic.duration_ns,
+        duration_ns=_stored_ns(traffic.duration_ns),
         buckets=_stored_buckets(traffic.buckets),
     )
+
+
+# The column's range: a hostile span lasting 292 years (0 to 2**63 - 1 ns, which intake
+# accepts) would otherwise overflow the hour's total on the next call and fail every later
+# write of that hour. A total held at the bound is a nonsense mean, but only for that hour.
+_MAX_NS = 2**63 - 1
+
+
+def _stored_ns(total: int) -> int:
+    return max(-_MAX_NS, min(_MAX_NS, total))
 
 
 def _stored_buckets(buckets: dict[int, int]) -> dict[str, int]:
