@@ -128,6 +128,22 @@ def test_control_characters_in_traces_are_symbols_on_pages_downloads_and_diagram
     assert "\x1b" not in json.dumps(data, ensure_ascii=False)
 
 
+@pytest.mark.parametrize("odd", ["\uffff", "\ufffe", "\ufdd0", "\U0010ffff"])
+def test_noncharacters_never_break_the_trace_diagram(client, login_as, db, odd):
+    """XML refuses them: one in an error span's status message made `dot` refuse the trace's
+    diagram, and the trace page answered 500 (found by the fuzz test)."""
+    from explorer.traces.model import StatusCode
+
+    trace = tree_trace(TRACE, fanout=1, depth=1, evil_name=f"name{odd}")
+    trace.spans[1].status_code = StatusCode.ERROR
+    trace.spans[1].status_message = f"failed{odd}"
+    store_traces([trace])
+    login_as("support")
+    for url in (reverse("web:trace", args=[TRACE]), reverse("web:trace_diagram_svg", args=[TRACE])):
+        body = _body(client.get(url))
+        assert odd not in body and "\ufffd" in body
+
+
 def test_csv_cells_show_controls_as_symbols_and_still_refuse_formulas():
     from accounts.exports import csv_cell
 

@@ -8,7 +8,11 @@ escape sequence (ESC), hide itself (NUL, DEL) or reorder what is shown around it
   newline and carriage return are kept by default (preformatted text, stack traces), and
   pictured too with keep="" (one-line names, log lines);
 - C1 controls (U+0080-U+009F) and bidirectional controls (U+061C, U+200E, U+200F,
-  U+202A-U+202E, U+2066-U+2069) -> U+FFFD.
+  U+202A-U+202E, U+2066-U+2069) -> U+FFFD;
+- noncharacters (U+FDD0-U+FDEF and the last two code points of every plane, U+FFFE, U+FFFF...)
+  -> U+FFFD: XML refuses them, so one in a span's status message made `dot` refuse the whole
+  trace diagram (a 500, found by the fuzz test). Lone surrogates never get this far: the
+  parsers refuse them.
 One pass over the text with str.translate: linear in its length.
 """
 
@@ -27,6 +31,9 @@ def _table(keep: str) -> dict[int, str]:
     table[0x7F] = "\u2421"  # ␡
     table.update(dict.fromkeys(range(0x80, 0xA0), REPLACEMENT))
     table.update({ord(char): REPLACEMENT for char in BIDI_CONTROLS})
+    table.update(dict.fromkeys(range(0xFDD0, 0xFDF0), REPLACEMENT))
+    for plane in range(17):
+        table.update(dict.fromkeys((plane << 16 | 0xFFFE, plane << 16 | 0xFFFF), REPLACEMENT))
     for char in keep:
         table.pop(ord(char), None)
     return table
