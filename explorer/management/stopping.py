@@ -30,3 +30,18 @@ def stop_on_signals(*events: threading.Event) -> Callable[[int, FrameType | None
     for number in STOP_SIGNALS:
         signal.signal(number, handler)
     return handler
+
+
+# How often a main thread waiting for the stop looks at pending signals (see wait_for_stop).
+SIGNAL_CHECK_S = 0.5
+
+
+def wait_for_stop(stop: threading.Event) -> None:
+    """Wait in the main thread until `stop` is set, waking every SIGNAL_CHECK_S.
+
+    The kernel may hand a signal to any thread of the process. Python then only notes it and
+    runs the handler when the main thread next runs Python code, but a main thread blocked in
+    an Event.wait() without a timeout never does: `receive` under load, with waitress's
+    threads about, sat out a whole burst of SIGTERM and SIGINT (tests/test_stopping.py)."""
+    while not stop.wait(SIGNAL_CHECK_S):
+        pass

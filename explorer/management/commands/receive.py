@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import run_worker
 from explorer.management.commands.journey import setup
-from explorer.management.stopping import stop_on_signals
+from explorer.management.stopping import stop_on_signals, wait_for_stop
 from explorer.management.supervisor import Supervisor
 from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
@@ -166,7 +166,7 @@ class Command(BaseCommand):
             options, http_host, http.server_address[1], grpc_address and (grpc_address[0], bound)
         )
         self.stdout.flush()
-        stop.wait()
+        wait_for_stop(stop)
         for other in others:
             other.terminate()
         http.shutdown()

@@ -19,7 +19,7 @@ from django.db import DatabaseError
 from explorer.alerts.cycle import after_live_cycle
 from explorer.journeys.live import CycleResult, run_cycle, run_worker
 from explorer.management.commands.journey import setup
-from explorer.management.stopping import stop_on_signals
+from explorer.management.stopping import stop_on_signals, wait_for_stop
 from explorer.management.supervisor import Supervisor
 from explorer.sources.base import SourceError
 
@@ -70,7 +70,7 @@ class Command(BaseCommand):
             stale_s=stale_s if interval is None else max(stale_s, 3 * interval),
         )
         supervisor.start()
-        stop.wait()
+        wait_for_stop(stop)
         supervisor.join(timeout=60)
         self.stdout.write("stopped")
 
