@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -112,13 +112,6 @@ def _span_rows(request, spans, origin_ns: int) -> list[dict]:
     return rows
 
 
-def _url_or_none(name: str, *args) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
-
-
 def _player(
     request,
     spec: TourSpec,
@@ -170,7 +163,7 @@ def _player(
         "example_order": url_id(request, spec.example_order),
         "example_problem": problem,
         "order_url": (
-            _url_or_none("web:order", url_id(request, spec.example_order))
+            reverse("web:order", args=[url_id(request, spec.example_order)])
             if spec.example_order and request.user.has_perm("accounts.view_journeys")
             else None
         ),

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -36,13 +36,6 @@ TYPICAL_PATH_ORDERS = 20  # sample orders of the type read to draw the typical p
 _contexts = SharedCache("default", JOURNEY_SECONDS)
 _typical_paths = SharedCache("default", JOURNEY_SECONDS)
 _bodies = SharedCache("default", JOURNEY_SECONDS)
-
-
-def _url(name: str, *args: str) -> str | None:
-    try:
-        return reverse(name, args=args)
-    except NoReverseMatch:
-        return None
 
 
 def report(order_id: str) -> JourneyReport:
@@ -76,7 +69,7 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         lang=_language(),
         when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
-        step_url=lambda trace_id, span_id: _url("web:span", trace_id, span_id),
+        step_url=lambda trace_id, span_id: reverse("web:span", args=[trace_id, span_id]),
     )
     samples = journey_report.typical_orders[:TYPICAL_PATH_ORDERS]
     recorded = [journey_report.typical_calls.get(o) for o in samples]
@@ -105,7 +98,7 @@ def journey_svg(
     config = explorer_config()
     if overlay is None:
         overlay = journey_diagram_overlay(request, journey_report, order_id)
-    page = _url("web:order", url_id(request, order_id)) or ""
+    page = reverse("web:order", args=[url_id(request, order_id)])
     return render_svg(
         config.model, overlay, element_url=lambda eid: f"{page}?container={eid}#timeline"
     )
@@ -309,7 +302,7 @@ def _trace_list(request, traces) -> list[dict]:
         rows.append(
             {
                 "trace_id": url_id(request, trace.trace_id),
-                "url": _url("web:trace", url_id(request, trace.trace_id)),
+                "url": reverse("web:trace", args=[url_id(request, trace.trace_id)]),
                 "start_ns": trace.start_ns if spans else None,
                 "duration_ns": max(trace.end_ns - trace.start_ns, 0) if spans else 0,
                 "service": shown(request, root.resource.service_name) if root else "",
@@ -348,12 +341,12 @@ def journey_context(request, order_id: str) -> dict | None:
     data["customer_id"] = shown_customer(request, result.journey.customer_id)
     customer_url = None
     if result.journey.customer_id:  # the pseudonym for viewers who see no raw ids
-        customer_url = _url("web:customer", data["customer_id"])
+        customer_url = reverse("web:customer", args=[data["customer_id"]])
     language = _language()
     names = config.names
     lost = {m.span_id: m for m in result.conformance.unconsumed}
     for step in data["steps"]:
-        step["url"] = _url("web:span", step["trace_id"], step["span_id"])
+        step["url"] = reverse("web:span", args=[step["trace_id"], step["span_id"]])
         step["container_name"] = names.get(step["container"], step["container"])
         if step["span_id"] in lost:  # the step where the order stopped says so
             step["stop"] = _("message never consumed since %(at)s") % {
@@ -379,9 +372,9 @@ def journey_context(request, order_id: str) -> dict | None:
         "typical_path": bool(overlay.typical),
         "trace_links": _trace_list(request, result.journey.traces),
         "downloads": {
-            "json": _url("web:journey_json", link_id),
-            "svg": _url("web:journey_svg", link_id),
-            "png": _url("web:journey_png", link_id),
+            "json": reverse("web:journey_json", args=[link_id]),
+            "svg": reverse("web:journey_svg", args=[link_id]),
+            "png": reverse("web:journey_png", args=[link_id]),
         },
     }
     _contexts.put(key, context)
@@ -472,7 +465,7 @@ def customer(request, customer_id):
         rows.append(
             {
                 "order_id": shown(request, order_id),
-                "url": _url("web:order", url_id(request, order_id)),
+                "url": reverse("web:order", args=[url_id(request, order_id)]),
                 "status": conformance.status,
                 "state": conformance.state or "",
                 "started_ns": first,
