@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 
 import orjson
+from google.protobuf.message import DecodeError
 
 from explorer.sources.base import (
     DependencyEdge,
@@ -20,6 +21,7 @@ from explorer.sources.base import (
 from explorer.sources.http import JSON_TYPES, PROTOBUF_TYPES, HttpStatusError
 from explorer.sources.remote import RemoteSource
 from explorer.sources.summary import newest_first
+from explorer.traces.parsers.otlp_proto import length_delimited_fields
 
 log = logging.getLogger("explorer.sources")
 
@@ -206,37 +208,7 @@ def _json_trace(body: bytes, v2: bool) -> bytes:
 def unwrap_v2_protobuf(body: bytes) -> bytes:
     """The Trace inside a v2 TraceByIDResponse (field 1). A Trace's field 1 is its repeated
     ResourceSpans, so its bytes are a valid OTLP TracesData message."""
-    position, end = 0, len(body)
-    found = bytearray()
-    while position < end:
-        key, position = _varint(body, position)
-        field, wire = key >> 3, key & 7
-        if wire == 0:
-            _, position = _varint(body, position)
-        elif wire == 1:
-            position += 8
-        elif wire == 5:
-            position += 4
-        elif wire == 2:
-            length, position = _varint(body, position)
-            if position + length > end:
-                raise ValueError("the protobuf answer is truncated")
-            if field == 1:
-                found += body[position : position + length]  # repeated parts concatenate
-            position += length
-        else:
-            raise ValueError(f"the protobuf answer has an unknown wire type {wire}")
-    return bytes(found)
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if position >= len(data) or shift > 63:
-            raise ValueError("the protobuf answer is truncated")
-        byte = data[position]
-        position += 1
-        value |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return value, position
-        shift += 7
+    try:
+        return b"".join(length_delimited_fields(body).get(1, []))  # repeated parts concatenate
+    except DecodeError as exc:
+        raise ValueError(f"the protobuf answer is broken: {exc}") from None

@@ -152,14 +152,14 @@ def _read_piecewise(data: bytes, out: Collected, whole: Exception) -> None:
     """The spans of a body protobuf refused whole (`whole`), each parsed alone; a part that
     still fails is reported where it is. NotOtlpProto when the frame itself is broken."""
     try:
-        top = _split(data)
+        top = length_delimited_fields(data)
     except DecodeError:
         raise NotOtlpProto(f"not OTLP protobuf ({whole})") from None
     if set(top) != {1}:
         raise NotOtlpProto(f"not OTLP protobuf ({whole})")
     for i, group in enumerate(top[1]):
         try:
-            fields = _split(group)
+            fields = length_delimited_fields(group)
             resource = _resource(ResourceMessage.FromString(b"".join(fields.get(1, []))))
         except _PART_ERRORS as exc:
             out.errors.append((f"resource_spans[{i}]", _part_problem(exc)))
@@ -167,7 +167,7 @@ def _read_piecewise(data: bytes, out: Collected, whole: Exception) -> None:
         for j, scoped in enumerate(fields.get(2, [])):
             where = f"resource_spans[{i}].scope_spans[{j}]"
             try:
-                parts = _split(scoped)
+                parts = length_delimited_fields(scoped)
                 found = InstrumentationScope.FromString(b"".join(parts.get(1, [])))
             except _PART_ERRORS as exc:
                 out.errors.append((where, _part_problem(exc)))
@@ -186,10 +186,10 @@ def _part_problem(exc: Exception) -> str:
     return problem_text(exc)
 
 
-def _split(data: bytes) -> dict[int, list[bytes]]:
+def length_delimited_fields(data: bytes) -> dict[int, list[bytes]]:
     """A message's length-delimited fields by number (the only kind TracesData, ResourceSpans
-    and ScopeSpans have that matter here; others are skipped); DecodeError when the frame is
-    broken."""
+    and ScopeSpans have that matter here, and Tempo's TraceByIDResponse; others are skipped);
+    DecodeError when the frame is broken."""
     fields: dict[int, list[bytes]] = {}
     position, end = 0, len(data)
     while position < end:
