@@ -164,12 +164,15 @@ def test_several_roots_every_root_is_walked_by_start_time():
     ) == [("first", 60, 100), ("child", 20, 60), ("first", 0, 20), ("second", 50, 300)]
 
 
-def test_a_span_whose_parent_is_absent_counts_as_a_root():
-    assert path_of(span("orphan", "not-in-trace", 0, 10), span("c", "orphan", 2, 4)) == [
-        ("orphan", 4, 10),
-        ("c", 2, 4),
-        ("orphan", 0, 2),
-    ]
+def test_a_span_whose_parent_is_absent_is_not_followed():
+    # Jaeger UI follows only spans without a parent reference; an orphan and its subtree are
+    # shown as a root in the waterfall but are not on the critical path
+    assert path_of(span("orphan", "not-in-trace", 0, 10), span("c", "orphan", 2, 4)) == []
+    assert path_of(
+        span("orphan", "not-in-trace", 0, 10),
+        span("c", "orphan", 2, 4),
+        span("root", None, 5, 8),
+    ) == [("root", 5, 8)]
 
 
 def test_equal_end_times_prefer_the_earlier_start_then_trace_order():

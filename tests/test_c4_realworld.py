@@ -236,6 +236,104 @@ def test_dsl_workspace_extends_a_json_workspace(tmp_path):
     assert ("shop", "mailer") in rels(model)
 
 
+def test_dsl_identifiers_are_case_insensitive_in_a_workspace_extending_another(tmp_path):
+    # as Structurizr's own Big Bank workspaces do: the base declares internetBankingSystem,
+    # the extending workspace writes !ref internetbankingsystem and adds the containers
+    write(
+        tmp_path,
+        "bank/model.dsl",
+        """workspace {
+    model {
+        customer = person "Customer"
+        onlineBank = softwareSystem "Online Bank"
+        coreLedger = softwareSystem "Core Ledger" "" "Existing System"
+        customer -> onlineBank "Uses"
+    }
+}
+""",
+    )
+    child = write(
+        tmp_path,
+        "bank/online/workspace.dsl",
+        """workspace extends ../model.dsl {
+    model {
+        !ref onlinebank {
+            webApp = container "Web App" "" "Vue"
+            apiApp = container "API" "" "Spring Boot" {
+                Ledger_Client = component "Ledger Client"
+            }
+        }
+        !element CORELEDGER {
+            tags "Mainframe"
+        }
+        CUSTOMER -> webapp "Visits"
+        WebApp -> APIAPP "Calls" "JSON/HTTPS"
+        ledger_client -> CoreLedger "Reads"
+    }
+    views {
+        container ONLINEBANK {
+            include *
+        }
+    }
+}
+""",
+    )
+    model = load_model(child)
+    e = model.elements
+    assert set(e) == {"customer", "onlineBank", "coreLedger", "webApp", "apiApp", "Ledger_Client"}
+    assert e["webApp"].parent == e["apiApp"].parent == "onlineBank"
+    assert e["Ledger_Client"].parent == "apiApp"
+    assert "Mainframe" in e["coreLedger"].tags
+    assert rels(model) == {
+        ("customer", "onlineBank"),
+        ("customer", "webApp"),
+        ("webApp", "apiApp"),
+        ("Ledger_Client", "coreLedger"),
+    }
+    assert model.warnings == []
+
+
+def test_dsl_hierarchical_identifiers_and_this_in_any_case():
+    model = load_dsl(
+        """workspace {
+    !identifiers hierarchical
+    model {
+        Shop = softwareSystem "Shop" {
+            API = container "API"
+            worker = container "Worker" {
+                THIS -> api "Polls"
+            }
+        }
+        !extend shop.Api {
+            technology "Go"
+        }
+        SHOP.WORKER -> Shop.api "Reports to"
+    }
+}""",
+        "hier.dsl",
+    )
+    e = model.elements
+    assert set(e) == {"Shop", "Shop.API", "Shop.worker"}
+    assert e["Shop.API"].technology == "Go"
+    assert [(r.source, r.target, r.description) for r in model.relationships] == [
+        ("Shop.worker", "Shop.API", "Polls"),
+        ("Shop.worker", "Shop.API", "Reports to"),
+    ]
+    assert model.warnings == []
+
+
+def test_dsl_an_identifier_declared_again_in_another_case_is_a_duplicate():
+    model = load_dsl(
+        'workspace {\n model {\n  api = container "A"\n  API = container "B"\n'
+        '  Api -> nothing "Calls"\n }\n}',
+        "dup.dsl",
+    )
+    assert set(model.elements) == {"api", "api_2"}
+    assert model.elements["api_2"].name == "B"
+    assert any("dup.dsl:4: duplicate id 'api'; renamed to 'api_2'" in w for w in model.warnings)
+    assert any("unknown element 'nothing'" in w for w in model.warnings)
+
+
 def test_dsl_include_of_a_file_and_a_folder_relative_to_the_including_file(tmp_path):
     write(tmp_path, "model/people.dsl", 'customer = person "Customer"\n')
     write(tmp_path, "model/systems/a.dsl", 'shop = softwareSystem "Shop"\n')

@@ -1,7 +1,7 @@
 """The critical path against Jaeger UI's own test cases (CriticalPath/testCases, 2026), each
 rebuilt here on the project's own data with the same shape, plus the cases its 2026 rules add:
-several roots, orphans, producer/consumer pruning, and the tie between two children cut at
-their parent's end. Times are microseconds."""
+several roots, orphans (not followed), producer/consumer pruning, and the tie between two
+children cut at their parent's end. Times are microseconds."""
 
 import pytest
 
@@ -69,7 +69,8 @@ CASES = {
     "child-covering-parent": ([s("a", None, 10, 30), s("b", "a", 5, 35)], [("b", 10, 30)]),
     # test9: a child wholly before its parent is dropped
     "child-before-parent": ([s("a", None, 10, 30), s("b", "a", 1, 5)], [("a", 10, 30)]),
-    # 2026: every root is followed, by start time, an orphan (parent absent) being a root too
+    # 2026: every span without a parent reference is followed, by start time; an orphan (its
+    # parent absent from the trace) is not, and nothing of its subtree is on the path
     "several-roots-and-an-orphan": (
         [
             s("late", None, 200, 260),
@@ -78,16 +79,36 @@ CASES = {
             s("orphan", "gone", 120, 150),
             s("oc", "orphan", 125, 130),
         ],
-        [
-            ("r", 80, 100),
-            ("rc", 30, 80),
-            ("r", 0, 30),
-            ("orphan", 130, 150),
-            ("oc", 125, 130),
-            ("orphan", 120, 125),
-            ("late", 200, 260),
-        ],
+        [("r", 80, 100), ("rc", 30, 80), ("r", 0, 30), ("late", 200, 260)],
     ),
+    # an orphan outlasting the true root, and starting before it, changes nothing: it is not
+    # a child of the root and is not followed itself
+    "orphan-overlapping-the-root": (
+        [
+            s("o", "gone", 0, 500),
+            s("r", None, 10, 100),
+            s("rc", "r", 20, 60),
+            s("oc", "o", 50, 400),
+        ],
+        [("r", 60, 100), ("rc", 20, 60), ("r", 10, 20)],
+    ),
+    # a trace of orphans only (its root was never received) has no critical path
+    "orphans-only": (
+        [s("a", "gone", 0, 100), s("b", "lost", 50, 150), s("bc", "b", 60, 90)],
+        [],
+    ),
+    # orphans of one missing parent, however many, and each one's subtree, are all left out
+    "many-orphans-of-one-missing-parent": (
+        [
+            s("r", None, 0, 10),
+            s("o1", "gone", 2, 8),
+            s("o2", "gone", 3, 30),
+            s("o2c", "o2", 4, 29),
+        ],
+        [("r", 0, 10)],
+    ),
+    # a span naming itself as parent has a parent reference: it is not a root to follow
+    "span-its-own-parent": ([s("self", "self", 0, 10), s("r", None, 20, 30)], [("r", 20, 30)]),
     # 2026: a consumer of a producer is pruned, a consumer under any other span is kept
     "consumer-under-non-producer-kept": (
         [

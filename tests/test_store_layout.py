@@ -268,6 +268,27 @@ def test_search_in_a_stored_layout_reads_chunks_only_until_it_has_its_results(
     assert len(whole_chunks) < 18  # not every chunk of the trace
 
 
+@pytest.mark.django_db
+def test_an_orphan_subtree_is_shown_as_a_root_but_is_not_on_the_critical_path(small_chunks):
+    # the orphan and its child outlast the true root: still, as in Jaeger UI, only spans
+    # without a parent reference are followed
+    trace = tree_trace(TRACE_ID)
+    shop = trace.spans[0].resource
+    end = trace.end_ns
+    orphans = [
+        Span(TRACE_ID, "o", "gone", "late batch", SpanKind.SERVER, T0 + 50, end + 9000, shop),
+        Span(TRACE_ID, "oc", "o", "late work", SpanKind.INTERNAL, T0 + 60, end + 8000, shop),
+    ]
+    store_traces([Trace(TRACE_ID, [*trace.spans, *orphans])])
+    source = StoreSource()
+    layout = source.trace_overview(TRACE_ID).layout
+    rows = source.trace_rows(TRACE_ID, range(123), 123)
+    row_of = {span.span_id: r for r, span in rows.items()}
+    assert layout.depth[row_of["o"]] == 0 and layout.depth[row_of["oc"]] == 1
+    critical = {rows[r].span_id for r in layout.critical}
+    assert "s0" in critical and not critical & {"o", "oc"}
+
+
 # --- Statistics per operation, stored with the layout ------------------------------------------
 
 

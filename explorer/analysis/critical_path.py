@@ -1,7 +1,11 @@
 """The critical path of a trace, with Jaeger UI's semantics (TracePage/CriticalPath, 2026).
 
-Jaeger UI follows every root of the trace (a span without a parent in it, so an orphan too),
-in order of start time, and appends each root's sections. For one root it:
+Jaeger UI follows every span without a parent reference (a true root), in order of start
+time, and appends each one's sections. An orphan, a span whose parent id names a span that is
+not in the trace (or itself), is shown as a root in the waterfall but is not followed: Jaeger UI
+drops a span whose parent is missing from its span map (sanitizeOverFlowingChildren), and with
+it the orphan's whole subtree, so none of it is on the path; a trace of orphans only has none.
+For one true root it:
 1. prunes CONSUMER children of PRODUCER spans with all their descendants (a message's consumer
    does not block its producer; createCPSpanMap). Any other child, FOLLOWS_FROM ones too, stays;
 2. fits every remaining child into its (already fitted) parent: a child that starts before the
@@ -58,6 +62,8 @@ def critical_path(trace: Trace, tree: SpanTree | None = None) -> list[CriticalPa
     sections: list[CriticalPathSection] = []
     add = sections.append
     for root in tree.roots:
+        if spans[root].parent_id is not None:
+            continue  # an orphan: Jaeger UI leaves its subtree off the path
         _fit_children(tree, root, start, end, kept_children)
         node = root
         returning: int | None = None  # start of the child just walked, when coming back up

@@ -12,6 +12,11 @@ workspaces are split and reused (following Structurizr's DSL tests and examples)
 - `archetypes { name = container { technology ... tags ... } }`: element types of one's own
   (and relationship types, used as `a --name-> b`) with their defaults;
 - `!const NAME "value"` / `!constant` with `${NAME}` substituted.
+Identifiers are case-insensitive, as in Structurizr (its IdentifiersRegister lower-cases every
+identifier it registers and looks up): `!ref internetbankingsystem` names an element declared
+as `internetBankingSystem`, in a base workspace too, and so do relationship ends, `!element`,
+`!extend` and hierarchical identifiers (`Shop.API`); an element keeps the id spelt where it is
+declared, and declaring `API` after `api` is a duplicate. `this` is a keyword in any case.
 Files are named relative to the file that names them (`../catalog.dsl` too, as Structurizr's
 system-catalog example does); absolute paths, URLs (never fetched) and files named by a model
 that has no folder (an upload) are refused with a warning, as are include cycles.
@@ -130,6 +135,7 @@ class _DslReader:
         self.pending: list[tuple[str, int, str, str, list[str], str | None, list[str]]] = []
         self.rel_tags: dict[int, list[str]] = {}
         self.bases: dict[str, str] = {}  # element id -> the keyword that declared it
+        self.folded: dict[str, str] = {}  # element id in lower case -> the id as declared
         self.archetypes: dict[str, _Archetype] = {}
         self.constants: dict[str, str] = {}
         self.reading: list[Path] = []  # files being read, to refuse include cycles
@@ -204,6 +210,7 @@ class _DslReader:
         for element in base.elements.values():
             self.b.model.elements.setdefault(element.id, element)
             self.bases.setdefault(element.id, element.kind)
+            self.folded.setdefault(element.id.lower(), element.id)
         for rel in base.relationships:
             self.b.add_relationship(rel, None)
 
@@ -356,13 +363,19 @@ class _DslReader:
                 return None
         return parent
 
+    def known(self, ref: str) -> str | None:
+        """The id of the element an identifier names, in any case, or None."""
+        return ref if ref in self.b.model.elements else self.folded.get(ref.lower())
+
     def resolve(self, ref: str, scope: str | None) -> str:
+        found = self.known(ref)
+        if found is not None or not self.hierarchical:
+            return found or ref
         elements = self.b.model.elements
-        if ref in elements or not self.hierarchical:
-            return ref
         while scope:  # hierarchical identifiers may be relative to the enclosing elements
-            if f"{scope}.{ref}" in elements:
-                return f"{scope}.{ref}"
+            found = self.known(f"{scope}.{ref}")
+            if found is not None:
+                return found
             scope = elements[scope].parent if scope in elements else None
         return ref
 
@@ -432,6 +445,8 @@ class _DslReader:
         element_id = identifier or slug(args[0])
         if self.hierarchical and identifier and scope:
             element_id = f"{scope}.{identifier}"
+        if identifier:  # the same identifier in another case: a duplicate, warned as one
+            element_id = self.folded.get(element_id.lower(), element_id)
         element = self.b.add_element(
             Element(
                 id=element_id,
@@ -446,6 +461,7 @@ class _DslReader:
             number,
         )
         self.bases[element.id] = base
+        self.folded.setdefault(element.id.lower(), element.id)
         push(_Block("element", element.id))
 
     def statement(self, scope: str, head: str, args: list[str], push) -> bool:
@@ -491,8 +507,8 @@ class _DslReader:
                 )
             else:
                 defaults, tags = [archetype.description, archetype.technology], archetype.tags
-        src = scope if arrow == 0 or tokens[0] == "this" else tokens[0]
-        dst = scope if tokens[arrow + 1] == "this" else tokens[arrow + 1]
+        src = scope if arrow == 0 or tokens[0].lower() == "this" else tokens[0]
+        dst = scope if tokens[arrow + 1].lower() == "this" else tokens[arrow + 1]
         rest = [_text(t) for t in tokens[arrow + 2 :]]
         for i, default in enumerate(defaults):
             if default and (len(rest) <= i or not rest[i]):
