@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.fuzz_support import peak_rss_bytes
 from tests.receiver_support import ROOT, migrate
 
 pytestmark = pytest.mark.slow
@@ -23,13 +24,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 @pytest.fixture(scope="module", params=["runserver", "gunicorn"])
@@ -95,7 +89,8 @@ def test_an_oversize_body_is_413_unread(server, path, length):
     assert answer.startswith(b"HTTP/1.1 413"), (name, answer[:200])
     assert time.monotonic() - started < 5
     time.sleep(0.5)  # what the server would do after answering, it has done by now
-    assert _peak_rss_mb(_serving_pid(name, process)) < 400
+    peak = peak_rss_bytes(_serving_pid(name, process))
+    assert peak is not None and peak[1] < 400 * 1024 * 1024
     assert process.poll() is None
 
 
