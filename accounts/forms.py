@@ -1,7 +1,10 @@
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.validators import MaxLengthValidator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+
+from explorer.traces.visible import visible_line
 
 from .audit_view import object_id_lookup
 from .models import AuditAction
@@ -80,3 +83,15 @@ class AuditFilterForm(forms.Form):
         if data["until"]:
             entries = entries.filter(time__date__lte=data["until"])
         return entries
+
+
+class LoginForm(AuthenticationForm):
+    """The login form; a user name holding a control or bidirectional character is refused
+    before it is looked up, so no such account is ever made from the directory (django-auth-ldap
+    creates users at their first login; the admin's own validator refuses them already)."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username") or ""
+        if visible_line(username) != username:
+            raise self.get_invalid_login_error()
+        return super().clean()

@@ -12,6 +12,8 @@ from django.dispatch import receiver
 from django_auth_ldap.backend import populate_user
 from django_otp.plugins.otp_static.models import StaticToken
 
+from explorer.traces.visible import visible_line
+
 from . import audit
 from .middleware import LAST_ACTIVITY_KEY, SESSION_TOKEN_KEY
 from .models import AuditAction, UserSessionToken, new_session_token
@@ -97,7 +99,11 @@ def on_backup_code_added(sender, instance, created, **kwargs):
 def assign_ldap_roles(sender, user, ldap_user, **kwargs):
     """Role groups follow LDAP group membership (EXPLORER_LDAP_ROLE_GROUPS) at every login;
     other groups and individually granted permissions are left alone. A directory user has no
-    local password: one set beforehand (an account prepared under their name) is dropped."""
+    local password: one set beforehand (an account prepared under their name) is dropped. The
+    directory's names and address are kept with control and bidi characters as symbols, so
+    that no page and no admin list shows them raw."""
+    for field in ("first_name", "last_name", "email"):
+        setattr(user, field, visible_line(getattr(user, field)))
     if user.has_usable_password() or user.pk is None:
         user.set_unusable_password()
         user.save()

@@ -18,7 +18,7 @@ from . import audit
 from .access import is_verified, redirect_to_second_factor, requires, second_factor_not_required
 from .audit_view import shown_entry
 from .exports import csv_response
-from .forms import AuditFilterForm, CodeForm
+from .forms import AuditFilterForm, CodeForm, LoginForm
 from .models import AuditAction, AuditEntry
 from .redaction import policy_for_user
 from .second_factor import (
@@ -44,6 +44,7 @@ def _next_url(request) -> str:
 
 class ExplorerLoginView(LoginView):
     template_name = "accounts/login.html"
+    form_class = LoginForm
 
     def get_success_url(self):
         # The password is only the first factor: go on to the second one, keeping `next`.

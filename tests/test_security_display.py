@@ -193,3 +193,33 @@ def test_user_names_with_controls_on_the_audit_log_and_alerts_pages(client, logi
     alerts = _body(client.get("/alerts/"))
     _no_raw_controls(re.sub(r'value="[^"]*"', "", alerts), "alerts page")
     assert "eve\ufffdgnp.exe\u241b[2J" in alerts
+
+
+def test_a_user_name_with_controls_cannot_log_in_so_no_such_account_is_made(client, db):
+    """django-auth-ldap makes an account at a user's first login: a name with U+202E or ESC
+    is refused before it is looked up (here a local account, which the admin could not make)."""
+    from accounts.testing import make_user
+
+    for name in ("eve\u202egnp.exe", "eve\x1b[2J"):
+        make_user("analyst", username=name, password="a long enough password 1")
+        answer = client.post(
+            reverse("accounts:login"), {"username": name, "password": "a long enough password 1"}
+        )
+        assert answer.status_code == 200 and "second-factor" not in answer.get("Location", "")
+        assert "_auth_user_id" not in client.session
+
+
+def test_names_from_the_directory_are_kept_with_controls_as_symbols(db):
+    from types import SimpleNamespace
+
+    from django.contrib.auth.models import User
+
+    from accounts.signals import assign_ldap_roles
+
+    user = User(username="eve", first_name="Eve\u202e", last_name="\x1b[31mRed", email="e\x07@x")
+    assign_ldap_roles(None, user, SimpleNamespace(group_dns=[]))
+    assert (user.first_name, user.last_name, user.email) == (
+        "Eve\ufffd",
+        "\u241b[31mRed",
+        "e\u2407@x",
+    )
