@@ -127,9 +127,7 @@ class Receiver:
             try:
                 body = request.read_body()
                 self._audit_sender(sender, address)
-                stored = self.pool.store(
-                    body, request.content_encoding, fmt, f"request from {sender}"
-                )
+                stored = self.pool.store(body, request.content_encoding, fmt, sender)
             finally:
                 self.turns.release()
         except Refused as exc:

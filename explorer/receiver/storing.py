@@ -18,8 +18,6 @@ from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
 
-# How explorer.receiver.service labels a request's spans: this, then the sender's name.
-REQUEST_FROM = "request from "
 # Per thread: the store's writer keeps the operation catalogue's keys between requests.
 _local = threading.local()
 
@@ -28,7 +26,7 @@ def store_request(
     body: bytes,
     encoding: str | None,
     fmt: str,
-    source: str,
+    sender: str,
     turns: AbstractContextManager | None,
 ) -> Stored:
     """Decode, prepare and commit one request (`turns`: the lock to write under, or None);
@@ -39,19 +37,17 @@ def store_request(
     decode_config = DecodeConfig(
         config.mode, config.max_bytes, config.max_attribute_bytes, prepared_with
     )
-    decoded = decode_request(body, encoding, fmt, decode_config, source)
+    decoded = decode_request(body, encoding, fmt, decode_config, f"request from {sender}")
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)
     if not decoded.prepared:
         return stored
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
-        write = functools.partial(
-            _local.writer.write, config=prepared_with, sender=sender_of(source)
-        )
+        write = functools.partial(_local.writer.write, config=prepared_with, sender=sender)
         prepared = decoded.prepared
     else:
-        write = functools.partial(index.write_pieces, sender=sender_of(source), live=True)
+        write = functools.partial(index.write_pieces, sender=sender, live=True)
         prepared = index.pieces_of(decoded.prepared)
     try:
         try:
@@ -72,12 +68,6 @@ def store_request(
 def _commit(write, prepared: list, turns: AbstractContextManager | None) -> None:
     with turns or nullcontext(), transaction.atomic():
         write(prepared)
-
-
-def sender_of(source: str) -> str:
-    """The sender of a request, from the label explorer.receiver.service gives it ("request
-    from <sender>"): whose spans the data clock counts as ahead (explorer.store.clock)."""
-    return source.removeprefix(REQUEST_FROM)
 
 
 @functools.cache

@@ -111,11 +111,11 @@ def _checkpoint_every(seconds: float, turns: Any, stopped: threading.Event) -> N
     connection.close()
 
 
-def _store_in_process(body: bytes, encoding: str | None, fmt: str, source: str):
+def _store_in_process(body: bytes, encoding: str | None, fmt: str, sender: str):
     from explorer.receiver.storing import store_request  # once Django is set up
 
     try:
-        return store_request(body, encoding, fmt, source, _turns)
+        return store_request(body, encoding, fmt, sender, _turns)
     except Refused as exc:
         return _Refusal(exc.status, str(exc))
 
@@ -172,18 +172,18 @@ class WriterPool:
         alive = sum(1 for process in processes.values() if process.is_alive())
         return {"ok": alive == self.processes, "configured": self.processes, "alive": alive}
 
-    def store(self, body: bytes, encoding: str | None, fmt: str, source: str) -> Stored:
-        """The request committed (or Refused)."""
+    def store(self, body: bytes, encoding: str | None, fmt: str, sender: str) -> Stored:
+        """The request of `sender` (its token's name) committed (or Refused)."""
         if not self.processes:
             from explorer.receiver.storing import store_request
 
-            return store_request(body, encoding, fmt, source, self._turns)
+            return store_request(body, encoding, fmt, sender, self._turns)
         with self._lock:
             executor = self._executor
         if executor is None:
             raise Refused(503, "the receiver is shutting down; retry later")
         try:
-            result = executor.submit(_store_in_process, body, encoding, fmt, source).result()
+            result = executor.submit(_store_in_process, body, encoding, fmt, sender).result()
         except BrokenProcessPool:
             # A writer process died (killed, out of memory): this request is answered, the
             # sender retries, and later requests get fresh processes. What it committed stays.
