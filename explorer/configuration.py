@@ -21,7 +21,7 @@ from explorer.c4.mapping import Mapping, element_calls, load_mapping
 from explorer.c4.model import Model
 from explorer.c4.rules import stored_mapping
 from explorer.caching import LocalCache, configuration_version
-from explorer.journeys.assembly import service_container
+from explorer.journeys.journey import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.traces.model import Span, Trace
 

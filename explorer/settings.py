@@ -67,7 +67,7 @@ INSTALLED_APPS = [
     "accounts",
     "explorer",
     "explorer.store",
-    "explorer.journeys",
+    "explorer.orders",
     "explorer.c4",
     "explorer.web",
     "explorer.tours",
@@ -369,7 +369,7 @@ EXPLORER_RECEIVER_HEADER_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_HEADE
 # the middle of one) before it is closed.
 EXPLORER_RECEIVER_IDLE_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_IDLE_TIMEOUT", "60"))
 
-# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# --- Live order statuses (explorer/orders/live.py; docs/live.md) ---------------------------
 # EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
 # the one `receive` runs): new arrivals are judged within about this long (default 2).
 EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))

@@ -18,9 +18,9 @@ from django.urls import reverse
 from explorer.alerts.cycle import run_cycle as run_alerts
 from explorer.alerts.models import Alert
 from explorer.configuration import explorer_config
-from explorer.journeys import live
-from explorer.journeys.assembly import latest_time_ns
-from explorer.journeys.models import OrderStatus
+from explorer.journeys.now import latest_time_ns
+from explorer.orders import live
+from explorer.orders.models import OrderStatus
 from explorer.receiver import storing
 from explorer.receiver.config import load
 from explorer.receiver.service import Receiver, Request

@@ -17,7 +17,7 @@ from explorer.c4.traceset import read_traces
 from explorer.configuration import Configuration
 from explorer.diagrams import render
 from explorer.diagrams.journey import journey_overlay
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
 from explorer.journeys.state_graph import load_sla, load_state_graph
 from explorer.sources.memory import MemorySource
 from explorer.tours.illustrate import step_overlay

@@ -1,4 +1,4 @@
-"""The live order-status snapshot (explorer.journeys.live, `watch`, `orders --refresh --since`):
+"""The live order-status snapshot (explorer.orders.live, `watch`, `orders --refresh --since`):
 spans that arrive mark their orders, the worker computes them again, time passing makes orders
 stuck or lost without a new span, and --since selects by arrival."""
 
@@ -17,10 +17,11 @@ from django.core.cache import cache
 from django.core.management import call_command
 
 from explorer.configuration import explorer_config
-from explorer.journeys import live
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
+from explorer.orders import live
+from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
+from explorer.orders.service import now_in
 from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
@@ -112,7 +113,7 @@ def late_batch(db, simulated):
     early, late = late_split(simulated[0])
     store_traces(early)
     refresh()
-    return late, stored(live.latest_time_ns(get_source()))
+    return late, stored(now_in(get_source()))
 
 
 def test_refresh_since_selects_orders_by_arrival_after_a_late_batch(late_batch):
@@ -122,7 +123,7 @@ def test_refresh_since_selects_orders_by_arrival_after_a_late_batch(late_batch):
     store_traces(late)
     output = refresh("--since", iso_ns(arrival))
     expected = judged()
-    now = live.latest_time_ns(get_source())
+    now = now_in(get_source())
     assert stored(now) == expected
     changed = {o for o, row in expected.items() if before.get(o) != row}
     assert len(changed) >= 10, changed  # the late batch matters: the test can fail
@@ -259,7 +260,7 @@ def test_the_reference_is_stored_when_due(db, settings):
     config = explorer_config()
     source = get_source()
     store_traces(complete_order("A-30").traces)
-    now = live.latest_time_ns(source)
+    now = now_in(source)
     assert live.refresh_reference_if_due(source, config, now)  # none stored
     assert not live.refresh_reference_if_due(source, config, now)  # fresh
     assert live.refresh_reference_if_due(source, config, now + 2 * HOUR * S)  # too old
@@ -280,10 +281,10 @@ def test_the_reference_is_stored_when_due(db, settings):
 def test_run_worker_runs_cycles_until_stopped_and_hands_on_each_result(db):
     cache.clear()
     store_traces(complete_order("A-40", offset=T0 // S % 10).traces)
-    results: list[live.CycleResult] = []
+    results: list[live.WorkerCycle] = []
     stop = threading.Event()
 
-    def step(result: live.CycleResult) -> None:
+    def step(result: live.WorkerCycle) -> None:
         results.append(result)
         if len(results) == 3:
             stop.set()
@@ -300,7 +301,7 @@ def test_run_worker_woken_by_committed_spans_does_not_wait_its_interval(transact
     stop, wake = threading.Event(), threading.Event()
     cycles: list[float] = []
 
-    def step(result: live.CycleResult) -> None:
+    def step(result: live.WorkerCycle) -> None:
         cycles.append(time.monotonic())
         if len(cycles) == 1:
             store_traces(complete_order("A-42", offset=T0 // S % 10 + 5).traces)

@@ -11,7 +11,7 @@ import pytest
 from django.db import transaction
 
 from explorer.caching import reset_caches
-from explorer.journeys.report import order_ids
+from explorer.journeys.lookups import order_ids
 from explorer.receiver import index
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError
@@ -108,7 +108,7 @@ def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
 
 
 def test_index_marks_orders_changed_own_and_through_links(without_order_on_consumers):
-    from explorer.journeys.models import OrderArrival
+    from explorer.orders.models import OrderArrival
 
     traces = without_order_on_consumers
     consumer, link = next(
@@ -135,7 +135,7 @@ def test_index_marks_orders_changed_own_and_through_links(without_order_on_consu
 
 
 def test_a_later_piece_without_the_order_id_marks_its_order(without_order_on_consumers):
-    from explorer.journeys.models import OrderArrival
+    from explorer.orders.models import OrderArrival
 
     trace = next(
         t

@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from explorer.journeys.anomalies import Anomaly
-from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, Violation
+from explorer.journeys.journey import Journey
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000

@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, Conformance
+from explorer.journeys.journey import Journey
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words
 from explorer.traces.model import Trace

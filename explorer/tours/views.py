@@ -21,8 +21,8 @@ from explorer.diagrams.journey import journey_stops
 from explorer.diagrams.render import render_svg
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
+from explorer.orders.service import judge_states
 from explorer.sources.base import SourceError
 from explorer.tours.generate import follow_slug, tour_from_journey
 from explorer.tours.illustrate import (
@@ -71,14 +71,14 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         order_id = tour_spec.example_order = tour.example_order
     if not order_id:
         return None, None, None
-    judged = order_states(source, order_id, config)
+    judged = judge_states(source, order_id, config)
     if not judged.journey.spans and tour is not None and tour.example_selector:
         tour.example_order = ""
         problem = resolve_example(tour, config, source)
         if problem:
             return None, None, problem
         tour_spec.example_order = tour.example_order
-        judged = order_states(source, tour.example_order, config)
+        judged = judge_states(source, tour.example_order, config)
     if not judged.journey.spans:
         return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
     return judged.journey, judged.conformance, None
@@ -299,7 +299,7 @@ def _generated(request, order_id: str) -> TourSpec:
     order_id, _refused = raw_id_from_url(request, "order", given)
     journey = conformance = None
     if order_id:
-        judged = order_states(common.source(), order_id, config)
+        judged = judge_states(common.source(), order_id, config)
         journey, conformance = judged.journey, judged.conformance
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})

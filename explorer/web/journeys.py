@@ -21,9 +21,9 @@ from explorer.diagrams.journey import journey_overlay, typical_path, typical_pat
 from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import dom_id, render_svg
 from explorer.diagrams.words import milliseconds
-from explorer.journeys.assembly import customer_orders
+from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import judge_order, states_of_orders
+from explorer.orders.service import judge_order, judge_states_of_orders
 from explorer.web import common
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 from explorer.web.pseudonyms import customer_from_url, raw_id_from_url, url_id
@@ -82,7 +82,7 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         overlay.typical = _typical_paths.get_or_compute(
             cache_key("typical-path", source.name, *samples),
             lambda: typical_path(
-                (j.journey for j in states_of_orders(source, samples, config)),
+                (j.journey for j in judge_states_of_orders(source, samples, config)),
                 config.model,
                 config.mapping,
             ),
@@ -459,7 +459,7 @@ def customer(request, customer_id):
     if not orders:
         return customer_not_found(request, customer_id)
     rows = []
-    for judged in states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
+    for judged in judge_states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
         order_id, journey, conformance = judged.order_id, judged.journey, judged.conformance
         first = journey.spans[0].start_ns if journey.spans else None
         rows.append(

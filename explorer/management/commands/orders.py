@@ -15,13 +15,13 @@ import orjson
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.live import collect_arrivals, orders_arrived_since, settle
-from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
+from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import iso
-from explorer.journeys.service import Now, judge_orders, refresh_snapshot
-from explorer.management.commands.journey import add_common_arguments, now_ns, setup
+from explorer.management.arguments import add_common_arguments, parse_now, source_and_config
+from explorer.orders.live import collect_arrivals, orders_arrived_since, settle
+from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
+from explorer.orders.service import judge_orders, judge_snapshot, now_policy
 from explorer.sources.base import SourceError
 
 
@@ -53,7 +53,7 @@ class Command(BaseCommand):
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
-        source, config = setup(options)
+        source, config = source_and_config(options["source"])
         if options["refresh"]:
             self.refresh(source, config, options)
             return
@@ -61,7 +61,9 @@ class Command(BaseCommand):
             raise CommandError("--since goes with --refresh")
         try:
             wanted = customer_orders(source, options["customer"]) if options["customer"] else None
-            reports = judge_orders(source, config, Now(now_ns(options["now"])), orders=wanted)
+            reports = judge_orders(
+                source, config, now_policy(parse_now(options["now"])), orders=wanted
+            )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         rows = [
@@ -83,7 +85,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(rows)} orders")
 
     def refresh(self, source, config, options) -> None:
-        since = now_ns(options["since"])
+        since = parse_now(options["since"])
         started = time.perf_counter()
         # --since judges only the orders with new spans: the others' typical-journey samples
         # are kept.
@@ -94,8 +96,12 @@ class Command(BaseCommand):
             OrderArrival.objects.filter(pending=True).values_list("order_id", "arrived_ns")
         )
         try:
-            snapshot = refresh_snapshot(
-                source, config, Now(now_ns(options["now"])), orders=arrived, previous=previous
+            snapshot = judge_snapshot(
+                source,
+                config,
+                now_policy(parse_now(options["now"])),
+                orders=arrived,
+                previous=previous,
             )
         except SourceError as exc:
             raise CommandError(str(exc)) from None

@@ -12,7 +12,7 @@ no spans (the receiver's `index` mode) calls mark_changed() itself. A cycle of t
 3. re-judges the orders whose status changes only because time passes (rejudge: a state held
    over its limit becomes stuck, a message in flight for IN_FLIGHT_NS becomes lost),
 
-and hands its CycleResult (every status change) to the steps that follow (run_worker's
+and hands its WorkerCycle (every status change) to the steps that follow (run_worker's
 `after_cycle`, e.g. alert rules). "Now" is the newest span in the source, as everywhere.
 
 The worker cannot die on what it reads: an order whose judging fails is logged with its id,
@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from django.conf import settings
 from django.db import (
@@ -46,10 +45,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from explorer.caching import LocalCache
-from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
 from explorer.journeys.intake import order_id_problem, shown_id
-from explorer.journeys.models import (
+from explorer.journeys.report import Reference
+from explorer.orders.models import (
     _OPEN,
     BASELINE,
     BaselineSnapshot,
@@ -57,9 +56,8 @@ from explorer.journeys.models import (
     OrderArrival,
     OrderStatus,
 )
-from explorer.journeys.report import Reference, reference_at
-from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.status import OrderStatusRow, customer_types, order_rows
+from explorer.orders.service import JudgingConfig, judge_reference, judge_rows, now_in
+from explorer.orders.status import OrderStatusRow
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.ingest import LINKED_TRACE_KEY
 from explorer.store.models import (
@@ -69,11 +67,11 @@ from explorer.store.models import (
     insert_sql,
     quoted_names,
 )
-from explorer.traces.model import Span, Trace
+from explorer.traces.vocabulary import ORDER_KEY
 
 __all__ = [
     "CYCLE_DONE",
-    "CycleResult",
+    "WorkerCycle",
     "WorkerStats",
     "StatusChange",
     "collect_arrivals",
@@ -116,17 +114,6 @@ WAKE_GAP_S = 0.2
 STOP_CHECK_S = 0.5
 
 
-class Judging(Protocol):
-    """What judging an order needs of the explorer's configuration (Configuration has it)."""
-
-    graph: StateGraph
-    names: dict[str, str]
-
-    def container_of(self, span: Span) -> str: ...
-
-    def calls_of(self, traces: Sequence[Trace]) -> set[tuple[str, str]]: ...
-
-
 @dataclass(slots=True, frozen=True)
 class StatusChange:
     """An order whose status changed: `before` None for an order not listed before."""
@@ -138,7 +125,7 @@ class StatusChange:
 
 
 @dataclass(slots=True)
-class CycleResult:
+class WorkerCycle:
     """What one cycle of the worker did."""
 
     now_ns: int | None = None  # None: the source holds no span
@@ -193,7 +180,7 @@ def mark_changed(order_ids: Iterable[str], arrived_ns: int) -> int:
     return len(ids)
 
 
-def _usable(order_id: str, where: str, result: CycleResult | None = None) -> bool:
+def _usable(order_id: str, where: str, result: WorkerCycle | None = None) -> bool:
     """Whether the id names an order; if not, it is refused (_refuse)."""
     problem = order_id_problem(order_id)
     if problem is not None:
@@ -201,7 +188,7 @@ def _usable(order_id: str, where: str, result: CycleResult | None = None) -> boo
     return problem is None
 
 
-def _refuse(order_id: str, problem: str, where: str, result: CycleResult | None) -> None:
+def _refuse(order_id: str, problem: str, where: str, result: WorkerCycle | None) -> None:
     """A warning says which id, why, and where from, once while the same id from the same
     place is refused again; counted in `result.refused` then."""
     if _refused.get((order_id, where)) is not None:
@@ -238,7 +225,7 @@ def _mark(arrivals: Mapping[str, int]) -> None:
         cursor.executemany(sql, [(o, at, True, 0) for o, at in sorted(arrivals.items())])
 
 
-def collect_arrivals(result: CycleResult | None = None) -> int:
+def collect_arrivals(result: WorkerCycle | None = None) -> int:
     """Mark the orders of the traces that received spans since the last call (the store's
     StoredTrace.arrived_ns); returns how many orders were marked (ids refused are counted in
     `result.refused`)."""
@@ -267,7 +254,7 @@ def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
 
 
 def _orders_of_traces(
-    arrived: Mapping[int, int], result: CycleResult | None = None
+    arrived: Mapping[int, int], result: WorkerCycle | None = None
 ) -> dict[str, int]:
     """order id -> latest arrival, for the stored traces (pk -> arrival): the orders named on
     them, and those named on the traces they link to (a consumer without `order.id`). An id
@@ -350,18 +337,18 @@ def settle(arrivals: Mapping[str, int]) -> None:
 
 def refresh_changed_orders(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     now_ns: int | None = None,
     batch: int | None = None,
     stop: threading.Event | None = None,
     progressed: Callable[[], None] | None = None,
-) -> CycleResult:
+) -> WorkerCycle:
     """Compute the pending orders again, `batch` at a time (EXPLORER_LIVE_BATCH), each batch
     stored in one transaction, until none is due (or `stop` is set; `progressed` is called
     after each batch); judged at `now_ns` (default: the newest span) against the stored
     reference, stored first if there is none that serves. An order that fails is logged,
     counted in `errors` and tried again later (retry_later); the others go on."""
-    result = CycleResult(now_ns=now_ns if now_ns is not None else latest_time_ns(source))
+    result = WorkerCycle(now_ns=now_in(source, now_ns))
     now = result.now_ns
     if now is None:
         return result
@@ -387,11 +374,11 @@ def refresh_changed_orders(
 
 def _refresh_batch(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     pending: dict[str, int],
     reference: Reference,
     now: int,
-    result: CycleResult,
+    result: WorkerCycle,
 ) -> None:
     """Judge and store one batch of pending orders (id -> arrival read), each order on its
     own: one that cannot be judged or stored waits for its retry. When no order could be
@@ -403,15 +390,7 @@ def _refresh_batch(
     errors: dict[str, Exception] = {}
     for order_id in [o for o in pending if o not in refused]:
         try:
-            rows += order_rows(
-                source,
-                config.graph,
-                [order_id],
-                reference.baseline,
-                now,
-                config.container_of,
-                config.names,
-            )
+            rows += judge_rows(source, config, [order_id], reference.baseline, now)
         except Exception as exc:  # one order must not stop the others
             errors[order_id] = exc
     if errors and not rows and all(_unreachable(e) for e in errors.values()):
@@ -478,7 +457,7 @@ def _failure(order_id: str, what: str, exc: Exception) -> str:
     return line
 
 
-def retry_later(failed: Mapping[str, str], result: CycleResult) -> None:
+def retry_later(failed: Mapping[str, str], result: WorkerCycle) -> None:
     """Orders that failed (id -> error line) stay pending, tried again RETRY_FIRST_S after
     their first failure in a row, twice as long after each further one, at most RETRY_MAX_S;
     their errors go to `result.errors`."""
@@ -494,7 +473,7 @@ def retry_later(failed: Mapping[str, str], result: CycleResult) -> None:
         )
 
 
-def _usable_reference(source: TraceSource, config: Judging, now_ns: int) -> Reference:
+def _usable_reference(source: TraceSource, config: JudgingConfig, now_ns: int) -> Reference:
     """The stored reference if it serves at now_ns, else one computed and stored now."""
     stored = BaselineSnapshot.load_reference(source.name, "")
     if stored is not None and stored.serves(now_ns):
@@ -502,7 +481,7 @@ def _usable_reference(source: TraceSource, config: Judging, now_ns: int) -> Refe
     return store_reference(source, config, now_ns)
 
 
-def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Reference:
+def store_reference(source: TraceSource, config: JudgingConfig, now_ns: int) -> Reference:
     """Compute the reference at now_ns and store it. The stored typical-journey samples of
     orders with no spans since the previous reference are reused; the others are judged
     again."""
@@ -518,21 +497,12 @@ def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Refere
             order_id__in=list(previous), arrived_ns__gte=since
         ).values_list("order_id", flat=True):
             previous.pop(order_id, None)
-    types = customer_types(source, now_ns)
-    reference = reference_at(
-        source,
-        config.graph,
-        now_ns,
-        types,
-        config.container_of,
-        known=previous,
-        calls_of=config.calls_of,
-    )
+    reference = judge_reference(source, config, now_ns, previous)
     BaselineSnapshot.save_reference(source.name, reference, timezone.now())
     return reference
 
 
-def refresh_reference_if_due(source: TraceSource, config: Judging, now_ns: int) -> bool:
+def refresh_reference_if_due(source: TraceSource, config: JudgingConfig, now_ns: int) -> bool:
     """Store the reference again when none is stored, it no longer serves now_ns, or it is
     older than EXPLORER_LIVE_REFERENCE_SECONDS (wall clock) and spans arrived since. Returns
     whether it was stored."""
@@ -579,18 +549,18 @@ def rejudge(now_ns: int) -> list[StatusChange]:
 
 def run_cycle(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     now_ns: int | None = None,
     stop: threading.Event | None = None,
     progressed: Callable[[], None] | None = None,
-) -> CycleResult:
+) -> WorkerCycle:
     """One cycle: collect arrivals, store the reference if due, compute the changed orders
     again, re-judge the others at now."""
     started = time.perf_counter()
     # "Now" before the arrivals: every span it counts is then among the arrivals collected,
     # so an order is never judged at a now that includes a consumer it has not read.
-    now = now_ns if now_ns is not None else latest_time_ns(source)
-    result = CycleResult(now_ns=now)
+    now = now_in(source, now_ns)
+    result = WorkerCycle(now_ns=now)
     result.marked = collect_arrivals(result)
     if now is not None:
         result.reference_stored = refresh_reference_if_due(source, config, now)
@@ -610,8 +580,8 @@ def run_worker(
     stop_event: threading.Event,
     interval_s: float | None,
     source: TraceSource,
-    config: Judging,
-    after_cycle: Sequence[Callable[[CycleResult], object]] = (),
+    config: JudgingConfig,
+    after_cycle: Sequence[Callable[[WorkerCycle], object]] = (),
     wake: threading.Event | None = None,
     stats: WorkerStats | None = None,
 ) -> None:
@@ -639,8 +609,8 @@ def run_worker(
 def _one_cycle(
     stop_event: threading.Event,
     source: TraceSource,
-    config: Judging,
-    after_cycle: Sequence[Callable[[CycleResult], object]],
+    config: JudgingConfig,
+    after_cycle: Sequence[Callable[[WorkerCycle], object]],
     stats: WorkerStats,
 ) -> None:
     """A cycle and its steps, whatever they raise; the heartbeat when it completed."""
