@@ -25,7 +25,7 @@ from explorer.alerts.models import Alert, AlertRule, Delivery
 from explorer.configuration import explorer_config
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.intake import order_id_problem
-from explorer.orders import live
+from explorer.orders import arrivals, live
 from explorer.orders.models import LiveMark, OrderArrival, OrderStatus
 from explorer.sources.base import SourceError
 from explorer.sources.registry import get_source
@@ -215,7 +215,7 @@ def test_a_source_that_is_down_fails_the_cycle_and_puts_no_order_back(db, monkey
     with pytest.raises(SourceError):
         live.run_cycle(get_source(), explorer_config())
     assert not OrderArrival.objects.filter(failures__gt=0).exists()
-    assert live.pending_count() == 2
+    assert arrivals.pending_count() == 2
     # Back: the next cycle judges both at once, no back-off to wait for.
     monkeypatch.setattr(live, "judge_rows", judge)
     assert worker_until(1)[0].recomputed == 2
@@ -239,7 +239,7 @@ def test_a_row_the_database_refuses_waits_and_the_others_are_stored(db, monkeypa
 
 
 def test_retry_waits_are_bounded(db):
-    live.mark_changed(["A-1"], 1)
+    arrivals.mark_changed(["A-1"], 1)
     for _ in range(40):
         live.retry_later({"A-1": "order 'A-1' failed"}, live.WorkerCycle())
     arrival = OrderArrival.objects.get(order_id="A-1")

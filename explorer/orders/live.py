@@ -1,19 +1,18 @@
 """Keep the order-status snapshot current by itself (docs/live.md).
 
-Spans that arrive mark their orders as changed, with the arrival time (OrderArrival): the
-embedded store notes when spans last arrived for each trace (StoredTrace.arrived_ns, set by
-`ingest`, uploads and the receiver alike) and collect_arrivals() turns that into the orders of
-those traces (their own `order.id`, or the order of a trace they link to); a writer that keeps
-no spans (the receiver's `index` mode) calls mark_changed() itself. A cycle of the worker then
+Spans that arrive mark their orders as changed (explorer.orders.arrivals). A cycle of the
+worker then
 
-1. collects the store's new arrivals,
-2. computes the changed orders again in batches (refresh_changed_orders), judged against the
-   stored reference, which it stores again on a schedule (refresh_reference_if_due),
+1. collects the source's new arrivals (collect_arrivals),
+2. computes the changed orders again in batches (refresh_changed_orders), judged through the
+   orders service against the stored reference, which it stores again on a schedule
+   (refresh_reference_if_due),
 3. re-judges the orders whose status changes only because time passes (rejudge: a state held
    over its limit becomes stuck, a message in flight for IN_FLIGHT_NS becomes lost),
 
 and hands its WorkerCycle (every status change) to the steps that follow (run_worker's
-`after_cycle`, e.g. alert rules). "Now" is the newest span in the source, as everywhere.
+`after_cycle`, e.g. alert rules; explorer/management/pipeline.py). "Now" is the newest span in
+the source, as everywhere (explorer.orders.service.now_in).
 
 The worker cannot die on what it reads: an order whose judging fails is logged with its id,
 counted, and tried again after RETRY_FIRST_S, then twice as long each time up to RETRY_MAX_S
@@ -29,7 +28,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -38,16 +37,22 @@ from django.db import (
     InterfaceError,
     OperationalError,
     close_old_connections,
-    connection,
     transaction,
 )
 from django.db.models import F, Q
 from django.utils import timezone
 
-from explorer.caching import LocalCache
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
-from explorer.journeys.intake import order_id_problem, shown_id
+from explorer.journeys.intake import shown_id
 from explorer.journeys.report import Reference
+from explorer.orders.arrivals import (
+    IN_SLICE,
+    Refusals,
+    collect_arrivals,
+    get_mark,
+    set_mark,
+    settle,
+)
 from explorer.orders.models import (
     _OPEN,
     BASELINE,
@@ -59,25 +64,12 @@ from explorer.orders.models import (
 from explorer.orders.service import JudgingConfig, judge_reference, judge_rows, now_in
 from explorer.orders.status import OrderStatusRow
 from explorer.sources.base import SourceError, TraceSource
-from explorer.store.ingest import LINKED_TRACE_KEY
-from explorer.store.models import (
-    INDEXED_VALUE_LENGTH,
-    StoredTrace,
-    TraceAttribute,
-    insert_sql,
-    quoted_names,
-)
-from explorer.traces.vocabulary import ORDER_KEY
 
 __all__ = [
     "CYCLE_DONE",
     "WorkerCycle",
     "WorkerStats",
     "StatusChange",
-    "collect_arrivals",
-    "mark_changed",
-    "pending_count",
-    "orders_arrived_since",
     "refresh_changed_orders",
     "refresh_reference_if_due",
     "rejudge",
@@ -89,25 +81,14 @@ __all__ = [
 
 log = logging.getLogger("explorer.live")
 
-# LiveMark names: the newest store arrival read; when a worker last finished a cycle (wall
-# clock; the home page reads it); the errors the workers counted (a count, in value_ns).
-ARRIVALS_READ = "arrivals_read"
+# LiveMark names: when a worker last finished a cycle (wall clock; the home page reads it);
+# the errors the workers counted (a count, in value_ns).
 CYCLE_DONE = "worker_cycle_done"
 WORKER_ERRORS = "worker_errors"
 # An order whose judging failed is tried again after this long, twice as long after each
 # further failure, at most RETRY_MAX_S apart (wall clock, s).
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 3600.0
-# A batch's arrival time is taken before its transaction commits: arrivals are read again
-# this far back, so that one committed late is not missed (marking again changes nothing).
-ARRIVAL_GRACE_NS = 60 * 10**9
-# Ids refused lately (id, where): arrivals are read again for ARRIVAL_GRACE_NS, and a refused
-# id is said once, not at every cycle of that time.
-_refused: LocalCache[bool] = LocalCache(
-    "refused order ids", max_weight=10_000, seconds=2 * ARRIVAL_GRACE_NS / 1e9
-)
-# Rows per `IN (...)` query.
-IN_SLICE = 500
 # Woken by committed spans, the worker waits this long for more before its next cycle.
 WAKE_GAP_S = 0.2
 # A worker waiting for `wake` sees its stop event this often.
@@ -167,171 +148,6 @@ class WorkerStats:
         self.progress_at = time.monotonic()
 
 
-# --- Marking ------------------------------------------------------------------------------
-
-
-def mark_changed(order_ids: Iterable[str], arrived_ns: int) -> int:
-    """Mark orders as changed by spans that arrived at `arrived_ns` (wall clock, ns), so that
-    the worker computes them again and `orders --refresh --since` selects them. Returns how
-    many were marked; marking again with an older arrival changes nothing. An id that names
-    no order (explorer.journeys.intake) is logged and left out."""
-    ids = sorted({o for o in order_ids if o and _usable(o, "the receiver's index")})
-    _mark(dict.fromkeys(ids, arrived_ns))
-    return len(ids)
-
-
-def _usable(order_id: str, where: str, result: WorkerCycle | None = None) -> bool:
-    """Whether the id names an order; if not, it is refused (_refuse)."""
-    problem = order_id_problem(order_id)
-    if problem is not None:
-        _refuse(order_id, problem, where, result)
-    return problem is None
-
-
-def _refuse(order_id: str, problem: str, where: str, result: WorkerCycle | None) -> None:
-    """A warning says which id, why, and where from, once while the same id from the same
-    place is refused again; counted in `result.refused` then."""
-    if _refused.get((order_id, where)) is not None:
-        return
-    _refused.put((order_id, where), True)
-    log.warning(
-        "live worker: order.id %s in %s refused (%s): its spans are stored, "
-        "but it is not judged as an order",
-        shown_id(order_id),
-        where,
-        problem,
-    )
-    if result is not None:
-        result.refused += 1
-
-
-def _mark(arrivals: Mapping[str, int]) -> None:
-    """Note each order's arrival (pending), unless a later one is already noted: one upsert
-    per order, correct whoever else marks at the same time (SQLite and PostgreSQL alike)."""
-    if not arrivals:
-        return
-    fields = ("order_id", "arrived_ns", "pending", "failures")
-    table, (order, arrived, pending, _) = quoted_names(OrderArrival, fields)
-    # Names come from the model, every value is a parameter. A new arrival leaves the retry
-    # schedule of a failing order as it is: spans arriving every second must not make it
-    # tried every cycle.
-    sql = insert_sql(
-        OrderArrival,
-        fields,
-        f" ON CONFLICT ({order}) DO UPDATE SET {arrived} = excluded.{arrived}, "
-        f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}",
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(o, at, True, 0) for o, at in sorted(arrivals.items())])
-
-
-def collect_arrivals(result: WorkerCycle | None = None) -> int:
-    """Mark the orders of the traces that received spans since the last call (the store's
-    StoredTrace.arrived_ns); returns how many orders were marked (ids refused are counted in
-    `result.refused`)."""
-    read = _get_mark(ARRIVALS_READ)
-    rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
-    if read is not None:
-        rows = rows.filter(arrived_ns__gte=read - ARRIVAL_GRACE_NS)
-    arrived = {pk: ns for pk, ns in rows.values_list("pk", "arrived_ns") if ns is not None}
-    if not arrived:
-        return 0
-    orders = _orders_of_traces(arrived, result)
-    _mark(_newer_than_marked(orders))
-    _set_mark(ARRIVALS_READ, max(arrived.values()))
-    return len(orders)
-
-
-def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
-    """Of order -> arrival, those not already marked with that arrival or a later one."""
-    ids = list(orders)
-    for first in range(0, len(ids), IN_SLICE):
-        known = OrderArrival.objects.filter(order_id__in=ids[first : first + IN_SLICE])
-        for order_id, arrived in known.values_list("order_id", "arrived_ns"):
-            if arrived >= orders[order_id]:
-                del orders[order_id]
-    return orders
-
-
-def _orders_of_traces(
-    arrived: Mapping[int, int], result: WorkerCycle | None = None
-) -> dict[str, int]:
-    """order id -> latest arrival, for the stored traces (pk -> arrival): the orders named on
-    them, and those named on the traces they link to (a consumer without `order.id`). An id
-    that names no order is refused with its trace (counted in `result`)."""
-    orders: dict[str, int] = {}
-    refused: set[str] = set()
-
-    def note(order_id: str, at: int, trace: int | str) -> None:
-        if order_id in refused:
-            return
-        problem = order_id_problem(order_id) if order_id not in orders else None
-        if problem is not None:
-            refused.add(order_id)
-            _refuse(order_id, problem, _trace_named(trace), result)
-        elif orders.get(order_id, -1) < at:
-            orders[order_id] = at
-
-    targets: dict[str, int] = {}
-    pks = list(arrived)
-    for first in range(0, len(pks), IN_SLICE):
-        rows = TraceAttribute.objects.filter(
-            trace_id__in=pks[first : first + IN_SLICE], key__in=[ORDER_KEY, LINKED_TRACE_KEY]
-        )
-        for pk, key, value in rows.values_list("trace_id", "key", "value"):
-            if key == ORDER_KEY:
-                note(value, arrived[pk], pk)
-            elif targets.get(value, -1) < arrived[pk]:
-                targets[value] = arrived[pk]
-    linked = list(targets)
-    for first in range(0, len(linked), IN_SLICE):
-        rows = TraceAttribute.objects.filter(
-            trace__trace_id__in=linked[first : first + IN_SLICE], key=ORDER_KEY
-        )
-        for trace_id, value in rows.values_list("trace__trace_id", "value"):
-            note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]], trace_id)
-    return orders
-
-
-def _trace_named(trace: int | str) -> str:
-    """ "trace <id>" for a log line, from a stored trace's pk or its trace id."""
-    if isinstance(trace, int):
-        found = StoredTrace.objects.filter(pk=trace).values_list("trace_id", flat=True).first()
-        return f"trace {shown_id(str(found))}"
-    return f"trace {shown_id(trace)}"
-
-
-def _get_mark(name: str) -> int | None:
-    return LiveMark.objects.filter(name=name).values_list("value_ns", flat=True).first()
-
-
-def _set_mark(name: str, value_ns: int) -> None:
-    LiveMark.objects.update_or_create(name=name, defaults={"value_ns": value_ns})
-
-
-def orders_arrived_since(since_ns: int) -> list[str]:
-    """The orders with spans that arrived at or after `since_ns` (wall clock), as marked (see
-    collect_arrivals): what `orders --refresh --since` computes again."""
-    return list(
-        OrderArrival.objects.filter(arrived_ns__gte=since_ns)
-        .order_by("order_id")
-        .values_list("order_id", flat=True)
-    )
-
-
-def settle(arrivals: Mapping[str, int]) -> None:
-    """Orders (id -> the arrival read before computing them) whose rows are now stored: no
-    longer pending, unless spans arrived for them meanwhile."""
-    by_time: dict[int, list[str]] = {}
-    for order_id, arrived in arrivals.items():
-        by_time.setdefault(arrived, []).append(order_id)
-    for arrived, ids in by_time.items():
-        for first in range(0, len(ids), IN_SLICE):
-            OrderArrival.objects.filter(
-                order_id__in=ids[first : first + IN_SLICE], arrived_ns=arrived
-            ).update(pending=False)
-
-
 # --- Computing again ----------------------------------------------------------------------
 
 
@@ -385,7 +201,9 @@ def _refresh_batch(
     read from the source or the database, they are down (not the orders' fault): the error
     is raised, the cycle fails and the next one tries again, with no order put back."""
     # Marked before ids were checked (or by an older version): settled, never judged.
-    refused = [o for o in pending if not _usable(o, "the orders marked changed", result)]
+    refusals = Refusals()
+    refused = [o for o in pending if not refusals.usable(o, "the orders marked changed")]
+    result.refused += refusals.count
     rows: list[OrderStatusRow] = []
     errors: dict[str, Exception] = {}
     for order_id in [o for o in pending if o not in refused]:
@@ -561,7 +379,9 @@ def run_cycle(
     # so an order is never judged at a now that includes a consumer it has not read.
     now = now_in(source, now_ns)
     result = WorkerCycle(now_ns=now)
-    result.marked = collect_arrivals(result)
+    refusals = Refusals()
+    result.marked = collect_arrivals(source, refusals)
+    result.refused += refusals.count
     if now is not None:
         result.reference_stored = refresh_reference_if_due(source, config, now)
         changed = refresh_changed_orders(source, config, now, stop=stop, progressed=progressed)
@@ -642,22 +462,22 @@ def _store_heartbeat(errors: int, done_ns: int | None) -> None:
         if errors and not LiveMark.objects.filter(name=WORKER_ERRORS).update(
             value_ns=F("value_ns") + errors
         ):
-            _set_mark(WORKER_ERRORS, errors)
+            set_mark(WORKER_ERRORS, errors)
         if done_ns is not None:
-            _set_mark(CYCLE_DONE, done_ns)
+            set_mark(CYCLE_DONE, done_ns)
     except DatabaseError:
         log.exception("live worker: could not store the heartbeat")
 
 
 def worker_errors() -> int:
     """The errors every live worker counted (LiveMark WORKER_ERRORS)."""
-    return _get_mark(WORKER_ERRORS) or 0
+    return get_mark(WORKER_ERRORS) or 0
 
 
 def last_cycle_done_ns() -> int | None:
     """When a live worker last finished a cycle (wall clock, ns; LiveMark CYCLE_DONE), or
     None when none ever did."""
-    return _get_mark(CYCLE_DONE)
+    return get_mark(CYCLE_DONE)
 
 
 def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: float) -> None:
@@ -675,8 +495,3 @@ def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: 
             wake.clear()
             stop_event.wait(WAKE_GAP_S)
             return
-
-
-def pending_count() -> int:
-    """Orders marked changed and not computed again yet."""
-    return OrderArrival.objects.filter(pending=True).count()

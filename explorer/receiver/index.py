@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection
 
 from explorer.journeys.now import newest_before_wall_clock
-from explorer.orders.live import mark_changed
+from explorer.orders.arrivals import mark_changed
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary

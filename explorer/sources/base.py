@@ -4,7 +4,8 @@ The embedded store (explorer.store.source) and the remote backends (Jaeger, Temp
 implement it; pages never know which one answers. Times are nanoseconds since the epoch.
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
-ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking.
+ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
+JudgesClockSkew, ListsArrivals.
 A source that wraps another (the cache) passes on exactly the capabilities of the one inside.
 """
 
@@ -151,6 +152,23 @@ class JudgesClockSkew(Protocol):
         (explorer.store.clock): the explorer's "now"."""
 
 
+@runtime_checkable
+class ListsArrivals(Protocol):
+    """Which traces received spans lately, and what they name: a source that stores spans
+    notes when they arrived (wall clock, ns). The live worker (explorer.orders.live) marks the
+    orders of those traces, and of the traces they link to, as changed."""
+
+    def arrived_since(self, since_ns: int | None) -> dict[str, int]:
+        """trace id -> when spans last arrived for it, for the traces whose spans arrived at
+        or after since_ns (None: ever)."""
+
+    def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
+        """(trace id, value) of a business attribute on these traces (those stored)."""
+
+    def links_of_traces(self, trace_ids: list[str]) -> list[tuple[str, str]]:
+        """(trace id, linked trace id) for each trace these traces' spans link to."""
+
+
 CAPABILITIES = (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -158,6 +176,7 @@ CAPABILITIES = (
     ReadsStoredLayouts,
     SelfChecking,
     JudgesClockSkew,
+    ListsArrivals,
 )
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(

@@ -20,7 +20,7 @@ from explorer.sources.base import (
 from explorer.sources.config import EMBEDDED
 from explorer.sources.summary import check_searchable, start_of
 from explorer.store import codec
-from explorer.store.ingest import LINKED_TRACE_KEY, lay_out_stored
+from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, lay_out_stored
 from explorer.store.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
@@ -241,6 +241,31 @@ class StoreSource(FindsBySearch):
         )
         with self._answering():
             return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
+
+    def arrived_since(self, since_ns: int | None) -> dict[str, int]:
+        """StoredTrace.arrived_ns, set by `ingest`, uploads and the receiver alike."""
+        rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
+        if since_ns is not None:
+            rows = rows.filter(arrived_ns__gte=since_ns)
+        with self._answering():
+            return {t: ns for t, ns in rows.values_list("trace_id", "arrived_ns") if ns is not None}
+
+    def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
+        return self._indexed_values(trace_ids, key)
+
+    def links_of_traces(self, trace_ids: list[str]) -> list[tuple[str, str]]:
+        return self._indexed_values(trace_ids, LINKED_TRACE_KEY)
+
+    def _indexed_values(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
+        """(trace id, value) of an indexed key of these traces, IN_SLICE ids per query."""
+        found: list[tuple[str, str]] = []
+        for first in range(0, len(trace_ids), IN_SLICE):
+            rows = TraceAttribute.objects.filter(
+                trace__trace_id__in=trace_ids[first : first + IN_SLICE], key=key
+            )
+            with self._answering():
+                found.extend(rows.values_list("trace__trace_id", "value"))
+        return found
 
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:
         """The traces of these ids that are stored, in two queries per 500 ids (an order's

@@ -13,15 +13,13 @@ from collections import Counter
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import iso
 from explorer.management.arguments import add_common_arguments, parse_now, source_and_config
-from explorer.orders.live import collect_arrivals, orders_arrived_since, settle
-from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
-from explorer.orders.service import judge_orders, judge_snapshot, now_policy
+from explorer.orders.service import judge_orders, now_policy
+from explorer.orders.snapshot import refresh_snapshot
 from explorer.sources.base import SourceError
 
 
@@ -87,31 +85,14 @@ class Command(BaseCommand):
     def refresh(self, source, config, options) -> None:
         since = parse_now(options["since"])
         started = time.perf_counter()
-        # --since judges only the orders with new spans: the others' typical-journey samples
-        # are kept.
-        collect_arrivals()  # so that the orders computed here are no longer pending
-        arrived = orders_arrived_since(since) if since is not None else None
-        previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
-        settled = dict(
-            OrderArrival.objects.filter(pending=True).values_list("order_id", "arrived_ns")
-        )
         try:
-            snapshot = judge_snapshot(
-                source,
-                config,
-                now_policy(parse_now(options["now"])),
-                orders=arrived,
-                previous=previous,
+            refreshed = refresh_snapshot(
+                source, config, now_policy(parse_now(options["now"])), since
             )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
-        computed_at = timezone.now()
+        snapshot, written = refreshed.snapshot, refreshed.written
         rows = snapshot.rows
-        written = OrderStatus.save_rows(rows, computed_at, replace=since is None)
-        # The live worker need not compute these again (unless spans arrived meanwhile).
-        settle({row.order_id: settled[row.order_id] for row in rows if row.order_id in settled})
-        if snapshot.reference is not None:
-            BaselineSnapshot.save_reference(source.name, snapshot.reference, computed_at)
         seconds = time.perf_counter() - started
         if not rows:
             self.stdout.write(f"no orders in the source; {written} order statuses stored")
