@@ -191,7 +191,6 @@ def assemble(
     """Merge already fetched traces into the journey of one order."""
     warnings = warnings or _Warnings()
     journey = Journey(order_id=order_id)
-    seen: set[tuple[str, str]] = set()
     traces = list(traces)
     members = _members(order_id, traces)
     for trace in traces:
@@ -206,28 +205,7 @@ def assemble(
         journey.traces.append(trace)
         for text in trace.warnings:
             warnings.add("trace", f"trace {trace.trace_id}: {text}")
-        by_id = {s.span_id: s for s in trace.spans}
-        for span in mine:
-            key = (span.trace_id, span.span_id)
-            if key in seen:
-                warnings.add(
-                    "duplicate span",
-                    f"span {span.span_id} of trace "
-                    f"{span.trace_id} appears more than once; kept the first",
-                )
-                continue
-            seen.add(key)
-            journey.spans.append(span)
-            journey.containers[key] = container_of(span)
-            parent = by_id.get(span.parent_id) if span.parent_id else None
-            if parent is not None and span.start_ns < parent.start_ns:
-                skew_ms = (parent.start_ns - span.start_ns) / 1e6
-                warnings.add(
-                    "clock skew",
-                    f"clock skew: span '{span.name}' ({span.service}) "
-                    f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
-                    f"({parent.service}) in trace {span.trace_id}",
-                )
+        _add_spans(journey, trace, mine, container_of, warnings)
     if not journey.traces:
         warnings.add("no traces", f"no trace in the source mentions order {order_id}")
     journey.traces.sort(key=lambda t: (t.start_ns, t.trace_id))
@@ -242,15 +220,58 @@ def assemble(
         "customer type",
         warnings,
     )
+    journey.steps = _steps(journey, state_event, new_state_key)
+    journey.warnings = warnings.result()
+    return journey
+
+
+def _add_spans(
+    journey: Journey,
+    trace: Trace,
+    mine: list[Span],
+    container_of: ContainerOf,
+    warnings: _Warnings,
+) -> None:
+    """Add the order's spans of one trace to the journey, each span once (by trace and span
+    id), with their containers; a span that starts before its parent is a warning."""
+    by_id = {s.span_id: s for s in trace.spans}
+    for span in mine:
+        key = (span.trace_id, span.span_id)
+        if key in journey.containers:
+            warnings.add(
+                "duplicate span",
+                f"span {span.span_id} of trace "
+                f"{span.trace_id} appears more than once; kept the first",
+            )
+            continue
+        journey.spans.append(span)
+        journey.containers[key] = container_of(span)
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        if parent is not None and span.start_ns < parent.start_ns:
+            skew_ms = (parent.start_ns - span.start_ns) / 1e6
+            warnings.add(
+                "clock skew",
+                f"clock skew: span '{span.name}' ({span.service}) "
+                f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
+                f"({parent.service}) in trace {span.trace_id}",
+            )
+
+
+def _steps(journey: Journey, state_event: str, new_state_key: str) -> list[Step]:
+    """The timeline: the spans where a container starts work, sends or receives, sets a
+    state, or whose parent is not the order's (a root of the journey)."""
+    steps = []
     for span in journey.spans:
         states = [
             str(e.attributes.get(new_state_key))
             for e in span.events
             if e.name == state_event and e.attributes.get(new_state_key) is not None
         ]
-        is_root = span.parent_id is None or (span.trace_id, span.parent_id) not in seen
+        is_root = (
+            span.parent_id is None or (span.trace_id, span.parent_id) not in journey.containers
+        )
         if span.kind in _STEP_KINDS or states or is_root:
-            journey.steps.append(
+            steps.append(
                 Step(
                     container=journey.container(span),
                     operation=span.name,
@@ -263,8 +284,7 @@ def assemble(
                     states=states,
                 )
             )
-    journey.warnings = warnings.result()
-    return journey
+    return steps
 
 
 def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
