@@ -1,7 +1,8 @@
 """The order state graph (states.json) and the response-time SLA (sla.json), loaded and validated.
 
 Both are data an architect edits, so loading checks them and every problem comes back as one
-ConfigError naming the file and what is wrong. Framework-free; self-contained.
+ConfigError naming the file and what is wrong. Framework-free; it needs only the event names of
+explorer.traces.vocabulary.
 
 states.json:
     {"event": {"name": "order.state_changed", "previous": "order.state.previous",
@@ -23,11 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_EVENT = {
-    "name": "order.state_changed",
-    "previous": "order.state.previous",
-    "new": "order.state.new",
-}
+from explorer.traces.vocabulary import NEW_STATE_KEY, PREVIOUS_STATE_KEY, STATE_EVENT
+
+DEFAULT_EVENT = {"name": STATE_EVENT, "previous": PREVIOUS_STATE_KEY, "new": NEW_STATE_KEY}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_NS = {
     "ms": 10**6,

@@ -37,6 +37,7 @@ from explorer.tours.persist import save_spec, spec_of
 from explorer.tours.progress import next_tours, record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
+from explorer.traces.vocabulary import NEW_STATE_KEY, STATE_EVENT
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
 from explorer.web.journeys import (
@@ -90,9 +91,7 @@ def _span_rows(request, spans, origin_ns: int) -> list[dict]:
     for span in spans[:MAX_SPANS]:
         attributes = redact_mapping(dict(list(span.attributes.items())[:MAX_ATTRIBUTES]), policy)
         states = [
-            str(e.attributes.get("order.state.new"))
-            for e in span.events
-            if e.name == "order.state_changed"
+            str(e.attributes.get(NEW_STATE_KEY)) for e in span.events if e.name == STATE_EVENT
         ]
         rows.append(
             {
