@@ -15,7 +15,7 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports --no-cache
 
-# mypy on traces, analysis, journeys, store, sources and c4 ([tool.mypy] in pyproject.toml).
+# mypy on traces, analysis, journeys, orders, store, sources and c4 ([tool.mypy] in pyproject.toml).
 typecheck: setup
 	.venv/bin/mypy
 

@@ -577,7 +577,7 @@ def test_comparison_needs_enough_other_orders():
 # --- reports ---------------------------------------------------------------------------------
 
 
-def test_report_orders_and_report_for_order_agree_on_status_and_anomalies():
+def test_report_orders_and_report_order_agree_on_status_and_anomalies():
     orders = [complete_order(f"A-{n:02}", offset=n * 600) for n in range(25)]
     slow = complete_order("A-slow", offset=100, price_seconds=30)
     lost = OrderBuilder("A-lost")

@@ -1,9 +1,10 @@
-"""The five alert rules, judged at one "now" (the newest span, as the journeys core takes it).
+"""The five alert rules, judged at one "now" (the newest span, explorer.orders.service.now_in).
 
 Order rules read the stored order-status snapshot (explorer.orders.models.OrderStatus, which
 decides lost and stuck at read time); endpoint rules read the traces of a trailing window and
-judge them with the journeys code (sla.compliance, the anomaly Baseline). Nothing is judged by
-hand here: the rules only pick what crosses the thresholds of their AlertRule.
+judge them with the journeys code (sla.compliance, the anomaly Baseline); what an alert says
+of one order (describe_order) comes from the orders service (judge_states). Nothing is judged
+by hand here: the rules only pick what crosses the thresholds of their AlertRule.
 
 A rule gives the subjects whose condition holds (they open or refresh an alert) and those it
 could not judge (too few calls in the window, or an order outside the window): an open alert

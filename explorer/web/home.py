@@ -139,7 +139,7 @@ def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
 
 def _snapshot_now(source) -> tuple[int, OrderStatus | None]:
     """The time the snapshot's stuck and lost are decided at (the newest span in the source,
-    as the journeys core takes "now"), and the newest snapshot row (None: no snapshot yet)."""
+    the orders service's now_in()), and the newest snapshot row (None: no snapshot yet)."""
     newest = OrderStatus.objects.order_by("-computed_at").first()
     if newest is None:
         return 0, None
