@@ -214,7 +214,7 @@ def test_what_the_general_path_reports_or_repairs_is_left_to_it(body):
         with pytest.raises(type(exc)):
             decode(body, "otlp-proto", LIMIT, "test")
         return
-    assert decoded.prepared == general(body)
+    assert decoded.facts == general(body)
 
 
 @pytest.mark.parametrize("where", ["span", "event", "link", "resource"])
