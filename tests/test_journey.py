@@ -22,7 +22,7 @@ from explorer.journeys.story import container_name, duration_words, tell
 from explorer.journeys.typical import TypicalJourneys
 from explorer.sources.base import SourceError
 from explorer.sources.memory import MemorySource
-from explorer.traces.model import Event, Span, SpanKind, Trace
+from explorer.traces.model import Event, SpanKind, Trace
 from tests.journey_support import (
     DAY,
     GRAPH,
@@ -35,6 +35,7 @@ from tests.journey_support import (
     complete_order,
     resource,
 )
+from tests.trace_support import make_span
 
 BUSINESS = ["order.id", "customer.id", "customer.type"]
 
@@ -100,29 +101,27 @@ def test_spans_of_other_orders_in_a_shared_trace_are_left_out():
     order = complete_order("A-1")
     batch = OrderBuilder("A-2").state("mes-api", "nightly batch", 30, "PACKAGING", None)
     # One trace of a batch job that handled both orders: a child span per order.
-    shared = Span(
-        batch.trace_id,
+    shared = make_span(
         "mine",
         batch.spans[0].span_id,
-        "repack",
-        SpanKind.INTERNAL,
-        T0,
-        T0 + S,
-        resource("mes-api"),
-        {"order.id": "A-1"},
+        trace_id=batch.trace_id,
+        name="repack",
+        start_ns=T0,
+        end_ns=T0 + S,
+        resource=resource("mes-api"),
+        attributes={"order.id": "A-1"},
     )
     batch.spans[0].attributes.clear()
     batch.spans[0].events.clear()
-    other = Span(
-        batch.trace_id,
+    other = make_span(
         "theirs",
         batch.spans[0].span_id,
-        "repack",
-        SpanKind.INTERNAL,
-        T0,
-        T0 + S,
-        resource("mes-api"),
-        {"order.id": "A-2"},
+        trace_id=batch.trace_id,
+        name="repack",
+        start_ns=T0,
+        end_ns=T0 + S,
+        resource=resource("mes-api"),
+        attributes={"order.id": "A-2"},
         events=[Event("order.state_changed", T0, {"order.state.new": "SHIPPED"})],
     )
     batch.spans.extend([shared, other])

@@ -13,27 +13,15 @@ from django.core.management import call_command
 
 from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Resource, Span, SpanKind, Trace
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import complete_order
 from tests.test_web_browser import serious_violations
-from tests.web_support import T0, tree_trace
+from tests.web_support import T0, price_trace, tree_trace
 
 TRACE_ID = "ab" * 16
 HUGE_ID = "1f" * 16
 HUGE_SPANS = 300_001
 LANGUAGES = ["en", "ru"]
-
-
-def price(trace_id: str, ms: int, cached: bool = False) -> Trace:
-    mes = Resource("mes-api", {"service.name": "mes-api"})
-    spans = [
-        Span(trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0, T0 + ms * 10**6, mes),
-        Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, mes),
-    ]
-    if cached:
-        spans.append(Span(trace_id, "c", "r", "GET cache", SpanKind.CLIENT, T0, T0 + 1, mes))
-    return Trace(trace_id, spans)
 
 
 @pytest.fixture
@@ -43,9 +31,9 @@ def stored(transactional_db):
         [
             *complete_order("A-100001").traces,
             tree_trace(TRACE_ID),
-            price("5" * 32, 900),
-            price("6" * 32, 40, cached=True),
-            price("7" * 32, 50, cached=True),
+            price_trace("5" * 32, 900),
+            price_trace("6" * 32, 40, cached=True),
+            price_trace("7" * 32, 50, cached=True),
         ]
     )
     call_command("orders", "--refresh", stdout=io.StringIO())
