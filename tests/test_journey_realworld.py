@@ -4,6 +4,8 @@ batch shared by several orders. All data is written here."""
 
 from __future__ import annotations
 
+import pytest
+
 from explorer.journeys.anomalies import Baseline, operation_of
 from explorer.journeys.assembly import assemble, journey_for_order, own_anomalies
 from explorer.sources.memory import MemorySource
@@ -13,6 +15,7 @@ from tests.trace_support import span_factory
 
 BUSINESS = ["order.id", "customer.id", "customer.type"]
 MS = S // 1000
+INTERNAL = SpanKind.INTERNAL
 
 
 span = span_factory(T0, MS, resource=resource("mes-api"))  # times in ms after T0
@@ -169,87 +172,42 @@ def http_post(n, route, duration_ms):
     )
 
 
-def test_generic_span_names_get_a_stable_operation_identity():
+def test_an_http_post_is_named_by_its_route():
     assert operation_of(http_post(0, "/cart", 1)) == "POST /cart"
-    assert (
-        operation_of(
-            span(
-                "s",
-                None,
-                0,
-                trace_id="t",
-                name="GET",
-                duration=1,
-                attributes={"http.method": "GET", "url.template": "/items/{id}"},
-            )
-        )
-        == "GET /items/{id}"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "attributes", "operation"),
+    [
+        ("GET", INTERNAL, {"http.method": "GET", "url.template": "/items/{id}"}, "GET /items/{id}"),
+        (
+            "SELECT",
+            INTERNAL,
+            {"db.operation.name": "SELECT", "db.collection.name": "orders"},
+            "SELECT orders",
+        ),
+        (
+            "postgresql",
+            INTERNAL,
+            {"db.system": "postgresql", "db.operation": "INSERT", "db.sql.table": "items"},
+            "INSERT items",
+        ),
+        (
+            "publish",
+            SpanKind.PRODUCER,
+            {"messaging.destination.name": "orders.submitted"},
+            "orders.submitted publish",
+        ),
+        # a specific name stays, and a generic one without attributes too
+        ("POST /api/orders", INTERNAL, {"http.route": "/api/orders"}, "POST /api/orders"),
+        ("HTTP POST", INTERNAL, {}, "HTTP POST"),
+    ],
+)
+def test_generic_span_names_get_a_stable_operation_identity(name, kind, attributes, operation):
+    built = span(
+        "s", None, 0, trace_id="t", name=name, kind=kind, attributes=attributes, duration=1
     )
-    assert (
-        operation_of(
-            span(
-                "s",
-                None,
-                0,
-                trace_id="t",
-                name="SELECT",
-                duration=1,
-                attributes={"db.operation.name": "SELECT", "db.collection.name": "orders"},
-            )
-        )
-        == "SELECT orders"
-    )
-    assert (
-        operation_of(
-            span(
-                "s",
-                None,
-                0,
-                trace_id="t",
-                name="postgresql",
-                duration=1,
-                attributes={
-                    "db.system": "postgresql",
-                    "db.operation": "INSERT",
-                    "db.sql.table": "items",
-                },
-            )
-        )
-        == "INSERT items"
-    )
-    assert (
-        operation_of(
-            span(
-                "s",
-                None,
-                0,
-                trace_id="t",
-                name="publish",
-                duration=1,
-                kind=SpanKind.PRODUCER,
-                attributes={"messaging.destination.name": "orders.submitted"},
-            )
-        )
-        == "orders.submitted publish"
-    )
-    # a specific name stays, and a generic one without attributes too
-    assert (
-        operation_of(
-            span(
-                "s",
-                None,
-                0,
-                trace_id="t",
-                name="POST /api/orders",
-                duration=1,
-                attributes={"http.route": "/api/orders"},
-            )
-        )
-        == "POST /api/orders"
-    )
-    assert (
-        operation_of(span("s", None, 0, trace_id="t", name="HTTP POST", duration=1)) == "HTTP POST"
-    )
+    assert operation_of(built) == operation
 
 
 def test_baselines_of_one_generic_name_are_split_by_route():
