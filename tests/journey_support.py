@@ -1,4 +1,7 @@
-"""Hand-built Alexandrite traces for the journey tests: one trace per step of an order."""
+"""Hand-built Alexandrite traces for the journey tests: one trace per step of an order.
+
+For orders built by the dozen or step by step; an order that shows one behaviour is a file
+in tests/scenarios/ (scenario_support)."""
 
 from __future__ import annotations
 
