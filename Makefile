@@ -15,7 +15,8 @@ lint: setup
 	.venv/bin/ruff format --check .
 	.venv/bin/lint-imports --no-cache
 
-# mypy on traces, analysis, journeys, orders, store, sources and c4 ([tool.mypy] in pyproject.toml).
+# mypy on every package, explorer and accounts, with check_untyped_defs ([tool.mypy] in
+# pyproject.toml; migrations excluded).
 typecheck: setup
 	.venv/bin/mypy
 

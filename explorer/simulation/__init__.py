@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter
 from opentelemetry.trace import Span
 
 from explorer.simulation.faults import (
@@ -185,6 +186,7 @@ def _run(
     recorded: dict[int, tuple[str, str]] = {}  # span id -> (order id, state), until it ends
 
     def on_state(order: Order, span: Span) -> None:
+        assert order.state is not None  # called once a state is set
         recorded[span.get_span_context().span_id] = (order.id, order.state)
 
     def on_end(span: ReadableSpan, kept: bool) -> None:
@@ -199,7 +201,9 @@ def _run(
 
     if live is None:
         file_exporter = OtlpJsonLinesExporter(config.out, EPOCH_NS)
-        exporters = [(f"the file export into {config.out}", file_exporter)]
+        exporters: list[tuple[str, SpanExporter]] = [
+            (f"the file export into {config.out}", file_exporter)
+        ]
         if config.otlp_endpoint:
             exporters.append(otlp_http_exporter(config.otlp_endpoint))
         until = None if config.until_days is None else config.until_days * DAY
