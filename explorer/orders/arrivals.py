@@ -19,7 +19,7 @@ from django.db import connection
 from explorer.caching import LocalCache
 from explorer.journeys.intake import order_id_problem, shown_id
 from explorer.orders.models import LiveMark, OrderArrival
-from explorer.sources.base import ListsArrivals, TraceSource
+from explorer.sources.base import Arrival, ListsArrivals, TraceSource
 from explorer.store.models import insert_sql, quoted_names
 from explorer.traces.vocabulary import ORDER_KEY
 
@@ -105,12 +105,12 @@ def collect_arrivals(source: TraceSource, refusals: Refusals | None = None) -> i
     if not isinstance(source, ListsArrivals):
         return 0
     read = get_mark(ARRIVALS_READ)
-    arrived = source.arrived_since(None if read is None else read - ARRIVAL_GRACE_NS)
+    arrived = source.arrivals_since(None if read is None else read - ARRIVAL_GRACE_NS, ORDER_KEY)
     if not arrived:
         return 0
     orders = _orders_of_traces(source, arrived, refusals or Refusals())
     _mark(_newer_than_marked(orders))
-    set_mark(ARRIVALS_READ, max(arrived.values()))
+    set_mark(ARRIVALS_READ, max(a.arrived_ns for a in arrived))
     return len(orders)
 
 
@@ -126,11 +126,11 @@ def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
 
 
 def _orders_of_traces(
-    source: ListsArrivals, arrived: Mapping[str, int], refusals: Refusals
+    source: ListsArrivals, arrived: list[Arrival], refusals: Refusals
 ) -> dict[str, int]:
-    """order id -> latest arrival, for the traces (id -> arrival): the orders named on them,
-    and those named on the traces they link to (a consumer without `order.id`). An id that
-    names no order is refused with its trace."""
+    """order id -> latest arrival, for the traces that received spans: the orders named on
+    them, and those named on the traces they link to (a consumer without `order.id`). An id
+    that names no order is refused with its trace."""
     orders: dict[str, int] = {}
     refused: set[str] = set()
 
@@ -144,13 +144,12 @@ def _orders_of_traces(
         elif orders.get(order_id, -1) < at:
             orders[order_id] = at
 
-    traces = list(arrived)
-    for trace_id, value in source.values_of_traces(traces, ORDER_KEY):
-        note(value, arrived[trace_id], trace_id)
     targets: dict[str, int] = {}
-    for trace_id, linked in source.links_of_traces(traces):
-        if targets.get(linked, -1) < arrived[trace_id]:
-            targets[linked] = arrived[trace_id]
+    for arrival in arrived:
+        for value in arrival.values:
+            note(value, arrival.arrived_ns, arrival.trace_id)
+        for linked in arrival.links:
+            targets[linked] = max(targets.get(linked, -1), arrival.arrived_ns)
     for trace_id, value in source.values_of_traces(list(targets), ORDER_KEY):
         note(value, targets[trace_id], trace_id)
     return orders

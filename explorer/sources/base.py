@@ -152,21 +152,29 @@ class JudgesClockSkew(Protocol):
         (explorer.store.clock): the explorer's "now"."""
 
 
+@dataclass(slots=True, frozen=True)
+class Arrival:
+    """A trace that received spans: when (wall clock, ns), the values of the business
+    attribute asked for on it, and the traces its spans link to."""
+
+    trace_id: str
+    arrived_ns: int
+    values: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class ListsArrivals(Protocol):
     """Which traces received spans lately, and what they name: a source that stores spans
-    notes when they arrived (wall clock, ns). The live worker (explorer.orders.live) marks the
-    orders of those traces, and of the traces they link to, as changed."""
+    notes when they arrived. The live worker (explorer.orders.arrivals) marks the orders of
+    those traces, and of the traces they link to, as changed."""
 
-    def arrived_since(self, since_ns: int | None) -> dict[str, int]:
-        """trace id -> when spans last arrived for it, for the traces whose spans arrived at
-        or after since_ns (None: ever)."""
+    def arrivals_since(self, since_ns: int | None, key: str) -> list[Arrival]:
+        """The traces whose spans arrived at or after since_ns (None: ever), each with its
+        latest arrival, its values of the business attribute `key` and its links."""
 
     def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
         """(trace id, value) of a business attribute on these traces (those stored)."""
-
-    def links_of_traces(self, trace_ids: list[str]) -> list[tuple[str, str]]:
-        """(trace id, linked trace id) for each trace these traces' spans link to."""
 
 
 CAPABILITIES = (

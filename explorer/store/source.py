@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from explorer.sources.base import (
+    Arrival,
     DependencyEdge,
     FindsBySearch,
     SourceError,
@@ -242,22 +243,35 @@ class StoreSource(FindsBySearch):
         with self._answering():
             return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
 
-    def arrived_since(self, since_ns: int | None) -> dict[str, int]:
-        """StoredTrace.arrived_ns, set by `ingest`, uploads and the receiver alike."""
+    def arrivals_since(self, since_ns: int | None, key: str) -> list[Arrival]:
+        """StoredTrace.arrived_ns (set by `ingest`, uploads and the receiver alike), with the
+        trace's indexed values of `key` and its link targets: IN_SLICE traces per query, by
+        their primary keys."""
         rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
         if since_ns is not None:
             rows = rows.filter(arrived_ns__gte=since_ns)
         with self._answering():
-            return {t: ns for t, ns in rows.values_list("trace_id", "arrived_ns") if ns is not None}
+            arrived = {
+                pk: (t, ns)
+                for pk, t, ns in rows.values_list("pk", "trace_id", "arrived_ns")
+                if ns is not None
+            }
+        values: dict[int, list[str]] = {}
+        links: dict[int, list[str]] = {}
+        pks = list(arrived)
+        for first in range(0, len(pks), IN_SLICE):
+            found = TraceAttribute.objects.filter(
+                trace_id__in=pks[first : first + IN_SLICE], key__in=[key, LINKED_TRACE_KEY]
+            )
+            with self._answering():
+                for pk, found_key, value in found.values_list("trace_id", "key", "value"):
+                    (values if found_key == key else links).setdefault(pk, []).append(value)
+        return [
+            Arrival(trace_id, ns, tuple(values.get(pk, ())), tuple(links.get(pk, ())))
+            for pk, (trace_id, ns) in arrived.items()
+        ]
 
     def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
-        return self._indexed_values(trace_ids, key)
-
-    def links_of_traces(self, trace_ids: list[str]) -> list[tuple[str, str]]:
-        return self._indexed_values(trace_ids, LINKED_TRACE_KEY)
-
-    def _indexed_values(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
-        """(trace id, value) of an indexed key of these traces, IN_SLICE ids per query."""
         found: list[tuple[str, str]] = []
         for first in range(0, len(trace_ids), IN_SLICE):
             rows = TraceAttribute.objects.filter(
