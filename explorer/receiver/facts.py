@@ -21,9 +21,9 @@ from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
-from explorer.sources.summary import TraceFacts, as_text, start_of, trace_facts
+from explorer.sources.summary import TraceFacts, as_text, trace_facts
 from explorer.store.prepare import keys_bytes, span_key, span_keys
-from explorer.traces.model import Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Span, SpanKind, StatusCode, Trace, start_of
 from explorer.traces.parsers.common import MAX_TIME_NS, BadInput
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
 from explorer.traces.parsers.otlp_proto import any_value, attributes

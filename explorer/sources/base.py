@@ -12,12 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
+from explorer.analysis.layout import TraceOverview
 from explorer.traces.model import Span, Trace
-
-if TYPE_CHECKING:  # the store's types; sources do not import the store at run time
-    from explorer.store.layout import TraceOverview
 
 
 class SourceError(Exception):
