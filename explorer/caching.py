@@ -33,6 +33,10 @@ V = TypeVar("V")
 
 # Where the configuration version is shared between processes (with a shared cache).
 VERSION_KEY = "explorer:configuration-version"
+# How long a process trusts a configuration it loaded (explorer.configuration,
+# explorer.c4.configured): other worker processes see an edit within this time even without a
+# shared cache to tell them of the new version.
+CONFIGURATION_SECONDS = 30
 _KIND = re.compile(r"[a-z0-9-]{1,40}")
 
 

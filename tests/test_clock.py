@@ -17,6 +17,7 @@ from django.urls import reverse
 
 from explorer.alerts.cycle import run_cycle as run_alerts
 from explorer.alerts.models import Alert
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys import live
 from explorer.journeys.assembly import latest_time_ns
@@ -27,7 +28,6 @@ from explorer.receiver.service import Receiver, Request
 from explorer.simulation import EPOCH_NS
 from explorer.simulation.lifecycle import DAY, HOUR, MINUTE
 from explorer.sources.memory import MemorySource
-from explorer.sources.registry import get_source
 from explorer.store.clock import MIN_READINGS, fit_line
 from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import ClockSkew, StoredTrace

@@ -361,7 +361,8 @@ def _summary(row: IndexedTrace) -> TraceSummary:
 
 
 def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:
-    """The registry's wrapper: in index mode, remote backends answer look-ups from the index."""
+    """What explorer.composition wraps every source in: in index mode, remote backends answer
+    look-ups from the index."""
     if settings.EXPLORER_RECEIVER_MODE != "index" or options.get("kind") == "store":
         return source
     return IndexedSource(source)

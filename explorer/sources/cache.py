@@ -1,7 +1,8 @@
 """Caching of fetched traces in the shared "traces" cache (explorer.caching: Redis when
 EXPLORER_CACHE_URL is set, else bounded local memory), keyed by backend name and trace id,
-values compressed. Also the factories the registry uses for the remote kinds: one source (so
-one HTTP session and one circuit breaker) per configured backend, wrapped in the cache."""
+values compressed. Also the factories explorer.composition uses for the remote kinds: one
+source (so one HTTP session and one circuit breaker) per configured backend, wrapped in the
+cache."""
 
 from __future__ import annotations
 
@@ -86,8 +87,8 @@ on_reset(_instances.clear)
 
 
 def remote_factory(source_class):
-    """A registry factory(name, options) for a remote kind. Instances are kept per name and
-    options, so the circuit breaker and the connection pool outlive one request."""
+    """A factory(name, options) for a remote kind (explorer.composition). Instances are kept
+    per name and options, so the circuit breaker and the connection pool outlive one request."""
 
     def factory(name: str, options: dict) -> CachedSource:
         key = (source_class.__name__, name, repr(sorted(options.items())))
