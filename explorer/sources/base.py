@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from explorer.analysis.layout import TraceOverview
 from explorer.traces.model import Span, Trace
@@ -149,6 +149,22 @@ class JudgesClockSkew(Protocol):
         (explorer.store.clock): the explorer's "now"."""
 
 
+@runtime_checkable
+class KeepsHourlyTraffic(Protocol):
+    """The system map's figures kept per hour at ingest (the embedded store:
+    explorer.store.hourly), so a map of a window needs no trace read."""
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, Mapping[tuple[str, str, str], Any]]:
+        """Where the whole hours from the one holding start_ns begin, and the figures of
+        those hours up to end_ns per (kind, source, target): explorer.store.traffic.Traffic,
+        a type of the store, which this interface cannot name without a cycle."""
+
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many traces start in [start_ns, end_ns)."""
+
+
 CAPABILITIES = (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -156,6 +172,7 @@ CAPABILITIES = (
     ReadsStoredLayouts,
     SelfChecking,
     JudgesClockSkew,
+    KeepsHourlyTraffic,
 )
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(

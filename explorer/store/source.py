@@ -20,7 +20,7 @@ from explorer.sources.base import (
 )
 from explorer.sources.config import EMBEDDED
 from explorer.sources.summary import check_searchable
-from explorer.store import codec
+from explorer.store import codec, hourly
 from explorer.store.ingest import LINKED_TRACE_KEY, lay_out_stored
 from explorer.store.models import (
     ID_LENGTH,
@@ -33,6 +33,7 @@ from explorer.store.models import (
     code_point_order,
     storable,
 )
+from explorer.store.traffic import Traffic
 from explorer.traces.model import Span, Trace, start_of
 
 _SUMMARY_FIELDS = (
@@ -195,6 +196,11 @@ class StoreSource(FindsBySearch):
         with self._answering():
             newest = traces.order_by("-start_ns", code_point_order("trace_id"))
             return newest.values_list("end_ns", flat=True).first()
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
+        return hourly.window_traffic(start_ns, end_ns)
 
     def count_between(self, start_ns: int, end_ns: int) -> int:
         """How many stored traces start in [start_ns, end_ns)."""

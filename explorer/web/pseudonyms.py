@@ -25,6 +25,7 @@ from accounts.redaction import PSEUDONYM, holds_identifier, is_pseudonym, redact
 from explorer.caching import LocalCache
 from explorer.journeys.assembly import CUSTOMER_KEY, latest_time_ns
 from explorer.journeys.models import OrderStatus
+from explorer.sources.base import ListsAttributeValues
 from explorer.web import common
 
 MAP_SECONDS = 300  # how long a pseudonym-to-id map is reused while the data stays the same
@@ -40,9 +41,8 @@ def _known_customer_ids(source) -> set[str]:
     known = set(
         OrderStatus.objects.exclude(customer_id="").values_list("customer_id", flat=True).distinct()
     )
-    lister = getattr(source, "attribute_values", None)
-    if lister is not None:
-        known.update(lister(CUSTOMER_KEY))
+    if isinstance(source, ListsAttributeValues):
+        known.update(source.attribute_values(CUSTOMER_KEY))
     return known
 
 
