@@ -42,6 +42,7 @@ from typing import Any
 
 from django.conf import settings
 
+from explorer.caching import LocalCache
 from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
 from explorer.traces.visible import visible
 
@@ -224,12 +225,19 @@ def _mask_secret_pairs(text: str, words: re.Pattern) -> str:
     pieces = []
     position = 0
     while (word := words.search(lowered, position)) is not None:
-        position = _WORD_RUN_REST.match(text, word.end()).end()
+        position = _end_of_run(_WORD_RUN_REST, text, word.end())
         tail = _PAIR_TAIL.match(text, position)
         if tail is not None:
             pieces.append((tail.start(2), tail.end(2), SECRET_MASK))
             position = tail.end()
     return _rebuild(text, pieces)
+
+
+def _end_of_run(run: re.Pattern[str], text: str, position: int) -> int:
+    """Where a run pattern (`...*+`, which matches everywhere, if only the empty string)
+    starting at `position` ends."""
+    found = run.match(text, position)
+    return found.end() if found is not None else position
 
 
 def _mask_jwts(text: str) -> str:
@@ -241,9 +249,9 @@ def _mask_jwts(text: str) -> str:
         end = start.start()
         ok = True
         for index in range(3):
-            segment = _JWT_SEGMENT.match(text, end + (3 if index == 0 else 0))
-            length = segment.end() - end
-            end = segment.end()
+            segment_end = _end_of_run(_JWT_SEGMENT, text, end + (3 if index == 0 else 0))
+            length = segment_end - end
+            end = segment_end
             if index < 2 and (length < (8 if index == 0 else 5) or not text.startswith(".", end)):
                 ok = False
                 break
@@ -424,7 +432,9 @@ def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
     )
 
 
-_policies: dict[tuple[str, bool, bytes], RedactionPolicy] = {}
+# Built once per redaction settings, permission and key: two per configuration in practice
+# (viewers who see customer ids and those who do not); a few more while settings change.
+_policies: LocalCache[RedactionPolicy] = LocalCache("redaction policies", max_weight=8)
 
 
 def pseudonym_key_from_settings() -> bytes:
@@ -444,7 +454,6 @@ def policy_for_user(user) -> RedactionPolicy:
     config = getattr(settings, "EXPLORER_REDACTION", {})
     show = bool(user.is_authenticated and user.has_perm("accounts.view_customer_ids"))
     key = pseudonym_key_from_settings()
-    cache_key = (repr(sorted(config.items())), show, key)
-    if cache_key not in _policies:
-        _policies[cache_key] = build_policy(config, show, key)
-    return _policies[cache_key]
+    return _policies.get_or_compute(
+        (repr(sorted(config.items())), show, key), lambda: build_policy(config, show, key)
+    )

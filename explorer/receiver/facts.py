@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -246,7 +246,7 @@ def _trace(trace_id: str, spans: list[_Span]) -> IndexFacts | None:
     return IndexFacts(trace_id, facts, has_root, linked, keys_bytes(keys), frozenset(errors))
 
 
-@cache
+@lru_cache(maxsize=8)  # one per value of EXPLORER_BUSINESS_ATTRIBUTES
 def _business_key_pattern(business_keys: tuple[str, ...]) -> re.Pattern[bytes]:
     """Finds a business key as it starts a serialised KeyValue: field 1's tag, the key's
     length, its bytes (a match may be elsewhere: the attributes are then read to be sure)."""

@@ -7,17 +7,21 @@ import functools
 import logging
 import threading
 from contextlib import AbstractContextManager, nullcontext
+from typing import cast
 
 from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 
+from explorer.caching import LocalCache
 from explorer.receiver import index
 from explorer.receiver.auth import Refused
 from explorer.receiver.config import ReceiverConfig, load
 from explorer.receiver.decoding import DecodeConfig, Stored, decode_request
+from explorer.receiver.facts import IndexFacts
 from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
 
+_settings: LocalCache[ReceiverConfig] = LocalCache("receiver settings", max_weight=1)
 # Per thread: the store's writer keeps the operation catalogue's keys between requests.
 _local = threading.local()
 
@@ -41,6 +45,7 @@ def store_request(
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)
     if not decoded.prepared:
         return stored
+    prepared: list
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
@@ -48,7 +53,8 @@ def store_request(
         prepared = decoded.prepared
     else:
         write = functools.partial(index.write_pieces, sender=sender, live=True)
-        prepared = index.pieces_of(decoded.prepared)
+        # The index mode decodes a request into IndexFacts (explorer.receiver.decoding).
+        prepared = index.pieces_of(cast("list[IndexFacts]", decoded.prepared))
     try:
         try:
             _commit(write, prepared, turns)
@@ -70,6 +76,6 @@ def _commit(write, prepared: list, turns: AbstractContextManager | None) -> None
         write(prepared)
 
 
-@functools.cache
 def _config() -> ReceiverConfig:
-    return load()  # settings do not change while the process runs
+    # Settings do not change while the process runs; reset_caches() reads them again (tests).
+    return _settings.get_or_compute("settings", load)
