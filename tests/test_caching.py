@@ -233,3 +233,18 @@ def test_every_functools_memo_is_one_the_architecture_names_and_is_bounded():
             assert isinstance(sizes[0].value, int), name
         else:  # functools.cache: only of no argument, so it holds one value
             assert not function.args.args, name
+
+
+@pytest.mark.django_db
+def test_the_mapping_the_store_reads_follows_the_configuration_version():
+    from explorer.c4.configured import current_mapping
+    from explorer.c4.models import MappingRule
+
+    kept = current_mapping()
+    assert current_mapping() is kept  # loaded once per version
+    assert kept.service_element(Resource("renamed-shop")) is None
+    MappingRule.objects.create(
+        section="services", position=0, element="shop_api", match={"service.name": "renamed-shop"}
+    )
+    assert current_mapping().service_element(Resource("renamed-shop")) == "shop_api"
+    assert explorer_config().mapping.rules == current_mapping().rules

@@ -4,8 +4,9 @@ The embedded store (explorer.store.source) and the remote backends (Jaeger, Temp
 implement it; pages never know which one answers. Times are nanoseconds since the epoch.
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
-ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking.
-A source that wraps another (the cache) passes on exactly the capabilities of the one inside.
+ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
+JudgesClockSkew, KeepsHourlyTraffic. A source that wraps another (explorer.sources.wrapper)
+passes on exactly the capabilities of the one inside, plus those it implements itself.
 """
 
 from __future__ import annotations
