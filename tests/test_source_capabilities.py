@@ -138,6 +138,7 @@ def test_the_composition_builds_each_source_and_its_wrappers_from_the_settings(s
     settings.EXPLORER_BACKENDS = {"far": {"kind": "zipkin", "url": "http://127.0.0.1:9/"}}
     assert type(get_source()) is StoreSource  # the embedded store is never wrapped
     far = get_source("far")
-    cached = far.source if mode == "index" else far
+    assert isinstance(far, WrappedSource)
     assert type(far) is (IndexedSource if mode == "index" else CachedSource)
-    assert type(cached) is CachedSource and type(cached.source) is ZipkinSource
+    cached = far.source if mode == "index" else far
+    assert isinstance(cached, CachedSource) and type(cached.source) is ZipkinSource
