@@ -135,7 +135,13 @@ def parse(
 
 def _check_depth(text: str, max_depth: int) -> None:
     """Refuse brackets nested deeper than max_depth (strings skipped), before parsing."""
-    depth = 0
+    _open_brackets(text, max_depth)
+
+
+def _open_brackets(text: str, max_depth: int | None = None) -> list[str]:
+    """The brackets still open at the end of `text`, innermost last (strings skipped); with
+    `max_depth`, QueryError at the first bracket nested deeper."""
+    stack: list[str] = []
     i, n = 0, len(text)
     while i < n:
         char = text[i]
@@ -147,12 +153,13 @@ def _check_depth(text: str, max_depth: int) -> None:
             end = text.find("`", i + 1)
             i = n if end < 0 else end
         elif char in "({":
-            depth += 1
-            if depth > max_depth:
+            stack.append(char)
+            if max_depth is not None and len(stack) > max_depth:
                 raise error_at(text, i, f"brackets are nested more than {max_depth} levels deep")
-        elif char in ")}":
-            depth -= 1
+        elif char in ")}" and stack:
+            stack.pop()
         i += 1
+    return stack
 
 
 # --- syntax errors -----------------------------------------------------------------------
@@ -186,6 +193,11 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
         assert isinstance(exc, UnexpectedToken)
         position, found = exc.token.start_pos or 0, f"'{exc.token}'"
     previous = _previous_token(text, position)
+    # LALR merges states, so its expected set may hold a ')' or '}' that closes nothing here
+    still_open = _open_brackets(text[:position])
+    innermost = still_open[-1] if still_open else ""
+    expected -= {"RPAR"} if innermost != "(" else set()
+    expected -= {"RBRACE"} if innermost != "{" else set()
     wanted = _describe(expected, previous)
     after = f" after '{previous}'" if previous else " at the start of the query"
     return error_at(text, position, f"expected {wanted}{after}, found {found}")
@@ -214,11 +226,11 @@ def _describe(expected: set[str], previous: str | None) -> str:
     comparisons = expected & _COMPARISONS
     if len(comparisons) > 2:
         phrases.append("a comparison such as '=' or '>'")
-    elif "GT" in expected:
+    phrases += [phrase for name, phrase in _PUNCTUATION.items() if name in expected]
+    if "GT" in expected and len(comparisons) <= 2:
         phrases.append("'>'")
     if expected & {"ORDER_FIELD", "ORDER_DWELL"}:
         phrases.append("an order condition")
-    phrases += [phrase for name, phrase in _PUNCTUATION.items() if name in expected]
     if not phrases:
         return "something else"
     return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " or " + phrases[-1]
