@@ -407,3 +407,18 @@ def test_the_pattern_checker_sees_every_refused_shape():
     with pytest.raises(patterns.UnsafePattern):
         patterns.check("(?>(a|bc)*)")  # and in an atomic group
     patterns.check("(?=a+)b")
+
+
+def test_the_examples_in_the_docs_parse():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "query.md").read_text()
+    examples = doc.split("## Examples", 1)[1].split("##", 1)[0]
+    queries = [
+        line.rsplit("| `", 1)[1].rsplit("` |", 1)[0].replace("\\|", "|")
+        for line in examples.splitlines()
+        if line.endswith("` |")
+    ]
+    assert len(queries) == 9
+    for query in queries:
+        assert parse(query).expression is not None, query
