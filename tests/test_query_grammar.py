@@ -264,6 +264,7 @@ def test_order_conditions_combine_with_spansets():
         ("{ .a = 1 } |", "expected an aggregate such as count() or avg(duration)", 13),
         ("}", "expected '{', '(' or an order condition at the start of the query", 1),
         ("{ .a = 1 # }", "unexpected character '#'", 10),
+        ("{ duration > 5sec }", "cannot read '5sec' as a number or a duration", 14),
         ('{ .a = "open }', "this string has no closing quote", 8),
         ('{ .a = "x\\q" }', "unknown escape '\\q' in a string", 10),
         ("{ foo = 1 }", "unknown field 'foo'", 3),

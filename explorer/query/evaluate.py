@@ -183,6 +183,7 @@ class _Evaluation:
         return selected
 
     def _has_ancestor(self, position: int, ancestors: frozenset[int]) -> bool:
+        """Walks up from each candidate: the brute force, O(depth) per span, on purpose."""
         parent = self.tree.parent
         seen = {position}
         current = parent[position]

@@ -68,5 +68,5 @@ RAW_STRING: /`[^`]*`/
 @cache
 def parser() -> Lark:
     """The LALR parser, built once (a few milliseconds). It builds lark's own tree; the parser
-    module turns that into explorer.query.nodes without recursion (see parser.build)."""
+    module turns that into explorer.query.nodes without recursion (parser._Builder)."""
     return Lark(GRAMMAR, parser="lalr", lexer="basic", propagate_positions=False)

@@ -17,7 +17,6 @@ from typing import Any
 
 from lark import Token, Transformer_NonRecursive
 from lark.exceptions import (
-    LexError,
     UnexpectedCharacters,
     UnexpectedEOF,
     UnexpectedInput,
@@ -80,6 +79,7 @@ DURATION_UNITS_NS = {
     "d": 86_400_000_000_000,
 }
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h|d)")
+_WORD = re.compile(r"[-\w.µ]+")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
 
@@ -183,6 +183,14 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
         char = text[position]
         if char in '"`':
             return error_at(text, position, "this string has no closing quote")
+        if char.isdigit() or char == "-":
+            word = _WORD.match(text, position)
+            return error_at(
+                text,
+                position,
+                f"cannot read {word.group() if word else char!r} as a number or a duration "
+                "(durations end in ns, us, µs, ms, s, m, h or d)",
+            )
         return error_at(text, position, f"unexpected character {char!r}")
     expected: set[str] = set(getattr(exc, "expected", ()) or ())
     if isinstance(exc, UnexpectedEOF) or (
@@ -204,12 +212,11 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
 
 
 def _previous_token(text: str, position: int) -> str | None:
+    """The token before `position`, the start of a token the lexer read (so the text before
+    it lexes too)."""
     last = None
-    try:
-        for token in parser().lex(text[:position]):
-            last = token
-    except LexError:  # the prefix lexed before the parser failed; this cannot happen
-        return None
+    for token in parser().lex(text[:position]):
+        last = token
     return None if last is None else str(last)
 
 
