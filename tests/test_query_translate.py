@@ -1,10 +1,33 @@
 """Queries as text again: round trips, TraceQL for Tempo, Jaeger's search form."""
 
 import json
+import random
 import re
 
 import pytest
 
+from explorer.query.nodes import (
+    Aggregate,
+    AggregateFilter,
+    Attribute,
+    Comparison,
+    ConditionAnd,
+    ConditionOr,
+    Duration,
+    Intrinsic,
+    Operator,
+    OrderCondition,
+    OrderDwell,
+    Pipeline,
+    Query,
+    Relation,
+    Scope,
+    SpanFilter,
+    SpansetAnd,
+    SpansetOr,
+    Structural,
+    order_conditions,
+)
 from explorer.query.parser import parse
 from explorer.query.translate import (
     JaegerSearch,
@@ -14,6 +37,7 @@ from explorer.query.translate import (
     to_text,
     to_traceql,
 )
+from explorer.traces.model import SpanKind, StatusCode
 
 MS = 1_000_000
 S = 1_000 * MS
@@ -229,3 +253,128 @@ def test_jaeger_says_why_not(text, reason, part):
         to_jaeger(parse(text))
     assert reason in caught.value.reason
     assert caught.value.part == (part or to_text(parse(text)))
+
+
+# --- random queries --------------------------------------------------------------------------
+
+
+def random_query(rng, depth=0):
+    """A random spanset expression in the canonical form parse() builds (no `&&` directly
+    inside `&&`, no pipeline of a pipeline...), with every kind of node and value."""
+    kinds = ["filter", "filter", "order", "dwell"]
+    if depth < 3:
+        kinds += ["and", "or", "structural", "pipeline"]
+    kind = rng.choice(kinds)
+    if kind == "filter":
+        return SpanFilter(None if rng.random() < 0.1 else random_condition(rng, depth))
+    if kind == "order":
+        op = rng.choice(list(Operator))
+        if op in (Operator.MATCH, Operator.NOT_MATCH):
+            value = rng.choice(PATTERNS)
+        elif op in (Operator.EQ, Operator.NE):
+            value = rng.choice(["stuck", "b2b_partner", "two words", "true", True, 3, -2.5])
+        else:
+            value = rng.choice([10, -1, 0.25])
+        return OrderCondition(rng.choice(["status", "customer_type", "total"]), op, value)
+    if kind == "dwell":
+        op = rng.choice([o for o in Operator if o not in (Operator.MATCH, Operator.NOT_MATCH)])
+        return OrderDwell(rng.choice(["SUBMITTED", "PACKAGING"]), op, random_duration(rng))
+    if kind in ("and", "or"):
+        node_type = SpansetAnd if kind == "and" else SpansetOr
+        operands = []
+        while len(operands) < rng.randint(2, 3):
+            operand = random_query(rng, depth + 1)
+            if not isinstance(operand, node_type):
+                operands.append(operand)
+        return node_type(tuple(operands))
+    if kind == "structural":
+        first = random_spans(rng, depth)
+        while isinstance(first, Structural):
+            first = random_spans(rng, depth)
+        steps = tuple(
+            (rng.choice(list(Relation)), random_spans(rng, depth)) for _ in range(rng.randint(1, 2))
+        )
+        return Structural(first, steps)
+    source = random_query(rng, depth + 1)
+    while isinstance(source, Pipeline):
+        source = random_query(rng, depth + 1)
+    return Pipeline(source, tuple(random_stage(rng) for _ in range(rng.randint(1, 2))))
+
+
+def random_spans(rng, depth):
+    """An operand of > or >>: anything but an order condition."""
+    while True:
+        node = random_query(rng, depth + 1)
+        if not isinstance(node, OrderCondition | OrderDwell):
+            return node
+
+
+def random_condition(rng, depth):
+    if depth < 3 and rng.random() < 0.3:
+        node_type = rng.choice([ConditionAnd, ConditionOr])
+        operands = []
+        while len(operands) < rng.randint(2, 3):
+            operand = random_condition(rng, depth + 1)
+            if not isinstance(operand, node_type):
+                operands.append(operand)
+        return node_type(tuple(operands))
+    field = rng.choice(FIELDS)
+    op = rng.choice(list(Operator))
+    if field is Intrinsic.STATUS:
+        return Comparison(
+            field, rng.choice([Operator.EQ, Operator.NE]), rng.choice(list(StatusCode))
+        )
+    if field is Intrinsic.KIND:
+        return Comparison(field, rng.choice([Operator.EQ, Operator.NE]), rng.choice(list(SpanKind)))
+    if op in (Operator.MATCH, Operator.NOT_MATCH):
+        return Comparison(field, op, rng.choice(PATTERNS))
+    if field is Intrinsic.DURATION:
+        return Comparison(field, op, random_duration(rng))
+    if field is Intrinsic.NAME:
+        return Comparison(field, op, rng.choice(STRINGS))
+    values = [*STRINGS, 0, -7, 503, 2.5, -1e-05, 1e20, random_duration(rng)]
+    if op in (Operator.EQ, Operator.NE):
+        values += [True, False, None]
+    return Comparison(field, op, rng.choice(values))
+
+
+def random_stage(rng):
+    op = rng.choice([o for o in Operator if o not in (Operator.MATCH, Operator.NOT_MATCH)])
+    function = rng.choice(list(Aggregate))
+    if function is Aggregate.COUNT:
+        return AggregateFilter(function, None, op, rng.randint(0, 9))
+    if rng.random() < 0.5:
+        return AggregateFilter(function, Intrinsic.DURATION, op, random_duration(rng))
+    return AggregateFilter(function, Attribute(Scope.SPAN, "items"), op, rng.choice([3, 0.5]))
+
+
+def random_duration(rng):
+    return Duration(rng.choice([0, 1, 1_500, 2 * S, 90 * S, 86_400 * S, 36 * 3_600 * S]))
+
+
+FIELDS = [
+    Intrinsic.NAME,
+    Intrinsic.STATUS,
+    Intrinsic.KIND,
+    Intrinsic.DURATION,
+    Attribute(Scope.SPAN, "http.response.status_code"),
+    Attribute(Scope.RESOURCE, "service.name"),
+    Attribute(Scope.ANY, "order.id"),
+    Attribute(Scope.SPAN, "odd key"),
+    Attribute(Scope.ANY, "x-y/z:w"),
+    Attribute(Scope.RESOURCE, 'q"uote\\'),
+]
+STRINGS = ["", "GET /orders", 'say "hi"', "back\\slash", "line\nbreak\ttab", "\x01", "ünï"]
+PATTERNS = ["GET .*", "(?i)post", "a|b", "[0-9]+", "x\\.y", 'quo"te']
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_queries_round_trip_through_text_and_traceql(seed):
+    rng = random.Random(seed)
+    for _ in range(25):
+        query = Query(random_query(rng))
+        assert parse(to_text(query)) == query, to_text(query)
+        if not order_conditions(query.expression):
+            traceql = to_traceql(query)
+            assert parse(traceql) == query, traceql
+            assert all(not ({"&&", "||"} <= ops) for ops in _segments(traceql)), traceql
