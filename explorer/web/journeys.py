@@ -17,9 +17,10 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
+from explorer.diagrams.dot_labels import dom_id
 from explorer.diagrams.journey import journey_overlay, typical_path, typical_path_of_calls
 from explorer.diagrams.overlay import Overlay
-from explorer.diagrams.render import dom_id, render_svg
+from explorer.diagrams.render import render_svg
 from explorer.diagrams.words import milliseconds
 from explorer.journeys.assembly import customer_orders
 from explorer.journeys.report import JourneyReport
