@@ -13,6 +13,7 @@ test:
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/python scripts/check_function_length.py
 	.venv/bin/lint-imports --no-cache
 
 # mypy on traces, analysis, journeys, store, sources and c4 ([tool.mypy] in pyproject.toml).
