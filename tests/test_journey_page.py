@@ -54,7 +54,7 @@ def test_step_list_of_a_long_journey_shows_its_first_calls_then_the_stop(
     """An order of thousands of calls lists the first PLAYBACK_STEPS_SHOWN of them and where it
     is now, and says so in the page's language; the count of calls stays the whole one."""
     from explorer.caching import reset_caches
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     order = OrderBuilder("A-200001", "C-00900")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -67,7 +67,7 @@ def test_step_list_of_a_long_journey_shows_its_first_calls_then_the_stop(
     whole = text(client.get(url))
     total = len(re.findall(item, whole)) - 1  # but where the order is now
     assert total == 5 and "steps-cut" not in whole
-    monkeypatch.setattr(journeys, "PLAYBACK_STEPS_SHOWN", 2)
+    monkeypatch.setattr(order_page, "PLAYBACK_STEPS_SHOWN", 2)
     reset_caches()
     body = text(client.get(url))
     assert re.findall(item, body) == ["1", "2", "6"]  # the stop keeps its number
@@ -83,7 +83,7 @@ def test_timeline_of_a_long_journey_shows_its_first_steps_and_where_it_stopped(
     client, login_as, monkeypatch, db
 ):
     from explorer.caching import reset_caches
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     order = OrderBuilder("A-200002", "C-00901")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -103,7 +103,7 @@ def test_timeline_of_a_long_journey_shows_its_first_steps_and_where_it_stopped(
     whole = text(client.get(url))
     rows = timeline(whole)
     assert len(rows) > 3 and rows[-1] and not any(rows[:-1]) and "timeline-cut" not in whole
-    monkeypatch.setattr(journeys, "TIMELINE_STEPS_SHOWN", 2)
+    monkeypatch.setattr(order_page, "TIMELINE_STEPS_SHOWN", 2)
     reset_caches()
     body = text(client.get(url))
     assert timeline(body) == ["", "", ' class="is-stop"']  # the stop after the first two
@@ -228,16 +228,16 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
 
 def _count_sample_reads(monkeypatch) -> list[list[str]]:
     """The sample orders each time the page reads their journeys to draw the typical path."""
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     reads: list[list[str]] = []
-    real = journeys.states_of_orders
+    real = order_page.states_of_orders
 
     def counted(source, order_ids, config):
         reads.append(list(order_ids))
         return real(source, reads[-1], config)
 
-    monkeypatch.setattr(journeys, "states_of_orders", counted)
+    monkeypatch.setattr(order_page, "states_of_orders", counted)
     return reads
 
 
@@ -349,7 +349,7 @@ def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_fir
     from types import SimpleNamespace
 
     from explorer.journeys.conformance import Conformance, StateChange
-    from explorer.web.journeys import playback_steps
+    from explorer.web.order_page import playback_steps
 
     s = 10**9
     upload = DiagramStep(

@@ -39,7 +39,7 @@ from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
-from explorer.web.journeys import (
+from explorer.web.order_page import (
     journey_diagram_overlay,
     journey_svg,
     local_time,
