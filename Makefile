@@ -16,7 +16,8 @@ lint: setup
 	.venv/bin/python scripts/check_function_length.py
 	.venv/bin/lint-imports --no-cache
 
-# mypy on traces, analysis, journeys, store, sources and c4 ([tool.mypy] in pyproject.toml).
+# mypy on every package, explorer and accounts, with check_untyped_defs ([tool.mypy] in
+# pyproject.toml; migrations excluded).
 typecheck: setup
 	.venv/bin/mypy
 

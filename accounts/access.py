@@ -11,17 +11,34 @@ The decorator marks the view (view.required_permission = codename); a test walks
 pattern and fails on a view that is neither marked nor in its short public allow-list.
 """
 
+from collections.abc import Callable
 from functools import wraps
+from typing import Any, Protocol, cast
 from urllib.parse import urlencode
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect
+from django.http import HttpRequest, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.defaults import permission_denied
 
 from .roles import CUSTOM_PERMISSIONS
+
+
+class GuardedView(Protocol):
+    """What `requires` makes of a view: the view, marked with the permission it needs."""
+
+    required_permission: str
+
+    def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase: ...
+
+
+class DeniedResponse(Protocol):
+    """The refusal of a guarded view, marked with the permission that was missing."""
+
+    denied_permission: str
 
 
 def is_verified(user) -> bool:
@@ -34,12 +51,12 @@ def redirect_to_second_factor(request) -> HttpResponseRedirect:
     return HttpResponseRedirect(f"{reverse('accounts:second_factor')}?{query}")
 
 
-def requires(codename: str):
+def requires(codename: str) -> Callable[[Callable[..., HttpResponseBase]], GuardedView]:
     if codename not in CUSTOM_PERMISSIONS:
         raise ValueError(f"requires({codename!r}): not one of {sorted(CUSTOM_PERMISSIONS)}")
     permission = f"accounts.{codename}"
 
-    def decorate(view):
+    def decorate(view: Callable[..., HttpResponseBase]) -> GuardedView:
         @wraps(view)
         def guarded(request, *args, **kwargs):
             user = request.user
@@ -54,12 +71,14 @@ def requires(codename: str):
                         _("This page needs the permission “%(codename)s”.") % {"codename": codename}
                     ),
                 )
-                response.denied_permission = codename  # what the role matrix test reads
+                # What the role matrix test reads.
+                cast(DeniedResponse, response).denied_permission = codename
                 return response
             return view(request, *args, **kwargs)
 
-        guarded.required_permission = codename
-        return guarded
+        marked = cast(GuardedView, guarded)
+        marked.required_permission = codename
+        return marked
 
     return decorate
 

@@ -1,10 +1,12 @@
 from contextvars import ContextVar
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import models
 from django.shortcuts import redirect
 from django.utils.translation import gettext, gettext_lazy, ngettext
 from django_otp import devices_for_user
@@ -114,7 +116,10 @@ def _shown_user_field(field: str):
     """A column of the user list: the field with its control and bidi characters as symbols
     (a name with U+202E or ESC, from LDAP or an import, is shown, never obeyed)."""
 
-    @admin.display(description=User._meta.get_field(field).verbose_name, ordering=field)
+    model_field = User._meta.get_field(field)
+    assert isinstance(model_field, models.Field)  # a column of the user, not a relation
+
+    @admin.display(description=model_field.verbose_name, ordering=field)
     def column(user):
         return visible_line(getattr(user, field))
 
@@ -160,36 +165,38 @@ class ExplorerUserAdmin(UserAdmin):
             return redirect("admin:auth_user_change", target.pk)
         return super().user_change_password(request, id, form_url)
 
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        granter = request.user
-        if granter.is_superuser:
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if request.user.is_superuser:
             return form
-
-        class GuardedForm(form):
-            def clean(self):
-                data = super().clean()
-                instance = self.instance
-                before = credential_guard.rights_of(instance) if instance.pk else set()
-                after = credential_guard.granted(
-                    data.get("groups") or [], data.get("user_permissions") or []
-                )
-                beyond = sorted((after - before) - granter.get_all_permissions())
-                if beyond:
-                    raise ValidationError(
-                        gettext(
-                            "You cannot grant permissions you do not have yourself: "
-                            "%(permissions)s."
-                        )
-                        % {"permissions": ", ".join(beyond)}
-                    )
-                return data
-
-        return GuardedForm
+        # The user form of the page (adding or changing), refusing grants beyond the granter's.
+        return type("GuardedForm", (GrantsWithinOwnRights, form), {"granter": request.user})
 
 
-class GuardedDeviceAdmin:
-    """ModelAdmin mixin for second-factor devices: deleting one is a second-factor reset,
+class GrantsWithinOwnRights(forms.ModelForm):
+    """User form mixin: refuses groups and permissions beyond the rights of `granter`."""
+
+    granter: User  # the administrator at work, set by ExplorerUserAdmin.get_form
+
+    def clean(self):
+        super().clean()
+        data = self.cleaned_data
+        instance = self.instance
+        before = credential_guard.rights_of(instance) if instance.pk else set()
+        after = credential_guard.granted(
+            data.get("groups") or [], data.get("user_permissions") or []
+        )
+        beyond = sorted((after - before) - self.granter.get_all_permissions())
+        if beyond:
+            raise ValidationError(
+                gettext("You cannot grant permissions you do not have yourself: %(permissions)s.")
+                % {"permissions": ", ".join(beyond)}
+            )
+        return data
+
+
+class GuardedDeviceAdmin(admin.ModelAdmin):
+    """Put before a device plugin's own ModelAdmin: deleting a device is a second-factor reset,
     allowed only for users with no rights beyond the administrator's (credential_guard),
     whether from the delete page or the "delete selected" action; refusals are audited."""
 

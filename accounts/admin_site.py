@@ -93,7 +93,7 @@ class ArchitectsEdit:
 class ReadOnly:
     """ModelAdmin mixin: records kept by the application itself, never edited by hand."""
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):  # `obj`: inlines are asked with it
         return False
 
     def has_change_permission(self, request, obj=None):

@@ -58,6 +58,7 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         for name in ("username", "object_type", "object_id", "address"):
             field = self.fields[name]
+            assert isinstance(field, forms.CharField)
             field.max_length = max_chars()
             field.validators.append(MaxLengthValidator(max_chars()))
             field.widget.attrs["maxlength"] = str(max_chars())

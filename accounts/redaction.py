@@ -214,6 +214,13 @@ def _rebuild(text: str, pieces: list[tuple[int, int, str]]) -> str:
     return "".join(out)
 
 
+def _run_end(run: re.Pattern[str], text: str, position: int) -> int:
+    """Where the run of `run` (a `*+` pattern) starting at `position` ends."""
+    found = run.match(text, position)
+    assert found is not None  # a `*+` pattern matches the empty run too
+    return found.end()
+
+
 def _mask_secret_pairs(text: str, words: re.Pattern) -> str:
     """`key=value`, `key: value`, `"key": "value"` with a secret word in the key: the value
     masked. A key is a run of word characters, dots and dashes; found from its secret word,
@@ -224,7 +231,7 @@ def _mask_secret_pairs(text: str, words: re.Pattern) -> str:
     pieces = []
     position = 0
     while (word := words.search(lowered, position)) is not None:
-        position = _WORD_RUN_REST.match(text, word.end()).end()
+        position = _run_end(_WORD_RUN_REST, text, word.end())
         tail = _PAIR_TAIL.match(text, position)
         if tail is not None:
             pieces.append((tail.start(2), tail.end(2), SECRET_MASK))
@@ -241,9 +248,9 @@ def _mask_jwts(text: str) -> str:
         end = start.start()
         ok = True
         for index in range(3):
-            segment = _JWT_SEGMENT.match(text, end + (3 if index == 0 else 0))
-            length = segment.end() - end
-            end = segment.end()
+            segment_end = _run_end(_JWT_SEGMENT, text, end + (3 if index == 0 else 0))
+            length = segment_end - end
+            end = segment_end
             if index < 2 and (length < (8 if index == 0 else 5) or not text.startswith(".", end)):
                 ok = False
                 break

@@ -13,8 +13,10 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextvars import ContextVar
 from datetime import UTC, datetime
+from typing import Any
 
 from explorer.traces.visible import visible_line
 
@@ -30,21 +32,23 @@ def current_request_id() -> str:
     return _request_id.get()
 
 
-def _with_request_id(factory):
-    def make(*args, **kwargs) -> logging.LogRecord:
-        record = factory(*args, **kwargs)
+class _WithRequestId:
+    """A log record factory: the records of `factory`, each with the current request id."""
+
+    def __init__(self, factory: Callable[..., logging.LogRecord]) -> None:
+        self.factory = factory
+
+    def __call__(self, *args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = self.factory(*args, **kwargs)
         record.request_id = _request_id.get()  # "-" outside requests
         return record
-
-    make.adds_request_id = True
-    return make
 
 
 def add_request_ids() -> None:
     """Every log record made from now on carries the current request id (once per process)."""
     factory = logging.getLogRecordFactory()
-    if not getattr(factory, "adds_request_id", False):
-        logging.setLogRecordFactory(_with_request_id(factory))
+    if not isinstance(factory, _WithRequestId):
+        logging.setLogRecordFactory(_WithRequestId(factory))
 
 
 class LineFormatter(logging.Formatter):

@@ -8,6 +8,7 @@ built-in trace store). Each variable is documented where it is read and in the R
 import os
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from csp.constants import NONE as CSP_NONE
@@ -206,6 +207,7 @@ except BackendConfigError as exc:
 # memory, bounded. The "traces" cache holds fetched remote traces (explorer/sources/cache.py).
 # EXPLORER_TRACE_CACHE_SECONDS: how long a fetched trace is reused (default 300).
 _CACHE_URL = os.environ.get("EXPLORER_CACHE_URL", "")
+CACHES: dict[str, dict[str, Any]]
 if _CACHE_URL:
     CACHES = {
         alias: {
@@ -239,11 +241,15 @@ from accounts.ldap_config import ldap_settings  # noqa: E402
 # LDAP login: every EXPLORER_LDAP_* variable is documented in accounts/ldap_config.py.
 _ldap = ldap_settings(os.environ)
 globals().update(_ldap)
+# Named here as well, so that readers (and mypy, through django-stubs) see the two settings
+# accounts reads: whether LDAP is on, and role -> group DNs (credential_guard.py, signals.py).
+EXPLORER_LDAP_ENABLED: bool = _ldap["EXPLORER_LDAP_ENABLED"]
+EXPLORER_LDAP_ROLE_GROUPS: dict[str, list[str]] = _ldap["EXPLORER_LDAP_ROLE_GROUPS"]
 # Axes first (refuses locked-out users), then the directory, then local accounts (the demo
 # and break-glass administrators).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    *(["django_auth_ldap.backend.LDAPBackend"] if _ldap["EXPLORER_LDAP_ENABLED"] else []),
+    *(["django_auth_ldap.backend.LDAPBackend"] if EXPLORER_LDAP_ENABLED else []),
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "accounts:login"
@@ -281,6 +287,9 @@ AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "accounts.addresses.request_client_address"
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# The status of the lockout page (axes' default, named for accounts/views.py, which answers
+# with it too when a user is locked out while entering codes).
+AXES_HTTP_RESPONSE_CODE = 429
 
 # Field-level redaction (accounts/redaction.py). EXPLORER_REDACTION_IDENTIFIER_KEYS and
 # EXPLORER_REDACTION_IDENTIFIER_PATTERNS (";"-separated regexes) replace the defaults:

@@ -10,7 +10,7 @@ bash scripts/setup.sh
 .venv/bin/python scripts/check_function_length.py
 # The package layers and no cycles between packages (.importlinter, docs/architecture.md).
 .venv/bin/lint-imports --no-cache
-# Type hints of the core and domain packages (make typecheck).
+# Types of the whole tree, explorer and accounts, unannotated functions too (make typecheck).
 .venv/bin/mypy
 # Tests never touch the demo's data folder: a fresh one per run, removed afterwards.
 EXPLORER_DATA_DIR="$(mktemp -d -t explorer-test-data.XXXXXX)"

@@ -427,60 +427,85 @@ def _go_duration_ns(text: str | None) -> int | None:
     raise ValueError(f"not a duration: {text!r}")
 
 
-def jaeger_replay(traces: list[Trace], *, v3: bool = True) -> Callable[[Seen], Reply]:
-    """Jaeger 2 (API v3 and the classic /api both answer) or, with v3=False, Jaeger 1.x (the
-    v3 paths are 404). A search matches a trace when one span has the service, operation,
-    tags (span, process or log fields), duration and start time asked for."""
-    by_id = {t.trace_id: t for t in traces}
-    services = sorted({s.service for t in traces for s in t.spans})
+@dataclass(frozen=True)
+class _JaegerSearch:
+    """What one Jaeger search asks, whichever API asked it."""
 
-    def tags_of(span: Span) -> dict[str, str]:
-        tags = {k: _text(v) for k, v in span.resource.attributes.items()}
-        tags.update((k, _text(v)) for e in span.events for k, v in e.attributes.items())
-        tags.update((k, _text(v)) for k, v in span.attributes.items())
-        if span.is_error:
-            tags["error"] = "true"
-        return tags
+    service: str | None
+    operation: str | None
+    tags: dict
+    start_ns: int
+    end_ns: int
+    min_ns: int | None
+    max_ns: int | None
+    limit: int
 
-    def find(service, operation, tags, start_ns, end_ns, min_ns, max_ns, limit) -> list[Trace]:
+
+def _jaeger_tags(span: Span) -> dict[str, str]:
+    """The tags a Jaeger search sees on a span: span, process and log fields, and error."""
+    tags = {k: _text(v) for k, v in span.resource.attributes.items()}
+    tags.update((k, _text(v)) for e in span.events for k, v in e.attributes.items())
+    tags.update((k, _text(v)) for k, v in span.attributes.items())
+    if span.is_error:
+        tags["error"] = "true"
+    return tags
+
+
+class _JaegerQuery:
+    """A Jaeger query service over a set of traces, answering both of its HTTP APIs."""
+
+    def __init__(self, traces: list[Trace]) -> None:
+        self.traces = traces
+        self.by_id = {t.trace_id: t for t in traces}
+        self.services = sorted({s.service for t in traces for s in t.spans})
+
+    def find(self, search: _JaegerSearch) -> list[Trace]:
+        """The traces with one span matching everything asked, newest first."""
+
         def matches(span: Span) -> bool:
-            span_tags = tags_of(span)
+            span_tags = _jaeger_tags(span)
             return (
-                span.service == service
-                and operation in (None, span.name)
-                and all(span_tags.get(k) == str(v) for k, v in tags.items())
-                and start_ns <= span.start_ns <= end_ns
-                and (min_ns is None or span.duration_ns >= min_ns)
-                and (max_ns is None or span.duration_ns <= max_ns)
+                span.service == search.service
+                and search.operation in (None, span.name)
+                and all(span_tags.get(k) == str(v) for k, v in search.tags.items())
+                and search.start_ns <= span.start_ns <= search.end_ns
+                and (search.min_ns is None or span.duration_ns >= search.min_ns)
+                and (search.max_ns is None or span.duration_ns <= search.max_ns)
             )
 
-        found = [t for t in traces if any(matches(s) for s in t.spans)]
-        return _newest_first(found)[:limit]
+        found = [t for t in self.traces if any(matches(s) for s in t.spans)]
+        return _newest_first(found)[: search.limit]
 
-    def v3_answer(seen: Seen) -> Reply:
+    def v3_answer(self, seen: Seen) -> Reply:
+        """API v3 (Jaeger 2): OTLP traces, errors as {"error": {...}}."""
         if seen.path == "/api/v3/services":
-            return json_reply({"services": services})
+            return json_reply({"services": self.services})
         if seen.path == "/api/v3/operations":
             service = _arg(seen, "service")
             pairs = sorted(
                 {
                     (s.name, s.kind.name.lower())
-                    for t in traces
+                    for t in self.traces
                     for s in t.spans
                     if s.service == service
                 }
             )
             return json_reply({"operations": [{"name": n, "spanKind": k} for n, k in pairs]})
         if seen.path.startswith("/api/v3/traces/"):
-            trace = by_id.get(seen.path.rsplit("/", 1)[1])
+            trace = self.by_id.get(seen.path.rsplit("/", 1)[1])
             if trace is None:
                 return json_reply({"error": {"httpCode": 404, "message": "trace not found"}}, 404)
             return json_reply({"result": otlp_json([trace])})
         if seen.path == "/api/v3/traces":
-            service = _arg(seen, "query.service_name")
-            if not service:
-                return json_reply({"error": {"httpCode": 400, "message": "service required"}}, 400)
-            found = find(
+            return self.v3_search(seen)
+        return PAGE_NOT_FOUND
+
+    def v3_search(self, seen: Seen) -> Reply:
+        service = _arg(seen, "query.service_name")
+        if not service:
+            return json_reply({"error": {"httpCode": 400, "message": "service required"}}, 400)
+        found = self.find(
+            _JaegerSearch(
                 service,
                 _arg(seen, "query.operation_name"),
                 json.loads(_arg(seen, "query.attributes") or "{}"),
@@ -490,42 +515,53 @@ def jaeger_replay(traces: list[Trace], *, v3: bool = True) -> Callable[[Seen], R
                 _go_duration_ns(_arg(seen, "query.duration_max")),
                 int(_arg(seen, "query.num_traces") or _arg(seen, "query.search_depth") or 20),
             )
-            if not found:  # the gateway answers an empty search with its 404 error object
-                return json_reply({"error": {"httpCode": 404, "message": "No traces found"}}, 404)
-            return json_reply({"result": otlp_json(found)})
-        return PAGE_NOT_FOUND
+        )
+        if not found:  # the gateway answers an empty search with its 404 error object
+            return json_reply({"error": {"httpCode": 404, "message": "No traces found"}}, 404)
+        return json_reply({"result": otlp_json(found)})
 
-    def classic_answer(seen: Seen) -> Reply:
+    def classic_answer(self, seen: Seen) -> Reply:
+        """The classic /api (Jaeger 1.x and 2): Jaeger JSON in {"data": ..., "errors": ...}."""
         if seen.path == "/api/services":
+            services = self.services
             return json_reply({"data": services, "total": len(services), "errors": None})
         if seen.path.startswith("/api/services/") and seen.path.endswith("/operations"):
             service = seen.path.split("/")[3]
-            names = sorted({s.name for t in traces for s in t.spans if s.service == service})
+            names = sorted({s.name for t in self.traces for s in t.spans if s.service == service})
             return json_reply({"data": names, "total": len(names), "errors": None})
         if seen.path.startswith("/api/traces/"):
-            trace = by_id.get(seen.path.rsplit("/", 1)[1])
+            trace = self.by_id.get(seen.path.rsplit("/", 1)[1])
             if trace is None:
                 errors = [{"code": 404, "msg": "trace not found"}]
                 return json_reply({"data": None, "errors": errors}, 404)
             return json_reply({"data": [jaeger_classic(trace)], "errors": None})
         if seen.path == "/api/traces":
-            found = find(
-                _arg(seen, "service"),
-                _arg(seen, "operation"),
-                json.loads(_arg(seen, "tags") or "{}"),
-                int(_arg(seen, "start")) * 1000,
-                int(_arg(seen, "end")) * 1000,
-                _go_duration_ns(_arg(seen, "minDuration")),
-                _go_duration_ns(_arg(seen, "maxDuration")),
-                int(_arg(seen, "limit") or 20),
+            found = self.find(
+                _JaegerSearch(
+                    _arg(seen, "service"),
+                    _arg(seen, "operation"),
+                    json.loads(_arg(seen, "tags") or "{}"),
+                    int(_arg(seen, "start")) * 1000,
+                    int(_arg(seen, "end")) * 1000,
+                    _go_duration_ns(_arg(seen, "minDuration")),
+                    _go_duration_ns(_arg(seen, "maxDuration")),
+                    int(_arg(seen, "limit") or 20),
+                )
             )
             return json_reply({"data": [jaeger_classic(t) for t in found], "errors": None})
         return PAGE_NOT_FOUND
 
+
+def jaeger_replay(traces: list[Trace], *, v3: bool = True) -> Callable[[Seen], Reply]:
+    """Jaeger 2 (API v3 and the classic /api both answer) or, with v3=False, Jaeger 1.x (the
+    v3 paths are 404). A search matches a trace when one span has the service, operation,
+    tags (span, process or log fields), duration and start time asked for."""
+    query = _JaegerQuery(traces)
+
     def answer(seen: Seen) -> Reply:
         if seen.path.startswith("/api/v3/"):
-            return v3_answer(seen) if v3 else PAGE_NOT_FOUND
-        return classic_answer(seen)
+            return query.v3_answer(seen) if v3 else PAGE_NOT_FOUND
+        return query.classic_answer(seen)
 
     return answer
 

@@ -1,4 +1,7 @@
-"""Hand-built Alexandrite traces for the journey tests: one trace per step of an order."""
+"""Hand-built Alexandrite traces for the journey tests: one trace per step of an order.
+
+For orders built by the dozen or step by step; an order that shows one behaviour is a file
+in tests/scenarios/ (scenario_support)."""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from explorer.journeys.state_graph import load_sla, load_state_graph
-from explorer.traces.model import Event, Link, Span, SpanKind, StatusCode, Trace
-from tests.trace_support import resource
+from explorer.traces.model import Event, Link, Span, SpanKind, Trace
+from tests.trace_support import make_span, resource
 
 ALEXANDRITE = Path(__file__).resolve().parent.parent / "explorer" / "alexandrite"
 GRAPH = load_state_graph(ALEXANDRITE / "states.json")
@@ -58,32 +61,30 @@ class OrderBuilder:
         attrs = {"order.state.new": new}
         if previous is not None:
             attrs["order.state.previous"] = previous
-        root = Span(
-            trace_id,
+        root = make_span(
             span_id,
-            None,
-            name,
-            SpanKind.SERVER,
-            start,
-            start + int(duration * S),
-            resource(service),
-            self.business(with_order),
+            trace_id=trace_id,
+            name=name,
+            kind=SpanKind.SERVER,
+            start_ns=start,
+            end_ns=start + int(duration * S),
+            resource=resource(service),
+            attributes=self.business(with_order),
             events=[Event("order.state_changed", start + int(duration * S / 2), attrs)],
-            status_code=StatusCode.ERROR if error else StatusCode.UNSET,
+            error=error,
         )
         spans = [root]
         for n, (child, child_duration) in enumerate(children):
             spans.append(
-                Span(
-                    trace_id,
+                make_span(
                     f"{span_id}-c{n}",
                     span_id,
-                    child,
-                    SpanKind.INTERNAL,
-                    start + 1000,
-                    start + 1000 + int(child_duration * S),
-                    resource(service),
-                    self.business(with_order),
+                    trace_id=trace_id,
+                    name=child,
+                    start_ns=start + 1000,
+                    end_ns=start + 1000 + int(child_duration * S),
+                    resource=resource(service),
+                    attributes=self.business(with_order),
                 )
             )
         trace = Trace(trace_id, spans)
@@ -94,27 +95,26 @@ class OrderBuilder:
         """A trace whose SERVER span sends a message; returns the PRODUCER span."""
         trace_id, span_id = self._ids()
         start = T0 + int(at * S)
-        server = Span(
-            trace_id,
+        server = make_span(
             span_id,
-            None,
-            "POST /api/orders/{id}/submit",
-            SpanKind.SERVER,
-            start,
-            start + S // 5,
-            resource(service),
-            self.business(),
+            trace_id=trace_id,
+            name="POST /api/orders/{id}/submit",
+            kind=SpanKind.SERVER,
+            start_ns=start,
+            end_ns=start + S // 5,
+            resource=resource(service),
+            attributes=self.business(),
         )
-        producer = Span(
-            trace_id,
+        producer = make_span(
             span_id + "p",
             span_id,
-            f"{destination} publish",
-            SpanKind.PRODUCER,
-            start + 1000,
-            start + 2000,
-            resource(service),
-            {
+            trace_id=trace_id,
+            name=f"{destination} publish",
+            kind=SpanKind.PRODUCER,
+            start_ns=start + 1000,
+            end_ns=start + 2000,
+            resource=resource(service),
+            attributes={
                 **self.business(),
                 "messaging.system": "rabbitmq",
                 "messaging.destination.name": destination,
@@ -142,32 +142,30 @@ class OrderBuilder:
             attrs["order.state.previous"] = previous
         end = start + int(max([0.05, *(d for _, d in children)]) * S) + 5000
         destination = producer.attributes["messaging.destination.name"]
-        consumer = Span(
-            trace_id,
+        consumer = make_span(
             span_id,
-            None,
-            f"{destination} process",
-            SpanKind.CONSUMER,
-            start,
-            end,
-            resource(service),
-            self.business(with_order),
+            trace_id=trace_id,
+            name=f"{destination} process",
+            kind=SpanKind.CONSUMER,
+            start_ns=start,
+            end_ns=end,
+            resource=resource(service),
+            attributes=self.business(with_order),
             events=[Event("order.state_changed", end - 1000, attrs)],
             links=[Link(producer.trace_id, producer.span_id)],
         )
         spans = [consumer]
         for n, (child, child_duration) in enumerate(children):
             spans.append(
-                Span(
-                    trace_id,
+                make_span(
                     f"{span_id}-c{n}",
                     span_id,
-                    child,
-                    SpanKind.INTERNAL,
-                    start + 1000,
-                    start + 1000 + int(child_duration * S),
-                    resource(service),
-                    self.business(with_order),
+                    trace_id=trace_id,
+                    name=child,
+                    start_ns=start + 1000,
+                    end_ns=start + 1000 + int(child_duration * S),
+                    resource=resource(service),
+                    attributes=self.business(with_order),
                 )
             )
         trace = Trace(trace_id, spans)

@@ -14,7 +14,8 @@ from accounts.redaction import (
     redact_text,
     redact_trace,
 )
-from explorer.traces.model import Event, Link, Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Event, Link, Resource, SpanKind, Trace
+from tests.trace_support import make_span
 
 MASKED = build_policy({}, show_identifiers=False, pseudonym_key=b"test key")
 SHOWN = build_policy({}, show_identifiers=True)
@@ -24,10 +25,9 @@ C123 = MASKED.pseudonym("C-00123")
 
 def order_trace() -> Trace:
     resource = Resource("shop-api", {"service.name": "shop-api", "customer.id": "C-00123"})
-    span = Span(
+    span = make_span(
+        "00f067aa0ba902b7",
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
-        span_id="00f067aa0ba902b7",
-        parent_id=None,
         name="GET /customers/C-00123/orders",
         kind=SpanKind.SERVER,
         start_ns=1,
@@ -54,7 +54,7 @@ def order_trace() -> Trace:
             )
         ],
         links=[Link("t2", "s2", {"customer.id": "C-00123"})],
-        status_code=StatusCode.ERROR,
+        error=True,
         status_message="token=eyJhbGciOi.eyJzdWIiOi.sig for C-00123 failed",
     )
     return Trace(

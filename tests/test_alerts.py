@@ -22,6 +22,7 @@ from explorer.sources.registry import get_source
 from explorer.store.ingest import ingest, store_traces
 from explorer.traces.model import Span, SpanKind, Trace
 from tests.journey_support import DAY, HOUR, T0, OrderBuilder, S, complete_order, resource
+from tests.trace_support import make_span
 
 PRICE_OPERATION = "PriceCalculator.Calculate"  # the simulation's price calculation span
 
@@ -240,16 +241,14 @@ def server_trace(
     n: int, at_s: float, duration_s: float, endpoint: str = "POST /api/orders/{id}/approve"
 ) -> Trace:
     start = T0 + int(at_s * S)
-    span = Span(
-        f"sla-{n}",
+    span = make_span(
         f"sla-{n}-s",
-        None,
-        endpoint,
-        SpanKind.SERVER,
-        start,
-        start + int(duration_s * S),
-        resource("crm-api"),
-        {},
+        trace_id=f"sla-{n}",
+        name=endpoint,
+        kind=SpanKind.SERVER,
+        start_ns=start,
+        end_ns=start + int(duration_s * S),
+        resource=resource("crm-api"),
     )
     return Trace(span.trace_id, [span])
 

@@ -12,41 +12,13 @@ from explorer.analysis import (
     self_times,
     service_graph,
 )
-from explorer.traces.model import RefType, Resource, Span, SpanKind, Trace
-from tests.trace_support import make_span
+from explorer.traces.model import Resource, SpanKind, Trace
+from tests.trace_support import make_span, span_factory
 
 T0 = 1_700_000_000_000_000  # µs; times below are offsets from it
 
 
-def span(
-    span_id,
-    parent,
-    start,
-    end,
-    *,
-    service="svc",
-    name=None,
-    kind=SpanKind.INTERNAL,
-    attributes=None,
-    resource_attributes=None,
-    error=False,
-    follows=False,
-    trace_id="t1",
-):
-    """A span of times in µs after T0."""
-    return make_span(
-        span_id,
-        parent,
-        trace_id=trace_id,
-        name=name or f"op-{span_id}",
-        kind=kind,
-        start_ns=(T0 + start) * 1000,
-        end_ns=(T0 + end) * 1000,
-        resource=Resource(service, resource_attributes or {}),
-        attributes=attributes or {},
-        error=error,
-        parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF,
-    )
+span = span_factory(T0 * 1000, 1000)  # times in µs after T0
 
 
 def path_of(*spans):
@@ -185,10 +157,11 @@ def test_equal_end_times_prefer_the_earlier_start_then_trace_order():
 
 
 def test_time_zero_is_a_time_not_a_missing_value():
+    at_zero = span_factory(unit=1000, trace_id="t", service="s")  # µs from time 0
     spans = [
-        Span("t", "r", None, "r", SpanKind.INTERNAL, 0, 100_000, Resource("s")),
-        Span("t", "a", "r", "a", SpanKind.INTERNAL, 0, 40_000, Resource("s")),
-        Span("t", "b", "r", "b", SpanKind.INTERNAL, 50_000, 90_000, Resource("s")),
+        at_zero("r", None, 0, 100, name="r"),
+        at_zero("a", "r", 0, 40, name="a"),
+        at_zero("b", "r", 50, 90, name="b"),
     ]
     assert critical_path(Trace("t", spans)) == [
         CriticalPathSection("r", 90, 100),
@@ -199,7 +172,7 @@ def test_time_zero_is_a_time_not_a_missing_value():
 
 
 def test_times_are_the_traces_own_microseconds():
-    s = Span("t", "r", None, "r", SpanKind.INTERNAL, 1_500_999, 9_000_001, Resource("s"))
+    s = make_span("r", trace_id="t", name="r", service="s", start_ns=1_500_999, end_ns=9_000_001)
     assert critical_path(Trace("t", [s])) == [CriticalPathSection("r", 1500, 9000)]
 
 
@@ -320,10 +293,9 @@ def db_client(attributes, resource_attributes=None, error=False):
         "p",
         0,
         5,
-        service="shop-api",
+        resource=Resource("shop-api", resource_attributes or {}),
         kind=SpanKind.CLIENT,
         attributes=attributes,
-        resource_attributes=resource_attributes,
         error=error,
     )
 

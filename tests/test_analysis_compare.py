@@ -1,47 +1,47 @@
 """The structure diff of two traces (explorer.analysis.compare), on hand-built traces."""
 
 from explorer.analysis.compare import BOTH, ONLY_A, ONLY_B, compare_traces
-from explorer.traces.model import Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Trace
+from tests.trace_support import span_factory
 
 T0 = 1_700_000_000 * 10**9
 MS = 10**6
 
 
-def span(trace_id, span_id, parent, start_ms, end_ms, service, name, error=False):
-    return Span(
-        trace_id,
-        span_id,
-        parent,
-        name,
-        SpanKind.INTERNAL,
-        T0 + start_ms * MS,
-        T0 + end_ms * MS,
-        Resource(service, {}),
-        status_code=StatusCode.ERROR if error else StatusCode.UNSET,
-    )
+span = span_factory(T0, MS)  # times in ms after T0
 
 
 def price_trace(trace_id, calculate_ms, retries=0, with_cache=False):
     """mes-api consumes "order.submitted", reads the model, calculates the price."""
     spans = [
-        span(trace_id, "r", None, 0, 10 + calculate_ms, "mes-api", "consume order.submitted"),
-        span(trace_id, "f", "r", 1, 5, "mes-api", "GET s3 model"),
+        span(
+            "r",
+            None,
+            0,
+            10 + calculate_ms,
+            trace_id=trace_id,
+            service="mes-api",
+            name="consume order.submitted",
+        ),
+        span("f", "r", 1, 5, trace_id=trace_id, service="mes-api", name="GET s3 model"),
     ]
     for i in range(retries + 1):
         spans.append(
             span(
-                trace_id,
                 f"c{i}",
                 "r",
                 6,
                 6 + calculate_ms,
-                "mes-api",
-                "calculate price",
+                trace_id=trace_id,
+                service="mes-api",
+                name="calculate price",
                 error=i < retries,
             )
         )
     if with_cache:
-        spans.append(span(trace_id, "k", "r", 2, 3, "mes-api", "GET price cache"))
+        spans.append(
+            span("k", "r", 2, 3, trace_id=trace_id, service="mes-api", name="GET price cache")
+        )
     return Trace(trace_id, spans)
 
 
@@ -74,17 +74,17 @@ def test_the_same_name_under_different_parents_is_a_different_path():
     a = Trace(
         "a",
         [
-            span("a", "1", None, 0, 10, "shop-api", "POST /orders"),
-            span("a", "2", "1", 1, 2, "shop-api", "INSERT"),
-            span("a", "3", "1", 3, 9, "crm-api", "handle"),
-            span("a", "4", "3", 4, 5, "crm-api", "INSERT"),
+            span("1", None, 0, 10, trace_id="a", service="shop-api", name="POST /orders"),
+            span("2", "1", 1, 2, trace_id="a", service="shop-api", name="INSERT"),
+            span("3", "1", 3, 9, trace_id="a", service="crm-api", name="handle"),
+            span("4", "3", 4, 5, trace_id="a", service="crm-api", name="INSERT"),
         ],
     )
     b = Trace(
         "b",
         [
-            span("b", "1", None, 0, 10, "shop-api", "POST /orders"),
-            span("b", "2", "1", 1, 2, "shop-api", "INSERT"),
+            span("1", None, 0, 10, trace_id="b", service="shop-api", name="POST /orders"),
+            span("2", "1", 1, 2, trace_id="b", service="shop-api", name="INSERT"),
         ],
     )
     diff = compare_traces(a, b)
@@ -102,8 +102,8 @@ def test_the_same_name_under_different_parents_is_a_different_path():
 
 
 def test_different_roots_share_nothing_and_empty_traces_are_fine():
-    a = Trace("a", [span("a", "1", None, 0, 10, "shop-api", "GET /a")])
-    b = Trace("b", [span("b", "1", None, 0, 10, "shop-api", "GET /b")])
+    a = Trace("a", [span("1", None, 0, 10, trace_id="a", service="shop-api", name="GET /a")])
+    b = Trace("b", [span("1", None, 0, 10, trace_id="b", service="shop-api", name="GET /b")])
     assert [n.status for n in compare_traces(a, b).nodes] == [ONLY_A, ONLY_B]
     empty = compare_traces(Trace("x", []), Trace("y", []))
     assert empty.nodes == [] and empty.duration_a_ns == 0
@@ -114,7 +114,9 @@ def test_a_chain_of_20000_spans_needs_no_recursion():
     chain = Trace(
         "a",
         [
-            span("a", f"c{i}", f"c{i - 1}" if i else None, 0, 1, "svc", "step")
+            span(
+                f"c{i}", f"c{i - 1}" if i else None, 0, 1, trace_id="a", service="svc", name="step"
+            )
             for i in range(length)
         ],
     )

@@ -15,6 +15,7 @@ from explorer.sources.config import BackendConfig
 from explorer.sources.zipkin import ZipkinSource
 from tests.backends_support import ReplayServer, Reply, free_port
 from tests.test_backends_sources import TRACE_ID, fixture, tempo, zipkin
+from tests.trace_support import make_span
 
 
 def run(*args) -> str:
@@ -74,18 +75,15 @@ def test_fetch_trace_json():
 
 
 def test_fetch_trace_bytes_attributes_are_base64():
-    from explorer.traces.model import Resource, Span, SpanKind, Trace
+    from explorer.traces.model import Trace
 
     module = __import__("explorer.management.commands.fetch-trace", fromlist=["trace_as_json"])
-    span = Span(
-        "ab",
+    span = make_span(
         "01",
-        None,
-        "n",
-        SpanKind.INTERNAL,
-        1,
-        2,
-        Resource("svc"),
+        trace_id="ab",
+        name="n",
+        start_ns=1,
+        end_ns=2,
         attributes={"raw": b"\x00\xff", "list": [b"\x01"]},
     )
     data = module.trace_as_json(Trace("ab", [span]))

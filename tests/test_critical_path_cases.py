@@ -6,23 +6,13 @@ children cut at their parent's end. Times are microseconds."""
 import pytest
 
 from explorer.analysis import critical_path
-from explorer.traces.model import RefType, Resource, Span, SpanKind, Trace
+from explorer.traces.model import SpanKind, Trace
+from tests.trace_support import span_factory
 
 P, C, INTERNAL = SpanKind.PRODUCER, SpanKind.CONSUMER, SpanKind.INTERNAL
 
 
-def s(span_id, parent, start, end, kind=INTERNAL, follows=False):
-    return Span(
-        "t",
-        span_id,
-        parent,
-        f"op-{span_id}",
-        kind,
-        start * 1000,
-        end * 1000,
-        Resource("svc"),
-        parent_ref=RefType.FOLLOWS_FROM if follows else RefType.CHILD_OF,
-    )
+s = span_factory(unit=1000, trace_id="t")  # times in µs
 
 
 CASES = {

@@ -26,6 +26,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,101 +144,120 @@ def judge(case: Case, answer: Answer, problems: Problems) -> None:
         problems.case("valid spans rejected", case, answer)
 
 
-def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Problems) -> dict:
-    """Send the cases, `clients` at once; a case left unanswered is sent again alone, to a
-    receiver started again if it no longer serves; one that hangs it then too is a finding,
-    and its kind is not sent again in this run."""
-    now_ns = time.time_ns()
-    clients = int(os.environ.get("FUZZ_CLIENTS", "4"))
-    local = threading.local()
-    statuses: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    answered: dict[int, tuple[Case, Answer]] = {}
-    hung_kinds: set[str] = set()
-    started = time.monotonic()
-    sent = 0
+@dataclass
+class Fuzzer:
+    """Sends the cases of one seed to a receiver, `clients` at once, and keeps the answers."""
 
-    def send(index: int) -> tuple[Case, Answer] | None:
-        case = made[index] if index < 0 else make_case(seed, index, now_ns)
-        if case.kind in skip or case.kind in hung_kinds:
+    run: Run
+    seed: int
+    skip: set[str]
+    clients: int
+    now_ns: int = field(default_factory=time.time_ns)
+    started: float = field(default_factory=time.monotonic)
+    sent: int = 0
+    answered: dict[int, tuple[Case, Answer]] = field(default_factory=dict)
+    hung_kinds: set[str] = field(default_factory=set)
+    local: threading.local = field(default_factory=threading.local)  # a Sender per thread
+    made: dict[int, Case] = field(init=False)  # the every-field cases, by (negative) index
+
+    def __post_init__(self) -> None:
+        self.made = {case.index: case for case in every_field_cases(self.now_ns)}
+
+    def out_of_time(self) -> bool:
+        return time.monotonic() - self.started > SENDING_BUDGET_S
+
+    def send(self, index: int) -> tuple[Case, Answer] | None:
+        case = self.made[index] if index < 0 else make_case(self.seed, index, self.now_ns)
+        if case.kind in self.skip or case.kind in self.hung_kinds:
             return None
-        sender = getattr(local, "sender", None)
-        if sender is None or sender.port != run.running.http_port:
-            sender = local.sender = Sender(run.running.http_port, REQUEST_TIMEOUT_S)
+        sender = getattr(self.local, "sender", None)
+        if sender is None or sender.port != self.run.running.http_port:
+            sender = self.local.sender = Sender(self.run.running.http_port, REQUEST_TIMEOUT_S)
         return case, sender.send(case)
 
-    def alone(case: Case) -> Answer:
-        sender = Sender(run.running.http_port, ALONE_TIMEOUT_S)
+    def alone(self, case: Case) -> Answer:
+        sender = Sender(self.run.running.http_port, ALONE_TIMEOUT_S)
         try:
             return sender.send(case)
         finally:
             sender.close()
 
-    def serving() -> bool:
-        probe = Sender(run.running.http_port, 5)
-        answer = probe.send(k_valid(Context(random.Random(-1), now_ns, -1)))
+    def serving(self) -> bool:
+        probe = Sender(self.run.running.http_port, 5)
+        answer = probe.send(k_valid(Context(random.Random(-1), self.now_ns, -1)))
         probe.close()
-        return answer.status == 200 and run.running.process.poll() is None
+        return answer.status == 200 and self.run.running.process.poll() is None
 
-    made = {case.index: case for case in every_field_cases(now_ns)}
-    first = [] if EVERY_FIELD in skip or os.environ.get("FUZZ_CASES") else sorted(made)
+    def keep(self, result: tuple[Case, Answer] | None, unanswered: list[Case]) -> None:
+        if result is None:
+            return
+        self.sent += 1
+        case, answer = result
+        if answer.hung(case):
+            unanswered.append(case)
+        else:
+            self.answered[case.index] = result
+
+    def send_window(self, pool: ThreadPoolExecutor, pending: Iterator[int]) -> list[Case]:
+        """Cases from `pending`, 2 x clients in flight, until one is left unanswered or the
+        time is up; then the rest of the window. Returns the cases left unanswered."""
+        in_flight: set[Future] = set()
+        unanswered: list[Case] = []
+        for index in pending:
+            in_flight.add(pool.submit(self.send, index))
+            if len(in_flight) < self.clients * 2:
+                continue
+            done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self.keep(future.result(), unanswered)
+            if unanswered or self.out_of_time():
+                break
+        for future in wait(in_flight).done:
+            self.keep(future.result(), unanswered)
+        return unanswered
+
+    def find_hanging(self, unanswered: list[Case], problems: Problems) -> None:
+        """Which of them hangs the receiver? Each alone, on a receiver that serves; the kind
+        of one that hangs it is not sent again."""
+        run = self.run
+        for case in sorted(unanswered, key=lambda c: c.index):
+            if not self.serving():
+                if run.running.process.poll() is not None:
+                    problems.add(
+                        f"the receiver exited ({run.running.process.returncode}) around "
+                        f"case {case.index}; started again"
+                    )
+                run.restart()
+            answer = self.alone(case)
+            self.answered[case.index] = (case, answer)
+            if answer.hung(case):
+                self.hung_kinds.add(case.kind)
+                run.restart()
+
+
+def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Problems) -> dict:
+    """Send the cases, `clients` at once; a case left unanswered is sent again alone, to a
+    receiver started again if it no longer serves; one that hangs it then too is a finding,
+    and its kind is not sent again in this run."""
+    fuzzer = Fuzzer(run, seed, skip, int(os.environ.get("FUZZ_CLIENTS", "4")))
+    first = [] if EVERY_FIELD in skip or os.environ.get("FUZZ_CASES") else sorted(fuzzer.made)
     pending = iter(first + indices)
-    with ThreadPoolExecutor(clients) as pool:
-        while True:
-            in_flight: set[Future] = set()
-            unanswered: list[Case] = []
-            for index in pending:
-                in_flight.add(pool.submit(send, index))
-                if len(in_flight) < clients * 2:
-                    continue
-                done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    result = future.result()
-                    if result is None:
-                        continue
-                    sent += 1
-                    case, answer = result
-                    if answer.hung(case):
-                        unanswered.append(case)
-                    else:
-                        answered[case.index] = result
-                if unanswered or time.monotonic() - started > SENDING_BUDGET_S:
-                    break
-            for future in wait(in_flight).done:  # the rest of the window
-                result = future.result()
-                if result is not None:
-                    sent += 1
-                    if result[1].hung(result[0]):
-                        unanswered.append(result[0])
-                    else:
-                        answered[result[0].index] = result
-            if not unanswered:
+    with ThreadPoolExecutor(fuzzer.clients) as pool:
+        while unanswered := fuzzer.send_window(pool, pending):
+            fuzzer.find_hanging(unanswered, problems)
+            if fuzzer.out_of_time():
                 break
-            # Which of them hangs the receiver? Each alone, on a receiver that serves.
-            for case in sorted(unanswered, key=lambda c: c.index):
-                if not serving():
-                    if run.running.process.poll() is not None:
-                        problems.add(
-                            f"the receiver exited ({run.running.process.returncode}) around "
-                            f"case {case.index}; started again"
-                        )
-                    run.restart()
-                answer = alone(case)
-                answered[case.index] = (case, answer)
-                if answer.hung(case):
-                    hung_kinds.add(case.kind)
-                    run.restart()
-            if time.monotonic() - started > SENDING_BUDGET_S:
-                break
-    for case, answer in answered.values():
+    statuses: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for case, answer in fuzzer.answered.values():
         statuses[case.kind][answer.status] += 1
         judge(case, answer, problems)
     return {
-        "sent": sent,
-        "seconds": round(time.monotonic() - started, 1),
+        "sent": fuzzer.sent,
+        "seconds": round(time.monotonic() - fuzzer.started, 1),
         "statuses": statuses,
-        "answered": answered,
-        "hung_kinds": hung_kinds,
-        "out_of_time": time.monotonic() - started > SENDING_BUDGET_S,
+        "answered": fuzzer.answered,
+        "hung_kinds": fuzzer.hung_kinds,
+        "out_of_time": fuzzer.out_of_time(),
     }
 
 

@@ -22,7 +22,7 @@ from explorer.journeys.story import container_name, duration_words, tell
 from explorer.journeys.typical import TypicalJourneys
 from explorer.sources.base import SourceError
 from explorer.sources.memory import MemorySource
-from explorer.traces.model import Event, Span, SpanKind, Trace
+from explorer.traces.model import Event, SpanKind, Trace
 from tests.journey_support import (
     DAY,
     GRAPH,
@@ -35,6 +35,8 @@ from tests.journey_support import (
     complete_order,
     resource,
 )
+from tests.scenario_support import scenario
+from tests.trace_support import make_span
 
 BUSINESS = ["order.id", "customer.id", "customer.type"]
 
@@ -42,6 +44,11 @@ BUSINESS = ["order.id", "customer.id", "customer.type"]
 def source_of(*builders: OrderBuilder, extra: list[Trace] = ()) -> MemorySource:
     traces = [t for b in builders for t in b.traces] + list(extra)
     return MemorySource(traces, business_keys=BUSINESS)
+
+
+def scenario_source(name: str) -> MemorySource:
+    """A source holding the traces of scenario `name` (tests/scenarios/)."""
+    return MemorySource(scenario(name), business_keys=BUSINESS)
 
 
 def kinds(conformance) -> list[str]:
@@ -71,13 +78,9 @@ def test_complete_order_is_assembled_in_time_order_with_customer_and_containers(
 
 
 def test_consumer_trace_without_order_id_is_found_through_its_link():
-    order = OrderBuilder("A-1")
-    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    producer = order.produce("shop-api", 10)
-    consumer = order.consume(
-        "mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED", with_order=False
-    )
-    journey = journey_for_order(source_of(order), "A-1")
+    traces = scenario("trace-with-consumer-without-order")
+    consumer = traces[-1]  # linked to the producer, no order.id of its own
+    journey = journey_for_order(source_of(extra=traces), "A-1")
     assert consumer.trace_id in journey.trace_ids
     conformance = check_states(journey, GRAPH, now_ns=T0 + HOUR * S)
     assert conformance.unconsumed == []
@@ -100,29 +103,27 @@ def test_spans_of_other_orders_in_a_shared_trace_are_left_out():
     order = complete_order("A-1")
     batch = OrderBuilder("A-2").state("mes-api", "nightly batch", 30, "PACKAGING", None)
     # One trace of a batch job that handled both orders: a child span per order.
-    shared = Span(
-        batch.trace_id,
+    shared = make_span(
         "mine",
         batch.spans[0].span_id,
-        "repack",
-        SpanKind.INTERNAL,
-        T0,
-        T0 + S,
-        resource("mes-api"),
-        {"order.id": "A-1"},
+        trace_id=batch.trace_id,
+        name="repack",
+        start_ns=T0,
+        end_ns=T0 + S,
+        resource=resource("mes-api"),
+        attributes={"order.id": "A-1"},
     )
     batch.spans[0].attributes.clear()
     batch.spans[0].events.clear()
-    other = Span(
-        batch.trace_id,
+    other = make_span(
         "theirs",
         batch.spans[0].span_id,
-        "repack",
-        SpanKind.INTERNAL,
-        T0,
-        T0 + S,
-        resource("mes-api"),
-        {"order.id": "A-2"},
+        trace_id=batch.trace_id,
+        name="repack",
+        start_ns=T0,
+        end_ns=T0 + S,
+        resource=resource("mes-api"),
+        attributes={"order.id": "A-2"},
         events=[Event("order.state_changed", T0, {"order.state.new": "SHIPPED"})],
     )
     batch.spans.extend([shared, other])
@@ -168,19 +169,9 @@ def test_attribute_values_lists_distinct_orders_in_a_window():
 # --- conformance and status -----------------------------------------------------------------
 
 
-def _first_states(order: OrderBuilder) -> None:
-    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    order.state("shop-api", "PUT /api/orders/{id}/model", 60, "FILE_UPLOADED", "INITIATED")
-    order.state("shop-api", "POST /api/orders/{id}/submit", 120, "SUBMITTED", "FILE_UPLOADED")
-
-
 def test_state_skipped_backwards_repeated_and_not_allowed_are_named_precisely():
-    order = OrderBuilder("A-1")
-    _first_states(order)
-    order.state("crm-api", "approve", 200, "MANUFACTURING_APPROVED", "SUBMITTED")
-    order.state("mes-api", "recalculate", 300, "PRICE_CALCULATED", "MANUFACTURING_APPROVED")
-    order.state("mes-api", "recalculate", 400, "PRICE_CALCULATED", "PRICE_CALCULATED")
-    journey = journey_for_order(source_of(order), "A-1")
+    source = scenario_source("trace-with-skipped-backward-and-repeated-states")
+    journey = journey_for_order(source, "A-1")
     result = check_states(journey, GRAPH, T0 + 500 * S)
     assert kinds(result) == ["state_skipped", "transition_backwards", "state_repeated"]
     skipped = result.violations[0]
@@ -204,30 +195,23 @@ def test_a_jump_between_unconnected_states_is_not_allowed():
             "transitions": [["NEW", "QUOTED"], ["QUOTED", "DONE"], ["NEW", "CANCELLED"]],
         }
     )
-    order = OrderBuilder("A-1")
-    order.state("shop-api", "new", 0, "NEW", None)
-    order.state("mes-api", "quote", 10, "QUOTED", "NEW")
-    order.state("shop-api", "cancel", 20, "CANCELLED", "QUOTED")
-    result = check_states(journey_for_order(source_of(order), "A-1"), graph, T0 + 30 * S)
+    cancelled = scenario_source("trace-with-cancelled-order")  # NEW, QUOTED, CANCELLED
+    result = check_states(journey_for_order(cancelled, "A-1"), graph, T0 + 30 * S)
     assert kinds(result) == ["transition_not_allowed"]
     assert result.violations[0].detail == (
         "QUOTED -> CANCELLED by shop_api is not a transition of the state graph"
     )
     assert result.status == "complete"
-    back = OrderBuilder("A-2")
-    back.state("crm-api", "close", 0, "CLOSED", None)
-    back.state("shop-api", "new", 10, "INITIATED", "CLOSED")
-    result = check_states(journey_for_order(source_of(back), "A-2"), GRAPH, T0 + 20 * S)
+    reopened = scenario_source("trace-with-reopened-order")  # CLOSED, then INITIATED again
+    result = check_states(journey_for_order(reopened, "A-2"), GRAPH, T0 + 20 * S)
     assert kinds(result) == ["transition_backwards"]
 
 
 def test_wrong_system_and_systems_disagree():
-    order = OrderBuilder("A-1")
-    _first_states(order)
-    order.state("crm-api", "price by hand", 200, "PRICE_CALCULATED", "SUBMITTED")
-    # MES API believes the order is still SUBMITTED when it approves... two systems disagree.
-    order.state("crm-api", "approve", 300, "MANUFACTURING_APPROVED", "SUBMITTED")
-    result = check_states(journey_for_order(source_of(order), "A-1"), GRAPH, T0 + 400 * S)
+    # CRM API prices the order by hand, then approves it from SUBMITTED although it had set
+    # PRICE_CALCULATED itself: two systems disagree.
+    source = scenario_source("trace-with-state-set-by-the-wrong-system")
+    result = check_states(journey_for_order(source, "A-1"), GRAPH, T0 + 400 * S)
     assert kinds(result) == ["wrong_system", "systems_disagree"]
     assert result.violations[0].detail == (
         "PRICE_CALCULATED was set by crm_api, but only mes_api may set it"
@@ -240,9 +224,8 @@ def test_wrong_system_and_systems_disagree():
 
 
 def test_status_in_progress_then_stuck_after_the_state_limit():
-    order = OrderBuilder("A-1")
-    _first_states(order)  # SUBMITTED at +120 s; its limit is 2 h
-    journey = journey_for_order(source_of(order), "A-1")
+    source = scenario_source("trace-with-stuck-order")  # SUBMITTED at +120 s; its limit is 2 h
+    journey = journey_for_order(source, "A-1")
     assert check_states(journey, GRAPH, T0 + HOUR * S).status == "in_progress"
     stuck = check_states(journey, GRAPH, T0 + 3 * HOUR * S)
     assert stuck.status == "stuck"
@@ -251,13 +234,7 @@ def test_status_in_progress_then_stuck_after_the_state_limit():
 
 
 def test_message_never_consumed_makes_the_order_lost_unless_complete():
-    order = OrderBuilder("A-1", customer_type="b2b_partner")
-    order.state("mes-api", "POST /partner/v1/orders", 0, "INITIATED", None)
-    order.state("mes-api", "PUT /partner/v1/orders/{id}/model", 10, "FILE_UPLOADED", "INITIATED")
-    order.state("mes-api", "POST /partner/v1/orders/{id}/submit", 20, "SUBMITTED", "FILE_UPLOADED")
-    order.state("mes-api", "price", 22, "PRICE_CALCULATED", "SUBMITTED")
-    order.produce("mes-api", 23, destination="crm.orders")
-    journey = journey_for_order(source_of(order), "A-1")
+    journey = journey_for_order(scenario_source("trace-with-lost-message"), "A-1")
     result = check_states(journey, GRAPH, T0 + 3 * DAY * S)
     assert result.status == "lost"
     assert [m.destination for m in result.unconsumed] == ["crm.orders"]
@@ -279,23 +256,15 @@ def test_a_complete_order_is_not_lost_and_a_fresh_message_is_still_in_flight():
     result = check_states(journey_for_order(source_of(done), "A-1"), GRAPH, T0 + 5 * DAY * S)
     assert result.status == "complete"
     assert [m.destination for m in result.unconsumed] == ["orders.closed"]
-    fresh = OrderBuilder("A-2")
-    fresh.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    fresh.produce("shop-api", 100)
-    journey = journey_for_order(source_of(fresh), "A-2")
+    journey = journey_for_order(scenario_source("trace-with-message-in-flight"), "A-2")
     assert check_states(journey, GRAPH, T0 + 160 * S).status == "in_progress"
     assert check_states(journey, GRAPH, T0 + 1000 * S).status == "lost"
 
 
 def test_message_consumed_by_message_id_counts_as_consumed():
-    order = OrderBuilder("A-1")
-    producer = order.produce("shop-api", 0)
-    consumer = order.consume("mes-api", 1, producer, "SUBMITTED", None)
-    consumer.spans[0].links.clear()
-    consumer.spans[0].attributes["messaging.message.id"] = producer.attributes[
-        "messaging.message.id"
-    ]
-    result = check_states(journey_for_order(source_of(order), "A-1"), GRAPH, T0 + HOUR * S)
+    # The consumer has no link to the producer, only the message id the producer sent.
+    source = scenario_source("trace-with-message-consumed-by-id")
+    result = check_states(journey_for_order(source, "A-1"), GRAPH, T0 + HOUR * S)
     assert result.unconsumed == [] and result.status == "in_progress"
 
 
@@ -313,10 +282,9 @@ def test_unknown_order_gives_an_empty_journey_with_a_warning():
 
 
 def test_missing_linked_trace_is_a_warning():
-    order = OrderBuilder("A-1")
-    ghost = OrderBuilder("ghost").produce("shop-api", 0)  # never added to the source
-    order.consume("mes-api", 1, ghost, "SUBMITTED", None)
-    journey = journey_for_order(source_of(order), "A-1")
+    traces = scenario("trace-with-missing-linked-trace")
+    ghost = traces[0].spans[0].links[0]  # to a producer that is not in the source
+    journey = journey_for_order(source_of(extra=traces), "A-1")
     assert len(journey.traces) == 1
     assert any(
         f"trace {ghost.trace_id} is referred to but not in the source" in w
@@ -325,23 +293,10 @@ def test_missing_linked_trace_is_a_warning():
 
 
 def test_missing_first_traces_clock_skew_duplicates_and_unknown_states_give_warnings():
-    order = OrderBuilder("A-1")
-    order.state("mes-api", "price", 100, "PRICE_CALCULATED", "SUBMITTED")
-    twice = order.state(
-        "crm-api",
-        "approve",
-        200,
-        "MANUFACTURING_APPROVED",
-        "PRICE_CALCULATED",
-        children=[("read order", 0.01)],
-    )
-    twice.spans[0].events.append(twice.spans[0].events[0])  # the same event recorded twice
-    child = twice.spans[1]
-    child.start_ns = twice.spans[0].start_ns - 5 * 10**6  # starts 5 ms before its parent
-    order.state("mes-api", "hold", 300, "ON_HOLD", "MANUFACTURING_APPROVED")
-    no_business = order.state("mes-api", "poll", 301, "ON_HOLD", "ON_HOLD", with_order=False)
-    no_business.spans[0].events.clear()
-    journey = journey_for_order(source_of(order), "A-1")
+    # The first trace is PRICE_CALCULATED; the approval records its event twice and its
+    # child starts 5 ms before it; then an unknown state ON_HOLD, and a poll without the order.
+    source = scenario_source("trace-with-clock-skew-and-duplicate-event")
+    journey = journey_for_order(source, "A-1")
     result = check_states(journey, GRAPH, T0 + 400 * S)
     warnings = journey.warnings + result.warnings
     assert any("clock skew" in w and "5.0 ms before its parent" in w for w in warnings)
@@ -363,10 +318,8 @@ def test_conflicting_customer_attributes_are_a_warning_not_an_error():
 
 
 def test_events_without_a_new_state_are_ignored_with_a_warning():
-    order = OrderBuilder("A-1")
-    trace = order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    trace.spans[0].events.append(Event("order.state_changed", T0 + 1, {}))
-    result = check_states(journey_for_order(source_of(order), "A-1"), GRAPH, T0 + S)
+    source = scenario_source("trace-with-event-without-state")  # a second, empty event
+    result = check_states(journey_for_order(source, "A-1"), GRAPH, T0 + S)
     assert [c.state for c in result.changes] == ["INITIATED"]
     assert any("has no 'order.state.new'" in w for w in result.warnings)
 
@@ -495,9 +448,7 @@ def test_container_names_fall_back_to_readable_ids():
 
 
 def test_story_of_a_stuck_shop_order_in_both_languages():
-    order = OrderBuilder("A-1", customer_id="C-9", customer_type="vip")
-    _first_states(order)
-    journey = journey_for_order(source_of(order), "A-1")
+    journey = journey_for_order(scenario_source("trace-with-stuck-order"), "A-1")
     result = check_states(journey, GRAPH, T0 + 5 * HOUR * S)
     story = tell(journey, result, [])
     assert story["en"].startswith(

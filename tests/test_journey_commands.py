@@ -13,6 +13,7 @@ from explorer.sources.memory import MemorySource
 from explorer.store.ingest import store_traces
 from explorer.store.source import StoreSource
 from tests.journey_support import OrderBuilder, complete_order
+from tests.scenario_support import scenario
 
 pytestmark = pytest.mark.django_db
 
@@ -131,22 +132,18 @@ def test_orders_sees_violations(stored):
 
 
 def test_store_finds_consumer_traces_without_the_order_through_their_links():
-    order = OrderBuilder("A-1")
-    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    producer = order.produce("shop-api", 10)
-    consumer = order.consume(
-        "mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED", with_order=False
-    )
-    store_traces(order.traces)
+    traces = scenario("trace-with-consumer-without-order")
+    _, producer, consumer = traces  # INITIATED, the message sent, its consumer without order
+    store_traces(traces)
     source = StoreSource()
     assert source.linking_traces(producer.trace_id) == [consumer.trace_id]
     assert source.linking_traces(consumer.trace_id) == []
-    assert MemorySource(order.traces).linking_traces(producer.trace_id) == [consumer.trace_id]
+    assert MemorySource(traces).linking_traces(producer.trace_id) == [consumer.trace_id]
     data = json.loads(run("journey", "A-1", "--json", "--now", "2025-02-20T00:00:00Z"))
     assert consumer.trace_id in data["traces"]
     assert data["states"][-1]["state"] == "PRICE_CALCULATED" and data["status"] == "in_progress"
     # Ingesting the same traces again changes nothing (the link index included).
-    store_traces(order.traces)
+    store_traces(traces)
     assert source.linking_traces(producer.trace_id) == [consumer.trace_id]
     assert [t.trace_id for t in source.get_traces([consumer.trace_id, "nope"])] == [
         consumer.trace_id

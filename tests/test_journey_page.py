@@ -12,9 +12,10 @@ from django.urls import reverse
 from explorer.diagrams import render, style, svg_finish
 from explorer.diagrams.overlay import DiagramStep, Overlay, Stop
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Span, SpanKind
+from explorer.traces.model import SpanKind
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
+from tests.trace_support import make_span
 
 
 def test_stuck_order_in_russian_names_everything(client, login_as, stored):  # noqa: F811
@@ -146,16 +147,16 @@ def _with_database_call(builder: OrderBuilder, at: float) -> OrderBuilder:
     trace = builder.state("shop-api", "POST /api/orders", at, "INITIATED", None)
     root = trace.spans[0]
     trace.spans.append(
-        Span(
-            root.trace_id,
+        make_span(
             root.span_id + "-db",
             root.span_id,
-            "INSERT orders",
-            SpanKind.CLIENT,
-            root.start_ns + 1000,
-            root.start_ns + 2000,
-            root.resource,
-            {"db.system.name": "postgresql", "db.namespace": "shop"},
+            trace_id=root.trace_id,
+            name="INSERT orders",
+            kind=SpanKind.CLIENT,
+            start_ns=root.start_ns + 1000,
+            end_ns=root.start_ns + 2000,
+            resource=root.resource,
+            attributes={"db.system.name": "postgresql", "db.namespace": "shop"},
         )
     )
     return builder

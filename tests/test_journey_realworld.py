@@ -4,42 +4,21 @@ batch shared by several orders. All data is written here."""
 
 from __future__ import annotations
 
+import pytest
+
 from explorer.journeys.anomalies import Baseline, operation_of
 from explorer.journeys.assembly import assemble, journey_for_order, own_anomalies
 from explorer.sources.memory import MemorySource
-from explorer.traces.model import Link, Span, SpanKind, Trace
+from explorer.traces.model import Link, SpanKind, Trace
 from tests.journey_support import T0, S, resource
+from tests.trace_support import span_factory
 
 BUSINESS = ["order.id", "customer.id", "customer.type"]
 MS = S // 1000
+INTERNAL = SpanKind.INTERNAL
 
 
-def span(
-    trace_id,
-    span_id,
-    parent,
-    name,
-    start_ms,
-    duration_ms,
-    *,
-    service="mes-api",
-    kind=SpanKind.INTERNAL,
-    attributes=None,
-    links=(),
-):
-    start = T0 + start_ms * MS
-    return Span(
-        trace_id,
-        span_id,
-        parent,
-        name,
-        kind,
-        start,
-        start + duration_ms * MS,
-        resource(service),
-        dict(attributes or {}),
-        links=list(links),
-    )
+span = span_factory(T0, MS, resource=resource("mes-api"))  # times in ms after T0
 
 
 def source(*traces):
@@ -54,15 +33,31 @@ def shared_batch():
     return Trace(
         "batch",
         [
-            span("batch", "root", None, "nightly batch", 0, 100, kind=SpanKind.SERVER),
-            span("batch", "a-step", "root", "repack", 1, 10, attributes={"order.id": "A"}),
             span(
-                "batch",
+                "root",
+                None,
+                0,
+                trace_id="batch",
+                name="nightly batch",
+                duration=100,
+                kind=SpanKind.SERVER,
+            ),
+            span(
+                "a-step",
+                "root",
+                1,
+                trace_id="batch",
+                name="repack",
+                duration=10,
+                attributes={"order.id": "A"},
+            ),
+            span(
                 "b-send",
                 "root",
-                "orders publish",
                 20,
-                5,
+                trace_id="batch",
+                name="orders publish",
+                duration=5,
                 kind=SpanKind.PRODUCER,
                 attributes={"order.id": "B", "messaging.destination.name": "orders"},
             ),
@@ -75,24 +70,24 @@ def consumer(trace_id, producer_trace, producer_span):
         trace_id,
         [
             span(
-                trace_id,
                 f"{trace_id}-c",
                 None,
-                "orders process",
                 200,
-                30,
-                service="crm-api",
+                trace_id=trace_id,
+                name="orders process",
+                duration=30,
+                resource=resource("crm-api"),
                 kind=SpanKind.CONSUMER,
                 links=[Link(producer_trace, producer_span)],
             ),
             span(
-                trace_id,
                 f"{trace_id}-db",
                 f"{trace_id}-c",
-                "UPDATE orders",
                 205,
-                10,
-                service="crm-api",
+                trace_id=trace_id,
+                name="UPDATE orders",
+                duration=10,
+                resource=resource("crm-api"),
             ),
         ],
     )
@@ -112,16 +107,24 @@ def test_a_consumer_joins_through_a_producer_whose_ancestor_has_the_order():
         "p",
         [
             span(
-                "p",
                 "srv",
                 None,
-                "POST /orders/{id}/submit",
                 0,
-                50,
+                trace_id="p",
+                name="POST /orders/{id}/submit",
+                duration=50,
                 kind=SpanKind.SERVER,
                 attributes={"order.id": "A"},
             ),
-            span("p", "pub", "srv", "orders publish", 10, 5, kind=SpanKind.PRODUCER),
+            span(
+                "pub",
+                "srv",
+                10,
+                trace_id="p",
+                name="orders publish",
+                duration=5,
+                kind=SpanKind.PRODUCER,
+            ),
         ],
     )
     journey = journey_for_order(source(producer_trace, consumer("cons", "p", "pub")), "A")
@@ -134,12 +137,12 @@ def test_consumers_of_consumers_follow_the_chain():
         "p",
         [
             span(
-                "p",
                 "pub",
                 None,
-                "orders publish",
                 0,
-                5,
+                trace_id="p",
+                name="orders publish",
+                duration=5,
                 kind=SpanKind.PRODUCER,
                 attributes={"order.id": "A"},
             )
@@ -157,89 +160,54 @@ def test_consumers_of_consumers_follow_the_chain():
 
 def http_post(n, route, duration_ms):
     return span(
-        f"t{route}{n}",
         "s",
         None,
-        "HTTP POST",
         n,
-        duration_ms,
-        service="shop",
+        trace_id=f"t{route}{n}",
+        name="HTTP POST",
+        duration=duration_ms,
+        resource=resource("shop"),
         kind=SpanKind.CLIENT,
         attributes={"http.request.method": "POST", "http.route": route},
     )
 
 
-def test_generic_span_names_get_a_stable_operation_identity():
+def test_an_http_post_is_named_by_its_route():
     assert operation_of(http_post(0, "/cart", 1)) == "POST /cart"
-    assert (
-        operation_of(
-            span(
-                "t",
-                "s",
-                None,
-                "GET",
-                0,
-                1,
-                attributes={"http.method": "GET", "url.template": "/items/{id}"},
-            )
-        )
-        == "GET /items/{id}"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "attributes", "operation"),
+    [
+        ("GET", INTERNAL, {"http.method": "GET", "url.template": "/items/{id}"}, "GET /items/{id}"),
+        (
+            "SELECT",
+            INTERNAL,
+            {"db.operation.name": "SELECT", "db.collection.name": "orders"},
+            "SELECT orders",
+        ),
+        (
+            "postgresql",
+            INTERNAL,
+            {"db.system": "postgresql", "db.operation": "INSERT", "db.sql.table": "items"},
+            "INSERT items",
+        ),
+        (
+            "publish",
+            SpanKind.PRODUCER,
+            {"messaging.destination.name": "orders.submitted"},
+            "orders.submitted publish",
+        ),
+        # a specific name stays, and a generic one without attributes too
+        ("POST /api/orders", INTERNAL, {"http.route": "/api/orders"}, "POST /api/orders"),
+        ("HTTP POST", INTERNAL, {}, "HTTP POST"),
+    ],
+)
+def test_generic_span_names_get_a_stable_operation_identity(name, kind, attributes, operation):
+    built = span(
+        "s", None, 0, trace_id="t", name=name, kind=kind, attributes=attributes, duration=1
     )
-    assert (
-        operation_of(
-            span(
-                "t",
-                "s",
-                None,
-                "SELECT",
-                0,
-                1,
-                attributes={"db.operation.name": "SELECT", "db.collection.name": "orders"},
-            )
-        )
-        == "SELECT orders"
-    )
-    assert (
-        operation_of(
-            span(
-                "t",
-                "s",
-                None,
-                "postgresql",
-                0,
-                1,
-                attributes={
-                    "db.system": "postgresql",
-                    "db.operation": "INSERT",
-                    "db.sql.table": "items",
-                },
-            )
-        )
-        == "INSERT items"
-    )
-    assert (
-        operation_of(
-            span(
-                "t",
-                "s",
-                None,
-                "publish",
-                0,
-                1,
-                kind=SpanKind.PRODUCER,
-                attributes={"messaging.destination.name": "orders.submitted"},
-            )
-        )
-        == "orders.submitted publish"
-    )
-    # a specific name stays, and a generic one without attributes too
-    assert (
-        operation_of(
-            span("t", "s", None, "POST /api/orders", 0, 1, attributes={"http.route": "/api/orders"})
-        )
-        == "POST /api/orders"
-    )
-    assert operation_of(span("t", "s", None, "HTTP POST", 0, 1)) == "HTTP POST"
+    assert operation_of(built) == operation
 
 
 def test_baselines_of_one_generic_name_are_split_by_route():
@@ -261,26 +229,26 @@ def test_baselines_of_one_generic_name_are_split_by_route():
 def webhook_batch(slow_order):
     spans = [
         span(
-            "hook",
             "batch",
             None,
-            "carrier webhook",
             0,
-            900,
-            service="crm-api",
+            trace_id="hook",
+            name="carrier webhook",
+            duration=900,
+            resource=resource("crm-api"),
             kind=SpanKind.SERVER,
         )
     ]
     for n, order in enumerate("AB"):
         spans.append(
             span(
-                "hook",
                 f"close-{order}",
                 "batch",
-                "close order",
                 1 + n,
-                800 if order == slow_order else 20,
-                service="crm-api",
+                trace_id="hook",
+                name="close order",
+                duration=800 if order == slow_order else 20,
+                resource=resource("crm-api"),
                 attributes={"order.id": order},
             )
         )
@@ -291,8 +259,22 @@ def test_a_slow_shared_span_is_attributed_to_the_order_whose_own_spans_are_slow(
     history = []
     for n in range(30):  # the usual: a quick webhook, quick closes
         history += [
-            ("crm_api", span(f"h{n}", "b", None, "carrier webhook", n, 60, kind=SpanKind.SERVER)),
-            ("crm_api", span(f"h{n}", "c", "b", "close order", n, 20 + n % 3)),
+            (
+                "crm_api",
+                span(
+                    "b",
+                    None,
+                    n,
+                    trace_id=f"h{n}",
+                    name="carrier webhook",
+                    duration=60,
+                    kind=SpanKind.SERVER,
+                ),
+            ),
+            (
+                "crm_api",
+                span("c", "b", n, trace_id=f"h{n}", name="close order", duration=20 + n % 3),
+            ),
         ]
     baseline = Baseline.from_spans(history)
     batch = webhook_batch(slow_order="A")
@@ -311,8 +293,24 @@ def test_a_slow_span_of_a_trace_of_one_order_is_not_shared():
     trace = Trace(
         "t",
         [
-            span("t", "root", None, "carrier webhook", 0, 900, kind=SpanKind.SERVER),
-            span("t", "c", "root", "close order", 1, 20, attributes={"order.id": "A"}),
+            span(
+                "root",
+                None,
+                0,
+                trace_id="t",
+                name="carrier webhook",
+                duration=900,
+                kind=SpanKind.SERVER,
+            ),
+            span(
+                "c",
+                "root",
+                1,
+                trace_id="t",
+                name="close order",
+                duration=20,
+                attributes={"order.id": "A"},
+            ),
         ],
     )
     journey = assemble("A", [trace])

@@ -21,6 +21,7 @@ from explorer.simulation import parse_fault_rates
 from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder
+from tests.scenario_support import scenario
 
 S = 10**9
 # 80 orders over 5 days, cut off at the end of day 9: stuck, lost, anomalous and in-progress
@@ -158,14 +159,6 @@ def test_status_at_decides_stuck_and_lost_by_the_time_given():
     assert status_at(LOST, since, limit, None, since) == LOST
 
 
-def waiting_order(order_id: str = "A-100002") -> OrderBuilder:
-    """A partner order whose file was uploaded at T0 + 30 s: stuck 3 days later."""
-    order = OrderBuilder(order_id, "C-00777", "b2b_partner")
-    order.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    order.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
-    return order
-
-
 def later_order(order_id: str, at_s: int) -> OrderBuilder:
     order = OrderBuilder(order_id, "C-00778")
     order.state("shop-api", "POST /api/orders", at_s, "INITIATED", None)
@@ -173,7 +166,8 @@ def later_order(order_id: str, at_s: int) -> OrderBuilder:
 
 
 def test_stuck_is_decided_when_the_snapshot_is_read(db, client, login_as):
-    store_traces([*waiting_order().traces, *later_order("A-100003", 60 * HOUR).traces])
+    waiting = scenario("trace-with-partner-order-stuck-after-upload")  # A-100002, 3-day limit
+    store_traces([*waiting, *later_order("A-100003", 60 * HOUR).traces])
     refresh()
     row = OrderStatus.objects.get(order_id="A-100002")
     assert row.status == IN_PROGRESS and row.state == "FILE_UPLOADED"
@@ -300,7 +294,7 @@ def test_the_home_page_can_keep_its_lists_as_loaded(stored, client, login_as, se
 
 
 def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
-    store_traces(waiting_order().traces)
+    store_traces(scenario("trace-with-partner-order-stuck-after-upload"))
     login_as("analyst")
     for url in (reverse("web:home"), reverse("web:order_list")):
         body = client.get(url).content.decode()

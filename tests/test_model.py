@@ -1,4 +1,4 @@
-from explorer.traces.model import Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Resource, SpanKind, Trace
 from tests.trace_support import make_span
 
 
@@ -9,16 +9,15 @@ def test_roots_include_orphans_whose_parent_is_absent():
 
 def test_lookup_finds_business_attribute_on_span_or_resource():
     span = make_span("a", attributes={"order.id": "A-1"})
-    other = Span(
-        trace_id="t1",
-        span_id="b",
-        parent_id="a",
+    other = make_span(
+        "b",
+        "a",
         name="x",
         kind=SpanKind.SERVER,
         start_ns=1,
         end_ns=2,
         resource=Resource("r", {"customer.type": "vip"}),
-        status_code=StatusCode.ERROR,
+        error=True,
     )
     trace = Trace("t1", [span, other])
     assert trace.lookup("order.id") == "A-1"

@@ -29,7 +29,8 @@ import orjson
 import pytest
 
 from explorer.store.prepare import Batcher, Settings
-from explorer.traces.model import Event, Resource, Span, SpanKind, Trace
+from explorer.traces.model import Event, Resource, SpanKind, Trace
+from tests.trace_support import make_span
 from tests.trace_support import otlp_json as otlp_document
 
 pytestmark = pytest.mark.postgresql
@@ -421,26 +422,24 @@ def odd_traces() -> list[Trace]:
     for n, name in enumerate(ODD_NAMES):
         trace_id = f"t-{name}"
         resource = Resource(name, {"service.name": name})
-        span = Span(
-            trace_id,
+        span = make_span(
             f"s{n}",
-            None,
-            name,
-            SpanKind.SERVER,
-            10**18,
-            10**18 + 10**6,
-            resource,
-            {"order.id": name, "customer.id": name},
+            trace_id=trace_id,
+            name=name,
+            kind=SpanKind.SERVER,
+            start_ns=10**18,
+            end_ns=10**18 + 10**6,
+            resource=resource,
+            attributes={"order.id": name, "customer.id": name},
         )
-        other = Span(
-            trace_id,
+        other = make_span(
             f"s{n}b",
             f"s{n}",
-            name.lower(),
-            SpanKind.INTERNAL,
-            10**18,
-            10**18 + 10,
-            Resource("shop-api", {"service.name": "shop-api"}),
+            trace_id=trace_id,
+            name=name.lower(),
+            start_ns=10**18,
+            end_ns=10**18 + 10,
+            resource=Resource("shop-api", {"service.name": "shop-api"}),
         )
         traces.append(Trace(trace_id, [span, other]))
     return traces
@@ -510,28 +509,26 @@ def hostile_traces() -> list[Trace]:
     """Values PostgreSQL refuses as they are: NUL characters, and text longer than the order
     snapshot's columns (customer id 200 characters, customer type 64)."""
     at = 10**18
-    long = Span(
-        "1" * 32,
+    long = make_span(
         "a" * 16,
-        None,
-        "POST /api/orders",
-        SpanKind.SERVER,
-        at,
-        at + 10**6,
-        Resource("shop-api", {"service.name": "shop-api"}),
-        {"order.id": "A-1", "customer.id": "C" * 300, "customer.type": "t" * 100},
+        trace_id="1" * 32,
+        name="POST /api/orders",
+        kind=SpanKind.SERVER,
+        start_ns=at,
+        end_ns=at + 10**6,
+        resource=Resource("shop-api", {"service.name": "shop-api"}),
+        attributes={"order.id": "A-1", "customer.id": "C" * 300, "customer.type": "t" * 100},
         events=[Event("order.state_changed", at + 10, {"order.state.new": "S" * 300})],
     )
-    nul = Span(
-        "2" * 32,
+    nul = make_span(
         "b" * 16,
-        None,
-        "POST /api/\x00orders",
-        SpanKind.SERVER,
-        at,
-        at + 10**6,
-        Resource("shop\x00api", {"service.name": "shop\x00api"}),
-        {"order.id": "A-\x002", "customer.id": "C-\x00", "customer.type": "re\x00tail"},
+        trace_id="2" * 32,
+        name="POST /api/\x00orders",
+        kind=SpanKind.SERVER,
+        start_ns=at,
+        end_ns=at + 10**6,
+        resource=Resource("shop\x00api", {"service.name": "shop\x00api"}),
+        attributes={"order.id": "A-\x002", "customer.id": "C-\x00", "customer.type": "re\x00tail"},
     )
     return [Trace(span.trace_id, [span]) for span in (long, nul)]
 
@@ -574,7 +571,15 @@ def test_a_trace_id_with_a_nul_character_is_rejected_alone():
     batcher = Batcher(config)
     resource = Resource("shop-api", {"service.name": "shop-api"})
     for trace_id in ("t\x00x", "t-ok"):
-        span = Span(trace_id, "s1", None, "GET /", SpanKind.SERVER, 1, 2, resource)
+        span = make_span(
+            "s1",
+            trace_id=trace_id,
+            name="GET /",
+            kind=SpanKind.SERVER,
+            start_ns=1,
+            end_ns=2,
+            resource=resource,
+        )
         batcher.add(Trace(trace_id, [span]), "upload.json")
     batch = batcher.take()
     assert [t.trace_id for t in batch.traces] == ["t-ok"]

@@ -11,7 +11,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 from explorer.receiver.decoding import DecodeConfig, decode, decode_request
 from explorer.receiver.facts import index_facts, index_facts_of
 from explorer.store.prepare import Settings
-from explorer.traces.model import Event, Link, Resource, Span
+from explorer.traces.model import Event, Link, Resource, Span, SpanKind
+from tests.trace_support import make_span
 
 KEYS = ("order.id", "customer.id", "customer.type")
 LIMIT = 64 << 10
@@ -100,17 +101,16 @@ SHOP = Resource("shop-api", {"service.name": "shop-api"})
 
 
 def span(span_id: str, parent: str | None = None, **changes) -> Span:
+    """A shop-api server span whose ids are its digit repeated (hex, 8 bytes)."""
     fields = {
         "trace_id": "ab" * 16,
-        "span_id": span_id * 8,
-        "parent_id": parent * 8 if parent else None,
         "name": f"op {span_id}",
-        "kind": 2,
+        "kind": SpanKind.SERVER,
         "start_ns": 1_000 + int(span_id, 16),
         "end_ns": 5_000,
         "resource": SHOP,
     }
-    return Span(**{**fields, **changes})
+    return make_span(span_id * 8, parent * 8 if parent else None, **{**fields, **changes})
 
 
 def body_of(*spans: Span) -> bytes:
@@ -214,7 +214,7 @@ def test_what_the_general_path_reports_or_repairs_is_left_to_it(body):
         with pytest.raises(type(exc)):
             decode(body, "otlp-proto", LIMIT, "test")
         return
-    assert decoded.prepared == general(body)
+    assert decoded.facts == general(body)
 
 
 @pytest.mark.parametrize("where", ["span", "event", "link", "resource"])

@@ -25,6 +25,7 @@ from tests.test_backends_parity import (  # noqa: F401 - `simulated` is a fixtur
     journey_json,
     simulated,
 )
+from tests.trace_support import make_span
 
 pytestmark = pytest.mark.django_db
 
@@ -206,10 +207,19 @@ def test_nul_characters_are_kept_out_of_the_index(without_order_on_consumers):
 def test_pieces_take_one_facts_per_trace():
     """Both decoders give one IndexFacts per trace id; two would make two rows of one trace."""
     from explorer.receiver.facts import index_facts
-    from explorer.traces.model import Resource, Span, Trace
+    from explorer.traces.model import Resource, Trace
 
     shop = Resource("shop-api", {"service.name": "shop-api"})
-    trace = Trace("ab" * 16, [Span("ab" * 16, "1" * 16, None, "op", 2, 0, 1, shop)])
+    span = make_span(
+        "1" * 16,
+        trace_id="ab" * 16,
+        name="op",
+        kind=SpanKind.SERVER,
+        start_ns=0,
+        end_ns=1,
+        resource=shop,
+    )
+    trace = Trace("ab" * 16, [span])
     found = index_facts([trace], ("order.id",))
     assert [piece.row.span_count for piece in index.pieces_of(found)] == [1]
     with pytest.raises(ValueError, match="one IndexFacts per trace id"):

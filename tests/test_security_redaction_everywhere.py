@@ -9,7 +9,8 @@ from django.urls import reverse
 
 from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Event, Link, Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Event, Link, Resource, SpanKind, Trace
+from tests.trace_support import make_span
 
 TRACE = "ef" * 16
 SPAN = "span-C-77777"
@@ -22,16 +23,15 @@ def hostile_trace() -> Trace:
     resource = Resource(
         "SVC C 77777", {"service.name": "SVC C 77777", "host.owner": b"cust c_77777"}
     )
-    root = Span(
-        TRACE,
+    root = make_span(
         SPAN,
-        None,
-        "GET /customers/c-77777",
-        SpanKind.SERVER,
-        T0,
-        T0 + 50_000_000,
-        resource,
-        {
+        trace_id=TRACE,
+        name="GET /customers/c-77777",
+        kind=SpanKind.SERVER,
+        start_ns=T0,
+        end_ns=T0 + 50_000_000,
+        resource=resource,
+        attributes={
             "order.id": ORDER,
             "customer.type": "retail",
             "note": b"cust C-77777",
@@ -40,11 +40,17 @@ def hostile_trace() -> Trace:
         },
         events=[Event("mail to c-77777", T0 + 1, {"who": b"C-77777"})],
         links=[Link("ab" * 16, "cd" * 8, {"for": "c77777"})],
-        status_code=StatusCode.ERROR,
         status_message="failed for C 77777",
+        error=True,
     )
-    child = Span(
-        TRACE, "00f067aa0ba902b7", SPAN, "child", SpanKind.INTERNAL, T0 + 1, T0 + 2, resource
+    child = make_span(
+        "00f067aa0ba902b7",
+        SPAN,
+        trace_id=TRACE,
+        name="child",
+        start_ns=T0 + 1,
+        end_ns=T0 + 2,
+        resource=resource,
     )
     return Trace(TRACE, [root, child])
 

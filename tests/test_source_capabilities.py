@@ -19,7 +19,7 @@ from explorer.sources.config import BackendConfig
 from explorer.sources.memory import MemorySource
 from explorer.sources.zipkin import ZipkinSource
 from explorer.store.source import StoreSource
-from tests.journey_support import OrderBuilder
+from tests.scenario_support import scenario
 
 BUSINESS = ("order.id", "customer.id", "customer.type")
 
@@ -29,11 +29,8 @@ def capabilities(source) -> set[str]:
 
 
 def linked_order() -> MemorySource:
-    order = OrderBuilder("A-1")
-    order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
-    producer = order.produce("shop-api", 10)
-    order.consume("mes-api", 11, producer, "PRICE_CALCULATED", "INITIATED", with_order=False)
-    return MemorySource(order.traces, business_keys=BUSINESS)
+    traces = scenario("trace-with-consumer-without-order")
+    return MemorySource(traces, business_keys=BUSINESS)
 
 
 def test_each_source_declares_what_it_can_do():

@@ -22,7 +22,7 @@ from explorer.traces.model import (
     StatusCode,
     Trace,
 )
-from tests.trace_support import make_span as build_span
+from tests.trace_support import span_factory
 
 T0 = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -31,31 +31,7 @@ SHOP = Resource("shop-api", {"service.name": "shop-api", "host.name": "shop-1"})
 CRM = Resource("crm-api", {"service.name": "crm-api"})
 
 
-def make_span(
-    trace_id,
-    span_id,
-    parent_id,
-    name,
-    resource=SHOP,
-    start_ms=0,
-    end_ms=10,
-    kind=SpanKind.SERVER,
-    status=StatusCode.UNSET,
-    **attributes,
-):
-    """A span of times in ms after T0, its attributes as keywords."""
-    return build_span(
-        span_id,
-        parent_id,
-        trace_id=trace_id,
-        name=name,
-        kind=kind,
-        start_ns=T0 + start_ms * MS,
-        end_ns=T0 + end_ms * MS,
-        resource=resource,
-        attributes=attributes,
-        status_code=status,
-    )
+span = span_factory(T0, MS, resource=SHOP, kind=SpanKind.SERVER)  # times in ms after T0
 
 
 def order_trace(trace_id, order, customer, start_ms=0, error=False, customer_on_resource=False):
@@ -66,33 +42,39 @@ def order_trace(trace_id, order, customer, start_ms=0, error=False, customer_on_
         business = {"order.id": order}
     else:
         business = {"order.id": order, "customer.id": customer}
-    status = StatusCode.ERROR if error else StatusCode.UNSET
     spans = [
-        make_span(
-            trace_id, "a1", None, "POST /api/orders", resource, start_ms, start_ms + 50, **business
+        span(
+            "a1",
+            None,
+            start_ms,
+            start_ms + 50,
+            trace_id=trace_id,
+            name="POST /api/orders",
+            resource=resource,
+            attributes=business,
         ),
-        make_span(
-            trace_id,
+        span(
             "a2",
             "a1",
-            "INSERT shop.orders",
-            resource,
             start_ms + 5,
             start_ms + 15,
-            SpanKind.CLIENT,
-            status,
-            **{"db.system.name": "postgresql"},
+            trace_id=trace_id,
+            name="INSERT shop.orders",
+            resource=resource,
+            kind=SpanKind.CLIENT,
+            error=error,
+            attributes={"db.system.name": "postgresql"},
         ),
-        make_span(
-            trace_id,
+        span(
             "a3",
             "a1",
-            "orders process",
-            CRM,
             start_ms + 20,
             start_ms + 90,
-            SpanKind.CONSUMER,
-            **business,
+            trace_id=trace_id,
+            name="orders process",
+            resource=CRM,
+            kind=SpanKind.CONSUMER,
+            attributes=business,
         ),
     ]
     return Trace(trace_id, spans)
@@ -103,7 +85,7 @@ def sample_traces():
         order_trace("t1", "A-100001", "C-00001", start_ms=0),
         order_trace("t2", "A-100001", "C-00001", start_ms=1000, error=True),
         order_trace("t3", "A-100002", "C-00002", start_ms=2000, customer_on_resource=True),
-        Trace("t4", [make_span("t4", "b1", None, "GET /api/items", start_ms=3000, end_ms=3400)]),
+        Trace("t4", [span("b1", None, 3000, 3400, trace_id="t4", name="GET /api/items")]),
     ]
 
 
@@ -148,7 +130,7 @@ def rich_span():
 
 
 def test_codec_round_trips_every_field_and_attribute_type():
-    plain = make_span("t", "s2", "s1", "plain")
+    plain = span("s2", "s1", trace_id="t", name="plain")
     spans = [rich_span(), plain]
     decoded = codec.decode_spans(codec.encode_spans(spans))
     assert len(decoded) == 2
@@ -191,10 +173,10 @@ def test_codec_round_trips_every_field_and_attribute_type():
     ],
 )
 def test_codec_round_trips_both_encodings(attributes):
-    span = make_span("t", "s1", None, "op", **attributes)
-    span.events = [Event("e", T0, dict(attributes))]
-    (back,) = codec.decode_spans(codec.encode_spans([span]))
-    assert back == span
+    built = span("s1", trace_id="t", name="op", attributes=attributes)
+    built.events = [Event("e", T0, dict(attributes))]
+    (back,) = codec.decode_spans(codec.encode_spans([built]))
+    assert back == built
     assert {k: type(v) for k, v in back.attributes.items()} == {
         k: type(v) for k, v in attributes.items()
     }
@@ -285,9 +267,7 @@ def test_services_operations_and_dependencies(stored):
 def test_huge_trace_is_chunked_and_read_back_in_order(monkeypatch):
     monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", 4)
     spans = [
-        make_span(
-            "big", f"s{i:02d}", None if i == 0 else "s00", f"op{i % 3}", start_ms=10 - i, end_ms=20
-        )
+        span(f"s{i:02d}", None if i == 0 else "s00", 10 - i, 20, trace_id="big", name=f"op{i % 3}")
         for i in range(10)
     ]
     store_traces([Trace("big", spans)])
@@ -422,7 +402,10 @@ def test_a_write_that_lost_a_race_is_retried_and_merges(monkeypatch):
 def test_overlong_trace_id_is_rejected_and_corrupt_chunks_are_reported():
     too_long = "f" * 300
     report = store_traces(
-        [Trace(too_long, [make_span(too_long, "s1", None, "op")]), order_trace("t1", "A-1", "C-1")],
+        [
+            Trace(too_long, [span("s1", trace_id=too_long, name="op")]),
+            order_trace("t1", "A-1", "C-1"),
+        ],
         source="upload.json",
     )
     found = [(r.source, r.message.endswith("longer than 255 characters")) for r in report.rejected]

@@ -25,8 +25,9 @@ from explorer.store.layout import (
 )
 from explorer.store.models import StoredTrace, TraceChunk
 from explorer.store.source import StoreSource
-from explorer.traces.model import Span, SpanKind, Trace
+from explorer.traces.model import SpanKind, Trace
 from explorer.web.waterfall import hidden_runs, visible_window
+from tests.trace_support import span_factory
 from tests.web_support import T0, chain_trace, tree_trace
 
 TRACE_ID = "cd" * 16
@@ -275,9 +276,10 @@ def test_an_orphan_subtree_is_shown_as_a_root_but_is_not_on_the_critical_path(sm
     trace = tree_trace(TRACE_ID)
     shop = trace.spans[0].resource
     end = trace.end_ns
+    span = span_factory(trace_id=TRACE_ID, resource=shop)  # times in ns
     orphans = [
-        Span(TRACE_ID, "o", "gone", "late batch", SpanKind.SERVER, T0 + 50, end + 9000, shop),
-        Span(TRACE_ID, "oc", "o", "late work", SpanKind.INTERNAL, T0 + 60, end + 8000, shop),
+        span("o", "gone", T0 + 50, end + 9000, name="late batch", kind=SpanKind.SERVER),
+        span("oc", "o", T0 + 60, end + 8000, name="late work"),
     ]
     store_traces([Trace(TRACE_ID, [*trace.spans, *orphans])])
     source = StoreSource()
@@ -299,13 +301,14 @@ def shared_span_trace() -> Trace:
     trace = tree_trace(TRACE_ID)
     at = T0 + 10_000_000
     shop, mes = trace.spans[0].resource, trace.spans[1].resource
+    span = span_factory(at, trace_id=TRACE_ID)  # ns after `at`
     return Trace(
         TRACE_ID,
         [
             *trace.spans,
-            Span(TRACE_ID, "d", "s120", "call mes", SpanKind.CLIENT, at, at + 1000, shop),
-            Span(TRACE_ID, "d", "s1", "serve mes", SpanKind.SERVER, at, at + 1000, mes),
-            Span(TRACE_ID, "e", "d", "work", SpanKind.INTERNAL, at + 100, at + 600, mes),
+            span("d", "s120", 0, 1000, name="call mes", kind=SpanKind.CLIENT, resource=shop),
+            span("d", "s1", 0, 1000, name="serve mes", kind=SpanKind.SERVER, resource=mes),
+            span("e", "d", 100, 600, name="work", resource=mes),
         ],
     )
 

@@ -10,6 +10,7 @@ from django.core.management import call_command
 from explorer.store.ingest import store_traces
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import DAY, OrderBuilder, complete_order
+from tests.scenario_support import scenario
 from tests.web_support import tree_trace
 
 TRACE_ID = "ab" * 16
@@ -18,14 +19,10 @@ SERIOUS = {"serious", "critical"}
 
 @pytest.fixture
 def stored(transactional_db):
-    stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
-    stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
+    stuck = scenario("trace-with-partner-order-stuck-after-upload")  # A-100002
     late = OrderBuilder("A-100003", "C-00778")
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
-    store_traces(
-        [*complete_order("A-100001").traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)]
-    )
+    store_traces([*complete_order("A-100001").traces, *stuck, *late.traces, tree_trace(TRACE_ID)])
     call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
 
 

@@ -10,13 +10,14 @@ from django.urls import reverse
 from accounts.models import AuditAction, AuditEntry
 from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Resource, Span, SpanKind, Trace
+from explorer.traces.model import Resource, SpanKind, Trace
 from explorer.web.downloads import (
     CUSTOMER_CSV_COLUMNS,
     JOURNEY_CSV_COLUMNS,
     TRACE_CSV_COLUMNS,
 )
 from tests.journey_support import DAY, OrderBuilder, complete_order
+from tests.trace_support import make_span
 from tests.web_support import T0, tree_trace
 
 TREE = "ab" * 16
@@ -29,20 +30,27 @@ def hostile_trace() -> Trace:
     """Spans whose name, service and business attributes try to be spreadsheet formulas."""
     evil = Resource("=cmd|' /C calc'!A0", {"service.name": "=cmd|' /C calc'!A0"})
     spans = [
-        Span(
-            HOSTILE,
+        make_span(
             "h0",
-            None,
-            "Заказ №1 — ok",
-            SpanKind.SERVER,
-            T0,
-            T0 + 10**6,
-            evil,
-            {"order.id": "A-100009", "customer.id": "C-00999", "customer.type": "@vip"},
+            trace_id=HOSTILE,
+            name="Заказ №1 — ok",
+            kind=SpanKind.SERVER,
+            start_ns=T0,
+            end_ns=T0 + 10**6,
+            resource=evil,
+            attributes={"order.id": "A-100009", "customer.id": "C-00999", "customer.type": "@vip"},
         )
     ]
     spans += [
-        Span(HOSTILE, f"h{i}", "h0", name, SpanKind.INTERNAL, T0 + i, T0 + 2 * i, evil)
+        make_span(
+            f"h{i}",
+            "h0",
+            trace_id=HOSTILE,
+            name=name,
+            start_ns=T0 + i,
+            end_ns=T0 + 2 * i,
+            resource=evil,
+        )
         for i, name in enumerate(FORMULAS, start=1)
     ]
     return Trace(HOSTILE, spans)

@@ -12,6 +12,7 @@ from accounts.models import AuditEntry
 from accounts.testing import pseudonym_of
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, OrderBuilder, complete_order
+from tests.scenario_support import scenario
 from tests.web_support import tree_trace
 
 TRACE_ID = "ab" * 16
@@ -20,12 +21,10 @@ TRACE_ID = "ab" * 16
 @pytest.fixture
 def stored(db):
     done = complete_order("A-100001", customer_id="C-00123")
-    stuck = OrderBuilder("A-100002", "C-00777", "b2b_partner")
-    stuck.state("mes-api", "POST /api/partner/orders", 0, "INITIATED", None)
-    stuck.state("mes-api", "POST /api/partner/orders/{id}/file", 30, "FILE_UPLOADED", "INITIATED")
+    stuck = scenario("trace-with-partner-order-stuck-after-upload")  # A-100002
     late = OrderBuilder("A-100003", "C-00778")  # only there to move "now" days later
     late.state("shop-api", "POST /api/orders", 5 * DAY, "INITIATED", None)
-    store_traces([*done.traces, *stuck.traces, *late.traces, tree_trace(TRACE_ID)])
+    store_traces([*done.traces, *stuck, *late.traces, tree_trace(TRACE_ID)])
     call_command("orders", "--refresh", stdout=io.StringIO())  # the home page's snapshot
 
 

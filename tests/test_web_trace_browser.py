@@ -13,27 +13,15 @@ from django.core.management import call_command
 
 from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Resource, Span, SpanKind, Trace
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import complete_order
 from tests.test_web_browser import serious_violations
-from tests.web_support import T0, tree_trace
+from tests.web_support import T0, price_trace, tree_trace
 
 TRACE_ID = "ab" * 16
 HUGE_ID = "1f" * 16
 HUGE_SPANS = 300_001
 LANGUAGES = ["en", "ru"]
-
-
-def price(trace_id: str, ms: int, cached: bool = False) -> Trace:
-    mes = Resource("mes-api", {"service.name": "mes-api"})
-    spans = [
-        Span(trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0, T0 + ms * 10**6, mes),
-        Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, mes),
-    ]
-    if cached:
-        spans.append(Span(trace_id, "c", "r", "GET cache", SpanKind.CLIENT, T0, T0 + 1, mes))
-    return Trace(trace_id, spans)
 
 
 @pytest.fixture
@@ -43,9 +31,9 @@ def stored(transactional_db):
         [
             *complete_order("A-100001").traces,
             tree_trace(TRACE_ID),
-            price("5" * 32, 900),
-            price("6" * 32, 40, cached=True),
-            price("7" * 32, 50, cached=True),
+            price_trace("5" * 32, 900),
+            price_trace("6" * 32, 40, cached=True),
+            price_trace("7" * 32, 50, cached=True),
         ]
     )
     call_command("orders", "--refresh", stdout=io.StringIO())
@@ -79,15 +67,12 @@ def bar_widths(page) -> list[float]:
     )
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, language):
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    log_in(page, live_server.url, "analyst")
-    in_language(page, live_server.url, language)
-    page.goto(f"{live_server.url}/traces/{TRACE_ID}/?q=step%203.1")
-    page.wait_for_selector("#waterfall tr.span-row")
+def zoom_of(page) -> list[float]:
+    return page.evaluate("document.getElementById('waterfall').waterfall.zoom()")
+
+
+def check_bars_and_minimap(page, errors: list[str], language: str) -> None:
+    """Bars have a width, the minimap draws its spans, the duration header fits."""
     widths = bar_widths(page)
     assert widths and all(w > 0 for w in widths) and max(widths) > 100, widths[:5]
     assert (
@@ -102,7 +87,10 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     assert header.evaluate("th => th.scrollWidth <= th.clientWidth")  # "Длительность" fits
     screenshot(page, f"trace-{language}")
 
-    # Zoom: drag over the minimap from 20 % to 40 % of the trace, then Esc.
+
+def check_zoom_by_dragging(page, language: str) -> None:
+    """Drag over the minimap from 20 % to 40 % of the trace, then over the time axis (half
+    of the zoomed range), then Esc."""
     box = page.locator("#minimap").bounding_box()
     y = box["y"] + box["height"] / 2
     page.mouse.move(box["x"] + box["width"] * 0.2, y)
@@ -110,25 +98,26 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     page.mouse.move(box["x"] + box["width"] * 0.3, y, steps=4)
     page.mouse.move(box["x"] + box["width"] * 0.4, y, steps=4)
     page.mouse.up()
-    zoom = page.evaluate("document.getElementById('waterfall').waterfall.zoom()")
+    zoom = zoom_of(page)
     assert abs(zoom[0] - 0.2) < 0.02 and abs(zoom[1] - 0.4) < 0.02, zoom
     view = [float(v) for v in page.get_attribute("#row-0 svg.bar", "viewBox").split()]
     assert abs(view[0] - 200) < 20 and abs(view[2] - 200) < 20, view
     assert page.is_visible("#zoom-reset")
     screenshot(page, f"trace-zoomed-{language}")
-    # ...and again over the time axis: half of the zoomed range.
     axis = page.locator("#time-axis").bounding_box()
     page.mouse.move(axis["x"] + 2, axis["y"] + axis["height"] / 2)
     page.mouse.down()
     page.mouse.move(axis["x"] + axis["width"] / 2, axis["y"] + axis["height"] / 2, steps=5)
     page.mouse.up()
-    zoom = page.evaluate("document.getElementById('waterfall').waterfall.zoom()")
+    zoom = zoom_of(page)
     assert 0.19 < zoom[0] < 0.22 and abs(zoom[1] - 0.3) < 0.02, zoom
     page.keyboard.press("Escape")
-    assert page.evaluate("document.getElementById('waterfall').waterfall.zoom()") == [0, 1]
+    assert zoom_of(page) == [0, 1]
     assert not page.is_visible("#zoom-reset")
 
-    # j / k: the focus moves and the details panel follows it; keys break at separators.
+
+def check_keys_move_the_details(page) -> None:
+    """j / k: the focus moves and the details panel follows it; keys break at separators."""
     page.locator("#waterfall-scroll").focus()
     for _ in range(3):
         page.keyboard.press("j")
@@ -144,7 +133,9 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     page.click("#row-0 a.span-link")
     page.wait_for_selector("#span-panel table.kv th wbr", state="attached")
 
-    # Search hits: next / previous, highlighted.
+
+def check_search_hits(page) -> None:
+    """Search hits: next / previous, highlighted."""
     assert page.locator("tr.is-match").count() >= 1  # those of the 9 in the drawn rows
     assert page.inner_text("#hit-status") == "9"
     page.click("#hit-next")
@@ -160,16 +151,34 @@ def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, 
     page.click("#hit-prev")
     wait_until(page, f"document.querySelector('tr.is-current-hit').dataset.row === '{first}'")
 
-    # Levels: only the root and its children, then one more level under one of them.
+
+def check_levels_and_critical_path(page) -> None:
+    """Only the root and its children, then one more level under one of them; the critical
+    path toggle."""
     page.select_option("#depth-select", value="2")
     wait_until(page, "document.getElementById('waterfall').waterfall.total() === 4")
     page.wait_for_selector("#row-41 button.toggle[aria-expanded='false']")
     page.click("#row-41 button.toggle")
     wait_until(page, "document.getElementById('waterfall').waterfall.total() === 7")
     page.wait_for_selector("#row-42")
-    # The critical path toggle.
     page.uncheck("#show-critical")
     assert "hide-critical" in page.get_attribute("#waterfall", "class")
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_waterfall_bars_zoom_levels_hits_and_details(page, live_server, stored, language):
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    log_in(page, live_server.url, "analyst")
+    in_language(page, live_server.url, language)
+    page.goto(f"{live_server.url}/traces/{TRACE_ID}/?q=step%203.1")
+    page.wait_for_selector("#waterfall tr.span-row")
+    check_bars_and_minimap(page, errors, language)
+    check_zoom_by_dragging(page, language)
+    check_keys_move_the_details(page)
+    check_search_hits(page)
+    check_levels_and_critical_path(page)
     assert serious_violations(page) == []
 
 

@@ -9,9 +9,10 @@ from django.urls import reverse
 from accounts.models import AuditEntry
 from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
-from explorer.traces.model import Resource, Span, SpanKind, Trace
+from explorer.traces.model import SpanKind, Trace
 from tests.journey_support import complete_order
-from tests.web_support import T0, tree_trace
+from tests.trace_support import make_span
+from tests.web_support import MES, T0, price_trace, tree_trace
 
 TRACE_ID = "ab" * 16
 GEOMETRY = re.compile(
@@ -106,25 +107,12 @@ def test_trace_page_tools_and_search_hits(client, login_as, stored):
 
 def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
     reset_caches()
-    svc = Resource("mes-api", {"service.name": "mes-api"})
-
-    def price(trace_id, ms, cached=False):
-        spans = [
-            Span(
-                trace_id, "r", None, "calculate price", SpanKind.CONSUMER, T0, T0 + ms * 10**6, svc
-            ),
-            Span(trace_id, "m", "r", "GET model", SpanKind.CLIENT, T0, T0 + 10**6, svc),
-        ]
-        if cached:
-            spans.append(Span(trace_id, "c", "r", "GET cache", SpanKind.CLIENT, T0, T0 + 1, svc))
-        return Trace(trace_id, spans)
-
     store_traces(
         [
-            price("slow" + "0" * 28, 900),
-            price("a" * 32, 40, cached=True),
-            price("b" * 32, 50, cached=True),
-            price("c" * 32, 60),
+            price_trace("slow" + "0" * 28, 900),
+            price_trace("a" * 32, 40, cached=True),
+            price_trace("b" * 32, 50, cached=True),
+            price_trace("c" * 32, 60),
         ]
     )
     login_as("support")
@@ -141,9 +129,16 @@ def test_compare_two_traces_and_with_a_typical_one(client, login_as, db):
     assert "Name the second trace" in client.get(url, {"a": "a" * 32}).content.decode()
     missing = client.get(url, {"a": "a" * 32, "b": "f" * 32})
     assert missing.status_code == 404 and "form-error" in missing.content.decode()
-    store_traces(
-        [Trace("d" * 32, [Span("d" * 32, "x", None, "lonely", SpanKind.SERVER, T0, T0 + 5, svc)])]
+    lonely = make_span(
+        "x",
+        trace_id="d" * 32,
+        name="lonely",
+        kind=SpanKind.SERVER,
+        start_ns=T0,
+        end_ns=T0 + 5,
+        resource=MES,
     )
+    store_traces([Trace("d" * 32, [lonely])])
     alone = client.get(url, {"a": "d" * 32, "b": "typical"}).content.decode()
     assert "No other trace has the same root operation" in alone
     assert client.get(url).status_code == 200  # the empty form

@@ -1,25 +1,38 @@
 """The one span builder and the one OTLP writer of the tests.
 
     make_span("b", "a", service="shop-api", kind=SpanKind.SERVER, start_ns=.., end_ns=..)
+    span = span_factory(T0, MS, trace_id="t1", resource=SHOP)   # times in ms after T0
+    span("b", "a", 5, 15, name="INSERT shop.orders")            # make_span with those defaults
     otlp_json(traces)          # an OTLP/JSON TracesData document (ids as the spans hold them)
     write_otlp(path, traces)   # that document in a file the parsers read
     otlp_proto(traces)         # the same as protobuf TracesData (hex ids only)
 
-c4_support.TraceBuilder and the span helpers of test_store and test_analysis (their own time
-units) build on make_span; journey_support and web_support take `resource` from here.
+Every test builds its spans with make_span, directly or through a span_factory that says once
+which time unit and which defaults its file uses; c4_support.TraceBuilder builds on it too.
+Whole scenarios (an order with a lost message...) are data files: see scenario_support.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import orjson
 from google.protobuf import json_format
 from opentelemetry.proto.trace.v1 import trace_pb2
 
-from explorer.traces.model import Resource, Scope, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import (
+    Event,
+    Link,
+    RefType,
+    Resource,
+    Scope,
+    Span,
+    SpanKind,
+    StatusCode,
+    Trace,
+)
 
 _RESOURCES: dict[str, Resource] = {}
 
@@ -35,29 +48,64 @@ def make_span(
     service: str = "svc",
     *,
     trace_id: str = "t1",
-    name: str = "op",
+    name: str | None = None,
     kind: SpanKind = SpanKind.INTERNAL,
     start_ns: int = 0,
     end_ns: int = 10,
     resource: Resource | None = None,
+    attributes: Mapping | None = None,
+    events: Iterable[Event] = (),
+    links: Iterable[Link] = (),
     error: bool = False,
+    follows: bool = False,
     **fields,
 ) -> Span:
-    """A span with defaults for what a test does not care about; `fields` are the other
-    fields of Span (attributes, events, links, status_code, parent_ref...)."""
+    """A span with defaults for what a test does not care about: named "op-<span id>", of
+    `service` (a resource without attributes) unless `resource` is given; `error` sets the
+    ERROR status, `follows` the FOLLOWS_FROM reference; `fields` are the other fields of Span
+    (status_code, status_message, scope)."""
     if error:
         fields["status_code"] = StatusCode.ERROR
+    if follows:
+        fields["parent_ref"] = RefType.FOLLOWS_FROM
     return Span(
         trace_id,
         span_id,
         parent_id,
-        name,
+        f"op-{span_id}" if name is None else name,
         kind,
         start_ns,
         end_ns,
         resource or Resource(service),
+        dict(attributes or {}),
+        events=list(events),
+        links=list(links),
         **fields,
     )
+
+
+def span_factory(origin: int = 0, unit: int = 1, **defaults) -> Callable[..., Span]:
+    """make_span with times counted in `unit` nanoseconds after `origin` and `defaults` for
+    its keyword arguments: span(span_id, parent_id, start, end, **make_span keywords), or
+    `duration` instead of `end`. A test file says once how it counts time and what its spans
+    share, and each span then names only what differs."""
+
+    def span(
+        span_id: str,
+        parent_id: str | None = None,
+        start: float = 0,
+        end: float | None = None,
+        *,
+        duration: float = 10,
+        **fields,
+    ) -> Span:
+        start_ns = origin + int(start * unit)
+        end_ns = origin + int(end * unit) if end is not None else start_ns + int(duration * unit)
+        return make_span(
+            span_id, parent_id, start_ns=start_ns, end_ns=end_ns, **{**defaults, **fields}
+        )
+
+    return span
 
 
 def otlp_value(value) -> dict:

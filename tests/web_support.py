@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from explorer.traces.model import Event, Resource, Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Event, Resource, SpanKind, StatusCode, Trace
+from tests.trace_support import make_span, span_factory
 
 S = 10**9
 T0 = 1_740_000_000 * S
@@ -16,16 +17,15 @@ def tree_trace(
     """A complete tree: root, `fanout` children per span down to `depth` levels (121 spans
     for 3 x 4), 1 ms per level; the last leaf fails; one span carries a customer id."""
     spans = [
-        Span(
-            trace_id,
+        make_span(
             "s0",
-            None,
-            evil_name or "POST /api/orders",
-            SpanKind.SERVER,
-            T0,
-            T0 + 100_000_000,
-            SHOP,
-            {
+            trace_id=trace_id,
+            name=evil_name or "POST /api/orders",
+            kind=SpanKind.SERVER,
+            start_ns=T0,
+            end_ns=T0 + 100_000_000,
+            resource=SHOP,
+            attributes={
                 "order.id": "A-100001",
                 "customer.id": "C-00123",
                 "customer.type": "retail",
@@ -43,16 +43,15 @@ def tree_trace(
                 span_id = f"s{counter}"
                 start = T0 + level * 1_000_000 + k * 10_000
                 spans.append(
-                    Span(
-                        trace_id,
+                    make_span(
                         span_id,
                         parent,
-                        f"step {level}.{k}",
-                        SpanKind.INTERNAL,
-                        start,
-                        start + 500_000,
-                        MES if level % 2 else SHOP,
-                        {"level": level},
+                        trace_id=trace_id,
+                        name=f"step {level}.{k}",
+                        start_ns=start,
+                        end_ns=start + 500_000,
+                        resource=MES if level % 2 else SHOP,
+                        attributes={"level": level},
                     )
                 )
                 next_frontier.append(span_id)
@@ -66,16 +65,28 @@ def tree_trace(
 def chain_trace(trace_id: str, length: int) -> Trace:
     """One span under another, `length` deep: no recursion may be used to order it."""
     spans = [
-        Span(
-            trace_id,
+        make_span(
             f"c{i}",
             f"c{i - 1}" if i else None,
-            f"level {i}",
-            SpanKind.INTERNAL,
-            T0 + i,
-            T0 + 2 * length - i,
-            SHOP,
+            trace_id=trace_id,
+            name=f"level {i}",
+            start_ns=T0 + i,
+            end_ns=T0 + 2 * length - i,
+            resource=SHOP,
         )
         for i in range(length)
     ]
+    return Trace(trace_id, spans)
+
+
+def price_trace(trace_id: str, ms: int, cached: bool = False) -> Trace:
+    """mes-api calculating a price in `ms` ms after reading the model for 1 ms, and with a
+    1 ns cache lookup when `cached`: traces of one root operation for the comparisons."""
+    span = span_factory(T0, trace_id=trace_id, resource=MES)  # ns after T0
+    spans = [
+        span("r", None, 0, ms * 10**6, name="calculate price", kind=SpanKind.CONSUMER),
+        span("m", "r", 0, 10**6, name="GET model", kind=SpanKind.CLIENT),
+    ]
+    if cached:
+        spans.append(span("c", "r", 0, 1, name="GET cache", kind=SpanKind.CLIENT))
     return Trace(trace_id, spans)

@@ -26,7 +26,8 @@ class AlertRuleForm(forms.ModelForm):
         ]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         threshold = data.get("threshold")
         if threshold is not None:
             if self.instance.kind in SHARE_KINDS and not 0 <= threshold <= 1:
@@ -68,7 +69,7 @@ class AlertRuleAdmin(ArchitectsEdit, admin.ModelAdmin):
     )
     readonly_fields = ("kind",)
 
-    def has_add_permission(self, request):
+    def has_add_permission(self, request, obj=None):
         return False  # one rule per kind, created with the defaults
 
     def has_delete_permission(self, request, obj=None):

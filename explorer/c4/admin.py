@@ -17,7 +17,8 @@ class MappingRuleForm(forms.ModelForm):
         fields = ["section", "position", "element", "match"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             rules_from_dict(
                 {

@@ -54,7 +54,9 @@ class Stored:
 @dataclass(slots=True)
 class Decoded:
     traces: list[Trace] = field(default_factory=list)  # emptied once prepared
-    prepared: list[EncodedTrace] | list[IndexFacts] = field(default_factory=list)
+    # Prepared for the writer of the mode: encoded for the store (full), or the index's facts.
+    encoded: list[EncodedTrace] = field(default_factory=list)
+    facts: list[IndexFacts] = field(default_factory=list)
     spans: int = 0  # spans accepted
     rejected: int = 0  # spans (or unreadable parts) rejected
     problems: list[str] = field(default_factory=list)
@@ -108,10 +110,10 @@ def decode_request(
         keys, limit = config.store.business_keys, config.max_attribute_bytes
         found = index_facts_of(data, keys, limit)
         if found is not None:
-            return Decoded(prepared=found, spans=sum(f.facts.span_count for f in found))
+            return Decoded(facts=found, spans=sum(f.facts.span_count for f in found))
     decoded = decode(data, fmt, config.max_attribute_bytes, source)
     if config.mode == "index":
-        decoded.prepared = index_facts(decoded.traces, config.store.business_keys)
+        decoded.facts = index_facts(decoded.traces, config.store.business_keys)
     else:
         batcher = Batcher(config.store)
         for trace in decoded.traces:
@@ -124,7 +126,7 @@ def decode_request(
         refused_spans = sum(len(t.spans) for t in decoded.traces if t.trace_id in refused)
         decoded.rejected += refused_spans
         decoded.spans -= refused_spans
-        decoded.prepared = batch.traces
+        decoded.encoded = batch.traces
     decoded.traces = []
     return decoded
 

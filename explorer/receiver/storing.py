@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 
 from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
@@ -39,23 +40,25 @@ def store_request(
     )
     decoded = decode_request(body, encoding, fmt, decode_config, f"request from {sender}")
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)
-    if not decoded.prepared:
+    if not (decoded.encoded or decoded.facts):
         return stored
+    write: Callable[[], object]
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
-        write = functools.partial(_local.writer.write, config=prepared_with, sender=sender)
-        prepared = decoded.prepared
+        write = functools.partial(
+            _local.writer.write, decoded.encoded, config=prepared_with, sender=sender
+        )
     else:
-        write = functools.partial(index.write_pieces, sender=sender, live=True)
-        prepared = index.pieces_of(decoded.prepared)
+        pieces = index.pieces_of(decoded.facts)
+        write = functools.partial(index.write_pieces, pieces, sender=sender, live=True)
     try:
         try:
-            _commit(write, prepared, turns)
+            _commit(write, turns)
         except IntegrityError:
             # Another receiver (PostgreSQL) stored one of these traces first: once more, they
             # are now found and merged with.
-            _commit(write, prepared, turns)
+            _commit(write, turns)
     except DatabaseError as exc:
         log.exception("receiver: writing %d spans failed", decoded.spans)
         close_old_connections()  # a broken connection is replaced on the next write
@@ -65,9 +68,9 @@ def store_request(
     return stored
 
 
-def _commit(write, prepared: list, turns: AbstractContextManager | None) -> None:
+def _commit(write: Callable[[], object], turns: AbstractContextManager | None) -> None:
     with turns or nullcontext(), transaction.atomic():
-        write(prepared)
+        write()
 
 
 @functools.cache

@@ -236,8 +236,8 @@ def export_request_json(spans: Sequence[ReadableSpan]) -> dict[str, Any]:
     for resource, scopes in by_resource.values():
         scope_spans = []
         for (name, version), items in scopes.items():
-            scope = {"name": name, **({"version": version} if version else {})}
-            scope_spans.append({"scope": scope, "spans": items})
+            scope_json = {"name": name, **({"version": version} if version else {})}
+            scope_spans.append({"scope": scope_json, "spans": items})
         entry: dict[str, Any] = {
             "resource": {"attributes": _attributes(resource.attributes)},
             "scopeSpans": scope_spans,
@@ -289,9 +289,8 @@ class OtlpJsonLinesExporter(SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         by_day: dict[int, list[ReadableSpan]] = {}
         for span in spans:
-            by_day.setdefault(max(0, (span.start_time - self._epoch_ns) // _DAY_NS), []).append(
-                span
-            )
+            day = max(0, ((span.start_time or 0) - self._epoch_ns) // _DAY_NS)
+            by_day.setdefault(day, []).append(span)
         for day, items in by_day.items():
             self._file(day).write(orjson.dumps(export_request_json(items)) + b"\n")
         return SpanExportResult.SUCCESS

@@ -32,7 +32,8 @@ class TourStepForm(forms.ModelForm):
         ]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         elements, states = _model_ids()
         source, target = data.get("relationship_source"), data.get("relationship_target")
         if bool(source) != bool(target):
@@ -66,7 +67,8 @@ class CheckQuestionForm(forms.ModelForm):
         fields = ["step", "text", "text_ru", "choices", "correct"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             question = parse_question(
                 {

@@ -8,17 +8,23 @@ from accounts.redaction import policy_for_user, redact_text
 from explorer.tours.progress import next_tours
 
 
-def _shown_tours(user) -> list:
-    """The next tours, each with `shown_title`: in the page language, redacted for the user
-    (a tour made from an order may name its customer)."""
+def _shown_tours(user) -> list[dict]:
+    """The next tours (progress.NextTour), each with its `title` in the page language,
+    redacted for the user (a tour made from an order may name its customer)."""
     policy = policy_for_user(user)
     russian = (get_language() or "en").startswith("ru")
-    found = next_tours(user)
-    for tour in found:
-        tour.shown_title = redact_text(
-            tour.title_ru if russian and tour.title_ru else tour.title, policy
-        )
-    return found
+    return [
+        {
+            "tour": found.tour,
+            "title": redact_text(
+                found.tour.title_ru if russian and found.tour.title_ru else found.tour.title,
+                policy,
+            ),
+            "progress": found.progress,
+            "step_count": found.step_count,
+        }
+        for found in next_tours(user)
+    ]
 
 
 def tours_to_take(request) -> dict:

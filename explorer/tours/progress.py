@@ -9,6 +9,8 @@ templates/tours/_next.html renders the list: {% include "tours/_next.html" %}; e
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
@@ -40,25 +42,31 @@ def record_answer(user, question: CheckQuestion, choice: int) -> Answer:
     return answer
 
 
-def next_tours(user, limit: int = 5) -> list[Tour]:
+@dataclass(frozen=True)
+class NextTour:
+    """A tour the user has not finished: how far they got (None: not started) and its length."""
+
+    tour: Tour
+    progress: TourProgress | None
+    step_count: int
+
+
+def next_tours(user, limit: int = 5) -> list[NextTour]:
     """Tours the user has not finished, in the recommended order (started ones first, then by
-    position), each with `.my_progress` (a TourProgress or None) and `.step_count`."""
+    position)."""
     if not user.is_authenticated:
         return []
     progress = {p.tour_id: p for p in TourProgress.objects.filter(user=user)}
-    tours = []
+    unfinished = []
     for tour in Tour.objects.all():
         mine = progress.get(tour.pk)
-        if mine is not None and mine.finished_at is not None:
-            continue
-        tour.my_progress = mine
-        tours.append(tour)
-    tours.sort(key=lambda t: (t.my_progress is None, t.position, t.slug))
+        if mine is None or mine.finished_at is None:
+            unfinished.append((tour, mine))
+    unfinished.sort(key=lambda pair: (pair[1] is None, pair[0].position, pair[0].slug))
+    chosen = unfinished[:limit]
     counts = dict(
-        Tour.objects.filter(pk__in=[t.pk for t in tours[:limit]])
+        Tour.objects.filter(pk__in=[tour.pk for tour, _ in chosen])
         .annotate(n=Count("steps"))
         .values_list("pk", "n")
     )
-    for tour in tours[:limit]:
-        tour.step_count = counts.get(tour.pk, 0)
-    return tours[:limit]
+    return [NextTour(tour, mine, counts.get(tour.pk, 0)) for tour, mine in chosen]

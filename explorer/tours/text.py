@@ -73,7 +73,9 @@ def own_page_link(url: str) -> bool:
         return False
     if any(ch == "\\" or ch.isspace() or not ch.isprintable() for ch in url):
         return False
-    return ":" not in _SCHEME_PART.match(url).group()
+    scheme_part = _SCHEME_PART.match(url)
+    assert scheme_part is not None  # a `*` pattern matches the empty start too
+    return ":" not in scheme_part.group()
 
 
 def _keep_own_links(tag: str, attribute: str, value: str) -> str | None:

@@ -157,7 +157,7 @@ def _player(
             _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
         ),
         **(
-            _journey_playback(request, journey, conformance, spec.example_order)
+            _journey_playback(request, journey, conformance, journey.order_id)
             if journey is not None
             else {}
         ),
@@ -173,7 +173,8 @@ def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> 
     step = spec.steps[number - 1]
     lang = "ru" if (get_language() or "en").startswith("ru") else "en"
     stops = []
-    if journey is not None and number == len(spec.steps) and conformance.status != COMPLETE:
+    last = number == len(spec.steps)
+    if journey is not None and conformance is not None and last and conformance.status != COMPLETE:
         stops = journey_stops(
             journey, conformance, config.model, config.mapping, config.graph, lang, local_time
         )
@@ -184,9 +185,11 @@ def _example_order(request, spec: TourSpec, step, journey, conformance, problem)
     """The tour's example order at this step: its link, the spans that show the step, or why
     there is none."""
     config = explorer_config()
-    spans = spans_at_step(journey, conformance, step, config.mapping) if journey else []
+    spans = []
+    if journey is not None and conformance is not None:
+        spans = spans_at_step(journey, conformance, step, config.mapping)
     return {
-        "example_order": url_id(request, spec.example_order),
+        "example_order": url_id(request, spec.example_order or ""),
         "example_problem": problem,
         "order_url": (
             reverse("web:order", args=[url_id(request, spec.example_order)])
@@ -239,7 +242,7 @@ def _ending(
     """The end of a tour: what it went through, the answers, and the tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
     policy = common.policy(request)
-    later = [t for t in next_tours(request.user) if tour is None or t.pk != tour.pk]
+    later = [t.tour for t in next_tours(request.user) if tour is None or t.tour.pk != tour.pk]
     return {
         "steps": [
             {
@@ -261,14 +264,17 @@ def _ending(
 def tour_list(request):
     progress = {p.tour_id: p for p in TourProgress.objects.filter(user=request.user)}
     policy = common.policy(request)  # a tour made from an order may name its customer
-    tours = []
-    for tour in Tour.objects.all():
-        tour.my_progress = progress.get(tour.pk)
-        tour.shown_title = redact_text(_pick(tour.title, tour.title_ru), policy)
-        tour.description_html = render_markdown(
-            redact_text(_pick(tour.description, tour.description_ru), policy)
-        )
-        tours.append(tour)
+    tours = [
+        {
+            "tour": tour,
+            "title": redact_text(_pick(tour.title, tour.title_ru), policy),
+            "description_html": render_markdown(
+                redact_text(_pick(tour.description, tour.description_ru), policy)
+            ),
+            "progress": progress.get(tour.pk),
+        }
+        for tour in Tour.objects.all()
+    ]
     return render(request, "tours/list.html", {"tours": tours})
 
 
@@ -311,17 +317,18 @@ def answer(request, slug, number):
     return HttpResponseRedirect(reverse("tours:step", args=[slug, number]) + "#check")
 
 
-def _generated(request, order_id: str) -> TourSpec:
+def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     """The tour generated from the order the URL names (its id as the viewer sees it: a raw
-    id holding a customer id is refused for viewers who may not see it, and audited)."""
+    id holding a customer id is refused for viewers who may not see it, and audited), and
+    the order's id as this viewer's links carry it."""
     config = explorer_config()
     given = clean_text(order_id)
     if not given:
         raise Http404(_("No order id."))
-    order_id, _refused = raw_id_from_url(request, "order", given)
+    raw_id, _refused = raw_id_from_url(request, "order", given)
     journey = conformance = None
-    if order_id:
-        judged = order_states(common.source(), order_id, config)
+    if raw_id:
+        judged = order_states(common.source(), raw_id, config)
         journey, conformance = judged.journey, judged.conformance
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
@@ -330,25 +337,26 @@ def _generated(request, order_id: str) -> TourSpec:
         k: redact_text(v, policy)
         for k, v in tell(journey, conformance, [], names=config.names).items()
     }
-    return tour_from_journey(journey, conformance, story, config.names, config.model.elements)
+    spec = tour_from_journey(journey, conformance, story, config.names, config.model.elements)
+    return spec, url_id(request, journey.order_id)
 
 
 @requires("view_journeys")
 @source_errors
 def follow(request, order_id, number=1):
-    spec = _generated(request, order_id)
+    spec, shown_id = _generated(request, order_id)
     if not 1 <= number <= len(spec.steps):
         raise Http404(_("This tour has no such step."))
     return _player(
         request,
         spec,
         number,
-        lambda n: reverse("tours:follow_step", args=[url_id(request, spec.example_order), n]),
+        lambda n: reverse("tours:follow_step", args=[shown_id, n]),
         extra={
             "generated": True,
-            "save_url": reverse("tours:follow_save", args=[url_id(request, spec.example_order)]),
+            "save_url": reverse("tours:follow_save", args=[shown_id]),
             # The form's proposals, as the viewer may see them (a saved tour is for everyone).
-            "save_slug": follow_slug(url_id(request, spec.example_order)),
+            "save_slug": follow_slug(shown_id),
             "save_title": redact_text(spec.title, common.export_policy(request)),
         },
     )
@@ -359,17 +367,17 @@ def follow(request, order_id, number=1):
 @source_errors
 def follow_save(request, order_id):
     """Save the generated tour as a Tour an architect can then edit."""
-    spec = _generated(request, order_id)
+    spec, shown_id = _generated(request, order_id)
     slug = clean_text(request.POST.get("slug"), 100) or spec.slug
     if not SLUG.match(slug) or slug in ("progress", "follow"):
         messages.error(request, _("The slug must be lower-case letters, digits and '-'."))
-        return redirect("tours:follow", order_id=url_id(request, spec.example_order))
+        return redirect("tours:follow", order_id=shown_id)
     if Tour.objects.filter(slug=slug).exists():
         messages.error(
             request,
             _("A tour named %(slug)s exists already: choose another slug.") % {"slug": slug},
         )
-        return redirect("tours:follow", order_id=url_id(request, spec.example_order))
+        return redirect("tours:follow", order_id=shown_id)
     spec.slug = slug
     spec.title = clean_text(request.POST.get("title"), 200) or spec.title
     save_spec(spec)

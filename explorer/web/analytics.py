@@ -307,7 +307,7 @@ def anomalies(request):
         config = explorer_config()
         traces = window_traces(start, end)
         pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
-        if start is None:
+        if start is None or end is None:
             baseline = Baseline()
         else:
             baseline = baseline_from_source(

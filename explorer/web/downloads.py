@@ -136,8 +136,8 @@ def _journey_report(request, order_id: str):
     read as the viewer sees it (pseudonyms.raw_id_from_url: a raw id holding a customer id is
     refused, audited, for viewers who may not see it)."""
     given = clean_text(order_id, MAX_ID)
-    order_id, _refused = raw_id_from_url(request, "order", given) if given else (None, None)
-    result = report(order_id) if order_id else None
+    raw_id, _refused = raw_id_from_url(request, "order", given) if given else (None, None)
+    result = report(raw_id) if raw_id else None
     if result is None or not result.journey.traces:
         return given, None
     return given, result

@@ -15,10 +15,11 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from explorer.analysis import OperationStatistics, SpanTree
 from explorer.caching import LocalCache, SharedCache, cache_key
-from explorer.sources.base import ReadsStoredLayouts, SourceError, TraceSource
+from explorer.sources.base import ReadsStoredLayouts, SourceError
 from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
 from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
@@ -26,6 +27,14 @@ from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
 CACHE_SECONDS = 600
 LRU_MAX_SPANS = 3_000_000
 LRU_SECONDS = 120  # a trace still receiving late spans is fetched again after this
+
+
+class ReadsTraces(Protocol):
+    """What prepared_trace reads from: traces by id (a TraceSource, or one upload's traces)."""
+
+    name: str
+
+    def get_trace(self, trace_id: str) -> Trace: ...
 
 
 class TraceChanged(SourceError):
@@ -60,6 +69,7 @@ class PreparedTrace:
     @property
     def trace(self) -> Trace:
         if self._trace is None:
+            assert self._load is not None  # prepared from a layout, which gives the loader
             self._trace = self._load()
         return self._trace
 
@@ -217,14 +227,15 @@ _recent: LocalCache[PreparedTrace] = LocalCache(
 )
 
 
-def prepared_trace(source: TraceSource, trace_id: str, scope: str | None = None) -> PreparedTrace:
+def prepared_trace(source: ReadsTraces, trace_id: str, scope: str | None = None) -> PreparedTrace:
     """The prepared trace of a source (raises the source's TraceNotFound / SourceError)."""
     key = (scope or source.name, trace_id)
     found = _recent.get(key)
     if found is not None:
         return found
-    stored = source.trace_overview(trace_id) if isinstance(source, ReadsStoredLayouts) else None
-    if stored is not None:
+    if isinstance(source, ReadsStoredLayouts) and (
+        (stored := source.trace_overview(trace_id)) is not None
+    ):
         prepared = prepare_stored(source, stored)
     else:
         prepared = prepare(source.get_trace(trace_id), key[0])

@@ -9,6 +9,7 @@ The same views serve uploaded files (explorer.web.upload_store): `where` says wh
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass
 from functools import wraps
 from urllib.parse import quote
@@ -157,7 +158,7 @@ def _rows_context(
     offset: int,
     limit: int,
     collapsed: set[int],
-    matches: set[int] = frozenset(),
+    matches: Set[int] = frozenset(),
 ) -> dict:
     runs = hidden_runs(prepared.order, collapsed)
     total = visible_count(prepared.order, runs)
@@ -175,7 +176,9 @@ def _rows_context(
     )
     pol = common.policy(request)
     # One reverse() for the window: the span page URL ends with "<span id>/".
-    span_prefix = where.url("span", "x")[: -len("x/")]
+    span_url = where.url("span", "x")
+    assert span_url is not None  # only downloads of an upload have no URL
+    span_prefix = span_url[: -len("x/")]
     shown_rows = []
     for index, row in enumerate(rows, start=offset):
         classes = ["span-row"]

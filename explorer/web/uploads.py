@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+from typing import TypedDict
 
 from django.conf import settings
 from django.shortcuts import redirect, render
@@ -95,6 +96,17 @@ def upload(request):
     return redirect("web:upload_result", key)
 
 
+class _UploadRow(TypedDict):
+    """A trace of the upload as its list shows it."""
+
+    trace_id: str
+    root: str
+    span_count: int
+    duration_ns: int
+    errors: int
+    start_ns: int
+
+
 @requires("upload_traces")
 @source_errors
 def upload_result(request, key):
@@ -102,7 +114,7 @@ def upload_result(request, key):
     summaries = source.search(TraceQuery(limit=MAX_LISTED))
     if len(summaries) == 1 and not source.problems:
         return redirect("web:upload_trace", key, summaries[0].trace_id)
-    rows = [
+    rows: list[_UploadRow] = [
         {
             "trace_id": s.trace_id,
             "root": shown(request, f"{s.root_service}: {s.root_name}"),

@@ -69,7 +69,7 @@ def visible_window(
         if row < first:
             break
         row += stop - first
-    result = []
+    result: list[int] = []
     starts = [first for first, _ in runs]
     at = bisect.bisect_right(starts, row)
     size = len(tree)
