@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import journey_for_order, latest_time_ns
 from explorer.journeys.bulk import TraceSet
@@ -18,7 +19,6 @@ from explorer.journeys.models import OrderStatus
 from explorer.journeys.report import order_ids, report_orders
 from explorer.journeys.status import status_at
 from explorer.simulation import parse_fault_rates
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder
 from tests.scenario_support import scenario

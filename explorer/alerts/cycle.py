@@ -35,11 +35,11 @@ from explorer.alerts.rules import (
     Situation,
     describe_order,
 )
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.live import CycleResult as LiveCycle
 from explorer.sources.base import SourceError, TraceSource
-from explorer.sources.registry import get_source
 from explorer.store.models import storable
 
 log = logging.getLogger("explorer.alerts")

@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
+from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
 from explorer.store.clock import (
@@ -134,15 +135,14 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
 
 def store_settings(traffic: bool = True) -> Settings:
     """How traces are prepared for the store; with `traffic`, with the mapping to keep hourly
-    figures with (read from the database)."""
-    provider = hourly.mapping_provider if traffic else None
+    figures with (the one in effect: explorer.c4.configured)."""
     return Settings(
         business_keys=tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES),
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
-        mapping=provider() if provider is not None else None,
+        mapping=current_mapping() if traffic else None,
     )
 
 

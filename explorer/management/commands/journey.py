@@ -8,10 +8,10 @@ from datetime import datetime
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.service import Now, judge_order
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 
 
 def add_common_arguments(parser) -> None:

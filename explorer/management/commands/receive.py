@@ -13,6 +13,7 @@ import threading
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.alerts.cycle import after_live_cycle
+from explorer.composition import configured
 from explorer.journeys.live import run_worker
 from explorer.management.commands.journey import setup
 from explorer.management.stopping import stop_on_signals, wait_for_stop
@@ -22,7 +23,6 @@ from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import http_server
 from explorer.receiver.service import Receiver
 from explorer.sources.config import EMBEDDED
-from explorer.sources.registry import configured
 
 
 def host_port(text: str) -> tuple[str, int]:
