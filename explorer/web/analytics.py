@@ -26,7 +26,8 @@ from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import Metric, Overlay
 from explorer.diagrams.overlay import system_map as system_map_overlay
-from explorer.diagrams.render import RATE_UNITS, render_svg
+from explorer.diagrams.overlay_text import RATE_UNITS
+from explorer.diagrams.render import render_svg
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
