@@ -13,6 +13,7 @@ test:
 lint: setup
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/python scripts/check_function_length.py
 	.venv/bin/lint-imports --no-cache
 
 # mypy on every package, explorer and accounts, with check_untyped_defs ([tool.mypy] in

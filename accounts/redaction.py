@@ -42,6 +42,7 @@ from typing import Any
 
 from django.conf import settings
 
+from explorer.caching import LocalCache
 from explorer.traces.model import Event, Link, Resource, Scope, Span, Trace
 from explorer.traces.visible import visible
 
@@ -431,7 +432,9 @@ def redact_trace(trace: Trace, policy: RedactionPolicy) -> Trace:
     )
 
 
-_policies: dict[tuple[str, bool, bytes], RedactionPolicy] = {}
+# Built once per redaction settings, permission and key: two per configuration in practice
+# (viewers who see customer ids and those who do not); a few more while settings change.
+_policies: LocalCache[RedactionPolicy] = LocalCache("redaction policies", max_weight=8)
 
 
 def pseudonym_key_from_settings() -> bytes:
@@ -451,7 +454,6 @@ def policy_for_user(user) -> RedactionPolicy:
     config = getattr(settings, "EXPLORER_REDACTION", {})
     show = bool(user.is_authenticated and user.has_perm("accounts.view_customer_ids"))
     key = pseudonym_key_from_settings()
-    cache_key = (repr(sorted(config.items())), show, key)
-    if cache_key not in _policies:
-        _policies[cache_key] = build_policy(config, show, key)
-    return _policies[cache_key]
+    return _policies.get_or_compute(
+        (repr(sorted(config.items())), show, key), lambda: build_policy(config, show, key)
+    )

@@ -1,9 +1,9 @@
 """Test helpers for every area: users with a role, logged in with a verified second factor.
 
     from accounts.testing import login_as
-    def test_journey_page(client, db):
+    def test_order_page(client, db):
         login_as(client, "support")
-        assert client.get("/journeys/A-100042/").status_code == 200
+        assert client.get("/orders/A-100042/").status_code == 200  # reverse("web:order", ...)
 
 (tests/conftest.py also offers them as the fixture `login_as`.)
 """

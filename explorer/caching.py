@@ -1,4 +1,5 @@
-"""Every cache of the explorer, in one place.
+"""The caches of the explorer, in one place (the few pure memos allowed elsewhere are named in
+docs/architecture.md, and tests/test_caching.py holds the code to that list).
 
 Two kinds of cache, one key builder, one reset:
 
@@ -11,7 +12,8 @@ Two kinds of cache, one key builder, one reset:
 - cache_key(kind, *parts, policy=..., language=...): every key of a result a page shows. It
   includes the configuration version (bumped when a mapping rule or a tour changes, by signal)
   and, when the result is redacted, the viewer's redaction policy, so two viewers never share
-  a redacted result and an edit is seen at once.
+  a redacted result and an edit is seen at once. counter_key: the same without the version,
+  for SharedCache.count (events per window).
 - reset_caches(): empties every cache (tests call it before each test).
 """
 
@@ -33,6 +35,10 @@ V = TypeVar("V")
 
 # Where the configuration version is shared between processes (with a shared cache).
 VERSION_KEY = "explorer:configuration-version"
+# How long a process trusts a configuration it loaded (explorer.configuration,
+# explorer.c4.configured): other worker processes see an edit within this time even without a
+# shared cache to tell them of the new version.
+CONFIGURATION_SECONDS = 30
 _KIND = re.compile(r"[a-z0-9-]{1,40}")
 
 
@@ -140,6 +146,19 @@ class SharedCache:
     def delete(self, key: str) -> None:
         self.backend.delete(key)
 
+    def count(self, kind: str, *parts: object) -> int:
+        """Count one more event of `kind` for `parts` (say, a viewer) and return the events
+        counted since the first of the window (`seconds` long, from that first one). The key
+        is counter_key(kind, *parts): without the configuration version, so an edit of a
+        mapping rule or a tour does not start the count again."""
+        key = counter_key(kind, *parts)
+        self.backend.add(key, 0, self.seconds)
+        try:
+            return self.backend.incr(key)
+        except ValueError:  # expired between add and incr
+            self.backend.set(key, 1, self.seconds)
+            return 1
+
 
 class HasCacheToken(Protocol):
     """A redaction policy (accounts.redaction.RedactionPolicy): what it masks, as text."""
@@ -161,8 +180,9 @@ def configuration_version() -> str:
 
 
 def configuration_changed(*args: object, **kwargs: object) -> None:
-    """The receiver of the mapping-rule and tour signals (see explorer.apps): results computed
-    with the old configuration are not served again."""
+    """The receiver of the mapping-rule and tour signals (connected in explorer/c4/apps.py and
+    explorer/tours/apps.py): results computed with the old configuration are not served
+    again."""
     global _generation
     with _generation_lock:
         _generation += 1
@@ -175,16 +195,25 @@ def cache_key(
     """The key of a cached result: its kind, what it is of, the configuration version, and
     the redaction policy and language when it was redacted or translated for a viewer.
     Hashed: parts come from URLs and traces; the kind is a fixed word of the caller's."""
+    return _hashed_key(
+        kind,
+        configuration_version(),
+        *parts,
+        policy.cache_token if policy is not None else "-",
+        language or "-",
+    )
+
+
+def counter_key(kind: str, *parts: object) -> str:
+    """The key of a count (SharedCache.count): like cache_key without the configuration
+    version, since a count is of events, not a result computed with the configuration."""
+    return _hashed_key(kind, "count", *parts)
+
+
+def _hashed_key(kind: str, *parts: object) -> str:
     if not _KIND.fullmatch(kind):
         raise ValueError(f"cache kind {kind!r}: use lower-case letters, digits and '-'")
-    text = "\0".join(
-        [
-            configuration_version(),
-            *map(str, parts),
-            policy.cache_token if policy is not None else "-",
-            language or "-",
-        ]
-    )
+    text = "\0".join(map(str, parts))
     return f"explorer:{kind}:{hashlib.sha256(text.encode()).hexdigest()}"
 
 

@@ -16,16 +16,13 @@ from pathlib import Path
 
 from django.conf import settings
 
-from explorer.c4.loader import load_model
-from explorer.c4.mapping import Mapping, element_calls, load_mapping
+from explorer.c4.configured import load_model_and_mapping
+from explorer.c4.mapping import Mapping, element_calls
 from explorer.c4.model import Model
-from explorer.c4.rules import stored_mapping
-from explorer.caching import LocalCache, configuration_version
+from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
 from explorer.journeys.journey import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.traces.model import Span, Trace
-
-CONFIGURATION_SECONDS = 30
 
 
 @dataclass(frozen=True)
@@ -57,17 +54,17 @@ _loaded: LocalCache[Configuration] = LocalCache(
 
 
 def load_configuration() -> Configuration:
-    model = load_model(Path(settings.EXPLORER_MODEL_FILE))
-    mapping, problem = stored_mapping(model)  # the admin's rules take precedence
-    if mapping is None:
-        mapping = load_mapping(Path(settings.EXPLORER_MAPPING_FILE), model)
+    # Loaded afresh, not through explorer.c4.configured's cache: this one is reloaded at least
+    # every CONFIGURATION_SECONDS, and would otherwise stay older by what that one had left.
+    described = load_model_and_mapping()
+    model = described.model
     return Configuration(
         model=model,
-        mapping=mapping,
+        mapping=described.mapping,
         graph=load_state_graph(Path(settings.EXPLORER_STATES_FILE), model.elements),
         sla=load_sla(Path(settings.EXPLORER_SLA_FILE), model.elements),
         names={eid: e.name for eid, e in model.elements.items()},
-        mapping_problem=problem,
+        mapping_problem=described.mapping_problem,
     )
 
 

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+# No function over 80 lines (ruff counts statements only).
+.venv/bin/python scripts/check_function_length.py
 # The package layers and no cycles between packages (.importlinter, docs/architecture.md).
 .venv/bin/lint-imports --no-cache
 # Types of the whole tree, explorer and accounts, unannotated functions too (make typecheck).

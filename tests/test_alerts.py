@@ -14,12 +14,12 @@ from django.core.management import CommandError, call_command
 from explorer.alerts.cycle import run_cycle
 from explorer.alerts.models import Alert, AlertRule
 from explorer.alerts.rules import Situation, slow_operations
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import journey_for_order
 from explorer.journeys.now import latest_time_ns
 from explorer.orders.models import OrderStatus
 from explorer.simulation import FAULT_KINDS, SimulationConfig, simulate
-from explorer.sources.registry import get_source
 from explorer.store.ingest import ingest, store_traces
 from explorer.traces.model import Span, SpanKind, Trace
 from tests.journey_support import DAY, HOUR, T0, OrderBuilder, S, complete_order, resource

@@ -12,7 +12,7 @@ from explorer.c4.drift import drift
 from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
 from explorer.c4.traceset import read_traces, traces_of_order
-from explorer.diagrams import render
+from explorer.diagrams import render, style
 from explorer.diagrams.overlay import overlay_from_traces
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -120,7 +120,7 @@ def test_diagram_command_for_a_simulated_order(simulated, model, settings, tmp_p
         ("el-shop_api", "el-mes_api")
     ]
     line = undocumented[0].find(f"{SVG}path")
-    assert line.get("stroke").lower() == render.WARNING_COLOUR.lower()
+    assert line.get("stroke").lower() == style.WARNING_COLOUR.lower()
     assert line.get("stroke-dasharray")
     label = next(
         g for g in root.iter(f"{SVG}g") if g.get("id") == undocumented[0].get("id") + "-label"

@@ -3,7 +3,10 @@ reset; and the configuration loaded once per configuration version."""
 
 from __future__ import annotations
 
+import ast
 import logging
+import re
+from pathlib import Path
 
 import pytest
 from django.core.cache import caches
@@ -149,3 +152,99 @@ def test_the_architect_sees_a_broken_mapping_in_the_admin(client, login_as):
     MappingRule.objects.all().delete()
     body = client.get(reverse("admin:c4_mappingrule_changelist")).content.decode()
     assert "The mapping rules below are broken" not in body
+
+
+def test_redaction_policies_are_built_once_kept_bounded_and_emptied_by_reset(settings):
+    from django.contrib.auth.models import AnonymousUser
+
+    from accounts import redaction
+
+    viewer = AnonymousUser()
+    first = redaction.policy_for_user(viewer)
+    assert redaction.policy_for_user(viewer) is first  # built once per settings
+    reset_caches()
+    assert redaction.policy_for_user(viewer) is not first
+    for n in range(20):
+        settings.EXPLORER_REDACTION = {**DEFAULT_CONFIG, "identifier_keys": [f"key-{n}"]}
+        assert f"key-{n}" in redaction.policy_for_user(viewer).identifier_keys
+    assert len(redaction._policies) <= 8
+
+
+def test_a_count_is_per_kind_and_parts_outlives_an_edit_and_ends_with_reset():
+    counts = SharedCache("default", 60)
+    assert [counts.count("tries", 1) for _ in range(3)] == [1, 2, 3]
+    assert counts.count("tries", 2) == 1 and counts.count("other", 1) == 1
+    caching.configuration_changed()  # an edited tour does not start a count again
+    assert counts.count("tries", 1) == 4
+    reset_caches()
+    assert counts.count("tries", 1) == 1
+
+
+def test_a_count_starts_again_after_its_window(monkeypatch):
+    counts = SharedCache("default", 60)
+    counts.count("tries", 1)
+    counts.backend.delete(caching.counter_key("tries", 1))  # as the window's end does
+    assert counts.count("tries", 1) == 1
+
+
+def test_the_receiver_keeps_its_settings_until_reset(settings):
+    from explorer.receiver import storing
+
+    settings.EXPLORER_RECEIVER_MODE = "full"
+    assert storing._config().mode == "full"
+    settings.EXPLORER_RECEIVER_MODE = "index"
+    assert storing._config().mode == "full"  # read once: settings do not change at run time
+    reset_caches()
+    assert storing._config().mode == "index"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _functools_memos() -> dict[str, tuple[ast.FunctionDef, ast.expr]]:
+    """Every function of explorer/ and accounts/ decorated with a functools cache, by
+    qualified name, with its decorator."""
+    found = {}
+    root = ROOT
+    for path in sorted([*root.glob("explorer/**/*.py"), *root.glob("accounts/**/*.py")]):
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for decorator in node.decorator_list:
+                called = decorator.func if isinstance(decorator, ast.Call) else decorator
+                name = ast.unparse(called)
+                if name in ("cache", "lru_cache", "functools.cache", "functools.lru_cache"):
+                    found[f"{module}.{node.name}"] = (node, decorator)
+    return found
+
+
+def test_every_functools_memo_is_one_the_architecture_names_and_is_bounded():
+    docs = (ROOT / "docs" / "architecture.md").read_text()
+    line = next(line for line in docs.splitlines() if line.startswith("Allowed functools memos:"))
+    named = set(re.findall(r"`([\w.]+)`", line))
+    memos = _functools_memos()
+    assert set(memos) == named
+    for name, (function, decorator) in memos.items():
+        if isinstance(decorator, ast.Call):  # lru_cache(maxsize=...): a number, not None
+            sizes = [k.value for k in decorator.keywords if k.arg == "maxsize"]
+            sizes += decorator.args[:1]
+            assert sizes and isinstance(sizes[0], ast.Constant), name
+            assert isinstance(sizes[0].value, int), name
+        else:  # functools.cache: only of no argument, so it holds one value
+            assert not function.args.args, name
+
+
+@pytest.mark.django_db
+def test_the_mapping_the_store_reads_follows_the_configuration_version():
+    from explorer.c4.configured import current_mapping
+    from explorer.c4.models import MappingRule
+
+    kept = current_mapping()
+    assert current_mapping() is kept  # loaded once per version
+    assert kept.service_element(Resource("renamed-shop")) is None
+    MappingRule.objects.create(
+        section="services", position=0, element="shop_api", match={"service.name": "renamed-shop"}
+    )
+    assert current_mapping().service_element(Resource("renamed-shop")) == "shop_api"
+    assert explorer_config().mapping.rules == current_mapping().rules

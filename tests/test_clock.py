@@ -17,18 +17,18 @@ from django.urls import reverse
 
 from explorer.alerts.cycle import run_cycle as run_alerts
 from explorer.alerts.models import Alert
+from explorer.caching import reset_caches
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.now import latest_time_ns
 from explorer.orders import live
 from explorer.orders.models import OrderStatus
 from explorer.orders.service import now_in
-from explorer.receiver import storing
 from explorer.receiver.config import load
 from explorer.receiver.service import Receiver, Request
 from explorer.simulation import EPOCH_NS
 from explorer.simulation.lifecycle import DAY, HOUR, MINUTE
 from explorer.sources.memory import MemorySource
-from explorer.sources.registry import get_source
 from explorer.store.clock import MIN_READINGS, fit_line
 from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import ClockSkew, StoredTrace
@@ -73,7 +73,7 @@ def receive(settings, traces: list[Trace], sender: str = "shop-collector") -> No
     """Send traces through the receiver's own code path (in this process, no writers)."""
     settings.EXPLORER_RECEIVER_TOKENS = json.dumps({sender: TOKEN})
     settings.EXPLORER_RECEIVER_WRITERS = 0
-    storing._config.cache_clear()
+    reset_caches()  # the receiver reads its settings again
     body = orjson.dumps(otlp_json(traces))
     outcome = Receiver(load(), sqlite=True).export(
         Request(
@@ -85,7 +85,7 @@ def receive(settings, traces: list[Trace], sender: str = "shop-collector") -> No
             peer="127.0.0.1",
         )
     )
-    storing._config.cache_clear()
+    reset_caches()  # the receiver reads its settings again
     assert outcome.status == 200, outcome.message
 
 

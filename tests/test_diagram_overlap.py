@@ -15,7 +15,8 @@ from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
 from explorer.c4.traceset import read_traces
 from explorer.configuration import Configuration
-from explorer.diagrams import render
+from explorer.diagrams import dot_drawing, model_layout, render
+from explorer.diagrams.dot_labels import dom_id
 from explorer.diagrams.journey import journey_overlay
 from explorer.journeys.reporting import report_orders
 from explorer.journeys.state_graph import load_sla, load_state_graph
@@ -70,10 +71,10 @@ def _svgs(overlays, lang):
     """The SVG graphviz draws for each overlay (as render_svg does, before it only moves the
     canvas and redraws queues' outlines), one neato process per batch of distinct drawings."""
     config = explorer_config()
-    lay = render.layout(config.model, lang=lang)
+    lay = model_layout.layout(config.model, lang=lang)
     sources = list(
         dict.fromkeys(
-            render._drawing(config.model, o, {}, lay, render._Links())[0] for o in overlays
+            dot_drawing.drawing(config.model, o, {}, lay, dot_drawing.Links())[0] for o in overlays
         )
     )
     for start in range(0, len(sources), BATCH):
@@ -89,7 +90,7 @@ def _problems(svg, lay):
     found = [f"{a.owner} {a.text!r} over {b.owner} {b.text!r}" for a, b in overlapping(boxes)]
     # graphviz draws graph point (x, y) at (x, -y)
     elements = {
-        render.dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
+        dom_id(eid): (x - w * 36, -y - h * 36, x + w * 36, -y + h * 36)
         for eid, (x, y, w, h) in lay.nodes.items()
     }
     for box in boxes:
@@ -100,7 +101,7 @@ def _problems(svg, lay):
 
 
 def _check(overlays, lang):
-    lay = render.layout(explorer_config().model, lang=lang)
+    lay = model_layout.layout(explorer_config().model, lang=lang)
     problems, drawn = [], 0
     for svg in _svgs(overlays, lang):
         drawn += 1
@@ -147,7 +148,7 @@ def test_no_text_overlaps_on_any_tour_step():
 def test_the_check_finds_an_overlap():
     """A label pushed onto an element is found: the measurement can fail."""
     config = explorer_config()
-    lay = render.layout(config.model)
+    lay = model_layout.layout(config.model)
     svg = render.render_svg(config.model)
     x, y, _, _ = lay.nodes["shop_api"]
     moved = svg.replace(

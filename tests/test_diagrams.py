@@ -10,12 +10,20 @@ from django.core.management import call_command
 from explorer.c4.loader import DEFAULT_MODEL
 from explorer.c4.model import Element
 from explorer.caching import reset_caches
-from explorer.diagrams import render
+from explorer.diagrams import (
+    disk_cache,
+    dot_drawing,
+    model_layout,
+    render,
+    style,
+    text_measure,
+    version,
+)
 from explorer.diagrams.overlay import (
+    DiagramStep,
     Metric,
     Note,
     Overlay,
-    Step,
     overlay_from_traces,
     system_map,
 )
@@ -57,8 +65,8 @@ def test_same_positions_whatever_the_overlay(model, mapping):
     first = overlay_from_traces([order_trace()], model, mapping, title="one")
     second = Overlay(
         steps=[
-            Step(1, "crm", "crm_api", "GET /api/orders", 5_000_000),
-            Step(2, "mes_db", "customer", "odd", 1_000_000, undocumented=True),
+            DiagramStep(1, "crm", "crm_api", "GET /api/orders", 5_000_000),
+            DiagramStep(2, "mes_db", "customer", "odd", 1_000_000, undocumented=True),
         ],
         element_notes={"crm": [Note("a long note " * 5, "anomaly")]},
         highlight="crm",
@@ -82,7 +90,7 @@ def test_hostile_text_is_escaped(model, mapping):
     model.elements["evil_twin"] = Element("evil_twin", 'x\\" ]; injected [shape=box', "container")
     overlay = Overlay(
         steps=[
-            Step(
+            DiagramStep(
                 1,
                 "shop_api",
                 "mes_api",
@@ -116,8 +124,10 @@ def test_hostile_text_is_escaped(model, mapping):
 
 def test_dot_never_sees_raw_text(model):
     model.elements["shop_api"].name = '<b>"quoted"</b>'
-    overlay = Overlay(steps=[Step(1, "shop_api", "shop_db", 'a"b<c>', 1)])
-    source = render._drawing(model, overlay, {}, render.layout(model), render._Links())[0].decode()
+    overlay = Overlay(steps=[DiagramStep(1, "shop_api", "shop_db", 'a"b<c>', 1)])
+    source = dot_drawing.drawing(
+        model, overlay, {}, model_layout.layout(model), dot_drawing.Links()
+    )[0].decode()
     assert '"quoted"' not in source and 'a"b<c>' not in source
     assert "&lt;b&gt;&quot;quoted&quot;&lt;/b&gt;" in source
 
@@ -223,23 +233,25 @@ def test_queue_drawn_as_a_horizontal_pipe(model):
             for y in re.findall(r"(?:M|A[\d.]+,[\d.]+ 0 0 [01] )-?[\d.]+,(-?[\d.]+)", outline)
         ]
         assert max(xs) - min(xs) > 2 * (max(ys) - min(ys)) > 0  # lying on its side
-        fill = render.DIMMED_FILL if overlay else render.FILL["queue"]
+        fill = style.DIMMED_FILL if overlay else style.FILL["queue"]
         assert pipe.get("fill").lower() == fill.lower()
         assert "<svg onload=alert(1)>" in "".join(group.itertext())
 
 
 def test_overlay_text_stays_inside_the_canvas(model):
     """The widest overlay text graphviz can be given still fits the model's fixed canvas."""
-    lay = render.layout(model)
+    lay = model_layout.layout(model)
     ids = [eid for eid in model.elements if eid in lay.nodes]
-    x0, y0, x1, y1 = render.canvas(lay)
+    x0, y0, x1, y1 = model_layout.canvas(lay)
     for text in ("W" * 300, "数" * 200, "MANUFACTURING_APPROVED → MANUFACTURING_STARTED " * 5):
         steps = [
-            Step(n, r.source, r.target, text, 123_456_789, "error " + text)
+            DiagramStep(n, r.source, r.target, text, 123_456_789, "error " + text)
             for n, r in enumerate(model.relationships * 10, start=1)
         ]
         steps += [
-            Step(len(steps) + n, a, ids[(i + 3) % len(ids)], text, 1, text, undocumented=True)
+            DiagramStep(
+                len(steps) + n, a, ids[(i + 3) % len(ids)], text, 1, text, undocumented=True
+            )
             for n, (i, a) in enumerate(enumerate(ids), start=1)
         ]
         metric = Metric(123_456.7, 1.0, 1_234_567, 5)
@@ -257,7 +269,7 @@ def test_overlay_text_stays_inside_the_canvas(model):
         raw = graphviz.pipe(
             "neato",
             "svg",
-            render._drawing(model, overlay, {}, lay, render._Links())[0],
+            dot_drawing.drawing(model, overlay, {}, lay, dot_drawing.Links())[0],
             neato_no_op=2,
             quiet=True,
         ).decode()
@@ -274,21 +286,21 @@ def test_overlay_text_stays_inside_the_canvas(model):
 
 
 def test_long_notes_wrap_and_clip():
-    assert render._wrap("PACKAGING → SHIPPED", render.NOTE_WIDTH) == ["PACKAGING → SHIPPED"]
-    lines = render._wrap("MANUFACTURING_APPROVED → MANUFACTURING_STARTED", render.NOTE_WIDTH)
+    assert text_measure.wrap("PACKAGING → SHIPPED", style.NOTE_WIDTH) == ["PACKAGING → SHIPPED"]
+    lines = text_measure.wrap("MANUFACTURING_APPROVED → MANUFACTURING_STARTED", style.NOTE_WIDTH)
     assert lines == ["MANUFACTURING_APPROVED →", "MANUFACTURING_STARTED"]
-    many = render._wrap("word " * 200_000, render.NOTE_WIDTH)
+    many = text_measure.wrap("word " * 200_000, style.NOTE_WIDTH)
     assert len(many) == 2 and many[1].endswith("…")
-    assert all(render._text_width(line, 9) <= render.NOTE_WIDTH for line in many)
-    assert render._clip("W" * 100_000, 50).endswith("…")
-    assert render._text_width(render._clip("W" * 100_000, 50), 9) <= 50
+    assert all(text_measure.text_width(line, 9) <= style.NOTE_WIDTH for line in many)
+    assert text_measure.clip("W" * 100_000, 50).endswith("…")
+    assert text_measure.text_width(text_measure.clip("W" * 100_000, 50), 9) <= 50
 
 
 def test_steps_and_notes_on_a_boundary_are_not_drawn(model):
     overlay = Overlay(
         steps=[
-            Step(1, "jewellery_store", "shop_api", "odd", 1),
-            Step(2, "shop_api", "shop_db", "INSERT", 1),
+            DiagramStep(1, "jewellery_store", "shop_api", "odd", 1),
+            DiagramStep(2, "shop_api", "shop_db", "INSERT", 1),
         ]
     )
     root = parse(render.render_svg(model, overlay))
@@ -299,11 +311,30 @@ def test_steps_and_notes_on_a_boundary_are_not_drawn(model):
 def test_a_changed_renderer_does_not_reuse_cached_drawings(model, tmp_path, monkeypatch):
     reset_caches()
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
-    monkeypatch.setattr(render, "RENDERER", "another version")
+    monkeypatch.setattr(version, "RENDERER", "another version")
     reset_caches()
     render.render_svg(model, Overlay(title="v1"), cache_dir=tmp_path)
     assert len(list(tmp_path.glob("svg-*.svg"))) == 2
     assert len(list(tmp_path.glob("layout-*.json"))) == 2
+
+
+def test_the_disk_cache_keeps_at_most_its_bound_least_recently_used_first(
+    model, tmp_path, monkeypatch
+):
+    monkeypatch.setenv(disk_cache.MAX_FILES_SETTING, "3")
+    reset_caches()
+    render.render_svg(model, Overlay(title="first"), cache_dir=tmp_path)  # a layout and an SVG
+    first = next(tmp_path.glob("svg-*.svg"))
+    for n in range(5):
+        reset_caches()
+        render.render_svg(model, Overlay(title="first"), cache_dir=tmp_path)  # read: used again
+        render.render_svg(model, Overlay(title=f"other {n}"), cache_dir=tmp_path)
+        assert len(list(tmp_path.iterdir())) <= 3
+    assert first.exists()  # read before each write: never the least recently used
+    assert len(list(tmp_path.glob("svg-*.svg"))) == 2  # the layout, read for each drawing
+    monkeypatch.setenv(disk_cache.MAX_FILES_SETTING, "0")
+    with pytest.raises(ValueError, match=disk_cache.MAX_FILES_SETTING):
+        render.render_svg(model, Overlay(title="one more"), cache_dir=tmp_path)
 
 
 def test_diagram_command_in_russian(tmp_path):
@@ -334,7 +365,7 @@ def test_the_fingerprint_covers_everything_drawn_and_only_that():
 
     def overlay(**changes) -> Overlay:
         fields = {
-            "steps": [Step(1, "shop", "crm", "POST /orders", 5_000_000)],
+            "steps": [DiagramStep(1, "shop", "crm", "POST /orders", 5_000_000)],
             "element_notes": {"crm": [Note("slow", "sla")]},
             "metrics": {"crm": Metric(1.0, 0.0, 5.0, 3), ("shop", "crm"): Metric(2.0, 0.5, 9.0)},
             "stops": [Stop("stuck", "crm", "waits")],
@@ -345,7 +376,7 @@ def test_the_fingerprint_covers_everything_drawn_and_only_that():
     same = overlay().fingerprint()
     assert overlay().fingerprint() == same
     different = [
-        overlay(steps=[Step(1, "shop", "crm", "POST /orders", 6_000_000)]),
+        overlay(steps=[DiagramStep(1, "shop", "crm", "POST /orders", 6_000_000)]),
         overlay(element_notes={"crm": [Note("slow", "error")]}),
         overlay(metrics={"crm": Metric(1.0, 0.0, 5.0, 4)}),
         overlay(stops=[Stop("lost", "crm", "waits")]),

@@ -11,6 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from explorer.caching import reset_caches
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order
@@ -28,7 +29,6 @@ from explorer.journeys.typical import OrderSample, TypicalJourneys
 from explorer.orders.models import BASELINE, TYPICAL, BaselineSnapshot, stored_references
 from explorer.simulation import parse_fault_rates
 from explorer.sources.memory import MemorySource
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from explorer.store.source import StoreSource
 from tests.journey_support import DAY, GRAPH, HOUR, T0, OrderBuilder, complete_order

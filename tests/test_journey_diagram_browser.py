@@ -220,12 +220,12 @@ def test_a_long_journey_lists_its_first_calls_and_plays_to_where_it_stopped(
     thousands in use): the page says so in both languages, at a laptop's width and in a
     narrow panel, and the playback goes from the first call to where the order stopped."""
     from explorer.store.ingest import store_traces
-    from explorer.web import journeys
+    from explorer.web import order_page
     from tests.journey_support import DAY, OrderBuilder
 
     reset_caches()
-    monkeypatch.setattr(journeys, "PLAYBACK_STEPS_SHOWN", 3)
-    monkeypatch.setattr(journeys, "TIMELINE_STEPS_SHOWN", 3)
+    monkeypatch.setattr(order_page, "PLAYBACK_STEPS_SHOWN", 3)
+    monkeypatch.setattr(order_page, "TIMELINE_STEPS_SHOWN", 3)
     order = OrderBuilder("A-200010", "C-00910")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
     for n in range(8):

@@ -3,13 +3,14 @@ the playback's data and start step, and the download being the picture the page 
 
 import io
 import re
+import xml.etree.ElementTree as ET
 
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from explorer.diagrams import render
-from explorer.diagrams.overlay import Overlay, Step, Stop
+from explorer.diagrams import render, style, svg_finish
+from explorer.diagrams.overlay import DiagramStep, Overlay, Stop
 from explorer.store.ingest import store_traces
 from explorer.traces.model import SpanKind
 from tests.journey_support import DAY, OrderBuilder, complete_order
@@ -54,7 +55,7 @@ def test_step_list_of_a_long_journey_shows_its_first_calls_then_the_stop(
     """An order of thousands of calls lists the first PLAYBACK_STEPS_SHOWN of them and where it
     is now, and says so in the page's language; the count of calls stays the whole one."""
     from explorer.caching import reset_caches
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     order = OrderBuilder("A-200001", "C-00900")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -67,7 +68,7 @@ def test_step_list_of_a_long_journey_shows_its_first_calls_then_the_stop(
     whole = text(client.get(url))
     total = len(re.findall(item, whole)) - 1  # but where the order is now
     assert total == 5 and "steps-cut" not in whole
-    monkeypatch.setattr(journeys, "PLAYBACK_STEPS_SHOWN", 2)
+    monkeypatch.setattr(order_page, "PLAYBACK_STEPS_SHOWN", 2)
     reset_caches()
     body = text(client.get(url))
     assert re.findall(item, body) == ["1", "2", "6"]  # the stop keeps its number
@@ -83,7 +84,7 @@ def test_timeline_of_a_long_journey_shows_its_first_steps_and_where_it_stopped(
     client, login_as, monkeypatch, db
 ):
     from explorer.caching import reset_caches
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     order = OrderBuilder("A-200002", "C-00901")
     order.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
@@ -103,7 +104,7 @@ def test_timeline_of_a_long_journey_shows_its_first_steps_and_where_it_stopped(
     whole = text(client.get(url))
     rows = timeline(whole)
     assert len(rows) > 3 and rows[-1] and not any(rows[:-1]) and "timeline-cut" not in whole
-    monkeypatch.setattr(journeys, "TIMELINE_STEPS_SHOWN", 2)
+    monkeypatch.setattr(order_page, "TIMELINE_STEPS_SHOWN", 2)
     reset_caches()
     body = text(client.get(url))
     assert timeline(body) == ["", "", ' class="is-stop"']  # the stop after the first two
@@ -122,20 +123,22 @@ def test_download_is_the_diagram_the_page_shows(client, login_as, stored):  # no
 
 def test_lost_message_is_a_cut_edge_out_of_the_queue(model):
     overlay = Overlay(
-        steps=[Step(1, "mes_api", "queue", "publish orders.priced", 2_000_000)],
+        steps=[DiagramStep(1, "mes_api", "queue", "publish orders.priced", 2_000_000)],
         stops=[Stop("lost", "queue", "orders.priced: never consumed since 05.03", "crm_api")],
         dimmed=True,
     )
-    root = render.ET.fromstring(render.render_svg(model, overlay))  # noqa: S314
+    root = ET.fromstring(render.render_svg(model, overlay))  # noqa: S314
     lost = [
-        g for g in root.iter(f"{{{render.SVG_NS}}}g") if "journey-lost" in (g.get("class") or "")
+        g
+        for g in root.iter(f"{{{svg_finish.SVG_NS}}}g")
+        if "journey-lost" in (g.get("class") or "")
     ]
     assert len(lost) == 1 and "journey-stop" in lost[0].get("class")
     assert (lost[0].get("data-source"), lost[0].get("data-target")) == ("el-queue", "el-crm_api")
-    line = lost[0].find(f"{{{render.SVG_NS}}}path")
-    assert line.get("stroke-dasharray") and line.get("stroke").lower() == render.STOP_COLOUR.lower()
+    line = lost[0].find(f"{{{svg_finish.SVG_NS}}}path")
+    assert line.get("stroke-dasharray") and line.get("stroke").lower() == style.STOP_COLOUR.lower()
     assert "never consumed" in "".join(lost[0].itertext())
-    crm = next(g for g in root.iter(f"{{{render.SVG_NS}}}g") if g.get("id") == "el-crm_api")
+    crm = next(g for g in root.iter(f"{{{svg_finish.SVG_NS}}}g") if g.get("id") == "el-crm_api")
     assert "c4-dimmed" not in crm.get("class")  # the one that should have consumed it
 
 
@@ -184,10 +187,10 @@ def typical_orders(db):
 
 
 def _typical_edges(svg: str) -> set[tuple[str, str]]:
-    root = render.ET.fromstring(svg)  # noqa: S314
+    root = ET.fromstring(svg)  # noqa: S314
     return {
         (g.get("data-source"), g.get("data-target"))
-        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        for g in root.iter(f"{{{svg_finish.SVG_NS}}}g")
         if "c4-typical" in (g.get("class") or "").split()
     }
 
@@ -199,13 +202,13 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
     edges = _typical_edges(svg)
     # the other retail orders all wrote to the shop's database; this one never did
     assert edges == {("el-shop_api", "el-shop_db")}
-    root = render.ET.fromstring(svg)  # noqa: S314
+    root = ET.fromstring(svg)  # noqa: S314
     group = next(
         g
-        for g in root.iter(f"{{{render.SVG_NS}}}g")
+        for g in root.iter(f"{{{svg_finish.SVG_NS}}}g")
         if "c4-typical" in (g.get("class") or "").split()
     )
-    paths = list(group.iter(f"{{{render.SVG_NS}}}path"))
+    paths = list(group.iter(f"{{{svg_finish.SVG_NS}}}path"))
     under = [p for p in paths if p.get("class") == "c4-typical-under"]
     assert len(under) == 1 and under[0].get("visibility") == "hidden"  # until the toggle
     assert paths.index(under[0]) == 0 and len(paths) == 2  # under the relationship's own line
@@ -226,16 +229,16 @@ def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_ord
 
 def _count_sample_reads(monkeypatch) -> list[list[str]]:
     """The sample orders each time the page reads their journeys to draw the typical path."""
-    from explorer.web import journeys
+    from explorer.web import order_page
 
     reads: list[list[str]] = []
-    real = journeys.judge_states_of_orders
+    real = order_page.judge_states_of_orders
 
     def counted(source, order_ids, config):
         reads.append(list(order_ids))
         return real(source, reads[-1], config)
 
-    monkeypatch.setattr(journeys, "judge_states_of_orders", counted)
+    monkeypatch.setattr(order_page, "judge_states_of_orders", counted)
     return reads
 
 
@@ -347,12 +350,16 @@ def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_fir
     from types import SimpleNamespace
 
     from explorer.journeys.conformance import Conformance, StateChange
-    from explorer.web.journeys import playback_steps
+    from explorer.web.order_page import playback_steps
 
     s = 10**9
-    upload = Step(1, "customer", "shop_api", "POST /upload", duration_ns=10 * s, start_ns=5 * s)
-    store = Step(2, "shop_api", "storage", "PUT /files", duration_ns=1 * s, start_ns=6 * s)
-    submit = Step(3, "customer", "shop_api", "POST /submit", duration_ns=1 * s, start_ns=20 * s)
+    upload = DiagramStep(
+        1, "customer", "shop_api", "POST /upload", duration_ns=10 * s, start_ns=5 * s
+    )
+    store = DiagramStep(2, "shop_api", "storage", "PUT /files", duration_ns=1 * s, start_ns=6 * s)
+    submit = DiagramStep(
+        3, "customer", "shop_api", "POST /submit", duration_ns=1 * s, start_ns=20 * s
+    )
     changes = [
         StateChange("INITIATED", None, 1 * s, "shop_api", "t1", "s1"),
         StateChange("FILE_UPLOADED", "INITIATED", 14 * s, "shop_api", "t2", "s2"),

@@ -10,6 +10,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.assembly import journey_for_order
 from explorer.journeys.bulk import TraceSet
@@ -20,7 +21,6 @@ from explorer.journeys.reporting import report_orders
 from explorer.orders.models import OrderStatus
 from explorer.orders.status import status_at
 from explorer.simulation import parse_fault_rates
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder
 from tests.scenario_support import scenario

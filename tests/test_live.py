@@ -16,6 +16,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.reporting import report_orders
@@ -24,7 +25,6 @@ from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
 from explorer.orders.service import now_in
 from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
 from explorer.sources.memory import MemorySource
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file

@@ -22,13 +22,13 @@ from explorer.alerts import delivery
 from explorer.alerts.config import Webhook
 from explorer.alerts.cycle import after_live_cycle
 from explorer.alerts.models import Alert, AlertRule, Delivery
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.intake import order_id_problem
 from explorer.orders import arrivals, live
 from explorer.orders.models import LiveMark, OrderArrival, OrderStatus
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder, complete_order
 from tests.test_alerts import stuck_order

@@ -11,11 +11,11 @@ import pytest
 from django.db import transaction
 
 from explorer.caching import reset_caches
+from explorer.composition import get_source
 from explorer.journeys.lookups import order_ids
 from explorer.receiver import index
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 from explorer.store.ingest import store_traces
 from explorer.traces.model import SpanKind
 from tests.backends_support import ReplayServer, tempo_replay

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
+from explorer.composition import get_source
 from explorer.sources.base import SourceError, TraceNotFound, TraceQuery
 from explorer.sources.memory import MemorySource
-from explorer.sources.registry import get_source
 from explorer.store import codec
 from explorer.store.ingest import store_traces
 from explorer.store.models import StoredTrace, TraceChunk, select_rows

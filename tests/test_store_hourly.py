@@ -2,6 +2,7 @@
 hours they equal the figures computed over every trace of those hours; a trace stored in
 pieces ends with the figures of the trace stored whole; ingesting again changes nothing."""
 
+import functools
 import io
 import re
 
@@ -14,7 +15,7 @@ from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map
 from explorer.journeys.now import latest_time_ns
 from explorer.store import hourly
-from explorer.store.ingest import ingest, store_traces
+from explorer.store.ingest import ingest, store_settings, store_traces
 from explorer.store.models import HourlyTraffic, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.store.traffic import HOUR_NS, LAST_BUCKET, PAIR, bucket, bucket_bound_ns
@@ -91,9 +92,15 @@ def test_a_trace_stored_in_pieces_ends_with_the_figures_of_it_stored_whole(simul
     assert table() == whole
 
 
+def _prepared_without_a_mapping(monkeypatch) -> None:
+    monkeypatch.setattr(
+        "explorer.store.ingest.store_settings", functools.partial(store_settings, traffic=False)
+    )
+
+
 @pytest.mark.django_db
 def test_no_figures_without_a_mapping(simulation, monkeypatch):
-    monkeypatch.setattr(hourly, "mapping_provider", None)
+    _prepared_without_a_mapping(monkeypatch)
     store_traces(_order_traces(simulation))
     assert not HourlyTraffic.objects.exists()
 
@@ -130,7 +137,7 @@ def test_recount_gives_the_figures_kept_at_ingest(simulation, monkeypatch):
     run = simulation(orders=10, days=1, seed=5)
     ingest(run.files, workers=1)
     kept = table()
-    monkeypatch.setattr(hourly, "mapping_provider", None)  # as stored before the table existed
+    _prepared_without_a_mapping(monkeypatch)  # as stored before the table existed
     HourlyTraffic.objects.all().delete()
     StoredTrace.objects.all().delete()
     ingest(run.files, workers=1)

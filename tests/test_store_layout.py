@@ -12,10 +12,7 @@ from django.urls import reverse
 
 from accounts.models import AuditEntry
 from explorer.analysis import operation_stats
-from explorer.caching import reset_caches
-from explorer.store import codec
-from explorer.store.ingest import store_traces
-from explorer.store.layout import (
+from explorer.analysis.layout import (
     LayoutError,
     TraceLayout,
     bucket_counts,
@@ -23,6 +20,9 @@ from explorer.store.layout import (
     lay_out,
     tree_order,
 )
+from explorer.caching import reset_caches
+from explorer.store import codec
+from explorer.store.ingest import store_traces
 from explorer.store.models import StoredTrace, TraceChunk
 from explorer.store.source import StoreSource
 from explorer.traces.model import SpanKind, Trace
@@ -152,7 +152,7 @@ def test_merging_spans_recomputes_the_order_and_outdates_windows(small_chunks):
 
 def test_layout_bytes_round_trip_and_garbage_is_refused():
     trace = tree_trace(TRACE_ID)
-    from explorer.store.layout import lay_out
+    from explorer.analysis.layout import lay_out
 
     ordered, layout = lay_out(trace)
     again = TraceLayout.decode(layout.encode())

@@ -1,6 +1,6 @@
 """The waterfall's pure core: tree order, collapsing, windows, rows, minimap."""
 
-from explorer.store.layout import TreeOrder, tree_order
+from explorer.analysis.layout import TreeOrder, tree_order
 from explorer.web.waterfall import (
     build_rows,
     hidden_runs,

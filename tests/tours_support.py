@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import functools
 
+from explorer import composition
 from explorer.simulation import parse_fault_rates
-from explorer.sources import registry
 from explorer.sources.memory import MemorySource
 from explorer.traces.model import Trace
 from tests.simulation_support import simulated
@@ -30,5 +30,5 @@ def small_demo_traces() -> tuple[Trace, ...]:
 def serve_from_memory(monkeypatch, traces=None) -> MemorySource:
     """Makes the configured trace source (the embedded store) answer from these traces."""
     source = MemorySource(small_demo_traces() if traces is None else traces, name="store")
-    monkeypatch.setitem(registry.FACTORIES, "store", lambda name, options: source)
+    monkeypatch.setitem(composition.FACTORIES, "store", lambda name, options: source)
     return source

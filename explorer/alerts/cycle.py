@@ -35,11 +35,11 @@ from explorer.alerts.rules import (
     Situation,
     describe_order,
 )
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.orders.live import WorkerCycle
 from explorer.orders.service import now_in
 from explorer.sources.base import SourceError, TraceSource
-from explorer.sources.registry import get_source
 from explorer.store.models import storable
 
 log = logging.getLogger("explorer.alerts")

@@ -90,102 +90,128 @@ def _violation(v: dict, names: Mapping[str, str]) -> str:
 
 def summary(alert: Alert, names: Mapping[str, str]) -> str:
     """The alert's text in the active language: what happened and what to do."""
-    facts = alert.facts or {}
     if alert.resolved_at is not None:
         return _("Resolved: %(what)s") % {"what": _resolution(alert, names)}
+    told = _SUMMARIES.get(alert.kind)
+    return told(alert, alert.facts or {}, names) if told else str(alert)
+
+
+def _lost_message(alert: Alert, facts: dict, names: Mapping[str, str]) -> str:
+    """A message about the order was never consumed: who should have."""
     order = alert.order_id
-    if alert.kind == "lost_message":
-        messages = facts.get("messages") or []
-        if not messages:
-            return _(
-                "Order %(order)s is lost: a message about it was never consumed. Open the "
-                "order's journey to see which one."
-            ) % {"order": order}
-        first = messages[0]
-        values = {
-            "order": order,
-            "destination": first.get("destination", "?"),
-            "producer": names.get(first.get("producer", ""), first.get("producer", "?")),
-            "at": moment(first.get("at_ns")),
-            "consumers": _names(first.get("consumers"), names),
-        }
-        if values["consumers"]:
-            return (
-                _(
-                    "Order %(order)s is lost: the message to %(destination)s was published by "
-                    "%(producer)s on %(at)s and never consumed. Check the consumer in "
-                    "%(consumers)s (is it running, is its queue backed up?), then open the "
-                    "order's journey."
-                )
-                % values
-            )
+    messages = facts.get("messages") or []
+    if not messages:
+        return _(
+            "Order %(order)s is lost: a message about it was never consumed. Open the "
+            "order's journey to see which one."
+        ) % {"order": order}
+    first = messages[0]
+    values = {
+        "order": order,
+        "destination": first.get("destination", "?"),
+        "producer": names.get(first.get("producer", ""), first.get("producer", "?")),
+        "at": moment(first.get("at_ns")),
+        "consumers": _names(first.get("consumers"), names),
+    }
+    if values["consumers"]:
         return (
             _(
                 "Order %(order)s is lost: the message to %(destination)s was published by "
-                "%(producer)s on %(at)s and never consumed. Check who consumes "
-                "%(destination)s, then open the order's journey."
+                "%(producer)s on %(at)s and never consumed. Check the consumer in "
+                "%(consumers)s (is it running, is its queue backed up?), then open the "
+                "order's journey."
             )
             % values
         )
-    if alert.kind == "stuck":
-        values = {
-            "order": order,
-            "state": facts.get("state", "?"),
-            "since": moment(facts.get("since_ns")),
-            "limit": how_long(facts.get("limit_ns") or 0),
-            "setters": _names(facts.get("next_setters"), names) or _("the next system"),
-            "next": _(" or ").join(facts.get("next_states") or []) or "?",
-        }
-        return (
-            _(
-                "Order %(order)s has been in %(state)s since %(since)s, over its limit of "
-                "%(limit)s. Ask %(setters)s why it has not moved on to %(next)s."
-            )
-            % values
+    return (
+        _(
+            "Order %(order)s is lost: the message to %(destination)s was published by "
+            "%(producer)s on %(at)s and never consumed. Check who consumes "
+            "%(destination)s, then open the order's journey."
         )
-    if alert.kind == "state_violation":
-        violations = facts.get("violations")
-        if not violations:
-            return _(
-                "Order %(order)s broke the state graph (%(kinds)s). Open the order's "
-                "journey to see where."
-            ) % {"order": order, "kinds": ", ".join(facts.get("kinds", []))}
-        what = "; ".join(_violation(v, names) for v in violations[:3])
-        container = names.get(violations[0].get("container") or "", "?")
+        % values
+    )
+
+
+def _stuck(alert: Alert, facts: dict, names: Mapping[str, str]) -> str:
+    """The order has stayed in a state over its limit: who should move it on."""
+    order = alert.order_id
+    values = {
+        "order": order,
+        "state": facts.get("state", "?"),
+        "since": moment(facts.get("since_ns")),
+        "limit": how_long(facts.get("limit_ns") or 0),
+        "setters": _names(facts.get("next_setters"), names) or _("the next system"),
+        "next": _(" or ").join(facts.get("next_states") or []) or "?",
+    }
+    return (
+        _(
+            "Order %(order)s has been in %(state)s since %(since)s, over its limit of "
+            "%(limit)s. Ask %(setters)s why it has not moved on to %(next)s."
+        )
+        % values
+    )
+
+
+def _state_violation(alert: Alert, facts: dict, names: Mapping[str, str]) -> str:
+    """The order broke the state graph: how, and where to correct it."""
+    order = alert.order_id
+    violations = facts.get("violations")
+    if not violations:
         return _(
-            "Order %(order)s broke the state graph: %(what)s. Check how %(container)s "
-            "recorded the order and correct its state in the system of record."
-        ) % {"order": order, "what": what, "container": container}
-    if alert.kind == "sla_breach":
-        requests = facts.get("requests") or 0
-        return _(
-            "%(container)s answered %(endpoint)s within its %(limit)s ms limit for only "
-            "%(percent)s of %(requests)s requests in the last %(window)s (target "
-            "%(target)s). Check the load on %(container)s and what it calls; the SLA page "
-            "shows the slow requests."
-        ) % {
-            "container": names.get(alert.container, alert.container),
-            "endpoint": alert.operation,
-            "limit": f"{facts.get('limit_ms', 0):g}",
-            "percent": _percent((facts.get("within") or 0) / requests if requests else 1.0),
-            "requests": requests,
-            "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
-            "target": _percent(facts.get("target") or 0),
-        }
-    if alert.kind == "anomaly":
-        return _(
-            "%(container)s: %(operation)s was atypically slow for %(slow)s of %(calls)s "
-            "calls in the last %(window)s (usually %(median)s ms). Look at the slow traces "
-            "on the Anomalies page and at what changed in %(container)s."
-        ) % {
-            "container": names.get(alert.container, alert.container),
-            "operation": alert.operation,
-            "slow": facts.get("slow", "?"),
-            "calls": facts.get("calls", "?"),
-            "median": f"{facts.get('median_ms', 0):g}",
-            "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
-        }
-    return str(alert)
+            "Order %(order)s broke the state graph (%(kinds)s). Open the order's "
+            "journey to see where."
+        ) % {"order": order, "kinds": ", ".join(facts.get("kinds", []))}
+    what = "; ".join(_violation(v, names) for v in violations[:3])
+    container = names.get(violations[0].get("container") or "", "?")
+    return _(
+        "Order %(order)s broke the state graph: %(what)s. Check how %(container)s "
+        "recorded the order and correct its state in the system of record."
+    ) % {"order": order, "what": what, "container": container}
+
+
+def _sla_breach(alert: Alert, facts: dict, names: Mapping[str, str]) -> str:
+    """An endpoint answered too slowly too often."""
+    requests = facts.get("requests") or 0
+    return _(
+        "%(container)s answered %(endpoint)s within its %(limit)s ms limit for only "
+        "%(percent)s of %(requests)s requests in the last %(window)s (target "
+        "%(target)s). Check the load on %(container)s and what it calls; the SLA page "
+        "shows the slow requests."
+    ) % {
+        "container": names.get(alert.container, alert.container),
+        "endpoint": alert.operation,
+        "limit": f"{facts.get('limit_ms', 0):g}",
+        "percent": _percent((facts.get("within") or 0) / requests if requests else 1.0),
+        "requests": requests,
+        "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
+        "target": _percent(facts.get("target") or 0),
+    }
+
+
+def _anomaly(alert: Alert, facts: dict, names: Mapping[str, str]) -> str:
+    """An operation was atypically slow."""
+    return _(
+        "%(container)s: %(operation)s was atypically slow for %(slow)s of %(calls)s "
+        "calls in the last %(window)s (usually %(median)s ms). Look at the slow traces "
+        "on the Anomalies page and at what changed in %(container)s."
+    ) % {
+        "container": names.get(alert.container, alert.container),
+        "operation": alert.operation,
+        "slow": facts.get("slow", "?"),
+        "calls": facts.get("calls", "?"),
+        "median": f"{facts.get('median_ms', 0):g}",
+        "window": how_long((facts.get("window_minutes") or 0) * MINUTE_NS),
+    }
+
+
+_SUMMARIES = {
+    "lost_message": _lost_message,
+    "stuck": _stuck,
+    "state_violation": _state_violation,
+    "sla_breach": _sla_breach,
+    "anomaly": _anomaly,
+}
 
 
 def _resolution(alert: Alert, names: Mapping[str, str]) -> str:

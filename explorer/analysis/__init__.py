@@ -4,7 +4,9 @@
 - ServiceGraph / service_graph(traces): Grafana Tempo's service-graph edges;
 - self_times(tree), OperationStatistics / operation_stats(traces): self time and statistics per
   operation;
-- SpanTree.build(spans): the parent/child index the analyses share (build it once per trace).
+- SpanTree.build(spans): the parent/child index the analyses share (build it once per trace);
+- explorer.analysis.layout: the waterfall layout (tree order, critical rows, minimap) that the
+  embedded store keeps with a trace and the trace pages read.
 """
 
 from explorer.analysis.critical_path import CriticalPathSection, critical_path

@@ -136,41 +136,9 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
         base = macro[:-4] if external else macro
         last_element = None
         if base in _ELEMENTS or macro in _BOUNDARIES:
-            if len(positional) < 2 and "label" not in keywords:
-                b.warn(line, f"{macro} needs an alias and a label; ignored")
-                if opens:
-                    stack.append(None)
-                continue
-            alias, label = positional[0], keywords.get("label") or positional[1]
-            fields: tuple[str, ...]
-            if macro in _BOUNDARIES:
-                kind, fields = "boundary", ()
-            else:
-                kind, fields = _ELEMENTS[base]
-            values = dict(zip(fields, positional[2:], strict=False))
-            for key, attr in (("techn", "technology"), ("descr", "description")):
-                if key in keywords:
-                    values[attr] = keywords[key]
-            technology = values.get("technology", "")
-            tags = [t for t in keywords.get("tags", "").split("+") if t]
-            if macro in _BOUNDARIES and macro != "Boundary":
-                tags.insert(0, macro)
-            element = b.add_element(
-                Element(
-                    id=alias,
-                    name=label,
-                    kind=refine_container_kind(kind, technology),
-                    technology=technology,
-                    description=values.get("description", ""),
-                    parent=parent,
-                    external=external,
-                    tags=tags,
-                ),
-                line,
-            )
-            last_element = element.id
+            last_element = _add_element(b, line, macro, positional, keywords, parent)
             if opens:
-                stack.append(element.id)
+                stack.append(last_element)
             continue
         if opens:
             stack.append(None)
@@ -181,37 +149,91 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
                 f"{macro} {name!r} read, but deployment nodes are not drawn: only "
                 "the elements inside it are part of the model",
             )
-            continue
-        rel = _REL.match(macro)
-        if rel:
-            if rel.group("index"):
-                positional = positional[1:]  # the step index: Index(), LastIndex() or a number
-            if len(positional) < 2:
-                b.warn(line, f"{macro} needs two ends; ignored")
-                continue
-            source, target = positional[0], positional[1]
-            if rel.group("back"):
-                source, target = target, source
-            label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
-            technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
-            tags = [t for t in keywords.get("tags", "").split("+") if t]
-            b.add_relationship(
-                Relationship(
-                    source=source,
-                    target=target,
-                    description=label,
-                    technology=technology,
-                    bidirectional=bool(rel.group("bi")),
-                    tags=tags,
-                ),
-                line,
-            )
-            continue
-        if not _IGNORED.match(macro):
+        elif rel := _REL.match(macro):
+            _add_relationship(b, line, macro, rel, positional, keywords)
+        elif not _IGNORED.match(macro):
             b.warn(line, f"unknown macro {macro}(); ignored")
     if stack:
         b.warn(None, f"{len(stack)} boundary block(s) not closed with '}}'")
     return b.finish()
+
+
+def _add_element(
+    b: ModelBuilder,
+    line: int,
+    macro: str,
+    positional: list[str],
+    keywords: dict[str, str],
+    parent: str | None,
+) -> str | None:
+    """An element or boundary macro (`Container(alias, "label", "techn", "descr")`...) added to
+    the model; its id, or None (with a warning) when it lacks an alias or a label."""
+    if len(positional) < 2 and "label" not in keywords:
+        b.warn(line, f"{macro} needs an alias and a label; ignored")
+        return None
+    external = macro.endswith("_Ext")
+    base = macro[:-4] if external else macro
+    alias, label = positional[0], keywords.get("label") or positional[1]
+    fields: tuple[str, ...]
+    if macro in _BOUNDARIES:
+        kind, fields = "boundary", ()
+    else:
+        kind, fields = _ELEMENTS[base]
+    values = dict(zip(fields, positional[2:], strict=False))
+    for key, attr in (("techn", "technology"), ("descr", "description")):
+        if key in keywords:
+            values[attr] = keywords[key]
+    technology = values.get("technology", "")
+    tags = [t for t in keywords.get("tags", "").split("+") if t]
+    if macro in _BOUNDARIES and macro != "Boundary":
+        tags.insert(0, macro)
+    element = b.add_element(
+        Element(
+            id=alias,
+            name=label,
+            kind=refine_container_kind(kind, technology),
+            technology=technology,
+            description=values.get("description", ""),
+            parent=parent,
+            external=external,
+            tags=tags,
+        ),
+        line,
+    )
+    return element.id
+
+
+def _add_relationship(
+    b: ModelBuilder,
+    line: int,
+    macro: str,
+    rel: re.Match[str],
+    positional: list[str],
+    keywords: dict[str, str],
+) -> None:
+    """A relationship macro (`Rel(a, b, "label", "techn")`, `BiRel`, `Rel_Back`, `RelIndex`...)."""
+    if rel.group("index"):
+        positional = positional[1:]  # the step index: Index(), LastIndex() or a number
+    if len(positional) < 2:
+        b.warn(line, f"{macro} needs two ends; ignored")
+        return
+    source, target = positional[0], positional[1]
+    if rel.group("back"):
+        source, target = target, source
+    label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
+    technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
+    tags = [t for t in keywords.get("tags", "").split("+") if t]
+    b.add_relationship(
+        Relationship(
+            source=source,
+            target=target,
+            description=label,
+            technology=technology,
+            bidirectional=bool(rel.group("bi")),
+            tags=tags,
+        ),
+        line,
+    )
 
 
 def load_plantuml_file(path: Path) -> Model:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -234,55 +235,78 @@ class _DslReader:
             tokens = tokens[:-1]
         context = stack[-1] if stack else _Block("top")
         scope = next((blk.element for blk in reversed(stack) if blk.element), None)
-        head = tokens[0].lower() if tokens else ""
 
         def push(block: _Block, opens: bool = opens) -> None:
             if opens:
                 stack.append(block)
 
-        if context.kind == "skip":
-            push(_Block("skip"))
+        if self.block_statement(number, tokens, opens, context, scope, folder, push):
             return
+        if context.kind in ("workspace", "top"):
+            if (tokens[0].lower() if tokens else "") not in ("name", "description"):
+                b.warn(number, f"not understood here: {line.strip()[:60]!r}")
+            return
+        self.model_statement(number, line, tokens, context, scope, push)
+
+    def block_statement(
+        self,
+        number: int,
+        tokens: list[str],
+        opens: bool,
+        context: _Block,
+        scope: str | None,
+        folder: Path | None,
+        push: Callable[[_Block], None],
+    ) -> bool:
+        """A statement of the workspace's structure (blocks, directives, archetypes, the tags
+        of a relationship); False if it is none of them."""
+        head = tokens[0].lower() if tokens else ""
         if context.kind == "archetypes":
             self.archetype(number, tokens, opens)
-            return
+            return True
         if context.kind == "archetype":
             self.archetype_default(context.element or "", tokens)
             push(_Block("skip"))
-            return
-        if head.startswith("!"):
+        elif context.kind == "skip":
+            push(_Block("skip"))
+        elif head.startswith("!"):
             self.directive(number, tokens, opens, scope, folder)
-            return
-        if head == "workspace" and context.kind == "top":
+        elif head == "workspace" and context.kind == "top":
             if len(tokens) > 2 and tokens[1] == "extends":
                 for path in self.file(number, _text(tokens[2]), folder, "workspace extends"):
                     self.include(number, path, "workspace extends")
             elif len(tokens) > 1 and tokens[1] != "extends":
-                b.model.name = _text(tokens[1])
+                self.b.model.name = _text(tokens[1])
             push(_Block("workspace"))
-            return
-        if head == "model" and context.kind in ("top", "workspace"):
+        elif head == "model" and context.kind in ("top", "workspace"):
             push(_Block("model"))
-            return
-        if head == "archetypes" and context.kind in ("model", "workspace") and opens:
+        elif head == "archetypes" and context.kind in ("model", "workspace") and opens:
             push(_Block("archetypes"))
-            return
-        if head in _SKIPPED_BLOCKS or (context.kind in ("workspace", "top") and opens):
+        elif head in _SKIPPED_BLOCKS or (context.kind in ("workspace", "top") and opens):
             push(_Block("skip"))
-            return
-        if context.kind == "relationship":
+        elif context.kind == "relationship":
             if head in ("tags", "tag") and context.element is not None:
                 self.rel_tags.setdefault(int(context.element), []).extend(
                     t for tok in tokens[1:] for t in _tags(_text(tok))
                 )
             push(_Block("skip"))
-            return
-        if context.kind in ("workspace", "top"):
-            if head not in ("name", "description"):
-                b.warn(number, f"not understood here: {line.strip()[:60]!r}")
-            return
-        # Inside model, group or element blocks.
+        else:
+            return False
+        return True
+
+    def model_statement(
+        self,
+        number: int,
+        line: str,
+        tokens: list[str],
+        context: _Block,
+        scope: str | None,
+        push: Callable[[_Block], None],
+    ) -> None:
+        """A statement inside the model, a group or an element: a relationship, a group, an
+        element, or an element's own statement (description, tags...)."""
         identifier = None
+        head = tokens[0].lower() if tokens else ""
         if len(tokens) > 2 and tokens[1] == "=":
             identifier, tokens = tokens[0], tokens[2:]
             head = tokens[0].lower()
@@ -301,11 +325,11 @@ class _DslReader:
             return
         if (
             context.kind == "element"
-            and scope in b.model.elements
+            and scope in self.b.model.elements
             and self.statement(scope, head, [_text(t) for t in tokens[1:]], push)
         ):
             return
-        b.warn(number, f"not understood: {line.strip()[:60]!r}")
+        self.b.warn(number, f"not understood: {line.strip()[:60]!r}")
         push(_Block("skip"))
 
     def directive(

@@ -25,7 +25,10 @@ SEVERITIES = ("info", "state", "warning", "sla", "anomaly", "error", "violation"
 
 
 @dataclass(slots=True)
-class Step:
+class DiagramStep:
+    """A numbered call drawn between two elements: an interaction of a trace, or a tour's
+    illustration (a journey's own steps are explorer.journeys.assembly.Step)."""
+
     number: int
     source: str
     target: str
@@ -65,7 +68,7 @@ class Metric:
 
 @dataclass
 class Overlay:
-    steps: list[Step] = field(default_factory=list)
+    steps: list[DiagramStep] = field(default_factory=list)
     element_notes: dict[str, list[Note]] = field(default_factory=dict)
     # element id or (source id, target id) -> metric
     metrics: dict[str | tuple[str, str], Metric] = field(default_factory=dict)
@@ -131,7 +134,7 @@ def overlay_from_traces(
     overlay = Overlay(title=title, dimmed=True, lang=lang)
     for number, (trace, i) in enumerate(found, start=1):
         overlay.steps.append(
-            Step(
+            DiagramStep(
                 number=number,
                 source=i.source,
                 target=i.target,

@@ -22,8 +22,8 @@ from explorer.sources.base import (
     TraceSource,
     TraceSummary,
 )
-from explorer.sources.summary import TraceFacts, newest_first, start_of, trace_facts
-from explorer.traces.model import Trace
+from explorer.sources.summary import TraceFacts, newest_first, trace_facts
+from explorer.traces.model import Trace, start_of
 from explorer.traces.vocabulary import ORDER_KEY
 
 # Read this many traces per request to the source.

@@ -11,14 +11,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 
 from explorer.journeys.anomalies import Anomaly
-from explorer.journeys.conformance import (
-    COMPLETE,
-    LOST,
-    STUCK,
-    Conformance,
-    StateChange,
-    Violation,
-)
+from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, StateChange, Violation
 from explorer.journeys.journey import Journey
 
 NS_PER_MS = 1_000_000

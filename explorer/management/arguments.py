@@ -7,9 +7,9 @@ from datetime import datetime
 
 from django.core.management.base import CommandError
 
+from explorer.composition import get_source
 from explorer.configuration import Configuration, explorer_config
 from explorer.sources.base import SourceError, TraceSource
-from explorer.sources.registry import get_source
 
 
 def add_common_arguments(parser) -> None:

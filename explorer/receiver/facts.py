@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
 
@@ -21,9 +21,9 @@ from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
-from explorer.sources.summary import TraceFacts, as_text, start_of, trace_facts
+from explorer.sources.summary import TraceFacts, as_text, trace_facts
 from explorer.store.prepare import keys_bytes, span_key, span_keys
-from explorer.traces.model import Span, SpanKind, StatusCode, Trace
+from explorer.traces.model import Span, SpanKind, StatusCode, Trace, start_of
 from explorer.traces.parsers.common import MAX_TIME_NS, BadInput
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
 from explorer.traces.parsers.otlp_proto import any_value, attributes
@@ -246,7 +246,7 @@ def _trace(trace_id: str, spans: list[_Span]) -> IndexFacts | None:
     return IndexFacts(trace_id, facts, has_root, linked, keys_bytes(keys), frozenset(errors))
 
 
-@cache
+@lru_cache(maxsize=8)  # one per value of EXPLORER_BUSINESS_ATTRIBUTES
 def _business_key_pattern(business_keys: tuple[str, ...]) -> re.Pattern[bytes]:
     """Finds a business key as it starts a serialised KeyValue: field 1's tag, the key's
     length, its bytes (a match may be elsewhere: the attributes are then read to be sure)."""

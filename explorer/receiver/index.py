@@ -22,6 +22,7 @@ from explorer.orders.arrivals import mark_changed
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
+from explorer.sources.wrapper import WrappedSource
 from explorer.store.clock import INGEST, DataClock, Lead, reading, record, tolerance_ns
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
 from explorer.store.models import (
@@ -265,16 +266,10 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
     return rows
 
 
-class IndexedSource:
-    """A remote source that answers business-attribute look-ups, attribute values and
-    linking traces from the index; everything else (the spans) from the backend."""
-
-    def __init__(self, source: TraceSource) -> None:
-        self.source = source
-        self.name = source.name
-
-    def __getattr__(self, name: str):
-        return getattr(self.source, name)
+class IndexedSource(WrappedSource):
+    """A remote source that answers business-attribute look-ups, attribute values, linking
+    traces and "now" from the index; everything else (the spans) from the backend. Its
+    capabilities: those three of its own and the backend's others (explorer.sources.wrapper)."""
 
     def find_traces(
         self,
@@ -359,7 +354,8 @@ def _summary(row: IndexedTrace) -> TraceSummary:
 
 
 def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:
-    """The registry's wrapper: in index mode, remote backends answer look-ups from the index."""
+    """What explorer.composition wraps every source in: in index mode, remote backends answer
+    look-ups from the index."""
     if settings.EXPLORER_RECEIVER_MODE != "index" or options.get("kind") == "store":
         return source
     return IndexedSource(source)

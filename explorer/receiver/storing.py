@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 
+from explorer.caching import LocalCache
 from explorer.receiver import index
 from explorer.receiver.auth import Refused
 from explorer.receiver.config import ReceiverConfig, load
@@ -19,6 +20,7 @@ from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
 
+_settings: LocalCache[ReceiverConfig] = LocalCache("receiver settings", max_weight=1)
 # Per thread: the store's writer keeps the operation catalogue's keys between requests.
 _local = threading.local()
 
@@ -73,6 +75,6 @@ def _commit(write: Callable[[], object], turns: AbstractContextManager | None) -
         write()
 
 
-@functools.cache
 def _config() -> ReceiverConfig:
-    return load()  # settings do not change while the process runs
+    # Settings do not change while the process runs; reset_caches() reads them again (tests).
+    return _settings.get_or_compute("settings", load)

@@ -159,12 +159,7 @@ def simulate_live(
     return _run(config, live, stop, warn)
 
 
-def _run(
-    config: SimulationConfig,
-    live: LiveConfig | None = None,
-    stop: threading.Event | None = None,
-    warn: Callable[[str], None] | None = None,
-) -> SimulationResult:
+def _check(config: SimulationConfig) -> None:
     if not 1 <= config.orders <= MAX_ORDERS:
         raise SimulationError(f"--orders must be from 1 to {MAX_ORDERS}, not {config.orders}")
     if not 1 <= config.days <= 3650:
@@ -176,49 +171,104 @@ def _run(
     unknown = sorted(set(config.fault_rates) - set(FAULT_KINDS))
     if unknown:
         raise SimulationError(f"unknown fault kinds: {', '.join(unknown)}")
-    rng = random.Random(f"alexandrite:{config.seed}")
-    faults = assign_faults(config.orders, config.fault_rates, rng)
-    partners, shop = _customers(config.orders, rng)
-    truth: dict[str, Any] = {"orders": {}, "faults": {kind: [] for kind in FAULT_KINDS}}
 
-    # A state counts once the span that recorded it is exported (with a cut-off, a span still
-    # open at the cut-off never is); spans end in order, so the last one exported wins.
-    recorded: dict[int, tuple[str, str]] = {}  # span id -> (order id, state), until it ends
 
-    def on_state(order: Order, span: Span) -> None:
-        assert order.state is not None  # called once a state is set
-        recorded[span.get_span_context().span_id] = (order.id, order.state)
+class _Truth:
+    """What really happened, for the truth file: every order's customer, source and final
+    state as exported, and the orders each fault hit."""
 
-    def on_end(span: ReadableSpan, kept: bool) -> None:
-        found = recorded.pop(span.context.span_id, None)
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {"orders": {}, "faults": {kind: [] for kind in FAULT_KINDS}}
+        # A state counts once the span that recorded it is exported (with a cut-off, a span
+        # still open at the cut-off never is); spans end in order, so the last one exported
+        # wins.
+        self.recorded: dict[int, tuple[str, str | None]] = {}  # span id -> (order id, state)
+
+    def add(self, order: Order) -> None:
+        self.data["orders"][order.id] = {
+            "customer_id": order.customer.id,
+            "customer_type": order.customer.type,
+            "source": order.source,
+            "final_state": None,
+        }
+
+    def on_state(self, order: Order, span: Span) -> None:
+        self.recorded[span.get_span_context().span_id] = (order.id, order.state)
+
+    def on_end(self, span: ReadableSpan, kept: bool) -> None:
+        found = self.recorded.pop(span.context.span_id, None)
         if found is not None and kept:
-            truth["orders"][found[0]]["final_state"] = found[1]
+            self.data["orders"][found[0]]["final_state"] = found[1]
 
-    def on_fault(order: Order, kind: str) -> None:
-        happened = truth["faults"][kind]
+    def on_fault(self, order: Order, kind: str) -> None:
+        happened = self.data["faults"][kind]
         if not happened or happened[-1] != order.id:
             happened.append(order.id)
 
+    def sort_faults(self) -> None:
+        for kind in FAULT_KINDS:
+            self.data["faults"][kind].sort()
+
+    def write(self, path: Path) -> None:
+        try:
+            Path(path).write_text(json.dumps(self.data, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise SimulationError(
+                f"{path}: cannot write the truth file: {exc.strerror or exc}"
+            ) from None
+
+
+@dataclass
+class _Export:
+    """Where the spans go: the files (and an OTLP endpoint), or, live, the receiver only."""
+
+    processor: CutOffProcessor
+    batches: SyncBatchProcessor
+    files: OtlpJsonLinesExporter | None = None
+    until: int | None = None  # the cut-off, after the epoch
+    held: HeldUntilDue | None = None  # live: spans held until the clock reaches them
+
+
+def _export(
+    config: SimulationConfig,
+    live: LiveConfig | None,
+    on_end: Callable[[ReadableSpan, bool], None],
+    warn: Callable[[str], None] | None,
+) -> _Export:
     if live is None:
-        file_exporter = OtlpJsonLinesExporter(config.out, EPOCH_NS)
-        exporters: list[tuple[str, SpanExporter]] = [
-            (f"the file export into {config.out}", file_exporter)
-        ]
+        files = OtlpJsonLinesExporter(config.out, EPOCH_NS)
+        exporters: list[tuple[str, SpanExporter]] = [(f"the file export into {config.out}", files)]
         if config.otlp_endpoint:
             exporters.append(otlp_http_exporter(config.otlp_endpoint))
         until = None if config.until_days is None else config.until_days * DAY
         # Cut by count after a root ends: a trace stays on one line of the files.
         batches = SyncBatchProcessor(exporters, config.batch_size)
         processor = CutOffProcessor(batches, None if until is None else EPOCH_NS + until, on_end)
-    else:
-        file_exporter = None
-        until = None
-        # Every trace as soon as its root ends by the clock: the receiver sees it then.
-        batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
-        held = HeldUntilDue(batches)
-        processor = CutOffProcessor(held, None, on_end, live.sends_after_ns())
+        return _Export(processor, batches, files, until)
+    # Every trace as soon as its root ends by the clock: the receiver sees it then.
+    batches = SyncBatchProcessor([otlp_http_exporter(live.endpoint, live.token)], 1, warn)
+    held = HeldUntilDue(batches)
+    processor = CutOffProcessor(held, None, on_end, live.sends_after_ns())
+    return _Export(processor, batches, held=held)
+
+
+def _run(
+    config: SimulationConfig,
+    live: LiveConfig | None = None,
+    stop: threading.Event | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> SimulationResult:
+    _check(config)
+    rng = random.Random(f"alexandrite:{config.seed}")
+    faults = assign_faults(config.orders, config.fault_rates, rng)
+    partners, shop = _customers(config.orders, rng)
+    truth = _Truth()
+    export = _export(config, live, truth.on_end, warn)
     lifecycle = Lifecycle(
-        Instrumentation(SeededIdGenerator(config.seed), processor), EPOCH_NS, on_fault, on_state
+        Instrumentation(SeededIdGenerator(config.seed), export.processor),
+        EPOCH_NS,
+        truth.on_fault,
+        truth.on_state,
     )
 
     def place(index: int, created: int, source: str, fault: str | None) -> None:
@@ -230,33 +280,25 @@ def _run(
             order.fault_site = rng.choice(_DUPLICATE_SITES)
         elif order.fault == "db_timeout":
             order.fault_site = rng.choice(_DB_TIMEOUT_SITES)
-        truth["orders"][order.id] = {
-            "customer_id": customer.id,
-            "customer_type": customer.type,
-            "source": source,
-            "final_state": None,
-        }
+        truth.add(order)
         lifecycle.start(order, created)
 
     for index, (created, source) in enumerate(_creation_times(config, rng)):
         place(index, created, source, faults[index])
     pace = None
-    if live is not None:
-        pace = _live_orders(config, live, lifecycle, place, stop or threading.Event(), held.release)
+    if live is not None and export.held is not None:
+        pace = _live_orders(
+            config, live, lifecycle, place, stop or threading.Event(), export.held.release
+        )
     try:
-        lifecycle.run(until, pace)
+        lifecycle.run(export.until, pace)
     finally:
-        processor.shutdown()
-    for kind in FAULT_KINDS:
-        truth["faults"][kind].sort()
+        export.processor.shutdown()
+    truth.sort_faults()
     if config.truth is not None:
-        try:
-            Path(config.truth).write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
-        except OSError as exc:
-            raise SimulationError(
-                f"{config.truth}: cannot write the truth file: {exc.strerror or exc}"
-            ) from None
-    return SimulationResult(file_exporter.files if file_exporter else [], batches.exported, truth)
+        truth.write(config.truth)
+    files = export.files.files if export.files else []
+    return SimulationResult(files, export.batches.exported, truth.data)
 
 
 def _live_orders(

@@ -129,7 +129,7 @@ class Instrumentation:
 
 
 @dataclass(slots=True)
-class Message:
+class AmqpMessage:
     """An AMQP message in flight: its headers carry the producer's traceparent."""
 
     id: str
@@ -358,7 +358,7 @@ class Action:
 
     # --- RabbitMQ -------------------------------------------------------------------------
 
-    def publish(self, service: str, topic: str, parent: Span) -> Message:
+    def publish(self, service: str, topic: str, parent: Span) -> AmqpMessage:
         """A PRODUCER span; the returned message's headers carry its traceparent."""
         message_id = "%08x-%04x-4%03x-%04x-%012x" % (  # noqa: UP031 - a UUID from the order's rng
             self.rng.getrandbits(32),
@@ -383,10 +383,10 @@ class Action:
             headers: dict[str, str] = {}
             _PROPAGATOR.inject(headers, context=trace.set_span_in_context(span))
             self.wait_ms(0.3, 2)
-        return Message(message_id, topic, headers, self.now)
+        return AmqpMessage(message_id, topic, headers, self.now)
 
     @contextmanager
-    def consume(self, service: str, message: Message) -> Iterator[Span]:
+    def consume(self, service: str, message: AmqpMessage) -> Iterator[Span]:
         """The CONSUMER span that handles `message`: a new trace linked to the producer span.
         The Java agent reports processing ("process"), the .NET library delivery ("receive")."""
         operation = "receive" if service == "mes-api" else "process"

@@ -27,8 +27,8 @@ from explorer.simulation.instrument import (
     PARTNER_HOST,
     SHOP_HOST,
     Action,
+    AmqpMessage,
     Instrumentation,
-    Message,
 )
 from explorer.traces.vocabulary import CUSTOMER_KEY, CUSTOMER_TYPE_KEY, ORDER_KEY
 
@@ -165,7 +165,7 @@ class Lifecycle:
         return True
 
     def deliver(
-        self, t: int, order: Order, message: Message, handler: Callable[..., None], hop: str
+        self, t: int, order: Order, message: AmqpMessage, handler: Callable[..., None], hop: str
     ) -> None:
         """Hand `message` to its consumer a moment later, unless the queue loses it; a duplicate
         delivery hands it over again (`first` False), and the consumer does its work twice."""
@@ -493,7 +493,7 @@ class Lifecycle:
             message = a.publish("crm-api", "orders.submitted", job)
         self.deliver(message.sent_ns - self._epoch_ns, order, message, self.mes_price, "submitted")
 
-    def mes_price(self, t: int, order: Order, message: Message, first: bool) -> None:
+    def mes_price(self, t: int, order: Order, message: AmqpMessage, first: bool) -> None:
         a = self.action(t, order)
         with a.consume("mes-api", message) as c:
             self.calculate_price(a, order, c)
@@ -502,7 +502,7 @@ class Lifecycle:
 
     # --- CRM: the seller --------------------------------------------------------------------
 
-    def crm_priced(self, t: int, order: Order, message: Message, first: bool) -> None:
+    def crm_priced(self, t: int, order: Order, message: AmqpMessage, first: bool) -> None:
         a = self.action(t, order)
         with a.consume("crm-api", message) as c:
             if order.source == "shop":
@@ -579,7 +579,7 @@ class Lifecycle:
                 message = a.publish("crm-api", "orders.approved", s)
         self.deliver(message.sent_ns - self._epoch_ns, order, message, self.mes_assign, "approved")
 
-    def mes_assign(self, t: int, order: Order, message: Message, first: bool) -> None:
+    def mes_assign(self, t: int, order: Order, message: AmqpMessage, first: bool) -> None:
         a = self.action(t, order)
         with a.consume("mes-api", message) as c:
             a.db(
@@ -683,7 +683,7 @@ class Lifecycle:
         )
         self.at(next_t, self.operator_step, order, index)
 
-    def crm_status(self, t: int, order: Order, message: Message, first: bool) -> None:
+    def crm_status(self, t: int, order: Order, message: AmqpMessage, first: bool) -> None:
         """CRM API mirrors MES's status into Shop DB."""
         a = self.action(t, order)
         with a.consume("crm-api", message) as c:
@@ -739,7 +739,7 @@ class Lifecycle:
             message = a.publish("crm-api", "orders.closed", s)
         self.deliver(message.sent_ns - self._epoch_ns, order, message, self.mes_closed, "closed")
 
-    def mes_closed(self, t: int, order: Order, message: Message, first: bool) -> None:
+    def mes_closed(self, t: int, order: Order, message: AmqpMessage, first: bool) -> None:
         a = self.action(t, order)
         with a.consume("mes-api", message) as c:
             a.db(

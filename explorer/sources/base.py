@@ -5,20 +5,19 @@ implement it; pages never know which one answers. Times are nanoseconds since th
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
 ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
-JudgesClockSkew, ListsArrivals.
-A source that wraps another (the cache) passes on exactly the capabilities of the one inside.
+JudgesClockSkew, KeepsHourlyTraffic, ListsArrivals. A source that wraps another
+(explorer.sources.wrapper) passes on exactly the capabilities of the one inside, plus those it
+implements itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from explorer.analysis.layout import TraceOverview
 from explorer.traces.model import Span, Trace
-
-if TYPE_CHECKING:  # the store's types; sources do not import the store at run time
-    from explorer.store.layout import TraceOverview
 
 
 class SourceError(Exception):
@@ -152,6 +151,22 @@ class JudgesClockSkew(Protocol):
         (explorer.store.clock): the explorer's "now"."""
 
 
+@runtime_checkable
+class KeepsHourlyTraffic(Protocol):
+    """The system map's figures kept per hour at ingest (the embedded store:
+    explorer.store.hourly), so a map of a window needs no trace read."""
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, Mapping[tuple[str, str, str], Any]]:
+        """Where the whole hours from the one holding start_ns begin, and the figures of
+        those hours up to end_ns per (kind, source, target): explorer.store.traffic.Traffic,
+        a type of the store, which this interface cannot name without a cycle."""
+
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many traces start in [start_ns, end_ns)."""
+
+
 @dataclass(slots=True, frozen=True)
 class Arrival:
     """A trace that received spans: when (wall clock, ns), the values of the business
@@ -184,6 +199,7 @@ CAPABILITIES = (
     ReadsStoredLayouts,
     SelfChecking,
     JudgesClockSkew,
+    KeepsHourlyTraffic,
     ListsArrivals,
 )
 # The methods of every capability: what a wrapping source passes on.

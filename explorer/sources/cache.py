@@ -1,7 +1,8 @@
 """Caching of fetched traces in the shared "traces" cache (explorer.caching: Redis when
 EXPLORER_CACHE_URL is set, else bounded local memory), keyed by backend name and trace id,
-values compressed. Also the factories the registry uses for the remote kinds: one source (so
-one HTTP session and one circuit breaker) per configured backend, wrapped in the cache."""
+values compressed. Also the factories explorer.composition uses for the remote kinds: one
+source (so one HTTP session and one circuit breaker) per configured backend, wrapped in the
+cache."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ import zlib
 from django.conf import settings
 
 from explorer.caching import SharedCache, cache_key, on_reset
-from explorer.sources.base import CAPABILITY_METHODS, TraceQuery, TraceSummary
+from explorer.sources.base import TraceSource
 from explorer.sources.config import config_for
+from explorer.sources.wrapper import WrappedSource
 from explorer.traces.model import Trace
 
 log = logging.getLogger("explorer.sources")
@@ -28,14 +30,14 @@ def trace_key(backend: str, trace_id: str) -> str:
     return cache_key("trace", backend, trace_id.lower())
 
 
-class CachedSource:
-    """A TraceSource whose get_trace answers from the cache when it can. The optional
-    capabilities (explorer.sources.base) are the wrapped source's own: present here exactly
-    when it has them, so isinstance(cached, ReadsTracesInBulk) answers as for the source."""
+class CachedSource(WrappedSource):
+    """A TraceSource whose get_trace answers from the cache when it can; with exactly the
+    capabilities of the source inside (explorer.sources.wrapper)."""
 
-    def __init__(self, source, cache_alias: str = "traces", timeout: int | None = None) -> None:
-        self.source = source
-        self.name = source.name
+    def __init__(
+        self, source: TraceSource, cache_alias: str = "traces", timeout: int | None = None
+    ) -> None:
+        super().__init__(source)
         self.cache = SharedCache(
             cache_alias,
             (lambda: settings.EXPLORER_TRACE_CACHE_SECONDS) if timeout is None else timeout,
@@ -58,27 +60,6 @@ class CachedSource:
         self.cache.put(key, packed)
         return trace
 
-    def search(self, query: TraceQuery) -> list[TraceSummary]:
-        return self.source.search(query)
-
-    def find_traces(self, attribute, value, start_ns=None, end_ns=None, limit=1000):
-        return self.source.find_traces(attribute, value, start_ns, end_ns, limit)
-
-    def services(self) -> list[str]:
-        return self.source.services()
-
-    def operations(self, service: str) -> list[str]:
-        return self.source.operations(service)
-
-    def dependencies(self, start_ns: int, end_ns: int):
-        return self.source.dependencies(start_ns, end_ns)
-
-    def __getattr__(self, name: str):
-        # Only for what the class lacks: the capability methods, passed on as they are.
-        if name in CAPABILITY_METHODS:
-            return getattr(self.source, name)
-        raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
-
 
 _instances: dict[tuple, CachedSource] = {}
 _lock = threading.Lock()
@@ -86,8 +67,8 @@ on_reset(_instances.clear)
 
 
 def remote_factory(source_class):
-    """A registry factory(name, options) for a remote kind. Instances are kept per name and
-    options, so the circuit breaker and the connection pool outlive one request."""
+    """A factory(name, options) for a remote kind (explorer.composition). Instances are kept
+    per name and options, so the circuit breaker and the connection pool outlive one request."""
 
     def factory(name: str, options: dict) -> CachedSource:
         key = (source_class.__name__, name, repr(sorted(options.items())))

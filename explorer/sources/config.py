@@ -230,7 +230,7 @@ def _secret(where: str, item: dict, key: str, environ) -> str | None:
 def backends_setting(
     raw: str | None, default: str | None, allow_http: bool = True
 ) -> tuple[dict[str, dict], str]:
-    """settings.EXPLORER_BACKENDS ({name: options}, as explorer.sources.registry reads it) and
+    """settings.EXPLORER_BACKENDS ({name: options}, as explorer.composition reads it) and
     settings.EXPLORER_DEFAULT_BACKEND, from the environment variables. Everything is checked
     here, secrets included, so a mistake stops the start with a clear message."""
     items = decode_backends(raw)

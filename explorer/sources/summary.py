@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from explorer.sources.base import SourceError, TraceQuery, TraceSummary
-from explorer.traces.model import Span, StatusCode, Trace
+from explorer.traces.model import Span, StatusCode, Trace, start_of
 
 
 @dataclass(slots=True)
@@ -49,10 +49,6 @@ def merge_spans(groups: Iterable[Iterable[Span]]) -> list[Span]:
         for s in spans:
             merged.setdefault((s.span_id, s.kind), s)
     return sorted(merged.values(), key=start_of)
-
-
-def start_of(span: Span) -> int:
-    return span.start_ns
 
 
 def as_text(value: object) -> str | None:

@@ -12,13 +12,11 @@ a trace ingested in pieces ends with the figures of the whole trace: a call whos
 server spans arrive apart counts once both are there. That needs the stored spans, which
 ingest reads anyway while a trace is one chunk (up to CHUNK_SPANS spans); pieces of a bigger
 trace add their own spans' figures alone, so there a call split across pieces is missed.
-Elements come from the mapping at ingest time: a changed mapping applies to spans ingested
-afterwards.
+Elements come from the mapping in effect at ingest time (explorer.c4.configured): a changed
+mapping applies to spans ingested afterwards.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from django.db import connection, transaction
 
@@ -33,10 +31,6 @@ from explorer.store.models import (
 )
 from explorer.store.traffic import HOUR_NS, Key, Traffic, contributions
 from explorer.traces.model import Trace
-
-# Set by the explorer app (explorer.apps) to the mapping of the current configuration, which
-# lives above the store; None (no figures kept) when the store is used without it.
-mapping_provider: Callable[[], Mapping] | None = None
 
 
 def record(deltas: dict[Key, Traffic]) -> None:

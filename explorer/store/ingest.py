@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
 
+from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, hourly
 from explorer.store.clock import (
@@ -134,15 +135,14 @@ def expand_paths(paths: Iterable[str | Path]) -> Iterator[Path | Rejection]:
 
 def store_settings(traffic: bool = True) -> Settings:
     """How traces are prepared for the store; with `traffic`, with the mapping to keep hourly
-    figures with (read from the database)."""
-    provider = hourly.mapping_provider if traffic else None
+    figures with (the one in effect: explorer.c4.configured)."""
     return Settings(
         business_keys=tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES),
         batch_spans=BATCH_SPANS,
         batch_traces=BATCH_TRACES,
         chunk_spans=CHUNK_SPANS,
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
-        mapping=provider() if provider is not None else None,
+        mapping=current_mapping() if traffic else None,
     )
 
 
@@ -201,29 +201,18 @@ class _Writer:
         ids = [t.trace_id for t in traces]
         arrived_ns = time.time_ns() if self.arrived_ns is None else self.arrived_ns
         clock_ns = self.clock.at(arrived_ns)
-        ahead_after = clock_ns + tolerance_ns()
-        ahead: dict[str, Lead] = {}
-        ahead_traces: list[str] = []
+        ahead = _Ahead(clock_ns, clock_ns + tolerance_ns())
         pks = _trace_pks(ids)  # most are new: whole rows are read only for those that are not
         existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
         stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
         traffic: dict[Key, Traffic] = {}
-
-        # Stored rows whose summary changed: with new chunks (and so a new layout) or without.
-        grown: list[_TraceRow] = []
-        kept_layout: list[_TraceRow] = []
-        new_rows: list[_TraceRow] = []
-        # Index rows as (_TraceRow, values...): new rows get their primary key only when
-        # inserted.
-        chunks: list[tuple] = []
-        attributes: list[tuple] = []
-        trace_operations: list[tuple] = []
+        pending = _Pending()
         for prepared in traces:
             row: _TraceRow
             found = existing.get(prepared.trace_id)
             if found is None:
                 row = _TraceRow(prepared.trace_id)
-                new_rows.append(row)
+                pending.new_rows.append(row)
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
@@ -234,64 +223,44 @@ class _Writer:
                 if piece is None:
                     continue  # nothing new: ingesting the same spans again changes nothing
                 prepared = piece
-                (grown if piece.chunks else kept_layout).append(found)
+                (pending.grown if piece.chunks else pending.kept_layout).append(found)
             row.arrived_ns = arrived_ns
-            facts = prepared.facts
-            if facts.end_ns > ahead_after:
-                row.clock_ahead = True
-                ahead_traces.append(prepared.trace_id)
-                spans = (span for data in prepared.chunks for span in codec.decode_spans(data))
-                for service, lead in leads(spans, clock_ns).items():
-                    total = ahead.setdefault(service, Lead())
-                    total.spans += lead.spans
-                    total.largest_ns = max(total.largest_ns, lead.largest_ns)
-            parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
-            for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
-                chunks.append((row, seq, size, data, keys))
-            for key, values in facts.business.items():
-                indexed_key = storable_cut(key)
-                for value in dict.fromkeys(storable_cut(v, INDEXED_VALUE_LENGTH) for v in values):
-                    if (indexed_key, value) not in state.attributes:
-                        attributes.append((row, indexed_key, value))
-            # The traces this one links to, so that StoreSource.linking_traces can answer.
-            for target in prepared.links:
-                value = storable_cut(target, INDEXED_VALUE_LENGTH)
-                if (LINKED_TRACE_KEY, value) not in state.attributes:
-                    attributes.append((row, LINKED_TRACE_KEY, value))
-            pairs = {
-                (storable_cut(service), storable_cut(name))
-                for service, names in facts.operations.items()
-                for name in names
-            }
-            trace_operations.extend((row, pair, state.operations) for pair in pairs)
+            ahead.note(row, prepared)
+            pending.index(row, prepared, state)
+        replaced = [pks[r.trace_id] for r in pending.grown if stored[pks[r.trace_id]].replaced]
+        self._store(pending, replaced)
+        hourly.record(traffic)
+        self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead.after_ns))
+        if ahead.traces:
+            record(
+                self.sender, ahead.by_service, f"{len(ahead.traces)} traces, e.g. {ahead.traces[0]}"
+            )
+        return [*pks.values(), *(pk for row in pending.new_rows if (pk := row.pk) is not None)]
 
-        replaced = [pks[row.trace_id] for row in grown if stored[pks[row.trace_id]].replaced]
+    def _store(self, pending: _Pending, replaced: list[int]) -> None:
+        """Write a batch's rows: chunks of traces written anew deleted first (`replaced`)."""
         if replaced:
             table, (trace,) = quoted_names(TraceChunk, ("trace",))
             with connection.cursor() as cursor:
                 for part in _slices(replaced):
                     marks = ", ".join(["%s"] * len(part))
                     cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({marks})", part)  # noqa: S608
-        _update_traces(kept_layout, layout=False)
-        _update_traces(grown, layout=True)
-        _insert_traces(new_rows)
-        _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), chunks)
-        _insert(TraceAttribute, ("trace", "key", "value"), attributes)
-        operation_ids = self._operation_ids({pair for _, pair, _ in trace_operations})
+        _update_traces(pending.kept_layout, layout=False)
+        _update_traces(pending.grown, layout=True)
+        _insert_traces(pending.new_rows)
+        _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), pending.chunks)
+        _insert(TraceAttribute, ("trace", "key", "value"), pending.attributes)
+        operations = pending.trace_operations
+        operation_ids = self._operation_ids({pair for _, pair, _ in operations})
         _insert(
             TraceOperation,
             ("trace", "operation"),
             [
                 (row, operation_ids[p])
-                for row, p, known in trace_operations
+                for row, p, known in operations
                 if operation_ids[p] not in known
             ],
         )
-        hourly.record(traffic)
-        self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead_after))
-        if ahead_traces:
-            record(self.sender, ahead, f"{len(ahead_traces)} traces, e.g. {ahead_traces[0]}")
-        return [*pks.values(), *(pk for row in new_rows if (pk := row.pk) is not None)]
 
     def _new_part(
         self,
@@ -377,6 +346,64 @@ class _Stored:
     attributes: set[tuple[str, str]] = field(default_factory=set)  # index rows (key, value)
     operations: set[int] = field(default_factory=set)  # catalogue keys of its operations
     replaced: bool = False  # its chunks are written again from seq 0
+
+
+@dataclass(slots=True)
+class _Pending:
+    """The rows a batch writes. Index rows are (_TraceRow, values...): new rows get their
+    primary key only when inserted."""
+
+    grown: list[_TraceRow] = field(default_factory=list)  # stored, with new chunks (and layout)
+    kept_layout: list[_TraceRow] = field(default_factory=list)  # stored, summary changed only
+    new_rows: list[_TraceRow] = field(default_factory=list)
+    chunks: list[tuple] = field(default_factory=list)
+    attributes: list[tuple] = field(default_factory=list)
+    trace_operations: list[tuple] = field(default_factory=list)
+
+    def index(self, row: _TraceRow, prepared: EncodedTrace, state: _Stored) -> None:
+        """The chunks, index attributes and operations of `prepared` that are not stored yet."""
+        facts = prepared.facts
+        parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
+        for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
+            self.chunks.append((row, seq, size, data, keys))
+        for key, values in facts.business.items():
+            indexed_key = storable_cut(key)
+            for value in dict.fromkeys(storable_cut(v, INDEXED_VALUE_LENGTH) for v in values):
+                if (indexed_key, value) not in state.attributes:
+                    self.attributes.append((row, indexed_key, value))
+        # The traces this one links to, so that StoreSource.linking_traces can answer.
+        for target in prepared.links:
+            value = storable_cut(target, INDEXED_VALUE_LENGTH)
+            if (LINKED_TRACE_KEY, value) not in state.attributes:
+                self.attributes.append((row, LINKED_TRACE_KEY, value))
+        pairs = {
+            (storable_cut(service), storable_cut(name))
+            for service, names in facts.operations.items()
+            for name in names
+        }
+        self.trace_operations.extend((row, pair, state.operations) for pair in pairs)
+
+
+@dataclass(slots=True)
+class _Ahead:
+    """The traces of a batch whose spans end ahead of the data clock (explorer.store.clock),
+    and by how much per service."""
+
+    clock_ns: int
+    after_ns: int  # the clock and its tolerance
+    by_service: dict[str, Lead] = field(default_factory=dict)
+    traces: list[str] = field(default_factory=list)
+
+    def note(self, row: _TraceRow, prepared: EncodedTrace) -> None:
+        if prepared.facts.end_ns <= self.after_ns:
+            return
+        row.clock_ahead = True
+        self.traces.append(prepared.trace_id)
+        spans = (span for data in prepared.chunks for span in codec.decode_spans(data))
+        for service, lead in leads(spans, self.clock_ns).items():
+            total = self.by_service.setdefault(service, Lead())
+            total.spans += lead.spans
+            total.largest_ns = max(total.largest_ns, lead.largest_ns)
 
 
 def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:

@@ -109,8 +109,8 @@ class StoredTrace(models.Model):
     services = models.JSONField(default=list)  # sorted service names
     attributes = models.JSONField(default=dict)  # first value of each business attribute
     warnings = models.JSONField(default=list)  # what normalisation repaired
-    # explorer.store.layout.TraceLayout of a trace of several chunks, which are then in tree order;
-    # None for a trace of one chunk (by start time: its page lays out the whole trace).
+    # explorer.analysis.layout.TraceLayout of a trace of several chunks, which are then in tree
+    # order; None for a trace of one chunk (by start time: its page lays out the whole trace).
     layout = models.BinaryField(null=True)
     # When spans last arrived for it (wall clock, ns): new spans, not a repeat of stored ones.
     # The live worker finds the orders that changed through it (StoreSource.arrivals_since,

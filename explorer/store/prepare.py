@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from explorer.analysis.layout import lay_out
 from explorer.c4.mapping import Mapping
 from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
 from explorer.store import codec
-from explorer.store.layout import lay_out
 from explorer.store.traffic import Key, Traffic, contributions
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
@@ -50,7 +50,8 @@ class EncodedTrace:
     chunks: list[bytes]  # the spans by start time, or in tree order when it has a layout
     chunk_sizes: list[int]
     chunk_keys: list[bytes]  # span_keys() of each chunk, to merge without reading it
-    layout: bytes | None  # explorer.store.layout.TraceLayout, encoded, for traces of several chunks
+    # explorer.analysis.layout.TraceLayout, encoded, for traces of several chunks
+    layout: bytes | None
     links: list[str]  # other traces its spans link to
     warnings: list[str]
     traffic: dict[Key, Traffic] = field(default_factory=dict)  # its spans' system-map figures

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from django.conf import settings
 from django.db import DatabaseError
 
+from explorer.analysis.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.sources.base import (
     Arrival,
     DependencyEdge,
@@ -19,10 +20,9 @@ from explorer.sources.base import (
     TraceSummary,
 )
 from explorer.sources.config import EMBEDDED
-from explorer.sources.summary import check_searchable, start_of
-from explorer.store import codec
+from explorer.sources.summary import check_searchable
+from explorer.store import codec, hourly
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, lay_out_stored
-from explorer.store.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -34,7 +34,8 @@ from explorer.store.models import (
     code_point_order,
     storable,
 )
-from explorer.traces.model import Span, Trace
+from explorer.store.traffic import Traffic
+from explorer.traces.model import Span, Trace, start_of
 
 _SUMMARY_FIELDS = (
     "trace_id",
@@ -72,7 +73,7 @@ class StoreSource(FindsBySearch):
 
     def iter_spans(self, trace_id: str) -> Iterator[list[Span]]:
         """The spans of a trace a chunk (at most explorer.store.ingest.CHUNK_SPANS) at a time,
-        in tree order (explorer.store.layout; by start time for traces stored without a
+        in tree order (explorer.analysis.layout; by start time for traces stored without a
         layout): a huge trace can be shown or analysed without holding all of it."""
         yield from self._chunks(self._row(trace_id)[0])
 
@@ -196,6 +197,11 @@ class StoreSource(FindsBySearch):
         with self._answering():
             newest = traces.order_by("-start_ns", code_point_order("trace_id"))
             return newest.values_list("end_ns", flat=True).first()
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
+        return hourly.window_traffic(start_ns, end_ns)
 
     def count_between(self, start_ns: int, end_ns: int) -> int:
         """How many stored traces start in [start_ns, end_ns)."""

@@ -7,8 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from explorer.c4.mapping import Mapping, interactions
-from explorer.diagrams.overlay import Overlay, Stop
-from explorer.diagrams.overlay import Step as DiagramStep
+from explorer.diagrams.overlay import DiagramStep, Overlay, Stop
 from explorer.journeys.conformance import Conformance
 from explorer.journeys.journey import Journey
 from explorer.journeys.state_graph import StateGraph

@@ -40,7 +40,7 @@ from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_documen
 from explorer.traces.vocabulary import NEW_STATE_KEY, STATE_EVENT
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
-from explorer.web.journeys import (
+from explorer.web.order_page import (
     journey_diagram_overlay,
     journey_svg,
     local_time,
@@ -130,22 +130,6 @@ def _player(
         journey, conformance, problem = _example(spec, tour, config)
     except SourceError as exc:
         problem = str(exc)
-    lang = "ru" if (get_language() or "en").startswith("ru") else "en"
-    stops = []
-    spans = []
-    if journey is not None and conformance is not None:
-        if number == len(spec.steps) and conformance.status != COMPLETE:
-            # the last step of a tour shows where its example order is now
-            stops = journey_stops(
-                journey, conformance, config.model, config.mapping, config.graph, lang, local_time
-            )
-        spans = spans_at_step(journey, conformance, step, config.mapping)
-    svg = render_svg(config.model, step_overlay(step, redact_text(title, policy), lang, stops))
-    question = answer = None
-    if tour is not None:
-        question = CheckQuestion.objects.filter(step__tour=tour, step__number=number).first()
-        if question is not None and progress is not None:
-            answer = Answer.objects.filter(progress=progress, question=question).first()
     context = {
         "spec": spec,
         "tour": tour,
@@ -160,7 +144,50 @@ def _player(
         "relationship": (
             "→".join(config.names.get(e, e) for e in step.relationship) if step.relationship else ""
         ),
-        "svg": svg,
+        "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance),
+        **_example_order(request, spec, step, journey, conformance, problem),
+        "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
+        "order_status": conformance.status if conformance else None,
+        "previous_url": step_url(number - 1) if number > 1 else None,
+        "next_url": step_url(number + 1) if number < len(spec.steps) else None,
+        "progress": progress,
+        **_check_question(tour, progress, number),
+        "ending": (
+            _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
+        ),
+        **(
+            _journey_playback(request, journey, conformance, journey.order_id)
+            if journey is not None
+            else {}
+        ),
+        **(extra or {}),
+    }
+    return render(request, "tours/play.html", context)
+
+
+def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> str:
+    """The step drawn on the C4 diagram; the last step of a tour also shows where its example
+    order is now (unless it is complete)."""
+    config = explorer_config()
+    step = spec.steps[number - 1]
+    lang = "ru" if (get_language() or "en").startswith("ru") else "en"
+    stops = []
+    last = number == len(spec.steps)
+    if journey is not None and conformance is not None and last and conformance.status != COMPLETE:
+        stops = journey_stops(
+            journey, conformance, config.model, config.mapping, config.graph, lang, local_time
+        )
+    return render_svg(config.model, step_overlay(step, title, lang, stops))
+
+
+def _example_order(request, spec: TourSpec, step, journey, conformance, problem) -> dict:
+    """The tour's example order at this step: its link, the spans that show the step, or why
+    there is none."""
+    config = explorer_config()
+    spans = []
+    if journey is not None and conformance is not None:
+        spans = spans_at_step(journey, conformance, step, config.mapping)
+    return {
         "example_order": url_id(request, spec.example_order or ""),
         "example_problem": problem,
         "order_url": (
@@ -170,11 +197,17 @@ def _player(
         ),
         "spans": _span_rows(request, spans, journey.spans[0].start_ns) if journey else [],
         "more_spans": max(len(spans) - MAX_SPANS, 0),
-        "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
-        "order_status": conformance.status if conformance else None,
-        "previous_url": step_url(number - 1) if number > 1 else None,
-        "next_url": step_url(number + 1) if number < len(spec.steps) else None,
-        "progress": progress,
+    }
+
+
+def _check_question(tour: Tour | None, progress: TourProgress | None, number: int) -> dict:
+    """The step's check question (a stored tour's), its choices and the viewer's answer."""
+    question = answer = None
+    if tour is not None:
+        question = CheckQuestion.objects.filter(step__tour=tour, step__number=number).first()
+        if question is not None and progress is not None:
+            answer = Answer.objects.filter(progress=progress, question=question).first()
+    return {
         "question": question,
         "choices": [
             {
@@ -188,17 +221,7 @@ def _player(
         else [],
         "question_text": _pick(question.text, question.text_ru) if question else "",
         "answer": answer,
-        "ending": (
-            _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
-        ),
-        **(
-            _journey_playback(request, journey, conformance, journey.order_id)
-            if journey is not None
-            else {}
-        ),
-        **(extra or {}),
     }
-    return render(request, "tours/play.html", context)
 
 
 def _journey_playback(request, journey, conformance, order_id: str) -> dict:

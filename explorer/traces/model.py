@@ -110,6 +110,11 @@ class Span:
         return self.status_code == StatusCode.ERROR
 
 
+def start_of(span: Span) -> int:
+    """The sort key of spans by start time."""
+    return span.start_ns
+
+
 @dataclass(slots=True)
 class Trace:
     """The spans of one trace id, plus what normalisation had to say about them."""

@@ -1,7 +1,8 @@
 """System-wide pages over a time window: the system map, drift, SLA and anomalies.
 
-The system map of the embedded store sums the hourly figures kept at ingest
-(explorer.store.hourly) over the whole hours of the window. Otherwise each page reads the
+The system map of a source that keeps hourly figures at ingest (the embedded store:
+explorer.store.hourly, the KeepsHourlyTraffic capability) sums them over the whole hours of the
+window. Otherwise each page reads the
 newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES) from the source;
 "now" is the newest trace in the source, as in the journey reports, so the demo data
 is never "too old" to show. Results are cached briefly per window.
@@ -9,6 +10,7 @@ is never "too old" to show. Results are cached briefly per window.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -24,15 +26,14 @@ from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import Metric, Overlay
 from explorer.diagrams.overlay import system_map as system_map_overlay
-from explorer.diagrams.render import RATE_UNITS, render_svg
+from explorer.diagrams.overlay_text import RATE_UNITS
+from explorer.diagrams.render import render_svg
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
 from explorer.orders.service import now_in
-from explorer.sources.base import SourceError, TraceQuery
-from explorer.store import hourly
+from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
 from explorer.store.models import ClockSkew
-from explorer.store.source import StoreSource
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
@@ -107,7 +108,7 @@ def rate_unit(window: str) -> str:
 
 
 def traffic_overlay(
-    totals: dict[tuple[str, str, str], Traffic], start_ns: int, end_ns: int
+    totals: Mapping[tuple[str, str, str], Traffic], start_ns: int, end_ns: int
 ) -> Overlay:
     """The system map of hourly figures summed over [start_ns, end_ns): as
     explorer.diagrams.overlay.system_map draws it over traces, p95 to within a bucket."""
@@ -133,9 +134,9 @@ def map_svg(
     config = explorer_config()
     source = common.source()
     covered: int | None
-    if isinstance(source, StoreSource) and start is not None and end is not None:
+    if isinstance(source, KeepsHourlyTraffic) and start is not None and end is not None:
         from_hours = True
-        covered, totals = hourly.window_traffic(start, end)
+        covered, totals = source.hourly_traffic(start, end)
         overlay = traffic_overlay(totals, covered, end)
         count = source.count_between(covered, end)
     else:
@@ -306,7 +307,7 @@ def anomalies(request):
         config = explorer_config()
         traces = window_traces(start, end)
         pairs = [(config.container_of(s), s) for t in traces for s in t.spans]
-        if start is None or end is None:
+        if start is None or end is None:  # both or neither: no trace in the source
             baseline = Baseline()
         else:
             baseline = baseline_from_source(

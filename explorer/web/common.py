@@ -13,8 +13,8 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.redaction import policy_for_user, redact_text, redact_value
+from explorer.composition import get_source
 from explorer.sources.base import SourceError, TraceNotFound, TraceSource
-from explorer.sources.registry import get_source
 from explorer.traces.vocabulary import CUSTOMER_KEY
 
 MAX_TEXT = 200  # longest search text or id taken from a URL

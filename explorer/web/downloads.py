@@ -28,7 +28,8 @@ from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
-from explorer.web.journeys import MAX_ID, customer_not_found, journey_svg, report, unknown_customer
+from explorer.web.journeys import MAX_ID, customer_not_found, report, unknown_customer
+from explorer.web.order_page import journey_svg
 from explorer.web.pseudonyms import customer_from_url, raw_id_from_url
 from explorer.web.traces import TraceWhere, stored_trace, trace_svg
 

@@ -16,21 +16,23 @@ the id is looked up with each pseudonym replaced by its customer's id; the raw i
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.cache import cache
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts import audit
 from accounts.redaction import PSEUDONYM, holds_identifier, is_pseudonym, redact_id, redact_text
-from explorer.caching import LocalCache
+from explorer.caching import LocalCache, SharedCache
 from explorer.orders.models import OrderStatus
 from explorer.orders.service import now_in
+from explorer.sources.base import ListsAttributeValues
 from explorer.traces.vocabulary import CUSTOMER_KEY
 from explorer.web import common
 
 MAP_SECONDS = 300  # how long a pseudonym-to-id map is reused while the data stays the same
 REFUSED = "refused: raw customer identifier without view_customer_ids"
 
+# Raw identifiers each viewer tried, per window (shared by the worker processes).
+_attempts = SharedCache("default", lambda: settings.EXPLORER_RAW_ID_WINDOW_SECONDS)
 # One pseudonym-to-id map per data version (a few MB for 100,000 customers).
 _maps: LocalCache[dict[str, str]] = LocalCache(
     "customer pseudonyms", max_weight=2, seconds=MAP_SECONDS
@@ -41,9 +43,8 @@ def _known_customer_ids(source) -> set[str]:
     known = set(
         OrderStatus.objects.exclude(customer_id="").values_list("customer_id", flat=True).distinct()
     )
-    lister = getattr(source, "attribute_values", None)
-    if lister is not None:
-        known.update(lister(CUSTOMER_KEY))
+    if isinstance(source, ListsAttributeValues):
+        known.update(source.attribute_values(CUSTOMER_KEY))
     return known
 
 
@@ -60,23 +61,11 @@ def customer_for_pseudonym(request, text: str) -> str | None:
     return mapping.get(text)
 
 
-def _attempts_key(request) -> str:
-    return f"explorer:raw-id-attempts:{request.user.pk}"
-
-
 def refuse_raw_identifier(request, object_type: str, value: str):
     """Audit an attempt to open or search a raw identifier; the 429 page once the viewer has
     made too many, else None (the caller answers "not found" as for a missing customer)."""
     audit.record(request, audit.AuditAction.VIEW, object_type, value, REFUSED)
-    window = settings.EXPLORER_RAW_ID_WINDOW_SECONDS
-    key = _attempts_key(request)
-    cache.add(key, 0, window)
-    try:
-        attempts = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.set(key, 1, window)
-        attempts = 1
-    if attempts > settings.EXPLORER_RAW_ID_ATTEMPTS:
+    if _attempts.count("raw-id-attempts", request.user.pk) > settings.EXPLORER_RAW_ID_ATTEMPTS:
         message = _("Too many look-ups of customer identifiers. Try again later.")
         return render(request, "web/not_found.html", {"message": message}, status=429)
     return None

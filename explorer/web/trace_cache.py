@@ -1,6 +1,6 @@
 """One trace made ready for its page, once: tree order, critical path, overview.
 
-A stored trace of several chunks comes with its layout (explorer.store.layout, computed at
+A stored trace of several chunks comes with its layout (explorer.analysis.layout, computed at
 ingest): the page reads the overview and the chunks of the rows it shows, never the whole
 trace, unless it searches in it or draws it (the statistics per operation come with the
 layout). For any other trace, the tree order and the critical path are computed from the
@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from explorer.analysis import OperationStatistics, SpanTree
+from explorer.analysis.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.caching import LocalCache, SharedCache, cache_key
 from explorer.sources.base import ReadsStoredLayouts, SourceError
-from explorer.store.layout import TraceOverview, TreeOrder, critical_positions, tree_order
 from explorer.traces.model import Span, Trace
 from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
 

@@ -4,7 +4,7 @@ A trace is shown as its span tree in depth-first order (children by start time).
 addressed by their position in that full order ("row number"); a collapsed row hides the rows
 of its subtree, which in depth-first order are the contiguous run row+1 .. end[row]. So the
 visible rows for any set of collapsed rows, and any window of them, come from the order and
-the subtree ends alone, without walking the tree again. The order (explorer.store.layout) is
+the subtree ends alone, without walking the tree again. The order (explorer.analysis.layout) is
 computed when the store writes a trace of several chunks, else once per trace and cached.
 """
 
@@ -14,7 +14,7 @@ import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from explorer.store.layout import HISTOGRAM_BUCKETS, TreeOrder, bucket_counts
+from explorer.analysis.layout import HISTOGRAM_BUCKETS, TreeOrder, bucket_counts
 from explorer.traces.model import Span
 
 BAR_SCALE = 1000.0  # bars are drawn in a 0..1000 wide SVG viewBox

@@ -4,7 +4,7 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer.sources.registry import get_source
+from explorer.composition import get_source
 from explorer.sources.remote import check_source
 
 

@@ -6,8 +6,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.composition import get_source
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 from explorer.traces.model import Trace
 
 

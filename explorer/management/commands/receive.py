@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import grpc
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.composition import configured
 from explorer.management.arguments import source_and_config
 from explorer.management.pipeline import cycle_steps, start_worker
 from explorer.management.stopping import stop_on_signals, wait_for_stop
@@ -23,7 +24,6 @@ from explorer.receiver.grpc_server import grpc_server
 from explorer.receiver.http_server import ReceiverHTTPServer, http_server
 from explorer.receiver.service import Receiver
 from explorer.sources.config import EMBEDDED
-from explorer.sources.registry import configured
 
 
 def host_port(text: str) -> tuple[str, int]:

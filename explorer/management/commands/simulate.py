@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.composition import get_source
 from explorer.management.stopping import stop_on_signals
 from explorer.orders.service import now_in
 from explorer.simulation import (
@@ -22,7 +23,6 @@ from explorer.simulation import (
     simulate_live,
 )
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 
 # The receiver's bearer token for --live (never on the command line, where `ps` shows it).
 TOKEN_ENV = "EXPLORER_OTLP_TOKEN"  # noqa: S105  (the variable's name, not a token)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.sources.base import SourceError
-from explorer.sources.registry import get_source
 from explorer.tours.loading import import_files, shipped_files
 from explorer.tours.models import Tour
 from explorer.tours.persist import spec_of

@@ -1,4 +1,4 @@
-"""The waterfall layout of a trace, computed once when it is stored (framework-free).
+"""The waterfall layout of a trace, computed once when the store stores it (framework-free).
 
 A trace is shown as its span tree in depth-first order, children by start time ("tree order";
 a row is a position in it). A collapsed row hides the rows of its subtree, which in that order
@@ -22,8 +22,7 @@ import orjson
 from explorer.analysis.critical_path import critical_path
 from explorer.analysis.stats import OperationStatistics, OperationStats
 from explorer.analysis.tree import SpanTree
-from explorer.sources.summary import start_of
-from explorer.traces.model import Span, StatusCode, Trace
+from explorer.traces.model import Span, StatusCode, Trace, start_of
 
 HISTOGRAM_BUCKETS = 100
 # 2 added the statistics per operation; layouts of version 1 (stored before) have none.

@@ -1,9 +1,14 @@
-"""Which trace source answers: a small table of source kinds and their factories.
+"""Which trace source answers, built explicitly: the one place that knows every kind of source
+and what wraps it.
 
 get_source(name) builds the source named in settings.EXPLORER_BACKENDS ({name: {"kind": ...,
 options...}}), or the default one (settings.EXPLORER_DEFAULT_BACKEND) when no name is given.
-The embedded store (kind "store") is always there, named "embedded"; its factory is registered
-by the store itself (explorer/store/apps.py), so that sources never import the store.
+The embedded store (kind "store") is always there, named "embedded". A remote backend comes
+wrapped in its cache (explorer.sources.cache) and, in the receiver's index mode
+(EXPLORER_RECEIVER_MODE "index"), in the index that answers the look-ups it lacks
+(explorer.receiver.index). This module sits with the pages and services because it builds
+sources from every layer below and the receiver's index beside it; nothing is installed from
+an AppConfig.ready.
 """
 
 from __future__ import annotations
@@ -13,17 +18,20 @@ from collections.abc import Callable
 
 from django.conf import settings
 
+from explorer.receiver.index import with_index
 from explorer.sources.base import SourceError, TraceSource
 from explorer.sources.cache import remote_factory
 from explorer.sources.config import EMBEDDED
 from explorer.sources.jaeger import JaegerSource
 from explorer.sources.tempo import TempoSource
 from explorer.sources.zipkin import ZipkinSource
+from explorer.store.source import StoreSource
 
 log = logging.getLogger("explorer.sources")
 
-# kind -> factory(name, options of that backend from settings); "store" added by the store.
+# kind -> factory(name, options of that backend from settings).
 FACTORIES: dict[str, Callable[[str, dict], TraceSource]] = {
+    "store": lambda name, options: StoreSource(name=name),
     "jaeger": remote_factory(JaegerSource),
     "tempo": remote_factory(TempoSource),
     "zipkin": remote_factory(ZipkinSource),
@@ -33,15 +41,6 @@ FACTORIES: dict[str, Callable[[str, dict], TraceSource]] = {
 # "store" named the embedded store until December 2026; it is "embedded" now.
 DEPRECATED_NAMES = {"store": EMBEDDED}
 _warned: set[str] = set()
-
-
-def register_kind(kind: str, factory: Callable[[str, dict], TraceSource]) -> None:
-    FACTORIES[kind] = factory
-
-
-# Wrappers a higher layer installs (the receiver's index mode, explorer.receiver.apps): each
-# takes (name, options, source) and gives the source to use instead.
-WRAPPERS: list[Callable[[str, dict, TraceSource], TraceSource]] = []
 
 
 def configured() -> dict[str, dict]:
@@ -68,7 +67,4 @@ def get_source(name: str | None = None) -> TraceSource:
     factory = FACTORIES.get(options.get("kind", ""))
     if factory is None:
         raise SourceError(f"trace source {name!r} has an unknown kind {options.get('kind')!r}")
-    source = factory(name, options)
-    for wrap in WRAPPERS:
-        source = wrap(name, options, source)
-    return source
+    return with_index(name, options, factory(name, options))

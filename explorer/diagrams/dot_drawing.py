@@ -1,0 +1,435 @@
+"""One drawing of a model in DOT: the model at its layout's fixed positions (for `neato -n2`)
+with an overlay on it — the order's calls on the relationships, notes and metrics of the
+elements, where the order is now, calls the model does not document.
+
+Model and trace text reaches DOT only in labels escaped by dot_labels, or through
+graphviz.escape and the graphviz package's quoting; node names are generated; link targets
+are placeholders (Links).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import graphviz
+
+from explorer.c4.model import Model, Relationship
+from explorer.diagrams.dot_labels import (
+    TextLine,
+    boundary_label,
+    dom_id,
+    escaped,
+    has_notes_band,
+    legend_label,
+    node_label,
+    relationship_label,
+    shape,
+)
+from explorer.diagrams.model_layout import (
+    Box,
+    Layout,
+    NodeBox,
+    canvas,
+    containers,
+    member,
+    node_names,
+)
+from explorer.diagrams.overlay import DiagramStep, Metric, Note, Overlay, Stop
+from explorer.diagrams.overlay_text import metric_text, note_lines, step_list, summary_lines
+from explorer.diagrams.placement import occupied, place_label
+from explorer.diagrams.style import (
+    DIMMED_FILL,
+    END_MARGIN,
+    FONT,
+    NOTE_WIDTH,
+    STEP_COLOUR,
+    STOP_COLOUR,
+    SUMMARY_LINES,
+    SUMMARY_WIDTH,
+    TITLE_BAND,
+    TOOLTIP_LINES,
+    WARNING_COLOUR,
+)
+from explorer.diagrams.text_measure import clip, wrap
+from explorer.diagrams.words import word
+from explorer.traces.visible import visible_line
+
+
+class Links:
+    """Stands in for link targets while in DOT: graphviz 2.43 writes URLs into the SVG without
+    escaping them, so dot only ever sees placeholders, replaced in the parsed output (and
+    escaped when it is written out again)."""
+
+    PLACEHOLDER = re.compile(r"c4link-(\d+)")
+
+    def __init__(self) -> None:
+        self.urls: list[str] = []
+
+    def ref(self, url: str) -> str:
+        self.urls.append(url)
+        return f"c4link-{len(self.urls) - 1}"
+
+    def resolve(self, root: ET.Element) -> None:
+        for el in root.iter():
+            for key, value in el.attrib.items():
+                if m := self.PLACEHOLDER.fullmatch(value):
+                    el.set(key, self.urls[int(m.group(1))])
+
+
+@dataclass
+class Drawn:
+    """What the SVG post-processing adds that DOT cannot carry: tooltips, step numbers for
+    playback, the marks of where the order is now."""
+
+    titles: dict[str, str]  # dom id -> tooltip text
+    steps: dict[str, list[int]]  # dom id of a relationship -> its step numbers
+    ends: dict[str, tuple[str, str]]  # dom id of a relationship -> dom ids of its ends
+    classes: dict[str, list[str]]  # dom id -> extra classes
+
+
+@dataclass
+class _Scene:
+    """A drawing being made: what it draws, the DOT graph, and what the SVG gets later."""
+
+    model: Model
+    overlay: Overlay
+    lay: Layout
+    urls: dict[str, str]  # element id -> its link
+    links: Links
+    graph: graphviz.Digraph
+    names: dict[str, str]  # element id -> node name
+    out: Drawn
+
+
+@dataclass
+class _Calls:
+    """The overlay's steps and lost messages sorted onto what the layout drew."""
+
+    drawn: dict[tuple[str, str], int]  # (source, target) -> index of its relationship
+    on_edge: dict[int, list[DiagramStep]]  # relationship index -> steps along it
+    reverse: set[int]  # numbers of steps going against their relationship's direction
+    extra: dict[tuple[str, str], list[DiagramStep]]  # steps on no relationship of the model
+    lost: dict[int, Stop]  # relationship index -> the message lost on it
+
+
+def drawing(
+    model: Model, overlay: Overlay, urls: dict[str, str], lay: Layout, links: Links
+) -> tuple[bytes, Drawn]:
+    """The DOT source of the model at the layout's positions with the overlay drawn on it,
+    and what the SVG post-processing is to add to graphviz's output."""
+    g = graphviz.Digraph("c4")
+    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true")
+    g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
+    g.attr("edge", fontname=FONT, fontsize="9")
+    scene = _Scene(model, overlay, lay, urls, links, g, node_names(model), Drawn({}, {}, {}, {}))
+    if overlay.title:
+        _draw_title(scene)
+    _draw_boundaries(scene)
+    _draw_elements(scene)
+    g.node(
+        "legend",
+        label=legend_label(overlay.lang),
+        shape="plain",
+        fixedsize="false",
+        pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!",
+    )
+    calls = _sorted_calls(model, overlay, lay)
+    for index, (pos, lp) in lay.edges.items():
+        _draw_relationship(scene, calls, index, pos, lp)
+    taken = occupied(model, lay)
+    x0, y0, x1, y1 = canvas(lay)
+    area = (x0, y0, x1, y1 - TITLE_BAND)
+    _draw_undocumented_calls(scene, calls, taken, area)
+    _draw_observed_calls(scene, calls, taken, area)
+    return g.source.encode("utf-8"), scene.out
+
+
+def _draw_title(scene: _Scene) -> None:
+    """A node in the title band, not a graph label: that would move the canvas."""
+    x0, _, x1, y1 = scene.lay.bb
+    title = clip(scene.overlay.title, x1 - x0, 14)
+    scene.graph.node(
+        "title",
+        label=f'<<FONT POINT-SIZE="14"><B>{escaped(title)}</B></FONT>>',
+        shape="plain",
+        fixedsize="false",
+        pos=f"{(x0 + x1) / 2:.2f},{y1 + END_MARGIN + TITLE_BAND / 2:.2f}!",
+        **{"class": "c4-title"},
+    )
+
+
+def _draw_boundaries(scene: _Scene) -> None:
+    """Boundaries first: drawn beneath the elements in them."""
+    for eid, (bx0, by0, bx1, by1) in scene.lay.clusters.items():
+        e = scene.model.elements[eid]
+        scene.graph.node(
+            f"b{scene.names[eid]}",
+            label=boundary_label(e, scene.overlay.lang),
+            shape="box",
+            style="dashed,rounded",
+            color="#444444",
+            labelloc="b",
+            labeljust="l",
+            pos=f"{(bx0 + bx1) / 2:.2f},{(by0 + by1) / 2:.2f}!",
+            width=f"{(bx1 - bx0) / 72:.4f}",
+            height=f"{(by1 - by0) / 72:.4f}",
+            id=dom_id(eid),
+            **{"class": f"c4-element c4-{e.kind}"},
+            tooltip=graphviz.escape(visible_line(e.name)),
+            **({"URL": scene.links.ref(scene.urls[eid])} if eid in scene.urls else {}),
+        )
+
+
+def _involved(overlay: Overlay) -> set[str | None]:
+    """The elements the overlay is about: never dimmed."""
+    involved: set[str | None] = {e for s in overlay.steps for e in (s.source, s.target)}
+    involved |= set(overlay.element_notes) | {overlay.highlight}
+    involved |= {e for s in overlay.stops for e in (s.element, s.target) if e}
+    return involved
+
+
+def _draw_elements(scene: _Scene) -> None:
+    stops_at = {s.element: s for s in scene.overlay.stops if s.kind != "lost"}
+    involved = _involved(scene.overlay)
+    for eid, box in scene.lay.nodes.items():
+        _draw_element(scene, eid, box, stops_at.get(eid), eid in involved)
+
+
+def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, involved: bool) -> None:
+    """An element at its place with its marks, notes band, metric and tooltip."""
+    overlay, e = scene.overlay, scene.model.elements[eid]
+    x, y, w, h = box
+    attrs = shape(e)
+    classes = ["c4-element", f"c4-{e.kind}"]
+    if e.external:
+        classes.append("c4-external")
+    notes = list(overlay.element_notes.get(eid, []))
+    if stop is not None:
+        notes.insert(0, Note(stop.text, "stop"))
+        attrs.update(penwidth="4", color=STOP_COLOUR)
+        classes += ["journey-stop", f"journey-{stop.kind}"]
+    if overlay.highlight == eid:
+        attrs.update(penwidth="4", color="#F08C00")
+        classes.append("c4-highlight")
+    elif overlay.dimmed and not involved:
+        attrs.update(fillcolor=DIMMED_FILL, color="#ADB5BD")
+        classes.append("c4-dimmed")
+    metric = overlay.metrics.get(eid)
+    band = note_lines(notes, metric, overlay.lang, overlay.rate_unit) if has_notes_band(e) else []
+    if metric is not None and not has_notes_band(e):
+        _metric_node(
+            scene.graph, f"m{scene.names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7
+        )
+    if notes or metric:  # the tooltip has it all (stores and queues have no band)
+        scene.out.titles[dom_id(eid)] = "\n".join(
+            [e.name]
+            + ([metric_text(metric, overlay.rate_unit)] if metric else [])
+            + [n.text for n in notes[:TOOLTIP_LINES]]
+        )
+    if eid in scene.urls:
+        attrs["URL"] = scene.links.ref(scene.urls[eid])
+        attrs["target"] = "_top"
+    scene.graph.node(
+        scene.names[eid],
+        label=node_label(e, overlay.lang, band, "c4-dimmed" in classes),
+        pos=f"{x:.2f},{y:.2f}!",
+        width=f"{w:.4f}",
+        height=f"{h:.4f}",
+        id=dom_id(eid),
+        tooltip=graphviz.escape(visible_line(e.name)),
+        **{"class": " ".join(classes)},
+        **attrs,
+    )
+
+
+def _metric_node(
+    g: graphviz.Digraph, name: str, metric: Metric, unit: str, x: float, y: float
+) -> None:
+    """A metric as a label right under its element's box, for elements without a notes band
+    (an xlabel floats wherever graphviz finds room, away from the box it belongs to)."""
+    text = escaped(clip(metric_text(metric, unit), NOTE_WIDTH))
+    g.node(
+        name,
+        label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
+        f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
+        f"</B></FONT></TD></TR></TABLE>>",
+        shape="plain",
+        fixedsize="false",
+        pos=f"{x:.2f},{y:.2f}!",
+        **{"class": "c4-metric"},
+    )
+
+
+def _sorted_calls(model: Model, overlay: Overlay, lay: Layout) -> _Calls:
+    """Each step on the relationship it goes along (or against), else among the extra calls;
+    each lost message on the relationship from its queue to the consumer."""
+    calls = _Calls({}, {}, set(), {}, {})
+    for laid_out in lay.edges:
+        r = model.relationships[laid_out]
+        calls.drawn.setdefault((r.source, r.target), laid_out)
+    for step in overlay.steps:
+        if step.source not in lay.nodes or step.target not in lay.nodes:  # boundaries too
+            continue
+        index: int | None = calls.drawn.get((step.source, step.target))
+        if index is None and not step.undocumented:
+            index = calls.drawn.get((step.target, step.source))
+            if index is not None:
+                calls.reverse.add(step.number)
+        if index is None:
+            calls.extra.setdefault((step.source, step.target), []).append(step)
+        else:
+            calls.on_edge.setdefault(index, []).append(step)
+    for stop in overlay.stops:
+        if (
+            stop.kind == "lost"
+            and (lost_on := calls.drawn.get((stop.element, stop.target or ""))) is not None
+        ):
+            calls.lost[lost_on] = stop
+    return calls
+
+
+def _relationship_style(
+    scene: _Scene, r: Relationship, index: int, pos: str, lp: str | None, steps: list[DiagramStep]
+) -> tuple[dict[str, str], list[str]]:
+    """The DOT attributes and classes of a relationship: typical, walked by the order, dimmed."""
+    typical = scene.overlay.typical
+    attrs = {
+        "pos": pos,
+        "dir": "both" if r.bidirectional else "forward",
+        "color": "#707070",
+        "id": f"rel-{index}",
+    }
+    classes = ["c4-relationship"]
+    if (r.source, r.target) in typical or (r.bidirectional and (r.target, r.source) in typical):
+        classes.append("c4-typical")
+    if lp:
+        attrs["lp"] = lp
+    if steps:
+        attrs.update(color=STEP_COLOUR, penwidth="2.5")
+        classes.append("c4-step")
+        if link := next((s.url for s in steps if s.url), None):  # without script: the first
+            attrs.update(URL=scene.links.ref(link), target="_top")
+    elif scene.overlay.dimmed:
+        attrs.update(color="#CED4DA")
+    return attrs, classes
+
+
+def _mark_lost(
+    stop: Stop, summary: list[TextLine], attrs: dict[str, str], classes: list[str]
+) -> list[TextLine]:
+    """A relationship a message was lost on: drawn as cut, the loss first in its summary."""
+    attrs.update(color=STOP_COLOUR, penwidth="3", style="dashed", arrowhead="tee")
+    classes += ["journey-stop", "journey-lost"]
+    lines = [(line, STOP_COLOUR, True) for line in wrap(stop.text, SUMMARY_WIDTH - 2, max_lines=3)]
+    return (lines + summary)[:SUMMARY_LINES]
+
+
+def _anchor(model: Model, lay: Layout, end: str) -> str:
+    """The laid-out node a relationship's end is drawn from (of a boundary: one inside it)."""
+    found = end if end in lay.nodes else member(model, end, containers(model))
+    if found is None:  # never: the layout drew the relationship from a node inside it
+        raise ValueError(f"no laid-out node for {end!r}")
+    return found
+
+
+def _draw_relationship(scene: _Scene, calls: _Calls, index: int, pos: str, lp: str | None) -> None:
+    """A relationship of the model with the order's calls on it, summed up in its label."""
+    overlay, out, dom = scene.overlay, scene.out, f"rel-{index}"
+    r = scene.model.relationships[index]
+    steps = calls.on_edge.get(index, [])
+    metric = overlay.metrics.get((r.source, r.target))
+    summary = summary_lines(steps, calls.reverse, overlay.lang)
+    if metric is not None:
+        summary.append(
+            (clip(metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2), "#212529", True)
+        )
+    attrs, classes = _relationship_style(scene, r, index, pos, lp, steps)
+    if index in calls.lost:
+        summary = _mark_lost(calls.lost[index], summary, attrs, classes)
+        out.titles[dom] = calls.lost[index].text
+    if steps:
+        out.titles[dom] = "\n".join(
+            filter(None, [out.titles.get(dom), step_list(steps, calls.reverse, overlay.lang)])
+        )
+        out.steps[dom] = [s.number for s in steps]
+    out.ends[dom] = (dom_id(r.source), dom_id(r.target))
+    scene.graph.edge(
+        scene.names[_anchor(scene.model, scene.lay, r.source)],
+        scene.names[_anchor(scene.model, scene.lay, r.target)],
+        label=relationship_label(r.description, r.technology, summary),
+        **{"class": " ".join(classes)},
+        **attrs,
+    )
+
+
+def _draw_undocumented_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
+    """Steps between elements with no relationship (in either direction) in the model."""
+    lang, lay = scene.overlay.lang, scene.lay
+    for n, ((source, target), steps) in enumerate(calls.extra.items()):
+        undocumented = any(s.undocumented for s in steps)
+        colour = WARNING_COLOUR if undocumented else STEP_COLOUR
+        dom = f"step-{n}"
+        link = next((s.url for s in steps if s.url), None)
+        scene.graph.edge(
+            scene.names[source],
+            scene.names[target],
+            style="dashed" if undocumented else "solid",
+            color=colour,
+            penwidth="2.5",
+            id=dom,
+            **({"URL": scene.links.ref(link), "target": "_top"} if link else {}),
+            **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")},
+        )
+        scene.out.titles[dom] = step_list(steps, calls.reverse, lang)
+        scene.out.steps[dom] = [s.number for s in steps]
+        scene.out.ends[dom] = (dom_id(source), dom_id(target))
+        # No room: the steps are in the tooltip and the side panel.
+        place_label(
+            scene.graph,
+            f"{dom}-label",
+            summary_lines(steps, calls.reverse, lang),
+            lay.nodes[source],
+            lay.nodes[target],
+            taken,
+            area,
+            "c4-call-label",
+        )
+
+
+def _draw_observed_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
+    """Calls measured between elements with no relationship in the model: drawn dashed, as
+    undocumented steps are on journeys, with their metric."""
+    overlay, lay = scene.overlay, scene.lay
+    drawn = calls.drawn
+    documented = set(drawn) | {(b, a) for a, b in drawn} | set(calls.extra)
+    measured = sorted((k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))
+    for n, (pair, metric) in enumerate(measured):
+        source, target = pair
+        if pair in documented or source not in lay.nodes or target not in lay.nodes:
+            continue
+        scene.graph.edge(
+            scene.names[source],
+            scene.names[target],
+            style="dashed",
+            color=WARNING_COLOUR,
+            penwidth="2",
+            id=f"observed-{n}",
+            **{"class": "c4-observed c4-undocumented"},
+        )
+        lines = [
+            (word("undocumented call", overlay.lang), WARNING_COLOUR, False),
+            (clip(metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True),
+        ]
+        # No room: the call is drawn, its figures are on the analytics tables.
+        place_label(
+            scene.graph,
+            f"o{n}",
+            lines,
+            lay.nodes[source],
+            lay.nodes[target],
+            taken,
+            area,
+            "c4-metric c4-undocumented",
+        )
