@@ -24,6 +24,7 @@ from explorer.alerts.config import KINDS, ORDER_KINDS
 from explorer.alerts.models import Alert
 from explorer.alerts.text import kind_title, summary
 from explorer.configuration import explorer_config
+from explorer.traces.vocabulary import CUSTOMER_KEY
 
 RECENT_SHOWN = 50  # resolved alerts listed under the open ones
 OPEN_SHOWN = 200
@@ -85,7 +86,7 @@ def _row(request, alert: Alert, names) -> dict:
         "endpoint": redact_text(endpoint, policy),
         "summary": redact_text(summary(alert, names), policy),
         "customer": (
-            str(redact_value("customer.id", alert.customer_id, policy)) if alert.customer_id else ""
+            str(redact_value(CUSTOMER_KEY, alert.customer_id, policy)) if alert.customer_id else ""
         ),
         "customer_type": redact_text(alert.customer_type, policy),
         "note": redact_text(alert.note, policy),

@@ -21,8 +21,8 @@ from explorer.diagrams.journey import journey_stops
 from explorer.diagrams.render import render_svg
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
+from explorer.orders.service import judge_states
 from explorer.sources.base import SourceError
 from explorer.tours.generate import follow_slug, tour_from_journey
 from explorer.tours.illustrate import (
@@ -37,6 +37,7 @@ from explorer.tours.persist import save_spec, spec_of
 from explorer.tours.progress import next_tours, record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
+from explorer.traces.vocabulary import NEW_STATE_KEY, STATE_EVENT
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
 from explorer.web.order_page import (
@@ -71,14 +72,14 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         order_id = tour_spec.example_order = tour.example_order
     if not order_id:
         return None, None, None
-    judged = order_states(source, order_id, config)
+    judged = judge_states(source, order_id, config)
     if not judged.journey.spans and tour is not None and tour.example_selector:
         tour.example_order = ""
         problem = resolve_example(tour, config, source)
         if problem:
             return None, None, problem
         tour_spec.example_order = tour.example_order
-        judged = order_states(source, tour.example_order, config)
+        judged = judge_states(source, tour.example_order, config)
     if not judged.journey.spans:
         return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
     return judged.journey, judged.conformance, None
@@ -90,9 +91,7 @@ def _span_rows(request, spans, origin_ns: int) -> list[dict]:
     for span in spans[:MAX_SPANS]:
         attributes = redact_mapping(dict(list(span.attributes.items())[:MAX_ATTRIBUTES]), policy)
         states = [
-            str(e.attributes.get("order.state.new"))
-            for e in span.events
-            if e.name == "order.state_changed"
+            str(e.attributes.get(NEW_STATE_KEY)) for e in span.events if e.name == STATE_EVENT
         ]
         rows.append(
             {
@@ -328,7 +327,7 @@ def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     raw_id, _refused = raw_id_from_url(request, "order", given)
     journey = conformance = None
     if raw_id:
-        judged = order_states(common.source(), raw_id, config)
+        judged = judge_states(common.source(), raw_id, config)
         journey, conformance = judged.journey, judged.conformance
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
