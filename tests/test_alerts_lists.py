@@ -111,4 +111,4 @@ def test_a_hostile_anchor_or_page_is_dropped(client, sixty):
 def test_the_lists_in_russian(client, sixty):
     login_as(client, "analyst")
     html = client.get(PAGE, headers={"accept-language": "ru"}).content.decode()
-    assert "Страница 1 из 6" in html and "подтверждённые, ещё открытые" in html
+    assert "Страница 1 из 6" in html and "принятых, ещё открытых" in html
