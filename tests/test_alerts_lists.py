@@ -94,9 +94,10 @@ def test_acknowledging_confirms_and_returns_to_the_same_page_at_the_next_card(cl
         {"assignee": "", "open_page": "3", "ack_page": "1", "anchor": f"alert-{following.pk}"},
     )
     assert response["Location"] == f"{PAGE}?open_page=3#alert-{following.pk}"
-    assert f"Assigned Stuck order {following.order_id} to nobody." in client.get(
-        response["Location"]
-    ).content.decode()
+    assert (
+        f"Assigned Stuck order {following.order_id} to nobody."
+        in client.get(response["Location"]).content.decode()
+    )
 
 
 def test_a_hostile_anchor_or_page_is_dropped(client, sixty):
