@@ -54,7 +54,7 @@ def _words(kind: str) -> tuple[str, str]:
     if kind == DATA:
         return (
             _("data time"),
-            _("Data time: the traces' own clock; its now is the end of the newest trace."),
+            _("Data time: the traces' own clock; its now is the end of the latest trace."),
         )
     return _("clock time"), _("Clock time: the real clock of the explorer's server.")
 
