@@ -35,7 +35,7 @@ def stored(db):
 
 def test_the_tags_say_the_kind_in_the_viewers_zone_and_language():
     moment = datetime(2025, 3, 5, 10, 0, tzinfo=UTC)
-    with timezone.override("Asia/Yekaterinburg"):
+    with timezone.override("Asia/Yekaterinburg"), translation.override("en"):
         shown = render("{% data_time t %}", t=int(moment.timestamp()) * 10**9)
         assert DATA.search(shown) and 'datetime="2025-03-05T10:00:00+00:00"' in shown
         assert '2025-03-05 15:00:00</time> <small class="time-kind">(data time)</small>' in shown
