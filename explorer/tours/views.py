@@ -18,6 +18,7 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
 from explorer.configuration import explorer_config
 from explorer.diagrams.journey import journey_stops
+from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import render_svg
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.report import JourneyReport
@@ -130,6 +131,9 @@ def _player(
         journey, conformance, problem = _example(spec, tour, config)
     except SourceError as exc:
         problem = str(exc)
+    check = _check_question(tour, progress, number)
+    # An unanswered question's answer is the step's element: the diagram shows it after.
+    conceal = check["question"] is not None and check["answer"] is None
     context = {
         "spec": spec,
         "tour": tour,
@@ -139,19 +143,20 @@ def _player(
         "title": redact_text(title, policy),
         "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
         "step": step,
-        "focus": step.focus,
+        "conceal": conceal,
+        "focus": "" if conceal else step.focus,
         "focus_name": config.names.get(step.focus, step.focus),
         "relationship": (
             "→".join(config.names.get(e, e) for e in step.relationship) if step.relationship else ""
         ),
-        "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance),
+        "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance, conceal),
         **_example_order(request, spec, step, journey, conformance, problem),
         "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
         "order_status": conformance.status if conformance else None,
         "previous_url": step_url(number - 1) if number > 1 else None,
         "next_url": step_url(number + 1) if number < len(spec.steps) else None,
         "progress": progress,
-        **_check_question(tour, progress, number),
+        **check,
         "ending": (
             _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
         ),
@@ -165,9 +170,12 @@ def _player(
     return render(request, "tours/play.html", context)
 
 
-def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> str:
+def _step_svg(
+    spec: TourSpec, number: int, title: str, journey, conformance, conceal: bool = False
+) -> str:
     """The step drawn on the C4 diagram; the last step of a tour also shows where its example
-    order is now (unless it is complete)."""
+    order is now (unless it is complete). `conceal`: the plain model, nothing highlighted (the
+    step's question is not answered yet)."""
     config = explorer_config()
     step = spec.steps[number - 1]
     lang = "ru" if (get_language() or "en").startswith("ru") else "en"
@@ -177,7 +185,10 @@ def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> 
         stops = journey_stops(
             journey, conformance, config.model, config.mapping, config.graph, lang, local_time
         )
-    return render_svg(config.model, step_overlay(step, title, lang, stops))
+    overlay = step_overlay(step, title, lang, stops)
+    if conceal:
+        overlay = Overlay(lang=lang, stops=overlay.stops)
+    return render_svg(config.model, overlay)
 
 
 def _example_order(request, spec: TourSpec, step, journey, conformance, problem) -> dict:
@@ -238,7 +249,8 @@ def _journey_playback(request, journey, conformance, order_id: str) -> dict:
 def _ending(
     request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None, config
 ) -> dict:
-    """The end of a tour: what it went through, the answers, and the tour to take next."""
+    """The end of a tour: what it went through, the answers right at the first try, and the
+    tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
     policy = common.policy(request)
     later = [t.tour for t in next_tours(request.user) if tour is None or t.tour.pk != tour.pk]
@@ -251,7 +263,7 @@ def _ending(
             for s in spec.steps
         ],
         "answered": len(answers),
-        "right": sum(1 for a in answers if a.correct),
+        "right": sum(1 for a in answers if a.first_correct),
         "next_tour": later[0] if later else None,
         "next_title": redact_text(_pick(later[0].title, later[0].title_ru), policy)
         if later
