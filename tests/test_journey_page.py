@@ -336,7 +336,7 @@ def test_the_plain_page_is_rendered_once_per_viewer_kind(client, login_as, store
     def state_times(response) -> list[str]:
         return re.findall(
             r'<li data-state="[^"]+" class="state reached[^"]*">\s*<span '
-            r'class="state-name">[^<]*</span>\s*<span class="muted">([^ ]+ [^ ]+)',
+            r'class="state-name">[^<]*</span>\s*<span class="muted"><time [^>]*>([^ ]+ [^ <]+)<',
             text(response),
         )
 
