@@ -10,6 +10,7 @@ from explorer.query.nodes import (
     Aggregate,
     AggregateFilter,
     Attribute,
+    AttributeScope,
     Comparison,
     ConditionAnd,
     ConditionOr,
@@ -20,7 +21,6 @@ from explorer.query.nodes import (
     OrderDwell,
     Pipeline,
     Relation,
-    Scope,
     SpanFilter,
     SpansetAnd,
     SpansetOr,
@@ -55,10 +55,13 @@ def spanset(name):
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        ("span.http.response.status_code", Attribute(Scope.SPAN, "http.response.status_code")),
-        ("resource.service.name", Attribute(Scope.RESOURCE, "service.name")),
-        (".order.id", Attribute(Scope.ANY, "order.id")),
-        ('span."odd key"', Attribute(Scope.SPAN, "odd key")),
+        (
+            "span.http.response.status_code",
+            Attribute(AttributeScope.SPAN, "http.response.status_code"),
+        ),
+        ("resource.service.name", Attribute(AttributeScope.RESOURCE, "service.name")),
+        (".order.id", Attribute(AttributeScope.ANY, "order.id")),
+        ('span."odd key"', Attribute(AttributeScope.SPAN, "odd key")),
         ("name", Intrinsic.NAME),
     ],
 )
@@ -77,8 +80,8 @@ def test_each_comparison_operator(op):
 def test_comparisons_without_spaces():
     assert condition("{.a>=5&&.b!=1}") == ConditionAnd(
         (
-            Comparison(Attribute(Scope.ANY, "a"), Operator.GE, 5),
-            Comparison(Attribute(Scope.ANY, "b"), Operator.NE, 1),
+            Comparison(Attribute(AttributeScope.ANY, "a"), Operator.GE, 5),
+            Comparison(Attribute(AttributeScope.ANY, "b"), Operator.NE, 1),
         )
     )
 
@@ -100,7 +103,7 @@ def test_comparisons_without_spaces():
 )
 def test_values(text, value):
     parsed = condition(f"{{ .a = {text} }}")
-    assert parsed == Comparison(Attribute(Scope.ANY, "a"), Operator.EQ, value)
+    assert parsed == Comparison(Attribute(AttributeScope.ANY, "a"), Operator.EQ, value)
     assert type(parsed.value) is type(value)
 
 
@@ -147,7 +150,7 @@ def test_empty_spanset_selects_everything():
 
 
 def test_and_binds_tighter_than_or_inside_a_spanset():
-    a, b, c = (Comparison(Attribute(Scope.ANY, n), Operator.EQ, 1) for n in "abc")
+    a, b, c = (Comparison(Attribute(AttributeScope.ANY, n), Operator.EQ, 1) for n in "abc")
     assert condition("{ .a = 1 || .b = 1 && .c = 1 }") == ConditionOr((a, ConditionAnd((b, c))))
     assert condition("{ .a = 1 && .b = 1 || .c = 1 }") == ConditionOr((ConditionAnd((a, b)), c))
     assert condition("{ (.a = 1 || .b = 1) && .c = 1 }") == ConditionAnd((ConditionOr((a, b)), c))
@@ -195,7 +198,11 @@ def test_aggregates_of_an_attribute(function):
     query = parse(f"{{ }} | {function}(span.items) <= 10")
     assert query.expression == Pipeline(
         SpanFilter(None),
-        (AggregateFilter(Aggregate(function), Attribute(Scope.SPAN, "items"), Operator.LE, 10),),
+        (
+            AggregateFilter(
+                Aggregate(function), Attribute(AttributeScope.SPAN, "items"), Operator.LE, 10
+            ),
+        ),
     )
 
 
@@ -242,7 +249,9 @@ def test_order_conditions_combine_with_spansets():
     assert query.expression == SpansetAnd(
         (
             SpanFilter(
-                Comparison(Attribute(Scope.RESOURCE, "service.name"), Operator.EQ, "crm-api")
+                Comparison(
+                    Attribute(AttributeScope.RESOURCE, "service.name"), Operator.EQ, "crm-api"
+                )
             ),
             OrderCondition("status", Operator.EQ, "stuck"),
         )

@@ -10,6 +10,7 @@ from explorer.query.nodes import (
     Aggregate,
     AggregateFilter,
     Attribute,
+    AttributeScope,
     Comparison,
     ConditionAnd,
     ConditionOr,
@@ -21,7 +22,6 @@ from explorer.query.nodes import (
     Pipeline,
     Query,
     Relation,
-    Scope,
     SpanFilter,
     SpansetAnd,
     SpansetOr,
@@ -345,7 +345,9 @@ def random_stage(rng):
         return AggregateFilter(function, None, op, rng.randint(0, 9))
     if rng.random() < 0.5:
         return AggregateFilter(function, Intrinsic.DURATION, op, random_duration(rng))
-    return AggregateFilter(function, Attribute(Scope.SPAN, "items"), op, rng.choice([3, 0.5]))
+    return AggregateFilter(
+        function, Attribute(AttributeScope.SPAN, "items"), op, rng.choice([3, 0.5])
+    )
 
 
 def random_duration(rng):
@@ -357,12 +359,12 @@ FIELDS = [
     Intrinsic.STATUS,
     Intrinsic.KIND,
     Intrinsic.DURATION,
-    Attribute(Scope.SPAN, "http.response.status_code"),
-    Attribute(Scope.RESOURCE, "service.name"),
-    Attribute(Scope.ANY, "order.id"),
-    Attribute(Scope.SPAN, "odd key"),
-    Attribute(Scope.ANY, "x-y/z:w"),
-    Attribute(Scope.RESOURCE, 'q"uote\\'),
+    Attribute(AttributeScope.SPAN, "http.response.status_code"),
+    Attribute(AttributeScope.RESOURCE, "service.name"),
+    Attribute(AttributeScope.ANY, "order.id"),
+    Attribute(AttributeScope.SPAN, "odd key"),
+    Attribute(AttributeScope.ANY, "x-y/z:w"),
+    Attribute(AttributeScope.RESOURCE, 'q"uote\\'),
 ]
 STRINGS = ["", "GET /orders", 'say "hi"', "back\\slash", "line\nbreak\ttab", "\x01", "ünï"]
 PATTERNS = ["GET .*", "(?i)post", "a|b", "[0-9]+", "x\\.y", 'quo"te']

@@ -380,7 +380,7 @@ def test_a_write_that_lost_a_race_is_retried_and_merges(monkeypatch):
 
     from explorer.store import ingest as ingest_module
 
-    write = ingest_module._Writer._write
+    write = ingest_module._BatchWriter._write
     failures = []
 
     def lose_once(self, traces):
@@ -390,7 +390,7 @@ def test_a_write_that_lost_a_race_is_retried_and_merges(monkeypatch):
             raise IntegrityError("UNIQUE constraint failed: store_trace.trace_id")
         return stored
 
-    monkeypatch.setattr(ingest_module._Writer, "_write", lose_once)
+    monkeypatch.setattr(ingest_module._BatchWriter, "_write", lose_once)
     report = store_traces(sample_traces())
     assert failures and report.traces == 4
     source = StoreSource()

@@ -43,7 +43,7 @@ def span_line(n: int, span: int = 1) -> bytes:
 class Counts:
     def __init__(self, monkeypatch):
         self.appended = self.read = 0
-        append, read = upload_store._Writer._append, upload_store._Writer._read
+        append, read = upload_store._PackWriter._append, upload_store._PackWriter._read
 
         def counted_append(writer, value):
             self.appended += 1
@@ -53,8 +53,8 @@ class Counts:
             self.read += 1
             return read(writer, piece)
 
-        monkeypatch.setattr(upload_store._Writer, "_append", counted_append)
-        monkeypatch.setattr(upload_store._Writer, "_read", counted_read)
+        monkeypatch.setattr(upload_store._PackWriter, "_append", counted_append)
+        monkeypatch.setattr(upload_store._PackWriter, "_read", counted_read)
 
 
 @pytest.mark.parametrize("traces", [500, 2000])
@@ -107,7 +107,7 @@ class Stop(BaseException):
 @pytest.mark.parametrize("failure", [RuntimeError("disk on fire"), Stop()])
 def test_a_failed_upload_leaves_no_files(client, login_as, upload_dir, monkeypatch, failure):
     login_as("support")
-    add = upload_store._Writer.add
+    add = upload_store._PackWriter.add
     seen = []
 
     def add_then_fail(writer, trace):
@@ -116,7 +116,7 @@ def test_a_failed_upload_leaves_no_files(client, login_as, upload_dir, monkeypat
         if len(seen) == 20:
             raise failure
 
-    monkeypatch.setattr(upload_store._Writer, "add", add_then_fail)
+    monkeypatch.setattr(upload_store._PackWriter, "add", add_then_fail)
     data = b"".join(span_line(n) for n in range(50))
     with pytest.raises(type(failure)):
         upload(client, data, "fails.jsonl")

@@ -43,6 +43,7 @@ from explorer.query.nodes import (
     Aggregate,
     AggregateFilter,
     Attribute,
+    AttributeScope,
     Comparison,
     ConditionAnd,
     ConditionOr,
@@ -55,7 +56,6 @@ from explorer.query.nodes import (
     Pipeline,
     Query,
     Relation,
-    Scope,
     SpanCondition,
     SpanFilter,
     SpansetAnd,
@@ -249,9 +249,9 @@ def _field_value(field: Field, span: Span) -> Any:
 
 
 def _attribute(field: Attribute, span: Span) -> Any:
-    if field.scope is not Scope.RESOURCE:
+    if field.scope is not AttributeScope.RESOURCE:
         value = span.attributes.get(field.name, _ABSENT)
-        if value is not _ABSENT or field.scope is Scope.SPAN:
+        if value is not _ABSENT or field.scope is AttributeScope.SPAN:
             return value
     resource = span.resource
     value = resource.attributes.get(field.name, _ABSENT)

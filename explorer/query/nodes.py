@@ -34,7 +34,7 @@ EQUALITY = frozenset({Operator.EQ, Operator.NE})
 REGEX = frozenset({Operator.MATCH, Operator.NOT_MATCH})
 
 
-class Scope(Enum):
+class AttributeScope(Enum):
     """Where an attribute is looked up: `span.x`, `resource.x`, or `.x` (span, then resource)."""
 
     SPAN = "span"
@@ -53,7 +53,7 @@ class Intrinsic(Enum):
 
 @dataclass(frozen=True, slots=True)
 class Attribute:
-    scope: Scope
+    scope: AttributeScope
     name: str
 
 

@@ -33,6 +33,7 @@ from explorer.query.nodes import (
     Aggregate,
     AggregateFilter,
     Attribute,
+    AttributeScope,
     Comparison,
     ConditionAnd,
     ConditionOr,
@@ -45,7 +46,6 @@ from explorer.query.nodes import (
     Pipeline,
     Query,
     Relation,
-    Scope,
     SpanCondition,
     SpanFilter,
     SpansetAnd,
@@ -440,7 +440,7 @@ class _Builder(Transformer_NonRecursive):
         scope, _, name = str(token).partition(".")
         if name.startswith('"'):
             name = self._string(name, at + len(scope) + 1)
-        return _FieldAt(Attribute(Scope(scope), name), at)
+        return _FieldAt(Attribute(AttributeScope(scope), name), at)
 
     def compare_op(self, children: list) -> _Op:
         (token,) = children

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from explorer.query.nodes import (
     AggregateFilter,
     Attribute,
+    AttributeScope,
     Comparison,
     ConditionAnd,
     ConditionOr,
@@ -30,7 +31,6 @@ from explorer.query.nodes import (
     OrderDwell,
     Pipeline,
     Query,
-    Scope,
     SpanCondition,
     SpanFilter,
     SpansetAnd,
@@ -69,7 +69,7 @@ class Untranslatable(ValueError):
 
 
 def to_text(query: Query) -> str:
-    return _Writer(days=True).expression(query.expression, top=True)
+    return _QueryWriter(days=True).expression(query.expression, top=True)
 
 
 def to_traceql(query: Query) -> str:
@@ -78,7 +78,7 @@ def to_traceql(query: Query) -> str:
         raise Untranslatable(
             "Tempo has no order conditions; the query runs here instead", to_text(Query(found[0]))
         )
-    return _Writer(days=False).expression(query.expression, top=True)
+    return _QueryWriter(days=False).expression(query.expression, top=True)
 
 
 def duration_text(ns: int, days: bool = False) -> str:
@@ -103,7 +103,7 @@ def string_literal(value: str) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Writer:
+class _QueryWriter:
     days: bool
 
     def expression(self, node: SpansetExpression, top: bool = False) -> str:
@@ -233,7 +233,7 @@ def to_jaeger(query: Query) -> JaegerSearch:
     for comparison in comparisons:
         if not isinstance(comparison, Comparison):
             raise Untranslatable(
-                "Jaeger's tags combine with AND only", _Writer(days=True).condition(comparison)
+                "Jaeger's tags combine with AND only", _QueryWriter(days=True).condition(comparison)
             )
         search.add(comparison)
     return search.result(to_text(query))
@@ -250,7 +250,7 @@ class _JaegerBuilder:
         self.exact = True
 
     def add(self, comparison: Comparison) -> None:
-        part = _Writer(days=True).condition(comparison)
+        part = _QueryWriter(days=True).condition(comparison)
         target, op, value = comparison.field, comparison.op, comparison.value
         if target is Intrinsic.DURATION and op in (Operator.GT, Operator.GE):
             assert isinstance(value, Duration)
@@ -280,10 +280,10 @@ class _JaegerBuilder:
         elif (
             isinstance(target, Attribute)
             and target.name == "service.name"
-            and (target.scope is not Scope.SPAN)
+            and (target.scope is not AttributeScope.SPAN)
         ):
             self.services.add(str(value))
-            self.exact &= target.scope is Scope.RESOURCE
+            self.exact &= target.scope is AttributeScope.RESOURCE
         elif isinstance(target, Attribute):
             if target.name in self.attributes:
                 raise Untranslatable("Jaeger takes one value per tag", part)

@@ -151,7 +151,7 @@ def _workers() -> int:
     return int(configured) if configured.strip().isdigit() else (os.cpu_count() or 1)
 
 
-class _Writer:
+class _BatchWriter:
     """Writes prepared batches, merging traces that are already stored. Traces whose spans end
     ahead of the data clock are flagged and counted for `sender` (explorer.store.clock); `live`:
     the clock is the recent arrivals' (the receiver), else the wall clock's. `arrived_ns`: the
@@ -649,7 +649,7 @@ class PreparedWriter:
     catalogue's keys, nothing that grows with what it writes."""
 
     def __init__(self) -> None:
-        self._writer: _Writer | None = None
+        self._writer: _BatchWriter | None = None
 
     def write(self, traces: list[EncodedTrace], config: Settings, sender: str = INGEST) -> None:
         """Traces of several requests: one trace id may come more than once (a trace whose
@@ -666,7 +666,7 @@ class PreparedWriter:
                 groups.append([])
             groups[seen].append(trace)
         if self._writer is None:
-            self._writer = _Writer(IngestReport(), config, live=True)
+            self._writer = _BatchWriter(IngestReport(), config, live=True)
         self._writer.config = config  # what they were prepared with, for merged traces
         self._writer.sender = sender
         for group in groups:
@@ -688,7 +688,7 @@ def store_traces(
     `arrived_ns` (default: the wall clock)."""
     report = IngestReport()
     config = store_settings()
-    writer = _Writer(report, config, sender, live, arrived_ns)
+    writer = _BatchWriter(report, config, sender, live, arrived_ns)
     batcher = Batcher(config)
     with gc_paused():
         for trace in traces:
@@ -719,7 +719,7 @@ def ingest(
     if not files:
         return report
     config = store_settings()
-    writer = _Writer(report, config)
+    writer = _BatchWriter(report, config)
     workers = _workers() if workers is None else workers
     total = sum(os.path.getsize(f) for f in files)
     if workers < 2 or total < PARALLEL_MIN_BYTES:

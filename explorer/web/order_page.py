@@ -68,7 +68,7 @@ class PlaybackStop(TypedDict):
     state: str | None
 
 
-class Difference(TypedDict):
+class DifferenceRow(TypedDict):
     """What the order did unlike the typical one, and where on the diagram."""
 
     kind: str
@@ -282,14 +282,14 @@ def playback_context(
 
 def _differences(
     journey_report: JourneyReport, overlay: Overlay, graph: StateGraph
-) -> list[Difference]:
+) -> list[DifferenceRow]:
     """What this order did unlike the typical one, placed on the diagram: an extra operation
     on the steps that ran it, a missing one on its container, a slow state on the container
     that had to act next."""
     found = []
     for d in journey_report.differences:
         container, _sep, operation = d.subject.partition(": ")
-        entry = Difference(kind=d.kind, subject=d.subject, detail=d.detail, steps=[], element="")
+        entry = DifferenceRow(kind=d.kind, subject=d.subject, detail=d.detail, steps=[], element="")
         if operation:
             entry["steps"] = [
                 s.number

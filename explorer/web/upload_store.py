@@ -96,7 +96,7 @@ def _blocks(size: int) -> int:
 Piece = tuple[int, int]  # (offset, length) of a pickled trace in the pack
 
 
-class _Writer:
+class _PackWriter:
     """Appends parsed traces to the pack of an upload folder, counting what it writes against
     a budget; past it, `make_room()` frees more (an older upload dropped: the bytes freed) or
     raises QuotaExceeded."""
@@ -159,7 +159,7 @@ class _Writer:
 
 
 def _load(path: Path):
-    return pickle.loads(path.read_bytes())  # noqa: S301 - written by _Writer only
+    return pickle.loads(path.read_bytes())  # noqa: S301 - written by _PackWriter only
 
 
 class UploadSource:
@@ -181,7 +181,7 @@ class UploadSource:
         offset, length = piece
         with (self.folder / PACK).open("rb") as pack:
             pack.seek(offset)
-            return pickle.loads(pack.read(length))  # noqa: S301 - written by _Writer only
+            return pickle.loads(pack.read(length))  # noqa: S301 - written by _PackWriter only
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
         return self.summaries[: query.limit]
@@ -204,7 +204,7 @@ def _parse_into(
 ) -> tuple[list, list[str]]:
     """Parse the saved upload into the folder: (summaries, problems). A document or line that
     cannot be read is a problem; the others are read on."""
-    writer = _Writer(folder, budget, make_room)
+    writer = _PackWriter(folder, budget, make_room)
     problems: list[str] = []
     limits = Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO)
     try:
