@@ -1,7 +1,7 @@
 """THE one door: how pages, tours, alerts, commands, the receiver and the live worker judge an
-order. They call these functions and nothing below them (an import-linter contract forbids
-them the judging modules: explorer.journeys.assembly's look-ups, conformance, report, and
-explorer.orders.status).
+order. They call these functions and nothing below them (the import-linter contract
+`orders-service-is-the-door` forbids them the modules that judge: explorer.journeys.assembly,
+checking, reporting and bulk, and explorer.orders.status).
 
 - now_in() / now_policy(): "now", the moment dwell times are judged at: an explicit time, or the
   end of the newest trace in the source, or (an empty source) the newest span judged. Never
@@ -17,7 +17,7 @@ explorer.orders.status).
   reference alone (the live worker, explorer.orders.live).
 
 Naming (docs/journeys.md#names): this level judges ("judge_*"); the framework-free level
-below reports ("report_*", explorer.journeys.report); the status rows are computed
+below reports ("report_*", explorer.journeys.reporting); the status rows are computed
 ("compute_*", explorer.orders.status); the live worker refreshes what is stored
 ("refresh_*", explorer.orders.live).
 """
