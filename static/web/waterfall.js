@@ -454,13 +454,22 @@
   drawZoom();
 
   // The timeline's share of the table: at least 60 % (the default), widened by dragging the
-  // handle at its left edge or with the arrow keys on it; remembered in localStorage.
+  // handle at its left edge or with the arrow keys on it, as far as leaves 8rem for the span
+  // names beside the start and duration; remembered in localStorage.
   var handle = document.getElementById("timeline-handle");
   var SHARE_KEY = "explorer.timeline-share";
   var SHARE_MIN = 60;
-  var SHARE_MAX = 85;
+  var NAMES_MIN_PX = 128;
+  function maxShare() {
+    var width = table.getBoundingClientRect().width;
+    var numbers = 0;
+    table.querySelectorAll("thead th.num").forEach(function (th) { numbers += th.getBoundingClientRect().width; });
+    return width ? Math.max(SHARE_MIN, Math.floor((width - numbers - NAMES_MIN_PX) / width * 100)) : SHARE_MIN;
+  }
   function setShare(value, remember) {
-    var share = Math.round(Math.max(SHARE_MIN, Math.min(value, SHARE_MAX)));
+    var top = maxShare();
+    var share = Math.round(Math.max(SHARE_MIN, Math.min(value, top)));
+    handle.setAttribute("aria-valuemax", String(top));
     table.style.setProperty("--timeline-share", share + "%");
     handle.setAttribute("aria-valuenow", String(share));
     if (remember) {
@@ -474,8 +483,8 @@
   if (handle && axis) {
     handle.hidden = false;
     handle.setAttribute("aria-valuemin", String(SHARE_MIN));
-    handle.setAttribute("aria-valuemax", String(SHARE_MAX));
     var share = setShare(storedShare(), false);
+    window.addEventListener("resize", function () { share = setShare(storedShare(), false); });
     var shareAt = function (clientX) {
       var box = table.getBoundingClientRect();
       return box.width ? (axis.getBoundingClientRect().right - clientX) / box.width * 100 : share;
@@ -500,7 +509,7 @@
     var steps = {ArrowLeft: 2, ArrowRight: -2, PageUp: 10, PageDown: -10};
     handle.addEventListener("keydown", function (event) {
       var next = event.key in steps ? share + steps[event.key]
-        : event.key === "Home" ? SHARE_MIN : event.key === "End" ? SHARE_MAX : null;
+        : event.key === "Home" ? SHARE_MIN : event.key === "End" ? maxShare() : null;
       if (next === null) { return; }
       event.preventDefault();
       event.stopPropagation();
