@@ -25,7 +25,7 @@ document.addEventListener("DOMContentLoaded", function () {
       if (document.hidden) { return; }  // read again when shown (visibilitychange)
       read(box)
         .then(function (html) {
-          if (html !== shown) { box.innerHTML = html; shown = html; labelCells(box); }
+          if (html !== shown) { box.innerHTML = html; shown = html; }
           if (failed) { failed.hidden = true; }
         })
         .catch(function () { if (failed) { failed.hidden = false; } })
@@ -37,34 +37,13 @@ document.addEventListener("DOMContentLoaded", function () {
     schedule();
   }
 
-  // Each cell of a data table carries its column's name, so that a narrow screen shows one
-  // card per row, every value named (static/css/site.css); tables with merged header cells
-  // and the waterfall (laid out on its own) keep their columns.
-  function labelCells(root) {
-    root.querySelectorAll("table.data:not(.waterfall):not(.kv):not(.is-labelled)").forEach(function (table) {
-      var head = table.tHead && table.tHead.rows.length === 1 ? table.tHead.rows[0] : null;
-      if (!head || head.querySelector("[colspan]")) { return; }
-      var names = Array.from(head.cells).map(function (cell) { return cell.textContent.trim(); });
-      Array.from(table.tBodies).forEach(function (body) {
-        Array.from(body.rows).forEach(function (row) {
-          if (row.querySelector("[colspan]")) { return; }
-          Array.from(row.cells).forEach(function (cell, i) {
-            if (names[i]) { cell.dataset.label = names[i]; }
-          });
-        });
-      });
-      table.classList.add("is-labelled");
-    });
-  }
-  labelCells(document);
-
   document.querySelectorAll("[data-fragment-url]").forEach(function (box) {
     var seconds = Number(box.dataset.refreshS);
     if (seconds > 0) {
       follow(box, seconds);
     } else {
       read(box)
-        .then(function (html) { box.innerHTML = html; labelCells(box); })
+        .then(function (html) { box.innerHTML = html; })
         .catch(function () { /* the link inside the box still works */ });
     }
   });
