@@ -10,14 +10,11 @@ import pytest
 from django.utils import timezone
 
 from explorer.alerts.models import Alert
+from tests import test_web_trace_browser as trace_pages
 from tests.browser_support import log_in, screenshot
-from tests.test_web_trace_browser import (  # noqa: F401 - `stored` is a fixture
-    LANGUAGES,
-    TRACE_ID,
-    in_language,
-    stored,
-    wait_until,
-)
+from tests.test_web_trace_browser import LANGUAGES, TRACE_ID, in_language
+
+stored = trace_pages.stored  # the fixture: an order, a tree of 121 spans, traces to compare
 
 NARROW = {"width": 420, "height": 900}
 WIDE = {"width": 1366, "height": 768}
@@ -27,11 +24,12 @@ ORDER_STATUSES = ("complete", "in_progress", "stuck", "lost", "anomalous")
 SIDEWAYS = """() => {
   const root = document.documentElement;
   const found = [];
-  if (root.scrollWidth > root.clientWidth) { found.push('page ' + root.scrollWidth + ' > ' + root.clientWidth); }
+  const wider = el => el.scrollWidth + ' > ' + el.clientWidth;
+  if (root.scrollWidth > root.clientWidth) { found.push('page ' + wider(root)); }
   for (const el of document.body.querySelectorAll('*')) {
     const x = getComputedStyle(el).overflowX;
     if ((x === 'auto' || x === 'scroll') && el.clientWidth && el.scrollWidth > el.clientWidth + 1) {
-      found.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + el.scrollWidth + ' > ' + el.clientWidth);
+      found.push(el.tagName.toLowerCase() + '.' + el.className + ' ' + wider(el));
     }
   }
   return found;
@@ -52,7 +50,8 @@ def lines_of(page, selector: str) -> int:
     return page.eval_on_selector(
         selector,
         """el => { const r = document.createRange(); r.selectNodeContents(el);
-                   return new Set(Array.from(r.getClientRects()).map(b => Math.round(b.top))).size; }""",
+                   const tops = Array.from(r.getClientRects()).map(b => Math.round(b.top));
+                   return new Set(tops).size; }""",
     )
 
 
