@@ -138,6 +138,8 @@ def test_compare_orders_and_alerts_at_420(page, live_server, stored, language):
     page.goto(f"{base}/compare/?a={'5' * 32}&b=typical")
     page.wait_for_selector("#compare-table tr.diff-row")
     no_sideways_scroll(page, "compare")
+    # Both ids whole (no "5555…"), wrapping within the page.
+    assert page.locator(".compare-facts code").first.inner_text() == "5" * 32
     # One path per card, each value whole and named (not cut to one character).
     cut = page.eval_on_selector_all(
         "#compare-table td", "tds => tds.filter(td => td.scrollWidth > td.clientWidth + 1).length"
