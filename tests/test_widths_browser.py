@@ -129,9 +129,11 @@ def add_alert() -> None:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_compare_orders_and_alerts_at_420(page, live_server, stored, language):
+@pytest.mark.parametrize("viewport", [NARROW, WIDE], ids=["420", "1366"])
+def test_compare_orders_and_alerts(page, live_server, stored, language, viewport):
     add_alert()
-    page.set_viewport_size(NARROW)
+    page.set_viewport_size(viewport)
+    width = viewport["width"]
     log_in(page, live_server.url, "analyst")
     in_language(page, live_server.url, language)
     base = live_server.url
@@ -146,16 +148,16 @@ def test_compare_orders_and_alerts_at_420(page, live_server, stored, language):
     )
     assert cut == 0
     assert page.locator("#compare-table td[data-label]").count() >= 6
-    screenshot(page, f"widths-compare-420-{language}")
+    screenshot(page, f"widths-compare-{width}-{language}")
     order_list_with_rows(page, base)
     no_sideways_scroll(page, "order list")
     assert lines_of(page, "table.order-table a.order-id") == 1  # never broken after the hyphen
-    screenshot(page, f"widths-orders-420-{language}")
+    screenshot(page, f"widths-orders-{width}-{language}")
     page.goto(f"{base}/alerts/")
     page.wait_for_selector(".alert-card")
     no_sideways_scroll(page, "alerts")
     assert lines_of(page, ".alert-card h3 a") == 1
-    screenshot(page, f"widths-alerts-420-{language}")
+    screenshot(page, f"widths-alerts-{width}-{language}")
 
 
 @pytest.mark.browser
