@@ -210,3 +210,18 @@ def test_the_timeline_column_at_1366_can_be_widened(page, live_server, stored, l
     assert page.get_attribute("#timeline-handle", "aria-valuenow") == "64"
     no_sideways_scroll(page, "trace page at 1366, timeline widened")
     screenshot(page, f"widths-trace-1366-widened-{language}")
+
+
+@pytest.mark.browser
+def test_the_waterfall_scrolls_to_a_row_after_narrowing(page, live_server, stored):
+    """Rows are twice as tall below 60rem: virtual scrolling measures them again on resize,
+    so scrolling to a row shows that row."""
+    open_trace(page, live_server.url, "en", WIDE)
+    page.set_viewport_size(NARROW)
+    page.evaluate("document.getElementById('waterfall').waterfall.scrollToIndex(60)")
+    row = "#waterfall tr.span-row[data-index='60']"
+    page.wait_for_selector(row)
+    page.wait_for_timeout(200)
+    shown = page.locator(row).bounding_box()
+    box = page.locator("#waterfall-scroll").bounding_box()
+    assert box["y"] < shown["y"] and shown["y"] + shown["height"] <= box["y"] + box["height"] + 1
