@@ -12,6 +12,7 @@ from django.utils import timezone
 from explorer.alerts.models import Alert
 from tests import test_web_trace_browser as trace_pages
 from tests.browser_support import log_in, screenshot
+from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import LANGUAGES, TRACE_ID, in_language
 
 stored = trace_pages.stored  # the fixture: an order, a tree of 121 spans, traces to compare
@@ -91,6 +92,7 @@ def test_the_trace_page_at_420(page, live_server, stored, language):
     page.click("#row-0 a.span-link")
     page.wait_for_selector("#span-panel #span-title")
     no_sideways_scroll(page, "trace page with a span's details")
+    assert serious_violations(page) == []
     page.locator("#span-panel").scroll_into_view_if_needed()
     screenshot(page, f"widths-trace-420-span-{language}")
 
@@ -148,10 +150,12 @@ def test_compare_orders_and_alerts(page, live_server, stored, language, viewport
     )
     assert cut == 0
     assert page.locator("#compare-table td[data-label]").count() >= 6
+    assert serious_violations(page) == []
     screenshot(page, f"widths-compare-{width}-{language}")
     order_list_with_rows(page, base)
     no_sideways_scroll(page, "order list")
     assert lines_of(page, "table.order-table a.order-id") == 1  # never broken after the hyphen
+    assert serious_violations(page) == []
     screenshot(page, f"widths-orders-{width}-{language}")
     page.goto(f"{base}/alerts/")
     page.wait_for_selector(".alert-card")
