@@ -199,7 +199,13 @@
     scrollToIndex(focusIndex);
   }
   scroller.addEventListener("scroll", schedule, {passive: true});
-  window.addEventListener("resize", schedule);
+  // Rows are taller on narrow screens (two lines): measure again when the width changes.
+  window.addEventListener("resize", function () {
+    var row = body.querySelector("tr.span-row");
+    var height = row ? row.getBoundingClientRect().height : 0;
+    if (height) { rowHeight = height; }
+    schedule();
+  });
 
   // Collapse / expand one span, or show the tree to a depth.
   function changed() {
@@ -446,6 +452,70 @@
   }
   if (zoomReset) { zoomReset.addEventListener("click", function () { zoom = [0, 1]; drawZoom(); }); }
   drawZoom();
+
+  // The timeline's share of the table: at least 60 % (the default), widened by dragging the
+  // handle at its left edge or with the arrow keys on it, as far as leaves 8rem for the span
+  // names beside the start and duration; remembered in localStorage.
+  var handle = document.getElementById("timeline-handle");
+  var SHARE_KEY = "explorer.timeline-share";
+  var SHARE_MIN = 60;
+  var NAMES_MIN_PX = 128;
+  function maxShare() {
+    var width = table.getBoundingClientRect().width;
+    var numbers = 0;
+    table.querySelectorAll("thead th.num").forEach(function (th) { numbers += th.getBoundingClientRect().width; });
+    return width ? Math.max(SHARE_MIN, Math.floor((width - numbers - NAMES_MIN_PX) / width * 100)) : SHARE_MIN;
+  }
+  function setShare(value, remember) {
+    var top = maxShare();
+    var share = Math.round(Math.max(SHARE_MIN, Math.min(value, top)));
+    handle.setAttribute("aria-valuemax", String(top));
+    table.style.setProperty("--timeline-share", share + "%");
+    handle.setAttribute("aria-valuenow", String(share));
+    if (remember) {
+      try { window.localStorage.setItem(SHARE_KEY, String(share)); } catch (e) { /* private mode */ }
+    }
+    return share;
+  }
+  function storedShare() {
+    try { return parseFloat(window.localStorage.getItem(SHARE_KEY)) || SHARE_MIN; } catch (e) { return SHARE_MIN; }
+  }
+  if (handle && axis) {
+    handle.hidden = false;
+    handle.setAttribute("aria-valuemin", String(SHARE_MIN));
+    var share = setShare(storedShare(), false);
+    window.addEventListener("resize", function () { share = setShare(storedShare(), false); });
+    var shareAt = function (clientX) {
+      var box = table.getBoundingClientRect();
+      return box.width ? (axis.getBoundingClientRect().right - clientX) / box.width * 100 : share;
+    };
+    handle.addEventListener("pointerdown", function (event) {
+      if (event.button !== 0) { return; }
+      event.stopPropagation();  // not a zoom drag over the axis
+      event.preventDefault();
+      handle.setPointerCapture(event.pointerId);
+      handle.classList.add("is-dragging");
+    });
+    handle.addEventListener("pointermove", function (event) {
+      if (handle.classList.contains("is-dragging")) { share = setShare(shareAt(event.clientX), false); }
+    });
+    handle.addEventListener("pointerup", function (event) {
+      if (!handle.classList.contains("is-dragging")) { return; }
+      event.stopPropagation();
+      handle.classList.remove("is-dragging");
+      share = setShare(shareAt(event.clientX), true);
+    });
+    // The arrows move the handle: left widens the timeline, right narrows it.
+    var steps = {ArrowLeft: 2, ArrowRight: -2, PageUp: 10, PageDown: -10};
+    handle.addEventListener("keydown", function (event) {
+      var next = event.key in steps ? share + steps[event.key]
+        : event.key === "Home" ? SHARE_MIN : event.key === "End" ? maxShare() : null;
+      if (next === null) { return; }
+      event.preventDefault();
+      event.stopPropagation();
+      share = setShare(next, true);
+    });
+  }
 
   // Keys: j / k next / previous span (details follow), n / N next / previous match, Esc zoom.
   document.addEventListener("keydown", function (event) {
