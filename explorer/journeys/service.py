@@ -62,6 +62,9 @@ class JudgingConfig(Protocol):
     @property
     def names(self) -> Mapping[str, str]: ...
 
+    @property
+    def model_names(self) -> Mapping[str, str]: ...
+
     def container_of(self, span: Span) -> str: ...
 
     def calls_of(self, traces: Sequence[Trace]) -> set[Call]: ...
@@ -95,7 +98,7 @@ def judge_order(
         config.sla,
         config.container_of,
         now.resolve(source, [journey], window),
-        names=config.names,
+        names=config.model_names,  # the story is told in both languages at once
         load_reference=stored_references(source.name) if use_stored_reference else None,
         calls_of=config.calls_of,
     )

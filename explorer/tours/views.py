@@ -333,11 +333,11 @@ def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
     policy = common.policy(request)
+    names = config.model_names  # the tour is written in both languages at once
     story = {
-        k: redact_text(v, policy)
-        for k, v in tell(journey, conformance, [], names=config.names).items()
+        k: redact_text(v, policy) for k, v in tell(journey, conformance, [], names=names).items()
     }
-    spec = tour_from_journey(journey, conformance, story, config.names, config.model.elements)
+    spec = tour_from_journey(journey, conformance, story, names, config.model.elements)
     return spec, url_id(request, journey.order_id)
 
 
