@@ -13,6 +13,7 @@ from explorer.c4.drawio import load_drawio
 from explorer.c4.drift import drift
 from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.model import Element, translation_key
+from explorer.c4.models import ModelText
 from explorer.c4.plantuml import load_plantuml
 from explorer.c4.structurizr import load_dsl, load_workspace_json
 from explorer.caching import reset_caches
@@ -202,4 +203,30 @@ def test_hostile_translation_is_escaped(client, login_as, stored, settings, tmp_
     body = text(client.get(reverse("web:order", args=["A-100001"])))
     assert "<script>alert(1)" not in body
     assert "&lt;script&gt;alert(1)" in body  # in the diagram and the page's own lists
+
+
+# --- the admin ----------------------------------------------------------------------------------
+
+
+def test_architect_fills_a_translation_in_the_admin(client, login_as, stored):  # noqa: F811
+    login_as("architect")
+    add = "/admin/c4/modeltext/add/"
+    refused = client.post(add, {"subject": "no_such -> thing", "language": "ru", "name": "x"})
+    assert refused.status_code == 200 and ModelText.objects.count() == 0
+    named_relationship = {"subject": "shop_api -> shop_db", "language": "ru", "name": "Имя"}
+    assert client.post(add, named_relationship).status_code == 200
+    assert ModelText.objects.count() == 0
+    for entry in (
+        {"subject": "shop_api", "language": "ru", "name": "API <магазина>"},
+        {"subject": "shop_api -> shop_db", "language": "ru", "description": "Хранит заказы"},
+    ):
+        assert client.post(add, entry).status_code == 302
+    client.cookies["django_language"] = "ru"
+    body = text(client.get(reverse("web:order", args=["A-100001"])))
+    svg = body[body.index("<svg") : body.index("</svg>")]
+    assert "API &lt;магазина&gt;" in svg and "Хранит заказы" in svg
+    assert "Интернет-магазин" in svg  # the file's own translations stay
+    client.cookies["django_language"] = "en"
+    body = text(client.get(reverse("web:order", args=["A-100001"])))
+    assert "магазина" not in body and "Shop API" in body
 
