@@ -230,3 +230,18 @@ def test_architect_fills_a_translation_in_the_admin(client, login_as, stored):  
     body = text(client.get(reverse("web:order", args=["A-100001"])))
     assert "магазина" not in body and "Shop API" in body
 
+
+def test_admin_apps_second_factor_first_have_names_in_both_languages(client, login_as):
+    login_as("administrator")
+    english = text(client.get("/admin/"))
+    assert "Second factor: authenticator apps" in english
+    assert "Second factor: backup codes" in english
+    client.cookies["django_language"] = "ru"
+    russian = text(client.get("/admin/"))
+    assert "Второй фактор: приложения-аутентификаторы" in russian
+    assert "Второй фактор: резервные коды" in russian
+    assert "Учётные записи и аудит" in russian and "Неудачные входы и блокировки" in russian
+    assert ">Axes<" not in russian and ">Accounts<" not in russian
+    for page in (english, russian):
+        assert not re.search("otp_totp|otp_static", page, re.I) or "/admin/otp_" in page
+        assert ">Otp_" not in page and "OTP_TOTP" not in page and "OTP_STATIC" not in page
