@@ -4,9 +4,11 @@ page's language (escaped like any other text)."""
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 
 from explorer.c4.drawio import load_drawio
@@ -19,7 +21,9 @@ from explorer.c4.structurizr import load_dsl, load_workspace_json
 from explorer.caching import reset_caches
 from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import render_svg
+from explorer.journeys.state_graph import load_state_graph
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
+from tests.tours_support import serve_from_memory
 
 DSL = """workspace {
     model {
@@ -245,3 +249,31 @@ def test_admin_apps_second_factor_first_have_names_in_both_languages(client, log
     for page in (english, russian):
         assert not re.search("otp_totp|otp_static", page, re.I) or "/admin/otp_" in page
         assert ">Otp_" not in page and "OTP_TOTP" not in page and "OTP_STATIC" not in page
+
+
+# --- the state graph and the tours ---------------------------------------------------------------
+
+
+def test_the_shipped_states_have_russian_descriptions():
+    graph = load_state_graph(DEFAULT_MODEL.parent / "states.json")
+    for state in graph.states:
+        assert re.search("[а-яё]{3,}", state.description_in("ru")), state.name
+        assert state.description_in("en") == state.description
+    bare = replace(graph.states[0], description_ru="")
+    assert bare.description_in("ru") == bare.description  # none: the English one
+
+
+def test_a_russian_tour_step_names_the_model_and_the_states_in_russian(
+    db, monkeypatch, login_as, client
+):
+    serve_from_memory(monkeypatch)
+    call_command("tours", "import", "--shipped")
+    login_as("onboarding")
+    client.cookies["django_language"] = "ru"
+    body = text(client.get("/tours/retail-order/2/"))
+    assert "Интернет-магазин" in body  # the step's element, its relationship and the diagram
+    assert 'title="Новый заказ или товары, положенные в пустую корзину."' in body
+    assert "A new order, or items put in an empty cart." not in body
+    client.cookies["django_language"] = "en"
+    body = text(client.get("/tours/retail-order/2/"))
+    assert "Internet Shop" in body and "Интернет-магазин" not in body

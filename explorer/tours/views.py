@@ -151,7 +151,12 @@ def _player(
         ),
         "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance, conceal),
         **_example_order(request, spec, step, journey, conformance, problem),
-        "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
+        "states": state_marks(
+            config.graph,
+            conformance,
+            current_state(spec.steps, number - 1),
+            "ru" if _russian() else "en",
+        ),
         "order_status": conformance.status if conformance else None,
         "previous_url": step_url(number - 1) if number > 1 else None,
         "next_url": step_url(number + 1) if number < len(spec.steps) else None,
