@@ -10,11 +10,13 @@ cache too. Pages, commands and tours all ask explorer_config().
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from collections.abc import Mapping as ReadOnlyMapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.utils.translation import get_language
 
 from explorer.c4.configured import load_model_and_mapping
 from explorer.c4.mapping import Mapping, element_calls
@@ -23,6 +25,31 @@ from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_ve
 from explorer.journeys.journey import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.traces.model import Span, Trace
+
+
+class ElementNames(ReadOnlyMapping[str, str]):
+    """Element id -> name, in the language of the page being made (Django's active language;
+    the model's own, English, name where the model has no translation). Texts written in both
+    languages at once (an order's story) take `in_language(...)` for each."""
+
+    def __init__(self, model: Model):
+        self._model = model
+        self._by_language: dict[str, dict[str, str]] = {}
+
+    def in_language(self, language: str | None) -> dict[str, str]:
+        key = (language or settings.LANGUAGE_CODE).split("-")[0].lower()
+        if key not in self._by_language:
+            self._by_language[key] = self._model.names(key)
+        return self._by_language[key]
+
+    def __getitem__(self, element: str) -> str:
+        return self.in_language(get_language())[element]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._model.elements)
+
+    def __len__(self) -> int:
+        return len(self._model.elements)
 
 
 @dataclass(frozen=True)
@@ -34,8 +61,14 @@ class Configuration:
     mapping: Mapping
     graph: StateGraph
     sla: Sla | None
-    names: dict[str, str]
+    names: ElementNames
     mapping_problem: str | None = None
+
+    @property
+    def model_names(self) -> dict[str, str]:
+        """The model's own (English) names, for texts written in both languages at once (an
+        order's story); `names` follows the page's language."""
+        return {eid: e.name for eid, e in self.model.elements.items()}
 
     def sla_limit_ms(self, container: str, endpoint: str) -> float | None:
         return self.sla.limit_ms(container, endpoint) if self.sla else None
@@ -63,7 +96,7 @@ def load_configuration() -> Configuration:
         mapping=described.mapping,
         graph=load_state_graph(Path(settings.EXPLORER_STATES_FILE), model.elements),
         sla=load_sla(Path(settings.EXPLORER_SLA_FILE), model.elements),
-        names={eid: e.name for eid, e in model.elements.items()},
+        names=ElementNames(model),
         mapping_problem=described.mapping_problem,
     )
 

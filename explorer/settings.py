@@ -61,9 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_otp",
-    "django_otp.plugins.otp_totp",
-    "django_otp.plugins.otp_static",
-    "axes",
+    "accounts.apps.AuthenticatorAppsConfig",  # django_otp.plugins.otp_totp, named
+    "accounts.apps.BackupCodesConfig",  # django_otp.plugins.otp_static, named
+    "accounts.apps.LockoutsConfig",  # axes, named
     "csp",
     "accounts",
     "explorer",

@@ -361,6 +361,7 @@ def test_import_command_json(capsys):
         "description": "Orders",
         "parent": "backend",
         "external": False,
+        "translated": {},
     }
     assert {
         "source": "buyer",

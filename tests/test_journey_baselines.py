@@ -307,5 +307,5 @@ def test_the_page_says_which_reference_it_used(stored, client, login_as):
     refresh()
     reset_caches()
     body = client.get(url).content.decode()
-    assert "stored by orders --refresh at" in body
+    assert "when the order statuses were computed" in body and "--refresh" not in body
     assert "judged against the baseline of" in body

@@ -295,13 +295,14 @@ def test_the_home_page_can_keep_its_lists_as_loaded(stored, client, login_as, se
     assert "data-refresh-s" not in home and "reads the lists again" not in home
 
 
-def test_pages_without_a_snapshot_say_how_to_compute_it(db, client, login_as):
+def test_pages_without_a_snapshot_say_what_to_do_in_staff_words(db, client, login_as):
     store_traces(scenario("trace-with-partner-order-stuck-after-upload"))
     login_as("analyst")
     for url in (reverse("web:home"), reverse("web:order_list")):
         body = client.get(url).content.decode()
         assert "No order statuses have been computed yet" in body
-        assert "manage.py orders --refresh" in body and "manage.py watch" in body
+        assert "tell the explorer's administrator" in body
+        assert "manage.py" not in body and "--refresh" not in body  # no developer command
     assert "order-list stuck" not in client.get(reverse("web:home")).content.decode()
 
 

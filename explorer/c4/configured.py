@@ -1,6 +1,7 @@
 """The C4 model and the telemetry mapping in effect.
 
-The model is the file the setting EXPLORER_MODEL_FILE names; the mapping is the rules edited in
+The model is the file the setting EXPLORER_MODEL_FILE names, with the translations of its texts
+filled in the admin (explorer.c4.texts); the mapping is the rules edited in
 the admin (explorer.c4.rules), or the file EXPLORER_MAPPING_FILE names when there are none or
 they are broken. explorer.configuration builds the whole configuration on these; the embedded
 store reads the mapping here for the hourly figures it keeps at ingest (explorer.store.hourly),
@@ -18,6 +19,7 @@ from explorer.c4.loader import load_model
 from explorer.c4.mapping import Mapping, load_mapping
 from explorer.c4.model import Model
 from explorer.c4.rules import stored_mapping
+from explorer.c4.texts import apply_stored_texts
 from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
 
 
@@ -30,6 +32,7 @@ class ModelAndMapping:
 
 def load_model_and_mapping() -> ModelAndMapping:
     model = load_model(Path(settings.EXPLORER_MODEL_FILE))
+    apply_stored_texts(model)  # the translations architects filled in the admin
     mapping, problem = stored_mapping(model)  # the admin's rules take precedence
     if mapping is None:
         mapping = load_mapping(Path(settings.EXPLORER_MAPPING_FILE), model)

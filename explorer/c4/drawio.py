@@ -9,7 +9,9 @@ way its arrowheads point (endArrow/startArrow). Pages may be stored compressed
 Each shape (cell) is its own element: shapes with the same name on one page stay separate
 elements (with a warning, since mapping telemetry by name cannot tell them apart), so an edge
 between two of them is not a self-loop; the same shape drawn again on another page is one
-element. A C4 shape without `c4Name` (the library's database shape keeps its visible name in
+element. A shape's or an edge's texts in another language sit in attributes of their own beside
+c4Name and c4Description: `c4Name_ru`, `c4Description_ru` (draw.io's "Edit Data").
+A C4 shape without `c4Name` (the library's database shape keeps its visible name in
 its label) is named from its label, its type then read from the label's "[Type: technology]"
 line. A labelled container or group cell that holds C4 shapes or ends an edge (a software
 system drawn as a plain container) is a boundary, so relationships to it are kept.
@@ -31,7 +33,14 @@ from urllib.parse import unquote
 from xml.etree.ElementTree import Element as XmlElement
 from xml.parsers import expat
 
-from explorer.c4.model import Element, Model, ModelBuilder, Relationship, refine_container_kind
+from explorer.c4.model import (
+    Element,
+    Model,
+    ModelBuilder,
+    Relationship,
+    refine_container_kind,
+    translations,
+)
 
 MAX_PAGE_BYTES = 20 * 1024 * 1024
 # Fill colours of the C4 library's "external" shapes (and the usual grey).
@@ -189,6 +198,18 @@ def _label(cell: _Cell) -> str:
     return html_to_text(raw)
 
 
+def _translations(attrs: dict[str, str]) -> dict[str, str]:
+    """A shape's texts in other languages, in attributes beside c4Name and c4Description:
+    `c4Name_ru`, `c4Description_ru` (or `name_ru`, `description_ru`)."""
+    return translations(
+        {
+            re.sub(r"^c4(?=[A-Z])", "", key): html_to_text(value)
+            for key, value in attrs.items()
+            if key not in ("c4Name", "c4Description")
+        }
+    )
+
+
 def _described_box(cell: _Cell) -> tuple[str, str, str, str] | None:
     """A plain cell labelled "Name / [Type: technology] / description" (no C4 attributes)."""
     lines = _label(cell).splitlines()
@@ -311,6 +332,7 @@ class _PageLoader:
             description=description,
             external=external,
             tags=tags,
+            translated=_translations(a),
         )
 
     def assign_parents(self, cells: dict[str, _Cell], element_of: dict[str, str]) -> None:
@@ -386,6 +408,7 @@ class _PageLoader:
             description=description,
             technology=html_to_text(a.get("c4Technology", "")),
             bidirectional=start_arrow and end_arrow,
+            translated=_translations(a),
         )
         if any(
             (r.source, r.target, r.description) == (rel.source, rel.target, rel.description)

@@ -114,14 +114,16 @@ def drift(
     traces: Iterable[Trace],
     start_ns: int | None = None,
     end_ns: int | None = None,
+    language: str | None = None,
 ) -> dict:
-    """The drift report: {"undocumented", "unobserved", "unobservable", "unmapped_services"}."""
+    """The drift report: {"undocumented", "unobserved", "unobservable", "unmapped_services"},
+    the model's names and descriptions in `language` where the model has them."""
     seen = observe(traces, mapping, start_ns, end_ns)
     docs = Documentation(model, seen.pairs)
 
     def name(element_id: str) -> str:
         element = model.elements.get(element_id)
-        return element.name if element else element_id
+        return element.text("name", language) if element else element_id
 
     undocumented = [
         {"source": s, "target": t, "source_name": name(s), "target_name": name(t), **info}
@@ -134,7 +136,7 @@ def drift(
         item = {
             "source": r.source,
             "target": r.target,
-            "description": r.description,
+            "description": r.text("description", language),
             "technology": r.technology,
         }
         ends = (model.elements[r.source].kind, model.elements[r.target].kind)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 KINDS = ("person", "software_system", "container", "database", "queue", "component", "boundary")
 
@@ -22,6 +22,38 @@ _DB_TECH = re.compile(
 )
 
 
+# The texts of the model a translation may replace, and how a translation's key is spelt:
+# "<text>:<language>", as in the properties of Structurizr and C4-PlantUML ("name:ru").
+TRANSLATABLE = ("name", "description")
+_TRANSLATION_KEY = re.compile(r"^(name|description)[:_.-]([a-z]{2})$", re.I)
+
+
+def translation_key(key: str) -> str | None:
+    """The canonical key ("name:ru") of a property or attribute naming a translation
+    ("name:ru", "Name_RU", "description.ru"), or None when it names none."""
+    m = _TRANSLATION_KEY.match(key.strip())
+    return f"{m.group(1).lower()}:{m.group(2).lower()}" if m else None
+
+
+def translations(properties: dict[str, str]) -> dict[str, str]:
+    """The translations among an item's properties (empty texts left out)."""
+    found = {}
+    for key, value in properties.items():
+        canonical = translation_key(key)
+        if canonical and value.strip():
+            found[canonical] = value.strip()
+    return found
+
+
+def translated_text(item: Element | Relationship, what: str, language: str | None) -> str:
+    """`item`'s text `what` ("name", "description") in `language` ("ru", "ru-ru"), falling back
+    to the model's own text."""
+    own = getattr(item, what)
+    if not language:
+        return own
+    return item.translated.get(f"{what}:{language.split('-')[0].lower()}") or own
+
+
 @dataclass(slots=True)
 class Element:
     id: str
@@ -32,6 +64,12 @@ class Element:
     parent: str | None = None
     external: bool = False
     tags: list[str] = field(default_factory=list)
+    # Texts in other languages than the model's own (English), keyed "name:ru", "description:ru".
+    translated: dict[str, str] = field(default_factory=dict)
+
+    def text(self, what: str, language: str | None) -> str:
+        """The element's name or description in the language, else the model's own."""
+        return translated_text(self, what, language)
 
 
 @dataclass(slots=True)
@@ -42,6 +80,11 @@ class Relationship:
     technology: str = ""
     bidirectional: bool = False
     tags: list[str] = field(default_factory=list)
+    translated: dict[str, str] = field(default_factory=dict)  # "description:ru" -> text
+
+    def text(self, what: str, language: str | None) -> str:
+        """The relationship's description in the language, else the model's own."""
+        return translated_text(self, what, language)
 
 
 @dataclass(slots=True)
@@ -51,12 +94,45 @@ class Model:
     warnings: list[str] = field(default_factory=list)
     name: str = ""
 
+    def names(self, language: str | None) -> dict[str, str]:
+        """Element id -> name in the language (the model's own where it has no translation)."""
+        return {eid: e.text("name", language) for eid, e in self.elements.items()}
+
+    def in_language(self, language: str | None) -> Model:
+        """The model with its names and descriptions in the language, for drawing it; itself
+        when it has no text in that language."""
+        key = f":{(language or '').split('-')[0].lower()}"
+        items: list[Element | Relationship] = [*self.elements.values(), *self.relationships]
+        if not any(k.endswith(key) for item in items for k in item.translated):
+            return self
+        return replace(
+            self,
+            elements={
+                eid: replace(
+                    e, name=e.text("name", language), description=e.text("description", language)
+                )
+                for eid, e in self.elements.items()
+            },
+            relationships=[
+                replace(r, description=r.text("description", language)) for r in self.relationships
+            ],
+        )
+
     def children(self, element_id: str | None) -> list[Element]:
         return [e for e in self.elements.values() if e.parent == element_id]
 
     def to_dict(self) -> dict:
         """The JSON shape of `manage.py c4 import --json`."""
-        keys = ("id", "name", "kind", "technology", "description", "parent", "external")
+        keys = (
+            "id",
+            "name",
+            "kind",
+            "technology",
+            "description",
+            "parent",
+            "external",
+            "translated",
+        )
         return {
             "elements": [{k: getattr(e, k) for k in keys} for e in self.elements.values()],
             "relationships": [
@@ -66,6 +142,7 @@ class Model:
                     "description": r.description,
                     "technology": r.technology,
                     "bidirectional": r.bidirectional,
+                    "translated": r.translated,
                 }
                 for r in self.relationships
             ],

@@ -1,4 +1,6 @@
+from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class MappingRule(models.Model):
@@ -18,6 +20,42 @@ class MappingRule(models.Model):
 
     class Meta:
         ordering = ["section", "position", "id"]
+        verbose_name = _("mapping rule")
+        verbose_name_plural = _("mapping rules")
 
     def __str__(self) -> str:
         return f"{self.section}: {self.match} -> {self.element}"
+
+
+class ModelText(models.Model):
+    """A text of the C4 model in another language, filled in by an architect in the admin; it
+    takes precedence over the same text in the model file (explorer.c4.texts)."""
+
+    subject = models.CharField(
+        _("element or relationship"),
+        max_length=401,
+        help_text=_('An element id ("shop_api") or a relationship ("shop_api -> shop_db").'),
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        default="ru",
+        choices=[(code, name) for code, name in settings.LANGUAGES if code != "en"],
+    )
+    name = models.CharField(
+        _("name"), max_length=200, blank=True, help_text=_("Elements only; empty: the model's own.")
+    )
+    description = models.TextField(
+        _("description"), blank=True, help_text=_("Empty: the model's own.")
+    )
+
+    class Meta:
+        ordering = ["subject", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["subject", "language"], name="c4_model_text_once")
+        ]
+        verbose_name = _("translated model text")
+        verbose_name_plural = _("translated model texts")
+
+    def __str__(self) -> str:
+        return f"{self.subject} ({self.language})"

@@ -7,6 +7,10 @@ forms, `$keyword=` arguments and boundaries nested to any depth with `{ }` or cl
 (`Deployment_Node`, `Node` and their `_L`/`_R` forms): these are read as blocks whose elements
 belong to the model, with one warning each that the node itself is not drawn. Preprocessor
 lines, layout and styling macros are ignored; anything else is a warning and loading goes on.
+
+An element's or a relationship's texts in another language are C4-PlantUML properties, which
+apply to the next element or relationship: `AddProperty("name:ru", "Интернет-магазин")`,
+`AddProperty("description:ru", "...")` (other properties are ignored).
 """
 
 from __future__ import annotations
@@ -14,7 +18,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from explorer.c4.model import Element, Model, ModelBuilder, Relationship, refine_container_kind
+from explorer.c4.model import (
+    Element,
+    Model,
+    ModelBuilder,
+    Relationship,
+    refine_container_kind,
+    translations,
+)
 
 # macro -> (kind, positional parameter names after alias and label)
 _ELEMENTS = {
@@ -37,7 +48,7 @@ _REL = re.compile(
 )
 _IGNORED = re.compile(
     r"^(?:Lay_\w+|LAYOUT_\w+|SHOW_\w+|HIDE_\w+|Add\w+Tag|Add\w+Style|Update\w+Style|"
-    r"AddProperty|WithoutPropertyHeader|SetPropertyHeader|SetDefaultLegendEntries|"
+    r"WithoutPropertyHeader|SetPropertyHeader|SetDefaultLegendEntries|"
     r"increment|setIndex|LAYOUT)$"
 )
 _STATEMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*\((?P<args>.*)\)\s*(?P<open>\{)?\s*$", re.S)
@@ -112,6 +123,7 @@ def _statements(text: str):
 def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
     b = ModelBuilder(source)
     stack: list[str | None] = []  # open blocks: element id for boundaries/elements
+    properties: dict[str, str] = {}  # AddProperty's, for the next element or relationship
     last_element: str | None = None
     for line, statement in _statements(text):
         if statement == "{":
@@ -135,8 +147,13 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
         external = macro.endswith("_Ext")
         base = macro[:-4] if external else macro
         last_element = None
+        if macro == "AddProperty":  # C4-PlantUML: a property of the next element or relationship
+            if len(positional) >= 2:
+                properties[positional[0]] = positional[1]
+            continue
         if base in _ELEMENTS or macro in _BOUNDARIES:
             last_element = _add_element(b, line, macro, positional, keywords, parent)
+            _translate(b.model.elements.get(last_element or ""), properties)
             if opens:
                 stack.append(last_element)
             continue
@@ -150,12 +167,20 @@ def load_plantuml(text: str, source: str = "<plantuml>") -> Model:
                 "the elements inside it are part of the model",
             )
         elif rel := _REL.match(macro):
-            _add_relationship(b, line, macro, rel, positional, keywords)
+            _translate(_add_relationship(b, line, macro, rel, positional, keywords), properties)
         elif not _IGNORED.match(macro):
             b.warn(line, f"unknown macro {macro}(); ignored")
     if stack:
         b.warn(None, f"{len(stack)} boundary block(s) not closed with '}}'")
     return b.finish()
+
+
+def _translate(item: Element | Relationship | None, properties: dict[str, str]) -> None:
+    """Gives the element or relationship just declared the translations among the properties
+    added before it; C4-PlantUML starts the next one's properties afresh."""
+    if item is not None:
+        item.translated.update(translations(properties))
+    properties.clear()
 
 
 def _add_element(
@@ -210,30 +235,30 @@ def _add_relationship(
     rel: re.Match[str],
     positional: list[str],
     keywords: dict[str, str],
-) -> None:
-    """A relationship macro (`Rel(a, b, "label", "techn")`, `BiRel`, `Rel_Back`, `RelIndex`...)."""
+) -> Relationship | None:
+    """A relationship macro (`Rel(a, b, "label", "techn")`, `BiRel`, `Rel_Back`, `RelIndex`...)
+    added to the model, or None (with a warning) when it lacks an end."""
     if rel.group("index"):
         positional = positional[1:]  # the step index: Index(), LastIndex() or a number
     if len(positional) < 2:
         b.warn(line, f"{macro} needs two ends; ignored")
-        return
+        return None
     source, target = positional[0], positional[1]
     if rel.group("back"):
         source, target = target, source
     label = keywords.get("label") or (positional[2] if len(positional) > 2 else "")
     technology = keywords.get("techn") or (positional[3] if len(positional) > 3 else "")
     tags = [t for t in keywords.get("tags", "").split("+") if t]
-    b.add_relationship(
-        Relationship(
-            source=source,
-            target=target,
-            description=label,
-            technology=technology,
-            bidirectional=bool(rel.group("bi")),
-            tags=tags,
-        ),
-        line,
+    relationship = Relationship(
+        source=source,
+        target=target,
+        description=label,
+        technology=technology,
+        bidirectional=bool(rel.group("bi")),
+        tags=tags,
     )
+    b.add_relationship(relationship, line)
+    return relationship
 
 
 def load_plantuml_file(path: Path) -> Model:

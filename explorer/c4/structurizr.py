@@ -20,7 +20,10 @@ declared, and declaring `API` after `api` is a duplicate. `this` is a keyword in
 Files are named relative to the file that names them (`../catalog.dsl` too, as Structurizr's
 system-catalog example does); absolute paths, URLs (never fetched) and files named by a model
 that has no folder (an upload) are refused with a warning, as are include cycles.
-Views, styles, deployment and properties blocks are skipped; anything else becomes a warning.
+- `properties { "name:ru" "..." "description:ru" "..." }` in an element's or a relationship's
+  block: its texts in another language (other properties are ignored).
+Views, styles, deployment and workspace properties blocks are skipped; anything else becomes a
+warning.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from explorer.c4.model import (
     Relationship,
     refine_container_kind,
     slug,
+    translations,
 )
 
 _KINDS = {
@@ -101,7 +105,9 @@ def _tags(value: str) -> list[str]:
 
 @dataclass
 class _Block:
-    kind: str  # workspace, model, element, group, relationship, archetypes, archetype, skip
+    # workspace, model, element, group, relationship, archetypes, archetype, skip, and
+    # "properties of element" / "properties of relationship" (`element` names which)
+    kind: str
     element: str | None = None
 
 
@@ -135,6 +141,7 @@ class _DslReader:
         # (file, line, source, destination, description/technology/tags, scope, archetype tags)
         self.pending: list[tuple[str, int, str, str, list[str], str | None, list[str]]] = []
         self.rel_tags: dict[int, list[str]] = {}
+        self.rel_translated: dict[int, dict[str, str]] = {}
         self.bases: dict[str, str] = {}  # element id -> the keyword that declared it
         self.folded: dict[str, str] = {}  # element id in lower case -> the id as declared
         self.archetypes: dict[str, _Archetype] = {}
@@ -269,6 +276,11 @@ class _DslReader:
             push(_Block("skip"))
         elif context.kind == "skip":
             push(_Block("skip"))
+        elif context.kind.startswith("properties of "):
+            self.property(context, [_text(t) for t in tokens])
+            push(_Block("skip"))
+        elif head == "properties" and context.kind in ("element", "relationship"):
+            push(_Block(f"properties of {context.kind}", context.element))
         elif head.startswith("!"):
             self.directive(number, tokens, opens, scope, folder)
         elif head == "workspace" and context.kind == "top":
@@ -402,6 +414,16 @@ class _DslReader:
                 return found
             scope = elements[scope].parent if scope in elements else None
         return ref
+
+    def property(self, block: _Block, words: list[str]) -> None:
+        """A `"key" "value"` line of a properties block: kept when it is a translation."""
+        found = translations({words[0]: words[1]}) if len(words) == 2 else {}
+        if not found or block.element is None:
+            return
+        if block.kind == "properties of relationship":
+            self.rel_translated.setdefault(int(block.element), {}).update(found)
+        elif block.element in self.b.model.elements:
+            self.b.model.elements[block.element].translated.update(found)
 
     def archetype(self, number: int, tokens: list[str], opens: bool) -> None:
         if len(tokens) < 3 or tokens[1] != "=":
@@ -553,6 +575,7 @@ class _DslReader:
                     description=rest[0] if rest else "",
                     technology=rest[1] if len(rest) > 1 else "",
                     tags=tags + self.rel_tags.get(index, []),
+                    translated=self.rel_translated.get(index, {}),
                 ),
                 (source, number),
             )
@@ -597,6 +620,7 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
                 ],
                 external=str(item.get("location", "")).lower() == "external"
                 or "external" in {t.lower() for t in tags},
+                translated=_json_translations(properties),
             ),
             where,
         )
@@ -620,10 +644,17 @@ def load_workspace_json(data: bytes | str, source: str = "<workspace.json>") -> 
                 description=str(rel.get("description", "")),
                 technology=str(rel.get("technology", "")),
                 tags=[t for t in _tags(str(rel.get("tags", ""))) if t != "Relationship"],
+                translated=_json_translations(rel.get("properties")),
             ),
             where,
         )
     return b.finish()
+
+
+def _json_translations(properties: object) -> dict[str, str]:
+    if not isinstance(properties, dict):
+        return {}
+    return translations({str(k): str(v) for k, v in properties.items() if isinstance(v, str)})
 
 
 def load_dsl_file(path: Path) -> Model:

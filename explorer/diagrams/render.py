@@ -43,6 +43,7 @@ def render_svg(
     when `cache_dir` is given, on disk beside the cached layouts (bounded: disk_cache).
     """
     overlay = overlay or Overlay()
+    model = model.in_language(overlay.lang)  # the model's own texts in the diagram's language
     urls = {eid: url for eid in model.elements if element_url and (url := element_url(eid))}
     key = hashlib.sha256(
         f"{version.RENDERER}|{model.fingerprint()}|{overlay.fingerprint()}|"

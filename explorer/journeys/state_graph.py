@@ -61,6 +61,11 @@ class State:
     initial: bool = False
     final: bool = False
     description: str = ""
+    description_ru: str = ""  # the description in Russian; empty: the English one serves
+
+    def description_in(self, language: str | None) -> str:
+        russian = (language or "").startswith("ru") and self.description_ru
+        return self.description_ru if russian else self.description
 
 
 @dataclass(frozen=True)
@@ -246,10 +251,10 @@ def _parse_state(
         limit_ns = None if limit is None else parse_duration_ns(limit)
     except ValueError as exc:
         raise ConfigError(f"{source}: {where}: limit: {exc}") from None
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        raise ConfigError(f"{source}: {where}: 'description' must be a string")
-    return State(name, owners, limit_ns, initial, final, description)
+    descriptions = [raw.get(key, "") for key in ("description", "description_ru")]
+    if not all(isinstance(text, str) for text in descriptions):
+        raise ConfigError(f"{source}: {where}: 'description' and 'description_ru' must be strings")
+    return State(name, owners, limit_ns, initial, final, *descriptions)
 
 
 def _parse_transitions(raw_transitions: Any, names: set[str], source: str) -> list[tuple[str, str]]:

@@ -79,7 +79,10 @@ class JudgingConfig(Protocol):
     def sla(self) -> Sla | None: ...
 
     @property
-    def names(self) -> Mapping[str, str]: ...
+    def model_names(self) -> Mapping[str, str]:
+        """The model's own names: what judging writes (stories in both languages, stored
+        rows) must not follow the language of the request that happens to judge."""
+        ...
 
     def container_of(self, span: Span) -> str: ...
 
@@ -129,7 +132,7 @@ def judge_order(
         config.sla,
         config.container_of,
         (at or now_policy()).resolve(source, [journey], window),
-        names=config.names,
+        names=config.model_names,
         load_reference=stored_references(source.name) if use_stored_reference else None,
         calls_of=config.calls_of,
     )
@@ -152,7 +155,7 @@ def judge_orders(
         config.container_of,
         at or now_policy(),
         window,
-        config.names,
+        config.model_names,
         orders,
     )
 
@@ -196,7 +199,7 @@ def judge_snapshot(
         config.container_of,
         at_ns,
         orders,
-        config.names,
+        config.model_names,
         previous,
         config.calls_of,
     )
@@ -212,7 +215,7 @@ def judge_rows(
     """The status rows of a few orders at now_ns, judged against `baseline` (the stored
     reference's), each journey read on its own: what the live worker stores again."""
     return compute_rows(
-        source, config.graph, order_ids, baseline, now_ns, config.container_of, config.names
+        source, config.graph, order_ids, baseline, now_ns, config.container_of, config.model_names
     )
 
 

@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class ToursConfig(AppConfig):
     name = "explorer.tours"
     label = "tours"
-    verbose_name = "Onboarding tours"
+    verbose_name = _("Onboarding tours")
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):

@@ -111,10 +111,11 @@ def current_state(steps: list[StepSpec], index: int) -> str | None:
 
 
 def state_marks(
-    graph: StateGraph, conformance: Conformance | None, current: str | None
+    graph: StateGraph, conformance: Conformance | None, current: str | None, lang: str = "en"
 ) -> list[StateMark]:
     """The states in their declared order, marked with how far the example order got by the
-    current state (every state it entered up to and including the current one)."""
+    current state (every state it entered up to and including the current one); their
+    descriptions in `lang`."""
     path = [c.state for c in conformance.changes] if conformance else []
     if current in path:
         path = path[: path.index(current) + 1]
@@ -122,6 +123,6 @@ def state_marks(
         path = []
     reached = set(path) | ({current} if current else set())
     return [
-        StateMark(s.name, s.description, s.name in reached, s.name == current, s.final)
+        StateMark(s.name, s.description_in(lang), s.name in reached, s.name == current, s.final)
         for s in graph.states
     ]

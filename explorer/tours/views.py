@@ -151,7 +151,12 @@ def _player(
         ),
         "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance, conceal),
         **_example_order(request, spec, step, journey, conformance, problem),
-        "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
+        "states": state_marks(
+            config.graph,
+            conformance,
+            current_state(spec.steps, number - 1),
+            "ru" if _russian() else "en",
+        ),
         "order_status": conformance.status if conformance else None,
         "previous_url": step_url(number - 1) if number > 1 else None,
         "next_url": step_url(number + 1) if number < len(spec.steps) else None,
@@ -344,11 +349,11 @@ def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
     policy = common.policy(request)
+    names = config.model_names  # the tour is written in both languages at once
     story = {
-        k: redact_text(v, policy)
-        for k, v in tell(journey, conformance, [], names=config.names).items()
+        k: redact_text(v, policy) for k, v in tell(journey, conformance, [], names=names).items()
     }
-    spec = tour_from_journey(journey, conformance, story, config.names, config.model.elements)
+    spec = tour_from_journey(journey, conformance, story, names, config.model.elements)
     return spec, url_id(request, journey.order_id)
 
 

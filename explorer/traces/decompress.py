@@ -13,6 +13,8 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from explorer.traces.problems import Message
+
 GZIP_MAGIC = b"\x1f\x8b"
 # Defaults when a caller has no setting of its own: 1 GiB in all, at most 200 times the input.
 DEFAULT_MAX_BYTES = 1 << 30
@@ -37,13 +39,18 @@ class Limits:
         return min(self.max_bytes, max(compressed_bytes, 1) * self.max_ratio)
 
     def error(self, compressed_bytes: int) -> DecompressionLimit:
-        cap = self.cap(compressed_bytes)
-        which = (
-            f"the limit of {self.max_bytes} bytes"
-            if cap == self.max_bytes
-            else f"{self.max_ratio} times its compressed size of {compressed_bytes} bytes"
+        if self.cap(compressed_bytes) == self.max_bytes:
+            text = f"compressed data inflates past the limit of {self.max_bytes} bytes; refused"
+            return DecompressionLimit(Message(text, "inflate_limit", limit=self.max_bytes))
+        which = f"{self.max_ratio} times its compressed size of {compressed_bytes} bytes"
+        return DecompressionLimit(
+            Message(
+                f"compressed data inflates past {which}; refused",
+                "inflate_ratio",
+                ratio=self.max_ratio,
+                size=compressed_bytes,
+            )
         )
-        return DecompressionLimit(f"compressed data inflates past {which}; refused")
 
 
 def is_gzip(data: bytes) -> bool:

@@ -216,7 +216,9 @@ def drift(request):
     def compute():
         config = explorer_config()
         traces = window_traces(start, end)
-        report = drift_report(config.model, config.mapping, traces, start, end)
+        report = drift_report(
+            config.model, config.mapping, traces, start, end, language=get_language()
+        )
         pol = common.policy(request)
         for item in report["undocumented"]:
             item["example"] = {k: redact_value(k, v, pol) for k, v in item["example"].items()}

@@ -7,7 +7,7 @@ by day. Templates read the shapes below as they read dicts. The view is web/jour
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, NotRequired, TypedDict
 
@@ -192,7 +192,7 @@ PLAYBACK_STEPS_SHOWN = 1_000
 def playback_steps(
     overlay: Overlay,
     journey_report: JourneyReport,
-    names: dict[str, str],
+    names: Mapping[str, str],
     limit: int,
 ) -> list[PlaybackStep | PlaybackStop]:
     """One entry per step of the diagram, in time order (the first `limit`): the sentence that
@@ -251,7 +251,7 @@ def playback_steps(
 
 
 def _playback_stop(
-    overlay: Overlay, journey_report: JourneyReport, names: dict[str, str]
+    overlay: Overlay, journey_report: JourneyReport, names: Mapping[str, str]
 ) -> PlaybackStop:
     """Where the order is now, numbered after all its calls (shown or not)."""
     stop = overlay.stops[0]
@@ -269,7 +269,7 @@ def _playback_stop(
 
 
 def playback_context(
-    overlay: Overlay, journey_report: JourneyReport, names: dict[str, str]
+    overlay: Overlay, journey_report: JourneyReport, names: Mapping[str, str]
 ) -> dict[str, Any]:
     """What templates/web/_playback.html shows: the steps, and how many calls there are."""
     limit = PLAYBACK_STEPS_SHOWN

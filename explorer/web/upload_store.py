@@ -35,6 +35,7 @@ from explorer.sources.summary import merged_trace
 from explorer.traces.decompress import Limits
 from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file
+from explorer.web.parse_problems import stored_problem
 
 SESSION_KEY = "web_uploads"
 KEEP_PER_SESSION = 10
@@ -132,7 +133,7 @@ class _PackWriter:
         if trace.spans:
             self.pieces.setdefault(trace.trace_id, []).append(self._append(trace))
 
-    def finish(self, name: str, problems: list[str]) -> list[TraceSummary]:
+    def finish(self, name: str, problems: list[dict]) -> list[TraceSummary]:
         """Merge each trace's pieces (one trace in memory at a time) and write the index of
         where each trace is, with the summaries of the first MAX_LISTED (all the list page
         shows: the index stays small however many traces there are)."""
@@ -170,7 +171,7 @@ class UploadSource:
         index = _load(folder / INDEX)
         self.name = f"upload {index['name']}"
         self.summaries: list[TraceSummary] = index["summaries"]  # the first MAX_LISTED
-        self.problems: list[str] = index["problems"]
+        self.problems: list[dict | str] = index["problems"]  # parse_problems.said
         self.where: dict[str, Piece] = index["where"]
         self.count = len(self.where)
 
@@ -201,17 +202,17 @@ def upload_source(request, key: str) -> UploadSource:
 
 def _parse_into(
     raw: Path, folder: Path, name: str, budget: int, make_room: Callable[[], int]
-) -> tuple[list, list[str]]:
+) -> tuple[list, list[dict]]:
     """Parse the saved upload into the folder: (summaries, problems). A document or line that
     cannot be read is a problem; the others are read on."""
     writer = _PackWriter(folder, budget, make_room)
-    problems: list[str] = []
+    problems: list[dict] = []  # explorer.web.parse_problems: said in the page's language
     limits = Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO)
     try:
         for result in iter_file(
             raw, limits=limits, max_document=settings.EXPLORER_UPLOAD_DOCUMENT_MAX_BYTES
         ):
-            problems += [str(p).replace(str(raw), name) for p in result.errors][
+            problems += [stored_problem(p, name) for p in result.errors][
                 : MAX_PROBLEMS - len(problems)
             ]
             for trace in result.traces:
@@ -238,7 +239,7 @@ def parse_within_quota(raw: Path, folder: Path, name: str, quota: int):
     return _parse_into(raw, folder, name, budget, make_room)
 
 
-def store_upload(file, folder: Path, name: str) -> tuple[list, list[str]]:
+def store_upload(file, folder: Path, name: str) -> tuple[list, list[dict]]:
     """Save the uploaded file into a new upload folder and parse it there within the user's
     quota: (summaries, problems). The file as sent is deleted once read; on any failure
     (QuotaExceeded, an error, the worker stopped) the folder goes whole."""

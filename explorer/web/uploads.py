@@ -17,6 +17,7 @@ from accounts.access import requires
 from explorer.sources.base import TraceQuery
 from explorer.web.common import clean_text, shown, source_errors
 from explorer.web.formatting import format_count
+from explorer.web.parse_problems import said
 from explorer.web.traces import (
     TraceWhere,
     span_detail,
@@ -87,10 +88,10 @@ def upload(request):
             ],
             status=413,
         )
-    problems = [shown(request, p) for p in problems]
     if not summaries:
         shutil.rmtree(folder, ignore_errors=True)
-        return _form(request, problems or [_("No trace found in the file.")], status=400)
+        shown_problems = [shown(request, said(p)) for p in problems]
+        return _form(request, shown_problems or [_("No trace found in the file.")], status=400)
     keys = [k for k in request.session.get(SESSION_KEY, []) if k != key]
     request.session[SESSION_KEY] = (keys + [key])[-KEEP_PER_SESSION:]
     return redirect("web:upload_result", key)
@@ -143,7 +144,7 @@ def upload_result(request, key):
             "trace_total": source.count,
             "q": needle,
             "errors_only": errors_only,
-            "problems": [shown(request, p) for p in source.problems],
+            "problems": [shown(request, said(p)) for p in source.problems],
         },
     )
 

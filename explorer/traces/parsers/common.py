@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass, field
 
 from explorer.traces.model import Span, Trace
+from explorer.traces.problems import EXPECTED, Message, message_of
 
 FORMATS = ("otlp-json", "otlp-proto", "jaeger-json", "zipkin-json", "jsonl")
 
@@ -24,11 +25,15 @@ MAX_VALUE_DEPTH = 32
 @dataclass(slots=True, frozen=True)
 class ParseProblem:
     """Something wrong with the input: which source, where in it ("line 12", "byte 3401" or
-    "" for the whole document) and what."""
+    "" for the whole document) and what: in English (`message`), and as a code with its
+    parameters for saying it in another language (explorer.traces.problems; the parameter
+    "where" is the place inside the document, such as "resourceSpans[0].spans[3]")."""
 
     source: str
     position: str
     message: str
+    code: str = "unreadable"
+    params: tuple[tuple[str, str], ...] = ()
 
     def __str__(self) -> str:
         where = f"{self.source}, {self.position}" if self.position else self.source
@@ -55,15 +60,29 @@ class BadInput(ValueError):
 READ_ERRORS = (BadInput, ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
+def must_be(what: str, expected: str, value: object) -> BadInput:
+    """The problem of a field holding the wrong kind of value (`expected`: a key of EXPECTED)."""
+    got = describe(value)
+    text = f"{what} must be {EXPECTED[expected]}, got {got}"
+    return BadInput(Message(text, "must_be", what=what, expected=expected, got=got))
+
+
+def unknown_value(text: str, what: str, value: object) -> BadInput:
+    """The problem of a value the format does not have (a span kind, a status code...)."""
+    return BadInput(Message(text, "unknown_value", what=what, got=describe(value)))
+
+
 def problem_text(exc: Exception) -> str:
-    """A person-readable message for what went wrong while reading one object."""
+    """A person-readable message for what went wrong while reading one object (a Message when
+    it has a code)."""
     if isinstance(exc, KeyError):
-        return f"missing field {describe(exc.args[0])}"
+        field = describe(exc.args[0])
+        return Message(f"missing field {field}", "missing_field", field=field)
     if isinstance(exc, BadInput):
-        return str(exc)
+        return message_of(exc)
     if isinstance(exc, RecursionError):
-        return "values nested too deeply"
-    return f"wrong value type ({exc})"
+        return Message("values nested too deeply", "too_deep")
+    return Message(f"wrong value type ({exc})", "wrong_type")
 
 
 class Collected:
@@ -81,11 +100,20 @@ def checked_time(ns: int, what: str) -> int:
     """ns when the store can keep it, else BadInput naming `what`."""
     if 0 <= ns <= MAX_TIME_NS:
         return ns
-    raise BadInput(f"{what} must be nanoseconds from 0 to {MAX_TIME_NS}, got {describe(ns)}")
+    got = describe(ns)
+    raise BadInput(
+        Message(
+            f"{what} must be nanoseconds from 0 to {MAX_TIME_NS}, got {got}",
+            "time_out_of_range",
+            what=what,
+            got=got,
+        )
+    )
 
 
 def too_deep() -> BadInput:
-    return BadInput(f"attribute value nests arrays or lists more than {MAX_VALUE_DEPTH} deep")
+    text = f"attribute value nests arrays or lists more than {MAX_VALUE_DEPTH} deep"
+    return BadInput(Message(text, "too_deep"))
 
 
 def describe(value: object) -> str:
@@ -98,7 +126,7 @@ def normalise_id(value: object, what: str) -> str:
     """Ids as lower-case hex when the source used hex or base64 (of 16 or 8 bytes); any other
     non-empty string is kept exactly as given (Jaeger UI fixtures use "span-A")."""
     if type(value) is not str or not value:
-        raise BadInput(f"{what} must be a non-empty string, got {describe(value)}")
+        raise must_be(f"{what}", "non_empty_string", value)
     size = len(value)
     if size == 32 or size == 16:
         lower = value.lower()
@@ -133,4 +161,4 @@ def micros_to_ns(value: object, what: str) -> int:
             pass
         else:
             return checked_time(ns, what)
-    raise BadInput(f"{what} must be a number of microseconds, got {describe(value)}")
+    raise must_be(f"{what}", "microseconds", value)

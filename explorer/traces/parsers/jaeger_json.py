@@ -40,10 +40,13 @@ from explorer.traces.parsers.common import (
     Collected,
     describe,
     micros_to_ns,
+    must_be,
     normalise_id,
     problem_text,
+    unknown_value,
 )
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
+from explorer.traces.problems import Message
 
 _KINDS = {
     "server": SpanKind.SERVER,
@@ -87,27 +90,31 @@ def tag_value(tag: dict) -> object:
         if type(value) is str:
             return value
     else:
-        raise BadInput(f"tag {describe(tag.get('key'))} has unknown type {describe(kind)}")
-    raise BadInput(f"tag {describe(tag.get('key'))} of type {kind} has value {describe(value)}")
+        text = f"tag {describe(tag.get('key'))} has unknown type {describe(kind)}"
+        raise unknown_value(text, f"tag {describe(tag.get('key'))} type", kind)
+    what = f"tag {describe(tag.get('key'))} ({kind})"
+    raise unknown_value(
+        f"tag {describe(tag.get('key'))} of type {kind} has value {describe(value)}", what, value
+    )
 
 
 def tags_of(tags: object) -> dict[str, object]:
     if tags is None:
         return {}
     if type(tags) is not list:
-        raise BadInput(f"tags must be a list, got {describe(tags)}")
+        raise must_be("tags", "list", tags)
     result = {}
     for tag in tags:
         key = tag["key"]
         if type(key) is not str:
-            raise BadInput(f"tag key must be a string, got {describe(key)}")
+            raise must_be("tag key", "string", key)
         result[key] = tag_value(tag)
     return result
 
 
 def _resource(process: object) -> Resource:
     if type(process) is not dict:
-        raise BadInput(f"process must be an object, got {describe(process)}")
+        raise must_be("process", "object", process)
     attrs = tags_of(process.get("tags"))
     service = process.get("serviceName")
     if type(service) is not str or not service:
@@ -119,7 +126,7 @@ def _resource(process: object) -> Resource:
 def _parent_and_links(span: dict, trace_id: str) -> tuple[str | None, RefType, list[Link]]:
     references = span.get("references") or []
     if type(references) is not list:
-        raise BadInput(f"references must be a list, got {describe(references)}")
+        raise must_be("references", "list", references)
     refs = []
     for ref in references:
         ref_trace = ref.get("traceID")
@@ -146,7 +153,7 @@ def _events(logs: object) -> list[Event]:
     if not logs:
         return []
     if type(logs) is not list:
-        raise BadInput(f"logs must be a list, got {describe(logs)}")
+        raise must_be("logs", "list", logs)
     events = []
     for log in logs:
         fields = tags_of(log.get("fields"))
@@ -168,7 +175,7 @@ def span_of(raw: dict, resource: Resource, trace_id: object = None) -> Span:
     span_id = normalise_id(raw["spanID"], "spanID")
     name = raw.get("operationName", "")
     if type(name) is not str:
-        raise BadInput(f"operationName must be a string, got {describe(name)}")
+        raise must_be("operationName", "string", name)
     parent_id, ref_type, links = _parent_and_links(raw, trace_id)
     start_ns = micros_to_ns(raw.get("startTime", 0), "startTime")
     end_ns = start_ns + micros_to_ns(raw.get("duration", 0), "duration")
@@ -216,7 +223,9 @@ def read_trace(trace: dict, out: Collected, where: str) -> None:
     spans = trace.get("spans") or []
     processes = trace.get("processes") or {}
     if type(spans) is not list or type(processes) is not dict:
-        out.errors.append((where, "spans must be a list and processes an object"))
+        out.errors.append(
+            (where, Message("spans must be a list and processes an object", "jaeger_shape"))
+        )
         return
     resources: dict[str, Resource] = {}
     read_spans(spans, processes, resources, out, where, trace.get("traceID"))
@@ -238,7 +247,12 @@ def read_spans(
                 resource = resources.get(process_id) if type(process_id) is str else None
                 if resource is None:
                     if process_id not in processes:
-                        raise BadInput(f"processID {describe(process_id)} is not in processes")
+                        got = describe(process_id)
+                        raise BadInput(
+                            Message(
+                                f"processID {got} is not in processes", "unknown_process", got=got
+                            )
+                        )
                     resource = resources[process_id] = _resource(processes[process_id])
             else:
                 resource = _resource(process)

@@ -28,11 +28,14 @@ from explorer.traces.parsers.common import (
     Collected,
     checked_time,
     describe,
+    must_be,
     normalise_id,
     optional_id,
     problem_text,
     too_deep,
+    unknown_value,
 )
+from explorer.traces.problems import Message
 
 _KINDS: dict[object, SpanKind] = {}
 for _kind in SpanKind:
@@ -72,46 +75,46 @@ def any_value(value: object, depth: int = 0) -> object:
     """An OTLP AnyValue object as the matching Python value (see explorer.traces.model);
     `depth`: arrays and lists it is inside of."""
     if type(value) is not dict:
-        raise BadInput(f"attribute value must be an object, got {describe(value)}")
+        raise must_be("attribute value", "object", value)
     if "stringValue" in value:
         text = value["stringValue"]
         if type(text) is not str:
-            raise BadInput(f"stringValue must be a string, got {describe(text)}")
+            raise must_be("stringValue", "string", text)
         return text
     if "intValue" in value:
         raw = value["intValue"]
         if type(raw) is bool or type(raw) is float:
-            raise BadInput(f"intValue must be an integer, got {describe(raw)}")
+            raise must_be("intValue", "integer", raw)
         try:
             number = int(raw)
         except (TypeError, ValueError):
-            raise BadInput(f"intValue must be an integer, got {describe(raw)}") from None
+            raise must_be("intValue", "integer", raw) from None
         if not MIN_INT <= number <= MAX_INT:
-            raise BadInput(f"intValue must be a 64-bit integer, got {describe(raw)}")
+            raise must_be("intValue", "int64", raw)
         return number
     if "doubleValue" in value:
         raw = value["doubleValue"]
         if type(raw) is bool:
-            raise BadInput(f"doubleValue must be a number, got {describe(raw)}")
+            raise must_be("doubleValue", "number", raw)
         try:
             return float(raw)  # proto3 JSON writes NaN and Infinity as strings
         except (TypeError, ValueError):
-            raise BadInput(f"doubleValue must be a number, got {describe(raw)}") from None
+            raise must_be("doubleValue", "number", raw) from None
     if "boolValue" in value:
         raw = value["boolValue"]
         if type(raw) is not bool:
-            raise BadInput(f"boolValue must be true or false, got {describe(raw)}")
+            raise must_be("boolValue", "boolean", raw)
         return raw
     if "bytesValue" in value:
         raw = value["bytesValue"]
         try:
             return base64.b64decode(raw, validate=True)
         except (binascii.Error, TypeError, ValueError):
-            raise BadInput(f"bytesValue must be base64, got {describe(raw)}") from None
+            raise must_be("bytesValue", "base64", raw) from None
     if "arrayValue" in value:
         values = (value["arrayValue"] or {}).get("values") or []
         if type(values) is not list:
-            raise BadInput(f"arrayValue.values must be a list, got {describe(values)}")
+            raise must_be("arrayValue.values", "list", values)
         if depth >= MAX_VALUE_DEPTH:
             raise too_deep()
         return [any_value(v, depth + 1) for v in values]
@@ -123,18 +126,19 @@ def any_value(value: object, depth: int = 0) -> object:
         return None  # an empty AnyValue is legal OTLP
     if any("_" in key for key in value):
         return any_value(camel_case(value), depth)
-    raise BadInput(f"unknown attribute value type {describe(next(iter(value)))}")
+    kind = next(iter(value))
+    raise unknown_value(f"unknown attribute value type {describe(kind)}", "attribute value", kind)
 
 
 def attributes(pairs: object, depth: int = 0) -> dict[str, object]:
     """A list of OTLP KeyValue objects as a dict; empty values are left out."""
     if type(pairs) is not list:
-        raise BadInput(f"attributes must be a list of key-value objects, got {describe(pairs)}")
+        raise must_be("attributes", "key_value_list", pairs)
     result: dict[str, object] = {}
     for pair in pairs:
         key = pair["key"]
         if type(key) is not str:
-            raise BadInput(f"attribute key must be a string, got {describe(key)}")
+            raise must_be("attribute key", "string", key)
         value = pair.get("value")
         text = value.get("stringValue") if type(value) is dict else None
         if type(text) is str:
@@ -152,7 +156,7 @@ def resource_of(raw: object) -> Resource:
     if not raw:
         return Resource(UNKNOWN_SERVICE, {})
     if type(raw) is not dict:
-        raise BadInput(f"resource must be an object, got {describe(raw)}")
+        raise must_be("resource", "object", raw)
     attrs = attributes(raw.get("attributes") or [])
     service = attrs.get("service.name")
     return Resource(service if type(service) is str and service else UNKNOWN_SERVICE, attrs)
@@ -162,7 +166,7 @@ def scope_of(raw: object) -> Scope:
     if not raw:
         return Scope()
     if type(raw) is not dict:
-        raise BadInput(f"scope must be an object, got {describe(raw)}")
+        raise must_be("scope", "object", raw)
     name = raw.get("name") or ""
     version = raw.get("version") or ""
     return Scope(str(name), str(version))
@@ -170,7 +174,7 @@ def scope_of(raw: object) -> Scope:
 
 def _events(raw: object) -> list[Event]:
     if type(raw) is not list:
-        raise BadInput(f"events must be a list, got {describe(raw)}")
+        raise must_be("events", "list", raw)
     events = []
     for item in raw:
         if "timeUnixNano" not in item and "time_unix_nano" in item:
@@ -178,9 +182,7 @@ def _events(raw: object) -> list[Event]:
         try:
             time_ns = int(item.get("timeUnixNano", 0))
         except (TypeError, ValueError):
-            raise BadInput(
-                f"event timeUnixNano must be an integer, got {describe(item['timeUnixNano'])}"
-            ) from None
+            raise must_be("event timeUnixNano", "integer", item["timeUnixNano"]) from None
         checked_time(time_ns, "event timeUnixNano")
         name = item.get("name", "")
         attrs = item.get("attributes")
@@ -196,7 +198,7 @@ def _events(raw: object) -> list[Event]:
 
 def _links(raw: object) -> list[Link]:
     if type(raw) is not list:
-        raise BadInput(f"links must be a list, got {describe(raw)}")
+        raise must_be("links", "list", raw)
     links = []
     for item in raw:
         if "traceId" not in item and "trace_id" in item:
@@ -225,19 +227,25 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
     parent_id = optional_id(parent, "parentSpanId") if parent else None
     name = raw.get("name", "")
     if type(name) is not str:
-        raise BadInput(f"name must be a string, got {describe(name)}")
+        raise must_be("name", "string", name)
     kind = _KINDS.get(raw.get("kind", 0))
     if kind is None:
-        raise BadInput(f"kind {describe(raw['kind'])} is not a span kind")
+        raise unknown_value(f"kind {describe(raw['kind'])} is not a span kind", "kind", raw["kind"])
     start = raw.get("startTimeUnixNano", 0)
     end = raw.get("endTimeUnixNano", 0)
     try:
         start_ns = int(start)
         end_ns = int(end)
     except (TypeError, ValueError):
+        got = f"{describe(start)} and {describe(end)}"
         raise BadInput(
-            "startTimeUnixNano and endTimeUnixNano must be integers, "
-            f"got {describe(start)} and {describe(end)}"
+            Message(
+                f"startTimeUnixNano and endTimeUnixNano must be integers, got {got}",
+                "must_be",
+                what="startTimeUnixNano, endTimeUnixNano",
+                expected="integers",
+                got=got,
+            )
         ) from None
     checked_time(start_ns, "startTimeUnixNano")
     checked_time(end_ns, "endTimeUnixNano")
@@ -250,7 +258,11 @@ def span_of(raw: dict, resource: Resource, scope: Scope, trace_ids: dict[str, st
     if status:
         found = _STATUS.get(status.get("code", 0))
         if found is None:
-            raise BadInput(f"status code {describe(status['code'])} is not a status code")
+            raise unknown_value(
+                f"status code {describe(status['code'])} is not a status code",
+                "status code",
+                status["code"],
+            )
         code = found
         message = status.get("message") or ""
     return Span(
@@ -288,7 +300,7 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
         return
     resource_spans = document.get(key) or []
     if type(resource_spans) is not list:
-        out.errors.append((f"{where}{key}", f"must be a list, got {describe(resource_spans)}"))
+        out.errors.append(("", problem_text(must_be(f"{where}{key}", "list", resource_spans))))
         return
     trace_ids: dict[str, str] = {}
     append = out.spans.append
@@ -299,7 +311,7 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
             scope_key = next((k for k in _SCOPE_SPANS_KEYS if k in group), "scopeSpans")
             scope_spans = group.get(scope_key) or []
             if type(scope_spans) is not list:
-                raise BadInput(f"{scope_key} must be a list, got {describe(scope_spans)}")
+                raise must_be(f"{scope_key}", "list", scope_spans)
         except READ_ERRORS as exc:
             out.errors.append((group_where, problem_text(exc)))
             continue
@@ -313,7 +325,7 @@ def read_otlp(document: dict, out: Collected, where: str = "") -> None:
                 )
                 spans = scoped.get("spans") or []
                 if type(spans) is not list:
-                    raise BadInput(f"spans must be a list, got {describe(spans)}")
+                    raise must_be("spans", "list", spans)
             except READ_ERRORS as exc:
                 out.errors.append((scoped_where, problem_text(exc)))
                 continue

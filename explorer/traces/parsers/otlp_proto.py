@@ -24,8 +24,10 @@ from explorer.traces.parsers.common import (
     checked_time,
     problem_text,
     too_deep,
+    unknown_value,
 )
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
+from explorer.traces.problems import Message
 
 
 class NotOtlpProto(ValueError):
@@ -57,7 +59,7 @@ def attributes(pairs, depth: int = 0) -> dict[str, object]:
 
 def _id(raw: bytes, what: str) -> str:
     if not raw:
-        raise BadInput(f"{what} is empty")
+        raise BadInput(Message(f"{what} is empty", "empty_value", what=what))
     return raw.hex()
 
 
@@ -69,14 +71,14 @@ _STATUSES = {status.value: status for status in StatusCode}
 def _kind(number: int) -> SpanKind:
     kind = _KINDS.get(number)
     if kind is None:
-        raise BadInput(f"kind {number} is not a span kind")
+        raise unknown_value(f"kind {number} is not a span kind", "kind", number)
     return kind
 
 
 def _status(number: int) -> StatusCode:
     status = _STATUSES.get(number)
     if status is None:
-        raise BadInput(f"status code {number} is not a status code")
+        raise unknown_value(f"status code {number} is not a status code", "status code", number)
     return status
 
 
@@ -182,7 +184,7 @@ def _read_piecewise(data: bytes, out: Collected, whole: Exception) -> None:
 
 def _part_problem(exc: Exception) -> str:
     if isinstance(exc, DecodeError):
-        return f"not OTLP protobuf ({exc})"
+        return Message(f"not OTLP protobuf ({exc})", "not_trace_data")
     return problem_text(exc)
 
 

@@ -24,6 +24,7 @@ from explorer.traces.parsers.jaeger_json import read_jaeger
 from explorer.traces.parsers.otlp_json import RESOURCE_SPANS_KEYS, read_otlp
 from explorer.traces.parsers.otlp_proto import NotOtlpProto, read_proto
 from explorer.traces.parsers.zipkin_json import read_zipkin
+from explorer.traces.problems import Message, code_and_params, message_of
 
 GZIP_MAGIC = b"\x1f\x8b"
 _WHITESPACE = b" \t\r\n"
@@ -62,16 +63,18 @@ def iter_file(
     try:
         raw = open(source, "rb")  # noqa: SIM115 - closed below, also when the caller stops early
     except OSError as exc:
-        yield _problem(source, "", f"cannot read the file: {exc.strerror}")
+        yield _problem(
+            source, "", Message(f"cannot read the file: {exc.strerror}", "unreadable_file")
+        )
         return
     with raw:
         try:
             stream = _maybe_gunzip(raw, limits)
             yield from _iter_stream(stream, fmt, source, limits, max_document)
         except DecompressionLimit as exc:
-            yield _problem(source, "", str(exc))
+            yield _problem(source, "", message_of(exc))
         except (OSError, EOFError, zlib.error) as exc:
-            yield _problem(source, "", f"cannot read the file: {exc}")
+            yield _problem(source, "", Message(f"cannot read the file: {exc}", "unreadable_file"))
 
 
 def _maybe_gunzip(raw: io.BufferedReader, limits: Limits) -> io.BufferedReader:
@@ -111,8 +114,12 @@ def _too_long(source: str, where: str, limit: int | None) -> ParseResult:
     return _problem(
         source,
         where,
-        f"one document of more than {limit} bytes: too large to read (split it into "
-        "JSON lines, one export request or trace a line)",
+        Message(
+            f"one document of more than {limit} bytes: too large to read (split it into "
+            "JSON lines, one export request or trace a line)",
+            "document_too_large",
+            limit=limit,
+        ),
     )
 
 
@@ -163,7 +170,7 @@ def _iter_stream(
         return
     del consumed
     if not lines:
-        yield _problem(source, "", "empty file")
+        yield _problem(source, "", Message("empty file", "empty_input"))
         return
     for line_number, line in itertools.chain(lines, enumerate(reader, number + 1)):
         if line is None:
@@ -200,12 +207,12 @@ def _parse(
         try:
             data = inflate(data, limits)
         except DecompressionLimit as exc:
-            return _problem(source, "", str(exc))
+            return _problem(source, "", message_of(exc))
         except (OSError, EOFError, zlib.error) as exc:
-            return _problem(source, "", f"broken gzip data: {exc}")
+            return _problem(source, "", Message(f"broken gzip data: {exc}", "broken_gzip"))
     stripped = data.lstrip(_WHITESPACE)
     if not stripped:
-        return _problem(source, "", "empty input: no trace data")
+        return _problem(source, "", Message("empty input: no trace data", "empty_input"))
     if fmt == "otlp-proto":
         return _parse_proto(data, source)
     if fmt == "jsonl":
@@ -234,7 +241,7 @@ def _parse_lines(data: bytes, source: str) -> ParseResult:
             continue
         collected, _, problem = _read_json(line, None)
         if problem is not None:
-            merged.errors.append(ParseProblem(source, f"line {number}", problem[1]))
+            merged.errors.append(_coded(source, f"line {number}", problem[1]))
             continue
         _add_problems(merged, collected, source, f"line {number}")
         spans.extend(collected.spans)
@@ -248,7 +255,7 @@ def _parse_json(data: bytes, fmt: str | None, source: str, position: str) -> Par
     if problem is not None:
         offset, message = problem
         where = position or (f"byte {offset}" if offset is not None else "")
-        result.errors.append(ParseProblem(source, where, message))
+        result.errors.append(_coded(source, where, message))
         return result
     _add_problems(result, collected, source, position)
     _add_traces(result, normalise(collected.spans), source, position)
@@ -265,17 +272,16 @@ def _read_json(
         document = orjson.loads(data)
     except orjson.JSONDecodeError as exc:
         if exc.pos >= len(data.rstrip()):
-            return collected, None, (exc.pos, "truncated JSON: the document ends too early")
-        return (
-            collected,
-            None,
-            (exc.pos, f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"),
-        )
+            truncated = Message("truncated JSON: the document ends too early", "truncated_json")
+            return collected, None, (exc.pos, truncated)
+        text = f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        invalid = Message(text, "invalid_json", line=exc.lineno, column=exc.colno)
+        return collected, None, (exc.pos, invalid)
     try:
         detected = fmt or detect_json(document)
         _READERS[detected](document, collected)
     except UnknownFormat as exc:
-        return collected, None, (None, str(exc))
+        return collected, None, (None, Message(str(exc), "not_trace_data"))
     return collected, detected, None
 
 
@@ -365,7 +371,7 @@ def _parse_proto(data: bytes, source: str) -> ParseResult:
     try:
         read_proto(data, collected)
     except NotOtlpProto as exc:
-        return _problem(source, "", str(exc))
+        return _problem(source, "", Message(str(exc), "not_trace_data"))
     result = ParseResult(format="otlp-proto")
     _add_problems(result, collected, source, "")
     _add_traces(result, normalise(collected.spans), source, "")
@@ -378,13 +384,13 @@ def _parse_not_json(data: bytes, stripped: bytes, source: str) -> ParseResult:
         return result
     if _looks_like_text(stripped):
         start = stripped[:30].decode("utf-8", "replace")
-        return _problem(source, "", f"unknown format: text that is not JSON (starts {start!r})")
-    return _problem(
-        source,
-        "",
+        text = f"unknown format: text that is not JSON (starts {start!r})"
+        return _problem(source, "", Message(text, "not_trace_data"))
+    text = (
         "unknown format: binary data that is neither OTLP protobuf nor "
-        f"gzip ({result.errors[0].message})",
+        f"gzip ({result.errors[0].message})"
     )
+    return _problem(source, "", Message(text, "not_trace_data"))
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -400,13 +406,9 @@ def _looks_like_text(data: bytes) -> bool:
 
 def _add_problems(result: ParseResult, collected: Collected, source: str, position: str) -> None:
     for where, message in collected.errors:
-        result.errors.append(
-            ParseProblem(source, position, f"{where}: {message}" if where else message)
-        )
+        result.errors.append(_coded(source, position, message, where))
     for where, message in collected.warnings:
-        result.warnings.append(
-            ParseProblem(source, position, f"{where}: {message}" if where else message)
-        )
+        result.warnings.append(_coded(source, position, message, where))
 
 
 def _add_traces(result: ParseResult, traces: list, source: str, position: str) -> None:
@@ -419,8 +421,19 @@ def _add_traces(result: ParseResult, traces: list, source: str, position: str) -
 
 
 def _problem(source: str, position: str, message: str) -> ParseResult:
-    return ParseResult(errors=[ParseProblem(source, position, message)])
+    return ParseResult(errors=[_coded(source, position, message)])
+
+
+def _coded(source: str, position: str, message: str, where: str = "") -> ParseProblem:
+    """The problem with its English text and, for other languages, its code and parameters
+    (the place inside the document among them)."""
+    code, params = code_and_params(message)
+    if where:
+        params["where"] = where
+    text = f"{where}: {message}" if where else str(message)
+    return ParseProblem(source, position, text, code, tuple(sorted(params.items())))
 
 
 def _unknown_fmt(fmt: str, source: str) -> ParseResult:
-    return _problem(source, "", f"unknown format name {fmt!r}; known: {', '.join(FORMATS)}")
+    text = f"unknown format name {fmt!r}; known: {', '.join(FORMATS)}"
+    return _problem(source, "", Message(text, "unknown_format_name", got=fmt))

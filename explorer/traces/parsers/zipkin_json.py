@@ -49,13 +49,14 @@ import json
 from explorer.traces.model import Event, Resource, Scope, Span, SpanKind, StatusCode
 from explorer.traces.parsers.common import (
     READ_ERRORS,
-    BadInput,
     Collected,
     describe,
     micros_to_ns,
+    must_be,
     normalise_id,
     optional_id,
     problem_text,
+    unknown_value,
 )
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
 
@@ -82,7 +83,7 @@ def _endpoint(raw: object, what: str) -> dict:
     if raw is None:
         return {}
     if type(raw) is not dict:
-        raise BadInput(f"{what} must be an object, got {describe(raw)}")
+        raise must_be(f"{what}", "object", raw)
     return raw
 
 
@@ -103,7 +104,7 @@ def clean(raw: object) -> dict:
     """One Zipkin span checked and cleaned: ids normalised, types checked, a self-parent and
     a CLIENT's `shared` dropped, zero times as absent (Zipkin Lens's span-cleaner)."""
     if type(raw) is not dict:
-        raise BadInput(f"a Zipkin span must be an object, got {describe(raw)}")
+        raise must_be("a Zipkin span", "object", raw)
     span = dict(raw)
     span["traceId"] = normalise_id(raw["traceId"], "traceId")
     span["id"] = normalise_id(raw["id"], "id")
@@ -111,22 +112,24 @@ def clean(raw: object) -> dict:
     span["parentId"] = parent_id if parent_id != span["id"] else None
     name = raw.get("name") or ""
     if type(name) is not str:
-        raise BadInput(f"name must be a string, got {describe(name)}")
+        raise must_be("name", "string", name)
     span["name"] = "" if name == "unknown" else name
     kind_name = raw.get("kind")
     if kind_name is not None and kind_name not in _KINDS:
-        raise BadInput(f"kind {describe(kind_name)} is not a Zipkin span kind")
+        raise unknown_value(
+            f"kind {describe(kind_name)} is not a Zipkin span kind", "kind", kind_name
+        )
     span["timestamp"] = _micros(raw.get("timestamp"), "timestamp") or None
     span["duration"] = _micros(raw.get("duration"), "duration")
     span["localEndpoint"] = _endpoint(raw.get("localEndpoint"), "localEndpoint")
     span["remoteEndpoint"] = _endpoint(raw.get("remoteEndpoint"), "remoteEndpoint")
     tags = raw.get("tags") or {}
     if type(tags) is not dict:
-        raise BadInput(f"tags must be an object, got {describe(tags)}")
+        raise must_be("tags", "object", tags)
     span["tags"] = tags
     annotations = raw.get("annotations") or []
     if type(annotations) is not list or not all(type(a) is dict for a in annotations):
-        raise BadInput(f"annotations must be a list of objects, got {describe(annotations)}")
+        raise must_be("annotations", "object_list", annotations)
     span["annotations"] = [
         {
             "timestamp": _micros(a.get("timestamp"), "annotation timestamp"),

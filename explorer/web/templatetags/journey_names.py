@@ -1,5 +1,6 @@
-"""Names of order statuses, customer types and violation kinds in the page language (the
-data carries ids such as "in_progress" and "b2b_partner")."""
+"""Names of order statuses, customer types, channels and violation kinds in the page language
+(the data carries ids such as "in_progress", "b2b_partner" and "partner_api"; a value these do
+not know, from a trace, is shown as it is, escaped by the template)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,10 @@ CUSTOMER_TYPE_NAMES = {
     "retail": _("retail"),
     "vip": _("VIP"),
     "b2b_partner": _("B2B partner"),
+}
+CHANNEL_NAMES = {
+    "shop": _("Internet Shop"),
+    "partner_api": _("partner API"),
 }
 VIOLATION_NAMES = {
     "transition_not_allowed": _("transition not allowed"),
@@ -40,9 +45,20 @@ def status_name(value):
     return STATUS_NAMES.get(value, _readable(value)) if value else "—"
 
 
+@register.simple_tag
+def customer_type_choices() -> list[tuple[str, str]]:
+    """(value, name in the page language) of the customer types the explorer knows."""
+    return [(value, str(name)) for value, name in CUSTOMER_TYPE_NAMES.items()]
+
+
 @register.filter
 def customer_type_name(value):
     return CUSTOMER_TYPE_NAMES.get(value, _readable(value)) if value else "—"
+
+
+@register.filter
+def channel_name(value):
+    return CHANNEL_NAMES.get(value, _readable(value)) if value else "—"
 
 
 @register.filter
