@@ -18,13 +18,25 @@ from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is use
 from tests.trace_support import make_span
 
 
+def detailed_svg(body: str) -> str:
+    """The detailed diagram of an order page (the overview comes first)."""
+    start = body.index("<svg", body.index('id="journey-figure"'))
+    return body[start : body.index("</svg>", start) + 6]
+
+
+def overview_svg(body: str) -> str:
+    """The overview the order page opens on."""
+    start = body.index("<svg", body.index('id="journey-overview"'))
+    return body[start : body.index("</svg>", start) + 6]
+
+
 def test_stuck_order_in_russian_names_everything(client, login_as, stored):  # noqa: F811
     login_as("analyst")
     client.cookies["django_language"] = "ru"
     body = text(client.get(reverse("web:order", args=["A-100002"])))
     assert "застрял" in body and "B2B-партнёр" in body
     assert ">stuck<" not in body and ">b2b_partner<" not in body
-    svg = body[body.index("<svg") : body.index("</svg>")]
+    svg = detailed_svg(body)
     assert "Легенда" in svg and "[Контейнер: C#]" in svg and "[Человек]" in svg
     stop = re.search(r'<g id="el-mes_api" class="[^"]*journey-stop[^"]*journey-stuck', svg)
     assert stop and "ждёт" in svg
@@ -198,7 +210,7 @@ def _typical_edges(svg: str) -> set[tuple[str, str]]:
 def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_orders):
     login_as("analyst")
     body = text(client.get(reverse("web:order", args=["A-300099"])))
-    svg = body[body.index("<svg") : body.index("</svg>") + 6]
+    svg = detailed_svg(body)
     edges = _typical_edges(svg)
     # the other retail orders all wrote to the shop's database; this one never did
     assert edges == {("el-shop_api", "el-shop_db")}
@@ -244,7 +256,7 @@ def _count_sample_reads(monkeypatch) -> list[list[str]]:
 
 def _typical_edges_of(client, order_id: str) -> set[tuple[str, str]]:
     body = text(client.get(reverse("web:order", args=[order_id])))
-    return _typical_edges(body[body.index("<svg") : body.index("</svg>") + 6])
+    return _typical_edges(detailed_svg(body))
 
 
 def test_the_typical_path_comes_from_the_calls_the_reference_stored(
@@ -370,3 +382,53 @@ def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_fir
     assert [step["state"] for step in steps] == ["FILE_UPLOADED", "FILE_UPLOADED", "SUBMITTED"]
     told = [step["sentence"].split("The order is now ")[1:] for step in steps]
     assert told == [["FILE_UPLOADED."], [], ["SUBMITTED."]]
+
+
+def _font_sizes(svg: str) -> list[float]:
+    return [float(size) for size in re.findall(r'font-size="([0-9.]+)"', svg)]
+
+
+def test_the_page_opens_on_an_overview_of_what_the_order_touched(client, login_as, stored):  # noqa: F811
+    """The overview: every element by name, the ones the order never touched faded, its path
+    with the number of calls per hop in the page's language, where it is now; no text under
+    11 points, and it is small enough for a laptop screen (the detailed diagram is not)."""
+    login_as("analyst")
+    client.cookies["django_language"] = "ru"
+    body = text(client.get(reverse("web:order", args=["A-100001"])))
+    assert body.index('id="journey-overview"') < body.index('id="journey-figure"')
+    svg = overview_svg(body)
+    root = ET.fromstring(svg)  # noqa: S314 - our own page
+    groups = {
+        g.get("id"): (g.get("class") or "").split() for g in root.iter(f"{{{svg_finish.SVG_NS}}}g")
+    }
+    for touched in ("ov-el-shop_api", "ov-el-queue", "ov-el-mes_api"):
+        assert "c4-dimmed" not in groups[touched], touched
+    assert "c4-dimmed" in groups["ov-el-operator"]  # no span of this order is the operator's
+    assert "journey-stop" in groups["ov-el-crm_api"] and "завершён здесь" in svg
+    assert "ov-hop" in groups["ov-el-shop_api--el-queue"]
+    assert re.search(r">\d+ вызов(а|ов)?<", svg) and "calls" not in svg
+    assert min(_font_sizes(svg)) >= 11
+    assert "Подробно" in body  # the detailed diagram is a click away
+    width, height = (float(root.get(k, "0").removesuffix("pt")) for k in ("width", "height"))
+    detailed = ET.fromstring(detailed_svg(body))  # noqa: S314
+    assert height < 0.5 * float(detailed.get("height", "0").removesuffix("pt"))
+    assert width * 4 / 3 <= 1300 and height * 4 / 3 <= 768  # px at its own size
+
+
+def test_the_overview_escapes_the_model_and_the_hops():
+    from explorer.c4.model import Element, Model, Relationship
+    from explorer.diagrams.overview import Hop, OverviewWords, overview_svg
+
+    model = Model(
+        elements={
+            "a": Element("a", 'Shop <script>alert("x")</script>', "container", description="<b>"),
+            "b": Element("b", "DB & co", "database"),
+        },
+        relationships=[Relationship("a", "b")],
+    )
+    words = OverviewWords(lambda n: f"{n} <calls>", now_here="here & now", finished_here="")
+    svg = overview_svg(model, [Hop("a", "b", 2, 1)], [("b", "waiting")], words)
+    ET.fromstring(svg)  # noqa: S314 - well-formed
+    assert "<script" not in svg and "&lt;calls&gt;" in svg and "here &amp; now" in svg
+    ids = {g.get("id") for g in ET.fromstring(svg).iter(f"{{{svg_finish.SVG_NS}}}g")}  # noqa: S314
+    assert {"ov-el-a--el-b", "ov-el-a", "ov-el-b"} <= ids

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import graphviz
@@ -21,7 +21,14 @@ import graphviz
 from explorer.c4.model import Model
 from explorer.caching import LocalCache
 from explorer.diagrams.dot_labels import dom_id, escaped
-from explorer.diagrams.style import FILL, FONT, STEP_COLOUR, STOP_COLOUR, WARNING_COLOUR
+from explorer.diagrams.style import (
+    DIMMED_TEXT,
+    FILL,
+    FONT,
+    STEP_COLOUR,
+    STOP_COLOUR,
+    WARNING_COLOUR,
+)
 from explorer.traces.visible import visible
 
 NAME_POINTS = 14
@@ -48,6 +55,7 @@ class OverviewWords:
 
     calls: Callable[[int], str]  # "3 calls"
     now_here: str
+    finished_here: str
 
 
 def hops(steps: Sequence) -> list[Hop]:
@@ -62,15 +70,22 @@ def hops(steps: Sequence) -> list[Hop]:
 
 
 def overview_svg(
-    model: Model, path: Sequence[Hop], stops: Sequence[str], words: OverviewWords
+    model: Model,
+    path: Sequence[Hop],
+    stops: Sequence[tuple[str, str]],
+    words: OverviewWords,
+    touched: Collection[str] = (),
 ) -> str:
-    """The overview as SVG (cached by content)."""
+    """The overview as SVG (cached by content). Stops: (element, kind) where the order is now
+    (Stop.kind: "finished" or not); touched: the elements the order's spans ran in (besides
+    the ends of its path and where it is now)."""
     key = hashlib.sha256(
         json.dumps(
             [
                 model.fingerprint(),
                 [list(vars_of(h)) for h in path],
                 list(stops),
+                sorted(touched),
                 words.now_here,
                 [words.calls(h.calls) for h in path],
             ],
@@ -79,7 +94,7 @@ def overview_svg(
     cached = _overview_cache.get(key)
     if cached is not None:
         return cached
-    source = _dot(model, path, stops, words)
+    source = _dot(model, path, stops, words, touched)
     svg = graphviz.pipe("dot", "svg", source.encode(), quiet=True).decode("utf-8")
     return _overview_cache.put(key, svg[svg.index("<svg") :])
 
@@ -94,7 +109,13 @@ def _leaves(model: Model) -> list[str]:
     return [eid for eid in model.elements if eid not in parents]
 
 
-def _dot(model: Model, path: Sequence[Hop], stops: Sequence[str], words: OverviewWords) -> str:
+def _dot(
+    model: Model,
+    path: Sequence[Hop],
+    stops: Sequence[tuple[str, str]],
+    words: OverviewWords,
+    ran_in: Collection[str],
+) -> str:
     graph = graphviz.Digraph(
         graph_attr={
             "rankdir": "TB",
@@ -113,9 +134,10 @@ def _dot(model: Model, path: Sequence[Hop], stops: Sequence[str], words: Overvie
         edge_attr={"fontname": FONT, "fontsize": str(SMALL_POINTS)},
     )
     leaves = _leaves(model)
-    touched = {h.source for h in path} | {h.target for h in path} | set(stops)
+    kinds = dict(stops)
+    touched = {h.source for h in path} | {h.target for h in path} | set(kinds) | set(ran_in)
     for eid in leaves:
-        _node(graph, model, eid, eid in touched, eid in stops, words)
+        _node(graph, model, eid, eid in touched, kinds.get(eid), words)
     walked = {(h.source, h.target) for h in path}
     for r in model.relationships:
         if r.source in leaves and r.target in leaves and (r.source, r.target) not in walked:
@@ -151,19 +173,26 @@ def _name(eid: str) -> str:
 
 
 def _node(
-    graph: graphviz.Digraph, model: Model, eid: str, touched: bool, stop: bool, words: OverviewWords
+    graph: graphviz.Digraph,
+    model: Model,
+    eid: str,
+    touched: bool,
+    stop: str | None,
+    words: OverviewWords,
 ) -> None:
+    """An element by name; faded if the order never touched it; where it is now marked."""
     e = model.elements[eid]
     fill = "#999999" if e.external else FILL.get(e.kind, FILL["container"])
     rows = f"<B>{escaped(e.name)}</B>"
-    if stop:
-        rows += f'<BR/><FONT POINT-SIZE="{SMALL_POINTS}">{escaped(words.now_here)}</FONT>'
+    if stop is not None:
+        here = words.finished_here if stop == "finished" else words.now_here
+        rows += f'<BR/><FONT POINT-SIZE="{SMALL_POINTS}">{escaped(here)}</FONT>'
     classes = ["ov-element", f"c4-{e.kind}"]
     attrs = {"fillcolor": fill, "fontcolor": "#FFFFFF", "color": fill}
     if not touched:
         classes.append("c4-dimmed")
-        attrs = {"fillcolor": "#F1F3F5", "fontcolor": "#868E96", "color": "#DEE2E6"}
-    if stop:
+        attrs = {"fillcolor": "#F1F3F5", "fontcolor": DIMMED_TEXT, "color": "#DEE2E6"}
+    if stop is not None:
         classes.append("journey-stop")
         attrs.update(color=STOP_COLOUR, penwidth="4")
     if e.kind == "database":

@@ -176,15 +176,18 @@ def journey_svg(
     )
 
 
-def journey_overview_svg(overlay: Overlay) -> str:
+def journey_overview_svg(overlay: Overlay, journey_report: JourneyReport) -> str:
     """The overview the page opens on: the elements by name, the touched ones plain, the order's
     path (calls per hop) and where it is now; the detailed diagram is its "details" level."""
     words = OverviewWords(
         calls=lambda n: ngettext("%(n)s call", "%(n)s calls", n) % {"n": n},
         now_here=_("the order is here now"),
+        finished_here=_("finished here"),
     )
-    stops = [stop.element for stop in overlay.stops]
-    return overview_svg(explorer_config().model, hops(overlay.steps), stops, words)
+    stops = [(stop.element, stop.kind) for stop in overlay.stops]
+    journey = journey_report.journey
+    ran_in = {journey.container(span) for span in journey.spans}
+    return overview_svg(explorer_config().model, hops(overlay.steps), stops, words, ran_in)
 
 
 def _ok(outcome: str) -> bool:
@@ -450,7 +453,7 @@ def page_context(request: HttpRequest, order_id: str, result: JourneyReport) -> 
         "customer_url": customer_url,
         "states": _state_graph(config.graph, data["states"], data["state"]),
         "svg": journey_svg(request, result, order_id, overlay),
-        "overview_svg": journey_overview_svg(overlay),
+        "overview_svg": journey_overview_svg(overlay, result),
         **shown,
         "stop": next((p for p in playback if p.get("stop")), None),
         "differences": _differences(result, overlay, config.graph),

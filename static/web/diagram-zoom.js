@@ -8,7 +8,7 @@
 // readable) then lets a narrow figure grow up to the height that shows it readable.
 // explorerShow(panZoom, svg, nodes, readable) zooms (to `readable`, or up to 1.5 times that if
 // the nodes fit) and pans so that the nodes are in the middle of the view, unless the whole picture
-// is readable already.
+// is readable already; if they do not fit at that zoom, the first of them is in the middle.
 (function () {
   "use strict";
   window.explorerZoom = function (figure, toolbar, minTextPx, options) {
@@ -78,26 +78,33 @@
     var viewport = svg.querySelector(".svg-pan-zoom_viewport");
     if (!panZoom || !viewport) { return; }
     var toViewport = viewport.getScreenCTM().inverse();
-    var box = null;
-    nodes.forEach(function (node) {
-      if (!node || !node.getBBox) { return; }
-      var b = node.getBBox();
-      if (!b.width && !b.height) { return; }
-      var m = toViewport.multiply(node.getScreenCTM());  // node -> viewport units, pan aside
-      [[b.x, b.y], [b.x + b.width, b.y + b.height]].forEach(function (p) {
-        var x = m.a * p[0] + m.c * p[1] + m.e, y = m.b * p[0] + m.d * p[1] + m.f;
-        box = box ? {l: Math.min(box.l, x), t: Math.min(box.t, y), r: Math.max(box.r, x), b: Math.max(box.b, y)}
-                  : {l: x, t: y, r: x, b: y};
+    function boxOf(some) {
+      var box = null;
+      some.forEach(function (node) {
+        if (!node || !node.getBBox) { return; }
+        var b = node.getBBox();
+        if (!b.width && !b.height) { return; }
+        var m = toViewport.multiply(node.getScreenCTM());  // node -> viewport units, pan aside
+        [[b.x, b.y], [b.x + b.width, b.y + b.height]].forEach(function (p) {
+          var x = m.a * p[0] + m.c * p[1] + m.e, y = m.b * p[0] + m.d * p[1] + m.f;
+          box = box ? {l: Math.min(box.l, x), t: Math.min(box.t, y), r: Math.max(box.r, x), b: Math.max(box.b, y)}
+                    : {l: x, t: y, r: x, b: y};
+        });
       });
-    });
-    if (!box) { return; }
+      return box;
+    }
     var sizes = panZoom.getSizes();
     var margin = 24;
-    var fits = Math.min((sizes.width - 2 * margin) / Math.max(box.r - box.l, 1),
-                        (sizes.height - 2 * margin) / Math.max(box.b - box.t, 1));
+    function fits(box) {
+      return Math.min((sizes.width - 2 * margin) / Math.max(box.r - box.l, 1),
+                      (sizes.height - 2 * margin) / Math.max(box.b - box.t, 1));
+    }
+    var box = boxOf(nodes);
+    if (!box) { return; }
     var base = sizes.realZoom / panZoom.getZoom();  // px per unit when fitted
     if (base >= readable) { return; }  // the whole picture is readable: it stays as it is
-    panZoom.zoom(Math.max(readable, Math.min(fits, 1.5 * readable)) / base);
+    if (fits(box) < readable) { box = boxOf(nodes.slice(0, 1)) || box; }  // the first one, then
+    panZoom.zoom(Math.max(readable, Math.min(fits(box), 1.5 * readable)) / base);
     var zoom = panZoom.getSizes().realZoom;
     panZoom.pan({x: sizes.width / 2 - (box.l + box.r) / 2 * zoom,
                  y: sizes.height / 2 - (box.t + box.b) / 2 * zoom});

@@ -143,8 +143,10 @@
   function mark(node, name) {
     if (node) { node.classList.add(name); marked.push([node, name]); }
   }
-  function litNodes(picture) {  // what the current step lights on a picture, to pan it into view
-    return Array.prototype.slice.call(picture.svg.querySelectorAll(".pb-current"));
+  function litNodes(picture) {  // what the current step lights on a picture, its call first
+    var lit = Array.prototype.slice.call(picture.svg.querySelectorAll(".pb-current"));
+    return lit.filter(function (n) { return n.matches(".edge"); })
+      .concat(lit.filter(function (n) { return !n.matches(".edge"); }));
   }
   function showPosition() {  // the lit step in view: the picture on screen, panned to it
     var whole = position >= total && !atStop;
