@@ -432,3 +432,53 @@ def test_the_overview_escapes_the_model_and_the_hops():
     assert "<script" not in svg and "&lt;calls&gt;" in svg and "here &amp; now" in svg
     ids = {g.get("id") for g in ET.fromstring(svg).iter(f"{{{svg_finish.SVG_NS}}}g")}  # noqa: S314
     assert {"ov-el-a--el-b", "ov-el-a", "ov-el-b"} <= ids
+
+
+def _is_subsequence(told: list[str], states: list[str]) -> bool:
+    remaining = iter(states)
+    return all(any(state == s for s in remaining) for state in told)
+
+
+def test_the_states_told_follow_the_order_s_changes_on_a_simulated_week(db, simulation):
+    """On simulated orders, whose states are set in several traces by Shop API, CRM API and MES
+    API while uploads call the 3D storage inside them: the states the steps tell ("The order is
+    now ...") come in the order of the order's state changes, never an earlier one after a
+    later one (the demo's A-100098 told FILE_UPLOADED at step 4, INITIATED at step 5)."""
+    from django.utils import translation
+
+    from explorer.configuration import explorer_config
+    from explorer.diagrams.journey import journey_overlay
+    from explorer.journeys.service import judge_order
+    from explorer.web import common
+    from explorer.web.order_page import local_time, playback_steps
+
+    run = simulation(orders=30, days=3, seed=7)
+    store_traces(run.traces())
+    call_command("orders", "--refresh", stdout=io.StringIO())
+    config, source = explorer_config(), common.source()
+    checked = 0
+    with translation.override("en"):
+        for order_id in sorted(run.truth["orders"])[:12]:
+            report = judge_order(source, order_id, config)
+            overlay = journey_overlay(
+                report,
+                report.journey.traces,
+                config.model,
+                config.mapping,
+                config.graph,
+                sla_limit_ms=config.sla_limit_ms,
+                lang="en",
+                when=local_time,
+                title="",
+                step_url=lambda trace_id, span_id: "",
+            )
+            steps = playback_steps(overlay, report, config.names, 1000)
+            told = [
+                s["sentence"].split("The order is now ")[1].rstrip(".")
+                for s in steps
+                if "The order is now " in s["sentence"]
+            ]
+            changes = [c.state for c in report.conformance.changes]
+            assert _is_subsequence(told, changes), (order_id, told, changes)
+            checked += len(told) >= 3
+    assert checked >= 6
