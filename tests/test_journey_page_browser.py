@@ -58,6 +58,7 @@ def _playback_stays_in_view(page, picture: str, lit_selector: str = ".pb-current
     the current step visible in the step list."""
     for _ in range(4):
         page.click("#pb-next")
+        page.wait_for_timeout(150)  # svg-pan-zoom applies a new view on the next frame
         lit = page.evaluate(IN_VIEW, f"{picture} svg {lit_selector}")
         assert lit and all(lit), (picture, page.input_value("#pb-slider"), lit)
         assert page.evaluate(CONTROLS_IN_VIEW)
@@ -102,6 +103,14 @@ def test_overview_first_and_playback_in_view_at_1366(page, live_server, simulate
         "() => { const l = document.getElementById('step-list'); "
         "return l.scrollWidth <= l.clientWidth; }"
     )
+    # a hop of the overview lists its calls
+    hop = page.locator("#journey-overview svg g.ov-hop").first
+    hop.locator("path").first.dispatch_event("click")
+    listed = page.locator("#step-list li:visible")
+    assert 1 <= listed.count() < _steps(page)
+    route = listed.first.get_attribute("data-route")
+    assert all(li.get_attribute("data-route") == route for li in listed.all())
+    page.click("#steps-filter-clear")
     page.click("#pb-stop")
     assert page.locator("#step-list li.is-stop.pb-current").count() == 1
     assert all(page.evaluate(IN_VIEW, "#journey-overview svg .journey-stop"))

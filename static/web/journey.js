@@ -120,6 +120,19 @@
       if (filter) { filter.scrollIntoView({block: "nearest"}); }
     });
   });
+  if (overviewSvg) {  // a hop of the overview lists its calls too
+    overviewSvg.querySelectorAll("g.ov-hop").forEach(function (g) {
+      var numbers = steps.filter(function (s) { return !s.stop && g.id === "ov-" + s.source + "--" + s.target; })
+        .map(function (s) { return String(s.n); });
+      if (!numbers.length) { return; }
+      g.addEventListener("click", function () {
+        showOnly(numbers, byNumber[numbers[0]].route + ": " + numbers.length);
+        var panel = document.getElementById("steps-panel");
+        if (panel) { panel.open = true; }
+        if (filter) { filter.scrollIntoView({block: "nearest"}); }
+      });
+    });
+  }
   function overviewOf(step) {  // the overview's marks of a step: its hop and its two ends
     if (!overview || !step || step.stop) { return []; }
     return [overviewSvg.getElementById("ov-" + step.source + "--" + step.target),
@@ -134,7 +147,9 @@
   var speed = document.getElementById("pb-speed");
   var total = steps.length;
   var position = total;
-  var atStop = false;  // the last entry lit as a step ("go to the stop"), not the whole journey
+  // the last entry lit as a step ("Where it is now"), not the whole journey (the last step
+  // otherwise: every call, the stop marked)
+  var atStop = false;
   var timer = null;
   var states = document.querySelectorAll(".state-graph li[data-state]");
   var marked = [];
@@ -148,14 +163,16 @@
     return lit.filter(function (n) { return n.matches(".edge"); })
       .concat(lit.filter(function (n) { return !n.matches(".edge"); }));
   }
-  function showPosition() {  // the lit step in view: the picture on screen, panned to it
+  function showPosition() {  // the lit step (the whole journey: its stop) in view, panned to it
     var whole = position >= total && !atStop;
-    if (whole || !current) { return; }
+    var nodes = whole ? Array.prototype.slice.call(shown.svg.querySelectorAll(".journey-stop"))
+                      : litNodes(shown);
+    if (!current || !nodes.length) { return; }
     // "nearest" would put the picture's bottom behind the sticky controls
     shown.figure.style.scrollMarginBottom = (bar ? bar.offsetHeight + 8 : 0) + "px";
     shown.figure.scrollIntoView({block: "nearest"});
     if (zoomOf(shown) && window.explorerShow) {
-      window.explorerShow(shown.zoom, shown.svg, litNodes(shown), shown.readable);
+      window.explorerShow(shown.zoom, shown.svg, nodes, shown.readable);
     }
   }
   function scrollList(item) {  // the list scrolls itself, never the page
@@ -219,7 +236,7 @@
     play.dataset.interval = String(every);
     timer = setInterval(function () {
       if (position >= total) { stop(); return; }
-      show(position + 1, true);
+      show(position + 1);
     }, every);
     play.textContent = "❚❚";
     play.setAttribute("aria-label", play.dataset.pause);
@@ -233,7 +250,7 @@
     play.setAttribute("aria-pressed", "false");
     document.getElementById("pb-first").addEventListener("click", function () { stop(); show(1); });
     document.getElementById("pb-prev").addEventListener("click", function () { stop(); show(position - 1); });
-    document.getElementById("pb-next").addEventListener("click", function () { stop(); show(position + 1, true); });
+    document.getElementById("pb-next").addEventListener("click", function () { stop(); show(position + 1); });
     document.getElementById("pb-all").addEventListener("click", function () { stop(); show(total); });
     var toStop = document.getElementById("pb-stop");
     if (toStop) { toStop.addEventListener("click", function () { stop(); show(total, true); }); }
@@ -257,7 +274,7 @@
           tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
       // in a tour the arrows go through the tour's steps unless the journey has the focus
       if (section.hasAttribute("data-keys-inside") && !section.contains(event.target)) { return; }
-      if (event.key === "ArrowRight") { stop(); show(position + 1, true); }
+      if (event.key === "ArrowRight") { stop(); show(position + 1); }
       else if (event.key === "ArrowLeft") { stop(); show(position - 1); }
       else if (event.key === "k") { toggle(); }
       else { return; }
@@ -268,7 +285,7 @@
   if (controls && total) {
     var match = /^#step-(\d+)$/.exec(window.location.hash);
     var wanted = match ? parseInt(match[1], 10) : parseInt(section.dataset.startStep || "", 10);
-    if (!isNaN(wanted)) { show(wanted, true); }
+    if (!isNaN(wanted)) { show(wanted); }
   }
 
   // ---- compared with typical orders of the same type (on the detailed diagram) ----
