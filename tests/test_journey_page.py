@@ -439,6 +439,80 @@ def _is_subsequence(told: list[str], states: list[str]) -> bool:
     return all(any(state == s for s in remaining) for state in told)
 
 
+def _simulated_reports(simulation, orders: int):
+    """Judged reports and overlays of the first simulated orders (states set in several traces
+    by three services, uploads calling the 3D storage inside them)."""
+    from explorer.configuration import explorer_config
+    from explorer.diagrams.journey import journey_overlay
+    from explorer.journeys.service import judge_order
+    from explorer.web import common
+    from explorer.web.order_page import local_time
+
+    run = simulation(orders=30, days=3, seed=7)
+    store_traces(run.traces())
+    call_command("orders", "--refresh", stdout=io.StringIO())
+    config, source = explorer_config(), common.source()
+    for order_id in sorted(run.truth["orders"])[:orders]:
+        report = judge_order(source, order_id, config)
+        overlay = journey_overlay(
+            report,
+            report.journey.traces,
+            config.model,
+            config.mapping,
+            config.graph,
+            sla_limit_ms=config.sla_limit_ms,
+            lang="en",
+            when=local_time,
+            title="",
+            step_url=lambda trace_id, span_id: "",
+        )
+        yield report, overlay
+
+
+def _curve_points(d: str) -> list[tuple[float, float]]:
+    """Points along a graphviz path ("M x,y C x,y x,y x,y ..."), 20 per cubic segment."""
+    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    points = list(zip(numbers[0::2], numbers[1::2], strict=False))
+    found = []
+    for i in range(0, len(points) - 3, 3):
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[i : i + 4]
+        for k in range(21):
+            t, u = k / 20, 1 - k / 20
+            found.append(
+                (
+                    u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
+                    u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3,
+                )
+            )
+    return found
+
+
+def test_nothing_in_the_overview_crosses_its_text(db, simulation):
+    """On simulated orders in both languages: no two lines of the overview's text overlap and
+    no line of the overview runs through a text (the demo's 500 orders: none either)."""
+    from django.utils import translation
+
+    from explorer.web.order_page import journey_overview_svg
+    from tests.diagram_text import SVG, overlapping, text_boxes
+
+    for report, overlay in _simulated_reports(simulation, 8):
+        for lang in ("en", "ru"):
+            with translation.override(lang):
+                svg = journey_overview_svg(overlay, report)
+            boxes = text_boxes(svg)
+            assert boxes and overlapping(boxes) == []
+            lines = [
+                (g.get("id"), _curve_points(path.get("d", "")))
+                for g in ET.fromstring(svg).iter(f"{SVG}g")  # noqa: S314 - our own
+                if "edge" in (g.get("class") or "").split()
+                for path in g.iter(f"{SVG}path")
+            ]
+            for box in boxes:
+                for owner, points in lines:
+                    crossing = [(x, y) for x, y in points if box.overlaps((x, y, x, y))]
+                    assert not crossing, (report.journey.order_id, lang, box.text, owner)
+
+
 def test_the_states_told_follow_the_order_s_changes_on_a_simulated_week(db, simulation):
     """On simulated orders, whose states are set in several traces by Shop API, CRM API and MES
     API while uploads call the 3D storage inside them: the states the steps tell ("The order is
@@ -447,32 +521,14 @@ def test_the_states_told_follow_the_order_s_changes_on_a_simulated_week(db, simu
     from django.utils import translation
 
     from explorer.configuration import explorer_config
-    from explorer.diagrams.journey import journey_overlay
-    from explorer.journeys.service import judge_order
-    from explorer.web import common
-    from explorer.web.order_page import local_time, playback_steps
+    from explorer.web.order_page import playback_steps
 
-    run = simulation(orders=30, days=3, seed=7)
-    store_traces(run.traces())
-    call_command("orders", "--refresh", stdout=io.StringIO())
-    config, source = explorer_config(), common.source()
+    names = explorer_config().names
     checked = 0
     with translation.override("en"):
-        for order_id in sorted(run.truth["orders"])[:12]:
-            report = judge_order(source, order_id, config)
-            overlay = journey_overlay(
-                report,
-                report.journey.traces,
-                config.model,
-                config.mapping,
-                config.graph,
-                sla_limit_ms=config.sla_limit_ms,
-                lang="en",
-                when=local_time,
-                title="",
-                step_url=lambda trace_id, span_id: "",
-            )
-            steps = playback_steps(overlay, report, config.names, 1000)
+        for report, overlay in _simulated_reports(simulation, 12):
+            order_id = report.journey.order_id
+            steps = playback_steps(overlay, report, names, 1000)
             told = [
                 s["sentence"].split("The order is now ")[1].rstrip(".")
                 for s in steps
