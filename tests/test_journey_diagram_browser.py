@@ -93,6 +93,7 @@ def test_journey_diagram_in_two_languages_with_playback(page, live_server, simul
                 assert STOP_WORDS[lang]["lost"].split()[-1] in last.inner_text()
             if kind == "stuck":
                 assert figure.locator("g.node.journey-stuck").count() == 1
+            page.click("button[data-level=details]")  # the page opens on the overview
             assert _text_px(page) >= 11, (lang, kind)
             screenshot(page, f"journey-{kind}-{lang}")
             page.locator("#journey-figure").screenshot(

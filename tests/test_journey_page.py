@@ -18,13 +18,25 @@ from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is use
 from tests.trace_support import make_span
 
 
+def detailed_svg(body: str) -> str:
+    """The detailed diagram of an order page (the overview comes first)."""
+    start = body.index("<svg", body.index('id="journey-figure"'))
+    return body[start : body.index("</svg>", start) + 6]
+
+
+def overview_svg(body: str) -> str:
+    """The overview the order page opens on."""
+    start = body.index("<svg", body.index('id="journey-overview"'))
+    return body[start : body.index("</svg>", start) + 6]
+
+
 def test_stuck_order_in_russian_names_everything(client, login_as, stored):  # noqa: F811
     login_as("analyst")
     client.cookies["django_language"] = "ru"
     body = text(client.get(reverse("web:order", args=["A-100002"])))
     assert "застрял" in body and "B2B-партнёр" in body
     assert ">stuck<" not in body and ">b2b_partner<" not in body
-    svg = body[body.index("<svg") : body.index("</svg>")]
+    svg = detailed_svg(body)
     assert "Легенда" in svg and "[Контейнер: C#]" in svg and "[Человек]" in svg
     stop = re.search(r'<g id="el-mes_api" class="[^"]*journey-stop[^"]*journey-stuck', svg)
     assert stop and "ждёт" in svg
@@ -198,7 +210,7 @@ def _typical_edges(svg: str) -> set[tuple[str, str]]:
 def test_the_typical_path_is_drawn_under_the_order(client, login_as, typical_orders):
     login_as("analyst")
     body = text(client.get(reverse("web:order", args=["A-300099"])))
-    svg = body[body.index("<svg") : body.index("</svg>") + 6]
+    svg = detailed_svg(body)
     edges = _typical_edges(svg)
     # the other retail orders all wrote to the shop's database; this one never did
     assert edges == {("el-shop_api", "el-shop_db")}
@@ -244,7 +256,7 @@ def _count_sample_reads(monkeypatch) -> list[list[str]]:
 
 def _typical_edges_of(client, order_id: str) -> set[tuple[str, str]]:
     body = text(client.get(reverse("web:order", args=[order_id])))
-    return _typical_edges(body[body.index("<svg") : body.index("</svg>") + 6])
+    return _typical_edges(detailed_svg(body))
 
 
 def test_the_typical_path_comes_from_the_calls_the_reference_stored(
@@ -370,3 +382,159 @@ def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_fir
     assert [step["state"] for step in steps] == ["FILE_UPLOADED", "FILE_UPLOADED", "SUBMITTED"]
     told = [step["sentence"].split("The order is now ")[1:] for step in steps]
     assert told == [["FILE_UPLOADED."], [], ["SUBMITTED."]]
+
+
+def _font_sizes(svg: str) -> list[float]:
+    return [float(size) for size in re.findall(r'font-size="([0-9.]+)"', svg)]
+
+
+def test_the_page_opens_on_an_overview_of_what_the_order_touched(client, login_as, stored):  # noqa: F811
+    """The overview: every element by name, the ones the order never touched faded, its path
+    with the number of calls per hop in the page's language, where it is now; no text under
+    11 points, and it is small enough for a laptop screen (the detailed diagram is not)."""
+    login_as("analyst")
+    client.cookies["django_language"] = "ru"
+    body = text(client.get(reverse("web:order", args=["A-100001"])))
+    assert body.index('id="journey-overview"') < body.index('id="journey-figure"')
+    svg = overview_svg(body)
+    root = ET.fromstring(svg)  # noqa: S314 - our own page
+    groups = {
+        g.get("id"): (g.get("class") or "").split() for g in root.iter(f"{{{svg_finish.SVG_NS}}}g")
+    }
+    for touched in ("ov-el-shop_api", "ov-el-queue", "ov-el-mes_api"):
+        assert "c4-dimmed" not in groups[touched], touched
+    assert "c4-dimmed" in groups["ov-el-operator"]  # no span of this order is the operator's
+    assert "journey-stop" in groups["ov-el-crm_api"] and "завершён здесь" in svg
+    assert "ov-hop" in groups["ov-el-shop_api--el-queue"]
+    assert re.search(r">\d+ вызов(а|ов)?<", svg) and "calls" not in svg
+    assert min(_font_sizes(svg)) >= 11
+    assert "Подробно" in body  # the detailed diagram is a click away
+    width, height = (float(root.get(k, "0").removesuffix("pt")) for k in ("width", "height"))
+    detailed = ET.fromstring(detailed_svg(body))  # noqa: S314
+    assert height < 0.5 * float(detailed.get("height", "0").removesuffix("pt"))
+    assert width * 4 / 3 <= 1300 and height * 4 / 3 <= 768  # px at its own size
+
+
+def test_the_overview_escapes_the_model_and_the_hops():
+    from explorer.c4.model import Element, Model, Relationship
+    from explorer.diagrams.overview import Hop, OverviewWords, overview_svg
+
+    model = Model(
+        elements={
+            "a": Element("a", 'Shop <script>alert("x")</script>', "container", description="<b>"),
+            "b": Element("b", "DB & co", "database"),
+        },
+        relationships=[Relationship("a", "b")],
+    )
+    words = OverviewWords(lambda n: f"{n} <calls>", now_here="here & now", finished_here="")
+    svg = overview_svg(model, [Hop("a", "b", 2, 1)], [("b", "waiting")], words)
+    ET.fromstring(svg)  # noqa: S314 - well-formed
+    assert "<script" not in svg and "&lt;calls&gt;" in svg and "here &amp; now" in svg
+    ids = {g.get("id") for g in ET.fromstring(svg).iter(f"{{{svg_finish.SVG_NS}}}g")}  # noqa: S314
+    assert {"ov-el-a--el-b", "ov-el-a", "ov-el-b"} <= ids
+
+
+def _is_subsequence(told: list[str], states: list[str]) -> bool:
+    remaining = iter(states)
+    return all(any(state == s for s in remaining) for state in told)
+
+
+def _simulated_reports(simulation, orders: int):
+    """Judged reports and overlays of the first simulated orders (states set in several traces
+    by three services, uploads calling the 3D storage inside them)."""
+    from explorer.configuration import explorer_config
+    from explorer.diagrams.journey import journey_overlay
+    from explorer.journeys.service import judge_order
+    from explorer.web import common
+    from explorer.web.order_page import local_time
+
+    run = simulation(orders=30, days=3, seed=7)
+    store_traces(run.traces())
+    call_command("orders", "--refresh", stdout=io.StringIO())
+    config, source = explorer_config(), common.source()
+    for order_id in sorted(run.truth["orders"])[:orders]:
+        report = judge_order(source, order_id, config)
+        overlay = journey_overlay(
+            report,
+            report.journey.traces,
+            config.model,
+            config.mapping,
+            config.graph,
+            sla_limit_ms=config.sla_limit_ms,
+            lang="en",
+            when=local_time,
+            title="",
+            step_url=lambda trace_id, span_id: "",
+        )
+        yield report, overlay
+
+
+def _curve_points(d: str) -> list[tuple[float, float]]:
+    """Points along a graphviz path ("M x,y C x,y x,y x,y ..."), 20 per cubic segment."""
+    numbers = [float(v) for v in re.findall(r"-?\d+(?:\.\d+)?", d)]
+    points = list(zip(numbers[0::2], numbers[1::2], strict=False))
+    found = []
+    for i in range(0, len(points) - 3, 3):
+        (x0, y0), (x1, y1), (x2, y2), (x3, y3) = points[i : i + 4]
+        for k in range(21):
+            t, u = k / 20, 1 - k / 20
+            found.append(
+                (
+                    u**3 * x0 + 3 * u * u * t * x1 + 3 * u * t * t * x2 + t**3 * x3,
+                    u**3 * y0 + 3 * u * u * t * y1 + 3 * u * t * t * y2 + t**3 * y3,
+                )
+            )
+    return found
+
+
+def test_nothing_in_the_overview_crosses_its_text(db, simulation):
+    """On simulated orders in both languages: no two lines of the overview's text overlap and
+    no line of the overview runs through a text (the demo's 500 orders: none either)."""
+    from django.utils import translation
+
+    from explorer.web.order_page import journey_overview_svg
+    from tests.diagram_text import SVG, overlapping, text_boxes
+
+    for report, overlay in _simulated_reports(simulation, 8):
+        for lang in ("en", "ru"):
+            with translation.override(lang):
+                svg = journey_overview_svg(overlay, report)
+            boxes = text_boxes(svg)
+            assert boxes and overlapping(boxes) == []
+            lines = [
+                (g.get("id"), _curve_points(path.get("d", "")))
+                for g in ET.fromstring(svg).iter(f"{SVG}g")  # noqa: S314 - our own
+                if "edge" in (g.get("class") or "").split()
+                for path in g.iter(f"{SVG}path")
+            ]
+            for box in boxes:
+                for owner, points in lines:
+                    crossing = [(x, y) for x, y in points if box.overlaps((x, y, x, y))]
+                    assert not crossing, (report.journey.order_id, lang, box.text, owner)
+
+
+def test_the_states_told_follow_the_order_s_changes_on_a_simulated_week(db, simulation):
+    """On simulated orders, whose states are set in several traces by Shop API, CRM API and MES
+    API while uploads call the 3D storage inside them: the states the steps tell ("The order is
+    now ...") come in the order of the order's state changes, never an earlier one after a
+    later one (the demo's A-100098 told FILE_UPLOADED at step 4, INITIATED at step 5)."""
+    from django.utils import translation
+
+    from explorer.configuration import explorer_config
+    from explorer.web.order_page import playback_steps
+
+    names = explorer_config().names
+    checked = 0
+    with translation.override("en"):
+        for report, overlay in _simulated_reports(simulation, 12):
+            order_id = report.journey.order_id
+            steps = playback_steps(overlay, report, names, 1000)
+            told = [
+                s["sentence"].split("The order is now ")[1].rstrip(".")
+                for s in steps
+                if "The order is now " in s["sentence"]
+            ]
+            changes = [c.state for c in report.conformance.changes]
+            assert _is_subsequence(told, changes), (order_id, told, changes)
+            checked += len(told) >= 3
+    assert checked >= 6

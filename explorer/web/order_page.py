@@ -14,7 +14,7 @@ from typing import Any, NotRequired, TypedDict
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 
 from accounts.redaction import redact_mapping, redact_trace
@@ -23,6 +23,7 @@ from explorer.configuration import explorer_config
 from explorer.diagrams.dot_labels import dom_id
 from explorer.diagrams.journey import journey_overlay, typical_path, typical_path_of_calls
 from explorer.diagrams.overlay import Overlay
+from explorer.diagrams.overview import OverviewWords, hops, overview_svg
 from explorer.diagrams.render import render_svg
 from explorer.diagrams.words import milliseconds
 from explorer.journeys.report import JourneyReport
@@ -173,6 +174,20 @@ def journey_svg(
     return render_svg(
         config.model, overlay, element_url=lambda eid: f"{page}?container={eid}#timeline"
     )
+
+
+def journey_overview_svg(overlay: Overlay, journey_report: JourneyReport) -> str:
+    """The overview the page opens on: the elements by name, the touched ones plain, the order's
+    path (calls per hop) and where it is now; the detailed diagram is its "details" level."""
+    words = OverviewWords(
+        calls=lambda n: ngettext("%(n)s call", "%(n)s calls", n) % {"n": n},
+        now_here=_("the order is here now"),
+        finished_here=_("finished here"),
+    )
+    stops = [(stop.element, stop.kind) for stop in overlay.stops]
+    journey = journey_report.journey
+    ran_in = {journey.container(span) for span in journey.spans}
+    return overview_svg(explorer_config().model, hops(overlay.steps), stops, words, ran_in)
 
 
 def _ok(outcome: str) -> bool:
@@ -438,6 +453,7 @@ def page_context(request: HttpRequest, order_id: str, result: JourneyReport) -> 
         "customer_url": customer_url,
         "states": _state_graph(config.graph, data["states"], data["state"]),
         "svg": journey_svg(request, result, order_id, overlay),
+        "overview_svg": journey_overview_svg(overlay, result),
         **shown,
         "stop": next((p for p in playback if p.get("stop")), None),
         "differences": _differences(result, overlay, config.graph),
