@@ -409,6 +409,7 @@ def test_the_page_opens_on_an_overview_of_what_the_order_touched(client, login_a
     assert re.search(r">\d+ вызов(а|ов)?<", svg) and "calls" not in svg
     assert min(_font_sizes(svg)) >= 11
     assert "Подробно" in body  # the detailed diagram is a click away
+    assert "Покупатель" in svg and ">Customer<" not in svg  # the model's own Russian names
     width, height = (float(root.get(k, "0").removesuffix("pt")) for k in ("width", "height"))
     detailed = ET.fromstring(detailed_svg(body))  # noqa: S314
     assert height < 0.5 * float(detailed.get("height", "0").removesuffix("pt"))

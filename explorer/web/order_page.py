@@ -187,7 +187,8 @@ def journey_overview_svg(overlay: Overlay, journey_report: JourneyReport) -> str
     stops = [(stop.element, stop.kind) for stop in overlay.stops]
     journey = journey_report.journey
     ran_in = {journey.container(span) for span in journey.spans}
-    return overview_svg(explorer_config().model, hops(overlay.steps), stops, words, ran_in)
+    model = explorer_config().model.in_language(overlay.lang)  # the model's names, as the page's
+    return overview_svg(model, hops(overlay.steps), stops, words, ran_in)
 
 
 def _ok(outcome: str) -> bool:
