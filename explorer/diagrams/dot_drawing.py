@@ -26,6 +26,7 @@ from explorer.diagrams.dot_labels import (
     node_label,
     relationship_label,
     shape,
+    text_rows,
 )
 from explorer.diagrams.model_layout import (
     Box,
@@ -36,13 +37,20 @@ from explorer.diagrams.model_layout import (
     member,
     node_names,
 )
-from explorer.diagrams.overlay import DiagramStep, Metric, Note, Overlay, Stop
-from explorer.diagrams.overlay_text import metric_text, note_lines, step_list, summary_lines
+from explorer.diagrams.overlay import DiagramStep, Note, Overlay, Stop
+from explorer.diagrams.overlay_text import (
+    metric_lines,
+    metric_text,
+    note_lines,
+    step_list,
+    summary_lines,
+)
 from explorer.diagrams.placement import occupied, place_label
 from explorer.diagrams.style import (
     DIMMED_FILL,
     END_MARGIN,
     FONT,
+    LINE,
     NOTE_WIDTH,
     STEP_COLOUR,
     STOP_COLOUR,
@@ -52,7 +60,7 @@ from explorer.diagrams.style import (
     TOOLTIP_LINES,
     WARNING_COLOUR,
 )
-from explorer.diagrams.text_measure import clip, wrap
+from explorer.diagrams.text_measure import fit, wrap
 from explorer.diagrams.words import word
 from explorer.traces.visible import visible_line
 
@@ -149,7 +157,7 @@ def drawing(
 def _draw_title(scene: _Scene) -> None:
     """A node in the title band, not a graph label: that would move the canvas."""
     x0, _, x1, y1 = scene.lay.bb
-    title = clip(scene.overlay.title, x1 - x0, 14)
+    title = fit(scene.overlay.title, x1 - x0, 14)
     scene.graph.node(
         "title",
         label=f'<<FONT POINT-SIZE="14"><B>{escaped(title)}</B></FONT>>',
@@ -219,13 +227,12 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
     metric = overlay.metrics.get(eid)
     band = note_lines(notes, metric, overlay.lang, overlay.rate_unit) if has_notes_band(e) else []
     if metric is not None and not has_notes_band(e):
-        _metric_node(
-            scene.graph, f"m{scene.names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7
-        )
+        lines = metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
+        _metric_node(scene.graph, f"m{scene.names[eid]}", lines, x, y - h * 36 - 1)
     if notes or metric:  # the tooltip has it all (stores and queues have no band)
         scene.out.titles[dom_id(eid)] = "\n".join(
             [e.name]
-            + ([metric_text(metric, overlay.rate_unit)] if metric else [])
+            + ([metric_text(metric, overlay.rate_unit, overlay.lang)] if metric else [])
             + [n.text for n in notes[:TOOLTIP_LINES]]
         )
     if eid in scene.urls:
@@ -245,19 +252,18 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
 
 
 def _metric_node(
-    g: graphviz.Digraph, name: str, metric: Metric, unit: str, x: float, y: float
+    g: graphviz.Digraph, name: str, lines: list[TextLine], x: float, top: float
 ) -> None:
-    """A metric as a label right under its element's box, for elements without a notes band
-    (an xlabel floats wherever graphviz finds room, away from the box it belongs to)."""
-    text = escaped(clip(metric_text(metric, unit), NOTE_WIDTH))
+    """A metric as a label right under its element's box (`top`), for elements without a
+    notes band (an xlabel floats wherever graphviz finds room, away from the box it belongs
+    to)."""
     g.node(
         name,
         label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
-        f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
-        f"</B></FONT></TD></TR></TABLE>>",
+        f'CELLPADDING="1">{text_rows(lines)}</TABLE>>',
         shape="plain",
         fixedsize="false",
-        pos=f"{x:.2f},{y:.2f}!",
+        pos=f"{x:.2f},{top - len(lines) * LINE / 2 - 2:.2f}!",
         **{"class": "c4-metric"},
     )
 
@@ -342,9 +348,7 @@ def _draw_relationship(scene: _Scene, calls: _Calls, index: int, pos: str, lp: s
     metric = overlay.metrics.get((r.source, r.target))
     summary = summary_lines(steps, calls.reverse, overlay.lang)
     if metric is not None:
-        summary.append(
-            (clip(metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2), "#212529", True)
-        )
+        summary += metric_lines(metric, overlay.rate_unit, overlay.lang, SUMMARY_WIDTH - 2)
     attrs, classes = _relationship_style(scene, r, index, pos, lp, steps)
     if index in calls.lost:
         summary = _mark_lost(calls.lost[index], summary, attrs, classes)
@@ -418,10 +422,8 @@ def _draw_observed_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: B
             id=f"observed-{n}",
             **{"class": "c4-observed c4-undocumented"},
         )
-        lines = [
-            (word("undocumented call", overlay.lang), WARNING_COLOUR, False),
-            (clip(metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True),
-        ]
+        lines = [(word("undocumented call", overlay.lang), WARNING_COLOUR, False)]
+        lines += metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
         # No room: the call is drawn, its figures are on the analytics tables.
         place_label(
             scene.graph,

@@ -39,6 +39,16 @@ _RU = {
     "anomaly: %s": "аномалия: %s",
     "+%d more": "ещё %d",
     "Order %s": "Заказ %s",
+    "System map": "Карта системы",
+    "min": "мин",
+    "h": "ч",
+    "err": "ош.",
+    # the system map's legend: what its figures and lines mean
+    "calls in the window: rate · errors · p95": "вызовы за период: частота · ошибки · p95",
+    "call seen in traces, not in the model": "вызов из трасс, которого нет в модели",
+    "selected element": "выбранный элемент",
+    # a single trace's legend
+    "calls of this trace: count, total, slowest": "вызовы трассы: число, всего, самый долгий",
 }
 
 _RU_PLURAL = {
@@ -60,13 +70,17 @@ def count(n: int, noun: str, lang: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+def decimal(value: float, digits: int, lang: str) -> str:
+    """A number with `digits` decimals: '5.0', in Russian '5,0'."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if lang == "ru" else text
+
+
 def milliseconds(duration_ns: int, lang: str) -> str:
     """A step's duration: '0.8 ms', '45 ms', '2.3 s' (Russian: '0,8 мс')."""
     ms = duration_ns / 1e6
     if ms >= 1000:
-        text, unit = (f"{ms / 1000:.1f}", "s")
+        text, unit = decimal(ms / 1000, 1, lang), "s"
     else:
-        text, unit = (f"{ms:.0f}" if ms >= 10 else f"{ms:.1f}"), "ms"
-    if lang == "ru":
-        text = text.replace(".", ",")
+        text, unit = decimal(ms, 0 if ms >= 10 else 1, lang), "ms"
     return f"{text} {word(unit, lang)}"
