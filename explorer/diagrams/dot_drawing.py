@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import graphviz
 
@@ -26,10 +26,8 @@ from explorer.diagrams.dot_labels import (
     node_label,
     relationship_label,
     shape,
-    text_rows,
 )
 from explorer.diagrams.model_layout import (
-    Box,
     Layout,
     NodeBox,
     canvas,
@@ -45,12 +43,20 @@ from explorer.diagrams.overlay_text import (
     step_list,
     summary_lines,
 )
-from explorer.diagrams.placement import occupied, place_label
+from explorer.diagrams.placement import (
+    Room,
+    edge_points,
+    occupied,
+    occupied_elements,
+    place_by,
+    place_label,
+    spline_points,
+)
+from explorer.diagrams.routing import routes
 from explorer.diagrams.style import (
     DIMMED_FILL,
     END_MARGIN,
     FONT,
-    LINE,
     NOTE_WIDTH,
     STEP_COLOUR,
     STOP_COLOUR,
@@ -109,6 +115,21 @@ class _Scene:
     graph: graphviz.Digraph
     names: dict[str, str]  # element id -> node name
     out: Drawn
+    # metrics of elements without a notes band: node name, lines, element id
+    metrics: list[tuple[str, list[TextLine], str]] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    """A call with no relationship in the model, its line routed once every text is placed."""
+
+    dom: str
+    source: str
+    target: str
+    attrs: dict[str, str]
+    label: list[TextLine]
+    label_dom: str
+    label_classes: str
 
 
 @dataclass
@@ -128,7 +149,8 @@ def drawing(
     """The DOT source of the model at the layout's positions with the overlay drawn on it,
     and what the SVG post-processing is to add to graphviz's output."""
     g = graphviz.Digraph("c4")
-    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true")
+    # notranslate: a label in the margin left of the layout must not shift the drawing
+    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true", notranslate="true")
     g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
     scene = _Scene(model, overlay, lay, urls, links, g, node_names(model), Drawn({}, {}, {}, {}))
@@ -146,11 +168,12 @@ def drawing(
     calls = _sorted_calls(model, overlay, lay)
     for index, (pos, lp) in lay.edges.items():
         _draw_relationship(scene, calls, index, pos, lp)
-    taken = occupied(model, lay)
     x0, y0, x1, y1 = canvas(lay)
-    area = (x0, y0, x1, y1 - TITLE_BAND)
-    _draw_undocumented_calls(scene, calls, taken, area)
-    _draw_observed_calls(scene, calls, taken, area)
+    room = Room(occupied(model, lay), (x0, y0, x1, y1 - TITLE_BAND), edge_points(lay))
+    for name, lines, eid in scene.metrics:
+        place_by(g, name, lines, lay.nodes[eid], room, "c4-metric")
+    routed = _draw_undocumented_calls(scene, calls) + _draw_observed_calls(scene, calls)
+    _draw_routed(scene, routed, room)
     return g.source.encode("utf-8"), scene.out
 
 
@@ -228,7 +251,7 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
     band = note_lines(notes, metric, overlay.lang, overlay.rate_unit) if has_notes_band(e) else []
     if metric is not None and not has_notes_band(e):
         lines = metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
-        _metric_node(scene.graph, f"m{scene.names[eid]}", lines, x, y - h * 36 - 1)
+        scene.metrics.append((f"m{scene.names[eid]}", lines, eid))  # placed clear of lines
     if notes or metric:  # the tooltip has it all (stores and queues have no band)
         scene.out.titles[dom_id(eid)] = "\n".join(
             [e.name]
@@ -248,23 +271,6 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
         tooltip=graphviz.escape(visible_line(e.name)),
         **{"class": " ".join(classes)},
         **attrs,
-    )
-
-
-def _metric_node(
-    g: graphviz.Digraph, name: str, lines: list[TextLine], x: float, top: float
-) -> None:
-    """A metric as a label right under its element's box (`top`), for elements without a
-    notes band (an xlabel floats wherever graphviz finds room, away from the box it belongs
-    to)."""
-    g.node(
-        name,
-        label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
-        f'CELLPADDING="1">{text_rows(lines)}</TABLE>>',
-        shape="plain",
-        fixedsize="false",
-        pos=f"{x:.2f},{top - len(lines) * LINE / 2 - 2:.2f}!",
-        **{"class": "c4-metric"},
     )
 
 
@@ -368,70 +374,80 @@ def _draw_relationship(scene: _Scene, calls: _Calls, index: int, pos: str, lp: s
     )
 
 
-def _draw_undocumented_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
-    """Steps between elements with no relationship (in either direction) in the model."""
-    lang, lay = scene.overlay.lang, scene.lay
+def _draw_undocumented_calls(scene: _Scene, calls: _Calls) -> list[_Line]:
+    """Steps between elements with no relationship (in either direction) in the model: their
+    lines and labels, drawn once routed (_draw_routed)."""
+    lang = scene.overlay.lang
+    lines = []
     for n, ((source, target), steps) in enumerate(calls.extra.items()):
         undocumented = any(s.undocumented for s in steps)
-        colour = WARNING_COLOUR if undocumented else STEP_COLOUR
         dom = f"step-{n}"
         link = next((s.url for s in steps if s.url), None)
-        scene.graph.edge(
-            scene.names[source],
-            scene.names[target],
-            style="dashed" if undocumented else "solid",
-            color=colour,
-            penwidth="2.5",
-            id=dom,
+        attrs = {
+            "style": "dashed" if undocumented else "solid",
+            "color": WARNING_COLOUR if undocumented else STEP_COLOUR,
+            "penwidth": "2.5",
             **({"URL": scene.links.ref(link), "target": "_top"} if link else {}),
-            **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")},
-        )
+            "class": "c4-step" + (" c4-undocumented" if undocumented else ""),
+        }
+        label = summary_lines(steps, calls.reverse, lang)
+        lines.append(_Line(dom, source, target, attrs, label, f"{dom}-label", "c4-call-label"))
         scene.out.titles[dom] = step_list(steps, calls.reverse, lang)
         scene.out.steps[dom] = [s.number for s in steps]
         scene.out.ends[dom] = (dom_id(source), dom_id(target))
-        # No room: the steps are in the tooltip and the side panel.
-        place_label(
-            scene.graph,
-            f"{dom}-label",
-            summary_lines(steps, calls.reverse, lang),
-            lay.nodes[source],
-            lay.nodes[target],
-            taken,
-            area,
-            "c4-call-label",
-        )
+    return lines
 
 
-def _draw_observed_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
+def _draw_observed_calls(scene: _Scene, calls: _Calls) -> list[_Line]:
     """Calls measured between elements with no relationship in the model: drawn dashed, as
     undocumented steps are on journeys, with their metric."""
     overlay, lay = scene.overlay, scene.lay
     drawn = calls.drawn
     documented = set(drawn) | {(b, a) for a, b in drawn} | set(calls.extra)
     measured = sorted((k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))
+    found = []
     for n, (pair, metric) in enumerate(measured):
         source, target = pair
         if pair in documented or source not in lay.nodes or target not in lay.nodes:
             continue
+        attrs = {
+            "style": "dashed",
+            "color": WARNING_COLOUR,
+            "penwidth": "2",
+            "class": "c4-observed c4-undocumented",
+        }
+        label = [(word("undocumented call", overlay.lang), WARNING_COLOUR, False)]
+        label += metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
+        found.append(
+            _Line(
+                f"observed-{n}", source, target, attrs, label, f"o{n}", "c4-metric c4-undocumented"
+            )
+        )
+    return found
+
+
+def _draw_routed(scene: _Scene, lines: list[_Line], room: Room) -> None:
+    """The lines of calls the model does not document, routed by graphviz around every
+    element and text (a line it cannot route is drawn straight, as neato would), then their
+    labels in the free spot nearest the middle of their line, clear of every line.
+    With no room, a label is left out: the calls are in the tooltip and the side panel."""
+    elements = set(occupied_elements(scene.lay))
+    texts = [box for box in room.taken if box not in elements]
+    pos = routes(scene.lay, scene.names, [(i.dom, i.source, i.target) for i in lines], texts)
+    middles = {}
+    for line in lines:
         scene.graph.edge(
-            scene.names[source],
-            scene.names[target],
-            style="dashed",
-            color=WARNING_COLOUR,
-            penwidth="2",
-            id=f"observed-{n}",
-            **{"class": "c4-observed c4-undocumented"},
+            scene.names[line.source],
+            scene.names[line.target],
+            id=line.dom,
+            **({"pos": pos[line.dom]} if line.dom in pos else {}),
+            **line.attrs,
         )
-        lines = [(word("undocumented call", overlay.lang), WARNING_COLOUR, False)]
-        lines += metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
-        # No room: the call is drawn, its figures are on the analytics tables.
-        place_label(
-            scene.graph,
-            f"o{n}",
-            lines,
-            lay.nodes[source],
-            lay.nodes[target],
-            taken,
-            area,
-            "c4-metric c4-undocumented",
-        )
+        points = spline_points(pos[line.dom]) if line.dom in pos else []
+        room.points += points
+        ends = [scene.lay.nodes[line.source][:2], scene.lay.nodes[line.target][:2]]
+        middle = [points[len(points) * 2 // 5], points[len(points) * 3 // 5]] if points else ends
+        middles[line.dom] = (middle[0], middle[1])
+    for line in lines:
+        a, b = middles[line.dom]
+        place_label(scene.graph, line.label_dom, line.label, a, b, room, line.label_classes)

@@ -3,6 +3,8 @@ elements with no relationship in the model): the free spot nearest the middle of
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import graphviz
 
 from explorer.c4.model import Model
@@ -20,13 +22,16 @@ def _inside(box: Box, area: Box) -> bool:
     return area[0] <= box[0] and box[2] <= area[2] and area[1] <= box[1] and box[3] <= area[3]
 
 
+def occupied_elements(lay: Layout) -> list[Box]:
+    """The boxes of the laid-out elements."""
+    return [(x - w * 36, y - h * 36, x + w * 36, y + h * 36) for x, y, w, h in lay.nodes.values()]
+
+
 def occupied(model: Model, lay: Layout) -> list[Box]:
     """Where the layout has put something: elements, the legend, relationship labels (as
     reserved, generously estimated) and the boundaries' titles."""
-    boxes = [
-        (x - w * 36, y - h * 36, x + w * 36, y + h * 36)
-        for x, y, w, h in (*lay.nodes.values(), lay.legend)
-    ]
+    x, y, w, h = lay.legend
+    boxes = occupied_elements(lay) + [(x - w * 36, y - h * 36, x + w * 36, y + h * 36)]
     for index, (_, lp) in lay.edges.items():
         if not lp:
             continue
@@ -41,12 +46,56 @@ def occupied(model: Model, lay: Layout) -> list[Box]:
     return boxes
 
 
+def spline_points(pos: str, step: float = 0.1) -> list[tuple[float, float]]:
+    """Points along a graphviz spline (`pos`: cubic Bézier control points after optional
+    s,x,y and e,x,y arrow ends), every tenth of each segment."""
+    points = [
+        (float(x), float(y))
+        for part in pos.split()
+        for x, y in [part.split(",")[-2:]]
+        if not part.startswith(("s,", "e,"))
+    ]
+    found = []
+    for i in range(0, len(points) - 3, 3):
+        p0, p1, p2, p3 = points[i : i + 4]
+        for n in range(int(1 / step) + 1):
+            t = n * step
+            a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
+            found.append(
+                (
+                    a * p0[0] + b * p1[0] + c * p2[0] + d * p3[0],
+                    a * p0[1] + b * p1[1] + c * p2[1] + d * p3[1],
+                )
+            )
+    return found
+
+
+def edge_points(lay: Layout) -> list[tuple[float, float]]:
+    """Points along the relationships' lines."""
+    return [point for pos, _ in lay.edges.values() for point in spline_points(pos)]
+
+
+@dataclass
+class Room:
+    """Where a label may go: inside `area`, clear of the `taken` boxes (which it joins once
+    placed) and of the relationships' lines (`points` along them)."""
+
+    taken: list[Box]
+    area: Box
+    points: list[tuple[float, float]]
+
+    def free(self, box: Box) -> bool:
+        return (
+            _inside(box, self.area)
+            and not any(_overlaps(box, t) for t in self.taken)
+            and not any(
+                box[0] - 3 < x < box[2] + 3 and box[1] - 3 < y < box[3] + 3 for x, y in self.points
+            )
+        )
+
+
 def _free_spot(
-    a: tuple[float, float],
-    b: tuple[float, float],
-    size: tuple[float, float],
-    taken: list[Box],
-    area: Box,
+    a: tuple[float, float], b: tuple[float, float], size: tuple[float, float], room: Room
 ) -> tuple[float, float] | None:
     """The centre of a free box of `size` nearest the middle of the line from a to b."""
     (ax, ay), (bx, by), (w, h) = a, b, size
@@ -57,30 +106,42 @@ def _free_spot(
             for sign in (1, -1):
                 cx = ax + (bx - ax) * along + sign * offset * nx
                 cy = ay + (by - ay) * along + sign * offset * ny
-                box = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
-                if _inside(box, area) and not any(_overlaps(box, t) for t in taken):
+                if room.free((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)):
                     return cx, cy
     return None
 
 
-def place_label(
+def _spot_by(node: NodeBox, size: tuple[float, float], room: Room) -> tuple[float, float] | None:
+    """The centre of a free box of `size` right under an element, else nearest it: below,
+    above, then beside it, sliding along."""
+    x, y, w, h = node
+    half_w, half_h = w * 36 + size[0] / 2 + 2, h * 36 + size[1] / 2 + 2
+    sides = ((0, -half_h), (0, half_h), (half_w, 0), (-half_w, 0))
+    for slide in range(0, 200, 8):
+        for dx, dy in sides:
+            for sign in (1, -1):
+                cx = x + dx + (sign * slide if dy else 0)
+                cy = y + dy + (sign * slide if dx else 0)
+                box = (cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2, cy + size[1] / 2)
+                if room.free(box):
+                    return cx, cy
+    return None
+
+
+def _size(lines: list[TextLine]) -> tuple[float, float]:
+    return max(text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8
+
+
+def _label_node(
     g: graphviz.Digraph,
     dom: str,
     lines: list[TextLine],
-    a: NodeBox,
-    b: NodeBox,
-    taken: list[Box],
-    area: Box,
+    spot: tuple[float, float],
+    room: Room,
     classes: str,
 ) -> None:
-    """A label of `lines` in the free spot nearest the line between elements a and b (layout
-    node boxes), marked taken; nothing when there is no room."""
-    size = (max(text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8)
-    spot = _free_spot((a[0], a[1]), (b[0], b[1]), size, taken, area)
-    if spot is None:
-        return
-    x, y = spot
-    taken.append((x - size[0] / 2, y - size[1] / 2, x + size[0] / 2, y + size[1] / 2))
+    (x, y), (w, h) = spot, _size(lines)
+    room.taken.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
     g.node(
         dom,
         shape="plain",
@@ -91,3 +152,29 @@ def place_label(
         f'BGCOLOR="#FFFFFF">{text_rows(lines)}</TABLE>>',
         **{"class": classes},
     )
+
+
+def place_label(
+    g: graphviz.Digraph,
+    dom: str,
+    lines: list[TextLine],
+    a: tuple[float, float],
+    b: tuple[float, float],
+    room: Room,
+    classes: str,
+) -> None:
+    """A label of `lines` in the free spot nearest the line between points a and b (the
+    middle of the line it labels), marked taken; nothing when there is no room."""
+    spot = _free_spot(a, b, _size(lines), room)
+    if spot is not None:
+        _label_node(g, dom, lines, spot, room, classes)
+
+
+def place_by(
+    g: graphviz.Digraph, dom: str, lines: list[TextLine], node: NodeBox, room: Room, classes: str
+) -> None:
+    """A label of `lines` right under an element (or the free spot nearest it), clear of the
+    relationships' lines, marked taken; nothing when there is no room."""
+    spot = _spot_by(node, _size(lines), room)
+    if spot is not None:
+        _label_node(g, dom, lines, spot, room, classes)
