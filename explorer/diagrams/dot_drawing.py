@@ -160,7 +160,7 @@ def drawing(
     _draw_elements(scene)
     g.node(
         "legend",
-        label=legend_label(overlay.lang),
+        label=legend_label(overlay.lang, overlay.legend),
         shape="plain",
         fixedsize="false",
         pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!",
@@ -180,7 +180,7 @@ def drawing(
 def _draw_title(scene: _Scene) -> None:
     """A node in the title band, not a graph label: that would move the canvas."""
     x0, _, x1, y1 = scene.lay.bb
-    title = fit(scene.overlay.title, x1 - x0, 14)
+    title = fit(word(scene.overlay.title, scene.overlay.lang), x1 - x0, 14)
     scene.graph.node(
         "title",
         label=f'<<FONT POINT-SIZE="14"><B>{escaped(title)}</B></FONT>>',

@@ -17,7 +17,7 @@ from explorer.diagrams.style import (
     WARNING_COLOUR,
 )
 from explorer.diagrams.text_measure import ELLIPSIS, fit, text_width, wrap
-from explorer.diagrams.words import count, decimal, milliseconds, word
+from explorer.diagrams.words import count, decimal, milliseconds, outcome, word
 
 RATE_UNITS = {"min": 60, "h": 3600}  # a rate people read: per minute or per hour
 MORE = "+%d more"
@@ -214,7 +214,7 @@ def step_list(steps: list[DiagramStep], reverse: set[int], lang: str) -> str:
     """The numbered steps of a relationship, for its tooltip."""
     lines = [
         f"{s.number}. {'← ' if s.number in reverse else ''}{s.label} "
-        f"{milliseconds(s.duration_ns, lang)} {s.outcome}"
+        f"{milliseconds(s.duration_ns, lang)} {outcome(s.outcome, lang)}"
         for s in steps[:TOOLTIP_LINES]
     ]
     if len(steps) > TOOLTIP_LINES:

@@ -47,6 +47,14 @@ _RU = {
     "calls in the window: rate · errors · p95": "вызовы за период: частота · ошибки · p95",
     "call seen in traces, not in the model": "вызов из трасс, которого нет в модели",
     "selected element": "выбранный элемент",
+    # the kinds of violations of the state graph (explorer.journeys.conformance)
+    "transition not allowed": "недопустимый переход",
+    "state skipped": "пропущено состояние",
+    "state repeated": "повтор состояния",
+    "set by the wrong system": "установлено не той системой",
+    "transition backwards": "переход назад",
+    "systems disagree": "системы расходятся",
+    "ok": "успешно",
     # a single trace's legend
     "calls of this trace: count, total, slowest": "вызовы трассы: число, всего, самый долгий",
 }
@@ -58,9 +66,35 @@ _RU_PLURAL = {
 }
 
 
+def language(code: str | None) -> str:
+    """The diagram language of a page's language code ('ru-ru' -> 'ru'; else English)."""
+    return "ru" if (code or "en").lower().startswith("ru") else "en"
+
+
 def word(text: str, lang: str) -> str:
     """`text` in `lang` (English is the key; unknown words stay English)."""
     return _RU.get(text, text) if lang == "ru" else text
+
+
+VIOLATIONS = {
+    "transition_not_allowed": "transition not allowed",
+    "state_skipped": "state skipped",
+    "state_repeated": "state repeated",
+    "wrong_system": "set by the wrong system",
+    "transition_backwards": "transition backwards",
+    "systems_disagree": "systems disagree",
+}
+
+
+def violation(kind: str, lang: str) -> str:
+    """A kind of violation in words ('state_skipped' -> 'state skipped', 'пропущено состояние')."""
+    return word(VIOLATIONS.get(kind, kind.replace("_", " ")), lang)
+
+
+def outcome(text: str, lang: str) -> str:
+    """A call's outcome: 'ok', 'error 503' or 'HTTP 201', the words in `lang`."""
+    head, _, rest = text.partition(" ")
+    return " ".join(filter(None, [word(head, lang) if head in ("ok", "error") else head, rest]))
 
 
 def count(n: int, noun: str, lang: str) -> str:
