@@ -1,5 +1,5 @@
-"""Two checks of a rendered diagram's SVG, as pure functions over its text (no browser): a
-number cut off ("макс. 52…"), and a line drawn across text it does not belong to.
+"""Checks of a rendered diagram's SVG, as pure functions over its text (no browser): a
+number cut off ("макс. 52…"), a line drawn across text it does not belong to, text over text.
 
 Text boxes come from tests.diagram_text (graphviz's x/y/font-size/text-anchor and the advance
 widths of the font the text is drawn in); edge lines are graphviz's <path d="M… C…"> of every
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from tests.diagram_text import SVG, TextBox, text_boxes
+from tests.diagram_text import SVG, TextBox, overlapping, text_boxes
 
 SAMPLES = 24  # points per Bézier segment: every 2-5 pt on a diagram's edges
 INSET = 1.0  # a line may graze the edge of a text's box (its ascent and descent are generous)
@@ -102,6 +102,13 @@ def crossings(svg: str) -> list[str]:
     return found
 
 
+def overlaps(svg: str) -> list[str]:
+    """Every line of text over another one (tests.diagram_text.overlapping)."""
+    return [
+        f"{a.owner} {a.text!r} over {b.owner} {b.text!r}" for a, b in overlapping(text_boxes(svg))
+    ]
+
+
 def findings(svg: str) -> list[str]:
-    """Everything wrong with a diagram's text: cut numbers and crossed text."""
-    return cut_numbers(svg) + crossings(svg)
+    """Everything wrong with a diagram's text: cut numbers, crossed text, text over text."""
+    return cut_numbers(svg) + crossings(svg) + overlaps(svg)

@@ -20,7 +20,7 @@ from explorer.sources.memory import MemorySource
 from explorer.tours.illustrate import step_overlay
 from explorer.tours.tourfile import read_file
 from explorer.web.analytics import WINDOWS, rate_unit
-from tests.diagram_checks import crossings, cut_numbers, findings
+from tests.diagram_checks import crossings, cut_numbers, findings, overlaps
 from tests.test_diagram_overlap import SHIPPED, explorer_config
 
 LANGUAGES = ("en", "ru")
@@ -67,6 +67,11 @@ def test_an_edge_over_its_own_label_is_not_a_crossing_but_over_another_is():
     line = "M0,97C40,97 120,97 200,97"
     assert not crossings(svg(edge(line, "edge1", own)))
     assert crossings(svg(edge(line, "edge2") + text(50, 100, "GET", "edge1")))
+
+
+def test_text_over_text_is_found():
+    assert overlaps(svg(text(0, 100, "4,6/ч · 0,0% ош.") + text(20, 102, "Jewellery", "node2")))
+    assert not overlaps(svg(text(0, 100, "4,6/ч · 0,0% ош.") + text(0, 115, "Jewellery", "node2")))
 
 
 def test_text_anchors_are_measured():

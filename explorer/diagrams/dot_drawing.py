@@ -434,7 +434,7 @@ def _draw_routed(scene: _Scene, lines: list[_Line], room: Room) -> None:
     elements = set(occupied_elements(scene.lay))
     texts = [box for box in room.taken if box not in elements]
     pos = routes(scene.lay, scene.names, [(i.dom, i.source, i.target) for i in lines], texts)
-    middles = {}
+    along = {}
     for line in lines:
         scene.graph.edge(
             scene.names[line.source],
@@ -443,11 +443,11 @@ def _draw_routed(scene: _Scene, lines: list[_Line], room: Room) -> None:
             **({"pos": pos[line.dom]} if line.dom in pos else {}),
             **line.attrs,
         )
-        points = spline_points(pos[line.dom]) if line.dom in pos else []
-        room.points += points
-        ends = [scene.lay.nodes[line.source][:2], scene.lay.nodes[line.target][:2]]
-        middle = [points[len(points) * 2 // 5], points[len(points) * 3 // 5]] if points else ends
-        middles[line.dom] = (middle[0], middle[1])
+        (ax, ay), (bx, by) = scene.lay.nodes[line.source][:2], scene.lay.nodes[line.target][:2]
+        straight = [(ax + (bx - ax) * n / 20, ay + (by - ay) * n / 20) for n in range(21)]
+        along[line.dom] = spline_points(pos[line.dom]) if line.dom in pos else straight
+        room.points += along[line.dom]
     for line in lines:
-        a, b = middles[line.dom]
-        place_label(scene.graph, line.label_dom, line.label, a, b, room, line.label_classes)
+        place_label(
+            scene.graph, line.label_dom, line.label, along[line.dom], room, line.label_classes
+        )

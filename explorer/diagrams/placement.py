@@ -41,8 +41,11 @@ def occupied(model: Model, lay: Layout) -> list[Box]:
         w = max([SUMMARY_WIDTH] + [text_width(t, 9) for t in texts]) + 4
         h = (len(texts) + SUMMARY_LINES) * LINE + 8
         boxes.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
-    for x0, y0, _, _ in lay.clusters.values():
-        boxes.append((x0, y0, x0 + 260, y0 + 36))
+    for eid, (x0, y0, x1, _) in lay.clusters.items():
+        # a drawing's boundary is a node: its title is centred at the bottom
+        e = model.elements[eid]
+        half = max(text_width(e.name, 12), text_width(f"[{e.technology or e.kind}]", 9)) / 2 + 12
+        boxes.append(((x0 + x1) / 2 - half, y0, (x0 + x1) / 2 + half, y0 + 36))
     return boxes
 
 
@@ -94,42 +97,35 @@ class Room:
         )
 
 
-def _free_spot(
-    a: tuple[float, float], b: tuple[float, float], size: tuple[float, float], room: Room
-) -> tuple[float, float] | None:
-    """The centre of a free box of `size` nearest the middle of the line from a to b."""
-    (ax, ay), (bx, by), (w, h) = a, b, size
-    length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1.0)
-    nx, ny = -(by - ay) / length, (bx - ax) / length
-    for offset in range(0, 260, 8):  # nearest the line first, then nearest its middle
-        for along in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
-            for sign in (1, -1):
-                cx = ax + (bx - ax) * along + sign * offset * nx
-                cy = ay + (by - ay) * along + sign * offset * ny
-                if room.free((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)):
-                    return cx, cy
-    return None
-
-
-def _spot_by(node: NodeBox, size: tuple[float, float], room: Room) -> tuple[float, float] | None:
-    """The centre of a free box of `size` right under an element, else nearest it: below,
-    above, then beside it, sliding along."""
+def _outline(node: NodeBox, count: int = 80) -> list[tuple[float, float]]:
+    """Points around an element's box from the middle of its top, round to the middle of its
+    bottom halfway (graph coordinates, y up), and back."""
     x, y, w, h = node
-    half_w, half_h = w * 36 + size[0] / 2 + 2, h * 36 + size[1] / 2 + 2
-    sides = ((0, -half_h), (0, half_h), (half_w, 0), (-half_w, 0))
-    for slide in range(0, 200, 8):
-        for dx, dy in sides:
-            for sign in (1, -1):
-                cx = x + dx + (sign * slide if dy else 0)
-                cy = y + dy + (sign * slide if dx else 0)
-                box = (cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2, cy + size[1] / 2)
-                if room.free(box):
-                    return cx, cy
-    return None
+    half_w, half_h = w * 36, h * 36
+    corners = [
+        (x, y + half_h),
+        (x + half_w, y + half_h),
+        (x + half_w, y - half_h),
+        (x - half_w, y - half_h),
+        (x - half_w, y + half_h),
+        (x, y + half_h),
+    ]
+    sides = list(zip(corners, corners[1:], strict=False))
+    lengths = [abs(bx - ax) + abs(by - ay) for (ax, ay), (bx, by) in sides]
+    total, points = sum(lengths), []
+    for n in range(count):
+        at = total * n / count
+        for ((ax, ay), (bx, by)), length in zip(sides, lengths, strict=True):
+            if at <= length:
+                points.append((ax + (bx - ax) * at / length, ay + (by - ay) * at / length))
+                break
+            at -= length
+    return points
 
 
 def _size(lines: list[TextLine]) -> tuple[float, float]:
-    return max(text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * LINE + 8
+    """The size of a label node: rows of LINE - 1 points, each padded 2 points round."""
+    return max(text_width(t, 9) for t, _, _ in lines) + 8, len(lines) * (LINE + 3) + 4
 
 
 def _label_node(
@@ -154,18 +150,36 @@ def _label_node(
     )
 
 
+def _spot_along(
+    points: list[tuple[float, float]], size: tuple[float, float], room: Room
+) -> tuple[float, float] | None:
+    """The centre of a free box of `size` beside a line (its points), nearest the line
+    first, then nearest its middle."""
+    w, h = size
+    middle = len(points) // 2
+    order = sorted(range(len(points)), key=lambda i: abs(i - middle))[:: max(1, len(points) // 40)]
+    sides = ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (-1, 1), (1, -1), (-1, -1))
+    for offset in range(4, 260, 8):
+        for i in order:
+            x, y = points[i]
+            for dx, dy in sides:
+                cx, cy = x + dx * (w / 2 + offset), y + dy * (h / 2 + offset)
+                if room.free((cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)):
+                    return cx, cy
+    return None
+
+
 def place_label(
     g: graphviz.Digraph,
     dom: str,
     lines: list[TextLine],
-    a: tuple[float, float],
-    b: tuple[float, float],
+    line: list[tuple[float, float]],
     room: Room,
     classes: str,
 ) -> None:
-    """A label of `lines` in the free spot nearest the line between points a and b (the
-    middle of the line it labels), marked taken; nothing when there is no room."""
-    spot = _free_spot(a, b, _size(lines), room)
+    """A label of `lines` in the free spot nearest the middle of the line it labels (its
+    points), marked taken; nothing when there is no room."""
+    spot = _spot_along(line, _size(lines), room)
     if spot is not None:
         _label_node(g, dom, lines, spot, room, classes)
 
@@ -175,6 +189,6 @@ def place_by(
 ) -> None:
     """A label of `lines` right under an element (or the free spot nearest it), clear of the
     relationships' lines, marked taken; nothing when there is no room."""
-    spot = _spot_by(node, _size(lines), room)
+    spot = _spot_along(_outline(node), _size(lines), room)
     if spot is not None:
         _label_node(g, dom, lines, spot, room, classes)
