@@ -169,7 +169,8 @@ def drawing(
     for index, (pos, lp) in lay.edges.items():
         _draw_relationship(scene, calls, index, pos, lp)
     x0, y0, x1, y1 = canvas(lay)
-    room = Room(occupied(model, lay), (x0, y0, x1, y1 - TITLE_BAND), edge_points(lay))
+    room = Room(occupied(model, lay), (x0, y0, x1, y1 - TITLE_BAND))
+    room.add_line(edge_points(lay))
     for name, lines, eid in scene.metrics:
         place_by(g, name, lines, lay.nodes[eid], room, "c4-metric")
     routed = _draw_undocumented_calls(scene, calls) + _draw_observed_calls(scene, calls)
@@ -446,7 +447,7 @@ def _draw_routed(scene: _Scene, lines: list[_Line], room: Room) -> None:
         (ax, ay), (bx, by) = scene.lay.nodes[line.source][:2], scene.lay.nodes[line.target][:2]
         straight = [(ax + (bx - ax) * n / 20, ay + (by - ay) * n / 20) for n in range(21)]
         along[line.dom] = spline_points(pos[line.dom]) if line.dom in pos else straight
-        room.points += along[line.dom]
+        room.add_line(along[line.dom])
     for line in lines:
         place_label(
             scene.graph, line.label_dom, line.label, along[line.dom], room, line.label_classes

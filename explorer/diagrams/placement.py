@@ -3,7 +3,7 @@ elements with no relationship in the model): the free spot nearest the middle of
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import graphviz
 
@@ -13,8 +13,19 @@ from explorer.diagrams.model_layout import Box, Layout, NodeBox
 from explorer.diagrams.style import LINE, SUMMARY_LINES, SUMMARY_WIDTH
 from explorer.diagrams.text_measure import text_width
 
+CELL = 4.0  # points: the grid the lines' points are kept on
+BLOCK = 64.0  # points: the grid the taken boxes are kept on
+PAD = 4  # points kept between labels and what is taken
 
-def _overlaps(a: Box, b: Box, pad: float = 4) -> bool:
+
+def _blocks(box: Box) -> list[tuple[int, int]]:
+    x0, y0, x1, y1 = (
+        int((v + d) // BLOCK) for v, d in zip(box, (-PAD, -PAD, PAD, PAD), strict=True)
+    )
+    return [(i, j) for i in range(x0, x1 + 1) for j in range(y0, y1 + 1)]
+
+
+def _overlaps(a: Box, b: Box, pad: float = PAD) -> bool:
     return a[0] < b[2] + pad and b[0] < a[2] + pad and a[1] < b[3] + pad and b[1] < a[3] + pad
 
 
@@ -49,9 +60,9 @@ def occupied(model: Model, lay: Layout) -> list[Box]:
     return boxes
 
 
-def spline_points(pos: str, step: float = 0.1) -> list[tuple[float, float]]:
+def spline_points(pos: str) -> list[tuple[float, float]]:
     """Points along a graphviz spline (`pos`: cubic Bézier control points after optional
-    s,x,y and e,x,y arrow ends), every tenth of each segment."""
+    s,x,y and e,x,y arrow ends), at most 3 points apart (Room's cells keep them)."""
     points = [
         (float(x), float(y))
         for part in pos.split()
@@ -61,8 +72,10 @@ def spline_points(pos: str, step: float = 0.1) -> list[tuple[float, float]]:
     found = []
     for i in range(0, len(points) - 3, 3):
         p0, p1, p2, p3 = points[i : i + 4]
-        for n in range(int(1 / step) + 1):
-            t = n * step
+        hull = sum(abs(b[0] - a[0]) + abs(b[1] - a[1]) for a, b in ((p0, p1), (p1, p2), (p2, p3)))
+        count = max(2, int(hull / 3) + 1)  # the control polygon is never shorter than the curve
+        for n in range(count + 1):
+            t = n / count
             a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
             found.append(
                 (
@@ -81,19 +94,49 @@ def edge_points(lay: Layout) -> list[tuple[float, float]]:
 @dataclass
 class Room:
     """Where a label may go: inside `area`, clear of the `taken` boxes (which it joins once
-    placed) and of the relationships' lines (`points` along them)."""
+    placed) and of the lines drawn (points along them, kept as the CELL-point squares they
+    fall in: a label keeps at least 3 points, at most CELL + 3, from a line)."""
 
     taken: list[Box]
     area: Box
-    points: list[tuple[float, float]]
+    cells: set[tuple[int, int]] = field(default_factory=set)
+    # the taken boxes by the BLOCK-point squares they cover: a candidate is checked only
+    # against its neighbours (thousands of candidates are tried for one label)
+    blocks: dict[tuple[int, int], list[Box]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for box in self.taken:
+            self._index(box)
+
+    def _index(self, box: Box) -> None:
+        for key in _blocks(box):
+            self.blocks.setdefault(key, []).append(box)
+
+    def take(self, box: Box) -> None:
+        self.taken.append(box)
+        self._index(box)
+
+    def add_line(self, points: list[tuple[float, float]]) -> None:
+        self.cells.update((int(x // CELL), int(y // CELL)) for x, y in points)
+
+    def _on_a_line(self, box: Box) -> bool:
+        """Whether a line runs into the box: through the cells along its border (a line
+        starts and ends in elements, which are taken, so it cannot lie wholly inside)."""
+        x0, y0, x1, y1 = (int(v // CELL) for v in (box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3))
+        cells = self.cells
+        return any(
+            (i, y0) in cells or (i, y0 + 1) in cells or (i, y1) in cells or (i, y1 - 1) in cells
+            for i in range(x0, x1 + 1)
+        ) or any(
+            (x0, j) in cells or (x0 + 1, j) in cells or (x1, j) in cells or (x1 - 1, j) in cells
+            for j in range(y0, y1 + 1)
+        )
 
     def free(self, box: Box) -> bool:
         return (
             _inside(box, self.area)
-            and not any(_overlaps(box, t) for t in self.taken)
-            and not any(
-                box[0] - 3 < x < box[2] + 3 and box[1] - 3 < y < box[3] + 3 for x, y in self.points
-            )
+            and not any(_overlaps(box, t) for key in _blocks(box) for t in self.blocks.get(key, ()))
+            and not self._on_a_line(box)
         )
 
 
@@ -137,7 +180,7 @@ def _label_node(
     classes: str,
 ) -> None:
     (x, y), (w, h) = spot, _size(lines)
-    room.taken.append((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
+    room.take((x - w / 2, y - h / 2, x + w / 2, y + h / 2))
     g.node(
         dom,
         shape="plain",
