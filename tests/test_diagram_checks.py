@@ -15,7 +15,7 @@ from explorer.diagrams.overlay import Note, Overlay, overlay_from_traces, system
 from explorer.diagrams.overlay_text import note_lines, packed
 from explorer.diagrams.render import render_svg
 from explorer.diagrams.text_measure import fit, text_width, wrap
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
 from explorer.sources.memory import MemorySource
 from explorer.tours.illustrate import step_overlay
 from explorer.tours.tourfile import read_file
