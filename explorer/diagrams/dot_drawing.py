@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import graphviz
 
@@ -28,7 +28,6 @@ from explorer.diagrams.dot_labels import (
     shape,
 )
 from explorer.diagrams.model_layout import (
-    Box,
     Layout,
     NodeBox,
     canvas,
@@ -36,9 +35,24 @@ from explorer.diagrams.model_layout import (
     member,
     node_names,
 )
-from explorer.diagrams.overlay import DiagramStep, Metric, Note, Overlay, Stop
-from explorer.diagrams.overlay_text import metric_text, note_lines, step_list, summary_lines
-from explorer.diagrams.placement import occupied, place_label
+from explorer.diagrams.overlay import DiagramStep, Note, Overlay, Stop
+from explorer.diagrams.overlay_text import (
+    metric_lines,
+    metric_text,
+    note_lines,
+    step_list,
+    summary_lines,
+)
+from explorer.diagrams.placement import (
+    Room,
+    edge_points,
+    occupied,
+    occupied_elements,
+    place_by,
+    place_label,
+    spline_points,
+)
+from explorer.diagrams.routing import routes
 from explorer.diagrams.style import (
     DIMMED_FILL,
     END_MARGIN,
@@ -52,7 +66,7 @@ from explorer.diagrams.style import (
     TOOLTIP_LINES,
     WARNING_COLOUR,
 )
-from explorer.diagrams.text_measure import clip, wrap
+from explorer.diagrams.text_measure import fit, wrap
 from explorer.diagrams.words import word
 from explorer.traces.visible import visible_line
 
@@ -101,6 +115,21 @@ class _Scene:
     graph: graphviz.Digraph
     names: dict[str, str]  # element id -> node name
     out: Drawn
+    # metrics of elements without a notes band: node name, lines, element id
+    metrics: list[tuple[str, list[TextLine], str]] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    """A call with no relationship in the model, its line routed once every text is placed."""
+
+    dom: str
+    source: str
+    target: str
+    attrs: dict[str, str]
+    label: list[TextLine]
+    label_dom: str
+    label_classes: str
 
 
 @dataclass
@@ -120,7 +149,8 @@ def drawing(
     """The DOT source of the model at the layout's positions with the overlay drawn on it,
     and what the SVG post-processing is to add to graphviz's output."""
     g = graphviz.Digraph("c4")
-    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true")
+    # notranslate: a label in the margin left of the layout must not shift the drawing
+    g.attr(fontname=FONT, outputorder="nodesfirst", splines="true", notranslate="true")
     g.attr("node", fontname=FONT, fixedsize="true", margin="0.15,0.08")
     g.attr("edge", fontname=FONT, fontsize="9")
     scene = _Scene(model, overlay, lay, urls, links, g, node_names(model), Drawn({}, {}, {}, {}))
@@ -130,7 +160,7 @@ def drawing(
     _draw_elements(scene)
     g.node(
         "legend",
-        label=legend_label(overlay.lang),
+        label=legend_label(overlay.lang, overlay.legend),
         shape="plain",
         fixedsize="false",
         pos=f"{lay.legend[0]:.2f},{lay.legend[1]:.2f}!",
@@ -138,18 +168,20 @@ def drawing(
     calls = _sorted_calls(model, overlay, lay)
     for index, (pos, lp) in lay.edges.items():
         _draw_relationship(scene, calls, index, pos, lp)
-    taken = occupied(model, lay)
     x0, y0, x1, y1 = canvas(lay)
-    area = (x0, y0, x1, y1 - TITLE_BAND)
-    _draw_undocumented_calls(scene, calls, taken, area)
-    _draw_observed_calls(scene, calls, taken, area)
+    room = Room(occupied(model, lay), (x0, y0, x1, y1 - TITLE_BAND))
+    room.add_line(edge_points(lay))
+    for name, lines, eid in scene.metrics:
+        place_by(g, name, lines, lay.nodes[eid], room, "c4-metric")
+    routed = _draw_undocumented_calls(scene, calls) + _draw_observed_calls(scene, calls)
+    _draw_routed(scene, routed, room)
     return g.source.encode("utf-8"), scene.out
 
 
 def _draw_title(scene: _Scene) -> None:
     """A node in the title band, not a graph label: that would move the canvas."""
     x0, _, x1, y1 = scene.lay.bb
-    title = clip(scene.overlay.title, x1 - x0, 14)
+    title = fit(word(scene.overlay.title, scene.overlay.lang), x1 - x0, 14)
     scene.graph.node(
         "title",
         label=f'<<FONT POINT-SIZE="14"><B>{escaped(title)}</B></FONT>>',
@@ -219,13 +251,12 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
     metric = overlay.metrics.get(eid)
     band = note_lines(notes, metric, overlay.lang, overlay.rate_unit) if has_notes_band(e) else []
     if metric is not None and not has_notes_band(e):
-        _metric_node(
-            scene.graph, f"m{scene.names[eid]}", metric, overlay.rate_unit, x, y - h * 36 - 7
-        )
+        lines = metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
+        scene.metrics.append((f"m{scene.names[eid]}", lines, eid))  # placed clear of lines
     if notes or metric:  # the tooltip has it all (stores and queues have no band)
         scene.out.titles[dom_id(eid)] = "\n".join(
             [e.name]
-            + ([metric_text(metric, overlay.rate_unit)] if metric else [])
+            + ([metric_text(metric, overlay.rate_unit, overlay.lang)] if metric else [])
             + [n.text for n in notes[:TOOLTIP_LINES]]
         )
     if eid in scene.urls:
@@ -241,24 +272,6 @@ def _draw_element(scene: _Scene, eid: str, box: NodeBox, stop: Stop | None, invo
         tooltip=graphviz.escape(visible_line(e.name)),
         **{"class": " ".join(classes)},
         **attrs,
-    )
-
-
-def _metric_node(
-    g: graphviz.Digraph, name: str, metric: Metric, unit: str, x: float, y: float
-) -> None:
-    """A metric as a label right under its element's box, for elements without a notes band
-    (an xlabel floats wherever graphviz finds room, away from the box it belongs to)."""
-    text = escaped(clip(metric_text(metric, unit), NOTE_WIDTH))
-    g.node(
-        name,
-        label=f'<<TABLE BORDER="0" BGCOLOR="#FFFFFFE6" CELLBORDER="0" CELLSPACING="0" '
-        f'CELLPADDING="1"><TR><TD><FONT POINT-SIZE="9" COLOR="#212529"><B>{text}'
-        f"</B></FONT></TD></TR></TABLE>>",
-        shape="plain",
-        fixedsize="false",
-        pos=f"{x:.2f},{y:.2f}!",
-        **{"class": "c4-metric"},
     )
 
 
@@ -342,9 +355,7 @@ def _draw_relationship(scene: _Scene, calls: _Calls, index: int, pos: str, lp: s
     metric = overlay.metrics.get((r.source, r.target))
     summary = summary_lines(steps, calls.reverse, overlay.lang)
     if metric is not None:
-        summary.append(
-            (clip(metric_text(metric, overlay.rate_unit), SUMMARY_WIDTH - 2), "#212529", True)
-        )
+        summary += metric_lines(metric, overlay.rate_unit, overlay.lang, SUMMARY_WIDTH - 2)
     attrs, classes = _relationship_style(scene, r, index, pos, lp, steps)
     if index in calls.lost:
         summary = _mark_lost(calls.lost[index], summary, attrs, classes)
@@ -364,72 +375,80 @@ def _draw_relationship(scene: _Scene, calls: _Calls, index: int, pos: str, lp: s
     )
 
 
-def _draw_undocumented_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
-    """Steps between elements with no relationship (in either direction) in the model."""
-    lang, lay = scene.overlay.lang, scene.lay
+def _draw_undocumented_calls(scene: _Scene, calls: _Calls) -> list[_Line]:
+    """Steps between elements with no relationship (in either direction) in the model: their
+    lines and labels, drawn once routed (_draw_routed)."""
+    lang = scene.overlay.lang
+    lines = []
     for n, ((source, target), steps) in enumerate(calls.extra.items()):
         undocumented = any(s.undocumented for s in steps)
-        colour = WARNING_COLOUR if undocumented else STEP_COLOUR
         dom = f"step-{n}"
         link = next((s.url for s in steps if s.url), None)
-        scene.graph.edge(
-            scene.names[source],
-            scene.names[target],
-            style="dashed" if undocumented else "solid",
-            color=colour,
-            penwidth="2.5",
-            id=dom,
+        attrs = {
+            "style": "dashed" if undocumented else "solid",
+            "color": WARNING_COLOUR if undocumented else STEP_COLOUR,
+            "penwidth": "2.5",
             **({"URL": scene.links.ref(link), "target": "_top"} if link else {}),
-            **{"class": "c4-step" + (" c4-undocumented" if undocumented else "")},
-        )
+            "class": "c4-step" + (" c4-undocumented" if undocumented else ""),
+        }
+        label = summary_lines(steps, calls.reverse, lang)
+        lines.append(_Line(dom, source, target, attrs, label, f"{dom}-label", "c4-call-label"))
         scene.out.titles[dom] = step_list(steps, calls.reverse, lang)
         scene.out.steps[dom] = [s.number for s in steps]
         scene.out.ends[dom] = (dom_id(source), dom_id(target))
-        # No room: the steps are in the tooltip and the side panel.
-        place_label(
-            scene.graph,
-            f"{dom}-label",
-            summary_lines(steps, calls.reverse, lang),
-            lay.nodes[source],
-            lay.nodes[target],
-            taken,
-            area,
-            "c4-call-label",
-        )
+    return lines
 
 
-def _draw_observed_calls(scene: _Scene, calls: _Calls, taken: list[Box], area: Box) -> None:
+def _draw_observed_calls(scene: _Scene, calls: _Calls) -> list[_Line]:
     """Calls measured between elements with no relationship in the model: drawn dashed, as
     undocumented steps are on journeys, with their metric."""
     overlay, lay = scene.overlay, scene.lay
     drawn = calls.drawn
     documented = set(drawn) | {(b, a) for a, b in drawn} | set(calls.extra)
     measured = sorted((k, m) for k, m in overlay.metrics.items() if isinstance(k, tuple))
+    found = []
     for n, (pair, metric) in enumerate(measured):
         source, target = pair
         if pair in documented or source not in lay.nodes or target not in lay.nodes:
             continue
-        scene.graph.edge(
-            scene.names[source],
-            scene.names[target],
-            style="dashed",
-            color=WARNING_COLOUR,
-            penwidth="2",
-            id=f"observed-{n}",
-            **{"class": "c4-observed c4-undocumented"},
+        attrs = {
+            "style": "dashed",
+            "color": WARNING_COLOUR,
+            "penwidth": "2",
+            "class": "c4-observed c4-undocumented",
+        }
+        label = [(word("undocumented call", overlay.lang), WARNING_COLOUR, False)]
+        label += metric_lines(metric, overlay.rate_unit, overlay.lang, NOTE_WIDTH)
+        found.append(
+            _Line(
+                f"observed-{n}", source, target, attrs, label, f"o{n}", "c4-metric c4-undocumented"
+            )
         )
-        lines = [
-            (word("undocumented call", overlay.lang), WARNING_COLOUR, False),
-            (clip(metric_text(metric, overlay.rate_unit), NOTE_WIDTH), "#212529", True),
-        ]
-        # No room: the call is drawn, its figures are on the analytics tables.
+    return found
+
+
+def _draw_routed(scene: _Scene, lines: list[_Line], room: Room) -> None:
+    """The lines of calls the model does not document, routed by graphviz around every
+    element and text (a line it cannot route is drawn straight, as neato would), then their
+    labels in the free spot nearest the middle of their line, clear of every line.
+    With no room, a label is left out: the calls are in the tooltip and the side panel."""
+    elements = set(occupied_elements(scene.lay))
+    texts = [box for box in room.taken if box not in elements]
+    pos = routes(scene.lay, scene.names, [(i.dom, i.source, i.target) for i in lines], texts)
+    along = {}
+    for line in lines:
+        scene.graph.edge(
+            scene.names[line.source],
+            scene.names[line.target],
+            id=line.dom,
+            **({"pos": pos[line.dom]} if line.dom in pos else {}),
+            **line.attrs,
+        )
+        (ax, ay), (bx, by) = scene.lay.nodes[line.source][:2], scene.lay.nodes[line.target][:2]
+        straight = [(ax + (bx - ax) * n / 20, ay + (by - ay) * n / 20) for n in range(21)]
+        along[line.dom] = spline_points(pos[line.dom]) if line.dom in pos else straight
+        room.add_line(along[line.dom])
+    for line in lines:
         place_label(
-            scene.graph,
-            f"o{n}",
-            lines,
-            lay.nodes[source],
-            lay.nodes[target],
-            taken,
-            area,
-            "c4-metric c4-undocumented",
+            scene.graph, line.label_dom, line.label, along[line.dom], room, line.label_classes
         )

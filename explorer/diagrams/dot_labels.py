@@ -147,7 +147,38 @@ def relationship_label(description: str, technology: str, summary: Sequence[Text
     )
 
 
-def legend_label(lang: str) -> str:
+LEGENDS = ("journey", "trace", "map")
+
+
+def _overlay_rows(kind: str) -> list[tuple[str, str, str]]:
+    """What the overlay's lines and colours mean on a kind of drawing: (text, colour,
+    prefix). The layout reserves the journey's legend, the longest."""
+    if kind == "map":
+        return [
+            ("calls in the window: rate · errors · p95", "#212529", "&#8594; "),
+            ("call seen in traces, not in the model", WARNING_COLOUR, "- - "),
+            ("selected element", "#F08C00", "&#9632; "),
+        ]
+    calls = "calls of this trace" if kind == "trace" else "calls of this order"
+    rows = [
+        (f"{calls}: count, total, slowest", STEP_COLOUR, "&#8594; "),
+        ("undocumented call (not in the model)", WARNING_COLOUR, "- - "),
+    ]
+    if kind == "journey":
+        rows.append(("where the order is now", STOP_COLOUR, "&#9632; "))
+    rows += [
+        ("state change", SEVERITY_COLOUR["state"], ""),
+        ("error", SEVERITY_COLOUR["error"], ""),
+        ("SLA breach", SEVERITY_COLOUR["sla"], ""),
+    ]
+    if kind == "journey":
+        rows.append(("anomaly", SEVERITY_COLOUR["anomaly"], ""))
+    return rows
+
+
+def legend_label(lang: str, kind: str = "journey") -> str:
+    """The legend of a drawing of `kind` (LEGENDS) in `lang`."""
+
     def row(fill: str, text: str, font: str = "#FFFFFF", prefix: str = "") -> str:
         return (
             f'<TR><TD BGCOLOR="{fill}" ALIGN="LEFT"><FONT COLOR="{font}" POINT-SIZE="9">'
@@ -163,13 +194,9 @@ def legend_label(lang: str) -> str:
         + row(FILL["component"], "component", "#000000")
         + row(EXTERNAL_FILL, "external element")
         + row("#FFFFFF", "relationship in the model", "#555555", "&#8594; ")
-        + row("#FFFFFF", "calls of this order: count, total, slowest", STEP_COLOUR, "&#8594; ")
-        + row("#FFFFFF", "undocumented call (not in the model)", WARNING_COLOUR, "- - ")
-        + row("#FFFFFF", "where the order is now", STOP_COLOUR, "&#9632; ")
-        + row("#FFFFFF", "state change", SEVERITY_COLOUR["state"])
-        + row("#FFFFFF", "error", SEVERITY_COLOUR["error"])
-        + row("#FFFFFF", "SLA breach", SEVERITY_COLOUR["sla"])
-        + row("#FFFFFF", "anomaly", SEVERITY_COLOUR["anomaly"])
+        + "".join(
+            row("#FFFFFF", text, colour, prefix) for text, colour, prefix in _overlay_rows(kind)
+        )
         + "</TABLE>>"
     )
 

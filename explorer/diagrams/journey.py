@@ -12,7 +12,7 @@ from explorer.c4.mapping import Mapping as TelemetryMapping
 from explorer.c4.mapping import element_calls
 from explorer.c4.model import Model
 from explorer.diagrams.overlay import Note, Overlay, Stop, overlay_from_traces
-from explorer.diagrams.words import milliseconds
+from explorer.diagrams.words import milliseconds, violation
 from explorer.journeys.conformance import COMPLETE, LOST, Conformance
 from explorer.journeys.journey import Journey
 from explorer.journeys.report import JourneyReport
@@ -184,7 +184,10 @@ def journey_overlay(
     for v in report.conformance.violations:
         if v.container in model.elements:
             notes.setdefault(v.container, []).append(
-                Note(_text(lang, "violation", kind=v.kind, state=v.state), "violation")
+                Note(
+                    _text(lang, "violation", kind=violation(v.kind, lang), state=v.state),
+                    "violation",
+                )
             )
     overlay.stops = journey_stops(
         report.journey, report.conformance, model, mapping, graph, lang, when

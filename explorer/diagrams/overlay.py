@@ -77,6 +77,7 @@ class Overlay:
     title: str = ""
     stops: list[Stop] = field(default_factory=list)
     lang: str = "en"  # the language of the diagram's fixed words (explorer.diagrams.words)
+    legend: str = "journey"  # which legend: "journey", "trace" or "map" (dot_labels.LEGENDS)
     rate_unit: str = "min"  # rates are drawn per "min" or per "h" (Metric.rate is per second)
     # (source, target) relationships of the typical path of the order's customer type: marked
     # c4-typical, drawn faintly under the order's own when the page's comparison is on
@@ -95,6 +96,7 @@ class Overlay:
             "title": self.title,
             "stops": self.stops,
             "lang": self.lang,
+            "legend": self.legend,
             "typical": sorted(self.typical),
         }
         return hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -235,7 +237,7 @@ def system_map(
             count=len(durations),
         )
 
-    overlay = Overlay(title="System map")
+    overlay = Overlay(title="System map", legend="map")
     for element, (durations, errors) in called.items():
         overlay.metrics[element] = metric(durations, errors)
     for element, (durations, errors) in served.items():

@@ -5,7 +5,8 @@ at those fixed positions with `neato -n2` (dot_drawing), so an element sits at t
 coordinates whatever overlay is drawn on it, and its SVG gets the model's canvas
 (svg_finish). The parts, by job: style (colours, reserved sizes), text_measure (font
 metrics, clip and wrap), dot_labels (escaped HTML-like labels), overlay_text (the overlay's
-words), placement (labels with no reserved place), disk_cache (bounded files on disk).
+words), placement (labels with no reserved place), routing (lines of calls the model lacks,
+around all text), disk_cache (bounded files on disk).
 """
 
 from __future__ import annotations

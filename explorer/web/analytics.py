@@ -28,6 +28,7 @@ from explorer.diagrams.overlay import Metric, Overlay
 from explorer.diagrams.overlay import system_map as system_map_overlay
 from explorer.diagrams.overlay_text import RATE_UNITS
 from explorer.diagrams.render import render_svg
+from explorer.diagrams.words import language
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
@@ -113,7 +114,7 @@ def traffic_overlay(
     """The system map of hourly figures summed over [start_ns, end_ns): as
     explorer.diagrams.overlay.system_map draws it over traces, p95 to within a bucket."""
     seconds = max((end_ns - start_ns) / 1e9, 1.0)
-    overlay = Overlay(title="System map")
+    overlay = Overlay(title="System map", legend="map")
     # an element serving requests is measured on them, else on the calls made to it
     order = {CALLED: 0, SERVED: 1, PAIR: 2}
     for (kind, source, target), t in sorted(totals.items(), key=lambda kv: order[kv[0][0]]):
@@ -146,6 +147,7 @@ def map_svg(
         overlay = system_map_overlay(traces, config.mapping, covered, end)
         count = len(traces)
     overlay.rate_unit = rate_unit(window)
+    overlay.lang = language(get_language())
     if highlight in config.model.elements:
         overlay.highlight = highlight
     base = reverse("web:system_map")

@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts import audit
@@ -33,6 +34,7 @@ from accounts.redaction import (
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
+from explorer.diagrams.words import language
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
@@ -277,7 +279,9 @@ def trace_svg(request, prepared: PreparedTrace, where: TraceWhere) -> str:
         sla_limit_ms=config.sla_limit_ms,
         title=_("Trace %(id)s") % {"id": where.trace_id[:32]},
         step_url=lambda _trace, span_id: where.url("span", _url_part(span_id)),
+        lang=language(get_language()),
     )
+    overlay.legend = "trace"
     return render_svg(config.model, overlay)
 
 
