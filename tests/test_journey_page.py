@@ -445,7 +445,7 @@ def _simulated_reports(simulation, orders: int):
     by three services, uploads calling the 3D storage inside them)."""
     from explorer.configuration import explorer_config
     from explorer.diagrams.journey import journey_overlay
-    from explorer.journeys.service import judge_order
+    from explorer.orders.service import judge_order
     from explorer.web import common
     from explorer.web.order_page import local_time
 
