@@ -16,18 +16,7 @@ from explorer.traces.model import SpanKind
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
 from tests.trace_support import make_span
-
-
-def detailed_svg(body: str) -> str:
-    """The detailed diagram of an order page (the overview comes first)."""
-    start = body.index("<svg", body.index('id="journey-figure"'))
-    return body[start : body.index("</svg>", start) + 6]
-
-
-def overview_svg(body: str) -> str:
-    """The overview the order page opens on."""
-    start = body.index("<svg", body.index('id="journey-overview"'))
-    return body[start : body.index("</svg>", start) + 6]
+from tests.web_support import detailed_svg, overview_svg
 
 
 def test_stuck_order_in_russian_names_everything(client, login_as, stored):  # noqa: F811

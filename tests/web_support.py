@@ -90,3 +90,15 @@ def price_trace(trace_id: str, ms: int, cached: bool = False) -> Trace:
     if cached:
         spans.append(span("c", "r", 0, 1, name="GET cache", kind=SpanKind.CLIENT))
     return Trace(trace_id, spans)
+
+
+def detailed_svg(body: str) -> str:
+    """The detailed diagram of an order page (the overview comes first)."""
+    start = body.index("<svg", body.index('id="journey-figure"'))
+    return body[start : body.index("</svg>", start) + 6]
+
+
+def overview_svg(body: str) -> str:
+    """The overview the order page opens on."""
+    start = body.index("<svg", body.index('id="journey-overview"'))
+    return body[start : body.index("</svg>", start) + 6]
