@@ -61,15 +61,19 @@
     if (!n.nodeValue.trim() || !el || el.closest("svg") || !visible(el)) { continue; }
     texts.push([n.nodeValue, el]);
   }
-  // (b) an ellipsis after a digit-holding text: a number cut off; also CSS text-overflow
+  // (b) a text cut by an ellipsis (at its end, or right after a letter: "(u… (+1)") that holds
+  // a number (digits not glued to letters: S3, p95 and 4bf92f35 are names); CSS text-overflow
+  const NUMBER = /(^|[^\p{L}\d])\d+([^\p{L}\d]|$)/u;
   const cut = [];
   texts.forEach(([text, el]) => {
     const t = text.trim();
-    if (/(…|\.\.\.)$/.test(t) && /\d/.test(t)) { cut.push(short(t) + " (" + describe(el) + ")"); }
+    if (/(…|\.\.\.)$|[\p{L}\d]…/u.test(t) && NUMBER.test(t)) {
+      cut.push(short(t) + " (" + describe(el) + ")");
+    }
   });
   document.body.querySelectorAll("*").forEach((el) => {
     if (el.scrollWidth <= el.clientWidth + 1 || el.closest("svg")) { return; }
-    if (getComputedStyle(el).textOverflow === "ellipsis" && /\d/.test(el.textContent) &&
+    if (getComputedStyle(el).textOverflow === "ellipsis" && NUMBER.test(el.textContent) &&
         visible(el)) {
       cut.push(short(el.textContent) + " (cut by CSS, " + describe(el) + ")");
     }
