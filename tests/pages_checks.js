@@ -61,15 +61,24 @@
     if (!n.nodeValue.trim() || !el || el.closest("svg") || !visible(el)) { continue; }
     texts.push([n.nodeValue, el]);
   }
-  // (b) a text cut by an ellipsis (at its end, or right after a letter: "(u… (+1)") that holds
-  // a number (digits not glued to letters: S3, p95 and 4bf92f35 are names); CSS text-overflow
+  // (b) a number cut off: an ellipsis (at the end, or right after a letter or digit: "(u… (+1)")
+  // ending a clause (the text after the last " · ", ", " or "; ") that holds a number, digits
+  // not glued to letters (S3, p95, 4bf92f35 are names; "SELECT price_r…" a shortened name);
+  // and an element cut by CSS text-overflow whose text holds a number
   const NUMBER = /(^|[^\p{L}\d])\d+([^\p{L}\d]|$)/u;
+  const cutNumber = (t) => {
+    const marks = /(?:…|\.\.\.)$|(?<=[\p{L}\d])…/gu;
+    for (let m = marks.exec(t); m; m = marks.exec(t)) {
+      const clauses = t.slice(0, m.index).split(/ · |, |; /);
+      if (NUMBER.test(clauses[clauses.length - 1])) { return true; }
+      if (m.index === t.length - m[0].length) { break; }
+    }
+    return false;
+  };
   const cut = [];
   texts.forEach(([text, el]) => {
     const t = text.trim();
-    if (/(…|\.\.\.)$|[\p{L}\d]…/u.test(t) && NUMBER.test(t)) {
-      cut.push(short(t) + " (" + describe(el) + ")");
-    }
+    if (cutNumber(t)) { cut.push(short(t) + " (" + describe(el) + ")"); }
   });
   document.body.querySelectorAll("*").forEach((el) => {
     if (el.scrollWidth <= el.clientWidth + 1 || el.closest("svg")) { return; }

@@ -7,7 +7,7 @@ from tests.pages_support import Vocabulary, chrome_words, page_findings, po_entr
 
 FAULTY = """<!doctype html><html lang="ru"><body style="margin:0">
 <p>p95 88…</p><p>слишком длинный текст без цифр…</p><p>S3.GetObject, S3.HeadObj…</p>
-<p>anomaly: POST 5.0 s (u… (+1)</p>
+<p>anomaly: POST 5.0 s (u… (+1)</p><p>всего 17 мс · макс. 5,4 …</p>
 <div style="width:2000px">широкий</div>
 <p><input placeholder="A-100042, 4bf92f35…"></p>
 <p>Карта: System map</p><p lang="en">English</p><code>shop-api POST /api/orders</code>
@@ -21,6 +21,7 @@ FAULTY = """<!doctype html><html lang="ru"><body style="margin:0">
 
 CLEAN = """<!doctype html><html lang="ru"><body style="margin:0">
 <p>p95 88 мс</p><p>Загрузка…</p><p>Числа с … по …: 5</p><p>S3.PutObj…</p>
+<p>UPSERT orders ×2, SELECT price_r…</p>
 <svg width="400" height="200" viewBox="0 0 400 200">
   <g class="node"><text x="100" y="100" font-size="12">всего 537 мс</text></g>
   <g class="edge"><path fill="none" stroke="black" d="M80,140 L260,140"/>
@@ -63,6 +64,7 @@ def test_the_checks_find_each_fault(page):
     assert [w.rsplit(" (", 1)[0] for w in by_check["cut"]] == [
         "p95 88…",
         "anomaly: POST 5.0 s (u… (+1)",
+        "всего 17 мс · макс. 5,4 …",
     ]
     crossings = by_check["crossing"]
     assert any('crosses text "всего 537 мс"' in c for c in crossings)  # a node's text
