@@ -4,7 +4,8 @@
 () => {
   const HIDDEN_TAGS = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "TITLE", "DESC",
                                "OPTION", "title", "desc"]);
-  const DATA_TAGS = new Set(["CODE", "PRE", "KBD", "SAMP"]);
+  // code, and a span's attributes (keys and values as the trace carries them), are data
+  const DATA = "code, pre, kbd, samp, dl.attributes";
   const short = (t) => t.replace(/\s+/g, " ").trim().slice(0, 100);
 
   function visible(el) {
@@ -144,10 +145,9 @@
     });
   });
 
-  // (d) the texts a Russian page shows, less data: code, other languages
+  // (d) the texts a Russian page shows, less data and texts marked as another language
   const chrome = texts
-    .filter(([, el]) => !el.closest("[lang]:not([lang|=ru])") &&
-                        !Array.from(DATA_TAGS).some((tag) => el.closest(tag)))
+    .filter(([, el]) => !el.closest("[lang]:not([lang|=ru])") && !el.closest(DATA))
     .map(([text]) => short(text));
   return {scroll, cut, crossings, texts: Array.from(new Set(chrome))};
 }

@@ -233,6 +233,12 @@ def unescape(text: str) -> str:
 
 
 WORD = re.compile(r"[A-Za-z]+")
+# Numbers written the English way: a unit after a number ("5 s", "0.9/h", "+4.7 d"; "ms" and
+# "min" are words of the .po), the explorer's own abbreviation "err", a decimal point before a
+# unit or percent ("5.0 s", "0.0%"; "09.03 21:40" is a Russian date)
+ENGLISH_UNIT = re.compile(r"\d\s?/?\s?(s|h|d|µs|ns)\b")
+DECIMAL_POINT = re.compile(r"\d\.\d+(?=\s?[%/]|\s?[^\W\d_])")
+ABBREVIATIONS = frozenset({"err"})
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{\{[^}]*\}\}|%[sd]|<[^>]+>")
 
 
@@ -254,7 +260,7 @@ def chrome_words(entries: list[tuple[str, str]] | None = None) -> frozenset[str]
 class Vocabulary:
     """What a Russian page may show in English: the data's names (services, operations,
     attribute keys) and the model's names and technologies; everything else English that is
-    one of `chrome` is a finding."""
+    one of `chrome`, and numbers written the English way, are findings."""
 
     chrome: frozenset[str]
     data_phrases: list[str] = field(default_factory=list)  # longest first
@@ -277,7 +283,8 @@ class Vocabulary:
                 or token in self.data_tokens  # order_items, orders.submitted
             ):
                 continue
-            words += [w for w in WORD.findall(token) if w.lower() in self.chrome]
+            words += [w for w in WORD.findall(token) if w.lower() in self.chrome | ABBREVIATIONS]
+        words += ENGLISH_UNIT.findall(text) + DECIMAL_POINT.findall(text)
         return words
 
 

@@ -39,6 +39,13 @@ def test_english_words_leave_out_data():
     assert words("Карта: System map") == ["System", "map"]
     assert words("Shop API · A-100042 · CLOSED · order_items · ord…") == []
     assert words("in_progress") == ["progress"]
+    assert words("1.0/h · 0.0% err · p95 2 ms") == ["err", "h", "1.0", "0.0"]
+    assert words("+4.7 d · 5.0 s · 09.03 21:40:37 · 1,0/ч · 5,0 с · S3.PutObject") == [
+        "d",
+        "s",
+        "4.7",
+        "5.0",
+    ]
 
 
 def test_chrome_words_are_the_translated_msgids_words():
@@ -71,7 +78,7 @@ def test_the_checks_find_each_fault(page):
     assert any('crosses text "своя подпись"' in c for c in crossings)  # another edge's label
     assert not any('crosses text "own label"' in c for c in crossings)  # its own label
     assert len(crossings) == 2
-    assert [w.split(" in ")[0] for w in by_check["english"]] == ["'System map'"]
+    assert [w.split(" in ")[0] for w in by_check["english"]] == ["'s 5.0'", "'System map'"]
 
 
 @pytest.mark.browser
