@@ -20,7 +20,7 @@ from explorer.c4.configured import load_model_and_mapping
 from explorer.c4.mapping import Mapping, element_calls
 from explorer.c4.model import Model
 from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
-from explorer.journeys.assembly import service_container
+from explorer.journeys.journey import service_container
 from explorer.journeys.state_graph import Sla, StateGraph, load_sla, load_state_graph
 from explorer.traces.model import Span, Trace
 

@@ -68,7 +68,7 @@ INSTALLED_APPS = [
     "accounts",
     "explorer",
     "explorer.store",
-    "explorer.journeys",
+    "explorer.orders",
     "explorer.c4",
     "explorer.web",
     "explorer.tours",
@@ -378,7 +378,7 @@ EXPLORER_RECEIVER_HEADER_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_HEADE
 # the middle of one) before it is closed.
 EXPLORER_RECEIVER_IDLE_TIMEOUT = float(os.environ.get("EXPLORER_RECEIVER_IDLE_TIMEOUT", "60"))
 
-# --- Live order statuses (explorer/journeys/live.py; docs/live.md) ---------------------------
+# --- Live order statuses (explorer/orders/live.py; docs/live.md) ---------------------------
 # EXPLORER_LIVE_INTERVAL_SECONDS: pause between two cycles of the live worker (`watch`, and
 # the one `receive` runs): new arrivals are judged within about this long (default 2).
 EXPLORER_LIVE_INTERVAL_SECONDS = float(os.environ.get("EXPLORER_LIVE_INTERVAL_SECONDS", "2"))
@@ -476,7 +476,9 @@ EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))
 # EXPLORER_CLOCK_TOLERANCE_SECONDS: a trace that ends more than this far ahead of the data
 # clock when it arrives (of the wall clock for `ingest`; of the line through the recent
 # arrivals for the receiver) is flagged as clock skew and never becomes the explorer's "now"
-# (default 900, 15 minutes of data time).
+# (default 900, 15 minutes of data time). For a source that sees no arrivals (a remote
+# backend), "now" leaves out traces starting this far after the wall clock
+# (explorer.orders.service.now_policy; explorer.journeys.now.CLOCK_TOLERANCE_S is its default).
 EXPLORER_CLOCK_TOLERANCE_SECONDS = float(os.environ.get("EXPLORER_CLOCK_TOLERANCE_SECONDS", "900"))
 # EXPLORER_CLOCK_WINDOW_SECONDS: the receiver's data clock is fitted to the arrivals of this
 # many wall-clock seconds back (default 600); a sender whose clock really moved is followed

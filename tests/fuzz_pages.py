@@ -96,7 +96,7 @@ def main(out: str, budget_s: float, hostile_traces: str) -> None:
     from django.test.utils import setup_test_environment
 
     from accounts.roles import ROLES
-    from explorer.journeys.models import OrderStatus
+    from explorer.orders.models import OrderStatus
     from explorer.store.models import StoredTrace, TraceAttribute
 
     setup_test_environment()  # "testserver" allowed, e-mail kept in memory

@@ -16,8 +16,9 @@ from explorer.alerts.models import Alert, AlertRule
 from explorer.alerts.rules import Situation, slow_operations
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys.assembly import journey_for_order, latest_time_ns
-from explorer.journeys.models import OrderStatus
+from explorer.journeys.assembly import journey_for_order
+from explorer.journeys.now import latest_time_ns
+from explorer.orders.models import OrderStatus
 from explorer.simulation import FAULT_KINDS, SimulationConfig, simulate
 from explorer.store.ingest import ingest, store_traces
 from explorer.traces.model import Span, SpanKind, Trace
@@ -357,19 +358,19 @@ def test_watch_once_recomputes_changed_orders_then_evaluates_and_delivers(settin
 @pytest.mark.django_db
 def test_the_live_step_skips_while_nothing_moves():
     from explorer.alerts.cycle import BUSY_SECONDS, IDLE_SECONDS, after_live_cycle
-    from explorer.journeys.live import CycleResult as LiveCycle
+    from explorer.orders.live import WorkerCycle
 
     store_traces([*stuck_order().traces, *complete_order("A-200003", offset=HOUR).traces])
     refresh()
     now = latest_time_ns(get_source())
     clock = [0.0]
     step = after_live_cycle(clock=lambda: clock[0])
-    assert step(LiveCycle(now_ns=None)) is None
-    assert len(step(LiveCycle(now_ns=now)).opened) == 1
-    assert step(LiveCycle(now_ns=now)) is None  # nothing moved
+    assert step(WorkerCycle(now_ns=None)) is None
+    assert len(step(WorkerCycle(now_ns=now)).opened) == 1
+    assert step(WorkerCycle(now_ns=now)) is None  # nothing moved
     # Orders moved, but the rules ran less than BUSY_SECONDS ago: once that has passed.
-    assert step(LiveCycle(now_ns=now, recomputed=1)) is None
+    assert step(WorkerCycle(now_ns=now, recomputed=1)) is None
     clock[0] += BUSY_SECONDS
-    assert step(LiveCycle(now_ns=now, recomputed=1)).refreshed == 1
+    assert step(WorkerCycle(now_ns=now, recomputed=1)).refreshed == 1
     clock[0] += IDLE_SECONDS + 1
-    assert step(LiveCycle(now_ns=now)).refreshed == 1
+    assert step(WorkerCycle(now_ns=now)).refreshed == 1

@@ -20,9 +20,10 @@ from explorer.alerts.models import Alert
 from explorer.caching import reset_caches
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys import live
-from explorer.journeys.assembly import latest_time_ns
-from explorer.journeys.models import OrderStatus
+from explorer.journeys.now import latest_time_ns
+from explorer.orders import live
+from explorer.orders.models import OrderStatus
+from explorer.orders.service import now_in
 from explorer.receiver.config import load
 from explorer.receiver.service import Receiver, Request
 from explorer.simulation import EPOCH_NS
@@ -263,6 +264,18 @@ def test_a_remote_backend_leaves_out_traces_after_the_wall_clock():
     past = one_span("shop-api", EPOCH_NS)
     future = one_span("shop-api", time.time_ns() + 30 * DAY)
     assert latest_time_ns(MemorySource([past, future])) == EPOCH_NS
+
+
+def test_the_orders_service_takes_now_with_the_configured_tolerance(settings):
+    """journeys.now knows no settings: the service passes EXPLORER_CLOCK_TOLERANCE_SECONDS."""
+    past = one_span("shop-api", EPOCH_NS)
+    soon = one_span("shop-api", time.time_ns() + 3600 * 10**9)  # starts an hour ahead
+    source = MemorySource([past, soon])
+    settings.EXPLORER_CLOCK_TOLERANCE_SECONDS = 60
+    assert now_in(source) == EPOCH_NS
+    settings.EXPLORER_CLOCK_TOLERANCE_SECONDS = 2 * 3600
+    assert now_in(source) == end_of(soon)
+    assert now_in(source, at_ns=5) == 5
 
 
 # --- Shown to analysts ------------------------------------------------------------------------

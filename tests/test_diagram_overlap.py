@@ -18,7 +18,7 @@ from explorer.configuration import Configuration
 from explorer.diagrams import dot_drawing, model_layout, render
 from explorer.diagrams.dot_labels import dom_id
 from explorer.diagrams.journey import journey_overlay
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
 from explorer.journeys.state_graph import load_sla, load_state_graph
 from explorer.sources.memory import MemorySource
 from explorer.tours.illustrate import step_overlay

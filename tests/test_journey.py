@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import customer_orders, journey_for_order, service_container
-from explorer.journeys.conformance import check_states
-from explorer.journeys.report import (
-    Context,
+from explorer.journeys.assembly import journey_for_order
+from explorer.journeys.checking import check_states
+from explorer.journeys.journey import service_container
+from explorer.journeys.lookups import customer_orders
+from explorer.journeys.now import Now
+from explorer.journeys.report import Context, iso, spans_in_window
+from explorer.journeys.reporting import (
     atypical_services_now,
-    iso,
-    judge_journey,
-    report_for_order,
+    report_in_context,
+    report_order,
     report_orders,
-    spans_in_window,
 )
 from explorer.journeys.sla import breaches, compliance
 from explorer.journeys.state_graph import parse_state_graph
@@ -527,7 +528,7 @@ def test_comparison_needs_enough_other_orders():
 # --- reports ---------------------------------------------------------------------------------
 
 
-def test_report_orders_and_report_for_order_agree_on_status_and_anomalies():
+def test_report_orders_and_report_order_agree_on_status_and_anomalies():
     orders = [complete_order(f"A-{n:02}", offset=n * 600) for n in range(25)]
     slow = complete_order("A-slow", offset=100, price_seconds=30)
     lost = OrderBuilder("A-lost")
@@ -539,7 +540,7 @@ def test_report_orders_and_report_for_order_agree_on_status_and_anomalies():
     assert reports["A-slow"].anomalous and reports["A-slow"].status == "complete"
     assert reports["A-lost"].status == "lost" and not reports["A-lost"].anomalous
     assert not any(r.anomalous for k, r in reports.items() if k.startswith("A-0"))
-    single = report_for_order(src, "A-slow", GRAPH, SLA)
+    single = report_order(src, "A-slow", GRAPH, SLA)
     assert single.anomalous and single.anomalies[0].operation == PRICE
     data = single.as_dict()
     assert set(data) >= {
@@ -575,7 +576,7 @@ def test_analyse_uses_the_context_it_is_given():
     order = complete_order("A-1")
     journey = journey_for_order(source_of(order), "A-1")
     context = Context(GRAPH, None, Baseline(), now_ns=T0)
-    report = judge_journey(journey, context)
+    report = report_in_context(journey, context)
     assert report.sla_breaches == [] and report.anomalies == [] and report.differences == []
 
 
@@ -596,10 +597,10 @@ def test_services_atypical_in_the_last_hour_against_the_week_before():
     ]
     src = source_of(*orders, *recent)
     now = T0 + (30 * HOUR + 10 * 60) * S
-    atypical = atypical_services_now(src, service_container, now_ns=now)
+    atypical = atypical_services_now(src, service_container, Now(now))
     assert [a.container for a in atypical] == ["mes_api"]
     assert atypical[0].slow_fraction > 0.2
-    calm = atypical_services_now(source_of(*orders), service_container, now_ns=now - HOUR * S)
+    calm = atypical_services_now(source_of(*orders), service_container, Now(now - HOUR * S))
     assert calm == []
     start = T0 + 30 * HOUR * S
     pairs = spans_in_window(src, service_container, (start, None))

@@ -14,19 +14,19 @@ from explorer.caching import reset_caches
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import journey_for_order, latest_time_ns
-from explorer.journeys.conformance import check_states
-from explorer.journeys.models import BASELINE, TYPICAL, BaselineSnapshot, stored_references
+from explorer.journeys.assembly import journey_for_order
+from explorer.journeys.checking import check_states
+from explorer.journeys.lookups import order_ids
+from explorer.journeys.now import latest_time_ns
 from explorer.journeys.report import (
     BASELINE_WINDOW_NS,
     REFERENCE_MAX_LAG_NS,
     TYPICAL_MAX_ORDERS,
     iso,
-    order_ids,
-    reference_at,
-    report_for_order,
 )
+from explorer.journeys.reporting import reference_at, report_order
 from explorer.journeys.typical import OrderSample, TypicalJourneys
+from explorer.orders.models import BASELINE, TYPICAL, BaselineSnapshot, stored_references
 from explorer.simulation import parse_fault_rates
 from explorer.sources.memory import MemorySource
 from explorer.store.ingest import store_traces
@@ -65,7 +65,7 @@ def refresh(*args) -> str:
 def report(order_id: str, stored_reference: bool = True, source=None):
     config = explorer_config()
     source = source or get_source()
-    return report_for_order(
+    return report_order(
         source,
         order_id,
         config.graph,

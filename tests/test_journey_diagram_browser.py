@@ -23,7 +23,7 @@ STOP_WORDS = {
 
 @pytest.fixture
 def simulated(transactional_db, tmp_path):
-    from explorer.journeys.models import OrderStatus
+    from explorer.orders.models import OrderStatus
 
     reset_caches()
     folder = tmp_path / "traces"
@@ -189,7 +189,7 @@ def test_tour_panel_plays_the_example_order_step_by_step(page, live_server, simu
 
 
 def test_typical_path_drawn_under_the_order(page, live_server, simulated):
-    from explorer.journeys.models import OrderStatus
+    from explorer.orders.models import OrderStatus
 
     log_in(page, live_server.url, "analyst")
     order = OrderStatus.objects.get(order_id=simulated["busy"])

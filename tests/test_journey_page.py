@@ -232,13 +232,13 @@ def _count_sample_reads(monkeypatch) -> list[list[str]]:
     from explorer.web import order_page
 
     reads: list[list[str]] = []
-    real = order_page.states_of_orders
+    real = order_page.judge_states_of_orders
 
     def counted(source, order_ids, config):
         reads.append(list(order_ids))
         return real(source, reads[-1], config)
 
-    monkeypatch.setattr(order_page, "states_of_orders", counted)
+    monkeypatch.setattr(order_page, "judge_states_of_orders", counted)
     return reads
 
 
@@ -253,7 +253,7 @@ def test_the_typical_path_comes_from_the_calls_the_reference_stored(
     """`orders --refresh` records each sample's calls: the first view reads no sample's
     journey, and draws what reading them would."""
     from explorer.caching import reset_caches
-    from explorer.journeys.models import TYPICAL, BaselineSnapshot
+    from explorer.orders.models import TYPICAL, BaselineSnapshot
 
     reads = _count_sample_reads(monkeypatch)
     login_as("analyst")
@@ -286,7 +286,7 @@ def test_no_typical_path_without_enough_orders_of_the_type(client, login_as, sto
 def test_typical_path_keeps_relationships_most_samples_used(db):
     from explorer.configuration import explorer_config
     from explorer.diagrams.journey import typical_path
-    from explorer.journeys.assembly import Journey
+    from explorer.journeys.journey import Journey
 
     def journey(builder: OrderBuilder) -> Journey:
         return Journey(builder.order_id, traces=builder.traces)

@@ -12,12 +12,14 @@ from django.urls import reverse
 
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys.assembly import journey_for_order, latest_time_ns
+from explorer.journeys.assembly import journey_for_order
 from explorer.journeys.bulk import TraceSet
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import OrderStatus
-from explorer.journeys.report import order_ids, report_orders
-from explorer.journeys.status import status_at
+from explorer.journeys.lookups import order_ids
+from explorer.journeys.now import latest_time_ns
+from explorer.journeys.reporting import report_orders
+from explorer.orders.models import OrderStatus
+from explorer.orders.status import status_at
 from explorer.simulation import parse_fault_rates
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
 from explorer.simulation import SimulationConfig, simulate
 from explorer.store.ingest import ingest
 from explorer.store.source import StoreSource

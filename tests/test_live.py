@@ -1,4 +1,4 @@
-"""The live order-status snapshot (explorer.journeys.live, `watch`, `orders --refresh --since`):
+"""The live order-status snapshot (explorer.orders.live, `watch`, `orders --refresh --since`):
 spans that arrive mark their orders, the worker computes them again, time passing makes orders
 stuck or lost without a new span, and --since selects by arrival."""
 
@@ -18,11 +18,13 @@ from django.core.management import call_command
 
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys import live
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
-from explorer.journeys.report import report_orders
+from explorer.journeys.reporting import report_orders
+from explorer.orders import arrivals, live
+from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
+from explorer.orders.service import now_in
 from explorer.simulation import SimulationConfig, parse_fault_rates, simulate
+from explorer.sources.memory import MemorySource
 from explorer.store.ingest import store_traces
 from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file
@@ -112,7 +114,7 @@ def late_batch(db, simulated):
     early, late = late_split(simulated[0])
     store_traces(early)
     refresh()
-    return late, stored(live.latest_time_ns(get_source()))
+    return late, stored(now_in(get_source()))
 
 
 def test_refresh_since_selects_orders_by_arrival_after_a_late_batch(late_batch):
@@ -122,7 +124,7 @@ def test_refresh_since_selects_orders_by_arrival_after_a_late_batch(late_batch):
     store_traces(late)
     output = refresh("--since", iso_ns(arrival))
     expected = judged()
-    now = live.latest_time_ns(get_source())
+    now = now_in(get_source())
     assert stored(now) == expected
     changed = {o for o, row in expected.items() if before.get(o) != row}
     assert len(changed) >= 10, changed  # the late batch matters: the test can fail
@@ -143,7 +145,7 @@ def test_the_worker_follows_a_late_batch_by_itself(late_batch):
     expected = judged()
     assert stored(result.now_ns) == expected
     assert result.marked == result.recomputed > 0
-    assert live.pending_count() == 0
+    assert arrivals.pending_count() == 0
     changed = {c.order_id: (c.before, c.after) for c in result.changes}
     for order_id, (status, _, _) in expected.items():
         was = before.get(order_id)
@@ -159,22 +161,22 @@ def test_the_worker_follows_a_late_batch_by_itself(late_batch):
 
 
 def test_mark_changed_keeps_the_latest_arrival_and_settling_spares_newer_marks(db):
-    assert live.mark_changed(["A-1", "A-2", "", "A-1"], 100) == 2
-    live.mark_changed(["A-1"], 50)  # older: changes nothing
+    assert arrivals.mark_changed(["A-1", "A-2", "", "A-1"], 100) == 2
+    arrivals.mark_changed(["A-1"], 50)  # older: changes nothing
     assert dict(OrderArrival.objects.values_list("order_id", "arrived_ns")) == {
         "A-1": 100,
         "A-2": 100,
     }
     read = dict(OrderArrival.objects.values_list("order_id", "arrived_ns"))
-    live.mark_changed(["A-2"], 200)  # arrives while A-1 and A-2 are computed
-    live.settle(read)
+    arrivals.mark_changed(["A-2"], 200)  # arrives while A-1 and A-2 are computed
+    arrivals.settle(read)
     assert set(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == {
         "A-2"
     }
-    assert live.orders_arrived_since(150) == ["A-2"]
+    assert arrivals.orders_arrived_since(150) == ["A-2"]
     # An id over ORDER_ID_MAX names no order (it used to be cut to 200 characters, which
     # merged long ids and found no span of its own): not marked.
-    assert live.mark_changed(["x" * 300, "A-3"], 300) == 1
+    assert arrivals.mark_changed(["x" * 300, "A-3"], 300) == 1
     assert not OrderArrival.objects.filter(order_id__startswith="x").exists()
 
 
@@ -182,19 +184,28 @@ def test_a_consumer_trace_without_order_id_marks_its_order_through_the_link(db):
     order = OrderBuilder("A-7")
     producer = order.produce("shop-api", 0)
     store_traces(order.traces)
-    assert live.collect_arrivals() == 1
+    assert arrivals.collect_arrivals(get_source()) == 1
     OrderArrival.objects.update(pending=False)
     consumer = order.consume(
         "mes-api", 5, producer, "PRICE_CALCULATED", "SUBMITTED", with_order=False
     )
     store_traces([consumer])
-    assert live.collect_arrivals() == 1
+    assert arrivals.collect_arrivals(get_source()) == 1
     assert list(OrderArrival.objects.filter(pending=True).values_list("order_id", flat=True)) == [
         "A-7"
     ]
     # Storing the same spans again is no arrival.
     store_traces([consumer])
-    assert live.collect_arrivals() == 0
+    assert arrivals.collect_arrivals(get_source()) == 0
+
+
+def test_arrivals_are_read_only_from_a_source_that_lists_them(db):
+    """The worker asks the source (ListsArrivals), never the store's tables behind it: a
+    source without the capability (a remote backend: its writer marks) has none to collect."""
+    store_traces(complete_order("A-8").traces)
+    assert arrivals.collect_arrivals(MemorySource(complete_order("A-9").traces)) == 0
+    assert not OrderArrival.objects.exists()
+    assert arrivals.collect_arrivals(get_source()) == 1
 
 
 # --- Time passing -------------------------------------------------------------------------
@@ -259,14 +270,14 @@ def test_the_reference_is_stored_when_due(db, settings):
     config = explorer_config()
     source = get_source()
     store_traces(complete_order("A-30").traces)
-    now = live.latest_time_ns(source)
+    now = now_in(source)
     assert live.refresh_reference_if_due(source, config, now)  # none stored
     assert not live.refresh_reference_if_due(source, config, now)  # fresh
     assert live.refresh_reference_if_due(source, config, now + 2 * HOUR * S)  # too old
     settings.EXPLORER_LIVE_REFERENCE_SECONDS = 0
     assert not live.refresh_reference_if_due(source, config, now + 2 * HOUR * S)  # no arrival
     store_traces(complete_order("A-31", offset=60).traces)
-    live.collect_arrivals()  # as a cycle does first
+    arrivals.collect_arrivals(get_source())  # as a cycle does first
     assert live.refresh_reference_if_due(source, config, now + 2 * HOUR * S)
     # Its samples record the diagram calls they made, which the order page draws the typical
     # path from without reading their journeys.
@@ -280,10 +291,10 @@ def test_the_reference_is_stored_when_due(db, settings):
 def test_run_worker_runs_cycles_until_stopped_and_hands_on_each_result(db):
     cache.clear()
     store_traces(complete_order("A-40", offset=T0 // S % 10).traces)
-    results: list[live.CycleResult] = []
+    results: list[live.WorkerCycle] = []
     stop = threading.Event()
 
-    def step(result: live.CycleResult) -> None:
+    def step(result: live.WorkerCycle) -> None:
         results.append(result)
         if len(results) == 3:
             stop.set()
@@ -300,7 +311,7 @@ def test_run_worker_woken_by_committed_spans_does_not_wait_its_interval(transact
     stop, wake = threading.Event(), threading.Event()
     cycles: list[float] = []
 
-    def step(result: live.CycleResult) -> None:
+    def step(result: live.WorkerCycle) -> None:
         cycles.append(time.monotonic())
         if len(cycles) == 1:
             store_traces(complete_order("A-42", offset=T0 // S % 10 + 5).traces)

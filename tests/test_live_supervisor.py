@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from explorer.journeys import live
-from explorer.journeys.models import LiveMark
 from explorer.management.supervisor import Supervisor
+from explorer.orders import live
+from explorer.orders.models import LiveMark
 
 # --- The supervisor ---------------------------------------------------------------------------
 

@@ -24,10 +24,10 @@ from explorer.alerts.cycle import after_live_cycle
 from explorer.alerts.models import Alert, AlertRule, Delivery
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys import live
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.intake import order_id_problem
-from explorer.journeys.models import LiveMark, OrderArrival, OrderStatus
+from explorer.orders import arrivals, live
+from explorer.orders.models import LiveMark, OrderArrival, OrderStatus
 from explorer.sources.base import SourceError
 from explorer.store.ingest import store_traces
 from tests.journey_support import DAY, HOUR, OrderBuilder, complete_order
@@ -46,9 +46,9 @@ def with_order_id(builder: OrderBuilder, order_id: str) -> OrderBuilder:
 def worker_until(cycles: int, steps=(), stats: live.WorkerStats | None = None, **kwargs):
     """Runs the real worker until it completed `cycles` cycles (each step runs first)."""
     stop = threading.Event()
-    seen: list[live.CycleResult] = []
+    seen: list[live.WorkerCycle] = []
 
-    def count(result: live.CycleResult) -> None:
+    def count(result: live.WorkerCycle) -> None:
         seen.append(result)
         if len(seen) >= cycles:
             stop.set()
@@ -167,14 +167,14 @@ def test_a_full_refresh_leaves_odd_ids_out_and_drops_their_old_rows(db):
 
 def test_an_order_that_fails_is_logged_counted_and_retried_later(db, monkeypatch, caplog):
     store_traces([*complete_order("A-1").traces, *complete_order("A-2", offset=60).traces])
-    judge = live.order_rows
+    judge = live.judge_rows
 
-    def failing(source, graph, orders, *args):
+    def failing(source, config, orders, *args):
         if "A-1" in orders:
             raise ValueError("injected")
-        return judge(source, graph, orders, *args)
+        return judge(source, config, orders, *args)
 
-    monkeypatch.setattr(live, "order_rows", failing)
+    monkeypatch.setattr(live, "judge_rows", failing)
     stats = live.WorkerStats()
     with caplog.at_level(logging.ERROR, "explorer.live"):
         first = worker_until(1, stats=stats)[0]
@@ -196,7 +196,7 @@ def test_an_order_that_fails_is_logged_counted_and_retried_later(db, monkeypatch
     assert arrival.failures == 2
     assert (arrival.retry_at_ns - time.time_ns()) / 1e9 > 1.5 * live.RETRY_FIRST_S
     # Fixed: judged at its retry, its failures forgotten.
-    monkeypatch.setattr(live, "order_rows", judge)
+    monkeypatch.setattr(live, "judge_rows", judge)
     OrderArrival.objects.filter(order_id="A-1").update(retry_at_ns=0)
     assert worker_until(1)[0].errors == []
     assert OrderStatus.objects.get(order_id="A-1").status == COMPLETE
@@ -206,18 +206,18 @@ def test_an_order_that_fails_is_logged_counted_and_retried_later(db, monkeypatch
 
 def test_a_source_that_is_down_fails_the_cycle_and_puts_no_order_back(db, monkeypatch):
     store_traces([*complete_order("A-1").traces, *complete_order("A-2", offset=60).traces])
-    judge = live.order_rows
+    judge = live.judge_rows
 
     def down(*args):
         raise SourceError("the tracing backend did not answer")
 
-    monkeypatch.setattr(live, "order_rows", down)
+    monkeypatch.setattr(live, "judge_rows", down)
     with pytest.raises(SourceError):
         live.run_cycle(get_source(), explorer_config())
     assert not OrderArrival.objects.filter(failures__gt=0).exists()
-    assert live.pending_count() == 2
+    assert arrivals.pending_count() == 2
     # Back: the next cycle judges both at once, no back-off to wait for.
-    monkeypatch.setattr(live, "order_rows", judge)
+    monkeypatch.setattr(live, "judge_rows", judge)
     assert worker_until(1)[0].recomputed == 2
 
 
@@ -239,9 +239,9 @@ def test_a_row_the_database_refuses_waits_and_the_others_are_stored(db, monkeypa
 
 
 def test_retry_waits_are_bounded(db):
-    live.mark_changed(["A-1"], 1)
+    arrivals.mark_changed(["A-1"], 1)
     for _ in range(40):
-        live.retry_later({"A-1": "order 'A-1' failed"}, live.CycleResult())
+        live.retry_later({"A-1": "order 'A-1' failed"}, live.WorkerCycle())
     arrival = OrderArrival.objects.get(order_id="A-1")
     assert arrival.failures == 40
     assert (arrival.retry_at_ns - time.time_ns()) / 1e9 <= live.RETRY_MAX_S

@@ -16,7 +16,7 @@ from django.utils import timezone
 from explorer.alerts.delivery import alert_link, email_text, payload
 from explorer.alerts.models import Alert
 from explorer.journeys.conformance import STUCK
-from explorer.journeys.models import OrderStatus
+from explorer.orders.models import OrderStatus
 
 DAY_NS = 86_400 * 10**9
 NOW_NS = 1_740_000_000 * 10**9

@@ -535,7 +535,7 @@ def hostile_traces() -> list[Trace]:
 
 SNAPSHOT = """
 import json
-from explorer.journeys.models import OrderStatus
+from explorer.orders.models import OrderStatus
 print(json.dumps(list(OrderStatus.objects.values_list("order_id", "customer_id",
                                                       "customer_type", "state"))))
 """

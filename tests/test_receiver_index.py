@@ -12,7 +12,7 @@ from django.db import transaction
 
 from explorer.caching import reset_caches
 from explorer.composition import get_source
-from explorer.journeys.report import order_ids
+from explorer.journeys.lookups import order_ids
 from explorer.receiver import index
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError
@@ -109,7 +109,7 @@ def test_index_is_idempotent_and_merges_pieces(without_order_on_consumers):
 
 
 def test_index_marks_orders_changed_own_and_through_links(without_order_on_consumers):
-    from explorer.journeys.models import OrderArrival
+    from explorer.orders.models import OrderArrival
 
     traces = without_order_on_consumers
     consumer, link = next(
@@ -136,7 +136,7 @@ def test_index_marks_orders_changed_own_and_through_links(without_order_on_consu
 
 
 def test_a_later_piece_without_the_order_id_marks_its_order(without_order_on_consumers):
-    from explorer.journeys.models import OrderArrival
+    from explorer.orders.models import OrderArrival
 
     trace = next(
         t

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import system_map
-from explorer.journeys.assembly import latest_time_ns
+from explorer.journeys.now import latest_time_ns
 from explorer.store import hourly
 from explorer.store.ingest import ingest, store_settings, store_traces
 from explorer.store.models import HourlyTraffic, StoredTrace

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import json
 from html.parser import HTMLParser
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import CommandError, call_command
 
 from explorer.c4.loader import DEFAULT_MODEL, load_model
 from explorer.c4.mapping import DEFAULT_MAPPING, load_mapping
-from explorer.journeys.assembly import journey_for_order, latest_time_ns, service_container
-from explorer.journeys.conformance import COMPLETE, LOST, check_states
+from explorer.journeys.assembly import journey_for_order
+from explorer.journeys.checking import check_states
+from explorer.journeys.conformance import COMPLETE, LOST
+from explorer.journeys.journey import service_container
+from explorer.journeys.now import latest_time_ns
 from explorer.journeys.state_graph import load_state_graph
 from explorer.journeys.story import tell
 from explorer.sources.memory import MemorySource
@@ -38,6 +42,10 @@ GRAPH = load_state_graph(DEFAULT_MODEL.parent / "states.json")
 
 def container_of(span):
     return MAPPING.service_element(span.resource) or service_container(span)
+
+
+# What choosing an example order judges with (explorer.orders.service.JudgingConfig).
+CONFIG = SimpleNamespace(graph=GRAPH, container_of=container_of)
 
 
 def minimal(**step) -> dict:
@@ -71,7 +79,7 @@ def test_shipped_selectors_pick_orders_of_the_simulated_data():
     now = latest_time_ns(source)
     for path in shipped_files():
         (tour,) = read_file(path)
-        order_id = find_example_order(source, tour.example_selector, GRAPH, container_of)
+        order_id = find_example_order(source, tour.example_selector, CONFIG)
         assert order_id is not None, tour.slug
         journey = journey_for_order(source, order_id, container_of=container_of)
         facts = order_facts(journey, check_states(journey, GRAPH, now))
@@ -311,13 +319,13 @@ def test_trace_text_in_a_generated_tour_renders_as_text():
 
 def test_selectors():
     source = MemorySource(small_demo_traces())
-    partner = find_example_order(source, {"source": "partner_api"}, GRAPH, container_of)
+    partner = find_example_order(source, {"source": "partner_api"}, CONFIG)
     journey = journey_for_order(source, partner, container_of=container_of)
     assert journey.steps[0].container == "mes_api" and journey.customer_type == "b2b_partner"
-    assert find_example_order(source, {"customer_type": "nobody"}, GRAPH, container_of) is None
-    assert find_example_order(MemorySource([]), {"status": "lost"}, GRAPH) is None
+    assert find_example_order(source, {"customer_type": "nobody"}, CONFIG) is None
+    assert find_example_order(MemorySource([]), {"status": "lost"}, CONFIG) is None
     with pytest.raises(ValueError, match="unknown selector key"):
-        find_example_order(source, {"colour": "red"}, GRAPH)
+        find_example_order(source, {"colour": "red"}, CONFIG)
     assert "lost_from" in SELECTOR_KEYS
 
 
@@ -438,7 +446,7 @@ def test_shipped_selectors_match_orders_of_the_demo_data(tmp_path):
     )
     for path in shipped_files():
         (tour,) = read_file(path)
-        assert find_example_order(source, tour.example_selector, GRAPH, container_of), tour.slug
+        assert find_example_order(source, tour.example_selector, CONFIG), tour.slug
 
 
 def test_trace_text_in_a_generated_tour_renders_as_plain_text():

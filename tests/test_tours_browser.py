@@ -24,15 +24,16 @@ def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server, 
     for number, step in enumerate(steps, start=1):
         page.wait_for_url(f"**/tours/retail-order/{number}/")
         node = page.locator(f'.tour-diagram svg [id="el-{step.focus}"]')
-        assert "c4-highlight" in node.get_attribute("class").split(), (number, step.focus)
-        dimmed = page.locator(".tour-diagram svg .c4-dimmed")
-        assert dimmed.count() > 0
         assert page.locator("progress").get_attribute("value") == str(number)
-        if step.question:  # answer by clicking the right element on the diagram
+        if step.question:  # the answer is not shown: answer by clicking it on the diagram
+            assert page.locator(".tour-diagram svg .c4-highlight").count() == 0, number
             right = step.question.choices[step.question.correct].element
             page.locator(f'.tour-diagram svg [id="el-{right}"]').click()
             page.wait_for_selector("#check-result.is-correct")
             screenshot(page, f"tour-retail-step-{number}-answered")
+        assert "c4-highlight" in node.get_attribute("class").split(), (number, step.focus)
+        dimmed = page.locator(".tour-diagram svg .c4-dimmed")
+        assert dimmed.count() > 0
         if number == 1:
             screenshot(page, "tour-retail-step-1")
         if number < len(steps):
@@ -52,3 +53,56 @@ def test_an_onboarding_user_plays_the_retail_tour_to_the_end(page, live_server, 
 
     page.goto(f"{live_server.url}/tours/progress/")
     assert "A retail order, from cart to delivery" in page.locator("#tour-progress").inner_text()
+
+
+WIDE = {"width": 1366, "height": 768}
+NARROW = {"width": 420, "height": 900}
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_player_in_russian_controls_score_and_summary(page, live_server, monkeypatch):
+    """A retried answer is not a first-try score; the last step's summary is one click away
+    from the top; the Answer button is a site button; Russian at 1366 and 420 (screenshots
+    tour-player-ru-*.png)."""
+    serve_from_memory(monkeypatch)
+    call_command("tours", "import", "--shipped")
+    log_in(page, live_server.url, "onboarding")
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/tours/retail-order/8/")
+    page.select_option("#language-select", "ru")
+    page.click(".language-form button")
+    page.wait_for_selector("text=Ответьте на вопрос")
+    answer = page.locator("#check button[type=submit]")
+    assert "button" in answer.get_attribute("class").split()
+    native = page.evaluate("getComputedStyle(document.createElement('button')).backgroundColor")
+    assert answer.evaluate("b => getComputedStyle(b).backgroundColor") != native
+    assert page.locator(".tour-diagram svg .c4-highlight").count() == 0
+    screenshot(page, "tour-player-ru-wide-question")
+    page.locator("#check input[name=choice]").first.check()  # wrong: MES API
+    answer.click()
+    page.wait_for_selector("#check-result.is-wrong")
+    assert page.locator(".tour-diagram svg .c4-highlight").count() == 1  # answered: shown
+    page.locator("#check input[name=choice]").nth(1).check()
+    page.locator("#check button[type=submit]").click()
+    page.wait_for_selector("#check-result.is-correct")
+    assert "не с первой попытки" in page.inner_text("#check-result")
+    page.set_viewport_size(NARROW)
+    screenshot(page, "tour-player-ru-narrow-answered")
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"] + 1
+
+    page.goto(f"{live_server.url}/tours/retail-order/11/")
+    link = page.locator("#tour-summary-link")
+    assert link.is_visible() and link.bounding_box()["y"] < NARROW["height"]
+    link.click()
+    summary = page.locator("#tour-ending")
+    box = summary.bounding_box()
+    assert 0 <= box["y"] < NARROW["height"] / 2, box
+    assert "Верно с первой попытки: 0 из 1." in summary.inner_text()
+    screenshot(page, "tour-player-ru-narrow-summary")
+    page.set_viewport_size(WIDE)
+    page.goto(f"{live_server.url}/tours/retail-order/11/")
+    screenshot(page, "tour-player-ru-wide-last-step")
+    page.click("#tour-summary-link")
+    assert 0 <= page.locator("#tour-ending").bounding_box()["y"] < WIDE["height"] / 2
+    screenshot(page, "tour-player-ru-wide-summary")

@@ -97,7 +97,7 @@ def test_the_home_page_lists_follow_the_snapshot_without_a_reload(
 ):
     """What the live worker stores appears on an open home page by itself; a read that fails
     (here: the session ended) keeps the lists shown and says so."""
-    from explorer.journeys.models import OrderStatus
+    from explorer.orders.models import OrderStatus
 
     settings.EXPLORER_LIVE_PAGE_SECONDS = 1
     log_in(page, live_server.url, "analyst")

@@ -5,7 +5,7 @@ and deliver what opened and what resolved.
     result = run_cycle()            # now: the newest span in the trace source
 
 `manage.py watch` runs it after each cycle of the live worker (`after_live_cycle`, the step
-run_worker hands every explorer.journeys.live.CycleResult to); `manage.py alerts --evaluate`
+run_worker hands every explorer.orders.live.WorkerCycle to); `manage.py alerts --evaluate`
 runs it alone (after `orders --refresh`, for set-ups without the live worker).
 
 What fails in one rule, one alert or one delivery is logged (with the order), counted in the
@@ -37,8 +37,8 @@ from explorer.alerts.rules import (
 )
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
-from explorer.journeys.assembly import latest_time_ns
-from explorer.journeys.live import CycleResult as LiveCycle
+from explorer.orders.live import WorkerCycle
+from explorer.orders.service import now_in
 from explorer.sources.base import SourceError, TraceSource
 from explorer.store.models import storable
 
@@ -84,7 +84,7 @@ def run_cycle(
     """Evaluate the rules at `now_ns` (default: the newest span in the source), update the
     stored alerts and (with `send`) deliver the ones that opened or resolved."""
     source = source or get_source()
-    now = now_ns if now_ns is not None else latest_time_ns(source)
+    now = now_in(source, now_ns)
     result = CycleResult(now)
     if now is None:
         return result
@@ -183,7 +183,7 @@ def after_live_cycle(
     source: TraceSource | None = None,
     say: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
-) -> Callable[[LiveCycle], CycleResult | None]:
+) -> Callable[[WorkerCycle], CycleResult | None]:
     """The alert cycle as the step after each cycle of the live worker (for run_worker's
     after_cycle): judged at the worker's "now", at most every BUSY_SECONDS, and skipped while
     nothing moved (for at most IDLE_SECONDS). Whatever fails is logged and added to the live
@@ -192,7 +192,7 @@ def after_live_cycle(
     something opened, resolved or failed."""
     last: dict[str, float | int | None] = {"now_ns": None, "at": None}
 
-    def step(live: LiveCycle) -> CycleResult | None:
+    def step(live: WorkerCycle) -> CycleResult | None:
         if live.now_ns is None:
             return None
         idle = (

@@ -43,6 +43,7 @@ from explorer.alerts.models import Alert, AlertRule, Delivery
 from explorer.alerts.text import customer_line, kind_title, summary_in
 from explorer.sources.base import SourceError
 from explorer.sources.http import BackendClient
+from explorer.traces.vocabulary import CUSTOMER_KEY
 
 log = logging.getLogger("explorer.alerts")
 SIGNATURE_HEADER = "X-Explorer-Signature"
@@ -195,7 +196,7 @@ def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
 
 
 def clean_id(customer_id: str, policy: RedactionPolicy) -> str:
-    return str(redact_value("customer.id", customer_id, policy))
+    return str(redact_value(CUSTOMER_KEY, customer_id, policy))
 
 
 def redacted(text: str, alert: Alert, policy: RedactionPolicy) -> str:

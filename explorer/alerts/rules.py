@@ -1,9 +1,10 @@
-"""The five alert rules, judged at one "now" (the newest span, as the journeys core takes it).
+"""The five alert rules, judged at one "now" (the newest span, explorer.orders.service.now_in).
 
-Order rules read the stored order-status snapshot (explorer.journeys.models.OrderStatus, which
+Order rules read the stored order-status snapshot (explorer.orders.models.OrderStatus, which
 decides lost and stuck at read time); endpoint rules read the traces of a trailing window and
-judge them with the journeys code (sla.compliance, the anomaly Baseline). Nothing is judged by
-hand here: the rules only pick what crosses the thresholds of their AlertRule.
+judge them with the journeys code (sla.compliance, the anomaly Baseline); what an alert says
+of one order (describe_order) comes from the orders service (judge_states). Nothing is judged
+by hand here: the rules only pick what crosses the thresholds of their AlertRule.
 
 A rule gives the subjects whose condition holds (they open or refresh an alert) and those it
 could not judge (too few calls in the window, or an order outside the window): an open alert
@@ -19,11 +20,10 @@ from dataclasses import dataclass, field
 from explorer.alerts.models import AlertRule
 from explorer.configuration import Configuration
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import journey_for_order
-from explorer.journeys.conformance import check_states
-from explorer.journeys.models import BaselineSnapshot, OrderStatus
 from explorer.journeys.report import baseline_from_source, reference_window, spans_in_window
 from explorer.journeys.sla import compliance
+from explorer.orders.models import BaselineSnapshot, OrderStatus
+from explorer.orders.service import judge_states, now_policy
 from explorer.sources.base import SourceError, TraceSource
 from explorer.traces.model import Span, SpanKind
 
@@ -174,9 +174,11 @@ def slow_operations(rule: AlertRule, at: Situation) -> Evaluation:
     baseline = anomaly_baseline(at)
     recent = _window_spans(at, rule.window_minutes)
     calls: dict[tuple[str, str], int] = defaultdict(int)
+    medians: dict[tuple[str, str], float] = {}  # of the operations with a baseline
     for container, span in recent:
-        if baseline.lookup(container, span.name) is not None:
+        if (stats := baseline.lookup(container, span.name)) is not None:
             calls[(container, span.name)] += 1
+            medians[(container, span.name)] = stats.median_ns
     slow: dict[tuple[str, str], int] = defaultdict(int)
     for anomaly in baseline.anomalies(recent):
         slow[(anomaly.container, anomaly.operation)] += 1
@@ -185,7 +187,6 @@ def slow_operations(rule: AlertRule, at: Situation) -> Evaluation:
         if count < rule.min_count:
             result.undecided.add(subject)
         elif slow[(container, operation)] / count > rule.threshold:
-            stats = baseline.lookup(container, operation)
             result.found.append(
                 Finding(
                     "anomaly",
@@ -196,7 +197,7 @@ def slow_operations(rule: AlertRule, at: Situation) -> Evaluation:
                         "slow": slow[(container, operation)],
                         "calls": count,
                         "share": rule.threshold,
-                        "median_ms": round(stats.median_ns / 1e6, 3),
+                        "median_ms": round(medians[(container, operation)] / 1e6, 3),
                         "window_minutes": rule.window_minutes,
                     },
                 )
@@ -226,10 +227,10 @@ def describe_order(finding: Finding, at: Situation) -> None:
         return
     config = at.config
     try:
-        journey = journey_for_order(at.source, finding.order_id, container_of=config.container_of)
+        judged = judge_states(at.source, finding.order_id, config, now_policy(at.now_ns))
     except SourceError:
         return  # the text then says less; the alert itself stands
-    conformance = check_states(journey, config.graph, at.now_ns)
+    journey, conformance = judged.journey, judged.conformance
     if finding.kind == "state_violation":
         finding.facts["violations"] = [
             {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from explorer.traces.model import Trace
 from explorer.traces.parsers import iter_file
+from explorer.traces.vocabulary import ORDER_KEY
 
 
 def read_traces(path: str | Path) -> tuple[list[Trace], list[str]]:
@@ -37,7 +38,7 @@ def traces_of_order(traces: Iterable[Trace], order_id: str) -> list[Trace]:
         t
         for t in traces
         if any(
-            str(s.attributes.get("order.id", s.resource.attributes.get("order.id"))) == order_id
+            str(s.attributes.get(ORDER_KEY, s.resource.attributes.get(ORDER_KEY))) == order_id
             for s in t.spans
         )
     ]

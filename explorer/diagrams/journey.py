@@ -13,8 +13,8 @@ from explorer.c4.mapping import element_calls
 from explorer.c4.model import Model
 from explorer.diagrams.overlay import Note, Overlay, Stop, overlay_from_traces
 from explorer.diagrams.words import milliseconds
-from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, LOST, Conformance
+from explorer.journeys.journey import Journey
 from explorer.journeys.report import JourneyReport
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words

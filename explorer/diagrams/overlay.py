@@ -19,9 +19,9 @@ from explorer.c4.mapping import Mapping, interactions
 from explorer.c4.model import Model
 from explorer.diagrams.words import milliseconds, word
 from explorer.traces.model import SpanKind, Trace
+from explorer.traces.vocabulary import NEW_STATE_KEY, PREVIOUS_STATE_KEY, STATE_EVENT
 
 SEVERITIES = ("info", "state", "warning", "sla", "anomaly", "error", "violation", "stop")
-STATE_EVENT = "order.state_changed"
 
 
 @dataclass(slots=True)
@@ -154,8 +154,8 @@ def overlay_from_traces(
                 continue
             for event in span.events:
                 if event.name == STATE_EVENT:
-                    previous = event.attributes.get("order.state.previous")
-                    new = event.attributes.get("order.state.new", "?")
+                    previous = event.attributes.get(PREVIOUS_STATE_KEY)
+                    new = event.attributes.get(NEW_STATE_KEY, "?")
                     text = f"{previous} → {new}" if previous else f"→ {new}"
                     notes[element].append((event.time_ns, Note(text, "state")))
             if span.is_error:

@@ -10,10 +10,9 @@ Framework-free. The modules, in the order the analysis runs:
 - typical: the typical journey of a customer type and how one journey differs from it;
 - story: the journey told in English and Russian;
 - report: all of the above for one order or for every order in a source;
-- bulk: every trace of a source read once, answering the look-ups of many orders' assembly;
-- status: one row per order for the order-status snapshot, with stuck decided at read time.
+- bulk: every trace of a source read once, answering the look-ups of many orders' assembly.
 
-Also a Django app (label "journeys"): models.py holds the snapshot tables that
-`manage.py orders --refresh` writes (OrderStatus, and BaselineSnapshot: the reference an order
-is judged against, report.Reference); nothing above imports Django.
+Nothing here imports Django or accounts (an import-linter contract holds it). Pages, tours,
+alerts, commands and the receiver judge orders through explorer.orders.service, which takes
+the configuration and "now" and calls these; explorer.orders also stores the snapshot.
 """

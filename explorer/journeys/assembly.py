@@ -15,79 +15,31 @@ warning.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-
-from django.conf import settings
+from collections.abc import Iterable
 
 from explorer.journeys.anomalies import Anomaly
+from explorer.journeys.journey import ContainerOf, Journey, Step, Window, service_container
 from explorer.sources.base import (
     FindsLinkingTraces,
-    JudgesClockSkew,
     ReadsTracesInBulk,
     SourceError,
     TraceNotFound,
-    TraceQuery,
     TraceSource,
 )
 from explorer.traces.model import Span, SpanKind, Trace
-
-ORDER_KEY = "order.id"
-CUSTOMER_KEY = "customer.id"
-CUSTOMER_TYPE_KEY = "customer.type"
-
-# Maps the span to the C4 element id of the container it ran in.
-ContainerOf = Callable[[Span], str]
-Window = tuple[int | None, int | None]
+from explorer.traces.vocabulary import (
+    CUSTOMER_KEY,
+    CUSTOMER_TYPE_KEY,
+    NEW_STATE_KEY,
+    ORDER_KEY,
+    STATE_EVENT,
+)
 
 # Spans that make a step of the timeline: where a container starts work, sends or receives.
 _STEP_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER}
 # Warnings of one kind beyond this many are summarised, so a broken trace cannot flood a page.
 _MAX_WARNINGS_PER_KIND = 5
-
-
-def service_container(span: Span) -> str:
-    """The container of a span by the project's naming convention (service `shop-api` runs in
-    container `shop_api`); used where no C4 mapping is configured."""
-    return span.service.replace("-", "_").replace(".", "_")
-
-
-@dataclass(slots=True)
-class Step:
-    """One thing a container did for the order: a span of the timeline."""
-
-    container: str
-    operation: str
-    kind: SpanKind
-    start_ns: int
-    duration_ns: int
-    outcome: str  # "ok" | "error"
-    trace_id: str
-    span_id: str
-    states: list[str] = field(default_factory=list)  # states this span set
-
-
-@dataclass(slots=True)
-class Journey:
-    order_id: str
-    customer_id: str | None = None
-    customer_type: str | None = None
-    traces: list[Trace] = field(default_factory=list)  # only traces with spans of this order
-    spans: list[Span] = field(default_factory=list)  # spans of this order, in time order
-    steps: list[Step] = field(default_factory=list)  # in time order
-    containers: dict[tuple[str, str], str] = field(default_factory=dict)  # (trace, span) -> el.
-    warnings: list[str] = field(default_factory=list)
-    # (trace, span) of spans without order.id in traces that hold other orders' spans too
-    shared: set[tuple[str, str]] = field(default_factory=set)
-
-    def container(self, span: Span) -> str:
-        return self.containers[(span.trace_id, span.span_id)]
-
-    @property
-    def trace_ids(self) -> list[str]:
-        return [t.trace_id for t in self.traces]
 
 
 class _Warnings:
@@ -111,7 +63,7 @@ class _Warnings:
         return self.lines + extra
 
 
-def _own_value(span: Span, key: str) -> str | None:
+def own_value(span: Span, key: str) -> str | None:
     value = span.attributes.get(key, span.resource.attributes.get(key))
     return None if value is None else str(value)
 
@@ -125,7 +77,7 @@ def _span_orders(trace: Trace) -> dict[str, str | None]:
         on_chain: set[str] = set()
         current: Span | None = span
         while current is not None and current.span_id not in result:
-            own = _own_value(current, ORDER_KEY)
+            own = own_value(current, ORDER_KEY)
             if own is not None:
                 result[current.span_id] = own
                 break
@@ -233,13 +185,12 @@ def assemble(
     traces: Iterable[Trace],
     container_of: ContainerOf = service_container,
     warnings: _Warnings | None = None,
-    state_event: str = "order.state_changed",
-    new_state_key: str = "order.state.new",
+    state_event: str = STATE_EVENT,
+    new_state_key: str = NEW_STATE_KEY,
 ) -> Journey:
     """Merge already fetched traces into the journey of one order."""
     warnings = warnings or _Warnings()
     journey = Journey(order_id=order_id)
-    seen: set[tuple[str, str]] = set()
     traces = list(traces)
     members = _members(order_id, traces)
     for trace in traces:
@@ -254,51 +205,73 @@ def assemble(
         journey.traces.append(trace)
         for text in trace.warnings:
             warnings.add("trace", f"trace {trace.trace_id}: {text}")
-        by_id = {s.span_id: s for s in trace.spans}
-        for span in mine:
-            key = (span.trace_id, span.span_id)
-            if key in seen:
-                warnings.add(
-                    "duplicate span",
-                    f"span {span.span_id} of trace "
-                    f"{span.trace_id} appears more than once; kept the first",
-                )
-                continue
-            seen.add(key)
-            journey.spans.append(span)
-            journey.containers[key] = container_of(span)
-            parent = by_id.get(span.parent_id) if span.parent_id else None
-            if parent is not None and span.start_ns < parent.start_ns:
-                skew_ms = (parent.start_ns - span.start_ns) / 1e6
-                warnings.add(
-                    "clock skew",
-                    f"clock skew: span '{span.name}' ({span.service}) "
-                    f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
-                    f"({parent.service}) in trace {span.trace_id}",
-                )
+        _add_spans(journey, trace, mine, container_of, warnings)
     if not journey.traces:
         warnings.add("no traces", f"no trace in the source mentions order {order_id}")
     journey.traces.sort(key=lambda t: (t.start_ns, t.trace_id))
     journey.spans.sort(key=lambda s: (s.start_ns, s.trace_id, s.span_id))
     journey.customer_id = _most_common(
-        (v for s in journey.spans if (v := _own_value(s, CUSTOMER_KEY)) is not None),
+        (v for s in journey.spans if (v := own_value(s, CUSTOMER_KEY)) is not None),
         "customer id",
         warnings,
     )
     journey.customer_type = _most_common(
-        (v for s in journey.spans if (v := _own_value(s, CUSTOMER_TYPE_KEY)) is not None),
+        (v for s in journey.spans if (v := own_value(s, CUSTOMER_TYPE_KEY)) is not None),
         "customer type",
         warnings,
     )
+    journey.steps = _steps(journey, state_event, new_state_key)
+    journey.warnings = warnings.result()
+    return journey
+
+
+def _add_spans(
+    journey: Journey,
+    trace: Trace,
+    mine: list[Span],
+    container_of: ContainerOf,
+    warnings: _Warnings,
+) -> None:
+    """Add the order's spans of one trace to the journey, each span once (by trace and span
+    id), with their containers; a span that starts before its parent is a warning."""
+    by_id = {s.span_id: s for s in trace.spans}
+    for span in mine:
+        key = (span.trace_id, span.span_id)
+        if key in journey.containers:
+            warnings.add(
+                "duplicate span",
+                f"span {span.span_id} of trace "
+                f"{span.trace_id} appears more than once; kept the first",
+            )
+            continue
+        journey.spans.append(span)
+        journey.containers[key] = container_of(span)
+        parent = by_id.get(span.parent_id) if span.parent_id else None
+        if parent is not None and span.start_ns < parent.start_ns:
+            skew_ms = (parent.start_ns - span.start_ns) / 1e6
+            warnings.add(
+                "clock skew",
+                f"clock skew: span '{span.name}' ({span.service}) "
+                f"starts {skew_ms:.1f} ms before its parent '{parent.name}' "
+                f"({parent.service}) in trace {span.trace_id}",
+            )
+
+
+def _steps(journey: Journey, state_event: str, new_state_key: str) -> list[Step]:
+    """The timeline: the spans where a container starts work, sends or receives, sets a
+    state, or whose parent is not the order's (a root of the journey)."""
+    steps = []
     for span in journey.spans:
         states = [
             str(e.attributes.get(new_state_key))
             for e in span.events
             if e.name == state_event and e.attributes.get(new_state_key) is not None
         ]
-        is_root = span.parent_id is None or (span.trace_id, span.parent_id) not in seen
+        is_root = (
+            span.parent_id is None or (span.trace_id, span.parent_id) not in journey.containers
+        )
         if span.kind in _STEP_KINDS or states or is_root:
-            journey.steps.append(
+            steps.append(
                 Step(
                     container=journey.container(span),
                     operation=span.name,
@@ -311,8 +284,7 @@ def assemble(
                     states=states,
                 )
             )
-    journey.warnings = warnings.result()
-    return journey
+    return steps
 
 
 def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
@@ -327,7 +299,7 @@ def _members(order_id: str, traces: list[Trace]) -> set[tuple[str, str]]:
         orders = _span_orders(trace)
         # a span's own order.id wins over the look-up by id (ids may repeat in bad data)
         found = [
-            own if (own := _own_value(s, ORDER_KEY)) is not None else orders.get(s.span_id)
+            own if (own := own_value(s, ORDER_KEY)) is not None else orders.get(s.span_id)
             for s in trace.spans
         ]
         values = set(found)
@@ -419,78 +391,3 @@ def journey_for_order(
     warnings = _Warnings()
     traces = _collect_traces(source, order_id, window, max_traces, max_link_depth, warnings)
     return assemble(order_id, traces, container_of, warnings)
-
-
-def customer_orders(
-    source: TraceSource, customer_id: str, window: Window = (None, None), limit: int = 1000
-) -> list[str]:
-    """The orders of one customer, oldest first."""
-    start_ns, end_ns = window
-    first_seen: dict[str, int] = {}
-    for summary in source.find_traces(CUSTOMER_KEY, customer_id, start_ns, end_ns, limit=limit):
-        order_ids = [summary.attributes[ORDER_KEY]] if summary.attributes.get(ORDER_KEY) else []
-        if not order_ids:
-            try:
-                trace = source.get_trace(summary.trace_id)
-            except SourceError:
-                continue
-            order_ids = sorted(
-                {
-                    v
-                    for s in trace.spans
-                    if _own_value(s, CUSTOMER_KEY) in (customer_id, None)
-                    and (v := _own_value(s, ORDER_KEY)) is not None
-                }
-            )
-        for order_id in order_ids:
-            if summary.start_ns < first_seen.get(order_id, summary.start_ns + 1):
-                first_seen[order_id] = summary.start_ns
-    return sorted(first_seen, key=lambda o: (first_seen[o], o))
-
-
-def latest_time_ns(source: TraceSource, window: Window = (None, None)) -> int | None:
-    """The end of the newest trace in the source (or window): the analysis's 'now', so that
-    results depend on the data and never on the wall clock. A trace whose spans ended ahead
-    of the data clock does not count (docs/live.md#the-data-clock): the store leaves out the
-    traces it flagged when they arrived (explorer.store.clock); a source that sees no
-    arrivals (a remote backend) those starting more than EXPLORER_CLOCK_TOLERANCE_SECONDS
-    after the wall clock."""
-    if isinstance(source, JudgesClockSkew):
-        return source.newest_end_ns(*window)
-    return newest_before_wall_clock(source, window)
-
-
-def newest_before_wall_clock(source: TraceSource, window: Window = (None, None)) -> int | None:
-    """The end of the newest trace in the source (or window) that starts before the wall
-    clock plus EXPLORER_CLOCK_TOLERANCE_SECONDS: "now" where no arrival is seen."""
-    start_ns, end_ns = window
-    future = time.time_ns() + int(settings.EXPLORER_CLOCK_TOLERANCE_SECONDS * 10**9)
-    end_ns = future if end_ns is None else min(end_ns, future)
-    found = source.search(TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=1))
-    if not found:
-        return None
-    return max(s.start_ns + s.duration_ns for s in found)
-
-
-@dataclass(frozen=True, slots=True)
-class Now:
-    """The "now" policy: `at_ns` when given, else the end of the newest trace in the source
-    (or window) whose clock was not ahead (latest_time_ns), else the newest span of the
-    journeys judged, else 0."""
-
-    at_ns: int | None = None
-
-    def in_source(self, source: TraceSource, window: Window = (None, None)) -> int | None:
-        """The explicit time or the end of the newest trace; None for an empty source."""
-        return self.at_ns if self.at_ns is not None else latest_time_ns(source, window)
-
-    def resolve(
-        self, source: TraceSource, journeys: Iterable[Journey] = (), window: Window = (None, None)
-    ) -> int:
-        found = self.in_source(source, window)
-        if found is not None:
-            return found
-        return max((s.end_ns for j in journeys for s in j.spans), default=0)
-
-
-NEWEST_SPAN = Now()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from explorer.journeys.assembly import ORDER_KEY
 from explorer.sources.base import (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -25,6 +24,7 @@ from explorer.sources.base import (
 )
 from explorer.sources.summary import TraceFacts, newest_first, trace_facts
 from explorer.traces.model import Trace, start_of
+from explorer.traces.vocabulary import ORDER_KEY
 
 # Read this many traces per request to the source.
 READ_BATCH = 500

@@ -1,7 +1,8 @@
 """The order state graph (states.json) and the response-time SLA (sla.json), loaded and validated.
 
 Both are data an architect edits, so loading checks them and every problem comes back as one
-ConfigError naming the file and what is wrong. Framework-free; self-contained.
+ConfigError naming the file and what is wrong. Framework-free; it needs only the event names of
+explorer.traces.vocabulary.
 
 states.json:
     {"event": {"name": "order.state_changed", "previous": "order.state.previous",
@@ -23,11 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_EVENT = {
-    "name": "order.state_changed",
-    "previous": "order.state.previous",
-    "new": "order.state.new",
-}
+from explorer.traces.vocabulary import NEW_STATE_KEY, PREVIOUS_STATE_KEY, STATE_EVENT
+
+DEFAULT_EVENT = {"name": STATE_EVENT, "previous": PREVIOUS_STATE_KEY, "new": NEW_STATE_KEY}
 _DURATION = re.compile(r"(\d+)(ms|s|m|h|d|w)")
 _UNIT_NS = {
     "ms": 10**6,
@@ -183,56 +182,78 @@ def parse_state_graph(
     """Validate an already-decoded states.json; `element_ids` (if given) are the model's ids."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a JSON object with 'states' and 'transitions'")
-    event = data.get("event", DEFAULT_EVENT)
-    if not isinstance(event, dict):
-        raise ConfigError(f"{source}: 'event' must be an object with name, previous and new")
-    event_names = {}
-    for key, default in DEFAULT_EVENT.items():
-        value = event.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{source}: event.{key} must be a non-empty string")
-        event_names[key] = value
+    event_names = _parse_event(data.get("event", DEFAULT_EVENT), source)
     raw_states = data.get("states")
     if not isinstance(raw_states, list) or not raw_states:
         raise ConfigError(f"{source}: 'states' must be a non-empty list")
-    states: list[State] = []
     seen: set[str] = set()
-    for index, raw in enumerate(raw_states):
-        where = f"states[{index}]"
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{source}: {where} must be an object")
-        name = raw.get("name")
-        if not isinstance(name, str) or not name:
-            raise ConfigError(f"{source}: {where} has no name")
-        where = f"state {name}"
-        if name in seen:
-            raise ConfigError(f"{source}: {where} is declared twice")
-        seen.add(name)
-        owners = raw.get("owners")
-        if not isinstance(owners, list) or not owners:
-            raise ConfigError(
-                f"{source}: {where}: 'owners' must be a non-empty list of element ids"
-            )
-        owners = tuple(_check_element(source, f"{where} owner", o, element_ids) for o in owners)
-        initial, final = raw.get("initial", False), raw.get("final", False)
-        if not isinstance(initial, bool) or not isinstance(final, bool):
-            raise ConfigError(f"{source}: {where}: 'initial' and 'final' must be true or false")
-        limit = raw.get("limit")
-        if limit is not None and final:
-            raise ConfigError(f"{source}: {where} is final, so it cannot have a limit")
-        try:
-            limit_ns = None if limit is None else parse_duration_ns(limit)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: {where}: limit: {exc}") from None
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            raise ConfigError(f"{source}: {where}: 'description' must be a string")
-        states.append(State(name, owners, limit_ns, initial, final, description))
+    states = [
+        _parse_state(raw, f"states[{index}]", source, element_ids, seen)
+        for index, raw in enumerate(raw_states)
+    ]
     if not any(s.initial for s in states):
         raise ConfigError(f'{source}: no state is marked "initial": true')
     if not any(s.final for s in states):
         raise ConfigError(f'{source}: no state is marked "final": true')
-    raw_transitions = data.get("transitions")
+    transitions = _parse_transitions(data.get("transitions"), seen, source)
+    return StateGraph(
+        tuple(states),
+        tuple(transitions),
+        event_names["name"],
+        event_names["previous"],
+        event_names["new"],
+    )
+
+
+def _parse_event(event: Any, source: str) -> dict[str, str]:
+    """The names of the state-change event and its attributes (DEFAULT_EVENT's where left out)."""
+    if not isinstance(event, dict):
+        raise ConfigError(f"{source}: 'event' must be an object with name, previous and new")
+    names = {}
+    for key, default in DEFAULT_EVENT.items():
+        value = event.get(key, default)
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{source}: event.{key} must be a non-empty string")
+        names[key] = value
+    return names
+
+
+def _parse_state(
+    raw: Any, where: str, source: str, element_ids: Collection[str] | None, seen: set[str]
+) -> State:
+    """One entry of 'states' (`where`: its place in the list, for the messages); its name is
+    added to `seen`, the names declared before it."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: {where} must be an object")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name:
+        raise ConfigError(f"{source}: {where} has no name")
+    where = f"state {name}"
+    if name in seen:
+        raise ConfigError(f"{source}: {where} is declared twice")
+    seen.add(name)
+    owners = raw.get("owners")
+    if not isinstance(owners, list) or not owners:
+        raise ConfigError(f"{source}: {where}: 'owners' must be a non-empty list of element ids")
+    owners = tuple(_check_element(source, f"{where} owner", o, element_ids) for o in owners)
+    initial, final = raw.get("initial", False), raw.get("final", False)
+    if not isinstance(initial, bool) or not isinstance(final, bool):
+        raise ConfigError(f"{source}: {where}: 'initial' and 'final' must be true or false")
+    limit = raw.get("limit")
+    if limit is not None and final:
+        raise ConfigError(f"{source}: {where} is final, so it cannot have a limit")
+    try:
+        limit_ns = None if limit is None else parse_duration_ns(limit)
+    except ValueError as exc:
+        raise ConfigError(f"{source}: {where}: limit: {exc}") from None
+    description = raw.get("description", "")
+    if not isinstance(description, str):
+        raise ConfigError(f"{source}: {where}: 'description' must be a string")
+    return State(name, owners, limit_ns, initial, final, description)
+
+
+def _parse_transitions(raw_transitions: Any, names: set[str], source: str) -> list[tuple[str, str]]:
+    """The [from, to] pairs between known states, each once."""
     if not isinstance(raw_transitions, list):
         raise ConfigError(f"{source}: 'transitions' must be a list of [from, to] pairs")
     transitions: list[tuple[str, str]] = []
@@ -246,19 +267,13 @@ def parse_state_graph(
                 f"{source}: transitions[{index}] must be a [from, to] pair of state names"
             )
         for state in pair:
-            if state not in seen:
+            if state not in names:
                 raise ConfigError(
                     f"{source}: transitions[{index}] {pair[0]} -> {pair[1]}: unknown state {state}"
                 )
         if (pair[0], pair[1]) not in transitions:
             transitions.append((pair[0], pair[1]))
-    return StateGraph(
-        tuple(states),
-        tuple(transitions),
-        event_names["name"],
-        event_names["previous"],
-        event_names["new"],
-    )
+    return transitions
 
 
 def load_state_graph(path: str | Path, element_ids: Collection[str] | None = None) -> StateGraph:

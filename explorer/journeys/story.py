@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 from explorer.journeys.anomalies import Anomaly
-from explorer.journeys.assembly import Journey
-from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, Violation
+from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, StateChange, Violation
+from explorer.journeys.journey import Journey
 
 NS_PER_MS = 1_000_000
 NS_PER_S = 1_000_000_000
@@ -144,13 +145,28 @@ def tell(
 ) -> dict[str, str]:
     """The story of one journey: {"en": ..., "ru": ...}."""
     teller = _Teller(names or {})
-    en: list[str] = []
-    ru: list[str] = []
+    opening = _opening(journey, channels, teller)
+    if opening is None:
+        sentences = [
+            (
+                f"Order {journey.order_id}: no trace of it was found.",
+                f"Заказ {journey.order_id}: ни одной трассы о нём не найдено.",
+            )
+        ]
+    else:
+        sentences = [
+            opening,
+            *_state_sentences(conformance.changes, teller),
+            *_trouble_sentences(journey, conformance, anomalies, teller),
+            _ending(journey, conformance, teller),
+        ]
+    return {"en": " ".join(en for en, _ in sentences), "ru": " ".join(ru for _, ru in sentences)}
 
-    def say(pair: tuple[str, str]) -> None:
-        en.append(pair[0])
-        ru.append(pair[1])
 
+def _opening(
+    journey: Journey, channels: Mapping[str, tuple[str, str]], teller: _Teller
+) -> tuple[str, str] | None:
+    """Who ordered and through which channel; None when the journey has no step at all."""
     customer_en, customer_ru = CUSTOMER_TYPES.get(
         journey.customer_type or "",
         (f"a customer of type {journey.customer_type}", f"клиента типа {journey.customer_type}")
@@ -163,63 +179,58 @@ def tell(
         (teller.name(entry), teller.name(entry)) if entry else None
     )
     if channel is None:
-        say(
-            (
-                f"Order {journey.order_id}: no trace of it was found.",
-                f"Заказ {journey.order_id}: ни одной трассы о нём не найдено.",
-            )
-        )
-        return {"en": " ".join(en), "ru": " ".join(ru)}
-    say(
-        (
-            f"Order {journey.order_id} from {customer_en}{who_en}, submitted through {channel[0]}.",
-            f"Заказ {journey.order_id} от {customer_ru}{who_en}, оформлен через {channel[1]}.",
-        )
+        return None
+    return (
+        f"Order {journey.order_id} from {customer_en}{who_en}, submitted through {channel[0]}.",
+        f"Заказ {journey.order_id} от {customer_ru}{who_en}, оформлен через {channel[1]}.",
     )
 
-    changes = conformance.changes
+
+def _state_sentences(changes: list[StateChange], teller: _Teller) -> list[tuple[str, str]]:
+    """Each state change, with the time since the one before."""
     if not changes:
-        say(
+        return [
             (
                 "No state change of the order was recorded.",
                 "Ни одной смены состояния заказа не записано.",
             )
+        ]
+    first = teller.name(changes[0].container)
+    sentences = [
+        (
+            f"{first} set it to {changes[0].state}.",
+            f"Система {first} перевела его в состояние {changes[0].state}.",
         )
-    for index, change in enumerate(changes):
+    ]
+    for before, change in pairwise(changes):
         who = teller.name(change.container)
-        if index == 0:
-            say(
-                (
-                    f"{who} set it to {change.state}.",
-                    f"Система {who} перевела его в состояние {change.state}.",
-                )
-            )
-            continue
-        gap = change.at_ns - changes[index - 1].at_ns
-        say(
+        gap = change.at_ns - before.at_ns
+        sentences.append(
             (
                 f"{duration_words(gap, 'en').capitalize()} later {who} moved it to {change.state}.",
                 f"Через {duration_words(gap, 'ru')} система {who} перевела его в состояние "
                 f"{change.state}.",
             )
         )
+    return sentences
 
-    for violation in conformance.violations[: _MAX_SENTENCES_PER_KIND * 2]:
-        say(teller.violation(violation))
+
+def _trouble_sentences(
+    journey: Journey, conformance: Conformance, anomalies: list[Anomaly], teller: _Teller
+) -> list[tuple[str, str]]:
+    """The violations, the errors and the atypical steps, a few of each kind."""
+    sentences = [teller.violation(v) for v in conformance.violations[: _MAX_SENTENCES_PER_KIND * 2]]
     errors = [s for s in journey.steps if s.outcome == "error"]
     for step in errors[:_MAX_SENTENCES_PER_KIND]:
         who = teller.name(step.container)
-        say(
+        sentences.append(
             (
                 f"{who} reported an error in '{step.operation}'.",
                 f"Система {who} сообщила об ошибке в «{step.operation}».",
             )
         )
-    for anomaly in anomalies[:_MAX_SENTENCES_PER_KIND]:
-        say(teller.anomaly(anomaly))
-
-    say(_ending(journey, conformance, teller))
-    return {"en": " ".join(en), "ru": " ".join(ru)}
+    sentences.extend(teller.anomaly(a) for a in anomalies[:_MAX_SENTENCES_PER_KIND])
+    return sentences
 
 
 def _ending(journey: Journey, conformance: Conformance, teller: _Teller) -> tuple[str, str]:

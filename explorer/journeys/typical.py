@@ -18,8 +18,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import COMPLETE, Conformance
+from explorer.journeys.journey import Journey
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.story import duration_words
 from explorer.traces.model import Trace
@@ -173,81 +173,13 @@ class TypicalJourneys:
         if profile is None:
             return []
         own = 1 if included else 0
-        others = profile.orders - own
-        if others < MIN_ORDERS:
+        if profile.orders - own < MIN_ORDERS:
             return []
-        result: list[Difference] = []
-        finished = _finished_dwells(conformance)
-        for dwell in conformance.dwells:
-            values = profile.dwell.get(dwell.state, [])
-            mine = finished.get(dwell.state) if included and not dwell.current else None
-            if len(values) - (mine is not None) < MIN_ORDERS:
-                continue
-            typical = _median_without(values, mine)
-            if typical > 0 and dwell.duration_ns > SLOW_FACTOR * typical:
-                result.append(
-                    Difference(
-                        "slow",
-                        dwell.state,
-                        f"{dwell.state} took {duration_words(dwell.duration_ns, 'en')}, "
-                        f"{_times(dwell.duration_ns / typical)} times the typical "
-                        f"{duration_words(typical, 'en')} of {journey.customer_type} "
-                        f"orders",
-                    )
-                )
-        visited = {c.state for c in conformance.changes}
-        known = [c.state for c in conformance.changes if graph.knows(c.state)]
-        current = known[-1] if known else None
-        for state in graph.names:
-            share = (profile.states[state] - own * (state in visited)) / others
-            if (
-                state not in visited
-                and share >= USUAL_SHARE
-                and current is not None
-                and graph.path_between(state, current) is not None
-            ):
-                result.append(
-                    Difference(
-                        "missing",
-                        state,
-                        f"{share:.0%} of other {journey.customer_type} orders pass through {state}",
-                    )
-                )
-        for state in sorted(visited):
-            share = (profile.states[state] - own) / others
-            if share <= RARE_SHARE:
-                result.append(
-                    Difference(
-                        "extra",
-                        state,
-                        f"only {share:.0%} of other "
-                        f"{journey.customer_type} orders pass through {state}",
-                    )
-                )
-        operations = _operations(journey)
-        complete_others = profile.complete_orders - own * (conformance.status == COMPLETE)
-        if conformance.status == COMPLETE and complete_others >= MIN_ORDERS:
-            for key, count in sorted(profile.complete_operations.items()):
-                share = (count - own * (key in operations)) / complete_others
-                if key not in operations and share >= USUAL_SHARE:
-                    result.append(
-                        Difference(
-                            "missing",
-                            f"{key[0]}: {key[1]}",
-                            f"{share:.0%} of other complete {journey.customer_type} orders run it",
-                        )
-                    )
-        for key in sorted(operations):
-            share = (profile.operations[key] - own) / others
-            if share <= RARE_SHARE:
-                result.append(
-                    Difference(
-                        "extra",
-                        f"{key[0]}: {key[1]}",
-                        f"only {share:.0%} of other {journey.customer_type} orders run it",
-                    )
-                )
-        return result
+        return [
+            *_slow_states(profile, journey, conformance, included),
+            *_state_differences(profile, journey, conformance, graph, own),
+            *_operation_differences(profile, journey, conformance, own),
+        ]
 
     def sample_orders(self, customer_type: str, leave_out: str = "") -> list[str]:
         """The orders the typical journey of the type was built from (`leave_out` not), when
@@ -277,3 +209,100 @@ class TypicalJourneys:
         for sample in samples:
             typical.add_sample(sample)
         return typical
+
+
+def _slow_states(
+    profile: _TypeProfile, journey: Journey, conformance: Conformance, included: bool
+) -> list[Difference]:
+    """States the order stayed in SLOW_FACTOR times longer than the type's typical dwell."""
+    result = []
+    finished = _finished_dwells(conformance)
+    for dwell in conformance.dwells:
+        values = profile.dwell.get(dwell.state, [])
+        mine = finished.get(dwell.state) if included and not dwell.current else None
+        if len(values) - (mine is not None) < MIN_ORDERS:
+            continue
+        typical = _median_without(values, mine)
+        if typical > 0 and dwell.duration_ns > SLOW_FACTOR * typical:
+            result.append(
+                Difference(
+                    "slow",
+                    dwell.state,
+                    f"{dwell.state} took {duration_words(dwell.duration_ns, 'en')}, "
+                    f"{_times(dwell.duration_ns / typical)} times the typical "
+                    f"{duration_words(typical, 'en')} of {journey.customer_type} "
+                    f"orders",
+                )
+            )
+    return result
+
+
+def _state_differences(
+    profile: _TypeProfile, journey: Journey, conformance: Conformance, graph: StateGraph, own: int
+) -> list[Difference]:
+    """Usual states the order skipped on its way to where it is, and rare ones it visited."""
+    result = []
+    others = profile.orders - own
+    visited = {c.state for c in conformance.changes}
+    known = [c.state for c in conformance.changes if graph.knows(c.state)]
+    current = known[-1] if known else None
+    for state in graph.names:
+        share = (profile.states[state] - own * (state in visited)) / others
+        if (
+            state not in visited
+            and share >= USUAL_SHARE
+            and current is not None
+            and graph.path_between(state, current) is not None
+        ):
+            result.append(
+                Difference(
+                    "missing",
+                    state,
+                    f"{share:.0%} of other {journey.customer_type} orders pass through {state}",
+                )
+            )
+    for state in sorted(visited):
+        share = (profile.states[state] - own) / others
+        if share <= RARE_SHARE:
+            result.append(
+                Difference(
+                    "extra",
+                    state,
+                    f"only {share:.0%} of other "
+                    f"{journey.customer_type} orders pass through {state}",
+                )
+            )
+    return result
+
+
+def _operation_differences(
+    profile: _TypeProfile, journey: Journey, conformance: Conformance, own: int
+) -> list[Difference]:
+    """Operations usual for complete orders of the type that a complete order did not run,
+    and rare operations it ran."""
+    result = []
+    others = profile.orders - own
+    operations = _operations(journey)
+    complete_others = profile.complete_orders - own * (conformance.status == COMPLETE)
+    if conformance.status == COMPLETE and complete_others >= MIN_ORDERS:
+        for key, count in sorted(profile.complete_operations.items()):
+            share = (count - own * (key in operations)) / complete_others
+            if key not in operations and share >= USUAL_SHARE:
+                result.append(
+                    Difference(
+                        "missing",
+                        f"{key[0]}: {key[1]}",
+                        f"{share:.0%} of other complete {journey.customer_type} orders run it",
+                    )
+                )
+    for key in sorted(operations):
+        share = (profile.operations[key] - own) / others
+        if share <= RARE_SHARE:
+            result.append(
+                Difference(
+                    "extra",
+                    f"{key[0]}: {key[1]}",
+                    f"only {share:.0%} of other {journey.customer_type} orders run it",
+                )
+            )
+    return result

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from explorer.journeys.live import WorkerStats
+from explorer.orders.live import WorkerStats
 
 log = logging.getLogger("explorer.live")
 

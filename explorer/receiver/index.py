@@ -17,8 +17,8 @@ import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection
 
-from explorer.journeys.assembly import ORDER_KEY, newest_before_wall_clock
-from explorer.journeys.live import mark_changed
+from explorer.journeys.now import newest_before_wall_clock
+from explorer.orders.arrivals import mark_changed
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
@@ -36,6 +36,7 @@ from explorer.store.models import (
 from explorer.store.prepare import INDEXED_VALUE_LENGTH, keys_bytes, read_keys
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
+from explorer.traces.vocabulary import ORDER_KEY
 
 
 @dataclass(slots=True)
@@ -257,16 +258,11 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
     for first in range(0, len(ids), IN_SLICE):
         part = ids[first : first + IN_SLICE]
         for found in select_rows(IndexedTrace, _TRACE_FIELDS, lock, trace_id=part):
-            services, attributes, pairs = found[8], found[9], found[12]
-            rows[found[0]] = _Row(
-                *found[:8],
-                set(services),
-                attributes,
-                found[10],
-                bytes(found[11]),
-                {(key, value) for key, value in pairs},
-                found[13],
-            )
+            stored = dict(zip(_TRACE_FIELDS, found, strict=True))
+            stored["services"] = set(stored["services"])
+            stored["keys"] = bytes(stored["keys"])
+            stored["values"] = {(key, value) for key, value in stored["values"]}
+            rows[found[0]] = _Row(**stored)
     return rows
 
 
@@ -311,7 +307,9 @@ class IndexedSource(WrappedSource):
         backend's newest before the wall clock while nothing is indexed."""
         with self._answering():
             if not IndexedTrace.objects.exists():
-                return newest_before_wall_clock(self.source, (start_ns, end_ns))
+                return newest_before_wall_clock(
+                    self.source, (start_ns, end_ns), settings.EXPLORER_CLOCK_TOLERANCE_SECONDS
+                )
             rows = _in_window(
                 IndexedTrace.objects.filter(clock_ahead=False), start_ns, end_ns, "start_ns"
             )

@@ -20,6 +20,8 @@ from opentelemetry.sdk.trace.sampling import ALWAYS_ON
 from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from explorer.traces.vocabulary import NEW_STATE_KEY, PREVIOUS_STATE_KEY, STATE_EVENT
+
 ENVIRONMENT = "production"
 SHOP_HOST = "shop.alexandrite.example"
 CRM_API_HOST = "crm-api.alexandrite.internal"
@@ -193,10 +195,10 @@ class Action:
         span.end(end_time=self.now)
 
     def state_changed(self, span: Span, previous: str | None, new: str) -> None:
-        attributes = {"order.state.new": new}
+        attributes = {NEW_STATE_KEY: new}
         if previous is not None:
-            attributes = {"order.state.previous": previous, **attributes}
-        span.add_event("order.state_changed", attributes, timestamp=self.now)
+            attributes = {PREVIOUS_STATE_KEY: previous, **attributes}
+        span.add_event(STATE_EVENT, attributes, timestamp=self.now)
         self.wait_ms(0.01, 0.05)
 
     def fail(

@@ -30,6 +30,7 @@ from explorer.simulation.instrument import (
     AmqpMessage,
     Instrumentation,
 )
+from explorer.traces.vocabulary import CUSTOMER_KEY, CUSTOMER_TYPE_KEY, ORDER_KEY
 
 MINUTE = 60 * 10**9
 HOUR = 60 * MINUTE
@@ -72,9 +73,9 @@ class Order:
     @property
     def business(self) -> dict[str, str]:
         return {
-            "order.id": self.id,
-            "customer.id": self.customer.id,
-            "customer.type": self.customer.type,
+            ORDER_KEY: self.id,
+            CUSTOMER_KEY: self.customer.id,
+            CUSTOMER_TYPE_KEY: self.customer.type,
         }
 
 
@@ -210,7 +211,7 @@ class Lifecycle:
 
     def browse(self, t: int, order: Order) -> None:
         a = self.action(
-            t, order, {"customer.id": order.customer.id, "customer.type": order.customer.type}
+            t, order, {CUSTOMER_KEY: order.customer.id, CUSTOMER_TYPE_KEY: order.customer.type}
         )
         with self.shop_call(a, "GET", "/api/items", "/api/items") as s:
             a.db(

@@ -5,8 +5,9 @@ implement it; pages never know which one answers. Times are nanoseconds since th
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
 ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
-JudgesClockSkew, KeepsHourlyTraffic. A source that wraps another (explorer.sources.wrapper)
-passes on exactly the capabilities of the one inside, plus those it implements itself.
+JudgesClockSkew, KeepsHourlyTraffic, ListsArrivals. A source that wraps another
+(explorer.sources.wrapper) passes on exactly the capabilities of the one inside, plus those it
+implements itself.
 """
 
 from __future__ import annotations
@@ -166,6 +167,31 @@ class KeepsHourlyTraffic(Protocol):
         """How many traces start in [start_ns, end_ns)."""
 
 
+@dataclass(slots=True, frozen=True)
+class Arrival:
+    """A trace that received spans: when (wall clock, ns), the values of the business
+    attribute asked for on it, and the traces its spans link to."""
+
+    trace_id: str
+    arrived_ns: int
+    values: tuple[str, ...] = ()
+    links: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class ListsArrivals(Protocol):
+    """Which traces received spans lately, and what they name: a source that stores spans
+    notes when they arrived. The live worker (explorer.orders.arrivals) marks the orders of
+    those traces, and of the traces they link to, as changed."""
+
+    def arrivals_since(self, since_ns: int | None, key: str) -> list[Arrival]:
+        """The traces whose spans arrived at or after since_ns (None: ever), each with its
+        latest arrival, its values of the business attribute `key` and its links."""
+
+    def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
+        """(trace id, value) of a business attribute on these traces (those stored)."""
+
+
 CAPABILITIES = (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -174,6 +200,7 @@ CAPABILITIES = (
     SelfChecking,
     JudgesClockSkew,
     KeepsHourlyTraffic,
+    ListsArrivals,
 )
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(

@@ -21,8 +21,8 @@ from explorer.sources.summary import merged_trace, newest_first, trace_facts
 from explorer.traces.decompress import Limits
 from explorer.traces.model import Trace
 from explorer.traces.parsers import parse_bytes
+from explorer.traces.vocabulary import BUSINESS_KEYS
 
-DEFAULT_BUSINESS_KEYS = ("order.id", "customer.id", "customer.type")
 # A search without a service asks each service in turn (Jaeger needs one); at most this many.
 MAX_SERVICES_SCANNED = 50
 _TRACE_ID = re.compile(r"[0-9a-fA-F]{1,32}")
@@ -34,7 +34,7 @@ class RemoteSource:
     def __init__(
         self,
         config: BackendConfig,
-        business_keys: Iterable[str] = DEFAULT_BUSINESS_KEYS,
+        business_keys: Iterable[str] = BUSINESS_KEYS,
         client: BackendClient | None = None,
     ) -> None:
         self.config = config

@@ -1,6 +1,6 @@
 """The data clock: spans that end ahead of it are clock skew, never "now" (docs/live.md).
 
-The explorer's "now" is the end of the newest trace stored (explorer.journeys.assembly
+The explorer's "now" is the end of the newest trace stored (explorer.journeys.now
 .latest_time_ns), never the wall clock: the demo's data lies in 2025 and runs an hour a minute.
 One span stamped with the wall clock, by a sender with a wrong clock or by any token holder,
 would move it for every page and every alert rule. So each trace is judged as it is written:

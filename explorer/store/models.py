@@ -113,7 +113,8 @@ class StoredTrace(models.Model):
     # order; None for a trace of one chunk (by start time: its page lays out the whole trace).
     layout = models.BinaryField(null=True)
     # When spans last arrived for it (wall clock, ns): new spans, not a repeat of stored ones.
-    # The live worker (explorer.journeys.live) finds the orders that changed through it.
+    # The live worker finds the orders that changed through it (StoreSource.arrivals_since,
+    # the ListsArrivals capability; explorer.orders.arrivals).
     arrived_ns = models.BigIntegerField(null=True, db_index=True)
     # False once spans were merged in as chunks appended in arrival order: the chunks are then
     # neither in tree nor start order and `layout` is None until the trace is laid out again

@@ -11,6 +11,7 @@ from django.db import DatabaseError
 
 from explorer.analysis.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.sources.base import (
+    Arrival,
     DependencyEdge,
     FindsBySearch,
     SourceError,
@@ -21,7 +22,7 @@ from explorer.sources.base import (
 from explorer.sources.config import EMBEDDED
 from explorer.sources.summary import check_searchable
 from explorer.store import codec, hourly
-from explorer.store.ingest import LINKED_TRACE_KEY, lay_out_stored
+from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, lay_out_stored
 from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
@@ -247,6 +248,44 @@ class StoreSource(FindsBySearch):
         )
         with self._answering():
             return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
+
+    def arrivals_since(self, since_ns: int | None, key: str) -> list[Arrival]:
+        """StoredTrace.arrived_ns (set by `ingest`, uploads and the receiver alike), with the
+        trace's indexed values of `key` and its link targets: IN_SLICE traces per query, by
+        their primary keys."""
+        rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
+        if since_ns is not None:
+            rows = rows.filter(arrived_ns__gte=since_ns)
+        with self._answering():
+            arrived = {
+                pk: (t, ns)
+                for pk, t, ns in rows.values_list("pk", "trace_id", "arrived_ns")
+                if ns is not None
+            }
+        values: dict[int, list[str]] = {}
+        links: dict[int, list[str]] = {}
+        pks = list(arrived)
+        for first in range(0, len(pks), IN_SLICE):
+            found = TraceAttribute.objects.filter(
+                trace_id__in=pks[first : first + IN_SLICE], key__in=[key, LINKED_TRACE_KEY]
+            )
+            with self._answering():
+                for pk, found_key, value in found.values_list("trace_id", "key", "value"):
+                    (values if found_key == key else links).setdefault(pk, []).append(value)
+        return [
+            Arrival(trace_id, ns, tuple(values.get(pk, ())), tuple(links.get(pk, ())))
+            for pk, (trace_id, ns) in arrived.items()
+        ]
+
+    def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        for first in range(0, len(trace_ids), IN_SLICE):
+            rows = TraceAttribute.objects.filter(
+                trace__trace_id__in=trace_ids[first : first + IN_SLICE], key=key
+            )
+            with self._answering():
+                found.extend(rows.values_list("trace__trace_id", "value"))
+        return found
 
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:
         """The traces of these ids that are stored, in two queries per 500 ids (an order's

@@ -96,7 +96,7 @@ class CheckQuestionAdmin(ArchitectsEdit, admin.ModelAdmin):
 class AnswerInline(admin.TabularInline):
     model = Answer
     extra = 0
-    readonly_fields = ("question", "choice", "correct", "answered_at")
+    readonly_fields = ("question", "choice", "correct", "first_correct", "answered_at")
     can_delete = False
 
     def has_add_permission(self, request, obj=None):

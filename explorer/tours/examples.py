@@ -5,27 +5,19 @@ different simulation or real data:
 
     {"source": "shop", "customer_type": "retail", "status": "complete", "clean": "yes"}
 
-find_example_order() picks the first matching order (in order-id order) from a trace source.
-Framework-free.
+find_example_order() picks the first matching order (in order-id order) from a trace source,
+judged through the orders service (explorer.orders.service).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from explorer.journeys.assembly import (
-    CUSTOMER_TYPE_KEY,
-    ORDER_KEY,
-    ContainerOf,
-    Journey,
-    Now,
-    journey_for_order,
-    service_container,
-)
-from explorer.journeys.conformance import Conformance, check_states
-from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.status import channel_of
+from explorer.journeys.conformance import Conformance
+from explorer.journeys.journey import Journey, channel_of
+from explorer.orders.service import JudgingConfig, judge_states_of_orders, now_policy
 from explorer.sources.base import ListsAttributeValues, SourceError, TraceSource
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
 
 # What each key compares (all values are strings):
 #   source            "shop" or "partner_api": the channel the order came through
@@ -86,8 +78,7 @@ def _candidates(source: TraceSource, selector: Mapping[str, str]) -> list[str]:
 def find_example_order(
     source: TraceSource,
     selector: Mapping[str, str],
-    graph: StateGraph,
-    container_of: ContainerOf = service_container,
+    config: JudgingConfig,
     now_ns: int | None = None,
 ) -> str | None:
     """The first order (by id) whose journey matches every key of the selector, or None.
@@ -98,11 +89,11 @@ def find_example_order(
         raise ValueError(
             f"unknown selector key(s) {', '.join(unknown)}; known: {', '.join(SELECTOR_KEYS)}"
         )
-    now = Now(now_ns).in_source(source)
+    now = now_policy(now_ns).in_source(source)
     if now is None:
         return None  # an empty source
-    for order_id in _candidates(source, selector):
-        journey = journey_for_order(source, order_id, container_of=container_of)
-        if matches(order_facts(journey, check_states(journey, graph, now)), selector):
-            return order_id
+    candidates = _candidates(source, selector)
+    for judged in judge_states_of_orders(source, candidates, config, now_policy(now)):
+        if matches(order_facts(judged.journey, judged.conformance), selector):
+            return judged.order_id
     return None

@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 
-from explorer.journeys.assembly import Journey, Step
 from explorer.journeys.conformance import COMPLETE, LOST, Conformance
+from explorer.journeys.journey import Journey, Step
 from explorer.journeys.story import container_name, duration_words
 from explorer.tours.text import plain
 from explorer.tours.tourfile import StepSpec, TourSpec

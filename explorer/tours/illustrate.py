@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from explorer.c4.mapping import Mapping, interactions
 from explorer.diagrams.overlay import DiagramStep, Overlay, Stop
-from explorer.journeys.assembly import Journey
 from explorer.journeys.conformance import Conformance
+from explorer.journeys.journey import Journey
 from explorer.journeys.state_graph import StateGraph
 from explorer.tours.tourfile import StepSpec
 from explorer.traces.model import Span, SpanKind

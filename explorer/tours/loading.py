@@ -67,9 +67,7 @@ def import_files(
 def resolve_example(tour: Tour, config: Configuration, trace_source: TraceSource) -> str | None:
     """Fill in the tour's example order from its selector; returns a note when it cannot."""
     try:
-        order_id = find_example_order(
-            trace_source, tour.example_selector or {}, config.graph, config.container_of
-        )
+        order_id = find_example_order(trace_source, tour.example_selector or {}, config)
     except (SourceError, ValueError) as exc:
         return f"tour {tour.slug!r}: the example order could not be chosen: {exc}"
     if order_id is None:

@@ -92,12 +92,14 @@ class TourProgress(models.Model):
 
 
 class Answer(models.Model):
-    """The user's latest answer to a step's question."""
+    """The user's latest answer to a step's question, and whether the first one was right
+    (the tour's score counts first tries: answering again until right is no score)."""
 
     progress = models.ForeignKey(TourProgress, on_delete=models.CASCADE, related_name="answers")
     question = models.ForeignKey(CheckQuestion, on_delete=models.CASCADE, related_name="answers")
     choice = models.PositiveIntegerField()
     correct = models.BooleanField()
+    first_correct = models.BooleanField(default=False)
     answered_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -33,11 +33,14 @@ def record_visit(user, tour: Tour, number: int, step_count: int) -> TourProgress
 
 @transaction.atomic
 def record_answer(user, question: CheckQuestion, choice: int) -> Answer:
+    """The user's answer: the latest replaces the one before, the first decides the score."""
     progress, _ = TourProgress.objects.get_or_create(user=user, tour=question.step.tour)
+    correct = choice == question.correct
     answer, _ = Answer.objects.update_or_create(
         progress=progress,
         question=question,
-        defaults={"choice": choice, "correct": choice == question.correct},
+        defaults={"choice": choice, "correct": correct},
+        create_defaults={"choice": choice, "correct": correct, "first_correct": correct},
     )
     return answer
 

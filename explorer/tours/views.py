@@ -18,11 +18,12 @@ from accounts.access import requires
 from accounts.redaction import redact_mapping, redact_text
 from explorer.configuration import explorer_config
 from explorer.diagrams.journey import journey_stops
+from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import render_svg
 from explorer.journeys.conformance import COMPLETE
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import order_states
 from explorer.journeys.story import tell
+from explorer.orders.service import judge_states
 from explorer.sources.base import SourceError
 from explorer.tours.generate import follow_slug, tour_from_journey
 from explorer.tours.illustrate import (
@@ -37,6 +38,7 @@ from explorer.tours.persist import save_spec, spec_of
 from explorer.tours.progress import next_tours, record_answer, record_visit
 from explorer.tours.text import render_markdown
 from explorer.tours.tourfile import SLUG, TourFileError, TourSpec, parse_document, tour_dict
+from explorer.traces.vocabulary import NEW_STATE_KEY, STATE_EVENT
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
 from explorer.web.order_page import (
@@ -71,14 +73,14 @@ def _example(tour_spec: TourSpec, tour: Tour | None, config):
         order_id = tour_spec.example_order = tour.example_order
     if not order_id:
         return None, None, None
-    judged = order_states(source, order_id, config)
+    judged = judge_states(source, order_id, config)
     if not judged.journey.spans and tour is not None and tour.example_selector:
         tour.example_order = ""
         problem = resolve_example(tour, config, source)
         if problem:
             return None, None, problem
         tour_spec.example_order = tour.example_order
-        judged = order_states(source, tour.example_order, config)
+        judged = judge_states(source, tour.example_order, config)
     if not judged.journey.spans:
         return None, None, _("no trace mentions the example order %(id)s") % {"id": order_id}
     return judged.journey, judged.conformance, None
@@ -90,9 +92,7 @@ def _span_rows(request, spans, origin_ns: int) -> list[dict]:
     for span in spans[:MAX_SPANS]:
         attributes = redact_mapping(dict(list(span.attributes.items())[:MAX_ATTRIBUTES]), policy)
         states = [
-            str(e.attributes.get("order.state.new"))
-            for e in span.events
-            if e.name == "order.state_changed"
+            str(e.attributes.get(NEW_STATE_KEY)) for e in span.events if e.name == STATE_EVENT
         ]
         rows.append(
             {
@@ -131,6 +131,9 @@ def _player(
         journey, conformance, problem = _example(spec, tour, config)
     except SourceError as exc:
         problem = str(exc)
+    check = _check_question(tour, progress, number)
+    # An unanswered question's answer is the step's element: the diagram shows it after.
+    conceal = check["question"] is not None and check["answer"] is None
     context = {
         "spec": spec,
         "tour": tour,
@@ -140,19 +143,20 @@ def _player(
         "title": redact_text(title, policy),
         "text": render_markdown(redact_text(_pick(step.text, step.text_ru), policy)),
         "step": step,
-        "focus": step.focus,
+        "conceal": conceal,
+        "focus": "" if conceal else step.focus,
         "focus_name": config.names.get(step.focus, step.focus),
         "relationship": (
             "→".join(config.names.get(e, e) for e in step.relationship) if step.relationship else ""
         ),
-        "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance),
+        "svg": _step_svg(spec, number, redact_text(title, policy), journey, conformance, conceal),
         **_example_order(request, spec, step, journey, conformance, problem),
         "states": state_marks(config.graph, conformance, current_state(spec.steps, number - 1)),
         "order_status": conformance.status if conformance else None,
         "previous_url": step_url(number - 1) if number > 1 else None,
         "next_url": step_url(number + 1) if number < len(spec.steps) else None,
         "progress": progress,
-        **_check_question(tour, progress, number),
+        **check,
         "ending": (
             _ending(request, spec, tour, progress, config) if number == len(spec.steps) else None
         ),
@@ -166,9 +170,12 @@ def _player(
     return render(request, "tours/play.html", context)
 
 
-def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> str:
+def _step_svg(
+    spec: TourSpec, number: int, title: str, journey, conformance, conceal: bool = False
+) -> str:
     """The step drawn on the C4 diagram; the last step of a tour also shows where its example
-    order is now (unless it is complete)."""
+    order is now (unless it is complete). `conceal`: the plain model, nothing highlighted (the
+    step's question is not answered yet)."""
     config = explorer_config()
     step = spec.steps[number - 1]
     lang = "ru" if (get_language() or "en").startswith("ru") else "en"
@@ -178,7 +185,10 @@ def _step_svg(spec: TourSpec, number: int, title: str, journey, conformance) -> 
         stops = journey_stops(
             journey, conformance, config.model, config.mapping, config.graph, lang, local_time
         )
-    return render_svg(config.model, step_overlay(step, title, lang, stops))
+    overlay = step_overlay(step, title, lang, stops)
+    if conceal:
+        overlay = Overlay(lang=lang, stops=overlay.stops)
+    return render_svg(config.model, overlay)
 
 
 def _example_order(request, spec: TourSpec, step, journey, conformance, problem) -> dict:
@@ -239,7 +249,8 @@ def _journey_playback(request, journey, conformance, order_id: str) -> dict:
 def _ending(
     request, spec: TourSpec, tour: Tour | None, progress: TourProgress | None, config
 ) -> dict:
-    """The end of a tour: what it went through, the answers, and the tour to take next."""
+    """The end of a tour: what it went through, the answers right at the first try, and the
+    tour to take next."""
     answers = list(Answer.objects.filter(progress=progress)) if progress is not None else []
     policy = common.policy(request)
     later = [t.tour for t in next_tours(request.user) if tour is None or t.tour.pk != tour.pk]
@@ -252,7 +263,7 @@ def _ending(
             for s in spec.steps
         ],
         "answered": len(answers),
-        "right": sum(1 for a in answers if a.correct),
+        "right": sum(1 for a in answers if a.first_correct),
         "next_tour": later[0] if later else None,
         "next_title": redact_text(_pick(later[0].title, later[0].title_ru), policy)
         if later
@@ -328,7 +339,7 @@ def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     raw_id, _refused = raw_id_from_url(request, "order", given)
     journey = conformance = None
     if raw_id:
-        judged = order_states(common.source(), raw_id, config)
+        judged = judge_states(common.source(), raw_id, config)
         journey, conformance = judged.journey, judged.conformance
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})

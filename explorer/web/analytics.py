@@ -29,9 +29,9 @@ from explorer.diagrams.overlay import system_map as system_map_overlay
 from explorer.diagrams.overlay_text import RATE_UNITS
 from explorer.diagrams.render import render_svg
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import latest_time_ns
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
+from explorer.orders.service import now_in
 from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
 from explorer.store.models import ClockSkew
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
@@ -56,7 +56,7 @@ def _window(request) -> tuple[str, int | None, int | None]:
     name = request.GET.get("window")
     if name not in WINDOWS:
         name = DEFAULT_WINDOW
-    now = latest_time_ns(common.source())
+    now = now_in(common.source())
     if now is None:
         return name, None, None
     return name, now - WINDOWS[name][0], now + 1

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from accounts.redaction import policy_for_user, redact_text, redact_value
 from explorer.composition import get_source
 from explorer.sources.base import SourceError, TraceNotFound, TraceSource
+from explorer.traces.vocabulary import CUSTOMER_KEY
 
 MAX_TEXT = 200  # longest search text or id taken from a URL
 
@@ -46,7 +47,7 @@ def shown(request, text) -> str:
 def shown_customer(request, customer_id) -> str:
     if customer_id is None:
         return ""
-    return str(redact_value("customer.id", str(customer_id), policy(request)))
+    return str(redact_value(CUSTOMER_KEY, str(customer_id), policy(request)))
 
 
 def can_see_customer_ids(request) -> bool:

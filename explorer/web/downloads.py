@@ -21,9 +21,9 @@ from accounts.exports import csv_response
 from accounts.redaction import redact_id, redact_mapping, redact_text, redact_trace, redact_value
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.journeys.assembly import customer_orders
+from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import iso
-from explorer.journeys.service import states_of_orders
+from explorer.orders.service import judge_states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.analytics import _window, map_svg
@@ -306,7 +306,7 @@ def customer_csv(request, customer_id):
         return customer_not_found(request, customer_id)
     shown_id = shown_customer(request, customer_id)
     rows = []
-    for judged in states_of_orders(source, orders, explorer_config()):
+    for judged in judge_states_of_orders(source, orders, explorer_config()):
         rows.append(
             [
                 shown(request, judged.order_id),

@@ -20,11 +20,12 @@ from django.utils.translation import gettext as _
 from accounts.access import requires
 from accounts.models import AuditEntry
 from explorer.alerts.views import open_alert_count
-from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.live import last_cycle_done_ns
-from explorer.journeys.models import OrderStatus
+from explorer.orders.live import last_cycle_done_ns
+from explorer.orders.models import OrderStatus
+from explorer.orders.service import now_in
 from explorer.sources.base import TraceQuery
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
 from explorer.web.pseudonyms import url_id
@@ -78,7 +79,7 @@ def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
         limit=SEARCH_LIMIT,
     )
     if values["customer_type"]:
-        query.attributes["customer.type"] = values["customer_type"]
+        query.attributes[CUSTOMER_TYPE_KEY] = values["customer_type"]
     for key, field in (("min_ms", "min_duration_ns"), ("max_ms", "max_duration_ns")):
         if values[key]:
             number = clean_int(values[key], -1, -1, 10**9)
@@ -138,11 +139,11 @@ def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
 
 def _snapshot_now(source) -> tuple[int, OrderStatus | None]:
     """The time the snapshot's stuck and lost are decided at (the newest span in the source,
-    as the journeys core takes "now"), and the newest snapshot row (None: no snapshot yet)."""
+    the orders service's now_in()), and the newest snapshot row (None: no snapshot yet)."""
     newest = OrderStatus.objects.order_by("-computed_at").first()
     if newest is None:
         return 0, None
-    now = latest_time_ns(source)
+    now = now_in(source)
     return (now if now is not None else newest.as_of_ns), newest
 
 

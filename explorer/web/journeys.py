@@ -16,9 +16,9 @@ from accounts import audit
 from accounts.access import requires
 from explorer.caching import SharedCache, cache_key
 from explorer.configuration import explorer_config
-from explorer.journeys.assembly import customer_orders
+from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import judge_order, states_of_orders
+from explorer.orders.service import judge_order, judge_states_of_orders
 from explorer.web import common, order_page
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 from explorer.web.order_page import JOURNEY_SECONDS
@@ -128,7 +128,7 @@ def customer(request, customer_id):
     if not orders:
         return customer_not_found(request, customer_id)
     rows = []
-    for judged in states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
+    for judged in judge_states_of_orders(source, orders[-CUSTOMER_ORDERS_MAX:], explorer_config()):
         order_id, journey, conformance = judged.order_id, judged.journey, judged.conformance
         first = journey.spans[0].start_ns if journey.spans else None
         rows.append(

@@ -26,8 +26,8 @@ from explorer.diagrams.overlay import Overlay
 from explorer.diagrams.render import render_svg
 from explorer.diagrams.words import milliseconds
 from explorer.journeys.report import JourneyReport
-from explorer.journeys.service import states_of_orders
 from explorer.journeys.state_graph import StateGraph
+from explorer.orders.service import judge_states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import shown, shown_customer
@@ -154,7 +154,7 @@ def _typical_path(journey_report: JourneyReport) -> set[tuple[str, str]]:
     return _typical_paths.get_or_compute(
         cache_key("typical-path", source.name, *samples),
         lambda: typical_path(
-            (j.journey for j in states_of_orders(source, samples, config)),
+            (j.journey for j in judge_states_of_orders(source, samples, config)),
             config.model,
             config.mapping,
         ),

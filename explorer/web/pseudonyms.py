@@ -22,9 +22,10 @@ from django.utils.translation import gettext as _
 from accounts import audit
 from accounts.redaction import PSEUDONYM, holds_identifier, is_pseudonym, redact_id, redact_text
 from explorer.caching import LocalCache, SharedCache
-from explorer.journeys.assembly import CUSTOMER_KEY, latest_time_ns
-from explorer.journeys.models import OrderStatus
+from explorer.orders.models import OrderStatus
+from explorer.orders.service import now_in
 from explorer.sources.base import ListsAttributeValues
+from explorer.traces.vocabulary import CUSTOMER_KEY
 from explorer.web import common
 
 MAP_SECONDS = 300  # how long a pseudonym-to-id map is reused while the data stays the same
@@ -52,7 +53,7 @@ def customer_for_pseudonym(request, text: str) -> str | None:
     policy = common.policy(request)
     source = common.source()
     # New traces or a new snapshot change the newest span or the row count: a new map.
-    data_version = (latest_time_ns(source), OrderStatus.objects.count())
+    data_version = (now_in(source), OrderStatus.objects.count())
     mapping = _maps.get_or_compute(
         (source.name, policy.pseudonym_key, data_version),
         lambda: {policy.pseudonym(raw): raw for raw in _known_customer_ids(source)},

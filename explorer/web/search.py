@@ -18,8 +18,8 @@ from django.urls import reverse
 
 from accounts.access import requires
 from accounts.redaction import PSEUDONYM, is_pseudonym
-from explorer.journeys.assembly import CUSTOMER_KEY, ORDER_KEY
 from explorer.sources.base import TraceNotFound
+from explorer.traces.vocabulary import CUSTOMER_KEY, ORDER_KEY
 from explorer.web import common
 from explorer.web.common import clean_text, source_errors
 from explorer.web.pseudonyms import (

@@ -17,7 +17,7 @@ from explorer.alerts.models import Alert
 from explorer.alerts.text import summary
 from explorer.configuration import explorer_config
 from explorer.journeys.report import iso as iso_ns
-from explorer.management.commands.journey import now_ns
+from explorer.management.arguments import parse_now
 from explorer.sources.base import SourceError
 
 
@@ -63,7 +63,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if options["evaluate"]:
             try:
-                result = run_cycle(now_ns(options["now"]), send=not options["no_delivery"])
+                result = run_cycle(parse_now(options["now"]), send=not options["no_delivery"])
             except SourceError as exc:
                 raise CommandError(str(exc)) from None
             if result.now_ns is None:

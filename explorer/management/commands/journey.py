@@ -3,38 +3,12 @@ against the state graph, with SLA breaches, anomalies and a story in English and
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import orjson
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer.composition import get_source
-from explorer.configuration import explorer_config
-from explorer.journeys.service import Now, judge_order
+from explorer.management.arguments import add_common_arguments, parse_now, source_and_config
+from explorer.orders.service import judge_order, now_policy
 from explorer.sources.base import SourceError
-
-
-def add_common_arguments(parser) -> None:
-    parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--source", help="trace source name (default: the configured one)")
-    parser.add_argument(
-        "--now",
-        help="judge dwell times at this ISO 8601 time (default: the newest span in the source)",
-    )
-
-
-def now_ns(text: str | None) -> int | None:
-    if text is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise CommandError(
-            f"--now {text!r}: expected an ISO 8601 time like 2025-03-10T12:00:00Z"
-        ) from None
-    if moment.tzinfo is None:
-        raise CommandError(f"--now {text!r}: give a time zone, e.g. a trailing Z for UTC")
-    return int(moment.timestamp()) * 10**9 + moment.microsecond * 1000
 
 
 def reference_line(reference: dict) -> str:
@@ -45,14 +19,6 @@ def reference_line(reference: dict) -> str:
     if reference["outdated"]:
         return f"{line}, computed now: the stored one (to {reference['outdated']}) is outdated"
     return f"{line}, computed now"
-
-
-def setup(options):
-    """The trace source and the explorer's configuration (model, mapping, graph, SLA)."""
-    try:
-        return get_source(options["source"]), explorer_config()
-    except (SourceError, ValueError) as exc:
-        raise CommandError(str(exc)) from None
 
 
 class Command(BaseCommand):
@@ -68,9 +34,10 @@ class Command(BaseCommand):
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
-        source, config = setup(options)
+        source, config = source_and_config(options["source"])
+        at = now_policy(parse_now(options["now"]))
         try:
-            report = judge_order(source, options["order_id"], config, Now(now_ns(options["now"])))
+            report = judge_order(source, options["order_id"], config, at)
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         data = report.as_dict()

@@ -13,15 +13,13 @@ from collections import Counter
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from explorer.journeys.assembly import customer_orders
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
-from explorer.journeys.live import collect_arrivals, orders_arrived_since, settle
-from explorer.journeys.models import BaselineSnapshot, OrderArrival, OrderStatus
+from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import iso
-from explorer.journeys.service import Now, judge_orders, refresh_snapshot
-from explorer.management.commands.journey import add_common_arguments, now_ns, setup
+from explorer.management.arguments import add_common_arguments, parse_now, source_and_config
+from explorer.orders.service import judge_orders, now_policy
+from explorer.orders.snapshot import refresh_snapshot
 from explorer.sources.base import SourceError
 
 
@@ -53,7 +51,7 @@ class Command(BaseCommand):
         add_common_arguments(parser)
 
     def handle(self, *args, **options):
-        source, config = setup(options)
+        source, config = source_and_config(options["source"])
         if options["refresh"]:
             self.refresh(source, config, options)
             return
@@ -61,7 +59,9 @@ class Command(BaseCommand):
             raise CommandError("--since goes with --refresh")
         try:
             wanted = customer_orders(source, options["customer"]) if options["customer"] else None
-            reports = judge_orders(source, config, Now(now_ns(options["now"])), orders=wanted)
+            reports = judge_orders(
+                source, config, now_policy(parse_now(options["now"])), orders=wanted
+            )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
         rows = [
@@ -83,29 +83,16 @@ class Command(BaseCommand):
         self.stdout.write(f"{len(rows)} orders")
 
     def refresh(self, source, config, options) -> None:
-        since = now_ns(options["since"])
+        since = parse_now(options["since"])
         started = time.perf_counter()
-        # --since judges only the orders with new spans: the others' typical-journey samples
-        # are kept.
-        collect_arrivals()  # so that the orders computed here are no longer pending
-        arrived = orders_arrived_since(since) if since is not None else None
-        previous = BaselineSnapshot.stored_samples(source.name) if since is not None else None
-        settled = dict(
-            OrderArrival.objects.filter(pending=True).values_list("order_id", "arrived_ns")
-        )
         try:
-            snapshot = refresh_snapshot(
-                source, config, Now(now_ns(options["now"])), orders=arrived, previous=previous
+            refreshed = refresh_snapshot(
+                source, config, now_policy(parse_now(options["now"])), since
             )
         except SourceError as exc:
             raise CommandError(str(exc)) from None
-        computed_at = timezone.now()
+        snapshot, written = refreshed.snapshot, refreshed.written
         rows = snapshot.rows
-        written = OrderStatus.save_rows(rows, computed_at, replace=since is None)
-        # The live worker need not compute these again (unless spans arrived meanwhile).
-        settle({row.order_id: settled[row.order_id] for row in rows if row.order_id in settled})
-        if snapshot.reference is not None:
-            BaselineSnapshot.save_reference(source.name, snapshot.reference, computed_at)
         seconds = time.perf_counter() - started
         if not rows:
             self.stdout.write(f"no orders in the source; {written} order statuses stored")

@@ -9,18 +9,19 @@ import logging
 import subprocess
 import sys
 import threading
+from dataclasses import dataclass
 
+import grpc
 from django.core.management.base import BaseCommand, CommandError
 
-from explorer.alerts.cycle import after_live_cycle
 from explorer.composition import configured
-from explorer.journeys.live import run_worker
-from explorer.management.commands.journey import setup
+from explorer.management.arguments import source_and_config
+from explorer.management.pipeline import cycle_steps, start_worker
 from explorer.management.stopping import stop_on_signals, wait_for_stop
 from explorer.management.supervisor import Supervisor
 from explorer.receiver.config import ReceiverConfig, ReceiverConfigError, load
 from explorer.receiver.grpc_server import grpc_server
-from explorer.receiver.http_server import http_server
+from explorer.receiver.http_server import ReceiverHTTPServer, http_server
 from explorer.receiver.service import Receiver
 from explorer.sources.config import EMBEDDED
 
@@ -51,6 +52,22 @@ def _log_to_stderr(verbosity: int) -> None:
             log.addHandler(handler)
             log.propagate = False
         log.setLevel(logging.DEBUG if verbosity > 1 else logging.INFO)
+
+
+@dataclass(slots=True)
+class _Servers:
+    """What `receive` listens with: the HTTP server and where, and the gRPC one if any."""
+
+    http: ReceiverHTTPServer
+    http_host: str
+    http_port: int
+    grpc_server: grpc.Server | None = None
+    grpc: tuple[str, int] | None = None  # the address bound
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        if self.grpc_server is not None:
+            self.grpc_server.stop(grace=5).wait()
 
 
 class Command(BaseCommand):
@@ -97,18 +114,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         _log_to_stderr(options["verbosity"])
-        try:
-            config = load()
-        except ReceiverConfigError as exc:
-            raise CommandError(str(exc)) from exc
-        http_host, http_port = host_port(options["http"])
-        grpc_address = None if options["grpc"] == "off" else host_port(options["grpc"])
-        hosts = [http_host] + ([grpc_address[0]] if grpc_address else [])
-        if not config.tokens and not all(_loopback(h) for h in hosts):
-            raise CommandError(
-                "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
-                "loopback only (give each sender a token to listen elsewhere)"
-            )
+        config = self._config(options)
         worker_source = None if options["no_worker"] else self._worker_source(config, options)
         # Everything loaded so far lives as long as the process: the cyclic collector need not
         # walk it again and again while requests make and drop spans by the hundred thousand.
@@ -116,68 +122,91 @@ class Command(BaseCommand):
         gc.set_threshold(50_000, 20, 20)
         if options["processes"] < 1:
             raise CommandError("--processes must be at least 1")
-        reuse_port = options["reuse_port"] or options["processes"] > 1
         from django.db import connection
 
         receiver = Receiver(config, sqlite=connection.vendor == "sqlite")
         receiver.start()
-        try:
-            http = http_server(receiver, http_host, http_port, reuse_port)
-        except OSError as exc:
-            raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
-        grpc_srv = bound = None
-        if grpc_address:
-            try:
-                grpc_srv, bound = grpc_server(receiver, *grpc_address, reuse_port)
-            except RuntimeError as exc:
-                raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
-            grpc_srv.start()
-        scheme = "https" if config.tls else "http"
-        self.stdout.write(
-            f"receiving OTLP/HTTP on {scheme}://{http_host}:{http.server_address[1]}/v1/traces"
-        )
-        if grpc_srv:
-            self.stdout.write(f"receiving OTLP/gRPC on {grpc_address[0]}:{bound}")
-        self.stdout.write(
-            f"mode {config.mode}; senders: "
-            f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}"
-        )
+        servers = self._listen(receiver, config, options)
         stop = threading.Event()
         stop_on_signals(stop, receiver.committed)  # the second wakes the live worker to see it
         supervisor = None
         if worker_source is not None:
-            source, judging = setup({"source": worker_source})
-            # The alert rules run after each worker cycle, as under `watch`.
-            steps = [after_live_cycle(source, self.stdout.write)]
-            # Started again when its thread dies or stops cycling; its health is the
-            # receiver's too (GET /health).
-            supervisor = Supervisor(
-                lambda own_stop, stats: run_worker(
-                    own_stop, None, source, judging, steps, receiver.committed, stats
-                ),
-                stop,
-            )
-            supervisor.start()
-            receiver.worker_health = supervisor.health
-            self.stdout.write(f"live worker: order statuses from {source.name}")
-        serving = threading.Thread(target=http.serve_forever, name="receiver-http", daemon=True)
-        serving.start()
-        others = self._start_others(
-            options, http_host, http.server_address[1], grpc_address and (grpc_address[0], bound)
+            supervisor = self._start_worker(worker_source, receiver, stop)
+        serving = threading.Thread(
+            target=servers.http.serve_forever, name="receiver-http", daemon=True
         )
+        serving.start()
+        others = self._start_others(options, servers.http_host, servers.http_port, servers.grpc)
         self.stdout.flush()
         wait_for_stop(stop)
         for other in others:
             other.terminate()
-        http.shutdown()
-        if grpc_srv:
-            grpc_srv.stop(grace=5).wait()
+        servers.stop()
         receiver.stop()
         if supervisor is not None:
             supervisor.join(timeout=30)
         for other in others:
             other.wait()
         self.stdout.write("receiver stopped")
+
+    @staticmethod
+    def _config(options: dict) -> ReceiverConfig:
+        """The receiver's configuration; without tokens it may listen on loopback only."""
+        try:
+            config = load()
+        except ReceiverConfigError as exc:
+            raise CommandError(str(exc)) from exc
+        hosts = [host_port(options["http"])[0]]
+        if options["grpc"] != "off":
+            hosts.append(host_port(options["grpc"])[0])
+        if not config.tokens and not all(_loopback(h) for h in hosts):
+            raise CommandError(
+                "EXPLORER_RECEIVER_TOKENS is empty: without tokens the receiver listens on "
+                "loopback only (give each sender a token to listen elsewhere)"
+            )
+        return config
+
+    def _listen(self, receiver: Receiver, config: ReceiverConfig, options: dict) -> _Servers:
+        """The OTLP/HTTP server (not serving yet) and the OTLP/gRPC one (started), on the
+        ports asked for (shared with the other processes under --processes N)."""
+        http_host, http_port = host_port(options["http"])
+        grpc_address = None if options["grpc"] == "off" else host_port(options["grpc"])
+        reuse_port = options["reuse_port"] or options["processes"] > 1
+        try:
+            http = http_server(receiver, http_host, http_port, reuse_port)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {options['http']}: {exc}") from exc
+        servers = _Servers(http, http_host, http.server_address[1])
+        if grpc_address:
+            try:
+                servers.grpc_server, bound = grpc_server(receiver, *grpc_address, reuse_port)
+            except RuntimeError as exc:
+                raise CommandError(f"cannot listen on {options['grpc']}: {exc}") from exc
+            servers.grpc_server.start()
+            servers.grpc = (grpc_address[0], bound)
+        scheme = "https" if config.tls else "http"
+        self.stdout.write(
+            f"receiving OTLP/HTTP on {scheme}://{http_host}:{servers.http_port}/v1/traces"
+        )
+        if servers.grpc:
+            self.stdout.write(f"receiving OTLP/gRPC on {servers.grpc[0]}:{servers.grpc[1]}")
+        self.stdout.write(
+            f"mode {config.mode}; senders: "
+            f"{', '.join(sorted(config.tokens)) or 'anonymous (loopback only)'}"
+        )
+        return servers
+
+    def _start_worker(
+        self, source_name: str, receiver: Receiver, stop: threading.Event
+    ) -> Supervisor:
+        """The live worker with the alert rules after each cycle, as under `watch`, woken by
+        the receiver's commits; its health is the receiver's too (GET /health)."""
+        source, judging = source_and_config(source_name)
+        steps = cycle_steps(source, self.stdout.write)
+        supervisor = start_worker(source, judging, stop, steps, wake=receiver.committed)
+        receiver.worker_health = supervisor.health
+        self.stdout.write(f"live worker: order statuses from {source.name}")
+        return supervisor
 
     @staticmethod
     def _start_others(

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from explorer.composition import get_source
-from explorer.journeys.assembly import latest_time_ns
 from explorer.management.stopping import stop_on_signals
+from explorer.orders.service import now_in
 from explorer.simulation import (
     FAULT_KINDS,
     LiveConfig,
@@ -176,6 +176,6 @@ class Command(BaseCommand):
 def _newest_stored_ns() -> int | None:
     """The end of the newest trace the configured trace source holds (None: it holds none)."""
     try:
-        return latest_time_ns(get_source())
+        return now_in(get_source())
     except SourceError as exc:
         raise CommandError(f"--resume-from-store: the trace source did not answer: {exc}") from None

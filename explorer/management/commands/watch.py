@@ -2,25 +2,22 @@
 the order-status snapshot current, cycle after cycle, until SIGTERM or SIGINT (docs/live.md),
 in a thread a Supervisor starts again when it dies or stops cycling.
 
-A cycle is explorer.journeys.live.run_cycle() followed by the steps in `cycle_steps()`, which
-take its CycleResult (every status change of the cycle) in order: the report, then the alert
-rules with their delivery (explorer.alerts.cycle.after_live_cycle). So `watch --once` computes
-the changed orders again, evaluates the rules and delivers."""
+A cycle is explorer.orders.live.run_cycle() followed by the steps of the pipeline
+(explorer/management/pipeline.py), which take its WorkerCycle (every status change of the
+cycle) in order: the report, then the alert rules with their delivery. So `watch --once`
+computes the changed orders again, evaluates the rules and delivers."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from explorer.alerts.cycle import after_live_cycle
-from explorer.journeys.live import CycleResult, run_cycle, run_worker
-from explorer.management.commands.journey import setup
+from explorer.management.arguments import source_and_config
+from explorer.management.pipeline import cycle_steps, start_worker
 from explorer.management.stopping import stop_on_signals, wait_for_stop
-from explorer.management.supervisor import Supervisor
+from explorer.orders.live import WorkerCycle, run_cycle
 from explorer.sources.base import SourceError
 
 
@@ -44,8 +41,8 @@ class Command(BaseCommand):
         parser.add_argument("--source", help="trace source name (default: the configured one)")
 
     def handle(self, *args, **options):
-        source, config = setup(options)
-        steps = self.cycle_steps(source)
+        source, config = source_and_config(options["source"])
+        steps = cycle_steps(source, self.say, first=[self.report])
         if options["once"]:
             try:
                 result = run_cycle(source, config)
@@ -58,32 +55,16 @@ class Command(BaseCommand):
         stop_on_signals(stop)
         self.stdout.write(f"watching {source.name}; stop with SIGTERM or Ctrl-C")
         self.stdout.flush()
-        # In a thread started again when it dies or stops cycling; a long --interval is no
-        # sign of a stuck worker.
-        interval = options["interval"]
-        stale_s = settings.EXPLORER_LIVE_STALE_SECONDS
-        supervisor = Supervisor(
-            lambda own_stop, stats: run_worker(
-                own_stop, interval, source, config, steps, stats=stats
-            ),
-            stop,
-            stale_s=stale_s if interval is None else max(stale_s, 3 * interval),
-        )
-        supervisor.start()
+        supervisor = start_worker(source, config, stop, steps, interval_s=options["interval"])
         wait_for_stop(stop)
         supervisor.join(timeout=60)
         self.stdout.write("stopped")
-
-    def cycle_steps(self, source) -> list[Callable[[CycleResult], object]]:
-        """What runs after the live worker in each cycle, in order, with its result: the
-        report, then the alert rules and their delivery (explorer/alerts)."""
-        return [self.report, after_live_cycle(source, self.say)]
 
     def say(self, line: str) -> None:
         self.stdout.write(line)
         self.stdout.flush()
 
-    def report(self, result: CycleResult) -> None:
+    def report(self, result: WorkerCycle) -> None:
         if result.now_ns is None:
             if not self.said_empty:  # once, not every cycle
                 self.stdout.write("no spans in the source yet")

@@ -12,6 +12,7 @@ from django.utils.translation import get_language
 
 from explorer.traces.visible import visible_line
 from explorer.web.formatting import format_count, format_duration
+from explorer.web.templatetags import time_kinds
 
 register = template.Library()
 
@@ -95,3 +96,7 @@ def iso_time(text, fmt="Y-m-d H:i:s"):
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return date_filter(timezone.localtime(moment), fmt)
+
+
+# {% data_time %}, {% clock_time %} and {% time_kind %} (time_kinds.py) wherever this loads.
+register.tags.update(time_kinds.register.tags)

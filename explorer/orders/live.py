@@ -1,19 +1,18 @@
 """Keep the order-status snapshot current by itself (docs/live.md).
 
-Spans that arrive mark their orders as changed, with the arrival time (OrderArrival): the
-embedded store notes when spans last arrived for each trace (StoredTrace.arrived_ns, set by
-`ingest`, uploads and the receiver alike) and collect_arrivals() turns that into the orders of
-those traces (their own `order.id`, or the order of a trace they link to); a writer that keeps
-no spans (the receiver's `index` mode) calls mark_changed() itself. A cycle of the worker then
+Spans that arrive mark their orders as changed (explorer.orders.arrivals). A cycle of the
+worker then
 
-1. collects the store's new arrivals,
-2. computes the changed orders again in batches (refresh_changed_orders), judged against the
-   stored reference, which it stores again on a schedule (refresh_reference_if_due),
+1. collects the source's new arrivals (collect_arrivals),
+2. computes the changed orders again in batches (refresh_changed_orders), judged through the
+   orders service against the stored reference, which it stores again on a schedule
+   (refresh_reference_if_due),
 3. re-judges the orders whose status changes only because time passes (rejudge: a state held
    over its limit becomes stuck, a message in flight for IN_FLIGHT_NS becomes lost),
 
-and hands its CycleResult (every status change) to the steps that follow (run_worker's
-`after_cycle`, e.g. alert rules). "Now" is the newest span in the source, as everywhere.
+and hands its WorkerCycle (every status change) to the steps that follow (run_worker's
+`after_cycle`, e.g. alert rules; explorer/management/pipeline.py). "Now" is the newest span in
+the source, as everywhere (explorer.orders.service.now_in).
 
 The worker cannot die on what it reads: an order whose judging fails is logged with its id,
 counted, and tried again after RETRY_FIRST_S, then twice as long each time up to RETRY_MAX_S
@@ -29,9 +28,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from django.conf import settings
 from django.db import (
@@ -39,17 +37,23 @@ from django.db import (
     InterfaceError,
     OperationalError,
     close_old_connections,
-    connection,
     transaction,
 )
 from django.db.models import F, Q
 from django.utils import timezone
 
-from explorer.caching import LocalCache
-from explorer.journeys.assembly import ORDER_KEY, latest_time_ns
 from explorer.journeys.conformance import IN_PROGRESS, LOST, STUCK
-from explorer.journeys.intake import order_id_problem, shown_id
-from explorer.journeys.models import (
+from explorer.journeys.intake import shown_id
+from explorer.journeys.report import Reference
+from explorer.orders.arrivals import (
+    IN_SLICE,
+    Refusals,
+    collect_arrivals,
+    get_mark,
+    set_mark,
+    settle,
+)
+from explorer.orders.models import (
     _OPEN,
     BASELINE,
     BaselineSnapshot,
@@ -57,29 +61,15 @@ from explorer.journeys.models import (
     OrderArrival,
     OrderStatus,
 )
-from explorer.journeys.report import Reference, reference_at
-from explorer.journeys.state_graph import StateGraph
-from explorer.journeys.status import OrderStatusRow, customer_types, order_rows
+from explorer.orders.service import JudgingConfig, judge_reference, judge_rows, now_in
+from explorer.orders.status import OrderStatusRow
 from explorer.sources.base import SourceError, TraceSource
-from explorer.store.ingest import LINKED_TRACE_KEY
-from explorer.store.models import (
-    INDEXED_VALUE_LENGTH,
-    StoredTrace,
-    TraceAttribute,
-    insert_sql,
-    quoted_names,
-)
-from explorer.traces.model import Span, Trace
 
 __all__ = [
     "CYCLE_DONE",
-    "CycleResult",
+    "WorkerCycle",
     "WorkerStats",
     "StatusChange",
-    "collect_arrivals",
-    "mark_changed",
-    "pending_count",
-    "orders_arrived_since",
     "refresh_changed_orders",
     "refresh_reference_if_due",
     "rejudge",
@@ -91,40 +81,18 @@ __all__ = [
 
 log = logging.getLogger("explorer.live")
 
-# LiveMark names: the newest store arrival read; when a worker last finished a cycle (wall
-# clock; the home page reads it); the errors the workers counted (a count, in value_ns).
-ARRIVALS_READ = "arrivals_read"
+# LiveMark names: when a worker last finished a cycle (wall clock; the home page reads it);
+# the errors the workers counted (a count, in value_ns).
 CYCLE_DONE = "worker_cycle_done"
 WORKER_ERRORS = "worker_errors"
 # An order whose judging failed is tried again after this long, twice as long after each
 # further failure, at most RETRY_MAX_S apart (wall clock, s).
 RETRY_FIRST_S = 10.0
 RETRY_MAX_S = 3600.0
-# A batch's arrival time is taken before its transaction commits: arrivals are read again
-# this far back, so that one committed late is not missed (marking again changes nothing).
-ARRIVAL_GRACE_NS = 60 * 10**9
-# Ids refused lately (id, where): arrivals are read again for ARRIVAL_GRACE_NS, and a refused
-# id is said once, not at every cycle of that time.
-_refused: LocalCache[bool] = LocalCache(
-    "refused order ids", max_weight=10_000, seconds=2 * ARRIVAL_GRACE_NS / 1e9
-)
-# Rows per `IN (...)` query.
-IN_SLICE = 500
 # Woken by committed spans, the worker waits this long for more before its next cycle.
 WAKE_GAP_S = 0.2
 # A worker waiting for `wake` sees its stop event this often.
 STOP_CHECK_S = 0.5
-
-
-class Judging(Protocol):
-    """What judging an order needs of the explorer's configuration (Configuration has it)."""
-
-    graph: StateGraph
-    names: dict[str, str]
-
-    def container_of(self, span: Span) -> str: ...
-
-    def calls_of(self, traces: Sequence[Trace]) -> set[tuple[str, str]]: ...
 
 
 @dataclass(slots=True, frozen=True)
@@ -138,7 +106,7 @@ class StatusChange:
 
 
 @dataclass(slots=True)
-class CycleResult:
+class WorkerCycle:
     """What one cycle of the worker did."""
 
     now_ns: int | None = None  # None: the source holds no span
@@ -180,188 +148,23 @@ class WorkerStats:
         self.progress_at = time.monotonic()
 
 
-# --- Marking ------------------------------------------------------------------------------
-
-
-def mark_changed(order_ids: Iterable[str], arrived_ns: int) -> int:
-    """Mark orders as changed by spans that arrived at `arrived_ns` (wall clock, ns), so that
-    the worker computes them again and `orders --refresh --since` selects them. Returns how
-    many were marked; marking again with an older arrival changes nothing. An id that names
-    no order (explorer.journeys.intake) is logged and left out."""
-    ids = sorted({o for o in order_ids if o and _usable(o, "the receiver's index")})
-    _mark(dict.fromkeys(ids, arrived_ns))
-    return len(ids)
-
-
-def _usable(order_id: str, where: str, result: CycleResult | None = None) -> bool:
-    """Whether the id names an order; if not, it is refused (_refuse)."""
-    problem = order_id_problem(order_id)
-    if problem is not None:
-        _refuse(order_id, problem, where, result)
-    return problem is None
-
-
-def _refuse(order_id: str, problem: str, where: str, result: CycleResult | None) -> None:
-    """A warning says which id, why, and where from, once while the same id from the same
-    place is refused again; counted in `result.refused` then."""
-    if _refused.get((order_id, where)) is not None:
-        return
-    _refused.put((order_id, where), True)
-    log.warning(
-        "live worker: order.id %s in %s refused (%s): its spans are stored, "
-        "but it is not judged as an order",
-        shown_id(order_id),
-        where,
-        problem,
-    )
-    if result is not None:
-        result.refused += 1
-
-
-def _mark(arrivals: Mapping[str, int]) -> None:
-    """Note each order's arrival (pending), unless a later one is already noted: one upsert
-    per order, correct whoever else marks at the same time (SQLite and PostgreSQL alike)."""
-    if not arrivals:
-        return
-    fields = ("order_id", "arrived_ns", "pending", "failures")
-    table, (order, arrived, pending, _) = quoted_names(OrderArrival, fields)
-    # Names come from the model, every value is a parameter. A new arrival leaves the retry
-    # schedule of a failing order as it is: spans arriving every second must not make it
-    # tried every cycle.
-    sql = insert_sql(
-        OrderArrival,
-        fields,
-        f" ON CONFLICT ({order}) DO UPDATE SET {arrived} = excluded.{arrived}, "
-        f"{pending} = excluded.{pending} WHERE {table}.{arrived} < excluded.{arrived}",
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(o, at, True, 0) for o, at in sorted(arrivals.items())])
-
-
-def collect_arrivals(result: CycleResult | None = None) -> int:
-    """Mark the orders of the traces that received spans since the last call (the store's
-    StoredTrace.arrived_ns); returns how many orders were marked (ids refused are counted in
-    `result.refused`)."""
-    read = _get_mark(ARRIVALS_READ)
-    rows = StoredTrace.objects.filter(arrived_ns__isnull=False)
-    if read is not None:
-        rows = rows.filter(arrived_ns__gte=read - ARRIVAL_GRACE_NS)
-    arrived = {pk: ns for pk, ns in rows.values_list("pk", "arrived_ns") if ns is not None}
-    if not arrived:
-        return 0
-    orders = _orders_of_traces(arrived, result)
-    _mark(_newer_than_marked(orders))
-    _set_mark(ARRIVALS_READ, max(arrived.values()))
-    return len(orders)
-
-
-def _newer_than_marked(orders: dict[str, int]) -> dict[str, int]:
-    """Of order -> arrival, those not already marked with that arrival or a later one."""
-    ids = list(orders)
-    for first in range(0, len(ids), IN_SLICE):
-        known = OrderArrival.objects.filter(order_id__in=ids[first : first + IN_SLICE])
-        for order_id, arrived in known.values_list("order_id", "arrived_ns"):
-            if arrived >= orders[order_id]:
-                del orders[order_id]
-    return orders
-
-
-def _orders_of_traces(
-    arrived: Mapping[int, int], result: CycleResult | None = None
-) -> dict[str, int]:
-    """order id -> latest arrival, for the stored traces (pk -> arrival): the orders named on
-    them, and those named on the traces they link to (a consumer without `order.id`). An id
-    that names no order is refused with its trace (counted in `result`)."""
-    orders: dict[str, int] = {}
-    refused: set[str] = set()
-
-    def note(order_id: str, at: int, trace: int | str) -> None:
-        if order_id in refused:
-            return
-        problem = order_id_problem(order_id) if order_id not in orders else None
-        if problem is not None:
-            refused.add(order_id)
-            _refuse(order_id, problem, _trace_named(trace), result)
-        elif orders.get(order_id, -1) < at:
-            orders[order_id] = at
-
-    targets: dict[str, int] = {}
-    pks = list(arrived)
-    for first in range(0, len(pks), IN_SLICE):
-        rows = TraceAttribute.objects.filter(
-            trace_id__in=pks[first : first + IN_SLICE], key__in=[ORDER_KEY, LINKED_TRACE_KEY]
-        )
-        for pk, key, value in rows.values_list("trace_id", "key", "value"):
-            if key == ORDER_KEY:
-                note(value, arrived[pk], pk)
-            elif targets.get(value, -1) < arrived[pk]:
-                targets[value] = arrived[pk]
-    linked = list(targets)
-    for first in range(0, len(linked), IN_SLICE):
-        rows = TraceAttribute.objects.filter(
-            trace__trace_id__in=linked[first : first + IN_SLICE], key=ORDER_KEY
-        )
-        for trace_id, value in rows.values_list("trace__trace_id", "value"):
-            note(value, targets[trace_id[:INDEXED_VALUE_LENGTH]], trace_id)
-    return orders
-
-
-def _trace_named(trace: int | str) -> str:
-    """ "trace <id>" for a log line, from a stored trace's pk or its trace id."""
-    if isinstance(trace, int):
-        found = StoredTrace.objects.filter(pk=trace).values_list("trace_id", flat=True).first()
-        return f"trace {shown_id(str(found))}"
-    return f"trace {shown_id(trace)}"
-
-
-def _get_mark(name: str) -> int | None:
-    return LiveMark.objects.filter(name=name).values_list("value_ns", flat=True).first()
-
-
-def _set_mark(name: str, value_ns: int) -> None:
-    LiveMark.objects.update_or_create(name=name, defaults={"value_ns": value_ns})
-
-
-def orders_arrived_since(since_ns: int) -> list[str]:
-    """The orders with spans that arrived at or after `since_ns` (wall clock), as marked (see
-    collect_arrivals): what `orders --refresh --since` computes again."""
-    return list(
-        OrderArrival.objects.filter(arrived_ns__gte=since_ns)
-        .order_by("order_id")
-        .values_list("order_id", flat=True)
-    )
-
-
-def settle(arrivals: Mapping[str, int]) -> None:
-    """Orders (id -> the arrival read before computing them) whose rows are now stored: no
-    longer pending, unless spans arrived for them meanwhile."""
-    by_time: dict[int, list[str]] = {}
-    for order_id, arrived in arrivals.items():
-        by_time.setdefault(arrived, []).append(order_id)
-    for arrived, ids in by_time.items():
-        for first in range(0, len(ids), IN_SLICE):
-            OrderArrival.objects.filter(
-                order_id__in=ids[first : first + IN_SLICE], arrived_ns=arrived
-            ).update(pending=False)
-
-
 # --- Computing again ----------------------------------------------------------------------
 
 
 def refresh_changed_orders(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     now_ns: int | None = None,
     batch: int | None = None,
     stop: threading.Event | None = None,
     progressed: Callable[[], None] | None = None,
-) -> CycleResult:
+) -> WorkerCycle:
     """Compute the pending orders again, `batch` at a time (EXPLORER_LIVE_BATCH), each batch
     stored in one transaction, until none is due (or `stop` is set; `progressed` is called
     after each batch); judged at `now_ns` (default: the newest span) against the stored
     reference, stored first if there is none that serves. An order that fails is logged,
     counted in `errors` and tried again later (retry_later); the others go on."""
-    result = CycleResult(now_ns=now_ns if now_ns is not None else latest_time_ns(source))
+    result = WorkerCycle(now_ns=now_in(source, now_ns))
     now = result.now_ns
     if now is None:
         return result
@@ -387,31 +190,25 @@ def refresh_changed_orders(
 
 def _refresh_batch(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     pending: dict[str, int],
     reference: Reference,
     now: int,
-    result: CycleResult,
+    result: WorkerCycle,
 ) -> None:
     """Judge and store one batch of pending orders (id -> arrival read), each order on its
     own: one that cannot be judged or stored waits for its retry. When no order could be
     read from the source or the database, they are down (not the orders' fault): the error
     is raised, the cycle fails and the next one tries again, with no order put back."""
     # Marked before ids were checked (or by an older version): settled, never judged.
-    refused = [o for o in pending if not _usable(o, "the orders marked changed", result)]
+    refusals = Refusals()
+    refused = [o for o in pending if not refusals.usable(o, "the orders marked changed")]
+    result.refused += refusals.count
     rows: list[OrderStatusRow] = []
     errors: dict[str, Exception] = {}
     for order_id in [o for o in pending if o not in refused]:
         try:
-            rows += order_rows(
-                source,
-                config.graph,
-                [order_id],
-                reference.baseline,
-                now,
-                config.container_of,
-                config.names,
-            )
+            rows += judge_rows(source, config, [order_id], reference.baseline, now)
         except Exception as exc:  # one order must not stop the others
             errors[order_id] = exc
     if errors and not rows and all(_unreachable(e) for e in errors.values()):
@@ -478,7 +275,7 @@ def _failure(order_id: str, what: str, exc: Exception) -> str:
     return line
 
 
-def retry_later(failed: Mapping[str, str], result: CycleResult) -> None:
+def retry_later(failed: Mapping[str, str], result: WorkerCycle) -> None:
     """Orders that failed (id -> error line) stay pending, tried again RETRY_FIRST_S after
     their first failure in a row, twice as long after each further one, at most RETRY_MAX_S;
     their errors go to `result.errors`."""
@@ -494,7 +291,7 @@ def retry_later(failed: Mapping[str, str], result: CycleResult) -> None:
         )
 
 
-def _usable_reference(source: TraceSource, config: Judging, now_ns: int) -> Reference:
+def _usable_reference(source: TraceSource, config: JudgingConfig, now_ns: int) -> Reference:
     """The stored reference if it serves at now_ns, else one computed and stored now."""
     stored = BaselineSnapshot.load_reference(source.name, "")
     if stored is not None and stored.serves(now_ns):
@@ -502,7 +299,7 @@ def _usable_reference(source: TraceSource, config: Judging, now_ns: int) -> Refe
     return store_reference(source, config, now_ns)
 
 
-def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Reference:
+def store_reference(source: TraceSource, config: JudgingConfig, now_ns: int) -> Reference:
     """Compute the reference at now_ns and store it. The stored typical-journey samples of
     orders with no spans since the previous reference are reused; the others are judged
     again."""
@@ -518,21 +315,12 @@ def store_reference(source: TraceSource, config: Judging, now_ns: int) -> Refere
             order_id__in=list(previous), arrived_ns__gte=since
         ).values_list("order_id", flat=True):
             previous.pop(order_id, None)
-    types = customer_types(source, now_ns)
-    reference = reference_at(
-        source,
-        config.graph,
-        now_ns,
-        types,
-        config.container_of,
-        known=previous,
-        calls_of=config.calls_of,
-    )
+    reference = judge_reference(source, config, now_ns, previous)
     BaselineSnapshot.save_reference(source.name, reference, timezone.now())
     return reference
 
 
-def refresh_reference_if_due(source: TraceSource, config: Judging, now_ns: int) -> bool:
+def refresh_reference_if_due(source: TraceSource, config: JudgingConfig, now_ns: int) -> bool:
     """Store the reference again when none is stored, it no longer serves now_ns, or it is
     older than EXPLORER_LIVE_REFERENCE_SECONDS (wall clock) and spans arrived since. Returns
     whether it was stored."""
@@ -579,19 +367,21 @@ def rejudge(now_ns: int) -> list[StatusChange]:
 
 def run_cycle(
     source: TraceSource,
-    config: Judging,
+    config: JudgingConfig,
     now_ns: int | None = None,
     stop: threading.Event | None = None,
     progressed: Callable[[], None] | None = None,
-) -> CycleResult:
+) -> WorkerCycle:
     """One cycle: collect arrivals, store the reference if due, compute the changed orders
     again, re-judge the others at now."""
     started = time.perf_counter()
     # "Now" before the arrivals: every span it counts is then among the arrivals collected,
     # so an order is never judged at a now that includes a consumer it has not read.
-    now = now_ns if now_ns is not None else latest_time_ns(source)
-    result = CycleResult(now_ns=now)
-    result.marked = collect_arrivals(result)
+    now = now_in(source, now_ns)
+    result = WorkerCycle(now_ns=now)
+    refusals = Refusals()
+    result.marked = collect_arrivals(source, refusals)
+    result.refused += refusals.count
     if now is not None:
         result.reference_stored = refresh_reference_if_due(source, config, now)
         changed = refresh_changed_orders(source, config, now, stop=stop, progressed=progressed)
@@ -610,8 +400,8 @@ def run_worker(
     stop_event: threading.Event,
     interval_s: float | None,
     source: TraceSource,
-    config: Judging,
-    after_cycle: Sequence[Callable[[CycleResult], object]] = (),
+    config: JudgingConfig,
+    after_cycle: Sequence[Callable[[WorkerCycle], object]] = (),
     wake: threading.Event | None = None,
     stats: WorkerStats | None = None,
 ) -> None:
@@ -639,8 +429,8 @@ def run_worker(
 def _one_cycle(
     stop_event: threading.Event,
     source: TraceSource,
-    config: Judging,
-    after_cycle: Sequence[Callable[[CycleResult], object]],
+    config: JudgingConfig,
+    after_cycle: Sequence[Callable[[WorkerCycle], object]],
     stats: WorkerStats,
 ) -> None:
     """A cycle and its steps, whatever they raise; the heartbeat when it completed."""
@@ -672,22 +462,22 @@ def _store_heartbeat(errors: int, done_ns: int | None) -> None:
         if errors and not LiveMark.objects.filter(name=WORKER_ERRORS).update(
             value_ns=F("value_ns") + errors
         ):
-            _set_mark(WORKER_ERRORS, errors)
+            set_mark(WORKER_ERRORS, errors)
         if done_ns is not None:
-            _set_mark(CYCLE_DONE, done_ns)
+            set_mark(CYCLE_DONE, done_ns)
     except DatabaseError:
         log.exception("live worker: could not store the heartbeat")
 
 
 def worker_errors() -> int:
     """The errors every live worker counted (LiveMark WORKER_ERRORS)."""
-    return _get_mark(WORKER_ERRORS) or 0
+    return get_mark(WORKER_ERRORS) or 0
 
 
 def last_cycle_done_ns() -> int | None:
     """When a live worker last finished a cycle (wall clock, ns; LiveMark CYCLE_DONE), or
     None when none ever did."""
-    return _get_mark(CYCLE_DONE)
+    return get_mark(CYCLE_DONE)
 
 
 def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: float) -> None:
@@ -705,8 +495,3 @@ def _pause(stop_event: threading.Event, wake: threading.Event | None, interval: 
             wake.clear()
             stop_event.wait(WAKE_GAP_S)
             return
-
-
-def pending_count() -> int:
-    """Orders marked changed and not computed again yet."""
-    return OrderArrival.objects.filter(pending=True).count()

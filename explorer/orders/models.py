@@ -20,8 +20,8 @@ from django.db.models import F, Q
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
 from explorer.journeys.report import LoadReference, Reference
-from explorer.journeys.status import OrderStatusRow, status_at
 from explorer.journeys.typical import OrderSample
+from explorer.orders.status import OrderStatusRow, status_at
 from explorer.store.models import code_point_order, storable
 
 # Rows written per statement and per transaction.
@@ -285,13 +285,13 @@ class BaselineSnapshot(models.Model):
 
 
 def stored_references(source: str) -> LoadReference:
-    """What report_for_order() loads the stored reference of a source with."""
+    """What report_order() loads the stored reference of a source with."""
     return partial(BaselineSnapshot.load_reference, source)
 
 
 class OrderArrival(models.Model):
     """When spans of an order last arrived (wall clock), and whether its snapshot row still
-    has to be computed again for them (explorer.journeys.live)."""
+    has to be computed again for them (explorer.orders.live)."""
 
     order_id = models.CharField(max_length=200, unique=True)
     arrived_ns = models.BigIntegerField(db_index=True)
@@ -313,7 +313,7 @@ class OrderArrival(models.Model):
 class LiveMark(models.Model):
     """A named moment the live worker keeps between cycles and processes: how far it has read
     the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` keeps
-    a count instead (explorer.journeys.live)."""
+    a count instead (explorer.orders.live)."""
 
     name = models.CharField(max_length=64, unique=True)
     value_ns = models.BigIntegerField()

@@ -1,11 +1,11 @@
 """Order statuses for a stored snapshot: what pages list without assembling any journey.
 
-order_snapshot() computes, for every order (or the ones asked for), what report_orders()
+compute_snapshot() computes, for every order (or the ones asked for), what report_orders()
 says about it, reduced to one row, and the Reference (baseline and typical journeys) that
 one order's report would compute at the same "now", so that pages need not. Whether an order
 is stuck depends on "now", so a row keeps what decides it (current state, since when, its
 limit, and the oldest message still in flight) and status_at() decides at read time, exactly
-as conformance._status would at that "now".
+as checking._status would at that "now".
 """
 
 from __future__ import annotations
@@ -14,15 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.assembly import (
-    CUSTOMER_TYPE_KEY,
-    ContainerOf,
-    Journey,
-    Now,
-    journey_for_order,
-    own_anomalies,
-    service_container,
-)
+from explorer.journeys.assembly import journey_for_order, own_anomalies
+from explorer.journeys.checking import check_states, unconsumed_messages
 from explorer.journeys.conformance import (
     COMPLETE,
     IN_FLIGHT_NS,
@@ -30,31 +23,15 @@ from explorer.journeys.conformance import (
     LOST,
     STUCK,
     Conformance,
-    check_states,
-    unconsumed_messages,
 )
-from explorer.journeys.report import (
-    Reference,
-    assemble_journeys,
-    journey_pairs,
-    lookups_for,
-    order_ids,
-    reference_at,
-    reference_window,
-)
+from explorer.journeys.journey import ContainerOf, Journey, channel_of, service_container
+from explorer.journeys.lookups import order_ids
+from explorer.journeys.report import Reference, reference_window
+from explorer.journeys.reporting import assemble_journeys, journey_pairs, lookups_for, reference_at
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.typical import CallsOf, OrderSample
 from explorer.sources.base import ListsAttributeValues, TraceSource
-
-# The channel an order came through, by the container of its first step.
-CHANNELS = {"internet_shop": "shop", "shop_api": "shop", "mes_api": "partner_api"}
-
-
-def channel_of(journey) -> str:
-    """The channel an order came through: "shop" or "partner_api" (else its first container)."""
-    entry = journey.steps[0].container if journey.steps else ""
-    return CHANNELS.get(entry, entry)
-
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 
 # The anomaly summary names at most this many operations.
 SUMMARY_OPERATIONS = 3
@@ -147,11 +124,11 @@ class Snapshot:
     reference: Reference | None  # None: the source is empty
 
 
-def order_snapshot(
+def compute_snapshot(
     source: TraceSource,
     graph: StateGraph,
-    container_of: ContainerOf = service_container,
-    now_ns: int | None = None,
+    container_of: ContainerOf,
+    now: int,
     orders: list[str] | None = None,
     names: Mapping[str, str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
@@ -163,9 +140,6 @@ def order_snapshot(
     the other orders need not be assembled: the reference takes their typical-journey samples
     from `previous` (the stored ones) where it can. Samples record their calls with
     `calls_of` when given (the order page draws the typical path from them)."""
-    now = Now(now_ns).in_source(source)
-    if now is None:
-        return Snapshot([], None)
     wanted = order_ids(source) if orders is None else orders
     # Read once for the journeys, then the reference's baseline and samples.
     lookups = lookups_for(source, len(wanted))
@@ -194,7 +168,7 @@ def order_snapshot(
     return Snapshot(rows, reference)
 
 
-def order_rows(
+def compute_rows(
     source: TraceSource,
     graph: StateGraph,
     orders: list[str],
@@ -204,7 +178,7 @@ def order_rows(
     names: Mapping[str, str] | None = None,
 ) -> list[OrderStatusRow]:
     """The rows of a few orders judged against a given baseline, each journey read on its
-    own (what the live worker computes again after new spans), as order_snapshot() has
+    own (what the live worker computes again after new spans), as compute_snapshot() has
     them."""
     rows = []
     for order_id in orders:

@@ -1,7 +1,0 @@
-from django.apps import AppConfig
-
-
-class JourneysConfig(AppConfig):
-    name = "explorer.journeys"
-    label = "journeys"
-    verbose_name = "Order journeys"
