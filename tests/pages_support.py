@@ -113,6 +113,15 @@ def build_site(folder: Path, data: DataSet) -> Site:
     return Site(folder, traces, demo_accounts(done.stdout), tours)
 
 
+def stale_translations() -> str | None:
+    """Why the server would speak an older Russian than django.po, if it would: the .mo is
+    compiled by scripts/setup.sh, not committed, and a merge or an edit leaves it behind."""
+    compiled = PO_FILE.with_suffix(".mo")
+    if not compiled.exists() or compiled.stat().st_mtime < PO_FILE.stat().st_mtime:
+        return f"{compiled} is older than {PO_FILE.name}: run manage.py compilemessages"
+    return None
+
+
 def demo_accounts(printed: str) -> dict[str, Account]:
     """The accounts create_demo_users printed, by role."""
     found = re.finditer(
