@@ -251,10 +251,33 @@ ABBREVIATIONS = frozenset({"err"})
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{\{[^}]*\}\}|%[sd]|<[^>]+>")
 
 
+def diagram_entries() -> list[tuple[str, str]]:
+    """(English, Russian) of the diagrams' own words (explorer/diagrams/words.py translates
+    without gettext: "Legend", "[Person]"), from any table of it: a dict of str to a str or
+    to a tuple of plural forms."""
+    try:
+        from explorer.diagrams import words
+    except ImportError:
+        return []
+    pairs = []
+    for name, table in vars(words).items():
+        if isinstance(table, dict) and not name.startswith("__"):
+            for english, russian in table.items():
+                russian = " ".join(russian) if isinstance(russian, tuple) else russian
+                if (
+                    isinstance(english, str)
+                    and isinstance(russian, str)
+                    and (russian == english or re.search("[а-яё]", russian, re.IGNORECASE))
+                ):
+                    pairs.append((english, russian))
+    return pairs
+
+
 def chrome_words(entries: list[tuple[str, str]] | None = None) -> frozenset[str]:
     """English words of the explorer's own texts: the words of every msgid whose Russian
-    differs, less the words the Russian keeps too (SLA, JSON, p95...) and placeholders."""
-    entries = po_entries() if entries is None else entries
+    differs (django.po and the diagrams' words), less the words the Russian keeps too (SLA,
+    JSON, p95...) and placeholders."""
+    entries = po_entries() + diagram_entries() if entries is None else entries
     kept = {w.lower() for _, msgstr in entries for w in WORD.findall(PLACEHOLDER.sub(" ", msgstr))}
     english = {
         w.lower()
