@@ -1,5 +1,5 @@
 # Shortcuts; the README's two commands are `bash scripts/demo.sh` and `bash scripts/test.sh`.
-.PHONY: setup demo test lint typecheck bench
+.PHONY: setup demo test lint typecheck bench screenshots
 
 setup:
 	bash scripts/setup.sh
@@ -24,3 +24,7 @@ typecheck: setup
 # Prints one JSON object on its last line (see README, "Benchmark").
 bench: setup
 	.venv/bin/python scripts/bench.py
+
+# The Russian screenshots of docs/pages.md (docs/img/), on a demo data set of their own.
+screenshots: setup
+	.venv/bin/python scripts/screenshots.py
