@@ -27,6 +27,8 @@ from explorer.diagrams.overlay import (
     overlay_from_traces,
     system_map,
 )
+from explorer.diagrams.placement import spline_points
+from explorer.diagrams.routing import routes
 from explorer.journeys.state_graph import parse_sla
 from tests.c4_support import order_trace, write_otlp
 
@@ -385,3 +387,24 @@ def test_the_fingerprint_covers_everything_drawn_and_only_that():
         overlay(highlight="crm"),
     ]
     assert len({o.fingerprint() for o in different} | {same}) == len(different) + 1
+
+
+def test_a_routed_line_runs_where_it_was_routed():
+    """The router's line is drawn in the drawing's own coordinates: from the edge of its
+    source to the edge of its target and around a text between them, wherever the lowest,
+    leftmost box lies (graphviz would move its output so that box sits at 0,0)."""
+    lay = model_layout.Layout(
+        nodes={"a": (300.0, 500.0, 2.0, 1.0), "b": (300.0, 100.0, 2.0, 1.0)},
+        clusters={},
+        edges={},
+        legend=(0.0, 0.0, 0.0, 0.0),
+        bb=(0.0, 0.0, 600.0, 600.0),
+    )
+    text = (220.0, 280.0, 380.0, 320.0)  # across the straight way down
+    pos = routes(lay, {"a": "n0", "b": "n1"}, [("step-0", "a", "b")], [text])["step-0"]
+    points = spline_points(pos)
+    tip = re.match(r"e,([\d.]+),([\d.]+) ", pos)
+    assert tip and abs(float(tip[2]) - 136) < 2  # the arrow's tip at the top of b
+    assert abs(points[0][1] - 464) < 2  # from the bottom of a
+    x0, y0, x1, y1 = text
+    assert not any(x0 < x < x1 and y0 < y < y1 for x, y in points)

@@ -87,7 +87,12 @@ def routes(
                 box = _clear_of(box, element)
         if box is not None:
             kept.append(box)
-    lines = ['digraph r { splines=true; esep="+1"; node [shape=box fixedsize=true label=""];']
+    # notranslate: graphviz would otherwise move its output so that the lowest, leftmost box
+    # sits at 0,0, and the line would be drawn that far off the text it was routed around
+    lines = [
+        'digraph r { splines=true; esep="+1"; notranslate=true;',
+        'node [shape=box fixedsize=true label=""];',
+    ]
     lines += [_node(names[eid], box) for eid, box in elements.items()]
     lines += [_node(f"o{i}", box) for i, box in enumerate(kept)]  # disjoint: cut from disjoint
     lines += [f'{names[s]} -> {names[t]} [id="{dom}"];' for dom, s, t in calls]
