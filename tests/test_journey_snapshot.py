@@ -254,7 +254,7 @@ def test_home_links_to_all_when_a_list_is_long(stored, client, login_as):
     assert section.count("<li>") == 20
     assert 'href="/orders/?status=anomalous"' in section and "Show all 80" in section
     page = client.get(reverse("web:order_list"), {"status": "anomalous", "page": "2"})
-    assert page.content.decode().count('<a href="/orders/A-') == 80  # one page: the last
+    assert page.content.decode().count('<a class="order-id" href="/orders/A-') == 80  # the last
 
 
 def test_the_home_page_reads_its_lists_again_from_a_fragment(stored, client, login_as):

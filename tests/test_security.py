@@ -1,6 +1,7 @@
 """Intranet-only access, the Content-Security-Policy, and the production settings."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,7 +76,10 @@ def test_csp_header_forbids_inline_scripts_and_pages_have_none(client):
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
     assert "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
     html = response.content.decode()
-    assert "<script" not in html and "style=" not in html and "<style" not in html
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", html, flags=re.S)
+    assert html.count("<script") == len(scripts)  # every script element is closed
+    assert all(' src="/static/' in attributes and not body.strip() for attributes, body in scripts)
+    assert "style=" not in html and "<style" not in html
 
 
 def run_manage(env_overrides, *args):
