@@ -30,7 +30,8 @@ from explorer.traces.model import Span, Trace
 class ElementNames(ReadOnlyMapping[str, str]):
     """Element id -> name, in the language of the page being made (Django's active language;
     the model's own, English, name where the model has no translation). Texts written in both
-    languages at once (an order's story) take `in_language(...)` for each."""
+    languages at once (an order's story) take `in_language(...)` for each
+    (Configuration.names_by_language)."""
 
     def __init__(self, model: Model):
         self._model = model
@@ -66,9 +67,16 @@ class Configuration:
 
     @property
     def model_names(self) -> dict[str, str]:
-        """The model's own (English) names, for texts written in both languages at once (an
-        order's story); `names` follows the page's language."""
+        """The model's own (English) names, for what is stored whatever the language (status
+        rows); `names` follows the page's language."""
         return {eid: e.name for eid, e in self.model.elements.items()}
+
+    @property
+    def names_by_language(self) -> dict[str, dict[str, str]]:
+        """The names in every language of the site ({"en": {...}, "ru": {...}}, the model's
+        own where it has no translation), for texts written in all of them at once (an
+        order's story, a generated tour)."""
+        return {code: self.names.in_language(code) for code, _name in settings.LANGUAGES}
 
     def sla_limit_ms(self, container: str, endpoint: str) -> float | None:
         return self.sla.limit_ms(container, endpoint) if self.sla else None
