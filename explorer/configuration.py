@@ -30,8 +30,7 @@ from explorer.traces.model import Span, Trace
 class ElementNames(ReadOnlyMapping[str, str]):
     """Element id -> name, in the language of the page being made (Django's active language;
     the model's own, English, name where the model has no translation). Texts written in both
-    languages at once (an order's story) take `in_language(...)` for each
-    (Configuration.names_by_language)."""
+    languages at once (an order's story) take `in_language(...)` for each."""
 
     def __init__(self, model: Model):
         self._model = model
@@ -76,7 +75,7 @@ class Configuration:
         """The names in every language of the site ({"en": {...}, "ru": {...}}, the model's
         own where it has no translation), for texts written in all of them at once (an
         order's story, a generated tour)."""
-        return {code: self.names.in_language(code) for code, _name in settings.LANGUAGES}
+        return {code: self.model.names(code) for code, _name in settings.LANGUAGES}
 
     def sla_limit_ms(self, container: str, endpoint: str) -> float | None:
         return self.sla.limit_ms(container, endpoint) if self.sla else None
