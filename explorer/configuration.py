@@ -66,9 +66,16 @@ class Configuration:
 
     @property
     def model_names(self) -> dict[str, str]:
-        """The model's own (English) names, for texts written in both languages at once (an
-        order's story); `names` follows the page's language."""
+        """The model's own (English) names, for what is stored whatever the language (status
+        rows); `names` follows the page's language."""
         return {eid: e.name for eid, e in self.model.elements.items()}
+
+    @property
+    def names_by_language(self) -> dict[str, dict[str, str]]:
+        """The names in every language of the site ({"en": {...}, "ru": {...}}, the model's
+        own where it has no translation), for texts written in all of them at once (an
+        order's story, a generated tour)."""
+        return {code: self.model.names(code) for code, _name in settings.LANGUAGES}
 
     def sla_limit_ms(self, container: str, endpoint: str) -> float | None:
         return self.sla.limit_ms(container, endpoint) if self.sla else None

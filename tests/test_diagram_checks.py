@@ -99,7 +99,7 @@ def data_sets(tmp_path_factory):
         assert traces and not problems
         source = MemorySource(traces, name=f"seed{seed}")
         reports = report_orders(
-            source, config.graph, config.sla, config.container_of, names=config.names
+            source, config.graph, config.sla, config.container_of, names=config.names_by_language
         )
         sets[seed] = (traces, reports)
     return sets

@@ -64,7 +64,9 @@ def demo_reports(tmp_path_factory):
     assert traces and not problems
     config = explorer_config()
     source = MemorySource(traces, name="demo")
-    return report_orders(source, config.graph, config.sla, config.container_of, names=config.names)
+    return report_orders(
+        source, config.graph, config.sla, config.container_of, names=config.names_by_language
+    )
 
 
 def _svgs(overlays, lang):

@@ -480,7 +480,7 @@ def test_story_tells_violations_errors_and_anomalies():
     story = report.summary
     assert "'calculate price' in MES API took 20 s, 20 times the usual 1 s" in story["en"]
     assert "CRM API reported an error in 'POST /api/orders/{id}/approve'" in story["en"]
-    assert "«calculate price» в MES API заняла 20 секунд, обычно 1 секунду" in story["ru"]
+    assert "«calculate price» в системе MES API заняла 20 секунд, обычно 1 секунду" in story["ru"]
     assert story["en"].endswith("The order reached its final state CLOSED 4 days after it began.")
     assert "Заказ дошёл до конечного состояния CLOSED за 4 дня." in story["ru"]
 

@@ -71,7 +71,7 @@ def report(order_id: str, stored_reference: bool = True, source=None):
         config.graph,
         config.sla,
         config.container_of,
-        names=config.names,
+        names=config.names_by_language,
         load_reference=stored_references(source.name) if stored_reference else None,
     )
 

@@ -58,7 +58,7 @@ def refresh(*args) -> str:
 def reports():
     config = explorer_config()
     return report_orders(
-        get_source(), config.graph, config.sla, config.container_of, names=config.names
+        get_source(), config.graph, config.sla, config.container_of, names=config.names_by_language
     )
 
 

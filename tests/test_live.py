@@ -95,7 +95,11 @@ def judged() -> dict[str, tuple]:
             [v.as_dict() for v in r.conformance.violations],
         )
         for r in report_orders(
-            get_source(), config.graph, config.sla, config.container_of, names=config.names
+            get_source(),
+            config.graph,
+            config.sla,
+            config.container_of,
+            names=config.names_by_language,
         )
     }
 

@@ -271,7 +271,7 @@ def test_generated_tour_of_a_stuck_order_stops_at_the_container_where_it_stopped
         source, lambda j, c: c.status == LOST and c.unconsumed[-1].container == "mes_api"
     )
     story = tell(journey, conformance, [])
-    names = {e.id: e.name for e in MODEL.elements.values()}
+    names = {"en": MODEL.names("en"), "ru": MODEL.names("ru")}
     tour = tour_from_journey(journey, conformance, story, names, MODEL.elements)
     last = tour.steps[-1]
     assert last.element == "mes_api"  # MES API sent the message CRM never received

@@ -108,7 +108,7 @@ def run_cycle(
         _apply(evaluation, situation, result)
     if send:
         result.deliveries = deliver(
-            result.opened + result.resolved, rules, config.model_names, result.errors
+            result.opened + result.resolved, rules, config.names, result.errors
         )
     return result
 

@@ -102,10 +102,13 @@ def _event(alert: Alert) -> str:
 
 
 def _subject_line(alert: Alert, names: Mapping[str, str]) -> str:
-    subject = alert.order_id or f"{names.get(alert.container, alert.container)}: {alert.operation}"
     prefix = "[Alexandrite] " + ("Resolved: " if alert.resolved_at is not None else "")
     with override("en"):
-        return f"{prefix}{kind_title(alert.kind)}: {subject}"
+        return f"{prefix}{kind_title(alert.kind)}: {alert.order_id or _endpoint(alert, names)}"
+
+
+def _endpoint(alert: Alert, names: Mapping[str, str]) -> str:
+    return f"{names.get(alert.container, alert.container)}: {alert.operation}"
 
 
 def email_text(alert: Alert, names: Mapping[str, str]) -> str:
@@ -165,11 +168,8 @@ def payload(alert: Alert, names: Mapping[str, str], customer_ids: bool) -> dict:
     summaries = {language: clean(summary_in(language, alert, names)) for language in LANGUAGES}
     with override("en"):
         customer = clean(customer_line(alert))
-    endpoint = (
-        f"{names.get(alert.container, alert.container)}: {alert.operation}"
-        if alert.container
-        else None
-    )
+    with override("en"):
+        endpoint = _endpoint(alert, names) if alert.container else None
     return {
         "event": _event(alert),
         "alert": {
@@ -316,7 +316,9 @@ def deliver(
     errors: list[str] | None = None,
 ) -> list[Delivery]:
     """E-mails (one SMTP connection for the cycle) and webhooks for these alerts. What fails
-    unexpectedly for one alert is a failed Delivery, logged and added to `errors`."""
+    unexpectedly for one alert is a failed Delivery, logged and added to `errors`. `names`
+    is read in the language of each text (Configuration.names follows it: the Russian text
+    names the containers in Russian)."""
     deliveries: list[Delivery] = []
     if not alerts:
         return deliveries

@@ -8,7 +8,7 @@ explorer.journeys.reporting computes reports; `orders --refresh` stores a Refere
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from explorer.journeys.conformance import Conformance
 from explorer.journeys.journey import ContainerOf, Journey, Window
 from explorer.journeys.sla import SlaBreach, stage_report
 from explorer.journeys.state_graph import Sla, StateGraph
+from explorer.journeys.story import NamesByLanguage
 from explorer.journeys.typical import Call, Difference, OrderSample, TypicalJourneys
 from explorer.sources.base import ReadsTracesInBulk, SourceError, TraceQuery, TraceSource
 from explorer.traces.model import Span
@@ -48,7 +49,7 @@ class Context:
     baseline: Baseline
     now_ns: int
     typical: TypicalJourneys | None = None
-    names: Mapping[str, str] = field(default_factory=dict)
+    names: NamesByLanguage = field(default_factory=dict)  # for the story
 
 
 def reference_window(now_ns: int) -> tuple[int, int]:

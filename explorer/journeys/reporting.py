@@ -39,7 +39,7 @@ from explorer.journeys.report import (
 )
 from explorer.journeys.sla import breaches
 from explorer.journeys.state_graph import Sla, StateGraph
-from explorer.journeys.story import tell
+from explorer.journeys.story import NamesByLanguage, tell
 from explorer.journeys.typical import CallsOf, OrderSample, TypicalJourneys
 from explorer.sources.base import ReadsTracesInBulk, TraceSource
 from explorer.traces.model import Span
@@ -144,7 +144,7 @@ def report_order(
     container_of: ContainerOf = service_container,
     now: Now = NEWEST_SPAN,
     window: Window = (None, None),
-    names: Mapping[str, str] | None = None,
+    names: NamesByLanguage | None = None,
     load_reference: LoadReference | None = None,
 ) -> JourneyReport:
     """One order's report (see report_journey) at `now` (Now.resolve: the order's newest
@@ -162,7 +162,7 @@ def report_journey(
     sla: Sla | None,
     container_of: ContainerOf,
     now: int,
-    names: Mapping[str, str] | None = None,
+    names: NamesByLanguage | None = None,
     load_reference: LoadReference | None = None,
     calls_of: CallsOf | None = None,
 ) -> JourneyReport:
@@ -258,7 +258,7 @@ def report_orders(
     container_of: ContainerOf = service_container,
     now: Now = NEWEST_SPAN,
     window: Window = (None, None),
-    names: Mapping[str, str] | None = None,
+    names: NamesByLanguage | None = None,
     orders: Iterable[str] | None = None,
 ) -> list[JourneyReport]:
     """Reports of every order (or of `orders`): journeys assembled once, then one baseline

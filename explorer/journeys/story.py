@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 from explorer.journeys.anomalies import Anomaly
 from explorer.journeys.conformance import COMPLETE, LOST, STUCK, Conformance, StateChange, Violation
@@ -74,48 +75,69 @@ def container_name(element: str, names: Mapping[str, str]) -> str:
     return " ".join(w.upper() if len(w) <= 3 else w.capitalize() for w in element.split("_"))
 
 
+# Element id -> name, per language ("en", "ru"): the story's halves name each container in
+# their own language (the English names where a language has none).
+NamesByLanguage = Mapping[str, Mapping[str, str]]
+
+
+class Named(NamedTuple):
+    """A container's name in each half of the story."""
+
+    en: str
+    ru: str
+
+
+def name_in_languages(element: str, names: NamesByLanguage) -> Named:
+    """A container's name in English and in Russian (the English one where Russian has none)."""
+    english = container_name(element, names.get("en", {}))
+    return Named(english, names.get("ru", {}).get(element, english))
+
+
 @dataclass(slots=True)
 class _Teller:
-    names: Mapping[str, str]
+    names: NamesByLanguage
 
-    def name(self, element: str) -> str:
-        return container_name(element, self.names)
+    def name(self, element: str) -> Named:
+        return name_in_languages(element, self.names)
 
     def violation(self, v: Violation) -> tuple[str, str]:
         who = self.name(v.container)
         if v.kind == "state_repeated":
             return (
-                f"{who} set {v.state} again although the order was already in it.",
-                f"Система {who} повторно установила состояние {v.state}, хотя заказ уже был в нём.",
+                f"{who.en} set {v.state} again although the order was already in it.",
+                f"Система {who.ru} повторно установила состояние {v.state}, хотя заказ уже "
+                f"был в нём.",
             )
         if v.kind == "state_skipped":
             return (
-                f"{who} moved the order from {v.previous} to {v.state}, skipping {v.other}.",
-                f"Система {who} перевела заказ из {v.previous} в {v.state}, пропустив {v.other}.",
+                f"{who.en} moved the order from {v.previous} to {v.state}, skipping {v.other}.",
+                f"Система {who.ru} перевела заказ из {v.previous} в {v.state}, "
+                f"пропустив {v.other}.",
             )
         if v.kind == "transition_backwards":
             return (
-                f"{who} moved the order back from {v.previous} to {v.state}.",
-                f"Система {who} вернула заказ из {v.previous} назад в {v.state}.",
+                f"{who.en} moved the order back from {v.previous} to {v.state}.",
+                f"Система {who.ru} вернула заказ из {v.previous} назад в {v.state}.",
             )
         if v.kind == "wrong_system":
-            allowed = ", ".join(self.name(o) for o in (v.other or "").split(", ") if o)
+            setters = [self.name(o) for o in (v.other or "").split(", ") if o]
+            allowed = Named(", ".join(n.en for n in setters), ", ".join(n.ru for n in setters))
             return (
-                f"{v.state} was set by {who}, but only {allowed} may set it.",
-                f"Состояние {v.state} установила система {who}, хотя это может делать "
-                f"только {allowed}.",
+                f"{v.state} was set by {who.en}, but only {allowed.en} may set it.",
+                f"Состояние {v.state} установила система {who.ru}, хотя это может делать "
+                f"только {allowed.ru}.",
             )
         if v.kind == "systems_disagree":
             return (
-                f"{who} believed the order was in {v.other} when it moved it to {v.state}, "
+                f"{who.en} believed the order was in {v.other} when it moved it to {v.state}, "
                 f"but it was in {v.previous}: the systems disagree about the state.",
-                f"Система {who} считала, что заказ в состоянии {v.other}, и перевела его в "
+                f"Система {who.ru} считала, что заказ в состоянии {v.other}, и перевела его в "
                 f"{v.state}, но он был в {v.previous}: системы расходятся в состоянии.",
             )
         return (
-            f"{who} moved the order from {v.previous} to {v.state}, which the state graph "
+            f"{who.en} moved the order from {v.previous} to {v.state}, which the state graph "
             f"does not allow.",
-            f"Система {who} перевела заказ из {v.previous} в {v.state}, а граф "
+            f"Система {who.ru} перевела заказ из {v.previous} в {v.state}, а граф "
             f"состояний такого перехода не допускает.",
         )
 
@@ -129,9 +151,9 @@ class _Teller:
         )
         factor_ru = f", обычно {duration_words(a.median_ns, 'ru')}"
         return (
-            f"'{a.operation}' in {who} took {duration_words(a.duration_ns, 'en')}"
+            f"'{a.operation}' in {who.en} took {duration_words(a.duration_ns, 'en')}"
             f"{factor_en}: atypically slow.",
-            f"«{a.operation}» в {who} заняла {duration_words(a.duration_ns, 'ru')}"
+            f"«{a.operation}» в системе {who.ru} заняла {duration_words(a.duration_ns, 'ru')}"
             f"{factor_ru}: нетипично долго.",
         )
 
@@ -141,9 +163,10 @@ def tell(
     conformance: Conformance,
     anomalies: list[Anomaly],
     channels: Mapping[str, tuple[str, str]] = DEFAULT_CHANNELS,
-    names: Mapping[str, str] | None = None,
+    names: NamesByLanguage | None = None,
 ) -> dict[str, str]:
-    """The story of one journey: {"en": ..., "ru": ...}."""
+    """The story of one journey: {"en": ..., "ru": ...}, each half naming the containers in its
+    own language (`names`: {"en": {id: name}, "ru": {id: name}})."""
     teller = _Teller(names or {})
     opening = _opening(journey, channels, teller)
     if opening is None:
@@ -175,9 +198,7 @@ def _opening(
     )
     who_en = f" ({journey.customer_id})" if journey.customer_id else ""
     entry = journey.steps[0].container if journey.steps else None
-    channel = channels.get(entry or "") or (
-        (teller.name(entry), teller.name(entry)) if entry else None
-    )
+    channel = channels.get(entry or "") or (tuple(teller.name(entry)) if entry else None)
     if channel is None:
         return None
     return (
@@ -198,8 +219,8 @@ def _state_sentences(changes: list[StateChange], teller: _Teller) -> list[tuple[
     first = teller.name(changes[0].container)
     sentences = [
         (
-            f"{first} set it to {changes[0].state}.",
-            f"Система {first} перевела его в состояние {changes[0].state}.",
+            f"{first.en} set it to {changes[0].state}.",
+            f"Система {first.ru} перевела его в состояние {changes[0].state}.",
         )
     ]
     for before, change in pairwise(changes):
@@ -207,8 +228,9 @@ def _state_sentences(changes: list[StateChange], teller: _Teller) -> list[tuple[
         gap = change.at_ns - before.at_ns
         sentences.append(
             (
-                f"{duration_words(gap, 'en').capitalize()} later {who} moved it to {change.state}.",
-                f"Через {duration_words(gap, 'ru')} система {who} перевела его в состояние "
+                f"{duration_words(gap, 'en').capitalize()} later {who.en} moved it to "
+                f"{change.state}.",
+                f"Через {duration_words(gap, 'ru')} система {who.ru} перевела его в состояние "
                 f"{change.state}.",
             )
         )
@@ -225,8 +247,8 @@ def _trouble_sentences(
         who = teller.name(step.container)
         sentences.append(
             (
-                f"{who} reported an error in '{step.operation}'.",
-                f"Система {who} сообщила об ошибке в «{step.operation}».",
+                f"{who.en} reported an error in '{step.operation}'.",
+                f"Система {who.ru} сообщила об ошибке в «{step.operation}».",
             )
         )
     sentences.extend(teller.anomaly(a) for a in anomalies[:_MAX_SENTENCES_PER_KIND])
@@ -259,9 +281,9 @@ def _ending(journey: Journey, conformance: Conformance, teller: _Teller) -> tupl
         message = conformance.unconsumed[-1]
         sender = teller.name(message.container)
         return (
-            f"The message to '{message.destination}' sent by {sender} was never consumed; "
+            f"The message to '{message.destination}' sent by {sender.en} was never consumed; "
             f"{waiting_en}.",
-            f"Сообщение в «{message.destination}» от системы {sender} так и не было получено; "
+            f"Сообщение в «{message.destination}» от системы {sender.ru} так и не было получено; "
             f"{waiting_ru}.",
         )
     if conformance.status == STUCK:

@@ -39,6 +39,7 @@ from explorer.journeys.now import Now
 from explorer.journeys.report import JourneyReport, Reference
 from explorer.journeys.reporting import reference_at, report_journey, report_orders
 from explorer.journeys.state_graph import Sla, StateGraph
+from explorer.journeys.story import NamesByLanguage
 from explorer.journeys.typical import Call, OrderSample
 from explorer.orders.models import stored_references
 from explorer.orders.status import (
@@ -80,8 +81,13 @@ class JudgingConfig(Protocol):
 
     @property
     def model_names(self) -> Mapping[str, str]:
-        """The model's own names: what judging writes (stories in both languages, stored
-        rows) must not follow the language of the request that happens to judge."""
+        """The model's own names: what judging stores (rows) must not follow the language
+        of the request that happens to judge."""
+        ...
+
+    @property
+    def names_by_language(self) -> NamesByLanguage:
+        """The names in each language, for the story (told in all of them at once)."""
         ...
 
     def container_of(self, span: Span) -> str: ...
@@ -132,7 +138,7 @@ def judge_order(
         config.sla,
         config.container_of,
         (at or now_policy()).resolve(source, [journey], window),
-        names=config.model_names,
+        names=config.names_by_language,
         load_reference=stored_references(source.name) if use_stored_reference else None,
         calls_of=config.calls_of,
     )
@@ -155,7 +161,7 @@ def judge_orders(
         config.container_of,
         at or now_policy(),
         window,
-        config.model_names,
+        config.names_by_language,
         orders,
     )
 

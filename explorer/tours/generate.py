@@ -14,7 +14,7 @@ from collections.abc import Collection, Mapping
 
 from explorer.journeys.conformance import COMPLETE, LOST, Conformance
 from explorer.journeys.journey import Journey, Step
-from explorer.journeys.story import container_name, duration_words
+from explorer.journeys.story import NamesByLanguage, duration_words, name_in_languages
 from explorer.tours.text import plain
 from explorer.tours.tourfile import StepSpec, TourSpec
 
@@ -65,8 +65,8 @@ def _visits(
     return visits
 
 
-def _visit_step(visit: _Visit, previous_state_ns: int | None, names: Mapping[str, str]) -> StepSpec:
-    who = container_name(visit.container, names)
+def _visit_step(visit: _Visit, previous_state_ns: int | None, names: NamesByLanguage) -> StepSpec:
+    who = name_in_languages(visit.container, names)
     operations = list(dict.fromkeys(s.operation for s in visit.steps))[:MAX_OPERATIONS]
     took = ", ".join(
         f"{_code(s.operation)} ({duration_words(s.duration_ns, 'en')})"
@@ -76,8 +76,8 @@ def _visit_step(visit: _Visit, previous_state_ns: int | None, names: Mapping[str
         f"{_code(s.operation)} ({duration_words(s.duration_ns, 'ru')})"
         for s in visit.steps[:MAX_OPERATIONS]
     )
-    en = [f"**{plain(who)}** handled {took}."]
-    ru = [f"Система **{plain(who)}** выполнила {took_ru}."]
+    en = [f"**{plain(who.en)}** handled {took}."]
+    ru = [f"Система **{plain(who.ru)}** выполнила {took_ru}."]
     errors = [s for s in visit.steps if s.outcome == "error"]
     if errors:
         en.append(f"It reported an error in {_code(errors[0].operation)}.")
@@ -85,23 +85,23 @@ def _visit_step(visit: _Visit, previous_state_ns: int | None, names: Mapping[str
     state = None
     for state, at_ns in visit.states:
         if previous_state_ns is None:
-            en.append(f"{plain(who)} set the order to **{plain(state)}**.")
-            ru.append(f"Система {plain(who)} перевела заказ в состояние **{plain(state)}**.")
+            en.append(f"{plain(who.en)} set the order to **{plain(state)}**.")
+            ru.append(f"Система {plain(who.ru)} перевела заказ в состояние **{plain(state)}**.")
         else:
             gap = at_ns - previous_state_ns
             en.append(
                 f"{duration_words(gap, 'en').capitalize()} after the previous state, "
-                f"{plain(who)} moved the order to **{plain(state)}**."
+                f"{plain(who.en)} moved the order to **{plain(state)}**."
             )
             ru.append(
                 f"Через {duration_words(gap, 'ru')} после предыдущего состояния "
-                f"система {plain(who)} перевела заказ в **{plain(state)}**."
+                f"система {plain(who.ru)} перевела заказ в **{plain(state)}**."
             )
         previous_state_ns = at_ns
-    title = f"{who}: {state}" if state else f"{who}: {operations[0]}"
+    what = state or operations[0]
     return StepSpec(
-        title=title[:200],
-        title_ru=title[:200],
+        title=f"{who.en}: {what}"[:200],
+        title_ru=f"{who.ru}: {what}"[:200],
         text=" ".join(en),
         text_ru=" ".join(ru),
         element=visit.container,
@@ -121,11 +121,12 @@ def tour_from_journey(
     journey: Journey,
     conformance: Conformance,
     story: Mapping[str, str],
-    names: Mapping[str, str] | None = None,
+    names: NamesByLanguage | None = None,
     elements: Collection[str] | None = None,
 ) -> TourSpec:
     """The tour of one order's journey. `elements`: the model's element ids (steps in
-    containers the model lacks are left out); `story`: {"en", "ru"} from journeys.story."""
+    containers the model lacks are left out); `story`: {"en", "ru"} from journeys.story;
+    `names`: the containers' names per language, as journeys.story takes them."""
     names = names or {}
     tour = TourSpec(
         slug=follow_slug(journey.order_id),
@@ -148,11 +149,11 @@ def tour_from_journey(
     stop = _stop_container(journey, conformance)
     if stop is not None and (elements is None or stop in elements):
         finished = conformance.status == COMPLETE
-        who = container_name(stop, names)
+        who = name_in_languages(stop, names)
         tour.steps.append(
             StepSpec(
-                title=f"The end: {conformance.state}" if finished else f"Stopped at {who}",
-                title_ru=f"Конец: {conformance.state}" if finished else f"Остановка: {who}",
+                title=f"The end: {conformance.state}" if finished else f"Stopped at {who.en}",
+                title_ru=f"Конец: {conformance.state}" if finished else f"Остановка: {who.ru}",
                 text=plain(story.get("en", "")),
                 text_ru=plain(story.get("ru", "")),
                 element=stop,

@@ -349,7 +349,7 @@ def _generated(request, order_id: str) -> tuple[TourSpec, str]:
     if journey is None or conformance is None or not journey.spans:
         raise Http404(_("No trace mentions order %(id)s.") % {"id": given})
     policy = common.policy(request)
-    names = config.model_names  # the tour is written in both languages at once
+    names = config.names_by_language  # the tour is written in both languages at once
     story = {
         k: redact_text(v, policy) for k, v in tell(journey, conformance, [], names=names).items()
     }
