@@ -26,6 +26,22 @@ IN_VIEW = """(selector) => {
         .map(n => { const r = n.getBoundingClientRect();
                     const x = r.left + r.width / 2, y = r.top + r.height / 2;
                     return x >= 0 && x <= innerWidth && y >= 0 && y <= bar.top; }); }"""
+# How much of the lit call (or mark) lies inside its picture's rectangle, and whether that
+# rectangle is on screen above the sticky controls; after the next frame, when svg-pan-zoom
+# has drawn the new view.
+WHOLLY_SHOWN = """async (picture) => {
+    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+    const svg = document.querySelector(picture + ' svg');
+    const f = svg.getBoundingClientRect();
+    const bar = document.querySelector('.playback-bar').getBoundingClientRect();
+    const lit = svg.querySelector('g.edge.pb-current') || svg.querySelector('.pb-current');
+    const r = lit.getBoundingClientRect();
+    const w = Math.min(r.right, f.right) - Math.max(r.left, f.left);
+    const h = Math.min(r.bottom, f.bottom) - Math.max(r.top, f.top);
+    return {inside: Math.max(0, w) * Math.max(0, h) / Math.max(1, r.width * r.height),
+            onScreen: f.top >= -1 && f.left >= -1 && f.right <= innerWidth + 1 &&
+                      f.bottom <= bar.top + 1,
+            box: [r.left, r.top, r.width, r.height].map(Math.round).join(',')}; }"""
 CONTROLS_IN_VIEW = """() => {
     const r = document.querySelector('.playback-bar').getBoundingClientRect();
     return r.top >= 0 && r.bottom <= innerHeight + 1; }"""
@@ -154,3 +170,25 @@ def test_readable_at_420_without_sideways_scroll(page, live_server, simulated): 
         assert page.evaluate(SMALLEST_TEXT, "#journey-overview g.pb-current text") >= 11
         assert page.evaluate("() => document.documentElement.scrollWidth <= innerWidth")
         screenshot(page, f"order-playback-420-{lang}")
+
+
+def test_every_step_wholly_shown_at_420(page, live_server, simulated):  # noqa: F811
+    """Calls between parts of the picture far apart (Shop API -> 3D files storage, step 5 of
+    the busy order: about 830 px tall on the details at readable size, the picture 570): at
+    420x900 each call, on the overview and on the details, is panned inside the picture,
+    zoomed out if it is longer than the picture, and the picture is on screen above the
+    controls."""
+    log_in(page, live_server.url, "analyst")
+    page.set_viewport_size({"width": 420, "height": 900})
+    for lang in ("en", "ru"):
+        if lang == "ru":
+            _switch_language(page, "ru")
+        page.goto(f"{live_server.url}/orders/{simulated['busy']}/")
+        for level, picture in (("overview", "#journey-overview"), ("details", "#journey-figure")):
+            page.click(f"button[data-level={level}]")
+            page.click("#pb-first")
+            for step in range(1, min(_steps(page), 40)):
+                shown = page.evaluate(WHOLLY_SHOWN, picture)
+                assert shown["inside"] >= 0.98 and shown["onScreen"], (lang, level, step, shown)
+                page.click("#pb-next")
+            screenshot(page, f"order-playback-{level}-420-{lang}-last")

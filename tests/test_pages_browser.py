@@ -231,14 +231,19 @@ def playback_findings(tab, where: tuple[str, str]) -> list[Finding]:
 # Fragments loaded after the page (explorer.js marks them busy) and the waterfall's rows in.
 SETTLED_JS = "() => !document.querySelector('[aria-busy=true], tr.placeholder')"
 
-# How much of the current step (its edge or stop mark on the diagram) and of the step's
-# sentence is on screen: the box cut by the viewport and by every clipping ancestor.
-IN_VIEW_JS = """() => {
-  function share(el) {
+# How much of the current step (its edge or stop mark on the picture shown) and of the step's
+# sentence is on screen: the box cut by the viewport, by every clipping ancestor and, for the
+# step, by the sticky playback controls. Measured
+# once the next frame is drawn: svg-pan-zoom applies a new view in an animation frame, so
+# until then the DOM holds the previous step's view, which is never painted (on a busy machine
+# the click's answer can come before that frame).
+IN_VIEW_JS = """async () => {
+  await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+  function share(el, bottom) {
     if (!el) { return [0, "absent"]; }
     const r = el.getBoundingClientRect();
     let x0 = Math.max(r.left, 0), y0 = Math.max(r.top, 0);
-    let x1 = Math.min(r.right, window.innerWidth), y1 = Math.min(r.bottom, window.innerHeight);
+    let x1 = Math.min(r.right, window.innerWidth), y1 = Math.min(r.bottom, bottom);
     for (let a = el.parentElement; a; a = a.parentElement) {
       const s = getComputedStyle(a);
       if (s.overflow !== "visible" && a !== document.body && a !== document.documentElement) {
@@ -252,10 +257,15 @@ IN_VIEW_JS = """() => {
     const box = [r.left, r.top, r.width, r.height].map(Math.round).join(",");
     return [Math.min(1, seen / area), box];
   }
-  const step = document.querySelector("svg .pb-current.edge, svg g.pb-current:not(.node)") ||
-               document.querySelector("svg .pb-current");
+  const shown = (selector) => [...document.querySelectorAll(selector)]
+    .find((n) => n.getClientRects().length);  // not the hidden picture's
+  const step = shown("svg .pb-current.edge, svg g.pb-current:not(.node)") ||
+               shown("svg .pb-current");
   const sentence = document.getElementById("pb-sentence");
-  const [s1, b1] = share(step), [s2, b2] = share(sentence);
+  // the sticky controls cover what is under them (the sentence is part of them)
+  const bar = document.querySelector(".playback-bar");
+  const covered = bar ? Math.min(bar.getBoundingClientRect().top, innerHeight) : innerHeight;
+  const [s1, b1] = share(step, covered), [s2, b2] = share(sentence, innerHeight);
   return {shares: {"the current step": s1, "the step's sentence": s2},
           boxes: {"the current step": b1, "the step's sentence": b2},
           sentence: sentence ? sentence.textContent.trim().slice(0, 120) : ""};

@@ -7,8 +7,9 @@
 // controls on one screen); options.readable (px per unit at which its smallest text is
 // readable) then lets a narrow figure grow up to the height that shows it readable.
 // explorerShow(panZoom, svg, nodes, readable) zooms (to `readable`, or up to 1.5 times that if
-// the nodes fit) and pans so that the nodes are in the middle of the view, unless the whole picture
-// is readable already; if they do not fit at that zoom, the first of them is in the middle.
+// the nodes fit) and pans so that the nodes are in the middle of the view; if they do not fit at
+// that zoom, the first of them is in the middle, zoomed out until it fits (a long call). A picture
+// readable whole stays fitted (it is fitted again if it was moved off the nodes).
 (function () {
   "use strict";
   window.explorerZoom = function (figure, toolbar, minTextPx, options) {
@@ -102,9 +103,21 @@
     var box = boxOf(nodes);
     if (!box) { return; }
     var base = sizes.realZoom / panZoom.getZoom();  // px per unit when fitted
-    if (base >= readable) { return; }  // the whole picture is readable: it stays as it is
-    if (fits(box) < readable) { box = boxOf(nodes.slice(0, 1)) || box; }  // the first one, then
-    panZoom.zoom(Math.max(readable, Math.min(fits(box), 1.5 * readable)) / base);
+    if (base >= readable) {  // the whole picture is readable: fitted, unless moved off the step
+      var now = sizes.realZoom, pan = panZoom.getPan();
+      if (box.l * now + pan.x < 0 || box.r * now + pan.x > sizes.width ||
+          box.t * now + pan.y < 0 || box.b * now + pan.y > sizes.height) {
+        panZoom.resetZoom(); panZoom.fit(); panZoom.center();
+      }
+      return;
+    }
+    var scale;
+    if (fits(box) >= readable) { scale = Math.min(fits(box), 1.5 * readable); }
+    else {  // not all readable at once: the first one (the call), smaller if it is larger than the view
+      box = boxOf(nodes.slice(0, 1)) || box;
+      scale = Math.max(base, Math.min(readable, fits(box)));
+    }
+    panZoom.zoom(scale / base);
     var zoom = panZoom.getSizes().realZoom;
     panZoom.pan({x: sizes.width / 2 - (box.l + box.r) / 2 * zoom,
                  y: sizes.height / 2 - (box.t + box.b) / 2 * zoom});

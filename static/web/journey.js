@@ -168,9 +168,13 @@
     var nodes = whole ? Array.prototype.slice.call(shown.svg.querySelectorAll(".journey-stop"))
                       : litNodes(shown);
     if (!current || !nodes.length) { return; }
-    // "nearest" would put the picture's bottom behind the sticky controls
-    shown.figure.style.scrollMarginBottom = (bar ? bar.offsetHeight + 8 : 0) + "px";
-    shown.figure.scrollIntoView({block: "nearest"});
+    // the picture itself (not its caption) on screen, its bottom above the sticky controls;
+    // the window scrolls, not the figure (scrollIntoView would scroll its overflow too)
+    var frame = shown.svg.getBoundingClientRect();
+    var bottom = window.innerHeight - (bar ? bar.offsetHeight + 8 : 0);
+    if (frame.top < 0 || frame.bottom > bottom) {
+      window.scrollBy(0, frame.top < 0 ? frame.top - 8 : Math.min(frame.top - 8, frame.bottom - bottom));
+    }
     if (zoomOf(shown) && window.explorerShow) {
       window.explorerShow(shown.zoom, shown.svg, nodes, shown.readable);
     }
