@@ -218,7 +218,6 @@ def test_the_list_shows_what_to_learn_next(shipped, login_as, client):
     assert "What to learn next" in html
 
 
-
 @pytest.mark.parametrize(
     ("language", "status", "kind"), [("ru", "завершён", "сервер"), ("en", "complete", "server")]
 )
