@@ -80,8 +80,8 @@ class JudgingConfig(Protocol):
 
     @property
     def model_names(self) -> Mapping[str, str]:
-        """The model's own names: what judging writes (stories in both languages, stored
-        rows) must not follow the language of the request that happens to judge."""
+        """The model's own names: what judging writes (stories in both languages) must not
+        follow the language of the request that happens to judge."""
         ...
 
     def container_of(self, span: Span) -> str: ...
@@ -199,7 +199,6 @@ def judge_snapshot(
         config.container_of,
         at_ns,
         orders,
-        config.model_names,
         previous,
         config.calls_of,
     )
@@ -214,9 +213,7 @@ def judge_rows(
 ) -> list[OrderStatusRow]:
     """The status rows of a few orders at now_ns, judged against `baseline` (the stored
     reference's), each journey read on its own: what the live worker stores again."""
-    return compute_rows(
-        source, config.graph, order_ids, baseline, now_ns, config.container_of, config.model_names
-    )
+    return compute_rows(source, config.graph, order_ids, baseline, now_ns, config.container_of)
 
 
 def judge_reference(
