@@ -65,12 +65,6 @@ class Configuration:
     mapping_problem: str | None = None
 
     @property
-    def model_names(self) -> dict[str, str]:
-        """The model's own (English) names, for what is stored whatever the language (status
-        rows); `names` follows the page's language."""
-        return {eid: e.name for eid, e in self.model.elements.items()}
-
-    @property
     def names_by_language(self) -> dict[str, dict[str, str]]:
         """The names in every language of the site ({"en": {...}, "ru": {...}}, the model's
         own where it has no translation), for texts written in all of them at once (an

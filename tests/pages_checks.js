@@ -148,6 +148,6 @@
   // (d) the texts a Russian page shows, less data and texts marked as another language
   const chrome = texts
     .filter(([, el]) => !el.closest("[lang]:not([lang|=ru])") && !el.closest(DATA))
-    .map(([text]) => short(text));
+    .map(([text]) => text.replace(/\s+/g, " ").trim());  // whole: a data name may end late
   return {scroll, cut, crossings, texts: Array.from(new Set(chrome))};
 }

@@ -388,5 +388,6 @@ def page_findings(page, where: tuple[str, str], vocabulary: Vocabulary, language
         for text in seen["texts"]:
             words = vocabulary.english_words(text)
             if words:
-                found.append(Finding("english", *where, f"{' '.join(words)!r} in {text!r}"))
+                shown = text[:100]
+                found.append(Finding("english", *where, f"{' '.join(words)!r} in {shown!r}"))
     return found

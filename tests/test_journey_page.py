@@ -8,11 +8,13 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import translation
 
 from explorer.diagrams import render, style, svg_finish
 from explorer.diagrams.overlay import DiagramStep, Overlay, Stop
 from explorer.store.ingest import store_traces
 from explorer.traces.model import SpanKind
+from explorer.web.difference_text import difference_detail
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
 from tests.trace_support import make_span
@@ -528,3 +530,75 @@ def test_the_states_told_follow_the_order_s_changes_on_a_simulated_week(db, simu
             assert _is_subsequence(told, changes), (order_id, told, changes)
             checked += len(told) >= 3
     assert checked >= 6
+
+
+@pytest.fixture
+def slow_order(db):
+    """Seven retail orders a minute in INITIATED, and one that stayed there two days."""
+    builders = []
+    for n, wait in enumerate([60] * 7 + [2 * DAY]):
+        order = OrderBuilder(f"A-4000{n:02d}", f"C-4{n:04d}", "retail")
+        order.state("shop-api", "POST /api/orders", n * 900, "INITIATED", None)
+        order.state(
+            "shop-api", "PUT /api/orders/{id}/model", n * 900 + wait, "FILE_UPLOADED", "INITIATED"
+        )
+        order.state(
+            "shop-api",
+            "POST /api/orders/{id}/submit",
+            n * 900 + wait + 60,
+            "SUBMITTED",
+            "FILE_UPLOADED",
+        )
+        builders.append(order)
+    store_traces([t for b in builders for t in b.traces])
+    call_command("orders", "--refresh", stdout=io.StringIO())
+    return "A-400007"
+
+
+@pytest.mark.parametrize(
+    ("language", "sentence"),
+    [
+        (
+            "ru",
+            "INITIATED заняло 2 дня (×2\u00a0880): у заказов типа «розничный» это состояние "
+            "обычно занимает 1 минуту",
+        ),
+        ("en", "INITIATED took 2 days, 2,880 times the typical 1 min of retail orders"),
+    ],
+)
+def test_how_the_order_differs_is_said_in_the_page_language(
+    client, login_as, slow_order, language, sentence
+):
+    login_as("analyst")
+    client.cookies["django_language"] = language
+    body = text(client.get(reverse("web:order", args=[slow_order])))
+    listed = re.findall(
+        r'<li class="diff-slow"[^>]*><strong>[^<]*</strong> INITIATED: ([^<]*)<', body
+    )
+    assert listed == [sentence]
+    compared = re.findall(r"<li><strong>[^<]*</strong> INITIATED: ([^<]*)</li>", body)
+    assert compared == [sentence]
+
+
+def test_every_difference_sentence_is_said_in_russian():
+    facts = {"share": 0.04, "customer_type": "b2b_partner", "state": "AUDITED"}
+    sentences = ("usual_state", "rare_state", "usual_operation", "rare_operation", "")
+
+    def said(language: str) -> dict[str, str]:
+        with translation.override(language):
+            return {
+                s: difference_detail({"sentence": s, "facts": facts, "detail": "English"})
+                for s in sentences
+            }
+
+    russian = said("ru")
+    assert said("en")["rare_state"] == "only 4% of other B2B partner orders pass through AUDITED"
+    assert russian == {
+        "usual_state": "4% других заказов типа «B2B-партнёр» проходят через AUDITED",
+        "rare_state": "лишь 4% других заказов типа «B2B-партнёр» проходят через AUDITED",
+        "usual_operation": (
+            "4% других завершённых заказов типа «B2B-партнёр» выполняют эту операцию"
+        ),
+        "rare_operation": "лишь 4% других заказов типа «B2B-партнёр» выполняют эту операцию",
+        "": "English",  # a report that names no sentence keeps its English detail
+    }

@@ -331,3 +331,55 @@ def test_the_demo_refreshes_the_snapshot_after_ingest():
     demo = (Path(__file__).resolve().parent.parent / "scripts" / "demo.sh").read_text()
     assert "--until-days" in demo
     assert demo.index("manage.py ingest") < demo.index("manage.py orders --refresh")
+
+
+def _anomalous_row(order_id: str, **fields) -> OrderStatus:
+    return OrderStatus.objects.create(
+        order_id=order_id,
+        status=IN_PROGRESS,
+        anomalous=True,
+        last_seen_ns=1,
+        as_of_ns=1,
+        computed_at=datetime.now(UTC),
+        **fields,
+    )
+
+
+@pytest.mark.parametrize(
+    ("language", "summary"),
+    [
+        ("ru", "Интернет-магазин: POST, Shop API: UPDATE orders, MES API: POST /x и ещё 2"),
+        ("en", "Internet Shop: POST, Shop API: UPDATE orders, MES API: POST /x and 2 more"),
+    ],
+)
+def test_anomalous_operations_are_named_in_the_page_language(
+    db, client, login_as, language, summary
+):
+    _anomalous_row(
+        "A-1",
+        anomalous_operations=[
+            ["internet_shop", "POST"],
+            ["shop_api", "UPDATE orders"],
+            ["mes_api", "POST /x"],
+        ],
+        anomalous_operation_count=5,
+    )
+    _anomalous_row("A-2", anomaly_summary="CRM: stored before the operations were kept apart")
+    login_as("analyst")
+    client.cookies["django_language"] = language
+    for page in (
+        client.get(reverse("web:home")),
+        client.get(reverse("web:order_list"), {"status": "anomalous"}),
+    ):
+        body = page.content.decode()
+        assert summary in body
+        assert "CRM: stored before the operations were kept apart" in body
+
+
+def test_a_refresh_keeps_the_anomalous_operations_apart(stored):
+    refresh()
+    rows = OrderStatus.objects.anomalous()
+    assert rows and all(row.anomalous_operations and not row.anomaly_summary for row in rows)
+    for row in rows:
+        assert row.anomalous_operation_count >= len(row.anomalous_operations)
+        assert all(len(pair) == 2 for pair in row.anomalous_operations)

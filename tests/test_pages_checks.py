@@ -87,3 +87,10 @@ def test_the_checks_pass_a_clean_page(page):
     page.set_viewport_size({"width": 420, "height": 900})
     page.set_content(CLEAN)
     assert page_findings(page, ("test", "view"), vocabulary(), "ru") == []
+
+
+@pytest.mark.browser
+def test_a_data_name_late_in_a_long_text_is_data(page):
+    page.set_content(f"<html lang='ru'><p>{'я ' * 40}Shop: receive orders.submitted</p></html>")
+    words = Vocabulary(frozenset({"orders"}), ["receive orders.submitted"])
+    assert page_findings(page, ("test", "view"), words, "ru") == []

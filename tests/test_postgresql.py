@@ -293,13 +293,13 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
     columns = (
         "order_id, customer_id, customer_type, channel, status, state, state_since_ns, "
         "state_limit_ns, in_flight_since_ns, violations, anomalous, anomaly_summary, "
-        "first_seen_ns, last_seen_ns, as_of_ns"
+        "anomalous_operations, anomalous_operation_count, first_seen_ns, last_seen_ns, as_of_ns"
     )
     query = f"SELECT {columns} FROM journeys_orderstatus ORDER BY order_id"  # noqa: S608
     _, database = on_postgres
     on_pg = postgres_rows(postgres, database, query)
     on_lite = [
-        (*row[:9], json.loads(row[9]), bool(row[10]), *row[11:])
+        (*row[:9], json.loads(row[9]), bool(row[10]), row[11], json.loads(row[12]), *row[13:])
         for row in sqlite_rows(on_sqlite[1], query)
     ]
     assert len(on_pg) == 60

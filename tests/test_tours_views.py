@@ -216,3 +216,16 @@ def test_the_list_shows_what_to_learn_next(shipped, login_as, client):
     html = client.get("/tours/").content.decode()
     assert html.index("retail-order") < html.index("partner-order") < html.index("stuck-order")
     assert "What to learn next" in html
+
+
+@pytest.mark.parametrize(
+    ("language", "status", "kind"), [("ru", "завершён", "сервер"), ("en", "complete", "server")]
+)
+def test_the_example_orders_status_and_span_kinds_follow_the_language(
+    shipped, login_as, client, language, status, kind
+):
+    login_as("onboarding")
+    client.cookies["django_language"] = language
+    html = client.get("/tours/partner-order/2/").content.decode()
+    assert f'<span class="status status-complete">{status}</span>' in html
+    assert f"<td>{kind}</td>" in html

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from explorer.journeys.conformance import COMPLETE, Conformance
@@ -38,10 +38,20 @@ CallsOf = Callable[[Sequence[Trace]], Iterable[Call]]
 class Difference:
     kind: str  # "slow" | "missing" | "extra"
     subject: str  # a state, or "container: operation"
-    detail: str
+    detail: str  # in English; pages say it in their language from `sentence` and `facts`
+    # Which sentence `detail` is ("slow_state", "usual_state", "rare_state",
+    # "usual_operation", "rare_operation") and what it says: the web layer translates it.
+    sentence: str = ""
+    facts: Mapping[str, str | int | float] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"kind": self.kind, "subject": self.subject, "detail": self.detail}
+        return {
+            "kind": self.kind,
+            "subject": self.subject,
+            "detail": self.detail,
+            "sentence": self.sentence,
+            "facts": dict(self.facts),
+        }
 
 
 def _median_without(values: list[float], value: float | None) -> float:
@@ -53,6 +63,10 @@ def _median_without(values: list[float], value: float | None) -> float:
         return values[k] if k < skip else values[k + 1]
 
     return at(n // 2) if n % 2 else (at(n // 2 - 1) + at(n // 2)) / 2
+
+
+def _share_facts(share: float, journey: Journey, **more: str) -> dict[str, str | int | float]:
+    return {"share": share, "customer_type": journey.customer_type or "", **more}
 
 
 def _times(factor: float) -> str:
@@ -232,6 +246,13 @@ def _slow_states(
                     f"{_times(dwell.duration_ns / typical)} times the typical "
                     f"{duration_words(typical, 'en')} of {journey.customer_type} "
                     f"orders",
+                    "slow_state",
+                    {
+                        "state": dwell.state,
+                        "duration_ns": dwell.duration_ns,
+                        "typical_ns": typical,
+                        "customer_type": journey.customer_type or "",
+                    },
                 )
             )
     return result
@@ -259,6 +280,8 @@ def _state_differences(
                     "missing",
                     state,
                     f"{share:.0%} of other {journey.customer_type} orders pass through {state}",
+                    "usual_state",
+                    _share_facts(share, journey, state=state),
                 )
             )
     for state in sorted(visited):
@@ -270,6 +293,8 @@ def _state_differences(
                     state,
                     f"only {share:.0%} of other "
                     f"{journey.customer_type} orders pass through {state}",
+                    "rare_state",
+                    _share_facts(share, journey, state=state),
                 )
             )
     return result
@@ -293,6 +318,8 @@ def _operation_differences(
                         "missing",
                         f"{key[0]}: {key[1]}",
                         f"{share:.0%} of other complete {journey.customer_type} orders run it",
+                        "usual_operation",
+                        _share_facts(share, journey),
                     )
                 )
     for key in sorted(operations):
@@ -303,6 +330,8 @@ def _operation_differences(
                     "extra",
                     f"{key[0]}: {key[1]}",
                     f"only {share:.0%} of other {journey.customer_type} orders run it",
+                    "rare_operation",
+                    _share_facts(share, journey),
                 )
             )
     return result

@@ -38,7 +38,8 @@ _FIELDS = (
     "in_flight_since_ns",
     "violations",
     "anomalous",
-    "anomaly_summary",
+    "anomalous_operations",
+    "anomalous_operation_count",
     "first_seen_ns",
     "last_seen_ns",
     "as_of_ns",
@@ -103,7 +104,19 @@ class OrderStatus(models.Model):
     )
     violations = models.JSONField(default=list, blank=True)
     anomalous = models.BooleanField(default=False, db_index=True)
-    anomaly_summary = models.CharField(max_length=500, blank=True)
+    anomalous_operations = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[[container id, operation], ...]: the first atypically slow ones",
+    )
+    anomalous_operation_count = models.PositiveIntegerField(
+        default=0, help_text="how many atypically slow operations the order ran"
+    )
+    anomaly_summary = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="rows written before anomalous_operations: the summary in English",
+    )
     first_seen_ns = models.BigIntegerField(null=True)
     last_seen_ns = models.BigIntegerField(null=True, db_index=True)
     as_of_ns = models.BigIntegerField(help_text="the newest span time the row was computed at")
@@ -140,13 +153,14 @@ class OrderStatus(models.Model):
                     batch,
                     update_conflicts=True,
                     unique_fields=["order_id"],
-                    update_fields=[*_FIELDS, "computed_at"],
+                    update_fields=[*_FIELDS, "anomaly_summary", "computed_at"],
                 )
 
         for row in rows:
             values = {
                 name: cls._storable(name, getattr(row, name)) for name in ("order_id", *_FIELDS)
             }
+            values["anomaly_summary"] = ""  # said from anomalous_operations now
             kept.add(values["order_id"])
             batch.append(cls(computed_at=computed_at, **values))
             if len(batch) >= WRITE_BATCH:

@@ -80,12 +80,6 @@ class JudgingConfig(Protocol):
     def sla(self) -> Sla | None: ...
 
     @property
-    def model_names(self) -> Mapping[str, str]:
-        """The model's own names: what judging stores (rows) must not follow the language
-        of the request that happens to judge."""
-        ...
-
-    @property
     def names_by_language(self) -> NamesByLanguage:
         """The names in each language, for the story (told in all of them at once)."""
         ...
@@ -205,7 +199,6 @@ def judge_snapshot(
         config.container_of,
         at_ns,
         orders,
-        config.model_names,
         previous,
         config.calls_of,
     )
@@ -220,9 +213,7 @@ def judge_rows(
 ) -> list[OrderStatusRow]:
     """The status rows of a few orders at now_ns, judged against `baseline` (the stored
     reference's), each journey read on its own: what the live worker stores again."""
-    return compute_rows(
-        source, config.graph, order_ids, baseline, now_ns, config.container_of, config.model_names
-    )
+    return compute_rows(source, config.graph, order_ids, baseline, now_ns, config.container_of)
 
 
 def judge_reference(

@@ -33,7 +33,7 @@ from explorer.journeys.typical import CallsOf, OrderSample
 from explorer.sources.base import ListsAttributeValues, TraceSource
 from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 
-# The anomaly summary names at most this many operations.
+# A row keeps at most this many of an order's atypically slow operations (the lists name them).
 SUMMARY_OPERATIONS = 3
 
 
@@ -50,7 +50,10 @@ class OrderStatusRow:
     in_flight_since_ns: int | None  # oldest unconsumed message not yet lost at as_of_ns
     violations: list[dict] = field(default_factory=list)  # [{"kind", "detail"}]
     anomalous: bool = False
-    anomaly_summary: str = ""
+    # The first SUMMARY_OPERATIONS atypically slow operations, [container id, operation], and
+    # how many there are: the pages name the containers in their language.
+    anomalous_operations: list[list[str]] = field(default_factory=list)
+    anomalous_operation_count: int = 0
     first_seen_ns: int | None = None
     last_seen_ns: int | None = None
     as_of_ns: int = 0  # the "now" the row was computed against
@@ -85,18 +88,19 @@ def status_at(
 
 
 def status_row(
-    journey: Journey, conformance: Conformance, anomalous_operations: list[str], now_ns: int
+    journey: Journey,
+    conformance: Conformance,
+    anomalous_operations: list[tuple[str, str]],
+    now_ns: int,
 ) -> OrderStatusRow:
-    """The row of one judged journey; `anomalous_operations` names its atypical spans."""
+    """The row of one judged journey; `anomalous_operations` are the (container, operation)
+    of its atypical spans."""
     current = conformance.dwells[-1] if conformance.dwells else None
     in_flight = [
         m.at_ns
         for m in unconsumed_messages(journey, now_ns + IN_FLIGHT_NS)
         if m.at_ns > now_ns - IN_FLIGHT_NS
     ]
-    summary = ", ".join(anomalous_operations[:SUMMARY_OPERATIONS])
-    if len(anomalous_operations) > SUMMARY_OPERATIONS:
-        summary += f" and {len(anomalous_operations) - SUMMARY_OPERATIONS} more"
     return OrderStatusRow(
         order_id=journey.order_id,
         customer_id=journey.customer_id or "",
@@ -109,7 +113,8 @@ def status_row(
         in_flight_since_ns=min(in_flight) if in_flight else None,
         violations=[v.as_dict() for v in conformance.violations],
         anomalous=bool(anomalous_operations),
-        anomaly_summary=summary,
+        anomalous_operations=[list(pair) for pair in anomalous_operations[:SUMMARY_OPERATIONS]],
+        anomalous_operation_count=len(anomalous_operations),
         first_seen_ns=min((s.start_ns for s in journey.spans), default=None),
         last_seen_ns=max((s.end_ns for s in journey.spans), default=None),
         as_of_ns=now_ns,
@@ -130,7 +135,6 @@ def compute_snapshot(
     container_of: ContainerOf,
     now: int,
     orders: list[str] | None = None,
-    names: Mapping[str, str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
     calls_of: CallsOf | None = None,
 ) -> Snapshot:
@@ -162,9 +166,7 @@ def compute_snapshot(
     baseline = (
         Baseline.from_spans(journey_pairs(journeys)) if orders is None else reference.baseline
     )
-    rows = [
-        _row(j, c, baseline, now, names or {}) for j, c in zip(journeys, conformances, strict=True)
-    ]
+    rows = [_row(j, c, baseline, now) for j, c in zip(journeys, conformances, strict=True)]
     return Snapshot(rows, reference)
 
 
@@ -175,7 +177,6 @@ def compute_rows(
     baseline: Baseline,
     now_ns: int,
     container_of: ContainerOf = service_container,
-    names: Mapping[str, str] | None = None,
 ) -> list[OrderStatusRow]:
     """The rows of a few orders judged against a given baseline, each journey read on its
     own (what the live worker computes again after new spans), as compute_snapshot() has
@@ -184,7 +185,7 @@ def compute_rows(
     for order_id in orders:
         journey = journey_for_order(source, order_id, container_of=container_of)
         conformance = check_states(journey, graph, now_ns)
-        rows.append(_row(journey, conformance, baseline, now_ns, names or {}))
+        rows.append(_row(journey, conformance, baseline, now_ns))
     return rows
 
 
@@ -200,12 +201,9 @@ def _row(
     conformance: Conformance,
     baseline: Baseline,
     now_ns: int,
-    names: Mapping[str, str],
 ) -> OrderStatusRow:
     anomalies = own_anomalies(
         journey, baseline.anomalies((journey.container(s), s) for s in journey.spans)
     )
-    operations = list(
-        dict.fromkeys(f"{names.get(a.container, a.container)}: {a.operation}" for a in anomalies)
-    )
+    operations = list(dict.fromkeys((a.container, a.operation) for a in anomalies))
     return status_row(journey, conformance, operations, now_ns)

@@ -16,10 +16,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.access import requires
 from accounts.models import AuditEntry
 from explorer.alerts.views import open_alert_count
+from explorer.configuration import explorer_config
 from explorer.journeys.conformance import COMPLETE, IN_PROGRESS, LOST, STUCK
 from explorer.orders.live import last_cycle_done_ns
 from explorer.orders.models import OrderStatus
@@ -133,8 +135,26 @@ def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
         "waiting_ns": (now_ns - row.state_since_ns if row.state_since_ns is not None else None),
         "limit_ns": row.state_limit_ns,
         "last_seen_ns": row.last_seen_ns,
-        "anomaly_summary": shown(request, row.anomaly_summary),
+        "anomaly_summary": anomaly_summary(request, row),
     }
+
+
+def anomaly_summary(request, row: OrderStatus) -> str:
+    """The order's atypically slow operations, "Container: operation, ... and N more", the
+    containers by their names in the page's language; a row stored before the snapshot kept
+    them apart shows its stored (English) summary."""
+    if not row.anomalous_operations:
+        return shown(request, row.anomaly_summary)
+    names = explorer_config().names
+    parts = [
+        shown(request, f"{names.get(container, container)}: {operation}")
+        for container, operation in row.anomalous_operations
+    ]
+    text = ", ".join(parts)
+    more = row.anomalous_operation_count - len(parts)
+    if more > 0:
+        text += " " + ngettext("and %(count)s more", "and %(count)s more", more) % {"count": more}
+    return text
 
 
 def _snapshot_now(source) -> tuple[int, OrderStatus | None]:

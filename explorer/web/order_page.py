@@ -32,6 +32,7 @@ from explorer.orders.service import judge_states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import shown, shown_customer
+from explorer.web.difference_text import difference_detail
 from explorer.web.pseudonyms import url_id
 
 JOURNEY_SECONDS = 60  # what the page shows of a journey is kept this long
@@ -305,7 +306,13 @@ def _differences(
     found = []
     for d in journey_report.differences:
         container, _sep, operation = d.subject.partition(": ")
-        entry = DifferenceRow(kind=d.kind, subject=d.subject, detail=d.detail, steps=[], element="")
+        entry = DifferenceRow(
+            kind=d.kind,
+            subject=d.subject,
+            detail=difference_detail(d.as_dict()),
+            steps=[],
+            element="",
+        )
         if operation:
             entry["steps"] = [
                 s.number
@@ -440,6 +447,8 @@ def page_context(request: HttpRequest, order_id: str, result: JourneyReport) -> 
             step["stop"] = _("message never consumed since %(at)s") % {
                 "at": local_time(lost[step["span_id"]].at_ns)
             }
+    for difference in data["comparison"]:
+        difference["detail"] = difference_detail(difference)
     for kind in ("lost_messages", "sla_breaches", "anomalies"):
         for item in data[kind]:
             item["container_name"] = names.get(item["container"], item["container"])

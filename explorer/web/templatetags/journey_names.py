@@ -1,6 +1,6 @@
-"""Names of order statuses, customer types, channels and violation kinds in the page language
-(the data carries ids such as "in_progress", "b2b_partner" and "partner_api"; a value these do
-not know, from a trace, is shown as it is, escaped by the template)."""
+"""Names of order statuses, customer types, channels, span kinds and violation kinds in the page
+language (the data carries ids such as "in_progress", "b2b_partner" and "partner_api"; a value
+these do not know, from a trace, is shown as it is, escaped by the template)."""
 
 from __future__ import annotations
 
@@ -33,6 +33,14 @@ VIOLATION_NAMES = {
     "transition_backwards": _("transition backwards"),
     "systems_disagree": _("systems disagree"),
 }
+# OTLP span kinds, as the tour player lists them ("server", from SpanKind's names).
+SPAN_KIND_NAMES = {
+    "internal": _("internal"),
+    "server": _("server"),
+    "client": _("client"),
+    "producer": _("producer"),
+    "consumer": _("consumer"),
+}
 DIFFERENCE_NAMES = {"slow": _("much slower"), "missing": _("missing"), "extra": _("extra")}
 
 
@@ -59,6 +67,11 @@ def customer_type_name(value):
 @register.filter
 def channel_name(value):
     return CHANNEL_NAMES.get(value, _readable(value)) if value else "—"
+
+
+@register.filter
+def span_kind_name(value):
+    return SPAN_KIND_NAMES.get(str(value).lower(), _readable(value)) if value else "—"
 
 
 @register.filter
