@@ -373,6 +373,9 @@ def test_the_state_told_in_the_steps_never_goes_back_when_a_nested_call_ends_fir
     assert [step["state"] for step in steps] == ["FILE_UPLOADED", "FILE_UPLOADED", "SUBMITTED"]
     told = [step["sentence"].split("The order is now ")[1:] for step in steps]
     assert told == [["FILE_UPLOADED."], [], ["SUBMITTED."]]
+    assert steps[0]["sentence"].endswith(
+        ", 10.0 s. The order is now FILE_UPLOADED."
+    )  # two sentences
 
 
 def _font_sizes(svg: str) -> list[float]:

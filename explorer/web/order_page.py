@@ -244,7 +244,8 @@ def playback_steps(
         if step.undocumented:
             sentence += " " + _("(a call the model does not document)")
         if entered:
-            sentence += " " + _("The order is now %(state)s.") % {"state": entered}
+            # A sentence of its own after the call's fragment, not run on into it.
+            sentence += ". " + _("The order is now %(state)s.") % {"state": entered}
         entries.append(
             PlaybackStep(
                 n=step.number,
