@@ -45,6 +45,7 @@ def test_stuck_order_to_trace_to_span_in_russian(page, live_server, stored):
     page.wait_for_url(re.compile(r".*/orders/A-100002/$"))
     assert "stopped here" in page.inner_text(".state.current")
     screenshot(page, "web-journey")
+    page.click("button[data-level=details]")  # the page opens on the overview
     page.click("#el-mes_api a")
     page.wait_for_url(re.compile(r".*\?container=mes_api#timeline$"))
 
