@@ -16,6 +16,7 @@ from explorer.store.ingest import store_traces
 from explorer.traces.model import SpanKind
 from explorer.web.difference_text import difference_detail
 from tests.journey_support import DAY, OrderBuilder, complete_order
+from tests.scenario_support import scenario
 from tests.test_web_pages import stored, text  # noqa: F401 - the fixture is used by name
 from tests.trace_support import make_span
 from tests.web_support import detailed_svg, overview_svg
@@ -605,3 +606,19 @@ def test_every_difference_sentence_is_said_in_russian():
         "rare_operation": "лишь 4% других заказов типа «B2B-партнёр» выполняют эту операцию",
         "": "English",  # a report that names no sentence keeps its English detail
     }
+
+
+def test_violations_are_said_in_the_page_language(client, login_as, db):
+    """A violation of the state graph reads as the story says it, in the page's language, not
+    as the checker's English note."""
+    store_traces(scenario("trace-with-skipped-backward-and-repeated-states"))  # order A-1
+    login_as("analyst")
+    url = reverse("web:order", args=["A-1"])
+    client.cookies["django_language"] = "ru"
+    russian = text(client.get(url))
+    section = russian.split("Нарушения графа состояний")[1].split("</ul>")[0]
+    assert "пропустив PRICE_CALCULATED" in section and "skips" not in section
+    client.cookies["django_language"] = "en"
+    english = text(client.get(url))
+    section = english.split("Violations of the state graph")[1].split("</ul>")[0]
+    assert "skipping PRICE_CALCULATED" in section

@@ -120,6 +120,9 @@ class JourneyReport:
     sla_breaches: list[SlaBreach]
     differences: list[Difference]
     summary: dict[str, str]
+    # each violation said in every language, as the story says it (same order as the
+    # conformance's violations; empty when the report was built without telling)
+    violations_said: list[dict[str, str]] = field(default_factory=list)
     reference: ReferenceNote | None = None  # None: judged with every order (report_orders)
     # the other orders of its customer type its typical journey was built from (none: no
     # comparison); the order page draws their usual path under this order's
@@ -139,6 +142,12 @@ class JourneyReport:
     def warnings(self) -> list[str]:
         return self.journey.warnings + self.conformance.warnings
 
+    def violations_as_dicts(self) -> list[dict]:
+        """Each violation with what the story says of it in every language ("said")."""
+        violations = self.conformance.violations
+        said = self.violations_said or [{} for _ in violations]
+        return [{**v.as_dict(), "said": s} for v, s in zip(violations, said, strict=True)]
+
     def as_dict(self) -> dict:
         journey, conformance = self.journey, self.conformance
         return {
@@ -152,7 +161,7 @@ class JourneyReport:
                 {"state": c.state, "at": iso(c.at_ns), "container": c.container}
                 for c in conformance.changes
             ],
-            "violations": [v.as_dict() for v in conformance.violations],
+            "violations": self.violations_as_dicts(),
             "steps": [
                 {
                     "container": s.container,

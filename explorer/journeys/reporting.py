@@ -39,7 +39,7 @@ from explorer.journeys.report import (
 )
 from explorer.journeys.sla import breaches
 from explorer.journeys.state_graph import Sla, StateGraph
-from explorer.journeys.story import NamesByLanguage, tell
+from explorer.journeys.story import NamesByLanguage, tell, violation_said
 from explorer.journeys.typical import CallsOf, OrderSample, TypicalJourneys
 from explorer.sources.base import ReadsTracesInBulk, TraceSource
 from explorer.traces.model import Span
@@ -77,6 +77,7 @@ def report_in_context(
         sla_breaches,
         differences,
         summary,
+        violations_said=[violation_said(v, context.names) for v in conformance.violations],
         typical_orders=typical_orders,
         typical_calls=(
             context.typical.recorded_calls(customer_type, typical_orders) if context.typical else {}

@@ -158,6 +158,12 @@ class _Teller:
         )
 
 
+def violation_said(v: Violation, names: NamesByLanguage | None = None) -> dict[str, str]:
+    """One violation of the state graph said as the story says it: {"en": ..., "ru": ...}."""
+    english, russian = _Teller(names or {}).violation(v)
+    return {"en": english, "ru": russian}
+
+
 def tell(
     journey: Journey,
     conformance: Conformance,

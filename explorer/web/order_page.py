@@ -450,6 +450,8 @@ def page_context(request: HttpRequest, order_id: str, result: JourneyReport) -> 
             }
     for difference in data["comparison"]:
         difference["detail"] = difference_detail(difference)
+    for violation in data["violations"]:  # said in the page's language, as the story says it
+        violation["detail"] = violation.get("said", {}).get(language) or violation["detail"]
     for kind in ("lost_messages", "sla_breaches", "anomalies"):
         for item in data[kind]:
             item["container_name"] = names.get(item["container"], item["container"])
