@@ -14,6 +14,8 @@ from explorer.web.formatting import format_count, format_duration, russian_plura
         (5 * 86_400 * 10**9, "5 d", "5 дней"),
         (36 * 3600 * 10**9, "1.5 d", "1,5 дня"),
         (21 * 86_400 * 10**9, "21 d", "21 день"),
+        (int(5.96 * 86_400 * 10**9), "6 d", "6 дней"),  # the form of the number shown
+        (int(1.04 * 86_400 * 10**9), "1 d", "1 день"),
         (-2_000_000, "-2 ms", "-2 мс"),
         (None, "—", "—"),
         (500, "500 ns", "500 нс"),

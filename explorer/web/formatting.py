@@ -34,10 +34,11 @@ def format_duration(ns: int | float | None, language: str = "en") -> str:
             value = ns / unit_ns
             number = _number(value, language)
             if language == "ru":
-                if value < 10 and value != int(value):
+                if "," in number:
                     # Fractions take the genitive singular: "1,5 дня".
                     return f"{sign}{number} {russian[1]}"
-                return f"{sign}{number} {russian_plural(int(round(value)), russian)}"
+                # The form agrees with the number shown: 5.96 days is "6 дней".
+                return f"{sign}{number} {russian_plural(int(number), russian)}"
             return f"{sign}{number} {english}"
     return f"{sign}{int(ns)} ns" if language != "ru" else f"{sign}{int(ns)} нс"
 
