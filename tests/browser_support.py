@@ -88,6 +88,13 @@ def screenshot(page, name: str) -> Path:
     return path
 
 
+# Awaited in page.evaluate before reading a picture's transform: svg-pan-zoom applies a zoom or
+# pan on the next animation frame, so a transform read sooner is the previous view's.
+AFTER_DRAWING = (
+    "await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));"
+)
+
+
 def totp_code(user) -> str:
     """The current code of the user's TOTP device, as an authenticator app shows it; waits
     for the next period when this one's code was used already (django-otp refuses reuse)."""

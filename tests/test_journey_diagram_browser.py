@@ -11,7 +11,7 @@ import pytest
 from django.core.management import call_command
 
 from explorer.caching import reset_caches
-from tests.browser_support import ARTIFACTS, log_in, screenshot
+from tests.browser_support import AFTER_DRAWING, ARTIFACTS, log_in, screenshot
 from tests.test_web_browser import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -63,11 +63,12 @@ def simulated(transactional_db, tmp_path):
 
 
 def _text_px(page) -> float:
-    """The on-screen size of the diagram's 9-point text."""
-    return page.evaluate("""() => {
+    """The on-screen size of the diagram's 9-point text, once drawn."""
+    return page.evaluate(f"""async () => {{
+        {AFTER_DRAWING}
         const svg = document.querySelector('#journey-figure svg');
         const text = svg.querySelector('text[font-size="9.00"]');
-        return 9 * text.getScreenCTM().a; }""")
+        return 9 * text.getScreenCTM().a; }}""")
 
 
 def test_journey_diagram_in_two_languages_with_playback(page, live_server, simulated):
@@ -151,7 +152,10 @@ def test_tour_panel_marks_where_the_example_order_stopped(page, live_server, sim
     page.goto(f"{live_server.url}/tours/stuck-order/{last}/")
     figure = page.locator(".tour-figure svg")
     assert figure.locator(".journey-stop").count() >= 1
-    scale = page.evaluate("() => document.querySelector('.tour-figure svg text').getScreenCTM().a")
+    scale = page.evaluate(
+        f"async () => {{ {AFTER_DRAWING} "
+        "return document.querySelector('.tour-figure svg text').getScreenCTM().a; }"
+    )
     assert 9 * scale >= 11  # zoomed in on the step's element
     screenshot(page, "tour-panel-stuck-680")
     assert serious_violations(page) == []

@@ -6,17 +6,18 @@ readable (zoomed to where the order is, with a hint). English and Russian."""
 
 import pytest
 
-from tests.browser_support import log_in, screenshot
+from tests.browser_support import AFTER_DRAWING, log_in, screenshot
 from tests.test_journey_diagram_browser import simulated  # noqa: F401 - the fixture, by name
 from tests.test_web_browser import serious_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-SMALLEST_TEXT = """(selector) => {
+SMALLEST_TEXT = f"""async (selector) => {{
+    {AFTER_DRAWING}
     const sizes = [...document.querySelectorAll(selector)]
         .filter(t => t.getClientRects().length)
         .map(t => parseFloat(t.getAttribute('font-size')) * t.getScreenCTM().a);
-    return sizes.length ? Math.min(...sizes) : 0; }"""
+    return sizes.length ? Math.min(...sizes) : 0; }}"""
 TOUCHED_TEXT = (
     "#journey-overview g.ov-element:not(.c4-dimmed) text, #journey-overview g.ov-hop text"
 )
@@ -29,8 +30,8 @@ IN_VIEW = """(selector) => {
 # How much of the lit call (or mark) lies inside its picture's rectangle, and whether that
 # rectangle is on screen above the sticky controls; after the next frame, when svg-pan-zoom
 # has drawn the new view.
-WHOLLY_SHOWN = """async (picture) => {
-    await new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)));
+WHOLLY_SHOWN = f"""async (picture) => {{
+    {AFTER_DRAWING}
     const svg = document.querySelector(picture + ' svg');
     const f = svg.getBoundingClientRect();
     const bar = document.querySelector('.playback-bar').getBoundingClientRect();
@@ -38,10 +39,10 @@ WHOLLY_SHOWN = """async (picture) => {
     const r = lit.getBoundingClientRect();
     const w = Math.min(r.right, f.right) - Math.max(r.left, f.left);
     const h = Math.min(r.bottom, f.bottom) - Math.max(r.top, f.top);
-    return {inside: Math.max(0, w) * Math.max(0, h) / Math.max(1, r.width * r.height),
+    return {{inside: Math.max(0, w) * Math.max(0, h) / Math.max(1, r.width * r.height),
             onScreen: f.top >= -1 && f.left >= -1 && f.right <= innerWidth + 1 &&
                       f.bottom <= bar.top + 1,
-            box: [r.left, r.top, r.width, r.height].map(Math.round).join(',')}; }"""
+            box: [r.left, r.top, r.width, r.height].map(Math.round).join(',')}}; }}"""
 CONTROLS_IN_VIEW = """() => {
     const r = document.querySelector('.playback-bar').getBoundingClientRect();
     return r.top >= 0 && r.bottom <= innerHeight + 1; }"""
