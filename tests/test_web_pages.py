@@ -252,6 +252,8 @@ def test_russian_after_switching_language(client, login_as, stored):
     assert "Граф состояний" in body and "Заказ" in body
     body = text(client.get(reverse("web:trace", args=[TRACE_ID])))
     assert "мс" in body  # durations in Russian units
+    span = text(client.get(reverse("web:span", args=[TRACE_ID, "s0"]), {"partial": "1"}))
+    assert re.search(r"<dt>Вид</dt><dd>сервер</dd>", span), span  # the span kind named, not SERVER
 
 
 def test_time_zone_setting(client, login_as, stored):
