@@ -478,8 +478,12 @@ EXPLORER_MAX_SHOWN_TEXT = int(os.environ.get("EXPLORER_MAX_SHOWN_TEXT", "4000"))
 # arrivals for the receiver) is flagged as clock skew and never becomes the explorer's "now"
 # (default 900, 15 minutes of data time). For a source that sees no arrivals (a remote
 # backend), "now" leaves out traces starting this far after the wall clock
-# (explorer.orders.service.now_policy; explorer.journeys.now.CLOCK_TOLERANCE_S is its default).
-EXPLORER_CLOCK_TOLERANCE_SECONDS = float(os.environ.get("EXPLORER_CLOCK_TOLERANCE_SECONDS", "900"))
+# (explorer.orders.service.now_policy).
+from explorer.journeys.now import CLOCK_TOLERANCE_S  # noqa: E402
+
+EXPLORER_CLOCK_TOLERANCE_SECONDS = float(
+    os.environ.get("EXPLORER_CLOCK_TOLERANCE_SECONDS", CLOCK_TOLERANCE_S)
+)
 # EXPLORER_CLOCK_WINDOW_SECONDS: the receiver's data clock is fitted to the arrivals of this
 # many wall-clock seconds back (default 600); a sender whose clock really moved is followed
 # once its arrivals are most of this window.

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from explorer.journeys.journey import Journey, Window
 from explorer.sources.base import JudgesClockSkew, TraceQuery, TraceSource
 
-# The default of EXPLORER_CLOCK_TOLERANCE_SECONDS (explorer/settings.py, read by the orders
-# service): how far ahead of the wall clock a trace of a source that sees no arrivals may
-# start and still count.
+# The default of EXPLORER_CLOCK_TOLERANCE_SECONDS (explorer/settings.py reads it from here; the
+# orders service reads the setting): how far ahead of the wall clock a trace of a source that
+# sees no arrivals may start and still count.
 CLOCK_TOLERANCE_S = 900.0
 
 
