@@ -16,7 +16,7 @@ with its writer processes, one per core (BENCH_RECEIVER_PROCESSES=N: receive --p
 receive_floor_spans_per_s: the same senders and batches against a sink that only reads each
 body and answers 200 (Python's http.server in a process of its own, nothing decoded or
 stored): what the SDK's client and Python's HTTP take on this machine, the ceiling of any
-Python receiver here. receive_floor_share_full / _index: the receiver's throughput as a share
+Python receiver here. receive_sink_share_full / _index: the receiver's throughput as a share
 of that floor, measured in the same run (steadier than spans/s on a shared, noisy host).
 receive_cpu_us_per_span_full / _index: CPU time of the receiver process and its writer
 processes (user and system, from /proc) per span acknowledged in those runs: what the
@@ -294,7 +294,7 @@ def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
         results[f"receive_cpu_us_per_span_{mode}"] = round(cpu / spans * 1e6, 1)
         if "receive_floor_spans_per_s" in results:
             share = spans / seconds / results["receive_floor_spans_per_s"]
-            results[f"receive_floor_share_{mode}"] = round(share, 2)
+            results[f"receive_sink_share_{mode}"] = round(share, 2)
         log(
             f"{mode}: {spans} spans acknowledged in {seconds:.1f} s; "
             f"{stored_span_count(running.data_dir, mode)} stored"

@@ -60,7 +60,7 @@ def log(message: str) -> None:
     print(f"bench_web: {message}", file=sys.stderr, flush=True)
 
 
-def _environment(folder: Path) -> dict[str, str]:
+def server_environment(folder: Path) -> dict[str, str]:
     env = {**os.environ}
     env.update(
         EXPLORER_DATA_DIR=str(folder),
@@ -74,7 +74,7 @@ def _environment(folder: Path) -> dict[str, str]:
     return env
 
 
-def _run(env: dict, *args: str) -> str:
+def run_step(env: dict, *args: str) -> str:
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *args],
@@ -171,9 +171,7 @@ def prepare() -> None:
 
     django.setup()
     from django.db.models import Min
-    from django_otp.plugins.otp_totp.models import TOTPDevice
 
-    from accounts.testing import make_user
     from explorer.store.ingest import store_traces
     from explorer.store.models import StoredTrace
     from explorer.store.source import StoreSource
@@ -188,9 +186,6 @@ def prepare() -> None:
 
     orders = StoreSource().attribute_values("order.id")
     orders = [o for o in orders if not o.startswith("A-BIG-")]
-    password = os.urandom(12).hex()
-    user = make_user("support", username=USERNAME, password=password)
-    device = TOTPDevice.objects.get(user=user)
     small = (
         StoredTrace.objects.filter(span_count__lt=100)
         .order_by("start_ns")
@@ -204,13 +199,23 @@ def prepare() -> None:
                 "traces_50k": ids_50k,
                 "trace_1m": id_1m,
                 "small_trace": small,
-                "password": password,
-                "key": device.key,
-                "step": device.step,
-                "digits": device.digits,
+                **bench_user(),
             }
         )
     )
+
+
+def bench_user(role: str = "support") -> dict:
+    """Creates the benchmark's user of this role with a TOTP device (Django set up); what
+    log_in needs to log it in."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.testing import make_user
+
+    password = os.urandom(12).hex()
+    user = make_user(role, username=USERNAME, password=password)
+    device = TOTPDevice.objects.get(user=user)
+    return {"password": password, "key": device.key, "step": device.step, "digits": device.digits}
 
 
 # --- Server and client ----------------------------------------------------------------------
@@ -269,14 +274,12 @@ class Server:
         self.log.close()
 
 
-def log_in(url: str, data: dict):
-    """A requests session logged in through the login and second-factor pages."""
+def login_page(session, url: str):
+    """The login page, once the server's workers answer (up to a minute)."""
     import requests
-    from django_otp.oath import TOTP
 
-    session = requests.Session()
     deadline = time.monotonic() + 60
-    while True:  # until the workers answer
+    while True:
         try:
             page = session.get(f"{url}/accounts/login/", timeout=30)
             break
@@ -285,6 +288,16 @@ def log_in(url: str, data: dict):
                 raise
             time.sleep(0.2)
     page.raise_for_status()
+    return page
+
+
+def log_in(url: str, data: dict):
+    """A requests session logged in through the login and second-factor pages."""
+    import requests
+    from django_otp.oath import TOTP
+
+    session = requests.Session()
+    page = login_page(session, url)
     answer = session.post(
         f"{url}/accounts/login/",
         timeout=30,
@@ -408,12 +421,12 @@ print(json.dumps({"done": state["done"], "errors": state["errors"],
 def measure(workdir: Path) -> dict:
     folder = workdir / "web"
     folder.mkdir(exist_ok=True)
-    env = _environment(folder)
+    env = server_environment(folder)
     manage = str(ROOT / "manage.py")
-    _run(env, manage, "migrate", "--no-input", "-v", "0")
-    _run(env, manage, "collectstatic", "--no-input", "-v", "0")  # the waterfall's script
+    run_step(env, manage, "migrate", "--no-input", "-v", "0")
+    run_step(env, manage, "collectstatic", "--no-input", "-v", "0")  # the waterfall's script
     traces = folder / "traces"
-    _run(
+    run_step(
         env,
         manage,
         "simulate",
@@ -428,12 +441,14 @@ def measure(workdir: Path) -> dict:
         "--out",
         str(traces),
     )
-    _run(env, manage, "ingest", str(traces))
-    _run(env, manage, "orders", "--refresh")
-    data = json.loads(_run(env, str(Path(__file__).resolve()), "prepare").strip().splitlines()[-1])
+    run_step(env, manage, "ingest", str(traces))
+    run_step(env, manage, "orders", "--refresh")
+    data = json.loads(
+        run_step(env, str(Path(__file__).resolve()), "prepare").strip().splitlines()[-1]
+    )
     results: dict = {}
     started = time.perf_counter()
-    _run(env, manage, "journey", data["order"], "--json")
+    run_step(env, manage, "journey", data["order"], "--json")
     results["journey_command_ms"] = round((time.perf_counter() - started) * 1000, 1)
     with Server(env, WORKERS, folder / "gunicorn.log") as server:
         session = log_in(server.url, data)

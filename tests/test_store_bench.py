@@ -25,17 +25,27 @@ CORE_KEYS = {
 RECEIVER_KEYS = {
     "receive_floor_spans_per_s",
     "receive_spans_per_s_full",
-    "receive_floor_share_full",
+    "receive_sink_share_full",
     "receive_spans_per_s_index",
-    "receive_floor_share_index",
+    "receive_sink_share_index",
     "receive_peak_rss_mb",
     "receive_lag_p95_ms",
 }
+# The scale module's (scripts/bench_scale.py) and the floor shares scripts/bench.py adds.
+SCALE_KEYS = {
+    "orders_refresh_s_5k",
+    "store_bytes_per_span",
+    "order_page_ms_first",
+    "sla_page_ms_60d_cold",
+    "anomalies_page_ms_60d_cold",
+    "drift_page_ms_60d_cold",
+}
+SHARE_KEYS = {"orjson_spans_per_s", "ingest_floor_share", "receive_full_floor_share"}
 RECEIVER_COUNTS = {"receive_burst_429", "receive_lost_spans", "receive_unacknowledged_spans"}
 
 
 @pytest.mark.slow  # runs the whole harness in a subprocess
-def test_bench_prints_one_json_object_with_every_core_and_receiver_figure(tmp_path):
+def test_bench_prints_one_json_object_with_every_figure(tmp_path):
     env = {**os.environ, "BENCH_SCALE": "0.01", "EXPLORER_DATA_DIR": str(tmp_path)}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
@@ -44,12 +54,12 @@ def test_bench_prints_one_json_object_with_every_core_and_receiver_figure(tmp_pa
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=600,
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS
-    for key in CORE_KEYS | RECEIVER_KEYS:
+    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS | SCALE_KEYS | SHARE_KEYS
+    for key in CORE_KEYS | RECEIVER_KEYS | SCALE_KEYS | SHARE_KEYS:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
     for key in RECEIVER_COUNTS:
         assert isinstance(figures[key], int) and figures[key] >= 0, key
