@@ -5,6 +5,9 @@ time, and appends each one's sections. An orphan, a span whose parent id names a
 not in the trace (or itself), is shown as a root in the waterfall but is not followed: Jaeger UI
 drops a span whose parent is missing from its span map (sanitizeOverFlowingChildren), and with
 it the orphan's whole subtree, so none of it is on the path; a trace of orphans only has none.
+A cycle of parent links never gets here whole: normalise makes one of its spans a true root
+(parent_id None), which is then followed, as Jaeger UI follows the span it takes the cyclic
+parent reference from. Given a cycle directly, no span of it is followed.
 For one true root it:
 1. prunes CONSUMER children of PRODUCER spans with all their descendants (a message's consumer
    does not block its producer; createCPSpanMap). Any other child, FOLLOWS_FROM ones too, stays;
