@@ -136,6 +136,16 @@ def test_several_roots_every_root_is_walked_by_start_time():
     ) == [("first", 60, 100), ("child", 20, 60), ("first", 0, 20), ("second", 50, 300)]
 
 
+def test_roots_starting_in_the_same_microsecond_keep_trace_order():
+    # Jaeger UI sorts roots by start in whole microseconds, a stable sort: b starts 0.8 µs
+    # before a but in the same microsecond, so a, first in the trace, is walked first
+    nanos = span_factory(T0 * 1000, 1)  # times in ns after T0
+    assert path_of(nanos("a", None, 1_900, 5_000), nanos("b", None, 1_100, 3_000)) == [
+        ("a", 1, 4),
+        ("b", 1, 2),
+    ]
+
+
 def test_a_span_whose_parent_is_absent_is_not_followed():
     # Jaeger UI follows only spans without a parent reference; an orphan and its subtree are
     # shown as a root in the waterfall but are not on the critical path
@@ -171,9 +181,27 @@ def test_time_zero_is_a_time_not_a_missing_value():
     ]
 
 
-def test_times_are_the_traces_own_microseconds():
+def test_times_are_the_traces_own_microseconds_as_jaeger_gives_them():
+    # Jaeger's API and Jaeger UI: start = start_ns // 1000, end = start + duration_ns // 1000,
+    # here 1500 + 7_499_002 // 1000 = 8999, not 9_000_001 // 1000 = 9000
     s = make_span("r", trace_id="t", name="r", service="s", start_ns=1_500_999, end_ns=9_000_001)
-    assert critical_path(Trace("t", [s])) == [CriticalPathSection("r", 1500, 9000)]
+    assert critical_path(Trace("t", [s])) == [CriticalPathSection("r", 1500, 8999)]
+    half = make_span("r", trace_id="t", name="r", service="s", start_ns=1_500, end_ns=9_000)
+    assert critical_path(Trace("t", [half])) == [CriticalPathSection("r", 1, 8)]  # 1 + 7
+    whole = make_span("r", trace_id="t", name="r", service="s", start_ns=1_000, end_ns=9_000)
+    assert critical_path(Trace("t", [whole])) == [CriticalPathSection("r", 1, 9)]
+
+
+def test_the_microsecond_jaeger_drops_decides_the_last_finishing_child():
+    # a ends at 60_500 ns, but starts at 10_999 ns and lasts 49_501 ns: Jaeger ends it at
+    # 10 + 49 = 59 µs, as b (5 + 54); of the two equal ends the earlier start, b, wins
+    nanos = span_factory(T0 * 1000, 1)  # times in ns after T0
+    spans = [
+        nanos("root", None, 0, 100_000),
+        nanos("a", "root", 10_999, 60_500),
+        nanos("b", "root", 5_000, 59_900),
+    ]
+    assert path_of(*spans) == [("root", 59, 100), ("b", 5, 59), ("root", 0, 5)]
 
 
 def test_empty_trace_and_parent_cycle_give_no_path():

@@ -70,6 +70,66 @@ def test_critical_path_of_a_jaeger_trace_with_follows_from_and_overflowing_child
     ]
 
 
+def jaeger_trace(trace_id, *spans):
+    """A Jaeger /api/traces trace of (span id's last digit, parent's last digit or None,
+    start, end) in µs after T0; a parent id given as a whole string is used as it is."""
+
+    def sid(digit):
+        return digit if len(digit) == 16 else "000000000000000" + digit
+
+    return {
+        "traceID": trace_id,
+        "processes": {"p1": {"serviceName": "svc"}},
+        "spans": [
+            {
+                "traceID": trace_id,
+                "spanID": sid(span),
+                "operationName": f"op {span}",
+                "processID": "p1",
+                "startTime": T0 + start,
+                "duration": end - start,
+                "references": []
+                if parent is None
+                else [{"refType": "CHILD_OF", "traceID": trace_id, "spanID": sid(parent)}],
+            }
+            for span, parent, start, end in spans
+        ],
+    }
+
+
+def test_orphans_are_shown_but_not_followed_and_broken_cycles_are(tmp_path):
+    # Jaeger UI follows the spans without a parent reference: not orphans (their parent is
+    # absent), however many and whatever they overlap; a trace of orphans only has no path.
+    # A cycle of parent links, a span naming itself too, is broken when traces are read: one
+    # span loses its parent reference and is followed, as Jaeger UI breaks such cycles.
+    gone = "00000000deadbeef"
+    traces = [
+        jaeger_trace(
+            "a" * 32,
+            ("1", None, 10, 100),
+            ("2", "1", 20, 60),
+            ("3", gone, 0, 300),  # starts before and ends after the true root
+            ("4", gone, 50, 250),
+            ("5", "4", 60, 240),
+        ),
+        jaeger_trace("b" * 32, ("1", gone, 0, 100), ("2", "00000000feedface", 50, 150)),
+        jaeger_trace("c" * 32, ("1", "2", 0, 100), ("2", "1", 10, 90), ("3", "3", 200, 210)),
+    ]
+    path = tmp_path / "orphans.json"
+    path.write_text(json.dumps({"data": traces}))
+    document, err, error = analyze(path, "--critical-path", "--json")
+    assert error is None
+    assert f"parent {gone} absent" in err and "cycle of parent links" in err
+    assert sections(document, "a" * 32) == [("1", 60, 100), ("2", 20, 60), ("1", 10, 20)]
+    assert sections(document, "b" * 32) == []
+    assert sections(document, "c" * 32) == [
+        ("1", 90, 100),
+        ("2", 10, 90),
+        ("1", 0, 10),
+        ("3", 200, 210),
+    ]
+
+
 def test_service_graph_json():
     document, _, error = analyze(ORDER, "--service-graph", "--json")
     assert error is None

@@ -76,6 +76,19 @@ def test_reference_plantuml_loads_every_element_and_relationship():
     assert model.warnings == []
 
 
+def test_reference_structurizr_workspaces_keep_every_element_and_relationship():
+    # Structurizr workspaces as their authors wrote them, when the peer data holds any (it
+    # holds none today; tests/test_c4_realworld.py covers the rules on the project's own files):
+    # any that extends another keeps both models, every identifier found in whatever case.
+    workspaces = sorted(reference_dir("c4").rglob("*.dsl"))
+    if not workspaces:
+        pytest.skip("the peer reference data holds no Structurizr DSL workspace")
+    for path in workspaces:
+        model = load_model(path)
+        assert model.elements, path
+        assert model.warnings == [], path
+
+
 # --- draw.io --------------------------------------------------------------------------------
 
 

@@ -334,6 +334,222 @@ def test_dsl_an_identifier_declared_again_in_another_case_is_a_duplicate():
     assert any("unknown element 'nothing'" in w for w in model.warnings)
 
 
+JEWELLERY_BASE_DSL = """workspace {
+    model {
+        customer = person "Customer" "" "Retail"
+        group "Alexandrite" {
+            seller = person "Seller"
+            jewelleryStore = softwareSystem "Jewellery Store System"
+            paymentGateway = softwareSystem "Payment Gateway" "" "Existing System"
+        }
+        customer -> jewelleryStore "Orders jewellery using"
+        Seller -> JewelleryStore "Confirms orders using"
+        jewelleryStore -> paymentGateway "Takes payments using"
+    }
+}
+"""
+
+# The extending workspace has every part of Structurizr's own extending workspaces (Big Bank
+# plc's internet banking system): !ref to the base's system in lower case, containers and
+# components in it, relationships spelt in other cases, deployment environments with instances,
+# and views of every kind naming elements in any case; plus !element and !extend.
+JEWELLERY_SHOP_DSL = """workspace extends ../model.dsl {
+    name "Alexandrite - Jewellery Store System"
+    model {
+        !ref jewellerystore {
+            internetShop = container "Internet Shop" "" "Vue, TypeScript" "Web Browser"
+            shopApi = container "Shop API" "" "Spring Boot" {
+                orderController = component "Order Controller" "" "Spring MVC"
+                paymentClient = component "Payment Client" "" "Spring Bean"
+            }
+            shopDb = container "Shop DB" "" "PostgreSQL" "Database"
+        }
+        !element PAYMENTGATEWAY {
+            tags "External"
+        }
+        !extend ShopApi {
+            description "Stores the order from the customer's view"
+        }
+        CUSTOMER -> internetshop "Designs a piece in"
+        InternetShop -> ORDERCONTROLLER "Submits orders to" "JSON/HTTPS"
+        ordercontroller -> PaymentClient "Charges using"
+        paymentclient -> paymentgateway "Charges cards using" "HTTPS"
+        ORDERCONTROLLER -> shopdb "Reads from and writes to" "JDBC"
+
+        deploymentEnvironment "Live" {
+            deploymentNode "Customer's computer" "" "Windows or macOS" {
+                liveShopInstance = containerInstance INTERNETSHOP
+            }
+            deploymentNode "Alexandrite data centre" {
+                primaryDb = deploymentNode "PostgreSQL - Primary" {
+                    containerInstance shopdb
+                }
+                softwareSystemInstance PaymentGateway
+            }
+        }
+    }
+    views {
+        systemcontext JewelleryStore "SystemContext" {
+            include *
+            animation {
+                jewellerystore
+                CUSTOMER paymentgateway
+            }
+        }
+        container JEWELLERYSTORE "Containers" {
+            include *
+            exclude seller
+        }
+        component shopapi "Components" {
+            include *
+        }
+        dynamic SHOPAPI "Ordering" "How an order is placed." {
+            internetshop -> orderController "Submits the order to"
+            ORDERCONTROLLER -> shopDB "Stores the order in"
+        }
+        deployment jewelleryStore "Live" "LiveDeployment" {
+            include *
+        }
+        styles {
+            element "Database" {
+                shape Cylinder
+            }
+        }
+    }
+}
+"""
+
+
+def test_dsl_a_workspace_extending_another_keeps_every_element_of_both(tmp_path):
+    write(tmp_path, "alexandrite/model.dsl", JEWELLERY_BASE_DSL)
+    child = write(tmp_path, "alexandrite/shop/workspace.dsl", JEWELLERY_SHOP_DSL)
+    model = load_model(child)
+    e = model.elements
+    assert set(e) == {
+        "customer",
+        "seller",
+        "jewelleryStore",
+        "paymentGateway",
+        "internetShop",
+        "shopApi",
+        "orderController",
+        "paymentClient",
+        "shopDb",
+    }
+    assert e["internetShop"].parent == e["shopApi"].parent == e["shopDb"].parent
+    assert e["shopDb"].parent == "jewelleryStore"
+    assert e["orderController"].parent == e["paymentClient"].parent == "shopApi"
+    assert e["paymentGateway"].external
+    assert e["shopApi"].description == "Stores the order from the customer's view"
+    assert e["shopDb"].kind == "database"
+    assert rels(model) == {
+        ("customer", "jewelleryStore"),
+        ("seller", "jewelleryStore"),
+        ("jewelleryStore", "paymentGateway"),
+        ("customer", "internetShop"),
+        ("internetShop", "orderController"),
+        ("orderController", "paymentClient"),
+        ("paymentClient", "paymentGateway"),
+        ("orderController", "shopDb"),
+    }
+    assert model.warnings == []
+
+
+def test_dsl_relationship_identifiers_are_case_insensitive(tmp_path):
+    write(
+        tmp_path,
+        "model.dsl",
+        """workspace {
+    model {
+        shop = softwareSystem "Shop"
+        crm = softwareSystem "CRM"
+        submits = shop -> crm "Submits orders to"
+    }
+}
+""",
+    )
+    child = write(
+        tmp_path,
+        "workspace.dsl",
+        """workspace extends model.dsl {
+    model {
+        mes = softwareSystem "MES"
+        Notifies = crm -> mes "Notifies"
+        !relationship SUBMITS {
+            tags "Async"
+            properties {
+                "description:ru" "Передаёт заказы в"
+            }
+        }
+        !relationship notifies {
+            tag "Queue"
+        }
+    }
+}
+""",
+    )
+    model = load_model(child)
+    by_end = {(r.source, r.target): r for r in model.relationships}
+    assert by_end[("shop", "crm")].tags == ["Async"]
+    assert by_end[("shop", "crm")].translated == {"description:ru": "Передаёт заказы в"}
+    assert by_end[("crm", "mes")].tags == ["Queue"]
+    assert model.warnings == []
+
+
+def test_dsl_identifiers_of_a_json_base_workspace_match_in_any_case(tmp_path):
+    # Structurizr writes the identifiers it registered, in lower case, into the JSON it exports
+    system = {"id": "2", "name": "Online Bank"}
+    system["properties"] = {"structurizr.dsl.identifier": "onlinebank"}
+    write(tmp_path, "base.json", json.dumps({"model": {"softwareSystems": [system]}}))
+    child = write(
+        tmp_path,
+        "child.dsl",
+        """workspace extends base.json {
+    model {
+        !ref onlineBank {
+            webApp = container "Web App"
+        }
+        mailer = softwareSystem "Mailer"
+        OnlineBank -> mailer "Sends e-mail using"
+        webapp -> MAILER "Sends receipts using"
+    }
+}
+""",
+    )
+    model = load_model(child)
+    assert set(model.elements) == {"onlinebank", "webApp", "mailer"}
+    assert model.elements["webApp"].parent == "onlinebank"
+    assert rels(model) == {("onlinebank", "mailer"), ("webApp", "mailer")}
+    assert model.warnings == []
+
+
+def test_dsl_unknown_or_reused_relationship_identifiers_are_warnings():
+    model = load_dsl(
+        """workspace {
+    model {
+        shop = softwareSystem "Shop"
+        crm = softwareSystem "CRM"
+        calls = shop -> crm "Calls"
+        CALLS = crm -> shop "Answers"
+        SHOP = crm -> shop "Pays"
+        !relationship nothing {
+            tags "Lost"
+        }
+    }
+}""",
+        "rels.dsl",
+    )
+    assert len(model.relationships) == 3
+    assert all(r.tags == [] for r in model.relationships)
+    assert model.warnings == [
+        "rels.dsl:6: identifier 'CALLS' is already in use (identifiers are case-insensitive); "
+        "the relationship is kept without it",
+        "rels.dsl:7: identifier 'SHOP' is already in use (identifiers are case-insensitive); "
+        "the relationship is kept without it",
+        "rels.dsl:8: !relationship 'nothing': no such relationship; block ignored",
+    ]
+
+
 def test_dsl_include_of_a_file_and_a_folder_relative_to_the_including_file(tmp_path):
     write(tmp_path, "model/people.dsl", 'customer = person "Customer"\n')
     write(tmp_path, "model/systems/a.dsl", 'shop = softwareSystem "Shop"\n')

@@ -1,7 +1,10 @@
 """The critical path against Jaeger UI's own test cases (CriticalPath/testCases, 2026), each
 rebuilt here on the project's own data with the same shape, plus the cases its 2026 rules add:
 several roots, orphans (not followed), producer/consumer pruning, and the tie between two
-children cut at their parent's end. Times are microseconds."""
+children cut at their parent's end. Times are microseconds. Last, the rules written plainly
+a second time (recursive, quadratic) and compared with the fast walk on random traces."""
+
+import random
 
 import pytest
 
@@ -97,7 +100,8 @@ CASES = {
         ],
         [("r", 0, 10)],
     ),
-    # a span naming itself as parent has a parent reference: it is not a root to follow
+    # a span naming itself as parent, given as it is, has a parent reference: not followed
+    # (reading a trace breaks such a cycle first; then it is followed, see test_analyze_command)
     "span-its-own-parent": ([s("self", "self", 0, 10), s("r", None, 20, 30)], [("r", 20, 30)]),
     # 2026: a consumer of a producer is pruned, a consumer under any other span is kept
     "consumer-under-non-producer-kept": (
@@ -128,3 +132,83 @@ def test_jaeger_ui_case(name):
     spans, expected = CASES[name]
     got = [(x.span_id, x.start_us, x.end_us) for x in critical_path(Trace("t", spans))]
     assert got == expected
+
+
+# --- the rules once more, written plainly, against the fast walk ------------------------------
+
+
+def plain_critical_path(spans):
+    """Jaeger UI's rules restated as directly as possible (recursive, quadratic): roots by
+    start µs then trace order; per root, a map of its subtree without consumers of producers,
+    children fitted into their parent in preorder (a child whose parent was dropped goes
+    too), then from the end backwards the last finishing child before the returning time."""
+    us = {
+        x.span_id: (x.start_ns // 1000, x.start_ns // 1000 + (x.end_ns - x.start_ns) // 1000)
+        for x in spans
+    }
+    kind = {x.span_id: x.kind for x in spans}
+    kids = {x.span_id: [c.span_id for c in spans if c.parent_id == x.span_id] for x in spans}
+    kids = {i: sorted(k, key=lambda c: us[c][0]) for i, k in kids.items()}  # a stable sort
+    roots = sorted((x.span_id for x in spans if x.parent_id is None), key=lambda i: us[i][0])
+    sections: list = []
+    for root in roots:
+        times, parent = plain_fit(root, us, kind, kids)
+        plain_walk(root, root, None, times, parent, kids, sections)
+    return sections
+
+
+def plain_fit(root, us, kind, kids):
+    order, stack = [], [root]
+    while stack:  # preorder, children left to right
+        node = stack.pop()
+        order.append(node)
+        stack.extend(reversed([c for c in kids[node] if not (kind[node] == P and kind[c] == C)]))
+    parent = {c: p for p in order for c in kids[p] if c in order}
+    times = {root: us[root]}
+    for node in order[1:]:
+        if parent[node] not in times:
+            continue  # its parent was dropped
+        (start, end), (p_start, p_end) = us[node], times[parent[node]]
+        if start < p_end and end > p_start:
+            times[node] = (max(start, p_start), min(end, p_end))
+    return times, parent
+
+
+def plain_walk(node, root, returning, times, parent, kids, sections):
+    lfc, best = None, -1
+    for c in kids[node]:
+        end = times[c][1] if c in times else -1
+        if end > best and (returning is None or end < returning):
+            lfc, best = c, end
+    until = times[node][1] if returning is None else returning
+    if lfc is not None:
+        if best != until:
+            sections.append((node, best, until))
+        plain_walk(lfc, root, None, times, parent, kids, sections)
+        return
+    if times[node][0] != until:
+        sections.append((node, times[node][0], until))
+    if node != root:
+        plain_walk(parent[node], root, times[node][0], times, parent, kids, sections)
+
+
+def random_trace(rnd):
+    kinds = [INTERNAL, SpanKind.SERVER, SpanKind.CLIENT, P, C]
+    spans = []
+    for i in range(rnd.randint(1, 12)):
+        r = rnd.random()
+        parent = None if i == 0 or r < 0.1 else "gone" if r < 0.2 else f"s{rnd.randrange(i)}"
+        start = rnd.randint(0, 100_000) * rnd.choice([1, 1000])  # ns, often sub-µs
+        end = start + rnd.randint(0, 60_000) * rnd.choice([1, 1000])
+        spans.append(
+            s(f"s{i}", parent, start / 1000, end / 1000, kind=rnd.choice(kinds), follows=r > 0.9)
+        )
+    return spans
+
+
+def test_the_walk_equals_the_rules_written_plainly_on_random_traces():
+    rnd = random.Random(30)
+    for _ in range(300):
+        spans = random_trace(rnd)
+        got = [(x.span_id, x.start_us, x.end_us) for x in critical_path(Trace("t", spans))]
+        assert got == plain_critical_path(spans), spans

@@ -1,10 +1,14 @@
 """The critical path of a trace, with Jaeger UI's semantics (TracePage/CriticalPath, 2026).
 
 Jaeger UI follows every span without a parent reference (a true root), in order of start
-time, and appends each one's sections. An orphan, a span whose parent id names a span that is
+time in whole microseconds (a stable sort: trace order within one microsecond), and appends
+each one's sections. An orphan, a span whose parent id names a span that is
 not in the trace (or itself), is shown as a root in the waterfall but is not followed: Jaeger UI
 drops a span whose parent is missing from its span map (sanitizeOverFlowingChildren), and with
 it the orphan's whole subtree, so none of it is on the path; a trace of orphans only has none.
+A cycle of parent links never gets here whole: normalise makes one of its spans a true root
+(parent_id None), which is then followed, as Jaeger UI follows the span it takes the cyclic
+parent reference from. Given a cycle directly, no span of it is followed.
 For one true root it:
 1. prunes CONSUMER children of PRODUCER spans with all their descendants (a message's consumer
    does not block its producer; createCPSpanMap). Any other child, FOLLOWS_FROM ones too, stays;
@@ -21,7 +25,11 @@ For one true root it:
    end, the one starting first. Empty sections are left out.
 
 Sections come out in Jaeger UI's order, from the end of each root backwards, in the trace's own
-microseconds (nanoseconds // 1000). Jaeger UI recurses; this walk is iterative with one cursor
+microseconds as Jaeger gives them to Jaeger UI: a span starts at start_ns // 1000 and ends its
+duration later, (end_ns - start_ns) // 1000, which is 1 µs before end_ns // 1000 when the
+sub-microsecond parts of start and duration add up to a microsecond or more (OTLP times in
+nanoseconds, as in Grafana Tempo's test traces); that microsecond can decide which child
+finishes last. Jaeger UI recurses; this walk is iterative with one cursor
 per span over its children sorted by end time, so it is linear after one sort of each child
 list and copes with traces 100,000 levels deep.
 
@@ -61,9 +69,12 @@ def critical_path(trace: Trace, tree: SpanTree | None = None) -> list[CriticalPa
     parent = tree.parent
     sections: list[CriticalPathSection] = []
     add = sections.append
-    for root in tree.roots:
-        if spans[root].parent_id is not None:
-            continue  # an orphan: Jaeger UI leaves its subtree off the path
+    # Orphans (a parent id naming no span here) are left off the path with their subtrees;
+    # true roots go by start in whole microseconds, then trace order, as Jaeger UI sorts them
+    # (in nanoseconds, a span 0.9 µs later could come first).
+    roots = [i for i in tree.roots if spans[i].parent_id is None]
+    roots.sort(key=lambda i: (spans[i].start_ns // 1000, i))
+    for root in roots:
         _fit_children(tree, root, start, end, kept_children)
         node = root
         returning: int | None = None  # start of the child just walked, when coming back up
@@ -107,7 +118,7 @@ def _fit_children(
     children_of = tree.children
     raw_start: dict[int, int] = {}
     start[root] = spans[root].start_ns // 1000
-    end[root] = spans[root].end_ns // 1000
+    end[root] = start[root] + (spans[root].end_ns - spans[root].start_ns) // 1000
     stack = [root]
     while stack:
         p = stack.pop()
@@ -118,7 +129,8 @@ def _fit_children(
             span = spans[c]
             if producer and span.kind == CONSUMER:
                 continue  # a message consumer does not block its producer
-            c_start, c_end = span.start_ns // 1000, span.end_ns // 1000
+            c_start = span.start_ns // 1000
+            c_end = c_start + (span.end_ns - span.start_ns) // 1000  # as Jaeger: start + duration
             if c_start >= p_start:
                 if c_start >= p_end:
                     continue

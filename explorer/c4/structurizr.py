@@ -9,6 +9,8 @@ workspaces are split and reused (following Structurizr's DSL tests and examples)
 - `!include <file or folder>`: the file's lines (every file of a folder, by name) read in place;
 - `!ref`, `!element` and `!extend <identifier or canonical name>` `{ ... }`: statements about an
   element declared earlier (in this file, an included one or the base workspace);
+- `!relationship <identifier>` `{ ... }`: tags and properties of a relationship declared earlier
+  as `identifier = a -> b` (in a DSL file; a JSON base's relationships cannot be named);
 - `archetypes { name = container { technology ... tags ... } }`: element types of one's own
   (and relationship types, used as `a --name-> b`) with their defaults;
 - `!const NAME "value"` / `!constant` with `${NAME}` substituted.
@@ -16,7 +18,10 @@ Identifiers are case-insensitive, as in Structurizr (its IdentifiersRegister low
 identifier it registers and looks up): `!ref internetbankingsystem` names an element declared
 as `internetBankingSystem`, in a base workspace too, and so do relationship ends, `!element`,
 `!extend` and hierarchical identifiers (`Shop.API`); an element keeps the id spelt where it is
-declared, and declaring `API` after `api` is a duplicate. `this` is a keyword in any case.
+declared, and declaring `API` after `api` is a duplicate. Relationship identifiers, for
+`!relationship`, share that one case-insensitive namespace with the elements' (a relationship
+named like an element or another relationship is kept without the name, with a warning).
+`this` is a keyword in any case; views are skipped, so the identifiers in them need nothing.
 Files are named relative to the file that names them (`../catalog.dsl` too, as Structurizr's
 system-catalog example does); absolute paths, URLs (never fetched) and files named by a model
 that has no folder (an upload) are refused with a warning, as are include cycles.
@@ -144,6 +149,7 @@ class _DslReader:
         self.rel_translated: dict[int, dict[str, str]] = {}
         self.bases: dict[str, str] = {}  # element id -> the keyword that declared it
         self.folded: dict[str, str] = {}  # element id in lower case -> the id as declared
+        self.relationship_ids: dict[str, int] = {}  # identifier in lower case -> pending index
         self.archetypes: dict[str, _Archetype] = {}
         self.constants: dict[str, str] = {}
         self.reading: list[Path] = []  # files being read, to refuse include cycles
@@ -326,7 +332,9 @@ class _DslReader:
             (i for i, t in enumerate(tokens) if t == "->" or _ARCHETYPE_ARROW.match(t)), None
         )
         if arrow is not None:
-            self.relationship(number, line, tokens, arrow, scope, push)
+            read = self.relationship(number, line, tokens, arrow, scope, push)
+            if read and identifier is not None:
+                self.name_relationship(number, identifier)
             return
         archetype = self.archetypes.get(head)
         if head in ("group", "enterprise") or (archetype is not None and archetype.base == "group"):
@@ -363,11 +371,16 @@ class _DslReader:
                 self.b.warn(number, f"{tokens[0]} {args[0]!r}: no such element; block ignored")
             else:
                 block = _Block("element", element)
+        elif head == "!relationship" and args:
+            index = self.relationship_ids.get(args[0].lower())
+            if index is None:
+                self.b.warn(number, f"{tokens[0]} {args[0]!r}: no such relationship; block ignored")
+            else:
+                block = _Block("relationship", str(index))
         elif head not in (
             "!docs",
             "!adrs",
             "!impliedrelationships",
-            "!relationship",
             "!relationships",
             "!elements",
             "!plugin",
@@ -535,11 +548,12 @@ class _DslReader:
 
     def relationship(
         self, number: int, line: str, tokens: list[str], arrow: int, scope: str | None, push
-    ) -> None:
+    ) -> bool:
+        """Read `a -> b ...` (or `-> b` in an element's block); False if not understood."""
         if arrow > 1 or (arrow == 0 and not scope) or arrow + 1 >= len(tokens):
             self.b.warn(number, f"relationship not understood: {line.strip()[:60]!r}")
             push(_Block("skip"))
-            return
+            return False
         defaults: list[str] = []
         tags: list[str] = []
         named = _ARCHETYPE_ARROW.match(tokens[arrow])
@@ -562,6 +576,20 @@ class _DslReader:
                 rest[i] = default
         self.pending.append((self.b.source, number, src or "", dst or "", rest, scope, list(tags)))
         push(_Block("relationship", str(len(self.pending) - 1)))
+        return True
+
+    def name_relationship(self, number: int, identifier: str) -> None:
+        """Register the identifier of the relationship just read, in lower case: element and
+        relationship identifiers share one namespace in Structurizr, in any case."""
+        folded = identifier.lower()
+        if folded in self.relationship_ids or folded in self.folded:
+            self.b.warn(
+                number,
+                f"identifier {identifier!r} is already in use (identifiers are "
+                "case-insensitive); the relationship is kept without it",
+            )
+            return
+        self.relationship_ids[folded] = len(self.pending) - 1
 
     def finish(self) -> Model:
         if self.stack:
