@@ -16,6 +16,7 @@ from explorer.receiver import index
 from explorer.receiver.auth import Refused
 from explorer.receiver.config import ReceiverConfig, load
 from explorer.receiver.decoding import DecodeConfig, Stored, decode_request
+from explorer.store import faults
 from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
@@ -33,7 +34,21 @@ def store_request(
     turns: AbstractContextManager | None,
 ) -> Stored:
     """Decode, prepare and commit one request (`turns`: the lock to write under, or None);
-    Refused when it cannot be decoded (400/413/415) or the database does not take it (503)."""
+    Refused when it cannot be decoded (400/413/415) or the database does not take it (503,
+    whatever step met the database: the mapping is read from it too)."""
+    try:
+        return _store(body, encoding, fmt, sender, turns)
+    except DatabaseError as exc:
+        raise _refusal(exc) from exc
+
+
+def _store(
+    body: bytes,
+    encoding: str | None,
+    fmt: str,
+    sender: str,
+    turns: AbstractContextManager | None,
+) -> Stored:
     config = _config()
     # Full mode: the current mapping, for the hourly figures; the index keeps none.
     prepared_with = store_settings(traffic=config.mode == "full")
@@ -55,19 +70,27 @@ def store_request(
         pieces = index.pieces_of(decoded.facts)
         write = functools.partial(index.write_pieces, pieces, sender=sender, live=True)
     try:
-        try:
-            _commit(write, turns)
-        except IntegrityError:
-            # Another receiver (PostgreSQL) stored one of these traces first: once more, they
-            # are now found and merged with.
-            _commit(write, turns)
-    except DatabaseError as exc:
-        log.exception("receiver: writing %d spans failed", decoded.spans)
-        close_old_connections()  # a broken connection is replaced on the next write
-        raise Refused(
-            503, f"the database did not take the spans: {type(exc).__name__}; retry later"
-        ) from exc
+        _commit(write, turns)
+    except IntegrityError:
+        # Another receiver (PostgreSQL) stored one of these traces first: once more, they
+        # are now found and merged with.
+        _commit(write, turns)
     return stored
+
+
+def _refusal(exc: DatabaseError) -> Refused:
+    """What the sender is told when the database did not take its spans (logged with the
+    traceback): 503 and retry later. A full disk is told as such (gRPC: RESOURCE_EXHAUSTED,
+    with the same retry delay); the database's own message stays in the log."""
+    log.error("receiver: the database did not take the spans", exc_info=exc)
+    close_old_connections()  # a broken connection is replaced on the next write
+    if faults.disk_full(exc):
+        message = "the database's disk is full: the spans were not stored; retry later"
+        return Refused(503, message, storage_full=True)
+    what = "is unavailable" if faults.unavailable(exc) else "refused the write"
+    return Refused(
+        503, f"the database {what} ({type(exc).__name__}): the spans were not stored; retry later"
+    )
 
 
 def _commit(write: Callable[[], object], turns: AbstractContextManager | None) -> None:
