@@ -5,9 +5,15 @@ and its live worker go on once the database is back."""
 
 from __future__ import annotations
 
+import errno
+import json
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -18,7 +24,15 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from explorer.receiver.grpc_server import SERVICE
-from tests.receiver_support import TOKEN, Running, receiver_env, start_receiver
+from tests.receiver_support import (
+    ROOT,
+    TOKEN,
+    Running,
+    migrate,
+    receiver_env,
+    start_receiver,
+    stored_spans,
+)
 from tests.test_receiver import HEADERS, request_body, trace_id
 from tests.test_receiver_process import sdk_batches, trace_of
 
@@ -131,20 +145,25 @@ def test_postgresql_restarting_loses_nothing_acknowledged(postgres, migrated, tm
 
 
 def exports_across_a_restart(running: Running, postgres) -> list[Sender]:
-    """Both exporters sending while PostgreSQL stops and starts again; they are stopped
-    after five more traces each were acknowledged."""
+    return exports_across(running, postgres.stop, lambda: postgres.start(), refusals=4)
+
+
+def exports_across(running: Running, fault, repair, refusals: int) -> list[Sender]:
+    """Both exporters sending while `fault()` and, once `refusals` requests were refused
+    and a cycle of the live worker failed, `repair()` happen; they are stopped after five
+    more traces each were acknowledged."""
     senders = senders_of(running)
     threads = [sender.start() for sender in senders]
     try:
         wait_for(lambda: all(len(s.acknowledged) >= 5 for s in senders), "the first exports")
-        postgres.stop()
-        wait_for(lambda: running.log_text().count(REFUSED) >= 4, "refusals while it is down")
+        fault()
+        wait_for(lambda: running.log_text().count(REFUSED) >= refusals, "refusals meanwhile")
         wait_for(lambda: "live worker: the cycle failed" in running.log_text(), "a failed cycle")
-        assert postgres.start(), postgres.log_text()
+        assert repair() is not False
         counts = [len(s.acknowledged) for s in senders]
         wait_for(
             lambda: all(len(s.acknowledged) >= n + 5 for s, n in zip(senders, counts, strict=True)),
-            "exports after the restart",
+            "exports after the repair",
         )
     finally:
         for sender in senders:
@@ -158,3 +177,99 @@ def order_statuses(postgres) -> set[str]:
     with postgres.connect("explorer_faults") as conn:
         rows = conn.execute("SELECT order_id FROM journeys_orderstatus").fetchall()
     return {order for (order,) in rows}
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs mounted for the test (root only), unmounted afterwards."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs for the full disk: {mounted.stderr.strip()}")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    """A file taking every free byte of `disk`."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(b"\0" * (1 << 20))
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+    return filler
+
+
+# Every trace of the store read back through the store's own reader: trace id -> spans.
+_READ_BACK = """
+import json
+from explorer.composition import get_source
+from explorer.store.models import StoredTrace
+ids = list(StoredTrace.objects.values_list("trace_id", flat=True))
+print(json.dumps({t.trace_id: len(t.spans) for t in get_source("embedded").get_traces(ids)}))
+"""
+
+
+def read_back(env: dict[str, str]) -> dict[str, int]:
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-v", "0", "-c", _READ_BACK],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.mark.slow
+def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
+    """SQLite on a 16 MiB tmpfs that fills up while both exporters send: requests are
+    answered 503 / RESOURCE_EXHAUSTED (with a retry delay) saying the disk is full, the
+    store stays whole (integrity_check ok, every acknowledged trace read back while the disk
+    is full), and once space is freed the exporters' retries are stored. About 6 s."""
+    env = receiver_env(small_disk, EXPLORER_LIVE_INTERVAL_SECONDS="0.2")
+    migrate(env)
+    running = start_receiver(env, log_name=str(tmp_path / "receiver.log"))
+    database = small_disk / "explorer.sqlite3"
+    state: dict = {}
+
+    def full() -> None:
+        state["filler"] = fill(small_disk)
+        state["http"], state["rpc"] = raw_answers(running, 1)
+
+    def freed() -> None:
+        with sqlite3.connect(database) as db:
+            state["integrity"] = db.execute("PRAGMA integrity_check").fetchall()
+        state["read"] = read_back(env)
+        state["filler"].unlink()
+
+    try:
+        senders = exports_across(running, full, freed, refusals=4)
+    finally:
+        running.stop()
+    assert all(not s.failed for s in senders), (running.log_text(), [s.failed for s in senders])
+    http, rpc = state["http"], state["rpc"]
+    assert http.status_code == 503 and http.headers["Retry-After"] == "1", http.content
+    status = status_pb2.Status.FromString(http.content)
+    assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    assert "the database's disk is full" in status.message
+    assert rpc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_delay_s(rpc) == 1
+    assert state["integrity"] == [("ok",)]
+    acknowledged = [t for s in senders for t in s.acknowledged]
+    before = set(state["read"])
+    assert before and all(state["read"][t] == 5 for t in before)
+    stored = stored_spans(small_disk)
+    assert {t: stored.get(t) for t in acknowledged} == dict.fromkeys(acknowledged, 5)
+    with sqlite3.connect(database) as db:
+        assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
