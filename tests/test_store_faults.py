@@ -1,7 +1,8 @@
-"""Faults of the storage under the receiver: PostgreSQL restarting while the real OpenTelemetry
-SDK exporters send (OTLP/HTTP and OTLP/gRPC), and a full disk under SQLite. Nothing answered
-OK may be lost, the exporters' retries fill in what was refused meanwhile, and the receiver
-and its live worker go on once the database is back."""
+"""Faults of the storage under the receiver and the pages: PostgreSQL restarting while the
+real OpenTelemetry SDK exporters send (OTLP/HTTP and OTLP/gRPC), and a full disk under
+SQLite. Nothing answered OK may be lost, the exporters' retries fill in what was refused
+meanwhile, the receiver and its live worker go on once the database is back, and the pages
+say the database is away (503 with Retry-After), not that the explorer broke."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from explorer.receiver.grpc_server import SERVICE
+from explorer.store import faults
+from explorer.web import outage
+from tests.pages_support import Server
 from tests.receiver_support import (
     ROOT,
     TOKEN,
@@ -273,3 +277,89 @@ def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
     assert {t: stored.get(t) for t in acknowledged} == dict.fromkeys(acknowledged, 5)
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+
+
+@pytest.mark.postgresql
+def test_pages_answer_503_with_retry_after_while_postgresql_is_down(postgres, migrated, tmp_path):
+    """A signed-in viewer's page (its session is read from the database before any view)
+    while PostgreSQL is stopped: 503 with Retry-After and a page saying so, in English and
+    Russian; once it is back, the page is served again (here: the unknown session is sent to
+    the login page)."""
+    url = postgres.create_database("explorer_pages", template=migrated)
+    server = Server.start(tmp_path, DATABASE_URL=url)
+
+    def page(language: str) -> requests.Response:
+        return requests.get(
+            f"{server.url}/",
+            cookies={"sessionid": "x" * 32},
+            headers={"Accept-Language": language},
+            allow_redirects=False,
+            timeout=30,
+        )
+
+    try:
+        postgres.stop()
+        try:
+            english, russian = page("en"), page("ru")
+        finally:
+            assert postgres.start(), postgres.log_text()
+        after = page("en")
+    finally:
+        server.stop()
+    for answer in (english, russian):
+        assert answer.status_code == 503, answer.text
+        assert answer.headers["Retry-After"] == str(outage.RETRY_AFTER_S)
+        assert "OperationalError" not in answer.text and "127.0.0.1" not in answer.text
+    assert "<h1>Database unavailable</h1>" in english.text and 'lang="en"' in english.text
+    assert "it may be restarting" in english.text
+    assert "<h1>База данных недоступна</h1>" in russian.text and 'lang="ru"' in russian.text
+    assert after.status_code == 302 and "/accounts/login/" in after.headers["Location"]
+    assert "Service Unavailable: /" in server.log.read_text()  # logged, with the traceback
+
+
+def full_database_error(disk: Path) -> sqlite3.OperationalError:
+    """The error SQLite gives when its disk is full, from a real write to a full disk."""
+    with sqlite3.connect(disk / "full.sqlite3") as db:
+        db.execute("CREATE TABLE filler (data BLOB)")
+        try:
+            while True:
+                db.execute("INSERT INTO filler VALUES (zeroblob(1048576))")
+                db.commit()
+        except sqlite3.OperationalError as exc:
+            return exc
+
+
+def test_a_full_disk_is_told_as_such_on_pages(small_disk, rf):
+    """The page and the receiver's refusal name the full disk (SQLITE_FULL, as Django
+    raises it from the sqlite3 error); a database error of another kind is no outage."""
+    from django.db import DataError, OperationalError
+
+    error = full_database_error(small_disk)
+    assert faults.disk_full(error) and faults.unavailable(error)
+    wrapped = OperationalError(str(error))
+    wrapped.__cause__ = error
+    assert faults.disk_full(wrapped) and faults.unavailable(wrapped)
+    assert not faults.unavailable(DataError("value too long"))
+    request = rf.get("/", HTTP_ACCEPT_LANGUAGE="ru")
+    answer = outage.database_unavailable(request, wrapped)
+    assert answer.status_code == 503 and answer["Retry-After"] == str(outage.RETRY_AFTER_S)
+    assert "закончилось место на диске" in answer.content.decode()
+
+
+def test_the_embedded_store_away_inside_a_view_gives_the_same_page(rf):
+    """A view reading the embedded store meets the database away (the store says so as a
+    SourceError caused by it): the database page, not "tracing backend unavailable"."""
+    from django.db import OperationalError
+
+    from explorer.sources.base import SourceError
+    from explorer.web.common import source_errors
+
+    def view(request):
+        try:
+            raise OperationalError("connection refused")
+        except OperationalError as exc:
+            raise SourceError("embedded: the database did not answer") from exc
+
+    answer = source_errors(view)(rf.get("/traces/ab/", HTTP_ACCEPT_LANGUAGE="en"))
+    assert answer.status_code == 503 and answer["Retry-After"] == str(outage.RETRY_AFTER_S)
+    assert "Database unavailable" in answer.content.decode()
