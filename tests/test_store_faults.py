@@ -114,7 +114,7 @@ def test_postgresql_restarting_loses_nothing_acknowledged(postgres, migrated, tm
     sessions ended) and starting again while both exporters send: requests meanwhile are
     answered 503 / UNAVAILABLE with a retry delay, the exporters retry, every trace they
     were told was stored is stored, and the live worker (cycles failing while the database
-    is away) computes the orders once it is back. About 5 s: two restarts, retries 1 s apart."""
+    is away) computes the orders once it is back. 5-8 s: two restarts, retries 1 s apart."""
     url = postgres.create_database("explorer_faults", template=migrated)
     env = {**receiver_env(tmp_path, EXPLORER_LIVE_INTERVAL_SECONDS="0.2"), "DATABASE_URL": url}
     running = start_receiver(env)
@@ -241,7 +241,8 @@ def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
     """SQLite on a 16 MiB tmpfs that fills up while both exporters send: requests are
     answered 503 / RESOURCE_EXHAUSTED (with a retry delay) saying the disk is full, the
     store stays whole (integrity_check ok, every acknowledged trace read back while the disk
-    is full), and once space is freed the exporters' retries are stored. About 6 s."""
+    is full), and once space is freed the exporters' retries are stored. 6-13 s (a migration,
+    a receiver, a read-back process and retries 1 s apart)."""
     env = receiver_env(small_disk, EXPLORER_LIVE_INTERVAL_SECONDS="0.2")
     migrate(env)
     running = start_receiver(env, log_name=str(tmp_path / "receiver.log"))

@@ -37,18 +37,23 @@ def store_request(
     Refused when it cannot be decoded (400/413/415) or the database does not take it (503,
     whatever step met the database: the mapping is read from it too)."""
     try:
-        return _store(body, encoding, fmt, sender, turns)
+        stored, write = _prepared(body, encoding, fmt, sender)
+        if write is not None:
+            try:
+                _commit(write, turns)
+            except IntegrityError:
+                # Another receiver (PostgreSQL) stored one of these traces first: once
+                # more, they are now found and merged with.
+                _commit(write, turns)
     except DatabaseError as exc:
         raise _refusal(exc) from exc
+    return stored
 
 
-def _store(
-    body: bytes,
-    encoding: str | None,
-    fmt: str,
-    sender: str,
-    turns: AbstractContextManager | None,
-) -> Stored:
+def _prepared(
+    body: bytes, encoding: str | None, fmt: str, sender: str
+) -> tuple[Stored, Callable[[], object] | None]:
+    """What the request holds, and the write that stores it (None: nothing to store)."""
     config = _config()
     # Full mode: the current mapping, for the hourly figures; the index keeps none.
     prepared_with = store_settings(traffic=config.mode == "full")
@@ -58,24 +63,16 @@ def _store(
     decoded = decode_request(body, encoding, fmt, decode_config, f"request from {sender}")
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)
     if not (decoded.encoded or decoded.facts):
-        return stored
-    write: Callable[[], object]
+        return stored, None
     if config.mode == "full":
         if not hasattr(_local, "writer"):
             _local.writer = PreparedWriter()
         write = functools.partial(
             _local.writer.write, decoded.encoded, config=prepared_with, sender=sender
         )
-    else:
-        pieces = index.pieces_of(decoded.facts)
-        write = functools.partial(index.write_pieces, pieces, sender=sender, live=True)
-    try:
-        _commit(write, turns)
-    except IntegrityError:
-        # Another receiver (PostgreSQL) stored one of these traces first: once more, they
-        # are now found and merged with.
-        _commit(write, turns)
-    return stored
+        return stored, write
+    pieces = index.pieces_of(decoded.facts)
+    return stored, functools.partial(index.write_pieces, pieces, sender=sender, live=True)
 
 
 def _refusal(exc: DatabaseError) -> Refused:
