@@ -22,6 +22,7 @@ import requests
 from google.rpc import error_details_pb2, status_pb2
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 
 from explorer.receiver.grpc_server import SERVICE
@@ -44,6 +45,8 @@ AUTH = {"authorization": f"Bearer {TOKEN}"}
 AUTH_METADATA = ("authorization", f"Bearer {TOKEN}")
 # What the receiver logs for each request the database did not take.
 REFUSED = "the database did not take the spans"
+# What the live worker logs for each cycle that failed.
+CYCLE_FAILED = "live worker: the cycle failed"
 
 
 @dataclass
@@ -149,20 +152,22 @@ def test_postgresql_restarting_loses_nothing_acknowledged(postgres, migrated, tm
 
 
 def exports_across_a_restart(running: Running, postgres) -> list[Sender]:
-    return exports_across(running, postgres.stop, lambda: postgres.start(), refusals=4)
+    return exports_across(running, postgres.stop, postgres.start, worker_fails=True)
 
 
-def exports_across(running: Running, fault, repair, refusals: int) -> list[Sender]:
-    """Both exporters sending while `fault()` and, once `refusals` requests were refused
-    and a cycle of the live worker failed, `repair()` happen; they are stopped after five
-    more traces each were acknowledged."""
+def exports_across(running: Running, fault, repair, worker_fails: bool) -> list[Sender]:
+    """Both exporters sending while `fault()` and, once four more requests were refused
+    (and, if `worker_fails`, another cycle of the live worker failed), `repair()` happen;
+    they are stopped after five more traces each were acknowledged."""
     senders = senders_of(running)
     threads = [sender.start() for sender in senders]
     try:
         wait_for(lambda: all(len(s.acknowledged) >= 5 for s in senders), "the first exports")
+        refused, failed = (running.log_text().count(line) for line in (REFUSED, CYCLE_FAILED))
         fault()
-        wait_for(lambda: running.log_text().count(REFUSED) >= refusals, "refusals meanwhile")
-        wait_for(lambda: "live worker: the cycle failed" in running.log_text(), "a failed cycle")
+        wait_for(lambda: running.log_text().count(REFUSED) >= refused + 4, "refusals meanwhile")
+        if worker_fails:
+            wait_for(lambda: running.log_text().count(CYCLE_FAILED) > failed, "a failed cycle")
         assert repair() is not False
         counts = [len(s.acknowledged) for s in senders]
         wait_for(
@@ -236,14 +241,66 @@ def read_back(env: dict[str, str]) -> dict[str, int]:
     return json.loads(done.stdout)
 
 
+@dataclass
+class WhileFull:
+    """Requests sent while the disk is full: the traces acknowledged (a write that still
+    fits in SQLite's log is stored), the bodies refused, and the refusals each way."""
+
+    acknowledged: list[str] = field(default_factory=list)
+    refused: list[bytes] = field(default_factory=list)
+    http: requests.Response | None = None
+    rpc: grpc.RpcError | None = None
+
+
+def new_operations_body(number: int) -> bytes:
+    """A trace of two spans naming operations never seen before, one with a 60 KB
+    attribute (filling SQLite's log quickly)."""
+    request = trace_service_pb2.ExportTraceServiceRequest.FromString(
+        request_body(number, big=60_000)
+    )
+    for span in request.resource_spans[0].scope_spans[0].spans:
+        span.name = f"operation {number}"
+    return request.SerializeToString()
+
+
+def send_while_full(running: Running) -> WhileFull:
+    """Requests over HTTP until one is refused, then over gRPC until one is (at most 60)."""
+    sent = WhileFull()
+    with grpc.insecure_channel(running.grpc_endpoint) as channel:
+        export = channel.unary_unary(f"/{SERVICE}/Export")
+        for number in range(100, 160):
+            body = new_operations_body(number)
+            if sent.http is None:
+                answer = requests.post(running.url, data=body, headers=HEADERS, timeout=30)
+                refused = answer.status_code != 200
+                sent.http = answer if refused else None
+            else:
+                try:
+                    export(body, metadata=(AUTH_METADATA,), timeout=30)
+                    refused = False
+                except grpc.RpcError as exc:
+                    refused, sent.rpc = True, exc
+            if refused:
+                sent.refused.append(body)
+            else:
+                sent.acknowledged.append(trace_id(number))
+            if sent.rpc is not None:
+                return sent
+    raise AssertionError(f"the full disk did not refuse both ways: {sent}")
+
+
 @pytest.mark.slow
 def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
     """SQLite on a 16 MiB tmpfs that fills up while both exporters send: requests are
     answered 503 / RESOURCE_EXHAUSTED (with a retry delay) saying the disk is full, the
     store stays whole (integrity_check ok, every acknowledged trace read back while the disk
-    is full), and once space is freed the exporters' retries are stored. 6-13 s (a migration,
-    a receiver, a read-back process and retries 1 s apart)."""
-    env = receiver_env(small_disk, EXPLORER_LIVE_INTERVAL_SECONDS="0.2")
+    is full), and once space is freed the exporters' retries and the refused requests sent
+    again are stored (those naming new operations too: the writer forgot the operations of
+    its rolled-back transaction). 6-13 s (a migration, a receiver, a read-back process and
+    retries 1 s apart)."""
+    env = receiver_env(
+        small_disk, EXPLORER_LIVE_INTERVAL_SECONDS="0.2", EXPLORER_RECEIVER_WRITERS="1"
+    )
     migrate(env)
     running = start_receiver(env, log_name=str(tmp_path / "receiver.log"))
     database = small_disk / "explorer.sqlite3"
@@ -251,31 +308,44 @@ def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
 
     def full() -> None:
         state["filler"] = fill(small_disk)
-        state["http"], state["rpc"] = raw_answers(running, 1)
+        state["while full"] = send_while_full(running)
 
     def freed() -> None:
         with sqlite3.connect(database) as db:
             state["integrity"] = db.execute("PRAGMA integrity_check").fetchall()
         state["read"] = read_back(env)
         state["filler"].unlink()
+        state["resent"] = [
+            requests.post(running.url, data=body, headers=HEADERS, timeout=30)
+            for body in state["while full"].refused
+        ]
 
     try:
-        senders = exports_across(running, full, freed, refusals=4)
+        senders = exports_across(running, full, freed, worker_fails=False)
+        health = requests.get(f"http://127.0.0.1:{running.http_port}/health", timeout=10)
     finally:
         running.stop()
-    assert all(not s.failed for s in senders), (running.log_text(), [s.failed for s in senders])
-    http, rpc = state["http"], state["rpc"]
-    assert http.status_code == 503 and http.headers["Retry-After"] == "1", http.content
-    status = status_pb2.Status.FromString(http.content)
+    log = running.log_text()
+    assert health.status_code == 200 and health.json()["worker"]["ok"], health.text
+    assert all(not s.failed for s in senders), (log, [s.failed for s in senders])
+    while_full: WhileFull = state["while full"]
+    assert while_full.http is not None and while_full.rpc is not None
+    assert while_full.http.status_code == 503, while_full.http.content
+    assert while_full.http.headers["Retry-After"] == "1"
+    status = status_pb2.Status.FromString(while_full.http.content)
     assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
     assert "the database's disk is full" in status.message
-    assert rpc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and retry_delay_s(rpc) == 1
+    assert while_full.rpc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, log
+    assert retry_delay_s(while_full.rpc) == 1
+    assert [answer.status_code for answer in state["resent"]] == [200, 200], log
     assert state["integrity"] == [("ok",)]
     acknowledged = [t for s in senders for t in s.acknowledged]
-    before = set(state["read"])
-    assert before and all(state["read"][t] == 5 for t in before)
+    read = state["read"]
+    assert set(read) >= set(while_full.acknowledged) and all(read[t] >= 2 for t in read)
     stored = stored_spans(small_disk)
     assert {t: stored.get(t) for t in acknowledged} == dict.fromkeys(acknowledged, 5)
+    sent = [trace_id(n) for n in range(100, 100 + len(while_full.acknowledged) + 2)]
+    assert {t: stored.get(t) for t in sent} == dict.fromkeys(sent, 2)
     with sqlite3.connect(database) as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
 

@@ -22,7 +22,8 @@ from explorer.store.ingest import PreparedWriter, store_settings
 log = logging.getLogger("explorer.receiver")
 
 _settings: LocalCache[ReceiverConfig] = LocalCache("receiver settings", max_weight=1)
-# Per thread: the store's writer keeps the operation catalogue's keys between requests.
+# Per thread: the store's writer keeps the operation catalogue's keys between requests
+# (dropped when a transaction is rolled back: _forget_writer).
 _local = threading.local()
 
 
@@ -44,10 +45,26 @@ def store_request(
             except IntegrityError:
                 # Another receiver (PostgreSQL) stored one of these traces first: once
                 # more, they are now found and merged with.
+                _forget_writer()
                 _commit(write, turns)
     except DatabaseError as exc:
+        _forget_writer()
         raise _refusal(exc) from exc
     return stored
+
+
+def _writer() -> PreparedWriter:
+    """This thread's store writer (made on first use)."""
+    if not hasattr(_local, "writer"):
+        _local.writer = PreparedWriter()
+    return _local.writer
+
+
+def _forget_writer() -> None:
+    """Drop this thread's store writer after a transaction was rolled back: the keys of the
+    operations it inserted there are in its catalogue but not in the database, and writing
+    with them would fail (a foreign key) on every later request naming those operations."""
+    _local.__dict__.pop("writer", None)
 
 
 def _prepared(
@@ -65,12 +82,8 @@ def _prepared(
     if not (decoded.encoded or decoded.facts):
         return stored, None
     if config.mode == "full":
-        if not hasattr(_local, "writer"):
-            _local.writer = PreparedWriter()
-        write = functools.partial(
-            _local.writer.write, decoded.encoded, config=prepared_with, sender=sender
-        )
-        return stored, write
+        # The writer is looked up when writing: a retry after a rollback gets a fresh one.
+        return stored, lambda: _writer().write(decoded.encoded, config=prepared_with, sender=sender)
     pieces = index.pieces_of(decoded.facts)
     return stored, functools.partial(index.write_pieces, pieces, sender=sender, live=True)
 
