@@ -351,11 +351,12 @@ def test_a_full_disk_refuses_clearly_and_keeps_the_store(small_disk, tmp_path):
 
 
 @pytest.mark.postgresql
+@pytest.mark.slow
 def test_pages_answer_503_with_retry_after_while_postgresql_is_down(postgres, migrated, tmp_path):
     """A signed-in viewer's page (its session is read from the database before any view)
     while PostgreSQL is stopped: 503 with Retry-After and a page saying so, in English and
     Russian; once it is back, the page is served again (here: the unknown session is sent to
-    the login page)."""
+    the login page). 2.5-4 s: a runserver start, a PostgreSQL stop and start."""
     url = postgres.create_database("explorer_pages", template=migrated)
     server = Server.start(tmp_path, DATABASE_URL=url)
 
