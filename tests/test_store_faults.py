@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import pwd
 import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -188,22 +192,29 @@ def order_statuses(postgres) -> set[str]:
     return {order for (order,) in rows}
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 16 MiB tmpfs mounted for the test (root only), unmounted afterwards."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
+@contextmanager
+def tmpfs(folder: Path, size: str = "16m") -> Iterator[Path]:
+    """A tmpfs of `size` mounted on `folder` (made here; root only: skips the test
+    otherwise), unmounted afterwards."""
+    folder.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(disk)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
         capture_output=True,
         text=True,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs for the full disk: {mounted.stderr.strip()}")
     try:
-        yield disk
+        yield folder
     finally:
-        subprocess.run(["umount", "-l", str(disk)], check=False)
+        subprocess.run(["umount", "-l", str(folder)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 16 MiB tmpfs for the test."""
+    with tmpfs(tmp_path / "disk") as disk:
+        yield disk
 
 
 def fill(disk: Path) -> Path:
@@ -416,6 +427,34 @@ def test_a_full_disk_is_told_as_such_on_pages(small_disk, rf):
     answer = outage.database_unavailable(request, wrapped)
     assert answer.status_code == 503 and answer["Retry-After"] == str(outage.RETRY_AFTER_S)
     assert "закончилось место на диске" in answer.content.decode()
+
+
+@pytest.mark.postgresql
+def test_postgresql_out_of_disk_space_is_told_as_a_full_disk(postgres):
+    """PostgreSQL's own "could not extend file" (a table in a tablespace on a full 4 MiB
+    tmpfs in the server's folder, which its user can reach) is a full disk too, as psycopg
+    raises it and as Django wraps it."""
+    import psycopg
+    from django.db import OperationalError
+
+    with tmpfs(postgres.data.parent / "small", "4m") as disk, postgres.connect() as conn:
+        if postgres.as_user:
+            owner = pwd.getpwnam("postgres")
+            os.chown(disk, owner.pw_uid, owner.pw_gid)
+        conn.execute(f"CREATE TABLESPACE small LOCATION '{disk}'")
+        conn.execute("CREATE TABLE filler (data text) TABLESPACE small")
+        with pytest.raises(psycopg.Error) as caught:
+            for _ in range(64):  # 320 KB a row, uncompressed (random text)
+                conn.execute(
+                    "INSERT INTO filler SELECT string_agg(md5(random()::text), '') "
+                    "FROM generate_series(1, 10000)"
+                )
+        conn.execute("DROP TABLE filler")
+        conn.execute("DROP TABLESPACE small")
+    assert caught.value.sqlstate == faults.POSTGRESQL_DISK_FULL, caught.value
+    wrapped = OperationalError(str(caught.value))
+    wrapped.__cause__ = caught.value
+    assert faults.disk_full(caught.value) and faults.disk_full(wrapped)
 
 
 def test_the_embedded_store_away_inside_a_view_gives_the_same_page(rf):
