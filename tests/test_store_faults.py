@@ -121,7 +121,7 @@ def test_postgresql_restarting_loses_nothing_acknowledged(postgres, migrated, tm
     sessions ended) and starting again while both exporters send: requests meanwhile are
     answered 503 / UNAVAILABLE with a retry delay, the exporters retry, every trace they
     were told was stored is stored, and the live worker (cycles failing while the database
-    is away) computes the orders once it is back. 5-8 s: two restarts, retries 1 s apart."""
+    is away) computes the orders once it is back. 5-9 s: two restarts, retries 1 s apart."""
     url = postgres.create_database("explorer_faults", template=migrated)
     env = {**receiver_env(tmp_path, EXPLORER_LIVE_INTERVAL_SECONDS="0.2"), "DATABASE_URL": url}
     running = start_receiver(env)
