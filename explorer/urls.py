@@ -9,3 +9,6 @@ urlpatterns = [
     path("alerts/", include("explorer.alerts.urls")),
     path("", include("explorer.web.urls")),
 ]
+
+# A database that is down or full answers 503 with Retry-After (explorer/web/outage.py).
+handler500 = "explorer.web.outage.server_error"

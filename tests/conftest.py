@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-# One Playwright session for the whole run: its fixtures are registered once, here.
-pytest_plugins = ["tests.browser_support"]
+# One Playwright session for the whole run, and the PostgreSQL fixtures: registered once, here.
+pytest_plugins = ["tests.browser_support", "tests.postgresql_support"]
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT.parent / "shared" / "reference"

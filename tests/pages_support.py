@@ -165,7 +165,8 @@ class Server:
     log: Path
 
     @classmethod
-    def start(cls, folder: Path) -> Server:
+    def start(cls, folder: Path, **env: str) -> Server:
+        """runserver on a free port, with `env` added to its environment."""
         port = free_port()
         log = folder / "server.log"
         with log.open("wb") as out:
@@ -173,7 +174,7 @@ class Server:
                 [sys.executable, "manage.py", "runserver", "--insecure", "--noreload"]
                 + [f"127.0.0.1:{port}"],
                 cwd=ROOT,
-                env=server_env(folder),
+                env={**server_env(folder), **env},
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )

@@ -1,8 +1,7 @@
 """PostgreSQL, the production database option, against a real server started here.
 
-A PostgreSQL server (Debian's `postgresql` package, see scripts/setup.sh) runs for this module
-on a free port of 127.0.0.1 in its own temporary folder, as the unprivileged `postgres` user
-when the tests run as root. The commands run as a user runs them (`manage.py ...` in
+A PostgreSQL server runs for this module (the `postgres` fixture of tests/postgresql_support.py,
+registered in conftest). The commands run as a user runs them (`manage.py ...` in
 subprocesses) on one simulated data set, once with DATABASE_URL pointing at the server and
 once on SQLite; their JSON must be the same. The cluster sorts text by ICU's en-US collation,
 as a production database created with a linguistic locale does, so an order that only the
@@ -11,16 +10,11 @@ database decides shows up as a difference from SQLite's binary order.
 
 from __future__ import annotations
 
-import glob
 import json
 import os
-import pwd
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +24,7 @@ import pytest
 
 from explorer.store.prepare import Batcher, Settings
 from explorer.traces.model import Event, Resource, SpanKind, Trace
+from tests.postgresql_support import PostgresServer, manage
 from tests.trace_support import make_span
 from tests.trace_support import otlp_json as otlp_document
 
@@ -48,149 +43,11 @@ STORE_TABLES = (
 )
 
 
-def postgresql_bin() -> Path | None:
-    """The newest installed server's binaries (Debian: /usr/lib/postgresql/<version>/bin)."""
-    found = [
-        Path(p).parent
-        for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
-        if Path(p).with_name("pg_ctl").exists()
-    ]
-    return max(found, key=lambda p: int(p.parent.name), default=None)
-
-
-@dataclass
-class PostgresServer:
-    port: int
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def connect(self, database: str = "postgres"):
-        import psycopg
-
-        return psycopg.connect(
-            f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True
-        )
-
-    def create_database(self, name: str, template: str = "template0") -> str:
-        from psycopg import sql
-
-        with self.connect() as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
-        return self.url(name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    binaries = postgresql_bin()
-    if binaries is None:
-        pytest.skip(
-            "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl) are "
-            "absent: `bash scripts/setup.sh` installs Debian's postgresql package"
-        )
-    # PostgreSQL refuses to run as root: the server runs as `postgres`, owning its folder.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    base = Path(tempfile.mkdtemp(prefix="explorer-pg-"))
-    if as_user:
-        owner = pwd.getpwnam("postgres")
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    data, log = base / "data", base / "server.log"
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=60)
-
-    started = False
-    try:
-        initdb = run(
-            str(binaries / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--locale-provider=icu",
-            "--icu-locale=en-US",
-            "--auth=trust",
-            "--no-sync",
-        )
-        assert initdb.returncode == 0, initdb.stdout + initdb.stderr
-        # Trust, over TCP from 127.0.0.1 only; no Unix socket.
-        (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
-        for _attempt in range(3):  # the free port may be taken before the server binds it
-            port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            start = run(
-                str(binaries / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                options,
-                "start",
-            )
-            started = start.returncode == 0
-            if started:
-                break
-        assert started, f"{start.stdout}{start.stderr}\n{log.read_text()}"
-        yield PostgresServer(port)
-    finally:
-        if started:
-            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def manage(
-    *args: str, data_dir: Path, database_url: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPLORER_DATA_DIR": str(data_dir)}
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        assert "Traceback" not in done.stderr, done.stderr
-    return done
-
-
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simulated")
     manage("simulate", *SIMULATION, "--out", str(out), data_dir=out)
     return out
-
-
-@pytest.fixture(scope="module")
-def migrated(postgres, tmp_path_factory) -> str:
-    """A migrated, empty database that the tests copy (CREATE DATABASE ... TEMPLATE)."""
-    url = postgres.create_database("explorer_migrated")
-    manage("migrate", "-v0", data_dir=tmp_path_factory.mktemp("migrate"), database_url=url)
-    return "explorer_migrated"
 
 
 @dataclass

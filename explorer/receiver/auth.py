@@ -12,11 +12,13 @@ ANONYMOUS = "anonymous"
 
 
 class Refused(Exception):
-    """The request may not be served; `status` is the HTTP status, the message says why."""
+    """The request may not be served; `status` is the HTTP status, the message says why;
+    `storage_full`: (503) the database's disk is full, which gRPC says as RESOURCE_EXHAUSTED."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, storage_full: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.storage_full = storage_full
 
 
 def sender_for(authorization: str | None, tokens: dict[str, str]) -> str:

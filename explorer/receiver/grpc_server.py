@@ -2,8 +2,9 @@
 
 The request arrives as raw bytes (no deserialiser) so the project's parser reads it; gRPC
 itself inflates gzip and refuses messages over EXPLORER_RECEIVER_MAX_BYTES. Refusals map to
-the codes the OTLP spec names: RESOURCE_EXHAUSTED with RetryInfo when the writer is behind
-(retryable only with RetryInfo), UNAVAILABLE when the database did not take the spans.
+the codes the OTLP spec names: RESOURCE_EXHAUSTED with RetryInfo when the writer is behind or
+the database's disk is full (retryable only with RetryInfo), UNAVAILABLE when the database
+did not take the spans otherwise (down, restarting).
 """
 
 from __future__ import annotations
@@ -66,7 +67,10 @@ def _export(receiver: Receiver):
                 context.set_trailing_metadata(
                     (("google.rpc.retryinfo-bin", retry.SerializeToString()),)
                 )
-            context.abort(_CODES.get(outcome.status, grpc.StatusCode.INTERNAL), outcome.message)
+            code = _CODES.get(outcome.status, grpc.StatusCode.INTERNAL)
+            if outcome.storage_full:
+                code = grpc.StatusCode.RESOURCE_EXHAUSTED
+            context.abort(code, outcome.message)
         response = trace_service_pb2.ExportTraceServiceResponse()
         if outcome.rejected or outcome.message:
             response.partial_success.rejected_spans = outcome.rejected

@@ -59,6 +59,7 @@ _RPC_CODES = {
     500: 13,
     503: 14,
 }
+_RESOURCE_EXHAUSTED = 8
 # Socket errors that mean the peer has gone.
 _GONE = {errno.ECONNRESET, errno.ENOTCONN, errno.ESHUTDOWN, errno.ECONNABORTED, errno.EPIPE}
 
@@ -75,7 +76,8 @@ def _response(outcome: Outcome, json_answer: bool) -> tuple[str, list[tuple[str,
             message.partial_success.rejected_spans = outcome.rejected
             message.partial_success.error_message = outcome.message
     else:
-        message = status_pb2.Status(code=_RPC_CODES.get(outcome.status, 2), message=outcome.message)
+        code = _RESOURCE_EXHAUSTED if outcome.storage_full else _RPC_CODES.get(outcome.status, 2)
+        message = status_pb2.Status(code=code, message=outcome.message)
     if json_answer:
         body = json_format.MessageToJson(message, indent=None).encode()
         content_type = "application/json"

@@ -48,6 +48,7 @@ class Outcome:
     message: str = ""
     rejected: int = 0  # for 200: spans rejected (partial success)
     retry_after_s: int = 0  # for 429/503
+    storage_full: bool = False  # for 503: the database's disk is full (gRPC: RESOURCE_EXHAUSTED)
 
 
 class Receiver:
@@ -139,7 +140,7 @@ class Receiver:
                 exc,
             )
             retry = self.config.retry_after_s if exc.status in (429, 503) else 0
-            return Outcome(exc.status, str(exc), retry_after_s=retry)
+            return Outcome(exc.status, str(exc), retry_after_s=retry, storage_full=exc.storage_full)
         if stored.spans:
             self.committed.set()
         if stored.rejected:

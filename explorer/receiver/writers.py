@@ -45,6 +45,7 @@ class _Refusal:
 
     status: int
     message: str
+    storage_full: bool = False
 
 
 # How often a writer process checks that its receiver still runs.
@@ -117,7 +118,7 @@ def _store_in_process(body: bytes, encoding: str | None, fmt: str, sender: str):
     try:
         return store_request(body, encoding, fmt, sender, _turns)
     except Refused as exc:
-        return _Refusal(exc.status, str(exc))
+        return _Refusal(exc.status, str(exc), exc.storage_full)
 
 
 class WriterPool:
@@ -191,7 +192,7 @@ class WriterPool:
             self._replace(executor)
             raise Refused(503, "a writer process stopped unexpectedly; retry later") from None
         if isinstance(result, _Refusal):
-            raise Refused(result.status, result.message)
+            raise Refused(result.status, result.message, result.storage_full)
         return result
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:

@@ -9,13 +9,16 @@ import logging
 from functools import wraps
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.redaction import policy_for_user, redact_text, redact_value
 from explorer.composition import get_source
 from explorer.sources.base import SourceError, TraceNotFound, TraceSource
+from explorer.store import faults
 from explorer.traces.vocabulary import CUSTOMER_KEY
+from explorer.web.outage import database_unavailable
 
 MAX_TEXT = 200  # longest search text or id taken from a URL
 
@@ -83,6 +86,10 @@ def source_errors(view):
                 request, "web/not_found.html", {"message": shown(request, exc)}, status=404
             )
         except SourceError as exc:
+            if isinstance(exc.__cause__, DatabaseError) and faults.unavailable(exc.__cause__):
+                # The embedded store's database is away, not a tracing backend.
+                log.error("the database did not answer %s", request.path, exc_info=True)
+                return database_unavailable(request, exc.__cause__)
             log.warning("the tracing backend did not answer %s", request.path, exc_info=True)
             name = settings.EXPLORER_DEFAULT_BACKEND
             message = _("The tracing backend “%(name)s” did not answer: %(error)s") % {
