@@ -159,9 +159,17 @@ def postgres():
 
 
 def manage(
-    *args: str, data_dir: Path, database_url: str | None = None, check: bool = True
+    *args: str,
+    data_dir: Path,
+    database_url: str | None = None,
+    check: bool = True,
+    **settings: str,
 ) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPLORER_DATA_DIR": str(data_dir)}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "EXPLORER_DATA_DIR": str(data_dir),
+        **settings,
+    }
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     done = subprocess.run(
@@ -327,6 +335,51 @@ def test_commands_print_the_same_json_on_postgresql_and_sqlite(on_postgres, on_s
     assert pg.tours_imported == lite.tours_imported
     assert [t["example_order"] for t in pg.tours["tours"]].count(None) < len(pg.tours["tours"])
     assert pg.tours == lite.tours
+
+
+# Horizons within the simulation's six days: every band of the policy has traces.
+RETENTION = {
+    "EXPLORER_RETENTION_TRACE_DAYS": "1",
+    "EXPLORER_RETENTION_PROBLEM_DAYS": "3",
+    "EXPLORER_RETENTION_STATUS_DAYS": "4",
+}
+
+
+def test_prune_removes_the_same_on_postgresql_as_on_sqlite(
+    postgres, on_postgres, on_sqlite, tmp_path
+):
+    """`manage.py prune` (docs/store.md#retention) on copies of both databases: the same
+    traces go for the same reasons, with the same records; a dry run removes nothing."""
+    url = postgres.create_database("explorer_prune", template=on_postgres[1])
+    sqlite_dir = tmp_path / "sqlite"
+    sqlite_dir.mkdir()
+    shutil.copy(on_sqlite[1], sqlite_dir / "explorer.sqlite3")
+    pg_dir = tmp_path / "postgres"
+    pg_dir.mkdir()
+
+    def pruned(data_dir: Path, database_url: str | None, *args: str) -> list[str]:
+        done = manage("prune", *args, data_dir=data_dir, database_url=database_url, **RETENTION)
+        return [
+            line
+            for line in done.stdout.splitlines()
+            if not line.startswith(("took ", "space given back", "note: "))
+        ]
+
+    dry = pruned(pg_dir, url, "--dry-run")
+    assert dry[0].startswith("would remove: ") and dry[0] != "would remove: 0 traces, 0 spans"
+    traces = "SELECT trace_id FROM store_trace ORDER BY trace_id"
+    before = postgres_rows(postgres, "explorer_prune", traces)
+    assert before == sqlite_rows(sqlite_dir / "explorer.sqlite3", traces)
+    removed = pruned(pg_dir, url)
+    assert removed == pruned(sqlite_dir, None)
+    assert removed[0] == dry[0].replace("would remove", "removed")
+    after = postgres_rows(postgres, "explorer_prune", traces)
+    assert after == sqlite_rows(sqlite_dir / "explorer.sqlite3", traces)
+    assert len(after) < len(before)
+    records = "SELECT trace_id, order_id, start_ns FROM store_removed_trace ORDER BY trace_id"
+    assert postgres_rows(postgres, "explorer_prune", records) == sqlite_rows(
+        sqlite_dir / "explorer.sqlite3", records
+    )
 
 
 def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tuple]]:
