@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections import defaultdict
+from datetime import date
 
 import pytest
 from django.core.management import call_command
@@ -26,6 +27,7 @@ from explorer.orders.retention import PruningStep, prune
 from explorer.orders.retention_policy import DAY_NS, RetentionPolicy
 from explorer.orders.service import now_in
 from explorer.simulation.faults import DEFAULT_FAULT_RATES
+from explorer.store import retention as store_retention
 from explorer.store.models import HourlyTraffic, RemovedTrace, StoredTrace
 from explorer.traces.vocabulary import ORDER_KEY
 
@@ -215,6 +217,11 @@ def test_prune_command_counts_by_reason_and_the_status_horizon(stored, monkeypat
     out = io.StringIO()
     call_command("prune", stdout=out)
     assert out.getvalue().startswith("removed: 0 traces, 0 spans\n")
+    # A trace that got spans after it was listed stays (the next run weighs it again).
+    listed = store_retention.traces_started_before(now, limit=1)[0]
+    grown = dataclasses.replace(listed, span_count=listed.span_count - 1)
+    assert store_retention.remove_traces([grown], {}, date.today()) == 0
+    assert StoredTrace.objects.filter(pk=listed.pk).exists()
     # The records of removed traces follow the same horizon (here: five days later).
     later = prune(source, config, now + 5 * DAY_NS, policy=POLICY)
     assert later.records > 0
@@ -255,3 +262,23 @@ def test_policy_settings_are_checked_with_the_variable_named():
         RetentionPolicy.from_environment({"EXPLORER_RETENTION_TRACE_DAYS": "200"})
     with pytest.raises(ValueError, match="INTERVAL_SECONDS must be 0 or more"):
         RetentionPolicy(interval_s=-1)
+    # Interval 0: the live worker never prunes (nothing is read: no database here).
+    never = PruningStep(None, explorer_config, policy=RetentionPolicy(interval_s=0))  # type: ignore[arg-type]
+    assert never(WorkerCycle(now_ns=10**18)) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_prune_vacuum_switches_an_older_sqlite_database_to_giving_space_back():
+    from explorer.store.retention import incremental_mode
+
+    with connection.cursor() as cursor:  # as a database created before retention was
+        cursor.execute("PRAGMA auto_vacuum=NONE")
+        cursor.execute("VACUUM")
+    assert incremental_mode() is False
+    out = io.StringIO()
+    call_command("prune", stdout=out)
+    assert "run `prune --vacuum` once" in out.getvalue()
+    out = io.StringIO()
+    call_command("prune", "--vacuum", stdout=out)
+    assert "vacuumed: the database now gives space back" in out.getvalue()
+    assert incremental_mode() is True

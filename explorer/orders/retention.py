@@ -189,9 +189,10 @@ def prune_traces(
             return report
         after = (batch[-1].start_ns, batch[-1].pk)
         going, order_of = _weigh(batch, judge, cutoffs, report)
-        report.spans += sum(t.span_count for t in going)
-        if not dry_run:
-            store.remove_traces(going, order_of, today)
+        if dry_run:
+            report.spans += sum(t.span_count for t in going)
+        else:
+            report.spans += store.remove_traces(going, order_of, today)
         if deadline is not None and time.monotonic() >= deadline:
             report.finished, report.resume_at = False, after
             return report

@@ -121,12 +121,23 @@ def _delete_in(model: type[models.Model], column: str, values: list) -> None:
 
 def remove_traces(traces: Sequence[OldTrace], order_of: Mapping[int, str], on: date) -> int:
     """Remove these traces (their chunks, index rows and every other row that cascades from
-    a trace) and record each in RemovedTrace, in one transaction; returns their spans."""
+    a trace) and record each in RemovedTrace, in one transaction; returns their spans. A
+    trace whose span count changed since it was listed stays."""
     if not traces:
         return 0
-    pks = [t.pk for t in traces]
     day = connection.ops.adapt_datefield_value(on)
     with transaction.atomic():
+        # A trace that got spans since it was weighed is left for the next run: locked here
+        # (PostgreSQL; SQLite's writers wait for this transaction anyway), so none come now.
+        unchanged = set(
+            StoredTrace.objects.select_for_update()
+            .filter(pk__in=[t.pk for t in traces])
+            .values_list("pk", "span_count")
+        )
+        traces = [t for t in traces if (t.pk, t.span_count) in unchanged]
+        if not traces:
+            return 0
+        pks = [t.pk for t in traces]
         for related in StoredTrace._meta.related_objects:
             if related.on_delete is models.CASCADE:
                 _delete_in(related.related_model, related.field.column, pks)  # type: ignore[arg-type]
