@@ -247,9 +247,9 @@ def _pages_say_what_retention_removed(client, order_id: str, trace_ids: set[str]
     assert client.get("/orders/A-999999/").status_code == 404
     client.cookies["django_language"] = "ru"
     body = client.get(f"/traces/{trace_id}/").content.decode()
-    assert f"Трасса «{trace_id}» удалена по сроку хранения " in body
+    assert f" г. трасса «{trace_id}» удалена по сроку хранения.</p>" in body
     body = client.get(f"/orders/{order_id}/").content.decode()
-    assert "удалены по сроку хранения" in body and "Сохранённый статус" in body
+    assert " г. по сроку хранения удален" in body and "Сохранённый статус" in body
     assert ">завершён<" in body
 
 
