@@ -32,6 +32,8 @@ RECEIVER_KEYS = {
     "receive_lag_p95_ms",
 }
 RECEIVER_COUNTS = {"receive_burst_429", "receive_lost_spans", "receive_unacknowledged_spans"}
+# Retention's (scripts/bench_retention.py).
+RETENTION_KEYS = {"prune_spans_per_s", "prune_floor_share", "prune_spans_removed"}
 
 
 @pytest.mark.slow  # runs the whole harness in a subprocess
@@ -48,8 +50,8 @@ def test_bench_prints_one_json_object_with_every_core_and_receiver_figure(tmp_pa
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS
-    for key in CORE_KEYS | RECEIVER_KEYS:
+    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS | RETENTION_KEYS
+    for key in CORE_KEYS | RECEIVER_KEYS | RETENTION_KEYS:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
     for key in RECEIVER_COUNTS:
         assert isinstance(figures[key], int) and figures[key] >= 0, key
