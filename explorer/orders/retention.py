@@ -26,12 +26,14 @@ from django.utils import timezone
 
 from explorer.journeys.conformance import LOST, STUCK
 from explorer.journeys.sla import breaches
+from explorer.journeys.state_graph import Sla
 from explorer.orders.models import OrderArrival, OrderStatus
 from explorer.orders.retention_policy import RetentionPolicy
 from explorer.orders.service import JudgingConfig
-from explorer.sources.base import TraceSource
+from explorer.sources.base import ReadsStoredLayouts, TraceNotFound, TraceSource
 from explorer.store import retention as store
 from explorer.store.retention import OldTrace, Position
+from explorer.traces.model import Span
 
 log = logging.getLogger("explorer.retention")
 
@@ -116,23 +118,34 @@ class _Judge:
         """The orders with a SERVER span slower than its SLA: only traces longer than the
         smallest limit are read."""
         sla = self.config.sla
+        if sla is None or not order_ids:
+            return set()
         limits = [
             limit
-            for container in (sla.containers.values() if sla else ())
+            for container in sla.containers.values()
             for limit in (container.default_ms, *container.endpoints.values())
         ]
-        if not limits or not order_ids:
+        if not limits:
             return set()
         found = set()
         longer = store.traces_longer_than(order_ids, int(min(limits) * 1e6))
         for order_id, trace_ids in longer.items():
-            for trace_id in trace_ids:
-                trace = self.source.get_trace(trace_id)
-                spans = trace.spans if trace else ()
-                if breaches(sla, ((self.config.container_of(s), s) for s in spans)):  # type: ignore[arg-type]
-                    found.add(order_id)
-                    break
+            if any(self._breached(sla, trace_id) for trace_id in trace_ids):
+                found.add(order_id)
         return found
+
+    def _breached(self, sla: Sla, trace_id: str) -> bool:
+        """Whether a span of the trace answered slower than its SLA: read a chunk at a time
+        (a trace of a million spans never whole), stopping at the first such span."""
+        try:
+            if isinstance(self.source, ReadsStoredLayouts):
+                chunks: Iterable[list[Span]] = self.source.iter_spans(trace_id)
+            else:
+                chunks = [self.source.get_trace(trace_id).spans]
+            container_of = self.config.container_of
+            return any(breaches(sla, ((container_of(s), s) for s in spans)) for spans in chunks)
+        except TraceNotFound:  # removed meanwhile: nothing left to keep
+            return False
 
 
 def _weigh(
