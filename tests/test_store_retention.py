@@ -158,6 +158,8 @@ def test_prune_keeps_exactly_what_the_policy_says_in_batches(stored, monkeypatch
     # The live worker's step: one batch of 25 traces per cycle (no time left after one).
     monkeypatch.setattr(retention_module, "STEP_SECONDS", 0.0)
     step = PruningStep(source, lambda: config, alerted=_alerted, policy=POLICY)
+    assert step(WorkerCycle(now_ns=now)) is None  # not in the worker's first interval
+    step.next_at = 0.0
     cycles = 0
     while True:
         cycles += 1

@@ -264,11 +264,15 @@ class PruningStep:
     alerted: Alerted = no_alerts
     policy: RetentionPolicy | None = None
     say: Callable[[str], None] | None = None
-    next_at: float = 0.0  # time.monotonic() of the next run
+    # time.monotonic() of the next run; None: one interval after the worker's first cycle (a
+    # process that starts catches up with its arrivals first).
+    next_at: float | None = None
     report: PruneReport | None = None  # of the run under way
 
     def __call__(self, cycle) -> PruneReport | None:
         policy = self.policy or settings.EXPLORER_RETENTION
+        if self.next_at is None:
+            self.next_at = time.monotonic() + policy.interval_s
         if not policy.interval_s or cycle.now_ns is None or time.monotonic() < self.next_at:
             return None
         going_on = self.report is not None
