@@ -147,9 +147,13 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server read while `ingest` writes.
+    # WAL lets the web server read while `ingest` writes. Incremental auto-vacuum lets
+    # retention give space back (explorer/store/retention.py): it takes effect when the
+    # database is created; an older one switches at its next VACUUM (`prune --vacuum`).
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+        ),
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -397,6 +401,22 @@ EXPLORER_LIVE_PAGE_SECONDS = int(os.environ.get("EXPLORER_LIVE_PAGE_SECONDS", "1
 # `watch` starts a new worker thread once it showed no progress that long
 # (explorer/management/supervisor.py); default 120 (60 intervals of 2 s, or a long reference).
 EXPLORER_LIVE_STALE_SECONDS = float(os.environ.get("EXPLORER_LIVE_STALE_SECONDS", "120"))
+
+# --- Retention (explorer/orders/retention.py, explorer/store/retention.py; docs/store.md) ----
+# EXPLORER_RETENTION_TRACE_DAYS: traces of orders that went well, and traces of no order, are
+# removed once the order's newest trace (a trace of no order: the trace) is older (default 30).
+# EXPLORER_RETENTION_PROBLEM_DAYS: those of orders lost, stuck, off the state graph, over an
+# SLA, anomalous or with an alert, once older than this (default 180).
+# EXPLORER_RETENTION_STATUS_DAYS: order status rows, hourly figures and the records of removed
+# traces (default 730: two years).
+# EXPLORER_RETENTION_INTERVAL_SECONDS: the live worker prunes this often (0: never; default 600).
+# EXPLORER_RETENTION_BATCH: traces removed per transaction (default 300).
+from explorer.orders.retention_policy import RetentionPolicy  # noqa: E402
+
+try:
+    EXPLORER_RETENTION = RetentionPolicy.from_environment(os.environ)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from None
 
 # --- Alerts (explorer/alerts, docs/alerts.md) -------------------------------------------------
 # E-mail goes through Django's own settings: EMAIL_HOST (default localhost), EMAIL_PORT (25),

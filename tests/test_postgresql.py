@@ -43,6 +43,147 @@ STORE_TABLES = (
 )
 
 
+<<<<<<< HEAD
+=======
+def postgresql_bin() -> Path | None:
+    """The newest installed server's binaries (Debian: /usr/lib/postgresql/<version>/bin)."""
+    found = [
+        Path(p).parent
+        for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
+        if Path(p).with_name("pg_ctl").exists()
+    ]
+    return max(found, key=lambda p: int(p.parent.name), default=None)
+
+
+@dataclass
+class PostgresServer:
+    port: int
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+    def connect(self, database: str = "postgres"):
+        import psycopg
+
+        return psycopg.connect(
+            f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True
+        )
+
+    def create_database(self, name: str, template: str = "template0") -> str:
+        from psycopg import sql
+
+        with self.connect() as conn:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                    sql.Identifier(name), sql.Identifier(template)
+                )
+            )
+        return self.url(name)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    binaries = postgresql_bin()
+    if binaries is None:
+        pytest.skip(
+            "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl) are "
+            "absent: `bash scripts/setup.sh` installs Debian's postgresql package"
+        )
+    # PostgreSQL refuses to run as root: the server runs as `postgres`, owning its folder.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="explorer-pg-"))
+    if as_user:
+        owner = pwd.getpwnam("postgres")
+        os.chown(base, owner.pw_uid, owner.pw_gid)
+    data, log = base / "data", base / "server.log"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=60)
+
+    started = False
+    try:
+        initdb = run(
+            str(binaries / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+            "--locale-provider=icu",
+            "--icu-locale=en-US",
+            "--auth=trust",
+            "--no-sync",
+        )
+        assert initdb.returncode == 0, initdb.stdout + initdb.stderr
+        # Trust, over TCP from 127.0.0.1 only; no Unix socket.
+        (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
+        for _attempt in range(3):  # the free port may be taken before the server binds it
+            port = free_port()
+            options = (
+                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+            )
+            start = run(
+                str(binaries / "pg_ctl"),
+                "-D",
+                str(data),
+                "-l",
+                str(log),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            )
+            started = start.returncode == 0
+            if started:
+                break
+        assert started, f"{start.stdout}{start.stderr}\n{log.read_text()}"
+        yield PostgresServer(port)
+    finally:
+        if started:
+            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def manage(
+    *args: str,
+    data_dir: Path,
+    database_url: str | None = None,
+    check: bool = True,
+    **settings: str,
+) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "EXPLORER_DATA_DIR": str(data_dir),
+        **settings,
+    }
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if check:
+        assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}{done.stderr}"
+        assert "Traceback" not in done.stderr, done.stderr
+    return done
+
+
+>>>>>>> h-retention
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simulated")
@@ -184,6 +325,51 @@ def test_commands_print_the_same_json_on_postgresql_and_sqlite(on_postgres, on_s
     assert pg.tours_imported == lite.tours_imported
     assert [t["example_order"] for t in pg.tours["tours"]].count(None) < len(pg.tours["tours"])
     assert pg.tours == lite.tours
+
+
+# Horizons within the simulation's six days: every band of the policy has traces.
+RETENTION = {
+    "EXPLORER_RETENTION_TRACE_DAYS": "1",
+    "EXPLORER_RETENTION_PROBLEM_DAYS": "3",
+    "EXPLORER_RETENTION_STATUS_DAYS": "4",
+}
+
+
+def test_prune_removes_the_same_on_postgresql_as_on_sqlite(
+    postgres, on_postgres, on_sqlite, tmp_path
+):
+    """`manage.py prune` (docs/store.md#retention) on copies of both databases: the same
+    traces go for the same reasons, with the same records; a dry run removes nothing."""
+    url = postgres.create_database("explorer_prune", template=on_postgres[1])
+    sqlite_dir = tmp_path / "sqlite"
+    sqlite_dir.mkdir()
+    shutil.copy(on_sqlite[1], sqlite_dir / "explorer.sqlite3")
+    pg_dir = tmp_path / "postgres"
+    pg_dir.mkdir()
+
+    def pruned(data_dir: Path, database_url: str | None, *args: str) -> list[str]:
+        done = manage("prune", *args, data_dir=data_dir, database_url=database_url, **RETENTION)
+        return [
+            line
+            for line in done.stdout.splitlines()
+            if not line.startswith(("took ", "space given back", "note: "))
+        ]
+
+    dry = pruned(pg_dir, url, "--dry-run")
+    assert dry[0].startswith("would remove: ") and dry[0] != "would remove: 0 traces, 0 spans"
+    traces = "SELECT trace_id FROM store_trace ORDER BY trace_id"
+    before = postgres_rows(postgres, "explorer_prune", traces)
+    assert before == sqlite_rows(sqlite_dir / "explorer.sqlite3", traces)
+    removed = pruned(pg_dir, url)
+    assert removed == pruned(sqlite_dir, None)
+    assert removed[0] == dry[0].replace("would remove", "removed")
+    after = postgres_rows(postgres, "explorer_prune", traces)
+    assert after == sqlite_rows(sqlite_dir / "explorer.sqlite3", traces)
+    assert len(after) < len(before)
+    records = "SELECT trace_id, order_id, start_ns FROM store_removed_trace ORDER BY trace_id"
+    assert postgres_rows(postgres, "explorer_prune", records) == sqlite_rows(
+        sqlite_dir / "explorer.sqlite3", records
+    )
 
 
 def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tuple]]:

@@ -42,6 +42,8 @@ SCALE_KEYS = {
 }
 SHARE_KEYS = {"orjson_spans_per_s", "ingest_floor_share", "receive_full_floor_share"}
 RECEIVER_COUNTS = {"receive_burst_429", "receive_lost_spans", "receive_unacknowledged_spans"}
+# Retention's (scripts/bench_retention.py).
+RETENTION_KEYS = {"prune_spans_per_s", "prune_floor_share", "prune_spans_removed"}
 
 
 @pytest.mark.slow  # runs the whole harness in a subprocess
@@ -58,8 +60,10 @@ def test_bench_prints_one_json_object_with_every_figure(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-3000:]
     figures = json.loads(done.stdout.strip().splitlines()[-1])
-    assert set(figures) >= CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS | SCALE_KEYS | SHARE_KEYS
-    for key in CORE_KEYS | RECEIVER_KEYS | SCALE_KEYS | SHARE_KEYS:
+    assert set(figures) >= (
+        CORE_KEYS | RECEIVER_KEYS | RECEIVER_COUNTS | SCALE_KEYS | SHARE_KEYS | RETENTION_KEYS
+    )
+    for key in CORE_KEYS | RECEIVER_KEYS | SCALE_KEYS | SHARE_KEYS | RETENTION_KEYS:
         assert isinstance(figures[key], int | float) and figures[key] > 0, key
     for key in RECEIVER_COUNTS:
         assert isinstance(figures[key], int) and figures[key] >= 0, key

@@ -10,13 +10,16 @@ orders app (which cannot import the alerts) and the alerts.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from django.conf import settings
 
 from explorer.alerts.cycle import after_live_cycle
+from explorer.alerts.models import Alert
+from explorer.configuration import explorer_config
 from explorer.management.supervisor import Supervisor
 from explorer.orders.live import WorkerCycle, run_worker
+from explorer.orders.retention import PruningStep
 from explorer.orders.service import JudgingConfig
 from explorer.sources.base import TraceSource
 
@@ -27,8 +30,20 @@ def cycle_steps(
     source: TraceSource, say: Callable[[str], None], first: Sequence[Step] = ()
 ) -> list[Step]:
     """What runs after each worker cycle, in order, with its result: `first` (e.g. a command's
-    report), then the alert rules and their delivery; `say` gets their lines."""
-    return [*first, after_live_cycle(source, say)]
+    report), then the alert rules and their delivery, then retention's pruning (every
+    EXPLORER_RETENTION_INTERVAL_SECONDS); `say` gets their lines."""
+    pruning = PruningStep(source, explorer_config, alerted=alerted_orders)
+    return [*first, after_live_cycle(source, say), pruning]
+
+
+def alerted_orders(order_ids: Collection[str]) -> set[str]:
+    """Which of the orders ever had an alert (retention keeps their traces longer)."""
+    found: set[str] = set()
+    ids = sorted(order_ids)
+    for first in range(0, len(ids), 500):
+        rows = Alert.objects.filter(order_id__in=ids[first : first + 500])
+        found.update(rows.values_list("order_id", flat=True))
+    return found
 
 
 def start_worker(

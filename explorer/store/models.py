@@ -251,3 +251,20 @@ class ClockSkew(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sender} {self.service}: {self.spans}"
+
+
+class RemovedTrace(models.Model):
+    """A trace that retention removed (explorer.store.retention), so that its page and its
+    order's page say when instead of "not found". Kept as long as order statuses are
+    (EXPLORER_RETENTION_STATUS_DAYS, by the trace's start)."""
+
+    trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    order_id = models.CharField(max_length=200, blank=True, db_index=True)  # "": no order
+    start_ns = models.BigIntegerField(db_index=True)
+    removed_on = models.DateField()
+
+    class Meta:
+        db_table = "store_removed_trace"
+
+    def __str__(self) -> str:
+        return f"{self.trace_id}: removed on {self.removed_on}"

@@ -19,7 +19,7 @@ from explorer.configuration import explorer_config
 from explorer.journeys.lookups import customer_orders
 from explorer.journeys.report import JourneyReport
 from explorer.orders.service import judge_order, judge_states_of_orders
-from explorer.web import common, order_page
+from explorer.web import common, order_page, retained
 from explorer.web.common import clean_text, shown, shown_customer, source_errors
 from explorer.web.order_page import JOURNEY_SECONDS
 from explorer.web.pseudonyms import customer_from_url, raw_id_from_url, url_id
@@ -71,6 +71,9 @@ def order(request, order_id):
     audit.record(request, audit.AuditAction.VIEW, "order", given)
     context = journey_context(request, order_id) if order_id else None
     if context is None:
+        removed = retained.removed_order(request, order_id) if order_id else None
+        if removed is not None:  # its traces are gone: what the snapshot still says
+            return removed
         order_id = given  # the id as the viewer gave it, in the answer
         return common.not_found(
             request, _("No trace mentions the order “%(id)s”.") % {"id": shown(request, order_id)}

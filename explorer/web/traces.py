@@ -35,8 +35,9 @@ from explorer.configuration import explorer_config
 from explorer.diagrams.overlay import overlay_from_traces
 from explorer.diagrams.render import render_svg
 from explorer.diagrams.words import language
+from explorer.sources.base import TraceNotFound
 from explorer.traces.model import Trace
-from explorer.web import common
+from explorer.web import common, retained
 from explorer.web.common import clean_int, clean_text, shown, source_errors
 from explorer.web.pseudonyms import raw_id_from_url, url_id
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
@@ -111,7 +112,13 @@ def stored_trace(view):
             return instead
         if lookup_id is None:
             return common.not_found(request, _("No such trace."))
-        return view(request, TraceWhere(trace_id, source_id=lookup_id), *args, **kwargs)
+        try:
+            return view(request, TraceWhere(trace_id, source_id=lookup_id), *args, **kwargs)
+        except TraceNotFound:  # "removed by retention on ..." rather than "not found"
+            removed = retained.removed_trace(request, lookup_id)
+            if removed is None:
+                raise
+            return removed
 
     return resolved
 
