@@ -676,3 +676,44 @@ def test_two_writers_merging_into_one_trace_lose_nothing(
     assert merging.wait(60) == 0 and holding.wait(60) == 0
     rows = postgres_rows(postgres, database, f"SELECT span_count FROM {table}")  # noqa: S608
     assert rows == [(9,)]
+
+
+# Every row of every table of the public schema that holds the text (row::text).
+ROWS_HOLDING = """
+SELECT table_name, (xpath('/row/c/text()', query_to_xml(format(
+  'SELECT count(*) AS c FROM %I AS t WHERE t::text LIKE %L', table_name, '%TEXT%'), false, true, '')
+))[1]::text::int AS found
+FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+"""
+
+
+@pytest.mark.slow  # four manage.py processes (ingest, refresh, forget): about 8 s
+def test_forgetting_a_customer_on_postgresql(postgres, migrated, tmp_path):
+    """`forget-customer` on PostgreSQL: no row of any table holds the id afterwards (the
+    compressed chunks are gone with their traces), the other customer's order stays."""
+    from tests.journey_support import complete_order
+
+    url = postgres.create_database("explorer_forget", template=migrated)
+    orders = [
+        complete_order("A-1", customer_id="C-00241"),
+        complete_order("A-2", customer_id="C-00777"),
+    ]
+    path = tmp_path / "traces.json"
+    path.write_bytes(orjson.dumps(otlp_document([t for o in orders for t in o.traces])))
+
+    def run(*args: str) -> str:
+        return manage(*args, data_dir=tmp_path, database_url=url).stdout
+
+    run("ingest", str(path))
+    run("orders", "--refresh")
+
+    def holding(text: str) -> dict[str, int]:
+        rows = postgres_rows(postgres, "explorer_forget", ROWS_HOLDING.replace("TEXT", text))
+        return {table: found for table, found in rows if found}
+
+    assert holding("C-00241")
+    assert "forgot cust-" in run("forget-customer", "C-00241", "--reason", "asked")
+    assert holding("C-00241") == {}
+    assert holding("C-00777")
+    kept = postgres_rows(postgres, "explorer_forget", "SELECT order_id FROM journeys_orderstatus")
+    assert kept == [("A-2",)]
