@@ -28,7 +28,7 @@ from explorer.orders.models import BaselineSnapshot, OrderStatus
 from explorer.receiver.index import write as write_index
 from explorer.receiver.models import IndexedTrace
 from explorer.store.ingest import store_traces
-from explorer.store.models import StoredTrace
+from explorer.store.models import HourlyTraffic, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import Event, Trace
 from tests.journey_support import DAY, T0, complete_order
@@ -118,6 +118,8 @@ def stored_spans_mention(customer: str) -> bool:
 
 def test_forgetting_removes_the_customer_and_keeps_the_others(stored):
     assert GONE in database_dump()
+    hourly = list(HourlyTraffic.objects.values_list("source", "target", "calls"))
+    assert hourly and GONE not in repr(hourly)  # figures of elements: nothing to erase
     said = forget()
     assert f"forgot {pseudonym_of(GONE)}" in said and GONE not in said
     assert GONE not in database_dump()
@@ -133,6 +135,7 @@ def test_forgetting_removes_the_customer_and_keeps_the_others(stored):
     ]
     assert samples == [KEPT_ORDER]
     assert not any(Path(settings.EXPLORER_UPLOAD_DIR).rglob("*.pack"))
+    assert list(HourlyTraffic.objects.values_list("source", "target", "calls")) == hourly
 
 
 def test_the_audit_records_the_act_with_the_pseudonym(stored):
