@@ -50,9 +50,7 @@ def forget_customer(
             "indexed traces": delete_indexed_traces(found.indexed),
             "order status rows": order_rows(found.customer_id, found.orders).delete()[0],
             "order arrivals": _delete_arrivals(found.orders),
-            "alerts": Alert.objects.filter(pk__in=sorted(found.alerts))
-            .delete()[1]
-            .get(Alert._meta.label, 0),
+            "alerts": _delete_alerts(found.alerts),
             "operations": forget_operations(found.customer_id),
             "uploads": _delete_uploads(found),
         }
@@ -78,6 +76,12 @@ def forget_customer(
 
 def _delete_arrivals(orders: set[str]) -> int:
     return OrderArrival.objects.filter(order_id__in=sorted(orders)).delete()[0]
+
+
+def _delete_alerts(pks: set[int]) -> int:
+    """The alerts (their deliveries with them); returns how many alerts."""
+    _, by_model = Alert.objects.filter(pk__in=sorted(pks)).delete()
+    return by_model.get(Alert._meta.label, 0)
 
 
 def _delete_uploads(found: Found) -> int:
