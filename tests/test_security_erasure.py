@@ -167,12 +167,16 @@ def test_no_page_or_export_shows_the_customer_afterwards(stored, client):
     pages = [reverse(name, args=args) for name, args in PAGES]
     pages += [reverse("web:lookup") + f"?q={order}" for order in GONE_ORDERS]
     traces = [t for order in GONE_ORDERS for t in complete_order(order).traces]
-    pages += [reverse("web:trace_json", args=[t.trace_id]) for t in traces[:2]]
+    pages += [
+        reverse(f"web:trace_{kind}", args=[t.trace_id])
+        for t in traces[:2]
+        for kind in ("json", "csv")
+    ]
     for page in pages:
         response = client.get(page)
         assert GONE not in response.content.decode(), page
-    customer = client.get(reverse("web:customer", args=[GONE]))
-    assert customer.status_code == 404
+    for name in ("web:customer", "web:customer_csv"):  # the id typed: only "not found"
+        assert client.get(reverse(name, args=[GONE])).status_code == 404
     kept = client.get(reverse("web:customer", args=[KEPT])).content.decode()
     assert KEPT_ORDER in kept
     assert KEPT in client.get(reverse("web:journey_json", args=[KEPT_ORDER])).content.decode()
