@@ -188,6 +188,8 @@ def test_an_unknown_customer_is_said_so_and_nothing_changes(stored):
         forget("C-99999")
     with pytest.raises(CommandError, match="nothing stored carries this id"):
         forget("C-0024")  # a part of an id is another id: no match
+    with pytest.raises(CommandError, match="too short to be found safely"):
+        forget("241")  # a token of unrelated text ("A-241")
     assert (StoredTrace.objects.count(), AuditEntry.objects.count()) == before
 
 

@@ -12,7 +12,7 @@ from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from explorer.erasure.finding import Found, find_customer
+from explorer.erasure.finding import MIN_ID_LENGTH, Found, find_customer
 from explorer.erasure.forgetting import forget_customer
 from explorer.erasure.models import Customer
 
@@ -20,7 +20,9 @@ PERMISSION = "erasure.forget_customer"
 
 
 class ForgetForm(forms.Form):
-    customer_id = forms.CharField(label=gettext_lazy("Customer id"), max_length=200)
+    customer_id = forms.CharField(
+        label=gettext_lazy("Customer id"), max_length=200, min_length=MIN_ID_LENGTH
+    )
     reason = forms.CharField(
         label=gettext_lazy("Reason"),
         max_length=1000,

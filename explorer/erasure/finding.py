@@ -21,6 +21,9 @@ from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, TraceAttrib
 from explorer.store.source import StoreSource
 from explorer.traces.vocabulary import CUSTOMER_KEY, ORDER_KEY
 
+# Shorter ids are refused: as a token, "C-1" or "42" is in unrelated text ("A-42", "C-1-x").
+MIN_ID_LENGTH = 4
+
 
 @dataclass
 class Found:
@@ -57,7 +60,13 @@ class Found:
 def find_customer(customer_id: str, scan: bool = True) -> Found:
     """What is stored of `customer_id`. With `scan` (the default), every stored span is read
     once for the id in any field (a span name, an attribute that is not indexed); without it,
-    only the look-up rows of the business attributes are asked."""
+    only the look-up rows of the business attributes are asked. ValueError for an id shorter
+    than MIN_ID_LENGTH."""
+    if len(customer_id) < MIN_ID_LENGTH:
+        raise ValueError(
+            f"{customer_id!r} is too short to be found safely (at least {MIN_ID_LENGTH} "
+            "characters): it would match unrelated text"
+        )
     mentions = Mentions(customer_id)
     found = Found(customer_id, stored_policy().pseudonym(customer_id))
     found.orders |= _orders_of_customer(customer_id)

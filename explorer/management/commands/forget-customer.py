@@ -42,7 +42,10 @@ class Command(BaseCommand):
             raise CommandError("the customer id is empty")
         if not reason:
             raise CommandError("--reason is empty: say why the customer is forgotten")
-        found = find_customer(customer_id, scan=not options["no_scan"])
+        try:
+            found = find_customer(customer_id, scan=not options["no_scan"])
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         if found.nothing:
             raise CommandError(
                 f"customer {customer_id!r}: nothing stored carries this id (no order, trace, "
