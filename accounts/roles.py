@@ -56,6 +56,7 @@ ADMINISTRATOR_MODEL_PERMISSIONS = [
     ("otp_totp", "totpdevice", ("view", "delete")),
     ("otp_static", "staticdevice", ("view", "delete")),
     ("axes", "accessattempt", ("view", "delete")),
+    ("erasure", "customer", ("forget",)),  # explorer/erasure: forgetting a customer
 ]
 
 PERMISSION_HOLDER_MODEL = "rolepermissions"

@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "explorer.tours",
     "explorer.receiver",
     "explorer.alerts",
+    "explorer.erasure",
 ]
 
 MIDDLEWARE = [

@@ -148,9 +148,18 @@ def postgres():
 
 
 def manage(
-    *args: str, data_dir: Path, database_url: str | None = None, check: bool = True
+    *args: str,
+    data_dir: Path,
+    database_url: str | None = None,
+    check: bool = True,
+    **settings: str,
 ) -> subprocess.CompletedProcess:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "EXPLORER_DATA_DIR": str(data_dir)}
+    """`manage.py ARGS` as a user runs it, with these environment settings besides."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "EXPLORER_DATA_DIR": str(data_dir),
+        **settings,
+    }
     if database_url is not None:
         env["DATABASE_URL"] = database_url
     done = subprocess.run(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -43,147 +44,6 @@ STORE_TABLES = (
 )
 
 
-<<<<<<< HEAD
-=======
-def postgresql_bin() -> Path | None:
-    """The newest installed server's binaries (Debian: /usr/lib/postgresql/<version>/bin)."""
-    found = [
-        Path(p).parent
-        for p in glob.glob("/usr/lib/postgresql/*/bin/initdb")
-        if Path(p).with_name("pg_ctl").exists()
-    ]
-    return max(found, key=lambda p: int(p.parent.name), default=None)
-
-
-@dataclass
-class PostgresServer:
-    port: int
-
-    def url(self, database: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
-
-    def connect(self, database: str = "postgres"):
-        import psycopg
-
-        return psycopg.connect(
-            f"postgresql://postgres@127.0.0.1:{self.port}/{database}", autocommit=True
-        )
-
-    def create_database(self, name: str, template: str = "template0") -> str:
-        from psycopg import sql
-
-        with self.connect() as conn:
-            conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                    sql.Identifier(name), sql.Identifier(template)
-                )
-            )
-        return self.url(name)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    binaries = postgresql_bin()
-    if binaries is None:
-        pytest.skip(
-            "PostgreSQL server binaries (/usr/lib/postgresql/*/bin/initdb, pg_ctl) are "
-            "absent: `bash scripts/setup.sh` installs Debian's postgresql package"
-        )
-    # PostgreSQL refuses to run as root: the server runs as `postgres`, owning its folder.
-    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    base = Path(tempfile.mkdtemp(prefix="explorer-pg-"))
-    if as_user:
-        owner = pwd.getpwnam("postgres")
-        os.chown(base, owner.pw_uid, owner.pw_gid)
-    data, log = base / "data", base / "server.log"
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=60)
-
-    started = False
-    try:
-        initdb = run(
-            str(binaries / "initdb"),
-            "-D",
-            str(data),
-            "-U",
-            "postgres",
-            "-E",
-            "UTF8",
-            "--locale=C.UTF-8",
-            "--locale-provider=icu",
-            "--icu-locale=en-US",
-            "--auth=trust",
-            "--no-sync",
-        )
-        assert initdb.returncode == 0, initdb.stdout + initdb.stderr
-        # Trust, over TCP from 127.0.0.1 only; no Unix socket.
-        (data / "pg_hba.conf").write_text("host all all 127.0.0.1/32 trust\n")
-        for _attempt in range(3):  # the free port may be taken before the server binds it
-            port = free_port()
-            options = (
-                f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories='' "
-                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-            )
-            start = run(
-                str(binaries / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(log),
-                "-w",
-                "-t",
-                "30",
-                "-o",
-                options,
-                "start",
-            )
-            started = start.returncode == 0
-            if started:
-                break
-        assert started, f"{start.stdout}{start.stderr}\n{log.read_text()}"
-        yield PostgresServer(port)
-    finally:
-        if started:
-            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(base, ignore_errors=True)
-
-
-def manage(
-    *args: str,
-    data_dir: Path,
-    database_url: str | None = None,
-    check: bool = True,
-    **settings: str,
-) -> subprocess.CompletedProcess:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "EXPLORER_DATA_DIR": str(data_dir),
-        **settings,
-    }
-    if database_url is not None:
-        env["DATABASE_URL"] = database_url
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    if check:
-        assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}{done.stderr}"
-        assert "Traceback" not in done.stderr, done.stderr
-    return done
-
-
->>>>>>> h-retention
 @pytest.fixture(scope="module")
 def simulated(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("simulated")
@@ -491,6 +351,7 @@ def odd_traces() -> list[Trace]:
 # Prints what the embedded store lists, in the order it lists it.
 STORE_LISTS = """
 import json
+import shutil
 from explorer.sources.base import TraceQuery
 from explorer.store.source import StoreSource
 store = StoreSource()
@@ -578,6 +439,7 @@ def hostile_traces() -> list[Trace]:
 
 SNAPSHOT = """
 import json
+import shutil
 from explorer.orders.models import OrderStatus
 print(json.dumps(list(OrderStatus.objects.values_list("order_id", "customer_id",
                                                       "customer_type", "state"))))
@@ -719,3 +581,44 @@ def test_two_writers_merging_into_one_trace_lose_nothing(
     assert merging.wait(60) == 0 and holding.wait(60) == 0
     rows = postgres_rows(postgres, database, f"SELECT span_count FROM {table}")  # noqa: S608
     assert rows == [(9,)]
+
+
+# Every row of every table of the public schema that holds the text (row::text).
+ROWS_HOLDING = """
+SELECT table_name, (xpath('/row/c/text()', query_to_xml(format(
+  'SELECT count(*) AS c FROM %I AS t WHERE t::text LIKE %L', table_name, '%TEXT%'), false, true, '')
+))[1]::text::int AS found
+FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'
+"""
+
+
+@pytest.mark.slow  # four manage.py processes (ingest, refresh, forget): about 8 s
+def test_forgetting_a_customer_on_postgresql(postgres, migrated, tmp_path):
+    """`forget-customer` on PostgreSQL: no row of any table holds the id afterwards (the
+    compressed chunks are gone with their traces), the other customer's order stays."""
+    from tests.journey_support import complete_order
+
+    url = postgres.create_database("explorer_forget", template=migrated)
+    orders = [
+        complete_order("A-1", customer_id="C-00241"),
+        complete_order("A-2", customer_id="C-00777"),
+    ]
+    path = tmp_path / "traces.json"
+    path.write_bytes(orjson.dumps(otlp_document([t for o in orders for t in o.traces])))
+
+    def run(*args: str) -> str:
+        return manage(*args, data_dir=tmp_path, database_url=url).stdout
+
+    run("ingest", str(path))
+    run("orders", "--refresh")
+
+    def holding(text: str) -> dict[str, int]:
+        rows = postgres_rows(postgres, "explorer_forget", ROWS_HOLDING.replace("TEXT", text))
+        return {table: found for table, found in rows if found}
+
+    assert holding("C-00241")
+    assert "forgot cust-" in run("forget-customer", "C-00241", "--reason", "asked")
+    assert holding("C-00241") == {}
+    assert holding("C-00777")
+    kept = postgres_rows(postgres, "explorer_forget", "SELECT order_id FROM journeys_orderstatus")
+    assert kept == [("A-2",)]

@@ -1,0 +1,55 @@
+"""Removing traces from the embedded store: the one way stored traces go (erasing a customer,
+explorer/erasure; retention shares it).
+
+A trace is removed whole: its summary row, its chunks, its business-attribute and operation
+rows. The catalogue of operations keeps its entries (a search form's list), except those
+`forget_operations` is asked to drop. Space is given back by the database's VACUUM
+(docs/operations.md), not here: a VACUUM holds up writers and is the caller's to time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+
+from explorer.store.ingest import IN_SLICE
+from explorer.store.models import (
+    Operation,
+    StoredTrace,
+    TraceAttribute,
+    TraceChunk,
+    TraceOperation,
+    storable_cut,
+)
+
+
+def delete_traces(trace_ids: Iterable[str]) -> int:
+    """Remove these traces whole (ids not stored are ignored); returns how many were stored.
+    One transaction per IN_SLICE traces, so writers wait at most that long."""
+    ids = sorted({storable_cut(trace_id) for trace_id in trace_ids})
+    removed = 0
+    for first in range(0, len(ids), IN_SLICE):
+        with transaction.atomic():
+            pks = list(
+                StoredTrace.objects.filter(trace_id__in=ids[first : first + IN_SLICE]).values_list(
+                    "pk", flat=True
+                )
+            )
+            # Children first, each one DELETE: no rows loaded to cascade through.
+            for child in (TraceChunk, TraceAttribute, TraceOperation):
+                child.objects.filter(trace_id__in=pks).delete()
+            StoredTrace.objects.filter(pk__in=pks).delete()
+            removed += len(pks)
+    return removed
+
+
+def forget_operations(mentioning: str) -> int:
+    """Drop the catalogue's operations whose service or span name holds `mentioning` and no
+    stored trace runs any more (a span name such as `GET /customers/C-00241`); returns how
+    many. An operation a stored trace still runs stays: remove the trace first."""
+    candidates = Operation.objects.filter(name__contains=mentioning) | Operation.objects.filter(
+        service__contains=mentioning
+    )
+    unused = candidates.exclude(pk__in=TraceOperation.objects.values("operation_id"))
+    return unused.delete()[0]
