@@ -11,17 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, models, transaction
 
 from explorer.store.ingest import IN_SLICE
-from explorer.store.models import (
-    Operation,
-    StoredTrace,
-    TraceAttribute,
-    TraceChunk,
-    TraceOperation,
-    storable_cut,
-)
+from explorer.store.models import Operation, StoredTrace, TraceOperation, storable_cut
 
 
 def delete_traces(trace_ids: Iterable[str]) -> int:
@@ -36,12 +29,30 @@ def delete_traces(trace_ids: Iterable[str]) -> int:
                     "pk", flat=True
                 )
             )
-            # Children first, each one DELETE: no rows loaded to cascade through.
-            for child in (TraceChunk, TraceAttribute, TraceOperation):
-                child.objects.filter(trace_id__in=pks).delete()
-            StoredTrace.objects.filter(pk__in=pks).delete()
+            delete_stored(pks)
             removed += len(pks)
     return removed
+
+
+def delete_stored(pks: list[int]) -> None:
+    """DELETE the stored traces with these primary keys and every row that cascades from
+    them (chunks, index rows, whatever a later table adds), children first, inside the
+    caller's transaction. Plain SQL: Django's delete() would first read every row, chunks
+    and layouts included, to collect them."""
+    if not pks:
+        return
+    for related in StoredTrace._meta.related_objects:
+        if related.on_delete is models.CASCADE:
+            _delete_in(related.related_model, related.field.column, pks)  # type: ignore[arg-type]
+    _delete_in(StoredTrace, "id", pks)
+
+
+def _delete_in(model: type[models.Model], column: str, values: list) -> None:
+    quote = connection.ops.quote_name
+    marks = ", ".join(["%s"] * len(values))
+    sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} IN ({marks})"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
 
 
 def forget_operations(mentioning: str) -> int:

@@ -27,6 +27,7 @@ from explorer.store.models import (
     insert_sql,
     select_rows,
 )
+from explorer.store.removal import delete_stored
 from explorer.traces.vocabulary import ORDER_KEY
 
 # Values per IN (...) list: under every database's limit on parameters.
@@ -109,16 +110,6 @@ def traces_longer_than(order_ids: Iterable[str], duration_ns: int) -> dict[str, 
     return found
 
 
-def _delete_in(model: type[models.Model], column: str, values: list) -> None:
-    """DELETE the rows whose column is among values, in plain SQL: Django's delete() would
-    first read every row (chunks and layouts included) to collect them."""
-    quote = connection.ops.quote_name
-    marks = ", ".join(["%s"] * len(values))
-    sql = f"DELETE FROM {quote(model._meta.db_table)} WHERE {quote(column)} IN ({marks})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-
-
 def remove_traces(traces: Sequence[OldTrace], order_of: Mapping[int, str], on: date) -> int:
     """Remove these traces (their chunks, index rows and every other row that cascades from
     a trace) and record each in RemovedTrace, in one transaction; returns their spans. A
@@ -137,11 +128,7 @@ def remove_traces(traces: Sequence[OldTrace], order_of: Mapping[int, str], on: d
         traces = [t for t in traces if (t.pk, t.span_count) in unchanged]
         if not traces:
             return 0
-        pks = [t.pk for t in traces]
-        for related in StoredTrace._meta.related_objects:
-            if related.on_delete is models.CASCADE:
-                _delete_in(related.related_model, related.field.column, pks)  # type: ignore[arg-type]
-        _delete_in(StoredTrace, "id", pks)
+        delete_stored([t.pk for t in traces])
         # Plain SQL: the ORM's bulk_create takes longer to build the rows than to write them.
         # A trace removed once before, then sent again and removed again, keeps its record.
         with connection.cursor() as cursor:
