@@ -104,7 +104,9 @@ def test_a_guessable_secret_key_fails_whatever_its_length(settings, weak):
 
 
 @pytest.mark.parametrize(
-    "strong", [get_random_secret_key(), secrets.token_urlsafe(64), secrets.token_hex(32)]
+    "strong",
+    [get_random_secret_key(), secrets.token_urlsafe(64), secrets.token_hex(32)],
+    ids=["get_random_secret_key", "token_urlsafe", "token_hex"],  # the same in every process
 )
 def test_a_generated_secret_key_passes(settings, strong):
     settings.SECRET_KEY = strong

@@ -108,7 +108,9 @@ def _own_capabilities(wrapper_class) -> set[str]:
     ids=["CachedSource", "IndexedSource"],
 )
 @pytest.mark.parametrize(
-    "inner", [lambda: StoreSource(), lambda: MemorySource([]), _backend], ids=str
+    "inner",
+    [lambda: StoreSource(), lambda: MemorySource([]), _backend],
+    ids=["StoreSource", "MemorySource", "backend"],
 )
 def test_every_wrapper_has_the_capabilities_inside_plus_its_own_and_nothing_else(wrap, inner):
     source = inner()
