@@ -227,11 +227,28 @@ class _Evaluating:
             if trace is None or not trace.spans:
                 continue
             self.result.examined += 1
-            seen = self.run.view(trace) if self.run.view is not None else trace
-            found = matches(self.query, seen, self.orders)
+            if self.run.view is None:
+                found = matches(self.query, trace, self.orders)
+            else:  # order facts are of the trace as stored (its order id unredacted)
+                orders = None if self.orders is None else _FactsOf(self.orders, trace)
+                found = matches(self.query, self.run.view(trace), orders)
             if found:
                 spans: tuple[Span, ...] = found.spans
                 self.result.hits.append(QueryHit(summary, tuple(s.span_id for s in spans)))
+
+
+@dataclass(frozen=True, slots=True)
+class _FactsOf:
+    """The order facts of `trace`, whatever view of it the evaluator is given."""
+
+    orders: OrderFacts
+    trace: Trace
+
+    def value(self, trace: Trace, name: str) -> object | None:
+        return self.orders.value(self.trace, name)
+
+    def dwell_ns(self, trace: Trace, state: str) -> int | None:
+        return self.orders.dwell_ns(self.trace, state)
 
 
 def _read(source: TraceSource, trace_ids: list[str]) -> list[Trace]:

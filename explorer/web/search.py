@@ -10,7 +10,8 @@ the search box (refuse_identifier_terms)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 from django.conf import settings
 from django.http import HttpResponse, HttpResponseRedirect
@@ -19,13 +20,23 @@ from django.urls import reverse
 
 from accounts import audit
 from accounts.access import requires
-from accounts.redaction import PSEUDONYM, is_pseudonym, redact_id, redact_trace, redact_value
+from accounts.redaction import PSEUDONYM, is_pseudonym, redact_id, redact_text, redact_value
 from explorer.configuration import explorer_config
 from explorer.orders.service import now_in, query_traces
-from explorer.query.nodes import Comparison, OrderCondition, Query, SpanCondition, SpanFilter, walk
+from explorer.query.nodes import (
+    Attribute,
+    Comparison,
+    OrderCondition,
+    Pipeline,
+    Query,
+    SpanCondition,
+    SpanFilter,
+    walk,
+)
 from explorer.query.parser import DEFAULT_MAX_LENGTH, QueryError, parse
 from explorer.sources.base import TraceNotFound
 from explorer.sources.querying import QueryResult, QueryRun
+from explorer.traces.model import Resource, Trace
 from explorer.traces.vocabulary import CUSTOMER_KEY, ORDER_KEY
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, source_errors
@@ -146,22 +157,55 @@ def audit_detail(result: QueryResult) -> str:
     )
 
 
-def _query_literals(query: Query) -> list[str]:
-    """Every string a query compares with: span conditions and order conditions."""
-    found: list[str] = []
+def _query_terms(query: Query) -> tuple[list[str], set[str]]:
+    """(every string the query compares with or names an attribute by, the attribute keys it
+    reads): of span conditions, aggregates and order conditions."""
+    literals: list[str] = []
+    keys: set[str] = set()
     for node in walk(query.expression):
         if isinstance(node, OrderCondition) and isinstance(node.value, str):
-            found.append(node.value)
+            literals.append(node.value)
+        elif isinstance(node, Pipeline):
+            keys.update(s.field.name for s in node.stages if isinstance(s.field, Attribute))
         elif isinstance(node, SpanFilter) and node.condition is not None:
             pending: list[SpanCondition] = [node.condition]
             while pending:
                 condition = pending.pop()
-                if isinstance(condition, Comparison):
-                    if isinstance(condition.value, str):
-                        found.append(condition.value)
-                else:
+                if not isinstance(condition, Comparison):
                     pending.extend(condition.operands)
-    return found
+                    continue
+                if isinstance(condition.value, str):
+                    literals.append(condition.value)
+                if isinstance(condition.field, Attribute):
+                    keys.add(condition.field.name)
+    return literals + sorted(keys), keys
+
+
+def _redacted_view(keys: set[str], policy) -> Callable[[Trace], Trace]:
+    """A trace as a viewer sees what a query reads of it: span names, service names and the
+    attributes of these keys redacted (the whole redact_trace takes ten times as long)."""
+
+    def picked(attributes: Mapping) -> dict:
+        return {k: redact_value(k, attributes[k], policy) for k in keys if k in attributes}
+
+    def view(trace: Trace) -> Trace:
+        resources: dict[int, Resource] = {}
+        spans = []
+        for span in trace.spans:
+            resource = resources.get(id(span.resource))
+            if resource is None:
+                resource = Resource(
+                    redact_text(span.resource.service_name, policy),
+                    picked(span.resource.attributes),
+                )
+                resources[id(span.resource)] = resource
+            name = redact_text(span.name, policy)
+            spans.append(
+                replace(span, name=name, attributes=picked(span.attributes), resource=resource)
+            )
+        return Trace(trace.trace_id, spans)
+
+    return view
 
 
 def _as_viewer_sees(request, query: Query) -> tuple[dict | None, HttpResponse | None]:
@@ -171,7 +215,7 @@ def _as_viewer_sees(request, query: Query) -> tuple[dict | None, HttpResponse | 
     or ordered; a raw customer id in the query is refused and audited as in the search box."""
     if common.can_see_customer_ids(request):
         return {}, None
-    literals = _query_literals(query)
+    literals, keys = _query_terms(query)
     refused, too_many = refuse_identifier_terms(
         request, {f"query value {i + 1}": text for i, text in enumerate(literals)}
     )
@@ -183,8 +227,8 @@ def _as_viewer_sees(request, query: Query) -> tuple[dict | None, HttpResponse | 
             customer = customer_for_pseudonym(request, text)
             if customer is not None:
                 index_values[text] = customer
-    policy = common.export_policy(request)
-    return {"view": lambda trace: redact_trace(trace, policy), "index_values": index_values}, None
+    view = _redacted_view(keys, common.export_policy(request))
+    return {"view": view, "index_values": index_values}, None
 
 
 def _seen_fact(request):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import getpass
+import re
 
 import orjson
 from django.core.management.base import BaseCommand, CommandError
@@ -15,6 +16,8 @@ from explorer.query.parser import QueryError, duration_ns, parse
 from explorer.sources.base import SourceError
 from explorer.sources.querying import QueryResult
 from explorer.web.search import audit_detail, query_run
+
+DURATION = re.compile(r"(?:[0-9]+(?:\.[0-9]+)?(?:ns|us|µs|ms|s|m|h|d))+")
 
 
 class Command(BaseCommand):
@@ -37,9 +40,13 @@ class Command(BaseCommand):
         source, config = source_and_config(options["source"])
         try:
             query = parse(options["query"])
-            lookback = duration_ns(options["lookback"]) if options["lookback"] else None
-        except (QueryError, ValueError) as exc:
+        except QueryError as exc:
             raise CommandError(str(exc)) from None
+        lookback = None
+        if options["lookback"] is not None:
+            if not DURATION.fullmatch(options["lookback"]):
+                raise CommandError(f"--lookback {options['lookback']!r}: a duration like 1h or 7d")
+            lookback = duration_ns(options["lookback"])
         if not 1 <= options["limit"] <= 10_000:
             raise CommandError("--limit: between 1 and 10000")
         run = query_run(source, options["limit"], lookback, parse_now(options["now"]))
