@@ -316,3 +316,11 @@ def test_order_facts_are_queried_as_the_viewer_sees_them(stored, client, login_a
         client, q=f'order.customer_id = "{pseudonym_of(row.customer_id)}"', limit="500"
     )
     assert masked
+
+
+@pytest.mark.django_db
+def test_the_home_page_links_the_query_page(client, login_as):
+    login_as("onboarding")
+    page = client.get(reverse("web:home")).content.decode()
+    assert f'href="{reverse("web:query")}"' in page
+    assert client.get(reverse("web:query")).status_code == 200
