@@ -12,6 +12,7 @@ from explorer.query.parser import parse
 from explorer.query.translate import to_traceql
 from explorer.sources.config import BackendConfig
 from explorer.sources.jaeger import JaegerSource
+from explorer.sources.memory import MemorySource
 from explorer.sources.querying import HERE, JAEGER, TEMPO, QueryRun, run_query
 from explorer.sources.remote import go_duration
 from explorer.sources.tempo import TempoSource
@@ -19,6 +20,7 @@ from explorer.sources.wrapper import WrappedSource
 from explorer.traces.model import Trace
 from tests.backends_support import ReplayServer
 from tests.test_backends_sources import FAST, TRACE_ID, jaeger_classic, tempo
+from tests.trace_support import make_span
 
 WINDOW = QueryRun(start_ns=1_690_000_000 * 10**9, end_ns=1_710_000_000 * 10**9, limit=5)
 
@@ -141,3 +143,42 @@ def test_what_jaeger_cannot_answer_is_evaluated_here(jaeger_server):
     assert [hit.summary.trace_id for hit in result.hits] == [TRACE_ID]
     searches = [seen for seen in jaeger_server.seen if seen.path == "/api/traces"]
     assert searches and all("tags" not in seen.query for seen in searches)
+
+
+def one_span_traces(count: int, same_time: bool = True) -> list[Trace]:
+    """`count` one-span traces (starting at one moment, or a nanosecond apart, the last
+    newest); only the last (by id) is named "x"."""
+    return [
+        Trace(
+            f"t{i:03d}",
+            [
+                make_span(
+                    "s",
+                    trace_id=f"t{i:03d}",
+                    name="x" if i == count - 1 else "y",
+                    start_ns=0 if same_time else i,
+                    end_ns=100,
+                )
+            ],
+        )
+        for i in range(count)
+    ]
+
+
+def test_many_traces_of_one_start_time_are_paged_past():
+    """Candidates come newest first, a page at a time; a page of one start time grows until
+    the next trace is read, so a small limit still finds the match behind them."""
+    source = MemorySource(one_span_traces(40), business_keys=[])
+    result = run_query(source, parse('{ name =~ "x" }'), QueryRun(limit=1))
+    assert [hit.summary.trace_id for hit in result.hits] == ["t039"]
+    assert result.examined == 40 and not result.bounded
+
+
+def test_the_bound_is_said():
+    """At most max_candidates traces are read, the newest: the match (oldest) is not."""
+    traces = one_span_traces(40, same_time=False)
+    traces[0].spans[0].name, traces[-1].spans[0].name = "x", "y"
+    source = MemorySource(traces, business_keys=[])
+    result = run_query(source, parse('{ name =~ "x" }'), QueryRun(limit=1, max_candidates=10))
+    assert result.hits == [] and result.bounded and result.examined == 10
+    assert "stopped at 10" in result.notes[0]

@@ -81,7 +81,17 @@ def stored(simulation, django_db_setup, django_db_blocker):
         OrderStatus.objects.all().delete()
 
 
+_brute_forced: dict[str, list[str]] = {}  # of the module's one store: each query once
+
+
 def brute_force(source, everything, text: str) -> list[str]:
+    """The ids of the stored traces `text` matches, by the reference evaluator over each."""
+    if text not in _brute_forced:
+        _brute_forced[text] = _evaluate_each(source, everything, text)
+    return _brute_forced[text]
+
+
+def _evaluate_each(source, everything, text: str) -> list[str]:
     query = parse(text)
     facts = order_lookup(source, explorer_config())
     found = [t for t in everything if matches(query, t, facts)]

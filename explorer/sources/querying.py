@@ -57,6 +57,7 @@ from explorer.traces.vocabulary import ORDER_KEY
 # Where a result came from (QueryResult.answered_by).
 INDEXES, TEMPO, JAEGER, HERE = "indexes", "tempo", "jaeger", "here"
 MAX_CANDIDATES = 5000  # traces read and evaluated here at most, per query
+PAGE_MOST = 500  # candidates asked for and read at once
 
 
 @runtime_checkable
@@ -266,8 +267,10 @@ def _read(source: TraceSource, trace_ids: list[str]) -> list[Trace]:
 def _by_candidates(
     source: TraceSource, query: Query, run: QueryRun, orders, search: TraceQuery | None = None
 ) -> QueryResult:
-    """Candidates from source.search, newest first, a page at a time (each page the traces
-    starting before the oldest of the last), until `limit` matched or the bound is reached."""
+    """Candidates from source.search, newest first, a page at a time, until `limit` matched
+    or the bound is reached. Each page is of the traces starting at or before the oldest
+    start of the last (a search has no offset, and several traces may start at one moment):
+    those of that start are asked for again on top of the page and skipped."""
     if search is None:
         one_spanset = isinstance(source, SearchesSpanTags)
         search = necessary_search(
@@ -276,21 +279,21 @@ def _by_candidates(
     search.start_ns, search.end_ns = run.start_ns, run.end_ns
     evaluating = _Evaluating(source, query, run, orders)
     result = evaluating.result
-    page = max(2 * run.limit, 50)
+    page = run.limit  # most candidates may match: read no more than needed, then more
+    again = 0  # traces of the last page's oldest start, which the next page holds again
     while len(result.hits) < run.limit:
         if evaluating.room() <= 0:
             result.bounded = True
             break
-        search.limit = min(page, evaluating.room())
+        search.limit = min(page, evaluating.room()) + again
         summaries = source.search(search)
-        before = len(evaluating.seen)
         evaluating.evaluate(summaries)
         if len(summaries) < search.limit:
             break  # the source has no more
-        if len(evaluating.seen) == before:  # a page of one start time: no way past it
-            result.bounded = True
-            break
-        search.end_ns = min(s.start_ns for s in summaries) + 1
+        oldest = min(s.start_ns for s in summaries)
+        search.end_ns = oldest + 1
+        again = sum(1 for s in summaries if s.start_ns == oldest)
+        page = min(2 * page, PAGE_MOST)
     result.hits = result.hits[: run.limit]
     result.notes.append(_candidates_note(search, result))
     return result
