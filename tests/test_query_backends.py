@@ -182,3 +182,24 @@ def test_the_bound_is_said():
     result = run_query(source, parse('{ name =~ "x" }'), QueryRun(limit=1, max_candidates=10))
     assert result.hits == [] and result.bounded and result.examined == 10
     assert "stopped at 10" in result.notes[0]
+
+
+def test_an_order_condition_under_or_still_finds_traces_of_no_order():
+    """`{ … } || order.…`: a match may belong to no order, so candidates are every trace and
+    not only the traces of orders."""
+    traces = one_span_traces(3, same_time=False)  # no order.id on any
+    result = run_query(
+        MemorySource(traces, business_keys=[]),
+        parse('{ name =~ "x" } || order.status = stuck'),
+        QueryRun(limit=5),
+        NoOrder(),
+    )
+    assert [hit.summary.trace_id for hit in result.hits] == ["t002"]
+
+
+class NoOrder(OneOrder):
+    def value(self, trace: Trace, name: str):
+        return None
+
+    def orders_where(self, conditions):
+        raise AssertionError("the orders' traces are not all the candidates here")

@@ -59,6 +59,7 @@ QUERIES = [
     "order.status = lost || order.status = stuck",
     'order.customer_type = b2b_partner && { name = "click Start" }',
     "{ status = error } && order.customer_type = retail",
+    '{ name = "click Start" } || order.status = stuck',
     "order.dwell(SUBMITTED) > 1s",
     "order.dwell(MANUFACTURING_STARTED) > 1h && order.status = complete",
     "order.state = CLOSED",

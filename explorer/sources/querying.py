@@ -10,7 +10,8 @@ rest evaluated here with the reference evaluator (explorer.query.evaluate.matche
   read in bulk and the query is evaluated on each, newest first, until `limit` matched or
   `max_candidates` were read (the result then says it is bounded).
 - Order conditions are answered by an OrderLookup (explorer.orders: the order-status rows):
-  a query that needs an order's condition reads the traces of the orders meeting it.
+  a query whose every match needs an order condition reads the traces of the orders that
+  meet it; one where a match may belong to no order (`||`) reads candidates as above.
 
 The result says which of these ran (`notes`), so a page can say "evaluated here".
 """
@@ -58,6 +59,7 @@ from explorer.traces.vocabulary import ORDER_KEY
 INDEXES, TEMPO, JAEGER, HERE = "indexes", "tempo", "jaeger", "here"
 MAX_CANDIDATES = 5000  # traces read and evaluated here at most, per query
 PAGE_MOST = 500  # candidates asked for and read at once
+MAX_ORDERS = 1000  # orders whose traces are looked up at most, per query
 
 
 @runtime_checkable
@@ -132,7 +134,8 @@ def run_query(
         if orders is None:
             matches(query, Trace("", []))  # raises the QueryError that points at it
         assert orders is not None
-        return _by_orders(source, query, run, orders)
+        if _required_order_conditions(query.expression):
+            return _by_orders(source, query, run, orders)
     plain = run.view is None and not run.index_values
     if plain and isinstance(source, SearchesTraceQL):
         return _on_tempo(source, query, run)
@@ -320,19 +323,27 @@ def _candidates_note(search: TraceQuery, result: QueryResult) -> str:
 # --- order conditions ----------------------------------------------------------------------
 
 
-def _by_orders(source: TraceSource, query: Query, run: QueryRun, orders: OrderLookup):
-    """The traces of the orders that may meet the query's order conditions (all of them when
-    those are joined by && at the top), evaluated here; every order when they narrow nothing."""
-    expression = query.expression
+def _required_order_conditions(
+    expression: SpansetExpression,
+) -> list[OrderCondition | OrderDwell]:
+    """The order conditions every match must meet: the query's own, or those joined to the
+    rest by && at its top. None: a match may belong to no order (`{ } || order.…`)."""
     operands = expression.operands if isinstance(expression, SpansetAnd) else (expression,)
-    required = [o for o in operands if isinstance(o, OrderCondition | OrderDwell)]
-    order_ids = orders.orders_where(required) if required else None
+    return [o for o in operands if isinstance(o, OrderCondition | OrderDwell)]
+
+
+def _by_orders(source: TraceSource, query: Query, run: QueryRun, orders: OrderLookup):
+    """The traces of the orders that may meet the query's required order conditions,
+    evaluated here: the orders the status rows give, or every order when they narrow nothing
+    (a dwell); at most MAX_ORDERS orders, each a look-up of its traces."""
+    required = _required_order_conditions(query.expression)
+    order_ids = orders.orders_where(required)
     if order_ids is None:
         order_ids = orders.all_orders()
     evaluating = _Evaluating(source, query, run, orders)
     result = evaluating.result
-    for order_id in order_ids:
-        if evaluating.room() <= 0:
+    for looked_up, order_id in enumerate(order_ids):
+        if evaluating.room() <= 0 or looked_up >= MAX_ORDERS:
             result.bounded = True
             break
         found = source.find_traces(ORDER_KEY, order_id, run.start_ns, run.end_ns, limit=1000)
