@@ -244,6 +244,26 @@ def test_every_query_is_audited(stored, client, login_as):
     assert [e.object_id for e in entries] == ["{ status = error }", "order.status = stuck"]
     assert "answered by here" in entries[0].detail
     assert entries[1].username.startswith("manage.py query")
+    client.get(reverse("web:query"), {"q": "{ status = bad }"})
+    last = AuditEntry.objects.filter(object_type="query").order_by("pk").last()
+    assert last.detail.startswith("error: ")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("{ " * 20 + ".a = 1" * 20_000 + " }" * 20, "more than the limit of 4096"),
+        ("(" * 10_000 + "{ }" + ")" * 10_000, "more than the limit"),
+        ('{ .a =~ "(a+)+$" }', "nested quantifiers"),
+    ],
+)
+def test_hostile_queries_are_refused_on_the_page(client, login_as, text, said):
+    login_as("support")
+    response = client.get(reverse("web:query"), {"q": text})
+    assert response.status_code == 400
+    assert said in response.content.decode()
+    assert len(response.content) < 40_000  # the error's surroundings, not the whole query
 
 
 @pytest.mark.django_db

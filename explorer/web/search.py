@@ -255,9 +255,11 @@ def _query_text(value: str | None) -> str:
 def _query_form(request) -> dict:
     get = request.GET
     lookback = get.get("lookback") if get.get("lookback") in dict(LOOKBACKS) else ""
+    text = _query_text(get.get("q"))
     limit = clean_int(get.get("limit"), LIMITS[0], LIMITS[0], LIMITS[-1])
     return {
-        "q": _query_text(get.get("q")),
+        "q": text,
+        "shown": text[: 2 * DEFAULT_MAX_LENGTH],  # the box echoes no 100 KB query back
         "lookback": lookback,
         "limit": limit if limit in LIMITS else LIMITS[0],
         "lookbacks": [name for name, _ in LOOKBACKS],
@@ -278,12 +280,12 @@ def query(request):
     try:
         parsed = parse(text)
     except QueryError as exc:
-        context["error"] = _error_context(text, exc)
-        return render(request, "web/query.html", context, status=400)
+        return _query_error(request, context, exc)
     viewer, too_many = _as_viewer_sees(request, parsed)
     if too_many is not None:
         return too_many
     if viewer is None:
+        _audit_query(request, text, "refused: a raw customer identifier in the query")
         context["refused"] = True
         return render(request, "web/query.html", context)
     source = common.source()
@@ -292,14 +294,25 @@ def query(request):
     try:
         result = query_traces(source, explorer_config(), parsed, run, _seen_fact(request))
     except QueryError as exc:
-        context["error"] = _error_context(text, exc)
-        return render(request, "web/query.html", context, status=400)
-    audit.record(request, audit.AuditAction.VIEW, "query", text, audit_detail(result))
+        return _query_error(request, context, exc)
+    _audit_query(request, text, audit_detail(result))
     rows = trace_rows(request, [hit.summary for hit in result.hits])
     for row, hit in zip(rows, result.hits, strict=True):
         row["matched"] = len(hit.span_ids)
     context.update(result=result, traces=rows)
     return render(request, "web/query.html", context)
+
+
+def _audit_query(request, text: str, detail: str) -> None:
+    audit.record(request, audit.AuditAction.VIEW, "query", text, detail)
+
+
+def _query_error(request, context: dict, exc: QueryError) -> HttpResponse:
+    """The page with the error at its place; a query that cannot run is audited too."""
+    text = context["form"]["q"]
+    _audit_query(request, text, f"error: {exc}")
+    context["error"] = _error_context(text, exc)
+    return render(request, "web/query.html", context, status=400)
 
 
 def _error_context(text: str, exc: QueryError) -> dict:
