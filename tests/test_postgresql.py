@@ -58,6 +58,15 @@ class Outputs:
     journeys: dict[str, dict]
     tours_imported: str
     tours: dict
+    queries: dict[str, dict]  # `query --json` of QUERIES (docs/query.md)
+
+
+# Queries through the index tables, the summary columns and the order-status rows.
+QUERIES = (
+    '{ resource.service.name = "crm-api" && kind = server } >> { duration > 1ms }',
+    '{ .customer.type = "b2b_partner" } && { duration > 5ms }',
+    "order.status = in_progress || order.status = complete",
+)
 
 
 def order_sample(orders: list[dict]) -> list[str]:
@@ -85,7 +94,8 @@ def run_commands(simulated: Path, data_dir: Path, database_url: str | None) -> O
     }
     tours_imported = run("tours", "import", "--shipped")
     tours = json.loads(run("tours", "export", "--json"))
-    return Outputs(ingests, orders, journeys, tours_imported, tours)
+    queries = {text: json.loads(run("query", text, "--json", "--limit", "50")) for text in QUERIES}
+    return Outputs(ingests, orders, journeys, tours_imported, tours, queries)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +195,8 @@ def test_commands_print_the_same_json_on_postgresql_and_sqlite(on_postgres, on_s
     assert pg.tours_imported == lite.tours_imported
     assert [t["example_order"] for t in pg.tours["tours"]].count(None) < len(pg.tours["tours"])
     assert pg.tours == lite.tours
+    assert [text for text in QUERIES if not pg.queries[text]["traces"]] == []
+    assert pg.queries == lite.queries
 
 
 # Horizons within the simulation's six days: every band of the policy has traces.

@@ -10,6 +10,8 @@ checking, reporting and bulk, and explorer.orders.status).
 - judge_order(): the full report of one order (states, SLA, anomalies, comparison, story),
   judged against the stored reference of `orders --refresh` when it serves;
 - judge_orders(): reports of every order (or some), judged together (`orders`);
+- order_lookup() / query_traces(): a query's traces, its order conditions (`order.status =
+  stuck`) answered from the rows;
 - judge_states() / judge_states_of_orders(): an order's journey and state conformance only
   (tours, alerts, the customer page), cheap: no baseline, no typical journeys;
 - judge_snapshot(): the order-status rows and the reference for the snapshot
@@ -24,7 +26,7 @@ below reports ("report_*", explorer.journeys.reporting); the status rows are com
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +43,7 @@ from explorer.journeys.reporting import reference_at, report_journey, report_ord
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import NamesByLanguage
 from explorer.journeys.typical import Call, OrderSample
+from explorer.orders.lookup import StatusRowOrders
 from explorer.orders.models import stored_references
 from explorer.orders.status import (
     OrderStatusRow,
@@ -49,7 +52,9 @@ from explorer.orders.status import (
     compute_snapshot,
     customer_types,
 )
+from explorer.query.nodes import Query, order_conditions
 from explorer.sources.base import TraceSource
+from explorer.sources.querying import QueryResult, QueryRun, run_query
 from explorer.traces.model import Span, Trace
 
 EVERYTHING: Window = (None, None)
@@ -65,6 +70,8 @@ __all__ = [
     "judge_states_of_orders",
     "now_in",
     "now_policy",
+    "order_lookup",
+    "query_traces",
 ]
 
 
@@ -101,6 +108,31 @@ def now_in(
     """ "Now" in a source: `at_ns` when given, else the end of its newest trace (in the
     window) whose clock was not ahead; None for an empty source."""
     return now_policy(at_ns).in_source(source, window)
+
+
+def order_lookup(
+    source: TraceSource,
+    config: JudgingConfig,
+    at_ns: int | None = None,
+    seen: Callable[[str, object], object] | None = None,
+) -> StatusRowOrders:
+    """The order conditions of queries (explorer.sources.querying.OrderLookup), answered from
+    the order-status rows at "now" (now_in); `seen`: the viewer's redaction of a fact."""
+    return StatusRowOrders(source, config, now_in(source, at_ns) or 0, seen)
+
+
+def query_traces(
+    source: TraceSource,
+    config: JudgingConfig,
+    query: Query,
+    run: QueryRun,
+    seen: Callable[[str, object], object] | None = None,
+) -> QueryResult:
+    """A query's traces (explorer.sources.querying), its order conditions answered by
+    order_lookup(): what `manage.py query` and the query page both run."""
+    needs_orders = bool(order_conditions(query.expression))
+    orders = order_lookup(source, config, None, seen) if needs_orders else None
+    return run_query(source, query, run, orders)
 
 
 @dataclass(slots=True)

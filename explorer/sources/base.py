@@ -5,7 +5,8 @@ implement it; pages never know which one answers. Times are nanoseconds since th
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
 ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
-JudgesClockSkew, KeepsHourlyTraffic, ListsArrivals. A source that wraps another
+JudgesClockSkew, KeepsHourlyTraffic, ListsArrivals, SearchesTraceQL, SearchesSpanTags. A
+source that wraps another
 (explorer.sources.wrapper) passes on exactly the capabilities of the one inside, plus those it
 implements itself.
 """
@@ -192,6 +193,25 @@ class ListsArrivals(Protocol):
         """(trace id, value) of a business attribute on these traces (those stored)."""
 
 
+@runtime_checkable
+class SearchesTraceQL(Protocol):
+    """A source that runs TraceQL itself (Tempo): explorer.sources.querying passes a query on."""
+
+    def search_traceql(
+        self, traceql: str, start_ns: int | None, end_ns: int | None, limit: int
+    ) -> list[TraceSummary]:
+        """The traces matching the TraceQL, starting in the window, at most `limit`."""
+
+
+@runtime_checkable
+class SearchesSpanTags(Protocol):
+    """A source whose search is Jaeger's: service, operation, tags and min/max duration of
+    ONE span (search() reads the durations as the trace's elsewhere)."""
+
+    def search_span_tags(self, query: TraceQuery) -> list[TraceSummary]:
+        """Traces with a span that has all of the query's fields."""
+
+
 CAPABILITIES = (
     ListsAttributeValues,
     ReadsTracesInBulk,
@@ -201,6 +221,8 @@ CAPABILITIES = (
     JudgesClockSkew,
     KeepsHourlyTraffic,
     ListsArrivals,
+    SearchesTraceQL,
+    SearchesSpanTags,
 )
 # The methods of every capability: what a wrapping source passes on.
 CAPABILITY_METHODS = frozenset(

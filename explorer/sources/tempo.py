@@ -116,9 +116,18 @@ class TempoSource(RemoteSource):
         raise TraceNotFound(f"{self.name}: no trace {tid}")
 
     def search(self, query: TraceQuery) -> list[TraceSummary]:
+        return self._search(traceql(query, self.business_keys), query)
+
+    def search_traceql(
+        self, traceql: str, start_ns: int | None, end_ns: int | None, limit: int
+    ) -> list[TraceSummary]:
+        """A query of explorer.query as TraceQL (translate.to_traceql), passed on as written."""
+        return self._search(traceql, TraceQuery(start_ns=start_ns, end_ns=end_ns, limit=limit))
+
+    def _search(self, text: str, query: TraceQuery) -> list[TraceSummary]:
         start, end = self.time_window(query)
         params = {
-            "q": traceql(query, self.business_keys),
+            "q": text,
             "limit": query.limit,
             "start": start // 10**9,
             "end": -(-end // 10**9),  # whole seconds, rounded up so the end is included

@@ -27,11 +27,11 @@ from explorer.orders.live import last_cycle_done_ns
 from explorer.orders.models import OrderStatus
 from explorer.orders.service import now_in
 from explorer.sources.base import TraceQuery
-from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 from explorer.web import common
 from explorer.web.common import clean_int, clean_text, shown, source_errors
-from explorer.web.pseudonyms import url_id
 from explorer.web.search import refuse_identifier_terms
+from explorer.web.trace_list import trace_rows
 
 ORDER_LIST_SHOWN = 20  # per list on the home page; the list page shows them all
 ORDER_PAGE_SIZE = 100
@@ -106,22 +106,6 @@ def _filters(request) -> tuple[TraceQuery | None, dict, list[str]]:
             else:
                 setattr(query, field, moment)
     return query, values, problems
-
-
-def _trace_rows(request, summaries) -> list[dict]:
-    return [
-        {
-            "trace_id": url_id(request, s.trace_id),  # as the viewer's links carry it
-            "start_ns": s.start_ns,
-            "duration_ns": s.duration_ns,
-            "span_count": s.span_count,
-            "root": shown(request, f"{s.root_service}: {s.root_name}"),
-            "services": ", ".join(shown(request, x) for x in s.services[:8]),
-            "errors": s.error_count,
-            "order_id": shown(request, s.attributes.get(ORDER_KEY)),
-        }
-        for s in summaries
-    ]
 
 
 def _order_row(request, row: OrderStatus, now_ns: int) -> dict:
@@ -306,7 +290,7 @@ def home(request):
             found = [] if refused else source.search(query)
             if values["status"] == "ok":
                 found = [s for s in found if not s.error_count]
-            context["traces"] = _trace_rows(request, found)
+            context["traces"] = trace_rows(request, found)
             context["searched"] = True
         context["orders_now"] = order_lists(request, source)
         context["worker_stopped_at"] = stale_worker()

@@ -22,6 +22,7 @@ app_name = "web"
 urlpatterns = [
     path("", home.home, name="home"),
     path("search/", search.lookup, name="lookup"),
+    path("query/", search.query, name="query"),
     path("settings/", preferences.preferences, name="preferences"),
     # Downloads
     path("download/journey/<id:order_id>.json", downloads.journey_json, name="journey_json"),
