@@ -43,6 +43,7 @@ _FIELDS = (
     "first_seen_ns",
     "last_seen_ns",
     "as_of_ns",
+    "finished_dwells",
 )
 
 
@@ -120,6 +121,11 @@ class OrderStatus(models.Model):
     first_seen_ns = models.BigIntegerField(null=True)
     last_seen_ns = models.BigIntegerField(null=True, db_index=True)
     as_of_ns = models.BigIntegerField(help_text="the newest span time the row was computed at")
+    finished_dwells = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[[state, ns], ...]: the time spent in each state the order has left",
+    )
     computed_at = models.DateTimeField()
 
     objects = OrderStatusQuerySet.as_manager()
@@ -326,8 +332,9 @@ class OrderArrival(models.Model):
 
 class LiveMark(models.Model):
     """A named moment the live worker keeps between cycles and processes: how far it has read
-    the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` keeps
-    a count instead (explorer.orders.live)."""
+    the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` and
+    `worker_cycles` keep a count instead (explorer.orders.live), and so do the receiver's
+    counts for /metrics (explorer/receiver/tally.py)."""
 
     name = models.CharField(max_length=64, unique=True)
     value_ns = models.BigIntegerField()
