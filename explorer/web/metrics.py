@@ -15,6 +15,7 @@ import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.db.models import Max
 from django.http import HttpResponse
 from django.views.decorators.http import require_safe
 from prometheus_client.core import CollectorRegistry
@@ -87,7 +88,7 @@ def snapshot_now() -> int | None:
     """The moment the snapshot's stuck and lost are decided at: the orders service's now
     (the newest span in the source), or the newest row's when the source cannot say; None
     while there is no snapshot."""
-    newest = OrderStatus.objects.order_by("-as_of_ns").values_list("as_of_ns", flat=True).first()
+    newest = OrderStatus.objects.aggregate(newest=Max("as_of_ns"))["newest"]
     if newest is None:
         return None
     try:
