@@ -15,16 +15,20 @@ from pathlib import Path
 import orjson
 import pytest
 from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from accounts.models import AuditEntry
+from explorer.alerts.models import Alert
 from explorer.caching import reset_caches
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
 from explorer.orders.live import run_worker
-from explorer.orders.models import OrderStatus
+from explorer.orders.models import LiveMark, OrderStatus
 from explorer.receiver.config import load
 from explorer.receiver.service import Receiver, Request
+from explorer.receiver.tally import RECEIVER_MARKS, Tally
 from explorer.store.ingest import store_traces
 from explorer.web.metrics_figures import MAX_CUSTOMER_TYPES, NONE, OTHER
 from tests.journey_support import HOUR, OrderBuilder, complete_order
@@ -297,3 +301,49 @@ def test_the_dashboard_reads_only_metrics_a_scrape_has(client, open_metrics):
     }
     sources = {json.dumps(p["datasource"]) for p in dashboard["panels"] if "datasource" in p}
     assert sources == {json.dumps({"type": "prometheus", "uid": "${datasource}"})}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_receiver_counts_wait_for_a_database_that_refuses_them():
+    """The counts are kept in memory when the database does not take them (here its table is
+    gone for a moment), and added at the next flush that works; stop() flushes the rest."""
+    tally = Tally()
+    tally.count(200, accepted=3, rejected=1)
+    tally.count(429)
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE journeys_livemark RENAME TO journeys_livemark_away")
+    try:
+        assert tally.flush() is False
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE journeys_livemark_away RENAME TO journeys_livemark")
+    tally.start()
+    tally.count(200, accepted=2)
+    tally.stop()
+    marks = dict(LiveMark.objects.values_list("name", "value_ns"))
+    assert marks[RECEIVER_MARKS["accepted"]] == 5 and marks[RECEIVER_MARKS["rejected"]] == 1
+    assert marks[RECEIVER_MARKS["200"]] == 2 and marks[RECEIVER_MARKS["429"]] == 1
+    assert RECEIVER_MARKS["last"] in marks and RECEIVER_MARKS["other"] not in marks
+
+
+def test_open_alerts_by_kind_and_element_of_the_model(client, open_metrics):
+    now = timezone.now()
+    for n, (kind, container, resolved) in enumerate(
+        [
+            ("sla_breach", "shop_api", None),
+            ("sla_breach", "shop_api", None),
+            ("sla_breach", "shop_api", now),  # resolved: not open
+            ("anomaly", "C-00123 of a trace", None),  # not an element of the model
+            ("stuck", "", None),
+        ]
+    ):
+        Alert.objects.create(
+            kind=kind,
+            subject=f"subject {n}",
+            container=container,
+            opened_at=now,
+            last_seen_at=now,
+            resolved_at=resolved,
+        )
+    alerts = by(scrape(client)["explorer_alerts_open"], "kind", "container")
+    assert alerts == {("sla_breach", "shop_api"): 2, ("anomaly", OTHER): 1, ("stuck", NONE): 1}

@@ -87,7 +87,6 @@ class Tally:
             self._thread.join()
             self._thread = None
         self.flush()
-        close_old_connections()
 
     def _run(self) -> None:
         while not self._stop.wait(FLUSH_EVERY_S):
