@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import DatabaseError, models, transaction
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q
 
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
@@ -59,7 +59,13 @@ class OrderStatusQuerySet(models.QuerySet):
             self.filter(
                 status__in=_OPEN, state_limit_ns__isnull=False, state_since_ns__isnull=False
             )
-            .alias(due_ns=F("state_since_ns") + F("state_limit_ns"))
+            # Typed: Django types bigint + bigint as an integer, and PostgreSQL's check of
+            # integer ranges then drops "< now" (past 2**31) as always true.
+            .alias(
+                due_ns=ExpressionWrapper(
+                    F("state_since_ns") + F("state_limit_ns"), output_field=models.BigIntegerField()
+                )
+            )
             .filter(due_ns__lt=now_ns)
             .exclude(self._lost_in_flight(now_ns))
         )
