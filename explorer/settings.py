@@ -268,6 +268,12 @@ EXPLORER_ALLOWED_NETWORKS = env_list(
 # EXPLORER_TRUSTED_PROXIES: CIDRs of reverse proxies whose X-Forwarded-For is believed
 # (default: none, X-Forwarded-For is ignored).
 EXPLORER_TRUSTED_PROXIES = env_list("EXPLORER_TRUSTED_PROXIES", "")
+# /metrics for Prometheus (explorer/web/metrics.py, docs/grafana.md): answered only to
+# EXPLORER_METRICS_NETWORKS (comma-separated CIDRs; default loopback; the scraper must be inside
+# EXPLORER_ALLOWED_NETWORKS too) sending "Authorization: Bearer EXPLORER_METRICS_TOKEN";
+# no token set (the default): /metrics answers 403.
+EXPLORER_METRICS_NETWORKS = env_list("EXPLORER_METRICS_NETWORKS", "127.0.0.0/8,::1/128")
+EXPLORER_METRICS_TOKEN = os.environ.get("EXPLORER_METRICS_TOKEN", "")
 
 # EXPLORER_SESSION_IDLE_SECONDS: a session ends after this long without a request (30 min).
 EXPLORER_SESSION_IDLE_SECONDS = int(os.environ.get("EXPLORER_SESSION_IDLE_SECONDS", "1800"))

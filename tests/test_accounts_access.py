@@ -22,6 +22,7 @@ PUBLIC_URL_NAMES = {
     "accounts:backup_codes",
     "admin:login",
     "set_language",  # added by the web area with django.conf.urls.i18n
+    "web:metrics",  # Prometheus: allowed networks and a bearer token (tests/test_web_metrics.py)
 }
 
 # Sample values for URL parameters, by parameter name first, then by converter.

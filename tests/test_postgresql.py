@@ -161,19 +161,42 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
     columns = (
         "order_id, customer_id, customer_type, channel, status, state, state_since_ns, "
         "state_limit_ns, in_flight_since_ns, violations, anomalous, anomaly_summary, "
-        "anomalous_operations, anomalous_operation_count, first_seen_ns, last_seen_ns, as_of_ns"
+        "anomalous_operations, anomalous_operation_count, first_seen_ns, last_seen_ns, as_of_ns, "
+        "finished_dwells"
     )
     query = f"SELECT {columns} FROM journeys_orderstatus ORDER BY order_id"  # noqa: S608
     _, database = on_postgres
     on_pg = postgres_rows(postgres, database, query)
     on_lite = [
-        (*row[:9], json.loads(row[9]), bool(row[10]), row[11], json.loads(row[12]), *row[13:])
+        (
+            *row[:9],
+            json.loads(row[9]),
+            bool(row[10]),
+            row[11],
+            json.loads(row[12]),
+            *row[13:17],
+            json.loads(row[17]),
+        )
         for row in sqlite_rows(on_sqlite[1], query)
     ]
     assert len(on_pg) == 60
     assert on_pg == on_lite
     statuses = {row[4] for row in on_pg}
     assert {"complete", "in_progress"} <= statuses
+
+
+def test_metrics_scrapes_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
+    """/metrics' queries (the JSON column read as text, the statuses decided in SQL) say the
+    same on both databases. Found that PostgreSQL dropped the stuck test of stuck_at()."""
+    script = "from explorer.web.metrics import scrape; print(scrape().decode())"
+    sqlite_dir = on_sqlite[1].parent
+    on_lite = manage("shell", "-c", script, data_dir=sqlite_dir).stdout
+    on_pg = manage(
+        "shell", "-c", script, data_dir=sqlite_dir, database_url=postgres.url(on_postgres[1])
+    ).stdout
+    assert 'explorer_orders{customer_type="' in on_lite
+    assert "explorer_order_step_dwell_seconds_bucket{" in on_lite
+    assert on_pg == on_lite
 
 
 def without_stored_at(journey: dict) -> dict:

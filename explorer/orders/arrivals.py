@@ -14,7 +14,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 
 from explorer.caching import LocalCache
 from explorer.journeys.intake import order_id_problem, shown_id
@@ -162,6 +163,18 @@ def get_mark(name: str) -> int | None:
 
 def set_mark(name: str, value_ns: int) -> None:
     LiveMark.objects.update_or_create(name=name, defaults={"value_ns": value_ns})
+
+
+def add_to_mark(name: str, n: int) -> None:
+    """Add n to a LiveMark that keeps a count (created at n; another process creating it at
+    the same moment: added to theirs)."""
+    if LiveMark.objects.filter(name=name).update(value_ns=F("value_ns") + n):
+        return
+    try:
+        with transaction.atomic():
+            LiveMark.objects.create(name=name, value_ns=n)
+    except IntegrityError:
+        LiveMark.objects.filter(name=name).update(value_ns=F("value_ns") + n)
 
 
 def orders_arrived_since(since_ns: int) -> list[str]:

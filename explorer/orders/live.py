@@ -48,6 +48,7 @@ from explorer.journeys.report import Reference
 from explorer.orders.arrivals import (
     IN_SLICE,
     Refusals,
+    add_to_mark,
     collect_arrivals,
     get_mark,
     set_mark,
@@ -57,7 +58,6 @@ from explorer.orders.models import (
     _OPEN,
     BASELINE,
     BaselineSnapshot,
-    LiveMark,
     OrderArrival,
     OrderStatus,
 )
@@ -67,6 +67,9 @@ from explorer.sources.base import SourceError, TraceSource
 
 __all__ = [
     "CYCLE_DONE",
+    "CYCLE_SECONDS",
+    "WORKER_CYCLES",
+    "WORKER_ERRORS",
     "WorkerCycle",
     "WorkerStats",
     "StatusChange",
@@ -82,9 +85,13 @@ __all__ = [
 log = logging.getLogger("explorer.live")
 
 # LiveMark names: when a worker last finished a cycle (wall clock; the home page reads it);
-# the errors the workers counted (a count, in value_ns).
+# the errors the workers counted (a count, in value_ns). For /metrics
+# (explorer/web/metrics_figures.py): how long the last completed cycle took (ns), and the
+# cycles completed (a count).
 CYCLE_DONE = "worker_cycle_done"
 WORKER_ERRORS = "worker_errors"
+CYCLE_SECONDS = "worker_cycle_ns"
+WORKER_CYCLES = "worker_cycles"
 # An order whose judging failed is tried again after this long, twice as long after each
 # further failure, at most RETRY_MAX_S apart (wall clock, s).
 RETRY_FIRST_S = 10.0
@@ -452,19 +459,20 @@ def _one_cycle(
     stats.errors += len(result.errors)
     stats.cycles += 1
     stats.last_cycle_ns = time.time_ns()
-    _store_heartbeat(len(result.errors), stats.last_cycle_ns)
+    _store_heartbeat(len(result.errors), stats.last_cycle_ns, result.seconds)
 
 
-def _store_heartbeat(errors: int, done_ns: int | None) -> None:
+def _store_heartbeat(errors: int, done_ns: int | None, seconds: float = 0.0) -> None:
     """Add to the errors counted in LiveMark WORKER_ERRORS (by every worker process) and, for
-    a completed cycle, store its end as CYCLE_DONE; a database that is down is only logged."""
+    a completed cycle, store its end as CYCLE_DONE, how long it took (CYCLE_SECONDS) and count
+    it (WORKER_CYCLES); a database that is down is only logged."""
     try:
-        if errors and not LiveMark.objects.filter(name=WORKER_ERRORS).update(
-            value_ns=F("value_ns") + errors
-        ):
-            set_mark(WORKER_ERRORS, errors)
+        if errors:
+            add_to_mark(WORKER_ERRORS, errors)
         if done_ns is not None:
             set_mark(CYCLE_DONE, done_ns)
+            set_mark(CYCLE_SECONDS, int(seconds * 1e9))
+            add_to_mark(WORKER_CYCLES, 1)
     except DatabaseError:
         log.exception("live worker: could not store the heartbeat")
 

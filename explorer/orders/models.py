@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import partial
 
 from django.db import DatabaseError, models, transaction
-from django.db.models import F, Q
+from django.db.models import ExpressionWrapper, F, Q
 
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, LOST, STUCK
@@ -43,6 +43,7 @@ _FIELDS = (
     "first_seen_ns",
     "last_seen_ns",
     "as_of_ns",
+    "finished_dwells",
 )
 
 
@@ -58,7 +59,13 @@ class OrderStatusQuerySet(models.QuerySet):
             self.filter(
                 status__in=_OPEN, state_limit_ns__isnull=False, state_since_ns__isnull=False
             )
-            .alias(due_ns=F("state_since_ns") + F("state_limit_ns"))
+            # Typed: Django types bigint + bigint as an integer, and PostgreSQL's check of
+            # integer ranges then drops "< now" (past 2**31) as always true.
+            .alias(
+                due_ns=ExpressionWrapper(
+                    F("state_since_ns") + F("state_limit_ns"), output_field=models.BigIntegerField()
+                )
+            )
             .filter(due_ns__lt=now_ns)
             .exclude(self._lost_in_flight(now_ns))
         )
@@ -120,6 +127,11 @@ class OrderStatus(models.Model):
     first_seen_ns = models.BigIntegerField(null=True)
     last_seen_ns = models.BigIntegerField(null=True, db_index=True)
     as_of_ns = models.BigIntegerField(help_text="the newest span time the row was computed at")
+    finished_dwells = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="[[state, ns], ...]: the time spent in each state the order has left",
+    )
     computed_at = models.DateTimeField()
 
     objects = OrderStatusQuerySet.as_manager()
@@ -326,8 +338,9 @@ class OrderArrival(models.Model):
 
 class LiveMark(models.Model):
     """A named moment the live worker keeps between cycles and processes: how far it has read
-    the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` keeps
-    a count instead (explorer.orders.live)."""
+    the store's arrivals, when it last finished a cycle (wall clock, ns); `worker_errors` and
+    `worker_cycles` keep a count instead (explorer.orders.live), and so do the receiver's
+    counts for /metrics (explorer/receiver/tally.py)."""
 
     name = models.CharField(max_length=64, unique=True)
     value_ns = models.BigIntegerField()

@@ -57,6 +57,9 @@ class OrderStatusRow:
     first_seen_ns: int | None = None
     last_seen_ns: int | None = None
     as_of_ns: int = 0  # the "now" the row was computed against
+    # [[state, ns], ...]: how long the order stayed in each state it has left, in order (the
+    # dwell histograms and step breaches of /metrics read them, explorer/web/metrics.py).
+    finished_dwells: list[list] = field(default_factory=list)
 
     def status_at(self, now_ns: int) -> str:
         return status_at(
@@ -118,6 +121,7 @@ def status_row(
         first_seen_ns=min((s.start_ns for s in journey.spans), default=None),
         last_seen_ns=max((s.end_ns for s in journey.spans), default=None),
         as_of_ns=now_ns,
+        finished_dwells=[[d.state, d.duration_ns] for d in conformance.dwells if not d.current],
     )
 
 

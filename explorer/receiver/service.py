@@ -20,6 +20,7 @@ from accounts.models import AuditAction
 from explorer.receiver.auth import Refused, check_address, sender_for
 from explorer.receiver.config import ReceiverConfig
 from explorer.receiver.decoding import format_of
+from explorer.receiver.tally import Tally
 from explorer.receiver.writers import WriterPool
 
 log = logging.getLogger("explorer.receiver")
@@ -49,6 +50,7 @@ class Outcome:
     rejected: int = 0  # for 200: spans rejected (partial success)
     retry_after_s: int = 0  # for 429/503
     storage_full: bool = False  # for 503: the database's disk is full (gRPC: RESOURCE_EXHAUSTED)
+    accepted: int = 0  # for 200: spans stored
 
 
 class Receiver:
@@ -66,12 +68,15 @@ class Receiver:
         self.lock = threading.Lock()
         self.turns = threading.BoundedSemaphore(config.in_flight)
         self.in_flight = 0  # requests being served now (waiting for a turn included)
+        self.tally = Tally()  # what /metrics says of the receiver (explorer/receiver/tally.py)
 
     def start(self) -> None:
         self.pool.start()
+        self.tally.start()
 
     def stop(self) -> None:
         self.pool.stop()
+        self.tally.stop()
 
     def export(self, request: Request, fmt: str | None = None) -> Outcome:
         """Serve one export; `fmt` given (gRPC) skips the content-type check. A failure that
@@ -79,13 +84,15 @@ class Receiver:
         with self.lock:
             self.in_flight += 1
         try:
-            return self._export(request, fmt)
+            outcome = self._export(request, fmt)
         except Exception:  # noqa: BLE001 - a bug must not kill the connection's thread silently
             log.exception("receiver: a request from %s failed", request.peer)
-            return Outcome(500, "internal error in the receiver (logged)")
+            outcome = Outcome(500, "internal error in the receiver (logged)")
         finally:
             with self.lock:
                 self.in_flight -= 1
+        self.tally.count(outcome.status, outcome.accepted, outcome.rejected)
+        return outcome
 
     def health(self) -> dict:
         """What `GET /health` answers: ok (all writer processes alive and, when `receive`
@@ -151,7 +158,7 @@ class Receiver:
                 address,
                 stored.message,
             )
-        return Outcome(200, stored.message, stored.rejected)
+        return Outcome(200, stored.message, stored.rejected, accepted=stored.spans)
 
     def _audit_sender(self, sender: str, address: str) -> None:
         """Audit a sender's first export since the receiver started."""

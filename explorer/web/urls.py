@@ -11,6 +11,7 @@ from explorer.web import (  # converters: registers `id` before the patterns bel
     downloads,
     home,
     journeys,
+    metrics,
     preferences,
     search,
     traces,
@@ -75,6 +76,8 @@ urlpatterns = [
     path("drift/", analytics.drift, name="drift"),
     path("sla/", analytics.sla, name="sla"),
     path("anomalies/", analytics.anomalies, name="anomalies"),
+    # Prometheus: a bearer token from allowed networks, no login (explorer/web/metrics.py)
+    path("metrics", metrics.metrics, name="metrics"),
     # Uploads
     path("upload/", uploads.upload, name="upload"),
     path("upload/<str:key>/", uploads.upload_result, name="upload_result"),
