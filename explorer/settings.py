@@ -148,13 +148,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # WAL lets the web server read while `ingest` writes. Incremental auto-vacuum lets
-    # retention give space back (explorer/store/retention.py): it takes effect when the
-    # database is created; an older one switches at its next VACUUM (`prune --vacuum`).
+    # WAL lets the web server read while `ingest` writes. (A new database is created in
+    # incremental auto-vacuum mode by `migrate`: explorer/store/apps.py.)
     DATABASES["default"]["OPTIONS"] = {
-        "init_command": (
-            "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-        ),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         "transaction_mode": "IMMEDIATE",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0

@@ -269,6 +269,13 @@ def test_policy_settings_are_checked_with_the_variable_named():
     assert never(WorkerCycle(now_ns=10**18)) is None
 
 
+@pytest.mark.django_db
+def test_migrate_creates_a_sqlite_database_that_gives_space_back():
+    from explorer.store.retention import incremental_mode
+
+    assert incremental_mode() is True  # the test database, as `migrate` created it
+
+
 @pytest.mark.django_db(transaction=True)
 def test_prune_vacuum_switches_an_older_sqlite_database_to_giving_space_back():
     from explorer.store.retention import incremental_mode

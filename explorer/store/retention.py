@@ -4,10 +4,10 @@ transaction with a record of each removed trace (RemovedTrace, which pages read 
 "removed by retention on ..."), drop old hourly figures and records, and give the space back.
 
 Space: SQLite reuses freed pages but never shrinks the file unless the database is in
-incremental auto-vacuum mode (explorer/settings.py asks for it on every connection, which
-takes effect when the database is created; an older database switches at its next VACUUM:
-`manage.py prune --vacuum`); then `PRAGMA incremental_vacuum` after pruning returns freed pages
-to the file system. PostgreSQL's autovacuum makes deleted rows' space reusable by itself.
+incremental auto-vacuum mode (`migrate` creates a new database so, explorer/store/apps.py; an
+older database switches at its next VACUUM: `manage.py prune --vacuum`); then `PRAGMA
+incremental_vacuum` after pruning returns freed pages to the file system. PostgreSQL's
+autovacuum makes deleted rows' space reusable by itself.
 """
 
 from __future__ import annotations
