@@ -466,17 +466,24 @@
       zoomStatus.textContent = whole ? zoomStatus.dataset.whole || zoomStatus.textContent
         : formatAt(zoom[0]) + " – " + formatAt(zoom[1]);
     }
-    if (ticks) {
-      ticks.replaceChildren();
-      for (var i = 0; i <= 4; i++) {
-        var tick = document.createElement("span");
-        tick.className = "tick";
-        tick.style.left = (i * 25) + "%";
-        tick.textContent = formatAt(zoom[0] + (zoom[1] - zoom[0]) * i / 4);
-        ticks.appendChild(tick);
-      }
+    drawTicks();
+  }
+
+  // Times on the axis: as many as fit its width (clock times are longer), at most five.
+  function drawTicks() {
+    if (!ticks) { return; }
+    var room = clockTimes() ? 110 : 70;
+    var steps = Math.max(1, Math.min(4, Math.floor((ticks.clientWidth || 400) / room) - 1));
+    ticks.replaceChildren();
+    for (var i = 0; i <= steps; i++) {
+      var tick = document.createElement("span");
+      tick.className = "tick";
+      tick.style.left = (i * 100 / steps) + "%";
+      tick.textContent = formatAt(zoom[0] + (zoom[1] - zoom[0]) * i / steps);
+      ticks.appendChild(tick);
     }
   }
+  window.addEventListener("resize", drawTicks);
   if (zoomStatus) { zoomStatus.dataset.whole = zoomStatus.textContent; }
 
   function setZoom(from, to) {
@@ -636,7 +643,7 @@
   function offerCopy(root) {
     root.querySelectorAll(".copy-span-link").forEach(function (button) { button.hidden = false; });
     var article = root.querySelector(".span-detail[data-row]");
-    if (article) { selectedRow = article.dataset.row; }
+    if (article && article.dataset.row !== selectedRow) { selectedRow = article.dataset.row; schedule(); }
   }
   function copyText(text) {
     if (navigator.clipboard && window.isSecureContext) { return navigator.clipboard.writeText(text); }
