@@ -2,15 +2,19 @@
 endpoint windows a huge trace the same way), span events on the bars (hostile names escaped),
 clock times in the viewer's zone, and a span's link that opens the page on it."""
 
+import dataclasses
 import html
 import re
+from array import array
 
 import pytest
 from django.urls import reverse
 
-from explorer.analysis.layout import tree_order
+from explorer.analysis.layout import LayoutError, TraceLayout, lay_out, tree_order
 from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
+from explorer.store.models import StoredTrace
+from explorer.store.source import StoreSource
 from explorer.traces.model import Event, Trace
 from explorer.web.waterfall import (
     EVENT_MARKS,
@@ -170,3 +174,46 @@ def test_a_spans_link_opens_the_page_on_it(client, login_as, stored):
     page = client.get(html.unescape(link)).content.decode()
     assert 'data-row="3"' in page and 'id="span-title"' in page and "op l" in page
     assert 'id="row-3"' in page
+
+
+# --- A stored layout keeps each row's service: folding a huge trace reads no span ---------------
+
+
+@pytest.mark.django_db
+def test_layouts_keep_the_service_of_each_row_and_old_ones_decode_without():
+    ordered, layout = lay_out(services_trace())
+    assert [layout.service_names[s] for s in layout.row_services] == [
+        s.resource.service_name for s in ordered
+    ]
+    again = TraceLayout.decode(layout.encode())
+    assert again.service_names == layout.service_names
+    assert list(again.row_services) == list(layout.row_services)
+    old = dataclasses.replace(layout, service_names=None, row_services=None)
+    decoded = TraceLayout.decode(old.encode())
+    assert decoded.row_services is None and list(decoded.end) == list(layout.end)
+    wrong = dataclasses.replace(layout, row_services=array("i", [7] * len(layout)))
+    with pytest.raises(LayoutError, match="service"):
+        TraceLayout.decode(wrong.encode())
+
+
+def test_folding_a_stored_layout_reads_no_span(client, login_as, db, monkeypatch):
+    reset_caches()
+    monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", 3)  # 8 spans: 3 chunks
+    store_traces([services_trace()])
+
+    def whole(*args, **kwargs):
+        raise AssertionError("the whole trace was read")
+
+    with monkeypatch.context() as reading:
+        reading.setattr(StoreSource, "get_trace", whole)
+        reading.setattr(StoreSource, "iter_spans", whole)
+        login_as("analyst")
+        assert rows_answer(client, fold_service="mes-api")["rows"] == [0, 1, 2, 3, 4, 5]
+        assert rows_answer(client, fold="entries")["rows"] == [0, 1, 5, 6]
+    # A layout stored before services were kept: the spans are read once instead.
+    layout = TraceLayout.decode(bytes(StoredTrace.objects.get(trace_id=TRACE_ID).layout))
+    old = dataclasses.replace(layout, service_names=None, row_services=None)
+    StoredTrace.objects.update(layout=old.encode())
+    reset_caches()
+    assert rows_answer(client, fold_service="mes-api")["rows"] == [0, 1, 2, 3, 4, 5]
+    reset_caches()

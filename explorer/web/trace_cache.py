@@ -74,6 +74,8 @@ class PreparedTrace:
     _depth_rows: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _max_depth: int | None = field(default=None, repr=False)
     _row_services: tuple[array, array] | None = field(default=None, repr=False)
+    # A stored layout's (service names, service of each position), when it keeps them.
+    _stored_services: tuple[list[str], array] | None = field(default=None, repr=False)
     _folds: dict[object, list[int]] = field(default_factory=dict, repr=False)
 
     @property
@@ -155,17 +157,25 @@ class PreparedTrace:
 
     def row_services(self) -> tuple[array, array]:
         """Per row, its service's index in `services` and whether its parent has the same
-        service (explorer.web.waterfall.row_services). The first call reads every span once
-        (a stored layout has no services per row), chunk by chunk, keeping 5 bytes a row."""
+        service (explorer.web.waterfall.row_services): from a stored layout that keeps the
+        services, else by reading each span once, chunk by chunk; 5 bytes a row, kept."""
         if self._row_services is None:
             index = {name: i for i, name in enumerate(self.services)}
-            by_position = array("i", bytes(4 * len(self.order)))
-            for position, span in self.each_span():
-                name = span.resource.service_name
-                if name not in index:  # a layout older than a late span's service
+
+            def index_of(name: str) -> int:
+                if name not in index:  # a service the overview does not list
                     index[name] = len(index)
                     self.services.append(name)
-                by_position[position] = index[name]
+                return index[name]
+
+            if self._stored_services is not None:
+                names, stored = self._stored_services
+                ours = [index_of(name) for name in names]
+                by_position = array("i", (ours[s] for s in stored))
+            else:
+                by_position = array("i", bytes(4 * len(self.order)))
+                for position, span in self.each_span():
+                    by_position[position] = index_of(span.resource.service_name)
             self._row_services = row_services(self.order, by_position)
         return self._row_services
 
@@ -259,6 +269,11 @@ def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> Prepa
         _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
         _stream=lambda: source.iter_spans(trace_id),
         _stats=layout.operations,
+        _stored_services=(
+            (layout.service_names, layout.row_services)
+            if layout.service_names is not None and layout.row_services is not None
+            else None
+        ),
     )
 
 
