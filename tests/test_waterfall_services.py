@@ -16,6 +16,7 @@ from explorer.store.ingest import store_traces
 from explorer.store.models import StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import Event, Trace
+from explorer.web.traces import clock_time
 from explorer.web.waterfall import (
     EVENT_MARKS,
     build_rows,
@@ -161,6 +162,11 @@ def test_clock_times_in_the_viewers_zone(client, login_as, stored):
     clocks = re.findall(r'<time class="abs" datetime="([^"]+)">([^<]+)</time>', page)
     assert clocks[0][1] == "00:20:00.000" and clocks[0][0].endswith("+03:00")
     assert clocks[3][1] == "00:20:00.011"  # crm lookup, 11 ms in
+
+
+def test_a_time_no_clock_shows_is_a_dash():
+    assert clock_time(10**30)["text"] == "—" and clock_time(-(10**30))["text"] == "—"
+    assert clock_time(T0 + 1_500_000)["text"] == "21:20:00.001"  # UTC, the default zone
 
 
 def test_a_spans_link_opens_the_page_on_it(client, login_as, stored):

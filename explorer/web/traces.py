@@ -252,10 +252,14 @@ def _event_marks(row: Row, pol) -> list[dict]:
 
 
 def clock_time(ns: int) -> dict:
-    """A span's start as the clock in the viewer's time zone shows it, to the millisecond."""
+    """A span's start as the clock in the viewer's time zone shows it, to the millisecond;
+    "—" for a time no clock shows (a hostile timestamp past year 9999)."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=rest // 1000)
-    moment = timezone.localtime(moment)
+    try:
+        moment = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=rest // 1000)
+        moment = timezone.localtime(moment)
+    except (OverflowError, OSError, ValueError):
+        return {"iso": "", "text": "—"}
     return {"iso": moment.isoformat(), "text": moment.strftime("%H:%M:%S.%f")[:-3]}
 
 
