@@ -9,6 +9,7 @@ from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
 from tests.browser_support import log_in, screenshot
 from tests.test_waterfall_services import EVIL, TRACE_ID, services_trace
+from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import in_language, wait_until
 
 LANGUAGES = ["en", "ru"]
@@ -47,7 +48,7 @@ def check_colours_and_legend(page) -> None:
     assert page.locator("#row-5 .badge.error").is_visible()
 
 
-def check_events(page) -> None:
+def check_events(page, language: str) -> None:
     """Hover shows an event's name; keyboard focus shows the hostile one as text."""
     page.hover("#row-0 g.event >> nth=0", force=True)
     wait_until(page, "!document.getElementById('event-tip').hidden")
@@ -57,6 +58,7 @@ def check_events(page) -> None:
     assert page.eval_on_selector("#event-tip", "t => t.textContent").startswith(EVIL)
     assert page.locator("#event-tip img").count() == 0
     assert page.evaluate("window.pwned") is None
+    screenshot(page, f"waterfall-event-tip-{language}")
     page.keyboard.press("Tab")  # the focus leaves the event: the tip goes
     wait_until(page, "document.getElementById('event-tip').hidden")
 
@@ -123,9 +125,10 @@ def test_waterfall_by_service_events_times_and_links(page, live_server, stored, 
     page.goto(f"{live_server.url}/traces/{TRACE_ID}/")
     page.wait_for_selector("#waterfall tr.span-row")
     check_colours_and_legend(page)
-    check_events(page)
+    check_events(page, language)
     check_clock_times(page)
     check_collapse_by_service(page)
+    assert serious_violations(page) == []
     copied = check_copy_link(page, language)
     check_widths(page, language)
     # The copied link: the span selected and in view, its details shown, clock times kept.
