@@ -197,6 +197,10 @@ def test_layouts_keep_the_service_of_each_row_and_old_ones_decode_without():
     old = dataclasses.replace(layout, service_names=None, row_services=None)
     decoded = TraceLayout.decode(old.encode())
     assert decoded.row_services is None and list(decoded.end) == list(layout.end)
+    # A service name no JSON can hold (a lone surrogate): the layout is kept without services.
+    odd = dataclasses.replace(layout, service_names=["\ud800", *layout.service_names[1:]])
+    kept = TraceLayout.decode(odd.encode())
+    assert kept.row_services is None and kept.operations == layout.operations
     wrong = dataclasses.replace(layout, row_services=array("i", [7] * len(layout)))
     with pytest.raises(LayoutError, match="service"):
         TraceLayout.decode(wrong.encode())

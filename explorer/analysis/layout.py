@@ -163,10 +163,15 @@ class TraceLayout:
                 for s in self.operations
             ]
         names = self.service_names if self.row_services is not None else None
-        try:
-            header = orjson.dumps([*head, operations, names])
-        except orjson.JSONEncodeError:  # a total beyond 64 bits (hostile timestamps)
-            header = orjson.dumps([*head, None, names])
+        # What JSON cannot hold (a total beyond 64 bits from hostile timestamps, a name with a
+        # lone surrogate) is left out: the page computes it from the spans instead.
+        for kept in ((operations, names), (operations, None), (None, names), (None, None)):
+            try:
+                header = orjson.dumps([*head, *kept])
+            except orjson.JSONEncodeError:
+                continue
+            names = kept[1]
+            break
         parts = [self.depth, self.end, self.critical]
         if names is not None and self.row_services is not None:
             parts.append(self.row_services)
