@@ -134,6 +134,10 @@ class TraceLayout:
     # explorer.analysis.stats of the whole trace; None when not stored (a layout of version
     # 1, or totals beyond 64 bits): then they are computed from the spans.
     operations: list[OperationStats] | None = None
+    # The service of each row, as an index into `service_names` (collapse by service reads
+    # no span); None in layouts stored before they were kept.
+    service_names: list[str] | None = None
+    row_services: array | None = None
 
     def __len__(self) -> int:
         return len(self.depth)
@@ -158,11 +162,19 @@ class TraceLayout:
                 ]
                 for s in self.operations
             ]
-        try:
-            header = orjson.dumps([*head, operations])
-        except orjson.JSONEncodeError:  # a total beyond 64 bits (hostile timestamps)
-            header = orjson.dumps([*head, None])
+        names = self.service_names if self.row_services is not None else None
+        # What JSON cannot hold (a total beyond 64 bits from hostile timestamps, a name with a
+        # lone surrogate) is left out: the page computes it from the spans instead.
+        for kept in ((operations, names), (operations, None), (None, names), (None, None)):
+            try:
+                header = orjson.dumps([*head, *kept])
+            except orjson.JSONEncodeError:
+                continue
+            names = kept[1]
+            break
         parts = [self.depth, self.end, self.critical]
+        if names is not None and self.row_services is not None:
+            parts.append(self.row_services)
         if not _LITTLE:
             parts = [array("i", p) for p in parts]
             for p in parts:
@@ -182,6 +194,7 @@ class TraceLayout:
             operations = None
             if version == LAYOUT_VERSION and rest[0] is not None:
                 operations = [OperationStats(*row) for row in rest[0]]
+            names = rest[1] if version == LAYOUT_VERSION and len(rest) > 1 else None
             numbers = array("i")
             numbers.frombytes(raw[cut + 1 :])
         except (
@@ -195,11 +208,27 @@ class TraceLayout:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
-        if len(numbers) != 2 * n + critical:
+        size = (3 if names is not None else 2) * n + critical
+        if len(numbers) != size:
             raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
         if not _LITTLE:
             numbers.byteswap()
-        return cls(numbers[:n], numbers[n : 2 * n], numbers[2 * n :], counts, errors, operations)
+        cut = 2 * n + critical
+        services = None
+        if names is not None:
+            services = numbers[cut:]
+            if services and (min(services) < 0 or max(services) >= len(names)):
+                raise LayoutError("stored layout names a service it does not list")
+        return cls(
+            numbers[:n],
+            numbers[n : 2 * n],
+            numbers[2 * n : cut],
+            counts,
+            errors,
+            operations,
+            names,
+            services,
+        )
 
 
 @dataclass(slots=True)
@@ -229,6 +258,8 @@ def lay_out(trace: Trace) -> tuple[list[Span], TraceLayout]:
     end = max((s.end_ns for s in spans), default=start)
     counts, errors = bucket_counts(spans, start, end - start)
     ordered = [spans[p] for p in order.order]
+    names: dict[str, int] = {}
+    services = array("i", (names.setdefault(s.resource.service_name, len(names)) for s in ordered))
     layout = TraceLayout(
         order.depth,
         order.end,
@@ -236,6 +267,8 @@ def lay_out(trace: Trace) -> tuple[list[Span], TraceLayout]:
         counts,
         errors,
         operation_table(trace.trace_id, spans, ordered, tree),
+        list(names),
+        services,
     )
     return ordered, layout
 

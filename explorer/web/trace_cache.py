@@ -22,7 +22,15 @@ from explorer.analysis.layout import TraceOverview, TreeOrder, critical_position
 from explorer.caching import LocalCache, SharedCache, cache_key
 from explorer.sources.base import ReadsStoredLayouts, SourceError
 from explorer.traces.model import Span, Trace
-from explorer.web.waterfall import Bucket, histogram, minimap, rows_to_collapse
+from explorer.web.waterfall import (
+    Bucket,
+    histogram,
+    minimap,
+    row_services,
+    rows_below_service_entries,
+    rows_of_services,
+    rows_to_collapse,
+)
 
 CACHE_SECONDS = 600
 LRU_MAX_SPANS = 3_000_000
@@ -65,6 +73,10 @@ class PreparedTrace:
     _rows: array | None = field(default=None, repr=False)
     _depth_rows: dict[int, list[int]] = field(default_factory=dict, repr=False)
     _max_depth: int | None = field(default=None, repr=False)
+    _row_services: tuple[array, array] | None = field(default=None, repr=False)
+    # A stored layout's (service names, service of each position), when it keeps them.
+    _stored_services: tuple[list[str], array] | None = field(default=None, repr=False)
+    _folds: dict[object, list[int]] = field(default_factory=dict, repr=False)
 
     @property
     def trace(self) -> Trace:
@@ -143,6 +155,44 @@ class PreparedTrace:
             self._depth_rows[depth] = rows_to_collapse(self.order, depth)
         return self._depth_rows[depth]
 
+    def row_services(self) -> tuple[array, array]:
+        """Per row, its service's index in `services` and whether its parent has the same
+        service (explorer.web.waterfall.row_services): from a stored layout that keeps the
+        services, else by reading each span once, chunk by chunk; 5 bytes a row, kept."""
+        if self._row_services is None:
+            index = {name: i for i, name in enumerate(self.services)}
+
+            def index_of(name: str) -> int:
+                if name not in index:  # a service the overview does not list
+                    index[name] = len(index)
+                    self.services.append(name)
+                return index[name]
+
+            if self._stored_services is not None:
+                names, stored = self._stored_services
+                ours = [index_of(name) for name in names]
+                by_position = array("i", (ours[s] for s in stored))
+            else:
+                by_position = array("i", bytes(4 * len(self.order)))
+                for position, span in self.each_span():
+                    by_position[position] = index_of(span.resource.service_name)
+            self._row_services = row_services(self.order, by_position)
+        return self._row_services
+
+    def service_rows(self, chosen: frozenset[int]) -> list[int]:
+        """Rows with children of the services at these indexes (kept, like the levels)."""
+        if chosen not in self._folds:
+            services, _inside = self.row_services()
+            self._folds[chosen] = rows_of_services(self.order, services, chosen)
+        return self._folds[chosen]
+
+    def rows_below_entries(self) -> list[int]:
+        """Rows with children inside their parent's service (kept)."""
+        if "entries" not in self._folds:
+            _services, inside = self.row_services()
+            self._folds["entries"] = rows_below_service_entries(self.order, inside)
+        return self._folds["entries"]
+
     def operation_stats(self):
         """Self time and statistics per operation: from a stored layout, else computed on
         first use."""
@@ -219,6 +269,11 @@ def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> Prepa
         _fetch=lambda rows: source.trace_rows(trace_id, rows, span_count),
         _stream=lambda: source.iter_spans(trace_id),
         _stats=layout.operations,
+        _stored_services=(
+            (layout.service_names, layout.row_services)
+            if layout.service_names is not None and layout.row_services is not None
+            else None
+        ),
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from urllib.parse import quote
 
@@ -18,6 +19,7 @@ from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
@@ -40,9 +42,11 @@ from explorer.traces.model import Trace
 from explorer.web import common, retained
 from explorer.web.common import clean_int, clean_text, shown, source_errors
 from explorer.web.pseudonyms import raw_id_from_url, url_id
+from explorer.web.service_colours import colour_classes
 from explorer.web.trace_cache import PreparedTrace, TraceChanged, forget, prepared_trace
 from explorer.web.upload_store import upload_source
 from explorer.web.waterfall import (
+    Row,
     build_rows,
     hidden_runs,
     parse_collapsed,
@@ -63,6 +67,8 @@ STATS_ROWS = 50
 SEARCH_RESULTS = 50
 MAX_ID = 200
 MAX_LEVEL_CHOICES = 30  # offered in "Levels shown"
+MAX_FOLDS = 20  # services collapsed at once
+FOLD_ENTRIES = "entries"  # ?fold=: each service's first level only
 
 
 @dataclass(frozen=True)
@@ -151,13 +157,31 @@ def _collapsed(request, prepared: PreparedTrace) -> tuple[set[int], dict]:
         result.update(prepared.rows_at_depth(levels - 1))
     else:
         levels = 0
+    folded = _folded_services(request, prepared)
+    if folded:
+        result.update(prepared.service_rows(frozenset(folded.values())))
+    entries = request.GET.get("fold") == FOLD_ENTRIES
+    if entries:
+        result.update(prepared.rows_below_entries())
     result -= expanded
     state = {
         "collapsed": ",".join(str(c) for c in sorted(collapsed)),
         "expanded": ",".join(str(c) for c in sorted(expanded)),
         "levels": levels,
+        "fold_services": list(folded),
+        "fold": FOLD_ENTRIES if entries else "",
     }
     return result, state
+
+
+def _folded_services(request, prepared: PreparedTrace) -> dict[str, int]:
+    """The services whose spans `fold_service` collapses, by the name the viewer sees: {name:
+    index in prepared.services}; names the trace does not have are ignored."""
+    asked = [clean_text(name) for name in request.GET.getlist("fold_service")[:MAX_FOLDS]]
+    if not any(asked):
+        return {}
+    indexes = {shown(request, name): i for i, name in enumerate(prepared.services)}
+    return {name: indexes[name] for name in asked if name in indexes}
 
 
 def _rows_context(
@@ -184,6 +208,7 @@ def _rows_context(
         prepared.duration_ns,
     )
     pol = common.policy(request)
+    colours = colour_classes(prepared.services)
     # One reverse() for the window: the span page URL ends with "<span id>/".
     span_url = where.url("span", "x")
     assert span_url is not None  # only downloads of an upload have no URL
@@ -197,6 +222,7 @@ def _rows_context(
             classes.append("is-critical")
         if row.row in matches:
             classes.append("is-match")
+        classes.append(colours.get(row.service, "svc-0"))
         shown_rows.append(
             {
                 "row": row.row,
@@ -215,11 +241,39 @@ def _rows_context(
                 "x": svg_number(row.bar_x),
                 "w": svg_number(row.bar_width),
                 "classes": " ".join(classes),
+                "clock": clock_time(row.start_ns),
+                "events": _event_marks(row, pol),
                 # The row lets the span's page read one chunk of a huge stored trace.
                 "url": f"{span_prefix}{_url_part(url_id(request, row.span_id))}/?row={row.row}",
             }
         )
     return {"rows": shown_rows, "offset": offset, "next_offset": offset + len(rows), "total": total}
+
+
+def _event_marks(row: Row, pol) -> list[dict]:
+    """The row's events for its bar: redacted names (escaped by the template), machine x."""
+    return [
+        {"name": redact_text(e.name, pol), "offset_ns": e.offset_ns, "x": svg_number(e.x)}
+        for e in row.events
+    ]
+
+
+def clock_time(ns: int) -> dict:
+    """A span's start as the clock in the viewer's time zone shows it, to the millisecond;
+    "—" for a time no clock shows (a hostile timestamp past year 9999)."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    try:
+        moment = datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=rest // 1000)
+        moment = timezone.localtime(moment)
+    except (OverflowError, OSError, ValueError):
+        return {"iso": "", "text": "—"}
+    return {"iso": moment.isoformat(), "text": moment.strftime("%H:%M:%S.%f")[:-3]}
+
+
+def _legend(request, prepared: PreparedTrace) -> list[dict]:
+    """The trace's services with their colour classes, as the viewer sees their names."""
+    colours = colour_classes(prepared.services)
+    return [{"name": shown(request, s), "colour": colours[s]} for s in prepared.services]
 
 
 def _url_part(text: str) -> str:
@@ -315,6 +369,8 @@ def trace_page(request, where: TraceWhere):
         "upload": where.upload,
         "span_count": size,
         "services": [shown(request, s) for s in prepared.services],
+        "legend": _legend(request, prepared),
+        "time_zone": timezone.get_current_timezone_name(),
         "duration_ns": prepared.duration_ns,
         "start_ns": prepared.start_ns,
         "error_count": prepared.error_count,
@@ -345,8 +401,8 @@ def trace_page(request, where: TraceWhere):
         context["stats"] = _stats_rows(request, prepared)
     if context["inline_diagram"]:
         context["svg"] = trace_svg(request, prepared, where)
-    if selected:
-        context["span"] = _span_context(request, prepared, selected)
+    if selected:  # a span's link: `at` is its row, so a huge trace is not read whole
+        context["span"] = _span_context(request, prepared, selected, at if at >= 0 else None)
     response = render(request, "web/trace.html", context)
     if not where.upload:  # once the page is made: `fresh` may make it twice
         audit.record(request, audit.AuditAction.VIEW, "trace", where.trace_id)

@@ -11,13 +11,15 @@ computed when the store writes a trace of several chunks, else once per trace an
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from explorer.analysis.layout import HISTOGRAM_BUCKETS, TreeOrder, bucket_counts
 from explorer.traces.model import Span
 
 BAR_SCALE = 1000.0  # bars are drawn in a 0..1000 wide SVG viewBox
+EVENT_MARKS = 20  # events marked on one bar at most (the details list them all)
 
 
 def svg_number(value: float) -> str:
@@ -84,6 +86,15 @@ def visible_window(
 
 
 @dataclass(slots=True)
+class EventMark:
+    """A span event as a tick on its bar (name still to be redacted)."""
+
+    name: str
+    offset_ns: int  # from the trace's start
+    x: float  # in BAR_SCALE units
+
+
+@dataclass(slots=True)
 class Row:
     """One line of the waterfall, everything a template needs (text still to be redacted)."""
 
@@ -100,6 +111,8 @@ class Row:
     critical: bool
     bar_x: float
     bar_width: float
+    start_ns: int
+    events: list[EventMark]
 
 
 def build_rows(
@@ -138,9 +151,21 @@ def build_rows(
                 critical=position in critical,
                 bar_x=round(x, 2),
                 bar_width=round(width, 2),
+                start_ns=span.start_ns,
+                events=event_marks(span, trace_start_ns, scale),
             )
         )
     return result
+
+
+def event_marks(span: Span, trace_start_ns: int, scale: float) -> list[EventMark]:
+    """The first EVENT_MARKS events of a span, placed on the trace's time scale."""
+    marks = []
+    for event in span.events[:EVENT_MARKS]:
+        offset = event.time_ns - trace_start_ns
+        x = min(max(offset * scale, 0.0), BAR_SCALE)
+        marks.append(EventMark(event.name, offset, round(x, 2)))
+    return marks
 
 
 @dataclass(slots=True)
@@ -201,3 +226,35 @@ def parse_collapsed(text: str | None, size: int, most: int = 2000) -> set[int]:
             if value < size:
                 result.add(value)
     return result
+
+
+def row_services(tree: TreeOrder, position_services: Sequence[int]) -> tuple[array, array]:
+    """Per row: the index of its span's service, and whether its parent row has the same
+    service (1) or it is where a service is entered (0: a root or a call from another one).
+    A row's parent is the last row before it one level up (depth-first order)."""
+    services = array("i", bytes(4 * len(tree)))
+    inside = array("b", bytes(len(tree)))
+    by_depth: list[int] = []  # the service of the open ancestor at each depth
+    for row, position in enumerate(tree.order):
+        service = position_services[position]
+        depth = tree.depth[row]
+        del by_depth[depth:]
+        services[row] = service
+        inside[row] = 1 if by_depth and by_depth[-1] == service else 0
+        by_depth.append(service)
+    return services, inside
+
+
+def rows_of_services(tree: TreeOrder, services: array, chosen: Set[int]) -> list[int]:
+    """The rows of the chosen services that have children: collapsing them folds every
+    subtree those services open."""
+    ends = tree.end
+    return [row for row, s in enumerate(services) if s in chosen and ends[row] > row + 1]
+
+
+def rows_below_service_entries(tree: TreeOrder, inside: array) -> list[int]:
+    """The rows with children whose parent is of their own service: collapsing them shows
+    each service where it is entered and its first level, calls to other services from that
+    level included."""
+    ends = tree.end
+    return [row for row, same in enumerate(inside) if same and ends[row] > row + 1]

@@ -3,7 +3,8 @@
 // viewport are in the DOM, fetched in windows of `data-window` rows as one scrolls. Also:
 // collapse/expand and "levels shown", zoom into a time range (drag over the minimap or the
 // time axis; the bars' viewBox changes), the critical path toggle, search hits with
-// next/previous, and the details panel following the keyboard focus (j / k).
+// next/previous, and the details panel following the keyboard focus (j / k); collapse by
+// service, clock or relative times, span events' names on hover and focus, a span's link.
 "use strict";
 (function () {
   var table = document.getElementById("waterfall");
@@ -20,8 +21,13 @@
   var state = {
     collapsed: new Set((data.collapsed || "").split(",").filter(Boolean)),
     expanded: new Set((data.expanded || "").split(",").filter(Boolean)),
-    levels: data.levels && data.levels !== "0" ? data.levels : ""
+    levels: data.levels && data.levels !== "0" ? data.levels : "",
+    foldService: "",          // the service whose spans are collapsed (its name)
+    fold: data.fold || ""     // "entries": each service's first level only
   };
+  var foldSelect = document.getElementById("fold-service");
+  if (foldSelect) { state.foldService = foldSelect.value; }
+  var selectedRow = null;     // the row whose details the panel shows
   var total = parseInt(data.total, 10) || 0;
   var blocks = new Map();     // block number -> [tr, ...] for the current state
   var stale = new Map();      // the blocks before the state changed, shown until replaced
@@ -46,6 +52,8 @@
     if (state.collapsed.size) { p.set("collapsed", Array.from(state.collapsed).join(",")); }
     if (state.expanded.size) { p.set("expanded", Array.from(state.expanded).join(",")); }
     if (state.levels !== "") { p.set("levels", state.levels); }
+    if (state.foldService) { p.set("fold_service", state.foldService); }
+    if (state.fold) { p.set("fold", state.fold); }
     return rowsUrl + "?" + p.toString();
   }
 
@@ -167,6 +175,7 @@
     row.classList.toggle("is-match", matchSet.has(row.dataset.row));
     row.classList.toggle("is-current-hit", hit >= 0 && matches[hit] === row.dataset.row);
     row.classList.toggle("is-focused", String(focusIndex) === row.dataset.index);
+    row.classList.toggle("is-selected", selectedRow === row.dataset.row);
     var bar = row.querySelector("svg.bar");
     if (bar) { bar.setAttribute("viewBox", round3(zoom[0] * 1000) + " 0 " + round3((zoom[1] - zoom[0]) * 1000) + " 10"); }
   }
@@ -236,16 +245,43 @@
     }
   });
 
+  // The view: levels shown, one service's spans collapsed, each service's first level only;
+  // "Collapse all" (the roots only) and "Expand all". The server folds the rows (rows/), so a
+  // huge trace is never read whole here. Collapsing or expanding one span starts from it.
   var depthSelect = document.getElementById("depth-select");
+  var foldEntries = document.getElementById("fold-entries");
+  function showView(levels, foldService, fold) {
+    state.levels = levels;
+    state.foldService = foldService;
+    state.fold = fold;
+    state.collapsed.clear();
+    state.expanded.clear();
+    if (depthSelect) { depthSelect.value = levels; }
+    if (foldSelect) { foldSelect.value = foldService; }
+    if (foldEntries) { foldEntries.setAttribute("aria-pressed", fold ? "true" : "false"); }
+    focusIndex = 0;
+    scroller.scrollTop = 0;
+    changed();
+  }
   if (depthSelect) {
-    depthSelect.addEventListener("change", function () {
-      state.levels = depthSelect.value;
-      state.collapsed.clear();
-      state.expanded.clear();
-      focusIndex = 0;
-      scroller.scrollTop = 0;
-      changed();
+    depthSelect.addEventListener("change", function () { showView(depthSelect.value, state.foldService, state.fold); });
+  }
+  if (foldSelect) {
+    foldSelect.addEventListener("change", function () { showView(state.levels, foldSelect.value, state.fold); });
+  }
+  if (foldEntries) {
+    foldEntries.addEventListener("click", function (event) {
+      event.preventDefault();
+      showView(state.levels, state.foldService, state.fold ? "" : "entries");
     });
+  }
+  var collapseAll = document.getElementById("collapse-all");
+  if (collapseAll) {
+    collapseAll.addEventListener("click", function (event) { event.preventDefault(); showView("1", "", ""); });
+  }
+  var expandAll = document.getElementById("expand-all");
+  if (expandAll) {
+    expandAll.addEventListener("click", function (event) { event.preventDefault(); showView("", "", ""); });
   }
 
   var critical = document.getElementById("show-critical");
@@ -259,6 +295,7 @@
   function showSpan(link) {
     body.querySelectorAll("tr.is-selected").forEach(function (r) { r.classList.remove("is-selected"); });
     link.closest("tr").classList.add("is-selected");
+    selectedRow = link.closest("tr").dataset.row;
     if (shownHref === link.href) { return; }
     shownHref = link.href;
     var url = new URL(link.href);
@@ -266,7 +303,7 @@
     fetch(url, {credentials: "same-origin"})
       .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
       .then(function (html) {
-        if (shownHref === link.href) { panel.innerHTML = html; breakKeys(panel); }
+        if (shownHref === link.href) { panel.innerHTML = html; breakKeys(panel); offerCopy(panel); }
       })
       .catch(function () {
         // The panel says so and links the span's own page (no navigation behind one's back).
@@ -336,7 +373,10 @@
         if (answer.index === null) {
           // Hidden under a collapsed span: show everything, then go there.
           state.collapsed.clear(); state.expanded.clear(); state.levels = "";
+          state.foldService = ""; state.fold = "";
           if (depthSelect) { depthSelect.value = ""; }
+          if (foldSelect) { foldSelect.value = ""; }
+          if (foldEntries) { foldEntries.setAttribute("aria-pressed", "false"); }
           reset();
           hit -= step;
           goToHit(step);
@@ -383,6 +423,35 @@
     return numberFormat.format(ns) + " " + units[0];
   }
 
+  // Relative times (from the trace's start) or clock times in the viewer's time zone (the
+  // settings page's), remembered in localStorage; rows carry both, CSS shows one.
+  var clockBox = document.getElementById("clock-times");
+  var CLOCK_KEY = "explorer.waterfall-clock-times";
+  var startNs = parseFloat(data.startNs) || 0;
+  var clockFormat = null;
+  try {
+    clockFormat = new Intl.DateTimeFormat(lang, {timeZone: data.timeZone || "UTC", hour: "2-digit",
+      minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, hourCycle: "h23"});
+  } catch (e) { clockFormat = null; }
+  function clockTimes() { return table.classList.contains("times-clock"); }
+  function formatAt(fraction) {
+    if (clockTimes() && clockFormat) { return clockFormat.format(new Date((startNs + fraction * durationNs) / 1e6)); }
+    return formatNs(fraction * durationNs);
+  }
+  function showClockTimes(on, remember) {
+    table.classList.toggle("times-clock", on);
+    if (clockBox) { clockBox.checked = on; }
+    if (remember) {
+      try { window.localStorage.setItem(CLOCK_KEY, on ? "1" : ""); } catch (e) { /* private mode */ }
+    }
+  }
+  if (clockBox) {
+    var remembered = false;
+    try { remembered = window.localStorage.getItem(CLOCK_KEY) === "1"; } catch (e) { remembered = false; }
+    showClockTimes(remembered, false);
+    clockBox.addEventListener("change", function () { showClockTimes(clockBox.checked, true); drawZoom(); });
+  }
+
   function drawZoom() {
     var whole = zoom[0] <= 0 && zoom[1] >= 1;
     body.querySelectorAll("tr.span-row").forEach(decorate);
@@ -395,19 +464,26 @@
     if (zoomReset) { zoomReset.hidden = whole; }
     if (zoomStatus) {
       zoomStatus.textContent = whole ? zoomStatus.dataset.whole || zoomStatus.textContent
-        : formatNs(zoom[0] * durationNs) + " – " + formatNs(zoom[1] * durationNs);
+        : formatAt(zoom[0]) + " – " + formatAt(zoom[1]);
     }
-    if (ticks) {
-      ticks.replaceChildren();
-      for (var i = 0; i <= 4; i++) {
-        var tick = document.createElement("span");
-        tick.className = "tick";
-        tick.style.left = (i * 25) + "%";
-        tick.textContent = formatNs((zoom[0] + (zoom[1] - zoom[0]) * i / 4) * durationNs);
-        ticks.appendChild(tick);
-      }
+    drawTicks();
+  }
+
+  // Times on the axis: as many as fit its width (clock times are longer), at most five.
+  function drawTicks() {
+    if (!ticks) { return; }
+    var room = clockTimes() ? 110 : 70;
+    var steps = Math.max(1, Math.min(4, Math.floor((ticks.clientWidth || 400) / room) - 1));
+    ticks.replaceChildren();
+    for (var i = 0; i <= steps; i++) {
+      var tick = document.createElement("span");
+      tick.className = "tick";
+      tick.style.left = (i * 100 / steps) + "%";
+      tick.textContent = formatAt(zoom[0] + (zoom[1] - zoom[0]) * i / steps);
+      ticks.appendChild(tick);
     }
   }
+  window.addEventListener("resize", drawTicks);
   if (zoomStatus) { zoomStatus.dataset.whole = zoomStatus.textContent; }
 
   function setZoom(from, to) {
@@ -533,6 +609,71 @@
     }
     event.preventDefault();
   });
+
+  // Span events: ticks on the bars; the name and time show on hover and on keyboard focus.
+  // The name is trace data: it goes in as text, never as HTML.
+  var tip = document.getElementById("event-tip");
+  function showTip(mark) {
+    if (!tip) { return; }
+    var offsetNs = parseFloat(mark.dataset.offsetNs) || 0;
+    var when = clockTimes() && clockFormat ? clockFormat.format(new Date((startNs + offsetNs) / 1e6)) : "+" + formatNs(offsetNs);
+    tip.textContent = mark.dataset.name + " · " + when;
+    tip.hidden = false;
+    var box = mark.getBoundingClientRect();
+    var left = Math.min(Math.max(box.left - tip.offsetWidth / 2, 4), document.documentElement.clientWidth - tip.offsetWidth - 4);
+    tip.style.left = Math.max(left, 0) + "px";
+    tip.style.top = (box.top - tip.offsetHeight - 4 < 0 ? box.bottom + 4 : box.top - tip.offsetHeight - 4) + "px";
+  }
+  function hideTip() { if (tip) { tip.hidden = true; } }
+  body.addEventListener("pointerover", function (event) {
+    var mark = event.target.closest && event.target.closest("g.event");
+    if (mark) { showTip(mark); }
+  });
+  body.addEventListener("pointerout", function (event) {
+    if (event.target.closest && event.target.closest("g.event")) { hideTip(); }
+  });
+  body.addEventListener("focusin", function (event) {
+    var mark = event.target.closest && event.target.closest("g.event");
+    if (mark) { showTip(mark); }
+  });
+  body.addEventListener("focusout", hideTip);
+  scroller.addEventListener("scroll", hideTip, {passive: true});
+
+  // A span's link (in the details panel): copied with a button that says it did.
+  function offerCopy(root) {
+    root.querySelectorAll(".copy-span-link").forEach(function (button) { button.hidden = false; });
+    var article = root.querySelector(".span-detail[data-row]");
+    if (article && article.dataset.row !== selectedRow) { selectedRow = article.dataset.row; schedule(); }
+  }
+  function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) { return navigator.clipboard.writeText(text); }
+    // Plain HTTP: the older way, through a selected field.
+    return new Promise(function (done, failed) {
+      var field = document.createElement("textarea");
+      field.value = text;
+      field.setAttribute("readonly", "");
+      field.className = "visually-hidden";
+      document.body.appendChild(field);
+      field.select();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      field.remove();
+      if (copied) { done(); } else { failed(new Error("copy refused")); }
+    });
+  }
+  if (panel) {
+    offerCopy(panel);
+    panel.addEventListener("click", function (event) {
+      var button = event.target.closest(".copy-span-link");
+      var link = panel.querySelector(".span-link-url");
+      var said = panel.querySelector(".copy-status");
+      if (!button || !link || !said) { return; }
+      copyText(link.href).then(
+        function () { said.textContent = button.dataset.copied; said.className = "copy-status is-done"; },
+        function () { said.textContent = button.dataset.failed; said.className = "copy-status is-failed"; }
+      );
+    });
+  }
 
   // Exposed for the browser tests and anyone scripting the page.
   table.waterfall = {
