@@ -7,6 +7,7 @@ from django.urls import path
 from explorer.web import (  # converters: registers `id` before the patterns below
     analytics,
     compare,
+    flame,
     converters,  # noqa: F401
     downloads,
     home,
@@ -68,6 +69,9 @@ urlpatterns = [
     path("traces/<id:trace_id>/stats/", traces.stats, name="trace_stats"),
     path("traces/<id:trace_id>/diagram/", traces.diagram, name="trace_diagram"),
     path("traces/<id:trace_id>/spans/<id:span_id>/", traces.span, name="span"),
+    path("traces/<id:trace_id>/flame/", flame.flame, name="trace_flame"),
+    path("traces/<id:trace_id>/flame/boxes/", flame.boxes, name="trace_flame_boxes"),
+    path("traces/<id:trace_id>/flame/rows/<int:row>/", flame.row, name="trace_flame_row"),
     path("traces/<id:trace_id>/", traces.trace, name="trace"),
     # Analytics
     path("map/", analytics.system_map, name="system_map"),
