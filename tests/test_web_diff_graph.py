@@ -43,7 +43,7 @@ def pair(db):
 
 def graph_of(body: str) -> ET.Element:
     start = body.index('<div class="diff-graph"')
-    return ET.fromstring(body[start : body.index("</div>", start) + 6])
+    return ET.fromstring(body[start : body.index("</div>", start) + 6])  # noqa: S314 - our page
 
 
 def boxes(graph: ET.Element) -> dict[str, tuple[str, str, int]]:
@@ -55,7 +55,8 @@ def boxes(graph: ET.Element) -> dict[str, tuple[str, str, int]]:
             if child.tag == "span" and "diff-node" in child.get("class", ""):
                 what = child.find("span[@class='what']")
                 name = "".join(what.itertext()).split(" ", 1)[1]
-                found[name] = (child.get("data-kind"), child.find("span[@class='mark']").text, depth)
+                mark = child.find("span[@class='mark']").text
+                found[name] = (child.get("data-kind"), mark, depth)
             walk(child, depth + (child.tag == "ul"))
 
     walk(graph, 0)

@@ -14,7 +14,7 @@ from explorer.web.flame_columns import build_columns, flame_view
 from explorer.web.service_colours import PALETTE, colour_index, mapped_services
 from explorer.web.trace_cache import prepare
 from tests.trace_support import make_span
-from tests.web_support import T0, tree_trace
+from tests.web_support import tree_trace
 
 TRACE_ID = "ab" * 16
 EVIL = "<script>alert(1)</script>&\u202e"

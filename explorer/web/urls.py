@@ -7,9 +7,9 @@ from django.urls import path
 from explorer.web import (  # converters: registers `id` before the patterns below
     analytics,
     compare,
-    flame,
     converters,  # noqa: F401
     downloads,
+    flame,
     home,
     journeys,
     preferences,

@@ -61,12 +61,12 @@ document.addEventListener("DOMContentLoaded", function () {
       (levels[d] = levels[d] || []).push(i);
     }
     levels.forEach(function (boxes) { boxes.sort(function (a, b) { return view.x[a] - view.x[b]; }); });
-    focus = view.row.length ? 0 : -1;
+    focus = -1;  // until the graph gets the keyboard focus or a pointer
     reset.hidden = view.root < 0 && !view.window;
     status.textContent = view.root < 0 && !view.window ? text.whole
       : text.zoomed + ": " + (view.root < 0 ? "" : label(0) + ", ") + humanNs(view.start_ns) + " + " + humanNs(view.duration_ns);
     draw();
-    describe(focus, false);
+    if (document.activeElement === canvas && view.row.length) { setFocus(0); } else { describe(-1); }
     canvas.dataset.drawn = String(view.row.length);
     canvas.dataset.root = String(view.root);
   }
@@ -160,8 +160,10 @@ document.addEventListener("DOMContentLoaded", function () {
       tip.appendChild(part);
     });
     var r = rect(i);
-    var left = Math.min(Math.max(near ? near[0] + 12 : r[0], 0), canvas.parentElement.clientWidth - 240);
-    tip.style.transform = "translate(" + Math.max(left, 0) + "px, " + (r[1] + ROW + 2) + "px)";
+    var scroller = canvas.parentElement;  // the tip sits outside it: never cut by its edge
+    var left = Math.min(Math.max(near ? near[0] + 12 : r[0], 0), scroller.clientWidth - 240);
+    var top = r[1] + ROW + 2 - scroller.scrollTop;
+    tip.style.transform = "translate(" + Math.max(left, 0) + "px, " + top + "px)";
     tip.hidden = false;
     open.hidden = false;
     open.href = spanUrl(i);
@@ -240,7 +242,8 @@ document.addEventListener("DOMContentLoaded", function () {
   }
 
   canvas.addEventListener("keydown", function (event) {
-    if (!view || focus < 0) { return; }
+    if (!view || !view.row.length) { return; }
+    if (focus < 0) { focus = 0; }
     if (event.key.indexOf("Arrow") === 0) {
       setFocus(neighbour(focus, event.key));
     } else if (event.key === "Enter") {
@@ -255,7 +258,9 @@ document.addEventListener("DOMContentLoaded", function () {
     event.preventDefault();
   });
 
-  canvas.addEventListener("focus", function () { describe(focus, false); });
+  canvas.addEventListener("focus", function () {
+    if (view && view.row.length) { setFocus(focus < 0 ? 0 : focus); }
+  });
   canvas.addEventListener("mouseleave", function () { if (document.activeElement !== canvas) { tip.hidden = true; } });
   reset.addEventListener("click", function () { load(-1); });
   var resized = null;
@@ -263,5 +268,7 @@ document.addEventListener("DOMContentLoaded", function () {
     clearTimeout(resized);
     resized = setTimeout(function () { if (view) { load(view.root, view.window); } }, 200);
   });
+  // For tests and the benchmark: the shown view and a box's rectangle (CSS px).
+  canvas.flame = {view: function () { return view; }, rect: rect, focus: function () { return focus; }};
   load(-1);
 });
