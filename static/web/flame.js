@@ -68,6 +68,9 @@ document.addEventListener("DOMContentLoaded", function () {
     draw();
     if (document.activeElement === canvas && view.row.length) { setFocus(0); } else { describe(-1); }
     canvas.dataset.drawn = String(view.row.length);
+    if (!canvas.dataset.paintedMs) {  // the first paint, in ms since navigation (benchmark)
+      requestAnimationFrame(function () { canvas.dataset.paintedMs = String(Math.round(performance.now())); });
+    }
     canvas.dataset.root = String(view.root);
   }
 
