@@ -150,3 +150,29 @@ def test_a_time_range_draws_the_boxes_it_overlaps_in_its_detail(columns):
     assert view.window == (20, 50) and view.start_ns == 20 and view.duration_ns == 30
     assert view.rows == [0, 1, 2, 3]  # c (90-200) is outside
     assert flame_view(columns, -1, 100, (500, 600)).window is None  # outside: whole trace
+
+
+def test_the_page_is_audited_and_lists_the_longest_spans(client, login_as, stored):
+    from accounts.models import AuditEntry
+
+    login_as("architect")
+    body = client.get(reverse("web:trace_flame", args=[TRACE_ID])).content.decode()
+    assert AuditEntry.objects.filter(object_type="trace", object_id=TRACE_ID).exists()
+    summary = body[body.index('id="flame-summary"') :]
+    assert summary.count("<tr>") == 1 + 30  # the heading and the 30 longest spans
+    assert reverse("web:trace_flame_row", args=[TRACE_ID, 0]) in summary  # the root first
+
+
+def test_an_uploaded_trace_has_its_flame_graph(client, login_as):
+    from tests.test_web_uploads import otlp, upload
+
+    login_as("support")
+    trace_id = "11" * 16
+    result = client.get(upload(client, otlp(trace_id))["Location"])
+    trace_page = result["Location"]
+    assert f'href="{trace_page}flame/"' in client.get(trace_page).content.decode()
+    assert client.get(trace_page + "flame/").status_code == 200
+    boxes = client.get(trace_page + "flame/boxes/").json()
+    assert boxes["total"] == len(boxes["row"]) > 1
+    opened = client.get(trace_page + "flame/rows/0/")
+    assert opened.status_code == 302 and opened["Location"].startswith(trace_page + "spans/")

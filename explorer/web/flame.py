@@ -2,7 +2,7 @@
 wide as it lasted, coloured by service (explorer.web.service_colours), drawn on a canvas by
 static/web/flame.js from the boxes of explorer.web.flame_columns.
 
-`flame/` is the page (a text summary of the widest spans for readers without the canvas),
+`flame/` is the page (a text summary of the longest spans for readers without the canvas),
 `flame/boxes/?root=ROW&width=PX[&from=NS&to=NS]` the boxes of one view (a subtree, a time
 range of it) as JSON (parallel arrays, names and
 services as tables, redacted for the viewer), `flame/rows/ROW/` the details of the span at a
@@ -17,6 +17,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from accounts import audit
 from accounts.access import requires
 from accounts.redaction import redact_text
 from explorer.web import common
@@ -88,8 +89,6 @@ def _boxes(request, columns: FlameColumns, view: FlameView) -> dict:
 def flame_page(request, where: TraceWhere):
     columns = _columns(request, where)
     services = _services(request, columns)
-    view = flame_view(columns, -1, DEFAULT_WIDTH)
-    widest = sorted(view.rows, key=lambda r: -columns.duration[r])[:SUMMARY_ROWS]
     pol = common.policy(request)
     summary = [
         {
@@ -101,9 +100,9 @@ def flame_page(request, where: TraceWhere):
             "depth": columns.depth[r],
             "url": where.url("trace_flame_row", str(r)),
         }
-        for r in widest
+        for r in columns.longest
     ]
-    return render(
+    response = render(
         request,
         "web/flame.html",
         {
@@ -117,6 +116,9 @@ def flame_page(request, where: TraceWhere):
             "summary": summary,
         },
     )
+    if not where.upload:  # as the trace page: once the page is made
+        audit.record(request, audit.AuditAction.VIEW, "trace", where.trace_id)
+    return response
 
 
 @fresh
@@ -162,3 +164,21 @@ def boxes(request, where: TraceWhere):
 @stored_trace
 def row(request, where: TraceWhere, row: int):
     return flame_row(request, where, row)
+
+
+@requires("upload_traces")
+@source_errors
+def upload_flame(request, key, trace_id):
+    return flame_page(request, TraceWhere(trace_id, upload=key))
+
+
+@requires("upload_traces")
+@source_errors
+def upload_boxes(request, key, trace_id):
+    return flame_boxes(request, TraceWhere(trace_id, upload=key))
+
+
+@requires("upload_traces")
+@source_errors
+def upload_row(request, key, trace_id, row: int):
+    return flame_row(request, TraceWhere(trace_id, upload=key), row)

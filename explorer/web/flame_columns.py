@@ -25,6 +25,7 @@ from explorer.web.trace_cache import PreparedTrace
 MAX_BOXES = 20_000  # per answer: past this the narrowest of the candidates are left out
 COLUMN_SECONDS = 600
 COLUMN_MAX_SPANS = 3_000_000
+LONGEST = 30  # kept for the page's text summary
 
 
 @dataclass(slots=True)
@@ -43,6 +44,7 @@ class FlameColumns:
     services: list[str]
     names: list[str]
     reach: array  # q: per row, the latest end in its subtree (a view's right edge)
+    longest: list[int]  # the rows of the LONGEST longest spans, longest first
 
     def __len__(self) -> int:
         return len(self.start)
@@ -83,6 +85,7 @@ def build_columns(prepared: PreparedTrace) -> FlameColumns:
         list(services),
         list(names),
         _reach(start, duration, parent),
+        heapq.nlargest(LONGEST, range(n), key=duration.__getitem__),
     )
 
 

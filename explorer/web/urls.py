@@ -101,5 +101,20 @@ urlpatterns = [
         uploads.upload_span,
         name="upload_span",
     ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/",
+        flame.upload_flame,
+        name="upload_trace_flame",
+    ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/boxes/",
+        flame.upload_boxes,
+        name="upload_trace_flame_boxes",
+    ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/rows/<int:row>/",
+        flame.upload_row,
+        name="upload_trace_flame_row",
+    ),
     path("upload/<str:key>/traces/<id:trace_id>/", uploads.upload_trace, name="upload_trace"),
 ]
