@@ -83,15 +83,21 @@ def check_colours(page) -> None:
           const d = g.getImageData(x, y, 1, 1).data;
           seen[view.service[i]] = [d[0], d[1], d[2]];
         }
-        const legend = Array.from(document.querySelectorAll('#flame-legend li .swatch'))
-          .map(s => getComputedStyle(s).backgroundColor.match(/\\d+/g).map(Number));
-        return {seen: seen, legend: legend};
+        const legend = {};
+        document.querySelectorAll('#flame-legend li').forEach(li => {
+          legend[li.textContent] = getComputedStyle(li.querySelector('.swatch'))
+            .backgroundColor.match(/\\d+/g).map(Number);
+        });
+        const names = {};
+        for (const s in seen) names[view.services[s].name] = seen[s];
+        return {seen: names, legend: legend};
         })()"""
     )
     assert len(pixels["seen"]) >= 3, pixels
     for service, rgb in pixels["seen"].items():
-        assert rgb == pixels["legend"][int(service)], (service, rgb, pixels["legend"])
-    assert len(set(map(tuple, pixels["legend"]))) == len(pixels["legend"])  # 4 services, 4 colours
+        assert rgb == pixels["legend"][service], (service, rgb, pixels["legend"])
+    colours = {tuple(rgb) for rgb in pixels["legend"].values()}
+    assert len(colours) == len(pixels["legend"]) == 4  # 4 services, 4 colours
 
 
 def box_point(page, index: int) -> tuple[float, float]:

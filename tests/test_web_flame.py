@@ -114,6 +114,8 @@ def test_boxes_answer_a_view_and_a_row_opens_its_span(client, login_as, stored):
     url = reverse("web:trace_flame_boxes", args=[TRACE_ID])
     whole = client.get(url, {"width": "800"}).json()
     assert whole["total"] == 121 and whole["root"] == -1
+    colours = {s["name"]: s["colour"] for s in whole["services"]}
+    assert colours["mes-api"] == PALETTE[colour_index("mes-api", mapped_services())]
     assert len(whole["row"]) == len(whole["x"]) == len(whole["hidden"]) == 121
     root_name = whole["names"][whole["name"][0]]  # JSON: the script sets it as text
     assert root_name.startswith("<script>alert(1)</script>&") and "\u202e" not in root_name
@@ -152,15 +154,15 @@ def test_a_time_range_draws_the_boxes_it_overlaps_in_its_detail(columns):
     assert flame_view(columns, -1, 100, (500, 600)).window is None  # outside: whole trace
 
 
-def test_the_page_is_audited_and_lists_the_longest_spans(client, login_as, stored):
+def test_the_page_is_audited_and_sums_time_per_operation(client, login_as, stored):
     from accounts.models import AuditEntry
 
     login_as("architect")
     body = client.get(reverse("web:trace_flame", args=[TRACE_ID])).content.decode()
     assert AuditEntry.objects.filter(object_type="trace", object_id=TRACE_ID).exists()
     summary = body[body.index('id="flame-summary"') :]
-    assert summary.count("<tr>") == 1 + 30  # the heading and the 30 longest spans
-    assert reverse("web:trace_flame_row", args=[TRACE_ID, 0]) in summary  # the root first
+    assert summary.count("<tr>") == 1 + 13  # the heading and the trace's 13 operations
+    assert "step 4.2" in summary
 
 
 def test_an_uploaded_trace_has_its_flame_graph(client, login_as):

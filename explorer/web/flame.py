@@ -2,7 +2,7 @@
 wide as it lasted, coloured by service (explorer.web.service_colours), drawn on a canvas by
 static/web/flame.js from the boxes of explorer.web.flame_columns.
 
-`flame/` is the page (a text summary of the longest spans for readers without the canvas),
+`flame/` is the page (the time per operation as text, for readers without the canvas),
 `flame/boxes/?root=ROW&width=PX[&from=NS&to=NS]` the boxes of one view (a subtree, a time
 range of it) as JSON (parallel arrays, names and
 services as tables, redacted for the viewer), `flame/rows/ROW/` the details of the span at a
@@ -25,7 +25,7 @@ from explorer.web.common import clean_int, source_errors
 from explorer.web.flame_columns import FlameColumns, FlameView, flame_columns, flame_view
 from explorer.web.pseudonyms import url_id
 from explorer.web.service_colours import PALETTE, colour_index, mapped_services
-from explorer.web.traces import TraceWhere, fresh, stored_trace
+from explorer.web.traces import TraceWhere, _stats_rows, fresh, stored_trace
 
 DEFAULT_WIDTH = 1200
 MAX_WIDTH = 8000
@@ -41,12 +41,12 @@ def _columns(request, where: TraceWhere) -> FlameColumns:
     return flame_columns(_scope(where), where.load(request))
 
 
-def _services(request, columns: FlameColumns) -> list[dict]:
+def _services(request, services: list[str]) -> list[dict]:
     """The services as the viewer sees them, each with its palette colour (by raw name)."""
     mapped = mapped_services()
     pol = common.policy(request)
     found = []
-    for service in columns.services:
+    for service in services:
         index = colour_index(service, mapped)
         found.append(
             {"name": redact_text(service, pol), "colour": PALETTE[index], "class": f"svc-{index}"}
@@ -72,6 +72,7 @@ def _boxes(request, columns: FlameColumns, view: FlameView) -> dict:
         "duration_ns": view.duration_ns,
         "min_ns": view.min_ns,
         "total": len(columns),
+        "services": _services(request, columns.services),
         "names": [redact_text(columns.names[i], pol) for i in names],
         "row": view.rows,
         "x": [start[r] - view.start_ns for r in view.rows],
@@ -87,21 +88,10 @@ def _boxes(request, columns: FlameColumns, view: FlameView) -> dict:
 
 @fresh
 def flame_page(request, where: TraceWhere):
-    columns = _columns(request, where)
-    services = _services(request, columns)
-    pol = common.policy(request)
-    summary = [
-        {
-            "service": services[columns.service[r]]["name"],
-            "class": services[columns.service[r]]["class"],
-            "name": redact_text(columns.names[columns.name[r]], pol),
-            "duration_ns": columns.duration[r],
-            "self_ns": columns.self_ns[r],
-            "depth": columns.depth[r],
-            "url": where.url("trace_flame_row", str(r)),
-        }
-        for r in columns.longest
-    ]
+    """The page without reading the spans (a huge stored trace's columns take seconds the
+    first time: the script asks for them, saying so): the legend from the trace's overview,
+    the text summary from its statistics per operation (stored with its layout)."""
+    prepared = where.load(request)
     response = render(
         request,
         "web/flame.html",
@@ -111,9 +101,9 @@ def flame_page(request, where: TraceWhere):
             "page_url": where.url("trace"),
             "boxes_url": where.url("trace_flame_boxes"),
             "row_url": where.url("trace_flame_row", "0"),
-            "services": services,
-            "span_count": len(columns),
-            "summary": summary,
+            "services": _services(request, prepared.services),
+            "span_count": len(prepared.order),
+            "stats": _stats_rows(request, prepared),
         },
     )
     if not where.upload:  # as the trace page: once the page is made

@@ -25,7 +25,6 @@ from explorer.web.trace_cache import PreparedTrace
 MAX_BOXES = 20_000  # per answer: past this the narrowest of the candidates are left out
 COLUMN_SECONDS = 600
 COLUMN_MAX_SPANS = 3_000_000
-LONGEST = 30  # kept for the page's text summary
 
 
 @dataclass(slots=True)
@@ -44,7 +43,6 @@ class FlameColumns:
     services: list[str]
     names: list[str]
     reach: array  # q: per row, the latest end in its subtree (a view's right edge)
-    longest: list[int]  # the rows of the LONGEST longest spans, longest first
 
     def __len__(self) -> int:
         return len(self.start)
@@ -85,7 +83,6 @@ def build_columns(prepared: PreparedTrace) -> FlameColumns:
         list(services),
         list(names),
         _reach(start, duration, parent),
-        heapq.nlargest(LONGEST, range(n), key=duration.__getitem__),
     )
 
 

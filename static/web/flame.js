@@ -15,9 +15,7 @@ document.addEventListener("DOMContentLoaded", function () {
   var status = document.getElementById("flame-status");
   var reset = document.getElementById("flame-reset");
   var open = document.getElementById("flame-open");
-  var services = Array.from(document.querySelectorAll("#flame-legend li")).map(function (li) {
-    return {name: li.textContent, colour: li.dataset.colour, dark: isDark(li.dataset.colour)};
-  });
+  var services = [];       // of the shown view: {name, colour, dark}
   var lang = (document.documentElement.lang || "en").slice(0, 2);
   var units = lang === "ru" ? ["нс", "мкс", "мс", "с", "мин", "ч"] : ["ns", "µs", "ms", "s", "min", "h"];
   var numbers = new Intl.NumberFormat(lang, {maximumSignificantDigits: 3});
@@ -54,6 +52,9 @@ document.addEventListener("DOMContentLoaded", function () {
 
   function show(answer) {
     view = answer;
+    services = view.services.map(function (s) {
+      return {name: s.name, colour: s.colour, dark: isDark(s.colour)};
+    });
     levels = [];
     for (var i = 0; i < view.row.length; i++) {
       var d = view.depth[i];
