@@ -178,3 +178,12 @@ def test_an_uploaded_trace_has_its_flame_graph(client, login_as):
     assert boxes["total"] == len(boxes["row"]) > 1
     opened = client.get(trace_page + "flame/rows/0/")
     assert opened.status_code == 302 and opened["Location"].startswith(trace_page + "spans/")
+
+
+def test_a_view_of_too_many_boxes_keeps_the_longest(columns, monkeypatch):
+    from explorer.web import flame_columns
+
+    monkeypatch.setattr(flame_columns, "MAX_BOXES", 2)
+    view = flame_view(columns, -1, 1000)
+    assert view.rows == [0, 4] and view.min_ns == 100  # root (100 ns) and c (110 ns)
+    assert view.hidden == [3, 0]

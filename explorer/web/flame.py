@@ -29,8 +29,7 @@ from explorer.web.traces import TraceWhere, _stats_rows, fresh, stored_trace
 
 DEFAULT_WIDTH = 1200
 MAX_WIDTH = 8000
-SUMMARY_ROWS = 30
-MAX_NS = 2**62  # the widest boxes listed in the text summary
+MAX_NS = 2**62  # the largest offset a time range may name
 
 
 def _scope(where: TraceWhere) -> str:

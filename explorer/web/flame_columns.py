@@ -180,7 +180,8 @@ def flame_view(
     candidates = _wide(columns, first, last, min_ns, window)
     if len(candidates) > MAX_BOXES:
         durations = columns.duration
-        min_ns = heapq.nlargest(MAX_BOXES, (durations[r] for r in candidates))[-1] + 1
+        # The MAX_BOXES longest (ties cut in row order: parents before their children).
+        min_ns = heapq.nlargest(MAX_BOXES, (durations[r] for r in candidates))[-1]
         candidates = _wide(columns, first, last, min_ns, window)[:MAX_BOXES]
     rows = _connected(columns.parent, candidates, root)
     end = columns.end
