@@ -114,6 +114,7 @@ def check_flame(page, base: str, language: str) -> None:
     wait_until(page, "(document.getElementById('flame').dataset.drawn || '0') !== '0'")
     assert page.evaluate("document.getElementById('flame').flame.view().row.length") == 5
     check_colours(page)
+    assert page.is_visible("#flame-density-help")  # the 0 ms span is not drawn
     # Hover the mes-api box: the tooltip names it, with its self time.
     x, y = box_point(page, 1)
     page.mouse.move(x, y)

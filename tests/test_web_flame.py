@@ -187,3 +187,14 @@ def test_a_view_of_too_many_boxes_keeps_the_longest(columns, monkeypatch):
     view = flame_view(columns, -1, 1000)
     assert view.rows == [0, 4] and view.min_ns == 100  # root (100 ns) and c (110 ns)
     assert view.hidden == [3, 0]
+
+
+def test_a_view_with_undrawn_spans_says_where_they_start(columns, monkeypatch):
+    from explorer.web import flame_columns
+
+    whole = flame_view(columns, -1, 100)  # the 1 ns leaf is not drawn
+    assert whole.density is not None and len(whole.density) == flame_columns.DENSITY_BUCKETS
+    assert sum(whole.density) == 5 and whole.density[0] == 2  # root and a start at 0
+    assert flame_view(columns, 2, 1000).density is None  # everything drawn
+    monkeypatch.setattr(flame_columns, "DENSITY_SAMPLE", 2)  # every other row, counted twice
+    assert sum(flame_view(columns, -1, 100).density) == 6

@@ -82,6 +82,7 @@ def _boxes(request, columns: FlameColumns, view: FlameView) -> dict:
         "name": name_of,
         "error": [columns.error[r] for r in view.rows],
         "hidden": view.hidden,
+        "density": view.density,
     }
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 import bisect
 import heapq
 from array import array
+from collections import Counter
 from dataclasses import dataclass
-from itertools import compress
-from operator import add, and_
+from itertools import compress, repeat
+from operator import add, and_, floordiv, mul, sub
 
 from explorer.caching import LocalCache
 from explorer.web.trace_cache import PreparedTrace
@@ -25,6 +26,8 @@ from explorer.web.trace_cache import PreparedTrace
 MAX_BOXES = 20_000  # per answer: past this the narrowest of the candidates are left out
 COLUMN_SECONDS = 600
 COLUMN_MAX_SPANS = 3_000_000
+DENSITY_BUCKETS = 400
+DENSITY_SAMPLE = 50_000
 
 
 @dataclass(slots=True)
@@ -152,6 +155,9 @@ class FlameView:
     hidden: list[int]  # per box: rows of its subtree not drawn (too narrow)
     min_ns: int  # boxes narrower than this are not drawn
     window: tuple[int, int] | None = None  # the time range asked for, as clamped
+    # Spans of the subtree starting in each of DENSITY_BUCKETS slices of the view, when some
+    # are not drawn: where the narrow ones may be, to drag over.
+    density: list[int] | None = None
 
 
 def flame_view(
@@ -189,7 +195,19 @@ def flame_view(
         end[r] - r - 1 - (bisect.bisect_left(rows, end[r]) - bisect.bisect_right(rows, r))
         for r in rows
     ]
-    return FlameView(root, begin, extent, rows, hidden, min_ns, window)
+    density = _density(columns, first, last, begin, extent) if any(hidden) else None
+    return FlameView(root, begin, extent, rows, hidden, min_ns, window, density)
+
+
+def _density(columns: FlameColumns, first: int, last: int, begin: int, extent: int) -> list[int]:
+    """About how many spans of rows [first, last) start in each slice of [begin, begin +
+    extent): every step-th row counted (at most DENSITY_SAMPLE, at C speed), times step."""
+    step = max((last - first) // DENSITY_SAMPLE, 1)
+    starts = columns.start[first:last:step]
+    slices = DENSITY_BUCKETS
+    offsets = map(sub, starts, repeat(begin))
+    counts = Counter(map(floordiv, map(mul, offsets, repeat(slices)), repeat(extent)))
+    return [counts.get(i, 0) * step for i in range(slices)]
 
 
 def _wide(

@@ -10,11 +10,13 @@ document.addEventListener("DOMContentLoaded", function () {
   if (!canvas || !canvas.getContext) { return; }
   var ROW = 20;            // px per level
   var MAX_LEVELS = 1500;   // a canvas taller than ~32,000 px is not drawn by browsers
+  var STRIP = 24;          // px: the strip of where the undrawn spans start
   var text = canvas.dataset;
   var tip = document.getElementById("flame-tip");
   var status = document.getElementById("flame-status");
   var reset = document.getElementById("flame-reset");
   var open = document.getElementById("flame-open");
+  var densityHelp = document.getElementById("flame-density-help");
   var services = [];       // of the shown view: {name, colour, dark}
   var lang = (document.documentElement.lang || "en").slice(0, 2);
   var units = lang === "ru" ? ["нс", "мкс", "мс", "с", "мин", "ч"] : ["ns", "µs", "ms", "s", "min", "h"];
@@ -82,7 +84,8 @@ document.addEventListener("DOMContentLoaded", function () {
   function draw() {
     var ratio = window.devicePixelRatio || 1;
     var width = canvas.parentElement.clientWidth;
-    var height = Math.max(levels.length, 1) * ROW;
+    var boxesHeight = Math.max(levels.length, 1) * ROW;
+    var height = boxesHeight + (view.density ? STRIP + 6 : 0);
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     canvas.style.width = width + "px";
@@ -96,7 +99,22 @@ document.addEventListener("DOMContentLoaded", function () {
     levels.forEach(function (boxes, depth) {
       boxes.forEach(function (i) { drawBox(g, i, depth); });
     });
+    if (view.density) { drawDensity(g, boxesHeight + 6, width); }
     if (focus >= 0) { outline(g, focus, "#000000"); }
+    densityHelp.hidden = !view.density;
+  }
+
+  // How many spans start at each moment (the narrow ones too): a strip to drag over.
+  function drawDensity(g, top, width) {
+    var counts = view.density;
+    var most = Math.max.apply(null, counts) || 1;
+    var slice = width / counts.length;
+    g.fillStyle = "#777777";
+    for (var i = 0; i < counts.length; i++) {
+      if (!counts[i]) { continue; }
+      var h = Math.max(2, STRIP * counts[i] / most);
+      g.fillRect(i * slice, top + STRIP - h, Math.max(slice, 1), h);
+    }
   }
 
   function rect(i) {
