@@ -9,6 +9,7 @@ from explorer.caching import reset_caches
 from explorer.store.ingest import store_traces
 from explorer.traces.model import SpanKind, Trace
 from tests.browser_support import log_in, screenshot
+from tests.test_web_browser import serious_violations
 from tests.test_web_diff_graph import A_ID, B_ID, EVIL
 from tests.test_web_diff_graph import _trace as diff_trace
 from tests.test_web_trace_browser import in_language, wait_until
@@ -122,6 +123,8 @@ def check_flame(page, base: str, language: str) -> None:
     tip = page.inner_text("#flame-tip")
     assert "mes-api" in tip and words["self"] in tip, tip
     screenshot(page, f"flame-{language}")
+    if language == "ru":  # axe-core once: the page is the same in both
+        assert serious_violations(page) == []
     # A click zooms into the subtree of mes-api: its box spans the width.
     page.mouse.click(x, y)
     wait_until(page, "document.getElementById('flame').dataset.root === '1'")
@@ -171,6 +174,8 @@ def check_diff_graph(page, base: str, language: str) -> None:
     )
     assert len(set(styles)) >= 4, styles
     screenshot(page, f"diff-graph-{language}")
+    if language == "ru":
+        assert serious_violations(page) == []
     page.set_viewport_size(NARROW)
     assert page.evaluate("document.documentElement.scrollWidth") <= NARROW["width"] + 1
     page.locator("#diff-graph").scroll_into_view_if_needed()

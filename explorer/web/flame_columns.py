@@ -25,7 +25,7 @@ from explorer.web.trace_cache import PreparedTrace
 
 MAX_BOXES = 20_000  # per answer: past this the narrowest of the candidates are left out
 COLUMN_SECONDS = 600
-COLUMN_MAX_SPANS = 3_000_000
+COLUMN_MAX_SPANS = 2_000_000  # about 50 bytes a span: 100 MB at most per process
 DENSITY_BUCKETS = 400
 DENSITY_SAMPLE = 50_000
 
