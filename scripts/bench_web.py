@@ -17,6 +17,10 @@ CSP):
 - trace_scroll_end_ms_1m: in Chromium (Playwright, /usr/bin/chromium), from scrolling the
   1,000,000-span trace's waterfall, freshly loaded, to its end until its last row is drawn
   (its window fetched), median of three (target <= 1,000); absent without Chromium.
+- flamegraph_ms_1m: in Chromium, the first paint of that trace's flame graph, freshly loaded
+  (from navigation to the first frame after the boxes are drawn), median of three (target
+  <= 1,000); after flamegraph_columns_ms_1m, the first request for its boxes, which reads the
+  trace once into columns in that worker (both workers are warmed before the three loads).
 - journey_command_ms: `manage.py journey ORDER --json` for that order, the whole process
   (interpreter and Django start-up included).
 - rps_journey: journey pages per second from a load generator in a second process (threads,
@@ -38,7 +42,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -353,15 +359,18 @@ def metrics_scrape_ms(url: str) -> float:
 CHROMIUM = "/usr/bin/chromium"
 
 
-def scroll_to_end_ms(url: str, session, trace_id: str) -> float | None:
-    """Milliseconds from scrolling a trace's waterfall to its end until its last row shows,
-    in headless Chromium with the session's cookies (median of three); None without it."""
+@contextmanager
+def chromium_page(url: str, session) -> Iterator:
+    """A page of headless Chromium at 1366x768 with the session's cookies; None without
+    Chromium or Playwright."""
     if not Path(CHROMIUM).exists():
-        return None
+        yield None
+        return
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        return None
+        yield None
+        return
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -373,24 +382,52 @@ def scroll_to_end_ms(url: str, session, trace_id: str) -> float | None:
             context.add_cookies(
                 [{"name": c.name, "value": c.value, "url": url} for c in session.cookies]
             )
-            page = context.new_page()
-            times = []
-            for _ in range(3):  # a fresh page each time: no window of rows fetched before
-                page.goto(f"{url}/traces/{trace_id}/", timeout=120_000)
-                page.wait_for_selector("#waterfall.is-virtual tr.span-row")
-                last = page.evaluate("document.getElementById('waterfall').waterfall.total()") - 1
-                started = time.perf_counter()
-                page.evaluate(
-                    "(() => { const s = document.getElementById('waterfall-scroll');"
-                    " s.scrollTop = s.scrollHeight; })()"
-                )
-                page.wait_for_selector(
-                    f"#waterfall tr.span-row[data-index='{last}']", state="visible", timeout=30_000
-                )
-                times.append((time.perf_counter() - started) * 1000)
-            return round(statistics.median(times), 1)
+            yield context.new_page()
         finally:
             browser.close()
+
+
+def scroll_to_end_ms(url: str, session, trace_id: str) -> float | None:
+    """Milliseconds from scrolling a trace's waterfall to its end until its last row shows,
+    in headless Chromium with the session's cookies (median of three); None without it."""
+    with chromium_page(url, session) as page:
+        if page is None:
+            return None
+        times = []
+        for _ in range(3):  # a fresh page each time: no window of rows fetched before
+            page.goto(f"{url}/traces/{trace_id}/", timeout=120_000)
+            page.wait_for_selector("#waterfall.is-virtual tr.span-row")
+            last = page.evaluate("document.getElementById('waterfall').waterfall.total()") - 1
+            started = time.perf_counter()
+            page.evaluate(
+                "(() => { const s = document.getElementById('waterfall-scroll');"
+                " s.scrollTop = s.scrollHeight; })()"
+            )
+            page.wait_for_selector(
+                f"#waterfall tr.span-row[data-index='{last}']", state="visible", timeout=30_000
+            )
+            times.append((time.perf_counter() - started) * 1000)
+        return round(statistics.median(times), 1)
+
+
+def flamegraph_ms(url: str, session, trace_id: str) -> dict[str, float]:
+    """{flamegraph_columns_ms_1m, flamegraph_ms_1m}: the first (cold) request for the
+    boxes of the trace's flame graph, then the first paint of the graph in headless Chromium
+    (median of three fresh loads, every worker warmed); the paint is absent without it."""
+    boxes = f"{url}/traces/{trace_id}/flame/boxes/?width=1366"
+    results = {"flamegraph_columns_ms_1m": round(timed_get(session, boxes)[0], 1)}
+    with ThreadPoolExecutor(WORKERS) as pool:  # the other worker reads the trace too
+        list(pool.map(lambda _: timed_get(session, boxes), range(2 * WORKERS)))
+    with chromium_page(url, session) as page:
+        if page is None:
+            return results
+        times = []
+        for _ in range(3):
+            page.goto(f"{url}/traces/{trace_id}/flame/", timeout=120_000)
+            page.wait_for_selector("#flame[data-painted-ms]", state="attached", timeout=60_000)
+            times.append(float(page.get_attribute("#flame", "data-painted-ms") or "nan"))
+        results["flamegraph_ms_1m"] = round(statistics.median(times), 1)
+    return results
 
 
 # Runs in a second process: `python -c LOAD URL COOKIE REQUESTS SECONDS THREADS`; threads
@@ -478,6 +515,7 @@ def measure(workdir: Path) -> dict:
         scroll = scroll_to_end_ms(server.url, session, data["trace_1m"])
         if scroll is not None:
             results["trace_scroll_end_ms_1m"] = scroll
+        results.update(flamegraph_ms(server.url, session, data["trace_1m"]))
 
         order_url = f"{server.url}/orders/{data['order']}/"
         ms, _ = timed_get(session, order_url)

@@ -20,6 +20,7 @@ from explorer.sources.base import TraceNotFound, TraceQuery
 from explorer.traces.model import Trace
 from explorer.web import common
 from explorer.web.common import clean_text, shown, source_errors
+from explorer.web.diff_graph import diff_graph
 from explorer.web.pseudonyms import raw_id_from_url, url_id
 from explorer.web.trace_cache import prepared_trace
 
@@ -121,7 +122,11 @@ def compare(request):
         }
         for node in diff.nodes[:MAX_NODES]
     ]
+    graph, graph_tail, graph_cut = diff_graph(diff)
     context.update(
+        graph=graph,
+        graph_tail=graph_tail,
+        graph_cut=graph_cut,
         diff=diff,
         rows=rows,
         cut=len(diff.nodes) > MAX_NODES,

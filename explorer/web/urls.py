@@ -9,6 +9,7 @@ from explorer.web import (  # converters: registers `id` before the patterns bel
     compare,
     converters,  # noqa: F401
     downloads,
+    flame,
     home,
     journeys,
     metrics,
@@ -70,6 +71,9 @@ urlpatterns = [
     path("traces/<id:trace_id>/stats/", traces.stats, name="trace_stats"),
     path("traces/<id:trace_id>/diagram/", traces.diagram, name="trace_diagram"),
     path("traces/<id:trace_id>/spans/<id:span_id>/", traces.span, name="span"),
+    path("traces/<id:trace_id>/flame/", flame.flame, name="trace_flame"),
+    path("traces/<id:trace_id>/flame/boxes/", flame.boxes, name="trace_flame_boxes"),
+    path("traces/<id:trace_id>/flame/rows/<int:row>/", flame.row, name="trace_flame_row"),
     path("traces/<id:trace_id>/", traces.trace, name="trace"),
     # Analytics
     path("map/", analytics.system_map, name="system_map"),
@@ -100,6 +104,21 @@ urlpatterns = [
         "upload/<str:key>/traces/<id:trace_id>/spans/<id:span_id>/",
         uploads.upload_span,
         name="upload_span",
+    ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/",
+        flame.upload_flame,
+        name="upload_trace_flame",
+    ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/boxes/",
+        flame.upload_boxes,
+        name="upload_trace_flame_boxes",
+    ),
+    path(
+        "upload/<str:key>/traces/<id:trace_id>/flame/rows/<int:row>/",
+        flame.upload_row,
+        name="upload_trace_flame_row",
     ),
     path("upload/<str:key>/traces/<id:trace_id>/", uploads.upload_trace, name="upload_trace"),
 ]
