@@ -25,7 +25,7 @@ from explorer.web.common import clean_int, source_errors
 from explorer.web.flame_columns import FlameColumns, FlameView, flame_columns, flame_view
 from explorer.web.pseudonyms import url_id
 from explorer.web.service_colours import PALETTE, colour_index, mapped_services
-from explorer.web.traces import TraceWhere, _stats_rows, fresh, stored_trace
+from explorer.web.traces import TraceWhere, fresh, stats_rows, stored_trace
 
 DEFAULT_WIDTH = 1200
 MAX_WIDTH = 8000
@@ -103,7 +103,7 @@ def flame_page(request, where: TraceWhere):
             "row_url": where.url("trace_flame_row", "0"),
             "services": _services(request, prepared.services),
             "span_count": len(prepared.order),
-            "stats": _stats_rows(request, prepared),
+            "stats": stats_rows(request, prepared),
         },
     )
     if not where.upload:  # as the trace page: once the page is made

@@ -312,7 +312,7 @@ def _search(request, prepared: PreparedTrace, query: str) -> list[dict]:
     return found
 
 
-def _stats_rows(request, prepared: PreparedTrace) -> list[dict]:
+def stats_rows(request, prepared: PreparedTrace) -> list[dict]:
     stats = sorted(prepared.operation_stats(), key=lambda s: -s.self_ns)[:STATS_ROWS]
     return [
         {
@@ -398,7 +398,7 @@ def trace_page(request, where: TraceWhere):
         **rows,
     }
     if context["inline_stats"]:
-        context["stats"] = _stats_rows(request, prepared)
+        context["stats"] = stats_rows(request, prepared)
     if context["inline_diagram"]:
         context["svg"] = trace_svg(request, prepared, where)
     if selected:  # a span's link: `at` is its row, so a huge trace is not read whole
@@ -540,7 +540,7 @@ def trace_stats(request, where: TraceWhere):
         request,
         "web/_stats.html" if partial else "web/fragment_page.html",
         {
-            "stats": _stats_rows(request, prepared),
+            "stats": stats_rows(request, prepared),
             "fragment": "web/_stats.html",
             "page_url": where.url("trace"),
             "trace_id": where.trace_id,
