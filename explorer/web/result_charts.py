@@ -88,10 +88,10 @@ class DurationScale:
             return [self.low]
         if self.log:
             first, last = round(math.log10(self.low)), round(math.log10(self.high))
-            step = max(1, math.ceil((last - first) / 5))
-            return [10.0**e for e in range(first, last + 1, step)]
+            every = max(1, math.ceil((last - first) / 5))
+            return [10.0**e for e in range(first, last + 1, every)]
         step = _nice_step(self.high / 4)
-        return [step * i for i in range(int(self.high / step) + 1)]
+        return [step * i for i in range(round(self.high / step) + 1)]
 
 
 def _nice_step(rough: float) -> float:
