@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.urls import reverse
 from django.utils import translation
 
+from explorer.store.ingest import store_traces
+from explorer.traces.model import Trace
 from explorer.web.result_charts import (
     X_FROM,
     X_SPAN,
@@ -18,6 +21,7 @@ from explorer.web.result_charts import (
     histogram_svg,
     scatter_svg,
 )
+from tests.trace_support import make_span
 
 S = 10**9
 MS = 10**6
@@ -118,3 +122,41 @@ def test_labels_and_numbers_in_russian():
     assert "1,5 с" in svg  # the decimal comma
     assert re.search(r">1\u00a0\d{3}<", svg)  # a count over a thousand, grouped as in Russian
     assert "Duration" not in svg and " error" not in svg
+
+
+def test_histogram_labels_its_edges_and_middle():
+    edges = r'class="x-label"[^>]*>([^<]+)<'
+    svg = str(histogram_svg([i * MS for i in range(1, 101)]))  # a wide spread: equal ratios
+    assert re.findall(edges, svg) == ["1 ms", "10 ms", "100 ms"]
+    svg = str(histogram_svg([i * MS for i in range(100, 201)]))  # equal widths
+    assert re.findall(edges, svg) == ["100 ms", "145 ms", "200 ms"]  # 11 buckets; the 6th
+
+
+def test_the_home_search_and_the_query_page_draw_their_results(client, login_as):
+    store_traces(
+        [
+            Trace(
+                f"{i:02x}" * 16,
+                [
+                    make_span(
+                        "a",
+                        None,
+                        "shop-api",
+                        trace_id=f"{i:02x}" * 16,
+                        start_ns=T0 + i * S,
+                        end_ns=T0 + i * S + (i + 1) * MS,
+                    )
+                ],
+            )
+            for i in range(1, 4)
+        ]
+    )
+    login_as("analyst")
+    home = client.get(reverse("web:home"), {"service": "shop-api", "status": "any"})
+    query = client.get(reverse("web:query"), {"q": "{ }"})
+    for page in (home, query):
+        body = page.content.decode()
+        assert body.count('<a class="point') == 3 and 'class="chart histogram"' in body
+        assert "web/charts.js" in body
+    nothing = client.get(reverse("web:query"), {"q": "{ duration > 1h }"}).content.decode()
+    assert "No trace matches" in nothing and "chart scatter" not in nothing

@@ -307,6 +307,9 @@ def histogram_svg(durations: Sequence[int]) -> SafeString:
             )
         )
     edges = [(X_FROM, "start", found[0].low_ns), (X_FROM + X_SPAN, "end", found[-1].high_ns)]
+    if len(found) >= 4:  # and the edge nearest the middle
+        half = len(found) // 2
+        edges.insert(1, (round(X_FROM + half * width, 2), "middle", found[half].low_ns))
     if len(found) == 1:
         edges = [(X_FROM + width * 0.45, "middle", found[0].low_ns)]
     return format_html(
