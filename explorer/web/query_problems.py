@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext_lazy as _
 
+from explorer.query import messages
 from explorer.query.messages import joined
 from explorer.query.parser import QueryError
 
@@ -61,20 +62,13 @@ SENTENCES = {
     "expected": _("expected %(wanted)s %(where)s, found %(found)s"),
 }  # and unsafe_pattern: one of PATTERN_SENTENCES
 EXPECTED_PHRASES = {
+    # tokens ('{', '&&', '>>' ...) read the same in every language
+    **{code: text for code, text in messages.EXPECTED_PHRASES.items() if text[0] == "'"},
     "value": _("a value"),
     "field": _("a field such as span.http.route, name, status, kind or duration"),
     "aggregate": _("an aggregate such as count() or avg(duration)"),
     "name": _("a name"),
     "comparison": _("a comparison such as '=' or '>'"),
-    "lbrace": "'{'",
-    "rbrace": "'}'",
-    "lpar": "'('",
-    "rpar": "')'",
-    "and": "'&&'",
-    "or": "'||'",
-    "pipe": "'|'",
-    "descendant": "'>>'",
-    "child": "'>'",
     "order_condition": _("an order condition"),
     "something_else": _("something else"),
 }

@@ -20,10 +20,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from explorer.traces.visible import visible_line
+from explorer.web.common import page_language
 from explorer.web.formatting import format_count, format_duration
 from explorer.web.service_colours import colour_classes
 
@@ -58,10 +59,6 @@ def points_of(rows: Sequence[dict]) -> list[Point]:
         )
         for r in rows
     ]
-
-
-def _language() -> str:
-    return "ru" if (get_language() or "en").startswith("ru") else "en"
 
 
 # --- scales ----------------------------------------------------------------------------------
@@ -212,7 +209,7 @@ def scatter_svg(points: Sequence[Point]) -> SafeString:
     """The scatter plot of these traces, or "" when there are none."""
     if not points:
         return mark_safe("")
-    language = _language()
+    language = page_language()
     scale = duration_scale([p.duration_ns for p in points])
     first = min(p.start_ns for p in points)
     last = max(p.start_ns for p in points)
@@ -286,7 +283,7 @@ def histogram_svg(durations: Sequence[int]) -> SafeString:
     found = buckets(durations)
     if not found:
         return mark_safe("")
-    language = _language()
+    language = page_language()
     tallest = max(b.count for b in found)
     width = X_SPAN / len(found)
     bottom = HISTOGRAM_HEIGHT - AXIS_GAP
