@@ -157,6 +157,6 @@ def test_the_home_search_and_the_query_page_draw_their_results(client, login_as)
     for page in (home, query):
         body = page.content.decode()
         assert body.count('<a class="point') == 3 and 'class="chart histogram"' in body
-        assert "web/charts.js" in body
+        assert "web/charts.js" in body and "style=" not in body  # the CSP forbids them
     nothing = client.get(reverse("web:query"), {"q": "{ duration > 1h }"}).content.decode()
     assert "No trace matches" in nothing and "chart scatter" not in nothing

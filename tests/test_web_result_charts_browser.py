@@ -79,6 +79,7 @@ def test_scatter_plot_and_histogram(page, live_server, stored, language):
     wait_until(page, "!document.getElementById('chart-tip').hidden")
     assert EVIL in page.inner_text("#chart-tip")
     assert page.evaluate("window.pwned") is None
+    screenshot(page, f"result-charts-focus-{language}")
     assert serious_violations(page) == []
     for width, height in [(1366, 768), (420, 900)]:
         page.set_viewport_size({"width": width, "height": height})
