@@ -55,13 +55,13 @@ def marks(svg: str) -> list[tuple[float, float, str]]:
 
 def test_marks_are_placed_by_start_and_duration():
     points = [point(0, T0, 10 * MS), point(1, T0 + 60 * S, 40 * MS), point(2, T0 + 30 * S, 20 * MS)]
-    found = marks(scatter_svg(points))
-    assert [m[2] for m in found] == [f"/traces/{p.trace_id}/" for p in points]
+    found = marks(scatter_svg(points))  # in order of start: Tab goes left to right
+    assert [m[2] for m in found] == [f"/traces/{points[i].trace_id}/" for i in (0, 2, 1)]
     xs, ys = [m[0] for m in found], [m[1] for m in found]
-    assert xs[0] == X_FROM and xs[1] == X_FROM + X_SPAN and xs[2] == pytest.approx(50, abs=0.01)
-    assert ys[1] < ys[2] < ys[0]  # longer is higher up
+    assert xs == [X_FROM, pytest.approx(50, abs=0.01), X_FROM + X_SPAN]
+    assert ys[2] < ys[1] < ys[0]  # longer is higher up
     # Linear (spread 4): equal steps of duration, equal steps of height.
-    assert ys[0] - ys[2] == pytest.approx((ys[2] - ys[1]) / 2, abs=0.2)
+    assert ys[0] - ys[1] == pytest.approx((ys[1] - ys[2]) / 2, abs=0.2)
 
 
 def test_a_wide_spread_is_drawn_on_a_log_scale():

@@ -81,6 +81,12 @@ def test_scatter_plot_and_histogram(page, live_server, stored, language):
     assert page.evaluate("window.pwned") is None
     screenshot(page, f"result-charts-focus-{language}")
     assert serious_violations(page) == []
+    # Tab from the skip link goes past the marks.
+    page.focus(".result-charts .skip-link")
+    assert page.locator(".result-charts .skip-link").is_visible()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.closest('table') !== null")
     for width, height in [(1366, 768), (420, 900)]:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(50)

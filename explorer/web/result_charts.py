@@ -199,7 +199,7 @@ def _marks(points: Sequence[Point], scale: DurationScale, height: int, lang: str
                 round(x_percent(p.start_ns, first, last), 2),
                 _y(scale.fraction(p.duration_ns), height),
             )
-            for p in points
+            for p in sorted(points, key=lambda p: p.start_ns)  # Tab goes left to right
             for label in [point_label(p, lang)]
         ),
     )
