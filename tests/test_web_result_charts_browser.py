@@ -62,8 +62,11 @@ SIDEWAYS = "document.documentElement.scrollWidth > document.documentElement.clie
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_scatter_plot_and_histogram(page, live_server, stored, language):
+    """3 to 5 s per language, most of it the login with its second factor, the switch of
+    language and axe: every check is made on the one page load rather than a test each."""
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     log_in(page, live_server.url, "analyst")
