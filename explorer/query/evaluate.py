@@ -107,12 +107,8 @@ def matches(query: Query, trace: Trace, orders: OrderFacts | None = None) -> Mat
     if orders is None:
         needed = order_conditions(query.expression)
         if needed:
-            raise error_at(
-                query.text,
-                needed[0].at,
-                f"{to_text(Query(needed[0]))} is an order condition: it needs the orders "
-                "service, which this evaluation was not given",
-            )
+            condition = to_text(Query(needed[0]))
+            raise error_at(query.text, needed[0].at, "needs_orders", condition=condition)
     selected = _Evaluation(trace, orders).spanset(query.expression)
     if selected is None:
         return NO_MATCH

@@ -26,6 +26,7 @@ from lark.exceptions import (
 
 from explorer.query import patterns
 from explorer.query.grammar import parser
+from explorer.query.messages import english
 from explorer.query.nodes import (
     EQUALITY,
     ORDERING,
@@ -84,15 +85,26 @@ _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "r": "\r", "t": "\t"}
 
 
 class QueryError(ValueError):
-    """A query that cannot be parsed or run: `message` says why, `position` (from 0), `line`
-    and `column` (from 1) where."""
+    """A query that cannot be parsed or run: `message` says why (in English; `code` and
+    `params` say the same in any language, explorer/query/messages.py), `position` (from 0),
+    `line` and `column` (from 1) where."""
 
-    def __init__(self, message: str, position: int, line: int, column: int):
+    def __init__(
+        self,
+        message: str,
+        position: int,
+        line: int,
+        column: int,
+        code: str = "",
+        params: dict[str, str] | None = None,
+    ):
         super().__init__(message, position, line, column)
         self.message = message
         self.position = position
         self.line = line
         self.column = column
+        self.code = code
+        self.params = params or {}
 
     def __str__(self) -> str:
         where = (
@@ -101,11 +113,13 @@ class QueryError(ValueError):
         return f"{self.message} at {where}"
 
 
-def error_at(text: str, position: int, message: str) -> QueryError:
+def error_at(text: str, position: int, code: str, **params: object) -> QueryError:
+    """The error of this code (explorer/query/messages.py) at this position of `text`."""
     position = max(0, min(position, len(text)))
     line = text.count("\n", 0, position) + 1
     column = position - (text.rfind("\n", 0, position) + 1) + 1
-    return QueryError(message, position, line, column)
+    said = {k: str(v) for k, v in params.items()}
+    return QueryError(english(code, said), position, line, column, code, said)
 
 
 def parse(
@@ -113,14 +127,10 @@ def parse(
 ) -> Query:
     """The query `text` as nodes; QueryError when it is not one (or breaks a limit above)."""
     if len(text) > max_length:
-        raise error_at(
-            text,
-            max_length,
-            f"the query is {len(text)} characters long, more than the limit of {max_length}",
-        )
+        raise error_at(text, max_length, "too_long", length=len(text), limit=max_length)
     _check_depth(text, max_depth)
     if not text.strip():
-        raise error_at(text, 0, "the query is empty; write a spanset such as { status = error }")
+        raise error_at(text, 0, "empty")
     try:
         tree = parser().parse(text)
     except UnexpectedInput as exc:
@@ -155,7 +165,7 @@ def _open_brackets(text: str, max_depth: int | None = None) -> list[str]:
         elif char in "({":
             stack.append(char)
             if max_depth is not None and len(stack) > max_depth:
-                raise error_at(text, i, f"brackets are nested more than {max_depth} levels deep")
+                raise error_at(text, i, "too_deep", limit=max_depth)
         elif char in ")}" and stack:
             stack.pop()
         i += 1
@@ -165,15 +175,15 @@ def _open_brackets(text: str, max_depth: int | None = None) -> list[str]:
 # --- syntax errors -----------------------------------------------------------------------
 
 _COMPARISONS = {"EQ", "NE", "GT", "GE", "LT", "LE", "MATCH", "NOT_MATCH"}
-_PUNCTUATION = {
-    "LBRACE": "'{'",
-    "RBRACE": "'}'",
-    "LPAR": "'('",
-    "RPAR": "')'",
-    "_AND": "'&&'",
-    "_OR": "'||'",
-    "PIPE": "'|'",
-    "DESC": "'>>'",
+_PUNCTUATION = {  # token -> its phrase in messages.EXPECTED_PHRASES
+    "LBRACE": "lbrace",
+    "RBRACE": "rbrace",
+    "LPAR": "lpar",
+    "RPAR": "rpar",
+    "_AND": "and",
+    "_OR": "or",
+    "PIPE": "pipe",
+    "DESC": "descendant",
 }
 
 
@@ -182,33 +192,27 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
         position = exc.pos_in_stream or 0
         char = text[position]
         if char in '"`':
-            return error_at(text, position, "this string has no closing quote")
+            return error_at(text, position, "unclosed_string")
         if char.isdigit() or char == "-":
             word = _WORD.match(text, position)
-            return error_at(
-                text,
-                position,
-                f"cannot read {word.group() if word else char!r} as a number or a duration "
-                "(durations end in ns, us, µs, ms, s, m, h or d)",
-            )
-        return error_at(text, position, f"unexpected character {char!r}")
+            return error_at(text, position, "not_a_number", word=word.group() if word else char)
+        return error_at(text, position, "unexpected_character", char=repr(char)[1:-1])
     expected: set[str] = set(getattr(exc, "expected", ()) or ())
     if isinstance(exc, UnexpectedEOF) or (
         isinstance(exc, UnexpectedToken) and exc.token.type == "$END"
     ):
-        position, found = len(text.rstrip()), "the end of the query"
+        position, found = len(text.rstrip()), ""
     else:
         assert isinstance(exc, UnexpectedToken)
-        position, found = exc.token.start_pos or 0, f"'{exc.token}'"
+        position, found = exc.token.start_pos or 0, str(exc.token)
     previous = _previous_token(text, position)
     # LALR merges states, so its expected set may hold a ')' or '}' that closes nothing here
     still_open = _open_brackets(text[:position])
     innermost = still_open[-1] if still_open else ""
     expected -= {"RPAR"} if innermost != "(" else set()
     expected -= {"RBRACE"} if innermost != "{" else set()
-    wanted = _describe(expected, previous)
-    after = f" after '{previous}'" if previous else " at the start of the query"
-    return error_at(text, position, f"expected {wanted}{after}, found {found}")
+    wanted = ",".join(_describe(expected, previous))
+    return error_at(text, position, "expected", wanted=wanted, previous=previous or "", found=found)
 
 
 def _previous_token(text: str, position: int) -> str | None:
@@ -220,27 +224,24 @@ def _previous_token(text: str, position: int) -> str | None:
     return None if last is None else str(last)
 
 
-def _describe(expected: set[str], previous: str | None) -> str:
+def _describe(expected: set[str], previous: str | None) -> list[str]:
+    """The codes of messages.EXPECTED_PHRASES that say what the parser expected."""
     phrases = []
     if expected & {"STRING", "NUMBER", "DURATION"}:
-        phrases.append("a value")
+        phrases.append("value")
     elif "ATTRIBUTE" in expected:
-        phrases.append("a field such as span.http.route, name, status, kind or duration")
+        phrases.append("field")
     elif "NAME" in expected:
-        phrases.append(
-            "an aggregate such as count() or avg(duration)" if previous == "|" else "a name"
-        )
+        phrases.append("aggregate" if previous == "|" else "name")
     comparisons = expected & _COMPARISONS
     if len(comparisons) > 2:
-        phrases.append("a comparison such as '=' or '>'")
+        phrases.append("comparison")
     phrases += [phrase for name, phrase in _PUNCTUATION.items() if name in expected]
     if "GT" in expected and len(comparisons) <= 2:
-        phrases.append("'>'")
+        phrases.append("child")
     if expected & {"ORDER_FIELD", "ORDER_DWELL"}:
-        phrases.append("an order condition")
-    if not phrases:
-        return "something else"
-    return phrases[0] if len(phrases) == 1 else ", ".join(phrases[:-1]) + " or " + phrases[-1]
+        phrases.append("order_condition")
+    return phrases or ["something_else"]
 
 
 # --- from lark's tree to nodes -------------------------------------------------------------
@@ -272,8 +273,8 @@ class _Builder(Transformer_NonRecursive):
         super().__init__()
         self.text = text
 
-    def fail(self, at: int, message: str) -> QueryError:
-        return error_at(self.text, at, message)
+    def fail(self, at: int, code: str, **params: object) -> QueryError:
+        return error_at(self.text, at, code, **params)
 
     # spanset expressions
 
@@ -294,11 +295,7 @@ class _Builder(Transformer_NonRecursive):
         for token, operand in zip(children[1::2], operands[1:], strict=True):
             for side in (operand, operands[0]):
                 if isinstance(side, OrderCondition | OrderDwell):
-                    raise self.fail(
-                        side.at,
-                        f"an order condition cannot be an operand of '{token}': it is not a "
-                        "set of spans; combine it with && or ||",
-                    )
+                    raise self.fail(side.at, "order_in_structure", op=token)
         first = operands[0]
         steps = tuple(
             (Relation(str(token)), operand)
@@ -313,13 +310,11 @@ class _Builder(Transformer_NonRecursive):
         name = str(token).removeprefix("order.")
         value = literal.value
         if literal.kind == "DURATION":
-            raise self.fail(literal.at, f"order.{name} is not a duration; only dwell() is")
+            raise self.fail(literal.at, "order_not_duration", name=name)
         if op.op in REGEX:
             self._pattern(literal, op)
         elif op.op in ORDERING and literal.kind != "NUMBER":
-            raise self.fail(
-                op.at, f"'{op.op.value}' compares numbers; {literal.value!r} is not one"
-            )
+            raise self.fail(op.at, "ordering_needs_number", op=op.op.value, value=literal.value)
         if literal.kind == "NAME" and value in ("true", "false"):
             value = value == "true"
         return OrderCondition(name, op.op, value, at=token.start_pos)
@@ -327,9 +322,9 @@ class _Builder(Transformer_NonRecursive):
     def order_dwell(self, children: list) -> OrderDwell:
         token, _, state, _, op, literal = children
         if op.op in REGEX:
-            raise self.fail(op.at, f"order.dwell() compares durations; '{op.op.value}' does not")
+            raise self.fail(op.at, "dwell_operator", op=op.op.value)
         if literal.kind != "DURATION":
-            raise self.fail(literal.at, "order.dwell() compares with a duration such as 1d or 30m")
+            raise self.fail(literal.at, "dwell_needs_duration")
         return OrderDwell(str(state), op.op, literal.value, at=token.start_pos)
 
     # inside { }
@@ -355,40 +350,34 @@ class _Builder(Transformer_NonRecursive):
         if target in (Intrinsic.STATUS, Intrinsic.KIND):
             words: dict[str, Any] = STATUS_WORDS if target is Intrinsic.STATUS else KIND_WORDS
             if op.op not in EQUALITY:
-                raise self.fail(op.at, f"{target.value} compares with = or != only")
+                raise self.fail(op.at, "equality_only", what=target.value)
             if literal.kind != "NAME" or literal.value not in words:
-                raise self.fail(
-                    literal.at, f"{target.value} is one of {', '.join(words)} (without quotes)"
-                )
+                raise self.fail(literal.at, "one_of", what=target.value, words=", ".join(words))
             return words[literal.value]
         if op.op in REGEX:
             self._pattern(literal, op)
             return literal.value
         if target is Intrinsic.DURATION:
             if literal.kind != "DURATION":
-                raise self.fail(literal.at, "duration compares with a duration such as 2s or 150ms")
+                raise self.fail(literal.at, "duration_needs_duration")
             return literal.value
         if target is Intrinsic.NAME and literal.kind not in ("STRING", "RAW_STRING"):
-            raise self.fail(literal.at, 'name compares with a string in quotes, e.g. "GET /"')
+            raise self.fail(literal.at, "name_needs_string")
         if literal.kind != "NAME":
             return literal.value
         if literal.value in ("true", "false", "nil"):
             if op.op not in EQUALITY:
-                raise self.fail(op.at, f"{literal.value} compares with = or != only")
+                raise self.fail(op.at, "equality_only", what=literal.value)
             return None if literal.value == "nil" else literal.value == "true"
-        raise self.fail(
-            literal.at,
-            f'{literal.value!r} is not a value: put text in quotes ("{literal.value}"); '
-            "other values are numbers, durations, true, false and nil",
-        )
+        raise self.fail(literal.at, "not_a_value", word=literal.value)
 
     def _pattern(self, literal: _Literal, op: _Op) -> None:
         if literal.kind not in ("STRING", "RAW_STRING"):
-            raise self.fail(literal.at, f"'{op.op.value}' needs a pattern in quotes")
+            raise self.fail(literal.at, "pattern_needs_quotes", op=op.op.value)
         try:
             patterns.check(literal.value)
         except patterns.UnsafePattern as exc:
-            raise self.fail(literal.at, str(exc)) from None
+            raise self.fail(literal.at, "unsafe_pattern", **exc.params) from None
 
     # pipeline stages
 
@@ -399,26 +388,19 @@ class _Builder(Transformer_NonRecursive):
         try:
             function = Aggregate(str(name))
         except ValueError:
-            raise self.fail(
-                name.start_pos or 0,
-                f"unknown aggregate '{name}': use count(), avg(), min(), max() or sum()",
-            ) from None
+            raise self.fail(name.start_pos or 0, "unknown_aggregate", name=name) from None
         if (function is Aggregate.COUNT) != (field is None):
-            raise self.fail(
-                name.start_pos or 0,
-                "count() takes no field" if field else f"{function.value}() needs a field",
-            )
+            code = "count_takes_no_field" if field else "aggregate_needs_field"
+            raise self.fail(name.start_pos or 0, code, function=function.value)
         if field is not None and field.field in (Intrinsic.NAME, Intrinsic.STATUS, Intrinsic.KIND):
-            raise self.fail(field.at, f"{function.value}() needs duration or a numeric attribute")
+            raise self.fail(field.at, "aggregate_field", function=function.value)
         if op.op in REGEX:
-            raise self.fail(op.at, f"an aggregate compares with numbers; '{op.op.value}' does not")
+            raise self.fail(op.at, "aggregate_operator", op=op.op.value)
         if field is not None and field.field is Intrinsic.DURATION:
             if literal.kind != "DURATION":
-                raise self.fail(
-                    literal.at, "a duration aggregate compares with a duration such as 2s"
-                )
+                raise self.fail(literal.at, "aggregate_duration")
         elif literal.kind not in ("NUMBER", "DURATION"):
-            raise self.fail(literal.at, f"{function.value}() compares with a number")
+            raise self.fail(literal.at, "aggregate_number", function=function.value)
         return AggregateFilter(
             function, None if field is None else field.field, op.op, literal.value
         )
@@ -432,11 +414,7 @@ class _Builder(Transformer_NonRecursive):
             try:
                 return _FieldAt(Intrinsic(str(token)), at)
             except ValueError:
-                raise self.fail(
-                    at,
-                    f"unknown field '{token}': intrinsics are name, status, kind and duration; "
-                    "attributes start with '.', 'span.' or 'resource.'",
-                ) from None
+                raise self.fail(at, "unknown_field", name=token) from None
         scope, _, name = str(token).partition(".")
         if name.startswith('"'):
             name = self._string(name, at + len(scope) + 1)
@@ -458,7 +436,7 @@ class _Builder(Transformer_NonRecursive):
         if kind == "NUMBER":
             number: int | float = float(text) if any(c in text for c in ".eE") else int(text)
             if not math.isfinite(number):
-                raise self.fail(at, f"the number {text} is too large")
+                raise self.fail(at, "number_too_large", number=text)
             return _Literal(kind, number, at)
         if kind == "DURATION":
             return _Literal(kind, Duration(duration_ns(text)), at)
@@ -482,7 +460,7 @@ class _Builder(Transformer_NonRecursive):
                 out.append(chr(int(quoted[i + 2 : i + 6], 16)))
                 i += 6
             else:
-                raise self.fail(at + i, f"unknown escape '\\{code}' in a string")
+                raise self.fail(at + i, "unknown_escape", escape=code)
         return "".join(out)
 
 

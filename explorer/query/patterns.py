@@ -24,6 +24,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from explorer.query.messages import english
+
 MAX_PATTERN_LENGTH = 256
 MAX_VARIABLE_QUANTIFIERS = 2
 MAX_SUBJECT_LENGTH = 16 * 1024
@@ -37,26 +39,26 @@ _BACKREFERENCES = {_c.GROUPREF, _c.GROUPREF_EXISTS, _c.GROUPREF_IGNORE}
 
 
 class UnsafePattern(ValueError):
-    """The pattern is not valid, or could take too long; the message says why."""
+    """The pattern is not valid, or could take too long: `reason` (a code of
+    messages.PATTERN_MESSAGES) and `params` say why, in any language; the message in English."""
+
+    def __init__(self, reason: str, **params: object):
+        self.params = {"reason": reason, **{k: str(v) for k, v in params.items()}}
+        super().__init__(english("unsafe_pattern", self.params))
 
 
 def check(pattern: str) -> None:
     """Raise UnsafePattern unless `pattern` compiles and is safe to run (module docstring)."""
     if len(pattern) > MAX_PATTERN_LENGTH:
-        raise UnsafePattern(
-            f"the pattern is {len(pattern)} characters long, more than {MAX_PATTERN_LENGTH}"
-        )
+        raise UnsafePattern("pattern_too_long", length=len(pattern), limit=MAX_PATTERN_LENGTH)
     try:
         tree = _sre.parse(pattern)
         compiled(pattern)
     except re.error as exc:
-        raise UnsafePattern(f"invalid regular expression: {exc.msg}") from None
+        raise UnsafePattern("pattern_invalid", detail=exc.msg) from None
     variable = _walk(tree, under_repeat=False)
     if variable > MAX_VARIABLE_QUANTIFIERS:
-        raise UnsafePattern(
-            f"the pattern has {variable} quantifiers such as * or +, more than "
-            f"{MAX_VARIABLE_QUANTIFIERS}; matching could take n^{variable} steps"
-        )
+        raise UnsafePattern("pattern_quantifiers", count=variable, limit=MAX_VARIABLE_QUANTIFIERS)
 
 
 def _walk(items: Any, under_repeat: bool) -> int:
@@ -64,23 +66,17 @@ def _walk(items: Any, under_repeat: bool) -> int:
     variable = 0
     for op, arg in items:
         if op in _BACKREFERENCES:
-            raise UnsafePattern("back-references are not allowed in patterns")
+            raise UnsafePattern("pattern_backreference")
         if op in _REPEATS:
             low, high, body = arg
             repeats = high > 1
             if repeats and under_repeat:
-                raise UnsafePattern(
-                    "nested quantifiers such as (a+)+ are not allowed: they can take "
-                    "exponential time"
-                )
+                raise UnsafePattern("pattern_nested")
             variable += high != low and high > 1
             variable += _walk(body, under_repeat or repeats)
         elif op is _c.BRANCH:
             if under_repeat:
-                raise UnsafePattern(
-                    "alternatives inside a repeated group such as (a|ab)* are not allowed: "
-                    "they can take exponential time"
-                )
+                raise UnsafePattern("pattern_alternatives")
             variable += sum(_walk(branch, under_repeat) for branch in arg[1])
         elif op is _c.SUBPATTERN:
             variable += _walk(arg[-1], under_repeat)

@@ -11,6 +11,7 @@ from functools import wraps
 from django.conf import settings
 from django.db import DatabaseError
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from accounts.redaction import policy_for_user, redact_text, redact_value
@@ -103,3 +104,8 @@ def source_errors(view):
 
 def not_found(request, message: str):
     return render(request, "web/not_found.html", {"message": message}, status=404)
+
+
+def page_language() -> str:
+    """ "ru" or "en": the active language, as explorer.web.formatting takes it."""
+    return "ru" if (get_language() or "en").startswith("ru") else "en"

@@ -46,6 +46,7 @@ from explorer.web.pseudonyms import (
     raw_id_from_url,
     refuse_raw_identifier,
 )
+from explorer.web.query_problems import said
 from explorer.web.trace_cache import prepared_trace
 from explorer.web.trace_list import trace_rows
 
@@ -318,7 +319,7 @@ def _query_error(request, context: dict, exc: QueryError) -> HttpResponse:
 def _error_context(text: str, exc: QueryError) -> dict:
     at = exc.position
     return {
-        "message": exc.message,
+        "message": said(exc),
         "line": exc.line,
         "column": exc.column,
         "before": text[max(0, at - 200) : at],

@@ -15,6 +15,8 @@ def trace_rows(request, summaries) -> list[dict]:
             "duration_ns": s.duration_ns,
             "span_count": s.span_count,
             "root": shown(request, f"{s.root_service}: {s.root_name}"),
+            "service": shown(request, s.root_service),
+            "operation": shown(request, s.root_name),
             "services": ", ".join(shown(request, x) for x in s.services[:8]),
             "errors": s.error_count,
             "order_id": shown(request, s.attributes.get(ORDER_KEY)),

@@ -1,0 +1,23 @@
+// Result charts (explorer/web/result_charts.py): a mark's text shows when the keyboard focuses
+// it (the mouse has the SVG title). The text is trace data: set as text, never as HTML.
+(function () {
+  "use strict";
+  var tip = document.getElementById("chart-tip");
+  if (!tip) { return; }
+  function show(mark) {
+    tip.textContent = mark.getAttribute("aria-label");
+    tip.hidden = false;
+    var box = mark.getBoundingClientRect();
+    var width = document.documentElement.clientWidth;
+    var left = Math.min(Math.max(box.left + box.width / 2 - tip.offsetWidth / 2, 4), width - tip.offsetWidth - 4);
+    tip.style.left = Math.max(left, 0) + "px";
+    tip.style.top = (box.top - tip.offsetHeight - 6 < 0 ? box.bottom + 6 : box.top - tip.offsetHeight - 6) + "px";
+  }
+  function hide() { tip.hidden = true; }
+  document.addEventListener("focusin", function (event) {
+    var mark = event.target.closest && event.target.closest("svg.scatter a.point");
+    if (mark) { show(mark); } else { hide(); }
+  });
+  document.addEventListener("focusout", hide);
+  window.addEventListener("scroll", hide, {passive: true});
+})();
