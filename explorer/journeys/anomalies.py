@@ -70,13 +70,33 @@ def _attribute(span: Span, *keys: str) -> str:
     return ""
 
 
-def _is_generic(span: Span) -> bool:
-    name = span.name.strip()
+# The attributes whose value makes a span name generic when it equals the name.
+NAMING_ATTRIBUTES = frozenset(
+    {
+        "db.system",
+        "db.system.name",
+        "db.operation.name",
+        "db.operation",
+        "messaging.operation.name",
+        "messaging.operation",
+        "messaging.operation.type",
+    }
+)
+
+
+def generic_name(name: str) -> bool:
+    """Whether a span name is generic by itself, whatever the span's attributes."""
+    name = name.strip()
     words = name.split()
     if name.lower() in _GENERIC_NAMES or name.upper() in _HTTP_METHODS:
         return True
-    if len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS:
+    return len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS
+
+
+def _is_generic(span: Span) -> bool:
+    if generic_name(span.name):
         return True
+    name = span.name.strip()
     return name in {
         _attribute(span, "db.system", "db.system.name"),
         _attribute(span, "db.operation.name", "db.operation"),

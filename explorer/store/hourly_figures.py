@@ -1,0 +1,299 @@
+"""Per hour, per operation and customer type: spans, errors, SLA breaches and a latency sketch
+(what explorer.store.hourly_operations keeps). Pure, so that ingest's worker processes compute
+them while preparing a trace (explorer.store.prepare).
+
+An operation is (element, service, operation name, span kind): the element the mapping in
+effect at ingest gives the span's resource ("" when none), and the name as
+explorer.journeys.anomalies.operation_of groups spans for baselines (the span name, unless it
+is generic). The customer type is the trace's first `customer.type` value ("" when it has
+none). Each span counts in the hour it starts.
+
+The latency sketch is DDSketch's (the `ddsketch` library's LogarithmicMapping): a span's
+duration falls in bin ceil(log_gamma(ns)), gamma = (1 + a) / (1 - a) with a relative accuracy
+a = 1 %, so every quantile read from it is within 1 % of the true value at that rank.
+Sketches of different hours merge by adding their bins: a window's percentiles come from
+whole hours without reading a trace. SERVER spans of an endpoint with an SLA limit also count
+exactly how many took longer than it (the limit in effect at ingest, kept with the count).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import sys
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from ddsketch.mapping import LogarithmicMapping
+
+from explorer.c4.mapping import Mapping
+from explorer.journeys.anomalies import NAMING_ATTRIBUTES, generic_name, operation_of
+from explorer.journeys.state_graph import Sla
+from explorer.traces.model import Span, SpanKind, StatusCode
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
+
+RELATIVE_ACCURACY = 0.01
+MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+HOUR_NS = 3600 * 10**9
+# The slowest spans kept per row, as examples to link to (a page lists a bounded number).
+EXAMPLES = 3
+CUSTOMER_TYPE_LENGTH = 64
+
+# hour, element, service, operation, span kind (its number), customer type
+OpKey = tuple[int, str, str, str, int, str]
+# duration (ns), trace id, span id, order id ("" when none)
+Example = tuple[int, str, str, str]
+
+
+@dataclass(slots=True)
+class Sketch:
+    """DDSketch's bins, sparse: index 0 holds durations of 0 or less (clock skew), index
+    k + 1 the durations of DDSketch key k (k >= 0: 1 ns and more)."""
+
+    bins: dict[int, int] = field(default_factory=dict)
+
+    def add(self, duration_ns: int) -> None:
+        index = bin_of(duration_ns)
+        self.bins[index] = self.bins.get(index, 0) + 1
+
+    def merge(self, other: Sketch) -> None:
+        bins = self.bins
+        for index, count in other.bins.items():
+            bins[index] = bins.get(index, 0) + count
+
+    @property
+    def count(self) -> int:
+        return sum(self.bins.values())
+
+    def encode(self) -> bytes:
+        """Index and count of each non-empty bin as little-endian 32-bit pairs: 8 bytes a
+        bin, a few dozen bins for an hour of one operation."""
+        flat = array("I")
+        for index in sorted(self.bins):
+            flat.append(index)
+            flat.append(min(self.bins[index], 0xFFFFFFFF))
+        if sys.byteorder != "little":
+            flat.byteswap()
+        return flat.tobytes()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Sketch:
+        sketch = cls()
+        sketch.add_encoded(data)
+        return sketch
+
+    def add_encoded(self, data: bytes) -> None:
+        """Merge a sketch as encode() wrote it, without making an object of it."""
+        flat = array("I")
+        flat.frombytes(data)
+        if sys.byteorder != "little":
+            flat.byteswap()
+        bins = self.bins
+        for index, count in zip(flat[::2], flat[1::2], strict=True):
+            bins[index] = bins.get(index, 0) + count
+
+    def ordered(self) -> Iterator[tuple[float, int]]:
+        """(value of the bin in ns, spans in it), fastest first."""
+        for index in sorted(self.bins):
+            yield bin_value_ns(index), self.bins[index]
+
+    def quantile_ns(self, quantile: float) -> float | None:
+        """The value at this quantile, ranked as DDSketch.get_quantile_value ranks it (rank
+        q * (n - 1)); within RELATIVE_ACCURACY of the exact value at that rank."""
+        total = self.count
+        if total == 0:
+            return None
+        rank = quantile * (total - 1)
+        seen = 0
+        value = 0.0
+        for value, count in self.ordered():
+            seen += count
+            if seen > rank:
+                return value
+        return value
+
+    def above(self, duration_ns: float) -> int:
+        """Spans in bins whose value is above this duration (within the sketch's accuracy:
+        a span within 1 % of it may be counted on either side)."""
+        return sum(count for value, count in self.ordered() if value > duration_ns)
+
+    def mad_ns(self, median_ns: float) -> float:
+        """The median absolute deviation from `median_ns`, from the bins' values."""
+        deviations = sorted((abs(value - median_ns), count) for value, count in self.ordered())
+        half = self.count / 2
+        seen = 0
+        for deviation, count in deviations:
+            seen += count
+            if seen >= half:
+                return deviation
+        return 0.0
+
+
+_MULTIPLIER = MAPPING._multiplier  # what MAPPING.key() uses, without its call per span
+
+
+def bin_of(duration_ns: int) -> int:
+    """The sketch's bin of a duration: MAPPING.key(duration) + 1 (test_hourly_figures checks
+    that they agree), 0 for durations of 0 or less."""
+    if duration_ns < 1:
+        return 0
+    return math.ceil(math.log(float(duration_ns), 2) * _MULTIPLIER) + 1
+
+
+def bin_value_ns(index: int) -> float:
+    return 0.0 if index == 0 else MAPPING.value(index - 1)
+
+
+@dataclass(slots=True)
+class Figures:
+    """One row's numbers: spans, errors, and for SERVER spans of an endpoint with an SLA
+    limit (`limit_ms`, in effect when they were counted) how many took longer than it."""
+
+    count: int = 0
+    errors: int = 0
+    limit_ms: float | None = None
+    over_limit: int = 0
+    sketch: Sketch = field(default_factory=Sketch)
+    slowest: list[Example] = field(default_factory=list)  # slowest first
+
+    def add(self, span: Span, trace_id: str, order_id: str) -> None:
+        self.count += 1
+        self.errors += span.is_error
+        duration_ns = max(span.duration_ns, 0)
+        self.sketch.add(duration_ns)
+        if self.limit_ms is not None and span.duration_ns / 1e6 > self.limit_ms:  # as sla.breaches
+            self.over_limit += 1
+        if len(self.slowest) < EXAMPLES or duration_ns > self.slowest[-1][0]:
+            self.keep_examples([(duration_ns, trace_id, span.span_id, order_id)])
+
+    def merge(self, other: Figures) -> None:
+        self.count += other.count
+        self.errors += other.errors
+        self.over_limit += other.over_limit
+        if other.limit_ms is not None:
+            self.limit_ms = other.limit_ms
+        self.sketch.merge(other.sketch)
+        self.keep_examples(other.slowest)
+
+    def keep_examples(self, more: Iterable[Example]) -> None:
+        kept = {(e[1], e[2]): e for e in (*self.slowest, *more)}  # a span once
+        self.slowest = sorted(kept.values(), key=lambda e: (-e[0], e[1], e[2]))[:EXAMPLES]
+
+
+def contributions(
+    trace_id: str,
+    spans: Iterable[Span],
+    business: dict[str, list[str]],
+    mapping: Mapping,
+    sla: Sla | None,
+) -> dict[OpKey, Figures]:
+    """What these spans of one trace add, keyed by hour, operation and customer type.
+
+    Spans are grouped by hour, resource, name and kind first, and each group's element,
+    limit and figures computed once: this runs for every stored span."""
+    customer_type = _first(business, CUSTOMER_TYPE_KEY)[:CUSTOMER_TYPE_LENGTH]
+    order_id = _first(business, ORDER_KEY)
+    groups: dict[tuple, list[Span]] = {}
+    resources = {}
+    for span in spans:
+        resource = span.resource
+        resources[id(resource)] = resource
+        key = (span.start_ns // HOUR_NS, id(resource), span.name, span.kind)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [span]
+        else:
+            group.append(span)
+    out: dict[OpKey, Figures] = {}
+    for (hour, resource_id, name, kind), group in groups.items():
+        resource = resources[resource_id]
+        element = mapping.service_element(resource) or ""
+        limit = None
+        if sla is not None and element and kind == SpanKind.SERVER:
+            limit = sla.limit_ms(element, name)
+        for operation, members in _by_operation(name, group).items():
+            key = (
+                hour * HOUR_NS,
+                element,
+                resource.service_name,
+                operation,
+                int(kind),
+                customer_type,
+            )
+            figures = _figures(members, limit, trace_id, order_id)
+            found = out.get(key)
+            if found is None:
+                out[key] = figures
+            else:
+                found.merge(figures)
+    return out
+
+
+def _by_operation(name: str, spans: list[Span]) -> dict[str, list[Span]]:
+    """Spans of one name by explorer.journeys.anomalies.operation_of: the name itself unless
+    it is generic or equals one of NAMING_ATTRIBUTES' values, which most spans do not carry
+    (they skip its look-ups)."""
+    if not generic_name(name) and all(NAMING_ATTRIBUTES.isdisjoint(s.attributes) for s in spans):
+        return {name: spans}
+    out: dict[str, list[Span]] = {}
+    for span in spans:
+        out.setdefault(operation_of(span), []).append(span)
+    return out
+
+
+def _figures(spans: list[Span], limit_ms: float | None, trace_id: str, order_id: str) -> Figures:
+    durations = [max(s.end_ns - s.start_ns, 0) for s in spans]
+    error = StatusCode.ERROR
+    figures = Figures(
+        count=len(spans),
+        errors=sum(1 for s in spans if s.status_code is error),
+        limit_ms=limit_ms,
+        sketch=Sketch(dict(Counter(map(bin_of, durations)))),
+    )
+    if limit_ms is not None:
+        figures.over_limit = sum(1 for d in durations if d / 1e6 > limit_ms)  # as sla.breaches
+    # The slowest, ties broken as keep_examples() breaks them.
+    least = heapq.nlargest(EXAMPLES, durations)[-1]
+    figures.keep_examples(
+        (d, trace_id, s.span_id, order_id)
+        for d, s in zip(durations, spans, strict=True)
+        if d >= least
+    )
+    return figures
+
+
+def of_stored_trace(
+    figures: dict[OpKey, Figures], attributes: dict[str, str]
+) -> dict[OpKey, Figures]:
+    """Figures of a piece of a stored trace, with the trace's customer type and order where
+    the piece's own spans do not carry them (`attributes`: the stored trace's first value of
+    each business attribute)."""
+    customer_type = str(attributes.get(CUSTOMER_TYPE_KEY) or "")[:CUSTOMER_TYPE_LENGTH]
+    order_id = str(attributes.get(ORDER_KEY) or "")
+    if not customer_type and not order_id:
+        return figures
+    out: dict[OpKey, Figures] = {}
+    for key, found in figures.items():
+        if not key[5] and customer_type:
+            key = (*key[:5], customer_type)
+        if order_id:
+            found.slowest = [e if e[3] else (*e[:3], order_id) for e in found.slowest]
+        add(out, {key: found})
+    return out
+
+
+def add(totals: dict[OpKey, Figures], more: dict[OpKey, Figures]) -> None:
+    """Sum `more` into `totals`, taking over (not copying) the figures of keys it lacks."""
+    for key, figures in more.items():
+        found = totals.get(key)
+        if found is None:
+            totals[key] = figures
+        else:
+            found.merge(figures)
+
+
+def _first(business: dict[str, list[str]], key: str) -> str:
+    values = business.get(key)
+    return values[0] if values else ""
