@@ -61,7 +61,11 @@ class Sketch:
     def merge(self, other: Sketch) -> None:
         bins = self.bins
         for index, count in other.bins.items():
-            bins[index] = bins.get(index, 0) + count
+            total = bins.get(index, 0) + count
+            if total:
+                bins[index] = total
+            else:
+                del bins[index]  # spans withdrawn (Figures.withdrawn)
 
     @property
     def count(self) -> int:
@@ -72,8 +76,9 @@ class Sketch:
         bin, a few dozen bins for an hour of one operation."""
         flat = array("I")
         for index in sorted(self.bins):
-            flat.append(index)
-            flat.append(min(self.bins[index], 0xFFFFFFFF))
+            if self.bins[index] > 0:
+                flat.append(index)
+                flat.append(min(self.bins[index], 0xFFFFFFFF))
         if sys.byteorder != "little":
             flat.byteswap()
         return flat.tobytes()
@@ -157,16 +162,8 @@ class Figures:
     over_limit: int = 0
     sketch: Sketch = field(default_factory=Sketch)
     slowest: list[Example] = field(default_factory=list)  # slowest first
-
-    def add(self, span: Span, trace_id: str, order_id: str) -> None:
-        self.count += 1
-        self.errors += span.is_error
-        duration_ns = max(span.duration_ns, 0)
-        self.sketch.add(duration_ns)
-        if self.limit_ms is not None and span.duration_ns / 1e6 > self.limit_ms:  # as sla.breaches
-            self.over_limit += 1
-        if len(self.slowest) < EXAMPLES or duration_ns > self.slowest[-1][0]:
-            self.keep_examples([(duration_ns, trace_id, span.span_id, order_id)])
+    # Traces whose examples merge() drops from the figures it adds to (see withdrawn()).
+    forget: set[str] = field(default_factory=set)
 
     def merge(self, other: Figures) -> None:
         self.count += other.count
@@ -175,7 +172,22 @@ class Figures:
         if other.limit_ms is not None:
             self.limit_ms = other.limit_ms
         self.sketch.merge(other.sketch)
+        if other.forget:
+            self.slowest = [e for e in self.slowest if e[1] not in other.forget]
+            self.forget |= other.forget
         self.keep_examples(other.slowest)
+
+    def withdrawn(self, trace_id: str) -> Figures:
+        """What takes these figures of one trace back out of a row: negative counts and bins,
+        and the trace's examples dropped."""
+        return Figures(
+            -self.count,
+            -self.errors,
+            None,
+            -self.over_limit,
+            Sketch({index: -count for index, count in self.sketch.bins.items()}),
+            forget={trace_id},
+        )
 
     def keep_examples(self, more: Iterable[Example]) -> None:
         kept = {(e[1], e[2]): e for e in (*self.slowest, *more)}  # a span once
@@ -214,7 +226,7 @@ def contributions(
         if sla is not None and element and kind == SpanKind.SERVER:
             limit = sla.limit_ms(element, name)
         for operation, members in _by_operation(name, group).items():
-            key = (
+            row = (
                 hour * HOUR_NS,
                 element,
                 resource.service_name,
@@ -223,9 +235,9 @@ def contributions(
                 customer_type,
             )
             figures = _figures(members, limit, trace_id, order_id)
-            found = out.get(key)
+            found = out.get(row)
             if found is None:
-                out[key] = figures
+                out[row] = figures
             else:
                 found.merge(figures)
     return out

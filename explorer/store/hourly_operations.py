@@ -34,6 +34,7 @@ from explorer.store.hourly_figures import (
     Sketch,
     add,
     contributions,
+    of_stored_trace,
 )
 from explorer.store.models import (
     HourlyOperation,
@@ -45,6 +46,8 @@ from explorer.store.models import (
     storable,
     storable_cut,
 )
+from explorer.store.prepare import EncodedTrace, Settings
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 
 _FIGURES = ("count", "errors", "limit_ms", "over_limit", "sketch", "slowest")
 _KEY = ("hour", "element", "service", "operation", "kind", "customer_type")
@@ -63,6 +66,27 @@ def current_sla() -> Sla | None:
             return (None,)
 
     return _sla.get_or_compute(configuration_version(), load)[0]
+
+
+def piece_figures(
+    pk: int, attributes: dict, piece: EncodedTrace, config: Settings
+) -> dict[OpKey, Figures]:
+    """What spans merged into the stored trace `pk` add (`piece`: its new spans alone;
+    `attributes`: the stored trace's first value of each business attribute). When the piece
+    brings the trace's first customer type, the spans stored before, counted under none, are
+    moved under it: read and counted again, once in a trace's life."""
+    figures = of_stored_trace(piece.operations, attributes)
+    customer_type = piece.facts.business.get(CUSTOMER_TYPE_KEY)
+    if attributes.get(CUSTOMER_TYPE_KEY) or not customer_type or config.mapping is None:
+        return figures
+    spans = [span for data in _chunks(pk) for span in codec.decode_spans(data)]
+    trace_id = piece.trace_id
+    business = {key: [str(value)] for key, value in attributes.items()}
+    before = contributions(trace_id, spans, business, config.mapping, config.sla)
+    business[CUSTOMER_TYPE_KEY] = customer_type
+    add(figures, {key: found.withdrawn(trace_id) for key, found in before.items()})
+    add(figures, contributions(trace_id, spans, business, config.mapping, config.sla))
+    return figures
 
 
 def storable_key(key: OpKey) -> OpKey:
@@ -203,7 +227,7 @@ def window(start_ns: int, end_ns: int) -> tuple[int, dict[Operation, WindowFigur
         total.sketch.add_encoded(bytes(sketch))
         total.by_customer_type[customer_type] = total.by_customer_type.get(customer_type, 0) + count
         total._examples.append(slowest)
-    return first, totals
+    return first, {key: total for key, total in totals.items() if total.count > 0}
 
 
 def recount(mapping: Mapping, sla: Sla | None) -> int:

@@ -307,7 +307,8 @@ class _BatchWriter:
             return None
         added_spans = sum(prepared.chunk_sizes)
         # The new spans' figures alone (stored ones were dropped above): each span counts once.
-        more = hourly_figures.of_stored_trace(prepared.operations, row.attributes)
+        assert row.pk is not None
+        more = hourly_operations.piece_figures(row.pk, row.attributes, prepared, self.config)
         hourly_figures.add(self.operations, more)
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
