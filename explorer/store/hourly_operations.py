@@ -21,6 +21,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from explorer.c4.mapping import Mapping
 from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
@@ -38,6 +39,7 @@ from explorer.store.hourly_figures import (
 )
 from explorer.store.models import (
     HourlyOperation,
+    HourlyTraffic,
     StoredTrace,
     TraceChunk,
     insert_sql,
@@ -47,10 +49,12 @@ from explorer.store.models import (
     storable_cut,
 )
 from explorer.store.prepare import EncodedTrace, Settings
+from explorer.store.traffic import PAIR
 from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 
 _FIGURES = ("count", "errors", "limit_ms", "over_limit", "sketch", "slowest")
-_KEY = ("hour", "element", "service", "operation", "kind", "customer_type")
+_KEY = ("hour", "element", "service", "operation", "kind", "customer_type", "day")
+DAY_NS = 24 * HOUR_NS
 
 _sla: LocalCache[tuple[Sla | None]] = LocalCache("SLA for hourly figures", 2, CONFIGURATION_SECONDS)
 
@@ -96,18 +100,16 @@ def storable_key(key: OpKey) -> OpKey:
 
 
 def record(figures: dict[OpKey, Figures]) -> None:
-    """Add to the table, inside the caller's transaction."""
+    """Add to the table, inside the caller's transaction: each hour's row and its day's."""
     if not figures:
         return
-    deltas: dict[OpKey, Figures] = {}
-    for key, more in figures.items():
-        add(deltas, {storable_key(key): more})
+    deltas = _with_days(figures)
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     hours = sorted({key[0] for key in deltas})
     rows = select_rows(HourlyOperation, (*_KEY, "id", *_FIGURES), lock, hour=hours)
     stored: dict[tuple, tuple] = {}
     for row in rows:
-        stored.setdefault(tuple(row[:6]), row[6:])  # a second row of a key is left alone
+        stored.setdefault(tuple(row[:7]), row[7:])  # a second row of a key is left alone
     changed: list[tuple] = []
     new: list[tuple] = []
     for key, delta in deltas.items():
@@ -129,6 +131,24 @@ def record(figures: dict[OpKey, Figures]) -> None:
             cursor.executemany(sql, changed)
         if new:
             cursor.executemany(insert_sql(HourlyOperation, (*_KEY, *_FIGURES)), new)
+
+
+def _with_days(figures: dict[OpKey, Figures]) -> dict[tuple, Figures]:
+    """The rows these figures add to: their hour's (day False) and their UTC day's (day
+    True), which a window's whole days are read from (a 90-day window reads 90 rows per
+    operation and customer type, not 2,160)."""
+    hours: dict[OpKey, Figures] = {}
+    for key, more in figures.items():
+        add(hours, {storable_key(key): more})
+    out: dict[tuple, Figures] = {}
+    for key, found in hours.items():
+        day_key = (key[0] - key[0] % DAY_NS, *key[1:], True)
+        day = out.get(day_key)
+        if day is None:
+            day = out[day_key] = Figures(limit_ms=found.limit_ms)
+        day.merge(found)  # a copy: the hour's figures stay as they are
+        out[(*key, False)] = found
+    return out
 
 
 def _figures(values: Iterable) -> Figures:
@@ -158,10 +178,11 @@ def _json(value) -> list:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _row(key: OpKey, figures: Figures) -> HourlyOperation:
-    hour, element, service, operation, kind, customer_type = key
+def _row(key: tuple, figures: Figures) -> HourlyOperation:
+    hour, element, service, operation, kind, customer_type, day = key
     return HourlyOperation(
         hour=hour,
+        day=day,
         element=element,
         service=service,
         operation=operation,
@@ -193,8 +214,8 @@ class WindowFigures:
     _examples: list = field(default_factory=list)  # the rows' slowest, as stored
 
     def examples(self) -> list[Example]:
-        """The slowest spans of each hour (at most hourly_figures.EXAMPLES an hour), slowest
-        first."""
+        """The slowest spans of each hour, or of each whole day of the window (at most
+        hourly_figures.EXAMPLES each), slowest first."""
         found: dict[tuple[str, str], Example] = {
             (e[1], e[2]): (e[0], e[1], e[2], e[3]) for raw in self._examples for e in _json(raw)
         }
@@ -203,16 +224,16 @@ class WindowFigures:
 
 def window(start_ns: int, end_ns: int) -> tuple[int, dict[Operation, WindowFigures]]:
     """The figures of the whole hours from the one holding start_ns up to end_ns, per
-    operation; and where those hours begin."""
-    first = start_ns - start_ns % HOUR_NS
+    operation; and where those hours begin. Whole UTC days inside are read from their day
+    rows, the hours before and after them from hour rows."""
+    first, where, parameters = _rows_of(start_ns, end_ns)
     table, columns = quoted_names(
         HourlyOperation, ("element", "service", "operation", "kind", "customer_type", *_FIGURES)
     )
-    hour = quoted_names(HourlyOperation, ("hour",))[1][0]
-    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {hour} >= %s AND {hour} < %s"  # noqa: S608
+    sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"  # noqa: S608
     totals: dict[Operation, WindowFigures] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [first, end_ns])
+        cursor.execute(sql, parameters)
         rows = cursor.fetchall()
     for element, service, operation, kind, customer_type, *values in rows:
         count, errors, limit_ms, over_limit, sketch, slowest = values
@@ -230,6 +251,55 @@ def window(start_ns: int, end_ns: int) -> tuple[int, dict[Operation, WindowFigur
     return first, {key: total for key, total in totals.items() if total.count > 0}
 
 
+def _rows_of(start_ns: int, end_ns: int) -> tuple[int, str, list]:
+    """Where the whole hours from the one holding start_ns begin, and the condition (SQL and
+    its parameters) on the rows of those hours up to end_ns: day rows for whole UTC days,
+    hour rows for the hours before and after them."""
+    first = start_ns - start_ns % HOUR_NS
+    first_day = -(-first // DAY_NS) * DAY_NS
+    last_day = max(end_ns - end_ns % DAY_NS, first_day)
+    if first_day == last_day:  # no whole day: hours alone
+        first_day = last_day = end_ns
+    hour, day = quoted_names(HourlyOperation, ("hour", "day"))[1]
+    part = f"({day} = %s AND {hour} >= %s AND {hour} < %s)"
+    parameters = [True, first_day, last_day, False, first, first_day, False, last_day, end_ns]
+    return first, f"({part} OR {part} OR {part})", parameters
+
+
+def unmapped_spans(start_ns: int, end_ns: int) -> dict[str, int]:
+    """Spans of services the mapping gave no element, per service, in the window's hours."""
+    _first, where, parameters = _rows_of(start_ns, end_ns)
+    table, (service, count, element) = quoted_names(
+        HourlyOperation, ("service", "count", "element")
+    )
+    sql = (
+        f"SELECT {service}, SUM({count}) FROM {table} "  # noqa: S608
+        f"WHERE {element} = %s AND {where} GROUP BY {service}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, ["", *parameters])
+        return {name: int(spans) for name, spans in cursor.fetchall() if spans}
+
+
+def services_of(element: str) -> list[str]:
+    """The services whose spans were counted under this element."""
+    found = HourlyOperation.objects.filter(element=element).values_list("service", flat=True)
+    return sorted(set(found.distinct()))
+
+
+def pair_calls(start_ns: int, end_ns: int) -> dict[tuple[str, str], tuple[int, int]]:
+    """Calls and errors between elements (the system map's PAIR figures, explorer.store.hourly)
+    in the whole hours from the one holding start_ns up to end_ns, summed by the database:
+    the drift page needs no latency histogram."""
+    first = start_ns - start_ns % HOUR_NS
+    rows = (
+        HourlyTraffic.objects.filter(kind=PAIR, hour__gte=first, hour__lt=end_ns)
+        .values_list("source", "target")
+        .annotate(Sum("calls"), Sum("errors"))
+    )
+    return {(source, target): (calls, errors) for source, target, calls, errors in rows}
+
+
 def recount(mapping: Mapping, sla: Sla | None) -> int:
     """The table computed anew from every stored trace with this mapping and SLA (after they
     changed, or for traces stored before the table existed); returns the traces read."""
@@ -240,12 +310,12 @@ def recount(mapping: Mapping, sla: Sla | None) -> int:
         spans = [span for data in _chunks(pk) for span in codec.decode_spans(data)]
         business = {key: [str(value)] for key, value in (attributes or {}).items()}
         for key, figures in contributions(trace_id, spans, business, mapping, sla).items():
-            add(totals, {storable_key(key): figures})
+            add(totals, {key: figures})
         count += 1
     with transaction.atomic():
         HourlyOperation.objects.all().delete()
         HourlyOperation.objects.bulk_create(
-            [_row(key, figures) for key, figures in totals.items()], batch_size=1000
+            [_row(key, figures) for key, figures in _with_days(totals).items()], batch_size=1000
         )
     return count
 

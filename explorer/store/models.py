@@ -255,10 +255,12 @@ class ClockSkew(models.Model):
 
 class HourlyOperation(models.Model):
     """Per hour, operation and customer type: spans, errors, SLA breaches, a latency sketch and
-    the slowest spans (explorer.store.hourly_operations). No unique key: a concurrent writer
-    may add a second row for the same key, and readers sum whatever rows a key has."""
+    the slowest spans (explorer.store.hourly_operations); the same per UTC day in rows marked
+    `day`, for long windows. No unique key: a concurrent writer may add a second row for the
+    same key, and readers sum whatever rows a key has."""
 
-    hour = models.BigIntegerField(db_index=True)  # start of the hour, ns since the epoch
+    hour = models.BigIntegerField(db_index=True)  # start of the hour (or day), ns since epoch
+    day = models.BooleanField(default=False)  # a whole UTC day's figures
     element = models.CharField(max_length=ID_LENGTH, default="")  # "" when the mapping has none
     service = models.CharField(max_length=ID_LENGTH)
     operation = models.CharField(max_length=ID_LENGTH)
@@ -270,6 +272,9 @@ class HourlyOperation(models.Model):
     over_limit = models.BigIntegerField(default=0)
     sketch = models.BinaryField()  # explorer.store.hourly_figures.Sketch.encode()
     slowest = models.JSONField(default=list)  # [duration ns, trace id, span id, order id]
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "hour"], name="hourly_operation_day_hour")]
 
     def __str__(self) -> str:
         return f"{self.element or self.service} {self.operation} @{self.hour}"

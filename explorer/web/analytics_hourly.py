@@ -14,10 +14,9 @@ from explorer.c4.mapping import interactions
 from explorer.configuration import Configuration
 from explorer.journeys.report import BASELINE_WINDOW_NS
 from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
-from explorer.store import hourly, hourly_operations, hourly_report
-from explorer.store.hourly_figures import Example
+from explorer.store import hourly_operations, hourly_report
+from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
-from explorer.store.traffic import PAIR
 from explorer.web import common
 from explorer.web.common import shown
 from explorer.web.pseudonyms import url_id
@@ -160,22 +159,15 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
 def drift(request, config: Configuration, start: int, end: int, language: str) -> dict:
     """The drift report of every call and span of the window's whole hours: calls between
     elements from the system map's figures, unmapped services from the operations'."""
-    covered, traffic = hourly.window_traffic(start, end)
+    covered = start - start % HOUR_NS
     seen = Observed()
-    for (kind, source, target), t in traffic.items():
-        if kind == PAIR and t.calls > 0:
-            seen.pairs[(source, target)] = {"count": t.calls, "errors": t.errors, "example": None}
-    operations = hourly_operations.window(start, end)[1]
-    unmapped: Counter = Counter()
-    for (element, service, _name, _kind), figures in operations.items():
-        if not element:
-            unmapped[service] += figures.count
-    seen.unmapped = unmapped
+    for pair, (calls, errors) in hourly_operations.pair_calls(start, end).items():
+        if calls > 0:
+            seen.pairs[pair] = {"count": calls, "errors": errors, "example": None}
+    seen.unmapped = Counter(hourly_operations.unmapped_spans(start, end))
     report = drift_of(config.model, seen, language=language)
     for item in report["undocumented"][:LIST_ROWS]:
-        item["example"] = _drift_example(
-            config, operations, item["source"], item["target"], covered, end
-        )
+        item["example"] = _drift_example(config, item["source"], item["target"], covered, end)
     report["undocumented"] = report["undocumented"][:LIST_ROWS]
     return {
         "covered_ns": covered,
@@ -185,11 +177,11 @@ def drift(request, config: Configuration, start: int, end: int, language: str) -
 
 
 def _drift_example(
-    config: Configuration, operations, source: str, target: str, start: int, end: int
+    config: Configuration, source: str, target: str, start: int, end: int
 ) -> dict | None:
     """A call from `source` to `target` in the window: looked for in the newest traces of a
     service of `source` (at most DRIFT_EXAMPLE_TRACES)."""
-    services = sorted({op[1] for op in operations if op[0] == source})
+    services = hourly_operations.services_of(source)
     store = common.source()
     for service in services:
         query = TraceQuery(service=service, start_ns=start, end_ns=end, limit=DRIFT_EXAMPLE_TRACES)
