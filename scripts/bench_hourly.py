@@ -19,16 +19,17 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_web import _environment, _run  # noqa: E402  (the same steps, in their own folder)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = float(os.environ.get("BENCH_SCALE", "1"))
 ORDERS = max(int(5000 * SCALE), 20)
 DAYS = 60
-STEP_TIMEOUT = 1800
 PAGES = ("sla", "anomalies", "drift")
 
 
@@ -36,33 +37,11 @@ def log(message: str) -> None:
     print(f"bench_hourly: {message}", file=sys.stderr, flush=True)
 
 
-def _environment(folder: Path) -> dict[str, str]:
-    env = {**os.environ}
-    env.update(
-        EXPLORER_DATA_DIR=str(folder),
-        DATABASE_URL=f"sqlite:///{folder / 'hourly.sqlite3'}",
-        DJANGO_SETTINGS_MODULE="explorer.settings",
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def _run(env: dict, *args: str) -> tuple[str, float]:
+def _timed(env: dict, *args: str) -> tuple[str, float]:
+    """bench_web's _run (a manage.py step in its own process), and how long it took."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=STEP_TIMEOUT,
-        check=False,
-    )
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(args[:3])} failed: {done.stderr[-3000:]}")
-    log(f"{Path(args[0]).name} {args[1]}: {seconds:.1f} s")
-    return done.stdout, seconds
+    output = _run(env, *args)
+    return output, time.perf_counter() - started
 
 
 def page() -> None:
@@ -77,7 +56,7 @@ def page() -> None:
     from explorer.web import analytics
 
     user = get_user_model().objects.get_or_create(username="bench-analyst", is_superuser=True)[0]
-    request = RequestFactory().get(f"/{sys.argv[2]}/", {"window": "90d"})
+    request = RequestFactory().get(f"/{sys.argv[2]}/", {"window": "90d"}, HTTP_HOST="127.0.0.1")
     SessionMiddleware(lambda r: None).process_request(request)
     user.is_verified = lambda: True  # as django-otp marks a session past its second factor
     request.user = user
@@ -116,17 +95,17 @@ def measure(workdir: Path) -> dict:
     traces = folder / "traces"
     simulate = ("simulate", "--orders", str(ORDERS), "--days", str(DAYS), "--seed", "7")
     _run(env, manage, *simulate, "--out", str(traces))
-    output, seconds = _run(env, manage, "ingest", str(traces))
+    output, seconds = _timed(env, manage, "ingest", str(traces))
     spans = int(output.split("spans: ")[1].split(",")[0]) if "spans: " in output else 0
     results: dict = {}
     if spans:
         results["hourly_ingest_spans_per_s"] = round(spans / seconds)
         results["hourly_ingest_floor_share"] = round(spans / seconds / _decode_rate(traces), 3)
     for name in PAGES:
-        out, _ = _run(env, str(Path(__file__).resolve()), "page", name)
+        out = _run(env, str(Path(__file__).resolve()), "page", name)
         results[f"{name}_page_ms_60d_cold"] = json.loads(out.strip().splitlines()[-1])["ms"]
     count = "from explorer.store.models import HourlyOperation as H; print(H.objects.count())"
-    out, _ = _run(env, manage, "shell", "-c", count)
+    out = _run(env, manage, "shell", "-c", count)
     results["hourly_operation_rows"] = int(out.strip().splitlines()[-1])
     return results
 
