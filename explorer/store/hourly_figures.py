@@ -18,14 +18,16 @@ exactly how many took longer than it (the limit in effect at ingest, kept with t
 
 from __future__ import annotations
 
-import heapq
+import bisect
 import math
+import pickle
 import sys
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
+import orjson
 from ddsketch.mapping import LogarithmicMapping
 
 from explorer.c4.mapping import Mapping
@@ -203,77 +205,171 @@ def contributions(
 ) -> dict[OpKey, Figures]:
     """What these spans of one trace add, keyed by hour, operation and customer type.
 
-    Spans are grouped by hour, resource, name and kind first, and each group's element,
-    limit and figures computed once: this runs for every stored span."""
+    This runs for every stored span: what depends on a span's resource, name and kind alone
+    (element, limit, whether the name is the operation) is found once per trace, rows are
+    plain counters until the end, and operation_of() is asked only of spans whose name may
+    not be their operation (a generic name, or one an attribute of theirs repeats)."""
     customer_type = _first(business, CUSTOMER_TYPE_KEY)[:CUSTOMER_TYPE_LENGTH]
     order_id = _first(business, ORDER_KEY)
-    groups: dict[tuple, list[Span]] = {}
-    resources = {}
-    for span in spans:
-        resource = span.resource
-        resources[id(resource)] = resource
-        key = (span.start_ns // HOUR_NS, id(resource), span.name, span.kind)
-        group = groups.get(key)
-        if group is None:
-            groups[key] = [span]
-        else:
-            group.append(span)
-    out: dict[OpKey, Figures] = {}
-    for (hour, resource_id, name, kind), group in groups.items():
-        resource = resources[resource_id]
-        element = mapping.service_element(resource) or ""
-        limit = None
-        if sla is not None and element and kind == SpanKind.SERVER:
-            limit = sla.limit_ms(element, name)
-        for operation, members in _by_operation(name, group).items():
-            row = (
-                hour * HOUR_NS,
-                element,
-                resource.service_name,
-                operation,
-                int(kind),
-                customer_type,
-            )
-            figures = _figures(members, limit, trace_id, order_id)
-            found = out.get(row)
-            if found is None:
-                out[row] = figures
-            else:
-                found.merge(figures)
-    return out
-
-
-def _by_operation(name: str, spans: list[Span]) -> dict[str, list[Span]]:
-    """Spans of one name by explorer.journeys.anomalies.operation_of: the name itself unless
-    it is generic or equals one of NAMING_ATTRIBUTES' values, which most spans do not carry
-    (they skip its look-ups)."""
-    if not generic_name(name) and all(NAMING_ATTRIBUTES.isdisjoint(s.attributes) for s in spans):
-        return {name: spans}
-    out: dict[str, list[Span]] = {}
-    for span in spans:
-        out.setdefault(operation_of(span), []).append(span)
-    return out
-
-
-def _figures(spans: list[Span], limit_ms: float | None, trace_id: str, order_id: str) -> Figures:
-    durations = [max(s.end_ns - s.start_ns, 0) for s in spans]
+    groups: dict[tuple, _Group] = {}  # by (resource id, name, kind)
     error = StatusCode.ERROR
-    figures = Figures(
-        count=len(spans),
-        errors=sum(1 for s in spans if s.status_code is error),
-        limit_ms=limit_ms,
-        sketch=Sketch(dict(Counter(map(bin_of, durations)))),
-    )
-    if limit_ms is not None:
-        figures.over_limit = sum(1 for d in durations if d / 1e6 > limit_ms)  # as sla.breaches
-    # The slowest, ties broken as keep_examples() breaks them.
-    least = heapq.nlargest(EXAMPLES, durations)[-1]
-    figures.keep_examples(
-        (d, trace_id, s.span_id, order_id)
-        for d, s in zip(durations, spans, strict=True)
-        if d >= least
-    )
-    return figures
+    for span in spans:
+        group = groups.get((id(span.resource), span.name, span.kind))
+        if group is None:
+            group = groups[(id(span.resource), span.name, span.kind)] = _Group(span, mapping, sla)
+        start = span.start_ns
+        hour = start - start % HOUR_NS
+        attributes = span.attributes
+        if group.plain and (
+            NAMING_ATTRIBUTES.isdisjoint(attributes)
+            or group.stripped not in {str(attributes.get(k)) for k in NAMING_ATTRIBUTES}
+        ):
+            key: int | tuple[int, str] = hour
+        else:
+            key = (hour, operation_of(span))
+        row = group.rows.get(key)
+        if row is None:
+            row = group.rows[key] = _Row(group.limit)
+        duration = span.end_ns - start
+        row.add(duration if duration > 0 else 0, span.status_code is error, span.span_id)
+    out: dict[OpKey, Figures] = {}
+    for group in groups.values():
+        for key, row in group.rows.items():
+            hour, operation = (key, group.name) if isinstance(key, int) else key
+            row_key = (hour, group.element, group.service, operation, group.kind, customer_type)
+            add(out, {row_key: row.figures(trace_id, order_id)})
+    return out
+
+
+class _Group:
+    """What spans of one resource, name and kind share in a trace: element, service, SLA
+    limit, whether the name can be their operation (`plain`: it is not generic), and their
+    rows by hour (or by hour and operation when operation_of decided)."""
+
+    __slots__ = ("element", "service", "name", "stripped", "kind", "limit", "plain", "rows")
+
+    def __init__(self, span: Span, mapping: Mapping, sla: Sla | None) -> None:
+        self.element = mapping.service_element(span.resource) or ""
+        self.service = span.service
+        self.name = span.name
+        self.stripped = span.name.strip()
+        self.kind = int(span.kind)
+        self.limit = None
+        if sla is not None and self.element and span.kind == SpanKind.SERVER:
+            self.limit = sla.limit_ms(self.element, span.name)
+        self.plain = not generic_name(span.name)
+        self.rows: dict[int | tuple[int, str], _Row] = {}
+
+
+class _Row:
+    """One row's figures while a trace is counted: plain counters, bins and candidates."""
+
+    __slots__ = ("limit_ms", "count", "errors", "over", "bins", "slowest", "least")
+
+    def __init__(self, limit_ms: float | None) -> None:
+        self.limit_ms = limit_ms
+        self.count = self.errors = self.over = 0
+        self.bins: dict[int, int] = {}
+        self.slowest: list[tuple[int, str]] = []  # (-duration, span id): the slowest, ties kept
+        self.least = 0  # the EXAMPLES-th longest duration so far
+
+    def add(self, duration: int, error: bool, span_id: str) -> None:
+        self.count += 1
+        self.errors += error
+        if self.limit_ms is not None and duration / 1e6 > self.limit_ms:  # as sla.breaches
+            self.over += 1
+        index = math.ceil(math.log(float(duration), 2) * _MULTIPLIER) + 1 if duration > 0 else 0
+        self.bins[index] = self.bins.get(index, 0) + 1
+        slowest = self.slowest
+        if len(slowest) < EXAMPLES or duration >= self.least:
+            bisect.insort(slowest, (-duration, span_id))  # longest first
+            if len(slowest) >= EXAMPLES:
+                self.least = -slowest[EXAMPLES - 1][0]
+                while -slowest[-1][0] < self.least:  # ties with the least are kept
+                    slowest.pop()
+
+    def figures(self, trace_id: str, order_id: str) -> Figures:
+        figures = Figures(self.count, self.errors, self.limit_ms, self.over, Sketch(self.bins))
+        figures.keep_examples((-d, trace_id, span_id, order_id) for d, span_id in self.slowest)
+        return figures
+
+
+# Figures as one JSON document a trace, to send from ingest's worker processes: pickling a
+# few dozen objects a trace cost more than counting its spans. A row a key: its six parts,
+# count, errors, limit_ms, over_limit, bins as [index, count, ...] and slowest.
+Packed = bytes
+
+
+def packed(figures: dict[OpKey, Figures]) -> Packed:
+    rows = [
+        [
+            *key,
+            f.count,
+            f.errors,
+            f.limit_ms,
+            f.over_limit,
+            [*chain(*f.sketch.bins.items())],
+            f.slowest,
+        ]
+        for key, f in figures.items()
+    ]
+    try:
+        return orjson.dumps(rows)
+    except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate): pickled
+        return _PICKLED + pickle.dumps(rows)
+
+
+_PICKLED = b"P"  # JSON never starts so
+
+
+def _rows(data: Packed) -> Iterator[tuple[OpKey, list]]:
+    # Pickles only from packed(), in ingest's own worker processes.
+    found = pickle.loads(data[1:]) if data[:1] == _PICKLED else orjson.loads(data or b"[]")  # noqa: S301
+    for row in found:
+        yield tuple(row[:6]), row[6:]
+
+
+class Tally:
+    """A batch's figures, summed from the packed figures of its traces at the cost of a few
+    additions each (no object a trace); figures() gives them as Figures."""
+
+    def __init__(self) -> None:
+        self._rows: dict[OpKey, list] = {}  # count, errors, limit, over, bins, examples
+        self._figures: dict[OpKey, Figures] = {}  # what came as Figures (pieces, moves)
+
+    def add_packed(self, more: Packed) -> None:
+        rows = self._rows
+        for key, (count, errors, limit_ms, over, bins, slowest) in _rows(more):
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [0, 0, None, 0, {}, []]
+            row[0] += count
+            row[1] += errors
+            if limit_ms is not None:
+                row[2] = limit_ms
+            row[3] += over
+            found = row[4]
+            for index, n in zip(bins[::2], bins[1::2], strict=True):
+                found[index] = found.get(index, 0) + n
+            row[5].extend(tuple(e) for e in slowest)
+
+    def add(self, more: dict[OpKey, Figures]) -> None:
+        add(self._figures, more)
+
+    def figures(self) -> dict[OpKey, Figures]:
+        out: dict[OpKey, Figures] = {}
+        for key, (count, errors, limit_ms, over, bins, slowest) in self._rows.items():
+            figures = Figures(count, errors, limit_ms, over, Sketch(bins))
+            figures.keep_examples(slowest)
+            out[key] = figures
+        add(out, self._figures)
+        return out
+
+
+def unpacked(data: Packed) -> dict[OpKey, Figures]:
+    tally = Tally()
+    tally.add_packed(data)
+    return tally.figures()
 
 
 def of_stored_trace(

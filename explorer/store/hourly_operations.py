@@ -36,6 +36,7 @@ from explorer.store.hourly_figures import (
     add,
     contributions,
     of_stored_trace,
+    unpacked,
 )
 from explorer.store.models import (
     HourlyOperation,
@@ -79,7 +80,7 @@ def piece_figures(
     `attributes`: the stored trace's first value of each business attribute). When the piece
     brings the trace's first customer type, the spans stored before, counted under none, are
     moved under it: read and counted again, once in a trace's life."""
-    figures = of_stored_trace(piece.operations, attributes)
+    figures = of_stored_trace(unpacked(piece.operations), attributes)
     customer_type = piece.facts.business.get(CUSTOMER_TYPE_KEY)
     if attributes.get(CUSTOMER_TYPE_KEY) or not customer_type or config.mapping is None:
         return figures

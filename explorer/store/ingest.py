@@ -177,7 +177,7 @@ class _BatchWriter:
         # (service, span name) -> key in the operation catalogue (small: kept whole).
         self.operation_ids: dict[tuple[str, str], int] = {}
         # The batch's figures per hour and operation (explorer.store.hourly_operations).
-        self.operations: dict[hourly_figures.OpKey, hourly_figures.Figures] = {}
+        self.operations = hourly_figures.Tally()
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -209,7 +209,7 @@ class _BatchWriter:
         existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
         stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
         traffic: dict[Key, Traffic] = {}
-        self.operations = {}
+        self.operations = hourly_figures.Tally()
         pending = _Pending()
         for prepared in traces:
             row: _TraceRow
@@ -220,7 +220,7 @@ class _BatchWriter:
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
-                hourly_figures.add(self.operations, prepared.operations)
+                self.operations.add_packed(prepared.operations)
             else:
                 row = found
                 state = stored[pks[found.trace_id]]
@@ -235,7 +235,7 @@ class _BatchWriter:
         replaced = [pks[r.trace_id] for r in pending.grown if stored[pks[r.trace_id]].replaced]
         self._store(pending, replaced)
         hourly.record(traffic)
-        hourly_operations.record(self.operations)
+        hourly_operations.record(self.operations.figures())
         self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead.after_ns))
         if ahead.traces:
             record(
@@ -309,7 +309,7 @@ class _BatchWriter:
         # The new spans' figures alone (stored ones were dropped above): each span counts once.
         assert row.pk is not None
         more = hourly_operations.piece_figures(row.pk, row.attributes, prepared, self.config)
-        hourly_figures.add(self.operations, more)
+        self.operations.add(more)
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).

@@ -56,8 +56,8 @@ class EncodedTrace:
     links: list[str]  # other traces its spans link to
     warnings: list[str]
     traffic: dict[Key, Traffic] = field(default_factory=dict)  # its spans' system-map figures
-    # its spans' figures per hour and operation (explorer.store.hourly_operations)
-    operations: dict[hourly_figures.OpKey, hourly_figures.Figures] = field(default_factory=dict)
+    # its spans' figures per hour and operation (explorer.store.hourly_operations), packed
+    operations: hourly_figures.Packed = b""
 
 
 @dataclass(slots=True)
@@ -161,11 +161,13 @@ def prepare_trace(
         links=sorted(linked),
         warnings=warnings,
         traffic=contributions([Trace(trace_id, merged)], config.mapping) if config.mapping else {},
-        operations=hourly_figures.contributions(
-            trace_id, merged, facts.business, config.mapping, config.sla
+        operations=hourly_figures.packed(
+            hourly_figures.contributions(
+                trace_id, merged, facts.business, config.mapping, config.sla
+            )
         )
         if config.mapping
-        else {},
+        else b"",
     )
 
 
