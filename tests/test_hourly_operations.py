@@ -104,6 +104,20 @@ def test_bins_are_ddsketchs_keys_and_quantiles_its_quantiles():
     assert len(sketch.encode()) == 8 * len(sketch.bins)
 
 
+def test_operations_are_remembered_and_odd_attribute_values_still_answered():
+    from tests.trace_support import make_span
+
+    routed = make_span("a", name="HTTP POST", kind=SpanKind.SERVER, attributes={"http.route": "/x"})
+    listed = make_span("b", name="HTTP POST", attributes={"http.route": ["/y", "/z"]})
+    named = make_span("c", name="orders", attributes={"db.operation": "orders"})
+    assert [operation_of(s) for s in (routed, routed, listed, named)] == [
+        "POST /x",
+        "POST /x",
+        "POST ['/y', '/z']",
+        "orders",
+    ]
+
+
 # --- The figures against every stored trace ---------------------------------------------------
 
 
