@@ -171,7 +171,8 @@ def _values(figures: Figures) -> tuple:
         figures.limit_ms,
         figures.over_limit,
         figures.sketch.encode(),
-        connection.ops.adapt_json_value([list(e) for e in figures.slowest], None),
+        # storable(): PostgreSQL's JSON refuses NUL characters (in hostile ids)
+        connection.ops.adapt_json_value(storable([list(e) for e in figures.slowest]), None),
     )
 
 
@@ -194,7 +195,7 @@ def _row(key: tuple, figures: Figures) -> HourlyOperation:
         limit_ms=figures.limit_ms,
         over_limit=figures.over_limit,
         sketch=figures.sketch.encode(),
-        slowest=[list(e) for e in figures.slowest],
+        slowest=storable([list(e) for e in figures.slowest]),
     )
 
 
