@@ -273,6 +273,7 @@ def test_a_custom_window_counts_its_whole_hours(client, login_as, stored, every_
         ({"from": "2026-13-01", "to": "2026-12-01"}, "is not a date"),
         ({"from": "2026-10-02", "to": "2026-10-01"}, "must come after its start"),
         ({"from": "2026-10-02"}, "needs both a start and an end"),
+        ({"from": "0001-01-01", "to": "9999-12-31"}, "is not a date"),
     ],
 )
 def test_a_custom_window_that_cannot_be_read_says_why(client, login_as, stored, typed, problem):

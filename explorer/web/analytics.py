@@ -132,13 +132,13 @@ def _moment(typed: str, end: bool) -> int | None:
         moment = datetime.fromisoformat(typed)
     except ValueError:
         return None
-    if moment.tzinfo is None:
-        moment = timezone.make_aware(moment, timezone.get_current_timezone())
-    if end and len(typed) == 10:
-        moment += timedelta(days=1)
     try:
+        if moment.tzinfo is None:
+            moment = timezone.make_aware(moment, timezone.get_current_timezone())
+        if end and len(typed) == 10:
+            moment += timedelta(days=1)
         return int(moment.timestamp() * 10**9)
-    except (OverflowError, OSError, ValueError):
+    except (OverflowError, OSError, ValueError):  # 9999-12-31 as an end, and the like
         return None
 
 
