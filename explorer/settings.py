@@ -234,7 +234,7 @@ EXPLORER_TRACE_CACHE_SECONDS = int(os.environ.get("EXPLORER_TRACE_CACHE_SECONDS"
 # EXPLORER_UPLOAD_MAX_BYTES: the largest trace file /upload/ accepts (default 50 MB).
 EXPLORER_UPLOAD_MAX_BYTES = int(os.environ.get("EXPLORER_UPLOAD_MAX_BYTES", str(50 * 1024 * 1024)))
 # EXPLORER_ANALYTICS_MAX_TRACES: the newest traces of a window the system map, drift, SLA and
-# anomalies pages read (default 2000).
+# anomalies pages read from a source without hourly figures (a remote backend; default 2000).
 EXPLORER_ANALYTICS_MAX_TRACES = int(os.environ.get("EXPLORER_ANALYTICS_MAX_TRACES", "2000"))
 
 # --- Accounts and security (accounts/, README "Accounts and security") ----------------------

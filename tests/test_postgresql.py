@@ -157,6 +157,30 @@ def test_ingest_twice_on_postgresql_stores_each_trace_once(postgres, on_postgres
     assert counts(sqlite_rows, sqlite_file) == stored
 
 
+def test_hourly_operation_figures_are_the_same_on_postgresql_and_sqlite(
+    postgres, on_postgres, on_sqlite
+):
+    """explorer.store.hourly_operations' plain SQL (locking, bytes, JSON) on both databases:
+    the same files ingested twice leave the same rows."""
+    query = (
+        "SELECT hour, element, service, operation, kind, customer_type, count, errors, "
+        "limit_ms, over_limit, sketch, slowest FROM store_hourlyoperation"
+    )
+
+    def normal(rows) -> list[tuple]:
+        return sorted(
+            (
+                *row[:10],
+                bytes(row[10]),
+                row[11] if isinstance(row[11], list) else json.loads(row[11]),
+            )
+            for row in rows
+        )
+
+    on_pg = normal(postgres_rows(postgres, on_postgres[1], query))
+    assert on_pg and on_pg == normal(sqlite_rows(on_sqlite[1], query))
+
+
 def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
     columns = (
         "order_id, customer_id, customer_type, channel, status, state, state_since_ns, "

@@ -39,6 +39,7 @@ SCALE_KEYS = {
     "sla_page_ms_60d_cold",
     "anomalies_page_ms_60d_cold",
     "drift_page_ms_60d_cold",
+    "hourly_operation_rows",
 }
 SHARE_KEYS = {"orjson_spans_per_s", "ingest_floor_share", "receive_full_floor_share"}
 RECEIVER_COUNTS = {"receive_burst_429", "receive_lost_spans", "receive_unacknowledged_spans"}

@@ -28,7 +28,7 @@ from explorer.orders.retention_policy import DAY_NS, RetentionPolicy
 from explorer.orders.service import now_in
 from explorer.simulation.faults import DEFAULT_FAULT_RATES
 from explorer.store import retention as store_retention
-from explorer.store.models import HourlyTraffic, RemovedTrace, StoredTrace
+from explorer.store.models import HourlyOperation, HourlyTraffic, RemovedTrace, StoredTrace
 from explorer.traces.vocabulary import ORDER_KEY
 
 # Three bands within the simulated 45 days: gone, kept if a problem, kept.
@@ -197,6 +197,7 @@ def test_prune_command_counts_by_reason_and_the_status_horizon(stored, monkeypat
         OrderStatus.objects.filter(last_seen_ns__lt=status_cut).values_list("order_id", flat=True)
     )
     assert old_orders and HourlyTraffic.objects.filter(hour__lt=status_cut).exists()
+    assert HourlyOperation.objects.filter(hour__lt=status_cut).exists()
     before = _stored_ids()
     out = io.StringIO()
     call_command("prune", "--dry-run", stdout=out)
@@ -216,6 +217,8 @@ def test_prune_command_counts_by_reason_and_the_status_horizon(stored, monkeypat
     assert OrderStatus.objects.exists()
     assert not HourlyTraffic.objects.filter(hour__lt=status_cut).exists()
     assert HourlyTraffic.objects.exists()
+    assert not HourlyOperation.objects.filter(hour__lt=status_cut).exists()
+    assert HourlyOperation.objects.exists()
     out = io.StringIO()
     call_command("prune", stdout=out)
     assert out.getvalue().startswith("removed: 0 traces, 0 spans\n")

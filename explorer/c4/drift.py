@@ -118,7 +118,12 @@ def drift(
 ) -> dict:
     """The drift report: {"undocumented", "unobserved", "unobservable", "unmapped_services"},
     the model's names and descriptions in `language` where the model has them."""
-    seen = observe(traces, mapping, start_ns, end_ns)
+    return drift_of(model, observe(traces, mapping, start_ns, end_ns), language)
+
+
+def drift_of(model: Model, seen: Observed, language: str | None = None) -> dict:
+    """The drift report of what was observed (over traces, or from hourly figures: an
+    undocumented pair's "example" may then be None)."""
     docs = Documentation(model, seen.pairs)
 
     def name(element_id: str) -> str:
@@ -136,6 +141,8 @@ def drift(
         item = {
             "source": r.source,
             "target": r.target,
+            "source_name": name(r.source),
+            "target_name": name(r.target),
             "description": r.text("description", language),
             "technology": r.technology,
         }

@@ -20,9 +20,10 @@ the HTTP method with `http.route` (or `url.template`); the database operation
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from statistics import median
 
@@ -62,52 +63,100 @@ _GENERIC_NAMES = {
 }
 
 
-def _attribute(span: Span, *keys: str) -> str:
+def _attribute(attributes: Mapping[str, object], *keys: str) -> str:
     for key in keys:
-        value = span.attributes.get(key)
+        value = attributes.get(key)
         if value not in (None, ""):
             return str(value)
     return ""
 
 
-def _is_generic(span: Span) -> bool:
-    name = span.name.strip()
+# The attributes whose value makes a span name generic when it equals the name.
+NAMING_ATTRIBUTES = frozenset(
+    {
+        "db.system",
+        "db.system.name",
+        "db.operation.name",
+        "db.operation",
+        "messaging.operation.name",
+        "messaging.operation",
+        "messaging.operation.type",
+    }
+)
+# Every attribute operation_of() reads.
+OPERATION_ATTRIBUTES = (
+    *sorted(NAMING_ATTRIBUTES),
+    "http.route",
+    "url.template",
+    "http.request.method",
+    "http.method",
+    "db.collection.name",
+    "db.sql.table",
+    "db.mongodb.collection",
+    "messaging.destination.name",
+    "messaging.destination",
+)
+
+
+def generic_name(name: str) -> bool:
+    """Whether a span name is generic by itself, whatever the span's attributes."""
+    name = name.strip()
     words = name.split()
     if name.lower() in _GENERIC_NAMES or name.upper() in _HTTP_METHODS:
         return True
-    if len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS:
+    return len(words) == 2 and words[0].upper() == "HTTP" and words[1].upper() in _HTTP_METHODS
+
+
+def _is_generic(name: str, attributes: Mapping[str, object]) -> bool:
+    if generic_name(name):
         return True
-    return name in {
-        _attribute(span, "db.system", "db.system.name"),
-        _attribute(span, "db.operation.name", "db.operation"),
+    return name.strip() in {
+        _attribute(attributes, "db.system", "db.system.name"),
+        _attribute(attributes, "db.operation.name", "db.operation"),
         _attribute(
-            span, "messaging.operation.name", "messaging.operation", "messaging.operation.type"
+            attributes,
+            "messaging.operation.name",
+            "messaging.operation",
+            "messaging.operation.type",
         ),
     } - {""}
 
 
 def operation_of(span: Span) -> str:
     """The span's operation for baselines: its name, or a stable identity when the name is
-    generic (see the module docstring)."""
-    if not _is_generic(span):
-        return span.name
-    route = _attribute(span, "http.route", "url.template")
+    generic (see the module docstring). Remembered for the last few thousand names and
+    attribute values: ingest asks it for every span."""
+    values = tuple(map(span.attributes.get, OPERATION_ATTRIBUTES))
+    try:
+        return _operation(span.name, span.kind, values)
+    except TypeError:  # a value that cannot be a key (a list): worked out afresh
+        return _operation.__wrapped__(span.name, span.kind, values)
+
+
+@functools.lru_cache(maxsize=4096)
+def _operation(name: str, kind: SpanKind, values: tuple) -> str:
+    attributes = dict(zip(OPERATION_ATTRIBUTES, values, strict=True))
+    if not _is_generic(name, attributes):
+        return name
+    route = _attribute(attributes, "http.route", "url.template")
     if route:
-        method = _attribute(span, "http.request.method", "http.method") or (
-            span.name.split()[-1] if span.name.strip() else ""
+        method = _attribute(attributes, "http.request.method", "http.method") or (
+            name.split()[-1] if name.strip() else ""
         )
         return f"{method.upper()} {route}".strip()
-    db_operation = _attribute(span, "db.operation.name", "db.operation")
-    collection = _attribute(span, "db.collection.name", "db.sql.table", "db.mongodb.collection")
+    db_operation = _attribute(attributes, "db.operation.name", "db.operation")
+    collection = _attribute(
+        attributes, "db.collection.name", "db.sql.table", "db.mongodb.collection"
+    )
     if db_operation and collection:
         return f"{db_operation} {collection}"
-    destination = _attribute(span, "messaging.destination.name", "messaging.destination")
+    destination = _attribute(attributes, "messaging.destination.name", "messaging.destination")
     if destination:
-        verb = _attribute(span, "messaging.operation.name", "messaging.operation") or (
-            "publish" if span.kind == SpanKind.PRODUCER else "process"
+        verb = _attribute(attributes, "messaging.operation.name", "messaging.operation") or (
+            "publish" if kind == SpanKind.PRODUCER else "process"
         )
         return f"{destination} {verb}"
-    return span.name
+    return name
 
 
 @dataclass(slots=True, frozen=True)

@@ -32,7 +32,7 @@ from django.db.models import Model
 
 from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
-from explorer.store import codec, hourly
+from explorer.store import codec, hourly, hourly_figures, hourly_operations
 from explorer.store.clock import (
     INGEST,
     DataClock,
@@ -143,6 +143,7 @@ def store_settings(traffic: bool = True) -> Settings:
         chunk_spans=CHUNK_SPANS,
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
         mapping=current_mapping() if traffic else None,
+        sla=hourly_operations.current_sla() if traffic else None,
     )
 
 
@@ -175,6 +176,8 @@ class _BatchWriter:
         self.seen: set[int] = set()
         # (service, span name) -> key in the operation catalogue (small: kept whole).
         self.operation_ids: dict[tuple[str, str], int] = {}
+        # The batch's figures per hour and operation (explorer.store.hourly_operations).
+        self.operations = hourly_figures.Tally()
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -206,6 +209,7 @@ class _BatchWriter:
         existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
         stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
         traffic: dict[Key, Traffic] = {}
+        self.operations = hourly_figures.Tally()
         pending = _Pending()
         for prepared in traces:
             row: _TraceRow
@@ -216,6 +220,7 @@ class _BatchWriter:
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
+                self.operations.add_packed(prepared.operations)
             else:
                 row = found
                 state = stored[pks[found.trace_id]]
@@ -230,6 +235,7 @@ class _BatchWriter:
         replaced = [pks[r.trace_id] for r in pending.grown if stored[pks[r.trace_id]].replaced]
         self._store(pending, replaced)
         hourly.record(traffic)
+        hourly_operations.record(self.operations.figures())
         self.clock.note(arrived_ns, reading([t.facts.end_ns for t in traces], ahead.after_ns))
         if ahead.traces:
             record(
@@ -300,6 +306,10 @@ class _BatchWriter:
         if not prepared.chunks and warnings == row.warnings:
             return None
         added_spans = sum(prepared.chunk_sizes)
+        # The new spans' figures alone (stored ones were dropped above): each span counts once.
+        assert row.pk is not None
+        more = hourly_operations.piece_figures(row.pk, row.attributes, prepared, self.config)
+        self.operations.add(more)
         if row.ordered and row.span_count + added_spans <= self.config.chunk_spans:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).

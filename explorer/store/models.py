@@ -268,3 +268,30 @@ class RemovedTrace(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trace_id}: removed on {self.removed_on}"
+
+
+class HourlyOperation(models.Model):
+    """Per hour, operation and customer type: spans, errors, SLA breaches, a latency sketch and
+    the slowest spans (explorer.store.hourly_operations); the same per UTC day in rows marked
+    `day`, for long windows. No unique key: a concurrent writer may add a second row for the
+    same key, and readers sum whatever rows a key has."""
+
+    hour = models.BigIntegerField(db_index=True)  # start of the hour (or day), ns since epoch
+    day = models.BooleanField(default=False)  # a whole UTC day's figures
+    element = models.CharField(max_length=ID_LENGTH, default="")  # "" when the mapping has none
+    service = models.CharField(max_length=ID_LENGTH)
+    operation = models.CharField(max_length=ID_LENGTH)
+    kind = models.SmallIntegerField()  # explorer.traces.model.SpanKind
+    customer_type = models.CharField(max_length=64, default="")
+    count = models.BigIntegerField(default=0)
+    errors = models.BigIntegerField(default=0)
+    limit_ms = models.FloatField(null=True)  # the SLA limit over_limit was counted against
+    over_limit = models.BigIntegerField(default=0)
+    sketch = models.BinaryField()  # explorer.store.hourly_figures.Sketch.encode()
+    slowest = models.JSONField(default=list)  # [duration ns, trace id, span id, order id]
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "hour"], name="hourly_operation_day_hour")]
+
+    def __str__(self) -> str:
+        return f"{self.element or self.service} {self.operation} @{self.hour}"

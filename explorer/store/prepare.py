@@ -20,8 +20,9 @@ import orjson
 
 from explorer.analysis.layout import lay_out
 from explorer.c4.mapping import Mapping
+from explorer.journeys.state_graph import Sla
 from explorer.sources.summary import TraceFacts, merge_spans, trace_facts
-from explorer.store import codec
+from explorer.store import codec, hourly_figures
 from explorer.store.traffic import Key, Traffic, contributions
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
@@ -55,6 +56,8 @@ class EncodedTrace:
     links: list[str]  # other traces its spans link to
     warnings: list[str]
     traffic: dict[Key, Traffic] = field(default_factory=dict)  # its spans' system-map figures
+    # its spans' figures per hour and operation (explorer.store.hourly_operations), packed
+    operations: hourly_figures.Packed = b""
 
 
 @dataclass(slots=True)
@@ -75,6 +78,7 @@ class Settings:
     chunk_spans: int
     limits: Limits = Limits()  # how far a gzip input may inflate
     mapping: Mapping | None = None  # to compute the system map's figures (explorer.store.hourly)
+    sla: Sla | None = None  # to count breaches in the hourly figures (hourly_operations)
 
 
 @dataclass(slots=True, frozen=True)
@@ -157,6 +161,13 @@ def prepare_trace(
         links=sorted(linked),
         warnings=warnings,
         traffic=contributions([Trace(trace_id, merged)], config.mapping) if config.mapping else {},
+        operations=hourly_figures.packed(
+            hourly_figures.contributions(
+                trace_id, merged, facts.business, config.mapping, config.sla
+            )
+        )
+        if config.mapping
+        else b"",
     )
 
 

@@ -20,6 +20,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, Max, Q
 
 from explorer.store.models import (
+    HourlyOperation,
     HourlyTraffic,
     RemovedTrace,
     StoredTrace,
@@ -154,8 +155,12 @@ def _delete_batched(rows: models.QuerySet, dry_run: bool) -> int:
 
 
 def remove_hourly_before(cutoff_ns: int, dry_run: bool = False) -> int:
-    """Hourly figures of hours that started before cutoff_ns; how many rows."""
-    return _delete_batched(HourlyTraffic.objects.filter(hour__lt=cutoff_ns), dry_run)
+    """Hourly figures (the system map's and those per operation, hours and days) of hours
+    that started before cutoff_ns; how many rows."""
+    return sum(
+        _delete_batched(model.objects.filter(hour__lt=cutoff_ns), dry_run)
+        for model in (HourlyTraffic, HourlyOperation)
+    )
 
 
 def remove_records_before(cutoff_ns: int, dry_run: bool = False) -> int:

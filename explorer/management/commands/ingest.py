@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explorer.configuration import explorer_config
-from explorer.store import hourly
+from explorer.store import hourly, hourly_operations
 from explorer.store.ingest import ingest
 from explorer.traces.parsers import FORMATS
 
@@ -24,8 +24,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--recount-hourly",
             action="store_true",
-            help="compute the system map's hourly figures anew from every stored trace, with "
-            "the current mapping (after it changed, or for traces stored before they were kept)",
+            help="compute the hourly figures (the system map's; per operation for the SLA, "
+            "anomaly and drift pages) anew from every stored trace, with the current mapping "
+            "and SLA (after they changed, or for traces stored before the figures were kept)",
         )
         parser.add_argument(
             "--format", choices=FORMATS, help="read every file as this format (default: detect)"
@@ -39,7 +40,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["recount_hourly"]:
-            traces = hourly.recount(explorer_config().mapping)
+            config = explorer_config()
+            traces = hourly.recount(config.mapping)
+            hourly_operations.recount(config.mapping, config.sla)
             self.stdout.write(f"hourly figures recounted from {traces} traces")
         elif not options["paths"]:
             raise CommandError("name the files or folders to ingest, or --recount-hourly")

@@ -1,0 +1,407 @@
+"""Per hour, per operation and customer type: spans, errors, SLA breaches and a latency sketch
+(what explorer.store.hourly_operations keeps). Pure, so that ingest's worker processes compute
+them while preparing a trace (explorer.store.prepare).
+
+An operation is (element, service, operation name, span kind): the element the mapping in
+effect at ingest gives the span's resource ("" when none), and the name as
+explorer.journeys.anomalies.operation_of groups spans for baselines (the span name, unless it
+is generic). The customer type is the trace's first `customer.type` value ("" when it has
+none). Each span counts in the hour it starts.
+
+The latency sketch is DDSketch's (the `ddsketch` library's LogarithmicMapping): a span's
+duration falls in bin ceil(log_gamma(ns)), gamma = (1 + a) / (1 - a) with a relative accuracy
+a = 1 %, so every quantile read from it is within 1 % of the true value at that rank.
+Sketches of different hours merge by adding their bins: a window's percentiles come from
+whole hours without reading a trace. SERVER spans of an endpoint with an SLA limit also count
+exactly how many took longer than it (the limit in effect at ingest, kept with the count).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import pickle
+import sys
+from array import array
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import chain
+
+import orjson
+from ddsketch.mapping import LogarithmicMapping
+
+from explorer.c4.mapping import Mapping
+from explorer.journeys.anomalies import NAMING_ATTRIBUTES, generic_name, operation_of
+from explorer.journeys.state_graph import Sla
+from explorer.traces.model import Span, SpanKind, StatusCode
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
+
+RELATIVE_ACCURACY = 0.01
+MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+HOUR_NS = 3600 * 10**9
+# The slowest spans kept per row, as examples to link to (a page lists a bounded number).
+EXAMPLES = 3
+CUSTOMER_TYPE_LENGTH = 64
+
+# hour, element, service, operation, span kind (its number), customer type
+OpKey = tuple[int, str, str, str, int, str]
+# duration (ns), trace id, span id, order id ("" when none)
+Example = tuple[int, str, str, str]
+
+
+@dataclass(slots=True)
+class Sketch:
+    """DDSketch's bins, sparse: index 0 holds durations of 0 or less (clock skew), index
+    k + 1 the durations of DDSketch key k (k >= 0: 1 ns and more)."""
+
+    bins: dict[int, int] = field(default_factory=dict)
+
+    def add(self, duration_ns: int) -> None:
+        index = bin_of(duration_ns)
+        self.bins[index] = self.bins.get(index, 0) + 1
+
+    def merge(self, other: Sketch) -> None:
+        bins = self.bins
+        for index, count in other.bins.items():
+            total = bins.get(index, 0) + count
+            if total:
+                bins[index] = total
+            else:
+                del bins[index]  # spans withdrawn (Figures.withdrawn)
+
+    @property
+    def count(self) -> int:
+        return sum(self.bins.values())
+
+    def encode(self) -> bytes:
+        """Index and count of each non-empty bin as little-endian 32-bit pairs: 8 bytes a
+        bin, a few dozen bins for an hour of one operation."""
+        flat = array("I")
+        for index in sorted(self.bins):
+            if self.bins[index] > 0:
+                flat.append(index)
+                flat.append(min(self.bins[index], 0xFFFFFFFF))
+        if sys.byteorder != "little":
+            flat.byteswap()
+        return flat.tobytes()
+
+    @classmethod
+    def decode(cls, data: bytes) -> Sketch:
+        sketch = cls()
+        sketch.add_encoded(data)
+        return sketch
+
+    def add_encoded(self, data: bytes) -> None:
+        """Merge a sketch as encode() wrote it, without making an object of it."""
+        flat = array("I")
+        flat.frombytes(data)
+        if sys.byteorder != "little":
+            flat.byteswap()
+        bins = self.bins
+        for index, count in zip(flat[::2], flat[1::2], strict=True):
+            bins[index] = bins.get(index, 0) + count
+
+    def ordered(self) -> Iterator[tuple[float, int]]:
+        """(value of the bin in ns, spans in it), fastest first."""
+        for index in sorted(self.bins):
+            yield bin_value_ns(index), self.bins[index]
+
+    def quantile_ns(self, quantile: float) -> float | None:
+        """The value at this quantile, ranked as DDSketch.get_quantile_value ranks it (rank
+        q * (n - 1)); within RELATIVE_ACCURACY of the exact value at that rank."""
+        total = self.count
+        if total == 0:
+            return None
+        rank = quantile * (total - 1)
+        seen = 0
+        value = 0.0
+        for value, count in self.ordered():
+            seen += count
+            if seen > rank:
+                return value
+        return value
+
+    def above(self, duration_ns: float) -> int:
+        """Spans in bins whose value is above this duration (within the sketch's accuracy:
+        a span within 1 % of it may be counted on either side)."""
+        return sum(count for value, count in self.ordered() if value > duration_ns)
+
+    def mad_ns(self, median_ns: float) -> float:
+        """The median absolute deviation from `median_ns`, from the bins' values."""
+        deviations = sorted((abs(value - median_ns), count) for value, count in self.ordered())
+        half = self.count / 2
+        seen = 0
+        for deviation, count in deviations:
+            seen += count
+            if seen >= half:
+                return deviation
+        return 0.0
+
+
+_MULTIPLIER = MAPPING._multiplier  # what MAPPING.key() uses, without its call per span
+
+
+def bin_of(duration_ns: int) -> int:
+    """The sketch's bin of a duration: MAPPING.key(duration) + 1 (test_hourly_figures checks
+    that they agree), 0 for durations of 0 or less."""
+    if duration_ns < 1:
+        return 0
+    return math.ceil(math.log(float(duration_ns), 2) * _MULTIPLIER) + 1
+
+
+def bin_value_ns(index: int) -> float:
+    return 0.0 if index == 0 else MAPPING.value(index - 1)
+
+
+@dataclass(slots=True)
+class Figures:
+    """One row's numbers: spans, errors, and for SERVER spans of an endpoint with an SLA
+    limit (`limit_ms`, in effect when they were counted) how many took longer than it."""
+
+    count: int = 0
+    errors: int = 0
+    limit_ms: float | None = None
+    over_limit: int = 0
+    sketch: Sketch = field(default_factory=Sketch)
+    slowest: list[Example] = field(default_factory=list)  # slowest first
+    # Traces whose examples merge() drops from the figures it adds to (see withdrawn()).
+    forget: set[str] = field(default_factory=set)
+
+    def merge(self, other: Figures) -> None:
+        self.count += other.count
+        self.errors += other.errors
+        self.over_limit += other.over_limit
+        if other.limit_ms is not None:
+            self.limit_ms = other.limit_ms
+        self.sketch.merge(other.sketch)
+        if other.forget:
+            self.slowest = [e for e in self.slowest if e[1] not in other.forget]
+            self.forget |= other.forget
+        self.keep_examples(other.slowest)
+
+    def withdrawn(self, trace_id: str) -> Figures:
+        """What takes these figures of one trace back out of a row: negative counts and bins,
+        and the trace's examples dropped."""
+        return Figures(
+            -self.count,
+            -self.errors,
+            None,
+            -self.over_limit,
+            Sketch({index: -count for index, count in self.sketch.bins.items()}),
+            forget={trace_id},
+        )
+
+    def keep_examples(self, more: Iterable[Example]) -> None:
+        kept = {(e[1], e[2]): e for e in (*self.slowest, *more)}  # a span once
+        self.slowest = sorted(kept.values(), key=lambda e: (-e[0], e[1], e[2]))[:EXAMPLES]
+
+
+def contributions(
+    trace_id: str,
+    spans: Iterable[Span],
+    business: dict[str, list[str]],
+    mapping: Mapping,
+    sla: Sla | None,
+) -> dict[OpKey, Figures]:
+    """What these spans of one trace add, keyed by hour, operation and customer type.
+
+    This runs for every stored span: what depends on a span's resource, name and kind alone
+    (element, limit, whether the name is the operation) is found once per trace, rows are
+    plain counters until the end, and operation_of() is asked only of spans whose name may
+    not be their operation (a generic name, or one an attribute of theirs repeats)."""
+    customer_type = _first(business, CUSTOMER_TYPE_KEY)[:CUSTOMER_TYPE_LENGTH]
+    order_id = _first(business, ORDER_KEY)
+    groups: dict[tuple, _Group] = {}  # by (resource id, name, kind)
+    error = StatusCode.ERROR
+    for span in spans:
+        group = groups.get((id(span.resource), span.name, span.kind))
+        if group is None:
+            group = groups[(id(span.resource), span.name, span.kind)] = _Group(span, mapping, sla)
+        start = span.start_ns
+        hour = start - start % HOUR_NS
+        attributes = span.attributes
+        if group.plain and (
+            NAMING_ATTRIBUTES.isdisjoint(attributes)
+            or group.stripped not in {str(attributes.get(k)) for k in NAMING_ATTRIBUTES}
+        ):
+            key: int | tuple[int, str] = hour
+        else:
+            key = (hour, operation_of(span))
+        row = group.rows.get(key)
+        if row is None:
+            row = group.rows[key] = _Row(group.limit)
+        duration = span.end_ns - start
+        row.add(duration if duration > 0 else 0, span.status_code is error, span.span_id)
+    out: dict[OpKey, Figures] = {}
+    for group in groups.values():
+        for key, row in group.rows.items():
+            hour, operation = (key, group.name) if isinstance(key, int) else key
+            row_key = (hour, group.element, group.service, operation, group.kind, customer_type)
+            add(out, {row_key: row.figures(trace_id, order_id)})
+    return out
+
+
+class _Group:
+    """What spans of one resource, name and kind share in a trace: element, service, SLA
+    limit, whether the name can be their operation (`plain`: it is not generic), and their
+    rows by hour (or by hour and operation when operation_of decided)."""
+
+    __slots__ = ("element", "service", "name", "stripped", "kind", "limit", "plain", "rows")
+
+    def __init__(self, span: Span, mapping: Mapping, sla: Sla | None) -> None:
+        self.element = mapping.service_element(span.resource) or ""
+        self.service = span.service
+        self.name = span.name
+        self.stripped = span.name.strip()
+        self.kind = int(span.kind)
+        self.limit = None
+        if sla is not None and self.element and span.kind == SpanKind.SERVER:
+            self.limit = sla.limit_ms(self.element, span.name)
+        self.plain = not generic_name(span.name)
+        self.rows: dict[int | tuple[int, str], _Row] = {}
+
+
+class _Row:
+    """One row's figures while a trace is counted: plain counters, bins and candidates."""
+
+    __slots__ = ("limit_ms", "count", "errors", "over", "bins", "slowest", "least")
+
+    def __init__(self, limit_ms: float | None) -> None:
+        self.limit_ms = limit_ms
+        self.count = self.errors = self.over = 0
+        self.bins: dict[int, int] = {}
+        self.slowest: list[tuple[int, str]] = []  # (-duration, span id): the slowest, ties kept
+        self.least = 0  # the EXAMPLES-th longest duration so far
+
+    def add(self, duration: int, error: bool, span_id: str) -> None:
+        self.count += 1
+        self.errors += error
+        if self.limit_ms is not None and duration / 1e6 > self.limit_ms:  # as sla.breaches
+            self.over += 1
+        index = math.ceil(math.log(float(duration), 2) * _MULTIPLIER) + 1 if duration > 0 else 0
+        self.bins[index] = self.bins.get(index, 0) + 1
+        slowest = self.slowest
+        if len(slowest) < EXAMPLES or duration >= self.least:
+            bisect.insort(slowest, (-duration, span_id))  # longest first
+            if len(slowest) >= EXAMPLES:
+                self.least = -slowest[EXAMPLES - 1][0]
+                while -slowest[-1][0] < self.least:  # ties with the least are kept
+                    slowest.pop()
+
+    def figures(self, trace_id: str, order_id: str) -> Figures:
+        figures = Figures(self.count, self.errors, self.limit_ms, self.over, Sketch(self.bins))
+        figures.keep_examples((-d, trace_id, span_id, order_id) for d, span_id in self.slowest)
+        return figures
+
+
+# Figures as one JSON document a trace, to send from ingest's worker processes: pickling a
+# few dozen objects a trace cost more than counting its spans. A row a key: its six parts,
+# count, errors, limit_ms, over_limit, bins as [index, count, ...] and slowest.
+Packed = bytes
+
+
+def packed(figures: dict[OpKey, Figures]) -> Packed:
+    rows = [
+        [
+            *key,
+            f.count,
+            f.errors,
+            f.limit_ms,
+            f.over_limit,
+            [*chain(*f.sketch.bins.items())],
+            f.slowest,
+        ]
+        for key, f in figures.items()
+    ]
+    try:
+        return orjson.dumps(rows)
+    except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate): pickled
+        return _PICKLED + pickle.dumps(rows)
+
+
+_PICKLED = b"P"  # JSON never starts so
+
+
+def _rows(data: Packed) -> Iterator[tuple[OpKey, list]]:
+    # Pickles only from packed(), in ingest's own worker processes.
+    found = pickle.loads(data[1:]) if data[:1] == _PICKLED else orjson.loads(data or b"[]")  # noqa: S301
+    for row in found:
+        yield tuple(row[:6]), row[6:]
+
+
+class Tally:
+    """A batch's figures, summed from the packed figures of its traces at the cost of a few
+    additions each (no object a trace); figures() gives them as Figures."""
+
+    def __init__(self) -> None:
+        self._rows: dict[OpKey, list] = {}  # count, errors, limit, over, bins, examples
+        self._figures: dict[OpKey, Figures] = {}  # what came as Figures (pieces, moves)
+
+    def add_packed(self, more: Packed) -> None:
+        rows = self._rows
+        for key, (count, errors, limit_ms, over, bins, slowest) in _rows(more):
+            row = rows.get(key)
+            if row is None:
+                row = rows[key] = [0, 0, None, 0, {}, []]
+            row[0] += count
+            row[1] += errors
+            if limit_ms is not None:
+                row[2] = limit_ms
+            row[3] += over
+            found = row[4]
+            for index, n in zip(bins[::2], bins[1::2], strict=True):
+                found[index] = found.get(index, 0) + n
+            row[5].extend(tuple(e) for e in slowest)
+
+    def add(self, more: dict[OpKey, Figures]) -> None:
+        add(self._figures, more)
+
+    def figures(self) -> dict[OpKey, Figures]:
+        out: dict[OpKey, Figures] = {}
+        for key, (count, errors, limit_ms, over, bins, slowest) in self._rows.items():
+            figures = Figures(count, errors, limit_ms, over, Sketch(bins))
+            figures.keep_examples(slowest)
+            out[key] = figures
+        add(out, self._figures)
+        return out
+
+
+def unpacked(data: Packed) -> dict[OpKey, Figures]:
+    tally = Tally()
+    tally.add_packed(data)
+    return tally.figures()
+
+
+def of_stored_trace(
+    figures: dict[OpKey, Figures], attributes: dict[str, str]
+) -> dict[OpKey, Figures]:
+    """Figures of a piece of a stored trace, with the trace's customer type and order where
+    the piece's own spans do not carry them (`attributes`: the stored trace's first value of
+    each business attribute)."""
+    customer_type = str(attributes.get(CUSTOMER_TYPE_KEY) or "")[:CUSTOMER_TYPE_LENGTH]
+    order_id = str(attributes.get(ORDER_KEY) or "")
+    if not customer_type and not order_id:
+        return figures
+    out: dict[OpKey, Figures] = {}
+    for key, found in figures.items():
+        if not key[5] and customer_type:
+            key = (*key[:5], customer_type)
+        if order_id:
+            found.slowest = [e if e[3] else (*e[:3], order_id) for e in found.slowest]
+        add(out, {key: found})
+    return out
+
+
+def add(totals: dict[OpKey, Figures], more: dict[OpKey, Figures]) -> None:
+    """Sum `more` into `totals`, taking over (not copying) the figures of keys it lacks."""
+    for key, figures in more.items():
+        found = totals.get(key)
+        if found is None:
+            totals[key] = figures
+        else:
+            found.merge(figures)
+
+
+def _first(business: dict[str, list[str]], key: str) -> str:
+    values = business.get(key)
+    return values[0] if values else ""
