@@ -19,15 +19,6 @@ def pytest_configure(config):
 
 
 @pytest.fixture(autouse=True)
-def django_db_serialized_rollback():
-    """Every transactional test (live servers, browsers, commands in threads) puts back what
-    the migrations stored (role groups, alert rules...) after Django flushes its tables, so
-    the order tests run in does not matter: pytest-xdist (`-n 2 --dist loadfile`) runs a
-    file of database tests after another file's transactional ones. Overrides pytest-django's
-    fixture of that name, which would make every test a database test."""
-
-
-@pytest.fixture(autouse=True)
 def fresh_caches():
     """Every test starts with empty caches (explorer.caching.reset_caches)."""
     from explorer.caching import reset_caches
