@@ -59,3 +59,16 @@ def simulated(**options) -> Simulated:
                 run_dir / "traces", json.loads((run_dir / "truth.json").read_text())
             )
         return _runs[key]
+
+
+def empty_store_and_orders() -> None:
+    """Every row of the store's and the orders' tables deleted (the Django app labels `store`
+    and `journeys`): what a module that stored a simulation for all its tests, outside their
+    transactions, does at its end, since the tests of other modules expect those tables empty
+    (the catalogue of operations and the hourly figures as much as the traces)."""
+    from django.apps import apps
+
+    for label in ("store", "journeys"):
+        for model in apps.get_app_config(label).get_models():
+            if model._meta.managed:
+                model.objects.all().delete()

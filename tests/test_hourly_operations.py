@@ -15,7 +15,6 @@ from collections import defaultdict
 
 import pytest
 from ddsketch import DDSketch
-from django.apps import apps
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
@@ -36,6 +35,7 @@ from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import HourlyOperation, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import SpanKind
+from tests.simulation_support import empty_store_and_orders
 from tests.test_store_pieces import pieces
 
 FAULTS = {"slow_price": 0.15, "crm_5xx": 0.1}
@@ -55,8 +55,7 @@ def stored(django_db_setup, django_db_blocker, simulation):
     with django_db_blocker.unblock():
         ingest(run.files, workers=1)
         yield run
-        for model in apps.get_app_config("store").get_models():
-            model.objects.all().delete()
+        empty_store_and_orders()
 
 
 @pytest.fixture(scope="module")

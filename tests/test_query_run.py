@@ -25,6 +25,7 @@ from explorer.sources.querying import QueryRun, necessary_search
 from explorer.store.ingest import store_traces
 from explorer.store.models import StoredTrace
 from explorer.traces.vocabulary import BUSINESS_KEYS
+from tests.simulation_support import empty_store_and_orders
 
 SIMULATION = {
     "orders": 40,
@@ -78,8 +79,7 @@ def stored(simulation, django_db_setup, django_db_blocker):
         source = get_source()
         everything = source.get_traces(list(StoredTrace.objects.values_list("trace_id", flat=True)))
         yield source, everything
-        StoredTrace.objects.all().delete()
-        OrderStatus.objects.all().delete()
+        empty_store_and_orders()
 
 
 _brute_forced: dict[str, list[str]] = {}  # of the module's one store: each query once
