@@ -16,6 +16,8 @@ import zlib
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import accumulate, compress
+from operator import sub
 
 import orjson
 
@@ -25,8 +27,9 @@ from explorer.analysis.tree import SpanTree
 from explorer.traces.model import Span, StatusCode, Trace, start_of
 
 HISTOGRAM_BUCKETS = 100
-# 2 added the statistics per operation; layouts of version 1 (stored before) have none.
-LAYOUT_VERSION = 2
+# 2 added the statistics per operation (and later each row's service); 3 what the flame graph
+# draws of each row. Layouts stored before decode without them.
+LAYOUT_VERSION = 3
 _LITTLE = sys.byteorder == "little"
 
 
@@ -123,6 +126,86 @@ def bucket_counts(
 
 
 @dataclass(slots=True)
+class FlameRows:
+    """What the flame graph draws of each row besides its depth and service, so that its first
+    view of a stored trace decodes no span: times as offsets from `origin_ns` (the trace's
+    earliest start), the span name as an index into `names` (names repeat: a trace of a
+    million spans has a few hundred), and the rows that failed. Self time follows from the
+    times and the tree (explorer.web.flame_columns)."""
+
+    origin_ns: int
+    start: array  # q: per row, its start minus origin_ns
+    duration: array  # q: per row, end minus start (0 when it ends before it starts)
+    names: list[str]
+    name: array  # i: per row, index into names
+    error_rows: array  # i: rows of failed spans, ascending
+
+    @classmethod
+    def of(cls, ordered: Sequence[Span], origin_ns: int) -> FlameRows | None:
+        """The rows of spans in tree order; None when a time does not fit 64 bits (hostile
+        timestamps): then the flame graph reads the spans."""
+        try:
+            start = array("q", (s.start_ns - origin_ns for s in ordered))
+            duration = array("q", (max(s.end_ns - s.start_ns, 0) for s in ordered))
+        except OverflowError:
+            return None
+        names: dict[str, int] = {}
+        name = array("i", (names.setdefault(s.name, len(names)) for s in ordered))
+        errors = array("i", compress(range(len(ordered)), (s.is_error for s in ordered)))
+        return cls(origin_ns, start, duration, list(names), name, errors)
+
+    def head(self) -> list:
+        return [self.origin_ns, self.names, len(self.error_rows)]
+
+    def numbers(self) -> tuple[list[array], list[array]]:
+        """(32-bit parts, 64-bit parts). Starts are stored as the step from the row before:
+        rows of a subtree start close together, so the steps are small and compress well."""
+        steps = array("q", self.start[:1])
+        steps.extend(map(sub, self.start[1:], self.start[:-1]))
+        return [self.name, self.error_rows], [steps, self.duration]
+
+    @classmethod
+    def read(cls, head: list, n: int, small: array, large: array) -> FlameRows:
+        """From head() and the numbers after those of the other parts (already in order)."""
+        origin, names, error_count = head
+        if len(small) != n + error_count or len(large) != 2 * n:
+            raise LayoutError(f"stored layout has flame rows of the wrong size for {n} rows")
+        name, error_rows = small[:n], small[n:]
+        if name and (min(name) < 0 or max(name) >= len(names)):
+            raise LayoutError("stored layout names a span name it does not list")
+        if error_rows and (min(error_rows) < 0 or max(error_rows) >= n):
+            raise LayoutError("stored layout has a failed row beyond its rows")
+        start = array("q", accumulate(large[:n]))
+        return cls(origin, start, large[n:], names, name, error_rows)
+
+
+def _fits_json(part: object) -> object:
+    """The part if JSON can hold it (not a number beyond 64 bits, nor a lone surrogate in a
+    name), else None: the page then computes it from the spans."""
+    try:
+        orjson.dumps(part)
+    except orjson.JSONEncodeError:
+        return None
+    return part
+
+
+def _to_little(parts: list[array]) -> bytes:
+    if not _LITTLE:
+        parts = [array(p.typecode, p) for p in parts]
+        for p in parts:
+            p.byteswap()
+    return b"".join(p.tobytes() for p in parts)
+
+
+def _from_little(typecode: str, data: bytes) -> array:
+    numbers = array(typecode)
+    numbers.frombytes(data)
+    if not _LITTLE:
+        numbers.byteswap()
+    return numbers
+
+
+@dataclass(slots=True)
 class TraceLayout:
     """What a trace page needs besides the spans of the rows it shows."""
 
@@ -138,6 +221,8 @@ class TraceLayout:
     # no span); None in layouts stored before they were kept.
     service_names: list[str] | None = None
     row_services: array | None = None
+    # What the flame graph draws; None in layouts stored before (version 2 and older).
+    flame: FlameRows | None = None
 
     def __len__(self) -> int:
         return len(self.depth)
@@ -146,40 +231,29 @@ class TraceLayout:
         return TreeOrder(range(len(self.depth)), self.depth, self.end)
 
     def encode(self) -> bytes:
-        head = [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
         operations = None
         if self.operations is not None:
-            operations = [
+            operations = _fits_json(
                 [
-                    s.service,
-                    s.operation,
-                    s.count,
-                    s.total_ns,
-                    s.self_ns,
-                    s.min_ns,
-                    s.max_ns,
-                    s.errors,
+                    [s.service, s.operation, s.count, s.total_ns, s.self_ns]
+                    + [s.min_ns, s.max_ns, s.errors]
+                    for s in self.operations
                 ]
-                for s in self.operations
-            ]
-        names = self.service_names if self.row_services is not None else None
-        # What JSON cannot hold (a total beyond 64 bits from hostile timestamps, a name with a
-        # lone surrogate) is left out: the page computes it from the spans instead.
-        for kept in ((operations, names), (operations, None), (None, names), (None, None)):
-            try:
-                header = orjson.dumps([*head, *kept])
-            except orjson.JSONEncodeError:
-                continue
-            names = kept[1]
-            break
-        parts = [self.depth, self.end, self.critical]
+            )
+        names = None if self.row_services is None else _fits_json(self.service_names)
+        flame = None if self.flame is None else _fits_json(self.flame.head())
+        header = orjson.dumps(
+            [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
+            + [operations, names, flame]
+        )
+        small = [self.depth, self.end, self.critical]
         if names is not None and self.row_services is not None:
-            parts.append(self.row_services)
-        if not _LITTLE:
-            parts = [array("i", p) for p in parts]
-            for p in parts:
-                p.byteswap()
-        return zlib.compress(header + b"\n" + b"".join(p.tobytes() for p in parts), 1)
+            small.append(self.row_services)
+        large: list[array] = []
+        if flame is not None and self.flame is not None:
+            flame_small, large = self.flame.numbers()
+            small += flame_small
+        return zlib.compress(header + b"\n" + _to_little(small) + _to_little(large), 1)
 
     @classmethod
     def decode(cls, data: bytes) -> TraceLayout:
@@ -188,15 +262,21 @@ class TraceLayout:
             cut = raw.index(b"\n")
             header = orjson.loads(raw[:cut])
             version = header[0]
-            if version not in (1, LAYOUT_VERSION):
+            if version not in (1, 2, LAYOUT_VERSION):
                 raise LayoutError(f"stored layout has unknown version {version!r}")
             n, critical, counts, errors, *rest = header[1:]
+            rest += [None] * (3 - len(rest))
             operations = None
-            if version == LAYOUT_VERSION and rest[0] is not None:
+            if version > 1 and rest[0] is not None:
                 operations = [OperationStats(*row) for row in rest[0]]
-            names = rest[1] if version == LAYOUT_VERSION and len(rest) > 1 else None
-            numbers = array("i")
-            numbers.frombytes(raw[cut + 1 :])
+            names, flame_head = (rest[1] if version > 1 else None), rest[2]
+            # The 64-bit numbers (the flame rows' times) follow all the 32-bit ones.
+            small_size = (3 if names is not None else 2) * n + critical
+            if flame_head is not None:
+                small_size += n + flame_head[2]
+            body = raw[cut + 1 :]
+            numbers = _from_little("i", body[: 4 * small_size])
+            large = _from_little("q", body[4 * small_size :])
         except (
             zlib.error,
             orjson.JSONDecodeError,
@@ -208,26 +288,33 @@ class TraceLayout:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
-        size = (3 if names is not None else 2) * n + critical
-        if len(numbers) != size:
+        if len(numbers) != small_size or (flame_head is None and large):
             raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
-        if not _LITTLE:
-            numbers.byteswap()
         cut = 2 * n + critical
         services = None
         if names is not None:
-            services = numbers[cut:]
+            services = numbers[cut : cut + n]
             if services and (min(services) < 0 or max(services) >= len(names)):
                 raise LayoutError("stored layout names a service it does not list")
+            cut += n
+        flame = None
+        if flame_head is not None:
+            try:
+                flame = FlameRows.read(flame_head, n, numbers[cut:], large)
+            except (TypeError, ValueError) as exc:
+                if isinstance(exc, LayoutError):
+                    raise
+                raise LayoutError(f"stored layout has bad flame rows: {exc}") from exc
         return cls(
             numbers[:n],
             numbers[n : 2 * n],
-            numbers[2 * n : cut],
+            numbers[2 * n : 2 * n + critical],
             counts,
             errors,
             operations,
             names,
             services,
+            flame,
         )
 
 
@@ -269,6 +356,7 @@ def lay_out(trace: Trace) -> tuple[list[Span], TraceLayout]:
         operation_table(trace.trace_id, spans, ordered, tree),
         list(names),
         services,
+        FlameRows.of(ordered, start),
     )
     return ordered, layout
 

@@ -1,13 +1,14 @@
 """The flame graph of a trace, computed on the server so that a million spans stay usable.
 
 A trace is read once into columns per row of its tree order (start offset, duration, self
-time, depth, parent, subtree end, service and name as table indexes): for a stored trace the
-rows and depths come from its layout (explorer.analysis.layout), so nothing is analysed again,
-and its chunks are decoded one at a time. The columns stay in a small in-process cache bounded
-by span count. Each request then picks the boxes of one view (the whole trace, or the subtree
-of one row): only the spans at least a pixel wide at the view's width, whose parent is drawn
-too; what is narrower is counted under its nearest drawn ancestor ("hidden"). So a
-million-span trace answers with a few thousand boxes. Nothing here is redacted: the view does.
+time, depth, parent, subtree end, service and name as table indexes): a stored trace's layout
+(explorer.analysis.layout) keeps all but self time, parent and reach, which follow from them,
+so no span is decoded; from a layout stored before it kept them, the rows and depths come from
+the layout and the chunks are decoded one at a time. The columns stay in a small in-process
+cache bounded by span count. Each request then picks the boxes of one view (the whole trace,
+or the subtree of one row): only the spans at least a pixel wide at the view's width, whose
+parent is drawn too; what is narrower is counted under its nearest drawn ancestor ("hidden").
+So a million-span trace answers with a few thousand boxes. Nothing here is redacted: the view does.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import add, and_, floordiv, mul, sub
 
+from explorer.analysis.layout import FlameRows
 from explorer.caching import LocalCache
 from explorer.web.trace_cache import PreparedTrace
 
@@ -52,7 +54,46 @@ class FlameColumns:
 
 
 def build_columns(prepared: PreparedTrace) -> FlameColumns:
-    """Read the trace once (a stored one chunk by chunk) into columns by row."""
+    """Read the trace once into columns by row: from its stored layout when that keeps what
+    they need, else from its spans (a stored trace's chunk by chunk)."""
+    stored = prepared.stored_flame
+    services = prepared.stored_services
+    if stored is not None and services is not None and len(stored.name) == len(prepared.order):
+        return _stored_columns(prepared, stored, services)
+    return _read_columns(prepared)
+
+
+def _stored_columns(
+    prepared: PreparedTrace, stored: FlameRows, services: tuple[list[str], array]
+) -> FlameColumns:
+    """The columns of a stored layout, its times moved to offsets from the trace's start."""
+    order = prepared.order
+    start = stored.start
+    shift = stored.origin_ns - prepared.start_ns
+    if shift:
+        start = array("q", map(add, start, repeat(shift)))
+    error = bytearray(len(start))
+    for row in stored.error_rows:
+        error[row] = 1
+    parent = _parents(order.depth)
+    return FlameColumns(
+        start,
+        stored.duration,
+        _self_times(start, stored.duration, parent),
+        array("i", order.depth),
+        parent,
+        array("i", order.end),
+        services[1],
+        stored.name,
+        error,
+        services[0],
+        stored.names,
+        _reach(start, stored.duration, parent),
+    )
+
+
+def _read_columns(prepared: PreparedTrace) -> FlameColumns:
+    """The columns from the spans (a stored trace's chunk by chunk)."""
     order = prepared.order
     n = len(order)
     start, duration = array("q", bytes(8 * n)), array("q", bytes(8 * n))
