@@ -132,13 +132,14 @@ def _read_columns(prepared: PreparedTrace) -> FlameColumns:
 
 def _parents(depth: array) -> array:
     """The row of each row's parent (-1 for a root), from the depths of the tree order."""
-    parent = array("i", bytes(4 * len(depth)))
-    last: list[int] = []  # last[d]: the latest row at depth d
+    # latest[d + 1]: the latest row at depth d, which in tree order is the parent of the next
+    # row at depth d + 1; latest[0] stays -1, the parent of a root.
+    latest = [-1] * (max(depth, default=0) + 2)
+    parent = [-1] * len(depth)
     for row, level in enumerate(depth):
-        del last[level:]
-        parent[row] = last[level - 1] if level else -1
-        last.append(row)
-    return parent
+        parent[row] = latest[level]
+        latest[level + 1] = row
+    return array("i", parent)
 
 
 def _self_times(start: array, duration: array, parent: array) -> array:
