@@ -100,6 +100,8 @@ def test_flame_rows_json_or_64_bits_cannot_hold_are_left_out_and_bad_ones_refuse
     odd = dataclasses.replace(layout.flame, names=["\ud800", *layout.flame.names[1:]])
     kept = TraceLayout.decode(dataclasses.replace(layout, flame=odd).encode())
     assert kept.flame is None and kept.row_services is not None
+    apart = dataclasses.replace(layout.flame, start=array("q", [2**62, -(2**62)] * 30))
+    assert TraceLayout.decode(dataclasses.replace(layout, flame=apart).encode()).flame is None
     far = make_span("far", "r", trace_id=TRACE_ID, start_ns=T0 + 2**63, end_ns=T0 + 2**63 + 1)
     assert lay_out(Trace(TRACE_ID, [*hostile_trace().spans, far]))[1].flame is None
     wrong_name = dataclasses.replace(layout.flame, name=array("i", [99] * len(layout)))

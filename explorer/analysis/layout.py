@@ -244,7 +244,14 @@ class TraceLayout:
                 ]
             )
         names = None if self.row_services is None else _fits_json(self.service_names)
-        flame = None if self.flame is None else _fits_json(self.flame.head())
+        flame, flame_numbers = None, None
+        if self.flame is not None:
+            try:
+                flame_numbers = self.flame.numbers()
+            except OverflowError:  # starts a step apart beyond 64 bits: hostile timestamps
+                pass
+            else:
+                flame = _fits_json(self.flame.head())
         header = orjson.dumps(
             [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
             + [operations, names, flame]
@@ -253,8 +260,8 @@ class TraceLayout:
         if names is not None and self.row_services is not None:
             small.append(self.row_services)
         large: list[array] = []
-        if flame is not None and self.flame is not None:
-            flame_small, large = self.flame.numbers()
+        if flame is not None and flame_numbers is not None:
+            flame_small, large = flame_numbers
             small += flame_small
         return zlib.compress(header + b"\n" + _to_little(small) + _to_little(large), 1)
 
