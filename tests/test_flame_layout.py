@@ -13,6 +13,7 @@ from django.urls import reverse
 from explorer.analysis.layout import (
     FlameRows,
     LayoutError,
+    PackedFlameRows,
     TraceLayout,
     _shuffle,
     _unshuffle,
@@ -89,7 +90,9 @@ def test_flame_rows_round_trip_with_hostile_and_many_names():
     assert list(flame.duration) == [max(s.end_ns - s.start_ns, 0) for s in ordered]
     assert list(flame.error_rows) == [r for r, s in enumerate(ordered) if s.is_error]
     again = TraceLayout.decode(layout.encode())
-    assert again.flame is not None and flame_fields(again.flame) == flame_fields(flame)
+    assert isinstance(again.flame, PackedFlameRows)  # unpacked only when drawn
+    unpacked = again.flame_rows()
+    assert unpacked is not None and flame_fields(unpacked) == flame_fields(flame)
     assert again.service_names == layout.service_names and again.operations == layout.operations
     assert list(again.row_services) == list(layout.row_services)
 
@@ -97,7 +100,7 @@ def test_flame_rows_round_trip_with_hostile_and_many_names():
 def test_old_layouts_decode_without_flame_rows():
     _, layout = lay_out(hostile_trace())
     old = TraceLayout.decode(version_2_layout(layout))
-    assert old.flame is None and list(old.end) == list(layout.end)
+    assert old.flame_rows() is None and list(old.end) == list(layout.end)
     assert list(old.row_services) == list(layout.row_services)
 
 
@@ -106,9 +109,10 @@ def test_flame_rows_json_or_64_bits_cannot_hold_are_left_out_and_bad_ones_refuse
     assert layout.flame is not None
     odd = dataclasses.replace(layout.flame, names=["\ud800", *layout.flame.names[1:]])
     kept = TraceLayout.decode(dataclasses.replace(layout, flame=odd).encode())
-    assert kept.flame is None and kept.row_services is not None
+    assert kept.flame_rows() is None and kept.row_services is not None
     apart = dataclasses.replace(layout.flame, start=array("q", [2**62, -(2**62)] * 30))
-    assert TraceLayout.decode(dataclasses.replace(layout, flame=apart).encode()).flame is None
+    apart_layout = TraceLayout.decode(dataclasses.replace(layout, flame=apart).encode())
+    assert apart_layout.flame_rows() is None
     far = make_span("far", "r", trace_id=TRACE_ID, start_ns=T0 + 2**63, end_ns=T0 + 2**63 + 1)
     assert lay_out(Trace(TRACE_ID, [*hostile_trace().spans, far]))[1].flame is None
     wrong_name = dataclasses.replace(layout.flame, name=array("i", [99] * len(layout)))
@@ -120,7 +124,7 @@ def test_flame_rows_json_or_64_bits_cannot_hold_are_left_out_and_bad_ones_refuse
         (negative, "negative duration"),
     ):
         with pytest.raises(LayoutError, match=message):
-            TraceLayout.decode(dataclasses.replace(layout, flame=bad).encode())
+            TraceLayout.decode(dataclasses.replace(layout, flame=bad).encode()).flame_rows()
     raw = zlib.decompress(layout.encode())
     # Steps between starts whose sum leaves 64 bits (the times are the last 16 bytes a row).
     n = len(layout)
@@ -128,12 +132,12 @@ def test_flame_rows_json_or_64_bits_cannot_hold_are_left_out_and_bad_ones_refuse
     steps = array("q", [2**62] * n).tobytes()
     beyond = raw[: -16 * n] + _shuffle(steps + times[8 * n :])
     with pytest.raises(LayoutError, match="bad flame rows"):
-        TraceLayout.decode(zlib.compress(beyond))
+        TraceLayout.decode(zlib.compress(beyond)).flame_rows()
     header, body = raw.split(b"\n", 1)
     for head in ([1, 2], [0, "names", 0], [0, layout.flame.names, 10**6]):
         broken = orjson.dumps([*orjson.loads(header)[:7], head]) + b"\n" + body
         with pytest.raises(LayoutError):
-            TraceLayout.decode(zlib.compress(broken))
+            TraceLayout.decode(zlib.compress(broken)).flame_rows()
 
 
 def stored_columns(monkeypatch) -> FlameColumns:
@@ -182,6 +186,22 @@ def test_columns_of_a_stored_trace_come_from_its_layout_alone(monkeypatch):
     columns = stored_columns(monkeypatch)
     assert len(columns) == 60 and any(columns.error) and EVIL in columns.names
     assert_same_as_from_spans(columns)
+    reset_caches()
+
+
+@pytest.mark.django_db
+def test_corrupt_stored_flame_rows_are_read_from_the_spans(monkeypatch):
+    monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", 7)
+    store_traces([hostile_trace()])
+    layout = TraceLayout.decode(bytes(StoredTrace.objects.get(trace_id=TRACE_ID).layout))
+    rows = layout.flame_rows()
+    assert rows is not None
+    wrong = dataclasses.replace(rows, name=array("i", [99] * len(layout)))
+    StoredTrace.objects.update(layout=dataclasses.replace(layout, flame=wrong).encode())
+    reset_caches()
+    columns = build_columns(prepared_trace(StoreSource(), TRACE_ID))
+    StoredTrace.objects.update(layout=layout.encode())
+    assert columns.names[0] == EVIL and by_name(columns) == by_name(stored_columns(monkeypatch))
     reset_caches()
 
 

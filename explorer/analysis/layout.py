@@ -182,6 +182,25 @@ class FlameRows:
         return cls(origin, start, duration, names, name, error_rows)
 
 
+@dataclass(slots=True, frozen=True)
+class PackedFlameRows:
+    """Flame rows as a stored layout holds them: the header part, the 32-bit numbers and the
+    64-bit times still as stored bytes."""
+
+    head: list
+    small: array
+    large: bytes
+
+    def unpack(self, n: int) -> FlameRows:
+        try:
+            times = _from_little("q", _unshuffle(self.large))
+            return FlameRows.read(self.head, n, self.small, times)
+        except (TypeError, ValueError, OverflowError) as exc:
+            if isinstance(exc, LayoutError):
+                raise
+            raise LayoutError(f"stored layout has bad flame rows: {exc}") from exc
+
+
 def _fits_json(part: object) -> object:
     """The part if JSON can hold it (not a number beyond 64 bits, nor a lone surrogate in a
     name), else None: the page then computes it from the spans."""
@@ -241,11 +260,20 @@ class TraceLayout:
     # no span); None in layouts stored before they were kept.
     service_names: list[str] | None = None
     row_services: array | None = None
-    # What the flame graph draws; None in layouts stored before (version 2 and older).
-    flame: FlameRows | None = None
+    # What the flame graph draws; None in layouts stored before (version 2 and older). As
+    # decoded, still packed: see flame_rows().
+    flame: FlameRows | PackedFlameRows | None = None
 
     def __len__(self) -> int:
         return len(self.depth)
+
+    def flame_rows(self) -> FlameRows | None:
+        """The flame rows, unpacked on first use: a trace page that never draws its flame
+        graph spares the work (0.2 s for a million rows). Raises LayoutError if they are
+        corrupt (checked only now)."""
+        if isinstance(self.flame, PackedFlameRows):
+            self.flame = self.flame.unpack(len(self.depth))
+        return self.flame
 
     def tree(self) -> TreeOrder:
         return TreeOrder(range(len(self.depth)), self.depth, self.end)
@@ -261,14 +289,14 @@ class TraceLayout:
                 ]
             )
         names = None if self.row_services is None else _fits_json(self.service_names)
-        flame, flame_numbers = None, None
-        if self.flame is not None:
+        flame, flame_numbers, rows = None, None, self.flame_rows()
+        if rows is not None:
             try:
-                flame_numbers = self.flame.numbers()
+                flame_numbers = rows.numbers()
             except OverflowError:  # starts a step apart beyond 64 bits: hostile timestamps
                 pass
             else:
-                flame = _fits_json(self.flame.head())
+                flame = _fits_json(rows.head())
         header = orjson.dumps(
             [LAYOUT_VERSION, len(self.depth), len(self.critical), self.counts, self.errors]
             + [operations, names, flame]
@@ -304,7 +332,7 @@ class TraceLayout:
                 small_size += n + flame_head[2]
             body = raw[cut + 1 :]
             numbers = _from_little("i", body[: 4 * small_size])
-            large = _from_little("q", _unshuffle(body[4 * small_size :]))
+            large = body[4 * small_size :]
         except (
             zlib.error,
             orjson.JSONDecodeError,
@@ -316,7 +344,7 @@ class TraceLayout:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"stored layout cannot be decoded: {exc}") from exc
-        if len(numbers) != small_size or (flame_head is None and large):
+        if len(numbers) != small_size or len(large) != (16 * n if flame_head else 0):
             raise LayoutError(f"stored layout has {len(numbers)} numbers for {n} rows")
         cut = 2 * n + critical
         services = None
@@ -325,14 +353,7 @@ class TraceLayout:
             if services and (min(services) < 0 or max(services) >= len(names)):
                 raise LayoutError("stored layout names a service it does not list")
             cut += n
-        flame = None
-        if flame_head is not None:
-            try:
-                flame = FlameRows.read(flame_head, n, numbers[cut:], large)
-            except (TypeError, ValueError, OverflowError) as exc:
-                if isinstance(exc, LayoutError):
-                    raise
-                raise LayoutError(f"stored layout has bad flame rows: {exc}") from exc
+        flame = None if flame_head is None else PackedFlameRows(flame_head, numbers[cut:], large)
         return cls(
             numbers[:n],
             numbers[n : 2 * n],

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import logging
 from array import array
 from collections import Counter
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import add, and_, floordiv, mul, sub
 
-from explorer.analysis.layout import FlameRows
+from explorer.analysis.layout import FlameRows, LayoutError
 from explorer.caching import LocalCache
 from explorer.web.trace_cache import PreparedTrace
 
+log = logging.getLogger("explorer.web")
 MAX_BOXES = 20_000  # per answer: past this the narrowest of the candidates are left out
 COLUMN_SECONDS = 600
 COLUMN_MAX_SPANS = 2_000_000  # about 50 bytes a span: 100 MB at most per process
@@ -56,7 +58,11 @@ class FlameColumns:
 def build_columns(prepared: PreparedTrace) -> FlameColumns:
     """Read the trace once into columns by row: from its stored layout when that keeps what
     they need, else from its spans (a stored trace's chunk by chunk)."""
-    stored = prepared.stored_flame
+    try:
+        stored = prepared.stored_flame()
+    except LayoutError as exc:  # the rest of the layout decoded: its spans are still read
+        log.warning("flame rows of trace %s cannot be read: %s", prepared.trace_id, exc)
+        stored = None
     services = prepared.stored_services
     if stored is not None and services is not None and len(stored.name) == len(prepared.order):
         return _stored_columns(prepared, stored, services)

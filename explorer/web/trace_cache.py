@@ -82,8 +82,8 @@ class PreparedTrace:
     _row_services: tuple[array, array] | None = field(default=None, repr=False)
     # A stored layout's (service names, service of each position), when it keeps them.
     _stored_services: tuple[list[str], array] | None = field(default=None, repr=False)
-    # A stored layout's flame rows (explorer.web.flame_columns), when it keeps them.
-    stored_flame: FlameRows | None = field(default=None, repr=False)
+    # Unpacks a stored layout's flame rows (explorer.web.flame_columns): None when it has none.
+    _flame_rows: Callable[[], FlameRows | None] | None = field(default=None, repr=False)
     _folds: dict[object, list[int]] = field(default_factory=dict, repr=False)
 
     @property
@@ -97,6 +97,10 @@ class PreparedTrace:
     def stored_services(self) -> tuple[list[str], array] | None:
         """The stored layout's (service names, service index of each row), if it keeps them."""
         return self._stored_services
+
+    def stored_flame(self) -> FlameRows | None:
+        """The stored layout's flame rows, if it keeps them (raises LayoutError if corrupt)."""
+        return None if self._flame_rows is None else self._flame_rows()
 
     @property
     def whole(self) -> bool:
@@ -287,7 +291,7 @@ def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> Prepa
             if layout.service_names is not None and layout.row_services is not None
             else None
         ),
-        stored_flame=layout.flame,
+        _flame_rows=layout.flame_rows,
     )
 
 
