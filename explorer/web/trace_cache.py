@@ -18,7 +18,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from explorer.analysis import OperationStatistics, SpanTree
-from explorer.analysis.layout import TraceOverview, TreeOrder, critical_positions, tree_order
+from explorer.analysis.layout import (
+    FlameRows,
+    TraceOverview,
+    TreeOrder,
+    critical_positions,
+    tree_order,
+)
 from explorer.caching import LocalCache, SharedCache, cache_key
 from explorer.sources.base import ReadsStoredLayouts, SourceError
 from explorer.traces.model import Span, Trace
@@ -76,6 +82,8 @@ class PreparedTrace:
     _row_services: tuple[array, array] | None = field(default=None, repr=False)
     # A stored layout's (service names, service of each position), when it keeps them.
     _stored_services: tuple[list[str], array] | None = field(default=None, repr=False)
+    # Unpacks a stored layout's flame rows (explorer.web.flame_columns): None when it has none.
+    _flame_rows: Callable[[], FlameRows | None] | None = field(default=None, repr=False)
     _folds: dict[object, list[int]] = field(default_factory=dict, repr=False)
 
     @property
@@ -84,6 +92,15 @@ class PreparedTrace:
             assert self._load is not None  # prepared from a layout, which gives the loader
             self._trace = self._load()
         return self._trace
+
+    @property
+    def stored_services(self) -> tuple[list[str], array] | None:
+        """The stored layout's (service names, service index of each row), if it keeps them."""
+        return self._stored_services
+
+    def stored_flame(self) -> FlameRows | None:
+        """The stored layout's flame rows, if it keeps them (raises LayoutError if corrupt)."""
+        return None if self._flame_rows is None else self._flame_rows()
 
     @property
     def whole(self) -> bool:
@@ -274,6 +291,7 @@ def prepare_stored(source: ReadsStoredLayouts, overview: TraceOverview) -> Prepa
             if layout.service_names is not None and layout.row_services is not None
             else None
         ),
+        _flame_rows=layout.flame_rows,
     )
 
 
