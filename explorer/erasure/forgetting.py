@@ -26,6 +26,7 @@ from explorer.erasure.finding import Found, order_rows
 from explorer.erasure.mentions import Mentions
 from explorer.orders.models import BaselineSnapshot, OrderArrival
 from explorer.receiver.removal import delete_indexed_traces
+from explorer.store.models import HourlyOperation
 from explorer.store.removal import delete_traces, forget_operations
 
 
@@ -53,8 +54,10 @@ def forget_customer(
             "alerts": _delete_alerts(found.alerts),
             "operations": forget_operations(found.customer_id),
             "uploads": _delete_uploads(found),
+            "hourly figure rows": _delete_named_hourly_rows(mentions),
         }
         rewritten = {
+            "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces),
             "typical journeys": _rewrite_snapshots(mentions, found.orders),
             "audit entries": _rewrite_audit(mentions, found.pseudonym),
         }
@@ -82,6 +85,29 @@ def _delete_alerts(pks: set[int]) -> int:
     """The alerts (their deliveries with them); returns how many alerts."""
     _, by_model = Alert.objects.filter(pk__in=sorted(pks)).delete()
     return by_model.get(Alert._meta.label, 0)
+
+
+def _delete_named_hourly_rows(mentions: Mentions) -> int:
+    """The hourly figures of operations (or services) whose name holds the id, such as
+    `GET /customers/C-00241/profile`: the name itself is the customer's data."""
+    candidates = HourlyOperation.objects.filter(
+        Q(operation__contains=mentions.customer_id) | Q(service__contains=mentions.customer_id)
+    ).values_list("pk", "service", "operation")
+    named = [pk for pk, service, operation in candidates if mentions.in_value([service, operation])]
+    return HourlyOperation.objects.filter(pk__in=named).delete()[0]
+
+
+def _rewrite_hourly_examples(mentions: Mentions, traces: set[str]) -> int:
+    """The other hourly rows keep their counts and sketches; their slowest-span examples
+    ([duration, trace id, span id, order id]) lose those of the removed traces or naming the
+    id. Reads every row's examples once: an erasure is rare, the table a row per hour and key."""
+    changed = 0
+    for pk, slowest in HourlyOperation.objects.values_list("pk", "slowest").iterator():
+        kept = [e for e in slowest if e[1] not in traces and not mentions.in_value(e)]
+        if len(kept) != len(slowest):
+            HourlyOperation.objects.filter(pk=pk).update(slowest=kept)
+            changed += 1
+    return changed
 
 
 def _delete_uploads(found: Found) -> int:
