@@ -8,11 +8,12 @@
 (tests/conftest.py also offers them as the fixture `login_as`.)
 """
 
+from django.apps import apps
 from django.contrib.auth.models import Group, Permission, User
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.util import random_hex
 
-from .roles import ROLES
+from .roles import ROLES, sync_role_groups
 
 
 def make_user(
@@ -24,6 +25,8 @@ def make_user(
         raise ValueError(f"unknown role {role!r}; roles are {ROLES}")
     user = User.objects.create_user(username or f"user-{role or 'norole'}", password=password)
     if role:
+        if not Group.objects.filter(name=role).exists():
+            sync_role_groups(apps)  # a transactional test that ran before flushed the groups
         user.groups.add(Group.objects.get(name=role))
     for codename in extra_perms:
         user.user_permissions.add(Permission.objects.get(codename=codename))

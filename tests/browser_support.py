@@ -112,14 +112,9 @@ def totp_code(user) -> str:
 
 
 def make_browser_user(role: str | None, username: str | None = None, extra_perms=()):
-    """A user of `role` with PASSWORD and a confirmed TOTP device. The role groups are
-    recreated first: a transactional test that ran earlier flushed them."""
-    from django.apps import apps
-
-    from accounts.roles import sync_role_groups
+    """A user of `role` with PASSWORD and a confirmed TOTP device."""
     from accounts.testing import make_user
 
-    sync_role_groups(apps)
     return make_user(role, username=username, extra_perms=extra_perms, password=PASSWORD)
 
 

@@ -250,6 +250,9 @@ ENGLISH_UNIT = re.compile(r"\d\s?/?\s?(s|h|d|µs|ns)\b")
 DECIMAL_POINT = re.compile(r"\d\.\d+(?=\s?[%/]|\s?[^\W\d_])")
 ABBREVIATIONS = frozenset({"err"})
 PLACEHOLDER = re.compile(r"%\([a-z_]+\)[sd]|\{\{[^}]*\}\}|%[sd]|<[^>]+>")
+# Code quoted in a text, the query language's `order.dwell()` or `order.%(name)s`: not words
+# of either language.
+CODE = re.compile(r"\b[a-z_]+\.[\w%().]+")
 
 
 def diagram_entries() -> list[tuple[str, str]]:
@@ -277,14 +280,18 @@ def diagram_entries() -> list[tuple[str, str]]:
 def chrome_words(entries: list[tuple[str, str]] | None = None) -> frozenset[str]:
     """English words of the explorer's own texts: the words of every msgid whose Russian
     differs (django.po and the diagrams' words), less the words the Russian keeps too (SLA,
-    JSON, p95...) and placeholders."""
+    JSON, p95...), placeholders and quoted code."""
     entries = po_entries() + diagram_entries() if entries is None else entries
-    kept = {w.lower() for _, msgstr in entries for w in WORD.findall(PLACEHOLDER.sub(" ", msgstr))}
+
+    def words(text: str) -> list[str]:
+        return WORD.findall(PLACEHOLDER.sub(" ", CODE.sub(" ", text)))
+
+    kept = {w.lower() for _, msgstr in entries for w in words(msgstr)}
     english = {
         w.lower()
         for msgid, msgstr in entries
         if msgid and msgstr and msgstr != msgid
-        for w in WORD.findall(PLACEHOLDER.sub(" ", msgid))
+        for w in words(msgid)
     }
     return frozenset(w for w in english - kept if len(w) > 1)
 

@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 
 from django.db import DatabaseError, IntegrityError, close_old_connections, transaction
 
-from explorer.caching import LocalCache
+from explorer.caching import LocalCache, on_reset
 from explorer.receiver import index
 from explorer.receiver.auth import Refused
 from explorer.receiver.config import ReceiverConfig, load
@@ -65,6 +65,11 @@ def _forget_writer() -> None:
     operations it inserted there are in its catalogue but not in the database, and writing
     with them would fail (a foreign key) on every later request naming those operations."""
     _local.__dict__.pop("writer", None)
+
+
+# And whenever caches are emptied: its keys may come from a transaction since rolled back
+# without this thread's knowledge (a test's, or a deleted catalogue).
+on_reset(_forget_writer)
 
 
 def _prepared(
