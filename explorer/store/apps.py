@@ -24,4 +24,8 @@ class StoreConfig(AppConfig):
     verbose_name = "Embedded trace store"
 
     def ready(self) -> None:
+        from explorer.store import codec, dictionary
+
         pre_migrate.connect(incremental_vacuum_when_created, sender=self)
+        # Chunks name the dictionary they were compressed with; the store keeps them.
+        codec.set_dictionary_loader(dictionary.load)

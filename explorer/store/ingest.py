@@ -14,6 +14,7 @@ trace is reported with the file, the position in it and the reason.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import glob
@@ -32,7 +33,7 @@ from django.db.models import Model
 
 from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
-from explorer.store import codec, hourly, hourly_figures, hourly_operations
+from explorer.store import codec, dictionary, hourly, hourly_figures, hourly_operations
 from explorer.store.clock import (
     INGEST,
     DataClock,
@@ -144,6 +145,7 @@ def store_settings(traffic: bool = True) -> Settings:
         limits=Limits(settings.EXPLORER_INFLATE_MAX_BYTES, settings.EXPLORER_INFLATE_MAX_RATIO),
         mapping=current_mapping() if traffic else None,
         sla=hourly_operations.current_sla() if traffic else None,
+        dictionary=dictionary.current(),
     )
 
 
@@ -183,6 +185,7 @@ class _BatchWriter:
         self.report.spans += batch.spans
         self.report.rejected.extend(batch.rejected)
         if batch.traces:
+            self._compress(batch.traces)
             try:
                 with transaction.atomic():
                     stored = self._write(batch.traces)
@@ -198,6 +201,29 @@ class _BatchWriter:
         # The cyclic collector is off while ingesting (gc_paused): the young objects
         # of this batch are checked once here, not over and over while it was built.
         gc.collect(1)
+
+    def _compress(self, traces: list[EncodedTrace]) -> None:
+        """Chunks prepared without a dictionary compressed again with the store's (trained
+        now on them if the store has none yet and there are enough); the writer's settings
+        take it, for the spans it encodes itself (merges). Asked of the store at each batch:
+        another writer may have trained one, and a dictionary trained in a transaction that
+        was rolled back is gone."""
+        plain = [
+            (trace, i)
+            for trace in traces
+            for i, data in enumerate(trace.chunks)
+            if codec.dictionary_key(data) == 0
+        ]
+        found = (
+            dictionary.ensure(trace.chunks[i] for trace, i in plain)
+            if plain
+            else dictionary.current()
+        )
+        if found != self.config.dictionary:
+            self.config = dataclasses.replace(self.config, dictionary=found)
+        if found is not None:
+            for trace, i in plain:
+                trace.chunks[i] = codec.recompress(trace.chunks[i], found)
 
     def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""
@@ -374,8 +400,9 @@ class _Pending:
         """The chunks, index attributes and operations of `prepared` that are not stored yet."""
         facts = prepared.facts
         parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
+        several = state.next_seq > 0 or len(prepared.chunks) > 1  # else no keys: see TraceChunk
         for seq, (data, size, keys) in enumerate(parts, start=state.next_seq):
-            self.chunks.append((row, seq, size, data, keys))
+            self.chunks.append((row, seq, size, data, keys if several else None))
         for key, values in facts.business.items():
             indexed_key = storable_cut(key)
             for value in dict.fromkeys(storable_cut(v, INDEXED_VALUE_LENGTH) for v in values):
@@ -432,13 +459,19 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
         return state
     _known_attributes(state, traces)
     for part in _slices(pks):
+        unkeyed: set[tuple[int, int]] = set()
         for pk, seq, keys in select_rows(TraceChunk, ("trace", "seq", "keys"), trace=part):
             found = state[pk]
             found.next_seq = max(found.next_seq, seq + 1)
-            if keys is None:  # stored before keys were kept: read the chunk once
-                ((data,),) = select_rows(TraceChunk, ("data",), trace=[pk], seq=[seq])
-                keys = span_keys(codec.decode_spans(bytes(data)))
-            found.keys.update(read_keys(bytes(keys)))
+            if keys is None:  # a trace's only chunk, or stored before keys were kept
+                unkeyed.add((pk, seq))
+            else:
+                found.keys.update(read_keys(bytes(keys)))
+        if unkeyed:  # read once, in one query
+            fields = ("trace", "seq", "data")
+            for pk, seq, data in select_rows(TraceChunk, fields, trace=[pk for pk, _ in unkeyed]):
+                if (pk, seq) in unkeyed:
+                    state[pk].keys.update(read_keys(span_keys(codec.decode_spans(bytes(data)))))
         for pk, operation in select_rows(TraceOperation, ("trace", "operation"), trace=part):
             state[pk].operations.add(operation)
     return state

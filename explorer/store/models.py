@@ -138,9 +138,11 @@ class TraceChunk(models.Model):
     trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="chunks")
     seq = models.IntegerField()
     span_count = models.IntegerField()
-    data = models.BinaryField()
+    data = models.BinaryField()  # explorer.store.codec
     # explorer.store.prepare.span_keys of its spans: merging checks new spans against these
-    # instead of decoding the chunk. None in chunks stored before they were kept.
+    # instead of decoding the chunk. None in the chunk of a trace of one chunk (merging reads
+    # and writes that one whole anyway: 8 bytes a span saved) and in chunks stored before
+    # they were kept.
     keys = models.BinaryField(null=True)
 
     class Meta:
@@ -151,6 +153,23 @@ class TraceChunk(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trace_id}#{self.seq}"
+
+
+class ChunkDictionary(models.Model):
+    """A zstd dictionary chunks are compressed with (explorer.store.dictionary): trained on
+    the store's own chunks once it holds enough of them. Every one trained is kept, its row's
+    id its version: a chunk names the dictionary it needs by `key`."""
+
+    key = models.BigIntegerField(unique=True)  # zstd's id of it (explorer.store.codec)
+    data = models.BinaryField()
+    samples = models.IntegerField()  # chunks it was trained on
+    trained_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "store_chunk_dictionary"
+
+    def __str__(self) -> str:
+        return f"dictionary {self.pk} ({self.key})"
 
 
 class TraceAttribute(models.Model):

@@ -79,6 +79,9 @@ class Settings:
     limits: Limits = Limits()  # how far a gzip input may inflate
     mapping: Mapping | None = None  # to compute the system map's figures (explorer.store.hourly)
     sla: Sla | None = None  # to count breaches in the hourly figures (hourly_operations)
+    # What chunks are compressed with (explorer.store.dictionary); None: plain zstd, which
+    # the writer compresses again once the store has a dictionary.
+    dictionary: codec.Dictionary | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -154,7 +157,7 @@ def prepare_trace(
     return EncodedTrace(
         trace_id=trace_id,
         facts=facts,
-        chunks=[codec.encode_spans(part) for part in parts],
+        chunks=[codec.encode_spans(part, config.dictionary) for part in parts],
         chunk_sizes=[len(part) for part in parts],
         chunk_keys=[span_keys(part) for part in parts],
         layout=layout,

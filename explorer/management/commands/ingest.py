@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from explorer.configuration import explorer_config
-from explorer.store import hourly, hourly_operations
+from explorer.store import dictionary, hourly, hourly_operations
 from explorer.store.ingest import ingest
 from explorer.traces.parsers import FORMATS
 
@@ -29,6 +29,13 @@ class Command(BaseCommand):
             "and SLA (after they changed, or for traces stored before the figures were kept)",
         )
         parser.add_argument(
+            "--compact-chunks",
+            action="store_true",
+            help="train a new compression dictionary on the newest stored spans and compress "
+            "every chunk written with an older one (or with zlib, before there were "
+            "dictionaries) again with it",
+        )
+        parser.add_argument(
             "--format", choices=FORMATS, help="read every file as this format (default: detect)"
         )
         parser.add_argument(
@@ -44,8 +51,13 @@ class Command(BaseCommand):
             traces = hourly.recount(config.mapping)
             hourly_operations.recount(config.mapping, config.sla)
             self.stdout.write(f"hourly figures recounted from {traces} traces")
-        elif not options["paths"]:
-            raise CommandError("name the files or folders to ingest, or --recount-hourly")
+        if options["compact_chunks"]:
+            chunks, saved = dictionary.compact()
+            self.stdout.write(f"chunks compressed again: {chunks}, bytes saved: {saved}")
+        if not options["paths"] and not (options["recount_hourly"] or options["compact_chunks"]):
+            raise CommandError(
+                "name the files or folders to ingest, or --recount-hourly or --compact-chunks"
+            )
         if not options["paths"]:
             return
         with tqdm(

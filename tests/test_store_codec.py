@@ -1,0 +1,272 @@
+"""Compact chunks (issue 31): the version 2 encoding with zstd dictionaries kept in the store,
+chunks of version 1 (zlib) still read, and dictionaries versioned."""
+
+import base64
+import io
+
+import orjson
+import pytest
+from django.core.management import call_command
+
+from explorer.sources.base import SourceError
+from explorer.store import codec, dictionary
+from explorer.store.ingest import store_traces
+from explorer.store.models import ChunkDictionary, TraceChunk
+from explorer.store.source import StoreSource
+from explorer.traces.model import (
+    Event,
+    Link,
+    RefType,
+    Resource,
+    Scope,
+    Span,
+    SpanKind,
+    StatusCode,
+    Trace,
+)
+
+T0 = 1_700_000_000_000_000_000
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+SHOP = Resource("shop-api", {"service.name": "shop-api", "host.name": "shop-1"})
+HOSTILE = '</script><img src=x onerror=alert(1)>"\\\x00\u2028\U0001f48e null \x7f'
+
+# A chunk written by the version 1 codec (zlib, before issue 31), with the spans it holds.
+OLD_CHUNK = base64.b64decode(
+    "eAGNUk1v2zAM/SsFz6pLSo5kFduAAOshl61Yc0uNQrLoxEAbZ7bboijy30e1SZFul8kX4lH0+xBXpKbhkdVqBeOm3"
+    "52HXQfqFUYenrqGi214YLg8acGmH6dPMMG+rvN81xf9xPeggAoEgUBKeO+VsfW6NTPnoilTsME07LVPyMilM1ZuIr"
+    "ZoXQgYg0cdHShUcP3zZnl2IaIu+iHxMILSihz+fU6x2aEp46/wNlV0STzMz0lYhvAMlyuIUs6vq68iE2K3zpD4BqI"
+    "KZ56sRkeuJDJoSl1Cvc/+3v81TmHiu2YTtmtOcEp84KUP2rerxZaFERY/FsvFfHn1/ZjWLFbctq3zFZqK0CRtfbRG"
+    "atM2FhtRw8zko+PGNBRFjzxMjlorSP3z9vYxE34Zm6HbTd9yWpgz/4+kowvJRkfWazTG5Fj+DV8U31z9Wp7lrSiO4"
+    "ZtPfg9Jn2J0xHL4KRbjyzjxg/jfydqsBx5/38M+S5VP1oNEc13/AeOZrk4="
+)
+OLD_SPANS = [
+    Span(
+        TRACE,
+        "00f067aa0ba902b7",
+        None,
+        "POST /api/orders",
+        SpanKind.SERVER,
+        T0,
+        T0 + 50_000_000,
+        SHOP,
+        {"order.id": "A-1", "raw": b"\x00\xff", "big": 2**70},
+        [Event("order.state_changed", T0 + 1, {"order.state.new": "INITIATED"})],
+        [Link("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", {})],
+        StatusCode.ERROR,
+        "down\x00<script>",
+        Scope("io.otel", "1.0"),
+        RefType.CHILD_OF,
+    ),
+    Span(
+        TRACE,
+        "b7ad6b7169203331",
+        "00f067aa0ba902b7",
+        "INSERT shop.orders",
+        SpanKind.CLIENT,
+        T0 + 5_000_000,
+        T0 + 15_000_000,
+        SHOP,
+        {"db.system": "postgresql"},
+        [],
+        [],
+        StatusCode.UNSET,
+        "",
+        Scope("", ""),
+        RefType.CHILD_OF,
+    ),
+]
+
+
+def every_kind_of_span() -> list[Span]:
+    """Spans of one chunk with every id kind and field that the encoding shortens."""
+    other = Resource(HOSTILE, {"service.name": HOSTILE, "huge": "x" * 1_000_000})
+    scope = Scope(HOSTILE, "\x00")
+
+    def make(span_id, parent, start, end, trace_id=TRACE, **more) -> Span:
+        fields = {
+            "trace_id": trace_id,
+            "span_id": span_id,
+            "parent_id": parent,
+            "name": f"op {span_id}",
+            "kind": SpanKind.INTERNAL,
+            "start_ns": start,
+            "end_ns": end,
+            "resource": SHOP,
+            "scope": Scope("io.otel", "1.2.3"),
+        }
+        return Span(**(fields | more))
+
+    return [
+        make("b7ad6b7169203331", "00f067aa0ba902b7", T0 + 5, T0 + 9),  # parent comes later
+        make(
+            "00f067aa0ba902b7",
+            None,
+            T0,
+            T0 + 50,
+            kind=SpanKind.SERVER,
+            attributes={"order.id": "A-1", "text": HOSTILE, "huge": "€" * 300_000, "n": 2**64 - 1},
+            events=[
+                Event("before the span", T0 - 10**12, {"k": [1, "x", b"\x00"]}),
+                Event(HOSTILE, T0 + 2**40, {}),
+            ],
+            links=[Link("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", {"w": HOSTILE})],
+            status_code=StatusCode.ERROR,
+            status_message=HOSTILE,
+            scope=scope,
+            parent_ref=RefType.FOLLOWS_FROM,
+        ),
+        make(
+            "deadbeef", "ffffffffffffffff", T0 + 1, T0, resource=other
+        ),  # parent absent; ends first
+        make("1", "2", T0 + 3, T0 + 4),  # ids that look like numbers: stay text
+        make("2", "1", 0, 2**63 - 1),  # the earliest start, the latest end
+        make("00F067AA0BA902B7", "00f067aa0ba902b7", T0, T0, trace_id="0"),  # upper case; own trace
+        make("jaeger-1", "b7ad6b7169203331", T0 + 7, T0 + 8, trace_id="a3ce929d0e0e4736"),
+        make("dup", "", T0 + 1, T0 + 2, kind=SpanKind.CLIENT),  # the same id twice (kinds differ)
+        make("dup", "dup", T0 + 1, T0 + 2, kind=SpanKind.SERVER, parent_ref=RefType.CHILD_OF),
+        make(HOSTILE, HOSTILE, T0 + 6, T0 + 6, trace_id=HOSTILE, name=HOSTILE),
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """A dictionary trained on simulated-like documents (not kept in a store)."""
+    return codec.train_dictionary(order_documents(0))
+
+
+def order_documents(seed: int) -> list[bytes]:
+    return [codec.document_bytes(order_spans(seed * 10_000 + n)) for n in range(2_000)]
+
+
+def order_spans(n: int) -> list[Span]:
+    trace_id = f"{n:032x}"
+    business = {"order.id": f"A-{100_000 + n}", "customer.id": f"C-{n % 97:05d}"}
+    return [
+        Span(
+            trace_id,
+            f"{n:08x}0000000{i}",
+            f"{n:08x}0000000{i - 1}" if i else None,
+            name,
+            SpanKind.SERVER,
+            T0 + n * 10**9 + i * 7_919,
+            T0 + n * 10**9 + 10**6 + i,
+            SHOP,
+            {**business, "http.route": f"/api/orders/{i}"},
+        )  # fmt: skip
+        for i, name in enumerate(["POST /api/orders", "INSERT orders", "publish orders.new"])
+    ]
+
+
+@pytest.mark.parametrize("with_dictionary", [False, True])
+def test_every_field_reads_back_exactly(trained, with_dictionary):
+    spans = every_kind_of_span()
+    data = codec.encode_spans(spans, trained if with_dictionary else None)
+    assert codec.dictionary_key(data) == (trained.key if with_dictionary else 0)
+    back = codec.decode_spans(data)
+    assert back == spans
+    for read, written in zip(back, spans, strict=True):
+        assert [type(v) for v in read.attributes.values()] == [
+            type(v) for v in written.attributes.values()
+        ]
+    # A page reads some rows only: their parents are named even when not picked with them.
+    assert codec.decode_spans(data, [6, 0, 0, 8]) == [spans[6], spans[0], spans[0], spans[8]]
+
+
+def test_the_document_shortens_what_repeats():
+    spans = order_spans(7)
+    (_, _, _, _, trace_id, base_ns, rows) = orjson.loads(codec.document_bytes(spans))
+    assert (trace_id, base_ns) == (spans[0].trace_id, T0 + 7 * 10**9)
+    assert [row[0] for row in rows] == [0, 0, 0]  # the chunk's trace id
+    assert [row[2] for row in rows] == [0, 1, 2]  # parents by position + 1
+    assert [row[5] for row in rows] == [0, 7_919, 15_838]
+
+
+def test_chunks_of_version_1_still_read():
+    assert codec.dictionary_key(OLD_CHUNK) is None
+    assert codec.decode_spans(OLD_CHUNK) == OLD_SPANS
+    assert codec.decode_spans(OLD_CHUNK, [1]) == OLD_SPANS[1:]
+
+
+def test_a_dictionary_makes_small_chunks_smaller(trained):
+    spans = order_spans(123_456)
+    plain, compact = codec.encode_spans(spans), codec.encode_spans(spans, trained)
+    assert len(compact) < len(plain) / 2
+
+
+@pytest.mark.django_db
+def test_corrupt_chunks_and_unknown_dictionaries_are_errors(trained):
+    data = codec.encode_spans(order_spans(1), trained)
+    with pytest.raises(codec.CodecError, match="cannot be decoded"):
+        codec.decode_spans(data[:-3])
+    with pytest.raises(codec.CodecError, match="cut short"):
+        codec.decode_spans(data[:3])
+    unknown = b"\x02\x00\x00\x00\x07" + data[5:]
+    with pytest.raises(codec.CodecError, match="dictionary 7, which is not known"):
+        codec.decode_spans(unknown)
+
+
+def test_too_few_documents_train_no_dictionary():
+    assert codec.train_dictionary(order_documents(0)[:10]) is None
+
+
+@pytest.mark.django_db
+def test_the_writer_trains_a_dictionary_and_compresses_the_first_chunks_again(monkeypatch):
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    first = [Trace(f"{n:032x}", order_spans(n)) for n in range(200)]
+    store_traces(first)
+    assert not ChunkDictionary.objects.exists()  # too few chunks yet: plain zstd
+    second = [Trace(f"{n:032x}", order_spans(n)) for n in range(200, 400)]
+    store_traces(second)
+    (kept,) = ChunkDictionary.objects.values_list("key", "samples")
+    keys = {
+        codec.dictionary_key(bytes(d)) for d in TraceChunk.objects.values_list("data", flat=True)
+    }
+    assert keys == {kept[0]} and kept[1] == 300
+    assert TraceChunk.objects.filter(keys__isnull=False).count() == 0  # one chunk a trace
+    codec.forget_dictionaries()
+    source = StoreSource()
+    assert source.get_traces([t.trace_id for t in first + second]) == first + second
+
+
+@pytest.mark.django_db
+def test_chunks_written_with_an_older_dictionary_read_after_a_new_one(monkeypatch):
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    old = [Trace(f"{n:032x}", order_spans(n)) for n in range(300)]
+    store_traces(old)
+    version_1 = dictionary.current()
+    new = [Trace(f"{n:032x}", order_spans(n)) for n in range(50_000, 50_300)]
+    store_traces(new)
+    chunks, saved = dictionary.compact()  # version 2, every chunk compressed again with it
+    version_2 = dictionary.current()
+    assert version_1 is not None and version_2 is not None and version_2 != version_1
+    assert ChunkDictionary.objects.count() == 2 and chunks == 600
+    # A chunk still naming version 1 (written by a writer that had not seen version 2).
+    TraceChunk.objects.filter(pk=TraceChunk.objects.order_by("id").first().pk).update(
+        data=codec.encode_spans(old[0].spans, version_1)
+    )
+    codec.forget_dictionaries()
+    assert StoreSource().get_traces([t.trace_id for t in old + new]) == old + new
+    assert dictionary.load(version_1.key) == version_1.data
+
+
+@pytest.mark.django_db
+def test_compact_chunks_rewrites_version_1_chunks(monkeypatch):
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    traces = [Trace(f"{n:032x}", order_spans(n)) for n in range(300)]
+    store_traces(traces)
+    TraceChunk.objects.filter(trace__trace_id=traces[0].trace_id).update(data=OLD_CHUNK)
+    out = io.StringIO()
+    call_command("ingest", "--compact-chunks", stdout=out)
+    assert "chunks compressed again: 300" in out.getvalue()
+    codec.forget_dictionaries()
+    assert StoreSource().get_trace(traces[0].trace_id).spans == OLD_SPANS
+    assert StoreSource().get_traces([t.trace_id for t in traces[1:]]) == traces[1:]
+
+
+@pytest.mark.django_db
+def test_a_chunk_naming_a_dictionary_the_store_lacks_is_a_source_error(trained):
+    store_traces([Trace(TRACE, OLD_SPANS)])
+    TraceChunk.objects.update(data=codec.encode_spans(OLD_SPANS, trained))
+    codec.forget_dictionaries()
+    with pytest.raises(SourceError, match="not known"):
+        StoreSource().get_trace(TRACE)
