@@ -29,7 +29,7 @@ import base64
 import struct
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 import zstandard
@@ -77,10 +77,11 @@ class Dictionary:
     database they come from, so a process may cache them by id."""
 
     data: bytes
+    key: int = field(init=False, compare=False)
 
-    @property
-    def key(self) -> int:
-        return _zstd_dictionary(self.data).dict_id()
+    def __post_init__(self) -> None:
+        # Once: reading a 64 KiB dictionary for its id costs more than compressing a chunk.
+        object.__setattr__(self, "key", _zstd_dictionary(self.data).dict_id())
 
 
 class CodecError(ValueError):

@@ -135,7 +135,10 @@ class TraceChunk(models.Model):
     """Spans number `seq * CHUNK_SPANS` onwards of a trace, in tree order when the trace has
     a layout, else by start time."""
 
-    trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="chunks")
+    # No index of its own: the unique (trace, seq) one answers every look-up by trace.
+    trace = models.ForeignKey(
+        StoredTrace, on_delete=models.CASCADE, related_name="chunks", db_index=False
+    )
     seq = models.IntegerField()
     span_count = models.IntegerField()
     data = models.BinaryField()  # explorer.store.codec
