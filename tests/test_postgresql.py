@@ -528,6 +528,71 @@ def test_nul_characters_and_long_values_are_stored_alike_on_both(postgres, migra
     assert found["postgresql"]["services"] == ["shop-api", "shop\ufffdapi"]
 
 
+CHUNKS = """
+import hashlib, json
+from explorer.store import codec
+from explorer.store.models import ChunkDictionary, StoredTrace, TraceChunk
+from explorer.store.source import StoreSource
+ids = sorted(StoredTrace.objects.values_list("trace_id", flat=True))
+traces = sorted(StoreSource().get_traces(ids), key=lambda trace: trace.trace_id)
+spans = repr([(t.trace_id, t.spans) for t in traces])
+chunks = TraceChunk.objects.values_list("data", flat=True)
+print(json.dumps({
+    "dictionaries": ChunkDictionary.objects.count(),
+    "chunk_dictionaries": len({codec.dictionary_key(bytes(data)) for data in chunks}),
+    "traces": len(ids),
+    "spans": hashlib.sha256(spans.encode()).hexdigest(),
+}))
+"""
+
+
+def test_compact_chunks_read_back_alike_on_both(postgres, migrated, tmp_path):
+    """Enough traces for the writer to train a dictionary, and a second one trained by
+    `ingest --compact-chunks`: every span reads back alike on both databases."""
+    at = 10**18
+    orders = [
+        Trace(
+            f"{n:032x}",
+            [
+                make_span(
+                    f"{n:015x}a",
+                    trace_id=f"{n:032x}",
+                    name="POST /api/orders",
+                    kind=SpanKind.SERVER,
+                    start_ns=at + n,
+                    end_ns=at + n + 10**6,
+                    attributes={"order.id": f"A-{n}", "customer.id": f"C-{n % 7}"},
+                ),
+                make_span(
+                    f"{n:015x}b",
+                    f"{n:015x}a",
+                    trace_id=f"{n:032x}",
+                    name="INSERT",
+                    kind=SpanKind.CLIENT,
+                    start_ns=at + n + 5,
+                    end_ns=at + n + 9,
+                ),
+            ],
+        )  # fmt: skip
+        for n in range(2_100)
+    ]
+
+    def commands(run) -> dict:
+        trained = json.loads(run("shell", "--no-imports", "-c", CHUNKS))
+        assert "chunks compressed again: 2102" in run("ingest", "--compact-chunks")
+        return {
+            "trained": trained,
+            "compacted": json.loads(run("shell", "--no-imports", "-c", CHUNKS)),
+        }
+
+    found = on_both_databases(postgres, migrated, tmp_path, hostile_traces() + orders, commands)
+    assert found["postgresql"] == found["sqlite"]
+    trained, compacted = found["postgresql"]["trained"], found["postgresql"]["compacted"]
+    assert trained["dictionaries"] == 1 and compacted["dictionaries"] == 2
+    assert trained["chunk_dictionaries"] == compacted["chunk_dictionaries"] == 1
+    assert trained["spans"] == compacted["spans"] and trained["traces"] == 2_102
+
+
 def test_a_trace_id_with_a_nul_character_is_rejected_alone():
     config = Settings(
         business_keys=("order.id",), batch_spans=100, batch_traces=100, chunk_spans=100
