@@ -40,7 +40,8 @@ STORE_TABLES = (
     "store_chunk",
     "store_attribute",
     "store_operation",
-    "store_trace_operation",
+    "store_operation_set",
+    "store_operation_set_member",
 )
 
 
@@ -133,7 +134,8 @@ UNIQUE_ROWS = {
     "store_chunk": "trace_id, seq",
     "store_attribute": "trace_id, key, value",
     "store_operation": "service, name",
-    "store_trace_operation": "trace_id, operation_id",
+    "store_operation_set": "digest",
+    "store_operation_set_member": "operation_set_id, operation_id",
 }
 
 
@@ -300,9 +302,9 @@ def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tu
         "JOIN store_trace t ON t.id = c.trace_id",
         "attributes": "SELECT t.trace_id, a.key, a.value FROM store_attribute a "
         "JOIN store_trace t ON t.id = a.trace_id",
-        "operations": "SELECT t.trace_id, o.service, o.name FROM store_trace_operation r "
-        "JOIN store_trace t ON t.id = r.trace_id "
-        "JOIN store_operation o ON o.id = r.operation_id",
+        "operations": "SELECT t.trace_id, o.service, o.name FROM store_trace t "
+        "JOIN store_operation_set_member m ON m.operation_set_id = t.operation_set_id "
+        "JOIN store_operation o ON o.id = m.operation_id",
         "catalogue": "SELECT service, name FROM store_operation",
     }
     return {

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from explorer.caching import reset_caches
 from explorer.store import codec
 from explorer.store.ingest import ingest, lay_out_stored, store_traces
-from explorer.store.models import StoredTrace, TraceAttribute, TraceChunk, TraceOperation
+from explorer.store.models import OperationSetMember, StoredTrace, TraceAttribute, TraceChunk
 from explorer.store.source import StoreSource
 from explorer.traces.model import Trace
 from explorer.traces.normalise import absent_parent
@@ -68,7 +68,9 @@ def stored_state(trace_id: str) -> dict:
         "chunks": chunks,
         "attributes": sorted(TraceAttribute.objects.filter(trace=row).values_list("key", "value")),
         "operations": sorted(
-            TraceOperation.objects.filter(trace=row).values_list("operation_id", flat=True)
+            OperationSetMember.objects.filter(operation_set=row.operation_set_id).values_list(
+                "operation__service", "operation__name"
+            )
         ),
     }
 

@@ -49,13 +49,13 @@ from explorer.store.models import (
     StoredTrace,
     TraceAttribute,
     TraceChunk,
-    TraceOperation,
     insert_sql,
     quoted_names,
     select_rows,
     storable,
     storable_cut,
 )
+from explorer.store.operations import OperationSets
 from explorer.store.prepare import (
     Batch,
     Batcher,
@@ -180,6 +180,7 @@ class _BatchWriter:
         self.operation_ids: dict[tuple[str, str], int] = {}
         # The batch's figures per hour and operation (explorer.store.hourly_operations).
         self.operations = hourly_figures.Tally()
+        self.operation_sets = OperationSets()  # the few distinct sets (small: kept whole)
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -194,6 +195,7 @@ class _BatchWriter:
                 # operations first (PostgreSQL; SQLite's IMMEDIATE transactions take turns).
                 # Once more: they are now found and merged with.
                 self.operation_ids.clear()  # keys added by the rolled-back transaction
+                self.operation_sets.clear()
                 with transaction.atomic():
                     stored = self._write(batch.traces)
             self.seen.update(stored)
@@ -234,6 +236,10 @@ class _BatchWriter:
         pks = _trace_pks(ids)  # most are new: whole rows are read only for those that are not
         existing = {row.trace_id: row for row in _stored_rows(list(pks.values()))}
         stored = _stored_state(list(pks.values()), [t for t in traces if t.trace_id in existing])
+        members = self.operation_sets.members_of(r.operation_set for r in existing.values())
+        for found_row in existing.values():
+            if found_row.operation_set is not None:
+                stored[pks[found_row.trace_id]].operations = members[found_row.operation_set]
         traffic: dict[Key, Traffic] = {}
         self.operations = hourly_figures.Tally()
         pending = _Pending()
@@ -277,22 +283,24 @@ class _BatchWriter:
                 for part in _slices(replaced):
                     marks = ", ".join(["%s"] * len(part))
                     cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({marks})", part)  # noqa: S608
+        self._point_to_operation_sets(pending.operations)
         _update_traces(pending.kept_layout, layout=False)
         _update_traces(pending.grown, layout=True)
         _insert_traces(pending.new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), pending.chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), pending.attributes)
-        operations = pending.trace_operations
-        operation_ids = self._operation_ids({pair for _, pair, _ in operations})
-        _insert(
-            TraceOperation,
-            ("trace", "operation"),
-            [
-                (row, operation_ids[p])
-                for row, p, known in operations
-                if operation_ids[p] not in known
-            ],
-        )
+
+    def _point_to_operation_sets(self, operations: list[tuple]) -> None:
+        """Each row (_TraceRow, its new operations, its stored ones) pointed to the set of all
+        its operations (before it is written)."""
+        operation_ids = self._operation_ids({pair for _, pairs, _ in operations for pair in pairs})
+        wanted = [
+            (row, frozenset(known.union(operation_ids[pair] for pair in pairs)))
+            for row, pairs, known in operations
+        ]
+        keys = self.operation_sets.key_of(members for _, members in wanted)
+        for row, members in wanted:
+            row.operation_set = keys[members]
 
     def _new_part(
         self,
@@ -380,7 +388,7 @@ class _Stored:
     keys: set[int] = field(default_factory=set)  # span_key() of every stored span
     next_seq: int = 0
     attributes: set[tuple[str, str]] = field(default_factory=set)  # index rows (key, value)
-    operations: set[int] = field(default_factory=set)  # catalogue keys of its operations
+    operations: frozenset[int] = frozenset()  # catalogue keys of its operations
     replaced: bool = False  # its chunks are written again from seq 0
 
 
@@ -394,7 +402,7 @@ class _Pending:
     new_rows: list[_TraceRow] = field(default_factory=list)
     chunks: list[tuple] = field(default_factory=list)
     attributes: list[tuple] = field(default_factory=list)
-    trace_operations: list[tuple] = field(default_factory=list)
+    operations: list[tuple] = field(default_factory=list)  # (row, (service, name)s, stored)
 
     def index(self, row: _TraceRow, prepared: EncodedTrace, state: _Stored) -> None:
         """The chunks, index attributes and operations of `prepared` that are not stored yet."""
@@ -418,7 +426,7 @@ class _Pending:
             for service, names in facts.operations.items()
             for name in names
         }
-        self.trace_operations.extend((row, pair, state.operations) for pair in pairs)
+        self.operations.append((row, pairs, state.operations))
 
 
 @dataclass(slots=True)
@@ -452,8 +460,8 @@ def _add(traffic: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
 
 
 def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stored]:
-    """What the stored traces (by key) already hold of what `traces` bring: their span keys,
-    their index rows among those the new spans would add, their operations."""
+    """What the stored traces (by key) already hold of what `traces` bring: their span keys and
+    their index rows among those the new spans would add."""
     state = {pk: _Stored() for pk in pks}
     if not pks:
         return state
@@ -472,8 +480,6 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
             for pk, seq, data in select_rows(TraceChunk, fields, trace=[pk for pk, _ in unkeyed]):
                 if (pk, seq) in unkeyed:
                     state[pk].keys.update(read_keys(span_keys(codec.decode_spans(bytes(data)))))
-        for pk, operation in select_rows(TraceOperation, ("trace", "operation"), trace=part):
-            state[pk].operations.add(operation)
     return state
 
 
@@ -609,6 +615,7 @@ class _TraceRow:
     arrived_ns: int | None = None
     ordered: bool = True
     clock_ahead: bool = False
+    operation_set: int | None = None
 
 
 @functools.cache

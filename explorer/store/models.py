@@ -4,7 +4,7 @@ No row per span: a trace is one StoredTrace row (its summary) plus compressed ch
 most explorer.store.ingest.CHUNK_SPANS spans (explorer.store.codec), so writing is a few
 rows per trace and a huge trace can be read a chunk at a time. Look-ups go through small
 index tables: business attributes, and the operations (service and span name, kept once in
-a catalogue) of each trace.
+a catalogue) of each trace, as one of the few distinct sets of operations traces run.
 """
 
 from collections.abc import Iterable
@@ -97,6 +97,55 @@ def code_point_order(field: str) -> F | Collate:
     return F(field)
 
 
+class Operation(models.Model):
+    """Catalogue of (service, span name) pairs ever stored, for search forms."""
+
+    service = models.CharField(max_length=ID_LENGTH)
+    name = models.CharField(max_length=ID_LENGTH)
+
+    class Meta:
+        db_table = "store_operation"
+        constraints = [
+            models.UniqueConstraint(fields=["service", "name"], name="store_operation_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.name}"
+
+
+class OperationSet(models.Model):
+    """A set of operations (of the catalogue) that traces ran: a trace points to its set, so
+    it costs no row per operation (27 sets serve the 147,045 traces of 5,000 simulated
+    orders, where a row per trace and operation took 36 bytes a span)."""
+
+    digest = models.CharField(max_length=64, unique=True)  # explorer.store.operations.digest
+
+    class Meta:
+        db_table = "store_operation_set"
+
+    def __str__(self) -> str:
+        return self.digest
+
+
+class OperationSetMember(models.Model):
+    # No index of its own: the unique (set, operation) one answers look-ups by set.
+    operation_set = models.ForeignKey(
+        OperationSet, on_delete=models.CASCADE, related_name="members", db_index=False
+    )
+    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="sets")
+
+    class Meta:
+        db_table = "store_operation_set_member"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["operation_set", "operation"], name="store_operation_set_member_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation_set_id}: {self.operation_id}"
+
+
 class StoredTrace(models.Model):
     trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
     start_ns = models.BigIntegerField(db_index=True)
@@ -123,6 +172,10 @@ class StoredTrace(models.Model):
     # True once spans of it ended ahead of the data clock when they arrived
     # (explorer.store.clock): kept and shown, but never the explorer's "now".
     clock_ahead = models.BooleanField(default=False)
+    # The operations it ran (None: none stored yet). Sets are never deleted.
+    operation_set = models.ForeignKey(
+        OperationSet, null=True, on_delete=models.PROTECT, related_name="traces"
+    )
 
     class Meta:
         db_table = "store_trace"
@@ -188,36 +241,6 @@ class TraceAttribute(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}={self.value}"
-
-
-class Operation(models.Model):
-    """Catalogue of (service, span name) pairs ever stored, for search forms."""
-
-    service = models.CharField(max_length=ID_LENGTH)
-    name = models.CharField(max_length=ID_LENGTH)
-
-    class Meta:
-        db_table = "store_operation"
-        constraints = [
-            models.UniqueConstraint(fields=["service", "name"], name="store_operation_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.service}: {self.name}"
-
-
-class TraceOperation(models.Model):
-    """An operation (service and span name, from the catalogue) that ran in the trace: two
-    integers a row, so that thousands of them are cheap to insert."""
-
-    trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="operation_rows")
-    operation = models.ForeignKey(Operation, on_delete=models.CASCADE, related_name="trace_rows")
-
-    class Meta:
-        db_table = "store_trace_operation"
-
-    def __str__(self) -> str:
-        return f"{self.trace_id}: {self.operation_id}"
 
 
 class HourlyTraffic(models.Model):

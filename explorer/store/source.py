@@ -27,10 +27,10 @@ from explorer.store.models import (
     ID_LENGTH,
     INDEXED_VALUE_LENGTH,
     Operation,
+    OperationSetMember,
     StoredTrace,
     TraceAttribute,
     TraceChunk,
-    TraceOperation,
     code_point_order,
     storable,
 )
@@ -164,8 +164,8 @@ class StoreSource(FindsBySearch):
                 operations = operations.filter(service=storable(query.service[:ID_LENGTH]))
             if query.operation is not None:
                 operations = operations.filter(name=storable(query.operation[:ID_LENGTH]))
-            with_operation = TraceOperation.objects.filter(operation__in=operations)
-            traces = traces.filter(pk__in=with_operation.values("trace_id"))
+            with_operation = OperationSetMember.objects.filter(operation__in=operations)
+            traces = traces.filter(operation_set__in=with_operation.values("operation_set_id"))
         check_searchable(query, settings.EXPLORER_BUSINESS_ATTRIBUTES, self.name)
         for key, value in query.attributes.items():
             with_value = TraceAttribute.objects.filter(
