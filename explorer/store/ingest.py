@@ -283,16 +283,36 @@ class _BatchWriter:
                 for part in _slices(replaced):
                     marks = ", ".join(["%s"] * len(part))
                     cursor.execute(f"DELETE FROM {table} WHERE {trace} IN ({marks})", part)  # noqa: S608
-        self._point_to_operation_sets(pending.operations)
+        unknown = self._point_to_known_operation_sets(pending.operations)
         _update_traces(pending.kept_layout, layout=False)
         _update_traces(pending.grown, layout=True)
         _insert_traces(pending.new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), pending.chunks)
         _insert(TraceAttribute, ("trace", "key", "value"), pending.attributes)
+        if unknown:
+            # Catalogue rows are created after the trace rows, as they always were: writers
+            # that meet the same traces and operations then wait for each other in one order.
+            self._point_to_operation_sets(unknown)
+            _set_operation_sets([row for row, _, _ in unknown])
+
+    def _point_to_known_operation_sets(self, operations: list[tuple]) -> list[tuple]:
+        """Each row (_TraceRow, its new operations, its stored ones) whose set of operations
+        this writer knows pointed to it; returns the others."""
+        unknown = []
+        for row, pairs, known in operations:
+            ids = [self.operation_ids.get(pair) for pair in pairs]
+            key = None
+            if None not in ids:
+                key = self.operation_sets.keys.get(known.union(ids))
+            if key is None:
+                unknown.append((row, pairs, known))
+            else:
+                row.operation_set = key
+        return unknown
 
     def _point_to_operation_sets(self, operations: list[tuple]) -> None:
         """Each row (_TraceRow, its new operations, its stored ones) pointed to the set of all
-        its operations (before it is written)."""
+        its operations, the catalogue's and the sets' missing rows created."""
         operation_ids = self._operation_ids({pair for _, pairs, _ in operations for pair in pairs})
         wanted = [
             (row, frozenset(known.union(operation_ids[pair] for pair in pairs)))
@@ -677,6 +697,16 @@ def _insert_traces(rows: list[_TraceRow]) -> None:
     by_id = {row.trace_id: row for row in rows}
     for trace_id, pk in _trace_pks(list(by_id)).items():
         by_id[trace_id].pk = pk
+
+
+def _set_operation_sets(rows: list[_TraceRow]) -> None:
+    """Write the rows' operation sets (found after the rows were written)."""
+    table, (column, key) = quoted_names(StoredTrace, ("operation_set", "id"))
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {table} SET {column} = %s WHERE {key} = %s",  # noqa: S608
+            [(row.operation_set, row.pk) for row in rows],
+        )
 
 
 def _update_traces(rows: list[_TraceRow], layout: bool) -> None:
