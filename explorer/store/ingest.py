@@ -207,15 +207,18 @@ class _BatchWriter:
     def _compress(self, traces: list[EncodedTrace]) -> None:
         """Chunks prepared without a dictionary compressed again with the store's (trained
         now on them if the store has none yet and there are enough); the writer's settings
-        take it, for the spans it encodes itself (merges). Asked of the store at each batch:
-        another writer may have trained one, and a dictionary trained in a transaction that
-        was rolled back is gone."""
+        take it, for the spans it encodes itself (merges). Asked of the store at each batch
+        that needs one (another writer may have trained one, and a dictionary trained in a
+        transaction that was rolled back is gone), not when the chunks come compressed with
+        the dictionary the settings already hold."""
         plain = [
             (trace, i)
             for trace in traces
             for i, data in enumerate(trace.chunks)
             if codec.dictionary_key(data) == 0
         ]
+        if not plain and self.config.dictionary is not None:
+            return
         found = (
             dictionary.ensure(trace.chunks[i] for trace, i in plain)
             if plain
