@@ -270,3 +270,16 @@ def test_a_chunk_naming_a_dictionary_the_store_lacks_is_a_source_error(trained):
     codec.forget_dictionaries()
     with pytest.raises(SourceError, match="not known"):
         StoreSource().get_trace(TRACE)
+
+
+@pytest.mark.django_db
+def test_too_few_chunks_to_train_on_are_never_decompressed(monkeypatch):
+    """A trace in big pieces brings few chunks of megabytes each: while they are too few to
+    train on, the writer does not decompress them for nothing."""
+
+    def refuse(data):
+        raise AssertionError("decompressed")
+
+    monkeypatch.setattr(codec, "document", refuse)
+    store_traces([Trace(f"{n:032x}", order_spans(n)) for n in range(20)])
+    assert not ChunkDictionary.objects.exists()

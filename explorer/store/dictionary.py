@@ -11,8 +11,6 @@ unreadable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -38,14 +36,20 @@ def load(key: int) -> bytes | None:
     return None if data is None else bytes(data)
 
 
-def ensure(batch_chunks: Iterable[bytes]) -> codec.Dictionary | None:
+def ensure(batch_chunks: list[bytes]) -> codec.Dictionary | None:
     """The store's dictionary; trained now (on these chunks, about to be written, and the
     newest stored ones) when there is none yet and there are enough chunks to train on."""
     found = current()
     if found is not None:
         return found
-    documents = [_sample(data) for data in batch_chunks]
-    return train(documents, replace_newest=True)
+    if len(batch_chunks) + _stored_bound() < codec.MIN_TRAINING_SAMPLES:
+        return None  # decided before any chunk is decompressed (a big trace's are megabytes)
+    return train([_sample(data) for data in batch_chunks], replace_newest=True)
+
+
+def _stored_bound() -> int:
+    """At least as many as the chunks stored: the highest id (an index look-up)."""
+    return TraceChunk.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def train(documents: list[bytes], replace_newest: bool = False) -> codec.Dictionary | None:
@@ -56,11 +60,8 @@ def train(documents: list[bytes], replace_newest: bool = False) -> codec.Diction
     wanted = max(codec.MIN_TRAINING_SAMPLES - len(documents), 0)
     stored = []
     if wanted:
-        # The highest id (an index look-up) bounds how many chunks there are: no chunk is
-        # read while they are too few anyway.
-        newest = TraceChunk.objects.order_by("-id").values_list("id", flat=True).first()
-        if newest is None or newest < wanted:
-            return None
+        if _stored_bound() < wanted:
+            return None  # too few anyway: no chunk is read
         stored = _newest_chunks(wanted)
     trained = codec.train_dictionary([*documents, *(_sample(data) for _, data in stored)])
     if trained is None:

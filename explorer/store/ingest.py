@@ -220,7 +220,7 @@ class _BatchWriter:
         if not plain and self.config.dictionary is not None:
             return
         found = (
-            dictionary.ensure(trace.chunks[i] for trace, i in plain)
+            dictionary.ensure([trace.chunks[i] for trace, i in plain])
             if plain
             else dictionary.current()
         )
