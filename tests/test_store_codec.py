@@ -2,6 +2,7 @@
 chunks of version 1 (zlib) still read, and dictionaries versioned."""
 
 import base64
+import dataclasses
 import io
 
 import orjson
@@ -9,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from explorer.sources.base import SourceError
-from explorer.store import codec, dictionary
+from explorer.store import codec, dictionary, ingest
 from explorer.store.ingest import store_traces
 from explorer.store.models import ChunkDictionary, TraceChunk
 from explorer.store.source import StoreSource
@@ -283,3 +284,45 @@ def test_too_few_chunks_to_train_on_are_never_decompressed(monkeypatch):
     monkeypatch.setattr(codec, "document", refuse)
     store_traces([Trace(f"{n:032x}", order_spans(n)) for n in range(20)])
     assert not ChunkDictionary.objects.exists()
+
+
+def customer_spans(n: int, customer: str) -> list[Span]:
+    """order_spans(n) of this customer."""
+    spans = order_spans(n)
+    for span in spans:
+        span.attributes["customer.id"] = customer
+    return spans
+
+
+@pytest.mark.django_db
+def test_forgetting_a_customer_retires_the_dictionaries_that_hold_the_id(monkeypatch):
+    """Training copies what recurs, a frequent customer's id included: that dictionary goes,
+    its chunks compressed again with one trained without the id, and a writer whose chunks
+    were prepared with it before compresses them again with the new one."""
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    gone = "C-GONE-4242"
+    theirs = [Trace(f"{n:032x}", customer_spans(n, gone)) for n in range(0, 400, 2)]
+    others = [Trace(f"{n:032x}", order_spans(n)) for n in range(1, 800, 2)]
+    store_traces(theirs + others)
+    old = dictionary.current()
+    assert old is not None and gone.encode() in old.data
+    assert dictionary.retire_mentioning("C-NOBODY") == 0
+    TraceChunk.objects.filter(trace__trace_id__in=[t.trace_id for t in theirs]).delete()
+    assert dictionary.retire_mentioning(gone) == len(others)
+    new = dictionary.current()
+    assert new is not None and new != old and gone.encode() not in new.data
+    assert list(ChunkDictionary.objects.values_list("key", flat=True)) == [new.key]
+    real_settings = ingest.store_settings
+    monkeypatch.setattr(
+        ingest,
+        "store_settings",
+        lambda traffic=True: dataclasses.replace(real_settings(traffic), dictionary=old),
+    )
+    late = [Trace(f"{n:032x}", order_spans(n)) for n in range(5_000, 5_010)]
+    store_traces(late)
+    keys = {
+        codec.dictionary_key(bytes(d)) for d in TraceChunk.objects.values_list("data", flat=True)
+    }
+    assert keys == {new.key}
+    codec.forget_dictionaries()
+    assert StoreSource().get_traces([t.trace_id for t in others + late]) == others + late

@@ -3,8 +3,9 @@ rows), the others untouched; the operations catalogue loses only unused names as
 
 import pytest
 
+from explorer.sources.base import TraceQuery
 from explorer.store.ingest import store_traces
-from explorer.store.models import Operation, StoredTrace, TraceAttribute, TraceChunk, TraceOperation
+from explorer.store.models import Operation, OperationSet, StoredTrace, TraceAttribute, TraceChunk
 from explorer.store.removal import delete_traces, forget_operations
 from explorer.store.source import StoreSource
 from explorer.traces.model import Trace
@@ -31,10 +32,13 @@ def test_delete_traces_removes_every_row_of_those_traces_only():
     store_traces([trace(gone, "GET /customers/C-00241", "A-1"), trace(kept, "GET /", "A-2")])
     assert delete_traces([gone, "cc" * 16, gone]) == 1  # unknown and repeated ids ignored
     assert list(StoredTrace.objects.values_list("trace_id", flat=True)) == [kept]
-    for child in (TraceChunk, TraceAttribute, TraceOperation):
+    for child in (TraceChunk, TraceAttribute):
         assert set(child.objects.values_list("trace__trace_id", flat=True)) == {kept}
+    assert OperationSet.objects.count() == 2  # sets stay: few, and shared by many traces
     assert len(StoreSource().get_trace(kept).spans) == 3
     assert delete_traces([]) == 0
     assert forget_operations("C-00241") == 1
     assert forget_operations("GET /") == 0  # still run by a stored trace
     assert list(Operation.objects.values_list("name", flat=True)) == ["GET /"]
+    assert OperationSet.objects.count() == 1  # the forgotten operation's set went with it
+    assert StoreSource().search(TraceQuery(operation="GET /")) != []

@@ -26,6 +26,7 @@ from explorer.erasure.finding import Found, order_rows
 from explorer.erasure.mentions import Mentions
 from explorer.orders.models import BaselineSnapshot, OrderArrival
 from explorer.receiver.removal import delete_indexed_traces
+from explorer.store.dictionary import retire_mentioning
 from explorer.store.models import HourlyOperation
 from explorer.store.removal import delete_traces, forget_operations
 
@@ -57,6 +58,8 @@ def forget_customer(
             "hourly figure rows": _delete_named_hourly_rows(mentions),
         }
         rewritten = {
+            # After the traces went: a new dictionary is trained on chunks without the id.
+            "trace chunks": retire_mentioning(found.customer_id),
             "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces),
             "typical journeys": _rewrite_snapshots(mentions, found.orders),
             "audit entries": _rewrite_audit(mentions, found.pseudonym),

@@ -235,11 +235,6 @@ def dictionary_key(data: bytes) -> int | None:
     return _HEADER.unpack_from(data)[1]
 
 
-def recompress(data: bytes, dictionary: Dictionary) -> bytes:
-    """A chunk compressed again with `dictionary`, its document untouched (no span is built)."""
-    return compress(document(data), dictionary)
-
-
 def document(data: bytes) -> bytes:
     """A chunk's document, uncompressed (of version 1 or 2, as it was written)."""
     try:

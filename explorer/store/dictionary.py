@@ -6,16 +6,20 @@ the writer trains a dictionary on them, keeps it (ChunkDictionary) and compresse
 chunks again with it; every later chunk is written with it. `manage.py compact-chunks`
 trains a new version on today's chunks (when the data has changed) and rewrites older chunks
 with it. Every version is kept: a chunk names the one it was written with, so none is ever
-unreadable.
+unreadable, except one that holds a customer's id when that customer is forgotten
+(`retire_mentioning`): its chunks are compressed again without it first, and writers check
+(`held`) that the dictionaries of their chunks are still there in the transaction that
+writes them.
 """
 
 from __future__ import annotations
 
+import orjson
 from django.db import connection, transaction
 from django.utils import timezone
 
 from explorer.store import codec
-from explorer.store.models import ChunkDictionary, TraceChunk, quoted_names
+from explorer.store.models import ChunkDictionary, TraceChunk, quoted_names, select_rows
 
 
 def current() -> codec.Dictionary | None:
@@ -34,6 +38,43 @@ def load(key: int) -> bytes | None:
     """The dictionary of this id (codec.Dictionary.key), if the store has it."""
     data = ChunkDictionary.objects.filter(key=key).values_list("data", flat=True).first()
     return None if data is None else bytes(data)
+
+
+def held(keys: set[int]) -> set[int]:
+    """Those of these dictionary ids the store has, kept from being retired until the caller's
+    transaction ends (PostgreSQL: FOR KEY SHARE, which writers hold together and
+    retire_mentioning's FOR UPDATE waits for; SQLite's writers take turns anyway)."""
+    suffix = " FOR KEY SHARE" if connection.vendor == "postgresql" else ""
+    return {key for (key,) in select_rows(ChunkDictionary, ("key",), suffix, key=sorted(keys))}
+
+
+def retire_mentioning(text: str, batch: int = 2_000) -> int:
+    """Remove the dictionaries whose bytes hold `text` (a forgotten customer's id: training
+    copies what recurs in the chunks, ids included), every chunk written with one compressed
+    again first with a new dictionary trained on the newest chunks (or none, if that one
+    holds it too). One transaction, so readers see the old chunks until the new ones are
+    there. Returns the chunks rewritten."""
+    needles = {text.encode(), orjson.dumps(text)[1:-1]}
+    with transaction.atomic():
+        kept = ChunkDictionary.objects.select_for_update().values_list("key", "data")
+        retired = {key for key, data in kept if any(n in bytes(data) for n in needles)}
+        if not retired:
+            return 0
+        replacement = train([])
+        if replacement is not None and replacement.key in retired:
+            replacement = None  # the newest chunks still hold it: no dictionary at all
+        rewritten = last = 0
+        while True:
+            page = TraceChunk.objects.filter(id__gt=last).order_by("id")[:batch]
+            found = [(pk, bytes(data)) for pk, data in page.values_list("id", "data")]
+            if not found:
+                break
+            last = found[-1][0]
+            stale = [(pk, data) for pk, data in found if codec.dictionary_key(data) in retired]
+            _rewrite(stale, replacement)
+            rewritten += len(stale)
+        ChunkDictionary.objects.filter(key__in=retired).delete()
+    return rewritten
 
 
 def ensure(batch_chunks: list[bytes]) -> codec.Dictionary | None:
@@ -131,8 +172,9 @@ def _sample(data: bytes) -> bytes:
     return codec.document(data)
 
 
-def _rewrite(chunks: list[tuple[int, bytes]], dictionary: codec.Dictionary) -> int:
-    """Compress these chunks (id, data) again with `dictionary`; returns the bytes saved."""
+def _rewrite(chunks: list[tuple[int, bytes]], dictionary: codec.Dictionary | None) -> int:
+    """Compress these chunks (id, data) again with `dictionary` (None: plain zstd); returns
+    the bytes saved."""
     if not chunks:
         return 0
     rows = [(codec.compress(_sample(data), dictionary), pk) for pk, data in chunks]

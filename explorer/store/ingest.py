@@ -186,9 +186,9 @@ class _BatchWriter:
         self.report.spans += batch.spans
         self.report.rejected.extend(batch.rejected)
         if batch.traces:
-            self._compress(batch.traces)
             try:
                 with transaction.atomic():
+                    self._compress(batch.traces)
                     stored = self._write(batch.traces)
             except IntegrityError:
                 # Another writer (an upload, a second ingest) stored one of these traces or
@@ -197,6 +197,7 @@ class _BatchWriter:
                 self.operation_ids.clear()  # keys added by the rolled-back transaction
                 self.operation_sets.clear()
                 with transaction.atomic():
+                    self._compress(batch.traces)
                     stored = self._write(batch.traces)
             self.seen.update(stored)
             self.report.traces = len(self.seen)
@@ -205,30 +206,35 @@ class _BatchWriter:
         gc.collect(1)
 
     def _compress(self, traces: list[EncodedTrace]) -> None:
-        """Chunks prepared without a dictionary compressed again with the store's (trained
-        now on them if the store has none yet and there are enough); the writer's settings
-        take it, for the spans it encodes itself (merges). Asked of the store at each batch
-        that needs one (another writer may have trained one, and a dictionary trained in a
-        transaction that was rolled back is gone), not when the chunks come compressed with
-        the dictionary the settings already hold."""
-        plain = [
+        """Inside the batch's transaction: chunks prepared without a dictionary, or with one
+        the store no longer has (retired while they were prepared: a customer forgotten),
+        compressed again with the store's (trained now on them if the store has none yet and
+        there are enough); the writer's settings take it, for the spans it encodes itself
+        (merges). The dictionaries the chunks keep are held (dictionary.held) until the
+        transaction ends. Asked of the store at each batch that needs one (another writer
+        may have trained one, and a dictionary trained in a transaction that was rolled back
+        is gone)."""
+        ours = self.config.dictionary
+        used = {codec.dictionary_key(data) for trace in traces for data in trace.chunks}
+        held = dictionary.held({key for key in used if key} | ({ours.key} if ours else set()))
+        stale = [
             (trace, i)
             for trace in traces
             for i, data in enumerate(trace.chunks)
-            if codec.dictionary_key(data) == 0
+            if codec.dictionary_key(data) not in held
         ]
-        if not plain and self.config.dictionary is not None:
+        if not stale and ours is not None and ours.key in held:
             return
         found = (
-            dictionary.ensure([trace.chunks[i] for trace, i in plain])
-            if plain
+            dictionary.ensure([trace.chunks[i] for trace, i in stale])
+            if stale
             else dictionary.current()
         )
-        if found != self.config.dictionary:
+        if found != ours:
             self.config = dataclasses.replace(self.config, dictionary=found)
-        if found is not None:
-            for trace, i in plain:
-                trace.chunks[i] = codec.recompress(trace.chunks[i], found)
+        for trace, i in stale:
+            if found is not None or codec.dictionary_key(trace.chunks[i]) != 0:
+                trace.chunks[i] = codec.compress(codec.document(trace.chunks[i]), found)
 
     def _write(self, traces: list[EncodedTrace]) -> list[int]:
         """Store a batch; returns the keys of its traces (new, merged or already there)."""

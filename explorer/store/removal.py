@@ -1,10 +1,11 @@
 """Removing traces from the embedded store: the one way stored traces go (erasing a customer,
 explorer/erasure; retention shares it).
 
-A trace is removed whole: its summary row, its chunks, its business-attribute and operation
-rows. The catalogue of operations keeps its entries (a search form's list), except those
-`forget_operations` is asked to drop. Space is given back by the database's VACUUM
-(docs/operations.md), not here: a VACUUM holds up writers and is the caller's to time.
+A trace is removed whole: its summary row, its chunks, its business-attribute rows. The
+catalogue of operations and the sets of them traces point to keep their entries (a search
+form's list), except those `forget_operations` is asked to drop. Space is given back by the
+database's VACUUM (docs/operations.md), not here: a VACUUM holds up writers and is the
+caller's to time.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from collections.abc import Iterable
 from django.db import connection, models, transaction
 
 from explorer.store.ingest import IN_SLICE
-from explorer.store.models import Operation, StoredTrace, TraceOperation, storable_cut
+from explorer.store.models import (
+    Operation,
+    OperationSet,
+    OperationSetMember,
+    StoredTrace,
+    storable_cut,
+)
 
 
 def delete_traces(trace_ids: Iterable[str]) -> int:
@@ -62,5 +69,10 @@ def forget_operations(mentioning: str) -> int:
     candidates = Operation.objects.filter(name__contains=mentioning) | Operation.objects.filter(
         service__contains=mentioning
     )
-    unused = candidates.exclude(pk__in=TraceOperation.objects.values("operation_id"))
+    running = OperationSetMember.objects.filter(operation_set__traces__isnull=False)
+    unused = candidates.exclude(pk__in=running.values("operation_id"))
+    # The sets that hold them are run by no stored trace: they go first, so that no set
+    # loses a member and a later trace of that set finds it whole.
+    sets = OperationSetMember.objects.filter(operation__in=unused).values("operation_set_id")
+    OperationSet.objects.filter(pk__in=sets).delete()
     return unused.delete()[0]
