@@ -48,8 +48,9 @@ from explorer.traces.model import (
 )
 
 VERSION = 2
-# zstd level 3 with a dictionary: a quarter of zlib's size, and faster than zlib level 1.
-ZSTD_LEVEL = 3
+# zstd level 9 with a dictionary: 48.7 bytes a span on the scale data against 58 at level 3
+# and 230 with zlib level 1, and still 25 % less CPU a chunk than zlib level 1 (16 µs).
+ZSTD_LEVEL = 9
 DICTIONARY_BYTES = 64 << 10  # as small as does as well on the simulated data (32-256 KiB)
 # Training wants at least this many chunks' documents (fewer make a poorer dictionary).
 MIN_TRAINING_SAMPLES = 2_000
