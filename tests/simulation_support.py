@@ -69,6 +69,7 @@ def empty_store_and_orders() -> None:
     from django.apps import apps
 
     for label in ("store", "journeys"):
-        for model in apps.get_app_config(label).get_models():
+        # Last defined first: a trace before the operation set it points to (PROTECT).
+        for model in reversed(list(apps.get_app_config(label).get_models())):
             if model._meta.managed:
                 model.objects.all().delete()
