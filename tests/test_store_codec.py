@@ -324,5 +324,9 @@ def test_forgetting_a_customer_retires_the_dictionaries_that_hold_the_id(monkeyp
         codec.dictionary_key(bytes(d)) for d in TraceChunk.objects.values_list("data", flat=True)
     }
     assert keys == {new.key}
+    laid_out = [codec.encode_spans(late[0].spans, old), codec.encode_spans(late[1].spans, new)]
+    again, same = dictionary.readable(laid_out)  # as lay_out_stored writes its chunks
+    assert codec.dictionary_key(again) == new.key and same == laid_out[1]
+    assert codec.decode_spans(again) == late[0].spans
     codec.forget_dictionaries()
     assert StoreSource().get_traces([t.trace_id for t in others + late]) == others + late

@@ -48,6 +48,23 @@ def held(keys: set[int]) -> set[int]:
     return {key for (key,) in select_rows(ChunkDictionary, ("key",), suffix, key=sorted(keys))}
 
 
+def readable(chunks: list[bytes]) -> list[bytes]:
+    """These chunks, about to be written in the caller's transaction, as the store will read
+    them: those compressed with a dictionary the store no longer has (retired since they
+    were made) compressed again with its newest; the dictionaries of the others held."""
+    keys = {codec.dictionary_key(data) for data in chunks} - {0, None}
+    kept = held(keys)  # type: ignore[arg-type]
+    if keys <= kept:
+        return chunks
+    newest = current()
+    return [
+        codec.compress(codec.document(data), newest)
+        if codec.dictionary_key(data) not in kept | {0, None}
+        else data
+        for data in chunks
+    ]
+
+
 def retire_mentioning(text: str, batch: int = 2_000) -> int:
     """Remove the dictionaries whose bytes hold `text` (a forgotten customer's id: training
     copies what recurs in the chunks, ids included), every chunk written with one compressed

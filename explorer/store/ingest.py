@@ -590,7 +590,8 @@ def lay_out_stored(trace_id: str) -> bool:
         _describe(row, prepared)
         row.save()
         TraceChunk.objects.filter(trace=row).delete()
-        parts = zip(prepared.chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
+        chunks = dictionary.readable(prepared.chunks)
+        parts = zip(chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
         _insert(
             TraceChunk,
             ("trace", "seq", "span_count", "data", "keys"),
