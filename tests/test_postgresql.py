@@ -548,6 +548,12 @@ print(json.dumps({
 """
 
 
+RETIRE = """
+from explorer.store import dictionary
+print(dictionary.retire_mentioning("POST /api/orders"))
+"""
+
+
 def test_compact_chunks_read_back_alike_on_both(postgres, migrated, tmp_path):
     """Enough traces for the writer to train a dictionary, and a second one trained by
     `ingest --compact-chunks`: every span reads back alike on both databases."""
@@ -582,10 +588,11 @@ def test_compact_chunks_read_back_alike_on_both(postgres, migrated, tmp_path):
     def commands(run) -> dict:
         trained = json.loads(run("shell", "--no-imports", "-c", CHUNKS))
         assert "chunks compressed again: 2102" in run("ingest", "--compact-chunks")
-        return {
-            "trained": trained,
-            "compacted": json.loads(run("shell", "--no-imports", "-c", CHUNKS)),
-        }
+        compacted = json.loads(run("shell", "--no-imports", "-c", CHUNKS))
+        # A dictionary holding a forgotten id goes: in every chunk here, so no new one either.
+        assert run("shell", "--no-imports", "-c", RETIRE).strip() == "2102"
+        retired = json.loads(run("shell", "--no-imports", "-c", CHUNKS))
+        return {"trained": trained, "compacted": compacted, "retired": retired}
 
     found = on_both_databases(postgres, migrated, tmp_path, hostile_traces() + orders, commands)
     assert found["postgresql"] == found["sqlite"]
@@ -593,6 +600,9 @@ def test_compact_chunks_read_back_alike_on_both(postgres, migrated, tmp_path):
     assert trained["dictionaries"] == 1 and compacted["dictionaries"] == 2
     assert trained["chunk_dictionaries"] == compacted["chunk_dictionaries"] == 1
     assert trained["spans"] == compacted["spans"] and trained["traces"] == 2_102
+    retired = found["postgresql"]["retired"]
+    assert retired["dictionaries"] == 0 and retired["chunk_dictionaries"] == 1
+    assert retired["spans"] == trained["spans"]
 
 
 def test_a_trace_id_with_a_nul_character_is_rejected_alone():

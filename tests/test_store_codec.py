@@ -330,3 +330,19 @@ def test_forgetting_a_customer_retires_the_dictionaries_that_hold_the_id(monkeyp
     assert codec.decode_spans(again) == late[0].spans
     codec.forget_dictionaries()
     assert StoreSource().get_traces([t.trace_id for t in others + late]) == others + late
+
+
+@pytest.mark.django_db
+def test_forget_customer_leaves_the_id_in_no_dictionary(monkeypatch):
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    gone = "C-GONE-4242"
+    store_traces(
+        [Trace(f"{n:032x}", customer_spans(n, gone)) for n in range(0, 400, 2)]
+        + [Trace(f"{n:032x}", order_spans(n)) for n in range(1, 800, 2)]
+    )
+    assert gone.encode() in dictionary.current().data
+    out = io.StringIO()
+    call_command("forget-customer", gone, "--reason", "asked", "--no-vacuum", stdout=out)
+    assert "400 trace chunks" in out.getvalue()
+    kept = ChunkDictionary.objects.values_list("data", flat=True)
+    assert kept and all(gone.encode() not in bytes(data) for data in kept)

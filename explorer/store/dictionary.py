@@ -78,8 +78,9 @@ def retire_mentioning(text: str, batch: int = 2_000) -> int:
         if not retired:
             return 0
         replacement = train([])
-        if replacement is not None and replacement.key in retired:
-            replacement = None  # the newest chunks still hold it: no dictionary at all
+        if replacement is not None and any(n in replacement.data for n in needles):
+            retired.add(replacement.key)  # the chunks left hold it too: no dictionary at all
+            replacement = None
         rewritten = last = 0
         while True:
             page = TraceChunk.objects.filter(id__gt=last).order_by("id")[:batch]
