@@ -48,22 +48,33 @@ from explorer.traces.model import (
 )
 
 VERSION = 2
-# zstd level 9 with a dictionary: 48.7 bytes a span on the scale data against 58 at level 3
-# and 230 with zlib level 1, and still 25 % less CPU a chunk than zlib level 1 (16 µs).
+# zstd level 9 with a dictionary for a chunk of a few spans: 48.7 bytes a span on the scale
+# data against 58 at level 3 and 230 with zlib level 1, and still less CPU a chunk than zlib
+# level 1 (16 µs against 21). A bigger document gains less from the level and costs more for
+# it (bench_core's 41-span chunks: 13.9 bytes a span at level 9 and 1.6 µs a span, 16.7 and
+# 0.25 at level 3, zlib 0.95): level 3 from SMALL_DOCUMENT bytes on.
 ZSTD_LEVEL = 9
+BIG_LEVEL = 3
+SMALL_DOCUMENT = 8 << 10
 DICTIONARY_BYTES = 64 << 10  # as small as does as well on the simulated data (32-256 KiB)
-# Training wants at least this many chunks' documents (fewer make a poorer dictionary).
+# Training wants at least this many chunks' documents (fewer make a poorer dictionary), and
+# reads at most TRAINING_BYTES of them (zstd's advice: about 100 times the dictionary; more
+# costs seconds of CPU on big chunks and gains nothing).
 MIN_TRAINING_SAMPLES = 2_000
+TRAINING_BYTES = 100 * DICTIONARY_BYTES
 
 _ZSTD = 2  # the first byte of a version 2 chunk; zlib's first byte is 0x?8, never 2
 _HEADER = struct.Struct(">BI")  # _ZSTD, the dictionary's id (0: none)
-_PARAMETERS = zstandard.ZstdCompressionParameters.from_level(
-    ZSTD_LEVEL,
-    format=zstandard.FORMAT_ZSTD1_MAGICLESS,  # the header says what follows: 4 bytes saved
-    write_content_size=True,
-    write_checksum=False,
-    write_dict_id=False,  # the header names it
-)
+_PARAMETERS = {
+    level: zstandard.ZstdCompressionParameters.from_level(
+        level,
+        format=zstandard.FORMAT_ZSTD1_MAGICLESS,  # the header says what follows: 4 bytes saved
+        write_content_size=True,
+        write_checksum=False,
+        write_dict_id=False,  # the header names it
+    )
+    for level in (ZSTD_LEVEL, BIG_LEVEL)
+}
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
 _KINDS = {k.value: k for k in SpanKind}
@@ -223,7 +234,8 @@ def encode_spans(spans: list[Span], dictionary: Dictionary | None = None) -> byt
 def compress(document: bytes, dictionary: Dictionary | None) -> bytes:
     """A document as a version 2 chunk."""
     key = 0 if dictionary is None else dictionary.key
-    return _HEADER.pack(_ZSTD, key) + _compressor(dictionary).compress(document)
+    level = ZSTD_LEVEL if len(document) < SMALL_DOCUMENT else BIG_LEVEL
+    return _HEADER.pack(_ZSTD, key) + _compressor(dictionary, level).compress(document)
 
 
 def dictionary_key(data: bytes) -> int | None:
@@ -252,7 +264,13 @@ def train_dictionary(documents: list[bytes]) -> Dictionary | None:
     are too few (MIN_TRAINING_SAMPLES) or zstd cannot make one of them."""
     if len(documents) < MIN_TRAINING_SAMPLES:
         return None
-    samples: list[bytes | bytearray | memoryview] = [*documents]
+    samples: list[bytes | bytearray | memoryview] = []
+    total = 0
+    for document in documents:
+        samples.append(document)
+        total += len(document)
+        if total >= TRAINING_BYTES:
+            break
     try:
         trained = zstandard.train_dictionary(DICTIONARY_BYTES, samples, level=ZSTD_LEVEL)
     except zstandard.ZstdError:
@@ -263,7 +281,7 @@ def train_dictionary(documents: list[bytes]) -> Dictionary | None:
 # Dictionaries by id (Dictionary.key), and the compressor and decompressor of each: made once
 # per process. `_load` finds a dictionary the process has not met (set_dictionary_loader).
 _dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
-_compressors: dict[int, zstandard.ZstdCompressor] = {}
+_compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}  # by (key, level)
 _decompressors: dict[int, zstandard.ZstdDecompressor] = {}
 _load: list[Callable[[int], bytes | None]] = []
 
@@ -291,12 +309,13 @@ def _zstd_dictionary(data: bytes) -> zstandard.ZstdCompressionDict:
     return _dictionaries.setdefault(made.dict_id(), made)
 
 
-def _compressor(dictionary: Dictionary | None) -> zstandard.ZstdCompressor:
-    key = 0 if dictionary is None else dictionary.key
+def _compressor(dictionary: Dictionary | None, level: int) -> zstandard.ZstdCompressor:
+    key = (0 if dictionary is None else dictionary.key, level)
     found = _compressors.get(key)
     if found is None:
         trained = None if dictionary is None else _zstd_dictionary(dictionary.data)
-        found = zstandard.ZstdCompressor(compression_params=_PARAMETERS, dict_data=trained)
+        parameters = _PARAMETERS[level]
+        found = zstandard.ZstdCompressor(compression_params=parameters, dict_data=trained)
         _compressors[key] = found
     return found
 
