@@ -25,6 +25,7 @@ from explorer.traces.model import (
     StatusCode,
     Trace,
 )
+from tests.trace_support import otlp_json
 
 T0 = 1_700_000_000_000_000_000
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -346,3 +347,30 @@ def test_forget_customer_leaves_the_id_in_no_dictionary(monkeypatch):
     assert "400 trace chunks" in out.getvalue()
     kept = ChunkDictionary.objects.values_list("data", flat=True)
     assert kept and all(gone.encode() not in bytes(data) for data in kept)
+
+
+@pytest.mark.slow  # starts two worker processes (about 4 s)
+@pytest.mark.django_db(transaction=True)
+def test_ingest_workers_compress_with_the_dictionary_trained_meanwhile(tmp_path, monkeypatch):
+    """The first ingest of a store trains the dictionary once it holds enough chunks: the
+    workers then get it, instead of the writer compressing each of their chunks again."""
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 300)
+    monkeypatch.setattr(ingest, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "BATCH_SPANS", 300)  # 100 traces a batch
+    traces = [Trace(f"{n:032x}", order_spans(n)) for n in range(3_000)]
+    path = tmp_path / "orders.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(otlp_json([trace])) for trace in traces))
+    monkeypatch.setattr(ingest, "MIN_RANGE_BYTES", path.stat().st_size // 2)
+    again = []
+    compress = codec.compress
+    monkeypatch.setattr(codec, "compress", lambda *args: again.append(1) or compress(*args))
+    report = ingest.ingest([path], workers=2)
+    assert (report.traces, report.rejected) == (3_000, [])
+    trained = dictionary.current()
+    data = TraceChunk.objects.values_list("data", flat=True)
+    assert {codec.dictionary_key(bytes(d)) for d in data} == {trained.key}
+    assert len(again) < 1_500  # those prepared before the workers were told: all without it
+    codec.forget_dictionaries()
+    found = StoreSource().get_traces([t.trace_id for t in traces])
+    names = [[(s.span_id, s.name, s.start_ns) for s in t.spans] for t in found]
+    assert names == [[(s.span_id, s.name, s.start_ns) for s in t.spans] for t in traces]

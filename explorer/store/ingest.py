@@ -181,6 +181,8 @@ class _BatchWriter:
         # The batch's figures per hour and operation (explorer.store.hourly_operations).
         self.operations = hourly_figures.Tally()
         self.operation_sets = OperationSets()  # the few distinct sets (small: kept whole)
+        # Told the dictionary this writer compresses with from now on (ingest's workers).
+        self.announce: Callable[[codec.Dictionary], object] | None = None
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
@@ -232,6 +234,8 @@ class _BatchWriter:
         )
         if found != ours:
             self.config = dataclasses.replace(self.config, dictionary=found)
+            if found is not None and self.announce is not None:
+                self.announce(found)
         for trace, i in stale:
             if found is not None or codec.dictionary_key(trace.chunks[i]) != 0:
                 trace.chunks[i] = codec.compress(codec.document(trace.chunks[i]), found)
@@ -818,7 +822,7 @@ def ingest(
         )
     else:
         tasks = [task for f in files for task in plan(f, fmt, workers, MIN_RANGE_BYTES)]
-        batches = _parallel(tasks, min(workers, len(tasks)), config)
+        batches = _parallel(tasks, min(workers, len(tasks)), config, writer)
     with gc_paused():
         for batch in batches:
             writer.write(batch)
@@ -827,8 +831,12 @@ def ingest(
     return report
 
 
-def _parallel(tasks: list[Task], workers: int, config: Settings) -> Iterator[Batch]:
-    """Batches prepared by worker processes (spawned: they inherit no database connection)."""
+def _parallel(
+    tasks: list[Task], workers: int, config: Settings, writer: _BatchWriter
+) -> Iterator[Batch]:
+    """Batches prepared by worker processes (spawned: they inherit no database connection),
+    told of the dictionary `writer` comes to compress with (trained once the store holds
+    enough chunks: the first ingest of a store)."""
     context = multiprocessing.get_context("spawn")
     queued = context.Queue()
     results = context.Queue(maxsize=QUEUED_BATCHES * workers)
@@ -836,9 +844,16 @@ def _parallel(tasks: list[Task], workers: int, config: Settings) -> Iterator[Bat
         queued.put(task)
     for _ in range(workers):
         queued.put(None)
+    dictionaries = [context.Queue() for _ in range(workers)]
+
+    def announce(found: codec.Dictionary) -> None:
+        for told in dictionaries:
+            told.put(found.data)
+
+    writer.announce = announce
     processes = [
-        context.Process(target=worker, args=(queued, results, config), daemon=True)
-        for _ in range(workers)
+        context.Process(target=worker, args=(queued, results, config, told), daemon=True)
+        for told in dictionaries
     ]
     for process in processes:
         process.start()

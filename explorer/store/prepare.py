@@ -8,12 +8,14 @@ lines (Task) that several workers read at once.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import hashlib
 import os
+import queue
 import sys
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import orjson
@@ -178,8 +180,9 @@ class Batcher:
     """Collects traces (merging those with the same id) and hands out prepared batches of
     about config.batch_spans spans."""
 
-    def __init__(self, config: Settings) -> None:
+    def __init__(self, config: Settings, fresh: Callable[[], Settings] | None = None) -> None:
         self.config = config
+        self.fresh = fresh  # the settings to prepare the next batch with, when they can change
         self.batch = Batch()
         self.pending: dict[str, tuple[list[Span], list[str]]] = {}
         self.pending_spans = 0
@@ -220,6 +223,8 @@ class Batcher:
         self.batch.rejected.append(rejection)
 
     def take(self) -> Batch:
+        if self.fresh is not None:
+            self.config = self.fresh()
         batch = self.batch
         batch.traces = [
             prepare_trace(
@@ -236,9 +241,12 @@ class Batcher:
         return batch
 
 
-def read_task(task: Task, config: Settings) -> Iterator[Batch]:
-    """The prepared batches of a task; a problem becomes a rejection, never an exception."""
-    batcher = Batcher(config)
+def read_task(
+    task: Task, config: Settings, fresh: Callable[[], Settings] | None = None
+) -> Iterator[Batch]:
+    """The prepared batches of a task; a problem becomes a rejection, never an exception.
+    `fresh`: see Batcher."""
+    batcher = Batcher(config, fresh)
     try:
         for where, result in _documents(task, config):
             for problem in result.errors:
@@ -310,14 +318,30 @@ def plan(path: str, fmt: str | None, parts: int, min_part: int) -> list[Task]:
     return tasks
 
 
-def worker(tasks, results, config: Settings) -> None:
-    """A worker process: reads tasks until None, puts batches on `results`, then "done"."""
+def worker(tasks, results, config: Settings, dictionaries=None) -> None:
+    """A worker process: reads tasks until None, puts batches on `results`, then "done".
+    `dictionaries`: a queue on which the writer puts the data of the compression dictionary
+    it trained (or found) after the worker started, for the batches prepared from then on
+    (else the writer would compress each of their chunks again itself)."""
+    current = [config]
+
+    def fresh() -> Settings:
+        data = None
+        try:
+            while True:
+                data = dictionaries.get_nowait()
+        except queue.Empty:
+            pass
+        if data is not None:
+            current[0] = dataclasses.replace(current[0], dictionary=codec.Dictionary(data))
+        return current[0]
+
     try:
         # Batches of ~50,000 spans are a million live objects: the collector would only
         # waste time on them; whoever consumes a batch calls gc.collect(1) once done.
         with gc_paused():
             for task in iter(tasks.get, None):
-                for batch in read_task(task, config):
+                for batch in read_task(task, current[0], fresh if dictionaries else None):
                     results.put(batch)
                     gc.collect(1)
     finally:
