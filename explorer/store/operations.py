@@ -1,7 +1,7 @@
 """The sets of operations traces ran (OperationSet): the writer's side.
 
 Traces of one kind run the same operations, so a store holds few distinct sets (27 for
-147,045 simulated traces): a trace points to its set instead of having a row per operation.
+146,595 simulated traces): a trace points to its set instead of having a row per operation.
 Sets are found by a digest of their members' catalogue keys, created when first met (by any
 writer: the digest is unique, and a set's members are the same whoever writes them) and never
 changed nor deleted.
