@@ -49,7 +49,7 @@ from explorer.traces.model import (
 
 VERSION = 2
 # zstd level 9 with a dictionary for a chunk of a few spans: 48.7 bytes a span on the scale
-# data against 58 at level 3 and 230 with zlib level 1, and still less CPU a chunk than zlib
+# data against 58 at level 3 and 204 with zlib level 1, and still less CPU a chunk than zlib
 # level 1 (16 µs against 21). A bigger document gains less from the level and costs more for
 # it (bench_core's 41-span chunks: 13.9 bytes a span at level 9 and 1.6 µs a span, 16.7 and
 # 0.25 at level 3, zlib 0.95): level 3 from SMALL_DOCUMENT bytes on.
