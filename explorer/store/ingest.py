@@ -591,10 +591,11 @@ def lay_out_stored(trace_id: str) -> bool:
         spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
         prepared = prepare_trace(trace_id, spans, row.warnings, store_settings(traffic=False))
         del spans
+        # Before any chunk row is locked: a retirement locks its dictionary, then chunks.
+        chunks = dictionary.readable(prepared.chunks)
         _describe(row, prepared)
         row.save()
         TraceChunk.objects.filter(trace=row).delete()
-        chunks = dictionary.readable(prepared.chunks)
         parts = zip(chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
         _insert(
             TraceChunk,
