@@ -12,7 +12,7 @@ from django.core.management import call_command
 from explorer.sources.base import SourceError
 from explorer.store import codec, dictionary, ingest
 from explorer.store.ingest import store_traces
-from explorer.store.models import ChunkDictionary, TraceChunk
+from explorer.store.models import ChunkDictionary, StoredTrace, TraceChunk
 from explorer.store.source import StoreSource
 from explorer.traces.model import (
     Event,
@@ -284,6 +284,12 @@ def test_too_few_chunks_to_train_on_are_never_decompressed(monkeypatch):
 
     monkeypatch.setattr(codec, "document", refuse)
     store_traces([Trace(f"{n:032x}", order_spans(n)) for n in range(20)])
+    assert not ChunkDictionary.objects.exists()
+    # Nor when the chunks' ids pass the number needed: removals leave gaps.
+    store_traces([Trace(f"{n:032x}", order_spans(n)) for n in range(20, 60)])
+    StoredTrace.objects.filter(trace_id__lt=f"{54:032x}").delete()  # 6 chunks left, ids to 60
+    monkeypatch.setattr(codec, "MIN_TRAINING_SAMPLES", 30)
+    store_traces([Trace(f"{n:032x}", order_spans(n)) for n in range(100, 103)])
     assert not ChunkDictionary.objects.exists()
 
 

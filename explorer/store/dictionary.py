@@ -107,8 +107,9 @@ def ensure(batch_chunks: list[bytes]) -> codec.Dictionary | None:
 
 
 def _stored_bound() -> int:
-    """At least as many as the chunks stored: the highest id (an index look-up)."""
-    return TraceChunk.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    """How many chunks are stored, counted up to codec.MIN_TRAINING_SAMPLES (a bounded look-up
+    whatever the store's size; ids are no count: rollbacks and removals leave gaps)."""
+    return TraceChunk.objects.order_by()[: codec.MIN_TRAINING_SAMPLES].count()
 
 
 def train(documents: list[bytes], replace_newest: bool = False) -> codec.Dictionary | None:
