@@ -28,6 +28,7 @@ from explorer.store.clock import INGEST, DataClock, Lead, reading, record, toler
 from explorer.store.hourly_figures import Counting, Figures, OpKey, contributions
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, store_settings
 from explorer.store.models import (
+    HourlyOperation,
     code_point_order,
     insert_sql,
     quoted_names,
@@ -400,6 +401,22 @@ class IndexedSource(WrappedSource):
             )
             newest = rows.order_by("-start_ns", code_point_order("trace_id"))
             return newest.values_list("end_ns", flat=True).first()
+
+    def operations_counted_from(self) -> int | None:
+        """The start of the oldest trace in the first hour the receiver counted spans of
+        (the backend may hold older ones); now, when it has counted none yet."""
+        with self._answering():
+            hours = HourlyOperation.objects.filter(day=False).order_by("hour")
+            first = hours.values_list("hour", flat=True).first()
+            if first is None:
+                return time.time_ns()
+            oldest = IndexedTrace.objects.filter(start_ns__gte=first).order_by("start_ns")
+            return oldest.values_list("start_ns", flat=True).first() or first
+
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many indexed traces start in [start_ns, end_ns)."""
+        with self._answering():
+            return IndexedTrace.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns).count()
 
     def linking_traces(self, trace_id: str) -> list[str]:
         rows = IndexedValue.objects.filter(

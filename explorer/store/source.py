@@ -203,6 +203,9 @@ class StoreSource(FindsBySearch):
     ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
         return hourly.window_traffic(start_ns, end_ns)
 
+    def operations_counted_from(self) -> int | None:
+        return None  # every stored trace (manage.py ingest --recount-hourly: those before)
+
     def count_between(self, start_ns: int, end_ns: int) -> int:
         """How many stored traces start in [start_ns, end_ns)."""
         return StoredTrace.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns).count()

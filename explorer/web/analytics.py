@@ -5,7 +5,9 @@ in the journey reports, so the demo data is never "too old" to show), or a custo
 the viewer's time zone. A source that keeps hourly figures at ingest (the embedded store: the
 KeepsHourlyTraffic capability) answers every page from them over the whole hours of the window:
 the map from explorer.store.hourly, SLA, anomalies and drift from
-explorer.store.hourly_operations (explorer.web.analytics_hourly). Otherwise (remote backends)
+explorer.store.hourly_operations (explorer.web.analytics_hourly). The receiver's index mode
+keeps the operations' figures (KeepsHourlyOperations) but not the map's: SLA and anomalies
+from them, the map and drift from traces. Otherwise (remote backends)
 each page reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
 and says so. Results are cached briefly per window.
 """
@@ -38,7 +40,7 @@ from explorer.journeys.anomalies import Baseline
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
 from explorer.orders.service import now_in
-from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
+from explorer.sources.base import KeepsHourlyOperations, KeepsHourlyTraffic, SourceError, TraceQuery
 from explorer.store.models import ClockSkew
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.traces.vocabulary import ORDER_KEY
@@ -202,9 +204,10 @@ def rate_unit(window: str, length_ns: int | None = None) -> str:
     return "min" if length_ns <= 6 * HOUR_NS else "h"
 
 
-def _from_hours(start: int | None, end: int | None) -> bool:
-    """Whether the pages read the source's hourly figures (the embedded store)."""
-    return start is not None and end is not None and isinstance(common.source(), KeepsHourlyTraffic)
+def _from_hours(start: int | None, end: int | None, capability: type = KeepsHourlyTraffic) -> bool:
+    """Whether the page reads the source's hourly figures (the embedded store; for SLA and
+    anomalies, whose capability is KeepsHourlyOperations, the receiver's index mode too)."""
+    return start is not None and end is not None and isinstance(common.source(), capability)
 
 
 def traffic_overlay(
@@ -389,7 +392,7 @@ def sla(request):
 
     def compute():
         config = explorer_config()
-        if _from_hours(start, end):
+        if _from_hours(start, end, KeepsHourlyOperations):
             assert start is not None and end is not None
             return analytics_hourly.sla(request, config, start, end)
         return _sampled_sla(request, config, window_traces(start, end))
@@ -452,7 +455,7 @@ def anomalies(request):
 
     def compute():
         config = explorer_config()
-        if _from_hours(start, end):
+        if _from_hours(start, end, KeepsHourlyOperations):
             assert start is not None and end is not None
             return analytics_hourly.anomalies(request, config, start, end)
         return _sampled_anomalies(request, config, start, end)

@@ -13,7 +13,7 @@ from explorer.c4.drift import Observed, drift_of
 from explorer.c4.mapping import interactions
 from explorer.configuration import Configuration
 from explorer.journeys.report import BASELINE_WINDOW_NS
-from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
+from explorer.sources.base import KeepsHourlyOperations, SourceError, TraceQuery
 from explorer.store import hourly_operations, hourly_report
 from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
@@ -28,8 +28,17 @@ DRIFT_EXAMPLE_TRACES = 20
 
 def _traces_between(start: int, end: int) -> int:
     source = common.source()
-    assert isinstance(source, KeepsHourlyTraffic)  # analytics chose these pages for it
+    assert isinstance(source, KeepsHourlyOperations)  # analytics chose these pages for it
     return source.count_between(start, end)
+
+
+def _counted_from(covered: int) -> int | None:
+    """Where the figures begin when that is after the window's first hour (the receiver's
+    index mode: the backend may hold older spans of the window, which were not counted)."""
+    source = common.source()
+    assert isinstance(source, KeepsHourlyOperations)
+    counted_from = source.operations_counted_from()
+    return counted_from if counted_from is not None and counted_from > covered else None
 
 
 def _container_name(request, config: Configuration, operation: Operation) -> str:
@@ -97,6 +106,7 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
             for example, e in examples[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "counted_from_ns": _counted_from(covered),
     }
 
 
@@ -153,6 +163,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             for example, score, a in spans[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "counted_from_ns": _counted_from(covered),
     }
 
 
