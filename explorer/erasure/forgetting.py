@@ -57,7 +57,8 @@ def forget_customer(
             "hourly figure rows": _delete_named_hourly_rows(mentions),
         }
         rewritten = {
-            "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces),
+            # index mode keeps examples of indexed traces too
+            "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces | found.indexed),
             "typical journeys": _rewrite_snapshots(mentions, found.orders),
             "audit entries": _rewrite_audit(mentions, found.pseudonym),
         }
