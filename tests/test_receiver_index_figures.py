@@ -7,6 +7,7 @@ in English and Russian, with no "newest traces" note, and a breach's trace loads
 
 from __future__ import annotations
 
+import io
 import re
 import time
 
@@ -50,7 +51,11 @@ def _bodies() -> tuple[list[bytes], list]:
     bodies = []
     for number, (duration_ms, fails) in enumerate(ORDERS):
         at = start + number * 10 * 60 * 10**9
-        attributes = {"order.id": f"F-{number}", "customer.type": "vip"}
+        attributes = {
+            "order.id": f"F-{number}",
+            "customer.type": "vip",
+            "customer.id": f"C-{number:05d}",
+        }
         root = tracer.start_span(
             "POST /api/orders", kind=SpanKind.SERVER, start_time=at, attributes=attributes
         )
@@ -154,3 +159,17 @@ def test_recount_refuses_index_mode_rather_than_wipe_the_figures(received):
     with pytest.raises(CommandError, match="index mode"):
         call_command("ingest", recount_hourly=True)
     assert HourlyOperation.objects.count() == kept > 0
+
+
+def test_forgetting_a_customer_drops_the_examples_of_their_indexed_traces(received):
+    gone = {format(s.context.trace_id, "032x") for s in received[3:6]}  # order F-1's trace
+    examples = {
+        e[1] for row in HourlyOperation.objects.values_list("slowest", flat=True) for e in row
+    }
+    assert gone <= examples
+    out = io.StringIO()
+    call_command("forget-customer", "C-00001", "--reason", "request 1", "--no-vacuum", stdout=out)
+    examples = {
+        e[1] for row in HourlyOperation.objects.values_list("slowest", flat=True) for e in row
+    }
+    assert examples and not gone & examples
