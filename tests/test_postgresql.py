@@ -580,6 +580,9 @@ def test_the_receiver_writes_on_postgresql(postgres, migrated, tmp_path, mode):
     table = "store_trace" if mode == "full" else "receiver_trace"
     spans = dict(postgres_rows(postgres, database, f"SELECT trace_id, span_count FROM {table}"))  # noqa: S608
     assert spans == {trace_of(b): 5 for b in batches}
+    # The hourly figures count each span once, in both modes (the resent request adds none).
+    hourly = "SELECT SUM(count) FROM store_hourlyoperation WHERE NOT day"
+    assert postgres_rows(postgres, database, hourly) == [(20,)]
     marked = postgres_rows(
         postgres, database, "SELECT order_id, pending FROM journeys_orderarrival ORDER BY 1"
     )

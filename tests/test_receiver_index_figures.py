@@ -1,31 +1,41 @@
 """The receiver's index mode keeps the hourly operation figures (explorer.store
-.hourly_operations) as spans arrive: requests made by the OpenTelemetry SDK's OTLP encoder go
-through the receiver's own request path (decode, index, figures, one transaction), with a
-resent batch and a trace in two pieces; the SLA and anomaly pages then count every span sent,
-in English and Russian, with no "newest traces" note, and a breach's trace loads from the
-(fake) Tempo."""
+.hourly_operations) as spans arrive: the OpenTelemetry SDK's OTLP/HTTP exporter sends them to
+the receiver's own HTTP server (decode, index, figures, one transaction), a batch twice and a
+trace in two pieces; the SLA and anomaly pages then count every span sent, in English and
+Russian, with no "newest traces" note, and a breach's trace loads from the (fake) Tempo. The
+whole file takes about 5 s (most of it the test database)."""
 
 from __future__ import annotations
 
 import io
 import re
+import socket
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.urls import reverse
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from explorer.caching import reset_caches
-from explorer.receiver.storing import store_request
+from explorer.receiver.config import load
+from explorer.receiver.http_server import ReceiverHTTPServer
+from explorer.receiver.service import Receiver
 from explorer.store.hourly_operations import window
 from explorer.store.models import HourlyOperation
 from explorer.traces.parsers import parse_bytes
 from tests.backends_support import ReplayServer, tempo_replay
+from tests.receiver_support import TOKEN, TOKENS
 
 HOUR_NS = 3600 * 10**9
 LIMIT_MS = 500  # shop_api's POST /api/orders (explorer/alexandrite/sla.json)
@@ -33,10 +43,10 @@ LIMIT_MS = 500  # shop_api's POST /api/orders (explorer/alexandrite/sla.json)
 ORDERS = [(120, False), (640, False), (900, True), (80, False), (700, False), (300, True)]
 
 
-def _bodies() -> tuple[list[bytes], list]:
-    """OTLP bodies as the SDK's exporter encodes them: one trace each (a SERVER span with the
-    order and customer type, two CLIENT calls), but the third trace's calls come in a body of
-    their own after it, without the customer type; and the finished spans."""
+def _batches() -> tuple[list[list], list]:
+    """Batches of finished SDK spans: one trace each (a SERVER span with the order and
+    customer type, two CLIENT calls), but the third trace's calls come in a batch of their
+    own after it, without the customer type; and every span."""
     kept: list = []
 
     class Keep(SpanExporter):
@@ -48,7 +58,7 @@ def _bodies() -> tuple[list[bytes], list]:
     provider.add_span_processor(SimpleSpanProcessor(Keep()))
     tracer = provider.get_tracer("test")
     start = time.time_ns() - 3 * HOUR_NS
-    bodies = []
+    batches: list[list] = []
     for number, (duration_ms, fails) in enumerate(ORDERS):
         at = start + number * 10 * 60 * 10**9
         attributes = {
@@ -73,29 +83,47 @@ def _bodies() -> tuple[list[bytes], list]:
         root.end(end_time=at + duration_ms * 10**6)
         spans = kept[-3:]
         if number == 2:  # the root with the order and customer type, then the calls
-            bodies += [_encoded(spans[2:]), _encoded(spans[:2])]
+            batches += [spans[2:], spans[:2]]
         else:
-            bodies.append(_encoded(spans))
-    return bodies, kept
+            batches.append(spans)
+    return batches, kept
 
 
-def _encoded(spans: list) -> bytes:
-    return encode_spans(spans).SerializePartialToString()
+@contextmanager
+def _receiver_http_server() -> Iterator[str]:
+    """The receiver's own HTTP server (waitress) on a free loopback port, writing in its
+    request threads (no writer processes) into the test database; its URL."""
+    receiver = Receiver(replace(load(), writers=0), sqlite=connection.vendor == "sqlite")
+    receiver.start()
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = ReceiverHTTPServer(receiver, sock)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1/traces"
+    finally:
+        server.shutdown(grace_s=1)
+        thread.join(5)
+        receiver.stop()
 
 
 @pytest.fixture
-def received(settings, db):
-    """The bodies received in index mode (one of them twice), beside a fake Tempo that holds
-    their traces."""
-    bodies, spans = _bodies()
-    traces = [t for body in bodies for t in parse_bytes(body, fmt="otlp-proto").traces]
-    with ReplayServer(tempo_replay(traces)) as server:
-        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": server.url, "retries": 0}}
+def received(settings, transactional_db):
+    """The batches sent by the SDK's OTLP/HTTP exporter to the receiver in index mode (the
+    first one twice, as an exporter's retry), beside a fake Tempo that holds their traces."""
+    batches, spans = _batches()
+    body = encode_spans(spans).SerializePartialToString()
+    with ReplayServer(tempo_replay(parse_bytes(body, fmt="otlp-proto").traces)) as tempo:
+        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": tempo.url, "retries": 0}}
         settings.EXPLORER_DEFAULT_BACKEND = "tempo"
         settings.EXPLORER_RECEIVER_MODE = "index"
+        settings.EXPLORER_RECEIVER_TOKENS = TOKENS
         reset_caches()
-        for body in [*bodies, bodies[0]]:  # an exporter's retry: the first batch again
-            assert store_request(body, None, "otlp-proto", "test", None).rejected == 0
+        with _receiver_http_server() as url:
+            exporter = OTLPSpanExporter(endpoint=url, headers={"authorization": f"Bearer {TOKEN}"})
+            for batch in [*batches, batches[0]]:
+                assert exporter.export(batch) is SpanExportResult.SUCCESS
+            exporter.shutdown()
         yield spans
     reset_caches()
 
