@@ -248,8 +248,20 @@ class Counting:
             if row is None:
                 row = group.rows[key] = _Row(group.limit)
             duration = span.end_ns - start
-            error_span = span.status_code is error
-            row.add(duration if duration > 0 else 0, error_span, span.span_id, trace_id, order_id)
+            # _Row.add, inline: this runs for every span
+            row.count += 1
+            if span.status_code is error:
+                row.errors += 1
+            if duration > 0:
+                index = math.ceil(math.log(float(duration), 2) * _MULTIPLIER) + 1
+            else:
+                duration = index = 0
+            bins = row.bins
+            bins[index] = bins.get(index, 0) + 1
+            if row.limit_ms is not None and duration / 1e6 > row.limit_ms:  # as sla.breaches
+                row.over += 1
+            if duration >= row.least or len(row.slowest) < EXAMPLES:
+                row.keep((-duration, span.span_id, trace_id, order_id))
 
     def figures(self) -> dict[OpKey, Figures]:
         out: dict[OpKey, Figures] = {}
@@ -319,20 +331,14 @@ class _Row:
         self.slowest: list[tuple[int, str, str, str]] = []
         self.least = 0  # the EXAMPLES-th longest duration so far
 
-    def add(self, duration: int, error: bool, span_id: str, trace_id: str, order_id: str) -> None:
-        self.count += 1
-        self.errors += error
-        if self.limit_ms is not None and duration / 1e6 > self.limit_ms:  # as sla.breaches
-            self.over += 1
-        index = math.ceil(math.log(float(duration), 2) * _MULTIPLIER) + 1 if duration > 0 else 0
-        self.bins[index] = self.bins.get(index, 0) + 1
+    def keep(self, candidate: tuple[int, str, str, str]) -> None:
+        """Keep a span among the slowest (longest first; ties with the least are kept)."""
         slowest = self.slowest
-        if len(slowest) < EXAMPLES or duration >= self.least:
-            bisect.insort(slowest, (-duration, span_id, trace_id, order_id))  # longest first
-            if len(slowest) >= EXAMPLES:
-                self.least = -slowest[EXAMPLES - 1][0]
-                while -slowest[-1][0] < self.least:  # ties with the least are kept
-                    slowest.pop()
+        bisect.insort(slowest, candidate)
+        if len(slowest) >= EXAMPLES:
+            self.least = -slowest[EXAMPLES - 1][0]
+            while -slowest[-1][0] < self.least:
+                slowest.pop()
 
     def figures(self) -> Figures:
         figures = Figures(self.count, self.errors, self.limit_ms, self.over, Sketch(self.bins))
