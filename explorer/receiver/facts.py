@@ -148,11 +148,12 @@ def _spans_of(
                 # Reading every attribute costs three times what serialising the span does:
                 # only a span that has a business key somewhere in it is read for them.
                 business = _business(raw, wanted) if has_business_key(serialized) else None
-                repeated = _as_value(raw.name)
+                name = raw.name
+                repeated = _as_value(name)
                 naming = repeated is None or (
                     serialized.count(repeated) > 1 and has_naming_key(serialized) is not None
                 )
-                span = _read(raw, whose, business, resource_business, naming)
+                span = _read(raw, name, whose, business, resource_business, naming)
                 if span is None:
                     return None
                 found = spans_of.get(raw.trace_id)
@@ -164,6 +165,7 @@ def _spans_of(
 
 def _read(
     raw,
+    name: str,
     resource: Resource,
     business: dict | None,
     resource_business: dict[str, str],
@@ -172,7 +174,8 @@ def _read(
     """The span, or None when the general path must read it; `naming`: its attributes are
     read, for operation_of()."""
     span_id, kind, code = raw.span_id, raw.kind, raw.status.code
-    if not raw.trace_id or not span_id or kind not in _KINDS or code not in _STATUS_CODES:
+    kind_is, status_is = _KINDS.get(kind), _STATUS_CODES.get(code)
+    if not raw.trace_id or not span_id or kind_is is None or status_is is None:
         return None
     links = []
     for link in raw.links or ():
@@ -190,13 +193,13 @@ def _read(
         raw.parent_span_id.hex() or None,
         span_key(hex_id, kind),
         code == _ERROR,
-        raw.name,
+        name,
         resource.service_name,
         business,
         resource_business,
         links,
-        _KINDS[kind],
-        _STATUS_CODES[code],
+        kind_is,
+        status_is,
         resource,
         attributes(raw.attributes) if naming else _NO_ATTRIBUTES,
     )
