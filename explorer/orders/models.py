@@ -159,6 +159,8 @@ class OrderStatus(models.Model):
         kept: set[str] = set()
         written = 0
 
+        steps: list[OrderStep] = []  # step figures of the batch's orders
+
         def flush() -> None:
             with transaction.atomic():
                 OrderStatus.objects.bulk_create(
@@ -167,6 +169,9 @@ class OrderStatus(models.Model):
                     unique_fields=["order_id"],
                     update_fields=[*_FIELDS, "anomaly_summary", "computed_at"],
                 )
+                # Step figures: the batch's old ones replaced in one delete and one insert.
+                OrderStep.objects.filter(order_id__in=[r.order_id for r in batch]).delete()
+                OrderStep.objects.bulk_create(steps, batch_size=WRITE_BATCH * 4)
 
         for row in rows:
             values = {
@@ -175,10 +180,11 @@ class OrderStatus(models.Model):
             values["anomaly_summary"] = ""  # said from anomalous_operations now
             kept.add(values["order_id"])
             batch.append(cls(computed_at=computed_at, **values))
+            steps += OrderStep.of_row(row, values["order_id"], values["customer_type"])
             if len(batch) >= WRITE_BATCH:
                 flush()
                 written += len(batch)
-                batch = []
+                batch, steps = [], []
         if batch:
             flush()
             written += len(batch)
@@ -198,6 +204,66 @@ class OrderStatus(models.Model):
         every database: PostgreSQL refuses NUL and text over the column's length."""
         length = cls._meta.get_field(name).max_length  # type: ignore[union-attr]
         return storable(value)[:length] if length and isinstance(value, str) else storable(value)
+
+
+class OrderStep(models.Model):
+    """A step figure: one finished dwell of an order in a state, and the transition that
+    ended it (to `next_state` at `left_ns`), with the order's customer type. Written with the
+    order's snapshot row (OrderStatus.save_rows replaces an order's steps with its row) and
+    deleted with it (the foreign key cascades: retention, erasure, a full refresh). The step
+    pages and charts (explorer.orders.step_figures) count these rows exactly."""
+
+    order = models.ForeignKey(
+        OrderStatus,
+        to_field="order_id",
+        db_column="order_id",
+        on_delete=models.CASCADE,
+        related_name="steps",
+    )
+    customer_type = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=200, help_text="the state the order left")
+    next_state = models.CharField(max_length=200, help_text="the state it went to")
+    entered_ns = models.BigIntegerField()
+    left_ns = models.BigIntegerField(help_text="when it left the state: the transition's time")
+    duration_ns = models.BigIntegerField(help_text="left_ns - entered_ns")
+    elapsed_ns = models.BigIntegerField(
+        help_text="from the order's first state to this transition (the time to it)"
+    )
+    limit_ns = models.BigIntegerField(null=True, help_text="the state's limit when judged")
+    over_limit = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["left_ns"], name="order_step_left"),
+            models.Index(fields=["state", "left_ns"], name="order_step_state_left"),
+        ]
+        ordering = ["order_id", "entered_ns"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.state} -> {self.next_state}"
+
+    @classmethod
+    def of_row(cls, row: OrderStatusRow, order_id: str, customer_type: str) -> list[OrderStep]:
+        """The step rows of one snapshot row (order id and type as stored)."""
+        first = row.steps[0][2] if row.steps else 0
+        found = []
+        for state, next_state, entered, left, limit in row.steps:
+            duration = left - entered
+            found.append(
+                cls(
+                    order_id=order_id,
+                    customer_type=customer_type,
+                    state=storable(state)[:200],
+                    next_state=storable(next_state)[:200],
+                    entered_ns=entered,
+                    left_ns=left,
+                    duration_ns=duration,
+                    elapsed_ns=left - first,
+                    limit_ns=limit,
+                    over_limit=limit is not None and duration > limit,
+                )
+            )
+        return found
 
 
 BASELINE, TYPICAL = "baseline", "typical"
