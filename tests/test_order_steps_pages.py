@@ -69,7 +69,7 @@ def test_the_page_in_russian(slow_order, client, login_as):
     login_as("analyst")
     client.cookies["django_language"] = "ru"
     text = _page(client, "web:steps", window="90d")
-    assert "Шаги заказа" in text and "3D-модель загружена или создана в редакторе." in text
+    assert "Шаги заказов" in text and "3D-модель загружена или создана в редакторе." in text
     assert "Сверх лимита" in text and "Order steps" not in text
 
 
