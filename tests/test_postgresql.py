@@ -209,6 +209,18 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
     assert {"complete", "in_progress"} <= statuses
 
 
+def test_order_steps_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
+    """The step figures written by executemany (explorer.orders.models.OrderStep.replace)."""
+    columns = (
+        "order_id, customer_type, state, next_state, entered_ns, left_ns, duration_ns, "
+        "elapsed_ns, limit_ns, over_limit"
+    )
+    query = f"SELECT {columns} FROM journeys_orderstep ORDER BY order_id, entered_ns"  # noqa: S608
+    on_pg = postgres_rows(postgres, on_postgres[1], query)
+    on_lite = [(*row[:9], bool(row[9])) for row in sqlite_rows(on_sqlite[1], query)]
+    assert len(on_pg) > 60 and on_pg == on_lite
+
+
 def test_metrics_scrapes_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
     """/metrics' queries (the JSON column read as text, the statuses decided in SQL) say the
     same on both databases. Found that PostgreSQL dropped the stuck test of stuck_at()."""

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import ExpressionWrapper, F, Q
 
 from explorer.journeys.anomalies import Baseline
@@ -159,7 +159,7 @@ class OrderStatus(models.Model):
         kept: set[str] = set()
         written = 0
 
-        steps: list[OrderStep] = []  # step figures of the batch's orders
+        steps: list[tuple] = []  # step figures of the batch's orders
 
         def flush() -> None:
             with transaction.atomic():
@@ -169,9 +169,7 @@ class OrderStatus(models.Model):
                     unique_fields=["order_id"],
                     update_fields=[*_FIELDS, "anomaly_summary", "computed_at"],
                 )
-                # Step figures: the batch's old ones replaced in one delete and one insert.
-                OrderStep.objects.filter(order_id__in=[r.order_id for r in batch]).delete()
-                OrderStep.objects.bulk_create(steps, batch_size=WRITE_BATCH * 4)
+                OrderStep.replace([r.order_id for r in batch], steps)  # step figures
 
         for row in rows:
             values = {
@@ -180,7 +178,7 @@ class OrderStatus(models.Model):
             values["anomaly_summary"] = ""  # said from anomalous_operations now
             kept.add(values["order_id"])
             batch.append(cls(computed_at=computed_at, **values))
-            steps += OrderStep.of_row(row, values["order_id"], values["customer_type"])
+            steps += OrderStep.values_of(row, values["order_id"], values["customer_type"])
             if len(batch) >= WRITE_BATCH:
                 flush()
                 written += len(batch)
@@ -243,27 +241,47 @@ class OrderStep(models.Model):
         return f"{self.order_id}: {self.state} -> {self.next_state}"
 
     @classmethod
-    def of_row(cls, row: OrderStatusRow, order_id: str, customer_type: str) -> list[OrderStep]:
-        """The step rows of one snapshot row (order id and type as stored)."""
+    def values_of(cls, row: OrderStatusRow, order_id: str, customer_type: str) -> list[tuple]:
+        """The step rows of one snapshot row (order id and type as stored), as STEP_COLUMNS."""
         first = row.steps[0][2] if row.steps else 0
         found = []
         for state, next_state, entered, left, limit in row.steps:
             duration = left - entered
+            over = limit is not None and duration > limit
             found.append(
-                cls(
-                    order_id=order_id,
-                    customer_type=customer_type,
-                    state=storable(state)[:200],
-                    next_state=storable(next_state)[:200],
-                    entered_ns=entered,
-                    left_ns=left,
-                    duration_ns=duration,
-                    elapsed_ns=left - first,
-                    limit_ns=limit,
-                    over_limit=limit is not None and duration > limit,
-                )
+                (order_id, customer_type, storable(state)[:200], storable(next_state)[:200])
+                + (entered, left, duration, left - first, limit, over)
             )
         return found
+
+    @classmethod
+    def replace(cls, order_ids: list[str], steps: list[tuple]) -> None:
+        """The steps of these orders replaced by `steps` (STEP_COLUMNS): one delete, one
+        executemany. Not bulk_create: building model instances and its statements took five
+        times as long (8,880 steps of 1,000 orders: 0.85 s against 0.15 s)."""
+        cls.objects.filter(order_id__in=order_ids).delete()
+        if steps:
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(column) for column in STEP_COLUMNS)
+            places = ", ".join(["%s"] * len(STEP_COLUMNS))
+            table = quote(cls._meta.db_table)
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({places})"  # noqa: S608 (names only)
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, steps)
+
+
+STEP_COLUMNS = (
+    "order_id",
+    "customer_type",
+    "state",
+    "next_state",
+    "entered_ns",
+    "left_ns",
+    "duration_ns",
+    "elapsed_ns",
+    "limit_ns",
+    "over_limit",
+)
 
 
 BASELINE, TYPICAL = "baseline", "typical"
