@@ -16,6 +16,7 @@ from explorer.web import (  # converters: registers `id` before the patterns bel
     preferences,
     search,
     traces,
+    trends,
     uploads,
 )
 
@@ -80,6 +81,7 @@ urlpatterns = [
     path("drift/", analytics.drift, name="drift"),
     path("sla/", analytics.sla, name="sla"),
     path("anomalies/", analytics.anomalies, name="anomalies"),
+    path("trends/", trends.operation_trend, name="trend"),
     # Prometheus: a bearer token from allowed networks, no login (explorer/web/metrics.py)
     path("metrics", metrics.metrics, name="metrics"),
     # Uploads

@@ -1,5 +1,6 @@
-// Result charts (explorer/web/result_charts.py): a mark's text shows when the keyboard focuses
-// it (the mouse has the SVG title). The text is trace data: set as text, never as HTML.
+// Result charts (explorer/web/result_charts.py) and charts over time (trend_charts.py): a
+// mark's text shows when the keyboard focuses it (the mouse has the SVG title). The text is
+// trace data: set as text, never as HTML.
 (function () {
   "use strict";
   var tip = document.getElementById("chart-tip");
@@ -15,7 +16,7 @@
   }
   function hide() { tip.hidden = true; }
   document.addEventListener("focusin", function (event) {
-    var mark = event.target.closest && event.target.closest("svg.scatter a.point");
+    var mark = event.target.closest && event.target.closest("svg.scatter a.point, svg.trend a.point");
     if (mark) { show(mark); } else { hide(); }
   });
   document.addEventListener("focusout", hide);
