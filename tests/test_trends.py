@@ -158,6 +158,7 @@ def test_hostile_names_are_escaped_in_the_svg():
         TrendPoint(HOUR_NS, 2 * HOUR_NS, 0),
     ]
     labels = TrendLabels("t", "Requests per hour", HOSTILE)
+    translation.activate("en")  # a page test before may leave another language active
     for svg in (counts_svg(points, labels), latency_svg(points, labels)):
         assert "<script>" not in svg and "\u202e" not in svg
         assert "&lt;script&gt;" in svg and "&amp;amp;" in svg
