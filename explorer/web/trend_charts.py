@@ -264,7 +264,8 @@ def latency_svg(points: Sequence[TrendPoint], labels: TrendLabels) -> SafeString
             previous = value
     marks = []
     for i, p in enumerate(points):
-        shown = [(name, v) for name in PERCENTILES for v in [getattr(p, f"{name}_ns")] if v]
+        # p99's diamond first, the smaller marks over it: equal values stay visible
+        shown = [(n, v) for n in reversed(PERCENTILES) for v in [getattr(p, f"{n}_ns")] if v]
         if not shown:
             continue
         text = point_text(p, labels)
@@ -304,10 +305,12 @@ def latency_svg(points: Sequence[TrendPoint], labels: TrendLabels) -> SafeString
 
 def trend_rows(points: Sequence[TrendPoint], labels: TrendLabels) -> list[dict]:
     """The table of the charts' figures, in words and the page's number format: a row per
-    bucket, "" where the series has no such figure."""
+    bucket that counted anything, "" where the series has no such figure."""
     language = page_language()
     rows = []
     for p in points:
+        if not p.count and not _value(p, labels):
+            continue  # the chart shows the empty buckets; the table lists what was counted
         rows.append(
             {
                 "time": bucket_text(p),
@@ -340,5 +343,6 @@ def chart_context(points: Sequence[TrendPoint], labels: TrendLabels) -> dict:
         "value_heading": labels.value_heading or _("Requests"),
         "count_heading": labels.count_heading if labels.value != "count" else "",
         "has_errors": has_errors,
+        "marks_errors": labels.value == "count" and has_errors,
         "has_latency": any(getattr(p, f"{n}_ns") is not None for p in points for n in PERCENTILES),
     }

@@ -93,8 +93,8 @@ def window_link(view: str, start_ns: int, end_ns: int) -> str:
 
 
 def traces_link(only: Only, start_ns: int, end_ns: int) -> str:
-    """The trace search (the home page's) for the traces of `only` that started in
-    [start_ns, end_ns); an empty value is left out."""
+    """The trace search (the home page's, scrolled to its results) for the traces of `only`
+    that started in [start_ns, end_ns); an empty value is left out."""
     query = {
         "service": only.service,
         "operation": only.operation,
@@ -102,7 +102,8 @@ def traces_link(only: Only, start_ns: int, end_ns: int) -> str:
         "since": local_minute(start_ns),
         "until": local_minute(end_ns),
     }
-    return f"{reverse('web:home')}?{urlencode({k: v for k, v in query.items() if v})}"
+    found = urlencode({k: v for k, v in query.items() if v})
+    return f"{reverse('web:home')}?{found}#trace-search"
 
 
 def with_links(points: Sequence[TrendPoint], link: Callable[[int, int], str]) -> list[TrendPoint]:
