@@ -17,6 +17,7 @@ from explorer.web import (  # converters: registers `id` before the patterns bel
     search,
     steps,
     traces,
+    trends,
     uploads,
 )
 
@@ -83,6 +84,7 @@ urlpatterns = [
     path("sla/steps/", steps.steps, name="steps"),
     path("sla/steps/orders/", steps.step_orders, name="step_orders"),
     path("anomalies/", analytics.anomalies, name="anomalies"),
+    path("trends/", trends.operation_trend, name="trend"),
     # Prometheus: a bearer token from allowed networks, no login (explorer/web/metrics.py)
     path("metrics", metrics.metrics, name="metrics"),
     # Uploads
