@@ -24,7 +24,7 @@ from explorer.orders.models import OrderStep
 from explorer.orders.step_figures import StepFilter, exact_quantile, figures, series
 from explorer.simulation import parse_fault_rates
 from explorer.store.ingest import store_traces
-from tests.journey_support import HOUR, S
+from tests.journey_support import DAY, HOUR, S
 from tests.simulation_support import empty_store_and_orders
 
 SIMULATION = {
@@ -116,15 +116,27 @@ def test_figures_of_a_window_equal_a_recount(stored, brute, db, customer_type):
         assert quantiles[0.99] == ordered[int(0.99 * (len(ordered) - 1))]
 
 
-def test_the_series_splits_the_window_into_buckets(stored, brute, db):
-    start, end = _window(brute)
+@pytest.mark.parametrize("days", [2, 9])  # hours up to 8 days, then UTC days
+def test_the_series_splits_the_window_into_buckets(stored, brute, db, days):
+    end = sorted(s[5] for s in brute)[len(brute) // 2] + 1
+    start = end - days * DAY * S
     total = figures(StepFilter(start, end)).states
-    buckets = series(StepFilter(start, end, state="SUBMITTED"), HOUR * S)
-    assert len(buckets) == -(-(end - start) // (HOUR * S))
-    assert buckets[0].start_ns == start and buckets[1].start_ns == start + HOUR * S
-    assert sum(b.count for b in buckets) == total["SUBMITTED"].count
+    buckets = series(StepFilter(start, end, state="SUBMITTED"))
+    size = (HOUR if days == 2 else DAY) * S
+    assert buckets[0].start_ns == start and buckets[-1].end_ns == end
+    assert all(b.end_ns == b.start_ns + size for b in buckets[1:-1])
+    assert all(b.start_ns % size == 0 for b in buckets[1:])
+    assert sum(b.count for b in buckets) == total["SUBMITTED"].count > 0
     assert sum(b.over_limit for b in buckets) == total["SUBMITTED"].over_limit
     assert all(b.quantiles[0.5] is None for b in buckets if b.count == 0)
+    for bucket in buckets:
+        values = sorted(
+            s[5] - s[4]
+            for s in brute
+            if s[2] == "SUBMITTED" and bucket.start_ns <= s[5] < bucket.end_ns
+        )
+        assert bucket.count == len(values)
+        assert bucket.quantiles[0.95] == exact_quantile(values, 0.95)
 
 
 def test_exact_quantiles_rank_as_the_sketch_does():

@@ -61,6 +61,12 @@ def test_a_slow_step_is_an_over_limit_dwell_of_its_order(slow_order, client, log
     assert reverse("web:step_orders") in body and "over=1" in body
     listed = _page(client, "web:step_orders", state="FILE_UPLOADED", over="1")
     assert "/orders/A-200001/" in listed and "A-200002" not in listed
+    # The charts show the state with dwells over its limit; each bar opens its bucket's orders.
+    charts = body[body.index('id="step-charts"') :]
+    assert "FILE_UPLOADED over time" in charts and 'id="step-over' in charts
+    assert "state=FILE_UPLOADED&amp;over=1" in charts and "start=" in charts
+    other = _page(client, "web:steps", window="90d", state="PACKAGING")
+    assert "PACKAGING over time" in other
     only_vip = _page(client, "web:steps", window="90d", type="vip")
     assert "MANUFACTURING_STARTED" not in only_vip  # A-200002 is retail
 

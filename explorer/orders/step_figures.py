@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from explorer.orders.models import OrderStep
+from explorer.store.hourly_series import bucket_of
 
 QUANTILES = (0.5, 0.95, 0.99)
 
@@ -100,29 +101,34 @@ def figures(where: StepFilter) -> StepFigures:
 
 @dataclass(frozen=True, slots=True)
 class Bucket:
-    """One bucket of a state's series: steps that left it in [start_ns, start_ns + width)."""
+    """One bucket of a series: the steps that ended in [start_ns, end_ns)."""
 
     start_ns: int
+    end_ns: int
     count: int
     over_limit: int
     quantiles: dict[float, int | None]
 
 
-def series(where: StepFilter, bucket_ns: int) -> list[Bucket]:
-    """The steps of `where` per bucket of `bucket_ns` from where.start_ns, every bucket of
-    the window given (empty ones with count 0)."""
+def series(where: StepFilter) -> list[Bucket]:
+    """The steps of `where` per bucket: an hour, or a UTC day for windows longer than
+    hourly_series allows hours (the buckets of the operations' charts), aligned as theirs;
+    the first and last are cut at the window's ends. Every bucket, empty ones with count 0."""
+    size = bucket_of(where.end_ns - where.start_ns)
+    starts = range(where.start_ns - where.start_ns % size, where.end_ns, size)
     grouped: dict[int, Durations] = defaultdict(Durations)
     rows = where.steps().values_list("left_ns", "duration_ns", "over_limit")
     for left, duration, over in rows.iterator(chunk_size=5000):
-        group = grouped[(left - where.start_ns) // bucket_ns]
+        group = grouped[left - left % size]
         group.values.append(duration)
         group.over_limit += over
     buckets = []
-    for index in range(-(-(where.end_ns - where.start_ns) // bucket_ns)):
-        group = grouped.get(index, Durations())
+    for start in starts:
+        group = grouped.get(start, Durations())
         buckets.append(
             Bucket(
-                where.start_ns + index * bucket_ns,
+                max(start, where.start_ns),
+                min(start + size, where.end_ns),
                 group.count,
                 group.over_limit,
                 group.quantiles(),

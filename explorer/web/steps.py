@@ -7,6 +7,7 @@ each count of orders links to the list of those orders (step_orders).
 
 from __future__ import annotations
 
+import dataclasses
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
@@ -25,9 +26,10 @@ from explorer.orders.step_figures import (
     figures,
     ordered_states,
 )
-from explorer.web.analytics import _page_context, window_of
+from explorer.web.analytics import page_context, window_of
 from explorer.web.common import clean_int, clean_text, source_errors
 from explorer.web.pseudonyms import url_id
+from explorer.web.step_charts import state_charts
 
 ORDERS_PAGE_SIZE = 50
 # The longest text a state or customer type parameter is read as (the columns' lengths).
@@ -53,7 +55,7 @@ def _customer_type(request) -> str | None:
 
 def _orders_url(where: StepFilter, **changes) -> str:
     """The list of orders behind a figure: the steps of `where` with `changes`."""
-    query = {"start": where.start_ns, "end": where.end_ns}
+    query: dict = {"start": where.start_ns, "end": where.end_ns}
     values = {
         "type": where.customer_type,
         "state": where.state,
@@ -65,7 +67,9 @@ def _orders_url(where: StepFilter, **changes) -> str:
     return f"{reverse('web:step_orders')}?{urlencode(query)}"
 
 
-def _dwell_row(graph, where: StepFilter, state: str, found: Durations, language) -> dict:
+def _dwell_row(
+    graph, where: StepFilter, state: str, found: Durations, language, window_query: dict
+) -> dict:
     quantiles = found.quantiles()
     return {
         "state": state_name(graph, state, language),
@@ -77,6 +81,7 @@ def _dwell_row(graph, where: StepFilter, state: str, found: Durations, language)
         "limit_ns": graph.limit_ns(state) if graph.knows(state) else None,
         "over": found.over_limit,
         "over_url": _orders_url(where, state=state, over="1"),
+        "chart_query": urlencode({**window_query, "state": state}),
     }
 
 
@@ -106,7 +111,7 @@ def _transition_rows(graph, where: StepFilter, transitions, language) -> list[di
 @source_errors
 def steps(request):
     window = window_of(request)
-    context = _page_context(window, window.start, window.end, 0)
+    context = page_context(window, window.start, window.end, 0)
     context.update(
         trace_count=None,
         window_fields=list(window.query.items()),
@@ -119,13 +124,24 @@ def steps(request):
         language = get_language()
         where = StepFilter(window.start, window.end, context["customer_type"])
         found = figures(where)
+        named = ordered_states(found.states, graph.names)
+        query = {**window.query, **({"type": where.customer_type} if where.customer_type else {})}
+        charted = _charted(request, found.states, named)
         context.update(
             step_count=found.steps,
             states=[
-                _dwell_row(graph, where, state, found.states[state], language)
-                for state in ordered_states(found.states, graph.names)
+                _dwell_row(graph, where, state, found.states[state], language, query)
+                for state in named
             ],
             transitions=_transition_rows(graph, where, found.transitions, language),
+            charted=state_name(graph, charted, language) if charted else None,
+            step_charts=state_charts(
+                dataclasses.replace(where, state=charted),
+                charted,
+                _orders_url,
+            )
+            if charted
+            else [],
         )
     return render(request, "web/steps.html", context)
 
@@ -136,6 +152,18 @@ def _ns(value: str | None, default: int) -> int:
         return min(max(int(str(value).strip()[:20]), 0), _NS_MOST)
     except (TypeError, ValueError):
         return default
+
+
+def _charted(request, states: dict[str, Durations], named: list[str]) -> str | None:
+    """The state the charts show: the one asked for (?state=), else the one with the most
+    dwells over its limit, else the first in the graph's order; None without steps."""
+    asked = clean_text(request.GET.get("state"), _STATE_TEXT)
+    if asked in states:
+        return asked
+    worst = max(named, key=lambda s: states[s].over_limit, default=None)
+    if worst is not None and states[worst].over_limit:
+        return worst
+    return named[0] if named else None
 
 
 def _filter_of(request) -> StepFilter:
