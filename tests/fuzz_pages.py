@@ -33,6 +33,8 @@ LISTS = [
     "/drift/",
     "/sla/",
     "/sla/?window=7d",
+    "/sla/steps/?window=90d",
+    "/sla/steps/orders/?over=1",
     "/anomalies/",
     "/anomalies/?window=7d",
     "/tours/",

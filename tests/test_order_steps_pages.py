@@ -11,8 +11,11 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
+from explorer.composition import get_source
+from explorer.configuration import explorer_config
 from explorer.erasure.finding import find_customer
 from explorer.erasure.forgetting import forget_customer
+from explorer.orders import live
 from explorer.orders.models import OrderStatus, OrderStep
 from explorer.orders.retention import PruneReport, prune_statuses
 from explorer.orders.retention_policy import RetentionPolicy
@@ -95,6 +98,28 @@ def test_a_rewritten_row_replaces_its_steps(slow_order):
     )
     assert OrderStep.objects.filter(order_id="A-200001").count() == 2
     assert OrderStep.objects.count() == before
+
+
+def test_the_live_worker_replaces_an_orders_steps_after_late_spans(db):
+    early = OrderBuilder("A-200010", "C-20010")
+    early.state("shop-api", "POST /api/orders", 0, "INITIATED", None)
+    early.state("shop-api", "PUT /api/orders/{id}/model", 60, "FILE_UPLOADED", "INITIATED")
+    store_traces(early.traces)
+    refresh()
+    assert list(OrderStep.objects.values_list("state", "next_state")) == [
+        ("INITIATED", "FILE_UPLOADED")
+    ]
+    late = OrderBuilder("A-200010", "C-20010")
+    late._counter = 10  # trace ids of their own
+    late.state("shop-api", "POST /api/orders/{id}/submit", 5 * DAY, "SUBMITTED", "FILE_UPLOADED")
+    store_traces(late.traces)
+    result = live.run_cycle(get_source(), explorer_config())
+    assert result.recomputed == 1
+    steps = OrderStep.objects.order_by("entered_ns")
+    assert list(steps.values_list("state", "over_limit")) == [
+        ("INITIATED", False),
+        ("FILE_UPLOADED", True),  # 5 days against a 3-day limit
+    ]
 
 
 def _row_of(row: OrderStatus, steps: list[list]) -> OrderStatusRow:
