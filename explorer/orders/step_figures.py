@@ -35,16 +35,17 @@ class StepFilter:
     over_limit: bool = False
 
     def steps(self) -> QuerySet[OrderStep]:
-        found = OrderStep.objects.filter(left_ns__gte=self.start_ns, left_ns__lt=self.end_ns)
-        if self.customer_type is not None:
-            found = found.filter(customer_type=self.customer_type)
-        if self.state is not None:
-            found = found.filter(state=self.state)
-        if self.next_state is not None:
-            found = found.filter(next_state=self.next_state)
-        if self.over_limit:
-            found = found.filter(over_limit=True)
-        return found
+        wanted = {
+            "customer_type": self.customer_type,
+            "state": self.state,
+            "next_state": self.next_state,
+            "over_limit": self.over_limit or None,
+        }
+        return OrderStep.objects.filter(
+            left_ns__gte=self.start_ns,
+            left_ns__lt=self.end_ns,
+            **{name: value for name, value in wanted.items() if value is not None},
+        )
 
 
 @dataclass(slots=True)
