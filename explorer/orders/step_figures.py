@@ -45,7 +45,7 @@ class StepFilter:
             left_ns__gte=self.start_ns,
             left_ns__lt=self.end_ns,
             **{name: value for name, value in wanted.items() if value is not None},
-        )
+        ).order_by()  # unsorted: the figures need no order (a list orders its own)
 
 
 @dataclass(slots=True)
