@@ -235,3 +235,46 @@ def test_a_hostile_operation_in_the_url_is_escaped(stored, client, login_as):
     body = _page(client, login_as, "trend", service=HOSTILE, operation=HOSTILE, window="24h")
     assert "<script>alert" not in body and "&lt;script&gt;" in body
     assert 'type="hidden" name="service"' in body  # the window form keeps the operation
+
+
+@pytest.mark.django_db
+def test_a_bar_of_the_anomalies_chart_opens_the_page_over_its_bucket(stored, client, login_as):
+    body = _page(client, login_as, "anomalies", window="30d")
+    assert "Atypically slow spans per day (UTC)" in body
+    links = re.findall(r'<a class="point" href="(/anomalies/\?[^"]+)"', body)
+    assert len(links) >= 10
+    query = {k: v[0] for k, v in parse_qs(urlsplit(links[-1].replace("&amp;", "&")).query).items()}
+    assert query["window"] == "custom" and query["from"] < query["to"]
+    body = _page(client, login_as, "anomalies", **query)
+    assert f'value="{query["from"]}"' in body and "Showing the default window" not in body
+    assert "Atypically slow spans per hour" in body  # a day's window: per hour
+
+
+@pytest.mark.django_db
+def test_a_customer_type_narrows_the_trend_to_its_rows(stored, spans, end):
+    service, operation = _busiest(spans)
+    start = end - 9 * DAY_NS
+    every = trend_series.operation_series(start, end, Only(service, operation))
+    by_type = {}
+    for customer_type in HourlyOperation.objects.values_list("customer_type", flat=True).distinct():
+        only = Only(service, operation, customer_type)
+        by_type[customer_type] = sum(
+            p.count for p in trend_series.operation_series(start, end, only)
+        )
+    assert len(by_type) >= 2 and sum(by_type.values()) == sum(p.count for p in every)
+
+
+class _Remote:
+    """A source without hourly figures (as a remote backend): only its "now"."""
+
+    name = "remote"
+
+    def newest_end_ns(self, start_ns=None, end_ns=None):
+        return StoreSource().newest_end_ns(start_ns, end_ns)
+
+
+@pytest.mark.django_db
+def test_without_hourly_figures_the_trend_page_says_so(stored, client, login_as, monkeypatch):
+    monkeypatch.setattr("explorer.web.common.source", _Remote)
+    body = _page(client, login_as, "trend", service="crm-api", operation="x", window="24h")
+    assert "keeps no hourly figures" in body and 'class="chart trend' not in body
