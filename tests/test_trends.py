@@ -8,6 +8,7 @@ One small simulation (30 orders over 10 days) is ingested once for the module.""
 
 from __future__ import annotations
 
+import random
 import re
 from collections import defaultdict
 from urllib.parse import parse_qs, urlsplit
@@ -20,10 +21,16 @@ from django.utils import translation
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import operation_of
 from explorer.journeys.now import latest_time_ns
-from explorer.store import hourly_operations
-from explorer.store.hourly_figures import HOUR_NS, RELATIVE_ACCURACY
+from explorer.store import hourly_operations, hourly_report
+from explorer.store.hourly_figures import HOUR_NS, RELATIVE_ACCURACY, Sketch
 from explorer.store.hourly_operations import DAY_NS
-from explorer.store.hourly_series import HOURLY_UP_TO_NS, Only, bucket_of
+from explorer.store.hourly_series import (
+    HOURLY_UP_TO_NS,
+    Only,
+    above,
+    bucket_of,
+    first_bin_above,
+)
 from explorer.store.models import HourlyOperation
 from explorer.store.source import StoreSource
 from explorer.web import trend_series
@@ -278,3 +285,38 @@ def test_without_hourly_figures_the_trend_page_says_so(stored, client, login_as,
     monkeypatch.setattr("explorer.web.common.source", _Remote)
     body = _page(client, login_as, "trend", service="crm-api", operation="x", window="24h")
     assert "keeps no hourly figures" in body and 'class="chart trend' not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_breaches_per_bucket_follow_the_sla_report_when_a_limit_changed(stored, end, share):
+    """share 0.5: every limit halved since the spans were counted, so the breaches are
+    estimated from the sketches, per bucket as over the window."""
+    config = explorer_config()
+
+    def limit_ms(element: str, endpoint: str) -> float | None:
+        found = config.sla_limit_ms(element, endpoint)
+        return found * share if found is not None else None
+
+    start = end - 30 * DAY_NS
+    endpoints = hourly_report.sla_report(hourly_operations.window(start, end)[1], limit_ms)
+    assert endpoints and all(e.estimated == (share != 1.0) for e in endpoints)
+    points = trend_series.sla_series(start, end, limit_ms)
+    assert sum(p.over_limit or 0 for p in points) == sum(e.over for e in endpoints) > 0
+    assert sum(p.count for p in points) == sum(e.requests for e in endpoints)
+
+
+def test_counting_above_a_limit_in_an_encoded_sketch_is_the_sketchs_own_count():
+    rng = random.Random(9)
+    sketch = Sketch()
+    for _ in range(2000):
+        sketch.add(int(rng.lognormvariate(16, 1.5)))
+    sketch.add(0)
+    data = sketch.encode()
+    for limit in [-1.0, 0.0, 1.0, 5e5, 8.88e6, 1e7, 3e8, 1e12, *sketch_values(sketch)]:
+        assert above(data, first_bin_above(limit)) == sketch.above(limit), limit
+
+
+def sketch_values(sketch: Sketch) -> list[float]:
+    """Limits exactly at bin values, where a rounding would show."""
+    return [value for value, _count in list(sketch.ordered())[::7]]
