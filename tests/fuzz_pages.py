@@ -35,6 +35,8 @@ LISTS = [
     "/sla/?window=7d",
     "/anomalies/",
     "/anomalies/?window=7d",
+    "/trends/?"
+    + urlencode({"service": "\u202eevil<script>", "operation": "x\x00", "window": "7d"}),
     "/tours/",
     "/settings/",
     "/download/system-map.svg",

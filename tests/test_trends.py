@@ -239,7 +239,8 @@ def test_the_trend_page_needs_view_analytics_and_an_operation(stored, client, lo
 
 @pytest.mark.django_db
 def test_a_hostile_operation_in_the_url_is_escaped(stored, client, login_as):
-    body = _page(client, login_as, "trend", service=HOSTILE, operation=HOSTILE, window="24h")
+    hostile = {"service": HOSTILE + "\x00", "operation": HOSTILE, "customer_type": "\x00<b>"}
+    body = _page(client, login_as, "trend", window="24h", **hostile)
     assert "<script>alert" not in body and "&lt;script&gt;" in body
     assert 'type="hidden" name="service"' in body  # the window form keeps the operation
 
