@@ -209,7 +209,7 @@ def test_sla_rows_link_to_their_trend_whose_buckets_open_their_traces(
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert query["window"] == "7d" and query["service"] and query["operation"]
     body = _page(client, login_as, "trend", language, **query)
-    assert body.count('role="img"') == 2 and "mes_api<" not in body
+    assert body.count('role="group" aria-labelledby="trend-') == 2 and "mes_api<" not in body
     assert ("Requests per hour" if language == "en" else "Запросов в час") in body
     point = re.search(
         r'<a class="point" href="(/\?[^"]+)" aria-label="[^"]*: ([\d\s\u00a0,]+) '

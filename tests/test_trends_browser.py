@@ -14,6 +14,7 @@ import pytest
 from explorer.caching import reset_caches
 from explorer.store.ingest import ingest
 from tests.browser_support import log_in, screenshot
+from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import LANGUAGES, in_language
 from tests.test_web_widths_browser import NARROW, WIDE, no_sideways_scroll
 
@@ -50,6 +51,7 @@ def check_chart(page, name: str, size: str) -> None:
         "svg.trend.counts rect.bar", "bars => bars.map(b => +b.getAttribute('height'))"
     )
     assert max(heights) > 0, f"{name}: every bar empty"
+    assert serious_violations(page) == [], name
 
 
 @pytest.mark.browser
