@@ -94,11 +94,16 @@ def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     )
     index = max(range(len(busiest)), key=lambda i: float(busiest[i]))
     mark = page.locator("svg.trend.counts a.point").nth(index)
+    label = mark.get_attribute("aria-label") or ""
+    bucket = re.search(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d)–(\d\d:\d\d): (\d+)", label)
+    assert bucket, label
     mark.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/\?.*since=.*"))
     landed = parse_qs(urlsplit(page.url).query)
     assert landed["service"] == query["service"]
+    day, first, last, _count = bucket.groups()
+    assert landed["since"] == [f"{day}T{first}"] and landed["until"][0].endswith(last)
     rows = page.locator("#trace-search ~ * table.data tbody tr, section table.data tbody tr")
     assert rows.count() > 0
     screenshot(page, f"trends-traces-{language}")
