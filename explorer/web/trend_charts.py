@@ -7,10 +7,10 @@ visible_line.
 
 Each bucket is one link (its `link`: the traces or orders behind it) that the keyboard reaches
 in time order (so the SVG is a labelled group, as the scatter plot: an image's children would
-be hidden from screen readers); its accessible name says the time and the figures in the page's language, and
-static/web/charts.js shows it as a tip on focus. Errors are marked with a triangle above the
-bar, not by a colour alone; the percentiles differ by mark shape and line dash too. The table
-of trend_rows() is the text alternative (templates/web/_trend_charts.html).
+be hidden from screen readers); its accessible name says the time and the figures in the
+page's language, and static/web/charts.js shows it as a tip on focus. Errors are marked with a
+triangle above the bar, not by a colour alone; the percentiles differ by mark shape and line
+dash too. The table of trend_rows() is the text alternative (templates/web/_trend_charts.html).
 """
 
 from __future__ import annotations
