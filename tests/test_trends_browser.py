@@ -55,6 +55,7 @@ def check_chart(page, name: str, size: str) -> None:
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # 10-15 s: Chromium at two sizes, axe four times, three pages and a search
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     base = live_server.url
