@@ -37,6 +37,8 @@ LISTS = [
     "/sla/steps/orders/?over=1",
     "/anomalies/",
     "/anomalies/?window=7d",
+    "/trends/?"
+    + urlencode({"service": "\u202eevil<script>", "operation": "x\x00", "window": "7d"}),
     "/tours/",
     "/settings/",
     "/download/system-map.svg",

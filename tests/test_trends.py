@@ -8,6 +8,7 @@ One small simulation (30 orders over 10 days) is ingested once for the module.""
 
 from __future__ import annotations
 
+import random
 import re
 from collections import defaultdict
 from urllib.parse import parse_qs, urlsplit
@@ -20,10 +21,16 @@ from django.utils import translation
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import operation_of
 from explorer.journeys.now import latest_time_ns
-from explorer.store import hourly_operations
-from explorer.store.hourly_figures import HOUR_NS, RELATIVE_ACCURACY
+from explorer.store import hourly_operations, hourly_report
+from explorer.store.hourly_figures import HOUR_NS, RELATIVE_ACCURACY, Sketch
 from explorer.store.hourly_operations import DAY_NS
-from explorer.store.hourly_series import HOURLY_UP_TO_NS, Only, bucket_of
+from explorer.store.hourly_series import (
+    HOURLY_UP_TO_NS,
+    Only,
+    above,
+    bucket_of,
+    first_bin_above,
+)
 from explorer.store.models import HourlyOperation
 from explorer.store.source import StoreSource
 from explorer.web import trend_series
@@ -202,7 +209,7 @@ def test_sla_rows_link_to_their_trend_whose_buckets_open_their_traces(
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert query["window"] == "7d" and query["service"] and query["operation"]
     body = _page(client, login_as, "trend", language, **query)
-    assert body.count('role="img"') == 2 and "mes_api<" not in body
+    assert body.count('role="group" aria-labelledby="trend-') == 2 and "mes_api<" not in body
     assert ("Requests per hour" if language == "en" else "Запросов в час") in body
     point = re.search(
         r'<a class="point" href="(/\?[^"]+)" aria-label="[^"]*: ([\d\s\u00a0,]+) '
@@ -232,6 +239,85 @@ def test_the_trend_page_needs_view_analytics_and_an_operation(stored, client, lo
 
 @pytest.mark.django_db
 def test_a_hostile_operation_in_the_url_is_escaped(stored, client, login_as):
-    body = _page(client, login_as, "trend", service=HOSTILE, operation=HOSTILE, window="24h")
+    hostile = {"service": HOSTILE + "\x00", "operation": HOSTILE, "customer_type": "\x00<b>"}
+    body = _page(client, login_as, "trend", window="24h", **hostile)
     assert "<script>alert" not in body and "&lt;script&gt;" in body
     assert 'type="hidden" name="service"' in body  # the window form keeps the operation
+
+
+@pytest.mark.django_db
+def test_a_bar_of_the_anomalies_chart_opens_the_page_over_its_bucket(stored, client, login_as):
+    body = _page(client, login_as, "anomalies", window="30d")
+    assert "Atypically slow spans per day (UTC)" in body
+    links = re.findall(r'<a class="point" href="(/anomalies/\?[^"]+)"', body)
+    assert len(links) >= 10
+    query = {k: v[0] for k, v in parse_qs(urlsplit(links[-1].replace("&amp;", "&")).query).items()}
+    assert query["window"] == "custom" and query["from"] < query["to"]
+    body = _page(client, login_as, "anomalies", **query)
+    assert f'value="{query["from"]}"' in body and "Showing the default window" not in body
+    assert "Atypically slow spans per hour" in body  # a day's window: per hour
+
+
+@pytest.mark.django_db
+def test_a_customer_type_narrows_the_trend_to_its_rows(stored, spans, end):
+    service, operation = _busiest(spans)
+    start = end - 9 * DAY_NS
+    every = trend_series.operation_series(start, end, Only(service, operation))
+    by_type = {}
+    for customer_type in HourlyOperation.objects.values_list("customer_type", flat=True).distinct():
+        only = Only(service, operation, customer_type)
+        by_type[customer_type] = sum(
+            p.count for p in trend_series.operation_series(start, end, only)
+        )
+    assert len(by_type) >= 2 and sum(by_type.values()) == sum(p.count for p in every)
+
+
+class _Remote:
+    """A source without hourly figures (as a remote backend): only its "now"."""
+
+    name = "remote"
+
+    def newest_end_ns(self, start_ns=None, end_ns=None):
+        return StoreSource().newest_end_ns(start_ns, end_ns)
+
+
+@pytest.mark.django_db
+def test_without_hourly_figures_the_trend_page_says_so(stored, client, login_as, monkeypatch):
+    monkeypatch.setattr("explorer.web.common.source", _Remote)
+    body = _page(client, login_as, "trend", service="crm-api", operation="x", window="24h")
+    assert "keeps no hourly figures" in body and 'class="chart trend' not in body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("share", [1.0, 0.5])
+def test_breaches_per_bucket_follow_the_sla_report_when_a_limit_changed(stored, end, share):
+    """share 0.5: every limit halved since the spans were counted, so the breaches are
+    estimated from the sketches, per bucket as over the window."""
+    config = explorer_config()
+
+    def limit_ms(element: str, endpoint: str) -> float | None:
+        found = config.sla_limit_ms(element, endpoint)
+        return found * share if found is not None else None
+
+    start = end - 30 * DAY_NS
+    endpoints = hourly_report.sla_report(hourly_operations.window(start, end)[1], limit_ms)
+    assert endpoints and all(e.estimated == (share != 1.0) for e in endpoints)
+    points = trend_series.sla_series(start, end, limit_ms)
+    assert sum(p.over_limit or 0 for p in points) == sum(e.over for e in endpoints) > 0
+    assert sum(p.count for p in points) == sum(e.requests for e in endpoints)
+
+
+def test_counting_above_a_limit_in_an_encoded_sketch_is_the_sketchs_own_count():
+    rng = random.Random(9)
+    sketch = Sketch()
+    for _ in range(2000):
+        sketch.add(int(rng.lognormvariate(16, 1.5)))
+    sketch.add(0)
+    data = sketch.encode()
+    for limit in [-1.0, 0.0, 1.0, 5e5, 8.88e6, 1e7, 3e8, 1e12, *sketch_values(sketch)]:
+        assert above(data, first_bin_above(limit)) == sketch.above(limit), limit
+
+
+def sketch_values(sketch: Sketch) -> list[float]:
+    """Limits exactly at bin values, where a rounding would show."""
+    return [value for value, _count in list(sketch.ordered())[::7]]

@@ -14,6 +14,7 @@ import pytest
 from explorer.caching import reset_caches
 from explorer.store.ingest import ingest
 from tests.browser_support import log_in, screenshot
+from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import LANGUAGES, in_language
 from tests.test_web_widths_browser import NARROW, WIDE, no_sideways_scroll
 
@@ -50,9 +51,11 @@ def check_chart(page, name: str, size: str) -> None:
         "svg.trend.counts rect.bar", "bars => bars.map(b => +b.getAttribute('height'))"
     )
     assert max(heights) > 0, f"{name}: every bar empty"
+    assert serious_violations(page) == [], name
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # 10-15 s: Chromium at two sizes, axe four times, three pages and a search
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     base = live_server.url
@@ -92,11 +95,16 @@ def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     )
     index = max(range(len(busiest)), key=lambda i: float(busiest[i]))
     mark = page.locator("svg.trend.counts a.point").nth(index)
+    label = mark.get_attribute("aria-label") or ""
+    bucket = re.search(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d)–(\d\d:\d\d): (\d+)", label)
+    assert bucket, label
     mark.focus()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r".*/\?.*since=.*"))
     landed = parse_qs(urlsplit(page.url).query)
     assert landed["service"] == query["service"]
+    day, first, last, _count = bucket.groups()
+    assert landed["since"] == [f"{day}T{first}"] and landed["until"][0].endswith(last)
     rows = page.locator("#trace-search ~ * table.data tbody tr, section table.data tbody tr")
     assert rows.count() > 0
     screenshot(page, f"trends-traces-{language}")

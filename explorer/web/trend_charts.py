@@ -6,10 +6,11 @@ down to 420 px; no inline style (the CSP); every name escaped by format_html aft
 visible_line.
 
 Each bucket is one link (its `link`: the traces or orders behind it) that the keyboard reaches
-in time order; its accessible name says the time and the figures in the page's language, and
-static/web/charts.js shows it as a tip on focus. Errors are marked with a triangle above the
-bar, not by a colour alone; the percentiles differ by mark shape and line dash too. The table
-of trend_rows() is the text alternative (templates/web/_trend_charts.html).
+in time order (so the SVG is a labelled group, as the scatter plot: an image's children would
+be hidden from screen readers); its accessible name says the time and the figures in the
+page's language, and static/web/charts.js shows it as a tip on focus. Errors are marked with a
+triangle above the bar, not by a colour alone; the percentiles differ by mark shape and line
+dash too. The table of trend_rows() is the text alternative (templates/web/_trend_charts.html).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def _time_format(points: Sequence[TrendPoint]) -> str:
 def _svg(labels: TrendLabels, kind: str, height: int, title: str, desc: str, body) -> SafeString:
     ident = f"{labels.chart_id}-{kind}"
     return format_html(
-        '<svg class="chart trend {}" role="img" aria-labelledby="{}-title" '
+        '<svg class="chart trend {}" role="group" aria-labelledby="{}-title" '
         'aria-describedby="{}-desc" width="100%" height="{}">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>{}</svg>',
         kind,

@@ -8,6 +8,7 @@ in the viewer's time zone, added per request by with_links().
 from __future__ import annotations
 
 import dataclasses
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -16,11 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy, ngettext
 
-from explorer.journeys.anomalies import OperationBaseline
-from explorer.store import hourly_report, hourly_series
+from explorer.journeys.anomalies import DEFAULT_THRESHOLD, MIN_SAMPLES, OperationBaseline
+from explorer.store import hourly_series
 from explorer.store.hourly_figures import HOUR_NS, Sketch
 from explorer.store.hourly_operations import Operation
 from explorer.store.hourly_series import Only
+from explorer.traces.model import SpanKind
 from explorer.web.common import page_language
 from explorer.web.formatting import format_count
 from explorer.web.trend_charts import TrendLabels, TrendPoint, chart_context
@@ -52,28 +54,65 @@ def operation_series(start_ns: int, end_ns: int, only: Only) -> list[TrendPoint]
 def sla_series(
     start_ns: int, end_ns: int, limit_ms: Callable[[str, str], float | None]
 ) -> list[TrendPoint]:
-    """Per bucket, the requests of endpoints with a limit and their breaches, as the SLA page
-    counts them over its window (hourly_report.sla_report)."""
-    out = []
-    for bucket in hourly_series.buckets(start_ns, end_ns):
-        endpoints = hourly_report.sla_report(bucket.figures, limit_ms)
-        requests = sum(e.requests for e in endpoints)
-        over = sum(e.over for e in endpoints)
-        out.append(TrendPoint(bucket.start_ns, bucket.end_ns, requests, over_limit=over))
-    return out
+    """Per bucket, the requests of endpoints with a limit now and their breaches, as the SLA
+    page counts them over its window (hourly_report.sla_report): as counted at ingest, or,
+    for an endpoint whose limit changed within the window, from its sketches."""
+    found = hourly_series.rows(start_ns, end_ns)
+    limits: dict[Operation, set[float | None]] = defaultdict(set)
+    for row in found:
+        limits[row.operation].add(row.limit_ms)
+    first_bins: dict[Operation, int | None] = {}  # None: counted at ingest
+    for operation, kept in limits.items():
+        element, _service, name, kind = operation
+        limit = limit_ms(element, name) if kind == SpanKind.SERVER and element else None
+        if limit is not None:
+            first_bins[operation] = (
+                None if kept == {limit} else hourly_series.first_bin_above(limit * 1e6)
+            )
+    out = hourly_series.empty_buckets(start_ns, end_ns)
+    requests: dict[int, int] = defaultdict(int)
+    over: dict[int, int] = defaultdict(int)
+    for row in found:
+        if row.operation not in first_bins:
+            continue
+        first_bin = first_bins[row.operation]
+        requests[row.bucket] += row.count
+        over[row.bucket] += (
+            row.over_limit if first_bin is None else hourly_series.above(row.sketch, first_bin)
+        )
+    return [
+        TrendPoint(b.start_ns, b.end_ns, requests[key], over_limit=over[key])
+        for key, b in out.items()
+    ]
 
 
 def anomaly_series(
     start_ns: int, end_ns: int, base: dict[Operation, OperationBaseline]
 ) -> list[TrendPoint]:
     """Per bucket, every span, its errors and the atypically slow ones as the anomalies page
-    judges them: against the baselines of the page's window (`base`)."""
-    out = []
-    for bucket in hourly_series.buckets(start_ns, end_ns):
-        slow = sum(a.slow for a in hourly_report.anomalies(bucket.figures, base))
-        count, errors = bucket.total("count"), bucket.total("errors")
-        out.append(TrendPoint(bucket.start_ns, bucket.end_ns, count, errors, slow))
-    return out
+    judges them (hourly_report.anomalies): against the baselines of the page's window
+    (`base`), of the operations with MIN_SAMPLES in theirs."""
+    first_bins = {
+        operation: hourly_series.first_bin_above(
+            found.median_ns + DEFAULT_THRESHOLD * found.spread_ns
+        )
+        for operation, found in base.items()
+        if found.count >= MIN_SAMPLES
+    }
+    out = hourly_series.empty_buckets(start_ns, end_ns)
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for row in hourly_series.rows(start_ns, end_ns):
+        total = totals[row.bucket]
+        total[0] += row.count
+        total[1] += row.errors
+        first_bin = first_bins.get(row.operation)
+        if first_bin is not None:
+            total[2] += hourly_series.above(row.sketch, first_bin)
+    return [
+        TrendPoint(b.start_ns, b.end_ns, count, errors, slow)
+        for key, b in out.items()
+        for count, errors, slow in [totals[key]]
+    ]
 
 
 # --- links, per request ------------------------------------------------------------------------
