@@ -1,7 +1,8 @@
 """The order-steps page's charts in Debian's Chromium, English and Russian, at 1366x768 and
 420x900: the charts of a state are drawn and never scroll sideways, keyboard focus on a bar
-shows its time and figures, and the bar of the over-limit chart opens the list of the order
-that waited too long. Screenshots in test-artifacts/ (steps-*)."""
+shows its time and figures, axe-core finds no serious violation, and the bar of the
+over-limit chart opens the list of the order that waited too long. Screenshots in
+test-artifacts/ (steps-*)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from explorer.store.ingest import store_traces
 from tests.browser_support import log_in, screenshot
 from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_trends_browser import focus_tip
+from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import LANGUAGES, in_language
 from tests.test_web_widths_browser import NARROW, WIDE, no_sideways_scroll
 
@@ -72,6 +74,8 @@ def test_the_charts_of_a_state(page, live_server, stored, language):
             )
             assert max(heights) > 0, chart
         screenshot(page, f"steps-{language}-{size}")
+        if language == "ru" and size == "1366":  # axe-core once: the page is the same in both
+            assert serious_violations(page) == []
         page.locator("#step-charts").scroll_into_view_if_needed()
         screenshot(page, f"steps-charts-{language}-{size}")
     page.set_viewport_size(WIDE)
