@@ -53,6 +53,7 @@ def stored(transactional_db):
 
 
 @pytest.mark.browser
+@pytest.mark.slow  # 4-6 s a language: Chromium at two sizes, axe once, two pages
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_charts_of_a_state(page, live_server, stored, language):
     base = live_server.url
