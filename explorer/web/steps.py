@@ -214,15 +214,15 @@ def step_orders(request):
         for step in page
     ]
     query = {k: v for k, v in request.GET.items() if k != "page"}
+    named = [state_name(graph, s, language) for s in (where.state, where.next_state) if s]
     return render(
         request,
         "web/step_orders.html",
         {
             "where": where,
-            "state": state_name(graph, where.state, language) if where.state else None,
-            "next_state": state_name(graph, where.next_state, language)
-            if where.next_state
-            else None,
+            "state": named[0] if where.state else None,
+            "next_state": named[-1] if where.next_state else None,
+            "described": [n for n in named if n["description"]],
             "page": page,
             "rows": rows,
             "page_query": urlencode(query),
