@@ -155,9 +155,16 @@ def test_old_rows_without_steps_still_read(db, client, login_as):
         computed_at=timezone.now(),
         finished_dwells=[["INITIATED", 5 * S]],
     )
+    OrderStatus.objects.create(  # in its first state: no step to expect
+        order_id="A-2", status="in_progress", as_of_ns=T0, computed_at=timezone.now()
+    )
     login_as("analyst")
     body = _page(client, "web:steps", window="90d")
-    assert "manage.py orders --refresh" in body
+    assert "1 order has no step figures yet" in body and "manage.py orders --refresh" in body
+    store_traces(complete_order("A-1").traces)
+    refresh()  # rebuilds every order's steps
+    body = _page(client, "web:steps", window="90d")
+    assert "no step figures yet" not in body and OrderStep.objects.count() == 9
 
 
 def test_hostile_text_is_escaped(db, client, login_as):

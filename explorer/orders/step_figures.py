@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
 
-from explorer.orders.models import OrderStep
+from explorer.orders.models import OrderStatus, OrderStep
 from explorer.store.hourly_series import bucket_of
 
 QUANTILES = (0.5, 0.95, 0.99)
@@ -136,6 +136,13 @@ def series(where: StepFilter) -> list[Bucket]:
             )
         )
     return buckets
+
+
+def orders_without_steps() -> int:
+    """Orders whose snapshot row has finished dwells but no step rows: rows stored before
+    step figures existed (a full `orders --refresh` computes them)."""
+    rows = OrderStatus.objects.exclude(finished_dwells=[]).filter(steps__isnull=True)
+    return rows.count()
 
 
 def customer_types() -> list[str]:

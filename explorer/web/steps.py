@@ -19,13 +19,13 @@ from django.utils.translation import get_language
 from accounts.access import requires
 from explorer.configuration import explorer_config
 from explorer.journeys.state_graph import StateGraph
-from explorer.orders.models import OrderStep
 from explorer.orders.step_figures import (
     Durations,
     StepFilter,
     customer_types,
     figures,
     ordered_states,
+    orders_without_steps,
 )
 from explorer.web.analytics import page_context, window_of
 from explorer.web.common import clean_int, clean_text, source_errors
@@ -125,7 +125,7 @@ def steps(request):
         window_fields=list(window.query.items()),
         customer_types=customer_types(),
         customer_type=_customer_type(request),
-        has_steps=OrderStep.objects.exists(),
+        without_steps=orders_without_steps(),
     )
     if window.start is not None and window.end is not None:
         graph = explorer_config().graph
