@@ -17,7 +17,7 @@ from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
 from explorer.store import hourly_operations, hourly_report
 from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
-from explorer.web import common
+from explorer.web import common, trend_series
 from explorer.web.common import shown
 from explorer.web.pseudonyms import url_id
 
@@ -74,6 +74,7 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
         "endpoints": [
             {
                 "name": _container_name(request, config, e.operation),
+                "service": shown(request, e.operation[1]),
                 "endpoint": shown(request, e.operation[2]),
                 "requests": e.requests,
                 "over": e.over,
@@ -97,6 +98,7 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
             for example, e in examples[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "per_bucket": trend_series.sla_series(start, end, config.sla_limit_ms),
     }
 
 
@@ -132,6 +134,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
         "operations": [
             {
                 "name": _container_name(request, config, a.operation),
+                "service": shown(request, a.operation[1]),
                 "operation": shown(request, a.operation[2]),
                 "spans": a.spans,
                 "slow": a.slow,
@@ -143,6 +146,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             {
                 **_example(request, example),
                 "name": _container_name(request, config, a.operation),
+                "service": shown(request, a.operation[1]),
                 "operation": shown(request, a.operation[2]),
                 "median_ms": a.baseline.median_ns / 1e6,
                 "mad_ms": a.baseline.mad_ns / 1e6,
@@ -153,6 +157,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             for example, score, a in spans[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "per_bucket": trend_series.anomaly_series(start, end, base),
     }
 
 

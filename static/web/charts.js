@@ -1,5 +1,6 @@
-// Result charts (explorer/web/result_charts.py): a mark's text shows when the keyboard focuses
-// it (the mouse has the SVG title). The text is trace data: set as text, never as HTML.
+// Result charts (explorer/web/result_charts.py) and charts over time (trend_charts.py): a
+// mark's text shows when the keyboard focuses it (the mouse has the SVG title). The text is
+// trace data: set as text, never as HTML.
 (function () {
   "use strict";
   var tip = document.getElementById("chart-tip");
@@ -14,10 +15,19 @@
     tip.style.top = (box.top - tip.offsetHeight - 6 < 0 ? box.bottom + 6 : box.top - tip.offsetHeight - 6) + "px";
   }
   function hide() { tip.hidden = true; }
-  document.addEventListener("focusin", function (event) {
-    var mark = event.target.closest && event.target.closest("svg.scatter a.point");
+  var MARKS = "svg.scatter a.point, svg.trend a.point";
+  function focused() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest(MARKS) : null;
+  }
+  document.addEventListener("focusin", function () {
+    var mark = focused();
     if (mark) { show(mark); } else { hide(); }
   });
   document.addEventListener("focusout", hide);
-  window.addEventListener("scroll", hide, {passive: true});
+  // Focus may scroll the mark into view: the tip follows it rather than vanishing.
+  window.addEventListener("scroll", function () {
+    var mark = focused();
+    if (mark) { show(mark); } else { hide(); }
+  }, {passive: true});
 })();
