@@ -321,3 +321,18 @@ def test_counting_above_a_limit_in_an_encoded_sketch_is_the_sketchs_own_count():
 def sketch_values(sketch: Sketch) -> list[float]:
     """Limits exactly at bin values, where a rounding would show."""
     return [value for value, _count in list(sketch.ordered())[::7]]
+
+
+@pytest.mark.django_db
+def test_the_customer_type_form_keeps_the_operation_and_the_window(stored, spans, client, login_as):
+    service, operation = _busiest(spans)
+    query = {"service": service, "operation": operation, "window": "30d"}
+    every = _page(client, login_as, "trend", **query)
+    assert re.search(r'<select id="trend-type" name="customer_type"><option value="">', every)
+    for name, value in query.items():
+        assert f'type="hidden" name="{name}" value="{value}"' in every
+    narrowed = _page(client, login_as, "trend", customer_type="b2b_partner", **query)
+    assert 'value="b2b_partner" selected' in narrowed and "Customer type: B2B partner" in narrowed
+    total = re.compile(r"In this window: ([\d,]+) request")
+    found, part = total.search(every), total.search(narrowed)
+    assert found and part and 0 < _number(part.group(1)) < _number(found.group(1))

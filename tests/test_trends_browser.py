@@ -78,6 +78,8 @@ def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     for size, viewport in (("1366", WIDE), ("420", NARROW)):
         page.set_viewport_size(viewport)
         assert requests_title in page.inner_text("section.trend-charts")
+        no_sideways_scroll(page, f"the trend's forms at {size}")
+        screenshot(page, f"trends-operation-top-{language}-{size}")
         assert page.locator("svg.trend.latency").is_visible()
         check_chart(page, "operation", size)
         focus_tip(page, "svg.trend.latency a.point >> nth=0")

@@ -58,6 +58,9 @@ def operation_trend(request):
             )
             if value
         ],
+        # the customer-type form keeps the operation and the window
+        "type_keep": [("service", only.service), ("operation", only.operation)]
+        + list(window.query.items()),
     }
     if not only.service or not only.operation:
         context["problem"] = _(
