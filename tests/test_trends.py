@@ -206,11 +206,19 @@ def test_sla_rows_link_to_their_trend_whose_buckets_open_their_traces(
     body = _page(client, login_as, "sla", language, window="7d")
     links = re.findall(r'<a class="trend-link" href="([^"]+)"', body)
     assert links and all(link.startswith("/trends/?") for link in links)
+    requests = re.search(
+        r'sla-endpoints".*?<tbody><tr[^>]*><td>[^<]*</td><td>[^<]*</td>'
+        r'<td class="num">([^<]+)</td>',
+        body,
+        re.S,
+    )
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert query["window"] == "7d" and query["service"] and query["operation"]
     body = _page(client, login_as, "trend", language, **query)
     assert body.count('role="group" aria-labelledby="trend-') == 2 and "mes_api<" not in body
     assert ("Requests per hour" if language == "en" else "Запросов в час") in body
+    total = re.search(r"(?:In this window|За это окно): ([\d\s\u00a0,]+) ", body)
+    assert requests and total and _number(total.group(1)) == _number(requests.group(1))
     point = re.search(
         r'<a class="point" href="(/\?[^"]+)" aria-label="[^"]*: ([\d\s\u00a0,]+) '
         r"(?:request|запрос)",
