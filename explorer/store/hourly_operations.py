@@ -24,7 +24,8 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from explorer.c4.mapping import Mapping
-from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
+from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version, on_reset
+from explorer.journeys.anomalies import forget_operation_names
 from explorer.journeys.state_graph import ConfigError, Sla, load_sla
 from explorer.store import codec
 from explorer.store.hourly_figures import (
@@ -59,6 +60,9 @@ DAY_NS = 24 * HOUR_NS
 # record() names the rows it reads by hour, service and operation while these stay few (SQLite
 # takes at most 32,766 parameters in one statement).
 MAX_KEY_PARAMETERS = 10_000
+
+# The figures name spans' operations through that memo; erasure empties it (reset_caches).
+on_reset(forget_operation_names)
 
 _sla: LocalCache[tuple[Sla | None]] = LocalCache("SLA for hourly figures", 2, CONFIGURATION_SECONDS)
 
