@@ -127,22 +127,40 @@ def local_minute(ns: int) -> str:
 
 def window_link(view: str, start_ns: int, end_ns: int) -> str:
     """The page `view` over [start_ns, end_ns) as a custom window."""
-    query = {"window": "custom", "from": local_minute(start_ns), "to": local_minute(end_ns)}
-    return f"{reverse(view)}?{urlencode(query)}"
+    return window_links(view)(start_ns, end_ns)
+
+
+def window_links(view: str) -> Callable[[int, int], str]:
+    """window_link() of each bucket, the view's path reversed once."""
+    path = reverse(view)
+
+    def link(start_ns: int, end_ns: int) -> str:
+        query = {"window": "custom", "from": local_minute(start_ns), "to": local_minute(end_ns)}
+        return f"{path}?{urlencode(query)}"
+
+    return link
 
 
 def traces_link(only: Only, start_ns: int, end_ns: int) -> str:
     """The trace search (the home page's, scrolled to its results) for the traces of `only`
     that started in [start_ns, end_ns); an empty value is left out."""
-    query = {
+    return traces_links(only)(start_ns, end_ns)
+
+
+def traces_links(only: Only) -> Callable[[int, int], str]:
+    """traces_link() of each bucket, the search's path reversed once."""
+    path = reverse("web:home")
+    fixed = {
         "service": only.service,
         "operation": only.operation,
         "customer_type": only.customer_type or "",
-        "since": local_minute(start_ns),
-        "until": local_minute(end_ns),
     }
-    found = urlencode({k: v for k, v in query.items() if v})
-    return f"{reverse('web:home')}?{found}#trace-search"
+
+    def link(start_ns: int, end_ns: int) -> str:
+        query = {**fixed, "since": local_minute(start_ns), "until": local_minute(end_ns)}
+        return f"{path}?{urlencode({k: v for k, v in query.items() if v})}#trace-search"
+
+    return link
 
 
 def with_links(points: Sequence[TrendPoint], link: Callable[[int, int], str]) -> list[TrendPoint]:
@@ -221,7 +239,7 @@ def page_chart(page: str, points: Sequence[TrendPoint]) -> dict:
         value_heading=str(value_heading),
         count_heading=str(count_heading),
     )
-    points = with_links(points, lambda start, end: window_link(view, start, end))
+    points = with_links(points, window_links(view))
     return chart_context(points, labels)
 
 
