@@ -21,7 +21,7 @@ from django.utils import translation
 from explorer.configuration import explorer_config
 from explorer.journeys.anomalies import operation_of
 from explorer.journeys.now import latest_time_ns
-from explorer.store import hourly_operations, hourly_report
+from explorer.store import hourly_operations, hourly_report, hourly_series
 from explorer.store.hourly_figures import HOUR_NS, RELATIVE_ACCURACY, Sketch
 from explorer.store.hourly_operations import DAY_NS
 from explorer.store.hourly_series import (
@@ -34,7 +34,13 @@ from explorer.store.hourly_series import (
 from explorer.store.models import HourlyOperation
 from explorer.store.source import StoreSource
 from explorer.web import trend_series
-from explorer.web.trend_charts import TrendLabels, TrendPoint, counts_svg, latency_svg
+from explorer.web.trend_charts import (
+    TrendLabels,
+    TrendPoint,
+    chart_context,
+    counts_svg,
+    latency_svg,
+)
 from tests.simulation_support import ingested
 
 FAULTS = {"slow_price": 0.3, "crm_5xx": 0.15}
@@ -206,11 +212,19 @@ def test_sla_rows_link_to_their_trend_whose_buckets_open_their_traces(
     body = _page(client, login_as, "sla", language, window="7d")
     links = re.findall(r'<a class="trend-link" href="([^"]+)"', body)
     assert links and all(link.startswith("/trends/?") for link in links)
+    requests = re.search(
+        r'sla-endpoints".*?<tbody><tr[^>]*><td>[^<]*</td><td>[^<]*</td>'
+        r'<td class="num">([^<]+)</td>',
+        body,
+        re.S,
+    )
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert query["window"] == "7d" and query["service"] and query["operation"]
     body = _page(client, login_as, "trend", language, **query)
     assert body.count('role="group" aria-labelledby="trend-') == 2 and "mes_api<" not in body
     assert ("Requests per hour" if language == "en" else "Запросов в час") in body
+    total = re.search(r"(?:In this window|За это окно): ([\d\s\u00a0,]+) ", body)
+    assert requests and total and _number(total.group(1)) == _number(requests.group(1))
     point = re.search(
         r'<a class="point" href="(/\?[^"]+)" aria-label="[^"]*: ([\d\s\u00a0,]+) '
         r"(?:request|запрос)",
@@ -290,9 +304,11 @@ def test_without_hourly_figures_the_trend_page_says_so(stored, client, login_as,
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("share", [1.0, 0.5])
-def test_breaches_per_bucket_follow_the_sla_report_when_a_limit_changed(stored, end, share):
+@pytest.mark.parametrize("read", ["alone", "light", "with the window"])
+def test_breaches_per_bucket_follow_the_sla_report_when_a_limit_changed(stored, end, share, read):
     """share 0.5: every limit halved since the spans were counted, so the breaches are
-    estimated from the sketches, per bucket as over the window."""
+    estimated from the sketches, per bucket as over the window; the rows read by the series,
+    given without their sketches, or read with the window's figures."""
     config = explorer_config()
 
     def limit_ms(element: str, endpoint: str) -> float | None:
@@ -302,7 +318,12 @@ def test_breaches_per_bucket_follow_the_sla_report_when_a_limit_changed(stored, 
     start = end - 30 * DAY_NS
     endpoints = hourly_report.sla_report(hourly_operations.window(start, end)[1], limit_ms)
     assert endpoints and all(e.estimated == (share != 1.0) for e in endpoints)
-    points = trend_series.sla_series(start, end, limit_ms)
+    rows = {
+        "alone": None,
+        "light": hourly_series.rows(start, end, sketches=False),
+        "with the window": hourly_series.window_and_rows(start, end)[2],
+    }[read]
+    points = trend_series.sla_series(start, end, limit_ms, rows)
     assert sum(p.over_limit or 0 for p in points) == sum(e.over for e in endpoints) > 0
     assert sum(p.count for p in points) == sum(e.requests for e in endpoints)
 
@@ -321,3 +342,32 @@ def test_counting_above_a_limit_in_an_encoded_sketch_is_the_sketchs_own_count():
 def sketch_values(sketch: Sketch) -> list[float]:
     """Limits exactly at bin values, where a rounding would show."""
     return [value for value, _count in list(sketch.ordered())[::7]]
+
+
+@pytest.mark.django_db
+def test_the_customer_type_form_keeps_the_operation_and_the_window(stored, spans, client, login_as):
+    service, operation = _busiest(spans)
+    query = {"service": service, "operation": operation, "window": "30d"}
+    every = _page(client, login_as, "trend", **query)
+    assert re.search(r'<select id="trend-type" name="customer_type"><option value="">', every)
+    for name, value in query.items():
+        assert f'type="hidden" name="{name}" value="{value}"' in every
+    narrowed = _page(client, login_as, "trend", customer_type="b2b_partner", **query)
+    assert 'value="b2b_partner" selected' in narrowed and "Customer type: B2B partner" in narrowed
+    total = re.compile(r"In this window: ([\d,]+) request")
+    found, part = total.search(every), total.search(narrowed)
+    assert found and part and 0 < _number(part.group(1)) < _number(found.group(1))
+
+
+def test_the_table_lists_the_counted_buckets_escaped_and_links_them_when_it_can():
+    points = [
+        TrendPoint(0, HOUR_NS, 2, 1, None, 1e6, None, None, "/a?x=1&y=<2>"),
+        TrendPoint(HOUR_NS, 2 * HOUR_NS, 0, 0),
+        TrendPoint(2 * HOUR_NS, 3 * HOUR_NS, 1, 0),
+    ]
+    translation.activate("en")
+    context = chart_context(points, TrendLabels("t", "x", HOSTILE))
+    body = str(context["body"])
+    assert body.count("<tr>") == 2  # the empty hour left out
+    assert 'href="/a?x=1&amp;y=&lt;2&gt;"' in body and "<td>1970-01-01 02:00–03:00</td>" in body
+    assert "50.0 %" in body and body.count("—") >= 2

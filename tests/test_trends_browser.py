@@ -67,6 +67,8 @@ def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
         page.goto(f"{base}/sla/?window=7d")
         assert breaches_title in page.inner_text("figure.chart-figure figcaption")
         check_chart(page, "sla", size)
+        page.hover("svg.trend.counts a.point >> nth=0")
+        page.locator("#chart-tip").wait_for(state="visible")  # the mouse shows the same tip
         tip = focus_tip(page, "svg.trend.counts a.point >> nth=-1")
         assert re.search(rf"\d{{2}}:\d{{2}}.*\d+ {breach}", tip), tip
         screenshot(page, f"trends-sla-{language}-{size}")
@@ -78,6 +80,8 @@ def test_sla_chart_and_an_operations_trend(page, live_server, stored, language):
     for size, viewport in (("1366", WIDE), ("420", NARROW)):
         page.set_viewport_size(viewport)
         assert requests_title in page.inner_text("section.trend-charts")
+        no_sideways_scroll(page, f"the trend's forms at {size}")
+        screenshot(page, f"trends-operation-top-{language}-{size}")
         assert page.locator("svg.trend.latency").is_visible()
         check_chart(page, "operation", size)
         focus_tip(page, "svg.trend.latency a.point >> nth=0")

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from explorer.store import hourly_operations
 from explorer.store.hourly_figures import HOUR_NS, bin_of, bin_value_ns
 from explorer.store.hourly_operations import (
     DAY_NS,
@@ -60,17 +61,10 @@ class Only:
     customer_type: str | None = None  # None: every type; "": the spans without one
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    """One stored row of the window, under the start of its bucket."""
-
-    bucket: int
-    operation: Operation
-    count: int
-    errors: int
-    limit_ms: float | None
-    over_limit: int
-    sketch: bytes  # Sketch.encode()
+# One stored row of the window: (hour, operation, count, errors, limit_ms, over_limit, sketch
+# as Sketch.encode wrote it, b"" when not read). Plain tuples, as hourly_operations.window
+# keeps them: an object per row cost more than counting in it.
+Row = tuple[int, Operation, int, int, float | None, int, bytes]
 
 
 @dataclass(slots=True)
@@ -100,37 +94,52 @@ def empty_buckets(start_ns: int, end_ns: int) -> dict[int, Bucket]:
     return out
 
 
-def rows(start_ns: int, end_ns: int, only: Only = Only()) -> list[Row]:
-    """The rows of the window's buckets (empty_buckets), of `only`."""
-    size = bucket_of(end_ns - start_ns)
+def rows(start_ns: int, end_ns: int, only: Only = Only(), sketches: bool = True) -> list[Row]:
+    """The rows of the window's buckets (empty_buckets), of `only`; without their sketches
+    (b"") unless asked: most of what the database sends."""
     first, where, parameters = _rows_of(start_ns, end_ns)
-    if size == HOUR_NS:  # hour rows alone: a day's row would fill a single bucket
+    if bucket_of(end_ns - start_ns) == HOUR_NS:  # hour rows alone, not a day's 24 buckets
         hour, day = quoted_names(HourlyOperation, ("hour", "day"))[1]
         where = f"({day} = %s AND {hour} >= %s AND {hour} < %s)"
         parameters = [False, first, end_ns]
-    found = []
-    for row in _select(where, parameters, only):
-        hour, element, service, operation, kind, count, errors, limit_ms, over, sketch = row
+    found: list[Row] = []
+    for row in _select(where, parameters, only, sketches):
+        hour, element, service, operation, kind, count, errors, limit_ms, over, *sketch = row
         operation_key = (element, service, operation, kind)
-        found.append(
-            Row(hour - hour % size, operation_key, count, errors, limit_ms, over, bytes(sketch))
-        )
+        found.append((hour, operation_key, count, errors, limit_ms, over, _bytes(sketch)))
     return found
+
+
+def window_and_rows(
+    start_ns: int, end_ns: int, sketches: bool = True
+) -> tuple[int, dict[Operation, WindowFigures], list[Row]]:
+    """hourly_operations.window() and the rows of the window's buckets: one read where the
+    buckets are days (the window's own rows, sketches included), two where they are hours (a
+    day's row holds 24 buckets; `sketches` as rows())."""
+    if bucket_of(end_ns - start_ns) == HOUR_NS:
+        first, totals = hourly_operations.window(start_ns, end_ns)
+        return first, totals, rows(start_ns, end_ns, sketches=sketches)
+    kept: list[Row] = []
+    first, totals = hourly_operations.window(start_ns, end_ns, kept)
+    return first, totals, kept
 
 
 def buckets(start_ns: int, end_ns: int, only: Only = Only()) -> list[Bucket]:
     """Every bucket of the window (empty_buckets) with the figures of its rows of `only`."""
     out = empty_buckets(start_ns, end_ns)
-    for row in rows(start_ns, end_ns, only):
-        figures = out[row.bucket].figures
-        total = figures.get(row.operation)
+    size = bucket_of(end_ns - start_ns)
+    for hour, operation, count, errors, limit_ms, over_limit, sketch in rows(
+        start_ns, end_ns, only
+    ):
+        figures = out[hour - hour % size].figures
+        total = figures.get(operation)
         if total is None:
-            total = figures[row.operation] = WindowFigures()
-        total.count += row.count
-        total.errors += row.errors
-        total.over_limit += row.over_limit
-        total.limits.add(row.limit_ms)
-        total.sketch.add_encoded(row.sketch)
+            total = figures[operation] = WindowFigures()
+        total.count += count
+        total.errors += errors
+        total.over_limit += over_limit
+        total.limits.add(limit_ms)
+        total.sketch.add_encoded(sketch)
     return list(out.values())
 
 
@@ -162,8 +171,12 @@ def element_of(service: str) -> str:
     return found.values_list("element", flat=True).first() or ""
 
 
-def _select(where: str, parameters: list, only: Only) -> list[tuple]:
-    table, columns = quoted_names(HourlyOperation, _COLUMNS)
+def _bytes(sketch: list) -> bytes:
+    return bytes(sketch[0]) if sketch else b""
+
+
+def _select(where: str, parameters: list, only: Only, sketches: bool) -> list[tuple]:
+    table, columns = quoted_names(HourlyOperation, _COLUMNS if sketches else _COLUMNS[:-1])
     service, operation, customer_type = quoted_names(
         HourlyOperation, ("service", "operation", "customer_type")
     )[1]

@@ -14,7 +14,7 @@ from explorer.c4.mapping import interactions
 from explorer.configuration import Configuration
 from explorer.journeys.report import BASELINE_WINDOW_NS
 from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
-from explorer.store import hourly_operations, hourly_report
+from explorer.store import hourly_operations, hourly_report, hourly_series
 from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
 from explorer.web import common, trend_series
@@ -48,7 +48,7 @@ def _example(request, example: Example) -> dict:
 
 
 def sla(request, config: Configuration, start: int, end: int) -> dict:
-    covered, totals = hourly_operations.window(start, end)
+    covered, totals, stored = hourly_series.window_and_rows(start, end, sketches=False)
     endpoints = hourly_report.sla_report(totals, config.sla_limit_ms)
     rows = []
     for name, (requests, within) in hourly_report.compliance(endpoints).items():
@@ -98,14 +98,14 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
             for example, e in examples[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
-        "per_bucket": trend_series.sla_series(start, end, config.sla_limit_ms),
+        "per_bucket": trend_series.sla_series(start, end, config.sla_limit_ms, stored),
     }
 
 
 def anomalies(request, config: Configuration, start: int, end: int) -> dict:
     """Atypical containers and spans of the window, judged against baselines of the window or
     of the BASELINE_WINDOW_NS before its end, whichever is longer."""
-    covered, totals = hourly_operations.window(start, end)
+    covered, totals, stored = hourly_series.window_and_rows(start, end)
     base_totals = totals
     if end - BASELINE_WINDOW_NS < covered:
         base_totals = hourly_operations.window(end - BASELINE_WINDOW_NS, end)[1]
@@ -157,7 +157,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             for example, score, a in spans[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
-        "per_bucket": trend_series.anomaly_series(start, end, base),
+        "per_bucket": trend_series.anomaly_series(start, end, base, stored),
     }
 
 

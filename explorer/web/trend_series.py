@@ -21,7 +21,7 @@ from explorer.journeys.anomalies import DEFAULT_THRESHOLD, MIN_SAMPLES, Operatio
 from explorer.store import hourly_series
 from explorer.store.hourly_figures import HOUR_NS, Sketch
 from explorer.store.hourly_operations import Operation
-from explorer.store.hourly_series import Only
+from explorer.store.hourly_series import Only, Row
 from explorer.traces.model import SpanKind
 from explorer.web.common import page_language
 from explorer.web.formatting import format_count
@@ -52,34 +52,40 @@ def operation_series(start_ns: int, end_ns: int, only: Only) -> list[TrendPoint]
 
 
 def sla_series(
-    start_ns: int, end_ns: int, limit_ms: Callable[[str, str], float | None]
+    start_ns: int,
+    end_ns: int,
+    limit_ms: Callable[[str, str], float | None],
+    rows: Sequence[Row] | None = None,
 ) -> list[TrendPoint]:
     """Per bucket, the requests of endpoints with a limit now and their breaches, as the SLA
     page counts them over its window (hourly_report.sla_report): as counted at ingest, or,
-    for an endpoint whose limit changed within the window, from its sketches."""
-    found = hourly_series.rows(start_ns, end_ns)
-    limits: dict[Operation, set[float | None]] = defaultdict(set)
-    for row in found:
-        limits[row.operation].add(row.limit_ms)
-    first_bins: dict[Operation, int | None] = {}  # None: counted at ingest
-    for operation, kept in limits.items():
-        element, _service, name, kind = operation
-        limit = limit_ms(element, name) if kind == SpanKind.SERVER and element else None
-        if limit is not None:
-            first_bins[operation] = (
-                None if kept == {limit} else hourly_series.first_bin_above(limit * 1e6)
-            )
+    for an endpoint whose limit changed within the window, from its sketches. `rows`: the
+    window's (hourly_series.window_and_rows), else read here without their sketches."""
+    by_operation: dict[Operation, list[Row]] = defaultdict(list)
+    if rows is None:
+        rows = hourly_series.rows(start_ns, end_ns, sketches=False)
+    for row in rows:
+        by_operation[row[1]].append(row)
     out = hourly_series.empty_buckets(start_ns, end_ns)
+    size = hourly_series.bucket_of(end_ns - start_ns)
     requests: dict[int, int] = defaultdict(int)
     over: dict[int, int] = defaultdict(int)
-    for row in found:
-        if row.operation not in first_bins:
+    for operation, its_rows in by_operation.items():
+        element, service, name, kind = operation
+        limit = limit_ms(element, name) if kind == SpanKind.SERVER and element else None
+        if limit is None:
             continue
-        first_bin = first_bins[row.operation]
-        requests[row.bucket] += row.count
-        over[row.bucket] += (
-            row.over_limit if first_bin is None else hourly_series.above(row.sketch, first_bin)
-        )
+        kept = {row[4] for row in its_rows}
+        if kept != {limit} and not its_rows[0][6]:  # estimated: read with the sketches
+            read = hourly_series.rows(start_ns, end_ns, Only(service, name))
+            its_rows = [row for row in read if row[1] == operation]
+        first_bin = None if kept == {limit} else hourly_series.first_bin_above(limit * 1e6)
+        for hour, _operation, count, _errors, _limit, over_limit, sketch in its_rows:
+            bucket = hour - hour % size
+            requests[bucket] += count
+            over[bucket] += (
+                over_limit if first_bin is None else hourly_series.above(sketch, first_bin)
+            )
     return [
         TrendPoint(b.start_ns, b.end_ns, requests[key], over_limit=over[key])
         for key, b in out.items()
@@ -87,11 +93,14 @@ def sla_series(
 
 
 def anomaly_series(
-    start_ns: int, end_ns: int, base: dict[Operation, OperationBaseline]
+    start_ns: int,
+    end_ns: int,
+    base: dict[Operation, OperationBaseline],
+    rows: Sequence[Row] | None = None,
 ) -> list[TrendPoint]:
     """Per bucket, every span, its errors and the atypically slow ones as the anomalies page
     judges them (hourly_report.anomalies): against the baselines of the page's window
-    (`base`), of the operations with MIN_SAMPLES in theirs."""
+    (`base`), of the operations with MIN_SAMPLES in theirs. `rows` as sla_series'."""
     first_bins = {
         operation: hourly_series.first_bin_above(
             found.median_ns + DEFAULT_THRESHOLD * found.spread_ns
@@ -101,13 +110,16 @@ def anomaly_series(
     }
     out = hourly_series.empty_buckets(start_ns, end_ns)
     totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for row in hourly_series.rows(start_ns, end_ns):
-        total = totals[row.bucket]
-        total[0] += row.count
-        total[1] += row.errors
-        first_bin = first_bins.get(row.operation)
+    size = hourly_series.bucket_of(end_ns - start_ns)
+    for hour, operation, count, errors, _limit, _over, sketch in (
+        hourly_series.rows(start_ns, end_ns) if rows is None else rows
+    ):
+        total = totals[hour - hour % size]
+        total[0] += count
+        total[1] += errors
+        first_bin = first_bins.get(operation)
         if first_bin is not None:
-            total[2] += hourly_series.above(row.sketch, first_bin)
+            total[2] += hourly_series.above(sketch, first_bin)
     return [
         TrendPoint(b.start_ns, b.end_ns, count, errors, slow)
         for key, b in out.items()
@@ -127,22 +139,40 @@ def local_minute(ns: int) -> str:
 
 def window_link(view: str, start_ns: int, end_ns: int) -> str:
     """The page `view` over [start_ns, end_ns) as a custom window."""
-    query = {"window": "custom", "from": local_minute(start_ns), "to": local_minute(end_ns)}
-    return f"{reverse(view)}?{urlencode(query)}"
+    return window_links(view)(start_ns, end_ns)
+
+
+def window_links(view: str) -> Callable[[int, int], str]:
+    """window_link() of each bucket, the view's path reversed once."""
+    path = reverse(view)
+
+    def link(start_ns: int, end_ns: int) -> str:
+        query = {"window": "custom", "from": local_minute(start_ns), "to": local_minute(end_ns)}
+        return f"{path}?{urlencode(query)}"
+
+    return link
 
 
 def traces_link(only: Only, start_ns: int, end_ns: int) -> str:
     """The trace search (the home page's, scrolled to its results) for the traces of `only`
     that started in [start_ns, end_ns); an empty value is left out."""
-    query = {
+    return traces_links(only)(start_ns, end_ns)
+
+
+def traces_links(only: Only) -> Callable[[int, int], str]:
+    """traces_link() of each bucket, the search's path reversed once."""
+    path = reverse("web:home")
+    fixed = {
         "service": only.service,
         "operation": only.operation,
         "customer_type": only.customer_type or "",
-        "since": local_minute(start_ns),
-        "until": local_minute(end_ns),
     }
-    found = urlencode({k: v for k, v in query.items() if v})
-    return f"{reverse('web:home')}?{found}#trace-search"
+
+    def link(start_ns: int, end_ns: int) -> str:
+        query = {**fixed, "since": local_minute(start_ns), "until": local_minute(end_ns)}
+        return f"{path}?{urlencode({k: v for k, v in query.items() if v})}#trace-search"
+
+    return link
 
 
 def with_links(points: Sequence[TrendPoint], link: Callable[[int, int], str]) -> list[TrendPoint]:
@@ -221,7 +251,7 @@ def page_chart(page: str, points: Sequence[TrendPoint]) -> dict:
         value_heading=str(value_heading),
         count_heading=str(count_heading),
     )
-    points = with_links(points, lambda start, end: window_link(view, start, end))
+    points = with_links(points, window_links(view))
     return chart_context(points, labels)
 
 

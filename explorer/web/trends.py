@@ -58,6 +58,9 @@ def operation_trend(request):
             )
             if value
         ],
+        # the customer-type form keeps the operation and the window
+        "type_keep": [("service", only.service), ("operation", only.operation)]
+        + list(window.query.items()),
     }
     if not only.service or not only.operation:
         context["problem"] = _(
@@ -78,9 +81,7 @@ def operation_trend(request):
     # ("GET /orders/{id}") is searched by its service alone.
     named = only.operation in source.operations(only.service)
     search = only if named else Only(only.service, "", only.customer_type)
-    points = trend_series.with_links(
-        points, lambda start, end: trend_series.traces_link(search, start, end)
-    )
+    points = trend_series.with_links(points, trend_series.traces_links(search))
     config = explorer_config()
     element = hourly_series.element_of(only.service)
     name = config.names.get(element, element) if element else shown(request, only.service)

@@ -1,6 +1,7 @@
 // Result charts (explorer/web/result_charts.py) and charts over time (trend_charts.py): a
-// mark's text shows when the keyboard focuses it (the mouse has the SVG title). The text is
-// trace data: set as text, never as HTML.
+// mark's text shows when the keyboard focuses it; for the mouse, the scatter plot's marks have
+// an SVG title and the trend charts' show the same tip on hover (their marks carry no title:
+// it doubled the page's size). The text is trace data: set as text, never as HTML.
 (function () {
   "use strict";
   var tip = document.getElementById("chart-tip");
@@ -25,9 +26,15 @@
     if (mark) { show(mark); } else { hide(); }
   });
   document.addEventListener("focusout", hide);
-  // Focus may scroll the mark into view: the tip follows it rather than vanishing.
+  var hovered = null;
+  document.addEventListener("mouseover", function (event) {
+    hovered = event.target.closest ? event.target.closest("svg.trend a.point") : null;
+    var mark = hovered || focused();
+    if (mark) { show(mark); } else { hide(); }
+  });
+  // Focus or hover may scroll the mark into view: the tip follows it rather than vanishing.
   window.addEventListener("scroll", function () {
-    var mark = focused();
+    var mark = focused() || hovered;
     if (mark) { show(mark); } else { hide(); }
   }, {passive: true});
 })();
