@@ -201,3 +201,11 @@ def test_forgetting_a_customer_drops_the_examples_of_their_indexed_traces(receiv
         e[1] for row in HourlyOperation.objects.values_list("slowest", flat=True) for e in row
     }
     assert examples and not gone & examples
+
+
+def test_an_operation_s_trend_is_charted_from_the_receiver_s_figures(client, login_as, received):
+    login_as("analyst")
+    query = {"service": "shop-api", "operation": "POST /api/orders", "window": "24h"}
+    body = client.get(reverse("web:trend"), query).content.decode()
+    assert "keeps no hourly figures" not in body
+    assert "<svg" in body

@@ -24,7 +24,7 @@ from explorer.alerts.models import Alert
 from explorer.caching import reset_caches
 from explorer.erasure.finding import Found, order_rows
 from explorer.erasure.mentions import Mentions
-from explorer.orders.models import BaselineSnapshot, OrderArrival
+from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus, OrderStep
 from explorer.receiver.removal import delete_indexed_traces
 from explorer.store.models import HourlyOperation
 from explorer.store.removal import delete_traces, forget_operations
@@ -49,7 +49,7 @@ def forget_customer(
         removed = {
             "traces": delete_traces(found.traces),
             "indexed traces": delete_indexed_traces(found.indexed),
-            "order status rows": order_rows(found.customer_id, found.orders).delete()[0],
+            **_delete_order_rows(found),
             "order arrivals": _delete_arrivals(found.orders),
             "alerts": _delete_alerts(found.alerts),
             "operations": forget_operations(found.customer_id),
@@ -76,6 +76,15 @@ def forget_customer(
     reset_caches()
     _checkpoint()
     return Forgotten(found.pseudonym, removed, rewritten)
+
+
+def _delete_order_rows(found: Found) -> dict[str, int]:
+    """The order-status rows and, with them (the foreign key cascades), their step figures."""
+    _, by_model = order_rows(found.customer_id, found.orders).delete()
+    return {
+        "order status rows": by_model.get(OrderStatus._meta.label, 0),
+        "order steps": by_model.get(OrderStep._meta.label, 0),
+    }
 
 
 def _delete_arrivals(orders: set[str]) -> int:

@@ -44,7 +44,7 @@ from explorer.sources.base import KeepsHourlyOperations, KeepsHourlyTraffic, Sou
 from explorer.store.models import ClockSkew
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.traces.vocabulary import ORDER_KEY
-from explorer.web import analytics_hourly, common
+from explorer.web import analytics_hourly, common, trend_series
 from explorer.web.common import clean_text, shown, source_errors
 from explorer.web.pseudonyms import url_id
 
@@ -179,7 +179,7 @@ def _cached(request, page: str, window: Window | str, compute):
     return _results.get_or_compute(key, compute)
 
 
-def _page_context(window: Window | str, start: int | None, end: int | None, traces: int) -> dict:
+def page_context(window: Window | str, start: int | None, end: int | None, traces: int) -> dict:
     if isinstance(window, str):
         window = Window(window, start, end)
     return {
@@ -310,7 +310,7 @@ def system_map(request):
         request,
         "web/map.html",
         {
-            **_page_context(window, start, end, count),
+            **page_context(window, start, end, count),
             "svg": svg,
             "metrics": rows,
             "sampled": not from_hours,
@@ -361,7 +361,7 @@ def _hourly_context(window: Window, found: dict) -> dict:
     says where they begin, `covered_ns`)."""
     from_hours = "covered_ns" in found
     return {
-        **_page_context(window, window.start, window.end, found["trace_count"]),
+        **page_context(window, window.start, window.end, found["trace_count"]),
         **found,
         "from_hours": from_hours,
         "sampled": not from_hours,
@@ -398,7 +398,13 @@ def sla(request):
         return _sampled_sla(request, config, window_traces(start, end))
 
     found = _cached(request, "sla", window, compute)
-    return render(request, "web/sla.html", _hourly_context(window, found))
+    context = _hourly_context(window, found)
+    context["endpoints"] = trend_series.with_trend_links(
+        found.get("endpoints", []), "endpoint", window.query
+    )
+    if "per_bucket" in found:  # breaches per hour or day, from hourly figures
+        context["trend"] = trend_series.page_chart("sla", found["per_bucket"])
+    return render(request, "web/sla.html", context)
 
 
 def _sampled_sla(request, config, traces: list) -> dict:
@@ -461,7 +467,12 @@ def anomalies(request):
         return _sampled_anomalies(request, config, start, end)
 
     found = _cached(request, "anomalies", window, compute)
-    return render(request, "web/anomalies.html", _hourly_context(window, found))
+    context = _hourly_context(window, found)
+    for key in ("operations", "spans"):
+        context[key] = trend_series.with_trend_links(found.get(key, []), "operation", window.query)
+    if "per_bucket" in found:  # atypically slow spans per hour or day, from hourly figures
+        context["trend"] = trend_series.page_chart("anomalies", found["per_bucket"])
+    return render(request, "web/anomalies.html", context)
 
 
 def _sampled_anomalies(request, config, start: int | None, end: int | None) -> dict:
