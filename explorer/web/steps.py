@@ -68,7 +68,7 @@ def _orders_url(where: StepFilter, **changes) -> str:
     return f"{_orders_path(get_script_prefix())}?{urlencode(query)}"
 
 
-@functools.cache
+@functools.lru_cache(maxsize=8)  # a few script prefixes at most
 def _orders_path(prefix: str) -> str:
     """The orders list's path under a script prefix: reverse() took most of the time of a
     page's hundreds of links (a chart links every bucket)."""
