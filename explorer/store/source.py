@@ -264,27 +264,32 @@ class StoreSource(FindsBySearch):
             }
         values: dict[int, list[str]] = {}
         links: dict[int, list[str]] = {}
-        pks = list(arrived)
-        for first in range(0, len(pks), IN_SLICE):
-            found = TraceAttribute.objects.filter(
-                trace_id__in=pks[first : first + IN_SLICE], key__in=[key, LINKED_TRACE_KEY]
-            )
-            with self._answering():
-                for pk, found_key, value in found.values_list("trace_id", "key", "value"):
-                    (values if found_key == key else links).setdefault(pk, []).append(value)
+        for pk, found_key, value in self._attributes_of(list(arrived), (key, LINKED_TRACE_KEY)):
+            (values if found_key == key else links).setdefault(pk, []).append(value)
         return [
             Arrival(trace_id, ns, tuple(values.get(pk, ())), tuple(links.get(pk, ())))
             for pk, (trace_id, ns) in arrived.items()
         ]
 
     def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
-        found: list[tuple[str, str]] = []
+        pks: dict[int, str] = {}
         for first in range(0, len(trace_ids), IN_SLICE):
-            rows = TraceAttribute.objects.filter(
-                trace__trace_id__in=trace_ids[first : first + IN_SLICE], key=key
-            )
+            rows = StoredTrace.objects.filter(trace_id__in=trace_ids[first : first + IN_SLICE])
             with self._answering():
-                found.extend(rows.values_list("trace__trace_id", "value"))
+                pks.update(rows.values_list("pk", "trace_id"))
+        return [(pks[pk], value) for pk, _, value in self._attributes_of(list(pks), (key,))]
+
+    def _attributes_of(self, pks: list[int], keys: tuple[str, ...]) -> list[tuple[int, str, str]]:
+        """(trace pk, key, value) of the indexed values of these keys of these traces, IN_SLICE
+        traces a query. The keys are chosen here, not in SQL: with them in the query SQLite
+        walks the (key, value) index, every value of the key for each slice (0.2 s a slice
+        at 140,000 traces), rather than the few rows of the slice's traces."""
+        found: list[tuple[int, str, str]] = []
+        for first in range(0, len(pks), IN_SLICE):
+            rows = TraceAttribute.objects.filter(trace_id__in=pks[first : first + IN_SLICE])
+            with self._answering():
+                values = rows.values_list("trace_id", "key", "value")
+                found.extend(row for row in values if row[1] in keys)
         return found
 
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:
