@@ -194,8 +194,13 @@ class StoreSource(FindsBySearch):
             traces = traces.filter(start_ns__gte=start_ns)
         if end_ns is not None:
             traces = traces.filter(start_ns__lt=end_ns)
+        # The newest start first, then the ties among it: ordered by both at once, SQLite
+        # sorted every trace (50-250 ms at 140,000 traces) rather than walk the start index.
         with self._answering():
-            newest = traces.order_by("-start_ns", code_point_order("trace_id"))
+            start = traces.order_by("-start_ns").values_list("start_ns", flat=True).first()
+            if start is None:
+                return None
+            newest = traces.filter(start_ns=start).order_by(code_point_order("trace_id"))
             return newest.values_list("end_ns", flat=True).first()
 
     def hourly_traffic(
