@@ -84,3 +84,59 @@ def test_summed_sketches_equal_sketches_merged_one_by_one():
         merged.add_encoded(sketch.encode())
     assert Sketch.summed(s.encode() for s in sketches).bins == merged.bins
     assert Sketch.summed([]).bins == {}
+
+
+# 30 orders over 3 days with lost messages: consumer traces without order.id, reached by links.
+SAMPLED = {"orders": 30, "days": 3, "seed": 11}
+
+
+@pytest.fixture(scope="module")
+def simulated_traces(simulation):
+    return simulation(**SAMPLED).traces()
+
+
+def journey_facts(journey) -> tuple:
+    return (
+        journey.trace_ids,
+        [(s.trace_id, s.span_id) for s in journey.spans],
+        sorted(journey.shared),
+        journey.warnings,
+        journey.customer_type,
+        [(s.trace_id, s.span_id) for s in journey.steps],
+    )
+
+
+def test_orders_read_in_bulk_assemble_the_journeys_read_one_by_one(db, simulated_traces):
+    from explorer.journeys.assembly import journey_for_order
+    from explorer.journeys.bulk import TraceSet
+    from explorer.journeys.lookups import order_ids
+    from explorer.journeys.reporting import sampled_journeys
+    from explorer.store.ingest import store_traces
+
+    from tests.scenario_support import scenario
+
+    store_traces(simulated_traces)
+    source = get_source()
+    simulated_orders = order_ids(source)
+    consumer = scenario("trace-with-consumer-without-order")  # reached by its link alone
+    store_traces(consumer)
+    orders = sorted(set(order_ids(source)) - set(simulated_orders)) + simulated_orders
+    assert len(orders) == 31
+
+    # the store's bulk look-ups answer what its single look-ups answer
+    ids = [t.trace_id for t in (*simulated_traces, *consumer)]
+    singles = {t: source.linking_traces(t) for t in ids}
+    assert source.linking_traces_of(ids) == {t: found for t, found in singles.items() if found}
+    some = orders[:7]
+    assert source.traces_with_values("order.id", some) == sorted(
+        {s.trace_id for o in some for s in source.find_traces("order.id", o)}
+    )
+
+    held = TraceSet.read_for_orders(source, some, 3)
+    assert len(held) < len(ids)  # only what these orders need
+    config = explorer_config()
+    one_by_one = [journey_for_order(source, o, container_of=config.container_of) for o in some]
+    in_bulk = sampled_journeys(source, some, config.container_of)
+    assert [journey_facts(j) for j in in_bulk] == [journey_facts(j) for j in one_by_one]
+    by_order_id = set(source.traces_with_values("order.id", some))
+    assert {t for j in in_bulk for t in j.trace_ids} - by_order_id  # some reached by links only

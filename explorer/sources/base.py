@@ -194,6 +194,19 @@ class ListsArrivals(Protocol):
 
 
 @runtime_checkable
+class FindsJourneyTracesInBulk(Protocol):
+    """The traces of many orders and the traces linked to them, in few round trips
+    (explorer.journeys.bulk.TraceSet.read_for_orders: a single order's reference assembles
+    two hundred other orders' journeys)."""
+
+    def traces_with_values(self, key: str, values: list[str]) -> list[str]:
+        """Ids of the traces where the business attribute `key` has one of these values."""
+
+    def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
+        """linking_traces() of each of these traces that has any."""
+
+
+@runtime_checkable
 class SearchesTraceQL(Protocol):
     """A source that runs TraceQL itself (Tempo): explorer.sources.querying passes a query on."""
 
@@ -221,6 +234,7 @@ CAPABILITIES = (
     JudgesClockSkew,
     KeepsHourlyTraffic,
     ListsArrivals,
+    FindsJourneyTracesInBulk,
     SearchesTraceQL,
     SearchesSpanTags,
 )

@@ -254,6 +254,31 @@ class StoreSource(FindsBySearch):
         with self._answering():
             return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
 
+    def traces_with_values(self, key: str, values: list[str]) -> list[str]:
+        cut = sorted({storable(str(v)[:INDEXED_VALUE_LENGTH]) for v in values})
+        found: set[str] = set()
+        for first in range(0, len(cut), IN_SLICE):
+            rows = TraceAttribute.objects.filter(key=key, value__in=cut[first : first + IN_SLICE])
+            with self._answering():
+                found.update(rows.values_list("trace__trace_id", flat=True))
+        return sorted(found)
+
+    def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
+        by_value: dict[str, list[str]] = {}  # as linking_traces() asks: the cut id
+        for trace_id in trace_ids:
+            by_value.setdefault(trace_id[:INDEXED_VALUE_LENGTH], []).append(trace_id)
+        values = sorted(by_value)
+        found: dict[str, set[str]] = {}
+        for first in range(0, len(values), IN_SLICE):
+            rows = TraceAttribute.objects.filter(
+                key=LINKED_TRACE_KEY, value__in=values[first : first + IN_SLICE]
+            )
+            with self._answering():
+                for value, linking in rows.values_list("value", "trace__trace_id"):
+                    for trace_id in by_value[value]:
+                        found.setdefault(trace_id, set()).add(linking)
+        return {trace_id: sorted(linking) for trace_id, linking in found.items()}
+
     def arrivals_since(self, since_ns: int | None, key: str) -> list[Arrival]:
         """StoredTrace.arrived_ns (set by `ingest`, uploads and the receiver alike), with the
         trace's indexed values of `key` and its link targets: IN_SLICE traces per query, by
