@@ -11,8 +11,15 @@ from django.utils import translation
 
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
+from explorer.journeys.assembly import journey_for_order
+from explorer.journeys.bulk import TraceSet
+from explorer.journeys.lookups import order_ids
+from explorer.journeys.reporting import sampled_journeys
 from explorer.orders import snapshot
+from explorer.store.hourly_figures import Sketch
+from explorer.store.ingest import store_traces
 from explorer.web import warmup
+from tests.scenario_support import scenario
 
 
 @pytest.fixture
@@ -73,8 +80,6 @@ def test_the_collector_is_restored_when_judging_fails():
 
 
 def test_summed_sketches_equal_sketches_merged_one_by_one():
-    from explorer.store.hourly_figures import Sketch
-
     sketches = [Sketch(), Sketch(), Sketch()]
     for i, durations in enumerate(([1, 5, 5, 10**9], [0, -3, 5, 7 * 10**12], [])):
         for duration in durations:
@@ -107,14 +112,6 @@ def journey_facts(journey) -> tuple:
 
 
 def test_orders_read_in_bulk_assemble_the_journeys_read_one_by_one(db, simulated_traces):
-    from explorer.journeys.assembly import journey_for_order
-    from explorer.journeys.bulk import TraceSet
-    from explorer.journeys.lookups import order_ids
-    from explorer.journeys.reporting import sampled_journeys
-    from explorer.store.ingest import store_traces
-
-    from tests.scenario_support import scenario
-
     store_traces(simulated_traces)
     source = get_source()
     simulated_orders = order_ids(source)
