@@ -106,7 +106,8 @@ class TraceSet:
             linking = source.linking_traces_of([trace.trace_id for trace in fetched])
             level = [link.trace_id for t in fetched for s in t.spans for link in s.links]
             level += [trace_id for found in linking.values() for trace_id in found]
-        return cls(held.values(), source.name, cast(TraceSource, source))
+        whole = cast(TraceSource, source)
+        return cls(held.values(), whole.name, whole)
 
     @property
     def order_ids(self) -> list[str]:

@@ -67,7 +67,8 @@ def project_templates() -> list[str]:
     """Names of the templates of this project (its templates folder and its apps'), not
     those of the libraries."""
     base = Path(settings.BASE_DIR).resolve()
-    folders = [Path(d) for engine in settings.TEMPLATES for d in engine.get("DIRS", ())]
+    engines_configured: list[dict] = settings.TEMPLATES
+    folders = [Path(d) for engine in engines_configured for d in engine.get("DIRS", [])]
     folders += [Path(d) for d in get_app_template_dirs("templates")]
     names: set[str] = set()
     for folder in folders:
