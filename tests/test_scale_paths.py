@@ -137,3 +137,21 @@ def test_orders_read_in_bulk_assemble_the_journeys_read_one_by_one(db, simulated
     assert [journey_facts(j) for j in in_bulk] == [journey_facts(j) for j in one_by_one]
     by_order_id = set(source.traces_with_values("order.id", some))
     assert {t for j in in_bulk for t in j.trace_ids} - by_order_id  # some reached by links only
+
+
+def test_arrivals_read_at_once_equal_arrivals_read_in_slices(db, simulated_traces, monkeypatch):
+    from explorer.store import source as store_source
+
+    store_traces([*simulated_traces, *scenario("trace-with-consumer-without-order")])
+    source = get_source()
+
+    def arrivals() -> list:
+        found = source.arrivals_since(None, "order.id")
+        return sorted((a.trace_id, sorted(a.values), sorted(a.links)) for a in found)
+
+    monkeypatch.setattr(store_source, "_SCAN_FROM", 10**9)
+    in_slices = arrivals()
+    monkeypatch.setattr(store_source, "_SCAN_FROM", 0)
+    at_once = arrivals()
+    assert at_once == in_slices
+    assert any(links for _, _, links in at_once) and any(values for _, values, _ in at_once)

@@ -50,6 +50,11 @@ _SUMMARY_FIELDS = (
 )
 
 
+# From this many traces on, _attributes_of reads every value of the keys at once (0.2-0.5 s at
+# 140,000 traces) rather than IN_SLICE traces a query (a few ms each, mostly building it).
+_SCAN_FROM = 50 * IN_SLICE
+
+
 class StoreSource(FindsBySearch):
     """Traces written by `manage.py ingest` (or uploads) into the Django database."""
 
@@ -311,9 +316,16 @@ class StoreSource(FindsBySearch):
 
     def _attributes_of(self, pks: list[int], keys: tuple[str, ...]) -> list[tuple[int, str, str]]:
         """(trace pk, key, value) of the indexed values of these keys of these traces, IN_SLICE
-        traces a query. The keys are chosen here, not in SQL: with them in the query SQLite
-        walks the (key, value) index, every value of the key for each slice (0.2 s a slice
-        at 140,000 traces), rather than the few rows of the slice's traces."""
+        traces a query, or all at once for most traces (_SCAN_FROM). In slices the keys are
+        chosen here, not in SQL: with them in the query SQLite walks the (key, value) index,
+        every value of the key for each slice (0.2 s a slice at 140,000 traces), rather than
+        the few rows of the slice's traces."""
+        if len(pks) > _SCAN_FROM:  # most traces: every value of the keys, in one query
+            wanted = set(pks)
+            rows = TraceAttribute.objects.filter(key__in=keys)
+            with self._answering():
+                values = rows.values_list("trace_id", "key", "value")
+                return [row for row in values if row[0] in wanted]
         found: list[tuple[int, str, str]] = []
         for first in range(0, len(pks), IN_SLICE):
             rows = TraceAttribute.objects.filter(trace_id__in=pks[first : first + IN_SLICE])
