@@ -16,6 +16,7 @@ from explorer.journeys.bulk import TraceSet
 from explorer.journeys.lookups import order_ids
 from explorer.journeys.reporting import sampled_journeys
 from explorer.orders import snapshot
+from explorer.sources.base import TraceQuery
 from explorer.store.hourly_figures import Sketch
 from explorer.store.ingest import store_traces
 from explorer.web import warmup
@@ -124,6 +125,8 @@ def test_orders_read_in_bulk_assemble_the_journeys_read_one_by_one(db, simulated
     ids = [t.trace_id for t in (*simulated_traces, *consumer)]
     singles = {t: source.linking_traces(t) for t in ids}
     assert source.linking_traces_of(ids) == {t: found for t, found in singles.items() if found}
+    everything = [s.trace_id for s in source.search(TraceQuery(limit=10**9))]
+    assert source.trace_ids() == everything
     some = orders[:7]
     assert source.traces_with_values("order.id", some) == sorted(
         {s.trace_id for o in some for s in source.find_traces("order.id", o)}

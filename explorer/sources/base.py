@@ -205,6 +205,9 @@ class FindsJourneyTracesInBulk(Protocol):
     def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
         """linking_traces() of each of these traces that has any."""
 
+    def trace_ids(self) -> list[str]:
+        """Every trace's id, in search()'s order (newest first), without their summaries."""
+
 
 @runtime_checkable
 class SearchesTraceQL(Protocol):

@@ -276,6 +276,11 @@ class StoreSource(FindsBySearch):
                 found.update(rows.values_list("trace__trace_id", flat=True))
         return sorted(found)
 
+    def trace_ids(self) -> list[str]:
+        rows = StoredTrace.objects.order_by("-start_ns", code_point_order("trace_id"))
+        with self._answering():
+            return list(rows.values_list("trace_id", flat=True))
+
     def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
         by_value: dict[str, list[str]] = {}  # as linking_traces() asks: the cut id
         for trace_id in trace_ids:
