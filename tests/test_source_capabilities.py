@@ -47,6 +47,7 @@ def test_each_source_declares_what_it_can_do():
         "KeepsHourlyTraffic",
         "KeepsHourlyOperations",
         "ListsArrivals",
+        "FindsJourneyTracesInBulk",
     }
     assert capabilities(MemorySource([])) == {"ListsAttributeValues", "FindsLinkingTraces"}
     zipkin = ZipkinSource(BackendConfig(name="z", kind="zipkin", url="http://127.0.0.1:9/"))

@@ -210,6 +210,22 @@ class ListsArrivals(Protocol):
 
 
 @runtime_checkable
+class FindsJourneyTracesInBulk(Protocol):
+    """The traces of many orders and the traces linked to them, in few round trips
+    (explorer.journeys.bulk.TraceSet.read_for_orders: a single order's reference assembles
+    two hundred other orders' journeys)."""
+
+    def traces_with_values(self, key: str, values: list[str]) -> list[str]:
+        """Ids of the traces where the business attribute `key` has one of these values."""
+
+    def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
+        """linking_traces() of each of these traces that has any."""
+
+    def trace_ids(self) -> list[str]:
+        """Every trace's id, in search()'s order (newest first), without their summaries."""
+
+
+@runtime_checkable
 class SearchesTraceQL(Protocol):
     """A source that runs TraceQL itself (Tempo): explorer.sources.querying passes a query on."""
 
@@ -238,6 +254,7 @@ CAPABILITIES = (
     KeepsHourlyTraffic,
     KeepsHourlyOperations,
     ListsArrivals,
+    FindsJourneyTracesInBulk,
     SearchesTraceQL,
     SearchesSpanTags,
 )

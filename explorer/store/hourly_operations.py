@@ -255,6 +255,7 @@ def window(
     )
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"  # noqa: S608
     totals: dict[Operation, WindowFigures] = {}
+    sketches: dict[Operation, list[bytes]] = {}  # summed at once per operation
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         rows = cursor.fetchall()
@@ -270,9 +271,11 @@ def window(
         total.errors += errors
         total.over_limit += over_limit
         total.limits.add(limit_ms)
-        total.sketch.add_encoded(bytes(sketch))
+        sketches.setdefault(key, []).append(bytes(sketch))
         total.by_customer_type[customer_type] = total.by_customer_type.get(customer_type, 0) + count
         total._examples.append(slowest)
+    for key, total in totals.items():
+        total.sketch = Sketch.summed(sketches[key])
     return first, {key: total for key, total in totals.items() if total.count > 0}
 
 
