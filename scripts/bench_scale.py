@@ -13,6 +13,9 @@ traces and 580,000 spans) ingested into its own SQLite database in WORKDIR/scale
 - sla_page_ms_60d_cold, anomalies_page_ms_60d_cold, drift_page_ms_60d_cold: each page over
   the 60 days (`?window=90d`, the longest the pages offer), the first request of its own fresh
   server process (target <= 300 each).
+- metrics_scrape_ms_5k: the first /metrics scrape (bearer token, as Prometheus makes it) of
+  a fresh server process over those orders (bench_web's metrics_scrape_ms at 500 orders:
+  target <= 200).
 
 Every server is gunicorn with one worker, so that "fresh" means one cold process. BENCH_SCALE
 shrinks the simulation (orders and days alike); the keys keep their names.
@@ -95,6 +98,15 @@ def first_answers_ms(env: dict, folder: Path, data: dict, pages: dict[str, str])
     return results
 
 
+def first_scrape_ms(env: dict, folder: Path) -> float:
+    """The first /metrics scrape of a fresh one-worker server, once it answers."""
+    import requests
+
+    with web.Server(env, 1, folder / "gunicorn.log") as server:
+        web.login_page(requests.Session(), server.url)
+        return web.metrics_scrape_ms(server.url)
+
+
 def measure(workdir: Path) -> dict:
     folder = workdir / "scale"
     folder.mkdir(exist_ok=True)
@@ -135,6 +147,7 @@ def measure(workdir: Path) -> dict:
         "drift_page_ms_60d_cold": f"/drift/?window={WINDOW}",
     }
     results.update(first_answers_ms(env, folder, data, pages))
+    results["metrics_scrape_ms_5k"] = first_scrape_ms(env, folder)
     log(json.dumps(results))
     return results
 

@@ -17,7 +17,8 @@ EXPLORER_DATA_DIR="$(mktemp -d -t explorer-test-data.XXXXXX)"
 export EXPLORER_DATA_DIR
 trap 'rm -rf "$EXPLORER_DATA_DIR"' EXIT
 set +e
-.venv/bin/python -m pytest "$@"
+# The slowest tests are listed, to keep the suite within its 15 minutes.
+.venv/bin/python -m pytest --durations=25 "$@"
 status=$?
 set -e
 # pytest exits 5 when it collected nothing: for us that is a failure, never a pass.

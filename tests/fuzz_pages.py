@@ -33,8 +33,12 @@ LISTS = [
     "/drift/",
     "/sla/",
     "/sla/?window=7d",
+    "/sla/steps/?window=90d",
+    "/sla/steps/orders/?over=1",
     "/anomalies/",
     "/anomalies/?window=7d",
+    "/trends/?"
+    + urlencode({"service": "\u202eevil<script>", "operation": "x\x00", "window": "7d"}),
     "/tours/",
     "/settings/",
     "/download/system-map.svg",

@@ -17,6 +17,8 @@ import json
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,3 +75,17 @@ def empty_store_and_orders() -> None:
         for model in reversed(list(apps.get_app_config(label).get_models())):
             if model._meta.managed:
                 model.objects.all().delete()
+
+
+@contextmanager
+def ingested(run: Simulated, django_db_blocker) -> Iterator[Simulated]:
+    """The run ingested into the store for a module's tests (a module-scoped fixture yields
+    inside it), the store's and orders' tables emptied at the end."""
+    from explorer.store.ingest import ingest
+
+    with django_db_blocker.unblock():
+        ingest(run.files, workers=1)
+        try:
+            yield run
+        finally:
+            empty_store_and_orders()

@@ -211,6 +211,30 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
     assert {"complete", "in_progress"} <= statuses
 
 
+def test_order_steps_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
+    """The step figures written by executemany (explorer.orders.models.OrderStep.replace)."""
+    columns = (
+        "order_id, customer_type, state, next_state, entered_ns, left_ns, duration_ns, "
+        "elapsed_ns, limit_ns, over_limit"
+    )
+    query = f"SELECT {columns} FROM journeys_orderstep ORDER BY order_id, entered_ns"  # noqa: S608
+    on_pg = postgres_rows(postgres, on_postgres[1], query)
+    on_lite = [(*row[:9], bool(row[9])) for row in sqlite_rows(on_sqlite[1], query)]
+    assert len(on_pg) > 60 and on_pg == on_lite
+    # The page's figures and its count of orders without steps (a JSON comparison) agree.
+    script = (
+        "from explorer.orders.step_figures import StepFilter, figures, orders_without_steps\n"
+        "found = figures(StepFilter(0, 2**62))\n"
+        "print(orders_without_steps(), sorted((s, d.count, d.over_limit, d.quantiles()[0.95])"
+        " for s, d in found.states.items()))"
+    )
+    sqlite_dir = on_sqlite[1].parent
+    lite = manage("shell", "-c", script, data_dir=sqlite_dir).stdout
+    pg_url = postgres.url(on_postgres[1])
+    assert "\n0 [(" in lite  # no order without steps
+    assert manage("shell", "-c", script, data_dir=sqlite_dir, database_url=pg_url).stdout == lite
+
+
 def test_metrics_scrapes_are_the_same_on_postgresql_and_sqlite(postgres, on_postgres, on_sqlite):
     """/metrics' queries (the JSON column read as text, the statuses decided in SQL) say the
     same on both databases. Found that PostgreSQL dropped the stuck test of stuck_at()."""
@@ -657,6 +681,9 @@ def test_the_receiver_writes_on_postgresql(postgres, migrated, tmp_path, mode):
     table = "store_trace" if mode == "full" else "receiver_trace"
     spans = dict(postgres_rows(postgres, database, f"SELECT trace_id, span_count FROM {table}"))  # noqa: S608
     assert spans == {trace_of(b): 5 for b in batches}
+    # The hourly figures count each span once, in both modes (the resent request adds none).
+    hourly = "SELECT SUM(count) FROM store_hourlyoperation WHERE NOT day"
+    assert postgres_rows(postgres, database, hourly) == [(20,)]
     marked = postgres_rows(
         postgres, database, "SELECT order_id, pending FROM journeys_orderarrival ORDER BY 1"
     )

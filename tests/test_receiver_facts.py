@@ -8,8 +8,10 @@ import pytest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from explorer.c4.mapping import Mapping
 from explorer.receiver.decoding import DecodeConfig, decode, decode_request
 from explorer.receiver.facts import index_facts, index_facts_of
+from explorer.store.hourly_figures import Counting
 from explorer.store.prepare import Settings
 from explorer.traces.model import Event, Link, Resource, Span, SpanKind
 from tests.trace_support import make_span
@@ -231,3 +233,44 @@ def test_an_attribute_over_the_limit_leaves_the_body_to_the_general_path(where):
     decoded = decode(body, "otlp-proto", 2_000, "test")
     assert decoded.rejected >= 1 and "2000" in decoded.message
     assert direct(body, limit=4_000) == general(body, limit=4_000)  # under the limit: the same
+
+
+def _figures(found) -> dict:
+    """The hourly figures of these IndexFacts' spans (explorer.store.hourly_figures), as
+    comparable values."""
+    counting = Counting(Mapping(), None)
+    for item in found:
+        counting.add(item.trace_id, item.spans, item.facts.business)
+    return {
+        key: (f.count, f.errors, f.sketch.bins, f.slowest) for key, f in counting.figures().items()
+    }
+
+
+TABLE = {"db.collection.name": "rows"}
+QUEUE = {"messaging.destination.name": "q"}
+
+
+def test_the_fast_path_s_spans_give_the_same_hourly_figures(simulation):
+    """The fast path reads a span's attributes only when operation_of() may need them: a
+    generic name, or a naming attribute that may repeat the name (as text or not)."""
+    traces = simulation(orders=10, days=1, seed=13).traces()
+    spans = [s for trace in traces for s in trace.spans]
+    named = [
+        span("1", name="GET", attributes={"http.route": "/orders/{id}"}),
+        span("2", name="INSERT orders", attributes={"db.operation.name": "INSERT orders", **TABLE}),
+        span("3", name="report", attributes={"db.system": "report", **TABLE}),
+        span("4", name="5", attributes={"db.operation": 5, **TABLE}),
+        span("5", name="True", attributes={"messaging.operation": True, **QUEUE}),
+        span("6", name="None", attributes={"db.system.name": "postgresql", **TABLE}),
+        span("7", name="orders", attributes={"db.system": "postgresql", "x": "orders"}),
+    ]
+    bodies = [body_of(*spans[i : i + 50]) for i in range(0, len(spans), 50)]
+    operations = set()
+    for body in [*bodies, body_of(*named)]:
+        found = direct(body)
+        assert found is not None
+        assert _figures(found) == _figures(general(body))
+        operations |= {key[3] for key in _figures(found)}
+    # Each named span's operation is not its name alone: its attributes had to be read.
+    expected = {"GET /orders/{id}", "INSERT orders rows", "5 rows", "q True"}
+    assert expected <= operations

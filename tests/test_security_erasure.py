@@ -24,6 +24,8 @@ from accounts.models import AuditEntry
 from accounts.testing import login_as, make_user, pseudonym_of
 from explorer.alerts.models import Alert
 from explorer.erasure.mentions import Mentions
+from explorer.journeys.anomalies import _operation as operation_memo
+from explorer.journeys.anomalies import operation_of
 from explorer.orders.models import BaselineSnapshot, OrderStatus
 from explorer.receiver.index import write as write_index
 from explorer.receiver.models import IndexedTrace
@@ -136,6 +138,13 @@ def test_forgetting_removes_the_customer_and_keeps_the_others(stored):
     assert samples == [KEPT_ORDER]
     assert not any(Path(settings.EXPLORER_UPLOAD_DIR).rglob("*.pack"))
     assert list(HourlyTraffic.objects.values_list("source", "target", "calls")) == hourly
+
+
+def test_forgetting_empties_the_memo_of_span_operations(stored):
+    operation_of(make_span("s", name=f"GET /customers/{GONE}"))
+    assert operation_memo.cache_info().currsize
+    forget()
+    assert not operation_memo.cache_info().currsize
 
 
 def test_the_audit_records_the_act_with_the_pseudonym(stored):

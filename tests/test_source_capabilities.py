@@ -45,7 +45,9 @@ def test_each_source_declares_what_it_can_do():
         "ReadsStoredLayouts",
         "JudgesClockSkew",
         "KeepsHourlyTraffic",
+        "KeepsHourlyOperations",
         "ListsArrivals",
+        "FindsJourneyTracesInBulk",
     }
     assert capabilities(MemorySource([])) == {"ListsAttributeValues", "FindsLinkingTraces"}
     zipkin = ZipkinSource(BackendConfig(name="z", kind="zipkin", url="http://127.0.0.1:9/"))
@@ -123,11 +125,12 @@ def test_every_wrapper_has_the_capabilities_inside_plus_its_own_and_nothing_else
         wrapped.no_such_method  # noqa: B018
 
 
-def test_the_index_answers_three_capabilities_itself():
+def test_the_index_answers_four_capabilities_itself():
     assert _own_capabilities(IndexedSource) == {
         "ListsAttributeValues",
         "FindsLinkingTraces",
         "JudgesClockSkew",
+        "KeepsHourlyOperations",  # the receiver keeps the operations' hourly figures
     }
     assert _own_capabilities(CachedSource) == set()
 

@@ -254,6 +254,7 @@ def test_russian_after_switching_language(client, login_as, stored):
     assert "мс" in body  # durations in Russian units
     span = text(client.get(reverse("web:span", args=[TRACE_ID, "s0"]), {"partial": "1"}))
     assert re.search(r"<dt>Вид</dt><dd>сервер</dd>", span), span  # the span kind named, not SERVER
+    assert re.search(r"<dt>Статус</dt><dd[^>]*>(не задан|OK|ошибка)", span), span  # not UNSET
 
 
 def test_time_zone_setting(client, login_as, stored):

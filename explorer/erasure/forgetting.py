@@ -24,7 +24,7 @@ from explorer.alerts.models import Alert
 from explorer.caching import reset_caches
 from explorer.erasure.finding import Found, order_rows
 from explorer.erasure.mentions import Mentions
-from explorer.orders.models import BaselineSnapshot, OrderArrival
+from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus, OrderStep
 from explorer.receiver.removal import delete_indexed_traces
 from explorer.store.dictionary import retire_mentioning
 from explorer.store.models import HourlyOperation
@@ -50,7 +50,7 @@ def forget_customer(
         removed = {
             "traces": delete_traces(found.traces),
             "indexed traces": delete_indexed_traces(found.indexed),
-            "order status rows": order_rows(found.customer_id, found.orders).delete()[0],
+            **_delete_order_rows(found),
             "order arrivals": _delete_arrivals(found.orders),
             "alerts": _delete_alerts(found.alerts),
             "operations": forget_operations(found.customer_id),
@@ -60,7 +60,8 @@ def forget_customer(
         rewritten = {
             # After the traces went: a new dictionary is trained on chunks without the id.
             "trace chunks": retire_mentioning(found.customer_id),
-            "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces),
+            # index mode keeps examples of indexed traces too
+            "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces | found.indexed),
             "typical journeys": _rewrite_snapshots(mentions, found.orders),
             "audit entries": _rewrite_audit(mentions, found.pseudonym),
         }
@@ -78,6 +79,15 @@ def forget_customer(
     reset_caches()
     _checkpoint()
     return Forgotten(found.pseudonym, removed, rewritten)
+
+
+def _delete_order_rows(found: Found) -> dict[str, int]:
+    """The order-status rows and, with them (the foreign key cascades), their step figures."""
+    _, by_model = order_rows(found.customer_id, found.orders).delete()
+    return {
+        "order status rows": by_model.get(OrderStatus._meta.label, 0),
+        "order steps": by_model.get(OrderStep._meta.label, 0),
+    }
 
 
 def _delete_arrivals(orders: set[str]) -> int:

@@ -133,6 +133,11 @@ def operation_of(span: Span) -> str:
         return _operation.__wrapped__(span.name, span.kind, values)
 
 
+def forget_operation_names() -> None:
+    """Empty the memo of operations: span names may carry personal data (a customer to forget)."""
+    _operation.cache_clear()
+
+
 @functools.lru_cache(maxsize=4096)
 def _operation(name: str, kind: SpanKind, values: tuple) -> str:
     attributes = dict(zip(OPERATION_ATTRIBUTES, values, strict=True))

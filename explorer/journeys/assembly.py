@@ -38,6 +38,8 @@ from explorer.traces.vocabulary import (
 
 # Spans that make a step of the timeline: where a container starts work, sends or receives.
 _STEP_KINDS = {SpanKind.SERVER, SpanKind.CONSUMER, SpanKind.PRODUCER}
+# Levels of links journey_for_order follows from an order's own traces.
+MAX_LINK_DEPTH = 3
 # Warnings of one kind beyond this many are summarised, so a broken trace cannot flood a page.
 _MAX_WARNINGS_PER_KIND = 5
 
@@ -385,7 +387,7 @@ def journey_for_order(
     window: Window = (None, None),
     container_of: ContainerOf = service_container,
     max_traces: int = 500,
-    max_link_depth: int = 3,
+    max_link_depth: int = MAX_LINK_DEPTH,
 ) -> Journey:
     """The journey of one order: its traces found by `order.id` and by links, merged."""
     warnings = _Warnings()

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
-from django.db import DatabaseError, models, transaction
+from django.db import DatabaseError, connection, models, transaction
 from django.db.models import ExpressionWrapper, F, Q
 
 from explorer.journeys.anomalies import Baseline
@@ -159,6 +159,8 @@ class OrderStatus(models.Model):
         kept: set[str] = set()
         written = 0
 
+        steps: list[tuple] = []  # step figures of the batch's orders
+
         def flush() -> None:
             with transaction.atomic():
                 OrderStatus.objects.bulk_create(
@@ -167,6 +169,7 @@ class OrderStatus(models.Model):
                     unique_fields=["order_id"],
                     update_fields=[*_FIELDS, "anomaly_summary", "computed_at"],
                 )
+                OrderStep.replace([r.order_id for r in batch], steps)  # step figures
 
         for row in rows:
             values = {
@@ -175,10 +178,11 @@ class OrderStatus(models.Model):
             values["anomaly_summary"] = ""  # said from anomalous_operations now
             kept.add(values["order_id"])
             batch.append(cls(computed_at=computed_at, **values))
+            steps += OrderStep.values_of(row, values["order_id"], values["customer_type"])
             if len(batch) >= WRITE_BATCH:
                 flush()
                 written += len(batch)
-                batch = []
+                batch, steps = [], []
         if batch:
             flush()
             written += len(batch)
@@ -198,6 +202,86 @@ class OrderStatus(models.Model):
         every database: PostgreSQL refuses NUL and text over the column's length."""
         length = cls._meta.get_field(name).max_length  # type: ignore[union-attr]
         return storable(value)[:length] if length and isinstance(value, str) else storable(value)
+
+
+class OrderStep(models.Model):
+    """A step figure: one finished dwell of an order in a state, and the transition that
+    ended it (to `next_state` at `left_ns`), with the order's customer type. Written with the
+    order's snapshot row (OrderStatus.save_rows replaces an order's steps with its row) and
+    deleted with it (the foreign key cascades: retention, erasure, a full refresh). The step
+    pages and charts (explorer.orders.step_figures) count these rows exactly."""
+
+    order = models.ForeignKey(
+        OrderStatus,
+        to_field="order_id",
+        db_column="order_id",
+        on_delete=models.CASCADE,
+        related_name="steps",
+    )
+    customer_type = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=200, help_text="the state the order left")
+    next_state = models.CharField(max_length=200, help_text="the state it went to")
+    entered_ns = models.BigIntegerField()
+    left_ns = models.BigIntegerField(help_text="when it left the state: the transition's time")
+    duration_ns = models.BigIntegerField(help_text="left_ns - entered_ns")
+    elapsed_ns = models.BigIntegerField(
+        help_text="from the order's first state to this transition (the time to it)"
+    )
+    limit_ns = models.BigIntegerField(null=True, help_text="the state's limit when judged")
+    over_limit = models.BooleanField(default=False)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["left_ns"], name="order_step_left"),
+            models.Index(fields=["state", "left_ns"], name="order_step_state_left"),
+        ]
+        ordering = ["order_id", "entered_ns"]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.state} -> {self.next_state}"
+
+    @classmethod
+    def values_of(cls, row: OrderStatusRow, order_id: str, customer_type: str) -> list[tuple]:
+        """The step rows of one snapshot row (order id and type as stored), as STEP_COLUMNS."""
+        first = row.steps[0][2] if row.steps else 0
+        found = []
+        for state, next_state, entered, left, limit in row.steps:
+            duration = left - entered
+            over = limit is not None and duration > limit
+            found.append(
+                (order_id, customer_type, storable(state)[:200], storable(next_state)[:200])
+                + (entered, left, duration, left - first, limit, over)
+            )
+        return found
+
+    @classmethod
+    def replace(cls, order_ids: list[str], steps: list[tuple]) -> None:
+        """The steps of these orders replaced by `steps` (STEP_COLUMNS): one delete, one
+        executemany. Not bulk_create: building model instances and its statements took five
+        times as long (8,880 steps of 1,000 orders: 0.85 s against 0.15 s)."""
+        cls.objects.filter(order_id__in=order_ids).delete()
+        if steps:
+            quote = connection.ops.quote_name
+            columns = ", ".join(quote(column) for column in STEP_COLUMNS)
+            places = ", ".join(["%s"] * len(STEP_COLUMNS))
+            table = quote(cls._meta.db_table)
+            sql = f"INSERT INTO {table} ({columns}) VALUES ({places})"  # noqa: S608 (names only)
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, steps)
+
+
+STEP_COLUMNS = (
+    "order_id",
+    "customer_type",
+    "state",
+    "next_state",
+    "entered_ns",
+    "left_ns",
+    "duration_ns",
+    "elapsed_ns",
+    "limit_ns",
+    "over_limit",
+)
 
 
 BASELINE, TYPICAL = "baseline", "typical"

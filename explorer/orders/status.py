@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order, own_anomalies
@@ -60,6 +61,9 @@ class OrderStatusRow:
     # [[state, ns], ...]: how long the order stayed in each state it has left, in order (the
     # dwell histograms and step breaches of /metrics read them, explorer/web/metrics.py).
     finished_dwells: list[list] = field(default_factory=list)
+    # Step figures (explorer.orders.models.OrderStep; not a column of the row): each finished
+    # dwell as [state, next state, entered ns, left ns, limit ns or None], in order.
+    steps: list[list] = field(default_factory=list)
 
     def status_at(self, now_ns: int) -> str:
         return status_at(
@@ -122,6 +126,10 @@ def status_row(
         last_seen_ns=max((s.end_ns for s in journey.spans), default=None),
         as_of_ns=now_ns,
         finished_dwells=[[d.state, d.duration_ns] for d in conformance.dwells if not d.current],
+        steps=[
+            [d.state, after.state, d.start_ns, d.start_ns + d.duration_ns, d.limit_ns]
+            for d, after in pairwise(conformance.dwells)
+        ],
     )
 
 

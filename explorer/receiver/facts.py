@@ -12,7 +12,8 @@ facts (tests/test_receiver_facts.py). Framework-free.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from operator import itemgetter
 from typing import NamedTuple
@@ -21,15 +22,16 @@ from google.protobuf.message import DecodeError
 from google.protobuf.unknown_fields import UnknownFieldSet
 from opentelemetry.proto.trace.v1.trace_pb2 import TracesData
 
+from explorer.journeys.anomalies import NAMING_ATTRIBUTES, generic_name
 from explorer.sources.summary import TraceFacts, as_text, trace_facts
 from explorer.store.prepare import keys_bytes, span_key, span_keys
-from explorer.traces.model import Span, SpanKind, StatusCode, Trace, start_of
+from explorer.traces.model import Resource, Span, SpanKind, StatusCode, Trace, start_of
 from explorer.traces.parsers.common import MAX_TIME_NS, BadInput
 from explorer.traces.parsers.otlp_json import UNKNOWN_SERVICE
 from explorer.traces.parsers.otlp_proto import any_value, attributes
 
-_KINDS = frozenset(SpanKind)
-_STATUS_CODES = frozenset(StatusCode)
+_KINDS = {kind.value: kind for kind in SpanKind}
+_STATUS_CODES = {code.value: code for code in StatusCode}
 _ERROR = StatusCode.ERROR.value
 _start = itemgetter(0)
 _new = tuple.__new__  # a NamedTuple made without its Python-level __new__
@@ -45,6 +47,9 @@ class IndexFacts:
     links: set[str]  # the other traces these spans link to
     keys: bytes  # span_keys() of these spans
     error_keys: frozenset[int]  # span_key() of those that are errors
+    # The spans, with what explorer.store.hourly_figures.contributions() reads of them (the
+    # general path's Span, or the fast path's _Span), for the hourly figures.
+    spans: Sequence = field(default=(), compare=False, repr=False)
 
 
 def index_facts(traces: list[Trace], keys: tuple[str, ...]) -> list[IndexFacts]:
@@ -60,12 +65,13 @@ def index_facts(traces: list[Trace], keys: tuple[str, ...]) -> list[IndexFacts]:
         has_root = any(s.parent_id is None for s in spans)
         errors = frozenset(span_key(s.span_id, s.kind) for s in spans if s.is_error)
         facts = trace_facts(spans, keys)
-        found.append(IndexFacts(trace_id, facts, has_root, links, span_keys(spans), errors))
+        found.append(IndexFacts(trace_id, facts, has_root, links, span_keys(spans), errors, spans))
     return found
 
 
 class _Span(NamedTuple):
-    """What the index needs of one span."""
+    """What the index needs of one span, and what the hourly figures read of it (the fields
+    of explorer.traces.model.Span that contributions() reads, under their names)."""
 
     start_ns: int
     end_ns: int
@@ -78,6 +84,12 @@ class _Span(NamedTuple):
     business: dict[str, str | None] | None  # the span's business attributes, as text
     resource_business: dict[str, str]  # its resource's business attributes (one dict each)
     links: list[bytes]  # trace ids the span links to
+    kind: SpanKind
+    status_code: StatusCode
+    resource: Resource
+    # Its attributes when operation_of() may need them (a generic name, or an attribute that
+    # may name its operation), else none: reading them costs three times what the rest does.
+    attributes: dict[str, object]
 
 
 def index_facts_of(
@@ -116,6 +128,7 @@ def _spans_of(
     """The message's spans by trace id, or None when the general path must read them."""
     wanted = frozenset(business_keys)
     has_business_key = _business_key_pattern(business_keys).search
+    has_naming_key = _business_key_pattern(_NAMING_KEYS).search
     spans_of: dict[bytes, list[_Span]] = {}
     for group in message.resource_spans:
         if limit is not None and group.resource.ByteSize() > limit:
@@ -126,6 +139,7 @@ def _spans_of(
             service = UNKNOWN_SERVICE
         texts = {key: as_text(resource[key]) for key in business_keys if key in resource}
         resource_business = {key: text for key, text in texts.items() if text is not None}
+        whose = Resource(service, resource)  # as the parsers make it
         for scoped in group.scope_spans:
             for raw in scoped.spans:
                 serialized = raw.SerializeToString()
@@ -134,7 +148,12 @@ def _spans_of(
                 # Reading every attribute costs three times what serialising the span does:
                 # only a span that has a business key somewhere in it is read for them.
                 business = _business(raw, wanted) if has_business_key(serialized) else None
-                span = _read(raw, service, business, resource_business)
+                name = raw.name
+                repeated = _as_value(name)
+                naming = repeated is None or (
+                    serialized.count(repeated) > 1 and has_naming_key(serialized) is not None
+                )
+                span = _read(raw, name, whose, business, resource_business, naming)
                 if span is None:
                     return None
                 found = spans_of.get(raw.trace_id)
@@ -145,11 +164,18 @@ def _spans_of(
 
 
 def _read(
-    raw, service: str, business: dict | None, resource_business: dict[str, str]
+    raw,
+    name: str,
+    resource: Resource,
+    business: dict | None,
+    resource_business: dict[str, str],
+    naming: bool,
 ) -> _Span | None:
-    """The span, or None when the general path must read it."""
+    """The span, or None when the general path must read it; `naming`: its attributes are
+    read, for operation_of()."""
     span_id, kind, code = raw.span_id, raw.kind, raw.status.code
-    if not raw.trace_id or not span_id or kind not in _KINDS or code not in _STATUS_CODES:
+    kind_is, status_is = _KINDS.get(kind), _STATUS_CODES.get(code)
+    if not raw.trace_id or not span_id or kind_is is None or status_is is None:
         return None
     links = []
     for link in raw.links or ():
@@ -167,13 +193,39 @@ def _read(
         raw.parent_span_id.hex() or None,
         span_key(hex_id, kind),
         code == _ERROR,
-        raw.name,
-        service,
+        name,
+        resource.service_name,
         business,
         resource_business,
         links,
+        kind_is,
+        status_is,
+        resource,
+        attributes(raw.attributes) if naming else _NO_ATTRIBUTES,
     )
     return _new(_Span, fields)
+
+
+# Never written: contributions() only reads a span's attributes.
+_NO_ATTRIBUTES: dict[str, object] = {}
+_NAMING_KEYS = tuple(sorted(NAMING_ATTRIBUTES))
+
+
+# What str() of an attribute value that is not text may read as (a number, a boolean, None,
+# a list or a dict, bytes), or nothing.
+_LITERAL = re.compile(r"[-+0-9.eE]*|-?inf|nan|True|False|None|[\[{].*|b['\"].*", re.DOTALL)
+
+
+@lru_cache(maxsize=4096)
+def _as_value(name: str) -> bytes | None:
+    """The bytes an attribute repeating this span name holds, if operation_of() needs the
+    span's attributes only when one of its naming attributes does so; None when it needs them
+    anyway (a generic name) or the name may repeat a value that is not text (explorer.journeys
+    .anomalies). A span whose name's bytes are in it once has no attribute repeating it."""
+    stripped = name.strip()
+    if generic_name(stripped) or _LITERAL.fullmatch(stripped):
+        return None
+    return stripped.encode("utf-8", "surrogatepass")
 
 
 def _business(raw, wanted: frozenset[str]) -> dict[str, str | None] | None:
@@ -243,7 +295,7 @@ def _trace(trace_id: str, spans: list[_Span]) -> IndexFacts | None:
         business={key: list(dict.fromkeys(found)) for key, found in texts.items()},
     )
     linked = {link.hex() for link in links} - {trace_id}
-    return IndexFacts(trace_id, facts, has_root, linked, keys_bytes(keys), frozenset(errors))
+    return IndexFacts(trace_id, facts, has_root, linked, keys_bytes(keys), frozenset(errors), spans)
 
 
 @lru_cache(maxsize=8)  # one per value of EXPLORER_BUSINESS_ATTRIBUTES

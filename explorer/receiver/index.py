@@ -9,7 +9,7 @@ wraps a remote source so that journeys, `orders` and lost messages work as on th
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 
@@ -23,9 +23,12 @@ from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.sources.wrapper import WrappedSource
+from explorer.store import hourly_operations
 from explorer.store.clock import INGEST, DataClock, Lead, reading, record, tolerance_ns
-from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY
+from explorer.store.hourly_figures import Counting, Figures, OpKey, contributions
+from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, store_settings
 from explorer.store.models import (
+    HourlyOperation,
     code_point_order,
     insert_sql,
     quoted_names,
@@ -33,10 +36,10 @@ from explorer.store.models import (
     storable,
     storable_cut,
 )
-from explorer.store.prepare import INDEXED_VALUE_LENGTH, keys_bytes, read_keys
+from explorer.store.prepare import INDEXED_VALUE_LENGTH, Settings, keys_bytes, read_keys, span_key
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
-from explorer.traces.vocabulary import ORDER_KEY
+from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
 
 
 @dataclass(slots=True)
@@ -102,24 +105,48 @@ class _Piece:
     row: _Row  # its values: the [key, value] pairs of these spans
     error_keys: frozenset[int]  # span keys of the spans that are errors
     params: list  # row.params() (arrived_ns set when written)
+    spans: Sequence  # as IndexFacts.spans: to count the hourly figures of some of them again
+    business: dict[str, list[str]]  # their business values
+
+
+@dataclass(slots=True)
+class Pieces:
+    """A request's pieces in trace-id order, and the hourly figures of all their spans
+    (explorer.store.hourly_operations) counted as if every span were new to its trace, with
+    `rules`' mapping and SLA (None: no figures are kept)."""
+
+    pieces: list[_Piece]
+    figures: dict[OpKey, Figures] = field(default_factory=dict)
+    rules: Settings | None = None
+
+    def __iter__(self) -> Iterator[_Piece]:
+        return iter(self.pieces)
 
 
 def write(traces: list[Trace]) -> None:
     """Index these traces (inside the caller's transaction), judged by the wall clock only
     (as `ingest`)."""
+    config = store_settings()
     with gc_paused():
-        write_pieces(pieces_of(index_facts(traces, tuple(settings.EXPLORER_BUSINESS_ATTRIBUTES))))
+        write_pieces(pieces_of(index_facts(traces, config.business_keys), config))
 
 
-def pieces_of(found: list[IndexFacts]) -> list[_Piece]:
+def pieces_of(found: list[IndexFacts], config: Settings | None = None) -> Pieces:
     """What decoders found (one IndexFacts per trace id, as index_facts() and index_facts_of()
     give them) as pieces, in trace-id order: rows locked in different orders by two receivers
-    would deadlock. Made before the writer's turn (SQLite's writers take turns), which is then
-    spent on the database."""
-    pieces = [_piece(item) for item in sorted(found, key=lambda item: item.trace_id)]
+    would deadlock. With `config`'s mapping, their spans' hourly figures are counted at once
+    for the whole request (a few additions a span). Made before the writer's turn (SQLite's
+    writers take turns), which is then spent on the database."""
+    ordered = sorted(found, key=lambda item: item.trace_id)
+    pieces = [_piece(item) for item in ordered]
     if len({piece.row.trace_id for piece in pieces}) != len(pieces):
         raise ValueError("pieces_of() takes one IndexFacts per trace id")
-    return pieces
+    if config is None or config.mapping is None:
+        return Pieces(pieces)
+    counting = Counting(config.mapping, config.sla)
+    for item in ordered:
+        counting.add(item.trace_id, item.spans, item.facts.business)
+    return Pieces(pieces, counting.figures(), config)
 
 
 def _piece(item: IndexFacts) -> _Piece:
@@ -144,7 +171,7 @@ def _piece(item: IndexFacts) -> _Piece:
         item.keys,
         pairs,
     )
-    return _Piece(row, item.error_keys, row.params())
+    return _Piece(row, item.error_keys, row.params(), item.spans, f.business)
 
 
 def _cut(texts: Iterable[str]) -> set[str]:
@@ -153,7 +180,7 @@ def _cut(texts: Iterable[str]) -> set[str]:
 
 
 def write_pieces(
-    pieces: list[_Piece], sender: str = INGEST, live: bool = False, arrived_ns: int | None = None
+    pieces: Pieces, sender: str = INGEST, live: bool = False, arrived_ns: int | None = None
 ) -> None:
     """Index these pieces (inside the caller's transaction), merged with what is indexed.
     Idempotent: a resent batch adds no value, link or count twice. Plain executemany:
@@ -168,6 +195,8 @@ def write_pieces(
     ahead: dict[str, Lead] = {}
     ahead_traces: list[str] = []
     inserts, updates, values = [], [], []
+    figures = _sum_into({}, pieces.figures)
+    orders: dict[str, str] = {}  # of merged traces whose pieces did not name theirs
     for piece in pieces:
         trace_id = piece.row.trace_id
         row = rows.get(trace_id)
@@ -188,7 +217,9 @@ def write_pieces(
             pairs = piece.row.values
             rows[trace_id] = piece.row
         else:
-            pairs = _merge(row, piece)
+            pairs, fresh = _merge(row, piece)
+            if pieces.rules is not None:
+                _correct(figures, piece, row, fresh, pieces.rules, orders)
             row.arrived_ns = now
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
@@ -210,14 +241,69 @@ def write_pieces(
             cursor.executemany(update, updates)
         if values:
             cursor.executemany(insert_sql(IndexedValue, ("trace_id", "key", "value")), values)
+    if orders:
+        for found in figures.values():
+            found.slowest = [e if e[3] else (*e[:3], orders.get(e[1], "")) for e in found.slowest]
+    hourly_operations.record(figures)
     # In the same transaction: an order whose spans are committed is marked changed, so the
     # live worker computes it again (the store does this itself for stored spans).
     mark_changed(_orders_reached(list(rows.values())), now)
 
 
-def _merge(row: _Row, piece: _Piece) -> set[tuple[str, str]]:
+def _sum_into(totals: dict[OpKey, Figures], more: dict[OpKey, Figures]) -> dict[OpKey, Figures]:
+    """Add `more` to `totals` (and return them), leaving `more` as it was: a write retried
+    after a rollback (storing.store_request) adds the same pieces' figures again."""
+    for key, found in more.items():
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = Figures(limit_ms=found.limit_ms)
+        total.merge(found)
+    return totals
+
+
+def _correct(
+    figures: dict[OpKey, Figures],
+    piece: _Piece,
+    row: _Row,
+    fresh: list[int],
+    rules: Settings,
+    orders: dict[str, str],
+) -> None:
+    """Correct the request's figures for a piece merged into its trace's row (`fresh`: the
+    keys of its spans new to the trace). pieces_of() counted every span of it, under its own
+    customer type: spans the trace had already (an exporter's retry, another receiver) are
+    taken back out, and when the trace's type came in an earlier piece the new spans are
+    counted under it instead (as the store does: explorer.store.hourly_figures
+    .of_stored_trace). Examples stay (a page merges an operation's customer types, and a span
+    is one example once); those of a trace whose order came earlier are given it."""
+    trace_id = piece.row.trace_id
+    business = piece.business
+    stored = row.attributes
+    if not business.get(ORDER_KEY) and stored.get(ORDER_KEY):
+        orders[trace_id] = stored[ORDER_KEY]
+    moved = not business.get(CUSTOMER_TYPE_KEY) and bool(stored.get(CUSTOMER_TYPE_KEY))
+    if len(fresh) == piece.row.span_count and not moved:
+        return  # the common case: counted right
+    mapping, sla = rules.mapping, rules.sla
+    assert mapping is not None  # pieces_of() counts with a mapping only
+    counted = contributions(trace_id, piece.spans, business, mapping, sla)
+    withdrawn = {key: found.withdrawn(trace_id) for key, found in counted.items()}
+    for found in withdrawn.values():
+        found.forget.clear()
+    _sum_into(figures, withdrawn)
+    if fresh:
+        keys = set(fresh)
+        spans = [s for s in piece.spans if span_key(s.span_id, s.kind) in keys]
+        filled = business
+        if moved:
+            filled = {**business, CUSTOMER_TYPE_KEY: [stored[CUSTOMER_TYPE_KEY]]}
+        _sum_into(figures, contributions(trace_id, spans, filled, mapping, sla))
+
+
+def _merge(row: _Row, piece: _Piece) -> tuple[set[tuple[str, str]], list[int]]:
     """Merge a piece of the trace into its row; only spans not received before count, so
-    that a resent batch changes no figure. Returns the pairs new to the row."""
+    that a resent batch changes no figure. Returns the pairs new to the row, and the keys of
+    the spans new to it."""
     new = piece.row
     seen = set(read_keys(row.keys))
     fresh = [key for key in read_keys(new.keys) if key not in seen]
@@ -234,7 +320,7 @@ def _merge(row: _Row, piece: _Piece) -> set[tuple[str, str]]:
         row.attributes.setdefault(key, text)
     pairs = new.values - row.values
     row.values.update(pairs)
-    return pairs
+    return pairs, fresh
 
 
 def _orders_reached(rows: list[_Row]) -> set[str]:
@@ -315,6 +401,22 @@ class IndexedSource(WrappedSource):
             )
             newest = rows.order_by("-start_ns", code_point_order("trace_id"))
             return newest.values_list("end_ns", flat=True).first()
+
+    def operations_counted_from(self) -> int | None:
+        """The start of the oldest trace in the first hour the receiver counted spans of
+        (the backend may hold older ones); now, when it has counted none yet."""
+        with self._answering():
+            hours = HourlyOperation.objects.filter(day=False).order_by("hour")
+            first = hours.values_list("hour", flat=True).first()
+            if first is None:
+                return time.time_ns()
+            oldest = IndexedTrace.objects.filter(start_ns__gte=first).order_by("start_ns")
+            return oldest.values_list("start_ns", flat=True).first() or first
+
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many indexed traces start in [start_ns, end_ns)."""
+        with self._answering():
+            return IndexedTrace.objects.filter(start_ns__gte=start_ns, start_ns__lt=end_ns).count()
 
     def linking_traces(self, trace_id: str) -> list[str]:
         rows = IndexedValue.objects.filter(

@@ -77,8 +77,8 @@ def _prepared(
 ) -> tuple[Stored, Callable[[], object] | None]:
     """What the request holds, and the write that stores it (None: nothing to store)."""
     config = _config()
-    # Full mode: the current mapping, for the hourly figures; the index keeps none.
-    prepared_with = store_settings(traffic=config.mode == "full")
+    # The current mapping and SLA, for the hourly figures (both modes keep them).
+    prepared_with = store_settings()
     decode_config = DecodeConfig(
         config.mode, config.max_bytes, config.max_attribute_bytes, prepared_with
     )
@@ -89,7 +89,7 @@ def _prepared(
     if config.mode == "full":
         # The writer is looked up when writing: a retry after a rollback gets a fresh one.
         return stored, lambda: _writer().write(decoded.encoded, config=prepared_with, sender=sender)
-    pieces = index.pieces_of(decoded.facts)
+    pieces = index.pieces_of(decoded.facts, prepared_with)
     return stored, functools.partial(index.write_pieces, pieces, sender=sender, live=True)
 
 

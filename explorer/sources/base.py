@@ -5,7 +5,8 @@ implement it; pages never know which one answers. Times are nanoseconds since th
 
 Optional features are capability protocols, checked with isinstance (never with getattr):
 ListsAttributeValues, ReadsTracesInBulk, FindsLinkingTraces, ReadsStoredLayouts, SelfChecking,
-JudgesClockSkew, KeepsHourlyTraffic, ListsArrivals, SearchesTraceQL, SearchesSpanTags. A
+JudgesClockSkew, KeepsHourlyTraffic, KeepsHourlyOperations, ListsArrivals, SearchesTraceQL,
+SearchesSpanTags. A
 source that wraps another
 (explorer.sources.wrapper) passes on exactly the capabilities of the one inside, plus those it
 implements itself.
@@ -168,6 +169,21 @@ class KeepsHourlyTraffic(Protocol):
         """How many traces start in [start_ns, end_ns)."""
 
 
+@runtime_checkable
+class KeepsHourlyOperations(Protocol):
+    """Per hour, operation and customer type: spans, errors, SLA breaches and a latency
+    sketch, kept as spans arrive (explorer.store.hourly_operations: the embedded store, and
+    the receiver's index mode), so that the SLA and anomaly pages read no trace."""
+
+    def operations_counted_from(self) -> int | None:
+        """Where the figures begin (ns): the start of the oldest trace counted, when the
+        source may hold older traces that were not (a remote backend behind the receiver's
+        index); None when they cover every trace of the source."""
+
+    def count_between(self, start_ns: int, end_ns: int) -> int:
+        """How many traces start in [start_ns, end_ns)."""
+
+
 @dataclass(slots=True, frozen=True)
 class Arrival:
     """A trace that received spans: when (wall clock, ns), the values of the business
@@ -191,6 +207,22 @@ class ListsArrivals(Protocol):
 
     def values_of_traces(self, trace_ids: list[str], key: str) -> list[tuple[str, str]]:
         """(trace id, value) of a business attribute on these traces (those stored)."""
+
+
+@runtime_checkable
+class FindsJourneyTracesInBulk(Protocol):
+    """The traces of many orders and the traces linked to them, in few round trips
+    (explorer.journeys.bulk.TraceSet.read_for_orders: a single order's reference assembles
+    two hundred other orders' journeys)."""
+
+    def traces_with_values(self, key: str, values: list[str]) -> list[str]:
+        """Ids of the traces where the business attribute `key` has one of these values."""
+
+    def linking_traces_of(self, trace_ids: list[str]) -> dict[str, list[str]]:
+        """linking_traces() of each of these traces that has any."""
+
+    def trace_ids(self) -> list[str]:
+        """Every trace's id, in search()'s order (newest first), without their summaries."""
 
 
 @runtime_checkable
@@ -220,7 +252,9 @@ CAPABILITIES = (
     SelfChecking,
     JudgesClockSkew,
     KeepsHourlyTraffic,
+    KeepsHourlyOperations,
     ListsArrivals,
+    FindsJourneyTracesInBulk,
     SearchesTraceQL,
     SearchesSpanTags,
 )

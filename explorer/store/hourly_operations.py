@@ -24,7 +24,8 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from explorer.c4.mapping import Mapping
-from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version
+from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version, on_reset
+from explorer.journeys.anomalies import forget_operation_names
 from explorer.journeys.state_graph import ConfigError, Sla, load_sla
 from explorer.store import codec
 from explorer.store.hourly_figures import (
@@ -59,6 +60,9 @@ DAY_NS = 24 * HOUR_NS
 # record() names the rows it reads by hour, service and operation while these stay few (SQLite
 # takes at most 32,766 parameters in one statement).
 MAX_KEY_PARAMETERS = 10_000
+
+# The figures name spans' operations through that memo; erasure empties it (reset_caches).
+on_reset(forget_operation_names)
 
 _sla: LocalCache[tuple[Sla | None]] = LocalCache("SLA for hourly figures", 2, CONFIGURATION_SECONDS)
 
@@ -236,22 +240,30 @@ class WindowFigures:
         return sorted(found.values(), key=lambda e: (-e[0], e[1], e[2]))
 
 
-def window(start_ns: int, end_ns: int) -> tuple[int, dict[Operation, WindowFigures]]:
+def window(
+    start_ns: int, end_ns: int, keep_rows: list[tuple] | None = None
+) -> tuple[int, dict[Operation, WindowFigures]]:
     """The figures of the whole hours from the one holding start_ns up to end_ns, per
     operation; and where those hours begin. Whole UTC days inside are read from their day
-    rows, the hours before and after them from hour rows."""
+    rows, the hours before and after them from hour rows. `keep_rows` receives each row read,
+    (hour, operation, count, errors, limit_ms, over_limit, sketch), for the charts per day of
+    the same pages (explorer.store.hourly_series): one read of the rows for both."""
     first, where, parameters = _rows_of(start_ns, end_ns)
     table, columns = quoted_names(
-        HourlyOperation, ("element", "service", "operation", "kind", "customer_type", *_FIGURES)
+        HourlyOperation,
+        ("hour", "element", "service", "operation", "kind", "customer_type", *_FIGURES),
     )
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"  # noqa: S608
     totals: dict[Operation, WindowFigures] = {}
+    sketches: dict[Operation, list[bytes]] = {}  # summed at once per operation
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         rows = cursor.fetchall()
-    for element, service, operation, kind, customer_type, *values in rows:
+    for hour, element, service, operation, kind, customer_type, *values in rows:
         count, errors, limit_ms, over_limit, sketch, slowest = values
         key = (element, service, operation, kind)
+        if keep_rows is not None:
+            keep_rows.append((hour, key, count, errors, limit_ms, over_limit, sketch))
         total = totals.get(key)
         if total is None:
             total = totals[key] = WindowFigures()
@@ -259,9 +271,11 @@ def window(start_ns: int, end_ns: int) -> tuple[int, dict[Operation, WindowFigur
         total.errors += errors
         total.over_limit += over_limit
         total.limits.add(limit_ms)
-        total.sketch.add_encoded(bytes(sketch))
+        sketches.setdefault(key, []).append(bytes(sketch))
         total.by_customer_type[customer_type] = total.by_customer_type.get(customer_type, 0) + count
         total._examples.append(slowest)
+    for key, total in totals.items():
+        total.sketch = Sketch.summed(sketches[key])
     return first, {key: total for key, total in totals.items() if total.count > 0}
 
 

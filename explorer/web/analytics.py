@@ -5,7 +5,9 @@ in the journey reports, so the demo data is never "too old" to show), or a custo
 the viewer's time zone. A source that keeps hourly figures at ingest (the embedded store: the
 KeepsHourlyTraffic capability) answers every page from them over the whole hours of the window:
 the map from explorer.store.hourly, SLA, anomalies and drift from
-explorer.store.hourly_operations (explorer.web.analytics_hourly). Otherwise (remote backends)
+explorer.store.hourly_operations (explorer.web.analytics_hourly). The receiver's index mode
+keeps the operations' figures (KeepsHourlyOperations) but not the map's: SLA and anomalies
+from them, the map and drift from traces. Otherwise (remote backends)
 each page reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
 and says so. Results are cached briefly per window.
 """
@@ -38,11 +40,11 @@ from explorer.journeys.anomalies import Baseline
 from explorer.journeys.report import BASELINE_WINDOW_NS, baseline_from_source
 from explorer.journeys.sla import breaches, compliance
 from explorer.orders.service import now_in
-from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
+from explorer.sources.base import KeepsHourlyOperations, KeepsHourlyTraffic, SourceError, TraceQuery
 from explorer.store.models import ClockSkew
 from explorer.store.traffic import CALLED, PAIR, SERVED, Traffic
 from explorer.traces.vocabulary import ORDER_KEY
-from explorer.web import analytics_hourly, common
+from explorer.web import analytics_hourly, common, trend_series
 from explorer.web.common import clean_text, shown, source_errors
 from explorer.web.pseudonyms import url_id
 
@@ -177,7 +179,7 @@ def _cached(request, page: str, window: Window | str, compute):
     return _results.get_or_compute(key, compute)
 
 
-def _page_context(window: Window | str, start: int | None, end: int | None, traces: int) -> dict:
+def page_context(window: Window | str, start: int | None, end: int | None, traces: int) -> dict:
     if isinstance(window, str):
         window = Window(window, start, end)
     return {
@@ -202,9 +204,10 @@ def rate_unit(window: str, length_ns: int | None = None) -> str:
     return "min" if length_ns <= 6 * HOUR_NS else "h"
 
 
-def _from_hours(start: int | None, end: int | None) -> bool:
-    """Whether the pages read the source's hourly figures (the embedded store)."""
-    return start is not None and end is not None and isinstance(common.source(), KeepsHourlyTraffic)
+def _from_hours(start: int | None, end: int | None, capability: type = KeepsHourlyTraffic) -> bool:
+    """Whether the page reads the source's hourly figures (the embedded store; for SLA and
+    anomalies, whose capability is KeepsHourlyOperations, the receiver's index mode too)."""
+    return start is not None and end is not None and isinstance(common.source(), capability)
 
 
 def traffic_overlay(
@@ -307,7 +310,7 @@ def system_map(request):
         request,
         "web/map.html",
         {
-            **_page_context(window, start, end, count),
+            **page_context(window, start, end, count),
             "svg": svg,
             "metrics": rows,
             "sampled": not from_hours,
@@ -358,7 +361,7 @@ def _hourly_context(window: Window, found: dict) -> dict:
     says where they begin, `covered_ns`)."""
     from_hours = "covered_ns" in found
     return {
-        **_page_context(window, window.start, window.end, found["trace_count"]),
+        **page_context(window, window.start, window.end, found["trace_count"]),
         **found,
         "from_hours": from_hours,
         "sampled": not from_hours,
@@ -389,13 +392,19 @@ def sla(request):
 
     def compute():
         config = explorer_config()
-        if _from_hours(start, end):
+        if _from_hours(start, end, KeepsHourlyOperations):
             assert start is not None and end is not None
             return analytics_hourly.sla(request, config, start, end)
         return _sampled_sla(request, config, window_traces(start, end))
 
     found = _cached(request, "sla", window, compute)
-    return render(request, "web/sla.html", _hourly_context(window, found))
+    context = _hourly_context(window, found)
+    context["endpoints"] = trend_series.with_trend_links(
+        found.get("endpoints", []), "endpoint", window.query
+    )
+    if "per_bucket" in found:  # breaches per hour or day, from hourly figures
+        context["trend"] = trend_series.page_chart("sla", found["per_bucket"])
+    return render(request, "web/sla.html", context)
 
 
 def _sampled_sla(request, config, traces: list) -> dict:
@@ -452,13 +461,18 @@ def anomalies(request):
 
     def compute():
         config = explorer_config()
-        if _from_hours(start, end):
+        if _from_hours(start, end, KeepsHourlyOperations):
             assert start is not None and end is not None
             return analytics_hourly.anomalies(request, config, start, end)
         return _sampled_anomalies(request, config, start, end)
 
     found = _cached(request, "anomalies", window, compute)
-    return render(request, "web/anomalies.html", _hourly_context(window, found))
+    context = _hourly_context(window, found)
+    for key in ("operations", "spans"):
+        context[key] = trend_series.with_trend_links(found.get(key, []), "operation", window.query)
+    if "per_bucket" in found:  # atypically slow spans per hour or day, from hourly figures
+        context["trend"] = trend_series.page_chart("anomalies", found["per_bucket"])
+    return render(request, "web/anomalies.html", context)
 
 
 def _sampled_anomalies(request, config, start: int | None, end: int | None) -> dict:

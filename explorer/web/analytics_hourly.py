@@ -13,11 +13,11 @@ from explorer.c4.drift import Observed, drift_of
 from explorer.c4.mapping import interactions
 from explorer.configuration import Configuration
 from explorer.journeys.report import BASELINE_WINDOW_NS
-from explorer.sources.base import KeepsHourlyTraffic, SourceError, TraceQuery
-from explorer.store import hourly_operations, hourly_report
+from explorer.sources.base import KeepsHourlyOperations, SourceError, TraceQuery
+from explorer.store import hourly_operations, hourly_report, hourly_series
 from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
-from explorer.web import common
+from explorer.web import common, trend_series
 from explorer.web.common import shown
 from explorer.web.pseudonyms import url_id
 
@@ -28,8 +28,17 @@ DRIFT_EXAMPLE_TRACES = 20
 
 def _traces_between(start: int, end: int) -> int:
     source = common.source()
-    assert isinstance(source, KeepsHourlyTraffic)  # analytics chose these pages for it
+    assert isinstance(source, KeepsHourlyOperations)  # analytics chose these pages for it
     return source.count_between(start, end)
+
+
+def _counted_from(covered: int) -> int | None:
+    """Where the figures begin when that is after the window's first hour (the receiver's
+    index mode: the backend may hold older spans of the window, which were not counted)."""
+    source = common.source()
+    assert isinstance(source, KeepsHourlyOperations)
+    counted_from = source.operations_counted_from()
+    return counted_from if counted_from is not None and counted_from > covered else None
 
 
 def _container_name(request, config: Configuration, operation: Operation) -> str:
@@ -48,7 +57,7 @@ def _example(request, example: Example) -> dict:
 
 
 def sla(request, config: Configuration, start: int, end: int) -> dict:
-    covered, totals = hourly_operations.window(start, end)
+    covered, totals, stored = hourly_series.window_and_rows(start, end, sketches=False)
     endpoints = hourly_report.sla_report(totals, config.sla_limit_ms)
     rows = []
     for name, (requests, within) in hourly_report.compliance(endpoints).items():
@@ -74,6 +83,7 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
         "endpoints": [
             {
                 "name": _container_name(request, config, e.operation),
+                "service": shown(request, e.operation[1]),
                 "endpoint": shown(request, e.operation[2]),
                 "requests": e.requests,
                 "over": e.over,
@@ -97,13 +107,15 @@ def sla(request, config: Configuration, start: int, end: int) -> dict:
             for example, e in examples[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "counted_from_ns": _counted_from(covered),
+        "per_bucket": trend_series.sla_series(start, end, config.sla_limit_ms, stored),
     }
 
 
 def anomalies(request, config: Configuration, start: int, end: int) -> dict:
     """Atypical containers and spans of the window, judged against baselines of the window or
     of the BASELINE_WINDOW_NS before its end, whichever is longer."""
-    covered, totals = hourly_operations.window(start, end)
+    covered, totals, stored = hourly_series.window_and_rows(start, end)
     base_totals = totals
     if end - BASELINE_WINDOW_NS < covered:
         base_totals = hourly_operations.window(end - BASELINE_WINDOW_NS, end)[1]
@@ -132,6 +144,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
         "operations": [
             {
                 "name": _container_name(request, config, a.operation),
+                "service": shown(request, a.operation[1]),
                 "operation": shown(request, a.operation[2]),
                 "spans": a.spans,
                 "slow": a.slow,
@@ -143,6 +156,7 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             {
                 **_example(request, example),
                 "name": _container_name(request, config, a.operation),
+                "service": shown(request, a.operation[1]),
                 "operation": shown(request, a.operation[2]),
                 "median_ms": a.baseline.median_ns / 1e6,
                 "mad_ms": a.baseline.mad_ns / 1e6,
@@ -153,6 +167,8 @@ def anomalies(request, config: Configuration, start: int, end: int) -> dict:
             for example, score, a in spans[:LIST_ROWS]
         ],
         "trace_count": _traces_between(covered, end),
+        "counted_from_ns": _counted_from(covered),
+        "per_bucket": trend_series.anomaly_series(start, end, base, stored),
     }
 
 

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from explorer.journeys.story import duration_words
+from explorer.web.common import page_language
 from explorer.web.formatting import format_count
 from explorer.web.templatetags.journey_names import customer_type_name
-
-
-def _language() -> str:
-    return "ru" if (get_language() or "en").startswith("ru") else "en"
 
 
 def _times(factor: float, language: str) -> str:
@@ -34,7 +30,7 @@ def difference_detail(difference: Mapping) -> str:
     `detail` for one that names no sentence (a report of an older version)."""
     facts = difference.get("facts") or {}
     sentence = difference.get("sentence") or ""
-    language = _language()
+    language = page_language()
     try:
         kind_of_order = str(customer_type_name(facts.get("customer_type", "")))
         if sentence == "slow_state":

@@ -14,8 +14,8 @@ from typing import Any, NotRequired, TypedDict
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.redaction import redact_mapping, redact_trace
 from explorer.caching import SharedCache, cache_key
@@ -31,7 +31,7 @@ from explorer.journeys.state_graph import StateGraph
 from explorer.orders.service import judge_states_of_orders
 from explorer.traces.model import Trace
 from explorer.web import common
-from explorer.web.common import shown, shown_customer
+from explorer.web.common import page_language, shown, shown_customer
 from explorer.web.difference_text import difference_detail
 from explorer.web.pseudonyms import url_id
 
@@ -107,10 +107,6 @@ class TraceRow(TypedDict):
     errors: int
 
 
-def _language() -> str:
-    return "ru" if (get_language() or "en").startswith("ru") else "en"
-
-
 def local_time(ns: int, fmt: str = "%d.%m %H:%M") -> str:
     """A moment in the viewer's time zone."""
     moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
@@ -129,7 +125,7 @@ def journey_diagram_overlay(request, journey_report: JourneyReport, order_id: st
         config.mapping,
         config.graph,
         sla_limit_ms=config.sla_limit_ms,
-        lang=_language(),
+        lang=page_language(),
         when=local_time,
         title=_("Order %(id)s") % {"id": shown(request, order_id)},
         step_url=lambda trace_id, span_id: reverse("web:span", args=[trace_id, span_id]),
@@ -219,7 +215,7 @@ def playback_steps(
     that encloses it (a nested call). The state told after a step is the last change up to
     the latest end of the steps so far, not of this step alone: it never goes back to an
     earlier state because a short nested call ended first."""
-    lang = _language()
+    lang = page_language()
     changes = journey_report.conformance.changes  # in time order
     entries: list[PlaybackStep | PlaybackStop] = []
     state: str | None = None
@@ -438,7 +434,7 @@ def page_context(request: HttpRequest, order_id: str, result: JourneyReport) -> 
     customer_url = None
     if result.journey.customer_id:  # the pseudonym for viewers who see no raw ids
         customer_url = reverse("web:customer", args=[data["customer_id"]])
-    language = _language()
+    language = page_language()
     names = config.names
     lost = {m.span_id: m for m in result.conformance.unconsumed}
     for step in data["steps"]:

@@ -87,11 +87,11 @@ class DurationScale:
             first, last = round(math.log10(self.low)), round(math.log10(self.high))
             every = max(1, math.ceil((last - first) / 5))
             return [10.0**e for e in range(first, last + 1, every)]
-        step = _nice_step(self.high / 4)
+        step = nice_step(self.high / 4)
         return [step * i for i in range(round(self.high / step) + 1)]
 
 
-def _nice_step(rough: float) -> float:
+def nice_step(rough: float) -> float:
     """1, 2 or 5 times a power of ten, at least `rough`."""
     power = 10.0 ** math.floor(math.log10(rough))
     return next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
@@ -107,7 +107,7 @@ def duration_scale(durations: Sequence[int]) -> DurationScale:
         return DurationScale(low, high, True)
     if shortest == longest:
         return DurationScale(longest, longest, False)
-    step = _nice_step(longest / 4)
+    step = nice_step(longest / 4)
     return DurationScale(0, step * math.ceil(longest / step), False)
 
 
@@ -120,7 +120,7 @@ def x_percent(start_ns: int, first_ns: int, last_ns: int) -> float:
 # --- the scatter plot --------------------------------------------------------------------------
 
 
-def _time_text(ns: int, fmt: str) -> str:
+def time_text(ns: int, fmt: str) -> str:
     moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
     return str(date_filter(timezone.localtime(moment), fmt))
 
@@ -129,7 +129,7 @@ def _time_format(first_ns: int, last_ns: int) -> str:
     span_s = (last_ns - first_ns) / 1e9
     if span_s < 120:
         return "H:i:s"
-    return "H:i" if _time_text(first_ns, "Y-m-d") == _time_text(last_ns, "Y-m-d") else "m-d H:i"
+    return "H:i" if time_text(first_ns, "Y-m-d") == time_text(last_ns, "Y-m-d") else "m-d H:i"
 
 
 def point_label(point: Point, language: str) -> str:
@@ -137,7 +137,7 @@ def point_label(point: Point, language: str) -> str:
     parts = [
         f"{visible_line(point.service)}: {visible_line(point.operation)}",
         format_duration(point.duration_ns, language),
-        _time_text(point.start_ns, "Y-m-d H:i:s"),
+        time_text(point.start_ns, "Y-m-d H:i:s"),
     ]
     if point.errors:
         parts.append(
@@ -147,11 +147,11 @@ def point_label(point: Point, language: str) -> str:
     return " · ".join(parts)
 
 
-def _y(fraction: float, height: int) -> float:
+def y_of(fraction: float, height: int) -> float:
     return round(PLOT_TOP + (1 - fraction) * (height - PLOT_TOP - AXIS_GAP), 1)
 
 
-def _y_axis(scale: DurationScale, height: int, language: str) -> SafeString:
+def duration_axis(scale: DurationScale, height: int, language: str) -> SafeString:
     """Grid lines with their durations written above them, at the left inside the plot."""
     return format_html_join(
         "",
@@ -160,13 +160,15 @@ def _y_axis(scale: DurationScale, height: int, language: str) -> SafeString:
         (
             (y, y - 3, format_duration(tick, language))
             for tick in scale.ticks()
-            for y in [_y(scale.fraction(tick), height)]
+            for y in [y_of(scale.fraction(tick), height)]
         ),
     )
 
 
-def _x_axis(first_ns: int, last_ns: int, height: int) -> SafeString:
-    fmt = _time_format(first_ns, last_ns)
+def time_axis(first_ns: int, last_ns: int, height: int, fmt: str = "") -> SafeString:
+    """The times of the first, middle and last places across (in `fmt`, else as long as the
+    span of time needs), below the plot."""
+    fmt = fmt or _time_format(first_ns, last_ns)
     if last_ns <= first_ns:
         places = [(50.0, "middle", first_ns)]
     else:
@@ -176,7 +178,7 @@ def _x_axis(first_ns: int, last_ns: int, height: int) -> SafeString:
     return format_html_join(
         "",
         '<text class="x-label" x="{}%" y="{}" text-anchor="{}">{}</text>',
-        ((x, height - AXIS_GAP + 16, anchor, _time_text(ns, fmt)) for x, anchor, ns in places),
+        ((x, height - AXIS_GAP + 16, anchor, time_text(ns, fmt)) for x, anchor, ns in places),
     )
 
 
@@ -197,7 +199,7 @@ def _marks(points: Sequence[Point], scale: DurationScale, height: int, lang: str
                 label,
                 "chart-error" if p.errors else "chart-ok",
                 round(x_percent(p.start_ns, first, last), 2),
-                _y(scale.fraction(p.duration_ns), height),
+                y_of(scale.fraction(p.duration_ns), height),
             )
             for p in sorted(points, key=lambda p: p.start_ns)  # Tab goes left to right
             for label in [point_label(p, lang)]
@@ -229,8 +231,8 @@ def scatter_svg(points: Sequence[Point]) -> SafeString:
         title,
         desc,
         log_note,
-        _y_axis(scale, SCATTER_HEIGHT, language),
-        _x_axis(first, last, SCATTER_HEIGHT),
+        duration_axis(scale, SCATTER_HEIGHT, language),
+        time_axis(first, last, SCATTER_HEIGHT),
         _marks(points, scale, SCATTER_HEIGHT, language),
     )
 

@@ -15,7 +15,9 @@ from explorer.web import (  # converters: registers `id` before the patterns bel
     metrics,
     preferences,
     search,
+    steps,
     traces,
+    trends,
     uploads,
 )
 
@@ -79,7 +81,10 @@ urlpatterns = [
     path("map/", analytics.system_map, name="system_map"),
     path("drift/", analytics.drift, name="drift"),
     path("sla/", analytics.sla, name="sla"),
+    path("sla/steps/", steps.steps, name="steps"),
+    path("sla/steps/orders/", steps.step_orders, name="step_orders"),
     path("anomalies/", analytics.anomalies, name="anomalies"),
+    path("trends/", trends.operation_trend, name="trend"),
     # Prometheus: a bearer token from allowed networks, no login (explorer/web/metrics.py)
     path("metrics", metrics.metrics, name="metrics"),
     # Uploads

@@ -1,5 +1,7 @@
-// Result charts (explorer/web/result_charts.py): a mark's text shows when the keyboard focuses
-// it (the mouse has the SVG title). The text is trace data: set as text, never as HTML.
+// Result charts (explorer/web/result_charts.py) and charts over time (trend_charts.py): a
+// mark's text shows when the keyboard focuses it; for the mouse, the scatter plot's marks have
+// an SVG title and the trend charts' show the same tip on hover (their marks carry no title:
+// it doubled the page's size). The text is trace data: set as text, never as HTML.
 (function () {
   "use strict";
   var tip = document.getElementById("chart-tip");
@@ -14,10 +16,25 @@
     tip.style.top = (box.top - tip.offsetHeight - 6 < 0 ? box.bottom + 6 : box.top - tip.offsetHeight - 6) + "px";
   }
   function hide() { tip.hidden = true; }
-  document.addEventListener("focusin", function (event) {
-    var mark = event.target.closest && event.target.closest("svg.scatter a.point");
+  var MARKS = "svg.scatter a.point, svg.trend a.point";
+  function focused() {
+    var active = document.activeElement;
+    return active && active.closest ? active.closest(MARKS) : null;
+  }
+  document.addEventListener("focusin", function () {
+    var mark = focused();
     if (mark) { show(mark); } else { hide(); }
   });
   document.addEventListener("focusout", hide);
-  window.addEventListener("scroll", hide, {passive: true});
+  var hovered = null;
+  document.addEventListener("mouseover", function (event) {
+    hovered = event.target.closest ? event.target.closest("svg.trend a.point") : null;
+    var mark = hovered || focused();
+    if (mark) { show(mark); } else { hide(); }
+  });
+  // Focus or hover may scroll the mark into view: the tip follows it rather than vanishing.
+  window.addEventListener("scroll", function () {
+    var mark = focused() || hovered;
+    if (mark) { show(mark); } else { hide(); }
+  }, {passive: true});
 })();

@@ -2,6 +2,7 @@
 
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
@@ -47,6 +48,14 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         if options["recount_hourly"]:
+            if settings.EXPLORER_RECEIVER_MODE == "index":
+                # The spans are in Tempo or Jaeger: a recount from the (empty) store would
+                # wipe the figures the receiver kept (docs/receiver.md).
+                raise CommandError(
+                    "--recount-hourly recounts the embedded store's traces; in index mode "
+                    "(EXPLORER_RECEIVER_MODE=index) the spans are in the trace backend and the "
+                    "receiver's hourly figures cannot be recounted from them"
+                )
             config = explorer_config()
             traces = hourly.recount(config.mapping)
             hourly_operations.recount(config.mapping, config.sla)

@@ -8,17 +8,13 @@ from datetime import UTC, datetime
 from django import template
 from django.template.defaultfilters import date as date_filter
 from django.utils import timezone
-from django.utils.translation import get_language
 
 from explorer.traces.visible import visible_line
+from explorer.web.common import page_language
 from explorer.web.formatting import format_count, format_duration
 from explorer.web.templatetags import time_kinds
 
 register = template.Library()
-
-
-def _language() -> str:
-    return "ru" if (get_language() or "en").startswith("ru") else "en"
 
 
 @register.filter(is_safe=True)
@@ -31,7 +27,7 @@ def visible(text):
 def duration(ns):
     """Nanoseconds as '850 µs', '12 ms', '3.4 s', '2 d' (Russian units in Russian)."""
     try:
-        return format_duration(int(ns), _language())
+        return format_duration(int(ns), page_language())
     except (TypeError, ValueError):
         return "—"
 
@@ -39,7 +35,7 @@ def duration(ns):
 @register.filter
 def duration_ms(ms):
     try:
-        return format_duration(float(ms) * 1_000_000, _language())
+        return format_duration(float(ms) * 1_000_000, page_language())
     except (TypeError, ValueError):
         return "—"
 
@@ -47,7 +43,7 @@ def duration_ms(ms):
 @register.filter
 def duration_s(seconds):
     try:
-        return format_duration(float(seconds) * 1_000_000_000, _language())
+        return format_duration(float(seconds) * 1_000_000_000, page_language())
     except (TypeError, ValueError):
         return "—"
 
@@ -55,7 +51,7 @@ def duration_s(seconds):
 @register.filter
 def count(n):
     try:
-        return format_count(n, _language())
+        return format_count(n, page_language())
     except (TypeError, ValueError):
         return "—"
 
@@ -66,7 +62,7 @@ def percent(fraction):
         text = f"{float(fraction) * 100:.1f}"
     except (TypeError, ValueError):
         return "—"
-    return (text.replace(".", ",") if _language() == "ru" else text) + " %"
+    return (text.replace(".", ",") if page_language() == "ru" else text) + " %"
 
 
 def ns_datetime(ns) -> datetime | None:

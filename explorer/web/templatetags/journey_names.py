@@ -41,6 +41,8 @@ SPAN_KIND_NAMES = {
     "producer": _("producer"),
     "consumer": _("consumer"),
 }
+# OTLP span status codes (explorer.traces.model.StatusCode), as the span panel shows them.
+SPAN_STATUS_NAMES = {"unset": _("not set"), "ok": _("OK"), "error": _("error")}
 DIFFERENCE_NAMES = {"slow": _("much slower"), "missing": _("missing"), "extra": _("extra")}
 
 
@@ -72,6 +74,11 @@ def channel_name(value):
 @register.filter
 def span_kind_name(value):
     return SPAN_KIND_NAMES.get(str(value).lower(), _readable(value)) if value else "—"
+
+
+@register.filter
+def span_status_name(value):
+    return SPAN_STATUS_NAMES.get(str(value).lower(), _readable(value)) if value else "—"
 
 
 @register.filter
