@@ -324,7 +324,10 @@ def test_checkpoints_let_the_write_ahead_log_start_over_under_constant_writes(tm
     for thread in threads:
         thread.join(60)
     log_size = os.path.getsize(f"{path}-wal")  # the most it held between two starts
+    # The same bound parts the two cases: without the turn a passive checkpoint only now and
+    # then finds the writer between transactions (more often on a loaded machine, where its
+    # pause lasts longer), so the log mostly grows; it reached 16-45 MB for 30 MB written.
     if last_turn:
         assert log_size < written[0] / 3
     else:
-        assert log_size > written[0]
+        assert log_size > written[0] / 3
