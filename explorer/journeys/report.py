@@ -60,9 +60,9 @@ def reference_window(now_ns: int) -> tuple[int, int]:
 @dataclass(slots=True)
 class Reference:
     """What one order is judged against: the latency baseline over the newest traces (up to
-    BASELINE_MAX_TRACES) and samples of the newest orders of each customer type (up to
-    TYPICAL_MAX_ORDERS + 1, newest first, so that any order has TYPICAL_MAX_ORDERS others)
-    of reference_window(as_of_ns)."""
+    BASELINE_MAX_TRACES; or over every span, from figures: BaselineOf) and samples of the
+    newest orders of each customer type (up to TYPICAL_MAX_ORDERS + 1, newest first, so that
+    any order has TYPICAL_MAX_ORDERS others) of reference_window(as_of_ns)."""
 
     baseline: Baseline
     samples: dict[str, list[OrderSample]]  # customer type -> samples, newest first
