@@ -25,6 +25,7 @@ from explorer.store.ingest import store_traces
 from explorer.store.source import StoreSource
 from explorer.traces.vocabulary import ORDER_KEY
 from tests.journey_support import OrderBuilder
+from tests.test_journey_baselines import CountingSource  # the store, counting what it decodes
 
 # 40 orders over 2 days with slow price calculations: spans well above their baseline.
 SIMULATION = {
@@ -122,22 +123,6 @@ class LateFigures(StoreSource):
         return 2**62
 
 
-class Reading(StoreSource):
-    """The embedded store, recording the traces it decodes."""
-
-    def __init__(self) -> None:
-        super().__init__(get_source().name)
-        self.read: list[str] = []
-
-    def get_traces(self, trace_ids):
-        self.read.extend(trace_ids)
-        return super().get_traces(trace_ids)
-
-    def get_trace(self, trace_id):
-        self.read.append(trace_id)
-        return super().get_trace(trace_id)
-
-
 def test_figures_that_do_not_cover_the_window_give_none(stored):
     window = whole_window(stored)
     assert figures_baseline(LateFigures(get_source().name), explorer_config())(window) is None
@@ -148,7 +133,7 @@ def test_an_order_judged_on_the_figures_reads_only_journeys(stored):
     order_id = next(
         s.attributes[ORDER_KEY] for t in stored for s in t.spans if ORDER_KEY in s.attributes
     )
-    reading = Reading()
+    reading = CountingSource()
     report = judge_order(reading, order_id, explorer_config(), use_stored_reference=False)
     assert report.reference is not None and report.typical_orders
     orders = [order_id, *report.typical_orders]
