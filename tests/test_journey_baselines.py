@@ -27,6 +27,7 @@ from explorer.journeys.report import (
 from explorer.journeys.reporting import reference_at, report_order
 from explorer.journeys.typical import OrderSample, TypicalJourneys
 from explorer.orders.models import BASELINE, TYPICAL, BaselineSnapshot, stored_references
+from explorer.orders.service import figures_baseline
 from explorer.simulation import parse_fault_rates
 from explorer.sources.memory import MemorySource
 from explorer.store.ingest import store_traces
@@ -73,6 +74,7 @@ def report(order_id: str, stored_reference: bool = True, source=None):
         config.container_of,
         names=config.names_by_language,
         load_reference=stored_references(source.name) if stored_reference else None,
+        baseline_of=figures_baseline(source, config),  # as judge_order() and the refresh do
     )
 
 
@@ -178,6 +180,7 @@ def test_refresh_stores_the_reference_at_the_newest_span(stored):
         ["retail", "b2b_partner", "vip"],
         explorer_config().container_of,
         calls_of=explorer_config().calls_of,  # as judge_order() computes it
+        baseline_of=figures_baseline(get_source(), explorer_config()),
     )
     loaded = BaselineSnapshot.load_reference(get_source().name, "retail")
     assert loaded.baseline == computed.baseline

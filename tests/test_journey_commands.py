@@ -66,8 +66,11 @@ def test_journey_json_has_the_documented_fields(stored):
 def test_journey_flags_the_slow_price_calculation_and_names_containers(stored):
     data = json.loads(run("journey", "A-slow", "--json"))
     assert data["status"] == "complete"
-    assert data["anomalies"][0]["operation"] == "calculate price"
-    assert data["anomalies"][0]["container"] == "mes_api"
+    # The consuming span holds the calculation: both as slow, their scores equal within the
+    # baseline's error (docs/journeys.md#baselines-from-the-hourly-figures), in either order.
+    price = next(a for a in data["anomalies"] if a["operation"] == "calculate price")
+    assert price["container"] == "mes_api"
+    assert {a["span_id"] for a in data["anomalies"]} == {"A-slow-s5", "A-slow-s5-c0"}
     assert "MES API took 40 s" in data["summary"]["en"]
     # Judged against the week before the order, not the week before a much later "now".
     later = json.loads(run("journey", "A-slow", "--json", "--now", "2025-06-01T00:00:00Z"))

@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from explorer.alerts.models import AlertRule
 from explorer.configuration import Configuration
 from explorer.journeys.anomalies import Baseline
-from explorer.journeys.report import baseline_from_source, reference_window, spans_in_window
+from explorer.journeys.report import reference_window, spans_in_window, window_baseline
 from explorer.journeys.sla import compliance
 from explorer.orders.models import BaselineSnapshot, OrderStatus
-from explorer.orders.service import judge_states, now_policy
+from explorer.orders.service import figures_baseline, judge_states, now_policy
 from explorer.sources.base import SourceError, TraceSource
 from explorer.traces.model import Span, SpanKind
 
@@ -164,7 +164,9 @@ def anomaly_baseline(at: Situation) -> Baseline:
     stored = BaselineSnapshot.load_reference(at.source.name, "")
     if stored is not None and stored.serves(at.now_ns):
         return stored.baseline
-    return baseline_from_source(at.source, at.config.container_of, reference_window(at.now_ns))
+    window = reference_window(at.now_ns)
+    baseline_of = figures_baseline(at.source, at.config)  # as the refresh computes it
+    return window_baseline(at.source, at.config.container_of, window, baseline_of)
 
 
 def slow_operations(rule: AlertRule, at: Situation) -> Evaluation:

@@ -20,7 +20,12 @@ Window = tuple[int | None, int | None]
 def service_container(span: Span) -> str:
     """The container of a span by the project's naming convention (service `shop-api` runs in
     container `shop_api`); used where no C4 mapping is configured."""
-    return span.service.replace("-", "_").replace(".", "_")
+    return container_named(span.service)
+
+
+def container_named(service: str) -> str:
+    """The container a service runs in by that naming convention (service_container)."""
+    return service.replace("-", "_").replace(".", "_")
 
 
 @dataclass(slots=True)

@@ -60,9 +60,9 @@ def reference_window(now_ns: int) -> tuple[int, int]:
 @dataclass(slots=True)
 class Reference:
     """What one order is judged against: the latency baseline over the newest traces (up to
-    BASELINE_MAX_TRACES) and samples of the newest orders of each customer type (up to
-    TYPICAL_MAX_ORDERS + 1, newest first, so that any order has TYPICAL_MAX_ORDERS others)
-    of reference_window(as_of_ns)."""
+    BASELINE_MAX_TRACES; or over every span, from figures: BaselineOf) and samples of the
+    newest orders of each customer type (up to TYPICAL_MAX_ORDERS + 1, newest first, so that
+    any order has TYPICAL_MAX_ORDERS others) of reference_window(as_of_ns)."""
 
     baseline: Baseline
     samples: dict[str, list[OrderSample]]  # customer type -> samples, newest first
@@ -85,6 +85,10 @@ class Reference:
 
 # The stored reference for a customer type (its baseline and that type's samples), or None.
 LoadReference = Callable[[str], Reference | None]
+# The latency baseline of a window from figures kept as spans arrived (the embedded store's
+# hourly figures, explorer.orders.service.figures_baseline), or None where none cover the
+# window: then it is computed from the window's traces (baseline_from_source).
+BaselineOf = Callable[[Window], Baseline | None]
 
 
 @dataclass(slots=True, frozen=True)
@@ -238,3 +242,15 @@ def baseline_from_source(
 ) -> Baseline:
     """A baseline over the newest traces of a window (at most max_traces of them)."""
     return Baseline.from_spans(spans_in_window(source, container_of, window, max_traces))
+
+
+def window_baseline(
+    source: TraceSource,
+    container_of: ContainerOf,
+    window: Window,
+    baseline_of: BaselineOf | None = None,
+) -> Baseline:
+    """The window's baseline from `baseline_of` (figures) where it gives one, else from the
+    newest traces of the window (baseline_from_source)."""
+    found = baseline_of(window) if baseline_of is not None else None
+    return found if found is not None else baseline_from_source(source, container_of, window)

@@ -28,6 +28,7 @@ from explorer.journeys.report import (
     BASELINE_WINDOW_NS,
     RECENT_NS,
     TYPICAL_MAX_ORDERS,
+    BaselineOf,
     Context,
     JourneyReport,
     LoadReference,
@@ -36,6 +37,7 @@ from explorer.journeys.report import (
     baseline_from_source,
     reference_window,
     spans_in_window,
+    window_baseline,
 )
 from explorer.journeys.sla import breaches
 from explorer.journeys.state_graph import Sla, StateGraph
@@ -112,14 +114,16 @@ def reference_at(
     assemble: Callable[[list[str]], list[Journey]] | None = None,
     known: Mapping[str, OrderSample] | None = None,
     calls_of: CallsOf | None = None,
+    baseline_of: BaselineOf | None = None,
 ) -> Reference:
     """The reference at now_ns for these customer types. Samples in `known` (by order id) are
     reused; the journeys of the other sampled orders come from `assemble` (default: their
     own traces, read in bulk where the source can, see sampled_journeys; so that one order's
     report never reads the whole source); their samples record their calls with `calls_of`
-    when given."""
+    when given. The baseline comes from `baseline_of` (figures) where it gives one, else from
+    the newest traces of the week (window_baseline)."""
     trailing = reference_window(now_ns)
-    baseline = baseline_from_source(source, container_of, trailing)
+    baseline = window_baseline(source, container_of, trailing, baseline_of)
     assemble = assemble or (lambda ids: sampled_journeys(source, ids, container_of))
     known = known or {}
     samples: dict[str, list[OrderSample]] = {}
@@ -160,13 +164,24 @@ def report_order(
     window: Window = (None, None),
     names: NamesByLanguage | None = None,
     load_reference: LoadReference | None = None,
+    baseline_of: BaselineOf | None = None,
 ) -> JourneyReport:
     """One order's report (see report_journey) at `now` (Now.resolve: the order's newest
     span for an empty source). Pages and commands call explorer.orders.service.judge_order(),
     which takes these from the configuration."""
     journey = journey_for_order(source, order_id, window, container_of)
     at = now.resolve(source, [journey], window)
-    return report_journey(source, journey, graph, sla, container_of, at, names, load_reference)
+    return report_journey(
+        source,
+        journey,
+        graph,
+        sla,
+        container_of,
+        at,
+        names,
+        load_reference,
+        baseline_of=baseline_of,
+    )
 
 
 def report_journey(
@@ -179,13 +194,14 @@ def report_journey(
     names: NamesByLanguage | None = None,
     load_reference: LoadReference | None = None,
     calls_of: CallsOf | None = None,
+    baseline_of: BaselineOf | None = None,
 ) -> JourneyReport:
     """An assembled order's report, judged at `now` against the reference (the latency
     baseline and the typical journey of its customer type) of the week before now, or of the
     week before the order's last span when that is older: an old order is judged against its
     own time. The stored reference from `load_reference` is used when it serves at that time,
     else it is computed here (reading only the traces it needs; its samples record their
-    calls with `calls_of` when given)."""
+    calls with `calls_of` when given; its baseline from `baseline_of` where it gives one)."""
     order_id = journey.order_id
     last = max((s.end_ns for s in journey.spans), default=now)
     at = now if last > now - BASELINE_WINDOW_NS else last
@@ -201,6 +217,7 @@ def report_journey(
             [customer_type] if customer_type else [],
             container_of,
             calls_of=calls_of,
+            baseline_of=baseline_of,
         )
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})

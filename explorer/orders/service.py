@@ -32,13 +32,14 @@ from typing import Protocol
 
 from django.conf import settings
 
+from explorer.configuration import Configuration
 from explorer.journeys.anomalies import Baseline
 from explorer.journeys.assembly import journey_for_order
 from explorer.journeys.checking import check_states
 from explorer.journeys.conformance import Conformance
-from explorer.journeys.journey import Journey, Window
+from explorer.journeys.journey import Journey, Window, container_named
 from explorer.journeys.now import Now
-from explorer.journeys.report import JourneyReport, Reference
+from explorer.journeys.report import BaselineOf, JourneyReport, Reference
 from explorer.journeys.reporting import reference_at, report_journey, report_orders
 from explorer.journeys.state_graph import Sla, StateGraph
 from explorer.journeys.story import NamesByLanguage
@@ -53,8 +54,9 @@ from explorer.orders.status import (
     customer_types,
 )
 from explorer.query.nodes import Query, order_conditions
-from explorer.sources.base import TraceSource
+from explorer.sources.base import KeepsHourlyOperations, TraceSource
 from explorer.sources.querying import QueryResult, QueryRun, run_query
+from explorer.store import hourly_operations, hourly_report
 from explorer.traces.model import Span, Trace
 
 EVERYTHING: Window = (None, None)
@@ -144,6 +146,30 @@ class JudgedStates:
     conformance: Conformance
 
 
+def figures_baseline(source: TraceSource, config: JudgingConfig) -> BaselineOf | None:
+    """The latency baseline of a window from the source's hourly figures (every span of the
+    window's whole hours, no trace read; docs/journeys.md#baselines-from-the-hourly-figures),
+    or None when the source keeps none. Containers are named as the configuration's
+    container_of names them: the element the mapping gave the span's service when it was
+    counted, else the service by the naming convention; a JudgingConfig of its own naming
+    gets the baseline from traces (None)."""
+    if not isinstance(source, KeepsHourlyOperations) or not isinstance(config, Configuration):
+        return None
+    counting = source
+
+    def baseline_of(window: Window) -> Baseline | None:
+        start, end = window
+        counted_from = counting.operations_counted_from()
+        if start is None or end is None or (counted_from is not None and counted_from > start):
+            return None  # figures that do not cover the window
+        _first, totals = hourly_operations.window(start, end)
+        return hourly_report.journey_baseline(
+            totals, lambda element, service: element or container_named(service)
+        )
+
+    return baseline_of
+
+
 def judge_order(
     source: TraceSource,
     order_id: str,
@@ -167,6 +193,7 @@ def judge_order(
         names=config.names_by_language,
         load_reference=stored_references(source.name) if use_stored_reference else None,
         calls_of=config.calls_of,
+        baseline_of=figures_baseline(source, config),
     )
 
 
@@ -233,6 +260,7 @@ def judge_snapshot(
         orders,
         previous,
         config.calls_of,
+        figures_baseline(source, config),
     )
 
 
@@ -264,4 +292,5 @@ def judge_reference(
         config.container_of,
         known=known,
         calls_of=config.calls_of,
+        baseline_of=figures_baseline(source, config),
     )

@@ -27,7 +27,7 @@ from explorer.journeys.conformance import (
 )
 from explorer.journeys.journey import ContainerOf, Journey, channel_of, service_container
 from explorer.journeys.lookups import order_ids
-from explorer.journeys.report import Reference, reference_window
+from explorer.journeys.report import BaselineOf, Reference, reference_window
 from explorer.journeys.reporting import assemble_journeys, journey_pairs, lookups_for, reference_at
 from explorer.journeys.state_graph import StateGraph
 from explorer.journeys.typical import CallsOf, OrderSample
@@ -149,13 +149,15 @@ def compute_snapshot(
     orders: list[str] | None = None,
     previous: Mapping[str, OrderSample] | None = None,
     calls_of: CallsOf | None = None,
+    baseline_of: BaselineOf | None = None,
 ) -> Snapshot:
     """A row per order of the source, as report_orders() judges it (same journeys, baseline
     over all of them, statuses at `now`), and the reference at now. With `orders`, only
     those, judged against the reference's baseline (the one a single order's report uses), so
     the other orders need not be assembled: the reference takes their typical-journey samples
     from `previous` (the stored ones) where it can. Samples record their calls with
-    `calls_of` when given (the order page draws the typical path from them)."""
+    `calls_of` when given (the order page draws the typical path from them); the reference's
+    baseline from `baseline_of` where it gives one (reference_at)."""
     wanted = order_ids(source) if orders is None else orders
     # Read once for the journeys, then the reference's baseline and samples.
     lookups = lookups_for(source, len(wanted))
@@ -174,6 +176,7 @@ def compute_snapshot(
         assemble=lambda ids: assemble_journeys(lookups, ids, (None, None), container_of),
         known={**(previous or {}), **samples},
         calls_of=calls_of,
+        baseline_of=baseline_of,
     )
     baseline = (
         Baseline.from_spans(journey_pairs(journeys)) if orders is None else reference.baseline

@@ -17,8 +17,13 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from explorer.journeys.anomalies import DEFAULT_THRESHOLD, MIN_SAMPLES, OperationBaseline
-from explorer.store.hourly_figures import Example
+from explorer.journeys.anomalies import (
+    DEFAULT_THRESHOLD,
+    MIN_SAMPLES,
+    Baseline,
+    OperationBaseline,
+)
+from explorer.store.hourly_figures import Example, Sketch
 from explorer.store.hourly_operations import Operation, WindowFigures
 from explorer.traces.model import SpanKind
 
@@ -106,6 +111,29 @@ def baselines(totals: Totals) -> dict[Operation, OperationBaseline]:
             figures.errors / figures.count,
         )
     return out
+
+
+def journey_baseline(totals: Totals, container_of: Callable[[str, str], str]) -> Baseline:
+    """explorer.journeys.anomalies' Baseline over the window's spans, as Baseline.from_spans
+    keys them: per (container, operation), `container_of(element, service)` naming the
+    container. The figures of an operation in one container (its services and span kinds)
+    are added up; median and MAD from the summed sketch, within its relative error."""
+    counts: dict[tuple[str, str], list[int]] = {}  # spans, errors
+    sketches: dict[tuple[str, str], Sketch] = {}
+    for (element, service, operation, _kind), figures in totals.items():
+        key = (container_of(element, service), operation)
+        found = counts.setdefault(key, [0, 0])
+        found[0] += figures.count
+        found[1] += figures.errors
+        sketches.setdefault(key, Sketch()).merge(figures.sketch)
+    stats = {}
+    for key, (count, errors) in counts.items():
+        median = sketches[key].quantile_ns(0.5)
+        if median is None or not count:
+            continue
+        mad = sketches[key].mad_ns(median)
+        stats[key] = OperationBaseline(key[0], key[1], count, median, mad, errors / count)
+    return Baseline(stats)
 
 
 @dataclass(slots=True)
