@@ -125,12 +125,13 @@ def test_every_wrapper_has_the_capabilities_inside_plus_its_own_and_nothing_else
         wrapped.no_such_method  # noqa: B018
 
 
-def test_the_index_answers_four_capabilities_itself():
+def test_the_index_answers_five_capabilities_itself():
     assert _own_capabilities(IndexedSource) == {
         "ListsAttributeValues",
         "FindsLinkingTraces",
         "JudgesClockSkew",
         "KeepsHourlyOperations",  # the receiver keeps the operations' hourly figures
+        "KeepsHourlyTraffic",  # and the system map's (explorer.receiver.calls)
     }
     assert _own_capabilities(CachedSource) == set()
 

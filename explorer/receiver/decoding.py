@@ -108,7 +108,9 @@ def decode_request(
     data = inflated(body, encoding, config.max_bytes)
     if config.mode == "index" and fmt == "otlp-proto" and data.strip():
         keys, limit = config.store.business_keys, config.max_attribute_bytes
-        found = index_facts_of(data, keys, limit)
+        mapping = config.store.mapping
+        peer_keys = mapping.peer_keys() if mapping is not None else ()
+        found = index_facts_of(data, keys, limit, peer_keys)
         if found is not None:
             return Decoded(facts=found, spans=sum(f.facts.span_count for f in found))
     decoded = decode(data, fmt, config.max_attribute_bytes, source)

@@ -1,0 +1,241 @@
+"""The system map's hourly figures (explorer.store.traffic) in the receiver's index mode,
+with a trace's calls paired across the requests that bring its pieces.
+
+A call between elements needs two spans (a client span and its server child, a server span
+and its parent, a consumer and its producer parent), which arrive from different services in
+different requests. Per indexed trace the index keeps, in the order of its span keys
+(IndexedTrace.keys), each span's parent as an 8-byte id hash (span_key(parent, 0): a span's
+own key without its kind bits) and its element as a 1-byte number into the trace's own list
+of elements: 9 bytes a span. A span whose call still waits for its partner is kept as
+pending with what the call counts (its hour, duration and error: a few bytes) until the
+partner arrives. So when a piece arrives, its spans pair with those already seen, and spans
+seen before pair with the new ones; each call is counted once, with the figures of the span
+explorer.c4.mapping.interactions counts it on, into the hour that span starts in.
+
+Nothing here holds an id: hashes, element ids of the mapping, numbers.
+
+Where this differs from interactions() over the whole trace (the store's figures): a client
+span with two or more server or consumer children of mapped elements pairs with the first
+to arrive (the store: the first in the trace's order, of another resource than its own), and
+a consumer's links to spans of its own trace are not followed (the simulation's and most
+instrumentations' links point to other traces, which no path follows). Spans indexed before
+this record existed pair with nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from explorer.c4.mapping import Mapping
+from explorer.store.prepare import span_key
+from explorer.store.traffic import CALLED, HOUR_NS, PAIR, SERVED, Key, Traffic
+from explorer.traces.model import SpanKind
+
+_SERVER, _CLIENT, _PRODUCER, _CONSUMER = (
+    SpanKind.SERVER,
+    SpanKind.CLIENT,
+    SpanKind.PRODUCER,
+    SpanKind.CONSUMER,
+)
+_ENTRIES = (_SERVER, _CONSUMER)
+_CALLERS = (_CLIENT, _PRODUCER)
+_PEERED = (_CLIENT, _PRODUCER, _CONSUMER)  # what peer rules name the other end of
+_MAX_ELEMENTS = 255  # a trace's elements beyond these count as unmapped (1 byte a span)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A span waiting for its partner: what its call counts."""
+
+    hour: int  # ns, the hour its start is in
+    duration_ns: int
+    error: bool
+
+
+@dataclass(slots=True)
+class Calls:
+    """What pairing keeps of one trace, span i being the i-th of its keys."""
+
+    elements: list[str] = field(default_factory=list)
+    parents: array = field(default_factory=lambda: array("q"))  # id hash of the parent; 0: none
+    owns: bytearray = field(default_factory=bytearray)  # 1 + index into elements; 0: unmapped
+    pending: dict[int, Pending] = field(default_factory=dict)
+
+    def number(self, element: str | None) -> int:
+        if element is None:
+            return 0
+        try:
+            return self.elements.index(element) + 1
+        except ValueError:
+            if len(self.elements) >= _MAX_ELEMENTS:
+                return 0
+            self.elements.append(element)
+            return len(self.elements)
+
+
+def pair(
+    calls: Calls, keys: Sequence[int], spans: Iterable, mapping: Mapping
+) -> dict[Key, Traffic]:
+    """Add `spans` (new to the trace; their keys already at the end of `keys`, in this order)
+    to `calls`, and return what they add to the hourly traffic: their own served requests, the
+    calls they make or receive whose partner is here, and the calls of earlier spans that were
+    waiting for them."""
+    out: dict[Key, Traffic] = {}
+    index = len(calls.parents)
+    for span in spans:
+        own = mapping.service_element(span.resource)
+        number = calls.number(own)
+        calls.parents.append(span_key(span.parent_id, 0) if span.parent_id else 0)
+        calls.owns.append(number)
+        kind = span.kind
+        hour = span.start_ns - span.start_ns % HOUR_NS
+        duration_ns = span.end_ns - span.start_ns
+        if own is None:
+            index += 1
+            continue
+        if kind in _ENTRIES:
+            _add(out, (hour, SERVED, own, ""), duration_ns, span.is_error)
+        peer = None
+        if kind in _PEERED:
+            peer = mapping.peer_element(span)
+        if peer is not None:
+            if peer != own:
+                caller, callee = (peer, own) if kind == _CONSUMER else (own, peer)
+                _call(out, hour, caller, callee, duration_ns, span.is_error)
+        elif kind in _CALLERS or (kind in _ENTRIES and span.parent_id):
+            # its partner: a child (a client span), else its parent (a server or consumer)
+            calls.pending[index] = Pending(hour, duration_ns, span.is_error)
+        index += 1
+    if calls.pending:
+        _resolve(calls, keys, out)
+    return out
+
+
+def _resolve(calls: Calls, keys: Sequence[int], out: dict[Key, Traffic]) -> None:
+    """Count and drop the pending spans whose partner is now here."""
+    by_hash = {key & ~7: i for i, key in enumerate(keys)}  # the last of an id, as by_id
+    children: dict[int, list[int]] | None = None
+    owns, elements = calls.owns, calls.elements
+    for i in sorted(calls.pending):
+        kind = keys[i] & 7
+        own = owns[i]
+        if kind in _CALLERS:
+            if children is None:
+                children = {}
+                for j, parent in enumerate(calls.parents):
+                    if parent:
+                        children.setdefault(parent, []).append(j)
+            found = next(
+                (j for j in children.get(keys[i] & ~7, ()) if keys[j] & 7 in _ENTRIES and owns[j]),
+                None,
+            )
+            if found is None:
+                continue
+            caller, callee = own, owns[found]
+        else:
+            parent = by_hash.get(calls.parents[i])
+            if parent is None:
+                continue
+            caller, callee = owns[parent], own
+            parent_kind = keys[parent] & 7
+            if kind == _SERVER and parent_kind in _CALLERS:
+                caller = 0  # the client span counts the call
+            elif kind == _CONSUMER and parent_kind != _PRODUCER:
+                caller = 0
+        waiting = calls.pending.pop(i)
+        if caller and callee and caller != callee:
+            _call(
+                out,
+                waiting.hour,
+                elements[caller - 1],
+                elements[callee - 1],
+                waiting.duration_ns,
+                waiting.error,
+            )
+
+
+def _call(
+    out: dict[Key, Traffic], hour: int, caller: str, callee: str, duration_ns: int, error: bool
+) -> None:
+    _add(out, (hour, PAIR, caller, callee), duration_ns, error)
+    _add(out, (hour, CALLED, callee, ""), duration_ns, error)
+
+
+def _add(out: dict[Key, Traffic], key: Key, duration_ns: int, error: bool) -> None:
+    traffic = out.get(key)
+    if traffic is None:
+        traffic = out[key] = Traffic()
+    traffic.add(duration_ns, error)
+
+
+def encode(calls: Calls) -> bytes:
+    """As IndexedTrace.calls keeps it: the elements (count, then each as length and UTF-8),
+    the parents (8 bytes each, little-endian), the element numbers (1 byte each), the pending
+    spans (count, then index, hour number and duration * 2 + error, as varints)."""
+    out = bytearray()
+    _varint(out, len(calls.elements))
+    for element in calls.elements:
+        text = element.encode("utf-8", "surrogatepass")
+        _varint(out, len(text))
+        out += text
+    parents = array("q", calls.parents)
+    if sys.byteorder != "little":
+        parents.byteswap()
+    out += parents.tobytes()
+    out += calls.owns
+    _varint(out, len(calls.pending))
+    for i, waiting in sorted(calls.pending.items()):
+        _varint(out, i)
+        _varint(out, waiting.hour // HOUR_NS)
+        _varint(out, max(0, waiting.duration_ns) * 2 + waiting.error)
+    return bytes(out)
+
+
+def decode(data: bytes, spans: int) -> Calls:
+    """What encode() kept of a trace of `spans` spans; spans it does not cover (indexed
+    before it existed) have no parent and no element."""
+    calls = Calls()
+    if not data:
+        calls.parents.extend([0] * spans)
+        calls.owns.extend(bytes(spans))
+        return calls
+    view = memoryview(data)
+    count, at = _read_varint(view, 0)
+    for _ in range(count):
+        length, at = _read_varint(view, at)
+        calls.elements.append(bytes(view[at : at + length]).decode("utf-8", "surrogatepass"))
+        at += length
+    calls.parents.frombytes(view[at : at + 8 * spans])
+    if sys.byteorder != "little":
+        calls.parents.byteswap()
+    at += 8 * spans
+    calls.owns += view[at : at + spans]
+    at += spans
+    count, at = _read_varint(view, at)
+    for _ in range(count):
+        i, at = _read_varint(view, at)
+        hour, at = _read_varint(view, at)
+        figure, at = _read_varint(view, at)
+        calls.pending[i] = Pending(hour * HOUR_NS, figure >> 1, bool(figure & 1))
+    return calls
+
+
+def _varint(out: bytearray, number: int) -> None:
+    while number > 0x7F:
+        out.append(number & 0x7F | 0x80)
+        number >>= 7
+    out.append(number)
+
+
+def _read_varint(view: memoryview, at: int) -> tuple[int, int]:
+    number, shift = 0, 0
+    while True:
+        byte = view[at]
+        at += 1
+        number |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return number, at
+        shift += 7
