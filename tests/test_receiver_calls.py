@@ -1,7 +1,8 @@
 """Calls paired across pieces (explorer.receiver.calls): every simulated trace, cut into
 pieces sent in a random order (a piece twice), gives the system map's hourly figures the
 store computes over the whole trace (explorer.store.traffic.contributions), and its record
-survives encode/decode between pieces. Pure: no database (about 1 s)."""
+survives encode/decode between pieces; nothing is paired unless
+EXPLORER_RECEIVER_INDEX_TRAFFIC is on. Pure: no database (about 1 s)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from dataclasses import replace
 
 import pytest
 
+from explorer.receiver import index
 from explorer.receiver.calls import Calls, decode, encode, pair
+from explorer.receiver.facts import index_facts
+from explorer.store.ingest import store_settings
 from explorer.store.prepare import span_key
 from explorer.store.traffic import Key, Traffic, contributions
 from explorer.traces.model import SpanKind, Trace
@@ -93,3 +97,14 @@ def test_the_record_costs_nine_bytes_a_span_plus_the_waiting_ones(traces, mappin
         assert decode(data, len(keys)) == calls
         names = sum(1 + len(e) for e in calls.elements)
         assert len(data) <= 1 + names + 9 * len(keys) + 1 + 16 * len(calls.pending)
+
+
+def test_off_by_default_nothing_is_paired(settings, traces, mapping):
+    config = replace(store_settings(traffic=False), mapping=mapping)
+    found = index_facts(traces[:3], ("order.id",))
+    settings.EXPLORER_RECEIVER_INDEX_TRAFFIC = False
+    pieces = index.pieces_of(found, config)
+    assert not pieces.paired and {p.row.calls for p in pieces} == {b""}
+    settings.EXPLORER_RECEIVER_INDEX_TRAFFIC = True
+    pieces = index.pieces_of(found, config)
+    assert pieces.paired and all(p.row.calls for p in pieces)

@@ -13,21 +13,17 @@ import time
 import pytest
 from django.urls import reverse
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_context
 
 from explorer.c4.configured import current_mapping
-from explorer.caching import reset_caches
 from explorer.receiver.models import IndexedTrace
 from explorer.store.models import HourlyTraffic
 from explorer.store.traffic import Traffic, contributions
 from explorer.traces.parsers import parse_bytes
-from tests.backends_support import ReplayServer, tempo_replay
-from tests.receiver_support import TOKEN, TOKENS
-from tests.test_receiver_index_figures import _receiver_http_server
+from tests.test_receiver_index_figures import sent_to_index
 
 HOUR_NS = 3600 * 10**9
 SERVICES = ("shop-api", "crm-api", "mes-api")
@@ -120,26 +116,13 @@ def received(settings, transactional_db):
     first piece of all once more (an exporter's retry), beside a fake Tempo holding them."""
     traces = _traces()
     spans = [span for pieces in traces for piece in pieces.values() for span in piece]
-    body = encode_spans(spans).SerializePartialToString()
-    with ReplayServer(tempo_replay(parse_bytes(body, fmt="otlp-proto").traces)) as tempo:
-        settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": tempo.url, "retries": 0}}
-        settings.EXPLORER_DEFAULT_BACKEND = "tempo"
-        settings.EXPLORER_RECEIVER_MODE = "index"
-        settings.EXPLORER_RECEIVER_TOKENS = TOKENS
-        reset_caches()
-        orders = list(itertools.permutations(SERVICES))
-        batches = [
-            pieces[service]
-            for pieces, order in zip(traces, orders, strict=True)
-            for service in order
-        ]
-        with _receiver_http_server() as url:
-            exporter = OTLPSpanExporter(endpoint=url, headers={"authorization": f"Bearer {TOKEN}"})
-            for batch in [*batches, batches[0]]:
-                assert exporter.export(batch) is SpanExportResult.SUCCESS
-            exporter.shutdown()
+    orders = list(itertools.permutations(SERVICES))
+    batches = [
+        pieces[service] for pieces, order in zip(traces, orders, strict=True) for service in order
+    ]
+    settings.EXPLORER_RECEIVER_INDEX_TRAFFIC = True
+    with sent_to_index(settings, batches, spans):
         yield spans
-    reset_caches()
 
 
 def test_pieces_in_any_order_give_the_store_s_figures_once(received):

@@ -8,7 +8,7 @@ import pytest
 
 from explorer.composition import get_source
 from explorer.journeys.assembly import journey_for_order
-from explorer.receiver.index import IndexedSource
+from explorer.receiver.index import IndexedSource, IndexedTrafficSource
 from explorer.sources.base import (
     CAPABILITIES,
     FindsLinkingTraces,
@@ -125,13 +125,17 @@ def test_every_wrapper_has_the_capabilities_inside_plus_its_own_and_nothing_else
         wrapped.no_such_method  # noqa: B018
 
 
-def test_the_index_answers_five_capabilities_itself():
+def test_the_index_answers_four_capabilities_itself():
     assert _own_capabilities(IndexedSource) == {
         "ListsAttributeValues",
         "FindsLinkingTraces",
         "JudgesClockSkew",
         "KeepsHourlyOperations",  # the receiver keeps the operations' hourly figures
-        "KeepsHourlyTraffic",  # and the system map's (explorer.receiver.calls)
+    }
+    # and the system map's, with EXPLORER_RECEIVER_INDEX_TRAFFIC (explorer.receiver.calls)
+    assert _own_capabilities(IndexedTrafficSource) == {
+        *_own_capabilities(IndexedSource),
+        "KeepsHourlyTraffic",
     }
     assert _own_capabilities(CachedSource) == set()
 

@@ -7,9 +7,13 @@ different requests. Per indexed trace the index keeps, in the order of its span 
 (IndexedTrace.keys), each span's parent as an 8-byte id hash (span_key(parent, 0): a span's
 own key without its kind bits) and its element as a 1-byte number into the trace's own list
 of elements: 9 bytes a span. A span whose call still waits for its partner is kept as
-pending with what the call counts (its hour, duration and error: a few bytes) until the
-partner arrives. So when a piece arrives, its spans pair with those already seen, and spans
-seen before pair with the new ones; each call is counted once, with the figures of the span
+pending with what the call counts (its hour, duration and error: 16 bytes) until the
+partner arrives (for ever for a client span to a peer that sends no spans and that no peer
+rule names). Off unless settings.EXPLORER_RECEIVER_INDEX_TRAFFIC: it costs the receiver
+about a third more CPU a span (docs/receiver.md).
+
+So when a piece arrives, its spans pair with those already seen, and spans seen before pair
+with the new ones; each call is counted once, with the figures of the span
 explorer.c4.mapping.interactions counts it on, into the hour that span starts in.
 
 Nothing here holds an id: hashes, element ids of the mapping, numbers.
@@ -26,7 +30,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from explorer.c4.mapping import Mapping
@@ -44,15 +48,12 @@ _ENTRIES = (_SERVER, _CONSUMER)
 _CALLERS = (_CLIENT, _PRODUCER)
 _PEERED = (_CLIENT, _PRODUCER, _CONSUMER)  # what peer rules name the other end of
 _MAX_ELEMENTS = 255  # a trace's elements beyond these count as unmapped (1 byte a span)
+_MAX_NS = 2**62 - 1  # a pending duration as kept (a hostile span may claim 292 years)
 
 
-@dataclass(slots=True)
-class Pending:
-    """A span waiting for its partner: what its call counts."""
-
-    hour: int  # ns, the hour its start is in
-    duration_ns: int
-    error: bool
+# A span waiting for its partner: what its call counts (the start of the hour its start is
+# in, ns; its duration, ns; whether it is an error). A plain tuple: made for most client spans.
+Pending = tuple[int, int, bool]
 
 
 @dataclass(slots=True)
@@ -77,84 +78,85 @@ class Calls:
 
 
 def pair(
-    calls: Calls, keys: Sequence[int], spans: Iterable, mapping: Mapping
+    calls: Calls, keys: Sequence[int], spans: Sequence, mapping: Mapping
 ) -> dict[Key, Traffic]:
     """Add `spans` (new to the trace; their keys already at the end of `keys`, in this order)
     to `calls`, and return what they add to the hourly traffic: their own served requests, the
     calls they make or receive whose partner is here, and the calls of earlier spans that were
     waiting for them."""
     out: dict[Key, Traffic] = {}
-    index = len(calls.parents)
-    for span in spans:
+    first = len(calls.parents)
+    # Their id hashes, from their keys: a parent among them is not hashed again.
+    hashes = {span.span_id: keys[first + offset] & ~7 for offset, span in enumerate(spans)}
+    numbers: dict[str | None, int] = {None: 0}
+    for index, span in enumerate(spans, first):
         own = mapping.service_element(span.resource)
-        number = calls.number(own)
-        calls.parents.append(span_key(span.parent_id, 0) if span.parent_id else 0)
+        parent_id = span.parent_id
+        parent = (hashes.get(parent_id) or span_key(parent_id, 0)) if parent_id else 0
+        calls.parents.append(parent)
+        number = numbers.get(own)
+        if number is None:
+            number = numbers[own] = calls.number(own)
         calls.owns.append(number)
+        if own is None:
+            continue
         kind = span.kind
         hour = span.start_ns - span.start_ns % HOUR_NS
         duration_ns = span.end_ns - span.start_ns
-        if own is None:
-            index += 1
-            continue
         if kind in _ENTRIES:
             _add(out, (hour, SERVED, own, ""), duration_ns, span.is_error)
-        peer = None
-        if kind in _PEERED:
-            peer = mapping.peer_element(span)
+        peer = mapping.peer_element(span) if kind in _PEERED else None
         if peer is not None:
             if peer != own:
                 caller, callee = (peer, own) if kind == _CONSUMER else (own, peer)
                 _call(out, hour, caller, callee, duration_ns, span.is_error)
-        elif kind in _CALLERS or (kind in _ENTRIES and span.parent_id):
+        elif kind in _CALLERS or (kind in _ENTRIES and parent):
             # its partner: a child (a client span), else its parent (a server or consumer)
-            calls.pending[index] = Pending(hour, duration_ns, span.is_error)
-        index += 1
+            calls.pending[index] = (hour, duration_ns, span.is_error)
     if calls.pending:
         _resolve(calls, keys, out)
     return out
 
 
 def _resolve(calls: Calls, keys: Sequence[int], out: dict[Key, Traffic]) -> None:
-    """Count and drop the pending spans whose partner is now here."""
-    by_hash = {key & ~7: i for i, key in enumerate(keys)}  # the last of an id, as by_id
+    """Count and drop the pending spans whose partner is now here. The look-ups are built
+    when first needed: most pending spans are client spans whose callee sends no spans (a
+    database), found in no span's parent at once."""
+    parents: set[int] | None = None
     children: dict[int, list[int]] | None = None
-    owns, elements = calls.owns, calls.elements
+    by_hash: dict[int, int] | None = None
+    owns = calls.owns
     for i in sorted(calls.pending):
         kind = keys[i] & 7
-        own = owns[i]
         if kind in _CALLERS:
+            if parents is None:
+                parents = set(calls.parents)
+            if keys[i] & ~7 not in parents:
+                continue
             if children is None:
                 children = {}
                 for j, parent in enumerate(calls.parents):
-                    if parent:
-                        children.setdefault(parent, []).append(j)
+                    children.setdefault(parent, []).append(j)
             found = next(
-                (j for j in children.get(keys[i] & ~7, ()) if keys[j] & 7 in _ENTRIES and owns[j]),
-                None,
+                (j for j in children[keys[i] & ~7] if keys[j] & 7 in _ENTRIES and owns[j]), None
             )
             if found is None:
                 continue
-            caller, callee = own, owns[found]
+            caller, callee = owns[i], owns[found]
         else:
+            if by_hash is None:
+                by_hash = {key & ~7: j for j, key in enumerate(keys)}  # the last, as by_id
             parent = by_hash.get(calls.parents[i])
             if parent is None:
                 continue
-            caller, callee = owns[parent], own
+            caller, callee = owns[parent], owns[i]
             parent_kind = keys[parent] & 7
-            if kind == _SERVER and parent_kind in _CALLERS:
-                caller = 0  # the client span counts the call
-            elif kind == _CONSUMER and parent_kind != _PRODUCER:
-                caller = 0
-        waiting = calls.pending.pop(i)
+            if parent_kind in _CALLERS if kind == _SERVER else parent_kind != _PRODUCER:
+                caller = 0  # a client span counts the call; a consumer's parent must produce
+        hour, duration_ns, error = calls.pending.pop(i)
         if caller and callee and caller != callee:
-            _call(
-                out,
-                waiting.hour,
-                elements[caller - 1],
-                elements[callee - 1],
-                waiting.duration_ns,
-                waiting.error,
-            )
+            source, target = calls.elements[caller - 1], calls.elements[callee - 1]
+            _call(out, hour, source, target, duration_ns, error)
 
 
 def _call(
@@ -174,23 +176,21 @@ def _add(out: dict[Key, Traffic], key: Key, duration_ns: int, error: bool) -> No
 def encode(calls: Calls) -> bytes:
     """As IndexedTrace.calls keeps it: the elements (count, then each as length and UTF-8),
     the parents (8 bytes each, little-endian), the element numbers (1 byte each), the pending
-    spans (count, then index, hour number and duration * 2 + error, as varints)."""
+    spans (their count, then their indexes and hour numbers as 4-byte and their duration * 2
+    + error as 8-byte numbers, little-endian: 16 bytes a pending span, packed by `array`)."""
     out = bytearray()
     _varint(out, len(calls.elements))
     for element in calls.elements:
         text = element.encode("utf-8", "surrogatepass")
         _varint(out, len(text))
         out += text
-    parents = array("q", calls.parents)
-    if sys.byteorder != "little":
-        parents.byteswap()
-    out += parents.tobytes()
+    waiting = sorted(calls.pending.items())
+    out += _little(calls.parents)
     out += calls.owns
-    _varint(out, len(calls.pending))
-    for i, waiting in sorted(calls.pending.items()):
-        _varint(out, i)
-        _varint(out, waiting.hour // HOUR_NS)
-        _varint(out, max(0, waiting.duration_ns) * 2 + waiting.error)
+    _varint(out, len(waiting))
+    out += _little(array("I", [i for i, _ in waiting]))
+    out += _little(array("I", [hour // HOUR_NS for _, (hour, _d, _e) in waiting]))
+    out += _little(array("q", [min(max(0, d), _MAX_NS) * 2 + e for _, (_h, d, e) in waiting]))
     return bytes(out)
 
 
@@ -215,12 +215,24 @@ def decode(data: bytes, spans: int) -> Calls:
     calls.owns += view[at : at + spans]
     at += spans
     count, at = _read_varint(view, at)
-    for _ in range(count):
-        i, at = _read_varint(view, at)
-        hour, at = _read_varint(view, at)
-        figure, at = _read_varint(view, at)
-        calls.pending[i] = Pending(hour * HOUR_NS, figure >> 1, bool(figure & 1))
+    unpacked = []
+    for typecode, size in (("I", 4), ("I", 4), ("q", 8)):
+        numbers = array(typecode)
+        numbers.frombytes(view[at : at + size * count])
+        if sys.byteorder != "little":
+            numbers.byteswap()
+        unpacked.append(numbers)
+        at += size * count
+    for i, hour, figure in zip(*unpacked, strict=True):
+        calls.pending[i] = (hour * HOUR_NS, figure >> 1, bool(figure & 1))
     return calls
+
+
+def _little(numbers: array) -> bytes:
+    if sys.byteorder != "little":
+        numbers = array(numbers.typecode, numbers)
+        numbers.byteswap()
+    return numbers.tobytes()
 
 
 def _varint(out: bytearray, number: int) -> None:

@@ -126,6 +126,7 @@ class Pieces:
     pieces: list[_Piece]
     figures: dict[OpKey, Figures] = field(default_factory=dict)
     rules: Settings | None = None
+    paired: bool = False  # the pieces' calls are paired (pairs_calls())
 
     def __iter__(self) -> Iterator[_Piece]:
         return iter(self.pieces)
@@ -146,7 +147,7 @@ def pieces_of(found: list[IndexFacts], config: Settings | None = None) -> Pieces
     for the whole request (a few additions a span). Made before the writer's turn (SQLite's
     writers take turns), which is then spent on the database."""
     ordered = sorted(found, key=lambda item: item.trace_id)
-    mapping = None if config is None else config.mapping
+    mapping = None if config is None or not pairs_calls() else config.mapping
     pieces = [_piece(item, mapping) for item in ordered]
     if len({piece.row.trace_id for piece in pieces}) != len(pieces):
         raise ValueError("pieces_of() takes one IndexFacts per trace id")
@@ -155,7 +156,13 @@ def pieces_of(found: list[IndexFacts], config: Settings | None = None) -> Pieces
     counting = Counting(config.mapping, config.sla)
     for item in ordered:
         counting.add(item.trace_id, item.spans, item.facts.business)
-    return Pieces(pieces, counting.figures(), config)
+    return Pieces(pieces, counting.figures(), config, mapping is not None)
+
+
+def pairs_calls() -> bool:
+    """Whether index mode keeps the system map's hourly figures
+    (settings.EXPLORER_RECEIVER_INDEX_TRAFFIC; explorer.receiver.calls)."""
+    return bool(settings.EXPLORER_RECEIVER_INDEX_TRAFFIC)
 
 
 def _piece(item: IndexFacts, mapping: Mapping | None) -> _Piece:
@@ -238,7 +245,8 @@ def write_pieces(
             pairs, fresh = _merge(row, piece)
             if pieces.rules is not None:
                 _correct(figures, piece, row, fresh, pieces.rules, orders)
-                _add_traffic(traffic, _paired(row, piece, fresh, known, pieces.rules))
+                if pieces.paired:
+                    _add_traffic(traffic, _paired(row, piece, fresh, known, pieces.rules))
             row.arrived_ns = now
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
@@ -404,9 +412,9 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
 
 class IndexedSource(WrappedSource):
     """A remote source that answers business-attribute look-ups, attribute values, linking
-    traces, "now" and the hourly figures (the operations' and the system map's) from the
-    index; everything else (the spans) from the backend. Its capabilities: those of its own
-    and the backend's others (explorer.sources.wrapper)."""
+    traces, "now" and the operations' hourly figures from the index; everything else (the
+    spans) from the backend. Its capabilities: those of its own and the backend's others
+    (explorer.sources.wrapper)."""
 
     def find_traces(
         self,
@@ -458,18 +466,6 @@ class IndexedSource(WrappedSource):
         (the backend may hold older ones); now, when it has counted none yet."""
         return self._counted_from(HourlyOperation.objects.filter(day=False))
 
-    def hourly_traffic(
-        self, start_ns: int, end_ns: int
-    ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
-        """The system map's figures the receiver kept (explorer.receiver.calls)."""
-        with self._answering():
-            return hourly.window_traffic(start_ns, end_ns)
-
-    def traffic_counted_from(self) -> int | None:
-        """As operations_counted_from(), for the system map's figures (which a receiver
-        older than them did not keep)."""
-        return self._counted_from(HourlyTraffic.objects.all())
-
     def _counted_from(self, hours) -> int:
         with self._answering():
             first = hours.order_by("hour").values_list("hour", flat=True).first()
@@ -496,6 +492,23 @@ class IndexedSource(WrappedSource):
             yield
         except DatabaseError as exc:
             raise SourceError(f"{self.name}: the receiver's index did not answer: {exc}") from exc
+
+
+class IndexedTrafficSource(IndexedSource):
+    """With the system map's hourly figures too, when the receiver keeps them
+    (EXPLORER_RECEIVER_INDEX_TRAFFIC): the map and drift read whole hours."""
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
+        """The system map's figures the receiver kept (explorer.receiver.calls)."""
+        with self._answering():
+            return hourly.window_traffic(start_ns, end_ns)
+
+    def traffic_counted_from(self) -> int | None:
+        """As operations_counted_from(), for the system map's figures (which a receiver
+        older than them, or one with them turned off, did not keep)."""
+        return self._counted_from(HourlyTraffic.objects.all())
 
 
 def _in_window(rows, start_ns: int | None, end_ns: int | None, field: str):
@@ -525,4 +538,4 @@ def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:
     look-ups from the index."""
     if settings.EXPLORER_RECEIVER_MODE != "index" or options.get("kind") == "store":
         return source
-    return IndexedSource(source)
+    return IndexedTrafficSource(source) if pairs_calls() else IndexedSource(source)

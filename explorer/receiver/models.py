@@ -33,6 +33,7 @@ class IndexedTrace(models.Model):
     # explorer.receiver.calls: per span (in the order of `keys`) its parent's id hash and its
     # element's number, and the spans whose call waits for its other end: 9 bytes a span and
     # the trace's element ids, so that calls split across requests are counted once. No id.
+    # Empty unless EXPLORER_RECEIVER_INDEX_TRAFFIC is on.
     calls = models.BinaryField(default=b"")
 
     class Meta:

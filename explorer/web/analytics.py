@@ -6,8 +6,10 @@ the viewer's time zone. A source that keeps hourly figures at ingest (the embedd
 KeepsHourlyTraffic capability) answers every page from them over the whole hours of the window:
 the map from explorer.store.hourly, SLA, anomalies and drift from
 explorer.store.hourly_operations (explorer.web.analytics_hourly). The receiver's index mode
-keeps both (explorer.receiver.calls pairs the map's calls across requests), from when it
-started counting, which the pages say. Otherwise (remote backends)
+keeps the operations' figures (KeepsHourlyOperations): SLA and anomalies from them; with
+EXPLORER_RECEIVER_INDEX_TRAFFIC the map's too (explorer.receiver.calls pairs the calls across
+requests: KeepsHourlyTraffic), from when it started counting, which the pages say.
+Otherwise (remote backends)
 each page reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
 and says so. Results are cached briefly per window.
 """
