@@ -96,7 +96,8 @@ def test_the_record_costs_nine_bytes_a_span_plus_the_waiting_ones(traces, mappin
         data = encode(calls)
         assert decode(data, len(keys)) == calls
         names = sum(1 + len(e) for e in calls.elements)
-        assert len(data) <= 1 + names + 9 * len(keys) + 1 + 16 * len(calls.pending)
+        counts = 3  # of elements, spans and waiting spans, as short varints here
+        assert len(data) <= counts + names + 9 * len(keys) + 16 * len(calls.pending)
 
 
 def test_off_by_default_nothing_is_paired(settings, traces, mapping):
@@ -108,3 +109,18 @@ def test_off_by_default_nothing_is_paired(settings, traces, mapping):
     settings.EXPLORER_RECEIVER_INDEX_TRAFFIC = True
     pieces = index.pieces_of(found, config)
     assert pieces.paired and all(p.row.calls for p in pieces)
+
+
+def test_a_record_covering_fewer_spans_or_none_pairs_with_what_it_covers(traces, mapping):
+    trace = traces[-1]
+    keys = [span_key(s.span_id, s.kind) for s in trace.spans]
+    calls = Calls()
+    pair(calls, keys[:2], trace.spans[:2], mapping)
+    data = encode(calls)
+    later = decode(data, len(keys))  # spans merged while pairing was off: unknown
+    assert list(later.parents[:2]) == list(calls.parents) and not any(later.parents[2:])
+    assert len(later.owns) == len(keys) and later.pending == calls.pending
+    for broken in (data[: len(data) // 2], b"\xff" * 9, data + b"\x00" * 3):
+        found = decode(broken, len(keys))
+        assert len(found.parents) == len(found.owns) == len(keys)
+    assert decode(data, 1) == decode(b"", 1)  # covers more spans than the trace has: none

@@ -175,9 +175,10 @@ def _add(out: dict[Key, Traffic], key: Key, duration_ns: int, error: bool) -> No
 
 def encode(calls: Calls) -> bytes:
     """As IndexedTrace.calls keeps it: the elements (count, then each as length and UTF-8),
-    the parents (8 bytes each, little-endian), the element numbers (1 byte each), the pending
-    spans (their count, then their indexes and hour numbers as 4-byte and their duration * 2
-    + error as 8-byte numbers, little-endian: 16 bytes a pending span, packed by `array`)."""
+    the spans covered (count), their parents (8 bytes each, little-endian) and element
+    numbers (1 byte each), the pending spans (their count, then their indexes and hour
+    numbers as 4-byte and their duration * 2 + error as 8-byte numbers, little-endian: 16
+    bytes a pending span, packed by `array`)."""
     out = bytearray()
     _varint(out, len(calls.elements))
     for element in calls.elements:
@@ -185,6 +186,7 @@ def encode(calls: Calls) -> bytes:
         _varint(out, len(text))
         out += text
     waiting = sorted(calls.pending.items())
+    _varint(out, len(calls.parents))
     out += _little(calls.parents)
     out += calls.owns
     _varint(out, len(waiting))
@@ -195,37 +197,54 @@ def encode(calls: Calls) -> bytes:
 
 
 def decode(data: bytes, spans: int) -> Calls:
-    """What encode() kept of a trace of `spans` spans; spans it does not cover (indexed
-    before it existed) have no parent and no element."""
+    """What encode() kept of a trace of `spans` spans. Spans it does not cover (indexed
+    before it existed, or while EXPLORER_RECEIVER_INDEX_TRAFFIC was off) have no parent and
+    no element; a record that cannot be read counts as none (a write never fails on it)."""
+    try:
+        calls = _decoded(memoryview(data)) if data else Calls()
+    except (IndexError, ValueError, UnicodeDecodeError):
+        calls = Calls()
+    if len(calls.parents) > spans:
+        calls = Calls()
+    missing = spans - len(calls.parents)
+    calls.parents.extend([0] * missing)
+    calls.owns.extend(bytes(missing))
+    return calls
+
+
+def _decoded(view: memoryview) -> Calls:
     calls = Calls()
-    if not data:
-        calls.parents.extend([0] * spans)
-        calls.owns.extend(bytes(spans))
-        return calls
-    view = memoryview(data)
     count, at = _read_varint(view, 0)
     for _ in range(count):
         length, at = _read_varint(view, at)
         calls.elements.append(bytes(view[at : at + length]).decode("utf-8", "surrogatepass"))
         at += length
-    calls.parents.frombytes(view[at : at + 8 * spans])
-    if sys.byteorder != "little":
-        calls.parents.byteswap()
-    at += 8 * spans
-    calls.owns += view[at : at + spans]
-    at += spans
+    covered, at = _read_varint(view, at)
+    numbers = []
+    for typecode, size, count in (("q", 8, covered), ("B", 1, covered)):
+        numbers.append(_read_little(view, at, typecode, count))
+        at += size * count
+    calls.parents, calls.owns = numbers[0], bytearray(numbers[1])
     count, at = _read_varint(view, at)
     unpacked = []
     for typecode, size in (("I", 4), ("I", 4), ("q", 8)):
-        numbers = array(typecode)
-        numbers.frombytes(view[at : at + size * count])
-        if sys.byteorder != "little":
-            numbers.byteswap()
-        unpacked.append(numbers)
+        unpacked.append(_read_little(view, at, typecode, count))
         at += size * count
     for i, hour, figure in zip(*unpacked, strict=True):
-        calls.pending[i] = (hour * HOUR_NS, figure >> 1, bool(figure & 1))
+        if i < covered:
+            calls.pending[i] = (hour * HOUR_NS, figure >> 1, bool(figure & 1))
     return calls
+
+
+def _read_little(view: memoryview, at: int, typecode: str, count: int) -> array:
+    numbers = array(typecode)
+    part = view[at : at + numbers.itemsize * count]
+    if len(part) != numbers.itemsize * count:
+        raise ValueError("a record cut short")
+    numbers.frombytes(part)
+    if sys.byteorder != "little":
+        numbers.byteswap()
+    return numbers
 
 
 def _little(numbers: array) -> bytes:
