@@ -10,7 +10,7 @@ of elements: 9 bytes a span. A span whose call still waits for its partner is ke
 pending with what the call counts (its hour, duration and error: 16 bytes) until the
 partner arrives (for ever for a client span to a peer that sends no spans and that no peer
 rule names). Off unless settings.EXPLORER_RECEIVER_INDEX_TRAFFIC: it costs the receiver
-about a third more CPU a span (docs/receiver.md).
+about 40 % more CPU a span (docs/receiver.md).
 
 So when a piece arrives, its spans pair with those already seen, and spans seen before pair
 with the new ones; each call is counted once, with the figures of the span
