@@ -2,7 +2,8 @@
 pieces sent in a random order (a piece twice), gives the system map's hourly figures the
 store computes over the whole trace (explorer.store.traffic.contributions), and its record
 survives encode/decode between pieces; nothing is paired unless
-EXPLORER_RECEIVER_INDEX_TRAFFIC is on. Pure: no database (about 1 s)."""
+EXPLORER_RECEIVER_INDEX_TRAFFIC is on. No database but for the test that reads the store's
+settings from it (about 2 s in all)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,7 @@ def test_the_record_costs_nine_bytes_a_span_plus_the_waiting_ones(traces, mappin
         assert len(data) <= counts + names + 9 * len(keys) + 16 * len(calls.pending)
 
 
-def test_off_by_default_nothing_is_paired(settings, traces, mapping):
+def test_off_by_default_nothing_is_paired(settings, db, traces, mapping):
     config = replace(store_settings(traffic=False), mapping=mapping)
     found = index_facts(traces[:3], ("order.id",))
     settings.EXPLORER_RECEIVER_INDEX_TRAFFIC = False
