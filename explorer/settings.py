@@ -352,6 +352,10 @@ if PRODUCTION:
 # EXPLORER_RECEIVER_MODE: "full" stores every span in the embedded store (as `ingest`);
 # "index" keeps only what journeys need beside a Tempo or Jaeger backend that gets the spans.
 EXPLORER_RECEIVER_MODE = os.environ.get("EXPLORER_RECEIVER_MODE", "full").strip().lower()
+# EXPLORER_RECEIVER_INDEX_TRAFFIC: in index mode, also keep the system map's hourly figures
+# (explorer/receiver/calls.py), so that the map and drift read whole hours; off by default: it
+# costs the receiver more CPU a span than its budget allows (docs/receiver.md).
+EXPLORER_RECEIVER_INDEX_TRAFFIC = env_bool("EXPLORER_RECEIVER_INDEX_TRAFFIC", False)
 # EXPLORER_RECEIVER_TOKENS: JSON {"sender-name": "token"}; senders authenticate with
 # "Authorization: Bearer <token>". Empty: only a receiver on loopback accepts anonymous senders.
 EXPLORER_RECEIVER_TOKENS = os.environ.get("EXPLORER_RECEIVER_TOKENS", "{}")

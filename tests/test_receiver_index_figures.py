@@ -107,11 +107,11 @@ def _receiver_http_server() -> Iterator[str]:
         receiver.stop()
 
 
-@pytest.fixture
-def received(settings, transactional_db):
-    """The batches sent by the SDK's OTLP/HTTP exporter to the receiver in index mode (the
-    first one twice, as an exporter's retry), beside a fake Tempo that holds their traces."""
-    batches, spans = _batches()
+@contextmanager
+def sent_to_index(settings, batches: list[list], spans: list) -> Iterator[None]:
+    """These batches sent by the SDK's OTLP/HTTP exporter to the receiver in index mode (the
+    first one twice, as an exporter's retry), beside a fake Tempo that holds their traces
+    (`spans`: all of them), which stays up while the caller reads."""
     body = encode_spans(spans).SerializePartialToString()
     with ReplayServer(tempo_replay(parse_bytes(body, fmt="otlp-proto").traces)) as tempo:
         settings.EXPLORER_BACKENDS = {"tempo": {"kind": "tempo", "url": tempo.url, "retries": 0}}
@@ -124,8 +124,16 @@ def received(settings, transactional_db):
             for batch in [*batches, batches[0]]:
                 assert exporter.export(batch) is SpanExportResult.SUCCESS
             exporter.shutdown()
-        yield spans
+        yield
     reset_caches()
+
+
+@pytest.fixture
+def received(settings, transactional_db):
+    """The batches of _batches() sent to the receiver in index mode (sent_to_index)."""
+    batches, spans = _batches()
+    with sent_to_index(settings, batches, spans):
+        yield spans
 
 
 def _page(client, name: str, language: str) -> str:

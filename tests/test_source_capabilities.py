@@ -8,7 +8,7 @@ import pytest
 
 from explorer.composition import get_source
 from explorer.journeys.assembly import journey_for_order
-from explorer.receiver.index import IndexedSource
+from explorer.receiver.index import IndexedSource, IndexedTrafficSource
 from explorer.sources.base import (
     CAPABILITIES,
     FindsLinkingTraces,
@@ -131,6 +131,11 @@ def test_the_index_answers_four_capabilities_itself():
         "FindsLinkingTraces",
         "JudgesClockSkew",
         "KeepsHourlyOperations",  # the receiver keeps the operations' hourly figures
+    }
+    # and the system map's, with EXPLORER_RECEIVER_INDEX_TRAFFIC (explorer.receiver.calls)
+    assert _own_capabilities(IndexedTrafficSource) == {
+        *_own_capabilities(IndexedSource),
+        "KeepsHourlyTraffic",
     }
     assert _own_capabilities(CachedSource) == set()
 

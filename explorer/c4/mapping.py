@@ -119,9 +119,9 @@ class Mapping:
         self._by_resource[resource] = element
         return element
 
-    def peer_element(self, span: Span) -> str | None:
-        """What a CLIENT/PRODUCER span calls or a CONSUMER span receives from, by the rules."""
-        attrs = span.attributes
+    def peer_keys(self) -> tuple[str, ...]:
+        """The span attributes the peer rules can look at (a decoder that reads a span's
+        attributes only when it must reads them when one of these is there)."""
         if self._peer_keys is None:
             keys = {
                 name
@@ -132,8 +132,13 @@ class Mapping:
             if "url.host" in keys:
                 keys |= {"url.full", "http.url"}
             self._peer_keys = tuple(sorted(keys))
+        return self._peer_keys
+
+    def peer_element(self, span: Span) -> str | None:
+        """What a CLIENT/PRODUCER span calls or a CONSUMER span receives from, by the rules."""
+        attrs = span.attributes
         # Spans repeat the same few peers: cache on the values the rules can look at.
-        key = (span.resource, *map(attrs.get, self._peer_keys))
+        key = (span.resource, *map(attrs.get, self._peer_keys or self.peer_keys()))
         try:
             return self._by_peer[key]
         except (KeyError, TypeError):  # TypeError: an unhashable (list) attribute value

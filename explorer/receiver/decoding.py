@@ -40,6 +40,9 @@ class DecodeConfig:
     max_bytes: int
     max_attribute_bytes: int
     store: StoreSettings  # business keys, chunking and the mapping, as `ingest` has them
+    # Index mode: the calls are paired (explorer.receiver.calls), whose peer rules read the
+    # attributes of some spans that the fast path would not read otherwise.
+    calls: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -108,7 +111,9 @@ def decode_request(
     data = inflated(body, encoding, config.max_bytes)
     if config.mode == "index" and fmt == "otlp-proto" and data.strip():
         keys, limit = config.store.business_keys, config.max_attribute_bytes
-        found = index_facts_of(data, keys, limit)
+        mapping = config.store.mapping
+        peer_keys = mapping.peer_keys() if config.calls and mapping is not None else ()
+        found = index_facts_of(data, keys, limit, peer_keys)
         if found is not None:
             return Decoded(facts=found, spans=sum(f.facts.span_count for f in found))
     decoded = decode(data, fmt, config.max_attribute_bytes, source)

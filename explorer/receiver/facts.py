@@ -93,10 +93,15 @@ class _Span(NamedTuple):
 
 
 def index_facts_of(
-    data: bytes, business_keys: tuple[str, ...], max_attribute_bytes: int
+    data: bytes,
+    business_keys: tuple[str, ...],
+    max_attribute_bytes: int,
+    peer_keys: tuple[str, ...] = (),
 ) -> list[IndexFacts] | None:
     """IndexFacts per trace id of an OTLP protobuf body, as
-    decoding.index_facts(decode(data)) has them; None when the body needs the general path."""
+    decoding.index_facts(decode(data)) has them; None when the body needs the general path.
+    `peer_keys`: the mapping's (Mapping.peer_keys), so that a span the peer rules may name
+    the other end of has its attributes (explorer.receiver.calls)."""
     message = TracesData()
     try:
         message.ParseFromString(data)
@@ -108,7 +113,7 @@ def index_facts_of(
     # limit may hold one, and the general path says which.
     limit = max_attribute_bytes if len(data) > max_attribute_bytes else None
     try:
-        spans_of = _spans_of(message, business_keys, limit)
+        spans_of = _spans_of(message, business_keys, limit, peer_keys)
     except BadInput:  # a value nested too deeply: the general path says which span
         return None
     if spans_of is None:
@@ -123,12 +128,16 @@ def index_facts_of(
 
 
 def _spans_of(
-    message: TracesData, business_keys: tuple[str, ...], limit: int | None
+    message: TracesData,
+    business_keys: tuple[str, ...],
+    limit: int | None,
+    peer_keys: tuple[str, ...] = (),
 ) -> dict[bytes, list[_Span]] | None:
     """The message's spans by trace id, or None when the general path must read them."""
     wanted = frozenset(business_keys)
     has_business_key = _business_key_pattern(business_keys).search
     has_naming_key = _business_key_pattern(_NAMING_KEYS).search
+    has_peer_key = _business_key_pattern(peer_keys).search
     spans_of: dict[bytes, list[_Span]] = {}
     for group in message.resource_spans:
         if limit is not None and group.resource.ByteSize() > limit:
@@ -150,8 +159,10 @@ def _spans_of(
                 business = _business(raw, wanted) if has_business_key(serialized) else None
                 name = raw.name
                 repeated = _as_value(name)
-                naming = repeated is None or (
-                    serialized.count(repeated) > 1 and has_naming_key(serialized) is not None
+                naming = (
+                    repeated is None
+                    or (serialized.count(repeated) > 1 and has_naming_key(serialized) is not None)
+                    or (raw.kind in _PEERED and has_peer_key(serialized) is not None)
                 )
                 span = _read(raw, name, whose, business, resource_business, naming)
                 if span is None:
@@ -172,7 +183,7 @@ def _read(
     naming: bool,
 ) -> _Span | None:
     """The span, or None when the general path must read it; `naming`: its attributes are
-    read, for operation_of()."""
+    read, for operation_of() or the peer rules (explorer.receiver.calls)."""
     span_id, kind, code = raw.span_id, raw.kind, raw.status.code
     kind_is, status_is = _KINDS.get(kind), _STATUS_CODES.get(code)
     if not raw.trace_id or not span_id or kind_is is None or status_is is None:
@@ -206,6 +217,8 @@ def _read(
     return _new(_Span, fields)
 
 
+# The kinds whose other end peer rules may name (OTLP's numbers: client, producer, consumer).
+_PEERED = frozenset((3, 4, 5))
 # Never written: contributions() only reads a span's attributes.
 _NO_ATTRIBUTES: dict[str, object] = {}
 _NAMING_KEYS = tuple(sorted(NAMING_ATTRIBUTES))

@@ -17,18 +17,21 @@ import orjson
 from django.conf import settings
 from django.db import DatabaseError, connection
 
+from explorer.c4.mapping import Mapping
 from explorer.journeys.now import newest_before_wall_clock
 from explorer.orders.arrivals import mark_changed
+from explorer.receiver import calls as pairing
 from explorer.receiver.facts import IndexFacts, index_facts
 from explorer.receiver.models import IndexedTrace, IndexedValue
 from explorer.sources.base import SourceError, TraceSource, TraceSummary
 from explorer.sources.wrapper import WrappedSource
-from explorer.store import hourly_operations
+from explorer.store import hourly, hourly_operations
 from explorer.store.clock import INGEST, DataClock, Lead, reading, record, tolerance_ns
 from explorer.store.hourly_figures import Counting, Figures, OpKey, contributions
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, store_settings
 from explorer.store.models import (
     HourlyOperation,
+    HourlyTraffic,
     code_point_order,
     insert_sql,
     quoted_names,
@@ -37,6 +40,7 @@ from explorer.store.models import (
     storable_cut,
 )
 from explorer.store.prepare import INDEXED_VALUE_LENGTH, Settings, keys_bytes, read_keys, span_key
+from explorer.store.traffic import Key, Traffic
 from explorer.traces.gcpause import gc_paused
 from explorer.traces.model import Trace
 from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY, ORDER_KEY
@@ -61,6 +65,7 @@ class _Row:
     keys: bytes = b""
     values: set[tuple[str, str]] = field(default_factory=set)
     clock_ahead: bool = False
+    calls: bytes = b""  # explorer.receiver.calls: its spans' parents and elements
 
     def params(self) -> list:
         """The row's values as the database takes them."""
@@ -79,6 +84,7 @@ class _Row:
             self.keys,
             orjson.dumps(sorted(self.values)).decode(),
             self.clock_ahead,
+            self.calls,
         ]
 
 
@@ -107,6 +113,8 @@ class _Piece:
     params: list  # row.params() (arrived_ns set when written)
     spans: Sequence  # as IndexFacts.spans: to count the hourly figures of some of them again
     business: dict[str, list[str]]  # their business values
+    # The system map's figures of these spans as a new trace's (explorer.receiver.calls)
+    traffic: dict[Key, Traffic] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -118,6 +126,7 @@ class Pieces:
     pieces: list[_Piece]
     figures: dict[OpKey, Figures] = field(default_factory=dict)
     rules: Settings | None = None
+    paired: bool = False  # the pieces' calls are paired (pairs_calls())
 
     def __iter__(self) -> Iterator[_Piece]:
         return iter(self.pieces)
@@ -138,7 +147,8 @@ def pieces_of(found: list[IndexFacts], config: Settings | None = None) -> Pieces
     for the whole request (a few additions a span). Made before the writer's turn (SQLite's
     writers take turns), which is then spent on the database."""
     ordered = sorted(found, key=lambda item: item.trace_id)
-    pieces = [_piece(item) for item in ordered]
+    mapping = None if config is None or not pairs_calls() else config.mapping
+    pieces = [_piece(item, mapping) for item in ordered]
     if len({piece.row.trace_id for piece in pieces}) != len(pieces):
         raise ValueError("pieces_of() takes one IndexFacts per trace id")
     if config is None or config.mapping is None:
@@ -146,10 +156,17 @@ def pieces_of(found: list[IndexFacts], config: Settings | None = None) -> Pieces
     counting = Counting(config.mapping, config.sla)
     for item in ordered:
         counting.add(item.trace_id, item.spans, item.facts.business)
-    return Pieces(pieces, counting.figures(), config)
+    return Pieces(pieces, counting.figures(), config, mapping is not None)
 
 
-def _piece(item: IndexFacts) -> _Piece:
+def pairs_calls() -> bool:
+    """Whether index mode keeps the system map's hourly figures
+    (settings.EXPLORER_RECEIVER_INDEX_TRAFFIC; explorer.receiver.calls)."""
+    return bool(settings.EXPLORER_RECEIVER_INDEX_TRAFFIC)
+
+
+def _piece(item: IndexFacts, mapping: Mapping | None) -> _Piece:
+    """With `mapping`, its spans' calls paired among themselves (explorer.receiver.calls)."""
     f = item.facts
     attributes: dict[str, str] = {}
     for key, texts in f.business.items():
@@ -171,7 +188,12 @@ def _piece(item: IndexFacts) -> _Piece:
         item.keys,
         pairs,
     )
-    return _Piece(row, item.error_keys, row.params(), item.spans, f.business)
+    traffic: dict[Key, Traffic] = {}
+    if mapping is not None:
+        calls = pairing.Calls()
+        traffic = pairing.pair(calls, read_keys(item.keys), item.spans, mapping)
+        row.calls = pairing.encode(calls)
+    return _Piece(row, item.error_keys, row.params(), item.spans, f.business, traffic)
 
 
 def _cut(texts: Iterable[str]) -> set[str]:
@@ -196,6 +218,7 @@ def write_pieces(
     ahead_traces: list[str] = []
     inserts, updates, values = [], [], []
     figures = _sum_into({}, pieces.figures)
+    traffic: dict[Key, Traffic] = {}
     orders: dict[str, str] = {}  # of merged traces whose pieces did not name theirs
     for piece in pieces:
         trace_id = piece.row.trace_id
@@ -216,10 +239,14 @@ def write_pieces(
             inserts.append(piece.params)
             pairs = piece.row.values
             rows[trace_id] = piece.row
+            _add_traffic(traffic, piece.traffic)
         else:
+            known = len(row.keys) // 8
             pairs, fresh = _merge(row, piece)
             if pieces.rules is not None:
                 _correct(figures, piece, row, fresh, pieces.rules, orders)
+                if pieces.paired:
+                    _add_traffic(traffic, _paired(row, piece, fresh, known, pieces.rules))
             row.arrived_ns = now
             updates.append([*row.params()[1:], trace_id])
         values += [(trace_id, key, value) for key, value in sorted(pairs)]
@@ -245,6 +272,7 @@ def write_pieces(
         for found in figures.values():
             found.slowest = [e if e[3] else (*e[:3], orders.get(e[1], "")) for e in found.slowest]
     hourly_operations.record(figures)
+    hourly.record(traffic)
     # In the same transaction: an order whose spans are committed is marked changed, so the
     # live worker computes it again (the store does this itself for stored spans).
     mark_changed(_orders_reached(list(rows.values())), now)
@@ -259,6 +287,35 @@ def _sum_into(totals: dict[OpKey, Figures], more: dict[OpKey, Figures]) -> dict[
             total = totals[key] = Figures(limit_ms=found.limit_ms)
         total.merge(found)
     return totals
+
+
+def _add_traffic(totals: dict[Key, Traffic], more: dict[Key, Traffic]) -> None:
+    """Add `more` to `totals`, leaving `more` as it was (a write may be retried)."""
+    for key, found in more.items():
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = Traffic()
+        total.merge(found)
+
+
+def _paired(
+    row: _Row, piece: _Piece, fresh: list[int], known: int, rules: Settings
+) -> dict[Key, Traffic]:
+    """The system map's figures a piece merged into its trace's row adds (`fresh`: the keys
+    of its spans new to the trace, now the last of row.keys; `known`: how many it had): its
+    new spans paired with each other and with those received before, whose record
+    (row.calls) is updated."""
+    assert rules.mapping is not None  # pieces_of() pairs with a mapping only
+    if not fresh:
+        return {}
+    calls = pairing.decode(row.calls, known)
+    wanted = set(fresh)
+    spans = [
+        s for s, key in zip(piece.spans, read_keys(piece.row.keys), strict=True) if key in wanted
+    ]
+    traffic = pairing.pair(calls, read_keys(row.keys), spans, rules.mapping)
+    row.calls = pairing.encode(calls)
+    return traffic
 
 
 def _correct(
@@ -347,6 +404,7 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
             stored = dict(zip(_TRACE_FIELDS, found, strict=True))
             stored["services"] = set(stored["services"])
             stored["keys"] = bytes(stored["keys"])
+            stored["calls"] = bytes(stored["calls"])
             stored["values"] = {(key, value) for key, value in stored["values"]}
             rows[found[0]] = _Row(**stored)
     return rows
@@ -354,8 +412,9 @@ def _indexed_rows(ids: list[str], for_update: bool = False) -> dict[str, _Row]:
 
 class IndexedSource(WrappedSource):
     """A remote source that answers business-attribute look-ups, attribute values, linking
-    traces and "now" from the index; everything else (the spans) from the backend. Its
-    capabilities: those three of its own and the backend's others (explorer.sources.wrapper)."""
+    traces, "now" and the operations' hourly figures from the index; everything else (the
+    spans) from the backend. Its capabilities: those of its own and the backend's others
+    (explorer.sources.wrapper)."""
 
     def find_traces(
         self,
@@ -405,9 +464,11 @@ class IndexedSource(WrappedSource):
     def operations_counted_from(self) -> int | None:
         """The start of the oldest trace in the first hour the receiver counted spans of
         (the backend may hold older ones); now, when it has counted none yet."""
+        return self._counted_from(HourlyOperation.objects.filter(day=False))
+
+    def _counted_from(self, hours) -> int:
         with self._answering():
-            hours = HourlyOperation.objects.filter(day=False).order_by("hour")
-            first = hours.values_list("hour", flat=True).first()
+            first = hours.order_by("hour").values_list("hour", flat=True).first()
             if first is None:
                 return time.time_ns()
             oldest = IndexedTrace.objects.filter(start_ns__gte=first).order_by("start_ns")
@@ -431,6 +492,23 @@ class IndexedSource(WrappedSource):
             yield
         except DatabaseError as exc:
             raise SourceError(f"{self.name}: the receiver's index did not answer: {exc}") from exc
+
+
+class IndexedTrafficSource(IndexedSource):
+    """With the system map's hourly figures too, when the receiver keeps them
+    (EXPLORER_RECEIVER_INDEX_TRAFFIC): the map and drift read whole hours."""
+
+    def hourly_traffic(
+        self, start_ns: int, end_ns: int
+    ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
+        """The system map's figures the receiver kept (explorer.receiver.calls)."""
+        with self._answering():
+            return hourly.window_traffic(start_ns, end_ns)
+
+    def traffic_counted_from(self) -> int | None:
+        """As operations_counted_from(), for the system map's figures (which a receiver
+        older than them, or one with them turned off, did not keep)."""
+        return self._counted_from(HourlyTraffic.objects.all())
 
 
 def _in_window(rows, start_ns: int | None, end_ns: int | None, field: str):
@@ -460,4 +538,4 @@ def with_index(name: str, options: dict, source: TraceSource) -> TraceSource:
     look-ups from the index."""
     if settings.EXPLORER_RECEIVER_MODE != "index" or options.get("kind") == "store":
         return source
-    return IndexedSource(source)
+    return IndexedTrafficSource(source) if pairs_calls() else IndexedSource(source)

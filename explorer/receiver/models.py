@@ -30,6 +30,11 @@ class IndexedTrace(models.Model):
     # True once spans of it ended ahead of the data clock when they arrived
     # (explorer.store.clock): never the explorer's "now".
     clock_ahead = models.BooleanField(default=False)
+    # explorer.receiver.calls: per span (in the order of `keys`) its parent's id hash and its
+    # element's number, and the spans whose call waits for its other end: 9 bytes a span and
+    # the trace's element ids, so that calls split across requests are counted once. No id.
+    # Empty unless EXPLORER_RECEIVER_INDEX_TRAFFIC is on.
+    calls = models.BinaryField(default=b"")
 
     class Meta:
         db_table = "receiver_trace"

@@ -80,7 +80,11 @@ def _prepared(
     # The current mapping and SLA, for the hourly figures (both modes keep them).
     prepared_with = store_settings()
     decode_config = DecodeConfig(
-        config.mode, config.max_bytes, config.max_attribute_bytes, prepared_with
+        config.mode,
+        config.max_bytes,
+        config.max_attribute_bytes,
+        prepared_with,
+        index.pairs_calls() and config.mode == "index",
     )
     decoded = decode_request(body, encoding, fmt, decode_config, f"request from {sender}")
     stored = Stored(decoded.spans, decoded.rejected, decoded.message)

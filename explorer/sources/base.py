@@ -155,8 +155,9 @@ class JudgesClockSkew(Protocol):
 
 @runtime_checkable
 class KeepsHourlyTraffic(Protocol):
-    """The system map's figures kept per hour at ingest (the embedded store:
-    explorer.store.hourly), so a map of a window needs no trace read."""
+    """The system map's figures kept per hour as spans arrive (explorer.store.hourly: the
+    embedded store, and the receiver's index mode), so a map of a window needs no trace
+    read."""
 
     def hourly_traffic(
         self, start_ns: int, end_ns: int
@@ -164,6 +165,11 @@ class KeepsHourlyTraffic(Protocol):
         """Where the whole hours from the one holding start_ns begin, and the figures of
         those hours up to end_ns per (kind, source, target): explorer.store.traffic.Traffic,
         a type of the store, which this interface cannot name without a cycle."""
+
+    def traffic_counted_from(self) -> int | None:
+        """Where the figures begin (ns), when the source may hold older traces that were not
+        counted (a remote backend behind the receiver's index); None when they cover every
+        trace of the source."""
 
     def count_between(self, start_ns: int, end_ns: int) -> int:
         """How many traces start in [start_ns, end_ns)."""

@@ -221,6 +221,9 @@ class StoreSource(FindsBySearch):
     ) -> tuple[int, dict[tuple[str, str, str], Traffic]]:
         return hourly.window_traffic(start_ns, end_ns)
 
+    def traffic_counted_from(self) -> int | None:
+        return None  # every stored trace (manage.py ingest --recount-hourly: those before)
+
     def operations_counted_from(self) -> int | None:
         return None  # every stored trace (manage.py ingest --recount-hourly: those before)
 

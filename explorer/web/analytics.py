@@ -6,8 +6,10 @@ the viewer's time zone. A source that keeps hourly figures at ingest (the embedd
 KeepsHourlyTraffic capability) answers every page from them over the whole hours of the window:
 the map from explorer.store.hourly, SLA, anomalies and drift from
 explorer.store.hourly_operations (explorer.web.analytics_hourly). The receiver's index mode
-keeps the operations' figures (KeepsHourlyOperations) but not the map's: SLA and anomalies
-from them, the map and drift from traces. Otherwise (remote backends)
+keeps the operations' figures (KeepsHourlyOperations): SLA and anomalies from them; with
+EXPLORER_RECEIVER_INDEX_TRAFFIC the map's too (explorer.receiver.calls pairs the calls across
+requests: KeepsHourlyTraffic), from when it started counting, which the pages say.
+Otherwise (remote backends)
 each page reads the newest traces of the window (at most settings.EXPLORER_ANALYTICS_MAX_TRACES)
 and says so. Results are cached briefly per window.
 """
@@ -245,7 +247,9 @@ def map_svg(
     if isinstance(source, KeepsHourlyTraffic) and start is not None and end is not None:
         from_hours = True
         covered, totals = source.hourly_traffic(start, end)
-        overlay = traffic_overlay(totals, covered, end)
+        # Rates over the time counted: the receiver's index counts from when it started.
+        counted_from = analytics_hourly.traffic_counted_from(covered)
+        overlay = traffic_overlay(totals, counted_from or covered, end)
         count = source.count_between(covered, end)
     else:
         from_hours = False
@@ -316,6 +320,11 @@ def system_map(request):
             "sampled": not from_hours,
             "from_hours": from_hours,
             "covered_ns": covered if covered != start else None,
+            "counted_from_ns": (
+                analytics_hourly.traffic_counted_from(covered)
+                if from_hours and covered is not None
+                else None
+            ),
             "per_hour": rate_unit(name, window.length) == "h",
             "highlight": highlight,
             "svg_url": reverse("web:map_svg") + f"?{query}",

@@ -13,7 +13,12 @@ from explorer.c4.drift import Observed, drift_of
 from explorer.c4.mapping import interactions
 from explorer.configuration import Configuration
 from explorer.journeys.report import BASELINE_WINDOW_NS
-from explorer.sources.base import KeepsHourlyOperations, SourceError, TraceQuery
+from explorer.sources.base import (
+    KeepsHourlyOperations,
+    KeepsHourlyTraffic,
+    SourceError,
+    TraceQuery,
+)
 from explorer.store import hourly_operations, hourly_report, hourly_series
 from explorer.store.hourly_figures import HOUR_NS, Example
 from explorer.store.hourly_operations import Operation
@@ -38,6 +43,14 @@ def _counted_from(covered: int) -> int | None:
     source = common.source()
     assert isinstance(source, KeepsHourlyOperations)
     counted_from = source.operations_counted_from()
+    return counted_from if counted_from is not None and counted_from > covered else None
+
+
+def traffic_counted_from(covered: int) -> int | None:
+    """As _counted_from(), for the system map's figures (the map and drift pages)."""
+    source = common.source()
+    assert isinstance(source, KeepsHourlyTraffic)
+    counted_from = source.traffic_counted_from()
     return counted_from if counted_from is not None and counted_from > covered else None
 
 
@@ -185,10 +198,12 @@ def drift(request, config: Configuration, start: int, end: int, language: str) -
     for item in report["undocumented"][:LIST_ROWS]:
         item["example"] = _drift_example(config, item["source"], item["target"], covered, end)
     report["undocumented"] = report["undocumented"][:LIST_ROWS]
+    counted = [f for f in (_counted_from(covered), traffic_counted_from(covered)) if f]
     return {
         "covered_ns": covered,
         "report": report,
         "trace_count": _traces_between(covered, end),
+        "counted_from_ns": max(counted, default=None),
     }
 
 
