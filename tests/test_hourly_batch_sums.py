@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.store.hourly_figures import HOUR_NS, Tally, unpacked
+from explorer.store.hourly_figures import HOUR_NS, Sketch, Tally, unpacked
 from explorer.store.ingest import ingest, store_settings
 from explorer.store.models import HourlyOperation
 from explorer.store.prepare import Batcher
@@ -66,3 +66,9 @@ def test_a_summed_trace_stored_before_is_counted_again_with_its_new_spans(tmp_pa
     assert sum(row.errors for row in rows) == 2
     examples = {e[2] for row in rows for e in row.slowest}
     assert {"t1s5", "t1s4", "t2s4"} <= examples
+
+
+def test_a_sketch_keeps_its_positive_bins_and_caps_a_count_over_32_bits():
+    sketch = Sketch({7: 2**33, 1: 3, 2: 0, 3: -1})
+    assert Sketch.decode(sketch.encode()).bins == {1: 3, 7: 0xFFFFFFFF}
+    assert Sketch.decode(Sketch({9: 1, 4: 2}).encode()).bins == {4: 2, 9: 1}

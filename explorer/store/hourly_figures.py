@@ -76,11 +76,11 @@ class Sketch:
     def encode(self) -> bytes:
         """Index and count of each non-empty bin as little-endian 32-bit pairs: 8 bytes a
         bin, a few dozen bins for an hour of one operation."""
-        flat = array("I")
-        for index in sorted(self.bins):
-            if self.bins[index] > 0:
-                flat.append(index)
-                flat.append(min(self.bins[index], 0xFFFFFFFF))
+        pairs = sorted(pair for pair in self.bins.items() if pair[1] > 0)
+        try:
+            flat = array("I", chain.from_iterable(pairs))
+        except OverflowError:  # a count over 32 bits: kept at the most it can say
+            flat = array("I", chain.from_iterable((i, min(n, 0xFFFFFFFF)) for i, n in pairs))
         if sys.byteorder != "little":
             flat.byteswap()
         return flat.tobytes()
@@ -258,8 +258,12 @@ class Counting:
         # resources alive (no id is reused while it keys a group)
         self._groups: dict[str, dict[tuple, _Group]] = {}
         self._resources: list = []
-        # the same groups by (resource, service, name, kind, customer type): traces counted
-        # together (a batch, a request) share the groups and rows of equal resources
+        # each resource's first equal one, by its id (comparing resources costs two calls)
+        self._equal: dict[int, object] = {}
+        self._first_equal: dict[object, object] = {}
+        # the same groups by (first equal resource's id, service, name, kind, customer
+        # type): traces counted together (a batch, a request) share the groups and rows of
+        # equal resources
         self._shared_groups: dict[tuple, _Group] = {}
 
     def add(self, trace_id: str, spans: Iterable[Span], business: dict[str, list[str]]) -> None:
@@ -301,8 +305,12 @@ class Counting:
                 row.keep((-duration, trace_id, span.span_id, order_id))
 
     def _group(self, span: Span, customer_type: str) -> _Group:
-        self._resources.append(span.resource)
-        key = (span.resource, span.service, span.name, span.kind, customer_type)
+        resource = span.resource
+        equal = self._equal.get(id(resource))
+        if equal is None:
+            self._resources.append(resource)
+            equal = self._equal[id(resource)] = self._first_equal.setdefault(resource, resource)
+        key = (id(equal), span.service, span.name, span.kind, customer_type)
         group = self._shared_groups.get(key)
         if group is None:
             group = self._shared_groups[key] = _Group(span, self.mapping, self.sla, customer_type)
