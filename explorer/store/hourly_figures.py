@@ -76,11 +76,11 @@ class Sketch:
     def encode(self) -> bytes:
         """Index and count of each non-empty bin as little-endian 32-bit pairs: 8 bytes a
         bin, a few dozen bins for an hour of one operation."""
-        flat = array("I")
-        for index in sorted(self.bins):
-            if self.bins[index] > 0:
-                flat.append(index)
-                flat.append(min(self.bins[index], 0xFFFFFFFF))
+        pairs = sorted(pair for pair in self.bins.items() if pair[1] > 0)
+        try:
+            flat = array("I", chain.from_iterable(pairs))
+        except OverflowError:  # a count over 32 bits: kept at the most it can say
+            flat = array("I", chain.from_iterable((i, min(n, 0xFFFFFFFF)) for i, n in pairs))
         if sys.byteorder != "little":
             flat.byteswap()
         return flat.tobytes()
@@ -155,6 +155,7 @@ class Sketch:
         return 0.0
 
 
+_NAMING_ORDER = tuple(sorted(NAMING_ATTRIBUTES))
 _MULTIPLIER = MAPPING._multiplier  # what MAPPING.key() uses, without its call per span
 
 
@@ -226,6 +227,21 @@ def contributions(
     return counting.figures()
 
 
+def packed_contributions(
+    trace_id: str,
+    spans: Iterable[Span],
+    business: dict[str, list[str]],
+    mapping: Mapping,
+    sla: Sla | None,
+) -> Packed:
+    """packed(contributions(...)) of one trace's spans (each once, as merge_spans leaves
+    them), without a Figures object a row: ingest's worker processes run this for every
+    trace."""
+    counting = Counting(mapping, sla)
+    counting.add(trace_id, spans, business)
+    return counting.packed_one_trace()
+
+
 class Counting:
     """The figures of the spans of one trace or many (a receiver's request), summed as they
     are counted.
@@ -238,26 +254,34 @@ class Counting:
     def __init__(self, mapping: Mapping, sla: Sla | None) -> None:
         self.mapping = mapping
         self.sla = sla
-        # by (resource id, name, kind, customer type); each group holds its resource
-        self._groups: dict[tuple, _Group] = {}
+        # by customer type, then (resource id, name, kind); `_resources` keeps the ids'
+        # resources alive (no id is reused while it keys a group)
+        self._groups: dict[str, dict[tuple, _Group]] = {}
+        self._resources: list = []
+        # each resource's first equal one, by its id (comparing resources costs two calls)
+        self._equal: dict[int, object] = {}
+        self._first_equal: dict[object, object] = {}
+        # the same groups by (first equal resource's id, service, name, kind, customer
+        # type): traces counted together (a batch, a request) share the groups and rows of
+        # equal resources
+        self._shared_groups: dict[tuple, _Group] = {}
 
     def add(self, trace_id: str, spans: Iterable[Span], business: dict[str, list[str]]) -> None:
         customer_type = _first(business, CUSTOMER_TYPE_KEY)[:CUSTOMER_TYPE_LENGTH]
         order_id = _first(business, ORDER_KEY)
-        groups = self._groups
+        groups = self._groups.setdefault(customer_type, {})
         error = StatusCode.ERROR
+        log, ceil, multiplier = math.log, math.ceil, _MULTIPLIER  # local: faster
+        naming = NAMING_ATTRIBUTES
         for span in spans:
-            group_key = (id(span.resource), span.name, span.kind, customer_type)
+            group_key = (id(span.resource), span.name, span.kind)
             group = groups.get(group_key)
             if group is None:
-                group = groups[group_key] = _Group(span, self.mapping, self.sla, customer_type)
+                group = groups[group_key] = self._group(span, customer_type)
             start = span.start_ns
             hour = start - start % HOUR_NS
             attributes = span.attributes
-            if group.plain and (
-                NAMING_ATTRIBUTES.isdisjoint(attributes)
-                or group.stripped not in {str(attributes.get(k)) for k in NAMING_ATTRIBUTES}
-            ):
+            if group.plain and (naming.isdisjoint(attributes) or group.names_other(attributes)):
                 key: int | tuple[int, str] = hour
             else:
                 key = (hour, operation_of(span))
@@ -270,7 +294,7 @@ class Counting:
             if span.status_code is error:
                 row.errors += 1
             if duration > 0:
-                index = math.ceil(math.log(float(duration), 2) * _MULTIPLIER) + 1
+                index = ceil(log(float(duration), 2) * multiplier) + 1
             else:
                 duration = index = 0
             bins = row.bins
@@ -278,28 +302,60 @@ class Counting:
             if row.limit_ms is not None and duration / 1e6 > row.limit_ms:  # as sla.breaches
                 row.over += 1
             if duration >= row.least or len(row.slowest) < EXAMPLES:
-                row.keep((-duration, span.span_id, trace_id, order_id))
+                row.keep((-duration, trace_id, span.span_id, order_id))
+
+    def _group(self, span: Span, customer_type: str) -> _Group:
+        resource = span.resource
+        equal = self._equal.get(id(resource))
+        if equal is None:
+            self._resources.append(resource)
+            equal = self._equal[id(resource)] = self._first_equal.setdefault(resource, resource)
+        key = (id(equal), span.service, span.name, span.kind, customer_type)
+        group = self._shared_groups.get(key)
+        if group is None:
+            group = self._shared_groups[key] = _Group(span, self.mapping, self.sla, customer_type)
+        return group
 
     def figures(self) -> dict[OpKey, Figures]:
         out: dict[OpKey, Figures] = {}
-        for group in self._groups.values():
+        for key, row in self._keyed_rows():
+            add(out, {key: row.figures()})
+        return out
+
+    def packed_one_trace(self) -> Packed:
+        """packed(self.figures()) when the spans counted are one trace's, each once: a row's
+        candidates, sorted as Figures.keep_examples sorts examples, are then its examples (no
+        span twice in a row: its kind is part of the key)."""
+        rows: dict[OpKey, _Row] = {}
+        for key, row in self._keyed_rows():
+            found = rows.get(key)
+            rows[key] = row if found is None else found.merged(row)
+        return _pack(
+            [
+                [
+                    *key,
+                    row.count,
+                    row.errors,
+                    row.limit_ms,
+                    row.over,
+                    [*chain(*row.bins.items())],
+                    [[-d, trace, span, order] for d, trace, span, order in row.slowest[:EXAMPLES]],
+                ]
+                for key, row in rows.items()
+            ]
+        )
+
+    def _keyed_rows(self) -> Iterator[tuple[OpKey, _Row]]:
+        for group in self._shared_groups.values():
+            element, service, kind, customer_type = (
+                group.element,
+                group.service,
+                group.kind,
+                group.customer_type,
+            )
             for key, row in group.rows.items():
                 hour, operation = (key, group.name) if isinstance(key, int) else key
-                kind, customer_type = group.kind, group.customer_type
-                add(
-                    out,
-                    {
-                        (
-                            hour,
-                            group.element,
-                            group.service,
-                            operation,
-                            kind,
-                            customer_type,
-                        ): row.figures()
-                    },
-                )
-        return out
+                yield (hour, element, service, operation, kind, customer_type), row
 
 
 class _Group:
@@ -308,7 +364,6 @@ class _Group:
     generic), and their rows by hour (or by hour and operation when operation_of decided)."""
 
     __slots__ = (
-        "resource",
         "element",
         "service",
         "name",
@@ -318,21 +373,54 @@ class _Group:
         "limit",
         "plain",
         "rows",
+        "_named",
     )
 
     def __init__(self, span: Span, mapping: Mapping, sla: Sla | None, customer_type: str) -> None:
-        self.resource = span.resource  # alive while its id keys the group
-        self.element = mapping.service_element(span.resource) or ""
         self.service = span.service
         self.name = span.name
-        self.stripped = span.name.strip()
         self.kind = int(span.kind)
         self.customer_type = customer_type
-        self.limit = None
-        if sla is not None and self.element and span.kind == SpanKind.SERVER:
-            self.limit = sla.limit_ms(self.element, span.name)
-        self.plain = not generic_name(span.name)
+        self.element, self.stripped, self.limit, self.plain = _shared(mapping, sla, span)
         self.rows: dict[int | tuple[int, str], _Row] = {}
+        self._named: dict[tuple, bool] = {}  # names_other() by the naming attributes' values
+
+    def names_other(self, attributes: dict) -> bool:
+        """Whether no naming attribute of a span of the group repeats its name (operation_of
+        then keeps the name), remembered by those attributes' values."""
+        values = tuple(map(attributes.get, _NAMING_ORDER))
+        try:
+            found = self._named.get(values)
+        except TypeError:  # a value that cannot be a key (a list)
+            return self.stripped not in {str(value) for value in values}
+        if found is None:
+            found = self._named[values] = self.stripped not in {str(value) for value in values}
+        return found
+
+
+# What a group's spans share that the mapping and SLA decide, by (resource, service, name,
+# kind), kept across traces (each trace is counted apart, with resources of its own, equal
+# to other traces'): element, stripped name, SLA limit, plain.
+_Shared = tuple[str, str, float | None, bool]
+_shared_of: tuple[Mapping | None, Sla | None, dict[tuple, _Shared]] = (None, None, {})
+_SHARED_MAX = 10_000
+
+
+def _shared(mapping: Mapping, sla: Sla | None, span: Span) -> _Shared:
+    global _shared_of
+    known_mapping, known_sla, found = _shared_of
+    if known_mapping is not mapping or known_sla is not sla or len(found) > _SHARED_MAX:
+        found = {}
+        _shared_of = (mapping, sla, found)
+    key = (span.resource, span.service, span.name, span.kind)
+    shared = found.get(key)
+    if shared is None:
+        element = mapping.service_element(span.resource) or ""
+        limit = None
+        if sla is not None and element and span.kind == SpanKind.SERVER:
+            limit = sla.limit_ms(element, span.name)
+        shared = found[key] = (element, span.name.strip(), limit, not generic_name(span.name))
+    return shared
 
 
 class _Row:
@@ -344,7 +432,7 @@ class _Row:
         self.limit_ms = limit_ms
         self.count = self.errors = self.over = 0
         self.bins: dict[int, int] = {}
-        # (-duration, span id, trace id, order id): the slowest, ties kept
+        # (-duration, trace id, span id, order id): the slowest, ties kept
         self.slowest: list[tuple[int, str, str, str]] = []
         self.least = 0  # the EXAMPLES-th longest duration so far
 
@@ -357,9 +445,23 @@ class _Row:
             while -slowest[-1][0] < self.least:
                 slowest.pop()
 
+    def merged(self, other: _Row) -> _Row:
+        """A row of both rows' spans (rows of one key: Figures.merge's limit rule)."""
+        row = _Row(other.limit_ms if other.limit_ms is not None else self.limit_ms)
+        row.count = self.count + other.count
+        row.errors = self.errors + other.errors
+        row.over = self.over + other.over
+        row.bins = dict(self.bins)
+        for index, count in other.bins.items():
+            row.bins[index] = row.bins.get(index, 0) + count
+        for candidate in (*self.slowest, *other.slowest):
+            if -candidate[0] >= row.least or len(row.slowest) < EXAMPLES:
+                row.keep(candidate)
+        return row
+
     def figures(self) -> Figures:
         figures = Figures(self.count, self.errors, self.limit_ms, self.over, Sketch(self.bins))
-        figures.keep_examples((-d, trace, span, order) for d, span, trace, order in self.slowest)
+        figures.keep_examples((-d, trace, span, order) for d, trace, span, order in self.slowest)
         return figures
 
 
@@ -370,18 +472,23 @@ Packed = bytes
 
 
 def packed(figures: dict[OpKey, Figures]) -> Packed:
-    rows = [
+    return _pack(
         [
-            *key,
-            f.count,
-            f.errors,
-            f.limit_ms,
-            f.over_limit,
-            [*chain(*f.sketch.bins.items())],
-            f.slowest,
+            [
+                *key,
+                f.count,
+                f.errors,
+                f.limit_ms,
+                f.over_limit,
+                [*chain(*f.sketch.bins.items())],
+                f.slowest,
+            ]
+            for key, f in figures.items()
         ]
-        for key, f in figures.items()
-    ]
+    )
+
+
+def _pack(rows: list[list]) -> Packed:
     try:
         return orjson.dumps(rows)
     except orjson.JSONEncodeError:  # text JSON cannot hold (a lone surrogate): pickled

@@ -23,7 +23,7 @@ import operator
 import os
 import queue
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,11 +183,13 @@ class _BatchWriter:
         self.operation_sets = OperationSets()  # the few distinct sets (small: kept whole)
         # Told the dictionary this writer compresses with from now on (ingest's workers).
         self.announce: Callable[[codec.Dictionary], object] | None = None
+        self.batch = Batch()  # the one being written
 
     def write(self, batch: Batch) -> None:
         self.report.spans += batch.spans
         self.report.rejected.extend(batch.rejected)
         if batch.traces:
+            self.batch = batch
             try:
                 with transaction.atomic():
                     self._compress(batch.traces)
@@ -255,6 +257,7 @@ class _BatchWriter:
                 stored[pks[found_row.trace_id]].operations = members[found_row.operation_set]
         traffic: dict[Key, Traffic] = {}
         self.operations = hourly_figures.Tally()
+        summed = self._summed(traces, existing)
         pending = _Pending()
         for prepared in traces:
             row: _TraceRow
@@ -265,7 +268,8 @@ class _BatchWriter:
                 _describe(row, prepared)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
-                self.operations.add_packed(prepared.operations)
+                if prepared.trace_id not in summed:
+                    self.operations.add_packed(prepared.operations)
             else:
                 row = found
                 state = stored[pks[found.trace_id]]
@@ -287,6 +291,31 @@ class _BatchWriter:
                 self.sender, ahead.by_service, f"{len(ahead.traces)} traces, e.g. {ahead.traces[0]}"
             )
         return [*pks.values(), *(pk for row in pending.new_rows if (pk := row.pk) is not None)]
+
+    def _summed(self, traces: list[EncodedTrace], existing: Collection[str]) -> frozenset[str]:
+        """The traces whose hourly figures the batch being written brings summed
+        (Batch.summed), added to the batch's figures. When one of them is stored already
+        (another file, an earlier run) its figures must merge with the stored trace's: all
+        are then counted again from their chunks, each alone (rare: the worker sums only
+        traces it met in one batch)."""
+        batch = self.batch
+        if batch.summed is None or self.config.mapping is None:
+            return frozenset()
+        if batch.summed_ids.isdisjoint(existing):
+            self.operations.add_packed(batch.summed)
+            return batch.summed_ids
+        for prepared in traces:
+            if prepared.trace_id in batch.summed_ids:
+                spans = [span for data in prepared.chunks for span in codec.decode_spans(data)]
+                prepared.operations = hourly_figures.packed_contributions(
+                    prepared.trace_id,
+                    spans,
+                    prepared.facts.business,
+                    self.config.mapping,
+                    self.config.sla,
+                )
+        batch.summed, batch.summed_ids = None, frozenset()
+        return frozenset()
 
     def _store(self, pending: _Pending, replaced: list[int]) -> None:
         """Write a batch's rows: chunks of traces written anew deleted first (`replaced`)."""

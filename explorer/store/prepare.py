@@ -67,6 +67,10 @@ class Batch:
     traces: list[EncodedTrace] = field(default_factory=list)
     spans: int = 0  # spans read for it, duplicates included
     rejected: list[Rejection] = field(default_factory=list)
+    # The figures of the traces `summed_ids`, summed in the worker process: the writer adds
+    # them at once (none of them stored yet) or counts those traces again (see Batcher).
+    summed: hourly_figures.Packed | None = None
+    summed_ids: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True, frozen=True)
@@ -139,9 +143,12 @@ def prepare_trace(
     warnings: list[str],
     config: Settings,
     lay_out_chunks: bool = True,
+    counting: hourly_figures.Counting | None = None,
 ) -> EncodedTrace:
     """The trace ready to store; without `lay_out_chunks` a trace of several chunks gets no
-    layout (a piece to append to a stored trace, which is laid out again when read)."""
+    layout (a piece to append to a stored trace, which is laid out again when read). Its
+    hourly figures are counted in `counting` when given (with other traces: `operations`
+    stays empty), else packed in `operations`."""
     merged = merge_spans([spans])
     # Pieces of the trace may have reported parents that other pieces hold.
     warnings = recount_absent_parents(merged, warnings)
@@ -166,13 +173,24 @@ def prepare_trace(
         links=sorted(linked),
         warnings=warnings,
         traffic=contributions([Trace(trace_id, merged)], config.mapping) if config.mapping else {},
-        operations=hourly_figures.packed(
-            hourly_figures.contributions(
-                trace_id, merged, facts.business, config.mapping, config.sla
-            )
-        )
-        if config.mapping
-        else b"",
+        operations=_operations(trace_id, merged, facts.business, config, counting),
+    )
+
+
+def _operations(
+    trace_id: str,
+    spans: list[Span],
+    business: dict[str, list[str]],
+    config: Settings,
+    counting: hourly_figures.Counting | None,
+) -> hourly_figures.Packed:
+    if config.mapping is None:
+        return b""
+    if counting is not None:
+        counting.add(trace_id, spans, business)
+        return b""
+    return hourly_figures.packed_contributions(
+        trace_id, spans, business, config.mapping, config.sla
     )
 
 
@@ -180,9 +198,18 @@ class Batcher:
     """Collects traces (merging those with the same id) and hands out prepared batches of
     about config.batch_spans spans."""
 
-    def __init__(self, config: Settings, fresh: Callable[[], Settings] | None = None) -> None:
+    def __init__(
+        self,
+        config: Settings,
+        fresh: Callable[[], Settings] | None = None,
+        sum_figures: bool = False,
+    ) -> None:
         self.config = config
         self.fresh = fresh  # the settings to prepare the next batch with, when they can change
+        # Whether the batch's hourly figures are summed here (Batch.summed) rather than sent
+        # a trace at a time: ingest's worker processes, whose writer then adds a few rows a
+        # batch instead of a dozen a trace.
+        self.sum_figures = sum_figures and config.mapping is not None
         self.batch = Batch()
         self.pending: dict[str, tuple[list[Span], list[str]]] = {}
         self.pending_spans = 0
@@ -226,16 +253,30 @@ class Batcher:
         if self.fresh is not None:
             self.config = self.fresh()
         batch = self.batch
-        batch.traces = [
-            prepare_trace(
-                trace_id,
-                spans,
-                warnings,
-                self.config,
-                lay_out_chunks=trace_id not in self.pieces and trace_id not in self.previous,
+        counting = None
+        if self.sum_figures and self.config.mapping is not None:
+            counting = hourly_figures.Counting(self.config.mapping, self.config.sla)
+        summed: list[str] = []
+        traces = batch.traces = []
+        for trace_id, (spans, warnings) in self.pending.items():
+            whole = trace_id not in self.pieces and trace_id not in self.previous
+            # A trace in pieces may be stored already (its figures then merge with the stored
+            # trace's): counted alone.
+            if whole and counting is not None:
+                summed.append(trace_id)
+            traces.append(
+                prepare_trace(
+                    trace_id,
+                    spans,
+                    warnings,
+                    self.config,
+                    lay_out_chunks=whole,
+                    counting=counting if whole else None,
+                )
             )
-            for trace_id, (spans, warnings) in self.pending.items()
-        ]
+        if counting is not None and summed:
+            batch.summed = hourly_figures.packed(counting.figures())
+            batch.summed_ids = frozenset(summed)
         self.previous, self.pieces = set(self.pending), set()
         self.batch, self.pending, self.pending_spans = Batch(), {}, 0
         return batch
@@ -246,7 +287,7 @@ def read_task(
 ) -> Iterator[Batch]:
     """The prepared batches of a task; a problem becomes a rejection, never an exception.
     `fresh`: see Batcher."""
-    batcher = Batcher(config, fresh)
+    batcher = Batcher(config, fresh, sum_figures=True)
     try:
         for where, result in _documents(task, config):
             for problem in result.errors:
