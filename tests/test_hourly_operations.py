@@ -30,6 +30,7 @@ from explorer.store.hourly_figures import (
     RELATIVE_ACCURACY,
     Sketch,
     bin_of,
+    unpack_examples,
 )
 from explorer.store.ingest import ingest, store_traces
 from explorer.store.models import HourlyOperation, StoredTrace
@@ -165,7 +166,7 @@ def _table() -> dict:
             r.limit_ms,
             r.over_limit,
             bytes(r.sketch),
-            r.slowest,
+            unpack_examples(r.slowest),
         )
         for r in HourlyOperation.objects.all()
     }

@@ -174,7 +174,7 @@ def test_hourly_operation_figures_are_the_same_on_postgresql_and_sqlite(
             (
                 *row[:10],
                 bytes(row[10]),
-                row[11] if isinstance(row[11], list) else json.loads(row[11]),
+                bytes(row[11]),  # examples packed: byte for byte the same
             )
             for row in rows
         )

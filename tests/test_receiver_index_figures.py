@@ -31,6 +31,7 @@ from explorer.caching import reset_caches
 from explorer.receiver.config import load
 from explorer.receiver.http_server import ReceiverHTTPServer
 from explorer.receiver.service import Receiver
+from explorer.store.hourly_figures import unpack_examples
 from explorer.store.hourly_operations import window
 from explorer.store.models import HourlyOperation
 from explorer.traces.parsers import parse_bytes
@@ -200,13 +201,17 @@ def test_recount_refuses_index_mode_rather_than_wipe_the_figures(received):
 def test_forgetting_a_customer_drops_the_examples_of_their_indexed_traces(received):
     gone = {format(s.context.trace_id, "032x") for s in received[3:6]}  # order F-1's trace
     examples = {
-        e[1] for row in HourlyOperation.objects.values_list("slowest", flat=True) for e in row
+        e[1]
+        for row in HourlyOperation.objects.values_list("slowest", flat=True)
+        for e in unpack_examples(row)
     }
     assert gone <= examples
     out = io.StringIO()
     call_command("forget-customer", "C-00001", "--reason", "request 1", "--no-vacuum", stdout=out)
     examples = {
-        e[1] for row in HourlyOperation.objects.values_list("slowest", flat=True) for e in row
+        e[1]
+        for row in HourlyOperation.objects.values_list("slowest", flat=True)
+        for e in unpack_examples(row)
     }
     assert examples and not gone & examples
 

@@ -29,8 +29,9 @@ from explorer.journeys.anomalies import operation_of
 from explorer.orders.models import BaselineSnapshot, OrderStatus
 from explorer.receiver.index import write as write_index
 from explorer.receiver.models import IndexedTrace
+from explorer.store.hourly_figures import pack_examples, unpack_examples
 from explorer.store.ingest import store_traces
-from explorer.store.models import HourlyTraffic, StoredTrace
+from explorer.store.models import HourlyOperation, HourlyTraffic, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import Event, Trace
 from tests.journey_support import DAY, T0, complete_order
@@ -138,6 +139,31 @@ def test_forgetting_removes_the_customer_and_keeps_the_others(stored):
     assert samples == [KEPT_ORDER]
     assert not any(Path(settings.EXPLORER_UPLOAD_DIR).rglob("*.pack"))
     assert list(HourlyTraffic.objects.values_list("source", "target", "calls")) == hourly
+
+
+def test_hourly_examples_naming_the_customer_go_and_the_others_stay(stored):
+    """Examples are stored packed (hex ids as raw bytes): each is unpacked and searched, and
+    those of the customer's traces or naming the id go; the row keeps its counts."""
+    kept = (4, "cc" * 16, "0a" * 8, KEPT_ORDER)
+    HourlyOperation.objects.create(
+        hour=T0,
+        service="shop-api",
+        operation="GET /",
+        kind=2,
+        count=9,
+        sketch=b"",
+        slowest=pack_examples([(5, "dd" * 16, "0b" * 8, f"order-{GONE}-t1"), kept]),
+    )
+
+    def examples() -> list:
+        rows = HourlyOperation.objects.values_list("slowest", flat=True)
+        return [e for row in rows for e in unpack_examples(row)]
+
+    assert {e[3] for e in examples()} >= {*GONE_ORDERS, KEPT_ORDER, f"order-{GONE}-t1"}
+    forget()
+    orders = {e[3] for e in examples()}
+    assert KEPT_ORDER in orders and not orders & {*GONE_ORDERS, f"order-{GONE}-t1"}
+    assert HourlyOperation.objects.get(hour=T0, service="shop-api").count == 9
 
 
 def test_forgetting_empties_the_memo_of_span_operations(stored):

@@ -27,6 +27,7 @@ from explorer.erasure.mentions import Mentions
 from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus, OrderStep
 from explorer.receiver.removal import delete_indexed_traces
 from explorer.store.dictionary import retire_mentioning
+from explorer.store.hourly_figures import pack_examples, unpack_examples
 from explorer.store.models import HourlyOperation
 from explorer.store.removal import delete_traces, forget_operations
 
@@ -112,13 +113,16 @@ def _delete_named_hourly_rows(mentions: Mentions) -> int:
 
 def _rewrite_hourly_examples(mentions: Mentions, traces: set[str]) -> int:
     """The other hourly rows keep their counts and sketches; their slowest-span examples
-    ([duration, trace id, span id, order id]) lose those of the removed traces or naming the
-    id. Reads every row's examples once: an erasure is rare, the table a row per hour and key."""
+    ((duration, trace id, span id, order id), packed) lose those of the removed traces or
+    naming the id. Each is unpacked and its texts searched: the packed bytes would hide a hex
+    id and could put a letter-like length byte before an order id. Reads every row's examples
+    once: an erasure is rare, the table a row per hour and key."""
     changed = 0
-    for pk, slowest in HourlyOperation.objects.values_list("pk", "slowest").iterator():
+    for pk, packed in HourlyOperation.objects.values_list("pk", "slowest").iterator():
+        slowest = unpack_examples(packed)
         kept = [e for e in slowest if e[1] not in traces and not mentions.in_value(e)]
         if len(kept) != len(slowest):
-            HourlyOperation.objects.filter(pk=pk).update(slowest=kept)
+            HourlyOperation.objects.filter(pk=pk).update(slowest=pack_examples(kept))
             changed += 1
     return changed
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from explorer.c4.mapping import Mapping
 from explorer.store.prepare import span_key
 from explorer.store.traffic import CALLED, HOUR_NS, PAIR, SERVED, Key, Traffic
+from explorer.store.varint import put_varint, read_varint
 from explorer.traces.model import SpanKind
 
 _SERVER, _CLIENT, _PRODUCER, _CONSUMER = (
@@ -180,16 +181,16 @@ def encode(calls: Calls) -> bytes:
     numbers as 4-byte and their duration * 2 + error as 8-byte numbers, little-endian: 16
     bytes a pending span, packed by `array`)."""
     out = bytearray()
-    _varint(out, len(calls.elements))
+    put_varint(out, len(calls.elements))
     for element in calls.elements:
         text = element.encode("utf-8", "surrogatepass")
-        _varint(out, len(text))
+        put_varint(out, len(text))
         out += text
     waiting = sorted(calls.pending.items())
-    _varint(out, len(calls.parents))
+    put_varint(out, len(calls.parents))
     out += _little(calls.parents)
     out += calls.owns
-    _varint(out, len(waiting))
+    put_varint(out, len(waiting))
     out += _little(array("I", [i for i, _ in waiting]))
     out += _little(array("I", [hour // HOUR_NS for _, (hour, _d, _e) in waiting]))
     out += _little(array("q", [min(max(0, d), _MAX_NS) * 2 + e for _, (_h, d, e) in waiting]))
@@ -214,18 +215,18 @@ def decode(data: bytes, spans: int) -> Calls:
 
 def _decoded(view: memoryview) -> Calls:
     calls = Calls()
-    count, at = _read_varint(view, 0)
+    count, at = read_varint(view, 0)
     for _ in range(count):
-        length, at = _read_varint(view, at)
+        length, at = read_varint(view, at)
         calls.elements.append(bytes(view[at : at + length]).decode("utf-8", "surrogatepass"))
         at += length
-    covered, at = _read_varint(view, at)
+    covered, at = read_varint(view, at)
     numbers = []
     for typecode, size, count in (("q", 8, covered), ("B", 1, covered)):
         numbers.append(_read_little(view, at, typecode, count))
         at += size * count
     calls.parents, calls.owns = numbers[0], bytearray(numbers[1])
-    count, at = _read_varint(view, at)
+    count, at = read_varint(view, at)
     unpacked = []
     for typecode, size in (("I", 4), ("I", 4), ("q", 8)):
         unpacked.append(_read_little(view, at, typecode, count))
@@ -252,21 +253,3 @@ def _little(numbers: array) -> bytes:
         numbers = array(numbers.typecode, numbers)
         numbers.byteswap()
     return numbers.tobytes()
-
-
-def _varint(out: bytearray, number: int) -> None:
-    while number > 0x7F:
-        out.append(number & 0x7F | 0x80)
-        number >>= 7
-    out.append(number)
-
-
-def _read_varint(view: memoryview, at: int) -> tuple[int, int]:
-    number, shift = 0, 0
-    while True:
-        byte = view[at]
-        at += 1
-        number |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return number, at
-        shift += 7

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import orjson
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -37,6 +36,8 @@ from explorer.store.hourly_figures import (
     add,
     contributions,
     of_stored_trace,
+    pack_examples,
+    unpack_examples,
     unpacked,
 )
 from explorer.store.models import (
@@ -117,6 +118,7 @@ def record(figures: dict[OpKey, Figures]) -> None:
     # hour (each a sketch) inside the write lock grew with the number of operations and kept
     # the live worker from its turn under a receiver's load (test_fuzz_receiver).
     among = {
+        "day": [False, True],  # so that the (day, hour) index finds the hours
         "hour": sorted({key[0] for key in deltas}),
         "service": sorted({key[2] for key in deltas}),
         "operation": sorted({key[3] for key in deltas}),
@@ -176,7 +178,7 @@ def _figures(values: Iterable) -> Figures:
         limit_ms,
         over_limit,
         Sketch.decode(bytes(sketch)),
-        [tuple(e) for e in _json(slowest)],
+        unpack_examples(slowest),
     )
 
 
@@ -187,13 +189,8 @@ def _values(figures: Figures) -> tuple:
         figures.limit_ms,
         figures.over_limit,
         figures.sketch.encode(),
-        # storable(): PostgreSQL's JSON refuses NUL characters (in hostile ids)
-        connection.ops.adapt_json_value(storable([list(e) for e in figures.slowest]), None),
+        pack_examples(figures.slowest),
     )
-
-
-def _json(value) -> list:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _row(key: tuple, figures: Figures) -> HourlyOperation:
@@ -211,7 +208,7 @@ def _row(key: tuple, figures: Figures) -> HourlyOperation:
         limit_ms=figures.limit_ms,
         over_limit=figures.over_limit,
         sketch=figures.sketch.encode(),
-        slowest=storable([list(e) for e in figures.slowest]),
+        slowest=pack_examples(figures.slowest),
     )
 
 
@@ -235,7 +232,7 @@ class WindowFigures:
         """The slowest spans of each hour, or of each whole day of the window (at most
         hourly_figures.EXAMPLES each), slowest first."""
         found: dict[tuple[str, str], Example] = {
-            (e[1], e[2]): (e[0], e[1], e[2], e[3]) for raw in self._examples for e in _json(raw)
+            (e[1], e[2]): e for raw in self._examples for e in unpack_examples(raw)
         }
         return sorted(found.values(), key=lambda e: (-e[0], e[1], e[2]))
 

@@ -321,7 +321,9 @@ class HourlyOperation(models.Model):
     `day`, for long windows. No unique key: a concurrent writer may add a second row for the
     same key, and readers sum whatever rows a key has."""
 
-    hour = models.BigIntegerField(db_index=True)  # start of the hour (or day), ns since epoch
+    # Start of the hour (or day), ns since epoch. Every query names `day` too (a value, or both),
+    # so the (day, hour) index serves them all: no index of its own.
+    hour = models.BigIntegerField()
     day = models.BooleanField(default=False)  # a whole UTC day's figures
     element = models.CharField(max_length=ID_LENGTH, default="")  # "" when the mapping has none
     service = models.CharField(max_length=ID_LENGTH)
@@ -333,7 +335,8 @@ class HourlyOperation(models.Model):
     limit_ms = models.FloatField(null=True)  # the SLA limit over_limit was counted against
     over_limit = models.BigIntegerField(default=0)
     sketch = models.BinaryField()  # explorer.store.hourly_figures.Sketch.encode()
-    slowest = models.JSONField(default=list)  # [duration ns, trace id, span id, order id]
+    # (duration ns, trace id, span id, order id) each: hourly_figures.pack_examples
+    slowest = models.BinaryField(default=b"")
 
     class Meta:
         indexes = [models.Index(fields=["day", "hour"], name="hourly_operation_day_hour")]

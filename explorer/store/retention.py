@@ -158,8 +158,13 @@ def remove_hourly_before(cutoff_ns: int, dry_run: bool = False) -> int:
     """Hourly figures (the system map's and those per operation, hours and days) of hours
     that started before cutoff_ns; how many rows."""
     return sum(
-        _delete_batched(model.objects.filter(hour__lt=cutoff_ns), dry_run)
-        for model in (HourlyTraffic, HourlyOperation)
+        (
+            _delete_batched(HourlyTraffic.objects.filter(hour__lt=cutoff_ns), dry_run),
+            # both values of `day`: the table's (day, hour) index then finds the hours
+            _delete_batched(
+                HourlyOperation.objects.filter(day__in=[False, True], hour__lt=cutoff_ns), dry_run
+            ),
+        )
     )
 
 
