@@ -45,10 +45,11 @@ def test_hex_ids_are_stored_as_raw_bytes():
     ("data", "said"),
     [
         (bytes([EXAMPLES_VERSION + 1]) + b"x", "unknown format version 2"),
-        (pack_examples(HOSTILE[:1])[:-3], "damaged at byte"),
-        (pack_examples(HOSTILE[:1])[:5], "damaged at byte"),
-        (bytes([EXAMPLES_VERSION, 0x80]), "damaged at byte"),
-        (bytes([EXAMPLES_VERSION, 2, 0, 2, 0xC3, 0x28, 0, 0]), "damaged at byte"),
+        (pack_examples(HOSTILE[:1])[:-3], "damaged"),
+        (pack_examples(HOSTILE[:1])[:5], "damaged"),
+        (pack_examples(HOSTILE[3:5])[:40], "damaged"),  # ids as text, cut short
+        (bytes([EXAMPLES_VERSION, 0x80]), "damaged"),
+        (bytes([EXAMPLES_VERSION, 2, 0, 2, 0xC3, 0x28, 0, 0]), "damaged"),
     ],
 )
 def test_damaged_examples_are_a_clear_error(data, said):

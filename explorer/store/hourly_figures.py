@@ -66,16 +66,27 @@ def pack_examples(examples: Iterable[Example]) -> bytes:
     for duration, trace_id, span_id, order_id in examples:
         if not out:
             out.append(EXAMPLES_VERSION)
-        put_varint(out, duration * 2 if duration >= 0 else -duration * 2 - 1)
+        number = duration << 1 if duration >= 0 else (-duration << 1) - 1  # zigzag
+        while number > 0x7F:  # put_varint, inline: this runs for every row ingest writes
+            out.append(number & 0x7F | 0x80)
+            number >>= 7
+        out.append(number)
         raw_trace, raw_span = _is_hex(trace_id, 32), _is_hex(span_id, 16)
         out.append((_RAW_TRACE if raw_trace else 0) | (_RAW_SPAN if raw_span else 0))
-        for text, raw in ((trace_id, raw_trace), (span_id, raw_span), (order_id, False)):
-            if raw:
-                out += bytes.fromhex(text)
-            else:
-                data = text.encode("utf-8", "surrogatepass")
-                put_varint(out, len(data))
-                out += data
+        if raw_trace and raw_span:  # spans' ids as they come: one conversion (ingest's path)
+            out += bytes.fromhex(trace_id + span_id)
+        else:
+            for text, raw in ((trace_id, raw_trace), (span_id, raw_span)):
+                if raw:
+                    out += bytes.fromhex(text)
+                else:
+                    _put_text(out, text)
+        data = order_id.encode("utf-8", "surrogatepass")
+        if len(data) < 0x80:  # _put_text, inline for a short order id
+            out.append(len(data))
+            out += data
+        else:
+            _put_text(out, order_id)
     return bytes(out)
 
 
@@ -92,25 +103,34 @@ def unpack_examples(data: bytes | memoryview) -> list[Example]:
         while at < len(data):
             zigzag, at = read_varint(data, at)
             flags = data[at]
-            at += 1
-            trace_id, at = _get_text(data, at, 16 if flags & _RAW_TRACE else 0)
-            span_id, at = _get_text(data, at, 8 if flags & _RAW_SPAN else 0)
-            order_id, at = _get_text(data, at, 0)
-            examples.append(
-                (
-                    zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1),
-                    trace_id,
-                    span_id,
-                    order_id,
-                )
-            )
+            if flags == _RAW_TRACE | _RAW_SPAN:  # the usual: both ids hex
+                trace_id, span_id = data[at + 1 : at + 17].hex(), data[at + 17 : at + 25].hex()
+                at += 25
+            else:
+                trace_id, at = _get_text(data, at + 1, 16 if flags & _RAW_TRACE else 0)
+                span_id, at = _get_text(data, at, 8 if flags & _RAW_SPAN else 0)
+            if data[at] < 0x80:  # _get_text, inline for a short order id
+                end = at + 1 + data[at]
+                order_id, at = data[at + 1 : end].decode("utf-8", "surrogatepass"), end
+            else:
+                order_id, at = _get_text(data, at, 0)
+            duration = zigzag >> 1 if not zigzag & 1 else -((zigzag + 1) >> 1)
+            examples.append((duration, trace_id, span_id, order_id))
     except (IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"hourly examples: damaged at byte {at}: {exc}") from exc
+    if at > len(data):
+        raise ValueError(f"hourly examples: damaged, {at - len(data)} bytes missing at the end")
     return examples
 
 
 def _is_hex(text: str, length: int) -> bool:
     return len(text) == length and _LOWER_HEX.issuperset(text)
+
+
+def _put_text(out: bytearray, text: str) -> None:
+    data = text.encode("utf-8", "surrogatepass")
+    put_varint(out, len(data))
+    out += data
 
 
 def _get_text(data: bytes, at: int, raw: int) -> tuple[str, int]:
