@@ -321,7 +321,7 @@ class HourlyOperation(models.Model):
     `day`, for long windows. No unique key: a concurrent writer may add a second row for the
     same key, and readers sum whatever rows a key has."""
 
-    # Start of the hour (or day), ns since epoch. Every query names `day` too (a value, or both),
+    # Start of the hour (or day), ns since epoch. Every query by hour names `day` too (or both),
     # so the (day, hour) index serves them all: no index of its own.
     hour = models.BigIntegerField()
     day = models.BooleanField(default=False)  # a whole UTC day's figures
