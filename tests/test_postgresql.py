@@ -188,7 +188,7 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
         "order_id, customer_id, customer_type, channel, status, state, state_since_ns, "
         "state_limit_ns, in_flight_since_ns, violations, anomalous, anomaly_summary, "
         "anomalous_operations, anomalous_operation_count, first_seen_ns, last_seen_ns, as_of_ns, "
-        "finished_dwells"
+        "finished_dwells, sample"
     )
     query = f"SELECT {columns} FROM journeys_orderstatus ORDER BY order_id"  # noqa: S608
     _, database = on_postgres
@@ -202,10 +202,11 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
             json.loads(row[12]),
             *row[13:17],
             json.loads(row[17]),
+            json.loads(row[18]),
         )
         for row in sqlite_rows(on_sqlite[1], query)
     ]
-    assert len(on_pg) == 60
+    assert len(on_pg) == 60 and all(row[18] for row in on_pg)  # every order's sample kept
     assert on_pg == on_lite
     statuses = {row[4] for row in on_pg}
     assert {"complete", "in_progress"} <= statuses

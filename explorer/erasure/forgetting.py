@@ -64,6 +64,7 @@ def forget_customer(
             # index mode keeps examples of indexed traces too
             "hourly figure rows": _rewrite_hourly_examples(mentions, found.traces | found.indexed),
             "typical journeys": _rewrite_snapshots(mentions, found.orders),
+            "order samples": _forget_samples(mentions),
             "audit entries": _rewrite_audit(mentions, found.pseudonym),
         }
     reason_kept = mentions.replaced(reason.strip(), found.pseudonym)
@@ -152,6 +153,20 @@ def _rewrite_snapshots(mentions: Mentions, orders: set[str]) -> int:
                 BaselineSnapshot.objects.filter(pk=row.pk).update(data=data)
                 changed += 1
     return changed
+
+
+def _forget_samples(mentions: Mentions) -> int:
+    """The typical-journey samples kept with other orders' rows that carry the id (an
+    operation or call named with it); the customer's own rows went with their samples.
+    Their traces answer instead (explorer.orders.samples). Returns the rows changed."""
+    named = [
+        pk
+        for pk, sample in OrderStatus.objects.filter(sample__isnull=False)
+        .values_list("pk", "sample")
+        .iterator()
+        if mentions.in_value(sample)
+    ]
+    return OrderStatus.objects.filter(pk__in=named).update(sample=None)
 
 
 def _rewrite_audit(mentions: Mentions, pseudonym: str) -> int:

@@ -85,6 +85,9 @@ class Reference:
 
 # The stored reference for a customer type (its baseline and that type's samples), or None.
 LoadReference = Callable[[str], Reference | None]
+# The typical-journey samples stored for these orders that are still current (by order id;
+# explorer.orders.samples: kept with each order's status row), the others left out.
+StoredSamples = Callable[[list[str]], dict[str, OrderSample]]
 # The latency baseline of a window from figures kept as spans arrived (the embedded store's
 # hourly figures, explorer.orders.service.figures_baseline), or None where none cover the
 # window: then it is computed from the window's traces (baseline_from_source).

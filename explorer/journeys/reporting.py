@@ -34,6 +34,7 @@ from explorer.journeys.report import (
     LoadReference,
     Reference,
     ReferenceNote,
+    StoredSamples,
     baseline_from_source,
     reference_window,
     spans_in_window,
@@ -115,9 +116,12 @@ def reference_at(
     known: Mapping[str, OrderSample] | None = None,
     calls_of: CallsOf | None = None,
     baseline_of: BaselineOf | None = None,
+    stored: StoredSamples | None = None,
 ) -> Reference:
-    """The reference at now_ns for these customer types. Samples in `known` (by order id) are
-    reused; the journeys of the other sampled orders come from `assemble` (default: their
+    """The reference at now_ns for these customer types. Samples in `known` (by order id),
+    then those `stored` gives (still current: the same as computed here, none of a sample
+    depends on now), are reused; the journeys of the other sampled orders come from
+    `assemble` (default: their
     own traces, read in bulk where the source can, see sampled_journeys; so that one order's
     report never reads the whole source); their samples record their calls with `calls_of`
     when given. The baseline comes from `baseline_of` (figures) where it gives one, else from
@@ -130,6 +134,8 @@ def reference_at(
     for customer_type in customer_types:
         wanted = _orders_of_type(source, customer_type, trailing)[: TYPICAL_MAX_ORDERS + 1]
         found = {o: known[o] for o in wanted if o in known}
+        if stored is not None:
+            found.update(stored([o for o in wanted if o not in found]))
         for journey in assemble([o for o in wanted if o not in found]):
             found[journey.order_id] = OrderSample.of(
                 journey, check_states(journey, graph, now_ns), calls_of
@@ -195,13 +201,16 @@ def report_journey(
     load_reference: LoadReference | None = None,
     calls_of: CallsOf | None = None,
     baseline_of: BaselineOf | None = None,
+    stored_samples: StoredSamples | None = None,
 ) -> JourneyReport:
     """An assembled order's report, judged at `now` against the reference (the latency
     baseline and the typical journey of its customer type) of the week before now, or of the
     week before the order's last span when that is older: an old order is judged against its
     own time. The stored reference from `load_reference` is used when it serves at that time,
     else it is computed here (reading only the traces it needs; its samples record their
-    calls with `calls_of` when given; its baseline from `baseline_of` where it gives one)."""
+    calls with `calls_of` when given; its baseline from `baseline_of` where it gives one;
+    the samples `stored_samples` still has, so that an old order's page reads no other
+    order's traces)."""
     order_id = journey.order_id
     last = max((s.end_ns for s in journey.spans), default=now)
     at = now if last > now - BASELINE_WINDOW_NS else last
@@ -218,6 +227,7 @@ def report_journey(
             container_of,
             calls_of=calls_of,
             baseline_of=baseline_of,
+            stored=stored_samples,
         )
     typical = reference.typical_for(order_id, customer_type)
     context = Context(graph, sla, reference.baseline, now, typical, names or {})

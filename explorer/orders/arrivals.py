@@ -203,3 +203,14 @@ def settle(arrivals: Mapping[str, int]) -> None:
 def pending_count() -> int:
     """Orders marked changed and not computed again yet."""
     return OrderArrival.objects.filter(pending=True).count()
+
+
+def orders_not_collected(source: TraceSource) -> set[str]:
+    """The orders of traces that received spans after the newest arrival collect_arrivals()
+    read (not marked yet: the live worker's next cycle marks them); nothing for a source that
+    does not list arrivals. Read only: nothing is marked."""
+    read = get_mark(ARRIVALS_READ)
+    if not isinstance(source, ListsArrivals) or read is None:
+        return set()
+    arrived = source.arrivals_since(read + 1, ORDER_KEY)
+    return set(_orders_of_traces(source, arrived, Refusals())) if arrived else set()

@@ -44,6 +44,7 @@ _FIELDS = (
     "last_seen_ns",
     "as_of_ns",
     "finished_dwells",
+    "sample",
 )
 
 
@@ -132,6 +133,12 @@ class OrderStatus(models.Model):
         blank=True,
         help_text="[[state, ns], ...]: the time spent in each state the order has left",
     )
+    sample = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="OrderSample.as_dict(): its part of the typical journey of its type (null: "
+        "not kept, read from its traces); explorer.orders.samples",
+    )
     computed_at = models.DateTimeField()
 
     objects = OrderStatusQuerySet.as_manager()
@@ -199,7 +206,10 @@ class OrderStatus(models.Model):
     @classmethod
     def _storable(cls, name: str, value):
         """Values from traces (customer ids, types, states...) as the column takes them on
-        every database: PostgreSQL refuses NUL and text over the column's length."""
+        every database: PostgreSQL refuses NUL and text over the column's length. A sample
+        that would not be stored as it is is not kept (its order's traces answer instead)."""
+        if name == "sample":
+            return value if storable(value) == value else None
         length = cls._meta.get_field(name).max_length  # type: ignore[union-attr]
         return storable(value)[:length] if length and isinstance(value, str) else storable(value)
 

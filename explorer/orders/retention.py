@@ -195,6 +195,8 @@ def prune_traces(
     cutoffs = policy.cutoffs(now_ns)
     judge = _Judge(source, config, now_ns, alerted)
     today = timezone.localdate()
+    if not dry_run:
+        forget_samples_before(cutoffs[0])
     while True:
         batch = store.traces_started_before(cutoffs[0], after, policy.batch)
         if not batch:
@@ -209,6 +211,16 @@ def prune_traces(
         if deadline is not None and time.monotonic() >= deadline:
             report.finished, report.resume_at = False, after
             return report
+
+
+def forget_samples_before(cut_ns: int) -> int:
+    """The typical-journey samples kept with the rows of orders seen before `cut_ns`
+    (explorer.orders.samples): a trace of their journeys may go now (one of no order they
+    link to, too), and a sample must be the journey's that is stored. Their traces answer
+    instead until the live worker or a refresh computes the rows again. Returns the rows."""
+    return OrderStatus.objects.filter(first_seen_ns__lt=cut_ns, sample__isnull=False).update(
+        sample=None
+    )
 
 
 def prune_statuses(

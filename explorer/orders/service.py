@@ -46,6 +46,7 @@ from explorer.journeys.story import NamesByLanguage
 from explorer.journeys.typical import Call, OrderSample
 from explorer.orders.lookup import StatusRowOrders
 from explorer.orders.models import stored_references
+from explorer.orders.samples import current_samples
 from explorer.orders.status import (
     OrderStatusRow,
     Snapshot,
@@ -180,8 +181,9 @@ def judge_order(
     use_stored_reference: bool = True,
 ) -> JourneyReport:
     """One order's full report at `at` (default now_policy()). Judged against the reference
-    `orders --refresh` stored when it serves at that "now" (use_stored_reference=False: always
-    computed from the source)."""
+    `orders --refresh` stored when it serves at that "now", else one computed for it with the
+    samples kept with the sampled orders' rows where still current (explorer.orders.samples;
+    use_stored_reference=False: always computed from the source's traces)."""
     journey = journey_for_order(source, order_id, window, config.container_of)
     return report_journey(
         source,
@@ -194,6 +196,7 @@ def judge_order(
         load_reference=stored_references(source.name) if use_stored_reference else None,
         calls_of=config.calls_of,
         baseline_of=figures_baseline(source, config),
+        stored_samples=current_samples(source) if use_stored_reference else None,
     )
 
 
@@ -273,7 +276,9 @@ def judge_rows(
 ) -> list[OrderStatusRow]:
     """The status rows of a few orders at now_ns, judged against `baseline` (the stored
     reference's), each journey read on its own: what the live worker stores again."""
-    return compute_rows(source, config.graph, order_ids, baseline, now_ns, config.container_of)
+    return compute_rows(
+        source, config.graph, order_ids, baseline, now_ns, config.container_of, config.calls_of
+    )
 
 
 def judge_reference(

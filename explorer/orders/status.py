@@ -64,6 +64,10 @@ class OrderStatusRow:
     # Step figures (explorer.orders.models.OrderStep; not a column of the row): each finished
     # dwell as [state, next state, entered ns, left ns, limit ns or None], in order.
     steps: list[list] = field(default_factory=list)
+    # OrderSample.as_dict(): what the typical journey of its type takes from the order (none
+    # of it depends on now), kept so that a reference reads no trace of a sampled order
+    # (explorer.orders.samples); None: not computed.
+    sample: dict | None = None
 
     def status_at(self, now_ns: int) -> str:
         return status_at(
@@ -99,9 +103,10 @@ def status_row(
     conformance: Conformance,
     anomalous_operations: list[tuple[str, str]],
     now_ns: int,
+    sample: OrderSample | None = None,
 ) -> OrderStatusRow:
     """The row of one judged journey; `anomalous_operations` are the (container, operation)
-    of its atypical spans."""
+    of its atypical spans; `sample` its typical-journey sample, kept with it."""
     current = conformance.dwells[-1] if conformance.dwells else None
     in_flight = [
         m.at_ns
@@ -130,6 +135,7 @@ def status_row(
             [d.state, after.state, d.start_ns, d.start_ns + d.duration_ns, d.limit_ns]
             for d, after in pairwise(conformance.dwells)
         ],
+        sample=sample.as_dict() if sample is not None else None,
     )
 
 
@@ -181,7 +187,10 @@ def compute_snapshot(
     baseline = (
         Baseline.from_spans(journey_pairs(journeys)) if orders is None else reference.baseline
     )
-    rows = [_row(j, c, baseline, now) for j, c in zip(journeys, conformances, strict=True)]
+    rows = [
+        _row(j, c, baseline, now, samples[j.order_id])
+        for j, c in zip(journeys, conformances, strict=True)
+    ]
     return Snapshot(rows, reference)
 
 
@@ -192,15 +201,17 @@ def compute_rows(
     baseline: Baseline,
     now_ns: int,
     container_of: ContainerOf = service_container,
+    calls_of: CallsOf | None = None,
 ) -> list[OrderStatusRow]:
     """The rows of a few orders judged against a given baseline, each journey read on its
     own (what the live worker computes again after new spans), as compute_snapshot() has
-    them."""
+    them (their samples recording calls with `calls_of`)."""
     rows = []
     for order_id in orders:
         journey = journey_for_order(source, order_id, container_of=container_of)
         conformance = check_states(journey, graph, now_ns)
-        rows.append(_row(journey, conformance, baseline, now_ns))
+        sample = OrderSample.of(journey, conformance, calls_of)
+        rows.append(_row(journey, conformance, baseline, now_ns, sample))
     return rows
 
 
@@ -216,9 +227,10 @@ def _row(
     conformance: Conformance,
     baseline: Baseline,
     now_ns: int,
+    sample: OrderSample,
 ) -> OrderStatusRow:
     anomalies = own_anomalies(
         journey, baseline.anomalies((journey.container(s), s) for s in journey.spans)
     )
     operations = list(dict.fromkeys((a.container, a.operation) for a in anomalies))
-    return status_row(journey, conformance, operations, now_ns)
+    return status_row(journey, conformance, operations, now_ns, sample)
