@@ -228,6 +228,13 @@ class WindowFigures:
     by_customer_type: dict[str, int] = field(default_factory=dict)
     _examples: list = field(default_factory=list)  # the rows' slowest, as stored
 
+    def add_counts(self, count: int, errors: int, over_limit: int, limit_ms: float | None) -> None:
+        """A row's counts added (its sketch and examples are the caller's to add)."""
+        self.count += count
+        self.errors += errors
+        self.over_limit += over_limit
+        self.limits.add(limit_ms)
+
     def examples(self) -> list[Example]:
         """The slowest spans of each hour, or of each whole day of the window (at most
         hourly_figures.EXAMPLES each), slowest first."""
@@ -264,10 +271,7 @@ def window(
         total = totals.get(key)
         if total is None:
             total = totals[key] = WindowFigures()
-        total.count += count
-        total.errors += errors
-        total.over_limit += over_limit
-        total.limits.add(limit_ms)
+        total.add_counts(count, errors, over_limit, limit_ms)
         sketches.setdefault(key, []).append(bytes(sketch))
         total.by_customer_type[customer_type] = total.by_customer_type.get(customer_type, 0) + count
         total._examples.append(slowest)

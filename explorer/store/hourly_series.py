@@ -135,10 +135,7 @@ def buckets(start_ns: int, end_ns: int, only: Only = Only()) -> list[Bucket]:
         total = figures.get(operation)
         if total is None:
             total = figures[operation] = WindowFigures()
-        total.count += count
-        total.errors += errors
-        total.over_limit += over_limit
-        total.limits.add(limit_ms)
+        total.add_counts(count, errors, over_limit, limit_ms)
         total.sketch.add_encoded(sketch)
     return list(out.values())
 
