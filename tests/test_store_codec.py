@@ -4,6 +4,8 @@ chunks of version 1 (zlib) still read, and dictionaries versioned."""
 import base64
 import dataclasses
 import io
+import subprocess
+import sys
 
 import orjson
 import pytest
@@ -193,6 +195,43 @@ def test_a_dictionary_makes_small_chunks_smaller(trained):
     spans = order_spans(123_456)
     plain, compact = codec.encode_spans(spans), codec.encode_spans(spans, trained)
     assert len(compact) < len(plain) / 2
+
+
+# Eight threads decoding and encoding chunks at once, as a threaded web server does. With one
+# zstd context shared by the process, this corrupted the output ("Data corruption detected")
+# and could crash the process; in a child process, so that a crash fails this test only.
+THREADS_AT_ONCE = """
+import sys, threading
+from explorer.store import codec
+documents = [b'[2,false,[],[],"%032x",%d,[[0,1,"op-%d"]]]' % (n, n * 997, n % 50)
+             for n in range(2_500)]
+trained = codec.train_dictionary(documents)
+chunks = [codec.compress(document, trained) for document in documents[:50]]
+wrong = []
+def work():
+    try:
+        for _ in range(200):
+            for chunk, document in zip(chunks, documents):
+                if codec.document(chunk) != document:
+                    wrong.append(document)
+            codec.compress(documents[3], trained)
+    except codec.CodecError as exc:
+        wrong.append(exc)
+threads = [threading.Thread(target=work) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(len(wrong), wrong[:1])
+"""
+
+
+def test_threads_decode_and_encode_at_once():
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS_AT_ONCE], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2_000:]
+    assert done.stdout.startswith("0 []"), done.stdout
 
 
 @pytest.mark.django_db

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import struct
+import threading
 import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -93,7 +94,7 @@ class Dictionary:
 
     def __post_init__(self) -> None:
         # Once: reading a 64 KiB dictionary for its id costs more than compressing a chunk.
-        object.__setattr__(self, "key", _zstd_dictionary(self.data).dict_id())
+        object.__setattr__(self, "key", _remember_dictionary(self.data))
 
 
 class CodecError(ValueError):
@@ -278,11 +279,13 @@ def train_dictionary(documents: list[bytes]) -> Dictionary | None:
     return Dictionary(trained.as_bytes())
 
 
-# Dictionaries by id (Dictionary.key), and the compressor and decompressor of each: made once
-# per process. `_load` finds a dictionary the process has not met (set_dictionary_loader).
-_dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
-_compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}  # by (key, level)
-_decompressors: dict[int, zstandard.ZstdDecompressor] = {}
+# Dictionaries by id (Dictionary.key): their bytes, shared by the process's threads. A zstd
+# context (compressor, decompressor, and the digested dictionary inside it) must not be used
+# by two threads at once: a threaded web server decoding two traces together corrupted the
+# output and crashed the process. So each thread makes its own, once, from the shared bytes.
+# `_load` finds a dictionary the process has not met (set_dictionary_loader).
+_dictionaries: dict[int, bytes] = {}
+_contexts = threading.local()
 _load: list[Callable[[int], bytes | None]] = []
 
 
@@ -294,46 +297,77 @@ def set_dictionary_loader(load: Callable[[int], bytes | None]) -> None:
 def forget_dictionaries() -> None:
     """Forget the dictionaries met, as a new process would start (tests: decoding then finds
     them through the loader, in the store)."""
-    for cache in (_dictionaries, _compressors, _decompressors):
-        cache.clear()
+    global _contexts
+    _dictionaries.clear()
+    _contexts = threading.local()  # every thread's contexts go with it
 
 
 def known_dictionary(key: int) -> bytes | None:
     """The dictionary of this id if this process has met it."""
-    found = _dictionaries.get(key)
-    return None if found is None else found.as_bytes()
+    return _dictionaries.get(key)
 
 
-def _zstd_dictionary(data: bytes) -> zstandard.ZstdCompressionDict:
-    made = zstandard.ZstdCompressionDict(data)
-    return _dictionaries.setdefault(made.dict_id(), made)
+def _remember_dictionary(data: bytes) -> int:
+    key = zstandard.ZstdCompressionDict(data).dict_id()
+    _dictionaries.setdefault(key, data)
+    return key
+
+
+class _ThreadContexts:
+    """One thread's zstd contexts, by dictionary id (and level, for compressing)."""
+
+    def __init__(self) -> None:
+        self.dictionaries: dict[int, zstandard.ZstdCompressionDict] = {}
+        self.compressors: dict[tuple[int, int], zstandard.ZstdCompressor] = {}
+        self.decompressors: dict[int, zstandard.ZstdDecompressor] = {}
+
+    def dictionary(self, key: int, data: bytes) -> zstandard.ZstdCompressionDict:
+        found = self.dictionaries.get(key)
+        if found is None:
+            found = self.dictionaries[key] = zstandard.ZstdCompressionDict(data)
+        return found
+
+
+def _thread_contexts() -> _ThreadContexts:
+    local = _contexts
+    found: _ThreadContexts | None = getattr(local, "contexts", None)
+    if found is None:
+        found = local.contexts = _ThreadContexts()
+    return found
 
 
 def _compressor(dictionary: Dictionary | None, level: int) -> zstandard.ZstdCompressor:
+    contexts = _thread_contexts()
     key = (0 if dictionary is None else dictionary.key, level)
-    found = _compressors.get(key)
+    found = contexts.compressors.get(key)
     if found is None:
-        trained = None if dictionary is None else _zstd_dictionary(dictionary.data)
+        trained = None
+        if dictionary is not None:  # a process that wrote with it knows it
+            _dictionaries.setdefault(dictionary.key, dictionary.data)
+            trained = contexts.dictionary(dictionary.key, dictionary.data)
         parameters = _PARAMETERS[level]
         found = zstandard.ZstdCompressor(compression_params=parameters, dict_data=trained)
-        _compressors[key] = found
+        contexts.compressors[key] = found
     return found
 
 
 def _decompressor(key: int) -> zstandard.ZstdDecompressor:
-    found = _decompressors.get(key)
+    contexts = _thread_contexts()
+    found = contexts.decompressors.get(key)
     if found is not None:
         return found
     trained = None
     if key:
-        trained = _dictionaries.get(key)
-        data = None if trained is not None or not _load else _load[0](key)
-        if data is not None:
-            trained = _zstd_dictionary(data)
-        if trained is None or trained.dict_id() != key:
+        data = _dictionaries.get(key)
+        if data is None and _load:
+            data = _load[0](key)
+            if data is not None and _remember_dictionary(data) != key:
+                data = None
+        if data is None:
             raise CodecError(f"stored spans need compression dictionary {key}, which is not known")
+        trained = contexts.dictionary(key, data)
     found = zstandard.ZstdDecompressor(dict_data=trained, format=zstandard.FORMAT_ZSTD1_MAGICLESS)
-    _decompressors[key] = found
+    contexts.decompressors[key] = found
     return found
 
 
