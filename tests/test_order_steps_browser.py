@@ -1,8 +1,8 @@
 """The order-steps page's charts in Debian's Chromium, English and Russian, at 1366x768 and
-420x900: the charts of a state are drawn and never scroll sideways, keyboard focus on a bar
-shows its time and figures, axe-core finds no serious violation, and the bar of the
-over-limit chart opens the list of the order that waited too long. Screenshots in
-test-artifacts/ (steps-*)."""
+420x900: the charts of a state are drawn and never scroll sideways, no figure in the tables
+breaks from its unit, keyboard focus on a bar shows its time and figures, axe-core finds no
+serious violation, and the bar of the over-limit chart opens the list of the order that
+waited too long. Screenshots in test-artifacts/ (steps-*)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from tests.journey_support import DAY, OrderBuilder, complete_order
 from tests.test_trends_browser import focus_tip
 from tests.test_web_browser import serious_violations
 from tests.test_web_trace_browser import LANGUAGES, in_language
-from tests.test_web_widths_browser import NARROW, WIDE, no_sideways_scroll
+from tests.test_web_widths_browser import NARROW, WIDE, no_sideways_scroll, wrapped_figures
 
 WORDS = {
     "en": (
@@ -68,6 +68,7 @@ def test_the_charts_of_a_state(page, live_server, stored, language):
         page.wait_for_selector("svg.trend.counts a.point")
         assert page.locator("svg.trend.latency").is_visible()
         no_sideways_scroll(page, f"steps at {size}")
+        assert wrapped_figures(page) == [], size  # "17 мин", not "17" above "мин"
         for chart in ("step-left", "step-over"):  # each draws a bar
             heights = page.eval_on_selector_all(
                 f"svg[aria-labelledby='{chart}-counts-title'] rect.bar",

@@ -56,6 +56,17 @@ def lines_of(page, selector: str) -> int:
     )
 
 
+def wrapped_figures(page) -> list[str]:
+    """The table cells of figures (td.num) whose text takes more than one line."""
+    return page.eval_on_selector_all(
+        "td.num",
+        """cells => cells.filter(el => { const r = document.createRange();
+                   r.selectNodeContents(el);
+                   const tops = Array.from(r.getClientRects()).map(b => Math.round(b.top));
+                   return new Set(tops).size > 1; }).map(el => el.innerText)""",
+    )
+
+
 def open_trace(page, base: str, language: str, viewport: dict) -> None:
     page.set_viewport_size(viewport)
     log_in(page, base, "analyst")
