@@ -243,12 +243,44 @@ def test_sla_rows_link_to_their_trend_whose_buckets_open_their_traces(
 
 
 @pytest.mark.django_db
-def test_the_trend_page_needs_view_analytics_and_an_operation(stored, client, login_as):
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_without_an_operation_the_trend_page_lists_the_windows_operations(
+    stored, spans, end, client, login_as, language
+):
     login_as("support")
     assert client.get(reverse("web:trend"), {"service": "a", "operation": "b"}).status_code == 403
     client.logout()
-    body = _page(client, login_as, "trend", status=400)
-    assert "Choose an operation" in body
+    body = _page(client, login_as, "trend", language, window="7d")
+    assert ("Choose an operation" if language == "en" else "Выберите операцию") in body
+    rows = re.findall(
+        r'<tr><td>[^<]*</td><th scope="row"><a href="(/trends/\?[^"]+)">[^<]*</a></th>'
+        r'<td class="num">([^<]+)</td>',
+        body,
+    )
+    # every operation of the window's whole hours, as the SLA and anomaly pages sum them
+    start = end - 7 * DAY_NS
+    window = hourly_operations.window(start, end)[1]
+    assert sum(_number(count) for _link, count in rows) == sum(f.count for f in window.values())
+    service, operation = _busiest([s for s in spans if s[2].start_ns >= start - HOUR_NS])
+    links = {
+        (q["service"][0], q["operation"][0], q["window"][0]): count
+        for link, count in rows
+        for q in [parse_qs(urlsplit(link.replace("&amp;", "&")).query)]
+    }
+    count = links[(service, operation, "7d")]
+    chart = _page(
+        client, login_as, "trend", language, window="7d", service=service, operation=operation
+    )
+    total = re.search(r"(?:In this window|За это окно): ([\d\s\u00a0,]+) ", chart)
+    assert total and _number(total.group(1)) == _number(count)
+
+
+@pytest.mark.django_db
+def test_the_trend_page_lists_nothing_for_an_empty_window(stored, end, client, login_as):
+    body = _page(
+        client, login_as, "trend", window="custom", **{"from": "2001-01-01", "to": "2001-01-02"}
+    )
+    assert "No span in this window." in body and "/trends/?" not in body
 
 
 @pytest.mark.django_db

@@ -295,6 +295,26 @@ def _rows_of(start_ns: int, end_ns: int) -> tuple[int, str, list]:
     return first, f"({part} OR {part} OR {part})", parameters
 
 
+def operation_counts(start_ns: int, end_ns: int) -> dict[tuple[str, str, str], tuple[int, int]]:
+    """Spans and errors per (element, service, operation), all kinds and customer types, in
+    the window's whole hours (as window() reads them, without its sketches)."""
+    _first, where, parameters = _rows_of(start_ns, end_ns)
+    table, (element, service, operation, count, errors) = quoted_names(
+        HourlyOperation, ("element", "service", "operation", "count", "errors")
+    )
+    sql = (
+        f"SELECT {element}, {service}, {operation}, SUM({count}), SUM({errors}) "  # noqa: S608
+        f"FROM {table} WHERE {where} GROUP BY {element}, {service}, {operation}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        return {
+            (found_element, found_service, found_operation): (int(spans), int(failed))
+            for found_element, found_service, found_operation, spans, failed in cursor.fetchall()
+            if spans
+        }
+
+
 def unmapped_spans(start_ns: int, end_ns: int) -> dict[str, int]:
     """Spans of services the mapping gave no element, per service, in the window's hours."""
     _first, where, parameters = _rows_of(start_ns, end_ns)

@@ -15,7 +15,7 @@ from django.utils.translation import ngettext
 from accounts.access import requires
 from explorer.configuration import explorer_config
 from explorer.sources.base import KeepsHourlyOperations
-from explorer.store import hourly_series
+from explorer.store import hourly_operations, hourly_series
 from explorer.store.hourly_series import Only
 from explorer.web import common, trend_series
 from explorer.web.analytics import page_context, window_of
@@ -62,11 +62,6 @@ def operation_trend(request):
         "type_keep": [("service", only.service), ("operation", only.operation)]
         + list(window.query.items()),
     }
-    if not only.service or not only.operation:
-        context["problem"] = _(
-            "Choose an operation: open its trend from the SLA or anomalies page."
-        )
-        return render(request, "web/trends.html", context, status=400)
     source = common.source()
     if not isinstance(source, KeepsHourlyOperations):  # the store, or the receiver's index
         context["problem"] = _(
@@ -75,6 +70,13 @@ def operation_trend(request):
         )
         return render(request, "web/trends.html", context)
     if window.start is None or window.end is None:
+        return render(request, "web/trends.html", context)
+    if not only.service or not only.operation:
+        context.update(
+            choices=operation_choices(request, window.start, window.end, window.query),
+            trace_count=source.count_between(window.start, window.end),
+            sampled=False,
+        )
         return render(request, "web/trends.html", context)
     points = trend_series.operation_series(window.start, window.end, only)
     # The trace search finds span names: an operation named from a generic span's route
@@ -109,3 +111,22 @@ def operation_trend(request):
         sampled=False,
     )
     return render(request, "web/trends.html", context)
+
+
+def operation_choices(request, start_ns: int, end_ns: int, window_query: dict) -> list[dict]:
+    """The operations with spans in the window, by container then most requests first, each
+    with the link to its trend: what /trends/ offers when the URL names no operation."""
+    names = explorer_config().names
+    choices = [
+        {
+            "name": names.get(element, element) if element else shown(request, service),
+            "operation": shown(request, operation),
+            "count": count,
+            "errors": errors,
+            "trend_url": trend_series.trend_link(service, operation, window_query),
+        }
+        for (element, service, operation), (count, errors) in hourly_operations.operation_counts(
+            start_ns, end_ns
+        ).items()
+    ]
+    return sorted(choices, key=lambda c: (c["name"], -c["count"], c["operation"]))
