@@ -56,7 +56,8 @@ class AuditEntry(models.Model):
     class Meta:
         ordering = ["-time", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id"])]
-        verbose_name_plural = "audit entries"
+        verbose_name = _("audit entry")
+        verbose_name_plural = _("audit entries")
 
     def __str__(self) -> str:
         return f"{self.time:%Y-%m-%d %H:%M:%S} {self.username or '-'} {self.action}"

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.contrib import admin
+from django.utils import translation
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts.models import AuditAction, AuditEntry
@@ -266,6 +268,37 @@ def test_audit_log_filters_and_actions_in_russian(client):
     ):
         assert russian in body, russian
     assert "failed login" not in body and "Audit log" not in body
+
+
+def test_every_model_of_the_admin_is_named_in_russian():
+    models = [
+        found
+        for model, model_admin in admin.site._registry.items()
+        for found in (model, *(inline.model for inline in model_admin.inlines))
+    ]
+    untranslated = []
+    for model in models:
+        names = (model._meta.verbose_name, model._meta.verbose_name_plural)
+        with translation.override("en"):
+            english = [str(name) for name in names]
+        with translation.override("ru"):
+            russian = [str(name) for name in names]
+        untranslated += [
+            f"{model._meta.label}: {name}"
+            for name, ru in zip(english, russian, strict=True)
+            if name == ru
+        ]
+    assert len(models) >= 15 and untranslated == []
+
+
+@pytest.mark.django_db
+def test_admin_index_in_russian(client):
+    login_as(client, "administrator")
+    choose_russian(client)
+    body = page(client.get("/admin/"))
+    for russian in ("Журнал аудита", "Прохождение тура", "Забыть клиента", "Пользователи"):
+        assert russian in body, russian
+    assert "Audit entries" not in body and "Tour progress" not in body
 
 
 @pytest.mark.django_db

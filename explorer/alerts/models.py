@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 from explorer.alerts.config import ENDPOINT_KINDS, KINDS, ORDER_KINDS
 
@@ -80,6 +81,8 @@ class AlertRule(models.Model):
 
     class Meta:
         ordering = ["kind"]
+        verbose_name = _("alert rule")
+        verbose_name_plural = _("alert rules")
 
     def __str__(self) -> str:
         return self.kind
@@ -136,6 +139,8 @@ class Alert(models.Model):
 
     class Meta:
         ordering = ["-opened_at", "-id"]
+        verbose_name = _("alert")
+        verbose_name_plural = _("alerts")
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "subject"],
@@ -170,7 +175,8 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
     def __str__(self) -> str:
         return (

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Tour(models.Model):
@@ -26,6 +27,8 @@ class Tour(models.Model):
 
     class Meta:
         ordering = ["position", "slug"]
+        verbose_name = _("tour")
+        verbose_name_plural = _("tours")
 
     def __str__(self) -> str:
         return self.title
@@ -47,6 +50,8 @@ class TourStep(models.Model):
 
     class Meta:
         ordering = ["tour", "number"]
+        verbose_name = _("tour step")
+        verbose_name_plural = _("tour steps")
         constraints = [
             models.UniqueConstraint(fields=["tour", "number"], name="tours_step_tour_number")
         ]
@@ -65,6 +70,10 @@ class CheckQuestion(models.Model):
     choices = models.JSONField(help_text='[{"text": ..., "text_ru": ..., "element": ...}, ...]')
     correct = models.PositiveIntegerField(help_text="Index (from 0) of the right choice")
 
+    class Meta:
+        verbose_name = _("check question")
+        verbose_name_plural = _("check questions")
+
     def __str__(self) -> str:
         return self.text
 
@@ -81,7 +90,8 @@ class TourProgress(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "tour progress"
+        verbose_name = _("tour progress")
+        verbose_name_plural = _("tour progress")
         ordering = ["-updated_at"]
         constraints = [
             models.UniqueConstraint(fields=["user", "tour"], name="tours_progress_user_tour")
@@ -103,6 +113,8 @@ class Answer(models.Model):
     answered_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = _("answer")
+        verbose_name_plural = _("answers")
         constraints = [
             models.UniqueConstraint(
                 fields=["progress", "question"], name="tours_answer_progress_question"
