@@ -71,6 +71,10 @@ def test_favicon_and_header_styles_on_every_page(client, login_as, stored):
     assert 'rel="icon"' in html and "favicon.svg" in html and "language-form" in html
     with open("static/css/site.css", encoding="utf-8") as css:
         assert ".site-header .language-form" in css.read()
+    client.logout()
+    login_as("administrator")
+    html = page(client, reverse("admin:index"))  # the admin's own base template
+    assert 'rel="icon"' in html and "favicon.svg" in html
 
 
 def otlp(*roots: tuple[str, str, bool]) -> bytes:
