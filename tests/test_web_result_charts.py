@@ -20,6 +20,8 @@ from explorer.web.result_charts import (
     duration_scale,
     histogram_svg,
     scatter_svg,
+    time_axis,
+    time_text,
 )
 from tests.trace_support import make_span
 
@@ -122,6 +124,19 @@ def test_labels_and_numbers_in_russian():
     assert "1,5 с" in svg  # the decimal comma
     assert re.search(r">1\u00a0\d{3}<", svg)  # a count over a thousand, grouped as in Russian
     assert "Duration" not in svg and " error" not in svg
+
+
+def test_time_axis_writes_day_and_month_as_the_language_does():
+    two_days = (T0, T0 + 2 * 86_400 * S)
+    edges = r'class="x-label"[^>]*>([^<]+)<'
+    english = re.findall(edges, str(time_axis(*two_days, 100)))
+    with translation.override("ru"):
+        russian = re.findall(edges, str(time_axis(*two_days, 100)))
+        point_time = time_text(T0, "Y-m-d H:i:s")  # a full date keeps its ISO order
+    assert all(re.fullmatch(r"\d{2}-\d{2} \d{2}:\d{2}", label) for label in english), english
+    assert all(re.fullmatch(r"\d{2}\.\d{2} \d{2}:\d{2}", label) for label in russian), russian
+    assert [label[3:5] + "-" + label[:2] + label[5:] for label in russian] == english
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", point_time)
 
 
 def test_histogram_labels_its_edges_and_middle():

@@ -120,8 +120,17 @@ def x_percent(start_ns: int, first_ns: int, last_ns: int) -> float:
 # --- the scatter plot --------------------------------------------------------------------------
 
 
+# A day and month without the year, in the order the language writes them ("03-16" beside the
+# ISO dates of the pages' windows in English, "16.03" in Russian).
+_DAY_MONTH = {"en": "m-d", "ru": "d.m"}
+
+
 def time_text(ns: int, fmt: str) -> str:
+    """The time in Django's date format `fmt`, where a leading "m-d" (no year) stands for the
+    page language's day and month."""
     moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
+    if fmt.startswith("m-d"):
+        fmt = _DAY_MONTH[page_language()] + fmt[3:]
     return str(date_filter(timezone.localtime(moment), fmt))
 
 
