@@ -70,6 +70,10 @@ def test_a_slow_step_is_an_over_limit_dwell_of_its_order(slow_order, client, log
     assert "state=FILE_UPLOADED&amp;over=1" in charts and "start=" in charts
     other = _page(client, "web:steps", window="90d", state="PACKAGING")
     assert "PACKAGING over time" in other
+    # no order over PACKAGING's limit: a sentence says so instead of an empty chart
+    assert 'id="step-over' not in other and 'id="step-left' in other
+    assert "No order stayed in PACKAGING over its limit in this window." in other
+    assert "over its limit in this window" not in charts
     only_vip = _page(client, "web:steps", window="90d", type="vip")
     assert "MANUFACTURING_STARTED" not in only_vip  # A-200002 is retail
 
@@ -80,6 +84,8 @@ def test_the_page_in_russian(slow_order, client, login_as):
     text = _page(client, "web:steps", window="90d")
     assert "Шаги заказов" in text and "3D-модель загружена или создана в редакторе." in text
     assert "Сверх лимита" in text and "Order steps" not in text
+    other = _page(client, "web:steps", window="90d", state="PACKAGING")
+    assert "В этом интервале ни один заказ не пробыл в PACKAGING дольше лимита." in other
 
 
 def test_a_rewritten_row_replaces_its_steps(slow_order):

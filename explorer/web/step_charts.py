@@ -45,8 +45,9 @@ def _point(bucket: Bucket, link: str, percentiles: bool) -> TrendPoint:
 
 
 def state_charts(where: StepFilter, subject: str, orders_url: Callable[..., str]) -> list[dict]:
-    """The two charts of where.state over where's window; `orders_url(filter)` links a bar
-    to the orders of its bucket."""
+    """The charts of where.state over where's window: orders leaving it, and those over its
+    limit when any was (an empty chart says less than the page's sentence saying none was);
+    `orders_url(filter)` links a bar to the orders of its bucket."""
     buckets = series(where)
 
     def points(over: bool) -> list[TrendPoint]:
@@ -65,7 +66,7 @@ def state_charts(where: StepFilter, subject: str, orders_url: Callable[..., str]
 
     left = points(over=False)
     over = points(over=True)
-    return [
+    charts = [
         chart_context(
             left,
             TrendLabels(
@@ -80,21 +81,25 @@ def state_charts(where: StepFilter, subject: str, orders_url: Callable[..., str]
                 value_heading=_("Orders that left it"),
             ),
         ),
-        chart_context(
-            over,
-            TrendLabels(
-                "step-over",
-                per_bucket(
-                    over,
-                    _("Over the state's limit per hour"),
-                    _("Over the state's limit per day (UTC)"),
-                ),
-                subject,
-                value="over_limit",
-                value_text=_over,
-                count_text=_left,
-                value_heading=_("Over the limit"),
-                count_heading=_("Orders that left it"),
-            ),
-        ),
     ]
+    if any(p.over_limit for p in over):
+        charts.append(
+            chart_context(
+                over,
+                TrendLabels(
+                    "step-over",
+                    per_bucket(
+                        over,
+                        _("Over the state's limit per hour"),
+                        _("Over the state's limit per day (UTC)"),
+                    ),
+                    subject,
+                    value="over_limit",
+                    value_text=_over,
+                    count_text=_left,
+                    value_heading=_("Over the limit"),
+                    count_heading=_("Orders that left it"),
+                ),
+            )
+        )
+    return charts
