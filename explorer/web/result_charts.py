@@ -125,12 +125,13 @@ def x_percent(start_ns: int, first_ns: int, last_ns: int) -> float:
 _DAY_MONTH = {"en": "m-d", "ru": "d.m"}
 
 
+def day_month_format() -> str:
+    """Django's date format of a day and month (no year) in the page's language."""
+    return _DAY_MONTH[page_language()]
+
+
 def time_text(ns: int, fmt: str) -> str:
-    """The time in Django's date format `fmt`, where a leading "m-d" (no year) stands for the
-    page language's day and month."""
     moment = datetime.fromtimestamp(ns / 1e9, tz=UTC)
-    if fmt.startswith("m-d"):
-        fmt = _DAY_MONTH[page_language()] + fmt[3:]
     return str(date_filter(timezone.localtime(moment), fmt))
 
 
@@ -138,7 +139,8 @@ def _time_format(first_ns: int, last_ns: int) -> str:
     span_s = (last_ns - first_ns) / 1e9
     if span_s < 120:
         return "H:i:s"
-    return "H:i" if time_text(first_ns, "Y-m-d") == time_text(last_ns, "Y-m-d") else "m-d H:i"
+    same_day = time_text(first_ns, "Y-m-d") == time_text(last_ns, "Y-m-d")
+    return "H:i" if same_day else f"{day_month_format()} H:i"
 
 
 def point_label(point: Point, language: str) -> str:

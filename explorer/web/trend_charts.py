@@ -35,6 +35,7 @@ from explorer.web.result_charts import (
     PLOT_TOP,
     X_FROM,
     X_SPAN,
+    day_month_format,
     duration_axis,
     duration_scale,
     nice_step,
@@ -158,7 +159,7 @@ def _count_axis(top: float, ticks: list[float], language: str) -> SafeString:
 
 
 def _time_format(points: Sequence[TrendPoint]) -> str:
-    return "m-d" if points[0].end_ns - points[0].start_ns > 3600 * 10**9 else ""
+    return day_month_format() if points[0].end_ns - points[0].start_ns > 3600 * 10**9 else ""
 
 
 def _joined(template: str, rows: Iterable[Sequence]) -> SafeString:
