@@ -112,6 +112,8 @@ def check_flame(page, base: str, language: str) -> None:
     page.set_viewport_size(WIDE)
     page.goto(f"{base}/traces/{TRACE_ID}/")
     page.click("#flame-link")
+    # The click only starts the navigation: polling at once could read the trace page.
+    page.wait_for_url(f"**/traces/{TRACE_ID}/flame/")
     wait_until(page, "(document.getElementById('flame').dataset.drawn || '0') !== '0'")
     assert page.evaluate("document.getElementById('flame').flame.view().row.length") == 5
     check_colours(page)
