@@ -32,7 +32,8 @@ def project_imports(path: Path) -> list[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
     found += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
-    # A model module may be named for a field's callable default (Django writes that itself).
+    # A model module may be named for a field's callable default or a field class of ours
+    # (Django writes both itself).
     return [
         m
         for m in found

@@ -5,9 +5,11 @@ one computed from their traces; an order whose traces received spans since is re
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 from explorer.composition import get_source
 from explorer.configuration import explorer_config
@@ -22,6 +24,7 @@ from explorer.orders.samples import current_samples
 from explorer.orders.service import judge_order, judge_states_of_orders, now_in, now_policy
 from explorer.sources.memory import MemorySource
 from explorer.store.ingest import store_traces
+from explorer.store.models import unpack_json
 from explorer.traces.model import SpanKind, Trace
 from explorer.traces.vocabulary import CUSTOMER_KEY, CUSTOMER_TYPE_KEY, ORDER_KEY
 from tests.test_figure_baselines import SIMULATION
@@ -146,3 +149,47 @@ def test_erasure_and_retention_take_the_samples_along(refreshed):
     oldest = OrderStatus.objects.exclude(sample=None).order_by("first_seen_ns").first()
     assert forget_samples_before(oldest.first_seen_ns + 1) >= 1
     assert OrderStatus.objects.get(pk=oldest.pk).sample is None
+
+
+HOSTILE_SAMPLE = {
+    "order_id": "A-<b>\x00'\"",
+    "operations": [["shop_api", "GET /заказы/{id}\u202e"], ["x" * 5000, "\U0001f48d"]],
+    "dwells": {"INITIATED": 2**63 - 1, "SHIPPED": -(2**63)},
+    "complete": False,
+    "nested": {"a": [1.5, None, True, {"b": []}]},
+}
+
+
+def raw_sample(order_id: str) -> bytes:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sample FROM journeys_orderstatus WHERE order_id = %s", [order_id])
+        return bytes(cursor.fetchone()[0])
+
+
+def test_a_sample_is_kept_compressed_and_reads_back_as_written(refreshed):
+    row = OrderStatus.objects.order_by("order_id").first()
+    packed = raw_sample(row.order_id)
+    assert len(packed) * 2 < len(json.dumps(row.sample))  # compressed, not JSON text
+    assert unpack_json(packed) == row.sample
+    OrderStatus.objects.filter(pk=row.pk).update(sample=HOSTILE_SAMPLE)
+    assert OrderStatus.objects.get(pk=row.pk).sample == HOSTILE_SAMPLE
+    assert b"<b>" not in raw_sample(row.order_id)
+
+
+def test_a_damaged_sample_reads_as_none_and_the_order_s_traces_answer(refreshed):
+    order_id, at = an_order_and_its_time()
+    sampled = judged(order_id, at, stored=False).typical_orders[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE journeys_orderstatus SET sample = %s WHERE order_id = %s",
+            [b"\x78\x9cnot zlib", sampled],
+        )
+    assert OrderStatus.objects.get(order_id=sampled).sample is None
+    assert sampled not in current_samples(get_source())([sampled])
+    assert facts(judged(order_id, at, stored=True)) == facts(judged(order_id, at, stored=False))
+
+
+def test_a_sample_json_cannot_hold_is_not_kept():
+    assert OrderStatus._storable("sample", {"order_id": "A-\ud800"}) is None
+    assert OrderStatus._storable("sample", {"dwells": {"S": 2**64}}) is None
+    assert OrderStatus._storable("sample", HOSTILE_SAMPLE) == HOSTILE_SAMPLE

@@ -23,6 +23,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from explorer.store.models import unpack_json
 from explorer.store.prepare import Batcher, Settings
 from explorer.traces.model import Event, Resource, SpanKind, Trace
 from tests.postgresql_support import PostgresServer, manage
@@ -192,7 +193,8 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
     )
     query = f"SELECT {columns} FROM journeys_orderstatus ORDER BY order_id"  # noqa: S608
     _, database = on_postgres
-    on_pg = postgres_rows(postgres, database, query)
+    # The samples compared as what they unpack to (bytea, BLOB).
+    on_pg = [(*row[:18], unpack_json(row[18])) for row in postgres_rows(postgres, database, query)]
     on_lite = [
         (
             *row[:9],
@@ -202,7 +204,7 @@ def test_order_snapshots_are_the_same_on_postgresql_and_sqlite(postgres, on_post
             json.loads(row[12]),
             *row[13:17],
             json.loads(row[17]),
-            json.loads(row[18]),
+            unpack_json(row[18]),
         )
         for row in sqlite_rows(on_sqlite[1], query)
     ]

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from functools import partial
 
+import orjson
 from django.db import DatabaseError, connection, models, transaction
 from django.db.models import ExpressionWrapper, F, Q
 
@@ -22,7 +23,7 @@ from explorer.journeys.conformance import COMPLETE, IN_FLIGHT_NS, IN_PROGRESS, L
 from explorer.journeys.report import LoadReference, Reference
 from explorer.journeys.typical import OrderSample
 from explorer.orders.status import OrderStatusRow, status_at
-from explorer.store.models import code_point_order, storable
+from explorer.store.models import PackedJSONField, code_point_order, storable
 
 # Rows written per statement and per transaction.
 WRITE_BATCH = 500
@@ -133,11 +134,11 @@ class OrderStatus(models.Model):
         blank=True,
         help_text="[[state, ns], ...]: the time spent in each state the order has left",
     )
-    sample = models.JSONField(
+    sample = PackedJSONField(
         null=True,
         blank=True,
-        help_text="OrderSample.as_dict(): its part of the typical journey of its type (null: "
-        "not kept, read from its traces); explorer.orders.samples",
+        help_text="OrderSample.as_dict(), compressed: its part of the typical journey of its "
+        "type (null: not kept, read from its traces); explorer.orders.samples",
     )
     computed_at = models.DateTimeField()
 
@@ -207,11 +208,19 @@ class OrderStatus(models.Model):
     def _storable(cls, name: str, value):
         """Values from traces (customer ids, types, states...) as the column takes them on
         every database: PostgreSQL refuses NUL and text over the column's length. A sample
-        that would not be stored as it is is not kept (its order's traces answer instead)."""
+        that JSON cannot hold is not kept (its order's traces answer instead)."""
         if name == "sample":
-            return value if storable(value) == value else None
+            return value if value is None or _packs(value) else None
         length = cls._meta.get_field(name).max_length  # type: ignore[union-attr]
         return storable(value)[:length] if length and isinstance(value, str) else storable(value)
+
+
+def _packs(value: object) -> bool:
+    try:
+        orjson.dumps(value)  # what pack_json compresses
+    except TypeError:  # orjson's: a lone surrogate, an integer beyond 64 bits
+        return False
+    return True
 
 
 class OrderStep(models.Model):

@@ -7,8 +7,10 @@ index tables: business attributes, and the operations (service and span name, ke
 a catalogue) of each trace, as one of the few distinct sets of operations traces run.
 """
 
+import zlib
 from collections.abc import Iterable
 
+import orjson
 from django.db import connection, models
 from django.db.models import F
 from django.db.models.functions import Collate
@@ -27,6 +29,47 @@ def storable(value):
     if isinstance(value, dict):
         return {storable(key): storable(item) for key, item in value.items()}
     return value
+
+
+# zlib level 9: an order's typical-journey sample (about 2 KB of JSON, mostly its operations'
+# names) takes about 650 bytes, and its status row fits 3 to a database page instead of 1 (on
+# the scale data 19.3 MB became 6.4 MB). zstd level 9 without a dictionary did no better
+# (677); with one trained on the samples it did (117), at the price of a dictionary to keep.
+_LEVEL = 9
+
+
+def pack_json(value: object) -> bytes:
+    """JSON of lists, dicts, text, numbers compressed (orjson's TypeError for what JSON cannot
+    hold: a lone surrogate, an integer beyond 64 bits)."""
+    return zlib.compress(orjson.dumps(value), _LEVEL)
+
+
+def unpack_json(data: bytes) -> object | None:
+    """pack_json's value, or None when the bytes are not what it wrote."""
+    try:
+        return orjson.loads(zlib.decompress(data))
+    except (zlib.error, orjson.JSONDecodeError):
+        return None
+
+
+class PackedJSONField(models.BinaryField):
+    """JSON kept compressed (pack_json), for optional data that is read whole and never
+    looked into by a query: what it holds can be computed again, so bytes that do not unpack
+    (damaged by hand) read as None. Null and not null are the only filters that mean
+    anything."""
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else unpack_json(bytes(value))
+
+    def get_prep_value(self, value):
+        return None if value is None else pack_json(value)
+
+    def to_python(self, value):
+        # The model holds the value itself; serialised (value_to_string), it is JSON text.
+        return orjson.loads(value) if isinstance(value, str) else value
+
+    def value_to_string(self, obj) -> str:
+        return orjson.dumps(self.value_from_object(obj)).decode()
 
 
 def storable_cut(text: str, length: int = ID_LENGTH) -> str:
