@@ -29,6 +29,7 @@ from explorer.journeys.anomalies import operation_of
 from explorer.orders.models import BaselineSnapshot, OrderStatus
 from explorer.receiver.index import write as write_index
 from explorer.receiver.models import IndexedTrace
+from explorer.store import hourly_figures
 from explorer.store.hourly_figures import pack_examples, unpack_examples
 from explorer.store.ingest import store_traces
 from explorer.store.models import HourlyOperation, HourlyTraffic, StoredTrace
@@ -166,11 +167,14 @@ def test_hourly_examples_naming_the_customer_go_and_the_others_stay(stored):
     assert HourlyOperation.objects.get(hour=T0, service="shop-api").count == 9
 
 
-def test_forgetting_empties_the_memo_of_span_operations(stored):
+def test_forgetting_empties_the_memos_of_span_names(stored):
     operation_of(make_span("s", name=f"GET /customers/{GONE}"))
     assert operation_memo.cache_info().currsize
+    store_traces([Trace("f" * 32, [make_span("s", trace_id="f" * 32, name=f"GET /c/{GONE}")])])
+    assert GONE in repr(hourly_figures._shared_of)
     forget()
     assert not operation_memo.cache_info().currsize
+    assert GONE not in repr(hourly_figures._shared_of)
 
 
 def test_the_audit_records_the_act_with_the_pseudonym(stored):

@@ -504,6 +504,13 @@ _shared_of: tuple[Mapping | None, Sla | None, dict[tuple, _Shared]] = (None, Non
 _SHARED_MAX = 10_000
 
 
+def forget_span_names() -> None:
+    """Empty the memo of what groups of spans share: it is keyed by span names and resources,
+    which may carry personal data (a customer to forget)."""
+    global _shared_of
+    _shared_of = (None, None, {})
+
+
 def _shared(mapping: Mapping, sla: Sla | None, span: Span) -> _Shared:
     global _shared_of
     known_mapping, known_sla, found = _shared_of

@@ -35,6 +35,7 @@ from explorer.store.hourly_figures import (
     Sketch,
     add,
     contributions,
+    forget_span_names,
     of_stored_trace,
     pack_examples,
     unpack_examples,
@@ -62,8 +63,9 @@ DAY_NS = 24 * HOUR_NS
 # takes at most 32,766 parameters in one statement).
 MAX_KEY_PARAMETERS = 10_000
 
-# The figures name spans' operations through that memo; erasure empties it (reset_caches).
+# The figures name spans' operations through these memos; erasure empties them (reset_caches).
 on_reset(forget_operation_names)
+on_reset(forget_span_names)
 
 _sla: LocalCache[tuple[Sla | None]] = LocalCache("SLA for hourly figures", 2, CONFIGURATION_SECONDS)
 
