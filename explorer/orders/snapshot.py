@@ -6,9 +6,6 @@ between two refreshes.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.utils import timezone
@@ -19,6 +16,7 @@ from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus
 from explorer.orders.service import JudgingConfig, judge_snapshot
 from explorer.orders.status import Snapshot
 from explorer.sources.base import TraceSource
+from explorer.traces.gcpause import gc_paused
 
 
 @dataclass(slots=True)
@@ -40,7 +38,10 @@ def refresh_snapshot(
     arrived = orders_arrived_since(since_ns) if since_ns is not None else None
     previous = BaselineSnapshot.stored_samples(source.name) if since_ns is not None else None
     pending = dict(OrderArrival.objects.filter(pending=True).values_list("order_id", "arrived_ns"))
-    with collector_paused():
+    # No cyclic collection while every trace of the source is held: the spans read are
+    # millions of objects that live until the end, and each full collection walked them all
+    # again (30 of them, a third of `orders --refresh` at 583,520 spans).
+    with gc_paused():
         snapshot = judge_snapshot(source, config, at, orders=arrived, previous=previous)
     computed_at = timezone.now()
     written = OrderStatus.save_rows(snapshot.rows, computed_at, replace=since_ns is None)
@@ -48,18 +49,3 @@ def refresh_snapshot(
     if snapshot.reference is not None:
         BaselineSnapshot.save_reference(source.name, snapshot.reference, computed_at)
     return Refreshed(snapshot, written)
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while every trace of the source is held: the spans read
-    are millions of objects that live until the end, and each full collection walked them all
-    again (30 of them, a third of `orders --refresh` at 583,520 spans). Judging makes little
-    cyclic garbage; what it made is collected once at the end."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
