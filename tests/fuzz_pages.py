@@ -101,23 +101,23 @@ def main(out: str, budget_s: float, hostile_traces: str) -> None:
 
     from accounts.roles import ROLES
     from explorer.orders.models import OrderStatus
-    from explorer.store.models import StoredTrace, TraceAttribute
+    from explorer.store.attribute_keys import rows_of
+    from explorer.store.models import StoredTrace
 
     setup_test_environment()  # "testserver" allowed, e-mail kept in memory
     rng = random.Random(0)
     order_ids = sorted(
-        set(TraceAttribute.objects.filter(key="order.id").values_list("value", flat=True))
+        set(rows_of("order.id").values_list("value", flat=True))
         | set(OrderStatus.objects.values_list("order_id", flat=True))
     )
-    customers = sorted(
-        set(TraceAttribute.objects.filter(key="customer.id").values_list("value", flat=True))
-    )[:40]
+    customers = sorted(set(rows_of("customer.id").values_list("value", flat=True)))[:40]
     all_traces = list(StoredTrace.objects.values_list("trace_id", flat=True))
     odd = [t for t in all_traces if len(t) != 32 or not set(t) <= PLAIN_ID]
     hostile_orders = {o for o in order_ids if not o.startswith("A-1") or len(o) != 8}
     order_ids = sorted(hostile_orders) + sorted(set(order_ids) - hostile_orders)
     of_hostile = list(
-        TraceAttribute.objects.filter(key="order.id", value__in=hostile_orders)
+        rows_of("order.id")
+        .filter(value__in=hostile_orders)
         .values_list("trace__trace_id", flat=True)
         .distinct()
     )

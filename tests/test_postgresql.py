@@ -40,6 +40,7 @@ STORE_TABLES = (
     "store_trace",
     "store_chunk",
     "store_attribute",
+    "store_attribute_key",
     "store_operation",
     "store_operation_set",
     "store_operation_set_member",
@@ -133,7 +134,8 @@ def counts(rows_of, where) -> dict[str, int]:
 UNIQUE_ROWS = {
     "store_trace": "trace_id",
     "store_chunk": "trace_id, seq",
-    "store_attribute": "trace_id, key, value",
+    "store_attribute": "trace_id, key_code, value",
+    "store_attribute_key": "key",
     "store_operation": "service, name",
     "store_operation_set": "digest",
     "store_operation_set_member": "operation_set_id, operation_id",
@@ -327,8 +329,8 @@ def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tu
         "root_name, services, attributes, warnings FROM store_trace",
         "spans": "SELECT t.trace_id, c.seq, c.span_count FROM store_chunk c "
         "JOIN store_trace t ON t.id = c.trace_id",
-        "attributes": "SELECT t.trace_id, a.key, a.value FROM store_attribute a "
-        "JOIN store_trace t ON t.id = a.trace_id",
+        "attributes": "SELECT t.trace_id, k.key, a.value FROM store_attribute a "
+        "JOIN store_trace t ON t.id = a.trace_id JOIN store_attribute_key k ON k.code = a.key_code",
         "operations": "SELECT t.trace_id, o.service, o.name FROM store_trace t "
         "JOIN store_operation_set_member m ON m.operation_set_id = t.operation_set_id "
         "JOIN store_operation o ON o.id = m.operation_id",
@@ -788,3 +790,47 @@ def test_forgetting_a_customer_on_postgresql(postgres, migrated, tmp_path):
     assert holding("C-00777")
     kept = postgres_rows(postgres, "explorer_forget", "SELECT order_id FROM journeys_orderstatus")
     assert kept == [("A-2",)]
+
+
+# Migration 0012 forth, back and forth again on rows with text keys; prints what it saw.
+KEY_CODES = """
+import json
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+before, codes = [("store", "0011_compact_hourly_examples")], [("store", "0012_attribute_key_codes")]
+executor = MigrationExecutor(connection)
+executor.migrate(before)
+old = executor.loader.project_state(before).apps
+Stored, Attribute = old.get_model("store", "StoredTrace"), old.get_model("store", "TraceAttribute")
+common = {"start_ns": 1, "end_ns": 2, "duration_ns": 1, "span_count": 1, "error_count": 0}
+common.update(root_service="s", root_name="o")
+rows = {t: Stored.objects.create(trace_id=t, **common) for t in "ab"}
+written = [("a", "order.id", "A-1"), ("a", "customer.id", "C-1"), ("b", "order.id", "A-2"),
+           ("b", "link.trace_id", "a")]
+Attribute.objects.bulk_create(Attribute(trace=rows[t], key=k, value=v) for t, k, v in written)
+MigrationExecutor(connection).migrate(codes)
+
+def read(sql):
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return sorted(cursor.fetchall())
+
+rows = "FROM store_attribute a JOIN store_trace t ON t.id = a.trace_id"
+coded = read(
+    f"SELECT t.trace_id, k.key, a.value {rows} JOIN store_attribute_key k ON k.code = a.key_code"
+)
+catalogue = read("SELECT key, code FROM store_attribute_key")
+MigrationExecutor(connection).migrate(before)
+back = read(f"SELECT t.trace_id, a.key, a.value {rows}")
+MigrationExecutor(connection).migrate(codes)
+print(json.dumps({"written": sorted(written), "coded": coded, "catalogue": catalogue,
+                  "back": back}))
+"""
+
+
+def test_migration_0012_gives_text_keys_codes_and_back_on_postgresql(postgres, migrated, tmp_path):
+    url = postgres.create_database("explorer_key_codes", template=migrated)
+    script = manage("shell", "--no-imports", "-c", KEY_CODES, data_dir=tmp_path, database_url=url)
+    found = json.loads(script.stdout)
+    assert found["coded"] == found["back"] == found["written"]
+    assert found["catalogue"] == [["customer.id", 1], ["link.trace_id", 2], ["order.id", 3]]

@@ -15,7 +15,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from accounts.testing import pseudonym_of
-from explorer.store.models import StoredTrace, TraceAttribute
+from explorer.store.attribute_keys import code_of, rows_of
+from explorer.store.models import StoredTrace
 from tests.trace_support import otlp_attributes
 
 ROLES = ["onboarding", "support"]
@@ -80,18 +81,18 @@ def simulated(simulation, tmp_path_factory):
 def _pick_order() -> Demo:
     """The first simulated order (by id) that has a trace carrying its customer id."""
     for order_id in sorted(
-        TraceAttribute.objects.filter(key="order.id")
-        .exclude(value="A-990001")
-        .values_list("value", flat=True)
+        rows_of("order.id").exclude(value="A-990001").values_list("value", flat=True)
     ):
         trace = (
-            StoredTrace.objects.filter(business__key="order.id", business__value=order_id)
-            .filter(business__key="customer.id")
+            StoredTrace.objects.filter(
+                business__key_code=code_of("order.id"), business__value=order_id
+            )
+            .filter(business__key_code=code_of("customer.id"))
             .order_by("start_ns")
             .first()
         )
         if trace is not None:
-            customer_id = trace.business.get(key="customer.id").value
+            customer_id = trace.business.get(key_code=code_of("customer.id")).value
             return Demo(order_id, customer_id, trace.trace_id)
     raise AssertionError("the simulation produced no order with a customer id")
 

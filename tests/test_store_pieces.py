@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from explorer.caching import reset_caches
 from explorer.store import codec
+from explorer.store.attribute_keys import key_of
 from explorer.store.ingest import ingest, lay_out_stored, store_traces
 from explorer.store.models import OperationSetMember, StoredTrace, TraceAttribute, TraceChunk
 from explorer.store.source import StoreSource
@@ -66,7 +67,12 @@ def stored_state(trace_id: str) -> dict:
             row.ordered,
         ),
         "chunks": chunks,
-        "attributes": sorted(TraceAttribute.objects.filter(trace=row).values_list("key", "value")),
+        "attributes": sorted(
+            (key_of(code), value)
+            for code, value in TraceAttribute.objects.filter(trace=row).values_list(
+                "key_code", "value"
+            )
+        ),
         "operations": sorted(
             OperationSetMember.objects.filter(operation_set=row.operation_set_id).values_list(
                 "operation__service", "operation__name"

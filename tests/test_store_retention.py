@@ -28,6 +28,7 @@ from explorer.orders.retention_policy import DAY_NS, RetentionPolicy
 from explorer.orders.service import now_in
 from explorer.simulation.faults import DEFAULT_FAULT_RATES
 from explorer.store import retention as store_retention
+from explorer.store.attribute_keys import code_of
 from explorer.store.models import HourlyOperation, HourlyTraffic, RemovedTrace, StoredTrace
 from explorer.traces.vocabulary import ORDER_KEY
 
@@ -115,7 +116,9 @@ def _went_well_in_band(now: int, after: str = "") -> str:
 
 
 def _traces_of(order_id: str) -> set[str]:
-    rows = StoredTrace.objects.filter(business__key=ORDER_KEY, business__value=order_id)
+    rows = StoredTrace.objects.filter(
+        business__key_code=code_of(ORDER_KEY), business__value=order_id
+    )
     return set(rows.values_list("trace_id", flat=True))
 
 
@@ -177,7 +180,7 @@ def test_prune_keeps_exactly_what_the_policy_says_in_batches(stored, monkeypatch
     assert report.spans == dry.spans > 0
     for order_id in lost_in_band:  # known problem orders keep every trace
         assert StoredTrace.objects.filter(
-            business__key=ORDER_KEY, business__value=order_id
+            business__key_code=code_of(ORDER_KEY), business__value=order_id
         ).exists()
     # Its interval has not passed: the next cycle prunes nothing; space was given back.
     assert step(WorkerCycle(now_ns=now)) is None

@@ -16,8 +16,9 @@ from explorer.alerts.models import Alert
 from explorer.erasure.mentions import Mentions
 from explorer.orders.models import OrderStatus
 from explorer.receiver.models import IndexedTrace, IndexedValue
+from explorer.store.attribute_keys import rows_of
 from explorer.store.ingest import IN_SLICE
-from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, TraceAttribute, storable_cut
+from explorer.store.models import INDEXED_VALUE_LENGTH, StoredTrace, storable_cut
 from explorer.store.source import StoreSource
 from explorer.traces.vocabulary import CUSTOMER_KEY, ORDER_KEY
 
@@ -100,7 +101,7 @@ def _stored_traces_with(key: str, values: list[str]) -> set[str]:
     found: set[str] = set()
     for first in range(0, len(values), IN_SLICE):
         part = [storable_cut(v, INDEXED_VALUE_LENGTH) for v in values[first : first + IN_SLICE]]
-        rows = TraceAttribute.objects.filter(key=key, value__in=part)
+        rows = rows_of(key).filter(value__in=part)
         found.update(rows.values_list("trace__trace_id", flat=True))
     return found
 
@@ -118,9 +119,7 @@ def _values_of(traces: set[str], indexed: set[str], key: str) -> set[str]:
     values: set[str] = set()
     stored, index = sorted(traces), sorted(indexed)
     for first in range(0, len(stored), IN_SLICE):
-        rows = TraceAttribute.objects.filter(
-            key=key, trace__trace_id__in=stored[first : first + IN_SLICE]
-        )
+        rows = rows_of(key).filter(trace__trace_id__in=stored[first : first + IN_SLICE])
         values.update(rows.values_list("value", flat=True))
     for first in range(0, len(index), IN_SLICE):
         pairs = IndexedValue.objects.filter(key=key, trace_id__in=index[first : first + IN_SLICE])

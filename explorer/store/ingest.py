@@ -34,6 +34,7 @@ from django.db.models import Model
 from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
 from explorer.store import codec, dictionary, hourly, hourly_figures, hourly_operations
+from explorer.store.attribute_keys import code_of, codes_for_writing
 from explorer.store.clock import (
     INGEST,
     DataClock,
@@ -330,7 +331,12 @@ class _BatchWriter:
         _update_traces(pending.grown, layout=True)
         _insert_traces(pending.new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), pending.chunks)
-        _insert(TraceAttribute, ("trace", "key", "value"), pending.attributes)
+        codes = codes_for_writing({key for _, key, _ in pending.attributes})
+        _insert(
+            TraceAttribute,
+            ("trace", "key_code", "value"),
+            [(row, codes[key], value) for row, key, value in pending.attributes],
+        )
         if unknown:
             # Catalogue rows are created after the trace rows, as they always were: writers
             # that meet the same traces and operations then wait for each other in one order.
@@ -463,7 +469,7 @@ class _Pending:
     kept_layout: list[_TraceRow] = field(default_factory=list)  # stored, summary changed only
     new_rows: list[_TraceRow] = field(default_factory=list)
     chunks: list[tuple] = field(default_factory=list)
-    attributes: list[tuple] = field(default_factory=list)
+    attributes: list[tuple] = field(default_factory=list)  # (row, key, value): coded when written
     operations: list[tuple] = field(default_factory=list)  # (row, (service, name)s, stored)
 
     def index(self, row: _TraceRow, prepared: EncodedTrace, state: _Stored) -> None:
@@ -559,13 +565,15 @@ def _known_attributes(state: dict[int, _Stored], traces: list[EncodedTrace]) -> 
         )
     pks = list(state)
     values = sorted({value for found in wanted.values() for value in found})
-    keys = sorted(wanted)
+    # Keys never written (no code) are in no row.
+    keys = {code: key for key in sorted(wanted) if (code := code_of(key)) is not None}
     # One query for every key: rows of another key with a wanted value are left out below.
     for part in _slices(pks):
         for some in _slices(values):
-            fields = ("trace", "key", "value")
-            found = select_rows(TraceAttribute, fields, key=keys, value=some, trace=part)
-            for pk, key, value in found:
+            fields = ("trace", "key_code", "value")
+            found = select_rows(TraceAttribute, fields, key_code=list(keys), value=some, trace=part)
+            for pk, code, value in found:
+                key = keys[code]
                 if value in wanted[key]:
                     state[pk].attributes.add((key, value))
 

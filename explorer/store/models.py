@@ -3,8 +3,9 @@
 No row per span: a trace is one StoredTrace row (its summary) plus compressed chunks of at
 most explorer.store.ingest.CHUNK_SPANS spans (explorer.store.codec), so writing is a few
 rows per trace and a huge trace can be read a chunk at a time. Look-ups go through small
-index tables: business attributes, and the operations (service and span name, kept once in
-a catalogue) of each trace, as one of the few distinct sets of operations traces run.
+index tables: business attributes (their keys as small codes of a catalogue), and the
+operations (service and span name, kept once in a catalogue) of each trace, as one of the
+few distinct sets of operations traces run.
 """
 
 import zlib
@@ -271,19 +272,38 @@ class ChunkDictionary(models.Model):
         return f"dictionary {self.pk} ({self.key})"
 
 
+class AttributeKey(models.Model):
+    """Catalogue of the keys of the business-attribute rows (`customer.id`, `order.id`, the
+    link key...): a row of TraceAttribute names its key by `code`, 1 byte in the row and in
+    its (key, value) index where the text took about 12 in each. Codes count from 1 as keys
+    are first written (explorer.store.attribute_keys) and are never changed or deleted."""
+
+    code = models.SmallAutoField(primary_key=True)
+    key = models.CharField(max_length=ID_LENGTH, unique=True)
+
+    class Meta:
+        db_table = "store_attribute_key"
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.key}"
+
+
 class TraceAttribute(models.Model):
-    """A business attribute value seen on a span or resource of the trace."""
+    """A business attribute value seen on a span or resource of the trace; its key by its
+    AttributeKey code (explorer.store.attribute_keys maps keys to codes and back)."""
 
     trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="business")
-    key = models.CharField(max_length=ID_LENGTH)
+    # AttributeKey.code. A plain number, no foreign key: codes are never deleted, so a
+    # constraint would only add a check to every row written.
+    key_code = models.SmallIntegerField()
     value = models.CharField(max_length=INDEXED_VALUE_LENGTH)
 
     class Meta:
         db_table = "store_attribute"
-        indexes = [models.Index(fields=["key", "value"], name="store_attribute_key_value")]
+        indexes = [models.Index(fields=["key_code", "value"], name="store_attribute_code_value")]
 
     def __str__(self) -> str:
-        return f"{self.key}={self.value}"
+        return f"key {self.key_code}={self.value}"
 
 
 class HourlyTraffic(models.Model):

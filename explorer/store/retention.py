@@ -19,6 +19,7 @@ from datetime import date
 from django.db import connection, models, transaction
 from django.db.models import Count, Max, Q
 
+from explorer.store.attribute_keys import code_of, rows_of
 from explorer.store.models import (
     HourlyOperation,
     HourlyTraffic,
@@ -76,13 +77,16 @@ def orders_of(trace_pks: Sequence[int]) -> dict[int, str]:
     """The order each trace belongs to (the least of its `order.id` values); traces of no
     order are left out."""
     found: dict[int, str] = {}
+    order = code_of(ORDER_KEY)
+    if order is None:
+        return found  # no order id was ever stored
     for part in _slices(trace_pks):
-        # By trace alone, the key checked here: with `key` in the query SQLite would walk
+        # By trace alone, the key checked here: with `key_code` in the query SQLite would walk
         # the (key, value) index through every order's row instead of the trace's index.
-        for pk, key, order_id in select_rows(
-            TraceAttribute, ("trace_id", "key", "value"), trace_id=part
+        for pk, code, order_id in select_rows(
+            TraceAttribute, ("trace_id", "key_code", "value"), trace_id=part
         ):
-            if key == ORDER_KEY and (pk not in found or order_id < found[pk]):
+            if code == order and (pk not in found or order_id < found[pk]):
                 found[pk] = order_id
     return found
 
@@ -90,8 +94,9 @@ def orders_of(trace_pks: Sequence[int]) -> dict[int, str]:
 def newest_ends(order_ids: Iterable[str]) -> dict[str, int]:
     """The end of each order's newest stored trace: how old the order is."""
     found: dict[str, int] = {}
+    orders = rows_of(ORDER_KEY)
     for part in _slices(sorted(order_ids)):
-        rows = TraceAttribute.objects.filter(key=ORDER_KEY, value__in=part)
+        rows = orders.filter(value__in=part)
         found.update(
             rows.values("value").annotate(end=Max("trace__end_ns")).values_list("value", "end")
         )
@@ -102,10 +107,11 @@ def traces_longer_than(order_ids: Iterable[str], duration_ns: int) -> dict[str, 
     """Each order's stored traces that lasted longer than duration_ns (only they can hold a
     span that did)."""
     found: dict[str, list[str]] = {}
+    orders = rows_of(ORDER_KEY)
     for part in _slices(sorted(order_ids)):
-        rows = TraceAttribute.objects.filter(
-            key=ORDER_KEY, value__in=part, trace__duration_ns__gt=duration_ns
-        ).values_list("value", "trace__trace_id")
+        rows = orders.filter(value__in=part, trace__duration_ns__gt=duration_ns).values_list(
+            "value", "trace__trace_id"
+        )
         for order_id, trace_id in rows:
             found.setdefault(order_id, []).append(trace_id)
     return found

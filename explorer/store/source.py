@@ -8,6 +8,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import QuerySet
 
 from explorer.analysis.layout import LayoutError, TraceLayout, TraceOverview
 from explorer.sources.base import (
@@ -22,6 +23,7 @@ from explorer.sources.base import (
 from explorer.sources.config import EMBEDDED
 from explorer.sources.summary import check_searchable
 from explorer.store import codec, hourly
+from explorer.store.attribute_keys import code_of, rows_of
 from explorer.store.ingest import IN_SLICE, LINKED_TRACE_KEY, lay_out_stored
 from explorer.store.models import (
     ID_LENGTH,
@@ -181,8 +183,8 @@ class StoreSource(FindsBySearch):
             traces = traces.filter(operation_set__in=with_operation.values("operation_set_id"))
         check_searchable(query, settings.EXPLORER_BUSINESS_ATTRIBUTES, self.name)
         for key, value in query.attributes.items():
-            with_value = TraceAttribute.objects.filter(
-                key=key, value=storable(str(value)[:INDEXED_VALUE_LENGTH])
+            with_value = self._rows_of(key).filter(
+                value=storable(str(value)[:INDEXED_VALUE_LENGTH])
             )
             traces = traces.filter(pk__in=with_value.values("trace_id"))
         if query.min_duration_ns is not None:
@@ -257,7 +259,7 @@ class StoreSource(FindsBySearch):
         end_ns: int | None = None,
         limit: int = 100_000,
     ) -> list[str]:
-        rows = TraceAttribute.objects.filter(key=key)
+        rows = self._rows_of(key)
         if start_ns is not None:
             rows = rows.filter(trace__start_ns__gte=start_ns)
         if end_ns is not None:
@@ -267,17 +269,16 @@ class StoreSource(FindsBySearch):
             return list(values.distinct()[:limit])
 
     def linking_traces(self, trace_id: str) -> list[str]:
-        rows = TraceAttribute.objects.filter(
-            key=LINKED_TRACE_KEY, value=trace_id[:INDEXED_VALUE_LENGTH]
-        )
+        rows = self._rows_of(LINKED_TRACE_KEY).filter(value=trace_id[:INDEXED_VALUE_LENGTH])
         with self._answering():
             return sorted(rows.values_list("trace__trace_id", flat=True).distinct())
 
     def traces_with_values(self, key: str, values: list[str]) -> list[str]:
         cut = sorted({storable(str(v)[:INDEXED_VALUE_LENGTH]) for v in values})
         found: set[str] = set()
+        of_key = self._rows_of(key)
         for first in range(0, len(cut), IN_SLICE):
-            rows = TraceAttribute.objects.filter(key=key, value__in=cut[first : first + IN_SLICE])
+            rows = of_key.filter(value__in=cut[first : first + IN_SLICE])
             with self._answering():
                 found.update(rows.values_list("trace__trace_id", flat=True))
         return sorted(found)
@@ -293,10 +294,9 @@ class StoreSource(FindsBySearch):
             by_value.setdefault(trace_id[:INDEXED_VALUE_LENGTH], []).append(trace_id)
         values = sorted(by_value)
         found: dict[str, set[str]] = {}
+        links = self._rows_of(LINKED_TRACE_KEY)
         for first in range(0, len(values), IN_SLICE):
-            rows = TraceAttribute.objects.filter(
-                key=LINKED_TRACE_KEY, value__in=values[first : first + IN_SLICE]
-            )
+            rows = links.filter(value__in=values[first : first + IN_SLICE])
             with self._answering():
                 for value, linking in rows.values_list("value", "trace__trace_id"):
                     for trace_id in by_value[value]:
@@ -333,24 +333,33 @@ class StoreSource(FindsBySearch):
                 pks.update(rows.values_list("pk", "trace_id"))
         return [(pks[pk], value) for pk, _, value in self._attributes_of(list(pks), (key,))]
 
+    def _rows_of(self, key: str) -> QuerySet[TraceAttribute]:
+        """The index rows of `key` (its code asked of the catalogue unless known)."""
+        with self._answering():
+            return rows_of(key)
+
     def _attributes_of(self, pks: list[int], keys: tuple[str, ...]) -> list[tuple[int, str, str]]:
         """(trace pk, key, value) of the indexed values of these keys of these traces, IN_SLICE
         traces a query, or all at once for most traces (_SCAN_FROM). In slices the keys are
         chosen here, not in SQL: with them in the query SQLite walks the (key, value) index,
         every value of the key for each slice (0.2 s a slice at 140,000 traces), rather than
         the few rows of the slice's traces."""
+        with self._answering():
+            codes = {code: key for key in keys if (code := code_of(key)) is not None}
         if len(pks) > _SCAN_FROM:  # most traces: every value of the keys, in one query
             wanted = set(pks)
-            rows = TraceAttribute.objects.filter(key__in=keys)
+            rows = TraceAttribute.objects.filter(key_code__in=codes)
             with self._answering():
-                values = rows.values_list("trace_id", "key", "value")
-                return [row for row in values if row[0] in wanted]
+                values = rows.values_list("trace_id", "key_code", "value")
+                return [(pk, codes[code], value) for pk, code, value in values if pk in wanted]
         found: list[tuple[int, str, str]] = []
         for first in range(0, len(pks), IN_SLICE):
             rows = TraceAttribute.objects.filter(trace_id__in=pks[first : first + IN_SLICE])
             with self._answering():
-                values = rows.values_list("trace_id", "key", "value")
-                found.extend(row for row in values if row[1] in keys)
+                values = rows.values_list("trace_id", "key_code", "value")
+                found.extend(
+                    (pk, codes[code], value) for pk, code, value in values if code in codes
+                )
         return found
 
     def get_traces(self, trace_ids: list[str]) -> list[Trace]:

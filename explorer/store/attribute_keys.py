@@ -1,0 +1,99 @@
+"""The keys of the business-attribute rows as small codes (AttributeKey, table
+`store_attribute_key`): a row of TraceAttribute keeps its key's code, 1 byte, instead of its
+text (about 12 bytes in the row and again in the (key, value) index).
+
+Writers ask codes_for_writing, which adds the keys the catalogue lacks; readers ask code_of
+(or rows_of), which never adds one: a key never written has no code and matches nothing.
+
+Codes are kept in this process once known, but only once the transaction that saw them has
+committed (transaction.on_commit): on SQLite a code handed out by an insert that is rolled
+back is handed out again, to whichever key is inserted next, so a code remembered from a
+rolled-back transaction could name another key than the catalogue's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import QuerySet
+
+from explorer.caching import on_reset
+from explorer.store.models import AttributeKey, TraceAttribute
+
+# key -> code and code -> key, committed ones only (a handful: the business keys and the link
+# key; the catalogue never forgets one). Emptied by explorer.caching.reset_caches.
+_codes: dict[str, int] = {}
+_keys: dict[int, str] = {}
+
+
+@on_reset
+def _forget() -> None:
+    _codes.clear()
+    _keys.clear()
+
+
+def _remember(found: dict[str, int]) -> None:
+    """Keep these codes once the transaction in progress (if any) commits."""
+    if found:
+        known = dict(found)
+        transaction.on_commit(lambda: _keep(known))
+
+
+def _keep(found: dict[str, int]) -> None:
+    _codes.update(found)
+    _keys.update((code, key) for key, code in found.items())
+
+
+def _stored(keys: list[str]) -> dict[str, int]:
+    """The catalogue's codes of these keys (those it has)."""
+    return dict(AttributeKey.objects.filter(key__in=keys).values_list("key", "code"))
+
+
+def codes_for_writing(keys: Iterable[str]) -> dict[str, int]:
+    """The code of each of these keys, the catalogue's missing rows added (in key order, so
+    that two writers adding the same keys wait for each other rather than deadlock; a key
+    another writer adds at the same time is taken, not added twice). Ask once a batch."""
+    wanted = set(keys)
+    codes = {key: _codes[key] for key in wanted if key in _codes}
+    missing = sorted(wanted - codes.keys())
+    if missing:
+        found = _stored(missing)
+        added = [key for key in missing if key not in found]
+        if added:
+            # Only the keys not found: on PostgreSQL a conflicting insert still uses up a
+            # number of the sequence, and codes are smallints.
+            AttributeKey.objects.bulk_create(
+                [AttributeKey(key=key) for key in added], ignore_conflicts=True
+            )
+            found.update(_stored(added))
+        _remember(found)
+        codes.update(found)
+    return codes
+
+
+def code_of(key: str) -> int | None:
+    """The code of `key`, None when it was never written (then no row has it)."""
+    code = _codes.get(key)
+    if code is None:
+        found = _stored([key])
+        _remember(found)
+        code = found.get(key)
+    return code
+
+
+def key_of(code: int) -> str:
+    """The key of a code that rows hold (AttributeKey.DoesNotExist for any other)."""
+    key = _keys.get(code)
+    if key is None:
+        key = AttributeKey.objects.get(code=code).key
+        _remember({key: code})
+    return key
+
+
+def rows_of(key: str) -> QuerySet[TraceAttribute]:
+    """The index rows of `key` (none when it was never written)."""
+    code = code_of(key)
+    if code is None:
+        return TraceAttribute.objects.none()
+    return TraceAttribute.objects.filter(key_code=code)
