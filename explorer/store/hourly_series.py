@@ -13,15 +13,13 @@ against 160 ms).
 
 from __future__ import annotations
 
-import sys
-from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 
 from django.db import connection
 
 from explorer.store import hourly_operations
-from explorer.store.hourly_figures import HOUR_NS, bin_of, bin_value_ns
+from explorer.store.hourly_figures import HOUR_NS, bin_of, bin_value_ns, encoded_bins
 from explorer.store.hourly_operations import (
     DAY_NS,
     Operation,
@@ -154,12 +152,8 @@ def first_bin_above(duration_ns: float) -> int:
 def above(sketch: bytes, first_bin: int) -> int:
     """Spans of an encoded sketch (bins in order, as Sketch.encode writes them) in bins from
     `first_bin` on."""
-    flat = array("I")
-    flat.frombytes(sketch)
-    if sys.byteorder != "little":
-        flat.byteswap()
-    indices = flat[::2]
-    return sum(flat[1::2][bisect_left(indices, first_bin) :])
+    indexes, counts = encoded_bins(sketch)
+    return sum(counts[bisect_left(indexes, first_bin) :])
 
 
 def element_of(service: str) -> str:

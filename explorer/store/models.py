@@ -397,7 +397,7 @@ class HourlyOperation(models.Model):
     errors = models.BigIntegerField(default=0)
     limit_ms = models.FloatField(null=True)  # the SLA limit over_limit was counted against
     over_limit = models.BigIntegerField(default=0)
-    sketch = models.BinaryField()  # explorer.store.hourly_figures.Sketch.encode()
+    sketch = models.BinaryField()  # explorer.store.hourly_figures.Sketch.encode() (migration 0013)
     # (duration ns, trace id, span id, order id) each: hourly_figures.pack_examples
     slowest = models.BinaryField(default=b"")
 
