@@ -185,3 +185,68 @@ def test_migration_0012_turns_text_keys_into_codes():
     store_traces([trace("t3", order_id="A-3", customer_id="C-0001")])  # known keys' codes
     assert catalogue() == {key: code for code, key in enumerate(keys, start=1)}
     assert found(customer_id="C-0001") == ["t1", "t3"]
+
+
+# --- Rows keyed by (key code, value, trace): migration 0014 ------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_trace_in_pieces_keeps_each_value_once():
+    """A small trace is written again whole with each piece, bringing every value it had; the
+    second of two links to one trace is the same row: each is kept once, as for the trace
+    stored whole."""
+    from tests.test_store_pieces import pieces, tree_trace
+
+    small = tree_trace("12" * 16)
+    for part in pieces(small, 4):
+        store_traces([part])
+    store_traces([trace("t9", ("t1", "t1"), order_id="A-9")])
+    rows = list(TraceAttribute.objects.values_list("trace__trace_id", "key_code", "value"))
+    assert len(rows) == len(set(rows))
+    whole = tree_trace("34" * 16)
+    store_traces([whole])
+    assert {
+        (key, value) for trace_id, key, value in keyed_rows() if trace_id == small.trace_id
+    } == {(key, value) for trace_id, key, value in keyed_rows() if trace_id == whole.trace_id}
+    assert ("t9", LINKED_TRACE_KEY, "t1") in keyed_rows()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0014_keys_the_rows_and_drops_a_row_written_twice():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    before = [("store", "0013_compact_sketches")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        old = executor.loader.project_state(before).apps
+        Stored, Attribute = (
+            old.get_model("store", "StoredTrace"),
+            old.get_model("store", "TraceAttribute"),
+        )
+        fields = {"start_ns": T0, "end_ns": T0 + 10, "duration_ns": 10, "span_count": 1}
+        row = Stored.objects.create(
+            trace_id="t1", error_count=0, root_service="s", root_name="o", **fields
+        )
+        old.get_model("store", "AttributeKey").objects.create(code=1, key="order.id")
+        for value in ("A-1", "A-1", "A-2"):  # the first twice, as pieces once wrote it
+            Attribute.objects.create(trace=row, key_code=1, value=value)
+        executor = MigrationExecutor(connection)
+    finally:
+        executor.migrate(executor.loader.graph.leaf_nodes())
+    reset_caches()
+    assert sorted(TraceAttribute.objects.values_list("value", flat=True)) == ["A-1", "A-2"]
+    assert found(order_id="A-1") == ["t1"]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'store_attribute'")
+            assert cursor.fetchone()[0].rstrip().endswith("WITHOUT ROWID")
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    try:
+        Attribute = executor.loader.project_state(before).apps.get_model("store", "TraceAttribute")
+        assert sorted(Attribute.objects.values_list("value", flat=True)) == ["A-1", "A-2"]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())

@@ -332,10 +332,13 @@ class _BatchWriter:
         _insert_traces(pending.new_rows)
         _insert(TraceChunk, ("trace", "seq", "span_count", "data", "keys"), pending.chunks)
         codes = codes_for_writing({key for _, key, _ in pending.attributes})
+        # A row the trace has is skipped (its primary key, migration 0014): a small trace
+        # written again whole brings every value it had, and a concurrent writer may add one.
         _insert(
             TraceAttribute,
             ("trace", "key_code", "value"),
             [(row, codes[key], value) for row, key, value in pending.attributes],
+            " ON CONFLICT DO NOTHING",
         )
         if unknown:
             # Catalogue rows are created after the trace rows, as they always were: writers
@@ -642,14 +645,17 @@ def lay_out_stored(trace_id: str) -> bool:
     return True
 
 
-def _insert(model: type[Model], fields: tuple[str, ...], rows: list[tuple]) -> None:
+def _insert(
+    model: type[Model], fields: tuple[str, ...], rows: list[tuple], suffix: str = ""
+) -> None:
     """Insert rows whose first value is their StoredTrace, with one executemany: several
     times faster than building a model instance per row for bulk_create. Plain INSERT with
-    the model's own table and column names, so any database Django supports takes it."""
+    the model's own table and column names (and `suffix`), as SQLite and PostgreSQL take it."""
     if not rows:
         return
+    sql = insert_sql(model, fields, suffix)
     with connection.cursor() as cursor:
-        cursor.executemany(insert_sql(model, fields), [(row.pk, *values) for row, *values in rows])
+        cursor.executemany(sql, [(row.pk, *values) for row, *values in rows])
 
 
 def _slices(values: list) -> Iterator[list]:

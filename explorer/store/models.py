@@ -292,6 +292,9 @@ class TraceAttribute(models.Model):
     """A business attribute value seen on a span or resource of the trace; its key by its
     AttributeKey code (explorer.store.attribute_keys maps keys to codes and back)."""
 
+    # Keyed by what a look-up asks, WITHOUT ROWID on SQLite (migration 0014): the table is its
+    # own (key code, value) index, no row id and no second copy of each value.
+    pk = models.CompositePrimaryKey("key_code", "value", "trace")
     trace = models.ForeignKey(StoredTrace, on_delete=models.CASCADE, related_name="business")
     # AttributeKey.code. A plain number, no foreign key: codes are never deleted, so a
     # constraint would only add a check to every row written.
@@ -300,7 +303,6 @@ class TraceAttribute(models.Model):
 
     class Meta:
         db_table = "store_attribute"
-        indexes = [models.Index(fields=["key_code", "value"], name="store_attribute_code_value")]
 
     def __str__(self) -> str:
         return f"key {self.key_code}={self.value}"
