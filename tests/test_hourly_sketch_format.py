@@ -11,6 +11,7 @@ from explorer.store import hourly_operations
 from explorer.store.hourly_figures import HOUR_NS, Sketch, bin_of, encoded_bins
 from explorer.store.hourly_series import above
 from explorer.store.models import HourlyOperation
+from tests.migration_support import migrated_back_to
 from tests.web_support import T0
 
 HOUR = T0 - T0 % HOUR_NS
@@ -70,23 +71,13 @@ def wide(sketch: Sketch) -> bytes:
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_0013_writes_the_stored_sketches_again_and_back():
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
     sketches = [Sketch({1: 3, 9: 1}), Sketch({9: 300, 2185: 2}), Sketch({4: 70_000}), Sketch()]
-    before = [("store", "0012_attribute_key_codes")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        Row = executor.loader.project_state(before).apps.get_model("store", "HourlyOperation")
+    with migrated_back_to("store", "0012_attribute_key_codes") as old:
         for number, sketch in enumerate(sketches):
-            Row.objects.create(
+            old.get_model("store", "HourlyOperation").objects.create(
                 hour=HOUR, service="shop-api", operation=f"op {number}", kind=2,
                 count=sketch.count, sketch=wide(sketch),
             )  # fmt: skip
-        executor = MigrationExecutor(connection)
-    finally:
-        executor.migrate(executor.loader.graph.leaf_nodes())
     stored = HourlyOperation.objects.order_by("operation").values_list("sketch", flat=True)
     assert [bytes(data) for data in stored] == [s.encode() for s in sketches]
     _, figures = hourly_operations.window(HOUR, HOUR + HOUR_NS)
@@ -95,11 +86,8 @@ def test_migration_0013_writes_the_stored_sketches_again_and_back():
     } == {  # (element, service, name, kind)
         f"op {number}": sketch.bins for number, sketch in enumerate(sketches) if sketch.bins
     }  # a row of no span counts nothing
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        stored = HourlyOperation.objects.order_by("operation").values_list("sketch", flat=True)
-        assert [bytes(data) for data in stored] == [wide(s) for s in sketches]
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    with migrated_back_to("store", "0012_attribute_key_codes") as old:
+        back = old.get_model("store", "HourlyOperation").objects.order_by("operation")
+        assert [bytes(data) for data in back.values_list("sketch", flat=True)] == [
+            wide(s) for s in sketches
+        ]

@@ -823,14 +823,22 @@ catalogue = read("SELECT key, code FROM store_attribute_key")
 MigrationExecutor(connection).migrate(before)
 back = read(f"SELECT t.trace_id, a.key, a.value {rows}")
 MigrationExecutor(connection).migrate(codes)
+Attribute = MigrationExecutor(connection).loader.project_state(codes).apps.get_model(
+    "store", "TraceAttribute")
+Attribute.objects.create(trace_id=Stored.objects.get(trace_id="a").pk, key_code=3, value="A-1")
+executor = MigrationExecutor(connection)
+executor.migrate(executor.loader.graph.leaf_nodes())  # 0014: keyed, the doubled row dropped
+keyed = read(
+    f"SELECT t.trace_id, k.key, a.value {rows} JOIN store_attribute_key k ON k.code = a.key_code"
+)
 print(json.dumps({"written": sorted(written), "coded": coded, "catalogue": catalogue,
-                  "back": back}))
+                  "back": back, "keyed": keyed}))
 """
 
 
-def test_migration_0012_gives_text_keys_codes_and_back_on_postgresql(postgres, migrated, tmp_path):
+def test_migrations_0012_and_0014_code_and_key_the_rows_on_postgresql(postgres, migrated, tmp_path):
     url = postgres.create_database("explorer_key_codes", template=migrated)
     script = manage("shell", "--no-imports", "-c", KEY_CODES, data_dir=tmp_path, database_url=url)
     found = json.loads(script.stdout)
-    assert found["coded"] == found["back"] == found["written"]
+    assert found["coded"] == found["back"] == found["written"] == found["keyed"]
     assert found["catalogue"] == [["customer.id", 1], ["link.trace_id", 2], ["order.id", 3]]

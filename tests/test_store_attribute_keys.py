@@ -1,7 +1,8 @@
 """explorer.store.attribute_keys: the business-attribute rows keep their key as a small code of
 a catalogue (AttributeKey); searches by key and value answer as with the text; a key never
 written has no code and none is made by asking; a code is remembered only once committed;
-migration 0012 turns the text keys of a store filled before into codes."""
+migration 0012 turns the text keys of a store filled before into codes, and 0014 keys the rows by
+(key code, value, trace), each once."""
 
 import pytest
 from django.db import transaction
@@ -13,6 +14,7 @@ from explorer.store.ingest import LINKED_TRACE_KEY, store_traces
 from explorer.store.models import AttributeKey, TraceAttribute
 from explorer.store.source import StoreSource
 from explorer.traces.model import Link, Trace
+from tests.migration_support import migrated_back_to
 from tests.trace_support import make_span
 
 T0 = 1_700_000_000_000_000_000
@@ -145,14 +147,7 @@ def test_a_code_of_a_rolled_back_transaction_is_not_remembered():
 
 @pytest.mark.django_db(transaction=True)
 def test_migration_0012_turns_text_keys_into_codes():
-    from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
-
-    before = [("store", "0011_compact_hourly_examples")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        old = executor.loader.project_state(before).apps
+    with migrated_back_to("store", "0011_compact_hourly_examples") as old:
         Trace_ = old.get_model("store", "StoredTrace")
         Attribute = old.get_model("store", "TraceAttribute")
         fields = {"end_ns": T0 + 10, "duration_ns": 10, "span_count": 1, "error_count": 0}
@@ -172,9 +167,6 @@ def test_migration_0012_turns_text_keys_into_codes():
             Attribute(trace=rows[trace_id], key=key, value=value)
             for trace_id, key, value in written
         )
-        executor = MigrationExecutor(connection)
-    finally:
-        executor.migrate(executor.loader.graph.leaf_nodes())
     reset_caches()  # the catalogue is new
     keys = sorted({key for _, key, _ in written})
     assert catalogue() == {key: code for code, key in enumerate(keys, start=1)}
@@ -214,39 +206,23 @@ def test_a_trace_in_pieces_keeps_each_value_once():
 @pytest.mark.django_db(transaction=True)
 def test_migration_0014_keys_the_rows_and_drops_a_row_written_twice():
     from django.db import connection
-    from django.db.migrations.executor import MigrationExecutor
 
-    before = [("store", "0013_compact_sketches")]
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        old = executor.loader.project_state(before).apps
-        Stored, Attribute = (
-            old.get_model("store", "StoredTrace"),
-            old.get_model("store", "TraceAttribute"),
-        )
+    before = ("store", "0013_compact_sketches")
+    with migrated_back_to(*before) as old:
+        Stored = old.get_model("store", "StoredTrace")
+        Attribute = old.get_model("store", "TraceAttribute")
         fields = {"start_ns": T0, "end_ns": T0 + 10, "duration_ns": 10, "span_count": 1}
-        row = Stored.objects.create(
-            trace_id="t1", error_count=0, root_service="s", root_name="o", **fields
-        )
+        names = {"error_count": 0, "root_service": "s", "root_name": "o"}
+        row = Stored.objects.create(trace_id="t1", **fields, **names)
         old.get_model("store", "AttributeKey").objects.create(code=1, key="order.id")
         for value in ("A-1", "A-1", "A-2"):  # the first twice, as pieces once wrote it
             Attribute.objects.create(trace=row, key_code=1, value=value)
-        executor = MigrationExecutor(connection)
-    finally:
-        executor.migrate(executor.loader.graph.leaf_nodes())
     reset_caches()
     assert sorted(TraceAttribute.objects.values_list("value", flat=True)) == ["A-1", "A-2"]
     assert found(order_id="A-1") == ["t1"]
-    if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'store_attribute'")
-            assert cursor.fetchone()[0].rstrip().endswith("WITHOUT ROWID")
-    executor = MigrationExecutor(connection)
-    executor.migrate(before)
-    try:
-        Attribute = executor.loader.project_state(before).apps.get_model("store", "TraceAttribute")
-        assert sorted(Attribute.objects.values_list("value", flat=True)) == ["A-1", "A-2"]
-    finally:
-        executor = MigrationExecutor(connection)
-        executor.migrate(executor.loader.graph.leaf_nodes())
+    with connection.cursor() as cursor:  # the tests' database is SQLite
+        cursor.execute("SELECT sql FROM sqlite_master WHERE name = 'store_attribute'")
+        assert cursor.fetchone()[0].rstrip().endswith("WITHOUT ROWID")
+    with migrated_back_to(*before) as old:
+        back = old.get_model("store", "TraceAttribute").objects.values_list("value", flat=True)
+        assert sorted(back) == ["A-1", "A-2"]
