@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import subprocess
+import sys
 from collections import defaultdict
 from datetime import date
 
@@ -276,10 +278,22 @@ def test_policy_settings_are_checked_with_the_variable_named():
 
 
 @pytest.mark.django_db
-def test_migrate_creates_a_sqlite_database_that_gives_space_back():
-    from explorer.store.retention import incremental_mode
+def test_migrate_creates_a_sqlite_database_that_gives_space_back(tmp_path):
+    import sqlite3
+
+    from explorer.store.retention import INCREMENTAL, incremental_mode
+    from tests.receiver_support import ROOT, receiver_env
 
     assert incremental_mode() is True  # the test database, as `migrate` created it
+    # A file, as the explorer opens it (WAL mode before any table): `manage.py migrate`.
+    env = receiver_env(tmp_path)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )  # noqa: S603
+    with sqlite3.connect(tmp_path / "explorer.sqlite3") as database:
+        assert database.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert database.execute("PRAGMA auto_vacuum").fetchone() == (INCREMENTAL,)
+    database.close()
 
 
 @pytest.mark.django_db(transaction=True)
