@@ -277,12 +277,6 @@ def test_policy_settings_are_checked_with_the_variable_named():
     assert never(WorkerCycle(now_ns=10**18)) is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: WAL mode, set by the connection first, voids the pragma on a file "
-    "database; the fix (a VACUUM of the empty file) lengthened the live worker's cycles past "
-    "the fuzz test's bound, so it waits (closing note of 7 December 2026)",
-)
 @pytest.mark.django_db
 def test_migrate_creates_a_sqlite_database_that_gives_space_back(tmp_path):
     import sqlite3
