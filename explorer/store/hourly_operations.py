@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -359,7 +360,8 @@ def recount(mapping: Mapping, sla: Sla | None) -> int:
     traces = StoredTrace.objects.order_by("pk").values_list("pk", "trace_id", "attributes")
     for pk, trace_id, attributes in traces.iterator():
         spans = [span for data in _chunks(pk) for span in codec.decode_spans(data)]
-        business = {key: [str(value)] for key, value in (attributes or {}).items()}
+        # KeyedJSONField: a dict, which django-stubs types as a BinaryField's bytes.
+        business = {key: [str(value)] for key, value in cast(dict, attributes).items()}
         for key, figures in contributions(trace_id, spans, business, mapping, sla).items():
             add(totals, {key: figures})
         count += 1

@@ -27,6 +27,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Model
@@ -51,6 +52,7 @@ from explorer.store.models import (
     TraceAttribute,
     TraceChunk,
     insert_sql,
+    pack_keyed_json,
     quoted_names,
     select_rows,
     storable,
@@ -704,7 +706,8 @@ def _trace_fields() -> tuple[str, ...]:
 
 def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
     """The rows' values of these fields as the database takes them: JSON adapted to it, the
-    others (numbers, text, booleans, bytes) as they are, which every driver takes."""
+    business attributes packed, the others (numbers, text, booleans, bytes) as they are,
+    which every driver takes."""
     get = operator.attrgetter(*names)
     adapt_json = connection.ops.adapt_json_value
     json_at = [
@@ -712,22 +715,27 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
         for i, name in enumerate(names)
         if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
     ]
-    # Equal lists (the services of traces of one kind, no warnings) come again and again:
-    # each is adapted once.
+    packed_at = names.index("attributes") if "attributes" in names else None
+    # Equal lists (the services of traces of one kind, no warnings) and equal attributes (the
+    # traces of one order) come again and again: each is adapted once.
     adapted: dict[tuple, object] = {}
+    packed: dict[bytes, bytes] = {}
     values = []
     for row in rows:
         value = list(get(row))
         for i in json_at:
-            item = value[i]
-            if type(item) is list:
-                key = tuple(item)  # of text: services, warnings
-                found = adapted.get(key)
-                if found is None:
-                    found = adapted[key] = adapt_json(item, None)
-                value[i] = found
-            else:
-                value[i] = adapt_json(item, None)
+            key = tuple(value[i])  # lists of text: services, warnings
+            found = adapted.get(key)
+            if found is None:
+                found = adapted[key] = adapt_json(value[i], None)
+            value[i] = found
+        if packed_at is not None:
+            item = value[packed_at]
+            document = orjson.dumps(item)
+            found = packed.get(document)
+            if found is None:
+                found = packed[document] = pack_keyed_json(item)
+            value[packed_at] = found
         values.append(value)
     return values
 

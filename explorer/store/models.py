@@ -73,6 +73,50 @@ class PackedJSONField(models.BinaryField):
         return orjson.dumps(self.value_from_object(obj)).decode()
 
 
+# A stored trace's first values of its business attributes ({"order.id": "A-100001", ...},
+# 73 bytes of JSON text on the scale data) as raw deflate with a preset dictionary of the keys
+# the explorer knows, after a format byte: 29 bytes. Format 1's dictionary must never change
+# (stored rows are read with it); another dictionary is another format byte. A small window
+# and hash table: packing takes about 2.5 us (0.6 us a span), a full-size one twice that.
+_KEYED_FORMAT = 1
+_KEYED_DICTIONARY = b'{"customer.type":"","customer.id":"C-","order.id":"A-'
+_KEYED_WINDOW_BITS = -10
+_KEYED_PACKER = zlib.compressobj(
+    _LEVEL, zlib.DEFLATED, _KEYED_WINDOW_BITS, 2, zlib.Z_DEFAULT_STRATEGY, _KEYED_DICTIONARY
+)
+
+
+def pack_keyed_json(value: dict) -> bytes:
+    """A small JSON object packed with the keys' preset dictionary (orjson's TypeError for
+    what JSON cannot hold)."""
+    packer = _KEYED_PACKER.copy()
+    return bytes((_KEYED_FORMAT,)) + packer.compress(orjson.dumps(value)) + packer.flush()
+
+
+def unpack_keyed_json(data: bytes) -> dict | None:
+    """pack_keyed_json's object, or None when the bytes are not what it wrote."""
+    if data[:1] != bytes((_KEYED_FORMAT,)):
+        return None
+    unpacker = zlib.decompressobj(_KEYED_WINDOW_BITS, _KEYED_DICTIONARY)
+    try:
+        value = orjson.loads(unpacker.decompress(data[1:]))
+    except (zlib.error, orjson.JSONDecodeError):
+        return None
+    return value if unpacker.eof and not unpacker.unused_data and type(value) is dict else None
+
+
+class KeyedJSONField(PackedJSONField):
+    """A small JSON object whose keys are mostly the business attributes the explorer knows,
+    packed (pack_keyed_json). Never looked into by a query; bytes that do not unpack (damaged
+    by hand) read as {}."""
+
+    def from_db_value(self, value, expression, connection):
+        return {} if value is None else (unpack_keyed_json(bytes(value)) or {})
+
+    def get_prep_value(self, value):
+        return None if value is None else pack_keyed_json(value)
+
+
 def storable_cut(text: str, length: int = ID_LENGTH) -> str:
     """Text cut to a column's length, storable()."""
     return storable(text[:length])
@@ -200,7 +244,7 @@ class StoredTrace(models.Model):
     root_service = models.CharField(max_length=ID_LENGTH)
     root_name = models.TextField()
     services = models.JSONField(default=list)  # sorted service names
-    attributes = models.JSONField(default=dict)  # first value of each business attribute
+    attributes = KeyedJSONField(default=dict)  # first value of each business attribute
     warnings = models.JSONField(default=list)  # what normalisation repaired
     # explorer.analysis.layout.TraceLayout of a trace of several chunks, which are then in tree
     # order; None for a trace of one chunk (by start time: its page lays out the whole trace).
