@@ -842,3 +842,46 @@ def test_migrations_0012_and_0014_code_and_key_the_rows_on_postgresql(postgres, 
     found = json.loads(script.stdout)
     assert found["coded"] == found["back"] == found["written"] == found["keyed"]
     assert found["catalogue"] == [["customer.id", 1], ["link.trace_id", 2], ["order.id", 3]]
+
+
+# Migration 0015 forth, back and forth again on rows with business values; prints what it read.
+PACKED_ATTRIBUTES = """
+import json
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from explorer.store.models import StoredTrace
+before = [("store", "0014_attribute_rows_keyed_by_code_value_trace")]
+values = {"a": {"order.id": "A-1", "customer.id": "C-\\u202e1", "customer.type": "vip"}, "b": {}}
+executor = MigrationExecutor(connection)
+executor.migrate(before)
+Stored = executor.loader.project_state(before).apps.get_model("store", "StoredTrace")
+common = {"start_ns": 1, "end_ns": 2, "duration_ns": 1, "span_count": 1, "error_count": 0}
+common.update(root_service="s", root_name="o")
+for trace_id, attributes in values.items():
+    Stored.objects.create(trace_id=trace_id, attributes=attributes, **common)
+executor = MigrationExecutor(connection)
+executor.migrate(executor.loader.graph.leaf_nodes())
+packed = dict(StoredTrace.objects.values_list("trace_id", "attributes"))
+with connection.cursor() as cursor:
+    cursor.execute("SELECT pg_typeof(attributes)::text FROM store_trace LIMIT 1")
+    column = cursor.fetchone()[0]
+executor = MigrationExecutor(connection)  # one knows what was applied when it was made
+executor.migrate(before)
+back = executor.loader.project_state(before).apps.get_model("store", "StoredTrace")
+unpacked = dict(back.objects.values_list("trace_id", "attributes"))
+executor = MigrationExecutor(connection)
+executor.migrate(executor.loader.graph.leaf_nodes())
+again = dict(StoredTrace.objects.values_list("trace_id", "attributes"))
+print(json.dumps({"values": values, "packed": packed, "column": column, "back": unpacked,
+                  "again": again}))
+"""
+
+
+def test_migration_0015_packs_the_business_values_on_postgresql(postgres, migrated, tmp_path):
+    url = postgres.create_database("explorer_packed_attributes", template=migrated)
+    script = manage(
+        "shell", "--no-imports", "-c", PACKED_ATTRIBUTES, data_dir=tmp_path, database_url=url
+    )
+    found = json.loads(script.stdout)
+    assert found["packed"] == found["back"] == found["again"] == found["values"]
+    assert found["column"] == "bytea"
