@@ -844,44 +844,57 @@ def test_migrations_0012_and_0014_code_and_key_the_rows_on_postgresql(postgres, 
     assert found["catalogue"] == [["customer.id", 1], ["link.trace_id", 2], ["order.id", 3]]
 
 
-# Migration 0015 forth, back and forth again on rows with business values; prints what it read.
-PACKED_ATTRIBUTES = """
+# Migrations 0015 and 0016 forth, back and forth again on rows with business values and
+# histograms; prints what it read.
+PACKED_COLUMNS = """
 import json
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
-from explorer.store.models import StoredTrace
+from explorer.store import hourly
+from explorer.store.models import HourlyTraffic, StoredTrace
 before = [("store", "0014_attribute_rows_keyed_by_code_value_trace")]
 values = {"a": {"order.id": "A-1", "customer.id": "C-\\u202e1", "customer.type": "vip"}, "b": {}}
+histograms = {"x": {"3": 2, "160": 70000}, "y": {}}
 executor = MigrationExecutor(connection)
 executor.migrate(before)
-Stored = executor.loader.project_state(before).apps.get_model("store", "StoredTrace")
+old = executor.loader.project_state(before).apps
 common = {"start_ns": 1, "end_ns": 2, "duration_ns": 1, "span_count": 1, "error_count": 0}
 common.update(root_service="s", root_name="o")
 for trace_id, attributes in values.items():
-    Stored.objects.create(trace_id=trace_id, attributes=attributes, **common)
-executor = MigrationExecutor(connection)
-executor.migrate(executor.loader.graph.leaf_nodes())
-packed = dict(StoredTrace.objects.values_list("trace_id", "attributes"))
+    old.get_model("store", "StoredTrace").objects.create(
+        trace_id=trace_id, attributes=attributes, **common)
+for source, buckets in histograms.items():
+    old.get_model("store", "HourlyTraffic").objects.create(
+        hour=0, kind="served", source=source, calls=1, buckets=buckets)
+
+def latest():
+    executor = MigrationExecutor(connection)  # one knows what was applied when it was made
+    executor.migrate(executor.loader.graph.leaf_nodes())
+    traffic = {r.source: {str(i): n for i, n in hourly._traffic(r).buckets.items()}
+               for r in HourlyTraffic.objects.all()}
+    return dict(StoredTrace.objects.values_list("trace_id", "attributes")), traffic
+
+packed = latest()
 with connection.cursor() as cursor:
     cursor.execute("SELECT pg_typeof(attributes)::text FROM store_trace LIMIT 1")
-    column = cursor.fetchone()[0]
-executor = MigrationExecutor(connection)  # one knows what was applied when it was made
-executor.migrate(before)
-back = executor.loader.project_state(before).apps.get_model("store", "StoredTrace")
-unpacked = dict(back.objects.values_list("trace_id", "attributes"))
+    columns = [cursor.fetchone()[0]]
+    cursor.execute("SELECT pg_typeof(buckets)::text FROM store_hourlytraffic LIMIT 1")
+    columns.append(cursor.fetchone()[0])
 executor = MigrationExecutor(connection)
-executor.migrate(executor.loader.graph.leaf_nodes())
-again = dict(StoredTrace.objects.values_list("trace_id", "attributes"))
-print(json.dumps({"values": values, "packed": packed, "column": column, "back": unpacked,
-                  "again": again}))
+executor.migrate(before)
+old = executor.loader.project_state(before).apps
+back = (dict(old.get_model("store", "StoredTrace").objects.values_list("trace_id", "attributes")),
+        dict(old.get_model("store", "HourlyTraffic").objects.values_list("source", "buckets")))
+print(json.dumps({"written": [values, histograms], "packed": packed, "columns": columns,
+                  "back": back, "again": latest()}))
 """
 
 
-def test_migration_0015_packs_the_business_values_on_postgresql(postgres, migrated, tmp_path):
-    url = postgres.create_database("explorer_packed_attributes", template=migrated)
+def test_migrations_0015_and_0016_pack_columns_on_postgresql(postgres, migrated, tmp_path):
+    url = postgres.create_database("explorer_packed_columns", template=migrated)
     script = manage(
-        "shell", "--no-imports", "-c", PACKED_ATTRIBUTES, data_dir=tmp_path, database_url=url
+        "shell", "--no-imports", "-c", PACKED_COLUMNS, data_dir=tmp_path, database_url=url
     )
     found = json.loads(script.stdout)
-    assert found["packed"] == found["back"] == found["again"] == found["values"]
-    assert found["column"] == "bytea"
+    assert found["packed"] == found["back"] == found["again"] == found["written"]
+    assert found["columns"] == ["bytea", "bytea"]

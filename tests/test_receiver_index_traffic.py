@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, set_span_in_contex
 
 from explorer.c4.configured import current_mapping
 from explorer.receiver.models import IndexedTrace
+from explorer.store.hourly_figures import decode_bins
 from explorer.store.models import HourlyTraffic
 from explorer.store.traffic import Traffic, contributions
 from explorer.traces.parsers import parse_bytes
@@ -130,7 +131,7 @@ def test_pieces_in_any_order_give_the_store_s_figures_once(received):
         "hour", "kind", "source", "target", "calls", "errors", "duration_ns", "buckets"
     )
     kept = {
-        (hour, kind, source, target): (calls, errors, ns, {int(i): n for i, n in buckets.items()})
+        (hour, kind, source, target): (calls, errors, ns, decode_bins(bytes(buckets)))
         for hour, kind, source, target, calls, errors, ns, buckets in rows
         if calls
     }

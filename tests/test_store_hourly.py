@@ -197,3 +197,43 @@ def test_calls_lasting_centuries_are_held_at_the_columns_bound_and_later_calls_a
     assert StoredTrace.objects.count() == 3
     rows = HourlyTraffic.objects.filter(hour=0)
     assert rows and all(row.duration_ns == longest and row.calls == 3 for row in rows)
+
+
+@pytest.mark.django_db
+def test_a_rows_histogram_is_kept_in_the_sketches_format():
+    from explorer.store.hourly_figures import decode_bins, encode_bins
+    from explorer.traces.model import SpanKind
+    from tests.trace_support import make_span
+
+    traces = []
+    for number, duration in enumerate((2_000, 3_000, 5 * 10**6, 10**15)):
+        span = make_span("s1", None, "shop-api", trace_id=f"{number:032x}", kind=SpanKind.SERVER)
+        span.name, span.end_ns = "POST /api/orders", span.start_ns + duration
+        traces.append(Trace(span.trace_id, [span]))
+    store_traces(traces)
+    expected = {bucket(2_000): 1, bucket(3_000): 1, bucket(5 * 10**6): 1, LAST_BUCKET: 1}
+    assert len(expected) == 4
+    for row in HourlyTraffic.objects.all():
+        assert decode_bins(bytes(row.buckets)) == expected
+        assert bytes(row.buckets) == encode_bins(expected) and len(row.buckets) == 13
+    _first, totals = hourly.window_traffic(0, HOUR_NS)
+    assert totals and all(t.buckets == expected for t in totals.values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0016_packs_the_stored_histograms_and_back():
+    from tests.migration_support import migrated_back_to
+
+    before = ("store", "0015_trace_attributes_packed")
+    written = {"a": {"3": 2, "160": 70_000}, "b": {}, "c": {"7": 2**40, "8": 0, "9": -1}}
+    with migrated_back_to(*before) as old:
+        for source, buckets in written.items():
+            old.get_model("store", "HourlyTraffic").objects.create(
+                hour=HOUR, kind="served", source=source, calls=1, buckets=buckets
+            )
+    found = {row.source: hourly._traffic(row).buckets for row in HourlyTraffic.objects.all()}
+    # Counts of none (or, by an old fault, fewer than none) are left out; 32 bits at most.
+    assert found == {"a": {3: 2, 160: 70_000}, "b": {}, "c": {7: 2**32 - 1}}
+    with migrated_back_to(*before) as old:
+        back = old.get_model("store", "HourlyTraffic").objects.values_list("source", "buckets")
+        assert dict(back) == {"a": written["a"], "b": {}, "c": {"7": 2**32 - 1}}

@@ -22,6 +22,7 @@ from django.db import connection, transaction
 
 from explorer.c4.mapping import Mapping
 from explorer.store import codec
+from explorer.store.hourly_figures import decode_bins, encode_bins
 from explorer.store.models import (
     HourlyTraffic,
     StoredTrace,
@@ -50,14 +51,14 @@ def record(deltas: dict[Key, Traffic]) -> None:
             new.append(_row(key, delta))
             continue
         pk, calls, errors, duration_ns, buckets = found
-        traffic = Traffic(calls, errors, duration_ns, {int(i): n for i, n in buckets.items()})
+        traffic = Traffic(calls, errors, duration_ns, _buckets(buckets))
         traffic.merge(delta)
         changed.append(
             (
                 traffic.calls,
                 traffic.errors,
                 _stored_ns(traffic.duration_ns),
-                connection.ops.adapt_json_value(_stored_buckets(traffic.buckets), None),
+                encode_bins(traffic.buckets),
                 pk,
             )
         )
@@ -84,7 +85,7 @@ def _row(key: Key, traffic: Traffic) -> HourlyTraffic:
         calls=traffic.calls,
         errors=traffic.errors,
         duration_ns=_stored_ns(traffic.duration_ns),
-        buckets=_stored_buckets(traffic.buckets),
+        buckets=encode_bins(traffic.buckets),
     )
 
 
@@ -98,17 +99,15 @@ def _stored_ns(total: int) -> int:
     return max(-_MAX_NS, min(_MAX_NS, total))
 
 
-def _stored_buckets(buckets: dict[int, int]) -> dict[str, int]:
-    return {str(index): count for index, count in sorted(buckets.items()) if count}
+def _buckets(stored: bytes | memoryview) -> dict[int, int]:
+    """A row's histogram: calls by bucket index (explorer.store.traffic.bucket), kept as the
+    hourly figures keep a latency sketch's bins (hourly_figures.encode_bins: 13 bytes for an
+    hour's usual 4 buckets, where JSON text took 72)."""
+    return decode_bins(bytes(stored))
 
 
 def _traffic(row: HourlyTraffic) -> Traffic:
-    return Traffic(
-        row.calls,
-        row.errors,
-        row.duration_ns,
-        {int(index): count for index, count in row.buckets.items()},
-    )
+    return Traffic(row.calls, row.errors, row.duration_ns, _buckets(row.buckets))
 
 
 def window_traffic(start_ns: int, end_ns: int) -> tuple[int, dict[tuple[str, str, str], Traffic]]:

@@ -182,6 +182,28 @@ def encoded_bins(data: bytes) -> tuple[array, array]:
     return _arrays(*_sketch_parts(data))
 
 
+def encode_bins(bins: dict[int, int]) -> bytes:
+    """Counts by bin index (0 to 65,535) in the format of an encoded sketch, for any sparse
+    histogram (the system map's hourly buckets too): the positive counts, each capped at 32
+    bits; about 3 bytes a bin."""
+    pairs = sorted(pair for pair in bins.items() if pair[1] > 0)
+    if not pairs:
+        return b""
+    most = min(max(count for _, count in pairs), 0xFFFFFFFF)
+    width = 1 if most <= 0xFF else 2 if most <= 0xFFFF else 4
+    indexes = array("H", (index for index, _ in pairs))
+    counts = array(_COUNT_TYPES[width], (min(count, most) for _, count in pairs))
+    if sys.byteorder != "little":
+        indexes.byteswap()
+        counts.byteswap()
+    return bytes((width,)) + indexes.tobytes() + counts.tobytes()
+
+
+def decode_bins(data: bytes) -> dict[int, int]:
+    """encode_bins' counts by bin index; ValueError when the length does not fit the format."""
+    return dict(zip(*encoded_bins(data), strict=True))
+
+
 @dataclass(slots=True)
 class Sketch:
     """DDSketch's bins, sparse: index 0 holds durations of 0 or less (clock skew), index
@@ -207,20 +229,9 @@ class Sketch:
         return sum(self.bins.values())
 
     def encode(self) -> bytes:
-        """The non-empty bins as SKETCH_FORMAT says: about 3 bytes a bin (8 before), a few
-        dozen bins for an hour of one operation."""
-        pairs = sorted(pair for pair in self.bins.items() if pair[1] > 0)
-        if not pairs:
-            return b""
-        most = min(max(count for _, count in pairs), 0xFFFFFFFF)
-        width = 1 if most <= 0xFF else 2 if most <= 0xFFFF else 4
-        indexes = array("H", (index for index, _ in pairs))
-        # A count over 32 bits is kept at the most it can say.
-        counts = array(_COUNT_TYPES[width], (min(count, most) for _, count in pairs))
-        if sys.byteorder != "little":
-            indexes.byteswap()
-            counts.byteswap()
-        return bytes((width,)) + indexes.tobytes() + counts.tobytes()
+        """The non-empty bins as encode_bins writes them: about 3 bytes a bin (8 before), a
+        few dozen bins for an hour of one operation."""
+        return encode_bins(self.bins)
 
     @classmethod
     def decode(cls, data: bytes) -> Sketch:

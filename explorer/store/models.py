@@ -363,7 +363,9 @@ class HourlyTraffic(models.Model):
     calls = models.BigIntegerField(default=0)
     errors = models.BigIntegerField(default=0)
     duration_ns = models.BigIntegerField(default=0)
-    buckets = models.JSONField(default=dict)  # histogram bucket index (as text) -> calls
+    # Calls by histogram bucket index (explorer.store.traffic), as hourly_figures.encode_bins
+    # writes a sketch's bins (migration 0016; JSON text before).
+    buckets = models.BinaryField(default=b"")
 
     class Meta:
         constraints = [
