@@ -52,7 +52,7 @@ from explorer.store.models import (
     TraceAttribute,
     TraceChunk,
     insert_sql,
-    pack_keyed_json,
+    pack_keyed_document,
     quoted_names,
     select_rows,
     storable,
@@ -724,17 +724,20 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
     for row in rows:
         value = list(get(row))
         for i in json_at:
-            key = tuple(value[i])  # lists of text: services, warnings
-            found = adapted.get(key)
-            if found is None:
-                found = adapted[key] = adapt_json(value[i], None)
-            value[i] = found
+            item = value[i]
+            if type(item) is list:
+                key = tuple(item)  # of text: services, warnings
+                found = adapted.get(key)
+                if found is None:
+                    found = adapted[key] = adapt_json(item, None)
+                value[i] = found
+            else:
+                value[i] = adapt_json(item, None)
         if packed_at is not None:
-            item = value[packed_at]
-            document = orjson.dumps(item)
+            document = orjson.dumps(value[packed_at])
             found = packed.get(document)
             if found is None:
-                found = packed[document] = pack_keyed_json(item)
+                found = packed[document] = pack_keyed_document(document)
             value[packed_at] = found
         values.append(value)
     return values

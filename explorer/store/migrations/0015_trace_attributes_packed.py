@@ -1,6 +1,8 @@
-"""A stored trace's first values of its business attributes packed with a preset dictionary of
-their keys (explorer.store.models.KeyedJSONField): 29 bytes instead of 73 of JSON text on the
-scale data. The stored values are carried over. Reversible."""
+"""A stored trace's first values of its business attributes packed with a preset dictionary (their
+keys, the ids' prefixes; explorer.store.models.KeyedJSONField): 29 bytes instead of 73 of JSON
+text on the scale data. The stored values are carried over, and back, in batches."""
+
+import json
 
 from django.db import migrations
 
@@ -31,11 +33,8 @@ def pack(apps, schema_editor):
 
 
 def unpack(apps, schema_editor):
-    # The historical JSONField takes the dict through its own adapter.
-    StoredTrace = apps.get_model("store", "StoredTrace")
-    rows = StoredTrace.objects.values_list("pk", "packed_attributes")
-    for pk, value in rows.iterator(chunk_size=BATCH):
-        StoredTrace.objects.filter(pk=pk).update(attributes=value)
+    # JSON text: PostgreSQL's jsonb takes it as a parameter cast from text.
+    _rewrite(apps, schema_editor, "packed_attributes", "attributes", json.dumps)
 
 
 class Migration(migrations.Migration):
