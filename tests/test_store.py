@@ -132,7 +132,7 @@ def rich_span():
 def test_codec_round_trips_every_field_and_attribute_type():
     plain = span("s2", "s1", trace_id="t", name="plain")
     spans = [rich_span(), plain]
-    decoded = codec.decode_spans(codec.encode_spans(spans))
+    decoded = codec.decode_spans(codec.encode_spans(spans, "t"), "t")
     assert len(decoded) == 2
     original, back = spans[0], decoded[0]
     nan_free = {k: v for k, v in original.attributes.items() if k != "nan"}
@@ -175,7 +175,7 @@ def test_codec_round_trips_every_field_and_attribute_type():
 def test_codec_round_trips_both_encodings(attributes):
     built = span("s1", trace_id="t", name="op", attributes=attributes)
     built.events = [Event("e", T0, dict(attributes))]
-    (back,) = codec.decode_spans(codec.encode_spans([built]))
+    (back,) = codec.decode_spans(codec.encode_spans([built], "t"), "t")
     assert back == built
     assert {k: type(v) for k, v in back.attributes.items()} == {
         k: type(v) for k, v in attributes.items()
@@ -187,7 +187,7 @@ def test_codec_round_trips_both_encodings(attributes):
 
 def test_codec_rejects_corrupt_data():
     with pytest.raises(codec.CodecError):
-        codec.decode_spans(b"not zlib at all")
+        codec.decode_spans(b"not zlib at all", "t")
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Compact chunks (issue 31): the version 2 encoding with zstd dictionaries kept in the store,
-chunks of version 1 (zlib) still read, and dictionaries versioned."""
+"""Compact chunks (issue 31): zstd with dictionaries kept in the store, documents without the
+trace id their row names, chunks of version 1 (zlib) and documents of version 2 still read,
+and dictionaries versioned."""
 
 import base64
 import dataclasses
@@ -43,6 +44,22 @@ OLD_CHUNK = base64.b64decode(
     "atM2FhtRw8zko+PGNBRFjzxMjlorSP3z9vYxE34Zm6HbTd9yWpgz/4+kowvJRkfWazTG5Fj+DV8U31z9Wp7lrSiO4"
     "ZtPfg9Jn2J0xHL4KRbjyzjxg/jfydqsBx5/38M+S5VP1oNEc13/AeOZrk4="
 )
+# A chunk written by the version 2 document (the chunk's trace id in it; plain zstd, before
+# version 3), with the spans it holds: the third of another trace.
+VERSION_2_CHUNK = base64.b64decode(
+    "AgAAAABgmADVBwA20TQiMIlYBwJa4xTkzkTlqVVHI+V0D56Q1Rb4JZQYQ5d1YWAgDCwAKwApAMqaqs2Y+O/Pvu3c31tw"
+    "ckQPwwkvAkw4rHQUoI38uJ0GNDQeRmTnvtEBnFcuDfQgnAZEIAsFQYGvN4tKG4wKIVt0qvrq3JWle1ksWV1tmmorF1xg"
+    "k6zIWHPOZaLidFuvNObKF7IwCFAMCPjpZv70elu/4GQAcMKNc/Djqlyv7gja7z29SmdP90oIORBoGY4nYSkmueSy2NLu"
+    "+pa6yLkSs9YS26KapYlZyjQWDQDEkIHMkF2Em/NybEF8LySXu8+zEeHqhcAh5UpXdZ5nNyYZ"
+)
+VERSION_2_SPANS = [
+    Span(TRACE, "00f067aa0ba902b7", None, "POST /api/orders", SpanKind.SERVER, T0, T0 + 50_000_000,
+         SHOP, {"order.id": "A-1"}),
+    Span(TRACE, "00f067aa0ba902b8", "00f067aa0ba902b7", "INSERT orders", SpanKind.CLIENT, T0 + 5,
+         T0 + 900, SHOP, {}),
+    Span("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174", "00f067aa0ba902b7",
+         "other trace", SpanKind.INTERNAL, T0 + 7, T0 + 8, SHOP, {}),
+]  # fmt: skip
 OLD_SPANS = [
     Span(
         TRACE,
@@ -139,7 +156,10 @@ def trained():
 
 
 def order_documents(seed: int) -> list[bytes]:
-    return [codec.document_bytes(order_spans(seed * 10_000 + n)) for n in range(2_000)]
+    return [
+        codec.document_bytes(spans, spans[0].trace_id)
+        for spans in (order_spans(seed * 10_000 + n) for n in range(2_000))
+    ]
 
 
 def order_spans(n: int) -> list[Span]:
@@ -164,36 +184,68 @@ def order_spans(n: int) -> list[Span]:
 @pytest.mark.parametrize("with_dictionary", [False, True])
 def test_every_field_reads_back_exactly(trained, with_dictionary):
     spans = every_kind_of_span()
-    data = codec.encode_spans(spans, trained if with_dictionary else None)
+    data = codec.encode_spans(spans, TRACE, trained if with_dictionary else None)
     assert codec.dictionary_key(data) == (trained.key if with_dictionary else 0)
-    back = codec.decode_spans(data)
+    back = codec.decode_spans(data, TRACE)
     assert back == spans
     for read, written in zip(back, spans, strict=True):
         assert [type(v) for v in read.attributes.values()] == [
             type(v) for v in written.attributes.values()
         ]
     # A page reads some rows only: their parents are named even when not picked with them.
-    assert codec.decode_spans(data, [6, 0, 0, 8]) == [spans[6], spans[0], spans[0], spans[8]]
+    picked = codec.decode_spans(data, TRACE, [6, 0, 0, 8])
+    assert picked == [spans[6], spans[0], spans[0], spans[8]]
 
 
 def test_the_document_shortens_what_repeats():
     spans = order_spans(7)
-    (_, _, _, _, trace_id, base_ns, rows) = orjson.loads(codec.document_bytes(spans))
-    assert (trace_id, base_ns) == (spans[0].trace_id, T0 + 7 * 10**9)
-    assert [row[0] for row in rows] == [0, 0, 0]  # the chunk's trace id
+    trace_id = spans[0].trace_id
+    document = codec.document_bytes(spans, trace_id)
+    assert trace_id.encode() not in document  # the row names it: not a byte a chunk
+    (version, _, _, _, base_ns, rows) = orjson.loads(document)
+    assert (version, base_ns) == (3, T0 + 7 * 10**9)
+    assert [row[0] for row in rows] == [0, 0, 0]  # the trace id of the chunk's row
     assert [row[2] for row in rows] == [0, 1, 2]  # parents by position + 1
     assert [row[5] for row in rows] == [0, 7_919, 15_838]
 
 
+def test_a_span_of_another_trace_id_keeps_its_own():
+    """A trace's spans may carry ids that differ from its row's (Zipkin's 64-bit halves of
+    a 128-bit id): those are written out, and a chunk read under another id keeps them."""
+    other = Span(TRACE, "00f067aa0ba902b7", None, "x", SpanKind.SERVER, T0, T0, SHOP)
+    spans = [*order_spans(7), other]
+    data = codec.encode_spans(spans, spans[0].trace_id)
+    assert codec.decode_spans(data, spans[0].trace_id) == spans
+    assert [s.trace_id for s in codec.decode_spans(data, "elsewhere")] == [
+        "elsewhere",
+        "elsewhere",
+        "elsewhere",
+        TRACE,
+    ]
+    # "" keeps every span's own (what training writes for a version 1 chunk).
+    every = orjson.loads(codec.document_bytes(spans, ""))[-1]
+    assert [row[0] for row in every] == [s.trace_id for s in spans]
+
+
 def test_chunks_of_version_1_still_read():
     assert codec.dictionary_key(OLD_CHUNK) is None
-    assert codec.decode_spans(OLD_CHUNK) == OLD_SPANS
-    assert codec.decode_spans(OLD_CHUNK, [1]) == OLD_SPANS[1:]
+    assert codec.decode_spans(OLD_CHUNK, "ignored") == OLD_SPANS
+    assert codec.decode_spans(OLD_CHUNK, "ignored", [1]) == OLD_SPANS[1:]
+
+
+def test_documents_of_version_2_still_read():
+    """A chunk written before version 3 holds its trace id itself: the row's is not used."""
+    document = codec.document(VERSION_2_CHUNK)
+    assert orjson.loads(document)[0] == 2 and TRACE.encode() in document
+    assert codec.decode_spans(VERSION_2_CHUNK, "ignored") == VERSION_2_SPANS
+    assert codec.decode_spans(VERSION_2_CHUNK, "ignored", [2, 1]) == VERSION_2_SPANS[:0:-1]
 
 
 def test_a_dictionary_makes_small_chunks_smaller(trained):
     spans = order_spans(123_456)
-    plain, compact = codec.encode_spans(spans), codec.encode_spans(spans, trained)
+    trace_id = spans[0].trace_id
+    plain = codec.encode_spans(spans, trace_id)
+    compact = codec.encode_spans(spans, trace_id, trained)
     assert len(compact) < len(plain) / 2
 
 
@@ -236,14 +288,17 @@ def test_threads_decode_and_encode_at_once():
 
 @pytest.mark.django_db
 def test_corrupt_chunks_and_unknown_dictionaries_are_errors(trained):
-    data = codec.encode_spans(order_spans(1), trained)
+    data = codec.encode_spans(order_spans(1), TRACE, trained)
     with pytest.raises(codec.CodecError, match="cannot be decoded"):
-        codec.decode_spans(data[:-3])
+        codec.decode_spans(data[:-3], TRACE)
     with pytest.raises(codec.CodecError, match="cut short"):
-        codec.decode_spans(data[:3])
+        codec.decode_spans(data[:3], TRACE)
     unknown = b"\x02\x00\x00\x00\x07" + data[5:]
     with pytest.raises(codec.CodecError, match="dictionary 7, which is not known"):
-        codec.decode_spans(unknown)
+        codec.decode_spans(unknown, TRACE)
+    for document in (b"[3,false,[],[],0]", b"[4,false,[],[],0,[]]", b"[2,false,[],[],0,[]]"):
+        with pytest.raises(codec.CodecError, match="unknown encoding version"):
+            codec.decode_spans(codec.compress(document, None), TRACE)
 
 
 def test_too_few_documents_train_no_dictionary():
@@ -283,7 +338,7 @@ def test_chunks_written_with_an_older_dictionary_read_after_a_new_one(monkeypatc
     assert ChunkDictionary.objects.count() == 2 and chunks == 600
     # A chunk still naming version 1 (written by a writer that had not seen version 2).
     TraceChunk.objects.filter(pk=TraceChunk.objects.order_by("id").first().pk).update(
-        data=codec.encode_spans(old[0].spans, version_1)
+        data=codec.encode_spans(old[0].spans, old[0].trace_id, version_1)
     )
     codec.forget_dictionaries()
     assert StoreSource().get_traces([t.trace_id for t in old + new]) == old + new
@@ -307,7 +362,7 @@ def test_compact_chunks_rewrites_version_1_chunks(monkeypatch):
 @pytest.mark.django_db
 def test_a_chunk_naming_a_dictionary_the_store_lacks_is_a_source_error(trained):
     store_traces([Trace(TRACE, OLD_SPANS)])
-    TraceChunk.objects.update(data=codec.encode_spans(OLD_SPANS, trained))
+    TraceChunk.objects.update(data=codec.encode_spans(OLD_SPANS, TRACE, trained))
     codec.forget_dictionaries()
     with pytest.raises(SourceError, match="not known"):
         StoreSource().get_trace(TRACE)
@@ -370,10 +425,13 @@ def test_forgetting_a_customer_retires_the_dictionaries_that_hold_the_id(monkeyp
         codec.dictionary_key(bytes(d)) for d in TraceChunk.objects.values_list("data", flat=True)
     }
     assert keys == {new.key}
-    laid_out = [codec.encode_spans(late[0].spans, old), codec.encode_spans(late[1].spans, new)]
+    laid_out = [
+        codec.encode_spans(late[0].spans, late[0].trace_id, old),
+        codec.encode_spans(late[1].spans, late[1].trace_id, new),
+    ]
     again, same = dictionary.readable(laid_out)  # as lay_out_stored writes its chunks
     assert codec.dictionary_key(again) == new.key and same == laid_out[1]
-    assert codec.decode_spans(again) == late[0].spans
+    assert codec.decode_spans(again, late[0].trace_id) == late[0].spans
     codec.forget_dictionaries()
     assert StoreSource().get_traces([t.trace_id for t in others + late]) == others + late
 

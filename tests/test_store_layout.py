@@ -75,7 +75,7 @@ def test_layout_equals_the_tree_order_critical_path_and_minimap_of_the_whole_tra
     assert (overview.start_ns, overview.duration_ns) == (start, end - start)
     # The chunks hold the rows in order: chunk 2 holds rows 14..20.
     chunk = TraceChunk.objects.get(trace__trace_id=TRACE_ID, seq=2)
-    assert [s.span_id for s in codec.decode_spans(bytes(chunk.data))] == [
+    assert [s.span_id for s in codec.decode_spans(bytes(chunk.data), TRACE_ID)] == [
         spans[r].span_id for r in range(14, 21)
     ]
 
@@ -86,8 +86,8 @@ def test_a_window_reads_only_the_chunks_that_hold_it(small_chunks, monkeypatch):
     decoded = []
     real = codec.decode_spans
 
-    def counting(data, indices=None):
-        found = real(data, indices)
+    def counting(data, trace_id, indices=None):
+        found = real(data, trace_id, indices)
         decoded.append(len(found))
         return found
 
@@ -118,7 +118,7 @@ def test_a_trace_of_one_chunk_keeps_start_order_and_has_no_layout(monkeypatch):
     store_traces([tree_trace(TRACE_ID)])
     assert StoreSource().trace_overview(TRACE_ID) is None
     (chunk,) = TraceChunk.objects.filter(trace__trace_id=TRACE_ID)
-    starts = [s.start_ns for s in codec.decode_spans(bytes(chunk.data))]
+    starts = [s.start_ns for s in codec.decode_spans(bytes(chunk.data), TRACE_ID)]
     assert starts == sorted(starts)
 
 
@@ -254,10 +254,10 @@ def test_search_in_a_stored_layout_reads_chunks_only_until_it_has_its_results(
     whole_chunks = []
     real = codec.decode_spans
 
-    def counting(data, indices=None):
+    def counting(data, trace_id, indices=None):
         if indices is None:
             whole_chunks.append(1)
-        return real(data, indices)
+        return real(data, trace_id, indices)
 
     monkeypatch.setattr(codec, "decode_spans", counting)
     monkeypatch.setattr("explorer.web.traces.SEARCH_RESULTS", 3)

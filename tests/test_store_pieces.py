@@ -48,7 +48,12 @@ def stored_state(trace_id: str) -> dict:
     """Everything the store keeps of a trace, trace id aside: summary, chunks, index rows."""
     row = StoredTrace.objects.get(trace_id=trace_id)
     chunks = [
-        (c.seq, c.span_count, [s.span_id for s in codec.decode_spans(bytes(c.data))], bytes(c.keys))
+        (
+            c.seq,
+            c.span_count,
+            [s.span_id for s in codec.decode_spans(bytes(c.data), trace_id)],
+            bytes(c.keys),
+        )
         for c in TraceChunk.objects.filter(trace=row).order_by("seq")
     ]
     return {
@@ -159,9 +164,9 @@ def test_appending_a_piece_reads_no_stored_chunk(small_chunks, monkeypatch):
     decoded = []
     real = codec.decode_spans
 
-    def counting(data, indices=None):
+    def counting(data, trace_id, indices=None):
         decoded.append(len(data))
-        return real(data, indices)
+        return real(data, trace_id, indices)
 
     monkeypatch.setattr(codec, "decode_spans", counting)
     with CaptureQueriesContext(connection) as queries:

@@ -1,19 +1,23 @@
 """A compact binary encoding of a list of spans (one chunk of a stored trace).
 
 Framework-free. A chunk is a document, orjson, compressed:
-- version 2 (written today): b"\x02", the dictionary's version (2 bytes, big-endian; 0 for
-  none) and a zstd frame without its magic number, compressed with that dictionary. A chunk
+- version 2 (written today): b"\x02", the dictionary's id (4 bytes, big-endian; 0 for none)
+  and a zstd frame without its magic number, compressed with that dictionary. A chunk
   of a stored trace is small (a trace has a handful of spans), and on its own compresses
   badly; with a dictionary trained on the store's own chunks (train_dictionary, kept in the
   store, explorer.store.dictionary) it takes about a quarter of what zlib made of it.
 - version 1 (chunks written before): a zlib stream, whose first byte is never 2.
 
-Document, version 2: [2, tagged, resources, scopes, trace_id, base_ns, spans] where resources
-and scopes are tables each span points into by index, and a span is a flat list of its fields,
-the numbers that repeat or grow made small: its trace id 0 when it is the chunk's, its parent
-the position + 1 of the parent in the chunk when it is there, its start after base_ns (the
-earliest start), its end after its start, and its events' times after its start. Version 1
-documents ([1, tagged, resources, scopes, spans], every field as it is) still decode.
+Document, version 3 (written today): [3, tagged, resources, scopes, base_ns, spans] where
+resources and scopes are tables each span points into by index, and a span is a flat list of
+its fields, the numbers that repeat or grow made small: its trace id 0 when it is the trace's
+that the chunk is stored under (which the reader passes in: a trace id is random, and 32 hex
+digits a chunk cost about 17 bytes compressed, 4 a span on the scale data), its parent the
+position + 1 of the parent in the chunk when it is there, its start after base_ns (the
+earliest start), its end after its start, and its events' times after its start. Version 2
+documents ([2, tagged, resources, scopes, trace_id, base_ns, spans]: the chunk's trace id
+written in it) and version 1 documents ([1, tagged, resources, scopes, spans], every field as
+it is) still decode.
 
 JSON has no bytes, no NaN/infinity and no integers beyond 64 bits, and cannot tell an
 attribute's array from a tag, so when a chunk has other attribute values than strings, ints
@@ -48,7 +52,7 @@ from explorer.traces.model import (
     StatusCode,
 )
 
-VERSION = 2
+VERSION = 3  # of the document (the chunk's own first byte says zlib or zstd)
 # zstd level 9 with a dictionary for a chunk of a few spans: 48.7 bytes a span on the scale
 # data against 58 at level 3 and 204 with zlib level 1, and still less CPU a chunk than zlib
 # level 1 (16 µs against 21). A bigger document gains less from the level and costs more for
@@ -78,6 +82,7 @@ _PARAMETERS = {
 }
 _INT_MIN = -(2**63)
 _INT_MAX = 2**64 - 1
+_LENGTHS = {1: 5, 2: 7, 3: 6}  # a document's items, by its version
 _KINDS = {k.value: k for k in SpanKind}
 _STATUSES = {s.value: s for s in StatusCode}
 _REFS = {r.value: r for r in RefType}
@@ -152,16 +157,18 @@ def _untag_attributes(attributes: dict) -> Attributes:
     return {k: _decode_value(v) for k, v in attributes.items()}
 
 
-def _document(spans: list[Span], tag: Callable[[Attributes], Attributes] | None) -> list:
-    """The spans as a JSON-ready version 2 document; `tag` converts attribute maps (None: keep
-    as they are). Absent values are 0, never null: see encode_spans."""
+def _document(
+    spans: list[Span], trace_id: str, tag: Callable[[Attributes], Attributes] | None
+) -> list:
+    """The spans as a JSON-ready document of today's version, stored under `trace_id`; `tag`
+    converts attribute maps (None: keep as they are). Absent values are 0, never null: see
+    encode_spans."""
     # Tables keyed by identity: hashing a dataclass per span costs more than an equal
     # resource (from another document) stored twice.
     resources = list({id(s.resource): s.resource for s in spans}.values())
     resource_index = {id(r): i for i, r in enumerate(resources)}
     scopes = list({id(s.scope): s.scope for s in spans}.values())
     scope_index = {id(c): i for i, c in enumerate(scopes)}
-    trace_id = spans[0].trace_id if spans else ""
     base_ns = min(s.start_ns for s in spans) if spans else 0
     # The first span of each id: a parent is written as its position + 1 when in the chunk.
     positions: dict[str, int] = {}
@@ -209,27 +216,29 @@ def _document(spans: list[Span], tag: Callable[[Attributes], Attributes] | None)
         [r.service_name, r.attributes if tag is None else tag(r.attributes)] for r in resources
     ]
     scope_rows = [[c.name, c.version] for c in scopes]
-    return [VERSION, tag is not None, resource_rows, scope_rows, trace_id, base_ns, rows]
+    return [VERSION, tag is not None, resource_rows, scope_rows, base_ns, rows]
 
 
-def document_bytes(spans: list[Span]) -> bytes:
-    """The spans' document, uncompressed. Fast path: the attributes go to orjson untouched.
+def document_bytes(spans: list[Span], trace_id: str) -> bytes:
+    """The document of spans to store under `trace_id` (a span of another trace id keeps its
+    own; "" keeps every span's), uncompressed. Fast path: the attributes go to orjson untouched.
     orjson refuses bytes and integers beyond 64 bits (TypeError) but writes NaN and
     infinities as null; the document has no null of its own, so a "null" anywhere (or a
     string containing it) sends the spans down the slow path, which tags every attribute
     value."""
     try:
-        raw = orjson.dumps(_document(spans, None))
+        raw = orjson.dumps(_document(spans, trace_id, None))
     except TypeError:
         raw = b"null"
     if b"null" in raw:
-        raw = orjson.dumps(_document(spans, _tag_attributes))
+        raw = orjson.dumps(_document(spans, trace_id, _tag_attributes))
     return raw
 
 
-def encode_spans(spans: list[Span], dictionary: Dictionary | None = None) -> bytes:
-    """A chunk of these spans (version 2), compressed with `dictionary` if given."""
-    return compress(document_bytes(spans), dictionary)
+def encode_spans(spans: list[Span], trace_id: str, dictionary: Dictionary | None = None) -> bytes:
+    """A chunk of these spans, to store under `trace_id` (document_bytes), compressed with
+    `dictionary` if given."""
+    return compress(document_bytes(spans, trace_id), dictionary)
 
 
 def compress(document: bytes, dictionary: Dictionary | None) -> bytes:
@@ -371,8 +380,9 @@ def _decompressor(key: int) -> zstandard.ZstdDecompressor:
     return found
 
 
-def decode_spans(data: bytes, indices: Iterable[int] | None = None) -> list[Span]:
-    """The spans of a chunk (of either version); with `indices`, only the spans at those
+def decode_spans(data: bytes, trace_id: str, indices: Iterable[int] | None = None) -> list[Span]:
+    """The spans of a chunk (of any version) stored under `trace_id` (the trace id of the
+    spans whose document does not write it); with `indices`, only the spans at those
     positions of the chunk (in that order): a page showing 200 rows builds 200 spans, not
     10,000."""
     try:
@@ -380,13 +390,15 @@ def decode_spans(data: bytes, indices: Iterable[int] | None = None) -> list[Span
         version, tagged, resource_rows, scope_rows = decoded[:4]
     except (orjson.JSONDecodeError, TypeError, ValueError) as exc:
         raise CodecError(f"stored spans cannot be decoded: {exc}") from exc
-    if version not in (1, 2) or len(decoded) != (5 if version == 1 else 7):
+    if _LENGTHS.get(version) != len(decoded):
         raise CodecError(f"stored spans have unknown encoding version {version!r}")
     untag = _untag_attributes if tagged else _same
     resources = [Resource(name, untag(attrs)) for name, attrs in resource_rows]
     scopes = [Scope(name, version) for name, version in scope_rows]
     rows = decoded[-1]
-    if version == 2:
+    if version == 3:
+        rows = _version_1_rows(trace_id, decoded[4], rows, indices)
+    elif version == 2:
         rows = _version_1_rows(decoded[4], decoded[5], rows, indices)
     elif indices is not None:
         rows = _pick(rows, indices)
@@ -440,7 +452,7 @@ def _pick(rows: list, indices: Iterable[int]) -> list:
 
 
 def _version_1_rows(trace_id: str, base_ns: int, rows: list, indices: Iterable[int] | None) -> list:
-    """Rows of a version 2 document (those at `indices`) with their fields as version 1 has
+    """Rows of a version 2 or 3 document (those at `indices`) with their fields as version 1 has
     them: ids written out, times absolute."""
     picked = rows if indices is None else _pick(rows, indices)
     # Rows are changed in place, once: a position asked for twice is one list.

@@ -132,7 +132,7 @@ def recount(mapping: Mapping) -> int:
     count = 0
     for pk, trace_id in StoredTrace.objects.order_by("pk").values_list("pk", "trace_id").iterator():
         chunks = TraceChunk.objects.filter(trace_id=pk).values_list("data", flat=True)
-        spans = [span for data in chunks for span in codec.decode_spans(bytes(data))]
+        spans = [span for data in chunks for span in codec.decode_spans(bytes(data), trace_id)]
         for key, traffic in contributions([Trace(trace_id, spans)], mapping).items():
             totals.setdefault(key, Traffic()).merge(traffic)
         count += 1

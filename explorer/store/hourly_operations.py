@@ -95,8 +95,8 @@ def piece_figures(
     customer_type = piece.facts.business.get(CUSTOMER_TYPE_KEY)
     if attributes.get(CUSTOMER_TYPE_KEY) or not customer_type or config.mapping is None:
         return figures
-    spans = [span for data in _chunks(pk) for span in codec.decode_spans(data)]
     trace_id = piece.trace_id
+    spans = [span for data in _chunks(pk) for span in codec.decode_spans(data, trace_id)]
     business = {key: [str(value)] for key, value in attributes.items()}
     before = contributions(trace_id, spans, business, config.mapping, config.sla)
     business[CUSTOMER_TYPE_KEY] = customer_type
@@ -359,7 +359,7 @@ def recount(mapping: Mapping, sla: Sla | None) -> int:
     count = 0
     traces = StoredTrace.objects.order_by("pk").values_list("pk", "trace_id", "attributes")
     for pk, trace_id, attributes in traces.iterator():
-        spans = [span for data in _chunks(pk) for span in codec.decode_spans(data)]
+        spans = [span for data in _chunks(pk) for span in codec.decode_spans(data, trace_id)]
         # KeyedJSONField: a dict, which django-stubs types as a BinaryField's bytes.
         business = {key: [str(value)] for key, value in cast(dict, attributes).items()}
         for key, figures in contributions(trace_id, spans, business, mapping, sla).items():

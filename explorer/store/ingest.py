@@ -309,7 +309,7 @@ class _BatchWriter:
             return batch.summed_ids
         for prepared in traces:
             if prepared.trace_id in batch.summed_ids:
-                spans = [span for data in prepared.chunks for span in codec.decode_spans(data)]
+                spans = prepared.spans()
                 prepared.operations = hourly_figures.packed_contributions(
                     prepared.trace_id,
                     spans,
@@ -390,10 +390,7 @@ class _BatchWriter:
         piece_keys = [read_keys(keys) for keys in prepared.chunk_keys]
         if not all(known.isdisjoint(keys) for keys in piece_keys):
             spans = [
-                span
-                for data in prepared.chunks
-                for span in codec.decode_spans(data)
-                if span_key(span.span_id, span.kind) not in known
+                span for span in prepared.spans() if span_key(span.span_id, span.kind) not in known
             ]
             if spans:
                 prepared = prepare_trace(
@@ -421,8 +418,8 @@ class _BatchWriter:
             # Still one chunk: written again whole, in start order, as if stored at once
             # (reading at most one chunk).
             stored = select_rows(TraceChunk, ("data",), trace=[row.pk])
-            old = [s for (data,) in stored for s in codec.decode_spans(bytes(data))]
-            spans = old + [s for data in prepared.chunks for s in codec.decode_spans(data)]
+            old = [s for (data,) in stored for s in codec.decode_spans(bytes(data), row.trace_id)]
+            spans = old + prepared.spans()
             prepared = prepare_trace(row.trace_id, spans, warnings, self.config)
             if self.config.mapping is not None:
                 before = contributions([Trace(row.trace_id, old)], self.config.mapping)
@@ -517,7 +514,7 @@ class _Ahead:
             return
         row.clock_ahead = True
         self.traces.append(prepared.trace_id)
-        spans = (span for data in prepared.chunks for span in codec.decode_spans(data))
+        spans = prepared.spans()
         for service, lead in leads(spans, self.clock_ns).items():
             total = self.by_service.setdefault(service, Lead())
             total.spans += lead.spans
@@ -552,7 +549,9 @@ def _stored_state(pks: list[int], traces: list[EncodedTrace]) -> dict[int, _Stor
             fields = ("trace", "seq", "data")
             for pk, seq, data in select_rows(TraceChunk, fields, trace=[pk for pk, _ in unkeyed]):
                 if (pk, seq) in unkeyed:
-                    state[pk].keys.update(read_keys(span_keys(codec.decode_spans(bytes(data)))))
+                    # Span keys hash ids and kinds alone: no trace id is needed.
+                    spans = codec.decode_spans(bytes(data), "")
+                    state[pk].keys.update(read_keys(span_keys(spans)))
     return state
 
 
@@ -630,7 +629,7 @@ def lay_out_stored(trace_id: str) -> bool:
         if row is None:
             return False
         stored = TraceChunk.objects.filter(trace=row).order_by("seq").values_list("data", flat=True)
-        spans = [span for data in stored for span in codec.decode_spans(bytes(data))]
+        spans = [span for data in stored for span in codec.decode_spans(bytes(data), trace_id)]
         prepared = prepare_trace(trace_id, spans, row.warnings, store_settings(traffic=False))
         del spans
         # Before any chunk row is locked: a retirement locks its dictionary, then chunks.

@@ -61,6 +61,10 @@ class EncodedTrace:
     # its spans' figures per hour and operation (explorer.store.hourly_operations), packed
     operations: hourly_figures.Packed = b""
 
+    def spans(self) -> list[Span]:
+        """Its spans, decoded again from its chunks."""
+        return [span for data in self.chunks for span in codec.decode_spans(data, self.trace_id)]
+
 
 @dataclass(slots=True)
 class Batch:
@@ -166,7 +170,7 @@ def prepare_trace(
     return EncodedTrace(
         trace_id=trace_id,
         facts=facts,
-        chunks=[codec.encode_spans(part, config.dictionary) for part in parts],
+        chunks=[codec.encode_spans(part, trace_id, config.dictionary) for part in parts],
         chunk_sizes=[len(part) for part in parts],
         chunk_keys=[span_keys(part) for part in parts],
         layout=layout,

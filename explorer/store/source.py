@@ -82,7 +82,7 @@ class StoreSource(FindsBySearch):
             rows = list(chunks)
         if not rows:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
-        spans = [span for seq, data, _ in rows for span in self._decode(seq, data)]
+        spans = [span for seq, data, _ in rows for span in self._decode(seq, data, trace_id)]
         spans.sort(key=start_of)  # stored in tree order; sorted, ties keep that order
         return Trace(trace_id, spans, list(rows[0][2]))
 
@@ -90,7 +90,7 @@ class StoreSource(FindsBySearch):
         """The spans of a trace a chunk (at most explorer.store.ingest.CHUNK_SPANS) at a time,
         in tree order (explorer.analysis.layout; by start time for traces stored without a
         layout): a huge trace can be shown or analysed without holding all of it."""
-        yield from self._chunks(self._row(trace_id)[0])
+        yield from self._chunks(self._row(trace_id)[0], trace_id)
 
     def trace_overview(self, trace_id: str) -> TraceOverview | None:
         """What the first page of a trace needs besides the spans of its rows (precomputed
@@ -165,7 +165,7 @@ class StoreSource(FindsBySearch):
             first = firsts[at]
             chunk_rows = wanted[at]
             try:
-                decoded = codec.decode_spans(bytes(data), [r - first for r in chunk_rows])
+                decoded = codec.decode_spans(bytes(data), trace_id, [r - first for r in chunk_rows])
             except codec.CodecError as exc:
                 raise SourceError(f"{self.name}: trace chunk {seq}: {exc}") from exc
             spans.update(zip(chunk_rows, decoded, strict=True))
@@ -379,8 +379,9 @@ class StoreSource(FindsBySearch):
                     trace=[pk for pk, _, _ in rows],
                 )
             spans: dict[int, list[Span]] = {pk: [] for pk, _, _ in rows}
+            ids = {pk: tid for pk, tid, _ in rows}
             for pk, seq, data in chunks:
-                spans[pk].extend(self._decode(seq, data))
+                spans[pk].extend(self._decode(seq, data, ids[pk]))
             for trace_spans in spans.values():
                 trace_spans.sort(key=start_of)
             found.extend(Trace(tid, spans[pk], list(warnings)) for pk, tid, warnings in rows)
@@ -398,7 +399,7 @@ class StoreSource(FindsBySearch):
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
         return row[0], row[1]
 
-    def _chunks(self, pk: int) -> Iterator[list[Span]]:
+    def _chunks(self, pk: int, trace_id: str) -> Iterator[list[Span]]:
         chunks = TraceChunk.objects.filter(trace_id=pk)
         with self._answering():
             seqs = list(chunks.order_by("seq").values_list("seq", flat=True))
@@ -406,11 +407,11 @@ class StoreSource(FindsBySearch):
         for seq in seqs:
             with self._answering():
                 data = chunks.filter(seq=seq).values_list("data", flat=True).get()
-            yield self._decode(seq, data)
+            yield self._decode(seq, data, trace_id)
 
-    def _decode(self, seq: int, data: bytes | memoryview) -> list[Span]:
+    def _decode(self, seq: int, data: bytes | memoryview, trace_id: str) -> list[Span]:
         try:
-            return codec.decode_spans(bytes(data))
+            return codec.decode_spans(bytes(data), trace_id)
         except codec.CodecError as exc:
             raise SourceError(f"{self.name}: trace chunk {seq}: {exc}") from exc
 
