@@ -325,8 +325,8 @@ def test_prune_removes_the_same_on_postgresql_as_on_sqlite(
 def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tuple]]:
     """What the store holds, by trace id and operation name rather than generated keys."""
     queries = {
-        "traces": "SELECT trace_id, start_ns, end_ns, span_count, error_count, root_service, "
-        "root_name, services, attributes, warnings FROM store_trace",
+        "traces": "SELECT trace_id, start_ns, duration_ns, span_count, error_count, root_service, "
+        "root_name, attributes, warnings FROM store_trace",
         "spans": "SELECT t.trace_id, c.seq, c.span_count FROM store_chunk c "
         "JOIN store_trace t ON t.id = c.trace_id",
         "attributes": "SELECT t.trace_id, k.key, a.value FROM store_attribute a "
@@ -844,7 +844,7 @@ def test_migrations_0012_and_0014_code_and_key_the_rows_on_postgresql(postgres, 
     assert found["catalogue"] == [["customer.id", 1], ["link.trace_id", 2], ["order.id", 3]]
 
 
-# Migrations 0015 and 0016 forth, back and forth again on rows with business values and
+# Migrations 0015 to 0017 forth, back and forth again on rows with business values and
 # histograms; prints what it read.
 PACKED_COLUMNS = """
 import json
@@ -885,12 +885,14 @@ executor.migrate(before)
 old = executor.loader.project_state(before).apps
 back = (dict(old.get_model("store", "StoredTrace").objects.values_list("trace_id", "attributes")),
         dict(old.get_model("store", "HourlyTraffic").objects.values_list("source", "buckets")))
+restored = list(old.get_model("store", "StoredTrace").objects.order_by("trace_id").values_list(
+    "trace_id", "end_ns", "services"))  # migration 0017 taken back
 print(json.dumps({"written": [values, histograms], "packed": packed, "columns": columns,
-                  "back": back, "again": latest()}))
+                  "back": back, "again": latest(), "restored": restored}))
 """
 
 
-def test_migrations_0015_and_0016_pack_columns_on_postgresql(postgres, migrated, tmp_path):
+def test_migrations_0015_to_0017_pack_columns_on_postgresql(postgres, migrated, tmp_path):
     url = postgres.create_database("explorer_packed_columns", template=migrated)
     script = manage(
         "shell", "--no-imports", "-c", PACKED_COLUMNS, data_dir=tmp_path, database_url=url
@@ -898,3 +900,4 @@ def test_migrations_0015_and_0016_pack_columns_on_postgresql(postgres, migrated,
     found = json.loads(script.stdout)
     assert found["packed"] == found["back"] == found["again"] == found["written"]
     assert found["columns"] == ["bytea", "bytea"]
+    assert found["restored"] == [["a", 2, []], ["b", 2, []]]  # end = start + duration

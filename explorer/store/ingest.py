@@ -586,13 +586,11 @@ def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
     """The summary of a trace stored whole."""
     facts = prepared.facts
     row.start_ns = facts.start_ns
-    row.end_ns = facts.end_ns
     row.duration_ns = facts.end_ns - facts.start_ns
     row.span_count = facts.span_count
     row.error_count = facts.error_count
     row.root_service = storable_cut(facts.root_service)
     row.root_name = storable(facts.root_name)
-    row.services = storable(sorted(facts.operations))
     row.attributes = storable({key: values[0] for key, values in facts.business.items()})
     row.warnings = storable(prepared.warnings)
     row.layout = prepared.layout
@@ -603,16 +601,16 @@ def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
 
 def _grow(row: _TraceRow, facts: TraceFacts) -> None:
     """The summary of a stored trace grown by spans with these facts. The root stays until
-    the trace is laid out again (lay_out_stored), unless the new part starts earlier."""
+    the trace is laid out again (lay_out_stored), unless the new part starts earlier. Its
+    services grow with its operation set."""
+    end_ns = max(row.start_ns + row.duration_ns, facts.end_ns)
     if facts.start_ns < row.start_ns:
         row.start_ns = facts.start_ns
         row.root_service = storable_cut(facts.root_service)
         row.root_name = storable(facts.root_name)
-    row.end_ns = max(row.end_ns, facts.end_ns)
-    row.duration_ns = row.end_ns - row.start_ns
+    row.duration_ns = end_ns - row.start_ns
     row.span_count += facts.span_count
     row.error_count += facts.error_count
-    row.services = storable(sorted({*row.services, *facts.operations}))
     first = {key: values[0] for key, values in facts.business.items()}
     row.attributes = {**storable(first), **row.attributes}
 
@@ -681,13 +679,11 @@ class _TraceRow:
     trace_id: str
     pk: int | None = None
     start_ns: int = 0
-    end_ns: int = 0
     duration_ns: int = 0
     span_count: int = 0
     error_count: int = 0
     root_service: str = ""
     root_name: str = ""
-    services: list[str] = field(default_factory=list)
     attributes: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     layout: bytes | None = None
@@ -715,8 +711,8 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
         if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
     ]
     packed_at = names.index("attributes") if "attributes" in names else None
-    # Equal lists (the services of traces of one kind, no warnings) and equal attributes (the
-    # traces of one order) come again and again: each is adapted once.
+    # Equal lists (no warnings, mostly) and equal attributes (the traces of one order) come
+    # again and again: each is adapted once.
     adapted: dict[tuple, object] = {}
     packed: dict[bytes, bytes] = {}
     values = []
@@ -725,7 +721,7 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
         for i in json_at:
             item = value[i]
             if type(item) is list:
-                key = tuple(item)  # of text: services, warnings
+                key = tuple(item)  # of text: warnings
                 found = adapted.get(key)
                 if found is None:
                     found = adapted[key] = adapt_json(item, None)

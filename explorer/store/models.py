@@ -242,15 +242,16 @@ class OperationSetMember(models.Model):
 
 
 class StoredTrace(models.Model):
+    """A stored trace's summary. Its end is start_ns + duration_ns, and its services are
+    those of its operation set (migration 0017 dropped both columns: 27 bytes a trace)."""
+
     trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
     start_ns = models.BigIntegerField(db_index=True)
-    end_ns = models.BigIntegerField()
     duration_ns = models.BigIntegerField()
     span_count = models.IntegerField()
     error_count = models.IntegerField()
     root_service = models.CharField(max_length=ID_LENGTH)
     root_name = models.TextField()
-    services = models.JSONField(default=list)  # sorted service names
     attributes = KeyedJSONField(default=dict)  # first value of each business attribute
     warnings = models.JSONField(default=list)  # what normalisation repaired
     # explorer.analysis.layout.TraceLayout of a trace of several chunks, which are then in tree
@@ -267,7 +268,8 @@ class StoredTrace(models.Model):
     # True once spans of it ended ahead of the data clock when they arrived
     # (explorer.store.clock): kept and shown, but never the explorer's "now".
     clock_ahead = models.BooleanField(default=False)
-    # The operations it ran (None: none stored yet). Sets are never deleted.
+    # The operations it ran, and so its services (None: none stored yet: the writer points
+    # it to its set in the transaction that stores it). Sets are never deleted.
     operation_set = models.ForeignKey(
         OperationSet, null=True, on_delete=models.PROTECT, related_name="traces"
     )

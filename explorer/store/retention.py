@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import connection, models, transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, F, Max, Q
 
 from explorer.store.attribute_keys import code_of, rows_of
 from explorer.store.models import (
@@ -64,8 +64,13 @@ def traces_started_before(
     if after is not None:
         start, pk = after
         rows = rows.filter(Q(start_ns__gt=start) | Q(start_ns=start, pk__gt=pk))
-    fields = ("pk", "trace_id", "start_ns", "end_ns", "duration_ns", "span_count")
-    return [OldTrace(*row) for row in rows.order_by("start_ns", "pk").values_list(*fields)[:limit]]
+    fields = ("pk", "trace_id", "start_ns", "duration_ns", "span_count")
+    return [
+        OldTrace(pk, trace_id, start, start + duration, duration, spans)
+        for pk, trace_id, start, duration, spans in rows.order_by("start_ns", "pk").values_list(
+            *fields
+        )[:limit]
+    ]
 
 
 def _slices(values: Sequence) -> Iterable[list]:
@@ -98,7 +103,9 @@ def newest_ends(order_ids: Iterable[str]) -> dict[str, int]:
     for part in _slices(sorted(order_ids)):
         rows = orders.filter(value__in=part)
         found.update(
-            rows.values("value").annotate(end=Max("trace__end_ns")).values_list("value", "end")
+            rows.values("value")
+            .annotate(end=Max(F("trace__start_ns") + F("trace__duration_ns")))
+            .values_list("value", "end")
         )
     return found
 

@@ -48,10 +48,21 @@ _SUMMARY_FIELDS = (
     "span_count",
     "root_service",
     "root_name",
-    "services",
+    "operation_set",
     "error_count",
     "attributes",
 )
+
+
+def _services_of_sets(set_ids: Iterable[int | None]) -> dict[int | None, list[str]]:
+    """The sorted services of each of these operation sets (a trace's services: those of its
+    set), in one query; None, a trace not yet pointed to its set, has none."""
+    found: dict[int | None, set[str]] = {None: set()}
+    wanted = {set_id for set_id in set_ids if set_id is not None}
+    members = OperationSetMember.objects.filter(operation_set__in=wanted)
+    for set_id, service in members.values_list("operation_set", "operation__service"):
+        found.setdefault(set_id, set()).add(service)
+    return {set_id: sorted(services) for set_id, services in found.items()}
 
 
 def _chunk_order() -> str:
@@ -99,7 +110,7 @@ class StoreSource(FindsBySearch):
             "span_count",
             "start_ns",
             "duration_ns",
-            "services",
+            "operation_set",
             "error_count",
             "warnings",
             "layout",
@@ -112,9 +123,11 @@ class StoreSource(FindsBySearch):
                 row = StoredTrace.objects.filter(trace_id=trace_id).values_list(*fields).first()
         if row is None:
             raise TraceNotFound(f"{self.name}: trace {trace_id} is not in the embedded store")
-        span_count, start_ns, duration_ns, services, error_count, warnings, data, _ = row
+        span_count, start_ns, duration_ns, set_id, error_count, warnings, data, _ = row
         if data is None:
             return None
+        with self._answering():
+            services = _services_of_sets([set_id])[set_id]
         try:
             layout = TraceLayout.decode(bytes(data))
         except LayoutError as exc:
@@ -129,7 +142,7 @@ class StoreSource(FindsBySearch):
             span_count,
             start_ns,
             duration_ns,
-            list(services),
+            services,
             error_count,
             list(warnings),
             layout,
@@ -201,7 +214,12 @@ class StoreSource(FindsBySearch):
             *_SUMMARY_FIELDS
         )
         with self._answering():
-            return [TraceSummary(*row) for row in rows[: query.limit]]
+            found = list(rows[: query.limit])
+            services = _services_of_sets(row[6] for row in found)
+        return [
+            TraceSummary(trace_id, start, duration, spans, service, name, services[s], errors, kept)
+            for trace_id, start, duration, spans, service, name, s, errors, kept in found
+        ]
 
     def newest_end_ns(self, start_ns: int | None = None, end_ns: int | None = None) -> int | None:
         traces = StoredTrace.objects.filter(clock_ahead=False)
@@ -216,7 +234,8 @@ class StoreSource(FindsBySearch):
             if start is None:
                 return None
             newest = traces.filter(start_ns=start).order_by(code_point_order("trace_id"))
-            return newest.values_list("end_ns", flat=True).first()
+            duration = newest.values_list("duration_ns", flat=True).first()
+            return None if duration is None else start + duration
 
     def hourly_traffic(
         self, start_ns: int, end_ns: int

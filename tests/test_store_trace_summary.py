@@ -1,0 +1,86 @@
+"""A stored trace's summary keeps no end and no services of its own (migration 0017): its end
+is its start plus its duration, and its services are those of its operation set. Both follow
+the trace as pieces arrive, read the same in search results, the trace's overview and the
+newest end, and migration 0017 computes them again when it is taken back."""
+
+import pytest
+from django.db import connection
+
+from explorer.sources.base import TraceQuery
+from explorer.store.ingest import store_traces
+from explorer.store.models import StoredTrace
+from explorer.store.source import StoreSource
+from explorer.traces.model import Trace
+from tests.migration_support import migrated_back_to
+from tests.trace_support import make_span
+
+T0 = 1_700_000_000_000_000_000
+HOSTILE_SERVICE = '</script>"svc\u202e' + "x" * 300  # longer than a catalogue name
+
+
+def summary(trace_id: str):
+    (found,) = [s for s in StoreSource().search(TraceQuery()) if s.trace_id == trace_id]
+    return found
+
+
+@pytest.mark.django_db
+def test_end_and_services_follow_the_pieces_of_a_trace():
+    root = make_span("r", service="shop-api", trace_id="t1", start_ns=T0 + 100, end_ns=T0 + 200)
+    store_traces([Trace("t1", [root])])
+    assert (summary("t1").duration_ns, summary("t1").services) == (100, ["shop-api"])
+    # A later piece: a child that ends after the root, of another service.
+    late = make_span("c", "r", "mes-api", trace_id="t1", start_ns=T0 + 150, end_ns=T0 + 900)
+    store_traces([Trace("t1", [late])])
+    found = summary("t1")
+    assert (found.start_ns, found.duration_ns) == (T0 + 100, 800)
+    assert found.services == ["mes-api", "shop-api"]
+    # One that starts earlier: the start moves, the end stays.
+    early = make_span("e", "r", "crm", trace_id="t1", start_ns=T0, end_ns=T0 + 50)
+    store_traces([Trace("t1", [early])])
+    found = summary("t1")
+    assert (found.start_ns, found.duration_ns) == (T0, 900)
+    assert found.services == ["crm", "mes-api", "shop-api"]
+    assert StoreSource().newest_end_ns() == T0 + 900
+
+
+@pytest.mark.django_db
+def test_the_overview_and_search_name_the_same_services(monkeypatch):
+    monkeypatch.setattr("explorer.store.ingest.CHUNK_SPANS", 20)  # laid out: it has an overview
+    spans = [make_span("r", service="shop-api", trace_id="t2", start_ns=T0, end_ns=T0 + 10)]
+    spans += [
+        make_span(f"s{n}", "r", HOSTILE_SERVICE if n % 2 else "mes-api", trace_id="t2")
+        for n in range(60)
+    ]
+    for n, span in enumerate(spans[1:]):
+        span.start_ns, span.end_ns = T0 + n, T0 + n + 5
+    store_traces([Trace("t2", spans)])
+    listed = summary("t2").services
+    assert listed == sorted(["mes-api", "shop-api", HOSTILE_SERVICE[:255]])
+    overview = StoreSource().trace_overview("t2")
+    assert overview is not None and overview.services == listed
+
+
+@pytest.mark.django_db
+def test_the_summary_table_has_no_end_nor_services_column():
+    with connection.cursor() as cursor:
+        columns = {
+            c.name for c in connection.introspection.get_table_description(cursor, "store_trace")
+        }
+    assert "start_ns" in columns and not {"end_ns", "services"} & columns
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0017_computes_end_and_services_again_when_taken_back():
+    spans = [
+        make_span("r", service="shop-api", trace_id="t3", start_ns=T0, end_ns=T0 + 70),
+        make_span("c", "r", "mes-api", trace_id="t3", start_ns=T0 + 5, end_ns=T0 + 90),
+    ]
+    store_traces([Trace("t3", spans), Trace("t4", [make_span("x", trace_id="t4")])])
+    with migrated_back_to("store", "0016_compact_traffic_buckets") as old:
+        back = old.get_model("store", "StoredTrace").objects.order_by("trace_id")
+        assert list(back.values_list("trace_id", "end_ns", "services")) == [
+            ("t3", T0 + 90, ["mes-api", "shop-api"]),
+            ("t4", 10, ["svc"]),
+        ]
+    assert summary("t3").services == ["mes-api", "shop-api"]
+    assert StoredTrace.objects.get(trace_id="t3").duration_ns == 90
