@@ -325,8 +325,9 @@ def test_prune_removes_the_same_on_postgresql_as_on_sqlite(
 def store_contents(postgres: PostgresServer, database: str) -> dict[str, list[tuple]]:
     """What the store holds, by trace id and operation name rather than generated keys."""
     queries = {
-        "traces": "SELECT trace_id, start_ns, duration_ns, span_count, error_count, root_service, "
-        "root_name, attributes, warnings FROM store_trace",
+        "traces": "SELECT trace_id, start_ns, duration_ns, span_count, error_count, o.service, "
+        "o.name, attributes, warnings FROM store_trace t "
+        "JOIN store_operation o ON o.id = t.root_id",
         "spans": "SELECT t.trace_id, c.seq, c.span_count FROM store_chunk c "
         "JOIN store_trace t ON t.id = c.trace_id",
         "attributes": "SELECT t.trace_id, k.key, a.value FROM store_attribute a "

@@ -1,14 +1,15 @@
-"""A stored trace's summary keeps no end and no services of its own (migration 0017): its end
-is its start plus its duration, and its services are those of its operation set. Both follow
-the trace as pieces arrive, read the same in search results, the trace's overview and the
-newest end, and migration 0017 computes them again when it is taken back."""
+"""A stored trace's summary keeps no end, no services and no root names of its own: its end is
+its start plus its duration, its services are those of its operation set (migration 0017), and
+its root is an operation of the catalogue (0018). They follow the trace as pieces arrive, read
+the same in search results, the trace's overview and the newest end, and both migrations
+compute the old columns again when taken back."""
 
 import pytest
 from django.db import connection
 
 from explorer.sources.base import TraceQuery
 from explorer.store.ingest import store_traces
-from explorer.store.models import StoredTrace
+from explorer.store.models import Operation, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import Trace
 from tests.migration_support import migrated_back_to
@@ -84,3 +85,36 @@ def test_migration_0017_computes_end_and_services_again_when_taken_back():
         ]
     assert summary("t3").services == ["mes-api", "shop-api"]
     assert StoredTrace.objects.get(trace_id="t3").duration_ns == 90
+
+
+@pytest.mark.django_db
+def test_the_root_follows_an_earlier_root_piece_and_names_the_catalogue_operation():
+    child = make_span("c", "r", "mes-api", trace_id="t5", name="make", start_ns=T0 + 5)
+    store_traces([Trace("t5", [child])])
+    assert (summary("t5").root_service, summary("t5").root_name) == ("mes-api", "make")
+    root = make_span("r", service="shop-api", trace_id="t5", name=HOSTILE_SERVICE, start_ns=T0)
+    store_traces([Trace("t5", [root])])
+    found = summary("t5")
+    assert (found.root_service, found.root_name) == ("shop-api", HOSTILE_SERVICE[:255])
+    row = StoredTrace.objects.get(trace_id="t5")
+    assert (row.root.service, row.root.name) == ("shop-api", HOSTILE_SERVICE[:255])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0018_points_roots_to_the_catalogue_and_back():
+    fields = {"start_ns": T0, "duration_ns": 10, "span_count": 1, "error_count": 0}
+    long_name = "GET /" + "x" * 300
+    with migrated_back_to("store", "0017_trace_end_and_services_derived") as old:
+        Stored = old.get_model("store", "StoredTrace")
+        old.get_model("store", "Operation").objects.create(service="shop-api", name="GET /")
+        Stored.objects.create(trace_id="a", root_service="shop-api", root_name="GET /", **fields)
+        Stored.objects.create(trace_id="b", root_service="crm", root_name=long_name, **fields)
+    roots = dict(StoredTrace.objects.values_list("trace_id", "root__name"))
+    assert roots == {"a": "GET /", "b": long_name[:255]}  # b's operation added to the catalogue
+    assert Operation.objects.filter(service="shop-api", name="GET /").count() == 1
+    with migrated_back_to("store", "0017_trace_end_and_services_derived") as old:
+        back = old.get_model("store", "StoredTrace").objects.order_by("trace_id")
+        assert list(back.values_list("root_service", "root_name")) == [
+            ("shop-api", "GET /"),
+            ("crm", long_name[:255]),
+        ]

@@ -269,6 +269,7 @@ class _BatchWriter:
                 row = _TraceRow(prepared.trace_id)
                 pending.new_rows.append(row)
                 _describe(row, prepared)
+                row.root_pair = _root_operation(prepared.facts)
                 state = _Stored()
                 _add(traffic, prepared.traffic)
                 if prepared.trace_id not in summed:
@@ -361,6 +362,7 @@ class _BatchWriter:
                 unknown.append((row, pairs, known))
             else:
                 row.operation_set = key
+                _point_to_root(row, self.operation_ids)
         return unknown
 
     def _point_to_operation_sets(self, operations: list[tuple]) -> None:
@@ -374,6 +376,7 @@ class _BatchWriter:
         keys = self.operation_sets.key_of(members for _, members in wanted)
         for row, members in wanted:
             row.operation_set = keys[members]
+            _point_to_root(row, operation_ids)
 
     def _new_part(
         self,
@@ -425,6 +428,7 @@ class _BatchWriter:
                 before = contributions([Trace(row.trace_id, old)], self.config.mapping)
                 _add(traffic, difference(prepared.traffic, before))
             _describe(row, prepared)
+            row.root_pair = _root_operation(prepared.facts)
             state.next_seq = 0
             state.replaced = True
             return prepared
@@ -589,14 +593,17 @@ def _describe(row: StoredTrace | _TraceRow, prepared: EncodedTrace) -> None:
     row.duration_ns = facts.end_ns - facts.start_ns
     row.span_count = facts.span_count
     row.error_count = facts.error_count
-    row.root_service = storable_cut(facts.root_service)
-    row.root_name = storable(facts.root_name)
     row.attributes = storable({key: values[0] for key, values in facts.business.items()})
     row.warnings = storable(prepared.warnings)
     row.layout = prepared.layout
     # A trace of several chunks without a layout (a piece of a trace arriving in pieces) is
     # laid out when first read.
     row.ordered = prepared.layout is not None or len(prepared.chunks) < 2
+
+
+def _root_operation(facts: TraceFacts) -> tuple[str, str]:
+    """The trace's root operation as the catalogue keys operations (Pending.index)."""
+    return storable_cut(facts.root_service), storable_cut(facts.root_name)
 
 
 def _grow(row: _TraceRow, facts: TraceFacts) -> None:
@@ -606,8 +613,7 @@ def _grow(row: _TraceRow, facts: TraceFacts) -> None:
     end_ns = max(row.start_ns + row.duration_ns, facts.end_ns)
     if facts.start_ns < row.start_ns:
         row.start_ns = facts.start_ns
-        row.root_service = storable_cut(facts.root_service)
-        row.root_name = storable(facts.root_name)
+        row.root_pair = _root_operation(facts)
     row.duration_ns = end_ns - row.start_ns
     row.span_count += facts.span_count
     row.error_count += facts.error_count
@@ -633,6 +639,8 @@ def lay_out_stored(trace_id: str) -> bool:
         # Before any chunk row is locked: a retirement locks its dictionary, then chunks.
         chunks = dictionary.readable(prepared.chunks)
         _describe(row, prepared)
+        service, name = _root_operation(prepared.facts)  # catalogued when its spans were stored
+        row.root, _ = Operation.objects.get_or_create(service=service, name=name)
         row.save()
         TraceChunk.objects.filter(trace=row).delete()
         parts = zip(chunks, prepared.chunk_sizes, prepared.chunk_keys, strict=True)
@@ -682,8 +690,7 @@ class _TraceRow:
     duration_ns: int = 0
     span_count: int = 0
     error_count: int = 0
-    root_service: str = ""
-    root_name: str = ""
+    root: int | None = None  # its root operation's catalogue key
     attributes: dict = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     layout: bytes | None = None
@@ -691,6 +698,8 @@ class _TraceRow:
     ordered: bool = True
     clock_ahead: bool = False
     operation_set: int | None = None
+    # Not a column: the root operation (service, name) to point `root` to, when it is new.
+    root_pair: tuple[str, str] | None = None
 
 
 @functools.cache
@@ -763,13 +772,21 @@ def _insert_traces(rows: list[_TraceRow]) -> None:
         by_id[trace_id].pk = pk
 
 
+def _point_to_root(row: _TraceRow, operation_ids: dict[tuple[str, str], int]) -> None:
+    """Point the row to its new root operation, if it has one (one of the operations its
+    spans brought: their keys are known)."""
+    if row.root_pair is not None:
+        row.root = operation_ids[row.root_pair]
+        row.root_pair = None
+
+
 def _set_operation_sets(rows: list[_TraceRow]) -> None:
-    """Write the rows' operation sets (found after the rows were written)."""
-    table, (column, key) = quoted_names(StoredTrace, ("operation_set", "id"))
+    """Write the rows' operation sets and roots (found after the rows were written)."""
+    table, (column, root, key) = quoted_names(StoredTrace, ("operation_set", "root", "id"))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET {column} = %s WHERE {key} = %s",  # noqa: S608
-            [(row.operation_set, row.pk) for row in rows],
+            f"UPDATE {table} SET {column} = %s, {root} = %s WHERE {key} = %s",  # noqa: S608
+            [(row.operation_set, row.root, row.pk) for row in rows],
         )
 
 

@@ -243,15 +243,21 @@ class OperationSetMember(models.Model):
 
 class StoredTrace(models.Model):
     """A stored trace's summary. Its end is start_ns + duration_ns, and its services are
-    those of its operation set (migration 0017 dropped both columns: 27 bytes a trace)."""
+    those of its operation set (migration 0017 dropped both columns: 27 bytes a trace); its
+    root span's service and name are those of its `root` operation (0018: 20 bytes more)."""
 
     trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
     start_ns = models.BigIntegerField(db_index=True)
     duration_ns = models.BigIntegerField()
     span_count = models.IntegerField()
     error_count = models.IntegerField()
-    root_service = models.CharField(max_length=ID_LENGTH)
-    root_name = models.TextField()
+    # The operation of its root span (its first span without a parent in it, TraceFacts), in
+    # the catalogue (None: not pointed to it yet: the writer does, as for `operation_set`, in the
+    # transaction that stores the trace). No index: only forgetting operations asks which
+    # traces a root is, and reads the summaries once.
+    root = models.ForeignKey(
+        Operation, null=True, on_delete=models.PROTECT, related_name="roots", db_index=False
+    )
     attributes = KeyedJSONField(default=dict)  # first value of each business attribute
     warnings = models.JSONField(default=list)  # what normalisation repaired
     # explorer.analysis.layout.TraceLayout of a trace of several chunks, which are then in tree

@@ -46,8 +46,8 @@ _SUMMARY_FIELDS = (
     "start_ns",
     "duration_ns",
     "span_count",
-    "root_service",
-    "root_name",
+    "root__service",
+    "root__name",
     "operation_set",
     "error_count",
     "attributes",
@@ -217,7 +217,17 @@ class StoreSource(FindsBySearch):
             found = list(rows[: query.limit])
             services = _services_of_sets(row[6] for row in found)
         return [
-            TraceSummary(trace_id, start, duration, spans, service, name, services[s], errors, kept)
+            TraceSummary(
+                trace_id,
+                start,
+                duration,
+                spans,
+                service or "",
+                name or "",
+                services[s],
+                errors,
+                kept,
+            )  # a root not pointed to yet (never once its writer committed) names nothing
             for trace_id, start, duration, spans, service, name, s, errors, kept in found
         ]
 
