@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from explorer.store.trace_ids import unpack_trace_id
+
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "s3cret-shop-token"  # noqa: S105 - a test token
 TOKENS = json.dumps({"shop-collector": TOKEN, "crm-collector": "other-token"})
@@ -141,4 +143,5 @@ def stored(data_dir: Path, sql: str, params: tuple = ()) -> list[tuple]:
 
 def stored_spans(data_dir: Path) -> dict[str, int]:
     """trace id -> spans stored, from the receiver's database."""
-    return dict(stored(data_dir, "SELECT trace_id, span_count FROM store_trace"))
+    rows = stored(data_dir, "SELECT trace_id, span_count FROM store_trace")
+    return {unpack_trace_id(trace_id): spans for trace_id, spans in rows}

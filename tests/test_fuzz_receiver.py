@@ -48,7 +48,15 @@ from tests.fuzz_support import (
     save_case,
     skipped_kinds,
 )
-from tests.receiver_support import ROOT, Running, migrate, receiver_env, start_receiver, stored
+from tests.receiver_support import (
+    ROOT,
+    Running,
+    migrate,
+    receiver_env,
+    start_receiver,
+    stored,
+    stored_spans,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -265,9 +273,7 @@ def fuzz(run: Run, seed: int, indices: list[int], skip: set[str], problems: Prob
 
 def check_nothing_lost(run: Run, answered: dict, problems: Problems) -> None:
     """Every trace of a request answered 200 without rejected spans is in the store."""
-    stored_ids = {
-        row[0] for row in stored(run.running.data_dir, "SELECT trace_id FROM store_trace")
-    }
+    stored_ids = set(stored_spans(run.running.data_dir))
     for case, answer in answered.values():
         if answer.status == 200 and not answer.rejected and case.trace_ids:
             missing = [t for t in case.trace_ids if t not in stored_ids]

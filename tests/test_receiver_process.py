@@ -19,7 +19,14 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from tests.backends_support import free_port, make_pki
-from tests.receiver_support import TOKEN, migrate, receiver_env, start_receiver, stored
+from tests.receiver_support import (
+    TOKEN,
+    migrate,
+    receiver_env,
+    start_receiver,
+    stored,
+    stored_spans,
+)
 from tests.test_receiver import HEADERS, request_body, trace_id
 
 pytestmark = pytest.mark.slow
@@ -105,7 +112,7 @@ def test_sigkill_mid_stream_loses_nothing_answered_ok(tmp_path):
         restarted.append(start_receiver(env, "receiver-2.log", http_port=port))
         sender.join(120)
         assert not sender.is_alive()
-        spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
+        spans = stored_spans(tmp_path)
         # Nothing answered OK before the kill is lost...
         assert all(spans.get(trace_of(batches[n])) == 5 for n in acknowledged_before_kill)
         # ...and the exporter's retries filled the rest: every batch was answered OK at last.
@@ -146,7 +153,7 @@ def test_writer_behind_answers_429_with_retry_after(tmp_path):
         first.join(30)
         second.join(30)
         assert answers[90].status_code == answers[91].status_code == 200
-        spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
+        spans = stored_spans(tmp_path)
         assert spans == {trace_id(90): 2, trace_id(91): 2}
         # Told to come back, the sender does, and is served.
         retry = requests.post(running.url, data=request_body(92), headers=HEADERS, timeout=60)
@@ -213,7 +220,7 @@ def test_tls_for_http_and_grpc(tmp_path, monkeypatch):
         secure = GrpcExporter(endpoint=running.grpc_endpoint, credentials=credentials, headers=AUTH)
         assert secure.export(batches[1]) is SpanExportResult.SUCCESS
         secure.shutdown()
-        spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
+        spans = stored_spans(tmp_path)
         assert spans == {trace_of(batches[0]): 5, trace_of(batches[1]): 5}
         # Plain HTTP to the TLS port is refused, and the receiver goes on serving.
         with pytest.raises(requests.ConnectionError):
@@ -270,7 +277,7 @@ def test_processes_share_the_ports(tmp_path):
             exporter = HttpExporter(endpoint=running.url, headers=AUTH)
             assert exporter.export(batch) is SpanExportResult.SUCCESS
             exporter.shutdown()
-        spans = dict(stored(tmp_path, "SELECT trace_id, span_count FROM store_trace"))
+        spans = stored_spans(tmp_path)
         assert spans == {trace_of(b): 5 for b in batches}
         assert running.log_text().count("sender shop-collector sends from") == 2
     finally:

@@ -31,6 +31,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 
 from explorer.receiver.grpc_server import SERVICE
 from explorer.store import faults
+from explorer.store.trace_ids import unpack_trace_id
 from explorer.web import outage
 from tests.pages_support import Server
 from tests.receiver_support import (
@@ -142,11 +143,10 @@ def test_postgresql_restarting_loses_nothing_acknowledged(postgres, migrated, tm
         running.stop()
     log = running.log_text()
     assert all(not s.failed for s in senders), (log, [s.failed for s in senders])
-    stored = dict(
-        postgres.connect("explorer_faults")
-        .execute("SELECT trace_id, span_count FROM store_trace")
-        .fetchall()
+    rows = postgres.connect("explorer_faults").execute(
+        "SELECT trace_id, span_count FROM store_trace"
     )
+    stored = {unpack_trace_id(trace_id): spans for trace_id, spans in rows.fetchall()}
     for sender in senders:
         assert {t: stored.get(t) for t in sender.acknowledged} == dict.fromkeys(
             sender.acknowledged, 5

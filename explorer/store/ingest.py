@@ -75,6 +75,7 @@ from explorer.store.prepare import (
     span_keys,
     worker,
 )
+from explorer.store.trace_ids import pack_trace_id
 from explorer.store.traffic import Key, Traffic, contributions, difference
 from explorer.traces.decompress import Limits
 from explorer.traces.gcpause import gc_paused
@@ -710,8 +711,8 @@ def _trace_fields() -> tuple[str, ...]:
 
 def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
     """The rows' values of these fields as the database takes them: JSON adapted to it, the
-    business attributes packed, the others (numbers, text, booleans, bytes) as they are,
-    which every driver takes."""
+    business attributes and the trace id packed, the others (numbers, text, booleans, bytes)
+    as they are, which every driver takes."""
     get = operator.attrgetter(*names)
     adapt_json = connection.ops.adapt_json_value
     json_at = [
@@ -720,6 +721,7 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
         if StoredTrace._meta.get_field(name).get_internal_type() == "JSONField"
     ]
     packed_at = names.index("attributes") if "attributes" in names else None
+    id_at = names.index("trace_id") if "trace_id" in names else None
     # Equal lists (no warnings, mostly) and equal attributes (the traces of one order) come
     # again and again: each is adapted once.
     adapted: dict[tuple, object] = {}
@@ -737,6 +739,8 @@ def _trace_values(rows: list[_TraceRow], names: tuple[str, ...]) -> list[list]:
                 value[i] = found
             else:
                 value[i] = adapt_json(item, None)
+        if id_at is not None:
+            value[id_at] = pack_trace_id(value[id_at])
         if packed_at is not None:
             document = orjson.dumps(value[packed_at])
             found = packed.get(document)

@@ -17,6 +17,7 @@ from django.db.models import F
 from django.db.models.functions import Collate
 
 from explorer.store.prepare import ID_LENGTH, INDEXED_VALUE_LENGTH
+from explorer.store.trace_ids import pack_trace_id, unpack_trace_id
 
 
 def storable(value):
@@ -51,6 +52,33 @@ def unpack_json(data: bytes) -> object | None:
         return orjson.loads(zlib.decompress(data))
     except (zlib.error, orjson.JSONDecodeError):
         return None
+
+
+class TraceIdField(models.BinaryField):
+    """A trace id, kept as pack_trace_id's bytes (16 for a W3C id instead of 32 characters, in
+    the row and again in its unique index) and read as text: the ORM's look-ups (exact, in) and
+    select_rows convert what they are given. Ordered by its bytes, which for hex ids is their
+    text's order."""
+
+    # What django-stubs types a model's attribute as (set and read): text, not bytes.
+    _pyi_private_set_type: str
+    _pyi_private_get_type: str  # type: ignore[assignment]
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else unpack_trace_id(bytes(value))
+
+    def get_prep_value(self, value):
+        if isinstance(value, str):
+            return pack_trace_id(value)
+        return super().get_prep_value(value)
+
+    def to_python(self, value):
+        if isinstance(value, bytes | memoryview):
+            return unpack_trace_id(bytes(value))
+        return value
+
+    def value_to_string(self, obj) -> str:
+        return str(self.value_from_object(obj))
 
 
 class PackedJSONField(models.BinaryField):
@@ -154,6 +182,10 @@ def select_rows(
     takes several times longer to compile such a query than the database takes to answer."""
     if not all(among.values()):
         return []  # `IN ()` matches nothing (and PostgreSQL refuses it)
+    for name, values in among.items():
+        field = model._meta.get_field(name)
+        if isinstance(field, TraceIdField):  # the one kind kept otherwise than given
+            among[name] = [field.get_db_prep_value(value, connection) for value in values]
     table, columns = quoted_names(model, (*fields, *among))
     conditions = " AND ".join(
         f"{column} IN ({', '.join(['%s'] * len(values))})"
@@ -244,9 +276,10 @@ class OperationSetMember(models.Model):
 class StoredTrace(models.Model):
     """A stored trace's summary. Its end is start_ns + duration_ns, and its services are
     those of its operation set (migration 0017 dropped both columns: 27 bytes a trace); its
-    root span's service and name are those of its `root` operation (0018: 20 bytes more)."""
+    root span's service and name are those of its `root` operation (0018: 20 bytes more); its
+    id is kept as bytes (0019: 32 bytes more, in the row and the unique index)."""
 
-    trace_id = models.CharField(max_length=ID_LENGTH, unique=True)
+    trace_id = TraceIdField(unique=True)
     start_ns = models.BigIntegerField(db_index=True)
     duration_ns = models.BigIntegerField()
     span_count = models.IntegerField()

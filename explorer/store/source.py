@@ -210,9 +210,9 @@ class StoreSource(FindsBySearch):
             traces = traces.filter(start_ns__lt=query.end_ns)
         if query.errors_only:
             traces = traces.filter(error_count__gt=0)
-        rows = traces.order_by("-start_ns", code_point_order("trace_id")).values_list(
-            *_SUMMARY_FIELDS
-        )
+        # Ties by trace id, its bytes (TraceIdField): hex ids in their text's order, alike on
+        # SQLite and PostgreSQL.
+        rows = traces.order_by("-start_ns", "trace_id").values_list(*_SUMMARY_FIELDS)
         with self._answering():
             found = list(rows[: query.limit])
             services = _services_of_sets(row[6] for row in found)
@@ -243,7 +243,7 @@ class StoreSource(FindsBySearch):
             start = traces.order_by("-start_ns").values_list("start_ns", flat=True).first()
             if start is None:
                 return None
-            newest = traces.filter(start_ns=start).order_by(code_point_order("trace_id"))
+            newest = traces.filter(start_ns=start).order_by("trace_id")
             duration = newest.values_list("duration_ns", flat=True).first()
             return None if duration is None else start + duration
 
@@ -313,7 +313,7 @@ class StoreSource(FindsBySearch):
         return sorted(found)
 
     def trace_ids(self) -> list[str]:
-        rows = StoredTrace.objects.order_by("-start_ns", code_point_order("trace_id"))
+        rows = StoredTrace.objects.order_by("-start_ns", "trace_id")
         with self._answering():
             return list(rows.values_list("trace_id", flat=True))
 
