@@ -6,6 +6,7 @@ compute the old columns again when taken back."""
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from explorer.sources.base import TraceQuery
 from explorer.store.ingest import store_traces
@@ -118,3 +119,16 @@ def test_migration_0018_points_roots_to_the_catalogue_and_back():
             ("shop-api", "GET /"),
             ("crm", long_name[:255]),
         ]
+
+
+@pytest.mark.django_db
+def test_a_search_asks_the_services_of_an_operation_set_once():
+    store_traces([Trace("t6", [make_span("r", service="shop-api", trace_id="t6")])])
+    with CaptureQueriesContext(connection) as first:
+        assert summary("t6").services == ["shop-api"]
+    with CaptureQueriesContext(connection) as again:
+        listed = summary("t6")
+        listed.services.append("changed by a caller")  # its own list: the next one is not
+        assert summary("t6").services == ["shop-api"]
+    asked = [q["sql"] for q in first.captured_queries + again.captured_queries]
+    assert sum("store_operation_set_member" in sql for sql in asked) == 1

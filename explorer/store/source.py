@@ -11,6 +11,7 @@ from django.db import DatabaseError
 from django.db.models import QuerySet
 
 from explorer.analysis.layout import LayoutError, TraceLayout, TraceOverview
+from explorer.caching import LocalCache
 from explorer.sources.base import (
     Arrival,
     DependencyEdge,
@@ -54,15 +55,31 @@ _SUMMARY_FIELDS = (
 )
 
 
+# The services of each operation set met: a set never changes, and its id is never another
+# set's (ids are not reused), so a search asks the database only for sets it has not met.
+_set_services: LocalCache[list[str]] = LocalCache("services of operation sets", max_weight=10_000)
+
+
 def _services_of_sets(set_ids: Iterable[int | None]) -> dict[int | None, list[str]]:
     """The sorted services of each of these operation sets (a trace's services: those of its
-    set), in one query; None, a trace not yet pointed to its set, has none."""
-    found: dict[int | None, set[str]] = {None: set()}
-    wanted = {set_id for set_id in set_ids if set_id is not None}
-    members = OperationSetMember.objects.filter(operation_set__in=wanted)
-    for set_id, service in members.values_list("operation_set", "operation__service"):
-        found.setdefault(set_id, set()).add(service)
-    return {set_id: sorted(services) for set_id, services in found.items()}
+    set), those not met before in one query; None, a trace not yet pointed to its set, has
+    none. Each caller gets lists of its own."""
+    found: dict[int | None, list[str]] = {None: []}
+    missing: set[int] = set()
+    for set_id in {set_id for set_id in set_ids if set_id is not None}:
+        known = _set_services.get(set_id)
+        if known is None:
+            missing.add(set_id)
+        else:
+            found[set_id] = list(known)
+    if missing:
+        read: dict[int, set[str]] = {set_id: set() for set_id in missing}
+        members = OperationSetMember.objects.filter(operation_set__in=missing)
+        for set_id, service in members.values_list("operation_set", "operation__service"):
+            read[set_id].add(service)
+        for set_id, services in read.items():
+            found[set_id] = list(_set_services.put(set_id, sorted(services)))
+    return found
 
 
 def _chunk_order() -> str:
