@@ -281,7 +281,16 @@ def floor(batches, results: dict) -> None:
 
 
 def throughput(workdir: Path, mode: str, batches, results: dict) -> None:
-    env = fresh(workdir, f"receive-{mode}", EXPLORER_RECEIVER_MODE=mode)
+    # receiver_env leaves out the caller's EXPLORER_RECEIVER_* settings; this one is passed
+    # on (and said in the results), so that its cost in index mode can be measured.
+    traffic = os.environ.get("EXPLORER_RECEIVER_INDEX_TRAFFIC", "0")
+    results["receive_index_traffic"] = traffic.strip().lower() in {"1", "true", "yes", "on"}
+    env = fresh(
+        workdir,
+        f"receive-{mode}",
+        EXPLORER_RECEIVER_MODE=mode,
+        EXPLORER_RECEIVER_INDEX_TRAFFIC=traffic,
+    )
     # The receiver alone: its live worker (measured by the lag run) may run elsewhere. One
     # process: on SQLite more would only take turns writing (docs/receiver.md).
     processes = os.environ.get("BENCH_RECEIVER_PROCESSES", "1")
