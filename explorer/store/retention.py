@@ -47,9 +47,12 @@ class OldTrace:
     pk: int
     trace_id: str
     start_ns: int
-    end_ns: int
     duration_ns: int
     span_count: int
+
+    @property
+    def end_ns(self) -> int:
+        return self.start_ns + self.duration_ns  # as the summary has it (store 0017)
 
 
 _RECORD = ("trace_id", "order_id", "start_ns", "removed_on")
@@ -65,12 +68,7 @@ def traces_started_before(
         start, pk = after
         rows = rows.filter(Q(start_ns__gt=start) | Q(start_ns=start, pk__gt=pk))
     fields = ("pk", "trace_id", "start_ns", "duration_ns", "span_count")
-    return [
-        OldTrace(pk, trace_id, start, start + duration, duration, spans)
-        for pk, trace_id, start, duration, spans in rows.order_by("start_ns", "pk").values_list(
-            *fields
-        )[:limit]
-    ]
+    return [OldTrace(*row) for row in rows.order_by("start_ns", "pk").values_list(*fields)[:limit]]
 
 
 def _slices(values: Sequence) -> Iterable[list]:
