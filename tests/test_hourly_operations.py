@@ -160,7 +160,15 @@ def test_breaches_are_the_injected_slow_price_calculations(stored, every_span):
 @pytest.mark.django_db
 def _table() -> dict:
     return {
-        (r.hour, r.day, r.element, r.service, r.operation, r.kind, r.customer_type): (
+        (
+            r.hour,
+            r.day,
+            r.key.element,
+            r.key.service,
+            r.key.operation,
+            r.key.kind,
+            r.key.customer_type,
+        ): (
             r.count,
             r.errors,
             r.limit_ms,
@@ -168,7 +176,7 @@ def _table() -> dict:
             bytes(r.sketch),
             unpack_examples(r.slowest),
         )
-        for r in HourlyOperation.objects.all()
+        for r in HourlyOperation.objects.select_related("key")
     }
 
 

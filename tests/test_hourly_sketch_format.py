@@ -78,7 +78,7 @@ def test_migration_0013_writes_the_stored_sketches_again_and_back():
                 hour=HOUR, service="shop-api", operation=f"op {number}", kind=2,
                 count=sketch.count, sketch=wide(sketch),
             )  # fmt: skip
-    stored = HourlyOperation.objects.order_by("operation").values_list("sketch", flat=True)
+    stored = HourlyOperation.objects.order_by("key__operation").values_list("sketch", flat=True)
     assert [bytes(data) for data in stored] == [s.encode() for s in sketches]
     _, figures = hourly_operations.window(HOUR, HOUR + HOUR_NS)
     assert {

@@ -32,7 +32,7 @@ from explorer.receiver.models import IndexedTrace
 from explorer.store import hourly_figures
 from explorer.store.hourly_figures import pack_examples, unpack_examples
 from explorer.store.ingest import store_traces
-from explorer.store.models import HourlyOperation, HourlyTraffic, StoredTrace
+from explorer.store.models import HourlyKey, HourlyOperation, HourlyTraffic, StoredTrace
 from explorer.store.source import StoreSource
 from explorer.traces.model import Event, Trace
 from tests.journey_support import DAY, T0, complete_order
@@ -151,9 +151,7 @@ def test_hourly_examples_naming_the_customer_go_and_the_others_stay(stored):
     kept = (4, "cc" * 16, "0a" * 8, KEPT_ORDER)
     HourlyOperation.objects.create(
         hour=T0,
-        service="shop-api",
-        operation="GET /",
-        kind=2,
+        key=HourlyKey.objects.get_or_create(service="shop-api", operation="GET /", kind=2)[0],
         count=9,
         sketch=b"",
         slowest=pack_examples([(5, "dd" * 16, "0b" * 8, f"order-{GONE}-t1"), kept]),
@@ -167,7 +165,7 @@ def test_hourly_examples_naming_the_customer_go_and_the_others_stay(stored):
     forget()
     orders = {e[3] for e in examples()}
     assert KEPT_ORDER in orders and not orders & {*GONE_ORDERS, f"order-{GONE}-t1"}
-    assert HourlyOperation.objects.get(hour=T0, service="shop-api").count == 9
+    assert HourlyOperation.objects.get(hour=T0, key__service="shop-api").count == 9
 
 
 def test_forgetting_empties_the_memos_of_span_names(stored):

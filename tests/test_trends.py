@@ -92,7 +92,7 @@ def test_series_counts_equal_the_hourly_rows_and_the_windows_sum(stored, spans, 
     assert all(p.end_ns - p.start_ns <= size for p in points)
     assert [p.start_ns for p in points[1:]] == [p.end_ns for p in points[:-1]]  # no gap
     rows = HourlyOperation.objects.filter(
-        day=False, service=service, operation=operation, hour__gte=points[0].start_ns
+        day=False, key__service=service, key__operation=operation, hour__gte=points[0].start_ns
     )
     by_bucket: dict = defaultdict(lambda: [0, 0])
     for row in rows.filter(hour__lt=end):
@@ -310,7 +310,8 @@ def test_a_customer_type_narrows_the_trend_to_its_rows(stored, spans, end):
     start = end - 9 * DAY_NS
     every = trend_series.operation_series(start, end, Only(service, operation))
     by_type = {}
-    for customer_type in HourlyOperation.objects.values_list("customer_type", flat=True).distinct():
+    types = HourlyOperation.objects.values_list("key__customer_type", flat=True).distinct()
+    for customer_type in types:
         only = Only(service, operation, customer_type)
         by_type[customer_type] = sum(
             p.count for p in trend_series.operation_series(start, end, only)

@@ -28,7 +28,7 @@ from explorer.orders.models import BaselineSnapshot, OrderArrival, OrderStatus, 
 from explorer.receiver.removal import delete_indexed_traces
 from explorer.store.dictionary import retire_mentioning
 from explorer.store.hourly_figures import pack_examples, unpack_examples
-from explorer.store.models import HourlyOperation
+from explorer.store.models import HourlyKey, HourlyOperation
 from explorer.store.removal import delete_traces, forget_operations
 
 
@@ -103,13 +103,19 @@ def _delete_alerts(pks: set[int]) -> int:
 
 
 def _delete_named_hourly_rows(mentions: Mentions) -> int:
-    """The hourly figures of operations (or services) whose name holds the id, such as
-    `GET /customers/C-00241/profile`: the name itself is the customer's data."""
-    candidates = HourlyOperation.objects.filter(
-        Q(operation__contains=mentions.customer_id) | Q(service__contains=mentions.customer_id)
-    ).values_list("pk", "service", "operation")
-    named = [pk for pk, service, operation in candidates if mentions.in_value([service, operation])]
-    return HourlyOperation.objects.filter(pk__in=named).delete()[0]
+    """The hourly figures of operations (or services, customer types) whose name holds the
+    id, such as `GET /customers/C-00241/profile`: the name itself is the customer's data. Their
+    keys (HourlyKey) go with them; returns how many rows."""
+    found = mentions.customer_id
+    candidates = HourlyKey.objects.filter(
+        Q(operation__contains=found) | Q(service__contains=found) | Q(customer_type__contains=found)
+    ).values_list("pk", "service", "operation", "customer_type")
+    named = [pk for pk, *names in candidates if mentions.in_value(names)]
+    if not named:
+        return 0
+    removed = HourlyOperation.objects.filter(key__in=named).delete()[0]
+    HourlyKey.objects.filter(pk__in=named).delete()
+    return removed
 
 
 def _rewrite_hourly_examples(mentions: Mentions, traces: set[str]) -> int:

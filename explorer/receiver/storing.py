@@ -16,7 +16,7 @@ from explorer.receiver import index
 from explorer.receiver.auth import Refused
 from explorer.receiver.config import ReceiverConfig, load
 from explorer.receiver.decoding import DecodeConfig, Stored, decode_request
-from explorer.store import faults
+from explorer.store import faults, hourly_keys
 from explorer.store.ingest import PreparedWriter, store_settings
 
 log = logging.getLogger("explorer.receiver")
@@ -65,6 +65,7 @@ def _forget_writer() -> None:
     operations it inserted there are in its catalogue but not in the database, and writing
     with them would fail (a foreign key) on every later request naming those operations."""
     _local.__dict__.pop("writer", None)
+    hourly_keys.forget_known()  # the hourly figures' keys: one may be a deleted key's
 
 
 # And whenever caches are emptied: its keys may come from a transaction since rolled back

@@ -5,44 +5,21 @@ text (about 12 bytes in the row and again in the (key, value) index).
 Writers ask codes_for_writing, which adds the keys the catalogue lacks; readers ask code_of
 (or rows_of), which never adds one: a key never written has no code and matches nothing.
 
-Codes are kept in this process once known, but only once the transaction that saw them has
-committed (transaction.on_commit): on SQLite a code handed out by an insert that is rolled
-back is handed out again, to whichever key is inserted next, so a code remembered from a
-rolled-back transaction could name another key than the catalogue's.
+Codes are kept in this process once the transaction that saw them has committed
+(explorer.store.catalogue).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db import transaction
 from django.db.models import QuerySet
 
-from explorer.caching import on_reset
+from explorer.store.catalogue import Known
 from explorer.store.models import AttributeKey, TraceAttribute
 
-# key -> code and code -> key, committed ones only (a handful: the business keys and the link
-# key; the catalogue never forgets one). Emptied by explorer.caching.reset_caches.
-_codes: dict[str, int] = {}
-_keys: dict[int, str] = {}
-
-
-@on_reset
-def _forget() -> None:
-    _codes.clear()
-    _keys.clear()
-
-
-def _remember(found: dict[str, int]) -> None:
-    """Keep these codes once the transaction in progress (if any) commits."""
-    if found:
-        known = dict(found)
-        transaction.on_commit(lambda: _keep(known))
-
-
-def _keep(found: dict[str, int]) -> None:
-    _codes.update(found)
-    _keys.update((code, key) for key, code in found.items())
+# The business keys and the link key: a handful (the catalogue never forgets one).
+_known: Known[str] = Known()
 
 
 def _stored(keys: list[str]) -> dict[str, int]:
@@ -55,7 +32,7 @@ def codes_for_writing(keys: Iterable[str]) -> dict[str, int]:
     that two writers adding the same keys wait for each other rather than deadlock; a key
     another writer adds at the same time is taken, not added twice). Ask once a batch."""
     wanted = set(keys)
-    codes = {key: _codes[key] for key in wanted if key in _codes}
+    codes = {key: _known.numbers[key] for key in wanted if key in _known.numbers}
     missing = sorted(wanted - codes.keys())
     if missing:
         found = _stored(missing)
@@ -67,27 +44,27 @@ def codes_for_writing(keys: Iterable[str]) -> dict[str, int]:
                 [AttributeKey(key=key) for key in added], ignore_conflicts=True
             )
             found.update(_stored(added))
-        _remember(found)
+        _known.remember(found)
         codes.update(found)
     return codes
 
 
 def code_of(key: str) -> int | None:
     """The code of `key`, None when it was never written (then no row has it)."""
-    code = _codes.get(key)
+    code = _known.numbers.get(key)
     if code is None:
         found = _stored([key])
-        _remember(found)
+        _known.remember(found)
         code = found.get(key)
     return code
 
 
 def key_of(code: int) -> str:
     """The key of a code that rows hold (AttributeKey.DoesNotExist for any other)."""
-    key = _keys.get(code)
+    key = _known.names.get(code)
     if key is None:
         key = AttributeKey.objects.get(code=code).key
-        _remember({key: code})
+        _known.remember({key: code})
     return key
 
 

@@ -27,7 +27,7 @@ from explorer.c4.mapping import Mapping
 from explorer.caching import CONFIGURATION_SECONDS, LocalCache, configuration_version, on_reset
 from explorer.journeys.anomalies import forget_operation_names
 from explorer.journeys.state_graph import ConfigError, Sla, load_sla
-from explorer.store import codec
+from explorer.store import codec, hourly_keys
 from explorer.store.hourly_figures import (
     HOUR_NS,
     Example,
@@ -43,6 +43,7 @@ from explorer.store.hourly_figures import (
     unpacked,
 )
 from explorer.store.models import (
+    HourlyKey,
     HourlyOperation,
     HourlyTraffic,
     StoredTrace,
@@ -58,10 +59,10 @@ from explorer.store.traffic import PAIR
 from explorer.traces.vocabulary import CUSTOMER_TYPE_KEY
 
 _FIGURES = ("count", "errors", "limit_ms", "over_limit", "sketch", "slowest")
-_KEY = ("hour", "element", "service", "operation", "kind", "customer_type", "day")
+_KEY = ("hour", "key", "day")
 DAY_NS = 24 * HOUR_NS
-# record() names the rows it reads by hour, service and operation while these stay few (SQLite
-# takes at most 32,766 parameters in one statement).
+# record() names the rows it reads by hour and key while these stay few (SQLite takes at most
+# 32,766 parameters in one statement).
 MAX_KEY_PARAMETERS = 10_000
 
 # The figures name spans' operations through these memos; erasure empties them (reset_caches).
@@ -115,23 +116,22 @@ def record(figures: dict[OpKey, Figures]) -> None:
     """Add to the table, inside the caller's transaction: each hour's row and its day's."""
     if not figures:
         return
-    deltas = _with_days(figures)
+    deltas = _numbered(_with_days(figures))
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    # Only the rows of these keys' hours, services and operations: reading every row of the
-    # hour (each a sketch) inside the write lock grew with the number of operations and kept
-    # the live worker from its turn under a receiver's load (test_fuzz_receiver).
-    among = {
+    # Only the rows of these hours and keys: reading every row of the hour (each a sketch)
+    # inside the write lock grew with the number of operations and kept the live worker from
+    # its turn under a receiver's load (test_fuzz_receiver).
+    among: dict[str, list] = {
         "day": [False, True],  # so that the (day, hour) index finds the hours
         "hour": sorted({key[0] for key in deltas}),
-        "service": sorted({key[2] for key in deltas}),
-        "operation": sorted({key[3] for key in deltas}),
+        "key": sorted({key[1] for key in deltas}),
     }
     if sum(map(len, among.values())) > MAX_KEY_PARAMETERS:  # under the database's limit
-        del among["service"], among["operation"]
+        del among["key"]
     rows = select_rows(HourlyOperation, (*_KEY, "id", *_FIGURES), lock, **among)
     stored: dict[tuple, tuple] = {}
     for row in rows:
-        stored.setdefault(tuple(row[:7]), row[7:])  # a second row of a key is left alone
+        stored.setdefault(tuple(row[:3]), row[3:])  # a second row of a key is left alone
     changed: list[tuple] = []
     new: list[tuple] = []
     for key, delta in deltas.items():
@@ -153,6 +153,12 @@ def record(figures: dict[OpKey, Figures]) -> None:
             cursor.executemany(sql, changed)
         if new:
             cursor.executemany(insert_sql(HourlyOperation, (*_KEY, *_FIGURES)), new)
+
+
+def _numbered(figures: dict[tuple, Figures]) -> dict[tuple[int, int, bool], Figures]:
+    """These figures by (hour, HourlyKey number, day), the keys the table lacks added."""
+    ids = hourly_keys.ids_for_writing(key[1:6] for key in figures)
+    return {(key[0], ids[key[1:6]], key[6]): found for key, found in figures.items()}
 
 
 def _with_days(figures: dict[OpKey, Figures]) -> dict[tuple, Figures]:
@@ -196,16 +202,12 @@ def _values(figures: Figures) -> tuple:
     )
 
 
-def _row(key: tuple, figures: Figures) -> HourlyOperation:
-    hour, element, service, operation, kind, customer_type, day = key
+def _row(key: tuple[int, int, bool], figures: Figures) -> HourlyOperation:
+    hour, key_id, day = key
     return HourlyOperation(
         hour=hour,
         day=day,
-        element=element,
-        service=service,
-        operation=operation,
-        kind=kind,
-        customer_type=customer_type,
+        key_id=key_id,
         count=figures.count,
         errors=figures.errors,
         limit_ms=figures.limit_ms,
@@ -256,18 +258,17 @@ def window(
     (hour, operation, count, errors, limit_ms, over_limit, sketch), for the charts per day of
     the same pages (explorer.store.hourly_series): one read of the rows for both."""
     first, where, parameters = _rows_of(start_ns, end_ns)
-    table, columns = quoted_names(
-        HourlyOperation,
-        ("hour", "element", "service", "operation", "kind", "customer_type", *_FIGURES),
-    )
+    table, columns = quoted_names(HourlyOperation, ("hour", "key", *_FIGURES))
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {where}"  # noqa: S608
     totals: dict[Operation, WindowFigures] = {}
     sketches: dict[Operation, list[bytes]] = {}  # summed at once per operation
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         rows = cursor.fetchall()
-    for hour, element, service, operation, kind, customer_type, *values in rows:
+    keys = hourly_keys.keys_of({row[1] for row in rows})
+    for hour, key_id, *values in rows:
         count, errors, limit_ms, over_limit, sketch, slowest = values
+        element, service, operation, kind, customer_type = keys[key_id]
         key = (element, service, operation, kind)
         if keep_rows is not None:
             keep_rows.append((hour, key, count, errors, limit_ms, over_limit, sketch))
@@ -301,41 +302,41 @@ def _rows_of(start_ns: int, end_ns: int) -> tuple[int, str, list]:
 def operation_counts(start_ns: int, end_ns: int) -> dict[tuple[str, str, str], tuple[int, int]]:
     """Spans and errors per (element, service, operation), all kinds and customer types, in
     the window's whole hours (as window() reads them, without its sketches)."""
-    _first, where, parameters = _rows_of(start_ns, end_ns)
-    table, (element, service, operation, count, errors) = quoted_names(
-        HourlyOperation, ("element", "service", "operation", "count", "errors")
-    )
-    sql = (
-        f"SELECT {element}, {service}, {operation}, SUM({count}), SUM({errors}) "  # noqa: S608
-        f"FROM {table} WHERE {where} GROUP BY {element}, {service}, {operation}"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, parameters)
-        return {
-            (found_element, found_service, found_operation): (int(spans), int(failed))
-            for found_element, found_service, found_operation, spans, failed in cursor.fetchall()
-            if spans
-        }
+    out: dict[tuple[str, str, str], tuple[int, int]] = {}
+    for key, spans, failed in _sums_per_key(start_ns, end_ns):
+        name = key[:3]
+        before = out.get(name, (0, 0))
+        out[name] = (before[0] + spans, before[1] + failed)
+    return {name: figures for name, figures in out.items() if figures[0]}
 
 
 def unmapped_spans(start_ns: int, end_ns: int) -> dict[str, int]:
     """Spans of services the mapping gave no element, per service, in the window's hours."""
+    out: dict[str, int] = {}
+    for (element, service, *_), spans, _failed in _sums_per_key(start_ns, end_ns):
+        if not element:
+            out[service] = out.get(service, 0) + spans
+    return {service: spans for service, spans in out.items() if spans}
+
+
+def _sums_per_key(start_ns: int, end_ns: int) -> list[tuple[hourly_keys.Key, int, int]]:
+    """(key, spans, errors) of each key in the window's whole hours, summed by the database."""
     _first, where, parameters = _rows_of(start_ns, end_ns)
-    table, (service, count, element) = quoted_names(
-        HourlyOperation, ("service", "count", "element")
-    )
+    table, (key, count, errors) = quoted_names(HourlyOperation, ("key", "count", "errors"))
     sql = (
-        f"SELECT {service}, SUM({count}) FROM {table} "  # noqa: S608
-        f"WHERE {element} = %s AND {where} GROUP BY {service}"
+        f"SELECT {key}, SUM({count}), SUM({errors}) FROM {table} "  # noqa: S608
+        f"WHERE {where} GROUP BY {key}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, ["", *parameters])
-        return {name: int(spans) for name, spans in cursor.fetchall() if spans}
+        cursor.execute(sql, parameters)
+        sums = cursor.fetchall()
+    keys = hourly_keys.keys_of(row[0] for row in sums)
+    return [(keys[key_id], int(spans or 0), int(failed or 0)) for key_id, spans, failed in sums]
 
 
 def services_of(element: str) -> list[str]:
     """The services whose spans were counted under this element."""
-    found = HourlyOperation.objects.filter(element=element).values_list("service", flat=True)
+    found = HourlyKey.objects.filter(element=element).values_list("service", flat=True)
     return sorted(set(found.distinct()))
 
 
@@ -368,7 +369,8 @@ def recount(mapping: Mapping, sla: Sla | None) -> int:
     with transaction.atomic():
         HourlyOperation.objects.all().delete()
         HourlyOperation.objects.bulk_create(
-            [_row(key, figures) for key, figures in _with_days(totals).items()], batch_size=1000
+            [_row(key, figures) for key, figures in _numbered(_with_days(totals)).items()],
+            batch_size=1000,
         )
     return count
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from explorer.store import hourly_operations
+from explorer.store import hourly_keys, hourly_operations
 from explorer.store.hourly_figures import HOUR_NS, bin_of, bin_value_ns, encoded_bins
 from explorer.store.hourly_operations import (
     DAY_NS,
@@ -26,23 +26,18 @@ from explorer.store.hourly_operations import (
     WindowFigures,
     _rows_of,  # the window's rows, exactly as the window's sum reads them
 )
-from explorer.store.models import HourlyOperation, quoted_names, storable, storable_cut
+from explorer.store.models import (
+    HourlyKey,
+    HourlyOperation,
+    quoted_names,
+    storable,
+    storable_cut,
+)
 
 # A 7-day window ends a moment after its newest span: hours up to 8 days (192 buckets).
 HOURLY_UP_TO_NS = 8 * DAY_NS
 
-_COLUMNS = (
-    "hour",
-    "element",
-    "service",
-    "operation",
-    "kind",
-    "count",
-    "errors",
-    "limit_ms",
-    "over_limit",
-    "sketch",
-)
+_COLUMNS = ("hour", "key", "count", "errors", "limit_ms", "over_limit", "sketch")
 
 
 def bucket_of(length_ns: int) -> int:
@@ -101,8 +96,10 @@ def rows(start_ns: int, end_ns: int, only: Only = Only(), sketches: bool = True)
         where = f"({day} = %s AND {hour} >= %s AND {hour} < %s)"
         parameters = [False, first, end_ns]
     found: list[Row] = []
-    for row in _select(where, parameters, only, sketches):
-        hour, element, service, operation, kind, count, errors, limit_ms, over, *sketch = row
+    selected = _select(where, parameters, only, sketches)
+    keys = hourly_keys.keys_of({row[1] for row in selected})
+    for hour, key_id, count, errors, limit_ms, over, *sketch in selected:
+        element, service, operation, kind, _customer_type = keys[key_id]
         operation_key = (element, service, operation, kind)
         found.append((hour, operation_key, count, errors, limit_ms, over, _bytes(sketch)))
     return found
@@ -158,7 +155,7 @@ def above(sketch: bytes, first_bin: int) -> int:
 
 def element_of(service: str) -> str:
     """The element a service's spans were counted under ("" when none or unknown)."""
-    found = HourlyOperation.objects.filter(service=storable_cut(service)).exclude(element="")
+    found = HourlyKey.objects.filter(service=storable_cut(service)).exclude(element="")
     return found.values_list("element", flat=True).first() or ""
 
 
@@ -168,17 +165,20 @@ def _bytes(sketch: list) -> bytes:
 
 def _select(where: str, parameters: list, only: Only, sketches: bool) -> list[tuple]:
     table, columns = quoted_names(HourlyOperation, _COLUMNS if sketches else _COLUMNS[:-1])
-    service, operation, customer_type = quoted_names(
-        HourlyOperation, ("service", "operation", "customer_type")
-    )[1]
     conditions, values = [where], list(parameters)
-    for column, value in ((service, only.service), (operation, only.operation)):
-        if value:
-            conditions.append(f"{column} = %s")
-            values.append(storable_cut(value))
+    wanted = {
+        name: storable_cut(value)
+        for name, value in (("service", only.service), ("operation", only.operation))
+        if value
+    }
     if only.customer_type is not None:
-        conditions.append(f"{customer_type} = %s")
-        values.append(storable(only.customer_type))
+        wanted["customer_type"] = storable(only.customer_type)
+    if wanted:  # the few keys of these texts, by number
+        ids = hourly_keys.ids_where(**wanted)
+        if not ids:
+            return []
+        conditions.append(f"{columns[1]} IN ({', '.join(['%s'] * len(ids))})")
+        values.extend(ids)
     sql = f"SELECT {', '.join(columns)} FROM {table} WHERE {' AND '.join(conditions)}"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, values)

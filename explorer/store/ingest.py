@@ -34,7 +34,7 @@ from django.db.models import Model
 
 from explorer.c4.configured import current_mapping
 from explorer.sources.summary import TraceFacts
-from explorer.store import codec, dictionary, hourly, hourly_figures, hourly_operations
+from explorer.store import codec, dictionary, hourly, hourly_figures, hourly_keys, hourly_operations
 from explorer.store.attribute_keys import code_of, codes_for_writing
 from explorer.store.clock import (
     INGEST,
@@ -204,6 +204,7 @@ class _BatchWriter:
                 # Once more: they are now found and merged with.
                 self.operation_ids.clear()  # keys added by the rolled-back transaction
                 self.operation_sets.clear()
+                hourly_keys.forget_known()  # or one an erasure deleted
                 with transaction.atomic():
                     self._compress(batch.traces)
                     stored = self._write(batch.traces)
