@@ -28,25 +28,15 @@ def _stored(keys: list[str]) -> dict[str, int]:
 
 
 def codes_for_writing(keys: Iterable[str]) -> dict[str, int]:
-    """The code of each of these keys, the catalogue's missing rows added (in key order, so
-    that two writers adding the same keys wait for each other rather than deadlock; a key
-    another writer adds at the same time is taken, not added twice). Ask once a batch."""
-    wanted = set(keys)
-    codes = {key: _known.numbers[key] for key in wanted if key in _known.numbers}
-    missing = sorted(wanted - codes.keys())
-    if missing:
-        found = _stored(missing)
-        added = [key for key in missing if key not in found]
-        if added:
-            # Only the keys not found: on PostgreSQL a conflicting insert still uses up a
-            # number of the sequence, and codes are smallints.
-            AttributeKey.objects.bulk_create(
-                [AttributeKey(key=key) for key in added], ignore_conflicts=True
-            )
-            found.update(_stored(added))
-        _known.remember(found)
-        codes.update(found)
-    return codes
+    """The code of each of these keys, the catalogue's missing rows added (Known.for_writing).
+    Ask once a batch."""
+    return _known.for_writing(keys, _stored, _add)
+
+
+def _add(keys: list[str]) -> None:
+    # Only the keys not found (for_writing): on PostgreSQL a conflicting insert still uses up
+    # a number of the sequence, and codes are smallints.
+    AttributeKey.objects.bulk_create([AttributeKey(key=key) for key in keys], ignore_conflicts=True)
 
 
 def code_of(key: str) -> int | None:

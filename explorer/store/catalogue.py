@@ -9,13 +9,14 @@ another text than the table's.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
 from django.db import transaction
 
 from explorer.caching import on_reset
 
-Name = TypeVar("Name")
+Name = TypeVar("Name", bound=str | tuple)  # sortable: writers add names in order
 
 
 class Known(Generic[Name]):
@@ -36,6 +37,29 @@ class Known(Generic[Name]):
         if found:
             known = dict(found)
             transaction.on_commit(lambda: self._keep(known))
+
+    def for_writing(
+        self,
+        names: Iterable[Name],
+        stored: Callable[[list[Name]], dict[Name, int]],
+        add: Callable[[list[Name]], object],
+    ) -> dict[Name, int]:
+        """The number of each of these names, the table's missing rows added by `add` (which
+        ignores conflicts) in order, so that two writers adding the same names wait for each
+        other rather than deadlock, and a name another writer adds at the same time is taken,
+        not added twice. `stored`: the table's numbers of those of some names it has."""
+        wanted = set(names)
+        numbers = {name: self.numbers[name] for name in wanted if name in self.numbers}
+        missing = sorted(wanted - numbers.keys())
+        if missing:
+            found = stored(missing)
+            added = [name for name in missing if name not in found]
+            if added:
+                add(added)
+                found.update(stored(added))
+            self.remember(found)
+            numbers.update(found)
+        return numbers
 
     def _keep(self, found: dict[Name, int]) -> None:
         self.numbers.update(found)

@@ -25,24 +25,13 @@ _known: Known[Key] = Known()
 
 
 def ids_for_writing(keys: Iterable[Key]) -> dict[Key, int]:
-    """The number of each of these keys, the missing ones added (in key order, so that two
-    writers adding the same keys wait for each other rather than deadlock; a key another
-    writer adds at the same time is taken, not added twice)."""
-    wanted = set(keys)
-    ids = {key: _known.numbers[key] for key in wanted if key in _known.numbers}
-    missing = sorted(wanted - ids.keys())
-    if missing:
-        found = _stored(missing)
-        added = [key for key in missing if key not in found]
-        if added:
-            HourlyKey.objects.bulk_create(
-                [HourlyKey(**dict(zip(_FIELDS, key, strict=True))) for key in added],
-                ignore_conflicts=True,
-            )
-            found.update(_stored(added))
-        _known.remember(found)
-        ids.update(found)
-    return ids
+    """The number of each of these keys, the missing ones added (Known.for_writing)."""
+    return _known.for_writing(keys, _stored, _add)
+
+
+def _add(keys: list[Key]) -> None:
+    rows = [HourlyKey(**dict(zip(_FIELDS, key, strict=True))) for key in keys]
+    HourlyKey.objects.bulk_create(rows, ignore_conflicts=True)
 
 
 def keys_of(ids: Iterable[int]) -> dict[int, Key]:
